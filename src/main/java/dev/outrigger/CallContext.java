@@ -1,0 +1,41 @@
+package dev.outrigger;
+
+import okhttp3.HttpUrl;
+
+/**
+ * What the policy chain knows about one logical call: its target, its deadline, which attempt is
+ * running, and attributes that interceptors share. One instance per call, used by one thread at a
+ * time (the calling thread).
+ */
+public interface CallContext {
+
+  /** The HTTP method, upper case. */
+  String method();
+
+  /** The resolved request URL (before attempt interceptors change it). */
+  HttpUrl url();
+
+  /** The target as {@code host:port}, the default key of rate limits, breakers and budgets. */
+  String host();
+
+  /** The attempt in progress, from 1; 0 before the first attempt starts. */
+  int attempt();
+
+  /** How many attempts were actually sent to the network so far. */
+  int attemptsSent();
+
+  /** The call's deadline: the tighter of the call's own, the client's default and the scope's. */
+  Deadline deadline();
+
+  /**
+   * Whether the call may be sent more than once: its method is idempotent, or it carries an
+   * {@code Idempotency-Key}, or the caller opted in with {@link ApiRequest#retryable()}.
+   */
+  boolean idempotent();
+
+  /** An attribute set by the caller or an interceptor, or null. */
+  Object attribute(String name);
+
+  /** Sets an attribute visible to later interceptors of this call. */
+  void attribute(String name, Object value);
+}

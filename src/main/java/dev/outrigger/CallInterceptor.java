@@ -1,0 +1,36 @@
+package dev.outrigger;
+
+import okhttp3.Request;
+import okhttp3.Response;
+
+/**
+ * A step in Outrigger's policy chain: it sees the request, may change it, must call
+ * {@link Chain#proceed} to go on (a call-level interceptor at most once per logical call unless it
+ * is a retry policy), and returns the response.
+ *
+ * <p>The chain, outer to inner, is
+ * {@code deadline -> call interceptors -> retry -> circuit breaker -> rate limiter -> in-flight
+ * limit -> attempt interceptors -> OkHttp}. Interceptors added with
+ * {@link ApiClient.Builder#addCallInterceptor} run once per logical call; those added with
+ * {@link ApiClient.Builder#addAttemptInterceptor} run once per attempt, retries included.
+ *
+ * <p>Responses that reach an interceptor have their body already buffered in memory (bounded by
+ * {@link ApiClient.Builder#maxResponseBytes}), so an interceptor may read it or drop it freely.
+ * To fail, throw an {@link ApiException}; any other runtime exception propagates to the caller
+ * unchanged.
+ */
+@FunctionalInterface
+public interface CallInterceptor {
+
+  Response intercept(Chain chain);
+
+  /** What an interceptor sees: the request so far, the call's context, and the rest. */
+  interface Chain {
+    Request request();
+
+    CallContext context();
+
+    /** Runs the rest of the chain with {@code request}. */
+    Response proceed(Request request);
+  }
+}

@@ -1,0 +1,56 @@
+package dev.outrigger;
+
+import java.time.Duration;
+
+/**
+ * Observes what the client does: calls, attempts, retries, rate-limit waits and breaker
+ * transitions. Every method has an empty default, so implement only what you need. Methods are
+ * called on the calling thread, outside any lock, and must be fast and must not throw (an
+ * exception is logged and ignored). {@link #NONE} does nothing.
+ */
+public interface CallListener {
+
+  /** Does nothing. */
+  CallListener NONE = new CallListener() {};
+
+  default void callStart(CallContext call) {}
+
+  /**
+   * The logical call ended.
+   *
+   * @param error null on success, otherwise what the caller receives
+   */
+  default void callEnd(CallContext call, int status, Throwable error, Duration elapsed) {}
+
+  /** An attempt is about to be sent ({@link CallContext#attempt()} tells which). */
+  default void attemptStart(CallContext call) {}
+
+  /**
+   * An attempt ended.
+   *
+   * @param status the HTTP status, or -1 when the attempt failed without one
+   * @param error null when a response arrived
+   */
+  default void attemptEnd(CallContext call, int status, Throwable error, Duration elapsed) {}
+
+  /** The retry policy will sleep {@code delay} and try again, because of {@code reason}. */
+  default void retryScheduled(CallContext call, Duration delay, String reason) {}
+
+  /** The retry budget refused a retry for the call's host. */
+  default void retryBudgetExhausted(CallContext call) {}
+
+  /** A rate limit made the call wait {@code waited} for a permit. */
+  default void rateLimitWaited(CallContext call, String key, Duration waited) {}
+
+  /** A rate limit refused the call: the wait ({@code wouldWait}) could not fit. */
+  default void rateLimitRejected(CallContext call, String key, Duration wouldWait) {}
+
+  /** A circuit breaker refused the call. */
+  default void breakerRejected(CallContext call, String key) {}
+
+  /** The breaker for {@code key} moved from one state to another. */
+  default void breakerTransition(String key, CircuitBreaker.State from, CircuitBreaker.State to) {}
+
+  /** The call waited {@code waited} for an in-flight slot to its host. */
+  default void inFlightWaited(CallContext call, Duration waited) {}
+}

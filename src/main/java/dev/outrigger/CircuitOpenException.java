@@ -1,0 +1,31 @@
+package dev.outrigger;
+
+import java.time.Duration;
+
+/**
+ * A circuit breaker refused the call without sending it: the breaker for {@link #breaker()} is
+ * open (or forced open, or its half-open probes are all taken). {@link #retryAfter()} says when
+ * it will let a probe through.
+ */
+public class CircuitOpenException extends ApiException {
+  private static final long serialVersionUID = 1L;
+
+  private final String breaker;
+  private final Duration retryAfter;
+
+  public CircuitOpenException(String message, String breaker, Duration retryAfter, int attempts) {
+    super(message, null, attempts);
+    this.breaker = breaker;
+    this.retryAfter = retryAfter;
+  }
+
+  /** The key of the breaker that refused (by default the target host and port). */
+  public String breaker() {
+    return breaker;
+  }
+
+  /** How long until the breaker admits a probe; {@link Duration#ZERO} if it may do so now. */
+  public Duration retryAfter() {
+    return retryAfter;
+  }
+}

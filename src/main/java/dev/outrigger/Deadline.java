@@ -1,0 +1,149 @@
+package dev.outrigger;
+
+import java.time.Duration;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.function.LongSupplier;
+
+/**
+ * A point in time by which work must finish, on a monotonic clock (never wall time), like Go's
+ * {@code context.WithTimeout} or a gRPC deadline. Immutable and thread-safe.
+ *
+ * <p>{@link #within(Duration, Body)} puts a deadline in scope for a block of code: every
+ * Outrigger call made inside it, on this thread or in {@link FanOut} and {@link WaitGroup} tasks
+ * started inside it, uses the tighter of its own deadline and the scope's. Nested scopes can only
+ * tighten. After {@code within} returns or throws, the previous scope is back.
+ *
+ * {@snippet :
+ * String s = Deadline.within(Duration.ofMillis(300), () -> client.get("/x").execute(String.class));
+ * }
+ *
+ * <p>Implementation note: the scope is a plain {@link ThreadLocal} set and restored in a
+ * {@code try/finally}, and Outrigger's own task starters ({@code FanOut}, {@code WaitGroup.go})
+ * capture it explicitly and re-establish it in the new virtual thread. {@code ScopedValue} would
+ * be the natural tool but is a preview API in Java 21; an {@code InheritableThreadLocal} would
+ * leak the deadline into unrelated threads created inside the scope (pool workers, OkHttp's
+ * threads), so it is not used.
+ */
+public final class Deadline implements Comparable<Deadline> {
+  private static final ThreadLocal<Deadline> SCOPE = new ThreadLocal<>();
+
+  private final long deadlineNanos;
+  private final LongSupplier clock;
+
+  private Deadline(long deadlineNanos, LongSupplier clock) {
+    this.deadlineNanos = deadlineNanos;
+    this.clock = clock;
+  }
+
+  /**
+   * A deadline {@code timeout} from now on {@link System#nanoTime()}.
+   *
+   * @throws IllegalArgumentException if {@code timeout} is negative
+   */
+  public static Deadline after(Duration timeout) {
+    return after(timeout, System::nanoTime);
+  }
+
+  /**
+   * A deadline {@code timeout} from now on the given monotonic nanosecond clock (for tests).
+   *
+   * @throws IllegalArgumentException if {@code timeout} is negative
+   */
+  public static Deadline after(Duration timeout, LongSupplier nanoClock) {
+    Objects.requireNonNull(timeout, "timeout");
+    Objects.requireNonNull(nanoClock, "nanoClock");
+    if (timeout.isNegative()) {
+      throw new IllegalArgumentException("deadline timeout must not be negative, but was " + timeout);
+    }
+    long now = nanoClock.getAsLong();
+    return new Deadline(now + saturatedNanos(timeout), nanoClock);
+  }
+
+  /** Time left, never negative: {@link Duration#ZERO} once expired. */
+  public Duration remaining() {
+    return Duration.ofNanos(Math.max(0, remainingNanos()));
+  }
+
+  /** Nanoseconds left; zero or negative once expired. */
+  public long remainingNanos() {
+    return deadlineNanos - clock.getAsLong();
+  }
+
+  public boolean isExpired() {
+    return remainingNanos() <= 0;
+  }
+
+  /** The tighter (earlier) of this deadline and {@code other}; {@code other} may be null. */
+  public Deadline min(Deadline other) {
+    if (other == null) {
+      return this;
+    }
+    return other.deadlineNanos - deadlineNanos < 0 ? other : this;
+  }
+
+  @Override
+  public int compareTo(Deadline o) {
+    return Long.compare(deadlineNanos - o.deadlineNanos, 0);
+  }
+
+  @Override
+  public String toString() {
+    long left = remainingNanos();
+    return left <= 0 ? "Deadline[expired]" : "Deadline[" + Duration.ofNanos(left) + " left]";
+  }
+
+  /** The deadline in scope on this thread, if any. */
+  public static Optional<Deadline> current() {
+    return Optional.ofNullable(SCOPE.get());
+  }
+
+  /**
+   * Runs {@code body} with a deadline {@code timeout} from now in scope (tightened by any
+   * enclosing scope) and returns its result. The body's own exception type propagates.
+   *
+   * @throws IllegalArgumentException if {@code timeout} is negative
+   */
+  public static <T, X extends Throwable> T within(Duration timeout, Body<T, X> body) throws X {
+    return within(after(timeout), body);
+  }
+
+  /**
+   * Runs {@code body} with {@code deadline} in scope (tightened by any enclosing scope), for
+   * example a deadline received from an upstream caller, and returns its result.
+   */
+  public static <T, X extends Throwable> T within(Deadline deadline, Body<T, X> body) throws X {
+    Objects.requireNonNull(deadline, "deadline");
+    Objects.requireNonNull(body, "body");
+    Deadline previous = SCOPE.get();
+    SCOPE.set(deadline.min(previous));
+    try {
+      return body.call();
+    } finally {
+      if (previous == null) {
+        SCOPE.remove();
+      } else {
+        SCOPE.set(previous);
+      }
+    }
+  }
+
+  static long saturatedNanos(Duration d) {
+    try {
+      return d.toNanos();
+    } catch (ArithmeticException e) {
+      return d.isNegative() ? Long.MIN_VALUE / 2 : Long.MAX_VALUE / 2;
+    }
+  }
+
+  /**
+   * A block of code run by {@link #within}; its checked exception type propagates.
+   *
+   * @param <T> the result type
+   * @param <X> the exception type the body may throw
+   */
+  @FunctionalInterface
+  public interface Body<T, X extends Throwable> {
+    T call() throws X;
+  }
+}

@@ -1,0 +1,24 @@
+package dev.outrigger;
+
+import java.time.Duration;
+
+/**
+ * A rate limit refused a permit: the wait for it could not fit in the caller's deadline (or the
+ * standalone {@link RateLimiter}'s timeout), or more permits were asked than the burst allows.
+ * Nothing was consumed. {@link #wouldWait()} says how long the wait would have been.
+ */
+public class RateLimitedException extends ApiException {
+  private static final long serialVersionUID = 1L;
+
+  private final Duration wouldWait;
+
+  public RateLimitedException(String message, Duration wouldWait, int attempts) {
+    super(message, null, attempts);
+    this.wouldWait = wouldWait;
+  }
+
+  /** How long the wait for a permit would have been; {@code null} when no wait could ever do. */
+  public Duration wouldWait() {
+    return wouldWait;
+  }
+}

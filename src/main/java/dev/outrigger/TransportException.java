@@ -1,0 +1,36 @@
+package dev.outrigger;
+
+/**
+ * The call failed below HTTP: the connection was refused or reset, TLS failed, the host is
+ * unknown, an attempt timed out, or the body could not be read. The cause is the underlying
+ * {@link java.io.IOException}; {@link #kind()} classifies it. A call whose thread was interrupted
+ * ends with kind {@link Kind#CANCELLED}, and the thread's interrupt status is kept.
+ */
+public class TransportException extends ApiException {
+  private static final long serialVersionUID = 1L;
+
+  /** What kind of transport failure this was. */
+  public enum Kind {
+    /** No connection was made: refused, unreachable, unknown host, connect timeout. */
+    CONNECT,
+    /** The TLS handshake failed (for example an untrusted certificate). Never retried. */
+    TLS,
+    /** The attempt's own timeout (not the call's deadline) ran out. */
+    TIMEOUT,
+    /** The connection broke during the exchange: reset, truncated body, unexpected end. */
+    IO,
+    /** The calling thread was interrupted; the call was cancelled. Never retried. */
+    CANCELLED
+  }
+
+  private final Kind kind;
+
+  public TransportException(String message, Throwable cause, int attempts, Kind kind) {
+    super(message, cause, attempts);
+    this.kind = kind;
+  }
+
+  public Kind kind() {
+    return kind;
+  }
+}

@@ -1,0 +1,65 @@
+package dev.outrigger.internal;
+
+import dev.outrigger.HttpStatusException;
+import dev.outrigger.TransportException;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import okhttp3.Response;
+import okhttp3.ResponseBody;
+
+/** Builds and classifies failures the same way for every policy. */
+public final class Failures {
+  /** How much of an error body goes into an exception message. */
+  public static final int SNIPPET_CHARS = 512;
+
+  private Failures() {}
+
+  /** Whether {@code status} is a success (2xx). */
+  public static boolean isSuccess(int status) {
+    return status >= 200 && status < 300;
+  }
+
+  /**
+   * The exception for a response whose status is not 2xx. Reads (buffered) body text for the
+   * snippet and closes the response.
+   */
+  public static HttpStatusException statusException(Response response, RealCallContext ctx) {
+    String snippet = snippet(response);
+    response.close();
+    return new HttpStatusException(
+        response.code(),
+        response.request().method(),
+        ctx.redactor().url(response.request().url()),
+        snippet,
+        ctx.attemptsSent());
+  }
+
+  /** The first {@link #SNIPPET_CHARS} characters of the body, control characters flattened. */
+  public static String snippet(Response response) {
+    ResponseBody body = response.body();
+    try {
+      // Bodies reaching the policies are buffered; peeking does not consume them.
+      String text = response.peekBody(SNIPPET_CHARS * 4L).string();
+      if (text.length() > SNIPPET_CHARS) {
+        text = text.substring(0, SNIPPET_CHARS) + "...";
+      }
+      StringBuilder sb = new StringBuilder(text.length());
+      for (int i = 0; i < text.length(); i++) {
+        char c = text.charAt(i);
+        sb.append(Character.isISOControl(c) ? ' ' : c);
+      }
+      return sb.toString().strip();
+    } catch (IOException | IllegalStateException e) {
+      return body == null ? "" : "<unreadable body>";
+    }
+  }
+
+  /** Whether the failure is the caller's cancellation (interrupt), which no policy counts. */
+  public static boolean isCancellation(Throwable t) {
+    return t instanceof TransportException te && te.kind() == TransportException.Kind.CANCELLED;
+  }
+
+  static byte[] utf8(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+}

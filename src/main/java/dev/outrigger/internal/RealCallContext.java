@@ -1,0 +1,151 @@
+package dev.outrigger.internal;
+
+import dev.outrigger.CallContext;
+import dev.outrigger.CallListener;
+import dev.outrigger.Deadline;
+import java.util.HashMap;
+import java.util.Map;
+import okhttp3.HttpUrl;
+
+/**
+ * The one mutable record of a logical call, shared by the policies of its chain. Used by one
+ * thread at a time: the calling thread.
+ */
+public final class RealCallContext implements CallContext {
+  private final String method;
+  private final HttpUrl url;
+  private final String host;
+  private final Deadline deadline;
+  private final boolean idempotent;
+  private final NanoClock clock;
+  private final CallListener listener;
+  private final Redactor redactor;
+  private final long startNanos;
+  private Map<String, Object> attributes;
+  private int attempt;
+  private int attemptsSent;
+  private boolean lastRequestSent;
+
+  public RealCallContext(
+      String method,
+      HttpUrl url,
+      Deadline deadline,
+      boolean idempotent,
+      NanoClock clock,
+      CallListener listener,
+      Redactor redactor) {
+    this.method = method;
+    this.url = url;
+    this.host = hostKey(url);
+    this.deadline = deadline;
+    this.idempotent = idempotent;
+    this.clock = clock;
+    this.listener = listener;
+    this.redactor = redactor;
+    this.startNanos = clock.nanoTime();
+  }
+
+  /** {@code host:port}, the default key of every per-host policy. */
+  public static String hostKey(HttpUrl url) {
+    return url.host() + ":" + url.port();
+  }
+
+  @Override
+  public String method() {
+    return method;
+  }
+
+  @Override
+  public HttpUrl url() {
+    return url;
+  }
+
+  @Override
+  public String host() {
+    return host;
+  }
+
+  @Override
+  public int attempt() {
+    return attempt;
+  }
+
+  @Override
+  public int attemptsSent() {
+    return attemptsSent;
+  }
+
+  @Override
+  public Deadline deadline() {
+    return deadline;
+  }
+
+  @Override
+  public boolean idempotent() {
+    return idempotent;
+  }
+
+  @Override
+  public Object attribute(String name) {
+    return attributes == null ? null : attributes.get(name);
+  }
+
+  @Override
+  public void attribute(String name, Object value) {
+    if (attributes == null) {
+      attributes = new HashMap<>();
+    }
+    attributes.put(name, value);
+  }
+
+  /** Called by the retry policy before each attempt; returns the new attempt number. */
+  public int beginAttempt() {
+    lastRequestSent = false;
+    return ++attempt;
+  }
+
+  /** Called by the transport when an attempt goes to the network. */
+  public void markSent() {
+    attemptsSent++;
+  }
+
+  /**
+   * Called by the transport once the request's first byte may have reached the server. A
+   * failure before that point left the server untouched, so even a non-idempotent call may be
+   * sent again safely.
+   */
+  public void markRequestWritten() {
+    lastRequestSent = true;
+  }
+
+  /** Whether the last attempt's request may have reached the server. */
+  public boolean lastRequestWritten() {
+    return lastRequestSent;
+  }
+
+  public NanoClock clock() {
+    return clock;
+  }
+
+  public CallListener listener() {
+    return listener;
+  }
+
+  public Redactor redactor() {
+    return redactor;
+  }
+
+  public long startNanos() {
+    return startNanos;
+  }
+
+  /** The method and redacted URL, for log lines and messages. */
+  public String describe() {
+    return method + " " + redactor.url(url);
+  }
+
+  @Override
+  public String toString() {
+    return "Call[" + describe() + ", attempt " + attempt + ", " + deadline + "]";
+  }
+}

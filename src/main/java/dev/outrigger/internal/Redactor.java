@@ -1,0 +1,82 @@
+package dev.outrigger.internal;
+
+import java.util.Locale;
+import java.util.Set;
+import java.util.TreeSet;
+import okhttp3.Headers;
+import okhttp3.HttpUrl;
+
+/**
+ * Removes secrets from what Outrigger logs or puts in messages: the values of sensitive headers
+ * and of configured query parameters, and any user info in URLs.
+ */
+public final class Redactor {
+  /** Always redacted, whatever the configuration. */
+  public static final Set<String> ALWAYS_HEADERS =
+      Set.of("authorization", "proxy-authorization", "cookie", "set-cookie");
+  /** Query parameters redacted by default; more can be configured. */
+  public static final Set<String> DEFAULT_QUERY = Set.of(
+      "access_token", "api_key", "apikey", "client_secret", "password", "secret", "signature",
+      "sig", "token");
+  public static final String MASK = "REDACTED";
+
+  private final Set<String> headers;
+  private final Set<String> query;
+
+  public Redactor(Set<String> extraHeaders, Set<String> extraQuery) {
+    Set<String> h = new TreeSet<>(ALWAYS_HEADERS);
+    extraHeaders.forEach(n -> h.add(n.toLowerCase(Locale.ROOT)));
+    Set<String> q = new TreeSet<>(DEFAULT_QUERY);
+    extraQuery.forEach(n -> q.add(n.toLowerCase(Locale.ROOT)));
+    this.headers = Set.copyOf(h);
+    this.query = Set.copyOf(q);
+  }
+
+  public boolean isSecretHeader(String name) {
+    return headers.contains(name.toLowerCase(Locale.ROOT));
+  }
+
+  public boolean isSecretQuery(String name) {
+    return query.contains(name.toLowerCase(Locale.ROOT));
+  }
+
+  /** The URL with user info removed and secret query values masked. */
+  public String url(HttpUrl url) {
+    if (url == null) {
+      return "null";
+    }
+    HttpUrl.Builder b = url.newBuilder().username("").password("");
+    boolean changed = !url.username().isEmpty() || !url.password().isEmpty();
+    if (url.querySize() > 0) {
+      b.query(null);
+      for (int i = 0; i < url.querySize(); i++) {
+        String name = url.queryParameterName(i);
+        String value = url.queryParameterValue(i);
+        if (value != null && isSecretQuery(name)) {
+          value = MASK;
+          changed = true;
+        }
+        b.addQueryParameter(name, value);
+      }
+    }
+    return changed ? b.build().toString() : url.toString();
+  }
+
+  /** Headers as text, one per line, secret values masked. */
+  public String headers(Headers h) {
+    StringBuilder sb = new StringBuilder();
+    for (int i = 0; i < h.size(); i++) {
+      sb.append(h.name(i)).append(": ")
+          .append(isSecretHeader(h.name(i)) ? MASK : h.value(i)).append('\n');
+    }
+    return sb.toString();
+  }
+
+  public Set<String> headerNames() {
+    return headers;
+  }
+
+  public Set<String> queryNames() {
+    return query;
+  }
+}
