@@ -59,6 +59,19 @@ public final class Failures {
     return t instanceof TransportException te && te.kind() == TransportException.Kind.CANCELLED;
   }
 
+  /**
+   * The failure for a wait (backoff, permit, slot) interrupted by the caller: the interrupt
+   * status is restored and the call ends as cancelled.
+   */
+  public static TransportException cancelled(RealCallContext ctx, InterruptedException e) {
+    Thread.currentThread().interrupt();
+    java.io.InterruptedIOException cause = new java.io.InterruptedIOException("interrupted");
+    cause.initCause(e);
+    return new TransportException(
+        ctx.describe() + " was interrupted", cause, ctx.attemptsSent(),
+        TransportException.Kind.CANCELLED);
+  }
+
   static byte[] utf8(String s) {
     return s.getBytes(StandardCharsets.UTF_8);
   }

@@ -1,0 +1,100 @@
+package dev.outrigger.internal;
+
+import java.time.Duration;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
+import java.time.format.DateTimeParseException;
+import java.util.function.LongSupplier;
+import okhttp3.Response;
+
+/**
+ * Reads the server's hints about when to come back: {@code Retry-After} (delta-seconds or an
+ * HTTP-date) and the {@code RateLimit-Reset} / {@code X-RateLimit-Reset} family.
+ */
+public final class RetryAfter {
+  private RetryAfter() {}
+
+  /**
+   * The delay a {@code Retry-After} value asks for, or null when the value is absent or garbage.
+   * A date in the past gives {@link Duration#ZERO}.
+   *
+   * @param value the header value
+   * @param wallMillis the current wall-clock time in epoch milliseconds (HTTP-dates are wall time)
+   */
+  public static Duration parse(String value, long wallMillis) {
+    if (value == null) {
+      return null;
+    }
+    String v = value.trim();
+    if (v.isEmpty()) {
+      return null;
+    }
+    if (isDigits(v)) {
+      // Absurdly long digit strings saturate instead of overflowing; callers cap the result.
+      if (v.length() > 12) {
+        return Duration.ofSeconds(999_999_999_999L);
+      }
+      return Duration.ofSeconds(Long.parseLong(v));
+    }
+    try {
+      long at = ZonedDateTime.parse(v, DateTimeFormatter.RFC_1123_DATE_TIME).toInstant().toEpochMilli();
+      return Duration.ofMillis(Math.max(0, at - wallMillis));
+    } catch (DateTimeParseException e) {
+      return null;
+    }
+  }
+
+  /** {@code Retry-After} of {@code response}, or null. */
+  public static Duration retryAfter(Response response, LongSupplier wallMillis) {
+    return parse(response.header("Retry-After"), wallMillis.getAsLong());
+  }
+
+  /**
+   * When the response says the quota is used up ({@code RateLimit-Remaining: 0} or
+   * {@code X-RateLimit-Remaining: 0}), how long until it resets, from {@code RateLimit-Reset} /
+   * {@code X-RateLimit-Reset} (delta-seconds, or epoch seconds when the number is larger than
+   * 10^9, as GitHub and others send); null when the response says nothing of the kind.
+   */
+  public static Duration quotaReset(Response response, LongSupplier wallMillis) {
+    String remaining = firstHeader(response, "RateLimit-Remaining", "X-RateLimit-Remaining");
+    if (remaining == null || !remaining.trim().equals("0")) {
+      return null;
+    }
+    String reset = firstHeader(response, "RateLimit-Reset", "X-RateLimit-Reset");
+    if (reset == null) {
+      return null;
+    }
+    String r = reset.trim();
+    if (!isDigits(r) || r.length() > 12) {
+      return parse(r, wallMillis.getAsLong());
+    }
+    long n = Long.parseLong(r);
+    if (n > 1_000_000_000L) {
+      return Duration.ofMillis(Math.max(0, n * 1000 - wallMillis.getAsLong()));
+    }
+    return Duration.ofSeconds(n);
+  }
+
+  private static String firstHeader(Response response, String... names) {
+    for (String n : names) {
+      String v = response.header(n);
+      if (v != null) {
+        return v;
+      }
+    }
+    return null;
+  }
+
+  private static boolean isDigits(String s) {
+    if (s.isEmpty()) {
+      return false;
+    }
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c < '0' || c > '9') {
+        return false;
+      }
+    }
+    return true;
+  }
+}
