@@ -53,4 +53,11 @@ public interface CallListener {
 
   /** The call waited {@code waited} for an in-flight slot to its host. */
   default void inFlightWaited(CallContext call, Duration waited) {}
+
+  /**
+   * The server asked to slow down ({@code Retry-After} on a 429 or 503, or a rate-limit quota
+   * used up until its reset) in its response to {@code call}: the rate limit grants nothing to
+   * {@code key} for {@code pause} (already cut to {@link RateLimit#maxPause()}).
+   */
+  default void rateLimitPaused(CallContext call, String key, Duration pause) {}
 }
