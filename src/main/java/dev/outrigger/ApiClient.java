@@ -253,7 +253,8 @@ public final class ApiClient implements AutoCloseable {
       req.attributes().forEach(ctx::attribute);
     }
 
-    Request.Builder rb = new Request.Builder().url(url).headers(req.headers());
+    Request.Builder rb = new Request.Builder().url(url).headers(req.headers())
+        .tag(RealCallContext.class, ctx);
     if (key != null) {
       rb.header("Idempotency-Key", key);
     }
