@@ -216,9 +216,13 @@ public final class RateLimit {
     return min;
   }
 
-  /** Each bandwidth as a limit of its own, in the order they were combined. */
+  /**
+   * Each bandwidth as a limit of its own (with default key, key bound and pause cap), in the
+   * order they were combined.
+   */
   public List<RateLimit> bandwidths() {
-    if (bands.size() == 1) {
+    if (bands.size() == 1 && keyedBy == null && maxKeys == DEFAULT_MAX_KEYS
+        && maxPause.equals(DEFAULT_MAX_PAUSE)) {
       return List.of(this);
     }
     List<RateLimit> out = new ArrayList<>(bands.size());

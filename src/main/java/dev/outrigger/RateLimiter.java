@@ -44,9 +44,10 @@ import java.util.function.LongSupplier;
  * overflow bucket until room is made). The limit's {@link RateLimit#keyedBy() key function} is
  * used only by {@code ApiClient}.
  *
- * <p>Thread-safe and lock-free: a permit check is one volatile read, one clock read and one
- * compare-and-set, allocates nothing (for a single bandwidth) and never blocks; waiting parks
- * the thread (virtual threads included) and no thread or timer is ever started.
+ * <p>Thread-safe and lock-free: a permit check reads the clock once and the bucket's one-word
+ * state once, and updates it with one compare-and-set; it allocates nothing (for a single
+ * bandwidth) and never blocks. Waiting parks the thread (virtual threads included), and no
+ * thread or timer is ever started.
  */
 public final class RateLimiter {
   static {
