@@ -3,6 +3,8 @@ package dev.outrigger.bench;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
+import org.openjdk.jmh.profile.GCProfiler;
+import org.openjdk.jmh.results.Result;
 import org.openjdk.jmh.results.RunResult;
 import org.openjdk.jmh.runner.Runner;
 import org.openjdk.jmh.runner.options.ChainedOptionsBuilder;
@@ -12,7 +14,8 @@ import org.openjdk.jmh.runner.options.TimeValue;
 
 /**
  * Runs {@link RateLimiterBench} with 1 and then 2 threads (short runs: one fork, 3 warmup and 5
- * measured iterations of 1 s), prints one table, then runs {@link RateLimiterAccuracy}.
+ * measured iterations of 1 s, with JMH's GC profiler for bytes allocated per operation), prints
+ * one table, then runs {@link RateLimiterAccuracy}.
  *
  * <pre>
  * mvn -q -ntp -Pbench compile exec:exec -Dexec.mainClass=dev.outrigger.bench.RateLimiterBenchMain
@@ -34,21 +37,24 @@ public final class RateLimiterBenchMain {
           .warmupTime(TimeValue.seconds(1))
           .measurementIterations(5)
           .measurementTime(TimeValue.seconds(1))
-          .threads(threads);
+          .threads(threads)
+          .addProfiler(GCProfiler.class);
       Options opts = b.build();
       Collection<RunResult> results = new Runner(opts).run();
       for (RunResult r : results) {
         var p = r.getParams();
         var s = r.getPrimaryResult();
+        Result<?> alloc = r.getSecondaryResults().get("gc.alloc.rate.norm");
         rows.add(new String[] {
             p.getBenchmark().substring(p.getBenchmark().lastIndexOf('.') + 1),
             p.getParam("regime"), String.valueOf(threads),
-            String.format("%.1f ± %.1f", s.getScore(), s.getScoreError())});
+            String.format("%.1f ± %.1f", s.getScore(), s.getScoreError()),
+            alloc == null ? "?" : String.format("%.0f", alloc.getScore())});
       }
     }
     System.out.println();
-    System.out.println("| benchmark | regime | threads | ns/op |");
-    System.out.println("|---|---|---|---|");
+    System.out.println("| benchmark | regime | threads | ns/op | B/op |");
+    System.out.println("|---|---|---|---|---|");
     for (String[] r : rows) {
       System.out.println("| " + String.join(" | ", r) + " |");
     }

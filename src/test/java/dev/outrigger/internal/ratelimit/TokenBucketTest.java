@@ -110,6 +110,24 @@ class TokenBucketTest {
   }
 
   @Test
+  void withSeveralBandwidthsAWaitLastsUntilTheSlowestHasThePermits()
+      throws InterruptedException {
+    RateLimit limit = RateLimit.perSecond(10).burst(5)
+        .and(RateLimit.per(6, Duration.ofMinutes(1)).burst(6));
+    RealRateLimiter l = limiter(limit);
+    assertTrue(take(l, 5));
+    // Per second: empty, 100 ms to the next; per minute: one left. The wait is 100 ms.
+    assertEquals(100 * MS, l.acquire(null, 1, 60 * S, clock));
+    // Now the per-minute bandwidth is empty: its next permit is 10 s after the first grant.
+    assertEquals(10 * S - 100 * MS, l.acquire(null, 1, 60 * S, clock));
+    // Refused when the timeout is shorter, and nothing is taken from either bandwidth.
+    assertEquals(-10 * S, l.acquire(null, 1, S, clock));
+    assertEquals(List.of(100 * MS, 10 * S - 100 * MS), clock.sleeps());
+    clock.advance(10 * S);
+    assertTrue(take(l, 1));
+  }
+
+  @Test
   void underSaturationTheBucketGrantsExactlyBurstPlusRateTimesTime() {
     RealRateLimiter l = limiter(RateLimit.perSecond(1000).burst(10));
     long end = clock.nanoTime() + 5 * S;
