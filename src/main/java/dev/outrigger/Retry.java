@@ -218,7 +218,8 @@ public final class Retry {
       throw new IllegalArgumentException(
           "budget ratio must be a finite number >= 0, but was " + ratio);
     }
-    if (window.compareTo(Duration.ofSeconds(1)) < 0 || window.compareTo(Duration.ofSeconds(60)) > 0) {
+    if (window.compareTo(Duration.ofSeconds(1)) < 0
+        || window.compareTo(Duration.ofSeconds(60)) > 0) {
       throw new IllegalArgumentException(
           "budget window must be between 1 and 60 seconds, but was " + window);
     }
