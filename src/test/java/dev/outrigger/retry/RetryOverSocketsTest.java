@@ -22,6 +22,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import mockwebserver3.Dispatcher;
 import mockwebserver3.MockResponse;
@@ -45,7 +46,7 @@ class RetryOverSocketsTest {
 
   private final List<ApiClient> clients = new ArrayList<>();
   private final AtomicInteger budgetExhausted = new AtomicInteger();
-  private final List<String> scheduled = new ArrayList<>();
+  private final List<String> scheduled = new CopyOnWriteArrayList<>();
 
   /** Short real waits: the tests count requests, never time them. */
   private Retry retry = Retry.exponential(Duration.ofMillis(1), Duration.ofMillis(5))
@@ -62,9 +63,7 @@ class RetryOverSocketsTest {
         .addListener(new CallListener() {
           @Override
           public void retryScheduled(CallContext call, Duration delay, String reason) {
-            synchronized (scheduled) {
-              scheduled.add(reason);
-            }
+            scheduled.add(reason);
           }
 
           @Override

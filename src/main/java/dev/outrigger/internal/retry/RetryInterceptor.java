@@ -167,14 +167,20 @@ public final class RetryInterceptor implements CallInterceptor {
   }
 
   private boolean retryable(Response response) {
-    if (retry.retryOnResponse() != null) {
-      return retry.retryOnResponse().test(response);
+    try {
+      if (retry.retryOnResponse() != null) {
+        return retry.retryOnResponse().test(response);
+      }
+      int code = response.code();
+      if (retry.retryOnStatus() != null) {
+        return retry.retryOnStatus().test(code);
+      }
+      return isDefaultRetryableStatus(code);
+    } catch (RuntimeException | Error e) {
+      // A user predicate that throws must not leak the response it was shown.
+      response.close();
+      throw e;
     }
-    int code = response.code();
-    if (retry.retryOnStatus() != null) {
-      return retry.retryOnStatus().test(code);
-    }
-    return isDefaultRetryableStatus(code);
   }
 
   private boolean retryable(ApiException e) {

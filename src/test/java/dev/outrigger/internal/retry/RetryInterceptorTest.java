@@ -425,6 +425,16 @@ class RetryInterceptorTest {
   }
 
   @Test
+  void aThrowingResponsePredicatePropagatesAndClosesTheResponse() {
+    retry = retry.retryOnResponse(r -> {
+      throw new IllegalStateException("predicate bug");
+    });
+    ScriptedChain chain = get().status(200);
+    assertThrows(IllegalStateException.class, () -> run(chain));
+    assertTrue(chain.bodies.get(0).closed);
+  }
+
+  @Test
   void exceptionPredicateReplacesTheDefaultRulesButNeverRetriesCancellation() {
     retry = retry.retryOnException(e -> e instanceof DeserializationException);
     ScriptedChain chain = get().then((c, r) -> {
