@@ -112,8 +112,9 @@ public final class RetryInterceptor implements CallInterceptor {
         stop = "not retried: the request body is one-shot and cannot be sent again";
       } else if (!ctx.idempotent() && (response != null || ctx.lastRequestWritten())) {
         // A write that may have reached the server is sent again only with the caller's consent.
-        stop = "not retried: " + ctx.method() + " is not idempotent (no Idempotency-Key) and the"
-            + " request may have reached the server";
+        stop = "not retried: " + ctx.method() + " is not idempotent (no Idempotency-Key) and "
+            + (response != null ? "the server may have acted on it"
+                : "the request may have reached the server");
       } else {
         RandomGenerator random =
             retry.random() != null ? retry.random() : ThreadLocalRandom.current();
