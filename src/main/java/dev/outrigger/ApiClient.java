@@ -16,6 +16,7 @@ import dev.outrigger.internal.http.Json;
 import dev.outrigger.internal.http.SharedTransport;
 import dev.outrigger.internal.http.Transport;
 import dev.outrigger.internal.http.Urls;
+import dev.outrigger.internal.http.WatchdogKeeper;
 import dev.outrigger.internal.ratelimit.RateLimitInterceptor;
 import dev.outrigger.internal.retry.RetryInterceptor;
 import java.io.IOException;
@@ -123,6 +124,7 @@ public final class ApiClient implements AutoCloseable {
     list.addAll(b.attemptInterceptors);
     list.add(new Transport(okhttp, b.attemptTimeout, b.maxResponseBytes, b.deadlineHeader));
     this.chain = new PolicyChain(list);
+    WatchdogKeeper.acquire();
   }
 
   /** A builder with every default. */
@@ -222,6 +224,7 @@ public final class ApiClient implements AutoCloseable {
   public void close() {
     if (closed.compareAndSet(false, true)) {
       transport.release();
+      WatchdogKeeper.release();
     }
   }
 
@@ -250,7 +253,8 @@ public final class ApiClient implements AutoCloseable {
       req.attributes().forEach(ctx::attribute);
     }
 
-    Request.Builder rb = new Request.Builder().url(url).headers(req.headers());
+    Request.Builder rb = new Request.Builder().url(url).headers(req.headers())
+        .tag(RealCallContext.class, ctx);
     if (key != null) {
       rb.header("Idempotency-Key", key);
     }
