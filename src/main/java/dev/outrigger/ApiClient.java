@@ -18,6 +18,7 @@ import dev.outrigger.internal.http.Transport;
 import dev.outrigger.internal.http.Urls;
 import dev.outrigger.internal.http.WatchdogKeeper;
 import dev.outrigger.internal.ratelimit.RateLimitInterceptor;
+import dev.outrigger.internal.retry.FollowUpGuard;
 import dev.outrigger.internal.retry.RetryInterceptor;
 import java.io.IOException;
 import java.net.Proxy;
@@ -684,6 +685,11 @@ public final class ApiClient implements AutoCloseable {
       okHttpInterceptors.forEach(ob::addInterceptor);
       if (!ob.networkInterceptors().contains(Transport.REQUEST_WRITTEN)) {
         ob.addNetworkInterceptor(Transport.REQUEST_WRITTEN);
+      }
+      // OkHttp re-sends any request by itself on "503 Retry-After: 0"; the guard keeps every
+      // re-send the retry policy's decision (see FollowUpGuard).
+      if (!ob.networkInterceptors().contains(FollowUpGuard.INSTANCE)) {
+        ob.addNetworkInterceptor(FollowUpGuard.INSTANCE);
       }
       return new ApiClient(this, base, shared, ob.build());
     }

@@ -36,7 +36,6 @@ import okhttp3.Request;
 import okhttp3.RequestBody;
 import okhttp3.Response;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 
 /** The retry policy through a real ApiClient against MockWebServer over real sockets. */
@@ -300,8 +299,6 @@ class RetryOverSocketsTest {
     assertEquals(1, server.getRequestCount());
   }
 
-  @Disabled("fails until ApiClient.Builder.build() installs FollowUpGuard.INSTANCE as a network"
-      + " interceptor: OkHttp itself re-sends the POST (see the retry branch's report)")
   @Test
   void aPostAnsweredUnavailableWithRetryAfterZeroIsSentOnceByTheDefaultClient() {
     server.enqueue(new MockResponse.Builder().code(503).addHeader("Retry-After", "0").build());
