@@ -45,8 +45,10 @@ import java.util.stream.StreamSupport;
  * <p><b>Deadlines.</b> Each task runs inside the {@link Deadline} scope that was current when it
  * was submitted, tightened by the batch's own {@link Builder#deadline(Duration) deadline}, so every
  * Outrigger call in it inherits the tighter of the two. When the batch deadline passes, a task
- * that has not started never starts (it fails with {@link DeadlineExceededException}), and
- * {@link #join()} (or the {@link #completions()} stream) interrupts the tasks still running.
+ * that has not started never starts (it fails with {@link DeadlineExceededException}), Outrigger
+ * calls still running end on their own with a {@code DeadlineExceededException}, and 100 ms later
+ * {@link #join()} (or the {@link #completions()} stream) interrupts whatever still runs, such as
+ * code that ignores deadlines.
  *
  * <p><b>Scope.</b> {@link #close()} cancels whatever still runs and returns only when every task
  * has ended: with try-with-resources, no task outlives the block. Closing does not wait for
@@ -127,8 +129,8 @@ public final class FanOut<T> implements AutoCloseable {
 
   /**
    * Waits for every task submitted so far to end and returns their results in submission order.
-   * When the batch deadline passes first, cancels the tasks still running and waits for them to
-   * end. May be called again (after more submits, for example).
+   * When the batch deadline passes first, cancels (100 ms later) the tasks still running and
+   * waits for them to end. May be called again (after more submits, for example).
    *
    * @return one result per task, in submission order; unmodifiable
    * @throws InterruptedException if the calling thread is interrupted while waiting; the tasks

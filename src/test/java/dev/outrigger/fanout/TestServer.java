@@ -163,8 +163,7 @@ final class TestServer implements AutoCloseable {
           }
         }
         in.readNBytes(contentLength);
-        requests.incrementAndGet();
-        update(+1, 0);
+        arrived();
         Reply reply;
         try {
           reply = handler.handle(new Exchange(parts[0], parts[1], in));
@@ -187,6 +186,19 @@ final class TestServer implements AutoCloseable {
       // The client went away or the server is closing.
     } finally {
       sockets.remove(socket);
+    }
+  }
+
+  /** Counts a request and its being in flight in one step, so waiters see both or neither. */
+  private void arrived() {
+    lock.lock();
+    try {
+      requests.incrementAndGet();
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      changed.signalAll();
+    } finally {
+      lock.unlock();
     }
   }
 

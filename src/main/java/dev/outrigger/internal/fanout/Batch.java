@@ -60,6 +60,15 @@ public final class Batch<T> {
   private static final Logger LOG = LoggerFactory.getLogger(FanOut.class);
   private static final long ONE_COMPLETED = 1L << 32;
 
+  /**
+   * How long after the batch deadline a waiter lets running tasks end by themselves before it
+   * interrupts them. Outrigger calls in those tasks carry the same deadline and end on it with a
+   * {@link DeadlineExceededException}; interrupting at the same instant would race with that and
+   * turn the clear "deadline exceeded" into a "cancelled". Tasks that ignore the deadline are cut
+   * this much later.
+   */
+  public static final long DEADLINE_GRACE_NANOS = 100_000_000L;
+
   private final int maxConcurrency;
   private final boolean failFast;
   private final Deadline deadline;
@@ -238,7 +247,7 @@ public final class Batch<T> {
           if (deadline == null || cancel.get() != null) {
             allEnded.await();
           } else {
-            long left = deadline.remainingNanos();
+            long left = deadline.remainingNanos() + DEADLINE_GRACE_NANOS;
             if (left <= 0) {
               expired = true;
               break;
@@ -326,9 +335,9 @@ public final class Batch<T> {
         if (deadline == null || cancel.get() != null) {
           t = completionOrder.take();
         } else {
-          long left = deadline.remainingNanos();
+          long left = deadline.remainingNanos() + DEADLINE_GRACE_NANOS;
           t = left <= 0 ? completionOrder.poll() : completionOrder.poll(left, TimeUnit.NANOSECONDS);
-          if (t == null && deadline.isExpired()) {
+          if (t == null && deadline.remainingNanos() + DEADLINE_GRACE_NANOS <= 0) {
             cancel(Cancel.DEADLINE);
           }
         }
