@@ -42,35 +42,44 @@ import okhttp3.Response;
 
 /**
  * N concurrent calls (default 10,000) to a local JDK {@code HttpServer} that answers each after
- * 100 ms, made five ways, each in its own JVM so that peak memory and threads are its own:
+ * 100 ms, made several ways, each in its own JVM so that peak memory and threads are its own:
  *
  * <ul>
- *   <li>{@code fanout-client}: one virtual thread per call through {@link FanOut}, each call
- *       through an {@link ApiClient} (every policy in its chain) whose per-host in-flight limit
- *       is raised to N;
+ *   <li>{@code fanout-client}: {@code FanOut.map}, one virtual thread per call, each call
+ *       through an {@link ApiClient} (its whole policy chain) whose per-host in-flight limit is
+ *       raised to N;
  *   <li>{@code fanout-client-default}: the same with the client's default per-host limit (1024);
- *   <li>{@code fanout-okhttp}: one virtual thread per call through {@code FanOut}, plain OkHttp
- *       {@code execute()} (the cost of the client's chain, by difference);
+ *       the threads beyond it park in the limit;
+ *   <li>{@code fanout-client-bounded}: a {@code FanOut} with {@code maxConcurrency(1024)} and the
+ *       default client: no thread is started before a slot frees;
+ *   <li>{@code fanout-okhttp}: {@code FanOut.map} with plain OkHttp {@code execute()} (the cost
+ *       of the client's chain, by difference);
  *   <li>{@code pool-200}: a fixed pool of 200 platform threads, OkHttp {@code execute()};
  *   <li>{@code okhttp-async}: OkHttp {@code enqueue()}, dispatcher limits raised to N.
  * </ul>
  *
- * <p>Each child runs the batch {@code rounds} times (the first in a cold JVM) after closing every
- * pooled connection, so every round opens N new connections; it reports wall time per round,
- * per-call latency percentiles, peak platform threads ({@code ThreadMXBean}, virtual threads are
- * not counted) and peak RSS ({@code VmHWM}). The server reports, per round, the time between the
- * first and the last request reaching the handler (the arrival span): when the wall time is
- * about arrival span + 100 ms, what bounds the batch is getting N connections accepted and N
- * requests read, not the client's threads.
+ * <p>A {@code -seq} suffix turns OkHttp's {@code fastFallback} off: OkHttp 5 otherwise makes
+ * every new connection on a {@code TaskRunner} platform thread (racing addresses, Happy Eyeballs)
+ * while the calling thread waits, which costs a platform thread per concurrent connect.
  *
- * <p>Arguments: {@code [calls] [rounds] [modes,comma,separated]}. Run:
- * {@code mvn -q -ntp -Pbench compile exec:exec -Dexec.mainClass=dev.outrigger.bench.FanOutHarness
- * -Dexec.appArgs='10000 3'}
+ * <p>Each child runs the batch {@code rounds} times (the first in a cold JVM) after closing every
+ * pooled connection, so every round starts without connections; it reports wall time per round,
+ * per-call latency percentiles, its CPU time and the server's, peak platform threads
+ * ({@code ThreadMXBean}; virtual threads are not counted) and peak RSS ({@code VmHWM}). The
+ * server reports, per round, the time between the first and the last request reaching its
+ * handler (the arrival span): when the wall time is about arrival span + 100 ms, what bounds the
+ * batch is getting N requests to the server, not waiting for answers.
+ *
+ * <p>Arguments: {@code [calls] [rounds] [modes,comma,separated]}; environment variable
+ * {@code FANOUT_CHILD_JVM_ARGS} adds JVM options to the children ({@code {mode}} is replaced by
+ * the mode). Run: {@code mvn -q -ntp -Pbench compile exec:exec
+ * -Dexec.mainClass=dev.outrigger.bench.FanOutHarness -Dexec.appArgs='10000 3'}
  */
 public final class FanOutHarness {
   static final long SERVER_DELAY_MS = 100;
-  static final List<String> MODES = List.of("fanout-client", "fanout-client-default",
-      "fanout-client-bounded", "fanout-okhttp", "pool-200", "okhttp-async");
+  static final List<String> MODES = List.of("fanout-client-seq", "fanout-client-default-seq",
+      "fanout-client-bounded-seq", "fanout-okhttp-seq", "fanout-client-default", "pool-200",
+      "okhttp-async");
 
   private FanOutHarness() {}
 
@@ -133,9 +142,9 @@ public final class FanOutHarness {
     }
     System.out.println();
     System.out.println("| mode | wall, round 1 (cold JVM) | wall, best later round | server arrival "
-        + "span (best round) | p50 / p99 latency (best round) | peak platform threads | "
+        + "span | p50 / p99 latency | client CPU | server CPU | peak platform threads | "
         + "peak RSS | failures |");
-    System.out.println("|---|---:|---:|---:|---:|---:|---:|---:|");
+    System.out.println("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (String line : report) {
       System.out.println(line);
     }
@@ -240,6 +249,8 @@ public final class FanOutHarness {
     long[] walls = new long[rounds];
     long[][] latencies = new long[rounds][calls];
     long[] spans = new long[rounds];
+    long[] clientCpu = new long[rounds];
+    long[] serverCpu = new long[rounds];
     int failures = 0;
     try (Batch batch = batch(mode, base, calls)) {
       for (int r = 0; r < rounds; r++) {
@@ -252,6 +263,8 @@ public final class FanOutHarness {
         long cpu = processCpuNanos() - cpu0;
         String[] stats = get(control, base + "/stats").split(" ");
         spans[r] = Long.parseLong(stats[1]);
+        clientCpu[r] = cpu;
+        serverCpu[r] = Long.parseLong(stats[3]);
         System.out.printf(Locale.ROOT, "round %d: wall %d ms, server saw %s requests, arrival "
             + "span %d ms, at most %s in its handler at once; CPU: client %d ms, server %d ms "
             + "(its accepting thread %d ms); load average %s%n", r + 1, walls[r] / 1_000_000,
@@ -274,17 +287,24 @@ public final class FanOutHarness {
     long[] lat = latencies[best].clone();
     Arrays.sort(lat);
     System.out.printf(Locale.ROOT,
-        "RESULT | %s | %.2f s | %.2f s | %.2f s | %d / %d ms | %d | %d MiB | %d |%n",
+        "RESULT | %s | %.2f s | %.2f s | %.2f s | %d / %d ms | %.2f s | %.2f s | %d | %d MiB "
+            + "| %d |%n",
         mode, walls[0] / 1e9, walls[best] / 1e9, spans[best] / 1e9,
         lat[lat.length / 2] / 1_000_000, lat[(int) (lat.length * 0.99)] / 1_000_000,
+        clientCpu[best] / 1e9, serverCpu[best] / 1e9,
         threads.getPeakThreadCount(), peakRssKib() / 1024, failures);
     control.connectionPool().evictAll();
     System.exit(0);
   }
 
-  static Batch batch(String mode, String base, int calls) {
+  static Batch batch(String modeName, String base, int calls) {
+    // "-seq": OkHttp's fastFallback off, so each new connection is made on the calling thread
+    // instead of on a TaskRunner platform thread (OkHttp 5's default races connects there).
+    boolean sequential = modeName.endsWith("-seq");
+    String mode = sequential ? modeName.substring(0, modeName.length() - 4) : modeName;
     ConnectionPool pool = new ConnectionPool(calls, 1, TimeUnit.MINUTES);
     OkHttpClient raw = new OkHttpClient.Builder().connectionPool(pool)
+        .fastFallback(!sequential)
         .readTimeout(Duration.ofSeconds(60)).build();
     Request request = new Request.Builder().url(base + "/work").build();
     return switch (mode) {
@@ -293,6 +313,9 @@ public final class FanOutHarness {
             .deadline(Duration.ofSeconds(60))
             .retry(Retry.none())
             .connectionPool(calls, Duration.ofMinutes(1));
+        if (sequential) {
+          b.okHttpClient(raw);
+        }
         if (mode.equals("fanout-client")) {
           b.maxInFlightPerHost(calls);
         }
