@@ -3,7 +3,6 @@ package dev.outrigger;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -66,7 +65,8 @@ public final class WaitGroup {
       long count = s & COUNT_MASK;
       if (count + n > Integer.MAX_VALUE) {
         throw new IllegalStateException(
-            "WaitGroup count would exceed " + Integer.MAX_VALUE + " (is " + count + ", add " + n + ")");
+            "WaitGroup count would exceed " + Integer.MAX_VALUE
+                + " (is " + count + ", add " + n + ")");
       }
       if (state.compareAndSet(s, s + n)) {
         return;

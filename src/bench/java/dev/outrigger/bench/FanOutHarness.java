@@ -141,7 +141,7 @@ public final class FanOutHarness {
       server.stop();
     }
     System.out.println();
-    System.out.println("| mode | wall, round 1 (cold JVM) | wall, best later round | server arrival "
+    System.out.println("| mode | wall, round 1 (cold JVM) | wall, best later round | arrival "
         + "span | p50 / p99 latency | client CPU | server CPU | peak platform threads | "
         + "peak RSS | failures |");
     System.out.println("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");

@@ -101,7 +101,7 @@ final class TestServer implements AutoCloseable {
     return awaitState(() -> stalled >= n);
   }
 
-  /** Blocks until at least {@code n} stalled requests saw their client hang up; false after 10 s. */
+  /** Blocks until {@code n} stalled requests saw their client hang up; false after 10 s. */
   boolean awaitDisconnects(int n) throws InterruptedException {
     return awaitState(() -> disconnects.get() >= n);
   }

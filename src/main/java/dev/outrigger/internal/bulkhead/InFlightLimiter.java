@@ -70,7 +70,8 @@ public final class InFlightLimiter implements CallInterceptor {
    */
   public InFlightLimiter(int maxPerHost, NanoClock clock) {
     if (maxPerHost < 1) {
-      throw new IllegalArgumentException("in-flight limit per host must be at least 1, but was " + maxPerHost);
+      throw new IllegalArgumentException(
+          "in-flight limit per host must be at least 1, but was " + maxPerHost);
     }
     if (clock == null) {
       throw new NullPointerException("clock");

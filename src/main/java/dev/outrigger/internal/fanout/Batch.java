@@ -204,19 +204,21 @@ public final class Batch<T> {
     if (failure && failFast && firstFailure.compareAndSet(null, result.error())) {
       cancel(Cancel.failed(result.error()));
     }
-    if (progress != null) {
-      try {
+    try {
+      if (progress != null) {
         progress.progress((int) (c >>> 32), (int) c, submitted);
-      } catch (RuntimeException e) {
-        LOG.warn("FanOut progress listener threw; ignored", e);
       }
-    }
-    if (ended.incrementAndGet() == submitted) {
-      lock.lock();
-      try {
-        allEnded.signalAll();
-      } finally {
-        lock.unlock();
+    } catch (RuntimeException e) {
+      LOG.warn("FanOut progress listener threw; ignored", e);
+    } finally {
+      // Counted even if the listener threw an Error, or join() and close() would wait forever.
+      if (ended.incrementAndGet() == submitted) {
+        lock.lock();
+        try {
+          allEnded.signalAll();
+        } finally {
+          lock.unlock();
+        }
       }
     }
   }
