@@ -24,6 +24,10 @@ final class Arrivals extends Dispatcher {
     return response;
   }
 
+  void clear() {
+    all.clear();
+  }
+
   void respondWith(MockResponse r) {
     this.response = r;
   }

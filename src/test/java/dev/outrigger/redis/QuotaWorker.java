@@ -10,7 +10,8 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The second JVM of the shared-quota test: one client with its own Redis store, calling the
- * server from several threads for a while. Prints {@code READY} once connected, starts when it
+ * server from several threads for a while. Prints {@code READY} once connected and warm (one
+ * call made), starts when it
  * reads {@code GO}, and prints {@code SENT n} at the end.
  *
  * <p>Arguments: redisUri baseUrl rate burst threads millis prefetch name timeoutMillis
@@ -31,6 +32,7 @@ public final class QuotaWorker {
     try (RedisRateLimitStore store = RedisRateLimitStore.builder(redisUri)
             .prefetch(prefetch).timeout(timeout).build();
          ApiClient client = SharedQuota.client(baseUrl, limit, store, name)) {
+      client.get("/warm").execute(String.class);
       System.out.println("READY");
       System.out.flush();
       BufferedReader in = new BufferedReader(

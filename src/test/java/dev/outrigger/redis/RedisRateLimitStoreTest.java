@@ -29,6 +29,7 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import mockwebserver3.MockResponse;
 import mockwebserver3.MockWebServer;
@@ -110,8 +111,8 @@ class RedisRateLimitStoreTest {
 
   @Test
   void clientsInTwoJvmsNeverTogetherExceedTheSharedBurstPlusRateTimesTime() throws Exception {
-    double rate = 40;
-    int burst = 8;
+    double rate = 25;
+    int burst = 6;
     long millis = 2500;
     RateLimit limit = RateLimit.perSecond(rate).burst(burst);
     ApiClient a = client(limit, store(), "a");
@@ -137,6 +138,10 @@ class RedisRateLimitStoreTest {
       }
     });
     assertTrue(ready.await(60, TimeUnit.SECONDS), "the second JVM never got ready");
+    // Every client has made one call (the second JVM before READY): none starts cold.
+    a.get("/warm").execute(String.class);
+    b.get("/warm").execute(String.class);
+    arrivals.clear();
 
     OutputStream go = child.getOutputStream();
     go.write("GO\n".getBytes(StandardCharsets.UTF_8));
@@ -150,7 +155,10 @@ class RedisRateLimitStoreTest {
 
     List<Arrivals.Arrival> seen = arrivals.sorted();
     double worst = Arrivals.worstWindow(seen, rate);
-    // One permit of slack for the network between Redis's grant and the server's clock.
+    System.out.printf("shared quota: %d requests, worst window %.2f beyond rate x time, "
+        + "burst %d; second JVM: %s%n", seen.size(), worst, burst, sent.get());
+    // One permit (40 ms) of slack: the time between Redis's grant and the request's arrival
+    // varies with scheduling on a busy machine, on top of the bucket's own bound.
     assertTrue(worst <= burst + 1, "a window held " + worst + " requests beyond rate x time; "
         + "the shared burst is " + burst + " (" + seen.size() + " requests; second JVM: "
         + sent.get() + ")");
@@ -164,7 +172,7 @@ class RedisRateLimitStoreTest {
   }
 
   @Test
-  void preFetchingStaysWithinItsDocumentedOvershootAndSavesRoundTrips() throws Exception {
+  void preFetchingStaysWithinItsDocumentedOvershoot() throws Exception {
     double rate = 50;
     int burst = 5;
     int prefetch = 4;
@@ -173,7 +181,6 @@ class RedisRateLimitStoreTest {
         .timeout(PATIENT).prefetch(prefetch)), "a");
     ApiClient b = client(limit, store(RedisRateLimitStore.builder(redis.uri())
         .timeout(PATIENT).prefetch(prefetch)), "b");
-    redis.command("CONFIG RESETSTAT");
 
     Thread ta = Thread.ofVirtual().start(() -> hammer(a, 3, 1500));
     Thread tb = Thread.ofVirtual().start(() -> hammer(b, 3, 1500));
@@ -182,18 +189,34 @@ class RedisRateLimitStoreTest {
 
     double worst = Arrivals.worstWindow(arrivals.sorted(), rate);
     int bound = burst + 2 * (prefetch - 1);
+    System.out.printf("pre-fetch: %d requests, worst window %.2f, bound %d%n",
+        arrivals.size(), worst, bound);
     assertTrue(worst <= bound + 1, "a window held " + worst + " beyond rate x time; the bound "
         + "with 2 stores pre-fetching " + prefetch + " is " + bound);
-    long scripts = evalCalls();
-    assertTrue(scripts < arrivals.size(), scripts + " script calls for " + arrivals.size()
-        + " requests: pre-fetching should save round trips");
+  }
+
+  @Test
+  void preFetchingTakesSeveralPermitsPerRoundTripWhenTheyAreAvailable() throws Exception {
+    AtomicLong frozen = new AtomicLong(System.nanoTime());
+    RedisRateLimitStore store = store(RedisRateLimitStore.builder(redis.uri()).timeout(PATIENT)
+        .prefetch(4).nanos(frozen::get));
+    RateLimit limit = RateLimit.perSecond(1000).burst(100);
+    redis.command("CONFIG RESETSTAT");
+
+    for (int i = 0; i < 40; i++) {
+      assertEquals(0, store.reserve("many", limit, 1, 0));
+    }
+
+    assertEquals(10, evalCalls());
+    // 40 permits taken from Redis's bucket of 100: 60 left (give or take the refill).
+    assertTrue(store.reserve("many", limit, 60, 0) >= 0);
   }
 
   private long evalCalls() throws Exception {
     long calls = 0;
     for (String line : redis.command("INFO commandstats").split("\r?\n")) {
       if (line.startsWith("cmdstat_evalsha:") || line.startsWith("cmdstat_eval:")) {
-        calls += Long.parseLong(line.replaceAll(".*calls=(\\d+).*", "$1"));
+        calls += Long.parseLong(line.replaceAll("^[^:]*:calls=(\\d+),.*", "$1"));
       }
     }
     return calls;
@@ -256,6 +279,28 @@ class RedisRateLimitStoreTest {
     double worst = Arrivals.worstWindow(during, 5);
     assertTrue(worst <= 1 + 1, "a window held " + worst + " beyond 5/s (" + during.size() + ")");
     assertTrue(during.size() >= 2, during.size() + " calls got through the fallback");
+  }
+
+  @Test
+  void theDefaultFallbackShareIsOneOverTheStoresSeenUsingTheKey() throws Exception {
+    AtomicLong now = new AtomicLong(System.nanoTime());
+    RateLimit limit = RateLimit.perSecond(10).burst(10);
+    RedisRateLimitStore a = store(RedisRateLimitStore.builder(redis.uri()).timeout(PATIENT)
+        .nanos(now::get));
+    RedisRateLimitStore b = store(RedisRateLimitStore.builder(redis.uri()).timeout(PATIENT)
+        .nanos(now::get));
+    a.reserve("shared", limit, 1, 0);
+    b.reserve("shared", limit, 1, 0);
+    // Stores register at most once a second: a learns about b the next time.
+    now.addAndGet(TimeUnit.SECONDS.toNanos(2));
+    a.reserve("shared", limit, 1, 0);
+
+    redis.stop();
+    long wait = a.reserve("shared", limit, 1, TimeUnit.SECONDS.toNanos(1));
+
+    assertTrue(a.degraded());
+    // Half of 10/s is one permit every 200 ms, and the fallback starts empty.
+    assertEquals(TimeUnit.MILLISECONDS.toNanos(200), wait);
   }
 
   @Test

@@ -20,7 +20,8 @@ import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
  * A real {@code redis-server} on a free loopback port for the tests of one class, started from
- * the binary on the PATH and stopped after them. Without the binary the class's tests are
+ * the binary on the PATH ({@code OUTRIGGER_REDIS_SERVER} names another) and stopped after them.
+ * Without the binary the class's tests are
  * skipped with a message saying how to get it, unless {@code OUTRIGGER_REQUIRE_REDIS=1} is set
  * (as in CI), in which case they fail.
  *
@@ -36,8 +37,16 @@ public final class RedisServer implements BeforeAllCallback, AfterAllCallback {
   private int port;
   private Process process;
 
-  /** The {@code redis-server} binary on the PATH (or in the usual places), if any. */
+  /**
+   * The {@code redis-server} binary: {@code $OUTRIGGER_REDIS_SERVER} when set, else the one on
+   * the PATH (or in the usual places), if any.
+   */
   public static Optional<Path> findBinary() {
+    String given = System.getenv("OUTRIGGER_REDIS_SERVER");
+    if (given != null && !given.isBlank()) {
+      Path p = Path.of(given);
+      return Files.isExecutable(p) ? Optional.of(p) : Optional.empty();
+    }
     String path = System.getenv().getOrDefault("PATH", "");
     for (String dir : (path + File.pathSeparator + "/usr/bin:/usr/local/bin:/usr/sbin")
         .split(File.pathSeparator)) {
