@@ -16,8 +16,10 @@ import dev.outrigger.internal.http.Json;
 import dev.outrigger.internal.http.SharedTransport;
 import dev.outrigger.internal.http.Transport;
 import dev.outrigger.internal.http.Urls;
+import dev.outrigger.internal.http.WatchdogKeeper;
 import dev.outrigger.internal.jfr.JfrListener;
 import dev.outrigger.internal.ratelimit.RateLimitInterceptor;
+import dev.outrigger.internal.retry.FollowUpGuard;
 import dev.outrigger.internal.retry.RetryInterceptor;
 import java.io.IOException;
 import java.net.Proxy;
@@ -124,6 +126,7 @@ public final class ApiClient implements AutoCloseable {
     list.addAll(b.attemptInterceptors);
     list.add(new Transport(okhttp, b.attemptTimeout, b.maxResponseBytes, b.deadlineHeader));
     this.chain = new PolicyChain(list);
+    WatchdogKeeper.acquire();
   }
 
   /** A builder with every default. */
@@ -223,6 +226,7 @@ public final class ApiClient implements AutoCloseable {
   public void close() {
     if (closed.compareAndSet(false, true)) {
       transport.release();
+      WatchdogKeeper.release();
     }
   }
 
@@ -251,7 +255,8 @@ public final class ApiClient implements AutoCloseable {
       req.attributes().forEach(ctx::attribute);
     }
 
-    Request.Builder rb = new Request.Builder().url(url).headers(req.headers());
+    Request.Builder rb = new Request.Builder().url(url).headers(req.headers())
+        .tag(RealCallContext.class, ctx);
     if (key != null) {
       rb.header("Idempotency-Key", key);
     }
@@ -681,6 +686,11 @@ public final class ApiClient implements AutoCloseable {
       okHttpInterceptors.forEach(ob::addInterceptor);
       if (!ob.networkInterceptors().contains(Transport.REQUEST_WRITTEN)) {
         ob.addNetworkInterceptor(Transport.REQUEST_WRITTEN);
+      }
+      // OkHttp re-sends any request by itself on "503 Retry-After: 0"; the guard keeps every
+      // re-send the retry policy's decision (see FollowUpGuard).
+      if (!ob.networkInterceptors().contains(FollowUpGuard.INSTANCE)) {
+        ob.addNetworkInterceptor(FollowUpGuard.INSTANCE);
       }
       return new ApiClient(this, base, shared, ob.build());
     }

@@ -36,8 +36,10 @@ class ClientLifecycleTest {
     assertTrue(client.okHttpClient().dispatcher().executorService().isShutdown());
     Set<Thread> started = liveThreads();
     started.removeAll(before);
-    // OkHttp's shared TaskRunner threads belong to OkHttp, not to the client, and idle out.
+    // OkHttp's shared TaskRunner threads and Okio's timeout watchdog belong to OkHttp/Okio (one
+    // per JVM, shared by every OkHttp user), not to the client, and idle out on their own.
     started.removeIf(t -> t.getName().startsWith("OkHttp TaskRunner")
+        || t.getName().equals("Okio Watchdog")
         || t.getName().startsWith("MockWebServer"));
     assertTrue(started.isEmpty(), "threads left behind: " + started);
   }

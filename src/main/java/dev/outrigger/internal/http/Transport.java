@@ -80,11 +80,14 @@ public final class Transport implements CallInterceptor {
     boolean capped = attemptTimeoutNanos > 0 && attemptTimeoutNanos < remaining;
     long timeout = capped ? attemptTimeoutNanos : remaining;
 
-    Request.Builder rb = chain.request().newBuilder().tag(RealCallContext.class, ctx);
-    if (deadlineHeader != null) {
-      rb.header(deadlineHeader, DeadlineHeaders.format(deadlineHeader, remaining));
+    Request request = chain.request();
+    if (deadlineHeader != null || request.tag(RealCallContext.class) != ctx) {
+      Request.Builder rb = request.newBuilder().tag(RealCallContext.class, ctx);
+      if (deadlineHeader != null) {
+        rb.header(deadlineHeader, DeadlineHeaders.format(deadlineHeader, remaining));
+      }
+      request = rb.build();
     }
-    Request request = rb.build();
     Call call = okhttp.newCall(request);
     call.timeout().timeout(timeout, TimeUnit.NANOSECONDS);
 

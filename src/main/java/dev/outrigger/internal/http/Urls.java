@@ -2,6 +2,7 @@ package dev.outrigger.internal.http;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Locale;
+import java.util.concurrent.ConcurrentHashMap;
 import okhttp3.HttpUrl;
 
 /** Path templates and URL resolution. */
@@ -86,6 +87,10 @@ public final class Urls {
     return lower.startsWith("http://") || lower.startsWith("https://");
   }
 
+  /** Parsed origins ({@code scheme://authority}) of absolute URLs, so hosts are canonicalised once. */
+  private static final ConcurrentHashMap<String, HttpUrl> ORIGINS = new ConcurrentHashMap<>();
+  private static final int MAX_ORIGINS = 1024;
+
   /**
    * {@code path} appended to {@code base}'s path (not RFC 3986 resolution, which would drop the
    * base's last segment: {@code /v1} + {@code /posts} is {@code /v1/posts}); an absolute URL is
@@ -95,31 +100,62 @@ public final class Urls {
    *     path is used without a base URL
    */
   public static HttpUrl resolve(HttpUrl base, String path) {
-    String full;
     if (isAbsolute(path)) {
-      full = path;
-    } else {
-      if (base == null) {
-        throw new IllegalArgumentException("'" + path + "' is a relative path but the client has "
-            + "no baseUrl: set ApiClient.Builder.baseUrl or pass an absolute http(s) URL");
+      int authority = path.indexOf("://") + 3;
+      int end = authority;
+      while (end < path.length() && "/?#".indexOf(path.charAt(end)) < 0) {
+        end++;
       }
-      String b = base.toString();
-      // Keep the base's query out of the join; a base URL with a query is rejected at build().
-      if (b.endsWith("/")) {
-        b = b.substring(0, b.length() - 1);
+      String origin = path.substring(0, end);
+      HttpUrl parsed = ORIGINS.get(origin);
+      if (parsed == null) {
+        parsed = HttpUrl.parse(origin);
+        if (parsed == null || !parsed.username().isEmpty() || !parsed.password().isEmpty()) {
+          // Not cached: user info or garbage goes through the full parser every time.
+          HttpUrl full = HttpUrl.parse(path);
+          if (full == null) {
+            throw new IllegalArgumentException("not a valid http(s) URL: '" + origin + "...'");
+          }
+          return full;
+        }
+        if (ORIGINS.size() >= MAX_ORIGINS) {
+          ORIGINS.clear();
+        }
+        ORIGINS.put(origin, parsed);
       }
-      if (path.isEmpty()) {
-        full = b;
-      } else if (path.startsWith("/") || path.startsWith("?")) {
-        full = b + path;
-      } else {
-        full = b + "/" + path;
-      }
+      return append(parsed, path.substring(end));
     }
-    HttpUrl url = HttpUrl.parse(full);
-    if (url == null) {
-      throw new IllegalArgumentException("not a valid http(s) URL: '" + full + "'");
+    if (base == null) {
+      throw new IllegalArgumentException("'" + path + "' is a relative path but the client has "
+          + "no baseUrl: set ApiClient.Builder.baseUrl or pass an absolute http(s) URL");
     }
-    return url;
+    return append(base, path);
+  }
+
+  /** Appends an encoded path, query and fragment to a base without re-parsing the host. */
+  private static HttpUrl append(HttpUrl base, String rest) {
+    int hash = rest.indexOf('#');
+    String fragment = hash >= 0 ? rest.substring(hash + 1) : null;
+    String beforeHash = hash >= 0 ? rest.substring(0, hash) : rest;
+    int q = beforeHash.indexOf('?');
+    String query = q >= 0 ? beforeHash.substring(q + 1) : null;
+    String p = q >= 0 ? beforeHash.substring(0, q) : beforeHash;
+    if (p.isEmpty() && query == null && fragment == null) {
+      return base;
+    }
+    HttpUrl.Builder b = base.newBuilder();
+    if (!p.isEmpty()) {
+      if (p.startsWith("/")) {
+        p = p.substring(1);
+      }
+      b.addEncodedPathSegments(p);
+    }
+    if (query != null) {
+      b.encodedQuery(query);
+    }
+    if (fragment != null) {
+      b.encodedFragment(fragment);
+    }
+    return b.build();
   }
 }

@@ -1,0 +1,283 @@
+package dev.outrigger.bench;
+
+import dev.failsafe.okhttp.FailsafeCall;
+import dev.outrigger.ApiClient;
+import dev.outrigger.CircuitBreaker;
+import dev.outrigger.RateLimit;
+import dev.outrigger.Retry;
+import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
+import io.github.resilience4j.core.functions.CheckedSupplier;
+import io.github.resilience4j.ratelimiter.RateLimiter;
+import io.github.resilience4j.ratelimiter.RateLimiterConfig;
+import io.github.resilience4j.retry.RetryConfig;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Proxy;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+import okhttp3.Call;
+import okhttp3.ConnectionPool;
+import okhttp3.EventListener;
+import okhttp3.OkHttpClient;
+import okhttp3.Request;
+import okhttp3.Response;
+
+/**
+ * End-to-end chain overhead: calls to a fast local nginx at concurrency 1, 16 and 64 through raw
+ * OkHttp, Outrigger with every policy on (limits that never block), and the Resilience4j and
+ * Failsafe stacks around the same OkHttp client. Repetitions are interleaved and each stack's
+ * throughput is reported as a ratio to raw OkHttp in the same repetition (median, min, max).
+ * The harness checks its own sanity: nginx's request count must equal the calls made, with no
+ * errors. Arguments: {@code [seconds per run] [repetitions]} (default 3 and 5).
+ */
+public final class EndToEndHarness {
+  private EndToEndHarness() {}
+
+  interface Stack extends AutoCloseable {
+    void call() throws Exception;
+
+    @Override
+    default void close() {}
+  }
+
+  public static void main(String[] rawArgs) throws Exception {
+    List<String> args = new ArrayList<>();
+    for (String a : rawArgs) {
+      for (String p : a.trim().split("\\s+")) {
+        if (!p.isEmpty()) {
+          args.add(p);
+        }
+      }
+    }
+    double seconds = args.size() > 0 ? Double.parseDouble(args.get(0)) : 3;
+    int reps = args.size() > 1 ? Integer.parseInt(args.get(1)) : 5;
+    int[] concurrencies = {1, 16, 64};
+    String[] names = {"raw OkHttp", "Outrigger", "Resilience4j", "Failsafe",
+        "raw OkHttp, default 5-idle pool"};
+
+    try (Nginx nginx = new Nginx(1)) {
+      String url = nginx.url("/items/1");
+      System.out.printf(Locale.ROOT, "nginx on port %d; %s s per run, %d interleaved repetitions%n",
+          nginx.port, seconds, reps);
+      StringBuilder table = new StringBuilder();
+      table.append("| concurrency | stack | calls/s (median) | ratio to raw: median | min | max "
+          + "| connections opened |\n|---|---|---|---|---|---|---|\n");
+      for (int c : concurrencies) {
+        Map<String, double[]> ratios = new LinkedHashMap<>();
+        Map<String, double[]> rates = new LinkedHashMap<>();
+        Map<String, Long> connections = new LinkedHashMap<>();
+        for (String n : names) {
+          ratios.put(n, new double[reps]);
+          rates.put(n, new double[reps]);
+          connections.put(n, 0L);
+        }
+        for (int r = 0; r < reps; r++) {
+          double raw = 0;
+          for (String n : names) {
+            AtomicLong opened = new AtomicLong();
+            try (Stack stack = stack(n, url, opened)) {
+              long before = requestsSeen(nginx);
+              Result res = run(stack, c, seconds);
+              long seen = requestsSeen(nginx) - before - 1; // minus the status request itself
+              if (res.errors > 0 || seen != res.calls + res.warmup) {
+                throw new IllegalStateException(n + ": " + res.errors + " errors, nginx saw "
+                    + seen + " requests for " + (res.calls + res.warmup) + " calls");
+              }
+              double rate = res.calls / res.seconds;
+              if (n.equals("raw OkHttp")) {
+                raw = rate;
+              }
+              rates.get(n)[r] = rate;
+              ratios.get(n)[r] = rate / raw;
+              connections.merge(n, opened.get(), Long::sum);
+            }
+          }
+          System.out.printf(Locale.ROOT, "concurrency %d, repetition %d done%n", c, r + 1);
+        }
+        for (String n : names) {
+          double[] ratio = ratios.get(n).clone();
+          double[] rate = rates.get(n).clone();
+          Arrays.sort(ratio);
+          Arrays.sort(rate);
+          table.append(String.format(Locale.ROOT, "| %d | %s | %.0f | %.2f | %.2f | %.2f | %d |%n",
+              c, n, rate[reps / 2], ratio[reps / 2], ratio[0], ratio[reps - 1],
+              connections.get(n) / reps));
+        }
+      }
+      System.out.println();
+      System.out.print(table);
+      System.out.println("(connections opened: mean per run)");
+    }
+  }
+
+  record Result(long calls, long warmup, long errors, double seconds) {}
+
+  static Result run(Stack stack, int concurrency, double seconds) throws Exception {
+    // Warm up connections and JIT a little.
+    for (int i = 0; i < 200; i++) {
+      stack.call();
+    }
+    LongAdder calls = new LongAdder();
+    LongAdder errors = new LongAdder();
+    long warmupCalls = 200;
+    long end = System.nanoTime() + (long) (seconds * 1e9);
+    long start = System.nanoTime();
+    Thread[] threads = new Thread[concurrency];
+    for (int t = 0; t < concurrency; t++) {
+      threads[t] = Thread.ofVirtual().start(() -> {
+        while (System.nanoTime() < end) {
+          try {
+            stack.call();
+            calls.increment();
+          } catch (Exception e) {
+            errors.increment();
+          }
+        }
+      });
+    }
+    for (Thread t : threads) {
+      t.join();
+    }
+    double took = (System.nanoTime() - start) / 1e9;
+    return new Result(calls.sum(), warmupCalls, errors.sum(), took);
+  }
+
+  static long requestsSeen(Nginx nginx) throws IOException {
+    OkHttpClient c = new OkHttpClient.Builder().proxy(Proxy.NO_PROXY).build();
+    try (Response r = c.newCall(new Request.Builder().url(nginx.url("/nginx_status")).build())
+        .execute()) {
+      // "Active connections: 1 \nserver accepts handled requests\n 1 1 1 \n..."
+      String[] lines = r.body().string().split("\n");
+      String[] nums = lines[2].trim().split("\\s+");
+      return Long.parseLong(nums[2]);
+    } finally {
+      c.connectionPool().evictAll();
+    }
+  }
+
+  static OkHttpClient okhttp(AtomicLong opened, boolean defaultPool) {
+    OkHttpClient.Builder b = new OkHttpClient.Builder()
+        .eventListener(new EventListener() {
+          @Override
+          public void connectStart(Call call, InetSocketAddress address, Proxy proxy) {
+            opened.incrementAndGet();
+          }
+        });
+    if (!defaultPool) {
+      b.connectionPool(new ConnectionPool(128, 60, TimeUnit.SECONDS));
+    }
+    return b.build();
+  }
+
+  static Stack stack(String name, String url, AtomicLong opened) {
+    Request request = new Request.Builder().url(url).build();
+    switch (name) {
+      case "raw OkHttp", "raw OkHttp, default 5-idle pool" -> {
+        OkHttpClient ok = okhttp(opened, name.contains("default"));
+        return new Stack() {
+          @Override
+          public void call() throws IOException {
+            try (Response r = ok.newCall(request).execute()) {
+              r.body().string();
+            }
+          }
+
+          @Override
+          public void close() {
+            ok.connectionPool().evictAll();
+          }
+        };
+      }
+      case "Outrigger" -> {
+        OkHttpClient ok = okhttp(opened, false);
+        ApiClient client = ApiClient.builder()
+            .okHttpClient(ok)
+            .rateLimit(RateLimit.perSecond(1e9).burst(1_000_000))
+            .retry(Retry.exponential(Duration.ofMillis(100), Duration.ofSeconds(2)).maxAttempts(3))
+            .circuitBreaker(CircuitBreaker.defaults())
+            .build();
+        return new Stack() {
+          @Override
+          public void call() {
+            client.get(url).execute(String.class);
+          }
+
+          @Override
+          public void close() {
+            client.close();
+            ok.connectionPool().evictAll();
+          }
+        };
+      }
+      case "Resilience4j" -> {
+        OkHttpClient ok = okhttp(opened, false);
+        io.github.resilience4j.circuitbreaker.CircuitBreaker cb =
+            io.github.resilience4j.circuitbreaker.CircuitBreaker.of("e2e",
+                CircuitBreakerConfig.custom().slidingWindowSize(100).minimumNumberOfCalls(20)
+                    .build());
+        io.github.resilience4j.retry.Retry retry = io.github.resilience4j.retry.Retry.of("e2e",
+            RetryConfig.custom().maxAttempts(3).waitDuration(Duration.ofMillis(100)).build());
+        RateLimiter rl = RateLimiter.of("e2e", RateLimiterConfig.custom()
+            .limitForPeriod(1_000_000_000).limitRefreshPeriod(Duration.ofSeconds(1))
+            .timeoutDuration(Duration.ZERO).build());
+        CheckedSupplier<String> call = () -> {
+          try (Response r = ok.newCall(request).execute()) {
+            return r.body().string();
+          }
+        };
+        CheckedSupplier<String> decorated = io.github.resilience4j.retry.Retry
+            .decorateCheckedSupplier(retry, io.github.resilience4j.circuitbreaker.CircuitBreaker
+                .decorateCheckedSupplier(cb, RateLimiter.decorateCheckedSupplier(rl, call)));
+        return new Stack() {
+          @Override
+          public void call() throws Exception {
+            try {
+              decorated.get();
+            } catch (Exception e) {
+              throw e;
+            } catch (Throwable t) {
+              throw new IllegalStateException(t);
+            }
+          }
+
+          @Override
+          public void close() {
+            ok.connectionPool().evictAll();
+          }
+        };
+      }
+      case "Failsafe" -> {
+        OkHttpClient ok = okhttp(opened, false);
+        dev.failsafe.RetryPolicy<Response> rp = dev.failsafe.RetryPolicy.<Response>builder()
+            .withMaxAttempts(3).withBackoff(Duration.ofMillis(100), Duration.ofSeconds(2)).build();
+        dev.failsafe.CircuitBreaker<Response> cb = dev.failsafe.CircuitBreaker.<Response>builder()
+            .withFailureRateThreshold(50, 20, Duration.ofMinutes(1)).build();
+        dev.failsafe.RateLimiter<Response> rl = dev.failsafe.RateLimiter
+            .<Response>smoothBuilder(1_000_000_000L, Duration.ofSeconds(1)).build();
+        return new Stack() {
+          @Override
+          public void call() throws IOException {
+            try (Response r = FailsafeCall.with(rp, cb, rl).compose(ok.newCall(request))
+                .execute()) {
+              r.body().string();
+            }
+          }
+
+          @Override
+          public void close() {
+            ok.connectionPool().evictAll();
+          }
+        };
+      }
+      default -> throw new IllegalArgumentException(name);
+    }
+  }
+}
