@@ -58,7 +58,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@code REDIRECTION}, {@code INFORMATIONAL}, {@code CONNECT}, {@code TLS}, {@code TIMEOUT},
  * {@code IO}, {@code CANCELLED}, {@code DEADLINE_EXCEEDED}, {@code RATE_LIMITED},
  * {@code CIRCUIT_OPEN}, {@code DESERIALIZATION}, {@code ERROR}); retry reasons are normalised to
- * short lower-case words and capped at 32 distinct values. Rate-limit meters are tagged by host,
+ * short lower-case words ({@code http_503}, {@code connect_failure}, {@code circuit_open}: the
+ * reason's text before any detail) and capped at 32 distinct values. Rate-limit meters are tagged by host,
  * not by the limit's key, which may be a credential.
  *
  * <p>Thread-safe; share one instance between clients that report to the same registry. Breaker
@@ -254,15 +255,31 @@ public final class OutriggerMetrics implements CallListener {
     return METHODS.contains(m) ? m : "OTHER";
   }
 
-  /** A reason as a short lower-case word: letters, digits, '_' and '.', at most 40 chars. */
+  /**
+   * A reason as a short lower-case word: its text before any ',' or '(' (where details such as
+   * a Retry-After value or a breaker's name start), in letters, digits, '_' and '.', at most 40
+   * characters: {@code "HTTP 503, Retry-After 2 s"} is {@code http_503}.
+   */
   static String reason(String reason) {
-    if (reason == null || reason.isBlank()) {
+    if (reason == null) {
       return "unknown";
     }
-    int n = Math.min(reason.length(), MAX_REASON_CHARS);
+    int cut = reason.length();
+    for (int i = 0; i < reason.length(); i++) {
+      char c = reason.charAt(i);
+      if (c == ',' || c == '(') {
+        cut = i;
+        break;
+      }
+    }
+    String head = reason.substring(0, cut).strip();
+    if (head.isEmpty()) {
+      return "unknown";
+    }
+    int n = Math.min(head.length(), MAX_REASON_CHARS);
     StringBuilder sb = new StringBuilder(n);
     for (int i = 0; i < n; i++) {
-      char c = Character.toLowerCase(reason.charAt(i));
+      char c = Character.toLowerCase(head.charAt(i));
       sb.append((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ? c : '_');
     }
     return sb.toString();

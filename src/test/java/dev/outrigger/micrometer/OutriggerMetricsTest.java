@@ -122,6 +122,28 @@ class OutriggerMetricsTest {
   }
 
   @Test
+  void countsTheRetryPolicysRetriesAndTimesEachAttempt() {
+    client = ApiClient.builder().baseUrl(server.url("/v1").toString())
+        .retry(Retry.exponential(Duration.ofMillis(1), Duration.ofMillis(2)).maxAttempts(3))
+        .addListener(OutriggerMetrics.of(registry))
+        .build();
+    server.enqueue(new MockResponse.Builder().code(503).build());
+    server.enqueue(new MockResponse.Builder().code(503).addHeader("Retry-After", "0").build());
+    server.enqueue(new MockResponse.Builder().code(200).body("third time").build());
+
+    assertEquals("third time", client.get("/flaky").execute(String.class));
+
+    String h = host(server);
+    assertEquals(2, count("outrigger.retries", "host", h, "reason", "http_503"));
+    assertEquals(2, timer("outrigger.retry.backoff", "host", h).count());
+    assertEquals(2, timer("outrigger.attempts", "host", h, "status", "503").count());
+    assertEquals(1, timer("outrigger.attempts", "host", h, "status", "200").count());
+    assertEquals(1, timer("outrigger.calls", "host", h, "status", "200", "outcome", "SUCCESS")
+        .count());
+    assertEquals(1, registry.find("outrigger.calls").timers().size());
+  }
+
+  @Test
   void aRefusedConnectionIsAConnectOutcomeWithNoStatus() throws IOException {
     int port;
     try (ServerSocket s = new ServerSocket(0)) {
@@ -277,6 +299,9 @@ class OutriggerMetricsTest {
     assertEquals(68, count("outrigger.retries", "reason", "other"));
     assertEquals("a_very_long_reason_with_spaces_and_much_", OutriggerMetrics.reason(
         "A very long reason with spaces and much more text than any tag needs"));
+    assertEquals("http_503", OutriggerMetrics.reason("HTTP 503, Retry-After 1.5 s"));
+    assertEquals("circuit_open", OutriggerMetrics.reason("circuit open (api.example.com:443)"));
+    assertEquals("connect_failure", OutriggerMetrics.reason("connect failure"));
   }
 
   @Test

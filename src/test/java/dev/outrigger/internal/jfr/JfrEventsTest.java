@@ -162,6 +162,31 @@ class JfrEventsTest {
   }
 
   @Test
+  void recordsTheRetryPolicysBackoffsBetweenAttempts() throws Exception {
+    client = ApiClient.builder().baseUrl(server.url("/v1").toString())
+        .retry(Retry.exponential(Duration.ofMillis(1), Duration.ofMillis(2)).maxAttempts(2))
+        .build();
+    server.enqueue(new MockResponse.Builder().code(503).build());
+    server.enqueue(new MockResponse.Builder().code(200).build());
+    try (Recording r = new Recording()) {
+      r.enable("dev.outrigger.RetryBackoff");
+      r.enable("dev.outrigger.Attempt").withThreshold(Duration.ZERO);
+      r.start();
+
+      client.get("/again").execute(String.class);
+
+      List<RecordedEvent> backoffs = read(r, "dev.outrigger.RetryBackoff");
+      assertEquals(1, backoffs.size());
+      assertEquals(1, backoffs.get(0).getInt("attempt"));
+      assertTrue(backoffs.get(0).getString("reason").startsWith("HTTP 503"));
+      assertTrue(backoffs.get(0).getDuration("delay").compareTo(Duration.ofMillis(2)) <= 0);
+      List<RecordedEvent> attempts = read(r, "dev.outrigger.Attempt");
+      assertEquals(List.of(1, 2), attempts.stream().map(e -> e.getInt("attempt")).toList());
+      assertEquals(List.of(503, 200), attempts.stream().map(e -> e.getInt("status")).toList());
+    }
+  }
+
+  @Test
   void byDefaultRecordsCallsSlowerThanTheThreshold() throws Exception {
     client();
     server.enqueue(new MockResponse.Builder().code(200)
