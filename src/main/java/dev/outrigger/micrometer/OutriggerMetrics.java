@@ -9,7 +9,6 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.LongTaskTimer;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.micrometer.core.instrument.Tag;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
 import java.time.Duration;
@@ -86,6 +85,12 @@ public final class OutriggerMetrics implements CallListener {
   private final BoundedValues breakers;
   private final BoundedValues reasons = new BoundedValues(MAX_REASONS);
   private final ConcurrentHashMap<String, AtomicInteger> breakerStates = new ConcurrentHashMap<>();
+  // The hot meters, cached by their (bounded) tag values: no tag list built per call.
+  private final ConcurrentHashMap<RequestKey, Timer> callTimers = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<RequestKey, Timer> attemptTimers = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, LongTaskTimer> activeTimers = new ConcurrentHashMap<>();
+
+  private record RequestKey(String host, String method, String status, String outcome) {}
 
   private final Meter.MeterProvider<Timer> calls;
   private final Meter.MeterProvider<Timer> attempts;
@@ -152,7 +157,14 @@ public final class OutriggerMetrics implements CallListener {
 
   @Override
   public void callStart(CallContext call) {
-    call.attribute(ACTIVE_SAMPLE, active.withTags(Tags.of("host", host(call))).start());
+    String host = host(call);
+    LongTaskTimer t = activeTimers.get(host);
+    if (t == null) {
+      t = active.withTags(Tags.of("host", host));
+      LongTaskTimer prev = activeTimers.putIfAbsent(host, t);
+      t = prev != null ? prev : t;
+    }
+    call.attribute(ACTIVE_SAMPLE, t.start());
   }
 
   @Override
@@ -161,12 +173,26 @@ public final class OutriggerMetrics implements CallListener {
       sample.stop();
       call.attribute(ACTIVE_SAMPLE, null);
     }
-    calls.withTags(requestTags(call, status, error)).record(elapsed);
+    timer(callTimers, calls, call, status, error).record(elapsed);
   }
 
   @Override
   public void attemptEnd(CallContext call, int status, Throwable error, Duration elapsed) {
-    attempts.withTags(requestTags(call, status, error)).record(elapsed);
+    timer(attemptTimers, attempts, call, status, error).record(elapsed);
+  }
+
+  private Timer timer(ConcurrentHashMap<RequestKey, Timer> cache, Meter.MeterProvider<Timer> meter,
+      CallContext call, int status, Throwable error) {
+    RequestKey k = new RequestKey(
+        host(call), method(call), Outcome.status(status), Outcome.of(status, error));
+    Timer t = cache.get(k);
+    if (t == null) {
+      t = meter.withTags(Tags.of("host", k.host, "method", k.method, "status", k.status,
+          "outcome", k.outcome));
+      Timer prev = cache.putIfAbsent(k, t);
+      t = prev != null ? prev : t;
+    }
+    return t;
   }
 
   @Override
@@ -239,11 +265,6 @@ public final class OutriggerMetrics implements CallListener {
       case FORCED_OPEN -> 3;
       case DISABLED -> -1;
     };
-  }
-
-  private Iterable<Tag> requestTags(CallContext call, int status, Throwable error) {
-    return Tags.of("host", host(call), "method", method(call), "status", Outcome.status(status),
-        "outcome", Outcome.of(status, error));
   }
 
   private String host(CallContext call) {
