@@ -58,8 +58,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@code IO}, {@code CANCELLED}, {@code DEADLINE_EXCEEDED}, {@code RATE_LIMITED},
  * {@code CIRCUIT_OPEN}, {@code DESERIALIZATION}, {@code ERROR}); retry reasons are normalised to
  * short lower-case words ({@code http_503}, {@code connect_failure}, {@code circuit_open}: the
- * reason's text before any detail) and capped at 32 distinct values. Rate-limit meters are tagged by host,
- * not by the limit's key, which may be a credential.
+ * reason's text before any detail) and capped at 32 distinct values. Rate-limit meters are
+ * tagged by host, not by the limit's key, which may be a credential.
  *
  * <p>Thread-safe; share one instance between clients that report to the same registry. Breaker
  * states are gauges this instance maintains from transition events: two instances with the same

@@ -693,7 +693,10 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
       return this;
     }
 
-    /** What to do while Redis is unavailable (default {@link Fallback#localShareOfActiveClients()}). */
+    /**
+     * What to do while Redis is unavailable (default
+     * {@link Fallback#localShareOfActiveClients()}).
+     */
     public Builder fallback(Fallback fallback) {
       this.fallback = Objects.requireNonNull(fallback, "fallback");
       return this;

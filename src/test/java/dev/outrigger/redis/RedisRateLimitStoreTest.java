@@ -41,7 +41,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 class RedisRateLimitStoreTest {
   @RegisterExtension
-  static final RedisServer redis = new RedisServer();
+  static final RedisFixture redis = new RedisFixture();
   private static final Duration PATIENT = Duration.ofMillis(500);
 
   @StartStop

@@ -92,7 +92,8 @@ class JfrEventsTest {
       r.start();
 
       client.get("/posts").query("api_key", "s3cr3t").execute(String.class);
-      assertThrows(HttpStatusException.class, () -> client.delete("/posts/1").execute(String.class));
+      assertThrows(HttpStatusException.class,
+          () -> client.delete("/posts/1").execute(String.class));
 
       List<RecordedEvent> calls = read(r, "dev.outrigger.Call");
       assertEquals(2, calls.size(), calls::toString);

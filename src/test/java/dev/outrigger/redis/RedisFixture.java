@@ -27,10 +27,10 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  *
  * {@snippet :
  * @RegisterExtension
- * static final RedisServer redis = new RedisServer();
+ * static final RedisFixture redis = new RedisFixture();
  * }
  */
-public final class RedisServer implements BeforeAllCallback, AfterAllCallback {
+public final class RedisFixture implements BeforeAllCallback, AfterAllCallback {
   private static final long START_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(10);
 
   private Path binary;
