@@ -17,6 +17,7 @@ import dev.outrigger.internal.http.SharedTransport;
 import dev.outrigger.internal.http.Transport;
 import dev.outrigger.internal.http.Urls;
 import dev.outrigger.internal.http.WatchdogKeeper;
+import dev.outrigger.internal.jfr.JfrListener;
 import dev.outrigger.internal.ratelimit.RateLimitInterceptor;
 import dev.outrigger.internal.retry.FollowUpGuard;
 import dev.outrigger.internal.retry.RetryInterceptor;
@@ -104,7 +105,7 @@ public final class ApiClient implements AutoCloseable {
     this.okhttp = okhttp;
     this.mapper = b.objectMapper != null ? b.objectMapper : Json.defaultMapper();
     this.redactor = new Redactor(b.redactHeaders, b.redactQuery);
-    this.listener = Listeners.of(b.listeners);
+    this.listener = Listeners.of(JfrListener.appendTo(b.listeners));
     this.clock = b.clock;
 
     List<CallInterceptor> list = new ArrayList<>();

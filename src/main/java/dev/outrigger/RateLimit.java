@@ -1,73 +1,303 @@
 package dev.outrigger;
 
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
+import java.util.function.Function;
 
 /**
- * An immutable token-bucket rate: {@code rate} permits per second refilled continuously, up to
- * {@code burst} stored. Each wither returns a new value.
+ * An immutable token-bucket rate limit: {@code rate} permits per second refilled continuously, up
+ * to {@code burst} stored. Each wither returns a new value; instances are thread-safe.
+ *
+ * <p>A limit can combine several bandwidths, as real APIs publish them ("10 per second and 500
+ * per minute"): a permit is granted only when every bandwidth has one, and then it is taken from
+ * all of them at once (all or nothing).
  *
  * {@snippet :
- * RateLimit limit = RateLimit.perSecond(100).burst(20);
+ * RateLimit simple = RateLimit.perSecond(100).burst(20);
+ * RateLimit github = RateLimit.perSecond(10).burst(10)
+ *     .and(RateLimit.per(500, Duration.ofMinutes(1)))
+ *     .keyedBy(call -> (String) call.attribute("tenant"))
+ *     .maxPause(Duration.ofSeconds(30));
  * }
  *
- * <p>Defaults: the burst is {@code max(1, ceil(rate))} (one second's worth) until set.
+ * <p>In an {@link ApiClient} every attempt (retries included) takes one permit from the bucket of
+ * its key, by default the target {@linkplain CallContext#host() host}. A {@code 429} or
+ * {@code 503} with {@code Retry-After}, or a response with {@code RateLimit-Remaining: 0} (or
+ * {@code X-RateLimit-Remaining: 0}) and a reset time, pauses that key's bucket until the server's
+ * time, at most {@link #maxPause()}.
+ *
+ * <p>Defaults: the burst is {@code max(1, ceil(permits))} (one period's worth) until set; keys are
+ * the target host; at most 10,000 keys; server pauses capped at 60 seconds.
  */
 public final class RateLimit {
-  private final double permitsPerSecond;
-  private final int burst;
+  /** The default {@link #maxKeys(int)}. */
+  public static final int DEFAULT_MAX_KEYS = 10_000;
+  /** The default {@link #maxPause(Duration)}. */
+  public static final Duration DEFAULT_MAX_PAUSE = Duration.ofSeconds(60);
 
-  private RateLimit(double permitsPerSecond, int burst) {
-    this.permitsPerSecond = permitsPerSecond;
-    this.burst = burst;
+  private static final long NANOS_PER_SECOND = 1_000_000_000L;
+  private static final double MAX_RATE = 1e9;
+  /** The longest time a full bucket may take to refill; keeps the internal fixed-point in range. */
+  private static final double MAX_REFILL_NANOS = 50 * 365.25 * 86_400 * 1e9;
+  private static final Duration MAX_MAX_PAUSE = Duration.ofDays(1);
+
+  private final List<Band> bands;
+  private final Function<CallContext, String> keyedBy;
+  private final int maxKeys;
+  private final Duration maxPause;
+
+  private RateLimit(
+      List<Band> bands, Function<CallContext, String> keyedBy, int maxKeys, Duration maxPause) {
+    this.bands = bands;
+    this.keyedBy = keyedBy;
+    this.maxKeys = maxKeys;
+    this.maxPause = maxPause;
+  }
+
+  /** One bandwidth: {@code permits} per {@code periodNanos}, at most {@code burst} stored. */
+  private record Band(double permits, long periodNanos, int burst) {
+    double perSecond() {
+      return permits * NANOS_PER_SECOND / periodNanos;
+    }
+
+    /** Nanoseconds between two permits. */
+    double intervalNanos() {
+      return periodNanos / permits;
+    }
   }
 
   /**
    * {@code permits} per second, fractional allowed ({@code 0.5} is one every two seconds).
    *
-   * @throws IllegalArgumentException if {@code permits} is not a positive finite number
+   * @throws IllegalArgumentException if {@code permits} is not a positive finite number, or is
+   *     above 10^9 (one per nanosecond), or below one per 50 years
    */
   public static RateLimit perSecond(double permits) {
     if (!(permits > 0) || Double.isInfinite(permits)) {
       throw new IllegalArgumentException(
           "rate must be a positive finite number of permits per second, but was " + permits);
     }
-    return new RateLimit(permits, (int) Math.max(1, Math.min(Integer.MAX_VALUE, Math.ceil(permits))));
+    return per(permits, Duration.ofSeconds(1));
   }
 
   /**
-   * The most permits stored, and so the largest burst.
+   * {@code permits} per {@code period}, fractional allowed: {@code per(500, ofMinutes(1))} is 500
+   * a minute, refilled continuously (one every 120 ms). The default burst is one period's worth.
    *
-   * @throws IllegalArgumentException if {@code burst < 1}
+   * @throws IllegalArgumentException if {@code permits} is not a positive finite number, if
+   *     {@code period} is not positive, or if the rate is above 10^9 per second or below one
+   *     permit per 50 years
+   */
+  public static RateLimit per(double permits, Duration period) {
+    Objects.requireNonNull(period, "period");
+    if (!(permits > 0) || Double.isInfinite(permits)) {
+      throw new IllegalArgumentException(
+          "permits must be a positive finite number, but was " + permits);
+    }
+    if (period.isNegative() || period.isZero()) {
+      throw new IllegalArgumentException("period must be positive, but was " + period);
+    }
+    long periodNanos = saturatedNanos(period);
+    Band band = new Band(permits, periodNanos, defaultBurst(permits));
+    if (band.perSecond() > MAX_RATE) {
+      throw new IllegalArgumentException(
+          "rate must be at most 1e9 permits per second, but was " + permits + " per " + period);
+    }
+    if (band.intervalNanos() > MAX_REFILL_NANOS) {
+      throw new IllegalArgumentException(
+          "rate must be at least one permit per 50 years, but was " + permits + " per " + period);
+    }
+    return new RateLimit(List.of(band), null, DEFAULT_MAX_KEYS, DEFAULT_MAX_PAUSE);
+  }
+
+  private static int defaultBurst(double permits) {
+    return (int) Math.max(1, Math.min(Integer.MAX_VALUE, Math.ceil(permits)));
+  }
+
+  /**
+   * The most permits stored, and so the largest burst and the most one acquire can take (default
+   * one period's worth). On a combined limit, set each bandwidth's burst before {@link #and}.
+   *
+   * @throws IllegalArgumentException if {@code burst < 1}, or if refilling that many permits
+   *     would take more than 50 years
+   * @throws IllegalStateException if this limit combines several bandwidths
    */
   public RateLimit burst(int burst) {
     if (burst < 1) {
       throw new IllegalArgumentException("burst must be at least 1, but was " + burst);
     }
-    return new RateLimit(permitsPerSecond, burst);
+    if (bands.size() != 1) {
+      throw new IllegalStateException(
+          "burst applies to one bandwidth; set it before and(): " + this);
+    }
+    Band b = bands.get(0);
+    if (burst * b.intervalNanos() > MAX_REFILL_NANOS) {
+      throw new IllegalArgumentException("burst must take at most 50 years to refill at "
+          + format(b) + ", but was " + burst);
+    }
+    return new RateLimit(
+        List.of(new Band(b.permits, b.periodNanos, burst)), keyedBy, maxKeys, maxPause);
   }
 
+  /**
+   * This limit and {@code other}'s bandwidths at once: a permit is granted only when every
+   * bandwidth has one, and it is taken from all of them (all or nothing). Only {@code other}'s
+   * bandwidths are used; the key function and other settings are this limit's.
+   */
+  public RateLimit and(RateLimit other) {
+    Objects.requireNonNull(other, "other");
+    List<Band> all = new ArrayList<>(bands);
+    all.addAll(other.bands);
+    return new RateLimit(List.copyOf(all), keyedBy, maxKeys, maxPause);
+  }
+
+  /**
+   * The key of each call's bucket (default: the target {@linkplain CallContext#host() host}). Use
+   * it to limit per API token, tenant or user. A function returning null puts the call in its
+   * host's bucket. The function runs on every attempt and must be fast and side-effect free.
+   */
+  public RateLimit keyedBy(Function<CallContext, String> key) {
+    Objects.requireNonNull(key, "key");
+    return new RateLimit(bands, key, maxKeys, maxPause);
+  }
+
+  /**
+   * The most keys with a bucket of their own (default 10,000). Buckets that have refilled
+   * completely are dropped lazily (a full bucket is the same as a new one); while the table is
+   * full, new keys share one overflow bucket, which is stricter, never looser.
+   *
+   * @throws IllegalArgumentException if {@code maxKeys < 1}
+   */
+  public RateLimit maxKeys(int maxKeys) {
+    if (maxKeys < 1) {
+      throw new IllegalArgumentException("maxKeys must be at least 1, but was " + maxKeys);
+    }
+    return new RateLimit(bands, keyedBy, maxKeys, maxPause);
+  }
+
+  /**
+   * The longest pause a server can impose on a key with {@code Retry-After} or a rate-limit reset
+   * header (default 60 seconds); longer requests are cut to this. {@link Duration#ZERO} ignores
+   * the server's rate-limit headers.
+   *
+   * @throws IllegalArgumentException if {@code maxPause} is negative or longer than a day
+   */
+  public RateLimit maxPause(Duration maxPause) {
+    Objects.requireNonNull(maxPause, "maxPause");
+    if (maxPause.isNegative() || maxPause.compareTo(MAX_MAX_PAUSE) > 0) {
+      throw new IllegalArgumentException(
+          "maxPause must be between 0 and 1 day, but was " + maxPause);
+    }
+    return new RateLimit(bands, keyedBy, maxKeys, maxPause);
+  }
+
+  /**
+   * Permits per second; for a combined limit, the lowest long-run rate of its bandwidths.
+   */
   public double permitsPerSecond() {
-    return permitsPerSecond;
+    double min = Double.POSITIVE_INFINITY;
+    for (Band b : bands) {
+      min = Math.min(min, b.perSecond());
+    }
+    return min;
   }
 
+  /**
+   * The most permits stored; for a combined limit, the smallest burst of its bandwidths (the most
+   * one acquire can ever take).
+   */
   public int burst() {
-    return burst;
+    int min = Integer.MAX_VALUE;
+    for (Band b : bands) {
+      min = Math.min(min, b.burst);
+    }
+    return min;
+  }
+
+  /** Each bandwidth as a limit of its own, in the order they were combined. */
+  public List<RateLimit> bandwidths() {
+    if (bands.size() == 1) {
+      return List.of(this);
+    }
+    List<RateLimit> out = new ArrayList<>(bands.size());
+    for (Band b : bands) {
+      out.add(new RateLimit(List.of(b), null, DEFAULT_MAX_KEYS, DEFAULT_MAX_PAUSE));
+    }
+    return List.copyOf(out);
+  }
+
+  /** The permits of each refill period of this single bandwidth (the first one when combined). */
+  public double permits() {
+    return bands.get(0).permits;
+  }
+
+  /** The refill period of this single bandwidth (the first one when combined). */
+  public Duration period() {
+    return Duration.ofNanos(bands.get(0).periodNanos);
+  }
+
+  /** The key function, or null for the default (the call's host). */
+  public Function<CallContext, String> keyedBy() {
+    return keyedBy;
+  }
+
+  public int maxKeys() {
+    return maxKeys;
+  }
+
+  public Duration maxPause() {
+    return maxPause;
   }
 
   @Override
   public boolean equals(Object o) {
     return o instanceof RateLimit r
-        && Double.compare(r.permitsPerSecond, permitsPerSecond) == 0
-        && r.burst == burst;
+        && r.bands.equals(bands)
+        && Objects.equals(r.keyedBy, keyedBy)
+        && r.maxKeys == maxKeys
+        && r.maxPause.equals(maxPause);
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(permitsPerSecond, burst);
+    return Objects.hash(bands, keyedBy, maxKeys, maxPause);
   }
 
   @Override
   public String toString() {
-    return "RateLimit[" + permitsPerSecond + "/s, burst " + burst + "]";
+    StringBuilder sb = new StringBuilder("RateLimit[");
+    for (int i = 0; i < bands.size(); i++) {
+      if (i > 0) {
+        sb.append("; ");
+      }
+      sb.append(format(bands.get(i))).append(", burst ").append(bands.get(i).burst);
+    }
+    if (keyedBy != null) {
+      sb.append(", custom key");
+    }
+    if (maxKeys != DEFAULT_MAX_KEYS) {
+      sb.append(", maxKeys ").append(maxKeys);
+    }
+    if (!maxPause.equals(DEFAULT_MAX_PAUSE)) {
+      sb.append(", maxPause ").append(maxPause);
+    }
+    return sb.append(']').toString();
+  }
+
+  private static String format(Band b) {
+    if (b.periodNanos == NANOS_PER_SECOND) {
+      return b.permits + "/s";
+    }
+    return b.permits + "/" + Duration.ofNanos(b.periodNanos);
+  }
+
+  private static long saturatedNanos(Duration d) {
+    try {
+      return d.toNanos();
+    } catch (ArithmeticException e) {
+      return Long.MAX_VALUE;
+    }
   }
 }
