@@ -402,7 +402,8 @@ public final class ApiClient implements AutoCloseable {
      * @throws IllegalArgumentException if not positive
      */
     public Builder attemptTimeout(Duration attemptTimeout) {
-      this.attemptTimeout = attemptTimeout == null ? null : positive(attemptTimeout, "attemptTimeout");
+      this.attemptTimeout =
+          attemptTimeout == null ? null : positive(attemptTimeout, "attemptTimeout");
       return this;
     }
 
@@ -662,6 +663,9 @@ public final class ApiClient implements AutoCloseable {
             .connectionPool(new ConnectionPool(
                 maxIdleConnections, keepAlive.toNanos(), TimeUnit.NANOSECONDS))
             .dispatcher(dispatcher)
+            // OkHttp's Happy Eyeballs races each new connection on a platform thread while the
+            // calling (virtual) thread waits: dozens of extra threads under fan-out, no faster.
+            .fastFallback(false)
             .build();
         shared = new SharedTransport(base0, true);
       }
