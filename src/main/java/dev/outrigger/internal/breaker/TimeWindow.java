@@ -7,30 +7,37 @@ import java.lang.invoke.VarHandle;
  * The calls of the last {@code seconds} seconds, in one bucket per second, lock-free.
  *
  * <p>Epochs are whole seconds since the window was created. Bucket {@code e mod seconds} holds
- * epoch {@code e}: its epoch tag, its calls and its weights (failures and slow calls packed as in
- * {@link Window#weight}). A recorder whose epoch is newer than the bucket's tag recycles the
- * bucket: it moves the tag forward by compare-and-set, and the one thread that wins swaps the
- * old counts out and subtracts them from the totals. When time moves past the newest epoch seen
- * (the head), the thread that moves the head recycles every bucket whose second left the window,
- * so the totals never count expired calls: amortised O(1), each bucket is recycled at most once
- * per second, and the cost of a long idle period is one pass over the buckets.
+ * epoch {@code e} as three counters (calls, failed calls, slow calls), each a long word tagged
+ * with its epoch: the epoch in the high 32 bits, the count in the low 32. Adding to a counter is
+ * one compare-and-set that checks the tag in the same step; a counter whose tag is older is
+ * recycled by a compare-and-set to the new epoch, and the count it held is subtracted from the
+ * window's totals by the one thread whose compare-and-set won. Each counter and its total thus
+ * stay exactly consistent without a lock, whatever the interleaving.
  *
- * <p>A call recorded by one thread in the instant another recycles its bucket may be dropped;
- * it is never counted twice, and the totals always return to the exact sum of the buckets.
+ * <p>When time moves past the newest epoch seen (the head), the thread that moves the head
+ * recycles every bucket whose second left the window, so the totals never count expired calls:
+ * amortised O(1), each bucket is recycled at most once per second, and a long idle period costs
+ * one pass over the buckets.
  */
 final class TimeWindow extends Window {
   private static final long SECOND = 1_000_000_000L;
-  private static final VarHandle LONGS = MethodHandles.arrayElementVarHandle(long[].class);
+  private static final long COUNT = 0xFFFF_FFFFL;
+  private static final int CALLS = 0;
+  private static final int FAILS = 1;
+  private static final int SLOWS = 2;
+  private static final VarHandle WORDS = MethodHandles.arrayElementVarHandle(long[].class);
   private static final VarHandle HEAD;
-  private static final VarHandle CALLS;
-  private static final VarHandle WEIGHTS;
+  private static final VarHandle TOTAL_CALLS;
+  private static final VarHandle TOTAL_FAILS;
+  private static final VarHandle TOTAL_SLOWS;
 
   static {
     try {
       MethodHandles.Lookup l = MethodHandles.lookup();
       HEAD = l.findVarHandle(TimeWindow.class, "head", Head.class);
-      CALLS = l.findVarHandle(TimeWindow.class, "calls", long.class);
-      WEIGHTS = l.findVarHandle(TimeWindow.class, "weights", long.class);
+      TOTAL_CALLS = l.findVarHandle(TimeWindow.class, "totalCalls", long.class);
+      TOTAL_FAILS = l.findVarHandle(TimeWindow.class, "totalFails", long.class);
+      TOTAL_SLOWS = l.findVarHandle(TimeWindow.class, "totalSlows", long.class);
     } catch (ReflectiveOperationException e) {
       throw new ExceptionInInitializerError(e);
     }
@@ -42,22 +49,18 @@ final class TimeWindow extends Window {
   private final int seconds;
   private final int minimumCalls;
   private final long originNanos;
-  private final long[] epochs;
-  private final long[] bucketCalls;
-  private final long[] bucketWeights;
+  /** Bucket {@code i}'s counters at {@code 3 * i + CALLS / FAILS / SLOWS}. */
+  private final long[] words;
   private volatile Head head = new Head(0, 0);
-  private volatile long calls;
-  private volatile long weights;
+  private volatile long totalCalls;
+  private volatile long totalFails;
+  private volatile long totalSlows;
 
   TimeWindow(int seconds, int minimumCalls, long nowNanos) {
     this.seconds = seconds;
     this.minimumCalls = minimumCalls;
     this.originNanos = nowNanos;
-    this.epochs = new long[seconds];
-    this.bucketCalls = new long[seconds];
-    this.bucketWeights = new long[seconds];
-    java.util.Arrays.fill(epochs, Long.MIN_VALUE);
-    epochs[0] = 0;
+    this.words = new long[3 * seconds];
   }
 
   @Override
@@ -78,25 +81,67 @@ final class TimeWindow extends Window {
     } else {
       return false;
     }
-    long tag = (long) LONGS.getVolatile(epochs, i);
-    if (tag != e) {
-      if (tag > e) {
-        // The bucket already holds a newer second: this call is older than the window.
-        return advanced;
+    if (!add(3 * i + CALLS, e, TOTAL_CALLS)) {
+      // The bucket already holds a newer second: this call is older than the window.
+      return advanced;
+    }
+    long total = (long) TOTAL_CALLS.getAndAdd(this, 1L) + 1;
+    if (outcome == 0) {
+      // A success can only lower the rates, except by bringing the window to its minimum;
+      // expired successes (a moved head) can raise them.
+      return advanced || total == minimumCalls;
+    }
+    if ((outcome & FAILED) != 0 && add(3 * i + FAILS, e, TOTAL_FAILS)) {
+      TOTAL_FAILS.getAndAdd(this, 1L);
+    }
+    if ((outcome & SLOW) != 0 && add(3 * i + SLOWS, e, TOTAL_SLOWS)) {
+      TOTAL_SLOWS.getAndAdd(this, 1L);
+    }
+    return true;
+  }
+
+  /**
+   * Adds one to counter {@code w} for epoch {@code e}, recycling it first if it holds an older
+   * epoch; false (nothing added) if it holds a newer one. The caller adds one to the total.
+   */
+  private boolean add(int w, long e, VarHandle total) {
+    while (true) {
+      long v = (long) WORDS.getVolatile(words, w);
+      long tag = v >>> 32;
+      if (tag == e) {
+        if ((v & COUNT) == COUNT) {
+          return false; // 4 billion calls in one second: saturated
+        }
+        if (WORDS.compareAndSet(words, w, v, v + 1)) {
+          return true;
+        }
+      } else if (tag > e) {
+        return false;
+      } else if (WORDS.compareAndSet(words, w, v, (e << 32) | 1)) {
+        subtract(total, v & COUNT);
+        return true;
       }
-      recycle(i, e);
     }
-    LONGS.getAndAdd(bucketCalls, i, 1L);
-    long total = (long) CALLS.getAndAdd(this, 1L) + 1;
-    if (outcome != 0) {
-      long w = weight(outcome);
-      LONGS.getAndAdd(bucketWeights, i, w);
-      WEIGHTS.getAndAdd(this, w);
-      return true;
+  }
+
+  /** Moves counter {@code w} to epoch {@code e} with a count of 0 if it holds an older epoch. */
+  private void recycle(int w, long e, VarHandle total) {
+    while (true) {
+      long v = (long) WORDS.getVolatile(words, w);
+      if (v >>> 32 >= e) {
+        return;
+      }
+      if (WORDS.compareAndSet(words, w, v, e << 32)) {
+        subtract(total, v & COUNT);
+        return;
+      }
     }
-    // A success can only lower the rates, except by bringing the window to its minimum; expired
-    // successes (a moved head) can raise them.
-    return advanced || total == minimumCalls;
+  }
+
+  private void subtract(VarHandle total, long count) {
+    if (count != 0) {
+      total.getAndAdd(this, -count);
+    }
   }
 
   @Override
@@ -105,15 +150,16 @@ final class TimeWindow extends Window {
     if (e > head.epoch) {
       advanceTo(e);
     }
-    return decode(calls, weights);
+    return counts(totalCalls, totalFails, totalSlows);
   }
 
+  /** Whole seconds since creation; a clock reading before it counts in the first second. */
   private long epoch(long nowNanos) {
-    return Math.floorDiv(nowNanos - originNanos, SECOND);
+    return Math.max(0, nowNanos - originNanos) / SECOND;
   }
 
   private int bucket(long epoch) {
-    return (int) Math.floorMod(epoch, (long) seconds);
+    return (int) (epoch % seconds);
   }
 
   /** Moves the head to {@code e}; the thread that moves it recycles the buckets that expired. */
@@ -128,28 +174,12 @@ final class TimeWindow extends Window {
         long from = Math.max(h.epoch + 1, e - seconds + 1);
         int j = bucket(from);
         for (long x = from; x <= e; x++) {
-          recycle(j, x);
+          recycle(3 * j + CALLS, x, TOTAL_CALLS);
+          recycle(3 * j + FAILS, x, TOTAL_FAILS);
+          recycle(3 * j + SLOWS, x, TOTAL_SLOWS);
           if (++j == seconds) {
             j = 0;
           }
-        }
-        return;
-      }
-    }
-  }
-
-  /** Makes bucket {@code i} hold epoch {@code e} if it holds an older one, dropping its counts. */
-  private void recycle(int i, long e) {
-    long tag;
-    while ((tag = (long) LONGS.getVolatile(epochs, i)) < e) {
-      if (LONGS.compareAndSet(epochs, i, tag, e)) {
-        long oldCalls = (long) LONGS.getAndSet(bucketCalls, i, 0L);
-        long oldWeights = (long) LONGS.getAndSet(bucketWeights, i, 0L);
-        if (oldCalls != 0) {
-          CALLS.getAndAdd(this, -oldCalls);
-        }
-        if (oldWeights != 0) {
-          WEIGHTS.getAndAdd(this, -oldWeights);
         }
         return;
       }

@@ -48,6 +48,13 @@ abstract class Window {
   /** The counts now in the window. */
   abstract Counts counts(long nowNanos);
 
+  /** Counts from totals that may be off by in-flight recorders for an instant, clamped. */
+  static Counts counts(long calls, long failed, long slow) {
+    int c = (int) Math.min(Integer.MAX_VALUE, Math.max(0, calls));
+    return new Counts(
+        c, (int) Math.max(0, Math.min(c, failed)), (int) Math.max(0, Math.min(c, slow)));
+  }
+
   /** Failures in the high 32 bits, slow calls in the low 32 (both signed: see {@link #decode}). */
   static long weight(int outcome) {
     return ((long) (outcome & FAILED) << 32) + ((outcome & SLOW) >>> 1);
@@ -56,12 +63,10 @@ abstract class Window {
   /**
    * Counts from a total of weights. Halves are decoded as signed values because a total can be
    * negative for an instant (a recorder subtracted an evicted failure before the recorder who
-   * wrote it added it), and are clamped to {@code [0, calls]}.
+   * wrote it added it).
    */
   static Counts decode(long calls, long weights) {
     int slow = (int) weights;
-    long failed = (weights - slow) >> 32;
-    int c = (int) Math.min(Integer.MAX_VALUE, Math.max(0, calls));
-    return new Counts(c, (int) Math.max(0, Math.min(c, failed)), Math.max(0, Math.min(c, slow)));
+    return counts(calls, (weights - slow) >> 32, slow);
   }
 }
