@@ -1,9 +1,11 @@
 package dev.outrigger;
 
+import dev.outrigger.internal.deadline.DeadlineHeaders;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.function.LongSupplier;
+import org.slf4j.LoggerFactory;
 
 /**
  * A point in time by which work must finish, on a monotonic clock (never wall time), like Go's
@@ -126,6 +128,30 @@ public final class Deadline implements Comparable<Deadline> {
         SCOPE.set(previous);
       }
     }
+  }
+
+  /**
+   * Reads a deadline received from an upstream caller: a {@code grpc-timeout} value
+   * ({@code 250m}, {@code 3S}) when {@code headerName} is {@code grpc-timeout}, otherwise whole
+   * milliseconds. A missing or malformed value gives an empty result (logged at DEBUG), never an
+   * exception: a bad header from a caller must not fail the request it came with.
+   *
+   * {@snippet :
+   * Deadline.fromHeader("X-Deadline-Ms", exchange.getRequestHeaders().getFirst("X-Deadline-Ms"))
+   *     .ifPresent(d -> Deadline.within(d, () -> handle(exchange)));
+   * }
+   */
+  public static Optional<Deadline> fromHeader(String headerName, String value) {
+    Objects.requireNonNull(headerName, "headerName");
+    long nanos = DeadlineHeaders.parse(headerName, value);
+    if (nanos < 0) {
+      if (value != null) {
+        LoggerFactory.getLogger(Deadline.class).debug(
+            "ignoring malformed {} header value '{}'", headerName, value);
+      }
+      return Optional.empty();
+    }
+    return Optional.of(after(Duration.ofNanos(nanos)));
   }
 
   static long saturatedNanos(Duration d) {

@@ -1,0 +1,24 @@
+package dev.outrigger.bench;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Runs JMH with arguments given as one string (Maven's exec plugin passes {@code exec.appArgs}
+ * as a single argument): {@code -Dexec.appArgs="ChainOverhead -t 2"}.
+ */
+public final class JmhMain {
+  private JmhMain() {}
+
+  public static void main(String[] args) throws Exception {
+    List<String> split = new ArrayList<>();
+    for (String a : args) {
+      for (String p : a.trim().split("\\s+")) {
+        if (!p.isEmpty()) {
+          split.add(p);
+        }
+      }
+    }
+    org.openjdk.jmh.Main.main(split.toArray(new String[0]));
+  }
+}

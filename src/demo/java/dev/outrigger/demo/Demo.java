@@ -1,0 +1,416 @@
+package dev.outrigger.demo;
+
+import dev.outrigger.ApiClient;
+import dev.outrigger.ApiException;
+import dev.outrigger.CallContext;
+import dev.outrigger.CallListener;
+import dev.outrigger.CircuitBreaker;
+import dev.outrigger.CircuitOpenException;
+import dev.outrigger.DeadlineExceededException;
+import dev.outrigger.FanOut;
+import dev.outrigger.HttpStatusException;
+import dev.outrigger.Jitter;
+import dev.outrigger.RateLimit;
+import dev.outrigger.RateLimitedException;
+import dev.outrigger.Result;
+import dev.outrigger.Retry;
+import dev.outrigger.TransportException;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+import okhttp3.OkHttpClient;
+import okhttp3.Request;
+import okhttp3.Response;
+
+/**
+ * The main job: a batch of calls through one {@link ApiClient} with every policy on, against an
+ * embedded flaky partner API (or a real one with {@code --url}), with a live progress line and a
+ * summary of what each policy did. {@code --no-policies} runs the same batch on bare OkHttp.
+ */
+public final class Demo {
+  record Order(String id, String status, int items) {}
+
+  private static final PrintStream out = System.out;
+
+  private Demo() {}
+
+  public static void main(String[] rawArgs) throws Exception {
+    Options o = Options.parse(rawArgs);
+    if (o.help) {
+      out.println(Options.HELP);
+      return;
+    }
+    FlakyPartnerApi api = null;
+    String base = o.url;
+    if (base == null) {
+      // Quota 200/s per key; /inventory fails hard from 25% to 45% of the expected run.
+      long expectedMs = (long) (o.calls / Math.min(o.rate, 200) * 1000);
+      api = new FlakyPartnerApi(200, o.seed, expectedMs / 4, expectedMs * 45 / 100);
+      base = api.baseUrl();
+    }
+    out.printf(Locale.ROOT, "Outrigger demo: %d calls, concurrency %d, client rate %.0f/s, seed %d%s%n",
+        o.calls, o.concurrency, o.rate, o.seed, o.noPolicies ? ", NO POLICIES (bare OkHttp)" : "");
+    out.println("target: " + (api == null ? base
+        : base + " (embedded flaky partner API: quota 200/s per key, 4% 503, 2% slow 1-2 s, "
+            + "1% resets, /inventory outage window)"));
+    try {
+      Run run = o.noPolicies ? runBare(o, base) : runWithPolicies(o, base);
+      run.print(api, o);
+    } finally {
+      if (api != null) {
+        api.close();
+      }
+    }
+  }
+
+  private static String pathFor(int i, SplittableRandom random, Options o) {
+    if (o.url != null) {
+      return "";
+    }
+    return random.nextInt(10) < 7 ? "/orders/" + i : "/inventory/" + i;
+  }
+
+  private static Run runWithPolicies(Options o, String base) throws InterruptedException {
+    Run run = new Run();
+    CircuitBreaker breaker = CircuitBreaker.builder()
+        .slidingWindowSize(50).minimumNumberOfCalls(20).failureRateThreshold(0.5)
+        .waitInOpenState(Duration.ofSeconds(2)).permittedCallsInHalfOpen(3).build();
+    try (ApiClient client = ApiClient.builder()
+        .baseUrl(base)
+        .deadline(Duration.ofSeconds(5))
+        .rateLimit(RateLimit.perSecond(o.rate).burst(Math.max(1, (int) (o.rate / 10))))
+        .retry(Retry.exponential(Duration.ofMillis(50), Duration.ofSeconds(1))
+            .maxAttempts(4).jitter(Jitter.FULL))
+        .circuitBreaker(breaker)
+        .addListener(run.listener())
+        .build()) {
+      out.println(client.describe());
+      run.execute(o, i -> {
+        String path = pathFor(i, run.paths, o);
+        if (o.url != null) {
+          client.get(base).execute(String.class);
+        } else {
+          client.get(path).header("X-Api-Key", "demo-key").execute(Order.class);
+        }
+        return null;
+      });
+    }
+    return run;
+  }
+
+  private static Run runBare(Options o, String base) throws InterruptedException {
+    Run run = new Run();
+    OkHttpClient okhttp = new OkHttpClient();
+    try {
+      run.execute(o, i -> {
+        String url = o.url != null ? base : base + pathFor(i, run.paths, o);
+        run.attempts.increment();
+        Request request = new Request.Builder().url(url).header("X-Api-Key", "demo-key").build();
+        try (Response r = okhttp.newCall(request).execute()) {
+          r.body().bytes();
+          if (!r.isSuccessful()) {
+            throw new BareStatus(r.code());
+          }
+        }
+        return null;
+      });
+    } finally {
+      okhttp.dispatcher().executorService().shutdown();
+      okhttp.connectionPool().evictAll();
+    }
+    return run;
+  }
+
+  /** A non-2xx answer on the bare path. */
+  private static final class BareStatus extends IOException {
+    private static final long serialVersionUID = 1L;
+    final int status;
+
+    BareStatus(int status) {
+      super("HTTP " + status);
+      this.status = status;
+    }
+  }
+
+  @FunctionalInterface
+  private interface Call {
+    Object run(int i) throws Exception;
+  }
+
+  /** Everything one run counted. */
+  private static final class Run {
+    final SplittableRandom paths = new SplittableRandom(7);
+    final LongAdder attempts = new LongAdder();
+    final Map<String, LongAdder> retriesByReason = new ConcurrentHashMap<>();
+    final LongAdder rateLimitWaits = new LongAdder();
+    final LongAdder rateLimitWaitNanos = new LongAdder();
+    final ConcurrentLinkedQueue<String> transitions = new ConcurrentLinkedQueue<>();
+    final Map<String, LongAdder> outcomes = new ConcurrentHashMap<>();
+    final AtomicInteger done = new AtomicInteger();
+    final AtomicInteger failed = new AtomicInteger();
+    long[] latencies;
+    long startNanos;
+    long wallNanos;
+    int total;
+
+    long sinceStartMs() {
+      return (System.nanoTime() - startNanos) / 1_000_000;
+    }
+
+    CallListener listener() {
+      return new CallListener() {
+        @Override
+        public void attemptStart(CallContext call) {
+          attempts.increment();
+        }
+
+        @Override
+        public void retryScheduled(CallContext call, Duration delay, String reason) {
+          retriesByReason.computeIfAbsent(reason, k -> new LongAdder()).increment();
+        }
+
+        @Override
+        public void rateLimitWaited(CallContext call, String key, Duration waited) {
+          rateLimitWaits.increment();
+          rateLimitWaitNanos.add(waited.toNanos());
+        }
+
+        @Override
+        public void breakerTransition(String key, CircuitBreaker.State from,
+            CircuitBreaker.State to) {
+          transitions.add(String.format(Locale.ROOT, "%6.1f s  %s: %s -> %s",
+              sinceStartMs() / 1000.0, key, from, to));
+        }
+      };
+    }
+
+    void execute(Options o, Call call) throws InterruptedException {
+      total = o.calls;
+      latencies = new long[o.calls];
+      startNanos = System.nanoTime();
+      Thread progress = Thread.ofVirtual().start(() -> progressLoop(o));
+      try (FanOut<Object> fan = FanOut.<Object>builder().maxConcurrency(o.concurrency)
+          .failFast(false).build()) {
+        for (int i = 0; i < o.calls; i++) {
+          int n = i;
+          fan.submit(() -> {
+            long t0 = System.nanoTime();
+            try {
+              Object v = call.run(n);
+              count("ok");
+              return v;
+            } catch (Exception e) {
+              failed.incrementAndGet();
+              count(kind(e));
+              throw e;
+            } finally {
+              latencies[n] = System.nanoTime() - t0;
+              done.incrementAndGet();
+            }
+          });
+        }
+        List<Result<Object>> results = fan.join();
+        if (results.size() != o.calls) {
+          throw new IllegalStateException("expected " + o.calls + " results, got " + results.size());
+        }
+      } finally {
+        wallNanos = System.nanoTime() - startNanos;
+        progress.interrupt();
+        progress.join();
+      }
+    }
+
+    private void count(String kind) {
+      outcomes.computeIfAbsent(kind, k -> new LongAdder()).increment();
+    }
+
+    private static String kind(Throwable e) {
+      if (e instanceof HttpStatusException h) {
+        return "HTTP " + h.status();
+      }
+      if (e instanceof BareStatus b) {
+        return "HTTP " + b.status;
+      }
+      if (e instanceof TransportException t) {
+        return "transport " + t.kind();
+      }
+      if (e instanceof CircuitOpenException) {
+        return "circuit open (not sent)";
+      }
+      if (e instanceof RateLimitedException) {
+        return "rate limited (not sent)";
+      }
+      if (e instanceof DeadlineExceededException) {
+        return "deadline exceeded";
+      }
+      if (e instanceof ApiException) {
+        return e.getClass().getSimpleName();
+      }
+      return "transport (" + e.getClass().getSimpleName() + ")";
+    }
+
+    private void progressLoop(Options o) {
+      boolean tty = System.console() != null && System.getenv("CI") == null;
+      long period = tty ? 200 : 2000;
+      try {
+        while (!Thread.currentThread().isInterrupted()) {
+          TimeUnit.MILLISECONDS.sleep(period);
+          printProgress(tty);
+        }
+      } catch (InterruptedException e) {
+        // done
+      }
+      printProgress(tty);
+      if (tty) {
+        out.println();
+      }
+    }
+
+    private void printProgress(boolean tty) {
+      int d = done.get();
+      int width = 30;
+      int filled = total == 0 ? width : (int) ((long) d * width / total);
+      double secs = Math.max(0.001, sinceStartMs() / 1000.0);
+      String line = String.format(Locale.ROOT, "[%s%s] %d/%d  failed %d  %.0f calls/s  %.1f s",
+          "#".repeat(filled), ".".repeat(width - filled), d, total, failed.get(), d / secs, secs);
+      if (tty) {
+        out.print("\r" + line);
+      } else {
+        out.println(line);
+      }
+      out.flush();
+    }
+
+    void print(FlakyPartnerApi api, Options o) {
+      long[] sorted = latencies.clone();
+      Arrays.sort(sorted);
+      double wall = wallNanos / 1e9;
+      out.println();
+      out.println("== Summary " + (o.noPolicies ? "(bare OkHttp, no policies)" : "(Outrigger)"));
+      out.printf(Locale.ROOT, "wall time          %.2f s for %d calls (%.0f calls/s)%n",
+          wall, total, total / wall);
+      out.println("outcomes");
+      new TreeMap<>(outcomes).forEach((k, v) ->
+          out.printf(Locale.ROOT, "  %-26s %6d  (%.1f%%)%n", k, v.sum(), 100.0 * v.sum() / total));
+      long retries = retriesByReason.values().stream().mapToLong(LongAdder::sum).sum();
+      out.printf(Locale.ROOT, "attempts sent      %d (%.2f per call), retries %d%n",
+          attempts.sum(), (double) attempts.sum() / total, retries);
+      new TreeMap<>(retriesByReason).forEach((k, v) ->
+          out.printf(Locale.ROOT, "  retry reason %-24s %6d%n", k, v.sum()));
+      if (!o.noPolicies) {
+        out.printf(Locale.ROOT, "rate-limit waits   %d, %.1f s waited in total%n",
+            rateLimitWaits.sum(), rateLimitWaitNanos.sum() / 1e9);
+        out.println("breaker transitions" + (transitions.isEmpty() ? "  none" : ""));
+        transitions.forEach(t -> out.println("  " + t));
+      }
+      out.printf(Locale.ROOT, "latency            p50 %s  p95 %s  p99 %s  max %s%n",
+          ms(sorted, 0.50), ms(sorted, 0.95), ms(sorted, 0.99), ms(sorted, 1.0));
+      if (api != null) {
+        out.println("== What the server saw");
+        out.printf(Locale.ROOT, "requests           %d (client counted %d attempts: %s)%n",
+            api.requests.get(), attempts.sum(),
+            api.requests.get() == attempts.sum() ? "they agree" : "MISMATCH");
+        out.printf(Locale.ROOT, "answers            200: %d  429: %d  503: %d  500 (outage): %d  "
+            + "resets: %d  slow: %d%n", api.ok.get(), api.throttled.get(), api.unavailable.get(),
+            api.outage.get(), api.resets.get(), api.slow.get());
+        out.printf(Locale.ROOT, "rate observed      busiest second %d req, average %.0f req/s; "
+            + "client configured %.0f/s%s, server quota %.0f/s%n",
+            api.busiestSecond(), api.requests.get() / wall, o.rate,
+            o.noPolicies ? " (not enforced: no policies)" : "", api.quotaPerSecond());
+      }
+    }
+
+    private static String ms(long[] sorted, double q) {
+      if (sorted.length == 0) {
+        return "-";
+      }
+      int i = (int) Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1);
+      return String.format(Locale.ROOT, "%d ms", sorted[Math.max(0, i)] / 1_000_000);
+    }
+  }
+
+  /** Command-line flags. */
+  static final class Options {
+    static final String HELP = """
+        Outrigger demo: a batch of calls through one ApiClient against an embedded flaky API.
+
+          --calls N          how many calls (default 3000)
+          --concurrency N    calls in flight at most, through FanOut (default 64)
+          --rate R           client-side rate limit, calls per second (default 150; the
+                             embedded API's quota is 200/s)
+          --seed S           seed of the embedded API's faults (default 42)
+          --no-policies      the same batch on bare OkHttp, to compare
+          --url URL          call this URL (GET) instead of the embedded API
+          --help             this text
+
+        Run with: mvn -q -Pdemo compile exec:exec -Ddemo.args="--calls 1000 --rate 100"
+        """;
+
+    int calls = 3000;
+    int concurrency = 64;
+    double rate = 150;
+    long seed = 42;
+    boolean noPolicies;
+    boolean help;
+    String url;
+
+    static Options parse(String[] raw) {
+      List<String> args = new ArrayList<>();
+      for (String a : raw) {
+        for (String part : a.trim().split("\\s+")) {
+          if (!part.isEmpty()) {
+            args.add(part);
+          }
+        }
+      }
+      Options o = new Options();
+      for (int i = 0; i < args.size(); i++) {
+        String a = args.get(i);
+        switch (a) {
+          case "--help", "-h" -> o.help = true;
+          case "--no-policies" -> o.noPolicies = true;
+          case "--calls" -> o.calls = positiveInt(a, value(args, ++i, a));
+          case "--concurrency" -> o.concurrency = positiveInt(a, value(args, ++i, a));
+          case "--rate" -> {
+            o.rate = Double.parseDouble(value(args, ++i, a));
+            if (!(o.rate > 0) || Double.isInfinite(o.rate)) {
+              throw new IllegalArgumentException("--rate must be a positive number");
+            }
+          }
+          case "--seed" -> o.seed = Long.parseLong(value(args, ++i, a));
+          case "--url" -> o.url = value(args, ++i, a);
+          default -> throw new IllegalArgumentException("unknown flag " + a + "\n\n" + HELP);
+        }
+      }
+      return o;
+    }
+
+    private static String value(List<String> args, int i, String flag) {
+      if (i >= args.size()) {
+        throw new IllegalArgumentException(flag + " needs a value");
+      }
+      return args.get(i);
+    }
+
+    private static int positiveInt(String flag, String v) {
+      int n = Integer.parseInt(v);
+      if (n < 1) {
+        throw new IllegalArgumentException(flag + " must be at least 1, but was " + n);
+      }
+      return n;
+    }
+  }
+}

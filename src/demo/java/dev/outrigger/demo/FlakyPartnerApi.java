@@ -1,0 +1,206 @@
+package dev.outrigger.demo;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * An embedded "partner API" on loopback that misbehaves like real ones: a published quota per
+ * API key (429 with {@code Retry-After} and {@code RateLimit-*} headers beyond it), random 503s,
+ * a slow tail, occasional connection resets, and an outage window during which
+ * {@code /inventory} fails hard. It counts everything it sees, so the demo can print the
+ * server's view beside the client's.
+ */
+final class FlakyPartnerApi implements AutoCloseable {
+  static final double P_503 = 0.04;
+  static final double P_SLOW = 0.02;
+  static final double P_RESET = 0.01;
+
+  private final HttpServer server;
+  private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
+  private final double quotaPerSecond;
+  private final long startNanos = System.nanoTime();
+  private final long outageStartMs;
+  private final long outageEndMs;
+  private final SplittableRandom seedRandom;
+  private final ReentrantLock randomLock = new ReentrantLock();
+  private final Map<String, Quota> quotas = new ConcurrentHashMap<>();
+
+  final AtomicLong requests = new AtomicLong();
+  final AtomicLong ok = new AtomicLong();
+  final AtomicLong throttled = new AtomicLong();
+  final AtomicLong unavailable = new AtomicLong();
+  final AtomicLong outage = new AtomicLong();
+  final AtomicLong resets = new AtomicLong();
+  final AtomicLong slow = new AtomicLong();
+  /** Requests per 100 ms slot since start, to find the busiest one-second window. */
+  private final AtomicLongArray perTenth = new AtomicLongArray(36_000);
+
+  FlakyPartnerApi(double quotaPerSecond, long seed, long outageStartMs, long outageEndMs)
+      throws IOException {
+    this.quotaPerSecond = quotaPerSecond;
+    this.outageStartMs = outageStartMs;
+    this.outageEndMs = outageEndMs;
+    this.seedRandom = new SplittableRandom(seed);
+    server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 1024);
+    server.setExecutor(executor);
+    server.createContext("/", this::handle);
+    server.start();
+  }
+
+  String baseUrl() {
+    return "http://127.0.0.1:" + server.getAddress().getPort();
+  }
+
+  long elapsedMs() {
+    return (System.nanoTime() - startNanos) / 1_000_000;
+  }
+
+  double quotaPerSecond() {
+    return quotaPerSecond;
+  }
+
+  /** The most requests the server saw in any one-second window (ten consecutive 100 ms slots). */
+  long busiestSecond() {
+    long best = 0;
+    int last = (int) Math.min(perTenth.length() - 1, elapsedMs() / 100);
+    long window = 0;
+    for (int i = 0; i <= last; i++) {
+      window += perTenth.get(i);
+      if (i >= 10) {
+        window -= perTenth.get(i - 10);
+      }
+      best = Math.max(best, window);
+    }
+    return best;
+  }
+
+  private double random() {
+    randomLock.lock();
+    try {
+      return seedRandom.nextDouble();
+    } finally {
+      randomLock.unlock();
+    }
+  }
+
+  private void handle(HttpExchange ex) throws IOException {
+    try (ex) {
+      long now = elapsedMs();
+      requests.incrementAndGet();
+      perTenth.incrementAndGet((int) Math.min(perTenth.length() - 1, now / 100));
+      ex.getRequestBody().readAllBytes();
+
+      String key = ex.getRequestHeaders().getFirst("X-Api-Key");
+      Quota q = quotas.computeIfAbsent(key == null ? "anonymous" : key,
+          k -> new Quota(quotaPerSecond));
+      long retryAfterMs = q.take();
+      ex.getResponseHeaders().add("RateLimit-Limit", Long.toString((long) quotaPerSecond));
+      ex.getResponseHeaders().add("RateLimit-Remaining", Long.toString(q.remaining()));
+      if (retryAfterMs > 0) {
+        throttled.incrementAndGet();
+        long seconds = Math.max(1, (retryAfterMs + 999) / 1000);
+        ex.getResponseHeaders().add("Retry-After", Long.toString(seconds));
+        ex.getResponseHeaders().add("RateLimit-Reset", Long.toString(seconds));
+        send(ex, 429, "{\"error\":\"quota exceeded\"}");
+        return;
+      }
+      String path = ex.getRequestURI().getPath();
+      if (path.startsWith("/inventory") && now >= outageStartMs && now < outageEndMs) {
+        outage.incrementAndGet();
+        send(ex, 500, "{\"error\":\"inventory database unreachable\"}");
+        return;
+      }
+      double r = random();
+      if (r < P_RESET) {
+        resets.incrementAndGet();
+        // Closing the exchange before any response drops the connection: the client sees a
+        // reset / unexpected end of stream.
+        return;
+      }
+      if (r < P_RESET + P_503) {
+        unavailable.incrementAndGet();
+        send(ex, 503, "{\"error\":\"try again\"}");
+        return;
+      }
+      if (r < P_RESET + P_503 + P_SLOW) {
+        slow.incrementAndGet();
+        try {
+          Thread.sleep(1000 + (long) (random() * 1000));
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return;
+        }
+      }
+      ok.incrementAndGet();
+      String id = path.substring(path.lastIndexOf('/') + 1);
+      send(ex, 200, "{\"id\":\"" + id + "\",\"status\":\"shipped\",\"items\":3}");
+    }
+  }
+
+  private static void send(HttpExchange ex, int status, String body) throws IOException {
+    byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+    ex.getResponseHeaders().add("Content-Type", "application/json");
+    ex.sendResponseHeaders(status, bytes.length);
+    try (OutputStream out = ex.getResponseBody()) {
+      out.write(bytes);
+    }
+  }
+
+  @Override
+  public void close() {
+    server.stop(0);
+    executor.shutdownNow();
+  }
+
+  /** The server's own quota: a token bucket refilled continuously, burst of one second. */
+  private static final class Quota {
+    private final ReentrantLock lock = new ReentrantLock();
+    private final double rate;
+    private double tokens;
+    private long last = System.nanoTime();
+
+    Quota(double rate) {
+      this.rate = rate;
+      this.tokens = rate;
+    }
+
+    /** 0 when a token was taken, else the milliseconds until one is available. */
+    long take() {
+      lock.lock();
+      try {
+        long now = System.nanoTime();
+        tokens = Math.min(rate, tokens + (now - last) / 1e9 * rate);
+        last = now;
+        if (tokens >= 1) {
+          tokens -= 1;
+          return 0;
+        }
+        return (long) Math.ceil((1 - tokens) / rate * 1000);
+      } finally {
+        lock.unlock();
+      }
+    }
+
+    long remaining() {
+      lock.lock();
+      try {
+        return (long) Math.floor(tokens);
+      } finally {
+        lock.unlock();
+      }
+    }
+  }
+}

@@ -1,0 +1,766 @@
+package dev.outrigger;
+
+import com.fasterxml.jackson.databind.JavaType;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.outrigger.internal.ExceptionAccess;
+import dev.outrigger.internal.Failures;
+import dev.outrigger.internal.NanoClock;
+import dev.outrigger.internal.PolicyChain;
+import dev.outrigger.internal.RealCallContext;
+import dev.outrigger.internal.Redactor;
+import dev.outrigger.internal.breaker.BreakerInterceptor;
+import dev.outrigger.internal.bulkhead.InFlightLimiter;
+import dev.outrigger.internal.deadline.DeadlineInterceptor;
+import dev.outrigger.internal.http.AuthInterceptors;
+import dev.outrigger.internal.http.Json;
+import dev.outrigger.internal.http.SharedTransport;
+import dev.outrigger.internal.http.Transport;
+import dev.outrigger.internal.http.Urls;
+import dev.outrigger.internal.http.WatchdogKeeper;
+import dev.outrigger.internal.ratelimit.RateLimitInterceptor;
+import dev.outrigger.internal.retry.RetryInterceptor;
+import java.io.IOException;
+import java.net.Proxy;
+import java.nio.charset.Charset;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.stream.Collectors;
+import javax.net.ssl.SSLSocketFactory;
+import javax.net.ssl.X509TrustManager;
+import okhttp3.CertificatePinner;
+import okhttp3.ConnectionPool;
+import okhttp3.Dispatcher;
+import okhttp3.HttpUrl;
+import okhttp3.Interceptor;
+import okhttp3.MediaType;
+import okhttp3.OkHttpClient;
+import okhttp3.Request;
+import okhttp3.RequestBody;
+import okhttp3.Response;
+import okhttp3.ResponseBody;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A resilient HTTP client over one pooled OkHttp transport. Build one, share it across threads,
+ * and close it when the application stops; derive variants with {@link #newBuilder()}, which
+ * share the connection pool.
+ *
+ * {@snippet :
+ * try (ApiClient client = ApiClient.builder().baseUrl("https://api.example.com/v1").build()) {
+ *   Post p = client.get("/posts/{id}", 42).execute(Post.class);
+ * }
+ * }
+ *
+ * <p>Every call runs through one policy chain, outer to inner:
+ * <pre>
+ * Deadline( call interceptors( Retry( CircuitBreaker( RateLimiter( InFlightLimit(
+ *     attempt interceptors( OkHttp ))))))))
+ * </pre>
+ * The deadline bounds the whole call, waits and retries included; the retry policy re-runs
+ * everything inside it once per attempt, so every attempt is checked by the breaker, takes a
+ * rate-limit permit and an in-flight slot. An open breaker refuses before a permit is taken.
+ *
+ * <p>Defaults, for a client built with nothing but a base URL: a 10 s deadline per call; 3
+ * attempts for idempotent calls on transient failures (connect errors, resets, 408, 429, 500,
+ * 502, 503, 504) with full-jitter backoff from 100 ms to 2 s, within a per-host retry budget; a
+ * per-host circuit breaker (100-call window, opens at 50% failures after 20 calls, 5 s open);
+ * no rate limit; at most 1024 calls in flight per host; 128 idle pooled connections kept for
+ * 60 s; 2 s connect timeout; bodies up to 16 MiB. README lists them all with the reasons.
+ *
+ * <p>Thread-safe and immutable. {@link #close()} releases the pool (when no derived client still
+ * uses it) and stops every thread the client started; it is harmless to call twice.
+ */
+public final class ApiClient implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(ApiClient.class);
+  private static final Set<String> IDEMPOTENT_METHODS =
+      Set.of("GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE");
+
+  private final Builder settings;
+  private final HttpUrl baseUrl;
+  private final SharedTransport transport;
+  private final OkHttpClient okhttp;
+  private final ObjectMapper mapper;
+  private final Redactor redactor;
+  private final CallListener listener;
+  private final NanoClock clock;
+  private final PolicyChain chain;
+  private final AtomicBoolean closed = new AtomicBoolean();
+
+  private ApiClient(Builder b, HttpUrl baseUrl, SharedTransport transport, OkHttpClient okhttp) {
+    this.settings = b.copy();
+    this.baseUrl = baseUrl;
+    this.transport = transport;
+    this.okhttp = okhttp;
+    this.mapper = b.objectMapper != null ? b.objectMapper : Json.defaultMapper();
+    this.redactor = new Redactor(b.redactHeaders, b.redactQuery);
+    this.listener = Listeners.of(b.listeners);
+    this.clock = b.clock;
+
+    List<CallInterceptor> list = new ArrayList<>();
+    list.add(new DeadlineInterceptor(b.deadline));
+    list.addAll(b.callInterceptors);
+    if (b.auth != null) {
+      list.add(AuthInterceptors.refresh(b.auth));
+    }
+    list.add(new RetryInterceptor(b.retry, clock));
+    list.add(new BreakerInterceptor(b.circuitBreaker, clock, listener));
+    if (b.rateLimit != null) {
+      list.add(new RateLimitInterceptor(b.rateLimit, clock));
+    }
+    list.add(new InFlightLimiter(b.maxInFlightPerHost, clock));
+    if (b.auth != null) {
+      list.add(AuthInterceptors.stamp(b.auth));
+    }
+    list.addAll(b.attemptInterceptors);
+    list.add(new Transport(okhttp, b.attemptTimeout, b.maxResponseBytes, b.deadlineHeader));
+    this.chain = new PolicyChain(list);
+    WatchdogKeeper.acquire();
+  }
+
+  /** A builder with every default. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /**
+   * A builder holding this client's settings whose {@code build()} makes a client that shares
+   * this one's connection pool and dispatcher. Policy state (rate-limit buckets, breakers, retry
+   * budgets) is not shared: the derived client starts its own.
+   */
+  public Builder newBuilder() {
+    Builder b = settings.copy();
+    b.parentTransport = transport;
+    return b;
+  }
+
+  /** A GET of {@code pathOrUrl}, its {@code {name}} placeholders filled with {@code pathArgs}. */
+  public ApiRequest get(String pathOrUrl, Object... pathArgs) {
+    return request("GET", pathOrUrl, pathArgs);
+  }
+
+  public ApiRequest post(String pathOrUrl, Object... pathArgs) {
+    return request("POST", pathOrUrl, pathArgs);
+  }
+
+  public ApiRequest put(String pathOrUrl, Object... pathArgs) {
+    return request("PUT", pathOrUrl, pathArgs);
+  }
+
+  public ApiRequest patch(String pathOrUrl, Object... pathArgs) {
+    return request("PATCH", pathOrUrl, pathArgs);
+  }
+
+  public ApiRequest delete(String pathOrUrl, Object... pathArgs) {
+    return request("DELETE", pathOrUrl, pathArgs);
+  }
+
+  public ApiRequest head(String pathOrUrl, Object... pathArgs) {
+    return request("HEAD", pathOrUrl, pathArgs);
+  }
+
+  /**
+   * A request with any method. {@code pathOrUrl} is appended to the base URL's path
+   * ({@code /v1} + {@code /posts} is {@code /v1/posts}), unless it is an absolute http(s) URL,
+   * which is used as is. Each {@code {name}} placeholder takes the next argument, percent-encoded
+   * as exactly one path segment.
+   *
+   * @throws IllegalArgumentException if placeholders and arguments do not match, an argument is
+   *     null, the result is not a valid URL, or a relative path is used without a base URL
+   */
+  public ApiRequest request(String method, String pathOrUrl, Object... pathArgs) {
+    Objects.requireNonNull(method, "method");
+    if (pathOrUrl == null) {
+      throw new IllegalArgumentException("path or URL must not be null");
+    }
+    String m = method.toUpperCase(Locale.ROOT);
+    if (m.isEmpty() || !m.chars().allMatch(c -> c >= 'A' && c <= 'Z')) {
+      throw new IllegalArgumentException("not an HTTP method: '" + method + "'");
+    }
+    String expanded = Urls.expand(pathOrUrl, pathArgs == null ? new Object[0] : pathArgs);
+    return new ApiRequest(this, m, Urls.resolve(baseUrl, expanded));
+  }
+
+  /** The OkHttp client this client sends with (for sharing its pool with other code). */
+  public OkHttpClient okHttpClient() {
+    return okhttp;
+  }
+
+  /** The JSON mapper in use. */
+  public ObjectMapper mapper() {
+    return mapper;
+  }
+
+  /** The effective chain and its settings, one policy per line. */
+  public String describe() {
+    return "ApiClient " + (baseUrl == null ? "(no base URL)" : redactor.url(baseUrl)) + "\n"
+        + chain.interceptors().stream().map(i -> "  -> " + i)
+            .collect(Collectors.joining("\n"))
+        + "\n  pool: " + settings.maxIdleConnections + " idle connections kept "
+        + settings.keepAlive.toSeconds() + " s; connect timeout " + settings.connectTimeout
+        + (transport.owned() ? "" : " (supplied OkHttpClient)");
+  }
+
+  @Override
+  public String toString() {
+    return describe();
+  }
+
+  /**
+   * Releases the connection pool when no client derived with {@link #newBuilder()} still uses
+   * it, and stops the dispatcher's threads. Calls after close fail with
+   * {@link IllegalStateException}. Closing twice is harmless.
+   */
+  @Override
+  public void close() {
+    if (closed.compareAndSet(false, true)) {
+      transport.release();
+      WatchdogKeeper.release();
+    }
+  }
+
+  Redactor redactor() {
+    return redactor;
+  }
+
+  <T> ApiResponse<T> run(ApiRequest req, JavaType type) {
+    if (closed.get()) {
+      throw new IllegalStateException("this ApiClient is closed");
+    }
+    Deadline deadline = Deadline.after(
+        req.deadline() != null ? req.deadline() : settings.deadline, clock::nanoTime);
+    deadline = deadline.min(Deadline.current().orElse(null));
+
+    String key = req.idempotencyKey();
+    String method = req.method();
+    if (key == null && settings.generateIdempotencyKeys && !IDEMPOTENT_METHODS.contains(method)) {
+      key = UUID.randomUUID().toString();
+    }
+    boolean idempotent = IDEMPOTENT_METHODS.contains(method) || key != null || req.isRetryable();
+    HttpUrl url = req.url();
+    RealCallContext ctx = new RealCallContext(
+        method, url, deadline, idempotent, clock, listener, redactor);
+    if (req.attributes() != null) {
+      req.attributes().forEach(ctx::attribute);
+    }
+
+    Request.Builder rb = new Request.Builder().url(url).headers(req.headers());
+    if (key != null) {
+      rb.header("Idempotency-Key", key);
+    }
+    if (settings.userAgent != null && req.headers().get("User-Agent") == null) {
+      rb.header("User-Agent", settings.userAgent);
+    }
+    RequestBody body = req.body();
+    if (body == null && (method.equals("POST") || method.equals("PUT")
+        || method.equals("PATCH"))) {
+      body = RequestBody.create(new byte[0], null);
+    }
+    rb.method(method, body);
+
+    listener.callStart(ctx);
+    int status = -1;
+    try {
+      Response response = chain.proceed(ctx, rb.build());
+      try (response) {
+        status = response.code();
+        if (!Failures.isSuccess(status)) {
+          throw Failures.statusException(response, ctx);
+        }
+        T value = decode(response, type, ctx);
+        Duration elapsed = Duration.ofNanos(clock.nanoTime() - ctx.startNanos());
+        listener.callEnd(ctx, status, null, elapsed);
+        return new ApiResponse<>(status, response.headers(), value, ctx.attemptsSent(), elapsed);
+      }
+    } catch (ApiException e) {
+      ExceptionAccess.finish(e, ctx.attemptsSent(), null);
+      listener.callEnd(ctx, status, e, Duration.ofNanos(clock.nanoTime() - ctx.startNanos()));
+      throw e;
+    } catch (RuntimeException | Error e) {
+      listener.callEnd(ctx, status, e, Duration.ofNanos(clock.nanoTime() - ctx.startNanos()));
+      throw e;
+    }
+  }
+
+  @SuppressWarnings("unchecked")
+  private <T> T decode(Response response, JavaType type, RealCallContext ctx) {
+    Class<?> raw = type.getRawClass();
+    ResponseBody body = response.body();
+    try {
+      if (raw == Void.class || raw == void.class) {
+        return null;
+      }
+      if (raw == byte[].class) {
+        return (T) body.bytes();
+      }
+      if (raw == String.class) {
+        MediaType ct = body.contentType();
+        Charset cs = ct == null ? StandardCharsets.UTF_8 : ct.charset(StandardCharsets.UTF_8);
+        return (T) new String(body.bytes(), cs);
+      }
+      byte[] bytes = body.bytes();
+      if (bytes.length == 0) {
+        if (response.code() == 204 || response.code() == 205
+            || response.request().method().equals("HEAD")) {
+          return null;
+        }
+        throw new DeserializationException(ctx.describe() + " -> " + response.code()
+            + ": empty body cannot be mapped to " + type.toCanonical(), null, ctx.attemptsSent());
+      }
+      return mapper.readValue(bytes, type);
+    } catch (IOException e) {
+      String why = e instanceof com.fasterxml.jackson.core.JacksonException je
+          ? je.getOriginalMessage() : e.getMessage();
+      if (why != null && why.length() > Failures.SNIPPET_CHARS) {
+        why = why.substring(0, Failures.SNIPPET_CHARS) + "...";
+      }
+      throw new DeserializationException(ctx.describe() + " -> " + response.code()
+          + ": cannot map the body to " + type.toCanonical() + ": " + why, e,
+          ctx.attemptsSent());
+    }
+  }
+
+  /**
+   * Builds an {@link ApiClient}. Each setter checks its own argument; {@link #build()} checks the
+   * settings against each other and copies them, so a builder can be reused.
+   */
+  public static final class Builder {
+    private HttpUrl baseUrl;
+    private String baseUrlText;
+    private Duration deadline = Duration.ofSeconds(10);
+    private Duration attemptTimeout;
+    private RateLimit rateLimit;
+    private Retry retry = Retry.exponential(Duration.ofMillis(100), Duration.ofSeconds(2))
+        .maxAttempts(3);
+    private CircuitBreaker circuitBreaker = CircuitBreaker.defaults();
+    private int maxInFlightPerHost = 1024;
+    private Duration connectTimeout = Duration.ofSeconds(2);
+    private Duration readTimeout = Duration.ofSeconds(30);
+    private Duration writeTimeout = Duration.ofSeconds(30);
+    private int maxIdleConnections = 128;
+    private Duration keepAlive = Duration.ofSeconds(60);
+    private OkHttpClient okHttpClient;
+    private SSLSocketFactory sslSocketFactory;
+    private X509TrustManager trustManager;
+    private CertificatePinner certificatePinner;
+    private Proxy proxy;
+    private okhttp3.Authenticator proxyAuthenticator;
+    private Auth auth;
+    private ObjectMapper objectMapper;
+    private long maxResponseBytes = 16L * 1024 * 1024;
+    private List<CallInterceptor> callInterceptors = new ArrayList<>();
+    private List<CallInterceptor> attemptInterceptors = new ArrayList<>();
+    private List<Interceptor> okHttpInterceptors = new ArrayList<>();
+    private List<CallListener> listeners = new ArrayList<>();
+    private Set<String> redactHeaders = new LinkedHashSet<>();
+    private Set<String> redactQuery = new LinkedHashSet<>();
+    private String userAgent = "outrigger/0.1";
+    private boolean generateIdempotencyKeys;
+    private String deadlineHeader;
+    private NanoClock clock = NanoClock.SYSTEM;
+    private SharedTransport parentTransport;
+
+    private Builder() {}
+
+    /**
+     * The URL relative paths are appended to, for example {@code https://api.example.com/v1}.
+     * Optional: without it, every call needs an absolute URL. Checked at {@link #build()}.
+     */
+    public Builder baseUrl(String baseUrl) {
+      this.baseUrlText = baseUrl;
+      this.baseUrl = null;
+      return this;
+    }
+
+    /**
+     * The deadline of every call that does not set its own (default 10 s): waits, retries and
+     * every attempt's time on the wire all draw from it.
+     *
+     * @throws IllegalArgumentException if not positive
+     */
+    public Builder deadline(Duration deadline) {
+      this.deadline = positive(deadline, "deadline");
+      return this;
+    }
+
+    /**
+     * A cap on each attempt (default none: an attempt may use what remains of the deadline). An
+     * attempt that hits it fails with {@link TransportException.Kind#TIMEOUT} and may be retried.
+     *
+     * @throws IllegalArgumentException if not positive
+     */
+    public Builder attemptTimeout(Duration attemptTimeout) {
+      this.attemptTimeout = attemptTimeout == null ? null : positive(attemptTimeout, "attemptTimeout");
+      return this;
+    }
+
+    /** A token-bucket limit on attempts per host (default none: no quota is universal). */
+    public Builder rateLimit(RateLimit rateLimit) {
+      this.rateLimit = rateLimit;
+      return this;
+    }
+
+    /** The retry policy (default 3 attempts, full jitter, 100 ms to 2 s); {@link Retry#none()}. */
+    public Builder retry(Retry retry) {
+      this.retry = Objects.requireNonNull(retry, "retry (use Retry.none() to turn retries off)");
+      return this;
+    }
+
+    /** The per-host circuit breaker's configuration (default {@link CircuitBreaker#defaults()}). */
+    public Builder circuitBreaker(CircuitBreaker circuitBreaker) {
+      this.circuitBreaker = Objects.requireNonNull(circuitBreaker, "circuitBreaker");
+      return this;
+    }
+
+    /**
+     * The most calls in flight to one host (default 1024); more wait for a slot within their
+     * deadline. OkHttp's own dispatcher limits apply only to asynchronous calls, so this is what
+     * bounds thousands of virtual threads calling one host.
+     *
+     * @throws IllegalArgumentException if below 1
+     */
+    public Builder maxInFlightPerHost(int max) {
+      if (max < 1) {
+        throw new IllegalArgumentException("maxInFlightPerHost must be at least 1, but was " + max);
+      }
+      this.maxInFlightPerHost = max;
+      return this;
+    }
+
+    /**
+     * TCP connect timeout (default 2 s).
+     *
+     * @throws IllegalArgumentException if not positive
+     */
+    public Builder connectTimeout(Duration timeout) {
+      this.connectTimeout = positive(timeout, "connectTimeout");
+      return this;
+    }
+
+    /**
+     * Longest silence while reading a response (default 30 s; the deadline usually ends it first).
+     *
+     * @throws IllegalArgumentException if not positive
+     */
+    public Builder readTimeout(Duration timeout) {
+      this.readTimeout = positive(timeout, "readTimeout");
+      return this;
+    }
+
+    /**
+     * Longest stall while writing a request (default 30 s).
+     *
+     * @throws IllegalArgumentException if not positive
+     */
+    public Builder writeTimeout(Duration timeout) {
+      this.writeTimeout = positive(timeout, "writeTimeout");
+      return this;
+    }
+
+    /**
+     * Idle connections the pool keeps (default 128; OkHttp's 5 makes a busy client reconnect
+     * constantly) and for how long (default 60 s, below common server idle timeouts such as
+     * nginx's 75 s).
+     *
+     * @throws IllegalArgumentException if {@code maxIdle < 0} or {@code keepAlive} not positive
+     */
+    public Builder connectionPool(int maxIdle, Duration keepAlive) {
+      if (maxIdle < 0) {
+        throw new IllegalArgumentException("maxIdleConnections must be >= 0, but was " + maxIdle);
+      }
+      this.keepAlive = positive(keepAlive, "keepAlive");
+      this.maxIdleConnections = maxIdle;
+      return this;
+    }
+
+    /**
+     * Sends with a copy of {@code client}, sharing its pool and dispatcher (and its TLS, proxy
+     * and interceptor settings). Outrigger never shuts a supplied client down. Outrigger still
+     * turns off OkHttp's silent {@code retryOnConnectionFailure} on its copy, so that a
+     * non-idempotent request is never re-sent behind the retry policy's back.
+     */
+    public Builder okHttpClient(OkHttpClient client) {
+      this.okHttpClient = Objects.requireNonNull(client, "okHttpClient");
+      return this;
+    }
+
+    /** Custom TLS: trust material (and key material, for mutual TLS, in the socket factory). */
+    public Builder tls(SSLSocketFactory socketFactory, X509TrustManager trustManager) {
+      this.sslSocketFactory = Objects.requireNonNull(socketFactory, "socketFactory");
+      this.trustManager = Objects.requireNonNull(trustManager, "trustManager");
+      return this;
+    }
+
+    /** Pins certificates (see OkHttp's {@link CertificatePinner}). */
+    public Builder certificatePinner(CertificatePinner pinner) {
+      this.certificatePinner = Objects.requireNonNull(pinner, "certificatePinner");
+      return this;
+    }
+
+    /** Sends through {@code proxy}, with an optional authenticator for {@code 407}. */
+    public Builder proxy(Proxy proxy, okhttp3.Authenticator proxyAuthenticator) {
+      this.proxy = Objects.requireNonNull(proxy, "proxy");
+      this.proxyAuthenticator = proxyAuthenticator;
+      return this;
+    }
+
+    /** Supplies {@code Authorization} per attempt and refreshes it once on 401. */
+    public Builder auth(Auth auth) {
+      this.auth = Objects.requireNonNull(auth, "auth");
+      return this;
+    }
+
+    /** The mapper for JSON bodies (default: unknown fields ignored, nesting bounded to 500). */
+    public Builder objectMapper(ObjectMapper mapper) {
+      this.objectMapper = Objects.requireNonNull(mapper, "objectMapper");
+      return this;
+    }
+
+    /**
+     * The largest response body read (default 16 MiB); a larger one fails with
+     * {@link DeserializationException} without being read whole.
+     *
+     * @throws IllegalArgumentException if below 1
+     */
+    public Builder maxResponseBytes(long max) {
+      if (max < 1) {
+        throw new IllegalArgumentException("maxResponseBytes must be at least 1, but was " + max);
+      }
+      this.maxResponseBytes = max;
+      return this;
+    }
+
+    /** Adds an interceptor run once per logical call, inside the deadline, outside retry. */
+    public Builder addCallInterceptor(CallInterceptor interceptor) {
+      callInterceptors.add(Objects.requireNonNull(interceptor, "interceptor"));
+      return this;
+    }
+
+    /** Adds an interceptor run once per attempt, after every policy, before OkHttp. */
+    public Builder addAttemptInterceptor(CallInterceptor interceptor) {
+      attemptInterceptors.add(Objects.requireNonNull(interceptor, "interceptor"));
+      return this;
+    }
+
+    /** Adds an OkHttp application interceptor (runs per attempt, inside OkHttp). */
+    public Builder addOkHttpInterceptor(Interceptor interceptor) {
+      okHttpInterceptors.add(Objects.requireNonNull(interceptor, "interceptor"));
+      return this;
+    }
+
+    /** Adds a listener for calls, attempts, retries, waits and breaker transitions. */
+    public Builder addListener(CallListener listener) {
+      listeners.add(Objects.requireNonNull(listener, "listener"));
+      return this;
+    }
+
+    /**
+     * Names headers whose values are never logged nor put in messages, beyond the always
+     * redacted {@code Authorization}, {@code Proxy-Authorization}, {@code Cookie} and
+     * {@code Set-Cookie}.
+     */
+    public Builder redactHeader(String name) {
+      redactHeaders.add(nonBlank(name, "redactHeader name"));
+      return this;
+    }
+
+    /**
+     * Names query parameters whose values are masked in logs and messages, beyond the default
+     * {@code access_token}, {@code api_key}, {@code apikey}, {@code client_secret},
+     * {@code password}, {@code secret}, {@code signature}, {@code sig} and {@code token}.
+     */
+    public Builder redactQueryParameter(String name) {
+      redactQuery.add(nonBlank(name, "redactQueryParameter name"));
+      return this;
+    }
+
+    /** The {@code User-Agent} sent when a request sets none (default {@code outrigger/0.1}). */
+    public Builder userAgent(String userAgent) {
+      this.userAgent = userAgent;
+      return this;
+    }
+
+    /**
+     * Gives every POST and PATCH without an {@code Idempotency-Key} a fresh random one, so they
+     * can be retried safely (default off: only servers that honour the key make this safe).
+     */
+    public Builder generateIdempotencyKeys(boolean generate) {
+      this.generateIdempotencyKeys = generate;
+      return this;
+    }
+
+    /**
+     * Sends the remaining budget on every attempt as header {@code headerName}: in gRPC's format
+     * for {@code grpc-timeout} ({@code 250m}, {@code 3S}), otherwise as whole milliseconds. Off by
+     * default. {@link Deadline#fromHeader} reads such a header on the receiving side.
+     */
+    public Builder propagateDeadline(String headerName) {
+      String n = nonBlank(headerName, "propagateDeadline header name");
+      ApiRequest.checkHeader(n, "1", false);
+      this.deadlineHeader = n;
+      return this;
+    }
+
+    Builder clock(NanoClock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /**
+     * Checks the settings against each other and builds the client.
+     *
+     * @throws IllegalArgumentException if the base URL is invalid, or the attempt timeout is
+     *     longer than the deadline
+     */
+    public ApiClient build() {
+      HttpUrl base = null;
+      if (baseUrlText != null) {
+        base = HttpUrl.parse(baseUrlText.trim());
+        if (base == null) {
+          throw new IllegalArgumentException(
+              "baseUrl must be an absolute http or https URL, but was '" + baseUrlText + "'");
+        }
+        if (base.query() != null || base.fragment() != null) {
+          throw new IllegalArgumentException("baseUrl must not have a query or fragment, but was '"
+              + new Redactor(redactHeaders, redactQuery).url(base) + "'");
+        }
+      }
+      if (attemptTimeout != null && attemptTimeout.compareTo(deadline) > 0) {
+        throw new IllegalArgumentException("attemptTimeout (" + attemptTimeout
+            + ") is longer than the deadline (" + deadline
+            + "), so it could never fire: lower attemptTimeout or raise the deadline");
+      }
+      warnIfRetriesCannotFit();
+
+      SharedTransport shared;
+      OkHttpClient base0;
+      if (parentTransport != null && parentTransport.retain()) {
+        shared = parentTransport;
+        base0 = parentTransport.base();
+      } else if (okHttpClient != null) {
+        shared = new SharedTransport(okHttpClient, false);
+        base0 = okHttpClient;
+      } else {
+        Dispatcher dispatcher = new Dispatcher();
+        // The dispatcher only limits enqueue(); Outrigger's calls are synchronous on the caller's
+        // (virtual) thread and bounded by maxInFlightPerHost instead.
+        dispatcher.setMaxRequests(Math.max(64, maxInFlightPerHost));
+        dispatcher.setMaxRequestsPerHost(Math.max(5, maxInFlightPerHost));
+        base0 = new OkHttpClient.Builder()
+            .connectionPool(new ConnectionPool(
+                maxIdleConnections, keepAlive.toNanos(), TimeUnit.NANOSECONDS))
+            .dispatcher(dispatcher)
+            .build();
+        shared = new SharedTransport(base0, true);
+      }
+      OkHttpClient.Builder ob = base0.newBuilder()
+          .retryOnConnectionFailure(false)
+          .connectTimeout(connectTimeout)
+          .readTimeout(readTimeout)
+          .writeTimeout(writeTimeout)
+          .callTimeout(Duration.ZERO);
+      if (sslSocketFactory != null) {
+        ob.sslSocketFactory(sslSocketFactory, trustManager);
+      }
+      if (certificatePinner != null) {
+        ob.certificatePinner(certificatePinner);
+      }
+      if (proxy != null) {
+        ob.proxy(proxy);
+        if (proxyAuthenticator != null) {
+          ob.proxyAuthenticator(proxyAuthenticator);
+        }
+      }
+      okHttpInterceptors.forEach(ob::addInterceptor);
+      if (!ob.networkInterceptors().contains(Transport.REQUEST_WRITTEN)) {
+        ob.addNetworkInterceptor(Transport.REQUEST_WRITTEN);
+      }
+      return new ApiClient(this, base, shared, ob.build());
+    }
+
+    private void warnIfRetriesCannotFit() {
+      if (retry.maxAttempts() <= 1) {
+        return;
+      }
+      // The smallest sum of backoffs the policy can ask for without jitter's luck.
+      double delay = retry.initialDelay().toNanos();
+      double total = 0;
+      for (int i = 1; i < retry.maxAttempts(); i++) {
+        total += Math.min(delay, retry.maxDelay().toNanos());
+        delay *= retry.multiplier();
+      }
+      if (retry.jitter() == Jitter.FULL) {
+        total = 0;
+      } else if (retry.jitter() == Jitter.EQUAL) {
+        total /= 2;
+      }
+      if (total >= deadline.toNanos()) {
+        log.warn("retry backoffs alone ({} ms for {} attempts) exceed the deadline ({} ms): "
+            + "later attempts will never run; shorten the backoff or raise the deadline",
+            (long) (total / 1e6), retry.maxAttempts(), deadline.toMillis());
+      }
+    }
+
+    Builder copy() {
+      Builder b = new Builder();
+      b.baseUrl = baseUrl;
+      b.baseUrlText = baseUrlText;
+      b.deadline = deadline;
+      b.attemptTimeout = attemptTimeout;
+      b.rateLimit = rateLimit;
+      b.retry = retry;
+      b.circuitBreaker = circuitBreaker;
+      b.maxInFlightPerHost = maxInFlightPerHost;
+      b.connectTimeout = connectTimeout;
+      b.readTimeout = readTimeout;
+      b.writeTimeout = writeTimeout;
+      b.maxIdleConnections = maxIdleConnections;
+      b.keepAlive = keepAlive;
+      b.okHttpClient = okHttpClient;
+      b.sslSocketFactory = sslSocketFactory;
+      b.trustManager = trustManager;
+      b.certificatePinner = certificatePinner;
+      b.proxy = proxy;
+      b.proxyAuthenticator = proxyAuthenticator;
+      b.auth = auth;
+      b.objectMapper = objectMapper;
+      b.maxResponseBytes = maxResponseBytes;
+      b.callInterceptors = new ArrayList<>(callInterceptors);
+      b.attemptInterceptors = new ArrayList<>(attemptInterceptors);
+      b.okHttpInterceptors = new ArrayList<>(okHttpInterceptors);
+      b.listeners = new ArrayList<>(listeners);
+      b.redactHeaders = new LinkedHashSet<>(redactHeaders);
+      b.redactQuery = new LinkedHashSet<>(redactQuery);
+      b.userAgent = userAgent;
+      b.generateIdempotencyKeys = generateIdempotencyKeys;
+      b.deadlineHeader = deadlineHeader;
+      b.clock = clock;
+      b.parentTransport = parentTransport;
+      return b;
+    }
+
+    private static Duration positive(Duration d, String name) {
+      Objects.requireNonNull(d, name);
+      if (d.isNegative() || d.isZero()) {
+        throw new IllegalArgumentException(name + " must be positive, but was " + d);
+      }
+      return d;
+    }
+
+    private static String nonBlank(String s, String name) {
+      if (s == null || s.isBlank()) {
+        throw new IllegalArgumentException(name + " must not be null or blank");
+      }
+      return s;
+    }
+  }
+}

@@ -1,0 +1,238 @@
+package dev.outrigger;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.JavaType;
+import dev.outrigger.internal.http.Urls;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Objects;
+import okhttp3.Headers;
+import okhttp3.HttpUrl;
+import okhttp3.MediaType;
+import okhttp3.RequestBody;
+
+/**
+ * One request being prepared, from {@link ApiClient#get}, {@link ApiClient#post} and friends,
+ * and sent by {@link #execute(Class)} or {@link #send(Class)}. Each setter checks its argument at
+ * once. Not thread-safe: build and send it on one thread; the client it came from is shared.
+ *
+ * {@snippet :
+ * Post p = client.get("/posts/{id}", 42).header("X-Trace", "t1")
+ *     .deadline(Duration.ofMillis(500)).execute(Post.class);
+ * }
+ *
+ * <p>{@code execute} and {@code send} return for a 2xx status and throw
+ * {@link HttpStatusException} for any other. {@code String.class} gives the body as text,
+ * {@code byte[].class} the bytes, {@code Void.class} discards it; any other type is mapped from
+ * JSON by the client's {@code ObjectMapper}.
+ */
+public final class ApiRequest {
+  private static final MediaType JSON = MediaType.get("application/json; charset=utf-8");
+
+  private final ApiClient client;
+  private final String method;
+  private final HttpUrl.Builder url;
+  private final Headers.Builder headers = new Headers.Builder();
+  private RequestBody body;
+  private String idempotencyKey;
+  private boolean retryable;
+  private Duration deadline;
+  private Map<String, Object> attributes;
+
+  ApiRequest(ApiClient client, String method, HttpUrl url) {
+    this.client = client;
+    this.method = method;
+    this.url = url.newBuilder();
+  }
+
+  /**
+   * Adds query parameter {@code name=value}, both percent-encoded; a null value adds the bare
+   * name.
+   *
+   * @throws IllegalArgumentException if {@code name} is null or empty
+   */
+  public ApiRequest query(String name, Object value) {
+    if (name == null || name.isEmpty()) {
+      throw new IllegalArgumentException("query parameter name must not be null or empty");
+    }
+    url.addQueryParameter(name, value == null ? null : String.valueOf(value));
+    return this;
+  }
+
+  /**
+   * Adds a header.
+   *
+   * @throws IllegalArgumentException if the name is empty or either contains a character not
+   *     allowed in a header (CR and LF included, which would let a value inject headers)
+   */
+  public ApiRequest header(String name, String value) {
+    Objects.requireNonNull(name, "header name");
+    Objects.requireNonNull(value, "header value for " + name);
+    checkHeader(name, value, client.redactor().isSecretHeader(name));
+    headers.add(name, value);
+    return this;
+  }
+
+  /**
+   * Sends {@code body} as JSON, serialized now with the client's mapper.
+   *
+   * @throws IllegalArgumentException if the value cannot be serialized
+   */
+  public ApiRequest json(Object body) {
+    try {
+      this.body = RequestBody.create(client.mapper().writeValueAsBytes(body), JSON);
+    } catch (JsonProcessingException e) {
+      throw new IllegalArgumentException(
+          "cannot serialize " + (body == null ? "null" : body.getClass().getName())
+              + " as JSON: " + e.getOriginalMessage(), e);
+    }
+    return this;
+  }
+
+  /** Sends {@code bytes} with the given content type (for example {@code text/plain}). */
+  public ApiRequest body(byte[] bytes, String contentType) {
+    Objects.requireNonNull(bytes, "bytes");
+    MediaType type = contentType == null ? null : MediaType.parse(contentType);
+    if (contentType != null && type == null) {
+      throw new IllegalArgumentException("not a valid content type: '" + contentType + "'");
+    }
+    this.body = RequestBody.create(bytes, type);
+    return this;
+  }
+
+  /**
+   * Sends {@code Idempotency-Key: key}, which makes a POST or PATCH safe to retry: every attempt
+   * carries the same key, and a server that honours it applies the write once.
+   *
+   * @throws IllegalArgumentException if the key is blank or not a valid header value
+   */
+  public ApiRequest idempotencyKey(String key) {
+    if (key == null || key.isBlank()) {
+      throw new IllegalArgumentException("idempotencyKey must not be null or blank");
+    }
+    checkHeader("Idempotency-Key", key, false);
+    this.idempotencyKey = key;
+    return this;
+  }
+
+  /**
+   * Declares this request safe to send more than once although its method is not idempotent
+   * (POST, PATCH): the retry policy may then retry it. Off by default.
+   */
+  public ApiRequest retryable() {
+    this.retryable = true;
+    return this;
+  }
+
+  /**
+   * This call's own deadline (the client's default otherwise); a {@link Deadline#within} scope
+   * can only tighten it.
+   *
+   * @throws IllegalArgumentException if not positive
+   */
+  public ApiRequest deadline(Duration deadline) {
+    Objects.requireNonNull(deadline, "deadline");
+    if (deadline.isNegative() || deadline.isZero()) {
+      throw new IllegalArgumentException("deadline must be positive, but was " + deadline);
+    }
+    this.deadline = deadline;
+    return this;
+  }
+
+  /** An attribute the client's interceptors can read from {@link CallContext#attribute}. */
+  public ApiRequest attribute(String name, Object value) {
+    Objects.requireNonNull(name, "attribute name");
+    if (attributes == null) {
+      attributes = new LinkedHashMap<>();
+    }
+    attributes.put(name, value);
+    return this;
+  }
+
+  /** Sends the request and returns the body as {@code type}. */
+  public <T> T execute(Class<T> type) {
+    return send(type).body();
+  }
+
+  /** Sends the request and returns the body as {@code type}, for generic types. */
+  public <T> T execute(TypeReference<T> type) {
+    return send(type).body();
+  }
+
+  /** Sends the request, discarding the body. */
+  public void execute() {
+    send(Void.class);
+  }
+
+  /** Sends the request and returns status, headers, body, attempts and elapsed time. */
+  public <T> ApiResponse<T> send(Class<T> type) {
+    Objects.requireNonNull(type, "type");
+    return client.run(this, client.mapper().constructType(type));
+  }
+
+  /** Sends the request and returns status, headers, body, attempts and elapsed time. */
+  public <T> ApiResponse<T> send(TypeReference<T> type) {
+    Objects.requireNonNull(type, "type");
+    return client.run(this, client.mapper().constructType(type));
+  }
+
+  String method() {
+    return method;
+  }
+
+  HttpUrl url() {
+    return url.build();
+  }
+
+  Headers headers() {
+    return headers.build();
+  }
+
+  RequestBody body() {
+    return body;
+  }
+
+  String idempotencyKey() {
+    return idempotencyKey;
+  }
+
+  boolean isRetryable() {
+    return retryable;
+  }
+
+  Duration deadline() {
+    return deadline;
+  }
+
+  Map<String, Object> attributes() {
+    return attributes;
+  }
+
+  static void checkHeader(String name, String value, boolean secret) {
+    if (name.isEmpty()) {
+      throw new IllegalArgumentException("header name must not be empty");
+    }
+    for (int i = 0; i < name.length(); i++) {
+      char c = name.charAt(i);
+      if (c <= ' ' || c >= 0x7f || c == ':') {
+        throw new IllegalArgumentException("header name '" + name.replaceAll("[\\r\\n]", "?")
+            + "' has a character not allowed in a header name at index " + i);
+      }
+    }
+    for (int i = 0; i < value.length(); i++) {
+      char c = value.charAt(i);
+      if ((c < ' ' && c != '\t') || c == 0x7f) {
+        throw new IllegalArgumentException("value of header " + name + " has a control character"
+            + " (code " + (int) c + ") at index " + i
+            + (secret ? "" : "; CR and LF are never allowed: they would inject headers"));
+      }
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "ApiRequest[" + method + " " + client.redactor().url(url.build()) + "]";
+  }
+}

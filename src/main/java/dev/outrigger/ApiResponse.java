@@ -1,0 +1,65 @@
+package dev.outrigger;
+
+import java.time.Duration;
+import java.util.List;
+import okhttp3.Headers;
+
+/**
+ * A successful (2xx) response with its body mapped to {@code T}, as returned by
+ * {@link ApiRequest#send(Class)}. Immutable; the body is already read and the connection
+ * released.
+ *
+ * @param <T> the body type
+ */
+public final class ApiResponse<T> {
+  private final int status;
+  private final Headers headers;
+  private final T body;
+  private final int attempts;
+  private final Duration elapsed;
+
+  ApiResponse(int status, Headers headers, T body, int attempts, Duration elapsed) {
+    this.status = status;
+    this.headers = headers;
+    this.body = body;
+    this.attempts = attempts;
+    this.elapsed = elapsed;
+  }
+
+  public int status() {
+    return status;
+  }
+
+  public T body() {
+    return body;
+  }
+
+  /** The first value of header {@code name} (case-insensitive), or null. */
+  public String header(String name) {
+    return headers.get(name);
+  }
+
+  /** Every value of header {@code name} (case-insensitive). */
+  public List<String> headers(String name) {
+    return headers.values(name);
+  }
+
+  public Headers headers() {
+    return headers;
+  }
+
+  /** How many attempts the call sent, the successful one included. */
+  public int attempts() {
+    return attempts;
+  }
+
+  /** Time from the start of the call to the end of the body, waits and retries included. */
+  public Duration elapsed() {
+    return elapsed;
+  }
+
+  @Override
+  public String toString() {
+    return "ApiResponse[" + status + ", " + attempts + " attempt(s), " + elapsed.toMillis() + " ms]";
+  }
+}

@@ -1,0 +1,89 @@
+package dev.outrigger;
+
+import java.time.Duration;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** Fans events out to several listeners, isolating the client from a listener that throws. */
+final class Listeners implements CallListener {
+  private static final Logger log = LoggerFactory.getLogger(CallListener.class);
+  private final CallListener[] all;
+
+  private Listeners(List<CallListener> all) {
+    this.all = all.toArray(new CallListener[0]);
+  }
+
+  static CallListener of(List<CallListener> listeners) {
+    return listeners.isEmpty() ? NONE : new Listeners(listeners);
+  }
+
+  private interface Event {
+    void send(CallListener l);
+  }
+
+  private void each(Event e) {
+    for (CallListener l : all) {
+      try {
+        e.send(l);
+      } catch (RuntimeException ex) {
+        log.warn("listener {} threw; ignored", l, ex);
+      }
+    }
+  }
+
+  @Override
+  public void callStart(CallContext call) {
+    each(l -> l.callStart(call));
+  }
+
+  @Override
+  public void callEnd(CallContext call, int status, Throwable error, Duration elapsed) {
+    each(l -> l.callEnd(call, status, error, elapsed));
+  }
+
+  @Override
+  public void attemptStart(CallContext call) {
+    each(l -> l.attemptStart(call));
+  }
+
+  @Override
+  public void attemptEnd(CallContext call, int status, Throwable error, Duration elapsed) {
+    each(l -> l.attemptEnd(call, status, error, elapsed));
+  }
+
+  @Override
+  public void retryScheduled(CallContext call, Duration delay, String reason) {
+    each(l -> l.retryScheduled(call, delay, reason));
+  }
+
+  @Override
+  public void retryBudgetExhausted(CallContext call) {
+    each(l -> l.retryBudgetExhausted(call));
+  }
+
+  @Override
+  public void rateLimitWaited(CallContext call, String key, Duration waited) {
+    each(l -> l.rateLimitWaited(call, key, waited));
+  }
+
+  @Override
+  public void rateLimitRejected(CallContext call, String key, Duration wouldWait) {
+    each(l -> l.rateLimitRejected(call, key, wouldWait));
+  }
+
+  @Override
+  public void breakerRejected(CallContext call, String key) {
+    each(l -> l.breakerRejected(call, key));
+  }
+
+  @Override
+  public void breakerTransition(String key, CircuitBreaker.State from, CircuitBreaker.State to) {
+    each(l -> l.breakerTransition(key, from, to));
+  }
+
+  @Override
+  public void inFlightWaited(CallContext call, Duration waited) {
+    each(l -> l.inFlightWaited(call, waited));
+  }
+}

@@ -1,0 +1,62 @@
+package dev.outrigger.internal;
+
+import dev.outrigger.CallContext;
+import dev.outrigger.CallInterceptor;
+import java.util.List;
+import okhttp3.Request;
+import okhttp3.Response;
+
+/** The client's interceptors in order, outer to inner; the last one is the transport. */
+public final class PolicyChain {
+  private final List<CallInterceptor> interceptors;
+
+  public PolicyChain(List<CallInterceptor> interceptors) {
+    if (interceptors.isEmpty()) {
+      throw new IllegalArgumentException("a chain needs at least its transport");
+    }
+    this.interceptors = List.copyOf(interceptors);
+  }
+
+  public Response proceed(RealCallContext ctx, Request request) {
+    return new RealChain(0, request, ctx).proceed(request);
+  }
+
+  public List<CallInterceptor> interceptors() {
+    return interceptors;
+  }
+
+  private final class RealChain implements CallInterceptor.Chain {
+    private final int index;
+    private final Request request;
+    private final RealCallContext ctx;
+
+    RealChain(int index, Request request, RealCallContext ctx) {
+      this.index = index;
+      this.request = request;
+      this.ctx = ctx;
+    }
+
+    @Override
+    public Request request() {
+      return request;
+    }
+
+    @Override
+    public CallContext context() {
+      return ctx;
+    }
+
+    @Override
+    public Response proceed(Request next) {
+      if (index >= interceptors.size()) {
+        throw new IllegalStateException("the transport must not call proceed()");
+      }
+      CallInterceptor interceptor = interceptors.get(index);
+      Response response = interceptor.intercept(new RealChain(index + 1, next, ctx));
+      if (response == null) {
+        throw new IllegalStateException("interceptor " + interceptor + " returned null");
+      }
+      return response;
+    }
+  }
+}

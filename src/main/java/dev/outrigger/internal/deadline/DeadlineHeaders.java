@@ -1,0 +1,92 @@
+package dev.outrigger.internal.deadline;
+
+import java.util.Locale;
+
+/**
+ * Formats and parses the remaining budget sent on the wire: gRPC's {@code grpc-timeout}
+ * ({@code 250m}, {@code 3S}: at most 8 digits and a unit of H, M, S, m, u, n) or a plain number of
+ * milliseconds under any other header name.
+ */
+public final class DeadlineHeaders {
+  public static final String GRPC_TIMEOUT = "grpc-timeout";
+  private static final long MAX_GRPC_VALUE = 99_999_999L;
+
+  private DeadlineHeaders() {}
+
+  public static boolean isGrpc(String headerName) {
+    return GRPC_TIMEOUT.equalsIgnoreCase(headerName);
+  }
+
+  /** The header value for {@code nanos} remaining (at least 1 ms / 1 unit). */
+  public static String format(String headerName, long nanos) {
+    long n = Math.max(1, nanos);
+    if (!isGrpc(headerName)) {
+      return Long.toString(Math.max(1, (n + 999_999) / 1_000_000));
+    }
+    // The finest unit whose value fits in 8 digits, rounding up so the budget is never shortened
+    // below what the receiver can represent.
+    long[] perUnit = {1L, 1_000L, 1_000_000L, 1_000_000_000L, 60_000_000_000L, 3_600_000_000_000L};
+    char[] units = {'n', 'u', 'm', 'S', 'M', 'H'};
+    for (int i = 0; i < units.length; i++) {
+      long v = (n + perUnit[i] - 1) / perUnit[i];
+      if (v <= MAX_GRPC_VALUE) {
+        return v + String.valueOf(units[i]);
+      }
+    }
+    return MAX_GRPC_VALUE + "H";
+  }
+
+  /**
+   * Nanoseconds a header value grants, or -1 when the value is missing or malformed.
+   */
+  public static long parse(String headerName, String value) {
+    if (value == null) {
+      return -1;
+    }
+    String v = value.trim();
+    if (v.isEmpty()) {
+      return -1;
+    }
+    if (!isGrpc(headerName)) {
+      if (v.length() > 15 || !digits(v, v.length())) {
+        return -1;
+      }
+      return Long.parseLong(v) * 1_000_000L;
+    }
+    int len = v.length();
+    if (len < 2 || len > 9 || !digits(v, len - 1)) {
+      return -1;
+    }
+    long amount = Long.parseLong(v.substring(0, len - 1));
+    long perUnit = switch (v.charAt(len - 1)) {
+      case 'n' -> 1L;
+      case 'u' -> 1_000L;
+      case 'm' -> 1_000_000L;
+      case 'S' -> 1_000_000_000L;
+      case 'M' -> 60_000_000_000L;
+      case 'H' -> 3_600_000_000_000L;
+      default -> -1L;
+    };
+    if (perUnit < 0) {
+      return -1;
+    }
+    return Math.multiplyHigh(amount, perUnit) != 0 ? Long.MAX_VALUE / 2 : amount * perUnit;
+  }
+
+  private static boolean digits(String s, int end) {
+    if (end == 0) {
+      return false;
+    }
+    for (int i = 0; i < end; i++) {
+      char c = s.charAt(i);
+      if (c < '0' || c > '9') {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  static String lower(String s) {
+    return s.toLowerCase(Locale.ROOT);
+  }
+}

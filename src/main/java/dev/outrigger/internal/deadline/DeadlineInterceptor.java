@@ -1,0 +1,60 @@
+package dev.outrigger.internal.deadline;
+
+import dev.outrigger.ApiException;
+import dev.outrigger.CallInterceptor;
+import dev.outrigger.DeadlineExceededException;
+import dev.outrigger.internal.ExceptionAccess;
+import dev.outrigger.internal.Failures;
+import dev.outrigger.internal.RealCallContext;
+import java.time.Duration;
+import okhttp3.Response;
+
+/**
+ * The outermost policy: a call whose deadline has passed fails with
+ * {@link DeadlineExceededException}, whatever it was doing when time ran out (attempting,
+ * backing off, waiting for a permit); the last failure becomes the cause. The deadline itself is
+ * enforced where the time is spent: each attempt's OkHttp call timeout, and every wait.
+ */
+public final class DeadlineInterceptor implements CallInterceptor {
+  private final Duration defaultDeadline;
+
+  public DeadlineInterceptor(Duration defaultDeadline) {
+    this.defaultDeadline = defaultDeadline;
+  }
+
+  @Override
+  public Response intercept(Chain chain) {
+    RealCallContext ctx = (RealCallContext) chain.context();
+    if (ctx.deadline().isExpired()) {
+      throw exceeded(ctx, null, "before the call started");
+    }
+    try {
+      return chain.proceed(chain.request());
+    } catch (DeadlineExceededException e) {
+      throw e;
+    } catch (ApiException e) {
+      // A failure that surfaces after the deadline passed is reported as the deadline: the
+      // caller asked for an answer by then, and whatever broke is the cause.
+      if (ctx.deadline().isExpired() && !Failures.isCancellation(e)) {
+        throw exceeded(ctx, e, null);
+      }
+      throw e;
+    }
+  }
+
+  /** The exception for a call whose deadline ran out, with the attempts made so far. */
+  public static DeadlineExceededException exceeded(
+      RealCallContext ctx, Throwable cause, String when) {
+    long elapsedMs = (ctx.clock().nanoTime() - ctx.startNanos()) / 1_000_000;
+    String msg = ctx.describe() + ": deadline exceeded "
+        + (when != null ? when : "after " + elapsedMs + " ms")
+        + " and " + ctx.attemptsSent() + (ctx.attemptsSent() == 1 ? " attempt" : " attempts");
+    return ExceptionAccess.finish(
+        new DeadlineExceededException(msg, cause, ctx.attemptsSent()), ctx.attemptsSent(), null);
+  }
+
+  @Override
+  public String toString() {
+    return "Deadline[default " + defaultDeadline + "]";
+  }
+}

@@ -1,0 +1,27 @@
+package dev.outrigger.internal.http;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+
+/** The default JSON mapper: lenient about fields the API adds, strict about size and nesting. */
+public final class Json {
+  /** Deeper JSON is refused with a clear error instead of a stack overflow. */
+  public static final int MAX_NESTING_DEPTH = 500;
+
+  private Json() {}
+
+  public static ObjectMapper defaultMapper() {
+    JsonFactory factory = JsonFactory.builder()
+        .streamReadConstraints(StreamReadConstraints.builder()
+            .maxNestingDepth(MAX_NESTING_DEPTH)
+            .build())
+        .build();
+    return JsonMapper.builder(factory)
+        .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+        .findAndAddModules()
+        .build();
+  }
+}

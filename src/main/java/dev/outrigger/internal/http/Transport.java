@@ -1,0 +1,193 @@
+package dev.outrigger.internal.http;
+
+import dev.outrigger.ApiException;
+import dev.outrigger.CallInterceptor;
+import dev.outrigger.DeserializationException;
+import dev.outrigger.TransportException;
+import dev.outrigger.internal.RealCallContext;
+import dev.outrigger.internal.deadline.DeadlineHeaders;
+import dev.outrigger.internal.deadline.DeadlineInterceptor;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.net.ConnectException;
+import java.net.NoRouteToHostException;
+import java.net.SocketException;
+import java.net.SocketTimeoutException;
+import java.net.UnknownHostException;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLException;
+import okhttp3.Call;
+import okhttp3.Interceptor;
+import okhttp3.OkHttpClient;
+import okhttp3.Request;
+import okhttp3.Response;
+import okhttp3.ResponseBody;
+import okio.BufferedSource;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The end of the chain: one attempt on the network through OkHttp. The OkHttp call timeout is
+ * the remaining deadline (or the per-attempt timeout when that is shorter), so an expired
+ * deadline cancels the exchange and closes its socket whatever it was doing. The body is read
+ * into memory here, bounded by {@code maxResponseBytes}, so a failure while reading it is a
+ * failure of this attempt (and can be retried) and nothing after the transport can leak a
+ * connection. I/O failures are translated here, once, into {@link TransportException}s.
+ */
+public final class Transport implements CallInterceptor {
+  private static final Logger log = LoggerFactory.getLogger("dev.outrigger.ApiClient");
+
+  private final OkHttpClient okhttp;
+  private final long attemptTimeoutNanos;
+  private final long maxResponseBytes;
+  private final String deadlineHeader;
+
+  /**
+   * @param okhttp the client to send with
+   * @param attemptTimeout the cap on one attempt, or null for none (the deadline still bounds it)
+   * @param maxResponseBytes the largest body read
+   * @param deadlineHeader the header that carries the remaining budget, or null to send none
+   */
+  public Transport(
+      OkHttpClient okhttp, Duration attemptTimeout, long maxResponseBytes, String deadlineHeader) {
+    this.okhttp = okhttp;
+    this.attemptTimeoutNanos = attemptTimeout == null ? 0 : attemptTimeout.toNanos();
+    this.maxResponseBytes = maxResponseBytes;
+    this.deadlineHeader = deadlineHeader;
+  }
+
+  /**
+   * The OkHttp network interceptor that tells the call's context the request is about to be
+   * written: a failure before this point left the server untouched. Install it on the OkHttp
+   * client this transport uses.
+   */
+  public static final Interceptor REQUEST_WRITTEN = chain -> {
+    RealCallContext ctx = chain.request().tag(RealCallContext.class);
+    if (ctx != null) {
+      ctx.markRequestWritten();
+    }
+    return chain.proceed(chain.request());
+  };
+
+  @Override
+  public Response intercept(Chain chain) {
+    RealCallContext ctx = (RealCallContext) chain.context();
+    long remaining = ctx.deadline().remainingNanos();
+    if (remaining <= 0) {
+      throw DeadlineInterceptor.exceeded(ctx, null, "before attempt " + ctx.attempt());
+    }
+    boolean capped = attemptTimeoutNanos > 0 && attemptTimeoutNanos < remaining;
+    long timeout = capped ? attemptTimeoutNanos : remaining;
+
+    Request.Builder rb = chain.request().newBuilder().tag(RealCallContext.class, ctx);
+    if (deadlineHeader != null) {
+      rb.header(deadlineHeader, DeadlineHeaders.format(deadlineHeader, remaining));
+    }
+    Request request = rb.build();
+    Call call = okhttp.newCall(request);
+    call.timeout().timeout(timeout, TimeUnit.NANOSECONDS);
+
+    ctx.markSent();
+    ctx.listener().attemptStart(ctx);
+    long start = ctx.clock().nanoTime();
+    Response response;
+    try {
+      response = buffer(call.execute(), ctx);
+    } catch (IOException e) {
+      ApiException failure = translate(e, ctx, capped, timeout);
+      Duration elapsed = Duration.ofNanos(ctx.clock().nanoTime() - start);
+      if (log.isDebugEnabled()) {
+        log.debug("{} -> {} in {} ms (attempt {})", ctx.describe(), failure.getMessage(),
+            elapsed.toMillis(), ctx.attempt());
+      }
+      ctx.listener().attemptEnd(ctx, -1, failure, elapsed);
+      throw failure;
+    } catch (DeserializationException e) {
+      ctx.listener().attemptEnd(ctx, -1, e, Duration.ofNanos(ctx.clock().nanoTime() - start));
+      throw e;
+    }
+    Duration elapsed = Duration.ofNanos(ctx.clock().nanoTime() - start);
+    if (log.isDebugEnabled()) {
+      log.debug("{} -> {} in {} ms (attempt {})", ctx.describe(), response.code(),
+          elapsed.toMillis(), ctx.attempt());
+    }
+    ctx.listener().attemptEnd(ctx, response.code(), null, elapsed);
+    return response;
+  }
+
+  /** Reads the body into memory, refusing one over the limit without reading it all. */
+  private Response buffer(Response response, RealCallContext ctx) throws IOException {
+    ResponseBody body = response.body();
+    try {
+      long declared = body.contentLength();
+      if (declared > maxResponseBytes) {
+        throw tooLarge(ctx, response, "declares " + declared + " bytes");
+      }
+      BufferedSource source = body.source();
+      if (source.request(maxResponseBytes + 1)) {
+        throw tooLarge(ctx, response, "is larger than " + maxResponseBytes + " bytes");
+      }
+      byte[] bytes = source.readByteArray();
+      return response.newBuilder()
+          .body(ResponseBody.create(bytes, body.contentType()))
+          .build();
+    } finally {
+      response.close();
+    }
+  }
+
+  private static DeserializationException tooLarge(
+      RealCallContext ctx, Response response, String what) {
+    return new DeserializationException(
+        ctx.describe() + " -> " + response.code() + ": the response body " + what
+            + ", over the limit; raise ApiClient.Builder.maxResponseBytes if this is expected",
+        null, ctx.attemptsSent());
+  }
+
+  private static ApiException translate(
+      IOException e, RealCallContext ctx, boolean capped, long timeoutNanos) {
+    int attempts = ctx.attemptsSent();
+    String where = ctx.describe();
+    Thread t = Thread.currentThread();
+    boolean interrupted = t.isInterrupted()
+        || (e instanceof InterruptedIOException && "interrupted".equals(e.getMessage()))
+        || (e instanceof SocketException && String.valueOf(e.getMessage()).contains("interrupt"));
+    if (interrupted) {
+      // Okio clears the flag when it notices an interrupt; the caller must still see it.
+      t.interrupt();
+      return new TransportException(where + " was interrupted", e, attempts,
+          TransportException.Kind.CANCELLED);
+    }
+    if (ctx.deadline().isExpired()) {
+      return DeadlineInterceptor.exceeded(ctx, e, null);
+    }
+    String reason = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    if (capped && e instanceof InterruptedIOException && !(e instanceof SocketTimeoutException)) {
+      return new TransportException(where + ": attempt " + ctx.attempt() + " timed out after "
+          + Duration.ofNanos(timeoutNanos).toMillis() + " ms", e, attempts,
+          TransportException.Kind.TIMEOUT);
+    }
+    TransportException.Kind kind;
+    if (e instanceof UnknownHostException || e instanceof ConnectException
+        || e instanceof NoRouteToHostException) {
+      kind = TransportException.Kind.CONNECT;
+    } else if (e instanceof SSLException) {
+      kind = TransportException.Kind.TLS;
+    } else if (e instanceof SocketTimeoutException) {
+      kind = ctx.lastRequestWritten() ? TransportException.Kind.TIMEOUT
+          : TransportException.Kind.CONNECT;
+    } else {
+      kind = TransportException.Kind.IO;
+    }
+    return new TransportException(where + " failed: " + reason, e, attempts, kind);
+  }
+
+  @Override
+  public String toString() {
+    return "OkHttp[attempt timeout "
+        + (attemptTimeoutNanos == 0 ? "none" : Duration.ofNanos(attemptTimeoutNanos))
+        + ", max body " + maxResponseBytes + " bytes"
+        + (deadlineHeader == null ? "" : ", deadline header " + deadlineHeader) + "]";
+  }
+}

@@ -1,0 +1,161 @@
+package dev.outrigger.internal.http;
+
+import java.nio.charset.StandardCharsets;
+import java.util.Locale;
+import java.util.concurrent.ConcurrentHashMap;
+import okhttp3.HttpUrl;
+
+/** Path templates and URL resolution. */
+public final class Urls {
+  private static final char[] HEX = "0123456789ABCDEF".toCharArray();
+
+  private Urls() {}
+
+  /**
+   * Percent-encodes {@code value} as exactly one path segment: everything but RFC 3986's
+   * unreserved characters is encoded, so {@code /}, {@code ?}, {@code #}, CR/LF and non-ASCII can
+   * never change the path or reach a header.
+   *
+   * @throws IllegalArgumentException for {@code .} and {@code ..}, which every URL parser treats
+   *     as path navigation however they are encoded ({@code %2E%2E} included)
+   */
+  public static String encodeSegment(String value) {
+    if (value.equals(".") || value.equals("..") || value.isEmpty()) {
+      throw new IllegalArgumentException("path argument '" + value + "' cannot be a path segment: "
+          + (value.isEmpty() ? "it is empty" : "URL parsers treat it as navigation however it is "
+          + "encoded, so it would change the path"));
+    }
+    byte[] bytes = value.getBytes(StandardCharsets.UTF_8);
+    StringBuilder sb = new StringBuilder(bytes.length + 8);
+    for (byte b : bytes) {
+      int c = b & 0xff;
+      if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+          || c == '-' || c == '.' || c == '_' || c == '~') {
+        sb.append((char) c);
+      } else {
+        sb.append('%').append(HEX[c >> 4]).append(HEX[c & 0xf]);
+      }
+    }
+    return sb.toString();
+  }
+
+  /**
+   * Replaces each {@code {name}} in {@code template}, in order, with the next argument encoded
+   * as one path segment.
+   *
+   * @throws IllegalArgumentException when the placeholders and arguments do not match, or an
+   *     argument is null
+   */
+  public static String expand(String template, Object... args) {
+    StringBuilder sb = new StringBuilder(template.length() + 16);
+    int used = 0;
+    int i = 0;
+    while (i < template.length()) {
+      char c = template.charAt(i);
+      if (c == '{') {
+        int end = template.indexOf('}', i);
+        if (end < 0) {
+          throw new IllegalArgumentException("path template '" + template
+              + "' has an unclosed '{' at index " + i);
+        }
+        if (used >= args.length) {
+          throw new IllegalArgumentException("path template '" + template + "' has more {} "
+              + "placeholders than the " + args.length + " argument(s) given");
+        }
+        Object arg = args[used++];
+        if (arg == null) {
+          throw new IllegalArgumentException("path argument " + used + " for '"
+              + template.substring(i, end + 1) + "' in '" + template + "' is null");
+        }
+        sb.append(encodeSegment(String.valueOf(arg)));
+        i = end + 1;
+      } else {
+        sb.append(c);
+        i++;
+      }
+    }
+    if (used != args.length) {
+      throw new IllegalArgumentException("path template '" + template + "' has " + used
+          + " placeholder(s) but " + args.length + " argument(s) were given");
+    }
+    return sb.toString();
+  }
+
+  /** Whether {@code s} is an absolute http(s) URL rather than a path. */
+  public static boolean isAbsolute(String s) {
+    String lower = s.length() >= 8 ? s.substring(0, 8).toLowerCase(Locale.ROOT) : s.toLowerCase(Locale.ROOT);
+    return lower.startsWith("http://") || lower.startsWith("https://");
+  }
+
+  /** Parsed origins ({@code scheme://authority}) of absolute URLs, so hosts are canonicalised once. */
+  private static final ConcurrentHashMap<String, HttpUrl> ORIGINS = new ConcurrentHashMap<>();
+  private static final int MAX_ORIGINS = 1024;
+
+  /**
+   * {@code path} appended to {@code base}'s path (not RFC 3986 resolution, which would drop the
+   * base's last segment: {@code /v1} + {@code /posts} is {@code /v1/posts}); an absolute URL is
+   * used as is.
+   *
+   * @throws IllegalArgumentException when the result is not a valid http(s) URL or a relative
+   *     path is used without a base URL
+   */
+  public static HttpUrl resolve(HttpUrl base, String path) {
+    if (isAbsolute(path)) {
+      int authority = path.indexOf("://") + 3;
+      int end = authority;
+      while (end < path.length() && "/?#".indexOf(path.charAt(end)) < 0) {
+        end++;
+      }
+      String origin = path.substring(0, end);
+      HttpUrl parsed = ORIGINS.get(origin);
+      if (parsed == null) {
+        parsed = HttpUrl.parse(origin);
+        if (parsed == null || !parsed.username().isEmpty() || !parsed.password().isEmpty()) {
+          // Not cached: user info or garbage goes through the full parser every time.
+          HttpUrl full = HttpUrl.parse(path);
+          if (full == null) {
+            throw new IllegalArgumentException("not a valid http(s) URL: '" + origin + "...'");
+          }
+          return full;
+        }
+        if (ORIGINS.size() >= MAX_ORIGINS) {
+          ORIGINS.clear();
+        }
+        ORIGINS.put(origin, parsed);
+      }
+      return append(parsed, path.substring(end));
+    }
+    if (base == null) {
+      throw new IllegalArgumentException("'" + path + "' is a relative path but the client has "
+          + "no baseUrl: set ApiClient.Builder.baseUrl or pass an absolute http(s) URL");
+    }
+    return append(base, path);
+  }
+
+  /** Appends an encoded path, query and fragment to a base without re-parsing the host. */
+  private static HttpUrl append(HttpUrl base, String rest) {
+    int hash = rest.indexOf('#');
+    String fragment = hash >= 0 ? rest.substring(hash + 1) : null;
+    String beforeHash = hash >= 0 ? rest.substring(0, hash) : rest;
+    int q = beforeHash.indexOf('?');
+    String query = q >= 0 ? beforeHash.substring(q + 1) : null;
+    String p = q >= 0 ? beforeHash.substring(0, q) : beforeHash;
+    if (p.isEmpty() && query == null && fragment == null) {
+      return base;
+    }
+    HttpUrl.Builder b = base.newBuilder();
+    if (!p.isEmpty()) {
+      if (p.startsWith("/")) {
+        p = p.substring(1);
+      }
+      b.addEncodedPathSegments(p);
+    }
+    if (query != null) {
+      b.encodedQuery(query);
+    }
+    if (fragment != null) {
+      b.encodedFragment(fragment);
+    }
+    return b.build();
+  }
+}

@@ -1,0 +1,112 @@
+package dev.outrigger.internal.http;
+
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
+import okio.AsyncTimeout;
+
+/**
+ * Keeps Okio's timeout watchdog from being woken by every call.
+ *
+ * <p>Each attempt's deadline is an OkHttp call timeout, which Okio enforces with one shared
+ * watchdog thread and a priority queue of deadlines. When a new deadline becomes the head of that
+ * queue, Okio signals the watchdog, which costs a thread wake-up (several microseconds) on the
+ * calling thread. With one call at a time the queue is empty between calls, so every call would
+ * pay it. This keeper parks a sentinel deadline {@link #PERIOD_MILLIS} ahead at the head of the
+ * queue and re-arms it when it fires: a call's deadline (seconds, usually) then lands behind it
+ * and no signal is needed. Only calls with less than the sentinel's remaining time left still
+ * wake the watchdog, so precision is unchanged.
+ *
+ * <p>The sentinel runs while at least one {@code ApiClient} is open ({@link #acquire} and
+ * {@link #release} count them); after the last closes, Okio's watchdog idles out as usual.
+ */
+public final class WatchdogKeeper {
+  static final long PERIOD_MILLIS = 200;
+
+  private static final ReentrantLock LOCK = new ReentrantLock();
+  private static int users;
+  private static Sentinel sentinel;
+
+  private WatchdogKeeper() {}
+
+  public static void acquire() {
+    LOCK.lock();
+    try {
+      if (users++ == 0) {
+        sentinel = new Sentinel();
+        sentinel.arm();
+      }
+    } finally {
+      LOCK.unlock();
+    }
+  }
+
+  public static void release() {
+    Sentinel stopping = null;
+    LOCK.lock();
+    try {
+      if (users > 0 && --users == 0) {
+        stopping = sentinel;
+        sentinel = null;
+      }
+    } finally {
+      LOCK.unlock();
+    }
+    if (stopping != null) {
+      stopping.stop();
+    }
+  }
+
+  /** Whether a sentinel is armed (for tests). */
+  static boolean running() {
+    LOCK.lock();
+    try {
+      return sentinel != null;
+    } finally {
+      LOCK.unlock();
+    }
+  }
+
+  private static final class Sentinel extends AsyncTimeout {
+    private final ReentrantLock lock = new ReentrantLock();
+    private boolean stopped;
+
+    Sentinel() {
+      timeout(PERIOD_MILLIS, TimeUnit.MILLISECONDS);
+    }
+
+    void arm() {
+      lock.lock();
+      try {
+        if (!stopped) {
+          enter();
+        }
+      } finally {
+        lock.unlock();
+      }
+    }
+
+    @Override
+    protected void timedOut() {
+      // Called on Okio's watchdog thread once the sentinel's time is up: re-arm it.
+      lock.lock();
+      try {
+        exit();
+        if (!stopped) {
+          enter();
+        }
+      } finally {
+        lock.unlock();
+      }
+    }
+
+    void stop() {
+      lock.lock();
+      try {
+        stopped = true;
+        exit();
+      } finally {
+        lock.unlock();
+      }
+    }
+  }
+}

@@ -1,0 +1,334 @@
+package dev.outrigger;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import mockwebserver3.MockResponse;
+import mockwebserver3.MockWebServer;
+import mockwebserver3.RecordedRequest;
+import mockwebserver3.junit5.StartStop;
+import okio.Buffer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class ApiClientTest {
+  record Post(int id, String title) {}
+
+  @StartStop
+  private final MockWebServer server = new MockWebServer();
+
+  private ApiClient client;
+
+  @BeforeEach
+  void setUp() {
+    client = ApiClient.builder().baseUrl(server.url("/v1").toString()).retry(Retry.none()).build();
+  }
+
+  @AfterEach
+  void tearDown() throws InterruptedException {
+    ClientTestSupport.assertNoLeaks(client);
+    client.close();
+  }
+
+  private static MockResponse json(String body) {
+    return new MockResponse.Builder().code(200).addHeader("Content-Type", "application/json")
+        .body(body).build();
+  }
+
+  @Test
+  void mapsJsonToARecordIgnoringFieldsTheApiAdded() throws Exception {
+    server.enqueue(json("{\"id\":42,\"title\":\"hello\",\"addedLater\":true}"));
+
+    Post p = client.get("/posts/{id}", 42).execute(Post.class);
+
+    assertEquals(new Post(42, "hello"), p);
+    RecordedRequest r = server.takeRequest();
+    assertEquals("GET", r.getMethod());
+    assertEquals("/v1/posts/42", r.getUrl().encodedPath());
+  }
+
+  @Test
+  void mapsAGenericListThroughATypeReference() {
+    server.enqueue(json("[{\"id\":1,\"title\":\"a\"},{\"id\":2,\"title\":\"b\"}]"));
+
+    List<Post> all = client.get("/posts").query("userId", 1)
+        .execute(new TypeReference<List<Post>>() {});
+
+    assertEquals(List.of(new Post(1, "a"), new Post(2, "b")), all);
+  }
+
+  @Test
+  void givesTextBytesOrNothingForStringByteArrayAndVoid() {
+    server.enqueue(new MockResponse.Builder().body("plain ünïcode").build());
+    server.enqueue(new MockResponse.Builder().body(new Buffer().write(new byte[] {1, 2, 3})).build());
+    server.enqueue(new MockResponse.Builder().body("ignored").build());
+
+    assertEquals("plain ünïcode", client.get("/health").execute(String.class));
+    assertArrayEquals(new byte[] {1, 2, 3}, client.get("/bytes").execute(byte[].class));
+    assertNull(client.get("/void").execute(Void.class));
+  }
+
+  @Test
+  void encodesEachPathArgumentAsExactlyOneSegment() throws Exception {
+    for (int i = 0; i < 6; i++) {
+      server.enqueue(json("{}"));
+    }
+    String[] hostile = {"a/b", "..%2F", "x?admin=1", "frag#ment", "evil\r\nX-Injected: 1", "ünï cødé"};
+    for (String arg : hostile) {
+      client.get("/files/{name}/meta", arg).execute(Void.class);
+    }
+    String[] expected = {
+      "/v1/files/a%2Fb/meta", "/v1/files/..%252F/meta", "/v1/files/x%3Fadmin%3D1/meta",
+      "/v1/files/frag%23ment/meta", "/v1/files/evil%0D%0AX-Injected%3A%201/meta",
+      "/v1/files/%C3%BCn%C3%AF%20c%C3%B8d%C3%A9/meta"
+    };
+    for (String e : expected) {
+      RecordedRequest r = server.takeRequest();
+      assertEquals(e, r.getUrl().encodedPath());
+      assertNull(r.getUrl().query());
+      assertNull(r.getHeaders().get("X-Injected"));
+    }
+  }
+
+  @Test
+  void encodesQueryParameters() throws Exception {
+    server.enqueue(json("{}"));
+
+    client.get("/search").query("q", "a&b=c d").query("page", 2).execute(Void.class);
+
+    RecordedRequest r = server.takeRequest();
+    assertEquals("a&b=c d", r.getUrl().queryParameter("q"));
+    assertEquals("2", r.getUrl().queryParameter("page"));
+    assertEquals(Set.of("q", "page"), r.getUrl().queryParameterNames());
+  }
+
+  @Test
+  void rejectsPathTemplatesWhoseArgumentsDoNotMatch() {
+    IllegalArgumentException tooFew = assertThrows(IllegalArgumentException.class,
+        () -> client.get("/posts/{id}/{sub}", 1));
+    assertTrue(tooFew.getMessage().contains("/posts/{id}/{sub}"), tooFew.getMessage());
+    assertThrows(IllegalArgumentException.class, () -> client.get("/posts", 1));
+    assertThrows(IllegalArgumentException.class, () -> client.get("/posts/{id}", (Object) null));
+    IllegalArgumentException dots = assertThrows(IllegalArgumentException.class,
+        () -> client.get("/files/{name}", ".."));
+    assertTrue(dots.getMessage().contains("change the path"), dots.getMessage());
+    assertThrows(IllegalArgumentException.class, () -> client.get("/files/{name}", "."));
+  }
+
+  @Test
+  void usesAnAbsoluteUrlAsIs() throws Exception {
+    try (MockWebServer other = new MockWebServer()) {
+      other.start();
+      other.enqueue(json("\"elsewhere\""));
+
+      String s = client.get(other.url("/").toString() + "x/{y}", "z").execute(String.class);
+
+      assertEquals("\"elsewhere\"", s);
+      assertEquals("/x/z", other.takeRequest().getUrl().encodedPath());
+      assertEquals(0, server.getRequestCount());
+    }
+  }
+
+  @Test
+  void rejectsAnInvalidBaseUrlAtBuild() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> ApiClient.builder().baseUrl("not a url").build());
+    assertTrue(e.getMessage().contains("baseUrl"), e.getMessage());
+    assertThrows(IllegalArgumentException.class,
+        () -> ApiClient.builder().baseUrl("ftp://example.com").build());
+    assertThrows(IllegalArgumentException.class,
+        () -> ApiClient.builder().baseUrl("https://example.com/v1?x=1").build());
+  }
+
+  @Test
+  void rejectsAPerAttemptTimeoutLongerThanTheDeadline() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> ApiClient.builder().deadline(Duration.ofSeconds(1))
+            .attemptTimeout(Duration.ofSeconds(2)).build());
+    assertTrue(e.getMessage().contains("attemptTimeout"), e.getMessage());
+    assertThrows(IllegalArgumentException.class,
+        () -> ApiClient.builder().deadline(Duration.ZERO));
+    assertThrows(IllegalArgumentException.class,
+        () -> ApiClient.builder().maxInFlightPerHost(0));
+    assertThrows(IllegalArgumentException.class,
+        () -> ApiClient.builder().maxResponseBytes(0));
+  }
+
+  @Test
+  void sendReturnsStatusHeadersBodyAndAttempts() {
+    server.enqueue(new MockResponse.Builder().code(201).addHeader("X-Request-Id", "r-1")
+        .addHeader("Content-Type", "application/json").body("{\"id\":7,\"title\":\"t\"}").build());
+
+    ApiResponse<Post> r = client.post("/posts").json(new Post(0, "t")).send(Post.class);
+
+    assertEquals(201, r.status());
+    assertEquals("r-1", r.header("x-request-id"));
+    assertEquals(new Post(7, "t"), r.body());
+    assertEquals(1, r.attempts());
+    assertFalse(r.elapsed().isNegative());
+  }
+
+  @Test
+  void sendsAJsonBodyAndTheIdempotencyKey() throws Exception {
+    server.enqueue(json("{\"id\":1,\"title\":\"x\"}"));
+
+    client.post("/posts").json(new Post(0, "x")).idempotencyKey("k-123").execute(Post.class);
+
+    RecordedRequest r = server.takeRequest();
+    assertEquals("POST", r.getMethod());
+    assertEquals("k-123", r.getHeaders().get("Idempotency-Key"));
+    assertTrue(r.getHeaders().get("Content-Type").startsWith("application/json"));
+    assertEquals("{\"id\":0,\"title\":\"x\"}", r.getBody().utf8());
+  }
+
+  @Test
+  void putPatchDeleteAndHeadUseTheirMethods() throws Exception {
+    for (int i = 0; i < 4; i++) {
+      server.enqueue(json("{}"));
+    }
+    client.put("/posts/{id}", 1).json(Map.of("a", 1)).execute();
+    client.patch("/posts/{id}", 1).json(Map.of("a", 2)).execute();
+    client.delete("/posts/{id}", 1).execute();
+    client.head("/posts/{id}", 1).execute();
+    for (String m : List.of("PUT", "PATCH", "DELETE", "HEAD")) {
+      assertEquals(m, server.takeRequest().getMethod());
+    }
+  }
+
+  @Test
+  void aNon2xxStatusThrowsHttpStatusExceptionNamingStatusMethodAndPath() {
+    server.enqueue(new MockResponse.Builder().code(404).body("{\"error\":\"no such post\"}").build());
+
+    HttpStatusException e = assertThrows(HttpStatusException.class,
+        () -> client.get("/posts/{id}", 9).execute(Post.class));
+
+    assertEquals(404, e.status());
+    assertEquals(1, e.attempts());
+    assertTrue(e.getMessage().contains("404"), e.getMessage());
+    assertTrue(e.getMessage().contains("GET"), e.getMessage());
+    assertTrue(e.getMessage().contains("/v1/posts/9"), e.getMessage());
+    assertTrue(e.getMessage().contains("no such post"), e.getMessage());
+    assertEquals(1, server.getRequestCount());
+  }
+
+  @Test
+  void boundsTheErrorBodySnippetInTheMessage() {
+    server.enqueue(new MockResponse.Builder().code(500).body("x".repeat(100_000)).build());
+
+    HttpStatusException e = assertThrows(HttpStatusException.class,
+        () -> client.get("/big-error").execute(String.class));
+
+    assertTrue(e.getMessage().length() < 1_000, "message length " + e.getMessage().length());
+  }
+
+  @Test
+  void aRefusedConnectionIsATransportExceptionOfKindConnect() throws IOException {
+    int port;
+    try (ServerSocket s = new ServerSocket(0)) {
+      port = s.getLocalPort();
+    }
+    TransportException e = assertThrows(TransportException.class,
+        () -> client.get("http://127.0.0.1:" + port + "/x").execute(String.class));
+
+    assertEquals(TransportException.Kind.CONNECT, e.kind());
+    assertEquals(1, e.attempts());
+  }
+
+  @Test
+  void malformedJsonIsADeserializationException() {
+    server.enqueue(json("{\"id\": \"not a number\""));
+
+    DeserializationException e = assertThrows(DeserializationException.class,
+        () -> client.get("/posts/1").execute(Post.class));
+
+    assertTrue(e.getMessage().contains("Post"), e.getMessage());
+    assertEquals(1, e.attempts());
+  }
+
+  @Test
+  void deeplyNestedJsonFailsCleanlyWithoutStackOverflow() {
+    server.enqueue(json("[".repeat(100_000) + "]".repeat(100_000)));
+
+    DeserializationException e = assertThrows(DeserializationException.class,
+        () -> client.get("/deep").execute(Object.class));
+
+    assertTrue(e.getMessage().toLowerCase().contains("nesting"), e.getMessage());
+  }
+
+  @Test
+  void refusesABodyOverTheLimitWithoutReadingItAll() {
+    try (ApiClient small = client.newBuilder().maxResponseBytes(1024).build()) {
+      server.enqueue(new MockResponse.Builder().body("y".repeat(64 * 1024)).build());
+      server.enqueue(new MockResponse.Builder().chunkedBody("z".repeat(64 * 1024), 512).build());
+      server.enqueue(new MockResponse.Builder().body("ok").build());
+
+      DeserializationException declared = assertThrows(DeserializationException.class,
+          () -> small.get("/declared").execute(String.class));
+      DeserializationException chunked = assertThrows(DeserializationException.class,
+          () -> small.get("/chunked").execute(String.class));
+
+      assertTrue(declared.getMessage().contains("maxResponseBytes"), declared.getMessage());
+      assertTrue(chunked.getMessage().contains("larger than 1024"), chunked.getMessage());
+      assertEquals("ok", small.get("/after").execute(String.class));
+    }
+  }
+
+  @Test
+  void reusesPooledConnectionsForSequentialCalls() throws Exception {
+    for (int i = 0; i < 50; i++) {
+      server.enqueue(json("{\"id\":" + i + ",\"title\":\"t\"}"));
+    }
+    for (int i = 0; i < 50; i++) {
+      assertEquals(i, client.get("/posts/{id}", i).execute(Post.class).id());
+    }
+    Set<Integer> connections = new HashSet<>();
+    for (int i = 0; i < 50; i++) {
+      connections.add(server.takeRequest().getConnectionIndex());
+    }
+    assertTrue(connections.size() <= 2, "connections used: " + connections.size());
+  }
+
+  @Test
+  void rejectsHeaderValuesWithCrOrLf() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> client.get("/x").header("X-Trace", "a\r\nX-Evil: 1"));
+    assertTrue(e.getMessage().contains("X-Trace"), e.getMessage());
+    assertThrows(IllegalArgumentException.class, () -> client.get("/x").header("Bad Name", "v"));
+  }
+
+  @Test
+  void callsAfterCloseFailAndClosingTwiceIsHarmless() {
+    ApiClient c = ApiClient.builder().baseUrl(server.url("/").toString()).build();
+    c.close();
+    c.close();
+    IllegalStateException e = assertThrows(IllegalStateException.class,
+        () -> c.get("/x").execute(String.class));
+    assertTrue(e.getMessage().contains("closed"));
+  }
+
+  @Test
+  void describeShowsThePolicyChainInOrder() {
+    String d = client.describe();
+    int deadline = d.indexOf("Deadline");
+    int retry = d.indexOf("Retry");
+    int breaker = d.indexOf("CircuitBreaker");
+    int inFlight = d.indexOf("InFlight");
+    int okhttp = d.indexOf("OkHttp");
+    assertTrue(deadline >= 0 && deadline < retry && retry < breaker && breaker < inFlight
+        && inFlight < okhttp, d);
+    assertEquals(d, client.toString());
+  }
+}

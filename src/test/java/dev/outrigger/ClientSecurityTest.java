@@ -1,0 +1,183 @@
+package dev.outrigger;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import mockwebserver3.MockResponse;
+import mockwebserver3.MockWebServer;
+import mockwebserver3.RecordedRequest;
+import mockwebserver3.junit5.StartStop;
+import okhttp3.CertificatePinner;
+import okhttp3.tls.HandshakeCertificates;
+import okhttp3.tls.HeldCertificate;
+import org.junit.jupiter.api.Test;
+
+/** TLS, auth and the promise that secrets never reach logs, messages or toString(). */
+class ClientSecurityTest {
+  private static final String TOKEN = "s3cr3t-token-value";
+
+  @StartStop
+  private final MockWebServer server = new MockWebServer();
+
+  @Test
+  void secretsNeverAppearInLogsMessagesOrToString() throws Exception {
+    server.enqueue(new MockResponse.Builder().code(403).body("denied").build());
+    try (LogCapture logs = new LogCapture();
+        ApiClient client = ApiClient.builder()
+            .baseUrl(server.url("/api").toString())
+            .retry(Retry.none())
+            .auth(Auth.bearer(() -> TOKEN))
+            .redactHeader("X-Api-Key")
+            .redactQueryParameter("session")
+            .build()) {
+      ApiRequest request = client.get("/things")
+          .query("token", TOKEN).query("session", TOKEN).query("page", 2)
+          .header("X-Api-Key", TOKEN).header("Cookie", "id=" + TOKEN);
+      HttpStatusException e = assertThrows(HttpStatusException.class,
+          () -> request.execute(String.class));
+
+      RecordedRequest sent = server.takeRequest();
+      assertEquals("Bearer " + TOKEN, sent.getHeaders().get("Authorization"), "sent for real");
+      assertEquals(TOKEN, sent.getUrl().queryParameter("token"), "sent for real");
+
+      List<String> surfaces = new ArrayList<>(logs.lines());
+      surfaces.add(e.getMessage());
+      surfaces.add(e.url());
+      surfaces.add(e.toString());
+      surfaces.add(request.toString());
+      surfaces.add(client.toString());
+      assertFalse(logs.lines().isEmpty(), "the attempt must have been logged at DEBUG");
+      for (String s : surfaces) {
+        assertFalse(s.contains(TOKEN), "secret leaked into: " + s);
+      }
+      assertTrue(e.getMessage().contains("page=2"), "harmless parameters stay: " + e.getMessage());
+      assertTrue(e.getMessage().contains("token=REDACTED"), e.getMessage());
+    }
+  }
+
+  @Test
+  void refreshesTheTokenOnceOnA401AndSendsAgain() throws Exception {
+    server.enqueue(new MockResponse.Builder().code(401).build());
+    server.enqueue(new MockResponse.Builder().body("ok").build());
+    AtomicInteger refreshes = new AtomicInteger();
+    Auth auth = refresh -> {
+      if (refresh) {
+        refreshes.incrementAndGet();
+        return "Bearer fresh";
+      }
+      return "Bearer stale";
+    };
+    try (ApiClient client = ApiClient.builder().baseUrl(server.url("/").toString())
+        .auth(auth).build()) {
+      ApiResponse<String> r = client.get("/me").send(String.class);
+      assertEquals("ok", r.body());
+      assertEquals(2, r.attempts(), "the re-sent request is an attempt like any other");
+    }
+    assertEquals("Bearer stale", server.takeRequest().getHeaders().get("Authorization"));
+    assertEquals("Bearer fresh", server.takeRequest().getHeaders().get("Authorization"));
+    assertEquals(1, refreshes.get());
+  }
+
+  @Test
+  void aSecond401IsReturnedToTheCaller() {
+    server.enqueue(new MockResponse.Builder().code(401).build());
+    server.enqueue(new MockResponse.Builder().code(401).build());
+    try (ApiClient client = ApiClient.builder().baseUrl(server.url("/").toString())
+        .auth(refresh -> refresh ? "Bearer b" : "Bearer a").build()) {
+      HttpStatusException e = assertThrows(HttpStatusException.class,
+          () -> client.get("/me").execute(String.class));
+      assertEquals(401, e.status());
+    }
+    assertEquals(2, server.getRequestCount());
+  }
+
+  @Test
+  void credentialsAreNotForwardedOnARedirectToAnotherHost() throws Exception {
+    try (MockWebServer other = new MockWebServer()) {
+      other.start();
+      other.enqueue(new MockResponse.Builder().body("landed").build());
+      // Same machine, different host name: 127.0.0.1 versus localhost.
+      String target = other.url("/landing").newBuilder().host("127.0.0.1").build().toString();
+      server.enqueue(new MockResponse.Builder().code(302).addHeader("Location", target).build());
+      try (ApiClient client = ApiClient.builder().baseUrl(server.url("/").toString())
+          .auth(Auth.bearer(() -> TOKEN)).build()) {
+        assertEquals("landed", client.get("/start").execute(String.class));
+      }
+      assertEquals("Bearer " + TOKEN, server.takeRequest().getHeaders().get("Authorization"));
+      assertNull(other.takeRequest().getHeaders().get("Authorization"));
+    }
+  }
+
+  @Test
+  void trustsAServerThroughCustomTrustMaterialAndPinning() throws Exception {
+    HeldCertificate root = new HeldCertificate.Builder().certificateAuthority(0).build();
+    HeldCertificate cert = new HeldCertificate.Builder().signedBy(root)
+        .addSubjectAlternativeName("localhost").build();
+    HandshakeCertificates serverCerts = new HandshakeCertificates.Builder()
+        .heldCertificate(cert).build();
+    HandshakeCertificates clientCerts = new HandshakeCertificates.Builder()
+        .addTrustedCertificate(root.certificate()).build();
+    server.useHttps(serverCerts.sslSocketFactory());
+    server.enqueue(new MockResponse.Builder().body("secure").build());
+    server.enqueue(new MockResponse.Builder().body("never").build());
+
+    try (ApiClient client = ApiClient.builder().baseUrl(server.url("/").toString())
+            .tls(clientCerts.sslSocketFactory(), clientCerts.trustManager())
+            .certificatePinner(new CertificatePinner.Builder()
+                .add("localhost", CertificatePinner.pin(cert.certificate())).build())
+            .build();
+        ApiClient wrongPin = client.newBuilder()
+            .certificatePinner(new CertificatePinner.Builder()
+                .add("localhost", CertificatePinner.pin(
+                    new HeldCertificate.Builder().build().certificate())).build())
+            .build()) {
+      assertEquals("secure", client.get("/").execute(String.class));
+      TransportException e = assertThrows(TransportException.class,
+          () -> wrongPin.get("/").execute(String.class));
+      assertTrue(e.getMessage().toLowerCase().contains("pin"), e.getMessage());
+    }
+  }
+
+  @Test
+  void anUntrustedCertificateIsATlsFailureThatIsNeverRetriedNorDowngraded() {
+    HeldCertificate selfSigned = new HeldCertificate.Builder()
+        .addSubjectAlternativeName("localhost").build();
+    server.useHttps(new HandshakeCertificates.Builder().heldCertificate(selfSigned).build()
+        .sslSocketFactory());
+    try (ApiClient client = ApiClient.builder().baseUrl(server.url("/").toString()).build()) {
+      TransportException e = assertThrows(TransportException.class,
+          () -> client.get("/").execute(String.class));
+      assertEquals(TransportException.Kind.TLS, e.kind());
+      assertEquals(1, e.attempts(), "a TLS failure is not retried");
+      assertTrue(server.url("/").isHttps(), "the request went to https, never plain http");
+    }
+  }
+
+  @Test
+  void mutualTlsPresentsTheClientCertificate() throws Exception {
+    HeldCertificate root = new HeldCertificate.Builder().certificateAuthority(0).build();
+    HeldCertificate serverCert = new HeldCertificate.Builder().signedBy(root)
+        .addSubjectAlternativeName("localhost").build();
+    HeldCertificate clientCert = new HeldCertificate.Builder().signedBy(root)
+        .commonName("outrigger-client").build();
+    server.useHttps(new HandshakeCertificates.Builder().heldCertificate(serverCert)
+        .addTrustedCertificate(root.certificate()).build().sslSocketFactory());
+    server.requireClientAuth();
+    server.enqueue(new MockResponse.Builder().body("hello client").build());
+    HandshakeCertificates clientCerts = new HandshakeCertificates.Builder()
+        .addTrustedCertificate(root.certificate()).heldCertificate(clientCert).build();
+
+    try (ApiClient client = ApiClient.builder().baseUrl(server.url("/").toString())
+        .tls(clientCerts.sslSocketFactory(), clientCerts.trustManager()).build()) {
+      assertEquals("hello client", client.get("/").execute(String.class));
+    }
+    RecordedRequest r = server.takeRequest();
+    assertTrue(r.getHandshake().peerPrincipal().getName().contains("outrigger-client"));
+  }
+}

@@ -1,0 +1,60 @@
+package dev.outrigger;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import okhttp3.ConnectionPool;
+import okhttp3.OkHttpClient;
+
+/**
+ * Leak checks shared by the client tests: OkHttp's "connection leaked" warning (logged through
+ * java.util.logging when a response body is garbage-collected unclosed) must never fire, and
+ * every pooled connection must end idle.
+ */
+public final class ClientTestSupport {
+  private static final java.util.logging.Logger OKHTTP =
+      java.util.logging.Logger.getLogger(OkHttpClient.class.getName());
+  private static final List<String> LEAKS = new CopyOnWriteArrayList<>();
+
+  static {
+    OKHTTP.addHandler(new Handler() {
+      @Override
+      public void publish(LogRecord r) {
+        if (r.getLevel().intValue() >= Level.WARNING.intValue()
+            && String.valueOf(r.getMessage()).contains("leaked")) {
+          LEAKS.add(r.getMessage());
+        }
+      }
+
+      @Override
+      public void flush() {}
+
+      @Override
+      public void close() {}
+    });
+  }
+
+  private ClientTestSupport() {}
+
+  /** Asserts no response body leaked and every connection of {@code client} is back idle. */
+  public static void assertNoLeaks(ApiClient client) throws InterruptedException {
+    // Leaked bodies are only noticed when the GC collects them.
+    System.gc();
+    System.runFinalization();
+    ConnectionPool pool = client.okHttpClient().connectionPool();
+    long end = System.nanoTime() + 5_000_000_000L;
+    while (pool.connectionCount() != pool.idleConnectionCount() && System.nanoTime() < end) {
+      java.util.concurrent.locks.LockSupport.parkNanos(10_000_000L);
+    }
+    assertEquals(pool.connectionCount(), pool.idleConnectionCount(),
+        "every pooled connection must be idle once all calls returned");
+    pool.evictAll();
+    System.gc();
+    assertTrue(LEAKS.isEmpty(), "OkHttp reported leaked connections: " + LEAKS);
+  }
+}

@@ -1,0 +1,143 @@
+package dev.outrigger;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.outrigger.internal.deadline.DeadlineHeaders;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+
+class DeadlineTest {
+  private final AtomicLong now = new AtomicLong(5_000_000_000L);
+
+  @Test
+  void remainingCountsDownOnTheGivenClockAndNeverGoesNegative() {
+    Deadline d = Deadline.after(Duration.ofMillis(300), now::get);
+    assertEquals(Duration.ofMillis(300), d.remaining());
+    now.addAndGet(100_000_000L);
+    assertEquals(Duration.ofMillis(200), d.remaining());
+    assertFalse(d.isExpired());
+    now.addAndGet(200_000_000L);
+    assertTrue(d.isExpired());
+    now.addAndGet(1_000_000_000L);
+    assertEquals(Duration.ZERO, d.remaining());
+    assertEquals(-1_000_000_000L, d.remainingNanos());
+  }
+
+  @Test
+  void minIsTheTighterOfTwo() {
+    Deadline near = Deadline.after(Duration.ofMillis(100), now::get);
+    Deadline far = Deadline.after(Duration.ofMillis(900), now::get);
+    assertSame(near, near.min(far));
+    assertSame(near, far.min(near));
+    assertSame(far, far.min(null));
+    assertTrue(near.compareTo(far) < 0);
+  }
+
+  @Test
+  void survivesTheNanoTimeWrapAround() {
+    now.set(Long.MAX_VALUE - 50_000_000L);
+    Deadline d = Deadline.after(Duration.ofMillis(100), now::get);
+    now.addAndGet(60_000_000L);
+    assertEquals(Duration.ofMillis(40), d.remaining());
+  }
+
+  @Test
+  void hugeTimeoutsSaturateInsteadOfOverflowing() {
+    Deadline d = Deadline.after(Duration.ofSeconds(Long.MAX_VALUE), now::get);
+    assertFalse(d.isExpired());
+    assertTrue(d.remaining().toDays() > 365 * 100);
+  }
+
+  @Test
+  void rejectsANegativeTimeout() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> Deadline.after(Duration.ofMillis(-1)));
+    assertTrue(e.getMessage().contains("negative"));
+  }
+
+  @Test
+  void nestedScopesCanOnlyTighten() {
+    Deadline.within(Duration.ofMillis(200), () -> {
+      Deadline outer = Deadline.current().orElseThrow();
+      Deadline.within(Duration.ofSeconds(60), () -> {
+        assertSame(outer, Deadline.current().orElseThrow(), "a looser inner scope changes nothing");
+        return null;
+      });
+      Deadline.within(Duration.ofMillis(10), () -> {
+        assertTrue(Deadline.current().orElseThrow().remaining().toMillis() <= 10);
+        return null;
+      });
+      assertSame(outer, Deadline.current().orElseThrow());
+      return null;
+    });
+    assertTrue(Deadline.current().isEmpty());
+  }
+
+  @Test
+  void theBodysCheckedExceptionPropagatesAndTheScopeIsRestored() {
+    IOException e = assertThrows(IOException.class, () -> Deadline.within(Duration.ofSeconds(1),
+        () -> {
+          throw new IOException("boom");
+        }));
+    assertEquals("boom", e.getMessage());
+    assertTrue(Deadline.current().isEmpty());
+  }
+
+  @Test
+  void scopesDoNotLeakAcrossTasksOnAReusedThread() throws Exception {
+    try (ExecutorService one = Executors.newSingleThreadExecutor()) {
+      one.submit(() -> Deadline.within(Duration.ofSeconds(5), () -> {
+        throw new IllegalStateException("fails inside the scope");
+      }));
+      boolean leaked = one.submit(() -> Deadline.current().isPresent()).get();
+      assertFalse(leaked);
+    }
+  }
+
+  @Test
+  void formatsTheBudgetInMillisecondsOrGrpcUnits() {
+    assertEquals("250", DeadlineHeaders.format("X-Deadline-Ms", 250_000_000L));
+    assertEquals("1", DeadlineHeaders.format("X-Deadline-Ms", 1L));
+    assertEquals("250000u", DeadlineHeaders.format("grpc-timeout", 250_000_000L));
+    assertEquals("3000000u", DeadlineHeaders.format("grpc-timeout", 3_000_000_000L));
+    assertEquals("100000m", DeadlineHeaders.format("grpc-timeout", 100_000_000_000L));
+    assertEquals("1n", DeadlineHeaders.format("grpc-timeout", 0));
+  }
+
+  @Test
+  void parsesGrpcAndMillisecondHeaders() {
+    assertEquals(250_000_000L, DeadlineHeaders.parse("grpc-timeout", "250m"));
+    assertEquals(3_000_000_000L, DeadlineHeaders.parse("grpc-timeout", "3S"));
+    assertEquals(7_200_000_000_000L, DeadlineHeaders.parse("grpc-timeout", "2H"));
+    assertEquals(120_000_000_000L, DeadlineHeaders.parse("GRPC-TIMEOUT", "2M"));
+    assertEquals(5L, DeadlineHeaders.parse("grpc-timeout", "5n"));
+    assertEquals(1500L * 1_000_000L, DeadlineHeaders.parse("X-Deadline-Ms", " 1500 "));
+    for (long nanos : new long[] {1, 999, 1_000_000, 123_456_789, 10_000_000_000L}) {
+      String v = DeadlineHeaders.format("grpc-timeout", nanos);
+      long back = DeadlineHeaders.parse("grpc-timeout", v);
+      assertTrue(back >= nanos, v + " must not shorten " + nanos);
+    }
+  }
+
+  @Test
+  void ignoresGarbageInboundHeadersWithoutThrowing() {
+    String[] garbage = {null, "", "  ", "abc", "12", "-5m", "123456789m", "1x", "1.5S", "m",
+        "99999999999999999999"};
+    for (String g : garbage) {
+      assertTrue(Deadline.fromHeader("grpc-timeout", g).isEmpty(), "grpc-timeout " + g);
+    }
+    for (String g : new String[] {null, "", "abc", "-1", "1.5", "9999999999999999999"}) {
+      assertTrue(Deadline.fromHeader("X-Deadline-Ms", g).isEmpty(), "ms " + g);
+    }
+    Deadline d = Deadline.fromHeader("X-Deadline-Ms", "2000").orElseThrow();
+    assertTrue(d.remaining().toMillis() <= 2000 && d.remaining().toMillis() > 1000);
+  }
+}

@@ -1,0 +1,36 @@
+package dev.outrigger;
+
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
+import java.util.List;
+import java.util.stream.Collectors;
+import org.slf4j.LoggerFactory;
+
+/** Captures everything logged under {@code dev.outrigger} while open. */
+public final class LogCapture implements AutoCloseable {
+  private final Logger logger = (Logger) LoggerFactory.getLogger("dev.outrigger");
+  private final ListAppender<ILoggingEvent> appender = new ListAppender<>();
+
+  public LogCapture() {
+    appender.start();
+    logger.addAppender(appender);
+  }
+
+  /** Every formatted message so far, with the stack traces' messages. */
+  public List<String> lines() {
+    return appender.list.stream()
+        .map(e -> e.getLevel() + " " + e.getFormattedMessage()
+            + (e.getThrowableProxy() == null ? "" : " " + e.getThrowableProxy().getMessage()))
+        .collect(Collectors.toList());
+  }
+
+  public String all() {
+    return String.join("\n", lines());
+  }
+
+  @Override
+  public void close() {
+    logger.detachAppender(appender);
+  }
+}

@@ -1,0 +1,56 @@
+package dev.outrigger.internal.http;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import okhttp3.HttpUrl;
+import org.junit.jupiter.api.Test;
+
+class UrlsTest {
+  private static final HttpUrl V1 = HttpUrl.get("https://api.example.com/v1");
+
+  private static String resolve(HttpUrl base, String path) {
+    return Urls.resolve(base, path).toString();
+  }
+
+  @Test
+  void appendsToTheBasePathWhateverTheSlashes() {
+    assertEquals("https://api.example.com/v1/posts/1", resolve(V1, "/posts/1"));
+    assertEquals("https://api.example.com/v1/posts/1", resolve(V1, "posts/1"));
+    assertEquals("https://api.example.com/v1/posts",
+        resolve(HttpUrl.get("https://api.example.com/v1/"), "/posts"));
+    assertEquals("https://api.example.com/posts",
+        resolve(HttpUrl.get("https://api.example.com"), "/posts"));
+    assertEquals("https://api.example.com/v1", resolve(V1, ""));
+    assertEquals("https://api.example.com/v1/", resolve(V1, "/"));
+  }
+
+  @Test
+  void keepsAQueryAndFragmentWrittenInThePath() {
+    assertEquals("https://api.example.com/v1/search?q=a%20b&x=1#top",
+        resolve(V1, "/search?q=a%20b&x=1#top"));
+    assertEquals("https://api.example.com/v1?only=query", resolve(V1, "?only=query"));
+  }
+
+  @Test
+  void usesAbsoluteUrlsAsIsWithOrWithoutABase() {
+    assertEquals("http://other.example.com:8080/x?y=1",
+        resolve(V1, "http://other.example.com:8080/x?y=1"));
+    assertEquals("https://other.example.com/", resolve(null, "HTTPS://other.example.com"));
+    assertEquals("https://u:p@other.example.com/a", resolve(null, "https://u:p@other.example.com/a"));
+  }
+
+  @Test
+  void rejectsGarbageAndRelativePathsWithoutABase() {
+    assertThrows(IllegalArgumentException.class, () -> Urls.resolve(null, "/posts"));
+    assertThrows(IllegalArgumentException.class, () -> Urls.resolve(null, "http://"));
+    assertThrows(IllegalArgumentException.class, () -> Urls.resolve(null, "http://exa mple.com/"));
+  }
+
+  @Test
+  void encodesEverythingButUnreservedCharactersInASegment() {
+    assertEquals("a%2Fb%3F%23%20%0D%0A%C3%A9-._~", Urls.encodeSegment("a/b?# \r\né-._~"));
+    assertThrows(IllegalArgumentException.class, () -> Urls.encodeSegment(".."));
+    assertThrows(IllegalArgumentException.class, () -> Urls.encodeSegment(""));
+  }
+}
