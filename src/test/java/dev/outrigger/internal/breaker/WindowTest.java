@@ -1,6 +1,7 @@
 package dev.outrigger.internal.breaker;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -42,6 +43,32 @@ class WindowTest {
       w.record(0, 0);
     }
     assertEquals(new Window.Counts(size, 0, 0), w.counts(0));
+  }
+
+  @Test
+  void successesPendingOnOtherThreadsAreCountedBeforeALaterFailure() throws Exception {
+    CountWindow w = new CountWindow(100, 1);
+    w.record(0, 0);
+    Thread other = Thread.ofPlatform().start(() -> {
+      for (int i = 0; i < 10; i++) {
+        w.record(0, 0); // pends in the other thread's cell
+      }
+    });
+    other.join();
+    assertTrue(w.record(Window.FAILED, 0));
+    assertEquals(new Window.Counts(12, 1, 0), w.counts(0));
+  }
+
+  @Test
+  void aFullBatchOfSuccessesEvictsEveryOlderFailure() {
+    CountWindow w = new CountWindow(4, 1);
+    for (int i = 0; i < 4; i++) {
+      w.record(Window.FAILED, 0);
+    }
+    for (int i = 0; i < CountWindow.BATCH; i++) {
+      w.record(0, 0);
+    }
+    assertEquals(new Window.Counts(4, 0, 0), w.counts(0));
   }
 
   @Test
