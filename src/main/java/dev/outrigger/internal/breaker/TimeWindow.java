@@ -18,6 +18,12 @@ import java.lang.invoke.VarHandle;
  * recycles every bucket whose second left the window, so the totals never count expired calls:
  * amortised O(1), each bucket is recycled at most once per second, and a long idle period costs
  * one pass over the buckets.
+ *
+ * <p>As in {@link CountWindow}, once the window holds its minimum number of calls a fast success
+ * of the current second only adds one to a pending count in a padded cell of its own (tagged with
+ * its epoch, like the counters), placed in its bucket when {@link CountWindow#BATCH} have gathered
+ * or the second changes; every cell is flushed before anything is decided or reported. A moved
+ * head, or totals that fell below the minimum, send calls back through the direct path.
  */
 final class TimeWindow extends Window {
   private static final long SECOND = 1_000_000_000L;
@@ -25,6 +31,8 @@ final class TimeWindow extends Window {
   private static final int CALLS = 0;
   private static final int FAILS = 1;
   private static final int SLOWS = 2;
+  private static final int LINE = 8;
+  private static final int SHIFT = 64 - Integer.numberOfTrailingZeros(CountWindow.STRIPES);
   private static final VarHandle WORDS = MethodHandles.arrayElementVarHandle(long[].class);
   private static final VarHandle HEAD;
   private static final VarHandle TOTAL_CALLS;
@@ -55,6 +63,10 @@ final class TimeWindow extends Window {
   private volatile long totalCalls;
   private volatile long totalFails;
   private volatile long totalSlows;
+  /** Pending successes: cell {@code c} at {@code (c + 1) * LINE}, epoch and count packed. */
+  private final long[] cells = new long[(CountWindow.STRIPES + 2) * LINE];
+  /** Whether the totals hold the minimum number of calls, so that successes may pend. */
+  private volatile boolean warm;
 
   TimeWindow(int seconds, int minimumCalls, long nowNanos) {
     this.seconds = seconds;
@@ -67,6 +79,13 @@ final class TimeWindow extends Window {
   boolean record(int outcome, long nowNanos) {
     long e = epoch(nowNanos);
     Head h = head;
+    if (outcome == 0 && warm && e == h.epoch) {
+      pend(e);
+      return false;
+    }
+    if (outcome != 0) {
+      flush();
+    }
     boolean advanced = false;
     int i;
     if (e == h.epoch) {
@@ -81,43 +100,93 @@ final class TimeWindow extends Window {
     } else {
       return false;
     }
-    if (!add(3 * i + CALLS, e, TOTAL_CALLS)) {
+    if (!add(3 * i + CALLS, e, 1, TOTAL_CALLS)) {
       // The bucket already holds a newer second: this call is older than the window.
       return advanced;
     }
     long total = (long) TOTAL_CALLS.getAndAdd(this, 1L) + 1;
+    if (total >= minimumCalls && !warm) {
+      warm = true;
+    }
     if (outcome == 0) {
       // A success can only lower the rates, except by bringing the window to its minimum;
       // expired successes (a moved head) can raise them.
       return advanced || total == minimumCalls;
     }
-    if ((outcome & FAILED) != 0 && add(3 * i + FAILS, e, TOTAL_FAILS)) {
+    if ((outcome & FAILED) != 0 && add(3 * i + FAILS, e, 1, TOTAL_FAILS)) {
       TOTAL_FAILS.getAndAdd(this, 1L);
     }
-    if ((outcome & SLOW) != 0 && add(3 * i + SLOWS, e, TOTAL_SLOWS)) {
+    if ((outcome & SLOW) != 0 && add(3 * i + SLOWS, e, 1, TOTAL_SLOWS)) {
       TOTAL_SLOWS.getAndAdd(this, 1L);
     }
     return true;
   }
 
+  /** Adds a fast success of epoch {@code e} (the head's) to this thread's pending cell. */
+  private void pend(long e) {
+    long id = Thread.currentThread().threadId();
+    int cell = ((int) ((id * 0x9E37_79B9_7F4A_7C15L) >>> SHIFT) + 1) * LINE;
+    while (true) {
+      long v = (long) WORDS.getVolatile(cells, cell);
+      long tag = v >>> 32;
+      long n = v & COUNT;
+      if (tag == e && n + 1 < CountWindow.BATCH) {
+        if (WORDS.compareAndSet(cells, cell, v, v + 1)) {
+          return;
+        }
+      } else if (tag == e) {
+        if (WORDS.compareAndSet(cells, cell, v, e << 32)) {
+          place(e, n + 1);
+          return;
+        }
+      } else if (WORDS.compareAndSet(cells, cell, v, (e << 32) | 1)) {
+        // The cell held successes of an earlier second: they go to that second's bucket.
+        place(tag, n);
+        return;
+      }
+    }
+  }
+
+  /** Places {@code n} fast successes of epoch {@code e} in its bucket, if still in the window. */
+  private void place(long e, long n) {
+    if (n == 0 || e <= head.epoch - seconds) {
+      return;
+    }
+    if (add(3 * bucket(e) + CALLS, e, n, TOTAL_CALLS)) {
+      TOTAL_CALLS.getAndAdd(this, n);
+    }
+  }
+
+  /** Places every cell's pending successes. */
+  private void flush() {
+    for (int c = 1; c <= CountWindow.STRIPES; c++) {
+      int at = c * LINE;
+      if ((long) WORDS.getVolatile(cells, at) != 0) {
+        long v = (long) WORDS.getAndSet(cells, at, 0L);
+        place(v >>> 32, v & COUNT);
+      }
+    }
+  }
+
   /**
-   * Adds one to counter {@code w} for epoch {@code e}, recycling it first if it holds an older
-   * epoch; false (nothing added) if it holds a newer one. The caller adds one to the total.
+   * Adds {@code n} to counter {@code w} for epoch {@code e}, recycling it first if it holds an
+   * older epoch; false (nothing added) if it holds a newer one. The caller adds {@code n} to the
+   * total.
    */
-  private boolean add(int w, long e, VarHandle total) {
+  private boolean add(int w, long e, long n, VarHandle total) {
     while (true) {
       long v = (long) WORDS.getVolatile(words, w);
       long tag = v >>> 32;
       if (tag == e) {
-        if ((v & COUNT) == COUNT) {
+        if ((v & COUNT) + n > COUNT) {
           return false; // 4 billion calls in one second: saturated
         }
-        if (WORDS.compareAndSet(words, w, v, v + 1)) {
+        if (WORDS.compareAndSet(words, w, v, v + n)) {
           return true;
         }
       } else if (tag > e) {
         return false;
-      } else if (WORDS.compareAndSet(words, w, v, (e << 32) | 1)) {
+      } else if (WORDS.compareAndSet(words, w, v, (e << 32) | n)) {
         subtract(total, v & COUNT);
         return true;
       }
@@ -150,6 +219,7 @@ final class TimeWindow extends Window {
     if (e > head.epoch) {
       advanceTo(e);
     }
+    flush();
     return counts(totalCalls, totalFails, totalSlows);
   }
 
@@ -180,6 +250,10 @@ final class TimeWindow extends Window {
           if (++j == seconds) {
             j = 0;
           }
+        }
+        if (totalCalls < minimumCalls) {
+          // Below the minimum again: successes must count directly to notice reaching it.
+          warm = false;
         }
         return;
       }

@@ -79,6 +79,28 @@ class WindowTest {
   }
 
   @Test
+  void timeWindowCountsEveryPendingSuccessOfOneSecond() throws Exception {
+    TimeWindow w = new TimeWindow(10, 1, 0);
+    hammer(8, 10_001, (random, t) -> w.record(random.nextInt(10) == 0 ? Window.SLOW : 0, 3 * S));
+    Window.Counts k = w.counts(3 * S);
+    assertEquals(80_008, k.calls());
+    assertEquals(0, k.failed());
+    assertTrue(k.slow() > 0);
+  }
+
+  @Test
+  void timeWindowPlacesPendingSuccessesInTheSecondTheyHappened() {
+    TimeWindow w = new TimeWindow(3, 1, 0);
+    w.record(0, 0);
+    for (int i = 0; i < 5; i++) {
+      w.record(0, S / 2); // pending, second 0
+    }
+    w.record(0, S + 1); // second 1: the head moves
+    assertEquals(7, w.counts(2 * S).calls());
+    assertEquals(1, w.counts(3 * S).calls()); // second 0 left the window
+  }
+
+  @Test
   void timeWindowTotalsReturnToZeroOnceEverySecondHasExpired() throws Exception {
     TimeWindow w = new TimeWindow(5, 1, 0);
     AtomicLong clock = new AtomicLong();
