@@ -422,7 +422,8 @@ public final class CircuitBreaker {
     public Builder slowCallDuration(Duration duration) {
       Objects.requireNonNull(duration, "slowCallDuration");
       if (duration.isNegative() || duration.isZero()) {
-        throw new IllegalArgumentException("slowCallDuration must be positive, but was " + duration);
+        throw new IllegalArgumentException(
+            "slowCallDuration must be positive, but was " + duration);
       }
       this.slowCallDuration = duration;
       return this;

@@ -280,7 +280,7 @@ public final class BreakerStateMachine {
         k.calls(), k.failed(), k.slow(), Duration.ofNanos(retry));
   }
 
-  /** Notes a use at {@code nowNanos}, for eviction of idle breakers; writes at most once a second. */
+  /** Notes a use at {@code nowNanos}, for evicting idle breakers; writes at most once a second. */
   public void touch(long nowNanos) {
     if (nowNanos - lastUsedNanos > TOUCH_NANOS) {
       lastUsedNanos = nowNanos;
