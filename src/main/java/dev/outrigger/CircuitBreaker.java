@@ -78,10 +78,10 @@ public final class CircuitBreaker {
 
   /**
    * What a breaker looks like at one moment. {@code failureRate} and {@code slowCallRate} are
-   * fractions in {@code [0, 1]} of {@code calls}, the calls now in the window (in HALF_OPEN: the
-   * probes completed so far; 0 in FORCED_OPEN and DISABLED). {@code retryAfter} is how long until
-   * an OPEN breaker lets a probe through ({@link Duration#ZERO} in other states, a very long
-   * duration when FORCED_OPEN).
+   * fractions in {@code [0, 1]} of {@code calls}: the calls now in the window (in OPEN: the calls
+   * or probes that opened it; in HALF_OPEN: the probes completed so far; none in FORCED_OPEN and
+   * DISABLED). {@code retryAfter} is how long until an OPEN breaker lets a probe through
+   * ({@link Duration#ZERO} in other states, {@code Long.MAX_VALUE} nanoseconds when FORCED_OPEN).
    */
   public record Snapshot(
       String key,
@@ -94,9 +94,9 @@ public final class CircuitBreaker {
       Duration retryAfter) {}
 
   /**
-   * The live breaker of one key: look at it, or take it over by hand. Obtained from the client;
-   * thread-safe. A handle stays valid when the client evicts an idle breaker: it then acts on a
-   * fresh one.
+   * The live breaker of one key: look at it, or take it over by hand. Obtained from the client
+   * that owns the breaker; thread-safe. Looking does not create a breaker. A handle stays valid
+   * when the client evicts an idle breaker: it then acts on a fresh one.
    *
    * <p>Not meant to be implemented outside Outrigger.
    */

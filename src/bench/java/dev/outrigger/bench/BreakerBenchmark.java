@@ -8,6 +8,7 @@ import dev.outrigger.internal.breaker.Breakers;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -36,7 +37,9 @@ import org.openjdk.jmh.annotations.Warmup;
  *
  * <p>Extras: Outrigger with the per-host lookup of the interceptor included ({@code keyed}), and
  * both time-based windows (100 one-second buckets), which read the clock on every call
- * ({@code nanoTime} measures that read alone).
+ * ({@code nanoTime} measures that read alone), and {@code ownAtomicBaseline}: one atomic add on
+ * a counter of the thread's own, the floor for any breaker that records atomically, and a gauge
+ * of how much the machine's other load inflates a run.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -105,6 +108,17 @@ public class BreakerBenchmark {
     if (failsafe.tryAcquirePermit()) {
       failsafe.recordSuccess();
     }
+  }
+
+  /** One counter per benchmark thread. */
+  @State(Scope.Thread)
+  public static class OwnCounter {
+    final AtomicLong count = new AtomicLong();
+  }
+
+  @Benchmark
+  public long ownAtomicBaseline(OwnCounter own) {
+    return own.count.getAndIncrement();
   }
 
   @Benchmark
