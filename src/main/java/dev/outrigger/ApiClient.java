@@ -119,7 +119,9 @@ public final class ApiClient implements AutoCloseable {
     if (b.rateLimit != null) {
       list.add(new RateLimitInterceptor(b.rateLimit, clock));
     }
-    list.add(new InFlightLimiter(b.maxInFlightPerHost, clock));
+    list.add(b.adaptiveConcurrency != null
+        ? new InFlightLimiter(b.adaptiveConcurrency, clock)
+        : new InFlightLimiter(b.maxInFlightPerHost, clock));
     if (b.auth != null) {
       list.add(AuthInterceptors.stamp(b.auth));
     }
@@ -346,6 +348,7 @@ public final class ApiClient implements AutoCloseable {
         .maxAttempts(3);
     private CircuitBreaker circuitBreaker = CircuitBreaker.defaults();
     private int maxInFlightPerHost = 1024;
+    private AdaptiveLimit adaptiveConcurrency;
     private Duration connectTimeout = Duration.ofSeconds(2);
     private Duration readTimeout = Duration.ofSeconds(30);
     private Duration writeTimeout = Duration.ofSeconds(30);
@@ -437,6 +440,19 @@ public final class ApiClient implements AutoCloseable {
         throw new IllegalArgumentException("maxInFlightPerHost must be at least 1, but was " + max);
       }
       this.maxInFlightPerHost = max;
+      return this;
+    }
+
+    /**
+     * Learns each host's in-flight limit from latency and drops instead of using the static
+     * {@link #maxInFlightPerHost} (default off; null turns it off again). See
+     * {@link AdaptiveLimit}.
+     *
+     * @throws IllegalArgumentException if the limit's min is above its max, or its explicit
+     *     initial value is outside them
+     */
+    public Builder adaptiveConcurrency(AdaptiveLimit limit) {
+      this.adaptiveConcurrency = limit == null ? null : limit.checked();
       return this;
     }
 
@@ -732,6 +748,7 @@ public final class ApiClient implements AutoCloseable {
       b.retry = retry;
       b.circuitBreaker = circuitBreaker;
       b.maxInFlightPerHost = maxInFlightPerHost;
+      b.adaptiveConcurrency = adaptiveConcurrency;
       b.connectTimeout = connectTimeout;
       b.readTimeout = readTimeout;
       b.writeTimeout = writeTimeout;

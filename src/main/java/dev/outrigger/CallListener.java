@@ -53,4 +53,17 @@ public interface CallListener {
 
   /** The call waited {@code waited} for an in-flight slot to its host. */
   default void inFlightWaited(CallContext call, Duration waited) {}
+
+  /**
+   * The adaptive in-flight limit for {@code host} moved from {@code from} to {@code to} (see
+   * {@link AdaptiveLimit}). Called on the thread whose attempt caused the change.
+   */
+  default void adaptiveLimitChanged(String host, int from, int to) {}
+
+  /**
+   * The client-side throttle for {@code host} now rejects attempts with {@code probability}
+   * (0 to 1), computed from the {@code requests} and {@code accepts} of its window. Called when
+   * the probability moves by at least 0.01, or to or from 0.
+   */
+  default void throttleProbability(String host, double probability, long requests, long accepts) {}
 }

@@ -86,4 +86,14 @@ final class Listeners implements CallListener {
   public void inFlightWaited(CallContext call, Duration waited) {
     each(l -> l.inFlightWaited(call, waited));
   }
+
+  @Override
+  public void adaptiveLimitChanged(String host, int from, int to) {
+    each(l -> l.adaptiveLimitChanged(host, from, to));
+  }
+
+  @Override
+  public void throttleProbability(String host, double probability, long requests, long accepts) {
+    each(l -> l.throttleProbability(host, probability, requests, accepts));
+  }
 }

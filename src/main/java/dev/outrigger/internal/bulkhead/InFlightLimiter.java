@@ -1,5 +1,6 @@
 package dev.outrigger.internal.bulkhead;
 
+import dev.outrigger.AdaptiveLimit;
 import dev.outrigger.CallContext;
 import dev.outrigger.CallInterceptor;
 import dev.outrigger.CallListener;
@@ -49,6 +50,17 @@ import org.slf4j.LoggerFactory;
  * {@link #IDLE_HOSTS_KEPT} idle hosts kept to avoid churn, so the number of keys is bounded by the
  * hosts in use. Thread-safe; waiting parks on a fair {@link Semaphore}, which never pins a
  * virtual thread.
+ *
+ * <p>With an {@link AdaptiveLimit} each host's limit is learnt by a {@link VegasLimit} from every
+ * attempt's latency and outcome: a response with {@code 503} or {@code 429}, a
+ * {@link TransportException} of kind {@code TIMEOUT} or a {@link DeadlineExceededException}
+ * during the attempt is a drop; any other response is a latency sample; other failures
+ * (connect errors, cancellation) teach nothing. The semaphore is resized as the limit moves
+ * (shrinking lets the attempts in flight finish; new ones wait until the count is below the new
+ * limit). Each change goes to {@link CallListener#adaptiveLimitChanged} (on the thread whose
+ * attempt caused it), and a change of 10% or more since the last logged value is logged at
+ * DEBUG. A host whose idle state is dropped (beyond {@link #IDLE_HOSTS_KEPT}) starts over from
+ * the initial limit.
  */
 public final class InFlightLimiter implements CallInterceptor {
   /** The per-host limit of a client built with defaults. */
@@ -60,6 +72,7 @@ public final class InFlightLimiter implements CallInterceptor {
   private static final Logger LOG = LoggerFactory.getLogger(InFlightLimiter.class);
 
   private final int maxPerHost;
+  private final AdaptiveLimit adaptive;
   private final NanoClock clock;
   private final ConcurrentHashMap<String, Host> hosts = new ConcurrentHashMap<>();
 
@@ -77,6 +90,23 @@ public final class InFlightLimiter implements CallInterceptor {
       throw new NullPointerException("clock");
     }
     this.maxPerHost = maxPerHost;
+    this.adaptive = null;
+    this.clock = clock;
+  }
+
+  /**
+   * An adaptive limit per host.
+   *
+   * @param limit how each host's limit is learnt
+   * @param clock measures waits and each attempt's latency
+   * @throws IllegalArgumentException if the limit's settings contradict each other
+   */
+  public InFlightLimiter(AdaptiveLimit limit, NanoClock clock) {
+    if (clock == null) {
+      throw new NullPointerException("clock");
+    }
+    this.adaptive = limit.checked();
+    this.maxPerHost = limit.max();
     this.clock = clock;
   }
 
@@ -95,11 +125,58 @@ public final class InFlightLimiter implements CallInterceptor {
       leave(key, host);
       throw e;
     }
+    int inFlight = host.inFlight.incrementAndGet();
+    if (host.vegas == null) {
+      try {
+        return chain.proceed(chain.request());
+      } finally {
+        host.inFlight.decrementAndGet();
+        host.slots.release();
+        leave(key, host);
+      }
+    }
+    long start = clock.nanoTime();
     try {
-      return chain.proceed(chain.request());
+      Response response = chain.proceed(chain.request());
+      int code = response.code();
+      sample(host, ctx, start, inFlight, code == 503 || code == 429);
+      return response;
+    } catch (DeadlineExceededException e) {
+      sample(host, ctx, start, inFlight, true);
+      throw e;
+    } catch (TransportException e) {
+      if (e.kind() == TransportException.Kind.TIMEOUT) {
+        sample(host, ctx, start, inFlight, true);
+        }
+      throw e;
     } finally {
+      host.inFlight.decrementAndGet();
       host.slots.release();
       leave(key, host);
+    }
+  }
+
+  /** Feeds one attempt to the host's estimator, resizes its slots and reports the change. */
+  private void sample(Host host, CallContext ctx, long start, int inFlight, boolean dropped) {
+    host.vegas.onSample(start, inFlight, dropped);
+    int[] change = host.apply();
+    if (change == null) {
+      return;
+    }
+    int from = change[0];
+    int to = change[1];
+    int logged = host.logged.get();
+    if (Math.abs(to - logged) * 10 >= logged && host.logged.compareAndSet(logged, to)) {
+      LOG.debug("adaptive in-flight limit for {}: {} -> {} ({}; no-load latency {} us)",
+          ctx.host(), logged, to, dropped ? "drop" : "latency",
+          host.vegas.noLoadRttNanos() / 1000);
+    }
+    if (ctx instanceof RealCallContext real) {
+      try {
+        real.listener().adaptiveLimitChanged(ctx.host(), from, to);
+      } catch (RuntimeException e) {
+        LOG.warn("CallListener.adaptiveLimitChanged threw; ignored", e);
+      }
     }
   }
 
@@ -124,7 +201,8 @@ public final class InFlightLimiter implements CallInterceptor {
       if (!acquired) {
         throw new DeadlineExceededException(
             describe(ctx) + ": no in-flight slot to " + ctx.host() + " within the deadline (waited "
-                + waited.toMillis() + " ms; " + maxPerHost + " attempts in flight to it at most)",
+                + waited.toMillis() + " ms; " + host.limitNow() + " attempts in flight to it at "
+                + "most" + (adaptive == null ? "" : ", adaptive") + ")",
             null,
             ctx.attemptsSent());
       }
@@ -138,7 +216,9 @@ public final class InFlightLimiter implements CallInterceptor {
     while (true) {
       Host h = hosts.get(key);
       if (h == null) {
-        Host created = new Host(maxPerHost);
+        Host created = adaptive == null
+            ? new Host(maxPerHost, null)
+            : new Host(adaptive.initial(), new VegasLimit(adaptive, clock::nanoTime));
         h = hosts.putIfAbsent(key, created);
         if (h == null) {
           h = created;
@@ -189,7 +269,16 @@ public final class InFlightLimiter implements CallInterceptor {
   /** Attempts in flight to {@code host} now (for diagnostics and tests). */
   public int inFlight(String host) {
     Host h = hosts.get(host);
-    return h == null ? 0 : maxPerHost - h.slots.availablePermits();
+    return h == null ? 0 : h.inFlight.get();
+  }
+
+  /** The current limit for {@code host}: the static one, or the adaptive one learnt so far. */
+  public int limit(String host) {
+    Host h = hosts.get(host);
+    if (h == null) {
+      return adaptive == null ? maxPerHost : adaptive.initial();
+    }
+    return h.limitNow();
   }
 
   /** Attempts waiting for a slot to {@code host} now (an estimate, for diagnostics and tests). */
@@ -205,6 +294,9 @@ public final class InFlightLimiter implements CallInterceptor {
 
   @Override
   public String toString() {
+    if (adaptive != null) {
+      return "InFlightLimit[adaptive per host: " + adaptive + "]";
+    }
     return "InFlightLimit[" + maxPerHost + " per host]";
   }
 
@@ -214,11 +306,45 @@ public final class InFlightLimiter implements CallInterceptor {
    * starts with every slot free, which is true because nobody used the old one.
    */
   private static final class Host {
-    final Semaphore slots;
+    final Slots slots;
     final AtomicInteger users = new AtomicInteger();
+    final AtomicInteger inFlight = new AtomicInteger();
+    final VegasLimit vegas; // null: static limit
+    final AtomicInteger applied; // the limit the semaphore's permits reflect
+    final AtomicInteger logged; // the limit last logged at DEBUG
 
-    Host(int max) {
-      slots = new Semaphore(max, true);
+    Host(int max, VegasLimit vegas) {
+      slots = new Slots(max);
+      this.vegas = vegas;
+      applied = new AtomicInteger(max);
+      logged = new AtomicInteger(max);
+    }
+
+    int limitNow() {
+      return applied.get();
+    }
+
+    /**
+     * Moves the semaphore's permits to the estimator's limit. Each successful CAS of
+     * {@code applied} owns exactly the difference it adjusts, so concurrent callers never
+     * double-count. Returns {from, to} when this caller moved it, else null.
+     */
+    int[] apply() {
+      while (true) {
+        int target = vegas.limit();
+        int current = applied.get();
+        if (target == current) {
+          return null;
+        }
+        if (applied.compareAndSet(current, target)) {
+          if (target > current) {
+            slots.release(target - current);
+          } else {
+            slots.reduce(current - target);
+          }
+          return new int[] {current, target};
+        }
+      }
     }
 
     boolean enter() {
@@ -240,6 +366,19 @@ public final class InFlightLimiter implements CallInterceptor {
 
     boolean retire() {
       return users.compareAndSet(0, -1);
+    }
+  }
+
+  /** A fair semaphore whose permits can be taken away (going negative while attempts finish). */
+  private static final class Slots extends Semaphore {
+    private static final long serialVersionUID = 1L;
+
+    Slots(int permits) {
+      super(permits, true);
+    }
+
+    void reduce(int n) {
+      reducePermits(n);
     }
   }
 }
