@@ -21,6 +21,7 @@ import dev.outrigger.internal.jfr.JfrListener;
 import dev.outrigger.internal.ratelimit.RateLimitInterceptor;
 import dev.outrigger.internal.retry.FollowUpGuard;
 import dev.outrigger.internal.retry.RetryInterceptor;
+import dev.outrigger.internal.throttle.ThrottleInterceptor;
 import java.io.IOException;
 import java.net.Proxy;
 import java.nio.charset.Charset;
@@ -116,6 +117,9 @@ public final class ApiClient implements AutoCloseable {
     }
     list.add(new RetryInterceptor(b.retry, clock));
     list.add(new BreakerInterceptor(b.circuitBreaker, clock, listener));
+    if (b.clientThrottlingK > 0) {
+      list.add(new ThrottleInterceptor(b.clientThrottlingK, clock));
+    }
     if (b.rateLimit != null) {
       list.add(new RateLimitInterceptor(b.rateLimit, clock));
     }
@@ -349,6 +353,7 @@ public final class ApiClient implements AutoCloseable {
     private CircuitBreaker circuitBreaker = CircuitBreaker.defaults();
     private int maxInFlightPerHost = 1024;
     private AdaptiveLimit adaptiveConcurrency;
+    private double clientThrottlingK;
     private Duration connectTimeout = Duration.ofSeconds(2);
     private Duration readTimeout = Duration.ofSeconds(30);
     private Duration writeTimeout = Duration.ofSeconds(30);
@@ -453,6 +458,21 @@ public final class ApiClient implements AutoCloseable {
      */
     public Builder adaptiveConcurrency(AdaptiveLimit limit) {
       this.adaptiveConcurrency = limit == null ? null : limit.checked();
+      return this;
+    }
+
+    /**
+     * Client-side throttling per host (default off), as in the Google SRE book: each attempt is
+     * refused locally, with {@link RateLimitedException}, with probability
+     * {@code max(0, (requests - k x accepts) / (requests + 1))} over the last 2 minutes, where
+     * accepts are attempts the host did not reject (429, 503, transport failure). It runs
+     * after the circuit breaker and before the rate limiter, once per attempt. {@code k} = 2 is
+     * the book's choice; lower is more aggressive.
+     *
+     * @throws IllegalArgumentException if {@code k} is below 1 or not finite
+     */
+    public Builder clientThrottling(double k) {
+      this.clientThrottlingK = ThrottleInterceptor.checkK(k);
       return this;
     }
 
@@ -749,6 +769,7 @@ public final class ApiClient implements AutoCloseable {
       b.circuitBreaker = circuitBreaker;
       b.maxInFlightPerHost = maxInFlightPerHost;
       b.adaptiveConcurrency = adaptiveConcurrency;
+      b.clientThrottlingK = clientThrottlingK;
       b.connectTimeout = connectTimeout;
       b.readTimeout = readTimeout;
       b.writeTimeout = writeTimeout;
