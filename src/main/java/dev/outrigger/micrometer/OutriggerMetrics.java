@@ -17,6 +17,7 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Publishes what Outrigger clients do to a Micrometer {@link MeterRegistry}. Add it as a listener;
@@ -46,6 +47,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  *   <li>{@code outrigger.breaker.transitions} (counter; breaker, from, to).
  *   <li>{@code outrigger.breaker.state} (gauge; breaker): the last state reported for the
  *       breaker: 0 closed, 1 half-open, 2 open, 3 forced open, -1 disabled.
+ *   <li>{@code outrigger.inflight.limit} (gauge; host): the adaptive in-flight limit last
+ *       reported for the host (appears with its first change).
+ *   <li>{@code outrigger.throttle.probability} (gauge; host): the client-side throttle's
+ *       rejection probability last reported for the host, 0 to 1.
  * </ul>
  *
  * <p>Cardinality is bounded: {@code host} is the call's {@code host:port} (never a URL or path);
@@ -85,6 +90,8 @@ public final class OutriggerMetrics implements CallListener {
   private final BoundedValues breakers;
   private final BoundedValues reasons = new BoundedValues(MAX_REASONS);
   private final ConcurrentHashMap<String, AtomicInteger> breakerStates = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, AtomicInteger> inFlightLimits = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, AtomicLong> throttleBits = new ConcurrentHashMap<>();
   // The hot meters, cached by their (bounded) tag values: no tag list built per call.
   private final ConcurrentHashMap<RequestKey, Timer> callTimers = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<RequestKey, Timer> attemptTimers = new ConcurrentHashMap<>();
@@ -254,6 +261,52 @@ public final class OutriggerMetrics implements CallListener {
     // Transitions of one breaker may be reported by racing threads out of order; the next
     // transition corrects the gauge.
     state.set(stateValue(to));
+  }
+
+  @Override
+  public void adaptiveLimitChanged(String host, int from, int to) {
+    String h = hosts.bound(host);
+    // A gauge of "other" would mix unrelated hosts.
+    if (h.equals(BoundedValues.OTHER)) {
+      return;
+    }
+    AtomicInteger limit = inFlightLimits.get(h);
+    if (limit == null) {
+      AtomicInteger fresh = new AtomicInteger(to);
+      limit = inFlightLimits.putIfAbsent(h, fresh);
+      if (limit == null) {
+        limit = fresh;
+        Gauge.builder("outrigger.inflight.limit", fresh, AtomicInteger::get)
+            .tags(tags).tag("host", h)
+            .description("Adaptive in-flight limit per host")
+            .strongReference(true)
+            .register(registry);
+      }
+    }
+    limit.set(to);
+  }
+
+  @Override
+  public void throttleProbability(String host, double probability, long requests, long accepts) {
+    String h = hosts.bound(host);
+    if (h.equals(BoundedValues.OTHER)) {
+      return;
+    }
+    AtomicLong bits = throttleBits.get(h);
+    if (bits == null) {
+      AtomicLong fresh = new AtomicLong(Double.doubleToLongBits(probability));
+      bits = throttleBits.putIfAbsent(h, fresh);
+      if (bits == null) {
+        bits = fresh;
+        Gauge.builder("outrigger.throttle.probability", fresh,
+                b -> Double.longBitsToDouble(b.get()))
+            .tags(tags).tag("host", h)
+            .description("Client-side throttle rejection probability per host")
+            .strongReference(true)
+            .register(registry);
+      }
+    }
+    bits.set(Double.doubleToLongBits(probability));
   }
 
   /** The gauge value of a breaker state: larger is worse, disabled is -1. */
