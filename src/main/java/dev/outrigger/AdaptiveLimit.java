@@ -12,12 +12,16 @@ import java.util.Objects;
  * <p>The algorithm is TCP Vegas, as in Netflix's concurrency-limits: the smallest latency seen
  * recently is taken as the host's latency without queueing; each answer's latency then tells how
  * many of the attempts in flight were queued at the host ({@code limit x (1 - minRtt / rtt)}).
- * While that queue is short the limit grows (fast at first); when it is long the limit shrinks a
- * little; when an attempt is dropped (a {@code 503}, a {@code 429}, an attempt timeout or a
- * deadline that cut an attempt) the limit is multiplied by {@link #backoffRatio()}, at most once
- * per round trip (drops of attempts sent before the last cut do not cut again). The limit always
- * stays within {@link #min()} and {@link #max()}. While fewer than half the slots are used, the
- * limit does not grow: an idle client learns nothing about the host's capacity.
+ * With {@code l = max(1, log10 limit)}: while that queue is at most {@code l} the limit grows by
+ * {@code 6l} per round trip, below {@code 3l} by {@code l}; above {@code 6l} it shrinks by half
+ * the excess per round trip; in between it holds. So the host is kept a few attempts busier than
+ * its capacity (enough to stay saturated, few enough not to queue). Each answer applies its
+ * share of the step ({@code 1/limit}), so the speed is per round trip whatever the concurrency.
+ * When an attempt is dropped (a {@code 503}, a {@code 429}, an attempt timeout or a deadline
+ * that cut an attempt) the limit is multiplied by {@link #backoffRatio()}, at most once per round
+ * trip (drops of attempts sent before the last cut do not cut again). The limit always stays
+ * within {@link #min()} and {@link #max()}. While fewer than half the slots are used, the limit
+ * does not move: an idle client learns nothing about the host's capacity.
  *
  * <p>Attempts beyond the limit wait for a slot within their deadline, first come first served,
  * exactly as with the static limit (and fail with {@link DeadlineExceededException} when it runs
@@ -119,8 +123,8 @@ public final class AdaptiveLimit {
   }
 
   /**
-   * How far each answer moves the limit towards its new estimate, from just above 0 (slowly) to
-   * 1 (fully, the default).
+   * How much of each answer's adjustment is applied, from just above 0 (slowly) to 1 (fully,
+   * the default).
    *
    * @throws IllegalArgumentException if not greater than 0 and at most 1
    */

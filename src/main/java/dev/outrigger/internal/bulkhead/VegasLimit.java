@@ -22,10 +22,17 @@ public final class VegasLimit {
    *
    * and, with l = max(1, log10 L) so that steps scale gently with the limit:
    *
-   *     queue <= l          L + 6l   (no queueing at all: grow fast)
-   *     queue <  3l         L + l    (little queueing: grow)
-   *     queue >  6l         L - l    (queueing: shrink)
-   *     otherwise           L        (the target band, 3l..6l attempts queued)
+   *     queue <= l          + 6l               (no queueing at all: grow fast)
+   *     queue <  3l         + l                (little queueing: grow)
+   *     queue >  6l         - (queue - 3l) / 2  (queueing: drain half the excess)
+   *     otherwise           0                  (the target band, 3l..6l attempts queued)
+   *
+   * per round trip, as TCP Vegas adjusts once per RTT: each answer applies step / L, so the
+   * ~L answers of one round move the limit by one step. (Netflix's VegasLimit applies the whole
+   * step on every answer; at hundreds of answers per round trip that overshoots by far before
+   * the first queued answer arrives, as the lag of the latency signal is a full round trip.)
+   * The decrease is proportional to the estimated excess queue rather than Vegas's fixed -l, so
+   * an overshoot drains within a few round trips.
    *
    * A drop (503, 429, timeout) multiplies L by the back-off ratio, once per round trip: a drop of
    * an attempt sent before the last cut is the old limit's fault and does not cut again, so a
@@ -140,15 +147,19 @@ public final class VegasLimit {
     } else {
       double queue = limit * (1 - (double) noLoad / rtt);
       double l = Math.max(1, Math.log10(limit));
+      // Steps are per round trip; each of the ~limit answers of a round takes its share, so a
+      // full round moves the limit by one step whatever the concurrency.
+      double step;
       if (queue <= l) {
-        estimate = limit + 6 * l;
+        step = 6 * l;
       } else if (queue < 3 * l) {
-        estimate = limit + l;
+        step = l;
       } else if (queue > 6 * l) {
-        estimate = limit - l;
+        step = -(queue - 3 * l) / 2;
       } else {
-        estimate = limit;
+        step = 0;
       }
+      estimate = limit + step / limit;
     }
     double smoothed = limit + smoothing * (estimate - limit);
     double bounded = Math.max(min, Math.min(max, smoothed));

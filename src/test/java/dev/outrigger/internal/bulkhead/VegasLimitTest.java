@@ -21,9 +21,23 @@ class VegasLimitTest {
     return v.onSample(start, inFlight, dropped);
   }
 
-  /** A fully used limit answered after {@code rttMs}. */
+  /**
+   * One round trip of a fully used limit: {@code limit()} attempts sent together, all answered
+   * after {@code rttMs}.
+   */
   private int busy(VegasLimit v, long rttMs) {
-    return answer(v, rttMs, v.limit(), false);
+    return round(v, rttMs, v.limit());
+  }
+
+  private int round(VegasLimit v, long rttMs, int inFlight) {
+    long start = now.get();
+    now.addAndGet(rttMs * MS);
+    int n = v.limit();
+    int limit = n;
+    for (int i = 0; i < n; i++) {
+      limit = v.onSample(start, inFlight, false);
+    }
+    return limit;
   }
 
   private VegasLimit vegas(AdaptiveLimit cfg) {
@@ -39,31 +53,36 @@ class VegasLimitTest {
       assertTrue(next > previous, "sample " + i + ": " + previous + " -> " + next);
       previous = next;
     }
-    // Without queueing each step is 6 x log10(limit): 20 -> 27 -> 35 ...
-    assertTrue(previous >= 100, "after ten healthy answers: " + previous);
+    // Without queueing each round trip adds 6 x log10(limit): 20 -> 27 -> 36 ...
+    assertTrue(previous >= 100, "after ten healthy round trips: " + previous);
   }
 
   @Test
-  void firstSampleOnlyLearnsTheFloorThenGrowsByTheNoQueueStep() {
+  void oneRoundTripWithoutQueueingGrowsByTheNoQueueStep() {
     VegasLimit v = vegas(AdaptiveLimit.vegas().initial(20));
-    // The first answer sets the floor to its own latency: no queue, so +6 x log10(20) = 7.8.
-    assertEquals(27, busy(v, 10));
+    // The first answer sets the floor to its own latency: no queue. Each of the round's 20
+    // answers adds its share of 6 x log10(20) = 7.8.
+    assertEquals(20, answer(v, 10, 20, false));
     assertEquals(10 * MS, v.noLoadRttNanos());
+    assertEquals(27, busy(v, 10));
   }
 
   @Test
-  void shrinksWhenQueueingShows() {
+  void shrinksWhenQueueingShowsUntilTheQueueFitsTheTargetBand() {
     VegasLimit v = vegas(AdaptiveLimit.vegas().min(1).max(1000).initial(100));
     busy(v, 10); // floor 10 ms; limit grows to 112
     int before = v.limit();
-    // 30 ms at a 10 ms floor: two thirds of the attempts in flight were queued.
+    // 30 ms at a 10 ms floor: two thirds of the attempts in flight were queued, ~75 of 112;
+    // one round trip drains about half the excess.
     int after = busy(v, 30);
-    assertTrue(after < before, before + " -> " + after);
-    int later = after;
+    assertTrue(after < before - 25, before + " -> " + after);
     for (int i = 0; i < 20; i++) {
-      later = busy(v, 30);
+      busy(v, 30);
     }
-    assertTrue(later < after - 20, "kept shrinking while queued: " + after + " -> " + later);
+    // Settled where two thirds of the limit is at most 6 x max(1, log10 L): L <= 9.
+    int settled = v.limit();
+    assertTrue(settled >= 6 && settled <= 9, "settled at " + settled);
+    assertEquals(settled, busy(v, 30));
   }
 
   @Test
@@ -113,7 +132,7 @@ class VegasLimitTest {
     VegasLimit v = vegas(AdaptiveLimit.vegas().min(2).max(500).initial(200));
     busy(v, 10);
     for (int i = 0; i < 30; i++) {
-      answer(v, 10, 200, true);
+      answer(v, 10, 200, true); // each sent after the previous cut
     }
     int cut = v.limit();
     assertTrue(cut < 20, "after 30 drops: " + cut);
@@ -126,10 +145,10 @@ class VegasLimitTest {
   @Test
   void doesNotGrowWhileLessThanHalfTheSlotsAreUsed() {
     VegasLimit v = vegas(AdaptiveLimit.vegas().initial(20));
-    for (int i = 0; i < 20; i++) {
-      assertEquals(20, answer(v, 10, 9, false));
+    for (int i = 0; i < 5; i++) {
+      assertEquals(20, round(v, 10, 9));
     }
-    assertEquals(27, answer(v, 10, 10, false));
+    assertEquals(27, busy(v, 10));
   }
 
   @Test
