@@ -45,6 +45,10 @@ class AdaptiveConcurrencyTest {
       inFlight.incrementAndGet();
       try {
         CountDownLatch h = hold;
+        if (ex.getRequestURI().getPath().equals("/drop")) {
+          ex.sendResponseHeaders(503, -1);
+          return;
+        }
         if (h != null) {
           h.await(30, TimeUnit.SECONDS);
         }
@@ -136,6 +140,36 @@ class AdaptiveConcurrencyTest {
       for (Thread t : holders) {
         t.join();
       }
+      ClientTestSupport.assertNoLeaks(c);
+    }
+  }
+
+  @Test
+  void aCutLimitHoldsNewAttemptsUntilThoseInFlightDrainBelowIt() throws Exception {
+    hold = new CountDownLatch(1);
+    try (ApiClient c = client(AdaptiveLimit.vegas().min(2).initial(8).backoffRatio(0.5))
+        .build()) {
+      List<Thread> holders = new ArrayList<>();
+      for (int i = 0; i < 7; i++) {
+        holders.add(Thread.ofVirtual().start(() -> c.get("/slow").execute(String.class)));
+      }
+      while (inFlight.get() < 7) {
+        Thread.onSpinWait();
+      }
+      // The eighth slot: a 503 cuts the limit from 8 to 4 while 7 are still in flight.
+      assertThrows(HttpStatusException.class, () -> c.get("/drop").execute(String.class));
+      assertEquals("8->4", changes.get(0)[0] + "->" + changes.get(0)[1]);
+      DeadlineExceededException e = assertThrows(DeadlineExceededException.class,
+          () -> c.get("/x").deadline(Duration.ofMillis(200)).execute(String.class));
+      assertTrue(e.getMessage().contains("4 attempts in flight to it at most, adaptive"),
+          e.getMessage());
+      assertEquals(7, inFlight.get(), "nothing beyond the held attempts was sent");
+      hold.countDown();
+      for (Thread t : holders) {
+        t.join();
+      }
+      hold = null;
+      assertEquals("ok", c.get("/x").execute(String.class));
       ClientTestSupport.assertNoLeaks(c);
     }
   }
