@@ -210,7 +210,8 @@ class AdaptiveConcurrencyTest {
     assertEquals("AdaptiveLimit initial must be at least 1, but was 0",
         assertThrows(IllegalArgumentException.class, () -> v.initial(0)).getMessage());
     assertTrue(assertThrows(IllegalArgumentException.class, () -> v.backoffRatio(1.0))
-        .getMessage().contains("backoffRatio must be greater than 0 and lower than 1, but was 1.0"));
+        .getMessage()
+        .contains("backoffRatio must be greater than 0 and lower than 1, but was 1.0"));
     assertTrue(assertThrows(IllegalArgumentException.class, () -> v.smoothing(0))
         .getMessage().contains("smoothing must be greater than 0 and at most 1, but was 0.0"));
     assertTrue(assertThrows(IllegalArgumentException.class, () -> v.rttWindow(Duration.ZERO))

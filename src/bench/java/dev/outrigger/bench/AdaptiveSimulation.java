@@ -231,7 +231,8 @@ public final class AdaptiveSimulation {
       pool.shutdown();
       return new Run(mode, ok.sum() / seconds, requests == 0 ? 0 : (double) errors / requests,
           latency.getMean() / 1000, latency.getValueAtPercentile(99) / 1000.0,
-          attemptSum.sum() / 1e6 / Math.max(1, attemptCount.sum()), limitSum / Math.max(1, limitSamples), limit.get(), ticks);
+          attemptSum.sum() / 1e6 / Math.max(1, attemptCount.sum()),
+          limitSum / Math.max(1, limitSamples), limit.get(), ticks);
     }
   }
 
