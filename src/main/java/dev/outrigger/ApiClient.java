@@ -659,7 +659,7 @@ public final class ApiClient implements AutoCloseable {
             + ") is longer than the deadline (" + deadline
             + "), so it could never fire: lower attemptTimeout or raise the deadline");
       }
-      warnIfRetriesCannotFit();
+      warnIfPoliciesCannotWork();
 
       SharedTransport shared;
       OkHttpClient base0;
@@ -715,7 +715,13 @@ public final class ApiClient implements AutoCloseable {
       return new ApiClient(this, base, shared, ob.build());
     }
 
-    private void warnIfRetriesCannotFit() {
+    private void warnIfPoliciesCannotWork() {
+      if (circuitBreaker.enabled() && circuitBreaker.slowCallRateThreshold() < 1.0
+          && circuitBreaker.slowCallDuration().compareTo(deadline) >= 0) {
+        log.warn("the breaker's slowCallDuration ({}) is not shorter than the deadline ({}): "
+            + "the deadline ends every call first, so no call can ever count as slow",
+            circuitBreaker.slowCallDuration(), deadline);
+      }
       if (retry.maxAttempts() <= 1) {
         return;
       }
