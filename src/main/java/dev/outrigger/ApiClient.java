@@ -97,6 +97,7 @@ public final class ApiClient implements AutoCloseable {
   private final CallListener listener;
   private final NanoClock clock;
   private final PolicyChain chain;
+  private final BreakerInterceptor breakers;
   private final AtomicBoolean closed = new AtomicBoolean();
 
   private ApiClient(Builder b, HttpUrl baseUrl, SharedTransport transport, OkHttpClient okhttp) {
@@ -116,7 +117,8 @@ public final class ApiClient implements AutoCloseable {
       list.add(AuthInterceptors.refresh(b.auth));
     }
     list.add(new RetryInterceptor(b.retry, clock));
-    list.add(new BreakerInterceptor(b.circuitBreaker, clock, listener));
+    this.breakers = new BreakerInterceptor(b.circuitBreaker, clock, listener);
+    list.add(breakers);
     if (b.clientThrottlingK > 0) {
       list.add(new ThrottleInterceptor(b.clientThrottlingK, clock));
     }
@@ -196,6 +198,20 @@ public final class ApiClient implements AutoCloseable {
     }
     String expanded = Urls.expand(pathOrUrl, pathArgs == null ? new Object[0] : pathArgs);
     return new ApiRequest(this, m, Urls.resolve(baseUrl, expanded));
+  }
+
+  /**
+   * The circuit breaker for {@code key} (with the default key function, the target's
+   * {@code host:port}, for example {@code "api.example.com:443"}), to inspect it or to force it
+   * open, disable it or reset it by hand. Created on first use.
+   */
+  public CircuitBreaker.Handle breaker(String key) {
+    return breakers.breaker(Objects.requireNonNull(key, "key"));
+  }
+
+  /** A snapshot of every breaker this client holds: state, failure and slow-call rates, calls. */
+  public List<CircuitBreaker.Snapshot> breakers() {
+    return breakers.snapshots();
   }
 
   /** The OkHttp client this client sends with (for sharing its pool with other code). */
@@ -679,7 +695,7 @@ public final class ApiClient implements AutoCloseable {
             + ") is longer than the deadline (" + deadline
             + "), so it could never fire: lower attemptTimeout or raise the deadline");
       }
-      warnIfRetriesCannotFit();
+      warnIfPoliciesCannotWork();
 
       SharedTransport shared;
       OkHttpClient base0;
@@ -735,7 +751,13 @@ public final class ApiClient implements AutoCloseable {
       return new ApiClient(this, base, shared, ob.build());
     }
 
-    private void warnIfRetriesCannotFit() {
+    private void warnIfPoliciesCannotWork() {
+      if (circuitBreaker.enabled() && circuitBreaker.slowCallRateThreshold() < 1.0
+          && circuitBreaker.slowCallDuration().compareTo(deadline) >= 0) {
+        log.warn("the breaker's slowCallDuration ({}) is not shorter than the deadline ({}): "
+            + "the deadline ends every call first, so no call can ever count as slow",
+            circuitBreaker.slowCallDuration(), deadline);
+      }
       if (retry.maxAttempts() <= 1) {
         return;
       }

@@ -87,7 +87,10 @@ public final class Demo {
     Run run = new Run();
     CircuitBreaker breaker = CircuitBreaker.builder()
         .slidingWindowSize(50).minimumNumberOfCalls(20).failureRateThreshold(0.5)
-        .waitInOpenState(Duration.ofSeconds(2)).permittedCallsInHalfOpen(3).build();
+        .waitInOpenState(Duration.ofSeconds(2)).permittedCallsInHalfOpen(3)
+        // One breaker per endpoint: the /inventory outage must not stop /orders.
+        .keyedBy(ctx -> ctx.host() + "/" + ctx.url().pathSegments().get(0))
+        .build();
     try (ApiClient client = ApiClient.builder()
         .baseUrl(base)
         .deadline(Duration.ofSeconds(5))
