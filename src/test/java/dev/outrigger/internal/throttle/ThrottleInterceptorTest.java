@@ -161,6 +161,41 @@ class ThrottleInterceptorTest {
   }
 
   @Test
+  void attemptsNeverSentAreNotCounted() {
+    ThrottleInterceptor t = new ThrottleInterceptor(2, Duration.ofMinutes(2), clock,
+        new Random(3));
+    // Refused further in (as a rate limit would), before the transport marks it sent.
+    PolicyChain chain = new PolicyChain(List.of(t, c -> {
+      throw new RateLimitedException("no permit", Duration.ofSeconds(1), 0);
+    }));
+    for (int i = 0; i < 50; i++) {
+      assertThrows(RateLimitedException.class, () -> call(chain));
+    }
+    String host = server.url("/").host() + ":" + server.getPort();
+    assertEquals(0, t.probability(host));
+    assertEquals(0, server.getRequestCount());
+  }
+
+  @Test
+  void concurrentRecordsAreAllCountedWithinABucket() throws InterruptedException {
+    AtomicLong now = new AtomicLong();
+    AcceptWindow w = new AcceptWindow(120 * SECOND, 12, now::get);
+    Thread[] threads = new Thread[4];
+    for (int i = 0; i < threads.length; i++) {
+      boolean accept = i % 2 == 0;
+      threads[i] = Thread.ofPlatform().start(() -> {
+        for (int j = 0; j < 10_000; j++) {
+          w.record(accept);
+        }
+      });
+    }
+    for (Thread th : threads) {
+      th.join();
+    }
+    assertEquals(new AcceptWindow.Counts(40_000, 20_000), w.counts());
+  }
+
+  @Test
   void kBelowOneIsRefusedNamingTheSetting() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> new ThrottleInterceptor(0.5, clock));
