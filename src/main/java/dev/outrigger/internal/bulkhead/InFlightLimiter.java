@@ -136,18 +136,22 @@ public final class InFlightLimiter implements CallInterceptor {
       }
     }
     long start = clock.nanoTime();
+    int sentBefore = ctx.attemptsSent();
     try {
       Response response = chain.proceed(chain.request());
       int code = response.code();
       sample(host, ctx, start, inFlight, code == 503 || code == 429);
       return response;
     } catch (DeadlineExceededException e) {
-      sample(host, ctx, start, inFlight, true);
+      // Only an attempt that went out was cut; one refused before sending says nothing.
+      if (ctx.attemptsSent() > sentBefore) {
+        sample(host, ctx, start, inFlight, true);
+      }
       throw e;
     } catch (TransportException e) {
       if (e.kind() == TransportException.Kind.TIMEOUT) {
         sample(host, ctx, start, inFlight, true);
-        }
+      }
       throw e;
     } finally {
       host.inFlight.decrementAndGet();
