@@ -175,6 +175,29 @@ class AdaptiveConcurrencyTest {
   }
 
   @Test
+  void anAttemptTimeoutIsADropButAConnectFailureTeachesNothing() throws Exception {
+    delayMillis = 2_000;
+    try (ApiClient c = client(AdaptiveLimit.vegas().initial(20).backoffRatio(0.5))
+        .attemptTimeout(Duration.ofMillis(100)).build()) {
+      TransportException e = assertThrows(TransportException.class,
+          () -> c.get("/x").execute(String.class));
+      assertEquals(TransportException.Kind.TIMEOUT, e.kind());
+      assertEquals("20->10", changes.get(0)[0] + "->" + changes.get(0)[1]);
+    }
+    changes.clear();
+    int port = server.getAddress().getPort();
+    server.stop(0);
+    try (ApiClient c = ApiClient.builder().baseUrl("http://127.0.0.1:" + port)
+        .retry(Retry.none()).adaptiveConcurrency(AdaptiveLimit.vegas()).addListener(listener)
+        .build()) {
+      TransportException e = assertThrows(TransportException.class,
+          () -> c.get("/x").execute(String.class));
+      assertEquals(TransportException.Kind.CONNECT, e.kind());
+      assertTrue(changes.isEmpty(), "no change on a connect failure");
+    }
+  }
+
+  @Test
   void describeNamesTheAdaptiveLimit() {
     try (ApiClient c = client(AdaptiveLimit.vegas().max(64)).build()) {
       assertTrue(c.describe().contains("InFlightLimit[adaptive per host: AdaptiveLimit.vegas[min=4,"
