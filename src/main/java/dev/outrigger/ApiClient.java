@@ -19,6 +19,7 @@ import dev.outrigger.internal.http.Urls;
 import dev.outrigger.internal.http.WatchdogKeeper;
 import dev.outrigger.internal.jfr.JfrListener;
 import dev.outrigger.internal.ratelimit.RateLimitInterceptor;
+import dev.outrigger.internal.ratelimit.SharedRateLimitInterceptor;
 import dev.outrigger.internal.retry.FollowUpGuard;
 import dev.outrigger.internal.retry.RetryInterceptor;
 import dev.outrigger.internal.throttle.ThrottleInterceptor;
@@ -123,7 +124,9 @@ public final class ApiClient implements AutoCloseable {
       list.add(new ThrottleInterceptor(b.clientThrottlingK, clock));
     }
     if (b.rateLimit != null) {
-      list.add(new RateLimitInterceptor(b.rateLimit, clock));
+      list.add(b.rateLimit.store() != null
+          ? new SharedRateLimitInterceptor(b.rateLimit, b.rateLimit.store(), clock)
+          : new RateLimitInterceptor(b.rateLimit, clock));
     }
     list.add(b.adaptiveConcurrency != null
         ? new InFlightLimiter(b.adaptiveConcurrency, clock)

@@ -66,4 +66,11 @@ public interface CallListener {
    * the probability moves by at least 0.01, or to or from 0.
    */
   default void throttleProbability(String host, double probability, long requests, long accepts) {}
+
+  /**
+   * The server asked to slow down ({@code Retry-After} on a 429 or 503, or a rate-limit quota
+   * used up until its reset) in its response to {@code call}: the rate limit grants nothing to
+   * {@code key} for {@code pause} (already cut to {@link RateLimit#maxPause()}).
+   */
+  default void rateLimitPaused(CallContext call, String key, Duration pause) {}
 }

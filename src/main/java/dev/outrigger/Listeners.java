@@ -96,4 +96,9 @@ final class Listeners implements CallListener {
   public void throttleProbability(String host, double probability, long requests, long accepts) {
     each(l -> l.throttleProbability(host, probability, requests, accepts));
   }
+
+  @Override
+  public void rateLimitPaused(CallContext call, String key, Duration pause) {
+    each(l -> l.rateLimitPaused(call, key, pause));
+  }
 }

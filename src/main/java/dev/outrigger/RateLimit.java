@@ -47,13 +47,15 @@ public final class RateLimit {
   private final Function<CallContext, String> keyedBy;
   private final int maxKeys;
   private final Duration maxPause;
+  private final RateLimitStore store;
 
-  private RateLimit(
-      List<Band> bands, Function<CallContext, String> keyedBy, int maxKeys, Duration maxPause) {
+  private RateLimit(List<Band> bands, Function<CallContext, String> keyedBy, int maxKeys,
+      Duration maxPause, RateLimitStore store) {
     this.bands = bands;
     this.keyedBy = keyedBy;
     this.maxKeys = maxKeys;
     this.maxPause = maxPause;
+    this.store = store;
   }
 
   /** One bandwidth: {@code permits} per {@code periodNanos}, at most {@code burst} stored. */
@@ -109,7 +111,7 @@ public final class RateLimit {
       throw new IllegalArgumentException(
           "rate must be at least one permit per 50 years, but was " + permits + " per " + period);
     }
-    return new RateLimit(List.of(band), null, DEFAULT_MAX_KEYS, DEFAULT_MAX_PAUSE);
+    return new RateLimit(List.of(band), null, DEFAULT_MAX_KEYS, DEFAULT_MAX_PAUSE, null);
   }
 
   private static int defaultBurst(double permits) {
@@ -138,7 +140,7 @@ public final class RateLimit {
           + format(b) + ", but was " + burst);
     }
     return new RateLimit(
-        List.of(new Band(b.permits, b.periodNanos, burst)), keyedBy, maxKeys, maxPause);
+        List.of(new Band(b.permits, b.periodNanos, burst)), keyedBy, maxKeys, maxPause, store);
   }
 
   /**
@@ -150,7 +152,7 @@ public final class RateLimit {
     Objects.requireNonNull(other, "other");
     List<Band> all = new ArrayList<>(bands);
     all.addAll(other.bands);
-    return new RateLimit(List.copyOf(all), keyedBy, maxKeys, maxPause);
+    return new RateLimit(List.copyOf(all), keyedBy, maxKeys, maxPause, store);
   }
 
   /**
@@ -160,7 +162,7 @@ public final class RateLimit {
    */
   public RateLimit keyedBy(Function<CallContext, String> key) {
     Objects.requireNonNull(key, "key");
-    return new RateLimit(bands, key, maxKeys, maxPause);
+    return new RateLimit(bands, key, maxKeys, maxPause, store);
   }
 
   /**
@@ -174,7 +176,7 @@ public final class RateLimit {
     if (maxKeys < 1) {
       throw new IllegalArgumentException("maxKeys must be at least 1, but was " + maxKeys);
     }
-    return new RateLimit(bands, keyedBy, maxKeys, maxPause);
+    return new RateLimit(bands, keyedBy, maxKeys, maxPause, store);
   }
 
   /**
@@ -190,7 +192,7 @@ public final class RateLimit {
       throw new IllegalArgumentException(
           "maxPause must be between 0 and 1 day, but was " + maxPause);
     }
-    return new RateLimit(bands, keyedBy, maxKeys, maxPause);
+    return new RateLimit(bands, keyedBy, maxKeys, maxPause, store);
   }
 
   /**
@@ -216,14 +218,18 @@ public final class RateLimit {
     return min;
   }
 
-  /** Each bandwidth as a limit of its own, in the order they were combined. */
+  /**
+   * Each bandwidth as a limit of its own (with default key, key bound and pause cap), in the
+   * order they were combined.
+   */
   public List<RateLimit> bandwidths() {
-    if (bands.size() == 1) {
+    if (bands.size() == 1 && keyedBy == null && maxKeys == DEFAULT_MAX_KEYS
+        && maxPause.equals(DEFAULT_MAX_PAUSE) && store == null) {
       return List.of(this);
     }
     List<RateLimit> out = new ArrayList<>(bands.size());
     for (Band b : bands) {
-      out.add(new RateLimit(List.of(b), null, DEFAULT_MAX_KEYS, DEFAULT_MAX_PAUSE));
+      out.add(new RateLimit(List.of(b), null, DEFAULT_MAX_KEYS, DEFAULT_MAX_PAUSE, null));
     }
     return List.copyOf(out);
   }
@@ -236,6 +242,22 @@ public final class RateLimit {
   /** The refill period of this single bandwidth (the first one when combined). */
   public Duration period() {
     return Duration.ofNanos(bands.get(0).periodNanos);
+  }
+
+  /**
+   * This limit kept in a shared {@code store} instead of in this JVM's memory, so that every
+   * client using the same store and key shares one quota, for example
+   * {@code limit.store(RedisRateLimitStore.builder(uri).build())}. Same token-bucket semantics,
+   * same keys, same chain position.
+   */
+  public RateLimit store(RateLimitStore store) {
+    Objects.requireNonNull(store, "store");
+    return new RateLimit(bands, keyedBy, maxKeys, maxPause, store);
+  }
+
+  /** The shared store, or null when the buckets live in this JVM's memory (the default). */
+  public RateLimitStore store() {
+    return store;
   }
 
   /** The key function, or null for the default (the call's host). */
@@ -257,12 +279,13 @@ public final class RateLimit {
         && r.bands.equals(bands)
         && Objects.equals(r.keyedBy, keyedBy)
         && r.maxKeys == maxKeys
-        && r.maxPause.equals(maxPause);
+        && r.maxPause.equals(maxPause)
+        && Objects.equals(r.store, store);
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(bands, keyedBy, maxKeys, maxPause);
+    return Objects.hash(bands, keyedBy, maxKeys, maxPause, store);
   }
 
   @Override
@@ -282,6 +305,9 @@ public final class RateLimit {
     }
     if (!maxPause.equals(DEFAULT_MAX_PAUSE)) {
       sb.append(", maxPause ").append(maxPause);
+    }
+    if (store != null) {
+      sb.append(", shared through ").append(store);
     }
     return sb.append(']').toString();
   }

@@ -5,8 +5,6 @@ import dev.outrigger.ApiClient;
 import dev.outrigger.RateLimit;
 import dev.outrigger.RateLimitStore;
 import dev.outrigger.Retry;
-import dev.outrigger.internal.NanoClock;
-import dev.outrigger.internal.ratelimit.SharedRateLimitInterceptor;
 import dev.outrigger.redis.RedisRateLimitStore;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -192,9 +190,8 @@ public final class RedisQuotaHarness {
           stores.add(redis);
           store = redis;
         }
-        // Until RateLimit carries its store, the store's step goes in as an attempt interceptor.
         apis.add(ApiClient.builder().baseUrl(base).retry(Retry.none())
-            .addAttemptInterceptor(new SharedRateLimitInterceptor(limit, store, NanoClock.SYSTEM))
+            .rateLimit(limit.store(store))
             .addAttemptInterceptor(chain -> {
               sends.add(System.nanoTime());
               return chain.proceed(chain.request());

@@ -42,6 +42,8 @@ import java.util.concurrent.atomic.AtomicLong;
  *   <li>{@code outrigger.retry.budget.exhausted} (counter; host): retries the budget refused.
  *   <li>{@code outrigger.ratelimit.waits} (timer; host): waits for a rate-limit permit.
  *   <li>{@code outrigger.ratelimit.rejections} (counter; host): calls refused by a rate limit.
+ *   <li>{@code outrigger.ratelimit.pauses} (counter; host): times the server paused a bucket
+ *       ({@code Retry-After}, quota used up).
  *   <li>{@code outrigger.inflight.waits} (timer; host): waits for an in-flight slot.
  *   <li>{@code outrigger.breaker.rejections} (counter; breaker): calls refused by a breaker.
  *   <li>{@code outrigger.breaker.transitions} (counter; breaker, from, to).
@@ -107,6 +109,7 @@ public final class OutriggerMetrics implements CallListener {
   private final Meter.MeterProvider<Counter> budgetExhausted;
   private final Meter.MeterProvider<Timer> rateLimitWaits;
   private final Meter.MeterProvider<Counter> rateLimitRejections;
+  private final Meter.MeterProvider<Counter> rateLimitPauses;
   private final Meter.MeterProvider<Timer> inFlightWaits;
   private final Meter.MeterProvider<Counter> breakerRejections;
   private final Meter.MeterProvider<Counter> breakerTransitions;
@@ -140,6 +143,9 @@ public final class OutriggerMetrics implements CallListener {
         .withRegistry(registry);
     this.rateLimitRejections = Counter.builder("outrigger.ratelimit.rejections").tags(tags)
         .description("Calls refused because the wait for a permit could not fit")
+        .withRegistry(registry);
+    this.rateLimitPauses = Counter.builder("outrigger.ratelimit.pauses").tags(tags)
+        .description("Times the server paused a rate-limit bucket (Retry-After, quota used up)")
         .withRegistry(registry);
     this.inFlightWaits = Timer.builder("outrigger.inflight.waits").tags(tags)
         .description("Waits for an in-flight slot to the host")
@@ -222,6 +228,11 @@ public final class OutriggerMetrics implements CallListener {
   @Override
   public void rateLimitRejected(CallContext call, String key, Duration wouldWait) {
     rateLimitRejections.withTags(Tags.of("host", host(call))).increment();
+  }
+
+  @Override
+  public void rateLimitPaused(CallContext call, String key, Duration pause) {
+    rateLimitPauses.withTags(Tags.of("host", host(call))).increment();
   }
 
   @Override

@@ -104,6 +104,7 @@ class RateLimitTest {
     assertEquals(List.of(perSecond, perMinute), both.bandwidths());
     assertEquals(7, both.maxKeys());
     assertEquals("RateLimit[10.0/s, burst 10; 500.0/PT1M, burst 50, maxKeys 7]", both.toString());
+    assertEquals(List.of(perSecond), perSecond.maxKeys(3).bandwidths());
     IllegalStateException e = assertThrows(IllegalStateException.class, () -> both.burst(3));
     assertTrue(e.getMessage().startsWith("burst applies to one bandwidth"), e.getMessage());
   }

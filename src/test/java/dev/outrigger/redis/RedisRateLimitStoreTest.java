@@ -17,8 +17,6 @@ import dev.outrigger.RateLimit;
 import dev.outrigger.RateLimitStore;
 import dev.outrigger.RateLimitedException;
 import dev.outrigger.Retry;
-import dev.outrigger.internal.NanoClock;
-import dev.outrigger.internal.ratelimit.SharedRateLimitInterceptor;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
@@ -376,7 +374,7 @@ class RedisRateLimitStoreTest {
     RedisRateLimitStore store = store();
     ApiClient client = ApiClient.builder().baseUrl(server.url("/").toString())
         .retry(Retry.none())
-        .addAttemptInterceptor(new SharedRateLimitInterceptor(limit, store, NanoClock.SYSTEM))
+        .rateLimit(limit.store(store))
         .addListener(new CallListener() {
           @Override
           public void rateLimitWaited(CallContext call, String key, Duration waited) {

@@ -1,25 +1,179 @@
 package dev.outrigger.internal.ratelimit;
 
+import dev.outrigger.CallContext;
 import dev.outrigger.CallInterceptor;
+import dev.outrigger.CallListener;
+import dev.outrigger.Deadline;
 import dev.outrigger.RateLimit;
+import dev.outrigger.RateLimitedException;
+import dev.outrigger.RateLimiter;
+import dev.outrigger.TransportException;
+import dev.outrigger.internal.Failures;
 import dev.outrigger.internal.NanoClock;
+import dev.outrigger.internal.RealCallContext;
+import dev.outrigger.internal.RetryAfter;
+import java.io.InterruptedIOException;
+import java.time.Duration;
+import java.util.function.Function;
+import java.util.function.LongSupplier;
 import okhttp3.Response;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
-/** STUB (to be replaced by the Rate limiting issue): takes no permit. */
+/**
+ * The rate-limit step of the chain, run once per attempt (it sits inside the retry policy and
+ * the circuit breaker): every attempt that goes on to the network takes one permit from its
+ * key's bucket, retries included, and an attempt the breaker refuses takes none.
+ *
+ * <p>The wait for a permit counts against the call's deadline: when it cannot fit in what is
+ * left, the attempt fails at once with {@link RateLimitedException} (saying how long the wait
+ * would have been), consuming nothing. After the attempt, the response's rate-limit headers
+ * ({@code Retry-After} on a 429 or 503; {@code RateLimit-Remaining: 0} or
+ * {@code X-RateLimit-Remaining: 0} with a reset) pause the key's bucket until the server's time,
+ * cut to {@link RateLimit#maxPause()}, so the whole client stops sending to it.
+ *
+ * <p>Thread-safe; one instance serves every call of a client. {@link #limiter()} is the live
+ * limiter, for reconfiguring it at run time.
+ */
 public final class RateLimitInterceptor implements CallInterceptor {
-  private final RateLimit limit;
+  private static final Logger log = LoggerFactory.getLogger(RateLimitInterceptor.class);
+
+  private final RealRateLimiter engine;
+  private final NanoClock clock;
+  private final LongSupplier wallMillis;
+  private final RateLimiter limiter;
 
   public RateLimitInterceptor(RateLimit limit, NanoClock clock) {
-    this.limit = limit;
+    this(limit, clock, System::currentTimeMillis);
+  }
+
+  /**
+   * @param wallMillis wall-clock epoch milliseconds, for {@code Retry-After} HTTP-dates and
+   *     epoch-second reset headers
+   */
+  public RateLimitInterceptor(RateLimit limit, NanoClock clock, LongSupplier wallMillis) {
+    this.engine = new RealRateLimiter(limit, clock.nanoTime());
+    this.clock = clock;
+    this.wallMillis = wallMillis;
+    this.limiter = RateLimiterAccess.wrap(engine, clock);
+  }
+
+  /**
+   * The live limiter behind this interceptor: reconfigure it ({@link RateLimiter#reconfigure})
+   * while the client runs, pause a key, or look at a key's permits.
+   */
+  public RateLimiter limiter() {
+    return limiter;
   }
 
   @Override
   public Response intercept(Chain chain) {
-    return chain.proceed(chain.request());
+    CallContext ctx = chain.context();
+    RateLimit limit = engine.limit();
+    String key = keyOf(limit, ctx);
+    Deadline deadline = ctx.deadline();
+    long left = deadline == null ? Long.MAX_VALUE : deadline.remainingNanos();
+    long r;
+    try {
+      r = engine.acquire(key, 1, left, clock);
+    } catch (InterruptedException e) {
+      throw cancelled(ctx, e);
+    }
+    CallListener listener = listenerOf(ctx);
+    if (!RealRateLimiter.acquired(r)) {
+      Duration wouldWait = RealRateLimiter.never(r) ? null : Duration.ofNanos(-r);
+      safely(() -> listener.rateLimitRejected(ctx, key, wouldWait));
+      throw new RateLimitedException(describe(ctx) + " was refused by the rate limit "
+          + limitOf(key) + " of " + keyName(limit, key) + ": the wait for a permit ("
+          + wouldWait + ") would not fit in the " + Duration.ofNanos(Math.max(0, left))
+          + " left before the deadline", wouldWait, ctx.attemptsSent());
+    }
+    if (r > 0) {
+      Duration waited = Duration.ofNanos(r);
+      safely(() -> listener.rateLimitWaited(ctx, key, waited));
+    }
+    Response response = chain.proceed(chain.request());
+    listenToServer(ctx, key, limit, response, listener);
+    return response;
+  }
+
+  /** Pauses the key when the response asks to slow down. */
+  private void listenToServer(
+      CallContext ctx, String key, RateLimit limit, Response response, CallListener listener) {
+    Duration max = limit.maxPause();
+    if (max.isZero()) {
+      return;
+    }
+    Duration ask = null;
+    int code = response.code();
+    if (code == 429 || code == 503) {
+      ask = RetryAfter.retryAfter(response, wallMillis);
+    }
+    Duration reset = RetryAfter.quotaReset(response, wallMillis);
+    if (reset != null && (ask == null || reset.compareTo(ask) > 0)) {
+      ask = reset;
+    }
+    if (ask == null || ask.isNegative() || ask.isZero()) {
+      return;
+    }
+    Duration pause = ask.compareTo(max) > 0 ? max : ask;
+    long grew = engine.pause(key, clock.nanoTime(), pause.toNanos());
+    if (grew > 0) {
+      log.debug("{} asked to slow down: no requests to {} for {}",
+          describe(ctx), keyName(limit, key), pause);
+      safely(() -> listener.rateLimitPaused(ctx, key, pause));
+    }
+  }
+
+  private static String keyOf(RateLimit limit, CallContext ctx) {
+    Function<CallContext, String> f = limit.keyedBy();
+    if (f == null) {
+      return ctx.host();
+    }
+    String k = f.apply(ctx);
+    return k == null ? ctx.host() : k;
+  }
+
+  private RateLimit limitOf(String key) {
+    return engine.limit(key);
+  }
+
+  /** A custom key may be a secret (an API token): only the default host key is named. */
+  private static String keyName(RateLimit limit, String key) {
+    return limit.keyedBy() == null ? key : "its key";
+  }
+
+  private static CallListener listenerOf(CallContext ctx) {
+    return ctx instanceof RealCallContext rc ? rc.listener() : CallListener.NONE;
+  }
+
+  private static String describe(CallContext ctx) {
+    return ctx instanceof RealCallContext rc ? rc.describe() : ctx.method() + " " + ctx.host();
+  }
+
+  private static TransportException cancelled(CallContext ctx, InterruptedException e) {
+    if (ctx instanceof RealCallContext rc) {
+      return Failures.cancelled(rc, e);
+    }
+    Thread.currentThread().interrupt();
+    InterruptedIOException cause = new InterruptedIOException("interrupted");
+    cause.initCause(e);
+    return new TransportException(describe(ctx) + " was interrupted", cause,
+        ctx.attemptsSent(), TransportException.Kind.CANCELLED);
+  }
+
+  private static void safely(Runnable notification) {
+    try {
+      notification.run();
+    } catch (RuntimeException e) {
+      log.warn("CallListener threw; ignored", e);
+    }
   }
 
   @Override
   public String toString() {
-    return limit.toString();
+    RateLimit limit = engine.limit();
+    return "RateLimiter[" + limit + ", keyed by " + (limit.keyedBy() == null ? "host" : "function")
+        + ", at most " + limit.maxKeys() + " keys, server pauses up to " + limit.maxPause() + "]";
   }
 }

@@ -73,11 +73,11 @@ public final class SharedRateLimitInterceptor implements CallInterceptor {
       listener.rateLimitWaited(ctx, key, Duration.ofNanos(r));
     }
     Response response = chain.proceed(chain.request());
-    pauseIfAsked(key, response);
+    pauseIfAsked(ctx, key, response);
     return response;
   }
 
-  private void pauseIfAsked(String key, Response response) {
+  private void pauseIfAsked(CallContext ctx, String key, Response response) {
     Duration max = limit.maxPause();
     if (max.isZero()) {
       return;
@@ -93,7 +93,14 @@ public final class SharedRateLimitInterceptor implements CallInterceptor {
     if (ask == null || ask.isNegative() || ask.isZero()) {
       return;
     }
-    store.pause(key, limit, (ask.compareTo(max) > 0 ? max : ask).toNanos());
+    Duration pause = ask.compareTo(max) > 0 ? max : ask;
+    if (store.pause(key, limit, pause.toNanos()) > 0) {
+      try {
+        ((RealCallContext) ctx).listener().rateLimitPaused(ctx, key, pause);
+      } catch (RuntimeException e) {
+        // A listener must not break the call.
+      }
+    }
   }
 
   private String keyOf(CallContext ctx) {

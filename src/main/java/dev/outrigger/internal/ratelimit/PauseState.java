@@ -1,0 +1,66 @@
+package dev.outrigger.internal.ratelimit;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
+/**
+ * A key's server-imposed pause, shared by the key's bucket and the buckets that replace it when
+ * the key is reconfigured, so that waiters see every pause whichever bucket they reserved in.
+ *
+ * <p>{@code until} is when the latest pause ends; {@code shift} is the total time all pauses so
+ * far have pushed the key's schedule back. A waiter remembers the shift when it reserved and
+ * sleeps that much longer for every pause that came after.
+ */
+final class PauseState {
+  private static final VarHandle UNTIL;
+  private static final VarHandle SHIFT;
+
+  static {
+    try {
+      MethodHandles.Lookup l = MethodHandles.lookup();
+      UNTIL = l.findVarHandle(PauseState.class, "until", long.class);
+      SHIFT = l.findVarHandle(PauseState.class, "shift", long.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
+
+  private volatile long until;
+  private volatile long shift;
+
+  PauseState(long nowNanos) {
+    this.until = nowNanos;
+  }
+
+  /** Nanoseconds of pauses so far; only differences of two readings mean anything. */
+  long shift() {
+    return shift;
+  }
+
+  long until() {
+    return until;
+  }
+
+  /**
+   * Moves the end of the pause to {@code untilNanos} if that is later, and returns by how much
+   * the pause grew from {@code nowNanos} on (0 when it did not).
+   */
+  long extendTo(long nowNanos, long untilNanos) {
+    for (;;) {
+      long u = until;
+      long from = u - nowNanos > 0 ? u : nowNanos;
+      long ext = untilNanos - from;
+      if (ext <= 0) {
+        return 0;
+      }
+      if (UNTIL.compareAndSet(this, u, untilNanos)) {
+        return ext;
+      }
+    }
+  }
+
+  /** Called once the bucket's state carries the extension. */
+  void addShift(long nanos) {
+    SHIFT.getAndAdd(this, nanos);
+  }
+}

@@ -1,0 +1,343 @@
+package dev.outrigger.internal.ratelimit;
+
+import dev.outrigger.RateLimit;
+import dev.outrigger.internal.NanoClock;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The engine behind {@link dev.outrigger.RateLimiter} and {@link RateLimitInterceptor}: one
+ * {@link TokenBucket} per key, plus one for unkeyed use ({@code key == null}). Thread-safe and
+ * lock-free; no threads, no timers. Time is passed in by the caller (nanoseconds of one
+ * monotonic clock), and waiting is done with the caller's {@link NanoClock}.
+ *
+ * <p>Memory is bounded: a bucket that has refilled completely is indistinguishable from a new
+ * one, so at most once a second, when a new key arrives, full buckets are retired and dropped.
+ * While {@code maxKeys} buckets exist, further keys share one overflow bucket (stricter, never
+ * looser) until a sweep makes room.
+ *
+ * <p>Reconfiguration replaces buckets (see {@link TokenBucket#retireInto}), keeping their
+ * permits, debts and waiters' order; per-key overrides survive eviction because they are kept
+ * apart from the buckets. A version counter closes the race between a reconfiguration and a
+ * bucket being created with the old bandwidths at the same moment.
+ */
+public final class RealRateLimiter {
+  static final long SWEEP_EVERY_NANOS = 1_000_000_000L;
+
+  private static final VarHandle UNKEYED;
+  private static final VarHandle OVERFLOW;
+
+  static {
+    try {
+      MethodHandles.Lookup l = MethodHandles.lookup();
+      UNKEYED = l.findVarHandle(RealRateLimiter.class, "unkeyed", TokenBucket.class);
+      OVERFLOW = l.findVarHandle(RealRateLimiter.class, "overflow", TokenBucket.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
+
+  private final ConcurrentHashMap<String, TokenBucket> buckets = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, Bands> overrides = new ConcurrentHashMap<>();
+  private final AtomicLong version = new AtomicLong();
+  private final AtomicLong nextSweep;
+  private volatile Bands defaults;
+  private volatile TokenBucket unkeyed;
+  private volatile TokenBucket overflow;
+
+  /** Every bucket starts full at {@code nowNanos}. */
+  public RealRateLimiter(RateLimit limit, long nowNanos) {
+    Objects.requireNonNull(limit, "limit");
+    this.defaults = new Bands(limit);
+    this.unkeyed = TokenBucket.full(defaults, new PauseState(nowNanos), nowNanos);
+    this.overflow = TokenBucket.full(defaults, new PauseState(nowNanos), nowNanos);
+    this.nextSweep = new AtomicLong(nowNanos + SWEEP_EVERY_NANOS);
+  }
+
+  /** The limit every key without an override follows. */
+  public RateLimit limit() {
+    return defaults.limit;
+  }
+
+  /** The limit {@code key} follows: its override, or {@link #limit()}. */
+  public RateLimit limit(String key) {
+    return shapeFor(key).limit;
+  }
+
+  /** How many keys have a bucket of their own right now. */
+  public int keyCount() {
+    return buckets.size();
+  }
+
+  /** Takes {@code n} permits of {@code key}'s bucket if they are all available now. */
+  public boolean tryAcquire(String key, int n, long nowNanos) {
+    TokenBucket b = key == null ? unkeyed : bucket(key, nowNanos);
+    for (;;) {
+      int r = b.tryAcquire(nowNanos, n);
+      if (r >= 0) {
+        return r > 0;
+      }
+      b = next(key, b, nowNanos);
+    }
+  }
+
+  /**
+   * Takes {@code n} permits of {@code key}'s bucket, waiting in line with {@code clock} when
+   * the wait fits in {@code maxWaitNanos}. A wait that does not fit is refused at once and
+   * consumes nothing. A server pause that arrives while waiting pushes the wait back; if it then
+   * no longer fits, the permits are given back (when nothing was reserved after them) and the
+   * wait is refused.
+   *
+   * @return nanoseconds waited ({@code >= 0}) when the permits were taken; otherwise minus the
+   *     wait that would have been needed, or {@link TokenBucket#NEVER} when {@code n} exceeds
+   *     the burst
+   * @throws InterruptedException if interrupted while waiting; the permits are given back when
+   *     nothing was reserved after them
+   */
+  public long acquire(String key, int n, long maxWaitNanos, NanoClock clock)
+      throws InterruptedException {
+    long start = clock.nanoTime();
+    TokenBucket b = key == null ? unkeyed : bucket(key, start);
+    int fast = b.tryAcquire(start, n);
+    if (fast > 0) {
+      return 0;
+    }
+    Reservation res = new Reservation();
+    long w;
+    for (;;) {
+      w = b.reserve(start, n, maxWaitNanos, res);
+      if (w != TokenBucket.RETIRED) {
+        break;
+      }
+      b = next(key, b, start);
+    }
+    if (w <= 0) {
+      return w;
+    }
+    long limit = start + Math.min(Math.max(0, maxWaitNanos), Bands.MAX_WAIT_NANOS);
+    try {
+      for (;;) {
+        long wake = res.wakeAt();
+        long now = clock.nanoTime();
+        if (wake - now <= 0) {
+          return Math.max(0, now - start);
+        }
+        if (wake - limit > 0) {
+          // A server pause came in while waiting and the wait no longer fits.
+          res.cancel();
+          return -(wake - start);
+        }
+        clock.sleepNanos(wake - now);
+      }
+    } catch (InterruptedException e) {
+      res.cancel();
+      throw e;
+    }
+  }
+
+  /** Whether {@code result} of {@link #acquire} means the permits were taken. */
+  public static boolean acquired(long result) {
+    return result >= 0;
+  }
+
+  /** Whether {@code result} of {@link #acquire} means more permits were asked than the burst. */
+  public static boolean never(long result) {
+    return result == TokenBucket.NEVER;
+  }
+
+  /**
+   * Pauses {@code key}'s bucket for {@code pauseNanos} from {@code nowNanos} (cut to the limit's
+   * {@link RateLimit#maxPause()}): nothing is granted before it ends, waiters are pushed back by
+   * as much as the pause grew, and one permit is ready when it ends. Overlapping pauses do not
+   * add up: only a later end moves anything.
+   *
+   * @return how much the pause grew, in nanoseconds (0 when an existing pause already covered it)
+   */
+  public long pause(String key, long nowNanos, long pauseNanos) {
+    long p = Math.min(pauseNanos, defaults.limit.maxPause().toNanos());
+    if (p <= 0) {
+      return 0;
+    }
+    long until = nowNanos + p;
+    for (;;) {
+      TokenBucket b = key == null ? unkeyed : bucket(key, nowNanos);
+      PauseState ps = b.pause;
+      long ext = ps.extendTo(nowNanos, until);
+      if (ext == 0) {
+        return 0;
+      }
+      for (;;) {
+        if (b.shiftForPause(nowNanos, until, ext)) {
+          ps.addShift(ext);
+          return ext;
+        }
+        b = next(key, b, nowNanos);
+        if (b.pause != ps) {
+          // Evicted and created anew in between: pause the new bucket from scratch.
+          break;
+        }
+      }
+    }
+  }
+
+  /** When the key's current pause ends, if it is paused at {@code nowNanos}; else 0. */
+  public long pausedForNanos(String key, long nowNanos) {
+    TokenBucket b = key == null ? unkeyed : buckets.get(key);
+    if (b == null) {
+      return 0;
+    }
+    return Math.max(0, b.pause.until() - nowNanos);
+  }
+
+  /**
+   * Permits {@code key} could take now; negative when that many are already promised to
+   * waiters. A key without a bucket is full.
+   */
+  public long available(String key, long nowNanos) {
+    TokenBucket b = key == null ? unkeyed : buckets.get(key);
+    for (;;) {
+      if (b == null) {
+        return shapeFor(key).maxPermits;
+      }
+      Long v = b.available(nowNanos);
+      if (v != null) {
+        return v;
+      }
+      b = next(key, b, nowNanos);
+    }
+  }
+
+  /**
+   * Makes {@code limit} the limit of every key without an override (and of unkeyed use), and
+   * its key function, key bound and pause cap the limiter's. Each bucket keeps its state: the
+   * permits it holds (at most the new burst), what it owes to waiters, and their order.
+   */
+  public void reconfigure(RateLimit limit, long nowNanos) {
+    Objects.requireNonNull(limit, "limit");
+    defaults = new Bands(limit);
+    version.incrementAndGet();
+    refreshSlot(UNKEYED, nowNanos);
+    refreshSlot(OVERFLOW, nowNanos);
+    for (String key : buckets.keySet()) {
+      refresh(key, nowNanos);
+    }
+  }
+
+  /**
+   * Gives {@code key} bandwidths of its own (only {@code limit}'s bandwidths are used), keeping
+   * its bucket's state as {@link #reconfigure(RateLimit, long)} does. The override stays until
+   * replaced by another.
+   */
+  public void reconfigure(String key, RateLimit limit, long nowNanos) {
+    Objects.requireNonNull(key, "key");
+    Objects.requireNonNull(limit, "limit");
+    overrides.put(key, new Bands(limit));
+    version.incrementAndGet();
+    refresh(key, nowNanos);
+  }
+
+  private Bands shapeFor(String key) {
+    if (key != null) {
+      Bands o = overrides.get(key);
+      if (o != null) {
+        return o;
+      }
+    }
+    return defaults;
+  }
+
+  private TokenBucket bucket(String key, long nowNanos) {
+    TokenBucket b = buckets.get(key);
+    return b != null ? b : create(key, nowNanos);
+  }
+
+  private TokenBucket create(String key, long nowNanos) {
+    long v = version.get();
+    maybeSweep(nowNanos);
+    if (buckets.size() >= defaults.limit.maxKeys()) {
+      return overflow;
+    }
+    TokenBucket fresh = TokenBucket.full(shapeFor(key), new PauseState(nowNanos), nowNanos);
+    TokenBucket prev = buckets.putIfAbsent(key, fresh);
+    if (prev != null) {
+      return prev;
+    }
+    if (version.get() != v) {
+      // A reconfiguration ran while we built the bucket and may have missed it.
+      refresh(key, nowNanos);
+    }
+    return fresh;
+  }
+
+  private void maybeSweep(long nowNanos) {
+    long due = nextSweep.get();
+    if (nowNanos - due < 0 || !nextSweep.compareAndSet(due, nowNanos + SWEEP_EVERY_NANOS)) {
+      return;
+    }
+    for (Map.Entry<String, TokenBucket> e : buckets.entrySet()) {
+      TokenBucket b = e.getValue();
+      if (b.retireIfFull(nowNanos)) {
+        buckets.remove(e.getKey(), b);
+      }
+    }
+  }
+
+  /** The bucket that replaces {@code retired} for {@code key}, helping publish it. */
+  private TokenBucket next(String key, TokenBucket retired, long nowNanos) {
+    TokenBucket s = retired.successor;
+    if (s != null) {
+      UNKEYED.compareAndSet(this, retired, s);
+      OVERFLOW.compareAndSet(this, retired, s);
+      if (key != null) {
+        buckets.replace(key, retired, s);
+      }
+    } else if (key != null) {
+      // Retired by a sweep: dead, and full when it died, so a new bucket is the same.
+      buckets.remove(key, retired);
+    }
+    if (key == null) {
+      return unkeyed;
+    }
+    return bucket(key, nowNanos);
+  }
+
+  private void refresh(String key, long nowNanos) {
+    for (;;) {
+      TokenBucket b = buckets.get(key);
+      if (b == null) {
+        return;
+      }
+      Bands want = shapeFor(key);
+      if (b.bands == want) {
+        return;
+      }
+      if (b.retireInto(want, nowNanos)) {
+        buckets.replace(key, b, b.successor);
+      } else {
+        next(key, b, nowNanos);
+      }
+    }
+  }
+
+  private void refreshSlot(VarHandle slot, long nowNanos) {
+    for (;;) {
+      TokenBucket b = (TokenBucket) slot.getVolatile(this);
+      Bands want = defaults;
+      if (b.bands == want) {
+        return;
+      }
+      // Slot buckets are never swept, so a retired one always has a successor.
+      b.retireInto(want, nowNanos);
+      slot.compareAndSet(this, b, b.successor);
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "RealRateLimiter[" + defaults.limit + ", " + buckets.size() + " keys]";
+  }
+}

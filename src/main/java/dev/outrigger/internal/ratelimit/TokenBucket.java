@@ -1,0 +1,422 @@
+package dev.outrigger.internal.ratelimit;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
+/**
+ * One key's token bucket: continuous refill at each bandwidth's rate up to its burst, permits
+ * taken from every bandwidth at once or not at all. Lock-free and thread-safe.
+ *
+ * <h2>Algorithm</h2>
+ *
+ * <p>The state of a bandwidth is one number, its <em>theoretical arrival time</em> {@code tat}
+ * (GCRA, the generic cell rate algorithm of ATM networks): the time at which the bucket will be
+ * full again given everything granted so far. With {@code I} the interval between two permits
+ * and {@code tau = I * burst} the time to refill a full bucket, the bucket holds
+ * {@code (tau - max(0, tat - now)) / I} permits at {@code now}: a bucket with {@code tat <= now}
+ * is full, and {@code tat > now + tau} means permits are owed to waiters who have reserved them.
+ * Taking {@code n} permits is {@code tat = max(tat, now) + n * I}; it is allowed at once when the
+ * new {@code tat} is at most {@code now + tau}, and otherwise after waiting
+ * {@code newTat - now - tau}. This is exactly a token bucket (same grants, same waits) with one
+ * word of state and no refill step, which is what makes the fast path one volatile read, one
+ * clock read and one compare-and-set, with nothing allocated.
+ *
+ * <p>A wait is a reservation, like Go's {@code rate.Limiter.Reserve}: the waiter moves
+ * {@code tat} forward by its permits at once and sleeps until its turn. Reservations are ordered
+ * by their compare-and-set, so waiters are served first come, first served, and a
+ * {@code tryAcquire} never jumps the queue (a queue leaves {@code tat} beyond {@code now + tau}).
+ * A reservation whose wait would exceed the caller's limit is never made: nothing is consumed.
+ *
+ * <p>Several bandwidths keep one {@code tat} each in an immutable {@code long[]} swapped by one
+ * compare-and-set. A reservation waits for the slowest bandwidth and is recorded in every
+ * bandwidth at the moment it will be used ({@code max(tat, wake) + n * I}), so each bandwidth's
+ * limit holds for the times permits are actually used.
+ *
+ * <p>Times are in the fixed-point units of {@link Bands} and only compared by subtraction.
+ *
+ * <h2>Retirement</h2>
+ *
+ * <p>A bucket is replaced, never reconfigured in place: reconfiguration and eviction swap the
+ * state for a terminal {@code RETIRED} mark with a compare-and-set, so an operation that read the
+ * old state fails its own compare-and-set and looks up the key again (following
+ * {@link #successor} when the bucket was reconfigured). Normal updates never produce the mark.
+ */
+abstract sealed class TokenBucket permits TokenBucket.Single, TokenBucket.Multi {
+  /** {@link #reserve} result: the bucket is retired; look the key up again. */
+  static final long RETIRED = Long.MIN_VALUE;
+  /** {@link #reserve} result: more permits than the burst, no wait can ever do. */
+  static final long NEVER = Long.MIN_VALUE + 1;
+
+  final Bands bands;
+  final PauseState pause;
+  /** Set before this bucket is retired by a reconfiguration: the bucket that replaces it. */
+  volatile TokenBucket successor;
+
+  private TokenBucket(Bands bands, PauseState pause) {
+    this.bands = bands;
+    this.pause = pause;
+  }
+
+  /** A full bucket. */
+  static TokenBucket full(Bands bands, PauseState pause, long nowNanos) {
+    long now = noMark(bands.units(nowNanos));
+    if (bands.size() == 1) {
+      return new Single(bands, pause, now);
+    }
+    long[] s = new long[bands.size()];
+    java.util.Arrays.fill(s, now);
+    return new Multi(bands, pause, s);
+  }
+
+  private static TokenBucket of(Bands bands, PauseState pause, long[] state) {
+    return bands.size() == 1 ? new Single(bands, pause, state[0]) : new Multi(bands, pause, state);
+  }
+
+  /**
+   * Takes {@code n} permits if all are available now.
+   *
+   * @return 1 when taken, 0 when refused (nothing changed), -1 when this bucket is retired
+   */
+  abstract int tryAcquire(long nowNanos, int n);
+
+  /**
+   * Reserves {@code n} permits if the wait for them is at most {@code maxWaitNanos}, filling
+   * {@code out} so the reservation can be awaited and cancelled.
+   *
+   * @return the wait in nanoseconds ({@code >= 0}) when reserved; {@link #RETIRED};
+   *     {@link #NEVER}; otherwise minus the wait that was too long (nothing consumed)
+   */
+  abstract long reserve(long nowNanos, int n, long maxWaitNanos, Reservation out);
+
+  /** The state, or null when retired. A single bandwidth's state is copied into a new array. */
+  abstract long[] snapshot();
+
+  /** Replaces {@code expected} (a {@link #snapshot()}) by {@code update}. */
+  abstract boolean compareAndSet(long[] expected, long[] update);
+
+  /** Replaces {@code expected} (a {@link #snapshot()}) by the terminal mark. */
+  abstract boolean retire(long[] expected);
+
+  /** Gives a reservation's permits back if nothing was reserved after it; best effort. */
+  abstract boolean cancel(Reservation r);
+
+  /** Permits available now; negative when that many are owed to waiters; null when retired. */
+  final Long available(long nowNanos) {
+    long[] s = snapshot();
+    if (s == null) {
+      return null;
+    }
+    long now = bands.units(nowNanos);
+    long min = Long.MAX_VALUE;
+    for (int i = 0; i < s.length; i++) {
+      long used = Math.max(0, s[i] - now);
+      min = Math.min(min, Math.floorDiv(bands.tau[i] - used, bands.interval[i]));
+    }
+    return min;
+  }
+
+  /** Whether this bucket is indistinguishable from a new one, so it can be dropped. */
+  final boolean retireIfFull(long nowNanos) {
+    long[] s = snapshot();
+    if (s == null) {
+      return false;
+    }
+    long now = bands.units(nowNanos);
+    for (long t : s) {
+      if (t - now > 0) {
+        return false;
+      }
+    }
+    return retire(s);
+  }
+
+  /**
+   * Pushes the schedule back by {@code extNanos} for a pause ending at {@code untilNanos}: no
+   * permit before then, reserved permits shifted by the extension (their waiters learn of it
+   * from {@link PauseState#shift()}), and at most one permit stored when the pause ends.
+   *
+   * @return false when this bucket is retired
+   */
+  final boolean shiftForPause(long nowNanos, long untilNanos, long extNanos) {
+    long now = bands.units(nowNanos);
+    long until = bands.units(untilNanos);
+    long ext = bands.units(extNanos);
+    for (;;) {
+      long[] s = snapshot();
+      if (s == null) {
+        return false;
+      }
+      long[] t = new long[s.length];
+      for (int i = 0; i < s.length; i++) {
+        long shifted = max(s[i], now) + ext;
+        long oneLeft = until + bands.tau[i] - bands.interval[i];
+        t[i] = noMark(max(shifted, oneLeft));
+      }
+      if (compareAndSet(s, t)) {
+        return true;
+      }
+    }
+  }
+
+  /**
+   * Retires this bucket in favour of one with {@code next} bandwidths and the same state: the
+   * permits stored (at most the new burst) or owed carry over, and new arrivals queue behind
+   * every reservation already made.
+   *
+   * @return false when this bucket was already retired
+   */
+  final boolean retireInto(Bands next, long nowNanos) {
+    for (;;) {
+      long[] s = snapshot();
+      if (s == null) {
+        return false;
+      }
+      successor = of(next, pause, convert(s, next, nowNanos));
+      if (retire(s)) {
+        return true;
+      }
+    }
+  }
+
+  private long[] convert(long[] s, Bands next, long nowNanos) {
+    long nowOld = bands.units(nowNanos);
+    // When the last reservation made so far will be served, if any is still waiting.
+    long backlog = 0;
+    for (int i = 0; i < s.length; i++) {
+      backlog = Math.max(backlog, s[i] - bands.tau[i] - nowOld);
+    }
+    long now = next.units(nowNanos);
+    long[] t = new long[next.size()];
+    for (int j = 0; j < t.length; j++) {
+      double burst = (double) next.tau[j] / next.interval[j];
+      double tokens = burst;
+      if (j < s.length) {
+        long used = Math.max(0, s[j] - nowOld);
+        tokens = Math.min(burst, (double) (bands.tau[j] - used) / bands.interval[j]);
+      }
+      t[j] = now + (long) Math.ceil(next.tau[j] - tokens * next.interval[j]);
+    }
+    if (backlog > 0) {
+      // Keep first come, first served: nobody new may be served before the last waiter.
+      int m = next.finest;
+      t[m] = max(t[m], now + next.units(bands.nanosCeil(backlog)) + next.tau[m]);
+    }
+    for (int j = 0; j < t.length; j++) {
+      t[j] = noMark(t[j]);
+    }
+    return t;
+  }
+
+  /** The later of two times, wrap-safe. */
+  static long max(long a, long b) {
+    return a - b > 0 ? a : b;
+  }
+
+  /** Steps off the retirement mark, which a computed time hits only by wrapping onto it. */
+  static long noMark(long t) {
+    return t == RETIRED ? t + 1 : t;
+  }
+
+  /** One bandwidth: the state is a single {@code long}. */
+  static final class Single extends TokenBucket {
+    private static final VarHandle TAT;
+
+    static {
+      try {
+        TAT = MethodHandles.lookup().findVarHandle(Single.class, "tat", long.class);
+      } catch (ReflectiveOperationException e) {
+        throw new ExceptionInInitializerError(e);
+      }
+    }
+
+    private final int shift;
+    private final long interval;
+    private final long tau;
+    private final int maxPermits;
+    private volatile long tat;
+
+    Single(Bands bands, PauseState pause, long tat) {
+      super(bands, pause);
+      this.shift = bands.shift;
+      this.interval = bands.interval[0];
+      this.tau = bands.tau[0];
+      this.maxPermits = bands.maxPermits;
+      this.tat = tat;
+    }
+
+    @Override
+    int tryAcquire(long nowNanos, int n) {
+      if (n > maxPermits) {
+        return 0;
+      }
+      long now = nowNanos << shift;
+      long cost = n * interval;
+      for (;;) {
+        long t = tat;
+        if (t == RETIRED) {
+          return -1;
+        }
+        long next = (t - now > 0 ? t : now) + cost;
+        if (next - now > tau) {
+          return 0;
+        }
+        if (TAT.compareAndSet(this, t, noMark(next))) {
+          return 1;
+        }
+      }
+    }
+
+    @Override
+    long reserve(long nowNanos, int n, long maxWaitNanos, Reservation out) {
+      if (n > maxPermits) {
+        return NEVER;
+      }
+      long now = nowNanos << shift;
+      long cost = n * interval;
+      long maxWait = Math.min(Math.max(0, maxWaitNanos), Bands.MAX_WAIT_NANOS) << shift;
+      // Read before the compare-and-set: see PauseState.
+      long shift0 = pause.shift();
+      for (;;) {
+        long t = tat;
+        if (t == RETIRED) {
+          return RETIRED;
+        }
+        long next = noMark((t - now > 0 ? t : now) + cost);
+        long wait = next - now - tau;
+        if (wait > maxWait) {
+          return -Math.max(1, bands.nanosCeil(wait));
+        }
+        if (TAT.compareAndSet(this, t, next)) {
+          long waitNanos = wait > 0 ? bands.nanosCeil(wait) : 0;
+          out.fill(this, nowNanos + waitNanos, shift0);
+          out.single(t, next);
+          return waitNanos;
+        }
+      }
+    }
+
+    @Override
+    boolean cancel(Reservation r) {
+      return TAT.compareAndSet(this, r.nextSingle, r.prevSingle);
+    }
+
+    @Override
+    long[] snapshot() {
+      long t = tat;
+      return t == RETIRED ? null : new long[] {t};
+    }
+
+    @Override
+    boolean compareAndSet(long[] expected, long[] update) {
+      return TAT.compareAndSet(this, expected[0], update[0]);
+    }
+
+    @Override
+    boolean retire(long[] expected) {
+      return TAT.compareAndSet(this, expected[0], RETIRED);
+    }
+  }
+
+  /** Several bandwidths: the state is an immutable {@code long[]}, one time per bandwidth. */
+  static final class Multi extends TokenBucket {
+    private static final long[] RETIRED_STATE = new long[0];
+    private static final VarHandle STATE;
+
+    static {
+      try {
+        STATE = MethodHandles.lookup().findVarHandle(Multi.class, "state", long[].class);
+      } catch (ReflectiveOperationException e) {
+        throw new ExceptionInInitializerError(e);
+      }
+    }
+
+    private volatile long[] state;
+
+    Multi(Bands bands, PauseState pause, long[] state) {
+      super(bands, pause);
+      this.state = state;
+    }
+
+    @Override
+    int tryAcquire(long nowNanos, int n) {
+      if (n > bands.maxPermits) {
+        return 0;
+      }
+      long now = bands.units(nowNanos);
+      for (;;) {
+        long[] s = state;
+        if (s == RETIRED_STATE) {
+          return -1;
+        }
+        for (int i = 0; i < s.length; i++) {
+          if (max(s[i], now) + n * bands.interval[i] - now > bands.tau[i]) {
+            return 0;
+          }
+        }
+        long[] t = new long[s.length];
+        for (int i = 0; i < s.length; i++) {
+          t[i] = noMark(max(s[i], now) + n * bands.interval[i]);
+        }
+        if (STATE.compareAndSet(this, s, t)) {
+          return 1;
+        }
+      }
+    }
+
+    @Override
+    long reserve(long nowNanos, int n, long maxWaitNanos, Reservation out) {
+      if (n > bands.maxPermits) {
+        return NEVER;
+      }
+      long now = bands.units(nowNanos);
+      long maxWait = bands.units(Math.min(Math.max(0, maxWaitNanos), Bands.MAX_WAIT_NANOS));
+      long shift0 = pause.shift();
+      for (;;) {
+        long[] s = state;
+        if (s == RETIRED_STATE) {
+          return RETIRED;
+        }
+        // Served when the slowest bandwidth allows; recorded in every one at that moment.
+        long wake = now;
+        for (int i = 0; i < s.length; i++) {
+          wake = max(wake, max(s[i], now) + n * bands.interval[i] - bands.tau[i]);
+        }
+        long wait = wake - now;
+        if (wait > maxWait) {
+          return -Math.max(1, bands.nanosCeil(wait));
+        }
+        long[] t = new long[s.length];
+        for (int i = 0; i < s.length; i++) {
+          t[i] = noMark(max(s[i], wake) + n * bands.interval[i]);
+        }
+        if (STATE.compareAndSet(this, s, t)) {
+          long waitNanos = wait > 0 ? bands.nanosCeil(wait) : 0;
+          out.fill(this, nowNanos + waitNanos, shift0);
+          out.multi(s, t);
+          return waitNanos;
+        }
+      }
+    }
+
+    @Override
+    boolean cancel(Reservation r) {
+      return STATE.compareAndSet(this, r.nextMulti, r.prevMulti);
+    }
+
+    @Override
+    long[] snapshot() {
+      long[] s = state;
+      return s == RETIRED_STATE ? null : s;
+    }
+
+    @Override
+    boolean compareAndSet(long[] expected, long[] update) {
+      return STATE.compareAndSet(this, expected, update);
+    }
+
+    @Override
+    boolean retire(long[] expected) {
+      return STATE.compareAndSet(this, expected, RETIRED_STATE);
+    }
+  }
+}

@@ -1,0 +1,206 @@
+package dev.outrigger.ratelimit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.outrigger.RateLimit;
+import dev.outrigger.RateLimitedException;
+import dev.outrigger.RateLimiter;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.Test;
+
+/** The standalone limiter through its public API, on a nanosecond supplier moved by hand. */
+class RateLimiterTest {
+  private static final long MS = 1_000_000L;
+
+  private final AtomicLong nanos = new AtomicLong(5_000_000_000L);
+
+  private void advanceMillis(long ms) {
+    nanos.addAndGet(ms * MS);
+  }
+
+  @Test
+  void theContractExampleBehavesAsDocumented() {
+    RateLimiter limiter = RateLimiter.of(RateLimit.perSecond(10).burst(3), nanos::get);
+    assertTrue(limiter.tryAcquire(2));
+    assertFalse(limiter.tryAcquire(2));
+    assertFalse(limiter.tryAcquire(4));
+    assertEquals(1, limiter.availablePermits());
+    RateLimitedException e = assertThrows(RateLimitedException.class,
+        () -> limiter.acquire(2, Duration.ofMillis(50)));
+    assertEquals(Duration.ofMillis(100), e.wouldWait());
+    assertEquals(0, e.attempts());
+    assertEquals(1, limiter.availablePermits());
+    advanceMillis(100);
+    assertEquals(Duration.ZERO, limiter.acquire(2, Duration.ofMillis(500)));
+  }
+
+  @Test
+  void moreThanTheBurstIsRefusedAtOnceWithNoWaitThatCouldEverDo() {
+    RateLimiter limiter = RateLimiter.of(RateLimit.perSecond(10).burst(3), nanos::get);
+    RateLimitedException e = assertThrows(RateLimitedException.class,
+        () -> limiter.acquire(4, Duration.ofDays(1)));
+    assertNull(e.wouldWait());
+    assertTrue(e.getMessage().contains("exceed the burst"), e.getMessage());
+    assertEquals(3, limiter.availablePermits());
+  }
+
+  @Test
+  void permitsBelowOneAreRejectedNamingThem() {
+    RateLimiter limiter = RateLimiter.of(RateLimit.perSecond(10));
+    assertEquals("permits must be at least 1, but was 0", assertThrows(
+        IllegalArgumentException.class, () -> limiter.tryAcquire(0)).getMessage());
+    assertThrows(IllegalArgumentException.class, () -> limiter.acquire(-1, Duration.ZERO));
+    assertThrows(IllegalArgumentException.class, () -> limiter.tryAcquire("k", 0));
+  }
+
+  @Test
+  void theDefaultClockIsSystemNanoTimeAndTheBucketStartsFull() {
+    RateLimiter limiter = RateLimiter.of(RateLimit.perSecond(1).burst(5));
+    assertTrue(limiter.tryAcquire(5));
+    assertFalse(limiter.tryAcquire());
+  }
+
+  @Test
+  void waitersFollowTheSuppliedClockAndAreServedInArrivalOrder() throws Exception {
+    RateLimiter limiter = RateLimiter.of(RateLimit.perSecond(1).burst(1), nanos::get);
+    assertTrue(limiter.tryAcquire());
+    BlockingQueue<String> done = new LinkedBlockingQueue<>();
+    List<Thread> threads = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      String name = "w" + i;
+      threads.add(Thread.ofVirtual().start(() -> {
+        limiter.acquire(Duration.ofSeconds(10));
+        done.add(name);
+      }));
+      int queued = i + 1;
+      awaitTrue(() -> limiter.availablePermits() == -queued);
+    }
+    for (int i = 0; i < 4; i++) {
+      advanceMillis(1000);
+      assertEquals("w" + i, done.poll(10, TimeUnit.SECONDS));
+    }
+    for (Thread t : threads) {
+      t.join();
+    }
+  }
+
+  @Test
+  void anInterruptedAcquireEndsAsCancelledAndGivesItsPermitBack() throws Exception {
+    RateLimiter limiter = RateLimiter.of(RateLimit.perSecond(1).burst(1), nanos::get);
+    assertTrue(limiter.tryAcquire());
+    BlockingQueue<Throwable> out = new LinkedBlockingQueue<>();
+    Thread t = Thread.ofVirtual().start(() -> {
+      try {
+        limiter.acquire(Duration.ofSeconds(10));
+        out.add(new AssertionError("acquired"));
+      } catch (Throwable e) {
+        out.add(e);
+        out.add(new Throwable("interrupted=" + Thread.currentThread().isInterrupted()));
+      }
+    });
+    awaitTrue(() -> limiter.availablePermits() == -1);
+    t.interrupt();
+    Throwable e = out.poll(10, TimeUnit.SECONDS);
+    assertInstanceOf(CancellationException.class, e);
+    assertInstanceOf(InterruptedException.class, e.getCause());
+    assertEquals("interrupted=true", out.poll(10, TimeUnit.SECONDS).getMessage());
+    assertEquals(0, limiter.availablePermits());
+  }
+
+  @Test
+  void concurrentTryAcquireNeverGrantsMoreThanTheBucketHolds() throws Exception {
+    RateLimiter limiter = RateLimiter.of(RateLimit.perSecond(1000).burst(100), nanos::get);
+    AtomicInteger granted = new AtomicInteger();
+    int threads = 8;
+    for (int round = 0; round < 3; round++) {
+      CountDownLatch start = new CountDownLatch(1);
+      List<Thread> ts = new ArrayList<>();
+      for (int i = 0; i < threads; i++) {
+        ts.add(Thread.ofPlatform().start(() -> {
+          try {
+            start.await();
+          } catch (InterruptedException e) {
+            return;
+          }
+          for (int j = 0; j < 10_000; j++) {
+            if (limiter.tryAcquire()) {
+              granted.incrementAndGet();
+            }
+          }
+        }));
+      }
+      start.countDown();
+      for (Thread t : ts) {
+        t.join();
+      }
+      advanceMillis(100);
+    }
+    // The burst, then twice 100 ms of refill at 1000/s; the clock never moved during a round.
+    assertEquals(100 + 100 + 100, granted.get());
+  }
+
+  @Test
+  void keysHaveTheirOwnBucketsAndOverrides() {
+    RateLimiter limiter = RateLimiter.of(RateLimit.perSecond(1).burst(1), nanos::get);
+    assertTrue(limiter.tryAcquire("a", 1));
+    assertFalse(limiter.tryAcquire("a", 1));
+    assertTrue(limiter.tryAcquire("b", 1));
+    assertTrue(limiter.tryAcquire());
+    limiter.reconfigure("a", RateLimit.perSecond(10).burst(2));
+    assertEquals(RateLimit.perSecond(10).burst(2), limiter.limit("a"));
+    advanceMillis(100);
+    assertTrue(limiter.tryAcquire("a", 1));
+    assertFalse(limiter.tryAcquire("b", 1));
+  }
+
+  @Test
+  void aPauseStopsAKeyUntilItEnds() {
+    RateLimiter limiter = RateLimiter.of(RateLimit.perSecond(10).burst(5), nanos::get);
+    limiter.pause("k", Duration.ofSeconds(2));
+    assertFalse(limiter.tryAcquire("k", 1));
+    assertTrue(limiter.tryAcquire("other", 1));
+    advanceMillis(2000);
+    assertTrue(limiter.tryAcquire("k", 1));
+    limiter.pause(Duration.ofMillis(300));
+    assertFalse(limiter.tryAcquire());
+    advanceMillis(300);
+    assertTrue(limiter.tryAcquire());
+  }
+
+  @Test
+  void reconfigurationAtRunTimeKeepsTheBucketsState() {
+    RateLimiter limiter = RateLimiter.of(RateLimit.perSecond(10).burst(10), nanos::get);
+    assertTrue(limiter.tryAcquire(7));
+    limiter.reconfigure(RateLimit.perSecond(100).burst(20));
+    assertEquals(3, limiter.availablePermits());
+    assertEquals(RateLimit.perSecond(100).burst(20), limiter.limit());
+    advanceMillis(100);
+    assertEquals(13, limiter.availablePermits());
+    assertTrue(limiter.toString().startsWith("RateLimiter[RateLimit[100.0/s, burst 20]"));
+  }
+
+  private static void awaitTrue(BooleanSupplier condition) throws InterruptedException {
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() - end > 0) {
+        throw new AssertionError("condition not met within 10 s");
+      }
+      Thread.sleep(1);
+    }
+  }
+}
