@@ -67,12 +67,14 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Every call runs through one policy chain, outer to inner:
  * <pre>
- * Deadline( call interceptors( Retry( CircuitBreaker( RateLimiter( InFlightLimit(
- *     attempt interceptors( OkHttp ))))))))
+ * Deadline( call interceptors( Retry( CircuitBreaker( [ClientThrottle]( RateLimiter(
+ *     InFlightLimit( attempt interceptors( OkHttp )))))))))
  * </pre>
  * The deadline bounds the whole call, waits and retries included; the retry policy re-runs
  * everything inside it once per attempt, so every attempt is checked by the breaker, takes a
  * rate-limit permit and an in-flight slot. An open breaker refuses before a permit is taken.
+ * The optional client-side throttle ({@link Builder#clientThrottling}) sits between them, and
+ * the in-flight limit may be adaptive ({@link Builder#adaptiveConcurrency}).
  *
  * <p>Defaults, for a client built with nothing but a base URL: a 10 s deadline per call; 3
  * attempts for idempotent calls on transient failures (connect errors, resets, 408, 429, 500,
