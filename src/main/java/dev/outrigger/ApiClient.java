@@ -198,7 +198,11 @@ public final class ApiClient implements AutoCloseable {
       throw new IllegalArgumentException("path or URL must not be null");
     }
     String m = method.toUpperCase(Locale.ROOT);
-    if (m.isEmpty() || !m.chars().allMatch(c -> c >= 'A' && c <= 'Z')) {
+    boolean letters = !m.isEmpty();
+    for (int i = 0; i < m.length() && letters; i++) {
+      letters = m.charAt(i) >= 'A' && m.charAt(i) <= 'Z';
+    }
+    if (!letters) {
       throw new IllegalArgumentException("not an HTTP method: '" + method + "'");
     }
     String expanded = Urls.expand(pathOrUrl, pathArgs == null ? new Object[0] : pathArgs);
@@ -271,10 +275,11 @@ public final class ApiClient implements AutoCloseable {
 
     String key = req.idempotencyKey();
     String method = req.method();
-    if (key == null && settings.generateIdempotencyKeys && !IDEMPOTENT_METHODS.contains(method)) {
+    boolean idempotentMethod = IDEMPOTENT_METHODS.contains(method);
+    if (key == null && settings.generateIdempotencyKeys && !idempotentMethod) {
       key = UUID.randomUUID().toString();
     }
-    boolean idempotent = IDEMPOTENT_METHODS.contains(method) || key != null || req.isRetryable();
+    boolean idempotent = idempotentMethod || key != null || req.isRetryable();
     HttpUrl url = req.url();
     RealCallContext ctx = new RealCallContext(
         method, url, deadline, idempotent, clock, listener, redactor);

@@ -27,29 +27,58 @@ final class Listeners implements CallListener {
       try {
         e.send(l);
       } catch (RuntimeException ex) {
-        log.warn("listener {} threw; ignored", l, ex);
+        threw(l, ex);
+      }
+    }
+  }
+
+  private static void threw(CallListener l, RuntimeException ex) {
+    log.warn("listener {} threw; ignored", l, ex);
+  }
+
+  @Override
+  public void callStart(CallContext call) {
+    // The per-call events loop by hand: no lambda to allocate on every call.
+    for (CallListener l : all) {
+      try {
+        l.callStart(call);
+      } catch (RuntimeException ex) {
+        threw(l, ex);
       }
     }
   }
 
   @Override
-  public void callStart(CallContext call) {
-    each(l -> l.callStart(call));
-  }
-
-  @Override
   public void callEnd(CallContext call, int status, Throwable error, Duration elapsed) {
-    each(l -> l.callEnd(call, status, error, elapsed));
+    for (CallListener l : all) {
+      try {
+        l.callEnd(call, status, error, elapsed);
+      } catch (RuntimeException ex) {
+        threw(l, ex);
+      }
+    }
   }
 
   @Override
   public void attemptStart(CallContext call) {
-    each(l -> l.attemptStart(call));
+    for (CallListener l : all) {
+      try {
+        l.attemptStart(call);
+      } catch (RuntimeException ex) {
+        threw(l, ex);
+      }
+    }
   }
 
   @Override
   public void attemptEnd(CallContext call, int status, Throwable error, Duration elapsed) {
-    each(l -> l.attemptEnd(call, status, error, elapsed));
+    for (CallListener l : all) {
+      try {
+        l.attemptEnd(call, status, error, elapsed);
+      } catch (RuntimeException ex) {
+        threw(l, ex);
+      }
+    }
   }
 
   @Override
