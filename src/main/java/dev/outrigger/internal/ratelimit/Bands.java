@@ -8,18 +8,25 @@ import java.util.List;
  * in. Immutable.
  *
  * <p>A unit is {@code 2^-shift} nanoseconds, so that the interval between two permits keeps its
- * fraction even at very high rates (3e8 permits per second is 3.33 ns apart). The shift is the
- * largest (at most 10) for which every difference a bucket computes stays below 2^62 units: a
- * bucket's capacity in time plus the longest wait (30 days) plus the longest pause (1 day),
- * doubled for slack.
- * Times are only ever compared by subtraction, so the wrap of {@code nanoTime << shift} is
- * harmless.
+ * fraction at high rates (3e7 permits per second is 33.33 ns apart). Times are only ever compared
+ * by subtraction, so the wrap of {@code nanoTime << shift} is harmless as long as two compared
+ * times are less than 2^63 units apart. Two bounds follow:
+ * <ul>
+ *   <li>every difference a bucket computes must stay below 2^62 units: its capacity in time plus
+ *       the longest wait (30 days) plus the longest pause (1 day), doubled for slack;
+ *   <li>a bucket left idle is compared with a time far in its past: at most 4 bits of fraction
+ *       keep that safe for 2^59 ns (18 years) of idleness; with 8 bits it would break after 417
+ *       days, the bucket's full state suddenly reading as a debt.
+ * </ul>
+ * The shift is the largest that meets both (4, unless a bucket takes years to refill).
  */
 final class Bands {
   /** Waits longer than this are refused whatever the caller's timeout. */
   static final long MAX_WAIT_NANOS = 30L * 86_400 * 1_000_000_000L;
   /** The longest server pause any limit allows ({@link RateLimit#maxPause(java.time.Duration)}). */
   static final long MAX_PAUSE_NANOS = 86_400 * 1_000_000_000L;
+  /** Fraction bits of a unit; more would make an idle bucket's time wrap within years. */
+  static final int MAX_SHIFT = 4;
 
   final RateLimit limit;
   final int shift;
@@ -42,7 +49,7 @@ final class Bands {
     }
     double span = 2 * (maxTauNanos + MAX_WAIT_NANOS + MAX_PAUSE_NANOS) + 1;
     int bits = 64 - Long.numberOfLeadingZeros((long) Math.min(span, Long.MAX_VALUE));
-    this.shift = Math.max(0, Math.min(10, 61 - bits));
+    this.shift = Math.max(0, Math.min(MAX_SHIFT, 61 - bits));
     this.interval = new long[k];
     this.tau = new long[k];
     int min = Integer.MAX_VALUE;

@@ -177,14 +177,28 @@ class TokenBucketTest {
   }
 
   @Test
-  void veryHighRatesKeepTheirPrecision() {
-    // 3e8 per second is 3.33 ns per permit: 300,000 in a millisecond. Whole nanoseconds would
-    // round the interval to 4 ns and grant 250,000.
-    RealRateLimiter l = limiter(RateLimit.perSecond(3e8).burst(1_000_000));
+  void highRatesKeepTheirPrecision() {
+    // 3e7 per second is 33.33 ns per permit: 30,000 in a millisecond. Whole nanoseconds would
+    // round the interval to 34 ns and grant 29,411.
+    RealRateLimiter l = limiter(RateLimit.perSecond(3e7).burst(1_000_000));
     assertTrue(take(l, 1_000_000));
     clock.advance(MS);
     long granted = l.available(null, clock.nanoTime());
-    assertTrue(granted <= 300_000 && granted >= 299_500, "granted " + granted);
+    assertTrue(granted <= 30_000 && granted >= 29_950, "granted " + granted);
+  }
+
+  @Test
+  void aBucketIdleForYearsIsStillFull() {
+    // Regression: with 8 bits of sub-nanosecond fraction, 417 idle days wrapped the comparison
+    // of the bucket's time with now, and a full bucket read as owing permits.
+    RealRateLimiter l = limiter(RateLimit.perSecond(10).burst(3));
+    assertTrue(take(l, 1));
+    for (int days = 50; days <= 10 * 365; days += 50) {
+      clock.advance(Duration.ofDays(50).toNanos());
+      assertEquals(3, l.available(null, clock.nanoTime()), "after " + days + " idle days");
+    }
+    assertTrue(take(l, 3));
+    assertFalse(take(l, 1));
   }
 
   @Test
