@@ -10,7 +10,6 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
@@ -27,14 +26,7 @@ public final class DeadlinePrecisionHarness {
   private DeadlinePrecisionHarness() {}
 
   public static void main(String[] rawArgs) throws Exception {
-    List<String> args = new ArrayList<>();
-    for (String a : rawArgs) {
-      for (String p : a.trim().split("\\s+")) {
-        if (!p.isEmpty()) {
-          args.add(p);
-        }
-      }
-    }
+    List<String> args = JmhMain.words(rawArgs);
     int calls = args.size() > 0 ? Integer.parseInt(args.get(0)) : 1000;
     int concurrency = args.size() > 1 ? Integer.parseInt(args.get(1)) : 16;
     long deadlineNanos = 100_000_000L;
