@@ -36,7 +36,7 @@ final class FaultServer implements AutoCloseable {
   /** Abort the connection (RST) without answering. */
   record Reset() implements Action {}
 
-  /** Send the status line and headers declaring {@code declared} bytes, then {@code sent}, then stop. */
+  /** Headers declaring {@code declared} bytes, then only {@code sent} of them, then close. */
   record Truncate(int declared, int sent) implements Action {}
 
   /** Request as parsed. */

@@ -85,7 +85,7 @@ public final class Urls {
     return s.regionMatches(true, 0, "http://", 0, 7) || s.regionMatches(true, 0, "https://", 0, 8);
   }
 
-  /** Parsed origins ({@code scheme://authority}) of absolute URLs, so hosts are canonicalised once. */
+  /** Parsed origins ({@code scheme://authority}) of absolute URLs: hosts canonicalised once. */
   private static final ConcurrentHashMap<String, HttpUrl> ORIGINS = new ConcurrentHashMap<>();
   private static final int MAX_ORIGINS = 1024;
 
