@@ -73,4 +73,10 @@ public interface CallListener {
    * {@code key} for {@code pause} (already cut to {@link RateLimit#maxPause()}).
    */
   default void rateLimitPaused(CallContext call, String key, Duration pause) {}
+
+  /**
+   * An adaptive rate limit ({@link RateLimit#adaptive()}) moved {@code key}'s rate to
+   * {@code permitsPerSecond}: down after a throttling answer to {@code call}, or back up.
+   */
+  default void rateLimitAdapted(CallContext call, String key, double permitsPerSecond) {}
 }

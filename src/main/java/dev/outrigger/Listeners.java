@@ -130,4 +130,9 @@ final class Listeners implements CallListener {
   public void rateLimitPaused(CallContext call, String key, Duration pause) {
     each(l -> l.rateLimitPaused(call, key, pause));
   }
+
+  @Override
+  public void rateLimitAdapted(CallContext call, String key, double permitsPerSecond) {
+    each(l -> l.rateLimitAdapted(call, key, permitsPerSecond));
+  }
 }

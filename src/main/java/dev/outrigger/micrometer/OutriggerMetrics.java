@@ -51,6 +51,8 @@ import java.util.concurrent.atomic.AtomicLong;
  *       breaker: 0 closed, 1 half-open, 2 open, 3 forced open, -1 disabled.
  *   <li>{@code outrigger.inflight.limit} (gauge; host): the adaptive in-flight limit last
  *       reported for the host (appears with its first change).
+ *   <li>{@code outrigger.ratelimit.rate} (gauge; host): an adaptive rate limit's current rate,
+ *       in permits per second (appears with its first change; keyed limits report per host).
  *   <li>{@code outrigger.throttle.probability} (gauge; host): the client-side throttle's
  *       rejection probability last reported for the host, 0 to 1.
  * </ul>
@@ -93,6 +95,8 @@ public final class OutriggerMetrics implements CallListener {
   private final BoundedValues reasons = new BoundedValues(MAX_REASONS);
   private final ConcurrentHashMap<String, AtomicInteger> breakerStates = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, AtomicInteger> inFlightLimits = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, java.util.concurrent.atomic.AtomicLong> adaptiveRates =
+      new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, AtomicLong> throttleBits = new ConcurrentHashMap<>();
   // The hot meters, cached by their (bounded) tag values: no tag list built per call.
   private final ConcurrentHashMap<RequestKey, Timer> callTimers = new ConcurrentHashMap<>();
@@ -272,6 +276,29 @@ public final class OutriggerMetrics implements CallListener {
     // Transitions of one breaker may be reported by racing threads out of order; the next
     // transition corrects the gauge.
     state.set(stateValue(to));
+  }
+
+  @Override
+  public void rateLimitAdapted(CallContext call, String key, double permitsPerSecond) {
+    String h = hosts.bound(host(call));
+    if (h.equals(BoundedValues.OTHER)) {
+      return;
+    }
+    java.util.concurrent.atomic.AtomicLong bits = adaptiveRates.get(h);
+    if (bits == null) {
+      java.util.concurrent.atomic.AtomicLong fresh =
+          new java.util.concurrent.atomic.AtomicLong(Double.doubleToLongBits(permitsPerSecond));
+      bits = adaptiveRates.putIfAbsent(h, fresh);
+      if (bits == null) {
+        bits = fresh;
+        Gauge.builder("outrigger.ratelimit.rate", fresh, b -> Double.longBitsToDouble(b.get()))
+            .tags(tags).tag("host", h)
+            .description("Adaptive rate limit per host, permits per second")
+            .strongReference(true)
+            .register(registry);
+      }
+    }
+    bits.set(Double.doubleToLongBits(permitsPerSecond));
   }
 
   @Override
