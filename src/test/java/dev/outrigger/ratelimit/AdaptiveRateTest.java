@@ -27,7 +27,10 @@ class AdaptiveRateTest {
     server.enqueue(new MockResponse.Builder().code(429).build());
     server.enqueue(new MockResponse.Builder().body("ok").build());
     List<Double> rates = new CopyOnWriteArrayList<>();
+    io.micrometer.core.instrument.simple.SimpleMeterRegistry registry =
+        new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
     try (ApiClient client = ApiClient.builder().baseUrl(server.url("/").toString())
+        .addListener(dev.outrigger.micrometer.OutriggerMetrics.of(registry))
         .retry(Retry.none())
         .rateLimit(RateLimit.perSecond(100).burst(20).adaptive())
         .addListener(new CallListener() {
@@ -39,6 +42,7 @@ class AdaptiveRateTest {
         .build()) {
       assertThrows(HttpStatusException.class, () -> client.get("/a").execute(String.class));
       assertEquals(List.of(70.0), rates);
+      assertEquals(70.0, registry.get("outrigger.ratelimit.rate").gauge().value(), 1e-9);
       assertTrue(client.describe().contains("adaptive"), client.describe());
       assertEquals("ok", client.get("/b").execute(String.class));
     }
