@@ -28,7 +28,7 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>The group is reusable: once the count is back at zero, it can be counted up again; waiters
  * of the earlier round are released even if a new round starts before they wake. The count
- * starts at zero. Thread-safe and never pins a virtual thread (no {@code synchronized}).
+ * starts at zero. Thread-safe and never pins a virtual thread (it holds no monitor).
  */
 public final class WaitGroup {
   /*
