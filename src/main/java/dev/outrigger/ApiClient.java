@@ -17,8 +17,12 @@ import dev.outrigger.internal.http.SharedTransport;
 import dev.outrigger.internal.http.Transport;
 import dev.outrigger.internal.http.Urls;
 import dev.outrigger.internal.http.WatchdogKeeper;
+import dev.outrigger.internal.jfr.JfrListener;
 import dev.outrigger.internal.ratelimit.RateLimitInterceptor;
+import dev.outrigger.internal.ratelimit.SharedRateLimitInterceptor;
+import dev.outrigger.internal.retry.FollowUpGuard;
 import dev.outrigger.internal.retry.RetryInterceptor;
+import dev.outrigger.internal.throttle.ThrottleInterceptor;
 import java.io.IOException;
 import java.net.Proxy;
 import java.nio.charset.Charset;
@@ -63,12 +67,14 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Every call runs through one policy chain, outer to inner:
  * <pre>
- * Deadline( call interceptors( Retry( CircuitBreaker( RateLimiter( InFlightLimit(
- *     attempt interceptors( OkHttp ))))))))
+ * Deadline( call interceptors( Retry( CircuitBreaker( [ClientThrottle]( RateLimiter(
+ *     InFlightLimit( attempt interceptors( OkHttp )))))))))
  * </pre>
  * The deadline bounds the whole call, waits and retries included; the retry policy re-runs
  * everything inside it once per attempt, so every attempt is checked by the breaker, takes a
  * rate-limit permit and an in-flight slot. An open breaker refuses before a permit is taken.
+ * The optional client-side throttle ({@link Builder#clientThrottling}) sits between them, and
+ * the in-flight limit may be adaptive ({@link Builder#adaptiveConcurrency}).
  *
  * <p>Defaults, for a client built with nothing but a base URL: a 10 s deadline per call; 3
  * attempts for idempotent calls on transient failures (connect errors, resets, 408, 429, 500,
@@ -94,6 +100,7 @@ public final class ApiClient implements AutoCloseable {
   private final CallListener listener;
   private final NanoClock clock;
   private final PolicyChain chain;
+  private final BreakerInterceptor breakers;
   private final AtomicBoolean closed = new AtomicBoolean();
 
   private ApiClient(Builder b, HttpUrl baseUrl, SharedTransport transport, OkHttpClient okhttp) {
@@ -103,7 +110,7 @@ public final class ApiClient implements AutoCloseable {
     this.okhttp = okhttp;
     this.mapper = b.objectMapper != null ? b.objectMapper : Json.defaultMapper();
     this.redactor = new Redactor(b.redactHeaders, b.redactQuery);
-    this.listener = Listeners.of(b.listeners);
+    this.listener = Listeners.of(JfrListener.appendTo(b.listeners));
     this.clock = b.clock;
 
     List<CallInterceptor> list = new ArrayList<>();
@@ -113,11 +120,19 @@ public final class ApiClient implements AutoCloseable {
       list.add(AuthInterceptors.refresh(b.auth));
     }
     list.add(new RetryInterceptor(b.retry, clock));
-    list.add(new BreakerInterceptor(b.circuitBreaker, clock, listener));
-    if (b.rateLimit != null) {
-      list.add(new RateLimitInterceptor(b.rateLimit, clock));
+    this.breakers = new BreakerInterceptor(b.circuitBreaker, clock, listener);
+    list.add(breakers);
+    if (b.clientThrottlingK > 0) {
+      list.add(new ThrottleInterceptor(b.clientThrottlingK, clock));
     }
-    list.add(new InFlightLimiter(b.maxInFlightPerHost, clock));
+    if (b.rateLimit != null) {
+      list.add(b.rateLimit.store() != null
+          ? new SharedRateLimitInterceptor(b.rateLimit, b.rateLimit.store(), clock)
+          : new RateLimitInterceptor(b.rateLimit, clock));
+    }
+    list.add(b.adaptiveConcurrency != null
+        ? new InFlightLimiter(b.adaptiveConcurrency, clock)
+        : new InFlightLimiter(b.maxInFlightPerHost, clock));
     if (b.auth != null) {
       list.add(AuthInterceptors.stamp(b.auth));
     }
@@ -183,11 +198,29 @@ public final class ApiClient implements AutoCloseable {
       throw new IllegalArgumentException("path or URL must not be null");
     }
     String m = method.toUpperCase(Locale.ROOT);
-    if (m.isEmpty() || !m.chars().allMatch(c -> c >= 'A' && c <= 'Z')) {
+    boolean letters = !m.isEmpty();
+    for (int i = 0; i < m.length() && letters; i++) {
+      letters = m.charAt(i) >= 'A' && m.charAt(i) <= 'Z';
+    }
+    if (!letters) {
       throw new IllegalArgumentException("not an HTTP method: '" + method + "'");
     }
     String expanded = Urls.expand(pathOrUrl, pathArgs == null ? new Object[0] : pathArgs);
     return new ApiRequest(this, m, Urls.resolve(baseUrl, expanded));
+  }
+
+  /**
+   * The circuit breaker for {@code key} (with the default key function, the target's
+   * {@code host:port}, for example {@code "api.example.com:443"}), to inspect it or to force it
+   * open, disable it or reset it by hand. Created on first use.
+   */
+  public CircuitBreaker.Handle breaker(String key) {
+    return breakers.breaker(Objects.requireNonNull(key, "key"));
+  }
+
+  /** A snapshot of every breaker this client holds: state, failure and slow-call rates, calls. */
+  public List<CircuitBreaker.Snapshot> breakers() {
+    return breakers.snapshots();
   }
 
   /** The OkHttp client this client sends with (for sharing its pool with other code). */
@@ -242,10 +275,11 @@ public final class ApiClient implements AutoCloseable {
 
     String key = req.idempotencyKey();
     String method = req.method();
-    if (key == null && settings.generateIdempotencyKeys && !IDEMPOTENT_METHODS.contains(method)) {
+    boolean idempotentMethod = IDEMPOTENT_METHODS.contains(method);
+    if (key == null && settings.generateIdempotencyKeys && !idempotentMethod) {
       key = UUID.randomUUID().toString();
     }
-    boolean idempotent = IDEMPOTENT_METHODS.contains(method) || key != null || req.isRetryable();
+    boolean idempotent = idempotentMethod || key != null || req.isRetryable();
     HttpUrl url = req.url();
     RealCallContext ctx = new RealCallContext(
         method, url, deadline, idempotent, clock, listener, redactor);
@@ -344,6 +378,8 @@ public final class ApiClient implements AutoCloseable {
         .maxAttempts(3);
     private CircuitBreaker circuitBreaker = CircuitBreaker.defaults();
     private int maxInFlightPerHost = 1024;
+    private AdaptiveLimit adaptiveConcurrency;
+    private double clientThrottlingK;
     private Duration connectTimeout = Duration.ofSeconds(2);
     private Duration readTimeout = Duration.ofSeconds(30);
     private Duration writeTimeout = Duration.ofSeconds(30);
@@ -400,7 +436,8 @@ public final class ApiClient implements AutoCloseable {
      * @throws IllegalArgumentException if not positive
      */
     public Builder attemptTimeout(Duration attemptTimeout) {
-      this.attemptTimeout = attemptTimeout == null ? null : positive(attemptTimeout, "attemptTimeout");
+      this.attemptTimeout =
+          attemptTimeout == null ? null : positive(attemptTimeout, "attemptTimeout");
       return this;
     }
 
@@ -434,6 +471,34 @@ public final class ApiClient implements AutoCloseable {
         throw new IllegalArgumentException("maxInFlightPerHost must be at least 1, but was " + max);
       }
       this.maxInFlightPerHost = max;
+      return this;
+    }
+
+    /**
+     * Learns each host's in-flight limit from latency and drops instead of using the static
+     * {@link #maxInFlightPerHost} (default off; null turns it off again). See
+     * {@link AdaptiveLimit}.
+     *
+     * @throws IllegalArgumentException if the limit's min is above its max, or its explicit
+     *     initial value is outside them
+     */
+    public Builder adaptiveConcurrency(AdaptiveLimit limit) {
+      this.adaptiveConcurrency = limit == null ? null : limit.checked();
+      return this;
+    }
+
+    /**
+     * Client-side throttling per host (default off), as in the Google SRE book: each attempt is
+     * refused locally, with {@link RateLimitedException}, with probability
+     * {@code max(0, (requests - k x accepts) / (requests + 1))} over the last 2 minutes, where
+     * accepts are attempts the host did not reject (429, 503, transport failure). It runs
+     * after the circuit breaker and before the rate limiter, once per attempt. {@code k} = 2 is
+     * the book's choice; lower is more aggressive.
+     *
+     * @throws IllegalArgumentException if {@code k} is below 1 or not finite
+     */
+    public Builder clientThrottling(double k) {
+      this.clientThrottlingK = ThrottleInterceptor.checkK(k);
       return this;
     }
 
@@ -640,7 +705,7 @@ public final class ApiClient implements AutoCloseable {
             + ") is longer than the deadline (" + deadline
             + "), so it could never fire: lower attemptTimeout or raise the deadline");
       }
-      warnIfRetriesCannotFit();
+      warnIfPoliciesCannotWork();
 
       SharedTransport shared;
       OkHttpClient base0;
@@ -660,6 +725,9 @@ public final class ApiClient implements AutoCloseable {
             .connectionPool(new ConnectionPool(
                 maxIdleConnections, keepAlive.toNanos(), TimeUnit.NANOSECONDS))
             .dispatcher(dispatcher)
+            // OkHttp's Happy Eyeballs races each new connection on a platform thread while the
+            // calling (virtual) thread waits: dozens of extra threads under fan-out, no faster.
+            .fastFallback(false)
             .build();
         shared = new SharedTransport(base0, true);
       }
@@ -685,10 +753,21 @@ public final class ApiClient implements AutoCloseable {
       if (!ob.networkInterceptors().contains(Transport.REQUEST_WRITTEN)) {
         ob.addNetworkInterceptor(Transport.REQUEST_WRITTEN);
       }
+      // OkHttp re-sends any request by itself on "503 Retry-After: 0"; the guard keeps every
+      // re-send the retry policy's decision (see FollowUpGuard).
+      if (!ob.networkInterceptors().contains(FollowUpGuard.INSTANCE)) {
+        ob.addNetworkInterceptor(FollowUpGuard.INSTANCE);
+      }
       return new ApiClient(this, base, shared, ob.build());
     }
 
-    private void warnIfRetriesCannotFit() {
+    private void warnIfPoliciesCannotWork() {
+      if (circuitBreaker.enabled() && circuitBreaker.slowCallRateThreshold() < 1.0
+          && circuitBreaker.slowCallDuration().compareTo(deadline) >= 0) {
+        log.warn("the breaker's slowCallDuration ({}) is not shorter than the deadline ({}): "
+            + "the deadline ends every call first, so no call can ever count as slow",
+            circuitBreaker.slowCallDuration(), deadline);
+      }
       if (retry.maxAttempts() <= 1) {
         return;
       }
@@ -721,6 +800,8 @@ public final class ApiClient implements AutoCloseable {
       b.retry = retry;
       b.circuitBreaker = circuitBreaker;
       b.maxInFlightPerHost = maxInFlightPerHost;
+      b.adaptiveConcurrency = adaptiveConcurrency;
+      b.clientThrottlingK = clientThrottlingK;
       b.connectTimeout = connectTimeout;
       b.readTimeout = readTimeout;
       b.writeTimeout = writeTimeout;

@@ -33,7 +33,9 @@ public final class ApiRequest {
 
   private final ApiClient client;
   private final String method;
-  private final HttpUrl.Builder url;
+  private final HttpUrl resolved;
+  /** Created only when a query parameter is added: most calls never need to rebuild the URL. */
+  private HttpUrl.Builder url;
   private final Headers.Builder headers = new Headers.Builder();
   private RequestBody body;
   private String idempotencyKey;
@@ -44,7 +46,7 @@ public final class ApiRequest {
   ApiRequest(ApiClient client, String method, HttpUrl url) {
     this.client = client;
     this.method = method;
-    this.url = url.newBuilder();
+    this.resolved = url;
   }
 
   /**
@@ -56,6 +58,9 @@ public final class ApiRequest {
   public ApiRequest query(String name, Object value) {
     if (name == null || name.isEmpty()) {
       throw new IllegalArgumentException("query parameter name must not be null or empty");
+    }
+    if (url == null) {
+      url = resolved.newBuilder();
     }
     url.addQueryParameter(name, value == null ? null : String.valueOf(value));
     return this;
@@ -183,7 +188,7 @@ public final class ApiRequest {
   }
 
   HttpUrl url() {
-    return url.build();
+    return url == null ? resolved : url.build();
   }
 
   Headers headers() {
@@ -233,6 +238,6 @@ public final class ApiRequest {
 
   @Override
   public String toString() {
-    return "ApiRequest[" + method + " " + client.redactor().url(url.build()) + "]";
+    return "ApiRequest[" + method + " " + client.redactor().url(url()) + "]";
   }
 }

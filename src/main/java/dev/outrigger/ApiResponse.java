@@ -60,6 +60,7 @@ public final class ApiResponse<T> {
 
   @Override
   public String toString() {
-    return "ApiResponse[" + status + ", " + attempts + " attempt(s), " + elapsed.toMillis() + " ms]";
+    return "ApiResponse[" + status + ", " + attempts + " attempt(s), " + elapsed.toMillis()
+        + " ms]";
   }
 }

@@ -24,6 +24,13 @@ public interface CallContext {
   /** How many attempts were actually sent to the network so far. */
   int attemptsSent();
 
+  /**
+   * Whether the current (or last) attempt's request may have reached the server: OkHttp had a
+   * connection and began writing it. False when the attempt failed before that (connection
+   * refused, deadline spent while connecting), in which case the server cannot have acted on it.
+   */
+  boolean requestWritten();
+
   /** The call's deadline: the tighter of the call's own, the client's default and the scope's. */
   Deadline deadline();
 

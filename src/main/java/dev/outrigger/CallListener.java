@@ -55,9 +55,28 @@ public interface CallListener {
   default void inFlightWaited(CallContext call, Duration waited) {}
 
   /**
+   * The adaptive in-flight limit for {@code host} moved from {@code from} to {@code to} (see
+   * {@link AdaptiveLimit}). Called on the thread whose attempt caused the change.
+   */
+  default void adaptiveLimitChanged(String host, int from, int to) {}
+
+  /**
+   * The client-side throttle for {@code host} now rejects attempts with {@code probability}
+   * (0 to 1), computed from the {@code requests} and {@code accepts} of its window. Called when
+   * the probability moves by at least 0.01, or to or from 0.
+   */
+  default void throttleProbability(String host, double probability, long requests, long accepts) {}
+
+  /**
    * The server asked to slow down ({@code Retry-After} on a 429 or 503, or a rate-limit quota
    * used up until its reset) in its response to {@code call}: the rate limit grants nothing to
    * {@code key} for {@code pause} (already cut to {@link RateLimit#maxPause()}).
    */
   default void rateLimitPaused(CallContext call, String key, Duration pause) {}
+
+  /**
+   * An adaptive rate limit ({@link RateLimit#adaptive()}) moved {@code key}'s rate to
+   * {@code permitsPerSecond}: down after a throttling answer to {@code call}, or back up.
+   */
+  default void rateLimitAdapted(CallContext call, String key, double permitsPerSecond) {}
 }

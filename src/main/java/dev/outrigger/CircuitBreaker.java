@@ -2,13 +2,40 @@ package dev.outrigger;
 
 import java.time.Duration;
 import java.util.Objects;
+import java.util.function.Function;
+import java.util.function.IntPredicate;
+import java.util.function.Predicate;
 
 /**
- * An immutable circuit-breaker configuration. The client keeps one breaker per target host with
- * this configuration: after at least {@code minimumNumberOfCalls} in the sliding window, a
- * failure rate at or above {@code failureRateThreshold} opens it; an open breaker refuses calls
- * with {@link CircuitOpenException} for {@code waitInOpenState}, then lets exactly
- * {@code permittedCallsInHalfOpen} probes through and decides from their outcomes.
+ * An immutable circuit-breaker configuration. The client keeps one breaker per key (by default
+ * the target {@code host:port}, so a dead dependency does not stop calls to healthy ones), each
+ * with this configuration and the state machine Resilience4j users know:
+ *
+ * <ul>
+ *   <li><b>CLOSED</b>: calls go through and their outcomes fill a sliding window, either the last
+ *       {@code slidingWindowSize} calls ({@link WindowType#COUNT_BASED}) or the calls of the last
+ *       {@code slidingWindowSize} seconds ({@link WindowType#TIME_BASED}). Once the window holds
+ *       at least {@code minimumNumberOfCalls}, a failure rate greater than or equal to
+ *       {@code failureRateThreshold}, or a rate of calls slower than {@code slowCallDuration}
+ *       greater than or equal to {@code slowCallRateThreshold}, opens the breaker.
+ *   <li><b>OPEN</b>: calls are refused at once with {@link CircuitOpenException}, without touching
+ *       the network or a rate-limit permit, for {@code waitInOpenState}. While probes keep failing,
+ *       each new open period can grow ({@link Builder#waitInOpenStateGrowth}).
+ *   <li><b>HALF_OPEN</b>: exactly {@code permittedCallsInHalfOpen} probes go through (however many
+ *       threads arrive at once); the others are refused. When all probes have completed, their
+ *       failure and slow-call rates decide: at or above a threshold, OPEN again; below, CLOSED with
+ *       an empty window.
+ *   <li><b>FORCED_OPEN</b> and <b>DISABLED</b>: set by hand through {@link Handle}; refuse
+ *       everything, or let everything through without recording. Only {@link Handle#reset()}
+ *       leaves them.
+ * </ul>
+ *
+ * <p>What counts as a failure, by default: a {@link TransportException} of kind CONNECT, TLS,
+ * TIMEOUT or IO, a {@link DeadlineExceededException} that cut an attempt that was sent, and any
+ * 5xx status. A 4xx (429 included) counts as a success: the server is answering.
+ * {@link Builder#failureStatus} and {@link Builder#failureException} replace these rules. Never
+ * counted, whatever the predicates say: a call cancelled by its caller (interrupted thread) and an
+ * attempt that never reached the network (for example refused by the rate limiter).
  *
  * {@snippet :
  * CircuitBreaker cb = CircuitBreaker.builder()
@@ -16,31 +43,163 @@ import java.util.Objects;
  *     .waitInOpenState(Duration.ofSeconds(5)).permittedCallsInHalfOpen(2).build();
  * }
  *
- * <p>Defaults: a count window of 100 calls, 20 calls minimum, threshold 0.5, 5 s open, 3 probes.
+ * <p>Defaults: a count window of 100 calls, 20 calls minimum, failure rate threshold 0.5, slow
+ * calls: longer than 60 s at a rate of 1.0, 5 s open without growth, 3 probes, one breaker per
+ * {@link CallContext#host()}, at most 1,000 breakers per client. {@link #none()} turns breaking
+ * off.
+ *
+ * <p>Instances are immutable and thread-safe; {@link #newBuilder()} derives a variant. The
+ * breakers built from a configuration are lock-free: state is one immutable snapshot swapped by
+ * compare-and-set, and recording a call costs O(1) atomic operations.
  */
 public final class CircuitBreaker {
 
   /** A breaker's state. */
   public enum State {
+    /** Calls go through and are recorded. */
     CLOSED,
+    /** Calls are refused until the open wait is over. */
     OPEN,
+    /** A fixed number of probe calls go through; the rest are refused. */
     HALF_OPEN,
+    /** Set by hand: every call is refused until the breaker is reset. */
     FORCED_OPEN,
+    /** Set by hand: every call goes through and nothing is recorded until the breaker is reset. */
     DISABLED
   }
 
+  /** How the sliding window of a closed breaker is measured. */
+  public enum WindowType {
+    /** The last {@code slidingWindowSize} calls. */
+    COUNT_BASED,
+    /** The calls of the last {@code slidingWindowSize} seconds, in one-second buckets. */
+    TIME_BASED
+  }
+
+  /**
+   * What a breaker looks like at one moment. {@code failureRate} and {@code slowCallRate} are
+   * fractions in {@code [0, 1]} of {@code calls}: the calls now in the window (in OPEN: the calls
+   * or probes that opened it; in HALF_OPEN: the probes completed so far; none in FORCED_OPEN and
+   * DISABLED). {@code retryAfter} is how long until an OPEN breaker lets a probe through
+   * ({@link Duration#ZERO} in other states, {@code Long.MAX_VALUE} nanoseconds when FORCED_OPEN).
+   */
+  public record Snapshot(
+      String key,
+      State state,
+      double failureRate,
+      double slowCallRate,
+      int calls,
+      int failedCalls,
+      int slowCalls,
+      Duration retryAfter) {}
+
+  /**
+   * The live breaker of one key: look at it, or take it over by hand. Obtained from the client
+   * that owns the breaker; thread-safe. Looking does not create a breaker. A handle stays valid
+   * when the client evicts an idle breaker: it then acts on a fresh one.
+   *
+   * <p>Not meant to be implemented outside Outrigger.
+   */
+  public interface Handle {
+    /** The breaker's key (by default {@code host:port}). */
+    String key();
+
+    /** The breaker's state and window counts now. */
+    Snapshot snapshot();
+
+    /** Refuses every call to this key until {@link #reset()}; transitions are reported. */
+    void forceOpen();
+
+    /** Lets every call to this key through, recording nothing, until {@link #reset()}. */
+    void disable();
+
+    /** Back to CLOSED with an empty window, whatever the state. */
+    void reset();
+  }
+
+  /** The largest count window, in calls (one byte of memory per call per breaker). */
+  public static final int MAX_WINDOW_CALLS = 1_000_000;
+  /** The largest time window, in seconds. */
+  public static final int MAX_WINDOW_SECONDS = 3_600;
+  /** The most half-open probes. */
+  public static final int MAX_HALF_OPEN_CALLS = 100_000;
+
+  private static final Predicate<Throwable> DEFAULT_FAILURE_EXCEPTION =
+      new Predicate<>() {
+        @Override
+        public boolean test(Throwable t) {
+          if (t instanceof TransportException te) {
+            return te.kind() != TransportException.Kind.CANCELLED;
+          }
+          return t instanceof DeadlineExceededException;
+        }
+
+        @Override
+        public String toString() {
+          return "transport failures and deadline-cut attempts";
+        }
+      };
+  private static final IntPredicate DEFAULT_FAILURE_STATUS =
+      new IntPredicate() {
+        @Override
+        public boolean test(int status) {
+          return status >= 500 && status <= 599;
+        }
+
+        @Override
+        public String toString() {
+          return "5xx";
+        }
+      };
+  private static final Function<CallContext, String> PER_HOST =
+      new Function<>() {
+        @Override
+        public String apply(CallContext ctx) {
+          return ctx.host();
+        }
+
+        @Override
+        public String toString() {
+          return "per host";
+        }
+      };
+
+  private static final CircuitBreaker NONE = new CircuitBreaker(new Builder(), false);
+
+  private final boolean enabled;
+  private final WindowType slidingWindowType;
   private final int slidingWindowSize;
   private final int minimumNumberOfCalls;
   private final double failureRateThreshold;
+  private final double slowCallRateThreshold;
+  private final Duration slowCallDuration;
   private final Duration waitInOpenState;
+  private final double waitInOpenStateMultiplier;
+  private final Duration maxWaitInOpenState;
   private final int permittedCallsInHalfOpen;
+  private final IntPredicate failureStatus;
+  private final Predicate<? super Throwable> failureException;
+  private final Function<? super CallContext, String> keyFunction;
+  private final int maxBreakers;
 
-  private CircuitBreaker(Builder b) {
+  private CircuitBreaker(Builder b, boolean enabled) {
+    this.enabled = enabled;
+    this.slidingWindowType = b.slidingWindowType;
     this.slidingWindowSize = b.slidingWindowSize;
     this.minimumNumberOfCalls = b.minimumNumberOfCalls;
     this.failureRateThreshold = b.failureRateThreshold;
+    this.slowCallRateThreshold = b.slowCallRateThreshold;
+    this.slowCallDuration = b.slowCallDuration;
     this.waitInOpenState = b.waitInOpenState;
+    this.waitInOpenStateMultiplier = b.waitInOpenStateMultiplier;
+    this.maxWaitInOpenState = b.maxWaitInOpenState == null || b.waitInOpenStateMultiplier == 1.0
+        ? b.waitInOpenState
+        : b.maxWaitInOpenState;
     this.permittedCallsInHalfOpen = b.permittedCallsInHalfOpen;
+    this.failureStatus = b.failureStatus;
+    this.failureException = b.failureException;
+    this.keyFunction = b.keyFunction;
+    this.maxBreakers = b.maxBreakers;
   }
 
   public static Builder builder() {
@@ -52,16 +211,41 @@ public final class CircuitBreaker {
     return builder().build();
   }
 
+  /** No circuit breaking: every call goes through and nothing is recorded. */
+  public static CircuitBreaker none() {
+    return NONE;
+  }
+
+  /** A builder holding this configuration's values (of the defaults, for {@link #none()}). */
   public Builder newBuilder() {
     Builder b = new Builder();
+    b.slidingWindowType = slidingWindowType;
     b.slidingWindowSize = slidingWindowSize;
     b.minimumNumberOfCalls = minimumNumberOfCalls;
     b.failureRateThreshold = failureRateThreshold;
+    b.slowCallRateThreshold = slowCallRateThreshold;
+    b.slowCallDuration = slowCallDuration;
     b.waitInOpenState = waitInOpenState;
+    b.waitInOpenStateMultiplier = waitInOpenStateMultiplier;
+    b.maxWaitInOpenState = waitInOpenStateMultiplier == 1.0 ? null : maxWaitInOpenState;
     b.permittedCallsInHalfOpen = permittedCallsInHalfOpen;
+    b.failureStatus = failureStatus;
+    b.failureException = failureException;
+    b.keyFunction = keyFunction;
+    b.maxBreakers = maxBreakers;
     return b;
   }
 
+  /** False only for {@link #none()}. */
+  public boolean enabled() {
+    return enabled;
+  }
+
+  public WindowType slidingWindowType() {
+    return slidingWindowType;
+  }
+
+  /** Calls ({@link WindowType#COUNT_BASED}) or seconds ({@link WindowType#TIME_BASED}). */
   public int slidingWindowSize() {
     return slidingWindowSize;
   }
@@ -74,39 +258,113 @@ public final class CircuitBreaker {
     return failureRateThreshold;
   }
 
+  public double slowCallRateThreshold() {
+    return slowCallRateThreshold;
+  }
+
+  public Duration slowCallDuration() {
+    return slowCallDuration;
+  }
+
+  /** The first open period. */
   public Duration waitInOpenState() {
     return waitInOpenState;
+  }
+
+  /** How much each open period grows over the previous while probes keep failing (1: none). */
+  public double waitInOpenStateMultiplier() {
+    return waitInOpenStateMultiplier;
+  }
+
+  /** The longest open period ({@link #waitInOpenState()} when it does not grow). */
+  public Duration maxWaitInOpenState() {
+    return maxWaitInOpenState;
   }
 
   public int permittedCallsInHalfOpen() {
     return permittedCallsInHalfOpen;
   }
 
-  @Override
-  public String toString() {
-    return "CircuitBreaker[window " + slidingWindowSize + " calls, min " + minimumNumberOfCalls
-        + ", failure rate >= " + failureRateThreshold + ", open " + waitInOpenState
-        + ", half-open probes " + permittedCallsInHalfOpen + "]";
+  /** Which response statuses count as failures. */
+  public IntPredicate failureStatus() {
+    return failureStatus;
   }
 
-  /** Builds a {@link CircuitBreaker}; each setter checks its argument, {@link #build()} the rest. */
+  /** Which exceptions (of attempts that were sent, not cancelled) count as failures. */
+  public Predicate<? super Throwable> failureException() {
+    return failureException;
+  }
+
+  /** Which breaker a call uses. */
+  public Function<? super CallContext, String> keyFunction() {
+    return keyFunction;
+  }
+
+  public int maxBreakers() {
+    return maxBreakers;
+  }
+
+  @Override
+  public String toString() {
+    if (!enabled) {
+      return "CircuitBreaker[none]";
+    }
+    String window = slidingWindowType == WindowType.COUNT_BASED
+        ? slidingWindowSize + " calls"
+        : slidingWindowSize + " s";
+    String open = waitInOpenStateMultiplier == 1.0
+        ? waitInOpenState.toString()
+        : waitInOpenState + " x" + waitInOpenStateMultiplier + " up to " + maxWaitInOpenState;
+    return "CircuitBreaker[window " + window + ", min " + minimumNumberOfCalls
+        + ", failure rate >= " + failureRateThreshold + " (" + failureStatus + ", "
+        + failureException + "), slow rate >= " + slowCallRateThreshold + " over "
+        + slowCallDuration + ", open " + open + ", half-open probes " + permittedCallsInHalfOpen
+        + ", " + keyFunction + ", max " + maxBreakers + " breakers]";
+  }
+
+  /**
+   * Builds a {@link CircuitBreaker}; each setter checks its own argument, {@link #build()} the
+   * rules between settings, so the order of the calls never matters. Not thread-safe.
+   */
   public static final class Builder {
+    private WindowType slidingWindowType = WindowType.COUNT_BASED;
     private int slidingWindowSize = 100;
     private int minimumNumberOfCalls = 20;
     private double failureRateThreshold = 0.5;
+    private double slowCallRateThreshold = 1.0;
+    private Duration slowCallDuration = Duration.ofSeconds(60);
     private Duration waitInOpenState = Duration.ofSeconds(5);
+    private double waitInOpenStateMultiplier = 1.0;
+    private Duration maxWaitInOpenState;
     private int permittedCallsInHalfOpen = 3;
+    private IntPredicate failureStatus = DEFAULT_FAILURE_STATUS;
+    private Predicate<? super Throwable> failureException = DEFAULT_FAILURE_EXCEPTION;
+    private Function<? super CallContext, String> keyFunction = PER_HOST;
+    private int maxBreakers = 1_000;
 
     private Builder() {}
 
     /**
-     * How many of the most recent calls the failure rate is computed over (default 100).
+     * Whether the window counts calls or seconds (default {@link WindowType#COUNT_BASED}).
      *
-     * @throws IllegalArgumentException if {@code size < 1}
+     * @throws NullPointerException if {@code type} is null
+     */
+    public Builder slidingWindowType(WindowType type) {
+      this.slidingWindowType = Objects.requireNonNull(type, "slidingWindowType");
+      return this;
+    }
+
+    /**
+     * How many of the most recent calls ({@link WindowType#COUNT_BASED}) or seconds
+     * ({@link WindowType#TIME_BASED}) the rates are computed over (default 100).
+     *
+     * @throws IllegalArgumentException if {@code size < 1} or above {@link #MAX_WINDOW_CALLS};
+     *     {@link #build()} also rejects a time window above {@link #MAX_WINDOW_SECONDS}
      */
     public Builder slidingWindowSize(int size) {
-      if (size < 1) {
-        throw new IllegalArgumentException("slidingWindowSize must be at least 1, but was " + size);
+      if (size < 1 || size > MAX_WINDOW_CALLS) {
+        throw new IllegalArgumentException(
+            "slidingWindowSize must be between 1 and " + MAX_WINDOW_CALLS + ", but was " + size);
       }
       this.slidingWindowSize = size;
       return this;
@@ -119,7 +377,8 @@ public final class CircuitBreaker {
      */
     public Builder minimumNumberOfCalls(int calls) {
       if (calls < 1) {
-        throw new IllegalArgumentException("minimumNumberOfCalls must be at least 1, but was " + calls);
+        throw new IllegalArgumentException(
+            "minimumNumberOfCalls must be at least 1, but was " + calls);
       }
       this.minimumNumberOfCalls = calls;
       return this;
@@ -140,6 +399,37 @@ public final class CircuitBreaker {
     }
 
     /**
+     * The rate of slow calls, in {@code (0, 1]}, at or above which the breaker opens (default
+     * 1.0: every call in the window slow).
+     *
+     * @throws IllegalArgumentException if outside {@code (0, 1]} or NaN
+     */
+    public Builder slowCallRateThreshold(double rate) {
+      if (!(rate > 0 && rate <= 1)) {
+        throw new IllegalArgumentException(
+            "slowCallRateThreshold must be greater than 0 and at most 1, but was " + rate);
+      }
+      this.slowCallRateThreshold = rate;
+      return this;
+    }
+
+    /**
+     * A call (successful or not) that takes longer than this is slow (default 60 s). The time is
+     * measured around the rest of the chain, from the breaker to the response.
+     *
+     * @throws IllegalArgumentException if not positive
+     */
+    public Builder slowCallDuration(Duration duration) {
+      Objects.requireNonNull(duration, "slowCallDuration");
+      if (duration.isNegative() || duration.isZero()) {
+        throw new IllegalArgumentException(
+            "slowCallDuration must be positive, but was " + duration);
+      }
+      this.slowCallDuration = duration;
+      return this;
+    }
+
+    /**
      * How long the breaker stays open before it lets probes through (default 5 s).
      *
      * @throws IllegalArgumentException if not positive
@@ -154,30 +444,117 @@ public final class CircuitBreaker {
     }
 
     /**
+     * Lets the open period grow while the service keeps failing its probes: each time HALF_OPEN
+     * goes back to OPEN, the wait is {@code multiplier} times the previous one, at most
+     * {@code max}. Closing the breaker starts again from {@link #waitInOpenState}. Default: no
+     * growth (multiplier 1).
+     *
+     * @throws IllegalArgumentException if {@code multiplier} is below 1, NaN or infinite, or
+     *     {@code max} is not positive; {@link #build()} also rejects a {@code max} shorter than
+     *     {@link #waitInOpenState}
+     */
+    public Builder waitInOpenStateGrowth(double multiplier, Duration max) {
+      Objects.requireNonNull(max, "max");
+      if (!(multiplier >= 1) || Double.isInfinite(multiplier)) {
+        throw new IllegalArgumentException(
+            "waitInOpenStateGrowth multiplier must be a finite number >= 1, but was "
+                + multiplier);
+      }
+      if (max.isNegative() || max.isZero()) {
+        throw new IllegalArgumentException(
+            "waitInOpenStateGrowth max must be positive, but was " + max);
+      }
+      this.waitInOpenStateMultiplier = multiplier;
+      this.maxWaitInOpenState = max;
+      return this;
+    }
+
+    /**
      * How many probe calls the half-open breaker admits (default 3).
      *
-     * @throws IllegalArgumentException if {@code calls < 1}
+     * @throws IllegalArgumentException if {@code calls < 1} or above
+     *     {@link #MAX_HALF_OPEN_CALLS}
      */
     public Builder permittedCallsInHalfOpen(int calls) {
-      if (calls < 1) {
-        throw new IllegalArgumentException(
-            "permittedCallsInHalfOpen must be at least 1, but was " + calls);
+      if (calls < 1 || calls > MAX_HALF_OPEN_CALLS) {
+        throw new IllegalArgumentException("permittedCallsInHalfOpen must be between 1 and "
+            + MAX_HALF_OPEN_CALLS + ", but was " + calls);
       }
       this.permittedCallsInHalfOpen = calls;
       return this;
     }
 
     /**
-     * @throws IllegalArgumentException if {@code minimumNumberOfCalls} exceeds
-     *     {@code slidingWindowSize} (the breaker could never open)
+     * Which response statuses count as failures (default: 500 to 599). Others count as
+     * successes.
+     *
+     * @throws NullPointerException if {@code isFailure} is null
+     */
+    public Builder failureStatus(IntPredicate isFailure) {
+      this.failureStatus = Objects.requireNonNull(isFailure, "failureStatus");
+      return this;
+    }
+
+    /**
+     * Which exceptions count as failures (default: {@link TransportException} of kind CONNECT,
+     * TLS, TIMEOUT or IO, and {@link DeadlineExceededException}). Others count as successes. The
+     * predicate only sees attempts that were sent and not cancelled; those never count.
+     *
+     * @throws NullPointerException if {@code isFailure} is null
+     */
+    public Builder failureException(Predicate<? super Throwable> isFailure) {
+      this.failureException = Objects.requireNonNull(isFailure, "failureException");
+      return this;
+    }
+
+    /**
+     * Which breaker a call uses (default {@link CallContext#host()}: one breaker per
+     * {@code host:port}). Use it for finer keys, for example per endpoint; keep the number of
+     * distinct keys bounded. A function returning null exempts that call from circuit breaking.
+     *
+     * @throws NullPointerException if {@code key} is null
+     */
+    public Builder keyedBy(Function<? super CallContext, String> key) {
+      this.keyFunction = Objects.requireNonNull(key, "keyedBy");
+      return this;
+    }
+
+    /**
+     * The most breakers a client keeps (default 1,000). Past it, the least recently used
+     * breakers are dropped (breakers forced open or disabled by hand are kept).
+     *
+     * @throws IllegalArgumentException if {@code max < 1}
+     */
+    public Builder maxBreakers(int max) {
+      if (max < 1) {
+        throw new IllegalArgumentException("maxBreakers must be at least 1, but was " + max);
+      }
+      this.maxBreakers = max;
+      return this;
+    }
+
+    /**
+     * @throws IllegalArgumentException if a count window is smaller than
+     *     {@code minimumNumberOfCalls} (the breaker could never open), a time window is longer
+     *     than {@link #MAX_WINDOW_SECONDS}, or the growth's maximum is shorter than
+     *     {@code waitInOpenState}
      */
     public CircuitBreaker build() {
-      if (minimumNumberOfCalls > slidingWindowSize) {
+      if (slidingWindowType == WindowType.COUNT_BASED
+          && minimumNumberOfCalls > slidingWindowSize) {
         throw new IllegalArgumentException("minimumNumberOfCalls (" + minimumNumberOfCalls
             + ") must not exceed slidingWindowSize (" + slidingWindowSize
             + "): the breaker could never open");
       }
-      return new CircuitBreaker(this);
+      if (slidingWindowType == WindowType.TIME_BASED && slidingWindowSize > MAX_WINDOW_SECONDS) {
+        throw new IllegalArgumentException("a TIME_BASED slidingWindowSize must be at most "
+            + MAX_WINDOW_SECONDS + " seconds, but was " + slidingWindowSize);
+      }
+      if (maxWaitInOpenState != null && maxWaitInOpenState.compareTo(waitInOpenState) < 0) {
+        throw new IllegalArgumentException("waitInOpenStateGrowth max (" + maxWaitInOpenState
+            + ") must be at least waitInOpenState (" + waitInOpenState + ")");
+      }
+      return new CircuitBreaker(this, true);
     }
   }
 }

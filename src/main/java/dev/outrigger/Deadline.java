@@ -56,7 +56,8 @@ public final class Deadline implements Comparable<Deadline> {
     Objects.requireNonNull(timeout, "timeout");
     Objects.requireNonNull(nanoClock, "nanoClock");
     if (timeout.isNegative()) {
-      throw new IllegalArgumentException("deadline timeout must not be negative, but was " + timeout);
+      throw new IllegalArgumentException(
+          "deadline timeout must not be negative, but was " + timeout);
     }
     long now = nanoClock.getAsLong();
     return new Deadline(now + saturatedNanos(timeout), nanoClock);

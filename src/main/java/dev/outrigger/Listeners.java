@@ -27,29 +27,58 @@ final class Listeners implements CallListener {
       try {
         e.send(l);
       } catch (RuntimeException ex) {
-        log.warn("listener {} threw; ignored", l, ex);
+        threw(l, ex);
+      }
+    }
+  }
+
+  private static void threw(CallListener l, RuntimeException ex) {
+    log.warn("listener {} threw; ignored", l, ex);
+  }
+
+  @Override
+  public void callStart(CallContext call) {
+    // The per-call events loop by hand: no lambda to allocate on every call.
+    for (CallListener l : all) {
+      try {
+        l.callStart(call);
+      } catch (RuntimeException ex) {
+        threw(l, ex);
       }
     }
   }
 
   @Override
-  public void callStart(CallContext call) {
-    each(l -> l.callStart(call));
-  }
-
-  @Override
   public void callEnd(CallContext call, int status, Throwable error, Duration elapsed) {
-    each(l -> l.callEnd(call, status, error, elapsed));
+    for (CallListener l : all) {
+      try {
+        l.callEnd(call, status, error, elapsed);
+      } catch (RuntimeException ex) {
+        threw(l, ex);
+      }
+    }
   }
 
   @Override
   public void attemptStart(CallContext call) {
-    each(l -> l.attemptStart(call));
+    for (CallListener l : all) {
+      try {
+        l.attemptStart(call);
+      } catch (RuntimeException ex) {
+        threw(l, ex);
+      }
+    }
   }
 
   @Override
   public void attemptEnd(CallContext call, int status, Throwable error, Duration elapsed) {
-    each(l -> l.attemptEnd(call, status, error, elapsed));
+    for (CallListener l : all) {
+      try {
+        l.attemptEnd(call, status, error, elapsed);
+      } catch (RuntimeException ex) {
+        threw(l, ex);
+      }
+    }
   }
 
   @Override
@@ -85,5 +114,25 @@ final class Listeners implements CallListener {
   @Override
   public void inFlightWaited(CallContext call, Duration waited) {
     each(l -> l.inFlightWaited(call, waited));
+  }
+
+  @Override
+  public void adaptiveLimitChanged(String host, int from, int to) {
+    each(l -> l.adaptiveLimitChanged(host, from, to));
+  }
+
+  @Override
+  public void throttleProbability(String host, double probability, long requests, long accepts) {
+    each(l -> l.throttleProbability(host, probability, requests, accepts));
+  }
+
+  @Override
+  public void rateLimitPaused(CallContext call, String key, Duration pause) {
+    each(l -> l.rateLimitPaused(call, key, pause));
+  }
+
+  @Override
+  public void rateLimitAdapted(CallContext call, String key, double permitsPerSecond) {
+    each(l -> l.rateLimitAdapted(call, key, permitsPerSecond));
   }
 }

@@ -47,13 +47,22 @@ public final class RateLimit {
   private final Function<CallContext, String> keyedBy;
   private final int maxKeys;
   private final Duration maxPause;
+  private final RateLimitStore store;
+  private final boolean adaptive;
 
-  private RateLimit(
-      List<Band> bands, Function<CallContext, String> keyedBy, int maxKeys, Duration maxPause) {
+  private RateLimit(List<Band> bands, Function<CallContext, String> keyedBy, int maxKeys,
+      Duration maxPause, RateLimitStore store) {
+    this(bands, keyedBy, maxKeys, maxPause, store, false);
+  }
+
+  private RateLimit(List<Band> bands, Function<CallContext, String> keyedBy, int maxKeys,
+      Duration maxPause, RateLimitStore store, boolean adaptive) {
     this.bands = bands;
     this.keyedBy = keyedBy;
     this.maxKeys = maxKeys;
     this.maxPause = maxPause;
+    this.store = store;
+    this.adaptive = adaptive;
   }
 
   /** One bandwidth: {@code permits} per {@code periodNanos}, at most {@code burst} stored. */
@@ -109,7 +118,7 @@ public final class RateLimit {
       throw new IllegalArgumentException(
           "rate must be at least one permit per 50 years, but was " + permits + " per " + period);
     }
-    return new RateLimit(List.of(band), null, DEFAULT_MAX_KEYS, DEFAULT_MAX_PAUSE);
+    return new RateLimit(List.of(band), null, DEFAULT_MAX_KEYS, DEFAULT_MAX_PAUSE, null);
   }
 
   private static int defaultBurst(double permits) {
@@ -138,7 +147,7 @@ public final class RateLimit {
           + format(b) + ", but was " + burst);
     }
     return new RateLimit(
-        List.of(new Band(b.permits, b.periodNanos, burst)), keyedBy, maxKeys, maxPause);
+        List.of(new Band(b.permits, b.periodNanos, burst)), keyedBy, maxKeys, maxPause, store, adaptive);
   }
 
   /**
@@ -150,7 +159,11 @@ public final class RateLimit {
     Objects.requireNonNull(other, "other");
     List<Band> all = new ArrayList<>(bands);
     all.addAll(other.bands);
-    return new RateLimit(List.copyOf(all), keyedBy, maxKeys, maxPause);
+    if (adaptive || other.adaptive) {
+      throw new IllegalStateException("adaptive applies to one bandwidth: combine the "
+          + "bandwidths without it");
+    }
+    return new RateLimit(List.copyOf(all), keyedBy, maxKeys, maxPause, store, adaptive);
   }
 
   /**
@@ -160,7 +173,7 @@ public final class RateLimit {
    */
   public RateLimit keyedBy(Function<CallContext, String> key) {
     Objects.requireNonNull(key, "key");
-    return new RateLimit(bands, key, maxKeys, maxPause);
+    return new RateLimit(bands, key, maxKeys, maxPause, store, adaptive);
   }
 
   /**
@@ -174,7 +187,7 @@ public final class RateLimit {
     if (maxKeys < 1) {
       throw new IllegalArgumentException("maxKeys must be at least 1, but was " + maxKeys);
     }
-    return new RateLimit(bands, keyedBy, maxKeys, maxPause);
+    return new RateLimit(bands, keyedBy, maxKeys, maxPause, store, adaptive);
   }
 
   /**
@@ -190,7 +203,7 @@ public final class RateLimit {
       throw new IllegalArgumentException(
           "maxPause must be between 0 and 1 day, but was " + maxPause);
     }
-    return new RateLimit(bands, keyedBy, maxKeys, maxPause);
+    return new RateLimit(bands, keyedBy, maxKeys, maxPause, store, adaptive);
   }
 
   /**
@@ -222,12 +235,12 @@ public final class RateLimit {
    */
   public List<RateLimit> bandwidths() {
     if (bands.size() == 1 && keyedBy == null && maxKeys == DEFAULT_MAX_KEYS
-        && maxPause.equals(DEFAULT_MAX_PAUSE)) {
+        && maxPause.equals(DEFAULT_MAX_PAUSE) && store == null && !adaptive) {
       return List.of(this);
     }
     List<RateLimit> out = new ArrayList<>(bands.size());
     for (Band b : bands) {
-      out.add(new RateLimit(List.of(b), null, DEFAULT_MAX_KEYS, DEFAULT_MAX_PAUSE));
+      out.add(new RateLimit(List.of(b), null, DEFAULT_MAX_KEYS, DEFAULT_MAX_PAUSE, null));
     }
     return List.copyOf(out);
   }
@@ -240,6 +253,43 @@ public final class RateLimit {
   /** The refill period of this single bandwidth (the first one when combined). */
   public Duration period() {
     return Duration.ofNanos(bands.get(0).periodNanos);
+  }
+
+  /**
+   * This limit kept in a shared {@code store} instead of in this JVM's memory, so that every
+   * client using the same store and key shares one quota, for example
+   * {@code limit.store(RedisRateLimitStore.builder(uri).build())}. Same token-bucket semantics,
+   * same keys, same chain position.
+   */
+  public RateLimit store(RateLimitStore store) {
+    Objects.requireNonNull(store, "store");
+    return new RateLimit(bands, keyedBy, maxKeys, maxPause, store, adaptive);
+  }
+
+  /**
+   * Makes the rate adapt to the server, per key, as the AWS SDK's adaptive retry mode does: on a
+   * throttling answer (429, or 503) the key's rate drops to 70% (at most once per 100 ms), and it
+   * recovers along a CUBIC curve, never above this limit's configured rate nor below 1% of it.
+   * Off by default. Applies to a single bandwidth.
+   *
+   * @throws IllegalStateException if this limit combines several bandwidths
+   */
+  public RateLimit adaptive() {
+    if (bands.size() != 1) {
+      throw new IllegalStateException(
+          "adaptive applies to one bandwidth, but this limit combines " + bands.size() + ": " + this);
+    }
+    return new RateLimit(bands, keyedBy, maxKeys, maxPause, store, true);
+  }
+
+  /** Whether the rate adapts to throttling answers ({@link #adaptive()}). */
+  public boolean isAdaptive() {
+    return adaptive;
+  }
+
+  /** The shared store, or null when the buckets live in this JVM's memory (the default). */
+  public RateLimitStore store() {
+    return store;
   }
 
   /** The key function, or null for the default (the call's host). */
@@ -261,12 +311,14 @@ public final class RateLimit {
         && r.bands.equals(bands)
         && Objects.equals(r.keyedBy, keyedBy)
         && r.maxKeys == maxKeys
-        && r.maxPause.equals(maxPause);
+        && r.maxPause.equals(maxPause)
+        && Objects.equals(r.store, store)
+        && r.adaptive == adaptive;
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(bands, keyedBy, maxKeys, maxPause);
+    return Objects.hash(bands, keyedBy, maxKeys, maxPause, store, adaptive);
   }
 
   @Override
@@ -286,6 +338,12 @@ public final class RateLimit {
     }
     if (!maxPause.equals(DEFAULT_MAX_PAUSE)) {
       sb.append(", maxPause ").append(maxPause);
+    }
+    if (store != null) {
+      sb.append(", shared through ").append(store);
+    }
+    if (adaptive) {
+      sb.append(", adaptive");
     }
     return sb.append(']').toString();
   }

@@ -2,40 +2,98 @@ package dev.outrigger;
 
 import java.time.Duration;
 import java.util.Objects;
+import java.util.function.IntPredicate;
+import java.util.function.Predicate;
+import java.util.random.RandomGenerator;
+import okhttp3.Response;
 
 /**
- * An immutable retry policy: exponential backoff with jitter. Each wither returns a new value.
+ * An immutable retry policy: exponential backoff with jitter, bounded by the call's deadline and
+ * by a per-host retry budget. Each wither returns a new value; the original is unchanged.
  *
  * {@snippet :
  * Retry retry = Retry.exponential(Duration.ofMillis(50), Duration.ofSeconds(2))
  *     .maxAttempts(4).jitter(Jitter.FULL);
  * }
  *
- * <p>Defaults: 3 attempts, multiplier 2, {@link Jitter#FULL}. {@link #none()} sends every call
- * once.
+ * <p><b>Defaults</b> for {@link #exponential}: 3 attempts, multiplier 2, {@link Jitter#FULL},
+ * {@code Retry-After} honoured up to 60 s, a retry budget of 20% of the calls to a host over the
+ * last 10 s plus 10 retries per second, circuit-open rejections not retried. {@link #none()}
+ * sends every call once.
+ *
+ * <p><b>What is retried by default</b>: a {@link TransportException} of kind
+ * {@link TransportException.Kind#CONNECT CONNECT}, {@link TransportException.Kind#TIMEOUT TIMEOUT}
+ * (one attempt's own timeout, not the call's deadline) or {@link TransportException.Kind#IO IO};
+ * and the statuses 408, 429, 500, 502, 503 and 504. Never another 4xx, never a
+ * {@link RateLimitedException}, {@link DeserializationException}, {@link DeadlineExceededException}
+ * or TLS failure, and a {@link CircuitOpenException} only after {@link #retryWhenCircuitOpen}.
+ * {@link #retryOnStatus}, {@link #retryOnResponse} and {@link #retryOnException} replace these
+ * rules; a cancelled call (interrupted thread) is never retried.
+ *
+ * <p><b>Safety rules no predicate overrides</b>: a call is sent again only when it is idempotent
+ * ({@link CallContext#idempotent()}: GET, HEAD, OPTIONS, PUT, DELETE, TRACE, a request carrying an
+ * {@code Idempotency-Key}, or the caller's opt-in), except after a failure that happened before
+ * any byte of the request was written, which left the server untouched. A request whose body is
+ * {@linkplain okhttp3.RequestBody#isOneShot() one-shot} is never sent twice. No retry starts
+ * when its wait (the backoff, or the server's {@code Retry-After} on 429 and 503, capped by
+ * {@link #maxRetryAfter}) cannot fit in the remaining deadline: the call fails at once with its
+ * last failure, the message saying why.
+ *
+ * <p><b>Retry budget</b> (as Finagle's {@code RetryBudget} and gRPC's retry throttling): per
+ * host, retries may add at most {@code ratio} of the calls made over the last {@code window},
+ * plus {@code minRetriesPerSecond} per second so a lightly used client can always make its
+ * {@link #maxAttempts}. Under a total outage a client then sends about {@code 1 + ratio} times
+ * its call rate, not {@code maxAttempts} times.
+ *
+ * <p>Thread-safety: immutable and safe to share. The predicates and the {@link #random} source
+ * are called from every calling thread and must be thread-safe.
  */
 public final class Retry {
-  private static final Retry NONE =
-      new Retry(Duration.ZERO, Duration.ZERO, 1, 2.0, Jitter.NONE);
+  private static final Duration DEFAULT_MAX_RETRY_AFTER = Duration.ofSeconds(60);
+  private static final double DEFAULT_BUDGET_RATIO = 0.2;
+  private static final Duration DEFAULT_BUDGET_WINDOW = Duration.ofSeconds(10);
+  /** The contract's floor: a lightly used client can always make its attempts. */
+  private static final int MIN_RETRIES_PER_SECOND_FLOOR = 10;
+
+  private static final Retry NONE = new Retry(defaults(Duration.ZERO, Duration.ZERO, 1));
 
   private final Duration initialDelay;
   private final Duration maxDelay;
   private final int maxAttempts;
   private final double multiplier;
   private final Jitter jitter;
+  private final RandomGenerator random;
+  private final Duration maxRetryAfter;
+  private final boolean budgetEnabled;
+  private final double budgetRatio;
+  private final Duration budgetWindow;
+  private final int budgetMinRetriesPerSecond;
+  private final IntPredicate retryOnStatus;
+  private final Predicate<? super Response> retryOnResponse;
+  private final Predicate<? super ApiException> retryOnException;
+  private final boolean retryWhenCircuitOpen;
 
-  private Retry(
-      Duration initialDelay, Duration maxDelay, int maxAttempts, double multiplier, Jitter jitter) {
-    this.initialDelay = initialDelay;
-    this.maxDelay = maxDelay;
-    this.maxAttempts = maxAttempts;
-    this.multiplier = multiplier;
-    this.jitter = jitter;
+  private Retry(Values v) {
+    this.initialDelay = v.initialDelay;
+    this.maxDelay = v.maxDelay;
+    this.maxAttempts = v.maxAttempts;
+    this.multiplier = v.multiplier;
+    this.jitter = v.jitter;
+    this.random = v.random;
+    this.maxRetryAfter = v.maxRetryAfter;
+    this.budgetEnabled = v.budgetEnabled;
+    this.budgetRatio = v.budgetRatio;
+    this.budgetWindow = v.budgetWindow;
+    this.budgetMinRetriesPerSecond = v.budgetMinRetriesPerSecond;
+    this.retryOnStatus = v.retryOnStatus;
+    this.retryOnResponse = v.retryOnResponse;
+    this.retryOnException = v.retryOnException;
+    this.retryWhenCircuitOpen = v.retryWhenCircuitOpen;
   }
 
   /**
    * Backoff that starts at {@code initialDelay} and grows by the multiplier up to
-   * {@code maxDelay}.
+   * {@code maxDelay}, with the defaults listed above.
    *
    * @throws IllegalArgumentException if {@code initialDelay} is not positive or {@code maxDelay}
    *     is smaller than it
@@ -50,7 +108,7 @@ public final class Retry {
       throw new IllegalArgumentException(
           "maxDelay must be at least initialDelay (" + initialDelay + "), but was " + maxDelay);
     }
-    return new Retry(initialDelay, maxDelay, 3, 2.0, Jitter.FULL);
+    return new Retry(defaults(initialDelay, maxDelay, 3));
   }
 
   /** No retries: every call is sent once. */
@@ -58,8 +116,23 @@ public final class Retry {
     return NONE;
   }
 
+  private static Values defaults(Duration initialDelay, Duration maxDelay, int maxAttempts) {
+    Values v = new Values();
+    v.initialDelay = initialDelay;
+    v.maxDelay = maxDelay;
+    v.maxAttempts = maxAttempts;
+    v.multiplier = 2.0;
+    v.jitter = maxAttempts == 1 ? Jitter.NONE : Jitter.FULL;
+    v.maxRetryAfter = DEFAULT_MAX_RETRY_AFTER;
+    v.budgetEnabled = true;
+    v.budgetRatio = DEFAULT_BUDGET_RATIO;
+    v.budgetWindow = DEFAULT_BUDGET_WINDOW;
+    v.budgetMinRetriesPerSecond = MIN_RETRIES_PER_SECOND_FLOOR;
+    return v;
+  }
+
   /**
-   * The most attempts per call, the first included (default 3).
+   * The most attempts per call, the first included (default 3). {@code 1} turns retries off.
    *
    * @throws IllegalArgumentException if {@code maxAttempts < 1}
    */
@@ -67,11 +140,14 @@ public final class Retry {
     if (maxAttempts < 1) {
       throw new IllegalArgumentException("maxAttempts must be at least 1, but was " + maxAttempts);
     }
-    return new Retry(initialDelay, maxDelay, maxAttempts, multiplier, jitter);
+    Values v = values();
+    v.maxAttempts = maxAttempts;
+    return new Retry(v);
   }
 
   /**
-   * How much each delay grows over the previous one (default 2).
+   * How much each delay grows over the previous one (default 2). {@link Jitter#DECORRELATED}
+   * ignores it, as in Brooker's formula.
    *
    * @throws IllegalArgumentException if {@code multiplier} is below 1, NaN or infinite
    */
@@ -80,13 +156,140 @@ public final class Retry {
       throw new IllegalArgumentException(
           "multiplier must be a finite number >= 1, but was " + multiplier);
     }
-    return new Retry(initialDelay, maxDelay, maxAttempts, multiplier, jitter);
+    Values v = values();
+    v.multiplier = multiplier;
+    return new Retry(v);
   }
 
   /** How delays are randomised (default {@link Jitter#FULL}). */
   public Retry jitter(Jitter jitter) {
     Objects.requireNonNull(jitter, "jitter");
-    return new Retry(initialDelay, maxDelay, maxAttempts, multiplier, jitter);
+    Values v = values();
+    v.jitter = jitter;
+    return new Retry(v);
+  }
+
+  /**
+   * The random source of the jitter, for reproducible tests and simulations (default: a
+   * {@link java.util.concurrent.ThreadLocalRandom} of the calling thread). The source is shared
+   * by every call of the client, so it must be thread-safe when calls run concurrently
+   * ({@code new java.util.Random(seed)} is; {@code SplittableRandom} is not).
+   */
+  public Retry random(RandomGenerator random) {
+    Objects.requireNonNull(random, "random");
+    Values v = values();
+    v.random = random;
+    return new Retry(v);
+  }
+
+  /**
+   * The longest wait a server's {@code Retry-After} (on 429 and 503) can impose (default 60 s),
+   * independent of {@link #maxDelay()}. A longer hint is cut to this; the call's deadline still
+   * bounds every wait.
+   *
+   * @throws IllegalArgumentException if {@code max} is negative
+   */
+  public Retry maxRetryAfter(Duration max) {
+    Objects.requireNonNull(max, "maxRetryAfter");
+    if (max.isNegative()) {
+      throw new IllegalArgumentException("maxRetryAfter must not be negative, but was " + max);
+    }
+    Values v = values();
+    v.maxRetryAfter = max;
+    return new Retry(v);
+  }
+
+  /**
+   * The per-host retry budget (default: ratio 0.2, window 10 s, 10 retries per second): over
+   * any {@code window}, retries to one host may add at most {@code ratio} of the calls made to
+   * it plus {@code minRetriesPerSecond} for each second of the window. A retry the budget
+   * refuses ends the call with its last failure.
+   *
+   * @param ratio retries allowed per call, for example 0.2 for 20%; 0 leaves only the floor
+   * @param window how far back calls and retries count, from 1 to 60 seconds
+   * @param minRetriesPerSecond the floor, at least 10 (a lightly used client can always make
+   *     its {@link #maxAttempts})
+   * @throws IllegalArgumentException if {@code ratio} is negative, NaN or infinite, if
+   *     {@code window} is outside 1 to 60 seconds, or if {@code minRetriesPerSecond < 10}
+   */
+  public Retry budget(double ratio, Duration window, int minRetriesPerSecond) {
+    Objects.requireNonNull(window, "window");
+    if (!(ratio >= 0) || Double.isInfinite(ratio)) {
+      throw new IllegalArgumentException(
+          "budget ratio must be a finite number >= 0, but was " + ratio);
+    }
+    if (window.compareTo(Duration.ofSeconds(1)) < 0
+        || window.compareTo(Duration.ofSeconds(60)) > 0) {
+      throw new IllegalArgumentException(
+          "budget window must be between 1 and 60 seconds, but was " + window);
+    }
+    if (minRetriesPerSecond < MIN_RETRIES_PER_SECOND_FLOOR) {
+      throw new IllegalArgumentException("budget minRetriesPerSecond must be at least "
+          + MIN_RETRIES_PER_SECOND_FLOOR + ", but was " + minRetriesPerSecond);
+    }
+    Values v = values();
+    v.budgetEnabled = true;
+    v.budgetRatio = ratio;
+    v.budgetWindow = window;
+    v.budgetMinRetriesPerSecond = minRetriesPerSecond;
+    return new Retry(v);
+  }
+
+  /**
+   * Turns the retry budget off: every call may make all its attempts even when the host is
+   * down for everybody. Prefer a larger {@link #budget} ratio.
+   */
+  public Retry noBudget() {
+    Values v = values();
+    v.budgetEnabled = false;
+    return new Retry(v);
+  }
+
+  /**
+   * Decides from the status alone which responses are retried, replacing the default statuses
+   * (408, 429, 500, 502, 503, 504). Applies to every status, 2xx included; a 2xx response that
+   * runs out of attempts is returned as is. {@link #retryOnResponse} takes precedence.
+   */
+  public Retry retryOnStatus(IntPredicate retryOnStatus) {
+    Objects.requireNonNull(retryOnStatus, "retryOnStatus");
+    Values v = values();
+    v.retryOnStatus = retryOnStatus;
+    return new Retry(v);
+  }
+
+  /**
+   * Decides from the whole response (status, headers, buffered body) which responses are
+   * retried, replacing the status rules. The predicate may read the body with
+   * {@link Response#peekBody(long)}; it must not close the response.
+   */
+  public Retry retryOnResponse(Predicate<? super Response> retryOnResponse) {
+    Objects.requireNonNull(retryOnResponse, "retryOnResponse");
+    Values v = values();
+    v.retryOnResponse = retryOnResponse;
+    return new Retry(v);
+  }
+
+  /**
+   * Decides which failures are retried, replacing the default rules for exceptions (a cancelled
+   * call is still never retried). A retried {@link CircuitOpenException} waits at least its
+   * {@link CircuitOpenException#retryAfter()}.
+   */
+  public Retry retryOnException(Predicate<? super ApiException> retryOnException) {
+    Objects.requireNonNull(retryOnException, "retryOnException");
+    Values v = values();
+    v.retryOnException = retryOnException;
+    return new Retry(v);
+  }
+
+  /**
+   * Whether a call refused by an open circuit breaker is tried again once the breaker admits a
+   * probe (default false). The retry waits the longer of the backoff and the breaker's
+   * {@link CircuitOpenException#retryAfter()}, and only when that fits in the deadline.
+   */
+  public Retry retryWhenCircuitOpen(boolean retry) {
+    Values v = values();
+    v.retryWhenCircuitOpen = retry;
+    return new Retry(v);
   }
 
   public Duration initialDelay() {
@@ -109,12 +312,149 @@ public final class Retry {
     return jitter;
   }
 
+  /** The configured random source, or null for the calling thread's {@code ThreadLocalRandom}. */
+  public RandomGenerator random() {
+    return random;
+  }
+
+  public Duration maxRetryAfter() {
+    return maxRetryAfter;
+  }
+
+  /** Whether the per-host retry budget applies (true unless {@link #noBudget()}). */
+  public boolean budgetEnabled() {
+    return budgetEnabled;
+  }
+
+  public double budgetRatio() {
+    return budgetRatio;
+  }
+
+  public Duration budgetWindow() {
+    return budgetWindow;
+  }
+
+  public int budgetMinRetriesPerSecond() {
+    return budgetMinRetriesPerSecond;
+  }
+
+  /** The status predicate, or null for the default statuses. */
+  public IntPredicate retryOnStatus() {
+    return retryOnStatus;
+  }
+
+  /** The response predicate, or null. */
+  public Predicate<? super Response> retryOnResponse() {
+    return retryOnResponse;
+  }
+
+  /** The exception predicate, or null for the default rules. */
+  public Predicate<? super ApiException> retryOnException() {
+    return retryOnException;
+  }
+
+  public boolean retryWhenCircuitOpen() {
+    return retryWhenCircuitOpen;
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof Retry r
+        && r.initialDelay.equals(initialDelay)
+        && r.maxDelay.equals(maxDelay)
+        && r.maxAttempts == maxAttempts
+        && Double.compare(r.multiplier, multiplier) == 0
+        && r.jitter == jitter
+        && Objects.equals(r.random, random)
+        && r.maxRetryAfter.equals(maxRetryAfter)
+        && r.budgetEnabled == budgetEnabled
+        && Double.compare(r.budgetRatio, budgetRatio) == 0
+        && r.budgetWindow.equals(budgetWindow)
+        && r.budgetMinRetriesPerSecond == budgetMinRetriesPerSecond
+        && Objects.equals(r.retryOnStatus, retryOnStatus)
+        && Objects.equals(r.retryOnResponse, retryOnResponse)
+        && Objects.equals(r.retryOnException, retryOnException)
+        && r.retryWhenCircuitOpen == retryWhenCircuitOpen;
+  }
+
+  @Override
+  public int hashCode() {
+    return Objects.hash(initialDelay, maxDelay, maxAttempts, multiplier, jitter, random,
+        maxRetryAfter, budgetEnabled, budgetRatio, budgetWindow, budgetMinRetriesPerSecond,
+        retryOnStatus, retryOnResponse, retryOnException, retryWhenCircuitOpen);
+  }
+
   @Override
   public String toString() {
     if (maxAttempts == 1) {
       return "Retry[none]";
     }
-    return "Retry[" + maxAttempts + " attempts, " + initialDelay + ".." + maxDelay + " x"
-        + multiplier + ", jitter " + jitter + "]";
+    StringBuilder sb = new StringBuilder("Retry[")
+        .append(maxAttempts).append(" attempts, ")
+        .append(initialDelay).append("..").append(maxDelay)
+        .append(" x").append(multiplier)
+        .append(", jitter ").append(jitter)
+        .append(", Retry-After up to ").append(maxRetryAfter);
+    if (budgetEnabled) {
+      sb.append(", budget ").append(budgetRatio).append(" of calls per ").append(budgetWindow)
+          .append(" + ").append(budgetMinRetriesPerSecond).append("/s per host");
+    } else {
+      sb.append(", no budget");
+    }
+    if (retryOnStatus != null) {
+      sb.append(", custom status rule");
+    }
+    if (retryOnResponse != null) {
+      sb.append(", custom response rule");
+    }
+    if (retryOnException != null) {
+      sb.append(", custom exception rule");
+    }
+    if (retryWhenCircuitOpen) {
+      sb.append(", retries open circuits");
+    }
+    if (random != null) {
+      sb.append(", random ").append(random.getClass().getSimpleName());
+    }
+    return sb.append(']').toString();
+  }
+
+  private Values values() {
+    Values v = new Values();
+    v.initialDelay = initialDelay;
+    v.maxDelay = maxDelay;
+    v.maxAttempts = maxAttempts;
+    v.multiplier = multiplier;
+    v.jitter = jitter;
+    v.random = random;
+    v.maxRetryAfter = maxRetryAfter;
+    v.budgetEnabled = budgetEnabled;
+    v.budgetRatio = budgetRatio;
+    v.budgetWindow = budgetWindow;
+    v.budgetMinRetriesPerSecond = budgetMinRetriesPerSecond;
+    v.retryOnStatus = retryOnStatus;
+    v.retryOnResponse = retryOnResponse;
+    v.retryOnException = retryOnException;
+    v.retryWhenCircuitOpen = retryWhenCircuitOpen;
+    return v;
+  }
+
+  /** The mutable scratch copy each wither fills before building the next immutable value. */
+  private static final class Values {
+    Duration initialDelay;
+    Duration maxDelay;
+    int maxAttempts;
+    double multiplier;
+    Jitter jitter;
+    RandomGenerator random;
+    Duration maxRetryAfter;
+    boolean budgetEnabled;
+    double budgetRatio;
+    Duration budgetWindow;
+    int budgetMinRetriesPerSecond;
+    IntPredicate retryOnStatus;
+    Predicate<? super Response> retryOnResponse;
+    Predicate<? super ApiException> retryOnException;
+    boolean retryWhenCircuitOpen;
   }
 }

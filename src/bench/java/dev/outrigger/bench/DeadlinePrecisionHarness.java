@@ -1,6 +1,7 @@
 package dev.outrigger.bench;
 
 import dev.outrigger.ApiClient;
+import dev.outrigger.CircuitBreaker;
 import dev.outrigger.DeadlineExceededException;
 import dev.outrigger.Retry;
 import java.io.IOException;
@@ -9,7 +10,6 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
@@ -26,21 +26,16 @@ public final class DeadlinePrecisionHarness {
   private DeadlinePrecisionHarness() {}
 
   public static void main(String[] rawArgs) throws Exception {
-    List<String> args = new ArrayList<>();
-    for (String a : rawArgs) {
-      for (String p : a.trim().split("\\s+")) {
-        if (!p.isEmpty()) {
-          args.add(p);
-        }
-      }
-    }
+    List<String> args = JmhMain.words(rawArgs);
     int calls = args.size() > 0 ? Integer.parseInt(args.get(0)) : 1000;
     int concurrency = args.size() > 1 ? Integer.parseInt(args.get(1)) : 16;
     long deadlineNanos = 100_000_000L;
 
     ConcurrentLinkedQueue<Socket> held = new ConcurrentLinkedQueue<>();
     try (ServerSocket server = new ServerSocket(0, 1024, InetAddress.getLoopbackAddress());
+        // No breaker: it would rightly open after 20 timeouts and refuse the rest at once.
         ApiClient client = ApiClient.builder().retry(Retry.none())
+            .circuitBreaker(CircuitBreaker.none())
             .deadline(Duration.ofNanos(deadlineNanos)).build()) {
       Thread acceptor = Thread.ofVirtual().start(() -> {
         while (!server.isClosed()) {

@@ -14,7 +14,6 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.Proxy;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -49,14 +48,7 @@ public final class EndToEndHarness {
   }
 
   public static void main(String[] rawArgs) throws Exception {
-    List<String> args = new ArrayList<>();
-    for (String a : rawArgs) {
-      for (String p : a.trim().split("\\s+")) {
-        if (!p.isEmpty()) {
-          args.add(p);
-        }
-      }
-    }
+    List<String> args = JmhMain.words(rawArgs);
     double seconds = args.size() > 0 ? Double.parseDouble(args.get(0)) : 3;
     int reps = args.size() > 1 ? Integer.parseInt(args.get(1)) : 5;
     int[] concurrencies = {1, 16, 64};

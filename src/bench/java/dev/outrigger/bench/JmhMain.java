@@ -11,6 +11,11 @@ public final class JmhMain {
   private JmhMain() {}
 
   public static void main(String[] args) throws Exception {
+    org.openjdk.jmh.Main.main(words(args).toArray(new String[0]));
+  }
+
+  /** The words of every argument: Maven's exec plugin passes a whole line as one argument. */
+  static List<String> words(String[] args) {
     List<String> split = new ArrayList<>();
     for (String a : args) {
       for (String p : a.trim().split("\\s+")) {
@@ -19,6 +24,6 @@ public final class JmhMain {
         }
       }
     }
-    org.openjdk.jmh.Main.main(split.toArray(new String[0]));
+    return split;
   }
 }

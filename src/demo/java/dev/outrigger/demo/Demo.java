@@ -61,7 +61,8 @@ public final class Demo {
       api = new FlakyPartnerApi(200, o.seed, expectedMs / 4, expectedMs * 45 / 100);
       base = api.baseUrl();
     }
-    out.printf(Locale.ROOT, "Outrigger demo: %d calls, concurrency %d, client rate %.0f/s, seed %d%s%n",
+    out.printf(Locale.ROOT,
+        "Outrigger demo: %d calls, concurrency %d, client rate %.0f/s, seed %d%s%n",
         o.calls, o.concurrency, o.rate, o.seed, o.noPolicies ? ", NO POLICIES (bare OkHttp)" : "");
     out.println("target: " + (api == null ? base
         : base + " (embedded flaky partner API: quota 200/s per key, 4% 503, 2% slow 1-2 s, "
@@ -87,7 +88,10 @@ public final class Demo {
     Run run = new Run();
     CircuitBreaker breaker = CircuitBreaker.builder()
         .slidingWindowSize(50).minimumNumberOfCalls(20).failureRateThreshold(0.5)
-        .waitInOpenState(Duration.ofSeconds(2)).permittedCallsInHalfOpen(3).build();
+        .waitInOpenState(Duration.ofSeconds(2)).permittedCallsInHalfOpen(3)
+        // One breaker per endpoint: the /inventory outage must not stop /orders.
+        .keyedBy(ctx -> ctx.host() + "/" + ctx.url().pathSegments().get(0))
+        .build();
     try (ApiClient client = ApiClient.builder()
         .baseUrl(base)
         .deadline(Duration.ofSeconds(5))
@@ -224,7 +228,8 @@ public final class Demo {
         }
         List<Result<Object>> results = fan.join();
         if (results.size() != o.calls) {
-          throw new IllegalStateException("expected " + o.calls + " results, got " + results.size());
+          throw new IllegalStateException(
+              "expected " + o.calls + " results, got " + results.size());
         }
       } finally {
         wallNanos = System.nanoTime() - startNanos;

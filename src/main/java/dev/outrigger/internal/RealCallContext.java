@@ -123,6 +123,11 @@ public final class RealCallContext implements CallContext {
     return lastRequestSent;
   }
 
+  @Override
+  public boolean requestWritten() {
+    return lastRequestSent;
+  }
+
   public NanoClock clock() {
     return clock;
   }

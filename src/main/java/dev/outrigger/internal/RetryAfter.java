@@ -37,7 +37,8 @@ public final class RetryAfter {
       return Duration.ofSeconds(Long.parseLong(v));
     }
     try {
-      long at = ZonedDateTime.parse(v, DateTimeFormatter.RFC_1123_DATE_TIME).toInstant().toEpochMilli();
+      long at = ZonedDateTime.parse(v, DateTimeFormatter.RFC_1123_DATE_TIME)
+          .toInstant().toEpochMilli();
       return Duration.ofMillis(Math.max(0, at - wallMillis));
     } catch (DateTimeParseException e) {
       return null;

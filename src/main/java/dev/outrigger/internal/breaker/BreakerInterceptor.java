@@ -1,22 +1,154 @@
 package dev.outrigger.internal.breaker;
 
+import dev.outrigger.CallContext;
 import dev.outrigger.CallInterceptor;
 import dev.outrigger.CallListener;
 import dev.outrigger.CircuitBreaker;
+import dev.outrigger.CircuitOpenException;
+import dev.outrigger.internal.Failures;
 import dev.outrigger.internal.NanoClock;
+import dev.outrigger.internal.RealCallContext;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Objects;
+import java.util.function.Function;
 import okhttp3.Response;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
-/** STUB (to be replaced by the Circuit breaker issue): lets every attempt through. */
+/**
+ * The circuit-breaker step of the chain (after retry, before the rate limiter), run once per
+ * attempt: asks the breaker of the call's key for permission, refuses at once with
+ * {@link CircuitOpenException} when it is open (nothing is sent, no rate-limit permit is taken),
+ * and otherwise records the attempt's outcome and duration.
+ *
+ * <p>Outcomes: an attempt that did not reach the network ({@link CallContext#attemptsSent()}
+ * unchanged, for example refused by the rate limiter) or was cancelled by its caller is not
+ * counted, and a half-open probe gives its permit back; otherwise the configuration's predicates
+ * decide failure or success, and the time spent in the rest of the chain decides slowness.
+ *
+ * <p>Thread-safe; one instance per client.
+ */
 public final class BreakerInterceptor implements CallInterceptor {
+  private static final Logger LOG = LoggerFactory.getLogger(CircuitBreaker.class);
+
   private final CircuitBreaker config;
+  private final NanoClock clock;
+  private final CallListener listener;
+  private final Breakers breakers;
+  private final Function<? super CallContext, String> keyFunction;
 
   public BreakerInterceptor(CircuitBreaker config, NanoClock clock, CallListener listener) {
-    this.config = config;
+    this.config = Objects.requireNonNull(config, "config");
+    this.clock = Objects.requireNonNull(clock, "clock");
+    this.listener = listener == null ? CallListener.NONE : listener;
+    this.breakers = config.enabled() ? new Breakers(config, this.listener) : null;
+    this.keyFunction = config.keyFunction();
   }
 
   @Override
   public Response intercept(Chain chain) {
-    return chain.proceed(chain.request());
+    if (breakers == null) {
+      return chain.proceed(chain.request());
+    }
+    CallContext ctx = chain.context();
+    String key = keyFunction.apply(ctx);
+    if (key == null) {
+      return chain.proceed(chain.request());
+    }
+    long start = clock.nanoTime();
+    BreakerStateMachine breaker = breakers.get(key, start);
+    BreakerState token = breaker.acquire(start);
+    if (token == null) {
+      throw refuse(ctx, breaker, start);
+    }
+    int sentBefore = ctx.attemptsSent();
+    Response response = null;
+    Throwable failure = null;
+    try {
+      response = chain.proceed(chain.request());
+      return response;
+    } catch (Throwable t) {
+      failure = t;
+      throw t;
+    } finally {
+      long end = clock.nanoTime();
+      int outcome = outcome(breaker, ctx, sentBefore, response, failure, end - start);
+      breaker.onResult(token, outcome, end);
+    }
+  }
+
+  private int outcome(BreakerStateMachine breaker, CallContext ctx, int sentBefore,
+      Response response, Throwable failure, long durationNanos) {
+    if (ctx.attemptsSent() == sentBefore) {
+      // Nothing reached the server (refused by an inner policy, answered by an interceptor).
+      return BreakerStateMachine.IGNORED;
+    }
+    try {
+      boolean failed;
+      if (response != null) {
+        failed = config.failureStatus().test(response.code());
+      } else if (failure instanceof Exception && !Failures.isCancellation(failure)) {
+        failed = config.failureException().test(failure);
+      } else {
+        // A cancellation, or an Error of this JVM: says nothing about the server.
+        return BreakerStateMachine.IGNORED;
+      }
+      return breaker.outcome(failed, durationNanos);
+    } catch (RuntimeException e) {
+      LOG.warn("circuit breaker failure predicate threw; outcome not counted", e);
+      return BreakerStateMachine.IGNORED;
+    }
+  }
+
+  private CircuitOpenException refuse(CallContext ctx, BreakerStateMachine breaker, long now) {
+    CircuitBreaker.State state = breaker.state();
+    long retryNanos = breaker.retryAfterNanos(now);
+    String what = ctx instanceof RealCallContext rc
+        ? rc.describe()
+        : ctx.method() + " to " + ctx.host();
+    String why = switch (state) {
+      case OPEN -> "is OPEN: " + what + " was not sent; next probe in "
+          + BreakerStateMachine.human(retryNanos);
+      case FORCED_OPEN -> "is FORCED_OPEN: " + what + " was not sent; it stays open until reset";
+      case HALF_OPEN -> "is HALF_OPEN with all " + config.permittedCallsInHalfOpen()
+          + " probes in flight: " + what + " was not sent; the probes decide when they complete";
+      // The state changed since permission was refused.
+      default -> "was open: " + what + " was not sent; it is " + state + " now";
+    };
+    CallListener l = ctx instanceof RealCallContext rc ? rc.listener() : listener;
+    try {
+      l.breakerRejected(ctx, breaker.key());
+    } catch (RuntimeException e) {
+      LOG.warn("CallListener.breakerRejected threw; ignored", e);
+    }
+    return new CircuitOpenException("circuit breaker " + breaker.key() + " " + why,
+        breaker.key(), Duration.ofNanos(retryNanos), ctx.attemptsSent());
+  }
+
+  /**
+   * The breaker of {@code key} (by default {@code host:port}, as in {@link CallContext#host()}),
+   * to look at or to take over by hand. Never null; works even if no call used the key yet.
+   */
+  public CircuitBreaker.Handle breaker(String key) {
+    Objects.requireNonNull(key, "key");
+    return new BreakerHandle(breakers, key, clock);
+  }
+
+  /** Snapshots of every breaker this client keeps, sorted by key. */
+  public List<CircuitBreaker.Snapshot> snapshots() {
+    if (breakers == null) {
+      return List.of();
+    }
+    long now = clock.nanoTime();
+    List<CircuitBreaker.Snapshot> out = new ArrayList<>();
+    for (BreakerStateMachine b : breakers.all()) {
+      out.add(b.snapshot(now));
+    }
+    out.sort(Comparator.comparing(CircuitBreaker.Snapshot::key));
+    return List.copyOf(out);
   }
 
   @Override

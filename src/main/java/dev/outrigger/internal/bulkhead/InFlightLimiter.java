@@ -1,24 +1,388 @@
 package dev.outrigger.internal.bulkhead;
 
+import dev.outrigger.AdaptiveLimit;
+import dev.outrigger.CallContext;
 import dev.outrigger.CallInterceptor;
+import dev.outrigger.CallListener;
+import dev.outrigger.Deadline;
+import dev.outrigger.DeadlineExceededException;
+import dev.outrigger.TransportException;
+import dev.outrigger.internal.Failures;
 import dev.outrigger.internal.NanoClock;
+import dev.outrigger.internal.RealCallContext;
+import java.io.InterruptedIOException;
+import java.time.Duration;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import okhttp3.Response;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
-/** STUB (to be replaced by the FanOut issue): no in-flight bound. */
+/**
+ * A bulkhead: at most {@code maxPerHost} attempts in flight to each {@link CallContext#host()} at
+ * once. OkHttp's dispatcher limits (64 in total, 5 per host) apply only to asynchronous
+ * {@code enqueue}, never to the synchronous {@code execute()} that virtual threads use, so without
+ * this nothing stops ten thousand virtual threads from opening ten thousand connections to one
+ * service.
+ *
+ * <p>It runs once per attempt (inside the retry policy), so a backoff never holds a slot. An
+ * attempt that finds every slot taken waits its turn, first come first served, for as long as its
+ * call's deadline allows:
+ *
+ * <ul>
+ *   <li>it gets a slot: the wait is reported to {@link CallListener#inFlightWaited} and the
+ *       attempt goes on;
+ *   <li>the deadline runs out first: the attempt fails with {@link DeadlineExceededException}
+ *       ("no in-flight slot ..."; {@code attempts()} = attempts sent so far), nothing was sent for
+ *       it, and the wait is still reported to {@code inFlightWaited};
+ *   <li>the thread is interrupted: {@link TransportException} of kind {@code CANCELLED}, the
+ *       interrupt status kept.
+ * </ul>
+ *
+ * <p>A slot is released when the attempt's response has arrived (its body is buffered by then)
+ * or the attempt failed. The default used by {@code ApiClient} is {@link #DEFAULT_MAX_PER_HOST}
+ * (1024): high enough not to throttle normal use of one service, low enough that a runaway
+ * fan-out cannot open unbounded connections.
+ *
+ * <p>Per-host state exists only while the host has attempts in flight or waiting, plus up to
+ * {@link #IDLE_HOSTS_KEPT} idle hosts kept to avoid churn, so the number of keys is bounded by the
+ * hosts in use. Thread-safe; waiting parks on a fair {@link Semaphore}, which never pins a
+ * virtual thread.
+ *
+ * <p>With an {@link AdaptiveLimit} each host's limit is learnt by a {@link VegasLimit} from every
+ * attempt's latency and outcome: a response with {@code 503} or {@code 429}, a
+ * {@link TransportException} of kind {@code TIMEOUT} or a {@link DeadlineExceededException}
+ * during the attempt is a drop; any other response is a latency sample; other failures
+ * (connect errors, cancellation) teach nothing. The semaphore is resized as the limit moves
+ * (shrinking lets the attempts in flight finish; new ones wait until the count is below the new
+ * limit). Each change goes to {@link CallListener#adaptiveLimitChanged} (on the thread whose
+ * attempt caused it), and a change of 10% or more since the last logged value is logged at
+ * DEBUG. A host whose idle state is dropped (beyond {@link #IDLE_HOSTS_KEPT}) starts over from
+ * the initial limit.
+ */
 public final class InFlightLimiter implements CallInterceptor {
-  private final int maxPerHost;
+  /** The per-host limit of a client built with defaults. */
+  public static final int DEFAULT_MAX_PER_HOST = 1024;
 
+  /** How many idle hosts keep their state before idle ones are dropped as they go idle. */
+  public static final int IDLE_HOSTS_KEPT = 64;
+
+  private static final Logger LOG = LoggerFactory.getLogger(InFlightLimiter.class);
+
+  private final int maxPerHost;
+  private final AdaptiveLimit adaptive;
+  private final NanoClock clock;
+  private final ConcurrentHashMap<String, Host> hosts = new ConcurrentHashMap<>();
+
+  /**
+   * @param maxPerHost attempts allowed in flight to one host at once
+   * @param clock measures the time spent waiting for a slot
+   * @throws IllegalArgumentException if {@code maxPerHost} is less than 1
+   */
   public InFlightLimiter(int maxPerHost, NanoClock clock) {
+    if (maxPerHost < 1) {
+      throw new IllegalArgumentException(
+          "in-flight limit per host must be at least 1, but was " + maxPerHost);
+    }
+    if (clock == null) {
+      throw new NullPointerException("clock");
+    }
     this.maxPerHost = maxPerHost;
+    this.adaptive = null;
+    this.clock = clock;
+  }
+
+  /**
+   * An adaptive limit per host.
+   *
+   * @param limit how each host's limit is learnt
+   * @param clock measures waits and each attempt's latency
+   * @throws IllegalArgumentException if the limit's settings contradict each other
+   */
+  public InFlightLimiter(AdaptiveLimit limit, NanoClock clock) {
+    if (clock == null) {
+      throw new NullPointerException("clock");
+    }
+    this.adaptive = limit.checked();
+    this.maxPerHost = limit.max();
+    this.clock = clock;
+  }
+
+  public int maxPerHost() {
+    return maxPerHost;
   }
 
   @Override
   public Response intercept(Chain chain) {
-    return chain.proceed(chain.request());
+    CallContext ctx = chain.context();
+    String key = ctx.host();
+    Host host = join(key);
+    try {
+      acquire(host, ctx);
+    } catch (RuntimeException | Error e) {
+      leave(key, host);
+      throw e;
+    }
+    int inFlight = host.inFlight.incrementAndGet();
+    if (host.vegas == null) {
+      try {
+        return chain.proceed(chain.request());
+      } finally {
+        host.inFlight.decrementAndGet();
+        host.slots.release();
+        leave(key, host);
+      }
+    }
+    long start = clock.nanoTime();
+    int sentBefore = ctx.attemptsSent();
+    try {
+      Response response = chain.proceed(chain.request());
+      int code = response.code();
+      sample(host, ctx, start, inFlight, code == 503 || code == 429);
+      return response;
+    } catch (DeadlineExceededException e) {
+      // Only an attempt that went out was cut; one refused before sending says nothing.
+      if (ctx.attemptsSent() > sentBefore) {
+        sample(host, ctx, start, inFlight, true);
+      }
+      throw e;
+    } catch (TransportException e) {
+      if (e.kind() == TransportException.Kind.TIMEOUT) {
+        sample(host, ctx, start, inFlight, true);
+      }
+      throw e;
+    } finally {
+      host.inFlight.decrementAndGet();
+      host.slots.release();
+      leave(key, host);
+    }
+  }
+
+  /** Feeds one attempt to the host's estimator, resizes its slots and reports the change. */
+  private void sample(Host host, CallContext ctx, long start, int inFlight, boolean dropped) {
+    host.vegas.onSample(start, inFlight, dropped);
+    int[] change = host.apply();
+    if (change == null) {
+      return;
+    }
+    int from = change[0];
+    int to = change[1];
+    int logged = host.logged.get();
+    if (Math.abs(to - logged) * 10 >= logged && host.logged.compareAndSet(logged, to)) {
+      LOG.debug("adaptive in-flight limit for {}: {} -> {} ({}; no-load latency {} us)",
+          ctx.host(), logged, to, dropped ? "drop" : "latency",
+          host.vegas.noLoadRttNanos() / 1000);
+    }
+    if (ctx instanceof RealCallContext real) {
+      try {
+        real.listener().adaptiveLimitChanged(ctx.host(), from, to);
+      } catch (RuntimeException e) {
+        LOG.warn("CallListener.adaptiveLimitChanged threw; ignored", e);
+      }
+    }
+  }
+
+  private void acquire(Host host, CallContext ctx) {
+    try {
+      // tryAcquire(0, unit), unlike tryAcquire(), honours the queue: no barging past waiters.
+      if (host.slots.tryAcquire(0, TimeUnit.NANOSECONDS)) {
+        return;
+      }
+      Deadline deadline = ctx.deadline();
+      long start = clock.nanoTime();
+      boolean acquired;
+      if (deadline == null) {
+        host.slots.acquire();
+        acquired = true;
+      } else {
+        long remaining = deadline.remainingNanos();
+        acquired = remaining > 0 && host.slots.tryAcquire(remaining, TimeUnit.NANOSECONDS);
+      }
+      Duration waited = Duration.ofNanos(Math.max(0, clock.nanoTime() - start));
+      reportWait(ctx, waited);
+      if (!acquired) {
+        throw new DeadlineExceededException(
+            describe(ctx) + ": no in-flight slot to " + ctx.host() + " within the deadline (waited "
+                + waited.toMillis() + " ms; " + host.limitNow() + " attempts in flight to it at "
+                + "most" + (adaptive == null ? "" : ", adaptive") + ")",
+            null,
+            ctx.attemptsSent());
+      }
+    } catch (InterruptedException e) {
+      throw cancelled(ctx, e);
+    }
+  }
+
+  /** Registers the caller as a user of {@code key}'s state, creating it if needed. */
+  private Host join(String key) {
+    while (true) {
+      Host h = hosts.get(key);
+      if (h == null) {
+        Host created = adaptive == null
+            ? new Host(maxPerHost, null)
+            : new Host(adaptive.initial(), new VegasLimit(adaptive, clock::nanoTime));
+        h = hosts.putIfAbsent(key, created);
+        if (h == null) {
+          h = created;
+        }
+      }
+      if (h.enter()) {
+        return h;
+      }
+      // h was retired after its last user left: drop it (if still mapped) and use a fresh one.
+      hosts.remove(key, h);
+    }
+  }
+
+  /** Unregisters the caller; the last user retires the state when many hosts are tracked. */
+  private void leave(String key, Host h) {
+    if (h.leave() && hosts.size() > IDLE_HOSTS_KEPT && h.retire()) {
+      hosts.remove(key, h);
+    }
+  }
+
+  private static void reportWait(CallContext ctx, Duration waited) {
+    if (!(ctx instanceof RealCallContext real)) {
+      return;
+    }
+    try {
+      real.listener().inFlightWaited(ctx, waited);
+    } catch (RuntimeException e) {
+      LOG.warn("CallListener.inFlightWaited threw; ignored", e);
+    }
+  }
+
+  private static TransportException cancelled(CallContext ctx, InterruptedException e) {
+    if (ctx instanceof RealCallContext real) {
+      return Failures.cancelled(real, e);
+    }
+    Thread.currentThread().interrupt();
+    InterruptedIOException cause = new InterruptedIOException("interrupted");
+    cause.initCause(e);
+    return new TransportException(
+        describe(ctx) + " was interrupted", cause, ctx.attemptsSent(),
+        TransportException.Kind.CANCELLED);
+  }
+
+  private static String describe(CallContext ctx) {
+    return ctx instanceof RealCallContext real ? real.describe() : ctx.method() + " " + ctx.host();
+  }
+
+  /** Attempts in flight to {@code host} now (for diagnostics and tests). */
+  public int inFlight(String host) {
+    Host h = hosts.get(host);
+    return h == null ? 0 : h.inFlight.get();
+  }
+
+  /** The current limit for {@code host}: the static one, or the adaptive one learnt so far. */
+  public int limit(String host) {
+    Host h = hosts.get(host);
+    if (h == null) {
+      return adaptive == null ? maxPerHost : adaptive.initial();
+    }
+    return h.limitNow();
+  }
+
+  /** Attempts waiting for a slot to {@code host} now (an estimate, for diagnostics and tests). */
+  public int waiting(String host) {
+    Host h = hosts.get(host);
+    return h == null ? 0 : h.slots.getQueueLength();
+  }
+
+  /** How many hosts have state now: those in use plus at most {@link #IDLE_HOSTS_KEPT} idle. */
+  public int hostsTracked() {
+    return hosts.size();
   }
 
   @Override
   public String toString() {
+    if (adaptive != null) {
+      return "InFlightLimit[adaptive per host: " + adaptive + "]";
+    }
     return "InFlightLimit[" + maxPerHost + " per host]";
+  }
+
+  /**
+   * One host's slots and how many threads use them (holding or waiting). {@code users} is -1
+   * once retired: a retired state is never used again, so the one that replaces it in the map
+   * starts with every slot free, which is true because nobody used the old one.
+   */
+  private static final class Host {
+    final Slots slots;
+    final AtomicInteger users = new AtomicInteger();
+    final AtomicInteger inFlight = new AtomicInteger();
+    final VegasLimit vegas; // null: static limit
+    final AtomicInteger applied; // the limit the semaphore's permits reflect
+    final AtomicInteger logged; // the limit last logged at DEBUG
+
+    Host(int max, VegasLimit vegas) {
+      slots = new Slots(max);
+      this.vegas = vegas;
+      applied = new AtomicInteger(max);
+      logged = new AtomicInteger(max);
+    }
+
+    int limitNow() {
+      return applied.get();
+    }
+
+    /**
+     * Moves the semaphore's permits to the estimator's limit. Each successful CAS of
+     * {@code applied} owns exactly the difference it adjusts, so concurrent callers never
+     * double-count. Returns {from, to} when this caller moved it, else null.
+     */
+    int[] apply() {
+      while (true) {
+        int target = vegas.limit();
+        int current = applied.get();
+        if (target == current) {
+          return null;
+        }
+        if (applied.compareAndSet(current, target)) {
+          if (target > current) {
+            slots.release(target - current);
+          } else {
+            slots.reduce(current - target);
+          }
+          return new int[] {current, target};
+        }
+      }
+    }
+
+    boolean enter() {
+      while (true) {
+        int u = users.get();
+        if (u < 0) {
+          return false;
+        }
+        if (users.compareAndSet(u, u + 1)) {
+          return true;
+        }
+      }
+    }
+
+    /** Returns true if the caller was the last user. */
+    boolean leave() {
+      return users.decrementAndGet() == 0;
+    }
+
+    boolean retire() {
+      return users.compareAndSet(0, -1);
+    }
+  }
+
+  /** A fair semaphore whose permits can be taken away (going negative while attempts finish). */
+  private static final class Slots extends Semaphore {
+    private static final long serialVersionUID = 1L;
+
+    Slots(int permits) {
+      super(permits, true);
+    }
+
+    void reduce(int n) {
+      reducePermits(n);
+    }
   }
 }

@@ -1,7 +1,6 @@
 package dev.outrigger.internal.http;
 
 import java.nio.charset.StandardCharsets;
-import java.util.Locale;
 import java.util.concurrent.ConcurrentHashMap;
 import okhttp3.HttpUrl;
 
@@ -83,11 +82,10 @@ public final class Urls {
 
   /** Whether {@code s} is an absolute http(s) URL rather than a path. */
   public static boolean isAbsolute(String s) {
-    String lower = s.length() >= 8 ? s.substring(0, 8).toLowerCase(Locale.ROOT) : s.toLowerCase(Locale.ROOT);
-    return lower.startsWith("http://") || lower.startsWith("https://");
+    return s.regionMatches(true, 0, "http://", 0, 7) || s.regionMatches(true, 0, "https://", 0, 8);
   }
 
-  /** Parsed origins ({@code scheme://authority}) of absolute URLs, so hosts are canonicalised once. */
+  /** Parsed origins ({@code scheme://authority}) of absolute URLs: hosts canonicalised once. */
   private static final ConcurrentHashMap<String, HttpUrl> ORIGINS = new ConcurrentHashMap<>();
   private static final int MAX_ORIGINS = 1024;
 

@@ -42,6 +42,7 @@ public final class RateLimitInterceptor implements CallInterceptor {
   private final NanoClock clock;
   private final LongSupplier wallMillis;
   private final RateLimiter limiter;
+  private final CubicRate cubic;
 
   public RateLimitInterceptor(RateLimit limit, NanoClock clock) {
     this(limit, clock, System::currentTimeMillis);
@@ -56,6 +57,8 @@ public final class RateLimitInterceptor implements CallInterceptor {
     this.clock = clock;
     this.wallMillis = wallMillis;
     this.limiter = RateLimiterAccess.wrap(engine, clock);
+    this.cubic = limit.isAdaptive()
+        ? new CubicRate(limit.permitsPerSecond(), limit.maxKeys()) : null;
   }
 
   /**
@@ -94,7 +97,27 @@ public final class RateLimitInterceptor implements CallInterceptor {
     }
     Response response = chain.proceed(chain.request());
     listenToServer(ctx, key, limit, response, listener);
+    if (cubic != null) {
+      adapt(ctx, key, limit, response.code(), listener);
+    }
     return response;
+  }
+
+  /** Moves the key's rate down on a throttling answer and back up, CUBIC-like, otherwise. */
+  private void adapt(CallContext ctx, String key, RateLimit limit, int code, CallListener listener) {
+    long now = clock.nanoTime();
+    double rate = code == 429 || code == 503 ? cubic.throttled(key, now)
+        : code < 500 ? cubic.accepted(key, now) : Double.NaN;
+    if (Double.isNaN(rate)) {
+      return;
+    }
+    // The burst shrinks with the rate: a full bucket must not undo the cut at once.
+    int burst = (int) Math.max(1, Math.min(limit.burst(), Math.ceil(rate)));
+    engine.reconfigure(key, RateLimit.perSecond(rate).burst(burst), now);
+    log.debug("{}: adaptive rate of {} now {}/s (configured {}/s)", describe(ctx),
+        keyName(limit, key), String.format(java.util.Locale.ROOT, "%.2f", rate),
+        limit.permitsPerSecond());
+    safely(() -> listener.rateLimitAdapted(ctx, key, rate));
   }
 
   /** Pauses the key when the response asks to slow down. */

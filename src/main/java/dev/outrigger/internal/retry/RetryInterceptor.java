@@ -1,23 +1,318 @@
 package dev.outrigger.internal.retry;
 
+import dev.outrigger.ApiException;
 import dev.outrigger.CallInterceptor;
+import dev.outrigger.CallListener;
+import dev.outrigger.CircuitOpenException;
+import dev.outrigger.Deadline;
+import dev.outrigger.HttpStatusException;
 import dev.outrigger.Retry;
+import dev.outrigger.TransportException;
+import dev.outrigger.internal.ExceptionAccess;
+import dev.outrigger.internal.Failures;
 import dev.outrigger.internal.NanoClock;
 import dev.outrigger.internal.RealCallContext;
+import dev.outrigger.internal.RetryAfter;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Consumer;
+import java.util.function.LongSupplier;
+import java.util.random.RandomGenerator;
+import okhttp3.Request;
+import okhttp3.RequestBody;
 import okhttp3.Response;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
-/** STUB (to be replaced by the Retry issue): sends exactly one attempt. */
+/**
+ * The retry policy: sends the rest of the chain again after a retryable failure, with backoff,
+ * until it succeeds, the attempts run out, the deadline cannot fit the next wait, or the host's
+ * retry budget is spent. See {@link Retry} for the rules.
+ *
+ * <p>Contract: calls {@link RealCallContext#beginAttempt()} before each {@code proceed()}; closes
+ * every response it drops before the next attempt; returns a response it does not retry as is;
+ * throws the last failure, with the attempt count, the earlier failures as suppressed exceptions
+ * and a note saying why it stopped, when it gives up on a retryable one. Sleeps only on the
+ * injected clock, never past the deadline. Thread-safe: one instance serves every call of a
+ * client; the only shared state is the lock-free {@link RetryBudget}.
+ */
 public final class RetryInterceptor implements CallInterceptor {
+  private static final Logger log = LoggerFactory.getLogger(RetryInterceptor.class);
+
   private final Retry retry;
+  private final NanoClock clock;
+  private final LongSupplier wallMillis;
+  private final Backoff backoff;
+  private final RetryBudget budget;
+  private final long maxRetryAfterNanos;
 
   public RetryInterceptor(Retry retry, NanoClock clock) {
+    this(retry, clock, System::currentTimeMillis);
+  }
+
+  /**
+   * @param wallMillis wall-clock epoch milliseconds, for {@code Retry-After} HTTP-dates (tests
+   *     inject a fixed one)
+   */
+  public RetryInterceptor(Retry retry, NanoClock clock, LongSupplier wallMillis) {
     this.retry = retry;
+    this.clock = clock;
+    this.wallMillis = wallMillis;
+    this.backoff = new Backoff(
+        saturatedNanos(retry.initialDelay()), saturatedNanos(retry.maxDelay()),
+        retry.multiplier(), retry.jitter());
+    this.budget = retry.maxAttempts() > 1 && retry.budgetEnabled()
+        ? new RetryBudget(retry.budgetRatio(), saturatedNanos(retry.budgetWindow()),
+            retry.budgetMinRetriesPerSecond(), RetryBudget.DEFAULT_MAX_KEYS, clock::nanoTime)
+        : null;
+    this.maxRetryAfterNanos = saturatedNanos(retry.maxRetryAfter());
   }
 
   @Override
   public Response intercept(Chain chain) {
-    ((RealCallContext) chain.context()).beginAttempt();
-    return chain.proceed(chain.request());
+    RealCallContext ctx = (RealCallContext) chain.context();
+    Request request = chain.request();
+    if (retry.maxAttempts() == 1) {
+      // Nothing to decide: the boundary turns a non-2xx response into HttpStatusException.
+      ctx.beginAttempt();
+      return chain.proceed(request);
+    }
+    if (budget != null) {
+      budget.deposit(ctx.host());
+    }
+    List<ApiException> earlier = new ArrayList<>(0);
+    long previousDelay = 0;
+    for (int retries = 0; ; retries++) {
+      int attempt = ctx.beginAttempt();
+      Response response = null;
+      ApiException failure = null;
+      try {
+        response = chain.proceed(request);
+      } catch (ApiException e) {
+        failure = e;
+      }
+
+      if (response != null ? !retryable(response) : !retryable(failure)) {
+        if (response != null) {
+          return response;
+        }
+        throw finish(failure, earlier, attempt, ctx, null);
+      }
+
+      // The failure is retryable in kind; now whether this call may, and when.
+      Duration hint = response != null ? retryAfterHint(response) : null;
+      String stop = null;
+      long delay = 0;
+      if (attempt >= retry.maxAttempts()) {
+        stop = "";
+      } else if (isOneShot(request.body())) {
+        stop = "not retried: the request body is one-shot and cannot be sent again";
+      } else if (!ctx.idempotent() && (response != null || ctx.lastRequestWritten())) {
+        // A write that may have reached the server is sent again only with the caller's consent.
+        stop = "not retried: " + ctx.method() + " is not idempotent (no Idempotency-Key) and "
+            + (response != null ? "the server may have acted on it"
+                : "the request may have reached the server");
+      } else {
+        RandomGenerator random =
+            retry.random() != null ? retry.random() : ThreadLocalRandom.current();
+        long backoffDelay = backoff.next(retries + 1, previousDelay, random);
+        if (hint != null) {
+          delay = Math.min(saturatedNanos(hint), maxRetryAfterNanos);
+        } else if (failure instanceof CircuitOpenException open && open.retryAfter() != null) {
+          delay = Math.max(backoffDelay, saturatedNanos(open.retryAfter()));
+        } else {
+          delay = backoffDelay;
+        }
+        long remaining = remainingNanos(ctx.deadline());
+        if (delay >= remaining) {
+          // Sleeping into a certain deadline failure only wastes the caller's time.
+          stop = hint != null
+              ? "stopped: the server asked to retry after " + format(hint.toNanos())
+                  + " (Retry-After: " + response.header("Retry-After") + ")"
+                  + (delay < saturatedNanos(hint) ? ", capped to " + format(delay) : "")
+                  + ", but only " + format(Math.max(0, remaining)) + " of the deadline remain"
+              : "stopped: the next wait (" + format(delay) + ") does not fit in the "
+                  + format(Math.max(0, remaining)) + " left of the deadline";
+        } else if (budget != null && !budget.tryWithdraw(ctx.host())) {
+          notify(ctx, l -> l.retryBudgetExhausted(ctx));
+          stop = "stopped: the retry budget for " + ctx.host() + " is exhausted";
+        }
+      }
+
+      if (stop != null && response != null && Failures.isSuccess(response.code())) {
+        // A 2xx the user's predicate wanted retried, out of retries: it is still the answer.
+        return response;
+      }
+      String reason = reason(response, failure, hint);
+      ApiException last = failure != null ? failure : Failures.statusException(response, ctx);
+      if (stop != null) {
+        throw finish(last, earlier, attempt, ctx, stop);
+      }
+      earlier.add(last);
+      Duration wait = Duration.ofNanos(delay);
+      notify(ctx, l -> l.retryScheduled(ctx, wait, reason));
+      if (log.isDebugEnabled()) {
+        log.debug("{}: attempt {} of {} failed ({}); retrying in {}", ctx.describe(), attempt,
+            retry.maxAttempts(), reason, format(delay));
+      }
+      try {
+        clock.sleepNanos(delay);
+      } catch (InterruptedException e) {
+        throw finish(Failures.cancelled(ctx, e), earlier, attempt, ctx, null);
+      }
+      previousDelay = delay;
+    }
+  }
+
+  private boolean retryable(Response response) {
+    try {
+      if (retry.retryOnResponse() != null) {
+        return retry.retryOnResponse().test(response);
+      }
+      int code = response.code();
+      if (retry.retryOnStatus() != null) {
+        return retry.retryOnStatus().test(code);
+      }
+      return isDefaultRetryableStatus(code);
+    } catch (RuntimeException | Error e) {
+      // A user predicate that throws must not leak the response it was shown.
+      response.close();
+      throw e;
+    }
+  }
+
+  private boolean retryable(ApiException e) {
+    if (Failures.isCancellation(e)) {
+      return false;
+    }
+    if (retry.retryOnException() != null) {
+      return retry.retryOnException().test(e);
+    }
+    if (e instanceof TransportException t) {
+      return switch (t.kind()) {
+        case CONNECT, TIMEOUT, IO -> true;
+        case TLS, CANCELLED -> false;
+      };
+    }
+    if (e instanceof HttpStatusException h) {
+      // An attempt interceptor may throw the status rather than return it.
+      return retry.retryOnStatus() != null
+          ? retry.retryOnStatus().test(h.status())
+          : isDefaultRetryableStatus(h.status());
+    }
+    if (e instanceof CircuitOpenException) {
+      // Whether the breaker's wait fits in the deadline is checked with the other waits.
+      return retry.retryWhenCircuitOpen();
+    }
+    // RateLimitedException, DeserializationException, DeadlineExceededException and the rest.
+    return false;
+  }
+
+  /** 408, 429, 500, 502, 503, 504. */
+  static boolean isDefaultRetryableStatus(int code) {
+    return switch (code) {
+      case 408, 429, 500, 502, 503, 504 -> true;
+      default -> false;
+    };
+  }
+
+  private Duration retryAfterHint(Response response) {
+    int code = response.code();
+    if (code != 429 && code != 503) {
+      return null;
+    }
+    return RetryAfter.retryAfter(response, wallMillis);
+  }
+
+  private static boolean isOneShot(RequestBody body) {
+    return body != null && body.isOneShot();
+  }
+
+  /**
+   * Sets the attempt count on {@code e}, notes how many attempts were made and why the policy
+   * stopped, and attaches the earlier failures.
+   */
+  private static ApiException finish(
+      ApiException e, List<ApiException> earlier, int attempts, RealCallContext ctx, String why) {
+    for (ApiException x : earlier) {
+      if (x != e) {
+        e.addSuppressed(x);
+      }
+    }
+    StringBuilder note = new StringBuilder();
+    if (attempts > 1) {
+      note.append("after ").append(attempts).append(" attempts");
+      if (ctx.attemptsSent() != attempts) {
+        note.append(", ").append(ctx.attemptsSent()).append(" sent");
+      }
+    }
+    if (why != null && !why.isEmpty()) {
+      if (note.length() > 0) {
+        note.append("; ");
+      }
+      note.append(why);
+    }
+    return ExceptionAccess.finish(
+        e, ctx.attemptsSent(), note.length() == 0 ? null : note.toString());
+  }
+
+  private static String reason(Response response, ApiException failure, Duration hint) {
+    if (response != null) {
+      return "HTTP " + response.code()
+          + (hint != null ? ", Retry-After " + format(hint.toNanos()) : "");
+    }
+    if (failure instanceof TransportException t) {
+      return t.kind().name().toLowerCase(Locale.ROOT) + " failure";
+    }
+    if (failure instanceof HttpStatusException h) {
+      return "HTTP " + h.status();
+    }
+    if (failure instanceof CircuitOpenException c) {
+      return "circuit open (" + c.breaker() + ")";
+    }
+    return failure.getClass().getSimpleName();
+  }
+
+  private static void notify(RealCallContext ctx, Consumer<CallListener> event) {
+    try {
+      event.accept(ctx.listener());
+    } catch (RuntimeException e) {
+      log.warn("CallListener threw; ignored", e);
+    }
+  }
+
+  private static long remainingNanos(Deadline deadline) {
+    return deadline == null ? Long.MAX_VALUE : deadline.remainingNanos();
+  }
+
+  static long saturatedNanos(Duration d) {
+    try {
+      return d.toNanos();
+    } catch (ArithmeticException e) {
+      return d.isNegative() ? 0 : Long.MAX_VALUE;
+    }
+  }
+
+  /** A short human duration: {@code 250ms}, {@code 1.5s}, {@code 120s}. */
+  static String format(long nanos) {
+    if (nanos >= Long.MAX_VALUE / 2) {
+      return "forever";
+    }
+    if (nanos < 1_000_000_000L) {
+      long micros = nanos / 1000;
+      return micros % 1000 == 0 ? micros / 1000 + "ms"
+          : String.format(Locale.ROOT, "%.1fms", micros / 1000.0);
+    }
+    double s = nanos / 1e9;
+    return s == Math.rint(s) ? (long) s + "s" : String.format(Locale.ROOT, "%.3fs", s);
+  }
+
+  /** The budget, or null when off (for tests). */
+  RetryBudget budget() {
+    return budget;
   }
 
   @Override

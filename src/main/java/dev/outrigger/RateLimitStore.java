@@ -1,0 +1,48 @@
+package dev.outrigger;
+
+/**
+ * Keeps a {@link RateLimit}'s token buckets outside this JVM, so that every client using the
+ * same store shares each key's quota: ten replicas of a service then send one quota between them,
+ * not ten. The rate-limit step of the chain asks the store instead of its in-memory buckets; the
+ * semantics are the same (every bandwidth of the limit, continuous refill, waits in line, server
+ * pauses).
+ *
+ * <p>Outrigger ships {@code dev.outrigger.redis.RedisRateLimitStore}. An implementation must be
+ * thread-safe, must bound how long it blocks (it runs on the caller's thread, inside the call's
+ * deadline), and decides itself what happens when its backing service is unreachable.
+ *
+ * <p>Times are {@code long} nanoseconds, as on the chain's hot path; a store never sleeps, it
+ * tells the caller how long to wait.
+ */
+public interface RateLimitStore {
+
+  /** {@link #reserve} result: more permits than the burst were asked, no wait can ever do. */
+  long NEVER = Long.MIN_VALUE;
+
+  /**
+   * Takes {@code permits} from {@code key}'s bucket, following every bandwidth of
+   * {@code limit}: now when they are available, otherwise in line, when the wait for them fits
+   * in {@code maxWaitNanos}. A wait that does not fit takes nothing.
+   *
+   * @param key the bucket's key: the target {@code host:port}, or the limit's custom key
+   * @param permits how many permits, at least 1
+   * @param maxWaitNanos the longest wait the caller accepts (what is left of its deadline)
+   * @return when the permits were taken: the nanoseconds to wait before using them, 0 when they
+   *     can be used now; otherwise (nothing taken) minus the wait that would have been needed,
+   *     or {@link #NEVER} when {@code permits} exceeds the limit's burst
+   * @throws RateLimitedException when the store cannot answer and is configured to refuse
+   *     rather than fall back
+   * @throws InterruptedException if the calling thread is interrupted while the store answers
+   */
+  long reserve(String key, RateLimit limit, int permits, long maxWaitNanos)
+      throws InterruptedException;
+
+  /**
+   * The server asked {@code key} to slow down ({@code Retry-After}, a quota reset): grant
+   * nothing for {@code pauseNanos} (already cut to {@link RateLimit#maxPause()}), then start
+   * again with one permit. Overlapping pauses do not add up; only a later end moves anything.
+   *
+   * @return how much the pause grew, in nanoseconds (0 when an earlier pause already covered it)
+   */
+  long pause(String key, RateLimit limit, long pauseNanos);
+}

@@ -1,0 +1,111 @@
+package dev.outrigger.internal.breaker;
+
+import dev.outrigger.CircuitBreaker.State;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * One immutable state of a breaker, and the token a call gets with its permission (opaque outside
+ * this package). A breaker swaps whole states by compare-and-set; the mutable parts (a window, a
+ * permit counter) are atomics owned by one state instance, so a call admitted under one state
+ * records into that state and never into its successor.
+ */
+public abstract sealed class BreakerState {
+  abstract State state();
+
+  /** Calls go through; their outcomes fill {@link #window}. */
+  static final class Closed extends BreakerState {
+    final Window window;
+
+    Closed(Window window) {
+      this.window = window;
+    }
+
+    @Override
+    State state() {
+      return State.CLOSED;
+    }
+  }
+
+  /** Calls are refused until {@link #untilNanos}. */
+  static final class Open extends BreakerState {
+    final long untilNanos;
+    /** How many times the breaker opened since it was last closed (1 for the first). */
+    final int openings;
+    /** The counts that opened it (the window's, or the probes'). */
+    final Window.Counts counts;
+
+    Open(long untilNanos, int openings, Window.Counts counts) {
+      this.untilNanos = untilNanos;
+      this.openings = openings;
+      this.counts = counts;
+    }
+
+    @Override
+    State state() {
+      return State.OPEN;
+    }
+  }
+
+  /**
+   * {@link #permits} probes may go through; the last of them to complete decides. Outcomes are
+   * packed in one long: completed probes in bits 42..62, failed in 21..41, slow in 0..20.
+   */
+  static final class HalfOpen extends BreakerState {
+    static final long ONE_DONE = 1L << 42;
+    static final long ONE_FAILED = 1L << 21;
+    static final long ONE_SLOW = 1L;
+    private static final long MASK = (1L << 21) - 1;
+
+    final int openings;
+    final AtomicInteger permits;
+    final AtomicLong outcomes = new AtomicLong();
+
+    HalfOpen(int permits, int openings) {
+      this.permits = new AtomicInteger(permits);
+      this.openings = openings;
+    }
+
+    /** Takes one probe permit; exact under any contention. */
+    boolean tryAcquire() {
+      int p;
+      do {
+        p = permits.get();
+        if (p <= 0) {
+          return false;
+        }
+      } while (!permits.compareAndSet(p, p - 1));
+      return true;
+    }
+
+    static int done(long packed) {
+      return (int) (packed >>> 42);
+    }
+
+    static Window.Counts counts(long packed) {
+      return new Window.Counts(
+          done(packed), (int) ((packed >>> 21) & MASK), (int) (packed & MASK));
+    }
+
+    @Override
+    State state() {
+      return State.HALF_OPEN;
+    }
+  }
+
+  /** Set by hand: refuses every call. */
+  static final class ForcedOpen extends BreakerState {
+    @Override
+    State state() {
+      return State.FORCED_OPEN;
+    }
+  }
+
+  /** Set by hand: admits every call, records nothing. */
+  static final class Disabled extends BreakerState {
+    @Override
+    State state() {
+      return State.DISABLED;
+    }
+  }
+}

@@ -1,0 +1,333 @@
+package dev.outrigger.internal.breaker;
+
+import dev.outrigger.CallListener;
+import dev.outrigger.CircuitBreaker;
+import dev.outrigger.CircuitBreaker.State;
+import dev.outrigger.internal.breaker.BreakerState.Closed;
+import dev.outrigger.internal.breaker.BreakerState.Disabled;
+import dev.outrigger.internal.breaker.BreakerState.ForcedOpen;
+import dev.outrigger.internal.breaker.BreakerState.HalfOpen;
+import dev.outrigger.internal.breaker.BreakerState.Open;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.time.Duration;
+import java.util.Locale;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The breaker of one key: Resilience4j's state machine (CLOSED, OPEN, HALF_OPEN, FORCED_OPEN,
+ * DISABLED) without locks.
+ *
+ * <p>The state is one immutable {@link BreakerState} in a volatile field. Every transition is
+ * computed from the state a thread saw, installed by compare-and-set from exactly that state, and
+ * only then acted upon (INFO log line, {@link CallListener#breakerTransition}), so a transition
+ * happens once however many threads race for it, and no side effect can run twice. Time is
+ * passed in by the caller (nanoseconds of one {@code NanoClock}); nothing here reads a clock or
+ * starts a thread: OPEN becomes HALF_OPEN when a call asks for permission after the wait.
+ *
+ * <p>The hot path of a closed breaker, {@link #acquire} then {@link #onResult} with a fast
+ * success, is one volatile read, one atomic add and one array read.
+ *
+ * <p>Thread-safe.
+ */
+public final class BreakerStateMachine {
+  /** A fast success. */
+  public static final int SUCCESS = 0;
+  /** Outcome bit: the call failed. */
+  public static final int FAILED = Window.FAILED;
+  /** Outcome bit: the call was slower than the slow-call duration. */
+  public static final int SLOW = Window.SLOW;
+  /** Not counted at all (cancelled, never sent); a half-open probe gives its permit back. */
+  public static final int IGNORED = -1;
+
+  /** Duration reported by a forced-open breaker: no probe until a reset. */
+  static final long FOREVER_NANOS = Long.MAX_VALUE;
+  /** Last-use times are written at most this often, to keep the hot path free of writes. */
+  private static final long TOUCH_NANOS = 1_000_000_000L;
+
+  private static final Logger LOG = LoggerFactory.getLogger(CircuitBreaker.class);
+  private static final VarHandle STATE;
+
+  static {
+    try {
+      STATE = MethodHandles.lookup()
+          .findVarHandle(BreakerStateMachine.class, "state", BreakerState.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
+
+  private final String key;
+  private final CircuitBreaker config;
+  private final CallListener listener;
+  private final int minimumCalls;
+  private final double failureRateThreshold;
+  private final double slowCallRateThreshold;
+  private final long slowCallNanos;
+  private final long waitNanos;
+  private final long maxWaitNanos;
+  private final double waitMultiplier;
+  private final int permittedInHalfOpen;
+  private volatile BreakerState state;
+  private volatile long lastUsedNanos;
+
+  public BreakerStateMachine(
+      String key, CircuitBreaker config, CallListener listener, long nowNanos) {
+    this.key = key;
+    this.config = config;
+    this.listener = listener;
+    this.minimumCalls = config.minimumNumberOfCalls();
+    this.failureRateThreshold = config.failureRateThreshold();
+    this.slowCallRateThreshold = config.slowCallRateThreshold();
+    this.slowCallNanos = saturatedNanos(config.slowCallDuration());
+    this.waitNanos = saturatedNanos(config.waitInOpenState());
+    this.maxWaitNanos = saturatedNanos(config.maxWaitInOpenState());
+    this.waitMultiplier = config.waitInOpenStateMultiplier();
+    this.permittedInHalfOpen = config.permittedCallsInHalfOpen();
+    this.state = new Closed(Window.create(config, nowNanos));
+    this.lastUsedNanos = nowNanos;
+  }
+
+  public String key() {
+    return key;
+  }
+
+  public State state() {
+    return state.state();
+  }
+
+  /**
+   * Asks to send one call at {@code nowNanos}.
+   *
+   * @return the token to give to {@link #onResult} when the call ends (exactly once), or null
+   *     when the breaker refuses the call
+   */
+  public BreakerState acquire(long nowNanos) {
+    BreakerState s = state;
+    if (s instanceof Closed) {
+      return s;
+    }
+    return acquireSlow(s, nowNanos);
+  }
+
+  private BreakerState acquireSlow(BreakerState s, long now) {
+    while (true) {
+      if (s instanceof Closed || s instanceof Disabled) {
+        return s;
+      } else if (s instanceof HalfOpen h) {
+        return h.tryAcquire() ? h : null;
+      } else if (s instanceof Open o) {
+        if (now - o.untilNanos < 0) {
+          return null;
+        }
+        HalfOpen next = new HalfOpen(permittedInHalfOpen, o.openings);
+        if (STATE.compareAndSet(this, o, next)) {
+          publish(State.OPEN, State.HALF_OPEN,
+              "open wait over; letting " + permittedInHalfOpen + " probe"
+                  + (permittedInHalfOpen == 1 ? "" : "s") + " through");
+        }
+        s = state;
+      } else {
+        return null;
+      }
+    }
+  }
+
+  /**
+   * The outcome of a call admitted with {@code token}. Give it exactly once per admitted call.
+   *
+   * @param outcome {@link #SUCCESS}, or {@link #FAILED} and/or {@link #SLOW} bits, or
+   *     {@link #IGNORED}
+   */
+  public void onResult(BreakerState token, int outcome, long nowNanos) {
+    if (token instanceof Closed c) {
+      if (outcome >= 0 && c.window.record(outcome, nowNanos)) {
+        evaluate(c, nowNanos);
+      }
+    } else if (token instanceof HalfOpen h) {
+      onProbeResult(h, outcome, nowNanos);
+    }
+  }
+
+  /** {@link #onResult} for a call that did not fail and took {@code durationNanos}. */
+  public void onSuccess(BreakerState token, long durationNanos, long nowNanos) {
+    onResult(token, durationNanos > slowCallNanos ? SLOW : SUCCESS, nowNanos);
+  }
+
+  /** The outcome bits of a counted call. */
+  public int outcome(boolean failed, long durationNanos) {
+    return (failed ? FAILED : SUCCESS) | (durationNanos > slowCallNanos ? SLOW : SUCCESS);
+  }
+
+  private void evaluate(Closed c, long now) {
+    Window.Counts k = c.window.counts(now);
+    if (k.calls() < minimumCalls || state != c) {
+      return;
+    }
+    String why = exceeded(k);
+    if (why != null) {
+      Open next = open(now, 1, k);
+      if (STATE.compareAndSet(this, c, next)) {
+        publish(State.CLOSED, State.OPEN, why + "; next probe in " + human(next.untilNanos - now));
+      }
+    }
+  }
+
+  private void onProbeResult(HalfOpen h, int outcome, long now) {
+    if (outcome < 0) {
+      // The probe said nothing about the server: let another call probe instead.
+      h.permits.incrementAndGet();
+      return;
+    }
+    long add = HalfOpen.ONE_DONE
+        + ((outcome & FAILED) != 0 ? HalfOpen.ONE_FAILED : 0)
+        + ((outcome & SLOW) != 0 ? HalfOpen.ONE_SLOW : 0);
+    long packed = h.outcomes.addAndGet(add);
+    // Exactly one thread completes the round and decides.
+    if (HalfOpen.done(packed) != permittedInHalfOpen) {
+      return;
+    }
+    Window.Counts k = HalfOpen.counts(packed);
+    String why = exceeded(k);
+    if (why != null) {
+      Open next = open(now, h.openings + 1, k);
+      if (STATE.compareAndSet(this, h, next)) {
+        publish(State.HALF_OPEN, State.OPEN,
+            "probes: " + why + "; next probe in " + human(next.untilNanos - now));
+      }
+    } else if (STATE.compareAndSet(this, h, new Closed(Window.create(config, now)))) {
+      publish(State.HALF_OPEN, State.CLOSED, String.format(Locale.ROOT,
+          "probes: failure rate %s, slow-call rate %s over %d probes",
+          percent(k.failureRate()), percent(k.slowCallRate()), k.calls()));
+    }
+  }
+
+  /** Why the rates open the breaker, or null when they do not. */
+  private String exceeded(Window.Counts k) {
+    if (k.failureRate() >= failureRateThreshold) {
+      return String.format(Locale.ROOT, "failure rate %s >= %s over %d calls",
+          percent(k.failureRate()), percent(failureRateThreshold), k.calls());
+    }
+    if (k.slowCallRate() >= slowCallRateThreshold) {
+      return String.format(Locale.ROOT, "slow-call rate %s >= %s over %d calls (slower than %s)",
+          percent(k.slowCallRate()), percent(slowCallRateThreshold), k.calls(),
+          human(slowCallNanos));
+    }
+    return null;
+  }
+
+  /** The OPEN state for the {@code openings}-th opening since the breaker was last closed. */
+  private Open open(long now, int openings, Window.Counts counts) {
+    long wait = waitNanos;
+    if (waitMultiplier != 1.0 && openings > 1) {
+      double grown = waitNanos * Math.pow(waitMultiplier, openings - 1);
+      wait = grown >= maxWaitNanos ? maxWaitNanos : (long) grown;
+    }
+    return new Open(now + wait, openings, counts);
+  }
+
+  /** Refuses every call until {@link #reset}. */
+  public void forceOpen() {
+    set(new ForcedOpen(), "forced open by hand");
+  }
+
+  /** Admits every call and records nothing until {@link #reset}. */
+  public void disable() {
+    set(new Disabled(), "disabled by hand");
+  }
+
+  /** Back to CLOSED with an empty window. */
+  public void reset(long nowNanos) {
+    set(new Closed(Window.create(config, nowNanos)), "reset by hand");
+  }
+
+  private void set(BreakerState next, String why) {
+    BreakerState previous = (BreakerState) STATE.getAndSet(this, next);
+    if (previous.state() != next.state()) {
+      publish(previous.state(), next.state(), why);
+    } else {
+      LOG.info("circuit breaker {}: {}, {}", key, next.state(), why);
+    }
+  }
+
+  /** How long until the breaker may admit a probe, as seen at {@code nowNanos}. */
+  public long retryAfterNanos(long nowNanos) {
+    BreakerState s = state;
+    if (s instanceof Open o) {
+      return Math.max(0, o.untilNanos - nowNanos);
+    }
+    return s instanceof ForcedOpen ? FOREVER_NANOS : 0;
+  }
+
+  /** The state and counts at {@code nowNanos}. */
+  public CircuitBreaker.Snapshot snapshot(long nowNanos) {
+    BreakerState s = state;
+    Window.Counts k;
+    if (s instanceof Closed c) {
+      k = c.window.counts(nowNanos);
+    } else if (s instanceof HalfOpen h) {
+      k = HalfOpen.counts(h.outcomes.get());
+    } else if (s instanceof Open o) {
+      k = o.counts;
+    } else {
+      k = Window.Counts.EMPTY;
+    }
+    long retry = s instanceof Open o
+        ? Math.max(0, o.untilNanos - nowNanos)
+        : s instanceof ForcedOpen ? FOREVER_NANOS : 0;
+    return new CircuitBreaker.Snapshot(key, s.state(), k.failureRate(), k.slowCallRate(),
+        k.calls(), k.failed(), k.slow(), Duration.ofNanos(retry));
+  }
+
+  /** Notes a use at {@code nowNanos}, for evicting idle breakers; writes at most once a second. */
+  public void touch(long nowNanos) {
+    if (nowNanos - lastUsedNanos > TOUCH_NANOS) {
+      lastUsedNanos = nowNanos;
+    }
+  }
+
+  long lastUsedNanos() {
+    return lastUsedNanos;
+  }
+
+  /** Whether the state was set by hand (such breakers are never evicted). */
+  boolean isManual() {
+    BreakerState s = state;
+    return s instanceof ForcedOpen || s instanceof Disabled;
+  }
+
+  private void publish(State from, State to, String why) {
+    LOG.info("circuit breaker {}: {} -> {} ({})", key, from, to, why);
+    try {
+      listener.breakerTransition(key, from, to);
+    } catch (RuntimeException e) {
+      LOG.warn("CallListener.breakerTransition threw; ignored", e);
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "Breaker[" + key + ", " + state.state() + "]";
+  }
+
+  static String human(long nanos) {
+    if (nanos >= FOREVER_NANOS / 2) {
+      return "never (until reset)";
+    }
+    if (nanos < 1_000_000_000L) {
+      return String.format(Locale.ROOT, "%.1f ms", nanos / 1e6);
+    }
+    return String.format(Locale.ROOT, "%.3f s", nanos / 1e9);
+  }
+
+  private static String percent(double rate) {
+    return String.format(Locale.ROOT, "%.1f%%", rate * 100);
+  }
+
+  /** Nanoseconds, capped at about 36 years so that adding them to a clock reading cannot wrap. */
+  private static long saturatedNanos(Duration d) {
+    long cap = Long.MAX_VALUE / 8;
+    return d.compareTo(Duration.ofNanos(cap)) >= 0 ? cap : d.toNanos();
+  }
+}

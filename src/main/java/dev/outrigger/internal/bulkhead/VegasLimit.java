@@ -1,0 +1,181 @@
+package dev.outrigger.internal.bulkhead;
+
+import dev.outrigger.AdaptiveLimit;
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.LongSupplier;
+
+/**
+ * One host's adaptive concurrency limit (see {@link AdaptiveLimit}): fed one sample per finished
+ * attempt, it returns the new limit. Pure apart from its clock: no I/O, no logging, no listener.
+ * Thread-safe and lock-free: the state is one immutable {@link State} swapped by compare-and-set,
+ * computed by the side-effect-free {@link #next}.
+ */
+public final class VegasLimit {
+  /*
+   * TCP Vegas applied to requests (Brakmo and Peterson 1995; Netflix concurrency-limits'
+   * VegasLimit). With L the current limit, rttMin the lowest latency of the last one or two
+   * windows (the latency without queueing) and rtt the sample's latency, the attempts queued at
+   * the server are estimated as
+   *
+   *     queue = L x (1 - rttMin / rtt)
+   *
+   * and, with l = max(1, log10 L) so that steps scale gently with the limit:
+   *
+   *     queue <= l          + 6l               (no queueing at all: grow fast)
+   *     queue <  3l         + l                (little queueing: grow)
+   *     queue >  6l         - (queue - 3l) / 2  (queueing: drain half the excess)
+   *     otherwise           0                  (the target band, 3l..6l attempts queued)
+   *
+   * per round trip, as TCP Vegas adjusts once per RTT: each answer applies step / L, so the
+   * ~L answers of one round move the limit by one step. (Netflix's VegasLimit applies the whole
+   * step on every answer; at hundreds of answers per round trip that overshoots by far before
+   * the first queued answer arrives, as the lag of the latency signal is a full round trip.)
+   * The decrease is proportional to the estimated excess queue rather than Vegas's fixed -l, so
+   * an overshoot drains within a few round trips.
+   *
+   * A drop (503, 429, timeout) multiplies L by the back-off ratio, once per round trip: a drop of
+   * an attempt sent before the last cut is the old limit's fault and does not cut again, so a
+   * burst of 503s from one overloaded moment costs one cut, as TCP's once-per-window rule.
+   * A sample taken while fewer than half the slots were used changes nothing but rttMin: an
+   * app-limited client tells nothing about capacity. The new value is
+   * L + smoothing x (estimate - L), clamped to [min, max].
+   */
+
+  /** One immutable snapshot of the estimator. */
+  record State(
+      double limit,
+      long rttMin, // lowest rtt in the current window, Long.MAX_VALUE when none
+      long rttMinPrevious, // lowest rtt in the previous window, Long.MAX_VALUE when none
+      long windowStart,
+      long lastCut) {
+
+    long noLoadRtt() {
+      return Math.min(rttMin, rttMinPrevious);
+    }
+  }
+
+  private final int min;
+  private final int max;
+  private final double backoffRatio;
+  private final double smoothing;
+  private final long windowNanos;
+  private final LongSupplier nanoTime;
+  private final AtomicReference<State> state;
+
+  /**
+   * @throws IllegalArgumentException if the limit's settings contradict each other
+   */
+  public VegasLimit(AdaptiveLimit config, LongSupplier nanoTime) {
+    config.checked();
+    this.min = config.min();
+    this.max = config.max();
+    this.backoffRatio = config.backoffRatio();
+    this.smoothing = config.smoothing();
+    long w;
+    try {
+      w = config.rttWindow().toNanos();
+    } catch (ArithmeticException e) {
+      w = Long.MAX_VALUE / 4;
+    }
+    this.windowNanos = Math.min(w, Long.MAX_VALUE / 4);
+    this.nanoTime = Objects.requireNonNull(nanoTime, "nanoTime");
+    long now = nanoTime.getAsLong();
+    this.state = new AtomicReference<>(new State(
+        config.initial(), Long.MAX_VALUE, Long.MAX_VALUE, now, now - Long.MAX_VALUE / 4));
+  }
+
+  /** The current limit, a whole number within min and max. */
+  public int limit() {
+    return round(state.get().limit);
+  }
+
+  /** The latency taken as the host's without queueing, in nanos; -1 before the first sample. */
+  public long noLoadRttNanos() {
+    long r = state.get().noLoadRtt();
+    return r == Long.MAX_VALUE ? -1 : r;
+  }
+
+  /**
+   * Records one finished attempt.
+   *
+   * @param startNanos when the attempt was sent, on the same clock
+   * @param inFlight attempts in flight to the host when it was sent, itself included
+   * @param dropped whether the host shed it (503, 429, timeout)
+   * @return the limit after this sample
+   */
+  public int onSample(long startNanos, int inFlight, boolean dropped) {
+    long now = nanoTime.getAsLong();
+    while (true) {
+      State s = state.get();
+      State n = next(s, now, startNanos, inFlight, dropped);
+      if (n == s || state.compareAndSet(s, n)) {
+        return round(n.limit);
+      }
+    }
+  }
+
+  State next(State s, long now, long start, int inFlight, boolean dropped) {
+    long rtt = Math.max(1, now - start);
+    // Rotate the latency floor's window; a dropped attempt's latency says nothing about it.
+    long rttMin = s.rttMin;
+    long rttMinPrevious = s.rttMinPrevious;
+    long windowStart = s.windowStart;
+    if (now - windowStart >= windowNanos) {
+      boolean skipped = now - windowStart >= 2 * windowNanos;
+      rttMinPrevious = skipped ? Long.MAX_VALUE : rttMin;
+      rttMin = Long.MAX_VALUE;
+      windowStart = now;
+    }
+    if (!dropped) {
+      rttMin = Math.min(rttMin, rtt);
+    }
+    long noLoad = Math.min(rttMin, rttMinPrevious);
+    double limit = s.limit;
+    double estimate;
+    long lastCut = s.lastCut;
+    if (dropped) {
+      if (start - lastCut < 0) {
+        // Sent before the last cut: that cut already answered this overload.
+        estimate = limit;
+      } else {
+        estimate = limit * backoffRatio;
+        lastCut = now;
+      }
+    } else if (inFlight * 2 < limit || noLoad == Long.MAX_VALUE) {
+      estimate = limit;
+    } else {
+      double queue = limit * (1 - (double) noLoad / rtt);
+      double l = Math.max(1, Math.log10(limit));
+      // Steps are per round trip; each of the ~limit answers of a round takes its share, so a
+      // full round moves the limit by one step whatever the concurrency.
+      double step;
+      if (queue <= l) {
+        step = 6 * l;
+      } else if (queue < 3 * l) {
+        step = l;
+      } else if (queue > 6 * l) {
+        step = -(queue - 3 * l) / 2;
+      } else {
+        step = 0;
+      }
+      estimate = limit + step / limit;
+    }
+    double smoothed = limit + smoothing * (estimate - limit);
+    double bounded = Math.max(min, Math.min(max, smoothed));
+    if (bounded == s.limit && rttMin == s.rttMin && rttMinPrevious == s.rttMinPrevious
+        && windowStart == s.windowStart && lastCut == s.lastCut) {
+      return s;
+    }
+    return new State(bounded, rttMin, rttMinPrevious, windowStart, lastCut);
+  }
+
+  private int round(double limit) {
+    return (int) Math.max(min, Math.min(max, Math.floor(limit)));
+  }
+
+  @Override
+  public String toString() {
+    return "VegasLimit[" + limit() + " in " + min + ".." + max + "]";
+  }
+}

@@ -1,0 +1,481 @@
+package dev.outrigger.internal.fanout;
+
+import dev.outrigger.Deadline;
+import dev.outrigger.DeadlineExceededException;
+import dev.outrigger.FanOut;
+import dev.outrigger.Result;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The machinery behind {@link FanOut}: tasks, their virtual threads, the concurrency bound,
+ * cancellation and waiting. Thread-safe.
+ *
+ * <p>How it works:
+ *
+ * <ul>
+ *   <li><b>Bound without parked threads.</b> {@code submit} appends the task to a FIFO
+ *       {@code pending} queue and calls {@link #drain()}, which starts a virtual thread per task
+ *       while {@code running < maxConcurrency}. A task's thread, when it ends, gives its slot
+ *       back and drains again. Both sides write first (queue / counter) and check the other
+ *       second, so one of them always sees the other: no task is stranded in the queue, and a
+ *       queued task costs a small object, not a parked thread.
+ *   <li><b>Completion.</b> Each task completes exactly once (CAS on its result), either on its
+ *       own thread or, when it never started, on the thread that cancelled the batch. Completing
+ *       publishes the result, appends the task to the completion-order queue, calls the progress
+ *       listener, and only then counts the task as ended, so that {@code join()} and
+ *       {@code close()} happen after every side effect of every task.
+ *   <li><b>Cancellation</b> (first failure with fail-fast, {@code close()}, the batch deadline, an
+ *       interrupted {@code map}): the first reason wins; running threads are interrupted (which
+ *       closes the socket of a blocked HTTP call), pending tasks complete as "not started". A
+ *       thread registers itself as active before it checks for cancellation, and the canceller
+ *       sets the reason before it walks the active set, so a starting task either sees the
+ *       reason or gets interrupted.
+ *   <li><b>Deadline.</b> Each task runs inside {@code Deadline.within(d)} where {@code d} is the
+ *       tighter of the batch deadline and the scope current at {@code submit}. A waiter
+ *       ({@code join}, the completion stream) cancels the batch when the batch deadline passes;
+ *       there is no timer thread.
+ * </ul>
+ *
+ * @param <T> the tasks' result type
+ */
+public final class Batch<T> {
+  private static final Logger LOG = LoggerFactory.getLogger(FanOut.class);
+  private static final long ONE_COMPLETED = 1L << 32;
+
+  /**
+   * How long after the batch deadline a waiter lets running tasks end by themselves before it
+   * interrupts them. Outrigger calls in those tasks carry the same deadline and end on it with a
+   * {@link DeadlineExceededException}; interrupting at the same instant would race with that and
+   * turn the clear "deadline exceeded" into a "cancelled". Tasks that ignore the deadline are cut
+   * this much later.
+   */
+  public static final long DEADLINE_GRACE_NANOS = 100_000_000L;
+
+  private final int maxConcurrency;
+  private final boolean failFast;
+  private final Deadline deadline;
+  private final FanOut.ProgressListener progress;
+
+  /* Guards tasks, closed, and the allEnded condition. Never held while running user code. */
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Condition allEnded = lock.newCondition();
+  private final ArrayList<Task<T>> tasks = new ArrayList<>();
+  private boolean closed;
+  private volatile int submitted;
+
+  private final ConcurrentLinkedQueue<Task<T>> pending = new ConcurrentLinkedQueue<>();
+  private final AtomicInteger running = new AtomicInteger();
+  private final Set<Task<T>> active = ConcurrentHashMap.newKeySet();
+  private final AtomicReference<Cancel> cancel = new AtomicReference<>();
+  private final AtomicReference<Throwable> firstFailure = new AtomicReference<>();
+
+  /* completed in the high 32 bits, failed in the low 32: one consistent snapshot for progress. */
+  private final AtomicLong counts = new AtomicLong();
+  private final AtomicInteger ended = new AtomicInteger();
+  private final LinkedBlockingQueue<Task<T>> completionOrder = new LinkedBlockingQueue<>();
+  private final AtomicInteger delivered = new AtomicInteger();
+
+  /**
+   * @param maxConcurrency tasks running at once, at least 1 ({@link Integer#MAX_VALUE}: no bound)
+   * @param failFast whether the first failure cancels the rest
+   * @param deadline the batch's deadline, or null for none
+   * @param progress called after each task ends, or null
+   */
+  public Batch(
+      int maxConcurrency, boolean failFast, Deadline deadline, FanOut.ProgressListener progress) {
+    this.maxConcurrency = maxConcurrency;
+    this.failFast = failFast;
+    this.deadline = deadline;
+    this.progress = progress;
+  }
+
+  /** Adds a task; returns its index. */
+  public int submit(Callable<? extends T> body) {
+    Objects.requireNonNull(body, "task");
+    Optional<Deadline> scope = Deadline.current();
+    Deadline d = deadline == null ? scope.orElse(null) : deadline.min(scope.orElse(null));
+    Task<T> task;
+    lock.lock();
+    try {
+      if (closed) {
+        throw new IllegalStateException("this FanOut is closed; submit tasks before close()");
+      }
+      task = new Task<>(tasks.size(), body, d);
+      tasks.add(task);
+      submitted = tasks.size();
+    } finally {
+      lock.unlock();
+    }
+    Cancel c = cancel.get();
+    if (c != null) {
+      complete(task, Result.failure(c.notStarted(task.index)));
+    } else {
+      pending.add(task);
+      drain();
+    }
+    return task.index;
+  }
+
+  /** Starts pending tasks while slots are free. */
+  private void drain() {
+    while (!pending.isEmpty()) {
+      int r = running.get();
+      if (r >= maxConcurrency) {
+        return;
+      }
+      if (!running.compareAndSet(r, r + 1)) {
+        continue;
+      }
+      Task<T> task = pending.poll();
+      if (task == null) {
+        // Someone else took the last one; give the slot back and look again.
+        running.decrementAndGet();
+        continue;
+      }
+      try {
+        Thread.ofVirtual().name("outrigger-fanout-" + task.index).start(() -> run(task));
+      } catch (Throwable e) {
+        // No thread (out of memory, VM shutting down): the task fails with the reason.
+        running.decrementAndGet();
+        complete(task, Result.failure(e));
+      }
+    }
+  }
+
+  private void run(Task<T> task) {
+    task.thread = Thread.currentThread();
+    active.add(task);
+    task.state.set(Task.RUNNING);
+    try {
+      Cancel c = cancel.get();
+      Result<T> result;
+      if (c != null) {
+        result = Result.failure(c.notStarted(task.index));
+      } else if (task.deadline != null && task.deadline.isExpired()) {
+        result = Result.failure(Cancel.DEADLINE.notStarted(task.index));
+      } else {
+        result = call(task);
+      }
+      task.finishRunning();
+      complete(task, result);
+    } finally {
+      task.finishRunning();
+      active.remove(task);
+      running.decrementAndGet();
+      drain();
+    }
+  }
+
+  private static <T> Result<T> call(Task<T> task) {
+    Callable<? extends T> body = task.body;
+    try {
+      T value = task.deadline == null ? body.call() : Deadline.within(task.deadline, body::call);
+      return Result.success(value);
+    } catch (Throwable e) {
+      return Result.failure(e);
+    }
+  }
+
+  private void complete(Task<T> task, Result<T> result) {
+    if (!task.complete(result)) {
+      return;
+    }
+    boolean failure = !result.isSuccess();
+    long c = counts.addAndGet(failure ? ONE_COMPLETED + 1 : ONE_COMPLETED);
+    completionOrder.add(task);
+    if (failure && failFast && firstFailure.compareAndSet(null, result.error())) {
+      cancel(Cancel.failed(result.error()));
+    }
+    try {
+      if (progress != null) {
+        progress.progress((int) (c >>> 32), (int) c, submitted);
+      }
+    } catch (RuntimeException e) {
+      LOG.warn("FanOut progress listener threw; ignored", e);
+    } finally {
+      // Counted even if the listener threw an Error, or join() and close() would wait forever.
+      if (ended.incrementAndGet() == submitted) {
+        lock.lock();
+        try {
+          allEnded.signalAll();
+        } finally {
+          lock.unlock();
+        }
+      }
+    }
+  }
+
+  /** Cancels the batch for {@code reason} unless it is already cancelled. */
+  public void cancel(Cancel reason) {
+    if (!cancel.compareAndSet(null, reason)) {
+      return;
+    }
+    for (Task<T> t : active) {
+      t.interrupt();
+    }
+    for (Task<T> t; (t = pending.poll()) != null; ) {
+      complete(t, Result.failure(reason.notStarted(t.index)));
+    }
+  }
+
+  /**
+   * Waits until every submitted task has ended; when the batch deadline passes first, cancels the
+   * batch and keeps waiting for the interrupted tasks to end.
+   */
+  public void awaitAll() throws InterruptedException {
+    while (true) {
+      boolean expired = false;
+      lock.lockInterruptibly();
+      try {
+        while (ended.get() < submitted) {
+          if (deadline == null || cancel.get() != null) {
+            allEnded.await();
+          } else {
+            long left = deadline.remainingNanos() + DEADLINE_GRACE_NANOS;
+            if (left <= 0) {
+              expired = true;
+              break;
+            }
+            allEnded.awaitNanos(left);
+          }
+        }
+      } finally {
+        lock.unlock();
+      }
+      if (!expired) {
+        return;
+      }
+      // Outside the lock: cancelling completes pending tasks, which calls the progress listener.
+      cancel(Cancel.DEADLINE);
+    }
+  }
+
+  /** Like {@link #awaitAll()} but ignores interrupts, restoring the interrupt status after. */
+  public void awaitAllUninterruptibly() {
+    boolean interrupted = false;
+    while (true) {
+      try {
+        awaitAll();
+        break;
+      } catch (InterruptedException e) {
+        interrupted = true;
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** Marks the batch closed: later submits fail. */
+  public void close() {
+    lock.lock();
+    try {
+      closed = true;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** The first failure when fail-fast, or null. */
+  public Throwable firstFailure() {
+    return failFast ? firstFailure.get() : null;
+  }
+
+  /** Every task's result in submission order; call after {@link #awaitAll()}. */
+  public List<Result<T>> results() {
+    List<Task<T>> snapshot;
+    lock.lock();
+    try {
+      snapshot = new ArrayList<>(tasks);
+    } finally {
+      lock.unlock();
+    }
+    List<Result<T>> out = new ArrayList<>(snapshot.size());
+    for (Task<T> t : snapshot) {
+      Result<T> r = t.result();
+      if (r == null) {
+        throw new IllegalStateException("task " + t.index + " has not ended");
+      }
+      out.add(r);
+    }
+    return Collections.unmodifiableList(out);
+  }
+
+  /**
+   * The next task in completion order, waiting for it if needed; null once every task submitted
+   * so far has been returned. When the batch deadline passes while waiting, cancels the batch.
+   */
+  public Task<T> nextCompleted() throws InterruptedException {
+    int d;
+    do {
+      d = delivered.get();
+      if (d >= submitted) {
+        return null;
+      }
+    } while (!delivered.compareAndSet(d, d + 1));
+    try {
+      while (true) {
+        Task<T> t;
+        if (deadline == null || cancel.get() != null) {
+          t = completionOrder.take();
+        } else {
+          long left = deadline.remainingNanos() + DEADLINE_GRACE_NANOS;
+          t = left <= 0 ? completionOrder.poll() : completionOrder.poll(left, TimeUnit.NANOSECONDS);
+          if (t == null && deadline.remainingNanos() + DEADLINE_GRACE_NANOS <= 0) {
+            cancel(Cancel.DEADLINE);
+          }
+        }
+        if (t != null) {
+          return t;
+        }
+      }
+    } catch (InterruptedException e) {
+      // Not delivered after all: give the reservation back.
+      delivered.decrementAndGet();
+      throw e;
+    }
+  }
+
+  public int submitted() {
+    return submitted;
+  }
+
+  public int completed() {
+    return (int) (counts.get() >>> 32);
+  }
+
+  public int failed() {
+    return (int) counts.get();
+  }
+
+  public int running() {
+    return active.size();
+  }
+
+  public int queued() {
+    return pending.size();
+  }
+
+  public boolean cancelled() {
+    return cancel.get() != null;
+  }
+
+  @Override
+  public String toString() {
+    long c = counts.get();
+    return "submitted=" + submitted + ", running=" + active.size() + ", queued=" + pending.size()
+        + ", completed=" + (c >>> 32) + ", failed=" + (int) c
+        + ", maxConcurrency=" + (maxConcurrency == Integer.MAX_VALUE ? "unbounded" : maxConcurrency)
+        + ", failFast=" + failFast + (deadline == null ? "" : ", " + deadline)
+        + (cancel.get() == null ? "" : ", cancelled");
+  }
+
+  /**
+   * One submitted task. Its {@code state} makes interrupts safe, as in {@code FutureTask}: the
+   * canceller interrupts only a task still RUNNING (CAS to INTERRUPTING), and a task whose code
+   * has ended (CAS to FINISHED) waits out an interrupt in progress and clears it, so no interrupt
+   * escapes the task's own code into the progress listener.
+   */
+  public static final class Task<T> {
+    static final int NEW = 0;
+    static final int RUNNING = 1;
+    static final int INTERRUPTING = 2;
+    static final int INTERRUPTED = 3;
+    static final int FINISHED = 4;
+
+    final int index;
+    final Deadline deadline;
+    volatile Callable<? extends T> body;
+    volatile Thread thread;
+    final AtomicInteger state = new AtomicInteger(NEW);
+    private final AtomicReference<Result<T>> result = new AtomicReference<>();
+
+    Task(int index, Callable<? extends T> body, Deadline deadline) {
+      this.index = index;
+      this.body = body;
+      this.deadline = deadline;
+    }
+
+    void interrupt() {
+      if (state.compareAndSet(RUNNING, INTERRUPTING)) {
+        Thread t = thread;
+        if (t != null) {
+          t.interrupt();
+        }
+        state.set(INTERRUPTED);
+      }
+    }
+
+    /** Called on the task's thread once its code has ended; idempotent. */
+    void finishRunning() {
+      int s = state.get();
+      if (s == FINISHED || state.compareAndSet(RUNNING, FINISHED)) {
+        return;
+      }
+      while (state.get() == INTERRUPTING) {
+        Thread.onSpinWait();
+      }
+      Thread.interrupted();
+      state.set(FINISHED);
+    }
+
+    boolean complete(Result<T> r) {
+      if (!result.compareAndSet(null, r)) {
+        return false;
+      }
+      body = null; // let the closure (and what it captured) go
+      return true;
+    }
+
+    public int index() {
+      return index;
+    }
+
+    /** The task's result, or null while it has not completed. */
+    public Result<T> result() {
+      return result.get();
+    }
+  }
+
+  /** Why a batch was cancelled; says so in the failure of every task that never started. */
+  public record Cancel(String why, Throwable cause, boolean deadline) {
+    public static final Cancel CLOSED = new Cancel("the FanOut was closed", null, false);
+    public static final Cancel DEADLINE = new Cancel("the batch deadline ran out", null, true);
+    public static final Cancel INTERRUPTED =
+        new Cancel("the thread waiting for the batch was interrupted", null, false);
+
+    static Cancel failed(Throwable first) {
+      return new Cancel("an earlier task failed (fail-fast)", first, false);
+    }
+
+    Throwable notStarted(int index) {
+      String message = "task " + index + " was not started: " + why;
+      if (deadline) {
+        return new DeadlineExceededException(message, null, 0);
+      }
+      CancellationException e = new CancellationException(message);
+      if (cause != null) {
+        e.initCause(cause);
+      }
+      return e;
+    }
+  }
+}

@@ -1,0 +1,169 @@
+package dev.outrigger.internal.jfr;
+
+import dev.outrigger.CallContext;
+import dev.outrigger.CallListener;
+import dev.outrigger.CircuitBreaker;
+import dev.outrigger.internal.Outcome;
+import dev.outrigger.internal.RealCallContext;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Turns listener events into JDK Flight Recorder events ({@code dev.outrigger.*}), which are
+ * enabled and disabled like any JFR event. Every client has one, after the user's listeners.
+ *
+ * <p>Cost when no recording is running: each method allocates an event object and asks
+ * {@code isEnabled()}/{@code shouldCommit()}, which the JIT folds to a constant check and whose
+ * allocation escape analysis removes; nothing else runs. Call and attempt events are timed
+ * from start to end (begun at {@code callStart}/{@code attemptStart}, kept in the call's
+ * attributes only while a recording wants them) and recorded only above their threshold (20 ms
+ * by default, like {@code jdk.SocketRead}); the rest are instant events recorded every time.
+ *
+ * <p>Stateless and thread-safe.
+ */
+public final class JfrListener implements CallListener {
+  /** The one instance. */
+  public static final JfrListener INSTANCE = new JfrListener();
+
+  private static final boolean AVAILABLE =
+      ModuleLayer.boot().findModule("jdk.jfr").isPresent();
+  private static final String CALL = "dev.outrigger.jfr.call";
+  private static final String ATTEMPT = "dev.outrigger.jfr.attempt";
+
+  private JfrListener() {}
+
+  /**
+   * {@code listeners} followed by the JFR listener, or a copy of {@code listeners} alone when the
+   * runtime has no {@code jdk.jfr} module (a trimmed jlink image).
+   */
+  public static List<CallListener> appendTo(List<CallListener> listeners) {
+    List<CallListener> all = new ArrayList<>(listeners.size() + 1);
+    all.addAll(listeners);
+    if (AVAILABLE) {
+      all.add(INSTANCE);
+    }
+    return all;
+  }
+
+  @Override
+  public void callStart(CallContext call) {
+    CallEvent e = new CallEvent();
+    if (e.isEnabled()) {
+      e.begin();
+      call.attribute(CALL, e);
+    }
+  }
+
+  @Override
+  public void callEnd(CallContext call, int status, Throwable error, Duration elapsed) {
+    if (!(call.attribute(CALL) instanceof CallEvent e)) {
+      return;
+    }
+    call.attribute(CALL, null);
+    e.end();
+    if (e.shouldCommit()) {
+      e.host = call.host();
+      e.method = call.method();
+      e.url = url(call);
+      e.status = status;
+      e.attempts = call.attemptsSent();
+      e.outcome = Outcome.of(status, error);
+      e.error = error == null ? null : error.toString();
+      e.commit();
+    }
+  }
+
+  @Override
+  public void attemptStart(CallContext call) {
+    AttemptEvent e = new AttemptEvent();
+    if (e.isEnabled()) {
+      e.begin();
+      call.attribute(ATTEMPT, e);
+    }
+  }
+
+  @Override
+  public void attemptEnd(CallContext call, int status, Throwable error, Duration elapsed) {
+    if (!(call.attribute(ATTEMPT) instanceof AttemptEvent e)) {
+      return;
+    }
+    call.attribute(ATTEMPT, null);
+    e.end();
+    if (e.shouldCommit()) {
+      e.host = call.host();
+      e.method = call.method();
+      e.url = url(call);
+      e.attempt = call.attempt();
+      e.status = status;
+      e.outcome = Outcome.of(status, error);
+      e.error = error == null ? null : error.toString();
+      e.commit();
+    }
+  }
+
+  @Override
+  public void retryScheduled(CallContext call, Duration delay, String reason) {
+    RetryBackoffEvent e = new RetryBackoffEvent();
+    if (e.shouldCommit()) {
+      e.host = call.host();
+      e.method = call.method();
+      e.attempt = call.attempt();
+      e.delay = delay.toNanos();
+      e.reason = reason;
+      e.commit();
+    }
+  }
+
+  @Override
+  public void rateLimitWaited(CallContext call, String key, Duration waited) {
+    rateLimit(call, waited, false);
+  }
+
+  @Override
+  public void rateLimitRejected(CallContext call, String key, Duration wouldWait) {
+    rateLimit(call, wouldWait, true);
+  }
+
+  private static void rateLimit(CallContext call, Duration wait, boolean rejected) {
+    RateLimitEvent e = new RateLimitEvent();
+    if (e.shouldCommit()) {
+      e.host = call.host();
+      e.method = call.method();
+      // A refusal may not know how long the wait would have been.
+      e.wait = wait == null ? -1 : wait.toNanos();
+      e.rejected = rejected;
+      e.commit();
+    }
+  }
+
+  @Override
+  public void inFlightWaited(CallContext call, Duration waited) {
+    InFlightWaitEvent e = new InFlightWaitEvent();
+    if (e.shouldCommit()) {
+      e.host = call.host();
+      e.wait = waited.toNanos();
+      e.commit();
+    }
+  }
+
+  @Override
+  public void breakerTransition(String key, CircuitBreaker.State from, CircuitBreaker.State to) {
+    BreakerTransitionEvent e = new BreakerTransitionEvent();
+    if (e.shouldCommit()) {
+      e.breaker = key;
+      e.from = from.name();
+      e.to = to.name();
+      e.commit();
+    }
+  }
+
+  private static String url(CallContext call) {
+    return call instanceof RealCallContext r ? r.redactor().url(call.url()) : null;
+  }
+
+  @Override
+  public String toString() {
+    return "JfrListener";
+  }
+}

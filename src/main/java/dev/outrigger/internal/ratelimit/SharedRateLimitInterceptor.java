@@ -1,0 +1,122 @@
+package dev.outrigger.internal.ratelimit;
+
+import dev.outrigger.CallContext;
+import dev.outrigger.CallInterceptor;
+import dev.outrigger.CallListener;
+import dev.outrigger.RateLimit;
+import dev.outrigger.RateLimitStore;
+import dev.outrigger.RateLimitedException;
+import dev.outrigger.internal.Failures;
+import dev.outrigger.internal.NanoClock;
+import dev.outrigger.internal.RealCallContext;
+import dev.outrigger.internal.RetryAfter;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.function.Function;
+import java.util.function.LongSupplier;
+import okhttp3.Response;
+
+/**
+ * The rate-limit step of the chain when the limit's buckets live in a {@link RateLimitStore}
+ * (shared by every client of the store) rather than in this client's memory. Same position and
+ * contract as {@link RateLimitInterceptor}: once per attempt, one permit from the key's bucket
+ * (the host, or the limit's key function), the wait bounded by the call's deadline (refused at
+ * once with {@link RateLimitedException} when it cannot fit), and a server's request to slow down
+ * ({@code Retry-After} on 429/503, a used-up quota with its reset) pauses the key in the store,
+ * for every client sharing it.
+ *
+ * <p>Thread-safe; one instance serves every call of a client.
+ */
+public final class SharedRateLimitInterceptor implements CallInterceptor {
+  private final RateLimit limit;
+  private final RateLimitStore store;
+  private final NanoClock clock;
+  private final LongSupplier wallMillis;
+
+  public SharedRateLimitInterceptor(RateLimit limit, RateLimitStore store, NanoClock clock) {
+    this(limit, store, clock, System::currentTimeMillis);
+  }
+
+  /** @param wallMillis epoch milliseconds, for HTTP-date {@code Retry-After} values */
+  public SharedRateLimitInterceptor(
+      RateLimit limit, RateLimitStore store, NanoClock clock, LongSupplier wallMillis) {
+    this.limit = Objects.requireNonNull(limit, "limit");
+    this.store = Objects.requireNonNull(store, "store");
+    this.clock = Objects.requireNonNull(clock, "clock");
+    this.wallMillis = Objects.requireNonNull(wallMillis, "wallMillis");
+  }
+
+  @Override
+  public Response intercept(Chain chain) {
+    RealCallContext ctx = (RealCallContext) chain.context();
+    String key = keyOf(ctx);
+    long left = ctx.deadline().remainingNanos();
+    CallListener listener = ctx.listener();
+    long r;
+    try {
+      r = store.reserve(key, limit, 1, Math.max(0, left));
+      if (r > 0) {
+        clock.sleepNanos(r);
+      }
+    } catch (InterruptedException e) {
+      throw Failures.cancelled(ctx, e);
+    }
+    if (r < 0) {
+      Duration wouldWait = r == RateLimitStore.NEVER ? null : Duration.ofNanos(-r);
+      listener.rateLimitRejected(ctx, key, wouldWait);
+      throw new RateLimitedException(ctx.describe() + " was refused by the shared rate limit "
+          + limit + " of " + keyName(key) + ": the wait for a permit (" + wouldWait
+          + ") would not fit in the " + Duration.ofNanos(Math.max(0, left))
+          + " left before the deadline", wouldWait, ctx.attemptsSent());
+    }
+    if (r > 0) {
+      listener.rateLimitWaited(ctx, key, Duration.ofNanos(r));
+    }
+    Response response = chain.proceed(chain.request());
+    pauseIfAsked(ctx, key, response);
+    return response;
+  }
+
+  private void pauseIfAsked(CallContext ctx, String key, Response response) {
+    Duration max = limit.maxPause();
+    if (max.isZero()) {
+      return;
+    }
+    Duration ask = null;
+    if (response.code() == 429 || response.code() == 503) {
+      ask = RetryAfter.retryAfter(response, wallMillis);
+    }
+    Duration reset = RetryAfter.quotaReset(response, wallMillis);
+    if (reset != null && (ask == null || reset.compareTo(ask) > 0)) {
+      ask = reset;
+    }
+    if (ask == null || ask.isNegative() || ask.isZero()) {
+      return;
+    }
+    Duration pause = ask.compareTo(max) > 0 ? max : ask;
+    if (store.pause(key, limit, pause.toNanos()) > 0) {
+      try {
+        ((RealCallContext) ctx).listener().rateLimitPaused(ctx, key, pause);
+      } catch (RuntimeException e) {
+        // A listener must not break the call.
+      }
+    }
+  }
+
+  private String keyOf(CallContext ctx) {
+    Function<CallContext, String> f = limit.keyedBy();
+    String k = f == null ? null : f.apply(ctx);
+    return k == null ? ctx.host() : k;
+  }
+
+  /** A custom key may be a secret (an API token): only the default host key is named. */
+  private String keyName(String key) {
+    return limit.keyedBy() == null ? key : "its key";
+  }
+
+  @Override
+  public String toString() {
+    return "RateLimiter[" + limit + ", keyed by "
+        + (limit.keyedBy() == null ? "host" : "function") + ", shared through " + store + "]";
+  }
+}

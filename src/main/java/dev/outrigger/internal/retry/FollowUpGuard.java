@@ -1,0 +1,80 @@
+package dev.outrigger.internal.retry;
+
+import java.io.IOException;
+import okhttp3.Interceptor;
+import okhttp3.Response;
+
+/**
+ * An OkHttp network interceptor that keeps OkHttp from re-sending a request on its own after a
+ * {@code 503}, so that the retry policy alone decides what is sent again.
+ *
+ * <p>Why: OkHttp's {@code RetryAndFollowUpInterceptor} answers a {@code 503} carrying
+ * {@code Retry-After: 0} by sending the same request once more at once, whatever its method and
+ * even with {@code retryOnConnectionFailure(false)}: an unkeyed POST would reach the server
+ * twice, and the policy would neither count the attempt nor consult the budget. The same code
+ * parses an all-digit {@code Retry-After} with {@code Integer.valueOf}, so a value beyond
+ * {@code Integer.MAX_VALUE} makes the call throw {@link NumberFormatException}.
+ *
+ * <p>What: on a {@code 503} only, an all-digit {@code Retry-After} equal to zero is rewritten as
+ * an HTTP-date in the past (same meaning: retry now, which {@code RetryAfter.parse} reads as
+ * zero, but not a number OkHttp acts on), and one too large for an {@code int} is clamped to
+ * {@code Integer.MAX_VALUE} seconds (the policy caps it at {@code maxRetryAfter} anyway). Every
+ * other response passes untouched. OkHttp's other silent re-sends are off in Outrigger's client:
+ * {@code retryOnConnectionFailure(false)} covers connection failures and {@code 408}.
+ *
+ * <p>Install it with {@code OkHttpClient.Builder.addNetworkInterceptor(FollowUpGuard.INSTANCE)}
+ * (a network interceptor runs below {@code RetryAndFollowUpInterceptor}, so its response is the
+ * one OkHttp inspects). Stateless and thread-safe.
+ */
+public final class FollowUpGuard implements Interceptor {
+  public static final FollowUpGuard INSTANCE = new FollowUpGuard();
+
+  /** The epoch as an RFC 1123 date: a moment certainly past. */
+  static final String PAST = "Thu, 01 Jan 1970 00:00:00 GMT";
+
+  private FollowUpGuard() {}
+
+  @Override
+  public Response intercept(Chain chain) throws IOException {
+    Response response = chain.proceed(chain.request());
+    if (response.code() != 503) {
+      return response;
+    }
+    String value = response.header("Retry-After");
+    String safe = value == null ? null : safeValue(value.trim());
+    if (safe == null) {
+      return response;
+    }
+    return response.newBuilder().header("Retry-After", safe).build();
+  }
+
+  /** The value to send up instead of {@code value}, or null to keep it. */
+  static String safeValue(String value) {
+    if (value.isEmpty()) {
+      return null;
+    }
+    for (int i = 0; i < value.length(); i++) {
+      char c = value.charAt(i);
+      if (c < '0' || c > '9') {
+        return null;
+      }
+    }
+    int firstNonZero = 0;
+    while (firstNonZero < value.length() && value.charAt(firstNonZero) == '0') {
+      firstNonZero++;
+    }
+    String digits = value.substring(firstNonZero);
+    if (digits.isEmpty()) {
+      return PAST;
+    }
+    if (digits.length() > 10 || Long.parseLong(digits) > Integer.MAX_VALUE) {
+      return String.valueOf(Integer.MAX_VALUE);
+    }
+    return null;
+  }
+
+  @Override
+  public String toString() {
+    return "FollowUpGuard";
+  }
+}

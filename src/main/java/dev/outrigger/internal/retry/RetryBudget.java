@@ -1,0 +1,206 @@
+package dev.outrigger.internal.retry;
+
+import java.util.Iterator;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.function.LongSupplier;
+
+/**
+ * Per-key retry budget, after Finagle's {@code RetryBudget}: over any sliding window, retries to
+ * a key may add at most {@code ratio} of the calls made to it, plus {@code minPerSecond} for each
+ * second of the window. Lock-free; memory is bounded by {@code maxKeys} windows of
+ * {@value #SLOTS} longs each.
+ *
+ * <p>Implementation: each key has a ring of {@value #SLOTS} slots, each {@code window / SLOTS}
+ * long. A call deposits {@code ratio} retries into the current slot and a retry withdraws one,
+ * in fixed point ({@value #UNIT} units per retry). A retry is allowed when the reserve
+ * ({@code minPerSecond * window}) plus the sum of the live slots holds at least one retry. Each
+ * slot is a single {@code long}, packing the slot's epoch (its index since the budget was made,
+ * modulo 2^24) in the high 24 bits and its signed amount in the low 40 bits, so rolling a stale
+ * slot over and adding to it is one compare-and-set. Check-then-withdraw is not atomic across
+ * slots: concurrent retries may overdraw by at most one retry per racing thread, which a budget
+ * tolerates.
+ *
+ * <p>Keys are evicted lazily: when the map is full, windows idle for a whole window (which hold
+ * nothing) are removed, at most once per slot. Keys that still find no room share one overflow
+ * window, so a client calling many hosts stays bounded and still limited.
+ */
+public final class RetryBudget {
+  /** Slots per window. */
+  static final int SLOTS = 10;
+  /** Fixed-point units of one retry. */
+  static final long UNIT = 1000;
+  /** The most keys tracked separately by default. */
+  public static final int DEFAULT_MAX_KEYS = 1024;
+
+  private static final int EPOCH_BITS = 24;
+  private static final long EPOCH_MASK = (1L << EPOCH_BITS) - 1;
+  private static final int AMOUNT_BITS = 64 - EPOCH_BITS;
+  private static final long AMOUNT_MASK = (1L << AMOUNT_BITS) - 1;
+  private static final long AMOUNT_MAX = (1L << (AMOUNT_BITS - 1)) - 1;
+  private static final long AMOUNT_MIN = -(1L << (AMOUNT_BITS - 1));
+
+  private final long depositPerCall;
+  private final long reserve;
+  private final long slotNanos;
+  private final long originNanos;
+  private final LongSupplier nanos;
+  private final int maxKeys;
+  private final double ratio;
+  private final long windowNanos;
+  private final int minPerSecond;
+  private final ConcurrentHashMap<String, Window> windows = new ConcurrentHashMap<>();
+  private final Window overflow = new Window();
+  private final AtomicLong lastSweepEpoch = new AtomicLong(Long.MIN_VALUE);
+
+  /**
+   * @param ratio retries allowed per call, {@code >= 0}
+   * @param windowNanos the sliding window, at least {@value #SLOTS} ns
+   * @param minPerSecond retries allowed per second of window regardless of traffic
+   * @param maxKeys the most keys tracked separately, {@code >= 1}
+   * @param nanos a monotonic nanosecond clock
+   */
+  public RetryBudget(
+      double ratio, long windowNanos, int minPerSecond, int maxKeys, LongSupplier nanos) {
+    if (!(ratio >= 0) || Double.isInfinite(ratio) || windowNanos < SLOTS || minPerSecond < 0
+        || maxKeys < 1) {
+      throw new IllegalArgumentException("bad retry budget: ratio " + ratio + ", window "
+          + windowNanos + " ns, min " + minPerSecond + "/s, maxKeys " + maxKeys);
+    }
+    this.ratio = ratio;
+    this.windowNanos = windowNanos;
+    this.minPerSecond = minPerSecond;
+    this.depositPerCall = Math.round(ratio * UNIT);
+    this.reserve = Math.round(minPerSecond * (windowNanos / 1e9) * UNIT);
+    this.slotNanos = windowNanos / SLOTS;
+    this.maxKeys = maxKeys;
+    this.nanos = nanos;
+    this.originNanos = nanos.getAsLong();
+  }
+
+  /** Records one call to {@code key}. */
+  public void deposit(String key) {
+    long epoch = epoch();
+    Window w = window(key, epoch);
+    w.touch(epoch);
+    if (depositPerCall > 0) {
+      w.add(epoch, depositPerCall);
+    }
+  }
+
+  /** Takes one retry from {@code key}'s budget if it holds one; false (and nothing) if not. */
+  public boolean tryWithdraw(String key) {
+    long epoch = epoch();
+    Window w = window(key, epoch);
+    w.touch(epoch);
+    if (reserve + w.sum(epoch) < UNIT) {
+      return false;
+    }
+    w.add(epoch, -UNIT);
+    return true;
+  }
+
+  /** Retries {@code key} could take now (fractional), for tests and metrics. */
+  public double available(String key) {
+    long epoch = epoch();
+    Window w = windows.get(key);
+    long sum = w == null ? 0 : w.sum(epoch);
+    return (reserve + sum) / (double) UNIT;
+  }
+
+  /** How many keys have their own window (the overflow window excluded). */
+  public int trackedKeys() {
+    return windows.size();
+  }
+
+  private long epoch() {
+    return Math.floorDiv(nanos.getAsLong() - originNanos, slotNanos);
+  }
+
+  private Window window(String key, long epoch) {
+    Window w = windows.get(key);
+    if (w != null) {
+      return w;
+    }
+    if (windows.size() >= maxKeys) {
+      sweep(epoch);
+      if (windows.size() >= maxKeys) {
+        return overflow;
+      }
+    }
+    // May briefly exceed maxKeys under a race of new keys; the next sweep brings it back.
+    return windows.computeIfAbsent(key, k -> new Window());
+  }
+
+  /** Removes windows idle for a whole window (they hold nothing), at most once per slot. */
+  private void sweep(long epoch) {
+    long last = lastSweepEpoch.get();
+    if (last == epoch || !lastSweepEpoch.compareAndSet(last, epoch)) {
+      return;
+    }
+    for (Iterator<Map.Entry<String, Window>> it = windows.entrySet().iterator(); it.hasNext(); ) {
+      if (epoch - it.next().getValue().lastUsedEpoch >= SLOTS) {
+        it.remove();
+      }
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "RetryBudget[" + ratio + " of calls per " + windowNanos / 1_000_000 + " ms + "
+        + minPerSecond + "/s, " + windows.size() + " keys]";
+  }
+
+  private static long pack(long epoch, long amount) {
+    return ((epoch & EPOCH_MASK) << AMOUNT_BITS) | (amount & AMOUNT_MASK);
+  }
+
+  private static long epochOf(long packed) {
+    return packed >>> AMOUNT_BITS;
+  }
+
+  private static long amountOf(long packed) {
+    return (packed << EPOCH_BITS) >> EPOCH_BITS;
+  }
+
+  /** One key's ring of slots. */
+  private static final class Window {
+    final AtomicLongArray slots = new AtomicLongArray(SLOTS);
+    volatile long lastUsedEpoch;
+
+    void touch(long epoch) {
+      // A plain volatile write: a stale value only delays eviction by one sweep.
+      if (lastUsedEpoch != epoch) {
+        lastUsedEpoch = epoch;
+      }
+    }
+
+    void add(long epoch, long delta) {
+      int i = (int) Math.floorMod(epoch, (long) SLOTS);
+      long tag = epoch & EPOCH_MASK;
+      while (true) {
+        long v = slots.get(i);
+        long current = epochOf(v) == tag ? amountOf(v) : 0;
+        long next = Math.max(AMOUNT_MIN, Math.min(AMOUNT_MAX, current + delta));
+        if (slots.compareAndSet(i, v, pack(tag, next))) {
+          return;
+        }
+      }
+    }
+
+    long sum(long epoch) {
+      long tag = epoch & EPOCH_MASK;
+      long sum = 0;
+      for (int i = 0; i < SLOTS; i++) {
+        long v = slots.get(i);
+        long age = (tag - epochOf(v)) & EPOCH_MASK;
+        if (age < SLOTS) {
+          sum += amountOf(v);
+        }
+      }
+      return sum;
+    }
+  }
+}

@@ -1,0 +1,209 @@
+package dev.outrigger.internal.throttle;
+
+import dev.outrigger.CallContext;
+import dev.outrigger.CallInterceptor;
+import dev.outrigger.CallListener;
+import dev.outrigger.DeadlineExceededException;
+import dev.outrigger.HttpStatusException;
+import dev.outrigger.RateLimitedException;
+import dev.outrigger.TransportException;
+import dev.outrigger.internal.Failures;
+import dev.outrigger.internal.NanoClock;
+import dev.outrigger.internal.RealCallContext;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.random.RandomGenerator;
+import okhttp3.Response;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Client-side throttling, as the Google SRE book describes it ("Handling Overload"): each host
+ * keeps, over a sliding window (2 minutes by default, in 12 buckets), how many attempts the
+ * client made ({@code requests}, local rejections included) and how many the backend accepted
+ * ({@code accepts}), and refuses each new attempt locally with probability
+ *
+ * <pre>max(0, (requests - K x accepts) / (requests + 1))</pre>
+ *
+ * <p>While the backend accepts, nothing is refused; as it starts rejecting, the client sheds
+ * more and more of its own load before sending, so the backend spends nothing on requests it
+ * would refuse, yet a fraction still goes through to see when it recovers. {@code K} (default
+ * 2) sets the tolerance: the client sends up to K times what the backend accepts.
+ *
+ * <p>An attempt counts as accepted unless its answer was {@code 429} or {@code 503} or it
+ * failed in transport ({@link TransportException} other than a cancellation, or a
+ * {@link DeadlineExceededException} that cut a sent attempt). An attempt that was never sent
+ * (refused further in, for example by a rate limit) or was cancelled by its caller is not
+ * counted. A refused attempt throws {@link RateLimitedException} ({@code wouldWait} null,
+ * {@code attempts()} the attempts sent so far), which the retry policy does not retry.
+ *
+ * <p>Every move of a host's probability by 0.01 or more, or to or from 0, goes to
+ * {@link CallListener#throttleProbability}; a move by 0.1 or more, or to or from 0, is logged at
+ * DEBUG. Thread-safe and lock-free.
+ */
+public final class ThrottleInterceptor implements CallInterceptor {
+  /** The default sliding window. */
+  public static final Duration DEFAULT_WINDOW = Duration.ofMinutes(2);
+  /** Buckets in the window. */
+  public static final int BUCKETS = 12;
+  /** Beyond this many hosts, idle ones are dropped when a new one arrives. */
+  static final int MAX_IDLE_HOSTS = 1024;
+
+  private static final Logger LOG = LoggerFactory.getLogger(ThrottleInterceptor.class);
+  private static final RandomGenerator THREAD_LOCAL = () -> ThreadLocalRandom.current().nextLong();
+
+  private final double k;
+  private final long windowNanos;
+  private final NanoClock clock;
+  private final RandomGenerator random;
+  private final ConcurrentHashMap<String, Host> hosts = new ConcurrentHashMap<>();
+
+  /**
+   * With the default window and a thread-local random source.
+   *
+   * @throws IllegalArgumentException if {@code k} is below 1 or not finite
+   */
+  public ThrottleInterceptor(double k, NanoClock clock) {
+    this(k, DEFAULT_WINDOW, clock, THREAD_LOCAL);
+  }
+
+  /**
+   * @param random decides each refusal; must be thread-safe if calls run concurrently
+   * @throws IllegalArgumentException if {@code k} is below 1 or not finite, or the window is
+   *     shorter than one millisecond
+   */
+  public ThrottleInterceptor(double k, Duration window, NanoClock clock, RandomGenerator random) {
+    checkK(k);
+    if (window.toMillis() < 1) {
+      throw new IllegalArgumentException(
+          "client throttling window must be at least 1 ms, but was " + window);
+    }
+    this.k = k;
+    this.windowNanos = window.toNanos();
+    this.clock = clock;
+    this.random = random;
+  }
+
+  /**
+   * Checks a K value.
+   *
+   * @throws IllegalArgumentException if {@code k} is below 1 or not finite
+   */
+  public static double checkK(double k) {
+    if (!(k >= 1) || Double.isInfinite(k)) {
+      throw new IllegalArgumentException(
+          "client throttling K must be a finite number of at least 1, but was " + k);
+    }
+    return k;
+  }
+
+  /** The SRE book's formula. */
+  static double probability(long requests, long accepts, double k) {
+    return Math.max(0, (requests - k * accepts) / (requests + 1));
+  }
+
+  @Override
+  public Response intercept(Chain chain) {
+    CallContext ctx = chain.context();
+    Host host = host(ctx.host());
+    AcceptWindow.Counts counts = host.window.counts();
+    double p = probability(counts.requests(), counts.accepts(), k);
+    report(host, ctx, p, counts);
+    if (p > 0 && random.nextDouble() < p) {
+      host.window.record(false);
+      throw new RateLimitedException(describe(ctx) + ": refused by the client-side throttle for "
+          + ctx.host() + " (rejection probability " + format(p) + ": the backend accepted "
+          + counts.accepts() + " of the last " + counts.requests() + " attempts, K = " + k + ")",
+          null, ctx.attemptsSent());
+    }
+    int sentBefore = ctx.attemptsSent();
+    Response response;
+    try {
+      response = chain.proceed(chain.request());
+    } catch (RuntimeException | Error e) {
+      if (ctx.attemptsSent() > sentBefore && !Failures.isCancellation(e)) {
+        boolean rejected = e instanceof TransportException
+            || e instanceof DeadlineExceededException
+            || e instanceof HttpStatusException h && (h.status() == 429 || h.status() == 503);
+        host.window.record(!rejected);
+      }
+      throw e;
+    }
+    if (ctx.attemptsSent() > sentBefore) {
+      int code = response.code();
+      host.window.record(code != 429 && code != 503);
+    }
+    return response;
+  }
+
+  private void report(Host host, CallContext ctx, double p, AcceptWindow.Counts counts) {
+    long bits = host.reported.get();
+    double last = Double.longBitsToDouble(bits);
+    boolean zeroCrossing = (p == 0) != (last == 0);
+    if (!zeroCrossing && Math.abs(p - last) < 0.01) {
+      return;
+    }
+    if (!host.reported.compareAndSet(bits, Double.doubleToLongBits(p))) {
+      return; // another thread reports the move
+    }
+    if (zeroCrossing || Math.abs(p - last) >= 0.1) {
+      LOG.debug("client-side throttle for {}: rejection probability {} -> {} ({} accepted of {})",
+          ctx.host(), format(last), format(p), counts.accepts(), counts.requests());
+    }
+    if (ctx instanceof RealCallContext real) {
+      try {
+        real.listener().throttleProbability(ctx.host(), p, counts.requests(), counts.accepts());
+      } catch (RuntimeException e) {
+        LOG.warn("CallListener.throttleProbability threw; ignored", e);
+      }
+    }
+  }
+
+  private Host host(String key) {
+    Host h = hosts.get(key);
+    if (h != null) {
+      return h;
+    }
+    if (hosts.size() >= MAX_IDLE_HOSTS) {
+      // Lazy eviction: hosts with an empty window have nothing to remember.
+      hosts.entrySet().removeIf(e -> e.getValue().window.idle());
+    }
+    return hosts.computeIfAbsent(key, x -> new Host(new AcceptWindow(
+        windowNanos, BUCKETS, clock::nanoTime)));
+  }
+
+  /** The rejection probability for {@code host} now (for diagnostics and tests). */
+  public double probability(String host) {
+    Host h = hosts.get(host);
+    if (h == null) {
+      return 0;
+    }
+    AcceptWindow.Counts c = h.window.counts();
+    return probability(c.requests(), c.accepts(), k);
+  }
+
+  private static String format(double p) {
+    return String.format(Locale.ROOT, "%.2f", p);
+  }
+
+  private static String describe(CallContext ctx) {
+    return ctx instanceof RealCallContext real ? real.describe() : ctx.method() + " " + ctx.host();
+  }
+
+  @Override
+  public String toString() {
+    return "ClientThrottle[K=" + k + ", window " + windowNanos / 1_000_000_000L + " s per host]";
+  }
+
+  private static final class Host {
+    final AcceptWindow window;
+    final AtomicLong reported = new AtomicLong(Double.doubleToLongBits(0));
+
+    Host(AcceptWindow window) {
+      this.window = window;
+    }
+  }
+}

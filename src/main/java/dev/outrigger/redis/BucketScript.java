@@ -1,0 +1,147 @@
+package dev.outrigger.redis;
+
+import dev.outrigger.RateLimit;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.List;
+
+/**
+ * The Lua script that is the shared bucket: one atomic step per call, on Redis's own clock.
+ *
+ * <h2>Algorithm</h2>
+ *
+ * <p>The same GCRA token bucket as the in-memory limiter: each bandwidth {@code i} keeps one
+ * number, its theoretical arrival time {@code tat[i]} (when the bucket will be full again). With
+ * {@code I} the interval between two permits and {@code tau = I * burst}, the bucket holds
+ * {@code (tau - max(0, tat - now)) / I} permits. Taking {@code n} permits sets
+ * {@code tat = max(tat, now) + n * I}; when not enough are stored, the caller reserves them in
+ * line and waits {@code max(tat, now) + n * I - tau - now} (the slowest bandwidth decides), unless
+ * that is longer than it accepts, in which case nothing changes. A missing key is a full bucket,
+ * so keys expire when their bucket has refilled.
+ *
+ * <p>{@code now} is Redis's {@code TIME} (microseconds) read inside the script, so every JVM
+ * shares one clock and no JVM's clock skew matters. Times are microseconds held in Lua doubles
+ * (exact to 2^53, centuries of epoch microseconds), with fractions.
+ *
+ * <p>Pre-fetching: a caller may ask for up to {@code want >= n} permits when they are available
+ * now; it gets {@code min(want, stored)} and keeps the extra ones locally. Waits are never
+ * pre-fetched.
+ *
+ * <p>Pause ({@code op = 'p'}): the server asked to slow down until {@code until = now + pause}:
+ * each {@code tat} moves to {@code max(max(tat, now) + ext, until + tau - I)} where {@code ext}
+ * is how much the pause grew, so nothing is granted before {@code until} and one permit is
+ * stored then, exactly as the in-memory limiter does.
+ *
+ * <p>The script also registers the caller in a sorted set of clients seen in the last 10 s when
+ * asked (at most once a second per client and key), and returns their number: the fallback's
+ * share of the quota when Redis becomes unreachable.
+ *
+ * <p>Layout: {@code KEYS = [bucket, clients]}; {@code ARGV = [op, a, b, c, clientId, I1, burst1,
+ * I2, burst2, ...]} with, for {@code r}: {@code a = n}, {@code b = want}, {@code c = max wait};
+ * for {@code p}: {@code a = pause}. Returns {@code [taken, wait, clients]}: {@code taken = 0}
+ * means refused and {@code wait} is then the wait that would have been needed; for a pause,
+ * {@code taken} is how much it grew. Times in whole microseconds, rounded up.
+ */
+final class BucketScript {
+  static final String SOURCE = """
+      if redis.replicate_commands then pcall(redis.replicate_commands) end
+      local t = redis.call('TIME')
+      local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+      local op = ARGV[1]
+      local k = (#ARGV - 5) / 2
+      local iv, tau, fields = {}, {}, {}
+      for i = 1, k do
+        iv[i] = tonumber(ARGV[4 + 2 * i])
+        tau[i] = iv[i] * tonumber(ARGV[5 + 2 * i])
+        fields[i] = tostring(i)
+      end
+      fields[k + 1] = 'p'
+      local stored = redis.call('HMGET', KEYS[1], unpack(fields))
+      local tat = {}
+      for i = 1, k do tat[i] = tonumber(stored[i]) or now end
+      local paused = tonumber(stored[k + 1]) or now
+      local clients = -1
+      if ARGV[5] ~= '' then
+        redis.call('ZADD', KEYS[2], now, ARGV[5])
+        redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 10000000)
+        redis.call('PEXPIRE', KEYS[2], 20000)
+        clients = redis.call('ZCARD', KEYS[2])
+      end
+      local result, wait
+      if op == 'r' then
+        local n = tonumber(ARGV[2])
+        local want = tonumber(ARGV[3])
+        local avail = math.huge
+        for i = 1, k do
+          local a = math.floor((tau[i] - math.max(0, tat[i] - now)) / iv[i])
+          if a < avail then avail = a end
+        end
+        if avail >= n then
+          result = math.min(want, avail)
+          wait = 0
+          for i = 1, k do tat[i] = math.max(tat[i], now) + result * iv[i] end
+        else
+          local wake = now
+          for i = 1, k do
+            local w = math.max(tat[i], now) + n * iv[i] - tau[i]
+            if w > wake then wake = w end
+          end
+          wait = wake - now
+          if wait > tonumber(ARGV[4]) then
+            return {0, math.ceil(wait), clients}
+          end
+          result = n
+          for i = 1, k do tat[i] = math.max(tat[i], wake) + n * iv[i] end
+        end
+      else
+        local untilT = now + tonumber(ARGV[2])
+        local ext = untilT - math.max(paused, now)
+        if ext <= 0 then return {0, 0, clients} end
+        for i = 1, k do
+          tat[i] = math.max(math.max(tat[i], now) + ext, untilT + tau[i] - iv[i])
+        end
+        paused = untilT
+        result = math.ceil(ext)
+        wait = 0
+      end
+      local args, last = {}, paused
+      for i = 1, k do
+        args[#args + 1] = tostring(i)
+        args[#args + 1] = string.format('%.17g', tat[i])
+        if tat[i] > last then last = tat[i] end
+      end
+      args[#args + 1] = 'p'
+      args[#args + 1] = string.format('%.17g', paused)
+      redis.call('HSET', KEYS[1], unpack(args))
+      redis.call('PEXPIRE', KEYS[1], math.ceil((last - now) / 1000) + 1000)
+      return {result, math.ceil(wait), clients}
+      """;
+
+  static final String SHA1 = sha1(SOURCE);
+
+  private BucketScript() {}
+
+  /** The bandwidth arguments: interval in microseconds and burst, per bandwidth. */
+  static String[] bands(RateLimit limit) {
+    List<RateLimit> bands = limit.bandwidths();
+    String[] out = new String[bands.size() * 2];
+    for (int i = 0; i < bands.size(); i++) {
+      RateLimit b = bands.get(i);
+      double intervalMicros = b.period().toNanos() / 1000.0 / b.permits();
+      out[2 * i] = Double.toString(intervalMicros);
+      out[2 * i + 1] = Integer.toString(b.burst());
+    }
+    return out;
+  }
+
+  private static String sha1(String s) {
+    try {
+      return HexFormat.of().formatHex(
+          MessageDigest.getInstance("SHA-1").digest(s.getBytes(StandardCharsets.UTF_8)));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-1 is required of every JVM", e);
+    }
+  }
+}

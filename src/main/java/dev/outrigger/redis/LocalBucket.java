@@ -1,0 +1,104 @@
+package dev.outrigger.redis;
+
+import dev.outrigger.RateLimit;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * An in-memory bucket with the semantics of {@link BucketScript} (the same GCRA arithmetic, in
+ * nanoseconds of {@link System#nanoTime()}-like time), used while Redis cannot be reached.
+ * Lock-free: the state is one immutable {@code long[]} swapped by compare-and-set, the theoretical
+ * arrival time of each bandwidth followed by the end of the current server pause. Times are only
+ * compared by subtraction.
+ */
+final class LocalBucket {
+  private final long[] interval;
+  private final long[] tau;
+  private final int maxPermits;
+  private final AtomicReference<long[]> state;
+
+  /**
+   * An empty bucket at {@code nowNanos} for {@code share} of each bandwidth of {@code limit}:
+   * {@code share} of its rate and of its burst (at least one permit). It starts empty because it
+   * cannot know what the other clients took just before: an outage never begins with a burst.
+   */
+  LocalBucket(RateLimit limit, double share, long nowNanos) {
+    List<RateLimit> bands = limit.bandwidths();
+    int k = bands.size();
+    this.interval = new long[k];
+    this.tau = new long[k];
+    int min = Integer.MAX_VALUE;
+    long[] s = new long[k + 1];
+    for (int i = 0; i < k; i++) {
+      RateLimit b = bands.get(i);
+      int burst = (int) Math.max(1, Math.floor(b.burst() * share));
+      // Rounded up: the bucket may be a hair slower than asked, never faster.
+      interval[i] = Math.max(1, (long) Math.ceil(b.period().toNanos() / (b.permits() * share)));
+      tau[i] = interval[i] * burst;
+      min = Math.min(min, burst);
+      s[i] = nowNanos + tau[i];
+    }
+    s[k] = nowNanos;
+    this.maxPermits = min;
+    this.state = new AtomicReference<>(s);
+  }
+
+  int maxPermits() {
+    return maxPermits;
+  }
+
+  /**
+   * Takes {@code n} permits now or in line, as {@link dev.outrigger.RateLimitStore#reserve}
+   * answers: the wait ({@code >= 0}) when taken, minus the wait that did not fit otherwise, or
+   * {@link dev.outrigger.RateLimitStore#NEVER}.
+   */
+  long reserve(long now, int n, long maxWaitNanos) {
+    if (n > maxPermits) {
+      return dev.outrigger.RateLimitStore.NEVER;
+    }
+    int k = interval.length;
+    for (;;) {
+      long[] s = state.get();
+      long wake = now;
+      for (int i = 0; i < k; i++) {
+        wake = later(wake, later(s[i], now) + n * interval[i] - tau[i]);
+      }
+      long wait = wake - now;
+      if (wait > maxWaitNanos) {
+        return -Math.max(1, wait);
+      }
+      long[] t = s.clone();
+      for (int i = 0; i < k; i++) {
+        t[i] = later(s[i], wake) + n * interval[i];
+      }
+      if (state.compareAndSet(s, t)) {
+        return wait;
+      }
+    }
+  }
+
+  /** Pauses the bucket until {@code now + pauseNanos}; returns how much the pause grew. */
+  long pause(long now, long pauseNanos) {
+    int k = interval.length;
+    long until = now + pauseNanos;
+    for (;;) {
+      long[] s = state.get();
+      long ext = until - later(s[k], now);
+      if (ext <= 0) {
+        return 0;
+      }
+      long[] t = new long[k + 1];
+      for (int i = 0; i < k; i++) {
+        t[i] = later(later(s[i], now) + ext, until + tau[i] - interval[i]);
+      }
+      t[k] = until;
+      if (state.compareAndSet(s, t)) {
+        return ext;
+      }
+    }
+  }
+
+  private static long later(long a, long b) {
+    return a - b > 0 ? a : b;
+  }
+}

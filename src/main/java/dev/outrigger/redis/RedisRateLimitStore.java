@@ -1,0 +1,736 @@
+package dev.outrigger.redis;
+
+import dev.outrigger.RateLimit;
+import dev.outrigger.RateLimitStore;
+import dev.outrigger.RateLimitedException;
+import io.lettuce.core.ClientOptions;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisFuture;
+import io.lettuce.core.RedisNoScriptException;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.SocketOptions;
+import io.lettuce.core.TimeoutOptions;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.codec.StringCodec;
+import io.lettuce.core.resource.ClientResources;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.Base64;
+import java.util.List;
+import java.util.Objects;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.LongSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A {@link RateLimitStore} in Redis: every client using the same Redis (and key prefix) shares
+ * each key's quota, across threads, clients and JVMs.
+ *
+ * {@snippet :
+ * try (RedisRateLimitStore redis = RedisRateLimitStore.builder("redis://10.0.0.5:6379").build();
+ *      ApiClient client = ApiClient.builder()
+ *          .baseUrl("https://partner.example.com")
+ *          .rateLimit(RateLimit.per(1000, Duration.ofMinutes(1)).burst(50).store(redis))
+ *          .build()) {
+ *   client.get("/orders").execute(String.class);
+ * }
+ * }
+ *
+ * <p><b>Semantics.</b> The same token bucket as the in-memory limiter (every bandwidth, continuous
+ * refill, waits in line, server pauses), computed by one atomic Lua script per acquire on Redis's
+ * own clock ({@code TIME}), so no JVM's clock matters. One round trip per permit at most
+ * ({@code EVALSHA}; after a Redis restart one {@code EVAL} reloads the script). Every JVM using
+ * the same key must configure the same limit. Keys are stored hashed ({@code outrigger:ratelimit:
+ * {sha256}}), so a key that is an API token never appears in Redis; a bucket's key expires once
+ * it has refilled.
+ *
+ * <p><b>Pre-fetching</b> ({@link Builder#prefetch(int)}, default 1 = off): when permits are
+ * available now, one round trip takes up to {@code prefetch} of them and the extra ones are kept
+ * in this store for at most one second. That divides the round trips by up to
+ * {@code prefetch}, at a price: in any window of time {@code T}, the server can see at most
+ * {@code burst + rate * T + N * (prefetch - 1)} calls, where {@code N} is the number of store
+ * instances (a permit taken before the window can be used inside it). Without pre-fetching the
+ * bound is the bucket's own, {@code burst + rate * T} (on the times Redis granted them; network
+ * jitter between clients and server comes on top for any distributed limiter).
+ *
+ * <p><b>When Redis is down or slow.</b> Each question waits at most {@link Builder#timeout}
+ * (default 10 ms), so a call never hangs on Redis; a call whose question fails uses the
+ * fallback. A lost connection, an error, or three slow answers in a row (one is a hiccup, not an
+ * outage) make Redis unavailable: the store logs one WARN and stops asking it, except for one
+ * call per {@link Builder#probeInterval} (default 1 s), which reconnects when needed; the first
+ * answer ends the outage, with an INFO log. The fallback, by default, is a bucket in this JVM
+ * with a share of each bandwidth: {@code 1 / (stores seen using the key in the last 10 s)},
+ * learnt from Redis while it worked (the whole quota when never learnt), so the replicas together
+ * stay near the quota. It starts empty, since it cannot know what the others took just before:
+ * an outage never begins with a burst. {@link Fallback#localShare(double)} fixes the share;
+ * {@link Fallback#failFast()} refuses the calls with {@link RateLimitedException} instead.
+ *
+ * <p>Thread-safe. Share one store between clients; {@link #close()} it when the application
+ * stops (it closes the Redis connection, and the Lettuce resources it created). Lettuce is an
+ * optional dependency of Outrigger: add {@code io.lettuce:lettuce-core} to use this class.
+ */
+public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(RedisRateLimitStore.class);
+  private static final long SECOND = 1_000_000_000L;
+  /** How long pre-fetched permits stay usable. */
+  private static final long STOCK_TTL_NANOS = SECOND;
+  /** How often a store registers itself as a user of a key (for the fallback's share). */
+  private static final long REGISTER_EVERY_NANOS = SECOND;
+  /** Slow answers in a row that make Redis unavailable (one is a hiccup, not an outage). */
+  private static final int SLOW_ANSWERS_FOR_OUTAGE = 3;
+  /** Local state of a key unused this long is dropped when the table is full. */
+  private static final long IDLE_KEY_NANOS = 60 * SECOND;
+
+  private final RedisURI uri;
+  private final String where;
+  private final String prefix;
+  private final long timeoutNanos;
+  private final long probeNanos;
+  private final int prefetch;
+  private final Fallback fallback;
+  private final LongSupplier nanos;
+  private final ClientResources resources;
+  private final boolean ownResources;
+  private final RedisClient client;
+  private final String clientId = UUID.randomUUID().toString();
+  private final AtomicReference<CompletableFuture<StatefulRedisConnection<String, String>>> conn;
+  private final AtomicBoolean down = new AtomicBoolean();
+  private final AtomicInteger slowAnswers = new AtomicInteger();
+  private final LongAdder fallbacks = new LongAdder();
+  private final AtomicLong nextProbe = new AtomicLong();
+  private final ConcurrentHashMap<String, KeyState> keys = new ConcurrentHashMap<>();
+  private final AtomicReference<LocalBucket> overflowFallback = new AtomicReference<>();
+  private final AtomicLong nextSweep;
+  private final AtomicBoolean closed = new AtomicBoolean();
+
+  private RedisRateLimitStore(Builder b) {
+    this.uri = b.uri;
+    this.where = b.uri.getHost() + ":" + b.uri.getPort();
+    this.prefix = b.keyPrefix;
+    this.timeoutNanos = b.timeout.toNanos();
+    this.probeNanos = b.probeInterval.toNanos();
+    this.prefetch = b.prefetch;
+    this.fallback = b.fallback;
+    this.nanos = b.nanos;
+    this.ownResources = b.resources == null;
+    this.resources = ownResources ? ClientResources.create() : b.resources;
+    this.client = RedisClient.create(resources);
+    // Fail fast while disconnected (no queue of stale acquires replayed later), reconnect only
+    // when this store asks, and drop commands nobody waits for after a while.
+    client.setOptions(ClientOptions.builder()
+        .autoReconnect(false)
+        .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
+        .socketOptions(SocketOptions.builder().connectTimeout(b.connectTimeout).build())
+        .timeoutOptions(TimeoutOptions.enabled(
+            Duration.ofNanos(Math.max(SECOND, 10 * timeoutNanos))))
+        .build());
+    long now = nanos.getAsLong();
+    this.nextSweep = new AtomicLong(now + SECOND);
+    this.conn = new AtomicReference<>(connect());
+    warmUp(b.connectTimeout.toNanos(), now);
+  }
+
+  /** A builder for a store at {@code redisUri}, for example {@code redis://10.0.0.5:6379/0}. */
+  public static Builder builder(String redisUri) {
+    return new Builder(redisUri);
+  }
+
+  /**
+   * Connects, loads the script and runs it once (a pause of nothing, which writes nothing), so
+   * that the first calls do not pay for connecting or class loading.
+   */
+  private void warmUp(long waitNanos, long now) {
+    try {
+      StatefulRedisConnection<String, String> c = await(conn.get(), now + waitNanos);
+      await(c.async().scriptLoad(BucketScript.SOURCE), nanos.getAsLong() + waitNanos);
+      KeyState warm = new KeyState(redisKeys(""), null, now);
+      await(c.async().evalsha(BucketScript.SHA1, ScriptOutputType.MULTI, warm.redisKeys,
+          "p", "0", "0", "0", "", "1", "1"), nanos.getAsLong() + waitNanos);
+    } catch (StoreFailure e) {
+      failed(e, nanos.getAsLong());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      failed(new StoreFailure("interrupted while connecting", e), nanos.getAsLong());
+    }
+  }
+
+  @Override
+  public long reserve(String key, RateLimit limit, int permits, long maxWaitNanos)
+      throws InterruptedException {
+    Objects.requireNonNull(key, "key");
+    Objects.requireNonNull(limit, "limit");
+    if (permits < 1) {
+      throw new IllegalArgumentException("permits must be at least 1, but was " + permits);
+    }
+    if (closed.get()) {
+      throw new IllegalStateException("this RedisRateLimitStore is closed");
+    }
+    if (permits > limit.burst()) {
+      return NEVER;
+    }
+    long now = nanos.getAsLong();
+    KeyState ks = keyState(key, limit, now);
+    if (permits == 1 && ks.takeStocked(now)) {
+      return 0;
+    }
+    if (mayAskRedis(now)) {
+      int want = permits == 1 ? prefetch : permits;
+      String[] args = args(ks, limit, "r", Integer.toString(permits), Integer.toString(want),
+          Long.toString(Math.max(0, maxWaitNanos) / 1000), ks.register(now) ? clientId : "");
+      List<Object> r;
+      try {
+        r = eval(ks, args, now + timeoutNanos);
+      } catch (StoreFailure e) {
+        failed(e, now);
+        return fallback(ks, limit, permits, maxWaitNanos, now);
+      }
+      recovered();
+      long taken = (Long) r.get(0);
+      long waitNanos = (Long) r.get(1) * 1000;
+      long clients = (Long) r.get(2);
+      if (clients > 0) {
+        ks.activeClients = (int) Math.min(Integer.MAX_VALUE, clients);
+      }
+      if (taken == 0) {
+        return -Math.max(1, waitNanos);
+      }
+      if (taken > permits) {
+        ks.addStock((int) (taken - permits), nanos.getAsLong(), prefetch - 1);
+      }
+      return waitNanos;
+    }
+    return fallback(ks, limit, permits, maxWaitNanos, now);
+  }
+
+  @Override
+  public long pause(String key, RateLimit limit, long pauseNanos) {
+    if (pauseNanos <= 0 || closed.get()) {
+      return 0;
+    }
+    long now = nanos.getAsLong();
+    KeyState ks = keyState(key, limit, now);
+    ks.clearStock();
+    if (mayAskRedis(now)) {
+      String[] args = args(ks, limit, "p", Long.toString((pauseNanos + 999) / 1000), "0", "0", "");
+      try {
+        List<Object> r = eval(ks, args, now + timeoutNanos);
+        recovered();
+        return (Long) r.get(0) * 1000;
+      } catch (StoreFailure e) {
+        failed(e, now);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    if (fallback.failFast) {
+      return 0;
+    }
+    return ks.fallbackBucket(limit, share(ks), now).pause(now, pauseNanos);
+  }
+
+  /** Whether the store is using its fallback because Redis did not answer. */
+  public boolean degraded() {
+    return down.get();
+  }
+
+  /** How many reservations the fallback answered (for tests and benchmarks). */
+  long fallbacks() {
+    return fallbacks.sum();
+  }
+
+  private long fallback(KeyState ks, RateLimit limit, int permits, long maxWaitNanos, long now) {
+    fallbacks.increment();
+    if (fallback.failFast) {
+      throw new RateLimitedException("the shared rate limit in Redis at " + where
+          + " is unavailable, and its store is configured to fail fast rather than fall back",
+          null, 0);
+    }
+    return ks.fallbackBucket(limit, share(ks), now).reserve(now, permits, maxWaitNanos);
+  }
+
+  private double share(KeyState ks) {
+    if (fallback.share > 0) {
+      return fallback.share;
+    }
+    int clients = ks.activeClients;
+    return clients > 1 ? 1.0 / clients : 1.0;
+  }
+
+  /** Whether this call may ask Redis: always while it works, else one call per probe interval. */
+  private boolean mayAskRedis(long now) {
+    if (!down.get()) {
+      return true;
+    }
+    long next = nextProbe.get();
+    return now - next >= 0 && nextProbe.compareAndSet(next, now + probeNanos);
+  }
+
+  private void failed(StoreFailure e, long now) {
+    if (e.slow && !down.get() && slowAnswers.incrementAndGet() < SLOW_ANSWERS_FOR_OUTAGE) {
+      // A hiccup (a GC pause, a busy Redis): this call uses the fallback, the next asks again.
+      return;
+    }
+    nextProbe.set(now + probeNanos);
+    if (down.compareAndSet(false, true)) {
+      String then = fallback.failFast ? "refusing rate-limited calls"
+          : fallback.share > 0 ? "falling back to a local bucket with " + fallback.share
+              + " of each limit"
+          : "falling back to local buckets with a share of each limit (1 / the clients seen)";
+      log.warn("shared rate limit in Redis at {} unavailable ({}): {} until Redis answers "
+          + "again; asking it every {} ms", where, e.getMessage(), then, probeNanos / 1_000_000);
+    }
+  }
+
+  private void recovered() {
+    if (slowAnswers.get() != 0) {
+      slowAnswers.set(0);
+    }
+    if (down.get() && down.compareAndSet(true, false)) {
+      // The next outage starts from fresh buckets sized with what Redis says then.
+      keys.values().forEach(KeyState::dropFallback);
+      overflowFallback.set(null);
+      log.info("shared rate limit in Redis at {} is answering again", where);
+    }
+  }
+
+  /** Redis did not answer: {@code slow} when it timed out, otherwise it failed or is gone. */
+  private static final class StoreFailure extends Exception {
+    private static final long serialVersionUID = 1L;
+    final boolean slow;
+
+    StoreFailure(String message, Throwable cause) {
+      this(message, cause, false);
+    }
+
+    StoreFailure(String message, Throwable cause, boolean slow) {
+      super(message, cause, false, false);
+      this.slow = slow;
+    }
+  }
+
+  private List<Object> eval(KeyState ks, String[] args, long deadline)
+      throws StoreFailure, InterruptedException {
+    StatefulRedisConnection<String, String> c = connection(deadline);
+    try {
+      return await(c.async().evalsha(BucketScript.SHA1, ScriptOutputType.MULTI, ks.redisKeys,
+          args), deadline);
+    } catch (StoreFailure e) {
+      if (!(e.getCause() instanceof RedisNoScriptException)) {
+        throw e;
+      }
+      // Redis restarted or its script cache was flushed: EVAL loads the script again.
+      return await(c.async().eval(BucketScript.SOURCE, ScriptOutputType.MULTI, ks.redisKeys,
+          args), deadline);
+    }
+  }
+
+  private StatefulRedisConnection<String, String> connection(long deadline)
+      throws StoreFailure, InterruptedException {
+    CompletableFuture<StatefulRedisConnection<String, String>> f = conn.get();
+    if (f.isDone()) {
+      StatefulRedisConnection<String, String> c =
+          f.isCompletedExceptionally() ? null : f.getNow(null);
+      if (c != null && c.isOpen()) {
+        return c;
+      }
+      CompletableFuture<StatefulRedisConnection<String, String>> next = connect();
+      if (conn.compareAndSet(f, next)) {
+        f = next;
+      } else {
+        next.thenAccept(StatefulRedisConnection::closeAsync);
+        f = conn.get();
+      }
+    }
+    return await(f, deadline);
+  }
+
+  private CompletableFuture<StatefulRedisConnection<String, String>> connect() {
+    return client.connectAsync(StringCodec.UTF8, uri).toCompletableFuture()
+        .thenApply(c -> {
+          if (closed.get()) {
+            c.closeAsync();
+          }
+          return c;
+        });
+  }
+
+  private <T> T await(Future<T> f, long deadline) throws StoreFailure, InterruptedException {
+    try {
+      long left = deadline - nanos.getAsLong();
+      return left > 0 || f.isDone() ? f.get(Math.max(0, left), TimeUnit.NANOSECONDS)
+          : timedOut(f);
+    } catch (TimeoutException e) {
+      return timedOut(f);
+    } catch (ExecutionException e) {
+      Throwable cause = e.getCause() == null ? e : e.getCause();
+      String why = cause.getMessage() != null ? cause.getMessage()
+          : cause.getClass().getSimpleName();
+      throw new StoreFailure(why, cause);
+    } catch (java.util.concurrent.CancellationException e) {
+      throw new StoreFailure("cancelled", e);
+    } catch (InterruptedException e) {
+      f.cancel(true);
+      throw e;
+    }
+  }
+
+  private <T> T timedOut(Future<T> f) throws StoreFailure {
+    // Not sent yet: never sent. Sent: Redis may still take permits nobody uses, which can only
+    // make the shared limit stricter.
+    f.cancel(true);
+    throw new StoreFailure("no answer within " + timeoutNanos / 1000 + " µs", null, true);
+  }
+
+  private static String[] args(
+      KeyState ks, RateLimit limit, String op, String a, String b, String c, String id) {
+    String[] bands = ks.bands(limit);
+    String[] out = new String[5 + bands.length];
+    out[0] = op;
+    out[1] = a;
+    out[2] = b;
+    out[3] = c;
+    out[4] = id;
+    System.arraycopy(bands, 0, out, 5, bands.length);
+    return out;
+  }
+
+  private KeyState keyState(String key, RateLimit limit, long now) {
+    KeyState ks = keys.get(key);
+    if (ks == null) {
+      if (keys.size() >= limit.maxKeys()) {
+        sweep(now);
+      }
+      if (keys.size() >= limit.maxKeys()) {
+        // A full table: the key still shares Redis's bucket; only local state is not kept.
+        ks = new KeyState(redisKeys(key), overflowFallback, now);
+      } else {
+        ks = keys.computeIfAbsent(key, k -> new KeyState(redisKeys(k), null, now));
+      }
+    }
+    ks.lastUsedNanos = now;
+    return ks;
+  }
+
+  /** Drops local state of keys unused for a minute; at most once a second. */
+  private void sweep(long now) {
+    long next = nextSweep.get();
+    if (now - next < 0 || !nextSweep.compareAndSet(next, now + SECOND)) {
+      return;
+    }
+    keys.values().removeIf(ks -> now - ks.lastUsedNanos > IDLE_KEY_NANOS);
+  }
+
+  private String[] redisKeys(String key) {
+    String bucket = prefix + "{" + hash(key) + "}";
+    return new String[] {bucket, bucket + ":clients"};
+  }
+
+  private static String hash(String key) {
+    try {
+      byte[] d = MessageDigest.getInstance("SHA-256").digest(key.getBytes(StandardCharsets.UTF_8));
+      return Base64.getUrlEncoder().withoutPadding().encodeToString(java.util.Arrays.copyOf(d, 16));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is required of every JVM", e);
+    }
+  }
+
+  /** The Redis key of {@code key}'s bucket (for operators and tests). */
+  public String redisKey(String key) {
+    return redisKeys(key)[0];
+  }
+
+  /**
+   * Closes the Redis connection and the Lettuce resources this store created. Calls to
+   * {@link #reserve} after close fail with {@link IllegalStateException}. Closing twice is
+   * harmless.
+   */
+  @Override
+  public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    // Closes every connection of the client, the one being made included.
+    client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+    if (ownResources) {
+      resources.shutdown(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(3, TimeUnit.SECONDS);
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "RedisRateLimitStore[" + where + ", timeout " + Duration.ofNanos(timeoutNanos)
+        + ", prefetch " + prefetch + ", when unavailable: " + fallback + "]";
+  }
+
+  /** What a key needs in this JVM: its Redis keys, pre-fetched permits, fallback bucket. */
+  private static final class KeyState {
+    private record Stock(int permits, long expiresAtNanos) {}
+
+    private record Bands(RateLimit limit, String[] args) {}
+
+    final String[] redisKeys;
+    final AtomicReference<LocalBucket> fallback;
+    final AtomicReference<Stock> stock = new AtomicReference<>();
+    final AtomicLong nextRegister;
+    volatile long lastUsedNanos;
+    volatile int activeClients;
+    private volatile Bands bands;
+
+    KeyState(String[] redisKeys, AtomicReference<LocalBucket> sharedFallback, long now) {
+      this.redisKeys = redisKeys;
+      this.fallback = sharedFallback != null ? sharedFallback : new AtomicReference<>();
+      this.nextRegister = new AtomicLong(now);
+      this.lastUsedNanos = now;
+    }
+
+    /** Whether this call should register the store as a user of the key (once a second). */
+    boolean register(long now) {
+      long next = nextRegister.get();
+      return now - next >= 0 && nextRegister.compareAndSet(next, now + REGISTER_EVERY_NANOS);
+    }
+
+    /** The script's bandwidth arguments for {@code limit}, computed once per limit. */
+    String[] bands(RateLimit limit) {
+      Bands b = bands;
+      if (b == null || b.limit != limit) {
+        b = new Bands(limit, BucketScript.bands(limit));
+        bands = b;
+      }
+      return b.args;
+    }
+
+    boolean takeStocked(long now) {
+      for (;;) {
+        Stock s = stock.get();
+        if (s == null || s.permits == 0 || now - s.expiresAtNanos >= 0) {
+          return false;
+        }
+        if (stock.compareAndSet(s, new Stock(s.permits - 1, s.expiresAtNanos))) {
+          return true;
+        }
+      }
+    }
+
+    /**
+     * Keeps {@code extra} permits until {@code now + STOCK_TTL_NANOS}, at most {@code cap} in
+     * all; the rest are dropped unused, which can only make the shared limit stricter.
+     */
+    void addStock(int extra, long now, int cap) {
+      for (;;) {
+        Stock s = stock.get();
+        int valid = s == null || now - s.expiresAtNanos >= 0 ? 0 : s.permits;
+        Stock t = new Stock(Math.min(cap, valid + extra), now + STOCK_TTL_NANOS);
+        if (stock.compareAndSet(s, t)) {
+          return;
+        }
+      }
+    }
+
+    void clearStock() {
+      stock.set(null);
+    }
+
+    LocalBucket fallbackBucket(RateLimit limit, double share, long now) {
+      LocalBucket b = fallback.get();
+      if (b != null) {
+        return b;
+      }
+      LocalBucket fresh = new LocalBucket(limit, share, now);
+      return fallback.compareAndSet(null, fresh) ? fresh : fallback.get();
+    }
+
+    void dropFallback() {
+      fallback.set(null);
+    }
+  }
+
+  /**
+   * What a store does while Redis cannot be reached. Immutable.
+   *
+   * <p>The default, {@link #localShareOfActiveClients()}, gives each JVM a local bucket with
+   * {@code 1 / N} of the quota, {@code N} being the number of stores Redis saw using the key in
+   * the last 10 seconds, so the replicas together stay near the quota.
+   */
+  public static final class Fallback {
+    private final boolean failFast;
+    private final double share;
+
+    private Fallback(boolean failFast, double share) {
+      this.failFast = failFast;
+      this.share = share;
+    }
+
+    /** Refuses rate-limited calls with {@link RateLimitedException} until Redis answers. */
+    public static Fallback failFast() {
+      return new Fallback(true, 0);
+    }
+
+    /**
+     * A local bucket with {@code share} of each bandwidth's rate and burst (at least one permit).
+     *
+     * @throws IllegalArgumentException if {@code share} is not in (0, 1]
+     */
+    public static Fallback localShare(double share) {
+      if (!(share > 0 && share <= 1)) {
+        throw new IllegalArgumentException(
+            "localShare must be greater than 0 and at most 1, but was " + share);
+      }
+      return new Fallback(false, share);
+    }
+
+    /**
+     * The default: a local bucket with {@code 1 / N} of each bandwidth, {@code N} the clients
+     * Redis saw using the key in the last 10 s (the whole quota when Redis was never reached).
+     */
+    public static Fallback localShareOfActiveClients() {
+      return new Fallback(false, 0);
+    }
+
+    @Override
+    public String toString() {
+      return failFast ? "fail fast" : share > 0 ? "local share " + share
+          : "local share 1/active clients";
+    }
+  }
+
+  /** Configures a {@link RedisRateLimitStore}. Not thread-safe; {@link #build()} copies. */
+  public static final class Builder {
+    private final RedisURI uri;
+    private String keyPrefix = "outrigger:ratelimit:";
+    private Duration timeout = Duration.ofMillis(10);
+    private Duration connectTimeout = Duration.ofSeconds(1);
+    private Duration probeInterval = Duration.ofSeconds(1);
+    private int prefetch = 1;
+    private Fallback fallback = Fallback.localShareOfActiveClients();
+    private ClientResources resources;
+    private LongSupplier nanos = System::nanoTime;
+
+    private Builder(String redisUri) {
+      if (redisUri == null || redisUri.isBlank()) {
+        throw new IllegalArgumentException("redisUri must not be null or blank");
+      }
+      try {
+        this.uri = RedisURI.create(redisUri.trim());
+      } catch (RuntimeException e) {
+        throw new IllegalArgumentException("redisUri must be a Redis URI such as "
+            + "redis://host:6379/0, but was '" + redisUri.replaceAll("//[^@/]*@", "//***@")
+            + "'", e);
+      }
+    }
+
+    /**
+     * The prefix of every Redis key the store writes (default {@code outrigger:ratelimit:}).
+     *
+     * @throws IllegalArgumentException if {@code prefix} is null
+     */
+    public Builder keyPrefix(String prefix) {
+      if (prefix == null) {
+        throw new IllegalArgumentException("keyPrefix must not be null");
+      }
+      this.keyPrefix = prefix;
+      return this;
+    }
+
+    /**
+     * The longest a call waits for Redis before using the fallback (default 10 ms).
+     *
+     * @throws IllegalArgumentException if {@code timeout} is not positive or over 10 s
+     */
+    public Builder timeout(Duration timeout) {
+      this.timeout = between(timeout, "timeout", Duration.ofSeconds(10));
+      return this;
+    }
+
+    /**
+     * The longest {@link #build()} waits for the first connection, and a reconnection may take
+     * (default 1 s). A store whose Redis is down at start starts in fallback; it does not fail.
+     *
+     * @throws IllegalArgumentException if {@code connectTimeout} is not positive or over 1 min
+     */
+    public Builder connectTimeout(Duration connectTimeout) {
+      this.connectTimeout = between(connectTimeout, "connectTimeout", Duration.ofMinutes(1));
+      return this;
+    }
+
+    /**
+     * How often, while Redis is unavailable, one call asks it again (default 1 s).
+     *
+     * @throws IllegalArgumentException if {@code probeInterval} is not positive or over 1 min
+     */
+    public Builder probeInterval(Duration probeInterval) {
+      this.probeInterval = between(probeInterval, "probeInterval", Duration.ofMinutes(1));
+      return this;
+    }
+
+    /**
+     * The most permits one round trip takes when they are available now; the extra ones serve
+     * the next calls of this JVM for up to one second (default 1: no pre-fetching). Raises the
+     * bound on what the server can see by {@code N * (prefetch - 1)} for {@code N} stores.
+     *
+     * @throws IllegalArgumentException if {@code prefetch} is not between 1 and 1000
+     */
+    public Builder prefetch(int prefetch) {
+      if (prefetch < 1 || prefetch > 1000) {
+        throw new IllegalArgumentException(
+            "prefetch must be between 1 and 1000, but was " + prefetch);
+      }
+      this.prefetch = prefetch;
+      return this;
+    }
+
+    /**
+     * What to do while Redis is unavailable (default
+     * {@link Fallback#localShareOfActiveClients()}).
+     */
+    public Builder fallback(Fallback fallback) {
+      this.fallback = Objects.requireNonNull(fallback, "fallback");
+      return this;
+    }
+
+    /**
+     * Lettuce resources (event loops) to share with other Redis clients of the application
+     * (default: the store creates its own and shuts them down on close).
+     */
+    public Builder clientResources(ClientResources resources) {
+      this.resources = Objects.requireNonNull(resources, "resources");
+      return this;
+    }
+
+    Builder nanos(LongSupplier nanos) {
+      this.nanos = Objects.requireNonNull(nanos, "nanos");
+      return this;
+    }
+
+    /**
+     * Connects (waiting up to {@link #connectTimeout}) and loads the script. When Redis cannot
+     * be reached, the store starts unavailable (one WARN) and keeps asking.
+     */
+    public RedisRateLimitStore build() {
+      return new RedisRateLimitStore(this);
+    }
+
+    private static Duration between(Duration d, String name, Duration max) {
+      Objects.requireNonNull(d, name);
+      if (d.isNegative() || d.isZero() || d.compareTo(max) > 0) {
+        throw new IllegalArgumentException(
+            name + " must be positive and at most " + max + ", but was " + d);
+      }
+      return d;
+    }
+  }
+}

@@ -1,0 +1,244 @@
+package dev.outrigger;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.sun.net.httpserver.HttpServer;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** The adaptive in-flight limit through {@link ApiClient}, against a JDK HttpServer. */
+@Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+class AdaptiveConcurrencyTest {
+  private HttpServer server;
+  private final AtomicInteger status = new AtomicInteger(200);
+  private final AtomicInteger inFlight = new AtomicInteger();
+  private volatile long delayMillis;
+  private volatile CountDownLatch hold;
+  private final List<int[]> changes = new CopyOnWriteArrayList<>();
+  private final CallListener listener = new CallListener() {
+    @Override
+    public void adaptiveLimitChanged(String host, int from, int to) {
+      changes.add(new int[] {from, to});
+    }
+  };
+
+  @BeforeEach
+  void start() throws IOException {
+    server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+    server.setExecutor(Executors.newVirtualThreadPerTaskExecutor());
+    server.createContext("/", ex -> {
+      inFlight.incrementAndGet();
+      try {
+        CountDownLatch h = hold;
+        if (ex.getRequestURI().getPath().equals("/drop")) {
+          ex.sendResponseHeaders(503, -1);
+          return;
+        }
+        if (h != null) {
+          h.await(30, TimeUnit.SECONDS);
+        }
+        if (delayMillis > 0) {
+          Thread.sleep(delayMillis);
+        }
+        byte[] body = "ok".getBytes();
+        ex.sendResponseHeaders(status.get(), body.length);
+        ex.getResponseBody().write(body);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      } finally {
+        inFlight.decrementAndGet();
+        ex.close();
+      }
+    });
+    server.start();
+  }
+
+  @AfterEach
+  void stop() {
+    server.stop(0);
+  }
+
+  private ApiClient.Builder client(AdaptiveLimit limit) {
+    return ApiClient.builder()
+        .baseUrl("http://127.0.0.1:" + server.getAddress().getPort())
+        .retry(Retry.none())
+        .circuitBreaker(CircuitBreaker.none())
+        .adaptiveConcurrency(limit)
+        .addListener(listener);
+  }
+
+  private int lastLimit() {
+    return changes.get(changes.size() - 1)[1];
+  }
+
+  @Test
+  void dropsCutTheLimitToItsMinimumAndHealthyAnswersRaiseItAgain() throws Exception {
+    try (ApiClient c = client(AdaptiveLimit.vegas().min(4).initial(20).backoffRatio(0.5)).build();
+        LogCapture logs = new LogCapture()) {
+      status.set(503);
+      for (int i = 0; i < 5; i++) {
+        assertThrows(HttpStatusException.class, () -> c.get("/x").execute(String.class));
+      }
+      // One cut per drop, each sent after the previous cut: 20 -> 10 -> 5 -> 4.
+      assertEquals(List.of("20->10", "10->5", "5->4"),
+          changes.stream().map(ch -> ch[0] + "->" + ch[1]).toList());
+      assertTrue(logs.all().contains("adaptive in-flight limit for 127.0.0.1:"), logs.all());
+      assertTrue(logs.all().contains("10 -> 5 (drop"), logs.all());
+
+      status.set(200);
+      delayMillis = 20;
+      List<Thread> threads = new ArrayList<>();
+      for (int t = 0; t < 8; t++) {
+        threads.add(Thread.ofVirtual().start(() -> {
+          for (int i = 0; i < 15; i++) {
+            c.get("/x").execute(String.class);
+          }
+        }));
+      }
+      for (Thread t : threads) {
+        t.join();
+      }
+      assertTrue(lastLimit() > 4, "recovered above the minimum: " + lastLimit());
+      ClientTestSupport.assertNoLeaks(c);
+    }
+  }
+
+  @Test
+  void callsBeyondTheAdaptiveLimitWaitWithinTheirDeadlineAndAreThenRefused() throws Exception {
+    hold = new CountDownLatch(1);
+    try (ApiClient c = client(AdaptiveLimit.vegas().min(2).max(2)).build()) {
+      List<Thread> holders = new ArrayList<>();
+      for (int i = 0; i < 2; i++) {
+        holders.add(Thread.ofVirtual().start(() -> c.get("/slow").execute(String.class)));
+      }
+      while (inFlight.get() < 2) {
+        Thread.onSpinWait();
+      }
+      DeadlineExceededException e = assertThrows(DeadlineExceededException.class,
+          () -> c.get("/x").deadline(Duration.ofMillis(200)).execute(String.class));
+      assertTrue(e.getMessage().contains("no in-flight slot"), e.getMessage());
+      assertTrue(e.getMessage().contains("2 attempts in flight to it at most, adaptive"),
+          e.getMessage());
+      assertEquals(0, e.attempts());
+      assertEquals(2, inFlight.get(), "the refused call was never sent");
+      hold.countDown();
+      for (Thread t : holders) {
+        t.join();
+      }
+      ClientTestSupport.assertNoLeaks(c);
+    }
+  }
+
+  @Test
+  void aCutLimitHoldsNewAttemptsUntilThoseInFlightDrainBelowIt() throws Exception {
+    hold = new CountDownLatch(1);
+    try (ApiClient c = client(AdaptiveLimit.vegas().min(2).initial(8).backoffRatio(0.5))
+        .build()) {
+      List<Thread> holders = new ArrayList<>();
+      for (int i = 0; i < 7; i++) {
+        holders.add(Thread.ofVirtual().start(() -> c.get("/slow").execute(String.class)));
+      }
+      while (inFlight.get() < 7) {
+        Thread.onSpinWait();
+      }
+      // The eighth slot: a 503 cuts the limit from 8 to 4 while 7 are still in flight.
+      assertThrows(HttpStatusException.class, () -> c.get("/drop").execute(String.class));
+      assertEquals("8->4", changes.get(0)[0] + "->" + changes.get(0)[1]);
+      DeadlineExceededException e = assertThrows(DeadlineExceededException.class,
+          () -> c.get("/x").deadline(Duration.ofMillis(200)).execute(String.class));
+      assertTrue(e.getMessage().contains("4 attempts in flight to it at most, adaptive"),
+          e.getMessage());
+      assertEquals(7, inFlight.get(), "nothing beyond the held attempts was sent");
+      hold.countDown();
+      for (Thread t : holders) {
+        t.join();
+      }
+      hold = null;
+      assertEquals("ok", c.get("/x").execute(String.class));
+      ClientTestSupport.assertNoLeaks(c);
+    }
+  }
+
+  @Test
+  void anAttemptTimeoutIsADropButAConnectFailureTeachesNothing() throws Exception {
+    delayMillis = 2_000;
+    try (ApiClient c = client(AdaptiveLimit.vegas().initial(20).backoffRatio(0.5))
+        .attemptTimeout(Duration.ofMillis(100)).build()) {
+      TransportException e = assertThrows(TransportException.class,
+          () -> c.get("/x").execute(String.class));
+      assertEquals(TransportException.Kind.TIMEOUT, e.kind());
+      assertEquals("20->10", changes.get(0)[0] + "->" + changes.get(0)[1]);
+    }
+    changes.clear();
+    int port = server.getAddress().getPort();
+    server.stop(0);
+    try (ApiClient c = ApiClient.builder().baseUrl("http://127.0.0.1:" + port)
+        .retry(Retry.none()).adaptiveConcurrency(AdaptiveLimit.vegas()).addListener(listener)
+        .build()) {
+      TransportException e = assertThrows(TransportException.class,
+          () -> c.get("/x").execute(String.class));
+      assertEquals(TransportException.Kind.CONNECT, e.kind());
+      assertTrue(changes.isEmpty(), "no change on a connect failure");
+    }
+  }
+
+  @Test
+  void describeNamesTheAdaptiveLimit() {
+    try (ApiClient c = client(AdaptiveLimit.vegas().max(64)).build()) {
+      assertTrue(c.describe().contains("InFlightLimit[adaptive per host: AdaptiveLimit.vegas[min=4,"
+          + " max=64, initial=20"), c.describe());
+    }
+  }
+
+  @Test
+  void contradictorySettingsAreRefusedWhateverTheOrderOfTheWithers() {
+    ApiClient.Builder b = ApiClient.builder();
+    IllegalArgumentException e1 = assertThrows(IllegalArgumentException.class,
+        () -> b.adaptiveConcurrency(AdaptiveLimit.vegas().min(10).max(5)));
+    IllegalArgumentException e2 = assertThrows(IllegalArgumentException.class,
+        () -> b.adaptiveConcurrency(AdaptiveLimit.vegas().max(5).min(10)));
+    assertEquals("AdaptiveLimit min (10) must not be above max (5)", e1.getMessage());
+    assertEquals(e1.getMessage(), e2.getMessage());
+    IllegalArgumentException e3 = assertThrows(IllegalArgumentException.class,
+        () -> b.adaptiveConcurrency(AdaptiveLimit.vegas().initial(2000)));
+    assertTrue(e3.getMessage().contains("initial must be within min (4) and max (1024), but was"
+        + " 2000"), e3.getMessage());
+    // An unset initial value follows the bounds instead.
+    assertEquals(50, AdaptiveLimit.vegas().min(50).max(60).initial());
+    assertEquals(8, AdaptiveLimit.vegas().min(1).max(8).initial());
+  }
+
+  @Test
+  void eachSettingRefusesAnOutOfRangeValueNamingIt() {
+    AdaptiveLimit v = AdaptiveLimit.vegas();
+    assertEquals("AdaptiveLimit min must be at least 1, but was 0",
+        assertThrows(IllegalArgumentException.class, () -> v.min(0)).getMessage());
+    assertEquals("AdaptiveLimit max must be at least 1, but was -1",
+        assertThrows(IllegalArgumentException.class, () -> v.max(-1)).getMessage());
+    assertEquals("AdaptiveLimit initial must be at least 1, but was 0",
+        assertThrows(IllegalArgumentException.class, () -> v.initial(0)).getMessage());
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> v.backoffRatio(1.0))
+        .getMessage()
+        .contains("backoffRatio must be greater than 0 and lower than 1, but was 1.0"));
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> v.smoothing(0))
+        .getMessage().contains("smoothing must be greater than 0 and at most 1, but was 0.0"));
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> v.rttWindow(Duration.ZERO))
+        .getMessage().contains("rttWindow must be positive, but was PT0S"));
+    assertEquals(v.min(8), AdaptiveLimit.vegas().min(8));
+  }
+}

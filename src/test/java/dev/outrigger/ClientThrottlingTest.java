@@ -1,0 +1,69 @@
+package dev.outrigger;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import mockwebserver3.MockResponse;
+import mockwebserver3.MockWebServer;
+import mockwebserver3.junit5.StartStop;
+import org.junit.jupiter.api.Test;
+
+/** Client-side throttling through {@link ApiClient} against MockWebServer. */
+class ClientThrottlingTest {
+  @StartStop private final MockWebServer server = new MockWebServer();
+
+  @Test
+  void anOverloadedHostIsSparedMostAttemptsAndTheRefusalSaysWhoRefused() throws Exception {
+    List<Double> probabilities = new CopyOnWriteArrayList<>();
+    try (ApiClient c = ApiClient.builder()
+        .baseUrl(server.url("/").toString())
+        .retry(Retry.none())
+        .circuitBreaker(CircuitBreaker.none())
+        .clientThrottling(2)
+        .addListener(new CallListener() {
+          @Override
+          public void throttleProbability(String host, double p, long requests, long accepts) {
+            probabilities.add(p);
+          }
+        })
+        .build()) {
+      for (int i = 0; i < 100; i++) {
+        server.enqueue(new MockResponse.Builder().code(503).build());
+      }
+      int refused = 0;
+      for (int i = 0; i < 100; i++) {
+        try {
+          c.get("/x").execute(String.class);
+        } catch (HttpStatusException e) {
+          assertEquals(503, e.status());
+        } catch (RateLimitedException e) {
+          refused++;
+          assertTrue(e.getMessage().startsWith("GET http://"), e.getMessage());
+          assertTrue(e.getMessage().contains("refused by the client-side throttle"),
+              e.getMessage());
+          assertEquals(0, e.attempts());
+        }
+      }
+      // Every call the throttle let through reached the server; the rest never left.
+      assertEquals(100 - refused, server.getRequestCount());
+      assertTrue(refused > 50, "refused " + refused);
+      assertTrue(probabilities.get(probabilities.size() - 1) > 0.8, probabilities.toString());
+      assertTrue(c.describe().contains("-> ClientThrottle[K=2.0, window 120 s per host]"),
+          c.describe());
+      assertTrue(c.describe().indexOf("ClientThrottle") > c.describe().indexOf("Breaker"),
+          c.describe());
+      ClientTestSupport.assertNoLeaks(c);
+    }
+  }
+
+  @Test
+  void kBelowOneIsRefusedAtTheSetter() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> ApiClient.builder().clientThrottling(0.9));
+    assertEquals("client throttling K must be a finite number of at least 1, but was 0.9",
+        e.getMessage());
+  }
+}

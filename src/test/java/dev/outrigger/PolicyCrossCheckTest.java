@@ -1,0 +1,40 @@
+package dev.outrigger;
+
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+
+/** build() checks the policies against each other and warns about combinations that cannot work. */
+class PolicyCrossCheckTest {
+  @Test
+  void warnsWhenRetryBackoffsAloneExceedTheDeadline() {
+    try (LogCapture logs = new LogCapture();
+        ApiClient c = ApiClient.builder().deadline(Duration.ofSeconds(1))
+            .retry(Retry.exponential(Duration.ofSeconds(1), Duration.ofSeconds(4))
+                .maxAttempts(4).jitter(Jitter.NONE))
+            .build()) {
+      assertTrue(logs.all().contains("WARN retry backoffs alone"), logs.all());
+    }
+  }
+
+  @Test
+  void warnsWhenNoCallCanEverCountAsSlow() {
+    try (LogCapture logs = new LogCapture();
+        ApiClient c = ApiClient.builder().deadline(Duration.ofSeconds(2))
+            .circuitBreaker(CircuitBreaker.builder().slowCallRateThreshold(0.5)
+                .slowCallDuration(Duration.ofSeconds(5)).build())
+            .build()) {
+      assertTrue(logs.all().contains("slowCallDuration"), logs.all());
+    }
+  }
+
+  @Test
+  void theDefaultsRaiseNoWarning() {
+    try (LogCapture logs = new LogCapture();
+        ApiClient c = ApiClient.builder().build()) {
+      assertFalse(logs.all().contains("WARN"), logs.all());
+    }
+  }
+}

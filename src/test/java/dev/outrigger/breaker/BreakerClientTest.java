@@ -1,0 +1,156 @@
+package dev.outrigger.breaker;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.outrigger.ApiClient;
+import dev.outrigger.CallContext;
+import dev.outrigger.CallListener;
+import dev.outrigger.CircuitBreaker;
+import dev.outrigger.CircuitOpenException;
+import dev.outrigger.ClientTestSupport;
+import dev.outrigger.HttpStatusException;
+import dev.outrigger.Retry;
+import dev.outrigger.internal.FakeClock;
+import dev.outrigger.internal.NanoClock;
+import java.lang.reflect.Method;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import mockwebserver3.Dispatcher;
+import mockwebserver3.MockResponse;
+import mockwebserver3.MockWebServer;
+import mockwebserver3.RecordedRequest;
+import mockwebserver3.junit5.StartStop;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** The breaker through {@link ApiClient}, over real sockets. */
+class BreakerClientTest {
+  private static final long S = 1_000_000_000L;
+
+  /** Answers every request with {@link #status}. */
+  static final class Answer extends Dispatcher {
+    volatile int status;
+
+    Answer(int status) {
+      this.status = status;
+    }
+
+    @Override
+    public MockResponse dispatch(RecordedRequest request) {
+      return new MockResponse.Builder().code(status).body("status " + status).build();
+    }
+  }
+
+  /** Records breaker events. */
+  static final class Events implements CallListener {
+    final List<String> seen = new CopyOnWriteArrayList<>();
+
+    @Override
+    public void breakerRejected(CallContext call, String key) {
+      seen.add("rejected " + key);
+    }
+
+    @Override
+    public void breakerTransition(String key, CircuitBreaker.State from, CircuitBreaker.State to) {
+      seen.add(key + " " + from + "->" + to);
+    }
+  }
+
+  @StartStop private final MockWebServer failing = new MockWebServer();
+  @StartStop private final MockWebServer healthy = new MockWebServer();
+  private final Answer failingAnswer = new Answer(503);
+  private final FakeClock clock = new FakeClock();
+  private final Events events = new Events();
+  private ApiClient client;
+
+  @AfterEach
+  void tearDown() throws InterruptedException {
+    if (client != null) {
+      ClientTestSupport.assertNoLeaks(client);
+      client.close();
+    }
+  }
+
+  /**
+   * Gives the builder a fake clock through its package-private {@code clock} setter (the client
+   * offers no public way to replace time).
+   */
+  private static ApiClient.Builder withClock(ApiClient.Builder b, NanoClock clock)
+      throws ReflectiveOperationException {
+    Method m = ApiClient.Builder.class.getDeclaredMethod("clock", NanoClock.class);
+    m.setAccessible(true);
+    m.invoke(b, clock);
+    return b;
+  }
+
+  private ApiClient client(CircuitBreaker breaker) throws ReflectiveOperationException {
+    failing.setDispatcher(failingAnswer);
+    healthy.setDispatcher(new Answer(200));
+    return withClock(ApiClient.builder().baseUrl(failing.url("/v1").toString())
+        .retry(Retry.none()).circuitBreaker(breaker).addListener(events), clock).build();
+  }
+
+  private String key(MockWebServer server) {
+    return server.getHostName() + ":" + server.getPort();
+  }
+
+  @Test
+  void theDefaultBreakerNeedsTwentyCallsThenOpensAtHalfFailures() throws Exception {
+    client = client(CircuitBreaker.defaults());
+    for (int i = 0; i < 19; i++) {
+      assertThrows(HttpStatusException.class, () -> client.get("/x").execute(String.class));
+    }
+    assertEquals(List.of(), events.seen);
+    assertThrows(HttpStatusException.class, () -> client.get("/x").execute(String.class));
+    assertEquals(List.of(key(failing) + " CLOSED->OPEN"), events.seen);
+
+    CircuitOpenException e =
+        assertThrows(CircuitOpenException.class, () -> client.get("/x").execute(String.class));
+    assertEquals(0, e.attempts());
+    assertEquals(key(failing), e.breaker());
+    assertEquals(Duration.ofSeconds(5), e.retryAfter());
+    assertEquals(20, failing.getRequestCount());
+  }
+
+  @Test
+  void aFailingHostOpensWhileAnotherStaysClosedAndRecoveryClosesIt() throws Exception {
+    client = client(CircuitBreaker.builder().slidingWindowSize(10).minimumNumberOfCalls(5)
+        .waitInOpenState(Duration.ofSeconds(30)).permittedCallsInHalfOpen(2).build());
+    String other = healthy.url("/ok").toString();
+    for (int i = 0; i < 5; i++) {
+      assertThrows(HttpStatusException.class, () -> client.get("/x").execute(String.class));
+      assertEquals("status 200", client.get(other).execute(String.class));
+    }
+    CircuitOpenException e =
+        assertThrows(CircuitOpenException.class, () -> client.get("/x").execute(String.class));
+    assertTrue(e.getMessage().contains(key(failing)), e.getMessage());
+    for (int i = 0; i < 20; i++) {
+      assertEquals("status 200", client.get(other).execute(String.class));
+    }
+    assertEquals(5, failing.getRequestCount());
+
+    failingAnswer.status = 200;
+    clock.advance(30 * S);
+    assertEquals("status 200", client.get("/x").execute(String.class));
+    assertEquals("status 200", client.get("/x").execute(String.class));
+    assertEquals("status 200", client.get("/x").execute(String.class));
+    assertEquals(8, failing.getRequestCount());
+    assertEquals(List.of(key(failing) + " CLOSED->OPEN", "rejected " + key(failing),
+        key(failing) + " OPEN->HALF_OPEN", key(failing) + " HALF_OPEN->CLOSED"), events.seen);
+  }
+
+  @Test
+  void clientErrorsNeverOpenTheDefaultBreaker() throws Exception {
+    client = client(CircuitBreaker.defaults());
+    failingAnswer.status = 429;
+    for (int i = 0; i < 40; i++) {
+      HttpStatusException e =
+          assertThrows(HttpStatusException.class, () -> client.get("/x").execute(String.class));
+      assertEquals(429, e.status());
+    }
+    assertEquals(List.of(), events.seen);
+  }
+}

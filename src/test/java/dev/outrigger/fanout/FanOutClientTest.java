@@ -1,0 +1,177 @@
+package dev.outrigger.fanout;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.outrigger.ApiClient;
+import dev.outrigger.CallContext;
+import dev.outrigger.CallListener;
+import dev.outrigger.ClientTestSupport;
+import dev.outrigger.Deadline;
+import dev.outrigger.DeadlineExceededException;
+import dev.outrigger.FanOut;
+import dev.outrigger.HttpStatusException;
+import dev.outrigger.Result;
+import dev.outrigger.Retry;
+import dev.outrigger.TransportException;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.IntStream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * FanOut with tasks calling through a real {@link ApiClient} over real sockets: deadlines reach
+ * the calls, cancellation closes their connections, and the client's per-host in-flight limit
+ * holds.
+ */
+@Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+class FanOutClientTest {
+  private final List<TestServer> servers = new ArrayList<>();
+  private final List<ApiClient> clients = new ArrayList<>();
+
+  @AfterEach
+  void noLeaks() throws Exception {
+    for (ApiClient c : clients) {
+      ClientTestSupport.assertNoLeaks(c);
+      c.close();
+    }
+    for (TestServer s : servers) {
+      s.close();
+    }
+  }
+
+  private TestServer server(TestServer.Handler handler) throws IOException {
+    TestServer s = new TestServer(handler);
+    servers.add(s);
+    return s;
+  }
+
+  /** A client whose own deadline (60 s) outlasts the test: any earlier end came from FanOut. */
+  private ApiClient client(TestServer server, ApiClient.Builder b) {
+    ApiClient c = b.baseUrl(server.url("/").toString())
+        .deadline(Duration.ofSeconds(60))
+        .retry(Retry.none())
+        .build();
+    clients.add(c);
+    return c;
+  }
+
+  @Test
+  void theEnclosingDeadlineScopeEndsTheCallsOfEveryTask() throws Exception {
+    TestServer server = server(TestServer.Exchange::stallUntilClientCloses);
+    ApiClient client = client(server, ApiClient.builder());
+    List<Result<String>> results = Deadline.within(Duration.ofMillis(300), () -> {
+      try (FanOut<String> fan = FanOut.<String>builder().build()) {
+        for (int i = 0; i < 3; i++) {
+          fan.submit(() -> client.get("/stall").execute(String.class));
+        }
+        return fan.join();
+      }
+    });
+    for (Result<String> r : results) {
+      assertInstanceOf(DeadlineExceededException.class, r.error());
+    }
+    assertTrue(server.awaitDisconnects(3), "the calls' connections were not closed");
+  }
+
+  @Test
+  void theBatchDeadlineEndsTheCallsOfEveryTask() throws Exception {
+    TestServer server = server(TestServer.Exchange::stallUntilClientCloses);
+    ApiClient client = client(server, ApiClient.builder());
+    List<Result<String>> results;
+    try (FanOut<String> fan =
+        FanOut.<String>builder().deadline(Duration.ofMillis(300)).build()) {
+      for (int i = 0; i < 3; i++) {
+        fan.submit(() -> client.get("/stall").execute(String.class));
+      }
+      results = fan.join();
+    }
+    for (Result<String> r : results) {
+      assertInstanceOf(DeadlineExceededException.class, r.error());
+    }
+    assertTrue(server.awaitDisconnects(3));
+  }
+
+  @Test
+  void failFastThrowsTheFirstHttpFailureAndCancelsTheStalledCalls() throws Exception {
+    int stalled = 4;
+    TestServer server = server(ex -> {
+      if (ex.path().equals("/broken")) {
+        ex.server().awaitStalled(stalled);
+        return new TestServer.Reply(503, "down");
+      }
+      return ex.stallUntilClientCloses();
+    });
+    ApiClient client = client(server, ApiClient.builder());
+    try (FanOut<String> fan = FanOut.<String>builder().failFast(true).build()) {
+      for (int i = 0; i < stalled; i++) {
+        fan.submit(() -> client.get("/stall").execute(String.class));
+      }
+      fan.submit(() -> client.get("/broken").execute(String.class));
+
+      HttpStatusException e = assertThrows(HttpStatusException.class, fan::join);
+      assertEquals(503, e.status());
+      assertTrue(server.awaitDisconnects(stalled), "stalled calls were not cancelled");
+
+      // Every outcome is still there in completion order, after the failure.
+      List<FanOut.Completion<String>> all = fan.completions().toList();
+      assertEquals(stalled + 1, all.size());
+      for (FanOut.Completion<String> c : all) {
+        if (c.index() == stalled) {
+          assertSame(e, c.result().error());
+        } else {
+          TransportException te = assertInstanceOf(TransportException.class, c.result().error());
+          assertEquals(TransportException.Kind.CANCELLED, te.kind());
+        }
+      }
+    }
+  }
+
+  @Test
+  void theClientsPerHostLimitBoundsAFanOutWithoutItsOwnBound() throws Exception {
+    int limit = 4;
+    int calls = 24;
+    TestServer server = server(ex -> {
+      ex.server().holdUntilInFlight(limit, calls);
+      return TestServer.Reply.ok("ok");
+    });
+    AtomicInteger waited = new AtomicInteger();
+    ApiClient client = client(server, ApiClient.builder()
+        .maxInFlightPerHost(limit)
+        .addListener(new CallListener() {
+          @Override
+          public void inFlightWaited(CallContext call, Duration d) {
+            waited.incrementAndGet();
+          }
+        }));
+    List<Result<String>> results = FanOut.map(IntStream.range(0, calls).boxed().toList(),
+        i -> client.get("/x").execute(String.class));
+    assertTrue(results.stream().allMatch(Result::isSuccess), results.toString());
+    assertEquals(limit, server.maxInFlight());
+    assertTrue(waited.get() >= calls - limit, "waits reported: " + waited.get());
+  }
+
+  @Test
+  void aClientWithDefaultsLetsOneThousandCallsToOneHostBeInFlightAtOnce() throws Exception {
+    int calls = 1000;
+    TestServer server = server(ex -> {
+      ex.server().holdUntilInFlight(calls, calls);
+      return TestServer.Reply.ok("ok");
+    });
+    ApiClient client = ApiClient.builder().baseUrl(server.url("/").toString()).build();
+    clients.add(client);
+    List<Result<String>> results = FanOut.map(IntStream.range(0, calls).boxed().toList(),
+        i -> client.get("/x").execute(String.class));
+    assertTrue(results.stream().allMatch(Result::isSuccess),
+        results.stream().filter(r -> !r.isSuccess()).findFirst().toString());
+    assertEquals(calls, server.maxInFlight());
+  }
+}

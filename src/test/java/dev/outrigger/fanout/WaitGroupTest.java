@@ -1,0 +1,238 @@
+package dev.outrigger.fanout;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.outrigger.Deadline;
+import dev.outrigger.WaitGroup;
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+@Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+class WaitGroupTest {
+
+  @Test
+  void doneBelowZeroIsAnIllegalStateAndLeavesTheCountAtZero() {
+    WaitGroup wg = new WaitGroup();
+    IllegalStateException e = assertThrows(IllegalStateException.class, wg::done);
+    assertTrue(e.getMessage().contains("below zero"), e.getMessage());
+    assertEquals(0, wg.count());
+
+    wg.add(1);
+    wg.done();
+    assertThrows(IllegalStateException.class, wg::done);
+    assertEquals(0, wg.count());
+  }
+
+  @Test
+  void addRejectsANegativeCountNamingIt() {
+    WaitGroup wg = new WaitGroup();
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> wg.add(-2));
+    assertTrue(e.getMessage().contains("-2"), e.getMessage());
+    assertEquals(0, wg.count());
+  }
+
+  @Test
+  void addBeyondIntegerMaxIsRejected() {
+    WaitGroup wg = new WaitGroup();
+    wg.add(Integer.MAX_VALUE);
+    assertThrows(IllegalStateException.class, () -> wg.add(1));
+    assertEquals(Integer.MAX_VALUE, wg.count());
+  }
+
+  @Test
+  void awaitRejectsANegativeOrMissingTimeout() {
+    WaitGroup wg = new WaitGroup();
+    assertThrows(IllegalArgumentException.class, () -> wg.await(Duration.ofMillis(-1)));
+    assertThrows(NullPointerException.class, () -> wg.await(null));
+    assertThrows(NullPointerException.class, () -> wg.go(null));
+  }
+
+  @Test
+  void awaitReturnsAtOnceAtZero() throws InterruptedException {
+    WaitGroup wg = new WaitGroup();
+    wg.await();
+    assertTrue(wg.await(Duration.ZERO));
+  }
+
+  @Test
+  void awaitWithTimeoutReportsFalseWhileTasksAreOutstanding() throws InterruptedException {
+    WaitGroup wg = new WaitGroup();
+    wg.add(1);
+    assertFalse(wg.await(Duration.ZERO));
+    assertFalse(wg.await(Duration.ofMillis(20)));
+    wg.done();
+    assertTrue(wg.await(Duration.ZERO));
+  }
+
+  @Test
+  void awaitWaitsForEveryTaskStartedWithGo() throws InterruptedException {
+    WaitGroup wg = new WaitGroup();
+    CountDownLatch release = new CountDownLatch(1);
+    AtomicInteger finished = new AtomicInteger();
+    AtomicInteger virtualThreads = new AtomicInteger();
+    for (int i = 0; i < 100; i++) {
+      wg.go(() -> {
+        if (Thread.currentThread().isVirtual()) {
+          virtualThreads.incrementAndGet();
+        }
+        awaitUninterruptibly(release);
+        finished.incrementAndGet();
+      });
+    }
+    assertEquals(100, wg.count());
+    assertFalse(wg.await(Duration.ofMillis(10)));
+    release.countDown();
+    wg.await();
+    assertEquals(100, finished.get());
+    assertEquals(100, virtualThreads.get());
+    assertEquals(0, wg.count());
+  }
+
+  @Test
+  void aTaskThatThrowsIsStillCountedDown() throws InterruptedException {
+    WaitGroup wg = new WaitGroup();
+    AtomicReference<Throwable> uncaught = new AtomicReference<>();
+    CountDownLatch reported = new CountDownLatch(1);
+    Thread.UncaughtExceptionHandler previous = Thread.getDefaultUncaughtExceptionHandler();
+    Thread.setDefaultUncaughtExceptionHandler((t, e) -> {
+      uncaught.set(e);
+      reported.countDown();
+    });
+    try {
+      wg.go(() -> {
+        throw new IllegalStateException("boom");
+      });
+      assertTrue(wg.await(Duration.ofSeconds(10)));
+      assertTrue(reported.await(10, TimeUnit.SECONDS));
+      assertEquals("boom", uncaught.get().getMessage());
+    } finally {
+      Thread.setDefaultUncaughtExceptionHandler(previous);
+    }
+  }
+
+  @Test
+  void goCarriesTheCallersDeadlineScopeIntoTheTask() throws InterruptedException {
+    WaitGroup wg = new WaitGroup();
+    AtomicReference<Deadline> seen = new AtomicReference<>();
+    AtomicBoolean outsideHasNone = new AtomicBoolean();
+    Deadline.within(Duration.ofSeconds(30), () -> {
+      wg.go(() -> seen.set(Deadline.current().orElse(null)));
+      return null;
+    });
+    wg.go(() -> outsideHasNone.set(Deadline.current().isEmpty()));
+    wg.await();
+    assertNotNull(seen.get(), "the task inside the scope saw no deadline");
+    long left = seen.get().remainingNanos();
+    assertTrue(left > 0 && left <= Duration.ofSeconds(30).toNanos(), "remaining " + left);
+    assertTrue(outsideHasNone.get(), "a task started outside any scope saw a deadline");
+  }
+
+  @Test
+  void isReusableOnceBackAtZero() throws InterruptedException {
+    WaitGroup wg = new WaitGroup();
+    for (int round = 0; round < 3; round++) {
+      AtomicInteger ran = new AtomicInteger();
+      for (int i = 0; i < 10; i++) {
+        wg.go(ran::incrementAndGet);
+      }
+      wg.await();
+      assertEquals(10, ran.get());
+      assertEquals(0, wg.count());
+    }
+  }
+
+  @Test
+  void aWaiterOfAFinishedRoundIsReleasedEvenIfANewRoundStartsAtOnce() throws Exception {
+    WaitGroup wg = new WaitGroup();
+    wg.add(1);
+    CountDownLatch waiting = new CountDownLatch(1);
+    AtomicBoolean released = new AtomicBoolean();
+    Thread waiter = Thread.ofVirtual().start(() -> {
+      waiting.countDown();
+      try {
+        wg.await();
+        released.set(true);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    });
+    waiting.await();
+    awaitParked(waiter);
+    // Round one ends and round two begins before the waiter can look at the count again.
+    wg.done();
+    wg.add(1);
+    waiter.join(Duration.ofSeconds(10));
+    assertTrue(released.get(), "the waiter of round one stayed blocked by round two");
+    wg.done();
+  }
+
+  @Test
+  void awaitIsInterruptible() throws Exception {
+    WaitGroup wg = new WaitGroup();
+    wg.add(1);
+    AtomicReference<Throwable> thrown = new AtomicReference<>();
+    Thread waiter = Thread.ofVirtual().start(() -> {
+      try {
+        wg.await();
+      } catch (InterruptedException e) {
+        thrown.set(e);
+      }
+    });
+    waiter.interrupt();
+    waiter.join(Duration.ofSeconds(10));
+    assertTrue(thrown.get() instanceof InterruptedException, String.valueOf(thrown.get()));
+    wg.done();
+  }
+
+  @Test
+  void concurrentAddAndDoneBalanceToZero() throws InterruptedException {
+    WaitGroup wg = new WaitGroup();
+    WaitGroup outer = new WaitGroup();
+    for (int t = 0; t < 8; t++) {
+      outer.go(() -> {
+        for (int i = 0; i < 10_000; i++) {
+          wg.add(1);
+          wg.done();
+        }
+      });
+    }
+    outer.await();
+    assertEquals(0, wg.count());
+    assertTrue(wg.await(Duration.ZERO));
+  }
+
+  /** Waits until {@code t} is parked (in {@code await}); no sleeping, just yielding. */
+  static void awaitParked(Thread t) {
+    while (t.getState() != Thread.State.WAITING && t.getState() != Thread.State.TIMED_WAITING) {
+      if (!t.isAlive()) {
+        throw new AssertionError(t + " ended instead of waiting");
+      }
+      Thread.yield();
+    }
+  }
+
+  private static void awaitUninterruptibly(CountDownLatch latch) {
+    boolean interrupted = false;
+    while (true) {
+      try {
+        latch.await();
+        break;
+      } catch (InterruptedException e) {
+        interrupted = true;
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}

@@ -1,0 +1,52 @@
+package dev.outrigger.internal.breaker;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.outrigger.CallListener;
+import dev.outrigger.CircuitBreaker;
+import org.junit.jupiter.api.Test;
+
+class BreakersTest {
+  private static final long S = 1_000_000_000L;
+
+  @Test
+  void aKeyKeepsItsBreaker() {
+    Breakers breakers = new Breakers(CircuitBreaker.defaults(), CallListener.NONE);
+    BreakerStateMachine a = breakers.get("a:80", 0);
+    assertSame(a, breakers.get("a:80", 5 * S));
+    assertNotSame(a, breakers.get("b:80", 5 * S));
+  }
+
+  @Test
+  void theNumberOfBreakersStaysBoundedAndTheLeastRecentlyUsedGo() {
+    Breakers breakers =
+        new Breakers(CircuitBreaker.builder().maxBreakers(16).build(), CallListener.NONE);
+    long now = 0;
+    for (int i = 0; i < 1000; i++) {
+      now += 2 * S;
+      breakers.get("hot:80", now);
+      breakers.get("host" + i + ":80", now);
+      assertTrue(breakers.size() <= 16, "size " + breakers.size());
+    }
+    assertNotNull(breakers.find("hot:80"));
+    assertNotNull(breakers.find("host999:80"));
+  }
+
+  @Test
+  void breakersSetByHandAreNeverEvicted() {
+    Breakers breakers =
+        new Breakers(CircuitBreaker.builder().maxBreakers(4).build(), CallListener.NONE);
+    breakers.get("forced:80", 0).forceOpen();
+    breakers.get("disabled:80", 0).disable();
+    for (int i = 0; i < 100; i++) {
+      breakers.get("host" + i + ":80", (i + 1) * 2 * S);
+    }
+    assertEquals(CircuitBreaker.State.FORCED_OPEN, breakers.find("forced:80").state());
+    assertEquals(CircuitBreaker.State.DISABLED, breakers.find("disabled:80").state());
+    assertTrue(breakers.size() <= 4);
+  }
+}

@@ -1,0 +1,177 @@
+package dev.outrigger.internal.retry;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.outrigger.internal.FakeClock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+class RetryBudgetTest {
+  private static final long SECOND = 1_000_000_000L;
+  private final FakeClock clock = new FakeClock();
+
+  private RetryBudget budget(double ratio, int minPerSecond) {
+    return new RetryBudget(ratio, 10 * SECOND, minPerSecond, 1024, clock::nanoTime);
+  }
+
+  @Test
+  void withoutTrafficTheFloorAllowsMinPerSecondTimesTheWindow() {
+    RetryBudget b = budget(0.2, 10);
+    assertEquals(100, drain(b, "h:1"));
+  }
+
+  @Test
+  void eachCallAddsTheRatioOfARetry() {
+    RetryBudget b = budget(0.2, 10);
+    for (int i = 0; i < 1000; i++) {
+      b.deposit("h:1");
+    }
+    // 100 from the floor plus 20% of 1000 calls.
+    assertEquals(300, drain(b, "h:1"));
+  }
+
+  @Test
+  void fractionalDepositsAccumulate() {
+    RetryBudget b = budget(0.2, 10);
+    assertEquals(100, drain(b, "h:1"));
+    for (int i = 0; i < 4; i++) {
+      b.deposit("h:1");
+    }
+    assertFalse(b.tryWithdraw("h:1"), "0.8 of a retry is not a retry");
+    b.deposit("h:1");
+    assertTrue(b.tryWithdraw("h:1"), "five calls at 20% earn one retry");
+    assertFalse(b.tryWithdraw("h:1"));
+  }
+
+  @Test
+  void zeroRatioLeavesOnlyTheFloor() {
+    RetryBudget b = budget(0, 10);
+    for (int i = 0; i < 1000; i++) {
+      b.deposit("h:1");
+    }
+    assertEquals(100, drain(b, "h:1"));
+  }
+
+  @Test
+  void spentRetriesComeBackOnceTheyLeaveTheWindow() {
+    RetryBudget b = budget(0.2, 10);
+    assertEquals(100, drain(b, "h:1"));
+    clock.advance(5 * SECOND);
+    assertFalse(b.tryWithdraw("h:1"), "still inside the window");
+    clock.advance(5 * SECOND);
+    assertEquals(100, drain(b, "h:1"));
+  }
+
+  @Test
+  void depositsExpireWithTheWindow() {
+    RetryBudget b = budget(0.5, 10);
+    for (int i = 0; i < 100; i++) {
+      b.deposit("h:1");
+    }
+    assertEquals(150, b.available("h:1"), 1e-9);
+    clock.advance(10 * SECOND);
+    assertEquals(100, b.available("h:1"), 1e-9);
+  }
+
+  @Test
+  void windowSlidesSlotBySlot() {
+    RetryBudget b = budget(1.0, 10);
+    b.deposit("h:1");
+    clock.advance(5 * SECOND);
+    b.deposit("h:1");
+    clock.advance(5 * SECOND);
+    // The first deposit aged out, the second is 5 s old.
+    assertEquals(101, b.available("h:1"), 1e-9);
+    clock.advance(5 * SECOND);
+    assertEquals(100, b.available("h:1"), 1e-9);
+  }
+
+  @Test
+  void underSustainedOutageRetriesStayNearTheRatioPlusTheFloor() {
+    RetryBudget b = budget(0.2, 10);
+    int calls = 0;
+    int retries = 0;
+    // 1000 calls per second for 60 s, each wanting 3 retries, against a total outage.
+    for (int ms = 0; ms < 60_000; ms++) {
+      b.deposit("h:1");
+      calls++;
+      for (int r = 0; r < 3 && b.tryWithdraw("h:1"); r++) {
+        retries++;
+      }
+      clock.advanceMillis(1);
+    }
+    double amplification = (calls + retries) / (double) calls;
+    // 20% of the calls plus 10 per second: 1.2 + 10/1000.
+    assertEquals(1.21, amplification, 0.02, "amplification " + amplification);
+  }
+
+  @Test
+  void hostsHaveSeparateBudgets() {
+    RetryBudget b = budget(0.2, 10);
+    assertEquals(100, drain(b, "a:1"));
+    assertEquals(100, drain(b, "b:1"));
+    assertEquals(2, b.trackedKeys());
+  }
+
+  @Test
+  void keysBeyondTheBoundShareOneOverflowWindow() {
+    RetryBudget b = new RetryBudget(0.2, 10 * SECOND, 10, 2, clock::nanoTime);
+    b.deposit("a:1");
+    b.deposit("b:1");
+    assertEquals(100, drain(b, "c:1"));
+    assertEquals(0, drain(b, "d:1"), "d shares c's spent overflow window");
+    assertEquals(2, b.trackedKeys());
+  }
+
+  @Test
+  void idleKeysAreEvictedWhenRoomIsNeeded() {
+    RetryBudget b = new RetryBudget(0.2, 10 * SECOND, 10, 2, clock::nanoTime);
+    b.deposit("a:1");
+    b.deposit("b:1");
+    clock.advance(11 * SECOND);
+    b.deposit("c:1");
+    assertEquals(1, b.trackedKeys(), "a and b were idle for a whole window");
+    assertEquals(100, drain(b, "c:1"));
+  }
+
+  @Test
+  void concurrentWithdrawalsOverdrawAtMostByTheNumberOfRacingThreads() throws Exception {
+    RetryBudget b = new RetryBudget(0, 10 * SECOND, 10, 16, System::nanoTime);
+    int threads = 8;
+    AtomicInteger granted = new AtomicInteger();
+    CountDownLatch start = new CountDownLatch(1);
+    List<Thread> ts = new ArrayList<>();
+    for (int t = 0; t < threads; t++) {
+      ts.add(Thread.ofPlatform().start(() -> {
+        try {
+          start.await();
+        } catch (InterruptedException e) {
+          return;
+        }
+        for (int i = 0; i < 1000; i++) {
+          if (b.tryWithdraw("h:1")) {
+            granted.incrementAndGet();
+          }
+        }
+      }));
+    }
+    start.countDown();
+    for (Thread t : ts) {
+      t.join();
+    }
+    assertTrue(granted.get() >= 100 && granted.get() <= 100 + threads, "granted " + granted);
+  }
+
+  private static int drain(RetryBudget b, String key) {
+    int n = 0;
+    while (n < 1_000_000 && b.tryWithdraw(key)) {
+      n++;
+    }
+    return n;
+  }
+}

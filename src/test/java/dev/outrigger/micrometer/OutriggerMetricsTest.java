@@ -1,0 +1,350 @@
+package dev.outrigger.micrometer;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.outrigger.ApiClient;
+import dev.outrigger.CallInterceptor;
+import dev.outrigger.CallListener;
+import dev.outrigger.CircuitBreaker.State;
+import dev.outrigger.ClientTestSupport;
+import dev.outrigger.HttpStatusException;
+import dev.outrigger.Retry;
+import dev.outrigger.TransportException;
+import dev.outrigger.internal.RealCallContext;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Meter;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
+import mockwebserver3.Dispatcher;
+import mockwebserver3.MockResponse;
+import mockwebserver3.MockWebServer;
+import mockwebserver3.RecordedRequest;
+import mockwebserver3.junit5.StartStop;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+class OutriggerMetricsTest {
+  @StartStop
+  private final MockWebServer server = new MockWebServer();
+
+  @StartStop
+  private final MockWebServer other = new MockWebServer();
+
+  private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
+  private ApiClient client;
+
+  @AfterEach
+  void tearDown() throws InterruptedException {
+    if (client != null) {
+      ClientTestSupport.assertNoLeaks(client);
+      client.close();
+    }
+  }
+
+  private ApiClient client(CallListener metrics, CallInterceptor... attemptInterceptors) {
+    ApiClient.Builder b = ApiClient.builder().baseUrl(server.url("/v1").toString())
+        .retry(Retry.none()).addListener(metrics);
+    for (CallInterceptor i : attemptInterceptors) {
+      b.addAttemptInterceptor(i);
+    }
+    client = b.build();
+    return client;
+  }
+
+  private String host(MockWebServer s) {
+    return s.getHostName() + ":" + s.getPort();
+  }
+
+  private Timer timer(String name, String... tags) {
+    Timer t = registry.find(name).tags(tags).timer();
+    assertNotNull(t, () -> "no timer " + name + " " + List.of(tags) + " in " + meters());
+    return t;
+  }
+
+  private double count(String name, String... tags) {
+    Counter c = registry.find(name).tags(tags).counter();
+    return c == null ? 0 : c.count();
+  }
+
+  private List<String> meters() {
+    return registry.getMeters().stream().map(Meter::getId).map(Object::toString).toList();
+  }
+
+  /** Runs {@code event} with the real call context, inside a real call to the server. */
+  private static CallInterceptor emitting(Consumer<RealCallContext> event) {
+    return chain -> {
+      RealCallContext ctx = (RealCallContext) chain.context();
+      event.accept(ctx);
+      return chain.proceed(chain.request());
+    };
+  }
+
+  @Test
+  void timesCallsAndAttemptsByHostMethodStatusAndOutcome() {
+    client(OutriggerMetrics.of(registry));
+    server.enqueue(new MockResponse.Builder().code(200).body("ok").build());
+    server.enqueue(new MockResponse.Builder().code(200).body("ok").build());
+    server.enqueue(new MockResponse.Builder().code(503).body("busy").build());
+
+    client.get("/a").execute(String.class);
+    client.post("/b").execute(String.class);
+    assertThrows(HttpStatusException.class, () -> client.get("/c").execute(String.class));
+
+    String h = host(server);
+    assertEquals(1, timer("outrigger.calls",
+        "host", h, "method", "GET", "status", "200", "outcome", "SUCCESS").count());
+    assertEquals(1, timer("outrigger.calls",
+        "host", h, "method", "POST", "status", "200", "outcome", "SUCCESS").count());
+    assertEquals(1, timer("outrigger.calls",
+        "host", h, "method", "GET", "status", "503", "outcome", "SERVER_ERROR").count());
+    assertEquals(1, timer("outrigger.attempts",
+        "host", h, "method", "GET", "status", "503", "outcome", "SERVER_ERROR").count());
+    assertEquals(3, registry.find("outrigger.attempts").timers().stream()
+        .mapToLong(Timer::count).sum());
+    assertTrue(timer("outrigger.calls", "outcome", "SUCCESS").totalTime(TimeUnit.NANOSECONDS) > 0);
+    // No meter carries a path: the paths /a, /b, /c appear nowhere.
+    assertTrue(meters().stream().noneMatch(m -> m.contains("/a") || m.contains("/v1")), meters()
+        .toString());
+  }
+
+  @Test
+  void countsTheRetryPolicysRetriesAndTimesEachAttempt() {
+    client = ApiClient.builder().baseUrl(server.url("/v1").toString())
+        .retry(Retry.exponential(Duration.ofMillis(1), Duration.ofMillis(2)).maxAttempts(3))
+        .addListener(OutriggerMetrics.of(registry))
+        .build();
+    server.enqueue(new MockResponse.Builder().code(503).build());
+    server.enqueue(new MockResponse.Builder().code(503).addHeader("Retry-After", "0").build());
+    server.enqueue(new MockResponse.Builder().code(200).body("third time").build());
+
+    assertEquals("third time", client.get("/flaky").execute(String.class));
+
+    String h = host(server);
+    assertEquals(2, count("outrigger.retries", "host", h, "reason", "http_503"));
+    assertEquals(2, timer("outrigger.retry.backoff", "host", h).count());
+    assertEquals(2, timer("outrigger.attempts", "host", h, "status", "503").count());
+    assertEquals(1, timer("outrigger.attempts", "host", h, "status", "200").count());
+    assertEquals(1, timer("outrigger.calls", "host", h, "status", "200", "outcome", "SUCCESS")
+        .count());
+    assertEquals(1, registry.find("outrigger.calls").timers().size());
+  }
+
+  @Test
+  void aRefusedConnectionIsAConnectOutcomeWithNoStatus() throws IOException {
+    int port;
+    try (ServerSocket s = new ServerSocket(0)) {
+      port = s.getLocalPort();
+    }
+    client(OutriggerMetrics.of(registry));
+
+    assertThrows(TransportException.class,
+        () -> client.get("http://127.0.0.1:" + port + "/x").execute(String.class));
+
+    assertEquals(1, timer("outrigger.calls", "host", "127.0.0.1:" + port, "status", "NONE",
+        "outcome", "CONNECT").count());
+    assertEquals(1, timer("outrigger.attempts", "host", "127.0.0.1:" + port, "status", "NONE",
+        "outcome", "CONNECT").count());
+  }
+
+  @Test
+  void countsCallsInProgressUntilTheyEnd() throws Exception {
+    CountDownLatch arrived = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    server.setDispatcher(new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest request) throws InterruptedException {
+        arrived.countDown();
+        release.await();
+        return new MockResponse.Builder().code(200).body("late").build();
+      }
+    });
+    client(OutriggerMetrics.of(registry));
+
+    Thread caller = Thread.ofVirtual().start(() -> client.get("/slow").execute(String.class));
+    assertTrue(arrived.await(10, TimeUnit.SECONDS));
+    assertEquals(1, registry.find("outrigger.calls.active").tag("host", host(server))
+        .longTaskTimer().activeTasks());
+    release.countDown();
+    caller.join();
+
+    assertEquals(0, registry.find("outrigger.calls.active").longTaskTimer().activeTasks());
+    assertEquals(1, timer("outrigger.calls", "outcome", "SUCCESS").count());
+  }
+
+  @Test
+  void countsRetriesByNormalisedReasonAndTimesTheirBackoff() {
+    client(OutriggerMetrics.of(registry), emitting(ctx -> {
+      ctx.listener().retryScheduled(ctx, Duration.ofMillis(40), "status 503");
+      ctx.listener().retryScheduled(ctx, Duration.ofMillis(60), "status 503");
+      ctx.listener().retryScheduled(ctx, Duration.ofMillis(10), "CONNECT");
+      ctx.listener().retryBudgetExhausted(ctx);
+    }));
+    server.enqueue(new MockResponse.Builder().code(200).build());
+
+    client.get("/r").execute(String.class);
+
+    String h = host(server);
+    assertEquals(2, count("outrigger.retries", "host", h, "reason", "status_503"));
+    assertEquals(1, count("outrigger.retries", "host", h, "reason", "connect"));
+    Timer backoff = timer("outrigger.retry.backoff", "host", h);
+    assertEquals(3, backoff.count());
+    assertEquals(110, backoff.totalTime(TimeUnit.MILLISECONDS), 0.001);
+    assertEquals(1, count("outrigger.retry.budget.exhausted", "host", h));
+  }
+
+  @Test
+  void timesRateLimitAndInFlightWaitsAndCountsRejectionsByHostNotByKey() {
+    client(OutriggerMetrics.of(registry), emitting(ctx -> {
+      ctx.listener().rateLimitWaited(ctx, "secret-api-key", Duration.ofMillis(25));
+      ctx.listener().rateLimitRejected(ctx, "secret-api-key", Duration.ofSeconds(3));
+      ctx.listener().inFlightWaited(ctx, Duration.ofMillis(7));
+    }));
+    server.enqueue(new MockResponse.Builder().code(200).build());
+
+    client.get("/w").execute(String.class);
+
+    String h = host(server);
+    Timer waits = timer("outrigger.ratelimit.waits", "host", h);
+    assertEquals(1, waits.count());
+    assertEquals(25, waits.totalTime(TimeUnit.MILLISECONDS), 0.001);
+    assertEquals(1, count("outrigger.ratelimit.rejections", "host", h));
+    assertEquals(7, timer("outrigger.inflight.waits", "host", h)
+        .totalTime(TimeUnit.MILLISECONDS), 0.001);
+    assertTrue(meters().stream().noneMatch(m -> m.contains("secret-api-key")), meters()
+        .toString());
+  }
+
+  @Test
+  void keepsOneStateGaugePerBreakerFromItsTransitions() {
+    OutriggerMetrics metrics = OutriggerMetrics.of(registry);
+    client(metrics, emitting(ctx -> ctx.listener().breakerRejected(ctx, ctx.host())));
+    server.enqueue(new MockResponse.Builder().code(200).build());
+
+    metrics.breakerTransition("a:443", State.CLOSED, State.OPEN);
+    metrics.breakerTransition("b:443", State.CLOSED, State.OPEN);
+    metrics.breakerTransition("a:443", State.OPEN, State.HALF_OPEN);
+    client.get("/x").execute(String.class);
+
+    assertEquals(1, registry.find("outrigger.breaker.state").tag("breaker", "a:443").gauges()
+        .size());
+    assertEquals(1, registry.find("outrigger.breaker.state").tag("breaker", "a:443").gauge()
+        .value());
+    assertEquals(2, registry.find("outrigger.breaker.state").tag("breaker", "b:443").gauge()
+        .value());
+    metrics.breakerTransition("a:443", State.HALF_OPEN, State.CLOSED);
+    assertEquals(0, registry.find("outrigger.breaker.state").tag("breaker", "a:443").gauge()
+        .value());
+    assertEquals(1, count("outrigger.breaker.transitions",
+        "breaker", "a:443", "from", "closed", "to", "open"));
+    assertEquals(1, count("outrigger.breaker.transitions",
+        "breaker", "a:443", "from", "half_open", "to", "closed"));
+    assertEquals(1, count("outrigger.breaker.rejections", "breaker", host(server)));
+  }
+
+  @Test
+  void foldsHostsBeyondTheCapIntoOther() {
+    client(OutriggerMetrics.builder(registry).maxHosts(1).build());
+    server.enqueue(new MockResponse.Builder().code(200).build());
+    other.enqueue(new MockResponse.Builder().code(200).build());
+    other.enqueue(new MockResponse.Builder().code(200).build());
+
+    client.get("/one").execute(String.class);
+    client.get(other.url("/two").toString()).execute(String.class);
+    client.get(other.url("/three").toString()).execute(String.class);
+
+    assertEquals(1, timer("outrigger.calls", "host", host(server)).count());
+    assertEquals(2, timer("outrigger.calls", "host", "other").count());
+    assertNull(registry.find("outrigger.calls").tag("host", host(other)).timer());
+  }
+
+  @Test
+  void foldedBreakerKeysAreCountedButGetNoGauge() {
+    OutriggerMetrics metrics = OutriggerMetrics.builder(registry).maxHosts(1).build();
+
+    metrics.breakerTransition("a:443", State.CLOSED, State.OPEN);
+    metrics.breakerTransition("b:443", State.CLOSED, State.OPEN);
+    metrics.breakerTransition("c:443", State.CLOSED, State.OPEN);
+
+    assertEquals(1, registry.find("outrigger.breaker.state").gauges().size());
+    assertEquals(2, count("outrigger.breaker.transitions", "breaker", "other"));
+  }
+
+  @Test
+  void capsDistinctRetryReasons() {
+    OutriggerMetrics metrics = OutriggerMetrics.of(registry);
+    client(metrics, emitting(ctx -> {
+      for (int i = 0; i < 100; i++) {
+        ctx.listener().retryScheduled(ctx, Duration.ZERO, "reason " + i);
+      }
+    }));
+    server.enqueue(new MockResponse.Builder().code(200).build());
+
+    client.get("/many").execute(String.class);
+
+    assertEquals(33, registry.find("outrigger.retries").counters().size());
+    assertEquals(68, count("outrigger.retries", "reason", "other"));
+    assertEquals("a_very_long_reason_with_spaces_and_much_", OutriggerMetrics.reason(
+        "A very long reason with spaces and much more text than any tag needs"));
+    assertEquals("http_503", OutriggerMetrics.reason("HTTP 503, Retry-After 1.5 s"));
+    assertEquals("circuit_open", OutriggerMetrics.reason("circuit open (api.example.com:443)"));
+    assertEquals("connect_failure", OutriggerMetrics.reason("connect failure"));
+  }
+
+  @Test
+  void addsTheConfiguredTagsToEveryMeter() {
+    client(OutriggerMetrics.builder(registry).tags("client", "billing").build());
+    server.enqueue(new MockResponse.Builder().code(200).build());
+
+    client.get("/t").execute(String.class);
+
+    assertEquals(1, timer("outrigger.calls", "client", "billing").count());
+    assertTrue(registry.getMeters().stream()
+        .allMatch(m -> "billing".equals(m.getId().getTag("client"))), meters().toString());
+  }
+
+  @Test
+  void rejectsBadSettingsNamingThem() {
+    var b = OutriggerMetrics.builder(registry);
+    assertEquals("maxHosts must be at least 1, but was 0",
+        assertThrows(IllegalArgumentException.class, () -> b.maxHosts(0)).getMessage());
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> b.tags("client"))
+        .getMessage().contains("key/value pairs"));
+    assertThrows(IllegalArgumentException.class, () -> b.tags("client", " "));
+  }
+
+  @Test
+  void coreClassesNeverReferenceMicrometerOrThisPackage() throws IOException {
+    Path classes = Path.of("target/classes/dev/outrigger");
+    try (Stream<Path> files = Files.walk(classes)) {
+      List<String> offenders = files
+          .filter(p -> p.toString().endsWith(".class"))
+          .filter(p -> !p.startsWith(classes.resolve("micrometer")))
+          .filter(p -> {
+            try {
+              String bytes = new String(Files.readAllBytes(p), java.nio.charset.StandardCharsets
+                  .ISO_8859_1);
+              return bytes.contains("io/micrometer") || bytes.contains("dev/outrigger/micrometer");
+            } catch (IOException e) {
+              throw new java.io.UncheckedIOException(e);
+            }
+          })
+          .map(Path::toString)
+          .toList();
+      assertTrue(offenders.isEmpty(), "core classes load Micrometer: " + offenders);
+    }
+  }
+}

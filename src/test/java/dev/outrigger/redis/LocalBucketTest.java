@@ -1,0 +1,61 @@
+package dev.outrigger.redis;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.outrigger.RateLimit;
+import dev.outrigger.RateLimitStore;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+
+/** The fallback bucket, on explicit time: the same answers as the Redis script would give. */
+class LocalBucketTest {
+  private static final long MS = 1_000_000L;
+  private static final long T0 = 1_000_000_000_000L;
+
+  @Test
+  void startsEmptyAndRefillsAtItsShareOfTheRate() {
+    // Half of 10/s with burst 4: 5/s (200 ms apart), burst 2.
+    LocalBucket b = new LocalBucket(RateLimit.perSecond(10).burst(4), 0.5, T0);
+
+    assertEquals(-200 * MS, b.reserve(T0, 1, 0));
+    assertEquals(0, b.reserve(T0 + 200 * MS, 1, 0));
+    assertEquals(0, b.reserve(T0 + 600 * MS, 1, 0));
+    assertEquals(0, b.reserve(T0 + 600 * MS, 1, 0));
+    assertEquals(-200 * MS, b.reserve(T0 + 600 * MS, 1, 0), "burst 2 used up");
+  }
+
+  @Test
+  void reservesInLineWhenTheWaitFitsAndTakesNothingWhenItDoesNot() {
+    LocalBucket b = new LocalBucket(RateLimit.perSecond(10).burst(1), 1, T0);
+
+    assertEquals(100 * MS, b.reserve(T0, 1, 150 * MS));
+    assertEquals(200 * MS, b.reserve(T0, 1, 250 * MS), "second in line");
+    assertEquals(-300 * MS, b.reserve(T0, 1, 250 * MS), "refused, nothing taken");
+    assertEquals(300 * MS, b.reserve(T0, 1, 300 * MS), "still third in line");
+    assertEquals(RateLimitStore.NEVER, b.reserve(T0, 2, Long.MAX_VALUE));
+  }
+
+  @Test
+  void theSlowestBandwidthDecides() {
+    // 100/s burst 10 and 2 per second: after the empty start, 2/s rules.
+    RateLimit limit = RateLimit.perSecond(100).burst(10).and(RateLimit.perSecond(2).burst(2));
+    LocalBucket b = new LocalBucket(limit, 1, T0);
+
+    assertEquals(1000 * MS, b.reserve(T0, 2, Long.MAX_VALUE));
+    assertEquals(1500 * MS, b.reserve(T0, 1, Long.MAX_VALUE));
+  }
+
+  @Test
+  void aPauseHoldsEverythingBackThenGrantsOnePermit() {
+    LocalBucket b = new LocalBucket(RateLimit.perSecond(10).burst(5), 1, T0);
+    long later = T0 + Duration.ofSeconds(10).toNanos();
+
+    assertEquals(2000 * MS, b.pause(later, 2000 * MS));
+    assertEquals(0, b.pause(later, 1000 * MS), "an earlier end moves nothing");
+
+    assertEquals(-2000 * MS, b.reserve(later, 1, 0));
+    long end = later + 2000 * MS;
+    assertEquals(0, b.reserve(end, 1, 0));
+    assertEquals(-100 * MS, b.reserve(end, 1, 0));
+  }
+}

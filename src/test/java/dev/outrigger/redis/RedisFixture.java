@@ -1,0 +1,204 @@
+package dev.outrigger.redis;
+
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
+
+/**
+ * A real {@code redis-server} on a free loopback port for the tests of one class, started from
+ * the binary on the PATH ({@code OUTRIGGER_REDIS_SERVER} names another) and stopped after them.
+ * Without the binary the class's tests are
+ * skipped with a message saying how to get it, unless {@code OUTRIGGER_REQUIRE_REDIS=1} is set
+ * (as in CI), in which case they fail.
+ *
+ * {@snippet :
+ * @RegisterExtension
+ * static final RedisFixture redis = new RedisFixture();
+ * }
+ */
+public final class RedisFixture implements BeforeAllCallback, AfterAllCallback {
+  private static final long START_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(10);
+
+  private Path binary;
+  private int port;
+  private Process process;
+
+  /**
+   * The {@code redis-server} binary: {@code $OUTRIGGER_REDIS_SERVER} when set, else the one on
+   * the PATH (or in the usual places), if any.
+   */
+  public static Optional<Path> findBinary() {
+    String given = System.getenv("OUTRIGGER_REDIS_SERVER");
+    if (given != null && !given.isBlank()) {
+      Path p = Path.of(given);
+      return Files.isExecutable(p) ? Optional.of(p) : Optional.empty();
+    }
+    String path = System.getenv().getOrDefault("PATH", "");
+    for (String dir : (path + File.pathSeparator + "/usr/bin:/usr/local/bin:/usr/sbin")
+        .split(File.pathSeparator)) {
+      if (dir.isEmpty()) {
+        continue;
+      }
+      Path p = Path.of(dir, "redis-server");
+      if (Files.isExecutable(p)) {
+        return Optional.of(p);
+      }
+    }
+    return Optional.empty();
+  }
+
+  @Override
+  public void beforeAll(ExtensionContext context) throws Exception {
+    Optional<Path> found = findBinary();
+    if (found.isEmpty()) {
+      String why = "no redis-server binary on the PATH: install Redis (Debian: apt-get install "
+          + "redis-server) to run the shared rate-limit tests";
+      if ("1".equals(System.getenv("OUTRIGGER_REQUIRE_REDIS"))) {
+        throw new IllegalStateException(why + " (OUTRIGGER_REQUIRE_REDIS=1 requires them)");
+      }
+      Assumptions.abort(why + "; skipped");
+    }
+    binary = found.get();
+    IOException last = null;
+    for (int tries = 0; tries < 3; tries++) {
+      port = freePort();
+      try {
+        start();
+        return;
+      } catch (IOException e) {
+        // Someone took the port between our probe and Redis's bind: try another one.
+        last = e;
+      }
+    }
+    throw last;
+  }
+
+  @Override
+  public void afterAll(ExtensionContext context) throws Exception {
+    stop();
+  }
+
+  public int port() {
+    return port;
+  }
+
+  /** {@code redis://127.0.0.1:port}. */
+  public String uri() {
+    return "redis://127.0.0.1:" + port;
+  }
+
+  /** Starts the server (again, on the same port) and waits until it answers PING. */
+  public void start() throws IOException, InterruptedException {
+    if (process != null && process.isAlive()) {
+      return;
+    }
+    Path log = Path.of("target", "redis-" + port + ".log");
+    Files.createDirectories(log.getParent());
+    process = new ProcessBuilder(List.of(binary.toString(), "--bind", "127.0.0.1",
+        "--port", Integer.toString(port), "--save", "", "--appendonly", "no"))
+        .redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+        .start();
+    long end = System.nanoTime() + START_TIMEOUT_NANOS;
+    while (System.nanoTime() - end < 0) {
+      if (!process.isAlive()) {
+        throw new IOException("redis-server exited with " + process.exitValue()
+            + " while starting on port " + port + "; see " + log);
+      }
+      try {
+        if (command("PING").startsWith("+PONG")) {
+          return;
+        }
+      } catch (IOException notYet) {
+        // Not listening yet.
+      }
+      TimeUnit.MILLISECONDS.sleep(20);
+    }
+    process.destroyForcibly();
+    throw new IOException("redis-server did not answer PING on port " + port + " within 10 s");
+  }
+
+  /** Stops the server and waits until it has exited. */
+  public void stop() throws InterruptedException {
+    if (process == null) {
+      return;
+    }
+    process.destroy();
+    if (!process.waitFor(10, TimeUnit.SECONDS)) {
+      process.destroyForcibly().waitFor();
+    }
+    process = null;
+  }
+
+  /**
+   * Sends one command (words separated by spaces, no quoting) and returns the raw reply's first
+   * line, for example {@code +OK} or {@code :1}; bulk replies return their content.
+   */
+  public String command(String command) throws IOException {
+    try (Socket s = new Socket()) {
+      s.connect(new InetSocketAddress("127.0.0.1", port), 1000);
+      s.setSoTimeout(5000);
+      String[] words = command.split(" ");
+      StringBuilder req = new StringBuilder("*").append(words.length).append("\r\n");
+      for (String w : words) {
+        req.append('$').append(w.getBytes(StandardCharsets.UTF_8).length).append("\r\n")
+            .append(w).append("\r\n");
+      }
+      OutputStream out = s.getOutputStream();
+      out.write(req.toString().getBytes(StandardCharsets.UTF_8));
+      out.flush();
+      InputStream in = s.getInputStream();
+      String first = line(in);
+      if (first.startsWith("$") && !first.equals("$-1")) {
+        return new String(in.readNBytes(Integer.parseInt(first.substring(1))),
+            StandardCharsets.UTF_8);
+      }
+      if (first.startsWith("*")) {
+        StringBuilder all = new StringBuilder();
+        int n = Integer.parseInt(first.substring(1));
+        for (int i = 0; i < n; i++) {
+          String head = line(in);
+          String item = head.startsWith("$")
+              ? new String(in.readNBytes(Integer.parseInt(head.substring(1)) + 2),
+                  StandardCharsets.UTF_8).strip()
+              : head;
+          all.append(i == 0 ? "" : "\n").append(item);
+        }
+        return all.toString();
+      }
+      return first;
+    }
+  }
+
+  private static String line(InputStream in) throws IOException {
+    StringBuilder sb = new StringBuilder();
+    for (int c = in.read(); c != -1; c = in.read()) {
+      if (c == '\r') {
+        in.read();
+        break;
+      }
+      sb.append((char) c);
+    }
+    return sb.toString();
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+}
