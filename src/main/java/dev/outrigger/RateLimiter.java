@@ -218,6 +218,15 @@ public final class RateLimiter {
     engine.reconfigure(key, limit, clock.nanoTime());
   }
 
+  /**
+   * Undoes {@link #reconfigure(String, RateLimit)}: {@code key} follows the limiter's limit
+   * again, keeping its state (the permits it holds, at most the limit's burst, what it owes to
+   * waiters, and their order). Does nothing for a key without an override.
+   */
+  public void removeOverride(String key) {
+    engine.removeOverride(key, clock.nanoTime());
+  }
+
   /** The limit of the unkeyed bucket and of every key without an override. */
   public RateLimit limit() {
     return engine.limit();

@@ -166,6 +166,8 @@ class RateLimiterTest {
     advanceMillis(100);
     assertTrue(limiter.tryAcquire("a", 1));
     assertFalse(limiter.tryAcquire("b", 1));
+    limiter.removeOverride("a");
+    assertEquals(RateLimit.perSecond(1).burst(1), limiter.limit("a"));
   }
 
   @Test

@@ -111,9 +111,14 @@ public final class RateLimitInterceptor implements CallInterceptor {
     if (Double.isNaN(rate)) {
       return;
     }
-    // The burst shrinks with the rate: a full bucket must not undo the cut at once.
-    int burst = (int) Math.max(1, Math.min(limit.burst(), Math.ceil(rate)));
-    engine.reconfigure(key, RateLimit.perSecond(rate).burst(burst), now);
+    if (rate >= limit.permitsPerSecond()) {
+      // Fully recovered: back to the configured limit (its burst too), and no override left.
+      engine.removeOverride(key, now);
+    } else {
+      // The burst shrinks with the rate: a full bucket must not undo the cut at once.
+      int burst = (int) Math.max(1, Math.min(limit.burst(), Math.ceil(rate)));
+      engine.reconfigure(key, RateLimit.perSecond(rate).burst(burst), now);
+    }
     log.debug("{}: adaptive rate of {} now {}/s (configured {}/s)", describe(ctx),
         keyName(limit, key), String.format(java.util.Locale.ROOT, "%.2f", rate),
         limit.permitsPerSecond());

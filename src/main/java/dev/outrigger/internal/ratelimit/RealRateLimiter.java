@@ -240,6 +240,24 @@ public final class RealRateLimiter {
     refresh(key, nowNanos);
   }
 
+  /**
+   * Returns {@code key} to the limiter's limit, keeping its bucket's state as
+   * {@link #reconfigure(RateLimit, long)} does. Does nothing when the key has no override.
+   */
+  public void removeOverride(String key, long nowNanos) {
+    Objects.requireNonNull(key, "key");
+    if (overrides.remove(key) == null) {
+      return;
+    }
+    version.incrementAndGet();
+    refresh(key, nowNanos);
+  }
+
+  /** How many keys have an override. */
+  public int overrideCount() {
+    return overrides.size();
+  }
+
   private Bands shapeFor(String key) {
     if (key != null) {
       Bands o = overrides.get(key);

@@ -256,6 +256,25 @@ class RateLimitInterceptorTest {
   }
 
   @Test
+  void anAdaptiveRateFullyRecoveredReturnsToTheConfiguredLimitBurstIncluded() {
+    RateLimit configured = RateLimit.per(600, Duration.ofMinutes(1)).burst(50).adaptive();
+    RateLimitInterceptor rl = interceptor(configured);
+    server.enqueue(new MockResponse.Builder().code(429).build());
+    server.enqueue(ok());
+    call(rl, Duration.ofSeconds(5)).close();
+    // Cut to 70% of 10/s, with a burst to match.
+    assertEquals(RateLimit.perSecond(7).burst(7), rl.limiter().limit(host()));
+    // CUBIC is back at the configured rate about 2 s after the cut.
+    clock.advance(5 * S);
+    call(rl, Duration.ofSeconds(5)).close();
+    assertEquals(configured, rl.limiter().limit(host()));
+    // The permits held carry over (7 stored, 1 taken), and the bucket refills to 50 again.
+    assertEquals(6, rl.limiter().availablePermits(host()));
+    clock.advance(10 * S);
+    assertEquals(50, rl.limiter().availablePermits(host()));
+  }
+
+  @Test
   void anInterruptedWaitEndsTheCallAsCancelledAndKeepsTheInterrupt() {
     RateLimitInterceptor rl = interceptor(RateLimit.perSecond(1).burst(1));
     server.enqueue(ok());

@@ -330,6 +330,22 @@ class RealRateLimiterTest {
   }
 
   @Test
+  void removingAnOverrideReturnsTheKeyToTheLimitKeepingItsState() {
+    RealRateLimiter l = new RealRateLimiter(RateLimit.perSecond(1).burst(3), now());
+    l.reconfigure("k", RateLimit.perSecond(100).burst(10), now());
+    assertTrue(l.tryAcquire("k", 8, now()));
+    assertEquals(1, l.overrideCount());
+    l.removeOverride("k", now());
+    assertEquals(0, l.overrideCount());
+    assertEquals(RateLimit.perSecond(1).burst(3), l.limit("k"));
+    // 2 permits were left; they carry over (the new burst of 3 does not cut them).
+    assertEquals(2, l.available("k", now()));
+    l.removeOverride("k", now());
+    l.removeOverride("never-overridden", now());
+    assertEquals(2, l.available("k", now()));
+  }
+
+  @Test
   void reconfigurationCanAddAndRemoveBandwidths() {
     RealRateLimiter l = new RealRateLimiter(RateLimit.perSecond(10).burst(10), now());
     assertTrue(l.tryAcquire("k", 4, now()));
