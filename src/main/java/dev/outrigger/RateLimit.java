@@ -147,7 +147,8 @@ public final class RateLimit {
           + format(b) + ", but was " + burst);
     }
     return new RateLimit(
-        List.of(new Band(b.permits, b.periodNanos, burst)), keyedBy, maxKeys, maxPause, store, adaptive);
+        List.of(new Band(b.permits, b.periodNanos, burst)), keyedBy, maxKeys, maxPause, store,
+        adaptive);
   }
 
   /**
@@ -277,7 +278,8 @@ public final class RateLimit {
   public RateLimit adaptive() {
     if (bands.size() != 1) {
       throw new IllegalStateException(
-          "adaptive applies to one bandwidth, but this limit combines " + bands.size() + ": " + this);
+          "adaptive applies to one bandwidth, but this limit combines " + bands.size() + ": "
+              + this);
     }
     return new RateLimit(bands, keyedBy, maxKeys, maxPause, store, true);
   }

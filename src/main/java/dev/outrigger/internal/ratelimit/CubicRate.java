@@ -51,14 +51,16 @@ public final class CubicRate {
       keys.clear();
     }
     AtomicReference<State> ref = keys.computeIfAbsent(
-        key, k -> new AtomicReference<>(new State(configured, configured, nowNanos - 2 * MIN_CUT_INTERVAL_NANOS)));
+        key, k -> new AtomicReference<>(
+            new State(configured, configured, nowNanos - 2 * MIN_CUT_INTERVAL_NANOS)));
     for (;;) {
       State s = ref.get();
       if (nowNanos - s.cutAtNanos() < MIN_CUT_INTERVAL_NANOS) {
         return Double.NaN;
       }
       double current = recovered(s, nowNanos);
-      State next = new State(Math.max(configured * MIN_FRACTION, current * BETA), current, nowNanos);
+      State next =
+          new State(Math.max(configured * MIN_FRACTION, current * BETA), current, nowNanos);
       if (ref.compareAndSet(s, next)) {
         return next.rate();
       }

@@ -104,7 +104,8 @@ public final class RateLimitInterceptor implements CallInterceptor {
   }
 
   /** Moves the key's rate down on a throttling answer and back up, CUBIC-like, otherwise. */
-  private void adapt(CallContext ctx, String key, RateLimit limit, int code, CallListener listener) {
+  private void adapt(
+      CallContext ctx, String key, RateLimit limit, int code, CallListener listener) {
     long now = clock.nanoTime();
     double rate = code == 429 || code == 503 ? cubic.throttled(key, now)
         : code < 500 ? cubic.accepted(key, now) : Double.NaN;
