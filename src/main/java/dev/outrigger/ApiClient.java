@@ -101,6 +101,7 @@ public final class ApiClient implements AutoCloseable {
   private final NanoClock clock;
   private final PolicyChain chain;
   private final BreakerInterceptor breakers;
+  private final RateLimitInterceptor rateLimiter;
   private final AtomicBoolean closed = new AtomicBoolean();
 
   private ApiClient(Builder b, HttpUrl baseUrl, SharedTransport transport, OkHttpClient okhttp) {
@@ -126,9 +127,15 @@ public final class ApiClient implements AutoCloseable {
       list.add(new ThrottleInterceptor(b.clientThrottlingK, clock));
     }
     if (b.rateLimit != null) {
-      list.add(b.rateLimit.store() != null
-          ? new SharedRateLimitInterceptor(b.rateLimit, b.rateLimit.store(), clock)
-          : new RateLimitInterceptor(b.rateLimit, clock));
+      if (b.rateLimit.store() != null) {
+        list.add(new SharedRateLimitInterceptor(b.rateLimit, b.rateLimit.store(), clock));
+        this.rateLimiter = null;
+      } else {
+        this.rateLimiter = new RateLimitInterceptor(b.rateLimit, clock);
+        list.add(rateLimiter);
+      }
+    } else {
+      this.rateLimiter = null;
     }
     list.add(b.adaptiveConcurrency != null
         ? new InFlightLimiter(b.adaptiveConcurrency, clock)
@@ -216,6 +223,15 @@ public final class ApiClient implements AutoCloseable {
    */
   public CircuitBreaker.Handle breaker(String key) {
     return breakers.breaker(Objects.requireNonNull(key, "key"));
+  }
+
+  /**
+   * The live rate limiter behind {@link Builder#rateLimit}, to change a key's rate and burst while
+   * the client runs ({@link RateLimiter#reconfigure(String, RateLimit)}), pause a key, or read its
+   * permits. Empty when the client has no rate limit or keeps it in a shared store.
+   */
+  public java.util.Optional<RateLimiter> rateLimiter() {
+    return java.util.Optional.ofNullable(rateLimiter).map(RateLimitInterceptor::limiter);
   }
 
   /** A snapshot of every breaker this client holds: state, failure and slow-call rates, calls. */
