@@ -11,8 +11,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * never above the configured rate nor below {@link #MIN_FRACTION} of it.
  *
  * <p>Pure arithmetic on an immutable state per key, swapped by compare-and-set; time is given by
- * the caller (monotonic nanoseconds). Memory is bounded: past {@code maxKeys} keys the map is
- * cleared (every key starts again at its configured rate).
+ * the caller (monotonic nanoseconds). Memory is bounded: at most {@code maxKeys} keys adapt at
+ * once (a key leaves when it is back at its configured rate); others keep the configured rate.
  */
 public final class CubicRate {
   /** The multiplicative decrease. */
@@ -48,7 +48,9 @@ public final class CubicRate {
    */
   public double throttled(String key, long nowNanos) {
     if (keys.size() >= maxKeys && !keys.containsKey(key)) {
-      keys.clear();
+      // Full: a new key is not adapted (it keeps the configured rate). Forgetting a cut key
+      // instead would strand its lowered rate in the limiter for good.
+      return Double.NaN;
     }
     AtomicReference<State> ref = keys.computeIfAbsent(
         key, k -> new AtomicReference<>(

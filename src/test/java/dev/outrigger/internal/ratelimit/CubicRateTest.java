@@ -64,8 +64,10 @@ class CubicRateTest {
     c.throttled("a", 0);
     assertEquals(10, c.rate("b"), 1e-9);
     c.throttled("b", 0);
-    c.throttled("c", 0);
-    assertEquals(10, c.rate("a"), 1e-9, "past maxKeys the map starts over");
-    assertEquals(7, c.rate("c"), 1e-9);
+    assertTrue(Double.isNaN(c.throttled("c", 0)), "past maxKeys a new key is not adapted");
+    assertEquals(10, c.rate("c"), 1e-9);
+    assertEquals(7, c.rate("a"), 1e-9, "keys already adapting keep their state");
+    c.accepted("a", 3600 * S);
+    assertEquals(7, c.throttled("c", 3600 * S), 1e-9, "a recovered key frees its place");
   }
 }
