@@ -129,9 +129,27 @@ public final class RateLimitInterceptor implements CallInterceptor {
   /** Pauses the key when the response asks to slow down. */
   private void listenToServer(
       CallContext ctx, String key, RateLimit limit, Response response, CallListener listener) {
+    Duration pause = serverPause(limit, response, wallMillis);
+    if (pause == null) {
+      return;
+    }
+    long grew = engine.pause(key, clock.nanoTime(), pause.toNanos());
+    if (grew > 0) {
+      log.debug("{} asked to slow down: no requests to {} for {}",
+          describe(ctx), keyName(limit, key), pause);
+      safely(() -> listener.rateLimitPaused(ctx, key, pause));
+    }
+  }
+
+  /**
+   * How long the response asks the key to pause ({@code Retry-After} on 429/503, or a used-up
+   * quota's reset, whichever is later), cut to {@code limit.maxPause()}; null when it asks
+   * nothing or pauses are off. Shared with {@link SharedRateLimitInterceptor}.
+   */
+  static Duration serverPause(RateLimit limit, Response response, LongSupplier wallMillis) {
     Duration max = limit.maxPause();
     if (max.isZero()) {
-      return;
+      return null;
     }
     Duration ask = null;
     int code = response.code();
@@ -143,18 +161,12 @@ public final class RateLimitInterceptor implements CallInterceptor {
       ask = reset;
     }
     if (ask == null || ask.isNegative() || ask.isZero()) {
-      return;
+      return null;
     }
-    Duration pause = ask.compareTo(max) > 0 ? max : ask;
-    long grew = engine.pause(key, clock.nanoTime(), pause.toNanos());
-    if (grew > 0) {
-      log.debug("{} asked to slow down: no requests to {} for {}",
-          describe(ctx), keyName(limit, key), pause);
-      safely(() -> listener.rateLimitPaused(ctx, key, pause));
-    }
+    return ask.compareTo(max) > 0 ? max : ask;
   }
 
-  private static String keyOf(RateLimit limit, CallContext ctx) {
+  static String keyOf(RateLimit limit, CallContext ctx) {
     Function<CallContext, String> f = limit.keyedBy();
     if (f == null) {
       return ctx.host();
@@ -168,7 +180,7 @@ public final class RateLimitInterceptor implements CallInterceptor {
   }
 
   /** A custom key may be a secret (an API token): only the default host key is named. */
-  private static String keyName(RateLimit limit, String key) {
+  static String keyName(RateLimit limit, String key) {
     return limit.keyedBy() == null ? key : "its key";
   }
 

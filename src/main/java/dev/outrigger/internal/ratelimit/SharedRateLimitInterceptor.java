@@ -9,10 +9,8 @@ import dev.outrigger.RateLimitedException;
 import dev.outrigger.internal.Failures;
 import dev.outrigger.internal.NanoClock;
 import dev.outrigger.internal.RealCallContext;
-import dev.outrigger.internal.RetryAfter;
 import java.time.Duration;
 import java.util.Objects;
-import java.util.function.Function;
 import java.util.function.LongSupplier;
 import okhttp3.Response;
 
@@ -78,23 +76,8 @@ public final class SharedRateLimitInterceptor implements CallInterceptor {
   }
 
   private void pauseIfAsked(CallContext ctx, String key, Response response) {
-    Duration max = limit.maxPause();
-    if (max.isZero()) {
-      return;
-    }
-    Duration ask = null;
-    if (response.code() == 429 || response.code() == 503) {
-      ask = RetryAfter.retryAfter(response, wallMillis);
-    }
-    Duration reset = RetryAfter.quotaReset(response, wallMillis);
-    if (reset != null && (ask == null || reset.compareTo(ask) > 0)) {
-      ask = reset;
-    }
-    if (ask == null || ask.isNegative() || ask.isZero()) {
-      return;
-    }
-    Duration pause = ask.compareTo(max) > 0 ? max : ask;
-    if (store.pause(key, limit, pause.toNanos()) > 0) {
+    Duration pause = RateLimitInterceptor.serverPause(limit, response, wallMillis);
+    if (pause != null && store.pause(key, limit, pause.toNanos()) > 0) {
       try {
         ((RealCallContext) ctx).listener().rateLimitPaused(ctx, key, pause);
       } catch (RuntimeException e) {
@@ -104,14 +87,11 @@ public final class SharedRateLimitInterceptor implements CallInterceptor {
   }
 
   private String keyOf(CallContext ctx) {
-    Function<CallContext, String> f = limit.keyedBy();
-    String k = f == null ? null : f.apply(ctx);
-    return k == null ? ctx.host() : k;
+    return RateLimitInterceptor.keyOf(limit, ctx);
   }
 
-  /** A custom key may be a secret (an API token): only the default host key is named. */
   private String keyName(String key) {
-    return limit.keyedBy() == null ? key : "its key";
+    return RateLimitInterceptor.keyName(limit, key);
   }
 
   @Override
