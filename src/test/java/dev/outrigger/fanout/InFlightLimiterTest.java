@@ -15,11 +15,12 @@ import dev.outrigger.Result;
 import dev.outrigger.TransportException;
 import dev.outrigger.internal.FakeClock;
 import dev.outrigger.internal.NanoClock;
+import dev.outrigger.internal.PolicyChain;
 import dev.outrigger.internal.RealCallContext;
+import dev.outrigger.internal.http.Transport;
 import dev.outrigger.internal.Redactor;
 import dev.outrigger.internal.bulkhead.InFlightLimiter;
 import java.io.IOException;
-import java.io.InterruptedIOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -84,7 +85,7 @@ class InFlightLimiterTest {
     RealCallContext ctx = context(url, deadline, NanoClock.SYSTEM);
     ctx.beginAttempt();
     Request request = new Request.Builder().url(url).build();
-    try (Response r = limiter.intercept(new OkHttpChain(request, ctx))) {
+    try (Response r = send(limiter, request, ctx)) {
       return r.body().string();
     } catch (IOException e) {
       throw new AssertionError(e);
@@ -95,40 +96,10 @@ class InFlightLimiterTest {
     return call(limiter, url, Deadline.after(Duration.ofSeconds(20)));
   }
 
-  /** The chain's last step, like the client's transport: one OkHttp call, body buffered. */
-  private final class OkHttpChain implements CallInterceptor.Chain {
-    private final Request request;
-    private final RealCallContext ctx;
-
-    OkHttpChain(Request request, RealCallContext ctx) {
-      this.request = request;
-      this.ctx = ctx;
-    }
-
-    @Override
-    public Request request() {
-      return request;
-    }
-
-    @Override
-    public CallContext context() {
-      return ctx;
-    }
-
-    @Override
-    public Response proceed(Request r) {
-      ctx.markSent();
-      try (Response raw = client.newCall(r).execute()) {
-        byte[] body = raw.body().bytes();
-        return raw.newBuilder().body(ResponseBody.create(body, raw.body().contentType())).build();
-      } catch (IOException e) {
-        boolean cancelled = Thread.currentThread().isInterrupted()
-            || e instanceof InterruptedIOException
-            || "Closed by interrupt".equals(e.getMessage());
-        throw new TransportException(ctx.describe() + " failed", e, ctx.attemptsSent(),
-            cancelled ? TransportException.Kind.CANCELLED : TransportException.Kind.IO);
-      }
-    }
+  /** The limiter, then the client's own transport: one OkHttp call, body buffered. */
+  private Response send(InFlightLimiter limiter, Request request, RealCallContext ctx) {
+    return new PolicyChain(List.of(limiter, new Transport(client, null, 16L * 1024 * 1024, null)))
+        .proceed(ctx, request);
   }
 
   private static String host(HttpUrl url) {
@@ -230,7 +201,7 @@ class InFlightLimiterTest {
     RealCallContext ctx = context(url, Deadline.after(Duration.ZERO, clock::nanoTime), clock);
     ctx.beginAttempt();
     assertThrows(DeadlineExceededException.class,
-        () -> limiter.intercept(new OkHttpChain(new Request.Builder().url(url).build(), ctx)));
+        () -> send(limiter, new Request.Builder().url(url).build(), ctx));
     assertEquals(List.of(Duration.ZERO), waits, "no time passed on the clock");
 
     release.countDown();

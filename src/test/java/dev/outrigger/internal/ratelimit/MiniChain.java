@@ -1,66 +1,27 @@
 package dev.outrigger.internal.ratelimit;
 
-import dev.outrigger.CallContext;
 import dev.outrigger.CallInterceptor;
-import dev.outrigger.TransportException;
+import dev.outrigger.internal.PolicyChain;
 import dev.outrigger.internal.RealCallContext;
-import java.io.IOException;
+import dev.outrigger.internal.http.Transport;
+import java.util.ArrayList;
 import java.util.List;
 import okhttp3.OkHttpClient;
 import okhttp3.Request;
 import okhttp3.Response;
-import okhttp3.ResponseBody;
 
 /**
- * A small real policy chain for tests: the given interceptors in order, then a terminal step
- * that sends the attempt with OkHttp over a real socket and buffers the body, standing in for
- * the client's transport.
+ * A small real policy chain for tests: the given interceptors in order, then the client's own
+ * transport, which sends the attempt with OkHttp over a real socket and buffers the body.
  */
-final class MiniChain implements CallInterceptor.Chain {
-  private final OkHttpClient client;
-  private final List<CallInterceptor> interceptors;
-  private final int index;
-  private final RealCallContext ctx;
-  private final Request request;
-
-  private MiniChain(OkHttpClient client, List<CallInterceptor> interceptors, int index,
-      RealCallContext ctx, Request request) {
-    this.client = client;
-    this.interceptors = interceptors;
-    this.index = index;
-    this.ctx = ctx;
-    this.request = request;
-  }
+final class MiniChain {
+  private MiniChain() {}
 
   static Response run(OkHttpClient client, List<CallInterceptor> interceptors,
       RealCallContext ctx, Request request) {
-    return new MiniChain(client, interceptors, 0, ctx, request).proceed(request);
-  }
-
-  @Override
-  public Request request() {
-    return request;
-  }
-
-  @Override
-  public CallContext context() {
-    return ctx;
-  }
-
-  @Override
-  public Response proceed(Request r) {
-    if (index < interceptors.size()) {
-      return interceptors.get(index)
-          .intercept(new MiniChain(client, interceptors, index + 1, ctx, r));
-    }
-    ctx.markSent();
-    try (Response raw = client.newCall(r).execute()) {
-      ResponseBody body = ResponseBody.create(raw.body().bytes(), raw.body().contentType());
-      return raw.newBuilder().body(body).build();
-    } catch (IOException e) {
-      throw new TransportException(ctx.describe() + " failed", e, ctx.attemptsSent(),
-          TransportException.Kind.IO);
-    }
+    List<CallInterceptor> all = new ArrayList<>(interceptors);
+    all.add(new Transport(client, null, 16L * 1024 * 1024, null));
+    return new PolicyChain(all).proceed(ctx, request);
   }
 
   /** A stand-in retry policy: up to {@code max} attempts while the status is 5xx. */
