@@ -12,6 +12,7 @@ import dev.outrigger.internal.breaker.BreakerInterceptor;
 import dev.outrigger.internal.bulkhead.InFlightLimiter;
 import dev.outrigger.internal.deadline.DeadlineInterceptor;
 import dev.outrigger.internal.http.AuthInterceptors;
+import dev.outrigger.internal.http.BufferedBody;
 import dev.outrigger.internal.http.Json;
 import dev.outrigger.internal.http.SharedTransport;
 import dev.outrigger.internal.http.Transport;
@@ -35,6 +36,7 @@ import java.util.Locale;
 import java.util.Objects;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Collectors;
@@ -43,6 +45,7 @@ import javax.net.ssl.X509TrustManager;
 import okhttp3.CertificatePinner;
 import okhttp3.ConnectionPool;
 import okhttp3.Dispatcher;
+import okhttp3.Headers;
 import okhttp3.HttpUrl;
 import okhttp3.Interceptor;
 import okhttp3.MediaType;
@@ -93,12 +96,23 @@ public final class ApiClient implements AutoCloseable {
 
   private final Builder settings;
   private final HttpUrl baseUrl;
+  /**
+   * Resolved URLs of argument-free paths ({@code client.get("/health")}), so the common constant
+   * path skips expansion and {@code HttpUrl} canonicalisation on every call. Bounded: once full,
+   * further paths are resolved each time (a path built by string concatenation cannot grow it).
+   */
+  private final ConcurrentHashMap<String, HttpUrl> constantPaths = new ConcurrentHashMap<>();
+  private static final int MAX_CONSTANT_PATHS = 256;
+  /** The User-Agent header alone, built once; null when no User-Agent is set. */
+  private final Headers userAgentHeaders;
   private final SharedTransport transport;
   private final OkHttpClient okhttp;
   private final ObjectMapper mapper;
   private final Redactor redactor;
   private final CallListener listener;
   private final NanoClock clock;
+  /** {@link #clock} as the supplier deadlines read, made once rather than per call. */
+  private final java.util.function.LongSupplier nanos;
   private final PolicyChain chain;
   private final BreakerInterceptor breakers;
   private final RateLimitInterceptor rateLimiter;
@@ -106,6 +120,8 @@ public final class ApiClient implements AutoCloseable {
 
   private ApiClient(Builder b, HttpUrl baseUrl, SharedTransport transport, OkHttpClient okhttp) {
     this.settings = b.copy();
+    this.userAgentHeaders =
+        settings.userAgent == null ? null : Headers.of("User-Agent", settings.userAgent);
     this.baseUrl = baseUrl;
     this.transport = transport;
     this.okhttp = okhttp;
@@ -113,6 +129,7 @@ public final class ApiClient implements AutoCloseable {
     this.redactor = new Redactor(b.redactHeaders, b.redactQuery);
     this.listener = Listeners.of(JfrListener.appendTo(b.listeners));
     this.clock = b.clock;
+    this.nanos = clock::nanoTime;
 
     List<CallInterceptor> list = new ArrayList<>();
     list.add(new DeadlineInterceptor(b.deadline));
@@ -204,7 +221,7 @@ public final class ApiClient implements AutoCloseable {
     if (pathOrUrl == null) {
       throw new IllegalArgumentException("path or URL must not be null");
     }
-    String m = method.toUpperCase(Locale.ROOT);
+    String m = isUpperCaseToken(method) ? method : method.toUpperCase(Locale.ROOT);
     boolean letters = !m.isEmpty();
     for (int i = 0; i < m.length() && letters; i++) {
       letters = m.charAt(i) >= 'A' && m.charAt(i) <= 'Z';
@@ -212,8 +229,27 @@ public final class ApiClient implements AutoCloseable {
     if (!letters) {
       throw new IllegalArgumentException("not an HTTP method: '" + method + "'");
     }
-    String expanded = Urls.expand(pathOrUrl, pathArgs == null ? new Object[0] : pathArgs);
-    return new ApiRequest(this, m, Urls.resolve(baseUrl, expanded));
+    if (pathArgs == null || pathArgs.length == 0) {
+      HttpUrl url = constantPaths.get(pathOrUrl);
+      if (url == null) {
+        url = Urls.resolve(baseUrl, Urls.expand(pathOrUrl));
+        if (constantPaths.size() < MAX_CONSTANT_PATHS) {
+          constantPaths.putIfAbsent(pathOrUrl, url);
+        }
+      }
+      return new ApiRequest(this, m, url);
+    }
+    return new ApiRequest(this, m, Urls.resolve(baseUrl, Urls.expand(pathOrUrl, pathArgs)));
+  }
+
+  private static boolean isUpperCaseToken(String s) {
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c < 'A' || c > 'Z') {
+        return false;
+      }
+    }
+    return true;
   }
 
   /**
@@ -285,9 +321,16 @@ public final class ApiClient implements AutoCloseable {
     if (closed.get()) {
       throw new IllegalStateException("this ApiClient is closed");
     }
+    long now = clock.nanoTime();
     Deadline deadline = Deadline.after(
-        req.deadline() != null ? req.deadline() : settings.deadline, clock::nanoTime);
-    deadline = deadline.min(Deadline.current().orElse(null));
+        req.deadline() != null ? req.deadline() : settings.deadline, nanos, now);
+    long remaining = deadline.remainingNanosAt(now);
+    Deadline scope = Deadline.currentOrNull();
+    if (scope != null && scope.compareTo(deadline) < 0) {
+      // The caller's scope is tighter; it may run on another clock, so count what it has left.
+      deadline = scope;
+      remaining = scope.remainingNanos();
+    }
 
     String key = req.idempotencyKey();
     String method = req.method();
@@ -298,18 +341,23 @@ public final class ApiClient implements AutoCloseable {
     boolean idempotent = idempotentMethod || key != null || req.isRetryable();
     HttpUrl url = req.url();
     RealCallContext ctx = new RealCallContext(
-        method, url, deadline, idempotent, clock, listener, redactor);
+        method, url, deadline, now + remaining, idempotent, clock, now, listener, redactor);
     if (req.attributes() != null) {
       req.attributes().forEach(ctx::attribute);
     }
 
-    Request.Builder rb = new Request.Builder().url(url).headers(req.headers())
-        .tag(RealCallContext.class, ctx);
+    Request.Builder rb = new Request.Builder().url(url).tag(RealCallContext.class, ctx);
+    Headers headers = req.headers();
+    if (headers != null) {
+      rb.headers(headers);
+      if (userAgentHeaders != null && headers.get("User-Agent") == null) {
+        rb.header("User-Agent", settings.userAgent);
+      }
+    } else if (userAgentHeaders != null) {
+      rb.headers(userAgentHeaders);
+    }
     if (key != null) {
       rb.header("Idempotency-Key", key);
-    }
-    if (settings.userAgent != null && req.headers().get("User-Agent") == null) {
-      rb.header("User-Agent", settings.userAgent);
     }
     RequestBody body = req.body();
     if (body == null && (method.equals("POST") || method.equals("PUT")
@@ -353,12 +401,13 @@ public final class ApiClient implements AutoCloseable {
       if (raw == byte[].class) {
         return (T) body.bytes();
       }
+      // The transport buffered the body: read its array rather than copy it out of a buffer.
+      byte[] bytes = body instanceof BufferedBody buffered ? buffered.array() : body.bytes();
       if (raw == String.class) {
         MediaType ct = body.contentType();
         Charset cs = ct == null ? StandardCharsets.UTF_8 : ct.charset(StandardCharsets.UTF_8);
-        return (T) new String(body.bytes(), cs);
+        return (T) new String(bytes, cs);
       }
-      byte[] bytes = body.bytes();
       if (bytes.length == 0) {
         if (response.code() == 204 || response.code() == 205
             || response.request().method().equals("HEAD")) {
@@ -667,6 +716,9 @@ public final class ApiClient implements AutoCloseable {
 
     /** The {@code User-Agent} sent when a request sets none (default {@code outrigger/0.1}). */
     public Builder userAgent(String userAgent) {
+      if (userAgent != null) {
+        ApiRequest.checkHeader("User-Agent", userAgent, false);
+      }
       this.userAgent = userAgent;
       return this;
     }

@@ -36,7 +36,7 @@ public final class ApiRequest {
   private final HttpUrl resolved;
   /** Created only when a query parameter is added: most calls never need to rebuild the URL. */
   private HttpUrl.Builder url;
-  private final Headers.Builder headers = new Headers.Builder();
+  private Headers.Builder headers;
   private RequestBody body;
   private String idempotencyKey;
   private boolean retryable;
@@ -76,6 +76,9 @@ public final class ApiRequest {
     Objects.requireNonNull(name, "header name");
     Objects.requireNonNull(value, "header value for " + name);
     checkHeader(name, value, client.redactor().isSecretHeader(name));
+    if (headers == null) {
+      headers = new Headers.Builder();
+    }
     headers.add(name, value);
     return this;
   }
@@ -191,8 +194,9 @@ public final class ApiRequest {
     return url == null ? resolved : url.build();
   }
 
+  /** The headers set on this request, or null when none were. */
   Headers headers() {
-    return headers.build();
+    return headers == null ? null : headers.build();
   }
 
   RequestBody body() {

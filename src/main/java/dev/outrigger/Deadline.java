@@ -63,6 +63,16 @@ public final class Deadline implements Comparable<Deadline> {
     return new Deadline(now + saturatedNanos(timeout), nanoClock);
   }
 
+  /** A deadline {@code timeout} after {@code now}, read from {@code nanoClock} by the caller. */
+  static Deadline after(Duration timeout, LongSupplier nanoClock, long now) {
+    return new Deadline(now + saturatedNanos(timeout), nanoClock);
+  }
+
+  /** The deadline in scope on this thread, or null. */
+  static Deadline currentOrNull() {
+    return SCOPE.get();
+  }
+
   /** Time left, never negative: {@link Duration#ZERO} once expired. */
   public Duration remaining() {
     return Duration.ofNanos(Math.max(0, remainingNanos()));
@@ -71,6 +81,11 @@ public final class Deadline implements Comparable<Deadline> {
   /** Nanoseconds left; zero or negative once expired. */
   public long remainingNanos() {
     return deadlineNanos - clock.getAsLong();
+  }
+
+  /** Nanoseconds left at {@code now}, a reading of this deadline's own clock. */
+  long remainingNanosAt(long now) {
+    return deadlineNanos - now;
   }
 
   public boolean isExpired() {

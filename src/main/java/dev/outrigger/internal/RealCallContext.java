@@ -21,7 +21,12 @@ public final class RealCallContext implements CallContext {
   private final CallListener listener;
   private final Redactor redactor;
   private final long startNanos;
+  /** The deadline on {@link #clock}'s scale, so a policy that read the clock needs no second read. */
+  private final long deadlineNanos;
   private Map<String, Object> attributes;
+  /** The JFR events in progress, kept in fields so recording costs no map per call. */
+  private Object jfrCall;
+  private Object jfrAttempt;
   private int attempt;
   private int attemptsSent;
   private boolean lastRequestSent;
@@ -34,18 +39,41 @@ public final class RealCallContext implements CallContext {
       NanoClock clock,
       CallListener listener,
       Redactor redactor) {
+    this(method, url, deadline, Long.MIN_VALUE, idempotent, clock, clock.nanoTime(), listener,
+        redactor);
+  }
+
+  /**
+   * A context whose start time and deadline the client already read: {@code deadlineNanos} is
+   * the deadline on {@code clock}'s scale ({@code Long.MIN_VALUE}: read {@code deadline} now).
+   */
+  public RealCallContext(
+      String method,
+      HttpUrl url,
+      Deadline deadline,
+      long deadlineNanos,
+      boolean idempotent,
+      NanoClock clock,
+      long startNanos,
+      CallListener listener,
+      Redactor redactor) {
     this.method = method;
     this.url = url;
     this.host = hostKey(url);
     this.deadline = deadline;
+    if (deadlineNanos != Long.MIN_VALUE) {
+      this.deadlineNanos = deadlineNanos;
+    } else {
+      this.deadlineNanos = startNanos
+          + (deadline == null ? Long.MAX_VALUE / 2 : deadline.remainingNanos());
+    }
     this.idempotent = idempotent;
     this.clock = clock;
     this.listener = listener;
     this.redactor = redactor;
-    this.startNanos = clock.nanoTime();
+    this.startNanos = startNanos;
   }
 
-  /** {@code host:port}, the default key of every per-host policy. */
   public static String hostKey(HttpUrl url) {
     return url.host() + ":" + url.port();
   }
@@ -98,6 +126,24 @@ public final class RealCallContext implements CallContext {
     attributes.put(name, value);
   }
 
+  /** The JFR call event in progress (internal: the JFR listener's slot). */
+  public Object jfrCall() {
+    return jfrCall;
+  }
+
+  public void jfrCall(Object event) {
+    this.jfrCall = event;
+  }
+
+  /** The JFR attempt event in progress (internal: the JFR listener's slot). */
+  public Object jfrAttempt() {
+    return jfrAttempt;
+  }
+
+  public void jfrAttempt(Object event) {
+    this.jfrAttempt = event;
+  }
+
   /** Called by the retry policy before each attempt; returns the new attempt number. */
   public int beginAttempt() {
     lastRequestSent = false;
@@ -126,6 +172,14 @@ public final class RealCallContext implements CallContext {
   @Override
   public boolean requestWritten() {
     return lastRequestSent;
+  }
+
+  /**
+   * Nanoseconds left before the deadline at {@code now}, a reading of {@link #clock()}: the same
+   * as {@code deadline().remainingNanos()} without reading the clock again.
+   */
+  public long remainingNanos(long now) {
+    return deadlineNanos - now;
   }
 
   public NanoClock clock() {

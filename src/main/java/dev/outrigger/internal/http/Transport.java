@@ -73,7 +73,8 @@ public final class Transport implements CallInterceptor {
   @Override
   public Response intercept(Chain chain) {
     RealCallContext ctx = (RealCallContext) chain.context();
-    long remaining = ctx.deadline().remainingNanos();
+    long start = ctx.clock().nanoTime();
+    long remaining = ctx.remainingNanos(start);
     if (remaining <= 0) {
       throw DeadlineInterceptor.exceeded(ctx, null, "before attempt " + ctx.attempt());
     }
@@ -93,7 +94,6 @@ public final class Transport implements CallInterceptor {
 
     ctx.markSent();
     ctx.listener().attemptStart(ctx);
-    long start = ctx.clock().nanoTime();
     Response response;
     try {
       response = buffer(call.execute(), ctx);
@@ -132,9 +132,7 @@ public final class Transport implements CallInterceptor {
         throw tooLarge(ctx, response, "is larger than " + maxResponseBytes + " bytes");
       }
       byte[] bytes = source.readByteArray();
-      return response.newBuilder()
-          .body(ResponseBody.create(bytes, body.contentType()))
-          .build();
+      return response.newBuilder().body(new BufferedBody(bytes, body.contentType())).build();
     } finally {
       response.close();
     }

@@ -46,6 +46,9 @@ public final class Urls {
    *     argument is null
    */
   public static String expand(String template, Object... args) {
+    if (args.length == 0 && template.indexOf('{') < 0) {
+      return template;
+    }
     StringBuilder sb = new StringBuilder(template.length() + 16);
     int used = 0;
     int i = 0;

@@ -28,8 +28,6 @@ public final class JfrListener implements CallListener {
 
   private static final boolean AVAILABLE =
       ModuleLayer.boot().findModule("jdk.jfr").isPresent();
-  private static final String CALL = "dev.outrigger.jfr.call";
-  private static final String ATTEMPT = "dev.outrigger.jfr.attempt";
 
   private JfrListener() {}
 
@@ -49,18 +47,18 @@ public final class JfrListener implements CallListener {
   @Override
   public void callStart(CallContext call) {
     CallEvent e = new CallEvent();
-    if (e.isEnabled()) {
+    if (e.isEnabled() && call instanceof RealCallContext ctx) {
       e.begin();
-      call.attribute(CALL, e);
+      ctx.jfrCall(e);
     }
   }
 
   @Override
   public void callEnd(CallContext call, int status, Throwable error, Duration elapsed) {
-    if (!(call.attribute(CALL) instanceof CallEvent e)) {
+    if (!(call instanceof RealCallContext ctx) || !(ctx.jfrCall() instanceof CallEvent e)) {
       return;
     }
-    call.attribute(CALL, null);
+    ctx.jfrCall(null);
     e.end();
     if (e.shouldCommit()) {
       e.host = call.host();
@@ -77,18 +75,18 @@ public final class JfrListener implements CallListener {
   @Override
   public void attemptStart(CallContext call) {
     AttemptEvent e = new AttemptEvent();
-    if (e.isEnabled()) {
+    if (e.isEnabled() && call instanceof RealCallContext ctx) {
       e.begin();
-      call.attribute(ATTEMPT, e);
+      ctx.jfrAttempt(e);
     }
   }
 
   @Override
   public void attemptEnd(CallContext call, int status, Throwable error, Duration elapsed) {
-    if (!(call.attribute(ATTEMPT) instanceof AttemptEvent e)) {
+    if (!(call instanceof RealCallContext ctx) || !(ctx.jfrAttempt() instanceof AttemptEvent e)) {
       return;
     }
-    call.attribute(ATTEMPT, null);
+    ctx.jfrAttempt(null);
     e.end();
     if (e.shouldCommit()) {
       e.host = call.host();

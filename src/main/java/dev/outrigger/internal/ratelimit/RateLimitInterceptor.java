@@ -74,11 +74,11 @@ public final class RateLimitInterceptor implements CallInterceptor {
     CallContext ctx = chain.context();
     RateLimit limit = engine.limit();
     String key = keyOf(limit, ctx);
-    Deadline deadline = ctx.deadline();
-    long left = deadline == null ? Long.MAX_VALUE : deadline.remainingNanos();
+    long now = clock.nanoTime();
+    long left = remainingNanos(ctx, now);
     long r;
     try {
-      r = engine.acquire(key, 1, left, clock);
+      r = engine.acquire(key, 1, left, clock, now);
     } catch (InterruptedException e) {
       throw cancelled(ctx, e);
     }
@@ -101,6 +101,15 @@ public final class RateLimitInterceptor implements CallInterceptor {
       adapt(ctx, key, limit, response.code(), listener);
     }
     return response;
+  }
+
+  /** Time left before the call's deadline at {@code now}, reading no clock when it can. */
+  private long remainingNanos(CallContext ctx, long now) {
+    if (ctx instanceof RealCallContext real && real.clock() == clock) {
+      return real.remainingNanos(now);
+    }
+    Deadline deadline = ctx.deadline();
+    return deadline == null ? Long.MAX_VALUE : deadline.remainingNanos();
   }
 
   /** Moves the key's rate down on a throttling answer and back up, CUBIC-like, otherwise. */

@@ -100,7 +100,12 @@ public final class RealRateLimiter {
    */
   public long acquire(String key, int n, long maxWaitNanos, NanoClock clock)
       throws InterruptedException {
-    long start = clock.nanoTime();
+    return acquire(key, n, maxWaitNanos, clock, clock.nanoTime());
+  }
+
+  /** {@link #acquire(String, int, long, NanoClock)} with {@code start} just read from clock. */
+  public long acquire(String key, int n, long maxWaitNanos, NanoClock clock, long start)
+      throws InterruptedException {
     TokenBucket b = key == null ? unkeyed : bucket(key, start);
     int fast = b.tryAcquire(start, n);
     if (fast > 0) {

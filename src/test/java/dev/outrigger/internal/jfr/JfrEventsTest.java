@@ -247,7 +247,10 @@ class JfrEventsTest {
 
   @Test
   void keepsNoStateInTheCallWhenNoRecordingRuns() {
-    client(emitting(ctx -> assertEquals(null, ctx.attribute("dev.outrigger.jfr.call"))));
+    client(emitting(ctx -> {
+      assertEquals(null, ctx.jfrCall());
+      assertEquals(null, ctx.jfrAttempt());
+    }));
     server.enqueue(new MockResponse.Builder().code(200).build());
 
     client.get("/off").execute(String.class);
