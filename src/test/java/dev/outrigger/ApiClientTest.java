@@ -8,7 +8,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.core.type.TypeReference;
+import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.time.Duration;
 import java.util.HashSet;
@@ -126,6 +129,64 @@ class ApiClientTest {
         () -> client.get("/files/{name}", ".."));
     assertTrue(dots.getMessage().contains("change the path"), dots.getMessage());
     assertThrows(IllegalArgumentException.class, () -> client.get("/files/{name}", "."));
+  }
+
+  @Test
+  void resolvesEveryArgumentFreePathRightBeyondTheResolvedUrlCache() throws Exception {
+    // The client keeps the URLs of argument-free paths (256 of them); the 300 distinct paths
+    // here overflow it, and each must still reach its own path, the first ones twice. The JDK's
+    // server answers in one write (MockWebServer's two writes meet delayed ACKs: 40 ms a call).
+    HttpServer jdk =
+        HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+    java.util.Queue<String> seen = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    jdk.createContext("/", exchange -> {
+      seen.add(exchange.getRequestURI().toString());
+      exchange.sendResponseHeaders(204, -1);
+      exchange.close();
+    });
+    jdk.start();
+    String base = "http://127.0.0.1:" + jdk.getAddress().getPort() + "/v1";
+    try (ApiClient c = ApiClient.builder().baseUrl(base).retry(Retry.none()).build()) {
+      int paths = 300;
+      for (int i = 0; i < paths; i++) {
+        c.get("/items/" + i + "?v=" + i).execute(Void.class);
+      }
+      for (int i = 0; i < 10; i++) {
+        c.get("/items/" + i + "?v=" + i).execute(Void.class);
+      }
+      for (int i = 0; i < paths + 10; i++) {
+        int n = i % paths;
+        assertEquals("/v1/items/" + n + "?v=" + n, seen.poll());
+      }
+    } finally {
+      jdk.stop(0);
+    }
+  }
+
+  @Test
+  void anUnfilledPlaceholderFailsOnEveryCallNotOnlyTheFirst() {
+    for (int i = 0; i < 3; i++) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> client.get("/posts/{id}"));
+      assertTrue(e.getMessage().contains("/posts/{id}"), e.getMessage());
+    }
+  }
+
+  @Test
+  void aUserAgentWithCrOrLfFailsAtTheSetterAndAValidOneIsSent() throws Exception {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> ApiClient.builder().userAgent("shop/1.0\r\nX-Injected: 1"));
+    assertTrue(e.getMessage().contains("User-Agent"), e.getMessage());
+
+    server.enqueue(json("{}"));
+    server.enqueue(json("{}"));
+    try (ApiClient ua = ApiClient.builder().baseUrl(server.url("/").toString())
+        .userAgent("shop/1.0").build()) {
+      ua.get("/a").execute(Void.class);
+      ua.get("/b").header("User-Agent", "mine/2").execute(Void.class);
+    }
+    assertEquals("shop/1.0", server.takeRequest().getHeaders().get("User-Agent"));
+    assertEquals("mine/2", server.takeRequest().getHeaders().get("User-Agent"));
   }
 
   @Test
