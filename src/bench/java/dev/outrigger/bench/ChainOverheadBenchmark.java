@@ -118,6 +118,17 @@ public class ChainOverheadBenchmark {
     }
   }
 
+  /**
+   * Raw OkHttp building its request from the URL string on each call, as a caller whose URL
+   * varies must: context for the request building every Outrigger call does.
+   */
+  @Benchmark
+  public String rawOkHttpNewRequest() throws IOException {
+    try (Response r = okhttp.newCall(new Request.Builder().url(URL).build()).execute()) {
+      return r.body().string();
+    }
+  }
+
   @Benchmark
   public String outrigger() {
     return outrigger.get(URL).execute(String.class);

@@ -75,8 +75,26 @@ public final class RealCallContext implements CallContext {
   }
 
   public static String hostKey(HttpUrl url) {
-    return url.host() + ":" + url.port();
+    String host = url.host();
+    int port = url.port();
+    HostKey known = HOST_KEYS.get(host);
+    if (known != null && known.port == port) {
+      return known.key;
+    }
+    String key = host + ":" + port;
+    if (HOST_KEYS.size() >= MAX_HOST_KEYS) {
+      HOST_KEYS.clear();
+    }
+    HOST_KEYS.put(host, new HostKey(port, key));
+    return key;
   }
+
+  /** {@code host:port} strings already built, so a call to a known host allocates none. */
+  private static final java.util.concurrent.ConcurrentHashMap<String, HostKey> HOST_KEYS =
+      new java.util.concurrent.ConcurrentHashMap<>();
+  private static final int MAX_HOST_KEYS = 1024;
+
+  private record HostKey(int port, String key) {}
 
   @Override
   public String method() {
