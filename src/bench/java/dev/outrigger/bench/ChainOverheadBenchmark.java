@@ -62,6 +62,7 @@ public class ChainOverheadBenchmark {
 
   private OkHttpClient okhttp;
   private ApiClient outrigger;
+  private ApiClient outriggerBare;
   private Request request;
   private CheckedSupplier<String> r4j;
   private dev.failsafe.Policy<Response>[] failsafePolicies;
@@ -77,6 +78,13 @@ public class ChainOverheadBenchmark {
         .retry(Retry.exponential(Duration.ofMillis(100), Duration.ofSeconds(2)).maxAttempts(3)
             .jitter(Jitter.FULL))
         .circuitBreaker(CircuitBreaker.defaults())
+        .build();
+    // The spine alone: deadline, in-flight limit, buffering and decoding, no retry, breaker or
+    // rate limit. What every call costs before any policy.
+    outriggerBare = ApiClient.builder()
+        .okHttpClient(okhttp)
+        .retry(Retry.none())
+        .circuitBreaker(CircuitBreaker.none())
         .build();
 
     io.github.resilience4j.circuitbreaker.CircuitBreaker cb =
@@ -109,6 +117,7 @@ public class ChainOverheadBenchmark {
   @TearDown(Level.Trial)
   public void tearDown() {
     outrigger.close();
+    outriggerBare.close();
   }
 
   @Benchmark
@@ -132,6 +141,11 @@ public class ChainOverheadBenchmark {
   @Benchmark
   public String outrigger() {
     return outrigger.get(URL).execute(String.class);
+  }
+
+  @Benchmark
+  public String outriggerNoPolicies() {
+    return outriggerBare.get(URL).execute(String.class);
   }
 
   @Benchmark

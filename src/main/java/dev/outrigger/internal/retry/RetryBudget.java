@@ -82,7 +82,12 @@ public final class RetryBudget {
 
   /** Records one call to {@code key}. */
   public void deposit(String key) {
-    long epoch = epoch();
+    deposit(key, nanos.getAsLong());
+  }
+
+  /** {@link #deposit(String)} at {@code nowNanos}, a reading of this budget's clock. */
+  public void deposit(String key, long nowNanos) {
+    long epoch = Math.floorDiv(nowNanos - originNanos, slotNanos);
     Window w = window(key, epoch);
     w.touch(epoch);
     if (depositPerCall > 0) {
