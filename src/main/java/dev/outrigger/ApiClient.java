@@ -13,6 +13,7 @@ import dev.outrigger.internal.bulkhead.InFlightLimiter;
 import dev.outrigger.internal.deadline.DeadlineInterceptor;
 import dev.outrigger.internal.http.AuthInterceptors;
 import dev.outrigger.internal.http.BufferedBody;
+import dev.outrigger.internal.http.DeadlineWatchdog;
 import dev.outrigger.internal.http.Json;
 import dev.outrigger.internal.http.SharedTransport;
 import dev.outrigger.internal.http.Transport;
@@ -164,6 +165,7 @@ public final class ApiClient implements AutoCloseable {
     list.add(new Transport(okhttp, b.attemptTimeout, b.maxResponseBytes, b.deadlineHeader));
     this.chain = new PolicyChain(list);
     WatchdogKeeper.acquire();
+    DeadlineWatchdog.acquire();
   }
 
   /** A builder with every default. */
@@ -310,6 +312,7 @@ public final class ApiClient implements AutoCloseable {
     if (closed.compareAndSet(false, true)) {
       transport.release();
       WatchdogKeeper.release();
+      DeadlineWatchdog.release();
     }
   }
 

@@ -6,8 +6,18 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.sun.net.httpserver.HttpServer;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
@@ -82,6 +92,94 @@ class ClientDeadlineTest {
         () -> client.get(server.url("/drip").toString()).execute(String.class));
 
     assertNotNull(e.getCause(), "the cause is the interrupted read");
+  }
+
+  @Test
+  void headersDrippedByteByByteAreCutOffAtTheDeadline() throws Exception {
+    // Each header byte arrives well within OkHttp's read timeout (30 s), so only a bound on the
+    // whole attempt can stop this; without one the call would hang for the 256 KiB header limit.
+    try (ServerSocket drip = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+      CountDownLatch hungUp = new CountDownLatch(1);
+      Thread.ofVirtual().start(() -> {
+        try (Socket s = drip.accept()) {
+          readHead(s.getInputStream());
+          OutputStream out = s.getOutputStream();
+          out.write("HTTP/1.1 200 OK\r\nX-Slow: ".getBytes(StandardCharsets.US_ASCII));
+          while (true) {
+            out.write('a');
+            out.flush();
+            Thread.sleep(20);
+          }
+        } catch (IOException | InterruptedException e) {
+          hungUp.countDown();
+        }
+      });
+      long start = System.nanoTime();
+      DeadlineExceededException e = assertThrows(DeadlineExceededException.class,
+          () -> client.get("http://127.0.0.1:" + drip.getLocalPort() + "/drip")
+              .execute(String.class));
+
+      assertTrue(millisSince(start) < 5_000, "took " + millisSince(start) + " ms");
+      assertEquals(1, e.attempts());
+      assertTrue(hungUp.await(5, TimeUnit.SECONDS), "the client must hang up on the dripper");
+    }
+  }
+
+  @Test
+  void anAttemptTimeoutCutsAStalledAttemptAndTheRetryAnswers() throws Exception {
+    server.enqueue(new MockResponse.Builder().body("late").headersDelay(3, TimeUnit.SECONDS)
+        .build());
+    server.enqueue(new MockResponse.Builder().body("on time").build());
+    try (ApiClient c = ApiClient.builder()
+        .retry(Retry.exponential(Duration.ofMillis(10), Duration.ofMillis(10)).maxAttempts(2))
+        .deadline(Duration.ofSeconds(10))
+        .attemptTimeout(Duration.ofMillis(300))
+        .build()) {
+      long start = System.nanoTime();
+      ApiResponse<String> r = c.get(server.url("/x").toString()).send(String.class);
+
+      assertEquals("on time", r.body());
+      assertEquals(2, r.attempts());
+      assertTrue(millisSince(start) < 3_000, "the first attempt was not cut: "
+          + millisSince(start) + " ms");
+    }
+  }
+
+  @Test
+  void attemptsThatEndedInTimeAreNeverCancelledLater() throws Exception {
+    // Many calls end well inside a short deadline; once every deadline has passed, the pooled
+    // connection they shared must still serve: a late cancel would have broken it.
+    HttpServer jdk =
+        HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+    jdk.createContext("/", exchange -> {
+      byte[] ok = "ok".getBytes(StandardCharsets.US_ASCII);
+      exchange.sendResponseHeaders(200, ok.length);
+      exchange.getResponseBody().write(ok);
+      exchange.close();
+    });
+    jdk.start();
+    try (ApiClient quick = ApiClient.builder().retry(Retry.none())
+        .deadline(Duration.ofMillis(200)).build()) {
+      String url = "http://127.0.0.1:" + jdk.getAddress().getPort() + "/q";
+      for (int i = 0; i < 200; i++) {
+        assertEquals("ok", quick.get(url).execute(String.class));
+      }
+      Thread.sleep(400);
+      assertEquals("ok", quick.get(url).execute(String.class));
+      assertEquals(1, quick.okHttpClient().connectionPool().connectionCount(),
+          "one connection served every call");
+    } finally {
+      jdk.stop(0);
+    }
+  }
+
+  private static void readHead(InputStream in) throws IOException {
+    int matched = 0;
+    byte[] end = "\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
+    int b;
+    while (matched < 4 && (b = in.read()) != -1) {
+      matched = b == end[matched] ? matched + 1 : (b == end[0] ? 1 : 0);
+    }
   }
 
   @Test

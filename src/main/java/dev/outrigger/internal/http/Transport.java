@@ -15,7 +15,6 @@ import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.net.UnknownHostException;
 import java.time.Duration;
-import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLException;
 import okhttp3.Call;
 import okhttp3.Interceptor;
@@ -90,15 +89,17 @@ public final class Transport implements CallInterceptor {
       request = rb.build();
     }
     Call call = okhttp.newCall(request);
-    call.timeout().timeout(timeout, TimeUnit.NANOSECONDS);
 
     ctx.markSent();
     ctx.listener().attemptStart(ctx);
     Response response;
+    // The deadline (or the attempt timeout) cancels the call through the shared watchdog, not
+    // OkHttp's call timeout, whose single lock every attempt would queue on (DeadlineWatchdog).
+    DeadlineWatchdog.Timer timer = DeadlineWatchdog.watch(call, timeout);
     try {
       response = buffer(call.execute(), ctx);
     } catch (IOException e) {
-      ApiException failure = translate(e, ctx, capped, timeout);
+      ApiException failure = translate(e, ctx, capped, timeout, timer.fired());
       Duration elapsed = Duration.ofNanos(ctx.clock().nanoTime() - start);
       if (log.isDebugEnabled()) {
         log.debug("{} -> {} in {} ms (attempt {})", ctx.describe(), failure.getMessage(),
@@ -109,6 +110,8 @@ public final class Transport implements CallInterceptor {
     } catch (DeserializationException e) {
       ctx.listener().attemptEnd(ctx, -1, e, Duration.ofNanos(ctx.clock().nanoTime() - start));
       throw e;
+    } finally {
+      timer.done();
     }
     Duration elapsed = Duration.ofNanos(ctx.clock().nanoTime() - start);
     if (log.isDebugEnabled()) {
@@ -147,7 +150,7 @@ public final class Transport implements CallInterceptor {
   }
 
   private static ApiException translate(
-      IOException e, RealCallContext ctx, boolean capped, long timeoutNanos) {
+      IOException e, RealCallContext ctx, boolean capped, long timeoutNanos, boolean timedOut) {
     int attempts = ctx.attemptsSent();
     String where = ctx.describe();
     Thread t = Thread.currentThread();
@@ -160,11 +163,12 @@ public final class Transport implements CallInterceptor {
       return new TransportException(where + " was interrupted", e, attempts,
           TransportException.Kind.CANCELLED);
     }
-    if (ctx.deadline().isExpired()) {
+    if (ctx.deadline().isExpired() || (timedOut && !capped)) {
+      // The watchdog cancels on the real clock; a test's clock may not have reached it yet.
       return DeadlineInterceptor.exceeded(ctx, e, null);
     }
     String reason = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-    if (capped && e instanceof InterruptedIOException && !(e instanceof SocketTimeoutException)) {
+    if (capped && timedOut) {
       return new TransportException(where + ": attempt " + ctx.attempt() + " timed out after "
           + Duration.ofNanos(timeoutNanos).toMillis() + " ms", e, attempts,
           TransportException.Kind.TIMEOUT);

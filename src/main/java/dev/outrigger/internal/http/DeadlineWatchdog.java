@@ -1,0 +1,245 @@
+package dev.outrigger.internal.http;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.PriorityQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
+import okhttp3.Call;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Cancels each attempt's OkHttp call when its time is up, without a lock on the call path.
+ *
+ * <p>OkHttp's own call timeout is an Okio {@code AsyncTimeout}: every one in the JVM enters and
+ * leaves a single priority queue under a single lock, twice per attempt, and callers on different
+ * cores queue on it (measured: ~1 µs per call with two threads, and most of the gap to raw OkHttp
+ * at concurrency 64; docs/benchmarks.md). Here an attempt pushes its {@link Timer} onto a
+ * lock-free stack (one compare-and-set) and marks it done when it ends (another). One daemon
+ * thread, shared by every client, takes the pushed timers every {@link #TICK_NANOS} while any
+ * are pending, ignores those already done (most calls end well within a tick), keeps the rest
+ * in a heap of its own and cancels a call whose deadline passed. A timer due sooner than the
+ * thread's next wake-up wakes it, so a short deadline is as punctual as a long one.
+ *
+ * <p>The thread starts with the first client ({@link #acquire()}) and stops when the last one
+ * closes ({@link #release()}).
+ */
+public final class DeadlineWatchdog {
+  /** How often the thread takes new timers while any are pending. */
+  static final long TICK_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
+  /** Done timers left in the heap are swept out once it holds this many. */
+  private static final int SWEEP_AT = 4096;
+
+  private static final Logger log = LoggerFactory.getLogger(DeadlineWatchdog.class);
+  private static final ReentrantLock LIFECYCLE = new ReentrantLock();
+  private static int users;
+  private static Loop loop;
+
+  private DeadlineWatchdog() {}
+
+  /** Registers a user (a client); the first one starts the thread. */
+  public static void acquire() {
+    LIFECYCLE.lock();
+    try {
+      if (users++ == 0) {
+        loop = new Loop();
+        loop.thread.start();
+      }
+    } finally {
+      LIFECYCLE.unlock();
+    }
+  }
+
+  /** Unregisters a user; the last one stops the thread and waits for it to end. */
+  public static void release() {
+    Loop stopping = null;
+    LIFECYCLE.lock();
+    try {
+      if (users > 0 && --users == 0) {
+        stopping = loop;
+        loop = null;
+      }
+    } finally {
+      LIFECYCLE.unlock();
+    }
+    if (stopping != null) {
+      stopping.stop();
+    }
+  }
+
+  /** Whether the thread runs (for tests). */
+  static boolean running() {
+    LIFECYCLE.lock();
+    try {
+      return loop != null;
+    } finally {
+      LIFECYCLE.unlock();
+    }
+  }
+
+  /**
+   * Cancels {@code call} once {@code timeoutNanos} (of {@link System#nanoTime()}) have passed,
+   * unless {@link Timer#done()} comes first. Without a running watchdog (no client open) the
+   * timer never fires.
+   */
+  public static Timer watch(Call call, long timeoutNanos) {
+    Timer t = new Timer(call, System.nanoTime() + timeoutNanos);
+    Loop l = loop;
+    if (l != null) {
+      l.push(t);
+    }
+    return t;
+  }
+
+  /** One attempt's registration. */
+  public static final class Timer {
+    private static final int ARMED = 0;
+    private static final int DONE = 1;
+    private static final int FIRED = 2;
+    private static final VarHandle STATE;
+
+    static {
+      try {
+        STATE = MethodHandles.lookup().findVarHandle(Timer.class, "state", int.class);
+      } catch (ReflectiveOperationException e) {
+        throw new ExceptionInInitializerError(e);
+      }
+    }
+
+    private volatile int state; // ARMED
+    private Call call;
+    final long deadlineNanos;
+    Timer next;
+
+    Timer(Call call, long deadlineNanos) {
+      this.call = call;
+      this.deadlineNanos = deadlineNanos;
+    }
+
+    /** The attempt ended: never cancel it. False if the watchdog already did. */
+    public boolean done() {
+      if (STATE.compareAndSet(this, ARMED, DONE)) {
+        call = null;
+        return true;
+      }
+      return false;
+    }
+
+    /** Whether the watchdog cancelled the call because its time was up. */
+    public boolean fired() {
+      return state == FIRED;
+    }
+
+    boolean armed() {
+      return state == ARMED;
+    }
+
+    /** Cancels the call unless the attempt ended first; runs on the watchdog's thread. */
+    void fire() {
+      if (STATE.compareAndSet(this, ARMED, FIRED)) {
+        Call c = call;
+        call = null;
+        try {
+          c.cancel();
+        } catch (RuntimeException e) {
+          log.warn("cancelling a call past its deadline failed", e);
+        }
+      }
+    }
+  }
+
+  static final class Loop implements Runnable {
+    final Thread thread;
+    private final AtomicReference<Timer> pushed = new AtomicReference<>();
+    private final PriorityQueue<Timer> heap =
+        new PriorityQueue<>((a, b) -> Long.compare(a.deadlineNanos - b.deadlineNanos, 0));
+    /** When the thread will look next: a timer due before then wakes it. */
+    private volatile long nextWakeNanos;
+    private volatile boolean idle = true;
+    private volatile boolean stopped;
+
+    Loop() {
+      thread = Thread.ofPlatform().daemon().name("outrigger-deadlines").unstarted(this);
+    }
+
+    void push(Timer t) {
+      Timer head;
+      do {
+        head = pushed.get();
+        t.next = head;
+      } while (!pushed.compareAndSet(head, t));
+      if (idle || t.deadlineNanos - nextWakeNanos < 0) {
+        LockSupport.unpark(thread);
+      }
+    }
+
+    void stop() {
+      stopped = true;
+      LockSupport.unpark(thread);
+      try {
+        thread.join(TimeUnit.SECONDS.toMillis(5));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+
+    @Override
+    public void run() {
+      while (!stopped) {
+        takePushed();
+        long now = System.nanoTime();
+        while (!heap.isEmpty()) {
+          Timer head = heap.peek();
+          if (!head.armed()) {
+            heap.poll();
+          } else if (head.deadlineNanos - now <= 0) {
+            heap.poll().fire();
+          } else {
+            break;
+          }
+        }
+        if (heap.size() >= SWEEP_AT) {
+          heap.removeIf(t -> !t.armed());
+        }
+        if (heap.isEmpty()) {
+          // Nothing to watch: sleep until a push wakes us (a push after this check sees idle).
+          idle = true;
+          if (pushed.get() == null && !stopped) {
+            LockSupport.park(this);
+          }
+          idle = false;
+          continue;
+        }
+        long wake = now + TICK_NANOS;
+        if (heap.peek().deadlineNanos - wake < 0) {
+          wake = heap.peek().deadlineNanos;
+        }
+        nextWakeNanos = wake;
+        // A timer pushed before its pusher could see the new wake-up time did not wake us:
+        // take it now, and look again at once if it is due sooner.
+        takePushed();
+        if (heap.peek().deadlineNanos - wake < 0) {
+          continue;
+        }
+        long sleep = wake - System.nanoTime();
+        if (sleep > 0 && !stopped) {
+          LockSupport.parkNanos(this, sleep);
+        }
+      }
+    }
+
+    private void takePushed() {
+      for (Timer t = pushed.getAndSet(null); t != null; ) {
+        Timer next = t.next;
+        t.next = null;
+        if (t.armed()) {
+          heap.add(t);
+        }
+        t = next;
+      }
+    }
+  }
+}

@@ -1,0 +1,123 @@
+package dev.outrigger.internal.http;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import mockwebserver3.MockResponse;
+import mockwebserver3.MockWebServer;
+import mockwebserver3.junit5.StartStop;
+import okhttp3.Call;
+import okhttp3.OkHttpClient;
+import okhttp3.Request;
+import okhttp3.Response;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The watchdog over real OkHttp calls to a real server: it cancels late calls, only those. */
+class DeadlineWatchdogTest {
+  @StartStop
+  private final MockWebServer server = new MockWebServer();
+
+  private final OkHttpClient okhttp = new OkHttpClient();
+
+  @BeforeEach
+  void start() {
+    DeadlineWatchdog.acquire();
+  }
+
+  @AfterEach
+  void stop() {
+    DeadlineWatchdog.release();
+    okhttp.connectionPool().evictAll();
+  }
+
+  private Call slowCall() {
+    server.enqueue(new MockResponse.Builder().body("late").headersDelay(5, TimeUnit.SECONDS)
+        .build());
+    return okhttp.newCall(new Request.Builder().url(server.url("/slow")).build());
+  }
+
+  @Test
+  void cancelsACallStillRunningAtItsDeadline() {
+    Call call = slowCall();
+    long start = System.nanoTime();
+    DeadlineWatchdog.Timer timer = DeadlineWatchdog.watch(call, TimeUnit.MILLISECONDS.toNanos(200));
+
+    assertThrows(IOException.class, call::execute);
+    long tookMs = (System.nanoTime() - start) / 1_000_000;
+
+    assertTrue(timer.fired());
+    assertTrue(call.isCanceled());
+    assertFalse(timer.done(), "a fired timer cannot be marked done");
+    assertTrue(tookMs >= 190 && tookMs < 4_000, "cancelled after " + tookMs + " ms");
+  }
+
+  @Test
+  void neverCancelsACallMarkedDone() throws Exception {
+    server.enqueue(new MockResponse.Builder().body("ok").build());
+    Call call = okhttp.newCall(new Request.Builder().url(server.url("/quick")).build());
+    DeadlineWatchdog.Timer timer = DeadlineWatchdog.watch(call, TimeUnit.MILLISECONDS.toNanos(100));
+    try (Response r = call.execute()) {
+      assertEquals("ok", r.body().string());
+    }
+    assertTrue(timer.done());
+
+    Thread.sleep(300); // well past the deadline: the watchdog has looked at it by now
+    assertFalse(timer.fired());
+    assertFalse(call.isCanceled());
+  }
+
+  @Test
+  void aShortDeadlineBehindLongOnesStillFiresOnTime() {
+    // Long timers first: the watchdog sleeps up to a tick; a shorter one must wake it.
+    List<DeadlineWatchdog.Timer> longOnes = new ArrayList<>();
+    for (int i = 0; i < 50; i++) {
+      longOnes.add(DeadlineWatchdog.watch(
+          okhttp.newCall(new Request.Builder().url(server.url("/never")).build()),
+          TimeUnit.SECONDS.toNanos(60)));
+    }
+    Call call = slowCall();
+    long start = System.nanoTime();
+    DeadlineWatchdog.Timer timer = DeadlineWatchdog.watch(call, TimeUnit.MILLISECONDS.toNanos(50));
+
+    assertThrows(IOException.class, call::execute);
+    long tookMs = (System.nanoTime() - start) / 1_000_000;
+
+    assertTrue(timer.fired());
+    assertTrue(tookMs < 4_000, "cancelled after " + tookMs + " ms");
+    longOnes.forEach(t -> assertTrue(t.done(), "the long timers are still armed"));
+  }
+
+  @Test
+  void theThreadRunsWhileAUserHoldsItAndStopsWithTheLast() {
+    assertTrue(DeadlineWatchdog.running());
+    assertTrue(threadAlive(), "outrigger-deadlines runs while a client is open");
+    DeadlineWatchdog.acquire();
+    DeadlineWatchdog.release();
+    assertTrue(DeadlineWatchdog.running(), "one user still holds it");
+  }
+
+  @Test
+  void stoppingTheLoopEndsItsThreadEvenWithTimersArmed() throws Exception {
+    DeadlineWatchdog.Loop loop = new DeadlineWatchdog.Loop();
+    loop.thread.start();
+    loop.push(new DeadlineWatchdog.Timer(slowCall(), System.nanoTime() + 60_000_000_000L));
+    assertTrue(loop.thread.isAlive());
+
+    loop.stop();
+
+    assertFalse(loop.thread.isAlive(), "stop() must end the thread and wait for it");
+  }
+
+  private static boolean threadAlive() {
+    return Thread.getAllStackTraces().keySet().stream()
+        .anyMatch(t -> t.getName().equals("outrigger-deadlines") && t.isAlive());
+  }
+}
