@@ -36,7 +36,8 @@ public final class DeadlineWatchdog {
   private static final Logger log = LoggerFactory.getLogger(DeadlineWatchdog.class);
   private static final ReentrantLock LIFECYCLE = new ReentrantLock();
   private static int users;
-  private static Loop loop;
+  /** Volatile: callers read it without the lock, on any thread. */
+  private static volatile Loop loop;
 
   private DeadlineWatchdog() {}
 
@@ -53,7 +54,10 @@ public final class DeadlineWatchdog {
     }
   }
 
-  /** Unregisters a user; the last one stops the thread and waits for it to end. */
+  /**
+   * Unregisters a user; the last one stops the thread and waits for it to end. Attempts still
+   * in flight then keep only OkHttp's socket timeouts.
+   */
   public static void release() {
     Loop stopping = null;
     LIFECYCLE.lock();
@@ -188,6 +192,18 @@ public final class DeadlineWatchdog {
 
     @Override
     public void run() {
+      while (!stopped) {
+        try {
+          watch();
+        } catch (RuntimeException | Error e) {
+          // Deadlines would silently stop being enforced if this thread died: log, go on.
+          log.error("deadline watchdog failed; continuing", e);
+          LockSupport.parkNanos(this, TICK_NANOS);
+        }
+      }
+    }
+
+    private void watch() {
       while (!stopped) {
         takePushed();
         long now = System.nanoTime();
