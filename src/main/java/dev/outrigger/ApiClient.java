@@ -401,11 +401,12 @@ public final class ApiClient implements AutoCloseable {
       if (raw == Void.class || raw == void.class) {
         return null;
       }
-      if (raw == byte[].class) {
-        return (T) body.bytes();
-      }
-      // The transport buffered the body: read its array rather than copy it out of a buffer.
+      // The transport buffered the body: read its array rather than copy it out of a buffer
+      // (whole, whatever an interceptor read of it).
       byte[] bytes = body instanceof BufferedBody buffered ? buffered.array() : body.bytes();
+      if (raw == byte[].class) {
+        return (T) (body instanceof BufferedBody ? bytes.clone() : bytes);
+      }
       if (raw == String.class) {
         MediaType ct = body.contentType();
         Charset cs = ct == null ? StandardCharsets.UTF_8 : ct.charset(StandardCharsets.UTF_8);
@@ -721,6 +722,12 @@ public final class ApiClient implements AutoCloseable {
     public Builder userAgent(String userAgent) {
       if (userAgent != null) {
         ApiRequest.checkHeader("User-Agent", userAgent, false);
+        for (int i = 0; i < userAgent.length(); i++) {
+          if (userAgent.charAt(i) > 0x7e) {
+            throw new IllegalArgumentException("userAgent must be printable ASCII (OkHttp sends "
+                + "nothing else in a header), but has '" + userAgent.charAt(i) + "' at index " + i);
+          }
+        }
       }
       this.userAgent = userAgent;
       return this;

@@ -177,6 +177,9 @@ class ApiClientTest {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> ApiClient.builder().userAgent("shop/1.0\r\nX-Injected: 1"));
     assertTrue(e.getMessage().contains("User-Agent"), e.getMessage());
+    IllegalArgumentException nonAscii = assertThrows(IllegalArgumentException.class,
+        () -> ApiClient.builder().userAgent("café/1.0"));
+    assertTrue(nonAscii.getMessage().contains("userAgent"), nonAscii.getMessage());
 
     server.enqueue(json("{}"));
     server.enqueue(json("{}"));
@@ -187,6 +190,25 @@ class ApiClientTest {
     }
     assertEquals("shop/1.0", server.takeRequest().getHeaders().get("User-Agent"));
     assertEquals("mine/2", server.takeRequest().getHeaders().get("User-Agent"));
+  }
+
+  @Test
+  void decodesTheWholeBodyEvenAfterAnInterceptorReadPartOfIt() {
+    server.enqueue(json("\"abcdef\""));
+    server.enqueue(json("\"abcdef\""));
+    try (ApiClient peeking = client.newBuilder().addAttemptInterceptor(chain -> {
+      okhttp3.Response r = chain.proceed(chain.request());
+      try {
+        assertEquals("\"ab", r.body().source().readUtf8(3));
+      } catch (IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+      return r;
+    }).build()) {
+      byte[] bytes = peeking.get("/b").execute(byte[].class);
+      assertEquals("\"abcdef\"", new String(bytes, java.nio.charset.StandardCharsets.UTF_8));
+      assertEquals("abcdef", peeking.get("/s").execute(String.class).replace("\"", ""));
+    }
   }
 
   @Test

@@ -16,17 +16,24 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import mockwebserver3.MockResponse;
+import okhttp3.Call;
+import okhttp3.EventListener;
+import okhttp3.OkHttpClient;
 import mockwebserver3.MockWebServer;
 import mockwebserver3.RecordedRequest;
 import mockwebserver3.junit5.StartStop;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 /** Deadlines over real sockets: every way a call can hang ends promptly and closes the socket. */
 class ClientDeadlineTest {
@@ -95,6 +102,7 @@ class ClientDeadlineTest {
   }
 
   @Test
+  @Timeout(60) // without a bound on the whole attempt this would hang, not fail
   void headersDrippedByteByByteAreCutOffAtTheDeadline() throws Exception {
     // Each header byte arrives well within OkHttp's read timeout (30 s), so only a bound on the
     // whole attempt can stop this; without one the call would hang for the 256 KiB header limit.
@@ -130,16 +138,27 @@ class ClientDeadlineTest {
     server.enqueue(new MockResponse.Builder().body("late").headersDelay(3, TimeUnit.SECONDS)
         .build());
     server.enqueue(new MockResponse.Builder().body("on time").build());
+    List<Throwable> attemptErrors = new CopyOnWriteArrayList<>();
     try (ApiClient c = ApiClient.builder()
         .retry(Retry.exponential(Duration.ofMillis(10), Duration.ofMillis(10)).maxAttempts(2))
         .deadline(Duration.ofSeconds(10))
         .attemptTimeout(Duration.ofMillis(300))
+        .addListener(new CallListener() {
+          @Override
+          public void attemptEnd(CallContext call, int status, Throwable error, Duration took) {
+            attemptErrors.add(error);
+          }
+        })
         .build()) {
       long start = System.nanoTime();
       ApiResponse<String> r = c.get(server.url("/x").toString()).send(String.class);
 
       assertEquals("on time", r.body());
       assertEquals(2, r.attempts());
+      TransportException first = assertInstanceOf(TransportException.class, attemptErrors.get(0));
+      assertEquals(TransportException.Kind.TIMEOUT, first.kind());
+      assertTrue(first.getMessage().contains("timed out after 300 ms"), first.getMessage());
+      assertEquals(null, attemptErrors.get(1));
       assertTrue(millisSince(start) < 3_000, "the first attempt was not cut: "
           + millisSince(start) + " ms");
     }
@@ -147,8 +166,8 @@ class ClientDeadlineTest {
 
   @Test
   void attemptsThatEndedInTimeAreNeverCancelledLater() throws Exception {
-    // Many calls end well inside a short deadline; once every deadline has passed, the pooled
-    // connection they shared must still serve: a late cancel would have broken it.
+    // Calls that end well inside their deadline; once every deadline has passed, none of them
+    // may have been cancelled (OkHttp reports each cancel to the client's EventListener).
     HttpServer jdk =
         HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
     jdk.createContext("/", exchange -> {
@@ -158,16 +177,22 @@ class ClientDeadlineTest {
       exchange.close();
     });
     jdk.start();
-    try (ApiClient quick = ApiClient.builder().retry(Retry.none())
-        .deadline(Duration.ofMillis(200)).build()) {
-      String url = "http://127.0.0.1:" + jdk.getAddress().getPort() + "/q";
-      for (int i = 0; i < 200; i++) {
-        assertEquals("ok", quick.get(url).execute(String.class));
+    AtomicInteger cancels = new AtomicInteger();
+    OkHttpClient counting = new OkHttpClient.Builder().eventListener(new EventListener() {
+      @Override
+      public void canceled(Call call) {
+        cancels.incrementAndGet();
       }
-      Thread.sleep(400);
-      assertEquals("ok", quick.get(url).execute(String.class));
-      assertEquals(1, quick.okHttpClient().connectionPool().connectionCount(),
-          "one connection served every call");
+    }).build();
+    try (ApiClient quick = ApiClient.builder().okHttpClient(counting).retry(Retry.none())
+        .build()) {
+      String url = "http://127.0.0.1:" + jdk.getAddress().getPort() + "/q";
+      quick.get(url).execute(String.class); // connection set up, classes loaded
+      for (int i = 0; i < 100; i++) {
+        assertEquals("ok", quick.get(url).deadline(Duration.ofMillis(700)).execute(String.class));
+      }
+      Thread.sleep(1_000); // every deadline has passed; the watchdog looked at least once
+      assertEquals(0, cancels.get(), "calls that had ended were cancelled");
     } finally {
       jdk.stop(0);
     }

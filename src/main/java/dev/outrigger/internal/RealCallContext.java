@@ -74,6 +74,10 @@ public final class RealCallContext implements CallContext {
     this.startNanos = startNanos;
   }
 
+  /**
+   * The {@code host:port} key of {@code url}, the default key of every per-host policy. Built
+   * once per host (for the first port seen; other ports of the same host build theirs per call).
+   */
   public static String hostKey(HttpUrl url) {
     String host = url.host();
     int port = url.port();
@@ -82,10 +86,9 @@ public final class RealCallContext implements CallContext {
       return known.key;
     }
     String key = host + ":" + port;
-    if (HOST_KEYS.size() >= MAX_HOST_KEYS) {
-      HOST_KEYS.clear();
+    if (known == null && HOST_KEYS.size() < MAX_HOST_KEYS) {
+      HOST_KEYS.putIfAbsent(host, new HostKey(port, key));
     }
-    HOST_KEYS.put(host, new HostKey(port, key));
     return key;
   }
 

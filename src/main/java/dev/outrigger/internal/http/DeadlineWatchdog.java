@@ -25,7 +25,8 @@ import org.slf4j.LoggerFactory;
  * thread's next wake-up wakes it, so a short deadline is as punctual as a long one.
  *
  * <p>The thread starts with the first client ({@link #acquire()}) and stops when the last one
- * closes ({@link #release()}).
+ * closes ({@link #release()}), once the attempts it watches have ended. An attempt that finds no
+ * thread to take it falls back to OkHttp's call timeout.
  */
 public final class DeadlineWatchdog {
   /** How often the thread takes new timers while any are pending. */
@@ -86,14 +87,16 @@ public final class DeadlineWatchdog {
 
   /**
    * Cancels {@code call} once {@code timeoutNanos} (of {@link System#nanoTime()}) have passed,
-   * unless {@link Timer#done()} comes first. Without a running watchdog (no client open) the
-   * timer never fires.
+   * unless {@link Timer#done()} comes first. Call it before {@code call.execute()}: with no
+   * watchdog running (no client open, or the last one closing) it falls back to OkHttp's own
+   * call timeout, so a deadline is enforced either way.
    */
   public static Timer watch(Call call, long timeoutNanos) {
     Timer t = new Timer(call, System.nanoTime() + timeoutNanos);
     Loop l = loop;
-    if (l != null) {
-      l.push(t);
+    if (l == null || !l.push(t)) {
+      t.fallback = true;
+      call.timeout().timeout(timeoutNanos, TimeUnit.NANOSECONDS);
     }
     return t;
   }
@@ -117,6 +120,8 @@ public final class DeadlineWatchdog {
     private Call call;
     final long deadlineNanos;
     Timer next;
+    /** OkHttp's call timeout enforces this one: no watchdog was there to take it. */
+    boolean fallback;
 
     Timer(Call call, long deadlineNanos) {
       this.call = call;
@@ -135,6 +140,11 @@ public final class DeadlineWatchdog {
     /** Whether the watchdog cancelled the call because its time was up. */
     public boolean fired() {
       return state == FIRED;
+    }
+
+    /** Whether OkHttp's call timeout, not the watchdog, bounds this attempt. */
+    public boolean fallback() {
+      return fallback;
     }
 
     boolean armed() {
@@ -163,28 +173,46 @@ public final class DeadlineWatchdog {
     /** When the thread will look next: a timer due before then wakes it. */
     private volatile long nextWakeNanos;
     private volatile boolean idle = true;
-    private volatile boolean stopped;
+    /** No new users: end once nothing armed is left. */
+    private volatile boolean stopping;
+    /** The thread ended (or is ending): a push must not count on it. */
+    private volatile boolean exited;
+    private int sweepAt = SWEEP_AT;
 
     Loop() {
-      thread = Thread.ofPlatform().daemon().name("outrigger-deadlines").unstarted(this);
+      thread = Thread.ofPlatform().daemon().name("outrigger-deadlines")
+          .inheritInheritableThreadLocals(false).unstarted(this);
+      // Not the starting thread's class loader: an application server may unload that one.
+      thread.setContextClassLoader(null);
     }
 
-    void push(Timer t) {
+    /** Takes {@code t}; false if the thread has ended, so the caller must bound the call itself. */
+    boolean push(Timer t) {
       Timer head;
       do {
         head = pushed.get();
         t.next = head;
       } while (!pushed.compareAndSet(head, t));
+      if (exited) {
+        // The thread may have gone without seeing t. If it did see it, t is watched twice:
+        // harmless, the first to fire wins.
+        return false;
+      }
       if (idle || t.deadlineNanos - nextWakeNanos < 0) {
         LockSupport.unpark(thread);
       }
+      return true;
     }
 
+    /**
+     * Ends the thread once every attempt it watches has ended; waits up to a second for that
+     * (at once when nothing is in flight).
+     */
     void stop() {
-      stopped = true;
+      stopping = true;
       LockSupport.unpark(thread);
       try {
-        thread.join(TimeUnit.SECONDS.toMillis(5));
+        thread.join(TimeUnit.SECONDS.toMillis(1));
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
@@ -192,7 +220,7 @@ public final class DeadlineWatchdog {
 
     @Override
     public void run() {
-      while (!stopped) {
+      while (!exited) {
         try {
           watch();
         } catch (RuntimeException | Error e) {
@@ -204,7 +232,7 @@ public final class DeadlineWatchdog {
     }
 
     private void watch() {
-      while (!stopped) {
+      while (true) {
         takePushed();
         long now = System.nanoTime();
         while (!heap.isEmpty()) {
@@ -217,13 +245,24 @@ public final class DeadlineWatchdog {
             break;
           }
         }
-        if (heap.size() >= SWEEP_AT) {
+        if (heap.size() >= sweepAt) {
           heap.removeIf(t -> !t.armed());
+          // Thousands in flight: sweep again only once the heap has doubled.
+          sweepAt = Math.max(SWEEP_AT, heap.size() * 2);
         }
         if (heap.isEmpty()) {
+          if (stopping) {
+            // A push after this flag falls back to OkHttp's timeout; one before it is taken.
+            exited = true;
+            if (pushed.get() == null) {
+              return;
+            }
+            exited = false;
+            continue;
+          }
           // Nothing to watch: sleep until a push wakes us (a push after this check sees idle).
           idle = true;
-          if (pushed.get() == null && !stopped) {
+          if (pushed.get() == null && !stopping) {
             LockSupport.park(this);
           }
           idle = false;
@@ -241,7 +280,7 @@ public final class DeadlineWatchdog {
           continue;
         }
         long sleep = wake - System.nanoTime();
-        if (sleep > 0 && !stopped) {
+        if (sleep > 0) {
           LockSupport.parkNanos(this, sleep);
         }
       }

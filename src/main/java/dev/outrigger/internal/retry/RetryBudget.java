@@ -89,6 +89,9 @@ public final class RetryBudget {
   public void deposit(String key, long nowNanos) {
     long epoch = Math.floorDiv(nowNanos - originNanos, slotNanos);
     Window w = window(key, epoch);
+    // A reading older than the window's last use (a call held up before its first attempt)
+    // must not land in a slot a newer epoch already reuses: count it in the newest one.
+    epoch = Math.max(epoch, w.lastUsedEpoch);
     w.touch(epoch);
     if (depositPerCall > 0) {
       w.add(epoch, depositPerCall);

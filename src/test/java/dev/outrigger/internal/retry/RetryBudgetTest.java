@@ -49,6 +49,24 @@ class RetryBudgetTest {
   }
 
   @Test
+  void aDepositStampedBeforeTheWindowDoesNotWipeANewerSlot() {
+    RetryBudget b = budget(0.2, 0);
+    long callStart = clock.nanoTime();
+    clock.advance(10 * SECOND); // the call was held up a whole window
+    for (int i = 0; i < 10; i++) {
+      b.deposit("h:1"); // fresh deposits: two retries' worth
+    }
+    // The late first attempt's deposit, stamped with its call's start, maps to the same slot
+    // index as "now" one window ago; it must add to the fresh amount, not replace it.
+    b.deposit("h:1", callStart);
+    int retries = 0;
+    while (b.tryWithdraw("h:1")) {
+      retries++;
+    }
+    assertEquals(2, retries, "ten fresh calls at 20% (the stale deposit adds 0.2 more)");
+  }
+
+  @Test
   void zeroRatioLeavesOnlyTheFloor() {
     RetryBudget b = budget(0, 10);
     for (int i = 0; i < 1000; i++) {
