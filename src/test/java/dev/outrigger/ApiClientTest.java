@@ -10,8 +10,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.time.Duration;
 import java.util.HashSet;
@@ -136,16 +134,13 @@ class ApiClientTest {
     // The client keeps the URLs of argument-free paths (256 of them); the 300 distinct paths
     // here overflow it, and each must still reach its own path, the first ones twice. The JDK's
     // server answers in one write (MockWebServer's two writes meet delayed ACKs: 40 ms a call).
-    HttpServer jdk =
-        HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
     java.util.Queue<String> seen = new java.util.concurrent.ConcurrentLinkedQueue<>();
-    jdk.createContext("/", exchange -> {
+    HttpServer jdk = ClientTestSupport.jdkServer(exchange -> {
       seen.add(exchange.getRequestURI().toString());
       exchange.sendResponseHeaders(204, -1);
       exchange.close();
     });
-    jdk.start();
-    String base = "http://127.0.0.1:" + jdk.getAddress().getPort() + "/v1";
+    String base = ClientTestSupport.url(jdk) + "/v1";
     try (ApiClient c = ApiClient.builder().baseUrl(base).retry(Retry.none()).build()) {
       int paths = 300;
       for (int i = 0; i < paths; i++) {

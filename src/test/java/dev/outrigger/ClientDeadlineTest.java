@@ -8,10 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -110,7 +108,7 @@ class ClientDeadlineTest {
       CountDownLatch hungUp = new CountDownLatch(1);
       Thread.ofVirtual().start(() -> {
         try (Socket s = drip.accept()) {
-          readHead(s.getInputStream());
+          StallServer.readHead(s.getInputStream());
           OutputStream out = s.getOutputStream();
           out.write("HTTP/1.1 200 OK\r\nX-Slow: ".getBytes(StandardCharsets.US_ASCII));
           while (true) {
@@ -168,15 +166,12 @@ class ClientDeadlineTest {
   void attemptsThatEndedInTimeAreNeverCancelledLater() throws Exception {
     // Calls that end well inside their deadline; once every deadline has passed, none of them
     // may have been cancelled (OkHttp reports each cancel to the client's EventListener).
-    HttpServer jdk =
-        HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
-    jdk.createContext("/", exchange -> {
+    HttpServer jdk = ClientTestSupport.jdkServer(exchange -> {
       byte[] ok = "ok".getBytes(StandardCharsets.US_ASCII);
       exchange.sendResponseHeaders(200, ok.length);
       exchange.getResponseBody().write(ok);
       exchange.close();
     });
-    jdk.start();
     AtomicInteger cancels = new AtomicInteger();
     OkHttpClient counting = new OkHttpClient.Builder().eventListener(new EventListener() {
       @Override
@@ -186,7 +181,7 @@ class ClientDeadlineTest {
     }).build();
     try (ApiClient quick = ApiClient.builder().okHttpClient(counting).retry(Retry.none())
         .build()) {
-      String url = "http://127.0.0.1:" + jdk.getAddress().getPort() + "/q";
+      String url = ClientTestSupport.url(jdk) + "/q";
       quick.get(url).execute(String.class); // connection set up, classes loaded
       for (int i = 0; i < 100; i++) {
         assertEquals("ok", quick.get(url).deadline(Duration.ofMillis(700)).execute(String.class));
@@ -195,15 +190,6 @@ class ClientDeadlineTest {
       assertEquals(0, cancels.get(), "calls that had ended were cancelled");
     } finally {
       jdk.stop(0);
-    }
-  }
-
-  private static void readHead(InputStream in) throws IOException {
-    int matched = 0;
-    byte[] end = "\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
-    int b;
-    while (matched < 4 && (b = in.read()) != -1) {
-      matched = b == end[matched] ? matched + 1 : (b == end[0] ? 1 : 0);
     }
   }
 

@@ -29,13 +29,7 @@ final class StallServer implements AutoCloseable {
       }
       try (Socket s = server.accept()) {
         InputStream in = s.getInputStream();
-        // Read up to the end of the request head.
-        int matched = 0;
-        byte[] end = "\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
-        int b;
-        while (matched < 4 && (b = in.read()) != -1) {
-          matched = b == end[matched] ? matched + 1 : (b == end[0] ? 1 : 0);
-        }
+        readHead(in);
         requestRead.countDown();
         OutputStream out = s.getOutputStream();
         out.write(prefix.getBytes(StandardCharsets.US_ASCII));
@@ -49,6 +43,16 @@ final class StallServer implements AutoCloseable {
         clientClosed.countDown();
       }
     });
+  }
+
+  /** Reads up to the end of a request head (the blank line), or to the end of the stream. */
+  static void readHead(InputStream in) throws IOException {
+    int matched = 0;
+    byte[] end = "\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
+    int b;
+    while (matched < 4 && (b = in.read()) != -1) {
+      matched = b == end[matched] ? matched + 1 : (b == end[0] ? 1 : 0);
+    }
   }
 
   String url(String path) {
