@@ -1,7 +1,10 @@
 package dev.outrigger.internal.http;
 
+import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.net.SocketTimeoutException;
 import java.util.PriorityQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -142,9 +145,14 @@ public final class DeadlineWatchdog {
       return state == FIRED;
     }
 
-    /** Whether OkHttp's call timeout, not the watchdog, bounds this attempt. */
-    public boolean fallback() {
-      return fallback;
+    /**
+     * Whether {@code failure} of the attempt means its time ran out: the watchdog cancelled it,
+     * or, where OkHttp's call timeout stood in, that timeout fired (OkHttp then throws an
+     * {@code InterruptedIOException} that is not a socket's own read timeout).
+     */
+    public boolean timedOut(IOException failure) {
+      return fired() || (fallback && failure instanceof InterruptedIOException
+          && !(failure instanceof SocketTimeoutException));
     }
 
     boolean armed() {

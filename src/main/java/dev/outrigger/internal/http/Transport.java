@@ -99,9 +99,7 @@ public final class Transport implements CallInterceptor {
     try {
       response = buffer(call.execute(), ctx);
     } catch (IOException e) {
-      boolean timedOut = timer.fired() || (timer.fallback()
-          && e instanceof InterruptedIOException && !(e instanceof SocketTimeoutException));
-      ApiException failure = translate(e, ctx, capped, timeout, timedOut);
+      ApiException failure = translate(e, ctx, capped, timeout, timer.timedOut(e));
       Duration elapsed = Duration.ofNanos(ctx.clock().nanoTime() - start);
       if (log.isDebugEnabled()) {
         log.debug("{} -> {} in {} ms (attempt {})", ctx.describe(), failure.getMessage(),
