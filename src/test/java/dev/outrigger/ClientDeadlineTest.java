@@ -186,7 +186,12 @@ class ClientDeadlineTest {
       for (int i = 0; i < 100; i++) {
         assertEquals("ok", quick.get(url).deadline(Duration.ofMillis(700)).execute(String.class));
       }
-      Thread.sleep(1_000); // every deadline has passed; the watchdog looked at least once
+      // A later deadline cut (another client, so not counted) proves the watchdog went past
+      // every deadline above.
+      try (StallServer stall = new StallServer("", true)) {
+        assertThrows(DeadlineExceededException.class, () -> client.get(stall.url("/later"))
+            .deadline(Duration.ofMillis(800)).execute(String.class));
+      }
       assertEquals(0, cancels.get(), "calls that had ended were cancelled");
     } finally {
       jdk.stop(0);

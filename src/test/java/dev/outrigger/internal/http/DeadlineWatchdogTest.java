@@ -70,7 +70,12 @@ class DeadlineWatchdogTest {
     }
     assertTrue(timer.done());
 
-    Thread.sleep(300); // well past the deadline: the watchdog has looked at it by now
+    // A later timer firing proves the watchdog went past the first one's deadline.
+    Call later = slowCall();
+    DeadlineWatchdog.Timer laterTimer =
+        DeadlineWatchdog.watch(later, TimeUnit.MILLISECONDS.toNanos(150));
+    assertThrows(IOException.class, later::execute);
+    assertTrue(laterTimer.fired());
     assertFalse(timer.fired());
     assertFalse(call.isCanceled());
   }
