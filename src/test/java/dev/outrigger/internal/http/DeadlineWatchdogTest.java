@@ -39,6 +39,11 @@ class DeadlineWatchdogTest {
     okhttp.connectionPool().evictAll();
   }
 
+  /** A call never executed: what a timer holds does not matter until it fires. */
+  private Call unsentCall() {
+    return okhttp.newCall(new Request.Builder().url(server.url("/unsent")).build());
+  }
+
   private Call slowCall() {
     server.enqueue(new MockResponse.Builder().body("late").headersDelay(5, TimeUnit.SECONDS)
         .build());
@@ -124,6 +129,39 @@ class DeadlineWatchdogTest {
     inFlight.done();
     loop.thread.join(5_000);
     assertFalse(loop.thread.isAlive(), "the thread ends once nothing it watches is in flight");
+  }
+
+  @Test
+  void aBusyWatchdogIsNotWokenByEveryAttempt() throws Exception {
+    // Timers pushed before the thread first runs, as when calls start with the first client:
+    // the thread must not count as idle (parked with nothing to watch) until it has parked so.
+    DeadlineWatchdog.Loop loop = new DeadlineWatchdog.Loop();
+    DeadlineWatchdog.Timer inFlight =
+        new DeadlineWatchdog.Timer(unsentCall(), System.nanoTime() + 60_000_000_000L);
+    assertTrue(loop.push(inFlight));
+    loop.thread.start();
+    try {
+      long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+      while (!loop.tookAll() && System.nanoTime() - until < 0) {
+        Thread.sleep(1);
+      }
+      assertTrue(loop.tookAll(), "the watchdog took the first timer");
+      long before = loop.wakeUps();
+
+      for (int i = 0; i < 1_000; i++) {
+        DeadlineWatchdog.Timer quick =
+            new DeadlineWatchdog.Timer(unsentCall(), System.nanoTime() + 60_000_000_000L);
+        assertTrue(loop.push(quick));
+        quick.done();
+      }
+
+      assertEquals(0, loop.wakeUps() - before,
+          "with an attempt in flight and no deadline due before its next tick, the watchdog "
+              + "must be left asleep");
+    } finally {
+      inFlight.done();
+      loop.stop();
+    }
   }
 
   @Test
