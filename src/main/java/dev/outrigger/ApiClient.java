@@ -102,7 +102,7 @@ public final class ApiClient implements AutoCloseable {
    * path skips expansion and {@code HttpUrl} canonicalisation on every call. Bounded: once full,
    * further paths are resolved each time (a path built by string concatenation cannot grow it).
    */
-  private final ConcurrentHashMap<String, HttpUrl> constantPaths = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, Resolved> constantPaths = new ConcurrentHashMap<>();
   private static final int MAX_CONSTANT_PATHS = 256;
   /** The User-Agent header alone, built once; null when no User-Agent is set. */
   private final Headers userAgentHeaders;
@@ -232,16 +232,45 @@ public final class ApiClient implements AutoCloseable {
       throw new IllegalArgumentException("not an HTTP method: '" + method + "'");
     }
     if (pathArgs == null || pathArgs.length == 0) {
-      HttpUrl url = constantPaths.get(pathOrUrl);
-      if (url == null) {
-        url = Urls.resolve(baseUrl, Urls.expand(pathOrUrl));
+      Resolved known = constantPaths.get(pathOrUrl);
+      if (known == null) {
+        known = new Resolved(Urls.resolve(baseUrl, Urls.expand(pathOrUrl)));
         if (constantPaths.size() < MAX_CONSTANT_PATHS) {
-          constantPaths.putIfAbsent(pathOrUrl, url);
+          Resolved raced = constantPaths.putIfAbsent(pathOrUrl, known);
+          known = raced == null ? known : raced;
         }
       }
-      return new ApiRequest(this, m, url);
+      return new ApiRequest(this, m, known.url, m.equals("GET") ? known.get(this) : null);
     }
-    return new ApiRequest(this, m, Urls.resolve(baseUrl, Urls.expand(pathOrUrl, pathArgs)));
+    return new ApiRequest(this, m, Urls.resolve(baseUrl, Urls.expand(pathOrUrl, pathArgs)), null);
+  }
+
+  /**
+   * An argument-free path resolved once, and the plain GET of it built once: a call that adds no
+   * header, query, body or key sends that very {@code Request} (OkHttp's requests are immutable;
+   * the call's context travels as a tag of the OkHttp {@code Call}, not of the request).
+   */
+  private static final class Resolved {
+    final HttpUrl url;
+    /** Built on first use; a race builds two equal requests, either is fine. */
+    private Request get;
+
+    Resolved(HttpUrl url) {
+      this.url = url;
+    }
+
+    Request get(ApiClient client) {
+      Request r = get;
+      if (r == null) {
+        Request.Builder rb = new Request.Builder().url(url);
+        if (client.userAgentHeaders != null) {
+          rb.headers(client.userAgentHeaders);
+        }
+        r = rb.build();
+        get = r;
+      }
+      return r;
+    }
   }
 
   private static boolean isUpperCaseToken(String s) {
@@ -349,30 +378,11 @@ public final class ApiClient implements AutoCloseable {
       req.attributes().forEach(ctx::attribute);
     }
 
-    Request.Builder rb = new Request.Builder().url(url).tag(RealCallContext.class, ctx);
-    Headers headers = req.headers();
-    if (headers != null) {
-      rb.headers(headers);
-      if (userAgentHeaders != null && headers.get("User-Agent") == null) {
-        rb.header("User-Agent", settings.userAgent);
-      }
-    } else if (userAgentHeaders != null) {
-      rb.headers(userAgentHeaders);
-    }
-    if (key != null) {
-      rb.header("Idempotency-Key", key);
-    }
-    RequestBody body = req.body();
-    if (body == null && (method.equals("POST") || method.equals("PUT")
-        || method.equals("PATCH"))) {
-      body = RequestBody.create(new byte[0], null);
-    }
-    rb.method(method, body);
-
+    Request request = request(req, method, url, key);
     listener.callStart(ctx);
     int status = -1;
     try {
-      Response response = chain.proceed(ctx, rb.build());
+      Response response = chain.proceed(ctx, request);
       try (response) {
         status = response.code();
         if (!Failures.isSuccess(status)) {
@@ -391,6 +401,33 @@ public final class ApiClient implements AutoCloseable {
       listener.callEnd(ctx, status, e, Duration.ofNanos(clock.nanoTime() - ctx.startNanos()));
       throw e;
     }
+  }
+
+  /** The OkHttp request of {@code req}: its GET template when nothing was added to it. */
+  private Request request(ApiRequest req, String method, HttpUrl url, String key) {
+    Headers headers = req.headers();
+    RequestBody body = req.body();
+    Request template = req.template();
+    if (template != null && headers == null && key == null && body == null) {
+      return template;
+    }
+    Request.Builder rb = new Request.Builder().url(url);
+    if (headers != null) {
+      rb.headers(headers);
+      if (userAgentHeaders != null && headers.get("User-Agent") == null) {
+        rb.header("User-Agent", settings.userAgent);
+      }
+    } else if (userAgentHeaders != null) {
+      rb.headers(userAgentHeaders);
+    }
+    if (key != null) {
+      rb.header("Idempotency-Key", key);
+    }
+    if (body == null && (method.equals("POST") || method.equals("PUT")
+        || method.equals("PATCH"))) {
+      body = RequestBody.create(new byte[0], null);
+    }
+    return rb.method(method, body).build();
   }
 
   @SuppressWarnings("unchecked")

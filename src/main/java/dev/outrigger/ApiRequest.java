@@ -11,6 +11,7 @@ import java.util.Objects;
 import okhttp3.Headers;
 import okhttp3.HttpUrl;
 import okhttp3.MediaType;
+import okhttp3.Request;
 import okhttp3.RequestBody;
 
 /**
@@ -43,10 +44,14 @@ public final class ApiRequest {
   private Duration deadline;
   private Map<String, Object> attributes;
 
-  ApiRequest(ApiClient client, String method, HttpUrl url) {
+  /** The client's prebuilt plain request for this method and URL, or null. */
+  private final Request template;
+
+  ApiRequest(ApiClient client, String method, HttpUrl url, Request template) {
     this.client = client;
     this.method = method;
     this.resolved = url;
+    this.template = template;
   }
 
   /**
@@ -188,6 +193,11 @@ public final class ApiRequest {
 
   String method() {
     return method;
+  }
+
+  /** The prebuilt request to send when nothing was added to the URL; null otherwise. */
+  Request template() {
+    return url == null ? template : null;
   }
 
   HttpUrl url() {

@@ -188,6 +188,34 @@ class ApiClientTest {
   }
 
   @Test
+  void aRepeatedPathSendsWhatEachCallAdded() throws Exception {
+    // The plain GET of a constant path is built once and reused: what a call adds must still
+    // reach the server, and must not stick to the next call.
+    for (int i = 0; i < 4; i++) {
+      server.enqueue(json("{}"));
+    }
+    try (ApiClient ua = ApiClient.builder().baseUrl(server.url("/").toString())
+        .userAgent("shop/1.0").build()) {
+      ua.get("/same").execute(Void.class);
+      ua.get("/same").header("X-Trace", "t1").execute(Void.class);
+      ua.get("/same").query("page", 2).execute(Void.class);
+      ua.get("/same").execute(Void.class);
+    }
+    var plain = server.takeRequest();
+    var traced = server.takeRequest();
+    var paged = server.takeRequest();
+    var again = server.takeRequest();
+    assertEquals("/same", plain.getUrl().encodedPath());
+    assertEquals("shop/1.0", plain.getHeaders().get("User-Agent"));
+    assertEquals("t1", traced.getHeaders().get("X-Trace"));
+    assertEquals("shop/1.0", traced.getHeaders().get("User-Agent"));
+    assertEquals("2", paged.getUrl().queryParameter("page"));
+    assertEquals(null, again.getHeaders().get("X-Trace"));
+    assertEquals(null, again.getUrl().query());
+    assertEquals("shop/1.0", again.getHeaders().get("User-Agent"));
+  }
+
+  @Test
   void decodesTheWholeBodyEvenAfterAnInterceptorReadPartOfIt() {
     server.enqueue(json("\"abcdef\""));
     server.enqueue(json("\"abcdef\""));

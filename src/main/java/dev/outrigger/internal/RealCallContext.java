@@ -5,13 +5,17 @@ import dev.outrigger.CallListener;
 import dev.outrigger.Deadline;
 import java.util.HashMap;
 import java.util.Map;
+import kotlin.jvm.functions.Function0;
 import okhttp3.HttpUrl;
 
 /**
  * The one mutable record of a logical call, shared by the policies of its chain. Used by one
  * thread at a time: the calling thread.
+ *
+ * <p>It is its own supplier ({@code Function0}) so the transport can tag each OkHttp
+ * {@code Call} with it through {@code Call.tag(Class, Function0)} without allocating one.
  */
-public final class RealCallContext implements CallContext {
+public final class RealCallContext implements CallContext, Function0<RealCallContext> {
   private final String method;
   private final HttpUrl url;
   private final String host;
@@ -222,6 +226,12 @@ public final class RealCallContext implements CallContext {
   /** The method and redacted URL, for log lines and messages. */
   public String describe() {
     return method + " " + redactor.url(url);
+  }
+
+  /** Itself: the value a {@code Call} tag is computed from. */
+  @Override
+  public RealCallContext invoke() {
+    return this;
   }
 
   @Override

@@ -62,7 +62,7 @@ public final class Transport implements CallInterceptor {
    * client this transport uses.
    */
   public static final Interceptor REQUEST_WRITTEN = chain -> {
-    RealCallContext ctx = chain.request().tag(RealCallContext.class);
+    RealCallContext ctx = chain.call().tag(RealCallContext.class);
     if (ctx != null) {
       ctx.markRequestWritten();
     }
@@ -81,14 +81,13 @@ public final class Transport implements CallInterceptor {
     long timeout = capped ? attemptTimeoutNanos : remaining;
 
     Request request = chain.request();
-    if (deadlineHeader != null || request.tag(RealCallContext.class) != ctx) {
-      Request.Builder rb = request.newBuilder().tag(RealCallContext.class, ctx);
-      if (deadlineHeader != null) {
-        rb.header(deadlineHeader, DeadlineHeaders.format(deadlineHeader, remaining));
-      }
-      request = rb.build();
+    if (deadlineHeader != null) {
+      request = request.newBuilder()
+          .header(deadlineHeader, DeadlineHeaders.format(deadlineHeader, remaining)).build();
     }
     Call call = okhttp.newCall(request);
+    // The context rides on the call, not the request, so a request can be reused as it is.
+    call.tag(RealCallContext.class, ctx);
 
     ctx.markSent();
     ctx.listener().attemptStart(ctx);
