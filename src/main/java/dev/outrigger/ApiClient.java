@@ -111,6 +111,8 @@ public final class ApiClient implements AutoCloseable {
   private final ObjectMapper mapper;
   private final Redactor redactor;
   private final CallListener listener;
+  /** Whether the user added listeners: their callStart may take any time. */
+  private final boolean userListeners;
   private final NanoClock clock;
   /** {@link #clock} as the supplier deadlines read, made once rather than per call. */
   private final java.util.function.LongSupplier nanos;
@@ -129,6 +131,7 @@ public final class ApiClient implements AutoCloseable {
     this.mapper = b.objectMapper != null ? b.objectMapper : Json.defaultMapper();
     this.redactor = new Redactor(b.redactHeaders, b.redactQuery);
     this.listener = Listeners.of(JfrListener.appendTo(b.listeners));
+    this.userListeners = !b.listeners.isEmpty();
     this.clock = b.clock;
     this.nanos = clock::nanoTime;
 
@@ -380,6 +383,9 @@ public final class ApiClient implements AutoCloseable {
 
     Request request = request(req, method, url, key);
     listener.callStart(ctx);
+    if (userListeners) {
+      ctx.staleClock();
+    }
     int status = -1;
     try {
       Response response = chain.proceed(ctx, request);

@@ -9,12 +9,18 @@ import okhttp3.Response;
 /** The client's interceptors in order, outer to inner; the last one is the transport. */
 public final class PolicyChain {
   private final List<CallInterceptor> interceptors;
+  /** Per interceptor: whether a clock reading taken before it still holds after it. */
+  private final boolean[] keepsClock;
 
   public PolicyChain(List<CallInterceptor> interceptors) {
     if (interceptors.isEmpty()) {
       throw new IllegalArgumentException("a chain needs at least its transport");
     }
     this.interceptors = List.copyOf(interceptors);
+    this.keepsClock = new boolean[interceptors.size()];
+    for (int i = 0; i < keepsClock.length; i++) {
+      keepsClock[i] = this.interceptors.get(i) instanceof KeepsClock;
+    }
   }
 
   public Response proceed(RealCallContext ctx, Request request) {
@@ -52,7 +58,18 @@ public final class PolicyChain {
         throw new IllegalStateException("the transport must not call proceed()");
       }
       CallInterceptor interceptor = interceptors.get(index);
-      Response response = interceptor.intercept(new RealChain(index + 1, next, ctx));
+      Response response;
+      if (keepsClock[index]) {
+        response = interceptor.intercept(new RealChain(index + 1, next, ctx));
+      } else {
+        // Another's interceptor may take any time, on the way in and on the way out.
+        ctx.staleClock();
+        try {
+          response = interceptor.intercept(new RealChain(index + 1, next, ctx));
+        } finally {
+          ctx.staleClock();
+        }
+      }
       if (response == null) {
         throw new IllegalStateException("interceptor " + interceptor + " returned null");
       }

@@ -31,6 +31,9 @@ public final class RealCallContext implements CallContext, Function0<RealCallCon
   /** The JFR events in progress, kept in fields so recording costs no map per call. */
   private Object jfrCall;
   private Object jfrAttempt;
+  /** The latest reading of {@link #clock}, and whether it still stands for "now" (below). */
+  private long recentNanos;
+  private boolean recentFresh;
   private int attempt;
   private int attemptsSent;
   private boolean lastRequestSent;
@@ -76,6 +79,8 @@ public final class RealCallContext implements CallContext, Function0<RealCallCon
     this.listener = listener;
     this.redactor = redactor;
     this.startNanos = startNanos;
+    this.recentNanos = startNanos;
+    this.recentFresh = true;
   }
 
   /**
@@ -172,7 +177,50 @@ public final class RealCallContext implements CallContext, Function0<RealCallCon
   /** Called by the retry policy before each attempt; returns the new attempt number. */
   public int beginAttempt() {
     lastRequestSent = false;
+    if (attempt > 0) {
+      // A previous attempt and perhaps a backoff lie behind: read the clock afresh.
+      recentFresh = false;
+    }
     return ++attempt;
+  }
+
+  /**
+   * "Now" on {@link #clock()}: the latest reading if nothing that may take time ran since it
+   * was taken (only the chain's own non-blocking code, see {@link KeepsClock}), else a new one.
+   * It may lag the true time by the few instructions run since: fine for a start time, a
+   * deadline check or a token bucket (an earlier "now" grants fewer permits, never more).
+   */
+  public long recentNanos() {
+    return recentFresh ? recentNanos : readClock();
+  }
+
+  /**
+   * "Now" on {@code clock} for a policy: the call's shared recent reading when {@code ctx} is a
+   * real context on that same clock, else a reading of {@code clock}.
+   */
+  public static long recentNanos(CallContext ctx, NanoClock clock) {
+    return ctx instanceof RealCallContext real && real.clock == clock
+        ? real.recentNanos() : clock.nanoTime();
+  }
+
+  /** Marks {@code ctx}'s shared reading stale, if it is a real context (after a wait). */
+  public static void staleClock(CallContext ctx) {
+    if (ctx instanceof RealCallContext real) {
+      real.staleClock();
+    }
+  }
+
+  /** Reads {@link #clock()} now, and keeps the reading for {@link #recentNanos()}. */
+  public long readClock() {
+    long now = clock.nanoTime();
+    recentNanos = now;
+    recentFresh = true;
+    return now;
+  }
+
+  /** Something that may have taken time ran: the next {@link #recentNanos()} reads the clock. */
+  public void staleClock() {
+    recentFresh = false;
   }
 
   /** Called by the transport when an attempt goes to the network. */

@@ -6,6 +6,7 @@ import dev.outrigger.CallListener;
 import dev.outrigger.CircuitBreaker;
 import dev.outrigger.CircuitOpenException;
 import dev.outrigger.internal.Failures;
+import dev.outrigger.internal.KeepsClock;
 import dev.outrigger.internal.NanoClock;
 import dev.outrigger.internal.RealCallContext;
 import java.time.Duration;
@@ -31,7 +32,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Thread-safe; one instance per client.
  */
-public final class BreakerInterceptor implements CallInterceptor {
+public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
   private static final Logger LOG = LoggerFactory.getLogger(CircuitBreaker.class);
 
   private final CircuitBreaker config;
@@ -58,7 +59,7 @@ public final class BreakerInterceptor implements CallInterceptor {
     if (key == null) {
       return chain.proceed(chain.request());
     }
-    long start = clock.nanoTime();
+    long start = RealCallContext.recentNanos(ctx, clock);
     BreakerStateMachine breaker = breakers.get(key, start);
     BreakerState token = breaker.acquire(start);
     if (token == null) {
@@ -74,7 +75,8 @@ public final class BreakerInterceptor implements CallInterceptor {
       failure = t;
       throw t;
     } finally {
-      long end = clock.nanoTime();
+      // The transport's reading at the attempt's end, when nothing slow ran after it.
+      long end = RealCallContext.recentNanos(ctx, clock);
       int outcome = outcome(breaker, ctx, sentBefore, response, failure, end - start);
       breaker.onResult(token, outcome, end);
     }

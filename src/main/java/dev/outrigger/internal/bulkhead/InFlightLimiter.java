@@ -8,6 +8,7 @@ import dev.outrigger.Deadline;
 import dev.outrigger.DeadlineExceededException;
 import dev.outrigger.TransportException;
 import dev.outrigger.internal.Failures;
+import dev.outrigger.internal.KeepsClock;
 import dev.outrigger.internal.NanoClock;
 import dev.outrigger.internal.RealCallContext;
 import java.io.InterruptedIOException;
@@ -62,7 +63,7 @@ import org.slf4j.LoggerFactory;
  * DEBUG. A host whose idle state is dropped (beyond {@link #IDLE_HOSTS_KEPT}) starts over from
  * the initial limit.
  */
-public final class InFlightLimiter implements CallInterceptor {
+public final class InFlightLimiter implements CallInterceptor, KeepsClock {
   /** The per-host limit of a client built with defaults. */
   public static final int DEFAULT_MAX_PER_HOST = 1024;
 
@@ -136,7 +137,7 @@ public final class InFlightLimiter implements CallInterceptor {
       }
     }
     int inFlight = host.inFlight.incrementAndGet();
-    long start = clock.nanoTime();
+    long start = RealCallContext.recentNanos(ctx, clock);
     int sentBefore = ctx.attemptsSent();
     try {
       Response response = chain.proceed(chain.request());
@@ -202,6 +203,7 @@ public final class InFlightLimiter implements CallInterceptor {
         acquired = remaining > 0 && host.slots.tryAcquire(remaining, TimeUnit.NANOSECONDS);
       }
       Duration waited = Duration.ofNanos(Math.max(0, clock.nanoTime() - start));
+      RealCallContext.staleClock(ctx);
       reportWait(ctx, waited);
       if (!acquired) {
         throw new DeadlineExceededException(

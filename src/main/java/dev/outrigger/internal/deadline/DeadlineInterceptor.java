@@ -5,6 +5,7 @@ import dev.outrigger.CallInterceptor;
 import dev.outrigger.DeadlineExceededException;
 import dev.outrigger.internal.ExceptionAccess;
 import dev.outrigger.internal.Failures;
+import dev.outrigger.internal.KeepsClock;
 import dev.outrigger.internal.RealCallContext;
 import java.time.Duration;
 import okhttp3.Response;
@@ -15,7 +16,7 @@ import okhttp3.Response;
  * backing off, waiting for a permit); the last failure becomes the cause. The deadline itself is
  * enforced where the time is spent: each attempt's OkHttp call timeout, and every wait.
  */
-public final class DeadlineInterceptor implements CallInterceptor {
+public final class DeadlineInterceptor implements CallInterceptor, KeepsClock {
   private final Duration defaultDeadline;
 
   public DeadlineInterceptor(Duration defaultDeadline) {

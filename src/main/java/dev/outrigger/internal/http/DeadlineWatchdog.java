@@ -95,7 +95,16 @@ public final class DeadlineWatchdog {
    * call timeout, so a deadline is enforced either way.
    */
   public static Timer watch(Call call, long timeoutNanos) {
-    Timer t = new Timer(call, System.nanoTime() + timeoutNanos);
+    return watch(call, System.nanoTime() + timeoutNanos, timeoutNanos);
+  }
+
+  /**
+   * As {@link #watch(Call, long)}, for a caller that read {@link System#nanoTime()} already:
+   * cancels {@code call} at {@code deadlineNanos} on that clock; {@code timeoutNanos} is the same
+   * time from now, for OkHttp's call timeout if no watchdog takes the timer.
+   */
+  public static Timer watch(Call call, long deadlineNanos, long timeoutNanos) {
+    Timer t = new Timer(call, deadlineNanos);
     Loop l = loop;
     if (l == null || !l.push(t)) {
       t.fallback = true;

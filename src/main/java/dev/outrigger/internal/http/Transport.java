@@ -4,6 +4,8 @@ import dev.outrigger.ApiException;
 import dev.outrigger.CallInterceptor;
 import dev.outrigger.DeserializationException;
 import dev.outrigger.TransportException;
+import dev.outrigger.internal.KeepsClock;
+import dev.outrigger.internal.NanoClock;
 import dev.outrigger.internal.RealCallContext;
 import dev.outrigger.internal.deadline.DeadlineHeaders;
 import dev.outrigger.internal.deadline.DeadlineInterceptor;
@@ -34,7 +36,7 @@ import org.slf4j.LoggerFactory;
  * failure of this attempt (and can be retried) and nothing after the transport can leak a
  * connection. I/O failures are translated here, once, into {@link TransportException}s.
  */
-public final class Transport implements CallInterceptor {
+public final class Transport implements CallInterceptor, KeepsClock {
   private static final Logger log = LoggerFactory.getLogger("dev.outrigger.ApiClient");
 
   private final OkHttpClient okhttp;
@@ -72,7 +74,7 @@ public final class Transport implements CallInterceptor {
   @Override
   public Response intercept(Chain chain) {
     RealCallContext ctx = (RealCallContext) chain.context();
-    long start = ctx.clock().nanoTime();
+    long start = ctx.recentNanos();
     long remaining = ctx.remainingNanos(start);
     if (remaining <= 0) {
       throw DeadlineInterceptor.exceeded(ctx, null, "before attempt " + ctx.attempt());
@@ -94,12 +96,16 @@ public final class Transport implements CallInterceptor {
     Response response;
     // The deadline (or the attempt timeout) cancels the call through the shared watchdog, not
     // OkHttp's call timeout, whose single lock every attempt would queue on (DeadlineWatchdog).
-    DeadlineWatchdog.Timer timer = DeadlineWatchdog.watch(call, timeout);
+    // On the system clock the reading above dates the deadline (start + remaining is the call's
+    // deadline exactly); a test's clock says nothing of System.nanoTime().
+    DeadlineWatchdog.Timer timer = ctx.clock() == NanoClock.SYSTEM
+        ? DeadlineWatchdog.watch(call, start + timeout, timeout)
+        : DeadlineWatchdog.watch(call, timeout);
     try {
       response = buffer(call.execute(), ctx);
     } catch (IOException e) {
       ApiException failure = translate(e, ctx, capped, timeout, timer.timedOut(e));
-      Duration elapsed = Duration.ofNanos(ctx.clock().nanoTime() - start);
+      Duration elapsed = Duration.ofNanos(ctx.readClock() - start);
       if (log.isDebugEnabled()) {
         log.debug("{} -> {} in {} ms (attempt {})", ctx.describe(), failure.getMessage(),
             elapsed.toMillis(), ctx.attempt());
@@ -107,12 +113,12 @@ public final class Transport implements CallInterceptor {
       ctx.listener().attemptEnd(ctx, -1, failure, elapsed);
       throw failure;
     } catch (DeserializationException e) {
-      ctx.listener().attemptEnd(ctx, -1, e, Duration.ofNanos(ctx.clock().nanoTime() - start));
+      ctx.listener().attemptEnd(ctx, -1, e, Duration.ofNanos(ctx.readClock() - start));
       throw e;
     } finally {
       timer.done();
     }
-    Duration elapsed = Duration.ofNanos(ctx.clock().nanoTime() - start);
+    Duration elapsed = Duration.ofNanos(ctx.readClock() - start);
     if (log.isDebugEnabled()) {
       log.debug("{} -> {} in {} ms (attempt {})", ctx.describe(), response.code(),
           elapsed.toMillis(), ctx.attempt());

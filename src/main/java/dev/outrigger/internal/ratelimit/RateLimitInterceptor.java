@@ -9,6 +9,7 @@ import dev.outrigger.RateLimitedException;
 import dev.outrigger.RateLimiter;
 import dev.outrigger.TransportException;
 import dev.outrigger.internal.Failures;
+import dev.outrigger.internal.KeepsClock;
 import dev.outrigger.internal.NanoClock;
 import dev.outrigger.internal.RealCallContext;
 import dev.outrigger.internal.RetryAfter;
@@ -35,7 +36,7 @@ import org.slf4j.LoggerFactory;
  * <p>Thread-safe; one instance serves every call of a client. {@link #limiter()} is the live
  * limiter, for reconfiguring it at run time.
  */
-public final class RateLimitInterceptor implements CallInterceptor {
+public final class RateLimitInterceptor implements CallInterceptor, KeepsClock {
   private static final Logger log = LoggerFactory.getLogger(RateLimitInterceptor.class);
 
   private final RealRateLimiter engine;
@@ -74,7 +75,7 @@ public final class RateLimitInterceptor implements CallInterceptor {
     CallContext ctx = chain.context();
     RateLimit limit = engine.limit();
     String key = keyOf(limit, ctx);
-    long now = clock.nanoTime();
+    long now = RealCallContext.recentNanos(ctx, clock);
     long left = remainingNanos(ctx, now);
     long r;
     try {
@@ -92,6 +93,7 @@ public final class RateLimitInterceptor implements CallInterceptor {
           + " left before the deadline", wouldWait, ctx.attemptsSent());
     }
     if (r > 0) {
+      RealCallContext.staleClock(ctx);
       Duration waited = Duration.ofNanos(r);
       safely(() -> listener.rateLimitWaited(ctx, key, waited));
     }

@@ -10,6 +10,7 @@ import dev.outrigger.Retry;
 import dev.outrigger.TransportException;
 import dev.outrigger.internal.ExceptionAccess;
 import dev.outrigger.internal.Failures;
+import dev.outrigger.internal.KeepsClock;
 import dev.outrigger.internal.NanoClock;
 import dev.outrigger.internal.RealCallContext;
 import dev.outrigger.internal.RetryAfter;
@@ -39,7 +40,7 @@ import org.slf4j.LoggerFactory;
  * injected clock, never past the deadline. Thread-safe: one instance serves every call of a
  * client; the only shared state is the lock-free {@link RetryBudget}.
  */
-public final class RetryInterceptor implements CallInterceptor {
+public final class RetryInterceptor implements CallInterceptor, KeepsClock {
   private static final Logger log = LoggerFactory.getLogger(RetryInterceptor.class);
 
   private final Retry retry;

@@ -8,6 +8,7 @@ import dev.outrigger.HttpStatusException;
 import dev.outrigger.RateLimitedException;
 import dev.outrigger.TransportException;
 import dev.outrigger.internal.Failures;
+import dev.outrigger.internal.KeepsClock;
 import dev.outrigger.internal.NanoClock;
 import dev.outrigger.internal.RealCallContext;
 import java.time.Duration;
@@ -44,7 +45,7 @@ import org.slf4j.LoggerFactory;
  * {@link CallListener#throttleProbability}; a move by 0.1 or more, or to or from 0, is logged at
  * DEBUG. Thread-safe and lock-free.
  */
-public final class ThrottleInterceptor implements CallInterceptor {
+public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
   /** The default sliding window. */
   public static final Duration DEFAULT_WINDOW = Duration.ofMinutes(2);
   /** Buckets in the window. */

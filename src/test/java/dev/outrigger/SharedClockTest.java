@@ -1,0 +1,138 @@
+package dev.outrigger;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.sun.net.httpserver.HttpServer;
+import dev.outrigger.internal.FakeClock;
+import dev.outrigger.internal.NanoClock;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The policies of one attempt share one clock reading where nothing slow runs between them,
+ * and read the clock afresh after anything that may take time (a user's interceptor, a wait).
+ */
+class SharedClockTest {
+  private final FakeClock time = new FakeClock();
+  private final AtomicInteger reads = new AtomicInteger();
+  private final NanoClock counting = new NanoClock() {
+    @Override
+    public long nanoTime() {
+      reads.incrementAndGet();
+      return time.nanoTime();
+    }
+
+    @Override
+    public void sleepNanos(long nanos) throws InterruptedException {
+      time.sleepNanos(nanos);
+    }
+  };
+  private final List<String> deadlineHeaders = new CopyOnWriteArrayList<>();
+  private final AtomicInteger requests = new AtomicInteger();
+  private HttpServer server;
+
+  @BeforeEach
+  void start() throws IOException {
+    server = ClientTestSupport.jdkServer(exchange -> {
+      int n = requests.incrementAndGet();
+      String h = exchange.getRequestHeaders().getFirst("X-Deadline-Ms");
+      if (h != null) {
+        deadlineHeaders.add(h);
+      }
+      if (exchange.getRequestURI().getPath().equals("/flaky") && n == 1) {
+        exchange.getResponseHeaders().add("Retry-After", "1");
+        exchange.sendResponseHeaders(503, -1);
+        exchange.close();
+        return;
+      }
+      byte[] body = "ok".getBytes(StandardCharsets.UTF_8);
+      exchange.sendResponseHeaders(200, body.length);
+      try (OutputStream out = exchange.getResponseBody()) {
+        out.write(body);
+      }
+    });
+  }
+
+  @AfterEach
+  void stop() {
+    server.stop(0);
+  }
+
+  private ApiClient.Builder everyPolicy() {
+    return ApiClient.builder()
+        .baseUrl(ClientTestSupport.url(server))
+        .clock(counting)
+        .deadline(Duration.ofSeconds(10))
+        .rateLimit(RateLimit.perSecond(1000).burst(100))
+        .retry(Retry.exponential(Duration.ofMillis(100), Duration.ofSeconds(1)).maxAttempts(3))
+        .circuitBreaker(CircuitBreaker.defaults());
+  }
+
+  @Test
+  void aSuccessfulCallWithEveryPolicyReadsTheClockThreeTimes() {
+    try (ApiClient client = everyPolicy().build()) {
+      client.get("/a").execute(String.class); // creates the per-host state
+      reads.set(0);
+
+      assertEquals("ok", client.get("/a").execute(String.class));
+
+      // The call's start (shared by the deadline, the breaker, the rate limiter and the
+      // transport), the attempt's end (shared by the transport and the breaker), the call's end.
+      assertEquals(3, reads.get(), "clock readings for one call");
+    }
+  }
+
+  @Test
+  void aUserInterceptorThatTakesTimeIsNotHiddenFromTheDeadline() {
+    // The interceptor spends 2 s of a 1 s deadline: a reading taken before it must not stand
+    // for "now" after it, or the transport would send a call already past its deadline.
+    try (ApiClient client = everyPolicy().deadline(Duration.ofSeconds(1))
+        .addAttemptInterceptor(chain -> {
+          time.advanceMillis(2_000);
+          return chain.proceed(chain.request());
+        }).build()) {
+      assertThrows(DeadlineExceededException.class,
+          () -> client.get("/late").execute(String.class));
+      assertEquals(0, requests.get(), "nothing may reach the server");
+    }
+  }
+
+  @Test
+  void aRetryAfterItsBackoffSendsTheBudgetLeftAfterTheBackoff() {
+    // 503 with Retry-After: 1, then 200: the retry sleeps 1 s (on the fake clock) of 3 s. No
+    // rate limit here: its pause on the 503 would wait, and read the clock, on its own.
+    try (ApiClient client = ApiClient.builder().baseUrl(ClientTestSupport.url(server))
+        .clock(counting).deadline(Duration.ofSeconds(3))
+        .retry(Retry.exponential(Duration.ofMillis(100), Duration.ofSeconds(1)).maxAttempts(3))
+        .propagateDeadline("X-Deadline-Ms").build()) {
+      assertEquals("ok", client.get("/flaky").execute(String.class));
+    }
+    assertEquals(List.of("3000", "2000"), deadlineHeaders);
+  }
+
+  @Test
+  void aWaitForARatePermitIsCountedInTheBudgetSentOn() {
+    // One permit a second: the second call waits 1 s (on the fake clock) of its 3 s deadline,
+    // so the budget it propagates is what is left after the wait, not before it.
+    try (ApiClient client = everyPolicy().deadline(Duration.ofSeconds(3))
+        .rateLimit(RateLimit.perSecond(1).burst(1))
+        .propagateDeadline("X-Deadline-Ms").build()) {
+      client.get("/first").execute(String.class);
+      client.get("/second").execute(String.class);
+    }
+    assertEquals(2, deadlineHeaders.size());
+    assertEquals(3_000, Long.parseLong(deadlineHeaders.get(0)));
+    long second = Long.parseLong(deadlineHeaders.get(1));
+    assertTrue(second <= 2_000 && second > 1_900, "budget sent after the wait: " + second + " ms");
+  }
+}
