@@ -12,7 +12,6 @@ import dev.outrigger.internal.breaker.BreakerInterceptor;
 import dev.outrigger.internal.bulkhead.InFlightLimiter;
 import dev.outrigger.internal.deadline.DeadlineInterceptor;
 import dev.outrigger.internal.http.AuthInterceptors;
-import dev.outrigger.internal.http.BufferedBody;
 import dev.outrigger.internal.http.DeadlineWatchdog;
 import dev.outrigger.internal.http.Json;
 import dev.outrigger.internal.http.SharedTransport;
@@ -440,15 +439,22 @@ public final class ApiClient implements AutoCloseable {
   private <T> T decode(Response response, JavaType type, RealCallContext ctx) {
     Class<?> raw = type.getRawClass();
     ResponseBody body = response.body();
+    // The transport read the body whole: take its bytes as read (whole, whatever an
+    // interceptor read of it since), unless an interceptor put another body in its place.
+    // The array is the call's alone (the body keeps its own buffer): no copy for byte[].
+    byte[] whole = ctx.bufferedBytes(body);
+    if (whole != null) {
+      // This is the body's last reader: hand its segments back to Okio's pool now (closing a
+      // body made from a Buffer would not).
+      body.source().getBuffer().clear();
+    }
     try {
       if (raw == Void.class || raw == void.class) {
         return null;
       }
-      // The transport buffered the body: read its array rather than copy it out of a buffer
-      // (whole, whatever an interceptor read of it).
-      byte[] bytes = body instanceof BufferedBody buffered ? buffered.array() : body.bytes();
+      byte[] bytes = whole != null ? whole : body.bytes();
       if (raw == byte[].class) {
-        return (T) (body instanceof BufferedBody ? bytes.clone() : bytes);
+        return (T) bytes;
       }
       if (raw == String.class) {
         MediaType ct = body.contentType();
@@ -506,6 +512,8 @@ public final class ApiClient implements AutoCloseable {
     private Auth auth;
     private ObjectMapper objectMapper;
     private long maxResponseBytes = 16L * 1024 * 1024;
+    /** A body is read into one array: the largest the JVM allocates. */
+    private static final long MAX_BODY_BYTES = Integer.MAX_VALUE - 8;
     private List<CallInterceptor> callInterceptors = new ArrayList<>();
     private List<CallInterceptor> attemptInterceptors = new ArrayList<>();
     private List<Interceptor> okHttpInterceptors = new ArrayList<>();
@@ -705,13 +713,15 @@ public final class ApiClient implements AutoCloseable {
 
     /**
      * The largest response body read (default 16 MiB); a larger one fails with
-     * {@link DeserializationException} without being read whole.
+     * {@link DeserializationException} without being read whole. A body is read into one array,
+     * so at most {@code Integer.MAX_VALUE - 8} bytes.
      *
-     * @throws IllegalArgumentException if below 1
+     * @throws IllegalArgumentException if below 1 or above {@code Integer.MAX_VALUE - 8}
      */
     public Builder maxResponseBytes(long max) {
-      if (max < 1) {
-        throw new IllegalArgumentException("maxResponseBytes must be at least 1, but was " + max);
+      if (max < 1 || max > MAX_BODY_BYTES) {
+        throw new IllegalArgumentException("maxResponseBytes must be between 1 and "
+            + MAX_BODY_BYTES + " (the largest Java array), but was " + max);
       }
       this.maxResponseBytes = max;
       return this;

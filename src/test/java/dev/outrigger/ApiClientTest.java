@@ -235,6 +235,26 @@ class ApiClientTest {
   }
 
   @Test
+  void decodesTheBodyAnInterceptorPutInPlaceOfTheServers() throws Exception {
+    server.enqueue(json("\"from the server\""));
+    try (ApiClient rewriting = client.newBuilder().addCallInterceptor(chain -> {
+      okhttp3.Response r = chain.proceed(chain.request());
+      r.close();
+      return r.newBuilder().body(okhttp3.ResponseBody.create("\"rewritten\"",
+          okhttp3.MediaType.get("application/json"))).build();
+    }).build()) {
+      assertEquals("rewritten", rewriting.get("/r").execute(String.class).replace("\"", ""));
+      assertArrayEquals("\"rewritten\"".getBytes(java.nio.charset.StandardCharsets.UTF_8),
+          rewritingBytes(rewriting));
+    }
+  }
+
+  private byte[] rewritingBytes(ApiClient rewriting) {
+    server.enqueue(json("\"from the server\""));
+    return rewriting.get("/r").execute(byte[].class);
+  }
+
+  @Test
   void usesAnAbsoluteUrlAsIs() throws Exception {
     try (MockWebServer other = new MockWebServer()) {
       other.start();

@@ -6,6 +6,7 @@ import dev.outrigger.Deadline;
 import java.util.HashMap;
 import java.util.Map;
 import kotlin.jvm.functions.Function0;
+import okhttp3.ResponseBody;
 import okhttp3.HttpUrl;
 
 /**
@@ -31,6 +32,9 @@ public final class RealCallContext implements CallContext, Function0<RealCallCon
   /** The JFR events in progress, kept in fields so recording costs no map per call. */
   private Object jfrCall;
   private Object jfrAttempt;
+  /** The body the transport read last, and its bytes as read (see {@link #bufferedBytes}). */
+  private ResponseBody bufferedBody;
+  private byte[] bufferedBytes;
   /** The latest reading of {@link #clock}, and whether it still stands for "now" (below). */
   private long recentNanos;
   private boolean recentFresh;
@@ -221,6 +225,21 @@ public final class RealCallContext implements CallContext, Function0<RealCallCon
   /** Something that may have taken time ran: the next {@link #recentNanos()} reads the clock. */
   public void staleClock() {
     recentFresh = false;
+  }
+
+  /** Called by the transport once it has read {@code body} whole: {@code bytes} is all of it. */
+  public void buffered(ResponseBody body, byte[] bytes) {
+    this.bufferedBody = body;
+    this.bufferedBytes = bytes;
+  }
+
+  /**
+   * The whole of {@code body} as the transport read it, even if an interceptor has read some of
+   * it since; null if {@code body} is not the one the transport read last (an interceptor
+   * replaced it), which must then be read itself.
+   */
+  public byte[] bufferedBytes(ResponseBody body) {
+    return body != null && body == bufferedBody ? bufferedBytes : null;
   }
 
   /** Called by the transport when an attempt goes to the network. */

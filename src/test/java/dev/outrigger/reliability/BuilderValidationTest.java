@@ -45,6 +45,7 @@ class BuilderValidationTest {
     rejects("maxIdleConnections", () -> b().connectionPool(-1, Duration.ofSeconds(1)));
     rejects("keepAlive", () -> b().connectionPool(5, Duration.ZERO));
     rejects("maxResponseBytes", () -> b().maxResponseBytes(0));
+    rejects("maxResponseBytes", () -> b().maxResponseBytes(3L * 1024 * 1024 * 1024));
     rejects("redactHeader", () -> b().redactHeader(" "));
     rejects("redactQueryParameter", () -> b().redactQueryParameter(""));
     rejects("propagateDeadline", () -> b().propagateDeadline(""));

@@ -24,6 +24,7 @@ import okhttp3.OkHttpClient;
 import okhttp3.Request;
 import okhttp3.Response;
 import okhttp3.ResponseBody;
+import okio.Buffer;
 import okio.BufferedSource;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -127,9 +128,16 @@ public final class Transport implements CallInterceptor, KeepsClock {
     return response;
   }
 
-  /** Reads the body into memory, refusing one over the limit without reading it all. */
+  /**
+   * Reads the body into memory, refusing one over the limit without reading it all. The body
+   * stays the response's own, now read to its end: OkHttp has released the connection, and the
+   * bytes sit in the body's buffer, where interceptors read them like any body's. The client's
+   * decoder takes them from a snapshot kept in the call's context, whole whatever an interceptor
+   * read ({@link RealCallContext#bufferedBytes}). No second {@code Response} is built.
+   */
   private Response buffer(Response response, RealCallContext ctx) throws IOException {
     ResponseBody body = response.body();
+    boolean buffered = false;
     try {
       long declared = body.contentLength();
       if (declared > maxResponseBytes) {
@@ -139,11 +147,32 @@ public final class Transport implements CallInterceptor, KeepsClock {
       if (source.request(maxResponseBytes + 1)) {
         throw tooLarge(ctx, response, "is larger than " + maxResponseBytes + " bytes");
       }
-      byte[] bytes = source.readByteArray();
-      return response.newBuilder().body(new BufferedBody(bytes, body.contentType())).build();
+      // request() stopped at the end of the body: the whole of it is in the buffer.
+      ctx.buffered(body, copyOf(source.getBuffer()));
+      buffered = true;
+      return response;
     } finally {
-      response.close();
+      if (!buffered) {
+        response.close();
+      }
     }
+  }
+
+  /**
+   * The bytes of {@code buffer}, which is left as it is. Not {@code snapshot()} or {@code peek()}:
+   * those share the buffer's segments, which then never return to Okio's pool (8 KiB more garbage
+   * per call).
+   */
+  private static byte[] copyOf(Buffer buffer) {
+    byte[] bytes = new byte[(int) buffer.size()];
+    try (Buffer.UnsafeCursor cursor = buffer.readUnsafe()) {
+      int at = 0;
+      for (int n = cursor.seek(0); n != -1; n = cursor.next()) {
+        System.arraycopy(cursor.data, cursor.start, bytes, at, n);
+        at += n;
+      }
+    }
+    return bytes;
   }
 
   private static DeserializationException tooLarge(
