@@ -435,6 +435,37 @@ public final class ApiClient implements AutoCloseable {
     return rb.method(method, body).build();
   }
 
+  /**
+   * The charset of the transport's body, from its Content-Type header. OkHttp's
+   * {@code contentType()} parses the header with a regular expression on every call (~0.5 µs of
+   * CPU per call measured at concurrency 64); the few distinct values a client sees are parsed
+   * once, process-wide (bounded at {@link #MAX_CONTENT_TYPES}).
+   */
+  private static Charset charsetOf(Response response) {
+    String header = response.header("Content-Type");
+    if (header == null) {
+      return StandardCharsets.UTF_8;
+    }
+    Charset cs = CHARSETS.get(header);
+    if (cs == null) {
+      MediaType type = MediaType.parse(header);
+      cs = type == null ? StandardCharsets.UTF_8 : type.charset(StandardCharsets.UTF_8);
+      if (CHARSETS.size() < MAX_CONTENT_TYPES) {
+        CHARSETS.putIfAbsent(header, cs);
+      }
+    }
+    return cs;
+  }
+
+  /** The charset of a body an interceptor made (its content type may not be the header's). */
+  private static Charset charsetOf(ResponseBody body) {
+    MediaType ct = body.contentType();
+    return ct == null ? StandardCharsets.UTF_8 : ct.charset(StandardCharsets.UTF_8);
+  }
+
+  private static final ConcurrentHashMap<String, Charset> CHARSETS = new ConcurrentHashMap<>();
+  private static final int MAX_CONTENT_TYPES = 64;
+
   @SuppressWarnings("unchecked")
   private <T> T decode(Response response, JavaType type, RealCallContext ctx) {
     Class<?> raw = type.getRawClass();
@@ -457,9 +488,7 @@ public final class ApiClient implements AutoCloseable {
         return (T) bytes;
       }
       if (raw == String.class) {
-        MediaType ct = body.contentType();
-        Charset cs = ct == null ? StandardCharsets.UTF_8 : ct.charset(StandardCharsets.UTF_8);
-        return (T) new String(bytes, cs);
+        return (T) new String(bytes, whole != null ? charsetOf(response) : charsetOf(body));
       }
       if (bytes.length == 0) {
         if (response.code() == 204 || response.code() == 205

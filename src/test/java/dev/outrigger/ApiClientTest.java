@@ -235,6 +235,20 @@ class ApiClientTest {
   }
 
   @Test
+  void decodesTextInTheCharsetItsContentTypeNames() {
+    byte[] latin1 = {(byte) 0x63, (byte) 0x61, (byte) 0x66, (byte) 0xE9}; // "café" in ISO-8859-1
+    for (int i = 0; i < 2; i++) { // the second time, the parsed header is remembered
+      server.enqueue(new MockResponse.Builder()
+          .setHeader("Content-Type", "text/plain; charset=ISO-8859-1")
+          .body(new okio.Buffer().write(latin1)).build());
+      assertEquals("caf\u00e9", client.get("/latin1").execute(String.class));
+    }
+    server.enqueue(new MockResponse.Builder().setHeader("Content-Type", "text/plain")
+        .body(new okio.Buffer().writeUtf8("caf\u00e9")).build());
+    assertEquals("caf\u00e9", client.get("/utf8").execute(String.class), "UTF-8 by default");
+  }
+
+  @Test
   void decodesTheBodyAnInterceptorPutInPlaceOfTheServers() throws Exception {
     server.enqueue(json("\"from the server\""));
     try (ApiClient rewriting = client.newBuilder().addCallInterceptor(chain -> {

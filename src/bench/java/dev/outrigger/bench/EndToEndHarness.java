@@ -32,10 +32,14 @@ import okhttp3.Response;
 /**
  * End-to-end chain overhead: calls to a fast local nginx at concurrency 1, 16 and 64 through raw
  * OkHttp, Outrigger with every policy on (limits that never block), and the Resilience4j and
- * Failsafe stacks around the same OkHttp client. Repetitions are interleaved and each stack's
- * throughput is reported as a ratio to raw OkHttp in the same repetition (median, min, max).
+ * Failsafe stacks around the same OkHttp client. Repetitions are interleaved (each starting with
+ * the next stack in turn) and each stack's throughput is reported as a ratio to raw OkHttp in the
+ * same repetition (median, min, max).
  * The harness checks its own sanity: nginx's request count must equal the calls made, with no
- * errors. Arguments: {@code [seconds per run] [repetitions]} (default 3 and 5).
+ * errors. Besides throughput it reports the client's CPU time per call (this JVM's, read from
+ * the OS): client and nginx share the machine's cores, so throughput moves with anything else
+ * that runs, while the CPU a call costs the client is steadier. Arguments:
+ * {@code [seconds per run] [repetitions]} (default 3 and 5).
  */
 public final class EndToEndHarness {
   private EndToEndHarness() {}
@@ -61,19 +65,24 @@ public final class EndToEndHarness {
           nginx.port, seconds, reps);
       StringBuilder table = new StringBuilder();
       table.append("| concurrency | stack | calls/s (median) | ratio to raw: median | min | max "
-          + "| connections opened |\n|---|---|---|---|---|---|---|\n");
+          + "| client CPU per call (median) | over raw | connections opened |\n"
+          + "|---|---|---|---|---|---|---|---|---|\n");
       for (int c : concurrencies) {
         Map<String, double[]> ratios = new LinkedHashMap<>();
         Map<String, double[]> rates = new LinkedHashMap<>();
+        Map<String, double[]> cpus = new LinkedHashMap<>();
         Map<String, Long> connections = new LinkedHashMap<>();
         for (String n : names) {
           ratios.put(n, new double[reps]);
           rates.put(n, new double[reps]);
+          cpus.put(n, new double[reps]);
           connections.put(n, 0L);
         }
         for (int r = 0; r < reps; r++) {
-          double raw = 0;
-          for (String n : names) {
+          // Each repetition starts with a different stack: the first after a change of
+          // concurrency runs colder (measured: raw OkHttp, always first, lost ~5%).
+          for (int k = 0; k < names.length; k++) {
+            String n = names[(k + r) % names.length];
             AtomicLong opened = new AtomicLong();
             try (Stack stack = stack(n, url, opened)) {
               long before = requestsSeen(nginx);
@@ -83,25 +92,28 @@ public final class EndToEndHarness {
                 throw new IllegalStateException(n + ": " + res.errors + " errors, nginx saw "
                     + seen + " requests for " + (res.calls + res.warmup) + " calls");
               }
-              double rate = res.calls / res.seconds;
-              if (n.equals("raw OkHttp")) {
-                raw = rate;
-              }
-              rates.get(n)[r] = rate;
-              ratios.get(n)[r] = rate / raw;
+              rates.get(n)[r] = res.calls / res.seconds;
+              cpus.get(n)[r] = res.cpuMicrosPerCall();
               connections.merge(n, opened.get(), Long::sum);
             }
+          }
+          for (String n : names) {
+            ratios.get(n)[r] = rates.get(n)[r] / rates.get("raw OkHttp")[r];
           }
           System.out.printf(Locale.ROOT, "concurrency %d, repetition %d done%n", c, r + 1);
         }
         for (String n : names) {
           double[] ratio = ratios.get(n).clone();
           double[] rate = rates.get(n).clone();
+          double[] cpu = cpus.get(n).clone();
+          Arrays.sort(cpu);
+          double rawCpu = median(cpus.get("raw OkHttp"));
           Arrays.sort(ratio);
           Arrays.sort(rate);
-          table.append(String.format(Locale.ROOT, "| %d | %s | %.0f | %.2f | %.2f | %.2f | %d |%n",
+          table.append(String.format(Locale.ROOT,
+              "| %d | %s | %.0f | %.2f | %.2f | %.2f | %.1f µs | %+.1f µs | %d |%n",
               c, n, rate[reps / 2], ratio[reps / 2], ratio[0], ratio[reps - 1],
-              connections.get(n) / reps));
+              cpu[reps / 2], cpu[reps / 2] - rawCpu, connections.get(n) / reps));
         }
       }
       System.out.println();
@@ -110,7 +122,22 @@ public final class EndToEndHarness {
     }
   }
 
-  record Result(long calls, long warmup, long errors, double seconds) {}
+  /** One run: calls made (and warm-up calls before them), errors, wall time, client CPU. */
+  record Result(long calls, long warmup, long errors, double seconds, long cpuNanos) {
+    double cpuMicrosPerCall() {
+      return cpuNanos / 1e3 / calls;
+    }
+  }
+
+  private static double median(double[] values) {
+    double[] v = values.clone();
+    Arrays.sort(v);
+    return v[v.length / 2];
+  }
+
+  private static final com.sun.management.OperatingSystemMXBean OS =
+      (com.sun.management.OperatingSystemMXBean)
+          java.lang.management.ManagementFactory.getOperatingSystemMXBean();
 
   static Result run(Stack stack, int concurrency, double seconds) throws Exception {
     // Warm up connections and JIT a little.
@@ -122,6 +149,7 @@ public final class EndToEndHarness {
     long warmupCalls = 200;
     long end = System.nanoTime() + (long) (seconds * 1e9);
     long start = System.nanoTime();
+    long cpuStart = OS.getProcessCpuTime();
     Thread[] threads = new Thread[concurrency];
     for (int t = 0; t < concurrency; t++) {
       threads[t] = Thread.ofVirtual().start(() -> {
@@ -139,7 +167,8 @@ public final class EndToEndHarness {
       t.join();
     }
     double took = (System.nanoTime() - start) / 1e9;
-    return new Result(calls.sum(), warmupCalls, errors.sum(), took);
+    long cpu = OS.getProcessCpuTime() - cpuStart;
+    return new Result(calls.sum(), warmupCalls, errors.sum(), took, cpu);
   }
 
   static long requestsSeen(Nginx nginx) throws IOException {

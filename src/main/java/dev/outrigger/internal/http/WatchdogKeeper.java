@@ -5,16 +5,17 @@ import java.util.concurrent.locks.ReentrantLock;
 import okio.AsyncTimeout;
 
 /**
- * Keeps Okio's timeout watchdog from being woken by every call.
+ * Keeps Okio's timeout watchdog from being woken by every socket read.
  *
- * <p>Each attempt's deadline is an OkHttp call timeout, which Okio enforces with one shared
- * watchdog thread and a priority queue of deadlines. When a new deadline becomes the head of that
- * queue, Okio signals the watchdog, which costs a thread wake-up (several microseconds) on the
- * calling thread. With one call at a time the queue is empty between calls, so every call would
- * pay it. This keeper parks a sentinel deadline {@link #PERIOD_MILLIS} ahead at the head of the
- * queue and re-arms it when it fires: a call's deadline (seconds, usually) then lands behind it
- * and no signal is needed. Only calls with less than the sentinel's remaining time left still
- * wake the watchdog, so precision is unchanged.
+ * <p>OkHttp's read and write timeouts (and its call timeout, where {@link DeadlineWatchdog}
+ * falls back to it) are Okio {@code AsyncTimeout}s: every socket read or write enters one shared
+ * priority queue of deadlines, watched by one Okio thread. When a new deadline becomes the head
+ * of that queue, Okio signals the watchdog, which costs a thread wake-up (several microseconds)
+ * on the calling thread. With one call at a time the queue is empty between reads, so every
+ * read would pay it. This keeper parks a sentinel deadline {@link #PERIOD_MILLIS} ahead at the
+ * head of the queue and re-arms it when it fires: a read's deadline (seconds, usually) then
+ * lands behind it and no signal is needed. Only timeouts shorter than the sentinel's remaining
+ * time still wake the watchdog, so precision is unchanged.
  *
  * <p>The sentinel runs while at least one {@code ApiClient} is open ({@link #acquire} and
  * {@link #release} count them); after the last closes, Okio's watchdog idles out as usual.
