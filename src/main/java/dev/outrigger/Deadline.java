@@ -29,6 +29,13 @@ import org.slf4j.LoggerFactory;
  */
 public final class Deadline implements Comparable<Deadline> {
   private static final ThreadLocal<Deadline> SCOPE = new ThreadLocal<>();
+  /**
+   * Whether any scope was ever opened in this JVM. Until one is, nothing looks the thread-local
+   * up: a lookup on a thread that has no thread-locals yet creates their map, which every call
+   * on a fresh virtual thread (a {@code FanOut} task) would otherwise pay for nothing. A scope is
+   * set and read on one thread, so that thread sees its own write of this flag.
+   */
+  private static volatile boolean everScoped;
 
   private final long deadlineNanos;
   private final LongSupplier clock;
@@ -70,7 +77,7 @@ public final class Deadline implements Comparable<Deadline> {
 
   /** The deadline in scope on this thread, or null. */
   static Deadline currentOrNull() {
-    return SCOPE.get();
+    return everScoped ? SCOPE.get() : null;
   }
 
   /** Time left, never negative: {@link Duration#ZERO} once expired. */
@@ -113,7 +120,7 @@ public final class Deadline implements Comparable<Deadline> {
 
   /** The deadline in scope on this thread, if any. */
   public static Optional<Deadline> current() {
-    return Optional.ofNullable(SCOPE.get());
+    return Optional.ofNullable(currentOrNull());
   }
 
   /**
@@ -133,6 +140,9 @@ public final class Deadline implements Comparable<Deadline> {
   public static <T, X extends Throwable> T within(Deadline deadline, Body<T, X> body) throws X {
     Objects.requireNonNull(deadline, "deadline");
     Objects.requireNonNull(body, "body");
+    if (!everScoped) {
+      everScoped = true;
+    }
     Deadline previous = SCOPE.get();
     SCOPE.set(deadline.min(previous));
     try {
