@@ -12,6 +12,7 @@ import dev.outrigger.internal.breaker.BreakerInterceptor;
 import dev.outrigger.internal.bulkhead.InFlightLimiter;
 import dev.outrigger.internal.deadline.DeadlineInterceptor;
 import dev.outrigger.internal.http.AuthInterceptors;
+import dev.outrigger.internal.http.BufferedBody;
 import dev.outrigger.internal.http.DeadlineWatchdog;
 import dev.outrigger.internal.http.Json;
 import dev.outrigger.internal.http.SharedTransport;
@@ -450,11 +451,27 @@ public final class ApiClient implements AutoCloseable {
     if (cs == null) {
       MediaType type = MediaType.parse(header);
       cs = type == null ? StandardCharsets.UTF_8 : type.charset(StandardCharsets.UTF_8);
-      if (CHARSETS.size() < MAX_CONTENT_TYPES) {
+      if (CHARSETS.size() < MAX_CONTENT_TYPES && commonContentType(header)) {
         CHARSETS.putIfAbsent(header, cs);
       }
     }
     return cs;
+  }
+
+  /**
+   * Whether {@code header} is worth remembering: short, with no parameter but a charset. A value
+   * made per response (a multipart boundary) must not fill the cache for everyone else.
+   */
+  private static boolean commonContentType(String header) {
+    if (header.length() > 64) {
+      return false;
+    }
+    int semicolon = header.indexOf(';');
+    if (semicolon < 0) {
+      return true;
+    }
+    String rest = header.substring(semicolon + 1).strip();
+    return rest.indexOf(';') < 0 && rest.regionMatches(true, 0, "charset=", 0, 8);
   }
 
   /** The charset of a body an interceptor made (its content type may not be the header's). */
@@ -471,10 +488,11 @@ public final class ApiClient implements AutoCloseable {
     Class<?> raw = type.getRawClass();
     ResponseBody body = response.body();
     // The transport read the body whole: take its bytes as read (whole, whatever an
-    // interceptor read of it since), unless an interceptor put another body in its place.
-    // The array is the call's alone (the body keeps its own buffer): no copy for byte[].
-    byte[] whole = ctx.bufferedBytes(body);
-    if (whole != null) {
+    // interceptor read of it since), unless an interceptor put another body in its place. A
+    // small body's copy is the call's alone (the body keeps its own buffer); a large body's
+    // array is the body's (see Transport.buffer).
+    byte[] whole = body instanceof BufferedBody large ? large.array() : ctx.bufferedBytes(body);
+    if (whole != null && !(body instanceof BufferedBody)) {
       // This is the body's last reader: hand its segments back to Okio's pool now (closing a
       // body made from a Buffer would not).
       body.source().getBuffer().clear();
@@ -485,7 +503,9 @@ public final class ApiClient implements AutoCloseable {
       }
       byte[] bytes = whole != null ? whole : body.bytes();
       if (raw == byte[].class) {
-        return (T) bytes;
+        // A large body's array is the body's own, which an interceptor may still read later
+        // (its source is made from the array on first use): the caller gets a copy.
+        return (T) (body instanceof BufferedBody ? bytes.clone() : bytes);
       }
       if (raw == String.class) {
         return (T) new String(bytes, whole != null ? charsetOf(response) : charsetOf(body));

@@ -3,7 +3,9 @@ package dev.outrigger;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -231,6 +233,71 @@ class ApiClientTest {
       byte[] bytes = peeking.get("/b").execute(byte[].class);
       assertEquals("\"abcdef\"", new String(bytes, java.nio.charset.StandardCharsets.UTF_8));
       assertEquals("abcdef", peeking.get("/s").execute(String.class).replace("\"", ""));
+    }
+  }
+
+  @Test
+  void plainGetsOfOnePathSendOnePrebuiltRequestAndAnythingAddedBuildsItsOwn() throws Exception {
+    java.util.List<okhttp3.Request> sent = new java.util.concurrent.CopyOnWriteArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      server.enqueue(json("{}"));
+    }
+    try (ApiClient capturing = client.newBuilder().addOkHttpInterceptor(chain -> {
+      sent.add(chain.request());
+      return chain.proceed(chain.request());
+    }).build()) {
+      capturing.get("/p").execute(Void.class);
+      capturing.get("/p").execute(Void.class);
+      capturing.get("/p").idempotencyKey("k-1").execute(Void.class);
+    }
+    assertEquals(3, sent.size());
+    assertSame(sent.get(0), sent.get(1), "two plain GETs of one path share one Request");
+    assertNotSame(sent.get(0), sent.get(2));
+    server.takeRequest();
+    server.takeRequest();
+    assertEquals("k-1", server.takeRequest().getHeaders().get("Idempotency-Key"));
+  }
+
+  @Test
+  void anErrorKeepsTheStartOfItsBodyEvenIfAnInterceptorReadIt() {
+    server.enqueue(new MockResponse.Builder().code(500).body("database on fire").build());
+    try (ApiClient reading = client.newBuilder().retry(Retry.none())
+        .addAttemptInterceptor(chain -> {
+      okhttp3.Response r = chain.proceed(chain.request());
+      try {
+        r.body().source().readUtf8(); // reads it all
+      } catch (IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+      return r;
+    }).build()) {
+      HttpStatusException e = assertThrows(HttpStatusException.class,
+          () -> reading.get("/fire").execute(String.class));
+      assertEquals("database on fire", e.bodySnippet());
+    }
+  }
+
+  @Test
+  void aLargeBodyIsDecodedWholeAfterAnInterceptorReadPartOfIt() throws Exception {
+    // Over the in-place limit (64 KiB) the transport moves the body out of Okio's buffer.
+    byte[] large = new byte[200_000];
+    for (int i = 0; i < large.length; i++) {
+      large[i] = (byte) ('a' + i % 26);
+    }
+    server.enqueue(new MockResponse.Builder().body(new okio.Buffer().write(large)).build());
+    server.enqueue(new MockResponse.Builder().body(new okio.Buffer().write(large)).build());
+    try (ApiClient peeking = client.newBuilder().addAttemptInterceptor(chain -> {
+      okhttp3.Response r = chain.proceed(chain.request());
+      try {
+        assertEquals("abc", r.body().source().readUtf8(3));
+      } catch (IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+      return r;
+    }).build()) {
+      assertArrayEquals(large, peeking.get("/large").execute(byte[].class));
+      String text = peeking.get("/large").execute(String.class);
+      assertEquals(new String(large, java.nio.charset.StandardCharsets.UTF_8), text);
     }
   }
 

@@ -79,16 +79,17 @@ class SharedClockTest {
   }
 
   @Test
-  void aSuccessfulCallWithEveryPolicyReadsTheClockThreeTimes() {
+  void aSuccessfulCallWithEveryPolicyReadsTheClockFourTimes() {
     try (ApiClient client = everyPolicy().build()) {
       client.get("/a").execute(String.class); // creates the per-host state
       reads.set(0);
 
       assertEquals("ok", client.get("/a").execute(String.class));
 
-      // The call's start (shared by the deadline, the breaker, the rate limiter and the
-      // transport), the attempt's end (shared by the transport and the breaker), the call's end.
-      assertEquals(3, reads.get(), "clock readings for one call");
+      // The call's start (shared by the deadline, the breaker and the rate limiter), the
+      // transport's before sending, the attempt's end (shared by the transport and the
+      // breaker), the call's end.
+      assertEquals(4, reads.get(), "clock readings for one call");
     }
   }
 
@@ -105,6 +106,23 @@ class SharedClockTest {
           () -> client.get("/late").execute(String.class));
       assertEquals(0, requests.get(), "nothing may reach the server");
     }
+  }
+
+  @Test
+  void timeSpentBetweenTwoProceedsOfAnInterceptorCountsAgainstTheSecond() {
+    // An attempt interceptor that sees a 401-like answer, spends 2 s (say, refreshing a token)
+    // and sends again: the second send must see the time spent, not a reading from the first.
+    try (ApiClient client = everyPolicy().deadline(Duration.ofSeconds(3))
+        .propagateDeadline("X-Deadline-Ms")
+        .addAttemptInterceptor(chain -> {
+          okhttp3.Response first = chain.proceed(chain.request());
+          first.close();
+          time.advanceMillis(2_000);
+          return chain.proceed(chain.request());
+        }).build()) {
+      assertEquals("ok", client.get("/twice").execute(String.class));
+    }
+    assertEquals(List.of("3000", "1000"), deadlineHeaders);
   }
 
   @Test

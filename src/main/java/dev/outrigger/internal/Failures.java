@@ -24,7 +24,9 @@ public final class Failures {
    * snippet and closes the response.
    */
   public static HttpStatusException statusException(Response response, RealCallContext ctx) {
-    String snippet = snippet(response);
+    // The transport's copy of the body, whole even if an interceptor read or closed it.
+    byte[] whole = ctx.bufferedBytes(response.body());
+    String snippet = whole != null ? snippet(whole) : snippet(response);
     response.close();
     return new HttpStatusException(
         response.code(),
@@ -39,19 +41,28 @@ public final class Failures {
     ResponseBody body = response.body();
     try {
       // Bodies reaching the policies are buffered; peeking does not consume them.
-      String text = response.peekBody(SNIPPET_CHARS * 4L).string();
-      if (text.length() > SNIPPET_CHARS) {
-        text = text.substring(0, SNIPPET_CHARS) + "...";
-      }
-      StringBuilder sb = new StringBuilder(text.length());
-      for (int i = 0; i < text.length(); i++) {
-        char c = text.charAt(i);
-        sb.append(Character.isISOControl(c) ? ' ' : c);
-      }
-      return sb.toString().strip();
+      return flatten(response.peekBody(SNIPPET_CHARS * 4L).string());
     } catch (IOException | IllegalStateException e) {
       return body == null ? "" : "<unreadable body>";
     }
+  }
+
+  /** {@link #snippet(Response)} of a body already in memory (read as UTF-8). */
+  static String snippet(byte[] body) {
+    int n = (int) Math.min(body.length, SNIPPET_CHARS * 4L);
+    return flatten(new String(body, 0, n, StandardCharsets.UTF_8));
+  }
+
+  private static String flatten(String text) {
+    if (text.length() > SNIPPET_CHARS) {
+      text = text.substring(0, SNIPPET_CHARS) + "...";
+    }
+    StringBuilder sb = new StringBuilder(text.length());
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      sb.append(Character.isISOControl(c) ? ' ' : c);
+    }
+    return sb.toString().strip();
   }
 
   /** Whether the failure is the caller's cancellation (interrupt), which no policy counts. */

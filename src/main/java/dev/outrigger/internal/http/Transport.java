@@ -30,9 +30,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The end of the chain: one attempt on the network through OkHttp. The OkHttp call timeout is
- * the remaining deadline (or the per-attempt timeout when that is shorter), so an expired
- * deadline cancels the exchange and closes its socket whatever it was doing. The body is read
+ * The end of the chain: one attempt on the network through OkHttp. The attempt is bounded by the
+ * remaining deadline (or the per-attempt timeout when that is shorter), enforced by
+ * {@link DeadlineWatchdog}, which cancels the OkHttp call, closing its socket, whatever it was
+ * doing (OkHttp's own call timeout stands in when no watchdog runs). The body is read
  * into memory here, bounded by {@code maxResponseBytes}, so a failure while reading it is a
  * failure of this attempt (and can be retried) and nothing after the transport can leak a
  * connection. I/O failures are translated here, once, into {@link TransportException}s.
@@ -75,7 +76,10 @@ public final class Transport implements CallInterceptor, KeepsClock {
   @Override
   public Response intercept(Chain chain) {
     RealCallContext ctx = (RealCallContext) chain.context();
-    long start = ctx.recentNanos();
+    // A reading of its own, not the attempt's shared one: the deadline budget, the attempt
+    // timeout and the check below must not trust a reading that user code (a listener, a key
+    // function, an interceptor between two proceed() calls) may have made stale.
+    long start = ctx.readClock();
     long remaining = ctx.remainingNanos(start);
     if (remaining <= 0) {
       throw DeadlineInterceptor.exceeded(ctx, null, "before attempt " + ctx.attempt());
@@ -129,11 +133,21 @@ public final class Transport implements CallInterceptor, KeepsClock {
   }
 
   /**
-   * Reads the body into memory, refusing one over the limit without reading it all. The body
-   * stays the response's own, now read to its end: OkHttp has released the connection, and the
-   * bytes sit in the body's buffer, where interceptors read them like any body's. The client's
-   * decoder takes them from a snapshot kept in the call's context, whole whatever an interceptor
-   * read ({@link RealCallContext#bufferedBytes}). No second {@code Response} is built.
+   * Bodies up to this size stay in the response OkHttp made, with a copy for the decoder; larger
+   * ones move into a {@link BufferedBody} of their own, so no call holds a large body twice.
+   */
+  static final long IN_PLACE_MAX_BYTES = 64 * 1024;
+
+  /**
+   * Reads the body into memory, refusing one over the limit without reading it all. Either way
+   * the body is read to its end, so OkHttp has released the connection, and interceptors read
+   * the bytes like any body's; the client's decoder gets them whole, whatever an interceptor read
+   * of them ({@link RealCallContext#bufferedBytes}, {@link BufferedBody#array()}).
+   *
+   * <p>A body of up to {@link #IN_PLACE_MAX_BYTES} stays in the response OkHttp made (no second
+   * {@code Response} is built, ~85 ns and 432 B per call) and the decoder gets a copy made here.
+   * A larger one is moved out of Okio's buffer into an array, and the response rebuilt around it:
+   * memory for one copy of it, not two.
    */
   private Response buffer(Response response, RealCallContext ctx) throws IOException {
     ResponseBody body = response.body();
@@ -148,7 +162,12 @@ public final class Transport implements CallInterceptor, KeepsClock {
         throw tooLarge(ctx, response, "is larger than " + maxResponseBytes + " bytes");
       }
       // request() stopped at the end of the body: the whole of it is in the buffer.
-      ctx.buffered(body, copyOf(source.getBuffer()));
+      Buffer whole = source.getBuffer();
+      if (whole.size() > IN_PLACE_MAX_BYTES) {
+        byte[] bytes = whole.readByteArray();
+        return response.newBuilder().body(new BufferedBody(bytes, body.contentType())).build();
+      }
+      ctx.buffered(body, copyOf(whole));
       buffered = true;
       return response;
     } finally {

@@ -155,10 +155,6 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
       }
       String reason = reason(response, failure, hint);
       ApiException last = failure != null ? failure : Failures.statusException(response, ctx);
-      if (response != null) {
-        // Its status and the start of its body are in the exception: nothing more to read.
-        response.close();
-      }
       if (stop != null) {
         throw finish(last, earlier, attempt, ctx, stop);
       }
