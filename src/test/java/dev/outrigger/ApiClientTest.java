@@ -217,19 +217,24 @@ class ApiClientTest {
     assertEquals("shop/1.0", again.getHeaders().get("User-Agent"));
   }
 
-  @Test
-  void decodesTheWholeBodyEvenAfterAnInterceptorReadPartOfIt() {
-    server.enqueue(json("\"abcdef\""));
-    server.enqueue(json("\"abcdef\""));
-    try (ApiClient peeking = client.newBuilder().addAttemptInterceptor(chain -> {
+  /** A client whose attempt interceptor reads the start of each body, expecting {@code start}. */
+  private ApiClient readingTheStartOfEachBody(String start) {
+    return client.newBuilder().addAttemptInterceptor(chain -> {
       okhttp3.Response r = chain.proceed(chain.request());
       try {
-        assertEquals("\"ab", r.body().source().readUtf8(3));
+        assertEquals(start, r.body().source().readUtf8(start.length()));
       } catch (IOException e) {
         throw new java.io.UncheckedIOException(e);
       }
       return r;
-    }).build()) {
+    }).build();
+  }
+
+  @Test
+  void decodesTheWholeBodyEvenAfterAnInterceptorReadPartOfIt() {
+    server.enqueue(json("\"abcdef\""));
+    server.enqueue(json("\"abcdef\""));
+    try (ApiClient peeking = readingTheStartOfEachBody("\"ab")) {
       byte[] bytes = peeking.get("/b").execute(byte[].class);
       assertEquals("\"abcdef\"", new String(bytes, java.nio.charset.StandardCharsets.UTF_8));
       assertEquals("abcdef", peeking.get("/s").execute(String.class).replace("\"", ""));
@@ -286,15 +291,7 @@ class ApiClientTest {
     }
     server.enqueue(new MockResponse.Builder().body(new okio.Buffer().write(large)).build());
     server.enqueue(new MockResponse.Builder().body(new okio.Buffer().write(large)).build());
-    try (ApiClient peeking = client.newBuilder().addAttemptInterceptor(chain -> {
-      okhttp3.Response r = chain.proceed(chain.request());
-      try {
-        assertEquals("abc", r.body().source().readUtf8(3));
-      } catch (IOException e) {
-        throw new java.io.UncheckedIOException(e);
-      }
-      return r;
-    }).build()) {
+    try (ApiClient peeking = readingTheStartOfEachBody("abc")) {
       assertArrayEquals(large, peeking.get("/large").execute(byte[].class));
       String text = peeking.get("/large").execute(String.class);
       assertEquals(new String(large, java.nio.charset.StandardCharsets.UTF_8), text);
