@@ -491,8 +491,9 @@ public final class ApiClient implements AutoCloseable {
     // interceptor read of it since), unless an interceptor put another body in its place. A
     // small body's copy is the call's alone (the body keeps its own buffer); a large body's
     // array is the body's (see Transport.buffer).
-    byte[] whole = body instanceof BufferedBody large ? large.array() : ctx.bufferedBytes(body);
-    if (whole != null && !(body instanceof BufferedBody)) {
+    boolean large = body instanceof BufferedBody;
+    byte[] whole = large ? ((BufferedBody) body).array() : ctx.bufferedBytes(body);
+    if (whole != null && !large) {
       // This is the body's last reader: hand its segments back to Okio's pool now (closing a
       // body made from a Buffer would not).
       body.source().getBuffer().clear();
@@ -505,7 +506,7 @@ public final class ApiClient implements AutoCloseable {
       if (raw == byte[].class) {
         // A large body's array is the body's own, which an interceptor may still read later
         // (its source is made from the array on first use): the caller gets a copy.
-        return (T) (body instanceof BufferedBody ? bytes.clone() : bytes);
+        return (T) (large ? bytes.clone() : bytes);
       }
       if (raw == String.class) {
         return (T) new String(bytes, whole != null ? charsetOf(response) : charsetOf(body));

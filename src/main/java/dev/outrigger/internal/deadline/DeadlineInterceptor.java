@@ -14,7 +14,8 @@ import okhttp3.Response;
  * The outermost policy: a call whose deadline has passed fails with
  * {@link DeadlineExceededException}, whatever it was doing when time ran out (attempting,
  * backing off, waiting for a permit); the last failure becomes the cause. The deadline itself is
- * enforced where the time is spent: each attempt's OkHttp call timeout, and every wait.
+ * enforced where the time is spent: each attempt (the transport's deadline watchdog cancels its
+ * OkHttp call), and every wait.
  */
 public final class DeadlineInterceptor implements CallInterceptor, KeepsClock {
   private final Duration defaultDeadline;

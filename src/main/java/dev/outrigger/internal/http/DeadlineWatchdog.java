@@ -9,7 +9,6 @@ import java.util.PriorityQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
-import java.util.concurrent.locks.ReentrantLock;
 import okhttp3.Call;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -38,54 +37,30 @@ public final class DeadlineWatchdog {
   private static final int SWEEP_AT = 4096;
 
   private static final Logger log = LoggerFactory.getLogger(DeadlineWatchdog.class);
-  private static final ReentrantLock LIFECYCLE = new ReentrantLock();
-  private static int users;
-  /** Volatile: callers read it without the lock, on any thread. */
-  private static volatile Loop loop;
+  private static final SharedWhileUsed<Loop> LOOP = new SharedWhileUsed<>(() -> {
+    Loop l = new Loop();
+    l.thread.start();
+    return l;
+  }, Loop::stop);
 
   private DeadlineWatchdog() {}
 
   /** Registers a user (a client); the first one starts the thread. */
   public static void acquire() {
-    LIFECYCLE.lock();
-    try {
-      if (users++ == 0) {
-        loop = new Loop();
-        loop.thread.start();
-      }
-    } finally {
-      LIFECYCLE.unlock();
-    }
+    LOOP.acquire();
   }
 
   /**
-   * Unregisters a user; the last one stops the thread and waits for it to end. Attempts still
-   * in flight then keep only OkHttp's socket timeouts.
+   * Unregisters a user; the last one stops the thread, which ends once the attempts it watches
+   * have ended (waiting up to a second for them).
    */
   public static void release() {
-    Loop stopping = null;
-    LIFECYCLE.lock();
-    try {
-      if (users > 0 && --users == 0) {
-        stopping = loop;
-        loop = null;
-      }
-    } finally {
-      LIFECYCLE.unlock();
-    }
-    if (stopping != null) {
-      stopping.stop();
-    }
+    LOOP.release();
   }
 
   /** Whether the thread runs (for tests). */
   static boolean running() {
-    LIFECYCLE.lock();
-    try {
-      return loop != null;
-    } finally {
-      LIFECYCLE.unlock();
-    }
+    return LOOP.current() != null;
   }
 
   /**
@@ -105,7 +80,7 @@ public final class DeadlineWatchdog {
    */
   public static Timer watch(Call call, long deadlineNanos, long timeoutNanos) {
     Timer t = new Timer(call, deadlineNanos);
-    Loop l = loop;
+    Loop l = LOOP.current();
     if (l == null || !l.push(t)) {
       t.fallback = true;
       call.timeout().timeout(timeoutNanos, TimeUnit.NANOSECONDS);
@@ -229,11 +204,6 @@ public final class DeadlineWatchdog {
         LockSupport.unpark(thread);
       }
       return true;
-    }
-
-    /** Whether the thread has taken every pushed timer (for tests). */
-    boolean tookAll() {
-      return pushed.get() == null;
     }
 
     /** How many pushes woke the thread so far. */

@@ -23,48 +23,25 @@ import okio.AsyncTimeout;
 public final class WatchdogKeeper {
   static final long PERIOD_MILLIS = 200;
 
-  private static final ReentrantLock LOCK = new ReentrantLock();
-  private static int users;
-  private static Sentinel sentinel;
+  private static final SharedWhileUsed<Sentinel> SENTINEL = new SharedWhileUsed<>(() -> {
+    Sentinel s = new Sentinel();
+    s.arm();
+    return s;
+  }, Sentinel::stop);
 
   private WatchdogKeeper() {}
 
   public static void acquire() {
-    LOCK.lock();
-    try {
-      if (users++ == 0) {
-        sentinel = new Sentinel();
-        sentinel.arm();
-      }
-    } finally {
-      LOCK.unlock();
-    }
+    SENTINEL.acquire();
   }
 
   public static void release() {
-    Sentinel stopping = null;
-    LOCK.lock();
-    try {
-      if (users > 0 && --users == 0) {
-        stopping = sentinel;
-        sentinel = null;
-      }
-    } finally {
-      LOCK.unlock();
-    }
-    if (stopping != null) {
-      stopping.stop();
-    }
+    SENTINEL.release();
   }
 
   /** Whether a sentinel is armed (for tests). */
   static boolean running() {
-    LOCK.lock();
-    try {
-      return sentinel != null;
-    } finally {
-      LOCK.unlock();
-    }
+    return SENTINEL.current() != null;
   }
 
   private static final class Sentinel extends AsyncTimeout {
