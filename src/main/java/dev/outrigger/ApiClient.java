@@ -113,6 +113,8 @@ public final class ApiClient implements AutoCloseable {
   private final CallListener listener;
   /** Whether the user added listeners: their callStart may take any time. */
   private final boolean userListeners;
+  /** Whether the listener reads the elapsed times of call ends (see JfrListener). */
+  private final boolean timedListener;
   private final NanoClock clock;
   /** {@link #clock} as the supplier deadlines read, made once rather than per call. */
   private final java.util.function.LongSupplier nanos;
@@ -132,6 +134,7 @@ public final class ApiClient implements AutoCloseable {
     this.redactor = new Redactor(b.redactHeaders, b.redactQuery);
     this.listener = Listeners.of(JfrListener.appendTo(b.listeners));
     this.userListeners = !b.listeners.isEmpty();
+    this.timedListener = !JfrListener.ignoresElapsed(listener);
     this.clock = b.clock;
     this.nanos = clock::nanoTime;
 
@@ -165,7 +168,13 @@ public final class ApiClient implements AutoCloseable {
       list.add(AuthInterceptors.stamp(b.auth));
     }
     list.addAll(b.attemptInterceptors);
-    list.add(new Transport(okhttp, b.attemptTimeout, b.maxResponseBytes, b.deadlineHeader));
+    // With no user code anywhere between the client and the transport (no listener, no
+    // interceptor of the user's, nothing that blocks), the transport may date its attempt from
+    // the call's latest clock reading instead of taking one of its own.
+    boolean noUserCode = !userListeners
+        && list.stream().allMatch(i -> i instanceof dev.outrigger.internal.KeepsClock);
+    list.add(new Transport(
+        okhttp, b.attemptTimeout, b.maxResponseBytes, b.deadlineHeader, noUserCode));
     this.chain = new PolicyChain(list);
     WatchdogKeeper.acquire();
     DeadlineWatchdog.acquire();
@@ -352,7 +361,12 @@ public final class ApiClient implements AutoCloseable {
     return redactor;
   }
 
-  <T> ApiResponse<T> run(ApiRequest req, JavaType type) {
+  /**
+   * Sends {@code req}: the whole {@link ApiResponse} when {@code full}, else the body alone (no
+   * response object, and no clock reading for its elapsed time unless a listener wants one).
+   */
+  @SuppressWarnings("unchecked")
+  <R> R run(ApiRequest req, JavaType type, boolean full) {
     if (closed.get()) {
       throw new IllegalStateException("this ApiClient is closed");
     }
@@ -394,19 +408,25 @@ public final class ApiClient implements AutoCloseable {
         if (!Failures.isSuccess(status)) {
           throw Failures.statusException(response, ctx);
         }
-        T value = decode(response, type, ctx);
-        Duration elapsed = Duration.ofNanos(clock.nanoTime() - ctx.startNanos());
+        Object value = decode(response, type, ctx);
+        Duration elapsed = full || timedListener ? elapsed(ctx) : null;
         listener.callEnd(ctx, status, null, elapsed);
-        return new ApiResponse<>(status, response.headers(), value, ctx.attemptsSent(), elapsed);
+        return full
+            ? (R) new ApiResponse<>(status, response.headers(), value, ctx.attemptsSent(), elapsed)
+            : (R) value;
       }
     } catch (ApiException e) {
       ExceptionAccess.finish(e, ctx.attemptsSent(), null);
-      listener.callEnd(ctx, status, e, Duration.ofNanos(clock.nanoTime() - ctx.startNanos()));
+      listener.callEnd(ctx, status, e, timedListener ? elapsed(ctx) : null);
       throw e;
     } catch (RuntimeException | Error e) {
-      listener.callEnd(ctx, status, e, Duration.ofNanos(clock.nanoTime() - ctx.startNanos()));
+      listener.callEnd(ctx, status, e, timedListener ? elapsed(ctx) : null);
       throw e;
     }
+  }
+
+  private Duration elapsed(RealCallContext ctx) {
+    return Duration.ofNanos(clock.nanoTime() - ctx.startNanos());
   }
 
   /** The OkHttp request of {@code req}: its GET template when nothing was added to it. */

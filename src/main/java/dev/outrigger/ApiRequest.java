@@ -166,29 +166,31 @@ public final class ApiRequest {
 
   /** Sends the request and returns the body as {@code type}. */
   public <T> T execute(Class<T> type) {
-    return send(type).body();
+    Objects.requireNonNull(type, "type");
+    return client.run(this, client.mapper().constructType(type), false);
   }
 
   /** Sends the request and returns the body as {@code type}, for generic types. */
   public <T> T execute(TypeReference<T> type) {
-    return send(type).body();
+    Objects.requireNonNull(type, "type");
+    return client.run(this, client.mapper().constructType(type), false);
   }
 
   /** Sends the request, discarding the body. */
   public void execute() {
-    send(Void.class);
+    client.run(this, client.mapper().constructType(Void.class), false);
   }
 
   /** Sends the request and returns status, headers, body, attempts and elapsed time. */
   public <T> ApiResponse<T> send(Class<T> type) {
     Objects.requireNonNull(type, "type");
-    return client.run(this, client.mapper().constructType(type));
+    return client.run(this, client.mapper().constructType(type), true);
   }
 
   /** Sends the request and returns status, headers, body, attempts and elapsed time. */
   public <T> ApiResponse<T> send(TypeReference<T> type) {
     Objects.requireNonNull(type, "type");
-    return client.run(this, client.mapper().constructType(type));
+    return client.run(this, client.mapper().constructType(type), true);
   }
 
   String method() {

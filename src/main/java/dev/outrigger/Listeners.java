@@ -1,5 +1,6 @@
 package dev.outrigger;
 
+import dev.outrigger.internal.jfr.JfrListener;
 import java.time.Duration;
 import java.util.List;
 import org.slf4j.Logger;
@@ -15,6 +16,10 @@ final class Listeners implements CallListener {
   }
 
   static CallListener of(List<CallListener> listeners) {
+    if (listeners.size() == 1 && listeners.get(0) == JfrListener.INSTANCE) {
+      // Outrigger's own, which never throws: called directly.
+      return JfrListener.INSTANCE;
+    }
     return listeners.isEmpty() ? NONE : new Listeners(listeners);
   }
 

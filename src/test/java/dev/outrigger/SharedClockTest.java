@@ -79,17 +79,72 @@ class SharedClockTest {
   }
 
   @Test
-  void aSuccessfulCallWithEveryPolicyReadsTheClockFourTimes() {
+  void aSuccessfulCallWithEveryPolicyReadsTheClockTwice() {
     try (ApiClient client = everyPolicy().build()) {
       client.get("/a").execute(String.class); // creates the per-host state
       reads.set(0);
 
       assertEquals("ok", client.get("/a").execute(String.class));
 
-      // The call's start (shared by the deadline, the breaker and the rate limiter), the
-      // transport's before sending, the attempt's end (shared by the transport and the
-      // breaker), the call's end.
-      assertEquals(4, reads.get(), "clock readings for one call");
+      // The call's start (shared by the deadline, the breaker, the rate limiter and, with no
+      // user code in the chain, the transport) and the attempt's end (shared by the transport
+      // and the breaker). execute() returns the body alone: no elapsed time to read.
+      assertEquals(2, reads.get(), "clock readings for one call");
+    }
+  }
+
+  @Test
+  void sendReadsTheClockOnceMoreForTheResponsesElapsedTime() {
+    try (ApiClient client = everyPolicy().build()) {
+      client.get("/a").execute(String.class);
+      reads.set(0);
+      time.advanceMillis(5);
+
+      ApiResponse<String> r = client.get("/a").send(String.class);
+
+      assertEquals(3, reads.get(), "clock readings for one call");
+      assertEquals(Duration.ZERO, r.elapsed(), "no fake time passed during the call");
+    }
+  }
+
+  @Test
+  void aUserListenerMakesTheTransportReadTheClockItself() {
+    // A listener is user code the transport cannot see past: its own reading, and one more
+    // after callStart, and the call's end for the listener's elapsed time.
+    try (ApiClient client = everyPolicy().addListener(new CallListener() {}).build()) {
+      client.get("/a").execute(String.class);
+      reads.set(0);
+
+      client.get("/a").execute(String.class);
+
+      assertEquals(5, reads.get(), "clock readings for one call");
+    }
+  }
+
+  @Test
+  void aSlowBreakerKeyFunctionIsNotHiddenFromTheDeadline() {
+    // The key function spends 2 s of a 1 s deadline: the attempt must see it and not be sent.
+    try (ApiClient client = everyPolicy().deadline(Duration.ofSeconds(1))
+        .circuitBreaker(CircuitBreaker.builder().keyedBy(call -> {
+          time.advanceMillis(2_000);
+          return call.host();
+        }).build()).build()) {
+      assertThrows(DeadlineExceededException.class,
+          () -> client.get("/late").execute(String.class));
+      assertEquals(0, requests.get(), "nothing may reach the server");
+    }
+  }
+
+  @Test
+  void aSlowRateLimitKeyFunctionIsNotHiddenFromTheDeadline() {
+    try (ApiClient client = everyPolicy().deadline(Duration.ofSeconds(1))
+        .rateLimit(RateLimit.perSecond(1000).burst(100).keyedBy(call -> {
+          time.advanceMillis(2_000);
+          return "tenant";
+        })).build()) {
+      assertThrows(DeadlineExceededException.class,
+          () -> client.get("/late").execute(String.class));
+      assertEquals(0, requests.get(), "nothing may reach the server");
     }
   }
 

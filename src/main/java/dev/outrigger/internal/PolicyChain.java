@@ -1,79 +1,90 @@
 package dev.outrigger.internal;
 
-import dev.outrigger.CallContext;
 import dev.outrigger.CallInterceptor;
 import java.util.List;
 import okhttp3.Request;
 import okhttp3.Response;
 
-/** The client's interceptors in order, outer to inner; the last one is the transport. */
+/**
+ * The client's interceptors in order, outer to inner; the last one is the transport.
+ *
+ * <p>A call walks the chain through its own context, which is the {@link CallInterceptor.Chain}
+ * every interceptor sees: the context holds the position and the request, and each step puts
+ * them back when it returns, so an interceptor that proceeds twice (a retry) or reads
+ * {@code request()} after proceeding sees its own. No link object is made per step.
+ */
 public final class PolicyChain {
-  private final List<CallInterceptor> interceptors;
+  private final CallInterceptor[] interceptors;
+  private final List<CallInterceptor> list;
   /** Per interceptor: whether a clock reading taken before it still holds after it. */
   private final boolean[] keepsClock;
+  private final boolean allKeepClock;
 
   public PolicyChain(List<CallInterceptor> interceptors) {
     if (interceptors.isEmpty()) {
       throw new IllegalArgumentException("a chain needs at least its transport");
     }
-    this.interceptors = List.copyOf(interceptors);
-    this.keepsClock = new boolean[interceptors.size()];
+    this.list = List.copyOf(interceptors);
+    this.interceptors = list.toArray(new CallInterceptor[0]);
+    this.keepsClock = new boolean[this.interceptors.length];
+    boolean all = true;
     for (int i = 0; i < keepsClock.length; i++) {
-      keepsClock[i] = this.interceptors.get(i) instanceof KeepsClock;
+      keepsClock[i] = this.interceptors[i] instanceof KeepsClock;
+      all &= keepsClock[i];
     }
+    this.allKeepClock = all;
   }
 
+  /** Runs {@code request} through the whole chain, with {@code ctx} as every step's chain. */
   public Response proceed(RealCallContext ctx, Request request) {
-    return new RealChain(0, request, ctx).proceed(request);
+    ctx.enter(this, request);
+    return ctx.proceed(request);
+  }
+
+  /**
+   * Whether every interceptor is Outrigger's own non-blocking kind ({@link KeepsClock}): no
+   * user code runs between the client and the transport.
+   */
+  public boolean allKeepClock() {
+    return allKeepClock;
   }
 
   public List<CallInterceptor> interceptors() {
-    return interceptors;
+    return list;
   }
 
-  private final class RealChain implements CallInterceptor.Chain {
-    private final int index;
-    private final Request request;
-    private final RealCallContext ctx;
-
-    RealChain(int index, Request request, RealCallContext ctx) {
-      this.index = index;
-      this.request = request;
-      this.ctx = ctx;
+  /**
+   * One step: runs the interceptor at {@code ctx}'s position with {@code next}, then restores
+   * the position and request its caller had.
+   */
+  Response step(RealCallContext ctx, int index, Request current, Request next) {
+    if (index >= interceptors.length) {
+      throw new IllegalStateException("the transport must not call proceed()");
     }
-
-    @Override
-    public Request request() {
-      return request;
+    if (next == null) {
+      throw new NullPointerException("interceptor " + interceptors[index - 1]
+          + " called proceed() with a null request");
     }
-
-    @Override
-    public CallContext context() {
-      return ctx;
+    if (index > 0 && !keepsClock[index - 1]) {
+      // The caller is another's interceptor: it may have taken any time before proceeding
+      // (between two proceed() calls, too).
+      ctx.staleClock();
     }
-
-    @Override
-    public Response proceed(Request next) {
-      if (index >= interceptors.size()) {
-        throw new IllegalStateException("the transport must not call proceed()");
-      }
-      CallInterceptor interceptor = interceptors.get(index);
-      Response response;
-      if (keepsClock[index]) {
-        response = interceptor.intercept(new RealChain(index + 1, next, ctx));
-      } else {
-        // Another's interceptor may take any time, on the way in and on the way out.
+    CallInterceptor interceptor = interceptors[index];
+    Response response;
+    ctx.at(index + 1, next);
+    try {
+      response = interceptor.intercept(ctx);
+    } finally {
+      ctx.at(index, current);
+      if (!keepsClock[index]) {
+        // ... and on its way out.
         ctx.staleClock();
-        try {
-          response = interceptor.intercept(new RealChain(index + 1, next, ctx));
-        } finally {
-          ctx.staleClock();
-        }
       }
-      if (response == null) {
-        throw new IllegalStateException("interceptor " + interceptor + " returned null");
-      }
-      return response;
     }
+    if (response == null) {
+      throw new IllegalStateException("interceptor " + interceptor + " returned null");
+    }
+    return response;
   }
 }

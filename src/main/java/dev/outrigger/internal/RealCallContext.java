@@ -1,22 +1,28 @@
 package dev.outrigger.internal;
 
 import dev.outrigger.CallContext;
+import dev.outrigger.CallInterceptor;
 import dev.outrigger.CallListener;
 import dev.outrigger.Deadline;
 import java.util.HashMap;
 import java.util.Map;
 import kotlin.jvm.functions.Function0;
-import okhttp3.ResponseBody;
 import okhttp3.HttpUrl;
+import okhttp3.Request;
+import okhttp3.Response;
+import okhttp3.ResponseBody;
 
 /**
  * The one mutable record of a logical call, shared by the policies of its chain. Used by one
  * thread at a time: the calling thread.
  *
- * <p>It is its own supplier ({@code Function0}) so the transport can tag each OkHttp
- * {@code Call} with it through {@code Call.tag(Class, Function0)} without allocating one.
+ * <p>It is also the {@link CallInterceptor.Chain} each interceptor of the call sees (its
+ * position in the {@link PolicyChain} and the request there), so walking the chain makes no
+ * object per step, and its own supplier ({@code Function0}) so the transport can tag each
+ * OkHttp {@code Call} with it through {@code Call.tag(Class, Function0)} without making one.
  */
-public final class RealCallContext implements CallContext, Function0<RealCallContext> {
+public final class RealCallContext
+    implements CallContext, CallInterceptor.Chain, Function0<RealCallContext> {
   private final String method;
   private final HttpUrl url;
   private final String host;
@@ -38,6 +44,10 @@ public final class RealCallContext implements CallContext, Function0<RealCallCon
   /** The latest reading of {@link #clock}, and whether it still stands for "now" (below). */
   private long recentNanos;
   private boolean recentFresh;
+  /** The chain being walked, the position of the next step, and the request at this one. */
+  private PolicyChain chain;
+  private int index;
+  private Request request;
   private int attempt;
   private int attemptsSent;
   private boolean lastRequestSent;
@@ -176,6 +186,39 @@ public final class RealCallContext implements CallContext, Function0<RealCallCon
 
   public void jfrAttempt(Object event) {
     this.jfrAttempt = event;
+  }
+
+  /** Starts a walk of {@code chain} with {@code request}. */
+  void enter(PolicyChain chain, Request request) {
+    this.chain = chain;
+    this.index = 0;
+    this.request = request;
+  }
+
+  /** Moves to step {@code index} of the chain, where the request is {@code request}. */
+  void at(int index, Request request) {
+    this.index = index;
+    this.request = request;
+  }
+
+  /** The request as the interceptor now running received it. */
+  @Override
+  public Request request() {
+    return request;
+  }
+
+  /** This context: the chain and the call's context are one object. */
+  @Override
+  public CallContext context() {
+    return this;
+  }
+
+  @Override
+  public Response proceed(Request next) {
+    if (chain == null) {
+      throw new IllegalStateException("this call is not running through a chain");
+    }
+    return chain.step(this, index, request, next);
   }
 
   /** Called by the retry policy before each attempt; returns the new attempt number. */

@@ -98,8 +98,8 @@ class InFlightLimiterTest {
 
   /** The limiter, then the client's own transport: one OkHttp call, body buffered. */
   private Response send(InFlightLimiter limiter, Request request, RealCallContext ctx) {
-    return new PolicyChain(List.of(limiter, new Transport(client, null, 16L * 1024 * 1024, null)))
-        .proceed(ctx, request);
+    Transport transport = new Transport(client, null, 16L * 1024 * 1024, null, false);
+    return new PolicyChain(List.of(limiter, transport)).proceed(ctx, request);
   }
 
   private static String host(HttpUrl url) {

@@ -40,6 +40,8 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
   private final CallListener listener;
   private final Breakers breakers;
   private final Function<? super CallContext, String> keyFunction;
+  /** Whether the key function is the user's, which may take any time (see KeepsClock). */
+  private final boolean userKeyFunction;
 
   public BreakerInterceptor(CircuitBreaker config, NanoClock clock, CallListener listener) {
     this.config = Objects.requireNonNull(config, "config");
@@ -47,6 +49,7 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
     this.listener = listener == null ? CallListener.NONE : listener;
     this.breakers = config.enabled() ? new Breakers(config, this.listener) : null;
     this.keyFunction = config.keyFunction();
+    this.userKeyFunction = keyFunction != CircuitBreaker.defaults().keyFunction();
   }
 
   @Override
@@ -56,6 +59,9 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
     }
     CallContext ctx = chain.context();
     String key = keyFunction.apply(ctx);
+    if (userKeyFunction) {
+      RealCallContext.staleClock(ctx);
+    }
     if (key == null) {
       return chain.proceed(chain.request());
     }

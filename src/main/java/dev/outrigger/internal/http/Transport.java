@@ -2,6 +2,7 @@ package dev.outrigger.internal.http;
 
 import dev.outrigger.ApiException;
 import dev.outrigger.CallInterceptor;
+import dev.outrigger.CallListener;
 import dev.outrigger.DeserializationException;
 import dev.outrigger.TransportException;
 import dev.outrigger.internal.KeepsClock;
@@ -9,6 +10,7 @@ import dev.outrigger.internal.NanoClock;
 import dev.outrigger.internal.RealCallContext;
 import dev.outrigger.internal.deadline.DeadlineHeaders;
 import dev.outrigger.internal.deadline.DeadlineInterceptor;
+import dev.outrigger.internal.jfr.JfrListener;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.ConnectException;
@@ -45,16 +47,21 @@ public final class Transport implements CallInterceptor, KeepsClock {
   private final long attemptTimeoutNanos;
   private final long maxResponseBytes;
   private final String deadlineHeader;
+  private final boolean trustRecent;
 
   /**
    * @param okhttp the client to send with
    * @param attemptTimeout the cap on one attempt, or null for none (the deadline still bounds it)
    * @param maxResponseBytes the largest body read
    * @param deadlineHeader the header that carries the remaining budget, or null to send none
+   * @param trustRecent whether no user code can run between the call's clock readings and this
+   *     transport (no listener or interceptor of the user's, see {@link RealCallContext#recentNanos}),
+   *     so an attempt may be dated from the latest reading instead of a new one
    */
-  public Transport(
-      OkHttpClient okhttp, Duration attemptTimeout, long maxResponseBytes, String deadlineHeader) {
+  public Transport(OkHttpClient okhttp, Duration attemptTimeout, long maxResponseBytes,
+      String deadlineHeader, boolean trustRecent) {
     this.okhttp = okhttp;
+    this.trustRecent = trustRecent;
     this.attemptTimeoutNanos = attemptTimeout == null ? 0 : attemptTimeout.toNanos();
     this.maxResponseBytes = maxResponseBytes;
     this.deadlineHeader = deadlineHeader;
@@ -76,10 +83,11 @@ public final class Transport implements CallInterceptor, KeepsClock {
   @Override
   public Response intercept(Chain chain) {
     RealCallContext ctx = (RealCallContext) chain.context();
-    // A reading of its own, not the attempt's shared one: the deadline budget, the attempt
-    // timeout and the check below must not trust a reading that user code (a listener, a key
-    // function, an interceptor between two proceed() calls) may have made stale.
-    long start = ctx.readClock();
+    // The deadline budget, the attempt timeout and the check below must not trust a reading
+    // that user code (a listener, a key function, an interceptor between two proceed() calls)
+    // may have made stale: a reading of its own, unless no user code can run in this chain and
+    // the call's latest reading is fresh (the policies' own waits mark it stale).
+    long start = trustRecent ? ctx.recentNanos() : ctx.readClock();
     long remaining = ctx.remainingNanos(start);
     if (remaining <= 0) {
       throw DeadlineInterceptor.exceeded(ctx, null, "before attempt " + ctx.attempt());
@@ -110,26 +118,32 @@ public final class Transport implements CallInterceptor, KeepsClock {
       response = buffer(call.execute(), ctx);
     } catch (IOException e) {
       ApiException failure = translate(e, ctx, capped, timeout, timer.timedOut(e));
-      Duration elapsed = Duration.ofNanos(ctx.readClock() - start);
+      long elapsed = ctx.readClock() - start;
       if (log.isDebugEnabled()) {
         log.debug("{} -> {} in {} ms (attempt {})", ctx.describe(), failure.getMessage(),
-            elapsed.toMillis(), ctx.attempt());
+            elapsed / 1_000_000, ctx.attempt());
       }
-      ctx.listener().attemptEnd(ctx, -1, failure, elapsed);
+      attemptEnd(ctx, -1, failure, elapsed);
       throw failure;
     } catch (DeserializationException e) {
-      ctx.listener().attemptEnd(ctx, -1, e, Duration.ofNanos(ctx.readClock() - start));
+      attemptEnd(ctx, -1, e, ctx.readClock() - start);
       throw e;
     } finally {
       timer.done();
     }
-    Duration elapsed = Duration.ofNanos(ctx.readClock() - start);
+    long elapsed = ctx.readClock() - start;
     if (log.isDebugEnabled()) {
       log.debug("{} -> {} in {} ms (attempt {})", ctx.describe(), response.code(),
-          elapsed.toMillis(), ctx.attempt());
+          elapsed / 1_000_000, ctx.attempt());
     }
-    ctx.listener().attemptEnd(ctx, response.code(), null, elapsed);
+    attemptEnd(ctx, response.code(), null, elapsed);
     return response;
+  }
+
+  private static void attemptEnd(RealCallContext ctx, int status, Throwable error, long nanos) {
+    CallListener listener = ctx.listener();
+    listener.attemptEnd(ctx, status, error,
+        JfrListener.ignoresElapsed(listener) ? null : Duration.ofNanos(nanos));
   }
 
   /**

@@ -32,6 +32,15 @@ public final class JfrListener implements CallListener {
   private JfrListener() {}
 
   /**
+   * Whether {@code listener} ignores the {@code elapsed} of call and attempt ends (it is this one,
+   * which times its events itself, or none): the client then makes no {@code Duration} for it,
+   * and passes null.
+   */
+  public static boolean ignoresElapsed(CallListener listener) {
+    return listener == INSTANCE || listener == CallListener.NONE;
+  }
+
+  /**
    * {@code listeners} followed by the JFR listener, or a copy of {@code listeners} alone when the
    * runtime has no {@code jdk.jfr} module (a trimmed jlink image).
    */

@@ -75,6 +75,10 @@ public final class RateLimitInterceptor implements CallInterceptor, KeepsClock {
     CallContext ctx = chain.context();
     RateLimit limit = engine.limit();
     String key = keyOf(limit, ctx);
+    if (limit.keyedBy() != null) {
+      // The user's key function may have taken any time.
+      RealCallContext.staleClock(ctx);
+    }
     long now = RealCallContext.recentNanos(ctx, clock);
     long left = remainingNanos(ctx, now);
     long r;

@@ -66,7 +66,7 @@ class ThrottleInterceptorTest {
   }
 
   private PolicyChain chain(ThrottleInterceptor throttle) {
-    return new PolicyChain(List.of(throttle, new Transport(okhttp, null, 1 << 20, null)));
+    return new PolicyChain(List.of(throttle, new Transport(okhttp, null, 1 << 20, null, false)));
   }
 
   private void enqueue(int status, int times) {
