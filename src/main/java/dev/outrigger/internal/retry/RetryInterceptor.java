@@ -90,7 +90,8 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
         budget.deposit(ctx.host());
       }
     }
-    List<ApiException> earlier = new ArrayList<>(0);
+    // Made on the first retry: most calls succeed at once.
+    List<ApiException> earlier = List.of();
     long previousDelay = 0;
     for (int retries = 0; ; retries++) {
       int attempt = ctx.beginAttempt();
@@ -157,6 +158,9 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
       ApiException last = failure != null ? failure : Failures.statusException(response, ctx);
       if (stop != null) {
         throw finish(last, earlier, attempt, ctx, stop);
+      }
+      if (earlier.isEmpty()) {
+        earlier = new ArrayList<>();
       }
       earlier.add(last);
       Duration wait = Duration.ofNanos(delay);
