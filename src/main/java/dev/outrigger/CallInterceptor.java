@@ -24,7 +24,12 @@ public interface CallInterceptor {
 
   Response intercept(Chain chain);
 
-  /** What an interceptor sees: the request so far, the call's context, and the rest. */
+  /**
+   * What an interceptor sees: the request so far, the call's context, and the rest. It is the
+   * call's own state, not a copy per step: use it on the calling thread, within
+   * {@code intercept}. {@link #request()} returns the request this interceptor was given, before
+   * and after it proceeds, whatever the interceptors inside it did with theirs.
+   */
   interface Chain {
     Request request();
 
