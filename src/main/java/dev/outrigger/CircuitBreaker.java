@@ -415,7 +415,9 @@ public final class CircuitBreaker {
 
     /**
      * A call (successful or not) that takes longer than this is slow (default 60 s). The time is
-     * measured around the rest of the chain, from the breaker to the response.
+     * the attempt's, from when its request went to the network to when the rest of the chain
+     * returned: a wait for a rate-limit permit or an in-flight slot is the client's own and is
+     * not counted.
      *
      * @throws IllegalArgumentException if not positive
      */

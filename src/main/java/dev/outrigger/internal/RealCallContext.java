@@ -50,6 +50,8 @@ public final class RealCallContext
   private Request request;
   private int attempt;
   private int attemptsSent;
+  /** When the last attempt went to the network, on {@link #clock}. */
+  private long sentNanos;
   private boolean lastRequestSent;
 
   public RealCallContext(
@@ -250,6 +252,19 @@ public final class RealCallContext
         ? real.recentNanos() : clock.nanoTime();
   }
 
+  /**
+   * Time left before {@code ctx}'s deadline at {@code now}, a reading of {@code clock}: no clock
+   * read when {@code ctx} is a real context on that clock, else its deadline's own reading
+   * ({@code Long.MAX_VALUE} with no deadline).
+   */
+  public static long remainingNanos(CallContext ctx, NanoClock clock, long now) {
+    if (ctx instanceof RealCallContext real && real.clock == clock) {
+      return real.remainingNanos(now);
+    }
+    Deadline deadline = ctx.deadline();
+    return deadline == null ? Long.MAX_VALUE : deadline.remainingNanos();
+  }
+
   /** Marks {@code ctx}'s shared reading stale, if it is a real context (after a wait). */
   public static void staleClock(CallContext ctx) {
     if (ctx instanceof RealCallContext real) {
@@ -288,6 +303,24 @@ public final class RealCallContext
   /** Called by the transport when an attempt goes to the network. */
   public void markSent() {
     attemptsSent++;
+  }
+
+  /** Called by the transport when an attempt goes to the network at {@code nanos}. */
+  public void markSent(long nanos) {
+    attemptsSent++;
+    sentNanos = nanos;
+  }
+
+  /**
+   * When {@code ctx}'s last attempt went to the network, on {@code clock}, if {@code ctx} is a
+   * real context on that clock and an attempt was sent since {@code sentBefore} attempts;
+   * otherwise {@code fallback}. What a policy outside the waits (rate limit, in-flight slot)
+   * times an attempt's latency from, so a wait of the client's own is not taken for the
+   * server's slowness.
+   */
+  public static long sentNanos(CallContext ctx, NanoClock clock, int sentBefore, long fallback) {
+    return ctx instanceof RealCallContext real && real.clock == clock
+        && real.attemptsSent > sentBefore ? real.sentNanos : fallback;
   }
 
   /**

@@ -153,4 +153,36 @@ class BreakerClientTest {
     }
     assertEquals(List.of(), events.seen);
   }
+
+  @Test
+  void aWaitForARatePermitIsNotASlowCallButTimeAfterSendingIs() throws Exception {
+    // One permit a second: calls 2 to 4 each wait 1 s (on the fake clock) before they are sent,
+    // to a server that answers at once. The wait is the client's own: no slow call.
+    failingAnswer.status = 200;
+    failing.setDispatcher(failingAnswer);
+    CircuitBreaker breaker = CircuitBreaker.builder().slowCallDuration(Duration.ofMillis(500))
+        .slowCallRateThreshold(0.5).minimumNumberOfCalls(2).slidingWindowSize(4).build();
+    client = withClock(ApiClient.builder().baseUrl(failing.url("/v1").toString())
+        .retry(Retry.none()).circuitBreaker(breaker)
+        .rateLimit(dev.outrigger.RateLimit.perSecond(1).burst(1)).addListener(events), clock)
+        .build();
+    for (int i = 0; i < 4; i++) {
+      assertEquals("status 200", client.get("/x").execute(String.class));
+    }
+    assertEquals(List.of(S, S, S), clock.sleeps(), "three waits of 1 s each");
+    CircuitBreaker.Snapshot s = client.breaker(key(failing)).snapshot();
+    assertEquals(4, s.calls());
+    assertEquals(0, s.slowCalls(), "waits for permits counted as slow calls: " + s);
+    assertEquals(CircuitBreaker.State.CLOSED, s.state());
+
+    // Time spent after the request went out is the attempt's, and still counts.
+    try (ApiClient slow = client.newBuilder().addAttemptInterceptor(chain -> {
+      okhttp3.Response r = chain.proceed(chain.request());
+      clock.advance(S);
+      return r;
+    }).build()) {
+      assertEquals("status 200", slow.get("/x").execute(String.class));
+      assertEquals(1, slow.breaker(key(failing)).snapshot().slowCalls());
+    }
+  }
 }

@@ -81,9 +81,12 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
       failure = t;
       throw t;
     } finally {
-      // The transport's reading at the attempt's end, when nothing slow ran after it.
+      // The transport's reading at the attempt's end, when nothing slow ran after it. The
+      // attempt is timed from when it went to the network: a wait for a rate permit or an
+      // in-flight slot is the client's own, not the server's slowness.
       long end = RealCallContext.recentNanos(ctx, clock);
-      int outcome = outcome(breaker, ctx, sentBefore, response, failure, end - start);
+      long sent = RealCallContext.sentNanos(ctx, clock, sentBefore, start);
+      int outcome = outcome(breaker, ctx, sentBefore, response, failure, end - sent);
       breaker.onResult(token, outcome, end);
     }
   }

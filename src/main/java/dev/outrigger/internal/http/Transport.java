@@ -104,7 +104,7 @@ public final class Transport implements CallInterceptor, KeepsClock {
     // The context rides on the call, not the request, so a request can be reused as it is.
     call.tag(RealCallContext.class, ctx);
 
-    ctx.markSent();
+    ctx.markSent(start);
     ctx.listener().attemptStart(ctx);
     Response response;
     // The deadline (or the attempt timeout) cancels the call through the shared watchdog, not

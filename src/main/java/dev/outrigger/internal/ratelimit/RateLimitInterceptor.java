@@ -3,7 +3,6 @@ package dev.outrigger.internal.ratelimit;
 import dev.outrigger.CallContext;
 import dev.outrigger.CallInterceptor;
 import dev.outrigger.CallListener;
-import dev.outrigger.Deadline;
 import dev.outrigger.RateLimit;
 import dev.outrigger.RateLimitedException;
 import dev.outrigger.RateLimiter;
@@ -80,7 +79,7 @@ public final class RateLimitInterceptor implements CallInterceptor, KeepsClock {
       RealCallContext.staleClock(ctx);
     }
     long now = RealCallContext.recentNanos(ctx, clock);
-    long left = remainingNanos(ctx, now);
+    long left = RealCallContext.remainingNanos(ctx, clock, now);
     long r;
     try {
       r = engine.acquire(key, 1, left, clock, now);
@@ -107,15 +106,6 @@ public final class RateLimitInterceptor implements CallInterceptor, KeepsClock {
       adapt(ctx, key, limit, response.code(), listener);
     }
     return response;
-  }
-
-  /** Time left before the call's deadline at {@code now}, reading no clock when it can. */
-  private long remainingNanos(CallContext ctx, long now) {
-    if (ctx instanceof RealCallContext real && real.clock() == clock) {
-      return real.remainingNanos(now);
-    }
-    Deadline deadline = ctx.deadline();
-    return deadline == null ? Long.MAX_VALUE : deadline.remainingNanos();
   }
 
   /** Moves the key's rate down on a throttling answer and back up, CUBIC-like, otherwise. */

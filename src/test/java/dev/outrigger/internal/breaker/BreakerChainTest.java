@@ -357,8 +357,9 @@ class BreakerChainTest {
   void slowCallsOpenTheBreaker() {
     build(config().slowCallDuration(Duration.ofSeconds(2)).slowCallRateThreshold(0.5).build(),
         c -> {
-          clock.advance(3 * S); // the rest of the chain takes 3 s
-          return c.proceed(c.request());
+          Response r = c.proceed(c.request());
+          clock.advance(3 * S); // the attempt takes 3 s after its request went out
+          return r;
         });
     for (int i = 0; i < 4; i++) {
       assertEquals(200, send(healthy));
