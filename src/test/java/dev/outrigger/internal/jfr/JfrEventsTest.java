@@ -255,4 +255,16 @@ class JfrEventsTest {
 
     client.get("/off").execute(String.class);
   }
+
+  @Test
+  void theCallEventsAreSkippedExactlyWhileNoRecordingRuns() throws Exception {
+    assertEquals(false, JfrListener.recording(), "no recording runs at first");
+    try (Recording r = new Recording()) {
+      r.enable("dev.outrigger.Call").withThreshold(Duration.ZERO);
+      r.start();
+      assertEquals(true, JfrListener.recording(), "a recording started");
+      r.stop();
+      assertEquals(false, JfrListener.recording(), "the recording stopped");
+    }
+  }
 }
