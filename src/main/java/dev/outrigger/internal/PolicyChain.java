@@ -18,7 +18,6 @@ public final class PolicyChain {
   private final List<CallInterceptor> list;
   /** Per interceptor: whether a clock reading taken before it still holds after it. */
   private final boolean[] keepsClock;
-  private final boolean allKeepClock;
 
   public PolicyChain(List<CallInterceptor> interceptors) {
     if (interceptors.isEmpty()) {
@@ -27,26 +26,15 @@ public final class PolicyChain {
     this.list = List.copyOf(interceptors);
     this.interceptors = list.toArray(new CallInterceptor[0]);
     this.keepsClock = new boolean[this.interceptors.length];
-    boolean all = true;
     for (int i = 0; i < keepsClock.length; i++) {
       keepsClock[i] = this.interceptors[i] instanceof KeepsClock;
-      all &= keepsClock[i];
     }
-    this.allKeepClock = all;
   }
 
   /** Runs {@code request} through the whole chain, with {@code ctx} as every step's chain. */
   public Response proceed(RealCallContext ctx, Request request) {
     ctx.enter(this, request);
     return ctx.proceed(request);
-  }
-
-  /**
-   * Whether every interceptor is Outrigger's own non-blocking kind ({@link KeepsClock}): no
-   * user code runs between the client and the transport.
-   */
-  public boolean allKeepClock() {
-    return allKeepClock;
   }
 
   public List<CallInterceptor> interceptors() {

@@ -19,7 +19,7 @@ import okhttp3.ResponseBody;
  * <p>It is also the {@link CallInterceptor.Chain} each interceptor of the call sees (its
  * position in the {@link PolicyChain} and the request there), so walking the chain makes no
  * object per step, and its own supplier ({@code Function0}) so the transport can tag each
- * OkHttp {@code Call} with it through {@code Call.tag(Class, Function0)} without making one.
+ * OkHttp {@code Call} with it through {@code Call.tag(KClass, Function0)} without making one.
  */
 public final class RealCallContext
     implements CallContext, CallInterceptor.Chain, Function0<RealCallContext> {
@@ -32,7 +32,10 @@ public final class RealCallContext
   private final CallListener listener;
   private final Redactor redactor;
   private final long startNanos;
-  /** The deadline on {@link #clock}'s scale, so a policy that read the clock needs no second read. */
+  /**
+   * The deadline on {@link #clock}'s scale, so a policy that read the clock needs no second
+   * read.
+   */
   private final long deadlineNanos;
   private Map<String, Object> attributes;
   /** The JFR events in progress, kept in fields so recording costs no map per call. */
@@ -50,8 +53,9 @@ public final class RealCallContext
   private Request request;
   private int attempt;
   private int attemptsSent;
-  /** When the last attempt went to the network, on {@link #clock}. */
+  /** When the current attempt first went to the network, on {@link #clock}. */
   private long sentNanos;
+  private boolean sentThisAttempt;
   private boolean lastRequestSent;
 
   public RealCallContext(
@@ -226,6 +230,7 @@ public final class RealCallContext
   /** Called by the retry policy before each attempt; returns the new attempt number. */
   public int beginAttempt() {
     lastRequestSent = false;
+    sentThisAttempt = false;
     if (attempt > 0) {
       // A previous attempt and perhaps a backoff lie behind: read the clock afresh.
       recentFresh = false;
@@ -300,19 +305,25 @@ public final class RealCallContext
     return body != null && body == bufferedBody ? bufferedBytes : null;
   }
 
-  /** Called by the transport when an attempt goes to the network. */
+  /** Called when an attempt goes to the network now (tests: see {@link #markSent(long)}). */
   public void markSent() {
-    attemptsSent++;
-  }
-
-  /** Called by the transport when an attempt goes to the network at {@code nanos}. */
-  public void markSent(long nanos) {
-    attemptsSent++;
-    sentNanos = nanos;
+    markSent(recentNanos());
   }
 
   /**
-   * When {@code ctx}'s last attempt went to the network, on {@code clock}, if {@code ctx} is a
+   * Called by the transport when an attempt goes to the network at {@code nanos}. The first send
+   * of an attempt dates it ({@link #sentNanos}): an attempt interceptor may send more than once.
+   */
+  public void markSent(long nanos) {
+    attemptsSent++;
+    if (!sentThisAttempt) {
+      sentThisAttempt = true;
+      sentNanos = nanos;
+    }
+  }
+
+  /**
+   * When {@code ctx}'s current attempt first went to the network, on {@code clock}, if it is a
    * real context on that clock and an attempt was sent since {@code sentBefore} attempts;
    * otherwise {@code fallback}. What a policy outside the waits (rate limit, in-flight slot)
    * times an attempt's latency from, so a wait of the client's own is not taken for the

@@ -185,4 +185,24 @@ class BreakerClientTest {
       assertEquals(1, slow.breaker(key(failing)).snapshot().slowCalls());
     }
   }
+
+  @Test
+  void anAttemptThatSendsTwiceIsTimedFromItsFirstSend() throws Exception {
+    // An attempt interceptor sends, spends 1 s (say, refreshing a token), and sends again: the
+    // attempt took 1 s from its first send, a slow call, though its last send was quick.
+    failingAnswer.status = 200;
+    failing.setDispatcher(failingAnswer);
+    CircuitBreaker breaker = CircuitBreaker.builder().slowCallDuration(Duration.ofMillis(500))
+        .build();
+    client = withClock(ApiClient.builder().baseUrl(failing.url("/v1").toString())
+        .retry(Retry.none()).circuitBreaker(breaker).addAttemptInterceptor(chain -> {
+          chain.proceed(chain.request()).close();
+          clock.advance(S);
+          return chain.proceed(chain.request());
+        }), clock).build();
+    assertEquals("status 200", client.get("/x").execute(String.class));
+    CircuitBreaker.Snapshot s = client.breaker(key(failing)).snapshot();
+    assertEquals(1, s.calls());
+    assertEquals(1, s.slowCalls(), "timed from the last send only: " + s);
+  }
 }

@@ -28,7 +28,9 @@ import org.slf4j.LoggerFactory;
  * <p>Outcomes: an attempt that did not reach the network ({@link CallContext#attemptsSent()}
  * unchanged, for example refused by the rate limiter) or was cancelled by its caller is not
  * counted, and a half-open probe gives its permit back; otherwise the configuration's predicates
- * decide failure or success, and the time spent in the rest of the chain decides slowness.
+ * decide failure or success. Slowness is decided by the attempt's time from when its request
+ * first went to the network (an attempt interceptor may send more than once) to when the rest
+ * of the chain returned: a wait for a rate permit or an in-flight slot does not count.
  *
  * <p>Thread-safe; one instance per client.
  */
