@@ -7,8 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import okhttp3.Request;
@@ -31,11 +29,7 @@ class ChainWalkTest {
     server = ClientTestSupport.jdkServer(exchange -> {
       received.add(exchange.getRequestURI().getPath() + " a=" + exchange.getRequestHeaders()
           .getFirst("X-A") + " b=" + exchange.getRequestHeaders().getFirst("X-B"));
-      byte[] body = "ok".getBytes(StandardCharsets.UTF_8);
-      exchange.sendResponseHeaders(200, body.length);
-      try (OutputStream out = exchange.getResponseBody()) {
-        out.write(body);
-      }
+      ClientTestSupport.reply(exchange, 200, "ok");
     });
   }
 

@@ -3,6 +3,7 @@ package dev.outrigger;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
 import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
@@ -57,6 +58,15 @@ public final class ClientTestSupport {
     server.createContext("/", handler);
     server.start();
     return server;
+  }
+
+  /** Answers {@code exchange} with {@code status} and {@code text} as its UTF-8 body. */
+  public static void reply(HttpExchange exchange, int status, String text) throws IOException {
+    byte[] body = text.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    exchange.sendResponseHeaders(status, body.length);
+    try (java.io.OutputStream out = exchange.getResponseBody()) {
+      out.write(body);
+    }
   }
 
   /** The base URL of a server from {@link #jdkServer}. */

@@ -8,8 +8,6 @@ import com.sun.net.httpserver.HttpServer;
 import dev.outrigger.internal.FakeClock;
 import dev.outrigger.internal.NanoClock;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -55,11 +53,7 @@ class SharedClockTest {
         exchange.close();
         return;
       }
-      byte[] body = "ok".getBytes(StandardCharsets.UTF_8);
-      exchange.sendResponseHeaders(200, body.length);
-      try (OutputStream out = exchange.getResponseBody()) {
-        out.write(body);
-      }
+      ClientTestSupport.reply(exchange, 200, "ok");
     });
   }
 
