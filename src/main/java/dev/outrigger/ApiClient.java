@@ -22,7 +22,6 @@ import dev.outrigger.internal.http.WatchdogKeeper;
 import dev.outrigger.internal.jfr.JfrListener;
 import dev.outrigger.internal.ratelimit.RateLimitInterceptor;
 import dev.outrigger.internal.ratelimit.SharedRateLimitInterceptor;
-import dev.outrigger.internal.retry.FollowUpGuard;
 import dev.outrigger.internal.retry.RetryInterceptor;
 import dev.outrigger.internal.throttle.ThrottleInterceptor;
 import java.io.IOException;
@@ -951,13 +950,10 @@ public final class ApiClient implements AutoCloseable {
         }
       }
       okHttpInterceptors.forEach(ob::addInterceptor);
-      if (!ob.networkInterceptors().contains(Transport.REQUEST_WRITTEN)) {
-        ob.addNetworkInterceptor(Transport.REQUEST_WRITTEN);
-      }
-      // OkHttp re-sends any request by itself on "503 Retry-After: 0"; the guard keeps every
-      // re-send the retry policy's decision (see FollowUpGuard).
-      if (!ob.networkInterceptors().contains(FollowUpGuard.INSTANCE)) {
-        ob.addNetworkInterceptor(FollowUpGuard.INSTANCE);
+      // It also keeps every re-send the retry policy's decision: OkHttp re-sends any request
+      // by itself on "503 Retry-After: 0" (see FollowUpGuard).
+      if (!ob.networkInterceptors().contains(Transport.NETWORK_INTERCEPTOR)) {
+        ob.addNetworkInterceptor(Transport.NETWORK_INTERCEPTOR);
       }
       return new ApiClient(this, base, shared, ob.build());
     }

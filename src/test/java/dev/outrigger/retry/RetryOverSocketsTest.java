@@ -282,7 +282,7 @@ class RetryOverSocketsTest {
     server.enqueue(new MockResponse.Builder().code(503).addHeader("Retry-After", "0").build());
     server.enqueue(status(200));
 
-    ApiResponse<String> r = guardedClient().get("/things").send(String.class);
+    ApiResponse<String> r = client().get("/things").send(String.class);
 
     assertEquals("status 200", r.body());
     assertEquals(2, r.attempts(), "the policy, not OkHttp, made the second attempt");

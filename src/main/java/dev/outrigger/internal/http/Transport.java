@@ -11,6 +11,7 @@ import dev.outrigger.internal.RealCallContext;
 import dev.outrigger.internal.deadline.DeadlineHeaders;
 import dev.outrigger.internal.deadline.DeadlineInterceptor;
 import dev.outrigger.internal.jfr.JfrListener;
+import dev.outrigger.internal.retry.FollowUpGuard;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.ConnectException;
@@ -79,16 +80,18 @@ public final class Transport implements CallInterceptor, KeepsClock {
   }
 
   /**
-   * The OkHttp network interceptor that tells the call's context the request is about to be
-   * written: a failure before this point left the server untouched. Install it on the OkHttp
-   * client this transport uses.
+   * The OkHttp network interceptor installed on the OkHttp client this transport uses. It tells
+   * the call's context the request is about to be written (a failure before this point left the
+   * server untouched), and keeps OkHttp from re-sending the request on its own after a
+   * {@code 503} ({@link FollowUpGuard#guard}). One interceptor for both: each network
+   * interceptor costs OkHttp a chain link per attempt.
    */
-  public static final Interceptor REQUEST_WRITTEN = chain -> {
+  public static final Interceptor NETWORK_INTERCEPTOR = chain -> {
     RealCallContext ctx = chain.call().tag(CONTEXT_TAG);
     if (ctx != null) {
       ctx.markRequestWritten();
     }
-    return chain.proceed(chain.request());
+    return FollowUpGuard.guard(chain.proceed(chain.request()));
   };
 
   @Override

@@ -24,7 +24,9 @@ import okhttp3.Response;
  *
  * <p>Install it with {@code OkHttpClient.Builder.addNetworkInterceptor(FollowUpGuard.INSTANCE)}
  * (a network interceptor runs below {@code RetryAndFollowUpInterceptor}, so its response is the
- * one OkHttp inspects). Stateless and thread-safe.
+ * one OkHttp inspects), or call {@link #guard} from one. {@code ApiClient} does the latter from
+ * its one network interceptor ({@code Transport.NETWORK_INTERCEPTOR}). Stateless and
+ * thread-safe.
  */
 public final class FollowUpGuard implements Interceptor {
   public static final FollowUpGuard INSTANCE = new FollowUpGuard();
@@ -36,7 +38,15 @@ public final class FollowUpGuard implements Interceptor {
 
   @Override
   public Response intercept(Chain chain) throws IOException {
-    Response response = chain.proceed(chain.request());
+    return guard(chain.proceed(chain.request()));
+  }
+
+  /**
+   * {@code response}, or on a {@code 503} with a {@code Retry-After} OkHttp would act on, a copy
+   * with a value it does not act on (see the class comment). For a network interceptor that
+   * does this among other things.
+   */
+  public static Response guard(Response response) {
     if (response.code() != 503) {
       return response;
     }

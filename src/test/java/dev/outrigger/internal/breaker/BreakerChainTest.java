@@ -72,7 +72,7 @@ class BreakerChainTest {
   private final RecordingListener listener = new RecordingListener();
   private final OkHttpClient okhttp = new OkHttpClient.Builder()
       .retryOnConnectionFailure(false)
-      .addNetworkInterceptor(Transport.REQUEST_WRITTEN)
+      .addNetworkInterceptor(Transport.NETWORK_INTERCEPTOR)
       .build();
   private BreakerInterceptor breaker;
   private PolicyChain chain;

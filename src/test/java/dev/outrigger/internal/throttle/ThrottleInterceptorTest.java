@@ -41,7 +41,7 @@ class ThrottleInterceptorTest {
   private final FakeClock clock = new FakeClock();
   private final OkHttpClient okhttp = new OkHttpClient.Builder()
       .retryOnConnectionFailure(false)
-      .addNetworkInterceptor(Transport.REQUEST_WRITTEN)
+      .addNetworkInterceptor(Transport.NETWORK_INTERCEPTOR)
       .build();
   private final List<Double> reported = new CopyOnWriteArrayList<>();
   private final CallListener listener = new CallListener() {
