@@ -54,6 +54,7 @@ import okhttp3.Request;
 import okhttp3.RequestBody;
 import okhttp3.Response;
 import okhttp3.ResponseBody;
+import okio.Buffer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -172,8 +173,11 @@ public final class ApiClient implements AutoCloseable {
     // the call's latest clock reading instead of taking one of its own.
     boolean noUserCode = !userListeners
         && list.stream().allMatch(i -> i instanceof dev.outrigger.internal.KeepsClock);
-    list.add(new Transport(
-        okhttp, b.attemptTimeout, b.maxResponseBytes, b.deadlineHeader, noUserCode));
+    // With no interceptor of the user's, nothing reads a body between the transport and the
+    // decoder: the transport need not copy it (listeners never see bodies).
+    boolean noUserInterceptors = b.callInterceptors.isEmpty() && b.attemptInterceptors.isEmpty();
+    list.add(new Transport(okhttp, b.attemptTimeout, b.maxResponseBytes, b.deadlineHeader,
+        noUserCode, noUserInterceptors));
     this.chain = new PolicyChain(list);
     WatchdogKeeper.acquire();
     DeadlineWatchdog.acquire();
@@ -512,6 +516,9 @@ public final class ApiClient implements AutoCloseable {
     // array is the body's (see Transport.buffer).
     boolean large = body instanceof BufferedBody;
     byte[] whole = large ? ((BufferedBody) body).array() : ctx.bufferedBytes(body);
+    // With no interceptor of the user's, a small body is still whole in its own buffer, unread.
+    Buffer inPlace = whole == null && !large && ctx.bufferedInPlace(body)
+        ? body.source().getBuffer() : null;
     if (whole != null && !large) {
       // This is the body's last reader: hand its segments back to Okio's pool now (closing a
       // body made from a Buffer would not).
@@ -519,9 +526,17 @@ public final class ApiClient implements AutoCloseable {
     }
     try {
       if (raw == Void.class || raw == void.class) {
+        if (inPlace != null) {
+          inPlace.clear();
+        }
         return null;
       }
-      byte[] bytes = whole != null ? whole : body.bytes();
+      if (raw == String.class && inPlace != null) {
+        // Decoded from Okio's segments as they are (which go back to its pool): no copy.
+        return (T) inPlace.readString(charsetOf(response));
+      }
+      byte[] bytes = whole != null ? whole
+          : inPlace != null ? inPlace.readByteArray() : body.bytes();
       if (raw == byte[].class) {
         // A large body's array is the body's own, which an interceptor may still read later
         // (its source is made from the array on first use): the caller gets a copy.

@@ -299,6 +299,28 @@ class ApiClientTest {
   }
 
   @Test
+  void decodesABodySpanningManyBufferSegmentsWithNoInterceptorInTheWay() throws Exception {
+    // No interceptor of the user's: the transport leaves the body in OkHttp's buffer (8 KiB
+    // segments) and the decoder reads it there. Two- and three-byte characters straddle the
+    // segment boundaries.
+    StringBuilder sb = new StringBuilder();
+    while (sb.length() < 30_000) {
+      sb.append("caf\u00e9 \u20ac ");
+    }
+    String text = sb.toString();
+    byte[] utf8 = text.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    server.enqueue(new MockResponse.Builder().setHeader("Content-Type", "text/plain")
+        .body(new okio.Buffer().write(utf8)).build());
+    server.enqueue(new MockResponse.Builder().body(new okio.Buffer().write(utf8)).build());
+    server.enqueue(new MockResponse.Builder().setHeader("Content-Type", "application/json")
+        .body(client.mapper().writeValueAsString(Map.of("text", text))).build());
+
+    assertEquals(text, client.get("/text").execute(String.class));
+    assertArrayEquals(utf8, client.get("/bytes").execute(byte[].class));
+    assertEquals(Map.of("text", text), client.get("/json").execute(Map.class));
+  }
+
+  @Test
   void decodesTextInTheCharsetItsContentTypeNames() {
     byte[] latin1 = {(byte) 0x63, (byte) 0x61, (byte) 0x66, (byte) 0xE9}; // "café" in ISO-8859-1
     for (int i = 0; i < 2; i++) { // the second time, the parsed header is remembered

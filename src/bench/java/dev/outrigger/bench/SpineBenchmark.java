@@ -66,12 +66,12 @@ public class SpineBenchmark {
     // A client keeps the deadline watchdog running; the chains below use it too.
     client = ApiClient.builder().okHttpClient(okhttp).retry(Retry.none())
         .circuitBreaker(CircuitBreaker.none()).build();
-    transportOnly = new PolicyChain(List.of(new Transport(okhttp, null, 16 << 20, null, true)));
+    transportOnly = new PolicyChain(List.of(new Transport(okhttp, null, 16 << 20, null, true, true)));
     noPolicyChain = new PolicyChain(List.of(
         new DeadlineInterceptor(Duration.ofSeconds(30)),
         new RetryInterceptor(Retry.none(), NanoClock.SYSTEM),
         new InFlightLimiter(InFlightLimiter.DEFAULT_MAX_PER_HOST, NanoClock.SYSTEM),
-        new Transport(okhttp, null, 16 << 20, null, true)));
+        new Transport(okhttp, null, 16 << 20, null, true, true)));
   }
 
   @TearDown(Level.Trial)

@@ -290,10 +290,22 @@ public final class RealCallContext
     recentFresh = false;
   }
 
-  /** Called by the transport once it has read {@code body} whole: {@code bytes} is all of it. */
+  /**
+   * Called by the transport once it has read {@code body} whole: {@code bytes} is all of it, or
+   * null when the body's own buffer holds all of it and nothing can read it before the decoder
+   * ({@link #bufferedInPlace}).
+   */
   public void buffered(ResponseBody body, byte[] bytes) {
     this.bufferedBody = body;
     this.bufferedBytes = bytes;
+  }
+
+  /**
+   * Whether {@code body} is the one the transport read last, left whole and unread in its own
+   * buffer (no interceptor of the user's could read it since): the decoder reads that buffer.
+   */
+  public boolean bufferedInPlace(ResponseBody body) {
+    return body != null && body == bufferedBody && bufferedBytes == null;
   }
 
   /**

@@ -98,7 +98,7 @@ class InFlightLimiterTest {
 
   /** The limiter, then the client's own transport: one OkHttp call, body buffered. */
   private Response send(InFlightLimiter limiter, Request request, RealCallContext ctx) {
-    Transport transport = new Transport(client, null, 16L * 1024 * 1024, null, false);
+    Transport transport = new Transport(client, null, 16L * 1024 * 1024, null, false, false);
     return new PolicyChain(List.of(limiter, transport)).proceed(ctx, request);
   }
 

@@ -51,6 +51,7 @@ public final class Transport implements CallInterceptor, KeepsClock {
   private final long maxResponseBytes;
   private final String deadlineHeader;
   private final boolean trustRecent;
+  private final boolean bodyInPlace;
 
   /**
    * The key of the call's context among an OkHttp {@code Call}'s tags, made once: the
@@ -69,11 +70,15 @@ public final class Transport implements CallInterceptor, KeepsClock {
    *     transport (no listener or interceptor of the user's; see
    *     {@link RealCallContext#recentNanos}), so an attempt may be dated from the latest reading
    *     instead of a new one
+   * @param bodyInPlace whether no interceptor of the user's sits between this transport and the
+   *     client, so nothing can read a body before the decoder: a small body is then left in its
+   *     buffer for the decoder, not copied ({@link RealCallContext#bufferedInPlace})
    */
   public Transport(OkHttpClient okhttp, Duration attemptTimeout, long maxResponseBytes,
-      String deadlineHeader, boolean trustRecent) {
+      String deadlineHeader, boolean trustRecent, boolean bodyInPlace) {
     this.okhttp = okhttp;
     this.trustRecent = trustRecent;
+    this.bodyInPlace = bodyInPlace;
     this.attemptTimeoutNanos = attemptTimeout == null ? 0 : attemptTimeout.toNanos();
     this.maxResponseBytes = maxResponseBytes;
     this.deadlineHeader = deadlineHeader;
@@ -195,7 +200,7 @@ public final class Transport implements CallInterceptor, KeepsClock {
         byte[] bytes = whole.readByteArray();
         return response.newBuilder().body(new BufferedBody(bytes, body.contentType())).build();
       }
-      ctx.buffered(body, copyOf(whole));
+      ctx.buffered(body, bodyInPlace ? null : copyOf(whole));
       buffered = true;
       return response;
     } finally {

@@ -96,7 +96,7 @@ class BreakerChainTest {
     });
     list.add(breaker);
     list.addAll(List.of(inner));
-    list.add(new Transport(okhttp, attemptTimeout, 1 << 20, null, false));
+    list.add(new Transport(okhttp, attemptTimeout, 1 << 20, null, false, false));
     chain = new PolicyChain(list);
   }
 

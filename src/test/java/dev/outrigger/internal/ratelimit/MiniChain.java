@@ -20,7 +20,7 @@ final class MiniChain {
   static Response run(OkHttpClient client, List<CallInterceptor> interceptors,
       RealCallContext ctx, Request request) {
     List<CallInterceptor> all = new ArrayList<>(interceptors);
-    all.add(new Transport(client, null, 16L * 1024 * 1024, null, false));
+    all.add(new Transport(client, null, 16L * 1024 * 1024, null, false, false));
     return new PolicyChain(all).proceed(ctx, request);
   }
 

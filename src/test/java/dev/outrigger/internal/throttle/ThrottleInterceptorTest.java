@@ -66,7 +66,8 @@ class ThrottleInterceptorTest {
   }
 
   private PolicyChain chain(ThrottleInterceptor throttle) {
-    return new PolicyChain(List.of(throttle, new Transport(okhttp, null, 1 << 20, null, false)));
+    return new PolicyChain(
+        List.of(throttle, new Transport(okhttp, null, 1 << 20, null, false, false)));
   }
 
   private void enqueue(int status, int times) {
