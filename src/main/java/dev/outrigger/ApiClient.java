@@ -255,9 +255,11 @@ public final class ApiClient implements AutoCloseable {
           known = raced == null ? known : raced;
         }
       }
-      return new ApiRequest(this, m, known.url, m.equals("GET") ? known.get(this) : null);
+      return new ApiRequest(
+          this, m, known.url, known.hostKey, m.equals("GET") ? known.get(this) : null);
     }
-    return new ApiRequest(this, m, Urls.resolve(baseUrl, Urls.expand(pathOrUrl, pathArgs)), null);
+    return new ApiRequest(
+        this, m, Urls.resolve(baseUrl, Urls.expand(pathOrUrl, pathArgs)), null, null);
   }
 
   /**
@@ -267,11 +269,14 @@ public final class ApiClient implements AutoCloseable {
    */
   private static final class Resolved {
     final HttpUrl url;
+    /** The URL's {@code host:port} key, the default key of every per-host policy. */
+    final String hostKey;
     /** Built on first use; a race builds two equal requests, either is fine. */
     private Request get;
 
     Resolved(HttpUrl url) {
       this.url = url;
+      this.hostKey = RealCallContext.hostKey(url);
     }
 
     Request get(ApiClient client) {
@@ -392,8 +397,8 @@ public final class ApiClient implements AutoCloseable {
     }
     boolean idempotent = idempotentMethod || key != null || req.isRetryable();
     HttpUrl url = req.url();
-    RealCallContext ctx = new RealCallContext(
-        method, url, deadline, now + remaining, idempotent, clock, now, listener, redactor);
+    RealCallContext ctx = new RealCallContext(method, url, req.hostKey(), deadline,
+        now + remaining, idempotent, clock, now, listener, redactor);
     if (req.attributes() != null) {
       req.attributes().forEach(ctx::attribute);
     }

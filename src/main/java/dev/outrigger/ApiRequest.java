@@ -46,11 +46,14 @@ public final class ApiRequest {
 
   /** The client's prebuilt plain request for this method and URL, or null. */
   private final Request template;
+  /** The URL's {@code host:port} key when the client knows it already, or null. */
+  private final String hostKey;
 
-  ApiRequest(ApiClient client, String method, HttpUrl url, Request template) {
+  ApiRequest(ApiClient client, String method, HttpUrl url, String hostKey, Request template) {
     this.client = client;
     this.method = method;
     this.resolved = url;
+    this.hostKey = hostKey;
     this.template = template;
   }
 
@@ -200,6 +203,11 @@ public final class ApiRequest {
   /** The prebuilt request to send when nothing was added to the URL; null otherwise. */
   Request template() {
     return url == null ? template : null;
+  }
+
+  /** The URL's {@code host:port} key, or null to work it out (query parameters keep it). */
+  String hostKey() {
+    return hostKey;
   }
 
   HttpUrl url() {

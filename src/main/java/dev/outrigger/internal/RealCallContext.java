@@ -66,8 +66,8 @@ public final class RealCallContext
       NanoClock clock,
       CallListener listener,
       Redactor redactor) {
-    this(method, url, deadline, Long.MIN_VALUE, idempotent, clock, clock.nanoTime(), listener,
-        redactor);
+    this(method, url, null, deadline, Long.MIN_VALUE, idempotent, clock, clock.nanoTime(),
+        listener, redactor);
   }
 
   /**
@@ -84,9 +84,28 @@ public final class RealCallContext
       long startNanos,
       CallListener listener,
       Redactor redactor) {
+    this(method, url, null, deadline, deadlineNanos, idempotent, clock, startNanos, listener,
+        redactor);
+  }
+
+  /**
+   * As above, with {@code url}'s {@code host:port} key when the caller knows it already
+   * ({@link #hostKey}; null: work it out).
+   */
+  public RealCallContext(
+      String method,
+      HttpUrl url,
+      String hostKey,
+      Deadline deadline,
+      long deadlineNanos,
+      boolean idempotent,
+      NanoClock clock,
+      long startNanos,
+      CallListener listener,
+      Redactor redactor) {
     this.method = method;
     this.url = url;
-    this.host = hostKey(url);
+    this.host = hostKey != null ? hostKey : hostKey(url);
     this.deadline = deadline;
     if (deadlineNanos != Long.MIN_VALUE) {
       this.deadlineNanos = deadlineNanos;
