@@ -38,7 +38,10 @@ import okhttp3.Response;
  * The harness checks its own sanity: nginx's request count must equal the calls made, with no
  * errors. Besides throughput it reports the client's CPU time per call (this JVM's, read from
  * the OS): client and nginx share the machine's cores, so throughput moves with anything else
- * that runs, while the CPU a call costs the client is steadier. Arguments:
+ * that runs, while the CPU a call costs the client is steadier. The JIT compiler's time during
+ * a run (the JVM's {@code CompilationMXBean}) is reported apart and left out of that CPU: a stack
+ * with more code to compile would otherwise pay for it in the first runs of a short harness,
+ * which says nothing of its cost per call once compiled. Arguments:
  * {@code [seconds per run] [repetitions]} (default 3 and 5).
  */
 public final class EndToEndHarness {
@@ -65,17 +68,20 @@ public final class EndToEndHarness {
           nginx.port, seconds, reps);
       StringBuilder table = new StringBuilder();
       table.append("| concurrency | stack | calls/s (median) | ratio to raw: median | min | max "
-          + "| client CPU per call (median) | over raw | connections opened |\n"
-          + "|---|---|---|---|---|---|---|---|---|\n");
+          + "| client CPU per call, JIT left out (median) | over raw | JIT compiling per call "
+          + "(median) | connections opened |\n"
+          + "|---|---|---|---|---|---|---|---|---|---|\n");
       for (int c : concurrencies) {
         Map<String, double[]> ratios = new LinkedHashMap<>();
         Map<String, double[]> rates = new LinkedHashMap<>();
         Map<String, double[]> cpus = new LinkedHashMap<>();
+        Map<String, double[]> jits = new LinkedHashMap<>();
         Map<String, Long> connections = new LinkedHashMap<>();
         for (String n : names) {
           ratios.put(n, new double[reps]);
           rates.put(n, new double[reps]);
           cpus.put(n, new double[reps]);
+          jits.put(n, new double[reps]);
           connections.put(n, 0L);
         }
         for (int r = 0; r < reps; r++) {
@@ -94,6 +100,7 @@ public final class EndToEndHarness {
               }
               rates.get(n)[r] = res.calls / res.seconds;
               cpus.get(n)[r] = res.cpuMicrosPerCall();
+              jits.get(n)[r] = res.jitMicrosPerCall();
               connections.merge(n, opened.get(), Long::sum);
             }
           }
@@ -107,13 +114,14 @@ public final class EndToEndHarness {
           double[] rate = rates.get(n).clone();
           double[] cpu = cpus.get(n).clone();
           Arrays.sort(cpu);
+          double jit = median(jits.get(n));
           double rawCpu = median(cpus.get("raw OkHttp"));
           Arrays.sort(ratio);
           Arrays.sort(rate);
           table.append(String.format(Locale.ROOT,
-              "| %d | %s | %.0f | %.2f | %.2f | %.2f | %.1f µs | %+.1f µs | %d |%n",
+              "| %d | %s | %.0f | %.2f | %.2f | %.2f | %.1f µs | %+.1f µs | %.1f µs | %d |%n",
               c, n, rate[reps / 2], ratio[reps / 2], ratio[0], ratio[reps - 1],
-              cpu[reps / 2], cpu[reps / 2] - rawCpu, connections.get(n) / reps));
+              cpu[reps / 2], cpu[reps / 2] - rawCpu, jit, connections.get(n) / reps));
         }
       }
       System.out.println();
@@ -122,11 +130,29 @@ public final class EndToEndHarness {
     }
   }
 
-  /** One run: calls made (and warm-up calls before them), errors, wall time, client CPU. */
-  record Result(long calls, long warmup, long errors, double seconds, long cpuNanos) {
+  /**
+   * One run: calls made (and warm-up calls before them), errors, wall time, the client's CPU
+   * time and, of it, the JIT compiler's.
+   */
+  record Result(
+      long calls, long warmup, long errors, double seconds, long cpuNanos, long jitNanos) {
+    /** The client's CPU per call, the JIT compiler's time left out. */
     double cpuMicrosPerCall() {
-      return cpuNanos / 1e3 / calls;
+      return (cpuNanos - jitNanos) / 1e3 / calls;
     }
+
+    double jitMicrosPerCall() {
+      return jitNanos / 1e3 / calls;
+    }
+  }
+
+  private static final java.lang.management.CompilationMXBean JIT =
+      java.lang.management.ManagementFactory.getCompilationMXBean();
+
+  /** The JIT compiler's total time so far, in nanoseconds (0 where the JVM does not say). */
+  private static long jitNanos() {
+    return JIT != null && JIT.isCompilationTimeMonitoringSupported()
+        ? JIT.getTotalCompilationTime() * 1_000_000L : 0;
   }
 
   private static double median(double[] values) {
@@ -150,6 +176,7 @@ public final class EndToEndHarness {
     long end = System.nanoTime() + (long) (seconds * 1e9);
     long start = System.nanoTime();
     long cpuStart = OS.getProcessCpuTime();
+    long jitStart = jitNanos();
     Thread[] threads = new Thread[concurrency];
     for (int t = 0; t < concurrency; t++) {
       threads[t] = Thread.ofVirtual().start(() -> {
@@ -168,7 +195,8 @@ public final class EndToEndHarness {
     }
     double took = (System.nanoTime() - start) / 1e9;
     long cpu = OS.getProcessCpuTime() - cpuStart;
-    return new Result(calls.sum(), warmupCalls, errors.sum(), took, cpu);
+    long jit = jitNanos() - jitStart;
+    return new Result(calls.sum(), warmupCalls, errors.sum(), took, cpu, jit);
   }
 
   static long requestsSeen(Nginx nginx) throws IOException {
