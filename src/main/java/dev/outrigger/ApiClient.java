@@ -173,11 +173,13 @@ public final class ApiClient implements AutoCloseable {
     // the call's latest clock reading instead of taking one of its own.
     boolean noUserCode = !userListeners
         && list.stream().allMatch(i -> i instanceof dev.outrigger.internal.KeepsClock);
-    // With no interceptor of the user's, nothing reads a body between the transport and the
-    // decoder: the transport need not copy it (listeners never see bodies).
-    boolean noUserInterceptors = b.callInterceptors.isEmpty() && b.attemptInterceptors.isEmpty();
+    // With no user code that sees responses (an interceptor, a retryOnResponse predicate, an
+    // auth refresh), nothing reads a body between the transport and the decoder: the transport
+    // need not copy it (listeners never see bodies).
+    boolean noOneReadsBodies = b.callInterceptors.isEmpty() && b.attemptInterceptors.isEmpty()
+        && b.retry.retryOnResponse() == null && b.auth == null;
     list.add(new Transport(okhttp, b.attemptTimeout, b.maxResponseBytes, b.deadlineHeader,
-        noUserCode, noUserInterceptors));
+        noUserCode, noOneReadsBodies));
     this.chain = new PolicyChain(list);
     WatchdogKeeper.acquire();
     DeadlineWatchdog.acquire();
@@ -521,9 +523,8 @@ public final class ApiClient implements AutoCloseable {
     // array is the body's (see Transport.buffer).
     boolean large = body instanceof BufferedBody;
     byte[] whole = large ? ((BufferedBody) body).array() : ctx.bufferedBytes(body);
-    // With no interceptor of the user's, a small body is still whole in its own buffer, unread.
-    Buffer inPlace = whole == null && !large && ctx.bufferedInPlace(body)
-        ? body.source().getBuffer() : null;
+    // With no user code that sees responses, a small body is still whole in its buffer, unread.
+    Buffer inPlace = whole == null && !large ? ctx.bufferInPlace(body) : null;
     if (whole != null && !large) {
       // This is the body's last reader: hand its segments back to Okio's pool now (closing a
       // body made from a Buffer would not).

@@ -264,6 +264,39 @@ class ApiClientTest {
   }
 
   @Test
+  void aRetryPredicateThatReadsTheBodyLeavesItWholeForTheDecoder() {
+    // The predicate is user code that sees every response: the body it reads must still reach
+    // the caller whole (so the transport keeps the decoder a copy in such a client).
+    server.enqueue(new MockResponse.Builder().body("first line\nsecond line").build());
+    server.enqueue(new MockResponse.Builder().body("all of it").build());
+    try (ApiClient reading = client.newBuilder()
+        .retry(Retry.exponential(Duration.ofMillis(10), Duration.ofMillis(10))
+            .retryOnResponse(r -> {
+              try {
+                r.body().source().readUtf8Line(); // reads into the body, not a peek
+                return false;
+              } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+              }
+            })).build()) {
+      assertEquals("first line\nsecond line", reading.get("/lines").execute(String.class));
+      assertArrayEquals("all of it".getBytes(java.nio.charset.StandardCharsets.UTF_8),
+          reading.get("/bytes").execute(byte[].class));
+    }
+  }
+
+  @Test
+  void anErrorKeepsTheStartOfItsBodyWithNoInterceptorInTheWay() {
+    // The body stays in OkHttp's buffer; the snippet is read from it without consuming it.
+    server.enqueue(new MockResponse.Builder().code(500).body("database on fire").build());
+    try (ApiClient plain = client.newBuilder().retry(Retry.none()).build()) {
+      HttpStatusException e = assertThrows(HttpStatusException.class,
+          () -> plain.get("/fire").execute(String.class));
+      assertEquals("database on fire", e.bodySnippet());
+    }
+  }
+
+  @Test
   void anErrorKeepsTheStartOfItsBodyEvenIfAnInterceptorReadIt() {
     server.enqueue(new MockResponse.Builder().code(500).body("database on fire").build());
     try (ApiClient reading = client.newBuilder().retry(Retry.none())

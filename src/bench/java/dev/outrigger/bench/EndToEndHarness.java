@@ -38,10 +38,10 @@ import okhttp3.Response;
  * The harness checks its own sanity: nginx's request count must equal the calls made, with no
  * errors. Besides throughput it reports the client's CPU time per call (this JVM's, read from
  * the OS): client and nginx share the machine's cores, so throughput moves with anything else
- * that runs, while the CPU a call costs the client is steadier. The JIT compiler's time during
- * a run (the JVM's {@code CompilationMXBean}) is reported apart and left out of that CPU: a stack
- * with more code to compile would otherwise pay for it in the first runs of a short harness,
- * which says nothing of its cost per call once compiled. Arguments:
+ * that runs, while the CPU a call costs the client is steadier. The JIT compiler threads' CPU
+ * during a run (from {@code /proc/self/task}) is reported apart and left out of that CPU: a
+ * stack with more code to compile would otherwise pay for it in the first runs of a short
+ * harness, which says nothing of its cost per call once compiled. Arguments:
  * {@code [seconds per run] [repetitions]} (default 3 and 5).
  */
 public final class EndToEndHarness {
@@ -146,13 +146,47 @@ public final class EndToEndHarness {
     }
   }
 
-  private static final java.lang.management.CompilationMXBean JIT =
-      java.lang.management.ManagementFactory.getCompilationMXBean();
+  /** Nanoseconds per clock tick of {@code /proc} CPU times. */
+  private static final long NANOS_PER_TICK = 1_000_000_000L / clockTicksPerSecond();
 
-  /** The JIT compiler's total time so far, in nanoseconds (0 where the JVM does not say). */
+  private static long clockTicksPerSecond() {
+    try {
+      Process p = new ProcessBuilder("getconf", "CLK_TCK").start();
+      String out = new String(p.getInputStream().readAllBytes()).trim();
+      p.waitFor();
+      return Long.parseLong(out);
+    } catch (IOException | InterruptedException | NumberFormatException e) {
+      return 100; // Linux's usual value
+    }
+  }
+
+  /**
+   * The CPU time (user and system) of this JVM's JIT compiler threads so far, in nanoseconds,
+   * from {@code /proc/self/task}; 0 where there is no such file system. A compiler thread that
+   * ends during a run takes its time with it: that errs towards leaving too little out, never
+   * too much.
+   */
   private static long jitNanos() {
-    return JIT != null && JIT.isCompilationTimeMonitoringSupported()
-        ? JIT.getTotalCompilationTime() * 1_000_000L : 0;
+    long ticks = 0;
+    try (var tasks = java.nio.file.Files.list(java.nio.file.Path.of("/proc/self/task"))) {
+      for (java.nio.file.Path task : (Iterable<java.nio.file.Path>) tasks::iterator) {
+        try {
+          String name = java.nio.file.Files.readString(task.resolve("comm")).trim();
+          if (!name.startsWith("C1 Compiler") && !name.startsWith("C2 Compiler")) {
+            continue;
+          }
+          String stat = java.nio.file.Files.readString(task.resolve("stat"));
+          // After "(name)": state is field 3; utime and stime are fields 14 and 15.
+          String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+          ticks += Long.parseLong(f[11]) + Long.parseLong(f[12]);
+        } catch (IOException | RuntimeException e) {
+          // The thread ended while being read.
+        }
+      }
+    } catch (IOException e) {
+      return 0;
+    }
+    return ticks * NANOS_PER_TICK;
   }
 
   private static double median(double[] values) {

@@ -18,6 +18,7 @@ import java.util.stream.Stream;
 final class Nginx implements AutoCloseable {
   private final Path dir;
   private final Process process;
+  private final Thread stopOnExit = new Thread(this::stopProcess, "nginx-stop");
   final int port;
 
   Nginx(int workers) throws IOException, InterruptedException {
@@ -58,6 +59,8 @@ final class Nginx implements AutoCloseable {
         .redirectErrorStream(true)
         .redirectOutput(dir.resolve("logs/stdout.log").toFile())
         .start();
+    // A harness stopped by a signal must not leave nginx running on its port.
+    Runtime.getRuntime().addShutdownHook(stopOnExit);
     long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
     while (true) {
       try (Socket s = new Socket()) {
@@ -79,6 +82,20 @@ final class Nginx implements AutoCloseable {
 
   @Override
   public void close() {
+    try {
+      Runtime.getRuntime().removeShutdownHook(stopOnExit);
+    } catch (IllegalStateException shuttingDown) {
+      // The hook is running, or about to.
+    }
+    stopProcess();
+    try (Stream<Path> files = Files.walk(dir)) {
+      files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    } catch (IOException ignored) {
+      // A temp directory left behind is harmless.
+    }
+  }
+
+  private void stopProcess() {
     process.destroy();
     try {
       if (!process.waitFor(5, TimeUnit.SECONDS)) {
@@ -86,11 +103,6 @@ final class Nginx implements AutoCloseable {
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-    }
-    try (Stream<Path> files = Files.walk(dir)) {
-      files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-    } catch (IOException ignored) {
-      // A temp directory left behind is harmless.
     }
   }
 }

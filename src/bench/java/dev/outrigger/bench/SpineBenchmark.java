@@ -37,7 +37,8 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * The spine of an Outrigger call taken apart, in memory (the same answering interceptor as
  * {@link ChainOverheadBenchmark}): raw OkHttp; Outrigger's transport alone behind a call context
- * (one OkHttp call, the deadline watchdog, the body read whole and copied); the transport with the
+ * (one OkHttp call, the deadline watchdog, the body read whole and left in place, as a client
+ * with no interceptor of the user's does); the transport with the
  * deadline step, the retry step (one attempt) and the in-flight limit, the chain a client with no
  * policies runs; and that client itself, which adds resolving the URL, the request object and
  * decoding the body. Each row minus the one before is what that layer costs.
@@ -66,7 +67,8 @@ public class SpineBenchmark {
     // A client keeps the deadline watchdog running; the chains below use it too.
     client = ApiClient.builder().okHttpClient(okhttp).retry(Retry.none())
         .circuitBreaker(CircuitBreaker.none()).build();
-    transportOnly = new PolicyChain(List.of(new Transport(okhttp, null, 16 << 20, null, true, true)));
+    transportOnly =
+        new PolicyChain(List.of(new Transport(okhttp, null, 16 << 20, null, true, true)));
     noPolicyChain = new PolicyChain(List.of(
         new DeadlineInterceptor(Duration.ofSeconds(30)),
         new RetryInterceptor(Retry.none(), NanoClock.SYSTEM),

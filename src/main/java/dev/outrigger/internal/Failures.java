@@ -26,7 +26,13 @@ public final class Failures {
   public static HttpStatusException statusException(Response response, RealCallContext ctx) {
     // The transport's copy of the body, whole even if an interceptor read or closed it.
     byte[] whole = ctx.bufferedBytes(response.body());
-    String snippet = whole != null ? snippet(whole) : snippet(response);
+    okio.Buffer inPlace = whole == null ? ctx.bufferInPlace(response.body()) : null;
+    // From the transport's bytes: a peek would share Okio's segments, which then never go back
+    // to its pool.
+    String snippet = whole != null ? snippet(whole)
+        : inPlace != null
+            ? snippet(dev.outrigger.internal.http.Transport.copyOf(inPlace, SNIPPET_CHARS * 4L))
+            : snippet(response);
     response.close();
     return new HttpStatusException(
         response.code(),

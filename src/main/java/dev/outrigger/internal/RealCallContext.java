@@ -11,6 +11,7 @@ import okhttp3.HttpUrl;
 import okhttp3.Request;
 import okhttp3.Response;
 import okhttp3.ResponseBody;
+import okio.Buffer;
 
 /**
  * The one mutable record of a logical call, shared by the policies of its chain. Used by one
@@ -44,6 +45,7 @@ public final class RealCallContext
   /** The body the transport read last, and its bytes as read (see {@link #bufferedBytes}). */
   private ResponseBody bufferedBody;
   private byte[] bufferedBytes;
+  private Buffer bufferedWhole;
   /** The latest reading of {@link #clock}, and whether it still stands for "now" (below). */
   private long recentNanos;
   private boolean recentFresh;
@@ -309,22 +311,29 @@ public final class RealCallContext
     recentFresh = false;
   }
 
-  /**
-   * Called by the transport once it has read {@code body} whole: {@code bytes} is all of it, or
-   * null when the body's own buffer holds all of it and nothing can read it before the decoder
-   * ({@link #bufferedInPlace}).
-   */
+  /** Called by the transport once it has read {@code body} whole: {@code bytes} is all of it. */
   public void buffered(ResponseBody body, byte[] bytes) {
     this.bufferedBody = body;
     this.bufferedBytes = bytes;
+    this.bufferedWhole = null;
   }
 
   /**
-   * Whether {@code body} is the one the transport read last, left whole and unread in its own
-   * buffer (no interceptor of the user's could read it since): the decoder reads that buffer.
+   * Called by the transport once it has read {@code body} whole into {@code whole}, its source's
+   * buffer, and left it there: no user code can read it before the decoder.
    */
-  public boolean bufferedInPlace(ResponseBody body) {
-    return body != null && body == bufferedBody && bufferedBytes == null;
+  public void bufferedInPlace(ResponseBody body, Buffer whole) {
+    this.bufferedBody = body;
+    this.bufferedBytes = null;
+    this.bufferedWhole = whole;
+  }
+
+  /**
+   * The buffer holding the whole of {@code body}, unread, if the transport left it in place
+   * ({@link #bufferedInPlace}) and {@code body} is the one it read last; else null.
+   */
+  public Buffer bufferInPlace(ResponseBody body) {
+    return body != null && body == bufferedBody ? bufferedWhole : null;
   }
 
   /**

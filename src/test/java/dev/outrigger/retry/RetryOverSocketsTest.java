@@ -16,7 +16,6 @@ import dev.outrigger.HttpStatusException;
 import dev.outrigger.Jitter;
 import dev.outrigger.Retry;
 import dev.outrigger.TransportException;
-import dev.outrigger.internal.retry.FollowUpGuard;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -270,13 +269,6 @@ class RetryOverSocketsTest {
     assertTrue(e.getMessage().contains("capped to 60s"), e.getMessage());
   }
 
-  /** A client whose OkHttp carries the guard against OkHttp's own 503 follow-up. */
-  private ApiClient guardedClient() {
-    OkHttpClient okhttp = new OkHttpClient.Builder()
-        .addNetworkInterceptor(FollowUpGuard.INSTANCE).build();
-    return client(b -> b.okHttpClient(okhttp));
-  }
-
   @Test
   void aRetryAfterOfZeroIsAnImmediateRetryCountedByThePolicy() {
     server.enqueue(new MockResponse.Builder().code(503).addHeader("Retry-After", "0").build());
@@ -287,17 +279,6 @@ class RetryOverSocketsTest {
     assertEquals("status 200", r.body());
     assertEquals(2, r.attempts(), "the policy, not OkHttp, made the second attempt");
     assertEquals(List.of("HTTP 503, Retry-After 0ms"), scheduled);
-  }
-
-  @Test
-  void aPostAnsweredUnavailableWithRetryAfterZeroIsSentOnceWithTheGuard() {
-    server.enqueue(new MockResponse.Builder().code(503).addHeader("Retry-After", "0").build());
-    server.enqueue(status(201));
-
-    assertThrows(HttpStatusException.class,
-        () -> guardedClient().post("/orders").json(Map.of("item", 1)).execute(String.class));
-
-    assertEquals(1, server.getRequestCount());
   }
 
   @Test

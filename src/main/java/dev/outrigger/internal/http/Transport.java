@@ -70,9 +70,9 @@ public final class Transport implements CallInterceptor, KeepsClock {
    *     transport (no listener or interceptor of the user's; see
    *     {@link RealCallContext#recentNanos}), so an attempt may be dated from the latest reading
    *     instead of a new one
-   * @param bodyInPlace whether no interceptor of the user's sits between this transport and the
-   *     client, so nothing can read a body before the decoder: a small body is then left in its
-   *     buffer for the decoder, not copied ({@link RealCallContext#bufferedInPlace})
+   * @param bodyInPlace whether no user code that sees responses sits between this transport and
+   *     the client, so nothing can read a body before the decoder: a small body is then left in
+   *     its buffer for the decoder, not copied ({@link RealCallContext#bufferInPlace})
    */
   public Transport(OkHttpClient okhttp, Duration attemptTimeout, long maxResponseBytes,
       String deadlineHeader, boolean trustRecent, boolean bodyInPlace) {
@@ -166,8 +166,9 @@ public final class Transport implements CallInterceptor, KeepsClock {
   }
 
   /**
-   * Bodies up to this size stay in the response OkHttp made, with a copy for the decoder; larger
-   * ones move into a {@link BufferedBody} of their own, so no call holds a large body twice.
+   * Bodies up to this size stay in the response OkHttp made (with a copy for the decoder when
+   * user code may read them first); larger ones move into a {@link BufferedBody} of their own,
+   * so no call holds a large body twice.
    */
   static final long IN_PLACE_MAX_BYTES = 64 * 1024;
 
@@ -178,9 +179,11 @@ public final class Transport implements CallInterceptor, KeepsClock {
    * of them ({@link RealCallContext#bufferedBytes}, {@link BufferedBody#array()}).
    *
    * <p>A body of up to {@link #IN_PLACE_MAX_BYTES} stays in the response OkHttp made (no second
-   * {@code Response} is built, ~85 ns and 432 B per call) and the decoder gets a copy made here.
-   * A larger one is moved out of Okio's buffer into an array, and the response rebuilt around it:
-   * memory for one copy of it, not two.
+   * {@code Response} is built, ~85 ns and 432 B per call). When user code that sees responses
+   * (an interceptor, a {@code retryOnResponse} predicate, an auth refresh) could read it before
+   * the decoder, the decoder gets a copy made here; otherwise it reads the buffer filled here
+   * ({@link RealCallContext#bufferInPlace}). A larger body is moved out of Okio's buffer into an
+   * array, and the response rebuilt around it: memory for one copy of it, not two.
    */
   private Response buffer(Response response, RealCallContext ctx) throws IOException {
     ResponseBody body = response.body();
@@ -200,7 +203,11 @@ public final class Transport implements CallInterceptor, KeepsClock {
         byte[] bytes = whole.readByteArray();
         return response.newBuilder().body(new BufferedBody(bytes, body.contentType())).build();
       }
-      ctx.buffered(body, bodyInPlace ? null : copyOf(whole));
+      if (bodyInPlace) {
+        ctx.bufferedInPlace(body, whole);
+      } else {
+        ctx.buffered(body, copyOf(whole));
+      }
       buffered = true;
       return response;
     } finally {
@@ -216,12 +223,18 @@ public final class Transport implements CallInterceptor, KeepsClock {
    * per call).
    */
   private static byte[] copyOf(Buffer buffer) {
-    byte[] bytes = new byte[(int) buffer.size()];
+    return copyOf(buffer, buffer.size());
+  }
+
+  /** The first {@code limit} bytes of {@code buffer} (all, if fewer), left in place. */
+  public static byte[] copyOf(Buffer buffer, long limit) {
+    byte[] bytes = new byte[(int) Math.min(limit, buffer.size())];
     try (Buffer.UnsafeCursor cursor = buffer.readUnsafe()) {
       int at = 0;
-      for (int n = cursor.seek(0); n != -1; n = cursor.next()) {
-        System.arraycopy(cursor.data, cursor.start, bytes, at, n);
-        at += n;
+      for (int n = cursor.seek(0); n != -1 && at < bytes.length; n = cursor.next()) {
+        int take = Math.min(n, bytes.length - at);
+        System.arraycopy(cursor.data, cursor.start, bytes, at, take);
+        at += take;
       }
     }
     return bytes;
