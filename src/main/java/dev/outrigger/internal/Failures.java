@@ -2,6 +2,7 @@ package dev.outrigger.internal;
 
 import dev.outrigger.HttpStatusException;
 import dev.outrigger.TransportException;
+import dev.outrigger.internal.http.Transport;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import okhttp3.Response;
@@ -31,7 +32,7 @@ public final class Failures {
     // to its pool.
     String snippet = whole != null ? snippet(whole)
         : inPlace != null
-            ? snippet(dev.outrigger.internal.http.Transport.copyOf(inPlace, SNIPPET_CHARS * 4L))
+            ? snippet(Transport.copyOf(inPlace, SNIPPET_CHARS * 4L))
             : snippet(response);
     response.close();
     return new HttpStatusException(

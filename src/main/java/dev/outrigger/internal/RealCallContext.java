@@ -274,8 +274,16 @@ public final class RealCallContext
    * real context on that same clock, else a reading of {@code clock}.
    */
   public static long recentNanos(CallContext ctx, NanoClock clock) {
-    return ctx instanceof RealCallContext real && real.clock == clock
-        ? real.recentNanos() : clock.nanoTime();
+    RealCallContext real = onClock(ctx, clock);
+    return real != null ? real.recentNanos() : clock.nanoTime();
+  }
+
+  /**
+   * {@code ctx} as a real context whose readings are on {@code clock}, or null: what the static
+   * helpers below need before they may use the call's shared readings for a policy's clock.
+   */
+  private static RealCallContext onClock(CallContext ctx, NanoClock clock) {
+    return ctx instanceof RealCallContext real && real.clock == clock ? real : null;
   }
 
   /**
@@ -284,7 +292,8 @@ public final class RealCallContext
    * ({@code Long.MAX_VALUE} with no deadline).
    */
   public static long remainingNanos(CallContext ctx, NanoClock clock, long now) {
-    if (ctx instanceof RealCallContext real && real.clock == clock) {
+    RealCallContext real = onClock(ctx, clock);
+    if (real != null) {
       return real.remainingNanos(now);
     }
     Deadline deadline = ctx.deadline();
@@ -370,8 +379,8 @@ public final class RealCallContext
    * server's slowness.
    */
   public static long sentNanos(CallContext ctx, NanoClock clock, int sentBefore, long fallback) {
-    return ctx instanceof RealCallContext real && real.clock == clock
-        && real.attemptsSent > sentBefore ? real.sentNanos : fallback;
+    RealCallContext real = onClock(ctx, clock);
+    return real != null && real.attemptsSent > sentBefore ? real.sentNanos : fallback;
   }
 
   /**

@@ -206,7 +206,7 @@ public final class Transport implements CallInterceptor, KeepsClock {
       if (bodyInPlace) {
         ctx.bufferedInPlace(body, whole);
       } else {
-        ctx.buffered(body, copyOf(whole));
+        ctx.buffered(body, copyOf(whole, whole.size()));
       }
       buffered = true;
       return response;
@@ -218,15 +218,10 @@ public final class Transport implements CallInterceptor, KeepsClock {
   }
 
   /**
-   * The bytes of {@code buffer}, which is left as it is. Not {@code snapshot()} or {@code peek()}:
-   * those share the buffer's segments, which then never return to Okio's pool (8 KiB more garbage
-   * per call).
+   * The first {@code limit} bytes of {@code buffer} (all, if fewer), which is left as it is. Not
+   * {@code snapshot()} or {@code peek()}: those share the buffer's segments, which then never
+   * return to Okio's pool (8 KiB more garbage per call).
    */
-  private static byte[] copyOf(Buffer buffer) {
-    return copyOf(buffer, buffer.size());
-  }
-
-  /** The first {@code limit} bytes of {@code buffer} (all, if fewer), left in place. */
   public static byte[] copyOf(Buffer buffer, long limit) {
     byte[] bytes = new byte[(int) Math.min(limit, buffer.size())];
     try (Buffer.UnsafeCursor cursor = buffer.readUnsafe()) {

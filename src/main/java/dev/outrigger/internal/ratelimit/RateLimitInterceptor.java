@@ -74,10 +74,6 @@ public final class RateLimitInterceptor implements CallInterceptor, KeepsClock {
     CallContext ctx = chain.context();
     RateLimit limit = engine.limit();
     String key = keyOf(limit, ctx);
-    if (limit.keyedBy() != null) {
-      // The user's key function may have taken any time.
-      RealCallContext.staleClock(ctx);
-    }
     long now = RealCallContext.recentNanos(ctx, clock);
     long left = RealCallContext.remainingNanos(ctx, clock, now);
     long r;
@@ -171,12 +167,15 @@ public final class RateLimitInterceptor implements CallInterceptor, KeepsClock {
     return ask.compareTo(max) > 0 ? max : ask;
   }
 
+  /** The key of {@code ctx}: the user's key function's, else (and if it says null) the host. */
   static String keyOf(RateLimit limit, CallContext ctx) {
     Function<CallContext, String> f = limit.keyedBy();
     if (f == null) {
       return ctx.host();
     }
     String k = f.apply(ctx);
+    // The user's key function may have taken any time (see KeepsClock).
+    RealCallContext.staleClock(ctx);
     return k == null ? ctx.host() : k;
   }
 
