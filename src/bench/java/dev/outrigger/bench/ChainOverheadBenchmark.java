@@ -48,7 +48,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 5, time = 1)
 @Fork(1)
 public class ChainOverheadBenchmark {
-  private static final MediaType TEXT = MediaType.get("text/plain");
+  private static final MediaType TEXT = MediaType.get("text/plain; charset=utf-8");
   private static final String URL = "http://bench.invalid/items/1";
 
   /** Answers every call in memory: nothing reaches the network. */
