@@ -240,13 +240,12 @@ public final class ApiClient implements AutoCloseable {
     if (pathOrUrl == null) {
       throw new IllegalArgumentException("path or URL must not be null");
     }
-    String m = isUpperCaseToken(method) ? method : method.toUpperCase(Locale.ROOT);
-    boolean letters = !m.isEmpty();
-    for (int i = 0; i < m.length() && letters; i++) {
-      letters = m.charAt(i) >= 'A' && m.charAt(i) <= 'Z';
-    }
-    if (!letters) {
-      throw new IllegalArgumentException("not an HTTP method: '" + method + "'");
+    String m = method;
+    if (!isUpperCaseToken(m)) {
+      m = method.toUpperCase(Locale.ROOT);
+      if (!isUpperCaseToken(m)) {
+        throw new IllegalArgumentException("not an HTTP method: '" + method + "'");
+      }
     }
     if (pathArgs == null || pathArgs.length == 0) {
       Resolved known = constantPaths.get(pathOrUrl);
@@ -266,8 +265,8 @@ public final class ApiClient implements AutoCloseable {
 
   /**
    * An argument-free path resolved once, and the plain GET of it built once: a call that adds no
-   * header, query, body or key sends that very {@code Request} (OkHttp's requests are immutable;
-   * the call's context travels as a tag of the OkHttp {@code Call}, not of the request).
+   * header, query, body or key sends that very {@code Request} (OkHttp's requests are immutable,
+   * and nothing of the call's rides on them).
    */
   private static final class Resolved {
     final HttpUrl url;
@@ -295,7 +294,11 @@ public final class ApiClient implements AutoCloseable {
     }
   }
 
+  /** Whether {@code s} is a method name as sent: one or more of {@code A} to {@code Z}. */
   private static boolean isUpperCaseToken(String s) {
+    if (s.isEmpty()) {
+      return false;
+    }
     for (int i = 0; i < s.length(); i++) {
       char c = s.charAt(i);
       if (c < 'A' || c > 'Z') {

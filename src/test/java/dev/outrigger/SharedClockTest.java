@@ -47,7 +47,16 @@ class SharedClockTest {
       if (h != null) {
         deadlineHeaders.add(h);
       }
-      if (exchange.getRequestURI().getPath().equals("/flaky") && n == 1) {
+      String path = exchange.getRequestURI().getPath();
+      if (path.equals("/fail")) {
+        exchange.sendResponseHeaders(503, -1);
+        exchange.close();
+        return;
+      }
+      if (path.equals("/fourSeconds")) {
+        time.advanceMillis(4_000);
+      }
+      if (path.equals("/flaky") && n == 1) {
         exchange.getResponseHeaders().add("Retry-After", "1");
         exchange.sendResponseHeaders(503, -1);
         exchange.close();
@@ -60,6 +69,20 @@ class SharedClockTest {
   @AfterEach
   void stop() {
     server.stop(0);
+    attemptLog.setLevel(attemptLogLevel);
+  }
+
+  /**
+   * The attempt log line at debug level has the attempt's length in it, so the transport reads
+   * the clock for it. Tests log at debug (logback-test.xml); these count readings without.
+   */
+  private final ch.qos.logback.classic.Logger attemptLog =
+      (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger("dev.outrigger.ApiClient");
+  private final ch.qos.logback.classic.Level attemptLogLevel = attemptLog.getLevel();
+
+  @BeforeEach
+  void quietAttemptLog() {
+    attemptLog.setLevel(ch.qos.logback.classic.Level.INFO);
   }
 
   private ApiClient.Builder everyPolicy() {
@@ -73,7 +96,7 @@ class SharedClockTest {
   }
 
   @Test
-  void aSuccessfulCallWithEveryPolicyReadsTheClockTwice() {
+  void aSuccessfulCallWithEveryPolicyReadsTheClockTwiceWhileTheBreakerIsCold() {
     try (ApiClient client = everyPolicy().build()) {
       client.get("/a").execute(String.class); // creates the per-host state
       reads.set(0);
@@ -81,9 +104,76 @@ class SharedClockTest {
       assertEquals("ok", client.get("/a").execute(String.class));
 
       // The call's start (shared by the deadline, the breaker, the rate limiter and, with no
-      // user code in the chain, the transport) and the attempt's end (shared by the transport
-      // and the breaker). execute() returns the body alone: no elapsed time to read.
+      // user code in the chain, the transport) and the attempt's end, for the breaker: below
+      // its minimum number of calls a success may bring it to a decision, which is dated.
+      // execute() returns the body alone: no elapsed time to read.
       assertEquals(2, reads.get(), "clock readings for one call");
+    }
+  }
+
+  @Test
+  void onceTheBreakerIsWarmASuccessfulCallReadsTheClockOnce() {
+    try (ApiClient client = everyPolicy().build()) {
+      for (int i = 0; i < 20; i++) {
+        client.get("/a").execute(String.class); // the default minimum number of calls
+      }
+      reads.set(0);
+
+      assertEquals("ok", client.get("/a").execute(String.class));
+
+      // The call's start alone. The 10 s deadline ends any attempt long before the default
+      // 60 s slow-call duration, so no attempt can be slow, and a warm count window adds a
+      // success without a date: nothing needs the attempt's end.
+      assertEquals(1, reads.get(), "clock readings for one call");
+    }
+  }
+
+  @Test
+  void theAttemptLogAtDebugLevelKeepsTheEndReading() {
+    try (ApiClient client = everyPolicy().build()) {
+      for (int i = 0; i < 20; i++) {
+        client.get("/a").execute(String.class);
+      }
+      attemptLog.setLevel(ch.qos.logback.classic.Level.DEBUG);
+      reads.set(0);
+
+      assertEquals("ok", client.get("/a").execute(String.class));
+
+      assertEquals(2, reads.get(), "clock readings for one call");
+    }
+  }
+
+  @Test
+  void aSlowCallDurationWithinTheDeadlineKeepsTheEndReading() {
+    try (ApiClient client = everyPolicy()
+        .circuitBreaker(CircuitBreaker.builder().slowCallDuration(Duration.ofSeconds(2)).build())
+        .build()) {
+      for (int i = 0; i < 20; i++) {
+        client.get("/a").execute(String.class);
+      }
+      reads.set(0);
+
+      assertEquals("ok", client.get("/a").execute(String.class));
+
+      // A 2 s attempt would be slow: the breaker times this one.
+      assertEquals(2, reads.get(), "clock readings for one call");
+    }
+  }
+
+  @Test
+  void aBreakerOpenedByASuccessIsDatedFromTheAttemptsEnd() {
+    try (ApiClient client = everyPolicy().retry(Retry.none())
+        .circuitBreaker(CircuitBreaker.builder().slidingWindowSize(2).minimumNumberOfCalls(2)
+            .waitInOpenState(Duration.ofSeconds(5)).build())
+        .build()) {
+      assertThrows(HttpStatusException.class, () -> client.get("/fail").execute(String.class));
+      // 4 s pass while the server answers: this success brings the window to its minimum with
+      // half the calls failed, and the breaker opens when the attempt ends, not when it began.
+      assertEquals("ok", client.get("/fourSeconds").execute(String.class));
+
+      CircuitBreaker.Snapshot open = client.breakers().get(0);
+      assertEquals(CircuitBreaker.State.OPEN, open.state());
+      assertEquals(Duration.ofSeconds(5), open.retryAfter());
     }
   }
 

@@ -6,7 +6,6 @@ import dev.outrigger.CallListener;
 import dev.outrigger.Deadline;
 import java.util.HashMap;
 import java.util.Map;
-import kotlin.jvm.functions.Function0;
 import okhttp3.HttpUrl;
 import okhttp3.Request;
 import okhttp3.Response;
@@ -19,11 +18,9 @@ import okio.Buffer;
  *
  * <p>It is also the {@link CallInterceptor.Chain} each interceptor of the call sees (its
  * position in the {@link PolicyChain} and the request there), so walking the chain makes no
- * object per step, and its own supplier ({@code Function0}) so the transport can tag each
- * OkHttp {@code Call} with it through {@code Call.tag(KClass, Function0)} without making one.
+ * object per step.
  */
-public final class RealCallContext
-    implements CallContext, CallInterceptor.Chain, Function0<RealCallContext> {
+public final class RealCallContext implements CallContext, CallInterceptor.Chain {
   private final String method;
   private final HttpUrl url;
   private final String host;
@@ -384,9 +381,9 @@ public final class RealCallContext
   }
 
   /**
-   * Called by the transport once the request's first byte may have reached the server. A
-   * failure before that point left the server untouched, so even a non-idempotent call may be
-   * sent again safely.
+   * Called by the transport when an attempt's OkHttp call reached the point of writing its
+   * request, so its first byte may have reached the server. A failure before that point left
+   * the server untouched, so even a non-idempotent call may be sent again safely.
    */
   public void markRequestWritten() {
     lastRequestSent = true;
@@ -429,12 +426,6 @@ public final class RealCallContext
   /** The method and redacted URL, for log lines and messages. */
   public String describe() {
     return method + " " + redactor.url(url);
-  }
-
-  /** Itself: the value a {@code Call} tag is computed from. */
-  @Override
-  public RealCallContext invoke() {
-    return this;
   }
 
   @Override

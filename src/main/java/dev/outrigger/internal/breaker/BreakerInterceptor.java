@@ -83,15 +83,32 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
       failure = t;
       throw t;
     } finally {
-      // The transport's reading at the attempt's end, when nothing slow ran after it. The
-      // attempt is timed from when it went to the network: a wait for a rate permit or an
+      // The attempt is timed from when it went to the network: a wait for a rate permit or an
       // in-flight slot is the client's own, not the server's slowness.
-      long end = RealCallContext.recentNanos(ctx, clock);
       long sent = RealCallContext.sentNanos(ctx, clock, sentBefore, start);
-      int outcome = outcome(breaker, ctx, sentBefore, response, failure, end - sent);
+      long end;
+      int outcome;
+      long left = RealCallContext.remainingNanos(ctx, clock, sent);
+      long longest = left > Long.MAX_VALUE - DEADLINE_LATE ? Long.MAX_VALUE : left + DEADLINE_LATE;
+      if (!breaker.canBeSlow(longest)) {
+        // The deadline ended the attempt (or would have) before it could be slow, so its length
+        // does not matter, and a fast success need not read the clock at all (see needsTime).
+        outcome = outcome(breaker, ctx, sentBefore, response, failure, 0);
+        end = breaker.needsTime(token, outcome) ? RealCallContext.recentNanos(ctx, clock) : sent;
+      } else {
+        // The transport's reading at the attempt's end, when nothing slow ran after it.
+        end = RealCallContext.recentNanos(ctx, clock);
+        outcome = outcome(breaker, ctx, sentBefore, response, failure, end - sent);
+      }
       breaker.onResult(token, outcome, end);
     }
   }
+
+  /**
+   * How late the deadline may end an attempt (the watchdog's lateness and then some): an attempt
+   * counts as never slow only when its deadline falls this much before the slow-call duration.
+   */
+  static final long DEADLINE_LATE = 1_000_000_000L;
 
   private int outcome(BreakerStateMachine breaker, CallContext ctx, int sentBefore,
       Response response, Throwable failure, long durationNanos) {

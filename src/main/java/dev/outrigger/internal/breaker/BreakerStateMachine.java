@@ -150,6 +150,24 @@ public final class BreakerStateMachine {
     }
   }
 
+  /**
+   * Whether {@link #onResult}{@code (token, outcome, now)} would use {@code now}: not for an
+   * outcome that is not counted, nor for a fast success that a closed breaker's warm count
+   * window adds without deciding anything. A caller may then skip reading the clock.
+   */
+  public boolean needsTime(BreakerState token, int outcome) {
+    if (outcome < 0) {
+      return false;
+    }
+    return outcome != SUCCESS
+        || !(token instanceof Closed c && c.window.recordsSuccessWithoutTime());
+  }
+
+  /** Whether a call that took at most {@code durationNanos} can be slow. */
+  public boolean canBeSlow(long durationNanos) {
+    return durationNanos > slowCallNanos;
+  }
+
   /** {@link #onResult} for a call that did not fail and took {@code durationNanos}. */
   public void onSuccess(BreakerState token, long durationNanos, long nowNanos) {
     onResult(token, durationNanos > slowCallNanos ? SLOW : SUCCESS, nowNanos);

@@ -99,6 +99,12 @@ final class CountWindow extends CountWindowPadAfter {
     return false;
   }
 
+  /** A warm window adds a fast success to a pending count: no time, no decision. */
+  @Override
+  boolean recordsSuccessWithoutTime() {
+    return warm;
+  }
+
   @Override
   Counts counts(long nowNanos) {
     flush();

@@ -45,6 +45,14 @@ abstract class Window {
    */
   abstract boolean record(int outcome, long nowNanos);
 
+  /**
+   * Whether {@link #record} of a fast success would neither read {@code nowNanos} nor ask for a
+   * decision, so a caller may pass any time. Once true, true for good.
+   */
+  boolean recordsSuccessWithoutTime() {
+    return false;
+  }
+
   /** The counts now in the window. */
   abstract Counts counts(long nowNanos);
 

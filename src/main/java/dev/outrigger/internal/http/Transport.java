@@ -22,6 +22,7 @@ import java.net.UnknownHostException;
 import java.time.Duration;
 import javax.net.ssl.SSLException;
 import kotlin.jvm.JvmClassMappingKt;
+import kotlin.jvm.functions.Function0;
 import kotlin.reflect.KClass;
 import okhttp3.Call;
 import okhttp3.Interceptor;
@@ -54,12 +55,24 @@ public final class Transport implements CallInterceptor, KeepsClock {
   private final boolean bodyInPlace;
 
   /**
-   * The key of the call's context among an OkHttp {@code Call}'s tags, made once: the
-   * {@code Class} overloads of {@code Call.tag} map the class to a new Kotlin {@code KClass} on
-   * every use, tagging and looking up alike.
+   * The tag {@link #NETWORK_INTERCEPTOR} puts on an OkHttp {@code Call} whose request it is about
+   * to write: the value and its own supplier, one object for every call.
    */
-  private static final KClass<RealCallContext> CONTEXT_TAG =
-      JvmClassMappingKt.getKotlinClass(RealCallContext.class);
+  private static final class Written implements Function0<Written> {
+    static final Written INSTANCE = new Written();
+
+    @Override
+    public Written invoke() {
+      return this;
+    }
+  }
+
+  /**
+   * The key of that tag, made once: the {@code Class} overloads of {@code Call.tag} map the class
+   * to a new Kotlin {@code KClass} on every use, tagging and looking up alike.
+   */
+  private static final KClass<Written> WRITTEN_TAG =
+      JvmClassMappingKt.getKotlinClass(Written.class);
 
   /**
    * @param okhttp the client to send with
@@ -85,19 +98,24 @@ public final class Transport implements CallInterceptor, KeepsClock {
   }
 
   /**
-   * The OkHttp network interceptor installed on the OkHttp client this transport uses. It tells
-   * the call's context the request is about to be written (a failure before this point left the
-   * server untouched), and keeps OkHttp from re-sending the request on its own after a
-   * {@code 503} ({@link FollowUpGuard#guard}). One interceptor for both: each network
-   * interceptor costs OkHttp a chain link per attempt.
+   * The OkHttp network interceptor installed on the OkHttp client this transport uses. It tags
+   * the OkHttp {@code Call} before its request is written (a failure before this point left the
+   * server untouched; the transport reads the tag when the call returns or fails), and keeps
+   * OkHttp from re-sending the request on its own after a {@code 503}
+   * ({@link FollowUpGuard#guard}). One interceptor for both: each network interceptor costs
+   * OkHttp a chain link per attempt. Only a call that reaches the network pays for the tag.
    */
   public static final Interceptor NETWORK_INTERCEPTOR = chain -> {
-    RealCallContext ctx = chain.call().tag(CONTEXT_TAG);
-    if (ctx != null) {
-      ctx.markRequestWritten();
-    }
+    chain.call().tag(WRITTEN_TAG, Written.INSTANCE);
     return FollowUpGuard.guard(chain.proceed(chain.request()));
   };
+
+  /** Tells {@code ctx} whether {@code call} got as far as writing its request. */
+  private static void noteWritten(Call call, RealCallContext ctx) {
+    if (call.tag(WRITTEN_TAG) != null) {
+      ctx.markRequestWritten();
+    }
+  }
 
   @Override
   public Response intercept(Chain chain) {
@@ -120,8 +138,6 @@ public final class Transport implements CallInterceptor, KeepsClock {
           .header(deadlineHeader, DeadlineHeaders.format(deadlineHeader, remaining)).build();
     }
     Call call = okhttp.newCall(request);
-    // The context rides on the call, not the request, so a request can be reused as it is.
-    call.tag(CONTEXT_TAG, ctx);
 
     ctx.markSent(start);
     ctx.listener().attemptStart(ctx);
@@ -134,7 +150,13 @@ public final class Transport implements CallInterceptor, KeepsClock {
         ? DeadlineWatchdog.watch(call, start + timeout, timeout)
         : DeadlineWatchdog.watch(call, timeout);
     try {
-      response = buffer(call.execute(), ctx);
+      Response received;
+      try {
+        received = call.execute();
+      } finally {
+        noteWritten(call, ctx);
+      }
+      response = buffer(received, ctx);
     } catch (IOException e) {
       ApiException failure = translate(e, ctx, capped, timeout, timer.timedOut(e));
       long elapsed = ctx.readClock() - start;
@@ -150,10 +172,18 @@ public final class Transport implements CallInterceptor, KeepsClock {
     } finally {
       timer.done();
     }
-    long elapsed = ctx.readClock() - start;
-    if (log.isDebugEnabled()) {
-      log.debug("{} -> {} in {} ms (attempt {})", ctx.describe(), response.code(),
-          elapsed / 1_000_000, ctx.attempt());
+    long elapsed = -1;
+    if (!trustRecent || !JfrListener.ignoresElapsed(ctx.listener()) || log.isDebugEnabled()) {
+      elapsed = ctx.readClock() - start;
+      if (log.isDebugEnabled()) {
+        log.debug("{} -> {} in {} ms (attempt {})", ctx.describe(), response.code(),
+            elapsed / 1_000_000, ctx.attempt());
+      }
+    } else {
+      // Nothing here wants the attempt's length, and no user code runs after it: a policy that
+      // needs the time now reads the clock itself (the breaker, only when the attempt could
+      // have been slow or its outcome moves the breaker).
+      ctx.staleClock();
     }
     attemptEnd(ctx, response.code(), null, elapsed);
     return response;
