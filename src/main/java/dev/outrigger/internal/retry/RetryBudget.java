@@ -54,6 +54,8 @@ public final class RetryBudget {
   private final ConcurrentHashMap<String, Window> windows = new ConcurrentHashMap<>();
   private final Window overflow = new Window();
   private final AtomicLong lastSweepEpoch = new AtomicLong(Long.MIN_VALUE);
+  /** The slot of the latest call, a hint for {@link #epochAt} (volatile: no torn reads). */
+  private volatile long lastEpoch;
 
   /**
    * @param ratio retries allowed per call, {@code >= 0}
@@ -87,7 +89,7 @@ public final class RetryBudget {
 
   /** {@link #deposit(String)} at {@code nowNanos}, a reading of this budget's clock. */
   public void deposit(String key, long nowNanos) {
-    long epoch = Math.floorDiv(nowNanos - originNanos, slotNanos);
+    long epoch = epochAt(nowNanos);
     Window w = window(key, epoch);
     // A reading older than the window's last use (a call held up before its first attempt)
     // must not land in a slot a newer epoch already reuses: count it in the newest one.
@@ -124,7 +126,24 @@ public final class RetryBudget {
   }
 
   private long epoch() {
-    return Math.floorDiv(nanos.getAsLong() - originNanos, slotNanos);
+    return epochAt(nanos.getAsLong());
+  }
+
+  /**
+   * The slot index of {@code nowNanos}. Most calls fall in the slot the last one did, which a
+   * multiplication confirms; a 64-bit division (tens of cycles) is left for the first call of
+   * each slot. {@link #lastEpoch} is only a hint: whatever a racing thread left there is checked.
+   */
+  private long epochAt(long nowNanos) {
+    long since = nowNanos - originNanos;
+    long hint = lastEpoch;
+    long into = since - hint * slotNanos;
+    if (into >= 0 && into < slotNanos) {
+      return hint;
+    }
+    long epoch = Math.floorDiv(since, slotNanos);
+    lastEpoch = epoch;
+    return epoch;
   }
 
   private Window window(String key, long epoch) {
