@@ -5,7 +5,17 @@ import dev.outrigger.CallListener;
 import dev.outrigger.CircuitBreaker;
 import dev.outrigger.Deadline;
 import dev.outrigger.Retry;
+import dev.outrigger.RateLimit;
 import dev.outrigger.internal.NanoClock;
+import dev.outrigger.internal.breaker.BreakerState;
+import dev.outrigger.internal.breaker.BreakerStateMachine;
+import dev.outrigger.internal.breaker.Breakers;
+import dev.outrigger.internal.http.DeadlineWatchdog;
+import dev.outrigger.internal.ratelimit.RealRateLimiter;
+import dev.outrigger.internal.retry.RetryBudget;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
+import okhttp3.Call;
 import dev.outrigger.internal.PolicyChain;
 import dev.outrigger.internal.RealCallContext;
 import dev.outrigger.internal.Redactor;
@@ -58,6 +68,12 @@ public class SpineBenchmark {
   private PolicyChain noPolicyChain;
   private ApiClient client;
   private Redactor redactor;
+  // The floor: Outrigger's own policy components, called directly, no context or chain.
+  private RealRateLimiter limiter;
+  private Breakers breakers;
+  private RetryBudget budget;
+  private final ConcurrentHashMap<String, Semaphore> slots = new ConcurrentHashMap<>();
+  private static final String HOST = "bench.invalid:80";
 
   @Setup(Level.Trial)
   public void setUp() {
@@ -74,6 +90,11 @@ public class SpineBenchmark {
         new RetryInterceptor(Retry.none(), NanoClock.SYSTEM),
         new InFlightLimiter(InFlightLimiter.DEFAULT_MAX_PER_HOST, NanoClock.SYSTEM),
         new Transport(okhttp, null, 16 << 20, null, true, true)));
+    limiter = new RealRateLimiter(RateLimit.perSecond(1e9).burst(1_000_000), System.nanoTime());
+    breakers = new Breakers(CircuitBreaker.defaults(), CallListener.NONE);
+    budget = new RetryBudget(0.2, 10_000_000_000L, 10, RetryBudget.DEFAULT_MAX_KEYS,
+        System::nanoTime);
+    slots.put(HOST, new Semaphore(InFlightLimiter.DEFAULT_MAX_PER_HOST));
   }
 
   @TearDown(Level.Trial)
@@ -96,6 +117,43 @@ public class SpineBenchmark {
   @Benchmark
   public String noPolicyChain() throws IOException {
     return through(noPolicyChain);
+  }
+
+  /**
+   * The floor of any design with these features: raw OkHttp plus one touch of each policy's
+   * state, by Outrigger's own components called directly (each measured faster than its peers
+   * in its own benchmark), with no call context, no chain, no URL, request or decoder: one
+   * clock reading, a rate-limit permit, a keyed breaker's permission and recorded success, a
+   * retry-budget deposit, a per-host in-flight slot, and a deadline registered with the
+   * watchdog.
+   */
+  @Benchmark
+  public String componentsOnly() throws IOException {
+    long now = System.nanoTime();
+    if (!limiter.tryAcquire(HOST, 1, now)) {
+      throw new IllegalStateException("rate limited");
+    }
+    BreakerStateMachine breaker = breakers.get(HOST, now);
+    BreakerState token = breaker.acquire(now);
+    budget.deposit(HOST, now);
+    Semaphore slot = slots.get(HOST);
+    if (!slot.tryAcquire()) {
+      throw new IllegalStateException("no slot");
+    }
+    try {
+      Call call = okhttp.newCall(request);
+      DeadlineWatchdog.Timer timer = DeadlineWatchdog.watch(call, now + 10_000_000_000L,
+          10_000_000_000L);
+      try (Response r = call.execute()) {
+        String body = r.body().string();
+        breaker.onResult(token, BreakerStateMachine.SUCCESS, now);
+        return body;
+      } finally {
+        timer.done();
+      }
+    } finally {
+      slot.release();
+    }
   }
 
   @Benchmark
