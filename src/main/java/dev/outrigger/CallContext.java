@@ -28,6 +28,8 @@ public interface CallContext {
    * Whether the current (or last) attempt's request may have reached the server: OkHttp had a
    * connection and began writing it. False when the attempt failed before that (connection
    * refused, deadline spent while connecting), in which case the server cannot have acted on it.
+   * Known once the attempt's OkHttp call has returned or failed (as an attempt interceptor's
+   * {@code proceed} returns, and before the listener's {@code attemptEnd}).
    */
   boolean requestWritten();
 
