@@ -417,9 +417,10 @@ public final class CircuitBreaker {
      * A call (successful or not) that takes longer than this is slow (default 60 s). The time is
      * the attempt's, from when its request went to the network to when the rest of the chain
      * returned: a wait for a rate-limit permit or an in-flight slot is the client's own and is
-     * not counted. An attempt whose deadline falls at least a second short of this duration
-     * when it is sent cannot be slow (the deadline ends it first), and is not timed: with the
-     * default 10 s deadline, the default 60 s never applies.
+     * not counted. With no interceptor or listener of the user's around it, an attempt whose
+     * deadline falls at least a second short of this duration when it is sent cannot be slow
+     * (the deadline ends it first), and is not timed: with the default 10 s deadline, the
+     * default 60 s never applies.
      *
      * @throws IllegalArgumentException if not positive
      */

@@ -68,8 +68,8 @@ class SharedClockTest {
 
   @AfterEach
   void stop() {
-    server.stop(0);
     attemptLog.setLevel(attemptLogLevel);
+    server.stop(0);
   }
 
   /**
@@ -157,6 +157,24 @@ class SharedClockTest {
 
       // A 2 s attempt would be slow: the breaker times this one.
       assertEquals(2, reads.get(), "clock readings for one call");
+    }
+  }
+
+  @Test
+  void timeAnInterceptorOfTheUsersSpendsAfterTheSendIsTimedWhateverTheDeadline() {
+    // A 1 s deadline would end a bare attempt long before the 3 s slow-call duration, but an
+    // attempt interceptor of the user's may spend any time after the response arrived.
+    try (ApiClient client = everyPolicy().deadline(Duration.ofSeconds(1)).retry(Retry.none())
+        .circuitBreaker(CircuitBreaker.builder().slowCallDuration(Duration.ofSeconds(3)).build())
+        .addAttemptInterceptor(chain -> {
+          okhttp3.Response r = chain.proceed(chain.request());
+          time.advanceMillis(4_000);
+          return r;
+        })
+        .build()) {
+      assertEquals("ok", client.get("/a").execute(String.class));
+
+      assertEquals(1, client.breakers().get(0).slowCalls(), "the 4 s attempt is slow");
     }
   }
 

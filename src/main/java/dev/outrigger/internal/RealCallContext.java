@@ -55,6 +55,8 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
   /** When the current attempt first went to the network, on {@link #clock}. */
   private long sentNanos;
   private boolean sentThisAttempt;
+  /** The last send had nothing of the user's around it: its deadline bounds its length. */
+  private boolean deadlineBoundsAttempt;
   private boolean lastRequestSent;
 
   public RealCallContext(
@@ -249,6 +251,7 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
   public int beginAttempt() {
     lastRequestSent = false;
     sentThisAttempt = false;
+    deadlineBoundsAttempt = false;
     if (attempt > 0) {
       // A previous attempt and perhaps a backoff lie behind: read the clock afresh.
       recentFresh = false;
@@ -361,6 +364,16 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
    * of an attempt dates it ({@link #sentNanos}): an attempt interceptor may send more than once.
    */
   public void markSent(long nanos) {
+    markSent(nanos, false);
+  }
+
+  /**
+   * As {@link #markSent(long)}; {@code deadlineBounds} says that no code of the user's
+   * (interceptor, listener) runs around this send, so nothing but the deadline's own cut-off
+   * ends it later than the network does ({@link #deadlineBoundsAttempt}).
+   */
+  public void markSent(long nanos, boolean deadlineBounds) {
+    deadlineBoundsAttempt = deadlineBounds;
     attemptsSent++;
     if (!sentThisAttempt) {
       sentThisAttempt = true;
@@ -378,6 +391,17 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
   public static long sentNanos(CallContext ctx, NanoClock clock, int sentBefore, long fallback) {
     RealCallContext real = onClock(ctx, clock);
     return real != null && real.attemptsSent > sentBefore ? real.sentNanos : fallback;
+  }
+
+  /**
+   * Whether {@code ctx} is a real context on {@code clock} whose current attempt was sent with
+   * nothing of the user's around it, so that it cannot have lasted much longer than the time
+   * its deadline left it when it was sent ({@link #remainingNanos(CallContext, NanoClock, long)}
+   * at {@link #sentNanos}): the watchdog cancels it then.
+   */
+  public static boolean deadlineBoundsAttempt(CallContext ctx, NanoClock clock) {
+    RealCallContext real = onClock(ctx, clock);
+    return real != null && real.deadlineBoundsAttempt;
   }
 
   /**

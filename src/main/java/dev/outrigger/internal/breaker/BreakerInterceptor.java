@@ -88,11 +88,12 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
       long sent = RealCallContext.sentNanos(ctx, clock, sentBefore, start);
       long end;
       int outcome;
-      long left = RealCallContext.remainingNanos(ctx, clock, sent);
-      long longest = left > Long.MAX_VALUE - DEADLINE_LATE ? Long.MAX_VALUE : left + DEADLINE_LATE;
-      if (!breaker.canBeSlow(longest)) {
-        // The deadline ended the attempt (or would have) before it could be slow, so its length
-        // does not matter, and a fast success need not read the clock at all (see needsTime).
+      if (RealCallContext.deadlineBoundsAttempt(ctx, clock)
+          && !breaker.canBeSlow(saturatedAdd(
+              RealCallContext.remainingNanos(ctx, clock, sent), DEADLINE_LATE))) {
+        // Nothing of the user's ran around the attempt, and the deadline ended it (or would
+        // have) before it could be slow: its length does not matter, and a fast success need not
+        // read the clock at all (see needsTime).
         outcome = outcome(breaker, ctx, sentBefore, response, failure, 0);
         end = breaker.needsTime(token, outcome) ? RealCallContext.recentNanos(ctx, clock) : sent;
       } else {
@@ -102,6 +103,11 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
       }
       breaker.onResult(token, outcome, end);
     }
+  }
+
+  private static long saturatedAdd(long a, long b) {
+    long sum = a + b;
+    return ((a ^ sum) & (b ^ sum)) < 0 ? Long.MAX_VALUE : sum;
   }
 
   /**

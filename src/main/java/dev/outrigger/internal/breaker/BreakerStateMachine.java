@@ -151,16 +151,20 @@ public final class BreakerStateMachine {
   }
 
   /**
-   * Whether {@link #onResult}{@code (token, outcome, now)} would use {@code now}: not for an
-   * outcome that is not counted, nor for a fast success that a closed breaker's warm count
-   * window adds without deciding anything. A caller may then skip reading the clock.
+   * Whether {@link #onResult}{@code (token, outcome, now)} may use {@code now}: not for an
+   * outcome that is not counted, a token of a breaker disabled or forced open, nor a fast
+   * success that a closed breaker's warm count window adds without deciding anything. A caller
+   * may then skip reading the clock.
    */
   public boolean needsTime(BreakerState token, int outcome) {
     if (outcome < 0) {
       return false;
     }
-    return outcome != SUCCESS
-        || !(token instanceof Closed c && c.window.recordsSuccessWithoutTime());
+    if (token instanceof Closed c) {
+      return outcome != SUCCESS || !c.window.recordsSuccessWithoutTime();
+    }
+    // A probe's outcome may move the breaker; a disabled or forced breaker records nothing.
+    return token instanceof HalfOpen;
   }
 
   /** Whether a call that took at most {@code durationNanos} can be slow. */

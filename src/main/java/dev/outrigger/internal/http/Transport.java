@@ -139,7 +139,7 @@ public final class Transport implements CallInterceptor, KeepsClock {
     }
     Call call = okhttp.newCall(request);
 
-    ctx.markSent(start);
+    ctx.markSent(start, trustRecent);
     ctx.listener().attemptStart(ctx);
     Response response;
     // The deadline (or the attempt timeout) cancels the call through the shared watchdog, not
