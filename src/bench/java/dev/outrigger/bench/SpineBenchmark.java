@@ -66,6 +66,7 @@ public class SpineBenchmark {
   private Request request;
   private PolicyChain transportOnly;
   private PolicyChain noPolicyChain;
+  private PolicyChain noInFlight;
   private ApiClient client;
   private Redactor redactor;
   // The floor: Outrigger's own policy components, called directly, no context or chain.
@@ -89,6 +90,10 @@ public class SpineBenchmark {
         new DeadlineInterceptor(Duration.ofSeconds(30)),
         new RetryInterceptor(Retry.none(), NanoClock.SYSTEM),
         new InFlightLimiter(InFlightLimiter.DEFAULT_MAX_PER_HOST, NanoClock.SYSTEM),
+        new Transport(okhttp, null, 16 << 20, null, true, true)));
+    noInFlight = new PolicyChain(List.of(
+        new DeadlineInterceptor(Duration.ofSeconds(30)),
+        new RetryInterceptor(Retry.none(), NanoClock.SYSTEM),
         new Transport(okhttp, null, 16 << 20, null, true, true)));
     limiter = new RealRateLimiter(RateLimit.perSecond(1e9).burst(1_000_000), System.nanoTime());
     breakers = new Breakers(CircuitBreaker.defaults(), CallListener.NONE);
@@ -154,6 +159,12 @@ public class SpineBenchmark {
     } finally {
       slot.release();
     }
+  }
+
+  /** The no-policy chain without its in-flight limit: what that limit costs per attempt. */
+  @Benchmark
+  public String noInFlight() throws IOException {
+    return through(noInFlight);
   }
 
   @Benchmark

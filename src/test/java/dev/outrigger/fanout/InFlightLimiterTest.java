@@ -348,6 +348,79 @@ class InFlightLimiterTest {
   }
 
   @Test
+  void waitersGivingUpAsSlotsAreHandedOverNeitherLeakNorLoseASlot() throws Exception {
+    // Many attempts with deadlines of a millisecond or two, so that waiters time out while
+    // holders leave and hand slots over: a slot handed to a waiter that has just given up must
+    // be neither lost (the limit shrinks) nor left lying (the limit grows).
+    int limit = 3;
+    InFlightLimiter limiter = new InFlightLimiter(limit, NanoClock.SYSTEM);
+    HttpUrl url = HttpUrl.get("http://gate.test/x");
+    java.util.concurrent.atomic.AtomicInteger holding = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.atomic.AtomicInteger most = new java.util.concurrent.atomic.AtomicInteger();
+    CallInterceptor answer = chain -> {
+      most.accumulateAndGet(holding.incrementAndGet(), Math::max);
+      java.util.concurrent.locks.LockSupport.parkNanos(
+          java.util.concurrent.ThreadLocalRandom.current().nextLong(200_000, 1_500_000));
+      holding.decrementAndGet();
+      return new Response.Builder().request(chain.request()).protocol(Protocol.HTTP_1_1)
+          .code(204).message("No Content").body(ResponseBody.create(new byte[0], null)).build();
+    };
+    PolicyChain chain = new PolicyChain(List.of(limiter, answer));
+    Request request = new Request.Builder().url(url).build();
+    java.util.concurrent.atomic.AtomicInteger timedOut = new java.util.concurrent.atomic.AtomicInteger();
+    List<Integer> ids = java.util.stream.IntStream.range(0, 3000).boxed().toList();
+    FanOut.map(ids, i -> {
+      RealCallContext ctx = context(url, Deadline.after(Duration.ofNanos(
+          java.util.concurrent.ThreadLocalRandom.current().nextLong(100_000, 2_000_000))),
+          NanoClock.SYSTEM);
+      ctx.beginAttempt();
+      try (Response r = chain.proceed(ctx, request)) {
+        return r.code();
+      } catch (DeadlineExceededException e) {
+        timedOut.incrementAndGet();
+        return 0;
+      }
+    });
+    assertTrue(most.get() <= limit, "at most " + limit + " in flight, saw " + most.get());
+    assertTrue(timedOut.get() > 0, "some waiters must have given up for this test to mean much");
+    assertEquals(0, limiter.inFlight(host(url)));
+    assertEquals(0, limiter.waiting(host(url)));
+
+    // Exactly the limit's worth of slots is left: that many attempts hold at once, and one more
+    // waits until one of them leaves.
+    CountDownLatch release = new CountDownLatch(1);
+    CountDownLatch allIn = new CountDownLatch(limit);
+    CallInterceptor hold = c -> {
+      allIn.countDown();
+      try {
+        release.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      return new Response.Builder().request(c.request()).protocol(Protocol.HTTP_1_1)
+          .code(204).message("No Content").body(ResponseBody.create(new byte[0], null)).build();
+    };
+    PolicyChain holding2 = new PolicyChain(List.of(limiter, hold));
+    List<Thread> holders = new ArrayList<>();
+    for (int i = 0; i < limit; i++) {
+      holders.add(Thread.ofVirtual().start(() -> {
+        RealCallContext ctx = context(url, Deadline.after(Duration.ofSeconds(20)), NanoClock.SYSTEM);
+        ctx.beginAttempt();
+        holding2.proceed(ctx, request).close();
+      }));
+    }
+    assertTrue(allIn.await(10, TimeUnit.SECONDS), "the limit's worth of attempts got in");
+    RealCallContext extra = context(url, Deadline.after(Duration.ofMillis(50)), NanoClock.SYSTEM);
+    extra.beginAttempt();
+    assertThrows(DeadlineExceededException.class, () -> holding2.proceed(extra, request));
+    release.countDown();
+    for (Thread t : holders) {
+      t.join(10_000);
+    }
+    assertEquals(0, limiter.inFlight(host(url)));
+  }
+
+  @Test
   void rejectsALimitBelowOneAndDescribesItself() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> new InFlightLimiter(0, NanoClock.SYSTEM));

@@ -75,7 +75,10 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
   private final int maxPerHost;
   private final AdaptiveLimit adaptive;
   private final NanoClock clock;
+  /** Per-host state under an adaptive limit. */
   private final ConcurrentHashMap<String, Host> hosts = new ConcurrentHashMap<>();
+  /** Per-host state under the static limit. */
+  private final ConcurrentHashMap<String, Gate> gates = new ConcurrentHashMap<>();
 
   /**
    * @param maxPerHost attempts allowed in flight to one host at once
@@ -119,22 +122,15 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
   public Response intercept(Chain chain) {
     CallContext ctx = chain.context();
     String key = ctx.host();
+    if (adaptive == null) {
+      return throughGate(chain, ctx, key);
+    }
     Host host = join(key);
     try {
       acquire(host, ctx);
     } catch (RuntimeException | Error e) {
       leave(key, host);
       throw e;
-    }
-    if (host.vegas == null) {
-      // A static limit counts attempts in flight by its slots alone: two atomic updates per
-      // attempt fewer, which is what two threads calling the same host contend on.
-      try {
-        return chain.proceed(chain.request());
-      } finally {
-        host.slots.release();
-        leave(key, host);
-      }
     }
     int inFlight = host.inFlight.incrementAndGet();
     long start = RealCallContext.recentNanos(ctx, clock);
@@ -209,7 +205,7 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
         throw new DeadlineExceededException(
             describe(ctx) + ": no in-flight slot to " + ctx.host() + " within the deadline (waited "
                 + waited.toMillis() + " ms; " + host.limitNow() + " attempts in flight to it at "
-                + "most" + (adaptive == null ? "" : ", adaptive") + ")",
+                + "most, adaptive)",
             null,
             ctx.attemptsSent());
       }
@@ -218,14 +214,82 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
     }
   }
 
+  /**
+   * An attempt under the static limit: one compare-and-set to take a free slot and one atomic
+   * decrement to give it back ({@link Gate}); a wait only when every slot is taken.
+   */
+  private Response throughGate(Chain chain, CallContext ctx, String key) {
+    Gate gate;
+    int before;
+    while (true) {
+      gate = gates.get(key);
+      if (gate == null) {
+        Gate created = new Gate(maxPerHost);
+        gate = gates.putIfAbsent(key, created);
+        if (gate == null) {
+          gate = created;
+        }
+      }
+      before = gate.join();
+      if (before >= 0) {
+        break;
+      }
+      // Retired after its last user left: drop it (if still mapped) and use a fresh one.
+      gates.remove(key, gate);
+    }
+    if (before >= maxPerHost) {
+      awaitSlot(key, gate, ctx);
+    }
+    try {
+      return chain.proceed(chain.request());
+    } finally {
+      if (gate.leave()) {
+        retireIfIdle(key, gate);
+      }
+    }
+  }
+
+  /** Waits for a slot handed over by a leaving attempt, as long as the deadline allows. */
+  private void awaitSlot(String key, Gate gate, CallContext ctx) {
+    Deadline deadline = ctx.deadline();
+    long start = clock.nanoTime();
+    boolean acquired;
+    try {
+      acquired = gate.await(deadline == null ? Long.MAX_VALUE : deadline.remainingNanos());
+    } catch (InterruptedException e) {
+      if (gate.giveUp()) {
+        retireIfIdle(key, gate);
+      }
+      throw cancelled(ctx, e);
+    }
+    Duration waited = Duration.ofNanos(Math.max(0, clock.nanoTime() - start));
+    if (!acquired && gate.giveUp()) {
+      retireIfIdle(key, gate);
+    }
+    RealCallContext.staleClock(ctx);
+    reportWait(ctx, waited);
+    if (!acquired) {
+      throw new DeadlineExceededException(
+          describe(ctx) + ": no in-flight slot to " + ctx.host() + " within the deadline (waited "
+              + waited.toMillis() + " ms; " + maxPerHost + " attempts in flight to it at most)",
+          null,
+          ctx.attemptsSent());
+    }
+  }
+
+  /** Drops an idle host's gate when many hosts are tracked; a racing arrival keeps it. */
+  private void retireIfIdle(String key, Gate gate) {
+    if (gates.size() > IDLE_HOSTS_KEPT && gate.retire()) {
+      gates.remove(key, gate);
+    }
+  }
+
   /** Registers the caller as a user of {@code key}'s state, creating it if needed. */
   private Host join(String key) {
     while (true) {
       Host h = hosts.get(key);
       if (h == null) {
-        Host created = adaptive == null
-            ? new Host(maxPerHost, null)
-            : new Host(adaptive.initial(), new VegasLimit(adaptive, clock::nanoTime));
+        Host created = new Host(adaptive.initial(), new VegasLimit(adaptive, clock::nanoTime));
         h = hosts.putIfAbsent(key, created);
         if (h == null) {
           h = created;
@@ -275,16 +339,22 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
 
   /** Attempts in flight to {@code host} now (for diagnostics and tests). */
   public int inFlight(String host) {
+    if (adaptive == null) {
+      Gate g = gates.get(host);
+      return g == null ? 0 : g.holding();
+    }
     Host h = hosts.get(host);
     if (h == null) {
       return 0;
     }
-    return h.vegas == null ? Math.max(0, h.limitNow() - h.slots.availablePermits())
-        : h.inFlight.get();
+    return h.inFlight.get();
   }
 
   /** The current limit for {@code host}: the static one, or the adaptive one learnt so far. */
   public int limit(String host) {
+    if (adaptive == null) {
+      return maxPerHost;
+    }
     Host h = hosts.get(host);
     if (h == null) {
       return adaptive == null ? maxPerHost : adaptive.initial();
@@ -294,13 +364,17 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
 
   /** Attempts waiting for a slot to {@code host} now (an estimate, for diagnostics and tests). */
   public int waiting(String host) {
+    if (adaptive == null) {
+      Gate g = gates.get(host);
+      return g == null ? 0 : g.waiting();
+    }
     Host h = hosts.get(host);
     return h == null ? 0 : h.slots.getQueueLength();
   }
 
   /** How many hosts have state now: those in use plus at most {@link #IDLE_HOSTS_KEPT} idle. */
   public int hostsTracked() {
-    return hosts.size();
+    return adaptive == null ? gates.size() : hosts.size();
   }
 
   @Override
@@ -312,15 +386,16 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
   }
 
   /**
-   * One host's slots and how many threads use them (holding or waiting). {@code users} is -1
+   * One host's state under an adaptive limit: its slots and how many threads use them (holding
+   * or waiting), its attempts in flight and its estimator. {@code users} is -1
    * once retired: a retired state is never used again, so the one that replaces it in the map
    * starts with every slot free, which is true because nobody used the old one.
    */
   private static final class Host {
     final Slots slots;
     final AtomicInteger users = new AtomicInteger();
-    final AtomicInteger inFlight = new AtomicInteger(); // adaptive only: attempts in flight
-    final VegasLimit vegas; // null: static limit
+    final AtomicInteger inFlight = new AtomicInteger(); // attempts in flight
+    final VegasLimit vegas;
     final AtomicInteger applied; // the limit the semaphore's permits reflect
     final AtomicInteger logged; // the limit last logged at DEBUG
 

@@ -1,0 +1,108 @@
+package dev.outrigger.internal.bulkhead;
+
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * One host's slots under a static in-flight limit: a single count of the attempts holding or
+ * waiting for a slot ({@code -1} once retired), so an attempt that finds a slot free takes it
+ * with one compare-and-set and gives it back with one atomic decrement. An attempt that counts
+ * itself in beyond the limit waits on {@link #handoff}, a fair semaphore with no permits of its
+ * own; a holder that leaves while the count is above the limit hands its slot over through it,
+ * to the attempt that has waited longest.
+ *
+ * <p>Why the limit holds: let E be the count's excess over the limit, W the waiters not yet
+ * handed a slot, and P the slots handed over but not yet taken (the semaphore's permits). An
+ * arrival beyond the limit adds one to E and to W; a holder leaving while E > 0 takes one from E
+ * and adds one to P; a waiter taking a permit takes one from W and from P; a waiter giving up
+ * while E > 0 takes one from E and from W. So W - P = E throughout. The holders are the count
+ * less the waiters, count - E - P = min(count, limit) - P: never above the limit. An arrival
+ * finds a free slot only when E = 0, that is when every waiter has had a slot handed over:
+ * nobody is passed over. A waiter that gives up when E = 0 (so W = P, and a slot was handed over
+ * for it) takes one permit as it leaves, as if it had taken the slot and given it back.
+ *
+ * <p>Thread-safe. Waiting parks on the semaphore, which never pins a virtual thread.
+ */
+final class Gate {
+  private final int limit;
+  private final AtomicInteger count = new AtomicInteger();
+  private final Semaphore handoff = new Semaphore(0, true);
+
+  Gate(int limit) {
+    this.limit = limit;
+  }
+
+  /**
+   * Counts the caller in. Returns the count before it: below the limit, the caller holds a slot;
+   * at or above it, the caller must {@link #await} one. Returns -1 if this gate is retired (the
+   * caller must use a fresh one).
+   */
+  int join() {
+    while (true) {
+      int c = count.get();
+      if (c < 0) {
+        return -1;
+      }
+      if (count.compareAndSet(c, c + 1)) {
+        return c;
+      }
+    }
+  }
+
+  /**
+   * Waits up to {@code nanos} ({@code Long.MAX_VALUE}: without limit) for a slot handed over,
+   * first come first served. False if the time ran out: the caller must then {@link #giveUp}.
+   */
+  boolean await(long nanos) throws InterruptedException {
+    if (nanos == Long.MAX_VALUE) {
+      handoff.acquire();
+      return true;
+    }
+    return nanos > 0 && handoff.tryAcquire(nanos, TimeUnit.NANOSECONDS);
+  }
+
+  /** A holder leaves, handing its slot to the longest waiter if any. True if now idle. */
+  boolean leave() {
+    int was = count.getAndDecrement();
+    if (was > limit) {
+      handoff.release();
+      return false;
+    }
+    return was == 1;
+  }
+
+  /**
+   * A waiter leaves without a slot (its time ran out, or it was interrupted). If the count was
+   * no longer above the limit, a slot was handed over for it: it takes that permit, which is
+   * there or about to be, so no later waiter finds a slot that nobody gave back. True if now
+   * idle.
+   */
+  boolean giveUp() {
+    int was = count.getAndDecrement();
+    if (was <= limit) {
+      handoff.acquireUninterruptibly();
+    }
+    return was == 1;
+  }
+
+  /** Retires an idle gate so it can be dropped; false if an arrival got in first. */
+  boolean retire() {
+    return count.compareAndSet(0, -1);
+  }
+
+  /** Attempts holding a slot, counting slots handed over and not yet taken. */
+  int holding() {
+    return Math.max(0, Math.min(count.get(), limit));
+  }
+
+  /** Attempts waiting for a slot that none has been handed over to yet. */
+  int waiting() {
+    return Math.max(0, count.get() - limit);
+  }
+
+  /** Slots handed over and not yet taken (for tests). */
+  int handedOver() {
+    return handoff.availablePermits();
+  }
+}
