@@ -48,10 +48,11 @@ import org.openjdk.jmh.annotations.Warmup;
  * The spine of an Outrigger call taken apart, in memory (the same answering interceptor as
  * {@link ChainOverheadBenchmark}): raw OkHttp; Outrigger's transport alone behind a call context
  * (one OkHttp call, the deadline watchdog, the body read whole and left in place, as a client
- * with no interceptor of the user's does); the transport with the
- * deadline step, the retry step (one attempt) and the in-flight limit, the chain a client with no
- * policies runs; and that client itself, which adds resolving the URL, the request object and
- * decoding the body. Each row minus the one before is what that layer costs.
+ * with no interceptor of the user's does); the transport with the deadline step and the retry
+ * step (one attempt); then with the in-flight limit too, the chain a client with no policies
+ * runs; and that client itself, which adds resolving the URL, the request object and decoding
+ * the body. Each row minus the one before is what that layer costs. {@link #componentsOnly} is a
+ * reference point beside them: each policy's state touched once, with no context or chain.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)

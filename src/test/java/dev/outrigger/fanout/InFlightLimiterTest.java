@@ -421,6 +421,61 @@ class InFlightLimiterTest {
   }
 
   @Test
+  void aListenerThatThrowsAnErrorAfterAWaitDoesNotKeepTheSlot() throws Exception {
+    InFlightLimiter limiter = new InFlightLimiter(1, NanoClock.SYSTEM);
+    HttpUrl url = HttpUrl.get("http://gate.test/x");
+    Request request = new Request.Builder().url(url).build();
+    CountDownLatch in = new CountDownLatch(1);
+    CountDownLatch out = new CountDownLatch(1);
+    CallInterceptor answer = c -> {
+      if (c.context().method().equals("HOLD")) {
+        in.countDown();
+        try {
+          out.await();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+      return new Response.Builder().request(c.request()).protocol(Protocol.HTTP_1_1)
+          .code(204).message("No Content").body(ResponseBody.create(new byte[0], null)).build();
+    };
+    PolicyChain chain = new PolicyChain(List.of(limiter, answer));
+    Thread holder = Thread.ofVirtual().start(() -> {
+      RealCallContext ctx = new RealCallContext("HOLD", url, Deadline.after(Duration.ofSeconds(20)),
+          true, NanoClock.SYSTEM, CallListener.NONE, new Redactor(Set.of(), Set.of()));
+      ctx.beginAttempt();
+      chain.proceed(ctx, request).close();
+    });
+    assertTrue(in.await(10, TimeUnit.SECONDS));
+    CallListener throwing = new CallListener() {
+      @Override
+      public void inFlightWaited(CallContext call, Duration waited) {
+        throw new AssertionError("listener failed");
+      }
+    };
+    RealCallContext waiter = new RealCallContext("GET", url, Deadline.after(Duration.ofSeconds(20)),
+        true, NanoClock.SYSTEM, throwing, new Redactor(Set.of(), Set.of()));
+    waiter.beginAttempt();
+    AtomicReference<Throwable> thrown = new AtomicReference<>();
+    Thread t = Thread.ofVirtual().start(() -> {
+      try {
+        chain.proceed(waiter, request).close();
+      } catch (Throwable e) {
+        thrown.set(e);
+      }
+    });
+    until(() -> limiter.waiting(host(url)) == 1, "the second attempt waits");
+    out.countDown();
+    t.join(10_000);
+    holder.join(10_000);
+    assertInstanceOf(AssertionError.class, thrown.get());
+    assertEquals(0, limiter.inFlight(host(url)), "the slot the waiter got went back");
+    RealCallContext next = context(url, Deadline.after(Duration.ofMillis(500)), NanoClock.SYSTEM);
+    next.beginAttempt();
+    assertEquals(204, chain.proceed(next, request).code());
+  }
+
+  @Test
   void rejectsALimitBelowOneAndDescribesItself() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> new InFlightLimiter(0, NanoClock.SYSTEM));

@@ -200,7 +200,15 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
       }
       Duration waited = Duration.ofNanos(Math.max(0, clock.nanoTime() - start));
       RealCallContext.staleClock(ctx);
-      reportWait(ctx, waited);
+      try {
+        reportWait(ctx, waited);
+      } catch (Error e) {
+        // A listener's Error (its exceptions are caught there): the slot must not leak with it.
+        if (acquired) {
+          host.slots.release();
+        }
+        throw e;
+      }
       if (!acquired) {
         throw new DeadlineExceededException(
             describe(ctx) + ": no in-flight slot to " + ctx.host() + " within the deadline (waited "
@@ -267,7 +275,15 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
       retireIfIdle(key, gate);
     }
     RealCallContext.staleClock(ctx);
-    reportWait(ctx, waited);
+    try {
+      reportWait(ctx, waited);
+    } catch (Error e) {
+      // A listener's Error (its exceptions are caught there): the slot must not leak with it.
+      if (acquired && gate.leave()) {
+        retireIfIdle(key, gate);
+      }
+      throw e;
+    }
     if (!acquired) {
       throw new DeadlineExceededException(
           describe(ctx) + ": no in-flight slot to " + ctx.host() + " within the deadline (waited "
@@ -357,7 +373,7 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
     }
     Host h = hosts.get(host);
     if (h == null) {
-      return adaptive == null ? maxPerHost : adaptive.initial();
+      return adaptive.initial();
     }
     return h.limitNow();
   }
