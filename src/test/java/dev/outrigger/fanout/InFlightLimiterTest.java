@@ -422,7 +422,16 @@ class InFlightLimiterTest {
 
   @Test
   void aListenerThatThrowsAnErrorAfterAWaitDoesNotKeepTheSlot() throws Exception {
-    InFlightLimiter limiter = new InFlightLimiter(1, NanoClock.SYSTEM);
+    aListenerErrorGivesTheSlotBack(new InFlightLimiter(1, NanoClock.SYSTEM));
+  }
+
+  @Test
+  void aListenerThatThrowsAnErrorAfterAWaitDoesNotKeepTheAdaptiveSlot() throws Exception {
+    aListenerErrorGivesTheSlotBack(new InFlightLimiter(
+        dev.outrigger.AdaptiveLimit.vegas().min(1).initial(1).max(1), NanoClock.SYSTEM));
+  }
+
+  private void aListenerErrorGivesTheSlotBack(InFlightLimiter limiter) throws Exception {
     HttpUrl url = HttpUrl.get("http://gate.test/x");
     Request request = new Request.Builder().url(url).build();
     CountDownLatch in = new CountDownLatch(1);
@@ -469,7 +478,8 @@ class InFlightLimiterTest {
     t.join(10_000);
     holder.join(10_000);
     assertInstanceOf(AssertionError.class, thrown.get());
-    assertEquals(0, limiter.inFlight(host(url)), "the slot the waiter got went back");
+    assertEquals(0, limiter.inFlight(host(url)), "nothing in flight");
+    // The slot the waiter got went back: the next attempt gets in at once.
     RealCallContext next = context(url, Deadline.after(Duration.ofMillis(500)), NanoClock.SYSTEM);
     next.beginAttempt();
     assertEquals(204, chain.proceed(next, request).code());
