@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.outrigger.CallContext;
 import dev.outrigger.CallInterceptor;
+import dev.outrigger.AdaptiveLimit;
 import dev.outrigger.CallListener;
 import dev.outrigger.Deadline;
 import dev.outrigger.DeadlineExceededException;
@@ -27,9 +28,13 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
+import java.util.stream.IntStream;
 import okhttp3.HttpUrl;
 import okhttp3.OkHttpClient;
 import okhttp3.Protocol;
@@ -106,6 +111,12 @@ class InFlightLimiterTest {
     return RealCallContext.hostKey(url);
   }
 
+  /** An answer made in memory, for chains whose end needs no server. */
+  private static Response noContent(Request request) {
+    return new Response.Builder().request(request).protocol(Protocol.HTTP_1_1)
+        .code(204).message("No Content").body(ResponseBody.create(new byte[0], null)).build();
+  }
+
   /** Yields until {@code condition} holds; fails after 10 s. */
   private static void until(BooleanSupplier condition, String what) {
     long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
@@ -126,7 +137,7 @@ class InFlightLimiterTest {
       return TestServer.Reply.ok("ok");
     });
     InFlightLimiter limiter = new InFlightLimiter(limit, NanoClock.SYSTEM);
-    List<Integer> ids = java.util.stream.IntStream.range(0, calls).boxed().toList();
+    List<Integer> ids = IntStream.range(0, calls).boxed().toList();
     List<Result<String>> results = FanOut.map(ids, i -> call(limiter, server.url("/x")));
     assertTrue(results.stream().allMatch(Result::isSuccess), results.toString());
     assertEquals(limit, server.maxInFlight(), "the server's peak in flight");
@@ -337,8 +348,7 @@ class InFlightLimiterTest {
 
         @Override
         public Response proceed(Request req) {
-          return new Response.Builder().request(req).protocol(Protocol.HTTP_1_1).code(204)
-              .message("No Content").body(ResponseBody.create(new byte[0], null)).build();
+          return noContent(req);
         }
       });
       r.close();
@@ -355,23 +365,22 @@ class InFlightLimiterTest {
     int limit = 3;
     InFlightLimiter limiter = new InFlightLimiter(limit, NanoClock.SYSTEM);
     HttpUrl url = HttpUrl.get("http://gate.test/x");
-    java.util.concurrent.atomic.AtomicInteger holding = new java.util.concurrent.atomic.AtomicInteger();
-    java.util.concurrent.atomic.AtomicInteger most = new java.util.concurrent.atomic.AtomicInteger();
+    AtomicInteger holding = new AtomicInteger();
+    AtomicInteger most = new AtomicInteger();
     CallInterceptor answer = chain -> {
       most.accumulateAndGet(holding.incrementAndGet(), Math::max);
-      java.util.concurrent.locks.LockSupport.parkNanos(
-          java.util.concurrent.ThreadLocalRandom.current().nextLong(200_000, 1_500_000));
+      LockSupport.parkNanos(
+          ThreadLocalRandom.current().nextLong(200_000, 1_500_000));
       holding.decrementAndGet();
-      return new Response.Builder().request(chain.request()).protocol(Protocol.HTTP_1_1)
-          .code(204).message("No Content").body(ResponseBody.create(new byte[0], null)).build();
+      return noContent(chain.request());
     };
     PolicyChain chain = new PolicyChain(List.of(limiter, answer));
     Request request = new Request.Builder().url(url).build();
-    java.util.concurrent.atomic.AtomicInteger timedOut = new java.util.concurrent.atomic.AtomicInteger();
-    List<Integer> ids = java.util.stream.IntStream.range(0, 3000).boxed().toList();
+    AtomicInteger timedOut = new AtomicInteger();
+    List<Integer> ids = IntStream.range(0, 3000).boxed().toList();
     FanOut.map(ids, i -> {
       RealCallContext ctx = context(url, Deadline.after(Duration.ofNanos(
-          java.util.concurrent.ThreadLocalRandom.current().nextLong(100_000, 2_000_000))),
+          ThreadLocalRandom.current().nextLong(100_000, 2_000_000))),
           NanoClock.SYSTEM);
       ctx.beginAttempt();
       try (Response r = chain.proceed(ctx, request)) {
@@ -397,22 +406,22 @@ class InFlightLimiterTest {
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
-      return new Response.Builder().request(c.request()).protocol(Protocol.HTTP_1_1)
-          .code(204).message("No Content").body(ResponseBody.create(new byte[0], null)).build();
+      return noContent(c.request());
     };
-    PolicyChain holding2 = new PolicyChain(List.of(limiter, hold));
+    PolicyChain holdingChain = new PolicyChain(List.of(limiter, hold));
     List<Thread> holders = new ArrayList<>();
     for (int i = 0; i < limit; i++) {
       holders.add(Thread.ofVirtual().start(() -> {
-        RealCallContext ctx = context(url, Deadline.after(Duration.ofSeconds(20)), NanoClock.SYSTEM);
+        RealCallContext ctx =
+            context(url, Deadline.after(Duration.ofSeconds(20)), NanoClock.SYSTEM);
         ctx.beginAttempt();
-        holding2.proceed(ctx, request).close();
+        holdingChain.proceed(ctx, request).close();
       }));
     }
     assertTrue(allIn.await(10, TimeUnit.SECONDS), "the limit's worth of attempts got in");
     RealCallContext extra = context(url, Deadline.after(Duration.ofMillis(50)), NanoClock.SYSTEM);
     extra.beginAttempt();
-    assertThrows(DeadlineExceededException.class, () -> holding2.proceed(extra, request));
+    assertThrows(DeadlineExceededException.class, () -> holdingChain.proceed(extra, request));
     release.countDown();
     for (Thread t : holders) {
       t.join(10_000);
@@ -428,7 +437,7 @@ class InFlightLimiterTest {
   @Test
   void aListenerThatThrowsAnErrorAfterAWaitDoesNotKeepTheAdaptiveSlot() throws Exception {
     aListenerErrorGivesTheSlotBack(new InFlightLimiter(
-        dev.outrigger.AdaptiveLimit.vegas().min(1).initial(1).max(1), NanoClock.SYSTEM));
+        AdaptiveLimit.vegas().min(1).initial(1).max(1), NanoClock.SYSTEM));
   }
 
   private void aListenerErrorGivesTheSlotBack(InFlightLimiter limiter) throws Exception {
@@ -445,8 +454,7 @@ class InFlightLimiterTest {
           Thread.currentThread().interrupt();
         }
       }
-      return new Response.Builder().request(c.request()).protocol(Protocol.HTTP_1_1)
-          .code(204).message("No Content").body(ResponseBody.create(new byte[0], null)).build();
+      return noContent(c.request());
     };
     PolicyChain chain = new PolicyChain(List.of(limiter, answer));
     Thread holder = Thread.ofVirtual().start(() -> {
