@@ -378,7 +378,7 @@ class InFlightLimiterTest {
     Request request = new Request.Builder().url(url).build();
     AtomicInteger timedOut = new AtomicInteger();
     List<Integer> ids = IntStream.range(0, 3000).boxed().toList();
-    FanOut.map(ids, i -> {
+    List<Result<Integer>> results = FanOut.map(ids, i -> {
       RealCallContext ctx = context(url, Deadline.after(Duration.ofNanos(
           ThreadLocalRandom.current().nextLong(100_000, 2_000_000))),
           NanoClock.SYSTEM);
@@ -390,6 +390,8 @@ class InFlightLimiterTest {
         return 0;
       }
     });
+    assertTrue(results.stream().allMatch(Result::isSuccess),
+        results.stream().filter(r -> !r.isSuccess()).findFirst().toString());
     assertTrue(most.get() <= limit, "at most " + limit + " in flight, saw " + most.get());
     assertTrue(timedOut.get() > 0, "some waiters must have given up for this test to mean much");
     assertEquals(0, limiter.inFlight(host(url)));
@@ -490,7 +492,9 @@ class InFlightLimiterTest {
     // The slot the waiter got went back: the next attempt gets in at once.
     RealCallContext next = context(url, Deadline.after(Duration.ofMillis(500)), NanoClock.SYSTEM);
     next.beginAttempt();
-    assertEquals(204, chain.proceed(next, request).code());
+    try (Response r = chain.proceed(next, request)) {
+      assertEquals(204, r.code());
+    }
   }
 
   @Test

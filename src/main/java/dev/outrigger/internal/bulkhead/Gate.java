@@ -16,11 +16,13 @@ import java.util.concurrent.atomic.AtomicInteger;
  * handed a slot, and P the slots handed over but not yet taken (the semaphore's permits). An
  * arrival beyond the limit adds one to E and to W; a holder leaving while E > 0 takes one from E
  * and adds one to P; a waiter taking a permit takes one from W and from P; a waiter giving up
- * while E > 0 takes one from E and from W. So W - P = E throughout. The holders are the count
- * less the waiters, count - E - P = min(count, limit) - P: never above the limit. An arrival
- * finds a free slot only when E = 0, that is when every waiter has had a slot handed over:
- * nobody is passed over. A waiter that gives up when E = 0 (so W = P, and a slot was handed over
- * for it) takes one permit as it leaves, as if it had taken the slot and given it back.
+ * while E > 0 takes one from E and from W. (P counts a slot from the moment its holder counts
+ * itself out, a moment before the permit appears.) So W - P = E throughout. The holders are the
+ * count less the waiters, count - E - P = min(count, limit) - P: never above the limit. An
+ * arrival finds a free slot only when E = 0, that is when every waiter has had a slot handed
+ * over: nobody is passed over. A waiter that gives up when E = 0 (so W = P, and a slot was
+ * handed over for it) takes a permit while still counted, then leaves as a holder does: as if
+ * it had taken the slot and given it back.
  *
  * <p>Thread-safe. Waiting parks on the semaphore, which never pins a virtual thread.
  */
@@ -64,7 +66,19 @@ final class Gate {
 
   /** A holder leaves, handing its slot to the longest waiter if any. True if now idle. */
   boolean leave() {
-    int was = count.getAndDecrement();
+    return handOver(countOut());
+  }
+
+  /** The first half of {@link #leave}: counts a holder out; returns the count before. */
+  int countOut() {
+    return count.getAndDecrement();
+  }
+
+  /**
+   * The second half of {@link #leave}, given the count before: hands the slot over if attempts
+   * wait. True if now idle.
+   */
+  boolean handOver(int was) {
     if (was > limit) {
       handoff.release();
       return false;
@@ -73,17 +87,28 @@ final class Gate {
   }
 
   /**
-   * A waiter leaves without a slot (its time ran out, or it was interrupted). If the count was
-   * no longer above the limit, a slot was handed over for it: it takes that permit, which is
-   * there or about to be, so no later waiter finds a slot that nobody gave back. True if now
-   * idle.
+   * A waiter leaves without a slot (its time ran out, or it was interrupted). While the count is
+   * above the limit it just counts itself out. Once it is not, a slot has been handed over for
+   * it (or is being handed: a holder between its decrement and its release): it takes that slot
+   * and gives it back as a holder would, staying counted until it has it, so that no other
+   * attempt can take that slot beside one it got in its own right. True if now idle.
    */
   boolean giveUp() {
-    int was = count.getAndDecrement();
-    if (was <= limit) {
-      handoff.acquireUninterruptibly();
+    for (int spins = 0; ; spins++) {
+      int c = count.get();
+      if (c > limit) {
+        if (count.compareAndSet(c, c - 1)) {
+          return false;
+        }
+      } else if (handoff.tryAcquire()) {
+        // Taking it ahead of the queue passes nobody over: every waiter has one handed over.
+        return leave();
+      } else if (spins < 100) {
+        Thread.onSpinWait();
+      } else {
+        Thread.yield();
+      }
     }
-    return was == 1;
   }
 
   /** Retires an idle gate so it can be dropped; false if an arrival got in first. */
@@ -96,9 +121,9 @@ final class Gate {
     return Math.max(0, Math.min(count.get(), limit));
   }
 
-  /** Attempts waiting for a slot that none has been handed over to yet. */
+  /** Attempts parked waiting for a slot (an estimate). */
   int waiting() {
-    return Math.max(0, count.get() - limit);
+    return handoff.getQueueLength();
   }
 
   /** Slots handed over and not yet taken (for tests). */

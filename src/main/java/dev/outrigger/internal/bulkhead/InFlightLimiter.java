@@ -227,6 +227,10 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
    * decrement to give it back ({@link Gate}); a wait only when every slot is taken.
    */
   private Response throughGate(Chain chain, CallContext ctx, String key) {
+    if (Thread.interrupted()) {
+      // As a wait would: an interrupted caller sends nothing.
+      throw cancelled(ctx, new InterruptedException());
+    }
     Gate gate;
     int before;
     while (true) {
@@ -251,45 +255,55 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
     try {
       return chain.proceed(chain.request());
     } finally {
-      if (gate.leave()) {
-        retireIfIdle(key, gate);
-      }
+      countOut(key, gate, true);
     }
   }
 
-  /** Waits for a slot handed over by a leaving attempt, as long as the deadline allows. */
+  /**
+   * Waits for a slot handed over by a leaving attempt, as long as the deadline allows. On any
+   * way out but with a slot, the attempt is counted out of {@code gate} first.
+   */
   private void awaitSlot(String key, Gate gate, CallContext ctx) {
-    Deadline deadline = ctx.deadline();
-    long start = clock.nanoTime();
-    boolean acquired;
+    boolean acquired = false;
+    boolean counted = true;
     try {
-      acquired = gate.await(deadline == null ? Long.MAX_VALUE : deadline.remainingNanos());
-    } catch (InterruptedException e) {
-      if (gate.giveUp()) {
-        retireIfIdle(key, gate);
+      Deadline deadline = ctx.deadline();
+      long start = clock.nanoTime();
+      try {
+        acquired = gate.await(deadline == null ? Long.MAX_VALUE : deadline.remainingNanos());
+      } catch (InterruptedException e) {
+        counted = false;
+        countOut(key, gate, false);
+        throw cancelled(ctx, e);
       }
-      throw cancelled(ctx, e);
-    }
-    Duration waited = Duration.ofNanos(Math.max(0, clock.nanoTime() - start));
-    if (!acquired && gate.giveUp()) {
-      retireIfIdle(key, gate);
-    }
-    RealCallContext.staleClock(ctx);
-    try {
+      Duration waited = Duration.ofNanos(Math.max(0, clock.nanoTime() - start));
+      if (!acquired) {
+        counted = false;
+        countOut(key, gate, false);
+      }
+      RealCallContext.staleClock(ctx);
       reportWait(ctx, waited);
-    } catch (Error e) {
-      // A listener's Error (its exceptions are caught there): the slot must not leak with it.
-      if (acquired && gate.leave()) {
-        retireIfIdle(key, gate);
+      if (!acquired) {
+        throw new DeadlineExceededException(
+            describe(ctx) + ": no in-flight slot to " + ctx.host() + " within the deadline (waited "
+                + waited.toMillis() + " ms; " + maxPerHost + " attempts in flight to it at most)",
+            null,
+            ctx.attemptsSent());
+      }
+    } catch (RuntimeException | Error e) {
+      // A listener's Error (its exceptions are caught there), or anything else unforeseen:
+      // neither a slot nor a place in the count may leak with it.
+      if (counted) {
+        countOut(key, gate, acquired);
       }
       throw e;
     }
-    if (!acquired) {
-      throw new DeadlineExceededException(
-          describe(ctx) + ": no in-flight slot to " + ctx.host() + " within the deadline (waited "
-              + waited.toMillis() + " ms; " + maxPerHost + " attempts in flight to it at most)",
-          null,
-          ctx.attemptsSent());
+  }
+
+  /** Counts the caller out of {@code gate}: a holder leaves, a waiter gives up. */
+  private void countOut(String key, Gate gate, boolean holding) {
+    if (holding ? gate.leave() : gate.giveUp()) {
+      retireIfIdle(key, gate);
     }
   }
 

@@ -12,13 +12,13 @@ import org.junit.jupiter.api.Test;
  */
 class GateTest {
   @Test
-  void holdersUpToTheLimitGetInAndTheNextWaits() {
+  void holdersUpToTheLimitGetInAndTheNextWaits() throws InterruptedException {
     Gate g = new Gate(2);
     assertEquals(0, g.join());
     assertEquals(1, g.join());
     assertEquals(2, g.join(), "the third counts itself in at the limit: it must wait");
     assertEquals(2, g.holding());
-    assertEquals(1, g.waiting());
+    assertFalse(g.await(1), "no slot for it until a holder leaves");
   }
 
   @Test
@@ -59,6 +59,32 @@ class GateTest {
     assertEquals(0, g.join());
     assertEquals(1, g.join());
     assertFalse(g.await(1), "a slot left lying would let D in beside C");
+  }
+
+  @Test
+  void aWaiterGivingUpWhileItsSlotIsBeingHandedOverStaysCountedUntilItHasIt() throws Exception {
+    Gate g = new Gate(1);
+    g.join(); // H holds
+    g.join(); // A waits
+    assertFalse(g.await(1), "A's time runs out ...");
+    int was = g.countOut(); // ... as H counts itself out: its slot is A's, not yet handed over
+    Thread a = Thread.ofVirtual().start(g::giveUp);
+    // Give A the time to count itself out, if it would (parking to wait for the slot, as an
+    // earlier version did): it must not. It keeps trying for the slot instead, never parked.
+    long until = System.nanoTime() + 200_000_000L;
+    while (a.getState() != Thread.State.WAITING && System.nanoTime() < until) {
+      Thread.onSpinWait();
+    }
+    // A still counts until it has that slot, so a newcomer cannot get in beside the attempt the
+    // slot will reach: it must wait.
+    assertEquals(1, g.join(), "N must wait while A gives up");
+    g.handOver(was);
+    assertTrue(g.await(5_000_000_000L), "N gets the slot, from H or from A giving it back");
+    a.join(5_000);
+    assertFalse(a.isAlive());
+    assertEquals(0, g.handedOver(), "no slot left lying");
+    assertEquals(1, g.join(), "N holds the only slot: the next must wait");
+    assertFalse(g.await(1));
   }
 
   @Test
