@@ -175,7 +175,7 @@ public class SpineBenchmark {
 
   private String through(PolicyChain chain) throws IOException {
     long now = System.nanoTime();
-    RealCallContext ctx = new RealCallContext("GET", request.url(),
+    RealCallContext ctx = new RealCallContext("GET", request.url(), null,
         Deadline.after(Duration.ofSeconds(30)), now + 30_000_000_000L, true, NanoClock.SYSTEM,
         now, CallListener.NONE, redactor);
     if (chain == transportOnly) {

@@ -73,24 +73,8 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
 
   /**
    * A context whose start time and deadline the client already read: {@code deadlineNanos} is
-   * the deadline on {@code clock}'s scale ({@code Long.MIN_VALUE}: read {@code deadline} now).
-   */
-  public RealCallContext(
-      String method,
-      HttpUrl url,
-      Deadline deadline,
-      long deadlineNanos,
-      boolean idempotent,
-      NanoClock clock,
-      long startNanos,
-      CallListener listener,
-      Redactor redactor) {
-    this(method, url, null, deadline, deadlineNanos, idempotent, clock, startNanos, listener,
-        redactor);
-  }
-
-  /**
-   * As above, with {@code url}'s {@code host:port} key when the caller knows it already
+   * the deadline on {@code clock}'s scale ({@code Long.MIN_VALUE}: read {@code deadline} now),
+   * and {@code hostKey} is {@code url}'s {@code host:port} key when the caller knows it already
    * ({@link #hostKey}; null: work it out).
    */
   public RealCallContext(
@@ -354,23 +338,17 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
     return body != null && body == bufferedBody ? bufferedBytes : null;
   }
 
-  /** Called when an attempt goes to the network now (tests: see {@link #markSent(long)}). */
+  /** An attempt goes to the network now (for tests; see {@link #markSent(long, boolean)}). */
   public void markSent() {
-    markSent(recentNanos());
+    markSent(recentNanos(), false);
   }
 
   /**
    * Called by the transport when an attempt goes to the network at {@code nanos}. The first send
    * of an attempt dates it ({@link #sentNanos}): an attempt interceptor may send more than once.
-   */
-  public void markSent(long nanos) {
-    markSent(nanos, false);
-  }
-
-  /**
-   * As {@link #markSent(long)}; {@code deadlineBounds} says that no code of the user's
-   * (interceptor, listener) runs around this send, so nothing but the deadline's own cut-off
-   * ends it later than the network does ({@link #deadlineBoundsAttempt}).
+   * {@code deadlineBounds} says that no code of the user's (interceptor, listener) runs around
+   * this send, so nothing but the deadline's own cut-off ends it later than the network does
+   * ({@link #deadlineBoundsAttempt}).
    */
   public void markSent(long nanos, boolean deadlineBounds) {
     deadlineBoundsAttempt = deadlineBounds;

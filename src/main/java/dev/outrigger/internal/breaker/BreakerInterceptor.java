@@ -89,8 +89,7 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
       long end;
       int outcome;
       if (RealCallContext.deadlineBoundsAttempt(ctx, clock)
-          && !breaker.canBeSlow(saturatedAdd(
-              RealCallContext.remainingNanos(ctx, clock, sent), DEADLINE_LATE))) {
+          && !breaker.canBeSlow(RealCallContext.remainingNanos(ctx, clock, sent), DEADLINE_LATE)) {
         // Nothing of the user's ran around the attempt, and the deadline ended it (or would
         // have) before it could be slow: its length does not matter, and a fast success need not
         // read the clock at all (see needsTime).
@@ -103,11 +102,6 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
       }
       breaker.onResult(token, outcome, end);
     }
-  }
-
-  private static long saturatedAdd(long a, long b) {
-    long sum = a + b;
-    return ((a ^ sum) & (b ^ sum)) < 0 ? Long.MAX_VALUE : sum;
   }
 
   /**

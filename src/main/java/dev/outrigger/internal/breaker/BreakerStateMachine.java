@@ -167,9 +167,12 @@ public final class BreakerStateMachine {
     return token instanceof HalfOpen;
   }
 
-  /** Whether a call that took at most {@code durationNanos} can be slow. */
-  public boolean canBeSlow(long durationNanos) {
-    return durationNanos > slowCallNanos;
+  /**
+   * Whether an attempt can be slow that its deadline ends at most {@code lateNanos} after
+   * {@code remainingNanos}, the time the deadline left it when it was sent.
+   */
+  public boolean canBeSlow(long remainingNanos, long lateNanos) {
+    return remainingNanos > slowCallNanos - lateNanos;
   }
 
   /** {@link #onResult} for a call that did not fail and took {@code durationNanos}. */

@@ -2,7 +2,6 @@ package dev.outrigger.internal.http;
 
 import dev.outrigger.ApiException;
 import dev.outrigger.CallInterceptor;
-import dev.outrigger.CallListener;
 import dev.outrigger.DeserializationException;
 import dev.outrigger.TransportException;
 import dev.outrigger.internal.KeepsClock;
@@ -159,41 +158,44 @@ public final class Transport implements CallInterceptor, KeepsClock {
       response = buffer(received, ctx);
     } catch (IOException e) {
       ApiException failure = translate(e, ctx, capped, timeout, timer.timedOut(e));
-      long elapsed = ctx.readClock() - start;
+      long nanos = ctx.readClock() - start;
       if (log.isDebugEnabled()) {
         log.debug("{} -> {} in {} ms (attempt {})", ctx.describe(), failure.getMessage(),
-            elapsed / 1_000_000, ctx.attempt());
+            nanos / 1_000_000, ctx.attempt());
       }
-      attemptEnd(ctx, -1, failure, elapsed);
+      ctx.listener().attemptEnd(ctx, -1, failure, elapsed(ctx, nanos));
       throw failure;
     } catch (DeserializationException e) {
-      attemptEnd(ctx, -1, e, ctx.readClock() - start);
+      ctx.listener().attemptEnd(ctx, -1, e, elapsed(ctx, ctx.readClock() - start));
       throw e;
     } finally {
       timer.done();
     }
-    long elapsed = -1;
-    if (!trustRecent || !JfrListener.ignoresElapsed(ctx.listener()) || log.isDebugEnabled()) {
-      elapsed = ctx.readClock() - start;
-      if (log.isDebugEnabled()) {
+    boolean timed = !JfrListener.ignoresElapsed(ctx.listener());
+    boolean debug = log.isDebugEnabled();
+    Duration elapsed = null;
+    if (!trustRecent || timed || debug) {
+      long nanos = ctx.readClock() - start;
+      if (debug) {
         log.debug("{} -> {} in {} ms (attempt {})", ctx.describe(), response.code(),
-            elapsed / 1_000_000, ctx.attempt());
+            nanos / 1_000_000, ctx.attempt());
       }
+      elapsed = timed ? Duration.ofNanos(nanos) : null;
     } else {
       // Nothing here wants the attempt's length, and no user code runs after it: a policy that
       // needs the time now reads the clock itself (the breaker, only when the attempt could
       // have been slow or its outcome moves the breaker).
       ctx.staleClock();
     }
-    attemptEnd(ctx, response.code(), null, elapsed);
+    ctx.listener().attemptEnd(ctx, response.code(), null, elapsed);
     return response;
   }
 
-  private static void attemptEnd(RealCallContext ctx, int status, Throwable error, long nanos) {
-    CallListener listener = ctx.listener();
-    listener.attemptEnd(ctx, status, error,
-        JfrListener.ignoresElapsed(listener) ? null : Duration.ofNanos(nanos));
+  /** {@code nanos} for the listener, or null if it ignores elapsed times (see JfrListener). */
+  private static Duration elapsed(RealCallContext ctx, long nanos) {
+    return JfrListener.ignoresElapsed(ctx.listener()) ? null : Duration.ofNanos(nanos);
   }
+
 
   /**
    * Bodies up to this size stay in the response OkHttp made (with a copy for the decoder when
