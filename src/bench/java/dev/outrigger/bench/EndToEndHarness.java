@@ -32,7 +32,8 @@ import okhttp3.Response;
 /**
  * End-to-end chain overhead: calls to a fast local nginx at concurrency 1, 16 and 64 through raw
  * OkHttp, Outrigger with every policy on (limits that never block), and the Resilience4j and
- * Failsafe stacks around the same OkHttp client. Repetitions are interleaved (each starting with
+ * Failsafe stacks around the same OkHttp client, plain and wired for the same work
+ * ({@link SameWork}). Repetitions are interleaved (each starting with
  * the next stack in turn) and each stack's throughput is reported as a ratio to raw OkHttp in the
  * same repetition (median, min, max).
  * The harness checks its own sanity: nginx's request count must equal the calls made, with no
@@ -60,7 +61,7 @@ public final class EndToEndHarness {
     int reps = args.size() > 1 ? Integer.parseInt(args.get(1)) : 5;
     int[] concurrencies = {1, 16, 64};
     String[] names = {"raw OkHttp", "Outrigger", "Resilience4j", "Failsafe",
-        "raw OkHttp, default 5-idle pool"};
+        "Resilience4j, same work", "Failsafe, same work", "raw OkHttp, default 5-idle pool"};
 
     try (Nginx nginx = new Nginx(1)) {
       String url = nginx.url("/items/1");
@@ -352,6 +353,42 @@ public final class EndToEndHarness {
                 .execute()) {
               r.body().string();
             }
+          }
+
+          @Override
+          public void close() {
+            ok.connectionPool().evictAll();
+          }
+        };
+      }
+      case "Resilience4j, same work" -> {
+        OkHttpClient ok = okhttp(opened, false);
+        SameWork.Resilience4j r4j = new SameWork.Resilience4j(ok);
+        return new Stack() {
+          @Override
+          public void call() throws Exception {
+            try {
+              r4j.call(request);
+            } catch (Exception e) {
+              throw e;
+            } catch (Throwable t) {
+              throw new IllegalStateException(t);
+            }
+          }
+
+          @Override
+          public void close() {
+            ok.connectionPool().evictAll();
+          }
+        };
+      }
+      case "Failsafe, same work" -> {
+        OkHttpClient ok = okhttp(opened, false);
+        SameWork.Failsafe failsafe = new SameWork.Failsafe(ok);
+        return new Stack() {
+          @Override
+          public void call() throws IOException {
+            failsafe.call(request);
           }
 
           @Override
