@@ -261,24 +261,42 @@ public final class EndToEndHarness {
     return b.build();
   }
 
+  /** One call, for {@link #over}. */
+  interface Body {
+    void call() throws Throwable;
+  }
+
+  /** A stack that calls {@code body} and empties {@code ok}'s pool when closed. */
+  static Stack over(OkHttpClient ok, Body body) {
+    return new Stack() {
+      @Override
+      public void call() throws Exception {
+        try {
+          body.call();
+        } catch (Exception | Error e) {
+          throw e;
+        } catch (Throwable t) {
+          throw new IllegalStateException(t);
+        }
+      }
+
+      @Override
+      public void close() {
+        ok.connectionPool().evictAll();
+      }
+    };
+  }
+
   static Stack stack(String name, String url, AtomicLong opened) {
     Request request = new Request.Builder().url(url).build();
     switch (name) {
       case "raw OkHttp", "raw OkHttp, default 5-idle pool" -> {
         OkHttpClient ok = okhttp(opened, name.contains("default"));
-        return new Stack() {
-          @Override
-          public void call() throws IOException {
-            try (Response r = ok.newCall(request).execute()) {
-              r.body().string();
-            }
+        return over(ok, () -> {
+          try (Response r = ok.newCall(request).execute()) {
+            r.body().string();
           }
-
-          @Override
-          public void close() {
-            ok.connectionPool().evictAll();
-          }
-        };
+        });
       }
       case "Outrigger" -> {
         OkHttpClient ok = okhttp(opened, false);
@@ -320,23 +338,7 @@ public final class EndToEndHarness {
         CheckedSupplier<String> decorated = io.github.resilience4j.retry.Retry
             .decorateCheckedSupplier(retry, io.github.resilience4j.circuitbreaker.CircuitBreaker
                 .decorateCheckedSupplier(cb, RateLimiter.decorateCheckedSupplier(rl, call)));
-        return new Stack() {
-          @Override
-          public void call() throws Exception {
-            try {
-              decorated.get();
-            } catch (Exception e) {
-              throw e;
-            } catch (Throwable t) {
-              throw new IllegalStateException(t);
-            }
-          }
-
-          @Override
-          public void close() {
-            ok.connectionPool().evictAll();
-          }
-        };
+        return over(ok, decorated::get);
       }
       case "Failsafe" -> {
         OkHttpClient ok = okhttp(opened, false);
@@ -346,56 +348,22 @@ public final class EndToEndHarness {
             .withFailureRateThreshold(50, 20, Duration.ofMinutes(1)).build();
         dev.failsafe.RateLimiter<Response> rl = dev.failsafe.RateLimiter
             .<Response>smoothBuilder(1_000_000_000L, Duration.ofSeconds(1)).build();
-        return new Stack() {
-          @Override
-          public void call() throws IOException {
-            try (Response r = FailsafeCall.with(rp, cb, rl).compose(ok.newCall(request))
-                .execute()) {
-              r.body().string();
-            }
+        return over(ok, () -> {
+          try (Response r = FailsafeCall.with(rp, cb, rl).compose(ok.newCall(request))
+              .execute()) {
+            r.body().string();
           }
-
-          @Override
-          public void close() {
-            ok.connectionPool().evictAll();
-          }
-        };
+        });
       }
       case "Resilience4j, same work" -> {
         OkHttpClient ok = okhttp(opened, false);
         SameWork.Resilience4j r4j = new SameWork.Resilience4j(ok);
-        return new Stack() {
-          @Override
-          public void call() throws Exception {
-            try {
-              r4j.call(request);
-            } catch (Exception e) {
-              throw e;
-            } catch (Throwable t) {
-              throw new IllegalStateException(t);
-            }
-          }
-
-          @Override
-          public void close() {
-            ok.connectionPool().evictAll();
-          }
-        };
+        return over(ok, () -> r4j.call(request));
       }
       case "Failsafe, same work" -> {
         OkHttpClient ok = okhttp(opened, false);
         SameWork.Failsafe failsafe = new SameWork.Failsafe(ok);
-        return new Stack() {
-          @Override
-          public void call() throws IOException {
-            failsafe.call(request);
-          }
-
-          @Override
-          public void close() {
-            ok.connectionPool().evictAll();
-          }
-        };
+        return over(ok, () -> failsafe.call(request));
       }
       default -> throw new IllegalArgumentException(name);
     }
