@@ -357,12 +357,12 @@ public final class EndToEndHarness {
       }
       case "Resilience4j, same work" -> {
         OkHttpClient ok = okhttp(opened, false);
-        SameWork.Resilience4j r4j = new SameWork.Resilience4j(ok);
+        SameWork.R4jStack r4j = new SameWork.R4jStack(ok);
         return over(ok, () -> r4j.call(request));
       }
       case "Failsafe, same work" -> {
         OkHttpClient ok = okhttp(opened, false);
-        SameWork.Failsafe failsafe = new SameWork.Failsafe(ok);
+        SameWork.FailsafeStack failsafe = new SameWork.FailsafeStack(ok);
         return over(ok, () -> failsafe.call(request));
       }
       default -> throw new IllegalArgumentException(name);

@@ -2,14 +2,14 @@ package dev.outrigger.bench;
 
 import dev.failsafe.Bulkhead;
 import dev.failsafe.CircuitBreaker;
-import dev.failsafe.Policy;
+import dev.failsafe.Failsafe;
+import dev.failsafe.FailsafeExecutor;
 import dev.failsafe.RetryPolicy;
-import dev.failsafe.okhttp.FailsafeCall;
 import io.github.resilience4j.bulkhead.BulkheadConfig;
 import io.github.resilience4j.bulkhead.BulkheadRegistry;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
-import io.github.resilience4j.core.functions.CheckedSupplier;
+import io.github.resilience4j.core.functions.CheckedFunction;
 import io.github.resilience4j.ratelimiter.RateLimiter;
 import io.github.resilience4j.ratelimiter.RateLimiterConfig;
 import io.github.resilience4j.ratelimiter.RateLimiterRegistry;
@@ -17,6 +17,7 @@ import io.github.resilience4j.retry.Retry;
 import io.github.resilience4j.retry.RetryConfig;
 import io.github.resilience4j.retry.RetryRegistry;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.time.Duration;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -27,11 +28,13 @@ import okhttp3.Response;
 
 /**
  * Resilience4j and Failsafe wired by hand around OkHttp for the work one Outrigger call does
- * with every policy on, as far as each library has the parts: a retry, a breaker, a rate limit
- * that never blocks and an in-flight limit (a bulkhead), each per host, and the call's deadline
- * (10 s, spanning its retries) put on each attempt as OkHttp's own call timeout, the way an
- * OkHttp user bounds a call. Neither has a retry budget, and neither resolves a URL or decodes
- * the body. The settings are those of the plain Resilience4j and Failsafe stacks beside them.
+ * with every policy on, as far as each library has the parts, the way a careful user would: a
+ * retry, a breaker, a rate limit that never blocks and an in-flight limit (a bulkhead), one set
+ * per host, composed once per host and found with one map lookup per call; and the call's
+ * deadline (10 s, spanning its retries) put on each attempt as OkHttp's own call timeout, the
+ * way an OkHttp user bounds a call, with one clock reading per call (and one more per retry).
+ * Neither library has a retry budget, and neither resolves a URL or decodes the body. The
+ * settings are those of the plain Resilience4j and Failsafe stacks beside them.
  */
 final class SameWork {
   private SameWork() {}
@@ -39,11 +42,45 @@ final class SameWork {
   /** The call's deadline. */
   static final long DEADLINE_NANOS = TimeUnit.SECONDS.toNanos(10);
 
+  /** One call: its request and when it began, on {@link System#nanoTime()}. */
+  static final class CallDeadline {
+    final Request request;
+    final long start;
+    private boolean retry;
+
+    CallDeadline(Request request, long start) {
+      this.request = request;
+      this.start = start;
+    }
+
+    /** The next attempt's timeout: the whole budget for the first, what is left for a retry. */
+    long timeoutNanos() throws InterruptedIOException {
+      if (!retry) {
+        retry = true;
+        return DEADLINE_NANOS;
+      }
+      long left = start + DEADLINE_NANOS - System.nanoTime();
+      if (left <= 0) {
+        throw new InterruptedIOException("deadline exceeded");
+      }
+      return left;
+    }
+  }
+
+  /** One attempt of {@code call} through {@code okhttp}: its body as text. */
+  static String attempt(OkHttpClient okhttp, CallDeadline call) throws IOException {
+    Call c = okhttp.newCall(call.request);
+    c.timeout().timeout(call.timeoutNanos(), TimeUnit.NANOSECONDS);
+    try (Response r = c.execute()) {
+      return r.body().string();
+    }
+  }
+
   /**
-   * Resilience4j: its registries give each host its own retry, breaker, rate limiter and
-   * bulkhead (keyed by the URL's host alone, with no port: cheaper than Outrigger's key).
+   * Resilience4j: its registries make each host's retry, breaker, rate limiter and bulkhead,
+   * decorated once per host into one function of the call (keyed by the URL's host).
    */
-  static final class Resilience4j {
+  static final class R4jStack {
     private final OkHttpClient okhttp;
     private final CircuitBreakerRegistry breakers = CircuitBreakerRegistry.of(
         CircuitBreakerConfig.custom().slidingWindowSize(100).minimumNumberOfCalls(20).build());
@@ -54,65 +91,56 @@ final class SameWork {
         RetryConfig.custom().maxAttempts(3).waitDuration(Duration.ofMillis(100)).build());
     private final BulkheadRegistry bulkheads = BulkheadRegistry.of(BulkheadConfig.custom()
         .maxConcurrentCalls(1024).maxWaitDuration(Duration.ofSeconds(10)).build());
+    private final ConcurrentHashMap<String, CheckedFunction<CallDeadline, String>> byHost =
+        new ConcurrentHashMap<>();
 
-    Resilience4j(OkHttpClient okhttp) {
+    R4jStack(OkHttpClient okhttp) {
       this.okhttp = okhttp;
+    }
+
+    private CheckedFunction<CallDeadline, String> decorated(String host) {
+      CheckedFunction<CallDeadline, String> attempt = call -> attempt(okhttp, call);
+      return Retry.decorateCheckedFunction(retries.retry(host),
+          io.github.resilience4j.circuitbreaker.CircuitBreaker.decorateCheckedFunction(
+              breakers.circuitBreaker(host),
+              RateLimiter.decorateCheckedFunction(limiters.rateLimiter(host),
+                  io.github.resilience4j.bulkhead.Bulkhead.decorateCheckedFunction(
+                      bulkheads.bulkhead(host), attempt))));
     }
 
     /** One call of {@code request}: its body as text. */
     String call(Request request) throws Throwable {
-      String host = request.url().host();
-      long deadline = System.nanoTime() + DEADLINE_NANOS;
-      CheckedSupplier<String> attempt = () -> {
-        Call call = okhttp.newCall(request);
-        call.timeout().timeout(deadline - System.nanoTime(), TimeUnit.NANOSECONDS);
-        try (Response r = call.execute()) {
-          return r.body().string();
-        }
-      };
-      return Retry.decorateCheckedSupplier(retries.retry(host),
-          io.github.resilience4j.circuitbreaker.CircuitBreaker.decorateCheckedSupplier(
-              breakers.circuitBreaker(host),
-              RateLimiter.decorateCheckedSupplier(limiters.rateLimiter(host),
-                  io.github.resilience4j.bulkhead.Bulkhead.decorateCheckedSupplier(
-                      bulkheads.bulkhead(host), attempt))))
-          .get();
+      return byHost.computeIfAbsent(request.url().host(), this::decorated)
+          .apply(new CallDeadline(request, System.nanoTime()));
     }
   }
 
-  /** Failsafe: one set of policies per host, in a map (Failsafe has no registry). */
-  static final class Failsafe {
+  /** Failsafe: one executor of each host's policies, in a map (Failsafe has no registry). */
+  static final class FailsafeStack {
     private final OkHttpClient okhttp;
-    private final ConcurrentHashMap<String, Policy<Response>[]> byHost =
+    private final ConcurrentHashMap<String, FailsafeExecutor<String>> byHost =
         new ConcurrentHashMap<>();
 
-    Failsafe(OkHttpClient okhttp) {
+    FailsafeStack(OkHttpClient okhttp) {
       this.okhttp = okhttp;
     }
 
-    @SuppressWarnings("unchecked")
-    private static Policy<Response>[] policies(String host) {
-      return new Policy[] {
-        RetryPolicy.<Response>builder().withMaxAttempts(3)
-            .withBackoff(Duration.ofMillis(100), Duration.ofSeconds(2)).build(),
-        CircuitBreaker.<Response>builder()
-            .withFailureRateThreshold(50, 20, Duration.ofMinutes(1)).build(),
-        dev.failsafe.RateLimiter.<Response>smoothBuilder(1_000_000_000L, Duration.ofSeconds(1))
-            .build(),
-        Bulkhead.<Response>builder(1024).withMaxWaitTime(Duration.ofSeconds(10)).build()
-      };
+    private static FailsafeExecutor<String> executor(String host) {
+      return Failsafe.with(
+          RetryPolicy.<String>builder().withMaxAttempts(3)
+              .withBackoff(Duration.ofMillis(100), Duration.ofSeconds(2)).build(),
+          CircuitBreaker.<String>builder()
+              .withFailureRateThreshold(50, 20, Duration.ofMinutes(1)).build(),
+          dev.failsafe.RateLimiter.<String>smoothBuilder(1_000_000_000L, Duration.ofSeconds(1))
+              .build(),
+          Bulkhead.<String>builder(1024).withMaxWaitTime(Duration.ofSeconds(10)).build());
     }
 
     /** One call of {@code request}: its body as text. */
-    String call(Request request) throws IOException {
-      Policy<Response>[] p = byHost.computeIfAbsent(request.url().host(), Failsafe::policies);
-      Call call = okhttp.newCall(request);
-      // Failsafe runs the first attempt on this call, and later ones on clones of it (which
-      // OkHttp gives the client's own timeouts): the deadline bounds the first attempt only.
-      call.timeout().timeout(DEADLINE_NANOS, TimeUnit.NANOSECONDS);
-      try (Response r = FailsafeCall.with(p[0], p[1], p[2], p[3]).compose(call).execute()) {
-        return r.body().string();
-      }
+    String call(Request request) {
+      CallDeadline call = new CallDeadline(request, System.nanoTime());
+      return byHost.computeIfAbsent(request.url().host(), FailsafeStack::executor)
+          .get(() -> attempt(okhttp, call));
     }
   }
 }
