@@ -46,7 +46,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * never block), Resilience4j (Retry + CircuitBreaker + RateLimiter decorators) and Failsafe
  * (RetryPolicy + CircuitBreaker + RateLimiter through failsafe-okhttp); both libraries wired by
  * hand for the same work as Outrigger's row ({@link SameWork}); and {@link #designFloor}, a lower
- * bound for any client with these policies. Run with -t 1 and -t 2.
+ * bound for clients built like Outrigger with these policies. Run with -t 1 and -t 2.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -165,9 +165,9 @@ public class ChainOverheadBenchmark {
   }
 
   /**
-   * The least per-host state any client with these policies must keep, each in the cheapest
-   * form there is: a token bucket as one time stamp (GCRA), a breaker as a state word and a
-   * success counter, a retry budget as a counter, an in-flight limit as a counter.
+   * The least per-host state a client built like Outrigger with these policies keeps, each part
+   * in its cheapest form: a token bucket as one time stamp (GCRA), a breaker as a state word and
+   * a success counter, a retry budget as a counter, an in-flight limit as a counter.
    */
   static final class HostState {
     final AtomicLong bucket = new AtomicLong(Long.MIN_VALUE / 2);
@@ -178,8 +178,8 @@ public class ChainOverheadBenchmark {
   }
 
   /**
-   * A lower bound, not a client: what every policy on, keyed per host, costs at the least on
-   * this machine, with no call context, no chain, no extension point, no URL, request or
+   * A lower bound, not a client: what every policy on, keyed per host, costs at the least here
+   * in this design, with no call context, no chain, no extension point, no URL, request or
    * decoder, and no accounting beyond one counter per policy. One clock reading (the bucket
    * and the deadline need "now"), one map lookup for the host's state, one compare-and-set for
    * a rate-limit permit (1e9/s, burst 1e6, as the {@link #outrigger} row), the breaker's state
