@@ -117,6 +117,22 @@ class InFlightLimiterTest {
         .code(204).message("No Content").body(ResponseBody.create(new byte[0], null)).build();
   }
 
+  /**
+   * An inner step that counts {@code in} down on entering, then holds its attempt until
+   * {@code release} opens, and answers 204.
+   */
+  private static CallInterceptor holding(CountDownLatch in, CountDownLatch release) {
+    return c -> {
+      in.countDown();
+      try {
+        release.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      return noContent(c.request());
+    };
+  }
+
   /** Yields until {@code condition} holds; fails after 10 s. */
   private static void until(BooleanSupplier condition, String what) {
     long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
@@ -401,15 +417,7 @@ class InFlightLimiterTest {
     // waits until one of them leaves.
     CountDownLatch release = new CountDownLatch(1);
     CountDownLatch allIn = new CountDownLatch(limit);
-    CallInterceptor hold = c -> {
-      allIn.countDown();
-      try {
-        release.await();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-      return noContent(c.request());
-    };
+    CallInterceptor hold = holding(allIn, release);
     PolicyChain holdingChain = new PolicyChain(List.of(limiter, hold));
     List<Thread> holders = new ArrayList<>();
     for (int i = 0; i < limit; i++) {
@@ -447,17 +455,9 @@ class InFlightLimiterTest {
     Request request = new Request.Builder().url(url).build();
     CountDownLatch in = new CountDownLatch(1);
     CountDownLatch out = new CountDownLatch(1);
-    CallInterceptor answer = c -> {
-      if (c.context().method().equals("HOLD")) {
-        in.countDown();
-        try {
-          out.await();
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-      }
-      return noContent(c.request());
-    };
+    CallInterceptor hold = holding(in, out);
+    CallInterceptor answer =
+        c -> c.context().method().equals("HOLD") ? hold.intercept(c) : noContent(c.request());
     PolicyChain chain = new PolicyChain(List.of(limiter, answer));
     Thread holder = Thread.ofVirtual().start(() -> {
       RealCallContext ctx = new RealCallContext("HOLD", url, Deadline.after(Duration.ofSeconds(20)),

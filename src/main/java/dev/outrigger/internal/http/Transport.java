@@ -196,7 +196,6 @@ public final class Transport implements CallInterceptor, KeepsClock {
     return JfrListener.ignoresElapsed(ctx.listener()) ? null : Duration.ofNanos(nanos);
   }
 
-
   /**
    * Bodies up to this size stay in the response OkHttp made (with a copy for the decoder when
    * user code may read them first); larger ones move into a {@link BufferedBody} of their own,
