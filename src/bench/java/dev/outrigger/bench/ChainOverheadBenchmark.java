@@ -7,11 +7,8 @@ import dev.outrigger.Jitter;
 import dev.outrigger.RateLimit;
 import dev.outrigger.Retry;
 import dev.outrigger.internal.http.DeadlineWatchdog;
-import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
 import io.github.resilience4j.core.functions.CheckedSupplier;
 import io.github.resilience4j.ratelimiter.RateLimiter;
-import io.github.resilience4j.ratelimiter.RateLimiterConfig;
-import io.github.resilience4j.retry.RetryConfig;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.concurrent.ConcurrentHashMap;
@@ -100,13 +97,10 @@ public class ChainOverheadBenchmark {
         .build();
 
     io.github.resilience4j.circuitbreaker.CircuitBreaker cb =
-        io.github.resilience4j.circuitbreaker.CircuitBreaker.of("bench",
-            CircuitBreakerConfig.custom().slidingWindowSize(100).minimumNumberOfCalls(20).build());
-    io.github.resilience4j.retry.Retry retry = io.github.resilience4j.retry.Retry.of("bench",
-        RetryConfig.custom().maxAttempts(3).waitDuration(Duration.ofMillis(100)).build());
-    RateLimiter rl = RateLimiter.of("bench", RateLimiterConfig.custom()
-        .limitForPeriod(1_000_000_000).limitRefreshPeriod(Duration.ofSeconds(1))
-        .timeoutDuration(Duration.ZERO).build());
+        io.github.resilience4j.circuitbreaker.CircuitBreaker.of("bench", SameWork.r4jBreaker());
+    io.github.resilience4j.retry.Retry retry =
+        io.github.resilience4j.retry.Retry.of("bench", SameWork.r4jRetry());
+    RateLimiter rl = RateLimiter.of("bench", SameWork.r4jLimiter());
     CheckedSupplier<String> call = () -> {
       try (Response r = okhttp.newCall(request).execute()) {
         return r.body().string();
@@ -121,12 +115,9 @@ public class ChainOverheadBenchmark {
     hosts.put(HOST, new HostState());
 
     failsafePolicies = new dev.failsafe.Policy[] {
-      dev.failsafe.RetryPolicy.<Response>builder().withMaxAttempts(3)
-          .withBackoff(Duration.ofMillis(100), Duration.ofSeconds(2)).build(),
-      dev.failsafe.CircuitBreaker.<Response>builder()
-          .withFailureRateThreshold(50, 20, Duration.ofMinutes(1)).build(),
-      dev.failsafe.RateLimiter.<Response>smoothBuilder(1_000_000_000L, Duration.ofSeconds(1))
-          .build()
+      SameWork.<Response>failsafeRetry(),
+      SameWork.<Response>failsafeBreaker(),
+      SameWork.<Response>failsafeLimiter()
     };
   }
 

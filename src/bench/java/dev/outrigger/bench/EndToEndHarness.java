@@ -5,11 +5,8 @@ import dev.outrigger.ApiClient;
 import dev.outrigger.CircuitBreaker;
 import dev.outrigger.RateLimit;
 import dev.outrigger.Retry;
-import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
 import io.github.resilience4j.core.functions.CheckedSupplier;
 import io.github.resilience4j.ratelimiter.RateLimiter;
-import io.github.resilience4j.ratelimiter.RateLimiterConfig;
-import io.github.resilience4j.retry.RetryConfig;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.Proxy;
@@ -322,14 +319,10 @@ public final class EndToEndHarness {
       case "Resilience4j" -> {
         OkHttpClient ok = okhttp(opened, false);
         io.github.resilience4j.circuitbreaker.CircuitBreaker cb =
-            io.github.resilience4j.circuitbreaker.CircuitBreaker.of("e2e",
-                CircuitBreakerConfig.custom().slidingWindowSize(100).minimumNumberOfCalls(20)
-                    .build());
-        io.github.resilience4j.retry.Retry retry = io.github.resilience4j.retry.Retry.of("e2e",
-            RetryConfig.custom().maxAttempts(3).waitDuration(Duration.ofMillis(100)).build());
-        RateLimiter rl = RateLimiter.of("e2e", RateLimiterConfig.custom()
-            .limitForPeriod(1_000_000_000).limitRefreshPeriod(Duration.ofSeconds(1))
-            .timeoutDuration(Duration.ZERO).build());
+            io.github.resilience4j.circuitbreaker.CircuitBreaker.of("e2e", SameWork.r4jBreaker());
+        io.github.resilience4j.retry.Retry retry =
+            io.github.resilience4j.retry.Retry.of("e2e", SameWork.r4jRetry());
+        RateLimiter rl = RateLimiter.of("e2e", SameWork.r4jLimiter());
         CheckedSupplier<String> call = () -> {
           try (Response r = ok.newCall(request).execute()) {
             return r.body().string();
@@ -342,12 +335,9 @@ public final class EndToEndHarness {
       }
       case "Failsafe" -> {
         OkHttpClient ok = okhttp(opened, false);
-        dev.failsafe.RetryPolicy<Response> rp = dev.failsafe.RetryPolicy.<Response>builder()
-            .withMaxAttempts(3).withBackoff(Duration.ofMillis(100), Duration.ofSeconds(2)).build();
-        dev.failsafe.CircuitBreaker<Response> cb = dev.failsafe.CircuitBreaker.<Response>builder()
-            .withFailureRateThreshold(50, 20, Duration.ofMinutes(1)).build();
-        dev.failsafe.RateLimiter<Response> rl = dev.failsafe.RateLimiter
-            .<Response>smoothBuilder(1_000_000_000L, Duration.ofSeconds(1)).build();
+        dev.failsafe.RetryPolicy<Response> rp = SameWork.failsafeRetry();
+        dev.failsafe.CircuitBreaker<Response> cb = SameWork.failsafeBreaker();
+        dev.failsafe.RateLimiter<Response> rl = SameWork.failsafeLimiter();
         return over(ok, () -> {
           try (Response r = FailsafeCall.with(rp, cb, rl).compose(ok.newCall(request))
               .execute()) {

@@ -33,11 +33,41 @@ import okhttp3.Response;
  * per host, composed once per host and found with one map lookup per call; and the call's
  * deadline (10 s, spanning its retries) put on each attempt as OkHttp's own call timeout, the
  * way an OkHttp user bounds a call, with one clock reading per call (and one more per retry).
- * Neither library has a retry budget, and neither resolves a URL or decodes the body. The
- * settings are those of the plain Resilience4j and Failsafe stacks beside them.
+ * Neither library has a retry budget, and neither resolves a URL or decodes the body. It also
+ * holds the settings every Resilience4j and Failsafe stack of the benchmarks uses, plain or
+ * wired for the same work: three attempts with 100 ms backoff, a breaker judging at least 20
+ * calls, a rate limit of 1e9/s that never blocks.
  */
 final class SameWork {
   private SameWork() {}
+
+  static CircuitBreakerConfig r4jBreaker() {
+    return CircuitBreakerConfig.custom().slidingWindowSize(100).minimumNumberOfCalls(20).build();
+  }
+
+  static RateLimiterConfig r4jLimiter() {
+    return RateLimiterConfig.custom().limitForPeriod(1_000_000_000)
+        .limitRefreshPeriod(Duration.ofSeconds(1)).timeoutDuration(Duration.ZERO).build();
+  }
+
+  static RetryConfig r4jRetry() {
+    return RetryConfig.custom().maxAttempts(3).waitDuration(Duration.ofMillis(100)).build();
+  }
+
+  static <R> RetryPolicy<R> failsafeRetry() {
+    return RetryPolicy.<R>builder().withMaxAttempts(3)
+        .withBackoff(Duration.ofMillis(100), Duration.ofSeconds(2)).build();
+  }
+
+  static <R> CircuitBreaker<R> failsafeBreaker() {
+    return CircuitBreaker.<R>builder().withFailureRateThreshold(50, 20, Duration.ofMinutes(1))
+        .build();
+  }
+
+  static <R> dev.failsafe.RateLimiter<R> failsafeLimiter() {
+    return dev.failsafe.RateLimiter.<R>smoothBuilder(1_000_000_000L, Duration.ofSeconds(1))
+        .build();
+  }
 
   /** The call's deadline. */
   static final long DEADLINE_NANOS = TimeUnit.SECONDS.toNanos(10);
@@ -82,13 +112,9 @@ final class SameWork {
    */
   static final class R4jStack {
     private final OkHttpClient okhttp;
-    private final CircuitBreakerRegistry breakers = CircuitBreakerRegistry.of(
-        CircuitBreakerConfig.custom().slidingWindowSize(100).minimumNumberOfCalls(20).build());
-    private final RateLimiterRegistry limiters = RateLimiterRegistry.of(RateLimiterConfig.custom()
-        .limitForPeriod(1_000_000_000).limitRefreshPeriod(Duration.ofSeconds(1))
-        .timeoutDuration(Duration.ZERO).build());
-    private final RetryRegistry retries = RetryRegistry.of(
-        RetryConfig.custom().maxAttempts(3).waitDuration(Duration.ofMillis(100)).build());
+    private final CircuitBreakerRegistry breakers = CircuitBreakerRegistry.of(r4jBreaker());
+    private final RateLimiterRegistry limiters = RateLimiterRegistry.of(r4jLimiter());
+    private final RetryRegistry retries = RetryRegistry.of(r4jRetry());
     private final BulkheadRegistry bulkheads = BulkheadRegistry.of(BulkheadConfig.custom()
         .maxConcurrentCalls(1024).maxWaitDuration(Duration.ofSeconds(10)).build());
     private final ConcurrentHashMap<String, CheckedFunction<CallDeadline, String>> byHost =
@@ -126,13 +152,7 @@ final class SameWork {
     }
 
     private static FailsafeExecutor<String> executor(String host) {
-      return Failsafe.with(
-          RetryPolicy.<String>builder().withMaxAttempts(3)
-              .withBackoff(Duration.ofMillis(100), Duration.ofSeconds(2)).build(),
-          CircuitBreaker.<String>builder()
-              .withFailureRateThreshold(50, 20, Duration.ofMinutes(1)).build(),
-          dev.failsafe.RateLimiter.<String>smoothBuilder(1_000_000_000L, Duration.ofSeconds(1))
-              .build(),
+      return Failsafe.with(SameWork.<String>failsafeRetry(), failsafeBreaker(), failsafeLimiter(),
           Bulkhead.<String>builder(1024).withMaxWaitTime(Duration.ofSeconds(10)).build());
     }
 
