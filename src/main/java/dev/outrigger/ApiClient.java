@@ -203,27 +203,27 @@ public final class ApiClient implements AutoCloseable {
 
   /** A GET of {@code pathOrUrl}, its {@code {name}} placeholders filled with {@code pathArgs}. */
   public ApiRequest get(String pathOrUrl, Object... pathArgs) {
-    return request("GET", pathOrUrl, pathArgs);
+    return build("GET", pathOrUrl, pathArgs);
   }
 
   public ApiRequest post(String pathOrUrl, Object... pathArgs) {
-    return request("POST", pathOrUrl, pathArgs);
+    return build("POST", pathOrUrl, pathArgs);
   }
 
   public ApiRequest put(String pathOrUrl, Object... pathArgs) {
-    return request("PUT", pathOrUrl, pathArgs);
+    return build("PUT", pathOrUrl, pathArgs);
   }
 
   public ApiRequest patch(String pathOrUrl, Object... pathArgs) {
-    return request("PATCH", pathOrUrl, pathArgs);
+    return build("PATCH", pathOrUrl, pathArgs);
   }
 
   public ApiRequest delete(String pathOrUrl, Object... pathArgs) {
-    return request("DELETE", pathOrUrl, pathArgs);
+    return build("DELETE", pathOrUrl, pathArgs);
   }
 
   public ApiRequest head(String pathOrUrl, Object... pathArgs) {
-    return request("HEAD", pathOrUrl, pathArgs);
+    return build("HEAD", pathOrUrl, pathArgs);
   }
 
   /**
@@ -237,15 +237,23 @@ public final class ApiClient implements AutoCloseable {
    */
   public ApiRequest request(String method, String pathOrUrl, Object... pathArgs) {
     Objects.requireNonNull(method, "method");
-    if (pathOrUrl == null) {
-      throw new IllegalArgumentException("path or URL must not be null");
-    }
     String m = method;
     if (!isUpperCaseToken(m)) {
       m = method.toUpperCase(Locale.ROOT);
       if (!isUpperCaseToken(m)) {
         throw new IllegalArgumentException("not an HTTP method: '" + method + "'");
       }
+    }
+    return build(m, pathOrUrl, pathArgs);
+  }
+
+  /**
+   * {@link #request} with {@code m} already a method name as sent (the verb helpers pass their
+   * own constant: no check, ~10 ns per call).
+   */
+  private ApiRequest build(String m, String pathOrUrl, Object... pathArgs) {
+    if (pathOrUrl == null) {
+      throw new IllegalArgumentException("path or URL must not be null");
     }
     if (pathArgs == null || pathArgs.length == 0) {
       Resolved known = constantPaths.get(pathOrUrl);

@@ -170,6 +170,26 @@ class ApiClientTest {
   }
 
   @Test
+  void aMethodIsSentInUpperCaseAndAnythingElseFailsBeforeSending() throws Exception {
+    server.enqueue(json("{}"));
+    server.enqueue(json("{}"));
+    client.request("patch", "/items").execute();
+    client.put("/items").execute();
+    assertEquals("PATCH", server.takeRequest().getMethod());
+    assertEquals("PUT", server.takeRequest().getMethod());
+
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> client.request("GET /x", "/items"));
+    assertTrue(e.getMessage().contains("not an HTTP method: 'GET /x'"), e.getMessage());
+    assertThrows(IllegalArgumentException.class, () -> client.request("", "/items"));
+    IllegalArgumentException noPath = assertThrows(IllegalArgumentException.class,
+        () -> client.get(null));
+    assertEquals("path or URL must not be null", noPath.getMessage());
+    assertThrows(IllegalArgumentException.class, () -> client.request("GET", null));
+    assertEquals(2, server.getRequestCount());
+  }
+
+  @Test
   void aUserAgentWithCrOrLfFailsAtTheSetterAndAValidOneIsSent() throws Exception {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> ApiClient.builder().userAgent("shop/1.0\r\nX-Injected: 1"));
