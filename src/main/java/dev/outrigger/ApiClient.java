@@ -232,8 +232,11 @@ public final class ApiClient implements AutoCloseable {
    * which is used as is. Each {@code {name}} placeholder takes the next argument, percent-encoded
    * as exactly one path segment.
    *
-   * @throws IllegalArgumentException if placeholders and arguments do not match, an argument is
-   *     null, the result is not a valid URL, or a relative path is used without a base URL
+   * @throws IllegalArgumentException if {@code method} is not a method name (letters only; it is
+   *     sent upper-cased), {@code pathOrUrl} is null, placeholders and arguments do not match, an
+   *     argument is null, the result is not a valid URL, or a relative path is used without a
+   *     base URL
+   * @throws NullPointerException if {@code method} is null
    */
   public ApiRequest request(String method, String pathOrUrl, Object... pathArgs) {
     Objects.requireNonNull(method, "method");
@@ -248,8 +251,8 @@ public final class ApiClient implements AutoCloseable {
   }
 
   /**
-   * {@link #request} with {@code m} already a method name as sent (the verb helpers pass their
-   * own constant: no check, ~10 ns per call).
+   * {@link #request} with {@code m} already a method name as sent: the verb helpers pass their
+   * own constants, which need no check on every call.
    */
   private ApiRequest build(String m, String pathOrUrl, Object... pathArgs) {
     if (pathOrUrl == null) {

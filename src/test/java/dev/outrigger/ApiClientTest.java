@@ -18,6 +18,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Supplier;
 import mockwebserver3.MockResponse;
 import mockwebserver3.MockWebServer;
 import mockwebserver3.RecordedRequest;
@@ -181,11 +182,19 @@ class ApiClientTest {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> client.request("GET /x", "/items"));
     assertTrue(e.getMessage().contains("not an HTTP method: 'GET /x'"), e.getMessage());
-    assertThrows(IllegalArgumentException.class, () -> client.request("", "/items"));
-    IllegalArgumentException noPath = assertThrows(IllegalArgumentException.class,
-        () -> client.get(null));
-    assertEquals("path or URL must not be null", noPath.getMessage());
-    assertThrows(IllegalArgumentException.class, () -> client.request("GET", null));
+    IllegalArgumentException empty = assertThrows(IllegalArgumentException.class,
+        () -> client.request("", "/items"));
+    assertEquals("not an HTTP method: ''", empty.getMessage());
+    List<Supplier<ApiRequest>> nullPaths = List.of(
+        () -> client.get(null), () -> client.delete(null), () -> client.request("GET", null));
+    for (Supplier<ApiRequest> noPath : nullPaths) {
+      IllegalArgumentException e2 = assertThrows(IllegalArgumentException.class, noPath::get);
+      assertEquals("path or URL must not be null", e2.getMessage());
+    }
+    // The method is checked first: a request that is wrong twice names its method.
+    IllegalArgumentException both = assertThrows(IllegalArgumentException.class,
+        () -> client.request("bad x", null));
+    assertTrue(both.getMessage().startsWith("not an HTTP method"), both.getMessage());
     assertEquals(2, server.getRequestCount());
   }
 

@@ -1,9 +1,9 @@
 package dev.outrigger.bench;
 
 import dev.outrigger.ApiClient;
+import dev.outrigger.BenchAccess;
 import dev.outrigger.CallListener;
 import dev.outrigger.CircuitBreaker;
-import dev.outrigger.BenchAccess;
 import dev.outrigger.Retry;
 import dev.outrigger.RateLimit;
 import dev.outrigger.internal.NanoClock;
