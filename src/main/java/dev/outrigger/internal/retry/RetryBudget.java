@@ -1,5 +1,7 @@
 package dev.outrigger.internal.retry;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.Iterator;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -23,6 +25,14 @@ import java.util.function.LongSupplier;
  * slots: concurrent retries may overdraw by at most one retry per racing thread, which a budget
  * tolerates.
  *
+ * <p>Every call deposits, so a key's current slot is written by every thread calling that host.
+ * A key starts with one ring; the first time a compare-and-set on it fails (another thread wrote
+ * the slot in between) the key grows {@link #STRIPES} more rings, each on cache lines of its own,
+ * and from then on each thread adds to the ring its id picks. Two threads then share a ring (and
+ * its cache lines) only when their ids collide, as a {@code LongAdder} spreads its cells. A
+ * ring's slots keep their own epochs, and a sum adds every ring's live slots, so a striped key
+ * grants exactly what one ring would: the sum is the same, only spread.
+ *
  * <p>Keys are evicted lazily: when the map is full, windows idle for a whole window (which hold
  * nothing) are removed, at most once per slot. Keys that still find no room share one overflow
  * window, so a client calling many hosts stays bounded and still limited.
@@ -32,6 +42,14 @@ public final class RetryBudget {
   static final int SLOTS = 10;
   /** Fixed-point units of one retry. */
   static final long UNIT = 1000;
+  /**
+   * Rings a contended key grows, one per thread id's stripe: twice the processors, rounded up to
+   * a power of two, at most 16 (2 KiB per contended key at most).
+   */
+  static final int STRIPES = Math.min(16, ceilingPowerOfTwo(
+      2 * Runtime.getRuntime().availableProcessors()));
+  /** Longs from one ring's start to the next: {@value} x 8 = 128 bytes, two cache lines. */
+  private static final int STRIDE = 16;
   /** The most keys tracked separately by default. */
   public static final int DEFAULT_MAX_KEYS = 1024;
 
@@ -192,9 +210,35 @@ public final class RetryBudget {
     return (packed << EPOCH_BITS) >> EPOCH_BITS;
   }
 
-  /** One key's ring of slots. */
+  /** Whether {@code key}'s window has grown its stripes (for tests). */
+  boolean striped(String key) {
+    Window w = windows.get(key);
+    return w != null && w.stripes != null;
+  }
+
+  /** Grows {@code key}'s stripes now, as contention would (for tests). */
+  void stripe(String key) {
+    window(key, epoch()).inflate();
+  }
+
+  private static int ceilingPowerOfTwo(int n) {
+    return n <= 1 ? 1 : Integer.highestOneBit(n - 1) << 1;
+  }
+
+  /** The stripe of the calling thread: its id, spread by Fibonacci hashing. */
+  private static int stripeOfCurrentThread() {
+    long id = Thread.currentThread().threadId();
+    return (int) ((id * 0x9E3779B97F4A7C15L) >>> 32) & (STRIPES - 1);
+  }
+
+  /**
+   * One key's slots: a ring of {@value #SLOTS}, and once a write to it has met another
+   * thread's, {@link #STRIPES} more rings (see the class comment).
+   */
   private static final class Window {
     final AtomicLongArray slots = new AtomicLongArray(SLOTS);
+    /** Null until contended: {@link #STRIPES} rings, ring {@code k} from {@code k * STRIDE}. */
+    volatile AtomicLongArray stripes;
     volatile long lastUsedEpoch;
 
     void touch(long epoch) {
@@ -205,29 +249,74 @@ public final class RetryBudget {
     }
 
     void add(long epoch, long delta) {
-      int i = (int) Math.floorMod(epoch, (long) SLOTS);
-      long tag = epoch & EPOCH_MASK;
-      while (true) {
-        long v = slots.get(i);
-        long current = epochOf(v) == tag ? amountOf(v) : 0;
-        long next = Math.max(AMOUNT_MIN, Math.min(AMOUNT_MAX, current + delta));
-        if (slots.compareAndSet(i, v, pack(tag, next))) {
+      AtomicLongArray s = stripes;
+      if (s == null) {
+        if (tryAdd(slots, 0, epoch, delta)) {
           return;
         }
+        // Another thread wrote the slot between our read and our write: spread the key.
+        s = inflate();
+      }
+      int at = stripeOfCurrentThread() * STRIDE;
+      while (!tryAdd(s, at, epoch, delta)) {
+        Thread.onSpinWait();
       }
     }
 
+    /** The stripes, made now if they are not yet. */
+    AtomicLongArray inflate() {
+      AtomicLongArray s = stripes;
+      if (s == null) {
+        AtomicLongArray made = new AtomicLongArray(STRIPES * STRIDE);
+        s = STRIPES_FIELD.compareAndExchange(this, null, made) instanceof AtomicLongArray won
+            ? won : made;
+      }
+      return s;
+    }
+
+    /** One compare-and-set adding {@code delta} to the ring at {@code at}; false if it lost. */
+    private static boolean tryAdd(AtomicLongArray ring, int at, long epoch, long delta) {
+      int i = at + (int) Math.floorMod(epoch, (long) SLOTS);
+      long tag = epoch & EPOCH_MASK;
+      long v = ring.get(i);
+      long current = epochOf(v) == tag ? amountOf(v) : 0;
+      long next = Math.max(AMOUNT_MIN, Math.min(AMOUNT_MAX, current + delta));
+      return ring.compareAndSet(i, v, pack(tag, next));
+    }
+
     long sum(long epoch) {
+      long sum = ringSum(slots, 0, epoch);
+      AtomicLongArray s = stripes;
+      if (s != null) {
+        for (int k = 0; k < STRIPES; k++) {
+          sum += ringSum(s, k * STRIDE, epoch);
+        }
+      }
+      return sum;
+    }
+
+    private static long ringSum(AtomicLongArray ring, int at, long epoch) {
       long tag = epoch & EPOCH_MASK;
       long sum = 0;
       for (int i = 0; i < SLOTS; i++) {
-        long v = slots.get(i);
+        long v = ring.get(at + i);
         long age = (tag - epochOf(v)) & EPOCH_MASK;
         if (age < SLOTS) {
           sum += amountOf(v);
         }
       }
       return sum;
+    }
+
+    private static final VarHandle STRIPES_FIELD;
+
+    static {
+      try {
+        STRIPES_FIELD = MethodHandles.lookup()
+            .findVarHandle(Window.class, "stripes", AtomicLongArray.class);
+      } catch (ReflectiveOperationException e) {
+        throw new ExceptionInInitializerError(e);
+      }
     }
   }
 }

@@ -185,6 +185,67 @@ class RetryBudgetTest {
     assertTrue(granted.get() >= 100 && granted.get() <= 100 + threads, "granted " + granted);
   }
 
+  @Test
+  void aStripedKeyGrantsExactlyWhatOneRingWould() throws Exception {
+    RetryBudget b = budget(0.2, 10);
+    b.deposit("h:1"); // one deposit in the key's first ring, before it grows stripes
+    b.stripe("h:1");
+    assertTrue(b.striped("h:1"));
+    // 8 threads (ids on several stripes) deposit 499 calls each: with the first, 3,992 calls.
+    inThreads(8, () -> {
+      for (int i = 0; i < 499; i++) {
+        b.deposit("h:1");
+      }
+    });
+    // The floor's 100 plus 20% of 3,993 calls: 898.6 retries, so 898 whole ones.
+    assertEquals(898, drain(b, "h:1"));
+
+    // Deposits in every ring expire with the window, withdrawals included.
+    inThreads(8, () -> {
+      for (int i = 0; i < 100; i++) {
+        b.deposit("h:1");
+      }
+    });
+    // What the drain left (0.6 of a retry) plus 20% of 800 calls.
+    assertEquals(0.6 + 160, b.available("h:1"), 1e-9);
+    clock.advance(10 * SECOND);
+    assertEquals(100, drain(b, "h:1"), "nothing outlives the window, in any ring");
+  }
+
+  @Test
+  void contentionStripesAKeyAndLosesNoDeposit() throws Exception {
+    RetryBudget b = budget(0.2, 0);
+    int threads = 4;
+    int perThread = 200_000;
+    inThreads(threads, () -> {
+      for (int i = 0; i < perThread; i++) {
+        b.deposit("h:1");
+      }
+    });
+    assertTrue(b.striped("h:1"), "four threads writing one slot must have met at least once");
+    assertEquals(threads * perThread / 5, drain(b, "h:1"));
+    assertFalse(b.striped("h:2"), "an uncontended key keeps its one ring");
+  }
+
+  private static void inThreads(int n, Runnable body) throws InterruptedException {
+    CountDownLatch start = new CountDownLatch(1);
+    List<Thread> ts = new ArrayList<>();
+    for (int t = 0; t < n; t++) {
+      ts.add(Thread.ofPlatform().start(() -> {
+        try {
+          start.await();
+        } catch (InterruptedException e) {
+          return;
+        }
+        body.run();
+      }));
+    }
+    start.countDown();
+    for (Thread t : ts) {
+      t.join();
+    }
+  }
+
   private static int drain(RetryBudget b, String key) {
     int n = 0;
     while (n < 1_000_000 && b.tryWithdraw(key)) {
