@@ -7,7 +7,7 @@ import java.lang.invoke.VarHandle;
 import java.net.SocketTimeoutException;
 import java.util.PriorityQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.concurrent.locks.LockSupport;
 import okhttp3.Call;
 import org.slf4j.Logger;
@@ -20,7 +20,9 @@ import org.slf4j.LoggerFactory;
  * leaves a single priority queue under a single lock, twice per attempt, and callers on different
  * cores queue on it (measured: ~1 µs per call with two threads, and most of the gap to raw OkHttp
  * at concurrency 64; docs/benchmarks.md). Here an attempt pushes its {@link Timer} onto a
- * lock-free stack (one compare-and-set) and marks it done when it ends (another). One daemon
+ * lock-free stack (one compare-and-set) and marks it done when it ends (another). There are
+ * {@link #HEADS} such stacks, each on cache lines of its own, and a thread pushes onto the one
+ * its id picks, so attempts on different cores rarely write the same line. One daemon
  * thread, shared by every client, takes the pushed timers every {@link #TICK_NANOS} while any
  * are pending, ignores those already done (most calls end well within a tick), keeps the rest
  * in a heap of its own and cancels a call whose deadline passed. A timer due sooner than the
@@ -33,6 +35,14 @@ import org.slf4j.LoggerFactory;
 public final class DeadlineWatchdog {
   /** How often the thread takes new timers while any are pending. */
   static final long TICK_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
+  /**
+   * Stacks timers are pushed onto: twice the processors, rounded up to a power of two, at most
+   * 16.
+   */
+  static final int HEADS = Math.min(16, ceilingPowerOfTwo(
+      2 * Runtime.getRuntime().availableProcessors()));
+  /** References from one stack's head to the next: 128 bytes or more apart. */
+  private static final int HEAD_STRIDE = 32;
   /** Done timers left in the heap are swept out once it holds this many. */
   private static final int SWEEP_AT = 4096;
 
@@ -56,6 +66,16 @@ public final class DeadlineWatchdog {
    */
   public static void release() {
     LOOP.release();
+  }
+
+  private static int ceilingPowerOfTwo(int n) {
+    return n <= 1 ? 1 : Integer.highestOneBit(n - 1) << 1;
+  }
+
+  /** The stack the calling thread pushes onto: its id, spread by Fibonacci hashing. */
+  static int headOfCurrentThread() {
+    long id = Thread.currentThread().threadId();
+    return (int) ((id * 0x9E3779B97F4A7C15L) >>> 32) & (HEADS - 1);
   }
 
   /** Whether the thread runs (for tests). */
@@ -159,7 +179,9 @@ public final class DeadlineWatchdog {
 
   static final class Loop implements Runnable {
     final Thread thread;
-    private final AtomicReference<Timer> pushed = new AtomicReference<>();
+    /** The stacks' heads, stack {@code k} at {@code k * HEAD_STRIDE}. */
+    private final AtomicReferenceArray<Timer> pushed =
+        new AtomicReferenceArray<>(HEADS * HEAD_STRIDE);
     private final PriorityQueue<Timer> heap =
         new PriorityQueue<>((a, b) -> Long.compare(a.deadlineNanos - b.deadlineNanos, 0));
     /** When the thread will look next: a timer due before then wakes it. */
@@ -189,11 +211,12 @@ public final class DeadlineWatchdog {
 
     /** Takes {@code t}; false if the thread has ended, so the caller must bound the call itself. */
     boolean push(Timer t) {
+      int at = headOfCurrentThread() * HEAD_STRIDE;
       Timer head;
       do {
-        head = pushed.get();
+        head = pushed.get(at);
         t.next = head;
-      } while (!pushed.compareAndSet(head, t));
+      } while (!pushed.compareAndSet(at, head, t));
       if (exited) {
         // The thread may have gone without seeing t. If it did see it, t is watched twice:
         // harmless, the first to fire wins.
@@ -261,7 +284,7 @@ public final class DeadlineWatchdog {
           if (stopping) {
             // A push after this flag falls back to OkHttp's timeout; one before it is taken.
             exited = true;
-            if (pushed.get() == null) {
+            if (nothingPushed()) {
               return;
             }
             exited = false;
@@ -269,7 +292,7 @@ public final class DeadlineWatchdog {
           }
           // Nothing to watch: sleep until a push wakes us (a push after this check sees idle).
           idle = true;
-          if (pushed.get() == null && !stopping) {
+          if (nothingPushed() && !stopping) {
             LockSupport.park(this);
           }
           idle = false;
@@ -294,14 +317,33 @@ public final class DeadlineWatchdog {
     }
 
     private void takePushed() {
-      for (Timer t = pushed.getAndSet(null); t != null; ) {
-        Timer next = t.next;
-        t.next = null;
-        if (t.armed()) {
-          heap.add(t);
+      for (int at = 0; at < HEADS * HEAD_STRIDE; at += HEAD_STRIDE) {
+        if (pushed.get(at) == null) {
+          continue;
         }
-        t = next;
+        for (Timer t = pushed.getAndSet(at, null); t != null; ) {
+          Timer next = t.next;
+          t.next = null;
+          if (t.armed()) {
+            heap.add(t);
+          }
+          t = next;
+        }
       }
+    }
+
+    /**
+     * Whether every stack is empty. Each head is read after the caller's own volatile write
+     * ({@link #idle}, {@link #exited}), and a pusher reads that flag after its compare-and-set,
+     * so either this sees the push or the pusher sees the flag.
+     */
+    private boolean nothingPushed() {
+      for (int at = 0; at < HEADS * HEAD_STRIDE; at += HEAD_STRIDE) {
+        if (pushed.get(at) != null) {
+          return false;
+        }
+      }
+      return true;
     }
   }
 }

@@ -103,6 +103,48 @@ class DeadlineWatchdogTest {
   }
 
   @Test
+  void timersPushedOntoEveryStackFireAndDoneOnesNeverDo() throws Exception {
+    // Threads whose ids pick each of the stacks push one armed timer and one done timer each,
+    // with the watchdog idle: each stack's push must reach the watchdog and wake it.
+    List<DeadlineWatchdog.Timer> armed = new java.util.concurrent.CopyOnWriteArrayList<>();
+    List<DeadlineWatchdog.Timer> done = new java.util.concurrent.CopyOnWriteArrayList<>();
+    List<Call> calls = new java.util.concurrent.CopyOnWriteArrayList<>();
+    boolean[] seen = new boolean[DeadlineWatchdog.HEADS];
+    int covered = 0;
+    for (int i = 0; i < 1_000 && covered < seen.length; i++) {
+      int[] head = new int[1];
+      Thread t = Thread.ofPlatform().start(() -> {
+        head[0] = DeadlineWatchdog.headOfCurrentThread();
+        if (!seen[head[0]]) {
+          Call call = unsentCall();
+          calls.add(call);
+          armed.add(DeadlineWatchdog.watch(call, TimeUnit.MILLISECONDS.toNanos(50)));
+          DeadlineWatchdog.Timer finished =
+              DeadlineWatchdog.watch(unsentCall(), TimeUnit.MILLISECONDS.toNanos(50));
+          assertTrue(finished.done());
+          done.add(finished);
+        }
+      });
+      t.join();
+      if (!seen[head[0]]) {
+        seen[head[0]] = true;
+        covered++;
+      }
+    }
+    assertEquals(DeadlineWatchdog.HEADS, covered, "threads on every stack");
+    long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    while (!armed.stream().allMatch(DeadlineWatchdog.Timer::fired)
+        && System.nanoTime() < until) {
+      Thread.sleep(10);
+    }
+    for (int i = 0; i < armed.size(); i++) {
+      assertTrue(armed.get(i).fired(), "the armed timer pushed from thread " + i + " (each on a stack of its own) fired");
+      assertTrue(calls.get(i).isCanceled());
+    }
+    done.forEach(t -> assertFalse(t.fired(), "a timer marked done never fires"));
+  }
+
+  @Test
   void theThreadRunsWhileAUserHoldsIt() {
     assertTrue(DeadlineWatchdog.running());
     assertTrue(threadAlive(), "outrigger-deadlines runs while a client is open");
