@@ -13,7 +13,8 @@ import java.util.function.LongSupplier;
  * Per-key retry budget, after Finagle's {@code RetryBudget}: over any sliding window, retries to
  * a key may add at most {@code ratio} of the calls made to it, plus {@code minPerSecond} for each
  * second of the window. Lock-free; memory is bounded by {@code maxKeys} windows of
- * {@value #SLOTS} longs each.
+ * {@value #SLOTS} longs each, plus {@link #STRIPES} x 16 longs more for each key written by
+ * several threads at once (at most 2 KiB a key, 2 MiB for 1,024 keys).
  *
  * <p>Implementation: each key has a ring of {@value #SLOTS} slots, each {@code window / SLOTS}
  * long. A call deposits {@code ratio} retries into the current slot and a retry withdraws one,
@@ -23,13 +24,18 @@ import java.util.function.LongSupplier;
  * modulo 2^24) in the high 24 bits and its signed amount in the low 40 bits, so rolling a stale
  * slot over and adding to it is one compare-and-set. Check-then-withdraw is not atomic across
  * slots: concurrent retries may overdraw by at most one retry per racing thread, which a budget
- * tolerates.
+ * tolerates. A slot's epoch is kept modulo 2^24, so a slot left unwritten for 2^24 slots would
+ * look live again: the first call of each slot clears every stale slot of its key (see
+ * {@link Window#clearStale}), so only a key unused for that long (194 days at the default 10 s
+ * window) could be misread.
  *
  * <p>Every call deposits, so a key's current slot is written by every thread calling that host.
  * A key starts with one ring; the first time a compare-and-set on it fails (another thread wrote
  * the slot in between) the key grows {@link #STRIPES} more rings, each on cache lines of its own,
- * and from then on each thread adds to the ring its id picks. Two threads then share a ring (and
- * its cache lines) only when their ids collide, as a {@code LongAdder} spreads its cells. A
+ * and from then on each thread adds to the ring its id picks, for good (unlike a
+ * {@code LongAdder}'s cells, a thread's ring is not re-picked after a collision): threads share a
+ * ring, and its cache lines, when their ids fall on the same one, which with more threads than
+ * rings some always do, each ring then taking a share of the writes. A
  * ring's slots keep their own epochs, and a sum adds every ring's live slots, so a striped key
  * grants exactly what one ring would: the sum is the same, only spread.
  *
@@ -245,6 +251,35 @@ public final class RetryBudget {
       // A plain volatile write: a stale value only delays eviction by one sweep.
       if (lastUsedEpoch != epoch) {
         lastUsedEpoch = epoch;
+        clearStale(epoch);
+      }
+    }
+
+    /**
+     * Zeroes every slot, in every ring, that holds an amount of an epoch out of the window at
+     * {@code epoch}: run by the first call of each slot (two racing first calls both run it,
+     * harmlessly), so that no slot keeps an old amount until its epoch, counted modulo 2^24,
+     * comes round again. A ring nobody writes any more (a stripe whose threads have gone, or the
+     * first ring once stripes exist) would otherwise. A slot written meanwhile is left alone.
+     */
+    void clearStale(long epoch) {
+      clearStale(slots, SLOTS, epoch);
+      AtomicLongArray s = stripes;
+      if (s != null) {
+        clearStale(s, s.length(), epoch);
+      }
+    }
+
+    private static void clearStale(AtomicLongArray ring, int length, long epoch) {
+      long tag = epoch & EPOCH_MASK;
+      for (int i = 0; i < length; i++) {
+        long v = ring.get(i);
+        // The age as a signed 24-bit number: a slot of a later epoch (a racing caller read the
+        // clock after this one) is younger, not stale, and must be left alone.
+        long age = ((tag - epochOf(v)) << (64 - EPOCH_BITS)) >> (64 - EPOCH_BITS);
+        if (amountOf(v) != 0 && age >= SLOTS) {
+          ring.compareAndSet(i, v, 0L);
+        }
       }
     }
 

@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import mockwebserver3.MockResponse;
 import mockwebserver3.MockWebServer;
@@ -104,42 +105,45 @@ class DeadlineWatchdogTest {
 
   @Test
   void timersPushedOntoEveryStackFireAndDoneOnesNeverDo() throws Exception {
-    // Threads whose ids pick each of the stacks push one armed timer and one done timer each,
-    // with the watchdog idle: each stack's push must reach the watchdog and wake it.
-    List<DeadlineWatchdog.Timer> armed = new java.util.concurrent.CopyOnWriteArrayList<>();
-    List<DeadlineWatchdog.Timer> done = new java.util.concurrent.CopyOnWriteArrayList<>();
-    List<Call> calls = new java.util.concurrent.CopyOnWriteArrayList<>();
+    // Threads whose ids pick each of the stacks push one armed timer and one done timer each:
+    // the watchdog must take from every stack.
+    List<DeadlineWatchdog.Timer> armed = new CopyOnWriteArrayList<>();
+    List<DeadlineWatchdog.Timer> done = new CopyOnWriteArrayList<>();
+    List<Call> calls = new CopyOnWriteArrayList<>();
+    List<Throwable> errors = new CopyOnWriteArrayList<>();
     boolean[] seen = new boolean[DeadlineWatchdog.HEADS];
-    int covered = 0;
-    for (int i = 0; i < 1_000 && covered < seen.length; i++) {
-      int[] head = new int[1];
+    for (int i = 0; i < 1_000 && armed.size() < seen.length; i++) {
       Thread t = Thread.ofPlatform().start(() -> {
-        head[0] = DeadlineWatchdog.headOfCurrentThread();
-        if (!seen[head[0]]) {
+        try {
+          int head = DeadlineWatchdog.headOfCurrentThread();
+          if (seen[head]) {
+            return;
+          }
+          seen[head] = true;
           Call call = unsentCall();
           calls.add(call);
           armed.add(DeadlineWatchdog.watch(call, TimeUnit.MILLISECONDS.toNanos(50)));
           DeadlineWatchdog.Timer finished =
               DeadlineWatchdog.watch(unsentCall(), TimeUnit.MILLISECONDS.toNanos(50));
-          assertTrue(finished.done());
+          if (!finished.done()) {
+            throw new AssertionError("a timer 50 ms from its deadline could not be marked done");
+          }
           done.add(finished);
+        } catch (Throwable e) {
+          errors.add(e);
         }
       });
-      t.join();
-      if (!seen[head[0]]) {
-        seen[head[0]] = true;
-        covered++;
-      }
+      t.join(); // one thread at a time: seen[] is written and read in turn
     }
-    assertEquals(DeadlineWatchdog.HEADS, covered, "threads on every stack");
+    assertEquals(List.of(), errors);
+    assertEquals(DeadlineWatchdog.HEADS, armed.size(), "threads on every stack");
     long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-    while (!armed.stream().allMatch(DeadlineWatchdog.Timer::fired)
-        && System.nanoTime() < until) {
+    while (!calls.stream().allMatch(Call::isCanceled) && System.nanoTime() < until) {
       Thread.sleep(10);
     }
     for (int i = 0; i < armed.size(); i++) {
-      assertTrue(armed.get(i).fired(), "the armed timer pushed from thread " + i + " (each on a stack of its own) fired");
-      assertTrue(calls.get(i).isCanceled());
+      assertTrue(armed.get(i).fired(), "armed timer " + i + " (each on its own stack) fired");
+      assertTrue(calls.get(i).isCanceled(), "its call " + i + " was cancelled");
     }
     done.forEach(t -> assertFalse(t.fired(), "a timer marked done never fires"));
   }

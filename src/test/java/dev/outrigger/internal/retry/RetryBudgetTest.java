@@ -191,7 +191,7 @@ class RetryBudgetTest {
     b.deposit("h:1"); // one deposit in the key's first ring, before it grows stripes
     b.stripe("h:1");
     assertTrue(b.striped("h:1"));
-    // 8 threads (ids on several stripes) deposit 499 calls each: with the first, 3,992 calls.
+    // 8 threads (ids on several stripes) deposit 499 calls each: with the first, 3,993 calls.
     inThreads(8, () -> {
       for (int i = 0; i < 499; i++) {
         b.deposit("h:1");
@@ -215,16 +215,41 @@ class RetryBudgetTest {
   @Test
   void contentionStripesAKeyAndLosesNoDeposit() throws Exception {
     RetryBudget b = budget(0.2, 0);
+    for (int i = 0; i < 1_000; i++) {
+      b.deposit("h:2");
+    }
     int threads = 4;
-    int perThread = 200_000;
-    inThreads(threads, () -> {
-      for (int i = 0; i < perThread; i++) {
-        b.deposit("h:1");
-      }
-    });
-    assertTrue(b.striped("h:1"), "four threads writing one slot must have met at least once");
-    assertEquals(threads * perThread / 5, drain(b, "h:1"));
-    assertFalse(b.striped("h:2"), "an uncontended key keeps its one ring");
+    int perThread = 50_000;
+    int rounds = 0;
+    // Rounds of four threads writing one slot, until two of them meet (the first round, all
+    // but always): every deposit of every round must be counted.
+    do {
+      inThreads(threads, () -> {
+        for (int i = 0; i < perThread; i++) {
+          b.deposit("h:1");
+        }
+      });
+      rounds++;
+    } while (!b.striped("h:1") && rounds < 100);
+    assertTrue(b.striped("h:1"), "four threads writing one slot never met in 100 rounds");
+    assertEquals(rounds * threads * perThread / 5, drain(b, "h:1"));
+    assertFalse(b.striped("h:2"), "a key one thread writes keeps its one ring");
+    assertEquals(200, drain(b, "h:2"));
+  }
+
+  @Test
+  void anAmountLeftInARingNobodyWritesDoesNotComeBackWhenItsEpochWrapsAround() {
+    RetryBudget b = budget(0.2, 0);
+    for (int i = 0; i < 1_000; i++) {
+      b.deposit("h:1"); // 200 retries' worth in the key's first ring
+    }
+    b.stripe("h:1"); // from now on this thread writes a stripe: the first ring is left as it is
+    clock.advance(11 * SECOND);
+    b.deposit("h:1"); // the first call of a slot a window later
+    assertEquals(0.2, b.available("h:1"), 1e-9);
+    // Epochs are kept modulo 2^24 slots (1 s each here): this is the first deposit's slot again.
+    clock.advance(((1L << 24) - 11) * SECOND);
+    assertEquals(0, b.available("h:1"), 1e-9, "the old 200 retries stay gone");
   }
 
   private static void inThreads(int n, Runnable body) throws InterruptedException {
