@@ -32,7 +32,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * and -t 2; the difference is the cost of sharing). A rate-limit permit (one compare-and-set on
  * the host's bucket), the breaker's permission and recorded success, a retry-budget deposit, and
  * the deadline registered with the watchdog and cleared; {@link #all} makes them together, as a
- * call does. Each reads the clock once ({@link #nanoTime} alone, for reference).
+ * call does, and {@link #defaults} all but the rate limit, as a client built with defaults does.
+ * Each reads the clock once ({@link #nanoTime} alone, for reference).
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -119,6 +120,22 @@ public class ContentionBenchmark {
   @Benchmark
   public Object all(PerThread t) {
     long now = permit(System.nanoTime());
+    BreakerStateMachine b = breakers.get(HOST, now);
+    BreakerState token = b.acquire(now);
+    budget.deposit(HOST, now);
+    DeadlineWatchdog.Timer timer = DeadlineWatchdog.watch(t.call, now + TEN_SECONDS, TEN_SECONDS);
+    timer.done();
+    b.onResult(token, BreakerStateMachine.SUCCESS, now);
+    return token;
+  }
+
+  /**
+   * {@link #all} without the rate limit, which a client has only when configured: the shared
+   * writes of a client built with defaults (its in-flight limit's counter aside).
+   */
+  @Benchmark
+  public Object defaults(PerThread t) {
+    long now = System.nanoTime();
     BreakerStateMachine b = breakers.get(HOST, now);
     BreakerState token = b.acquire(now);
     budget.deposit(HOST, now);
