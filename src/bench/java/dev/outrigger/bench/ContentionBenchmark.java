@@ -119,14 +119,7 @@ public class ContentionBenchmark {
 
   @Benchmark
   public Object all(PerThread t) {
-    long now = permit(System.nanoTime());
-    BreakerStateMachine b = breakers.get(HOST, now);
-    BreakerState token = b.acquire(now);
-    budget.deposit(HOST, now);
-    DeadlineWatchdog.Timer timer = DeadlineWatchdog.watch(t.call, now + TEN_SECONDS, TEN_SECONDS);
-    timer.done();
-    b.onResult(token, BreakerStateMachine.SUCCESS, now);
-    return token;
+    return writes(permit(System.nanoTime()), t);
   }
 
   /**
@@ -135,7 +128,11 @@ public class ContentionBenchmark {
    */
   @Benchmark
   public Object defaults(PerThread t) {
-    long now = System.nanoTime();
+    return writes(System.nanoTime(), t);
+  }
+
+  /** The breaker's permission and success, a budget deposit and a watchdog timer, at {@code now}. */
+  private Object writes(long now, PerThread t) {
     BreakerStateMachine b = breakers.get(HOST, now);
     BreakerState token = b.acquire(now);
     budget.deposit(HOST, now);

@@ -162,26 +162,13 @@ class RetryBudgetTest {
     RetryBudget b = new RetryBudget(0, 10 * SECOND, 10, 16, System::nanoTime);
     int threads = 8;
     AtomicInteger granted = new AtomicInteger();
-    CountDownLatch start = new CountDownLatch(1);
-    List<Thread> ts = new ArrayList<>();
-    for (int t = 0; t < threads; t++) {
-      ts.add(Thread.ofPlatform().start(() -> {
-        try {
-          start.await();
-        } catch (InterruptedException e) {
-          return;
+    inThreads(threads, () -> {
+      for (int i = 0; i < 1000; i++) {
+        if (b.tryWithdraw("h:1")) {
+          granted.incrementAndGet();
         }
-        for (int i = 0; i < 1000; i++) {
-          if (b.tryWithdraw("h:1")) {
-            granted.incrementAndGet();
-          }
-        }
-      }));
-    }
-    start.countDown();
-    for (Thread t : ts) {
-      t.join();
-    }
+      }
+    });
     assertTrue(granted.get() >= 100 && granted.get() <= 100 + threads, "granted " + granted);
   }
 
