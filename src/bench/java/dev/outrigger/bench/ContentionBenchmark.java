@@ -131,7 +131,7 @@ public class ContentionBenchmark {
     return writes(System.nanoTime(), t);
   }
 
-  /** The breaker's permission and success, a budget deposit and a watchdog timer, at {@code now}. */
+  /** The breaker's permission and success, a budget deposit and a watchdog timer at {@code now}. */
   private Object writes(long now, PerThread t) {
     BreakerStateMachine b = breakers.get(HOST, now);
     BreakerState token = b.acquire(now);
