@@ -1,5 +1,6 @@
 package dev.outrigger.internal.breaker;
 
+import dev.outrigger.internal.Stripes;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 
@@ -31,12 +32,10 @@ import java.lang.invoke.VarHandle;
  */
 final class CountWindow extends CountWindowPadAfter {
   /** Pending-success cells: a power of two, about four per core, at most 32. */
-  static final int STRIPES =
-      Math.max(2, Math.min(32, Integer.highestOneBit(
-          Math.max(1, Runtime.getRuntime().availableProcessors() * 4 - 1)) << 1));
+  static final int STRIPES = Stripes.count(4, 32);
+  private static final int SHIFT = 64 - Integer.numberOfTrailingZeros(STRIPES);
   /** Pending successes a cell gathers before they take their positions. */
   static final int BATCH = 32;
-  private static final int SHIFT = 64 - Integer.numberOfTrailingZeros(STRIPES);
   /** Longs per cache line: cells sit this far apart. */
   private static final int LINE = 8;
 

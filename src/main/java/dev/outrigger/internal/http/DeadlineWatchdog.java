@@ -1,5 +1,6 @@
 package dev.outrigger.internal.http;
 
+import dev.outrigger.internal.Stripes;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.lang.invoke.MethodHandles;
@@ -39,8 +40,7 @@ public final class DeadlineWatchdog {
    * Stacks timers are pushed onto: twice the processors, rounded up to a power of two, at most
    * 16.
    */
-  static final int HEADS = Math.min(16, ceilingPowerOfTwo(
-      2 * Runtime.getRuntime().availableProcessors()));
+  static final int HEADS = Stripes.count(2, 16);
   /** References from one stack's head to the next: 128 bytes or more apart. */
   private static final int HEAD_STRIDE = 32;
   /** Done timers left in the heap are swept out once it holds this many. */
@@ -68,14 +68,9 @@ public final class DeadlineWatchdog {
     LOOP.release();
   }
 
-  private static int ceilingPowerOfTwo(int n) {
-    return n <= 1 ? 1 : Integer.highestOneBit(n - 1) << 1;
-  }
-
-  /** The stack the calling thread pushes onto: its id, spread by Fibonacci hashing. */
+  /** The stack the calling thread pushes onto. */
   static int headOfCurrentThread() {
-    long id = Thread.currentThread().threadId();
-    return (int) ((id * 0x9E3779B97F4A7C15L) >>> 32) & (HEADS - 1);
+    return Stripes.ofCurrentThread(HEADS);
   }
 
   /** Whether the thread runs (for tests). */

@@ -1,5 +1,6 @@
 package dev.outrigger.internal.retry;
 
+import dev.outrigger.internal.Stripes;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.Iterator;
@@ -52,8 +53,7 @@ public final class RetryBudget {
    * Rings a contended key grows, one per thread id's stripe: twice the processors, rounded up to
    * a power of two, at most 16 (2 KiB per contended key at most).
    */
-  static final int STRIPES = Math.min(16, ceilingPowerOfTwo(
-      2 * Runtime.getRuntime().availableProcessors()));
+  static final int STRIPES = Stripes.count(2, 16);
   /** Longs from one ring's start to the next: {@value} x 8 = 128 bytes, two cache lines. */
   private static final int STRIDE = 16;
   /** The most keys tracked separately by default. */
@@ -227,16 +227,6 @@ public final class RetryBudget {
     window(key, epoch()).inflate();
   }
 
-  private static int ceilingPowerOfTwo(int n) {
-    return n <= 1 ? 1 : Integer.highestOneBit(n - 1) << 1;
-  }
-
-  /** The stripe of the calling thread: its id, spread by Fibonacci hashing. */
-  private static int stripeOfCurrentThread() {
-    long id = Thread.currentThread().threadId();
-    return (int) ((id * 0x9E3779B97F4A7C15L) >>> 32) & (STRIPES - 1);
-  }
-
   /**
    * One key's slots: a ring of {@value #SLOTS}, and once a write to it has met another
    * thread's, {@link #STRIPES} more rings (see the class comment).
@@ -292,7 +282,7 @@ public final class RetryBudget {
         // Another thread wrote the slot between our read and our write: spread the key.
         s = inflate();
       }
-      int at = stripeOfCurrentThread() * STRIDE;
+      int at = Stripes.ofCurrentThread(STRIPES) * STRIDE;
       while (!tryAdd(s, at, epoch, delta)) {
         Thread.onSpinWait();
       }
