@@ -10,11 +10,13 @@ import java.io.InterruptedIOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import mockwebserver3.MockResponse;
 import mockwebserver3.MockWebServer;
 import mockwebserver3.junit5.StartStop;
 import okhttp3.Call;
+import okhttp3.EventListener;
 import okhttp3.OkHttpClient;
 import okhttp3.Request;
 import okhttp3.Response;
@@ -112,6 +114,14 @@ class DeadlineWatchdogTest {
     List<Call> calls = new CopyOnWriteArrayList<>();
     List<Throwable> errors = new CopyOnWriteArrayList<>();
     boolean[] seen = new boolean[DeadlineWatchdog.HEADS];
+    // Counts the armed timers' calls cancelled (the watchdog marks a timer fired, then cancels).
+    CountDownLatch cancelled = new CountDownLatch(DeadlineWatchdog.HEADS);
+    OkHttpClient counting = okhttp.newBuilder().eventListener(new EventListener() {
+      @Override
+      public void canceled(Call call) {
+        cancelled.countDown();
+      }
+    }).build();
     for (int i = 0; i < 1_000 && armed.size() < seen.length; i++) {
       Thread t = Thread.ofPlatform().start(() -> {
         try {
@@ -120,7 +130,7 @@ class DeadlineWatchdogTest {
             return;
           }
           seen[head] = true;
-          Call call = unsentCall();
+          Call call = counting.newCall(new Request.Builder().url(server.url("/unsent")).build());
           calls.add(call);
           armed.add(DeadlineWatchdog.watch(call, TimeUnit.MILLISECONDS.toNanos(50)));
           DeadlineWatchdog.Timer finished =
@@ -137,10 +147,7 @@ class DeadlineWatchdogTest {
     }
     assertEquals(List.of(), errors);
     assertEquals(DeadlineWatchdog.HEADS, armed.size(), "threads on every stack");
-    long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-    while (!calls.stream().allMatch(Call::isCanceled) && System.nanoTime() < until) {
-      Thread.sleep(10);
-    }
+    assertTrue(cancelled.await(5, TimeUnit.SECONDS), "every armed timer's call cancelled");
     for (int i = 0; i < armed.size(); i++) {
       assertTrue(armed.get(i).fired(), "armed timer " + i + " (each on its own stack) fired");
       assertTrue(calls.get(i).isCanceled(), "its call " + i + " was cancelled");
