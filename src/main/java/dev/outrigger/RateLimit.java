@@ -37,6 +37,10 @@ public final class RateLimit {
   /** The default {@link #maxPause(Duration)}. */
   public static final Duration DEFAULT_MAX_PAUSE = Duration.ofSeconds(60);
 
+  private static final String NOT_BOTH = "a limit kept in a shared store cannot be adaptive: "
+      + "the adapted rate lives in one JVM while the quota is shared; use adaptive() on a limit "
+      + "kept in memory, or store(...) without adaptive()";
+
   private static final long NANOS_PER_SECOND = 1_000_000_000L;
   private static final double MAX_RATE = 1e9;
   /** The longest time a full bucket may take to refill; keeps the internal fixed-point in range. */
@@ -261,21 +265,33 @@ public final class RateLimit {
    * client using the same store and key shares one quota, for example
    * {@code limit.store(RedisRateLimitStore.builder(uri).build())}. Same token-bucket semantics,
    * same keys, same chain position.
+   *
+   * @throws IllegalStateException if this limit is {@linkplain #adaptive() adaptive}: an adapted
+   *     rate lives in one JVM, so a shared quota cannot follow it
    */
   public RateLimit store(RateLimitStore store) {
     Objects.requireNonNull(store, "store");
+    if (adaptive) {
+      throw new IllegalStateException(NOT_BOTH);
+    }
     return new RateLimit(bands, keyedBy, maxKeys, maxPause, store, adaptive);
   }
 
   /**
    * Makes the rate adapt to the server, per key, as the AWS SDK's adaptive retry mode does: on a
    * throttling answer (429, or 503) the key's rate drops to 70% (at most once per 100 ms), and it
-   * recovers along a CUBIC curve, never above this limit's configured rate nor below 1% of it.
-   * Off by default. Applies to a single bandwidth.
+   * recovers along a CUBIC curve, never above the key's ceiling nor below 1% of it. The ceiling
+   * is this limit's rate, or an operator's override of the key
+   * ({@link RateLimiter#reconfigure(String, RateLimit)}), as it is at each answer. Off by
+   * default. Applies to a single bandwidth.
    *
-   * @throws IllegalStateException if this limit combines several bandwidths
+   * @throws IllegalStateException if this limit combines several bandwidths, or is kept in a
+   *     shared {@linkplain #store(RateLimitStore) store}
    */
   public RateLimit adaptive() {
+    if (store != null) {
+      throw new IllegalStateException(NOT_BOTH);
+    }
     if (bands.size() != 1) {
       throw new IllegalStateException(
           "adaptive applies to one bandwidth, but this limit combines " + bands.size() + ": "

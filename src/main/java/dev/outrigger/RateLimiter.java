@@ -212,7 +212,10 @@ public final class RateLimiter {
   /**
    * Gives {@code key} its own bandwidths (those of {@code limit}; its other settings are
    * ignored), keeping the key's state as {@link #reconfigure(RateLimit)} does. The override
-   * stays until replaced by another, even when the key's bucket is dropped while idle.
+   * stays until replaced by another, even when the key's bucket is dropped while idle. On a
+   * client's {@linkplain RateLimit#adaptive() adaptive} limiter the override is the key's
+   * ceiling: a rate the server made the key adapt down to stays in force under it (lowered to the
+   * override at once when above it), and the adaptation never lifts the key past it.
    */
   public void reconfigure(String key, RateLimit limit) {
     engine.reconfigure(key, limit, clock.nanoTime());
@@ -232,7 +235,7 @@ public final class RateLimiter {
     return engine.limit();
   }
 
-  /** The limit {@code key} follows. */
+  /** The limit {@code key} follows (on an adaptive limiter, its adapted rate while it has one). */
   public RateLimit limit(String key) {
     Objects.requireNonNull(key, "key");
     return engine.limit(key);

@@ -9,6 +9,7 @@ import dev.outrigger.CallContext;
 import dev.outrigger.CallListener;
 import dev.outrigger.HttpStatusException;
 import dev.outrigger.RateLimit;
+import dev.outrigger.RateLimitStore;
 import dev.outrigger.Retry;
 import java.time.Duration;
 import java.util.List;
@@ -57,5 +58,25 @@ class AdaptiveRateTest {
         () -> RateLimit.perSecond(10).adaptive().and(RateLimit.perSecond(5)));
     assertTrue(RateLimit.perSecond(10).adaptive().burst(5).isAdaptive(),
         "withers keep adaptivity");
+  }
+
+  @Test
+  void aLimitInASharedStoreCannotBeAdaptiveEitherWayRound() {
+    RateLimitStore store = new RateLimitStore() {
+      @Override
+      public long reserve(String key, RateLimit limit, int permits, long maxWaitNanos) {
+        return 0;
+      }
+
+      @Override
+      public long pause(String key, RateLimit limit, long pauseNanos) {
+        return 0;
+      }
+    };
+    IllegalStateException e = assertThrows(IllegalStateException.class,
+        () -> RateLimit.perSecond(10).adaptive().store(store));
+    assertTrue(e.getMessage().contains("shared store cannot be adaptive"), e.getMessage());
+    assertThrows(IllegalStateException.class,
+        () -> RateLimit.perSecond(10).store(store).adaptive());
   }
 }

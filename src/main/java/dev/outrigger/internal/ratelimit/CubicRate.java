@@ -8,18 +8,23 @@ import java.util.concurrent.atomic.AtomicReference;
  * throttling answer cuts the rate to {@link #BETA} of what it was, and the rate then recovers
  * along CUBIC's curve {@code W(t) = C (t - K)^3 + Wmax} with {@code K = cbrt(Wmax (1 - BETA) / C)},
  * so it climbs fast at first, slows near the rate that was last throttled, then probes above it;
- * never above the configured rate nor below {@link #MIN_FRACTION} of it.
+ * never above the key's ceiling nor below {@link #MIN_FRACTION} of it.
+ *
+ * <p>The ceiling is the rate the key is configured with (the limiter's limit, or an operator's
+ * override of the key), passed in with every answer, so that a limit changed at run time bounds
+ * the adapted rate from the next answer on: lowered, it caps the rate at once; raised, the rate
+ * goes on recovering from where it was (the server throttled it there) up to the new ceiling.
  *
  * <p>Pure arithmetic on an immutable state per key, swapped by compare-and-set; time is given by
  * the caller (monotonic nanoseconds). Memory is bounded: at most {@code maxKeys} keys adapt at
- * once (a key leaves when it is back at its configured rate); others keep the configured rate.
+ * once (a key leaves when it is back at its ceiling); others keep their ceiling.
  */
 public final class CubicRate {
   /** The multiplicative decrease. */
   static final double BETA = 0.7;
   /** CUBIC's scaling constant, in permits per second per second cubed. */
   static final double C = 0.4;
-  /** The lowest rate, as a fraction of the configured one. */
+  /** The lowest rate, as a fraction of the ceiling. */
   static final double MIN_FRACTION = 0.01;
   /** A burst of throttling answers to one key cuts its rate once. */
   static final long MIN_CUT_INTERVAL_NANOS = 100_000_000L;
@@ -27,26 +32,28 @@ public final class CubicRate {
   /** One key's state: the rate now, the rate last throttled and when. */
   record State(double rate, double lastMax, long cutAtNanos) {}
 
-  private final double configured;
   private final int maxKeys;
   private final ConcurrentHashMap<String, AtomicReference<State>> keys = new ConcurrentHashMap<>();
 
-  public CubicRate(double configuredPerSecond, int maxKeys) {
-    this.configured = configuredPerSecond;
+  public CubicRate(int maxKeys) {
     this.maxKeys = maxKeys;
   }
 
-  /** The rate {@code key} may use now (the configured rate until it is first throttled). */
-  public double rate(String key) {
+  /**
+   * The rate {@code key} may use now under {@code ceiling} (the ceiling until it is first
+   * throttled, and again once recovered).
+   */
+  public double rate(String key, double ceiling) {
     AtomicReference<State> s = keys.get(key);
-    return s == null ? configured : s.get().rate();
+    return s == null ? ceiling : Math.min(ceiling, s.get().rate());
   }
 
   /**
-   * A throttling answer for {@code key}: returns the new rate, or NaN when nothing changed (a cut
-   * already happened within {@link #MIN_CUT_INTERVAL_NANOS}).
+   * A throttling answer for {@code key} whose ceiling is {@code ceiling} permits per second:
+   * returns the new rate, or NaN when nothing changed (a cut already happened within
+   * {@link #MIN_CUT_INTERVAL_NANOS}).
    */
-  public double throttled(String key, long nowNanos) {
+  public double throttled(String key, long nowNanos, double ceiling) {
     if (keys.size() >= maxKeys && !keys.containsKey(key)) {
       // Full: a new key is not adapted (it keeps the configured rate). Forgetting a cut key
       // instead would strand its lowered rate in the limiter for good.
@@ -54,15 +61,15 @@ public final class CubicRate {
     }
     AtomicReference<State> ref = keys.computeIfAbsent(
         key, k -> new AtomicReference<>(
-            new State(configured, configured, nowNanos - 2 * MIN_CUT_INTERVAL_NANOS)));
+            new State(ceiling, ceiling, nowNanos - 2 * MIN_CUT_INTERVAL_NANOS)));
     for (;;) {
       State s = ref.get();
       if (nowNanos - s.cutAtNanos() < MIN_CUT_INTERVAL_NANOS) {
         return Double.NaN;
       }
-      double current = recovered(s, nowNanos);
+      double current = recovered(s, nowNanos, ceiling);
       State next =
-          new State(Math.max(configured * MIN_FRACTION, current * BETA), current, nowNanos);
+          new State(Math.max(ceiling * MIN_FRACTION, current * BETA), current, nowNanos);
       if (ref.compareAndSet(s, next)) {
         return next.rate();
       }
@@ -70,38 +77,40 @@ public final class CubicRate {
   }
 
   /**
-   * An answer that was not throttling: returns the recovered rate when it moved by at least 1%
-   * (or reached the configured rate), NaN otherwise.
+   * An answer that was not throttling, for {@code key} whose ceiling is {@code ceiling}: returns
+   * the recovered rate when it moved by at least 1% (or reached the ceiling, which ends the
+   * key's adaptation), NaN otherwise.
    */
-  public double accepted(String key, long nowNanos) {
+  public double accepted(String key, long nowNanos, double ceiling) {
     AtomicReference<State> ref = keys.get(key);
     if (ref == null) {
       return Double.NaN;
     }
     for (;;) {
       State s = ref.get();
-      if (s.rate() >= configured) {
+      double r = recovered(s, nowNanos, ceiling);
+      if (r < ceiling && r < s.rate() * 1.01) {
         return Double.NaN;
       }
-      double r = recovered(s, nowNanos);
-      if (r < configured && r < s.rate() * 1.01) {
+      if (r >= ceiling) {
+        // Back at the ceiling (or the ceiling came down to the rate): done adapting.
+        if (keys.remove(key, ref)) {
+          return ceiling;
+        }
         return Double.NaN;
       }
       State next = new State(r, s.lastMax(), s.cutAtNanos());
       if (ref.compareAndSet(s, next)) {
-        if (r >= configured) {
-          keys.remove(key, ref);
-        }
         return r;
       }
     }
   }
 
   /** CUBIC's rate {@code t} after the last cut, within the bounds. */
-  double recovered(State s, long nowNanos) {
+  double recovered(State s, long nowNanos, double ceiling) {
     double t = Math.max(0, (nowNanos - s.cutAtNanos()) / 1e9);
     double k = Math.cbrt(s.lastMax() * (1 - BETA) / C);
     double w = C * Math.pow(t - k, 3) + s.lastMax();
-    return Math.min(configured, Math.max(Math.max(configured * MIN_FRACTION, s.rate()), w));
+    return Math.min(ceiling, Math.max(Math.max(ceiling * MIN_FRACTION, s.rate()), w));
   }
 }

@@ -57,8 +57,7 @@ public final class RateLimitInterceptor implements CallInterceptor, KeepsClock {
     this.clock = clock;
     this.wallMillis = wallMillis;
     this.limiter = RateLimiterAccess.wrap(engine, clock);
-    this.cubic = limit.isAdaptive()
-        ? new CubicRate(limit.permitsPerSecond(), limit.maxKeys()) : null;
+    this.cubic = limit.isAdaptive() ? new CubicRate(limit.maxKeys()) : null;
   }
 
   /**
@@ -67,6 +66,11 @@ public final class RateLimitInterceptor implements CallInterceptor, KeepsClock {
    */
   public RateLimiter limiter() {
     return limiter;
+  }
+
+  /** The engine behind {@link #limiter()}, for tests. */
+  RealRateLimiter engine() {
+    return engine;
   }
 
   @Override
@@ -104,26 +108,30 @@ public final class RateLimitInterceptor implements CallInterceptor, KeepsClock {
     return response;
   }
 
-  /** Moves the key's rate down on a throttling answer and back up, CUBIC-like, otherwise. */
+  /**
+   * Moves the key's rate down on a throttling answer and back up, CUBIC-like, otherwise, under
+   * the key's ceiling: the limiter's limit or an operator's override of the key, as they are now.
+   */
   private void adapt(
       CallContext ctx, String key, RateLimit limit, int code, CallListener listener) {
     long now = clock.nanoTime();
-    double rate = code == 429 || code == 503 ? cubic.throttled(key, now)
-        : code < 500 ? cubic.accepted(key, now) : Double.NaN;
+    double ceiling = engine.ceiling(key).permitsPerSecond();
+    double rate = code == 429 || code == 503 ? cubic.throttled(key, now, ceiling)
+        : code < 500 ? cubic.accepted(key, now, ceiling) : Double.NaN;
     if (Double.isNaN(rate)) {
       return;
     }
-    if (rate >= limit.permitsPerSecond()) {
-      // Fully recovered: back to the configured limit (its burst too), and no override left.
-      engine.removeOverride(key, now);
-    } else {
-      // The burst shrinks with the rate: a full bucket must not undo the cut at once.
-      int burst = (int) Math.max(1, Math.min(limit.burst(), Math.ceil(rate)));
-      engine.reconfigure(key, RateLimit.perSecond(rate).burst(burst), now);
+    // Another answer may move the rate between our reading and our write: write what the
+    // state says until it holds still, so the last write is always the latest state's.
+    for (;;) {
+      double r = cubic.rate(key, ceiling);
+      engine.adapt(key, r, now);
+      if (cubic.rate(key, ceiling) == r) {
+        break;
+      }
     }
-    log.debug("{}: adaptive rate of {} now {}/s (configured {}/s)", describe(ctx),
-        keyName(limit, key), String.format(java.util.Locale.ROOT, "%.2f", rate),
-        limit.permitsPerSecond());
+    log.debug("{}: adaptive rate of {} now {}/s (ceiling {}/s)", describe(ctx),
+        keyName(limit, key), String.format(java.util.Locale.ROOT, "%.2f", rate), ceiling);
     safely(() -> listener.rateLimitAdapted(ctx, key, rate));
   }
 

@@ -4,6 +4,7 @@ import dev.outrigger.RateLimit;
 import dev.outrigger.internal.NanoClock;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
@@ -22,7 +23,12 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>Reconfiguration replaces buckets (see {@link TokenBucket#retireInto}), keeping their
  * permits, debts and waiters' order; per-key overrides survive eviction because they are kept
- * apart from the buckets. A version counter closes the race between a reconfiguration and a
+ * apart from the buckets. A key's limit is found in three layers: an adaptive rate
+ * ({@link #adapt}), below the key's ceiling, which is the operator's override of the key
+ * ({@link #reconfigure(String, RateLimit, long)}) or else the limiter's limit. The adaptive
+ * layer is kept as a rate and applied to whatever the ceiling is now, so neither overwrites the
+ * other: an operator's change takes effect at once under the adapted rate, and the adaptation
+ * never lifts a key above it. A version counter closes the race between a reconfiguration and a
  * bucket being created with the old bandwidths at the same moment.
  */
 public final class RealRateLimiter {
@@ -43,6 +49,7 @@ public final class RealRateLimiter {
 
   private final ConcurrentHashMap<String, TokenBucket> buckets = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, Bands> overrides = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, Adapted> adapted = new ConcurrentHashMap<>();
   private final AtomicLong version = new AtomicLong();
   private final AtomicLong nextSweep;
   private volatile Bands defaults;
@@ -63,9 +70,17 @@ public final class RealRateLimiter {
     return defaults.limit;
   }
 
-  /** The limit {@code key} follows: its override, or {@link #limit()}. */
+  /**
+   * The limit {@code key} follows: its adapted rate under its ceiling, if it has one, else the
+   * ceiling ({@link #ceiling(String)}).
+   */
   public RateLimit limit(String key) {
     return shapeFor(key).limit;
+  }
+
+  /** The limit {@code key} may adapt under: its override, or {@link #limit()}. */
+  public RateLimit ceiling(String key) {
+    return ceilingFor(key).limit;
   }
 
   /** How many keys have a bucket of their own right now. */
@@ -258,12 +273,39 @@ public final class RealRateLimiter {
     refresh(key, nowNanos);
   }
 
+  /**
+   * Sets {@code key}'s adapted rate to {@code permitsPerSecond} under its ceiling, keeping its
+   * bucket's state as {@link #reconfigure(RateLimit, long)} does; a rate at or above the
+   * ceiling's (or NaN) removes the adaptation, and the key follows its ceiling again.
+   */
+  public void adapt(String key, double permitsPerSecond, long nowNanos) {
+    Objects.requireNonNull(key, "key");
+    Bands ceiling = ceilingFor(key);
+    if (!(permitsPerSecond < ceiling.limit.permitsPerSecond())) {
+      if (adapted.remove(key) == null) {
+        return;
+      }
+    } else {
+      if (!(permitsPerSecond > 0)) {
+        throw new IllegalArgumentException("an adapted rate must be positive: " + permitsPerSecond);
+      }
+      adapted.put(key, Adapted.under(ceiling, permitsPerSecond));
+    }
+    version.incrementAndGet();
+    refresh(key, nowNanos);
+  }
+
   /** How many keys have an override. */
   public int overrideCount() {
     return overrides.size();
   }
 
-  private Bands shapeFor(String key) {
+  /** How many keys have an adapted rate. */
+  public int adaptedCount() {
+    return adapted.size();
+  }
+
+  private Bands ceilingFor(String key) {
     if (key != null) {
       Bands o = overrides.get(key);
       if (o != null) {
@@ -271,6 +313,60 @@ public final class RealRateLimiter {
       }
     }
     return defaults;
+  }
+
+  /**
+   * The bands {@code key}'s bucket must have: its ceiling's, or those of its adapted rate under
+   * the ceiling as it is now. The same instance as long as neither changes, since a bucket is
+   * replaced whenever its bands are not the ones this returns.
+   */
+  private Bands shapeFor(String key) {
+    Bands ceiling = ceilingFor(key);
+    if (key == null) {
+      return ceiling;
+    }
+    Adapted a = adapted.get(key);
+    while (a != null) {
+      if (a.ceiling == ceiling) {
+        return a.bands;
+      }
+      // The ceiling changed since the rate was set: apply the rate to the new one.
+      Adapted now = Adapted.under(ceiling, a.permitsPerSecond);
+      if (adapted.replace(key, a, now)) {
+        return now.bands;
+      }
+      a = adapted.get(key);
+    }
+    return ceiling;
+  }
+
+  /** A key's adapted rate, and the bands it gives under the ceiling it was applied to. */
+  private record Adapted(double permitsPerSecond, Bands ceiling, Bands bands) {
+    static Adapted under(Bands ceiling, double permitsPerSecond) {
+      RateLimit c = ceiling.limit;
+      double cap = c.permitsPerSecond();
+      if (permitsPerSecond >= cap) {
+        return new Adapted(permitsPerSecond, ceiling, ceiling);
+      }
+      double f = permitsPerSecond / cap;
+      List<RateLimit> bands = c.bandwidths();
+      RateLimit scaled;
+      if (bands.size() == 1) {
+        // The burst shrinks with the rate, to at most a second's worth: a full bucket must not
+        // undo the cut at once.
+        int burst = (int) Math.max(1, Math.min(c.burst(), Math.ceil(permitsPerSecond)));
+        scaled = RateLimit.perSecond(permitsPerSecond).burst(burst);
+      } else {
+        // A combined ceiling (an operator's override): every bandwidth by the same factor.
+        scaled = null;
+        for (RateLimit b : bands) {
+          int burst = (int) Math.max(1, Math.min(b.burst(), Math.ceil(b.burst() * f)));
+          RateLimit one = RateLimit.per(b.permits() * f, b.period()).burst(burst);
+          scaled = scaled == null ? one : scaled.and(one);
+        }
+      }
+      return new Adapted(permitsPerSecond, ceiling, new Bands(scaled));
+    }
   }
 
   private TokenBucket bucket(String key, long nowNanos) {

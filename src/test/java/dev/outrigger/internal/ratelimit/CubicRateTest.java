@@ -8,66 +8,97 @@ import org.junit.jupiter.api.Test;
 class CubicRateTest {
   private static final long MS = 1_000_000L;
   private static final long S = 1_000_000_000L;
+  /** The key's ceiling: the rate it is configured with. */
+  private static final double CEIL = 100;
 
   @Test
   void aThrottleCutsTheRateToSeventyPercentOncePerBurst() {
-    CubicRate c = new CubicRate(100, 10);
-    assertEquals(100, c.rate("h"), 1e-9);
-    assertEquals(70, c.throttled("h", 10 * S), 1e-9);
-    assertTrue(Double.isNaN(c.throttled("h", 10 * S + 50 * MS)), "one cut per 100 ms");
-    assertEquals(70, c.rate("h"), 1e-9);
+    CubicRate c = new CubicRate(10);
+    assertEquals(100, c.rate("h", CEIL), 1e-9);
+    assertEquals(70, c.throttled("h", 10 * S, CEIL), 1e-9);
+    assertTrue(Double.isNaN(c.throttled("h", 10 * S + 50 * MS, CEIL)), "one cut per 100 ms");
+    assertEquals(70, c.rate("h", CEIL), 1e-9);
     // 100 ms later the rate had begun to recover along the curve; the next cut takes 70% of that.
     double k = Math.cbrt(100 * (1 - CubicRate.BETA) / CubicRate.C);
     double recovered = CubicRate.C * Math.pow(0.1 - k, 3) + 100;
-    assertEquals(0.7 * recovered, c.throttled("h", 10 * S + 100 * MS), 1e-6,
+    assertEquals(0.7 * recovered, c.throttled("h", 10 * S + 100 * MS, CEIL), 1e-6,
         "a later throttle cuts again");
   }
 
   @Test
   void theRateRecoversAlongCubicsCurveAndReachesTheLastThrottledRateAtK() {
-    CubicRate c = new CubicRate(100, 10);
-    c.throttled("h", 0);
+    CubicRate c = new CubicRate(10);
+    c.throttled("h", 0, CEIL);
     double k = Math.cbrt(100 * (1 - CubicRate.BETA) / CubicRate.C); // about 4.2 s
-    double early = c.accepted("h", (long) (1 * S));
+    double early = c.accepted("h", (long) (1 * S), CEIL);
     double expectedEarly = CubicRate.C * Math.pow(1 - k, 3) + 100;
     assertEquals(expectedEarly, early, 1e-6);
     assertTrue(early > 70 && early < 100, "climbs fast at first: " + early);
-    double atK = c.accepted("h", (long) (k * S));
+    double atK = c.accepted("h", (long) (k * S), CEIL);
     assertEquals(100, atK, 1e-6, "back at the configured rate at K");
-    assertEquals(100, c.rate("h"), 1e-9);
+    assertEquals(100, c.rate("h", CEIL), 1e-9);
   }
 
   @Test
   void neverExceedsTheConfiguredRateNorFallsBelowOnePercent() {
-    CubicRate c = new CubicRate(100, 10);
+    CubicRate c = new CubicRate(10);
     long t = 0;
     for (int i = 0; i < 50; i++) {
-      c.throttled("h", t);
+      c.throttled("h", t, CEIL);
       t += 200 * MS;
     }
-    assertEquals(1, c.rate("h"), 1e-9, "floor: 1% of the configured rate");
-    double r = c.accepted("h", t + 3600 * S);
+    assertEquals(1, c.rate("h", CEIL), 1e-9, "floor: 1% of the configured rate");
+    double r = c.accepted("h", t + 3600 * S, CEIL);
     assertEquals(100, r, 1e-9, "an hour later: the configured rate, never above");
   }
 
   @Test
   void smallMovesAreNotReported() {
-    CubicRate c = new CubicRate(100, 10);
-    c.throttled("h", 0);
-    assertTrue(Double.isNaN(c.accepted("h", 1)), "a nanosecond later nothing moved");
-    assertTrue(Double.isNaN(c.accepted("other", 5 * S)), "an untouched key has nothing to report");
+    CubicRate c = new CubicRate(10);
+    c.throttled("h", 0, CEIL);
+    assertTrue(Double.isNaN(c.accepted("h", 1, CEIL)), "a nanosecond later nothing moved");
+    assertTrue(Double.isNaN(c.accepted("other", 5 * S, CEIL)),
+        "an untouched key has nothing to report");
   }
 
   @Test
   void keysAreIndependentAndBounded() {
-    CubicRate c = new CubicRate(10, 2);
-    c.throttled("a", 0);
-    assertEquals(10, c.rate("b"), 1e-9);
-    c.throttled("b", 0);
-    assertTrue(Double.isNaN(c.throttled("c", 0)), "past maxKeys a new key is not adapted");
-    assertEquals(10, c.rate("c"), 1e-9);
-    assertEquals(7, c.rate("a"), 1e-9, "keys already adapting keep their state");
-    c.accepted("a", 3600 * S);
-    assertEquals(7, c.throttled("c", 3600 * S), 1e-9, "a recovered key frees its place");
+    CubicRate c = new CubicRate(2);
+    c.throttled("a", 0, 10);
+    assertEquals(10, c.rate("b", 10), 1e-9);
+    c.throttled("b", 0, 10);
+    assertTrue(Double.isNaN(c.throttled("c", 0, 10)), "past maxKeys a new key is not adapted");
+    assertEquals(10, c.rate("c", 10), 1e-9);
+    assertEquals(7, c.rate("a", 10), 1e-9, "keys already adapting keep their state");
+    c.accepted("a", 3600 * S, 10);
+    assertEquals(7, c.throttled("c", 3600 * S, 10), 1e-9, "a recovered key frees its place");
+  }
+
+  @Test
+  void aLoweredCeilingCapsTheRateAtOnceAndEndsTheAdaptationWhenItIsBelowIt() {
+    CubicRate c = new CubicRate(10);
+    assertEquals(70, c.throttled("h", 0, 100), 1e-9);
+    assertEquals(50, c.rate("h", 50), 1e-9, "under a ceiling of 50 the key may use 50");
+    assertEquals(60, c.rate("h", 60), 1e-9);
+    assertEquals(70, c.rate("h", 100), 1e-9);
+    // The next answer under the lower ceiling: at the ceiling, so the key is done adapting.
+    assertEquals(50, c.accepted("h", 1, 50), 1e-9);
+    assertEquals(100, c.rate("h", 100), 1e-9, "a key done adapting follows its ceiling");
+    // A throttle under the lowered ceiling cuts from it, and the floor is 1% of it.
+    assertEquals(35, c.throttled("h", S, 50), 1e-9);
+  }
+
+  @Test
+  void aRaisedCeilingLetsTheRateRecoverPastTheOldOneAndNoFurtherThanTheNew() {
+    CubicRate c = new CubicRate(10);
+    c.throttled("h", 0, 100);
+    // Under a ceiling of 200 the rate goes on from 70 along the same curve, past 100 (CUBIC's
+    // convex probing), and stops at 200.
+    double k = Math.cbrt(100 * (1 - CubicRate.BETA) / CubicRate.C);
+    double at = CubicRate.C * Math.pow(8 - k, 3) + 100;
+    assertTrue(at > 100 && at < 200, "the curve 8 s on: " + at);
+    assertEquals(at, c.accepted("h", 8 * S, 200), 1e-6);
+    assertEquals(200, c.accepted("h", 60 * S, 200), 1e-9, "a minute on: the new ceiling");
+    assertEquals(200, c.rate("h", 200), 1e-9);
   }
 }

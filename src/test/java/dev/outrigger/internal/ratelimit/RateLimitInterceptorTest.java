@@ -275,6 +275,62 @@ class RateLimitInterceptorTest {
   }
 
   @Test
+  void anAdaptiveRateCutsUnderAnOperatorsOverrideAndRecoversToItNotPastIt() {
+    RateLimitInterceptor rl = interceptor(RateLimit.perSecond(100).burst(20).adaptive());
+    RateLimit vip = RateLimit.perSecond(20).burst(5);
+    rl.limiter().reconfigure(host(), vip);
+    server.enqueue(new MockResponse.Builder().code(429).build());
+    call(rl, Duration.ofSeconds(5)).close();
+    // 70% of the operator's 20/s, not of the limiter's 100/s; the override itself is kept.
+    assertEquals(RateLimit.perSecond(14).burst(5), rl.limiter().limit(host()));
+    assertEquals(1, rl.engine().overrideCount());
+    assertEquals(vip, rl.engine().ceiling(host()));
+    // Recovered: back to the operator's override, which is still there.
+    clock.advance(60 * S);
+    server.enqueue(ok());
+    call(rl, Duration.ofSeconds(5)).close();
+    assertEquals(vip, rl.limiter().limit(host()));
+    assertEquals(1, rl.engine().overrideCount());
+    assertEquals(0, rl.engine().adaptedCount());
+  }
+
+  @Test
+  void anOperatorsOverrideTakesEffectAtOnceUnderAnAdaptedRateAndItsRemovalRestoresIt() {
+    RateLimitInterceptor rl = interceptor(RateLimit.perSecond(100).burst(20).adaptive());
+    server.enqueue(new MockResponse.Builder().code(429).build());
+    call(rl, Duration.ofSeconds(5)).close();
+    assertEquals(RateLimit.perSecond(70).burst(20), rl.limiter().limit(host()));
+    // The operator lowers the key below the adapted rate: capped at once, no answer needed.
+    rl.limiter().reconfigure(host(), RateLimit.perSecond(10).burst(3));
+    assertEquals(RateLimit.perSecond(10).burst(3), rl.limiter().limit(host()));
+    // Raised above it: the adapted 70/s holds (the server throttled there), burst from the new.
+    rl.limiter().reconfigure(host(), RateLimit.perSecond(500).burst(40));
+    assertEquals(RateLimit.perSecond(70).burst(40), rl.limiter().limit(host()));
+    // Removed: the adapted rate under the limiter's own limit again; nothing lost or lifted.
+    rl.limiter().removeOverride(host());
+    assertEquals(RateLimit.perSecond(70).burst(20), rl.limiter().limit(host()));
+    assertEquals(1, rl.engine().adaptedCount());
+  }
+
+  @Test
+  void anAdaptiveCutOfACombinedOverrideScalesEveryBandwidth() {
+    RateLimitInterceptor rl = interceptor(RateLimit.perSecond(100).burst(20).adaptive());
+    rl.limiter().reconfigure(host(), RateLimit.perSecond(10).burst(10)
+        .and(RateLimit.per(1000, Duration.ofHours(1)).burst(1000)));
+    server.enqueue(new MockResponse.Builder().code(503).build());
+    call(rl, Duration.ofSeconds(5)).close();
+    // The hourly band's 1000/h is the tighter long-run rate (0.28/s): the cut is 70% of each.
+    List<RateLimit> bands = rl.limiter().limit(host()).bandwidths();
+    assertEquals(2, bands.size());
+    assertEquals(7, bands.get(0).permits(), 1e-9);
+    assertEquals(Duration.ofSeconds(1), bands.get(0).period());
+    assertEquals(7, bands.get(0).burst());
+    assertEquals(700, bands.get(1).permits(), 1e-9);
+    assertEquals(Duration.ofHours(1), bands.get(1).period());
+    assertEquals(700, bands.get(1).burst());
+  }
+
+  @Test
   void anInterruptedWaitEndsTheCallAsCancelledAndKeepsTheInterrupt() {
     RateLimitInterceptor rl = interceptor(RateLimit.perSecond(1).burst(1));
     server.enqueue(ok());
