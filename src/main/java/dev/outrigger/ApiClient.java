@@ -727,6 +727,15 @@ public final class ApiClient implements AutoCloseable {
     }
 
     /**
+     * Turns {@linkplain #clientThrottling(double) client-side throttling} off (the default), for
+     * example on the builder of a client that has it, from {@link ApiClient#newBuilder()}.
+     */
+    public Builder noClientThrottling() {
+      this.clientThrottlingK = 0;
+      return this;
+    }
+
+    /**
      * TCP connect timeout (default 2 s).
      *
      * @throws IllegalArgumentException if not positive

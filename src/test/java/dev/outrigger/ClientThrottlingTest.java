@@ -66,4 +66,41 @@ class ClientThrottlingTest {
     assertEquals("client throttling K must be a finite number of at least 1, but was 0.9",
         e.getMessage());
   }
+
+  @Test
+  void aDerivedClientCanTurnTheThrottleOff() throws Exception {
+    try (ApiClient throttled = ApiClient.builder()
+            .baseUrl(server.url("/").toString())
+            .retry(Retry.none())
+            .circuitBreaker(CircuitBreaker.none())
+            .clientThrottling(1)
+            .build();
+        ApiClient plain = throttled.newBuilder().noClientThrottling().build()) {
+      for (int i = 0; i < 20; i++) {
+        server.enqueue(new MockResponse.Builder().code(503).build());
+      }
+      // Each rejected attempt raises the throttled client's refusal probability, to n/(n+1)
+      // after n: over ten calls it refuses some (all ten sent has a chance of 1 in 10!), while
+      // the derived client sends every one.
+      int refused = 0;
+      for (int i = 0; i < 10; i++) {
+        try {
+          throttled.get("/x").execute(String.class);
+        } catch (RateLimitedException e) {
+          refused++;
+        } catch (HttpStatusException e) {
+          assertEquals(503, e.status());
+        }
+      }
+      assertTrue(refused > 0, "the throttled client refused none of ten");
+      int before = server.getRequestCount();
+      int sent = 20 - before;
+      for (int i = 0; i < sent; i++) {
+        assertThrows(HttpStatusException.class, () -> plain.get("/x").execute(String.class));
+      }
+      assertEquals(20, server.getRequestCount());
+      assertTrue(!plain.describe().contains("ClientThrottle"), plain.describe());
+      assertTrue(throttled.describe().contains("ClientThrottle"), throttled.describe());
+    }
+  }
 }
