@@ -79,6 +79,32 @@ class ClientDeadlineTest {
   }
 
   @Test
+  void aDeadlineThatCutsARetryNamesTheFailureBeforeItAsItsCause() throws Exception {
+    try (ApiClient retrying = ApiClient.builder()
+        .retry(Retry.exponential(Duration.ofMillis(10), Duration.ofMillis(10)).maxAttempts(3)
+            .jitter(Jitter.NONE))
+        .deadline(Duration.ofMillis(500))
+        .build()) {
+      server.enqueue(new MockResponse.Builder().code(503).build());
+      server.enqueue(new MockResponse.Builder().body("late").headersDelay(5, TimeUnit.SECONDS)
+          .build());
+
+      DeadlineExceededException e = assertThrows(DeadlineExceededException.class,
+          () -> retrying.get(server.url("/flaky").toString()).execute(String.class));
+
+      assertEquals(2, e.attempts());
+      // The contract: the cause is the last failure, the 503 that led to the retry; the
+      // deadline's own cut of the second attempt is kept, suppressed, and the 503 only once.
+      HttpStatusException cause = assertInstanceOf(HttpStatusException.class, e.getCause());
+      assertEquals(503, cause.status());
+      assertEquals(1, e.getSuppressed().length, List.of(e.getSuppressed()).toString());
+      assertInstanceOf(IOException.class, e.getSuppressed()[0]);
+      assertTrue(e.getMessage().endsWith("(2 attempts sent)"), e.getMessage());
+      ClientTestSupport.assertNoLeaks(retrying);
+    }
+  }
+
+  @Test
   void aServerThatNeverAcceptsEndsInDeadlineExceeded() throws Exception {
     try (StallServer stall = new StallServer("", false)) {
       long start = System.nanoTime();

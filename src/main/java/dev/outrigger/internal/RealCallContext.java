@@ -1,5 +1,6 @@
 package dev.outrigger.internal;
 
+import dev.outrigger.ApiException;
 import dev.outrigger.CallContext;
 import dev.outrigger.CallInterceptor;
 import dev.outrigger.CallListener;
@@ -58,6 +59,8 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
   /** The last send had nothing of the user's around it: its deadline bounds its length. */
   private boolean deadlineBoundsAttempt;
   private boolean lastRequestSent;
+  /** The latest failed attempt's failure that the retry policy went past, or null. */
+  private ApiException lastFailure;
 
   public RealCallContext(
       String method,
@@ -229,6 +232,24 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
       throw new IllegalStateException("this call is not running through a chain");
     }
     return chain.step(this, index, request, next);
+  }
+
+  /**
+   * Called by the retry policy when it goes on past a failed attempt: the failure a deadline
+   * that runs out later names as its cause.
+   */
+  public void failed(ApiException failure) {
+    lastFailure = failure;
+  }
+
+  /** The latest failure the retry policy went past ({@link #failed}), or null. */
+  public ApiException lastFailure() {
+    return lastFailure;
+  }
+
+  /** {@code ctx}'s {@link #lastFailure()}, or null when it is not this kind of context. */
+  public static ApiException lastFailure(CallContext ctx) {
+    return ctx instanceof RealCallContext r ? r.lastFailure : null;
   }
 
   /** Called by the retry policy before each attempt; returns the new attempt number. */

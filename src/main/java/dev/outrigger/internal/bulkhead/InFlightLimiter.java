@@ -214,7 +214,7 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
             describe(ctx) + ": no in-flight slot to " + ctx.host() + " within the deadline (waited "
                 + waited.toMillis() + " ms; " + host.limitNow() + " attempts in flight to it at "
                 + "most, adaptive)",
-            null,
+            RealCallContext.lastFailure(ctx),
             ctx.attemptsSent());
       }
     } catch (InterruptedException e) {
@@ -287,7 +287,7 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
         throw new DeadlineExceededException(
             describe(ctx) + ": no in-flight slot to " + ctx.host() + " within the deadline (waited "
                 + waited.toMillis() + " ms; " + maxPerHost + " attempts in flight to it at most)",
-            null,
+            RealCallContext.lastFailure(ctx),
             ctx.attemptsSent());
       }
     } catch (RuntimeException | Error e) {

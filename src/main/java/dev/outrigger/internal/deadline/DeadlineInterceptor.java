@@ -45,15 +45,32 @@ public final class DeadlineInterceptor implements CallInterceptor, KeepsClock {
     }
   }
 
-  /** The exception for a call whose deadline ran out, with the attempts made so far. */
+  /**
+   * The exception for a call whose deadline ran out, with the attempts made so far. Its cause is
+   * the last failure: {@code cause} when it is one ({@link ApiException}: an answer or error
+   * that came too late); else the latest failed attempt the retry policy went past, with
+   * {@code cause} (the deadline's own cut of the attempt in flight, or null) suppressed; else
+   * {@code cause}.
+   */
   public static DeadlineExceededException exceeded(
       RealCallContext ctx, Throwable cause, String when) {
     long elapsedMs = (ctx.clock().nanoTime() - ctx.startNanos()) / 1_000_000;
+    int sent = ctx.attemptsSent();
     String msg = ctx.describe() + ": deadline exceeded "
         + (when != null ? when : "after " + elapsedMs + " ms")
-        + " and " + ctx.attemptsSent() + (ctx.attemptsSent() == 1 ? " attempt" : " attempts");
-    return ExceptionAccess.finish(
-        new DeadlineExceededException(msg, cause, ctx.attemptsSent()), ctx.attemptsSent(), null);
+        + " (" + sent + (sent == 1 ? " attempt" : " attempts") + " sent)";
+    Throwable primary = cause;
+    Throwable cut = null;
+    ApiException earlier = ctx.lastFailure();
+    if (!(cause instanceof ApiException) && earlier != null) {
+      primary = earlier;
+      cut = cause;
+    }
+    DeadlineExceededException e = new DeadlineExceededException(msg, primary, sent);
+    if (cut != null) {
+      e.addSuppressed(cut);
+    }
+    return ExceptionAccess.finish(e, sent, null);
   }
 
   @Override

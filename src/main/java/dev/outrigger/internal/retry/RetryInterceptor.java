@@ -5,6 +5,7 @@ import dev.outrigger.CallInterceptor;
 import dev.outrigger.CallListener;
 import dev.outrigger.CircuitOpenException;
 import dev.outrigger.Deadline;
+import dev.outrigger.DeadlineExceededException;
 import dev.outrigger.HttpStatusException;
 import dev.outrigger.Retry;
 import dev.outrigger.TransportException;
@@ -163,6 +164,7 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
         earlier = new ArrayList<>();
       }
       earlier.add(last);
+      ctx.failed(last);
       Duration wait = Duration.ofNanos(delay);
       notify(ctx, l -> l.retryScheduled(ctx, wait, reason));
       if (log.isDebugEnabled()) {
@@ -249,12 +251,13 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
   private static ApiException finish(
       ApiException e, List<ApiException> earlier, int attempts, RealCallContext ctx, String why) {
     for (ApiException x : earlier) {
-      if (x != e) {
+      if (x != e && x != e.getCause()) {
         e.addSuppressed(x);
       }
     }
     StringBuilder note = new StringBuilder();
-    if (attempts > 1) {
+    if (attempts > 1 && !(e instanceof DeadlineExceededException)) {
+      // (A deadline's message already says how many attempts were sent.)
       note.append("after ").append(attempts).append(" attempts");
       if (ctx.attemptsSent() != attempts) {
         note.append(", ").append(ctx.attemptsSent()).append(" sent");
