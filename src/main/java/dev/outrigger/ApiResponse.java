@@ -34,9 +34,17 @@ public final class ApiResponse<T> {
     return body;
   }
 
-  /** The first value of header {@code name} (case-insensitive), or null. */
+  /**
+   * The first value of header {@code name} (case-insensitive), or null. (OkHttp's
+   * {@code Headers.get} gives the last one; {@link #headers(String)} gives all of them.)
+   */
   public String header(String name) {
-    return headers.get(name);
+    for (int i = 0, n = headers.size(); i < n; i++) {
+      if (headers.name(i).equalsIgnoreCase(name)) {
+        return headers.value(i);
+      }
+    }
+    return null;
   }
 
   /** Every value of header {@code name} (case-insensitive). */

@@ -458,12 +458,16 @@ class ApiClientTest {
   @Test
   void sendReturnsStatusHeadersBodyAndAttempts() {
     server.enqueue(new MockResponse.Builder().code(201).addHeader("X-Request-Id", "r-1")
+        .addHeader("X-Multi", "first").addHeader("x-multi", "second")
         .addHeader("Content-Type", "application/json").body("{\"id\":7,\"title\":\"t\"}").build());
 
     ApiResponse<Post> r = client.post("/posts").json(new Post(0, "t")).send(Post.class);
 
     assertEquals(201, r.status());
     assertEquals("r-1", r.header("x-request-id"));
+    assertEquals("first", r.header("X-MULTI"), "the first value, as documented");
+    assertEquals(List.of("first", "second"), r.headers("x-Multi"));
+    assertEquals(null, r.header("X-Absent"));
     assertEquals(new Post(7, "t"), r.body());
     assertEquals(1, r.attempts());
     assertFalse(r.elapsed().isNegative());
