@@ -143,6 +143,39 @@ class BreakerClientTest {
   }
 
   @Test
+  void aProbeWhosePredicateThrowsAnErrorGivesItsPermitBack() throws Exception {
+    java.util.concurrent.atomic.AtomicBoolean explode =
+        new java.util.concurrent.atomic.AtomicBoolean();
+    client = client(CircuitBreaker.builder().slidingWindowSize(2).minimumNumberOfCalls(2)
+        .waitInOpenState(Duration.ofSeconds(1)).permittedCallsInHalfOpen(1)
+        .failureStatus(status -> {
+          if (explode.get()) {
+            throw new AssertionError("a bug in the user's predicate");
+          }
+          return status >= 500;
+        })
+        .build());
+    assertThrows(HttpStatusException.class, () -> client.get("/x").execute(String.class));
+    assertThrows(HttpStatusException.class, () -> client.get("/x").execute(String.class));
+    assertEquals(CircuitBreaker.State.OPEN, client.breaker(key(failing)).snapshot().state());
+
+    clock.advance(2 * S);
+    explode.set(true);
+    // The half-open probe: sent, and its outcome's predicate throws. The Error reaches the
+    // caller, and the probe counts as nothing.
+    assertThrows(AssertionError.class, () -> client.get("/x").execute(String.class));
+    explode.set(false);
+    assertEquals(3, failing.getRequestCount());
+
+    // Its permit came back: the next call is a probe too, sent, not refused as "all probes in
+    // flight" for good.
+    failingAnswer.status = 200;
+    assertEquals("status 200", client.get("/x").execute(String.class));
+    assertEquals(4, failing.getRequestCount());
+    assertEquals(CircuitBreaker.State.CLOSED, client.breaker(key(failing)).snapshot().state());
+  }
+
+  @Test
   void clientErrorsNeverOpenTheDefaultBreaker() throws Exception {
     client = client(CircuitBreaker.defaults());
     failingAnswer.status = 429;

@@ -83,24 +83,30 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
       failure = t;
       throw t;
     } finally {
-      // The attempt is timed from when it went to the network: a wait for a rate permit or an
-      // in-flight slot is the client's own, not the server's slowness.
-      long sent = RealCallContext.sentNanos(ctx, clock, sentBefore, start);
-      long end;
-      int outcome;
-      if (RealCallContext.deadlineBoundsAttempt(ctx, clock)
-          && !breaker.canBeSlow(RealCallContext.remainingNanos(ctx, clock, sent), DEADLINE_LATE)) {
-        // Nothing of the user's ran around the attempt, and the deadline ended it (or would
-        // have) before it could be slow: its length does not matter, and a fast success need not
-        // read the clock at all (see needsTime).
-        outcome = outcome(breaker, ctx, sentBefore, response, failure, 0);
-        end = breaker.needsTime(token, outcome) ? RealCallContext.recentNanos(ctx, clock) : sent;
-      } else {
-        // The transport's reading at the attempt's end, when nothing slow ran after it.
-        end = RealCallContext.recentNanos(ctx, clock);
-        outcome = outcome(breaker, ctx, sentBefore, response, failure, end - sent);
+      // Whatever is thrown below (a user's predicate or clock throwing an Error), the token
+      // goes back: a half-open breaker's probe permit must not leak with it.
+      int outcome = BreakerStateMachine.IGNORED;
+      long end = start;
+      try {
+        // The attempt is timed from when it went to the network: a wait for a rate permit or an
+        // in-flight slot is the client's own, not the server's slowness.
+        long sent = RealCallContext.sentNanos(ctx, clock, sentBefore, start);
+        if (RealCallContext.deadlineBoundsAttempt(ctx, clock)
+            && !breaker.canBeSlow(RealCallContext.remainingNanos(ctx, clock, sent),
+                DEADLINE_LATE)) {
+          // Nothing of the user's ran around the attempt, and the deadline ended it (or would
+          // have) before it could be slow: its length does not matter, and a fast success need
+          // not read the clock at all (see needsTime).
+          outcome = outcome(breaker, ctx, sentBefore, response, failure, 0);
+          end = breaker.needsTime(token, outcome) ? RealCallContext.recentNanos(ctx, clock) : sent;
+        } else {
+          // The transport's reading at the attempt's end, when nothing slow ran after it.
+          end = RealCallContext.recentNanos(ctx, clock);
+          outcome = outcome(breaker, ctx, sentBefore, response, failure, end - sent);
+        }
+      } finally {
+        breaker.onResult(token, outcome, end);
       }
-      breaker.onResult(token, outcome, end);
     }
   }
 
@@ -143,8 +149,10 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
       case OPEN -> "is OPEN: " + what + " was not sent; next probe in "
           + BreakerStateMachine.human(retryNanos);
       case FORCED_OPEN -> "is FORCED_OPEN: " + what + " was not sent; it stays open until reset";
-      case HALF_OPEN -> "is HALF_OPEN with all " + config.permittedCallsInHalfOpen()
-          + " probes in flight: " + what + " was not sent; the probes decide when they complete";
+      case HALF_OPEN -> "is HALF_OPEN with "
+          + (config.permittedCallsInHalfOpen() == 1 ? "its probe"
+              : "all " + config.permittedCallsInHalfOpen() + " probes")
+          + " in flight: " + what + " was not sent; the probes decide when they complete";
       // The state changed since permission was refused.
       default -> "was open: " + what + " was not sent; it is " + state + " now";
     };
