@@ -126,14 +126,41 @@ public final class RetryBudget {
 
   /** Takes one retry from {@code key}'s budget if it holds one; false (and nothing) if not. */
   public boolean tryWithdraw(String key) {
+    return withdraw(key) != REFUSED;
+  }
+
+  /** What {@link #withdraw} returns when the budget has no retry to give. */
+  public static final long REFUSED = Long.MIN_VALUE;
+
+  /**
+   * {@link #tryWithdraw}, returning the slot the retry was taken from (for {@link #refund}), or
+   * {@link #REFUSED}.
+   */
+  public long withdraw(String key) {
     long epoch = epoch();
     Window w = window(key, epoch);
     w.touch(epoch);
     if (reserve + w.sum(epoch) < UNIT) {
-      return false;
+      return REFUSED;
     }
     w.add(epoch, -UNIT);
-    return true;
+    return epoch;
+  }
+
+  /**
+   * Gives back a retry taken with {@link #withdraw} (which returned {@code slot}) and never
+   * sent: the caller was interrupted during the backoff. Into the slot it was taken from, so it
+   * lasts no longer than the withdrawal would have; nothing once that slot has left the window.
+   */
+  public void refund(String key, long slot) {
+    if (slot == REFUSED) {
+      return;
+    }
+    long epoch = epoch();
+    if (epoch - slot >= SLOTS) {
+      return;
+    }
+    window(key, epoch).add(slot, UNIT);
   }
 
   /** Retries {@code key} could take now (fractional), for tests and metrics. */
@@ -304,6 +331,11 @@ public final class RetryBudget {
       int i = at + (int) Math.floorMod(epoch, (long) SLOTS);
       long tag = epoch & EPOCH_MASK;
       long v = ring.get(i);
+      if (v != 0 && ((tag - epochOf(v)) << (64 - EPOCH_BITS)) >> (64 - EPOCH_BITS) < 0) {
+        // The slot holds a later epoch: this one (a refund's, or a reading made a whole window
+        // ago) has left the window, and there is nothing to add to.
+        return true;
+      }
       long current = epochOf(v) == tag ? amountOf(v) : 0;
       long next = Math.max(AMOUNT_MIN, Math.min(AMOUNT_MAX, current + delta));
       return ring.compareAndSet(i, v, pack(tag, next));

@@ -115,6 +115,7 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
       Duration hint = response != null ? retryAfterHint(response) : null;
       String stop = null;
       long delay = 0;
+      long withdrawn = RetryBudget.REFUSED;
       if (attempt >= retry.maxAttempts()) {
         stop = "";
       } else if (isOneShot(request.body())) {
@@ -145,7 +146,8 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
                   + ", but only " + format(Math.max(0, remaining)) + " of the deadline remain"
               : "stopped: the next wait (" + format(delay) + ") does not fit in the "
                   + format(Math.max(0, remaining)) + " left of the deadline";
-        } else if (budget != null && !budget.tryWithdraw(ctx.host())) {
+        } else if (budget != null
+            && (withdrawn = budget.withdraw(ctx.host())) == RetryBudget.REFUSED) {
           notify(ctx, l -> l.retryBudgetExhausted(ctx));
           stop = "stopped: the retry budget for " + ctx.host() + " is exhausted";
         }
@@ -174,6 +176,10 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
       try {
         clock.sleepNanos(delay);
       } catch (InterruptedException e) {
+        // The retry will never be sent: its budget goes back for the calls that remain.
+        if (budget != null) {
+          budget.refund(ctx.host(), withdrawn);
+        }
         throw finish(Failures.cancelled(ctx, e), earlier, attempt, ctx, null);
       }
       previousDelay = delay;

@@ -67,6 +67,39 @@ class RetryBudgetTest {
   }
 
   @Test
+  void aRefundGoesBackIntoItsSlotAndLastsNoLongerThanTheWithdrawal() {
+    RetryBudget b = budget(0, 1); // a floor of 10 retries per 10 s window, no deposits
+    long slot = b.withdraw("h:1");
+    assertEquals(9, b.available("h:1"), 1e-9);
+    clock.advance(5 * SECOND);
+    b.refund("h:1", slot);
+    assertEquals(10, b.available("h:1"), 1e-9, "the retry nobody sent is back");
+    // The withdrawal's slot leaves the window: had the refund gone into the current slot, it
+    // would now be an eleventh retry nobody earned.
+    clock.advance(6 * SECOND);
+    assertEquals(10, b.available("h:1"), 1e-9);
+    assertEquals(10, drain(b, "h:1"));
+  }
+
+  @Test
+  void aRefundOfASlotThatLeftTheWindowChangesNothing() {
+    RetryBudget b = budget(0.2, 0);
+    long slot = b.withdraw("h:1");
+    assertEquals(RetryBudget.REFUSED, slot, "no floor and no deposits: nothing to withdraw");
+    for (int i = 0; i < 5; i++) {
+      b.deposit("h:1");
+    }
+    slot = b.withdraw("h:1");
+    assertTrue(slot != RetryBudget.REFUSED);
+    clock.advance(10 * SECOND); // the slot's index is now the current one's
+    for (int i = 0; i < 10; i++) {
+      b.deposit("h:1"); // two retries' worth, in the slot the old one shared an index with
+    }
+    b.refund("h:1", slot);
+    assertEquals(2, drain(b, "h:1"), "the late refund neither adds nor wipes the new slot");
+  }
+
+  @Test
   void zeroRatioLeavesOnlyTheFloor() {
     RetryBudget b = budget(0, 10);
     for (int i = 0; i < 1000; i++) {

@@ -342,6 +342,31 @@ class RetryInterceptorTest {
   }
 
   @Test
+  void aRetryInterruptedInItsBackoffGivesItsBudgetBack() {
+    retry = retry.maxAttempts(3);
+    RetryInterceptor shared = new RetryInterceptor(retry, clock, () -> wallMillis);
+    // 150 calls each interrupted in their first backoff: 150 retries taken from a budget of
+    // 10/s x 10 s + 20% of the calls (130), none sent. Each must come back.
+    for (int i = 0; i < 150; i++) {
+      ScriptedChain chain = get().then((c, r) -> {
+        Thread.currentThread().interrupt();
+        throw new TransportException("reset", null, c.attemptsSent(), Kind.IO);
+      });
+      try {
+        TransportException e = assertInstanceOf(TransportException.class,
+            assertThrows(ApiException.class, () -> shared.intercept(chain)));
+        assertEquals(Kind.CANCELLED, e.kind());
+      } finally {
+        Thread.interrupted();
+      }
+    }
+    ScriptedChain chain = get().status(503).status(503).status(200);
+    shared.intercept(chain).close();
+    assertEquals(3, chain.ctx.attemptsSent(), "the budget still has the retries nobody sent");
+    assertEquals(0, listener.budgetExhausted);
+  }
+
+  @Test
   void aLightlyUsedClientAlwaysMakesItsAttempts() {
     retry = retry.maxAttempts(4);
     RetryInterceptor shared = new RetryInterceptor(retry, clock, () -> wallMillis);
