@@ -179,7 +179,7 @@ public final class ApiClient implements AutoCloseable {
     boolean noOneReadsBodies = b.callInterceptors.isEmpty() && b.attemptInterceptors.isEmpty()
         && b.retry.retryOnResponse() == null && b.auth == null;
     list.add(new Transport(okhttp, b.attemptTimeout, b.maxResponseBytes, b.deadlineHeader,
-        noUserCode, noOneReadsBodies));
+        noUserCode, noOneReadsBodies, closed, transport));
     this.chain = new PolicyChain(list);
     WatchdogKeeper.acquire();
     DeadlineWatchdog.acquire();
@@ -370,7 +370,10 @@ public final class ApiClient implements AutoCloseable {
   /**
    * Releases the connection pool when no client derived with {@link #newBuilder()} still uses
    * it, and stops the dispatcher's threads. Calls after close fail with
-   * {@link IllegalStateException}. Closing twice is harmless.
+   * {@link IllegalStateException}. A call under way finishes the attempt it has sent, but sends
+   * no new one (a retry, or an attempt still waiting for a permit or a slot fails with a
+   * {@code CANCELLED} {@link TransportException}), and once the pool is released each
+   * connection is closed as its attempt ends. Closing twice is harmless.
    */
   @Override
   public void close() {

@@ -45,6 +45,69 @@ class ClientLifecycleTest {
   }
 
   @Test
+  void closeDuringACallLetsTheSentAttemptFinishSendsNoRetryAndClosesItsConnection()
+      throws Exception {
+    java.util.concurrent.CountDownLatch received = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.CountDownLatch closed = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.atomic.AtomicInteger requests =
+        new java.util.concurrent.atomic.AtomicInteger();
+    com.sun.net.httpserver.HttpServer http = com.sun.net.httpserver.HttpServer.create(
+        new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0), 0);
+    http.createContext("/", ex -> {
+      requests.incrementAndGet();
+      received.countDown();
+      try {
+        // Answer the first attempt only once the client has been closed.
+        closed.await(10, java.util.concurrent.TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      byte[] b = "busy".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      ex.sendResponseHeaders(503, b.length);
+      ex.getResponseBody().write(b);
+      ex.close();
+    });
+    http.start();
+    try {
+      ApiClient client = ApiClient.builder()
+          .baseUrl("http://127.0.0.1:" + http.getAddress().getPort())
+          .circuitBreaker(CircuitBreaker.none())
+          .retry(Retry.exponential(java.time.Duration.ofMillis(1), java.time.Duration.ofMillis(1))
+              .maxAttempts(3))
+          .build();
+      java.util.concurrent.CompletableFuture<Throwable> outcome =
+          new java.util.concurrent.CompletableFuture<>();
+      Thread.ofVirtual().start(() -> {
+        try {
+          client.get("/").execute(String.class);
+          outcome.complete(null);
+        } catch (Throwable e) {
+          outcome.complete(e);
+        }
+      });
+      assertTrue(received.await(10, java.util.concurrent.TimeUnit.SECONDS));
+      client.close();
+      closed.countDown();
+
+      Throwable e = outcome.get(10, java.util.concurrent.TimeUnit.SECONDS);
+      TransportException t = org.junit.jupiter.api.Assertions.assertInstanceOf(
+          TransportException.class, e);
+      assertEquals(TransportException.Kind.CANCELLED, t.kind());
+      assertTrue(t.getMessage().contains("attempt 2 not sent: the ApiClient was closed"),
+          t.getMessage());
+      assertEquals(1, t.attempts());
+      HttpStatusException first = org.junit.jupiter.api.Assertions.assertInstanceOf(
+          HttpStatusException.class, t.getSuppressed()[0]);
+      assertEquals(503, first.status());
+      assertEquals(1, requests.get(), "no retry after close()");
+      assertEquals(0, client.okHttpClient().connectionPool().connectionCount(),
+          "the connection of the attempt in flight at close() is closed when it ends");
+    } finally {
+      http.stop(0);
+    }
+  }
+
+  @Test
   void aDerivedClientSharesThePoolAndKeepsItAliveUntilItCloses() {
     ApiClient parent = ApiClient.builder().baseUrl(server.url("/").toString()).build();
     ApiClient child = parent.newBuilder().deadline(java.time.Duration.ofSeconds(1)).build();

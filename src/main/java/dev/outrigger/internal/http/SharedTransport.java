@@ -38,6 +38,17 @@ public final class SharedTransport {
     return true;
   }
 
+  /**
+   * Called when an attempt has ended and its connection is back in the pool: once the last
+   * client has released this transport, the connection is closed now rather than kept for
+   * keep-alive (a call in flight at {@code close()} would otherwise leave it open).
+   */
+  public void attemptEnded() {
+    if (refs.get() <= 0 && owned) {
+      base.connectionPool().evictAll();
+    }
+  }
+
   /** Drops a reference; the last one evicts the pool and stops the dispatcher's threads. */
   public void release() {
     if (refs.decrementAndGet() == 0 && owned) {

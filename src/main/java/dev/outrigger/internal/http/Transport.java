@@ -19,6 +19,7 @@ import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.net.UnknownHostException;
 import java.time.Duration;
+import java.util.concurrent.atomic.AtomicBoolean;
 import javax.net.ssl.SSLException;
 import kotlin.jvm.JvmClassMappingKt;
 import kotlin.jvm.functions.Function0;
@@ -47,6 +48,8 @@ public final class Transport implements CallInterceptor, KeepsClock {
   private static final Logger log = LoggerFactory.getLogger("dev.outrigger.ApiClient");
 
   private final OkHttpClient okhttp;
+  private final AtomicBoolean clientClosed;
+  private final SharedTransport shared;
   private final long attemptTimeoutNanos;
   private final long maxResponseBytes;
   private final String deadlineHeader;
@@ -88,6 +91,19 @@ public final class Transport implements CallInterceptor, KeepsClock {
    */
   public Transport(OkHttpClient okhttp, Duration attemptTimeout, long maxResponseBytes,
       String deadlineHeader, boolean trustRecent, boolean bodyInPlace) {
+    this(okhttp, attemptTimeout, maxResponseBytes, deadlineHeader, trustRecent, bodyInPlace,
+        new AtomicBoolean(), null);
+  }
+
+  /**
+   * @param clientClosed set when the client closes: an attempt not yet sent then is refused
+   * @param shared the client's transport, told when each attempt ends (null: none)
+   */
+  public Transport(OkHttpClient okhttp, Duration attemptTimeout, long maxResponseBytes,
+      String deadlineHeader, boolean trustRecent, boolean bodyInPlace, AtomicBoolean clientClosed,
+      SharedTransport shared) {
+    this.clientClosed = clientClosed;
+    this.shared = shared;
     this.okhttp = okhttp;
     this.trustRecent = trustRecent;
     this.bodyInPlace = bodyInPlace;
@@ -127,6 +143,13 @@ public final class Transport implements CallInterceptor, KeepsClock {
     long remaining = ctx.remainingNanos(start);
     if (remaining <= 0) {
       throw DeadlineInterceptor.exceeded(ctx, null, "before attempt " + ctx.attempt());
+    }
+    if (clientClosed.get()) {
+      // Closed while this call was under way (in a backoff, a wait for a permit): the attempts
+      // already sent finish, no new one starts.
+      throw new TransportException(ctx.describe() + ": attempt " + ctx.attempt()
+          + " not sent: the ApiClient was closed", null, ctx.attemptsSent(),
+          TransportException.Kind.CANCELLED);
     }
     boolean capped = attemptTimeoutNanos > 0 && attemptTimeoutNanos < remaining;
     long timeout = capped ? attemptTimeoutNanos : remaining;
@@ -170,6 +193,9 @@ public final class Transport implements CallInterceptor, KeepsClock {
       throw e;
     } finally {
       timer.done();
+      if (shared != null) {
+        shared.attemptEnded();
+      }
     }
     boolean timed = !JfrListener.ignoresElapsed(ctx.listener());
     boolean debug = log.isDebugEnabled();
