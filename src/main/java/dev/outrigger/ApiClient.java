@@ -122,6 +122,8 @@ public final class ApiClient implements AutoCloseable {
   private final BreakerInterceptor breakers;
   private final RateLimitInterceptor rateLimiter;
   private final AtomicBoolean closed = new AtomicBoolean();
+  private static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(2);
+  private static final Duration DEFAULT_IO_TIMEOUT = Duration.ofSeconds(30);
 
   private ApiClient(Builder b, HttpUrl baseUrl, SharedTransport transport, OkHttpClient okhttp) {
     this.settings = b.copy();
@@ -198,6 +200,7 @@ public final class ApiClient implements AutoCloseable {
   public Builder newBuilder() {
     Builder b = settings.copy();
     b.parentTransport = transport;
+    b.poolSet = false;
     return b;
   }
 
@@ -357,9 +360,15 @@ public final class ApiClient implements AutoCloseable {
     return "ApiClient " + (baseUrl == null ? "(no base URL)" : redactor.url(baseUrl)) + "\n"
         + chain.interceptors().stream().map(i -> "  -> " + i)
             .collect(Collectors.joining("\n"))
-        + "\n  pool: " + settings.maxIdleConnections + " idle connections kept "
-        + settings.keepAlive.toSeconds() + " s; connect timeout " + settings.connectTimeout
-        + (transport.owned() ? "" : " (supplied OkHttpClient)");
+        + "\n  pool: " + (transport.owned()
+            ? settings.maxIdleConnections + " idle connections kept "
+                + settings.keepAlive.toSeconds() + " s"
+            : "the supplied OkHttpClient's")
+        + "; connect timeout " + Duration.ofMillis(okhttp.connectTimeoutMillis())
+        + ", read " + Duration.ofMillis(okhttp.readTimeoutMillis())
+        + ", write " + Duration.ofMillis(okhttp.writeTimeoutMillis())
+        + (okhttp.callTimeoutMillis() == 0 ? ""
+            : ", OkHttp call timeout " + Duration.ofMillis(okhttp.callTimeoutMillis()));
   }
 
   @Override
@@ -605,11 +614,15 @@ public final class ApiClient implements AutoCloseable {
     private int maxInFlightPerHost = 1024;
     private AdaptiveLimit adaptiveConcurrency;
     private double clientThrottlingK;
-    private Duration connectTimeout = Duration.ofSeconds(2);
-    private Duration readTimeout = Duration.ofSeconds(30);
-    private Duration writeTimeout = Duration.ofSeconds(30);
+    // Null: not set, so the client Outrigger makes uses the defaults below, and a supplied
+    // OkHttpClient keeps its own.
+    private Duration connectTimeout;
+    private Duration readTimeout;
+    private Duration writeTimeout;
     private int maxIdleConnections = 128;
     private Duration keepAlive = Duration.ofSeconds(60);
+    /** Whether connectionPool() was called on this builder (not inherited by newBuilder()). */
+    private boolean poolSet;
     private OkHttpClient okHttpClient;
     private SSLSocketFactory sslSocketFactory;
     private X509TrustManager trustManager;
@@ -739,7 +752,8 @@ public final class ApiClient implements AutoCloseable {
     }
 
     /**
-     * TCP connect timeout (default 2 s).
+     * TCP connect timeout (default 2 s; a {@linkplain #okHttpClient supplied OkHttpClient} keeps
+     * its own unless this is set).
      *
      * @throws IllegalArgumentException if not positive
      */
@@ -749,7 +763,8 @@ public final class ApiClient implements AutoCloseable {
     }
 
     /**
-     * Longest silence while reading a response (default 30 s; the deadline usually ends it first).
+     * Longest silence while reading a response (default 30 s; the deadline usually ends it first;
+     * a supplied OkHttpClient keeps its own unless this is set).
      *
      * @throws IllegalArgumentException if not positive
      */
@@ -759,7 +774,8 @@ public final class ApiClient implements AutoCloseable {
     }
 
     /**
-     * Longest stall while writing a request (default 30 s).
+     * Longest stall while writing a request (default 30 s; a supplied OkHttpClient keeps its own
+     * unless this is set).
      *
      * @throws IllegalArgumentException if not positive
      */
@@ -773,6 +789,11 @@ public final class ApiClient implements AutoCloseable {
      * constantly) and for how long (default 60 s, below common server idle timeouts such as
      * nginx's 75 s).
      *
+     * <p>This sizes the pool of the OkHttp client Outrigger makes. A
+     * {@linkplain #okHttpClient supplied} client keeps its own pool, and a client derived with
+     * {@link ApiClient#newBuilder()} shares its parent's, so {@code build()} refuses this setting
+     * with either.
+     *
      * @throws IllegalArgumentException if {@code maxIdle < 0} or {@code keepAlive} not positive
      */
     public Builder connectionPool(int maxIdle, Duration keepAlive) {
@@ -781,14 +802,18 @@ public final class ApiClient implements AutoCloseable {
       }
       this.keepAlive = positive(keepAlive, "keepAlive");
       this.maxIdleConnections = maxIdle;
+      this.poolSet = true;
       return this;
     }
 
     /**
-     * Sends with a copy of {@code client}, sharing its pool and dispatcher (and its TLS, proxy
-     * and interceptor settings). Outrigger never shuts a supplied client down. Outrigger still
-     * turns off OkHttp's silent {@code retryOnConnectionFailure} on its copy, so that a
-     * non-idempotent request is never re-sent behind the retry policy's back.
+     * Sends with a copy of {@code client}, sharing its pool and dispatcher (and its TLS, proxy,
+     * interceptor and timeout settings: its connect, read and write timeouts stay unless
+     * {@link #connectTimeout}, {@link #readTimeout} or {@link #writeTimeout} is set, and its call
+     * timeout, if any, bounds each attempt as well as the deadline does). Outrigger never shuts a
+     * supplied client down. Outrigger still turns off OkHttp's silent
+     * {@code retryOnConnectionFailure} on its copy, so that a non-idempotent request is never
+     * re-sent behind the retry policy's back.
      */
     public Builder okHttpClient(OkHttpClient client) {
       this.okHttpClient = Objects.requireNonNull(client, "okHttpClient");
@@ -954,6 +979,15 @@ public final class ApiClient implements AutoCloseable {
       }
       warnIfPoliciesCannotWork();
 
+      if (poolSet && (okHttpClient != null || parentTransport != null)) {
+        throw new IllegalArgumentException("connectionPool(" + maxIdleConnections + ", "
+            + keepAlive + ") sizes the pool of the OkHttp client Outrigger makes, but this "
+            + (parentTransport != null
+                ? "client is derived with newBuilder() and shares its parent's pool: size it on "
+                    + "the parent's builder"
+                : "builder was given okHttpClient(...), which keeps its own pool: set it there "
+                    + "(OkHttpClient.Builder.connectionPool)"));
+      }
       SharedTransport shared;
       OkHttpClient base0;
       if (parentTransport != null && parentTransport.retain()) {
@@ -978,12 +1012,19 @@ public final class ApiClient implements AutoCloseable {
             .build();
         shared = new SharedTransport(base0, true);
       }
-      OkHttpClient.Builder ob = base0.newBuilder()
-          .retryOnConnectionFailure(false)
-          .connectTimeout(connectTimeout)
-          .readTimeout(readTimeout)
-          .writeTimeout(writeTimeout)
-          .callTimeout(Duration.ZERO);
+      OkHttpClient.Builder ob = base0.newBuilder().retryOnConnectionFailure(false);
+      // The client Outrigger made gets Outrigger's defaults; a supplied one keeps its own
+      // timeouts (its call timeout included) unless they were set here.
+      boolean ours = shared.owned();
+      if (connectTimeout != null || ours) {
+        ob.connectTimeout(connectTimeout != null ? connectTimeout : DEFAULT_CONNECT_TIMEOUT);
+      }
+      if (readTimeout != null || ours) {
+        ob.readTimeout(readTimeout != null ? readTimeout : DEFAULT_IO_TIMEOUT);
+      }
+      if (writeTimeout != null || ours) {
+        ob.writeTimeout(writeTimeout != null ? writeTimeout : DEFAULT_IO_TIMEOUT);
+      }
       if (sslSocketFactory != null) {
         ob.sslSocketFactory(sslSocketFactory, trustManager);
       }

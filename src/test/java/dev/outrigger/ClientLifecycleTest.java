@@ -145,4 +145,61 @@ class ClientLifecycleTest {
     assertTrue(mine.retryOnConnectionFailure(), "the owner's client is not modified");
     mine.connectionPool().evictAll();
   }
+
+  @Test
+  void aSuppliedOkHttpClientKeepsItsTimeoutsUnlessOutriggersAreSet() {
+    OkHttpClient mine = new OkHttpClient.Builder()
+        .connectTimeout(java.time.Duration.ofSeconds(3))
+        .readTimeout(java.time.Duration.ofSeconds(7))
+        .callTimeout(java.time.Duration.ofMillis(300))
+        .build();
+    try (ApiClient kept = ApiClient.builder().okHttpClient(mine).build();
+        ApiClient set = ApiClient.builder().okHttpClient(mine)
+            .readTimeout(java.time.Duration.ofSeconds(11)).build();
+        ApiClient made = ApiClient.builder().build()) {
+      assertEquals(3_000, kept.okHttpClient().connectTimeoutMillis());
+      assertEquals(7_000, kept.okHttpClient().readTimeoutMillis());
+      assertEquals(300, kept.okHttpClient().callTimeoutMillis());
+      assertEquals(11_000, set.okHttpClient().readTimeoutMillis(), "set here: Outrigger's");
+      assertEquals(3_000, set.okHttpClient().connectTimeoutMillis(), "not set: the owner's");
+      assertEquals(2_000, made.okHttpClient().connectTimeoutMillis(), "Outrigger's defaults");
+      assertEquals(30_000, made.okHttpClient().readTimeoutMillis());
+      assertEquals(0, made.okHttpClient().callTimeoutMillis());
+      assertTrue(kept.describe().contains("OkHttp call timeout PT0.3S"), kept.describe());
+
+      // The owner's call timeout bounds the attempt within a 10 s deadline: a 3 s wait for
+      // headers ends as a timeout, not with the late answer.
+      server.enqueue(new MockResponse.Builder().body("late")
+          .headersDelay(3, java.util.concurrent.TimeUnit.SECONDS).build());
+      try (ApiClient once = kept.newBuilder().retry(Retry.none())
+          .deadline(java.time.Duration.ofSeconds(10)).build()) {
+        TransportException e = org.junit.jupiter.api.Assertions.assertThrows(
+            TransportException.class,
+            () -> once.get(server.url("/slow").toString()).execute(String.class));
+        assertEquals(TransportException.Kind.TIMEOUT, e.kind(), e.getMessage());
+      }
+    } finally {
+      mine.connectionPool().evictAll();
+    }
+  }
+
+  @Test
+  void connectionPoolIsRefusedWhereItCouldNotApply() {
+    OkHttpClient mine = new OkHttpClient();
+    IllegalArgumentException supplied = org.junit.jupiter.api.Assertions.assertThrows(
+        IllegalArgumentException.class, () -> ApiClient.builder().okHttpClient(mine)
+            .connectionPool(5, java.time.Duration.ofMinutes(1)).build());
+    assertTrue(supplied.getMessage().contains("okHttpClient(...), which keeps its own pool"),
+        supplied.getMessage());
+    try (ApiClient parent = ApiClient.builder()
+        .connectionPool(16, java.time.Duration.ofSeconds(30)).build()) {
+      IllegalArgumentException derived = org.junit.jupiter.api.Assertions.assertThrows(
+          IllegalArgumentException.class, () -> parent.newBuilder()
+              .connectionPool(5, java.time.Duration.ofMinutes(1)).build());
+      assertTrue(derived.getMessage().contains("shares its parent's pool"),
+          derived.getMessage());
+      // A parent that sized its pool still derives clients freely.
+      parent.newBuilder().build().close();
+    }
+  }
 }

@@ -333,6 +333,9 @@ public final class Transport implements CallInterceptor, KeepsClock {
     } else if (e instanceof SocketTimeoutException) {
       kind = ctx.lastRequestWritten() ? TransportException.Kind.TIMEOUT
           : TransportException.Kind.CONNECT;
+    } else if (e instanceof InterruptedIOException && "timeout".equals(e.getMessage())) {
+      // A supplied OkHttpClient's own call timeout.
+      kind = TransportException.Kind.TIMEOUT;
     } else {
       kind = TransportException.Kind.IO;
     }
