@@ -163,8 +163,14 @@ public final class Deadline implements Comparable<Deadline> {
    * exception: a bad header from a caller must not fail the request it came with.
    *
    * {@snippet :
-   * Deadline.fromHeader("X-Deadline-Ms", exchange.getRequestHeaders().getFirst("X-Deadline-Ms"))
-   *     .ifPresent(d -> Deadline.within(d, () -> handle(exchange)));
+   * // In an HttpHandler: the caller's budget, or this server's own 30 s when it sent none.
+   * Deadline d = Deadline.fromHeader("X-Deadline-Ms",
+   *         exchange.getRequestHeaders().getFirst("X-Deadline-Ms"))
+   *     .orElse(Deadline.after(Duration.ofSeconds(30)));
+   * Deadline.within(d, () -> {
+   *   handle(exchange);          // a void method that may throw IOException: within rethrows it
+   *   return null;
+   * });
    * }
    */
   public static Optional<Deadline> fromHeader(String headerName, String value) {

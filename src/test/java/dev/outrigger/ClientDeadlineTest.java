@@ -277,6 +277,59 @@ class ClientDeadlineTest {
   }
 
   @Test
+  void aServerHandlerRunsUnderTheDeadlineItsCallerSentAsREADMEShows() throws Exception {
+    server.enqueue(new MockResponse.Builder().body("down").build());
+    server.enqueue(new MockResponse.Builder().body("down").build());
+    try (ApiClient downstream = client.newBuilder().deadline(Duration.ofSeconds(30))
+        .propagateDeadline("grpc-timeout").build()) {
+      String downUrl = server.url("/down").toString();
+      HttpServer middle = HttpServer.create(
+          new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+      middle.createContext("/", exchange -> {
+        // README's sample, as written there: a void handler that may throw IOException.
+        Deadline d = Deadline.fromHeader("grpc-timeout",
+                exchange.getRequestHeaders().getFirst("grpc-timeout"))
+            .orElse(Deadline.after(Duration.ofSeconds(30)));
+        Deadline.within(d, () -> {
+          handle(exchange, downstream, downUrl);
+          return null;
+        });
+      });
+      middle.start();
+      try {
+        String url = "http://127.0.0.1:" + middle.getAddress().getPort() + "/";
+        OkHttpClient upstream = new OkHttpClient();
+        try (okhttp3.Response r = upstream.newCall(new okhttp3.Request.Builder().url(url)
+            .header("grpc-timeout", "1S").build()).execute()) {
+          assertEquals("down", r.body().string());
+        }
+        try (okhttp3.Response r = upstream.newCall(new okhttp3.Request.Builder().url(url)
+            .build()).execute()) {
+          assertEquals("down", r.body().string());
+        }
+        upstream.connectionPool().evictAll();
+      } finally {
+        middle.stop(0);
+      }
+    }
+    long inherited = Deadline.fromHeader("grpc-timeout",
+        server.takeRequest().getHeaders().get("grpc-timeout")).orElseThrow().remainingNanos();
+    assertTrue(inherited <= 1_000_000_000L, "the caller's 1 s, not the client's 30 s");
+    long own = Deadline.fromHeader("grpc-timeout",
+        server.takeRequest().getHeaders().get("grpc-timeout")).orElseThrow().remainingNanos();
+    assertTrue(own > 1_000_000_000L, "no header: the handler's own 30 s");
+  }
+
+  private static void handle(com.sun.net.httpserver.HttpExchange exchange, ApiClient downstream,
+      String url) throws IOException {
+    byte[] body = downstream.get(url).execute(String.class).getBytes(StandardCharsets.UTF_8);
+    exchange.sendResponseHeaders(200, body.length);
+    try (OutputStream out = exchange.getResponseBody()) {
+      out.write(body);
+    }
+  }
+
+  @Test
   void noDeadlineHeaderIsSentByDefault() throws Exception {
     server.enqueue(new MockResponse.Builder().body("a").build());
     client.get(server.url("/a").toString()).execute(String.class);
