@@ -186,8 +186,10 @@ public final class AdaptiveLimit {
    */
   public AdaptiveLimit checked() {
     if (min > max) {
-      throw new IllegalArgumentException(
-          "AdaptiveLimit min (" + min + ") must not be above max (" + max + ")");
+      throw new IllegalArgumentException("AdaptiveLimit min (" + min
+          + (min == DEFAULT_MIN ? ", the default" : "") + ") must not be above max (" + max
+          + (max == DEFAULT_MAX ? ", the default" : "") + "): set min(n) to at most " + max
+          + ", or raise max");
     }
     if (initial != 0 && (initial < min || initial > max)) {
       throw new IllegalArgumentException("AdaptiveLimit initial must be within min (" + min

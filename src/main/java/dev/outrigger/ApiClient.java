@@ -1056,7 +1056,7 @@ public final class ApiClient implements AutoCloseable {
       if (retry.maxAttempts() <= 1) {
         return;
       }
-      // The smallest sum of backoffs the policy can ask for without jitter's luck.
+      // The smallest sum of backoffs the policy can ask for, however jitter falls.
       double delay = retry.initialDelay().toNanos();
       double total = 0;
       for (int i = 1; i < retry.maxAttempts(); i++) {
@@ -1067,6 +1067,11 @@ public final class ApiClient implements AutoCloseable {
         total = 0;
       } else if (retry.jitter() == Jitter.EQUAL) {
         total /= 2;
+      } else if (retry.jitter() == Jitter.DECORRELATED) {
+        // Each wait is drawn from [initial, 3 x the previous], capped: at least the initial
+        // delay (or the cap), whatever the multiplier.
+        total = (retry.maxAttempts() - 1)
+            * (double) Math.min(retry.initialDelay().toNanos(), retry.maxDelay().toNanos());
       }
       if (total >= deadline.toNanos()) {
         log.warn("retry backoffs alone ({} ms for {} attempts) exceed the deadline ({} ms): "

@@ -328,8 +328,10 @@ public final class CircuitBreaker {
    */
   public static final class Builder {
     private WindowType slidingWindowType = WindowType.COUNT_BASED;
-    private int slidingWindowSize = 100;
-    private int minimumNumberOfCalls = 20;
+    private static final int DEFAULT_WINDOW = 100;
+    private static final int DEFAULT_MINIMUM_CALLS = 20;
+    private int slidingWindowSize = DEFAULT_WINDOW;
+    private int minimumNumberOfCalls = DEFAULT_MINIMUM_CALLS;
     private double failureRateThreshold = 0.5;
     private double slowCallRateThreshold = 1.0;
     private Duration slowCallDuration = Duration.ofSeconds(60);
@@ -548,8 +550,11 @@ public final class CircuitBreaker {
       if (slidingWindowType == WindowType.COUNT_BASED
           && minimumNumberOfCalls > slidingWindowSize) {
         throw new IllegalArgumentException("minimumNumberOfCalls (" + minimumNumberOfCalls
+            + (minimumNumberOfCalls == DEFAULT_MINIMUM_CALLS ? ", the default" : "")
             + ") must not exceed slidingWindowSize (" + slidingWindowSize
-            + "): the breaker could never open");
+            + (slidingWindowSize == DEFAULT_WINDOW ? ", the default" : "")
+            + "): the breaker could never open; set minimumNumberOfCalls(n) to at most "
+            + slidingWindowSize + ", or a larger window");
       }
       if (slidingWindowType == WindowType.TIME_BASED && slidingWindowSize > MAX_WINDOW_SECONDS) {
         throw new IllegalArgumentException("a TIME_BASED slidingWindowSize must be at most "

@@ -212,7 +212,11 @@ class AdaptiveConcurrencyTest {
         () -> b.adaptiveConcurrency(AdaptiveLimit.vegas().min(10).max(5)));
     IllegalArgumentException e2 = assertThrows(IllegalArgumentException.class,
         () -> b.adaptiveConcurrency(AdaptiveLimit.vegas().max(5).min(10)));
-    assertEquals("AdaptiveLimit min (10) must not be above max (5)", e1.getMessage());
+    assertEquals("AdaptiveLimit min (10) must not be above max (5): set min(n) to at most 5, "
+        + "or raise max", e1.getMessage());
+    assertTrue(assertThrows(IllegalArgumentException.class,
+            () -> AdaptiveLimit.vegas().max(2).checked()).getMessage()
+        .startsWith("AdaptiveLimit min (4, the default) must not be above max (2)"));
     assertEquals(e1.getMessage(), e2.getMessage());
     IllegalArgumentException e3 = assertThrows(IllegalArgumentException.class,
         () -> b.adaptiveConcurrency(AdaptiveLimit.vegas().initial(2000)));

@@ -20,6 +20,27 @@ class PolicyCrossCheckTest {
   }
 
   @Test
+  void decorrelatedJitterIsJudgedByItsOwnSmallestWaits() {
+    // Decorrelated waits are at least the initial delay each, whatever the multiplier: three
+    // retries need at least 3 s, which fits in 5 s (an exponential sum, 1 + 2 + 4, would not).
+    try (LogCapture logs = new LogCapture();
+        ApiClient c = ApiClient.builder().deadline(Duration.ofSeconds(5))
+            .retry(Retry.exponential(Duration.ofSeconds(1), Duration.ofSeconds(10))
+                .maxAttempts(4).jitter(Jitter.DECORRELATED))
+            .build()) {
+      assertFalse(logs.all().contains("WARN retry backoffs alone"), logs.all());
+    }
+    try (LogCapture logs = new LogCapture();
+        ApiClient c = ApiClient.builder().deadline(Duration.ofMillis(2500))
+            .retry(Retry.exponential(Duration.ofSeconds(1), Duration.ofSeconds(10))
+                .maxAttempts(4).jitter(Jitter.DECORRELATED))
+            .build()) {
+      assertTrue(logs.all().contains("WARN retry backoffs alone (3000 ms for 4 attempts)"),
+          logs.all());
+    }
+  }
+
+  @Test
   void warnsWhenNoCallCanEverCountAsSlow() {
     try (LogCapture logs = new LogCapture();
         ApiClient c = ApiClient.builder().deadline(Duration.ofSeconds(2))

@@ -84,6 +84,10 @@ class CircuitBreakerConfigTest {
         () -> CircuitBreaker.builder().minimumNumberOfCalls(30).slidingWindowSize(10).build());
     rejects("minimumNumberOfCalls (30) must not exceed slidingWindowSize (10)",
         () -> CircuitBreaker.builder().slidingWindowSize(10).minimumNumberOfCalls(30).build());
+    // Only the window set: the message says the other number is the default, and what to do.
+    rejects("minimumNumberOfCalls (20, the default) must not exceed slidingWindowSize (10): "
+            + "the breaker could never open; set minimumNumberOfCalls(n) to at most 10",
+        () -> CircuitBreaker.builder().slidingWindowSize(10).build());
     // A time window counts seconds: it may need more calls than it has seconds.
     CircuitBreaker time = CircuitBreaker.builder().minimumNumberOfCalls(30).slidingWindowSize(10)
         .slidingWindowType(WindowType.TIME_BASED).build();
