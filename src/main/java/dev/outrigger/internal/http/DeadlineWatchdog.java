@@ -195,6 +195,9 @@ public final class DeadlineWatchdog {
     private volatile boolean stopping;
     /** The thread ended (or is ending): a push must not count on it. */
     private volatile boolean exited;
+    /** Counted down when the thread's loop has ended. */
+    private final java.util.concurrent.CountDownLatch ended =
+        new java.util.concurrent.CountDownLatch(1);
     private int sweepAt = SWEEP_AT;
 
     Loop() {
@@ -237,7 +240,9 @@ public final class DeadlineWatchdog {
       stopping = true;
       LockSupport.unpark(thread);
       try {
-        thread.join(TimeUnit.SECONDS.toMillis(1));
+        // Not Thread.join: on JDK 21 it waits on the thread's monitor, which would pin the
+        // carrier of a virtual thread closing a client.
+        ended.await(1, TimeUnit.SECONDS);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
@@ -245,14 +250,18 @@ public final class DeadlineWatchdog {
 
     @Override
     public void run() {
-      while (!exited) {
-        try {
-          watch();
-        } catch (RuntimeException | Error e) {
-          // Deadlines would silently stop being enforced if this thread died: log, go on.
-          log.error("deadline watchdog failed; continuing", e);
-          LockSupport.parkNanos(this, TICK_NANOS);
+      try {
+        while (!exited) {
+          try {
+            watch();
+          } catch (RuntimeException | Error e) {
+            // Deadlines would silently stop being enforced if this thread died: log, go on.
+            log.error("deadline watchdog failed; continuing", e);
+            LockSupport.parkNanos(this, TICK_NANOS);
+          }
         }
+      } finally {
+        ended.countDown();
       }
     }
 
