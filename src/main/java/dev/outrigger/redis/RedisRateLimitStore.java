@@ -156,7 +156,7 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
    */
   private void warmUp(long waitNanos, long now) {
     try {
-      StatefulRedisConnection<String, String> c = await(conn.get(), now + waitNanos);
+      StatefulRedisConnection<String, String> c = await(conn.get(), now + waitNanos, false);
       await(c.async().scriptLoad(BucketScript.SOURCE), nanos.getAsLong() + waitNanos);
       KeyState warm = new KeyState(redisKeys(""), null, now);
       await(c.async().evalsha(BucketScript.SHA1, ScriptOutputType.MULTI, warm.redisKeys,
@@ -339,6 +339,13 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     }
   }
 
+  /**
+   * The connection, reconnecting when it is lost. The connect future is shared: a caller whose
+   * deadline passes stops waiting but leaves it pending, and the next caller waits for the same
+   * connect rather than starting another. Every connection made is either the current one or
+   * closed: the one a new connect replaces, one that lost the race to replace it, and one that
+   * completes after {@link #close()}.
+   */
   private StatefulRedisConnection<String, String> connection(long deadline)
       throws StoreFailure, InterruptedException {
     CompletableFuture<StatefulRedisConnection<String, String>> f = conn.get();
@@ -350,32 +357,51 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
       }
       CompletableFuture<StatefulRedisConnection<String, String>> next = connect();
       if (conn.compareAndSet(f, next)) {
+        if (c != null) {
+          c.closeAsync(); // lost (autoReconnect is off): it would stay in the client until close
+        }
         f = next;
       } else {
         next.thenAccept(StatefulRedisConnection::closeAsync);
         f = conn.get();
       }
     }
-    return await(f, deadline);
+    return await(f, deadline, false);
   }
 
+  /**
+   * Lettuce's connect future itself: callbacks on a derived stage would never run, and so never
+   * close the connection, once that stage was cancelled.
+   */
   private CompletableFuture<StatefulRedisConnection<String, String>> connect() {
-    return client.connectAsync(StringCodec.UTF8, uri).toCompletableFuture()
-        .thenApply(c -> {
-          if (closed.get()) {
-            c.closeAsync();
-          }
-          return c;
-        });
+    CompletableFuture<StatefulRedisConnection<String, String>> f =
+        client.connectAsync(StringCodec.UTF8, uri).toCompletableFuture();
+    f.thenAccept(c -> {
+      if (closed.get()) {
+        c.closeAsync();
+      }
+    });
+    return f;
   }
 
+  /** Waits for this caller's own command; one it gives up on is cancelled (see timedOut). */
   private <T> T await(Future<T> f, long deadline) throws StoreFailure, InterruptedException {
+    return await(f, deadline, true);
+  }
+
+  /**
+   * Waits for {@code f} until {@code deadline}. A caller that gives up (deadline, interrupt)
+   * cancels {@code f} only when it is its own ({@code cancel}); the connect future is shared
+   * with the other callers and is left to complete.
+   */
+  private <T> T await(Future<T> f, long deadline, boolean cancel)
+      throws StoreFailure, InterruptedException {
     try {
       long left = deadline - nanos.getAsLong();
       return left > 0 || f.isDone() ? f.get(Math.max(0, left), TimeUnit.NANOSECONDS)
-          : timedOut(f);
+          : timedOut(f, cancel);
     } catch (TimeoutException e) {
-      return timedOut(f);
+      return timedOut(f, cancel);
     } catch (ExecutionException e) {
       Throwable cause = e.getCause() == null ? e : e.getCause();
       String why = cause.getMessage() != null ? cause.getMessage()
@@ -384,15 +410,19 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     } catch (java.util.concurrent.CancellationException e) {
       throw new StoreFailure("cancelled", e);
     } catch (InterruptedException e) {
-      f.cancel(true);
+      if (cancel) {
+        f.cancel(true);
+      }
       throw e;
     }
   }
 
-  private <T> T timedOut(Future<T> f) throws StoreFailure {
-    // Not sent yet: never sent. Sent: Redis may still take permits nobody uses, which can only
-    // make the shared limit stricter.
-    f.cancel(true);
+  private <T> T timedOut(Future<T> f, boolean cancel) throws StoreFailure {
+    if (cancel) {
+      // Not sent yet: never sent. Sent: Redis may still take permits nobody uses, which can
+      // only make the shared limit stricter.
+      f.cancel(true);
+    }
     throw new StoreFailure("no answer within " + timeoutNanos / 1000 + " µs", null, true);
   }
 
