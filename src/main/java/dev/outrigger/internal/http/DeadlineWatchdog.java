@@ -242,7 +242,14 @@ public final class DeadlineWatchdog {
       try {
         // Not Thread.join: on JDK 21 it waits on the thread's monitor, which would pin the
         // carrier of a virtual thread closing a client.
-        ended.await(1, TimeUnit.SECONDS);
+        if (ended.await(1, TimeUnit.SECONDS)) {
+          // The loop has ended and the thread is returning from run(): the few instructions
+          // left take microseconds, so that close() leaves no thread of its own behind.
+          long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(100);
+          while (thread.isAlive() && System.nanoTime() - until < 0) {
+            LockSupport.parkNanos(50_000);
+          }
+        }
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
