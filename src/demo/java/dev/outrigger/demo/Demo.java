@@ -31,6 +31,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
+import okhttp3.HttpUrl;
 import okhttp3.OkHttpClient;
 import okhttp3.Request;
 import okhttp3.Response;
@@ -48,13 +49,23 @@ public final class Demo {
   private Demo() {}
 
   public static void main(String[] rawArgs) throws Exception {
-    Options o = Options.parse(rawArgs);
+    try {
+      run(Options.parse(rawArgs));
+    } catch (IllegalArgumentException e) {
+      // A bad flag, or a setting the client refused at build(): a message, not a stack trace.
+      System.err.println("demo: " + e.getMessage());
+      System.err.println("(see --help)");
+      System.exit(2);
+    }
+  }
+
+  private static void run(Options o) throws Exception {
     if (o.help) {
       out.println(Options.HELP);
       return;
     }
     FlakyPartnerApi api = null;
-    String base = o.url;
+    String base = o.url == null ? null : Options.origin(o.url);
     if (base == null) {
       // Quota 200/s per key; /inventory fails hard from 25% to 45% of the expected run.
       long expectedMs = (long) (o.calls / Math.min(o.rate, 200) * 1000);
@@ -62,9 +73,10 @@ public final class Demo {
       base = api.baseUrl();
     }
     out.printf(Locale.ROOT,
-        "Outrigger demo: %d calls, concurrency %d, client rate %.0f/s, seed %d%s%n",
-        o.calls, o.concurrency, o.rate, o.seed, o.noPolicies ? ", NO POLICIES (bare OkHttp)" : "");
-    out.println("target: " + (api == null ? base
+        "Outrigger demo: %d calls, concurrency %d, client rate %s/s, seed %d%s%n",
+        o.calls, o.concurrency, Options.number(o.rate), o.seed,
+        o.noPolicies ? ", NO POLICIES (bare OkHttp)" : "");
+    out.println("target: " + (api == null ? Options.shown(o.url)
         : base + " (embedded flaky partner API: quota 200/s per key, 4% 503, 2% slow 1-2 s, "
             + "1% resets, /inventory outage window)"));
     try {
@@ -77,11 +89,13 @@ public final class Demo {
     }
   }
 
-  private static String pathFor(int i, SplittableRandom random, Options o) {
+  /** Call {@code i}'s path: seven in ten to /orders, the rest to /inventory, by the seed. */
+  private static String pathFor(int i, Options o) {
     if (o.url != null) {
       return "";
     }
-    return random.nextInt(10) < 7 ? "/orders/" + i : "/inventory/" + i;
+    return new SplittableRandom(o.seed * 1_000_003L + i).nextInt(10) < 7
+        ? "/orders/" + i : "/inventory/" + i;
   }
 
   private static Run runWithPolicies(Options o, String base) throws InterruptedException {
@@ -103,9 +117,9 @@ public final class Demo {
         .build()) {
       out.println(client.describe());
       run.execute(o, i -> {
-        String path = pathFor(i, run.paths, o);
+        String path = pathFor(i, o);
         if (o.url != null) {
-          client.get(base).execute(String.class);
+          client.get(o.url).execute(String.class);
         } else {
           client.get(path).header("X-Api-Key", "demo-key").execute(Order.class);
         }
@@ -117,10 +131,12 @@ public final class Demo {
 
   private static Run runBare(Options o, String base) throws InterruptedException {
     Run run = new Run();
-    OkHttpClient okhttp = new OkHttpClient();
+    // Off: OkHttp would silently send again after a reset, which the server would count as a
+    // request the client never counted. Bare means no retries of any kind.
+    OkHttpClient okhttp = new OkHttpClient.Builder().retryOnConnectionFailure(false).build();
     try {
       run.execute(o, i -> {
-        String url = o.url != null ? base : base + pathFor(i, run.paths, o);
+        String url = o.url != null ? o.url : base + pathFor(i, o);
         run.attempts.increment();
         Request request = new Request.Builder().url(url).header("X-Api-Key", "demo-key").build();
         try (Response r = okhttp.newCall(request).execute()) {
@@ -156,7 +172,6 @@ public final class Demo {
 
   /** Everything one run counted. */
   private static final class Run {
-    final SplittableRandom paths = new SplittableRandom(7);
     final LongAdder attempts = new LongAdder();
     final Map<String, LongAdder> retriesByReason = new ConcurrentHashMap<>();
     final LongAdder rateLimitWaits = new LongAdder();
@@ -268,7 +283,7 @@ public final class Demo {
     }
 
     private void progressLoop(Options o) {
-      boolean tty = System.console() != null && System.getenv("CI") == null;
+      boolean tty = isTerminal() && System.getenv("CI") == null;
       long period = tty ? 200 : 2000;
       try {
         while (!Thread.currentThread().isInterrupted()) {
@@ -281,6 +296,22 @@ public final class Demo {
       printProgress(tty);
       if (tty) {
         out.println();
+      }
+    }
+
+    /**
+     * Whether standard output is a terminal. From JDK 22 {@code System.console()} is not null
+     * even when output is redirected; {@code Console.isTerminal()} (22+) tells.
+     */
+    private static boolean isTerminal() {
+      java.io.Console console = System.console();
+      if (console == null) {
+        return false;
+      }
+      try {
+        return (Boolean) java.io.Console.class.getMethod("isTerminal").invoke(console);
+      } catch (ReflectiveOperationException e) {
+        return true; // JDK 21: a console exists only for a terminal
       }
     }
 
@@ -332,8 +363,8 @@ public final class Demo {
             + "resets: %d  slow: %d%n", api.ok.get(), api.throttled.get(), api.unavailable.get(),
             api.outage.get(), api.resets.get(), api.slow.get());
         out.printf(Locale.ROOT, "rate observed      busiest second %d req, average %.0f req/s; "
-            + "client configured %.0f/s%s, server quota %.0f/s%n",
-            api.busiestSecond(), api.requests.get() / wall, o.rate,
+            + "client configured %s/s%s, server quota %.0f/s%n",
+            api.busiestSecond(), api.requests.get() / wall, Options.number(o.rate),
             o.noPolicies ? " (not enforced: no policies)" : "", api.quotaPerSecond());
       }
     }
@@ -356,9 +387,11 @@ public final class Demo {
           --concurrency N    calls in flight at most, through FanOut (default 64)
           --rate R           client-side rate limit, calls per second (default 150; the
                              embedded API's quota is 200/s)
-          --seed S           seed of the embedded API's faults (default 42)
+          --seed S           seed of the embedded API's faults and of the calls' paths
+                             (default 42): one seed, the same fault for each request
           --no-policies      the same batch on bare OkHttp, to compare
-          --url URL          call this URL (GET) instead of the embedded API
+          --url URL          call this URL (GET) instead of the embedded API (printed
+                             without user info or query)
           --help             this text
 
         Run with: mvn -q -Pdemo compile exec:exec -Ddemo.args="--calls 1000 --rate 100"
@@ -390,13 +423,30 @@ public final class Demo {
           case "--calls" -> o.calls = positiveInt(a, value(args, ++i, a));
           case "--concurrency" -> o.concurrency = positiveInt(a, value(args, ++i, a));
           case "--rate" -> {
-            o.rate = Double.parseDouble(value(args, ++i, a));
-            if (!(o.rate > 0) || Double.isInfinite(o.rate)) {
-              throw new IllegalArgumentException("--rate must be a positive number");
+            String v = value(args, ++i, a);
+            try {
+              o.rate = Double.parseDouble(v);
+            } catch (NumberFormatException e) {
+              throw new IllegalArgumentException("--rate takes a number, but was '" + v + "'");
+            }
+            if (!(o.rate > 0 && o.rate <= 1e9)) {
+              throw new IllegalArgumentException(
+                  "--rate must be above 0 and at most 1e9 calls per second, but was " + v);
             }
           }
-          case "--seed" -> o.seed = Long.parseLong(value(args, ++i, a));
-          case "--url" -> o.url = value(args, ++i, a);
+          case "--seed" -> {
+            String v = value(args, ++i, a);
+            try {
+              o.seed = Long.parseLong(v);
+            } catch (NumberFormatException e) {
+              throw new IllegalArgumentException("--seed takes a whole number, but was '" + v
+                  + "'");
+            }
+          }
+          case "--url" -> {
+            o.url = value(args, ++i, a);
+            origin(o.url); // checked now, before anything starts
+          }
           default -> throw new IllegalArgumentException("unknown flag " + a + "\n\n" + HELP);
         }
       }
@@ -410,8 +460,41 @@ public final class Demo {
       return args.get(i);
     }
 
+    /** {@code url}'s scheme, host and port: the client's base URL in {@code --url} mode. */
+    static String origin(String url) {
+      HttpUrl u = HttpUrl.parse(url);
+      if (u == null) {
+        throw new IllegalArgumentException(
+            "--url takes an http:// or https:// URL, but was '" + shown(url) + "'");
+      }
+      return u.newBuilder().username("").password("").encodedPath("/").query(null)
+          .fragment(null).build().toString();
+    }
+
+    /** {@code url} as it may be printed: no user info, no query or fragment. */
+    static String shown(String url) {
+      HttpUrl u = HttpUrl.parse(url);
+      if (u == null) {
+        int at = url.indexOf('@');
+        return at < 0 ? url.replaceAll("[?#].*", "") : "(a URL with user info)";
+      }
+      return u.newBuilder().username("").password("").query(null).fragment(null).build()
+          + (u.query() != null ? "?(query hidden)" : "");
+    }
+
+    /** A rate as written: 150, or 0.5. */
+    static String number(double v) {
+      return v == Math.rint(v) && Math.abs(v) < 1e15
+          ? Long.toString((long) v) : Double.toString(v);
+    }
+
     private static int positiveInt(String flag, String v) {
-      int n = Integer.parseInt(v);
+      int n;
+      try {
+        n = Integer.parseInt(v);
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException(flag + " takes a whole number, but was '" + v + "'");
+      }
       if (n < 1) {
         throw new IllegalArgumentException(flag + " must be at least 1, but was " + n);
       }

@@ -12,6 +12,7 @@ import java.util.SplittableRandom;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.locks.ReentrantLock;
@@ -22,6 +23,13 @@ import java.util.concurrent.locks.ReentrantLock;
  * a slow tail, occasional connection resets, and an outage window during which
  * {@code /inventory} fails hard. It counts everything it sees, so the demo can print the
  * server's view beside the client's.
+ *
+ * <p>What a request meets is decided by the seed: the k-th request of a path that the quota
+ * (and the outage) let through gets the fault (reset, 503, slow, none) that a hash of (seed,
+ * path, k) picks,
+ * whatever order the requests arrive in. The quota and the outage window are about time (the
+ * window is measured from the first request), so how many 429s and outage answers a run sees
+ * varies a little between runs of one seed.
  */
 final class FlakyPartnerApi implements AutoCloseable {
   static final double P_503 = 0.04;
@@ -31,11 +39,13 @@ final class FlakyPartnerApi implements AutoCloseable {
   private final HttpServer server;
   private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
   private final double quotaPerSecond;
-  private final long startNanos = System.nanoTime();
+  /** When the first request arrived (0 until then): the outage window is timed from it. */
+  private final AtomicLong firstNanos = new AtomicLong();
   private final long outageStartMs;
   private final long outageEndMs;
-  private final SplittableRandom seedRandom;
-  private final ReentrantLock randomLock = new ReentrantLock();
+  private final long seed;
+  /** How many requests of each path the quota let through, so far. */
+  private final Map<String, AtomicInteger> seen = new ConcurrentHashMap<>();
   private final Map<String, Quota> quotas = new ConcurrentHashMap<>();
 
   final AtomicLong requests = new AtomicLong();
@@ -53,7 +63,7 @@ final class FlakyPartnerApi implements AutoCloseable {
     this.quotaPerSecond = quotaPerSecond;
     this.outageStartMs = outageStartMs;
     this.outageEndMs = outageEndMs;
-    this.seedRandom = new SplittableRandom(seed);
+    this.seed = seed;
     server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 1024);
     server.setExecutor(executor);
     server.createContext("/", this::handle);
@@ -64,8 +74,10 @@ final class FlakyPartnerApi implements AutoCloseable {
     return "http://127.0.0.1:" + server.getAddress().getPort();
   }
 
+  /** Milliseconds since the first request (0 before it). */
   long elapsedMs() {
-    return (System.nanoTime() - startNanos) / 1_000_000;
+    long first = firstNanos.get();
+    return first == 0 ? 0 : (System.nanoTime() - first) / 1_000_000;
   }
 
   double quotaPerSecond() {
@@ -87,17 +99,15 @@ final class FlakyPartnerApi implements AutoCloseable {
     return best;
   }
 
-  private double random() {
-    randomLock.lock();
-    try {
-      return seedRandom.nextDouble();
-    } finally {
-      randomLock.unlock();
-    }
+  /** The draws for the k-th admitted request of {@code path}: the same for one seed. */
+  private SplittableRandom draws(String path) {
+    int k = seen.computeIfAbsent(path, p -> new AtomicInteger()).incrementAndGet();
+    return new SplittableRandom(seed * 0x9E3779B97F4A7C15L + path.hashCode() * 31L + k);
   }
 
   private void handle(HttpExchange ex) throws IOException {
     try (ex) {
+      firstNanos.compareAndSet(0, System.nanoTime());
       long now = elapsedMs();
       requests.incrementAndGet();
       perTenth.incrementAndGet((int) Math.min(perTenth.length() - 1, now / 100));
@@ -123,7 +133,8 @@ final class FlakyPartnerApi implements AutoCloseable {
         send(ex, 500, "{\"error\":\"inventory database unreachable\"}");
         return;
       }
-      double r = random();
+      SplittableRandom draws = draws(path);
+      double r = draws.nextDouble();
       if (r < P_RESET) {
         resets.incrementAndGet();
         // Closing the exchange before any response drops the connection: the client sees a
@@ -138,7 +149,7 @@ final class FlakyPartnerApi implements AutoCloseable {
       if (r < P_RESET + P_503 + P_SLOW) {
         slow.incrementAndGet();
         try {
-          Thread.sleep(1000 + (long) (random() * 1000));
+          Thread.sleep(1000 + (long) (draws.nextDouble() * 1000));
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
           return;
