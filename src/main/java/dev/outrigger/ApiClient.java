@@ -453,6 +453,11 @@ public final class ApiClient implements AutoCloseable {
       }
     } catch (ApiException e) {
       ExceptionAccess.finish(e, ctx.attemptsSent(), null);
+      if (status < 0 && e instanceof HttpStatusException h) {
+        // Retries ran out on a status: the retry policy throws it rather than return it, and
+        // it is the status the call ended with (metrics, JFR).
+        status = h.status();
+      }
       listener.callEnd(ctx, status, e, timedListener ? elapsed(ctx) : null);
       throw e;
     } catch (RuntimeException | Error e) {

@@ -144,6 +144,25 @@ class OutriggerMetricsTest {
   }
 
   @Test
+  void aCallWhoseRetriesRanOutOnAStatusIsTaggedWithThatStatus() {
+    client = ApiClient.builder().baseUrl(server.url("/v1").toString())
+        .retry(Retry.exponential(Duration.ofMillis(1), Duration.ofMillis(2)).maxAttempts(2))
+        .addListener(OutriggerMetrics.of(registry))
+        .build();
+    server.enqueue(new MockResponse.Builder().code(503).build());
+    server.enqueue(new MockResponse.Builder().code(503).build());
+
+    HttpStatusException e =
+        assertThrows(HttpStatusException.class, () -> client.get("/down").execute(String.class));
+    assertEquals(2, e.attempts());
+
+    String h = host(server);
+    assertEquals(1, timer("outrigger.calls",
+        "host", h, "method", "GET", "status", "503", "outcome", "SERVER_ERROR").count());
+    assertEquals(1, registry.find("outrigger.calls").timers().size(), meters().toString());
+  }
+
+  @Test
   void aRefusedConnectionIsAConnectOutcomeWithNoStatus() throws IOException {
     int port;
     try (ServerSocket s = new ServerSocket(0)) {
