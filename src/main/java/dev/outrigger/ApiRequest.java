@@ -257,6 +257,12 @@ public final class ApiRequest {
             + " (code " + (int) c + ") at index " + i
             + (secret ? "" : "; CR and LF are never allowed: they would inject headers"));
       }
+      if (c > 0x7f) {
+        // OkHttp refuses it too, quoting the value: say so here, and never show the value.
+        throw new IllegalArgumentException("value of header " + name + " has a non-ASCII"
+            + " character (code " + (int) c + ") at index " + i
+            + "; header values are ASCII: encode it (percent-encoding, Base64, RFC 8187)");
+      }
     }
   }
 

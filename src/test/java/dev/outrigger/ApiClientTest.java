@@ -602,6 +602,18 @@ class ApiClientTest {
   }
 
   @Test
+  void aNonAsciiHeaderValueIsRefusedWithoutShowingTheValue() {
+    try (ApiClient c = ApiClient.builder().baseUrl(server.url("/").toString())
+        .redactHeader("X-Api-Key").build()) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> c.get("/x").header("X-Api-Key", "s\u00e9cret-key-123"));
+      assertTrue(e.getMessage().contains("non-ASCII character (code 233) at index 1"),
+          e.getMessage());
+      assertFalse(e.getMessage().contains("cret-key"), e.getMessage());
+    }
+  }
+
+  @Test
   void callsAfterCloseFailAndClosingTwiceIsHarmless() {
     ApiClient c = ApiClient.builder().baseUrl(server.url("/").toString()).build();
     c.close();
