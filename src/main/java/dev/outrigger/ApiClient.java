@@ -920,13 +920,8 @@ public final class ApiClient implements AutoCloseable {
     /** The {@code User-Agent} sent when a request sets none (default {@code outrigger/0.1}). */
     public Builder userAgent(String userAgent) {
       if (userAgent != null) {
+        // (ASCII only, no control characters: OkHttp sends nothing else in a header.)
         ApiRequest.checkHeader("User-Agent", userAgent, false);
-        for (int i = 0; i < userAgent.length(); i++) {
-          if (userAgent.charAt(i) > 0x7e) {
-            throw new IllegalArgumentException("userAgent must be printable ASCII (OkHttp sends "
-                + "nothing else in a header), but has '" + userAgent.charAt(i) + "' at index " + i);
-          }
-        }
       }
       this.userAgent = userAgent;
       return this;

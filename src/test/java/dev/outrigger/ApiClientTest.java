@@ -205,7 +205,8 @@ class ApiClientTest {
     assertTrue(e.getMessage().contains("User-Agent"), e.getMessage());
     IllegalArgumentException nonAscii = assertThrows(IllegalArgumentException.class,
         () -> ApiClient.builder().userAgent("café/1.0"));
-    assertTrue(nonAscii.getMessage().contains("userAgent"), nonAscii.getMessage());
+    assertTrue(nonAscii.getMessage().startsWith("value of header User-Agent has a non-ASCII "
+        + "character (code 233) at index 3"), nonAscii.getMessage());
 
     server.enqueue(json("{}"));
     server.enqueue(json("{}"));
