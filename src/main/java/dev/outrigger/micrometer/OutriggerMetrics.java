@@ -77,10 +77,15 @@ import java.util.concurrent.atomic.AtomicLong;
  * A breaker's gauge appears with its first transition (until then it is closed). Histograms
  * and percentiles are off; turn them on with a {@code MeterFilter}, as for any Micrometer timer.
  *
+ * <p>The gauges (breaker states, adaptive limits and rates, throttle probabilities) show the
+ * last value reported, and a client reports nothing once closed: {@link #close()} this instance
+ * when the clients reporting to it are closed, and its gauges leave the registry (its counters
+ * and timers stay, as history). After that it registers no gauge again.
+ *
  * <p>This class is the only one in Outrigger that touches Micrometer, which is an optional
  * dependency: clients that do not use it need no Micrometer on the class path.
  */
-public final class OutriggerMetrics implements CallListener {
+public final class OutriggerMetrics implements CallListener, AutoCloseable {
   private static final Set<String> METHODS =
       Set.of("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT");
   private static final int MAX_REASONS = 32;
@@ -104,6 +109,10 @@ public final class OutriggerMetrics implements CallListener {
   private final ConcurrentHashMap<String, LongTaskTimer> activeTimers = new ConcurrentHashMap<>();
 
   private record RequestKey(String host, String method, String status, String outcome) {}
+
+  /** The gauges registered so far, for {@link #close()}. */
+  private final java.util.Queue<Gauge> gauges = new java.util.concurrent.ConcurrentLinkedQueue<>();
+  private volatile boolean closed;
 
   private final Meter.MeterProvider<Timer> calls;
   private final Meter.MeterProvider<Timer> attempts;
@@ -265,12 +274,12 @@ public final class OutriggerMetrics implements CallListener {
       state = breakerStates.putIfAbsent(breaker, fresh);
       if (state == null) {
         state = fresh;
-        Gauge.builder("outrigger.breaker.state", fresh, AtomicInteger::get)
+        gauge(() -> Gauge.builder("outrigger.breaker.state", fresh, AtomicInteger::get)
             .tags(tags).tag("breaker", breaker)
             .description("Circuit breaker state: 0 closed, 1 half-open, 2 open, "
                 + "3 forced open, -1 disabled")
             .strongReference(true)
-            .register(registry);
+            .register(registry));
       }
     }
     // Transitions of one breaker may be reported by racing threads out of order; the next
@@ -291,11 +300,12 @@ public final class OutriggerMetrics implements CallListener {
       bits = adaptiveRates.putIfAbsent(h, fresh);
       if (bits == null) {
         bits = fresh;
-        Gauge.builder("outrigger.ratelimit.rate", fresh, b -> Double.longBitsToDouble(b.get()))
+        gauge(() -> Gauge.builder("outrigger.ratelimit.rate", fresh,
+                b -> Double.longBitsToDouble(b.get()))
             .tags(tags).tag("host", h)
             .description("Adaptive rate limit per host, permits per second")
             .strongReference(true)
-            .register(registry);
+            .register(registry));
       }
     }
     bits.set(Double.doubleToLongBits(permitsPerSecond));
@@ -314,11 +324,11 @@ public final class OutriggerMetrics implements CallListener {
       limit = inFlightLimits.putIfAbsent(h, fresh);
       if (limit == null) {
         limit = fresh;
-        Gauge.builder("outrigger.inflight.limit", fresh, AtomicInteger::get)
+        gauge(() -> Gauge.builder("outrigger.inflight.limit", fresh, AtomicInteger::get)
             .tags(tags).tag("host", h)
             .description("Adaptive in-flight limit per host")
             .strongReference(true)
-            .register(registry);
+            .register(registry));
       }
     }
     limit.set(to);
@@ -336,15 +346,43 @@ public final class OutriggerMetrics implements CallListener {
       bits = throttleBits.putIfAbsent(h, fresh);
       if (bits == null) {
         bits = fresh;
-        Gauge.builder("outrigger.throttle.probability", fresh,
+        gauge(() -> Gauge.builder("outrigger.throttle.probability", fresh,
                 b -> Double.longBitsToDouble(b.get()))
             .tags(tags).tag("host", h)
             .description("Client-side throttle rejection probability per host")
             .strongReference(true)
-            .register(registry);
+            .register(registry));
       }
     }
     bits.set(Double.doubleToLongBits(probability));
+  }
+
+  /**
+   * Registers the gauge {@code register} makes, unless closed, and keeps it for
+   * {@link #close()} (which a racing close may already have run: then it goes at once).
+   */
+  private void gauge(java.util.function.Supplier<Gauge> register) {
+    if (closed) {
+      return;
+    }
+    Gauge g = register.get();
+    gauges.add(g);
+    if (closed) {
+      registry.remove(g);
+    }
+  }
+
+  /**
+   * Removes this instance's gauges from the registry, whose last values would otherwise be
+   * read for ever, and registers none after. Counters and timers stay. Closing twice is
+   * harmless.
+   */
+  @Override
+  public void close() {
+    closed = true;
+    for (Gauge g; (g = gauges.poll()) != null; ) {
+      registry.remove(g);
+    }
   }
 
   /** The gauge value of a breaker state: larger is worse, disabled is -1. */

@@ -275,6 +275,35 @@ class OutriggerMetricsTest {
   }
 
   @Test
+  void closeRemovesTheGaugesAndKeepsTheHistory() {
+    OutriggerMetrics metrics = OutriggerMetrics.of(registry);
+    metrics.breakerTransition("a:443", State.CLOSED, State.FORCED_OPEN);
+    metrics.adaptiveLimitChanged("a:443", 20, 10);
+    metrics.throttleProbability("a:443", 0.5, 10, 2);
+    assertEquals(3.0, registry.find("outrigger.breaker.state").gauge().value());
+    assertEquals(3, registry.find("outrigger.breaker.state").gauges().size()
+        + registry.find("outrigger.inflight.limit").gauges().size()
+        + registry.find("outrigger.throttle.probability").gauges().size());
+
+    metrics.close();
+    metrics.close();
+
+    // A closed client's last breaker state must not be read for ever as the host's.
+    assertEquals(0, registry.find("outrigger.breaker.state").gauges().size(), meters().toString());
+    assertEquals(0, registry.find("outrigger.inflight.limit").gauges().size());
+    assertEquals(0, registry.find("outrigger.throttle.probability").gauges().size());
+    assertEquals(1, count("outrigger.breaker.transitions", "breaker", "a:443"),
+        "counters stay, as history");
+    metrics.breakerTransition("b:443", State.CLOSED, State.OPEN);
+    assertEquals(0, registry.find("outrigger.breaker.state").gauges().size(),
+        "no gauge registered after close");
+    // A new instance on the same registry registers its own gauges.
+    OutriggerMetrics next = OutriggerMetrics.of(registry);
+    next.breakerTransition("a:443", State.CLOSED, State.OPEN);
+    assertEquals(2.0, registry.find("outrigger.breaker.state").gauge().value());
+  }
+
+  @Test
   void foldsHostsBeyondTheCapIntoOther() {
     client(OutriggerMetrics.builder(registry).maxHosts(1).build());
     server.enqueue(new MockResponse.Builder().code(200).build());
