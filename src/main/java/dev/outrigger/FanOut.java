@@ -44,7 +44,9 @@ import java.util.stream.StreamSupport;
  *
  * <p><b>Deadlines.</b> Each task runs inside the {@link Deadline} scope that was current when it
  * was submitted, tightened by the batch's own {@link Builder#deadline(Duration) deadline}, so every
- * Outrigger call in it inherits the tighter of the two. When the batch deadline passes, a task
+ * Outrigger call in it inherits the tighter of the two. A batch built inside a scope takes that
+ * scope as (or into) its batch deadline, as Go's {@code errgroup.WithContext} derives from its
+ * parent context: a task submitted later, even outside the scope, is still bound by it. When the batch deadline passes, a task
  * that has not started never starts (it fails with {@link DeadlineExceededException}), Outrigger
  * calls still running end on their own with a {@code DeadlineExceededException}, and 100 ms later
  * {@link #join()} (or the {@link #completions()} stream) interrupts whatever still runs, such as
@@ -141,7 +143,7 @@ public final class FanOut<T> implements AutoCloseable {
    *     its {@link Throwable#getCause() cause} is that exception
    */
   public List<Result<T>> join() throws InterruptedException {
-    batch.awaitAll();
+    int n = batch.awaitAll();
     Throwable first = batch.firstFailure();
     if (first != null) {
       if (first instanceof RuntimeException re) {
@@ -152,7 +154,7 @@ public final class FanOut<T> implements AutoCloseable {
       }
       throw new CompletionException("a task failed (fail-fast): " + first, first);
     }
-    return batch.results();
+    return batch.results(n);
   }
 
   /**

@@ -140,4 +140,17 @@ class DeadlineTest {
     Deadline d = Deadline.fromHeader("X-Deadline-Ms", "2000").orElseThrow();
     assertTrue(d.remaining().toMillis() <= 2000 && d.remaining().toMillis() > 1000);
   }
+
+  @Test
+  void aHugeInboundBudgetIsCappedNeverWrappedIntoATinyOne() {
+    // 15 digits of milliseconds, or 8 of hours, overflow a long in nanoseconds: such a caller
+    // offers centuries, and must not get a deadline that has all but passed.
+    for (String[] h : new String[][] {
+        {"X-Deadline-Ms", "18446744073710"}, {"X-Deadline-Ms", "999999999999999"},
+        {"grpc-timeout", "3000000H"}, {"grpc-timeout", "99999999H"}}) {
+      Deadline d = Deadline.fromHeader(h[0], h[1]).orElseThrow();
+      assertTrue(d.remaining().toDays() > 365 * 100, h[0] + ": " + h[1] + " gave "
+          + d.remaining());
+    }
+  }
 }

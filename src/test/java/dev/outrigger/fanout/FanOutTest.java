@@ -604,4 +604,22 @@ class FanOutTest {
     };
     assertEquals("failed boom", described);
   }
+
+  @Test
+  @Timeout(20) // unbound by the scope, the task would wait for ever
+  void aBatchBuiltInsideAScopeBindsTasksSubmittedAfterIt() throws Exception {
+    FanOut<String> fan = Deadline.within(Duration.ofMillis(100),
+        () -> FanOut.<String>builder().build());
+    try (fan) {
+      assertTrue(Deadline.current().isEmpty(), "submitted outside the scope");
+      CountDownLatch never = new CountDownLatch(1);
+      fan.submit(() -> {
+        never.await();
+        return "unbounded";
+      });
+      Result<String> r = fan.join().get(0);
+      assertFalse(r.isSuccess(), "the scope the batch was built in cut the task");
+      assertInstanceOf(InterruptedException.class, r.error());
+    }
+  }
 }

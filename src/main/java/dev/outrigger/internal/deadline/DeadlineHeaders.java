@@ -51,7 +51,9 @@ public final class DeadlineHeaders {
       if (v.length() > 15 || !digits(v, v.length())) {
         return -1;
       }
-      return Long.parseLong(v) * 1_000_000L;
+      long ms = Long.parseLong(v);
+      // 15 digits of milliseconds overflow a long in nanoseconds: cap (centuries either way).
+      return ms > (Long.MAX_VALUE / 2) / 1_000_000L ? Long.MAX_VALUE / 2 : ms * 1_000_000L;
     }
     int len = v.length();
     if (len < 2 || len > 9 || !digits(v, len - 1)) {
@@ -70,7 +72,8 @@ public final class DeadlineHeaders {
     if (perUnit < 0) {
       return -1;
     }
-    return Math.multiplyHigh(amount, perUnit) != 0 ? Long.MAX_VALUE / 2 : amount * perUnit;
+    // At most 8 digits of hours is about 10^19 ns, past a long: cap as the ms form does.
+    return amount > (Long.MAX_VALUE / 2) / perUnit ? Long.MAX_VALUE / 2 : amount * perUnit;
   }
 
   private static boolean digits(String s, int end) {

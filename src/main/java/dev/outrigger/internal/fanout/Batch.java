@@ -178,6 +178,9 @@ public final class Batch<T> {
       complete(task, result);
     } finally {
       task.finishRunning();
+      // Finished: nothing interrupts it any more, and a batch of 100,000 tasks must not keep
+      // 100,000 dead threads reachable.
+      task.thread = null;
       active.remove(task);
       running.decrementAndGet();
       drain();
@@ -239,13 +242,17 @@ public final class Batch<T> {
   /**
    * Waits until every submitted task has ended; when the batch deadline passes first, cancels the
    * batch and keeps waiting for the interrupted tasks to end.
+   *
+   * @return how many tasks had been submitted (and had all ended) when the wait ended: what
+   *     {@link #results(int)} may return, whatever is submitted meanwhile
    */
-  public void awaitAll() throws InterruptedException {
+  public int awaitAll() throws InterruptedException {
     while (true) {
       boolean expired = false;
+      int n;
       lock.lockInterruptibly();
       try {
-        while (ended.get() < submitted) {
+        while (ended.get() < (n = submitted)) {
           if (deadline == null || cancel.get() != null) {
             allEnded.await();
           } else {
@@ -261,7 +268,7 @@ public final class Batch<T> {
         lock.unlock();
       }
       if (!expired) {
-        return;
+        return n;
       }
       // Outside the lock: cancelling completes pending tasks, which calls the progress listener.
       cancel(Cancel.DEADLINE);
@@ -301,10 +308,18 @@ public final class Batch<T> {
 
   /** Every task's result in submission order; call after {@link #awaitAll()}. */
   public List<Result<T>> results() {
+    return results(Integer.MAX_VALUE);
+  }
+
+  /**
+   * The results of the first {@code n} tasks submitted, in submission order: those
+   * {@link #awaitAll()} saw end (a task submitted after it returned may not have ended yet).
+   */
+  public List<Result<T>> results(int n) {
     List<Task<T>> snapshot;
     lock.lock();
     try {
-      snapshot = new ArrayList<>(tasks);
+      snapshot = new ArrayList<>(tasks.subList(0, Math.min(n, tasks.size())));
     } finally {
       lock.unlock();
     }
@@ -431,7 +446,9 @@ public final class Batch<T> {
         return;
       }
       while (state.get() == INTERRUPTING) {
-        Thread.onSpinWait();
+        // The canceller is inside Thread.interrupt (which may block on I/O): yield, which lets
+        // a virtual thread give its carrier back, rather than spin on it.
+        Thread.yield();
       }
       Thread.interrupted();
       state.set(FINISHED);
