@@ -411,10 +411,14 @@ public final class ApiClient implements AutoCloseable {
         req.deadline() != null ? req.deadline() : settings.deadline, nanos, now);
     long remaining = deadline.remainingNanosAt(now);
     Deadline scope = Deadline.currentOrNull();
-    if (scope != null && scope.compareTo(deadline) < 0) {
-      // The caller's scope is tighter; it may run on another clock, so count what it has left.
-      deadline = scope;
-      remaining = scope.remainingNanos();
+    if (scope != null) {
+      // The caller's scope may run on another clock than the client's: compare what each has
+      // left on its own.
+      long scopeLeft = scope.remainingNanos();
+      if (scopeLeft < remaining) {
+        deadline = scope;
+        remaining = scopeLeft;
+      }
     }
 
     String key = req.idempotencyKey();

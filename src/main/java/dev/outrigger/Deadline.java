@@ -99,17 +99,28 @@ public final class Deadline implements Comparable<Deadline> {
     return remainingNanos() <= 0;
   }
 
-  /** The tighter (earlier) of this deadline and {@code other}; {@code other} may be null. */
+  /**
+   * The tighter (earlier) of this deadline and {@code other}; {@code other} may be null. Two
+   * deadlines on different clocks ({@link #after(Duration, LongSupplier)}) are compared by the
+   * time each has left on its own clock.
+   */
   public Deadline min(Deadline other) {
     if (other == null) {
       return this;
     }
-    return other.deadlineNanos - deadlineNanos < 0 ? other : this;
+    return compareTo(other) > 0 ? other : this;
   }
 
+  /**
+   * Earlier first. On one clock, by the instant; on different clocks, by the time each has left
+   * now on its own (their instants are not comparable numbers).
+   */
   @Override
   public int compareTo(Deadline o) {
-    return Long.compare(deadlineNanos - o.deadlineNanos, 0);
+    if (clock == o.clock) {
+      return Long.compare(deadlineNanos - o.deadlineNanos, 0);
+    }
+    return Long.compare(remainingNanos(), o.remainingNanos());
   }
 
   @Override

@@ -153,4 +153,22 @@ class DeadlineTest {
           + d.remaining());
     }
   }
+
+  @Test
+  void deadlinesOnDifferentClocksAreComparedByTheTimeEachHasLeft() {
+    // Test clocks far from System.nanoTime(): their instants say nothing about the real ones.
+    java.util.concurrent.atomic.AtomicLong ahead =
+        new java.util.concurrent.atomic.AtomicLong(Long.MAX_VALUE / 4);
+    java.util.concurrent.atomic.AtomicLong behind =
+        new java.util.concurrent.atomic.AtomicLong(Long.MIN_VALUE / 4);
+    Deadline soonOnAhead = Deadline.after(Duration.ofMillis(10), ahead::get);
+    Deadline laterOnReal = Deadline.after(Duration.ofHours(1));
+    assertTrue(soonOnAhead.compareTo(laterOnReal) < 0);
+    assertTrue(laterOnReal.compareTo(soonOnAhead) > 0);
+    assertEquals(soonOnAhead, laterOnReal.min(soonOnAhead));
+    assertEquals(soonOnAhead, soonOnAhead.min(laterOnReal));
+    Deadline laterOnBehind = Deadline.after(Duration.ofHours(2), behind::get);
+    assertEquals(laterOnReal, laterOnBehind.min(laterOnReal));
+    assertTrue(laterOnBehind.compareTo(laterOnReal) > 0);
+  }
 }
