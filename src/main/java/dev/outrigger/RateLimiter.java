@@ -203,7 +203,9 @@ public final class RateLimiter {
    * Changes the limit at run time: every bucket without a {@linkplain #reconfigure(String,
    * RateLimit) key override} takes {@code limit}'s bandwidths, and the limiter its key bound and
    * pause cap. Buckets keep their state: the permits they hold (at most the new burst), the
-   * permits they owe to waiters, and the waiters' order (nobody new is served before them).
+   * permits they owe to waiters, and the waiters' order (nobody new is served before them). On a
+   * client's {@linkplain RateLimit#adaptive() adaptive} limiter, a key the server made adapt
+   * down keeps its adapted rate under the new limit (capped by it at once).
    */
   public void reconfigure(RateLimit limit) {
     engine.reconfigure(limit, clock.nanoTime());
@@ -223,14 +225,18 @@ public final class RateLimiter {
 
   /**
    * Undoes {@link #reconfigure(String, RateLimit)}: {@code key} follows the limiter's limit
-   * again, keeping its state (the permits it holds, at most the limit's burst, what it owes to
-   * waiters, and their order). Does nothing for a key without an override.
+   * again (under its adapted rate, on an adaptive limiter, while it has one), keeping its state
+   * (the permits it holds, at most the limit's burst, what it owes to waiters, and their
+   * order). Does nothing for a key without an override.
    */
   public void removeOverride(String key) {
     engine.removeOverride(key, clock.nanoTime());
   }
 
-  /** The limit of the unkeyed bucket and of every key without an override. */
+  /**
+   * The limit of the unkeyed bucket and of every key without an override (on an adaptive
+   * limiter, their ceiling: {@link #limit(String)} tells a key's adapted rate).
+   */
   public RateLimit limit() {
     return engine.limit();
   }

@@ -40,12 +40,31 @@ public final class CubicRate {
   }
 
   /**
-   * The rate {@code key} may use now under {@code ceiling} (the ceiling until it is first
-   * throttled, and again once recovered).
+   * A key's state once an answer ended its adaptation: set by compare-and-set before the key
+   * leaves the map, so that a throttle racing that answer sees it and starts afresh instead of
+   * cutting a state nobody reads any more.
    */
+  private static final State DONE = new State(Double.NaN, Double.NaN, 0);
+
+  /** The rate {@code key} adapted to, or NaN when it is not adapting (it follows its ceiling). */
+  public double rate(String key) {
+    AtomicReference<State> ref = keys.get(key);
+    if (ref == null) {
+      return Double.NaN;
+    }
+    State s = ref.get();
+    return s == DONE ? Double.NaN : s.rate();
+  }
+
+  /** The rate {@code key} may use under {@code ceiling}: its adapted rate, or the ceiling. */
   public double rate(String key, double ceiling) {
-    AtomicReference<State> s = keys.get(key);
-    return s == null ? ceiling : Math.min(ceiling, s.get().rate());
+    double r = rate(key);
+    return Double.isNaN(r) ? ceiling : Math.min(ceiling, r);
+  }
+
+  /** Whether {@code key} is adapting (has been cut and has not recovered yet). */
+  public boolean adapting(String key) {
+    return !Double.isNaN(rate(key));
   }
 
   /**
@@ -54,24 +73,31 @@ public final class CubicRate {
    * {@link #MIN_CUT_INTERVAL_NANOS}).
    */
   public double throttled(String key, long nowNanos, double ceiling) {
-    if (keys.size() >= maxKeys && !keys.containsKey(key)) {
-      // Full: a new key is not adapted (it keeps the configured rate). Forgetting a cut key
-      // instead would strand its lowered rate in the limiter for good.
-      return Double.NaN;
-    }
-    AtomicReference<State> ref = keys.computeIfAbsent(
-        key, k -> new AtomicReference<>(
-            new State(ceiling, ceiling, nowNanos - 2 * MIN_CUT_INTERVAL_NANOS)));
     for (;;) {
-      State s = ref.get();
-      if (nowNanos - s.cutAtNanos() < MIN_CUT_INTERVAL_NANOS) {
+      if (keys.size() >= maxKeys && !keys.containsKey(key)) {
+        // Full: a new key is not adapted (it keeps the configured rate). Forgetting a cut key
+        // instead would strand its lowered rate in the limiter for good.
         return Double.NaN;
       }
-      double current = recovered(s, nowNanos, ceiling);
-      State next =
-          new State(Math.max(ceiling * MIN_FRACTION, current * BETA), current, nowNanos);
-      if (ref.compareAndSet(s, next)) {
-        return next.rate();
+      AtomicReference<State> ref = keys.computeIfAbsent(
+          key, k -> new AtomicReference<>(
+              new State(ceiling, ceiling, nowNanos - 2 * MIN_CUT_INTERVAL_NANOS)));
+      for (;;) {
+        State s = ref.get();
+        if (s == DONE) {
+          // An answer just ended this key's adaptation: help it leave, and start afresh.
+          keys.remove(key, ref);
+          break;
+        }
+        if (nowNanos - s.cutAtNanos() < MIN_CUT_INTERVAL_NANOS) {
+          return Double.NaN;
+        }
+        double current = recovered(s, nowNanos, ceiling);
+        State next =
+            new State(Math.max(ceiling * MIN_FRACTION, current * BETA), current, nowNanos);
+        if (ref.compareAndSet(s, next)) {
+          return next.rate();
+        }
       }
     }
   }
@@ -88,16 +114,21 @@ public final class CubicRate {
     }
     for (;;) {
       State s = ref.get();
+      if (s == DONE) {
+        return Double.NaN;
+      }
       double r = recovered(s, nowNanos, ceiling);
       if (r < ceiling && r < s.rate() * 1.01) {
         return Double.NaN;
       }
       if (r >= ceiling) {
-        // Back at the ceiling (or the ceiling came down to the rate): done adapting.
-        if (keys.remove(key, ref)) {
+        // Back at the ceiling (or the ceiling came down to the rate): done adapting. Marked
+        // first, so that a racing throttle cannot cut a state that is leaving.
+        if (ref.compareAndSet(s, DONE)) {
+          keys.remove(key, ref);
           return ceiling;
         }
-        return Double.NaN;
+        continue;
       }
       State next = new State(r, s.lastMax(), s.cutAtNanos());
       if (ref.compareAndSet(s, next)) {

@@ -114,22 +114,33 @@ public final class RateLimitInterceptor implements CallInterceptor, KeepsClock {
    */
   private void adapt(
       CallContext ctx, String key, RateLimit limit, int code, CallListener listener) {
+    boolean throttling = code == 429 || code == 503;
+    if (!throttling && (code >= 500 || !cubic.adapting(key))) {
+      // Nothing to move: not a throttle, and the key is not adapting (or the answer says
+      // nothing of the rate).
+      return;
+    }
     long now = clock.nanoTime();
     double ceiling = engine.ceiling(key).permitsPerSecond();
-    double rate = code == 429 || code == 503 ? cubic.throttled(key, now, ceiling)
-        : code < 500 ? cubic.accepted(key, now, ceiling) : Double.NaN;
-    if (Double.isNaN(rate)) {
+    double moved = throttling ? cubic.throttled(key, now, ceiling)
+        : cubic.accepted(key, now, ceiling);
+    if (Double.isNaN(moved)) {
       return;
     }
     // Another answer may move the rate between our reading and our write: write what the
-    // state says until it holds still, so the last write is always the latest state's.
+    // state says (NaN: not adapting, so the key follows its ceiling, whatever it is now) until
+    // it holds still, so the last write is always the latest state's.
+    double r;
     for (;;) {
-      double r = cubic.rate(key, ceiling);
+      r = cubic.rate(key);
       engine.adapt(key, r, now);
-      if (cubic.rate(key, ceiling) == r) {
+      if (Double.compare(cubic.rate(key), r) == 0) {
         break;
       }
     }
+    // What the key follows now: its adapted rate, capped by its ceiling as it is now.
+    double ceilingNow = engine.ceiling(key).permitsPerSecond();
+    double rate = Double.isNaN(r) ? ceilingNow : Math.min(r, ceilingNow);
     log.debug("{}: adaptive rate of {} now {}/s (ceiling {}/s)", describe(ctx),
         keyName(limit, key), String.format(java.util.Locale.ROOT, "%.2f", rate), ceiling);
     safely(() -> listener.rateLimitAdapted(ctx, key, rate));

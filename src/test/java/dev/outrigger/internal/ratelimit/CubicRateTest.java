@@ -101,4 +101,47 @@ class CubicRateTest {
     assertEquals(200, c.accepted("h", 60 * S, 200), 1e-9, "a minute on: the new ceiling");
     assertEquals(200, c.rate("h", 200), 1e-9);
   }
+
+  @Test
+  void anEndedAdaptationReadsAsNotAdaptingWhateverTheCeilingIsThen() {
+    CubicRate c = new CubicRate(10);
+    assertTrue(Double.isNaN(c.rate("h")), "never cut: not adapting");
+    c.throttled("h", 0, 100);
+    assertEquals(70, c.rate("h"), 1e-9);
+    assertTrue(c.adapting("h"));
+    // Recovered under a ceiling of 100 read before an operator raised the key to 200: what the
+    // client then writes must not depend on that stale ceiling. The key is simply not adapting.
+    assertEquals(100, c.accepted("h", 60 * S, 100), 1e-9);
+    assertTrue(Double.isNaN(c.rate("h")), "done: the key follows whatever its ceiling is now");
+    assertTrue(!c.adapting("h"));
+    assertEquals(200, c.rate("h", 200), 1e-9);
+  }
+
+  @Test
+  void aThrottleRacingTheAnswerThatEndsTheAdaptationIsNeverLost() throws Exception {
+    // Two real threads: the cut a throttle reports must be the one in force afterwards.
+    int lost = 0;
+    for (int i = 0; i < 3_000; i++) {
+      CubicRate c = new CubicRate(10);
+      c.throttled("h", 0, 100);
+      long t = 60 * S; // far enough on that accepted() ends the adaptation
+      java.util.concurrent.CyclicBarrier go = new java.util.concurrent.CyclicBarrier(2);
+      double[] cut = new double[1];
+      Thread other = Thread.ofPlatform().start(() -> {
+        try {
+          go.await();
+        } catch (Exception e) {
+          throw new AssertionError(e);
+        }
+        cut[0] = c.throttled("h", t, 100);
+      });
+      go.await();
+      c.accepted("h", t, 100);
+      other.join();
+      if (!Double.isNaN(cut[0]) && Double.compare(c.rate("h"), cut[0]) != 0) {
+        lost++;
+      }
+    }
+    assertEquals(0, lost, "cuts reported but not in force");
+  }
 }

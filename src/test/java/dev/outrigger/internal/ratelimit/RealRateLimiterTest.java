@@ -359,4 +359,17 @@ class RealRateLimiterTest {
     l.reconfigure(RateLimit.perSecond(10).burst(10), now());
     assertEquals(10, l.available("k", now()));
   }
+
+  @Test
+  void anAdaptedRateIsALayerUnderTheCeilingThatNaNRemovesWhateverTheCeiling() {
+    RealRateLimiter l = new RealRateLimiter(RateLimit.perSecond(100).burst(20), now());
+    l.adapt("k", 70, now());
+    assertEquals(RateLimit.perSecond(70).burst(20), l.limit("k"));
+    l.reconfigure("k", RateLimit.perSecond(200).burst(20), now());
+    assertEquals(RateLimit.perSecond(70).burst(20), l.limit("k"), "raised: the rate holds");
+    l.adapt("k", Double.NaN, now());
+    assertEquals(RateLimit.perSecond(200).burst(20), l.limit("k"), "done: the new ceiling");
+    assertEquals(0, l.adaptedCount());
+    assertEquals(1, l.overrideCount());
+  }
 }
