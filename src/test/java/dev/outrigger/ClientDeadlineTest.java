@@ -83,7 +83,8 @@ class ClientDeadlineTest {
     try (ApiClient retrying = ApiClient.builder()
         .retry(Retry.exponential(Duration.ofMillis(10), Duration.ofMillis(10)).maxAttempts(3)
             .jitter(Jitter.NONE))
-        .deadline(Duration.ofMillis(500))
+        // Room for a slow first attempt on a loaded machine: the retry must still fit.
+        .deadline(Duration.ofSeconds(2))
         .build()) {
       server.enqueue(new MockResponse.Builder().code(503).build());
       server.enqueue(new MockResponse.Builder().body("late").headersDelay(5, TimeUnit.SECONDS)
@@ -101,6 +102,35 @@ class ClientDeadlineTest {
       assertInstanceOf(IOException.class, e.getSuppressed()[0]);
       assertTrue(e.getMessage().endsWith("(2 attempts sent)"), e.getMessage());
       ClientTestSupport.assertNoLeaks(retrying);
+    }
+  }
+
+  @Test
+  void aFailureOfItsOwnThatComesAfterTheDeadlineIsTheCause() throws Exception {
+    dev.outrigger.internal.FakeClock time = new dev.outrigger.internal.FakeClock();
+    AtomicInteger attempts = new AtomicInteger();
+    server.enqueue(new MockResponse.Builder().code(503).build());
+    try (ApiClient c = ApiClient.builder()
+        .clock(time)
+        .deadline(Duration.ofSeconds(10))
+        .retry(Retry.exponential(Duration.ofMillis(10), Duration.ofMillis(10)).maxAttempts(2)
+            .jitter(Jitter.NONE))
+        .addOkHttpInterceptor(chain -> {
+          if (attempts.incrementAndGet() == 2) {
+            // The second attempt's connection is refused, and by then the deadline has passed:
+            // a failure of its own, not the deadline's cut of the exchange.
+            time.advanceMillis(20_000);
+            throw new java.net.ConnectException("Connection refused");
+          }
+          return chain.proceed(chain.request());
+        })
+        .build()) {
+      DeadlineExceededException e = assertThrows(DeadlineExceededException.class,
+          () -> c.get(server.url("/x").toString()).execute(String.class));
+      assertInstanceOf(java.net.ConnectException.class, e.getCause(), "the last failure");
+      HttpStatusException first = assertInstanceOf(HttpStatusException.class,
+          e.getSuppressed()[0], List.of(e.getSuppressed()).toString());
+      assertEquals(503, first.status());
     }
   }
 

@@ -47,28 +47,35 @@ public final class DeadlineInterceptor implements CallInterceptor, KeepsClock {
 
   /**
    * The exception for a call whose deadline ran out, with the attempts made so far. Its cause is
-   * the last failure: {@code cause} when it is one ({@link ApiException}: an answer or error
-   * that came too late); else the latest failed attempt the retry policy went past, with
-   * {@code cause} (the deadline's own cut of the attempt in flight, or null) suppressed; else
-   * {@code cause}.
+   * the last failure: {@code cause} (an answer or error that came too late) when given, else
+   * the latest failed attempt the retry policy went past, if any.
    */
   public static DeadlineExceededException exceeded(
       RealCallContext ctx, Throwable cause, String when) {
+    return build(ctx, cause != null ? cause : ctx.lastFailure(), null, when);
+  }
+
+  /**
+   * {@link #exceeded} for an attempt the deadline itself cut ({@code cut}: the exception the
+   * cancelled exchange threw, which says nothing of the server): the cause is the latest failed
+   * attempt the retry policy went past, with {@code cut} suppressed; or {@code cut}, when no
+   * attempt failed before.
+   */
+  public static DeadlineExceededException cut(RealCallContext ctx, Throwable cut) {
+    ApiException earlier = ctx.lastFailure();
+    return earlier == null ? build(ctx, cut, null, null) : build(ctx, earlier, cut, null);
+  }
+
+  private static DeadlineExceededException build(
+      RealCallContext ctx, Throwable cause, Throwable suppressed, String when) {
     long elapsedMs = (ctx.clock().nanoTime() - ctx.startNanos()) / 1_000_000;
     int sent = ctx.attemptsSent();
     String msg = ctx.describe() + ": deadline exceeded "
         + (when != null ? when : "after " + elapsedMs + " ms")
         + " (" + sent + (sent == 1 ? " attempt" : " attempts") + " sent)";
-    Throwable primary = cause;
-    Throwable cut = null;
-    ApiException earlier = ctx.lastFailure();
-    if (!(cause instanceof ApiException) && earlier != null) {
-      primary = earlier;
-      cut = cause;
-    }
-    DeadlineExceededException e = new DeadlineExceededException(msg, primary, sent);
-    if (cut != null) {
-      e.addSuppressed(cut);
+    DeadlineExceededException e = new DeadlineExceededException(msg, cause, sent);
+    if (suppressed != null) {
+      e.addSuppressed(suppressed);
     }
     return ExceptionAccess.finish(e, sent, null);
   }

@@ -314,8 +314,13 @@ public final class Transport implements CallInterceptor, KeepsClock {
       return new TransportException(where + " was interrupted", e, attempts,
           TransportException.Kind.CANCELLED);
     }
-    if (ctx.deadline().isExpired() || (timedOut && !capped)) {
-      // The watchdog cancels on the real clock; a test's clock may not have reached it yet.
+    if (timedOut && (!capped || ctx.deadline().isExpired())) {
+      // The deadline's own cut (the watchdog cancels on the real clock; a test's clock may not
+      // have reached it yet): the exchange's exception says nothing of the server.
+      return DeadlineInterceptor.cut(ctx, e);
+    }
+    if (ctx.deadline().isExpired()) {
+      // A failure of its own (a refused connection, a reset) that came after the deadline.
       return DeadlineInterceptor.exceeded(ctx, e, null);
     }
     String reason = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
