@@ -233,8 +233,10 @@ public final class DeadlineWatchdog {
     }
 
     /**
-     * Ends the thread once every attempt it watches has ended; waits up to a second for that
-     * (at once when nothing is in flight).
+     * Ends the thread once every attempt it watches has ended. With nothing in flight that is at
+     * once, and this returns when the thread has ended; an attempt still in flight keeps the
+     * thread (enforcing its deadline) until it ends, and this returns after at most 100 ms
+     * without waiting for it.
      */
     void stop() {
       stopping = true;
@@ -242,7 +244,7 @@ public final class DeadlineWatchdog {
       try {
         // Not Thread.join: on JDK 21 it waits on the thread's monitor, which would pin the
         // carrier of a virtual thread closing a client.
-        if (ended.await(1, TimeUnit.SECONDS)) {
+        if (ended.await(100, TimeUnit.MILLISECONDS)) {
           // The loop has ended and the thread is returning from run(): the few instructions
           // left take microseconds, so that close() leaves no thread of its own behind.
           long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(100);
