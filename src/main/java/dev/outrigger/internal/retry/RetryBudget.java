@@ -163,6 +163,11 @@ public final class RetryBudget {
     window(key, epoch).add(slot, UNIT);
   }
 
+  /** Adds {@code units} to {@code key}'s slot {@code slot} as a refund would, for tests. */
+  void addAt(String key, long slot, long units) {
+    window(key, epoch()).add(slot, units);
+  }
+
   /** Retries {@code key} could take now (fractional), for tests and metrics. */
   public double available(String key) {
     long epoch = epoch();

@@ -100,6 +100,24 @@ class RetryBudgetTest {
   }
 
   @Test
+  void aWriteForASlotThatLeftTheWindowNeverOverwritesTheNewerSlotThere() {
+    RetryBudget b = budget(0.2, 0);
+    for (int i = 0; i < 5; i++) {
+      b.deposit("h:1");
+    }
+    long slot = b.withdraw("h:1");
+    assertTrue(slot != RetryBudget.REFUSED);
+    clock.advance(10 * SECOND); // the slot's ring index now holds the current epoch
+    for (int i = 0; i < 10; i++) {
+      b.deposit("h:1"); // two retries' worth in the current slot
+    }
+    // A refund that passed its window check just before the slot aged out, as a racing thread
+    // could: it must not replace the current slot's two retries with its one.
+    b.addAt("h:1", slot, RetryBudget.UNIT);
+    assertEquals(2, drain(b, "h:1"));
+  }
+
+  @Test
   void zeroRatioLeavesOnlyTheFloor() {
     RetryBudget b = budget(0, 10);
     for (int i = 0; i < 1000; i++) {
