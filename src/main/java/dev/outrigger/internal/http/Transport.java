@@ -319,10 +319,20 @@ public final class Transport implements CallInterceptor, KeepsClock {
       // have reached it yet): the exchange's exception says nothing of the server.
       return DeadlineInterceptor.cut(ctx, e);
     }
+    TransportException failure = classify(e, ctx, capped, timeoutNanos, timedOut);
     if (ctx.deadline().isExpired()) {
-      // A failure of its own (a refused connection, a reset) that came after the deadline.
-      return DeadlineInterceptor.exceeded(ctx, e, null);
+      // A failure of its own (a refused connection, a reset) that came after the deadline: the
+      // cause, as the same failure a moment earlier would have been.
+      return DeadlineInterceptor.exceeded(ctx, failure, null);
     }
+    return failure;
+  }
+
+  /** The attempt's own failure, as what it is: a timeout, a refused connect, TLS, I/O. */
+  private static TransportException classify(
+      IOException e, RealCallContext ctx, boolean capped, long timeoutNanos, boolean timedOut) {
+    int attempts = ctx.attemptsSent();
+    String where = ctx.describe();
     String reason = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
     if (capped && timedOut) {
       return new TransportException(where + ": attempt " + ctx.attempt() + " timed out after "
