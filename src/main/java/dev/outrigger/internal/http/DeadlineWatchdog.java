@@ -62,7 +62,8 @@ public final class DeadlineWatchdog {
 
   /**
    * Unregisters a user; the last one stops the thread, which ends once the attempts it watches
-   * have ended (waiting up to a second for them).
+   * have ended. With none in flight this returns once the thread has ended; it does not wait
+   * for an attempt in flight.
    */
   public static void release() {
     LOOP.release();
@@ -195,6 +196,8 @@ public final class DeadlineWatchdog {
     private volatile boolean stopping;
     /** The thread ended (or is ending): a push must not count on it. */
     private volatile boolean exited;
+    /** Set by the thread when it was told to stop with attempts still in flight. */
+    private volatile boolean draining;
     /** Counted down when the thread's loop has ended. */
     private final java.util.concurrent.CountDownLatch ended =
         new java.util.concurrent.CountDownLatch(1);
@@ -234,9 +237,9 @@ public final class DeadlineWatchdog {
 
     /**
      * Ends the thread once every attempt it watches has ended. With nothing in flight that is at
-     * once, and this returns when the thread has ended; an attempt still in flight keeps the
-     * thread (enforcing its deadline) until it ends, and this returns after at most 100 ms
-     * without waiting for it.
+     * once, and this returns when the thread has ended (waiting up to a second for it to get
+     * there); an attempt still in flight keeps the thread (enforcing its deadline) until it
+     * ends, and this returns as soon as the thread says so, without waiting for the attempt.
      */
     void stop() {
       stopping = true;
@@ -244,7 +247,14 @@ public final class DeadlineWatchdog {
       try {
         // Not Thread.join: on JDK 21 it waits on the thread's monitor, which would pin the
         // carrier of a virtual thread closing a client.
-        if (ended.await(100, TimeUnit.MILLISECONDS)) {
+        // Until the thread has ended, or has said it drains attempts still in flight (it then
+        // ends by itself after them), or a second has passed.
+        long giveUp = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
+        boolean over = false;
+        while (!over && !draining && System.nanoTime() - giveUp < 0) {
+          over = ended.await(10, TimeUnit.MILLISECONDS);
+        }
+        if (over) {
           // The loop has ended and the thread is returning from run(): the few instructions
           // left take microseconds, so that close() leaves no thread of its own behind.
           long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(100);
@@ -310,6 +320,10 @@ public final class DeadlineWatchdog {
           }
           idle = false;
           continue;
+        }
+        if (stopping && !draining) {
+          // Told to stop with attempts still in flight: stop() need not wait for them.
+          draining = true;
         }
         long wake = now + TICK_NANOS;
         if (heap.peek().deadlineNanos - wake < 0) {
