@@ -16,8 +16,9 @@ import java.util.concurrent.atomic.AtomicReference;
  * goes on recovering from where it was (the server throttled it there) up to the new ceiling.
  *
  * <p>Pure arithmetic on an immutable state per key, swapped by compare-and-set; time is given by
- * the caller (monotonic nanoseconds). Memory is bounded: at most {@code maxKeys} keys adapt at
- * once (a key leaves when it is back at its ceiling); others keep their ceiling.
+ * the caller (monotonic nanoseconds). Memory is bounded: about {@code maxKeys} keys adapt at
+ * once (first throttles of new keys racing at the bound may pass it by a few; a key leaves when
+ * it is back at its ceiling); others keep their ceiling.
  */
 public final class CubicRate {
   /** The multiplicative decrease. */
@@ -79,9 +80,14 @@ public final class CubicRate {
         // instead would strand its lowered rate in the limiter for good.
         return Double.NaN;
       }
-      AtomicReference<State> ref = keys.computeIfAbsent(
-          key, k -> new AtomicReference<>(
-              new State(ceiling, ceiling, nowNanos - 2 * MIN_CUT_INTERVAL_NANOS)));
+      // A key's first throttle puts it in the map already cut: never, even for a moment, as
+      // an uncut state that a racing answer could take for one that has recovered.
+      State first = new State(Math.max(ceiling * MIN_FRACTION, ceiling * BETA), ceiling, nowNanos);
+      AtomicReference<State> ref =
+          keys.computeIfAbsent(key, k -> new AtomicReference<>(first));
+      if (ref.get() == first) {
+        return first.rate();
+      }
       for (;;) {
         State s = ref.get();
         if (s == DONE) {
