@@ -62,6 +62,26 @@ class ClientSecurityTest {
   }
 
   @Test
+  void aUrlFragmentNeverAppearsInMessagesOrLogs() throws Exception {
+    server.enqueue(new MockResponse.Builder().code(500).body("broken").build());
+    try (LogCapture logs = new LogCapture();
+        ApiClient client = ApiClient.builder().retry(Retry.none()).build()) {
+      // OAuth's implicit flow returns its access token in the fragment.
+      String url = server.url("/cb").toString() + "#access_token=" + TOKEN;
+      HttpStatusException e = assertThrows(HttpStatusException.class,
+          () -> client.get(url).execute(String.class));
+      List<String> surfaces = new ArrayList<>(logs.lines());
+      surfaces.add(e.getMessage());
+      surfaces.add(e.url());
+      assertFalse(logs.lines().isEmpty(), "the attempt must have been logged at DEBUG");
+      for (String s : surfaces) {
+        assertFalse(s.contains(TOKEN), "secret leaked into: " + s);
+      }
+      assertTrue(e.url().endsWith("/cb#REDACTED"), e.url());
+    }
+  }
+
+  @Test
   void refreshesTheTokenOnceOnA401AndSendsAgain() throws Exception {
     server.enqueue(new MockResponse.Builder().code(401).build());
     server.enqueue(new MockResponse.Builder().body("ok").build());

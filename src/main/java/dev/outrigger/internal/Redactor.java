@@ -40,13 +40,18 @@ public final class Redactor {
     return query.contains(name.toLowerCase(Locale.ROOT));
   }
 
-  /** The URL with user info removed and secret query values masked. */
+  /** The URL with user info removed, secret query values and any fragment masked. */
   public String url(HttpUrl url) {
     if (url == null) {
       return "null";
     }
     HttpUrl.Builder b = url.newBuilder().username("").password("");
     boolean changed = !url.username().isEmpty() || !url.password().isEmpty();
+    if (url.encodedFragment() != null) {
+      // Never sent to a server, and where OAuth's implicit flow puts its access token.
+      b.fragment(MASK);
+      changed = true;
+    }
     if (url.querySize() > 0) {
       b.query(null);
       for (int i = 0; i < url.querySize(); i++) {
