@@ -488,11 +488,29 @@ public final class Batch<T> {
       if (deadline) {
         return new DeadlineExceededException(message, null, 0);
       }
-      CancellationException e = new CancellationException(message);
+      CancellationException e = new NotStarted(message);
       if (cause != null) {
         e.initCause(cause);
       }
       return e;
+    }
+  }
+
+  /**
+   * A task that never started: without a stack trace, which would be the canceller's and say
+   * nothing of the task, and would cost a trace per task (100,000 for a cancelled batch of
+   * 100,000 queued tasks, each kept in its result).
+   */
+  static final class NotStarted extends CancellationException {
+    private static final long serialVersionUID = 1L;
+
+    NotStarted(String message) {
+      super(message);
+    }
+
+    @Override
+    public Throwable fillInStackTrace() {
+      return this;
     }
   }
 }

@@ -62,4 +62,30 @@ class BatchTest {
       assertEquals(0, reachable, "finished tasks' threads still reachable");
     }
   }
+
+  @Test
+  void aTaskThatNeverStartedFailsWithACancellationThatCarriesNoStackTrace() throws Exception {
+    CountDownLatch release = new CountDownLatch(1);
+    try (FanOut<Integer> fan = FanOut.<Integer>builder().maxConcurrency(1).build()) {
+      fan.submit(() -> {
+        release.await();
+        return 0;
+      });
+      for (int i = 1; i <= 100; i++) {
+        int n = i;
+        fan.submit(() -> n);
+      }
+      fan.close(); // cancels the queued tasks; interrupts the running one
+      List<Result<Integer>> rs = fan.join();
+      for (int i = 1; i <= 100; i++) {
+        Throwable e = rs.get(i).error();
+        assertTrue(e instanceof java.util.concurrent.CancellationException, String.valueOf(e));
+        assertTrue(e.getMessage().contains("was not started: the FanOut was closed"),
+            e.getMessage());
+        assertEquals(0, e.getStackTrace().length, "the canceller's stack says nothing");
+      }
+    } finally {
+      release.countDown();
+    }
+  }
 }
