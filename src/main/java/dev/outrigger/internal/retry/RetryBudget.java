@@ -248,6 +248,14 @@ public final class RetryBudget {
     return (packed << EPOCH_BITS) >> EPOCH_BITS;
   }
 
+  /**
+   * How many slots {@code packed}'s epoch lies behind the epoch tagged {@code tag}, as a signed
+   * 24-bit number: negative for a later epoch (one a racing caller's later reading wrote).
+   */
+  private static long age(long tag, long packed) {
+    return ((tag - epochOf(packed)) << (64 - EPOCH_BITS)) >> (64 - EPOCH_BITS);
+  }
+
   /** Whether {@code key}'s window has grown its stripes (for tests). */
   boolean striped(String key) {
     Window w = windows.get(key);
@@ -296,10 +304,9 @@ public final class RetryBudget {
       long tag = epoch & EPOCH_MASK;
       for (int i = 0; i < length; i++) {
         long v = ring.get(i);
-        // The age as a signed 24-bit number: a slot of a later epoch (a racing caller read the
-        // clock after this one) is younger, not stale, and must be left alone.
-        long age = ((tag - epochOf(v)) << (64 - EPOCH_BITS)) >> (64 - EPOCH_BITS);
-        if (amountOf(v) != 0 && age >= SLOTS) {
+        // A slot of a later epoch (a racing caller read the clock after this one) is younger,
+        // not stale, and must be left alone.
+        if (amountOf(v) != 0 && age(tag, v) >= SLOTS) {
           ring.compareAndSet(i, v, 0L);
         }
       }
@@ -336,7 +343,7 @@ public final class RetryBudget {
       int i = at + (int) Math.floorMod(epoch, (long) SLOTS);
       long tag = epoch & EPOCH_MASK;
       long v = ring.get(i);
-      if (v != 0 && ((tag - epochOf(v)) << (64 - EPOCH_BITS)) >> (64 - EPOCH_BITS) < 0) {
+      if (v != 0 && age(tag, v) < 0) {
         // The slot holds a later epoch: this one (a refund's, or a reading made a whole window
         // ago) has left the window, and there is nothing to add to.
         return true;
