@@ -461,6 +461,9 @@ public final class ApiClient implements AutoCloseable {
         // Retries ran out on a status: the retry policy throws it rather than return it, and
         // it is the status the call ended with (metrics, JFR).
         status = h.status();
+      } else if (status < 0 && e instanceof DeserializationException) {
+        // A body the transport refused as too large: its status arrived.
+        status = ctx.refusedStatus();
       }
       listener.callEnd(ctx, status, e, timedListener ? elapsed(ctx) : null);
       throw e;
@@ -862,9 +865,11 @@ public final class ApiClient implements AutoCloseable {
     }
 
     /**
-     * The largest response body read (default 16 MiB); a larger one fails with
-     * {@link DeserializationException} without being read whole. A body is read into one array,
-     * so at most {@code Integer.MAX_VALUE - 8} bytes.
+     * The largest response body read (default 16 MiB). A larger body of a successful response
+     * fails with {@link DeserializationException} without being read whole; a larger body of an
+     * error status is cut to this size and its connection closed, so the status stays what the
+     * retry policy and {@link HttpStatusException} see. A body is read into one array, so at
+     * most {@code Integer.MAX_VALUE - 8} bytes.
      *
      * @throws IllegalArgumentException if below 1 or above {@code Integer.MAX_VALUE - 8}
      */

@@ -580,6 +580,54 @@ class ApiClientTest {
   }
 
   @Test
+  void anErrorWithABodyOverTheLimitStaysAStatusAndIsCutToTheLimit() throws Exception {
+    try (ApiClient small = client.newBuilder().maxResponseBytes(1024)
+        .retry(Retry.exponential(Duration.ofMillis(1), Duration.ofMillis(2)).maxAttempts(2))
+        .build()) {
+      // A 503 whose error page is over the limit is still a 503: retried, not refused.
+      server.enqueue(new MockResponse.Builder().code(503).body("e".repeat(64 * 1024)).build());
+      server.enqueue(new MockResponse.Builder().body("ok").build());
+      // A 404 with an oversize chunked body is the 404, its snippet from the first bytes.
+      server.enqueue(new MockResponse.Builder().code(404)
+          .chunkedBody("not found " + "x".repeat(64 * 1024), 512).build());
+      server.enqueue(new MockResponse.Builder().body("after").build());
+
+      assertEquals("ok", small.get("/retried").execute(String.class));
+      HttpStatusException missing = assertThrows(HttpStatusException.class,
+          () -> small.get("/missing").execute(String.class));
+      assertEquals(404, missing.status());
+      assertTrue(missing.getMessage().contains("not found"), missing.getMessage());
+      assertEquals("after", small.get("/after").execute(String.class));
+      assertEquals(4, server.getRequestCount());
+    }
+  }
+
+  @Test
+  void aSuccessRefusedAsTooLargeReportsTheStatusThatArrived() {
+    List<String> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+    CallListener listener = new CallListener() {
+      @Override
+      public void attemptEnd(CallContext call, int status, Throwable error, Duration elapsed) {
+        seen.add("attempt " + status + " " + error.getClass().getSimpleName());
+      }
+
+      @Override
+      public void callEnd(CallContext call, int status, Throwable error, Duration elapsed) {
+        seen.add("call " + status + " " + error.getClass().getSimpleName());
+      }
+    };
+    try (ApiClient small = client.newBuilder().maxResponseBytes(1024).addListener(listener)
+        .build()) {
+      server.enqueue(new MockResponse.Builder().code(202).body("y".repeat(4096)).build());
+
+      assertThrows(DeserializationException.class, () -> small.get("/big").execute(String.class));
+
+      assertEquals(List.of("attempt 202 DeserializationException",
+          "call 202 DeserializationException"), seen);
+    }
+  }
+
+  @Test
   void reusesPooledConnectionsForSequentialCalls() throws Exception {
     for (int i = 0; i < 50; i++) {
       server.enqueue(json("{\"id\":" + i + ",\"title\":\"t\"}"));

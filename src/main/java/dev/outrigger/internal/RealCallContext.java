@@ -59,6 +59,8 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
   /** The last send had nothing of the user's around it: its deadline bounds its length. */
   private boolean deadlineBoundsAttempt;
   private boolean lastRequestSent;
+  /** The status of a response whose body the transport refused as too large, or -1. */
+  private int refusedStatus = -1;
   /** The latest failed attempt's failure that the retry policy went past, or null. */
   private ApiException lastFailure;
 
@@ -415,6 +417,20 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
   /** Whether the last attempt's request may have reached the server. */
   public boolean lastRequestWritten() {
     return lastRequestSent;
+  }
+
+  /**
+   * Called by the transport when it refuses a successful response's body as too large: the
+   * status that arrived, for listeners, metrics and JFR (the call throws a
+   * {@code DeserializationException}, which carries none).
+   */
+  public void refusedStatus(int status) {
+    refusedStatus = status;
+  }
+
+  /** The status of the response whose body was refused as too large, or -1 if none was. */
+  public int refusedStatus() {
+    return refusedStatus;
   }
 
   @Override

@@ -4,6 +4,7 @@ import dev.outrigger.ApiException;
 import dev.outrigger.CallInterceptor;
 import dev.outrigger.DeserializationException;
 import dev.outrigger.TransportException;
+import dev.outrigger.internal.Failures;
 import dev.outrigger.internal.KeepsClock;
 import dev.outrigger.internal.NanoClock;
 import dev.outrigger.internal.RealCallContext;
@@ -189,7 +190,9 @@ public final class Transport implements CallInterceptor, KeepsClock {
       ctx.listener().attemptEnd(ctx, -1, failure, elapsed(ctx, nanos));
       throw failure;
     } catch (DeserializationException e) {
-      ctx.listener().attemptEnd(ctx, -1, e, elapsed(ctx, ctx.readClock() - start));
+      // A body refused as too large: its status arrived.
+      long nanos = ctx.readClock() - start;
+      ctx.listener().attemptEnd(ctx, ctx.refusedStatus(), e, elapsed(ctx, nanos));
       throw e;
     } finally {
       timer.done();
@@ -245,13 +248,22 @@ public final class Transport implements CallInterceptor, KeepsClock {
   private Response buffer(Response response, RealCallContext ctx) throws IOException {
     ResponseBody body = response.body();
     boolean buffered = false;
+    // An error's body is kept for its snippet and for the policies' predicates, not decoded: one
+    // over the limit is cut to it (and its connection closed), so a 503 with a huge error page
+    // stays a 503 that can be retried, and a 404 an HttpStatusException.
+    boolean error = !Failures.isSuccess(response.code());
     try {
       long declared = body.contentLength();
-      if (declared > maxResponseBytes) {
+      if (declared > maxResponseBytes && !error) {
         throw tooLarge(ctx, response, "declares " + declared + " bytes");
       }
       BufferedSource source = body.source();
       if (source.request(maxResponseBytes + 1)) {
+        if (error) {
+          byte[] head = source.getBuffer().readByteArray(maxResponseBytes);
+          // finally closes the original, unread to its end: OkHttp drops its connection.
+          return response.newBuilder().body(new BufferedBody(head, body.contentType())).build();
+        }
         throw tooLarge(ctx, response, "is larger than " + maxResponseBytes + " bytes");
       }
       // request() stopped at the end of the body: the whole of it is in the buffer.
@@ -294,6 +306,7 @@ public final class Transport implements CallInterceptor, KeepsClock {
 
   private static DeserializationException tooLarge(
       RealCallContext ctx, Response response, String what) {
+    ctx.refusedStatus(response.code());
     return new DeserializationException(
         ctx.describe() + " -> " + response.code() + ": the response body " + what
             + ", over the limit; raise ApiClient.Builder.maxResponseBytes if this is expected",
