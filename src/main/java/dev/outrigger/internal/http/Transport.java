@@ -122,7 +122,13 @@ public final class Transport implements CallInterceptor, KeepsClock {
    * OkHttp a chain link per attempt. Only a call that reaches the network pays for the tag.
    */
   public static final Interceptor NETWORK_INTERCEPTOR = chain -> {
-    chain.call().tag(WRITTEN_TAG, Written.INSTANCE);
+    Call call = chain.call();
+    if (call.tag(WRITTEN_TAG) == null) {
+      // The call's first request (not a redirect's): if its pooled connection was closed by the
+      // server while idle, fail before writing, so the transport can send it again at once.
+      IdleConnectionCheck.check(chain.connection());
+    }
+    call.tag(WRITTEN_TAG, Written.INSTANCE);
     return FollowUpGuard.guard(chain.proceed(chain.request()));
   };
 
@@ -174,10 +180,30 @@ public final class Transport implements CallInterceptor, KeepsClock {
         : DeadlineWatchdog.watch(call, timeout);
     try {
       Response received;
-      try {
-        received = call.execute();
-      } finally {
-        noteWritten(call, ctx);
+      for (int resent = 0; ; resent++) {
+        try {
+          received = call.execute();
+          break;
+        } catch (IdleConnectionCheck.StaleConnectionException e) {
+          if (resent == MAX_STALE_RESENDS || call.isCanceled()) {
+            // Too many, or the deadline's cut closed the socket during the check.
+            throw e;
+          }
+          // Nothing was written: the same request, at once, on another connection (the stale
+          // one takes no more exchanges). Not an attempt: the server never saw it.
+          if (log.isDebugEnabled()) {
+            log.debug("{}: {}; sending on another connection (attempt {})", ctx.describe(),
+                e.getMessage(), ctx.attempt());
+          }
+          timer.done();
+          call = okhttp.newCall(request);
+          long left = ctx.remainingNanos(ctx.readClock());
+          timer = ctx.clock() == NanoClock.SYSTEM
+              ? DeadlineWatchdog.watch(call, start + timeout, timeout)
+              : DeadlineWatchdog.watch(call, Math.min(timeout, Math.max(1, left)));
+        } finally {
+          noteWritten(call, ctx);
+        }
       }
       response = buffer(received, ctx);
     } catch (IOException e) {
@@ -231,6 +257,13 @@ public final class Transport implements CallInterceptor, KeepsClock {
    * so no call holds a large body twice.
    */
   static final long IN_PLACE_MAX_BYTES = 64 * 1024;
+
+  /**
+   * How many stale pooled connections one attempt sets aside before it fails (each is found
+   * before its request is written; see {@link IdleConnectionCheck}). Every one found takes no
+   * more exchanges, so a pool the server emptied while idle is worked through by a few calls.
+   */
+  static final int MAX_STALE_RESENDS = 32;
 
   /**
    * Reads the body into memory, refusing one over the limit without reading it all. Either way
