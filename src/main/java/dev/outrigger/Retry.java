@@ -201,9 +201,11 @@ public final class Retry {
 
   /**
    * The per-host retry budget (default: ratio 0.2, window 10 s, 10 retries per second): over
-   * any {@code window}, retries to one host may add at most {@code ratio} of the calls made to
-   * it plus {@code minRetriesPerSecond} for each second of the window. A retry the budget
-   * refuses ends the call with its last failure.
+   * any {@code window}, retries to one host may add {@code ratio} of the calls made to it, and
+   * beyond that a floor of {@code minRetriesPerSecond} is always there: a bucket per host that
+   * holds a window's worth ({@code minRetriesPerSecond} x the window's seconds, full at first)
+   * and refills at {@code minRetriesPerSecond}, so a burst that spent it gets retries back a
+   * second later. A retry the budget refuses ends the call with its last failure.
    *
    * @param ratio retries allowed per call, for example 0.2 for 20%; 0 leaves only the floor
    * @param window how far back calls and retries count, from 1 to 60 seconds

@@ -12,15 +12,20 @@ import java.util.function.LongSupplier;
 
 /**
  * Per-key retry budget, after Finagle's {@code RetryBudget}: over any sliding window, retries to
- * a key may add at most {@code ratio} of the calls made to it, plus {@code minPerSecond} for each
- * second of the window. Lock-free; memory is bounded by {@code maxKeys} windows of
+ * a key may add at most {@code ratio} of the calls made to it, and beyond that a floor of
+ * {@code minPerSecond} retries a second is always there: a token bucket per key that holds a
+ * window's worth ({@code minPerSecond} x the window in seconds; it starts full) and refills at
+ * {@code minPerSecond}. Unlike Finagle's reserve, which a burst can spend for a whole window, the
+ * floor comes back at its rate, so a host that failed a burst of calls a second ago still gets
+ * its {@code minPerSecond} retries. Lock-free; memory is bounded by {@code maxKeys} windows of
  * {@value #SLOTS} longs each, plus {@link #STRIPES} x 16 longs more for each key written by
  * several threads at once (at most 2 KiB a key, 2 MiB for 1,024 keys).
  *
  * <p>Implementation: each key has a ring of {@value #SLOTS} slots, each {@code window / SLOTS}
  * long. A call deposits {@code ratio} retries into the current slot and a retry withdraws one,
- * in fixed point ({@value #UNIT} units per retry). A retry is allowed when the reserve
- * ({@code minPerSecond * window}) plus the sum of the live slots holds at least one retry. Each
+ * in fixed point ({@value #UNIT} units per retry). A retry is taken from the live slots when
+ * their sum holds at least one retry, and otherwise from the floor's bucket (one time stamp, a
+ * GCRA "theoretical arrival time", moved by compare-and-set). Each
  * slot is a single {@code long}, packing the slot's epoch (its index since the budget was made,
  * modulo 2^24) in the high 24 bits and its signed amount in the low 40 bits, so rolling a stale
  * slot over and adding to it is one compare-and-set. Check-then-withdraw is not atomic across
@@ -67,7 +72,12 @@ public final class RetryBudget {
   private static final long AMOUNT_MIN = -(1L << (AMOUNT_BITS - 1));
 
   private final long depositPerCall;
+  /** The floor's retries held at most (a window's worth), in fixed point, for {@link #available}. */
   private final long reserve;
+  /** Nanoseconds between two of the floor's retries; 0 when there is no floor. */
+  private final long floorIntervalNanos;
+  /** The floor's bucket, as the time it holds, in nanoseconds: {@code reserve} retries' worth. */
+  private final long floorCapacityNanos;
   private final long slotNanos;
   private final long originNanos;
   private final LongSupplier nanos;
@@ -100,6 +110,10 @@ public final class RetryBudget {
     this.minPerSecond = minPerSecond;
     this.depositPerCall = Math.round(ratio * UNIT);
     this.reserve = Math.round(minPerSecond * (windowNanos / 1e9) * UNIT);
+    this.floorIntervalNanos = minPerSecond == 0 ? 0 : Math.max(1, 1_000_000_000L / minPerSecond);
+    // At least one retry's worth, so a short window still lets the floor's retries through.
+    this.floorCapacityNanos = minPerSecond == 0 ? 0
+        : Math.max(floorIntervalNanos, Math.round(reserve / (double) UNIT * floorIntervalNanos));
     this.slotNanos = windowNanos / SLOTS;
     this.maxKeys = maxKeys;
     this.nanos = nanos;
@@ -132,19 +146,24 @@ public final class RetryBudget {
   /** What {@link #withdraw} returns when the budget has no retry to give. */
   public static final long REFUSED = Long.MIN_VALUE;
 
+  /** What {@link #withdraw} returns for a retry the floor gave. */
+  static final long FLOOR = Long.MIN_VALUE + 1;
+
   /**
    * {@link #tryWithdraw}, returning the slot the retry was taken from (for {@link #refund}), or
    * {@link #REFUSED}.
    */
   public long withdraw(String key) {
-    long epoch = epoch();
+    long now = nanos.getAsLong();
+    long epoch = epochAt(now);
     Window w = window(key, epoch);
     w.touch(epoch);
-    if (reserve + w.sum(epoch) < UNIT) {
-      return REFUSED;
+    if (w.sum(epoch) >= UNIT) {
+      w.add(epoch, -UNIT);
+      return epoch;
     }
-    w.add(epoch, -UNIT);
-    return epoch;
+    return floorIntervalNanos > 0 && w.takeFloor(now, floorIntervalNanos, floorCapacityNanos)
+        ? FLOOR : REFUSED;
   }
 
   /**
@@ -157,6 +176,10 @@ public final class RetryBudget {
       return;
     }
     long epoch = epoch();
+    if (slot == FLOOR) {
+      window(key, epoch).refundFloor(floorIntervalNanos);
+      return;
+    }
     if (epoch - slot >= SLOTS) {
       return;
     }
@@ -170,10 +193,16 @@ public final class RetryBudget {
 
   /** Retries {@code key} could take now (fractional), for tests and metrics. */
   public double available(String key) {
-    long epoch = epoch();
+    long now = nanos.getAsLong();
+    long epoch = epochAt(now);
     Window w = windows.get(key);
-    long sum = w == null ? 0 : w.sum(epoch);
-    return (reserve + sum) / (double) UNIT;
+    if (w == null) {
+      return reserve / (double) UNIT;
+    }
+    double floor = floorIntervalNanos == 0 ? 0
+        : Math.floor((floorCapacityNanos - (Math.max(w.floorTat.get(), now) - now))
+            / (double) floorIntervalNanos);
+    return Math.max(0, w.sum(epoch)) / (double) UNIT + Math.max(0, floor);
   }
 
   /** How many keys have their own window (the overflow window excluded). */
@@ -276,6 +305,27 @@ public final class RetryBudget {
     /** Null until contended: {@link #STRIPES} rings, ring {@code k} from {@code k * STRIDE}. */
     volatile AtomicLongArray stripes;
     volatile long lastUsedEpoch;
+    /** The floor's bucket: when it would be empty again (GCRA); far in the past: full. */
+    final AtomicLong floorTat = new AtomicLong(Long.MIN_VALUE / 4);
+
+    /** Takes one of the floor's retries at {@code now}, if the bucket holds one. */
+    boolean takeFloor(long now, long interval, long capacity) {
+      for (;;) {
+        long tat = floorTat.get();
+        long next = Math.max(tat, now) + interval;
+        if (next - now > capacity) {
+          return false;
+        }
+        if (floorTat.compareAndSet(tat, next)) {
+          return true;
+        }
+      }
+    }
+
+    /** Gives one of the floor's retries back (never more than the bucket holds). */
+    void refundFloor(long interval) {
+      floorTat.addAndGet(-interval);
+    }
 
     void touch(long epoch) {
       // A plain volatile write: a stale value only delays eviction by one sweep.

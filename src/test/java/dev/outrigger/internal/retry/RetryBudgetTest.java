@@ -68,17 +68,35 @@ class RetryBudgetTest {
 
   @Test
   void aRefundGoesBackIntoItsSlotAndLastsNoLongerThanTheWithdrawal() {
-    RetryBudget b = budget(0, 1); // a floor of 10 retries per 10 s window, no deposits
+    RetryBudget b = budget(0.2, 0); // no floor: only the calls' deposits
+    for (int i = 0; i < 50; i++) {
+      b.deposit("h:1");
+    }
     long slot = b.withdraw("h:1");
     assertEquals(9, b.available("h:1"), 1e-9);
     clock.advance(5 * SECOND);
     b.refund("h:1", slot);
     assertEquals(10, b.available("h:1"), 1e-9, "the retry nobody sent is back");
-    // The withdrawal's slot leaves the window: had the refund gone into the current slot, it
-    // would now be an eleventh retry nobody earned.
+    // The withdrawal's slot leaves the window with the deposits: had the refund gone into the
+    // current slot, it would now be a retry nobody earned.
     clock.advance(6 * SECOND);
-    assertEquals(10, b.available("h:1"), 1e-9);
+    assertEquals(0, b.available("h:1"), 1e-9);
+    assertEquals(0, drain(b, "h:1"));
+  }
+
+  @Test
+  void aRefundOfTheFloorsRetryGoesBackToTheFloor() {
+    RetryBudget b = budget(0, 1); // a floor of 1 retry a second, holding 10; no deposits
     assertEquals(10, drain(b, "h:1"));
+    long slot = b.withdraw("h:1");
+    assertEquals(RetryBudget.REFUSED, slot);
+    clock.advance(SECOND);
+    slot = b.withdraw("h:1");
+    assertEquals(RetryBudget.FLOOR, slot);
+    assertEquals(0, b.available("h:1"), 1e-9);
+    b.refund("h:1", slot);
+    assertEquals(1, b.available("h:1"), 1e-9, "the retry nobody sent is back");
+    assertEquals(1, drain(b, "h:1"));
   }
 
   @Test
@@ -127,13 +145,29 @@ class RetryBudgetTest {
   }
 
   @Test
-  void spentRetriesComeBackOnceTheyLeaveTheWindow() {
+  void theFloorComesBackAtItsRateUpToAWindowsWorth() {
     RetryBudget b = budget(0.2, 10);
-    assertEquals(100, drain(b, "h:1"));
+    assertEquals(100, drain(b, "h:1"), "the floor starts with a window's worth");
+    assertFalse(b.tryWithdraw("h:1"));
+    clock.advance(SECOND / 10);
+    assertEquals(1, drain(b, "h:1"), "one retry every 100 ms");
     clock.advance(5 * SECOND);
-    assertFalse(b.tryWithdraw("h:1"), "still inside the window");
-    clock.advance(5 * SECOND);
-    assertEquals(100, drain(b, "h:1"));
+    assertEquals(50, drain(b, "h:1"));
+    clock.advance(60 * SECOND);
+    assertEquals(100, drain(b, "h:1"), "never more than a window's worth");
+  }
+
+  @Test
+  void aSecondAfterABurstSpentItTheFloorGivesItsRetriesAgain() {
+    // The contract: at least 10 retries a second per host, so a lightly used client can make
+    // its maxAttempts even just after a burst of failures took everything.
+    RetryBudget b = budget(0.2, 10);
+    for (int i = 0; i < 60; i++) {
+      b.deposit("h:1");
+    }
+    assertEquals(112, drain(b, "h:1"), "the floor's 100 and 20% of 60 calls");
+    clock.advance(SECOND);
+    assertEquals(10, drain(b, "h:1"));
   }
 
   @Test
