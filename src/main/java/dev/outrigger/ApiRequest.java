@@ -75,14 +75,20 @@ public final class ApiRequest {
   }
 
   /**
-   * Adds a header.
+   * Adds a header. {@code Idempotency-Key} (in any case) is {@link #idempotencyKey} by another
+   * name: it makes a POST or PATCH retryable, is sent once, and a key generated for every write
+   * ({@link ApiClient.Builder#generateIdempotencyKeys}) never replaces it.
    *
    * @throws IllegalArgumentException if the name is empty or either contains a character not
-   *     allowed in a header (CR and LF included, which would let a value inject headers)
+   *     allowed in a header (CR and LF included, which would let a value inject headers), or if
+   *     an {@code Idempotency-Key} is blank
    */
   public ApiRequest header(String name, String value) {
     Objects.requireNonNull(name, "header name");
     Objects.requireNonNull(value, "header value for " + name);
+    if (name.equalsIgnoreCase("Idempotency-Key")) {
+      return idempotencyKey(value);
+    }
     checkHeader(name, value, client.redactor().isSecretHeader(name));
     if (headers == null) {
       headers = new Headers.Builder();
