@@ -974,7 +974,8 @@ public final class ApiClient implements AutoCloseable {
         base = HttpUrl.parse(baseUrlText.trim());
         if (base == null) {
           throw new IllegalArgumentException(
-              "baseUrl must be an absolute http or https URL, but was '" + baseUrlText + "'");
+              "baseUrl must be an absolute http or https URL, but was '"
+                  + new Redactor(redactHeaders, redactQuery).text(baseUrlText) + "'");
         }
         if (base.query() != null || base.fragment() != null) {
           throw new IllegalArgumentException("baseUrl must not have a query or fragment, but was '"

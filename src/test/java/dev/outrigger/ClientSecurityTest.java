@@ -26,6 +26,27 @@ class ClientSecurityTest {
   private final MockWebServer server = new MockWebServer();
 
   @Test
+  void anInvalidUrlIsRefusedWithoutShowingItsSecrets() {
+    try (ApiClient client = ApiClient.builder().build()) {
+      IllegalArgumentException absolute = assertThrows(IllegalArgumentException.class,
+          () -> client.get("https://svc:s3cr3t-pw@api.example.com:99999/x?token=t0k3n"));
+      assertFalse(absolute.getMessage().contains("s3cr3t-pw"), absolute.getMessage());
+      assertTrue(absolute.getMessage().contains("api.example.com:99999"), absolute.getMessage());
+      IllegalArgumentException relative = assertThrows(IllegalArgumentException.class,
+          () -> client.get("/x?token=t0k3n&page=2"));
+      assertTrue(relative.getMessage().contains("/x?token=REDACTED&page=2"),
+          relative.getMessage());
+    }
+    IllegalArgumentException base = assertThrows(IllegalArgumentException.class,
+        () -> ApiClient.builder()
+            .baseUrl("https://svc:s3cr3t-pw@api.example.com:99999/v1?api_key=k3y&v=1#tok")
+            .redactQueryParameter("v").build());
+    assertEquals("baseUrl must be an absolute http or https URL, but was "
+        + "'https://api.example.com:99999/v1?api_key=REDACTED&v=REDACTED#REDACTED'",
+        base.getMessage());
+  }
+
+  @Test
   void secretsNeverAppearInLogsMessagesOrToString() throws Exception {
     server.enqueue(new MockResponse.Builder().code(403).body("denied").build());
     try (LogCapture logs = new LogCapture();

@@ -19,6 +19,8 @@ public final class Redactor {
       "access_token", "api_key", "apikey", "client_secret", "password", "secret", "signature",
       "sig", "token");
   public static final String MASK = "REDACTED";
+  /** The default names only, for messages made where no client's configuration is at hand. */
+  public static final Redactor DEFAULTS = new Redactor(Set.of(), Set.of());
 
   private final Set<String> headers;
   private final Set<String> query;
@@ -65,6 +67,51 @@ public final class Redactor {
       }
     }
     return changed ? b.build().toString() : url.toString();
+  }
+
+  /**
+   * {@link #url(HttpUrl)} for text that is not a valid URL (for the message that says so): user
+   * info dropped, secret query values and any fragment masked, as far as the text's shape tells.
+   */
+  public String text(String url) {
+    if (url == null) {
+      return "null";
+    }
+    String s = url;
+    String fragment = "";
+    int hash = s.indexOf('#');
+    if (hash >= 0) {
+      s = s.substring(0, hash);
+      fragment = "#" + MASK;
+    }
+    s = withoutUserInfo(s);
+    int q = s.indexOf('?');
+    if (q < 0) {
+      return s + fragment;
+    }
+    StringBuilder sb = new StringBuilder(s.length()).append(s, 0, q + 1);
+    String[] params = s.substring(q + 1).split("&", -1);
+    for (int i = 0; i < params.length; i++) {
+      String p = params[i];
+      int eq = p.indexOf('=');
+      if (i > 0) {
+        sb.append('&');
+      }
+      sb.append(eq >= 0 && isSecretQuery(p.substring(0, eq)) ? p.substring(0, eq + 1) + MASK : p);
+    }
+    return sb.append(fragment).toString();
+  }
+
+  /** {@code url} without the user info of its authority ({@code user:password@}), if any. */
+  public static String withoutUserInfo(String url) {
+    int scheme = url.indexOf("://");
+    int start = scheme < 0 ? 0 : scheme + 3;
+    int end = start;
+    while (end < url.length() && "/?#".indexOf(url.charAt(end)) < 0) {
+      end++;
+    }
+    int at = url.lastIndexOf('@', end - 1);
+    return at < start ? url : url.substring(0, start) + url.substring(at + 1);
   }
 
   /** Headers as text, one per line, secret values masked. */

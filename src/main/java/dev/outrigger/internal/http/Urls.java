@@ -1,5 +1,6 @@
 package dev.outrigger.internal.http;
 
+import dev.outrigger.internal.Redactor;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ConcurrentHashMap;
 import okhttp3.HttpUrl;
@@ -115,7 +116,8 @@ public final class Urls {
           // Not cached: user info or garbage goes through the full parser every time.
           HttpUrl full = HttpUrl.parse(path);
           if (full == null) {
-            throw new IllegalArgumentException("not a valid http(s) URL: '" + origin + "...'");
+            throw new IllegalArgumentException("not a valid http(s) URL: '"
+                + Redactor.withoutUserInfo(origin) + "...'");
           }
           return full;
         }
@@ -127,7 +129,8 @@ public final class Urls {
       return append(parsed, path.substring(end));
     }
     if (base == null) {
-      throw new IllegalArgumentException("'" + path + "' is a relative path but the client has "
+      throw new IllegalArgumentException("'" + Redactor.DEFAULTS.text(path)
+          + "' is a relative path but the client has "
           + "no baseUrl: set ApiClient.Builder.baseUrl or pass an absolute http(s) URL");
     }
     return append(base, path);
