@@ -20,7 +20,12 @@ public class TransportException extends ApiException {
     /** The connection broke during the exchange: reset, truncated body, unexpected end. */
     IO,
     /** The calling thread was interrupted; the call was cancelled. Never retried. */
-    CANCELLED
+    CANCELLED,
+    /**
+     * The server's answer broke HTTP: a malformed status line or headers, or more redirects than
+     * OkHttp follows (20). Never retried: the same request would break the same way.
+     */
+    PROTOCOL
   }
 
   private final Kind kind;

@@ -26,7 +26,7 @@ public final class Outcome {
    * {@code SUCCESS}, {@code INFORMATIONAL}, {@code REDIRECTION}, {@code CLIENT_ERROR} or
    * {@code SERVER_ERROR} when the call (or attempt) ended with a response; otherwise what stopped
    * it: a {@link TransportException.Kind} name ({@code CONNECT}, {@code TLS}, {@code TIMEOUT},
-   * {@code IO}, {@code CANCELLED}), {@code DEADLINE_EXCEEDED}, {@code RATE_LIMITED},
+   * {@code IO}, {@code CANCELLED}, {@code PROTOCOL}), {@code DEADLINE_EXCEEDED}, {@code RATE_LIMITED},
    * {@code CIRCUIT_OPEN}, {@code DESERIALIZATION}, or {@code ERROR} for anything else.
    *
    * @param status the HTTP status, or a negative number when none arrived

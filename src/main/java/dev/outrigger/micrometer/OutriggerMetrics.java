@@ -64,7 +64,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * methods or {@code OTHER}; {@code status} is the numeric code or {@code NONE}; {@code outcome}
  * is a closed set ({@code SUCCESS}, {@code CLIENT_ERROR}, {@code SERVER_ERROR},
  * {@code REDIRECTION}, {@code INFORMATIONAL}, {@code CONNECT}, {@code TLS}, {@code TIMEOUT},
- * {@code IO}, {@code CANCELLED}, {@code DEADLINE_EXCEEDED}, {@code RATE_LIMITED},
+ * {@code IO}, {@code CANCELLED}, {@code PROTOCOL}, {@code DEADLINE_EXCEEDED}, {@code RATE_LIMITED},
  * {@code CIRCUIT_OPEN}, {@code DESERIALIZATION}, {@code ERROR}); retry reasons are normalised to
  * short lower-case words ({@code http_503}, {@code connect_failure}, {@code circuit_open}: the
  * reason's text before any detail) and capped at 32 distinct values. Rate-limit meters are

@@ -16,6 +16,7 @@ import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.ConnectException;
 import java.net.NoRouteToHostException;
+import java.net.ProtocolException;
 import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.net.UnknownHostException;
@@ -397,6 +398,11 @@ public final class Transport implements CallInterceptor, KeepsClock {
     } else if (e instanceof InterruptedIOException && "timeout".equals(e.getMessage())) {
       // A supplied OkHttpClient's own call timeout.
       kind = TransportException.Kind.TIMEOUT;
+    } else if (e instanceof ProtocolException
+        && !String.valueOf(e.getMessage()).startsWith("unexpected end of stream")) {
+      // A malformed answer or a redirect loop; a body cut short (OkHttp's "unexpected end of
+      // stream", a ProtocolException too) is a broken connection, IO.
+      kind = TransportException.Kind.PROTOCOL;
     } else {
       kind = TransportException.Kind.IO;
     }

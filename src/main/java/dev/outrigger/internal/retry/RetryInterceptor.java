@@ -213,7 +213,7 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
     if (e instanceof TransportException t) {
       return switch (t.kind()) {
         case CONNECT, TIMEOUT, IO -> true;
-        case TLS, CANCELLED -> false;
+        case TLS, CANCELLED, PROTOCOL -> false;
       };
     }
     if (e instanceof HttpStatusException h) {
