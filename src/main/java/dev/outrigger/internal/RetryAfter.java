@@ -1,9 +1,14 @@
 package dev.outrigger.internal;
 
 import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
+import java.time.format.DateTimeFormatterBuilder;
 import java.time.format.DateTimeParseException;
+import java.time.temporal.ChronoField;
+import java.util.Locale;
 import java.util.function.LongSupplier;
 import okhttp3.Response;
 
@@ -36,10 +41,45 @@ public final class RetryAfter {
       }
       return Duration.ofSeconds(Long.parseLong(v));
     }
+    Long at = httpDate(v, wallMillis);
+    return at == null ? null : Duration.ofMillis(Math.max(0, at - wallMillis));
+  }
+
+  /**
+   * RFC 850's obsolete HTTP-date, {@code Sunday, 06-Nov-94 08:49:37 GMT}, its two-digit year
+   * read in the century that puts it at most 50 years after {@code wallMillis}'s year.
+   */
+  private static DateTimeFormatter rfc850(long wallMillis) {
+    int year = Instant.ofEpochMilli(wallMillis).atZone(ZoneOffset.UTC).getYear();
+    return new DateTimeFormatterBuilder()
+        .appendPattern("EEEE, dd-MMM-")
+        .appendValueReduced(ChronoField.YEAR, 2, 2, year - 49)
+        .appendPattern(" HH:mm:ss 'GMT'")
+        .toFormatter(Locale.US)
+        .withZone(ZoneOffset.UTC);
+  }
+  /** C's asctime(), the other obsolete one: {@code Sun Nov  6 08:49:37 1994} (spaces folded). */
+  private static final DateTimeFormatter ASCTIME =
+      DateTimeFormatter.ofPattern("EEE MMM d HH:mm:ss yyyy", Locale.US).withZone(ZoneOffset.UTC);
+
+  /**
+   * An HTTP-date in any of the three formats a recipient must accept (RFC 9110 5.6.7), in epoch
+   * milliseconds, or null. A two-digit year more than 50 years ahead is in the past century.
+   */
+  private static Long httpDate(String v, long wallMillis) {
     try {
-      long at = ZonedDateTime.parse(v, DateTimeFormatter.RFC_1123_DATE_TIME)
-          .toInstant().toEpochMilli();
-      return Duration.ofMillis(Math.max(0, at - wallMillis));
+      return ZonedDateTime.parse(v, DateTimeFormatter.RFC_1123_DATE_TIME).toInstant()
+          .toEpochMilli();
+    } catch (DateTimeParseException e) {
+      // one of the obsolete formats, or garbage
+    }
+    try {
+      return ZonedDateTime.parse(v, rfc850(wallMillis)).toInstant().toEpochMilli();
+    } catch (DateTimeParseException e) {
+      // asctime, or garbage
+    }
+    try {
+      return ZonedDateTime.parse(v.replaceAll(" +", " "), ASCTIME).toInstant().toEpochMilli();
     } catch (DateTimeParseException e) {
       return null;
     }
