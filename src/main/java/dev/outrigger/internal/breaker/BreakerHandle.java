@@ -38,12 +38,12 @@ final class BreakerHandle implements CircuitBreaker.Handle {
 
   @Override
   public void forceOpen() {
-    breaker().forceOpen();
+    byHand().setByHand(key, clock.nanoTime(), BreakerStateMachine::forceOpen);
   }
 
   @Override
   public void disable() {
-    breaker().disable();
+    byHand().setByHand(key, clock.nanoTime(), BreakerStateMachine::disable);
   }
 
   @Override
@@ -54,12 +54,12 @@ final class BreakerHandle implements CircuitBreaker.Handle {
     }
   }
 
-  private BreakerStateMachine breaker() {
+  private Breakers byHand() {
     if (breakers == null) {
       throw new IllegalStateException(
           "circuit breaking is off (CircuitBreaker.none()): there is no breaker for " + key);
     }
-    return breakers.get(key, clock.nanoTime());
+    return breakers;
   }
 
   @Override

@@ -15,10 +15,13 @@ import org.slf4j.LoggerFactory;
  * The breakers of one client, one per key, at most {@link CircuitBreaker#maxBreakers()} of them.
  *
  * <p>Breakers are created on first use. When a new key arrives and the map is full, the thread
- * that gets there first drops the least recently used eighth of the breakers (never one forced
- * open or disabled by hand): an O(n log n) pass once every n/8 new keys, no background thread.
- * A dropped breaker's in-flight calls still record into it; its next call starts a fresh one.
- * If only hand-set breakers are left, a new key gets a breaker that is not kept.
+ * that gets there first drops the least recently used eighth of the breakers: an O(n log n) pass
+ * once every n/8 new keys, no background thread. Never dropped: a breaker forced open or
+ * disabled by hand (kept even beyond the maximum), and one open or half-open that was used
+ * within its {@code waitInOpenState} (dropping it would let a failing host's calls through
+ * before its wait is over). A dropped breaker's in-flight calls still record into it; its next
+ * call starts a fresh one. If no breaker can be dropped, a new key gets a breaker that is not
+ * kept.
  *
  * <p>Thread-safe.
  */
@@ -50,6 +53,20 @@ public final class Breakers {
     return b;
   }
 
+  /**
+   * Sets {@code key}'s breaker by hand with {@code op} ({@code forceOpen}, {@code disable}): the
+   * breaker is kept, even beyond the maximum, and replaces one a racing call made meanwhile.
+   */
+  public void setByHand(String key, long nowNanos,
+      java.util.function.Consumer<BreakerStateMachine> op) {
+    BreakerStateMachine b = map.computeIfAbsent(
+        key, k -> new BreakerStateMachine(k, config, listener, nowNanos));
+    b.touch(nowNanos);
+    op.accept(b);
+    // An eviction between the two steps (it was not yet set by hand) must not lose it.
+    map.put(key, b);
+  }
+
   /** The breaker of {@code key} if there is one. */
   public BreakerStateMachine find(String key) {
     return map.get(key);
@@ -70,7 +87,7 @@ public final class Breakers {
 
   private BreakerStateMachine create(String key, long now) {
     if (map.size() >= max) {
-      evict();
+      evict(now);
     }
     BreakerStateMachine fresh = new BreakerStateMachine(key, config, listener, now);
     if (map.size() >= max && !map.containsKey(key)) {
@@ -81,16 +98,24 @@ public final class Breakers {
     return raced == null ? fresh : raced;
   }
 
-  private void evict() {
+  private void evict(long now) {
     if (!evicting.compareAndSet(false, true)) {
       return;
     }
     try {
+      // The longest an open breaker may wait (its wait grows with a multiplier).
+      long wait = (config.waitInOpenStateMultiplier() > 1
+          ? config.maxWaitInOpenState() : config.waitInOpenState()).toNanos();
       // Last-use times are copied first: they move while we sort.
       List<Candidate> candidates = new ArrayList<>();
       for (Map.Entry<String, BreakerStateMachine> e : map.entrySet()) {
-        if (!e.getValue().isManual()) {
-          candidates.add(new Candidate(e.getKey(), e.getValue(), e.getValue().lastUsedNanos()));
+        BreakerStateMachine b = e.getValue();
+        long lastUsed = b.lastUsedNanos();
+        CircuitBreaker.State state = b.state();
+        boolean tripped = state == CircuitBreaker.State.OPEN
+            || state == CircuitBreaker.State.HALF_OPEN;
+        if (!b.isManual() && !(tripped && now - lastUsed < wait)) {
+          candidates.add(new Candidate(e.getKey(), b, lastUsed));
         }
       }
       candidates.sort(Comparator.comparingLong(Candidate::lastUsedNanos));
@@ -100,8 +125,8 @@ public final class Breakers {
       }
       if (drop == 0 && !warned) {
         warned = true;
-        LOG.warn("all {} circuit breakers were set by hand; breakers of new keys are not kept",
-            map.size());
+        LOG.warn("all {} circuit breakers are set by hand or open; breakers of new keys are not "
+            + "kept until one can go (raise CircuitBreaker maxBreakers)", map.size());
       }
     } finally {
       evicting.set(false);

@@ -67,6 +67,11 @@ final class TimeWindow extends Window {
   private final long[] cells = new long[(CountWindow.STRIPES + 2) * LINE];
   /** Whether the totals hold the minimum number of calls, so that successes may pend. */
   private volatile boolean warm;
+  /**
+   * Set when a snapshot ({@link #counts}) moved the window on: the calls it dropped may have
+   * raised the rates, and no recorded call has had them evaluated since.
+   */
+  private volatile boolean movedUnevaluated;
 
   TimeWindow(int seconds, int minimumCalls, long nowNanos) {
     this.seconds = seconds;
@@ -81,6 +86,12 @@ final class TimeWindow extends Window {
     Head h = head;
     if (outcome == 0 && warm && e == h.epoch) {
       pend(e);
+      if (movedUnevaluated) {
+        // A snapshot moved the window: this call has the thresholds looked at, as the call
+        // that moved it would have.
+        movedUnevaluated = false;
+        return true;
+      }
       return false;
     }
     if (outcome != 0) {
@@ -218,6 +229,7 @@ final class TimeWindow extends Window {
     long e = epoch(nowNanos);
     if (e > head.epoch) {
       advanceTo(e);
+      movedUnevaluated = true;
     }
     flush();
     return counts(totalCalls, totalFails, totalSlows);

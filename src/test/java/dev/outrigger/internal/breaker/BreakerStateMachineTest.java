@@ -385,4 +385,33 @@ class BreakerStateMachineTest {
     assertEquals(CLOSED, b.state());
     assertEquals(0, b.snapshot(now).calls());
   }
+
+  private BreakerStateMachine timeBreaker() {
+    return breaker(CircuitBreaker.builder().slidingWindowType(WindowType.TIME_BASED)
+        .slidingWindowSize(10).minimumNumberOfCalls(5).failureRateThreshold(0.6));
+  }
+
+  @Test
+  void successesLeavingATimeWindowCanOpenItOnTheNextCall() {
+    BreakerStateMachine b = timeBreaker();
+    calls(b, SUCCESS, 10);                // second 0
+    now += 5 * S;
+    calls(b, FAILED, 10);                 // second 5: 10 of 20 failed, 50% < 60%
+    assertEquals(CLOSED, b.state());
+    now += 5 * S;                         // second 10: second 0 has left the window
+    call(b, SUCCESS);                     // 10 failed of 11
+    assertEquals(OPEN, b.state());
+  }
+
+  @Test
+  void aSnapshotThatMovedTheTimeWindowDoesNotKeepItFromOpening() {
+    BreakerStateMachine b = timeBreaker();
+    calls(b, SUCCESS, 10);
+    now += 5 * S;
+    calls(b, FAILED, 10);
+    now += 5 * S;
+    assertEquals(1.0, b.snapshot(now).failureRate(), "looking moves the window on");
+    call(b, SUCCESS);
+    assertEquals(OPEN, b.state(), b.snapshot(now).toString());
+  }
 }

@@ -49,4 +49,40 @@ class BreakersTest {
     assertEquals(CircuitBreaker.State.DISABLED, breakers.find("disabled:80").state());
     assertTrue(breakers.size() <= 4);
   }
+
+  @Test
+  void anOpenBreakerIsNotDroppedBeforeItsWaitIsOver() {
+    Breakers breakers = new Breakers(CircuitBreaker.builder().maxBreakers(2)
+        .slidingWindowSize(5).minimumNumberOfCalls(5)
+        .waitInOpenState(java.time.Duration.ofMinutes(5)).build(), CallListener.NONE);
+    long now = 7 * S;
+    BreakerStateMachine dead = breakers.get("dead:443", now);
+    for (int i = 0; i < 5; i++) {
+      dead.onResult(dead.acquire(now), BreakerStateMachine.FAILED, now);
+    }
+    assertEquals(CircuitBreaker.State.OPEN, dead.state());
+    now += 2 * S;
+    breakers.get("x:443", now);
+    now += 2 * S;
+    breakers.get("y:443", now); // full: the least recently used that may go goes
+    now += 2 * S;
+    assertSame(dead, breakers.get("dead:443", now), "6 s into a 5 min open wait");
+    assertEquals(CircuitBreaker.State.OPEN, dead.state());
+    // Once it has sat unused for its whole wait, it may go like any other.
+    now += 5 * 60 * S;
+    for (int i = 0; i < 4; i++) {
+      breakers.get("z" + i + ":443", now + i);
+    }
+    assertTrue(breakers.find("dead:443") == null, "dropped after its wait");
+  }
+
+  @Test
+  void aKeySetByHandIsKeptEvenWhenEveryKeptBreakerWasSetByHand() {
+    Breakers breakers =
+        new Breakers(CircuitBreaker.builder().maxBreakers(1).build(), CallListener.NONE);
+    breakers.setByHand("a:443", 0, BreakerStateMachine::forceOpen);
+    breakers.setByHand("b:443", 0, BreakerStateMachine::forceOpen);
+    assertEquals(CircuitBreaker.State.FORCED_OPEN, breakers.get("b:443", S).state());
+    assertEquals(CircuitBreaker.State.FORCED_OPEN, breakers.get("a:443", S).state());
+  }
 }
