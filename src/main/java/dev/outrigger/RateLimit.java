@@ -184,7 +184,8 @@ public final class RateLimit {
   /**
    * The most keys with a bucket of their own (default 10,000). Buckets that have refilled
    * completely are dropped lazily (a full bucket is the same as a new one); while the table is
-   * full, new keys share one overflow bucket, which is stricter, never looser.
+   * full, new keys share one overflow bucket, which is stricter, never looser (a key leaving it
+   * starts where it stands; a key with an override never shares it).
    *
    * @throws IllegalArgumentException if {@code maxKeys < 1}
    */

@@ -377,10 +377,23 @@ public final class RealRateLimiter {
   private TokenBucket create(String key, long nowNanos) {
     long v = version.get();
     maybeSweep(nowNanos);
-    if (buckets.size() >= defaults.limit.maxKeys()) {
+    Bands shape = shapeFor(key);
+    // A key with a rate of its own (an operator's override, an adapted rate) always gets its own
+    // bucket: the shared one has the default rate. Such keys are few, and set on purpose.
+    boolean ownRate = shape != defaults;
+    if (!ownRate && buckets.size() >= defaults.limit.maxKeys()) {
       return overflow;
     }
-    TokenBucket fresh = TokenBucket.full(shapeFor(key), new PauseState(nowNanos), nowNanos);
+    // A key with the default rate may have shared the overflow bucket until now: it starts
+    // where that bucket stands (full when nobody used it), never fuller, and still paused if it
+    // was. Stricter for new keys while the table is full, never looser.
+    TokenBucket shared = overflow;
+    while (shared.successor != null) {
+      shared = shared.successor;
+    }
+    TokenBucket fresh = ownRate
+        ? TokenBucket.full(shape, new PauseState(nowNanos), nowNanos)
+        : shared.startingLikeThis(shape, nowNanos);
     TokenBucket prev = buckets.putIfAbsent(key, fresh);
     if (prev != null) {
       return prev;

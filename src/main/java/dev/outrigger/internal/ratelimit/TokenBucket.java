@@ -178,6 +178,22 @@ abstract sealed class TokenBucket permits TokenBucket.Single, TokenBucket.Multi 
     }
   }
 
+  /**
+   * A new bucket of {@code next} bandwidths that starts where this one stands now: its permits
+   * (at most the new burst), its debts and the end of its pause. For a key leaving the shared
+   * overflow bucket, which must not come out with a full bucket of its own after emptying the
+   * shared one (nor forget a pause the server asked of it there). Full when this is retired.
+   */
+  final TokenBucket startingLikeThis(Bands next, long nowNanos) {
+    long[] s = snapshot();
+    if (s == null) {
+      return full(next, new PauseState(nowNanos), nowNanos);
+    }
+    long until = pause.until();
+    return of(next, new PauseState(until - nowNanos > 0 ? until : nowNanos),
+        convert(s, next, nowNanos));
+  }
+
   private long[] convert(long[] s, Bands next, long nowNanos) {
     long nowOld = bands.units(nowNanos);
     // When the last reservation made so far will be served, if any is still waiting.

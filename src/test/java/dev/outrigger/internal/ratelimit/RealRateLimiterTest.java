@@ -174,9 +174,14 @@ class RealRateLimiterTest {
     assertFalse(l.tryAcquire("e", 1, now()));
     assertEquals(2, l.keyCount());
     clock.advanceMillis(1000);
-    // a and b have refilled; the sweep drops them and e gets a bucket of its own.
-    assertTrue(l.tryAcquire("e", 2, now()));
+    // a and b have refilled; the sweep drops them and e gets a bucket of its own, which starts
+    // where the shared bucket stands (one permit back of two): e may have used it.
+    assertFalse(l.tryAcquire("e", 2, now()));
+    assertTrue(l.tryAcquire("e", 1, now()));
     assertEquals(1, l.keyCount());
+    assertFalse(l.tryAcquire("e", 1, now()));
+    clock.advanceMillis(2000);
+    assertTrue(l.tryAcquire("e", 2, now()));
   }
 
   @Test
