@@ -97,7 +97,8 @@ public final class RateLimit {
 
   /**
    * {@code permits} per {@code period}, fractional allowed: {@code per(500, ofMinutes(1))} is 500
-   * a minute, refilled continuously (one every 120 ms). The default burst is one period's worth.
+   * a minute, refilled continuously (one every 120 ms). The default burst is one period's worth
+   * (for a period over 50 years, what refills in 50 years).
    *
    * @throws IllegalArgumentException if {@code permits} is not a positive finite number, if
    *     {@code period} is not positive, or if the rate is above 10^9 per second or below one
@@ -121,6 +122,11 @@ public final class RateLimit {
     if (band.intervalNanos() > MAX_REFILL_NANOS) {
       throw new IllegalArgumentException(
           "rate must be at least one permit per 50 years, but was " + permits + " per " + period);
+    }
+    if (band.burst() * band.intervalNanos() > MAX_REFILL_NANOS) {
+      // A period over 50 years: the default burst is what refills in 50 years.
+      band = new Band(permits, periodNanos,
+          (int) Math.max(1, Math.floor(MAX_REFILL_NANOS / band.intervalNanos())));
     }
     return new RateLimit(List.of(band), null, DEFAULT_MAX_KEYS, DEFAULT_MAX_PAUSE, null);
   }

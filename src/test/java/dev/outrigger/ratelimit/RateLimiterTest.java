@@ -205,4 +205,37 @@ class RateLimiterTest {
       Thread.sleep(1);
     }
   }
+
+  @Test
+  void reconfiguringKeepsEachQuotaWhateverItsPlaceInTheList() {
+    RateLimit perMinute = RateLimit.per(5, Duration.ofMinutes(1));
+    RateLimiter dropped = RateLimiter.of(RateLimit.perSecond(10).and(perMinute), nanos::get);
+    RateLimiter reordered = RateLimiter.of(RateLimit.perSecond(10).and(perMinute), nanos::get);
+    assertTrue(dropped.tryAcquire(5));
+    assertTrue(reordered.tryAcquire(5));
+    advanceMillis(1000);
+    // The per-second cap dropped, or the same two bands listed the other way round: the
+    // minute's quota, used up, stays used up.
+    dropped.reconfigure(perMinute);
+    reordered.reconfigure(perMinute.and(RateLimit.perSecond(20)));
+    advanceMillis(1000);
+    assertFalse(dropped.tryAcquire());
+    assertFalse(reordered.tryAcquire());
+    // A quota of a new period starts full, as a new one does.
+    RateLimiter added = RateLimiter.of(RateLimit.perSecond(10), nanos::get);
+    assertTrue(added.tryAcquire(10));
+    added.reconfigure(RateLimit.perSecond(10).and(RateLimit.per(100, Duration.ofHours(1))));
+    assertFalse(added.tryAcquire(), "the per-second band keeps what it used");
+    advanceMillis(1000);
+    assertTrue(added.tryAcquire(10));
+  }
+
+  @Test
+  void aPeriodOverFiftyYearsGetsTheBurstThatRefillsInFifty() {
+    RateLimit century = RateLimit.per(10, Duration.ofDays(365L * 100));
+    assertEquals(5, century.burst(), "a permit every 3,650 days: 5 refill in 50 years");
+    RateLimiter l = RateLimiter.of(century, nanos::get);
+    assertTrue(l.tryAcquire(5));
+    assertFalse(l.tryAcquire(), "no 11th permit from a wrapped refill");
+  }
 }

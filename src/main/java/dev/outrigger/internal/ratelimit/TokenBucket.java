@@ -1,7 +1,10 @@
 package dev.outrigger.internal.ratelimit;
 
+import dev.outrigger.RateLimit;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.time.Duration;
+import java.util.List;
 
 /**
  * One key's token bucket: continuous refill at each bandwidth's rate up to its burst, permits
@@ -203,12 +206,22 @@ abstract sealed class TokenBucket permits TokenBucket.Single, TokenBucket.Multi 
     }
     long now = next.units(nowNanos);
     long[] t = new long[next.size()];
+    List<RateLimit> oldBands = bands.limit.bandwidths();
+    List<RateLimit> newBands = next.limit.bandwidths();
     for (int j = 0; j < t.length; j++) {
       double burst = (double) next.tau[j] / next.interval[j];
       double tokens = burst;
-      if (j < s.length) {
-        long used = Math.max(0, s[j] - nowOld);
-        tokens = Math.min(burst, (double) (bands.tau[j] - used) / bands.interval[j]);
+      // A band carries what is left of the old band over the same period (the quota per minute
+      // keeps what the minute used, wherever it sits in the list); a band of a new period
+      // starts full, as a new quota does. One band for one band is the same rate changed (an
+      // adapted rate is written per second, whatever the period of the limit it scales).
+      Duration period = newBands.get(j).period();
+      boolean single = s.length == 1 && t.length == 1;
+      for (int i = 0; i < s.length; i++) {
+        if (single || oldBands.get(i).period().equals(period)) {
+          long used = Math.max(0, s[i] - nowOld);
+          tokens = Math.min(tokens, (double) (bands.tau[i] - used) / bands.interval[i]);
+        }
       }
       t[j] = now + (long) Math.ceil(next.tau[j] - tokens * next.interval[j]);
     }
