@@ -543,6 +543,40 @@ public final class ApiClient implements AutoCloseable {
   }
 
   /** The charset of a body an interceptor made (its content type may not be the header's). */
+  /**
+   * The charset a byte-order mark at the start of {@code b} (its first {@code n} bytes) names,
+   * or null: a mark overrides the declared charset, as OkHttp's {@code ResponseBody.string()}
+   * has it.
+   */
+  private static Charset bomCharset(byte[] b, int n) {
+    if (n >= 3 && (b[0] & 0xff) == 0xEF && (b[1] & 0xff) == 0xBB && (b[2] & 0xff) == 0xBF) {
+      return StandardCharsets.UTF_8;
+    }
+    if (n >= 4 && b[0] == 0 && b[1] == 0 && (b[2] & 0xff) == 0xFE && (b[3] & 0xff) == 0xFF) {
+      return Charset.forName("UTF-32BE");
+    }
+    if (n >= 4 && (b[0] & 0xff) == 0xFF && (b[1] & 0xff) == 0xFE && b[2] == 0 && b[3] == 0) {
+      return Charset.forName("UTF-32LE");
+    }
+    if (n >= 2 && (b[0] & 0xff) == 0xFE && (b[1] & 0xff) == 0xFF) {
+      return StandardCharsets.UTF_16BE;
+    }
+    if (n >= 2 && (b[0] & 0xff) == 0xFF && (b[1] & 0xff) == 0xFE) {
+      return StandardCharsets.UTF_16LE;
+    }
+    return null;
+  }
+
+  private static boolean mayStartBom(byte first) {
+    int b = first & 0xff;
+    return b == 0xEF || b == 0xFE || b == 0xFF || b == 0;
+  }
+
+  private static int bomLength(Charset bom) {
+    String name = bom.name();
+    return name.startsWith("UTF-32") ? 4 : name.equals("UTF-8") ? 3 : 2;
+  }
+
   private static Charset charsetOf(ResponseBody body) {
     MediaType ct = body.contentType();
     return ct == null ? StandardCharsets.UTF_8 : ct.charset(StandardCharsets.UTF_8);
@@ -577,7 +611,21 @@ public final class ApiClient implements AutoCloseable {
       }
       if (raw == String.class && inPlace != null) {
         // Decoded from Okio's segments as they are (which go back to its pool): no copy.
-        return (T) inPlace.readString(charsetOf(response));
+        Charset cs = charsetOf(response);
+        // Only a body starting with 0xEF, 0xFE, 0xFF or 0 can start with a byte-order mark.
+        if (inPlace.size() >= 2 && mayStartBom(inPlace.getByte(0))) {
+          int n = (int) Math.min(4, inPlace.size());
+          byte[] head = new byte[n];
+          for (int i = 0; i < n; i++) {
+            head[i] = inPlace.getByte(i);
+          }
+          Charset bom = bomCharset(head, n);
+          if (bom != null) {
+            inPlace.skip(bomLength(bom));
+            cs = bom;
+          }
+        }
+        return (T) inPlace.readString(cs);
       }
       byte[] bytes = whole != null ? whole
           : inPlace != null ? inPlace.readByteArray() : body.bytes();
@@ -587,6 +635,12 @@ public final class ApiClient implements AutoCloseable {
         return (T) (large ? bytes.clone() : bytes);
       }
       if (raw == String.class) {
+        Charset bom = bytes.length >= 2 && mayStartBom(bytes[0])
+            ? bomCharset(bytes, bytes.length) : null;
+        if (bom != null) {
+          int skip = bomLength(bom);
+          return (T) new String(bytes, skip, bytes.length - skip, bom);
+        }
         return (T) new String(bytes, whole != null ? charsetOf(response) : charsetOf(body));
       }
       if (bytes.length == 0) {

@@ -628,6 +628,25 @@ class ApiClientTest {
   }
 
   @Test
+  void aByteOrderMarkNamesTheCharsetAndIsNotPartOfTheText() {
+    server.enqueue(new MockResponse.Builder().setHeader("Content-Type", "text/csv")
+        .body(new Buffer().write(new byte[] {(byte) 0xEF, (byte) 0xBB, (byte) 0xBF})
+            .writeUtf8("id,name")).build());
+    server.enqueue(new MockResponse.Builder().setHeader("Content-Type", "text/plain")
+        .body(new Buffer().write(new byte[] {(byte) 0xFF, (byte) 0xFE})
+            .writeString("h\u00e9llo", java.nio.charset.StandardCharsets.UTF_16LE)).build());
+    // A large body takes the other decoding path (its own array, not Okio's buffer).
+    String big = "x".repeat(70 * 1024);
+    server.enqueue(new MockResponse.Builder().setHeader("Content-Type", "text/plain")
+        .body(new Buffer().write(new byte[] {(byte) 0xFE, (byte) 0xFF})
+            .writeString(big, java.nio.charset.StandardCharsets.UTF_16BE)).build());
+
+    assertEquals("id,name", client.get("/export.csv").execute(String.class));
+    assertEquals("h\u00e9llo", client.get("/t").execute(String.class));
+    assertEquals(big, client.get("/big").execute(String.class));
+  }
+
+  @Test
   void reusesPooledConnectionsForSequentialCalls() throws Exception {
     for (int i = 0; i < 50; i++) {
       server.enqueue(json("{\"id\":" + i + ",\"title\":\"t\"}"));
