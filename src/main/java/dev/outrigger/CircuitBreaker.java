@@ -319,7 +319,8 @@ public final class CircuitBreaker {
         + ", failure rate >= " + failureRateThreshold + " (" + failureStatus + ", "
         + failureException + "), slow rate >= " + slowCallRateThreshold + " over "
         + slowCallDuration + ", open " + open + ", half-open probes " + permittedCallsInHalfOpen
-        + ", " + keyFunction + ", max " + maxBreakers + " breakers]";
+        + ", " + (keyFunction == PER_HOST ? "per host" : "custom key") + ", max " + maxBreakers
+        + " breakers]";
   }
 
   /**

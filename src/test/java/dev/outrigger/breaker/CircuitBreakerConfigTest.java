@@ -120,5 +120,8 @@ class CircuitBreakerConfigTest {
         + "failures and deadline-cut attempts), slow rate >= 1.0 over PT1M, open PT5S, "
         + "half-open probes 3, per host, max 1000 breakers]", CircuitBreaker.defaults().toString());
     assertEquals("CircuitBreaker[none]", CircuitBreaker.none().toString());
+    // A key function of the user's is named as such, not by its lambda's class name.
+    assertTrue(CircuitBreaker.builder().keyedBy(ctx -> ctx.host() + ctx.url().encodedPath())
+        .build().toString().endsWith(", custom key, max 1000 breakers]"));
   }
 }
