@@ -111,6 +111,10 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
   private final AtomicReference<CompletableFuture<StatefulRedisConnection<String, String>>> conn;
   private final AtomicBoolean down = new AtomicBoolean();
   private final AtomicInteger slowAnswers = new AtomicInteger();
+  /** When the last slow question counted timed out: questions asked before then met its stall. */
+  private final AtomicLong slowStallEnd = new AtomicLong();
+  /** Whether a fallback bucket may exist (made in a hiccup or an outage) since Redis answered. */
+  private final AtomicBoolean localBuckets = new AtomicBoolean();
   private final LongAdder fallbacks = new LongAdder();
   private final AtomicLong nextProbe = new AtomicLong();
   private final ConcurrentHashMap<String, KeyState> keys = new ConcurrentHashMap<>();
@@ -193,11 +197,16 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
       String[] args = args(ks, limit, "r", Integer.toString(permits), Integer.toString(want),
           Long.toString(Math.max(0, maxWaitNanos) / 1000), ks.register(now) ? clientId : "");
       List<Object> r;
+      // Never wait for Redis longer than the caller has left (its deadline).
+      boolean cut = maxWaitNanos > 0 && maxWaitNanos < timeoutNanos;
       try {
-        r = eval(ks, args, now + timeoutNanos);
+        r = eval(ks, args, now + (cut ? maxWaitNanos : timeoutNanos));
       } catch (StoreFailure e) {
-        failed(e, now);
-        return fallback(ks, limit, permits, maxWaitNanos, now);
+        if (!(cut && e.slow)) { // cut short by the caller's deadline, not slow Redis
+          failed(e, now);
+        }
+        long later = nanos.getAsLong();
+        return fallback(ks, limit, permits, Math.max(0, maxWaitNanos - (later - now)), later);
       }
       recovered();
       long taken = (Long) r.get(0);
@@ -240,7 +249,7 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     if (fallback.failFast) {
       return 0;
     }
-    return ks.fallbackBucket(limit, share(ks), now).pause(now, pauseNanos);
+    return fallbackBucket(ks, limit, now).pause(now, pauseNanos);
   }
 
   /** Whether the store is using its fallback because Redis did not answer. */
@@ -260,7 +269,14 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
           + " is unavailable, and its store is configured to fail fast rather than fall back",
           null, 0);
     }
-    return ks.fallbackBucket(limit, share(ks), now).reserve(now, permits, maxWaitNanos);
+    return fallbackBucket(ks, limit, now).reserve(now, permits, maxWaitNanos);
+  }
+
+  private LocalBucket fallbackBucket(KeyState ks, RateLimit limit, long now) {
+    if (!localBuckets.get()) {
+      localBuckets.set(true);
+    }
+    return ks.fallbackBucket(limit, share(ks), now);
   }
 
   private double share(KeyState ks) {
@@ -281,9 +297,16 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
   }
 
   private void failed(StoreFailure e, long now) {
-    if (e.slow && !down.get() && slowAnswers.incrementAndGet() < SLOW_ANSWERS_FOR_OUTAGE) {
-      // A hiccup (a GC pause, a busy Redis): this call uses the fallback, the next asks again.
-      return;
+    if (e.slow && !down.get()) {
+      long end = slowStallEnd.get();
+      if (slowAnswers.get() > 0 && now - end < 0) {
+        return; // asked while a slow question already counted was waiting: the same stall
+      }
+      slowStallEnd.set(now + timeoutNanos);
+      if (slowAnswers.incrementAndGet() < SLOW_ANSWERS_FOR_OUTAGE) {
+        // A hiccup (a GC pause, a busy Redis): this call uses the fallback, the next asks again.
+        return;
+      }
     }
     nextProbe.set(now + probeNanos);
     if (down.compareAndSet(false, true)) {
@@ -300,10 +323,14 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     if (slowAnswers.get() != 0) {
       slowAnswers.set(0);
     }
-    if (down.get() && down.compareAndSet(true, false)) {
-      // The next outage starts from fresh buckets sized with what Redis says then.
+    boolean wasDown = down.get() && down.compareAndSet(true, false);
+    if (localBuckets.get() && localBuckets.compareAndSet(true, false)) {
+      // The next hiccup or outage starts from fresh, empty buckets sized with what Redis says
+      // then, not from one made long ago that has refilled meanwhile.
       keys.values().forEach(KeyState::dropFallback);
       overflowFallback.set(null);
+    }
+    if (wasDown) {
       log.info("shared rate limit in Redis at {} is answering again", where);
     }
   }
@@ -657,9 +684,10 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
       try {
         this.uri = RedisURI.create(redisUri.trim());
       } catch (RuntimeException e) {
+        // Not Lettuce's exception as the cause: its message may quote the URI, password and all.
         throw new IllegalArgumentException("redisUri must be a Redis URI such as "
             + "redis://host:6379/0, but was '" + redisUri.replaceAll("//[^@/]*@", "//***@")
-            + "'", e);
+            + "' (" + String.valueOf(e.getMessage()).replaceAll("//[^@/]*@", "//***@") + ")");
       }
     }
 

@@ -13,14 +13,21 @@ import mockwebserver3.RecordedRequest;
  * which client sent it ({@code X-Client}), to check what the server saw against a token bucket.
  */
 final class Arrivals extends Dispatcher {
-  record Arrival(long nanos, String client) {}
+  /**
+   * {@code nanos}: when the server saw it; {@code released}: when the client's store released
+   * its permit ({@code X-Released}, else {@code nanos}).
+   */
+  record Arrival(long nanos, String client, long released) {}
 
   private final ConcurrentLinkedQueue<Arrival> all = new ConcurrentLinkedQueue<>();
   private volatile MockResponse response = new MockResponse.Builder().code(200).body("ok").build();
 
   @Override
   public MockResponse dispatch(RecordedRequest request) {
-    all.add(new Arrival(System.nanoTime(), request.getHeaders().get("X-Client")));
+    long now = System.nanoTime();
+    String released = request.getHeaders().get("X-Released");
+    all.add(new Arrival(now, request.getHeaders().get("X-Client"),
+        released == null ? now : Long.parseLong(released)));
     return response;
   }
 
@@ -52,10 +59,19 @@ final class Arrivals extends Dispatcher {
    * t_i)}. A server fed by a bucket with burst {@code b} never sees more than {@code b}.
    */
   static double worstWindow(List<Arrival> sorted, double rate) {
+    return worstWindowOf(sorted.stream().mapToLong(Arrival::nanos).toArray(), rate);
+  }
+
+  /** {@link #worstWindow} on the times the stores released the permits, not the arrivals. */
+  static double worstReleaseWindow(List<Arrival> arrivals, double rate) {
+    return worstWindowOf(arrivals.stream().mapToLong(Arrival::released).sorted().toArray(), rate);
+  }
+
+  private static double worstWindowOf(long[] sorted, double rate) {
     double worst = 0;
-    for (int i = 0; i < sorted.size(); i++) {
-      for (int j = i; j < sorted.size(); j++) {
-        double seconds = (sorted.get(j).nanos() - sorted.get(i).nanos()) / 1e9;
+    for (int i = 0; i < sorted.length; i++) {
+      for (int j = i; j < sorted.length; j++) {
+        double seconds = (sorted[j] - sorted[i]) / 1e9;
         worst = Math.max(worst, (j - i + 1) - rate * seconds);
       }
     }

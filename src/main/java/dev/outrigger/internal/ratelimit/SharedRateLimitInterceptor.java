@@ -53,9 +53,14 @@ public final class SharedRateLimitInterceptor implements CallInterceptor {
     long r;
     try {
       r = store.reserve(key, limit, 1, Math.max(0, left));
-      if (r > 0) {
+      if (r > 0 && r > ctx.deadline().remainingNanos()) {
+        r = -r; // the store's round trip ate the time the wait needed: the permit is lost
+      } else if (r > 0) {
         clock.sleepNanos(r);
       }
+    } catch (RateLimitedException e) {
+      listener.rateLimitRejected(ctx, key, e.wouldWait()); // the store refuses (fail-fast)
+      throw e;
     } catch (InterruptedException e) {
       throw Failures.cancelled(ctx, e);
     }

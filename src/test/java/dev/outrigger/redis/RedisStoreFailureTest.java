@@ -1,0 +1,215 @@
+package dev.outrigger.redis;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.outrigger.ApiClient;
+import dev.outrigger.ApiException;
+import dev.outrigger.CallContext;
+import dev.outrigger.CallListener;
+import dev.outrigger.RateLimit;
+import dev.outrigger.RateLimitedException;
+import dev.outrigger.Retry;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import mockwebserver3.Dispatcher;
+import mockwebserver3.MockResponse;
+import mockwebserver3.MockWebServer;
+import mockwebserver3.RecordedRequest;
+import mockwebserver3.junit5.StartStop;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/** The Redis store under stalls, outages, short deadlines and bad input. */
+class RedisStoreFailureTest {
+  @RegisterExtension
+  static final RedisFixture redis = new RedisFixture();
+
+  @StartStop
+  private final MockWebServer server = new MockWebServer();
+
+  private final List<AutoCloseable> closeLast = new ArrayList<>();
+
+  @BeforeEach
+  void setUp() throws Exception {
+    redis.start();
+    redis.command("FLUSHALL");
+  }
+
+  @AfterEach
+  void tearDown() throws Exception {
+    for (AutoCloseable c : closeLast) {
+      c.close();
+    }
+  }
+
+  private RedisRateLimitStore store(RedisRateLimitStore.Builder b) {
+    RedisRateLimitStore s = b.build();
+    closeLast.add(s);
+    return s;
+  }
+
+  /**
+   * README/javadoc: the fallback bucket "starts empty, so an outage never begins with a burst".
+   * But a bucket made for one slow answer (a hiccup, while Redis still counts as up) is kept
+   * until an outage ends, refilling all along: the next outage, however much later, begins
+   * with its full burst (and with the share of whenever it was made).
+   */
+  @Test
+  void anOutageLongAfterAHiccupStillStartsWithAnEmptyFallback() throws Exception {
+    AtomicLong now = new AtomicLong(System.nanoTime());
+    RateLimit limit = RateLimit.perSecond(10).burst(10);
+    RedisRateLimitStore store = store(RedisRateLimitStore.builder(redis.uri())
+        .timeout(Duration.ofMillis(50)).probeInterval(Duration.ofMinutes(1))
+        .fallback(RedisRateLimitStore.Fallback.localShare(1.0)).nanos(now::get));
+    assertEquals(0, store.reserve("k", limit, 1, 0));
+
+    redis.command("CLIENT PAUSE 300 ALL");
+    store.reserve("k", limit, 1, 0); // one slow answer: a hiccup, answered by the fallback
+    assertFalse(store.degraded());
+    Thread.sleep(400);
+    assertEquals(0, store.reserve("k", limit, 1, 0), "Redis answers again");
+
+    now.addAndGet(TimeUnit.MINUTES.toNanos(10)); // ten quiet minutes later, Redis goes away
+    redis.stop();
+    int granted = 0;
+    for (int i = 0; i < 10; i++) {
+      if (store.reserve("k", limit, 1, 0) >= 0) {
+        granted++;
+      }
+    }
+
+    assertTrue(store.degraded());
+    assertEquals(0, granted, "permits granted at once as the outage began");
+  }
+
+  /**
+   * "Three slow answers in a row (one is a hiccup, not an outage)": but three callers that
+   * happen to wait during the same short stall (a fork for BGSAVE, a slow command) count as
+   * three, and the store declares an outage (WARN, local shares for a probe interval) on a stall
+   * barely longer than its timeout, which one caller alone would have seen as one hiccup.
+   */
+  @Test
+  void oneShortStallSeenByThreeConcurrentCallersIsOneHiccupNotAnOutage() throws Exception {
+    RateLimit limit = RateLimit.perSecond(1000).burst(100);
+    RedisRateLimitStore store = store(RedisRateLimitStore.builder(redis.uri())
+        .timeout(Duration.ofMillis(50)).probeInterval(Duration.ofMinutes(1)));
+    store.reserve("k", limit, 1, 0);
+
+    redis.command("CLIENT PAUSE 120 ALL");
+    CountDownLatch go = new CountDownLatch(1);
+    List<Thread> ts = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      ts.add(Thread.ofPlatform().start(() -> {
+        try {
+          go.await();
+          store.reserve("k", limit, 1, 0);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }));
+    }
+    go.countDown();
+    for (Thread t : ts) {
+      t.join();
+    }
+    Thread.sleep(200); // the stall is over
+
+    assertFalse(store.degraded(), "a 120 ms stall, seen at once by 3 callers, is an outage");
+  }
+
+  /**
+   * README: the deadline "bounds the whole logical call: rate-limit waits, ...". The shared
+   * limiter waits for Redis up to the store's timeout whatever the call has left.
+   */
+  @Test
+  void aSlowRedisDoesNotHoldACallPastItsDeadline() throws Exception {
+    RedisRateLimitStore store = store(RedisRateLimitStore.builder(redis.uri())
+        .timeout(Duration.ofSeconds(2)));
+    ApiClient client = SharedQuota.client(server.url("/").toString(),
+        RateLimit.perSecond(100), store, "a");
+    closeLast.add(0, client);
+    server.setDispatcher(new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest request) {
+        return new MockResponse.Builder().code(200).body("ok").build();
+      }
+    });
+    client.get("/warm").execute(String.class);
+
+    redis.command("CLIENT PAUSE 1500 ALL");
+    long start = System.nanoTime();
+    try {
+      client.get("/late").deadline(Duration.ofMillis(100)).execute(String.class);
+    } catch (ApiException acceptable) {
+      // refused or timed out: either is fine, as long as it is on time
+    }
+    long tookMillis = (System.nanoTime() - start) / 1_000_000;
+
+    assertTrue(tookMillis < 400, "a call with a 100 ms deadline took " + tookMillis + " ms");
+  }
+
+  /**
+   * Fail-fast's refusal is thrown from inside the store: it must still reach listeners and
+   * metrics as rateLimitRejected, and count the attempt sent before it.
+   */
+  @Test
+  void aFailFastRefusalOnARetryCountsTheAttemptSentAndReachesListeners() throws Exception {
+    RedisRateLimitStore store = store(RedisRateLimitStore.builder(redis.uri())
+        .timeout(Duration.ofMillis(500)).fallback(RedisRateLimitStore.Fallback.failFast()));
+    AtomicInteger requests = new AtomicInteger();
+    server.setDispatcher(new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest request) {
+        if (requests.incrementAndGet() == 1) {
+          try {
+            redis.stop(); // Redis goes away while the first attempt is on the wire
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+          return new MockResponse.Builder().code(503).body("busy").build();
+        }
+        return new MockResponse.Builder().code(200).body("ok").build();
+      }
+    });
+    List<String> rejected = new CopyOnWriteArrayList<>();
+    ApiClient client = ApiClient.builder().baseUrl(server.url("/").toString())
+        .retry(Retry.exponential(Duration.ofMillis(10), Duration.ofMillis(20)).maxAttempts(2))
+        .rateLimit(RateLimit.perSecond(100).store(store))
+        .addListener(new CallListener() {
+          @Override
+          public void rateLimitRejected(CallContext call, String key, Duration wouldWait) {
+            rejected.add(key);
+          }
+        })
+        .build();
+    closeLast.add(0, client);
+
+    RateLimitedException e = assertThrows(RateLimitedException.class,
+        () -> client.get("/x").execute(String.class));
+
+    assertEquals(1, requests.get());
+    assertEquals(1, e.attempts(), e.getMessage());
+    assertEquals(1, rejected.size(), "rateLimitRejected events: " + rejected);
+  }
+
+  /** Builder: a malformed URI's password must not reach the exception, cause included. */
+  @Test
+  void aMalformedUriNeverShowsItsPasswordEvenInTheCause() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> RedisRateLimitStore.builder("redis://user:s3cret@[::1"));
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      assertFalse(String.valueOf(t.getMessage()).contains("s3cret"), t.toString());
+    }
+  }
+}
