@@ -22,7 +22,11 @@ import java.util.List;
  * so keys expire when their bucket has refilled.
  *
  * <p>{@code now} is Redis's {@code TIME} (microseconds) read inside the script, so every JVM
- * shares one clock and no JVM's clock skew matters. Times are microseconds held in Lua doubles
+ * shares one clock and no JVM's clock skew matters. {@code TIME} is the server's wall clock, so
+ * the bucket keeps the {@code now} of its last call ({@code n}): when the clock has gone back
+ * since (a step, a failover to a host whose clock is behind), the stored times move back by as
+ * much, and the bucket carries on as it was instead of looking used up for the length of the
+ * step. A step forward looks like time passing: at most one burst more. Times are microseconds held in Lua doubles
  * (exact to 2^53, centuries of epoch microseconds), with fractions.
  *
  * <p>Pre-fetching: a caller may ask for up to {@code want >= n} permits when they are available
@@ -58,10 +62,20 @@ final class BucketScript {
         fields[i] = tostring(i)
       end
       fields[k + 1] = 'p'
+      fields[k + 2] = 'n'
       local stored = redis.call('HMGET', KEYS[1], unpack(fields))
+      -- TIME is the server's wall clock: if it went back since the last call (a step, a
+      -- failover to a host whose clock is behind), move the stored times back with it.
+      local back = 0
+      local last = tonumber(stored[k + 2])
+      if last and last > now then back = last - now end
       local tat = {}
-      for i = 1, k do tat[i] = tonumber(stored[i]) or now end
-      local paused = tonumber(stored[k + 1]) or now
+      for i = 1, k do
+        local v = tonumber(stored[i])
+        tat[i] = v and (v - back) or now
+      end
+      local p0 = tonumber(stored[k + 1])
+      local paused = p0 and (p0 - back) or now
       local clients = -1
       if ARGV[5] ~= '' then
         redis.call('ZADD', KEYS[2], now, ARGV[5])
@@ -114,6 +128,8 @@ final class BucketScript {
       end
       args[#args + 1] = 'p'
       args[#args + 1] = string.format('%.17g', paused)
+      args[#args + 1] = 'n'
+      args[#args + 1] = string.format('%.17g', now)
       redis.call('HSET', KEYS[1], unpack(args))
       redis.call('PEXPIRE', KEYS[1], math.ceil((last - now) / 1000) + 1000)
       return {result, math.ceil(wait), clients}

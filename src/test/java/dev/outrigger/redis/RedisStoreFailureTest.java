@@ -212,4 +212,33 @@ class RedisStoreFailureTest {
       assertFalse(String.valueOf(t.getMessage()).contains("s3cret"), t.toString());
     }
   }
+
+  /**
+   * Redis's TIME is its wall clock. A bucket written while that clock read an hour later (a
+   * clock stepped back since, a failover to a replica whose clock is behind) must carry on as it
+   * was, not look used up for an hour.
+   */
+  @Test
+  void aRedisClockSteppedBackLeavesTheBucketAsItWas() throws Exception {
+    RateLimit limit = RateLimit.perSecond(10).burst(10);
+    RedisRateLimitStore store = store(RedisRateLimitStore.builder(redis.uri())
+        .timeout(Duration.ofSeconds(1)));
+    for (int i = 0; i < 10; i++) {
+      assertEquals(0, store.reserve("k", limit, 1, 0));
+    }
+    // Rewrite the bucket as the same state written an hour ahead on Redis's clock.
+    String key = store.redisKey("k");
+    String[] fields = redis.command("HGETALL " + key).split("\n");
+    StringBuilder hset = new StringBuilder("HSET " + key);
+    for (int i = 0; i < fields.length; i += 2) {
+      double v = Double.parseDouble(fields[i + 1]) + 3_600_000_000.0;
+      hset.append(' ').append(fields[i]).append(' ').append(String.format("%.17g", v));
+    }
+    redis.command(hset.toString());
+
+    // Empty at 10/s: the next permit within 100 ms, not in an hour.
+    long wait = store.reserve("k", limit, 1, TimeUnit.SECONDS.toNanos(1));
+    assertTrue(wait >= 0 && wait <= TimeUnit.MILLISECONDS.toNanos(150),
+        "wait " + wait + " ns for a permit of a bucket emptied a moment ago at 10/s");
+  }
 }
