@@ -152,10 +152,12 @@ public final class AdaptiveLimit {
     return new AdaptiveLimit(min, max, initial, backoffRatio, smoothing, window);
   }
 
+  /** The lowest the limit goes. */
   public int min() {
     return min;
   }
 
+  /** The highest the limit goes. */
   public int max() {
     return max;
   }
@@ -165,14 +167,17 @@ public final class AdaptiveLimit {
     return initial != 0 ? initial : Math.max(min, Math.min(max, DEFAULT_INITIAL));
   }
 
+  /** What a drop multiplies the limit by. */
   public double backoffRatio() {
     return backoffRatio;
   }
 
+  /** How much of each answer's adjustment is applied, in {@code (0, 1]}. */
   public double smoothing() {
     return smoothing;
   }
 
+  /** How long the lowest latency seen stays the host's no-queueing latency. */
   public Duration rttWindow() {
     return rttWindow;
   }

@@ -209,22 +209,29 @@ public final class ApiClient implements AutoCloseable {
     return build("GET", pathOrUrl, pathArgs);
   }
 
+  /** A POST of {@code pathOrUrl}, its {@code {name}} placeholders filled with {@code pathArgs}. */
   public ApiRequest post(String pathOrUrl, Object... pathArgs) {
     return build("POST", pathOrUrl, pathArgs);
   }
 
+  /** A PUT of {@code pathOrUrl}, its {@code {name}} placeholders filled with {@code pathArgs}. */
   public ApiRequest put(String pathOrUrl, Object... pathArgs) {
     return build("PUT", pathOrUrl, pathArgs);
   }
 
+  /** A PATCH of {@code pathOrUrl}, its {@code {name}} placeholders filled with {@code pathArgs}. */
   public ApiRequest patch(String pathOrUrl, Object... pathArgs) {
     return build("PATCH", pathOrUrl, pathArgs);
   }
 
+  /**
+   * A DELETE of {@code pathOrUrl}, its {@code {name}} placeholders filled with {@code pathArgs}.
+   */
   public ApiRequest delete(String pathOrUrl, Object... pathArgs) {
     return build("DELETE", pathOrUrl, pathArgs);
   }
 
+  /** A HEAD of {@code pathOrUrl}, its {@code {name}} placeholders filled with {@code pathArgs}. */
   public ApiRequest head(String pathOrUrl, Object... pathArgs) {
     return build("HEAD", pathOrUrl, pathArgs);
   }

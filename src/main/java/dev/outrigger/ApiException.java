@@ -27,10 +27,14 @@ public class ApiException extends RuntimeException {
     });
   }
 
+  /** Attempts sent to the network before the call failed. */
   private volatile int attempts;
+  /** A note appended to the message (why the call stopped, say), or null. */
   private volatile String note;
 
   /**
+   * Creates an exception for a failed call.
+   *
    * @param message what happened and where (method, redacted URL)
    * @param cause the underlying failure, or null
    * @param attempts attempts sent to the network before this failure

@@ -26,10 +26,15 @@ public final class ApiResponse<T> {
     this.elapsed = elapsed;
   }
 
+  /** The HTTP status, always 2xx. */
   public int status() {
     return status;
   }
 
+  /**
+   * The body mapped to {@code T}; null for {@code Void}, and for an empty body of a 204, a 205
+   * or a HEAD.
+   */
   public T body() {
     return body;
   }
@@ -52,6 +57,7 @@ public final class ApiResponse<T> {
     return headers.values(name);
   }
 
+  /** Every response header, as OkHttp's {@link Headers}. */
   public Headers headers() {
     return headers;
   }

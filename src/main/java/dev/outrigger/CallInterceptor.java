@@ -22,6 +22,12 @@ import okhttp3.Response;
 @FunctionalInterface
 public interface CallInterceptor {
 
+  /**
+   * Handles one call (or one attempt, for an attempt interceptor).
+   *
+   * @param chain the request, the call's context, and the rest of the chain
+   * @return the response, usually the one {@link Chain#proceed} returned
+   */
   Response intercept(Chain chain);
 
   /**
@@ -31,8 +37,10 @@ public interface CallInterceptor {
    * and after it proceeds, whatever the interceptors inside it did with theirs.
    */
   interface Chain {
+    /** The request this interceptor was given, before and after it proceeds. */
     Request request();
 
+    /** The call's context: method, URL, host, attempt, deadline and attributes. */
     CallContext context();
 
     /** Runs the rest of the chain with {@code request}. */

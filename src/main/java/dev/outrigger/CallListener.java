@@ -13,6 +13,7 @@ public interface CallListener {
   /** Does nothing. */
   CallListener NONE = new CallListener() {};
 
+  /** A logical call is starting, before any policy runs and before its first attempt. */
   default void callStart(CallContext call) {}
 
   /**

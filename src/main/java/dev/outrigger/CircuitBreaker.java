@@ -202,6 +202,7 @@ public final class CircuitBreaker {
     this.maxBreakers = b.maxBreakers;
   }
 
+  /** A builder with the defaults listed above. */
   public static Builder builder() {
     return new Builder();
   }
@@ -241,6 +242,7 @@ public final class CircuitBreaker {
     return enabled;
   }
 
+  /** Whether the window counts calls or seconds. */
   public WindowType slidingWindowType() {
     return slidingWindowType;
   }
@@ -250,18 +252,22 @@ public final class CircuitBreaker {
     return slidingWindowSize;
   }
 
+  /** How many calls the window must hold before the breaker may open. */
   public int minimumNumberOfCalls() {
     return minimumNumberOfCalls;
   }
 
+  /** The failure rate, in {@code (0, 1]}, at or above which the breaker opens. */
   public double failureRateThreshold() {
     return failureRateThreshold;
   }
 
+  /** The rate of slow calls, in {@code (0, 1]}, at or above which the breaker opens. */
   public double slowCallRateThreshold() {
     return slowCallRateThreshold;
   }
 
+  /** A call that takes longer than this is slow. */
   public Duration slowCallDuration() {
     return slowCallDuration;
   }
@@ -281,6 +287,7 @@ public final class CircuitBreaker {
     return maxWaitInOpenState;
   }
 
+  /** How many probe calls the half-open breaker admits. */
   public int permittedCallsInHalfOpen() {
     return permittedCallsInHalfOpen;
   }
@@ -300,6 +307,7 @@ public final class CircuitBreaker {
     return keyFunction;
   }
 
+  /** The most breakers a client keeps. */
   public int maxBreakers() {
     return maxBreakers;
   }
@@ -543,6 +551,8 @@ public final class CircuitBreaker {
     }
 
     /**
+     * The configuration, after checking the rules between settings.
+     *
      * @throws IllegalArgumentException if a count window is smaller than
      *     {@code minimumNumberOfCalls} (the breaker could never open), a time window is longer
      *     than {@link #MAX_WINDOW_SECONDS}, or the growth's maximum is shorter than

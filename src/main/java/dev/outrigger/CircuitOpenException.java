@@ -10,9 +10,19 @@ import java.time.Duration;
 public class CircuitOpenException extends ApiException {
   private static final long serialVersionUID = 1L;
 
+  /** The key of the breaker that refused. */
   private final String breaker;
+  /** How long until the breaker admits a probe. */
   private final Duration retryAfter;
 
+  /**
+   * Creates the exception for a call a breaker refused.
+   *
+   * @param message what was refused and why (method, redacted URL)
+   * @param breaker the key of the breaker that refused
+   * @param retryAfter how long until the breaker admits a probe; {@link Duration#ZERO} if now
+   * @param attempts attempts sent to the network before this refusal
+   */
   public CircuitOpenException(String message, String breaker, Duration retryAfter, int attempts) {
     super(message, null, attempts);
     this.breaker = breaker;

@@ -95,6 +95,7 @@ public final class Deadline implements Comparable<Deadline> {
     return deadlineNanos - now;
   }
 
+  /** Whether the deadline has passed: no time is left. */
   public boolean isExpired() {
     return remainingNanos() <= 0;
   }
@@ -139,6 +140,7 @@ public final class Deadline implements Comparable<Deadline> {
    * enclosing scope) and returns its result. The body's own exception type propagates.
    *
    * @throws IllegalArgumentException if {@code timeout} is negative
+   * @throws X what {@code body} throws
    */
   public static <T, X extends Throwable> T within(Duration timeout, Body<T, X> body) throws X {
     return within(after(timeout), body);
@@ -147,6 +149,8 @@ public final class Deadline implements Comparable<Deadline> {
   /**
    * Runs {@code body} with {@code deadline} in scope (tightened by any enclosing scope), for
    * example a deadline received from an upstream caller, and returns its result.
+   *
+   * @throws X what {@code body} throws
    */
   public static <T, X extends Throwable> T within(Deadline deadline, Body<T, X> body) throws X {
     Objects.requireNonNull(deadline, "deadline");
@@ -213,6 +217,12 @@ public final class Deadline implements Comparable<Deadline> {
    */
   @FunctionalInterface
   public interface Body<T, X extends Throwable> {
+    /**
+     * Runs the block.
+     *
+     * @return the block's result, which {@code within} returns
+     * @throws X whatever the block throws, which {@code within} rethrows
+     */
     T call() throws X;
   }
 }

@@ -7,6 +7,13 @@ package dev.outrigger;
 public class DeadlineExceededException extends ApiException {
   private static final long serialVersionUID = 1L;
 
+  /**
+   * Creates the exception for a call whose deadline ran out.
+   *
+   * @param message where the deadline ran out (method, redacted URL)
+   * @param cause the call's last failure, or null
+   * @param attempts attempts sent to the network before the deadline ran out
+   */
   public DeadlineExceededException(String message, Throwable cause, int attempts) {
     super(message, cause, attempts);
   }

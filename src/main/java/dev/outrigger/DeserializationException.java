@@ -7,6 +7,13 @@ package dev.outrigger;
 public class DeserializationException extends ApiException {
   private static final long serialVersionUID = 1L;
 
+  /**
+   * Creates the exception for a body that could not be decoded.
+   *
+   * @param message what could not be decoded and why (method, redacted URL, status)
+   * @param cause the decoder's failure, or null
+   * @param attempts attempts sent to the network so far
+   */
   public DeserializationException(String message, Throwable cause, int attempts) {
     super(message, cause, attempts);
   }

@@ -256,6 +256,13 @@ public final class FanOut<T> implements AutoCloseable {
    */
   @FunctionalInterface
   public interface Mapper<E, R> {
+    /**
+     * Maps one item.
+     *
+     * @param item one item of the collection
+     * @return the item's result, which may be null
+     * @throws Exception anything; it becomes the item's {@link Result.Failure}
+     */
     R apply(E item) throws Exception;
   }
 
@@ -268,6 +275,8 @@ public final class FanOut<T> implements AutoCloseable {
   @FunctionalInterface
   public interface ProgressListener {
     /**
+     * One more task ended.
+     *
      * @param completed tasks ended so far, failures included
      * @param failed how many of those failed
      * @param total tasks submitted so far

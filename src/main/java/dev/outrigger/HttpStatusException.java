@@ -7,12 +7,18 @@ package dev.outrigger;
 public class HttpStatusException extends ApiException {
   private static final long serialVersionUID = 1L;
 
+  /** The HTTP status. */
   private final int status;
+  /** The request method. */
   private final String method;
+  /** The request URL, redacted. */
   private final String url;
+  /** The start of the error body, bounded; empty when none. */
   private final String bodySnippet;
 
   /**
+   * Creates the exception for a response outside 2xx.
+   *
    * @param status the HTTP status
    * @param method the request method
    * @param url the request URL, already redacted
@@ -32,10 +38,12 @@ public class HttpStatusException extends ApiException {
     this.bodySnippet = bodySnippet == null ? "" : bodySnippet;
   }
 
+  /** The HTTP status the server answered with, outside 2xx. */
   public int status() {
     return status;
   }
 
+  /** The request method ({@code GET}, {@code POST}, ...). */
   public String method() {
     return method;
   }

@@ -322,10 +322,12 @@ public final class RateLimit {
     return keyedBy;
   }
 
+  /** The most keys with a bucket of their own. */
   public int maxKeys() {
     return maxKeys;
   }
 
+  /** The longest pause a server can impose on a key; {@link Duration#ZERO}: headers ignored. */
   public Duration maxPause() {
     return maxPause;
   }

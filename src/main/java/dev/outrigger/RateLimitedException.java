@@ -10,8 +10,16 @@ import java.time.Duration;
 public class RateLimitedException extends ApiException {
   private static final long serialVersionUID = 1L;
 
+  /** How long the wait for a permit would have been, or null. */
   private final Duration wouldWait;
 
+  /**
+   * Creates the exception for a refused permit.
+   *
+   * @param message what was refused and why
+   * @param wouldWait how long the wait would have been; {@code null} when no wait could ever do
+   * @param attempts attempts sent to the network before this refusal
+   */
   public RateLimitedException(String message, Duration wouldWait, int attempts) {
     super(message, null, attempts);
     this.wouldWait = wouldWait;

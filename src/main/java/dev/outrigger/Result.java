@@ -80,6 +80,12 @@ public sealed interface Result<T> permits Result.Success, Result.Failure {
    * @param <T> the type the task would have returned
    */
   record Failure<T>(Throwable error) implements Result<T> {
+    /**
+     * The result of a task that threw {@code error}.
+     *
+     * @param error what the task threw
+     * @throws NullPointerException if {@code error} is null
+     */
     public Failure {
       Objects.requireNonNull(error, "error");
     }

@@ -294,22 +294,27 @@ public final class Retry {
     return new Retry(v);
   }
 
+  /** The delay before the first retry, before jitter (zero for {@link #none()}). */
   public Duration initialDelay() {
     return initialDelay;
   }
 
+  /** The longest backoff delay, before jitter (zero for {@link #none()}). */
   public Duration maxDelay() {
     return maxDelay;
   }
 
+  /** The most attempts per call, the first included (1 for {@link #none()}). */
   public int maxAttempts() {
     return maxAttempts;
   }
 
+  /** How much each delay grows over the previous one. */
   public double multiplier() {
     return multiplier;
   }
 
+  /** How delays are randomised ({@link Jitter#NONE} for {@link #none()}). */
   public Jitter jitter() {
     return jitter;
   }
@@ -319,6 +324,7 @@ public final class Retry {
     return random;
   }
 
+  /** The longest wait a server's {@code Retry-After} can impose. */
   public Duration maxRetryAfter() {
     return maxRetryAfter;
   }
@@ -328,14 +334,17 @@ public final class Retry {
     return budgetEnabled;
   }
 
+  /** The retries the budget allows per call made, over {@link #budgetWindow()}. */
   public double budgetRatio() {
     return budgetRatio;
   }
 
+  /** How far back the budget counts calls and retries. */
   public Duration budgetWindow() {
     return budgetWindow;
   }
 
+  /** The budget's floor: retries per second always allowed per host, whatever the ratio. */
   public int budgetMinRetriesPerSecond() {
     return budgetMinRetriesPerSecond;
   }
@@ -355,6 +364,7 @@ public final class Retry {
     return retryOnException;
   }
 
+  /** Whether a call refused by an open circuit breaker is tried again. */
   public boolean retryWhenCircuitOpen() {
     return retryWhenCircuitOpen;
   }

@@ -28,13 +28,23 @@ public class TransportException extends ApiException {
     PROTOCOL
   }
 
+  /** What kind of transport failure this was. */
   private final Kind kind;
 
+  /**
+   * Creates the exception for a failure below HTTP.
+   *
+   * @param message what failed and where (method, redacted URL)
+   * @param cause the underlying {@link java.io.IOException}, or null
+   * @param attempts attempts sent to the network so far
+   * @param kind what kind of transport failure this was
+   */
   public TransportException(String message, Throwable cause, int attempts, Kind kind) {
     super(message, cause, attempts);
     this.kind = kind;
   }
 
+  /** What kind of transport failure this was. */
   public Kind kind() {
     return kind;
   }

@@ -488,6 +488,7 @@ public final class OutriggerMetrics implements CallListener, AutoCloseable {
       return this;
     }
 
+    /** A new listener with these settings; add it to a client with {@code addListener}. */
     public OutriggerMetrics build() {
       return new OutriggerMetrics(this);
     }
