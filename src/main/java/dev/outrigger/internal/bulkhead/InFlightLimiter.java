@@ -6,6 +6,7 @@ import dev.outrigger.CallInterceptor;
 import dev.outrigger.CallListener;
 import dev.outrigger.Deadline;
 import dev.outrigger.DeadlineExceededException;
+import dev.outrigger.HttpStatusException;
 import dev.outrigger.TransportException;
 import dev.outrigger.internal.Failures;
 import dev.outrigger.internal.KeepsClock;
@@ -137,13 +138,26 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
     int sentBefore = ctx.attemptsSent();
     try {
       Response response = chain.proceed(chain.request());
-      int code = response.code();
-      sample(host, ctx, start, inFlight, code == 503 || code == 429);
+      // Only an answer from the host says anything of it: not one an attempt interceptor made
+      // itself (a cache, a stub), whose latency would pass for the host's no-load latency.
+      if (ctx.attemptsSent() > sentBefore) {
+        int code = response.code();
+        sample(host, ctx, start, inFlight, code == 503 || code == 429);
+      }
       return response;
     } catch (DeadlineExceededException e) {
-      // Only an attempt that went out was cut; one refused before sending says nothing.
-      if (ctx.attemptsSent() > sentBefore) {
+      // Only an attempt that went out was cut; one refused before sending says nothing. Nor
+      // does one whose budget, when it got its slot, was too short for even an unloaded
+      // answer (a caller's own tight deadline, or time spent waiting here): counting it would
+      // let one hurried caller, or the queue itself, cut the limit for every caller.
+      if (ctx.attemptsSent() > sentBefore && hadTime(host, ctx, start)) {
         sample(host, ctx, start, inFlight, true);
+      }
+      throw e;
+    } catch (HttpStatusException e) {
+      // A status an attempt interceptor threw rather than returned.
+      if (ctx.attemptsSent() > sentBefore) {
+        sample(host, ctx, start, inFlight, e.status() == 503 || e.status() == 429);
       }
       throw e;
     } catch (TransportException e) {
@@ -156,6 +170,19 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
       host.slots.release();
       leave(key, host);
     }
+  }
+
+  /**
+   * Whether an attempt that started at {@code start} had at least twice the host's no-load
+   * latency left of its deadline: enough that a cut says the host was slow. Before the host
+   * has answered once, its no-load latency is unknown and a cut says nothing either.
+   */
+  private static boolean hadTime(Host host, CallContext ctx, long start) {
+    if (!(ctx instanceof RealCallContext real)) {
+      return true;
+    }
+    long noLoad = host.vegas.noLoadRttNanos();
+    return noLoad > 0 && real.remainingNanos(start) >= 2 * noLoad;
   }
 
   /** Feeds one attempt to the host's estimator, resizes its slots and reports the change. */

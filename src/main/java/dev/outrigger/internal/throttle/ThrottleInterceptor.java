@@ -117,7 +117,8 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
       host.window.record(false);
       throw new RateLimitedException(describe(ctx) + ": refused by the client-side throttle for "
           + ctx.host() + " (rejection probability " + format(p) + ": the backend accepted "
-          + counts.accepts() + " of the last " + counts.requests() + " attempts, K = " + k + ")",
+          + counts.accepts() + " of the last " + counts.requests()
+          + " requests, refused ones included, K = " + k + ")",
           null, ctx.attemptsSent());
     }
     int sentBefore = ctx.attemptsSent();
@@ -125,9 +126,11 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
     try {
       response = chain.proceed(chain.request());
     } catch (RuntimeException | Error e) {
-      if (ctx.attemptsSent() > sentBefore && !Failures.isCancellation(e)) {
+      // A deadline's cut is the caller's budget running out, not the backend refusing: one
+      // caller with a tight deadline must not get every other caller's requests refused.
+      if (ctx.attemptsSent() > sentBefore && !Failures.isCancellation(e)
+          && !(e instanceof DeadlineExceededException)) {
         boolean rejected = e instanceof TransportException
-            || e instanceof DeadlineExceededException
             || e instanceof HttpStatusException h && (h.status() == 429 || h.status() == 503);
         host.window.record(!rejected);
       }
