@@ -387,9 +387,10 @@ public final class ApiClient implements AutoCloseable {
    * Releases the connection pool when no client derived with {@link #newBuilder()} still uses
    * it, and stops the dispatcher's threads. Calls after close fail with
    * {@link IllegalStateException}. A call under way finishes the attempt it has sent, but sends
-   * no new one (a retry, or an attempt still waiting for a permit or a slot fails with a
-   * {@code CANCELLED} {@link TransportException}), and once the pool is released each
-   * connection is closed as its attempt ends. Closing twice is harmless.
+   * no new one (a retry fails with a {@code CANCELLED} {@link TransportException}, and so does
+   * an attempt waiting for a permit or a slot once it gets one; its wait is not cut short, and
+   * may end with its deadline instead), and once the pool is released each connection is
+   * closed as its attempt ends. Closing twice is harmless.
    */
   @Override
   public void close() {
