@@ -15,6 +15,7 @@ import dev.outrigger.internal.RealCallContext;
 import java.io.InterruptedIOException;
 import java.time.Duration;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.Map;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -56,13 +57,14 @@ import org.slf4j.LoggerFactory;
  * <p>With an {@link AdaptiveLimit} each host's limit is learnt by a {@link VegasLimit} from every
  * attempt's latency and outcome: a response with {@code 503} or {@code 429}, a
  * {@link TransportException} of kind {@code TIMEOUT} or a {@link DeadlineExceededException}
- * during the attempt is a drop; any other response is a latency sample; other failures
+ * during an attempt that had twice the no-load latency to run is a drop; any other response the
+ * host sent is a latency sample (one an attempt interceptor made itself is not); other failures
  * (connect errors, cancellation) teach nothing. The semaphore is resized as the limit moves
  * (shrinking lets the attempts in flight finish; new ones wait until the count is below the new
  * limit). Each change goes to {@link CallListener#adaptiveLimitChanged} (on the thread whose
  * attempt caused it), and a change of 10% or more since the last logged value is logged at
- * DEBUG. A host whose idle state is dropped (beyond {@link #IDLE_HOSTS_KEPT}) starts over from
- * the initial limit.
+ * DEBUG. Beyond {@link #IDLE_HOSTS_KEPT} idle hosts, the one idle the longest loses its state
+ * and starts over from the initial limit when it is used again.
  */
 public final class InFlightLimiter implements CallInterceptor, KeepsClock {
   /** The per-host limit of a client built with defaults. */
@@ -360,9 +362,33 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
     }
   }
 
-  /** Unregisters the caller; the last user retires the state when many hosts are tracked. */
+  /**
+   * Unregisters the caller. When it was the last user and more than {@link #IDLE_HOSTS_KEPT}
+   * hosts are tracked, the host idle the longest loses its state: not this one, which was in
+   * use a moment ago and would otherwise start over from its initial limit at every call.
+   */
   private void leave(String key, Host h) {
-    if (h.leave() && hosts.size() > IDLE_HOSTS_KEPT && h.retire()) {
+    if (!h.leave()) {
+      return;
+    }
+    h.lastUsedNanos = clock.nanoTime();
+    if (hosts.size() <= IDLE_HOSTS_KEPT) {
+      return;
+    }
+    String oldestKey = null;
+    Host oldest = null;
+    for (Map.Entry<String, Host> e : hosts.entrySet()) {
+      Host other = e.getValue();
+      if (other != h && other.idle()
+          && (oldest == null || other.lastUsedNanos - oldest.lastUsedNanos < 0)) {
+        oldest = other;
+        oldestKey = e.getKey();
+      }
+    }
+    if (oldest != null && oldest.retire()) {
+      hosts.remove(oldestKey, oldest);
+    } else if (oldest == null && h.retire()) {
+      // Every other host is in use: this one is the only idle state to drop.
       hosts.remove(key, h);
     }
   }
@@ -490,6 +516,9 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
       }
     }
 
+    /** When its last user left (the limiter's clock); for choosing which idle host to drop. */
+    volatile long lastUsedNanos;
+
     boolean enter() {
       while (true) {
         int u = users.get();
@@ -509,6 +538,10 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
 
     boolean retire() {
       return users.compareAndSet(0, -1);
+    }
+
+    boolean idle() {
+      return users.get() == 0;
     }
   }
 

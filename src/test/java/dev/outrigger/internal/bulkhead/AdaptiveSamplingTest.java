@@ -23,9 +23,15 @@ class AdaptiveSamplingTest {
     final int code;
     final boolean sends;
     final boolean throwStatus;
+    final String host;
     int sent;
 
     Ctx(int code, boolean sends, boolean throwStatus) {
+      this("api:443", code, sends, throwStatus);
+    }
+
+    Ctx(String host, int code, boolean sends, boolean throwStatus) {
+      this.host = host;
       this.code = code;
       this.sends = sends;
       this.throwStatus = throwStatus;
@@ -36,11 +42,11 @@ class AdaptiveSamplingTest {
     }
 
     @Override public HttpUrl url() {
-      return HttpUrl.get("http://api:443/x");
+      return HttpUrl.get("http://" + host + "/x");
     }
 
     @Override public String host() {
-      return "api:443";
+      return host;
     }
 
     @Override public int attempt() {
@@ -114,5 +120,18 @@ class AdaptiveSamplingTest {
     InFlightLimiter l = limiter();
     assertThrows(HttpStatusException.class, () -> l.intercept(new Ctx(503, true, true)));
     assertEquals(10, l.limit("api:443"));
+  }
+
+  @Test
+  void theHostInUseKeepsItsLearntLimitWhileTheStalestIdleHostGoes() {
+    InFlightLimiter l = limiter();
+    for (int i = 0; i < InFlightLimiter.IDLE_HOSTS_KEPT; i++) {
+      l.intercept(new Ctx("stale" + i + ":80", 200, true, false));
+    }
+    l.intercept(new Ctx(503, true, false));
+    assertEquals(10, l.limit("api:443"), "the overloaded host's learnt limit");
+    assertEquals(InFlightLimiter.IDLE_HOSTS_KEPT, l.hostsTracked());
+    l.intercept(new Ctx(503, true, false));
+    assertEquals(5, l.limit("api:443"), "learnt on, not started over");
   }
 }
