@@ -37,6 +37,17 @@ class ClientSecurityTest {
       assertTrue(relative.getMessage().contains("/x?token=REDACTED&page=2"),
           relative.getMessage());
     }
+    for (String bad : new String[] {"https://svc:Zm9v/YmFy@api.example.com:99999/x",
+        "https://svc:s3cr#t@api.example.com:99999/x", "https://svc:a?b@api.example.com:99999/x"}) {
+      try (ApiClient client = ApiClient.builder().build()) {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+            () -> client.get(bad));
+        assertFalse(e.getMessage().contains("svc"), e.getMessage());
+      }
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> ApiClient.builder().baseUrl(bad).build());
+      assertFalse(e.getMessage().contains("svc"), e.getMessage());
+    }
     IllegalArgumentException base = assertThrows(IllegalArgumentException.class,
         () -> ApiClient.builder()
             .baseUrl("https://svc:s3cr3t-pw@api.example.com:99999/v1?api_key=k3y&v=1#tok")

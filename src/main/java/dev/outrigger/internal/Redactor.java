@@ -77,14 +77,14 @@ public final class Redactor {
     if (url == null) {
       return "null";
     }
-    String s = url;
+    // User info first: a password may hold '/', '?' or '#', which would hide it from the rest.
+    String s = withoutUserInfo(url);
     String fragment = "";
     int hash = s.indexOf('#');
     if (hash >= 0) {
       s = s.substring(0, hash);
       fragment = "#" + MASK;
     }
-    s = withoutUserInfo(s);
     int q = s.indexOf('?');
     if (q < 0) {
       return s + fragment;
@@ -102,15 +102,16 @@ public final class Redactor {
     return sb.append(fragment).toString();
   }
 
-  /** {@code url} without the user info of its authority ({@code user:password@}), if any. */
+  /**
+   * {@code url} without the user info of its authority ({@code user:password@}), if any: for
+   * text that did not parse, everything from the scheme to the last {@code @}, since a password
+   * may hold any character. (An {@code @} later in the path takes more with it: in a message,
+   * too much hidden is better than a password shown.)
+   */
   public static String withoutUserInfo(String url) {
     int scheme = url.indexOf("://");
     int start = scheme < 0 ? 0 : scheme + 3;
-    int end = start;
-    while (end < url.length() && "/?#".indexOf(url.charAt(end)) < 0) {
-      end++;
-    }
-    int at = url.lastIndexOf('@', end - 1);
+    int at = url.lastIndexOf('@');
     return at < start ? url : url.substring(0, start) + url.substring(at + 1);
   }
 

@@ -368,11 +368,9 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
    * use a moment ago and would otherwise start over from its initial limit at every call.
    */
   private void leave(String key, Host h) {
-    if (!h.leave()) {
-      return;
-    }
+    // Dated before it can look idle, so a scan never takes it for the oldest on a stale date.
     h.lastUsedNanos = clock.nanoTime();
-    if (hosts.size() <= IDLE_HOSTS_KEPT) {
+    if (!h.leave() || hosts.size() <= IDLE_HOSTS_KEPT) {
       return;
     }
     String oldestKey = null;
@@ -385,11 +383,10 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
         oldestKey = e.getKey();
       }
     }
+    // With every other host in use, nothing goes: the state is bounded by the hosts in use
+    // plus those kept idle, and the idle ones beyond the bound go one per call as hosts leave.
     if (oldest != null && oldest.retire()) {
       hosts.remove(oldestKey, oldest);
-    } else if (oldest == null && h.retire()) {
-      // Every other host is in use: this one is the only idle state to drop.
-      hosts.remove(key, h);
     }
   }
 

@@ -117,7 +117,7 @@ public final class Urls {
           HttpUrl full = HttpUrl.parse(path);
           if (full == null) {
             throw new IllegalArgumentException("not a valid http(s) URL: '"
-                + Redactor.withoutUserInfo(origin) + "...'");
+                + Redactor.DEFAULTS.text(path) + "'");
           }
           return full;
         }
