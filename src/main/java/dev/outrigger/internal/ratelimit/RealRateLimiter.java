@@ -48,7 +48,14 @@ public final class RealRateLimiter {
   }
 
   private final ConcurrentHashMap<String, TokenBucket> buckets = new ConcurrentHashMap<>();
+  private static final int MAX_OVERFLOW_KEYS = 4096;
   private final ConcurrentHashMap<String, Bands> overrides = new ConcurrentHashMap<>();
+  /**
+   * Keys that took from the overflow bucket since it was last full (at most
+   * {@link #MAX_OVERFLOW_KEYS} or maxKeys of them, whichever is more): a bucket of their own
+   * starts where the shared one stands.
+   */
+  private final java.util.Set<String> inOverflow = ConcurrentHashMap.newKeySet();
   private final ConcurrentHashMap<String, Adapted> adapted = new ConcurrentHashMap<>();
   private final AtomicLong version = new AtomicLong();
   private final AtomicLong nextSweep;
@@ -381,19 +388,26 @@ public final class RealRateLimiter {
     // A key with a rate of its own (an operator's override, an adapted rate) always gets its own
     // bucket: the shared one has the default rate. Such keys are few, and set on purpose.
     boolean ownRate = shape != defaults;
-    if (!ownRate && buckets.size() >= defaults.limit.maxKeys()) {
+    int max = defaults.limit.maxKeys();
+    if (!ownRate && buckets.size() >= max) {
+      if (inOverflow.size() < Math.max(MAX_OVERFLOW_KEYS, max)) {
+        inOverflow.add(key);
+      }
       return overflow;
     }
-    // A key with the default rate may have shared the overflow bucket until now: it starts
-    // where that bucket stands (full when nobody used it), never fuller, and still paused if it
-    // was. Stricter for new keys while the table is full, never looser.
-    TokenBucket shared = overflow;
-    while (shared.successor != null) {
-      shared = shared.successor;
+    // A key that shared the overflow bucket starts where that bucket stands, never fuller, and
+    // still paused if the server paused it there (even if it has a rate of its own by now).
+    // Any other key starts full: what other keys did in the shared bucket is not its own.
+    TokenBucket fresh;
+    if (inOverflow.remove(key)) {
+      TokenBucket shared = overflow;
+      while (shared.successor != null) {
+        shared = shared.successor;
+      }
+      fresh = shared.startingLikeThis(shape, nowNanos);
+    } else {
+      fresh = TokenBucket.full(shape, new PauseState(nowNanos), nowNanos);
     }
-    TokenBucket fresh = ownRate
-        ? TokenBucket.full(shape, new PauseState(nowNanos), nowNanos)
-        : shared.startingLikeThis(shape, nowNanos);
     TokenBucket prev = buckets.putIfAbsent(key, fresh);
     if (prev != null) {
       return prev;
@@ -415,6 +429,10 @@ public final class RealRateLimiter {
       if (b.retireIfFull(nowNanos)) {
         buckets.remove(e.getKey(), b);
       }
+    }
+    if (!inOverflow.isEmpty() && overflow.isFull(nowNanos)) {
+      // The shared bucket has refilled and is not paused: its keys owe nothing any more.
+      inOverflow.clear();
     }
   }
 

@@ -118,6 +118,21 @@ abstract sealed class TokenBucket permits TokenBucket.Single, TokenBucket.Multi 
     return min;
   }
 
+  /** Whether this bucket is full and unpaused now (false when retired). */
+  final boolean isFull(long nowNanos) {
+    long[] s = snapshot();
+    if (s == null) {
+      return false;
+    }
+    long now = bands.units(nowNanos);
+    for (long t : s) {
+      if (t - now > 0) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   /** Whether this bucket is indistinguishable from a new one, so it can be dropped. */
   final boolean retireIfFull(long nowNanos) {
     long[] s = snapshot();

@@ -377,4 +377,25 @@ class RealRateLimiterTest {
     assertEquals(0, l.adaptedCount());
     assertEquals(1, l.overrideCount());
   }
+
+  @Test
+  void aNewKeyThatNeverSharedTheOverflowBucketStartsFullAndUnpaused() {
+    RealRateLimiter l = new RealRateLimiter(RateLimit.perSecond(10).maxKeys(1), now());
+    assertTrue(l.tryAcquire("a", 1, now()));   // "a" fills the table
+    l.pause("noisy", now(), 60 * S);            // "noisy" is in the overflow bucket: 60 s
+    clock.advanceMillis(2000);                  // sweep due; "a" is full again and dropped
+    assertTrue(l.tryAcquire("fresh", 10, now()), "another key's pause, or its permits");
+    assertFalse(l.tryAcquire("noisy", 1, now()), "noisy keeps its pause in a bucket of its own");
+  }
+
+  @Test
+  void anAdaptedKeyKeepsTheServerPauseItTookInTheOverflowBucket() {
+    RealRateLimiter l = new RealRateLimiter(RateLimit.perSecond(10).maxKeys(1), now());
+    assertTrue(l.tryAcquire("a", 1, now()));
+    assertTrue(l.tryAcquire("b", 1, now()));   // "b" is in the overflow bucket
+    l.pause("b", now(), 30 * S);                // a 429 with Retry-After: 30 ...
+    l.adapt("b", 5.0, now());                   // ... then the rate adapts to it
+    clock.advanceMillis(10);
+    assertFalse(l.tryAcquire("b", 1, now()), "b was granted 10 ms into a 30 s server pause");
+  }
 }
