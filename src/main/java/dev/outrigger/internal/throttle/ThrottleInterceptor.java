@@ -126,11 +126,12 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
     try {
       response = chain.proceed(chain.request());
     } catch (RuntimeException | Error e) {
-      // A deadline's cut is the caller's budget running out, not the backend refusing: one
-      // caller with a tight deadline must not get every other caller's requests refused.
-      if (ctx.attemptsSent() > sentBefore && !Failures.isCancellation(e)
-          && !(e instanceof DeadlineExceededException)) {
+      // A deadline's cut counts as a rejection: with no attempt timeout it is the only sign of
+      // a backend that hangs. (So a caller whose deadline is shorter than the backend's normal
+      // latency counts against it too; README says so.)
+      if (ctx.attemptsSent() > sentBefore && !Failures.isCancellation(e)) {
         boolean rejected = e instanceof TransportException
+            || e instanceof DeadlineExceededException
             || e instanceof HttpStatusException h && (h.status() == 429 || h.status() == 503);
         host.window.record(!rejected);
       }
