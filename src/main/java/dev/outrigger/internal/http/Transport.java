@@ -206,7 +206,7 @@ public final class Transport implements CallInterceptor, KeepsClock {
           noteWritten(call, ctx);
         }
       }
-      response = buffer(received, ctx);
+      response = buffer(received, ctx, call);
     } catch (IOException e) {
       ApiException failure = translate(e, ctx, capped, timeout, timer.timedOut(e));
       long nanos = ctx.readClock() - start;
@@ -279,7 +279,7 @@ public final class Transport implements CallInterceptor, KeepsClock {
    * ({@link RealCallContext#bufferInPlace}). A larger body is moved out of Okio's buffer into an
    * array, and the response rebuilt around it: memory for one copy of it, not two.
    */
-  private Response buffer(Response response, RealCallContext ctx) throws IOException {
+  private Response buffer(Response response, RealCallContext ctx, Call call) throws IOException {
     ResponseBody body = response.body();
     boolean buffered = false;
     // An error's body is kept for its snippet and for the policies' predicates, not decoded: one
@@ -295,8 +295,11 @@ public final class Transport implements CallInterceptor, KeepsClock {
       if (source.request(maxResponseBytes + 1)) {
         if (error) {
           byte[] head = source.getBuffer().readByteArray(maxResponseBytes);
-          // finally closes the original, unread to its end: OkHttp drops its connection.
-          return response.newBuilder().body(new BufferedBody(head, body.contentType())).build();
+          // The rest is never read: cancelling closes the socket at once, where closing the
+          // body would first let OkHttp read on for up to 100 ms to keep the connection.
+          call.cancel();
+          return response.newBuilder().removeHeader("Content-Length")
+              .body(new BufferedBody(head, body.contentType())).build();
         }
         throw tooLarge(ctx, response, "is larger than " + maxResponseBytes + " bytes");
       }
