@@ -77,7 +77,7 @@ class RedisStoreFailureTest {
     redis.command("CLIENT PAUSE 300 ALL");
     store.reserve("k", limit, 1, 0); // one slow answer: a hiccup, answered by the fallback
     assertFalse(store.degraded());
-    Thread.sleep(400);
+    redis.command("PING"); // held by Redis until its pause is over
     assertEquals(0, store.reserve("k", limit, 1, 0), "Redis answers again");
 
     now.addAndGet(TimeUnit.MINUTES.toNanos(10)); // ten quiet minutes later, Redis goes away
@@ -123,7 +123,7 @@ class RedisStoreFailureTest {
     for (Thread t : ts) {
       t.join();
     }
-    Thread.sleep(200); // the stall is over
+    redis.command("PING"); // held by Redis until the stall is over
 
     assertFalse(store.degraded(), "a 120 ms stall, seen at once by 3 callers, is an outage");
   }
