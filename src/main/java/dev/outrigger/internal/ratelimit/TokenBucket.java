@@ -121,9 +121,17 @@ abstract sealed class TokenBucket permits TokenBucket.Single, TokenBucket.Multi 
   /** Whether this bucket is full and unpaused now (false when retired). */
   final boolean isFull(long nowNanos) {
     long[] s = snapshot();
-    if (s == null) {
-      return false;
-    }
+    return s != null && full(s, nowNanos);
+  }
+
+  /** Whether this bucket is indistinguishable from a new one, so it can be dropped. */
+  final boolean retireIfFull(long nowNanos) {
+    long[] s = snapshot();
+    return s != null && full(s, nowNanos) && retire(s);
+  }
+
+  /** Whether state {@code s} is a full bucket at {@code nowNanos}. */
+  private boolean full(long[] s, long nowNanos) {
     long now = bands.units(nowNanos);
     for (long t : s) {
       if (t - now > 0) {
@@ -131,21 +139,6 @@ abstract sealed class TokenBucket permits TokenBucket.Single, TokenBucket.Multi 
       }
     }
     return true;
-  }
-
-  /** Whether this bucket is indistinguishable from a new one, so it can be dropped. */
-  final boolean retireIfFull(long nowNanos) {
-    long[] s = snapshot();
-    if (s == null) {
-      return false;
-    }
-    long now = bands.units(nowNanos);
-    for (long t : s) {
-      if (t - now > 0) {
-        return false;
-      }
-    }
-    return retire(s);
   }
 
   /**

@@ -19,7 +19,7 @@ import org.junit.jupiter.api.Test;
 /** What the adaptive in-flight limit learns from, and what it must not. */
 class AdaptiveSamplingTest {
   /** One attempt's context and chain: answers {@code code}, sent to the host or not. */
-  static final class Ctx implements CallContext, CallInterceptor.Chain {
+  static class Ctx implements CallContext, CallInterceptor.Chain {
     final int code;
     final boolean sends;
     final boolean throwStatus;
@@ -83,10 +83,14 @@ class AdaptiveSamplingTest {
       return this;
     }
 
+    /** Runs while the attempt is in flight, before its answer. */
+    void beforeAnswer() {}
+
     @Override public Response proceed(Request r) {
       if (sends) {
         sent++;
       }
+      beforeAnswer();
       if (throwStatus) {
         throw new HttpStatusException(code, "GET", r.url().toString(), "", sent);
       }

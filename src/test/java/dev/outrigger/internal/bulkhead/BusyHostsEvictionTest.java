@@ -3,19 +3,11 @@ package dev.outrigger.internal.bulkhead;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.outrigger.AdaptiveLimit;
-import dev.outrigger.CallContext;
-import dev.outrigger.CallInterceptor;
-import dev.outrigger.Deadline;
 import dev.outrigger.internal.NanoClock;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import okhttp3.HttpUrl;
-import okhttp3.Protocol;
-import okhttp3.Request;
-import okhttp3.Response;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -23,68 +15,18 @@ import org.junit.jupiter.api.Test;
  * whose call just ended", also while more than 64 other hosts are busy.
  */
 class BusyHostsEvictionTest {
-  static final class Ctx implements CallContext, CallInterceptor.Chain {
-    final String host;
-    final int code;
+  /** An attempt that, given latches, stays in flight until released. */
+  static final class Ctx extends AdaptiveSamplingTest.Ctx {
     final CountDownLatch entered;
     final CountDownLatch release;
-    int sent;
 
     Ctx(String host, int code, CountDownLatch entered, CountDownLatch release) {
-      this.host = host;
-      this.code = code;
+      super(host, code, true, false);
       this.entered = entered;
       this.release = release;
     }
 
-    @Override public String method() {
-      return "GET";
-    }
-
-    @Override public HttpUrl url() {
-      return HttpUrl.get("http://" + host + "/x");
-    }
-
-    @Override public String host() {
-      return host;
-    }
-
-    @Override public int attempt() {
-      return 1;
-    }
-
-    @Override public int attemptsSent() {
-      return sent;
-    }
-
-    @Override public boolean requestWritten() {
-      return sent > 0;
-    }
-
-    @Override public Deadline deadline() {
-      return Deadline.after(Duration.ofSeconds(5));
-    }
-
-    @Override public boolean idempotent() {
-      return true;
-    }
-
-    @Override public Object attribute(String n) {
-      return null;
-    }
-
-    @Override public void attribute(String n, Object v) {}
-
-    @Override public Request request() {
-      return new Request.Builder().url(url()).build();
-    }
-
-    @Override public CallContext context() {
-      return this;
-    }
-
-    @Override public Response proceed(Request r) {
-      sent++;
+    @Override void beforeAnswer() {
       if (entered != null) {
         entered.countDown();
         try {
@@ -93,8 +35,6 @@ class BusyHostsEvictionTest {
           Thread.currentThread().interrupt();
         }
       }
-      return new Response.Builder().request(r).protocol(Protocol.HTTP_1_1).code(code)
-          .message("m").build();
     }
   }
 
