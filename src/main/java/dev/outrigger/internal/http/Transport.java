@@ -176,9 +176,7 @@ public final class Transport implements CallInterceptor, KeepsClock {
     // OkHttp's call timeout, whose single lock every attempt would queue on (DeadlineWatchdog).
     // On the system clock the reading above dates the deadline (start + remaining is the call's
     // deadline exactly); a test's clock says nothing of System.nanoTime().
-    DeadlineWatchdog.Timer timer = ctx.clock() == NanoClock.SYSTEM
-        ? DeadlineWatchdog.watch(call, start + timeout, timeout)
-        : DeadlineWatchdog.watch(call, timeout);
+    DeadlineWatchdog.Timer timer = watch(call, ctx, start, timeout, start);
     try {
       Response received;
       for (int resent = 0; ; resent++) {
@@ -198,10 +196,7 @@ public final class Transport implements CallInterceptor, KeepsClock {
           }
           timer.done();
           call = okhttp.newCall(request);
-          long left = ctx.remainingNanos(ctx.readClock());
-          timer = ctx.clock() == NanoClock.SYSTEM
-              ? DeadlineWatchdog.watch(call, start + timeout, timeout)
-              : DeadlineWatchdog.watch(call, Math.min(timeout, Math.max(1, left)));
+          timer = watch(call, ctx, start, timeout, ctx.readClock());
         } finally {
           noteWritten(call, ctx);
         }
@@ -245,6 +240,18 @@ public final class Transport implements CallInterceptor, KeepsClock {
     }
     ctx.listener().attemptEnd(ctx, response.code(), null, elapsed);
     return response;
+  }
+
+  /**
+   * Has the watchdog cancel {@code call} at {@code start + timeout}: on the system clock exactly
+   * (its readings are the watchdog's); on a test's clock, after what is left of {@code timeout}
+   * at {@code now}, a reading of that clock.
+   */
+  private static DeadlineWatchdog.Timer watch(
+      Call call, RealCallContext ctx, long start, long timeout, long now) {
+    return ctx.clock() == NanoClock.SYSTEM
+        ? DeadlineWatchdog.watch(call, start + timeout, timeout)
+        : DeadlineWatchdog.watch(call, Math.max(1, timeout - (now - start)));
   }
 
   /** {@code nanos} for the listener, or null if it ignores elapsed times (see JfrListener). */
