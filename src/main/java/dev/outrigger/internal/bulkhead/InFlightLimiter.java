@@ -132,7 +132,7 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
     try {
       acquire(host, ctx);
     } catch (RuntimeException | Error e) {
-      leave(key, host);
+      leave(key, host, clock.nanoTime());
       throw e;
     }
     int inFlight = host.inFlight.incrementAndGet();
@@ -170,7 +170,7 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
     } finally {
       host.inFlight.decrementAndGet();
       host.slots.release();
-      leave(key, host);
+      leave(key, host, start);
     }
   }
 
@@ -363,13 +363,15 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
   }
 
   /**
-   * Unregisters the caller. When it was the last user and more than {@link #IDLE_HOSTS_KEPT}
-   * hosts are tracked, the host idle the longest loses its state: not this one, which was in
-   * use a moment ago and would otherwise start over from its initial limit at every call.
+   * Unregisters the caller, whose use of {@code h} is dated {@code usedNanos}. When it was the
+   * last user and more than {@link #IDLE_HOSTS_KEPT} hosts are tracked, the host idle the
+   * longest loses its state: not this one, which was in use a moment ago and would otherwise
+   * start over from its initial limit at every call.
    */
-  private void leave(String key, Host h) {
-    // Dated before it can look idle, so a scan never takes it for the oldest on a stale date.
-    h.lastUsedNanos = clock.nanoTime();
+  private void leave(String key, Host h, long usedNanos) {
+    // Dated before it can look idle, so a scan never takes it for the oldest on a stale date;
+    // by the attempt's own start reading, not a clock reading more per attempt.
+    h.lastUsedNanos = usedNanos;
     if (!h.leave() || hosts.size() <= IDLE_HOSTS_KEPT) {
       return;
     }
