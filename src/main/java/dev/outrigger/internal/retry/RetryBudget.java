@@ -199,10 +199,9 @@ public final class RetryBudget {
     if (w == null) {
       return reserve / (double) UNIT;
     }
-    double floor = floorIntervalNanos == 0 ? 0
-        : Math.floor((floorCapacityNanos - (Math.max(w.floorTat.get(), now) - now))
-            / (double) floorIntervalNanos);
-    return Math.max(0, w.sum(epoch)) / (double) UNIT + Math.max(0, floor);
+    long floor = floorIntervalNanos == 0 ? 0
+        : w.floorHeld(now, floorIntervalNanos, floorCapacityNanos);
+    return Math.max(0, w.sum(epoch)) / (double) UNIT + floor;
   }
 
   /** How many keys have their own window (the overflow window excluded). */
@@ -320,6 +319,12 @@ public final class RetryBudget {
           return true;
         }
       }
+    }
+
+    /** The floor's whole retries held at {@code now}. */
+    long floorHeld(long now, long interval, long capacity) {
+      long used = Math.max(floorTat.get(), now) - now;
+      return Math.max(0, (capacity - used) / interval);
     }
 
     /** Gives one of the floor's retries back (never more than the bucket holds). */
