@@ -2,6 +2,7 @@ package dev.outrigger;
 
 import com.fasterxml.jackson.databind.JavaType;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.outrigger.internal.Closing;
 import dev.outrigger.internal.ExceptionAccess;
 import dev.outrigger.internal.Failures;
 import dev.outrigger.internal.NanoClock;
@@ -38,7 +39,6 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Collectors;
 import javax.net.ssl.SSLSocketFactory;
 import javax.net.ssl.X509TrustManager;
@@ -121,7 +121,7 @@ public final class ApiClient implements AutoCloseable {
   private final PolicyChain chain;
   private final BreakerInterceptor breakers;
   private final RateLimitInterceptor rateLimiter;
-  private final AtomicBoolean closed = new AtomicBoolean();
+  private final Closing closed = new Closing();
   private static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(2);
   private static final Duration DEFAULT_IO_TIMEOUT = Duration.ofSeconds(30);
 
@@ -182,7 +182,7 @@ public final class ApiClient implements AutoCloseable {
         && b.retry.retryOnResponse() == null && b.auth == null;
     list.add(new Transport(okhttp, b.attemptTimeout, b.maxResponseBytes, b.deadlineHeader,
         noUserCode, noOneReadsBodies, closed, transport));
-    this.chain = new PolicyChain(list);
+    this.chain = new PolicyChain(list, closed);
     WatchdogKeeper.acquire();
     DeadlineWatchdog.acquire();
   }
@@ -387,14 +387,14 @@ public final class ApiClient implements AutoCloseable {
    * Releases the connection pool when no client derived with {@link #newBuilder()} still uses
    * it, and stops the dispatcher's threads. Calls after close fail with
    * {@link IllegalStateException}. A call under way finishes the attempt it has sent, but sends
-   * no new one (a retry fails with a {@code CANCELLED} {@link TransportException}, and so does
-   * an attempt waiting for a permit or a slot once it gets one; its wait is not cut short, and
-   * may end with its deadline instead), and once the pool is released each connection is
+   * no new one: a call waiting in a backoff, or for a rate-limit permit or an in-flight slot,
+   * stops waiting at once and fails with a {@code CANCELLED} {@link TransportException}, its
+   * thread's interrupt status left as it was. Once the pool is released each connection is
    * closed as its attempt ends. Closing twice is harmless.
    */
   @Override
   public void close() {
-    if (closed.compareAndSet(false, true)) {
+    if (closed.close()) {
       transport.release();
       WatchdogKeeper.release();
       DeadlineWatchdog.release();
@@ -411,7 +411,7 @@ public final class ApiClient implements AutoCloseable {
    */
   @SuppressWarnings("unchecked")
   <R> R run(ApiRequest req, JavaType type, boolean full) {
-    if (closed.get()) {
+    if (closed.isClosed()) {
       throw new IllegalStateException("this ApiClient is closed");
     }
     long now = clock.nanoTime();

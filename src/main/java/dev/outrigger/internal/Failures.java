@@ -79,9 +79,16 @@ public final class Failures {
 
   /**
    * The failure for a wait (backoff, permit, slot) interrupted by the caller: the interrupt
-   * status is restored and the call ends as cancelled.
+   * status is restored and the call ends as cancelled. A wait that the client's
+   * {@code close()} cut short ({@link Closing.ClosedException}) ends as cancelled too, with the
+   * interrupt status left clear.
    */
   public static TransportException cancelled(RealCallContext ctx, InterruptedException e) {
+    if (e instanceof Closing.ClosedException) {
+      // close() cut a wait short; the interrupt was its own and stays taken back.
+      return new TransportException(ctx.describe() + " was cancelled: " + e.getMessage(), e,
+          ctx.attemptsSent(), TransportException.Kind.CANCELLED);
+    }
     Thread.currentThread().interrupt();
     java.io.InterruptedIOException cause = new java.io.InterruptedIOException("interrupted");
     cause.initCause(e);

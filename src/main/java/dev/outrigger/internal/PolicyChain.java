@@ -18,8 +18,16 @@ public final class PolicyChain {
   private final List<CallInterceptor> list;
   /** Per interceptor: whether a clock reading taken before it still holds after it. */
   private final boolean[] keepsClock;
+  private final Closing closing;
 
+  /** A chain of a client that is never closed (tests, benchmarks). */
   public PolicyChain(List<CallInterceptor> interceptors) {
+    this(interceptors, new Closing());
+  }
+
+  /** A chain whose waits {@code closing} cuts short when its client closes. */
+  public PolicyChain(List<CallInterceptor> interceptors, Closing closing) {
+    this.closing = closing;
     if (interceptors.isEmpty()) {
       throw new IllegalArgumentException("a chain needs at least its transport");
     }
@@ -35,6 +43,11 @@ public final class PolicyChain {
   public Response proceed(RealCallContext ctx, Request request) {
     ctx.enter(this, request);
     return ctx.proceed(request);
+  }
+
+  /** The closed flag, and waits, of this chain's client. */
+  public Closing closing() {
+    return closing;
   }
 
   public List<CallInterceptor> interceptors() {

@@ -203,6 +203,16 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
     this.jfrAttempt = event;
   }
 
+  /** The closed flag, and waits, of the client whose chain this call walks (null before). */
+  public Closing closing() {
+    return chain == null ? null : chain.closing();
+  }
+
+  /** {@code ctx}'s {@link #closing()}, or null for a context of the user's. */
+  public static Closing closing(CallContext ctx) {
+    return ctx instanceof RealCallContext real ? real.closing() : null;
+  }
+
   /** Starts a walk of {@code chain} with {@code request}. */
   void enter(PolicyChain chain, Request request) {
     this.chain = chain;

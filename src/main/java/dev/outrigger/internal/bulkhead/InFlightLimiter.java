@@ -8,6 +8,7 @@ import dev.outrigger.Deadline;
 import dev.outrigger.DeadlineExceededException;
 import dev.outrigger.HttpStatusException;
 import dev.outrigger.TransportException;
+import dev.outrigger.internal.Closing;
 import dev.outrigger.internal.Failures;
 import dev.outrigger.internal.KeepsClock;
 import dev.outrigger.internal.NanoClock;
@@ -220,12 +221,19 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
       Deadline deadline = ctx.deadline();
       long start = clock.nanoTime();
       boolean acquired;
-      if (deadline == null) {
-        host.slots.acquire();
-        acquired = true;
-      } else {
-        long remaining = deadline.remainingNanos();
-        acquired = remaining > 0 && host.slots.tryAcquire(remaining, TimeUnit.NANOSECONDS);
+      Closing.Waiter waiter = Closing.enter(ctx, "an in-flight slot to " + ctx.host());
+      try {
+        if (deadline == null) {
+          host.slots.acquire();
+          acquired = true;
+        } else {
+          long remaining = deadline.remainingNanos();
+          acquired = remaining > 0 && host.slots.tryAcquire(remaining, TimeUnit.NANOSECONDS);
+        }
+      } catch (InterruptedException e) {
+        throw waiter.interrupted(e);
+      } finally {
+        waiter.leave();
       }
       Duration waited = Duration.ofNanos(Math.max(0, clock.nanoTime() - start));
       RealCallContext.staleClock(ctx);
@@ -298,12 +306,15 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
     try {
       Deadline deadline = ctx.deadline();
       long start = clock.nanoTime();
+      Closing.Waiter waiter = Closing.enter(ctx, "an in-flight slot to " + ctx.host());
       try {
         acquired = gate.await(deadline == null ? Long.MAX_VALUE : deadline.remainingNanos());
       } catch (InterruptedException e) {
         counted = false;
         countOut(key, gate, false);
-        throw cancelled(ctx, e);
+        throw cancelled(ctx, waiter.interrupted(e));
+      } finally {
+        waiter.leave();
       }
       Duration waited = Duration.ofNanos(Math.max(0, clock.nanoTime() - start));
       if (!acquired) {

@@ -4,6 +4,7 @@ import dev.outrigger.ApiException;
 import dev.outrigger.CallInterceptor;
 import dev.outrigger.DeserializationException;
 import dev.outrigger.TransportException;
+import dev.outrigger.internal.Closing;
 import dev.outrigger.internal.Failures;
 import dev.outrigger.internal.KeepsClock;
 import dev.outrigger.internal.NanoClock;
@@ -21,7 +22,6 @@ import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.net.UnknownHostException;
 import java.time.Duration;
-import java.util.concurrent.atomic.AtomicBoolean;
 import javax.net.ssl.SSLException;
 import kotlin.jvm.JvmClassMappingKt;
 import kotlin.jvm.functions.Function0;
@@ -50,7 +50,7 @@ public final class Transport implements CallInterceptor, KeepsClock {
   private static final Logger log = LoggerFactory.getLogger("dev.outrigger.ApiClient");
 
   private final OkHttpClient okhttp;
-  private final AtomicBoolean clientClosed;
+  private final Closing clientClosed;
   private final SharedTransport shared;
   private final long attemptTimeoutNanos;
   private final long maxResponseBytes;
@@ -94,7 +94,7 @@ public final class Transport implements CallInterceptor, KeepsClock {
   public Transport(OkHttpClient okhttp, Duration attemptTimeout, long maxResponseBytes,
       String deadlineHeader, boolean trustRecent, boolean bodyInPlace) {
     this(okhttp, attemptTimeout, maxResponseBytes, deadlineHeader, trustRecent, bodyInPlace,
-        new AtomicBoolean(), null);
+        new Closing(), null);
   }
 
   /**
@@ -102,7 +102,7 @@ public final class Transport implements CallInterceptor, KeepsClock {
    * @param shared the client's transport, told when each attempt ends (null: none)
    */
   public Transport(OkHttpClient okhttp, Duration attemptTimeout, long maxResponseBytes,
-      String deadlineHeader, boolean trustRecent, boolean bodyInPlace, AtomicBoolean clientClosed,
+      String deadlineHeader, boolean trustRecent, boolean bodyInPlace, Closing clientClosed,
       SharedTransport shared) {
     this.clientClosed = clientClosed;
     this.shared = shared;
@@ -152,7 +152,7 @@ public final class Transport implements CallInterceptor, KeepsClock {
     if (remaining <= 0) {
       throw DeadlineInterceptor.exceeded(ctx, null, "before attempt " + ctx.attempt());
     }
-    if (clientClosed.get()) {
+    if (clientClosed.isClosed()) {
       // Closed while this call was under way (in a backoff, a wait for a permit): the attempts
       // already sent finish, no new one starts.
       throw new TransportException(ctx.describe() + ": attempt " + ctx.attempt()

@@ -82,7 +82,7 @@ public final class RateLimitInterceptor implements CallInterceptor, KeepsClock {
     long left = RealCallContext.remainingNanos(ctx, clock, now);
     long r;
     try {
-      r = engine.acquire(key, 1, left, clock, now);
+      r = engine.acquire(key, 1, left, clock, now, RealCallContext.closing(ctx));
     } catch (InterruptedException e) {
       throw cancelled(ctx, e);
     }

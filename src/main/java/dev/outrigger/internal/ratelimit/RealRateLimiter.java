@@ -1,6 +1,7 @@
 package dev.outrigger.internal.ratelimit;
 
 import dev.outrigger.RateLimit;
+import dev.outrigger.internal.Closing;
 import dev.outrigger.internal.NanoClock;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -128,6 +129,16 @@ public final class RealRateLimiter {
   /** {@link #acquire(String, int, long, NanoClock)} with {@code start} just read from clock. */
   public long acquire(String key, int n, long maxWaitNanos, NanoClock clock, long start)
       throws InterruptedException {
+    return acquire(key, n, maxWaitNanos, clock, start, null);
+  }
+
+  /**
+   * {@link #acquire(String, int, long, NanoClock, long)} for a call of a client: the wait, if
+   * any, registers with {@code closing} (null: none), whose {@code close()} cuts it short with
+   * a {@link Closing.ClosedException}.
+   */
+  public long acquire(String key, int n, long maxWaitNanos, NanoClock clock, long start,
+      Closing closing) throws InterruptedException {
     TokenBucket b = key == null ? unkeyed : bucket(key, start);
     int fast = b.tryAcquire(start, n);
     if (fast > 0) {
@@ -146,6 +157,8 @@ public final class RealRateLimiter {
       return w;
     }
     long limit = start + Math.min(Math.max(0, maxWaitNanos), Bands.MAX_WAIT_NANOS);
+    Closing.Waiter waiter =
+        closing == null ? Closing.Waiter.NONE : closing.enter("a rate-limit permit");
     try {
       for (;;) {
         long wake = res.wakeAt();
@@ -162,7 +175,9 @@ public final class RealRateLimiter {
       }
     } catch (InterruptedException e) {
       res.cancel();
-      throw e;
+      throw waiter.interrupted(e);
+    } finally {
+      waiter.leave();
     }
   }
 

@@ -6,6 +6,7 @@ import dev.outrigger.CallListener;
 import dev.outrigger.RateLimit;
 import dev.outrigger.RateLimitStore;
 import dev.outrigger.RateLimitedException;
+import dev.outrigger.internal.Closing;
 import dev.outrigger.internal.Failures;
 import dev.outrigger.internal.NanoClock;
 import dev.outrigger.internal.RealCallContext;
@@ -56,7 +57,15 @@ public final class SharedRateLimitInterceptor implements CallInterceptor {
       if (r > 0 && r > ctx.deadline().remainingNanos()) {
         r = -r; // the store's round trip ate the time the wait needed: the permit is lost
       } else if (r > 0) {
-        clock.sleepNanos(r);
+        // Only the sleep: a store's own I/O is never interrupted by close().
+        Closing.Waiter waiter = Closing.enter(ctx, "a shared rate-limit permit");
+        try {
+          clock.sleepNanos(r);
+        } catch (InterruptedException e) {
+          throw waiter.interrupted(e);
+        } finally {
+          waiter.leave();
+        }
       }
     } catch (RateLimitedException e) {
       listener.rateLimitRejected(ctx, key, e.wouldWait()); // the store refuses (fail-fast)

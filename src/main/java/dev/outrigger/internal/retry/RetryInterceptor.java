@@ -10,6 +10,7 @@ import dev.outrigger.HttpStatusException;
 import dev.outrigger.Retry;
 import dev.outrigger.TransportException;
 import dev.outrigger.internal.ExceptionAccess;
+import dev.outrigger.internal.Closing;
 import dev.outrigger.internal.Failures;
 import dev.outrigger.internal.KeepsClock;
 import dev.outrigger.internal.NanoClock;
@@ -173,6 +174,7 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
         log.debug("{}: attempt {} of {} failed ({}); retrying in {}", ctx.describe(), attempt,
             retry.maxAttempts(), reason, format(delay));
       }
+      Closing.Waiter waiter = Closing.enter(ctx, "the backoff before attempt " + (attempt + 1));
       try {
         clock.sleepNanos(delay);
       } catch (InterruptedException e) {
@@ -180,7 +182,9 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
         if (budget != null) {
           budget.refund(ctx.host(), withdrawn);
         }
-        throw finish(Failures.cancelled(ctx, e), earlier, attempt, ctx, null);
+        throw finish(Failures.cancelled(ctx, waiter.interrupted(e)), earlier, attempt, ctx, null);
+      } finally {
+        waiter.leave();
       }
       previousDelay = delay;
     }

@@ -1,0 +1,151 @@
+package dev.outrigger.internal;
+
+import dev.outrigger.CallContext;
+import java.lang.invoke.VarHandle;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * One client's closed flag, and the calls of that client waiting in a policy (a backoff, a wait
+ * for a rate-limit permit or an in-flight slot) that {@link #close()} cuts short.
+ *
+ * <p>A wait registers with {@link #enter} just before it blocks, and {@link Waiter#leave()}
+ * after. {@code close()} interrupts each thread registered then, through a hand-shake that keeps
+ * the interrupt inside the wait: a thread that left before {@code close()} reached it is not
+ * interrupted, and one that {@code close()} did interrupt has the interrupt taken back by
+ * {@code leave()} (it must not reach a later socket read of the caller's, say). A wait cut short
+ * so throws {@link ClosedException}, an {@link InterruptedException} that the policies' usual
+ * handling turns into a {@code CANCELLED} failure without restoring the interrupt status.
+ *
+ * <p>Registering costs a set insertion and removal, paid only by calls that wait.
+ */
+public final class Closing {
+  private final AtomicBoolean closed = new AtomicBoolean();
+  private final Set<Waiter> waiters = ConcurrentHashMap.newKeySet();
+
+  /** Whether {@link #close()} was called. */
+  public boolean isClosed() {
+    return closed.get();
+  }
+
+  /**
+   * Marks this closed and interrupts every registered wait. Returns false if it was closed
+   * already (nothing is done twice).
+   */
+  public boolean close() {
+    if (!closed.compareAndSet(false, true)) {
+      return false;
+    }
+    // A waiter adds itself and then reads the flag; this sets the flag and then reads the set:
+    // the fence keeps one of the two from missing the other.
+    VarHandle.fullFence();
+    for (Waiter w : waiters) {
+      w.interruptIfWaiting();
+    }
+    return true;
+  }
+
+  /**
+   * Registers the calling thread's coming wait, for {@code waitingFor} (words for a message:
+   * "a rate-limit permit"). If this is closed already, the wait is cut
+   * short at once: the thread is interrupted, so the wait throws, and {@link Waiter#interrupted}
+   * then makes the {@link ClosedException}.
+   */
+  public Waiter enter(String waitingFor) {
+    Waiter w = new Waiter(this, Thread.currentThread(), waitingFor);
+    waiters.add(w);
+    VarHandle.fullFence();
+    if (closed.get()) {
+      w.interruptIfWaiting();
+    }
+    return w;
+  }
+
+  /** {@link #enter} on the client of {@code ctx}; a waiter that does nothing for others. */
+  public static Waiter enter(CallContext ctx, String waitingFor) {
+    Closing closing = RealCallContext.closing(ctx);
+    return closing == null ? Waiter.NONE : closing.enter(waitingFor);
+  }
+
+  /** One registered wait; used by the thread that made it only. */
+  public static final class Waiter {
+    /** A wait no close() cuts short (a call outside any client). */
+    public static final Waiter NONE = new Waiter(null, null, null);
+
+    private static final int WAITING = 0;
+    private static final int INTERRUPTING = 1;
+    private static final int INTERRUPTED = 2;
+    private static final int LEFT = 3;
+    private static final int LEFT_CLOSED = 4;
+
+    private final Closing owner;
+    private final Thread thread;
+    private final String waitingFor;
+    private final AtomicInteger state = new AtomicInteger(WAITING);
+
+    private Waiter(Closing owner, Thread thread, String waitingFor) {
+      this.owner = owner;
+      this.thread = thread;
+      this.waitingFor = waitingFor;
+    }
+
+    void interruptIfWaiting() {
+      if (state.compareAndSet(WAITING, INTERRUPTING)) {
+        thread.interrupt();
+        state.set(INTERRUPTED);
+      }
+    }
+
+    /**
+     * Ends the wait (again: harmless). Returns whether {@code close()} interrupted it; its
+     * interrupt is then cleared.
+     */
+    public boolean leave() {
+      if (owner == null) {
+        return false;
+      }
+      int s = state.get();
+      if (s >= LEFT) {
+        return s == LEFT_CLOSED;
+      }
+      if (state.compareAndSet(WAITING, LEFT)) {
+        owner.waiters.remove(this);
+        return false;
+      }
+      while (state.get() == INTERRUPTING) {
+        Thread.onSpinWait();
+      }
+      Thread.interrupted(); // close()'s interrupt, not the caller's: it stays in the wait
+      state.set(LEFT_CLOSED);
+      owner.waiters.remove(this);
+      return true;
+    }
+
+    /**
+     * Ends the wait that {@code e} ended: a {@link ClosedException} if {@code close()} cut it
+     * short, else {@code e} itself.
+     */
+    public InterruptedException interrupted(InterruptedException e) {
+      if (leave() && !(e instanceof ClosedException)) {
+        ClosedException closed = new ClosedException(waitingFor);
+        closed.initCause(e);
+        return closed;
+      }
+      return e;
+    }
+  }
+
+  /**
+   * A wait cut short because the client was closed, not because the caller's thread was
+   * interrupted: the interrupt status is not restored.
+   */
+  public static final class ClosedException extends InterruptedException {
+    private static final long serialVersionUID = 1L;
+
+    ClosedException(String waitingFor) {
+      super("the ApiClient was closed while the call waited for " + waitingFor);
+    }
+  }
+}

@@ -1,0 +1,97 @@
+package dev.outrigger.internal;
+
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
+import org.junit.jupiter.api.Test;
+
+class ClosingTest {
+
+  @Test
+  void aWaitThatLeftBeforeCloseIsNotInterrupted() {
+    Closing closing = new Closing();
+    Closing.Waiter w = closing.enter("x");
+    assertFalse(w.leave());
+    assertTrue(closing.close());
+    assertFalse(Thread.currentThread().isInterrupted());
+    assertFalse(w.leave(), "leaving twice answers the same");
+    assertFalse(closing.close(), "closing twice does nothing");
+  }
+
+  @Test
+  void closeInterruptsARegisteredWaitAndLeaveTakesTheInterruptBack() {
+    Closing closing = new Closing();
+    Closing.Waiter w = closing.enter("a permit");
+    closing.close();
+    assertTrue(Thread.currentThread().isInterrupted(), "close() interrupts the waiting thread");
+    InterruptedException e = w.interrupted(new InterruptedException());
+    Closing.ClosedException closed = assertInstanceOf(Closing.ClosedException.class, e);
+    assertTrue(closed.getMessage().contains("closed while the call waited for a permit"));
+    assertFalse(Thread.interrupted(), "leave() cleared close()'s interrupt");
+    assertTrue(w.leave());
+  }
+
+  @Test
+  void aWaitEnteredAfterCloseIsCutShortAtOnce() {
+    Closing closing = new Closing();
+    closing.close();
+    Closing.Waiter w = closing.enter("a slot");
+    assertTrue(Thread.currentThread().isInterrupted());
+    assertTrue(w.leave());
+    assertFalse(Thread.currentThread().isInterrupted());
+  }
+
+  @Test
+  void aCallersOwnInterruptIsLeftAlone() {
+    Closing closing = new Closing();
+    Closing.Waiter w = closing.enter("a slot");
+    InterruptedException mine = new InterruptedException();
+    assertSame(mine, w.interrupted(mine), "not closed: the caller's interrupt, as it was");
+  }
+
+  @Test
+  void noInterruptEscapesTheWaitWhateverTheTiming() throws Exception {
+    // close() races each waiter's leaving; after leave() the thread must never be interrupted,
+    // and a wait close() reached must report it.
+    for (int round = 0; round < 2_000; round++) {
+      Closing closing = new Closing();
+      CountDownLatch entered = new CountDownLatch(1);
+      AtomicReference<String> wrong = new AtomicReference<>();
+      int spins = round % 200;
+      Thread t = Thread.ofVirtual().start(() -> {
+        Closing.Waiter w = closing.enter("x");
+        entered.countDown();
+        boolean sawInterrupt = false;
+        for (int i = 0; i < spins; i++) {
+          Thread.onSpinWait();
+        }
+        if (round(spins)) {
+          LockSupport.parkNanos(1_000);
+        }
+        sawInterrupt = Thread.currentThread().isInterrupted();
+        boolean closedIt = w.leave();
+        if (Thread.currentThread().isInterrupted()) {
+          wrong.set("interrupted after leave()");
+        } else if (sawInterrupt && !closedIt) {
+          wrong.set("interrupted by close() but leave() said no");
+        }
+      });
+      entered.await();
+      for (int i = 0; i < (round * 7) % 200; i++) {
+        Thread.onSpinWait();
+      }
+      closing.close();
+      t.join();
+      assertSame(null, wrong.get(), "round " + round + ": " + wrong.get());
+    }
+  }
+
+  private static boolean round(int spins) {
+    return spins % 3 == 0;
+  }
+}
