@@ -1,10 +1,10 @@
 package dev.outrigger.internal;
 
 import dev.outrigger.CallContext;
+import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -22,12 +22,22 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>Registering costs a set insertion and removal, paid only by calls that wait.
  */
 public final class Closing {
-  private final AtomicBoolean closed = new AtomicBoolean();
+  // A field of its own, not an AtomicBoolean: the transport reads it on every attempt.
+  private volatile boolean closed;
+  private static final VarHandle CLOSED;
+
+  static {
+    try {
+      CLOSED = MethodHandles.lookup().findVarHandle(Closing.class, "closed", boolean.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
   private final Set<Waiter> waiters = ConcurrentHashMap.newKeySet();
 
   /** Whether {@link #close()} was called. */
   public boolean isClosed() {
-    return closed.get();
+    return closed;
   }
 
   /**
@@ -35,7 +45,7 @@ public final class Closing {
    * already (nothing is done twice).
    */
   public boolean close() {
-    if (!closed.compareAndSet(false, true)) {
+    if (!CLOSED.compareAndSet(this, false, true)) {
       return false;
     }
     // A waiter adds itself and then reads the flag; this sets the flag and then reads the set:
@@ -57,7 +67,7 @@ public final class Closing {
     Waiter w = new Waiter(this, Thread.currentThread(), waitingFor);
     waiters.add(w);
     VarHandle.fullFence();
-    if (closed.get()) {
+    if (closed) {
       w.interruptIfWaiting();
     }
     return w;
