@@ -33,7 +33,10 @@ public interface CallContext {
    */
   boolean requestWritten();
 
-  /** The call's deadline: the tighter of the call's own, the client's default and the scope's. */
+  /**
+   * The call's deadline: its own ({@code ApiRequest.deadline}, or the client's default when it
+   * sets none), tightened by the enclosing {@link Deadline#within} scope, if any.
+   */
   Deadline deadline();
 
   /**

@@ -16,6 +16,10 @@ import org.slf4j.LoggerFactory;
  * started inside it, uses the tighter of its own deadline and the scope's. Nested scopes can only
  * tighten. After {@code within} returns or throws, the previous scope is back.
  *
+ * <p>A timeout longer than about 146 years ({@code Long.MAX_VALUE / 2} nanoseconds, such as
+ * {@code Duration.ofNanos(Long.MAX_VALUE)}, a common way to write "no limit") counts as that
+ * long, so that any two deadlines compare correctly and arithmetic on them never overflows.
+ *
  * {@snippet :
  * String s = Deadline.within(Duration.ofMillis(300), () -> client.get("/x").execute(String.class));
  * }
@@ -203,7 +207,7 @@ public final class Deadline implements Comparable<Deadline> {
 
   static long saturatedNanos(Duration d) {
     try {
-      return d.toNanos();
+      return Math.max(Long.MIN_VALUE / 2, Math.min(Long.MAX_VALUE / 2, d.toNanos()));
     } catch (ArithmeticException e) {
       return d.isNegative() ? Long.MIN_VALUE / 2 : Long.MAX_VALUE / 2;
     }

@@ -41,6 +41,9 @@ import java.util.stream.StreamSupport;
  * what it threw. With {@link Builder#failFast(boolean) failFast(true)}, the first failure cancels
  * the rest: tasks not started yet never start, running ones are interrupted (an HTTP call blocked
  * on its socket is aborted and its connection closed), and {@link #join()} throws that failure.
+ * The batch's own cancellations are not a task's failure: when the batch deadline passes before
+ * any task failed, {@code join()} throws a {@link DeadlineExceededException}, and after
+ * {@link #close()} it returns the results, the cancelled tasks' failures among them.
  *
  * <p><b>Deadlines.</b> Each task runs inside the {@link Deadline} scope that was current when it
  * was submitted, tightened by the batch's own {@link Builder#deadline(Duration) deadline}, so every
@@ -137,12 +140,19 @@ public final class FanOut<T> implements AutoCloseable {
    * @return one result per task, in submission order; unmodifiable
    * @throws InterruptedException if the calling thread is interrupted while waiting; the tasks
    *     keep running until {@link #close()}
+   * @throws IllegalStateException if called from one of this FanOut's own tasks or its progress
+   *     listener, where it would wait for itself
    * @throws RuntimeException with fail-fast, the first failure if it is unchecked, thrown as is
    * @throws Error with fail-fast, the first failure if it is an {@code Error}, thrown as is
    * @throws CompletionException with fail-fast, when the first failure is a checked exception:
    *     its {@link Throwable#getCause() cause} is that exception
    */
   public List<Result<T>> join() throws InterruptedException {
+    if (batch.calledFromInside()) {
+      throw new IllegalStateException("join() called from one of this FanOut's own tasks (or its"
+          + " progress listener) would wait for itself; join from the thread that submitted the"
+          + " tasks, or close() the FanOut from inside to cancel the rest");
+    }
     int n = batch.awaitAll();
     Throwable first = batch.firstFailure();
     if (first != null) {
@@ -222,13 +232,20 @@ public final class FanOut<T> implements AutoCloseable {
    * Cancels the tasks still running (interrupts them; queued ones never start) and returns when
    * every task has ended. Idempotent; later {@link #submit} calls fail. If the calling thread is
    * interrupted meanwhile, it keeps waiting and its interrupt status is restored on return. A task
-   * that ignores interrupts keeps {@code close()} waiting.
+   * that ignores interrupts keeps {@code close()} waiting. Called from one of this FanOut's own
+   * tasks or its progress listener (the first answer wins, say), it cancels the others and
+   * returns at once, without waiting: the owner's {@link #join()} or {@code close()} waits.
    */
   @Override
   public void close() {
     batch.close();
     if (batch.completed() < batch.submitted()) {
       batch.cancel(Batch.Cancel.CLOSED);
+    }
+    if (batch.calledFromInside()) {
+      // From one of its own tasks, or its progress listener: waiting would wait for this very
+      // task. Cancel only; the owner's join() or close() waits for the rest.
+      return;
     }
     batch.awaitAllUninterruptibly();
   }

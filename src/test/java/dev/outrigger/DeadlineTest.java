@@ -57,6 +57,30 @@ class DeadlineTest {
   }
 
   @Test
+  void aNoLimitDurationOfLongMaxNanosNeverOverflows() {
+    // Duration.ofNanos(Long.MAX_VALUE) converts to nanoseconds without an exception, so it
+    // used to pass unclamped: an expired deadline then compared later than it.
+    Deadline expired = Deadline.after(Duration.ofMillis(10), now::get);
+    now.addAndGet(1_000_000_000L);
+    Deadline forever = Deadline.after(Duration.ofNanos(Long.MAX_VALUE), now::get);
+    assertTrue(expired.isExpired());
+    assertFalse(forever.isExpired());
+    assertSame(expired, expired.min(forever));
+    assertSame(expired, forever.min(expired));
+    assertTrue(expired.compareTo(forever) < 0);
+    assertTrue(forever.remainingNanos() > 0);
+    assertTrue(forever.remainingNanos() <= Long.MAX_VALUE / 2);
+  }
+
+  @Test
+  void aNestedNoLimitScopeNeverLoosensAnExpiredOne() {
+    Deadline expired = Deadline.after(Duration.ZERO);
+    boolean stillExpired = Deadline.within(expired, () -> Deadline.within(
+        Duration.ofNanos(Long.MAX_VALUE), () -> Deadline.current().orElseThrow().isExpired()));
+    assertTrue(stillExpired);
+  }
+
+  @Test
   void rejectsANegativeTimeout() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> Deadline.after(Duration.ofMillis(-1)));

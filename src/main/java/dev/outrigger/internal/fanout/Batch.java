@@ -161,6 +161,7 @@ public final class Batch<T> {
   }
 
   private void run(Task<T> task) {
+    INSIDE.set(this);
     task.thread = Thread.currentThread();
     active.add(task);
     task.state.set(Task.RUNNING);
@@ -181,6 +182,7 @@ public final class Batch<T> {
       // Finished: nothing interrupts it any more, and a batch of 100,000 tasks must not keep
       // 100,000 dead threads reachable.
       task.thread = null;
+      INSIDE.remove();
       active.remove(task);
       running.decrementAndGet();
       drain();
@@ -207,13 +209,24 @@ public final class Batch<T> {
     if (failure && failFast && firstFailure.compareAndSet(null, result.error())) {
       cancel(Cancel.failed(result.error()));
     }
+    // The listener may run on a thread of the caller's (the one that cancelled or submitted):
+    // while it runs, that thread too counts as inside this batch.
+    Batch<?> outer = progress == null ? null : INSIDE.get();
     try {
       if (progress != null) {
+        INSIDE.set(this);
         progress.progress((int) (c >>> 32), (int) c, submitted);
       }
     } catch (RuntimeException e) {
       LOG.warn("FanOut progress listener threw; ignored", e);
     } finally {
+      if (progress != null) {
+        if (outer == null) {
+          INSIDE.remove();
+        } else {
+          INSIDE.set(outer);
+        }
+      }
       // Counted even if the listener threw an Error, or join() and close() would wait forever.
       if (ended.incrementAndGet() == submitted) {
         lock.lock();
@@ -226,10 +239,34 @@ public final class Batch<T> {
     }
   }
 
+  private long leftWithGrace() {
+    long r = deadline.remainingNanos();
+    return r > Long.MAX_VALUE - DEADLINE_GRACE_NANOS ? Long.MAX_VALUE : r + DEADLINE_GRACE_NANOS;
+  }
+
+  /**
+   * Whether the calling thread is running one of this batch's tasks or its progress listener:
+   * a wait there for every task to end would wait for itself.
+   */
+  public boolean calledFromInside() {
+    return INSIDE.get() == this;
+  }
+
+  /** {@link #firstFailure}'s place taken by a cancellation that is no task's failure. */
+  private static final Throwable NO_FAILURE = new Throwable("no failure", null, false, false) {};
+  /** The batch whose task or listener the current thread runs, if any. */
+  private static final ThreadLocal<Batch<?>> INSIDE = new ThreadLocal<>();
+
   /** Cancels the batch for {@code reason} unless it is already cancelled. */
   public void cancel(Cancel reason) {
     if (!cancel.compareAndSet(null, reason)) {
       return;
+    }
+    if (failFast && reason.cause() == null) {
+      // Not a task's failure: what the cancellation makes tasks throw is not "the first failure".
+      firstFailure.compareAndSet(null, reason.deadline()
+          ? new DeadlineExceededException("the batch deadline ran out", null, 0)
+          : NO_FAILURE);
     }
     for (Task<T> t : active) {
       t.interrupt();
@@ -256,7 +293,7 @@ public final class Batch<T> {
           if (deadline == null || cancel.get() != null) {
             allEnded.await();
           } else {
-            long left = deadline.remainingNanos() + DEADLINE_GRACE_NANOS;
+            long left = leftWithGrace();
             if (left <= 0) {
               expired = true;
               break;
@@ -303,7 +340,8 @@ public final class Batch<T> {
 
   /** The first failure when fail-fast, or null. */
   public Throwable firstFailure() {
-    return failFast ? firstFailure.get() : null;
+    Throwable f = failFast ? firstFailure.get() : null;
+    return f == NO_FAILURE ? null : f;
   }
 
   /** Every task's result in submission order; call after {@link #awaitAll()}. */
@@ -352,9 +390,9 @@ public final class Batch<T> {
         if (deadline == null || cancel.get() != null) {
           t = completionOrder.take();
         } else {
-          long left = deadline.remainingNanos() + DEADLINE_GRACE_NANOS;
+          long left = leftWithGrace();
           t = left <= 0 ? completionOrder.poll() : completionOrder.poll(left, TimeUnit.NANOSECONDS);
-          if (t == null && deadline.remainingNanos() + DEADLINE_GRACE_NANOS <= 0) {
+          if (t == null && leftWithGrace() <= 0) {
             cancel(Cancel.DEADLINE);
           }
         }
