@@ -4,9 +4,10 @@ import okhttp3.Request;
 import okhttp3.Response;
 
 /**
- * A step in Outrigger's policy chain: it sees the request, may change it, must call
- * {@link Chain#proceed} to go on (a call-level interceptor at most once per logical call unless it
- * is a retry policy), and returns the response.
+ * A step in Outrigger's policy chain: it sees the request, may change it, calls
+ * {@link Chain#proceed} to go on, and returns the response. It may proceed more than once (send,
+ * look, send again: each time is one more pass through the steps inside it, and, from a
+ * call-level interceptor, one more round of attempts), or not at all (an answer of its own).
  *
  * <p>The chain, outer to inner, is
  * {@code deadline -> call interceptors -> retry -> circuit breaker -> rate limiter -> in-flight
