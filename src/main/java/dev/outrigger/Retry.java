@@ -205,7 +205,10 @@ public final class Retry {
    * beyond that a floor of {@code minRetriesPerSecond} is always there: a bucket per host that
    * holds a window's worth ({@code minRetriesPerSecond} x the window's seconds, full at first)
    * and refills at {@code minRetriesPerSecond}, so a burst that spent it gets retries back a
-   * second later. A retry the budget refuses ends the call with its last failure.
+   * second later. A retry the budget refuses ends the call with its last failure. A retry that
+   * is never sent gives its share back: one whose backoff is interrupted, and one refused before
+   * it reaches the network (by an open breaker, the client-side throttle, a rate limit or the
+   * in-flight limit) or answered by an attempt interceptor.
    *
    * @param ratio retries allowed per call, for example 0.2 for 20%; 0 leaves only the floor
    * @param window how far back calls and retries count, from 1 to 60 seconds

@@ -168,8 +168,9 @@ public final class RetryBudget {
 
   /**
    * Gives back a retry taken with {@link #withdraw} (which returned {@code slot}) and never
-   * sent: the caller was interrupted during the backoff. Into the slot it was taken from, so it
-   * lasts no longer than the withdrawal would have; nothing once that slot has left the window.
+   * sent: the caller was interrupted during the backoff, or the retry was refused before it
+   * reached the network. Into the slot it was taken from, so it lasts no longer than the
+   * withdrawal would have; nothing once that slot has left the window.
    */
   public void refund(String key, long slot) {
     if (slot == REFUSED) {

@@ -95,14 +95,24 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
     // Made on the first retry: most calls succeed at once.
     List<ApiException> earlier = List.of();
     long previousDelay = 0;
+    // The budget's slot of the retry about to run (RetryBudget.REFUSED: none was taken for it).
+    long retryToken = RetryBudget.REFUSED;
     for (int retries = 0; ; retries++) {
       int attempt = ctx.beginAttempt();
+      int sentBefore = ctx.attemptsSent();
       Response response = null;
       ApiException failure = null;
       try {
         response = chain.proceed(request);
       } catch (ApiException e) {
         failure = e;
+      } finally {
+        if (retryToken != RetryBudget.REFUSED && ctx.attemptsSent() == sentBefore) {
+          // The retry never reached the network: refused on the way (an open breaker, the
+          // client-side throttle, a rate limit, no in-flight slot in time) or answered by an
+          // attempt interceptor. The host saw no retry, so its budget gets this one back.
+          budget.refund(ctx.host(), retryToken);
+        }
       }
 
       if (response != null ? !retryable(response) : !retryable(failure)) {
@@ -187,6 +197,7 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
         waiter.leave();
       }
       previousDelay = delay;
+      retryToken = withdrawn;
     }
   }
 
