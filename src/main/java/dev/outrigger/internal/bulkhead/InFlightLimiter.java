@@ -20,6 +20,7 @@ import java.util.Map;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.IntSupplier;
 import okhttp3.Response;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -484,17 +485,25 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
    * once retired: a retired state is never used again, so the one that replaces it in the map
    * starts with every slot free, which is true because nobody used the old one.
    */
-  private static final class Host {
+  static final class Host {
     final Slots slots;
     final AtomicInteger users = new AtomicInteger();
     final AtomicInteger inFlight = new AtomicInteger(); // attempts in flight
     final VegasLimit vegas;
+    /** The limit the permits should reflect: the estimator's ({@code vegas::limit}). */
+    private final IntSupplier target;
     final AtomicInteger applied; // the limit the semaphore's permits reflect
     final AtomicInteger logged; // the limit last logged at DEBUG
 
     Host(int max, VegasLimit vegas) {
+      this(max, vegas, vegas::limit);
+    }
+
+    /** With the limit to follow read through {@code target} (tests interleave a race there). */
+    Host(int max, VegasLimit vegas, IntSupplier target) {
       slots = new Slots(max);
       this.vegas = vegas;
+      this.target = target;
       applied = new AtomicInteger(max);
       logged = new AtomicInteger(max);
     }
@@ -506,22 +515,33 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
     /**
      * Moves the semaphore's permits to the estimator's limit. Each successful CAS of
      * {@code applied} owns exactly the difference it adjusts, so concurrent callers never
-     * double-count. Returns {from, to} when this caller moved it, else null.
+     * double-count. A caller that moved it looks again, until it reads the limit in place: the
+     * target it read may have been overtaken before its CAS by another sample, whose caller
+     * applied the newer limit in the meantime, and the stale target's win would otherwise stand
+     * until the host's next sample. Returns {from, to} when this caller's moves changed the
+     * limit (from before its first move to after its last), else null.
      */
     int[] apply() {
+      int from = 0;
+      int to = 0;
+      boolean moved = false;
       while (true) {
-        int target = vegas.limit();
+        int t = target.getAsInt();
         int current = applied.get();
-        if (target == current) {
-          return null;
+        if (t == current) {
+          return moved && from != to ? new int[] {from, to} : null;
         }
-        if (applied.compareAndSet(current, target)) {
-          if (target > current) {
-            slots.release(target - current);
+        if (applied.compareAndSet(current, t)) {
+          if (t > current) {
+            slots.release(t - current);
           } else {
-            slots.reduce(current - target);
+            slots.reduce(current - t);
           }
-          return new int[] {current, target};
+          if (!moved) {
+            moved = true;
+            from = current;
+          }
+          to = t;
         }
       }
     }
@@ -556,7 +576,7 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
   }
 
   /** A fair semaphore whose permits can be taken away (going negative while attempts finish). */
-  private static final class Slots extends Semaphore {
+  static final class Slots extends Semaphore {
     private static final long serialVersionUID = 1L;
 
     Slots(int permits) {
