@@ -58,7 +58,10 @@ public interface CallListener {
 
   /**
    * The adaptive in-flight limit for {@code host} moved from {@code from} to {@code to} (see
-   * {@link AdaptiveLimit}). Called on the thread whose attempt caused the change.
+   * {@link AdaptiveLimit}). Called on the thread whose attempt caused the change. When the
+   * client drops the state of a host idle the longest (beyond 64 idle hosts), its limit is the
+   * initial one again: that is reported too, {@code to} being the initial limit, on the thread
+   * whose call dropped it.
    */
   default void adaptiveLimitChanged(String host, int from, int to) {}
 

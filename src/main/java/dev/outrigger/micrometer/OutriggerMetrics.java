@@ -50,7 +50,8 @@ import java.util.concurrent.atomic.AtomicLong;
  *   <li>{@code outrigger.breaker.state} (gauge; breaker): the last state reported for the
  *       breaker: 0 closed, 1 half-open, 2 open, 3 forced open, -1 disabled.
  *   <li>{@code outrigger.inflight.limit} (gauge; host): the adaptive in-flight limit last
- *       reported for the host (appears with its first change).
+ *       reported for the host (appears with its first change; back at the initial limit when
+ *       the client drops the host's state as idle).
  *   <li>{@code outrigger.ratelimit.rate} (gauge; host): an adaptive rate limit's current rate,
  *       in permits per second (appears with its first change; keyed limits report per host).
  *   <li>{@code outrigger.throttle.probability} (gauge; host): the client-side throttle's

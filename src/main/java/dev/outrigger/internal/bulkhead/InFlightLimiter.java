@@ -66,7 +66,9 @@ import org.slf4j.LoggerFactory;
  * limit). Each change goes to {@link CallListener#adaptiveLimitChanged} (on the thread whose
  * attempt caused it), and a change of 10% or more since the last logged value is logged at
  * DEBUG. Beyond {@link #IDLE_HOSTS_KEPT} idle hosts, the one idle the longest loses its state
- * and starts over from the initial limit when it is used again.
+ * and starts over from the initial limit when it is used again; unless its limit was the
+ * initial one already, that return goes to {@code adaptiveLimitChanged} too (on the thread whose
+ * call dropped it), so a gauge of the limit follows.
  */
 public final class InFlightLimiter implements CallInterceptor, KeepsClock {
   /** The per-host limit of a client built with defaults. */
@@ -134,7 +136,7 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
     try {
       acquire(host, ctx);
     } catch (RuntimeException | Error e) {
-      leave(key, host, clock.nanoTime());
+      leave(key, host, clock.nanoTime(), ctx);
       throw e;
     }
     int inFlight = host.inFlight.incrementAndGet();
@@ -172,7 +174,7 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
     } finally {
       host.inFlight.decrementAndGet();
       host.slots.release();
-      leave(key, host, start);
+      leave(key, host, start, ctx);
     }
   }
 
@@ -378,9 +380,10 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
    * Unregisters the caller, whose use of {@code h} is dated {@code usedNanos}. When it was the
    * last user and more than {@link #IDLE_HOSTS_KEPT} hosts are tracked, the host idle the
    * longest loses its state: not this one, which was in use a moment ago and would otherwise
-   * start over from its initial limit at every call.
+   * start over from its initial limit at every call. The dropped host's return to its initial
+   * limit goes to {@code ctx}'s listener.
    */
-  private void leave(String key, Host h, long usedNanos) {
+  private void leave(String key, Host h, long usedNanos, CallContext ctx) {
     // Dated before it can look idle, so a scan never takes it for the oldest on a stale date;
     // by the attempt's own start reading, not a clock reading more per attempt.
     h.lastUsedNanos = usedNanos;
@@ -401,6 +404,29 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
     // plus those kept idle, and the idle ones beyond the bound go one per call as hosts leave.
     if (oldest != null && oldest.retire()) {
       hosts.remove(oldestKey, oldest);
+      dropped(oldestKey, oldest, ctx);
+    }
+  }
+
+  /**
+   * Reports that {@code key}'s state {@code h} was dropped: its limit is the initial one again,
+   * as {@link #limit} now says and as it starts over when used again. Without this a gauge fed
+   * by {@link CallListener#adaptiveLimitChanged} would show the dropped state's limit for ever.
+   * Nothing is reported when that limit was the initial one already.
+   */
+  private void dropped(String key, Host h, CallContext ctx) {
+    int from = h.limitNow();
+    int to = adaptive.initial();
+    if (from == to) {
+      return;
+    }
+    LOG.debug("adaptive in-flight limit for {}: {} -> {} (idle, state dropped)", key, from, to);
+    if (ctx instanceof RealCallContext real) {
+      try {
+        real.listener().adaptiveLimitChanged(key, from, to);
+      } catch (RuntimeException e) {
+        LOG.warn("CallListener.adaptiveLimitChanged threw; ignored", e);
+      }
     }
   }
 
