@@ -3,11 +3,11 @@ package dev.outrigger.internal;
 /**
  * Marks an interceptor of Outrigger's own chain that does not block or do I/O, or that calls
  * {@link RealCallContext#staleClock()} after anything that may (a wait for a permit or a slot,
- * a backoff sleep, a user's key function): a clock reading taken before it still stands for
- * "now" after it. The chain marks the shared reading stale around every other interceptor (a
- * user's interceptor, an auth refresh, a shared rate-limit store) and when such an interceptor
- * proceeds, since those may take any time; the client marks it stale after a user's
- * {@code callStart} listener.
+ * a backoff sleep, a user's key function, a listener called before the attempt goes on): a clock
+ * reading taken before it still stands for "now" after it. The chain marks the shared reading
+ * stale around every other interceptor (a user's interceptor, an auth refresh, a shared
+ * rate-limit store) and when such an interceptor proceeds, since those may take any time; the
+ * client marks it stale after a user's {@code callStart} listener.
  *
  * <p>Why: {@code System.nanoTime()} costs ~20-30 ns on these virtual machines, and the breaker,
  * the rate limiter and the transport each need "now" when an attempt starts, the breaker and

@@ -482,6 +482,15 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
     return h.limitNow();
   }
 
+  /**
+   * The latency taken as {@code host}'s without queueing, in nanoseconds: -1 under the static
+   * limit, or before the host's first answer since its state was made (for tests).
+   */
+  long noLoadRttNanos(String host) {
+    Host h = adaptive == null ? null : hosts.get(host);
+    return h == null ? -1 : h.vegas.noLoadRttNanos();
+  }
+
   /** Attempts waiting for a slot to {@code host} now (an estimate, for diagnostics and tests). */
   public int waiting(String host) {
     if (adaptive == null) {

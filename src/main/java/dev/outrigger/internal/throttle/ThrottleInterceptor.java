@@ -42,8 +42,9 @@ import org.slf4j.LoggerFactory;
  * {@code attempts()} the attempts sent so far), which the retry policy does not retry.
  *
  * <p>Every move of a host's probability by 0.01 or more, or to or from 0, goes to
- * {@link CallListener#throttleProbability}; a move by 0.1 or more, or to or from 0, is logged at
- * DEBUG. Thread-safe and lock-free.
+ * {@link CallListener#throttleProbability} (on the thread of the attempt that found it, before
+ * that attempt goes on; the time the listener takes is not the attempt's latency); a move by 0.1
+ * or more, or to or from 0, is logged at DEBUG. Thread-safe and lock-free.
  */
 public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
   /** The default sliding window. */
@@ -159,6 +160,9 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
           ctx.host(), format(last), format(p), counts.accepts(), counts.requests());
     }
     if (ctx instanceof RealCallContext real) {
+      // The listener may take any time, before the attempt: the policies further in (the
+      // adaptive limit's latency sample, the rate limit, the deadline) read the clock afresh.
+      real.staleClock();
       try {
         real.listener().throttleProbability(ctx.host(), p, counts.requests(), counts.accepts());
       } catch (RuntimeException e) {

@@ -1,0 +1,91 @@
+package dev.outrigger.internal.bulkhead;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.outrigger.AdaptiveLimit;
+import dev.outrigger.CallListener;
+import dev.outrigger.Deadline;
+import dev.outrigger.internal.FakeClock;
+import dev.outrigger.internal.PolicyChain;
+import dev.outrigger.internal.RealCallContext;
+import dev.outrigger.internal.Redactor;
+import dev.outrigger.internal.http.Transport;
+import dev.outrigger.internal.throttle.ThrottleInterceptor;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import mockwebserver3.MockResponse;
+import mockwebserver3.MockWebServer;
+import mockwebserver3.junit5.StartStop;
+import okhttp3.OkHttpClient;
+import okhttp3.Request;
+import okhttp3.Response;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A listener of the client-side throttle runs before the attempt, and however long it takes,
+ * the adaptive limit's latency sample starts after it. The throttle, the adaptive limiter and
+ * the client's transport against MockWebServer, on a clock that moves only when the listener
+ * moves it: the server's own latency reads as nothing.
+ */
+class ListenerTimeNotLatencyTest {
+  private static final long SECOND = 1_000_000_000L;
+
+  @StartStop private final MockWebServer server = new MockWebServer();
+
+  private final FakeClock clock = new FakeClock();
+  private final OkHttpClient okhttp = new OkHttpClient.Builder()
+      .retryOnConnectionFailure(false)
+      .addNetworkInterceptor(Transport.NETWORK_INTERCEPTOR)
+      .build();
+  private int reports;
+  /** A slow listener: each report of a throttle probability takes 10 s. */
+  private final CallListener listener = new CallListener() {
+    @Override
+    public void throttleProbability(String host, double p, long requests, long accepts) {
+      reports++;
+      clock.advance(10 * SECOND);
+    }
+  };
+  private final InFlightLimiter limiter = new InFlightLimiter(
+      AdaptiveLimit.vegas().min(2).initial(20).backoffRatio(0.5), clock);
+  // K = 1, and a random source that never refuses (it always draws just under 1).
+  private final PolicyChain chain = new PolicyChain(List.of(
+      new ThrottleInterceptor(1, Duration.ofMinutes(2), clock, () -> -1L),
+      limiter,
+      new Transport(okhttp, null, 1 << 20, null, false, false)));
+
+  @AfterEach
+  void releaseConnections() {
+    okhttp.connectionPool().evictAll();
+    assertEquals(0, okhttp.connectionPool().connectionCount());
+  }
+
+  private int call() {
+    RealCallContext ctx = new RealCallContext("GET", server.url("/x"),
+        Deadline.after(Duration.ofMinutes(1), clock::nanoTime), true, clock, listener,
+        new Redactor(Set.of(), Set.of()));
+    ctx.beginAttempt();
+    try (Response r = chain.proceed(ctx, new Request.Builder().url(server.url("/x")).build())) {
+      return r.code();
+    }
+  }
+
+  @Test
+  void aSlowThrottleListenerIsNotTimedAsTheAttemptsLatency() {
+    String host = RealCallContext.hostKey(server.url("/x"));
+    server.enqueue(new MockResponse.Builder().code(503).build());
+    server.enqueue(new MockResponse.Builder().code(200).build());
+    // A drop: the throttle's probability leaves 0, and Vegas learns no latency from it.
+    assertEquals(503, call());
+    assertEquals(-1, limiter.noLoadRttNanos(host));
+    // The probability (now 1/2) is reported before this attempt, for 10 s of the clock.
+    assertEquals(200, call());
+    assertEquals(1, reports);
+    long noLoad = limiter.noLoadRttNanos(host);
+    assertTrue(noLoad >= 0 && noLoad < SECOND / 1000,
+        "the host answered at once, yet its no-load latency is " + noLoad + " ns");
+  }
+}
