@@ -50,7 +50,11 @@ public interface CallListener {
   /** A circuit breaker refused the call. */
   default void breakerRejected(CallContext call, String key) {}
 
-  /** The breaker for {@code key} moved from one state to another. */
+  /**
+   * The breaker for {@code key} moved from one state to another. A breaker's transitions arrive
+   * one at a time, in the order they happened: one made while an earlier one is still being
+   * reported is reported by the thread reporting that one, right after it.
+   */
   default void breakerTransition(String key, CircuitBreaker.State from, CircuitBreaker.State to) {}
 
   /** The call waited {@code waited} for an in-flight slot to its host. */

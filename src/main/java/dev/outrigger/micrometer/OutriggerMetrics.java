@@ -283,8 +283,8 @@ public final class OutriggerMetrics implements CallListener, AutoCloseable {
             .register(registry));
       }
     }
-    // Transitions of one breaker may be reported by racing threads out of order; the next
-    // transition corrects the gauge.
+    // A breaker reports its transitions one at a time and in order: the gauge is left at the
+    // state of its last one.
     state.set(stateValue(to));
   }
 

@@ -9,15 +9,32 @@ import java.util.concurrent.atomic.AtomicLong;
  * this package). A breaker swaps whole states by compare-and-set; the mutable parts (a window, a
  * permit counter) are atomics owned by one state instance, so a call admitted under one state
  * records into that state and never into its successor.
+ *
+ * <p>Each state also carries why the breaker entered it, and a link to the state that replaced
+ * it: the thread that installed the successor sets {@link #next}, and the breaker publishes its
+ * transitions by walking these links, in the order the states replaced one another.
  */
 public abstract sealed class BreakerState {
+  /** Why the breaker entered this state, for its log line; null for a breaker's first state. */
+  final String why;
+  /**
+   * The state that replaced this one, once the thread that installed it has linked it here, until
+   * the transition is published (then null again, so a token kept by a long call holds no chain).
+   */
+  volatile BreakerState next;
+
+  BreakerState(String why) {
+    this.why = why;
+  }
+
   abstract State state();
 
   /** Calls go through; their outcomes fill {@link #window}. */
   static final class Closed extends BreakerState {
     final Window window;
 
-    Closed(Window window) {
+    Closed(Window window, String why) {
+      super(why);
       this.window = window;
     }
 
@@ -35,7 +52,8 @@ public abstract sealed class BreakerState {
     /** The counts that opened it (the window's, or the probes'). */
     final Window.Counts counts;
 
-    Open(long untilNanos, int openings, Window.Counts counts) {
+    Open(long untilNanos, int openings, Window.Counts counts, String why) {
+      super(why);
       this.untilNanos = untilNanos;
       this.openings = openings;
       this.counts = counts;
@@ -61,7 +79,8 @@ public abstract sealed class BreakerState {
     final AtomicInteger permits;
     final AtomicLong outcomes = new AtomicLong();
 
-    HalfOpen(int permits, int openings) {
+    HalfOpen(int permits, int openings, String why) {
+      super(why);
       this.permits = new AtomicInteger(permits);
       this.openings = openings;
     }
@@ -95,6 +114,10 @@ public abstract sealed class BreakerState {
 
   /** Set by hand: refuses every call. */
   static final class ForcedOpen extends BreakerState {
+    ForcedOpen(String why) {
+      super(why);
+    }
+
     @Override
     State state() {
       return State.FORCED_OPEN;
@@ -103,6 +126,10 @@ public abstract sealed class BreakerState {
 
   /** Set by hand: admits every call, records nothing. */
   static final class Disabled extends BreakerState {
+    Disabled(String why) {
+      super(why);
+    }
+
     @Override
     State state() {
       return State.DISABLED;

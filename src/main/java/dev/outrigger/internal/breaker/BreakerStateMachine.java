@@ -26,6 +26,13 @@ import org.slf4j.LoggerFactory;
  * passed in by the caller (nanoseconds of one {@code NanoClock}); nothing here reads a clock or
  * starts a thread: OPEN becomes HALF_OPEN when a call asks for permission after the wait.
  *
+ * <p>Transitions are published in the order they happened, one at a time. The thread that
+ * installs a state links it to the state it replaced ({@link BreakerState#next}), then publishes
+ * what is linked if no other thread is publishing (a flag, not a lock); a thread that finds the
+ * flag taken leaves its transition to the publishing thread, which looks again before it lets go.
+ * So no thread ever waits for another's listener, and a transition made moments after another, on
+ * another thread, never reaches listeners first.
+ *
  * <p>The hot path of a closed breaker, {@link #acquire} then {@link #onResult} with a fast
  * success, is one volatile read, one atomic add and one array read.
  *
@@ -48,11 +55,13 @@ public final class BreakerStateMachine {
 
   private static final Logger LOG = LoggerFactory.getLogger(CircuitBreaker.class);
   private static final VarHandle STATE;
+  private static final VarHandle PUBLISHING;
 
   static {
     try {
-      STATE = MethodHandles.lookup()
-          .findVarHandle(BreakerStateMachine.class, "state", BreakerState.class);
+      MethodHandles.Lookup lookup = MethodHandles.lookup();
+      STATE = lookup.findVarHandle(BreakerStateMachine.class, "state", BreakerState.class);
+      PUBLISHING = lookup.findVarHandle(BreakerStateMachine.class, "publishing", boolean.class);
     } catch (ReflectiveOperationException e) {
       throw new ExceptionInInitializerError(e);
     }
@@ -69,8 +78,13 @@ public final class BreakerStateMachine {
   private final long maxWaitNanos;
   private final double waitMultiplier;
   private final int permittedInHalfOpen;
+  private final String halfOpenWhy;
   private volatile BreakerState state;
   private volatile long lastUsedNanos;
+  /** Whether a thread is publishing transitions; it alone uses {@link #published}. */
+  private volatile boolean publishing;
+  /** The last state whose arrival was published. */
+  private BreakerState published;
 
   public BreakerStateMachine(
       String key, CircuitBreaker config, CallListener listener, long nowNanos) {
@@ -85,7 +99,10 @@ public final class BreakerStateMachine {
     this.maxWaitNanos = saturatedNanos(config.maxWaitInOpenState());
     this.waitMultiplier = config.waitInOpenStateMultiplier();
     this.permittedInHalfOpen = config.permittedCallsInHalfOpen();
-    this.state = new Closed(Window.create(config, nowNanos));
+    this.halfOpenWhy = "open wait over; letting " + permittedInHalfOpen + " probe"
+        + (permittedInHalfOpen == 1 ? "" : "s") + " through";
+    this.state = new Closed(Window.create(config, nowNanos), null);
+    this.published = state;
     this.lastUsedNanos = nowNanos;
   }
 
@@ -121,12 +138,7 @@ public final class BreakerStateMachine {
         if (now - o.untilNanos < 0) {
           return null;
         }
-        HalfOpen next = new HalfOpen(permittedInHalfOpen, o.openings);
-        if (STATE.compareAndSet(this, o, next)) {
-          publish(State.OPEN, State.HALF_OPEN,
-              "open wait over; letting " + permittedInHalfOpen + " probe"
-                  + (permittedInHalfOpen == 1 ? "" : "s") + " through");
-        }
+        transition(o, new HalfOpen(permittedInHalfOpen, o.openings, halfOpenWhy));
         s = state;
       } else {
         return null;
@@ -192,10 +204,7 @@ public final class BreakerStateMachine {
     }
     String why = exceeded(k);
     if (why != null) {
-      Open next = open(now, 1, k);
-      if (STATE.compareAndSet(this, c, next)) {
-        publish(State.CLOSED, State.OPEN, why + "; next probe in " + human(next.untilNanos - now));
-      }
+      transition(c, open(now, 1, k, why));
     }
   }
 
@@ -216,15 +225,11 @@ public final class BreakerStateMachine {
     Window.Counts k = HalfOpen.counts(packed);
     String why = exceeded(k);
     if (why != null) {
-      Open next = open(now, h.openings + 1, k);
-      if (STATE.compareAndSet(this, h, next)) {
-        publish(State.HALF_OPEN, State.OPEN,
-            "probes: " + why + "; next probe in " + human(next.untilNanos - now));
-      }
-    } else if (STATE.compareAndSet(this, h, new Closed(Window.create(config, now)))) {
-      publish(State.HALF_OPEN, State.CLOSED, String.format(Locale.ROOT,
+      transition(h, open(now, h.openings + 1, k, "probes: " + why));
+    } else {
+      transition(h, new Closed(Window.create(config, now), String.format(Locale.ROOT,
           "probes: failure rate %s, slow-call rate %s over %d probes",
-          percent(k.failureRate()), percent(k.slowCallRate()), k.calls()));
+          percent(k.failureRate()), percent(k.slowCallRate()), k.calls())));
     }
   }
 
@@ -242,38 +247,49 @@ public final class BreakerStateMachine {
     return null;
   }
 
-  /** The OPEN state for the {@code openings}-th opening since the breaker was last closed. */
-  private Open open(long now, int openings, Window.Counts counts) {
+  /**
+   * The OPEN state for the {@code openings}-th opening since the breaker was last closed, opened
+   * because of {@code why}.
+   */
+  private Open open(long now, int openings, Window.Counts counts, String why) {
     long wait = waitNanos;
     if (waitMultiplier != 1.0 && openings > 1) {
       double grown = waitNanos * Math.pow(waitMultiplier, openings - 1);
       wait = grown >= maxWaitNanos ? maxWaitNanos : (long) grown;
     }
-    return new Open(now + wait, openings, counts);
+    return new Open(now + wait, openings, counts, why + "; next probe in " + human(wait));
+  }
+
+  /**
+   * Installs {@code next} if the state is still {@code seen}, and then (only then) publishes the
+   * transition; a thread that loses the race does nothing.
+   */
+  private void transition(BreakerState seen, BreakerState next) {
+    if (STATE.compareAndSet(this, seen, next)) {
+      seen.next = next;
+      publishLinked();
+    }
   }
 
   /** Refuses every call until {@link #reset}. */
   public void forceOpen() {
-    set(new ForcedOpen(), "forced open by hand");
+    set(new ForcedOpen("forced open by hand"));
   }
 
   /** Admits every call and records nothing until {@link #reset}. */
   public void disable() {
-    set(new Disabled(), "disabled by hand");
+    set(new Disabled("disabled by hand"));
   }
 
   /** Back to CLOSED with an empty window. */
   public void reset(long nowNanos) {
-    set(new Closed(Window.create(config, nowNanos)), "reset by hand");
+    set(new Closed(Window.create(config, nowNanos), "reset by hand"));
   }
 
-  private void set(BreakerState next, String why) {
+  private void set(BreakerState next) {
     BreakerState previous = (BreakerState) STATE.getAndSet(this, next);
-    if (previous.state() != next.state()) {
-      publish(previous.state(), next.state(), why);
-    } else {
-      LOG.info("circuit breaker {}: {}, {}", key, next.state(), why);
-    }
+    previous.next = next;
+    publishLinked();
   }
 
   /** How long until the breaker may admit a probe, as seen at {@code nowNanos}. */
@@ -322,10 +338,42 @@ public final class BreakerStateMachine {
     return s instanceof ForcedOpen || s instanceof Disabled;
   }
 
-  private void publish(State from, State to, String why) {
-    LOG.info("circuit breaker {}: {} -> {} ({})", key, from, to, why);
+  /**
+   * Publishes every transition linked after {@link #published}, oldest first, unless another
+   * thread is at it: that thread then publishes ours too, since it looks for a link once more
+   * after letting go of the flag (a link made while it held the flag is seen by that look).
+   * Transitions linked out of order wait for the ones before them, whose threads publish them.
+   */
+  private void publishLinked() {
+    while (PUBLISHING.compareAndSet(this, false, true)) {
+      BreakerState last = published;
+      try {
+        for (BreakerState n = last.next; n != null; n = last.next) {
+          // Moved past before the listener runs, so one that throws an Error does not see it
+          // twice; unlinked, so a token a long call keeps holds no chain of later states.
+          last.next = null;
+          published = n;
+          publish(last.state(), n);
+          last = n;
+        }
+      } finally {
+        publishing = false;
+      }
+      if (last.next == null) {
+        return;
+      }
+    }
+  }
+
+  private void publish(State from, BreakerState to) {
+    if (from == to.state()) {
+      // Set by hand to the state it was in: logged, but no transition.
+      LOG.info("circuit breaker {}: {}, {}", key, to.state(), to.why);
+      return;
+    }
+    LOG.info("circuit breaker {}: {} -> {} ({})", key, from, to.state(), to.why);
     try {
-      listener.breakerTransition(key, from, to);
+      listener.breakerTransition(key, from, to.state());
     } catch (RuntimeException e) {
       LOG.warn("CallListener.breakerTransition threw; ignored", e);
     }

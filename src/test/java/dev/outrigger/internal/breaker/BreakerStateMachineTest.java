@@ -13,11 +13,15 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.outrigger.CallListener;
 import dev.outrigger.CircuitBreaker;
 import dev.outrigger.CircuitBreaker.WindowType;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -293,6 +297,78 @@ class BreakerStateMachineTest {
 
     b.onResult(late, FAILED, now);
     assertEquals(0, b.snapshot(now).calls());
+  }
+
+  // ---- publication order ----
+
+  @Test
+  void transitionsMadeOnTwoThreadsReachListenersInTheOrderTheyHappened() throws Exception {
+    CountDownLatch inListener = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    // Holds the thread that half-opens the breaker inside its listener call, as a slow listener
+    // (or a descheduled thread) would, while another thread closes the breaker.
+    CallListener slow = new CallListener() {
+      @Override
+      public void breakerTransition(String key, CircuitBreaker.State from,
+          CircuitBreaker.State to) {
+        if (to == HALF_OPEN) {
+          inListener.countDown();
+          await(release);
+        }
+        listener.breakerTransition(key, from, to);
+      }
+    };
+    BreakerStateMachine b = new BreakerStateMachine(
+        "api:443", count(2, 2).permittedCallsInHalfOpen(1).build(), slow, now);
+    calls(b, FAILED, 2);
+    now += 5 * S;
+    long at = now;
+    BreakerState[] halfOpener = new BreakerState[1];
+    Thread t = Thread.ofPlatform().start(() -> halfOpener[0] = b.acquire(at));
+    assertTrue(inListener.await(30, TimeUnit.SECONDS));
+
+    // The probe's permit is still there (the half-opening thread has not taken it yet).
+    call(b, SUCCESS);
+    assertEquals(CLOSED, b.state());
+    assertEquals(List.of("api:443 CLOSED->OPEN"), listener.transitions(),
+        "the close waits for the half-open before it");
+
+    release.countDown();
+    t.join();
+    assertNotNull(halfOpener[0]);
+    assertEquals(List.of("api:443 CLOSED->OPEN", "api:443 OPEN->HALF_OPEN",
+        "api:443 HALF_OPEN->CLOSED"), listener.transitions());
+  }
+
+  @Test
+  void aTransitionMadeByAListenerIsPublishedAfterTheOneItReactsTo() {
+    BreakerStateMachine[] breaker = new BreakerStateMachine[1];
+    // An operator's listener resets the breaker as it opens; the recording one comes after it,
+    // as a metrics listener registered second would.
+    CallListener resetting = new CallListener() {
+      @Override
+      public void breakerTransition(String key, CircuitBreaker.State from,
+          CircuitBreaker.State to) {
+        if (to == OPEN) {
+          breaker[0].reset(now);
+        }
+        listener.breakerTransition(key, from, to);
+      }
+    };
+    BreakerStateMachine b = new BreakerStateMachine("api:443", count(2, 2).build(), resetting, now);
+    breaker[0] = b;
+    calls(b, FAILED, 2);
+    assertEquals(CLOSED, b.state());
+    assertEquals(List.of("api:443 CLOSED->OPEN", "api:443 OPEN->CLOSED"),
+        listener.transitions());
+  }
+
+  private static void await(CountDownLatch latch) {
+    try {
+      assertTrue(latch.await(30, TimeUnit.SECONDS));
+    } catch (InterruptedException e) {
+      throw new AssertionError(e);
+    }
   }
 
   // ---- time-based window ----
