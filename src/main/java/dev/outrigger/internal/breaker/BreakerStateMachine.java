@@ -399,7 +399,7 @@ public final class BreakerStateMachine {
   }
 
   /** Nanoseconds, capped at about 36 years so that adding them to a clock reading cannot wrap. */
-  private static long saturatedNanos(Duration d) {
+  static long saturatedNanos(Duration d) {
     long cap = Long.MAX_VALUE / 8;
     return d.compareTo(Duration.ofNanos(cap)) >= 0 ? cap : d.toNanos();
   }

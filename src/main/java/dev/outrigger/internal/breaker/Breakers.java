@@ -31,6 +31,8 @@ public final class Breakers {
   private final CircuitBreaker config;
   private final CallListener listener;
   private final int max;
+  /** The longest an open breaker may wait (its wait grows with a multiplier), saturated. */
+  private final long maxOpenWaitNanos;
   private final ConcurrentHashMap<String, BreakerStateMachine> map = new ConcurrentHashMap<>();
   private final AtomicBoolean evicting = new AtomicBoolean();
   private volatile boolean warned;
@@ -41,6 +43,7 @@ public final class Breakers {
     this.config = config;
     this.listener = listener;
     this.max = config.maxBreakers();
+    this.maxOpenWaitNanos = BreakerStateMachine.saturatedNanos(config.maxWaitInOpenState());
   }
 
   /** The breaker of {@code key}, created if needed, marked as used at {@code nowNanos}. */
@@ -103,9 +106,7 @@ public final class Breakers {
       return;
     }
     try {
-      // The longest an open breaker may wait (its wait grows with a multiplier).
-      long wait = (config.waitInOpenStateMultiplier() > 1
-          ? config.maxWaitInOpenState() : config.waitInOpenState()).toNanos();
+      long wait = maxOpenWaitNanos;
       // Last-use times are copied first: they move while we sort.
       List<Candidate> candidates = new ArrayList<>();
       for (Map.Entry<String, BreakerStateMachine> e : map.entrySet()) {

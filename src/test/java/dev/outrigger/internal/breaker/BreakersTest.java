@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.outrigger.CallListener;
 import dev.outrigger.CircuitBreaker;
+import java.time.temporal.ChronoUnit;
 import org.junit.jupiter.api.Test;
 
 class BreakersTest {
@@ -74,6 +75,18 @@ class BreakersTest {
       breakers.get("z" + i + ":443", now + i);
     }
     assertTrue(breakers.find("dead:443") == null, "dropped after its wait");
+  }
+
+  @Test
+  void anOpenWaitTooLongForNanosecondsStillLetsBreakersGo() {
+    // Far beyond a long of nanoseconds (292 years): the breaker itself caps it.
+    Breakers breakers = new Breakers(CircuitBreaker.builder().maxBreakers(2)
+        .waitInOpenState(ChronoUnit.FOREVER.getDuration()).build(), CallListener.NONE);
+    for (int i = 0; i < 10; i++) {
+      breakers.get("host" + i + ":443", (i + 1) * 2 * S);
+      assertTrue(breakers.size() <= 2, "size " + breakers.size());
+    }
+    assertNotNull(breakers.find("host9:443"));
   }
 
   @Test
