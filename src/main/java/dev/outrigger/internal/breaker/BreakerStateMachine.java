@@ -79,6 +79,8 @@ public final class BreakerStateMachine {
   private final double waitMultiplier;
   private final int permittedInHalfOpen;
   private final String halfOpenWhy;
+  /** Run once the breaker has closed (probes or a reset): its {@link Breakers} may now drop it. */
+  private final Runnable onClosed;
   private volatile BreakerState state;
   private volatile long lastUsedNanos;
   /** Whether a thread is publishing transitions; it alone uses {@link #published}. */
@@ -88,7 +90,14 @@ public final class BreakerStateMachine {
 
   public BreakerStateMachine(
       String key, CircuitBreaker config, CallListener listener, long nowNanos) {
+    this(key, config, listener, nowNanos, null);
+  }
+
+  /** A breaker that runs {@code onClosed} (if not null) each time it closes. */
+  BreakerStateMachine(String key, CircuitBreaker config, CallListener listener, long nowNanos,
+      Runnable onClosed) {
     this.key = key;
+    this.onClosed = onClosed;
     this.config = config;
     this.listener = listener;
     this.minimumCalls = config.minimumNumberOfCalls();
@@ -266,8 +275,7 @@ public final class BreakerStateMachine {
    */
   private void transition(BreakerState seen, BreakerState next) {
     if (STATE.compareAndSet(this, seen, next)) {
-      seen.next = next;
-      publishLinked();
+      installed(seen, next);
     }
   }
 
@@ -287,8 +295,15 @@ public final class BreakerStateMachine {
   }
 
   private void set(BreakerState next) {
-    BreakerState previous = (BreakerState) STATE.getAndSet(this, next);
+    installed((BreakerState) STATE.getAndSet(this, next), next);
+  }
+
+  /** What follows the installation of {@code next} in place of {@code previous}. */
+  private void installed(BreakerState previous, BreakerState next) {
     previous.next = next;
+    if (onClosed != null && next instanceof Closed) {
+      onClosed.run();
+    }
     publishLinked();
   }
 
@@ -330,12 +345,6 @@ public final class BreakerStateMachine {
 
   long lastUsedNanos() {
     return lastUsedNanos;
-  }
-
-  /** Whether the state was set by hand (such breakers are never evicted). */
-  boolean isManual() {
-    BreakerState s = state;
-    return s instanceof ForcedOpen || s instanceof Disabled;
   }
 
   /**

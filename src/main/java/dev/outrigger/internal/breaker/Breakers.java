@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -23,6 +24,12 @@ import org.slf4j.LoggerFactory;
  * call starts a fresh one. If no breaker can be dropped, a new key gets a breaker that is not
  * kept.
  *
+ * <p>A pass that drops nothing (an outage: every breaker open and in use) remembers until when
+ * nothing can go: the earliest time a kept open breaker could have sat unused for its whole wait
+ * (one wait at most). New keys skip the pass until then, or until a breaker closes (its probes
+ * succeeded, or a reset) or joins the table, which bump {@link #changes}; using a breaker only
+ * pushes that time back. So an outage costs one pass per open wait, not one per new-key call.
+ *
  * <p>Thread-safe.
  */
 public final class Breakers {
@@ -35,9 +42,19 @@ public final class Breakers {
   private final long maxOpenWaitNanos;
   private final ConcurrentHashMap<String, BreakerStateMachine> map = new ConcurrentHashMap<>();
   private final AtomicBoolean evicting = new AtomicBoolean();
+  /** Bumped after a breaker of this client closes or one joins the table: one may now go. */
+  private final AtomicLong changes = new AtomicLong();
+  private final Runnable changed = changes::incrementAndGet;
+  /** What the last pass that dropped nothing learnt, or null. */
+  private volatile Quiet quiet;
+  /** Eviction passes run (for tests); written only by the thread holding {@link #evicting}. */
+  private int passes;
   private volatile boolean warned;
 
   private record Candidate(String key, BreakerStateMachine breaker, long lastUsedNanos) {}
+
+  /** Nothing can go before {@code untilNanos} while {@link #changes} still is {@code changes}. */
+  private record Quiet(long changes, long untilNanos) {}
 
   public Breakers(CircuitBreaker config, CallListener listener) {
     this.config = config;
@@ -63,11 +80,13 @@ public final class Breakers {
   public void setByHand(String key, long nowNanos,
       java.util.function.Consumer<BreakerStateMachine> op) {
     BreakerStateMachine b = map.computeIfAbsent(
-        key, k -> new BreakerStateMachine(k, config, listener, nowNanos));
+        key, k -> new BreakerStateMachine(k, config, listener, nowNanos, changed));
     b.touch(nowNanos);
     op.accept(b);
     // An eviction between the two steps (it was not yet set by hand) must not lose it.
-    map.put(key, b);
+    if (map.put(key, b) != b) {
+      changes.incrementAndGet();
+    }
   }
 
   /** The breaker of {@code key} if there is one. */
@@ -89,16 +108,27 @@ public final class Breakers {
   }
 
   private BreakerStateMachine create(String key, long now) {
-    if (map.size() >= max) {
+    if (map.size() >= max && !quiet(now)) {
       evict(now);
     }
-    BreakerStateMachine fresh = new BreakerStateMachine(key, config, listener, now);
+    BreakerStateMachine fresh = new BreakerStateMachine(key, config, listener, now, changed);
     if (map.size() >= max && !map.containsKey(key)) {
-      // Still full: every breaker was set by hand, or other threads just filled the room.
+      // Still full: none could go (set by hand, or open and in use), or other threads just
+      // filled the room.
       return fresh;
     }
     BreakerStateMachine raced = map.putIfAbsent(key, fresh);
-    return raced == null ? fresh : raced;
+    if (raced != null) {
+      return raced;
+    }
+    changes.incrementAndGet();
+    return fresh;
+  }
+
+  /** Whether the last pass that dropped nothing still holds at {@code now}. */
+  private boolean quiet(long now) {
+    Quiet q = quiet;
+    return q != null && now - q.untilNanos < 0 && q.changes == changes.get();
   }
 
   private void evict(long now) {
@@ -106,16 +136,27 @@ public final class Breakers {
       return;
     }
     try {
+      passes++;
+      // Read before the breakers: a change after this read voids what the pass learns.
+      long seen = changes.get();
       long wait = maxOpenWaitNanos;
+      // Until the first kept open breaker may go; a wait at most: using them only delays that.
+      long quietFor = wait;
       // Last-use times are copied first: they move while we sort.
       List<Candidate> candidates = new ArrayList<>();
       for (Map.Entry<String, BreakerStateMachine> e : map.entrySet()) {
         BreakerStateMachine b = e.getValue();
         long lastUsed = b.lastUsedNanos();
         CircuitBreaker.State state = b.state();
+        if (state == CircuitBreaker.State.FORCED_OPEN || state == CircuitBreaker.State.DISABLED) {
+          continue;
+        }
         boolean tripped = state == CircuitBreaker.State.OPEN
             || state == CircuitBreaker.State.HALF_OPEN;
-        if (!b.isManual() && !(tripped && now - lastUsed < wait)) {
+        long unused = now - lastUsed;
+        if (tripped && unused < wait) {
+          quietFor = Math.min(quietFor, wait - unused);
+        } else {
           candidates.add(new Candidate(e.getKey(), b, lastUsed));
         }
       }
@@ -124,13 +165,21 @@ public final class Breakers {
       for (int i = 0; i < drop; i++) {
         map.remove(candidates.get(i).key(), candidates.get(i).breaker());
       }
-      if (drop == 0 && !warned) {
-        warned = true;
-        LOG.warn("all {} circuit breakers are set by hand or open; breakers of new keys are not "
-            + "kept until one can go (raise CircuitBreaker maxBreakers)", map.size());
+      if (drop == 0) {
+        quiet = new Quiet(seen, now + quietFor);
+        if (!warned) {
+          warned = true;
+          LOG.warn("all {} circuit breakers are set by hand or open; breakers of new keys are "
+              + "not kept until one can go (raise CircuitBreaker maxBreakers)", map.size());
+        }
       }
     } finally {
       evicting.set(false);
     }
+  }
+
+  /** How many eviction passes ran (for tests). */
+  int passes() {
+    return passes;
   }
 }
