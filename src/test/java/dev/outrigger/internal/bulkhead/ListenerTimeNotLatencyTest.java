@@ -88,4 +88,56 @@ class ListenerTimeNotLatencyTest {
     assertTrue(noLoad >= 0 && noLoad < SECOND / 1000,
         "the host answered at once, yet its no-load latency is " + noLoad + " ns");
   }
+
+  @Test
+  void aSlowBreakerListenerAtTheHalfOpenStepIsNotTimedAsTheProbesLatency() {
+    java.util.concurrent.atomic.AtomicInteger halfOpens =
+        new java.util.concurrent.atomic.AtomicInteger();
+    CallListener breakerListener = new CallListener() {
+      @Override
+      public void breakerTransition(String key, dev.outrigger.CircuitBreaker.State from,
+          dev.outrigger.CircuitBreaker.State to) {
+        if (to == dev.outrigger.CircuitBreaker.State.HALF_OPEN) {
+          halfOpens.incrementAndGet();
+          clock.advance(10 * SECOND); // a slow listener, run as the probe is let through
+        }
+      }
+    };
+    PolicyChain breakerChain = new PolicyChain(List.of(
+        new dev.outrigger.internal.breaker.BreakerInterceptor(dev.outrigger.CircuitBreaker.builder()
+            .slidingWindowSize(2).minimumNumberOfCalls(2).failureRateThreshold(0.5)
+            .waitInOpenState(Duration.ofSeconds(5)).permittedCallsInHalfOpen(1).build(),
+            clock, breakerListener),
+        limiter,
+        new Transport(okhttp, null, 1 << 20, null, false, false)));
+    String host = RealCallContext.hostKey(server.url("/x"));
+    for (int i = 0; i < 2; i++) {
+      server.enqueue(new MockResponse.Builder().code(503).build());
+    }
+    server.enqueue(new MockResponse.Builder().code(200).build());
+    for (int i = 0; i < 2; i++) {
+      RealCallContext ctx = context();
+      try (Response r = breakerChain.proceed(ctx, new Request.Builder().url(server.url("/x"))
+          .build())) {
+        assertEquals(503, r.code());
+      }
+    }
+    clock.advance(6 * SECOND); // past the open wait: the next call is the probe
+    try (Response r = breakerChain.proceed(context(),
+        new Request.Builder().url(server.url("/x")).build())) {
+      assertEquals(200, r.code());
+    }
+    assertEquals(1, halfOpens.get());
+    long noLoad = limiter.noLoadRttNanos(host);
+    assertTrue(noLoad >= 0 && noLoad < SECOND / 1000,
+        "the probe was answered at once, yet the host's no-load latency is " + noLoad + " ns");
+  }
+
+  private RealCallContext context() {
+    RealCallContext ctx = new RealCallContext("GET", server.url("/x"),
+        Deadline.after(Duration.ofMinutes(1), clock::nanoTime), true, clock, CallListener.NONE,
+        new Redactor(Set.of(), Set.of()));
+    ctx.beginAttempt();
+    return ctx;
+  }
 }
