@@ -149,7 +149,16 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     warmUp(b.connectTimeout.toNanos(), now);
   }
 
-  /** A builder for a store at {@code redisUri}, for example {@code redis://10.0.0.5:6379/0}. */
+  /**
+   * A builder for a store at {@code redisUri}, for example {@code redis://10.0.0.5:6379/0}
+   * ({@code rediss://} for TLS; the scheme in any case). A user name or password holding
+   * {@code /}, {@code ?}, {@code #} or {@code @} must be percent-encoded.
+   *
+   * @throws IllegalArgumentException if {@code redisUri} is blank, has no or an unknown scheme,
+   *     names no host or several, has a port that is not a number from 1 to 65535 or a database
+   *     that is not a number from 0, or would be read as another host (a user name or password
+   *     not percent-encoded); the message never shows the user name or password
+   */
   public static Builder builder(String redisUri) {
     return new Builder(redisUri);
   }
@@ -678,17 +687,7 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     private LongSupplier nanos = System::nanoTime;
 
     private Builder(String redisUri) {
-      if (redisUri == null || redisUri.isBlank()) {
-        throw new IllegalArgumentException("redisUri must not be null or blank");
-      }
-      try {
-        this.uri = RedisURI.create(redisUri.trim());
-      } catch (RuntimeException e) {
-        // Not Lettuce's exception as the cause: its message may quote the URI, password and all.
-        throw new IllegalArgumentException("redisUri must be a Redis URI such as "
-            + "redis://host:6379/0, but was '" + redisUri.replaceAll("//[^@/]*@", "//***@")
-            + "' (" + String.valueOf(e.getMessage()).replaceAll("//[^@/]*@", "//***@") + ")");
-      }
+      this.uri = RedisUris.parse(redisUri);
     }
 
     /**

@@ -1,0 +1,187 @@
+package dev.outrigger.redis;
+
+import dev.outrigger.internal.Redactor;
+import io.lettuce.core.RedisURI;
+import java.util.Locale;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * Reads the URI given to {@link RedisRateLimitStore#builder(String)}, refusing at once what
+ * Lettuce would read as something else: Lettuce takes {@code redis://host:notaport} as the host
+ * {@code host:notaport}, {@code redis://:6379} as the host {@code :6379}, ignores a database
+ * given as {@code ?database=x}, and reads a password holding {@code ?} or {@code #} as part of
+ * the host. Every message names what to change and shows the URI without its user info.
+ */
+final class RedisUris {
+  /** Schemes naming one Redis server by host and port. */
+  private static final Set<String> HOST_SCHEMES = Set.of("redis", "rediss", "redis+ssl",
+      "redis+tls");
+  /**
+   * Every scheme Lettuce reads: the above, and a Unix socket and Sentinel, which are passed on as
+   * before (their database checked) but not advertised: the store is not tested with them.
+   */
+  private static final Set<String> SCHEMES = Set.of("redis", "rediss", "redis+ssl", "redis+tls",
+      "redis-socket", "redis+socket", "redis-sentinel", "rediss-sentinel");
+  private static final Pattern HOST = Pattern.compile(
+      "[A-Za-z0-9_][A-Za-z0-9._-]*|\\[[0-9A-Fa-f:.]+]");
+  private static final Pattern DIGITS = Pattern.compile("[0-9]{1,10}");
+  private static final String EXAMPLE = "redis://host:6379/0";
+  private static final String ENCODE = "percent-encode any '/', '?', '#' or '@' in the user "
+      + "name or password (as %2F, %3F, %23, %40)";
+
+  private RedisUris() {}
+
+  /**
+   * The Lettuce URI of {@code text}.
+   *
+   * @throws IllegalArgumentException naming what to change, when {@code text} is blank, has no
+   *     or an unknown scheme, a missing or malformed host, a port that is not 1 to 65535, a
+   *     database that is not a number from 0, or user info Lettuce would read as the host
+   */
+  static RedisURI parse(String text) {
+    if (text == null || text.isBlank()) {
+      throw new IllegalArgumentException("redisUri must not be null or blank: give one such as "
+          + EXAMPLE);
+    }
+    String raw = text.trim();
+    // Every message quotes this: everything from the scheme to the last '@' dropped, since a
+    // password may hold any character.
+    String shown = Redactor.withoutUserInfo(raw);
+    boolean userInfo = !shown.equals(raw);
+    int sep = raw.indexOf("://");
+    if (sep < 0) {
+      throw bad(shown, "has no scheme: start it with redis:// (rediss:// for TLS), as in "
+          + EXAMPLE);
+    }
+    String scheme = raw.substring(0, sep).toLowerCase(Locale.ROOT);
+    if (!SCHEMES.contains(scheme)) {
+      throw bad(shown, "has " + quoteScheme(raw.substring(0, sep)) + ": use redis:// (rediss:// "
+          + "for TLS)");
+    }
+    raw = scheme + raw.substring(sep); // Lettuce reads lower-case schemes only
+    String rest = shown.substring(shown.indexOf("://") + 3);
+    int end = firstOf(rest, "/?#");
+    String authority = rest.substring(0, end);
+    int query = rest.indexOf('?', end);
+    int fragment = rest.indexOf('#', end);
+    String path =
+        rest.substring(end, query >= 0 ? query : fragment >= 0 ? fragment : rest.length());
+    String params = query < 0 ? ""
+        : rest.substring(query + 1, fragment > query ? fragment : rest.length());
+
+    String host = null;
+    int port = RedisURI.DEFAULT_REDIS_PORT;
+    Integer database = null;
+    if (HOST_SCHEMES.contains(scheme)) {
+      int colon = portColon(authority);
+      host = colon < 0 ? authority : authority.substring(0, colon);
+      checkHost(shown, host);
+      if (colon >= 0) {
+        port = port(shown, authority.substring(colon + 1));
+      }
+    } else if (scheme.endsWith("sentinel")) {
+      for (String sentinel : authority.split(",", -1)) {
+        int colon = portColon(sentinel);
+        checkHost(shown, colon < 0 ? sentinel : sentinel.substring(0, colon));
+        if (colon >= 0) {
+          port(shown, sentinel.substring(colon + 1));
+        }
+      }
+    }
+    if (!scheme.contains("socket") && !path.isEmpty() && !path.equals("/")) {
+      database = database(shown, path.substring(1));
+    }
+    for (String param : params.split("&")) {
+      int eq = param.indexOf('=');
+      String name = eq < 0 ? param : param.substring(0, eq);
+      if (name.equalsIgnoreCase("database") || name.equalsIgnoreCase("db")) {
+        database = database(shown, eq < 0 ? "" : param.substring(eq + 1));
+      }
+    }
+
+    RedisURI uri;
+    try {
+      uri = RedisURI.create(raw);
+    } catch (RuntimeException e) {
+      // Not Lettuce's exception as the cause, nor its message when there is user info: both
+      // may quote the URI, password and all.
+      throw bad(shown, userInfo ? "cannot be read by Lettuce: " + ENCODE
+          : "cannot be read by Lettuce (" + e.getMessage() + ")");
+    }
+    // What Lettuce read must be what the text says once its user info is set aside: a '?', '#'
+    // or '/' in a password otherwise moves the host into the user info or the password into the
+    // host (and from there into log lines).
+    if (host != null && !(host.equalsIgnoreCase(uri.getHost()) && port == uri.getPort()
+        && (database == null || database == uri.getDatabase()))) {
+      throw bad(shown, "is read by Lettuce as another host, port or database: " + ENCODE);
+    }
+    return uri;
+  }
+
+  /**
+   * Where the port of {@code hostPort} starts (its ':'), or -1: after an IPv6 address's closing
+   * bracket, and never inside an unbracketed IPv6 address (several ':'), whole a bad host.
+   */
+  private static int portColon(String hostPort) {
+    if (hostPort.startsWith("[")) {
+      int close = hostPort.indexOf(']');
+      return close < 0 ? -1 : hostPort.indexOf(':', close);
+    }
+    int colon = hostPort.indexOf(':');
+    return colon == hostPort.lastIndexOf(':') ? colon : -1;
+  }
+
+  private static void checkHost(String shown, String host) {
+    if (host.isEmpty()) {
+      throw bad(shown, "names no host: give one, as in " + EXAMPLE);
+    }
+    if (!HOST.matcher(host).matches()) {
+      throw bad(shown, "has the host '" + host + "': give one host name or IP address (an IPv6 "
+          + "address in brackets, as in redis://[::1]:6379)");
+    }
+  }
+
+  private static int port(String shown, String port) {
+    if (DIGITS.matcher(port).matches()) {
+      long p = Long.parseLong(port);
+      if (p >= 1 && p <= 65535) {
+        return (int) p;
+      }
+    }
+    throw bad(shown, "has the port '" + port + "': give a number from 1 to 65535 after the "
+        + "host's ':', or no ':' for 6379");
+  }
+
+  private static int database(String shown, String database) {
+    if (DIGITS.matcher(database).matches()) {
+      long d = Long.parseLong(database);
+      if (d <= Integer.MAX_VALUE) {
+        return (int) d;
+      }
+    }
+    throw bad(shown, "has the database '" + database + "': give a number from 0, as in "
+        + EXAMPLE + " or ?database=0");
+  }
+
+  private static String quoteScheme(String scheme) {
+    // Only a scheme-shaped prefix is quoted: anything else may be part of a mistyped password.
+    return scheme.matches("[A-Za-z][A-Za-z0-9+.-]{0,30}") ? "the scheme '" + scheme + "'"
+        : "an unknown scheme";
+  }
+
+  private static int firstOf(String s, String chars) {
+    int first = s.length();
+    for (char c : chars.toCharArray()) {
+      int i = s.indexOf(c);
+      if (i >= 0 && i < first) {
+        first = i;
+      }
+    }
+    return first;
+  }
+
+  private static IllegalArgumentException bad(String shown, String what) {
+    return new IllegalArgumentException("redisUri '" + shown + "' " + what);
+  }
+}

@@ -1,0 +1,94 @@
+package dev.outrigger.redis;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.lettuce.core.RedisURI;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The Redis URI is checked by {@link RedisRateLimitStore#builder(String)}, before any connection:
+ * Lettuce itself reads {@code redis://host:notaport} as the host {@code host:notaport} and a
+ * password holding {@code ?} as part of the host, and the store then retries a host that cannot
+ * exist forever, logging it (password part included) as its Redis.
+ */
+class RedisUriTest {
+  /** Refused with one message holding every part of {@code expected}, never the password. */
+  private static void refused(String uri, String... expected) {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> RedisRateLimitStore.builder(uri), uri);
+    for (String part : expected) {
+      assertTrue(e.getMessage().contains(part), "'" + part + "' not in: " + e.getMessage());
+    }
+    assertFalse(e.getMessage().contains("s3") || e.getMessage().contains("cret"),
+        e.getMessage());
+    assertNull(e.getCause(), "Lettuce's exception may quote the password");
+  }
+
+  @Test
+  void aPortThatIsNotANumberFrom1To65535IsRefusedNamingIt() {
+    refused("redis://u:s3cret@host:notaport", "'redis://host:notaport'", "port 'notaport'",
+        "from 1 to 65535");
+    refused("redis://host:0", "port '0'");
+    refused("redis://host:-1", "port '-1'");
+    refused("redis://host:65536", "port '65536'");
+    refused("redis://host:", "port ''");
+    refused("redis://[::1]:x", "port 'x'");
+  }
+
+  @Test
+  void aMissingHostIsRefusedNamingIt() {
+    refused("redis://u:s3cret@:6379", "'redis://:6379'", "names no host",
+        "redis://host:6379/0");
+    refused("redis://u:s3cret@/0", "names no host");
+    refused("redis://h1,h2:6379", "host 'h1,h2'", "one host");
+    refused("redis://::1:6379", "host '::1:6379'", "in brackets");
+  }
+
+  @Test
+  void aMissingOrUnknownSchemeIsRefusedNamingTheOnesToUse() {
+    refused("u:s3cret@host:6379", "'host:6379' has no scheme", "redis://");
+    refused("http://u:s3cret@host", "scheme 'http'", "use redis://", "rediss://");
+    refused("valkey://host", "scheme 'valkey'", "use redis://");
+  }
+
+  @Test
+  void aDatabaseThatIsNotANumberFrom0IsRefusedNamingIt() {
+    refused("redis://u:s3cret@host/abc", "'redis://host/abc'", "database 'abc'",
+        "a number from 0");
+    refused("redis://host?database=x", "database 'x'");
+    refused("redis://host/0?db=-2", "database '-2'");
+    refused("redis://host/-1", "database '-1'");
+    refused("redis://host/0/1", "database '0/1'");
+    refused("redis://host/99999999999", "database '99999999999'");
+  }
+
+  @Test
+  void aPasswordLettuceWouldReadAsTheHostIsRefusedAskingForPercentEncoding() {
+    // As written, Lettuce connects to the host "u:s3" (and the logs name it).
+    refused("redis://u:s3?cret@host:6379", "'redis://host:6379'", "percent-encode", "%3F");
+    refused("redis://u:s3#cret@host:6379", "percent-encode");
+    refused("redis://u:s3/cret@host:6379/0", "percent-encode");
+    refused("redis://u:s3/cret@host:x", "port 'x'");
+  }
+
+  @Test
+  void acceptsWhatLettuceReadsAsWritten() {
+    RedisURI encoded = RedisUris.parse("redis://u:s3%3Fcr%2Fet@host:6380/2");
+    assertEquals("host", encoded.getHost());
+    assertEquals(6380, encoded.getPort());
+    assertEquals(2, encoded.getDatabase());
+    RedisURI upper = RedisUris.parse("  REDIS://Cache.Example.com  ");
+    assertEquals("Cache.Example.com", upper.getHost());
+    assertEquals(6379, upper.getPort());
+    assertEquals(3, RedisUris.parse("rediss://10.0.0.5/0?database=3").getDatabase());
+    assertEquals("[::1]", RedisUris.parse("redis://[::1]:6379").getHost());
+    assertEquals("/tmp/redis.sock",
+        RedisUris.parse("redis-socket:///tmp/redis.sock?db=1").getSocket());
+    assertEquals(2, RedisUris.parse("redis-sentinel://s1:26379,s2/0#primary")
+        .getSentinels().size());
+  }
+}
