@@ -31,7 +31,7 @@ public interface RateLimitStore {
    *     can be used now; otherwise (nothing taken) minus the wait that would have been needed,
    *     or {@link #NEVER} when {@code permits} exceeds the limit's burst
    * @throws RateLimitedException when the store cannot answer and is configured to refuse
-   *     rather than fall back
+   *     rather than fall back, or cannot answer within {@code maxWaitNanos}
    * @throws InterruptedException if the calling thread is interrupted while the store answers
    */
   long reserve(String key, RateLimit limit, int permits, long maxWaitNanos)

@@ -80,6 +80,11 @@ import org.slf4j.LoggerFactory;
  * an outage never begins with a burst. {@link Fallback#localShare(double)} fixes the share;
  * {@link Fallback#failFast()} refuses the calls with {@link RateLimitedException} instead.
  *
+ * <p>A call whose deadline ends before Redis answers (what it has left is under the timeout) is
+ * refused with {@link RateLimitedException}: it has no time left to use a permit. It makes no
+ * fallback bucket (one made for it would refill until the next outage and begin it with a
+ * burst), unless Redis already counts as unavailable, when the fallback answers it as any call.
+ *
  * <p>Thread-safe. Share one store between clients; {@link #close()} it when the application
  * stops (it closes the Redis connection, and the Lettuce resources it created). Lettuce is an
  * optional dependency of Outrigger: add {@code io.lettuce:lettuce-core} to use this class.
@@ -182,6 +187,18 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     }
   }
 
+  /**
+   * {@inheritDoc}
+   *
+   * <p>Redis is asked for at most the store's {@code timeout}, and never longer than
+   * {@code maxWaitNanos}. When Redis does not answer within the shorter {@code maxWaitNanos}
+   * while it counts as available, the call is refused with {@link RateLimitedException} (the
+   * caller has no time left to use a permit) and no fallback bucket is made or used; while it
+   * counts as unavailable, the fallback answers, as for any call.
+   *
+   * @throws RateLimitedException also when Redis does not answer within {@code maxWaitNanos},
+   *     shorter than the store's timeout, while Redis counts as available
+   */
   @Override
   public long reserve(String key, RateLimit limit, int permits, long maxWaitNanos)
       throws InterruptedException {
@@ -211,7 +228,17 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
       try {
         r = eval(ks, args, now + (cut ? maxWaitNanos : timeoutNanos));
       } catch (StoreFailure e) {
-        if (!(cut && e.slow)) { // cut short by the caller's deadline, not slow Redis
+        if (cut && e.slow && !down.get()) {
+          // Cut short by the caller's deadline: that says nothing of Redis, and the caller has
+          // no time left to use a permit. A fallback bucket made (or taken from) for it would
+          // only outlive the call: one made now, refilling until the next outage, would begin
+          // that outage with a burst.
+          throw new RateLimitedException("the shared rate limit in Redis at " + where
+              + " did not answer within the " + maxWaitNanos / 1000 + " µs left before the "
+              + "call's deadline (the store waits up to " + timeoutNanos / 1000 + " µs)",
+              null, 0);
+        }
+        if (!(cut && e.slow)) { // a cut during an outage: served by its fallback, as any call
           failed(e, now);
         }
         long later = nanos.getAsLong();

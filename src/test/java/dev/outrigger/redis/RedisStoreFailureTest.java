@@ -9,6 +9,7 @@ import dev.outrigger.ApiClient;
 import dev.outrigger.ApiException;
 import dev.outrigger.CallContext;
 import dev.outrigger.CallListener;
+import dev.outrigger.DeadlineExceededException;
 import dev.outrigger.RateLimit;
 import dev.outrigger.RateLimitedException;
 import dev.outrigger.Retry;
@@ -94,6 +95,65 @@ class RedisStoreFailureTest {
   }
 
   /**
+   * A caller whose deadline is shorter than the store's timeout stops waiting for Redis when its
+   * deadline ends, with no time left to use a permit: it used to be served by a fallback bucket
+   * made for it, empty, which refused it as if the shared bucket were used up.
+   */
+  @Test
+  void aCallerWhoseDeadlineEndsBeforeRedisAnswersIsRefusedSayingSoWithoutAFallback()
+      throws Exception {
+    AtomicLong now = new AtomicLong(System.nanoTime());
+    RateLimit limit = RateLimit.perSecond(10).burst(10);
+    RedisRateLimitStore store = store(RedisRateLimitStore.builder(redis.uri())
+        .timeout(Duration.ofSeconds(1)).nanos(now::get));
+    assertEquals(0, store.reserve("k", limit, 1, 0));
+
+    redis.command("CLIENT PAUSE 300 ALL");
+    RateLimitedException e = assertThrows(RateLimitedException.class,
+        () -> store.reserve("k", limit, 1, TimeUnit.MILLISECONDS.toNanos(20)));
+    redis.command("PING"); // held by Redis until its pause is over
+
+    assertTrue(e.getMessage().contains("did not answer within the 20000 µs left before the "
+        + "call's deadline"), e.getMessage());
+    assertEquals(0, store.fallbacks(), "reservations answered by a fallback bucket");
+    assertFalse(store.degraded());
+  }
+
+  /**
+   * A fallback bucket made for a caller cut short by its deadline is kept until Redis next
+   * answers, refilling all along: an outage after a quiet while, with no answer between, began
+   * with its full burst.
+   */
+  @Test
+  void anOutageAfterADeadlineCutStillStartsWithAnEmptyFallback() throws Exception {
+    AtomicLong now = new AtomicLong(System.nanoTime());
+    RateLimit limit = RateLimit.perSecond(10).burst(10);
+    RedisRateLimitStore store = store(RedisRateLimitStore.builder(redis.uri())
+        .timeout(Duration.ofSeconds(1)).probeInterval(Duration.ofMinutes(1))
+        .fallback(RedisRateLimitStore.Fallback.localShare(1.0)).nanos(now::get));
+    assertEquals(0, store.reserve("k", limit, 1, 0));
+    redis.command("CLIENT PAUSE 300 ALL");
+    try {
+      store.reserve("k", limit, 1, TimeUnit.MILLISECONDS.toNanos(20));
+    } catch (RateLimitedException refused) {
+      // the caller's deadline ended first
+    }
+    redis.command("PING"); // held by Redis until its pause is over
+
+    now.addAndGet(TimeUnit.MINUTES.toNanos(10)); // ten quiet minutes later, Redis goes away
+    redis.stop();
+    int granted = 0;
+    for (int i = 0; i < 10; i++) {
+      if (store.reserve("k", limit, 1, 0) >= 0) {
+        granted++;
+      }
+    }
+
+    assertTrue(store.degraded());
+    assertEquals(0, granted, "permits granted at once as the outage began");
+  }
+
+  /**
    * "Three slow answers in a row (one is a hiccup, not an outage)": but three callers that
    * happen to wait during the same short stall (a fork for BGSAVE, a slow command) count as
    * three, and the store declares an outage (WARN, local shares for a probe interval) on a stall
@@ -157,6 +217,37 @@ class RedisStoreFailureTest {
     long tookMillis = (System.nanoTime() - start) / 1_000_000;
 
     assertTrue(tookMillis < 400, "a call with a 100 ms deadline took " + tookMillis + " ms");
+  }
+
+  /**
+   * Through a client: a call whose deadline ends while Redis is stalled ends with
+   * {@link DeadlineExceededException}, its cause saying Redis did not answer in time, not that a
+   * permit's wait would not fit (a wait that a fresh, empty fallback bucket made up).
+   */
+  @Test
+  void aCallWhoseDeadlineEndsWhileRedisIsStalledSaysSoInItsCause() throws Exception {
+    RedisRateLimitStore store = store(RedisRateLimitStore.builder(redis.uri())
+        .timeout(Duration.ofSeconds(2)));
+    ApiClient client = SharedQuota.client(server.url("/").toString(),
+        RateLimit.perSecond(100), store, "a");
+    closeLast.add(0, client);
+    server.setDispatcher(new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest request) {
+        return new MockResponse.Builder().code(200).body("ok").build();
+      }
+    });
+    client.get("/warm").execute(String.class);
+
+    redis.command("CLIENT PAUSE 1500 ALL");
+    DeadlineExceededException e = assertThrows(DeadlineExceededException.class,
+        () -> client.get("/late").deadline(Duration.ofMillis(100)).execute(String.class));
+    redis.command("PING"); // held by Redis until its pause is over
+
+    assertTrue(e.getCause() instanceof RateLimitedException
+        && e.getCause().getMessage().contains("did not answer within"),
+        String.valueOf(e.getCause()));
+    assertEquals(1, server.getRequestCount(), "requests sent");
   }
 
   /**
