@@ -26,8 +26,12 @@ import java.util.List;
  * the bucket keeps the {@code now} of its last call ({@code n}): when the clock has gone back
  * since (a step, a failover to a host whose clock is behind), the stored times move back by as
  * much, and the bucket carries on as it was instead of looking used up for the length of the
- * step. A step forward looks like time passing: at most one burst more. Times are microseconds held in Lua doubles
- * (exact to 2^53, centuries of epoch microseconds), with fractions.
+ * step. A step forward of {@code S} cannot be told from {@code S} of idle time and is not
+ * corrected: each bandwidth's bucket gains up to {@code min(burst, S / I)} permits at once (never
+ * past full), a pause ends up to {@code S} early, and Redis's own expiry, on the same clock, may
+ * drop the key early, which reads as a full bucket and stays within the same bound. Times are
+ * microseconds held in Lua doubles (exact to 2^53, centuries of epoch microseconds), with
+ * fractions.
  *
  * <p>Pre-fetching: a caller may ask for up to {@code want >= n} permits when they are available
  * now; it gets {@code min(want, stored)} and keeps the extra ones locally. Waits are never

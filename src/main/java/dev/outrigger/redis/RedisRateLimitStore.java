@@ -53,7 +53,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Semantics.</b> The same token bucket as the in-memory limiter (every bandwidth, continuous
  * refill, waits in line, server pauses), computed by one atomic Lua script per acquire on Redis's
- * own clock ({@code TIME}), so no JVM's clock matters. One round trip per permit at most
+ * own clock ({@code TIME}), so no JVM's clock matters; a step back of that clock is undone, a
+ * step forward of {@code S} lets each key through up to {@code min(burst, rate * S)} more calls
+ * (see the README). One round trip per permit at most
  * ({@code EVALSHA}; after a Redis restart one {@code EVAL} reloads the script). Every JVM using
  * the same key must configure the same limit. Keys are stored hashed ({@code outrigger:ratelimit:
  * {sha256}}), so a key that is an API token never appears in Redis; a bucket's key expires once
