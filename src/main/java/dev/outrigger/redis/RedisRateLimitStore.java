@@ -5,6 +5,7 @@ import dev.outrigger.RateLimitStore;
 import dev.outrigger.RateLimitedException;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisCommandExecutionException;
 import io.lettuce.core.RedisFuture;
 import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.RedisURI;
@@ -182,11 +183,29 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
       await(c.async().evalsha(BucketScript.SHA1, ScriptOutputType.MULTI, warm.redisKeys,
           "p", "0", "0", "0", "", "1", "1"), nanos.getAsLong() + waitNanos);
     } catch (StoreFailure e) {
+      if (databaseOutOfRange(e)) {
+        // Not an outage: every reconnection would be refused the same way, forever.
+        close();
+        throw new IllegalArgumentException("redisUri names database " + uri.getDatabase()
+            + ", which Redis at " + where + " does not have (see its 'databases' setting): "
+            + "give a lower number");
+      }
       failed(e, nanos.getAsLong());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       failed(new StoreFailure("interrupted while connecting", e), nanos.getAsLong());
     }
+  }
+
+  /** Whether Redis refused to select the URI's database (SELECT's "DB index is out of range"). */
+  private static boolean databaseOutOfRange(StoreFailure e) {
+    for (Throwable t = e.getCause(); t != null; t = t.getCause()) {
+      if (t instanceof RedisCommandExecutionException && t.getMessage() != null
+          && t.getMessage().contains("DB index is out of range")) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**
@@ -805,6 +824,9 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     /**
      * Connects (waiting up to {@link #connectTimeout}) and loads the script. When Redis cannot
      * be reached, the store starts unavailable (one WARN) and keeps asking.
+     *
+     * @throws IllegalArgumentException if Redis answers that it has no database of the URI's
+     *     number
      */
     public RedisRateLimitStore build() {
       return new RedisRateLimitStore(this);

@@ -294,6 +294,20 @@ class RedisStoreFailureTest {
     assertEquals(1, rejected.size(), "rateLimitRejected events: " + rejected);
   }
 
+  /**
+   * A database Redis does not have is refused by every connection: the store used to start on
+   * its fallback, one WARN, and stay there for good, asking again every probe interval.
+   */
+  @Test
+  void aDatabaseRedisDoesNotHaveFailsTheBuildNamingIt() {
+    RedisRateLimitStore.Builder b = RedisRateLimitStore.builder(redis.uri() + "/16");
+
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, b::build);
+
+    assertEquals("redisUri names database 16, which Redis at 127.0.0.1:" + redis.port()
+        + " does not have (see its 'databases' setting): give a lower number", e.getMessage());
+  }
+
   /** Builder: a malformed URI's password must not reach the exception, cause included. */
   @Test
   void aMalformedUriNeverShowsItsPasswordEvenInTheCause() {
