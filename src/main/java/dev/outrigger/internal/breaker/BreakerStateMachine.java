@@ -294,6 +294,15 @@ public final class BreakerStateMachine {
     set(new Closed(Window.create(config, nowNanos), "reset by hand"));
   }
 
+  /**
+   * Closes a breaker its table dropped (open, but unused for its whole wait): the key's next
+   * breaker starts closed, and listeners hear of it as a transition to CLOSED.
+   */
+  void dropped(long nowNanos) {
+    set(new Closed(Window.create(config, nowNanos),
+        "dropped after going unused for its whole open wait; the key starts over closed"));
+  }
+
   private void set(BreakerState next) {
     installed((BreakerState) STATE.getAndSet(this, next), next);
   }

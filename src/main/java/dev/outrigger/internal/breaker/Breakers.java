@@ -163,7 +163,13 @@ public final class Breakers {
       candidates.sort(Comparator.comparingLong(Candidate::lastUsedNanos));
       int drop = Math.min(candidates.size(), Math.max(1, max / 8));
       for (int i = 0; i < drop; i++) {
-        map.remove(candidates.get(i).key(), candidates.get(i).breaker());
+        BreakerStateMachine gone = candidates.get(i).breaker();
+        if (map.remove(candidates.get(i).key(), gone)
+            && gone.state() != CircuitBreaker.State.CLOSED) {
+          // Its key starts over with a closed breaker: say so, or a gauge of the state (fed by
+          // the listener) would show it open for good.
+          gone.dropped(now);
+        }
       }
       if (drop == 0) {
         quiet = new Quiet(seen, now + quietFor);

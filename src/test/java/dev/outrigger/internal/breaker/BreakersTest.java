@@ -39,6 +39,38 @@ class BreakersTest {
   }
 
   @Test
+  void aDroppedOpenBreakerIsReportedClosedSoAGaugeFollows() {
+    java.util.List<String> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+    CallListener listener = new CallListener() {
+      @Override
+      public void breakerTransition(String key, CircuitBreaker.State from,
+          CircuitBreaker.State to) {
+        seen.add(key + " " + from + "->" + to);
+      }
+    };
+    Breakers breakers = new Breakers(CircuitBreaker.builder().maxBreakers(2)
+        .slidingWindowSize(5).minimumNumberOfCalls(5)
+        .waitInOpenState(java.time.Duration.ofSeconds(30)).build(), listener);
+    long now = 0;
+    BreakerStateMachine dead = breakers.get("dead:443", now);
+    for (int i = 0; i < 5; i++) {
+      dead.onResult(dead.acquire(now), BreakerStateMachine.FAILED, now);
+    }
+    breakers.get("live:443", now + 1);
+    // Unused for its whole wait, the open breaker is the least recently used: it goes.
+    now += 60 * S;
+    breakers.get("new:443", now);
+    assertNull(breakers.find("dead:443"));
+    assertEquals(java.util.List.of("dead:443 CLOSED->OPEN", "dead:443 OPEN->CLOSED"), seen,
+        "the key's next breaker starts closed, and the listener (a gauge) is told");
+    // A closed breaker that goes is not reported: nothing changes for its key.
+    now += 60 * S;
+    breakers.get("newer:443", now);
+    breakers.get("newest:443", now + 1);
+    assertEquals(2, seen.size(), String.valueOf(seen));
+  }
+
+  @Test
   void breakersSetByHandAreNeverEvicted() {
     Breakers breakers =
         new Breakers(CircuitBreaker.builder().maxBreakers(4).build(), CallListener.NONE);
