@@ -141,20 +141,34 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     this.nanos = b.nanos;
     this.ownResources = b.resources == null;
     this.resources = ownResources ? ClientResources.create() : b.resources;
-    this.client = RedisClient.create(resources);
-    // Fail fast while disconnected (no queue of stale acquires replayed later), reconnect only
-    // when this store asks, and drop commands nobody waits for after a while.
-    client.setOptions(ClientOptions.builder()
-        .autoReconnect(false)
-        .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
-        .socketOptions(SocketOptions.builder().connectTimeout(b.connectTimeout).build())
-        .timeoutOptions(TimeoutOptions.enabled(
-            Duration.ofNanos(Math.max(SECOND, 10 * timeoutNanos))))
-        .build());
+    try {
+      this.client = RedisClient.create(resources);
+    } catch (RuntimeException | Error e) {
+      if (ownResources) {
+        resources.shutdown(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(3, TimeUnit.SECONDS);
+      }
+      throw e;
+    }
     long now = nanos.getAsLong();
     this.nextSweep = new AtomicLong(now + SECOND);
-    this.conn = new AtomicReference<>(connect());
-    warmUp(b.connectTimeout.toNanos(), now);
+    try {
+      // Fail fast while disconnected (no queue of stale acquires replayed later), reconnect
+      // only when this store asks, and drop commands nobody waits for after a while.
+      client.setOptions(ClientOptions.builder()
+          .autoReconnect(false)
+          .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
+          .socketOptions(SocketOptions.builder().connectTimeout(b.connectTimeout).build())
+          .timeoutOptions(TimeoutOptions.enabled(
+              Duration.ofNanos(Math.max(SECOND, 10 * timeoutNanos))))
+          .build());
+      this.conn = new AtomicReference<>(connect());
+      warmUp(b.connectTimeout.toNanos(), now);
+    } catch (RuntimeException | Error e) {
+      // A build that fails (a URI Lettuce refuses as it connects, a database Redis does not
+      // have) leaves no client, connection or Lettuce thread behind.
+      close();
+      throw e;
+    }
   }
 
   /**

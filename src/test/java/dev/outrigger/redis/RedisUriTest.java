@@ -91,4 +91,20 @@ class RedisUriTest {
     assertEquals(2, RedisUris.parse("redis-sentinel://s1:26379,s2/0#primary")
         .getSentinels().size());
   }
+
+  @Test
+  void aBuildThatFailsLeavesNoLettuceThreadBehind() {
+    java.util.function.Supplier<java.util.Set<Thread>> lettuce = () -> Thread.getAllStackTraces()
+        .keySet().stream().filter(t -> t.isAlive() && t.getName().startsWith("lettuce-"))
+        .collect(java.util.stream.Collectors.toSet());
+    java.util.Set<Thread> before = lettuce.get();
+    // A Unix socket needs netty's native transport, which is not on this classpath: Lettuce
+    // refuses it while the store connects, after the store made its client and resources.
+    RuntimeException e = assertThrows(RuntimeException.class,
+        () -> RedisRateLimitStore.builder("redis-socket:///tmp/outrigger-none.sock").build());
+    java.util.Set<Thread> left = lettuce.get();
+    left.removeAll(before);
+    org.junit.jupiter.api.Assertions.assertTrue(left.isEmpty(),
+        "threads left by a failed build (" + e + "): " + left);
+  }
 }
