@@ -48,6 +48,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class Transport implements CallInterceptor, KeepsClock {
   private static final Logger log = LoggerFactory.getLogger("dev.outrigger.ApiClient");
+  private static final Logger STALE_LOG = LoggerFactory.getLogger(IdleConnectionCheck.class);
 
   private final OkHttpClient okhttp;
   private final Closing clientClosed;
@@ -189,10 +190,11 @@ public final class Transport implements CallInterceptor, KeepsClock {
             throw e;
           }
           // Nothing was written: the same request, at once, on another connection (the stale
-          // one takes no more exchanges). Not an attempt: the server never saw it.
-          if (log.isDebugEnabled()) {
-            log.debug("{}: {}; sending on another connection (attempt {})", ctx.describe(),
-                e.getMessage(), ctx.attempt());
+          // one takes no more exchanges). Not an attempt: the server never saw it. Logged on a
+          // logger of its own: the client's has one line per attempt.
+          if (STALE_LOG.isDebugEnabled()) {
+            STALE_LOG.debug("{}: {}; sending on another connection (attempt {})",
+                ctx.describe(), e.getMessage(), ctx.attempt());
           }
           timer.done();
           call = okhttp.newCall(request);
@@ -214,7 +216,22 @@ public final class Transport implements CallInterceptor, KeepsClock {
     } catch (DeserializationException e) {
       // A body refused as too large: its status arrived.
       long nanos = ctx.readClock() - start;
+      if (log.isDebugEnabled()) {
+        log.debug("{} -> {}, body refused: {} in {} ms (attempt {})", ctx.describe(),
+            ctx.refusedStatus(), e.getMessage(), nanos / 1_000_000, ctx.attempt());
+      }
       ctx.listener().attemptEnd(ctx, ctx.refusedStatus(), e, elapsed(ctx, nanos));
+      throw e;
+    } catch (RuntimeException | Error e) {
+      // From inside OkHttp's call: an OkHttp interceptor of the user's, a Dns or a socket
+      // factory that threw. The attempt started, so it ends in every account, then the
+      // exception goes on as it is.
+      long nanos = ctx.readClock() - start;
+      if (log.isDebugEnabled()) {
+        log.debug("{} -> {} in {} ms (attempt {})", ctx.describe(), e, nanos / 1_000_000,
+            ctx.attempt());
+      }
+      ctx.listener().attemptEnd(ctx, -1, e, elapsed(ctx, nanos));
       throw e;
     } finally {
       timer.done();
