@@ -56,10 +56,24 @@ class CloseCutsWaitsShortTest {
     http.stop(0);
   }
 
+  /** The waits reported to listeners, cut short ones included. */
+  private final java.util.List<String> waits = new java.util.concurrent.CopyOnWriteArrayList<>();
+
   private ApiClient.Builder client() {
     return ApiClient.builder()
         .baseUrl("http://127.0.0.1:" + http.getAddress().getPort())
-        .deadline(Duration.ofMinutes(5));
+        .deadline(Duration.ofMinutes(5))
+        .addListener(new CallListener() {
+          @Override
+          public void rateLimitWaited(CallContext call, String key, Duration waited) {
+            waits.add("permit");
+          }
+
+          @Override
+          public void inFlightWaited(CallContext call, Duration waited) {
+            waits.add("slot");
+          }
+        });
   }
 
   /** How a call on its own virtual thread ended, and its interrupt status just after. */
@@ -131,6 +145,7 @@ class CloseCutsWaitsShortTest {
     TransportException e = cancelledByClose(ended, "a rate-limit permit");
     assertEquals(0, e.attempts());
     assertEquals(1, requests.get());
+    assertEquals(java.util.List.of("permit"), waits, "a wait cut short is reported as a wait");
   }
 
   @Test
@@ -156,6 +171,7 @@ class CloseCutsWaitsShortTest {
     client.close();
     TransportException e = cancelledByClose(waiter, "an in-flight slot to 127.0.0.1:");
     assertEquals(0, e.attempts());
+    assertEquals(java.util.List.of("slot"), waits, "a wait cut short is reported as a wait");
     // The attempt already sent still finishes, with its answer.
     release.countDown();
     Ended held = holder.get(20, TimeUnit.SECONDS);
@@ -225,5 +241,6 @@ class CloseCutsWaitsShortTest {
     client.close();
     cancelledByClose(ended, "a shared rate-limit permit");
     assertEquals(0, requests.get());
+    assertEquals(java.util.List.of("permit"), waits, "a wait cut short is reported as a wait");
   }
 }

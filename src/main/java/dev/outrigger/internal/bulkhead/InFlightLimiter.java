@@ -225,6 +225,7 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
       long start = clock.nanoTime();
       boolean acquired;
       Closing.Waiter waiter = Closing.enter(ctx, "an in-flight slot to " + ctx.host());
+      InterruptedException cut = null;
       try {
         if (deadline == null) {
           host.slots.acquire();
@@ -234,7 +235,9 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
           acquired = remaining > 0 && host.slots.tryAcquire(remaining, TimeUnit.NANOSECONDS);
         }
       } catch (InterruptedException e) {
-        throw waiter.interrupted(e);
+        // A wait cut short (the caller's interrupt, or close()): reported as any wait, below.
+        cut = waiter.interrupted(e);
+        acquired = false;
       } finally {
         waiter.leave();
       }
@@ -248,6 +251,9 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
           host.slots.release();
         }
         throw e;
+      }
+      if (cut != null) {
+        throw cancelled(ctx, cut);
       }
       if (!acquired) {
         throw new DeadlineExceededException(
@@ -310,12 +316,12 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
       Deadline deadline = ctx.deadline();
       long start = clock.nanoTime();
       Closing.Waiter waiter = Closing.enter(ctx, "an in-flight slot to " + ctx.host());
+      InterruptedException cut = null;
       try {
         acquired = gate.await(deadline == null ? Long.MAX_VALUE : deadline.remainingNanos());
       } catch (InterruptedException e) {
-        counted = false;
-        countOut(key, gate, false);
-        throw cancelled(ctx, waiter.interrupted(e));
+        // A wait cut short (the caller's interrupt, or close()): reported as any wait, below.
+        cut = waiter.interrupted(e);
       } finally {
         waiter.leave();
       }
@@ -326,6 +332,9 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
       }
       RealCallContext.staleClock(ctx);
       reportWait(ctx, waited);
+      if (cut != null) {
+        throw cancelled(ctx, cut);
+      }
       if (!acquired) {
         throw new DeadlineExceededException(
             describe(ctx) + ": no in-flight slot to " + ctx.host() + " within the deadline (waited "

@@ -81,12 +81,16 @@ public final class RateLimitInterceptor implements CallInterceptor, KeepsClock {
     long now = RealCallContext.recentNanos(ctx, clock);
     long left = RealCallContext.remainingNanos(ctx, clock, now);
     long r;
+    CallListener listener = listenerOf(ctx);
     try {
       r = engine.acquire(key, 1, left, clock, now, RealCallContext.closing(ctx));
     } catch (InterruptedException e) {
+      // A wait cut short (the caller's interrupt, or close()) is a wait all the same.
+      RealCallContext.staleClock(ctx);
+      Duration waited = Duration.ofNanos(Math.max(0, clock.nanoTime() - now));
+      safely(() -> listener.rateLimitWaited(ctx, key, waited));
       throw cancelled(ctx, e);
     }
-    CallListener listener = listenerOf(ctx);
     if (!RealRateLimiter.acquired(r)) {
       Duration wouldWait = RealRateLimiter.never(r) ? null : Duration.ofNanos(-r);
       safely(() -> listener.rateLimitRejected(ctx, key, wouldWait));

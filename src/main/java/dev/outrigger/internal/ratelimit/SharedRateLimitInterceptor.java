@@ -59,10 +59,19 @@ public final class SharedRateLimitInterceptor implements CallInterceptor {
       } else if (r > 0) {
         // Only the sleep: a store's own I/O is never interrupted by close().
         Closing.Waiter waiter = Closing.enter(ctx, "a shared rate-limit permit");
+        long sleep = clock.nanoTime();
         try {
           clock.sleepNanos(r);
         } catch (InterruptedException e) {
-          throw waiter.interrupted(e);
+          // A wait cut short (the caller's interrupt, or close()) is a wait all the same.
+          InterruptedException cut = waiter.interrupted(e);
+          long waited = Math.max(0, clock.nanoTime() - sleep);
+          try {
+            listener.rateLimitWaited(ctx, key, Duration.ofNanos(waited));
+          } catch (RuntimeException ignored) {
+            // A listener must not break the call.
+          }
+          throw cut;
         } finally {
           waiter.leave();
         }
