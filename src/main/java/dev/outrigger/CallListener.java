@@ -44,7 +44,11 @@ public interface CallListener {
   /** A rate limit made the call wait {@code waited} for a permit. */
   default void rateLimitWaited(CallContext call, String key, Duration waited) {}
 
-  /** A rate limit refused the call: the wait ({@code wouldWait}) could not fit. */
+  /**
+   * A rate limit refused the call: the wait ({@code wouldWait}) could not fit, or no wait could
+   * ever do ({@code wouldWait} null: more permits than the burst). The client-side throttle's
+   * refusals come here too, with the host as {@code key} and {@code wouldWait} null.
+   */
   default void rateLimitRejected(CallContext call, String key, Duration wouldWait) {}
 
   /** A circuit breaker refused the call. */

@@ -18,6 +18,7 @@ class ClientThrottlingTest {
   @Test
   void anOverloadedHostIsSparedMostAttemptsAndTheRefusalSaysWhoRefused() throws Exception {
     List<Double> probabilities = new CopyOnWriteArrayList<>();
+    List<String> rejections = new CopyOnWriteArrayList<>();
     try (ApiClient c = ApiClient.builder()
         .baseUrl(server.url("/").toString())
         .retry(Retry.none())
@@ -27,6 +28,11 @@ class ClientThrottlingTest {
           @Override
           public void throttleProbability(String host, double p, long requests, long accepts) {
             probabilities.add(p);
+          }
+
+          @Override
+          public void rateLimitRejected(CallContext call, String key, java.time.Duration wait) {
+            rejections.add(key + " " + wait);
           }
         })
         .build()) {
@@ -50,6 +56,9 @@ class ClientThrottlingTest {
       // Every call the throttle let through reached the server; the rest never left.
       assertEquals(100 - refused, server.getRequestCount());
       assertTrue(refused > 50, "refused " + refused);
+      // Each refusal is reported as a rate limit's would be, keyed by the host, with no wait.
+      assertEquals(refused, rejections.size());
+      assertEquals(server.getHostName() + ":" + server.getPort() + " null", rejections.get(0));
       assertTrue(probabilities.get(probabilities.size() - 1) > 0.8, probabilities.toString());
       assertTrue(c.describe().contains("-> ClientThrottle[K=2.0, window 120 s per host]"),
           c.describe());

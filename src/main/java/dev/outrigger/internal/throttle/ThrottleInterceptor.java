@@ -39,7 +39,9 @@ import org.slf4j.LoggerFactory;
  * {@link DeadlineExceededException} that cut a sent attempt). An attempt that was never sent
  * (refused further in, for example by a rate limit) or was cancelled by its caller is not
  * counted. A refused attempt throws {@link RateLimitedException} ({@code wouldWait} null,
- * {@code attempts()} the attempts sent so far), which the retry policy does not retry.
+ * {@code attempts()} the attempts sent so far), which the retry policy does not retry, and is
+ * reported to {@link CallListener#rateLimitRejected} (the key being the host, {@code wouldWait}
+ * null).
  *
  * <p>Every move of a host's probability by 0.01 or more, or to or from 0, goes to
  * {@link CallListener#throttleProbability} (on the thread of the attempt that found it, before
@@ -116,6 +118,15 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
     report(host, ctx, p, counts);
     if (p > 0 && random.nextDouble() < p) {
       host.window.record(false);
+      if (ctx instanceof RealCallContext real) {
+        // Seen like a rate limit's refusal (the same exception), with no wait that could fit.
+        real.staleClock();
+        try {
+          real.listener().rateLimitRejected(ctx, ctx.host(), null);
+        } catch (RuntimeException e) {
+          LOG.warn("CallListener.rateLimitRejected threw; ignored", e);
+        }
+      }
       throw new RateLimitedException(describe(ctx) + ": refused by the client-side throttle for "
           + ctx.host() + " (rejection probability " + format(p) + ": the backend accepted "
           + counts.accepts() + " of the last " + counts.requests()
