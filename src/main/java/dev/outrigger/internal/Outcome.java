@@ -43,7 +43,8 @@ public final class Outcome {
           default -> "SERVER_ERROR";
         };
       }
-      return error == null ? "UNKNOWN" : "ERROR";
+      // A status outside 100-599 (HTTP/1.1 600, say): ERROR, for the attempt as for its call.
+      return "ERROR";
     }
     if (error instanceof TransportException te) {
       return te.kind().name();
