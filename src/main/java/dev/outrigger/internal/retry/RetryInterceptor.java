@@ -83,9 +83,10 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
       ctx.beginAttempt();
       return chain.proceed(request);
     }
-    if (budget != null) {
+    if (budget != null && ctx.attempt() == 0) {
       // The budget counts calls in slots a tenth of its window wide: the time the call began
-      // is as good as a fresh reading of the clock, and costs none.
+      // is as good as a fresh reading of the clock, and costs none. Once per call: a second
+      // pass (an auth refresh, a call interceptor that proceeds again) is the same call.
       if (ctx.clock() == clock) {
         budget.deposit(ctx.host(), ctx.startNanos());
       } else {
@@ -127,7 +128,10 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
       String stop = null;
       long delay = 0;
       long withdrawn = RetryBudget.REFUSED;
-      if (attempt >= retry.maxAttempts()) {
+      // maxAttempts bounds this pass through the policy: a request sent again from outside it
+      // (an auth refresh, a call interceptor) gets the retries any request gets, while attempts
+      // keep their call-wide numbers.
+      if (retries + 1 >= retry.maxAttempts()) {
         stop = "";
       } else if (isOneShot(request.body())) {
         stop = "not retried: the request body is one-shot and cannot be sent again";
