@@ -182,8 +182,16 @@ public final class FanOut<T> implements AutoCloseable {
    * cancelled, and the stream goes on with their (failed) results. If the consuming thread is
    * interrupted while waiting, the stream throws {@link CancellationException} (its cause the
    * {@link InterruptedException}) with the interrupt status restored; the batch is not cancelled.
+   *
+   * @throws IllegalStateException if called from one of this FanOut's own tasks or its progress
+   *     listener, where it would wait for itself
    */
   public Stream<Completion<T>> completions() {
+    if (batch.calledFromInside()) {
+      throw new IllegalStateException("completions() called from one of this FanOut's own tasks"
+          + " (or its progress listener) would wait for itself; consume it from the thread that"
+          + " submitted the tasks");
+    }
     Iterator<Completion<T>> it = new Iterator<>() {
       private Completion<T> next;
       private boolean done;
@@ -233,8 +241,9 @@ public final class FanOut<T> implements AutoCloseable {
    * every task has ended. Idempotent; later {@link #submit} calls fail. If the calling thread is
    * interrupted meanwhile, it keeps waiting and its interrupt status is restored on return. A task
    * that ignores interrupts keeps {@code close()} waiting. Called from one of this FanOut's own
-   * tasks or its progress listener (the first answer wins, say), it cancels the others and
-   * returns at once, without waiting: the owner's {@link #join()} or {@code close()} waits.
+   * tasks or its progress listener (the first answer wins, say), it cancels the others (not the
+   * calling task, which goes on uninterrupted) and returns at once, without waiting: the owner's
+   * {@link #join()} or {@code close()} waits.
    */
   @Override
   public void close() {

@@ -243,4 +243,37 @@ class CloseCutsWaitsShortTest {
     assertEquals(0, requests.get());
     assertEquals(java.util.List.of("permit"), waits, "a wait cut short is reported as a wait");
   }
+
+  @Test
+  void aCallersOwnInterruptSurvivesCloseCuttingTheBackoff() throws Exception {
+    status = 503;
+    java.util.concurrent.atomic.AtomicBoolean inListener =
+        new java.util.concurrent.atomic.AtomicBoolean();
+    java.util.concurrent.atomic.AtomicBoolean release =
+        new java.util.concurrent.atomic.AtomicBoolean();
+    ApiClient client = client()
+        .circuitBreaker(CircuitBreaker.none())
+        .retry(Retry.exponential(Duration.ofMinutes(1), Duration.ofMinutes(1)).maxAttempts(3))
+        .addListener(new CallListener() {
+          @Override
+          public void retryScheduled(CallContext c, Duration w, String r) {
+            inListener.set(true);
+            while (!release.get()) {
+              Thread.onSpinWait(); // holds the call just before its backoff, uninterruptibly
+            }
+          }
+        }).build();
+    CompletableFuture<Ended> ended = new CompletableFuture<>();
+    Thread t = call(client, "/", ended);
+    while (!inListener.get()) {
+      Thread.onSpinWait();
+    }
+    t.interrupt(); // the owner cancels the worker...
+    client.close(); // ...and shuts the client down
+    release.set(true);
+    Ended e = ended.get(20, TimeUnit.SECONDS);
+    TransportException te = assertInstanceOf(TransportException.class, e.failure());
+    assertEquals(TransportException.Kind.CANCELLED, te.kind());
+    assertTrue(e.interrupted(), "the worker's own interrupt was swallowed");
+  }
 }

@@ -17,7 +17,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  * interrupted, and one that {@code close()} did interrupt has the interrupt taken back by
  * {@code leave()} (it must not reach a later socket read of the caller's, say). A wait cut short
  * so throws {@link ClosedException}, an {@link InterruptedException} that the policies' usual
- * handling turns into a {@code CANCELLED} failure without restoring the interrupt status.
+ * handling turns into a {@code CANCELLED} failure without restoring the interrupt status. A
+ * thread that {@code close()} finds interrupted already (the caller's own interrupt, pending)
+ * is not interrupted again, and that interrupt is restored as usual. One case cannot be told
+ * apart: a caller's interrupt that the wait already consumed (it threw) just before
+ * {@code close()} reached it; the interrupt status is then left clear.
  *
  * <p>Registering costs a set insertion and removal, paid only by calls that wait.
  */
@@ -89,6 +93,10 @@ public final class Closing {
     private static final int INTERRUPTED = 2;
     private static final int LEFT = 3;
     private static final int LEFT_CLOSED = 4;
+    /** close() found the thread interrupted already (the caller's own): not interrupted again. */
+    private static final int CALLERS = 5;
+    /** Whether the interrupt that ended the wait was the caller's own (left set). */
+    private boolean callersInterrupt;
 
     private final Closing owner;
     private final Thread thread;
@@ -103,6 +111,10 @@ public final class Closing {
 
     void interruptIfWaiting() {
       if (state.compareAndSet(WAITING, INTERRUPTING)) {
+        if (thread.isInterrupted()) {
+          state.set(CALLERS); // the wait ends on the caller's own interrupt, which stays
+          return;
+        }
         thread.interrupt();
         state.set(INTERRUPTED);
       }
@@ -117,6 +129,12 @@ public final class Closing {
         return false;
       }
       int s = state.get();
+      if (s == CALLERS) {
+        callersInterrupt = true;
+        state.set(LEFT_CLOSED);
+        owner.waiters.remove(this);
+        return true;
+      }
       if (s >= LEFT) {
         return s == LEFT_CLOSED;
       }
@@ -125,9 +143,13 @@ public final class Closing {
         return false;
       }
       while (state.get() == INTERRUPTING) {
-        Thread.onSpinWait();
+        Thread.yield(); // close() is between its two steps; a virtual thread lets go its carrier
       }
-      Thread.interrupted(); // close()'s interrupt, not the caller's: it stays in the wait
+      if (state.get() == CALLERS) {
+        callersInterrupt = true;
+      } else {
+        Thread.interrupted(); // close()'s interrupt, not the caller's: it stays in the wait
+      }
       state.set(LEFT_CLOSED);
       owner.waiters.remove(this);
       return true;
@@ -139,7 +161,7 @@ public final class Closing {
      */
     public InterruptedException interrupted(InterruptedException e) {
       if (leave() && !(e instanceof ClosedException)) {
-        ClosedException closed = new ClosedException(waitingFor);
+        ClosedException closed = new ClosedException(waitingFor, callersInterrupt);
         closed.initCause(e);
         return closed;
       }
@@ -154,8 +176,11 @@ public final class Closing {
   public static final class ClosedException extends InterruptedException {
     private static final long serialVersionUID = 1L;
 
-    ClosedException(String waitingFor) {
+    final boolean callersInterrupt;
+
+    ClosedException(String waitingFor, boolean callersInterrupt) {
       super("the ApiClient was closed while the call waited for " + waitingFor);
+      this.callersInterrupt = callersInterrupt;
     }
   }
 }

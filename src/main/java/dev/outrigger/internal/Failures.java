@@ -84,7 +84,10 @@ public final class Failures {
    * interrupt status left clear.
    */
   public static TransportException cancelled(RealCallContext ctx, InterruptedException e) {
-    if (e instanceof Closing.ClosedException) {
+    if (e instanceof Closing.ClosedException closed) {
+      if (closed.callersInterrupt) {
+        Thread.currentThread().interrupt(); // the caller's own, pending when close() came
+      }
       // close() cut a wait short; the interrupt was its own and stays taken back.
       return new TransportException(ctx.describe() + " was cancelled: " + e.getMessage(), e,
           ctx.attemptsSent(), TransportException.Kind.CANCELLED);

@@ -41,7 +41,8 @@ import java.util.concurrent.atomic.AtomicLong;
  *   <li>{@code outrigger.retry.backoff} (timer; host): the backoff chosen before each retry.
  *   <li>{@code outrigger.retry.budget.exhausted} (counter; host): retries the budget refused.
  *   <li>{@code outrigger.ratelimit.waits} (timer; host): waits for a rate-limit permit.
- *   <li>{@code outrigger.ratelimit.rejections} (counter; host): calls refused by a rate limit.
+ *   <li>{@code outrigger.ratelimit.rejections} (counter; host): calls refused with a
+ *       {@code RateLimitedException}: by a rate limit, or by the client-side throttle.
  *   <li>{@code outrigger.ratelimit.pauses} (counter; host): times the server paused a bucket
  *       ({@code Retry-After}, quota used up).
  *   <li>{@code outrigger.inflight.waits} (timer; host): waits for an in-flight slot.

@@ -145,4 +145,31 @@ class FanOutFromInsideTest {
     List<Result<String>> results = fan.join();
     assertInstanceOf(InterruptedException.class, results.get(0).error());
   }
+
+  @Test
+  void closeFromInsideATaskLeavesThatTaskUninterrupted() throws Exception {
+    List<Result<Boolean>> results;
+    try (FanOut<Boolean> fan = FanOut.<Boolean>builder().build()) {
+      AtomicReference<FanOut<Boolean>> self = new AtomicReference<>(fan);
+      fan.submit(() -> {
+        self.get().close(); // cancels the others, not its caller: the winner goes on
+        return Thread.currentThread().isInterrupted();
+      });
+      results = fan.join();
+    }
+    assertEquals(false, results.get(0).value(), "close() from inside interrupted its caller");
+  }
+
+  @Test
+  void completionsFromInsideATaskThrowsInsteadOfWaitingForItself() throws Exception {
+    List<Result<Object>> results;
+    try (FanOut<Object> fan = FanOut.builder().build()) {
+      AtomicReference<FanOut<Object>> self = new AtomicReference<>(fan);
+      fan.submit(() -> self.get().completions().count());
+      results = fan.join();
+    }
+    IllegalStateException e =
+        assertInstanceOf(IllegalStateException.class, results.get(0).error());
+    assertTrue(e.getMessage().contains("would wait for itself"), e.getMessage());
+  }
 }

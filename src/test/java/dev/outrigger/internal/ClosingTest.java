@@ -55,6 +55,17 @@ class ClosingTest {
   }
 
   @Test
+  void aCallersOwnInterruptPendingWhenCloseComesStaysSet() {
+    Closing closing = new Closing();
+    closing.close();
+    Thread.currentThread().interrupt(); // the caller's own, pending as its wait begins
+    Closing.Waiter w = closing.enter("a backoff");
+    InterruptedException e = w.interrupted(new InterruptedException());
+    assertInstanceOf(Closing.ClosedException.class, e);
+    assertTrue(Thread.interrupted(), "leave() swallowed the caller's own interrupt");
+  }
+
+  @Test
   void noInterruptEscapesTheWaitWhateverTheTiming() throws Exception {
     // close() races each waiter's leaving; after leave() the thread must never be interrupted,
     // and a wait close() reached must report it.

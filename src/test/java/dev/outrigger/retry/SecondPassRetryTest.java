@@ -47,10 +47,13 @@ class SecondPassRetryTest {
     server.enqueue(status(401));
     server.enqueue(status(503));
     server.enqueue(status(200));
-    try (ApiClient c = client().auth(refresh -> refresh ? "Bearer new" : "Bearer old").build()) {
+    try (dev.outrigger.LogCapture log = new dev.outrigger.LogCapture();
+        ApiClient c = client().auth(refresh -> refresh ? "Bearer new" : "Bearer old").build()) {
       ApiResponse<String> r = c.get("/x").send(String.class);
       assertEquals("s200", r.body());
       assertEquals(3, r.attempts());
+      org.junit.jupiter.api.Assertions.assertTrue(
+          log.all().contains("attempt 2 (1 of 2 in this pass) failed (HTTP 503)"), log.all());
     }
     assertEquals(List.of(1, 2, 3), attempts);
     assertEquals(3, server.getRequestCount());

@@ -73,9 +73,9 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
     if (token == null) {
       throw refuse(ctx, breaker, start);
     }
-    if (!(token instanceof BreakerState.Closed)) {
-      // A probe, or a breaker set by hand: the step to HALF_OPEN may have run listeners (and
-      // logged), for any time; the policies further in read the clock afresh.
+    if (token instanceof BreakerState.HalfOpen) {
+      // A probe: the step to HALF_OPEN may have run listeners (and logged), for any time; the
+      // policies further in read the clock afresh.
       RealCallContext.staleClock(ctx);
     }
     int sentBefore = ctx.attemptsSent();

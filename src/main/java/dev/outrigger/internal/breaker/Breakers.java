@@ -164,12 +164,13 @@ public final class Breakers {
       int drop = Math.min(candidates.size(), Math.max(1, max / 8));
       for (int i = 0; i < drop; i++) {
         BreakerStateMachine gone = candidates.get(i).breaker();
-        if (map.remove(candidates.get(i).key(), gone)
-            && gone.state() != CircuitBreaker.State.CLOSED) {
+        if (gone.state() != CircuitBreaker.State.CLOSED) {
           // Its key starts over with a closed breaker: say so, or a gauge of the state (fed by
-          // the listener) would show it open for good.
+          // the listener) would show it open for good. Before it leaves the table, so that
+          // this report cannot come after one of the key's next breaker.
           gone.dropped(now);
         }
+        map.remove(candidates.get(i).key(), gone);
       }
       if (drop == 0) {
         quiet = new Quiet(seen, now + quietFor);

@@ -268,8 +268,11 @@ public final class Batch<T> {
           ? new DeadlineExceededException("the batch deadline ran out", null, 0)
           : NO_FAILURE);
     }
+    Thread self = Thread.currentThread();
     for (Task<T> t : active) {
-      t.interrupt();
+      if (t.thread != self) { // close() from inside a task cancels the others, not its caller
+        t.interrupt();
+      }
     }
     for (Task<T> t; (t = pending.poll()) != null; ) {
       complete(t, Result.failure(reason.notStarted(t.index)));

@@ -83,7 +83,7 @@ public final class RateLimitInterceptor implements CallInterceptor, KeepsClock {
     long r;
     CallListener listener = listenerOf(ctx);
     try {
-      r = engine.acquire(key, 1, left, clock, now, RealCallContext.closing(ctx));
+      r = engine.acquire(key, 1, left, clock, now, ctx);
     } catch (InterruptedException e) {
       // A wait cut short (the caller's interrupt, or close()) is a wait all the same.
       RealCallContext.staleClock(ctx);

@@ -1,5 +1,6 @@
 package dev.outrigger.internal.ratelimit;
 
+import dev.outrigger.CallContext;
 import dev.outrigger.RateLimit;
 import dev.outrigger.internal.Closing;
 import dev.outrigger.internal.NanoClock;
@@ -134,11 +135,11 @@ public final class RealRateLimiter {
 
   /**
    * {@link #acquire(String, int, long, NanoClock, long)} for a call of a client: the wait, if
-   * any, registers with {@code closing} (null: none), whose {@code close()} cuts it short with
-   * a {@link Closing.ClosedException}.
+   * any, registers with the client of {@code call} (null: none), whose {@code close()} cuts it
+   * short with a {@link Closing.ClosedException}. Looked up only when there is a wait.
    */
   public long acquire(String key, int n, long maxWaitNanos, NanoClock clock, long start,
-      Closing closing) throws InterruptedException {
+      CallContext call) throws InterruptedException {
     TokenBucket b = key == null ? unkeyed : bucket(key, start);
     int fast = b.tryAcquire(start, n);
     if (fast > 0) {
@@ -158,7 +159,7 @@ public final class RealRateLimiter {
     }
     long limit = start + Math.min(Math.max(0, maxWaitNanos), Bands.MAX_WAIT_NANOS);
     Closing.Waiter waiter =
-        closing == null ? Closing.Waiter.NONE : closing.enter("a rate-limit permit");
+        call == null ? Closing.Waiter.NONE : Closing.enter(call, "a rate-limit permit");
     try {
       for (;;) {
         long wake = res.wakeAt();

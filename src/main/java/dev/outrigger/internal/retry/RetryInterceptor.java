@@ -185,8 +185,12 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
       Duration wait = Duration.ofNanos(delay);
       notify(ctx, l -> l.retryScheduled(ctx, wait, reason));
       if (log.isDebugEnabled()) {
-        log.debug("{}: attempt {} of {} failed ({}); retrying in {}", ctx.describe(), attempt,
-            retry.maxAttempts(), reason, format(delay));
+        // On a second pass (after an auth refresh, say) the call-wide number runs ahead of
+        // this pass's count, which is what maxAttempts bounds.
+        String which = attempt == retries + 1 ? attempt + " of " + retry.maxAttempts()
+            : attempt + " (" + (retries + 1) + " of " + retry.maxAttempts() + " in this pass)";
+        log.debug("{}: attempt {} failed ({}); retrying in {}", ctx.describe(), which, reason,
+            format(delay));
       }
       Closing.Waiter waiter = Closing.enter(ctx, "the backoff before attempt " + (attempt + 1));
       try {
