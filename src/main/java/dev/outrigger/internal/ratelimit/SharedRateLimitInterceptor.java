@@ -10,6 +10,7 @@ import dev.outrigger.internal.Closing;
 import dev.outrigger.internal.Failures;
 import dev.outrigger.internal.NanoClock;
 import dev.outrigger.internal.RealCallContext;
+import dev.outrigger.internal.deadline.DeadlineInterceptor;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.function.LongSupplier;
@@ -50,6 +51,12 @@ public final class SharedRateLimitInterceptor implements CallInterceptor {
     RealCallContext ctx = (RealCallContext) chain.context();
     String key = keyOf(ctx);
     long left = ctx.deadline().remainingNanos();
+    if (left <= 0) {
+      // Nothing left to use a permit with: no question to the store (it would wait for Redis,
+      // up to its timeout, to take a permit nobody can use).
+      throw DeadlineInterceptor.exceeded(ctx, null, "before attempt " + ctx.attempt()
+          + " (before asking the shared rate limit)");
+    }
     CallListener listener = ctx.listener();
     long r;
     try {
