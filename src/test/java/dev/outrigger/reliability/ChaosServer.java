@@ -1,5 +1,7 @@
 package dev.outrigger.reliability;
 
+import dev.outrigger.reliability.FaultServer.Request;
+
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -8,8 +10,6 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
-import java.util.LinkedHashMap;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -35,12 +35,6 @@ final class ChaosServer implements AutoCloseable {
 
   /** Headers, then the body one byte every {@code gapMillis}. */
   record Drip(int bytes, long gapMillis) implements Action {}
-
-  record Request(String method, String target, Map<String, String> headers, byte[] body) {
-    String header(String name) {
-      return headers.get(name.toLowerCase(Locale.ROOT));
-    }
-  }
 
   private final ServerSocket server;
   private final Thread acceptor;
@@ -91,7 +85,7 @@ final class ChaosServer implements AutoCloseable {
       InputStream in = new BufferedInputStream(s.getInputStream());
       OutputStream out = s.getOutputStream();
       while (true) {
-        Request req = read(in);
+        Request req = FaultServer.read(in);
         if (req == null) {
           return;
         }
@@ -159,43 +153,6 @@ final class ChaosServer implements AutoCloseable {
     }
     b[n - 1] = '"';
     return b;
-  }
-
-  private static Request read(InputStream in) throws IOException {
-    StringBuilder line = new StringBuilder();
-    String requestLine = null;
-    Map<String, String> headers = new LinkedHashMap<>();
-    while (true) {
-      int b = in.read();
-      if (b == -1) {
-        return null;
-      }
-      if (b == '\n') {
-        String l = line.toString().strip();
-        line.setLength(0);
-        if (requestLine == null) {
-          if (l.isEmpty()) {
-            continue;
-          }
-          requestLine = l;
-        } else if (l.isEmpty()) {
-          break;
-        } else {
-          int colon = l.indexOf(':');
-          headers.put(l.substring(0, colon).trim().toLowerCase(Locale.ROOT),
-              l.substring(colon + 1).trim());
-        }
-      } else {
-        line.append((char) b);
-      }
-    }
-    String[] parts = requestLine.split(" ");
-    int length = Integer.parseInt(headers.getOrDefault("content-length", "0"));
-    byte[] body = in.readNBytes(length);
-    if (body.length < length) {
-      return null; // cut mid-body: not a request the server could act on
-    }
-    return new Request(parts[0], parts[1], headers, body);
   }
 
   int openConnections() {

@@ -120,8 +120,8 @@ final class FaultServer implements AutoCloseable {
     }
   }
 
-  /** Reads one request, or null at end of stream. */
-  private static Request read(InputStream in) throws IOException {
+  /** Reads one request, or null at end of stream or when the body was cut short. */
+  static Request read(InputStream in) throws IOException {
     StringBuilder line = new StringBuilder();
     String requestLine = null;
     Map<String, String> headers = new LinkedHashMap<>();
@@ -152,6 +152,9 @@ final class FaultServer implements AutoCloseable {
     String[] parts = requestLine.split(" ");
     int length = Integer.parseInt(headers.getOrDefault("content-length", "0"));
     byte[] body = in.readNBytes(length);
+    if (body.length < length) {
+      return null; // cut mid-body: not a request the server could act on
+    }
     return new Request(parts[0], parts[1], headers, body);
   }
 
