@@ -188,14 +188,8 @@ class RedisStoreFailureTest {
     assertFalse(store.degraded(), "a 120 ms stall, seen at once by 3 callers, is an outage");
   }
 
-  /**
-   * README: the deadline "bounds the whole logical call: rate-limit waits, ...". The shared
-   * limiter waits for Redis up to the store's timeout whatever the call has left.
-   */
-  @Test
-  void aSlowRedisDoesNotHoldACallPastItsDeadline() throws Exception {
-    RedisRateLimitStore store = store(RedisRateLimitStore.builder(redis.uri())
-        .timeout(Duration.ofSeconds(2)));
+  /** A client of {@code store} whose calls the server answers 200, one call made already. */
+  private ApiClient warmClient(RedisRateLimitStore store) {
     ApiClient client = SharedQuota.client(server.url("/").toString(),
         RateLimit.perSecond(100), store, "a");
     closeLast.add(0, client);
@@ -206,6 +200,18 @@ class RedisStoreFailureTest {
       }
     });
     client.get("/warm").execute(String.class);
+    return client;
+  }
+
+  /**
+   * README: the deadline "bounds the whole logical call: rate-limit waits, ...". The shared
+   * limiter waits for Redis up to the store's timeout whatever the call has left.
+   */
+  @Test
+  void aSlowRedisDoesNotHoldACallPastItsDeadline() throws Exception {
+    RedisRateLimitStore store = store(RedisRateLimitStore.builder(redis.uri())
+        .timeout(Duration.ofSeconds(2)));
+    ApiClient client = warmClient(store);
 
     redis.command("CLIENT PAUSE 1500 ALL");
     long start = System.nanoTime();
@@ -228,16 +234,7 @@ class RedisStoreFailureTest {
   void aCallWhoseDeadlineEndsWhileRedisIsStalledSaysSoInItsCause() throws Exception {
     RedisRateLimitStore store = store(RedisRateLimitStore.builder(redis.uri())
         .timeout(Duration.ofSeconds(2)));
-    ApiClient client = SharedQuota.client(server.url("/").toString(),
-        RateLimit.perSecond(100), store, "a");
-    closeLast.add(0, client);
-    server.setDispatcher(new Dispatcher() {
-      @Override
-      public MockResponse dispatch(RecordedRequest request) {
-        return new MockResponse.Builder().code(200).body("ok").build();
-      }
-    });
-    client.get("/warm").execute(String.class);
+    ApiClient client = warmClient(store);
 
     redis.command("CLIENT PAUSE 1500 ALL");
     DeadlineExceededException e = assertThrows(DeadlineExceededException.class,
