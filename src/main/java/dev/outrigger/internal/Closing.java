@@ -170,8 +170,9 @@ public final class Closing {
   }
 
   /**
-   * A wait cut short because the client was closed, not because the caller's thread was
-   * interrupted: the interrupt status is not restored.
+   * A wait cut short because the client was closed. The interrupt status is not restored,
+   * unless the caller's own interrupt was pending when {@code close()} came ({@code close()} then
+   * left it as the one that ends the wait): {@link Failures#cancelled} restores that one.
    */
   public static final class ClosedException extends InterruptedException {
     private static final long serialVersionUID = 1L;

@@ -81,14 +81,16 @@ public final class Failures {
    * The failure for a wait (backoff, permit, slot) interrupted by the caller: the interrupt
    * status is restored and the call ends as cancelled. A wait that the client's
    * {@code close()} cut short ({@link Closing.ClosedException}) ends as cancelled too, with the
-   * interrupt status left clear.
+   * interrupt status left clear, unless the caller's own interrupt was pending as well: that one
+   * is restored.
    */
   public static TransportException cancelled(RealCallContext ctx, InterruptedException e) {
     if (e instanceof Closing.ClosedException closed) {
+      // close() cut a wait short. Its own interrupt stays taken back; a caller's own, pending
+      // when close() came (close() then interrupted nothing), is restored.
       if (closed.callersInterrupt) {
-        Thread.currentThread().interrupt(); // the caller's own, pending when close() came
+        Thread.currentThread().interrupt();
       }
-      // close() cut a wait short; the interrupt was its own and stays taken back.
       return new TransportException(ctx.describe() + " was cancelled: " + e.getMessage(), e,
           ctx.attemptsSent(), TransportException.Kind.CANCELLED);
     }

@@ -172,4 +172,31 @@ class FanOutFromInsideTest {
         assertInstanceOf(IllegalStateException.class, results.get(0).error());
     assertTrue(e.getMessage().contains("would wait for itself"), e.getMessage());
   }
+
+  @Test
+  void theOwnersCloseStillEndsATaskThatClosedTheBatchFromInside() throws Exception {
+    CountDownLatch closedInside = new CountDownLatch(1);
+    FanOut<String> fan = FanOut.<String>builder().build();
+    fan.submit(() -> {
+      fan.close();
+      closedInside.countDown();
+      return waitForInterrupt(); // goes on after its close(), until the owner's
+    });
+    closedInside.await();
+    fan.close(); // used to wait for ever: the first cancellation had spared the task
+    List<Result<String>> results = fan.join();
+    assertInstanceOf(InterruptedException.class, results.get(0).error());
+  }
+
+  @Test
+  void theBatchDeadlineStillEndsATaskThatClosedTheBatchFromInside() throws Exception {
+    FanOut<String> fan = FanOut.<String>builder().deadline(Duration.ofMillis(200)).build();
+    fan.submit(() -> {
+      fan.close();
+      return waitForInterrupt();
+    });
+    List<Result<String>> results = fan.join(); // the deadline's cut ends the spared task
+    assertInstanceOf(InterruptedException.class, results.get(0).error());
+    fan.close();
+  }
 }

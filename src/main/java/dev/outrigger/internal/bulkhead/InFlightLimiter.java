@@ -412,8 +412,9 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
     // With every other host in use, nothing goes: the state is bounded by the hosts in use
     // plus those kept idle, and the idle ones beyond the bound go one per call as hosts leave.
     if (oldest != null && oldest.retire()) {
-      // Reported before it leaves the map, so that the report comes before any change of the
-      // state that replaces it (a caller that finds it retired meanwhile makes that one).
+      // Reported before it leaves the map. This narrows, but does not close, the window in
+      // which a caller that finds it retired makes a fresh state and reports a change of that
+      // one first; a gauge then shows the initial limit until the host's next change.
       dropped(oldestKey, oldest, ctx);
       hosts.remove(oldestKey, oldest);
     }

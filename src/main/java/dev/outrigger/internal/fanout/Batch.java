@@ -85,6 +85,8 @@ public final class Batch<T> {
   private final AtomicInteger running = new AtomicInteger();
   private final Set<Task<T>> active = ConcurrentHashMap.newKeySet();
   private final AtomicReference<Cancel> cancel = new AtomicReference<>();
+  /** The task that cancelled the batch from inside, not interrupted then; null once it is. */
+  private volatile Task<T> spared;
   private final AtomicReference<Throwable> firstFailure = new AtomicReference<>();
 
   /* completed in the high 32 bits, failed in the low 32: one consistent snapshot for progress. */
@@ -260,6 +262,13 @@ public final class Batch<T> {
   /** Cancels the batch for {@code reason} unless it is already cancelled. */
   public void cancel(Cancel reason) {
     if (!cancel.compareAndSet(null, reason)) {
+      // Cancelled already. A task that cancelled the batch itself (close() from inside) was
+      // spared then; a later cancellation (the owner's close(), the batch deadline) ends it too.
+      Task<T> s = spared;
+      if (s != null && s.thread != Thread.currentThread()) {
+        spared = null;
+        s.interrupt();
+      }
       return;
     }
     if (failFast && reason.cause() == null) {
@@ -270,7 +279,11 @@ public final class Batch<T> {
     }
     Thread self = Thread.currentThread();
     for (Task<T> t : active) {
-      if (t.thread != self) { // close() from inside a task cancels the others, not its caller
+      if (t.thread == self) {
+        // close() from inside a task cancels the others, not its caller: it goes on, until
+        // the owner's close() or the batch deadline (above).
+        spared = t;
+      } else {
         t.interrupt();
       }
     }
@@ -293,7 +306,7 @@ public final class Batch<T> {
       lock.lockInterruptibly();
       try {
         while (ended.get() < (n = submitted)) {
-          if (deadline == null || cancel.get() != null) {
+          if (deadline == null || (cancel.get() != null && spared == null)) {
             allEnded.await();
           } else {
             long left = leftWithGrace();
@@ -390,7 +403,7 @@ public final class Batch<T> {
     try {
       while (true) {
         Task<T> t;
-        if (deadline == null || cancel.get() != null) {
+        if (deadline == null || (cancel.get() != null && spared == null)) {
           t = completionOrder.take();
         } else {
           long left = leftWithGrace();
