@@ -1,6 +1,7 @@
 package dev.outrigger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -86,13 +87,12 @@ class ClientLifecycleTest {
         }
       });
       assertTrue(received.await(10, java.util.concurrent.TimeUnit.SECONDS));
-      long start = System.nanoTime();
       client.close();
-      long closeMillis = (System.nanoTime() - start) / 1_000_000;
+      // close() does not wait for the attempt in flight: the server holds its answer until
+      // close() has returned, so a close() that waited would have returned only once the
+      // server gave up holding (10 s), with the call over by then.
+      assertFalse(outcome.isDone(), "close() waited for the attempt in flight");
       closed.countDown();
-      // close() does not wait for the attempt in flight (it waited a whole second once); a
-      // generous bound, for a loaded machine.
-      assertTrue(closeMillis < 900, "close() took " + closeMillis + " ms");
 
       Throwable e = outcome.get(10, java.util.concurrent.TimeUnit.SECONDS);
       TransportException t = org.junit.jupiter.api.Assertions.assertInstanceOf(
