@@ -69,13 +69,15 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
     }
     long start = RealCallContext.recentNanos(ctx, clock);
     BreakerStateMachine breaker = breakers.get(key, start);
-    BreakerState token = breaker.acquire(start);
+    BreakerState seen = breaker.current();
+    BreakerState token = breaker.acquire(seen, start);
     if (token == null) {
       throw refuse(ctx, breaker, start);
     }
-    if (token instanceof BreakerState.HalfOpen) {
-      // A probe: the step to HALF_OPEN may have run listeners (and logged), for any time; the
-      // policies further in read the clock afresh.
+    if (token != seen) {
+      // The state moved while this call asked: the step to HALF_OPEN may have run listeners
+      // (and logged) on this thread, for any time; the policies further in read the clock
+      // afresh. (A closed breaker's token is the state read: nothing to do.)
       RealCallContext.staleClock(ctx);
     }
     int sentBefore = ctx.attemptsSent();

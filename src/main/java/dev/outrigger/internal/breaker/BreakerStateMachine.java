@@ -137,6 +137,20 @@ public final class BreakerStateMachine {
     return acquireSlow(s, nowNanos);
   }
 
+  /** The state now: what {@link #acquire(BreakerState, long)} starts from. */
+  BreakerState current() {
+    return state;
+  }
+
+  /**
+   * {@link #acquire(long)} from {@code seen}, a state just read with {@link #current()}. A
+   * token other than {@code seen} means the state moved meanwhile (on this thread, perhaps with
+   * listeners run, or on another).
+   */
+  BreakerState acquire(BreakerState seen, long nowNanos) {
+    return seen instanceof Closed ? seen : acquireSlow(seen, nowNanos);
+  }
+
   private BreakerState acquireSlow(BreakerState s, long now) {
     while (true) {
       if (s instanceof Closed || s instanceof Disabled) {

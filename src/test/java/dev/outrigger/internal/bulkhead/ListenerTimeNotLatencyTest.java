@@ -91,8 +91,21 @@ class ListenerTimeNotLatencyTest {
 
   @Test
   void aSlowBreakerListenerAtTheHalfOpenStepIsNotTimedAsTheProbesLatency() {
+    slowHalfOpenListener(false);
+  }
+
+  @Test
+  void aSlowBreakerListenerThatResetsTheBreakerIsNotTimedAsTheCallsLatency() {
+    // The listener closes the breaker by hand: the call goes on with a closed breaker's token,
+    // after this thread ran the listener.
+    slowHalfOpenListener(true);
+  }
+
+  private void slowHalfOpenListener(boolean reset) {
     java.util.concurrent.atomic.AtomicInteger halfOpens =
         new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.atomic.AtomicReference<dev.outrigger.internal.breaker.BreakerInterceptor>
+        breakers = new java.util.concurrent.atomic.AtomicReference<>();
     CallListener breakerListener = new CallListener() {
       @Override
       public void breakerTransition(String key, dev.outrigger.CircuitBreaker.State from,
@@ -100,14 +113,19 @@ class ListenerTimeNotLatencyTest {
         if (to == dev.outrigger.CircuitBreaker.State.HALF_OPEN) {
           halfOpens.incrementAndGet();
           clock.advance(10 * SECOND); // a slow listener, run as the probe is let through
+          if (reset) {
+            breakers.get().breaker(key).reset();
+          }
         }
       }
     };
-    PolicyChain breakerChain = new PolicyChain(List.of(
-        new dev.outrigger.internal.breaker.BreakerInterceptor(dev.outrigger.CircuitBreaker.builder()
+    breakers.set(new dev.outrigger.internal.breaker.BreakerInterceptor(
+        dev.outrigger.CircuitBreaker.builder()
             .slidingWindowSize(2).minimumNumberOfCalls(2).failureRateThreshold(0.5)
             .waitInOpenState(Duration.ofSeconds(5)).permittedCallsInHalfOpen(1).build(),
-            clock, breakerListener),
+        clock, breakerListener));
+    PolicyChain breakerChain = new PolicyChain(List.of(
+        breakers.get(),
         limiter,
         new Transport(okhttp, null, 1 << 20, null, false, false)));
     String host = RealCallContext.hostKey(server.url("/x"));
