@@ -36,7 +36,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>An attempt counts as accepted unless its answer was {@code 429} or {@code 503} or it
  * failed in transport ({@link TransportException} other than a cancellation, or a
- * {@link DeadlineExceededException} that cut a sent attempt). An attempt that was never sent
+ * {@link DeadlineExceededException} that cut a sent attempt, unless that attempt was sent with
+ * less than twice the backend's fastest known answer left: such a cut is not counted at all).
+ * An attempt that was never sent
  * (refused further in, for example by a rate limit) or was cancelled by its caller is not
  * counted. A refused attempt throws {@link RateLimitedException} ({@code wouldWait} null,
  * {@code attempts()} the attempts sent so far), which the retry policy does not retry, and is
@@ -139,9 +141,11 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
       response = chain.proceed(chain.request());
     } catch (RuntimeException | Error e) {
       // A deadline's cut counts as a rejection: with no attempt timeout it is the only sign of
-      // a backend that hangs. (So a caller whose deadline is shorter than the backend's normal
-      // latency counts against it too; README says so.)
-      if (ctx.attemptsSent() > sentBefore && !Failures.isCancellation(e)) {
+      // a backend that hangs. Not when the attempt was sent with less than twice the backend's
+      // fastest answer left: that cut is the caller's own short deadline, not the backend's
+      // slowness, and would otherwise count against the backend for every caller.
+      if (ctx.attemptsSent() > sentBefore && !Failures.isCancellation(e)
+          && !(e instanceof DeadlineExceededException && hurried(host, ctx, sentBefore))) {
         boolean rejected = e instanceof TransportException
             || e instanceof DeadlineExceededException
             || e instanceof HttpStatusException h && (h.status() == 429 || h.status() == 503);
@@ -152,8 +156,42 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
     if (ctx.attemptsSent() > sentBefore) {
       int code = response.code();
       host.window.record(code != 429 && code != 503);
+      learnLatency(host, ctx, sentBefore);
     }
     return response;
+  }
+
+  /**
+   * Keeps the backend's fastest answer, from one answer in {@link #LATENCY_SAMPLE} (the first
+   * among them): a clock reading at an attempt's end costs ~30 ns, and the fastest answer
+   * moves rarely.
+   */
+  private void learnLatency(Host host, CallContext ctx, int sentBefore) {
+    if ((host.answers++ & (LATENCY_SAMPLE - 1)) != 0 || !(ctx instanceof RealCallContext)) {
+      return;
+    }
+    long sent = RealCallContext.sentNanos(ctx, clock, sentBefore, Long.MIN_VALUE);
+    if (sent == Long.MIN_VALUE) {
+      return; // a context on another clock
+    }
+    long latency = RealCallContext.recentNanos(ctx, clock) - sent;
+    if (latency >= 0 && latency < host.fastestNanos) {
+      host.fastestNanos = latency;
+    }
+  }
+
+  /**
+   * Whether the attempt was sent with less than twice the backend's fastest answer left of its
+   * deadline, so that its cut says nothing of the backend. False while no answer is known: a
+   * backend that hangs from the start must still be noticed.
+   */
+  private boolean hurried(Host host, CallContext ctx, int sentBefore) {
+    long fastest = host.fastestNanos;
+    if (fastest == Long.MAX_VALUE || !(ctx instanceof RealCallContext real)) {
+      return false;
+    }
+    long sent = RealCallContext.sentNanos(ctx, clock, sentBefore, Long.MIN_VALUE);
+    return sent != Long.MIN_VALUE && real.remainingNanos(sent) < 2 * Math.max(fastest, 1);
   }
 
   private void report(Host host, CallContext ctx, double p, AcceptWindow.Counts counts) {
@@ -195,6 +233,12 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
         windowNanos, BUCKETS, clock::nanoTime)));
   }
 
+  /** The attempts and accepts counted for {@code host} now (for tests). */
+  AcceptWindow.Counts counts(String host) {
+    Host h = hosts.get(host);
+    return h == null ? new AcceptWindow.Counts(0, 0) : h.window.counts();
+  }
+
   /** The rejection probability for {@code host} now (for diagnostics and tests). */
   public double probability(String host) {
     Host h = hosts.get(host);
@@ -218,9 +262,16 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
     return "ClientThrottle[K=" + k + ", window " + windowNanos / 1_000_000_000L + " s per host]";
   }
 
+  /** One answer in this many teaches the fastest answer (a power of two). */
+  static final int LATENCY_SAMPLE = 16;
+
   private static final class Host {
     final AcceptWindow window;
     final AtomicLong reported = new AtomicLong(Double.doubleToLongBits(0));
+    /** The backend's fastest answer seen, in nanoseconds (MAX_VALUE: none yet). */
+    volatile long fastestNanos = Long.MAX_VALUE;
+    /** Answers seen, to sample the latency (racy on purpose: a lost count costs nothing). */
+    int answers;
 
     Host(AcceptWindow window) {
       this.window = window;

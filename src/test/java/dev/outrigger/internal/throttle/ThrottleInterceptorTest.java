@@ -204,4 +204,69 @@ class ThrottleInterceptorTest {
         e.getMessage());
     assertThrows(IllegalArgumentException.class, () -> ThrottleInterceptor.checkK(Double.NaN));
   }
+
+  /**
+   * A chain whose backend answers in 100 ms of the fake clock, and whose calls marked "cut" are
+   * cut by their deadline once sent (as the watchdog would cut them).
+   */
+  private PolicyChain slowBackendChain(ThrottleInterceptor throttle) {
+    return new PolicyChain(List.of(throttle, c -> {
+      Response r = c.proceed(c.request());
+      clock.advance(SECOND / 10); // the backend's latency
+      if (c.request().header("X-Cut") != null) {
+        r.close();
+        throw dev.outrigger.internal.deadline.DeadlineInterceptor.cut(
+            (RealCallContext) c.context(), new java.io.InterruptedIOException("deadline"));
+      }
+      return r;
+    }, new Transport(okhttp, null, 1 << 20, null, false, false)));
+  }
+
+  private void callWithin(PolicyChain chain, Duration deadline, boolean cut) {
+    RealCallContext ctx = new RealCallContext("GET", server.url("/x"),
+        Deadline.after(deadline, clock::nanoTime), true, clock, listener,
+        new Redactor(Set.of(), Set.of()));
+    ctx.beginAttempt();
+    Request.Builder req = new Request.Builder().url(server.url("/x"));
+    if (cut) {
+      req.header("X-Cut", "1");
+    }
+    try (Response r = chain.proceed(ctx, req.build())) {
+      assertEquals(200, r.code());
+    } catch (dev.outrigger.DeadlineExceededException expected) {
+      assertTrue(cut, expected.getMessage());
+    }
+  }
+
+  @Test
+  void aCallersShortDeadlineDoesNotCountAgainstABackendOfKnownLatency() {
+    ThrottleInterceptor throttle =
+        new ThrottleInterceptor(1, Duration.ofMinutes(2), clock, () -> -1L);
+    PolicyChain chain = slowBackendChain(throttle);
+    enqueue(200, 41);
+    callWithin(chain, Duration.ofSeconds(10), false); // the backend answers in 100 ms
+    // Forty calls whose 150 ms deadline is under twice that: their cuts are theirs.
+    for (int i = 0; i < 40; i++) {
+      callWithin(chain, Duration.ofMillis(150), true);
+    }
+    AcceptWindow.Counts counts = throttle.counts(server.getHostName() + ":" + server.getPort());
+    assertEquals(1, counts.requests(), "hurried cuts counted: " + counts);
+    assertEquals(1, counts.accepts());
+  }
+
+  @Test
+  void aCutWithTimeToSpareStillCountsAndSoDoesOneBeforeAnyAnswer() {
+    ThrottleInterceptor throttle =
+        new ThrottleInterceptor(1, Duration.ofMinutes(2), clock, () -> -1L);
+    PolicyChain chain = slowBackendChain(throttle);
+    enqueue(200, 3);
+    // Before any answer: a backend that hangs from the start must still be noticed.
+    callWithin(chain, Duration.ofMillis(150), true);
+    callWithin(chain, Duration.ofSeconds(10), false);
+    // Sent with 10 s left, twenty times the fastest answer: the backend was slow.
+    callWithin(chain, Duration.ofSeconds(10), true);
+    AcceptWindow.Counts counts = throttle.counts(server.getHostName() + ":" + server.getPort());
+    assertEquals(3, counts.requests(), String.valueOf(counts));
+    assertEquals(1, counts.accepts(), String.valueOf(counts));
+  }
 }
