@@ -84,6 +84,14 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
   private final NanoClock clock;
   /** Per-host state under an adaptive limit. */
   private final ConcurrentHashMap<String, Host> hosts = new ConcurrentHashMap<>();
+  /**
+   * Hosts in {@link #hosts} with no user (an estimate, moved as users come and go): a call's
+   * end looks for a host to drop only while there are more than {@link #IDLE_HOSTS_KEPT}, not
+   * whenever more hosts than that are tracked (busy ones cannot go, and the scan is O(hosts)).
+   */
+  private final AtomicInteger idleHosts = new AtomicInteger();
+  /** Scans for a host to drop (for tests). */
+  private final AtomicInteger scans = new AtomicInteger();
   /** Per-host state under the static limit. */
   private final ConcurrentHashMap<String, Gate> gates = new ConcurrentHashMap<>();
 
@@ -375,9 +383,14 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
         h = hosts.putIfAbsent(key, created);
         if (h == null) {
           h = created;
+          idleHosts.incrementAndGet(); // in the map with no user yet
         }
       }
-      if (h.enter()) {
+      int before = h.enter();
+      if (before >= 0) {
+        if (before == 0) {
+          idleHosts.decrementAndGet();
+        }
         return h;
       }
       // h was retired after its last user left: drop it (if still mapped) and use a fresh one.
@@ -387,8 +400,8 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
 
   /**
    * Unregisters the caller, whose use of {@code h} is dated {@code usedNanos}. When it was the
-   * last user and more than {@link #IDLE_HOSTS_KEPT} hosts are tracked, the host idle the
-   * longest loses its state: not this one, which was in use a moment ago and would otherwise
+   * last user and more than {@link #IDLE_HOSTS_KEPT} hosts are idle, the host idle the longest
+   * loses its state: not this one, which was in use a moment ago and would otherwise
    * start over from its initial limit at every call. The dropped host's return to its initial
    * limit goes to {@code ctx}'s listener.
    */
@@ -396,9 +409,13 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
     // Dated before it can look idle, so a scan never takes it for the oldest on a stale date;
     // by the attempt's own start reading, not a clock reading more per attempt.
     h.lastUsedNanos = usedNanos;
-    if (!h.leave() || hosts.size() <= IDLE_HOSTS_KEPT) {
+    if (!h.leave()) {
       return;
     }
+    if (idleHosts.incrementAndGet() <= IDLE_HOSTS_KEPT) {
+      return;
+    }
+    scans.incrementAndGet();
     String oldestKey = null;
     Host oldest = null;
     for (Map.Entry<String, Host> e : hosts.entrySet()) {
@@ -412,6 +429,7 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
     // With every other host in use, nothing goes: the state is bounded by the hosts in use
     // plus those kept idle, and the idle ones beyond the bound go one per call as hosts leave.
     if (oldest != null && oldest.retire()) {
+      idleHosts.decrementAndGet();
       // Reported before it leaves the map. This narrows, but does not close, the window in
       // which a caller that finds it retired makes a fresh state and reports a change of that
       // one first; a gauge then shows the initial limit until the host's next change.
@@ -513,6 +531,11 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
     return h == null ? 0 : h.slots.getQueueLength();
   }
 
+  /** How many times a call's end looked for an idle host to drop (for tests). */
+  int scans() {
+    return scans.get();
+  }
+
   /** How many hosts have state now: those in use plus at most {@link #IDLE_HOSTS_KEPT} idle. */
   public int hostsTracked() {
     return adaptive == null ? gates.size() : hosts.size();
@@ -596,14 +619,15 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
     /** When its last user left (the limiter's clock); for choosing which idle host to drop. */
     volatile long lastUsedNanos;
 
-    boolean enter() {
+    /** Registers a user; returns the users before it, or -1 if this state is retired. */
+    int enter() {
       while (true) {
         int u = users.get();
         if (u < 0) {
-          return false;
+          return -1;
         }
         if (users.compareAndSet(u, u + 1)) {
-          return true;
+          return u;
         }
       }
     }

@@ -55,6 +55,8 @@ class BusyHostsEvictionTest {
       l.intercept(new Ctx("api:443", 503, null, null));
       l.intercept(new Ctx("api:443", 503, null, null));
       assertEquals(5, l.limit("api:443"), "two drops learnt: 20 -> 10 -> 5, not started over");
+      // With one host idle, no call's end scanned the 66 hosts for one to drop.
+      assertEquals(0, l.scans(), "scans of the host map while only busy hosts were beyond 64");
     } finally {
       release.countDown();
       for (Thread t : busy) {
