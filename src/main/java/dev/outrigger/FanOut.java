@@ -242,8 +242,8 @@ public final class FanOut<T> implements AutoCloseable {
    * interrupted meanwhile, it keeps waiting and its interrupt status is restored on return. A task
    * that ignores interrupts keeps {@code close()} waiting. Called from one of this FanOut's own
    * tasks or its progress listener (the first answer wins, say), it cancels the others (not the
-   * calling task, which goes on uninterrupted until the owner's {@code close()} or the batch
-   * deadline) and returns at once, without waiting: the owner's {@link #join()} or
+   * calling task, which goes on uninterrupted until the owner's {@code close()}, or the batch
+   * deadline as the owner's {@code join()} enforces it) and returns at once, without waiting: the owner's {@link #join()} or
    * {@code close()} waits.
    */
   @Override

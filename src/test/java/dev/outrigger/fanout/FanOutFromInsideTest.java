@@ -199,4 +199,72 @@ class FanOutFromInsideTest {
     assertInstanceOf(InterruptedException.class, results.get(0).error());
     fan.close();
   }
+
+  @Test
+  void theOwnersCloseRacingACloseFromInsideStillEndsThatTask() throws Exception {
+    // The owner's close() lands while the task's own close() is still interrupting the others:
+    // it must still end that task (it used to find nothing to do and wait for ever).
+    for (int round = 0; round < 20; round++) {
+      int n = 2000;
+      java.util.concurrent.atomic.AtomicInteger started =
+          new java.util.concurrent.atomic.AtomicInteger();
+      CountDownLatch go = new CountDownLatch(1);
+      FanOut<String> fan = FanOut.<String>builder().build();
+      fan.submit(() -> {
+        started.incrementAndGet();
+        go.await();
+        fan.close();
+        return waitForInterrupt();
+      });
+      for (int i = 1; i < n; i++) {
+        fan.submit(() -> {
+          started.incrementAndGet();
+          return waitForInterrupt();
+        });
+      }
+      while (started.get() < n) {
+        Thread.onSpinWait();
+      }
+      go.countDown();
+      while (!fan.toString().contains("cancelled")) {
+        Thread.onSpinWait();
+      }
+      CompletableFuture<Void> owner = CompletableFuture.runAsync(fan::close);
+      try {
+        owner.get(10, TimeUnit.SECONDS);
+      } catch (java.util.concurrent.TimeoutException e) {
+        throw new AssertionError("round " + round + ": the owner's close() hangs: " + fan);
+      }
+    }
+  }
+
+  @Test
+  void aLaterCloseFromInsideLeavesTheTaskThatClosedFirstUninterrupted() throws Exception {
+    AtomicReference<FanOut<String>> self = new AtomicReference<>();
+    CountDownLatch othersStarted = new CountDownLatch(1);
+    CountDownLatch listenerClosed = new CountDownLatch(1);
+    FanOut<String> fan = FanOut.<String>builder()
+        .progress((completed, failed, total) -> {
+          self.get().close(); // "done when one ends", on the ended task's thread
+          listenerClosed.countDown();
+        })
+        .build();
+    self.set(fan);
+    List<Result<String>> results;
+    try (fan) {
+      fan.submit(() -> {
+        othersStarted.countDown();
+        return waitForInterrupt();
+      });
+      fan.submit(() -> {
+        othersStarted.await();
+        fan.close(); // the first close, from inside: this task goes on
+        listenerClosed.await(); // until the listener's close() from inside has come too
+        return "winner";
+      });
+      results = fan.join();
+    }
+    assertEquals("winner", results.get(1).isSuccess() ? results.get(1).value()
+        : String.valueOf(results.get(1).error()));
+  }
 }

@@ -85,8 +85,8 @@ public final class Batch<T> {
   private final AtomicInteger running = new AtomicInteger();
   private final Set<Task<T>> active = ConcurrentHashMap.newKeySet();
   private final AtomicReference<Cancel> cancel = new AtomicReference<>();
-  /** The task that cancelled the batch from inside, not interrupted then; null once it is. */
-  private volatile Task<T> spared;
+  /** Set once a cancellation from outside has interrupted every task running (none spared). */
+  private volatile boolean noneSpared;
   private final AtomicReference<Throwable> firstFailure = new AtomicReference<>();
 
   /* completed in the high 32 bits, failed in the low 32: one consistent snapshot for progress. */
@@ -264,10 +264,11 @@ public final class Batch<T> {
     if (!cancel.compareAndSet(null, reason)) {
       // Cancelled already. A task that cancelled the batch itself (close() from inside) was
       // spared then; a later cancellation (the owner's close(), the batch deadline) ends it too.
-      Task<T> s = spared;
-      if (s != null && s.thread != Thread.currentThread()) {
-        spared = null;
-        s.interrupt();
+      if (!calledFromInside()) {
+        for (Task<T> t : active) {
+          t.interrupt(); // once at most per task: a no-op for those interrupted already
+        }
+        noneSpared = true;
       }
       return;
     }
@@ -279,13 +280,12 @@ public final class Batch<T> {
     }
     Thread self = Thread.currentThread();
     for (Task<T> t : active) {
-      if (t.thread == self) {
-        // close() from inside a task cancels the others, not its caller: it goes on, until
-        // the owner's close() or the batch deadline (above).
-        spared = t;
-      } else {
+      if (t.thread != self) {
         t.interrupt();
       }
+    }
+    if (!calledFromInside()) {
+      noneSpared = true;
     }
     for (Task<T> t; (t = pending.poll()) != null; ) {
       complete(t, Result.failure(reason.notStarted(t.index)));
@@ -306,7 +306,7 @@ public final class Batch<T> {
       lock.lockInterruptibly();
       try {
         while (ended.get() < (n = submitted)) {
-          if (deadline == null || (cancel.get() != null && spared == null)) {
+          if (deadline == null || noneSpared) {
             allEnded.await();
           } else {
             long left = leftWithGrace();
@@ -403,7 +403,7 @@ public final class Batch<T> {
     try {
       while (true) {
         Task<T> t;
-        if (deadline == null || (cancel.get() != null && spared == null)) {
+        if (deadline == null || noneSpared) {
           t = completionOrder.take();
         } else {
           long left = leftWithGrace();

@@ -37,7 +37,8 @@ import org.slf4j.LoggerFactory;
  * <p>An attempt counts as accepted unless its answer was {@code 429} or {@code 503} or it
  * failed in transport ({@link TransportException} other than a cancellation, or a
  * {@link DeadlineExceededException} that cut a sent attempt, unless that attempt was sent with
- * less than twice the backend's fastest known answer left: such a cut is not counted at all).
+ * less than twice the backend's fastest accepted answer left, once 4 are known: such a cut is
+ * not counted at all).
  * An attempt that was never sent
  * (refused further in, for example by a rate limit) or was cancelled by its caller is not
  * counted. A refused attempt throws {@link RateLimitedException} ({@code wouldWait} null,
@@ -155,19 +156,27 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
     }
     if (ctx.attemptsSent() > sentBefore) {
       int code = response.code();
-      host.window.record(code != 429 && code != 503);
-      learnLatency(host, ctx, sentBefore);
+      boolean accepted = code != 429 && code != 503;
+      host.window.record(accepted);
+      if (accepted) {
+        learnLatency(host, ctx, sentBefore); // an instant refusal is no answer's latency
+      }
     }
     return response;
   }
 
   /**
-   * Keeps the backend's fastest answer, from one answer in {@link #LATENCY_SAMPLE} (the first
-   * among them): a clock reading at an attempt's end costs ~30 ns, and the fastest answer
-   * moves rarely.
+   * Keeps the backend's fastest accepted answer (a 429 or 503 may come at once, and says
+   * nothing of how fast the backend answers), from each of its first {@link #LATENCY_SAMPLE}
+   * answers, then from one in {@link #LATENCY_SAMPLE}: a clock reading at an attempt's end costs
+   * ~30 ns, and the fastest answer moves rarely.
    */
   private void learnLatency(Host host, CallContext ctx, int sentBefore) {
-    if ((host.answers++ & (LATENCY_SAMPLE - 1)) != 0 || !(ctx instanceof RealCallContext)) {
+    int n = host.answers++;
+    // Every one of the first answers (the first alone is often a cold one: handshakes), then
+    // one in LATENCY_SAMPLE (written to stay right when the count wraps).
+    if (((n >>> 4) != 0 && (n & (LATENCY_SAMPLE - 1)) != 0)
+        || !(ctx instanceof RealCallContext)) {
       return;
     }
     long sent = RealCallContext.sentNanos(ctx, clock, sentBefore, Long.MIN_VALUE);
@@ -175,19 +184,26 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
       return; // a context on another clock
     }
     long latency = RealCallContext.recentNanos(ctx, clock) - sent;
-    if (latency >= 0 && latency < host.fastestNanos) {
-      host.fastestNanos = latency;
+    if (latency < 0) {
+      return;
+    }
+    host.learnt++;
+    for (long f = host.fastestNanos.get(); latency < f; f = host.fastestNanos.get()) {
+      if (host.fastestNanos.compareAndSet(f, latency)) {
+        break;
+      }
     }
   }
 
   /**
    * Whether the attempt was sent with less than twice the backend's fastest answer left of its
-   * deadline, so that its cut says nothing of the backend. False while no answer is known: a
-   * backend that hangs from the start must still be noticed.
+   * deadline, so that its cut says nothing of the backend. False until {@link #MIN_ANSWERS}
+   * answers were learnt (a backend that hangs from the start, or after one cold answer, must
+   * still be noticed).
    */
   private boolean hurried(Host host, CallContext ctx, int sentBefore) {
-    long fastest = host.fastestNanos;
-    if (fastest == Long.MAX_VALUE || !(ctx instanceof RealCallContext real)) {
+    long fastest = host.fastestNanos.get();
+    if (host.learnt < MIN_ANSWERS || !(ctx instanceof RealCallContext real)) {
       return false;
     }
     long sent = RealCallContext.sentNanos(ctx, clock, sentBefore, Long.MIN_VALUE);
@@ -262,16 +278,20 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
     return "ClientThrottle[K=" + k + ", window " + windowNanos / 1_000_000_000L + " s per host]";
   }
 
-  /** One answer in this many teaches the fastest answer (a power of two). */
+  /** One answer in this many teaches the fastest answer, after the first ones (a power of 2). */
   static final int LATENCY_SAMPLE = 16;
+  /** Answers learnt before the fastest is trusted to call a cut the caller's hurry. */
+  static final int MIN_ANSWERS = 4;
 
   private static final class Host {
     final AcceptWindow window;
     final AtomicLong reported = new AtomicLong(Double.doubleToLongBits(0));
-    /** The backend's fastest answer seen, in nanoseconds (MAX_VALUE: none yet). */
-    volatile long fastestNanos = Long.MAX_VALUE;
-    /** Answers seen, to sample the latency (racy on purpose: a lost count costs nothing). */
+    /** The backend's fastest accepted answer seen, in nanoseconds (MAX_VALUE: none yet). */
+    final AtomicLong fastestNanos = new AtomicLong(Long.MAX_VALUE);
+    /** Accepted answers seen, to sample the latency (racy on purpose: a lost count is free). */
     int answers;
+    /** Latencies learnt (racy too): the fastest is trusted from {@link #MIN_ANSWERS} on. */
+    int learnt;
 
     Host(AcceptWindow window) {
       this.window = window;

@@ -212,7 +212,9 @@ class ThrottleInterceptorTest {
   private PolicyChain slowBackendChain(ThrottleInterceptor throttle) {
     return new PolicyChain(List.of(throttle, c -> {
       Response r = c.proceed(c.request());
-      clock.advance(SECOND / 10); // the backend's latency
+      if (r.code() == 200) {
+        clock.advance(SECOND / 10); // the backend's latency; its refusals come at once
+      }
       if (c.request().header("X-Cut") != null) {
         r.close();
         throw dev.outrigger.internal.deadline.DeadlineInterceptor.cut(
@@ -243,15 +245,52 @@ class ThrottleInterceptorTest {
     ThrottleInterceptor throttle =
         new ThrottleInterceptor(1, Duration.ofMinutes(2), clock, () -> -1L);
     PolicyChain chain = slowBackendChain(throttle);
-    enqueue(200, 41);
-    callWithin(chain, Duration.ofSeconds(10), false); // the backend answers in 100 ms
+    enqueue(200, 44);
+    for (int i = 0; i < ThrottleInterceptor.MIN_ANSWERS; i++) {
+      callWithin(chain, Duration.ofSeconds(10), false); // the backend answers in 100 ms
+    }
     // Forty calls whose 150 ms deadline is under twice that: their cuts are theirs.
     for (int i = 0; i < 40; i++) {
       callWithin(chain, Duration.ofMillis(150), true);
     }
     AcceptWindow.Counts counts = throttle.counts(server.getHostName() + ":" + server.getPort());
-    assertEquals(1, counts.requests(), "hurried cuts counted: " + counts);
-    assertEquals(1, counts.accepts());
+    assertEquals(4, counts.requests(), "hurried cuts counted: " + counts);
+    assertEquals(4, counts.accepts());
+  }
+
+  @Test
+  void instantRefusalsTeachNoLatency() {
+    ThrottleInterceptor throttle =
+        new ThrottleInterceptor(1, Duration.ofMinutes(2), clock, () -> -1L);
+    PolicyChain chain = slowBackendChain(throttle);
+    enqueue(503, 5);
+    for (int i = 0; i < 5; i++) {
+      try (Response r = call(chain)) {
+        assertEquals(503, r.code()); // at once: taken as the fastest answer, every cut counts
+      }
+    }
+    enqueue(200, 5);
+    for (int i = 0; i < ThrottleInterceptor.MIN_ANSWERS; i++) {
+      callWithin(chain, Duration.ofSeconds(10), false); // 100 ms each
+    }
+    callWithin(chain, Duration.ofMillis(150), true); // hurried: not counted
+    AcceptWindow.Counts counts = throttle.counts(server.getHostName() + ":" + server.getPort());
+    assertEquals(9, counts.requests(), String.valueOf(counts));
+    assertEquals(4, counts.accepts(), String.valueOf(counts));
+  }
+
+  @Test
+  void oneColdAnswerAloneIsNotTrusted() {
+    ThrottleInterceptor throttle =
+        new ThrottleInterceptor(1, Duration.ofMinutes(2), clock, () -> -1L);
+    PolicyChain chain = slowBackendChain(throttle);
+    enqueue(200, 2);
+    callWithin(chain, Duration.ofSeconds(10), false);
+    // A hurried cut after one answer still counts: the backend may hang from here on.
+    callWithin(chain, Duration.ofMillis(150), true);
+    AcceptWindow.Counts counts = throttle.counts(server.getHostName() + ":" + server.getPort());
+    assertEquals(2, counts.requests(), String.valueOf(counts));
+    assertEquals(1, counts.accepts(), String.valueOf(counts));
   }
 
   @Test
