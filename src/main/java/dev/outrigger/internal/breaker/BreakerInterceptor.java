@@ -68,16 +68,17 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
       return chain.proceed(chain.request());
     }
     long start = RealCallContext.recentNanos(ctx, clock);
+    int reports = breakers.reports();
     BreakerStateMachine breaker = breakers.get(key, start);
     BreakerState seen = breaker.current();
     BreakerState token = breaker.acquire(seen, start);
     if (token == null) {
       throw refuse(ctx, breaker, start);
     }
-    if (token != seen) {
-      // The state moved while this call asked: the step to HALF_OPEN may have run listeners
-      // (and logged) on this thread, for any time; the policies further in read the clock
-      // afresh. (A closed breaker's token is the state read: nothing to do.)
+    if (token != seen || breakers.reports() != reports) {
+      // Listeners may have run on this thread, for any time: the step to HALF_OPEN while this
+      // call asked, or a dropped breaker reported as this call's made room. The policies
+      // further in read the clock afresh. (A closed breaker's token is the state read.)
       RealCallContext.staleClock(ctx);
     }
     int sentBefore = ctx.attemptsSent();

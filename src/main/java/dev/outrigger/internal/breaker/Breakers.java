@@ -47,6 +47,8 @@ public final class Breakers {
   private final Runnable changed = changes::incrementAndGet;
   /** What the last pass that dropped nothing learnt, or null. */
   private volatile Quiet quiet;
+  /** Dropped breakers reported; written only by the thread holding {@link #evicting}. */
+  private volatile int reports;
   /** Eviction passes run (for tests); written only by the thread holding {@link #evicting}. */
   private int passes;
   private volatile boolean warned;
@@ -165,6 +167,7 @@ public final class Breakers {
       for (int i = 0; i < drop; i++) {
         BreakerStateMachine gone = candidates.get(i).breaker();
         if (gone.state() != CircuitBreaker.State.CLOSED) {
+          reports++;
           // Its key starts over with a closed breaker: say so, or a gauge of the state (fed by
           // the listener) would show it open for good. Before it leaves the table, so that
           // this report cannot come after one of the key's next breaker.
@@ -183,6 +186,14 @@ public final class Breakers {
     } finally {
       evicting.set(false);
     }
+  }
+
+  /**
+   * How many dropped breakers were reported to listeners so far, on the evicting calls' threads:
+   * a call that sees it move while it got its breaker ran listeners, for any time.
+   */
+  public int reports() {
+    return reports;
   }
 
   /** How many eviction passes ran (for tests). */

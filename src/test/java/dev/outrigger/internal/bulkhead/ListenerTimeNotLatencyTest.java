@@ -34,6 +34,7 @@ class ListenerTimeNotLatencyTest {
   private static final long SECOND = 1_000_000_000L;
 
   @StartStop private final MockWebServer server = new MockWebServer();
+  @StartStop private final MockWebServer other = new MockWebServer();
 
   private final FakeClock clock = new FakeClock();
   private final OkHttpClient okhttp = new OkHttpClient.Builder()
@@ -149,6 +150,53 @@ class ListenerTimeNotLatencyTest {
     long noLoad = limiter.noLoadRttNanos(host);
     assertTrue(noLoad >= 0 && noLoad < SECOND / 1000,
         "the probe was answered at once, yet the host's no-load latency is " + noLoad + " ns");
+  }
+
+  @Test
+  void aSlowListenerOfABreakerDroppedToMakeRoomIsNotTimedAsTheCallsLatency() {
+    java.util.concurrent.atomic.AtomicInteger drops =
+        new java.util.concurrent.atomic.AtomicInteger();
+    CallListener slow = new CallListener() {
+      @Override
+      public void breakerTransition(String key, dev.outrigger.CircuitBreaker.State from,
+          dev.outrigger.CircuitBreaker.State to) {
+        if (to == dev.outrigger.CircuitBreaker.State.CLOSED) {
+          drops.incrementAndGet();
+          clock.advance(10 * SECOND); // run on the thread of the call that made room
+        }
+      }
+    };
+    PolicyChain chain = new PolicyChain(List.of(
+        new dev.outrigger.internal.breaker.BreakerInterceptor(dev.outrigger.CircuitBreaker
+            .builder().slidingWindowSize(2).minimumNumberOfCalls(2).failureRateThreshold(0.5)
+            .waitInOpenState(Duration.ofSeconds(5)).maxBreakers(1).build(), clock, slow),
+        limiter,
+        new Transport(okhttp, null, 1 << 20, null, false, false)));
+    for (int i = 0; i < 2; i++) {
+      other.enqueue(new MockResponse.Builder().code(503).build());
+      try (Response r = chain.proceed(context(other),
+          new Request.Builder().url(other.url("/x")).build())) {
+        assertEquals(503, r.code());
+      }
+    }
+    clock.advance(120 * SECOND); // the other host's open breaker unused past any open wait
+    server.enqueue(new MockResponse.Builder().code(200).build());
+    try (Response r = chain.proceed(context(server),
+        new Request.Builder().url(server.url("/x")).build())) {
+      assertEquals(200, r.code());
+    }
+    assertEquals(1, drops.get(), "the other host's breaker was not dropped");
+    long noLoad = limiter.noLoadRttNanos(RealCallContext.hostKey(server.url("/x")));
+    assertTrue(noLoad >= 0 && noLoad < SECOND / 1000,
+        "the host answered at once, yet its no-load latency is " + noLoad + " ns");
+  }
+
+  private RealCallContext context(MockWebServer s) {
+    RealCallContext ctx = new RealCallContext("GET", s.url("/x"),
+        Deadline.after(Duration.ofMinutes(5), clock::nanoTime), true, clock, CallListener.NONE,
+        new Redactor(Set.of(), Set.of()));
+    ctx.beginAttempt();
+    return ctx;
   }
 
   private RealCallContext context() {
