@@ -200,10 +200,6 @@ class ListenerTimeNotLatencyTest {
   }
 
   private RealCallContext context() {
-    RealCallContext ctx = new RealCallContext("GET", server.url("/x"),
-        Deadline.after(Duration.ofMinutes(1), clock::nanoTime), true, clock, CallListener.NONE,
-        new Redactor(Set.of(), Set.of()));
-    ctx.beginAttempt();
-    return ctx;
+    return context(server);
   }
 }
