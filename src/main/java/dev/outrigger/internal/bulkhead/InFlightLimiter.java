@@ -214,9 +214,14 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
           ctx.host(), logged, to, dropped ? "drop" : "latency",
           host.vegas.noLoadRttNanos() / 1000);
     }
+    reportChange(ctx, ctx.host(), from, to);
+  }
+
+  /** Tells {@code ctx}'s listener that {@code host}'s limit moved; a listener's throw is logged. */
+  private static void reportChange(CallContext ctx, String host, int from, int to) {
     if (ctx instanceof RealCallContext real) {
       try {
-        real.listener().adaptiveLimitChanged(ctx.host(), from, to);
+        real.listener().adaptiveLimitChanged(host, from, to);
       } catch (RuntimeException e) {
         LOG.warn("CallListener.adaptiveLimitChanged threw; ignored", e);
       }
@@ -451,13 +456,7 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
       return;
     }
     LOG.debug("adaptive in-flight limit for {}: {} -> {} (idle, state dropped)", key, from, to);
-    if (ctx instanceof RealCallContext real) {
-      try {
-        real.listener().adaptiveLimitChanged(key, from, to);
-      } catch (RuntimeException e) {
-        LOG.warn("CallListener.adaptiveLimitChanged threw; ignored", e);
-      }
-    }
+    reportChange(ctx, key, from, to);
   }
 
   private static void reportWait(CallContext ctx, Duration waited) {
