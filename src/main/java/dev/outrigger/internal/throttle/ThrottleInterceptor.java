@@ -168,32 +168,38 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
   /**
    * Keeps the backend's fastest accepted answer (a 429 or 503 may come at once, and says
    * nothing of how fast the backend answers), from each of its first {@link #LATENCY_SAMPLE}
-   * answers, then from one in {@link #LATENCY_SAMPLE}: a clock reading at an attempt's end costs
-   * ~30 ns, and the fastest answer moves rarely.
+   * answers, then from about one in {@link #LATENCY_SAMPLE}: a clock reading at an attempt's
+   * end costs ~30 ns, and the fastest answer moves rarely.
    */
   private void learnLatency(Host host, CallContext ctx, int sentBefore) {
-    int n = host.answers++;
-    // Every one of the first answers (the first alone is often a cold one: handshakes), then
-    // one in LATENCY_SAMPLE (written to stay right when the count wraps).
-    if (((n >>> 4) != 0 && (n & (LATENCY_SAMPLE - 1)) != 0)
-        || !(ctx instanceof RealCallContext)) {
+    if (!(ctx instanceof RealCallContext)) {
       return;
     }
     long sent = RealCallContext.sentNanos(ctx, clock, sentBefore, Long.MIN_VALUE);
     if (sent == Long.MIN_VALUE) {
       return; // a context on another clock
     }
+    // Every one of the first answers (the first alone is often a cold one: handshakes), then
+    // about one in LATENCY_SAMPLE, picked by bits of the send time: no count that every call
+    // would write.
+    int learnt = host.learnt;
+    if (learnt >= LATENCY_SAMPLE && ((sent >>> 10) & (LATENCY_SAMPLE - 1)) != 0) {
+      return;
+    }
     long latency = RealCallContext.recentNanos(ctx, clock) - sent;
     if (latency < 0) {
       return;
     }
-    host.learnt++;
+    if (learnt < LATENCY_SAMPLE) {
+      host.learnt = learnt + 1;
+    }
     for (long f = host.fastestNanos.get(); latency < f; f = host.fastestNanos.get()) {
       if (host.fastestNanos.compareAndSet(f, latency)) {
         break;
       }
     }
   }
+
 
   /**
    * Whether the attempt was sent with less than twice the backend's fastest answer left of its
@@ -288,9 +294,10 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
     final AtomicLong reported = new AtomicLong(Double.doubleToLongBits(0));
     /** The backend's fastest accepted answer seen, in nanoseconds (MAX_VALUE: none yet). */
     final AtomicLong fastestNanos = new AtomicLong(Long.MAX_VALUE);
-    /** Accepted answers seen, to sample the latency (racy on purpose: a lost count is free). */
-    int answers;
-    /** Latencies learnt (racy too): the fastest is trusted from {@link #MIN_ANSWERS} on. */
+    /**
+     * Latencies learnt, counted up to {@link #LATENCY_SAMPLE} (racy on purpose: a lost count is
+     * free): the fastest is trusted from {@link #MIN_ANSWERS} on.
+     */
     int learnt;
 
     Host(AcceptWindow window) {
