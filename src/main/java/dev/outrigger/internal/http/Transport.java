@@ -206,32 +206,17 @@ public final class Transport implements CallInterceptor, KeepsClock {
       response = buffer(received, ctx, call);
     } catch (IOException e) {
       ApiException failure = translate(e, ctx, capped, timeout, timer.timedOut(e));
-      long nanos = ctx.readClock() - start;
-      if (log.isDebugEnabled()) {
-        log.debug("{} -> {} in {} ms (attempt {})", ctx.describe(), failure.getMessage(),
-            nanos / 1_000_000, ctx.attempt());
-      }
-      ctx.listener().attemptEnd(ctx, -1, failure, elapsed(ctx, nanos));
+      endFailed(ctx, start, -1, failure);
       throw failure;
     } catch (DeserializationException e) {
       // A body refused as too large: its status arrived.
-      long nanos = ctx.readClock() - start;
-      if (log.isDebugEnabled()) {
-        log.debug("{} -> {}, body refused: {} in {} ms (attempt {})", ctx.describe(),
-            ctx.refusedStatus(), e.getMessage(), nanos / 1_000_000, ctx.attempt());
-      }
-      ctx.listener().attemptEnd(ctx, ctx.refusedStatus(), e, elapsed(ctx, nanos));
+      endFailed(ctx, start, ctx.refusedStatus(), e);
       throw e;
     } catch (RuntimeException | Error e) {
       // From inside OkHttp's call: an OkHttp interceptor of the user's, a Dns or a socket
       // factory that threw. The attempt started, so it ends in every account, then the
       // exception goes on as it is.
-      long nanos = ctx.readClock() - start;
-      if (log.isDebugEnabled()) {
-        log.debug("{} -> {} in {} ms (attempt {})", ctx.describe(), e, nanos / 1_000_000,
-            ctx.attempt());
-      }
-      ctx.listener().attemptEnd(ctx, -1, e, elapsed(ctx, nanos));
+      endFailed(ctx, start, -1, e);
       throw e;
     } finally {
       timer.done();
@@ -257,6 +242,21 @@ public final class Transport implements CallInterceptor, KeepsClock {
     }
     ctx.listener().attemptEnd(ctx, response.code(), null, elapsed);
     return response;
+  }
+
+  /**
+   * Ends an attempt that failed, begun at {@code start}: its DEBUG line and the listener's
+   * {@code attemptEnd}. {@code status} is the status that arrived (a body then refused), or -1.
+   */
+  private static void endFailed(RealCallContext ctx, long start, int status, Throwable failure) {
+    long nanos = ctx.readClock() - start;
+    if (log.isDebugEnabled()) {
+      Object what = status >= 0 ? status + ", body refused: " + failure.getMessage()
+          : failure instanceof ApiException ? failure.getMessage() : failure;
+      log.debug("{} -> {} in {} ms (attempt {})", ctx.describe(), what, nanos / 1_000_000,
+          ctx.attempt());
+    }
+    ctx.listener().attemptEnd(ctx, status, failure, elapsed(ctx, nanos));
   }
 
   /**
