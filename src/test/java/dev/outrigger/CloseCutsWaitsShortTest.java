@@ -111,6 +111,16 @@ class CloseCutsWaitsShortTest {
     return t;
   }
 
+  /** Calls "/" on a thread of its own, closes the client once it waits, and checks how it ended. */
+  private static TransportException closeWhileItWaits(ApiClient client, String wait)
+      throws Exception {
+    CompletableFuture<Ended> ended = new CompletableFuture<>();
+    Thread t = call(client, "/", ended);
+    awaitParked(t);
+    client.close();
+    return cancelledByClose(ended, wait);
+  }
+
   @Test
   void closeEndsARetrysBackoff() throws Exception {
     status = 503;
@@ -138,11 +148,7 @@ class CloseCutsWaitsShortTest {
         .rateLimit(RateLimit.per(1, Duration.ofMinutes(2)).burst(1))
         .build();
     client.get("/").execute(String.class); // takes the only permit
-    CompletableFuture<Ended> ended = new CompletableFuture<>();
-    Thread t = call(client, "/", ended);
-    awaitParked(t);
-    client.close();
-    TransportException e = cancelledByClose(ended, "a rate-limit permit");
+    TransportException e = closeWhileItWaits(client, "a rate-limit permit");
     assertEquals(0, e.attempts());
     assertEquals(1, requests.get());
     assertEquals(java.util.List.of("permit"), waits, "a wait cut short is reported as a wait");
@@ -165,11 +171,7 @@ class CloseCutsWaitsShortTest {
     while (requests.get() == 0) {
       Thread.onSpinWait();
     }
-    CompletableFuture<Ended> waiter = new CompletableFuture<>();
-    Thread t = call(client, "/", waiter);
-    awaitParked(t);
-    client.close();
-    TransportException e = cancelledByClose(waiter, "an in-flight slot to 127.0.0.1:");
+    TransportException e = closeWhileItWaits(client, "an in-flight slot to 127.0.0.1:");
     assertEquals(0, e.attempts());
     assertEquals(java.util.List.of("slot"), waits, "a wait cut short is reported as a wait");
     // The attempt already sent still finishes, with its answer.
@@ -235,11 +237,7 @@ class CloseCutsWaitsShortTest {
       }
     };
     ApiClient client = client().rateLimit(RateLimit.perSecond(10).store(store)).build();
-    CompletableFuture<Ended> ended = new CompletableFuture<>();
-    Thread t = call(client, "/", ended);
-    awaitParked(t);
-    client.close();
-    cancelledByClose(ended, "a shared rate-limit permit");
+    closeWhileItWaits(client, "a shared rate-limit permit");
     assertEquals(0, requests.get());
     assertEquals(java.util.List.of("permit"), waits, "a wait cut short is reported as a wait");
   }
