@@ -83,6 +83,22 @@ public final class Closing {
     return closing == null ? Waiter.NONE : closing.enter(waitingFor);
   }
 
+  /**
+   * Sleeps {@code nanos} on {@code clock} as a wait of {@code ctx}'s client, for
+   * {@code waitingFor}: its {@code close()} cuts the sleep short with a {@link ClosedException}.
+   */
+  public static void sleep(CallContext ctx, NanoClock clock, long nanos, String waitingFor)
+      throws InterruptedException {
+    Waiter waiter = enter(ctx, waitingFor);
+    try {
+      clock.sleepNanos(nanos);
+    } catch (InterruptedException e) {
+      throw waiter.interrupted(e);
+    } finally {
+      waiter.leave();
+    }
+  }
+
   /** One registered wait; used by the thread that made it only. */
   public static final class Waiter {
     /** A wait no close() cuts short (a call outside any client). */

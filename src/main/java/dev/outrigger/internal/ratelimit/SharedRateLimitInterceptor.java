@@ -65,22 +65,18 @@ public final class SharedRateLimitInterceptor implements CallInterceptor {
         r = -r; // the store's round trip ate the time the wait needed: the permit is lost
       } else if (r > 0) {
         // Only the sleep: a store's own I/O is never interrupted by close().
-        Closing.Waiter waiter = Closing.enter(ctx, "a shared rate-limit permit");
         long sleep = clock.nanoTime();
         try {
-          clock.sleepNanos(r);
+          Closing.sleep(ctx, clock, r, "a shared rate-limit permit");
         } catch (InterruptedException e) {
           // A wait cut short (the caller's interrupt, or close()) is a wait all the same.
-          InterruptedException cut = waiter.interrupted(e);
           long waited = Math.max(0, clock.nanoTime() - sleep);
           try {
             listener.rateLimitWaited(ctx, key, Duration.ofNanos(waited));
           } catch (RuntimeException ignored) {
             // A listener must not break the call.
           }
-          throw cut;
-        } finally {
-          waiter.leave();
+          throw e;
         }
       }
     } catch (RateLimitedException e) {

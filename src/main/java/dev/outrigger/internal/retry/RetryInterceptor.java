@@ -192,17 +192,14 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
         log.debug("{}: attempt {} failed ({}); retrying in {}", ctx.describe(), which, reason,
             format(delay));
       }
-      Closing.Waiter waiter = Closing.enter(ctx, "the backoff before attempt " + (attempt + 1));
       try {
-        clock.sleepNanos(delay);
+        Closing.sleep(ctx, clock, delay, "the backoff before attempt " + (attempt + 1));
       } catch (InterruptedException e) {
         // The retry will never be sent: its budget goes back for the calls that remain.
         if (budget != null) {
           budget.refund(ctx.host(), withdrawn);
         }
-        throw finish(Failures.cancelled(ctx, waiter.interrupted(e)), earlier, attempt, ctx, null);
-      } finally {
-        waiter.leave();
+        throw finish(Failures.cancelled(ctx, e), earlier, attempt, ctx, null);
       }
       previousDelay = delay;
       retryToken = withdrawn;
