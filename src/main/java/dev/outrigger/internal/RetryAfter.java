@@ -3,10 +3,10 @@ package dev.outrigger.internal;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
+import java.time.DateTimeException;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.time.format.DateTimeFormatterBuilder;
-import java.time.format.DateTimeParseException;
 import java.time.temporal.ChronoField;
 import java.util.Locale;
 import java.util.function.LongSupplier;
@@ -14,9 +14,14 @@ import okhttp3.Response;
 
 /**
  * Reads the server's hints about when to come back: {@code Retry-After} (delta-seconds or an
- * HTTP-date) and the {@code RateLimit-Reset} / {@code X-RateLimit-Reset} family.
+ * HTTP-date) and the {@code RateLimit-Reset} / {@code X-RateLimit-Reset} family. Whatever the
+ * server sends, nothing here throws, and every delay returned is at most {@link #LONGEST}, so
+ * it converts to nanoseconds without overflow; callers cap it further.
  */
 public final class RetryAfter {
+  /** The longest delay returned (about 146 years): longer hints are cut to it. */
+  public static final Duration LONGEST = Duration.ofNanos(Long.MAX_VALUE / 2);
+
   private RetryAfter() {}
 
   /**
@@ -36,13 +41,27 @@ public final class RetryAfter {
     }
     if (isDigits(v)) {
       // Absurdly long digit strings saturate instead of overflowing; callers cap the result.
-      if (v.length() > 12) {
-        return Duration.ofSeconds(999_999_999_999L);
-      }
-      return Duration.ofSeconds(Long.parseLong(v));
+      return v.length() > 12 ? LONGEST : atMost(Duration.ofSeconds(Long.parseLong(v)));
     }
     Long at = httpDate(v, wallMillis);
-    return at == null ? null : Duration.ofMillis(Math.max(0, at - wallMillis));
+    return at == null ? null : until(at, wallMillis);
+  }
+
+  /**
+   * From {@code nowMillis} to {@code atMillis} (epoch milliseconds): zero if that is past, at
+   * most {@link #LONGEST}.
+   */
+  private static Duration until(long atMillis, long nowMillis) {
+    if (atMillis <= nowMillis) {
+      return Duration.ZERO;
+    }
+    long ms = atMillis - nowMillis;
+    // Negative only if the subtraction overflowed (a date near the end of time).
+    return ms < 0 ? LONGEST : atMost(Duration.ofMillis(ms));
+  }
+
+  private static Duration atMost(Duration d) {
+    return d.compareTo(LONGEST) > 0 ? LONGEST : d;
   }
 
   /**
@@ -64,23 +83,25 @@ public final class RetryAfter {
 
   /**
    * An HTTP-date in any of the three formats a recipient must accept (RFC 9110 5.6.7), in epoch
-   * milliseconds, or null. A two-digit year more than 50 years ahead is in the past century.
+   * milliseconds, or null. A two-digit year more than 50 years ahead is in the past century. A
+   * date that parses but lies beyond what epoch milliseconds can hold (asctime's year accepts
+   * any number of digits) is garbage too, not an {@link ArithmeticException}.
    */
   private static Long httpDate(String v, long wallMillis) {
     try {
       return ZonedDateTime.parse(v, DateTimeFormatter.RFC_1123_DATE_TIME).toInstant()
           .toEpochMilli();
-    } catch (DateTimeParseException e) {
+    } catch (DateTimeException | ArithmeticException e) {
       // one of the obsolete formats, or garbage
     }
     try {
       return ZonedDateTime.parse(v, rfc850(wallMillis)).toInstant().toEpochMilli();
-    } catch (DateTimeParseException e) {
+    } catch (DateTimeException | ArithmeticException e) {
       // asctime, or garbage
     }
     try {
       return ZonedDateTime.parse(v.replaceAll(" +", " "), ASCTIME).toInstant().toEpochMilli();
-    } catch (DateTimeParseException e) {
+    } catch (DateTimeException | ArithmeticException e) {
       return null;
     }
   }
@@ -111,9 +132,9 @@ public final class RetryAfter {
     }
     long n = Long.parseLong(r);
     if (n > 1_000_000_000L) {
-      return Duration.ofMillis(Math.max(0, n * 1000 - wallMillis.getAsLong()));
+      return until(n * 1000, wallMillis.getAsLong());
     }
-    return Duration.ofSeconds(n);
+    return atMost(Duration.ofSeconds(n));
   }
 
   private static String firstHeader(Response response, String... names) {

@@ -46,4 +46,32 @@ class RetryAfterTest {
         "the wrong day of the week");
     assertNull(RetryAfter.parse("-5", BEFORE_2026));
   }
+
+  /** An asctime HTTP-date in year 300,000,000: it parses, but no epoch millisecond holds it. */
+  static String farAsctime() {
+    String day = java.time.LocalDate.of(300_000_000, 11, 6).getDayOfWeek()
+        .getDisplayName(java.time.format.TextStyle.SHORT, java.util.Locale.US);
+    return day + " Nov  6 08:49:37 +300000000";
+  }
+
+  @Test
+  void aDateBeyondEpochMillisecondsIsGarbageNotAnException() {
+    assertNull(RetryAfter.parse(farAsctime(), BEFORE_2026));
+  }
+
+  @Test
+  void everyDelayFitsInNanoseconds() {
+    // 10 to 12 digits parse as seconds that may overflow Duration.toNanos(); longer ones
+    // saturated beyond it too. Every delay returned converts, and none is longer than LONGEST.
+    for (String v : new String[] {"4611686019", "99999999999", "999999999999",
+        "9999999999999999999999"}) {
+      Duration d = RetryAfter.parse(v, BEFORE_2026);
+      assertEquals(RetryAfter.LONGEST, d, v);
+      assertEquals(Long.MAX_VALUE / 2, d.toNanos(), v);
+    }
+    assertEquals(Duration.ofSeconds(4_000_000_000L), RetryAfter.parse("4000000000", BEFORE_2026),
+        "a delay within LONGEST is kept");
+    assertEquals(RetryAfter.LONGEST,
+        RetryAfter.parse("Fri, 31 Dec 9999 23:59:59 GMT", BEFORE_2026), "a date 8,000 years on");
+  }
 }

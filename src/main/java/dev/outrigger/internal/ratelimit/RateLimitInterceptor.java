@@ -105,9 +105,15 @@ public final class RateLimitInterceptor implements CallInterceptor, KeepsClock {
       safely(() -> listener.rateLimitWaited(ctx, key, waited));
     }
     Response response = chain.proceed(chain.request());
-    listenToServer(ctx, key, limit, response, listener);
-    if (cubic != null) {
-      adapt(ctx, key, limit, response.code(), listener);
+    try {
+      listenToServer(ctx, key, limit, response, listener);
+      if (cubic != null) {
+        adapt(ctx, key, limit, response.code(), listener);
+      }
+    } catch (RuntimeException | Error e) {
+      // Nothing after this step would close it.
+      response.close();
+      throw e;
     }
     return response;
   }

@@ -97,7 +97,13 @@ public final class SharedRateLimitInterceptor implements CallInterceptor {
       listener.rateLimitWaited(ctx, key, Duration.ofNanos(r));
     }
     Response response = chain.proceed(chain.request());
-    pauseIfAsked(ctx, key, response);
+    try {
+      pauseIfAsked(ctx, key, response);
+    } catch (RuntimeException | Error e) {
+      // Nothing after this step would close it.
+      response.close();
+      throw e;
+    }
     return response;
   }
 

@@ -155,7 +155,7 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
         if (delay >= remaining) {
           // Sleeping into a certain deadline failure only wastes the caller's time.
           stop = hint != null
-              ? "stopped: the server asked to retry after " + format(hint.toNanos())
+              ? "stopped: the server asked to retry after " + format(saturatedNanos(hint))
                   + " (Retry-After: " + response.header("Retry-After") + ")"
                   + (delay < saturatedNanos(hint) ? ", capped to " + format(delay) : "")
                   + ", but only " + format(Math.max(0, remaining)) + " of the deadline remain"
@@ -302,7 +302,7 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
   private static String reason(Response response, ApiException failure, Duration hint) {
     if (response != null) {
       return "HTTP " + response.code()
-          + (hint != null ? ", Retry-After " + format(hint.toNanos()) : "");
+          + (hint != null ? ", Retry-After " + format(saturatedNanos(hint)) : "");
     }
     if (failure instanceof TransportException t) {
       return t.kind().name().toLowerCase(Locale.ROOT) + " failure";
