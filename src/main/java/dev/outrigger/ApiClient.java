@@ -14,6 +14,7 @@ import dev.outrigger.internal.bulkhead.InFlightLimiter;
 import dev.outrigger.internal.deadline.DeadlineInterceptor;
 import dev.outrigger.internal.http.AuthInterceptors;
 import dev.outrigger.internal.http.BufferedBody;
+import dev.outrigger.internal.http.Charsets;
 import dev.outrigger.internal.http.DeadlineWatchdog;
 import dev.outrigger.internal.http.Json;
 import dev.outrigger.internal.http.SharedTransport;
@@ -28,7 +29,6 @@ import dev.outrigger.internal.throttle.ThrottleInterceptor;
 import java.io.IOException;
 import java.net.Proxy;
 import java.nio.charset.Charset;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -48,7 +48,6 @@ import okhttp3.Dispatcher;
 import okhttp3.Headers;
 import okhttp3.HttpUrl;
 import okhttp3.Interceptor;
-import okhttp3.MediaType;
 import okhttp3.OkHttpClient;
 import okhttp3.Request;
 import okhttp3.RequestBody;
@@ -512,87 +511,6 @@ public final class ApiClient implements AutoCloseable {
     return rb.method(method, body).build();
   }
 
-  /**
-   * The charset of the transport's body, from its Content-Type header. OkHttp's
-   * {@code contentType()} parses the header with a regular expression on every call (~0.5 µs of
-   * CPU per call measured at concurrency 64); the few distinct values a client sees are parsed
-   * once, process-wide (bounded at {@link #MAX_CONTENT_TYPES}).
-   */
-  private static Charset charsetOf(Response response) {
-    String header = response.header("Content-Type");
-    if (header == null) {
-      return StandardCharsets.UTF_8;
-    }
-    Charset cs = CHARSETS.get(header);
-    if (cs == null) {
-      MediaType type = MediaType.parse(header);
-      cs = type == null ? StandardCharsets.UTF_8 : type.charset(StandardCharsets.UTF_8);
-      if (CHARSETS.size() < MAX_CONTENT_TYPES && commonContentType(header)) {
-        CHARSETS.putIfAbsent(header, cs);
-      }
-    }
-    return cs;
-  }
-
-  /**
-   * Whether {@code header} is worth remembering: short, with no parameter but a charset. A value
-   * made per response (a multipart boundary) must not fill the cache for everyone else.
-   */
-  private static boolean commonContentType(String header) {
-    if (header.length() > 64) {
-      return false;
-    }
-    int semicolon = header.indexOf(';');
-    if (semicolon < 0) {
-      return true;
-    }
-    String rest = header.substring(semicolon + 1).strip();
-    return rest.indexOf(';') < 0 && rest.regionMatches(true, 0, "charset=", 0, 8);
-  }
-
-  /** The charset of a body an interceptor made (its content type may not be the header's). */
-  /**
-   * The charset a byte-order mark at the start of {@code b} (its first {@code n} bytes) names,
-   * or null: a mark overrides the declared charset, as OkHttp's {@code ResponseBody.string()}
-   * has it.
-   */
-  private static Charset bomCharset(byte[] b, int n) {
-    if (n >= 3 && (b[0] & 0xff) == 0xEF && (b[1] & 0xff) == 0xBB && (b[2] & 0xff) == 0xBF) {
-      return StandardCharsets.UTF_8;
-    }
-    if (n >= 4 && b[0] == 0 && b[1] == 0 && (b[2] & 0xff) == 0xFE && (b[3] & 0xff) == 0xFF) {
-      return Charset.forName("UTF-32BE");
-    }
-    if (n >= 4 && (b[0] & 0xff) == 0xFF && (b[1] & 0xff) == 0xFE && b[2] == 0 && b[3] == 0) {
-      return Charset.forName("UTF-32LE");
-    }
-    if (n >= 2 && (b[0] & 0xff) == 0xFE && (b[1] & 0xff) == 0xFF) {
-      return StandardCharsets.UTF_16BE;
-    }
-    if (n >= 2 && (b[0] & 0xff) == 0xFF && (b[1] & 0xff) == 0xFE) {
-      return StandardCharsets.UTF_16LE;
-    }
-    return null;
-  }
-
-  private static boolean mayStartBom(byte first) {
-    int b = first & 0xff;
-    return b == 0xEF || b == 0xFE || b == 0xFF || b == 0;
-  }
-
-  private static int bomLength(Charset bom) {
-    String name = bom.name();
-    return name.startsWith("UTF-32") ? 4 : name.equals("UTF-8") ? 3 : 2;
-  }
-
-  private static Charset charsetOf(ResponseBody body) {
-    MediaType ct = body.contentType();
-    return ct == null ? StandardCharsets.UTF_8 : ct.charset(StandardCharsets.UTF_8);
-  }
-
-  private static final ConcurrentHashMap<String, Charset> CHARSETS = new ConcurrentHashMap<>();
-  private static final int MAX_CONTENT_TYPES = 64;
-
   @SuppressWarnings("unchecked")
   private <T> T decode(Response response, JavaType type, RealCallContext ctx) {
     Class<?> raw = type.getRawClass();
@@ -619,17 +537,17 @@ public final class ApiClient implements AutoCloseable {
       }
       if (raw == String.class && inPlace != null) {
         // Decoded from Okio's segments as they are (which go back to its pool): no copy.
-        Charset cs = charsetOf(response);
+        Charset cs = Charsets.of(response);
         // Only a body starting with 0xEF, 0xFE, 0xFF or 0 can start with a byte-order mark.
-        if (inPlace.size() >= 2 && mayStartBom(inPlace.getByte(0))) {
+        if (inPlace.size() >= 2 && Charsets.mayStartBom(inPlace.getByte(0))) {
           int n = (int) Math.min(4, inPlace.size());
           byte[] head = new byte[n];
           for (int i = 0; i < n; i++) {
             head[i] = inPlace.getByte(i);
           }
-          Charset bom = bomCharset(head, n);
+          Charset bom = Charsets.bom(head, n);
           if (bom != null) {
-            inPlace.skip(bomLength(bom));
+            inPlace.skip(Charsets.bomLength(bom));
             cs = bom;
           }
         }
@@ -643,13 +561,8 @@ public final class ApiClient implements AutoCloseable {
         return (T) (large ? bytes.clone() : bytes);
       }
       if (raw == String.class) {
-        Charset bom = bytes.length >= 2 && mayStartBom(bytes[0])
-            ? bomCharset(bytes, bytes.length) : null;
-        if (bom != null) {
-          int skip = bomLength(bom);
-          return (T) new String(bytes, skip, bytes.length - skip, bom);
-        }
-        return (T) new String(bytes, whole != null ? charsetOf(response) : charsetOf(body));
+        return (T) Charsets.text(bytes, bytes.length,
+            whole != null ? Charsets.of(response) : Charsets.of(body));
       }
       if (bytes.length == 0) {
         if (response.code() == 204 || response.code() == 205

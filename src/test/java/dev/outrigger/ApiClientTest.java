@@ -346,6 +346,31 @@ class ApiClientTest {
   }
 
   @Test
+  void anErrorsSnippetIsReadInTheBodysCharsetAsItsTextWouldBe() {
+    // In place (no interceptor) and copied (an interceptor sees responses), declared by the
+    // Content-Type or by a byte-order mark, as the decoder reads a body.
+    java.nio.charset.Charset utf16 = java.nio.charset.StandardCharsets.UTF_16BE;
+    for (boolean intercepted : new boolean[] {false, true}) {
+      server.enqueue(new MockResponse.Builder().code(400)
+          .addHeader("Content-Type", "text/plain; charset=UTF-16BE")
+          .body(new okio.Buffer().writeString("bad input", utf16)).build());
+      server.enqueue(new MockResponse.Builder().code(400)
+          .body(new okio.Buffer().write(new byte[] {(byte) 0xFE, (byte) 0xFF})
+              .writeString("marked", utf16)).build());
+      ApiClient.Builder b = client.newBuilder().retry(Retry.none());
+      if (intercepted) {
+        b.addAttemptInterceptor(chain -> chain.proceed(chain.request()));
+      }
+      try (ApiClient c = b.build()) {
+        assertEquals("bad input", assertThrows(HttpStatusException.class,
+            () -> c.get("/x").execute(String.class)).bodySnippet(), "declared");
+        assertEquals("marked", assertThrows(HttpStatusException.class,
+            () -> c.get("/x").execute(String.class)).bodySnippet(), "byte-order mark");
+      }
+    }
+  }
+
+  @Test
   void aLargeBodyIsDecodedWholeAfterAnInterceptorReadPartOfIt() throws Exception {
     // Over the in-place limit (64 KiB) the transport moves the body out of Okio's buffer.
     byte[] large = new byte[200_000];

@@ -2,8 +2,10 @@ package dev.outrigger.internal;
 
 import dev.outrigger.HttpStatusException;
 import dev.outrigger.TransportException;
+import dev.outrigger.internal.http.Charsets;
 import dev.outrigger.internal.http.Transport;
 import java.io.IOException;
+import java.nio.charset.Charset;
 import java.nio.charset.StandardCharsets;
 import okhttp3.Response;
 import okhttp3.ResponseBody;
@@ -30,9 +32,9 @@ public final class Failures {
     okio.Buffer inPlace = whole == null ? ctx.bufferInPlace(response.body()) : null;
     // From the transport's bytes: a peek would share Okio's segments, which then never go back
     // to its pool.
-    String snippet = whole != null ? snippet(whole)
+    String snippet = whole != null ? snippet(whole, Charsets.of(response))
         : inPlace != null
-            ? snippet(Transport.copyOf(inPlace, SNIPPET_CHARS * 4L))
+            ? snippet(Transport.copyOf(inPlace, SNIPPET_CHARS * 4L), Charsets.of(response))
             : snippet(response);
     response.close();
     return new HttpStatusException(
@@ -54,10 +56,13 @@ public final class Failures {
     }
   }
 
-  /** {@link #snippet(Response)} of a body already in memory (read as UTF-8). */
-  static String snippet(byte[] body) {
+  /**
+   * {@link #snippet(Response)} of a body already in memory, in {@code charset} unless it starts
+   * with a byte-order mark (as the decoder reads it).
+   */
+  static String snippet(byte[] body, Charset charset) {
     int n = (int) Math.min(body.length, SNIPPET_CHARS * 4L);
-    return flatten(new String(body, 0, n, StandardCharsets.UTF_8));
+    return flatten(Charsets.text(body, n, charset));
   }
 
   private static String flatten(String text) {
