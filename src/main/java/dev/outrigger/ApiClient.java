@@ -17,6 +17,7 @@ import dev.outrigger.internal.http.BufferedBody;
 import dev.outrigger.internal.http.Charsets;
 import dev.outrigger.internal.http.DeadlineWatchdog;
 import dev.outrigger.internal.http.Json;
+import dev.outrigger.internal.http.NetworkInterceptor;
 import dev.outrigger.internal.http.SharedTransport;
 import dev.outrigger.internal.http.Transport;
 import dev.outrigger.internal.http.Urls;
@@ -124,7 +125,8 @@ public final class ApiClient implements AutoCloseable {
   private static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(2);
   private static final Duration DEFAULT_IO_TIMEOUT = Duration.ofSeconds(30);
 
-  private ApiClient(Builder b, HttpUrl baseUrl, SharedTransport transport, OkHttpClient okhttp) {
+  private ApiClient(Builder b, HttpUrl baseUrl, SharedTransport transport, OkHttpClient okhttp,
+      Redactor redactor) {
     this.settings = b.copy();
     this.userAgentHeaders =
         settings.userAgent == null ? null : Headers.of("User-Agent", settings.userAgent);
@@ -132,7 +134,7 @@ public final class ApiClient implements AutoCloseable {
     this.transport = transport;
     this.okhttp = okhttp;
     this.mapper = b.objectMapper != null ? b.objectMapper : Json.defaultMapper();
-    this.redactor = new Redactor(b.redactHeaders, b.redactQuery);
+    this.redactor = redactor;
     this.listener = Listeners.of(JfrListener.appendTo(b.listeners));
     this.userListeners = !b.listeners.isEmpty();
     this.timedListener = !JfrListener.ignoresElapsed(listener);
@@ -270,7 +272,7 @@ public final class ApiClient implements AutoCloseable {
     if (pathArgs == null || pathArgs.length == 0) {
       Resolved known = constantPaths.get(pathOrUrl);
       if (known == null) {
-        known = new Resolved(Urls.resolve(baseUrl, Urls.expand(pathOrUrl)));
+        known = new Resolved(Urls.resolve(baseUrl, Urls.expand(redactor, pathOrUrl), redactor));
         if (constantPaths.size() < MAX_CONSTANT_PATHS) {
           Resolved raced = constantPaths.putIfAbsent(pathOrUrl, known);
           known = raced == null ? known : raced;
@@ -280,7 +282,8 @@ public final class ApiClient implements AutoCloseable {
           this, m, known.url, known.hostKey, m.equals("GET") ? known.get(this) : null);
     }
     return new ApiRequest(
-        this, m, Urls.resolve(baseUrl, Urls.expand(pathOrUrl, pathArgs)), null, null);
+        this, m, Urls.resolve(baseUrl, Urls.expand(redactor, pathOrUrl, pathArgs), redactor),
+        null, null);
   }
 
   /**
@@ -944,17 +947,18 @@ public final class ApiClient implements AutoCloseable {
      *     longer than the deadline
      */
     public ApiClient build() {
+      Redactor redactor = new Redactor(redactHeaders, redactQuery);
       HttpUrl base = null;
       if (baseUrlText != null) {
         base = HttpUrl.parse(baseUrlText.trim());
         if (base == null) {
           throw new IllegalArgumentException(
               "baseUrl must be an absolute http or https URL, but was '"
-                  + new Redactor(redactHeaders, redactQuery).text(baseUrlText) + "'");
+                  + redactor.text(baseUrlText) + "'");
         }
         if (base.query() != null || base.fragment() != null) {
           throw new IllegalArgumentException("baseUrl must not have a query or fragment, but was '"
-              + new Redactor(redactHeaders, redactQuery).url(base) + "'");
+              + redactor.url(base) + "'");
         }
       }
       if (attemptTimeout != null && attemptTimeout.compareTo(deadline) > 0) {
@@ -1024,11 +1028,12 @@ public final class ApiClient implements AutoCloseable {
       }
       okHttpInterceptors.forEach(ob::addInterceptor);
       // It also keeps every re-send the retry policy's decision: OkHttp re-sends any request
-      // by itself on "503 Retry-After: 0" (see FollowUpGuard).
-      if (!ob.networkInterceptors().contains(Transport.NETWORK_INTERCEPTOR)) {
-        ob.addNetworkInterceptor(Transport.NETWORK_INTERCEPTOR);
-      }
-      return new ApiClient(this, base, shared, ob.build());
+      // by itself on "503 Retry-After: 0" (see FollowUpGuard), and keeps this client's secret
+      // headers on their origin. One per client (a supplied OkHttp client may be another
+      // client's, with that one's).
+      ob.networkInterceptors().removeIf(i -> i instanceof NetworkInterceptor);
+      ob.addNetworkInterceptor(new NetworkInterceptor(redactor));
+      return new ApiClient(this, base, shared, ob.build(), redactor);
     }
 
     private void warnIfPoliciesCannotWork() {

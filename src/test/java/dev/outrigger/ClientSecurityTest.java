@@ -167,6 +167,74 @@ class ClientSecurityTest {
   }
 
   @Test
+  void noSecretHeaderFollowsARedirectToAnotherOrigin() throws Exception {
+    try (MockWebServer other = new MockWebServer()) {
+      other.start();
+      other.enqueue(new MockResponse.Builder().code(302)
+          .addHeader("Location", server.url("/back").toString()).build());
+      server.enqueue(new MockResponse.Builder().code(302)
+          .addHeader("Location", server.url("/same").toString()).build());
+      // Same machine, different host name: 127.0.0.1 versus localhost.
+      String target = other.url("/landing").newBuilder().host("127.0.0.1").build().toString();
+      server.enqueue(new MockResponse.Builder().code(302).addHeader("Location", target).build());
+      server.enqueue(new MockResponse.Builder().body("back home").build());
+      try (ApiClient client = ApiClient.builder().baseUrl(server.url("/").toString())
+          .redactHeader("X-Api-Key").build()) {
+        assertEquals("back home", client.get("/start")
+            .header("Cookie", "session=" + TOKEN)
+            .header("Proxy-Authorization", "Basic " + TOKEN)
+            .header("X-Api-Key", TOKEN)
+            .header("X-Trace", "t1")
+            .execute(String.class));
+      }
+      String[] secret = {"Cookie", "Proxy-Authorization", "X-Api-Key"};
+      RecordedRequest start = server.takeRequest();
+      RecordedRequest same = server.takeRequest();
+      RecordedRequest landed = other.takeRequest();
+      RecordedRequest back = server.takeRequest();
+      assertEquals("/same", same.getTarget());
+      assertEquals("/back", back.getTarget());
+      for (String name : secret) {
+        assertTrue(start.getHeaders().get(name).endsWith(TOKEN), name);
+        assertTrue(same.getHeaders().get(name).endsWith(TOKEN),
+            name + " stays on a redirect within the origin");
+        assertNull(landed.getHeaders().get(name), name + " sent to another origin");
+        assertTrue(back.getHeaders().get(name).endsWith(TOKEN),
+            name + " goes again with a redirect back to the first origin");
+      }
+      assertEquals("t1", landed.getHeaders().get("X-Trace"), "other headers follow");
+    }
+  }
+
+  @Test
+  void aSecretQueryParameterStaysHiddenInEveryUrlMessage() {
+    String secret = "s3cr3t-value";
+    try (ApiClient client = ApiClient.builder().redactQueryParameter("session").build()) {
+      // Invalid URLs: a percent-encoded name is the same name to a server; a name configured
+      // on this client is secret in its messages too.
+      for (String url : new String[] {"https://api.example.com:99999/x?api%5Fkey=" + secret,
+          "https://api.example.com:99999/x?session=" + secret, "/x?session=" + secret}) {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+            () -> client.get(url));
+        assertFalse(e.getMessage().contains(secret), e.getMessage());
+        assertTrue(e.getMessage().contains("=REDACTED"), e.getMessage());
+      }
+      // Path templates that do not match their arguments quote the template.
+      IllegalArgumentException query = assertThrows(IllegalArgumentException.class,
+          () -> client.get("https://api.example.com/items/{id}?api_key=" + secret));
+      assertFalse(query.getMessage().contains(secret), query.getMessage());
+      assertTrue(query.getMessage().contains("/items/{id}?api_key=REDACTED"),
+          query.getMessage());
+      IllegalArgumentException userInfo = assertThrows(IllegalArgumentException.class,
+          () -> client.get("https://svc:" + secret + "@api.example.com/items/{id}", 1, 2));
+      assertFalse(userInfo.getMessage().contains(secret), userInfo.getMessage());
+      IllegalArgumentException nullArg = assertThrows(IllegalArgumentException.class,
+          () -> client.get("https://api.example.com/{id}?session=" + secret, (Object) null));
+      assertFalse(nullArg.getMessage().contains(secret), nullArg.getMessage());
+    }
+  }
+
+  @Test
   void trustsAServerThroughCustomTrustMaterialAndPinning() throws Exception {
     HeldCertificate root = new HeldCertificate.Builder().certificateAuthority(0).build();
     HeldCertificate cert = new HeldCertificate.Builder().signedBy(root)

@@ -1,5 +1,7 @@
 package dev.outrigger.internal;
 
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 import java.util.Set;
 import java.util.TreeSet;
@@ -97,9 +99,25 @@ public final class Redactor {
       if (i > 0) {
         sb.append('&');
       }
-      sb.append(eq >= 0 && isSecretQuery(p.substring(0, eq)) ? p.substring(0, eq + 1) + MASK : p);
+      sb.append(eq >= 0 && isSecretQuery(decoded(p.substring(0, eq)))
+          ? p.substring(0, eq + 1) + MASK : p);
     }
     return sb.append(fragment).toString();
+  }
+
+  /**
+   * A query parameter's name as a server reads it ({@code api%5Fkey} is {@code api_key}, a
+   * {@code +} a space), or as it is when its escapes are malformed.
+   */
+  private static String decoded(String name) {
+    if (name.indexOf('%') < 0 && name.indexOf('+') < 0) {
+      return name;
+    }
+    try {
+      return URLDecoder.decode(name, StandardCharsets.UTF_8);
+    } catch (IllegalArgumentException e) {
+      return name;
+    }
   }
 
   /**

@@ -9,10 +9,10 @@ import dev.outrigger.internal.Failures;
 import dev.outrigger.internal.KeepsClock;
 import dev.outrigger.internal.NanoClock;
 import dev.outrigger.internal.RealCallContext;
+import dev.outrigger.internal.Redactor;
 import dev.outrigger.internal.deadline.DeadlineHeaders;
 import dev.outrigger.internal.deadline.DeadlineInterceptor;
 import dev.outrigger.internal.jfr.JfrListener;
-import dev.outrigger.internal.retry.FollowUpGuard;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.ConnectException;
@@ -23,9 +23,6 @@ import java.net.SocketTimeoutException;
 import java.net.UnknownHostException;
 import java.time.Duration;
 import javax.net.ssl.SSLException;
-import kotlin.jvm.JvmClassMappingKt;
-import kotlin.jvm.functions.Function0;
-import kotlin.reflect.KClass;
 import okhttp3.Call;
 import okhttp3.Interceptor;
 import okhttp3.OkHttpClient;
@@ -58,26 +55,6 @@ public final class Transport implements CallInterceptor, KeepsClock {
   private final String deadlineHeader;
   private final boolean trustRecent;
   private final boolean bodyInPlace;
-
-  /**
-   * The tag {@link #NETWORK_INTERCEPTOR} puts on an OkHttp {@code Call} whose request it is about
-   * to write: the value and its own supplier, one object for every call.
-   */
-  private static final class Written implements Function0<Written> {
-    static final Written INSTANCE = new Written();
-
-    @Override
-    public Written invoke() {
-      return this;
-    }
-  }
-
-  /**
-   * The key of that tag, made once: the {@code Class} overloads of {@code Call.tag} map the class
-   * to a new Kotlin {@code KClass} on every use, tagging and looking up alike.
-   */
-  private static final KClass<Written> WRITTEN_TAG =
-      JvmClassMappingKt.getKotlinClass(Written.class);
 
   /**
    * @param okhttp the client to send with
@@ -116,27 +93,14 @@ public final class Transport implements CallInterceptor, KeepsClock {
   }
 
   /**
-   * The OkHttp network interceptor installed on the OkHttp client this transport uses. It tags
-   * the OkHttp {@code Call} before its request is written (a failure before this point left the
-   * server untouched; the transport reads the tag when the call returns or fails), and keeps
-   * OkHttp from re-sending the request on its own after a {@code 503}
-   * ({@link FollowUpGuard#guard}). One interceptor for both: each network interceptor costs
-   * OkHttp a chain link per attempt. Only a call that reaches the network pays for the tag.
+   * A {@link NetworkInterceptor} that treats only the headers every client masks as secret (for
+   * tests and benchmarks that build their own OkHttp client; a client installs its own).
    */
-  public static final Interceptor NETWORK_INTERCEPTOR = chain -> {
-    Call call = chain.call();
-    if (call.tag(WRITTEN_TAG) == null) {
-      // The call's first request (not a redirect's): if its pooled connection was closed by the
-      // server while idle, fail before writing, so the transport can send it again at once.
-      IdleConnectionCheck.check(chain.connection());
-    }
-    call.tag(WRITTEN_TAG, Written.INSTANCE);
-    return FollowUpGuard.guard(chain.proceed(chain.request()));
-  };
+  public static final Interceptor NETWORK_INTERCEPTOR = new NetworkInterceptor(Redactor.DEFAULTS);
 
   /** Tells {@code ctx} whether {@code call} got as far as writing its request. */
   private static void noteWritten(Call call, RealCallContext ctx) {
-    if (call.tag(WRITTEN_TAG) != null) {
+    if (NetworkInterceptor.written(call)) {
       ctx.markRequestWritten();
     }
   }

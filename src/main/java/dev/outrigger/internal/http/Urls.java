@@ -43,10 +43,12 @@ public final class Urls {
    * Replaces each {@code {name}} in {@code template}, in order, with the next argument encoded
    * as one path segment.
    *
+   * @param redactor what the messages hide of {@code template} (it may be a whole URL, with a
+   *     secret query parameter or user info)
    * @throws IllegalArgumentException when the placeholders and arguments do not match, or an
    *     argument is null
    */
-  public static String expand(String template, Object... args) {
+  public static String expand(Redactor redactor, String template, Object... args) {
     if (args.length == 0 && template.indexOf('{') < 0) {
       return template;
     }
@@ -58,17 +60,18 @@ public final class Urls {
       if (c == '{') {
         int end = template.indexOf('}', i);
         if (end < 0) {
-          throw new IllegalArgumentException("path template '" + template
+          throw new IllegalArgumentException("path template '" + redactor.text(template)
               + "' has an unclosed '{' at index " + i);
         }
         if (used >= args.length) {
-          throw new IllegalArgumentException("path template '" + template + "' has more {} "
-              + "placeholders than the " + args.length + " argument(s) given");
+          throw new IllegalArgumentException("path template '" + redactor.text(template)
+              + "' has more {} placeholders than the " + args.length + " argument(s) given");
         }
         Object arg = args[used++];
         if (arg == null) {
           throw new IllegalArgumentException("path argument " + used + " for '"
-              + template.substring(i, end + 1) + "' in '" + template + "' is null");
+              + template.substring(i, end + 1) + "' in '" + redactor.text(template)
+              + "' is null");
         }
         sb.append(encodeSegment(String.valueOf(arg)));
         i = end + 1;
@@ -78,8 +81,8 @@ public final class Urls {
       }
     }
     if (used != args.length) {
-      throw new IllegalArgumentException("path template '" + template + "' has " + used
-          + " placeholder(s) but " + args.length + " argument(s) were given");
+      throw new IllegalArgumentException("path template '" + redactor.text(template) + "' has "
+          + used + " placeholder(s) but " + args.length + " argument(s) were given");
     }
     return sb.toString();
   }
@@ -98,10 +101,11 @@ public final class Urls {
    * base's last segment: {@code /v1} + {@code /posts} is {@code /v1/posts}); an absolute URL is
    * used as is.
    *
+   * @param redactor what the messages hide of {@code path}
    * @throws IllegalArgumentException when the result is not a valid http(s) URL or a relative
    *     path is used without a base URL
    */
-  public static HttpUrl resolve(HttpUrl base, String path) {
+  public static HttpUrl resolve(HttpUrl base, String path, Redactor redactor) {
     if (isAbsolute(path)) {
       int authority = path.indexOf("://") + 3;
       int end = authority;
@@ -117,7 +121,7 @@ public final class Urls {
           HttpUrl full = HttpUrl.parse(path);
           if (full == null) {
             throw new IllegalArgumentException("not a valid http(s) URL: '"
-                + Redactor.DEFAULTS.text(path) + "'");
+                + redactor.text(path) + "'");
           }
           return full;
         }
@@ -129,7 +133,7 @@ public final class Urls {
       return append(parsed, path.substring(end));
     }
     if (base == null) {
-      throw new IllegalArgumentException("'" + Redactor.DEFAULTS.text(path)
+      throw new IllegalArgumentException("'" + redactor.text(path)
           + "' is a relative path but the client has "
           + "no baseUrl: set ApiClient.Builder.baseUrl or pass an absolute http(s) URL");
     }

@@ -25,7 +25,7 @@ import okhttp3.Response;
  * <p>Install it with {@code OkHttpClient.Builder.addNetworkInterceptor(FollowUpGuard.INSTANCE)}
  * (a network interceptor runs below {@code RetryAndFollowUpInterceptor}, so its response is the
  * one OkHttp inspects), or call {@link #guard} from one. {@code ApiClient} does the latter from
- * its one network interceptor ({@code Transport.NETWORK_INTERCEPTOR}). Stateless and
+ * its one network interceptor ({@code NetworkInterceptor}). Stateless and
  * thread-safe.
  */
 public final class FollowUpGuard implements Interceptor {

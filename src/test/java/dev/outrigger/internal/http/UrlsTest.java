@@ -3,6 +3,7 @@ package dev.outrigger.internal.http;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import dev.outrigger.internal.Redactor;
 import okhttp3.HttpUrl;
 import org.junit.jupiter.api.Test;
 
@@ -10,7 +11,7 @@ class UrlsTest {
   private static final HttpUrl V1 = HttpUrl.get("https://api.example.com/v1");
 
   private static String resolve(HttpUrl base, String path) {
-    return Urls.resolve(base, path).toString();
+    return Urls.resolve(base, path, Redactor.DEFAULTS).toString();
   }
 
   @Test
@@ -42,9 +43,12 @@ class UrlsTest {
 
   @Test
   void rejectsGarbageAndRelativePathsWithoutABase() {
-    assertThrows(IllegalArgumentException.class, () -> Urls.resolve(null, "/posts"));
-    assertThrows(IllegalArgumentException.class, () -> Urls.resolve(null, "http://"));
-    assertThrows(IllegalArgumentException.class, () -> Urls.resolve(null, "http://exa mple.com/"));
+    assertThrows(IllegalArgumentException.class,
+        () -> Urls.resolve(null, "/posts", Redactor.DEFAULTS));
+    assertThrows(IllegalArgumentException.class,
+        () -> Urls.resolve(null, "http://", Redactor.DEFAULTS));
+    assertThrows(IllegalArgumentException.class,
+        () -> Urls.resolve(null, "http://exa mple.com/", Redactor.DEFAULTS));
   }
 
   @Test
