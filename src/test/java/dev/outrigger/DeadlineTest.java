@@ -134,6 +134,9 @@ class DeadlineTest {
     assertEquals("3000000u", DeadlineHeaders.format("grpc-timeout", 3_000_000_000L));
     assertEquals("100000m", DeadlineHeaders.format("grpc-timeout", 100_000_000_000L));
     assertEquals("1n", DeadlineHeaders.format("grpc-timeout", 0));
+    // No budget overflows as it rounds up: the longest is where deadlines saturate (~146 years).
+    assertEquals("4611686018428", DeadlineHeaders.format("X-Deadline-Ms", Long.MAX_VALUE));
+    assertEquals("76861434M", DeadlineHeaders.format("grpc-timeout", Long.MAX_VALUE));
   }
 
   @Test

@@ -19,7 +19,9 @@ public final class DeadlineHeaders {
 
   /** The header value for {@code nanos} remaining (at least 1 ms / 1 unit). */
   public static String format(String headerName, long nanos) {
-    long n = Math.max(1, nanos);
+    // At most Long.MAX_VALUE / 2 (~146 years, where deadlines saturate): rounding up adds at
+    // most an hour's nanoseconds, which must not overflow.
+    long n = Math.min(Math.max(1, nanos), Long.MAX_VALUE / 2);
     if (!isGrpc(headerName)) {
       return Long.toString(Math.max(1, (n + 999_999) / 1_000_000));
     }
