@@ -131,8 +131,11 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
   private final AtomicBoolean closed = new AtomicBoolean();
 
   private RedisRateLimitStore(Builder b) {
-    this.uri = b.uri;
-    this.where = b.uri.getHost() + ":" + b.uri.getPort();
+    // A copy for this store, whose connectTimeout also bounds what Lettuce times with the URI's
+    // own timeout (60 s by default): a connection's handshake, and a Sentinel lookup.
+    this.uri = RedisUris.parse(b.redisUri);
+    uri.setTimeout(b.connectTimeout);
+    this.where = uri.getHost() + ":" + uri.getPort();
     this.prefix = b.keyPrefix;
     this.timeoutNanos = b.timeout.toNanos();
     this.probeNanos = b.probeInterval.toNanos();
@@ -738,7 +741,7 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
 
   /** Configures a {@link RedisRateLimitStore}. Not thread-safe; {@link #build()} copies. */
   public static final class Builder {
-    private final RedisURI uri;
+    private final String redisUri;
     private String keyPrefix = "outrigger:ratelimit:";
     private Duration timeout = Duration.ofMillis(10);
     private Duration connectTimeout = Duration.ofSeconds(1);
@@ -749,7 +752,8 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     private LongSupplier nanos = System::nanoTime;
 
     private Builder(String redisUri) {
-      this.uri = RedisUris.parse(redisUri);
+      RedisUris.parse(redisUri);
+      this.redisUri = redisUri;
     }
 
     /**
@@ -777,7 +781,9 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
 
     /**
      * The longest {@link #build()} waits for the first connection, and a reconnection may take
-     * (default 1 s). A store whose Redis is down at start starts in fallback; it does not fail.
+     * (default 1 s): the TCP connect, and Lettuce's handshake (and Sentinel lookup) after it,
+     * which Lettuce would otherwise give 60 s. A store whose Redis is down at start starts in
+     * fallback; it does not fail.
      *
      * @throws IllegalArgumentException if {@code connectTimeout} is not positive or over 1 min
      */
