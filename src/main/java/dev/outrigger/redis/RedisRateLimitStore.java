@@ -179,10 +179,18 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
    * ({@code rediss://} for TLS; the scheme in any case). A user name or password holding
    * {@code /}, {@code ?}, {@code #} or {@code @} must be percent-encoded.
    *
+   * <p>Query parameters: {@code database} (or {@code db}), {@code clientName},
+   * {@code libraryName}, {@code libraryVersion}, and {@code verifyPeer} ({@code NONE}, {@code CA}
+   * or {@code FULL}) with TLS; Lettuce reads these and ignores any other name, so the builder
+   * refuses any other. Timeouts are set with {@link Builder#timeout} and
+   * {@link Builder#connectTimeout}, not in the URI.
+   *
    * @throws IllegalArgumentException if {@code redisUri} is blank, has no or an unknown scheme,
    *     names no host or several, has a port that is not a number from 1 to 65535 or a database
-   *     that is not a number from 0, or would be read as another host (a user name or password
-   *     not percent-encoded); the message never shows the user name or password
+   *     that is not a number from 0, would be read as another host (a user name or password
+   *     not percent-encoded), or has a query parameter Lettuce would ignore (an unknown name,
+   *     no value, {@code verifyPeer} without TLS) or {@code timeout}; the message never shows
+   *     the user name or password
    */
   public static Builder builder(String redisUri) {
     return new Builder(redisUri);

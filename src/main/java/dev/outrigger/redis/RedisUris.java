@@ -2,8 +2,12 @@ package dev.outrigger.redis;
 
 import dev.outrigger.internal.Redactor;
 import io.lettuce.core.RedisURI;
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
+import java.util.StringTokenizer;
 import java.util.regex.Pattern;
 
 /**
@@ -11,7 +15,10 @@ import java.util.regex.Pattern;
  * Lettuce would read as something else: Lettuce takes {@code redis://host:notaport} as the host
  * {@code host:notaport}, {@code redis://:6379} as the host {@code :6379}, ignores a database
  * given as {@code ?database=x}, and reads a password holding {@code ?} or {@code #} as part of
- * the host. Every message names what to change and shows the URI without its user info.
+ * the host. It also refuses query parameters Lettuce would ignore without a word (an unknown
+ * name such as {@code ?databse=1}, a name with no value, {@code sentinelMasterId} without
+ * Sentinel, {@code verifyPeer} without TLS) and {@code timeout}, which the store sets itself.
+ * Every message names what to change and shows the URI without its user info.
  */
 final class RedisUris {
   /** Schemes naming one Redis server by host and port. */
@@ -23,6 +30,20 @@ final class RedisUris {
    */
   private static final Set<String> SCHEMES = Set.of("redis", "rediss", "redis+ssl", "redis+tls",
       "redis-socket", "redis+socket", "redis-sentinel", "rediss-sentinel");
+  /** Schemes Lettuce talks TLS with, where {@code verifyPeer} applies. */
+  private static final Set<String> TLS_SCHEMES = Set.of("rediss", "redis+ssl", "redis+tls",
+      "rediss-sentinel");
+  /**
+   * Every query parameter Lettuce reads (by its lower-case name), with the name to show; Lettuce
+   * ignores any other. {@code timeout} is read by Lettuce but refused: the store sets it.
+   */
+  private static final Map<String, String> PARAMS = Map.of("database", "database",
+      "db", "database", "timeout", "timeout", "clientname", "clientName",
+      "libraryname", "libraryName", "libraryversion", "libraryVersion",
+      "verifypeer", "verifyPeer", "sentinelmasterid", "sentinelMasterId");
+  private static final String READ = "database (or db), clientName, libraryName, "
+      + "libraryVersion, verifyPeer (TLS only) and sentinelMasterId (Sentinel only), each as "
+      + "name=value; the store sets the timeouts itself";
   private static final Pattern HOST = Pattern.compile(
       "[A-Za-z0-9_][A-Za-z0-9._-]*|\\[[0-9A-Fa-f:.]+]");
   private static final Pattern DIGITS = Pattern.compile("[0-9]{1,10}");
@@ -37,7 +58,11 @@ final class RedisUris {
    *
    * @throws IllegalArgumentException naming what to change, when {@code text} is blank, has no
    *     or an unknown scheme, a missing or malformed host, a port that is not 1 to 65535, a
-   *     database that is not a number from 0, or user info Lettuce would read as the host
+   *     database that is not a number from 0, user info Lettuce would read as the host, a query
+   *     parameter other than {@code database}, {@code db}, {@code clientName},
+   *     {@code libraryName}, {@code libraryVersion}, {@code verifyPeer} (TLS only, {@code NONE},
+   *     {@code CA} or {@code FULL}) and {@code sentinelMasterId} (Sentinel only), one with no
+   *     value, a {@code '?'} after the {@code '#'}, or a Sentinel URI naming no master
    */
   static RedisURI parse(String text) {
     if (text == null || text.isBlank()) {
@@ -65,6 +90,12 @@ final class RedisUris {
     String authority = rest.substring(0, end);
     int query = rest.indexOf('?', end);
     int fragment = rest.indexOf('#', end);
+    if (fragment >= 0 && query > fragment) {
+      // Lettuce reads all that follows the '#' as the fragment: a Sentinel master's name, or
+      // nothing at all, while the parameters look read.
+      throw bad(shown, "has a '?' after its '#': put the parameters before the '#', as in "
+          + "redis-sentinel://host:26379?clientName=app#mymaster");
+    }
     String path =
         rest.substring(end, query >= 0 ? query : fragment >= 0 ? fragment : rest.length());
     String params = query < 0 ? ""
@@ -92,12 +123,55 @@ final class RedisUris {
     if (!scheme.contains("socket") && !path.isEmpty() && !path.equals("/")) {
       database = database(shown, path.substring(1));
     }
-    for (String param : params.split("&")) {
+    // Lettuce splits the decoded query at '&' and ';' and ignores, unsaid, a name it does not
+    // know or one without a value: a typo such as ?databse=1 would share database 0.
+    boolean masterId = false;
+    StringTokenizer tokens = new StringTokenizer(decoded(params), "&;");
+    while (tokens.hasMoreTokens()) {
+      String param = tokens.nextToken();
       int eq = param.indexOf('=');
       String name = eq < 0 ? param : param.substring(0, eq);
-      if (name.equalsIgnoreCase("database") || name.equalsIgnoreCase("db")) {
-        database = database(shown, eq < 0 ? "" : param.substring(eq + 1));
+      String value = eq < 0 ? "" : param.substring(eq + 1);
+      String known = PARAMS.get(name.toLowerCase(Locale.ROOT));
+      if (known == null) {
+        throw bad(shown, "has the parameter '" + name + "', which Lettuce would ignore: the "
+            + "ones read are " + READ);
       }
+      if (known.equals("timeout")) {
+        throw bad(shown, "has the parameter '" + name + "': the store sets Lettuce's timeouts "
+            + "itself; give the wait for each answer with RedisRateLimitStore.Builder.timeout("
+            + "Duration) and the wait for a connection (its handshake and a Sentinel lookup "
+            + "included) with connectTimeout(Duration)");
+      }
+      if (value.isEmpty()) {
+        throw bad(shown, "has the parameter '" + name + "' with no value, which Lettuce would "
+            + "ignore: give it as " + known + "=value, or leave it out");
+      }
+      if (known.equals("database")) {
+        database = database(shown, value);
+      }
+      if (known.equals("sentinelMasterId") && !scheme.endsWith("sentinel")) {
+        throw bad(shown, "has the parameter '" + name + "', which means nothing without "
+            + "Sentinel: leave it out, or reach the master through Sentinel with "
+            + "redis-sentinel://host:26379#mymaster");
+      }
+      masterId |= known.equals("sentinelMasterId");
+      if (known.equals("verifyPeer")) {
+        if (!TLS_SCHEMES.contains(scheme)) {
+          // Lettuce ignores it without TLS: ?verifyPeer=FULL would talk in plain text.
+          throw bad(shown, "has the parameter '" + name + "', which applies to TLS only, and "
+              + "this URI is not TLS: use rediss:// (rediss-sentinel:// through Sentinel) for "
+              + "TLS, or leave it out");
+        }
+        if (!Set.of("NONE", "CA", "FULL").contains(value.toUpperCase(Locale.ROOT))) {
+          throw bad(shown, "has verifyPeer '" + value + "': give NONE, CA or FULL");
+        }
+      }
+    }
+    boolean fragmentNamesMaster = fragment >= 0 && fragment < rest.length() - 1;
+    if (scheme.endsWith("sentinel") && !masterId && !fragmentNamesMaster) {
+      throw bad(shown, "names no master for Sentinel to find: end it with the name Sentinel "
+          + "monitors it under, as in redis-sentinel://host:26379#mymaster");
     }
 
     RedisURI uri;
@@ -162,6 +236,22 @@ final class RedisUris {
     }
     throw bad(shown, "has the database '" + database + "': give a number from 0, as in "
         + EXAMPLE + " or ?database=0");
+  }
+
+  /**
+   * The query as Lettuce reads it ({@link URI#getQuery()}: percent escapes decoded), or as
+   * written when it is malformed (Lettuce then refuses the whole URI).
+   */
+  private static String decoded(String params) {
+    if (params.isEmpty()) {
+      return params;
+    }
+    try {
+      String query = new URI("redis://h/?" + params).getQuery();
+      return query == null ? "" : query;
+    } catch (URISyntaxException e) {
+      return params;
+    }
   }
 
   private static String quoteScheme(String scheme) {

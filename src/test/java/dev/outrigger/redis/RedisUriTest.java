@@ -76,6 +76,77 @@ class RedisUriTest {
   }
 
   @Test
+  void aQueryParameterLettuceWouldIgnoreIsRefusedNamingTheOnesRead() {
+    // As written, Lettuce connects to database 0: two applications meant apart share keys.
+    refused("redis://u:s3cret@host/?databse=1", "'redis://host/?databse=1'",
+        "parameter 'databse'", "would ignore", "database (or db)", "clientName",
+        "libraryName", "libraryVersion", "verifyPeer", "sentinelMasterId");
+    refused("redis://host?db=1&password=x", "parameter 'password'");
+    // Lettuce also splits at ';', and reads the query percent-decoded.
+    refused("redis://host?clientName=app;databse=1", "parameter 'databse'");
+    refused("redis://host?clientName=app%26databse=1", "parameter 'databse'");
+  }
+
+  @Test
+  void aTimeoutInTheUriIsRefusedPointingAtTheBuilder() {
+    refused("redis://u:s3cret@host?timeout=5s", "'redis://host?timeout=5s'",
+        "parameter 'timeout'", "RedisRateLimitStore.Builder.timeout(Duration)",
+        "connectTimeout(Duration)");
+    refused("redis://host/0?TimeOut=100ms", "parameter 'TimeOut'");
+  }
+
+  @Test
+  void aParameterWithNoValueIsRefusedAskingForOne() {
+    refused("redis://host?db", "parameter 'db' with no value", "database=value");
+    refused("redis://host?database=", "parameter 'database' with no value");
+    refused("redis://host?clientName=", "parameter 'clientName' with no value",
+        "clientName=value");
+    refused("rediss://host?verifyPeer", "parameter 'verifyPeer' with no value");
+    refused("redis-sentinel://s1?sentinelMasterId=",
+        "parameter 'sentinelMasterId' with no value");
+  }
+
+  @Test
+  void aSentinelMasterIdWithoutSentinelIsRefused() {
+    refused("redis://u:s3cret@host?sentinelMasterId=mymaster", "'redis://host?sentinelMasterId",
+        "parameter 'sentinelMasterId'", "without Sentinel", "redis-sentinel://");
+    refused("rediss://host?SENTINELMASTERID=m", "parameter 'SENTINELMASTERID'");
+  }
+
+  @Test
+  void verifyPeerIsRefusedWithoutTlsAndReadOnlyAsNoneCaOrFull() {
+    // Lettuce ignores it without TLS: ?verifyPeer=FULL would send everything in plain text.
+    refused("redis://u:s3cret@host?verifyPeer=FULL", "'redis://host?verifyPeer=FULL'",
+        "TLS only", "rediss://");
+    refused("redis-sentinel://s1?verifyPeer=CA#m", "TLS only");
+    refused("rediss://host?verifyPeer=true", "verifyPeer 'true'", "NONE, CA or FULL");
+  }
+
+  @Test
+  void aSentinelUriWithoutAMasterIsRefused() {
+    refused("redis-sentinel://u:s3cret@s1:26379", "'redis-sentinel://s1:26379'",
+        "names no master", "#mymaster");
+    refused("redis-sentinel://s1:26379#", "names no master");
+    // Lettuce would read the master as 'mymaster?db=1', and database 0.
+    refused("redis-sentinel://s1#mymaster?db=1", "'?' after its '#'");
+    refused("redis://host#x?db=1", "'?' after its '#'");
+  }
+
+  @Test
+  void acceptsTheParametersLettuceReads() {
+    RedisURI tls = RedisUris.parse("rediss://host?clientName=orders&libraryName=outrigger"
+        + ";libraryVersion=1.2&VerifyPeer=ca&db=4");
+    assertEquals("orders", tls.getClientName());
+    assertEquals("outrigger", tls.getLibraryName());
+    assertEquals("1.2", tls.getLibraryVersion());
+    assertEquals(io.lettuce.core.SslVerifyMode.CA, tls.getVerifyMode());
+    assertEquals(4, tls.getDatabase());
+    assertEquals("mymaster",
+        RedisUris.parse("redis-sentinel://s1?sentinelMasterId=mymaster").getSentinelMasterId());
+    assertEquals(6379, RedisUris.parse("redis://host?").getPort());
+  }
+
+  @Test
   void acceptsWhatLettuceReadsAsWritten() {
     RedisURI encoded = RedisUris.parse("redis://u:s3%3Fcr%2Fet@host:6380/2");
     assertEquals("host", encoded.getHost());
