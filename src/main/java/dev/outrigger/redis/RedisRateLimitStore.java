@@ -135,7 +135,7 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     // own timeout (60 s by default): a connection's handshake, and a Sentinel lookup.
     this.uri = RedisUris.parse(b.redisUri);
     uri.setTimeout(b.connectTimeout);
-    this.where = uri.getHost() + ":" + uri.getPort();
+    this.where = RedisUris.where(uri);
     this.prefix = b.keyPrefix;
     this.timeoutNanos = b.timeout.toNanos();
     this.probeNanos = b.probeInterval.toNanos();
@@ -760,7 +760,7 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     private LongSupplier nanos = System::nanoTime;
 
     private Builder(String redisUri) {
-      RedisUris.parse(redisUri);
+      RedisUris.requireSocketTransport(redisUri, RedisUris.parse(redisUri));
       this.redisUri = redisUri;
     }
 

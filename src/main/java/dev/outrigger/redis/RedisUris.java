@@ -2,6 +2,7 @@ package dev.outrigger.redis;
 
 import dev.outrigger.internal.Redactor;
 import io.lettuce.core.RedisURI;
+import io.lettuce.core.resource.Transports;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.util.Locale;
@@ -191,6 +192,50 @@ final class RedisUris {
       throw bad(shown, "is read by Lettuce as another host, port or database: " + ENCODE);
     }
     return uri;
+  }
+
+  /**
+   * Where a store at {@code uri} talks to, for its messages, logs and {@code toString()}: the
+   * socket's path, the master's name and its Sentinels, or the host and port.
+   */
+  static String where(RedisURI uri) {
+    if (uri.getSocket() != null) {
+      return uri.getSocket();
+    }
+    if (!uri.getSentinels().isEmpty()) {
+      StringBuilder sb = new StringBuilder("master '").append(uri.getSentinelMasterId())
+          .append("' via Sentinel ");
+      for (int i = 0; i < uri.getSentinels().size(); i++) {
+        RedisURI sentinel = uri.getSentinels().get(i);
+        sb.append(i == 0 ? "" : ", ").append(hostPort(sentinel.getHost(), sentinel.getPort()));
+      }
+      return sb.toString();
+    }
+    return hostPort(uri.getHost(), uri.getPort());
+  }
+
+  private static String hostPort(String host, int port) {
+    // Lettuce keeps a Sentinel's IPv6 address without its brackets.
+    boolean bare6 = host.indexOf(':') >= 0 && !host.startsWith("[");
+    return (bare6 ? "[" + host + "]" : host) + ":" + port;
+  }
+
+  /**
+   * Refuses a Unix socket URI when Lettuce cannot open one: it needs netty's native transport
+   * (epoll on Linux, kqueue on macOS), an optional dependency of Lettuce, and otherwise fails
+   * only once the store connects.
+   *
+   * @throws IllegalArgumentException naming the dependency to add, when {@code uri} is a socket
+   *     and no native transport is on the class path
+   */
+  static void requireSocketTransport(String text, RedisURI uri) {
+    if (uri.getSocket() != null && !Transports.NativeTransports.isDomainSocketSupported()) {
+      throw bad(Redactor.withoutUserInfo(text.trim()), "names a Unix socket, which Lettuce "
+          + "reaches only through netty's native transport: add io.netty:"
+          + "netty-transport-native-epoll with the classifier of the platform (linux-x86_64, "
+          + "linux-aarch_64) on Linux, or io.netty:netty-transport-native-kqueue on macOS, in "
+          + "the version of Lettuce's netty; or reach Redis over TCP with redis://host:port");
+    }
   }
 
   /**

@@ -10,6 +10,7 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
@@ -29,13 +30,31 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * @RegisterExtension
  * static final RedisFixture redis = new RedisFixture();
  * }
+ *
+ * <p>{@link #withUnixSocket()} also listens on a Unix socket in a temporary directory.
  */
 public final class RedisFixture implements BeforeAllCallback, AfterAllCallback {
   private static final long START_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(10);
 
+  private final boolean unixSocket;
   private Path binary;
   private int port;
+  private Path dir;
   private Process process;
+
+  /** A server on a free loopback port. */
+  public RedisFixture() {
+    this(false);
+  }
+
+  private RedisFixture(boolean unixSocket) {
+    this.unixSocket = unixSocket;
+  }
+
+  /** A server on a free loopback port that also listens on {@link #socket()}. */
+  public static RedisFixture withUnixSocket() {
+    return new RedisFixture(true);
+  }
 
   /**
    * The {@code redis-server} binary: {@code $OUTRIGGER_REDIS_SERVER} when set, else the one on
@@ -90,6 +109,22 @@ public final class RedisFixture implements BeforeAllCallback, AfterAllCallback {
   @Override
   public void afterAll(ExtensionContext context) throws Exception {
     stop();
+    if (dir != null) {
+      try (var files = Files.list(dir)) {
+        for (Path f : files.toList()) {
+          Files.deleteIfExists(f);
+        }
+      }
+      Files.deleteIfExists(dir);
+    }
+  }
+
+  /** The Unix socket the server listens on ({@link #withUnixSocket()} only). */
+  public Path socket() {
+    if (!unixSocket) {
+      throw new IllegalStateException("this fixture has no Unix socket: use withUnixSocket()");
+    }
+    return dir.resolve("redis.sock");
   }
 
   public int port() {
@@ -108,8 +143,16 @@ public final class RedisFixture implements BeforeAllCallback, AfterAllCallback {
     }
     Path log = Path.of("target", "redis-" + port + ".log");
     Files.createDirectories(log.getParent());
-    process = new ProcessBuilder(List.of(binary.toString(), "--bind", "127.0.0.1",
-        "--port", Integer.toString(port), "--save", "", "--appendonly", "no"))
+    if (unixSocket && dir == null) {
+      // Short: a Unix socket's path holds at most 107 bytes.
+      dir = Files.createTempDirectory(Path.of("/tmp"), "outrigger-redis");
+    }
+    List<String> args = new ArrayList<>(List.of(binary.toString(), "--bind", "127.0.0.1",
+        "--port", Integer.toString(port), "--save", "", "--appendonly", "no"));
+    if (unixSocket) {
+      args.addAll(List.of("--unixsocket", socket().toString(), "--unixsocketperm", "700"));
+    }
+    process = new ProcessBuilder(args)
         .redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
         .start();

@@ -16,11 +16,14 @@ import dev.outrigger.Retry;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
+import java.util.stream.Collectors;
 import mockwebserver3.Dispatcher;
 import mockwebserver3.MockResponse;
 import mockwebserver3.MockWebServer;
@@ -301,6 +304,20 @@ class RedisStoreFailureTest {
 
     assertEquals("redisUri names database 16, which Redis at 127.0.0.1:" + redis.port()
         + " does not have (see its 'databases' setting): give a lower number", e.getMessage());
+  }
+
+  @Test
+  void aBuildThatFailsLeavesNoLettuceThreadBehind() {
+    Supplier<Set<Thread>> lettuce = () -> Thread.getAllStackTraces().keySet().stream()
+        .filter(t -> t.isAlive() && t.getName().startsWith("lettuce-"))
+        .collect(Collectors.toSet());
+    Set<Thread> before = lettuce.get();
+    // Refused by Redis as the store warms up, after the store made its client and resources.
+    RuntimeException e = assertThrows(RuntimeException.class,
+        () -> RedisRateLimitStore.builder(redis.uri() + "/16").build());
+    Set<Thread> left = lettuce.get();
+    left.removeAll(before);
+    assertTrue(left.isEmpty(), "threads left by a failed build (" + e + "): " + left);
   }
 
   /** Builder: a malformed URI's password must not reach the exception, cause included. */

@@ -1,0 +1,62 @@
+package dev.outrigger.redis;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import dev.outrigger.RateLimit;
+import io.lettuce.core.resource.Transports;
+import java.time.Duration;
+import java.util.Locale;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * A store on a Unix socket ({@code redis-socket://}), against a real Redis listening on one. It
+ * runs in surefire's {@code redis-socket} execution, whose class path has netty's native epoll
+ * transport, without which Lettuce cannot open a Unix socket (and the builder refuses the URI).
+ */
+class RedisSocketTest {
+  @RegisterExtension
+  static final RedisFixture redis = RedisFixture.withUnixSocket();
+
+  @BeforeAll
+  static void nativeTransport() {
+    if (Transports.NativeTransports.isDomainSocketSupported()) {
+      return;
+    }
+    // The pom puts epoll's linux-x86_64 build on that execution's class path.
+    boolean expected = Boolean.getBoolean("outrigger.nativeTransport")
+        && System.getProperty("os.name").toLowerCase(Locale.ROOT).contains("linux")
+        && System.getProperty("os.arch").matches("amd64|x86_64");
+    if (expected) {
+      fail("netty's native epoll transport did not load: Lettuce cannot open a Unix socket");
+    }
+    Assumptions.abort("needs netty's native transport: runs in surefire's redis-socket "
+        + "execution on Linux x86_64");
+  }
+
+  @Test
+  void aStoreOnAUnixSocketSharesTheBucketsOfThatRedisAndNamesTheSocket() throws Exception {
+    redis.command("FLUSHALL");
+    RateLimit limit = RateLimit.perSecond(1).burst(2);
+    String path = redis.socket().toString();
+    try (RedisRateLimitStore socket = RedisRateLimitStore.builder("redis-socket://" + path)
+            .timeout(Duration.ofSeconds(1)).build();
+        RedisRateLimitStore tcp = RedisRateLimitStore.builder(redis.uri())
+            .timeout(Duration.ofSeconds(1)).build()) {
+      assertEquals(0, socket.reserve("k", limit, 1, 0), "first permit through the socket");
+      assertEquals(0, socket.reserve("k", limit, 1, 0), "second permit through the socket");
+      assertFalse(socket.degraded(), "a store answered through the socket");
+      assertEquals(":1", redis.command("EXISTS " + socket.redisKey("k")),
+          "the bucket's key in the Redis behind the socket");
+      // The burst is spent in that Redis: a store reaching it over TCP gets no permit now.
+      assertTrue(tcp.reserve("k", limit, 1, 0) < 0, "a permit beyond the shared burst");
+      assertTrue(socket.toString().startsWith("RedisRateLimitStore[" + path + ","),
+          socket.toString());
+    }
+  }
+}
