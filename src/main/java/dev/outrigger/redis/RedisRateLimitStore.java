@@ -177,19 +177,24 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
   /**
    * A builder for a store at {@code redisUri}, for example {@code redis://10.0.0.5:6379/0}
    * ({@code rediss://} for TLS; the scheme in any case). A user name or password holding
-   * {@code /}, {@code ?}, {@code #} or {@code @} must be percent-encoded.
+   * {@code /}, {@code ?}, {@code #} or {@code @} must be percent-encoded. A master found through
+   * Sentinel is {@code redis-sentinel://host:26379,host2:26379/0#mymaster}
+   * ({@code rediss-sentinel://} for TLS); a Unix socket is {@code redis-socket:///path/redis.sock}
+   * (it needs netty's native transport, {@code io.netty:netty-transport-native-epoll} on Linux or
+   * {@code -kqueue} on macOS, in the version Lettuce uses).
    *
    * <p>Query parameters: {@code database} (or {@code db}), {@code clientName},
    * {@code libraryName}, {@code libraryVersion}, and {@code verifyPeer} ({@code NONE}, {@code CA}
-   * or {@code FULL}) with TLS; Lettuce reads these and ignores any other name, so the builder
-   * refuses any other. Timeouts are set with {@link Builder#timeout} and
+   * or {@code FULL}) with TLS, and {@code sentinelMasterId} with Sentinel (or the {@code #});
+   * Lettuce reads these and ignores any other name, so the builder refuses any other. Timeouts are set with {@link Builder#timeout} and
    * {@link Builder#connectTimeout}, not in the URI.
    *
    * @throws IllegalArgumentException if {@code redisUri} is blank, has no or an unknown scheme,
    *     names no host or several, has a port that is not a number from 1 to 65535 or a database
    *     that is not a number from 0, would be read as another host (a user name or password
    *     not percent-encoded), or has a query parameter Lettuce would ignore (an unknown name,
-   *     no value, {@code verifyPeer} without TLS) or {@code timeout}; the message never shows
+   *     no value, {@code verifyPeer} without TLS) or {@code timeout}, is a Sentinel URI naming no
+   *     master, or is a Unix socket without netty's native transport; the message never shows
    *     the user name or password
    */
   public static Builder builder(String redisUri) {

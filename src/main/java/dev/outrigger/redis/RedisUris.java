@@ -26,8 +26,9 @@ final class RedisUris {
   private static final Set<String> HOST_SCHEMES = Set.of("redis", "rediss", "redis+ssl",
       "redis+tls");
   /**
-   * Every scheme Lettuce reads: the above, and a Unix socket and Sentinel, which are passed on as
-   * before (their database checked) but not advertised: the store is not tested with them.
+   * Every scheme Lettuce reads: the above, a Unix socket ({@code redis-socket://path}, which
+   * needs netty's native transport), and a master found through Sentinel
+   * ({@code redis-sentinel://host:26379,host2:26379#mymaster}, {@code rediss-sentinel} for TLS).
    */
   private static final Set<String> SCHEMES = Set.of("redis", "rediss", "redis+ssl", "redis+tls",
       "redis-socket", "redis+socket", "redis-sentinel", "rediss-sentinel");

@@ -31,12 +31,16 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * static final RedisFixture redis = new RedisFixture();
  * }
  *
- * <p>{@link #withUnixSocket()} also listens on a Unix socket in a temporary directory.
+ * <p>{@link #withUnixSocket()} also listens on a Unix socket in a temporary directory;
+ * {@link #sentinelOf} runs a Sentinel monitoring another fixture's server (register it after
+ * that one, with {@code @Order}).
  */
 public final class RedisFixture implements BeforeAllCallback, AfterAllCallback {
   private static final long START_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(10);
 
   private final boolean unixSocket;
+  private final RedisFixture master;
+  private final String masterId;
   private Path binary;
   private int port;
   private Path dir;
@@ -44,16 +48,26 @@ public final class RedisFixture implements BeforeAllCallback, AfterAllCallback {
 
   /** A server on a free loopback port. */
   public RedisFixture() {
-    this(false);
+    this(false, null, null);
   }
 
-  private RedisFixture(boolean unixSocket) {
+  private RedisFixture(boolean unixSocket, RedisFixture master, String masterId) {
     this.unixSocket = unixSocket;
+    this.master = master;
+    this.masterId = masterId;
   }
 
   /** A server on a free loopback port that also listens on {@link #socket()}. */
   public static RedisFixture withUnixSocket() {
-    return new RedisFixture(true);
+    return new RedisFixture(true, null, null);
+  }
+
+  /**
+   * A Sentinel on a free loopback port monitoring {@code master}'s server as {@code masterId}
+   * (quorum 1); it is ready once it names that server as the master.
+   */
+  public static RedisFixture sentinelOf(RedisFixture master, String masterId) {
+    return new RedisFixture(false, master, masterId);
   }
 
   /**
@@ -143,14 +157,23 @@ public final class RedisFixture implements BeforeAllCallback, AfterAllCallback {
     }
     Path log = Path.of("target", "redis-" + port + ".log");
     Files.createDirectories(log.getParent());
-    if (unixSocket && dir == null) {
+    if ((unixSocket || master != null) && dir == null) {
       // Short: a Unix socket's path holds at most 107 bytes.
       dir = Files.createTempDirectory(Path.of("/tmp"), "outrigger-redis");
     }
-    List<String> args = new ArrayList<>(List.of(binary.toString(), "--bind", "127.0.0.1",
-        "--port", Integer.toString(port), "--save", "", "--appendonly", "no"));
-    if (unixSocket) {
-      args.addAll(List.of("--unixsocket", socket().toString(), "--unixsocketperm", "700"));
+    List<String> args = new ArrayList<>(List.of(binary.toString()));
+    if (master != null) {
+      // Sentinel rewrites its configuration file, so it gets a fresh one it may write.
+      Path conf = dir.resolve("sentinel.conf");
+      Files.writeString(conf, "port " + port + "\nbind 127.0.0.1\ndir " + dir + "\n"
+          + "sentinel monitor " + masterId + " 127.0.0.1 " + master.port() + " 1\n");
+      args.addAll(List.of(conf.toString(), "--sentinel"));
+    } else {
+      args.addAll(List.of("--bind", "127.0.0.1", "--port", Integer.toString(port), "--save", "",
+          "--appendonly", "no"));
+      if (unixSocket) {
+        args.addAll(List.of("--unixsocket", socket().toString(), "--unixsocketperm", "700"));
+      }
     }
     process = new ProcessBuilder(args)
         .redirectErrorStream(true)
@@ -163,7 +186,9 @@ public final class RedisFixture implements BeforeAllCallback, AfterAllCallback {
             + " while starting on port " + port + "; see " + log);
       }
       try {
-        if (command("PING").startsWith("+PONG")) {
+        if (command("PING").startsWith("+PONG") && (master == null
+            || command("SENTINEL get-master-addr-by-name " + masterId)
+                .endsWith("\n" + master.port()))) {
           return;
         }
       } catch (IOException notYet) {
@@ -172,7 +197,8 @@ public final class RedisFixture implements BeforeAllCallback, AfterAllCallback {
       TimeUnit.MILLISECONDS.sleep(20);
     }
     process.destroyForcibly();
-    throw new IOException("redis-server did not answer PING on port " + port + " within 10 s");
+    throw new IOException("redis-server did not answer PING on port " + port + " within 10 s"
+        + (master == null ? "" : " (or did not name its master)"));
   }
 
   /** Stops the server and waits until it has exited. */
