@@ -186,8 +186,8 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
    * <p>Query parameters: {@code database} (or {@code db}), {@code clientName},
    * {@code libraryName}, {@code libraryVersion}, and {@code verifyPeer} ({@code NONE}, {@code CA}
    * or {@code FULL}) with TLS, and {@code sentinelMasterId} with Sentinel (or the {@code #});
-   * Lettuce reads these and ignores any other name, so the builder refuses any other. Timeouts are set with {@link Builder#timeout} and
-   * {@link Builder#connectTimeout}, not in the URI.
+   * Lettuce reads these and ignores any other name, so the builder refuses any other. Timeouts
+   * are set with {@link Builder#timeout} and {@link Builder#connectTimeout}, not in the URI.
    *
    * @throws IllegalArgumentException if {@code redisUri} is blank, has no or an unknown scheme,
    *     names no host or several, has a port that is not a number from 1 to 65535 or a database

@@ -155,8 +155,9 @@ class RedisUriTest {
     Assumptions.assumeFalse(Transports.NativeTransports.isDomainSocketSupported(),
         "netty's native transport is on this class path");
     refused("redis-socket:///tmp/outrigger-none.sock",
-        "'redis-socket:///tmp/outrigger-none.sock'", "Unix socket", "io.netty:netty-transport-native-epoll", "linux-x86_64",
-        "netty-transport-native-kqueue", "redis://host:port");
+        "'redis-socket:///tmp/outrigger-none.sock'", "Unix socket",
+        "io.netty:netty-transport-native-epoll", "linux-x86_64", "netty-transport-native-kqueue",
+        "redis://host:port");
   }
 
   @Test
