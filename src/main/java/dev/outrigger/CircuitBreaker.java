@@ -332,6 +332,39 @@ public final class CircuitBreaker {
   }
 
   /**
+   * Equal when every setting is: predicates and key functions by identity (the defaults are
+   * shared instances), as {@link Retry} compares them.
+   */
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof CircuitBreaker c
+        && c.enabled == enabled
+        && c.slidingWindowType == slidingWindowType
+        && c.slidingWindowSize == slidingWindowSize
+        && c.minimumNumberOfCalls == minimumNumberOfCalls
+        && Double.compare(c.failureRateThreshold, failureRateThreshold) == 0
+        && Double.compare(c.slowCallRateThreshold, slowCallRateThreshold) == 0
+        && c.slowCallDuration.equals(slowCallDuration)
+        && c.waitInOpenState.equals(waitInOpenState)
+        && Double.compare(c.waitInOpenStateMultiplier, waitInOpenStateMultiplier) == 0
+        && c.maxWaitInOpenState.equals(maxWaitInOpenState)
+        && c.permittedCallsInHalfOpen == permittedCallsInHalfOpen
+        && c.failureStatus == failureStatus
+        && c.failureException == failureException
+        && c.keyFunction == keyFunction
+        && c.maxBreakers == maxBreakers;
+  }
+
+  @Override
+  public int hashCode() {
+    return Objects.hash(enabled, slidingWindowType, slidingWindowSize, minimumNumberOfCalls,
+        failureRateThreshold, slowCallRateThreshold, slowCallDuration, waitInOpenState,
+        waitInOpenStateMultiplier, maxWaitInOpenState, permittedCallsInHalfOpen,
+        System.identityHashCode(failureStatus), System.identityHashCode(failureException),
+        System.identityHashCode(keyFunction), maxBreakers);
+  }
+
+  /**
    * Builds a {@link CircuitBreaker}; each setter checks its own argument, {@link #build()} the
    * rules between settings, so the order of the calls never matters. Not thread-safe.
    */

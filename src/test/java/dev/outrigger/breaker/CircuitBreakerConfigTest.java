@@ -124,4 +124,19 @@ class CircuitBreakerConfigTest {
     assertTrue(CircuitBreaker.builder().keyedBy(ctx -> ctx.host() + ctx.url().encodedPath())
         .build().toString().endsWith(", custom key, max 1000 breakers]"));
   }
+
+  @Test
+  void configsWithTheSameSettingsAreEqualAsRetryAndRateLimitAre() {
+    assertEquals(CircuitBreaker.defaults(), CircuitBreaker.defaults());
+    assertEquals(CircuitBreaker.defaults().hashCode(), CircuitBreaker.defaults().hashCode());
+    CircuitBreaker tuned = CircuitBreaker.builder().slidingWindowSize(20).minimumNumberOfCalls(10)
+        .failureRateThreshold(0.5).waitInOpenState(Duration.ofSeconds(5)).build();
+    assertEquals(tuned, CircuitBreaker.builder().slidingWindowSize(20).minimumNumberOfCalls(10)
+        .failureRateThreshold(0.5).waitInOpenState(Duration.ofSeconds(5)).build());
+    assertFalse(tuned.equals(CircuitBreaker.defaults()));
+    assertFalse(tuned.equals(CircuitBreaker.builder().slidingWindowSize(20)
+        .minimumNumberOfCalls(10).failureRateThreshold(0.6)
+        .waitInOpenState(Duration.ofSeconds(5)).build()), "one setting differs");
+    assertFalse(CircuitBreaker.none().equals(CircuitBreaker.defaults()));
+  }
 }
