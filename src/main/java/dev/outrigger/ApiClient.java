@@ -3,6 +3,7 @@ package dev.outrigger;
 import com.fasterxml.jackson.databind.JavaType;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.outrigger.internal.Closing;
+import dev.outrigger.internal.Durations;
 import dev.outrigger.internal.ExceptionAccess;
 import dev.outrigger.internal.Failures;
 import dev.outrigger.internal.NanoClock;
@@ -641,8 +642,15 @@ public final class ApiClient implements AutoCloseable {
     /**
      * The URL relative paths are appended to, for example {@code https://api.example.com/v1}.
      * Optional: without it, every call needs an absolute URL. Checked at {@link #build()}.
+     *
+     * @throws IllegalArgumentException if {@code baseUrl} is null (an unset environment
+     *     variable, say): leave this setting out for a client of absolute URLs only
      */
     public Builder baseUrl(String baseUrl) {
+      if (baseUrl == null) {
+        throw new IllegalArgumentException("baseUrl must not be null: give an absolute http(s) "
+            + "URL, or leave baseUrl(...) out for a client that calls absolute URLs only");
+      }
       this.baseUrlText = baseUrl;
       this.baseUrl = null;
       return this;
@@ -745,10 +753,11 @@ public final class ApiClient implements AutoCloseable {
      * TCP connect timeout (default 2 s; a {@linkplain #okHttpClient supplied OkHttpClient} keeps
      * its own unless this is set).
      *
-     * @throws IllegalArgumentException if not positive
+     * @throws IllegalArgumentException if not positive, or longer than OkHttp takes (about 24
+     *     days)
      */
     public Builder connectTimeout(Duration timeout) {
-      this.connectTimeout = positive(timeout, "connectTimeout");
+      this.connectTimeout = okHttpTimeout(timeout, "connectTimeout");
       return this;
     }
 
@@ -756,10 +765,11 @@ public final class ApiClient implements AutoCloseable {
      * Longest silence while reading a response (default 30 s; the deadline usually ends it first;
      * a supplied OkHttpClient keeps its own unless this is set).
      *
-     * @throws IllegalArgumentException if not positive
+     * @throws IllegalArgumentException if not positive, or longer than OkHttp takes (about 24
+     *     days)
      */
     public Builder readTimeout(Duration timeout) {
-      this.readTimeout = positive(timeout, "readTimeout");
+      this.readTimeout = okHttpTimeout(timeout, "readTimeout");
       return this;
     }
 
@@ -767,10 +777,11 @@ public final class ApiClient implements AutoCloseable {
      * Longest stall while writing a request (default 30 s; a supplied OkHttpClient keeps its own
      * unless this is set).
      *
-     * @throws IllegalArgumentException if not positive
+     * @throws IllegalArgumentException if not positive, or longer than OkHttp takes (about 24
+     *     days)
      */
     public Builder writeTimeout(Duration timeout) {
-      this.writeTimeout = positive(timeout, "writeTimeout");
+      this.writeTimeout = okHttpTimeout(timeout, "writeTimeout");
       return this;
     }
 
@@ -993,7 +1004,7 @@ public final class ApiClient implements AutoCloseable {
         dispatcher.setMaxRequestsPerHost(Math.max(5, maxInFlightPerHost));
         base0 = new OkHttpClient.Builder()
             .connectionPool(new ConnectionPool(
-                maxIdleConnections, keepAlive.toNanos(), TimeUnit.NANOSECONDS))
+                maxIdleConnections, Durations.saturatedNanos(keepAlive), TimeUnit.NANOSECONDS))
             .dispatcher(dispatcher)
             // OkHttp's Happy Eyeballs races each new connection on a platform thread while the
             // calling (virtual) thread waits: dozens of extra threads under fan-out, no faster.
@@ -1001,39 +1012,46 @@ public final class ApiClient implements AutoCloseable {
             .build();
         shared = new SharedTransport(base0, true);
       }
-      OkHttpClient.Builder ob = base0.newBuilder().retryOnConnectionFailure(false);
-      // The client Outrigger made gets Outrigger's defaults; a supplied one keeps its own
-      // timeouts (its call timeout included) unless they were set here.
-      boolean ours = shared.owned();
-      if (connectTimeout != null || ours) {
-        ob.connectTimeout(connectTimeout != null ? connectTimeout : DEFAULT_CONNECT_TIMEOUT);
-      }
-      if (readTimeout != null || ours) {
-        ob.readTimeout(readTimeout != null ? readTimeout : DEFAULT_IO_TIMEOUT);
-      }
-      if (writeTimeout != null || ours) {
-        ob.writeTimeout(writeTimeout != null ? writeTimeout : DEFAULT_IO_TIMEOUT);
-      }
-      if (sslSocketFactory != null) {
-        ob.sslSocketFactory(sslSocketFactory, trustManager);
-      }
-      if (certificatePinner != null) {
-        ob.certificatePinner(certificatePinner);
-      }
-      if (proxy != null) {
-        ob.proxy(proxy);
-        if (proxyAuthenticator != null) {
-          ob.proxyAuthenticator(proxyAuthenticator);
+      // From here the transport is this client's (a reference to a parent's, or a pool and
+      // dispatcher of its own): a build that fails must give it back.
+      try {
+        OkHttpClient.Builder ob = base0.newBuilder().retryOnConnectionFailure(false);
+        // The client Outrigger made gets Outrigger's defaults; a supplied one keeps its own
+        // timeouts (its call timeout included) unless they were set here.
+        boolean ours = shared.owned();
+        if (connectTimeout != null || ours) {
+          ob.connectTimeout(connectTimeout != null ? connectTimeout : DEFAULT_CONNECT_TIMEOUT);
         }
+        if (readTimeout != null || ours) {
+          ob.readTimeout(readTimeout != null ? readTimeout : DEFAULT_IO_TIMEOUT);
+        }
+        if (writeTimeout != null || ours) {
+          ob.writeTimeout(writeTimeout != null ? writeTimeout : DEFAULT_IO_TIMEOUT);
+        }
+        if (sslSocketFactory != null) {
+          ob.sslSocketFactory(sslSocketFactory, trustManager);
+        }
+        if (certificatePinner != null) {
+          ob.certificatePinner(certificatePinner);
+        }
+        if (proxy != null) {
+          ob.proxy(proxy);
+          if (proxyAuthenticator != null) {
+            ob.proxyAuthenticator(proxyAuthenticator);
+          }
+        }
+        okHttpInterceptors.forEach(ob::addInterceptor);
+        // It also keeps every re-send the retry policy's decision: OkHttp re-sends any request
+        // by itself on "503 Retry-After: 0" (see FollowUpGuard), and keeps this client's secret
+        // headers on their origin. One per client (a supplied OkHttp client may be another
+        // client's, with that one's).
+        ob.networkInterceptors().removeIf(i -> i instanceof NetworkInterceptor);
+        ob.addNetworkInterceptor(new NetworkInterceptor(redactor));
+        return new ApiClient(this, base, shared, ob.build(), redactor);
+      } catch (RuntimeException | Error e) {
+        shared.release();
+        throw e;
       }
-      okHttpInterceptors.forEach(ob::addInterceptor);
-      // It also keeps every re-send the retry policy's decision: OkHttp re-sends any request
-      // by itself on "503 Retry-After: 0" (see FollowUpGuard), and keeps this client's secret
-      // headers on their origin. One per client (a supplied OkHttp client may be another
-      // client's, with that one's).
-      ob.networkInterceptors().removeIf(i -> i instanceof NetworkInterceptor);
-      ob.addNetworkInterceptor(new NetworkInterceptor(redactor));
-      return new ApiClient(this, base, shared, ob.build(), redactor);
     }
 
     private void warnIfPoliciesCannotWork() {
@@ -1047,10 +1065,10 @@ public final class ApiClient implements AutoCloseable {
         return;
       }
       // The smallest sum of backoffs the policy can ask for, however jitter falls.
-      double delay = retry.initialDelay().toNanos();
+      double delay = Durations.saturatedNanos(retry.initialDelay());
       double total = 0;
       for (int i = 1; i < retry.maxAttempts(); i++) {
-        total += Math.min(delay, retry.maxDelay().toNanos());
+        total += Math.min(delay, Durations.saturatedNanos(retry.maxDelay()));
         delay *= retry.multiplier();
       }
       if (retry.jitter() == Jitter.FULL) {
@@ -1061,12 +1079,12 @@ public final class ApiClient implements AutoCloseable {
         // Each wait is drawn from [initial, 3 x the previous], capped: at least the initial
         // delay (or the cap), whatever the multiplier.
         total = (retry.maxAttempts() - 1)
-            * (double) Math.min(retry.initialDelay().toNanos(), retry.maxDelay().toNanos());
+            * (double) Math.min(Durations.saturatedNanos(retry.initialDelay()), Durations.saturatedNanos(retry.maxDelay()));
       }
-      if (total >= deadline.toNanos()) {
-        log.warn("retry backoffs alone ({} ms for {} attempts) exceed the deadline ({} ms): "
+      if (total >= Durations.saturatedNanos(deadline)) {
+        log.warn("retry backoffs alone ({} ms for {} attempts) exceed the deadline ({}): "
             + "later attempts will never run; shorten the backoff or raise the deadline",
-            (long) (total / 1e6), retry.maxAttempts(), deadline.toMillis());
+            (long) (total / 1e6), retry.maxAttempts(), deadline);
       }
     }
 
@@ -1108,6 +1126,20 @@ public final class ApiClient implements AutoCloseable {
       b.clock = clock;
       b.parentTransport = parentTransport;
       return b;
+    }
+
+    /**
+     * {@link #positive}, and at most what OkHttp's timeouts take ({@code Integer.MAX_VALUE}
+     * milliseconds): OkHttp refuses more at {@code build()} saying only "timeout too large".
+     */
+    private static Duration okHttpTimeout(Duration d, String name) {
+      positive(d, name);
+      if (d.compareTo(Duration.ofMillis(Integer.MAX_VALUE)) > 0) {
+        throw new IllegalArgumentException(name + " must be at most " + Integer.MAX_VALUE
+            + " ms (about 24 days, OkHttp's limit), but was " + d + "; the deadline bounds "
+            + "every call in any case");
+      }
+      return d;
     }
 
     private static Duration positive(Duration d, String name) {

@@ -18,6 +18,10 @@ import okhttp3.RequestBody;
  * One request being prepared, from {@link ApiClient#get}, {@link ApiClient#post} and friends,
  * and sent by {@link #execute(Class)} or {@link #send(Class)}. Each setter checks its argument at
  * once. Not thread-safe: build and send it on one thread; the client it came from is shared.
+ * It may be sent again ({@code execute} twice): each send is a call of its own, with the same
+ * URL, headers and body. With {@link ApiClient.Builder#generateIdempotencyKeys}, each send of a
+ * write gets a key of its own; give it {@link #idempotencyKey} to let the server tell a send
+ * again from a new write.
  *
  * {@snippet :
  * Post p = client.get("/posts/{id}", 42).header("X-Trace", "t1")
@@ -38,7 +42,9 @@ public final class ApiRequest {
   /** Created only when a query parameter is added: most calls never need to rebuild the URL. */
   private HttpUrl.Builder url;
   private Headers.Builder headers;
-  private RequestBody body;
+  /** The body's bytes and the type {@link #json} or {@link #body} gave them; null: none. */
+  private byte[] bodyBytes;
+  private MediaType bodyType;
   private String idempotencyKey;
   private boolean retryable;
   private Duration deadline;
@@ -77,7 +83,9 @@ public final class ApiRequest {
   /**
    * Adds a header. {@code Idempotency-Key} (in any case) is {@link #idempotencyKey} by another
    * name: it makes a POST or PATCH retryable, is sent once, and a key generated for every write
-   * ({@link ApiClient.Builder#generateIdempotencyKeys}) never replaces it.
+   * ({@link ApiClient.Builder#generateIdempotencyKeys}) never replaces it. A
+   * {@code Content-Type} set here is sent as it is, whatever type {@link #json} or
+   * {@link #body} gives the body ({@code application/merge-patch+json}, a vendor type).
    *
    * @throws IllegalArgumentException if the name is empty or either contains a character not
    *     allowed in a header (CR and LF included, which would let a value inject headers), or if
@@ -98,29 +106,42 @@ public final class ApiRequest {
   }
 
   /**
-   * Sends {@code body} as JSON, serialized now with the client's mapper.
+   * Sends {@code body} as JSON ({@code application/json; charset=utf-8}, unless a
+   * {@code Content-Type} {@linkplain #header header} says otherwise), serialized now with the
+   * client's mapper.
    *
-   * @throws IllegalArgumentException if the value cannot be serialized
+   * @throws IllegalArgumentException if {@code body} is null (to send the JSON literal
+   *     {@code null}, use {@link #body(byte[], String)}) or cannot be serialized
    */
   public ApiRequest json(Object body) {
+    if (body == null) {
+      throw new IllegalArgumentException("json body must not be null: to send the JSON literal "
+          + "null, use body(\"null\".getBytes(StandardCharsets.UTF_8), \"application/json\")");
+    }
     try {
-      this.body = RequestBody.create(client.mapper().writeValueAsBytes(body), JSON);
+      this.bodyBytes = client.mapper().writeValueAsBytes(body);
+      this.bodyType = JSON;
     } catch (JsonProcessingException e) {
-      throw new IllegalArgumentException(
-          "cannot serialize " + (body == null ? "null" : body.getClass().getName())
-              + " as JSON: " + e.getOriginalMessage(), e);
+      throw new IllegalArgumentException("cannot serialize " + body.getClass().getName()
+          + " as JSON: " + e.getOriginalMessage(), e);
     }
     return this;
   }
 
-  /** Sends {@code bytes} with the given content type (for example {@code text/plain}). */
+  /**
+   * Sends {@code bytes} with the given content type (for example {@code text/plain}; null for
+   * none), unless a {@code Content-Type} {@linkplain #header header} says otherwise.
+   *
+   * @throws IllegalArgumentException if {@code contentType} is not a media type
+   */
   public ApiRequest body(byte[] bytes, String contentType) {
     Objects.requireNonNull(bytes, "bytes");
     MediaType type = contentType == null ? null : MediaType.parse(contentType);
     if (contentType != null && type == null) {
       throw new IllegalArgumentException("not a valid content type: '" + contentType + "'");
     }
-    this.body = RequestBody.create(bytes, type);
+    this.bodyBytes = bytes;
+    this.bodyType = type;
     return this;
   }
 
@@ -225,8 +246,17 @@ public final class ApiRequest {
     return headers == null ? null : headers.build();
   }
 
+  /**
+   * The body to send, or null: typed as {@link #json} or {@link #body} said, unless a
+   * {@code Content-Type} header was set, which OkHttp then sends as it is (it replaces the header
+   * with a typed body's own type).
+   */
   RequestBody body() {
-    return body;
+    if (bodyBytes == null) {
+      return null;
+    }
+    boolean typed = headers != null && headers.get("Content-Type") != null;
+    return RequestBody.create(bodyBytes, typed ? null : bodyType);
   }
 
   String idempotencyKey() {

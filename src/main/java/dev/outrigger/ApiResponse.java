@@ -32,8 +32,9 @@ public final class ApiResponse<T> {
   }
 
   /**
-   * The body mapped to {@code T}; null for {@code Void}, and for an empty body of a 204, a 205
-   * or a HEAD.
+   * The body as {@code T}: null for {@code Void}; for an empty body of a 204, a 205 or a HEAD,
+   * null when mapped from JSON, {@code ""} for {@code String} and an empty array for
+   * {@code byte[]}.
    */
   public T body() {
     return body;

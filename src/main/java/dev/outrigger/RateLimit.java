@@ -1,5 +1,6 @@
 package dev.outrigger;
 
+import dev.outrigger.internal.Durations;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -113,7 +114,7 @@ public final class RateLimit {
     if (period.isNegative() || period.isZero()) {
       throw new IllegalArgumentException("period must be positive, but was " + period);
     }
-    long periodNanos = saturatedNanos(period);
+    long periodNanos = Durations.saturatedNanos(period);
     Band band = new Band(permits, periodNanos, defaultBurst(permits));
     if (band.perSecond() > MAX_RATE) {
       throw new IllegalArgumentException(
@@ -380,13 +381,5 @@ public final class RateLimit {
       return b.permits + "/s";
     }
     return b.permits + "/" + Duration.ofNanos(b.periodNanos);
-  }
-
-  private static long saturatedNanos(Duration d) {
-    try {
-      return d.toNanos();
-    } catch (ArithmeticException e) {
-      return Long.MAX_VALUE;
-    }
   }
 }

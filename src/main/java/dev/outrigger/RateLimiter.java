@@ -1,5 +1,6 @@
 package dev.outrigger;
 
+import dev.outrigger.internal.Durations;
 import dev.outrigger.internal.NanoClock;
 import dev.outrigger.internal.ratelimit.RateLimiterAccess;
 import dev.outrigger.internal.ratelimit.RealRateLimiter;
@@ -124,7 +125,7 @@ public final class RateLimiter {
    * @throws CancellationException if the thread is interrupted while waiting
    */
   public Duration acquire(Duration timeout) {
-    return acquire(null, 1, timeout);
+    return take(null, 1, timeout);
   }
 
   /**
@@ -140,7 +141,7 @@ public final class RateLimiter {
    *     status is set again and the permits are given back unless others queued behind them
    */
   public Duration acquire(int permits, Duration timeout) {
-    return acquire(null, permits, timeout);
+    return take(null, permits, timeout);
   }
 
   /**
@@ -153,11 +154,17 @@ public final class RateLimiter {
    * @throws CancellationException if the thread is interrupted while waiting
    */
   public Duration acquire(String key, int permits, Duration timeout) {
+    Objects.requireNonNull(key, "key");
+    return take(key, permits, timeout);
+  }
+
+  /** {@link #acquire(String, int, Duration)} on {@code key}'s bucket, or the unkeyed one (null). */
+  private Duration take(String key, int permits, Duration timeout) {
     checkPermits(permits);
     Objects.requireNonNull(timeout, "timeout");
     long r;
     try {
-      r = engine.acquire(key, permits, saturatedNanos(timeout), clock);
+      r = engine.acquire(key, permits, Durations.saturatedNanos(timeout), clock);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       CancellationException c =
@@ -196,7 +203,7 @@ public final class RateLimiter {
 
   private void pauseKey(String key, Duration pause) {
     Objects.requireNonNull(pause, "pause");
-    engine.pause(key, clock.nanoTime(), saturatedNanos(pause));
+    engine.pause(key, clock.nanoTime(), Durations.saturatedNanos(pause));
   }
 
   /**
@@ -269,14 +276,6 @@ public final class RateLimiter {
   private static void checkPermits(int permits) {
     if (permits < 1) {
       throw new IllegalArgumentException("permits must be at least 1, but was " + permits);
-    }
-  }
-
-  private static long saturatedNanos(Duration d) {
-    try {
-      return d.toNanos();
-    } catch (ArithmeticException e) {
-      return d.isNegative() ? Long.MIN_VALUE : Long.MAX_VALUE;
     }
   }
 }

@@ -111,7 +111,10 @@ public final class Retry {
     return new Retry(defaults(initialDelay, maxDelay, 3));
   }
 
-  /** No retries: every call is sent once. */
+  /**
+   * No retries: every call is sent once. Its withers apply as to any policy:
+   * {@code none().maxAttempts(3)} retries, with no backoff between attempts.
+   */
   public static Retry none() {
     return NONE;
   }

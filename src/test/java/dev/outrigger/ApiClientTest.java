@@ -728,4 +728,67 @@ class ApiClientTest {
         && inFlight < okhttp, d);
     assertEquals(d, client.toString());
   }
+
+  @Test
+  void aContentTypeHeaderIsSentAsItIsWhateverTypeTheBodyWasGiven() throws Exception {
+    server.enqueue(json("{}"));
+    server.enqueue(json("{}"));
+    server.enqueue(json("{}"));
+    client.patch("/posts/{id}", 1).header("Content-Type", "application/merge-patch+json")
+        .json(new Post(1, "t")).execute(String.class);
+    client.post("/raw").body("a,b".getBytes(java.nio.charset.StandardCharsets.UTF_8), "text/csv")
+        .header("content-type", "application/vnd.example+csv").execute(String.class);
+    client.post("/posts").json(new Post(2, "u")).execute(String.class);
+    RecordedRequest patch = server.takeRequest();
+    assertEquals("application/merge-patch+json", patch.getHeaders().get("Content-Type"));
+    assertEquals("{\"id\":1,\"title\":\"t\"}", patch.getBody().utf8());
+    assertEquals("application/vnd.example+csv",
+        server.takeRequest().getHeaders().get("Content-Type"));
+    assertEquals("application/json; charset=utf-8",
+        server.takeRequest().getHeaders().get("Content-Type"), "no header: the body's type");
+  }
+
+  @Test
+  void nullsThatWouldGoUnnoticedAreRefusedAtOnceSayingWhatToDo() {
+    IllegalArgumentException json = assertThrows(IllegalArgumentException.class,
+        () -> client.post("/posts").json(null));
+    assertTrue(json.getMessage().contains("body(\"null\""), json.getMessage());
+    // baseUrl(System.getenv("API_URL")) with the variable unset.
+    IllegalArgumentException base = assertThrows(IllegalArgumentException.class,
+        () -> ApiClient.builder().baseUrl(null));
+    assertTrue(base.getMessage().contains("leave baseUrl(...) out"), base.getMessage());
+  }
+
+  @Test
+  void noLimitDurationsBuildAClientOrAreRefusedNamingTheSetting() {
+    // ChronoUnit.FOREVER's duration (a common "no limit") overflowed toNanos() in build().
+    java.time.Duration forever = java.time.temporal.ChronoUnit.FOREVER.getDuration();
+    server.enqueue(new MockResponse.Builder().body("ok").build());
+    try (ApiClient c = ApiClient.builder().baseUrl(server.url("/").toString()).deadline(forever)
+        .retry(Retry.exponential(java.time.Duration.ofMillis(1), forever))
+        .attemptTimeout(forever.dividedBy(2)).connectionPool(8, forever).build()) {
+      assertEquals("ok", c.get("/x").execute(String.class));
+    }
+    for (String name : new String[] {"connectTimeout", "readTimeout", "writeTimeout"}) {
+      ApiClient.Builder b = ApiClient.builder();
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> {
+        switch (name) {
+          case "connectTimeout" -> b.connectTimeout(forever);
+          case "readTimeout" -> b.readTimeout(java.time.Duration.ofDays(30));
+          default -> b.writeTimeout(forever);
+        }
+      });
+      assertTrue(e.getMessage().startsWith(name + " must be at most"), e.getMessage());
+    }
+  }
+
+  @Test
+  void anEmptyBodyOfA204IsEmptyTextOrNullAsApiResponseBodySays() {
+    server.enqueue(new MockResponse.Builder().code(204).build());
+    server.enqueue(new MockResponse.Builder().code(204).build());
+    server.enqueue(new MockResponse.Builder().code(204).build());
+    assertEquals("", client.delete("/posts/{id}", 1).send(String.class).body());
+    assertEquals(0, client.delete("/posts/{id}", 1).send(byte[].class).body().length);
+    assertNull(client.delete("/posts/{id}", 1).send(Post.class).body());
+  }
 }

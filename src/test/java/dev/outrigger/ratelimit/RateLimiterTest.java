@@ -238,4 +238,14 @@ class RateLimiterTest {
     assertTrue(l.tryAcquire(5));
     assertFalse(l.tryAcquire(), "no 11th permit from a wrapped refill");
   }
+
+  @Test
+  void aNullKeyIsRefusedByEveryKeyedMethodAlike() {
+    // acquire(null, ...) used to take from the unkeyed bucket where tryAcquire(null, ...) threw.
+    RateLimiter limiter = RateLimiter.of(RateLimit.perSecond(10).burst(3), () -> 0L);
+    assertThrows(NullPointerException.class, () -> limiter.tryAcquire(null, 1));
+    assertThrows(NullPointerException.class,
+        () -> limiter.acquire(null, 1, Duration.ofSeconds(1)));
+    assertTrue(limiter.tryAcquire(3), "the unkeyed bucket was left full");
+  }
 }

@@ -5,6 +5,7 @@ import dev.outrigger.CallInterceptor;
 import dev.outrigger.DeserializationException;
 import dev.outrigger.TransportException;
 import dev.outrigger.internal.Closing;
+import dev.outrigger.internal.Durations;
 import dev.outrigger.internal.Failures;
 import dev.outrigger.internal.KeepsClock;
 import dev.outrigger.internal.NanoClock;
@@ -87,7 +88,8 @@ public final class Transport implements CallInterceptor, KeepsClock {
     this.okhttp = okhttp;
     this.trustRecent = trustRecent;
     this.bodyInPlace = bodyInPlace;
-    this.attemptTimeoutNanos = attemptTimeout == null ? 0 : attemptTimeout.toNanos();
+    this.attemptTimeoutNanos =
+        attemptTimeout == null ? 0 : Durations.saturatedNanos(attemptTimeout);
     this.maxResponseBytes = maxResponseBytes;
     this.deadlineHeader = deadlineHeader;
   }

@@ -1,5 +1,7 @@
 package dev.outrigger.internal.retry;
 
+import static dev.outrigger.internal.Durations.saturatedNanos;
+
 import dev.outrigger.ApiException;
 import dev.outrigger.CallInterceptor;
 import dev.outrigger.CallListener;
@@ -326,14 +328,6 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
 
   private static long remainingNanos(Deadline deadline) {
     return deadline == null ? Long.MAX_VALUE : deadline.remainingNanos();
-  }
-
-  static long saturatedNanos(Duration d) {
-    try {
-      return d.toNanos();
-    } catch (ArithmeticException e) {
-      return d.isNegative() ? 0 : Long.MAX_VALUE;
-    }
   }
 
   /** A short human duration: {@code 250ms}, {@code 1.5s}, {@code 120s}. */
