@@ -65,9 +65,11 @@ public final class ApiRequest {
 
   /**
    * Adds query parameter {@code name=value}, both percent-encoded; a null value adds the bare
-   * name.
+   * name. An {@code Iterable} or an array adds the parameter once per element, in order
+   * ({@code query("id", List.of(1, 2))} is {@code ?id=1&id=2}, as Retrofit sends it), and
+   * nothing when empty.
    *
-   * @throws IllegalArgumentException if {@code name} is null or empty
+   * @throws IllegalArgumentException if {@code name} is null or empty, or an element is null
    */
   public ApiRequest query(String name, Object value) {
     if (name == null || name.isEmpty()) {
@@ -76,8 +78,23 @@ public final class ApiRequest {
     if (url == null) {
       url = resolved.newBuilder();
     }
-    url.addQueryParameter(name, value == null ? null : String.valueOf(value));
+    if (value instanceof Iterable<?> values) {
+      values.forEach(v -> addQuery(name, v));
+    } else if (value != null && value.getClass().isArray()) {
+      for (int i = 0; i < java.lang.reflect.Array.getLength(value); i++) {
+        addQuery(name, java.lang.reflect.Array.get(value, i));
+      }
+    } else {
+      url.addQueryParameter(name, value == null ? null : String.valueOf(value));
+    }
     return this;
+  }
+
+  private void addQuery(String name, Object element) {
+    if (element == null) {
+      throw new IllegalArgumentException("query parameter '" + name + "' has a null element");
+    }
+    url.addQueryParameter(name, String.valueOf(element));
   }
 
   /**

@@ -120,6 +120,17 @@ class ApiClientTest {
   }
 
   @Test
+  void aCollectionOrArrayAddsTheParameterOncePerElement() throws Exception {
+    server.enqueue(json("{}"));
+    client.get("/search").query("id", List.of(1, 2)).query("tag", new String[] {"a b", "c"})
+        .query("none", List.of()).query("n", new int[] {7}).execute(Void.class);
+    assertEquals("id=1&id=2&tag=a%20b&tag=c&n=7", server.takeRequest().getUrl().encodedQuery());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> client.get("/search").query("id", java.util.Arrays.asList(1, null)));
+    assertTrue(e.getMessage().contains("'id' has a null element"), e.getMessage());
+  }
+
+  @Test
   void rejectsPathTemplatesWhoseArgumentsDoNotMatch() {
     IllegalArgumentException tooFew = assertThrows(IllegalArgumentException.class,
         () -> client.get("/posts/{id}/{sub}", 1));
