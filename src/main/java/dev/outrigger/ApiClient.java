@@ -446,7 +446,7 @@ public final class ApiClient implements AutoCloseable {
       req.attributes().forEach(ctx::attribute);
     }
 
-    Request request = request(req, method, url, key);
+    Request request = request(req, method, url, key, idempotent);
     listener.callStart(ctx);
     if (userListeners) {
       ctx.staleClock();
@@ -488,8 +488,12 @@ public final class ApiClient implements AutoCloseable {
     return Duration.ofNanos(clock.nanoTime() - ctx.startNanos());
   }
 
-  /** The OkHttp request of {@code req}: its GET template when nothing was added to it. */
-  private Request request(ApiRequest req, String method, HttpUrl url, String key) {
+  /**
+   * The OkHttp request of {@code req}: its GET template when nothing was added to it. One that
+   * is not {@code idempotent} is tagged to be sent once ({@link NetworkInterceptor#SEND_ONCE}).
+   */
+  private Request request(
+      ApiRequest req, String method, HttpUrl url, String key, boolean idempotent) {
     Headers headers = req.headers();
     RequestBody body = req.body();
     Request template = req.template();
@@ -511,6 +515,9 @@ public final class ApiClient implements AutoCloseable {
     if (body == null && (method.equals("POST") || method.equals("PUT")
         || method.equals("PATCH"))) {
       body = RequestBody.create(new byte[0], null);
+    }
+    if (!idempotent) {
+      rb.tag(NetworkInterceptor.SEND_ONCE, NetworkInterceptor.SEND_ONCE_VALUE);
     }
     return rb.method(method, body).build();
   }

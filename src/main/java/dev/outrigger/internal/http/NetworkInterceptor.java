@@ -3,6 +3,7 @@ package dev.outrigger.internal.http;
 import dev.outrigger.internal.Redactor;
 import dev.outrigger.internal.retry.FollowUpGuard;
 import java.io.IOException;
+import java.net.ProtocolException;
 import java.util.ArrayList;
 import java.util.List;
 import kotlin.jvm.JvmClassMappingKt;
@@ -37,6 +38,18 @@ import org.slf4j.LoggerFactory;
  *       origin carries them again.
  *   <li>It keeps OkHttp from re-sending the request on its own after a {@code 503}
  *       ({@link FollowUpGuard#guard}).
+ *   <li>It keeps a request that must be sent once ({@link #SEND_ONCE}: not idempotent, and the
+ *       caller did not opt in) from going again where it already went within the attempt. OkHttp
+ *       writes more than one request in one call when it follows a redirect, answers a
+ *       {@code 401} or {@code 407} through an {@code Authenticator}, re-sends on its own (a
+ *       {@code 408}, when an interceptor turned {@code retryOnConnectionFailure} back on), or
+ *       when an OkHttp interceptor of the user's proceeds again. A redirect to another URL, and
+ *       the answer to a {@code 401} or {@code 407}, go (the server said it did not act on the
+ *       request); a request to a method and URL already sent fails instead, as a
+ *       {@link ProtocolException}, before it is written: a redirect loop, or a re-send after a
+ *       failure or any other status.
+ *   <li>It logs each request OkHttp writes after the first within an attempt (DEBUG): the
+ *       client's log line for the attempt names the request it began with.
  * </ul>
  */
 public final class NetworkInterceptor implements Interceptor {
@@ -81,6 +94,36 @@ public final class NetworkInterceptor implements Interceptor {
 
   private static final KClass<Origin> ORIGIN_TAG = JvmClassMappingKt.getKotlinClass(Origin.class);
 
+  /** The tag of a request that must reach the server once: see {@link #SEND_ONCE}. */
+  public static final class SendOnce {
+    private SendOnce() {}
+  }
+
+  /** Its key. */
+  public static final KClass<SendOnce> SEND_ONCE =
+      JvmClassMappingKt.getKotlinClass(SendOnce.class);
+
+  /** The value to tag a request with: {@code builder.tag(SEND_ONCE, SEND_ONCE_VALUE)}. */
+  public static final SendOnce SEND_ONCE_VALUE = new SendOnce();
+
+  /** What a call of a {@link #SEND_ONCE} request has written, and the last status it got. */
+  private static final class Sent implements Function0<Sent> {
+    private final List<String> targets = new ArrayList<>(2);
+    /** The status of the latest request's answer; 0 when it failed (or none came yet). */
+    private int lastStatus;
+
+    @Override
+    public Sent invoke() {
+      return this;
+    }
+
+    private static String target(Request r) {
+      return r.method() + " " + r.url();
+    }
+  }
+
+  private static final KClass<Sent> SENT_TAG = JvmClassMappingKt.getKotlinClass(Sent.class);
+
   private final Redactor redactor;
 
   /** An interceptor that treats the headers {@code redactor} masks as credentials. */
@@ -97,6 +140,7 @@ public final class NetworkInterceptor implements Interceptor {
   public Response intercept(Chain chain) throws IOException {
     Call call = chain.call();
     Request request = chain.request();
+    Sent sent;
     if (call.tag(WRITTEN_TAG) == null) {
       // The call's first request (not a redirect's): if its pooled connection was closed by the
       // server while idle, fail before writing, so the transport can send it again at once.
@@ -106,6 +150,7 @@ public final class NetworkInterceptor implements Interceptor {
       if (url != asked && !sameOrigin(url, asked)) {
         call.tag(ORIGIN_TAG, new Origin(url));
       }
+      sent = request.tag(SEND_ONCE) != null ? call.tag(SENT_TAG, new Sent()) : null;
       call.tag(WRITTEN_TAG, Written.INSTANCE);
     } else {
       Origin moved = call.tag(ORIGIN_TAG);
@@ -113,8 +158,41 @@ public final class NetworkInterceptor implements Interceptor {
       if (!sameOrigin(request.url(), first)) {
         request = withoutCredentials(request);
       }
+      sent = call.tag(SENT_TAG);
+      if (sent != null) {
+        refuseSendingAgain(sent, request);
+      }
+      if (log.isDebugEnabled()) {
+        log.debug("{} {}: sent by OkHttp within the attempt (a redirect, an authenticator, an "
+            + "OkHttp interceptor)", request.method(), redactor.url(request.url()));
+      }
     }
-    return FollowUpGuard.guard(chain.proceed(request));
+    if (sent != null) {
+      sent.targets.add(Sent.target(request));
+      sent.lastStatus = 0;
+    }
+    Response response = FollowUpGuard.guard(chain.proceed(request));
+    if (sent != null) {
+      sent.lastStatus = response.code();
+    }
+    return response;
+  }
+
+  /**
+   * Fails {@code request}, a follow-up within the call of a request that must be sent once,
+   * when it would go again to a method and URL the call already sent to, unless it answers a
+   * {@code 401} or {@code 407}.
+   */
+  private void refuseSendingAgain(Sent sent, Request request) throws ProtocolException {
+    if (sent.lastStatus == 401 || sent.lastStatus == 407
+        || !sent.targets.contains(Sent.target(request))) {
+      return;
+    }
+    throw new ProtocolException(request.method() + " " + redactor.url(request.url())
+        + " not sent again within the attempt (after "
+        + (sent.lastStatus == 0 ? "a failure" : "status " + sent.lastStatus)
+        + ", by a redirect loop, OkHttp or an OkHttp interceptor): it is not idempotent; give it "
+        + "an idempotencyKey(...) or retryable() if it may be sent more than once");
   }
 
   private static boolean sameOrigin(HttpUrl a, HttpUrl b) {
