@@ -152,6 +152,25 @@ class FollowUpResendTest {
   }
 
   @Test
+  void aReSendAfterA421GoesAsTheServerDidNotActOnTheRequest() throws IOException {
+    // OkHttp re-sends on 421 Misdirected Request over another (HTTP/2) connection; an OkHttp
+    // interceptor does the same here over HTTP/1.1.
+    AtomicInteger n = new AtomicInteger();
+    ApiClient c = client(r -> n.getAndIncrement() == 0 ? status(421, Map.of())
+        : status(201, Map.of()), b -> b.addOkHttpInterceptor(chain -> {
+          Response first = chain.proceed(chain.request());
+          if (first.code() != 421) {
+            return first;
+          }
+          first.close();
+          return chain.proceed(chain.request());
+        }));
+    assertEquals(201, c.post("/orders").body(BODY.getBytes(), "application/json")
+        .send(String.class).status());
+    assertEquals(2, posts());
+  }
+
+  @Test
   void aRedirectLoopOfAGetIsLeftToOkHttp() throws IOException {
     // Idempotent: a redirect to itself may be how a server sets a cookie; OkHttp's own limit
     // (20 follow-ups) ends a real loop, as before.

@@ -44,8 +44,8 @@ import org.slf4j.LoggerFactory;
  *       {@code 401} or {@code 407} through an {@code Authenticator}, re-sends on its own (a
  *       {@code 408}, when an interceptor turned {@code retryOnConnectionFailure} back on), or
  *       when an OkHttp interceptor of the user's proceeds again. A redirect to another URL, and
- *       the answer to a {@code 401} or {@code 407}, go (the server said it did not act on the
- *       request); a request to a method and URL already sent fails instead, as a
+ *       the answer to a {@code 401}, {@code 407} or {@code 421}, go (the server said it did not
+ *       act on the request); a request to a method and URL already sent fails instead, as a
  *       {@link ProtocolException}, before it is written: a redirect loop, or a re-send after a
  *       failure or any other status.
  *   <li>It logs each request OkHttp writes after the first within an attempt (DEBUG): the
@@ -181,11 +181,12 @@ public final class NetworkInterceptor implements Interceptor {
   /**
    * Fails {@code request}, a follow-up within the call of a request that must be sent once,
    * when it would go again to a method and URL the call already sent to, unless it answers a
-   * {@code 401} or {@code 407}.
+   * {@code 401}, a {@code 407} or (on another connection) a {@code 421}: statuses that say the
+   * server did not act on the request.
    */
   private void refuseSendingAgain(Sent sent, Request request) throws ProtocolException {
-    if (sent.lastStatus == 401 || sent.lastStatus == 407
-        || !sent.targets.contains(Sent.target(request))) {
+    int last = sent.lastStatus;
+    if (last == 401 || last == 407 || last == 421 || !sent.targets.contains(Sent.target(request))) {
       return;
     }
     throw new ProtocolException(request.method() + " " + redactor.url(request.url())
