@@ -1,5 +1,10 @@
 package dev.outrigger.redis;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.outrigger.RateLimit;
 import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
@@ -131,6 +136,27 @@ public final class RedisFixture implements BeforeAllCallback, AfterAllCallback {
       }
       Files.deleteIfExists(dir);
     }
+  }
+
+  /**
+   * Checks that {@code via} (a store reaching this Redis another way: a socket, a Sentinel)
+   * shares its buckets with {@code direct} (one reaching it by TCP): two permits of a burst of
+   * two through {@code via}, answered by Redis, the bucket's key in this Redis, and none left for
+   * {@code direct}.
+   */
+  public void assertSharesBuckets(RedisRateLimitStore via, RedisRateLimitStore direct,
+      String how) throws Exception {
+    command("FLUSHALL");
+    RateLimit limit = RateLimit.perSecond(1).burst(2);
+    assertEquals(0, via.reserve("k", limit, 1, 0),
+        "first permit " + how);
+    assertEquals(0, via.reserve("k", limit, 1, 0),
+        "second permit " + how);
+    assertFalse(via.degraded(), "answered by Redis " + how);
+    assertEquals(":1", command("EXISTS " + via.redisKey("k")),
+        "the bucket's key in this Redis");
+    assertTrue(direct.reserve("k", limit, 1, 0) < 0,
+        "a permit beyond the shared burst, reaching the same Redis by TCP");
   }
 
   /** The Unix socket the server listens on ({@link #withUnixSocket()} only). */

@@ -1,11 +1,8 @@
 package dev.outrigger.redis;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import dev.outrigger.RateLimit;
 import io.lettuce.core.resource.Transports;
 import java.time.Duration;
 import java.util.Locale;
@@ -41,20 +38,12 @@ class RedisSocketTest {
 
   @Test
   void aStoreOnAUnixSocketSharesTheBucketsOfThatRedisAndNamesTheSocket() throws Exception {
-    redis.command("FLUSHALL");
-    RateLimit limit = RateLimit.perSecond(1).burst(2);
     String path = redis.socket().toString();
     try (RedisRateLimitStore socket = RedisRateLimitStore.builder("redis-socket://" + path)
             .timeout(Duration.ofSeconds(1)).build();
         RedisRateLimitStore tcp = RedisRateLimitStore.builder(redis.uri())
             .timeout(Duration.ofSeconds(1)).build()) {
-      assertEquals(0, socket.reserve("k", limit, 1, 0), "first permit through the socket");
-      assertEquals(0, socket.reserve("k", limit, 1, 0), "second permit through the socket");
-      assertFalse(socket.degraded(), "a store answered through the socket");
-      assertEquals(":1", redis.command("EXISTS " + socket.redisKey("k")),
-          "the bucket's key in the Redis behind the socket");
-      // The burst is spent in that Redis: a store reaching it over TCP gets no permit now.
-      assertTrue(tcp.reserve("k", limit, 1, 0) < 0, "a permit beyond the shared burst");
+      redis.assertSharesBuckets(socket, tcp, "through the socket");
       assertTrue(socket.toString().startsWith("RedisRateLimitStore[" + path + ","),
           socket.toString());
     }
