@@ -7,7 +7,7 @@ import java.util.function.Supplier;
  * Supplies the {@code Authorization} header for every attempt. When the server answers 401, the
  * client asks once for a fresh value ({@code refresh = true}) and sends the attempt again; a
  * second 401 is returned to the caller. The value is never logged and never appears in exception
- * messages; OkHttp drops it on a redirect to another host.
+ * messages; it is not sent on a redirect to another origin (scheme, host or port).
  */
 @FunctionalInterface
 public interface Auth {

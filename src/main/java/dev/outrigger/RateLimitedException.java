@@ -5,7 +5,10 @@ import java.time.Duration;
 /**
  * A rate limit refused a permit: the wait for it could not fit in the caller's deadline (or the
  * standalone {@link RateLimiter}'s timeout), or more permits were asked than the burst allows.
- * Nothing was consumed. {@link #wouldWait()} says how long the wait would have been.
+ * Nothing was consumed. {@link #wouldWait()} says how long the wait would have been; it is null
+ * when no wait would do: more permits than the burst, a refusal by the client-side throttle, or
+ * by a shared store (Redis did not answer in the time the call had left, or it is down and the
+ * store fails fast).
  */
 public class RateLimitedException extends ApiException {
   private static final long serialVersionUID = 1L;

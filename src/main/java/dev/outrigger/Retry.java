@@ -112,7 +112,8 @@ public final class Retry {
   }
 
   /**
-   * No retries: every call is sent once. Its withers apply as to any policy:
+   * No retries: the retry policy sends every call once (an {@code Auth} refresh after a 401
+   * still sends it again, as its own pass). Its withers apply as to any policy:
    * {@code none().maxAttempts(3)} retries, with no backoff between attempts.
    */
   public static Retry none() {
