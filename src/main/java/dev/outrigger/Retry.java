@@ -257,10 +257,16 @@ public final class Retry {
   /**
    * Decides from the status alone which responses are retried, replacing the default statuses
    * (408, 429, 500, 502, 503, 504). Applies to every status, 2xx included; a 2xx response that
-   * runs out of attempts is returned as is. {@link #retryOnResponse} takes precedence.
+   * runs out of attempts is returned as is. One of this and {@link #retryOnResponse} decides.
+   *
+   * @throws IllegalArgumentException if {@link #retryOnResponse} is set: it would decide alone
    */
   public Retry retryOnStatus(IntPredicate retryOnStatus) {
     Objects.requireNonNull(retryOnStatus, "retryOnStatus");
+    if (this.retryOnResponse != null) {
+      throw new IllegalArgumentException("retryOnStatus cannot be set beside retryOnResponse, "
+          + "which decides from the whole response alone: test the status in retryOnResponse");
+    }
     Values v = values();
     v.retryOnStatus = retryOnStatus;
     return new Retry(v);
@@ -270,9 +276,15 @@ public final class Retry {
    * Decides from the whole response (status, headers, buffered body) which responses are
    * retried, replacing the status rules. The predicate may read the body with
    * {@link Response#peekBody(long)}; it must not close the response.
+   *
+   * @throws IllegalArgumentException if {@link #retryOnStatus} is set: this would replace it
    */
   public Retry retryOnResponse(Predicate<? super Response> retryOnResponse) {
     Objects.requireNonNull(retryOnResponse, "retryOnResponse");
+    if (this.retryOnStatus != null) {
+      throw new IllegalArgumentException("retryOnResponse cannot be set beside retryOnStatus, "
+          + "which it would replace: test the status in retryOnResponse (r.code()) instead");
+    }
     Values v = values();
     v.retryOnResponse = retryOnResponse;
     return new Retry(v);

@@ -107,6 +107,17 @@ class RetryConfigTest {
   }
 
   @Test
+  void aStatusRuleAndAResponseRuleAreNotSetTogether() {
+    // One of the two decides: setting both silently dropped the status rule.
+    IllegalArgumentException both = assertThrows(IllegalArgumentException.class,
+        () -> base.retryOnStatus(st -> st == 503).retryOnResponse(r -> true));
+    assertTrue(both.getMessage().contains("test the status in retryOnResponse"),
+        both.getMessage());
+    assertThrows(IllegalArgumentException.class,
+        () -> base.retryOnResponse(r -> true).retryOnStatus(st -> st == 503));
+  }
+
+  @Test
   void nullsAreRejectedNamingTheArgument() {
     assertThrows(NullPointerException.class, () -> base.jitter(null));
     assertThrows(NullPointerException.class, () -> base.random(null));
