@@ -135,6 +135,8 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     // own timeout (60 s by default): a connection's handshake, and a Sentinel lookup.
     this.uri = RedisUris.parse(b.redisUri);
     uri.setTimeout(b.connectTimeout);
+    // Lettuce connects to each Sentinel with that Sentinel's own URI and its timeout.
+    uri.getSentinels().forEach(sentinel -> sentinel.setTimeout(b.connectTimeout));
     this.where = RedisUris.where(uri);
     this.prefix = b.keyPrefix;
     this.timeoutNanos = b.timeout.toNanos();
@@ -220,11 +222,34 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
             + ", which Redis at " + where + " does not have (see its 'databases' setting): "
             + "give a lower number");
       }
+      if (unknownMaster(e)) {
+        close();
+        int via = where.indexOf("via Sentinel ");
+        throw new IllegalArgumentException("redisUri names the master '"
+            + uri.getSentinelMasterId() + "', which Sentinel ("
+            + (via < 0 ? where : where.substring(via + "via Sentinel ".length()))
+            + ") does not know: give the name of a master in its 'sentinel monitor' lines");
+      }
       failed(e, nanos.getAsLong());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       failed(new StoreFailure("interrupted while connecting", e), nanos.getAsLong());
     }
+  }
+
+  /**
+   * Whether a Sentinel answered that it knows no master of the URI's name (Lettuce: "Cannot
+   * provide redisAddress using sentinel for masterId ..."), which no reconnection would change.
+   * A Sentinel that is down fails otherwise ("Cannot connect to a Redis Sentinel").
+   */
+  private static boolean unknownMaster(StoreFailure e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t.getMessage() != null
+          && t.getMessage().contains("Cannot provide redisAddress using sentinel for masterId")) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Whether Redis refused to select the URI's database (SELECT's "DB index is out of range"). */
@@ -441,15 +466,38 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
       throws StoreFailure, InterruptedException {
     StatefulRedisConnection<String, String> c = connection(deadline);
     try {
-      return await(c.async().evalsha(BucketScript.SHA1, ScriptOutputType.MULTI, ks.redisKeys,
-          args), deadline);
-    } catch (StoreFailure e) {
-      if (!(e.getCause() instanceof RedisNoScriptException)) {
-        throw e;
+      try {
+        return await(c.async().evalsha(BucketScript.SHA1, ScriptOutputType.MULTI, ks.redisKeys,
+            args), deadline);
+      } catch (StoreFailure e) {
+        if (!(e.getCause() instanceof RedisNoScriptException)) {
+          throw e;
+        }
+        // Redis restarted or its script cache was flushed: EVAL loads the script again.
+        return await(c.async().eval(BucketScript.SOURCE, ScriptOutputType.MULTI, ks.redisKeys,
+            args), deadline);
       }
-      // Redis restarted or its script cache was flushed: EVAL loads the script again.
-      return await(c.async().eval(BucketScript.SOURCE, ScriptOutputType.MULTI, ks.redisKeys,
-          args), deadline);
+    } catch (StoreFailure e) {
+      dropIfNotWritable(c, e);
+      throw e;
+    }
+  }
+
+  /**
+   * Closes {@code c} when {@code e} says its node no longer takes writes ({@code READONLY}: a
+   * replica now, as after a failover or a {@code REPLICAOF}; {@code MASTERDOWN}): the next
+   * question connects again, through Sentinel to the master it names now. Kept open, the
+   * connection would be asked for ever, the store on its fallback.
+   */
+  private static void dropIfNotWritable(StatefulRedisConnection<String, String> c,
+      StoreFailure e) {
+    for (Throwable t = e.getCause(); t != null; t = t.getCause()) {
+      String m = t.getMessage();
+      if (t instanceof RedisCommandExecutionException && m != null
+          && (m.startsWith("READONLY") || m.startsWith("MASTERDOWN"))) {
+        c.closeAsync();
+        return;
+      }
     }
   }
 
@@ -518,9 +566,7 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
       return timedOut(f, cancel);
     } catch (ExecutionException e) {
       Throwable cause = e.getCause() == null ? e : e.getCause();
-      String why = cause.getMessage() != null ? cause.getMessage()
-          : cause.getClass().getSimpleName();
-      throw new StoreFailure(why, cause);
+      throw new StoreFailure(reason(cause), cause);
     } catch (java.util.concurrent.CancellationException e) {
       throw new StoreFailure("cancelled", e);
     } catch (InterruptedException e) {
@@ -529,6 +575,19 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
       }
       throw e;
     }
+  }
+
+  /**
+   * What went wrong, for a log line: the first message down the cause chain (Lettuce wraps a
+   * Sentinel's "no such master" in an exception of its own with none), else the class's name.
+   */
+  private static String reason(Throwable failure) {
+    for (Throwable t = failure; t != null; t = t.getCause()) {
+      if (t.getMessage() != null && !t.getMessage().isBlank()) {
+        return t.getMessage();
+      }
+    }
+    return failure.getClass().getSimpleName();
   }
 
   private <T> T timedOut(Future<T> f, boolean cancel) throws StoreFailure {

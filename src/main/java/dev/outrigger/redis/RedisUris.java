@@ -74,7 +74,7 @@ final class RedisUris {
     String raw = text.trim();
     // Every message quotes this: everything from the scheme to the last '@' dropped, since a
     // password may hold any character.
-    String shown = Redactor.withoutUserInfo(raw);
+    String shown = shown(raw);
     boolean userInfo = !shown.equals(raw);
     int sep = raw.indexOf("://");
     if (sep < 0) {
@@ -103,6 +103,13 @@ final class RedisUris {
     String params = query < 0 ? ""
         : rest.substring(query + 1, fragment > query ? fragment : rest.length());
 
+    if (scheme.contains("socket") && !authority.isEmpty()) {
+      // Lettuce takes the socket's path from the first '/' after the authority: it reads
+      // redis-socket://var/run/redis.sock as /run/redis.sock.
+      throw bad(shown, "has '" + authority + "' before the socket's path, which Lettuce would "
+          + "not read as part of it: give the absolute path after three slashes, as in "
+          + "redis-socket:///var/run/redis.sock");
+    }
     String host = null;
     int port = RedisURI.DEFAULT_REDIS_PORT;
     Integer database = null;
@@ -231,7 +238,7 @@ final class RedisUris {
    */
   static void requireSocketTransport(String text, RedisURI uri) {
     if (uri.getSocket() != null && !Transports.NativeTransports.isDomainSocketSupported()) {
-      throw bad(Redactor.withoutUserInfo(text.trim()), "names a Unix socket, which Lettuce "
+      throw bad(shown(text.trim()), "names a Unix socket, which Lettuce "
           + "reaches only through netty's native transport: add io.netty:"
           + "netty-transport-native-epoll with the classifier of the platform (linux-x86_64, "
           + "linux-aarch_64) on Linux, or io.netty:netty-transport-native-kqueue on macOS, in "
@@ -298,6 +305,41 @@ final class RedisUris {
     } catch (URISyntaxException e) {
       return params;
     }
+  }
+
+  /**
+   * {@code raw} as messages may quote it: without its user info, and with the values of query
+   * parameters that name secrets ({@code password}, {@code token}, ...) masked. The user info is
+   * what {@link URI} reads as such when it reads the URI as a host and port; only text it cannot
+   * read that way loses everything up to its last {@code @} (a password may hold any character),
+   * so an {@code @} in the query of a well-formed URI is kept.
+   */
+  static String shown(String raw) {
+    String s;
+    try {
+      URI u = new URI(raw);
+      s = u.getHost() == null ? Redactor.withoutUserInfo(raw)
+          : u.getRawUserInfo() == null ? raw
+          : raw.replaceFirst(Pattern.quote(u.getRawUserInfo() + "@"), "");
+    } catch (URISyntaxException e) {
+      s = Redactor.withoutUserInfo(raw);
+    }
+    int q = s.indexOf('?');
+    if (q < 0) {
+      return s;
+    }
+    int hash = s.indexOf('#', q);
+    String query = hash < 0 ? s.substring(q + 1) : s.substring(q + 1, hash);
+    StringBuilder sb = new StringBuilder(s.length()).append(s, 0, q + 1);
+    String[] params = query.split("&", -1);
+    for (int i = 0; i < params.length; i++) {
+      String p = params[i];
+      int eq = p.indexOf('=');
+      sb.append(i == 0 ? "" : "&").append(eq >= 0
+          && Redactor.DEFAULTS.isSecretQuery(decoded(p.substring(0, eq)))
+          ? p.substring(0, eq + 1) + Redactor.MASK : p);
+    }
+    return sb.append(hash < 0 ? "" : s.substring(hash)).toString();
   }
 
   private static String quoteScheme(String scheme) {

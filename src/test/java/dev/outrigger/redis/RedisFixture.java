@@ -183,8 +183,9 @@ public final class RedisFixture implements BeforeAllCallback, AfterAllCallback {
     }
     Path log = Path.of("target", "redis-" + port + ".log");
     Files.createDirectories(log.getParent());
-    if ((unixSocket || master != null) && dir == null) {
-      // Short: a Unix socket's path holds at most 107 bytes.
+    if (dir == null) {
+      // Its files (a replica's copy of its master's data, a socket, Sentinel's configuration)
+      // stay out of the working directory. Short: a Unix socket's path holds at most 107 bytes.
       dir = Files.createTempDirectory(Path.of("/tmp"), "outrigger-redis");
     }
     List<String> args = new ArrayList<>(List.of(binary.toString()));
@@ -196,7 +197,7 @@ public final class RedisFixture implements BeforeAllCallback, AfterAllCallback {
       args.addAll(List.of(conf.toString(), "--sentinel"));
     } else {
       args.addAll(List.of("--bind", "127.0.0.1", "--port", Integer.toString(port), "--save", "",
-          "--appendonly", "no"));
+          "--appendonly", "no", "--dir", dir.toString()));
       if (unixSocket) {
         args.addAll(List.of("--unixsocket", socket().toString(), "--unixsocketperm", "700"));
       }

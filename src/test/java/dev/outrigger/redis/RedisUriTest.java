@@ -186,4 +186,31 @@ class RedisUriTest {
     assertEquals(2, RedisUris.parse("redis-sentinel://s1:26379,s2/0#primary")
         .getSentinels().size());
   }
+
+  // What the text says, not what a lenient reading would make of it.
+
+  @Test
+  void anUnknownParameterHoldingASecretIsRefusedWithoutShowingIt() {
+    // Redactor.DEFAULT_QUERY masks ?password= in every HTTP URL Outrigger shows; not here.
+    refused("redis://host?password=s3cret", "parameter 'password'");
+    refused("redis://host/0?db=1&token=s3cret", "parameter 'token'");
+  }
+
+  @Test
+  void anAtSignInTheQueryIsNotTakenForUserInfo() {
+    // Valid (RFC 3986 allows '@' in a query) and read by Lettuce as clientName "orders@pod-7".
+    RedisURI uri = RedisUris.parse("redis://10.0.0.5:6379?clientName=orders@pod-7");
+    assertEquals("10.0.0.5", uri.getHost());
+    assertEquals("orders@pod-7", uri.getClientName());
+  }
+
+  @Test
+  void aSocketPathLettuceWouldReadAsAnotherPathIsRefused() {
+    // Lettuce reads redis-socket://var/run/redis.sock as the socket /run/redis.sock.
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> RedisUris.parse("redis-socket://var/run/redis.sock"),
+        () -> "accepted, as the socket " + RedisUris.where(
+            RedisUris.parse("redis-socket://var/run/redis.sock")));
+    assertTrue(e.getMessage().contains("redis-socket:///"), e.getMessage());
+  }
 }

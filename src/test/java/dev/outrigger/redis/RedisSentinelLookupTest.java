@@ -1,0 +1,103 @@
+package dev.outrigger.redis;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.outrigger.LogCapture;
+import dev.outrigger.RateLimit;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/** Finding the master through Sentinel: the lookup's timeout, and what the store says of it. */
+class RedisSentinelLookupTest {
+  @RegisterExtension
+  @Order(1)
+  static final RedisFixture master = new RedisFixture();
+
+  @RegisterExtension
+  @Order(2)
+  static final RedisFixture sentinel = RedisFixture.sentinelOf(master, "mymaster");
+
+  private static final RateLimit LIMIT = RateLimit.perSecond(1000).burst(1000);
+
+  /**
+   * README: connectTimeout "bounds Lettuce's handshake and a Sentinel lookup as well (Lettuce's
+   * own default is 60 s)". A Sentinel that accepts and never answers holds the store's one
+   * pending connect for Lettuce's 60 s: no second connection is tried in the meantime.
+   */
+  @Test
+  void aSentinelWhoseHandshakeIsNeverAnsweredIsGivenUpAfterTheConnectTimeout()
+      throws Exception {
+    try (ServerSocket silent = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+      List<Socket> accepted = new CopyOnWriteArrayList<>();
+      Thread.ofVirtual().start(() -> {
+        try {
+          while (true) {
+            accepted.add(silent.accept());
+          }
+        } catch (IOException closed) {
+          // done
+        }
+      });
+      try (RedisRateLimitStore store = RedisRateLimitStore.builder(
+              "redis-sentinel://127.0.0.1:" + silent.getLocalPort() + "#mymaster")
+          .timeout(Duration.ofMillis(20)).probeInterval(Duration.ofMillis(50))
+          .connectTimeout(Duration.ofMillis(300)).build()) {
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (accepted.size() < 2 && System.nanoTime() - end < 0) {
+          store.reserve("k", LIMIT, 1, 0);
+          Thread.sleep(10);
+        }
+        assertEquals(2, Math.min(2, accepted.size()), "Sentinel connections tried within 5 s "
+            + "(connectTimeout 300 ms) when the first handshake is never answered");
+      } finally {
+        for (Socket s : accepted) {
+          s.close();
+        }
+      }
+    }
+  }
+
+  /**
+   * A master name the Sentinel does not know: no reconnection would change it, so build()
+   * refuses it, as it refuses a database Redis does not have (before, the store started on its
+   * fallback for good, its WARN saying only "(RedisConnectionException)").
+   */
+  @Test
+  void aMasterTheSentinelDoesNotKnowFailsTheBuildSayingSo() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> RedisRateLimitStore.builder("redis-sentinel://127.0.0.1:" + sentinel.port()
+            + "#nosuch").build());
+    assertTrue(e.getMessage().contains("master 'nosuch'"), e.getMessage());
+    assertTrue(e.getMessage().contains("127.0.0.1:" + sentinel.port()), e.getMessage());
+  }
+
+  /** A Sentinel that is down: the store starts on its fallback, its WARN saying why. */
+  @Test
+  void aSentinelThatIsDownIsSaidSoInTheWarning() throws Exception {
+    int unused;
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      unused = s.getLocalPort();
+    }
+    try (LogCapture logs = new LogCapture();
+        RedisRateLimitStore store = RedisRateLimitStore.builder(
+            "redis-sentinel://127.0.0.1:" + unused + "#mymaster")
+            .connectTimeout(Duration.ofMillis(500)).build()) {
+      assertTrue(store.degraded());
+      String warn = logs.all();
+      assertFalse(warn.contains("(RedisConnectionException)"), warn);
+      assertTrue(warn.contains("Cannot connect"), warn);
+    }
+  }
+}
