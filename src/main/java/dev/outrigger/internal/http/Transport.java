@@ -132,7 +132,7 @@ public final class Transport implements CallInterceptor, KeepsClock {
     Request request = chain.request();
     if (deadlineHeader != null) {
       request = request.newBuilder()
-          .header(deadlineHeader, DeadlineHeaders.format(deadlineHeader, remaining)).build();
+          .header(deadlineHeader, DeadlineHeaders.format(deadlineHeader, timeout)).build();
     }
     Call call = okhttp.newCall(request);
 

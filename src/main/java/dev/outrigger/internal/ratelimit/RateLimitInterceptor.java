@@ -83,7 +83,9 @@ public final class RateLimitInterceptor implements CallInterceptor, KeepsClock {
     long r;
     CallListener listener = listenerOf(ctx);
     try {
-      r = engine.acquire(key, 1, left, clock, now, ctx);
+      // A wait that would take all the time left ends in the deadline's failure after it:
+      // refused at once instead, as a backoff that does not fit is (hence left - 1).
+      r = engine.acquire(key, 1, Math.max(0, left - 1), clock, now, ctx);
     } catch (InterruptedException e) {
       // A wait cut short (the caller's interrupt, or close()) is a wait all the same.
       RealCallContext.staleClock(ctx);

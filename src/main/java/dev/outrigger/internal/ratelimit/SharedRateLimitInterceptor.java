@@ -60,7 +60,8 @@ public final class SharedRateLimitInterceptor implements CallInterceptor {
     CallListener listener = ctx.listener();
     long r;
     try {
-      r = store.reserve(key, limit, 1, Math.max(0, left));
+      // As the local limit: a wait taking all the time left is refused at once.
+      r = store.reserve(key, limit, 1, Math.max(0, left - 1));
       if (r > 0 && r > ctx.deadline().remainingNanos()) {
         r = -r; // the store's round trip ate the time the wait needed: the permit is lost
       } else if (r > 0) {

@@ -9,6 +9,7 @@ import dev.outrigger.CircuitOpenException;
 import dev.outrigger.Deadline;
 import dev.outrigger.DeadlineExceededException;
 import dev.outrigger.HttpStatusException;
+import dev.outrigger.RateLimitedException;
 import dev.outrigger.Retry;
 import dev.outrigger.TransportException;
 import dev.outrigger.internal.ExceptionAccess;
@@ -122,6 +123,17 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
         if (response != null) {
           return response;
         }
+        if (failure instanceof RateLimitedException refused && refused.wouldWait() != null
+            && !earlier.isEmpty()) {
+          // A retry whose wait for a permit cannot fit: as a backoff that cannot fit, the call
+          // ends with the failure it was retrying (the server's), saying why it stopped; the
+          // refusal goes with it.
+          ApiException last = earlier.remove(earlier.size() - 1);
+          last.addSuppressed(refused);
+          throw finish(last, earlier, attempt, ctx, "stopped: the wait for a rate-limit permit ("
+              + format(saturatedNanos(refused.wouldWait())) + ") does not fit in the "
+              + format(Math.max(0, remainingNanos(ctx.deadline()))) + " left of the deadline");
+        }
         throw finish(failure, earlier, attempt, ctx, null);
       }
 
@@ -193,6 +205,16 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
             : attempt + " (" + (retries + 1) + " of " + retry.maxAttempts() + " in this pass)";
         log.debug("{}: attempt {} failed ({}); retrying in {}", ctx.describe(), which, reason,
             format(delay));
+      }
+      long leftNow = remainingNanos(ctx.deadline());
+      if (delay >= leftNow) {
+        // A listener took the time the wait needed: no wait runs past the deadline.
+        earlier.remove(earlier.size() - 1);
+        if (budget != null) {
+          budget.refund(ctx.host(), withdrawn);
+        }
+        throw finish(last, earlier, attempt, ctx, "stopped: the next wait (" + format(delay)
+            + ") does not fit in the " + format(Math.max(0, leftNow)) + " left of the deadline");
       }
       try {
         Closing.sleep(ctx, clock, delay, "the backoff before attempt " + (attempt + 1));
@@ -341,7 +363,12 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
           : String.format(Locale.ROOT, "%.1fms", micros / 1000.0);
     }
     double s = nanos / 1e9;
-    return s == Math.rint(s) ? (long) s + "s" : String.format(Locale.ROOT, "%.3fs", s);
+    if (s == Math.rint(s)) {
+      return (long) s + "s";
+    }
+    // Millisecond precision, trailing zeros dropped: 1.8s, 2.25s, 1.001s.
+    return new java.math.BigDecimal(String.format(Locale.ROOT, "%.3f", s))
+        .stripTrailingZeros().toPlainString() + "s";
   }
 
   /** The budget, or null when off (for tests). */
