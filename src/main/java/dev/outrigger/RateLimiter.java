@@ -193,8 +193,10 @@ public final class RateLimiter {
   /**
    * Grants nothing to {@code key} for {@code pause} (cut to {@link RateLimit#maxPause()}), as a
    * server's {@code Retry-After} asks: waiters are pushed back by as much as the pause grows,
-   * in the same order, and when it ends one permit is ready and the rest refill at the rate.
-   * Overlapping pauses do not add up; only a later end moves anything.
+   * in the same order, and when it ends one permit is ready (unless a bucket emptied just before
+   * would not have refilled one by then anyway) and the rest refill at the rate. Overlapping
+   * pauses do not add up; only a later end moves anything; a change of the key's rate during it
+   * does not move its end.
    */
   public void pause(String key, Duration pause) {
     Objects.requireNonNull(key, "key");

@@ -58,6 +58,12 @@ public final class RealRateLimiter {
    * starts where the shared one stands.
    */
   private final java.util.Set<String> inOverflow = ConcurrentHashMap.newKeySet();
+  /**
+   * Whether a key took from the overflow bucket since it was last full without being recorded
+   * in {@link #inOverflow} (full): then every key that gets a bucket of its own starts where the
+   * shared one stands, as a recorded key does (stricter, never looser).
+   */
+  private volatile boolean overflowUntracked;
   private final ConcurrentHashMap<String, Adapted> adapted = new ConcurrentHashMap<>();
   private final AtomicLong version = new AtomicLong();
   private final AtomicLong nextSweep;
@@ -408,6 +414,8 @@ public final class RealRateLimiter {
     if (!ownRate && buckets.size() >= max) {
       if (inOverflow.size() < Math.max(MAX_OVERFLOW_KEYS, max)) {
         inOverflow.add(key);
+      } else if (!inOverflow.contains(key) && !overflowUntracked) {
+        overflowUntracked = true;
       }
       return overflow;
     }
@@ -415,7 +423,7 @@ public final class RealRateLimiter {
     // still paused if the server paused it there (even if it has a rate of its own by now).
     // Any other key starts full: what other keys did in the shared bucket is not its own.
     TokenBucket fresh;
-    if (inOverflow.remove(key)) {
+    if (inOverflow.remove(key) | overflowUntracked) {
       TokenBucket shared = overflow;
       while (shared.successor != null) {
         shared = shared.successor;
@@ -446,9 +454,10 @@ public final class RealRateLimiter {
         buckets.remove(e.getKey(), b);
       }
     }
-    if (!inOverflow.isEmpty() && overflow.isFull(nowNanos)) {
+    if ((!inOverflow.isEmpty() || overflowUntracked) && overflow.isFull(nowNanos)) {
       // The shared bucket has refilled and is not paused: its keys owe nothing any more.
       inOverflow.clear();
+      overflowUntracked = false;
     }
   }
 

@@ -100,8 +100,30 @@ abstract sealed class TokenBucket permits TokenBucket.Single, TokenBucket.Multi 
   /** Replaces {@code expected} (a {@link #snapshot()}) by the terminal mark. */
   abstract boolean retire(long[] expected);
 
-  /** Gives a reservation's permits back if nothing was reserved after it; best effort. */
+  /**
+   * Gives a reservation's permits back if nothing was reserved after it; best effort. Server
+   * pauses since the reservation moved it back with the whole schedule: it is found where they
+   * moved it, and what is left after it is moved back the same way, but never to more than one
+   * permit stored when the latest pause ends.
+   */
   abstract boolean cancel(Reservation r);
+
+  /** Units the key's pauses moved the schedule back since {@code r} was made. */
+  final long movedSince(Reservation r) {
+    return bands.units(pause.shift() - r.shift0);
+  }
+
+  /**
+   * The state {@code prev} (before the reservation) moved by {@code moved}: never earlier than
+   * one permit stored at the end of the latest pause, when a pause came since.
+   */
+  final long movedBack(long prev, long moved, int band) {
+    if (moved == 0) {
+      return prev;
+    }
+    long oneLeft = bands.units(pause.until()) + bands.tau[band] - bands.interval[band];
+    return noMark(max(prev + moved, oneLeft));
+  }
 
   /** Permits available now; negative when that many are owed to waiters; null when retired. */
   final Long available(long nowNanos) {
@@ -144,7 +166,9 @@ abstract sealed class TokenBucket permits TokenBucket.Single, TokenBucket.Multi 
   /**
    * Pushes the schedule back by {@code extNanos} for a pause ending at {@code untilNanos}: no
    * permit before then, reserved permits shifted by the extension (their waiters learn of it
-   * from {@link PauseState#shift()}), and at most one permit stored when the pause ends.
+   * from {@link PauseState#shift()}), and at most one permit stored when the pause ends, at
+   * least one unless reservations or the bucket's own refill say later: the refill goes on
+   * during the pause (a bucket emptied just before it is not emptied again after it).
    *
    * @return false when this bucket is retired
    */
@@ -159,7 +183,8 @@ abstract sealed class TokenBucket permits TokenBucket.Single, TokenBucket.Multi 
       }
       long[] t = new long[s.length];
       for (int i = 0; i < s.length; i++) {
-        long shifted = max(s[i], now) + ext;
+        // Only reservations (a state beyond an empty bucket) move back with the pause.
+        long shifted = s[i] - now > bands.tau[i] ? s[i] + ext : s[i];
         long oneLeft = until + bands.tau[i] - bands.interval[i];
         t[i] = noMark(max(shifted, oneLeft));
       }
@@ -206,13 +231,19 @@ abstract sealed class TokenBucket permits TokenBucket.Single, TokenBucket.Multi 
   }
 
   private long[] convert(long[] s, Bands next, long nowNanos) {
-    long nowOld = bands.units(nowNanos);
+    // A server pause is time, not permits owed: the state is read as it will stand when the
+    // pause ends and carried over from there, so the pause ends when it ends whatever the new
+    // rate (read as a debt, it would be repaid at the new rate: longer when lowered, as an
+    // adaptive cut on the 429 that paused the key does, shorter when raised).
+    long until = pause.until();
+    long fromNanos = until - nowNanos > 0 ? until : nowNanos;
+    long nowOld = bands.units(fromNanos);
     // When the last reservation made so far will be served, if any is still waiting.
     long backlog = 0;
     for (int i = 0; i < s.length; i++) {
       backlog = Math.max(backlog, s[i] - bands.tau[i] - nowOld);
     }
-    long now = next.units(nowNanos);
+    long now = next.units(fromNanos);
     long[] t = new long[next.size()];
     List<RateLimit> oldBands = bands.limit.bandwidths();
     List<RateLimit> newBands = next.limit.bandwidths();
@@ -334,7 +365,9 @@ abstract sealed class TokenBucket permits TokenBucket.Single, TokenBucket.Multi 
 
     @Override
     boolean cancel(Reservation r) {
-      return TAT.compareAndSet(this, r.nextSingle, r.prevSingle);
+      long moved = movedSince(r);
+      return TAT.compareAndSet(this, noMark(r.nextSingle + moved),
+          movedBack(r.prevSingle, moved, 0));
     }
 
     @Override
@@ -437,7 +470,22 @@ abstract sealed class TokenBucket permits TokenBucket.Single, TokenBucket.Multi 
 
     @Override
     boolean cancel(Reservation r) {
-      return STATE.compareAndSet(this, r.nextMulti, r.prevMulti);
+      long moved = movedSince(r);
+      if (moved == 0) {
+        return STATE.compareAndSet(this, r.nextMulti, r.prevMulti);
+      }
+      long[] s = state;
+      if (s == RETIRED_STATE) {
+        return false;
+      }
+      long[] back = new long[s.length];
+      for (int i = 0; i < s.length; i++) {
+        if (s[i] != noMark(r.nextMulti[i] + moved)) {
+          return false; // reserved after it, or moved otherwise: keep it (best effort)
+        }
+        back[i] = movedBack(r.prevMulti[i], moved, i);
+      }
+      return STATE.compareAndSet(this, s, back);
     }
 
     @Override
