@@ -123,8 +123,8 @@ class RefusedRetryRefundTest {
   @Test
   void aRetryTheRateLimitRefusesGivesItsShareBack() {
     // The first attempt takes the only permit; the next comes a second later, past the
-    // deadline's 500 ms.
-    refusedRetryIsRefunded(RateLimitedException.class,
+    // deadline's 500 ms: the call ends with the 503 it was retrying, saying why it stopped.
+    refusedRetryIsRefunded(HttpStatusException.class,
         new RateLimitInterceptor(RateLimit.perSecond(1), clock));
   }
 }
