@@ -75,6 +75,7 @@ public final class ClientTestSupport {
   }
 
   /** Asserts no response body leaked and every connection of {@code client} is back idle. */
+  @SuppressWarnings("removal") // runFinalization: OkHttp reports leaked bodies from a cleaner
   public static void assertNoLeaks(ApiClient client) throws InterruptedException {
     // Leaked bodies are only noticed when the GC collects them.
     System.gc();

@@ -7,6 +7,7 @@ import java.time.Duration;
 import org.junit.jupiter.api.Test;
 
 /** build() checks the policies against each other and warns about combinations that cannot work. */
+@SuppressWarnings("try") // the clients are built for their build()-time warnings alone
 class PolicyCrossCheckTest {
   @Test
   void warnsWhenRetryBackoffsAloneExceedTheDeadline() {

@@ -24,6 +24,7 @@ import org.junit.jupiter.api.Timeout;
  * long" waits on a latch nobody counts down: only an interrupt ends it.
  */
 @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+@SuppressWarnings("try") // close() inside a try block on purpose: what it does is tested
 class FanOutFromInsideTest {
 
   private static String waitForInterrupt() throws InterruptedException {

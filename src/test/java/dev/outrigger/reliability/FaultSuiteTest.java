@@ -32,6 +32,7 @@ import org.junit.jupiter.api.Test;
  * Every fault production throws at a client, over real sockets, each with a precise
  * expectation: which exception, how many requests the server saw, how long it took at most.
  */
+@SuppressWarnings("try") // close() inside a try block on purpose: what it does is tested
 class FaultSuiteTest {
   /** Generous on 2 noisy cores: these bound "promptly", not a latency. */
   private static final long PROMPT_MS = 3_000;

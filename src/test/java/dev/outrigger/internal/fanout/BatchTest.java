@@ -12,6 +12,7 @@ import java.util.concurrent.CountDownLatch;
 import org.junit.jupiter.api.Test;
 
 /** The batch behind {@link FanOut}, driven directly where an interleaving must be exact. */
+@SuppressWarnings("try") // close() inside a try block on purpose: what it does is tested
 class BatchTest {
   @Test
   void resultsAreThoseOfTheTasksTheWaitSawEvenWhenMoreAreSubmittedMeanwhile() throws Exception {

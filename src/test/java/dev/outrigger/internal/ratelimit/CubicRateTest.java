@@ -30,7 +30,7 @@ class CubicRateTest {
     CubicRate c = new CubicRate(10);
     c.throttled("h", 0, CEIL);
     double k = Math.cbrt(100 * (1 - CubicRate.BETA) / CubicRate.C); // about 4.2 s
-    double early = c.accepted("h", (long) (1 * S), CEIL);
+    double early = c.accepted("h", 1 * S, CEIL);
     double expectedEarly = CubicRate.C * Math.pow(1 - k, 3) + 100;
     assertEquals(expectedEarly, early, 1e-6);
     assertTrue(early > 70 && early < 100, "climbs fast at first: " + early);
