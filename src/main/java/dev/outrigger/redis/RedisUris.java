@@ -74,8 +74,10 @@ final class RedisUris {
     String raw = text.trim();
     // Every message quotes this: everything from the scheme to the last '@' dropped, since a
     // password may hold any character.
-    String shown = shown(raw);
-    boolean userInfo = !shown.equals(raw);
+    // Parsed without its user info; quoted with its query's values masked too (see shown()).
+    String plain = withoutUserInfo(raw);
+    String shown = masked(plain);
+    boolean userInfo = !plain.equals(raw);
     int sep = raw.indexOf("://");
     if (sep < 0) {
       throw bad(shown, "has no scheme: start it with redis:// (rediss:// for TLS), as in "
@@ -87,7 +89,7 @@ final class RedisUris {
           + "for TLS)");
     }
     raw = scheme + raw.substring(sep); // Lettuce reads lower-case schemes only
-    String rest = shown.substring(shown.indexOf("://") + 3);
+    String rest = plain.substring(plain.indexOf("://") + 3);
     int end = firstOf(rest, "/?#");
     String authority = rest.substring(0, end);
     int query = rest.indexOf('?', end);
@@ -309,21 +311,30 @@ final class RedisUris {
 
   /**
    * {@code raw} as messages may quote it: without its user info, and with the values of query
-   * parameters that name secrets ({@code password}, {@code token}, ...) masked. The user info is
-   * what {@link URI} reads as such when it reads the URI as a host and port; only text it cannot
-   * read that way loses everything up to its last {@code @} (a password may hold any character),
-   * so an {@code @} in the query of a well-formed URI is kept.
+   * parameters masked unless they are ones Lettuce reads (none of which is a secret): those that
+   * name secrets ({@code password}, {@code token}), and any other the builder refuses. The user
+   * info is what {@link URI} reads as such when it reads the URI as a host and port; only text
+   * it cannot read that way loses everything up to its last {@code @} (a password may hold any
+   * character), so an {@code @} in the query of a well-formed URI is kept.
    */
   static String shown(String raw) {
-    String s;
+    return masked(withoutUserInfo(raw));
+  }
+
+  /** {@code raw} without its user info, as {@link #shown} takes it out. */
+  private static String withoutUserInfo(String raw) {
     try {
       URI u = new URI(raw);
-      s = u.getHost() == null ? Redactor.withoutUserInfo(raw)
+      return u.getHost() == null ? Redactor.withoutUserInfo(raw)
           : u.getRawUserInfo() == null ? raw
           : raw.replaceFirst(Pattern.quote(u.getRawUserInfo() + "@"), "");
     } catch (URISyntaxException e) {
-      s = Redactor.withoutUserInfo(raw);
+      return Redactor.withoutUserInfo(raw);
     }
+  }
+
+  /** {@code s} with its query's values masked as {@link #shown} says. */
+  private static String masked(String s) {
     int q = s.indexOf('?');
     if (q < 0) {
       return s;
@@ -331,13 +342,26 @@ final class RedisUris {
     int hash = s.indexOf('#', q);
     String query = hash < 0 ? s.substring(q + 1) : s.substring(q + 1, hash);
     StringBuilder sb = new StringBuilder(s.length()).append(s, 0, q + 1);
-    String[] params = query.split("&", -1);
-    for (int i = 0; i < params.length; i++) {
-      String p = params[i];
+    // Split at '&' and ';' as the parser (and Lettuce) do, on the text as written.
+    java.util.regex.Matcher m = Pattern.compile("[&;]").matcher(query);
+    int from = 0;
+    while (true) {
+      boolean more = m.find();
+      int to = more ? m.start() : query.length();
+      String p = query.substring(from, to);
       int eq = p.indexOf('=');
-      sb.append(i == 0 ? "" : "&").append(eq >= 0
-          && Redactor.DEFAULTS.isSecretQuery(decoded(p.substring(0, eq)))
-          ? p.substring(0, eq + 1) + Redactor.MASK : p);
+      String name = eq < 0 ? p : decoded(p.substring(0, eq));
+      // A known name's value holding an escaped '&' or ';' hides more parameters in it.
+      String lower = p.toLowerCase(Locale.ROOT);
+      boolean plain = PARAMS.containsKey(name.toLowerCase(Locale.ROOT))
+          && !Redactor.DEFAULTS.isSecretQuery(name)
+          && !lower.contains("%26") && !lower.contains("%3b");
+      sb.append(eq >= 0 && !plain ? p.substring(0, eq + 1) + Redactor.MASK : p);
+      if (!more) {
+        break;
+      }
+      sb.append(query.charAt(to));
+      from = to + 1;
     }
     return sb.append(hash < 0 ? "" : s.substring(hash)).toString();
   }

@@ -15,6 +15,7 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -135,6 +136,47 @@ public final class RedisFixture implements BeforeAllCallback, AfterAllCallback {
         }
       }
       Files.deleteIfExists(dir);
+    }
+  }
+
+  /**
+   * Checks that a store whose first connection's handshake is never answered (a socket that
+   * accepts and stays silent, as a hung Redis or Sentinel) gives it up after its connectTimeout
+   * (300 ms here) and connects again within {@code within}: {@code uriOf} makes the store's URI
+   * from the silent socket's port.
+   */
+  static void assertGivesUpASilentHandshake(java.util.function.IntFunction<String> uriOf,
+      Duration within) throws Exception {
+    try (ServerSocket silent = new ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+      List<Socket> accepted = new java.util.concurrent.CopyOnWriteArrayList<>();
+      Thread.ofVirtual().start(() -> {
+        try {
+          while (true) {
+            accepted.add(silent.accept());
+          }
+        } catch (IOException closed) {
+          // done
+        }
+      });
+      try (RedisRateLimitStore store = RedisRateLimitStore.builder(
+              uriOf.apply(silent.getLocalPort()))
+          .timeout(Duration.ofMillis(20)).probeInterval(Duration.ofMillis(50))
+          .connectTimeout(Duration.ofMillis(300)).build()) {
+        // Lettuce gives a handshake the URI's timeout (60 s unless the store sets it): until
+        // the first connect fails, every call waits for it and none connects again.
+        long end = System.nanoTime() + within.toNanos();
+        RateLimit limit = RateLimit.perSecond(1000).burst(1000);
+        while (accepted.size() < 2 && System.nanoTime() - end < 0) {
+          store.reserve("k", limit, 1, 0);
+          TimeUnit.MILLISECONDS.sleep(10);
+        }
+        assertEquals(2, Math.min(2, accepted.size()), "connections tried within " + within
+            + " (connectTimeout 300 ms) when the first handshake is never answered");
+      } finally {
+        for (Socket s : accepted) {
+          s.close();
+        }
+      }
     }
   }
 

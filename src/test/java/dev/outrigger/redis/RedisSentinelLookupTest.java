@@ -39,35 +39,10 @@ class RedisSentinelLookupTest {
   @Test
   void aSentinelWhoseHandshakeIsNeverAnsweredIsGivenUpAfterTheConnectTimeout()
       throws Exception {
-    try (ServerSocket silent = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
-      List<Socket> accepted = new CopyOnWriteArrayList<>();
-      Thread.ofVirtual().start(() -> {
-        try {
-          while (true) {
-            accepted.add(silent.accept());
-          }
-        } catch (IOException closed) {
-          // done
-        }
-      });
-      try (RedisRateLimitStore store = RedisRateLimitStore.builder(
-              "redis-sentinel://127.0.0.1:" + silent.getLocalPort() + "#mymaster")
-          .timeout(Duration.ofMillis(20)).probeInterval(Duration.ofMillis(50))
-          .connectTimeout(Duration.ofMillis(300)).build()) {
-        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        while (accepted.size() < 2 && System.nanoTime() - end < 0) {
-          store.reserve("k", LIMIT, 1, 0);
-          Thread.sleep(10);
-        }
-        assertEquals(2, Math.min(2, accepted.size()), "Sentinel connections tried within 5 s "
-            + "(connectTimeout 300 ms) when the first handshake is never answered");
-      } finally {
-        for (Socket s : accepted) {
-          s.close();
-        }
-      }
-    }
+    RedisFixture.assertGivesUpASilentHandshake(
+        port -> "redis-sentinel://127.0.0.1:" + port + "#mymaster", Duration.ofSeconds(5));
   }
+
 
   /**
    * A master name the Sentinel does not know: no reconnection would change it, so build()

@@ -186,35 +186,10 @@ class RedisSlowReconnectTest {
   @Test
   void aConnectWhoseHandshakeIsNeverAnsweredIsGivenUpAfterTheConnectTimeout() throws Exception {
     // Accepts connections and never answers them: Lettuce's HELLO waits, as on a hung Redis.
-    try (ServerSocket silent = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
-      List<Socket> accepted = new CopyOnWriteArrayList<>();
-      Thread.ofVirtual().start(() -> {
-        try {
-          while (true) {
-            accepted.add(silent.accept());
-          }
-        } catch (IOException closed) {
-          // done
-        }
-      });
-      try (RedisRateLimitStore store = RedisRateLimitStore.builder(
-              "redis://127.0.0.1:" + silent.getLocalPort())
-          .timeout(Duration.ofMillis(20)).probeInterval(Duration.ofMillis(50))
-          .connectTimeout(Duration.ofMillis(300)).build()) {
-        // Lettuce gives a handshake the URI's timeout (60 s unless the store sets it): until
-        // the first connect fails, every call waits for it and none connects again.
-        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (accepted.size() < 2 && System.nanoTime() - end < 0) {
-          store.reserve("k", LIMIT, 1, 0);
-          Thread.sleep(10);
-        }
-        assertEquals(2, Math.min(2, accepted.size()),
-            "connections tried within 10 s when the first handshake is never answered");
-      } finally {
-        accepted.forEach(Proxy::close);
-      }
-    }
+    RedisFixture.assertGivesUpASilentHandshake(
+        port -> "redis://127.0.0.1:" + port, Duration.ofSeconds(10));
   }
+
 
   @Test
   void aConnectThatCompletesAfterCloseIsClosed() throws Exception {

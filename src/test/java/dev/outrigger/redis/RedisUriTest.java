@@ -80,13 +80,16 @@ class RedisUriTest {
   @Test
   void aQueryParameterLettuceWouldIgnoreIsRefusedNamingTheOnesRead() {
     // As written, Lettuce connects to database 0: two applications meant apart share keys.
-    refused("redis://u:s3cret@host/?databse=1", "'redis://host/?databse=1'",
+    // (The refused parameter's value is not quoted: it may be anything, a secret included.)
+    refused("redis://u:s3cret@host/?databse=1", "'redis://host/?databse=REDACTED'",
         "parameter 'databse'", "would ignore", "database (or db)", "clientName",
         "libraryName", "libraryVersion", "verifyPeer", "sentinelMasterId");
     refused("redis://host?db=1&password=x", "parameter 'password'");
     // Lettuce also splits at ';', and reads the query percent-decoded.
     refused("redis://host?clientName=app;databse=1", "parameter 'databse'");
     refused("redis://host?clientName=app%26databse=1", "parameter 'databse'");
+    refused("redis://host?clientName=app%26pass=s3cret", "parameter 'pass'",
+        "clientName=REDACTED");
   }
 
   @Test
@@ -194,6 +197,14 @@ class RedisUriTest {
     // Redactor.DEFAULT_QUERY masks ?password= in every HTTP URL Outrigger shows; not here.
     refused("redis://host?password=s3cret", "parameter 'password'");
     refused("redis://host/0?db=1&token=s3cret", "parameter 'token'");
+  }
+
+  @Test
+  void noParameterValueTheBuilderRefusesIsQuoted() {
+    // Split at ';' as Lettuce does; and an unknown name may hold anything, a secret included.
+    refused("redis://localhost:6379?db=0;password=s3cret", "parameter 'password'",
+        "password=REDACTED");
+    refused("redis://localhost:6379?db=0&pass=s3cret", "parameter 'pass'", "pass=REDACTED");
   }
 
   @Test

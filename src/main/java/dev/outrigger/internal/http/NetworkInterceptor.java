@@ -156,7 +156,7 @@ public final class NetworkInterceptor implements Interceptor {
       Origin moved = call.tag(ORIGIN_TAG);
       HttpUrl first = moved != null ? moved.url : call.request().url();
       if (!sameOrigin(request.url(), first)) {
-        request = withoutCredentials(request);
+        request = withoutCredentials(request, call.request().headers());
       }
       sent = call.tag(SENT_TAG);
       if (sent != null) {
@@ -200,26 +200,40 @@ public final class NetworkInterceptor implements Interceptor {
     return a.port() == b.port() && a.host().equals(b.host()) && a.scheme().equals(b.scheme());
   }
 
-  /** {@code request} without the headers this client treats as secret. */
-  private Request withoutCredentials(Request request) {
+  /**
+   * {@code request} without the secret headers it carries from the call's own request
+   * ({@code asked}): a header of a secret name with a value the caller sent to the first origin.
+   * What OkHttp adds for the new target itself stays: the proxy authenticator's answer to a 407
+   * (for the proxy, whatever the origin), a cookie jar's cookies for the new URL, an
+   * authenticator's answer to the new origin's 401.
+   */
+  private Request withoutCredentials(Request request, Headers asked) {
     Headers headers = request.headers();
     List<String> dropped = null;
+    Headers.Builder kept = null;
     for (int i = 0; i < headers.size(); i++) {
       String name = headers.name(i);
-      if (redactor.isSecretHeader(name)) {
-        if (dropped == null) {
-          dropped = new ArrayList<>();
+      boolean carried =
+          redactor.isSecretHeader(name) && asked.values(name).contains(headers.value(i));
+      if (carried && dropped == null) {
+        dropped = new ArrayList<>();
+        kept = new Headers.Builder();
+        for (int j = 0; j < i; j++) {
+          kept.addUnsafeNonAscii(headers.name(j), headers.value(j));
         }
+      }
+      if (carried) {
         if (!dropped.contains(name)) {
           dropped.add(name);
         }
+      } else if (kept != null) {
+        kept.addUnsafeNonAscii(name, headers.value(i));
       }
     }
     if (dropped == null) {
       return request;
     }
-    Request.Builder b = request.newBuilder();
-    dropped.forEach(b::removeHeader);
+    Request.Builder b = request.newBuilder().headers(kept.build());
     log.debug("{} {}: a redirect to another origin, sent without {}", request.method(),
         redactor.url(request.url()), dropped);
     return b.build();

@@ -181,10 +181,15 @@ abstract sealed class TokenBucket permits TokenBucket.Single, TokenBucket.Multi 
       if (s == null) {
         return false;
       }
+      // Only reservations (a state beyond an empty bucket) move back with the pause; one is
+      // recorded in every bandwidth, so when any holds one, all move (a cancel finds it there).
+      boolean reserved = false;
+      for (int i = 0; i < s.length; i++) {
+        reserved |= s[i] - now > bands.tau[i];
+      }
       long[] t = new long[s.length];
       for (int i = 0; i < s.length; i++) {
-        // Only reservations (a state beyond an empty bucket) move back with the pause.
-        long shifted = s[i] - now > bands.tau[i] ? s[i] + ext : s[i];
+        long shifted = reserved ? s[i] + ext : s[i];
         long oneLeft = until + bands.tau[i] - bands.interval[i];
         t[i] = noMark(max(shifted, oneLeft));
       }
@@ -480,7 +485,8 @@ abstract sealed class TokenBucket permits TokenBucket.Single, TokenBucket.Multi 
       }
       long[] back = new long[s.length];
       for (int i = 0; i < s.length; i++) {
-        if (s[i] != noMark(r.nextMulti[i] + moved)) {
+        // Where the pauses put it: moved, and at least one permit at the latest pause's end.
+        if (s[i] != movedBack(r.nextMulti[i], moved, i)) {
           return false; // reserved after it, or moved otherwise: keep it (best effort)
         }
         back[i] = movedBack(r.prevMulti[i], moved, i);

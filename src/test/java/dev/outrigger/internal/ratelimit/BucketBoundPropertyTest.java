@@ -11,10 +11,11 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
 /**
- * The bucket's promise over random sequences on a hand-moved clock: between any two grants, at
- * most {@code burst + rate x T} permits (for every bandwidth), nothing granted while a server
- * pause is on, and under saturation the bucket grants what the bound allows (no lost capacity).
- * Pauses and their reserved, shifted and cancelled permits are mixed in.
+ * The bucket's promise over random sequences of non-blocking takes and server pauses on a
+ * hand-moved clock: between any two grants, at most {@code burst + rate x T} permits (for every
+ * bandwidth), nothing granted while a pause is on, and under saturation the bucket grants what
+ * the bound allows (no lost capacity). Waits, and the permits they reserve, shift and give back,
+ * are tested one by one in {@link RealRateLimiterTest} and {@link PauseAndReconfigureTest}.
  */
 class BucketBoundPropertyTest {
   private static final long MS = 1_000_000L;

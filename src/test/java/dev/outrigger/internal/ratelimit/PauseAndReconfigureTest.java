@@ -106,6 +106,30 @@ class PauseAndReconfigureTest {
         "the refused waiter's permit must be given back");
   }
 
+  @Test
+  void aMultiBandWaiterPushedPastItsLimitByAPauseGivesItsPermitBack() throws Exception {
+    // As above with two bandwidths. The per-second band's state (recorded at the wake) is
+    // within its tau when the pause comes; the reservation in the other band moves it too, so
+    // a cancel finds it (it did not: the permit was lost, the key blocked 10 s longer).
+    RealRateLimiter l = new RealRateLimiter(RateLimit.perSecond(10).burst(100)
+        .and(RateLimit.per(1, Duration.ofSeconds(10)).burst(1)), clock.now);
+    long t0 = clock.now;
+    assertTrue(l.tryAcquire("k", 1, t0));
+    // Reserves the permit due at t0+10s (limit t0+12s); while it sleeps, at t0+1s, the server
+    // pauses 5 s, which pushes it to t0+15s, past its limit: refused, its permit given back.
+    clock.onSleep = () -> {
+      clock.now += S;
+      l.pause("k", clock.now, 5 * S);
+    };
+    long r = l.acquire("k", 1, 12 * S, clock);
+    assertFalse(RealRateLimiter.acquired(r));
+    // As if it had never asked, the 10 s band is due its next permit at t0+15s (t0+10s without
+    // the pause's shift); the per-second band holds at least one from the pause's end on.
+    clock.now = t0 + 16 * S;
+    assertTrue(l.tryAcquire("k", 1, clock.now),
+        "the refused waiter's permit must be given back (the key is blocked until t0+25s)");
+  }
+
   // --- Pause end ---
 
   @Test
