@@ -175,4 +175,27 @@ class DeadlineWaitsTest {
       assertEquals(503, last.status());
     }
   }
+
+  @Test
+  void aRefusalThatIsNotAboutTheDeadlineStaysTheCallsFailure() {
+    // An attempt interceptor's own quota refuses the retry with a wait that fits: that is the
+    // call's failure as it is, not "a permit wait that does not fit the deadline".
+    AtomicInteger attempts = new AtomicInteger();
+    try (ApiClient client = ApiClient.builder()
+        .clock(time)
+        .retry(Retry.exponential(Duration.ofMillis(300), Duration.ofMillis(300)).maxAttempts(3)
+            .jitter(Jitter.NONE).noBudget())
+        .addAttemptInterceptor(chain -> {
+          if (attempts.incrementAndGet() > 1) {
+            throw new RateLimitedException("our own quota", Duration.ofSeconds(1), 0);
+          }
+          return chain.proceed(chain.request());
+        })
+        .build()) {
+      RateLimitedException e = assertThrows(RateLimitedException.class,
+          () -> client.get(url("/flaky")).execute(String.class));
+      assertTrue(e.getMessage().startsWith("our own quota"), e.getMessage());
+      assertEquals(1, requests.get());
+    }
+  }
 }

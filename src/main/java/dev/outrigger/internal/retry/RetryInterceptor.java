@@ -123,16 +123,19 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
         if (response != null) {
           return response;
         }
+        long left;
         if (failure instanceof RateLimitedException refused && refused.wouldWait() != null
-            && !earlier.isEmpty()) {
-          // A retry whose wait for a permit cannot fit: as a backoff that cannot fit, the call
-          // ends with the failure it was retrying (the server's), saying why it stopped; the
-          // refusal goes with it.
+            && !earlier.isEmpty()
+            && saturatedNanos(refused.wouldWait()) >= (left = remainingNanos(ctx.deadline()))) {
+          // A retry whose wait for a permit cannot fit in the deadline: as a backoff that
+          // cannot fit, the call ends with the failure it was retrying (the server's), saying
+          // why it stopped; the refusal goes with it. (A refusal of another kind, an
+          // interceptor's own quota, say, is the call's failure as it is.)
           ApiException last = earlier.remove(earlier.size() - 1);
           last.addSuppressed(refused);
           throw finish(last, earlier, attempt, ctx, "stopped: the wait for a rate-limit permit ("
               + format(saturatedNanos(refused.wouldWait())) + ") does not fit in the "
-              + format(Math.max(0, remainingNanos(ctx.deadline()))) + " left of the deadline");
+              + format(Math.max(0, left)) + " left of the deadline");
         }
         throw finish(failure, earlier, attempt, ctx, null);
       }
