@@ -11,6 +11,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.logging.Handler;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
@@ -61,6 +62,30 @@ public final class ClientTestSupport {
   }
 
   /** Answers {@code exchange} with {@code status} and {@code text} as its UTF-8 body. */
+  /**
+   * Counts {@code exchange} in {@code requests} and records the X-Deadline-Ms header it carries,
+   * if any, in {@code deadlineHeaders}; returns its number (1 for the first).
+   */
+  public static int count(HttpExchange exchange, AtomicInteger requests,
+      List<String> deadlineHeaders) {
+    int n = requests.incrementAndGet();
+    String h = exchange.getRequestHeaders().getFirst("X-Deadline-Ms");
+    if (h != null) {
+      deadlineHeaders.add(h);
+    }
+    return n;
+  }
+
+  /** Answers {@code status} with no body, and {@code Retry-After} if not null. */
+  public static void bare(HttpExchange exchange, int status, String retryAfter)
+      throws IOException {
+    if (retryAfter != null) {
+      exchange.getResponseHeaders().add("Retry-After", retryAfter);
+    }
+    exchange.sendResponseHeaders(status, -1);
+    exchange.close();
+  }
+
   public static void reply(HttpExchange exchange, int status, String text) throws IOException {
     byte[] body = text.getBytes(java.nio.charset.StandardCharsets.UTF_8);
     exchange.sendResponseHeaders(status, body.length);

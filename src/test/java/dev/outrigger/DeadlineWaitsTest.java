@@ -26,24 +26,15 @@ class DeadlineWaitsTest {
   @BeforeEach
   void start() throws IOException {
     server = ClientTestSupport.jdkServer(exchange -> {
-      int n = requests.incrementAndGet();
-      String h = exchange.getRequestHeaders().getFirst("X-Deadline-Ms");
-      if (h != null) {
-        deadlineHeaders.add(h);
-      }
+      int n = ClientTestSupport.count(exchange, requests, deadlineHeaders);
       String path = exchange.getRequestURI().getPath();
       if (path.equals("/busy120")) {
-        exchange.getResponseHeaders().add("Retry-After", "120");
-        exchange.sendResponseHeaders(503, -1);
-        exchange.close();
-        return;
+        ClientTestSupport.bare(exchange, 503, "120");
+      } else if (path.equals("/flaky") && n == 1) {
+        ClientTestSupport.bare(exchange, 503, null);
+      } else {
+        ClientTestSupport.reply(exchange, 200, "ok");
       }
-      if (path.equals("/flaky") && n == 1) {
-        exchange.sendResponseHeaders(503, -1);
-        exchange.close();
-        return;
-      }
-      ClientTestSupport.reply(exchange, 200, "ok");
     });
   }
 

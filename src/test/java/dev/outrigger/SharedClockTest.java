@@ -42,24 +42,17 @@ class SharedClockTest {
   @BeforeEach
   void start() throws IOException {
     server = ClientTestSupport.jdkServer(exchange -> {
-      int n = requests.incrementAndGet();
-      String h = exchange.getRequestHeaders().getFirst("X-Deadline-Ms");
-      if (h != null) {
-        deadlineHeaders.add(h);
-      }
+      int n = ClientTestSupport.count(exchange, requests, deadlineHeaders);
       String path = exchange.getRequestURI().getPath();
       if (path.equals("/fail")) {
-        exchange.sendResponseHeaders(503, -1);
-        exchange.close();
+        ClientTestSupport.bare(exchange, 503, null);
         return;
       }
       if (path.equals("/fourSeconds")) {
         time.advanceMillis(4_000);
       }
       if (path.equals("/flaky") && n == 1) {
-        exchange.getResponseHeaders().add("Retry-After", "1");
-        exchange.sendResponseHeaders(503, -1);
-        exchange.close();
+        ClientTestSupport.bare(exchange, 503, "1");
         return;
       }
       ClientTestSupport.reply(exchange, 200, "ok");
