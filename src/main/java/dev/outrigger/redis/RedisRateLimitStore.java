@@ -35,6 +35,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.LongSupplier;
+import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -243,20 +244,23 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
    * A Sentinel that is down fails otherwise ("Cannot connect to a Redis Sentinel").
    */
   private static boolean unknownMaster(StoreFailure e) {
-    for (Throwable t = e; t != null; t = t.getCause()) {
-      if (t.getMessage() != null
-          && t.getMessage().contains("Cannot provide redisAddress using sentinel for masterId")) {
-        return true;
-      }
-    }
-    return false;
+    return causedBy(e, false,
+        m -> m.contains("Cannot provide redisAddress using sentinel for masterId"));
   }
 
   /** Whether Redis refused to select the URI's database (SELECT's "DB index is out of range"). */
   private static boolean databaseOutOfRange(StoreFailure e) {
-    for (Throwable t = e.getCause(); t != null; t = t.getCause()) {
-      if (t instanceof RedisCommandExecutionException && t.getMessage() != null
-          && t.getMessage().contains("DB index is out of range")) {
+    return causedBy(e, true, m -> m.contains("DB index is out of range"));
+  }
+
+  /**
+   * Whether {@code e} or one of its causes has a message {@code message} accepts; when
+   * {@code redisError}, only an error Redis answered a command with counts.
+   */
+  private static boolean causedBy(Throwable e, boolean redisError, Predicate<String> message) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if ((!redisError || t instanceof RedisCommandExecutionException) && t.getMessage() != null
+          && message.test(t.getMessage())) {
         return true;
       }
     }
@@ -491,13 +495,8 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
    */
   private static void dropIfNotWritable(StatefulRedisConnection<String, String> c,
       StoreFailure e) {
-    for (Throwable t = e.getCause(); t != null; t = t.getCause()) {
-      String m = t.getMessage();
-      if (t instanceof RedisCommandExecutionException && m != null
-          && (m.startsWith("READONLY") || m.startsWith("MASTERDOWN"))) {
-        c.closeAsync();
-        return;
-      }
+    if (causedBy(e, true, m -> m.startsWith("READONLY") || m.startsWith("MASTERDOWN"))) {
+      c.closeAsync();
     }
   }
 
