@@ -1,5 +1,6 @@
 package dev.outrigger;
 
+import dev.outrigger.internal.Durations;
 import dev.outrigger.internal.deadline.DeadlineHeaders;
 import java.time.Duration;
 import java.util.Objects;
@@ -206,11 +207,7 @@ public final class Deadline implements Comparable<Deadline> {
   }
 
   static long saturatedNanos(Duration d) {
-    try {
-      return Math.max(Long.MIN_VALUE / 2, Math.min(Long.MAX_VALUE / 2, d.toNanos()));
-    } catch (ArithmeticException e) {
-      return d.isNegative() ? Long.MIN_VALUE / 2 : Long.MAX_VALUE / 2;
-    }
+    return Math.max(Long.MIN_VALUE / 2, Math.min(Long.MAX_VALUE / 2, Durations.saturatedNanos(d)));
   }
 
   /**

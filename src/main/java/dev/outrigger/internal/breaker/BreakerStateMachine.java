@@ -3,6 +3,7 @@ package dev.outrigger.internal.breaker;
 import dev.outrigger.CallListener;
 import dev.outrigger.CircuitBreaker;
 import dev.outrigger.CircuitBreaker.State;
+import dev.outrigger.internal.Durations;
 import dev.outrigger.internal.breaker.BreakerState.Closed;
 import dev.outrigger.internal.breaker.BreakerState.Disabled;
 import dev.outrigger.internal.breaker.BreakerState.ForcedOpen;
@@ -432,7 +433,6 @@ public final class BreakerStateMachine {
 
   /** Nanoseconds, capped at about 36 years so that adding them to a clock reading cannot wrap. */
   static long saturatedNanos(Duration d) {
-    long cap = Long.MAX_VALUE / 8;
-    return d.compareTo(Duration.ofNanos(cap)) >= 0 ? cap : d.toNanos();
+    return Math.min(Long.MAX_VALUE / 8, Durations.saturatedNanos(d));
   }
 }
