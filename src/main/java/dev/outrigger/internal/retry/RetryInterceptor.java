@@ -133,9 +133,8 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
           // interceptor's own quota, say, is the call's failure as it is.)
           ApiException last = earlier.remove(earlier.size() - 1);
           last.addSuppressed(refused);
-          throw finish(last, earlier, attempt, ctx, "stopped: the wait for a rate-limit permit ("
-              + format(saturatedNanos(refused.wouldWait())) + ") does not fit in the "
-              + format(Math.max(0, left)) + " left of the deadline");
+          throw finish(last, earlier, attempt, ctx, doesNotFit("the wait for a rate-limit permit",
+              saturatedNanos(refused.wouldWait()), left));
         }
         throw finish(failure, earlier, attempt, ctx, null);
       }
@@ -176,8 +175,7 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
                   + " (Retry-After: " + response.header("Retry-After") + ")"
                   + (delay < saturatedNanos(hint) ? ", capped to " + format(delay) : "")
                   + ", but only " + format(Math.max(0, remaining)) + " of the deadline remain"
-              : "stopped: the next wait (" + format(delay) + ") does not fit in the "
-                  + format(Math.max(0, remaining)) + " left of the deadline";
+              : doesNotFit("the next wait", delay, remaining);
         } else if (budget != null
             && (withdrawn = budget.withdraw(ctx.host())) == RetryBudget.REFUSED) {
           notify(ctx, l -> l.retryBudgetExhausted(ctx));
@@ -216,8 +214,7 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
         if (budget != null) {
           budget.refund(ctx.host(), withdrawn);
         }
-        throw finish(last, earlier, attempt, ctx, "stopped: the next wait (" + format(delay)
-            + ") does not fit in the " + format(Math.max(0, leftNow)) + " left of the deadline");
+        throw finish(last, earlier, attempt, ctx, doesNotFit("the next wait", delay, leftNow));
       }
       try {
         Closing.sleep(ctx, clock, delay, "the backoff before attempt " + (attempt + 1));
@@ -353,6 +350,12 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
 
   private static long remainingNanos(Deadline deadline) {
     return deadline == null ? Long.MAX_VALUE : deadline.remainingNanos();
+  }
+
+  /** Why a call stopped: {@code what} would take {@code waitNanos}, more than is left. */
+  private static String doesNotFit(String what, long waitNanos, long leftNanos) {
+    return "stopped: " + what + " (" + format(waitNanos) + ") does not fit in the "
+        + format(Math.max(0, leftNanos)) + " left of the deadline";
   }
 
   /** A short human duration: {@code 250ms}, {@code 1.5s}, {@code 120s}. */
