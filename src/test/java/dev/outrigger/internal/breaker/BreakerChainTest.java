@@ -20,6 +20,7 @@ import dev.outrigger.internal.FakeClock;
 import dev.outrigger.internal.PolicyChain;
 import dev.outrigger.internal.RealCallContext;
 import dev.outrigger.internal.Redactor;
+import dev.outrigger.internal.http.ClientOkHttp;
 import dev.outrigger.internal.http.Transport;
 import java.io.IOException;
 import java.net.ServerSocket;
@@ -70,9 +71,7 @@ class BreakerChainTest {
   private final Answer healthyAnswer = new Answer();
   private final FakeClock clock = new FakeClock();
   private final RecordingListener listener = new RecordingListener();
-  private final OkHttpClient okhttp = new OkHttpClient.Builder()
-      .retryOnConnectionFailure(false)
-      .addNetworkInterceptor(Transport.NETWORK_INTERCEPTOR)
+  private final OkHttpClient okhttp = ClientOkHttp.builder()
       .build();
   private BreakerInterceptor breaker;
   private PolicyChain chain;

@@ -10,6 +10,7 @@ import dev.outrigger.internal.FakeClock;
 import dev.outrigger.internal.PolicyChain;
 import dev.outrigger.internal.RealCallContext;
 import dev.outrigger.internal.Redactor;
+import dev.outrigger.internal.http.ClientOkHttp;
 import dev.outrigger.internal.http.Transport;
 import dev.outrigger.micrometer.OutriggerMetrics;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -40,10 +41,8 @@ class DroppedHostReportTest {
   @StartStop private final MockWebServer server = new MockWebServer();
 
   private final FakeClock clock = new FakeClock();
-  private final OkHttpClient okhttp = new OkHttpClient.Builder()
-      .retryOnConnectionFailure(false)
+  private final OkHttpClient okhttp = ClientOkHttp.builder()
       .dns(host -> List.of(InetAddress.getLoopbackAddress()))
-      .addNetworkInterceptor(Transport.NETWORK_INTERCEPTOR)
       .build();
   private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
   private final List<String> changes = new CopyOnWriteArrayList<>();

@@ -10,6 +10,7 @@ import dev.outrigger.internal.FakeClock;
 import dev.outrigger.internal.PolicyChain;
 import dev.outrigger.internal.RealCallContext;
 import dev.outrigger.internal.Redactor;
+import dev.outrigger.internal.http.ClientOkHttp;
 import dev.outrigger.internal.http.Transport;
 import dev.outrigger.internal.throttle.ThrottleInterceptor;
 import java.time.Duration;
@@ -37,9 +38,7 @@ class ListenerTimeNotLatencyTest {
   @StartStop private final MockWebServer other = new MockWebServer();
 
   private final FakeClock clock = new FakeClock();
-  private final OkHttpClient okhttp = new OkHttpClient.Builder()
-      .retryOnConnectionFailure(false)
-      .addNetworkInterceptor(Transport.NETWORK_INTERCEPTOR)
+  private final OkHttpClient okhttp = ClientOkHttp.builder()
       .build();
   private int reports;
   /** A slow listener: each report of a throttle probability takes 10 s. */

@@ -19,6 +19,7 @@ import dev.outrigger.internal.PolicyChain;
 import dev.outrigger.internal.RealCallContext;
 import dev.outrigger.internal.Redactor;
 import dev.outrigger.internal.breaker.BreakerInterceptor;
+import dev.outrigger.internal.http.ClientOkHttp;
 import dev.outrigger.internal.http.Transport;
 import dev.outrigger.internal.ratelimit.RateLimitInterceptor;
 import dev.outrigger.internal.throttle.ThrottleInterceptor;
@@ -43,9 +44,7 @@ class RefusedRetryRefundTest {
   @StartStop private final MockWebServer server = new MockWebServer();
 
   private final FakeClock clock = new FakeClock();
-  private final OkHttpClient okhttp = new OkHttpClient.Builder()
-      .retryOnConnectionFailure(false)
-      .addNetworkInterceptor(Transport.NETWORK_INTERCEPTOR)
+  private final OkHttpClient okhttp = ClientOkHttp.builder()
       .build();
   /**
    * Two attempts, 1 ms apart; a budget of the floor alone, 10 retries (10 a second over 1 s),

@@ -12,6 +12,7 @@ import dev.outrigger.internal.FakeClock;
 import dev.outrigger.internal.PolicyChain;
 import dev.outrigger.internal.RealCallContext;
 import dev.outrigger.internal.Redactor;
+import dev.outrigger.internal.http.ClientOkHttp;
 import dev.outrigger.internal.http.Transport;
 import java.time.Duration;
 import java.util.List;
@@ -39,9 +40,7 @@ class ThrottleInterceptorTest {
   @StartStop private final MockWebServer server = new MockWebServer();
 
   private final FakeClock clock = new FakeClock();
-  private final OkHttpClient okhttp = new OkHttpClient.Builder()
-      .retryOnConnectionFailure(false)
-      .addNetworkInterceptor(Transport.NETWORK_INTERCEPTOR)
+  private final OkHttpClient okhttp = ClientOkHttp.builder()
       .build();
   private final List<Double> reported = new CopyOnWriteArrayList<>();
   private final CallListener listener = new CallListener() {
