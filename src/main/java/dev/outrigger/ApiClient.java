@@ -15,6 +15,7 @@ import dev.outrigger.internal.bulkhead.InFlightLimiter;
 import dev.outrigger.internal.deadline.DeadlineInterceptor;
 import dev.outrigger.internal.http.AuthInterceptors;
 import dev.outrigger.internal.http.BufferedBody;
+import dev.outrigger.internal.http.CancellableDns;
 import dev.outrigger.internal.http.Charsets;
 import dev.outrigger.internal.http.DeadlineWatchdog;
 import dev.outrigger.internal.http.Json;
@@ -122,13 +123,14 @@ public final class ApiClient implements AutoCloseable {
   private final PolicyChain chain;
   private final BreakerInterceptor breakers;
   private final RateLimitInterceptor rateLimiter;
-  private final Closing closed = new Closing();
+  private final Closing closed;
   private static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(2);
   private static final Duration DEFAULT_IO_TIMEOUT = Duration.ofSeconds(30);
 
   private ApiClient(Builder b, HttpUrl baseUrl, SharedTransport transport, OkHttpClient okhttp,
-      Redactor redactor) {
+      Redactor redactor, Closing closed) {
     this.settings = b.copy();
+    this.closed = closed;
     this.userAgentHeaders =
         settings.userAgent == null ? null : Headers.of("User-Agent", settings.userAgent);
     this.baseUrl = baseUrl;
@@ -1054,7 +1056,11 @@ public final class ApiClient implements AutoCloseable {
         // client's, with that one's).
         ob.networkInterceptors().removeIf(i -> i instanceof NetworkInterceptor);
         ob.addNetworkInterceptor(new NetworkInterceptor(redactor));
-        return new ApiClient(this, base, shared, ob.build(), redactor);
+        // Name lookups end with the call (its deadline, an interrupt, this client's close()),
+        // though OkHttp cannot interrupt a resolver: see CancellableDns.
+        Closing closed = new Closing();
+        CancellableDns.install(ob, base0, closed);
+        return new ApiClient(this, base, shared, ob.build(), redactor, closed);
       } catch (RuntimeException | Error e) {
         shared.release();
         throw e;

@@ -342,6 +342,11 @@ public final class Transport implements CallInterceptor, KeepsClock {
 
   private static ApiException translate(
       IOException e, RealCallContext ctx, boolean capped, long timeoutNanos, boolean timedOut) {
+    Closing.ClosedException closed = CancellableDns.closedBy(e);
+    if (closed != null) {
+      // close() ended the attempt's name lookup: as it ends a wait in a policy.
+      return Failures.cancelled(ctx, closed);
+    }
     int attempts = ctx.attemptsSent();
     String where = ctx.describe();
     Thread t = Thread.currentThread();

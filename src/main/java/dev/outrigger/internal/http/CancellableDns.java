@@ -1,0 +1,388 @@
+package dev.outrigger.internal.http;
+
+import dev.outrigger.internal.Closing;
+import java.io.InterruptedIOException;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.util.List;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.locks.LockSupport;
+import kotlin.jvm.JvmClassMappingKt;
+import kotlin.jvm.functions.Function0;
+import kotlin.reflect.KClass;
+import okhttp3.Dns;
+import okhttp3.EventListener;
+import okhttp3.OkHttpClient;
+import okhttp3.internal.dns.LookupDnsCall;
+
+/**
+ * A {@link Dns} whose lookups end when the call that asked for them is cancelled (by its
+ * deadline: the watchdog, or OkHttp's call timeout), when the calling thread is interrupted, or
+ * when the client closes, although nothing can interrupt the resolver itself. A client's OkHttp
+ * client resolves through one of these around its own (or the user's) {@code Dns}, with
+ * {@link #LISTENER} on every call ({@link #install}).
+ *
+ * <p>OkHttp resolves a host name on the calling thread, and {@code Call.cancel()} cannot reach
+ * into {@code InetAddress} or a user's blocking {@code Dns}: a resolver that hangs would hold the
+ * call past its deadline. In OkHttp 5.5.1, {@code RouteSelector.dnsLookup} reports
+ * {@code dnsStart(call, host)} to the call's listener and then, on the same thread, asks this
+ * {@code Dns} for {@code newCall(request)} and (when that is OkHttp's synchronous
+ * {@code LookupDnsCall}) for {@code lookup(host)}; it is reached from
+ * {@code RealRoutePlanner.planConnect}, on the call's thread, by both the sequential and the
+ * fast-fallback exchange finders (only TCP connects race on other threads).
+ * {@code RealCall.cancel()} sets the call's cancelled flag and then reports {@code canceled(call)}.
+ * So the listener notes the call in {@code dnsStart} (a thread-local, touched only when a name is
+ * resolved); {@link #lookup} runs the delegate's lookup on a virtual thread of its own, waits for
+ * it, and leaves that wait as soon as the listener's {@code canceled(call)} says so, failing
+ * with an {@link InterruptedIOException} (which OkHttp does not retry). The resolver is
+ * abandoned, not stopped: it finishes in the background, and its answer is dropped.
+ *
+ * <p>A {@code Dns} that answers OkHttp 5.5's asynchronous {@code newCall} itself (DNS over
+ * HTTPS, say) keeps its own {@link Dns.Call}, which OkHttp drives; a cancelled call cancels it
+ * ({@link Dns.Call#cancel()}, which ends it with a failure).
+ *
+ * <p>A call that resolves no name (one on a pooled connection, or to an IP address) pays no
+ * more than the listener: no thread-local, no allocation, one more call when OkHttp creates the
+ * call's listener, and {@link EventListener}'s empty methods for its events in place of
+ * {@link EventListener#NONE}'s. A user's listener, if any, is joined to it with
+ * {@link EventListener#plus}, which allocates a little per call (the user's factory allocates
+ * per call already). A name lookup pays a virtual thread's start and a hand-off.
+ */
+public final class CancellableDns implements Dns {
+  /**
+   * Notes a call about to resolve a name, and wakes its lookup when the call is cancelled.
+   * Stateless: shared by every call of every client.
+   */
+  public static final EventListener LISTENER = new Listener();
+
+  /** The call whose route selection reported {@code dnsStart} on this thread, and the host. */
+  private static final ThreadLocal<Pending> PENDING = new ThreadLocal<>();
+  private static final KClass<Slot> SLOT = JvmClassMappingKt.getKotlinClass(Slot.class);
+  private static final ThreadFactory RESOLVERS = Thread.ofVirtual().name("outrigger-dns")
+      .inheritInheritableThreadLocals(false).factory();
+
+  private final Dns delegate;
+  private final Closing closing;
+
+  /**
+   * @param delegate the resolver that does the work
+   * @param closing the client's: its {@code close()} ends the lookups then in progress
+   */
+  public CancellableDns(Dns delegate, Closing closing) {
+    this.delegate = delegate;
+    this.closing = closing;
+  }
+
+  /**
+   * Has {@code builder}, derived from {@code base}, resolve through a {@code CancellableDns}
+   * around {@code base}'s {@code Dns} and report every call's events to {@link #LISTENER} as
+   * well as to {@code base}'s listener, if any. A {@code base} that is itself a client's OkHttp
+   * client is unwrapped first, so nothing is wrapped twice.
+   */
+  public static void install(OkHttpClient.Builder builder, OkHttpClient base, Closing closing) {
+    Dns dns = base.dns();
+    if (dns instanceof CancellableDns ours) {
+      dns = ours.delegate;
+    }
+    builder.dns(new CancellableDns(dns, closing));
+    EventListener.Factory factory = base.eventListenerFactory();
+    if (factory instanceof ListenerFactory ours) {
+      factory = ours.user;
+    }
+    builder.eventListenerFactory(new ListenerFactory(factory));
+  }
+
+  /**
+   * The {@link Closing.ClosedException} that ended a lookup of {@code failure}'s call, if that is
+   * how the call failed (OkHttp may have wrapped the lookup's exception); else null.
+   */
+  public static Closing.ClosedException closedBy(Throwable failure) {
+    for (int depth = 0; failure != null && depth < 4; depth++, failure = failure.getCause()) {
+      if (failure instanceof LookupCancelled && failure.getCause()
+          instanceof Closing.ClosedException closed) {
+        return closed;
+      }
+    }
+    return null;
+  }
+
+  @Override
+  public List<InetAddress> lookup(String hostname) throws UnknownHostException {
+    okhttp3.Call call = takePending(hostname);
+    if (call == null) {
+      // Not asked by a call's route selection (a JavaNetAuthenticator, code of the user's):
+      // no call to be cancelled, so nothing to wait apart from.
+      return delegate.lookup(hostname);
+    }
+    return new Lookup(delegate, hostname).await(call, closing);
+  }
+
+  @Override
+  public Dns.Call newCall(Dns.Request request) {
+    Dns.Call own = delegate.newCall(request);
+    if (own instanceof LookupDnsCall) {
+      // The delegate answers only lookup(): OkHttp sees a LookupDnsCall and calls lookup() on
+      // this Dns (the call it returned is never run), where the wait is cut.
+      return own;
+    }
+    okhttp3.Call call = takePending(request.hostname());
+    return call == null ? own : new AsyncLookup(own, call);
+  }
+
+  /** The call that reported {@code dnsStart} for {@code host} on this thread, taken; or null. */
+  private static okhttp3.Call takePending(String host) {
+    Pending p = PENDING.get();
+    if (p == null) {
+      return null;
+    }
+    PENDING.remove();
+    return p.host.equals(host) ? p.call : null;
+  }
+
+  // Equal to any other around an equal delegate: OkHttp pools connections by Address, which
+  // compares its Dns, and clients derived from one another share their pool.
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof CancellableDns other && other.delegate.equals(delegate);
+  }
+
+  @Override
+  public int hashCode() {
+    return delegate.hashCode();
+  }
+
+  /** The delegate's: OkHttp names its Dns in "returned no addresses" failures. */
+  @Override
+  public String toString() {
+    return delegate.toString();
+  }
+
+  /** What a call that is cancelled does to the lookup it waits on. */
+  private interface Cut {
+    void cut();
+  }
+
+  private record Pending(okhttp3.Call call, String host) {}
+
+  /** The lookup a call waits on, kept as a tag of the call, where {@code canceled} finds it. */
+  private static final class Slot implements Function0<Slot> {
+    volatile Cut waiting;
+
+    @Override
+    public Slot invoke() {
+      return this;
+    }
+  }
+
+  /**
+   * A lookup ended because its call was cancelled, its thread interrupted (the interrupt status
+   * is set again) or its client closed (the cause is then {@link Closing.ClosedException}).
+   */
+  static final class LookupCancelled extends InterruptedIOException {
+    private static final long serialVersionUID = 1L;
+
+    LookupCancelled(String message, Throwable cause) {
+      super(message);
+      initCause(cause);
+    }
+  }
+
+  /**
+   * One synchronous lookup, run on a thread of its own while the caller waits. The resolver's
+   * thread holds only this (the host, the delegate, and the answer to come), not the call: an
+   * abandoned lookup keeps nothing else alive until it returns.
+   */
+  private static final class Lookup implements Runnable, Cut {
+    private final Dns delegate;
+    private final String host;
+    /** The thread waiting for the answer; null once it stopped waiting (nothing to wake). */
+    private volatile Thread caller = Thread.currentThread();
+    private List<InetAddress> addresses;
+    private Throwable failure;
+    /** The resolver returned; {@link #addresses} or {@link #failure} is set before this. */
+    private volatile boolean done;
+    private volatile boolean cut;
+
+    Lookup(Dns delegate, String host) {
+      this.delegate = delegate;
+      this.host = host;
+    }
+
+    /** On the resolver's thread. */
+    @Override
+    public void run() {
+      try {
+        addresses = delegate.lookup(host);
+      } catch (Throwable t) {
+        failure = t;
+      }
+      done = true;
+      // Null if the caller left already; a caller leaving just now may get a spurious wake-up
+      // later, which every park loop allows for.
+      LockSupport.unpark(caller);
+    }
+
+    /** On the thread that cancelled the call. */
+    @Override
+    public void cut() {
+      cut = true;
+      LockSupport.unpark(caller);
+    }
+
+    /**
+     * Starts the lookup and waits for its answer, or until {@code call} is cancelled, this thread
+     * interrupted or {@code closing} closed: whichever comes first.
+     */
+    List<InetAddress> await(okhttp3.Call call, Closing closing) throws UnknownHostException {
+      Slot slot = call.tag(SLOT, new Slot());
+      slot.waiting = this;
+      // A lookup that starts after close() (a raw call on a copy of the client's OkHttp client)
+      // is left alone: close() ends the lookups in progress, as it ends the waits in progress.
+      Closing.Waiter closed =
+          closing.isClosed() ? Closing.Waiter.NONE : closing.enter("the lookup of " + host);
+      try {
+        boolean started = false;
+        while (true) {
+          // The call's own flag as well as cut: a cancel between dnsStart and the slot's
+          // registration reported canceled() to no one (it sets the flag first).
+          if (cut || call.isCanceled()) {
+            throw sneaky(new LookupCancelled("canceled while resolving " + host, null));
+          }
+          if (done) {
+            return result();
+          }
+          if (Thread.interrupted()) {
+            InterruptedException e = closed.interrupted(new InterruptedException());
+            if (e instanceof Closing.ClosedException) {
+              throw sneaky(new LookupCancelled(e.getMessage(), e));
+            }
+            Thread.currentThread().interrupt();
+            throw sneaky(new LookupCancelled("interrupted", e));
+          }
+          if (!started) {
+            RESOLVERS.newThread(this).start();
+            started = true;
+          } else {
+            LockSupport.park(this);
+          }
+        }
+      } finally {
+        caller = null;
+        if (slot.waiting == this) {
+          slot.waiting = null;
+        }
+        closed.leave();
+      }
+    }
+
+    private List<InetAddress> result() throws UnknownHostException {
+      Throwable f = failure;
+      if (f == null) {
+        return addresses;
+      }
+      if (f instanceof UnknownHostException u) {
+        throw u;
+      }
+      if (f instanceof RuntimeException r) {
+        throw r;
+      }
+      if (f instanceof Error e) {
+        throw e;
+      }
+      throw sneaky(f);
+    }
+  }
+
+  /** A delegate's own asynchronous lookup, cancelled with its call. */
+  private static final class AsyncLookup implements Dns.Call, Cut {
+    private final Dns.Call own;
+    private final okhttp3.Call call;
+
+    AsyncLookup(Dns.Call own, okhttp3.Call call) {
+      this.own = own;
+      this.call = call;
+    }
+
+    @Override
+    public Dns.Request getRequest() {
+      return own.getRequest();
+    }
+
+    @Override
+    public void enqueue(Dns.Callback callback) {
+      call.tag(SLOT, new Slot()).waiting = this;
+      own.enqueue(callback);
+      if (call.isCanceled()) {
+        own.cancel();
+      }
+    }
+
+    @Override
+    public void cut() {
+      own.cancel();
+    }
+
+    @Override
+    public void cancel() {
+      own.cancel();
+    }
+
+    @Override
+    public boolean isCanceled() {
+      return own.isCanceled();
+    }
+  }
+
+  /**
+   * Throws {@code t}, checked or not: OkHttp, written in Kotlin, catches any
+   * {@code IOException} from a {@code Dns}, but Java's {@code lookup} may declare only
+   * {@link UnknownHostException}, which OkHttp would retry on another route.
+   */
+  @SuppressWarnings("unchecked")
+  private static <T extends Throwable> RuntimeException sneaky(Throwable t) throws T {
+    throw (T) t;
+  }
+
+  private static final class Listener extends EventListener {
+    @Override
+    public void dnsStart(okhttp3.Call call, String domainName) {
+      PENDING.set(new Pending(call, domainName));
+    }
+
+    @Override
+    public void dnsEnd(okhttp3.Call call, String domainName, List<InetAddress> inetAddressList) {
+      // Taken by lookup() already, unless the call's client resolves through another Dns (a
+      // copy of a client's OkHttp client given a Dns of its own): drop it, not to keep the call.
+      if (PENDING.get() != null) {
+        PENDING.remove();
+      }
+    }
+
+    @Override
+    public void canceled(okhttp3.Call call) {
+      Slot slot = call.tag(SLOT);
+      if (slot != null) {
+        Cut waiting = slot.waiting;
+        if (waiting != null) {
+          waiting.cut();
+        }
+      }
+    }
+  }
+
+  /** {@link #LISTENER}, then the user's listener for the call, if any. */
+  private static final class ListenerFactory implements EventListener.Factory {
+    private final EventListener.Factory user;
+
+    ListenerFactory(EventListener.Factory user) {
+      this.user = user;
+    }
+
+    @Override
+    public EventListener create(okhttp3.Call call) {
+      EventListener theirs = user.create(call);
+      // Ours first: a cancel then reaches the waiting lookup whatever the user's listener does.
+      return theirs == EventListener.NONE ? LISTENER : LISTENER.plus(theirs);
+    }
+  }
+}

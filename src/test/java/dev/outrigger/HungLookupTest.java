@@ -1,0 +1,528 @@
+package dev.outrigger;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.sun.net.httpserver.HttpServer;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Proxy;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import okhttp3.Call;
+import okhttp3.Connection;
+import okhttp3.ConnectionPool;
+import okhttp3.Dns;
+import okhttp3.EventListener;
+import okhttp3.Handshake;
+import okhttp3.HttpUrl;
+import okhttp3.OkHttpClient;
+import okhttp3.Protocol;
+import okhttp3.Request;
+import okhttp3.Response;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A name lookup that hangs, in a {@code Dns} deaf to interrupts, ends with its call: at the
+ * deadline, at {@code close()}, or when the caller is interrupted, while the lookup itself is
+ * still blocked (the resolver is released only after the call returned). A lookup that answers
+ * still goes through the user's {@code Dns}, and the user's {@code EventListener} sees the
+ * same events as on raw OkHttp.
+ */
+class HungLookupTest {
+  /** A name no resolver knows: only the tests' own Dns answers it. */
+  private static final String HOST = "hung.outrigger.test";
+
+  private HttpServer http;
+  private final List<Integer> clientPorts = new CopyOnWriteArrayList<>();
+  private final HeldDns held = new HeldDns();
+  private final List<ApiClient> clients = new ArrayList<>();
+
+  @BeforeEach
+  void start() throws IOException {
+    http = ClientTestSupport.jdkServer(exchange -> {
+      clientPorts.add(exchange.getRemoteAddress().getPort());
+      ClientTestSupport.reply(exchange, 200, "ok");
+    });
+  }
+
+  @AfterEach
+  void stop() throws InterruptedException {
+    held.release.countDown();
+    for (ApiClient c : clients) {
+      ClientTestSupport.assertNoLeaks(c);
+      c.close();
+    }
+    http.stop(0);
+  }
+
+  private String url(String path) {
+    return "http://" + HOST + ":" + http.getAddress().getPort() + path;
+  }
+
+  /** A client resolving through {@code dns}, connecting as the client Outrigger makes does. */
+  private ApiClient client(Dns dns, Duration deadline) {
+    return client(new OkHttpClient.Builder().dns(dns).fastFallback(false), deadline);
+  }
+
+  private ApiClient client(OkHttpClient.Builder okhttp, Duration deadline) {
+    ApiClient c = ApiClient.builder()
+        .okHttpClient(okhttp.build())
+        .retry(Retry.none())
+        .deadline(deadline)
+        .build();
+    clients.add(c);
+    return c;
+  }
+
+  /**
+   * Blocks every lookup until the test releases it, swallowing interrupts as a resolver stuck in
+   * native code would; then answers the loopback address.
+   */
+  private static final class HeldDns implements Dns {
+    final CountDownLatch entered = new CountDownLatch(1);
+    final CountDownLatch release = new CountDownLatch(1);
+    final CountDownLatch returned = new CountDownLatch(1);
+    volatile Thread resolver;
+
+    @Override
+    public List<InetAddress> lookup(String hostname) {
+      resolver = Thread.currentThread();
+      entered.countDown();
+      while (true) {
+        try {
+          release.await();
+          break;
+        } catch (InterruptedException deaf) {
+          // as getaddrinfo: an interrupt does not end it
+        }
+      }
+      returned.countDown();
+      return List.of(InetAddress.getLoopbackAddress());
+    }
+
+    boolean stillBlocked() {
+      return returned.getCount() == 1;
+    }
+  }
+
+  /** How a call ended: its failure, its thread's interrupt status, and the lookup's state. */
+  private record Ended(Throwable failure, boolean interrupted, boolean lookupStillBlocked) {}
+
+  /** Runs a call to {@link #url} on a thread of its own; {@code ended} completes when it returns. */
+  private Thread call(ApiClient client, Thread.Builder thread, CompletableFuture<Ended> ended) {
+    return thread.start(() -> {
+      Throwable failure = null;
+      try {
+        client.get(url("/x")).execute(String.class);
+      } catch (Throwable e) {
+        failure = e;
+      }
+      ended.complete(new Ended(failure, Thread.currentThread().isInterrupted(),
+          held.stillBlocked()));
+    });
+  }
+
+  /** Releases the lookup, which must then finish on its own, and its thread end. */
+  private void releaseAndAwaitTheAbandonedLookup() throws InterruptedException {
+    held.release.countDown();
+    assertTrue(held.returned.await(5, TimeUnit.SECONDS), "the abandoned lookup never finished");
+    assertTrue(held.resolver.join(Duration.ofSeconds(5)), "the lookup's thread did not end");
+  }
+
+  @Test
+  void theDeadlineEndsACallWhoseLookupHangs() throws Exception {
+    deadlineEndsTheCall(client(held, Duration.ofMillis(300)));
+  }
+
+  @Test
+  void theDeadlineEndsACallWhoseLookupHangsWithFastFallback() throws Exception {
+    // OkHttp's default (Happy Eyeballs), as a supplied client may have it: only the TCP
+    // connects race on other threads, the lookup is still the caller's.
+    deadlineEndsTheCall(client(
+        new OkHttpClient.Builder().dns(held).fastFallback(true), Duration.ofMillis(300)));
+  }
+
+  private void deadlineEndsTheCall(ApiClient client) throws Exception {
+    CompletableFuture<Ended> ended = new CompletableFuture<>();
+    long start = System.nanoTime();
+    call(client, Thread.ofVirtual(), ended);
+
+    // Without a cut the call would wait for the release below, which comes only after it.
+    Ended e = ended.get(20, TimeUnit.SECONDS);
+
+    assertTrue(e.lookupStillBlocked(), "the call must not have waited for the lookup");
+    assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(10));
+    // As any attempt the deadline cut: its cause the cut exchange's own exception.
+    DeadlineExceededException d = assertInstanceOf(DeadlineExceededException.class, e.failure());
+    assertEquals(1, d.attempts());
+    assertTrue(d.getMessage().contains("deadline exceeded after"), d.getMessage());
+    assertTrue(d.getMessage().endsWith("(1 attempt sent)"), d.getMessage());
+    assertInstanceOf(InterruptedIOException.class, d.getCause());
+    assertFalse(e.interrupted());
+    releaseAndAwaitTheAbandonedLookup();
+  }
+
+  @Test
+  void closeEndsACallWhoseLookupHangs() throws Exception {
+    ApiClient client = client(held, Duration.ofMinutes(5));
+    CompletableFuture<Ended> ended = new CompletableFuture<>();
+    call(client, Thread.ofVirtual(), ended);
+    assertTrue(held.entered.await(20, TimeUnit.SECONDS));
+
+    client.close();
+    Ended e = ended.get(20, TimeUnit.SECONDS);
+
+    assertTrue(e.lookupStillBlocked(), "the call must not have waited for the lookup");
+    TransportException t = assertInstanceOf(TransportException.class, e.failure());
+    assertEquals(TransportException.Kind.CANCELLED, t.kind(), t.getMessage());
+    assertTrue(t.getMessage().contains(
+        "the ApiClient was closed while the call waited for the lookup of " + HOST),
+        t.getMessage());
+    assertFalse(e.interrupted(), "close() left its interrupt on the caller's thread");
+    releaseAndAwaitTheAbandonedLookup();
+  }
+
+  @Test
+  void interruptingAVirtualThreadEndsItsCallWhoseLookupHangs() throws Exception {
+    interruptEndsTheCall(Thread.ofVirtual());
+  }
+
+  @Test
+  void interruptingAPlatformThreadEndsItsCallWhoseLookupHangs() throws Exception {
+    interruptEndsTheCall(Thread.ofPlatform().daemon());
+  }
+
+  private void interruptEndsTheCall(Thread.Builder thread) throws Exception {
+    ApiClient client = client(held, Duration.ofMinutes(5));
+    CompletableFuture<Ended> ended = new CompletableFuture<>();
+    Thread t = call(client, thread, ended);
+    assertTrue(held.entered.await(20, TimeUnit.SECONDS));
+
+    t.interrupt();
+    Ended e = ended.get(20, TimeUnit.SECONDS);
+
+    assertTrue(e.lookupStillBlocked(), "the call must not have waited for the lookup");
+    TransportException failure = assertInstanceOf(TransportException.class, e.failure());
+    assertEquals(TransportException.Kind.CANCELLED, failure.kind(), failure.getMessage());
+    assertTrue(failure.getMessage().endsWith("was interrupted"), failure.getMessage());
+    assertTrue(e.interrupted(), "the interrupt status must be kept");
+    releaseAndAwaitTheAbandonedLookup();
+  }
+
+  @Test
+  void aCallCancelledJustBeforeItsLookupNeverWaitsForIt() throws Exception {
+    // The user's listener hears dnsStart after the client's own and cancels the call there:
+    // the cancel comes before the lookup has anything to be woken by.
+    ApiClient client = client(new OkHttpClient.Builder().dns(held)
+        .eventListener(new EventListener() {
+          @Override
+          public void dnsStart(Call call, String domainName) {
+            call.cancel();
+          }
+        }), Duration.ofMinutes(5));
+    CompletableFuture<Ended> ended = new CompletableFuture<>();
+    call(client, Thread.ofVirtual(), ended);
+
+    Ended e = ended.get(20, TimeUnit.SECONDS);
+
+    assertEquals(1, held.entered.getCount(), "the lookup of a cancelled call must not start");
+    TransportException t = assertInstanceOf(TransportException.class, e.failure());
+    assertTrue(t.getMessage().contains("canceled while resolving " + HOST), t.getMessage());
+  }
+
+  /** Answers every name with the loopback address, noting the names and the threads. */
+  private static final class LoopbackDns implements Dns {
+    final List<String> names = new CopyOnWriteArrayList<>();
+    final List<Thread> threads = new CopyOnWriteArrayList<>();
+
+    @Override
+    public List<InetAddress> lookup(String hostname) {
+      names.add(hostname);
+      threads.add(Thread.currentThread());
+      return List.of(InetAddress.getLoopbackAddress());
+    }
+  }
+
+  @Test
+  void aLookupThatAnswersGoesThroughTheUsersDnsAndTheirListenerSeesEveryEventAsOnRawOkHttp()
+      throws Exception {
+    LoopbackDns dns = new LoopbackDns();
+    List<String> events = new CopyOnWriteArrayList<>();
+    OkHttpClient users = new OkHttpClient.Builder().dns(dns)
+        .eventListenerFactory(call -> new Recording(events)).build();
+
+    // Raw OkHttp, on a pool of its own so that it resolves the name too.
+    OkHttpClient raw = users.newBuilder().connectionPool(new ConnectionPool()).build();
+    try (Response r = raw.newCall(new Request.Builder().url(url("/raw")).build()).execute()) {
+      assertEquals("ok", r.body().string());
+    }
+    List<String> rawEvents = List.copyOf(events);
+    events.clear();
+    raw.connectionPool().evictAll();
+
+    ApiClient client = ApiClient.builder().okHttpClient(users).retry(Retry.none()).build();
+    clients.add(client);
+    assertEquals("ok", client.get(url("/x")).execute(String.class));
+
+    assertEquals(rawEvents, events);
+    assertTrue(events.containsAll(List.of("callStart", "dnsStart " + HOST, "dnsEnd " + HOST,
+        "connectEnd", "responseBodyEnd", "callEnd")), events.toString());
+    assertEquals(List.of(HOST, HOST), dns.names);
+    // The client's lookup ran apart from its caller: that is what lets a cancel end the wait.
+    assertNotEquals(Thread.currentThread(), dns.threads.get(1));
+  }
+
+  @Test
+  void clientsDerivedFromOneAnotherResolveThroughTheUsersDnsAndShareTheirConnections()
+      throws Exception {
+    LoopbackDns dns = new LoopbackDns();
+    ApiClient parent = client(dns, Duration.ofSeconds(30));
+    ApiClient derived = parent.newBuilder().deadline(Duration.ofSeconds(20)).build();
+    clients.add(derived);
+
+    assertEquals("ok", parent.get(url("/1")).execute(String.class));
+    assertEquals("ok", derived.get(url("/2")).execute(String.class));
+
+    assertEquals(List.of(HOST), dns.names, "the second call must reuse the first's connection");
+    assertEquals(2, clientPorts.size());
+    assertEquals(clientPorts.get(0), clientPorts.get(1), "one connection for both clients");
+    assertNotEquals(Thread.currentThread(), dns.threads.get(0));
+  }
+
+  /**
+   * Answers through OkHttp 5.5's asynchronous {@code Dns.Call}, never {@code lookup()}: at once
+   * when {@code answers}, else not until the call is cancelled, which fails it.
+   */
+  private static final class AsyncDns implements Dns {
+    final boolean answers;
+    final CountDownLatch enqueued = new CountDownLatch(1);
+    final CountDownLatch cancelled = new CountDownLatch(1);
+
+    AsyncDns(boolean answers) {
+      this.answers = answers;
+    }
+
+    @Override
+    public List<InetAddress> lookup(String hostname) throws java.net.UnknownHostException {
+      throw new java.net.UnknownHostException("only newCall() answers " + hostname);
+    }
+
+    @Override
+    public Dns.Call newCall(Dns.Request request) {
+      return new Dns.Call() {
+        private final AtomicBoolean over = new AtomicBoolean();
+        private volatile Dns.Callback callback;
+
+        @Override
+        public Dns.Request getRequest() {
+          return request;
+        }
+
+        @Override
+        public void enqueue(Dns.Callback callback) {
+          this.callback = callback;
+          enqueued.countDown();
+          if (answers && over.compareAndSet(false, true)) {
+            callback.onRecords(this, true, List.of(
+                new Dns.Record.IpAddress(request.hostname(), InetAddress.getLoopbackAddress())));
+          }
+        }
+
+        @Override
+        public void cancel() {
+          cancelled.countDown();
+          Dns.Callback c = callback;
+          if (c != null && over.compareAndSet(false, true)) {
+            c.onFailure(this, new IOException("canceled"));
+          }
+        }
+
+        @Override
+        public boolean isCanceled() {
+          return cancelled.getCount() == 0;
+        }
+      };
+    }
+  }
+
+  @Test
+  void theDeadlineCancelsAnAsynchronousLookupThatHangs() throws Exception {
+    AsyncDns hanging = new AsyncDns(false);
+    ApiClient client = client(hanging, Duration.ofMillis(300));
+    CompletableFuture<Ended> ended = new CompletableFuture<>();
+    call(client, Thread.ofVirtual(), ended);
+
+    Ended e = ended.get(20, TimeUnit.SECONDS);
+
+    assertEquals(0, hanging.cancelled.getCount(), "the Dns.Call must have been cancelled");
+    DeadlineExceededException d = assertInstanceOf(DeadlineExceededException.class, e.failure());
+    assertEquals(1, d.attempts());
+    assertNotNull(d.getCause());
+
+    // One that answers is still used, and its records are what the call connects to.
+    AsyncDns answering = new AsyncDns(true);
+    assertEquals("ok", client(answering, Duration.ofSeconds(30)).get(url("/y"))
+        .execute(String.class));
+    assertEquals(0, answering.enqueued.getCount());
+  }
+
+  /** Notes each event's name (and the host, for DNS events). */
+  private static final class Recording extends EventListener {
+    private final List<String> events;
+
+    Recording(List<String> events) {
+      this.events = events;
+    }
+
+    @Override
+    public void callStart(Call call) {
+      events.add("callStart");
+    }
+
+    @Override
+    public void proxySelectStart(Call call, HttpUrl url) {
+      events.add("proxySelectStart");
+    }
+
+    @Override
+    public void proxySelectEnd(Call call, HttpUrl url, List<Proxy> proxies) {
+      events.add("proxySelectEnd");
+    }
+
+    @Override
+    public void dnsStart(Call call, String domainName) {
+      events.add("dnsStart " + domainName);
+    }
+
+    @Override
+    public void dnsEnd(Call call, String domainName, List<InetAddress> inetAddressList) {
+      events.add("dnsEnd " + domainName);
+    }
+
+    @Override
+    public void connectStart(Call call, InetSocketAddress address, Proxy proxy) {
+      events.add("connectStart");
+    }
+
+    @Override
+    public void secureConnectStart(Call call) {
+      events.add("secureConnectStart");
+    }
+
+    @Override
+    public void secureConnectEnd(Call call, Handshake handshake) {
+      events.add("secureConnectEnd");
+    }
+
+    @Override
+    public void connectEnd(Call call, InetSocketAddress address, Proxy proxy, Protocol protocol) {
+      events.add("connectEnd");
+    }
+
+    @Override
+    public void connectFailed(Call call, InetSocketAddress address, Proxy proxy,
+        Protocol protocol, IOException ioe) {
+      events.add("connectFailed");
+    }
+
+    @Override
+    public void connectionAcquired(Call call, Connection connection) {
+      events.add("connectionAcquired");
+    }
+
+    @Override
+    public void connectionReleased(Call call, Connection connection) {
+      events.add("connectionReleased");
+    }
+
+    @Override
+    public void requestHeadersStart(Call call) {
+      events.add("requestHeadersStart");
+    }
+
+    @Override
+    public void requestHeadersEnd(Call call, Request request) {
+      events.add("requestHeadersEnd");
+    }
+
+    @Override
+    public void requestBodyStart(Call call) {
+      events.add("requestBodyStart");
+    }
+
+    @Override
+    public void requestBodyEnd(Call call, long byteCount) {
+      events.add("requestBodyEnd");
+    }
+
+    @Override
+    public void requestFailed(Call call, IOException ioe) {
+      events.add("requestFailed");
+    }
+
+    @Override
+    public void responseHeadersStart(Call call) {
+      events.add("responseHeadersStart");
+    }
+
+    @Override
+    public void responseHeadersEnd(Call call, Response response) {
+      events.add("responseHeadersEnd");
+    }
+
+    @Override
+    public void responseBodyStart(Call call) {
+      events.add("responseBodyStart");
+    }
+
+    @Override
+    public void responseBodyEnd(Call call, long byteCount) {
+      events.add("responseBodyEnd");
+    }
+
+    @Override
+    public void responseFailed(Call call, IOException ioe) {
+      events.add("responseFailed");
+    }
+
+    @Override
+    public void callEnd(Call call) {
+      events.add("callEnd");
+    }
+
+    @Override
+    public void callFailed(Call call, IOException ioe) {
+      events.add("callFailed");
+    }
+
+    @Override
+    public void canceled(Call call) {
+      events.add("canceled");
+    }
+
+    @Override
+    public void retryDecision(Call call, IOException exception, boolean retry) {
+      events.add("retryDecision");
+    }
+
+    @Override
+    public void followUpDecision(Call call, Response networkResponse, Request nextRequest) {
+      events.add("followUpDecision");
+    }
+  }
+}
