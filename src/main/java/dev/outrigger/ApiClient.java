@@ -823,7 +823,10 @@ public final class ApiClient implements AutoCloseable {
      * timeout, if any, bounds each attempt as well as the deadline does). Outrigger never shuts a
      * supplied client down. Outrigger still turns off OkHttp's silent
      * {@code retryOnConnectionFailure} on its copy, so that a non-idempotent request is never
-     * re-sent behind the retry policy's back.
+     * re-sent behind the retry policy's back, and has its copy run each name lookup of the
+     * client's {@code Dns} on a virtual thread of its own, so that a call's deadline, an interrupt
+     * or {@code close()} can end a lookup that hangs (the client's {@code EventListener}, if any,
+     * still hears every event).
      */
     public Builder okHttpClient(OkHttpClient client) {
       this.okHttpClient = Objects.requireNonNull(client, "okHttpClient");
