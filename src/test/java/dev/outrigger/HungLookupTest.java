@@ -11,6 +11,7 @@ import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.net.InetSocketAddress;
 import java.net.Proxy;
 import java.time.Duration;
@@ -147,6 +148,34 @@ class HungLookupTest {
   @Test
   void theDeadlineEndsACallWhoseLookupHangs() throws Exception {
     deadlineEndsTheCall(client(held, Duration.ofMillis(300)));
+  }
+
+  @Test
+  void anAbandonedLookupIsInterruptedSoADnsThatHonoursInterruptsStops() throws Exception {
+    // A Dns that honours interrupts (unlike the JDK's resolver) gives its thread back as soon
+    // as its call stopped waiting for it, not when its own wait would have ended.
+    CountDownLatch entered = new CountDownLatch(1);
+    CountDownLatch interrupted = new CountDownLatch(1);
+    CountDownLatch never = new CountDownLatch(1);
+    Dns polite = hostname -> {
+      entered.countDown();
+      try {
+        never.await();
+      } catch (InterruptedException e) {
+        interrupted.countDown();
+        throw new UnknownHostException(hostname + ": lookup interrupted");
+      }
+      throw new UnknownHostException(hostname);
+    };
+    CompletableFuture<Ended> ended = new CompletableFuture<>();
+    call(client(polite, Duration.ofMillis(300)), Thread.ofVirtual(), ended);
+
+    assertInstanceOf(DeadlineExceededException.class,
+        ended.get(20, TimeUnit.SECONDS).failure());
+    assertTrue(entered.await(5, TimeUnit.SECONDS));
+    assertTrue(interrupted.await(5, TimeUnit.SECONDS),
+        "the abandoned lookup's thread was not interrupted");
+    never.countDown();
   }
 
   @Test

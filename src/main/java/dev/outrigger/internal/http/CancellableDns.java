@@ -240,8 +240,8 @@ public final class CancellableDns implements Dns {
       // is left alone: close() ends the lookups in progress, as it ends the waits in progress.
       Closing.Waiter closed =
           closing.isClosed() ? Closing.Waiter.NONE : closing.enter("the lookup of " + host);
+      Thread resolver = null;
       try {
-        boolean started = false;
         while (true) {
           // The call's own flag as well as cut: a cancel between dnsStart and the slot's
           // registration reported canceled() to no one (it sets the flag first).
@@ -259,15 +259,20 @@ public final class CancellableDns implements Dns {
             Thread.currentThread().interrupt();
             throw sneaky(new LookupCancelled("interrupted", e));
           }
-          if (!started) {
-            RESOLVERS.newThread(this).start();
-            started = true;
+          if (resolver == null) {
+            resolver = RESOLVERS.newThread(this);
+            resolver.start();
           } else {
             LockSupport.park(this);
           }
         }
       } finally {
         caller = null;
+        if (resolver != null && !done) {
+          // Abandoned: a Dns that honours interrupts stops now (the JDK's resolver does not,
+          // and finishes on its own).
+          resolver.interrupt();
+        }
         if (slot.waiting == this) {
           slot.waiting = null;
         }
