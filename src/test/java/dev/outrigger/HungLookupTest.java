@@ -410,6 +410,26 @@ class HungLookupTest {
     assertEquals(0, answering.enqueued.getCount());
   }
 
+  @Test
+  void interruptingACallWaitingForAnAsynchronousLookupEndsItCancelled() throws Exception {
+    // OkHttp waits for a Dns.Call's answer in a queue, whose InterruptedException it lets
+    // through undeclared: the call still ends as any interrupted call does.
+    AsyncDns hanging = new AsyncDns(false);
+    ApiClient client = client(hanging, Duration.ofMinutes(5));
+    CompletableFuture<Ended> ended = new CompletableFuture<>();
+    Thread t = call(client, Thread.ofVirtual(), ended);
+    assertTrue(hanging.enqueued.await(20, TimeUnit.SECONDS));
+
+    t.interrupt();
+    Ended e = ended.get(20, TimeUnit.SECONDS);
+
+    TransportException failure = assertInstanceOf(TransportException.class, e.failure());
+    assertEquals(TransportException.Kind.CANCELLED, failure.kind(), failure.getMessage());
+    assertTrue(failure.getMessage().endsWith("was interrupted"), failure.getMessage());
+    assertInstanceOf(InterruptedException.class, failure.getCause());
+    assertTrue(e.interrupted(), "the interrupt status must be kept");
+  }
+
   /** Notes each event's name (and the host, for DNS events). */
   private static final class Recording extends EventListener {
     private final List<String> events;

@@ -184,6 +184,13 @@ public final class Transport implements CallInterceptor, KeepsClock {
       // exception goes on as it is.
       endFailed(ctx, start, -1, e);
       throw e;
+    } catch (Exception e) {
+      // A checked exception OkHttp's Kotlin code let through undeclared: in 5.5.1, an interrupt
+      // of its wait for an asynchronous Dns.Call's answer (InterruptedException). It must not
+      // reach a caller whose execute() declares none.
+      ApiException failure = undeclared(e, ctx);
+      endFailed(ctx, start, -1, failure);
+      throw failure;
     } finally {
       timer.done();
       if (shared != null) {
@@ -338,6 +345,19 @@ public final class Transport implements CallInterceptor, KeepsClock {
         ctx.describe() + " -> " + response.code() + ": the response body " + what
             + ", over the limit; raise ApiClient.Builder.maxResponseBytes if this is expected",
         null, ctx.attemptsSent());
+  }
+
+  /** A checked exception {@code call.execute()} threw undeclared, as a failure of the call. */
+  private static ApiException undeclared(Exception e, RealCallContext ctx) {
+    if (e instanceof InterruptedException) {
+      // The interrupt status was cleared by the wait that threw: the caller must still see it.
+      Thread.currentThread().interrupt();
+      return new TransportException(ctx.describe() + " was interrupted", e, ctx.attemptsSent(),
+          TransportException.Kind.CANCELLED);
+    }
+    String reason = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    return new TransportException(ctx.describe() + " failed: " + reason, e, ctx.attemptsSent(),
+        TransportException.Kind.IO);
   }
 
   private static ApiException translate(
