@@ -38,15 +38,20 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * }
  *
  * <p>{@link #withUnixSocket()} also listens on a Unix socket in a temporary directory;
- * {@link #sentinelOf} runs a Sentinel monitoring another fixture's server (register it after
- * that one, with {@code @Order}).
+ * {@link #sentinelOf} runs a Sentinel monitoring another fixture's server, and
+ * {@link #replicaOf} a replica of it (register them after that one, with {@code @Order});
+ * {@link #undemotable()} is a master that Sentinel cannot turn into a replica.
  */
 public final class RedisFixture implements BeforeAllCallback, AfterAllCallback {
   private static final long START_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(10);
 
   private final boolean unixSocket;
+  /** The server a Sentinel monitors (Sentinels only). */
   private final RedisFixture master;
   private final String masterId;
+  /** The server this one replicates (replicas only). */
+  private final RedisFixture primary;
+  private final List<String> serverArgs;
   private Path binary;
   private int port;
   private Path dir;
@@ -54,26 +59,44 @@ public final class RedisFixture implements BeforeAllCallback, AfterAllCallback {
 
   /** A server on a free loopback port. */
   public RedisFixture() {
-    this(false, null, null);
+    this(false, null, null, null, List.of());
   }
 
-  private RedisFixture(boolean unixSocket, RedisFixture master, String masterId) {
+  private RedisFixture(boolean unixSocket, RedisFixture master, String masterId,
+      RedisFixture primary, List<String> serverArgs) {
     this.unixSocket = unixSocket;
     this.master = master;
     this.masterId = masterId;
+    this.primary = primary;
+    this.serverArgs = serverArgs;
   }
 
   /** A server on a free loopback port that also listens on {@link #socket()}. */
   public static RedisFixture withUnixSocket() {
-    return new RedisFixture(true, null, null);
+    return new RedisFixture(true, null, null, null, List.of());
   }
 
   /**
    * A Sentinel on a free loopback port monitoring {@code master}'s server as {@code masterId}
-   * (quorum 1); it is ready once it names that server as the master.
+   * (quorum 1, down after 2 s); it is ready once it names that server as the master.
    */
   public static RedisFixture sentinelOf(RedisFixture master, String masterId) {
-    return new RedisFixture(false, master, masterId);
+    return new RedisFixture(false, master, masterId, null, List.of());
+  }
+
+  /** A replica of {@code primary}'s server; it is ready once its link to it is up. */
+  public static RedisFixture replicaOf(RedisFixture primary) {
+    return new RedisFixture(false, null, null, primary, List.of());
+  }
+
+  /**
+   * A server whose {@code REPLICAOF} and {@code SLAVEOF} are renamed away: after a failover it
+   * stays a master taking writes, as one Sentinel cannot reach to demote (a partition), and
+   * Sentinel's demotion, which would also close its clients' connections, fails.
+   */
+  public static RedisFixture undemotable() {
+    return new RedisFixture(false, null, null, null, List.of(
+        "--rename-command", "REPLICAOF", "", "--rename-command", "SLAVEOF", ""));
   }
 
   /**
@@ -143,10 +166,12 @@ public final class RedisFixture implements BeforeAllCallback, AfterAllCallback {
    * Checks that a store whose first connection's handshake is never answered (a socket that
    * accepts and stays silent, as a hung Redis or Sentinel) gives it up after its connectTimeout
    * (300 ms here) and connects again within {@code within}: {@code uriOf} makes the store's URI
-   * from the silent socket's port.
+   * from the silent socket's port. {@code atStart} is how many connections the store opens as it
+   * is built (a store through Sentinel opens two: its lookup, and its subscription to Sentinel's
+   * events, whose handshake is bounded the same way); one more must follow.
    */
   static void assertGivesUpASilentHandshake(java.util.function.IntFunction<String> uriOf,
-      Duration within) throws Exception {
+      Duration within, int atStart) throws Exception {
     try (ServerSocket silent = new ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
       List<Socket> accepted = new java.util.concurrent.CopyOnWriteArrayList<>();
       Thread.ofVirtual().start(() -> {
@@ -166,12 +191,13 @@ public final class RedisFixture implements BeforeAllCallback, AfterAllCallback {
         // the first connect fails, every call waits for it and none connects again.
         long end = System.nanoTime() + within.toNanos();
         RateLimit limit = RateLimit.perSecond(1000).burst(1000);
-        while (accepted.size() < 2 && System.nanoTime() - end < 0) {
+        while (accepted.size() <= atStart && System.nanoTime() - end < 0) {
           store.reserve("k", limit, 1, 0);
           TimeUnit.MILLISECONDS.sleep(10);
         }
-        assertEquals(2, Math.min(2, accepted.size()), "connections tried within " + within
-            + " (connectTimeout 300 ms) when the first handshake is never answered");
+        assertEquals(atStart + 1, Math.min(atStart + 1, accepted.size()), "connections tried "
+            + "within " + within + " (connectTimeout 300 ms) when the first handshake is never "
+            + "answered");
       } finally {
         for (Socket s : accepted) {
           s.close();
@@ -235,14 +261,21 @@ public final class RedisFixture implements BeforeAllCallback, AfterAllCallback {
       // Sentinel rewrites its configuration file, so it gets a fresh one it may write.
       Path conf = dir.resolve("sentinel.conf");
       Files.writeString(conf, "port " + port + "\nbind 127.0.0.1\ndir " + dir + "\n"
-          + "sentinel monitor " + masterId + " 127.0.0.1 " + master.port() + " 1\n");
+          + "sentinel monitor " + masterId + " 127.0.0.1 " + master.port() + " 1\n"
+          + "sentinel down-after-milliseconds " + masterId + " 2000\n");
       args.addAll(List.of(conf.toString(), "--sentinel"));
     } else {
+      // A replica's first sync starts at once, not after the 5 s a master waits by default
+      // for more replicas to share it.
       args.addAll(List.of("--bind", "127.0.0.1", "--port", Integer.toString(port), "--save", "",
-          "--appendonly", "no", "--dir", dir.toString()));
+          "--appendonly", "no", "--dir", dir.toString(), "--repl-diskless-sync-delay", "0"));
       if (unixSocket) {
         args.addAll(List.of("--unixsocket", socket().toString(), "--unixsocketperm", "700"));
       }
+      if (primary != null) {
+        args.addAll(List.of("--replicaof", "127.0.0.1", Integer.toString(primary.port())));
+      }
+      args.addAll(serverArgs);
     }
     process = new ProcessBuilder(args)
         .redirectErrorStream(true)
@@ -257,7 +290,9 @@ public final class RedisFixture implements BeforeAllCallback, AfterAllCallback {
       try {
         if (command("PING").startsWith("+PONG") && (master == null
             || command("SENTINEL get-master-addr-by-name " + masterId)
-                .endsWith("\n" + master.port()))) {
+                .endsWith("\n" + master.port()))
+            && (primary == null
+            || command("INFO replication").contains("master_link_status:up"))) {
           return;
         }
       } catch (IOException notYet) {
@@ -267,7 +302,8 @@ public final class RedisFixture implements BeforeAllCallback, AfterAllCallback {
     }
     process.destroyForcibly();
     throw new IOException("redis-server did not answer PING on port " + port + " within 10 s"
-        + (master == null ? "" : " (or did not name its master)"));
+        + (master == null ? "" : " (or did not name its master)")
+        + (primary == null ? "" : " (or did not link to its master)"));
   }
 
   /** Stops the server and waits until it has exited. */
@@ -280,6 +316,51 @@ public final class RedisFixture implements BeforeAllCallback, AfterAllCallback {
       process.destroyForcibly().waitFor();
     }
     process = null;
+  }
+
+  /** How many client connections named {@code name} this server has. */
+  public int clientsNamed(String name) throws IOException {
+    int n = 0;
+    for (String line : command("CLIENT LIST").split("\n")) {
+      if (line.contains(" name=" + name + " ")) {
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /**
+   * How many client connections named {@code name} are subscribed to a channel of this server
+   * (a Sentinel's events).
+   */
+  public int subscribers(String name) throws IOException {
+    int n = 0;
+    for (String line : command("CLIENT LIST").split("\n")) {
+      if (line.contains(" name=" + name + " ") && !line.contains(" sub=0 ")) {
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** What {@link #await} waits for; it may throw, which fails the wait at once. */
+  @FunctionalInterface
+  public interface Condition {
+    boolean holds() throws Exception;
+  }
+
+  /**
+   * Waits until {@code condition} holds, checking every 20 ms, and fails saying {@code what}
+   * did not happen when it does not within {@code within}.
+   */
+  public static void await(String what, Duration within, Condition condition) throws Exception {
+    long end = System.nanoTime() + within.toNanos();
+    while (!condition.holds()) {
+      if (System.nanoTime() - end > 0) {
+        throw new AssertionError("not within " + within.toSeconds() + " s: " + what);
+      }
+      TimeUnit.MILLISECONDS.sleep(20);
+    }
   }
 
   /**

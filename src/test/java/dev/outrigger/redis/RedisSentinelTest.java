@@ -48,7 +48,7 @@ class RedisSentinelTest {
   void aSentinelWhoseHandshakeIsNeverAnsweredIsGivenUpAfterTheConnectTimeout()
       throws Exception {
     RedisFixture.assertGivesUpASilentHandshake(
-        port -> "redis-sentinel://127.0.0.1:" + port + "#mymaster", Duration.ofSeconds(5));
+        port -> "redis-sentinel://127.0.0.1:" + port + "#mymaster", Duration.ofSeconds(5), 1);
   }
 
 

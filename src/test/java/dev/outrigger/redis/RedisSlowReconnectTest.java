@@ -187,7 +187,7 @@ class RedisSlowReconnectTest {
   void aConnectWhoseHandshakeIsNeverAnsweredIsGivenUpAfterTheConnectTimeout() throws Exception {
     // Accepts connections and never answers them: Lettuce's HELLO waits, as on a hung Redis.
     RedisFixture.assertGivesUpASilentHandshake(
-        port -> "redis://127.0.0.1:" + port, Duration.ofSeconds(10));
+        port -> "redis://127.0.0.1:" + port, Duration.ofSeconds(10), 1);
   }
 
 
