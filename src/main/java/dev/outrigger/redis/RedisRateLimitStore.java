@@ -89,9 +89,17 @@ import org.slf4j.LoggerFactory;
  * fallback bucket (one made for it would refill until the next outage and begin it with a
  * burst), unless Redis already counts as unavailable, when the fallback answers it as any call.
  *
+ * <p><b>Through Sentinel</b> ({@code redis-sentinel://}), the store also subscribes to one
+ * Sentinel's {@code +switch-master} channel (on a thread of its own, moving to another Sentinel
+ * when that one is lost): when the master is switched, the next questions go to the new master
+ * at once, rather than to the old one until it refuses writes or drops its clients (about 10 s
+ * later). A question in flight to the old master at the switch may still have been counted
+ * there; see the README for the measured window.
+ *
  * <p>Thread-safe. Share one store between clients; {@link #close()} it when the application
- * stops (it closes the Redis connection, and the Lettuce resources it created). Lettuce is an
- * optional dependency of Outrigger: add {@code io.lettuce:lettuce-core} to use this class.
+ * stops (it closes the Redis connection, the Sentinel subscription and its thread, and the
+ * Lettuce resources it created). Lettuce is an optional dependency of Outrigger: add
+ * {@code io.lettuce:lettuce-core} to use this class.
  */
 public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(RedisRateLimitStore.class);
@@ -118,6 +126,8 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
   private final RedisClient client;
   private final String clientId = UUID.randomUUID().toString();
   private final AtomicReference<CompletableFuture<StatefulRedisConnection<String, String>>> conn;
+  /** Follows Sentinel's master switches (Sentinel URIs only, else null). */
+  private final SentinelWatch watch;
   private final AtomicBoolean down = new AtomicBoolean();
   private final AtomicInteger slowAnswers = new AtomicInteger();
   /** When the last slow question counted timed out: questions asked before then met its stall. */
@@ -167,8 +177,21 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
           .timeoutOptions(TimeoutOptions.enabled(
               Duration.ofNanos(Math.max(SECOND, 10 * timeoutNanos))))
           .build());
-      this.conn = new AtomicReference<>(connect());
+      this.conn = new AtomicReference<>(connect(uri));
+      // Started after the first lookup, so a switch it follows always has a connection to
+      // replace. (A switch between that lookup and the watch's first question to Sentinel, a
+      // few milliseconds at most, is noticed the old way: the old master refuses writes.)
+      this.watch = uri.getSentinels().isEmpty() ? null
+          : new SentinelWatch(client, uri, where, probeNanos, this::masterSwitched);
+      if (watch != null) {
+        watch.start();
+      }
       warmUp(b.connectTimeout.toNanos(), now);
+      if (watch != null) {
+        // A store built is following switches, unless no Sentinel took the subscription in
+        // time (then one WARN, and it keeps trying).
+        watch.awaitFirstRound(now + b.connectTimeout.toNanos() - nanos.getAsLong());
+      }
     } catch (RuntimeException | Error e) {
       // A build that fails (a URI Lettuce refuses as it connects, a database Redis does not
       // have) leaves no client, connection or Lettuce thread behind.
@@ -516,7 +539,7 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
       if (c != null && c.isOpen()) {
         return c;
       }
-      CompletableFuture<StatefulRedisConnection<String, String>> next = connect();
+      CompletableFuture<StatefulRedisConnection<String, String>> next = connect(uri);
       if (conn.compareAndSet(f, next)) {
         if (c != null) {
           c.closeAsync(); // lost (autoReconnect is off): it would stay in the client until close
@@ -531,12 +554,29 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
   }
 
   /**
+   * Sentinel says our master is now at {@code host:port} (on the watch's thread, which must not
+   * block): a connect straight to it replaces the connection at once, so every next question
+   * goes there (callers wait for the connect within their timeout, as for any reconnect), and
+   * the old master's connection is closed (a question in flight on it fails, as on a lost
+   * connection). Straight to the address: another Sentinel asked now may not know of the switch
+   * yet. Later reconnections ask the Sentinels again.
+   */
+  private void masterSwitched(String host, int port) {
+    if (closed.get()) {
+      return;
+    }
+    CompletableFuture<StatefulRedisConnection<String, String>> next =
+        connect(RedisURI.builder(uri).withHost(host).withPort(port).build());
+    conn.getAndSet(next).thenAccept(StatefulRedisConnection::closeAsync);
+  }
+
+  /**
    * Lettuce's connect future itself: callbacks on a derived stage would never run, and so never
    * close the connection, once that stage was cancelled.
    */
-  private CompletableFuture<StatefulRedisConnection<String, String>> connect() {
+  private CompletableFuture<StatefulRedisConnection<String, String>> connect(RedisURI target) {
     CompletableFuture<StatefulRedisConnection<String, String>> f =
-        client.connectAsync(StringCodec.UTF8, uri).toCompletableFuture();
+        client.connectAsync(StringCodec.UTF8, target).toCompletableFuture();
     f.thenAccept(c -> {
       if (closed.get()) {
         c.closeAsync();
@@ -580,7 +620,7 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
    * What went wrong, for a log line: the first message down the cause chain (Lettuce wraps a
    * Sentinel's "no such master" in an exception of its own with none), else the class's name.
    */
-  private static String reason(Throwable failure) {
+  static String reason(Throwable failure) {
     for (Throwable t = failure; t != null; t = t.getCause()) {
       if (t.getMessage() != null && !t.getMessage().isBlank()) {
         return t.getMessage();
@@ -657,7 +697,8 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
   }
 
   /**
-   * Closes the Redis connection and the Lettuce resources this store created. Calls to
+   * Closes the Redis connection, the Sentinel subscription and its thread (Sentinel URIs), and
+   * the Lettuce resources this store created. Calls to
    * {@link #reserve} after close fail with {@link IllegalStateException}. Closing twice is
    * harmless.
    */
@@ -665,6 +706,9 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
   public void close() {
     if (!closed.compareAndSet(false, true)) {
       return;
+    }
+    if (watch != null) {
+      watch.close();
     }
     // Closes every connection of the client, the one being made included.
     client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
@@ -851,10 +895,11 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     }
 
     /**
-     * The longest {@link #build()} waits for the first connection, and a reconnection may take
-     * (default 1 s): the TCP connect, and Lettuce's handshake (and Sentinel lookup) after it,
-     * which Lettuce would otherwise give 60 s. A store whose Redis is down at start starts in
-     * fallback; it does not fail.
+     * The longest {@link #build()} waits for the first connection (and, through Sentinel, for
+     * the subscription to its master switches), and a reconnection may take (default 1 s): the
+     * TCP connect, and Lettuce's handshake (and Sentinel lookup) after it, which Lettuce would
+     * otherwise give 60 s. A store whose Redis is down at start starts in fallback; it does not
+     * fail.
      *
      * @throws IllegalArgumentException if {@code connectTimeout} is not positive or over 1 min
      */
@@ -864,7 +909,9 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     }
 
     /**
-     * How often, while Redis is unavailable, one call asks it again (default 1 s).
+     * How often, while Redis is unavailable, one call asks it again (default 1 s). Through
+     * Sentinel, also how often the store checks its subscription to the master switches (a
+     * {@code PING}) and, while it has none, tries to subscribe again.
      *
      * @throws IllegalArgumentException if {@code probeInterval} is not positive or over 1 min
      */

@@ -224,7 +224,7 @@ final class RedisUris {
     return hostPort(uri.getHost(), uri.getPort());
   }
 
-  private static String hostPort(String host, int port) {
+  static String hostPort(String host, int port) {
     // Lettuce keeps a Sentinel's IPv6 address without its brackets.
     boolean bare6 = host.indexOf(':') >= 0 && !host.startsWith("[");
     return (bare6 ? "[" + host + "]" : host) + ":" + port;

@@ -1,21 +1,28 @@
 package dev.outrigger.redis;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.outrigger.LogCapture;
+import dev.outrigger.RateLimit;
+import io.lettuce.core.resource.ClientResources;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.time.Duration;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * A store that finds its Redis through Sentinel ({@code redis-sentinel://}), against a real
- * Redis and a real Sentinel monitoring it: the lookup, its timeout, and what the store says when
- * it fails.
+ * Redis and two real Sentinels monitoring it: the lookup, its timeout, what the store says when
+ * it fails, and its subscription to Sentinel's master switches (one Sentinel at a time, moving
+ * on when it is lost, stopped by close()). A failover itself: RedisSentinelFailoverTest.
  */
 class RedisSentinelTest {
   @RegisterExtension
@@ -25,6 +32,46 @@ class RedisSentinelTest {
   @RegisterExtension
   @Order(2)
   static final RedisFixture sentinel = RedisFixture.sentinelOf(master, "mymaster");
+
+  @RegisterExtension
+  @Order(3)
+  static final RedisFixture otherSentinel = RedisFixture.sentinelOf(master, "mymaster");
+
+  /** The client name of the tests' stores, which marks their connections in CLIENT LIST. */
+  private static final String NAME = "outrigger-sentinel-test";
+  private static final Duration GENEROUS = Duration.ofSeconds(10);
+  private static final RateLimit LIMIT = RateLimit.perSecond(1000).burst(1000);
+
+  /** {@code redis-sentinel://} through {@code sentinels}, with the tests' client name. */
+  private static String uri(RedisFixture... sentinels) {
+    StringBuilder sb = new StringBuilder("redis-sentinel://");
+    for (int i = 0; i < sentinels.length; i++) {
+      sb.append(i == 0 ? "" : ",").append("127.0.0.1:").append(sentinels[i].port());
+    }
+    return sb.append("?clientName=").append(NAME).append("#mymaster").toString();
+  }
+
+  /** The live threads of Sentinel watches (every store's, this test's or not). */
+  private static Set<Thread> watchThreads() {
+    return Thread.getAllStackTraces().keySet().stream()
+        .filter(t -> t.isAlive() && t.getName().equals(SentinelWatch.THREAD_NAME))
+        .collect(Collectors.toSet());
+  }
+
+  /** Waits (generously) for each of {@code threads} to end; fails naming those that did not. */
+  private static void assertEnd(Set<Thread> threads, String what) throws InterruptedException {
+    for (Thread t : threads) {
+      t.join(GENEROUS.toMillis());
+    }
+    assertTrue(threads.stream().noneMatch(Thread::isAlive), what + ": " + threads);
+  }
+
+  /** Fails unless no connection named {@link #NAME} is left on the master or the Sentinels. */
+  private static void assertNoConnectionLeft(String what) throws Exception {
+    RedisFixture.await(what + ": no connection left on the master or a Sentinel", GENEROUS,
+        () -> master.clientsNamed(NAME) + sentinel.clientsNamed(NAME)
+            + otherSentinel.clientsNamed(NAME) == 0);
+  }
 
   @Test
   void aStoreReachesTheMasterThroughSentinelAndNamesBoth() throws Exception {
@@ -48,7 +95,7 @@ class RedisSentinelTest {
   void aSentinelWhoseHandshakeIsNeverAnsweredIsGivenUpAfterTheConnectTimeout()
       throws Exception {
     RedisFixture.assertGivesUpASilentHandshake(
-        port -> "redis-sentinel://127.0.0.1:" + port + "#mymaster", Duration.ofSeconds(5), 1);
+        port -> "redis-sentinel://127.0.0.1:" + port + "#mymaster", Duration.ofSeconds(5), 2);
   }
 
 
@@ -58,12 +105,17 @@ class RedisSentinelTest {
    * fallback for good, its WARN saying only "(RedisConnectionException)").
    */
   @Test
-  void aMasterTheSentinelDoesNotKnowFailsTheBuildSayingSo() {
+  void aMasterTheSentinelDoesNotKnowFailsTheBuildSayingSo() throws Exception {
+    Set<Thread> before = watchThreads();
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> RedisRateLimitStore.builder("redis-sentinel://127.0.0.1:" + sentinel.port()
-            + "#nosuch").build());
+            + "?clientName=" + NAME + "#nosuch").build());
     assertTrue(e.getMessage().contains("master 'nosuch'"), e.getMessage());
     assertTrue(e.getMessage().contains("127.0.0.1:" + sentinel.port()), e.getMessage());
+    Set<Thread> left = watchThreads();
+    left.removeAll(before);
+    assertEnd(left, "the Sentinel watch of a failed build");
+    assertNoConnectionLeft("a failed build");
   }
 
   /** A Sentinel that is down: the store starts on its fallback, its WARN saying why. */
@@ -81,6 +133,100 @@ class RedisSentinelTest {
       String warn = logs.all();
       assertFalse(warn.contains("(RedisConnectionException)"), warn);
       assertTrue(warn.contains("Cannot connect"), warn);
+    }
+  }
+
+  /**
+   * The store follows master switches through one Sentinel (the first it can subscribe on);
+   * when that one goes away it subscribes on the next at once, with no WARN: nothing is lost.
+   */
+  @Test
+  void aLostSentinelSubscriptionMovesToTheNextSentinel() throws Exception {
+    try (LogCapture logs = new LogCapture();
+        RedisRateLimitStore store = RedisRateLimitStore.builder(uri(sentinel, otherSentinel))
+            .timeout(Duration.ofSeconds(1)).probeInterval(Duration.ofMillis(50)).build()) {
+      // build() waits for the first subscription.
+      assertEquals(1, sentinel.subscribers(NAME), "subscribed on the first Sentinel");
+      assertEquals(0, otherSentinel.subscribers(NAME), "and on no other");
+      sentinel.stop();
+      try {
+        RedisFixture.await("the subscription moved to the other Sentinel", GENEROUS,
+            () -> otherSentinel.subscribers(NAME) == 1);
+        assertEquals(0, store.reserve("moved", LIMIT, 1, 0));
+        assertFalse(store.degraded(), "the master answers: losing a Sentinel is no outage");
+      } finally {
+        sentinel.start();
+      }
+      assertTrue(logs.lines().stream().noneMatch(l -> l.startsWith("WARN")), logs.all());
+    }
+    assertNoConnectionLeft("a closed store");
+  }
+
+  /**
+   * The only Sentinel restarts: one WARN says switches cannot be followed (however often the
+   * store tries meanwhile: every 50 ms here), one INFO that they are again once it is back, and
+   * the store subscribes again. Rate-limit calls never wait for any of it.
+   */
+  @Test
+  void aSentinelThatRestartsIsSubscribedOnAgainWithOneWarning() throws Exception {
+    try (LogCapture logs = new LogCapture();
+        RedisRateLimitStore store = RedisRateLimitStore.builder(uri(sentinel))
+            .timeout(Duration.ofSeconds(1)).probeInterval(Duration.ofMillis(50)).build()) {
+      assertEquals(1, sentinel.subscribers(NAME), "subscribed on the Sentinel");
+      sentinel.stop();
+      try {
+        RedisFixture.await("a WARN saying Sentinel's switches cannot be followed", GENEROUS,
+            () -> logs.all().contains("cannot follow Sentinel's master switches"));
+        assertEquals(0, store.reserve("restarted", LIMIT, 1, 0),
+            "a call while no Sentinel answers");
+        assertFalse(store.degraded(), "the master answers: a Sentinel down is no outage");
+      } finally {
+        sentinel.start();
+      }
+      RedisFixture.await("an INFO saying switches are followed again", GENEROUS,
+          () -> logs.all().contains("following Sentinel's master switches again"));
+      assertEquals(1, sentinel.subscribers(NAME), "subscribed on the Sentinel again");
+      assertEquals(1, logs.lines().stream().filter(l -> l.startsWith("WARN")).count(),
+          "WARNs for one Sentinel outage: " + logs.all());
+    }
+    assertNoConnectionLeft("a closed store");
+  }
+
+  /**
+   * close() stops the watch's thread and closes its subscription, also when the Lettuce
+   * resources are the application's (they outlive the store).
+   */
+  @Test
+  void closeStopsTheSentinelWatchAndItsSubscription() throws Exception {
+    ClientResources shared = ClientResources.create();
+    try {
+      Set<Thread> before = watchThreads();
+      RedisRateLimitStore store = RedisRateLimitStore.builder(uri(sentinel))
+          .clientResources(shared).build();
+      Set<Thread> started = watchThreads();
+      started.removeAll(before);
+      assertEquals(1, started.size(), "the store's watch thread: " + started);
+      assertEquals(1, sentinel.subscribers(NAME), "subscribed on the Sentinel");
+      store.close();
+      assertEnd(started, "the watch's thread after close()");
+      assertNoConnectionLeft("a closed store");
+    } finally {
+      shared.shutdown(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(3, TimeUnit.SECONDS);
+    }
+  }
+
+  /** Only Sentinel URIs are watched: a store at redis:// starts no thread, subscribes nowhere. */
+  @Test
+  void aStoreNotThroughSentinelStartsNoWatch() throws Exception {
+    Set<Thread> before = watchThreads();
+    try (RedisRateLimitStore store = RedisRateLimitStore.builder(master.uri() + "?clientName="
+        + NAME).build()) {
+      assertEquals(0, store.reserve("plain", LIMIT, 1, 0));
+      Set<Thread> started = watchThreads();
+      started.removeAll(before);
+      assertTrue(started.isEmpty(), "threads started: " + started);
+      assertEquals(0, master.subscribers(NAME), "subscriptions");
+      assertEquals(1, master.clientsNamed(NAME), "the store's one connection");
     }
   }
 }

@@ -1,0 +1,353 @@
+package dev.outrigger.redis;
+
+import io.lettuce.core.RedisChannelHandler;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisConnectionStateListener;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.codec.StringCodec;
+import io.lettuce.core.output.ValueListOutput;
+import io.lettuce.core.protocol.CommandArgs;
+import io.lettuce.core.protocol.CommandType;
+import io.lettuce.core.pubsub.RedisPubSubAdapter;
+import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Follows Sentinel's {@code +switch-master} announcements for one master, so that a store stops
+ * asking the old master as soon as a Sentinel has switched, rather than when the old master
+ * refuses writes or Sentinel drops its clients (about 10 s later).
+ *
+ * <p>One pub/sub connection, to one Sentinel at a time, subscribed to {@code +switch-master}.
+ * Before subscribing it asks that Sentinel which master it names now: one that differs from the
+ * last known is a switch missed while no Sentinel was subscribed (a Sentinel restarting, say). A
+ * subscription that is lost (its connection closed, a {@code PING} unanswered) moves to the next
+ * Sentinel at once; when none takes it, one WARN, then a new round every check interval until
+ * one does (one INFO). Meanwhile the store works as without the watch: it notices a failover
+ * when the old master refuses writes or drops the connection.
+ *
+ * <p>Everything runs on the watch's own thread: Lettuce's callbacks only hand their results to
+ * it, so its state needs no lock, and no rate-limit call waits for it. {@link #close()} stops
+ * the thread; the store's client closes the connection.
+ */
+final class SentinelWatch implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(RedisRateLimitStore.class);
+  /** Sentinel's channel announcing a master's new address. */
+  static final String SWITCH_MASTER = "+switch-master";
+  static final String THREAD_NAME = "outrigger-sentinel-watch";
+
+  /** Told, on the watch's thread, where the master is now; must not block. */
+  interface Listener {
+    void masterSwitched(String host, int port);
+  }
+
+  private record Address(String host, int port) {
+    @Override
+    public String toString() {
+      return RedisUris.hostPort(host, port);
+    }
+  }
+
+  private final RedisClient client;
+  private final String masterId;
+  private final String where;
+  private final List<RedisURI> sentinels;
+  private final long checkNanos;
+  private final Listener listener;
+  private final ScheduledThreadPoolExecutor thread;
+  /** Completed when the first round of subscribing ends, subscribed or not. */
+  private final CompletableFuture<Void> firstRound = new CompletableFuture<>();
+  private volatile boolean closed;
+
+  // Touched on the watch's thread only.
+  private StatefulRedisPubSubConnection<String, String> current;
+  private RedisURI currentSentinel;
+  private boolean connecting;
+  private boolean pinging;
+  private int next;
+  private int triesLeft;
+  private boolean warned;
+  private Address master;
+
+  /**
+   * A watch of {@code uri}'s master through its Sentinels, connecting with {@code client}
+   * (whose shutdown closes the connection); {@link #start()} starts it.
+   */
+  SentinelWatch(RedisClient client, RedisURI uri, String where, long checkNanos,
+      Listener listener) {
+    this.client = client;
+    this.masterId = uri.getSentinelMasterId();
+    this.where = where;
+    this.sentinels = uri.getSentinels().stream().map(s -> subscriberUri(s, uri)).toList();
+    this.checkNanos = checkNanos;
+    this.listener = listener;
+    this.thread = new ScheduledThreadPoolExecutor(1, r -> {
+      Thread t = new Thread(r, THREAD_NAME);
+      t.setDaemon(true);
+      return t;
+    });
+    thread.setRemoveOnCancelPolicy(true);
+  }
+
+  /**
+   * A Sentinel's own URI (its address, credentials and TLS, as Lettuce's lookups use it), with
+   * the master URI's client and library names, which Lettuce gives its Sentinel lookups too.
+   */
+  private static RedisURI subscriberUri(RedisURI sentinel, RedisURI master) {
+    RedisURI.Builder b = RedisURI.builder(sentinel);
+    if (master.getClientName() != null) {
+      b.withClientName(master.getClientName());
+    }
+    if (master.getLibraryName() != null) {
+      b.withLibraryName(master.getLibraryName());
+    }
+    if (master.getLibraryVersion() != null) {
+      b.withLibraryVersion(master.getLibraryVersion());
+    }
+    return b.build();
+  }
+
+  /** Subscribes at once, then checks the subscription every check interval. */
+  void start() {
+    thread.scheduleWithFixedDelay(() -> guarded(this::check), 0, checkNanos,
+        TimeUnit.NANOSECONDS);
+  }
+
+  /**
+   * Waits at most {@code waitNanos} until the first round of subscribing has ended; an interrupt
+   * ends the wait and is kept.
+   */
+  void awaitFirstRound(long waitNanos) {
+    try {
+      firstRound.get(Math.max(0, waitNanos), TimeUnit.NANOSECONDS);
+    } catch (TimeoutException | ExecutionException e) {
+      // Still trying: the store works without it meanwhile.
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /**
+   * Stops the watch's thread and waits (up to 2 s) until it has ended. The connection is the
+   * client's to close: the store shuts its client down next (closing it here too would make
+   * Lettuce warn that it is already closed).
+   */
+  @Override
+  public void close() {
+    closed = true;
+    thread.shutdownNow();
+    try {
+      if (!thread.awaitTermination(2, TimeUnit.SECONDS)) {
+        log.debug("the Sentinel watch of {} did not stop within 2 s", where);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** Runs {@code task} on the watch's thread; false when the watch is closed. */
+  private boolean onWatch(Runnable task) {
+    if (closed) {
+      return false;
+    }
+    try {
+      thread.execute(() -> {
+        if (!closed) {
+          guarded(task);
+        }
+      });
+      return true;
+    } catch (RejectedExecutionException e) {
+      return false; // closed meanwhile
+    }
+  }
+
+  /** Runs {@code task}; an exception (a bug) must not end the periodic check. */
+  private void guarded(Runnable task) {
+    try {
+      task.run();
+    } catch (RuntimeException e) {
+      if (!warned) {
+        warned = true;
+        log.warn("shared rate limit in Redis at {}: following Sentinel's master switches "
+            + "failed", where, e);
+      }
+    }
+  }
+
+  private void check() {
+    if (current != null) {
+      if (!current.isOpen()) {
+        lost(current, "its connection closed");
+      } else if (!pinging) {
+        ping(current);
+      }
+    } else if (!connecting) {
+      triesLeft = sentinels.size();
+      tryNext();
+    }
+  }
+
+  /** A Sentinel that stops answering (its host gone, the network cut) closes no connection. */
+  private void ping(StatefulRedisPubSubConnection<String, String> c) {
+    pinging = true;
+    c.async().ping().whenComplete((pong, e) -> onWatch(() -> {
+      pinging = false;
+      if (e != null && c == current) {
+        lost(c, "no answer to PING: " + RedisRateLimitStore.reason(e));
+      }
+    }));
+  }
+
+  private void lost(StatefulRedisPubSubConnection<String, String> c, String why) {
+    log.debug("shared rate limit in Redis at {}: subscription on Sentinel {} lost ({}), "
+        + "subscribing on the next one", where, address(currentSentinel), why);
+    current = null;
+    currentSentinel = null;
+    pinging = false;
+    c.closeAsync();
+    // The next Sentinel first: the lost one comes last in the round.
+    triesLeft = sentinels.size();
+    tryNext();
+  }
+
+  private void tryNext() {
+    connecting = true;
+    RedisURI sentinel = sentinels.get(next);
+    next = (next + 1) % sentinels.size();
+    CompletableFuture<StatefulRedisPubSubConnection<String, String>> f;
+    try {
+      f = client.connectPubSubAsync(StringCodec.UTF8, sentinel).toCompletableFuture();
+    } catch (RuntimeException e) {
+      failed(sentinel, e);
+      return;
+    }
+    f.whenComplete((c, e) -> {
+      if (!onWatch(() -> connected(sentinel, c, e)) && c != null) {
+        c.closeAsync();
+      }
+    });
+  }
+
+  private void connected(RedisURI sentinel, StatefulRedisPubSubConnection<String, String> c,
+      Throwable e) {
+    if (e != null) {
+      failed(sentinel, e);
+      return;
+    }
+    c.addListener(new RedisConnectionStateListener() {
+      @Override
+      public void onRedisDisconnected(RedisChannelHandler<?, ?> connection) {
+        onWatch(() -> {
+          if (c == current) {
+            lost(c, "Sentinel closed the connection");
+          }
+        });
+      }
+    });
+    c.addListener(new RedisPubSubAdapter<String, String>() {
+      @Override
+      public void message(String channel, String message) {
+        if (SWITCH_MASTER.equals(channel)) {
+          onWatch(() -> announced(c, message));
+        }
+      }
+    });
+    // Asked before subscribing: a subscribed RESP2 connection takes no other command. Not
+    // answered (a Sentinel whose ACL refuses it): subscribed all the same.
+    c.async().dispatch(CommandType.SENTINEL, new ValueListOutput<>(StringCodec.UTF8),
+            new CommandArgs<>(StringCodec.UTF8).add("get-master-addr-by-name").add(masterId))
+        .exceptionally(refused -> null)
+        .thenCompose(named -> c.async().subscribe(SWITCH_MASTER).thenApply(ok -> named))
+        .whenComplete((named, failure) -> {
+          if (!onWatch(() -> subscribed(sentinel, c, named, failure))) {
+            c.closeAsync();
+          }
+        });
+  }
+
+  private void subscribed(RedisURI sentinel, StatefulRedisPubSubConnection<String, String> c,
+      List<String> named, Throwable e) {
+    if (e != null) {
+      c.closeAsync();
+      failed(sentinel, e);
+      return;
+    }
+    connecting = false;
+    current = c;
+    currentSentinel = sentinel;
+    firstRound.complete(null);
+    if (warned) {
+      warned = false;
+      log.info("shared rate limit in Redis at {}: following Sentinel's master switches again, "
+          + "through Sentinel {}", where, address(sentinel));
+    } else {
+      log.debug("shared rate limit in Redis at {}: following Sentinel's master switches "
+          + "through Sentinel {}", where, address(sentinel));
+    }
+    Address now = named != null && named.size() == 2 ? address(named.get(0), named.get(1)) : null;
+    if (now != null && master != null && !now.equals(master)) {
+      // It switched while no Sentinel was subscribed.
+      switched(now, "named by Sentinel " + address(sentinel) + " on subscribing again");
+    } else if (now != null) {
+      master = now;
+    }
+  }
+
+  private void failed(RedisURI sentinel, Throwable e) {
+    connecting = false;
+    if (--triesLeft > 0) {
+      log.debug("shared rate limit in Redis at {}: cannot subscribe on Sentinel {} ({}), "
+          + "trying the next one", where, address(sentinel), RedisRateLimitStore.reason(e));
+      tryNext();
+      return;
+    }
+    firstRound.complete(null);
+    if (!warned) {
+      warned = true;
+      log.warn("shared rate limit in Redis at {}: cannot follow Sentinel's master switches "
+          + "({}); until a Sentinel takes the subscription, a failover is noticed only when "
+          + "the old master refuses writes or closes the connection; trying again every {} ms",
+          where, RedisRateLimitStore.reason(e), checkNanos / 1_000_000);
+    }
+  }
+
+  /** {@code message}: {@code <master name> <old ip> <old port> <new ip> <new port>}. */
+  private void announced(StatefulRedisPubSubConnection<String, String> c, String message) {
+    String[] words = message.split(" ");
+    if (c != current || words.length != 5 || !words[0].equals(masterId)) {
+      return;
+    }
+    Address now = address(words[3], words[4]);
+    if (now != null && !now.equals(master)) {
+      switched(now, "announced by Sentinel " + address(currentSentinel));
+    }
+  }
+
+  private void switched(Address now, String how) {
+    Address before = master;
+    master = now;
+    log.info("shared rate limit in Redis at {}: the master moved from {} to {} ({}): asking "
+        + "the new master from now on", where, before == null ? "?" : before, now, how);
+    listener.masterSwitched(now.host(), now.port());
+  }
+
+  private static Address address(String host, String port) {
+    try {
+      return new Address(host, Integer.parseInt(port));
+    } catch (NumberFormatException e) {
+      return null;
+    }
+  }
+
+  private static String address(RedisURI sentinel) {
+    return sentinel == null ? "?" : RedisUris.hostPort(sentinel.getHost(), sentinel.getPort());
+  }
+}
