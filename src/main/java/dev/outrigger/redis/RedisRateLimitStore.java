@@ -128,6 +128,8 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
   private final AtomicReference<CompletableFuture<StatefulRedisConnection<String, String>>> conn;
   /** Follows Sentinel's master switches (Sentinel URIs only, else null). */
   private final SentinelWatch watch;
+  /** Master switches followed: a question failing across one is asked again (see eval). */
+  private final AtomicLong masterSwitches = new AtomicLong();
   private final AtomicBoolean down = new AtomicBoolean();
   private final AtomicInteger slowAnswers = new AtomicInteger();
   /** When the last slow question counted timed out: questions asked before then met its stall. */
@@ -491,7 +493,22 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
 
   private List<Object> eval(KeyState ks, String[] args, long deadline)
       throws StoreFailure, InterruptedException {
-    StatefulRedisConnection<String, String> c = connection(deadline);
+    long switches = masterSwitches.get();
+    try {
+      return eval(connection(deadline), ks, args, deadline);
+    } catch (StoreFailure e) {
+      if (e.slow || masterSwitches.get() == switches) {
+        throw e;
+      }
+      // Failed as Sentinel switched masters (the store closes the old master's connection with
+      // the question in flight): what the old master counted no longer matters, the new
+      // master's answer does. Asked once more, within the same deadline.
+      return eval(connection(deadline), ks, args, deadline);
+    }
+  }
+
+  private List<Object> eval(StatefulRedisConnection<String, String> c, KeyState ks,
+      String[] args, long deadline) throws StoreFailure, InterruptedException {
     try {
       try {
         return await(c.async().evalsha(BucketScript.SHA1, ScriptOutputType.MULTI, ks.redisKeys,
@@ -557,8 +574,8 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
    * Sentinel says our master is now at {@code host:port} (on the watch's thread, which must not
    * block): a connect straight to it replaces the connection at once, so every next question
    * goes there (callers wait for the connect within their timeout, as for any reconnect), and
-   * the old master's connection is closed (a question in flight on it fails, as on a lost
-   * connection). Straight to the address: another Sentinel asked now may not know of the switch
+   * the old master's connection is closed; a question in flight on it fails and is asked again
+   * (see eval). Straight to the address: another Sentinel asked now may not know of the switch
    * yet. Later reconnections ask the Sentinels again.
    */
   private void masterSwitched(String host, int port) {
@@ -567,7 +584,12 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     }
     CompletableFuture<StatefulRedisConnection<String, String>> next =
         connect(RedisURI.builder(uri).withHost(host).withPort(port).build());
-    conn.getAndSet(next).thenAccept(StatefulRedisConnection::closeAsync);
+    CompletableFuture<StatefulRedisConnection<String, String>> old = conn.getAndSet(next);
+    // Counted after the swap and before the close: a question that read the count before it
+    // may have the old connection, and is asked again if that fails; one that reads it after
+    // gets the new connection.
+    masterSwitches.incrementAndGet();
+    old.thenAccept(StatefulRedisConnection::closeAsync);
   }
 
   /**

@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.outrigger.RateLimit;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -13,7 +15,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 /**
  * A failover Sentinel makes ({@code SENTINEL FAILOVER}, against a real master, replica and
  * Sentinel): once Sentinel has switched, the store's next permits come from the new master's
- * buckets. The old master here cannot be demoted (as one Sentinel cannot reach, or before
+ * buckets, and a question in flight to the old master at the switch is asked again of the new
+ * one. The old master here cannot be demoted (as one Sentinel cannot reach, or before
  * Sentinel gets round to it, about 10 s after the switch): it keeps taking writes and keeps the
  * store's connection, so only Sentinel's {@code +switch-master} tells the store to move (before,
  * the store kept its buckets on the old master for as long as it took writes).
@@ -41,21 +44,47 @@ class RedisSentinelFailoverTest {
   void afterSentinelSwitchesMastersEveryPermitComesFromTheNewMaster() throws Exception {
     String uri = "redis-sentinel://127.0.0.1:" + sentinel.port() + "?clientName=" + NAME
         + "#mymaster";
-    // build() waits up to connectTimeout for the store's subscription to +switch-master.
+    // build() waits up to connectTimeout for the store's subscription to +switch-master. A
+    // question may take 10 s: the one in flight waits for the failover.
     try (RedisRateLimitStore store = RedisRateLimitStore.builder(uri)
-        .timeout(Duration.ofSeconds(1)).connectTimeout(Duration.ofSeconds(5))
+        .timeout(Duration.ofSeconds(10)).connectTimeout(Duration.ofSeconds(5))
         .probeInterval(Duration.ofMillis(100)).build()) {
       assertEquals(0, store.reserve("before", LIMIT, 1, 0));
       assertEquals(":1", oldMaster.command("EXISTS " + store.redisKey("before")),
           "a permit before the failover, from the old master's bucket");
       assertEquals(1, oldMaster.clientsNamed(NAME), "the store's connection to the old master");
 
-      // NOGOODSLAVE until Sentinel has seen the replica answer.
-      RedisFixture.await("Sentinel accepts SENTINEL FAILOVER", GENEROUS,
-          () -> sentinel.command("SENTINEL FAILOVER mymaster").equals("+OK"));
-      RedisFixture.await("Sentinel names the replica as the master (+switch-master)",
-          GENEROUS, () -> sentinel.command("SENTINEL get-master-addr-by-name mymaster")
-              .endsWith("\n" + replica.port()));
+      // A question in flight to the old master as Sentinel switches: held there by a pause of
+      // writes (Sentinel's PINGs still answered), until the switch or the end of the pause.
+      assertEquals("+OK", oldMaster.command("CLIENT PAUSE " + GENEROUS.toMillis() + " WRITE"));
+      try {
+        CompletableFuture<Long> inFlight = new CompletableFuture<>();
+        Thread.ofVirtual().start(() -> {
+          try {
+            inFlight.complete(store.reserve("in-flight", LIMIT, 1, 0));
+          } catch (Throwable e) {
+            inFlight.completeExceptionally(e);
+          }
+        });
+        RedisFixture.await("the store's question held by the old master", GENEROUS,
+            () -> oldMaster.command("CLIENT LIST").lines()
+                .anyMatch(l -> l.contains(" name=" + NAME + " ") && l.contains(" flags=b")));
+
+        // NOGOODSLAVE until Sentinel has seen the replica answer.
+        RedisFixture.await("Sentinel accepts SENTINEL FAILOVER", GENEROUS,
+            () -> sentinel.command("SENTINEL FAILOVER mymaster").equals("+OK"));
+        RedisFixture.await("Sentinel names the replica as the master (+switch-master)",
+            GENEROUS, () -> sentinel.command("SENTINEL get-master-addr-by-name mymaster")
+                .endsWith("\n" + replica.port()));
+
+        assertEquals(0, inFlight.get(GENEROUS.toSeconds(), TimeUnit.SECONDS),
+            "the question in flight at the switch, asked again of the new master");
+        assertEquals(":1", replica.command("EXISTS " + store.redisKey("in-flight")),
+            "the permit in flight at the switch, from the new master's bucket");
+        assertFalse(store.degraded(), "a switch is no outage");
+      } finally {
+        oldMaster.command("CLIENT UNPAUSE");
+      }
 
       // The store closes its connection to the old master once its next questions go to the
       // new one (it still takes writes and keeps its clients: only +switch-master says to
