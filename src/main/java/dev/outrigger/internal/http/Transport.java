@@ -14,6 +14,7 @@ import dev.outrigger.internal.Redactor;
 import dev.outrigger.internal.deadline.DeadlineHeaders;
 import dev.outrigger.internal.deadline.DeadlineInterceptor;
 import dev.outrigger.internal.jfr.JfrListener;
+import dev.outrigger.internal.retry.FollowUpGuard;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.ConnectException;
@@ -170,6 +171,10 @@ public final class Transport implements CallInterceptor, KeepsClock {
         }
       }
       response = buffer(received, ctx, call);
+      if (response.code() == 503) {
+        // Put back the Retry-After: 0 the network interceptor hid from OkHttp (FollowUpGuard).
+        response = FollowUpGuard.unguard(response);
+      }
     } catch (IOException e) {
       ApiException failure = translate(e, ctx, capped, timeout, timer.timedOut(e));
       endFailed(ctx, start, -1, failure);

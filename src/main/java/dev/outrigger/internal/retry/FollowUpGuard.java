@@ -19,7 +19,8 @@ import okhttp3.Response;
  * an HTTP-date in the past (same meaning: retry now, which {@code RetryAfter.parse} reads as
  * zero, but not a number OkHttp acts on), and one too large for an {@code int} is clamped to
  * {@code Integer.MAX_VALUE} seconds (the policy caps it at {@code maxRetryAfter} anyway). Every
- * other response passes untouched. OkHttp's other silent re-sends are off in Outrigger's client:
+ * other response passes untouched. Once OkHttp has let the response through, {@link #unguard}
+ * puts the {@code 0} back for the code above it. OkHttp's other silent re-sends are off in Outrigger's client:
  * {@code retryOnConnectionFailure(false)} covers connection failures and {@code 408}.
  *
  * <p>Install it with {@code OkHttpClient.Builder.addNetworkInterceptor(FollowUpGuard.INSTANCE)}
@@ -56,6 +57,20 @@ public final class FollowUpGuard implements Interceptor {
       return response;
     }
     return response.newBuilder().header("Retry-After", safe).build();
+  }
+
+  /**
+   * {@code response} as the server sent it, once OkHttp has decided not to follow it up: a
+   * {@code 503}'s {@code Retry-After} that {@link #guard} rewrote as {@link #PAST} reads
+   * {@code 0} again (the same meaning), so that retry predicates, interceptors, listeners and
+   * messages above OkHttp see the server's value, not a date in 1970. For the code that called
+   * OkHttp; any other response is returned as it is.
+   */
+  public static Response unguard(Response response) {
+    if (response.code() != 503 || !PAST.equals(response.header("Retry-After"))) {
+      return response;
+    }
+    return response.newBuilder().header("Retry-After", "0").build();
   }
 
   /** The value to send up instead of {@code value}, or null to keep it. */
