@@ -61,7 +61,6 @@ public final class ClientTestSupport {
     return server;
   }
 
-  /** Answers {@code exchange} with {@code status} and {@code text} as its UTF-8 body. */
   /**
    * Counts {@code exchange} in {@code requests} and records the X-Deadline-Ms header it carries,
    * if any, in {@code deadlineHeaders}; returns its number (1 for the first).
@@ -86,6 +85,7 @@ public final class ClientTestSupport {
     exchange.close();
   }
 
+  /** Answers {@code exchange} with {@code status} and {@code text} as its UTF-8 body. */
   public static void reply(HttpExchange exchange, int status, String text) throws IOException {
     byte[] body = text.getBytes(java.nio.charset.StandardCharsets.UTF_8);
     exchange.sendResponseHeaders(status, body.length);
