@@ -7,12 +7,18 @@ import java.util.List;
 import java.util.stream.Collectors;
 import org.slf4j.LoggerFactory;
 
-/** Captures everything logged under {@code dev.outrigger} while open. */
+/** Captures everything logged under {@code dev.outrigger} (or another logger) while open. */
 public final class LogCapture implements AutoCloseable {
-  private final Logger logger = (Logger) LoggerFactory.getLogger("dev.outrigger");
+  private final Logger logger;
   private final ListAppender<ILoggingEvent> appender = new ListAppender<>();
 
   public LogCapture() {
+    this("dev.outrigger");
+  }
+
+  /** Captures what is logged under {@code name}, a library's package for one. */
+  public LogCapture(String name) {
+    logger = (Logger) LoggerFactory.getLogger(name);
     appender.start();
     logger.addAppender(appender);
   }

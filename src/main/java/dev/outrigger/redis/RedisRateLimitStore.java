@@ -175,7 +175,7 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
       client.setOptions(ClientOptions.builder()
           .autoReconnect(false)
           .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
-          .socketOptions(SocketOptions.builder().connectTimeout(b.connectTimeout).build())
+          .socketOptions(socketOptions(uri, b.connectTimeout))
           .timeoutOptions(TimeoutOptions.enabled(
               Duration.ofNanos(Math.max(SECOND, 10 * timeoutNanos))))
           .build());
@@ -568,6 +568,19 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
       }
     }
     return await(f, deadline, false);
+  }
+
+  /**
+   * The connect timeout; and on a Unix socket no TCP keep-alive, which means nothing there
+   * (Lettuce sets its extended options whenever a native transport is loaded, and netty warns
+   * of each on a domain socket, three WARN lines per connection).
+   */
+  private static SocketOptions socketOptions(RedisURI uri, Duration connectTimeout) {
+    SocketOptions.Builder b = SocketOptions.builder().connectTimeout(connectTimeout);
+    if (uri.getSocket() != null) {
+      b.keepAlive(false);
+    }
+    return b.build();
   }
 
   /**
