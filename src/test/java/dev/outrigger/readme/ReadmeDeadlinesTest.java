@@ -1,0 +1,182 @@
+package dev.outrigger.readme;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.databind.DeserializationContext;
+import com.fasterxml.jackson.databind.JsonDeserializer;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.module.SimpleModule;
+import dev.outrigger.ApiClient;
+import dev.outrigger.Deadline;
+import dev.outrigger.DeadlineExceededException;
+import dev.outrigger.LogCapture;
+import dev.outrigger.Retry;
+import dev.outrigger.readme.ReadmeServer.Reply;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+import okhttp3.OkHttpClient;
+import org.junit.jupiter.api.Test;
+
+/** README "Deadlines". */
+class ReadmeDeadlinesTest {
+
+  /**
+   * "What the deadline bounds ... Two things it does not cut: A name lookup. OkHttp resolves host
+   * names on the calling thread through Dns, which cancelling the call cannot interrupt: a
+   * resolver that hangs ... holds the call that long, and the call then fails as past its
+   * deadline." A Dns that takes 1 s is not interrupted by a 200 ms deadline; the call then
+   * fails with DeadlineExceededException and sends nothing.
+   */
+  @Test
+  void aSlowNameLookupIsNotCutButTheCallFailsAsPastItsDeadline() throws Exception {
+    AtomicBoolean interrupted = new AtomicBoolean();
+    AtomicBoolean finished = new AtomicBoolean();
+    CountDownLatch never = new CountDownLatch(1);
+    OkHttpClient slowDns = new OkHttpClient.Builder().dns(host -> {
+      try {
+        never.await(1_000, TimeUnit.MILLISECONDS); // a resolver that hangs for 1 s
+      } catch (InterruptedException e) {
+        interrupted.set(true);
+        Thread.currentThread().interrupt();
+      }
+      finished.set(true);
+      return List.of(InetAddress.getLoopbackAddress());
+    }).build();
+    try (ReadmeServer server = new ReadmeServer((r, n) -> Reply.ok("ok"));
+        ApiClient client = ApiClient.builder().okHttpClient(slowDns).retry(Retry.none())
+            .deadline(Duration.ofMillis(200)).build()) {
+      int port = Integer.parseInt(server.host().substring(server.host().indexOf(':') + 1));
+      long start = System.nanoTime();
+      DeadlineExceededException e = assertThrows(DeadlineExceededException.class,
+          () -> client.get("http://slow-dns.test:" + port + "/x").execute(String.class));
+      long tookMs = (System.nanoTime() - start) / 1_000_000;
+      assertTrue(finished.get(), "the lookup ran to its end");
+      assertFalse(interrupted.get(), "the lookup was not interrupted");
+      assertTrue(tookMs >= 900, "the call was held by the lookup: " + tookMs + " ms");
+      assertEquals(0, server.requests(), e.getMessage());
+    } finally {
+      slowDns.connectionPool().evictAll();
+    }
+  }
+
+  /**
+   * "Time after the answer arrived. Once an attempt's response is read, an attempt or call
+   * interceptor that works on after proceed, and the decoder (Jackson), are not cut: a call that
+   * has its answer returns it, even late."
+   */
+  @Test
+  void workAfterTheAnswerArrivedIsNotCut() throws Exception {
+    try (ReadmeServer server = new ReadmeServer((r, n) -> Reply.json("{\"v\":\"late\"}"))) {
+      try (ApiClient attempt = ApiClient.builder().baseUrl(server.url())
+          .deadline(Duration.ofMillis(200))
+          .addAttemptInterceptor(chain -> {
+            okhttp3.Response r = chain.proceed(chain.request());
+            awaitExpired(chain.context().deadline());
+            return r;
+          }).build()) {
+        assertEquals("{\"v\":\"late\"}", attempt.get("/a").execute(String.class));
+      }
+      try (ApiClient call = ApiClient.builder().baseUrl(server.url())
+          .deadline(Duration.ofMillis(200))
+          .addCallInterceptor(chain -> {
+            okhttp3.Response r = chain.proceed(chain.request());
+            awaitExpired(chain.context().deadline());
+            return r;
+          }).build()) {
+        assertEquals("{\"v\":\"late\"}", call.get("/c").execute(String.class));
+      }
+      AtomicReference<Deadline> seen = new AtomicReference<>();
+      ObjectMapper slowMapper = new ObjectMapper().registerModule(new SimpleModule()
+          .addDeserializer(Slow.class, new JsonDeserializer<Slow>() {
+            @Override
+            public Slow deserialize(JsonParser p, DeserializationContext c) throws IOException {
+              awaitExpired(seen.get());
+              return new Slow(((com.fasterxml.jackson.databind.JsonNode) p.readValueAsTree()).get("v").asText());
+            }
+          }));
+      try (ApiClient decoder = ApiClient.builder().baseUrl(server.url()).objectMapper(slowMapper)
+          .deadline(Duration.ofMillis(200))
+          .addAttemptInterceptor(chain -> {
+            seen.set(chain.context().deadline());
+            return chain.proceed(chain.request());
+          }).build()) {
+        assertEquals(new Slow("late"), decoder.get("/d").execute(Slow.class));
+      }
+      assertEquals(3, server.requests());
+    }
+  }
+
+  record Slow(String v) {}
+
+  private static void awaitExpired(Deadline d) {
+    try {
+      HoldingServer.await("the deadline passes", d::isExpired);
+    } catch (InterruptedException e) {
+      throw new AssertionError(e);
+    }
+  }
+
+  /** "Deadline.fromHeader(name, value) ... (a malformed value is ignored, logged at DEBUG, never thrown)". */
+  @Test
+  void aMalformedInboundHeaderIsIgnoredAndLoggedAtDebug() {
+    try (LogCapture log = new LogCapture()) {
+      assertTrue(Deadline.fromHeader("grpc-timeout", "soon").isEmpty());
+      assertTrue(log.lines().stream().anyMatch(
+          l -> l.startsWith("DEBUG") && l.contains("grpc-timeout") && l.contains("soon")),
+          log.all());
+    }
+  }
+
+  /**
+   * "Interruption: interrupting a virtual thread blocked in a call closes its socket; the call
+   * ends with TransportException of kind CANCELLED and the thread's interrupt status is kept"
+   * is ClientDeadlineTest's; here the platform-thread footnote: "(A platform thread blocked in a
+   * socket read is not woken by an interrupt ... so its call ends at its deadline.)" The call
+   * outlives the interrupt and ends only once its deadline has passed; it is then reported as
+   * the Errors table says of an interrupted caller: CANCELLED, the interrupt status kept.
+   */
+  @Test
+  void anInterruptedPlatformThreadsCallEndsAtItsDeadline() throws Exception {
+    AtomicReference<Deadline> deadline = new AtomicReference<>();
+    try (HoldingServer server = new HoldingServer();
+        ApiClient client = ApiClient.builder().baseUrl(server.url()).retry(Retry.none())
+            .deadline(Duration.ofMillis(500))
+            .addAttemptInterceptor(chain -> {
+              deadline.set(chain.context().deadline());
+              return chain.proceed(chain.request());
+            }).build()) {
+      AtomicReference<Throwable> failure = new AtomicReference<>();
+      AtomicBoolean expiredAtEnd = new AtomicBoolean();
+      AtomicBoolean interruptKept = new AtomicBoolean();
+      Thread t = Thread.ofPlatform().start(() -> {
+        try {
+          client.get("/held").execute(String.class);
+        } catch (Throwable e) {
+          expiredAtEnd.set(deadline.get().isExpired());
+          interruptKept.set(Thread.currentThread().isInterrupted());
+          failure.set(e);
+        }
+      });
+      HoldingServer.await("the request is held", () -> server.inFlight() == 1);
+      t.interrupt();
+      t.join(10_000);
+      assertFalse(t.isAlive());
+      assertTrue(expiredAtEnd.get(), "the call ended only at its deadline: " + failure.get());
+      dev.outrigger.TransportException e =
+          assertInstanceOf(dev.outrigger.TransportException.class, failure.get());
+      assertEquals(dev.outrigger.TransportException.Kind.CANCELLED, e.kind(), e.getMessage());
+      assertTrue(interruptKept.get());
+    }
+  }
+}
