@@ -1,0 +1,65 @@
+package dev.outrigger.readme;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.outrigger.ApiClient;
+import dev.outrigger.RateLimit;
+import dev.outrigger.redis.RedisFixture;
+import dev.outrigger.redis.RedisRateLimitStore;
+import dev.outrigger.readme.ReadmeServer.Reply;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * README "A rate limit shared through Redis": its snippet against a real redis-server (skipped,
+ * like the other Redis tests, when there is none), and the store's documented defaults.
+ */
+class ReadmeSharedQuotaTest {
+  @RegisterExtension static final RedisFixture redisServer = new RedisFixture();
+
+  /**
+   * The snippet as written (the Redis URI and base URL local), used by two clients: the key's
+   * bucket is in Redis, and the key itself never appears there ("Keys are stored hashed").
+   * (That clients share the bucket is RedisRateLimitStoreTest's.)
+   */
+  @Test
+  void theSnippetSharesOneBucketAndNeverWritesTheKey() throws Exception {
+    try (ReadmeServer server = new ReadmeServer((r, n) -> Reply.ok("ok"))) {
+      RedisRateLimitStore redis = RedisRateLimitStore.builder(redisServer.uri()).build();
+      ApiClient client = ApiClient.builder()
+          .baseUrl(server.url())
+          .rateLimit(RateLimit.per(1000, Duration.ofMinutes(1)).burst(50)
+              .keyedBy(call -> "partner-key-1")          // or the host, by default
+              .store(redis))
+          .build();
+      try (redis; client;
+          ApiClient other = client.newBuilder().deadline(Duration.ofMillis(300)).build()) {
+        for (int i = 0; i < 25; i++) {
+          client.get("/x").execute(String.class);
+          other.get("/x").execute(String.class);
+        }
+        assertEquals(50, server.requests());
+        String keys = redisServer.command("KEYS *");
+        assertTrue(keys.contains(redis.redisKey("partner-key-1")), keys);
+        assertFalse(keys.contains("partner-key-1"), keys);
+      }
+    }
+  }
+
+  /**
+   * "prefetch(n) (default 1, off)", "timeout(d) (default 10 ms)", the default fallback
+   * "Fallback.localShareOfActiveClients()": as the store describes itself.
+   */
+  @Test
+  void theStoresDefaultsAreTheReadmes() {
+    try (RedisRateLimitStore store = RedisRateLimitStore.builder(redisServer.uri()).build()) {
+      String s = store.toString();
+      assertTrue(s.contains("timeout PT0.01S"), s);
+      assertTrue(s.contains("prefetch 1"), s);
+      assertTrue(s.contains("when unavailable: local share 1/active clients"), s);
+    }
+  }
+}
