@@ -1,0 +1,93 @@
+package dev.outrigger.readme;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.outrigger.ApiClient;
+import dev.outrigger.ApiResponse;
+import dev.outrigger.HttpStatusException;
+import dev.outrigger.LogCapture;
+import dev.outrigger.RateLimit;
+import dev.outrigger.Retry;
+import dev.outrigger.readme.ReadmeServer.Reply;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** README "Security". */
+class ReadmeSecurityTest {
+
+  /**
+   * "query parameters named access_token, api_key, apikey, client_secret, password, secret,
+   * signature, sig, token, or named with redactQueryParameter, show as REDACTED" in logs and
+   * exception messages.
+   */
+  @Test
+  void everyListedQueryParameterShowsAsRedacted() throws Exception {
+    List<String> names = List.of("access_token", "api_key", "apikey", "client_secret",
+        "password", "secret", "signature", "sig", "token", "mine");
+    try (ReadmeServer server = new ReadmeServer((r, n) -> new Reply(404, "nope"));
+        LogCapture log = new LogCapture();
+        ApiClient client = ApiClient.builder().baseUrl(server.url())
+            .redactQueryParameter("mine").retry(Retry.none()).build()) {
+      var request = client.get("/x");
+      for (int i = 0; i < names.size(); i++) {
+        request.query(names.get(i), "hush" + i + "hush");
+      }
+      request.query("page", 2);
+      HttpStatusException e = assertThrows(HttpStatusException.class,
+          () -> request.execute(String.class));
+      for (int i = 0; i < names.size(); i++) {
+        assertTrue(e.url().contains(names.get(i) + "=REDACTED"), names.get(i) + ": " + e.url());
+      }
+      assertTrue(e.url().contains("page=2"), e.url());
+      String everything = e.getMessage() + "\n" + e.url() + "\n" + log.all();
+      assertFalse(everything.contains("hush"), everything);
+      assertTrue(log.all().contains("sig=REDACTED"), log.all());
+      // The server got the real values.
+      assertTrue(server.seen.get(0).target().contains("sig=hush7hush"));
+    }
+  }
+
+  /** "User info in URLs is dropped" from what logs and messages show. */
+  @Test
+  void userInfoNeverShows() throws Exception {
+    try (ReadmeServer server = new ReadmeServer((r, n) -> new Reply(500, "no"));
+        LogCapture log = new LogCapture();
+        ApiClient client = ApiClient.builder().retry(Retry.none()).build()) {
+      String url = server.url().replace("http://", "http://svc:pa55word@") + "/x";
+      HttpStatusException e = assertThrows(HttpStatusException.class,
+          () -> client.get(url).execute(String.class));
+      String everything = e.getMessage() + "\n" + e.url() + "\n" + log.all();
+      assertFalse(everything.contains("pa55word"), everything);
+      assertFalse(everything.contains("svc"), everything);
+      assertTrue(e.url().startsWith(server.url() + "/x"), e.url());
+    }
+  }
+
+  /**
+   * "auth(Auth) supplies Authorization on every attempt; on a 401 it is asked once for a fresh
+   * value ... and the call is sent again through the whole chain (the extra request is an
+   * attempt, rate limited and counted like any other ...). That holds for a POST without an
+   * idempotency key too".
+   */
+  @Test
+  void anUnkeyedPostIsSentAgainWithAFreshTokenAfterA401AsAnAttemptThatTakesAPermit()
+      throws Exception {
+    try (ReadmeServer server = new ReadmeServer((r, n) -> "Bearer fresh".equals(
+            r.header("Authorization")) ? Reply.ok("created") : new Reply(401, "who?"));
+        ApiClient client = ApiClient.builder().baseUrl(server.url())
+            .rateLimit(RateLimit.perSecond(0.01).burst(2))
+            .auth(refresh -> refresh ? "Bearer fresh" : "Bearer stale").build()) {
+      ApiResponse<String> r = client.post("/orders").json(List.of(1)).send(String.class);
+      assertEquals("created", r.body());
+      assertEquals(2, r.attempts());
+      assertEquals(List.of("Bearer stale", "Bearer fresh"),
+          server.seen.stream().map(s -> s.header("Authorization")).toList());
+      assertEquals(List.of("POST", "POST"), server.seen.stream().map(s -> s.method()).toList());
+      assertEquals(0, client.rateLimiter().orElseThrow().availablePermits(server.host()),
+          "the re-send took a permit too");
+    }
+  }
+}
