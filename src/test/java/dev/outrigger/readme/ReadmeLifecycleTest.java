@@ -1,0 +1,59 @@
+package dev.outrigger.readme;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+
+import dev.outrigger.ApiClient;
+import dev.outrigger.DeadlineExceededException;
+import dev.outrigger.Retry;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/** README "Lifecycle". */
+class ReadmeLifecycleTest {
+
+  /**
+   * "A call under way at close() finishes the attempt it has already sent but starts no other";
+   * the watchdog "stops when the last [client] closes (... an attempt still in flight keeps it,
+   * enforcing that attempt's deadline, until it ends, and close() does not wait for that)".
+   * close() returns while the attempt is held by the server; the attempt is still cut at its
+   * deadline, sends no retry, and the watchdog ends after it.
+   */
+  @Test
+  void anAttemptInFlightAtCloseIsStillCutAtItsDeadline() throws Exception {
+    try (HoldingServer server = new HoldingServer()) {
+      // Another test's client, still open in this JVM, would keep the watchdog running.
+      boolean watchdogBefore = watchdogAlive();
+      ApiClient client = ApiClient.builder().baseUrl(server.url())
+          .deadline(Duration.ofMillis(800))
+          .retry(Retry.exponential(Duration.ofMillis(1), Duration.ofMillis(1)))
+          .build();
+      CompletableFuture<Throwable> ended = new CompletableFuture<>();
+      Thread.ofVirtual().start(() -> {
+        try {
+          client.get("/held").execute(String.class);
+          ended.complete(null);
+        } catch (Throwable e) {
+          ended.complete(e);
+        }
+      });
+      HoldingServer.await("the attempt is in flight", () -> server.inFlight() == 1);
+      client.close();
+      assertFalse(ended.isDone(), "close() did not wait for the attempt");
+      Throwable e = ended.get(20, TimeUnit.SECONDS);
+      assertInstanceOf(DeadlineExceededException.class, e, String.valueOf(e));
+      assertEquals(1, server.requests(), "no retry after close()");
+      if (!watchdogBefore) {
+        HoldingServer.await("the watchdog ends with the last attempt", () -> !watchdogAlive());
+      }
+    }
+  }
+
+  private static boolean watchdogAlive() {
+    return Thread.getAllStackTraces().keySet().stream()
+        .anyMatch(t -> t.getName().equals("outrigger-deadlines") && t.isAlive());
+  }
+}

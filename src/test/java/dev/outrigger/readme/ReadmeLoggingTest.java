@@ -1,0 +1,72 @@
+package dev.outrigger.readme;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
+import dev.outrigger.ApiClient;
+import dev.outrigger.Jitter;
+import dev.outrigger.Retry;
+import dev.outrigger.TransportException;
+import dev.outrigger.readme.ReadmeServer.Reply;
+import java.net.ServerSocket;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
+
+/** README "Logging". */
+class ReadmeLoggingTest {
+
+  /**
+   * "slf4j, logger dev.outrigger.ApiClient: one DEBUG line per attempt (method, redacted URL,
+   * status or error, elapsed, attempt number)"; "WARN when build() finds policies that cannot
+   * work together".
+   */
+  @Test
+  void oneDebugLinePerAttemptAndAWarnForPoliciesThatCannotWork() throws Exception {
+    Logger logger = (Logger) LoggerFactory.getLogger("dev.outrigger.ApiClient");
+    ListAppender<ILoggingEvent> appender = new ListAppender<>();
+    appender.start();
+    logger.addAppender(appender);
+    int closed;
+    try (ServerSocket s = new ServerSocket(0)) {
+      closed = s.getLocalPort();
+    }
+    try (ReadmeServer server = new ReadmeServer(
+            (r, n) -> n == 1 ? new Reply(503, "busy") : Reply.ok("ok"));
+        ApiClient client = ApiClient.builder().baseUrl(server.url())
+            .retry(Retry.exponential(Duration.ofMillis(1), Duration.ofMillis(1))).build()) {
+      client.get("/x").query("token", "s3cr3t").execute(String.class);
+      assertThrows(TransportException.class, () -> client.get("http://127.0.0.1:" + closed + "/y")
+          .execute(String.class));
+      List<String> lines = appender.list.stream()
+          .filter(e -> e.getLevel() == Level.DEBUG)
+          .map(ILoggingEvent::getFormattedMessage).toList();
+      assertEquals(5, lines.size(), lines.toString());
+      String url = server.url() + "/x?token=REDACTED";
+      assertTrue(lines.get(0).matches("GET \\Q" + url + "\\E -> 503 in \\d+ ms \\(attempt 1\\)"),
+          lines.get(0));
+      assertTrue(lines.get(1).matches("GET \\Q" + url + "\\E -> 200 in \\d+ ms \\(attempt 2\\)"),
+          lines.get(1));
+      for (int i = 2; i < 5; i++) {
+        assertTrue(lines.get(i).matches("GET http://127\\.0\\.0\\.1:" + closed
+            + "/y -> .*connect.* in \\d+ ms \\(attempt " + (i - 1) + "\\)"), lines.get(i));
+      }
+      appender.list.clear();
+      ApiClient.builder().baseUrl(server.url()).deadline(Duration.ofMillis(100))
+          .retry(Retry.exponential(Duration.ofMillis(100), Duration.ofMillis(100))
+              .jitter(Jitter.NONE))
+          .build().close();
+      assertTrue(appender.list.stream().anyMatch(e -> e.getLevel() == Level.WARN
+              && e.getFormattedMessage().contains("exceed the deadline")),
+          appender.list.toString());
+    } finally {
+      logger.detachAppender(appender);
+    }
+  }
+}
