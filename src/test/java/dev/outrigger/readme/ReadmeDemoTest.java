@@ -1,0 +1,118 @@
+package dev.outrigger.readme;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.outrigger.JavaProcess;
+import java.io.File;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import javax.tools.JavaCompiler;
+import javax.tools.ToolProvider;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * README's opening section on the demo (src/demo/java, built by the demo profile only): compiled
+ * here with the JDK's compiler and run in a JVM of its own, without an slf4j binding.
+ */
+class ReadmeDemoTest {
+  @TempDir static Path classes;
+
+  private record Run(int status, String out, String err) {}
+
+  @BeforeAll
+  static void compileTheDemo() throws IOException {
+    JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
+    List<String> args = new ArrayList<>(List.of("-d", classes.toString(), "-cp",
+        String.join(File.pathSeparator, JavaProcess.testClassPath()), "--release", "21",
+        "-proc:none"));
+    try (Stream<Path> sources = Files.walk(Path.of("src/demo/java"))) {
+      sources.filter(p -> p.toString().endsWith(".java")).forEach(p -> args.add(p.toString()));
+    }
+    assertEquals(0, javac.run(null, null, null, args.toArray(String[]::new)));
+  }
+
+  private static Run demo(String... flags) throws Exception {
+    String cp = Stream.concat(Stream.of(classes.toString()), JavaProcess.testClassPath().stream()
+            .filter(e -> !e.contains("logback") && !e.endsWith("test-classes")))
+        .collect(Collectors.joining(File.pathSeparator));
+    List<String> cmd = new ArrayList<>(List.of(
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-cp", cp, "dev.outrigger.demo.Demo"));
+    cmd.addAll(List.of(flags));
+    Path out = Files.createTempFile(classes, "out", ".txt");
+    Path err = Files.createTempFile(classes, "err", ".txt");
+    Process p = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile())
+        .start();
+    try {
+      assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the demo did not end");
+      return new Run(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8),
+          Files.readString(err, StandardCharsets.UTF_8));
+    } finally {
+      JavaProcess.kill(p);
+    }
+  }
+
+  /** "--help lists them: --calls, --concurrency, --rate, --seed, --no-policies, --url". */
+  @Test
+  void helpListsTheFlags() throws Exception {
+    Run r = demo("--help");
+    assertEquals(0, r.status(), r.err());
+    for (String flag : List.of("--calls", "--concurrency", "--rate", "--seed", "--no-policies",
+        "--url")) {
+      assertTrue(r.out().contains(flag), flag + " in\n" + r.out());
+    }
+  }
+
+  /**
+   * "An unknown flag prints a message and the usage; a bad value (--calls abc) prints a message
+   * that points to --help. Either way the demo exits with status 2".
+   */
+  @Test
+  void badFlagsExitWithStatusTwo() throws Exception {
+    Run unknown = demo("--bogus");
+    assertEquals(2, unknown.status());
+    assertTrue(unknown.err().contains("--bogus"), unknown.err());
+    assertTrue(unknown.err().contains("--concurrency"), "the usage: " + unknown.err());
+    Run bad = demo("--calls", "abc");
+    assertEquals(2, bad.status());
+    assertTrue(bad.err().contains("abc"), bad.err());
+    assertTrue(bad.err().contains("--help"), bad.err());
+    assertFalse(bad.err().contains("--concurrency N"), "no usage for a bad value: " + bad.err());
+  }
+
+  /**
+   * "What the demo does and prints": a client with a rate limit (150/s, burst 15), retries (4
+   * attempts, full jitter), a 5 s deadline, a breaker per endpoint and the in-flight limit;
+   * the summary, and "the line requests N (client counted N attempts: they agree)".
+   */
+  @Test
+  void aShortRunPrintsItsPoliciesAndTheServerAgreesWithTheClient() throws Exception {
+    Run r = demo("--calls", "60");
+    assertEquals(0, r.status(), r.err());
+    String out = r.out();
+    assertTrue(out.contains("Deadline[default PT5S]"), out);
+    assertTrue(out.contains("Retry[4 attempts") && out.contains("jitter FULL"), out);
+    assertTrue(out.contains("RateLimit[150.0/s, burst 15]"), out);
+    assertTrue(out.contains("custom key"), "a breaker per endpoint: " + out);
+    assertTrue(out.contains("InFlightLimit[1024 per host]"), out);
+    assertFalse(out.contains("ClientThrottle") || out.contains("adaptive"), out);
+    assertTrue(out.contains("== Summary (Outrigger)"), out);
+    Matcher m = Pattern.compile("requests\\s+(\\d+) \\(client counted (\\d+) attempts: they agree\\)")
+        .matcher(out);
+    assertTrue(m.find(), out);
+    assertEquals(m.group(1), m.group(2));
+  }
+}
