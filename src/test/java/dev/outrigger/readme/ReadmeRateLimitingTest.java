@@ -127,4 +127,39 @@ class ReadmeRateLimitingTest {
       assertTrue(d.compareTo(Duration.ofSeconds(20)) < 0, waited);
     }
   }
+
+  /**
+   * "How it works": "Intervals are rounded up, so a limit may run slow but never fast: by at
+   * most 1/16 ns per permit, under 0.1% below 10^7 per second, and up to 6% near the 10^9 per
+   * second maximum (9.99x10^8 runs at 9.4x10^8)"; "3x10^7 per second is accurate to 0.2%".
+   * Measured on the standalone limiter with a fake clock: what refills in a time T.
+   */
+  @Test
+  void highRatesRunSlowByTheDocumentedMarginAndNeverFast() {
+    double[][] cases = {
+      // rate, burst, T in ns, largest shortfall allowed
+      {1_000, 1_000, 900_000_000, 0.001},
+      {123_456.7, 100_000, 500_000_000, 0.001},
+      {9.9e6, 1_000_000, 90_000_000, 0.001},
+      {3e7, 1_000_000, 30_000_000, 0.002},
+    };
+    for (double[] c : cases) {
+      long[] now = {0};
+      dev.outrigger.RateLimiter l = dev.outrigger.RateLimiter.of(
+          RateLimit.perSecond(c[0]).burst((int) c[1]), () -> now[0]);
+      assertTrue(l.tryAcquire((int) c[1]));
+      now[0] += (long) c[2];
+      long exact = (long) Math.floor(c[0] * c[2] / 1e9);
+      long got = l.availablePermits();
+      assertTrue(got <= exact, c[0] + "/s ran fast: " + got + " > " + exact);
+      assertTrue(got >= exact * (1 - c[3]) - 1, c[0] + "/s too slow: " + got + " of " + exact);
+    }
+    long[] now = {0};
+    dev.outrigger.RateLimiter top = dev.outrigger.RateLimiter.of(
+        RateLimit.perSecond(9.99e8).burst(1_000_000), () -> now[0]);
+    assertTrue(top.tryAcquire(1_000_000));
+    now[0] += 1_000_000; // 1 ms: 999,000 permits at the exact rate, 940,000 at 9.4e8
+    long got = top.availablePermits();
+    assertTrue(got >= 935_000 && got <= 945_000, "9.99e8/s ran at " + got + " per ms");
+  }
 }
