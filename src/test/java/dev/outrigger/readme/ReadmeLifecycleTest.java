@@ -52,6 +52,27 @@ class ReadmeLifecycleTest {
     }
   }
 
+  /**
+   * "client.newBuilder()...build() derives a client ... that shares the connection pool ...
+   * Policy state (buckets, breakers, budgets) is per client."
+   */
+  @Test
+  void aDerivedClientSharesThePoolButNotThePolicyState() throws Exception {
+    try (ReadmeServer server = new ReadmeServer((r, n) -> ReadmeServer.Reply.ok("ok"));
+        ApiClient parent = ApiClient.builder().baseUrl(server.url())
+            .rateLimit(dev.outrigger.RateLimit.perSecond(0.01).burst(1)).build();
+        ApiClient derived = parent.newBuilder().deadline(Duration.ofSeconds(3)).build()) {
+      assertEquals(parent.okHttpClient().connectionPool(),
+          derived.okHttpClient().connectionPool());
+      parent.get("/a").execute(String.class);
+      assertEquals(0, parent.rateLimiter().orElseThrow().availablePermits(server.host()));
+      assertEquals("ok", derived.get("/b").execute(String.class), "its own bucket is full");
+      parent.breaker(server.host()).forceOpen();
+      assertEquals(dev.outrigger.CircuitBreaker.State.CLOSED,
+          derived.breaker(server.host()).snapshot().state());
+    }
+  }
+
   private static boolean watchdogAlive() {
     return Thread.getAllStackTraces().keySet().stream()
         .anyMatch(t -> t.getName().equals("outrigger-deadlines") && t.isAlive());

@@ -122,4 +122,30 @@ class ReadmeRetriesTest {
       assertTrue(exhausted.get() >= 5, "the host's own 503s exhaust it: " + exhausted.get());
     }
   }
+
+  /**
+   * "Within one attempt OkHttp may still write more than one request: it follows redirects ...
+   * All of these are one attempt: attempts() counts it once, and the rate limit, breaker and
+   * in-flight limit see it once; each request after the first is logged at DEBUG on the
+   * client's logger."
+   */
+  @Test
+  void aRedirectFollowedWithinAnAttemptIsOneAttemptLoggedAtDebug() throws Exception {
+    try (ReadmeServer server = new ReadmeServer((r, n) -> r.target().equals("/old")
+            ? new Reply(301, "moved", "Location", "/new") : Reply.ok("here"));
+        dev.outrigger.LogCapture log = new dev.outrigger.LogCapture();
+        ApiClient client = ApiClient.builder().baseUrl(server.url())
+            .rateLimit(dev.outrigger.RateLimit.perSecond(0.01).burst(5)).build()) {
+      var r = client.get("/old").send(String.class);
+      assertEquals("here", r.body());
+      assertEquals(1, r.attempts());
+      assertEquals(2, server.requests());
+      assertEquals(4, client.rateLimiter().orElseThrow().availablePermits(server.host()),
+          "one permit for the attempt");
+      List<String> within = log.lines().stream()
+          .filter(l -> l.contains("sent by OkHttp within the attempt")).toList();
+      assertEquals(1, within.size(), log.all());
+      assertTrue(within.get(0).startsWith("DEBUG GET " + server.url() + "/new"), within.get(0));
+    }
+  }
 }

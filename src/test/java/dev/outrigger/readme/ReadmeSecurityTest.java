@@ -13,6 +13,7 @@ import dev.outrigger.RateLimit;
 import dev.outrigger.Retry;
 import dev.outrigger.readme.ReadmeServer.Reply;
 import java.util.List;
+import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 
 /** README "Security". */
@@ -88,6 +89,59 @@ class ReadmeSecurityTest {
       assertEquals(List.of("POST", "POST"), server.seen.stream().map(s -> s.method()).toList());
       assertEquals(0, client.rateLimiter().orElseThrow().availablePermits(server.host()),
           "the re-send took a permit too");
+    }
+  }
+
+  /**
+   * "A redirect OkHttp follows to another origin ... is sent without the Authorization,
+   * Proxy-Authorization, Cookie and redactHeader headers the call itself carried ...; one DEBUG
+   * line names what was left out."
+   */
+  @Test
+  void aCrossOriginRedirectDropsTheSecretHeadersAndSaysWhichAtDebug() throws Exception {
+    try (ReadmeServer target = new ReadmeServer((r, n) -> Reply.ok("landed"));
+        ReadmeServer origin = new ReadmeServer(
+            (r, n) -> new Reply(302, "moved", "Location", target.url() + "/landing"));
+        LogCapture log = new LogCapture();
+        ApiClient client = ApiClient.builder().baseUrl(origin.url()).redactHeader("X-Key")
+            .build()) {
+      assertEquals("landed", client.get("/start").header("Authorization", "Bearer t0k3n")
+          .header("Cookie", "sid=c00k1e").header("X-Key", "k3y").header("X-Trace", "t1")
+          .execute(String.class));
+      ReadmeServer.Seen landed = target.seen.get(0);
+      assertEquals(null, landed.header("Authorization"));
+      assertEquals(null, landed.header("Cookie"));
+      assertEquals(null, landed.header("X-Key"));
+      assertEquals("t1", landed.header("X-Trace"), "other headers follow");
+      List<String> lines = log.lines().stream()
+          .filter(l -> l.contains("a redirect to another origin, sent without")).toList();
+      assertEquals(1, lines.size(), log.all());
+      assertTrue(lines.get(0).startsWith("DEBUG GET " + target.url() + "/landing"), lines.get(0));
+      for (String header : List.of("Cookie", "X-Key")) {
+        assertTrue(lines.get(0).toLowerCase().contains(header.toLowerCase()), lines.get(0));
+      }
+      assertFalse(log.all().contains("t0k3n") || log.all().contains("c00k1e")
+          || log.all().contains("k3y"), log.all());
+    }
+  }
+
+  /**
+   * The same DEBUG line, read as README writes it: it "names what was left out", Authorization
+   * included (the call carried it, and the redirect was sent without it).
+   */
+  @Test
+  @Disabled("README claim false (minor): the DEBUG line names only what Outrigger removed"
+      + " (Cookie, redactHeader names); the Authorization OkHttp itself dropped is not named")
+  void theDebugLineNamesAuthorizationToo() throws Exception {
+    try (ReadmeServer target = new ReadmeServer((r, n) -> Reply.ok("landed"));
+        ReadmeServer origin = new ReadmeServer(
+            (r, n) -> new Reply(302, "moved", "Location", target.url() + "/landing"));
+        LogCapture log = new LogCapture();
+        ApiClient client = ApiClient.builder().baseUrl(origin.url()).build()) {
+      client.get("/start").header("Authorization", "Bearer t0k3n").execute(String.class);
+      assertEquals(null, target.seen.get(0).header("Authorization"));
+      assertTrue(log.lines().stream().anyMatch(l -> l.contains("sent without")
+          && l.contains("Authorization")), log.all());
     }
   }
 }
