@@ -62,4 +62,43 @@ class ReadmeSharedQuotaTest {
       assertTrue(s.contains("when unavailable: local share 1/active clients"), s);
     }
   }
+
+  /**
+   * "Redis's clock ... A step forward is not corrected: to the script, a step of S is S of idle
+   * time, so a key's bucket that was not full gains up to min(burst, rate x S) permits at once
+   * ..., and never more than one burst per step." Simulated as RedisStoreFailureTest simulates a
+   * step back: the bucket's stored times are rewritten S earlier, as if TIME had jumped by S.
+   */
+  @Test
+  void aForwardStepOfRedisClockGainsAtMostMinOfBurstAndRateTimesTheStep() throws Exception {
+    RateLimit limit = RateLimit.perSecond(1).burst(10);
+    try (RedisRateLimitStore store = RedisRateLimitStore.builder(redisServer.uri())
+        .timeout(Duration.ofSeconds(1)).build()) {
+      for (long stepSeconds : new long[] {5, 3_600}) {
+        String key = "step-" + stepSeconds;
+        while (store.reserve(key, limit, 1, 0) == 0) {
+          // empties the bucket
+        }
+        stepForward(store.redisKey(key), stepSeconds);
+        int gained = 0;
+        while (store.reserve(key, limit, 1, 0) == 0) {
+          gained++;
+        }
+        long expected = Math.min(10, stepSeconds);
+        // (A real second passing meanwhile would add one permit at 1/s.)
+        assertTrue(gained == expected || gained == expected + 1 && expected < 10,
+            "a step of " + stepSeconds + " s gained " + gained);
+      }
+    }
+  }
+
+  private static void stepForward(String redisKey, long seconds) throws Exception {
+    String[] fields = redisServer.command("HGETALL " + redisKey).split("\n");
+    StringBuilder hset = new StringBuilder("HSET " + redisKey);
+    for (int i = 0; i + 1 < fields.length; i += 2) {
+      double v = Double.parseDouble(fields[i + 1]) - seconds * 1_000_000.0;
+      hset.append(' ').append(fields[i]).append(' ').append(String.format("%.17g", v));
+    }
+    redisServer.command(hset.toString());
+  }
 }
