@@ -93,10 +93,10 @@ class ReadmeErrorsTest {
           () -> client.get("/x").execute(String.class));
       assertEquals(server.host(), e.breaker());
       assertTrue(e.retryAfter().compareTo(Duration.ofSeconds(5)) <= 0
-          && e.retryAfter().compareTo(Duration.ofSeconds(4)) > 0, e.retryAfter().toString());
+          && e.retryAfter().compareTo(Duration.ZERO) > 0, e.retryAfter().toString());
       assertEquals(0, e.attempts());
       assertTrue(e.getMessage().contains(server.host()), e.getMessage());
-      assertTrue(e.getMessage().matches("(?s).*\\b[45]\\.\\d+ ?s.*"), e.getMessage());
+      assertTrue(e.getMessage().matches("(?s).*next probe in \\d\\.\\d+ s.*"), e.getMessage());
       assertEquals(20, server.requests());
     }
   }
