@@ -148,4 +148,36 @@ class ReadmeRetriesTest {
       assertTrue(within.get(0).startsWith("DEBUG GET " + server.url() + "/new"), within.get(0));
     }
   }
+
+  /**
+   * "FollowUpGuard rewrites that header into an HTTP-date in the past, on which OkHttp does not
+   * act ... Above OkHttp the header reads 0 again: retry predicates, interceptors and listeners
+   * see the server's value." (Interceptors: RetryAfterZeroTest.)
+   */
+  @Test
+  void aRetryPredicateAndTheRetryListenerSeeTheServersRetryAfterZero() throws Exception {
+    List<String> predicate = new java.util.concurrent.CopyOnWriteArrayList<>();
+    List<String> reasons = new java.util.concurrent.CopyOnWriteArrayList<>();
+    try (ReadmeServer server = new ReadmeServer((r, n) -> n == 1
+            ? new Reply(503, "busy", "Retry-After", "0") : Reply.ok("ok"));
+        ApiClient client = ApiClient.builder().baseUrl(server.url())
+            .retry(fast().retryOnResponse(r -> {
+              predicate.add(r.code() + " " + r.header("Retry-After"));
+              return r.code() == 503;
+            }))
+            .addListener(new CallListener() {
+              @Override
+              public void retryScheduled(CallContext call, Duration delay, String reason) {
+                reasons.add(delay + " " + reason);
+              }
+            })
+            .build()) {
+      assertEquals("ok", client.get("/x").execute(String.class));
+      assertEquals(2, server.requests(), "one retry, the policy's");
+    }
+    assertEquals(List.of("503 0", "200 null"), predicate);
+    assertEquals(1, reasons.size(), reasons.toString());
+    assertTrue(reasons.get(0).startsWith("PT0S "), reasons.toString());
+    assertTrue(!reasons.get(0).contains("1970"), reasons.toString());
+  }
 }
