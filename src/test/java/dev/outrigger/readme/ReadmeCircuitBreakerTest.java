@@ -42,7 +42,7 @@ class ReadmeCircuitBreakerTest {
     List<String> transitions = new CopyOnWriteArrayList<>();
     try (HoldingServer server = new HoldingServer();
         ApiClient client = ApiClient.builder().baseUrl(server.url())
-            .retry(Retry.none()).deadline(Duration.ofMillis(200))
+            .retry(Retry.none()).deadline(Duration.ofMillis(500))
             .circuitBreaker(CircuitBreaker.builder().slidingWindowSize(2)
                 .minimumNumberOfCalls(2).build())
             .addListener(new CallListener() {

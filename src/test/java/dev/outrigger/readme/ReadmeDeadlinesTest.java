@@ -115,7 +115,7 @@ class ReadmeDeadlinesTest {
   void workAfterTheAnswerArrivedIsNotCut() throws Exception {
     try (ReadmeServer server = new ReadmeServer((r, n) -> Reply.json("{\"v\":\"late\"}"))) {
       try (ApiClient attempt = ApiClient.builder().baseUrl(server.url())
-          .deadline(Duration.ofMillis(200))
+          .deadline(Duration.ofMillis(500))
           .addAttemptInterceptor(chain -> {
             okhttp3.Response r = chain.proceed(chain.request());
             awaitExpired(chain.context().deadline());
@@ -124,7 +124,7 @@ class ReadmeDeadlinesTest {
         assertEquals("{\"v\":\"late\"}", attempt.get("/a").execute(String.class));
       }
       try (ApiClient call = ApiClient.builder().baseUrl(server.url())
-          .deadline(Duration.ofMillis(200))
+          .deadline(Duration.ofMillis(500))
           .addCallInterceptor(chain -> {
             okhttp3.Response r = chain.proceed(chain.request());
             awaitExpired(chain.context().deadline());
@@ -142,7 +142,7 @@ class ReadmeDeadlinesTest {
             }
           }));
       try (ApiClient decoder = ApiClient.builder().baseUrl(server.url()).objectMapper(slowMapper)
-          .deadline(Duration.ofMillis(200))
+          .deadline(Duration.ofMillis(500))
           .addAttemptInterceptor(chain -> {
             seen.set(chain.context().deadline());
             return chain.proceed(chain.request());
@@ -205,6 +205,11 @@ class ReadmeDeadlinesTest {
         }
       });
       HoldingServer.await("the request is held", () -> server.inFlight() == 1);
+      // Blocked in the socket read itself (an interrupt that comes before, while OkHttp is
+      // between reads, ends the call at once: Okio checks the interrupt status then).
+      HoldingServer.await("the caller blocked in a socket read", () -> java.util.Arrays.stream(
+          t.getStackTrace()).anyMatch(f -> f.getClassName().equals("sun.nio.ch.Net")
+              && f.getMethodName().equals("poll")));
       t.interrupt();
       t.join(10_000);
       assertFalse(t.isAlive());

@@ -144,7 +144,7 @@ class ReadmeDefaultsTest {
         }
         HoldingServer.await("1024 requests held", () -> server.inFlight() == 1024);
         DeadlineExceededException e = assertThrows(DeadlineExceededException.class,
-            () -> client.get("/one-more").deadline(Duration.ofMillis(300)).execute(String.class));
+            () -> client.get("/one-more").deadline(Duration.ofSeconds(1)).execute(String.class));
         assertTrue(e.getMessage().contains("no in-flight slot to"), e.getMessage());
         assertEquals(0, e.attempts());
         assertEquals(1024, server.requests(), "the 1,025th was never sent");

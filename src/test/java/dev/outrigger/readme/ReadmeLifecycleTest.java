@@ -28,7 +28,7 @@ class ReadmeLifecycleTest {
       // Another test's client, still open in this JVM, would keep the watchdog running.
       boolean watchdogBefore = watchdogAlive();
       ApiClient client = ApiClient.builder().baseUrl(server.url())
-          .deadline(Duration.ofMillis(800))
+          .deadline(Duration.ofSeconds(2))
           .retry(Retry.exponential(Duration.ofMillis(1), Duration.ofMillis(1)))
           .build();
       CompletableFuture<Throwable> ended = new CompletableFuture<>();

@@ -53,19 +53,19 @@ class ReadmeMetricsTest {
             .build();
         ApiClient limited = ApiClient.builder().baseUrl(server.url()).addListener(metrics)
             .retry(Retry.none())
-            .rateLimit(RateLimit.perSecond(5).burst(1).adaptive())
+            .rateLimit(RateLimit.perSecond(2).burst(1).adaptive())
             .build();
         ApiClient single = ApiClient.builder().baseUrl(held.url()).addListener(metrics)
             .maxInFlightPerHost(1).build()) {
-      // retries, backoffs, and a budget that runs out (10 retries, 12 wanted)
-      for (int i = 0; i < 6; i++) {
+      // retries, backoffs, and a budget that runs out (10 retries refilling at 10/s, 40 wanted)
+      for (int i = 0; i < 20; i++) {
         assertThrows(HttpStatusException.class, () -> retrying.get("/503").execute(String.class));
       }
       // a wait for a permit, a refusal, a pause, an adapted rate
       limited.get("/ok").execute(String.class);
       limited.get("/ok").execute(String.class);
       assertThrows(RateLimitedException.class,
-          () -> limited.get("/ok").deadline(Duration.ofMillis(20)).execute(String.class));
+          () -> limited.get("/ok").deadline(Duration.ofMillis(150)).execute(String.class));
       assertThrows(HttpStatusException.class, () -> limited.get("/429").execute(String.class));
       // a breaker set by hand, and a refusal
       limited.breaker(server.host()).forceOpen();
@@ -118,7 +118,7 @@ class ReadmeMetricsTest {
       }
     }
     assertEquals(1.0, registry.get("outrigger.ratelimit.pauses").counter().count());
-    assertEquals(3.5, registry.get("outrigger.ratelimit.rate").gauge().value(), 0.01, "70% of 5/s");
+    assertEquals(1.4, registry.get("outrigger.ratelimit.rate").gauge().value(), 0.01, "70% of 2/s");
     assertEquals(3.0, registry.get("outrigger.breaker.state").gauge().value(), "3 forced open");
     metrics.close();
   }

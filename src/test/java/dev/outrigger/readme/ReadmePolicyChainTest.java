@@ -128,7 +128,7 @@ class ReadmePolicyChainTest {
       client.get("/x").execute(String.class);
       client.get("/x").execute(String.class);
       assertThrows(RateLimitedException.class,
-          () -> client.get("/x").deadline(Duration.ofMillis(100)).execute(String.class));
+          () -> client.get("/x").deadline(Duration.ofMillis(300)).execute(String.class));
       assertEquals(2, server.requests());
     }
   }

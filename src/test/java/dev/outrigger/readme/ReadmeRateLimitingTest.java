@@ -51,11 +51,11 @@ class ReadmeRateLimitingTest {
   void theDefaultKeyIsHostAndPortAndANullKeyMeansTheHost() throws Exception {
     try (ReadmeServer server = new ReadmeServer((r, n) -> Reply.ok("ok"));
         ApiClient byHost = ApiClient.builder().baseUrl(server.url())
-            .rateLimit(RateLimit.perSecond(0.01).burst(1)).deadline(Duration.ofMillis(200))
+            .rateLimit(RateLimit.perSecond(0.01).burst(1)).deadline(Duration.ofSeconds(2))
             .addListener(recorder).build();
         ApiClient byNull = ApiClient.builder().baseUrl(server.url())
             .rateLimit(RateLimit.perSecond(0.01).burst(2).keyedBy(call -> null))
-            .deadline(Duration.ofMillis(200))
+            .deadline(Duration.ofSeconds(2))
             .addListener(recorder).build()) {
       byHost.get("/a").execute(String.class);
       assertThrows(RateLimitedException.class, () -> byHost.get("/a").execute(String.class));

@@ -36,7 +36,7 @@ class ReadmeSharedQuotaTest {
               .store(redis))
           .build();
       try (redis; client;
-          ApiClient other = client.newBuilder().deadline(Duration.ofMillis(300)).build()) {
+          ApiClient other = client.newBuilder().deadline(Duration.ofSeconds(2)).build()) {
         for (int i = 0; i < 25; i++) {
           client.get("/x").execute(String.class);
           other.get("/x").execute(String.class);
