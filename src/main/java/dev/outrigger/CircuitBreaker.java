@@ -31,8 +31,8 @@ import java.util.function.Predicate;
  * </ul>
  *
  * <p>What counts as a failure, by default: a {@link TransportException} of kind CONNECT, TLS,
- * TIMEOUT or IO, a {@link DeadlineExceededException} that cut an attempt that was sent, and any
- * 5xx status. A 4xx (429 included) counts as a success: the server is answering.
+ * TIMEOUT, IO or PROTOCOL (a malformed answer, a redirect loop), a
+ * {@link DeadlineExceededException} that cut an attempt that was sent, and any 5xx status. A 4xx (429 included) counts as a success: the server is answering.
  * {@link Builder#failureStatus} and {@link Builder#failureException} replace these rules. Never
  * counted, whatever the predicates say: a call cancelled by its caller (interrupted thread) and an
  * attempt that never reached the network (for example refused by the rate limiter).
@@ -545,8 +545,9 @@ public final class CircuitBreaker {
     }
 
     /**
-     * Which exceptions count as failures (default: {@link TransportException} of kind CONNECT,
-     * TLS, TIMEOUT or IO, and {@link DeadlineExceededException}). Others count as successes. The
+     * Which exceptions count as failures (default: {@link TransportException} of any kind but
+     * CANCELLED, so CONNECT, TLS, TIMEOUT, IO and PROTOCOL, and
+     * {@link DeadlineExceededException}). Others count as successes. The
      * predicate only sees attempts that were sent and not cancelled; those never count.
      *
      * @throws NullPointerException if {@code isFailure} is null

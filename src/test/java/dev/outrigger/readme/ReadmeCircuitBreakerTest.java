@@ -20,7 +20,6 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import mockwebserver3.MockResponse;
 import mockwebserver3.MockWebServer;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.slf4j.LoggerFactory;
 
@@ -76,14 +75,12 @@ class ReadmeCircuitBreakerTest {
   }
 
   /**
-   * "What counts as a failure. A TransportException of kind CONNECT, TLS, TIMEOUT or IO, a
-   * DeadlineExceededException that cut a sent attempt, and any 5xx." PROTOCOL is not in that
-   * list, so malformed answers should leave the breaker closed.
+   * "What counts as a failure. A TransportException of kind CONNECT, TLS, TIMEOUT, IO or PROTOCOL
+   * (a malformed answer, a redirect loop), a DeadlineExceededException that cut a sent attempt,
+   * and any 5xx": malformed answers open the breaker as failures.
    */
   @Test
-  @Disabled("README claim false (or incomplete): a PROTOCOL TransportException (a malformed"
-      + " answer, a redirect loop) counts as a breaker failure; README's list leaves it out")
-  void onlyTheListedTransportKindsAreFailures() throws Exception {
+  void malformedAnswersAreFailures() throws Exception {
     try (MockWebServer server = new MockWebServer()) {
       server.start();
       for (int i = 0; i < 4; i++) {
@@ -100,20 +97,18 @@ class ReadmeCircuitBreakerTest {
           assertEquals(TransportException.Kind.PROTOCOL, e.kind(), e.getMessage());
         }
         String host = server.getHostName() + ":" + server.getPort();
-        assertEquals(CircuitBreaker.State.CLOSED, client.breaker(host).snapshot().state());
+        assertEquals(CircuitBreaker.State.OPEN, client.breaker(host).snapshot().state());
       }
     }
   }
 
-  /** The same claim on the default breaker's own predicate. */
+  /** The same claim on the default breaker's own predicate: every kind listed, no other. */
   @Test
-  @Disabled("README claim false (or incomplete): CircuitBreaker.defaults().failureException()"
-      + " is true for a PROTOCOL TransportException")
-  void theDefaultPredicateCountsOnlyTheListedKinds() {
+  void theDefaultPredicateCountsTheListedKinds() {
     CircuitBreaker d = CircuitBreaker.defaults();
     for (TransportException.Kind kind : TransportException.Kind.values()) {
       boolean listed = switch (kind) {
-        case CONNECT, TLS, TIMEOUT, IO -> true;
+        case CONNECT, TLS, TIMEOUT, IO, PROTOCOL -> true;
         default -> false;
       };
       assertEquals(listed, d.failureException().test(new TransportException("x", null, 1, kind)),

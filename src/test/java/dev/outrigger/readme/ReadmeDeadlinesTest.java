@@ -187,7 +187,7 @@ class ReadmeDeadlinesTest {
     AtomicReference<Deadline> deadline = new AtomicReference<>();
     try (HoldingServer server = new HoldingServer();
         ApiClient client = ApiClient.builder().baseUrl(server.url()).retry(Retry.none())
-            .deadline(Duration.ofMillis(500))
+            .deadline(Duration.ofSeconds(2))
             .addAttemptInterceptor(chain -> {
               deadline.set(chain.context().deadline());
               return chain.proceed(chain.request());
