@@ -333,6 +333,25 @@ class HungLookupTest {
     assertNotEquals(Thread.currentThread(), dns.threads.get(0));
   }
 
+  @Test
+  void closeEndsACallWhoseAsynchronousLookupHangs() throws Exception {
+    // README, Lifecycle: a call still resolving the host name at close() ends as a wait does.
+    AsyncDns hanging = new AsyncDns(false);
+    ApiClient client = client(hanging, Duration.ofMinutes(5));
+    CompletableFuture<Ended> ended = new CompletableFuture<>();
+    call(client, Thread.ofVirtual(), ended);
+    assertTrue(hanging.enqueued.await(20, TimeUnit.SECONDS));
+
+    client.close();
+    Ended e = ended.get(20, TimeUnit.SECONDS);
+
+    TransportException t = assertInstanceOf(TransportException.class, e.failure());
+    assertEquals(TransportException.Kind.CANCELLED, t.kind(), t.getMessage());
+    assertTrue(t.getMessage().contains("the ApiClient was closed"), t.getMessage());
+    assertFalse(e.interrupted(), "close() left its interrupt on the caller's thread");
+    assertEquals(0, hanging.cancelled.getCount(), "the Dns.Call must have been cancelled");
+  }
+
   /**
    * Answers through OkHttp 5.5's asynchronous {@code Dns.Call}, never {@code lookup()}: at once
    * when {@code answers}, else not until the call is cancelled, which fails it.

@@ -38,6 +38,8 @@ public final class Closing {
     }
   }
   private final Set<Waiter> waiters = ConcurrentHashMap.newKeySet();
+  /** What close() runs for the waits no interrupt reaches (see onClose). */
+  private final Set<Runnable> hooks = ConcurrentHashMap.newKeySet();
 
   /** Whether {@link #close()} was called. */
   public boolean isClosed() {
@@ -58,7 +60,39 @@ public final class Closing {
     for (Waiter w : waiters) {
       w.interruptIfWaiting();
     }
+    for (Runnable hook : hooks) {
+      // Removed first: a hook runs once, here or never (see onClose).
+      if (hooks.remove(hook)) {
+        hook.run();
+      }
+    }
     return true;
+  }
+
+  /**
+   * Has {@link #close()} run {@code hook} (on its thread: the hook must not block or throw), for
+   * a wait that no interrupt reaches (an asynchronous one, answered on another thread). Returns
+   * false, and {@code hook} never runs, if this is closed already. Take it back with
+   * {@link #removeOnClose} once the wait is over.
+   */
+  public boolean onClose(Runnable hook) {
+    hooks.add(hook);
+    // As in enter: this adds and then reads the flag, close() sets it and then reads the set.
+    VarHandle.fullFence();
+    return !(closed && hooks.remove(hook));
+  }
+
+  /** Takes back a hook of {@link #onClose}; harmless if it ran or was taken back already. */
+  public void removeOnClose(Runnable hook) {
+    hooks.remove(hook);
+  }
+
+  /**
+   * The failure of a wait, for {@code waitingFor}, that a hook of {@link #onClose} ended: as the
+   * one {@link Waiter#interrupted} makes of a wait that close() interrupted.
+   */
+  public static ClosedException closedWhileWaitingFor(String waitingFor) {
+    return new ClosedException(waitingFor, false);
   }
 
   /**

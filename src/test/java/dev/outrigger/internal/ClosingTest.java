@@ -13,6 +13,28 @@ import org.junit.jupiter.api.Test;
 class ClosingTest {
 
   @Test
+  void closeRunsEachHookStillRegisteredOnceAndNoneAddedAfterIt() {
+    Closing closing = new Closing();
+    java.util.concurrent.atomic.AtomicInteger ran = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.atomic.AtomicInteger removed =
+        new java.util.concurrent.atomic.AtomicInteger();
+    Runnable hook = ran::incrementAndGet;
+    Runnable takenBack = removed::incrementAndGet;
+    assertTrue(closing.onClose(hook));
+    assertTrue(closing.onClose(takenBack));
+    closing.removeOnClose(takenBack);
+
+    assertTrue(closing.close());
+    assertFalse(closing.close());
+
+    org.junit.jupiter.api.Assertions.assertEquals(1, ran.get(), "a hook registered runs once");
+    org.junit.jupiter.api.Assertions.assertEquals(0, removed.get(), "one taken back never runs");
+    assertFalse(closing.onClose(hook), "closed already: not registered");
+    org.junit.jupiter.api.Assertions.assertEquals(1, ran.get(), "and not run");
+    assertFalse(Thread.currentThread().isInterrupted(), "a hook interrupts no one");
+  }
+
+  @Test
   void aWaitThatLeftBeforeCloseIsNotInterrupted() {
     Closing closing = new Closing();
     Closing.Waiter w = closing.enter("x");

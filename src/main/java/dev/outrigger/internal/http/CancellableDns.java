@@ -7,6 +7,7 @@ import java.net.UnknownHostException;
 import java.util.List;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
 import kotlin.jvm.JvmClassMappingKt;
 import kotlin.jvm.functions.Function0;
 import kotlin.reflect.KClass;
@@ -39,7 +40,8 @@ import okhttp3.internal.dns.LookupDnsCall;
  *
  * <p>A {@code Dns} that answers OkHttp 5.5's asynchronous {@code newCall} itself (DNS over
  * HTTPS, say) keeps its own {@link Dns.Call}, which OkHttp drives; a cancelled call cancels it
- * ({@link Dns.Call#cancel()}, which ends it with a failure).
+ * ({@link Dns.Call#cancel()}, which ends it with a failure), and the client's close() ends
+ * OkHttp's wait for it as it ends a synchronous lookup's, then cancels it.
  *
  * <p>A call that resolves no name (one on a pooled connection, or to an IP address) pays no
  * more than the listener: no thread-local, no allocation, one more call when OkHttp creates the
@@ -126,7 +128,7 @@ public final class CancellableDns implements Dns {
       return own;
     }
     okhttp3.Call call = takePending(request.hostname());
-    return call == null ? own : new AsyncLookup(own, call);
+    return call == null ? own : new AsyncLookup(own, call, closing);
   }
 
   /** The call that reported {@code dnsStart} for {@code host} on this thread, taken; or null. */
@@ -298,14 +300,31 @@ public final class CancellableDns implements Dns {
     }
   }
 
-  /** A delegate's own asynchronous lookup, cancelled with its call. */
-  private static final class AsyncLookup implements Dns.Call, Cut {
+  /**
+   * A delegate's own asynchronous lookup, cancelled with its call, and ended by the client's
+   * {@code close()} as a wait is: OkHttp's wait for its answer is on the caller's thread, but
+   * nothing of ours runs there to be interrupted, so close() answers OkHttp's callback itself
+   * (with a {@link LookupCancelled} caused by a {@link Closing.ClosedException}) and cancels the
+   * delegate's call.
+   */
+  private static final class AsyncLookup implements Dns.Call, Dns.Callback, Cut, Runnable {
     private final Dns.Call own;
     private final okhttp3.Call call;
+    private final Closing closing;
+    /**
+     * Keeps OkHttp's callback from being called twice at once (close() and the delegate), which
+     * {@link Dns.Callback} promises; held only while that callback runs (it only queues).
+     */
+    private final ReentrantLock lock = new ReentrantLock();
+    /** OkHttp's callback; null once it was told how the lookup ended. Guarded by lock. */
+    private Dns.Callback callback;
+    /** Whether close() may run this (see Closing.onClose). Guarded by lock. */
+    private boolean hooked;
 
-    AsyncLookup(Dns.Call own, okhttp3.Call call) {
+    AsyncLookup(Dns.Call own, okhttp3.Call call, Closing closing) {
       this.own = own;
       this.call = call;
+      this.closing = closing;
     }
 
     @Override
@@ -315,10 +334,75 @@ public final class CancellableDns implements Dns {
 
     @Override
     public void enqueue(Dns.Callback callback) {
+      this.callback = callback;
       call.tag(SLOT, new Slot()).waiting = this;
-      own.enqueue(callback);
+      own.enqueue(this);
+      lock.lock();
+      try {
+        // Only while OkHttp still waits (the delegate may have answered within enqueue: a hook
+        // then would stay in the client until close()). As for a synchronous lookup, one that
+        // starts after close() is left alone.
+        if (this.callback != null) {
+          hooked = closing.onClose(this);
+        }
+      } finally {
+        lock.unlock();
+      }
       if (call.isCanceled()) {
         own.cancel();
+      }
+    }
+
+    @Override
+    public void onRecords(Dns.Call c, boolean last, List<? extends Dns.Record> records) {
+      lock.lock();
+      try {
+        Dns.Callback cb = callback;
+        if (cb == null) {
+          return;
+        }
+        if (last) {
+          ended();
+        }
+        cb.onRecords(this, last, records);
+      } finally {
+        lock.unlock();
+      }
+    }
+
+    @Override
+    public void onFailure(Dns.Call c, java.io.IOException e) {
+      lock.lock();
+      try {
+        Dns.Callback cb = callback;
+        if (cb == null) {
+          return;
+        }
+        ended();
+        cb.onFailure(this, e);
+      } finally {
+        lock.unlock();
+      }
+    }
+
+    /** Under lock: OkHttp's callback hears nothing more, and close() has nothing left to end. */
+    private void ended() {
+      callback = null;
+      if (hooked) {
+        closing.removeOnClose(this);
+      }
+    }
+
+    /** The client's close(), on its thread. */
+    @Override
+    public void run() {
+      String host = own.getRequest().hostname();
+      Closing.ClosedException closed = Closing.closedWhileWaitingFor("the lookup of " + host);
+      onFailure(this, new LookupCancelled(closed.getMessage(), closed));
+      try {
+        own.cancel();
+      } catch (RuntimeException e) {
+        // The delegate's: its call is abandoned all the same, and close() must go on.
       }
     }
 
