@@ -603,6 +603,11 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     // gets the new connection.
     masterSwitches.incrementAndGet();
     old.thenAccept(StatefulRedisConnection::closeAsync);
+    if (down.get()) {
+      // On the fallback (the old master died, say), which asks Redis once a probe interval:
+      // the next call asks the new master at once.
+      nextProbe.set(nanos.getAsLong());
+    }
   }
 
   /**

@@ -90,6 +90,15 @@ public final class RedisFixture implements BeforeAllCallback, AfterAllCallback {
   }
 
   /**
+   * A replica of {@code primary}'s server that a Sentinel cannot reconfigure ({@code SLAVEOF},
+   * the command Sentinel sends, renamed away); {@code REPLICAOF} still promotes it by hand.
+   */
+  public static RedisFixture replicaSentinelCannotMove(RedisFixture primary) {
+    return new RedisFixture(false, null, null, primary,
+        List.of("--rename-command", "SLAVEOF", ""));
+  }
+
+  /**
    * A server whose {@code REPLICAOF} and {@code SLAVEOF} are renamed away: after a failover it
    * stays a master taking writes, as one Sentinel cannot reach to demote (a partition), and
    * Sentinel's demotion, which would also close its clients' connections, fails.
