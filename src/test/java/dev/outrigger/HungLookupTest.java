@@ -334,6 +334,35 @@ class HungLookupTest {
   }
 
   @Test
+  void aFailedLookupOnACopyWithAnotherDnsLeavesNoCallBehindOnItsThread() throws Exception {
+    // The client's listener notes each call that starts a lookup in a thread-local, taken by
+    // the client's Dns, or dropped at dnsEnd. A copy of the client's OkHttp client given a Dns
+    // of its own (a case the code names) keeps the listener; a lookup there that fails reports
+    // no dnsEnd: the call (its request, body, tags, listener) stays reachable from the thread,
+    // a pool's thread for as long as no other lookup starts on it.
+    ApiClient client = client(new LoopbackDns(), Duration.ofSeconds(30));
+    OkHttpClient copy = client.okHttpClient().newBuilder()
+        .dns(hostname -> {
+          throw new UnknownHostException("no " + hostname);
+        })
+        .build();
+    java.lang.ref.WeakReference<Call> ref = failOnce(copy);
+
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (ref.get() != null && System.nanoTime() - end < 0) {
+      System.gc();
+      Thread.onSpinWait();
+    }
+    assertEquals(null, ref.get(), "the failed call is still reachable (from the thread-local)");
+  }
+
+  private java.lang.ref.WeakReference<Call> failOnce(OkHttpClient copy) {
+    Call call = copy.newCall(new Request.Builder().url(url("/copy")).build());
+    org.junit.jupiter.api.Assertions.assertThrows(UnknownHostException.class, call::execute);
+    return new java.lang.ref.WeakReference<>(call);
+  }
+
+  @Test
   void closeEndsACallWhoseAsynchronousLookupHangs() throws Exception {
     // README, Lifecycle: a call still resolving the host name at close() ends as a wait does.
     AsyncDns hanging = new AsyncDns(false);

@@ -14,6 +14,7 @@ import kotlin.reflect.KClass;
 import okhttp3.Dns;
 import okhttp3.EventListener;
 import okhttp3.OkHttpClient;
+import okhttp3.internal.connection.RealCall;
 import okhttp3.internal.dns.LookupDnsCall;
 
 /**
@@ -121,7 +122,13 @@ public final class CancellableDns implements Dns {
 
   @Override
   public Dns.Call newCall(Dns.Request request) {
-    Dns.Call own = delegate.newCall(request);
+    Dns.Call own;
+    try {
+      own = delegate.newCall(request);
+    } catch (RuntimeException | Error e) {
+      PENDING.remove(); // the lookup() that would take it never comes
+      throw e;
+    }
     if (own instanceof LookupDnsCall) {
       // The delegate answers only lookup(): OkHttp sees a LookupDnsCall and calls lookup() on
       // this Dns (the call it returned is never run), where the wait is cut.
@@ -435,7 +442,12 @@ public final class CancellableDns implements Dns {
   private static final class Listener extends EventListener {
     @Override
     public void dnsStart(okhttp3.Call call, String domainName) {
-      PENDING.set(new Pending(call, domainName));
+      // Only where a CancellableDns will take it: a copy of a client's OkHttp client given a
+      // Dns of its own keeps this listener, and a lookup there that fails reports no dnsEnd,
+      // which would leave the call reachable from this thread (a pool's, for long).
+      if (call instanceof RealCall real && real.getClient().dns() instanceof CancellableDns) {
+        PENDING.set(new Pending(call, domainName));
+      }
     }
 
     @Override
