@@ -826,7 +826,9 @@ public final class ApiClient implements AutoCloseable {
      * re-sent behind the retry policy's back, and has its copy run each name lookup of the
      * client's {@code Dns} on a virtual thread of its own, so that a call's deadline, an interrupt
      * or {@code close()} can end a lookup that hangs (the client's {@code EventListener}, if any,
-     * still hears every event).
+     * still hears every event). OkHttp reuses a pooled connection only for the same {@code Dns}:
+     * raw calls on {@code client} itself do not share connections with this client's calls; raw
+     * calls on {@link ApiClient#okHttpClient()} do.
      */
     public Builder okHttpClient(OkHttpClient client) {
       this.okHttpClient = Objects.requireNonNull(client, "okHttpClient");

@@ -334,6 +334,23 @@ class HungLookupTest {
   }
 
   @Test
+  void rawCallsOnTheClientsOwnOkHttpClientShareItsConnections() throws Exception {
+    // README: raw calls made with apiClient.okHttpClient() reuse the client's connections (those
+    // on the OkHttpClient passed in do not: OkHttp reuses a connection only for the same Dns).
+    LoopbackDns dns = new LoopbackDns();
+    ApiClient client = client(dns, Duration.ofSeconds(30));
+    assertEquals("ok", client.get(url("/1")).execute(String.class));
+    try (Response r = client.okHttpClient()
+        .newCall(new Request.Builder().url(url("/raw")).build()).execute()) {
+      assertEquals("ok", r.body().string());
+    }
+
+    assertEquals(List.of(HOST), dns.names, "the raw call must reuse the client's connection");
+    assertEquals(2, clientPorts.size());
+    assertEquals(clientPorts.get(0), clientPorts.get(1), "one connection for both calls");
+  }
+
+  @Test
   void aFailedLookupOnACopyWithAnotherDnsLeavesNoCallBehindOnItsThread() throws Exception {
     // The client's listener notes each call that starts a lookup in a thread-local, taken by
     // the client's Dns, or dropped at dnsEnd. A copy of the client's OkHttp client given a Dns
