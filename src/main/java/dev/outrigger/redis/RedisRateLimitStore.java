@@ -184,7 +184,17 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
       // replace. (A switch between that lookup and the watch's first question to Sentinel, a
       // few milliseconds at most, is noticed the old way: the old master refuses writes.)
       this.watch = uri.getSentinels().isEmpty() ? null
-          : new SentinelWatch(client, uri, where, probeNanos, this::masterSwitched);
+          : new SentinelWatch(client, uri, where, probeNanos, new SentinelWatch.Listener() {
+            @Override
+            public void masterSwitched(String host, int port) {
+              RedisRateLimitStore.this.masterSwitched(host, port);
+            }
+
+            @Override
+            public void masterNamed(String host, int port) {
+              RedisRateLimitStore.this.masterNamed(host, port);
+            }
+          });
       if (watch != null) {
         watch.start();
       }
@@ -584,8 +594,8 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
   }
 
   /**
-   * Sentinel says our master is now at {@code host:port} (on the watch's thread, which must not
-   * block): a connect straight to it replaces the connection at once, so every next question
+   * Sentinel says our master is now at {@code host:port} (on the watch's thread, or on
+   * Lettuce's after a ROLE check: neither may block): a connect straight to it replaces the connection at once, so every next question
    * goes there (callers wait for the connect within their timeout, as for any reconnect), and
    * the old master's connection is closed; a question in flight on it fails and is asked again
    * (see eval). Straight to the address: another Sentinel asked now may not know of the switch
@@ -608,6 +618,33 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
       // the next call asks the new master at once.
       nextProbe.set(nanos.getAsLong());
     }
+  }
+
+  /**
+   * A Sentinel subscribed to again names {@code host:port} as the master, with no announcement
+   * (on the watch's thread, which must not block): the store moves there only once the master it
+   * uses no longer acts as one (its ROLE is not master, or it does not answer). A Sentinel that
+   * lags behind a failover, or shares a minority partition with the old master, would otherwise
+   * move the store back to a node the others have replaced, splitting the buckets.
+   */
+  private void masterNamed(String host, int port) {
+    if (closed.get()) {
+      return;
+    }
+    conn.get().thenCompose(c -> c.async().role().toCompletableFuture())
+        .whenComplete((role, e) -> {
+          if (e == null && role != null && !role.isEmpty() && "master".equals(role.get(0))) {
+            log.info("shared rate limit in Redis at {}: a Sentinel, subscribed to again, names "
+                + "{} as the master, but the one in use still acts as the master: staying",
+                where, RedisUris.hostPort(host, port));
+            return;
+          }
+          log.info("shared rate limit in Redis at {}: the master moved to {} (named by a "
+              + "Sentinel on subscribing again; the one in use {}): asking the new master from "
+              + "now on", where, RedisUris.hostPort(host, port),
+              e == null ? "is a replica now" : "does not answer: " + reason(e));
+          masterSwitched(host, port);
+        });
   }
 
   /**

@@ -45,7 +45,15 @@ final class SentinelWatch implements AutoCloseable {
 
   /** Told, on the watch's thread, where the master is now; must not block. */
   interface Listener {
+    /** A Sentinel announced that the master moved to {@code host:port}. */
     void masterSwitched(String host, int port);
+
+    /**
+     * A Sentinel subscribed to again names {@code host:port}, not the master last known, with
+     * no announcement: a switch missed while unsubscribed, or a Sentinel that lags (or sits in
+     * a minority with the old master). Move only if the master in use no longer acts as one.
+     */
+    void masterNamed(String host, int port);
   }
 
   private record Address(String host, int port) {
@@ -294,8 +302,12 @@ final class SentinelWatch implements AutoCloseable {
     }
     Address now = named != null && named.size() == 2 ? address(named.get(0), named.get(1)) : null;
     if (now != null && master != null && !now.equals(master)) {
-      // It switched while no Sentinel was subscribed.
-      switched(now, "named by Sentinel " + address(sentinel) + " on subscribing again");
+      // A switch missed while no Sentinel was subscribed, or a Sentinel that lags: no config
+      // epoch comes with the name, so the store checks the master it uses before it moves.
+      log.debug("shared rate limit in Redis at {}: Sentinel {}, subscribed to again, names {} as "
+          + "the master, not {}", where, address(sentinel), now, master);
+      master = now;
+      listener.masterNamed(now.host(), now.port());
     } else if (now != null) {
       master = now;
     }
