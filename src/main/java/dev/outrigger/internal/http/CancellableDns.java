@@ -249,7 +249,7 @@ public final class CancellableDns implements Dns {
       // is left alone: close() ends the lookups in progress, as it ends the waits in progress.
       Closing.Waiter closed =
           closing.isClosed() ? Closing.Waiter.NONE : closing.enter("the lookup of " + host);
-      Thread resolver = null;
+      boolean started = false;
       try {
         while (true) {
           // The call's own flag as well as cut: a cancel between dnsStart and the slot's
@@ -268,20 +268,17 @@ public final class CancellableDns implements Dns {
             Thread.currentThread().interrupt();
             throw sneaky(new LookupCancelled("interrupted", e));
           }
-          if (resolver == null) {
-            resolver = RESOLVERS.newThread(this);
-            resolver.start();
+          if (!started) {
+            RESOLVERS.newThread(this).start();
+            started = true;
           } else {
             LockSupport.park(this);
           }
         }
       } finally {
         caller = null;
-        if (resolver != null && !done) {
-          // Abandoned: a Dns that honours interrupts stops now (the JDK's resolver does not,
-          // and finishes on its own).
-          resolver.interrupt();
-        }
+        // An abandoned lookup is not interrupted: a Dns blocked in an interruptible channel it
+        // shares with other lookups (a resolver's one socket) would lose that channel for all.
         if (slot.waiting == this) {
           slot.waiting = null;
         }
