@@ -338,20 +338,18 @@ public final class CancellableDns implements Dns {
 
     @Override
     public void enqueue(Dns.Callback callback) {
-      this.callback = callback;
       call.tag(SLOT, new Slot()).waiting = this;
-      own.enqueue(this);
       lock.lock();
       try {
-        // Only while OkHttp still waits (the delegate may have answered within enqueue: a hook
-        // then would stay in the client until close()). As for a synchronous lookup, one that
-        // starts after close() is left alone.
-        if (this.callback != null) {
-          hooked = closing.onClose(this);
-        }
+        this.callback = callback;
+        // Before the delegate is asked, so that a close() from then on ends OkHttp's wait (an
+        // answer, even one given within enqueue, takes the hook back). As for a synchronous
+        // lookup, one that starts after close() is left alone.
+        hooked = closing.onClose(this);
       } finally {
         lock.unlock();
       }
+      own.enqueue(this);
       if (call.isCanceled()) {
         own.cancel();
       }
