@@ -75,6 +75,13 @@ class HungLookupTest {
     return "http://" + HOST + ":" + http.getAddress().getPort() + path;
   }
 
+  /**
+   * The deadline of the tests it cuts: long enough that a loaded machine reaches the lookup
+   * before it passes (the lookup must have started for what they check), and short enough to
+   * wait for.
+   */
+  private static final Duration CUT = Duration.ofSeconds(2);
+
   /** A client resolving through {@code dns}, connecting as the client Outrigger makes does. */
   private ApiClient client(Dns dns, Duration deadline) {
     return client(new OkHttpClient.Builder().dns(dns).fastFallback(false), deadline);
@@ -147,7 +154,7 @@ class HungLookupTest {
 
   @Test
   void theDeadlineEndsACallWhoseLookupHangs() throws Exception {
-    deadlineEndsTheCall(client(held, Duration.ofMillis(300)));
+    deadlineEndsTheCall(client(held, CUT));
   }
 
   @Test
@@ -170,7 +177,7 @@ class HungLookupTest {
       return List.of(InetAddress.getLoopbackAddress());
     };
     CompletableFuture<Ended> ended = new CompletableFuture<>();
-    call(client(sharing, Duration.ofMillis(300)), Thread.ofVirtual(), ended);
+    call(client(sharing, CUT), Thread.ofVirtual(), ended);
 
     assertInstanceOf(DeadlineExceededException.class,
         ended.get(20, TimeUnit.SECONDS).failure());
@@ -185,7 +192,7 @@ class HungLookupTest {
     // OkHttp's default (Happy Eyeballs), as a supplied client may have it: only the TCP
     // connects race on other threads, the lookup is still the caller's.
     deadlineEndsTheCall(client(
-        new OkHttpClient.Builder().dns(held).fastFallback(true), Duration.ofMillis(300)));
+        new OkHttpClient.Builder().dns(held).fastFallback(true), CUT));
   }
 
   private void deadlineEndsTheCall(ApiClient client) throws Exception {
@@ -459,7 +466,7 @@ class HungLookupTest {
   @Test
   void theDeadlineCancelsAnAsynchronousLookupThatHangs() throws Exception {
     AsyncDns hanging = new AsyncDns(false);
-    ApiClient client = client(hanging, Duration.ofMillis(300));
+    ApiClient client = client(hanging, CUT);
     CompletableFuture<Ended> ended = new CompletableFuture<>();
     call(client, Thread.ofVirtual(), ended);
 

@@ -37,7 +37,7 @@ class ReadmeDeadlinesTest {
    * lookup of its Dns on a virtual thread of its own (outrigger-dns) while the call waits for
    * it, and the deadline ... ends that wait. ... the JDK's resolver does not [stop], and
    * finishes in the background, its answer dropped." A Dns deaf to interrupts that hangs: the
-   * call ends at its 200 ms deadline while the lookup is still blocked, and nothing is sent,
+   * call ends at its 2 s deadline while the lookup is still blocked, and nothing is sent,
    * not even once the lookup answers. (HungLookupTest covers close(), interrupts and a Dns
    * that honours interrupts.)
    */
@@ -66,7 +66,8 @@ class ReadmeDeadlinesTest {
     }).build();
     try (ReadmeServer server = new ReadmeServer((r, n) -> Reply.ok("ok"));
         ApiClient client = ApiClient.builder().okHttpClient(hangingDns).retry(Retry.none())
-            .deadline(Duration.ofMillis(200)).build()) {
+            // Room for a loaded machine to reach the lookup first: the test needs it started.
+            .deadline(Duration.ofSeconds(2)).build()) {
       int port = Integer.parseInt(server.host().substring(server.host().indexOf(':') + 1));
       DeadlineExceededException e = assertThrows(DeadlineExceededException.class,
           () -> client.get("http://slow-dns.test:" + port + "/x").execute(String.class));

@@ -71,7 +71,7 @@ class ReadmePolicyChainTest {
     AtomicInteger callSteps = new AtomicInteger();
     try (ReadmeServer server = new ReadmeServer((r, n) -> new Reply(503, "busy"));
         ApiClient client = ApiClient.builder().baseUrl(server.url())
-            .rateLimit(RateLimit.perSecond(1).burst(3))
+            .rateLimit(RateLimit.perSecond(0.01).burst(3)) // no refill while the test runs
             .retry(Retry.exponential(Duration.ofMillis(1), Duration.ofMillis(1)))
             .addCallInterceptor(chain -> {
               callSteps.incrementAndGet();
@@ -102,7 +102,7 @@ class ReadmePolicyChainTest {
     List<String> events = new CopyOnWriteArrayList<>();
     try (ReadmeServer server = new ReadmeServer((r, n) -> Reply.ok("ok"));
         ApiClient client = ApiClient.builder().baseUrl(server.url())
-            .rateLimit(RateLimit.perSecond(1).burst(2))
+            .rateLimit(RateLimit.perSecond(0.01).burst(2)) // no refill while the test runs
             .addListener(new CallListener() {
               @Override
               public void rateLimitRejected(CallContext call, String key, Duration wouldWait) {
