@@ -24,6 +24,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
@@ -191,8 +192,8 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
             }
 
             @Override
-            public void masterNamed(String host, int port) {
-              RedisRateLimitStore.this.masterNamed(host, port);
+            public CompletionStage<Boolean> masterNamed(String host, int port) {
+              return RedisRateLimitStore.this.masterNamed(host, port);
             }
           });
       if (watch != null) {
@@ -627,23 +628,24 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
    * lags behind a failover, or shares a minority partition with the old master, would otherwise
    * move the store back to a node the others have replaced, splitting the buckets.
    */
-  private void masterNamed(String host, int port) {
+  private CompletionStage<Boolean> masterNamed(String host, int port) {
     if (closed.get()) {
-      return;
+      return CompletableFuture.completedFuture(false);
     }
-    conn.get().thenCompose(c -> c.async().role().toCompletableFuture())
-        .whenComplete((role, e) -> {
+    return conn.get().thenCompose(c -> c.async().role().toCompletableFuture())
+        .handle((role, e) -> {
           if (e == null && role != null && !role.isEmpty() && "master".equals(role.get(0))) {
             log.info("shared rate limit in Redis at {}: a Sentinel, subscribed to again, names "
                 + "{} as the master, but the one in use still acts as the master: staying",
                 where, RedisUris.hostPort(host, port));
-            return;
+            return false;
           }
           log.info("shared rate limit in Redis at {}: the master moved to {} (named by a "
               + "Sentinel on subscribing again; the one in use {}): asking the new master from "
               + "now on", where, RedisUris.hostPort(host, port),
               e == null ? "is a replica now" : "does not answer: " + reason(e));
           masterSwitched(host, port);
+          return true;
         });
   }
 

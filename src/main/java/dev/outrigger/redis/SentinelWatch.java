@@ -11,7 +11,9 @@ import io.lettuce.core.protocol.CommandType;
 import io.lettuce.core.pubsub.RedisPubSubAdapter;
 import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
@@ -51,9 +53,10 @@ final class SentinelWatch implements AutoCloseable {
     /**
      * A Sentinel subscribed to again names {@code host:port}, not the master last known, with
      * no announcement: a switch missed while unsubscribed, or a Sentinel that lags (or sits in
-     * a minority with the old master). Move only if the master in use no longer acts as one.
+     * a minority with the old master). Move only if the master in use no longer acts as one;
+     * completes with whether the store moved.
      */
-    void masterNamed(String host, int port);
+    CompletionStage<Boolean> masterNamed(String host, int port);
   }
 
   private record Address(String host, int port) {
@@ -306,8 +309,14 @@ final class SentinelWatch implements AutoCloseable {
       // epoch comes with the name, so the store checks the master it uses before it moves.
       log.debug("shared rate limit in Redis at {}: Sentinel {}, subscribed to again, names {} as "
           + "the master, not {}", where, address(sentinel), now, master);
-      master = now;
-      listener.masterNamed(now.host(), now.port());
+      // The master known changes only if the store moved: one that stayed (the Sentinel lags)
+      // must still see a later +switch-master to that very node as a switch.
+      Address before = master;
+      listener.masterNamed(now.host(), now.port()).thenAccept(moved -> onWatch(() -> {
+        if (moved && Objects.equals(master, before)) {
+          master = now;
+        }
+      }));
     } else if (now != null) {
       master = now;
     }

@@ -94,6 +94,17 @@ class RedisSentinelStaleTest {
               + "master's bucket; logs:\n" + logs.all());
       assertEquals(":0", oldMaster.command("EXISTS " + store.redisKey("after")),
           "not from the old master's bucket");
+
+      // The name it did not follow is not taken as the master known: back on the first
+      // Sentinel, which names the master in use, there is nothing to check (a later
+      // +switch-master to the old node must still count as a switch).
+      assertEquals(":1", lagging.command("CLIENT KILL TYPE pubsub"));
+      awaitSubscribedAndPinged(first);
+      // After the subscription's own round trip a ROLE check, sent on the store's connection
+      // as the watch subscribed, would have been answered before this permit.
+      assertEquals(0, store.reserve("settled", LIMIT, 1, 0));
+      assertEquals(1, logs.lines().stream()
+          .filter(l -> l.contains("still acts as the master: staying")).count(), logs.all());
     }
   }
 }
