@@ -502,6 +502,7 @@ class HungLookupTest {
     assertTrue(failure.getMessage().endsWith("was interrupted"), failure.getMessage());
     assertInstanceOf(InterruptedException.class, failure.getCause());
     assertTrue(e.interrupted(), "the interrupt status must be kept");
+    assertTrue(hanging.cancelled.await(5, TimeUnit.SECONDS), "the Dns.Call must be cancelled");
   }
 
   /** Notes each event's name (and the host, for DNS events). */

@@ -192,7 +192,9 @@ public final class Transport implements CallInterceptor, KeepsClock {
     } catch (Exception e) {
       // A checked exception OkHttp's Kotlin code let through undeclared: in 5.5.1, an interrupt
       // of its wait for an asynchronous Dns.Call's answer (InterruptedException). It must not
-      // reach a caller whose execute() declares none.
+      // reach a caller whose execute() declares none. The call is cancelled: OkHttp left it
+      // without ending it, and the Dns's own lookup is cancelled with it (CancellableDns).
+      call.cancel();
       ApiException failure = undeclared(e, ctx);
       endFailed(ctx, start, -1, failure);
       throw failure;
