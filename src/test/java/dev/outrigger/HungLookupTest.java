@@ -22,6 +22,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import okhttp3.Call;
 import okhttp3.Connection;
 import okhttp3.ConnectionPool;
@@ -155,6 +156,42 @@ class HungLookupTest {
   @Test
   void theDeadlineEndsACallWhoseLookupHangs() throws Exception {
     deadlineEndsTheCall(client(held, CUT));
+  }
+
+  @Test
+  void callsResolvingAHostWhileItIsBeingResolvedShareThatLookup() throws Exception {
+    // A resolver that hangs holds one thread per host, not one per call that gave up on it;
+    // once it answers, the next call asks again.
+    AtomicInteger lookups = new AtomicInteger();
+    CountDownLatch release = new CountDownLatch(1);
+    Dns counting = hostname -> {
+      lookups.incrementAndGet();
+      while (true) {
+        try {
+          release.await();
+          return List.of(InetAddress.getLoopbackAddress());
+        } catch (InterruptedException deaf) {
+          // as getaddrinfo
+        }
+      }
+    };
+    ApiClient client = client(counting, CUT);
+    List<CompletableFuture<Ended>> calls = new ArrayList<>();
+    for (int i = 0; i < 5; i++) {
+      CompletableFuture<Ended> ended = new CompletableFuture<>();
+      call(client, Thread.ofVirtual(), ended);
+      calls.add(ended);
+    }
+    for (CompletableFuture<Ended> ended : calls) {
+      assertInstanceOf(DeadlineExceededException.class,
+          ended.get(20, TimeUnit.SECONDS).failure());
+    }
+    assertEquals(1, lookups.get(), "one lookup for the five calls");
+
+    release.countDown();
+    ApiClient answered = client(counting, Duration.ofSeconds(30));
+    assertEquals("ok", answered.get(url("/after")).execute(String.class));
+    assertEquals(2, lookups.get(), "the hung lookup's end lets the next call ask again");
   }
 
   @Test

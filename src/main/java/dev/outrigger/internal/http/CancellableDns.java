@@ -2,9 +2,12 @@ package dev.outrigger.internal.http;
 
 import dev.outrigger.internal.Closing;
 import java.io.InterruptedIOException;
+import java.lang.invoke.VarHandle;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
@@ -34,8 +37,9 @@ import okhttp3.internal.dns.LookupDnsCall;
  * fast-fallback exchange finders (only TCP connects race on other threads).
  * {@code RealCall.cancel()} sets the call's cancelled flag and then reports {@code canceled(call)}.
  * So the listener notes the call in {@code dnsStart} (a thread-local, touched only when a name is
- * resolved); {@link #lookup} runs the delegate's lookup on a virtual thread of its own, waits for
- * it, and leaves that wait as soon as the listener's {@code canceled(call)} says so, failing
+ * resolved); {@link #lookup} runs the delegate's lookup on a virtual thread of its own (shared
+ * by the calls that resolve the same host meanwhile), waits for it, and leaves that wait as soon
+ * as the listener's {@code canceled(call)} says so, failing
  * with an {@link InterruptedIOException} (which OkHttp does not retry). The resolver is
  * abandoned, not stopped: it finishes in the background, and its answer is dropped.
  *
@@ -66,6 +70,12 @@ public final class CancellableDns implements Dns {
 
   private final Dns delegate;
   private final Closing closing;
+  /**
+   * The lookups under way, by host: calls that resolve a host already being resolved wait for
+   * that lookup rather than start another, so a resolver that hangs holds one thread per host,
+   * not one per call that gave up on it (Go's resolver shares its lookups the same way).
+   */
+  private final ConcurrentHashMap<String, Resolution> inFlight = new ConcurrentHashMap<>();
 
   /**
    * @param delegate the resolver that does the work
@@ -117,7 +127,15 @@ public final class CancellableDns implements Dns {
       // no call to be cancelled, so nothing to wait apart from.
       return delegate.lookup(hostname);
     }
-    return new Lookup(delegate, hostname).await(call, closing);
+    if (call.isCanceled()) {
+      // Cancelled already (in dnsStart, or just before): no lookup to start for it.
+      throw sneaky(new LookupCancelled("canceled while resolving " + hostname, null));
+    }
+    Resolution fresh = new Resolution(this, hostname);
+    Resolution shared = inFlight.putIfAbsent(hostname, fresh);
+    return shared == null
+        ? new Lookup(fresh, true).await(call, closing)
+        : new Lookup(shared, false).await(call, closing);
   }
 
   @Override
@@ -197,23 +215,22 @@ public final class CancellableDns implements Dns {
   }
 
   /**
-   * One synchronous lookup, run on a thread of its own while the caller waits. The resolver's
-   * thread holds only this (the host, the delegate, and the answer to come), not the call: an
-   * abandoned lookup keeps nothing else alive until it returns.
+   * One synchronous lookup of a host, run on a thread of its own while one or more calls wait
+   * for it. The resolver's thread holds only this (the host, the delegate, and the answer to
+   * come), not the calls: an abandoned lookup keeps nothing else alive until it returns.
    */
-  private static final class Lookup implements Runnable, Cut {
-    private final Dns delegate;
+  private static final class Resolution implements Runnable {
+    private final CancellableDns dns;
     private final String host;
-    /** The thread waiting for the answer; null once it stopped waiting (nothing to wake). */
-    private volatile Thread caller = Thread.currentThread();
+    /** The threads waiting for the answer (each takes itself out when it stops waiting). */
+    private final Set<Thread> waiting = ConcurrentHashMap.newKeySet();
     private List<InetAddress> addresses;
     private Throwable failure;
     /** The resolver returned; {@link #addresses} or {@link #failure} is set before this. */
     private volatile boolean done;
-    private volatile boolean cut;
 
-    Lookup(Dns delegate, String host) {
-      this.delegate = delegate;
+    Resolution(CancellableDns dns, String host) {
+      this.dns = dns;
       this.host = host;
     }
 
@@ -221,72 +238,21 @@ public final class CancellableDns implements Dns {
     @Override
     public void run() {
       try {
-        addresses = delegate.lookup(host);
+        addresses = dns.delegate.lookup(host);
       } catch (Throwable t) {
         failure = t;
       }
+      // Out of the map first: a call that comes from now on asks again, not for this answer.
+      dns.inFlight.remove(host, this);
       done = true;
-      // Null if the caller left already; a caller leaving just now may get a spurious wake-up
-      // later, which every park loop allows for.
-      LockSupport.unpark(caller);
-    }
-
-    /** On the thread that cancelled the call. */
-    @Override
-    public void cut() {
-      cut = true;
-      LockSupport.unpark(caller);
-    }
-
-    /**
-     * Starts the lookup and waits for its answer, or until {@code call} is cancelled, this thread
-     * interrupted or {@code closing} closed: whichever comes first.
-     */
-    List<InetAddress> await(okhttp3.Call call, Closing closing) throws UnknownHostException {
-      Slot slot = call.tag(SLOT, new Slot());
-      slot.waiting = this;
-      // A lookup that starts after close() (a raw call on a copy of the client's OkHttp client)
-      // is left alone: close() ends the lookups in progress, as it ends the waits in progress.
-      Closing.Waiter closed =
-          closing.isClosed() ? Closing.Waiter.NONE : closing.enter("the lookup of " + host);
-      boolean started = false;
-      try {
-        while (true) {
-          // The call's own flag as well as cut: a cancel between dnsStart and the slot's
-          // registration reported canceled() to no one (it sets the flag first).
-          if (cut || call.isCanceled()) {
-            throw sneaky(new LookupCancelled("canceled while resolving " + host, null));
-          }
-          if (done) {
-            return result();
-          }
-          if (Thread.interrupted()) {
-            InterruptedException e = closed.interrupted(new InterruptedException());
-            if (e instanceof Closing.ClosedException) {
-              throw sneaky(new LookupCancelled(e.getMessage(), e));
-            }
-            Thread.currentThread().interrupt();
-            throw sneaky(new LookupCancelled("interrupted", e));
-          }
-          if (!started) {
-            RESOLVERS.newThread(this).start();
-            started = true;
-          } else {
-            LockSupport.park(this);
-          }
-        }
-      } finally {
-        caller = null;
-        // An abandoned lookup is not interrupted: a Dns blocked in an interruptible channel it
-        // shares with other lookups (a resolver's one socket) would lose that channel for all.
-        if (slot.waiting == this) {
-          slot.waiting = null;
-        }
-        closed.leave();
+      // A waiter adds itself and then reads done; this sets done and then reads the set.
+      VarHandle.fullFence();
+      for (Thread t : waiting) {
+        LockSupport.unpark(t);
       }
     }
 
-    private List<InetAddress> result() throws UnknownHostException {
+    List<InetAddress> result() throws UnknownHostException {
       Throwable f = failure;
       if (f == null) {
         return addresses;
@@ -301,6 +267,85 @@ public final class CancellableDns implements Dns {
         throw e;
       }
       throw sneaky(f);
+    }
+  }
+
+  /** One call's wait for a {@link Resolution}, ended early when the call is cancelled. */
+  private static final class Lookup implements Cut {
+    private final Resolution resolution;
+    /** Whether this call's wait starts the resolution (the first call for its host). */
+    private final boolean starts;
+    private final String host;
+    private final Thread caller = Thread.currentThread();
+    private volatile boolean cut;
+
+    Lookup(Resolution resolution, boolean starts) {
+      this.resolution = resolution;
+      this.starts = starts;
+      this.host = resolution.host;
+    }
+
+    /** On the thread that cancelled the call. */
+    @Override
+    public void cut() {
+      cut = true;
+      LockSupport.unpark(caller);
+    }
+
+    /**
+     * Waits for the lookup's answer, or until {@code call} is cancelled, this thread
+     * interrupted or {@code closing} closed: whichever comes first.
+     */
+    List<InetAddress> await(okhttp3.Call call, Closing closing) throws UnknownHostException {
+      Slot slot = call.tag(SLOT, new Slot());
+      slot.waiting = this;
+      // A lookup that starts after close() (a raw call on a copy of the client's OkHttp client)
+      // is left alone: close() ends the lookups in progress, as it ends the waits in progress.
+      Closing.Waiter closed =
+          closing.isClosed() ? Closing.Waiter.NONE : closing.enter("the lookup of " + host);
+      resolution.waiting.add(caller);
+      VarHandle.fullFence();
+      if (starts) {
+        // Only once this wait is registered with close(): a close() from then on ends it.
+        try {
+          RESOLVERS.newThread(resolution).start();
+        } catch (RuntimeException | Error e) {
+          // Never started: the calls that joined it must not wait for it, nor later ones.
+          resolution.dns.inFlight.remove(host, resolution);
+          resolution.waiting.remove(caller);
+          closed.leave();
+          throw e;
+        }
+      }
+      try {
+        while (true) {
+          // The call's own flag as well as cut: a cancel between dnsStart and the slot's
+          // registration reported canceled() to no one (it sets the flag first).
+          if (cut || call.isCanceled()) {
+            throw sneaky(new LookupCancelled("canceled while resolving " + host, null));
+          }
+          if (resolution.done) {
+            return resolution.result();
+          }
+          if (Thread.interrupted()) {
+            InterruptedException e = closed.interrupted(new InterruptedException());
+            if (e instanceof Closing.ClosedException) {
+              throw sneaky(new LookupCancelled(e.getMessage(), e));
+            }
+            Thread.currentThread().interrupt();
+            throw sneaky(new LookupCancelled("interrupted", e));
+          }
+          LockSupport.park(this);
+        }
+      } finally {
+        // An abandoned lookup is not interrupted: a Dns blocked in an interruptible channel it
+        // shares with other lookups (a resolver's one socket) would lose that channel for all.
+        resolution.waiting.remove(caller);
+        if (slot.waiting == this) {
+          slot.waiting = null;
+        }
+        closed.leave();
+      }
     }
   }
 
