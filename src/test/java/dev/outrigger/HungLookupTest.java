@@ -195,6 +195,46 @@ class HungLookupTest {
   }
 
   @Test
+  void aLookupEveryCallGaveUpOnIsNotSharedWithTheClientsLaterCalls() throws Exception {
+    // A resolver that loses one query and never answers it (no timeout of its own) must not
+    // keep the host unresolvable for the client's life: once no call waits for that lookup, the
+    // next call asks again (as Go's resolver forgets a lookup no one else shares).
+    CountDownLatch entered = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    AtomicInteger lookups = new AtomicInteger();
+    Dns losesTheFirst = hostname -> {
+      if (lookups.incrementAndGet() == 1) {
+        entered.countDown();
+        while (true) {
+          try {
+            release.await();
+            break;
+          } catch (InterruptedException deaf) {
+            // as getaddrinfo
+          }
+        }
+      }
+      return List.of(InetAddress.getLoopbackAddress());
+    };
+    try {
+      ApiClient client = client(losesTheFirst, Duration.ofMinutes(5));
+      CompletableFuture<Ended> first = new CompletableFuture<>();
+      Thread t = call(client, Thread.ofVirtual(), first);
+      assertTrue(entered.await(20, TimeUnit.SECONDS));
+      t.interrupt();
+      assertInstanceOf(TransportException.class, first.get(20, TimeUnit.SECONDS).failure());
+
+      CompletableFuture<Ended> second = new CompletableFuture<>();
+      call(client, Thread.ofVirtual(), second);
+      Ended e = second.get(20, TimeUnit.SECONDS);
+      assertEquals(null, e.failure(), "the later call waited for the lookup abandoned before it");
+      assertEquals(2, lookups.get());
+    } finally {
+      release.countDown();
+    }
+  }
+
+  @Test
   void anAbandonedLookupIsNotInterrupted() throws Exception {
     // A Dns may block in a channel it shares with other lookups (one socket for all queries):
     // interrupting the thread of an abandoned lookup would close that channel for them all.

@@ -72,8 +72,10 @@ public final class CancellableDns implements Dns {
   private final Closing closing;
   /**
    * The lookups under way, by host: calls that resolve a host already being resolved wait for
-   * that lookup rather than start another, so a resolver that hangs holds one thread per host,
-   * not one per call that gave up on it (Go's resolver shares its lookups the same way).
+   * that lookup rather than start another, so a resolver that hangs holds one thread per host
+   * for the calls waiting at once, not one per call (Go's resolver shares its lookups the same
+   * way). A lookup that every call waiting for it gave up on is forgotten, as Go forgets one:
+   * a lost query must not keep the host unresolvable until it returns, if ever.
    */
   private final ConcurrentHashMap<String, Resolution> inFlight = new ConcurrentHashMap<>();
 
@@ -242,6 +244,11 @@ public final class CancellableDns implements Dns {
       } catch (Throwable t) {
         failure = t;
       }
+      finish();
+    }
+
+    /** Ends this with {@link #addresses} or {@link #failure}, set before, and wakes its waiters. */
+    void finish() {
       // Out of the map first: a call that comes from now on asks again, not for this answer.
       dns.inFlight.remove(host, this);
       done = true;
@@ -310,9 +317,14 @@ public final class CancellableDns implements Dns {
         try {
           RESOLVERS.newThread(resolution).start();
         } catch (RuntimeException | Error e) {
-          // Never started: the calls that joined it must not wait for it, nor later ones.
-          resolution.dns.inFlight.remove(host, resolution);
+          // Never started: the calls that joined it fail as this one does (they would wait for
+          // it forever), and later ones ask again.
           resolution.waiting.remove(caller);
+          resolution.failure = e;
+          resolution.finish();
+          if (slot.waiting == this) {
+            slot.waiting = null;
+          }
           closed.leave();
           throw e;
         }
@@ -341,6 +353,13 @@ public final class CancellableDns implements Dns {
         // An abandoned lookup is not interrupted: a Dns blocked in an interruptible channel it
         // shares with other lookups (a resolver's one socket) would lose that channel for all.
         resolution.waiting.remove(caller);
+        if (resolution.waiting.isEmpty()) {
+          // No call waits for it any more: a later call asks again rather than wait for a
+          // lookup that may never answer (a lost query, with no timeout of the resolver's), as
+          // Go's resolver forgets a lookup no one else shares. A call joining it just now may
+          // still wait for it, as it would have anyway; it is forgotten when that call leaves.
+          resolution.dns.inFlight.remove(host, resolution);
+        }
         if (slot.waiting == this) {
           slot.waiting = null;
         }
