@@ -356,15 +356,29 @@ public final class Transport implements CallInterceptor, KeepsClock {
 
   /** A checked exception {@code call.execute()} threw undeclared, as a failure of the call. */
   private static ApiException undeclared(Exception e, RealCallContext ctx) {
-    if (e instanceof InterruptedException) {
-      // The interrupt status was cleared by the wait that threw: the caller must still see it.
-      Thread.currentThread().interrupt();
-      return new TransportException(ctx.describe() + " was interrupted", e, ctx.attemptsSent(),
-          TransportException.Kind.CANCELLED);
-    }
-    String reason = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-    return new TransportException(ctx.describe() + " failed: " + reason, e, ctx.attemptsSent(),
-        TransportException.Kind.IO);
+    // The interrupt status was cleared by the wait that threw: the caller must still see it.
+    return e instanceof InterruptedException
+        ? interrupted(ctx, e)
+        : failed(ctx, e, TransportException.Kind.IO);
+  }
+
+  /**
+   * The attempt's failure as an interrupt of the caller's: CANCELLED, with the thread's
+   * interrupt status set again (the wait that noticed the interrupt cleared it).
+   */
+  private static TransportException interrupted(RealCallContext ctx, Exception cause) {
+    Thread.currentThread().interrupt();
+    return new TransportException(ctx.describe() + " was interrupted", cause,
+        ctx.attemptsSent(), TransportException.Kind.CANCELLED);
+  }
+
+  /** The attempt's own failure, {@code kind}, with {@code cause}'s message as the reason. */
+  private static TransportException failed(
+      RealCallContext ctx, Exception cause, TransportException.Kind kind) {
+    String reason =
+        cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
+    return new TransportException(ctx.describe() + " failed: " + reason, cause,
+        ctx.attemptsSent(), kind);
   }
 
   private static ApiException translate(
@@ -374,17 +388,12 @@ public final class Transport implements CallInterceptor, KeepsClock {
       // close() ended the attempt's name lookup: as it ends a wait in a policy.
       return Failures.cancelled(ctx, closed);
     }
-    int attempts = ctx.attemptsSent();
-    String where = ctx.describe();
-    Thread t = Thread.currentThread();
-    boolean interrupted = t.isInterrupted()
+    boolean interrupted = Thread.currentThread().isInterrupted()
         || (e instanceof InterruptedIOException && "interrupted".equals(e.getMessage()))
         || (e instanceof SocketException && String.valueOf(e.getMessage()).contains("interrupt"));
     if (interrupted) {
       // Okio clears the flag when it notices an interrupt; the caller must still see it.
-      t.interrupt();
-      return new TransportException(where + " was interrupted", e, attempts,
-          TransportException.Kind.CANCELLED);
+      return interrupted(ctx, e);
     }
     if (timedOut && (!capped || ctx.deadline().isExpired())) {
       // The deadline's own cut (the watchdog cancels on the real clock; a test's clock may not
@@ -403,13 +412,10 @@ public final class Transport implements CallInterceptor, KeepsClock {
   /** The attempt's own failure, as what it is: a timeout, a refused connect, TLS, I/O. */
   private static TransportException classify(
       IOException e, RealCallContext ctx, boolean capped, long timeoutNanos, boolean timedOut) {
-    int attempts = ctx.attemptsSent();
-    String where = ctx.describe();
-    String reason = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
     if (capped && timedOut) {
-      return new TransportException(where + ": attempt " + ctx.attempt() + " timed out after "
-          + Duration.ofNanos(timeoutNanos).toMillis() + " ms", e, attempts,
-          TransportException.Kind.TIMEOUT);
+      return new TransportException(ctx.describe() + ": attempt " + ctx.attempt()
+          + " timed out after " + Duration.ofNanos(timeoutNanos).toMillis() + " ms", e,
+          ctx.attemptsSent(), TransportException.Kind.TIMEOUT);
     }
     TransportException.Kind kind;
     if (e instanceof UnknownHostException || e instanceof ConnectException
@@ -431,7 +437,7 @@ public final class Transport implements CallInterceptor, KeepsClock {
     } else {
       kind = TransportException.Kind.IO;
     }
-    return new TransportException(where + " failed: " + reason, e, attempts, kind);
+    return failed(ctx, e, kind);
   }
 
   @Override
