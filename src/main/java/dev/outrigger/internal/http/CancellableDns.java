@@ -131,7 +131,7 @@ public final class CancellableDns implements Dns {
     }
     if (call.isCanceled()) {
       // Cancelled already (in dnsStart, or just before): no lookup to start for it.
-      throw sneaky(new LookupCancelled("canceled while resolving " + hostname, null));
+      throw sneaky(LookupCancelled.canceled(hostname));
     }
     Resolution fresh = new Resolution(this, hostname);
     Resolution shared = inFlight.putIfAbsent(hostname, fresh);
@@ -213,6 +213,11 @@ public final class CancellableDns implements Dns {
     LookupCancelled(String message, Throwable cause) {
       super(message);
       initCause(cause);
+    }
+
+    /** The lookup of {@code host} ended because its call was cancelled. */
+    static LookupCancelled canceled(String host) {
+      return new LookupCancelled("canceled while resolving " + host, null);
     }
   }
 
@@ -312,29 +317,24 @@ public final class CancellableDns implements Dns {
           closing.isClosed() ? Closing.Waiter.NONE : closing.enter("the lookup of " + host);
       resolution.waiting.add(caller);
       VarHandle.fullFence();
-      if (starts) {
-        // Only once this wait is registered with close(): a close() from then on ends it.
-        try {
-          RESOLVERS.newThread(resolution).start();
-        } catch (RuntimeException | Error e) {
-          // Never started: the calls that joined it fail as this one does (they would wait for
-          // it forever), and later ones ask again.
-          resolution.waiting.remove(caller);
-          resolution.failure = e;
-          resolution.finish();
-          if (slot.waiting == this) {
-            slot.waiting = null;
-          }
-          closed.leave();
-          throw e;
-        }
-      }
       try {
+        if (starts) {
+          // Only once this wait is registered with close(): a close() from then on ends it.
+          try {
+            RESOLVERS.newThread(resolution).start();
+          } catch (RuntimeException | Error e) {
+            // Never started: the calls that joined it fail as this one does (they would wait
+            // for it forever), and later ones ask again.
+            resolution.failure = e;
+            resolution.finish();
+            throw e;
+          }
+        }
         while (true) {
           // The call's own flag as well as cut: a cancel between dnsStart and the slot's
           // registration reported canceled() to no one (it sets the flag first).
           if (cut || call.isCanceled()) {
-            throw sneaky(new LookupCancelled("canceled while resolving " + host, null));
+            throw sneaky(LookupCancelled.canceled(host));
           }
           if (resolution.done) {
             return resolution.result();
