@@ -355,9 +355,10 @@ final class SentinelWatch implements AutoCloseable {
   private void switched(Address now, String how) {
     Address before = master;
     master = now;
+    // Acted on before it is logged: whoever reads the line finds the store asking the new master.
+    listener.masterSwitched(now.host(), now.port());
     log.info("shared rate limit in Redis at {}: the master moved from {} to {} ({}): asking "
         + "the new master from now on", where, before == null ? "?" : before, now, how);
-    listener.masterSwitched(now.host(), now.port());
   }
 
   private static Address address(String host, String port) {
