@@ -51,32 +51,46 @@ public final class RealRateLimiter {
 
   private final ConcurrentHashMap<String, TokenBucket> buckets = new ConcurrentHashMap<>();
   private static final int MAX_OVERFLOW_KEYS = 4096;
+  /** {@link #overflowUntracked}: no unrecorded use. */
+  private static final long NONE = Long.MIN_VALUE;
   private final ConcurrentHashMap<String, Bands> overrides = new ConcurrentHashMap<>();
   /**
-   * Keys that took from the overflow bucket since it was last full (at most
-   * {@link #MAX_OVERFLOW_KEYS} or maxKeys of them, whichever is more): a bucket of their own
-   * starts where the shared one stands.
+   * Keys that used the overflow bucket since it was last full (at most
+   * {@link #MAX_OVERFLOW_KEYS} or maxKeys of them, whichever is more), each with the
+   * {@link #overflowEpoch} read just after its latest use: a bucket of their own starts where
+   * the shared one stands.
    */
-  private final java.util.Set<String> inOverflow = ConcurrentHashMap.newKeySet();
+  private final ConcurrentHashMap<String, Long> inOverflow = new ConcurrentHashMap<>();
   /**
-   * Whether a key took from the overflow bucket since it was last full without being recorded
-   * in {@link #inOverflow} (full): then every key that gets a bucket of its own starts where the
-   * shared one stands, as a recorded key does (stricter, never looser).
+   * The {@link #overflowEpoch} read just after the latest use of the overflow bucket that
+   * {@link #inOverflow} could not record (full), or {@link #NONE}: while there is one, every key
+   * that gets a bucket of its own starts where the shared one stands, as a recorded key does
+   * (stricter, never looser).
    */
-  private volatile boolean overflowUntracked;
+  private final AtomicLong overflowUntracked = new AtomicLong(NONE);
+  /** Advanced by every sweep before it checks whether the overflow bucket is full. */
+  private final AtomicLong overflowEpoch = new AtomicLong();
+  /**
+   * The pause state of the overflow bucket and of every bucket that replaces it (and of no other
+   * bucket): a final field, so telling a use of the shared bucket costs the other keys nothing.
+   */
+  private final PauseState overflowPause;
   private final ConcurrentHashMap<String, Adapted> adapted = new ConcurrentHashMap<>();
   private final AtomicLong version = new AtomicLong();
   private final AtomicLong nextSweep;
   private volatile Bands defaults;
   private volatile TokenBucket unkeyed;
   private volatile TokenBucket overflow;
+  /** Tests only: run by a sweep between finding the overflow bucket full and its clearing. */
+  Runnable afterOverflowCheck;
 
   /** Every bucket starts full at {@code nowNanos}. */
   public RealRateLimiter(RateLimit limit, long nowNanos) {
     Objects.requireNonNull(limit, "limit");
     this.defaults = new Bands(limit);
     this.unkeyed = TokenBucket.full(defaults, new PauseState(nowNanos), nowNanos);
-    this.overflow = TokenBucket.full(defaults, new PauseState(nowNanos), nowNanos);
+    this.overflowPause = new PauseState(nowNanos);
+    this.overflow = TokenBucket.full(defaults, overflowPause, nowNanos);
     this.nextSweep = new AtomicLong(nowNanos + SWEEP_EVERY_NANOS);
   }
 
@@ -109,6 +123,9 @@ public final class RealRateLimiter {
     for (;;) {
       int r = b.tryAcquire(nowNanos, n);
       if (r >= 0) {
+        if (b.pause == overflowPause) {
+          usedOverflow(key);
+        }
         return r > 0;
       }
       b = next(key, b, nowNanos);
@@ -149,6 +166,9 @@ public final class RealRateLimiter {
     TokenBucket b = key == null ? unkeyed : bucket(key, start);
     int fast = b.tryAcquire(start, n);
     if (fast > 0) {
+      if (b.pause == overflowPause) {
+        usedOverflow(key);
+      }
       return 0;
     }
     Reservation res = new Reservation();
@@ -159,6 +179,9 @@ public final class RealRateLimiter {
         break;
       }
       b = next(key, b, start);
+    }
+    if (b.pause == overflowPause) {
+      usedOverflow(key);
     }
     if (w <= 0) {
       return w;
@@ -217,11 +240,17 @@ public final class RealRateLimiter {
       PauseState ps = b.pause;
       long ext = ps.extendTo(nowNanos, until);
       if (ext == 0) {
+        if (ps == overflowPause) {
+          usedOverflow(key);
+        }
         return 0;
       }
       for (;;) {
         if (b.shiftForPause(nowNanos, until, ext)) {
           ps.addShift(ext);
+          if (ps == overflowPause) {
+            usedOverflow(key);
+          }
           return ext;
         }
         b = next(key, b, nowNanos);
@@ -412,18 +441,14 @@ public final class RealRateLimiter {
     boolean ownRate = shape != defaults;
     int max = defaults.limit.maxKeys();
     if (!ownRate && buckets.size() >= max) {
-      if (inOverflow.size() < Math.max(MAX_OVERFLOW_KEYS, max)) {
-        inOverflow.add(key);
-      } else if (!inOverflow.contains(key) && !overflowUntracked) {
-        overflowUntracked = true;
-      }
+      // The caller records the key once it has used the shared bucket: see maybeSweep.
       return overflow;
     }
     // A key that shared the overflow bucket starts where that bucket stands, never fuller, and
     // still paused if the server paused it there (even if it has a rate of its own by now).
     // Any other key starts full: what other keys did in the shared bucket is not its own.
     TokenBucket fresh;
-    if (inOverflow.remove(key) | overflowUntracked) {
+    if (inOverflow.remove(key) != null | overflowUntracked.get() != NONE) {
       TokenBucket shared = overflow;
       while (shared.successor != null) {
         shared = shared.successor;
@@ -443,6 +468,26 @@ public final class RealRateLimiter {
     return fresh;
   }
 
+  /*
+   * Forgetting the keys of the overflow bucket. A sweep may forget a use of the shared bucket
+   * only if the use happened before the sweep found the bucket full (it has refilled since, so
+   * the key owes nothing); a use that lands after that check must survive the clear that
+   * follows it. Each use is recorded after it is made, with the epoch read after it, and each
+   * sweep advances the epoch to E before it checks, then removes only records older than E:
+   *
+   *  - A use recorded with an epoch older than E read the epoch before the sweep advanced it,
+   *    so the use itself (a compare-and-set on the bucket's state, or the pause's end) came
+   *    before the check, which sees it: the bucket is not full, and nothing is cleared, unless
+   *    it has refilled since and the use is paid for.
+   *  - A use recorded with E or later is kept by this sweep: a record of it that lands before
+   *    the removal moves the entry to E, so the conditional removal fails (likewise the
+   *    compare-and-set on overflowUntracked); one that lands after it is simply new.
+   *
+   * A key's record keeps its latest epoch (merge by max), so an older use recorded late cannot
+   * lower it. Recording before the use, or clearing everything, would leave a window: record,
+   * check (full), use, clear; the key's own bucket would then start full after it had emptied
+   * the shared one. Keys with a bucket of their own pay one comparison of two final fields.
+   */
   private void maybeSweep(long nowNanos) {
     long due = nextSweep.get();
     if (nowNanos - due < 0 || !nextSweep.compareAndSet(due, nowNanos + SWEEP_EVERY_NANOS)) {
@@ -454,10 +499,46 @@ public final class RealRateLimiter {
         buckets.remove(e.getKey(), b);
       }
     }
-    if ((!inOverflow.isEmpty() || overflowUntracked) && overflow.isFull(nowNanos)) {
-      // The shared bucket has refilled and is not paused: its keys owe nothing any more.
-      inOverflow.clear();
-      overflowUntracked = false;
+    long epoch = overflowEpoch.incrementAndGet();
+    if ((!inOverflow.isEmpty() || overflowUntracked.get() != NONE) && overflowIsFree(nowNanos)) {
+      // The shared bucket has refilled and is not paused: the keys that used it before this
+      // sweep owe nothing any more. Uses recorded since carry this epoch and stay.
+      Runnable hook = afterOverflowCheck;
+      if (hook != null) {
+        hook.run();
+      }
+      for (Map.Entry<String, Long> e : inOverflow.entrySet()) {
+        long used = e.getValue();
+        if (used < epoch) {
+          // Conditional: a use recorded meanwhile moved the entry to this epoch; it stays.
+          inOverflow.remove(e.getKey(), used);
+        }
+      }
+      long untracked = overflowUntracked.get();
+      if (untracked != NONE && untracked < epoch) {
+        // Fails only when a use was recorded meanwhile: then it stays.
+        overflowUntracked.compareAndSet(untracked, NONE);
+      }
+    }
+  }
+
+  /** Whether the overflow bucket is full and not paused now. */
+  private boolean overflowIsFree(long nowNanos) {
+    // The pause's end, too: a pause moves it before it shifts the bucket's state.
+    return overflow.isFull(nowNanos) && overflowPause.until() - nowNanos <= 0;
+  }
+
+  /**
+   * Records that {@code key} used the overflow bucket (took from it, asked it, or paused it).
+   * Called after the use, never before: see maybeSweep.
+   */
+  private void usedOverflow(String key) {
+    long epoch = overflowEpoch.get();
+    int max = Math.max(MAX_OVERFLOW_KEYS, defaults.limit.maxKeys());
+    if (inOverflow.size() < max || inOverflow.containsKey(key)) {
+      inOverflow.merge(key, epoch, Long::max);
+    } else if (overflowUntracked.get() < epoch) {
+      overflowUntracked.accumulateAndGet(epoch, Long::max);
     }
   }
 
