@@ -5,17 +5,24 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
 import java.io.InterruptedIOException;
+import java.net.ConnectException;
 import java.net.InetAddress;
-import java.net.UnknownHostException;
 import java.net.InetSocketAddress;
 import java.net.Proxy;
+import java.net.ProxySelector;
+import java.net.ServerSocket;
+import java.net.SocketAddress;
+import java.net.URI;
+import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -23,6 +30,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 import okhttp3.Call;
 import okhttp3.Connection;
 import okhttp3.ConnectionPool;
@@ -191,6 +199,148 @@ class HungLookupTest {
     release.countDown();
     assertEquals("ok", client.get(url("/after")).execute(String.class));
     assertEquals(2, lookups.get(), "a later call of the same client asks again");
+  }
+
+  @Test
+  void callsThatSharedALookupThatFailedEachGetAFailureOfTheirOwn() throws Exception {
+    // OkHttp adds a call's other route failures to the exception it throws (addSuppressed):
+    // calls that shared one failed lookup must not throw one object, or each would show the
+    // others' failures (and threads would write to it at once). Two routes: a proxy named by a
+    // host whose lookup fails, then one that refuses the connection.
+    String proxyHost = "proxy.outrigger.test";
+    int refused;
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      refused = s.getLocalPort();
+    }
+    ProxySelector twoRoutes = new ProxySelector() {
+      @Override
+      public List<Proxy> select(URI uri) {
+        return List.of(
+            new Proxy(Proxy.Type.HTTP, InetSocketAddress.createUnresolved(proxyHost, 8080)),
+            new Proxy(Proxy.Type.HTTP,
+                new InetSocketAddress(InetAddress.getLoopbackAddress(), refused)));
+      }
+
+      @Override
+      public void connectFailed(URI uri, SocketAddress address, IOException e) {}
+    };
+    List<Throwable> failures = sharedThenAlone(new OkHttpClient.Builder().proxySelector(twoRoutes),
+        host -> new UnknownHostException("no address for " + host));
+    TransportException alone = assertInstanceOf(TransportException.class, failures.get(2));
+    List<TransportException> shared = List.of(
+        assertInstanceOf(TransportException.class, failures.get(0)),
+        assertInstanceOf(TransportException.class, failures.get(1)));
+
+    assertEquals(TransportException.Kind.CONNECT, alone.kind(), alone.getMessage());
+    assertNotSame(shared.get(0).getCause(), shared.get(1).getCause());
+    for (TransportException e : shared) {
+      assertEquals(alone.kind(), e.kind());
+      assertEquals(alone.getMessage(), e.getMessage());
+      UnknownHostException cause = assertInstanceOf(UnknownHostException.class, e.getCause());
+      assertEquals(alone.getCause().getMessage(), cause.getMessage());
+      assertEquals(1, cause.getSuppressed().length,
+          "only its own refused route: " + Arrays.toString(cause.getSuppressed()));
+      assertInstanceOf(ConnectException.class, cause.getSuppressed()[0]);
+    }
+    assertNotSame(shared.get(0).getCause().getSuppressed()[0],
+        shared.get(1).getCause().getSuppressed()[0]);
+  }
+
+  /** A failure of a resolver's own type, which OkHttp and the client see as the JDK's. */
+  private static final class ResolverTimeout extends java.net.SocketTimeoutException {
+    ResolverTimeout(String message) {
+      super(message);
+    }
+  }
+
+  @Test
+  void callsThatSharedALookupThatFailedOtherwiseEachGetAFailureOfTheSameKind() throws Exception {
+    // A Dns of the user's may throw other types (a Kotlin one any IOException, any one a
+    // RuntimeException): each call still gets an object of its own, which OkHttp and the
+    // client treat as the lookup's own failure, with its message.
+    List<Throwable> io = sharedThenAlone(new OkHttpClient.Builder(),
+        host -> new ResolverTimeout("no answer for " + host));
+    TransportException alone = assertInstanceOf(TransportException.class, io.get(2));
+    assertInstanceOf(ResolverTimeout.class, alone.getCause());
+    assertNotSame(io.get(0).getCause(), io.get(1).getCause());
+    for (Throwable e : io.subList(0, 2)) {
+      TransportException t = assertInstanceOf(TransportException.class, e);
+      assertEquals(alone.kind(), t.kind(), t.getMessage());
+      assertEquals(alone.getMessage(), t.getMessage());
+      assertInstanceOf(java.net.SocketTimeoutException.class, t.getCause());
+    }
+
+    List<Throwable> runtime = sharedThenAlone(new OkHttpClient.Builder(),
+        host -> new IllegalStateException("resolver not ready for " + host));
+    assertNotSame(runtime.get(0), runtime.get(1));
+    for (Throwable e : runtime) {
+      assertEquals(IllegalStateException.class, e.getClass(), e.toString());
+      assertEquals(runtime.get(2).getMessage(), e.getMessage());
+    }
+  }
+
+  /**
+   * The failures of two calls that shared one lookup through a client built on {@code okhttp},
+   * whose Dns fails with {@code failure} of the host once released, and then of a call whose
+   * lookup no one shared.
+   */
+  private List<Throwable> sharedThenAlone(
+      OkHttpClient.Builder okhttp, java.util.function.Function<String, Exception> failure)
+      throws Exception {
+    CountDownLatch entered = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    AtomicInteger lookups = new AtomicInteger();
+    Dns failsOnceReleased = hostname -> {
+      lookups.incrementAndGet();
+      entered.countDown();
+      while (true) {
+        try {
+          release.await();
+          break;
+        } catch (InterruptedException deaf) {
+          // as getaddrinfo
+        }
+      }
+      throw HungLookupTest.<RuntimeException>sneaky(failure.apply(hostname));
+    };
+    ApiClient client = client(okhttp.dns(failsOnceReleased).fastFallback(false),
+        Duration.ofMinutes(5));
+
+    CompletableFuture<Ended> first = new CompletableFuture<>();
+    call(client, Thread.ofVirtual(), first);
+    assertTrue(entered.await(20, TimeUnit.SECONDS));
+    CompletableFuture<Ended> second = new CompletableFuture<>();
+    Thread joining = call(client, Thread.ofVirtual(), second);
+    awaitWaitingForALookup(joining);
+    release.countDown();
+    List<Throwable> failures = new ArrayList<>();
+    failures.add(first.get(20, TimeUnit.SECONDS).failure());
+    failures.add(second.get(20, TimeUnit.SECONDS).failure());
+    assertEquals(1, lookups.get(), "the two calls shared one lookup");
+    CompletableFuture<Ended> alone = new CompletableFuture<>();
+    call(client, Thread.ofVirtual(), alone);
+    failures.add(alone.get(20, TimeUnit.SECONDS).failure());
+    assertEquals(2, lookups.get(), "the third call asked again");
+    failures.forEach(org.junit.jupiter.api.Assertions::assertNotNull);
+    return failures;
+  }
+
+  @SuppressWarnings("unchecked")
+  private static <T extends Throwable> T sneaky(Throwable t) throws T {
+    throw (T) t;
+  }
+
+  /** Waits until {@code t} is parked waiting for a lookup (one another call started). */
+  private static void awaitWaitingForALookup(Thread t) {
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (true) {
+      Object blocker = LockSupport.getBlocker(t);
+      if (blocker != null && blocker.getClass().getName().endsWith("CancellableDns$Lookup")) {
+        return;
+      }
+      assertTrue(System.nanoTime() - end < 0, "the second call never waited for the lookup");
+      LockSupport.parkNanos(1_000_000L);
+    }
   }
 
   @Test

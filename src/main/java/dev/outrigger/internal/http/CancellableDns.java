@@ -2,10 +2,12 @@ package dev.outrigger.internal.http;
 
 import dev.outrigger.internal.Closing;
 import java.io.InterruptedIOException;
+import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.util.List;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadFactory;
@@ -75,7 +77,8 @@ public final class CancellableDns implements Dns {
    * that lookup rather than start another, so a resolver that hangs holds one thread per host
    * for the calls waiting at once, not one per call (Go's resolver shares its lookups the same
    * way). A lookup that every call waiting for it gave up on is forgotten, as Go forgets one:
-   * a lost query must not keep the host unresolvable until it returns, if ever.
+   * a lost query must not keep the host unresolvable until it returns, if ever. A lookup that
+   * fails gives each of its calls an exception of its own ({@link #copyOf}).
    */
   private final ConcurrentHashMap<String, Resolution> inFlight = new ConcurrentHashMap<>();
 
@@ -227,12 +230,25 @@ public final class CancellableDns implements Dns {
    * come), not the calls: an abandoned lookup keeps nothing else alive until it returns.
    */
   private static final class Resolution implements Runnable {
+    private static final VarHandle TAKEN;
+
+    static {
+      try {
+        TAKEN = MethodHandles.lookup()
+            .findVarHandle(Resolution.class, "failureTaken", boolean.class);
+      } catch (ReflectiveOperationException e) {
+        throw new ExceptionInInitializerError(e);
+      }
+    }
+
     private final CancellableDns dns;
     private final String host;
     /** The threads waiting for the answer (each takes itself out when it stops waiting). */
     private final Set<Thread> waiting = ConcurrentHashMap.newKeySet();
     private List<InetAddress> addresses;
     private Throwable failure;
+    /** A call took {@link #failure} itself: each other gets a copy ({@link #copyOf}). */
+    private volatile boolean failureTaken;
     /** The resolver returned; {@link #addresses} or {@link #failure} is set before this. */
     private volatile boolean done;
 
@@ -269,17 +285,55 @@ public final class CancellableDns implements Dns {
       if (f == null) {
         return addresses;
       }
-      if (f instanceof UnknownHostException u) {
-        throw u;
-      }
-      if (f instanceof RuntimeException r) {
-        throw r;
-      }
-      if (f instanceof Error e) {
-        throw e;
-      }
-      throw sneaky(f);
+      throw sneaky(failureForOneCall(f));
     }
+
+    /**
+     * {@code f}, the lookup's failure, for one of the calls that waited for it: {@code f} itself
+     * for the first, a copy for each other. OkHttp adds a call's other route failures to the
+     * exception it throws ({@code addSuppressed}), and callers may too: calls that shared the
+     * lookup must not share that object, or each would show the others' failures.
+     */
+    private Throwable failureForOneCall(Throwable f) {
+      return TAKEN.compareAndSet(this, false, true) ? f : copyOf(f);
+    }
+  }
+
+  /**
+   * A failure of its own for one more call that waited for a lookup that failed with
+   * {@code f}: of {@code f}'s class, or else of its nearest superclass that is the JDK's, with
+   * {@code f}'s message, and {@code f} as its cause. So every {@code instanceof} that OkHttp
+   * (which retries by type) and the transport's classification (CONNECT for an
+   * {@link UnknownHostException}, TLS, TIMEOUT...) make against the JDK's types holds for it as
+   * for {@code f}, and the message a caller reads is the same; a class of the user's own is the
+   * cause. Only the JDK's constructors are run, each given the message alone (a class without
+   * one, or whose message would not be the same, is passed over for its superclass).
+   */
+  static Throwable copyOf(Throwable f) {
+    String message = f.getMessage();
+    for (Class<?> c = f.getClass(); c != null; c = c.getSuperclass()) {
+      if (!isJdks(c)) {
+        continue;
+      }
+      try {
+        Throwable copy = (Throwable) c.getConstructor(String.class).newInstance(message);
+        if (Objects.equals(copy.getMessage(), message)) {
+          return copy.initCause(f);
+        }
+      } catch (ReflectiveOperationException | RuntimeException e) {
+        // No public constructor taking the message alone, or one that sets a cause of its own
+        // (initCause refuses): the superclass's.
+      }
+    }
+    throw new AssertionError("Throwable(String) failed for " + f.getClass());
+  }
+
+  /** Whether {@code c} is a class of the JDK's own API (java.*, javax.*). */
+  private static boolean isJdks(Class<?> c) {
+    ClassLoader loader = c.getClassLoader();
+    String name = c.getName();
+    return (loader == null || loader == ClassLoader.getPlatformClassLoader())
+        && (name.startsWith("java.") || name.startsWith("javax."));
   }
 
   /** One call's wait for a {@link Resolution}, ended early when the call is cancelled. */
@@ -324,8 +378,9 @@ public final class CancellableDns implements Dns {
             RESOLVERS.newThread(resolution).start();
           } catch (RuntimeException | Error e) {
             // Never started: the calls that joined it fail as this one does (they would wait
-            // for it forever), and later ones ask again.
+            // for it forever), each with a copy of e, and later ones ask again.
             resolution.failure = e;
+            resolution.failureTaken = true;
             resolution.finish();
             throw e;
           }
