@@ -38,8 +38,12 @@ class ClientLifecycleTest {
     Set<Thread> started = liveThreads();
     started.removeAll(before);
     // OkHttp's shared TaskRunner threads and Okio's timeout watchdog belong to OkHttp/Okio (one
-    // per JVM, shared by every OkHttp user), not to the client, and idle out on their own.
-    started.removeIf(t -> t.getName().startsWith("OkHttp TaskRunner")
+    // per JVM, shared by every OkHttp user), not to the client, and idle out on their own. A
+    // TaskRunner thread takes the name of the queue whose task it runs ("OkHttp ConnectionPool
+    // connection closer"); every OkHttp queue's name starts with "OkHttp ". The client's own
+    // dispatcher threads ("OkHttp Dispatcher") stay counted.
+    started.removeIf(t -> (t.getName().startsWith("OkHttp ")
+            && !t.getName().startsWith("OkHttp Dispatcher"))
         || t.getName().equals("Okio Watchdog")
         || t.getName().startsWith("MockWebServer"));
     assertTrue(started.isEmpty(), "threads left behind: " + started);

@@ -263,8 +263,12 @@ class SoakTest {
     Set<Thread> left = liveThreads();
     left.removeAll(threadsBefore);
     // Not ours: OkHttp's and Okio's shared threads idle out on their own, and the JDK's virtual
-    // thread scheduler (carriers, pollers) lives as long as the JVM.
-    left.removeIf(t -> t.getName().startsWith("OkHttp TaskRunner")
+    // thread scheduler (carriers, pollers) lives as long as the JVM. A TaskRunner thread takes
+    // the name of the queue whose task it runs ("OkHttp ConnectionPool connection closer"), and
+    // every OkHttp queue's name starts with "OkHttp "; a client's own dispatcher threads are
+    // "OkHttp Dispatcher", and stay counted.
+    left.removeIf(t -> (t.getName().startsWith("OkHttp ")
+            && !t.getName().startsWith("OkHttp Dispatcher"))
         || t.getName().equals("Okio Watchdog") || isJdkVirtualThreadMachinery(t));
     long settleThreads = System.nanoTime() + 5_000_000_000L;
     while (!left.isEmpty() && System.nanoTime() < settleThreads) {
