@@ -84,7 +84,10 @@ final class SentinelWatch implements AutoCloseable {
   private boolean pinging;
   private int next;
   private int triesLeft;
-  private boolean warned;
+  /** Whether this episode of no subscription has been warned of (re-armed on subscribing). */
+  private boolean warnedUnsubscribed;
+  /** Whether a failure of the watch itself (a bug) has been warned of: once for its life. */
+  private boolean warnedFailure;
   private Address master;
 
   /**
@@ -180,15 +183,22 @@ final class SentinelWatch implements AutoCloseable {
     }
   }
 
-  /** Runs {@code task}; an exception (a bug) must not end the periodic check. */
+  /**
+   * Runs {@code task}; an exception (a bug here or in the store's listener, or an answer Lettuce
+   * did not expect) must not end the periodic check. Warned of once for the watch's life, with
+   * its own flag: it says nothing of whether a Sentinel takes the subscription.
+   */
   private void guarded(Runnable task) {
     try {
       task.run();
     } catch (RuntimeException e) {
-      if (!warned) {
-        warned = true;
+      if (!warnedFailure) {
+        warnedFailure = true;
         log.warn("shared rate limit in Redis at {}: following Sentinel's master switches "
             + "failed", where, e);
+      } else {
+        log.debug("shared rate limit in Redis at {}: following Sentinel's master switches "
+            + "failed again", where, e);
       }
     }
   }
@@ -295,8 +305,8 @@ final class SentinelWatch implements AutoCloseable {
     current = c;
     currentSentinel = sentinel;
     firstRound.complete(null);
-    if (warned) {
-      warned = false;
+    if (warnedUnsubscribed) {
+      warnedUnsubscribed = false;
       log.info("shared rate limit in Redis at {}: following Sentinel's master switches again, "
           + "through Sentinel {}", where, address(sentinel));
     } else {
@@ -331,8 +341,8 @@ final class SentinelWatch implements AutoCloseable {
       return;
     }
     firstRound.complete(null);
-    if (!warned) {
-      warned = true;
+    if (!warnedUnsubscribed) {
+      warnedUnsubscribed = true;
       log.warn("shared rate limit in Redis at {}: cannot follow Sentinel's master switches "
           + "({}); until a Sentinel takes the subscription, a failover is noticed only when "
           + "the old master refuses writes or closes the connection; trying again every {} ms",

@@ -1,0 +1,110 @@
+package dev.outrigger.redis;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.outrigger.LogCapture;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisURI;
+import java.time.Duration;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * The watch on its own, with a listener of the test's, against a real Sentinel: what it logs
+ * when the listener fails (a bug), apart from what it logs when no Sentinel takes the
+ * subscription.
+ */
+class SentinelWatchTest {
+  @RegisterExtension
+  @Order(1)
+  static final RedisFixture master = new RedisFixture();
+
+  @RegisterExtension
+  @Order(2)
+  static final RedisFixture other = new RedisFixture();
+
+  @RegisterExtension
+  @Order(3)
+  static final RedisFixture sentinel = RedisFixture.sentinelOf(master, "mymaster");
+
+  private static final String NAME = "outrigger-watch-test";
+  private static final Duration GENEROUS = Duration.ofSeconds(10);
+  private static final long CHECK_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
+
+  /** A listener that fails (a bug) whenever a Sentinel names another master on subscribing. */
+  private static final SentinelWatch.Listener FAILING = new SentinelWatch.Listener() {
+    @Override
+    public void masterSwitched(String host, int port) {
+    }
+
+    @Override
+    public CompletionStage<Boolean> masterNamed(String host, int port) {
+      throw new IllegalStateException("a bug in the listener");
+    }
+  };
+
+  /** Waits until the watch's subscription is on the Sentinel and has been checked by a PING. */
+  private static void awaitSubscribedAndPinged() throws Exception {
+    RedisFixture.await("the watch's subscription on the Sentinel, checked with a PING",
+        GENEROUS, () -> sentinel.command("CLIENT LIST").lines().anyMatch(l ->
+            l.contains(" name=" + NAME + " ") && !l.contains(" sub=0 ")
+                && l.contains(" cmd=ping ")));
+  }
+
+  private static long count(LogCapture logs, String text) {
+    return logs.lines().stream().filter(l -> l.contains(text)).count();
+  }
+
+  /**
+   * One flag served the WARN of a failure of the watch itself and the WARN that no Sentinel
+   * takes the subscription: after the first, a Sentinel lost for good went unwarned, and the
+   * next subscription said "following ... again" of an episode never warned of.
+   */
+  @Test
+  void aFailureOfTheWatchNeitherSilencesNorEndsTheWarningThatNoSentinelSubscribes()
+      throws Exception {
+    RedisURI uri = RedisUris.parse("redis-sentinel://127.0.0.1:" + sentinel.port()
+        + "?clientName=" + NAME + "#mymaster");
+    RedisClient client = RedisClient.create();
+    try (LogCapture logs = new LogCapture();
+        SentinelWatch watch = new SentinelWatch(client, uri, "the test's master", CHECK_NANOS,
+            FAILING)) {
+      watch.start();
+      watch.awaitFirstRound(GENEROUS.toNanos());
+      awaitSubscribedAndPinged();
+
+      // The Sentinel names another master from now on; subscribing again, the watch hears it
+      // and asks the listener, which fails.
+      assertEquals("+OK", sentinel.command("SENTINEL REMOVE mymaster"));
+      assertEquals("+OK", sentinel.command("SENTINEL MONITOR mymaster 127.0.0.1 "
+          + other.port() + " 1"));
+      assertEquals(":1", sentinel.command("CLIENT KILL TYPE pubsub"));
+      RedisFixture.await("the watch's failure warned of", GENEROUS,
+          () -> logs.all().contains("following Sentinel's master switches failed"));
+      // Subscribed again (the listener fails again): that is no end of an episode without a
+      // subscription, which was never warned of.
+      assertEquals(":1", sentinel.command("CLIENT KILL TYPE pubsub"));
+      awaitSubscribedAndPinged();
+      assertEquals(0, count(logs, "following Sentinel's master switches again"), logs.all());
+
+      sentinel.stop();
+      try {
+        RedisFixture.await("a WARN that no Sentinel takes the subscription", GENEROUS,
+            () -> logs.all().contains("cannot follow Sentinel's master switches"));
+      } finally {
+        sentinel.start(); // monitoring the test's master again
+      }
+      RedisFixture.await("an INFO that switches are followed again", GENEROUS,
+          () -> logs.all().contains("following Sentinel's master switches again"));
+      assertEquals(2, logs.lines().stream().filter(l -> l.startsWith("WARN")).count(),
+          "one WARN for the watch's failure, one for the Sentinel lost: " + logs.all());
+      assertEquals(1, logs.lines().stream().filter(l -> l.startsWith("WARN")
+          && l.contains("following Sentinel's master switches failed")).count(), logs.all());
+    } finally {
+      client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+    }
+  }
+}
