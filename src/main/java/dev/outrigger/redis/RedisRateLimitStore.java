@@ -192,8 +192,8 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
             }
 
             @Override
-            public CompletionStage<Boolean> masterNamed(String host, int port) {
-              return RedisRateLimitStore.this.masterNamed(host, port);
+            public CompletionStage<String> whyNotMaster() {
+              return RedisRateLimitStore.this.whyNotMaster();
             }
           });
       if (watch != null) {
@@ -595,8 +595,8 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
   }
 
   /**
-   * Sentinel says our master is now at {@code host:port} (on the watch's thread, or on
-   * Lettuce's after a ROLE check: neither may block): a connect straight to it replaces the connection at once, so every next question
+   * Sentinel says our master is now at {@code host:port} (on the watch's thread, which must not
+   * block): a connect straight to it replaces the connection at once, so every next question
    * goes there (callers wait for the connect within their timeout, as for any reconnect), and
    * the old master's connection is closed; a question in flight on it fails and is asked again
    * (see eval). Straight to the address: another Sentinel asked now may not know of the switch
@@ -622,30 +622,26 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
   }
 
   /**
-   * A Sentinel subscribed to again names {@code host:port} as the master, with no announcement
-   * (on the watch's thread, which must not block): the store moves there only once the master it
-   * uses no longer acts as one (its ROLE is not master, or it does not answer). A Sentinel that
-   * lags behind a failover, or shares a minority partition with the old master, would otherwise
-   * move the store back to a node the others have replaced, splitting the buckets.
+   * Whether the master in use still acts as one (asked on the watch's thread, which must not
+   * block): completes with why not (its ROLE is not master, or it does not answer), or with null
+   * when it does. A Sentinel subscribed to again that names another master, with no
+   * announcement, moves the store only then: one that lags behind a failover, or shares a
+   * minority partition with the old master, would otherwise move the store back to a node the
+   * others have replaced, splitting the buckets. The watch decides, on its thread, so that a
+   * switch announced during the check wins.
    */
-  private CompletionStage<Boolean> masterNamed(String host, int port) {
+  private CompletionStage<String> whyNotMaster() {
     if (closed.get()) {
-      return CompletableFuture.completedFuture(false);
+      return CompletableFuture.completedFuture(null);
     }
     return conn.get().thenCompose(c -> c.async().role().toCompletableFuture())
         .handle((role, e) -> {
-          if (e == null && role != null && !role.isEmpty() && "master".equals(role.get(0))) {
-            log.info("shared rate limit in Redis at {}: a Sentinel, subscribed to again, names "
-                + "{} as the master, but the one in use still acts as the master: staying",
-                where, RedisUris.hostPort(host, port));
-            return false;
+          if (e != null) {
+            return "does not answer: " + reason(e);
           }
-          log.info("shared rate limit in Redis at {}: the master moved to {} (named by a "
-              + "Sentinel on subscribing again; the one in use {}): asking the new master from "
-              + "now on", where, RedisUris.hostPort(host, port),
-              e == null ? "is a replica now" : "does not answer: " + reason(e));
-          masterSwitched(host, port);
-          return true;
+          String is = role == null || role.isEmpty() ? null : String.valueOf(role.get(0));
+          return "master".equals(is) ? null
+              : "slave".equals(is) ? "is a replica now" : "answers ROLE with " + is;
         });
   }
 

@@ -11,7 +11,6 @@ import io.lettuce.core.protocol.CommandType;
 import io.lettuce.core.pubsub.RedisPubSubAdapter;
 import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
 import java.util.List;
-import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
@@ -47,16 +46,14 @@ final class SentinelWatch implements AutoCloseable {
 
   /** Told, on the watch's thread, where the master is now; must not block. */
   interface Listener {
-    /** A Sentinel announced that the master moved to {@code host:port}. */
+    /** The master moved to {@code host:port}: ask it from now on. */
     void masterSwitched(String host, int port);
 
     /**
-     * A Sentinel subscribed to again names {@code host:port}, not the master last known, with
-     * no announcement: a switch missed while unsubscribed, or a Sentinel that lags (or sits in
-     * a minority with the old master). Move only if the master in use no longer acts as one;
-     * completes with whether the store moved.
+     * Checks whether the master in use still acts as one; completes with why not (it is a
+     * replica now, it does not answer), or with null when it does. Must not block.
      */
-    CompletionStage<Boolean> masterNamed(String host, int port);
+    CompletionStage<String> whyNotMaster();
   }
 
   private record Address(String host, int port) {
@@ -89,6 +86,10 @@ final class SentinelWatch implements AutoCloseable {
   /** Whether a failure of the watch itself (a bug) has been warned of: once for its life. */
   private boolean warnedFailure;
   private Address master;
+  /** Master switches acted on: a check begun before one is stale when it ends. */
+  private long switches;
+  /** Subscriptions taken: a check begun before a later one is stale when it ends. */
+  private long subscriptions;
 
   /**
    * A watch of {@code uri}'s master through its Sentinels, connecting with {@code client}
@@ -304,6 +305,7 @@ final class SentinelWatch implements AutoCloseable {
     connecting = false;
     current = c;
     currentSentinel = sentinel;
+    subscriptions++;
     firstRound.complete(null);
     if (warnedUnsubscribed) {
       warnedUnsubscribed = false;
@@ -319,17 +321,42 @@ final class SentinelWatch implements AutoCloseable {
       // epoch comes with the name, so the store checks the master it uses before it moves.
       log.debug("shared rate limit in Redis at {}: Sentinel {}, subscribed to again, names {} as "
           + "the master, not {}", where, address(sentinel), now, master);
-      // The master known changes only if the store moved: one that stayed (the Sentinel lags)
-      // must still see a later +switch-master to that very node as a switch.
-      Address before = master;
-      listener.masterNamed(now.host(), now.port()).thenAccept(moved -> onWatch(() -> {
-        if (moved && Objects.equals(master, before)) {
-          master = now;
-        }
-      }));
+      long atSwitch = switches;
+      long atSubscription = subscriptions;
+      listener.whyNotMaster().whenComplete((why, failure) -> onWatch(
+          () -> checked(sentinel, now, atSwitch, atSubscription, why, failure)));
     } else if (now != null) {
       master = now;
     }
+  }
+
+  /**
+   * The master in use was checked after {@code sentinel} named {@code now} on subscribing:
+   * {@code why} it no longer acts as one, or null. The master known changes only if the store
+   * moves: one that stayed (the Sentinel lags) must still see a later +switch-master to that
+   * very node as a switch.
+   */
+  private void checked(RedisURI sentinel, Address now, long atSwitch, long atSubscription,
+      String why, Throwable e) {
+    if (e != null) {
+      throw new IllegalStateException("checking the master in use failed", e);
+    }
+    if (switches != atSwitch || subscriptions != atSubscription) {
+      // Newer word came during the check: an announced switch (which closed the connection
+      // checked, so the check says it does not answer), or another Sentinel's name.
+      log.info("shared rate limit in Redis at {}: not moving to {}, named by Sentinel {} on "
+          + "subscribing again: {} since", where, now, address(sentinel),
+          switches != atSwitch ? "the master moved to " + master : "a Sentinel was subscribed to");
+      return;
+    }
+    if (why == null) {
+      log.info("shared rate limit in Redis at {}: Sentinel {}, subscribed to again, names {} as "
+          + "the master, but the one in use still acts as the master: staying", where,
+          address(sentinel), now);
+      return;
+    }
+    switched(now, "named by Sentinel " + address(sentinel) + " on subscribing again; the one in "
+        + "use " + why);
   }
 
   private void failed(RedisURI sentinel, Throwable e) {
@@ -365,6 +392,7 @@ final class SentinelWatch implements AutoCloseable {
   private void switched(Address now, String how) {
     Address before = master;
     master = now;
+    switches++;
     // Acted on before it is logged: whoever reads the line finds the store asking the new master.
     listener.masterSwitched(now.host(), now.port());
     log.info("shared rate limit in Redis at {}: the master moved from {} to {} ({}): asking "

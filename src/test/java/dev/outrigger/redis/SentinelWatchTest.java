@@ -41,7 +41,7 @@ class SentinelWatchTest {
     }
 
     @Override
-    public CompletionStage<Boolean> masterNamed(String host, int port) {
+    public CompletionStage<String> whyNotMaster() {
       throw new IllegalStateException("a bug in the listener");
     }
   };
