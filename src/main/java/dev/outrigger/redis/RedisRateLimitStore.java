@@ -24,6 +24,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
@@ -185,17 +186,18 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
       // replace. (A switch between that lookup and the watch's first question to Sentinel, a
       // few milliseconds at most, is noticed the old way: the old master refuses writes.)
       this.watch = uri.getSentinels().isEmpty() ? null
-          : new SentinelWatch(client, uri, where, probeNanos, new SentinelWatch.Listener() {
-            @Override
-            public void masterSwitched(String host, int port) {
-              RedisRateLimitStore.this.masterSwitched(host, port);
-            }
+          : new SentinelWatch(client, uri, where, probeNanos, nanos,
+              new SentinelWatch.Listener() {
+                @Override
+                public void masterSwitched(String host, int port) {
+                  RedisRateLimitStore.this.masterSwitched(host, port);
+                }
 
-            @Override
-            public CompletionStage<String> whyNotMaster() {
-              return RedisRateLimitStore.this.whyNotMaster();
-            }
-          });
+                @Override
+                public CompletionStage<String> whyNotMaster() {
+                  return RedisRateLimitStore.this.whyNotMaster();
+                }
+              });
       if (watch != null) {
         watch.start();
       }
@@ -694,10 +696,13 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
   /**
    * What went wrong, for a log line: the first message down the cause chain (Lettuce wraps a
    * Sentinel's "no such master" in an exception of its own with none), else the class's name.
+   * A future's wrapper is skipped: its message is its cause's class and message.
    */
   static String reason(Throwable failure) {
     for (Throwable t = failure; t != null; t = t.getCause()) {
-      if (t.getMessage() != null && !t.getMessage().isBlank()) {
+      boolean wrapper = (t instanceof CompletionException || t instanceof ExecutionException)
+          && t.getCause() != null;
+      if (!wrapper && t.getMessage() != null && !t.getMessage().isBlank()) {
         return t.getMessage();
       }
     }
@@ -986,7 +991,9 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     /**
      * How often, while Redis is unavailable, one call asks it again (default 1 s). Through
      * Sentinel, also how often the store checks its subscription to the master switches (a
-     * {@code PING}) and, while it has none, tries to subscribe again.
+     * {@code PING}) and, when no Sentinel takes it, how long it waits before trying again:
+     * twice as long after each try that fails, up to 30 s (or {@code probeInterval} when
+     * longer).
      *
      * @throws IllegalArgumentException if {@code probeInterval} is not positive or over 1 min
      */

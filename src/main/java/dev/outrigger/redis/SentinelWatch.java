@@ -10,6 +10,7 @@ import io.lettuce.core.protocol.CommandArgs;
 import io.lettuce.core.protocol.CommandType;
 import io.lettuce.core.pubsub.RedisPubSubAdapter;
 import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -18,6 +19,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -30,9 +32,11 @@ import org.slf4j.LoggerFactory;
  * Before subscribing it asks that Sentinel which master it names now: one that differs from the
  * last known is a switch missed while no Sentinel was subscribed (a Sentinel restarting, say). A
  * subscription that is lost (its connection closed, a {@code PING} unanswered) moves to the next
- * Sentinel at once; when none takes it, one WARN, then a new round every check interval until
- * one does (one INFO). Meanwhile the store works as without the watch: it notices a failover
- * when the old master refuses writes or drops the connection.
+ * Sentinel at once, as does one a Sentinel refuses (an ACL, a password). When no Sentinel takes
+ * it, one WARN, then a new round after a back-off ({@link #backOffNanos}: the check interval,
+ * doubled after each round that fails, at most {@link #MAX_BACK_OFF_NANOS}) until one does
+ * (one INFO). Meanwhile the store works as without the watch: it notices a failover when the
+ * old master refuses writes or drops the connection.
  *
  * <p>Everything runs on the watch's own thread: Lettuce's callbacks only hand their results to
  * it, so its state needs no lock, and no rate-limit call waits for it. {@link #close()} stops
@@ -43,6 +47,13 @@ final class SentinelWatch implements AutoCloseable {
   /** Sentinel's channel announcing a master's new address. */
   static final String SWITCH_MASTER = "+switch-master";
   static final String THREAD_NAME = "outrigger-sentinel-watch";
+  /**
+   * The longest wait between two rounds in which no Sentinel takes the subscription (unless the
+   * check interval is longer): Lettuce's own cap on its reconnection delay. A Sentinel that
+   * refuses (an ACL, a password) is not asked every second for ever, and one back after an
+   * outage is subscribed on again within 30 s.
+   */
+  static final long MAX_BACK_OFF_NANOS = TimeUnit.SECONDS.toNanos(30);
 
   /** Told, on the watch's thread, where the master is now; must not block. */
   interface Listener {
@@ -68,6 +79,7 @@ final class SentinelWatch implements AutoCloseable {
   private final String where;
   private final List<RedisURI> sentinels;
   private final long checkNanos;
+  private final LongSupplier nanos;
   private final Listener listener;
   private final ScheduledThreadPoolExecutor thread;
   /** Completed when the first round of subscribing ends, subscribed or not. */
@@ -81,6 +93,11 @@ final class SentinelWatch implements AutoCloseable {
   private boolean pinging;
   private int next;
   private int triesLeft;
+  /** Why each Sentinel of this round did not take the subscription. */
+  private final List<String> roundFailures = new ArrayList<>();
+  /** Rounds in a row in which no Sentinel took it; the next waits until nextRound. */
+  private int failedRounds;
+  private long nextRound;
   /** Whether this episode of no subscription has been warned of (re-armed on subscribing). */
   private boolean warnedUnsubscribed;
   /** Whether a failure of the watch itself (a bug) has been warned of: once for its life. */
@@ -93,15 +110,17 @@ final class SentinelWatch implements AutoCloseable {
 
   /**
    * A watch of {@code uri}'s master through its Sentinels, connecting with {@code client}
-   * (whose shutdown closes the connection); {@link #start()} starts it.
+   * (whose shutdown closes the connection), checking every {@code checkNanos} and backing off
+   * on {@code nanos}'s time; {@link #start()} starts it.
    */
   SentinelWatch(RedisClient client, RedisURI uri, String where, long checkNanos,
-      Listener listener) {
+      LongSupplier nanos, Listener listener) {
     this.client = client;
     this.masterId = uri.getSentinelMasterId();
     this.where = where;
     this.sentinels = uri.getSentinels().stream().map(s -> subscriberUri(s, uri)).toList();
     this.checkNanos = checkNanos;
+    this.nanos = nanos;
     this.listener = listener;
     this.thread = new ScheduledThreadPoolExecutor(1, r -> {
       Thread t = new Thread(r, THREAD_NAME);
@@ -127,6 +146,20 @@ final class SentinelWatch implements AutoCloseable {
       b.withLibraryVersion(master.getLibraryVersion());
     }
     return b.build();
+  }
+
+  /**
+   * The wait after {@code failedRounds} (at least 1) rounds in a row in which no Sentinel took
+   * the subscription: {@code checkNanos}, doubled for each further round, at most
+   * {@link #MAX_BACK_OFF_NANOS} or {@code checkNanos} when that is longer.
+   */
+  static long backOffNanos(int failedRounds, long checkNanos) {
+    long cap = Math.max(checkNanos, MAX_BACK_OFF_NANOS);
+    long wait = checkNanos;
+    for (int i = 1; i < failedRounds && wait < cap; i++) {
+      wait *= 2; // no overflow: wait < cap <= 1 min before doubling
+    }
+    return Math.min(wait, cap);
   }
 
   /** Subscribes at once, then checks the subscription every check interval. */
@@ -211,10 +244,16 @@ final class SentinelWatch implements AutoCloseable {
       } else if (!pinging) {
         ping(current);
       }
-    } else if (!connecting) {
-      triesLeft = sentinels.size();
-      tryNext();
+    } else if (!connecting && (failedRounds == 0 || nanos.getAsLong() - nextRound >= 0)) {
+      startRound();
     }
+  }
+
+  /** Tries each Sentinel once, from the next one, until one takes the subscription. */
+  private void startRound() {
+    triesLeft = sentinels.size();
+    roundFailures.clear();
+    tryNext();
   }
 
   /** A Sentinel that stops answering (its host gone, the network cut) closes no connection. */
@@ -236,8 +275,7 @@ final class SentinelWatch implements AutoCloseable {
     pinging = false;
     c.closeAsync();
     // The next Sentinel first: the lost one comes last in the round.
-    triesLeft = sentinels.size();
-    tryNext();
+    startRound();
   }
 
   private void tryNext() {
@@ -248,7 +286,7 @@ final class SentinelWatch implements AutoCloseable {
     try {
       f = client.connectPubSubAsync(StringCodec.UTF8, sentinel).toCompletableFuture();
     } catch (RuntimeException e) {
-      failed(sentinel, e);
+      failed(sentinel, RedisRateLimitStore.reason(e));
       return;
     }
     f.whenComplete((c, e) -> {
@@ -261,7 +299,7 @@ final class SentinelWatch implements AutoCloseable {
   private void connected(RedisURI sentinel, StatefulRedisPubSubConnection<String, String> c,
       Throwable e) {
     if (e != null) {
-      failed(sentinel, e);
+      failed(sentinel, RedisRateLimitStore.reason(e));
       return;
     }
     c.addListener(new RedisConnectionStateListener() {
@@ -299,10 +337,11 @@ final class SentinelWatch implements AutoCloseable {
       List<String> named, Throwable e) {
     if (e != null) {
       c.closeAsync();
-      failed(sentinel, e);
+      failed(sentinel, RedisRateLimitStore.reason(e));
       return;
     }
     connecting = false;
+    failedRounds = 0;
     current = c;
     currentSentinel = sentinel;
     subscriptions++;
@@ -359,21 +398,33 @@ final class SentinelWatch implements AutoCloseable {
         + "use " + why);
   }
 
-  private void failed(RedisURI sentinel, Throwable e) {
+  /** {@code sentinel} did not take the subscription, {@code why}: the next one is tried. */
+  private void failed(RedisURI sentinel, String why) {
     connecting = false;
+    roundFailures.add(address(sentinel) + ": " + why);
     if (--triesLeft > 0) {
       log.debug("shared rate limit in Redis at {}: cannot subscribe on Sentinel {} ({}), "
-          + "trying the next one", where, address(sentinel), RedisRateLimitStore.reason(e));
+          + "trying the next one", where, address(sentinel), why);
       tryNext();
       return;
     }
     firstRound.complete(null);
+    // A Sentinel that refuses (an ACL, a password) refuses the next round too: each round
+    // waits twice as long as the last, up to a cap.
+    failedRounds++;
+    long wait = backOffNanos(failedRounds, checkNanos);
+    nextRound = nanos.getAsLong() + wait;
+    String all = String.join("; ", roundFailures);
     if (!warnedUnsubscribed) {
       warnedUnsubscribed = true;
       log.warn("shared rate limit in Redis at {}: cannot follow Sentinel's master switches "
           + "({}); until a Sentinel takes the subscription, a failover is noticed only when "
-          + "the old master refuses writes or closes the connection; trying again every {} ms",
-          where, RedisRateLimitStore.reason(e), checkNanos / 1_000_000);
+          + "the old master refuses writes or closes the connection; trying again in {} ms, "
+          + "then twice as long after each try that fails, up to {} s", where, all,
+          wait / 1_000_000, Math.max(checkNanos, MAX_BACK_OFF_NANOS) / 1_000_000_000);
+    } else {
+      log.debug("shared rate limit in Redis at {}: still cannot follow Sentinel's master "
+          + "switches ({}); trying again in {} ms", where, all, wait / 1_000_000);
     }
   }
 

@@ -17,7 +17,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
@@ -374,9 +376,29 @@ public final class RedisFixture implements BeforeAllCallback, AfterAllCallback {
 
   /**
    * Sends one command (words separated by spaces, no quoting) and returns the raw reply's first
-   * line, for example {@code +OK} or {@code :1}; bulk replies return their content.
+   * line, for example {@code +OK} or {@code :1}; bulk replies return their content, arrays their
+   * items one a line (nested arrays' items too).
    */
   public String command(String command) throws IOException {
+    return flat(reply(command));
+  }
+
+  private static String flat(Object reply) {
+    if (reply instanceof List<?> items) {
+      StringBuilder all = new StringBuilder();
+      for (Object item : items) {
+        all.append(all.isEmpty() ? "" : "\n").append(flat(item));
+      }
+      return all.toString();
+    }
+    return (String) reply;
+  }
+
+  /**
+   * Sends one command and returns its reply: a {@code List} for an array, else a
+   * {@code String} as {@link #command} gives it (an array's bulk items stripped).
+   */
+  public Object reply(String command) throws IOException {
     try (Socket s = new Socket()) {
       s.connect(new InetSocketAddress("127.0.0.1", port), 1000);
       s.setSoTimeout(5000);
@@ -395,21 +417,42 @@ public final class RedisFixture implements BeforeAllCallback, AfterAllCallback {
         return new String(in.readNBytes(Integer.parseInt(first.substring(1))),
             StandardCharsets.UTF_8);
       }
-      if (first.startsWith("*")) {
-        StringBuilder all = new StringBuilder();
-        int n = Integer.parseInt(first.substring(1));
-        for (int i = 0; i < n; i++) {
-          String head = line(in);
-          String item = head.startsWith("$")
-              ? new String(in.readNBytes(Integer.parseInt(head.substring(1)) + 2),
-                  StandardCharsets.UTF_8).strip()
-              : head;
-          all.append(i == 0 ? "" : "\n").append(item);
-        }
-        return all.toString();
-      }
-      return first;
+      return first.startsWith("*") ? items(in, first) : first;
     }
+  }
+
+  private static List<Object> items(InputStream in, String head) throws IOException {
+    int n = Integer.parseInt(head.substring(1));
+    List<Object> items = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      String h = line(in);
+      items.add(h.startsWith("*") ? items(in, h)
+          : h.startsWith("$") && !h.equals("$-1")
+              ? new String(in.readNBytes(Integer.parseInt(h.substring(1)) + 2),
+                  StandardCharsets.UTF_8).strip()
+              : h);
+    }
+    return items;
+  }
+
+  /**
+   * How many times this server's ACL refused {@code command} (its {@code ACL LOG}, whose
+   * entries count the refusals alike; {@code ACL LOG RESET} starts again).
+   */
+  public long refusals(String command) throws IOException {
+    long n = 0;
+    for (Object entry : (List<?>) reply("ACL LOG")) {
+      List<?> fields = (List<?>) entry;
+      Map<Object, Object> f = new HashMap<>();
+      for (int i = 0; i + 1 < fields.size(); i += 2) {
+        f.put(fields.get(i), fields.get(i + 1));
+      }
+      if ("command".equals(f.get("reason"))
+          && command.equalsIgnoreCase((String) f.get("object"))) {
+        n += Long.parseLong(((String) f.get("count")).substring(1));
+      }
+    }
+    return n;
   }
 
   private static String line(InputStream in) throws IOException {

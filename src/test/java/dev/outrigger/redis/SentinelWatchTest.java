@@ -1,5 +1,6 @@
 package dev.outrigger.redis;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.outrigger.LogCapture;
@@ -54,10 +55,6 @@ class SentinelWatchTest {
                 && l.contains(" cmd=ping ")));
   }
 
-  private static long count(LogCapture logs, String text) {
-    return logs.lines().stream().filter(l -> l.contains(text)).count();
-  }
-
   /**
    * One flag served the WARN of a failure of the watch itself and the WARN that no Sentinel
    * takes the subscription: after the first, a Sentinel lost for good went unwarned, and the
@@ -71,7 +68,7 @@ class SentinelWatchTest {
     RedisClient client = RedisClient.create();
     try (LogCapture logs = new LogCapture();
         SentinelWatch watch = new SentinelWatch(client, uri, "the test's master", CHECK_NANOS,
-            FAILING)) {
+            System::nanoTime, FAILING)) {
       watch.start();
       watch.awaitFirstRound(GENEROUS.toNanos());
       awaitSubscribedAndPinged();
@@ -83,28 +80,48 @@ class SentinelWatchTest {
           + other.port() + " 1"));
       assertEquals(":1", sentinel.command("CLIENT KILL TYPE pubsub"));
       RedisFixture.await("the watch's failure warned of", GENEROUS,
-          () -> logs.all().contains("following Sentinel's master switches failed"));
+          () -> Logged.all(logs).contains("following Sentinel's master switches failed"));
       // Subscribed again (the listener fails again): that is no end of an episode without a
       // subscription, which was never warned of.
       assertEquals(":1", sentinel.command("CLIENT KILL TYPE pubsub"));
       awaitSubscribedAndPinged();
-      assertEquals(0, count(logs, "following Sentinel's master switches again"), logs.all());
+      assertEquals(0, Logged.count(logs, "INFO", "following Sentinel's master switches again"),
+          Logged.all(logs));
 
       sentinel.stop();
       try {
         RedisFixture.await("a WARN that no Sentinel takes the subscription", GENEROUS,
-            () -> logs.all().contains("cannot follow Sentinel's master switches"));
+            () -> Logged.all(logs).contains("cannot follow Sentinel's master switches"));
       } finally {
         sentinel.start(); // monitoring the test's master again
       }
       RedisFixture.await("an INFO that switches are followed again", GENEROUS,
-          () -> logs.all().contains("following Sentinel's master switches again"));
-      assertEquals(2, logs.lines().stream().filter(l -> l.startsWith("WARN")).count(),
-          "one WARN for the watch's failure, one for the Sentinel lost: " + logs.all());
-      assertEquals(1, logs.lines().stream().filter(l -> l.startsWith("WARN")
-          && l.contains("following Sentinel's master switches failed")).count(), logs.all());
+          () -> Logged.all(logs).contains("following Sentinel's master switches again"));
+      assertEquals(2, Logged.count(logs, "WARN", ""),
+          "one WARN for the watch's failure, one for the Sentinel lost: " + Logged.all(logs));
+      assertEquals(1, Logged.count(logs, "WARN", "following Sentinel's master switches failed"),
+          Logged.all(logs));
     } finally {
       client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
     }
+  }
+
+  /** After each round in which no Sentinel subscribes: twice as long, up to 30 s. */
+  @Test
+  void theBackOffDoublesFromTheCheckIntervalUpTo30Seconds() {
+    long s = TimeUnit.SECONDS.toNanos(1);
+    long[] waits = new long[8];
+    for (int round = 1; round <= waits.length; round++) {
+      waits[round - 1] = SentinelWatch.backOffNanos(round, s);
+    }
+    assertArrayEquals(new long[] {s, 2 * s, 4 * s, 8 * s, 16 * s, 30 * s, 30 * s, 30 * s},
+        waits);
+    assertEquals(30 * s, SentinelWatch.backOffNanos(Integer.MAX_VALUE, s), "no overflow");
+    long ms = TimeUnit.MILLISECONDS.toNanos(1);
+    assertEquals(50 * ms, SentinelWatch.backOffNanos(1, 50 * ms));
+    assertEquals(400 * ms, SentinelWatch.backOffNanos(4, 50 * ms));
+    assertEquals(60 * s, SentinelWatch.backOffNanos(1, 60 * s),
+        "a check interval over the cap is the wait");
+    assertEquals(60 * s, SentinelWatch.backOffNanos(5, 60 * s));
   }
 }

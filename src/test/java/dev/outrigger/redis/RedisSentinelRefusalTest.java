@@ -1,0 +1,121 @@
+package dev.outrigger.redis;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.outrigger.LogCapture;
+import dev.outrigger.RateLimit;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * Sentinels that will not serve the store's subscription to {@code +switch-master}, against a
+ * real Redis and real Sentinels: one whose ACL refuses {@code SUBSCRIBE}. The store moves on to
+ * the next Sentinel, and when every one refuses it backs off rather than asking each every
+ * probe interval for ever.
+ */
+class RedisSentinelRefusalTest {
+  @RegisterExtension
+  @Order(1)
+  static final RedisFixture master = new RedisFixture();
+
+  @RegisterExtension
+  @Order(2)
+  static final RedisFixture sentinel = RedisFixture.sentinelOf(master, "mymaster");
+
+  /** A Sentinel whose ACL refuses SUBSCRIBE (set by each test that wants it). */
+  @RegisterExtension
+  @Order(3)
+  static final RedisFixture refusing = RedisFixture.sentinelOf(master, "mymaster");
+
+  private static final String NAME = "outrigger-sentinel-refusal-test";
+  private static final Duration GENEROUS = Duration.ofSeconds(10);
+  private static final RateLimit LIMIT = RateLimit.perSecond(1000).burst(1000);
+
+  /** {@code redis-sentinel://} through {@code sentinels}, with the tests' client name. */
+  private static String uri(RedisFixture... sentinels) {
+    StringBuilder sb = new StringBuilder("redis-sentinel://");
+    for (int i = 0; i < sentinels.length; i++) {
+      sb.append(i == 0 ? "" : ",").append("127.0.0.1:").append(sentinels[i].port());
+    }
+    return sb.append("?clientName=").append(NAME).append("#mymaster").toString();
+  }
+
+  /** Runs {@code test} with {@link #refusing}'s ACL refusing SUBSCRIBE. */
+  private static void refusingSubscribe(RedisFixture.Condition test) throws Exception {
+    assertEquals("+OK", refusing.command("ACL SETUSER default -subscribe"));
+    assertEquals("+OK", refusing.command("ACL LOG RESET"));
+    try {
+      test.holds();
+    } finally {
+      refusing.command("ACL SETUSER default +subscribe");
+      refusing.command("ACL LOG RESET");
+    }
+  }
+
+  private static long warnings(LogCapture logs) {
+    return Logged.count(logs, "WARN", "");
+  }
+
+  /** A Sentinel that refuses the subscription is passed for the next, with no WARN. */
+  @Test
+  void aSentinelThatRefusesTheSubscriptionIsPassedForTheNext() throws Exception {
+    refusingSubscribe(() -> {
+      try (LogCapture logs = new LogCapture();
+          RedisRateLimitStore store = RedisRateLimitStore.builder(uri(sentinel, refusing))
+              .timeout(Duration.ofSeconds(1)).probeInterval(Duration.ofMillis(50)).build()) {
+        assertEquals(1, sentinel.subscribers(NAME), "subscribed on the first Sentinel");
+        // Lost: the next Sentinel (the refusing one) is tried first, then the first again.
+        assertEquals(":1", sentinel.command("CLIENT KILL TYPE pubsub"));
+        RedisFixture.await("the refusing Sentinel tried, then the first subscribed on again",
+            GENEROUS, () -> refusing.refusals("subscribe") >= 1
+                && sentinel.subscribers(NAME) == 1);
+        assertEquals(0, refusing.subscribers(NAME), "no subscription on the refusing Sentinel");
+        assertEquals(0, store.reserve("k", LIMIT, 1, 0));
+        assertEquals(0, warnings(logs), Logged.all(logs));
+      }
+      return true;
+    });
+  }
+
+  /**
+   * Every Sentinel refuses: one WARN saying why, and the store asks again less and less often
+   * (it asked every probe interval for ever, a new connection each time). With a probe interval
+   * of 20 ms the waits are 20, 40, 80, ... ms, so the 7th refusal cannot come before
+   * 20 x (1 + 2 + ... + 32) = 1,260 ms (timers never fire early); asking every 20 ms, it came
+   * after about 120 ms. Rate-limit calls are answered by the master throughout.
+   */
+  @Test
+  void whenEverySentinelRefusesTheStoreAsksLessAndLessOftenWithOneWarning() throws Exception {
+    refusingSubscribe(() -> {
+      long probe = TimeUnit.MILLISECONDS.toNanos(20);
+      int times = 7;
+      long start = System.nanoTime();
+      try (LogCapture logs = new LogCapture();
+          RedisRateLimitStore store = RedisRateLimitStore.builder(uri(refusing))
+              .timeout(Duration.ofSeconds(1)).probeInterval(Duration.ofNanos(probe)).build()) {
+        RedisFixture.await("the subscription refused " + times + " times",
+            Duration.ofSeconds(30), () -> refusing.refusals("subscribe") >= times);
+        long took = System.nanoTime() - start;
+        long atLeast = probe * ((1L << (times - 1)) - 1);
+        assertTrue(took >= atLeast, "refused " + times + " times within "
+            + TimeUnit.NANOSECONDS.toMillis(took) + " ms; backing off, not before "
+            + TimeUnit.NANOSECONDS.toMillis(atLeast) + " ms");
+
+        assertEquals(0, store.reserve("k", LIMIT, 1, 0), "a call while no Sentinel subscribes");
+        assertFalse(store.degraded(), "the master answers: a refusing Sentinel is no outage");
+        assertEquals(1, warnings(logs), Logged.all(logs));
+        String warn = Logged.lines(logs).stream().filter(l -> l.startsWith("WARN")).findFirst()
+            .orElseThrow();
+        assertTrue(warn.contains("cannot follow Sentinel's master switches")
+            && warn.contains("127.0.0.1:" + refusing.port() + ": NOPERM"), warn);
+        assertEquals(0, refusing.subscribers(NAME));
+      }
+      return true;
+    });
+  }
+}
