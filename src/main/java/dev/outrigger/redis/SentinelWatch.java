@@ -30,9 +30,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p>One pub/sub connection, to one Sentinel at a time, subscribed to {@code +switch-master}.
  * Before subscribing it asks that Sentinel which master it names now: one that differs from the
- * last known is a switch missed while no Sentinel was subscribed (a Sentinel restarting, say). A
- * subscription that is lost (its connection closed, a {@code PING} unanswered) moves to the next
- * Sentinel at once, as does one a Sentinel refuses (an ACL, a password). When no Sentinel takes
+ * last known is a switch missed while no Sentinel was subscribed (a Sentinel restarting, say),
+ * and a Sentinel that names none does not know the master (it would never announce its
+ * switches) and is passed for the next. A subscription that is lost (its connection closed, a
+ * {@code PING} unanswered) moves to the next Sentinel at once, as does one a Sentinel refuses
+ * (an ACL, a password). When no Sentinel takes
  * it, one WARN, then a new round after a back-off ({@link #backOffNanos}: the check interval,
  * doubled after each round that fails, at most {@link #MAX_BACK_OFF_NANOS}) until one does
  * (one INFO). Meanwhile the store works as without the watch: it notices a failover when the
@@ -320,12 +322,16 @@ final class SentinelWatch implements AutoCloseable {
         }
       }
     });
-    // Asked before subscribing: a subscribed RESP2 connection takes no other command. Not
-    // answered (a Sentinel whose ACL refuses it): subscribed all the same.
+    // Asked before subscribing: a subscribed RESP2 connection takes no other command. A
+    // Sentinel that does not know the master (no address) would never announce its switches:
+    // not subscribed on, the next one is tried. Not answered (a Sentinel whose ACL refuses
+    // SENTINEL): subscribed all the same.
     c.async().dispatch(CommandType.SENTINEL, new ValueListOutput<>(StringCodec.UTF8),
             new CommandArgs<>(StringCodec.UTF8).add("get-master-addr-by-name").add(masterId))
         .exceptionally(refused -> null)
-        .thenCompose(named -> c.async().subscribe(SWITCH_MASTER).thenApply(ok -> named))
+        .thenCompose(named -> named != null && address(named) == null
+            ? CompletableFuture.completedFuture(named)
+            : c.async().subscribe(SWITCH_MASTER).thenApply(ok -> named))
         .whenComplete((named, failure) -> {
           if (!onWatch(() -> subscribed(sentinel, c, named, failure))) {
             c.closeAsync();
@@ -338,6 +344,12 @@ final class SentinelWatch implements AutoCloseable {
     if (e != null) {
       c.closeAsync();
       failed(sentinel, RedisRateLimitStore.reason(e));
+      return;
+    }
+    Address now = named == null ? null : address(named);
+    if (named != null && now == null) {
+      c.closeAsync(); // not subscribed (see connected)
+      failed(sentinel, "it does not know master '" + masterId + "'");
       return;
     }
     connecting = false;
@@ -354,7 +366,6 @@ final class SentinelWatch implements AutoCloseable {
       log.debug("shared rate limit in Redis at {}: following Sentinel's master switches "
           + "through Sentinel {}", where, address(sentinel));
     }
-    Address now = named != null && named.size() == 2 ? address(named.get(0), named.get(1)) : null;
     if (now != null && master != null && !now.equals(master)) {
       // A switch missed while no Sentinel was subscribed, or a Sentinel that lags: no config
       // epoch comes with the name, so the store checks the master it uses before it moves.
@@ -448,6 +459,12 @@ final class SentinelWatch implements AutoCloseable {
     listener.masterSwitched(now.host(), now.port());
     log.info("shared rate limit in Redis at {}: the master moved from {} to {} ({}): asking "
         + "the new master from now on", where, before == null ? "?" : before, now, how);
+  }
+
+  /** The address in a Sentinel's answer to get-master-addr-by-name; null when it names none. */
+  private static Address address(List<String> named) {
+    return named.size() == 2 && named.get(0) != null && named.get(1) != null
+        ? address(named.get(0), named.get(1)) : null;
   }
 
   private static Address address(String host, String port) {

@@ -14,8 +14,9 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Sentinels that will not serve the store's subscription to {@code +switch-master}, against a
- * real Redis and real Sentinels: one whose ACL refuses {@code SUBSCRIBE}. The store moves on to
- * the next Sentinel, and when every one refuses it backs off rather than asking each every
+ * real Redis and real Sentinels: one whose ACL refuses {@code SUBSCRIBE}, one that does not know
+ * the store's master (it would never announce its switches). The store moves on to the next
+ * Sentinel, and when none serves it, one WARN, and it backs off rather than asking each every
  * probe interval for ever.
  */
 class RedisSentinelRefusalTest {
@@ -31,6 +32,11 @@ class RedisSentinelRefusalTest {
   @RegisterExtension
   @Order(3)
   static final RedisFixture refusing = RedisFixture.sentinelOf(master, "mymaster");
+
+  /** A Sentinel that monitors the same server under another name: it knows no 'mymaster'. */
+  @RegisterExtension
+  @Order(4)
+  static final RedisFixture stranger = RedisFixture.sentinelOf(master, "othermaster");
 
   private static final String NAME = "outrigger-sentinel-refusal-test";
   private static final Duration GENEROUS = Duration.ofSeconds(10);
@@ -57,6 +63,15 @@ class RedisSentinelRefusalTest {
     }
   }
 
+  /**
+   * Waits for the store's subscription on {@link #sentinel} (build() waits for it up to its
+   * connectTimeout, which a JVM's first store can overrun).
+   */
+  private static void awaitSubscribedOnTheFirst() throws Exception {
+    RedisFixture.await("subscribed on the first Sentinel", GENEROUS,
+        () -> sentinel.subscribers(NAME) == 1);
+  }
+
   private static long warnings(LogCapture logs) {
     return Logged.count(logs, "WARN", "");
   }
@@ -68,7 +83,7 @@ class RedisSentinelRefusalTest {
       try (LogCapture logs = new LogCapture();
           RedisRateLimitStore store = RedisRateLimitStore.builder(uri(sentinel, refusing))
               .timeout(Duration.ofSeconds(1)).probeInterval(Duration.ofMillis(50)).build()) {
-        assertEquals(1, sentinel.subscribers(NAME), "subscribed on the first Sentinel");
+        awaitSubscribedOnTheFirst();
         // Lost: the next Sentinel (the refusing one) is tried first, then the first again.
         assertEquals(":1", sentinel.command("CLIENT KILL TYPE pubsub"));
         RedisFixture.await("the refusing Sentinel tried, then the first subscribed on again",
@@ -117,5 +132,66 @@ class RedisSentinelRefusalTest {
       }
       return true;
     });
+  }
+
+  /**
+   * A Sentinel that does not know the master: a subscription there is useless (it never
+   * announces that master's switches), so the store passes it for the next, with no WARN. It
+   * kept it, silently.
+   */
+  @Test
+  void aSentinelThatDoesNotKnowTheMasterIsPassedForTheNext() throws Exception {
+    try (LogCapture logs = new LogCapture();
+        RedisRateLimitStore store = RedisRateLimitStore.builder(uri(sentinel, stranger))
+            .timeout(Duration.ofSeconds(1)).probeInterval(Duration.ofMillis(50)).build()) {
+      awaitSubscribedOnTheFirst();
+      // Lost: the next Sentinel (the stranger) is tried first, then the first again.
+      assertEquals(":1", sentinel.command("CLIENT KILL TYPE pubsub"));
+      RedisFixture.await("subscribed on the Sentinel that knows the master again", GENEROUS,
+          () -> sentinel.subscribers(NAME) == 1);
+      assertEquals(0, stranger.subscribers(NAME), "no subscription on the stranger");
+      assertTrue(Logged.all(logs).contains("cannot subscribe on Sentinel 127.0.0.1:"
+          + stranger.port() + " (it does not know master 'mymaster')"), Logged.all(logs));
+      assertEquals(0, store.reserve("k", LIMIT, 1, 0));
+      assertEquals(0, warnings(logs), Logged.all(logs));
+    }
+  }
+
+  /**
+   * No Sentinel knows the master any more: one WARN saying so, the store keeps trying (backing
+   * off), and subscribes again once a Sentinel knows it (one INFO). Calls are answered by the
+   * master throughout.
+   */
+  @Test
+  void whenNoSentinelKnowsTheMasterOneWarningSaysSoAndTheStoreKeepsTrying() throws Exception {
+    try (LogCapture logs = new LogCapture();
+        RedisRateLimitStore store = RedisRateLimitStore.builder(uri(sentinel, stranger))
+            .timeout(Duration.ofSeconds(1)).probeInterval(Duration.ofMillis(50)).build()) {
+      awaitSubscribedOnTheFirst();
+      assertEquals("+OK", sentinel.command("SENTINEL REMOVE mymaster"));
+      try {
+        assertEquals(":1", sentinel.command("CLIENT KILL TYPE pubsub"));
+        RedisFixture.await("a WARN that no Sentinel knows the master", GENEROUS,
+            () -> Logged.count(logs, "WARN", "cannot follow Sentinel's master switches") == 1);
+        String warn = Logged.lines(logs).stream().filter(l -> l.startsWith("WARN"))
+            .findFirst().orElseThrow();
+        for (RedisFixture s : new RedisFixture[] {sentinel, stranger}) {
+          assertTrue(warn.contains("127.0.0.1:" + s.port() + ": it does not know master "
+              + "'mymaster'"), warn);
+        }
+        assertEquals(0, sentinel.subscribers(NAME) + stranger.subscribers(NAME),
+            "no useless subscription");
+        assertEquals(0, store.reserve("k", LIMIT, 1, 0), "a call while no Sentinel subscribes");
+        assertFalse(store.degraded());
+      } finally {
+        sentinel.command("SENTINEL MONITOR mymaster 127.0.0.1 " + master.port() + " 1");
+        sentinel.command("SENTINEL SET mymaster down-after-milliseconds 2000");
+      }
+      RedisFixture.await("subscribed again once the Sentinel knows the master", GENEROUS,
+          () -> sentinel.subscribers(NAME) == 1);
+      RedisFixture.await("an INFO saying switches are followed again", GENEROUS,
+          () -> Logged.all(logs).contains("following Sentinel's master switches again"));
+      assertEquals(1, warnings(logs), Logged.all(logs));
+    }
   }
 }
