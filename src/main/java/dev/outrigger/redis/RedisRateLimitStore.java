@@ -261,13 +261,18 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
             + ", which Redis at " + where + " does not have (see its 'databases' setting): "
             + "give a lower number");
       }
-      if (unknownMaster(e)) {
+      // A master the Sentinel Lettuce asks does not know: no reconnection would change that
+      // either. Told by that Sentinel's own answer to the watch, which asks the Sentinels in
+      // the lookup's order, rather than by Lettuce's message ("Cannot provide redisAddress
+      // ..."), whose text and wrapping are Lettuce's to change.
+      String unknownTo = watch == null ? null
+          : watch.unknownTo(now + waitNanos - nanos.getAsLong());
+      if (unknownTo != null) {
         close();
-        int via = where.indexOf("via Sentinel ");
         throw new IllegalArgumentException("redisUri names the master '"
-            + uri.getSentinelMasterId() + "', which Sentinel ("
-            + (via < 0 ? where : where.substring(via + "via Sentinel ".length()))
-            + ") does not know: give the name of a master in its 'sentinel monitor' lines");
+            + uri.getSentinelMasterId() + "', which Sentinel " + unknownTo + " does not know "
+            + "(the store asks the first Sentinel of the URI that answers): give the name of a "
+            + "master in its 'sentinel monitor' lines");
       }
       failed(e, nanos.getAsLong());
     } catch (InterruptedException e) {
@@ -276,28 +281,18 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     }
   }
 
-  /**
-   * Whether a Sentinel answered that it knows no master of the URI's name (Lettuce: "Cannot
-   * provide redisAddress using sentinel for masterId ..."), which no reconnection would change.
-   * A Sentinel that is down fails otherwise ("Cannot connect to a Redis Sentinel").
-   */
-  private static boolean unknownMaster(StoreFailure e) {
-    return causedBy(e, false,
-        m -> m.contains("Cannot provide redisAddress using sentinel for masterId"));
-  }
-
   /** Whether Redis refused to select the URI's database (SELECT's "DB index is out of range"). */
   private static boolean databaseOutOfRange(StoreFailure e) {
-    return causedBy(e, true, m -> m.contains("DB index is out of range"));
+    return causedBy(e, m -> m.contains("DB index is out of range"));
   }
 
   /**
-   * Whether {@code e} or one of its causes has a message {@code message} accepts; when
-   * {@code redisError}, only an error Redis answered a command with counts.
+   * Whether {@code e} or one of its causes is an error Redis answered a command with, whose
+   * message {@code message} accepts.
    */
-  private static boolean causedBy(Throwable e, boolean redisError, Predicate<String> message) {
+  private static boolean causedBy(Throwable e, Predicate<String> message) {
     for (Throwable t = e; t != null; t = t.getCause()) {
-      if ((!redisError || t instanceof RedisCommandExecutionException) && t.getMessage() != null
+      if (t instanceof RedisCommandExecutionException && t.getMessage() != null
           && message.test(t.getMessage())) {
         return true;
       }
@@ -548,7 +543,7 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
    */
   private static void dropIfNotWritable(StatefulRedisConnection<String, String> c,
       StoreFailure e) {
-    if (causedBy(e, true, m -> m.startsWith("READONLY") || m.startsWith("MASTERDOWN"))) {
+    if (causedBy(e, m -> m.startsWith("READONLY") || m.startsWith("MASTERDOWN"))) {
       c.closeAsync();
     }
   }
@@ -1046,7 +1041,8 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
      * be reached, the store starts unavailable (one WARN) and keeps asking.
      *
      * @throws IllegalArgumentException if Redis answers that it has no database of the URI's
-     *     number
+     *     number, or, through Sentinel, the first Sentinel of the URI that answers does not
+     *     know the master it names
      */
     public RedisRateLimitStore build() {
       return new RedisRateLimitStore(this);

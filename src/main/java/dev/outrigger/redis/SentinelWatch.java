@@ -34,11 +34,12 @@ import org.slf4j.LoggerFactory;
  * and a Sentinel that names none does not know the master (it would never announce its
  * switches) and is passed for the next. A subscription that is lost (its connection closed, a
  * {@code PING} unanswered) moves to the next Sentinel at once, as does one a Sentinel refuses
- * (an ACL, a password). When no Sentinel takes
- * it, one WARN, then a new round after a back-off ({@link #backOffNanos}: the check interval,
- * doubled after each round that fails, at most {@link #MAX_BACK_OFF_NANOS}) until one does
- * (one INFO). Meanwhile the store works as without the watch: it notices a failover when the
- * old master refuses writes or drops the connection.
+ * (an ACL, a password). When no Sentinel takes it, one WARN, then a new round after a back-off
+ * ({@link #backOffNanos}: the check interval, doubled after each round that fails, at most
+ * {@link #MAX_BACK_OFF_NANOS}) until one does (one INFO). Meanwhile the store works as without
+ * the watch: it notices a failover when the old master refuses writes or drops the connection.
+ * The first Sentinel connected to says whether it knows the master at all ({@link #unknownTo}),
+ * which the store's build asks when its lookup fails.
  *
  * <p>Everything runs on the watch's own thread: Lettuce's callbacks only hand their results to
  * it, so its state needs no lock, and no rate-limit call waits for it. {@link #close()} stops
@@ -86,6 +87,8 @@ final class SentinelWatch implements AutoCloseable {
   private final ScheduledThreadPoolExecutor thread;
   /** Completed when the first round of subscribing ends, subscribed or not. */
   private final CompletableFuture<Void> firstRound = new CompletableFuture<>();
+  /** The first Sentinel connected to, when it answered that it does not know the master. */
+  private volatile String unknownTo;
   private volatile boolean closed;
 
   // Touched on the watch's thread only.
@@ -105,6 +108,8 @@ final class SentinelWatch implements AutoCloseable {
   /** Whether a failure of the watch itself (a bug) has been warned of: once for its life. */
   private boolean warnedFailure;
   private Address master;
+  /** Whether a Sentinel has been connected to (and asked which master it names). */
+  private boolean askedOne;
   /** Master switches acted on: a check begun before one is stale when it ends. */
   private long switches;
   /** Subscriptions taken: a check begun before a later one is stale when it ends. */
@@ -182,6 +187,18 @@ final class SentinelWatch implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
+  }
+
+  /**
+   * Waits at most {@code waitNanos} until the first round of subscribing has ended, then tells
+   * whether the first Sentinel it connected to answered that it does not know the master: its
+   * {@code host:port}, or null. Lettuce's lookup asks the first Sentinel of the URI that takes
+   * a connection, as the watch's first round does: a master that one does not know fails the
+   * lookup for good, whatever the next ones know.
+   */
+  String unknownTo(long waitNanos) {
+    awaitFirstRound(waitNanos);
+    return unknownTo;
   }
 
   /**
@@ -341,6 +358,12 @@ final class SentinelWatch implements AutoCloseable {
 
   private void subscribed(RedisURI sentinel, StatefulRedisPubSubConnection<String, String> c,
       List<String> named, Throwable e) {
+    if (!askedOne) {
+      askedOne = true;
+      if (e == null && named != null && address(named) == null) {
+        unknownTo = address(sentinel);
+      }
+    }
     if (e != null) {
       c.closeAsync();
       failed(sentinel, RedisRateLimitStore.reason(e));
@@ -419,14 +442,18 @@ final class SentinelWatch implements AutoCloseable {
       tryNext();
       return;
     }
-    firstRound.complete(null);
+    boolean firstRoundEnds = firstRound.complete(null);
     // A Sentinel that refuses (an ACL, a password) refuses the next round too: each round
     // waits twice as long as the last, up to a cap.
     failedRounds++;
     long wait = backOffNanos(failedRounds, checkNanos);
     nextRound = nanos.getAsLong() + wait;
     String all = String.join("; ", roundFailures);
-    if (!warnedUnsubscribed) {
+    if (firstRoundEnds && unknownTo != null) {
+      // The store's build fails, saying so (see unknownTo): a WARN would say it twice.
+      log.debug("shared rate limit in Redis at {}: cannot follow Sentinel's master switches "
+          + "({})", where, all);
+    } else if (!warnedUnsubscribed) {
       warnedUnsubscribed = true;
       log.warn("shared rate limit in Redis at {}: cannot follow Sentinel's master switches "
           + "({}); until a Sentinel takes the subscription, a failover is noticed only when "

@@ -2,6 +2,7 @@ package dev.outrigger.redis;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.outrigger.LogCapture;
@@ -193,5 +194,26 @@ class RedisSentinelRefusalTest {
           () -> Logged.all(logs).contains("following Sentinel's master switches again"));
       assertEquals(1, warnings(logs), Logged.all(logs));
     }
+  }
+
+  /**
+   * The first Sentinel of the URI does not know the master: Lettuce's lookup asks only the first
+   * Sentinel that answers, so no reconnection would find it, and build() fails naming that
+   * Sentinel (told by its own answer, not by Lettuce's message; the message named every
+   * Sentinel of the URI). The watch, which heard it first, adds no WARN; nothing is left open.
+   */
+  @Test
+  void aMasterTheFirstSentinelDoesNotKnowFailsTheBuildNamingThatSentinel() throws Exception {
+    try (LogCapture logs = new LogCapture()) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> RedisRateLimitStore.builder(uri(stranger, sentinel)).build());
+      assertTrue(e.getMessage().contains("master 'mymaster', which Sentinel 127.0.0.1:"
+          + stranger.port() + " does not know"), e.getMessage());
+      assertFalse(e.getMessage().contains(Integer.toString(sentinel.port())), e.getMessage());
+      assertEquals(0, warnings(logs), Logged.all(logs));
+    }
+    RedisFixture.await("no connection of the failed build left", GENEROUS,
+        () -> master.clientsNamed(NAME) + sentinel.clientsNamed(NAME)
+            + stranger.clientsNamed(NAME) == 0);
   }
 }
