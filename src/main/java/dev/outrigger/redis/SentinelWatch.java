@@ -2,6 +2,7 @@ package dev.outrigger.redis;
 
 import io.lettuce.core.RedisChannelHandler;
 import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisCommandExecutionException;
 import io.lettuce.core.RedisConnectionStateListener;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.codec.StringCodec;
@@ -13,6 +14,7 @@ import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.RejectedExecutionException;
@@ -275,12 +277,17 @@ final class SentinelWatch implements AutoCloseable {
     tryNext();
   }
 
-  /** A Sentinel that stops answering (its host gone, the network cut) closes no connection. */
+  /**
+   * A Sentinel that stops answering (its host gone, the network cut) closes no connection. One
+   * that answers with an error (an ACL refusing PING) is there, and so is the subscription.
+   */
   private void ping(StatefulRedisPubSubConnection<String, String> c) {
     pinging = true;
     c.async().ping().whenComplete((pong, e) -> onWatch(() -> {
       pinging = false;
-      if (e != null && c == current) {
+      Throwable cause = e instanceof CompletionException && e.getCause() != null
+          ? e.getCause() : e;
+      if (e != null && c == current && !(cause instanceof RedisCommandExecutionException)) {
         lost(c, "no answer to PING: " + RedisRateLimitStore.reason(e));
       }
     }));

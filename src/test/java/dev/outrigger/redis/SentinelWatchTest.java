@@ -7,6 +7,7 @@ import dev.outrigger.LogCapture;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Order;
@@ -102,6 +103,53 @@ class SentinelWatchTest {
       assertEquals(1, Logged.count(logs, "WARN", "following Sentinel's master switches failed"),
           Logged.all(logs));
     } finally {
+      client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+    }
+  }
+
+  /** The id of the watch's connection subscribed on the Sentinel, or null. */
+  private static String subscriberId() throws Exception {
+    return sentinel.command("CLIENT LIST").lines()
+        .filter(l -> l.contains(" name=" + NAME + " ") && !l.contains(" sub=0 "))
+        .map(l -> l.substring(0, l.indexOf(' '))).findFirst().orElse(null);
+  }
+
+  /**
+   * A Sentinel whose ACL refuses PING answers it all the same: the subscription is alive and
+   * is kept. The refusal counted as no answer, so the watch dropped the subscription and took a
+   * new one every check interval, a new connection each time.
+   */
+  @Test
+  void aSentinelThatRefusesPingKeepsTheSubscription() throws Exception {
+    RedisURI uri = RedisUris.parse("redis-sentinel://127.0.0.1:" + sentinel.port()
+        + "?clientName=" + NAME + "#mymaster");
+    SentinelWatch.Listener none = new SentinelWatch.Listener() {
+      @Override
+      public void masterSwitched(String host, int port) {
+      }
+
+      @Override
+      public CompletionStage<String> whyNotMaster() {
+        return CompletableFuture.completedFuture(null);
+      }
+    };
+    assertEquals("+OK", sentinel.command("ACL SETUSER default -ping"));
+    assertEquals("+OK", sentinel.command("ACL LOG RESET"));
+    RedisClient client = RedisClient.create();
+    try (LogCapture logs = new LogCapture();
+        SentinelWatch watch = new SentinelWatch(client, uri, "the test's master", CHECK_NANOS,
+            System::nanoTime, none)) {
+      watch.start();
+      RedisFixture.await("the watch's subscription", GENEROUS, () -> subscriberId() != null);
+      String id = subscriberId();
+      // The only Sentinel: every PING it refuses is the watch's.
+      RedisFixture.await("three PINGs refused", GENEROUS, () -> sentinel.refusals("ping") >= 3);
+      assertEquals(id, subscriberId(), "the same subscription after PINGs refused; logs:\n"
+          + Logged.all(logs));
+      assertEquals(0, Logged.count(logs, "WARN", ""), Logged.all(logs));
+    } finally {
+      sentinel.command("ACL SETUSER default +ping");
+      sentinel.command("ACL LOG RESET");
       client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
     }
   }
