@@ -534,8 +534,14 @@ public final class RealRateLimiter {
    */
   private void usedOverflow(String key) {
     long epoch = overflowEpoch.get();
+    Long recorded = inOverflow.get(key);
+    if (recorded != null && recorded >= epoch) {
+      // Recorded since this epoch began: a merge would change nothing, and it locks the map's
+      // bin (a monitor) on every call of every key in the shared bucket.
+      return;
+    }
     int max = Math.max(MAX_OVERFLOW_KEYS, defaults.limit.maxKeys());
-    if (inOverflow.size() < max || inOverflow.containsKey(key)) {
+    if (recorded != null || inOverflow.size() < max) {
       inOverflow.merge(key, epoch, Long::max);
     } else if (overflowUntracked.get() < epoch) {
       overflowUntracked.accumulateAndGet(epoch, Long::max);
