@@ -691,17 +691,25 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
   /**
    * What went wrong, for a log line: the first message down the cause chain (Lettuce wraps a
    * Sentinel's "no such master" in an exception of its own with none), else the class's name.
-   * A future's wrapper is skipped: its message is its cause's class and message.
+   * A future's wrapper is skipped: its message is its cause's class and message, and the class
+   * named is that of the first exception that is not a wrapper.
    */
   static String reason(Throwable failure) {
+    Throwable named = null;
     for (Throwable t = failure; t != null; t = t.getCause()) {
       boolean wrapper = (t instanceof CompletionException || t instanceof ExecutionException)
           && t.getCause() != null;
-      if (!wrapper && t.getMessage() != null && !t.getMessage().isBlank()) {
+      if (wrapper) {
+        continue;
+      }
+      if (t.getMessage() != null && !t.getMessage().isBlank()) {
         return t.getMessage();
       }
+      if (named == null) {
+        named = t;
+      }
     }
-    return failure.getClass().getSimpleName();
+    return (named == null ? failure : named).getClass().getSimpleName();
   }
 
   private <T> T timedOut(Future<T> f, boolean cancel) throws StoreFailure {
