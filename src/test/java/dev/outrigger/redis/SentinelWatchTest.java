@@ -154,6 +154,53 @@ class SentinelWatchTest {
     }
   }
 
+  /**
+   * A master switch is acted on before it is logged: whoever reads the line finds the store
+   * asking the new master (RedisSentinelCrashFailoverTest read the line, then asked the store
+   * before it had moved). The switch here is a master named by the Sentinel on subscribing
+   * again, which the listener says is needed (the master in use is not one any more).
+   */
+  @Test
+  void aMasterSwitchIsActedOnBeforeItIsLogged() throws Exception {
+    RedisURI uri = RedisUris.parse("redis-sentinel://127.0.0.1:" + sentinel.port()
+        + "?clientName=" + NAME + "#mymaster");
+    RedisClient client = RedisClient.create();
+    CompletableFuture<String> loggedWhenActing = new CompletableFuture<>();
+    try (LogCapture logs = new LogCapture()) {
+      SentinelWatch.Listener listener = new SentinelWatch.Listener() {
+        @Override
+        public void masterSwitched(String host, int port) {
+          loggedWhenActing.complete(Logged.lines(logs).stream()
+              .filter(l -> l.contains("the master moved")).findFirst().orElse(""));
+        }
+
+        @Override
+        public CompletionStage<String> whyNotMaster() {
+          return CompletableFuture.completedFuture("is a replica now (the test says so)");
+        }
+      };
+      try (SentinelWatch watch = new SentinelWatch(client, uri, "the test's master", CHECK_NANOS,
+          System::nanoTime, listener)) {
+        watch.start();
+        awaitSubscribedAndPinged();
+        assertEquals("+OK", sentinel.command("SENTINEL REMOVE mymaster"));
+        assertEquals("+OK", sentinel.command("SENTINEL MONITOR mymaster 127.0.0.1 "
+            + other.port() + " 1"));
+        assertEquals(":1", sentinel.command("CLIENT KILL TYPE pubsub"));
+        assertEquals("", loggedWhenActing.get(GENEROUS.toSeconds(), TimeUnit.SECONDS),
+            "logged before the store was told");
+        RedisFixture.await("the switch logged", GENEROUS,
+            () -> Logged.all(logs).contains("the master moved from 127.0.0.1:" + master.port()
+                + " to 127.0.0.1:" + other.port()));
+      }
+    } finally {
+      sentinel.command("SENTINEL REMOVE mymaster");
+      sentinel.command("SENTINEL MONITOR mymaster 127.0.0.1 " + master.port() + " 1");
+      sentinel.command("SENTINEL SET mymaster down-after-milliseconds 2000");
+      client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+    }
+  }
+
   /** After each round in which no Sentinel subscribes: twice as long, up to 30 s. */
   @Test
   void theBackOffDoublesFromTheCheckIntervalUpTo30Seconds() {
