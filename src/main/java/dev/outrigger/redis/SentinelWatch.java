@@ -246,7 +246,7 @@ final class SentinelWatch implements AutoCloseable {
   private void guarded(Runnable task) {
     try {
       task.run();
-    } catch (RuntimeException e) {
+    } catch (Throwable e) { // an Error too: one escaping would end the periodic check for good
       if (!warnedFailure) {
         warnedFailure = true;
         log.warn("shared rate limit in Redis at {}: following Sentinel's master switches "
@@ -455,6 +455,12 @@ final class SentinelWatch implements AutoCloseable {
     failedRounds++;
     long wait = backOffNanos(failedRounds, checkNanos);
     nextRound = nanos.getAsLong() + wait;
+    // The periodic check would start the round up to one check interval late: check when due.
+    try {
+      thread.schedule(() -> guarded(this::check), wait, TimeUnit.NANOSECONDS);
+    } catch (RejectedExecutionException closedMeanwhile) {
+      // No round after close().
+    }
     String all = String.join("; ", roundFailures);
     if (firstRoundEnds && unknownTo != null) {
       // The store's build fails, saying so (see unknownTo): a WARN would say it twice.
@@ -480,7 +486,12 @@ final class SentinelWatch implements AutoCloseable {
       return;
     }
     Address now = address(words[3], words[4]);
-    if (now != null && !now.equals(master)) {
+    // Every announcement is acted on, even one naming the master the watch last knew: that can
+    // be stale (the store reconnected through Sentinel's lookup after a failover announced
+    // while no Sentinel was subscribed, and a ROLE check that finds the master in use still a
+    // master says nothing of its address), and ignoring a failback to it would leave the store
+    // on the old master. An announcement the store already followed costs one reconnect.
+    if (now != null) {
       switched(now, "announced by Sentinel " + address(currentSentinel));
     }
   }

@@ -354,6 +354,18 @@ public final class RedisFixture implements BeforeAllCallback, AfterAllCallback {
     return n;
   }
 
+  /**
+   * Waits until a connection named {@code name} is subscribed on this Sentinel and has sent a
+   * {@code PING} on it: a Sentinel watch's subscription, whose answer on subscribing the watch
+   * has handled by then (it pings only afterwards).
+   */
+  public void awaitSubscribedAndPinged(String name, Duration within) throws Exception {
+    await("the subscription of '" + name + "' on Sentinel " + port() + ", checked with a PING",
+        within, () -> command("CLIENT LIST").lines().anyMatch(l ->
+            l.contains(" name=" + name + " ") && !l.contains(" sub=0 ")
+                && l.contains(" cmd=ping ")));
+  }
+
   /** What {@link #await} waits for; it may throw, which fails the wait at once. */
   @FunctionalInterface
   public interface Condition {

@@ -42,15 +42,6 @@ class RedisSentinelNamingRaceTest {
   private static final String NAME = "outrigger-naming-race-test";
   private static final Duration GENEROUS = Duration.ofSeconds(10);
 
-  /** Waits until the Sentinel holds the store's subscription and the watch pinged it. */
-  private static void awaitSubscribedAndPinged() throws Exception {
-    RedisFixture.await("the store's subscription on the Sentinel, checked with a PING (so the "
-        + "watch has handled its answer on subscribing)", GENEROUS,
-        () -> sentinel.command("CLIENT LIST").lines().anyMatch(l ->
-            l.contains(" name=" + NAME + " ") && !l.contains(" sub=0 ")
-                && l.contains(" cmd=ping ")));
-  }
-
   @Test
   void aSwitchAnnouncedDuringTheCheckOfANamedMasterWins() throws Exception {
     String uri = "redis-sentinel://127.0.0.1:" + sentinel.port() + "?clientName=" + NAME
@@ -60,7 +51,7 @@ class RedisSentinelNamingRaceTest {
         RedisRateLimitStore store = RedisRateLimitStore.builder(uri)
             .timeout(Duration.ofSeconds(1)).connectTimeout(Duration.ofSeconds(5))
             .probeInterval(Duration.ofMillis(50)).build()) {
-      awaitSubscribedAndPinged();
+      sentinel.awaitSubscribedAndPinged(NAME, GENEROUS);
       assertEquals(0, store.reserve("before", LIMIT, 1, 0));
       assertEquals(":1", inUse.command("EXISTS " + store.redisKey("before")));
 
@@ -73,7 +64,7 @@ class RedisSentinelNamingRaceTest {
       assertEquals("+OK", sentinel.command("SENTINEL MONITOR mymaster 127.0.0.1 "
           + named.port() + " 1"));
       assertEquals(":1", sentinel.command("CLIENT KILL TYPE pubsub"));
-      awaitSubscribedAndPinged();
+      sentinel.awaitSubscribedAndPinged(NAME, GENEROUS);
 
       // Meanwhile Sentinel fails the named master over: +switch-master to the promoted replica.
       RedisFixture.await("Sentinel accepts SENTINEL FAILOVER", GENEROUS,

@@ -38,15 +38,6 @@ class RedisSentinelStaleTest {
   private static final String NAME = "outrigger-stale-sentinel-test";
   private static final Duration GENEROUS = Duration.ofSeconds(10);
 
-  /** Waits until {@code sentinel} holds the store's subscription and the watch pinged it. */
-  private static void awaitSubscribedAndPinged(RedisFixture sentinel) throws Exception {
-    RedisFixture.await("the store's subscription on Sentinel " + sentinel.port()
-        + ", checked with a PING (so the watch has handled its answer on subscribing)",
-        GENEROUS, () -> sentinel.command("CLIENT LIST").lines().anyMatch(l ->
-            l.contains(" name=" + NAME + " ") && !l.contains(" sub=0 ")
-                && l.contains(" cmd=ping ")));
-  }
-
   @Test
   void aLaggingSentinelDoesNotMoveTheStoreBackToTheOldMaster() throws Exception {
     String uri = "redis-sentinel://127.0.0.1:" + first.port() + ",127.0.0.1:" + lagging.port()
@@ -55,7 +46,7 @@ class RedisSentinelStaleTest {
         RedisRateLimitStore store = RedisRateLimitStore.builder(uri)
             .timeout(Duration.ofSeconds(1)).connectTimeout(Duration.ofSeconds(5))
             .probeInterval(Duration.ofMillis(50)).build()) {
-      awaitSubscribedAndPinged(first);
+      first.awaitSubscribedAndPinged(NAME, GENEROUS);
       assertEquals(0, store.reserve("before", LIMIT, 1, 0));
       assertEquals(":1", oldMaster.command("EXISTS " + store.redisKey("before")));
 
@@ -72,9 +63,9 @@ class RedisSentinelStaleTest {
       // Subscription: first -> lagging (names the master the store uses) -> first (names the
       // new one: the store follows).
       assertEquals(":1", first.command("CLIENT KILL TYPE pubsub"));
-      awaitSubscribedAndPinged(lagging);
+      lagging.awaitSubscribedAndPinged(NAME, GENEROUS);
       assertEquals(":1", lagging.command("CLIENT KILL TYPE pubsub"));
-      awaitSubscribedAndPinged(first);
+      first.awaitSubscribedAndPinged(NAME, GENEROUS);
       RedisFixture.await("the store left the old master", GENEROUS,
           () -> oldMaster.clientsNamed(NAME) == 0);
       assertEquals(0, store.reserve("followed", LIMIT, 1, 0));
@@ -84,7 +75,7 @@ class RedisSentinelStaleTest {
       // of the failover), and the subscription lands on that Sentinel again.
       assertEquals("+OK", oldMaster.command("REPLICAOF NO ONE"));
       assertEquals(":1", first.command("CLIENT KILL TYPE pubsub"));
-      awaitSubscribedAndPinged(lagging);
+      lagging.awaitSubscribedAndPinged(NAME, GENEROUS);
       RedisFixture.await("the store checked the master it uses and stayed", GENEROUS,
           () -> logs.all().contains("still acts as the master: staying"));
 
@@ -99,7 +90,7 @@ class RedisSentinelStaleTest {
       // Sentinel, which names the master in use, there is nothing to check (a later
       // +switch-master to the old node must still count as a switch).
       assertEquals(":1", lagging.command("CLIENT KILL TYPE pubsub"));
-      awaitSubscribedAndPinged(first);
+      first.awaitSubscribedAndPinged(NAME, GENEROUS);
       // After the subscription's own round trip a ROLE check, sent on the store's connection
       // as the watch subscribed, would have been answered before this permit.
       assertEquals(0, store.reserve("settled", LIMIT, 1, 0));

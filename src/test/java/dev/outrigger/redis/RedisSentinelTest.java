@@ -169,7 +169,8 @@ class RedisSentinelTest {
 
   /**
    * The only Sentinel restarts: one WARN says switches cannot be followed (however often the
-   * store tries meanwhile: every 50 ms here), one INFO that they are again once it is back, and
+   * store tries meanwhile: from 50 ms apart here, backing off), one INFO that they are again
+   * once it is back, and
    * the store subscribes again. Rate-limit calls never wait for any of it.
    */
   @Test

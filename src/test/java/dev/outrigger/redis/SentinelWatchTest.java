@@ -48,14 +48,6 @@ class SentinelWatchTest {
     }
   };
 
-  /** Waits until the watch's subscription is on the Sentinel and has been checked by a PING. */
-  private static void awaitSubscribedAndPinged() throws Exception {
-    RedisFixture.await("the watch's subscription on the Sentinel, checked with a PING",
-        GENEROUS, () -> sentinel.command("CLIENT LIST").lines().anyMatch(l ->
-            l.contains(" name=" + NAME + " ") && !l.contains(" sub=0 ")
-                && l.contains(" cmd=ping ")));
-  }
-
   /**
    * One flag served the WARN of a failure of the watch itself and the WARN that no Sentinel
    * takes the subscription: after the first, a Sentinel lost for good went unwarned, and the
@@ -72,7 +64,7 @@ class SentinelWatchTest {
             System::nanoTime, FAILING)) {
       watch.start();
       watch.awaitFirstRound(GENEROUS.toNanos());
-      awaitSubscribedAndPinged();
+      sentinel.awaitSubscribedAndPinged(NAME, GENEROUS);
 
       // The Sentinel names another master from now on; subscribing again, the watch hears it
       // and asks the listener, which fails.
@@ -85,7 +77,7 @@ class SentinelWatchTest {
       // Subscribed again (the listener fails again): that is no end of an episode without a
       // subscription, which was never warned of.
       assertEquals(":1", sentinel.command("CLIENT KILL TYPE pubsub"));
-      awaitSubscribedAndPinged();
+      sentinel.awaitSubscribedAndPinged(NAME, GENEROUS);
       assertEquals(0, Logged.count(logs, "INFO", "following Sentinel's master switches again"),
           Logged.all(logs));
 
@@ -182,7 +174,7 @@ class SentinelWatchTest {
       try (SentinelWatch watch = new SentinelWatch(client, uri, "the test's master", CHECK_NANOS,
           System::nanoTime, listener)) {
         watch.start();
-        awaitSubscribedAndPinged();
+        sentinel.awaitSubscribedAndPinged(NAME, GENEROUS);
         assertEquals("+OK", sentinel.command("SENTINEL REMOVE mymaster"));
         assertEquals("+OK", sentinel.command("SENTINEL MONITOR mymaster 127.0.0.1 "
             + other.port() + " 1"));
