@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.time.Duration;
 import java.util.Set;
-import java.util.stream.Collectors;
 import mockwebserver3.MockResponse;
 import mockwebserver3.MockWebServer;
 import mockwebserver3.junit5.StartStop;
@@ -17,14 +17,9 @@ class ClientLifecycleTest {
   @StartStop
   private final MockWebServer server = new MockWebServer();
 
-  private static Set<Thread> liveThreads() {
-    return Thread.getAllStackTraces().keySet().stream().filter(Thread::isAlive)
-        .collect(Collectors.toSet());
-  }
-
   @Test
   void closeReleasesThePoolAndLeavesNoThreadOfItsOwn() throws Exception {
-    Set<Thread> before = liveThreads();
+    Set<Thread> before = LeftThreads.live();
     ApiClient client = ApiClient.builder().baseUrl(server.url("/").toString()).build();
     for (int i = 0; i < 5; i++) {
       server.enqueue(new MockResponse.Builder().body("x").build());
@@ -35,17 +30,9 @@ class ClientLifecycleTest {
 
     assertEquals(0, client.okHttpClient().connectionPool().connectionCount());
     assertTrue(client.okHttpClient().dispatcher().executorService().isShutdown());
-    Set<Thread> started = liveThreads();
-    started.removeAll(before);
-    // OkHttp's shared TaskRunner threads and Okio's timeout watchdog belong to OkHttp/Okio (one
-    // per JVM, shared by every OkHttp user), not to the client, and idle out on their own. A
-    // TaskRunner thread takes the name of the queue whose task it runs ("OkHttp ConnectionPool
-    // connection closer"); every OkHttp queue's name starts with "OkHttp ". The client's own
-    // dispatcher threads ("OkHttp Dispatcher") stay counted.
-    started.removeIf(t -> (t.getName().startsWith("OkHttp ")
-            && !t.getName().startsWith("OkHttp Dispatcher"))
-        || t.getName().equals("Okio Watchdog")
-        || t.getName().startsWith("MockWebServer"));
+    // MockWebServer's threads are the test's.
+    Set<Thread> started = LeftThreads.since(before,
+        t -> t.getName().startsWith("MockWebServer"), Duration.ofSeconds(5));
     assertTrue(started.isEmpty(), "threads left behind: " + started);
   }
 

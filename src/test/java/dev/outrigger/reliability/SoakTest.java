@@ -9,6 +9,7 @@ import dev.outrigger.ApiException;
 import dev.outrigger.CallContext;
 import dev.outrigger.CallListener;
 import dev.outrigger.CircuitBreaker;
+import dev.outrigger.LeftThreads;
 import dev.outrigger.RateLimit;
 import dev.outrigger.Retry;
 import java.lang.management.ManagementFactory;
@@ -24,7 +25,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.LockSupport;
-import java.util.stream.Collectors;
 import okhttp3.ConnectionPool;
 import org.junit.jupiter.api.Test;
 
@@ -83,11 +83,6 @@ class SoakTest {
     return new FaultServer.Reply(200, "{\"ok\":true}");
   }
 
-  private static Set<Thread> liveThreads() {
-    return Thread.getAllStackTraces().keySet().stream().filter(Thread::isAlive)
-        .collect(Collectors.toSet());
-  }
-
   private static boolean isJdkVirtualThreadMachinery(Thread t) {
     ThreadGroup g = t.getThreadGroup();
     String group = g == null ? "" : g.getName();
@@ -103,7 +98,7 @@ class SoakTest {
 
   @Test
   void manyCallsWithMixedFaultsKeepEveryInvariant() throws Exception {
-    Set<Thread> threadsBefore = liveThreads();
+    Set<Thread> threadsBefore = LeftThreads.live();
     long heapBefore = usedHeap();
     LongAdder attempts = new LongAdder();
     LongAdder unwritten = new LongAdder();
@@ -260,21 +255,10 @@ class SoakTest {
     assertTrue(faults.sum() > 0);
 
     assertEquals(0, pool.connectionCount(), "close() released every connection");
-    Set<Thread> left = liveThreads();
-    left.removeAll(threadsBefore);
-    // Not ours: OkHttp's and Okio's shared threads idle out on their own, and the JDK's virtual
-    // thread scheduler (carriers, pollers) lives as long as the JVM. A TaskRunner thread takes
-    // the name of the queue whose task it runs ("OkHttp ConnectionPool connection closer"), and
-    // every OkHttp queue's name starts with "OkHttp "; a client's own dispatcher threads are
-    // "OkHttp Dispatcher", and stay counted.
-    left.removeIf(t -> (t.getName().startsWith("OkHttp ")
-            && !t.getName().startsWith("OkHttp Dispatcher"))
-        || t.getName().equals("Okio Watchdog") || isJdkVirtualThreadMachinery(t));
-    long settleThreads = System.nanoTime() + 5_000_000_000L;
-    while (!left.isEmpty() && System.nanoTime() < settleThreads) {
-      LockSupport.parkNanos(20_000_000L);
-      left.removeIf(t -> !t.isAlive());
-    }
+    // Not ours either: the JDK's virtual thread scheduler (carriers, pollers) lives as long as
+    // the JVM.
+    Set<Thread> left = LeftThreads.since(threadsBefore,
+        SoakTest::isJdkVirtualThreadMachinery, Duration.ofSeconds(5));
     assertTrue(left.isEmpty(), "threads left behind: " + left);
     long heapAfter = usedHeap();
     assertTrue(heapAfter - heapBefore < 128L * 1024 * 1024,
