@@ -13,6 +13,7 @@ import dev.outrigger.CallListener;
 import dev.outrigger.CircuitBreaker;
 import dev.outrigger.CircuitOpenException;
 import dev.outrigger.DeadlineExceededException;
+import dev.outrigger.HoldingServer;
 import dev.outrigger.Retry;
 import dev.outrigger.TransportException;
 import java.time.Duration;

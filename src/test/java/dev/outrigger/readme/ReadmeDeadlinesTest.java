@@ -14,6 +14,7 @@ import com.fasterxml.jackson.databind.module.SimpleModule;
 import dev.outrigger.ApiClient;
 import dev.outrigger.Deadline;
 import dev.outrigger.DeadlineExceededException;
+import dev.outrigger.HoldingServer;
 import dev.outrigger.LogCapture;
 import dev.outrigger.Retry;
 import dev.outrigger.readme.ReadmeServer.Reply;

@@ -11,6 +11,7 @@ import dev.outrigger.CallContext;
 import dev.outrigger.CallListener;
 import dev.outrigger.DeadlineExceededException;
 import dev.outrigger.DeserializationException;
+import dev.outrigger.HoldingServer;
 import dev.outrigger.HttpStatusException;
 import dev.outrigger.Result;
 import dev.outrigger.FanOut;

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.outrigger.FanOut;
+import dev.outrigger.HoldingServer;
 import dev.outrigger.Result;
 import dev.outrigger.WaitGroup;
 import java.io.PrintWriter;

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 
 import dev.outrigger.ApiClient;
 import dev.outrigger.DeadlineExceededException;
+import dev.outrigger.HoldingServer;
 import dev.outrigger.Retry;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;

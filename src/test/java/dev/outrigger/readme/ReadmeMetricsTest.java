@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.outrigger.ApiClient;
 import dev.outrigger.CircuitBreaker;
 import dev.outrigger.CircuitOpenException;
+import dev.outrigger.HoldingServer;
 import dev.outrigger.HttpStatusException;
 import dev.outrigger.RateLimit;
 import dev.outrigger.RateLimitedException;

@@ -9,6 +9,7 @@ import dev.outrigger.CallContext;
 import dev.outrigger.CallListener;
 import dev.outrigger.CircuitBreaker;
 import dev.outrigger.CircuitOpenException;
+import dev.outrigger.HoldingServer;
 import dev.outrigger.RateLimit;
 import dev.outrigger.RateLimitedException;
 import dev.outrigger.Retry;

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.outrigger.ApiClient;
 import dev.outrigger.CallContext;
 import dev.outrigger.CallListener;
+import dev.outrigger.HoldingServer;
 import dev.outrigger.RateLimit;
 import dev.outrigger.RateLimitedException;
 import dev.outrigger.Retry;

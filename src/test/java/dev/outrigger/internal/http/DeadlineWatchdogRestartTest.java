@@ -1,31 +1,21 @@
 package dev.outrigger.internal.http;
 
+import static dev.outrigger.HoldingServer.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.sun.net.httpserver.HttpServer;
 import dev.outrigger.ApiClient;
 import dev.outrigger.DeadlineExceededException;
+import dev.outrigger.HoldingServer;
 import dev.outrigger.Retry;
-import java.io.IOException;
-import java.io.OutputStream;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.locks.LockSupport;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -38,51 +28,28 @@ import org.junit.jupiter.api.Test;
  * old one with the last attempt it watches, the new one when its last client closes.
  */
 class DeadlineWatchdogRestartTest {
-  private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
-  private final CountDownLatch released = new CountDownLatch(1);
-  private final AtomicInteger inFlight = new AtomicInteger();
   private final List<ApiClient> clients = new ArrayList<>();
-  private HttpServer server;
+  private HoldingServer server;
 
   @BeforeEach
-  void start() throws IOException {
+  void start() throws Exception {
     // A client another test left open would keep the watchdog from stopping, and a thread of
     // another test's may still be draining an attempt: this test counts the threads.
     await("no client open and no watchdog thread left by another test",
         () -> !DeadlineWatchdog.running() && watchdogs().isEmpty());
-    server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 64);
-    server.setExecutor(executor);
-    // Holds every request until the test releases them.
-    server.createContext("/", exchange -> {
-      try (exchange) {
-        inFlight.incrementAndGet();
-        try {
-          released.await(60, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-        inFlight.decrementAndGet();
-        byte[] body = "ok".getBytes(StandardCharsets.UTF_8);
-        exchange.sendResponseHeaders(200, body.length);
-        try (OutputStream out = exchange.getResponseBody()) {
-          out.write(body);
-        }
-      }
-    });
-    server.start();
+    server = new HoldingServer(); // holds every request until the test releases them
   }
 
   @AfterEach
   void stop() {
-    released.countDown();
+    server.release();
     clients.forEach(ApiClient::close);
-    server.stop(0);
-    executor.shutdownNow();
+    server.close();
   }
 
   private ApiClient client(Duration deadline) {
     ApiClient c = ApiClient.builder()
-        .baseUrl("http://127.0.0.1:" + server.getAddress().getPort())
+        .baseUrl(server.url())
         .deadline(deadline)
         .retry(Retry.none())
         .build();
@@ -111,7 +78,7 @@ class DeadlineWatchdogRestartTest {
     ApiClient first = client(longDeadline);
     long firstStart = System.nanoTime();
     CompletableFuture<Throwable> held = call(first, "/held");
-    await("the first client's attempt in flight", () -> inFlight.get() == 1);
+    await("the first client's attempt in flight", () -> server.inFlight() == 1);
 
     first.close(); // the last client: its watchdog thread stays to watch the attempt in flight
     assertFalse(DeadlineWatchdog.running());
@@ -154,7 +121,7 @@ class DeadlineWatchdogRestartTest {
       ApiClient c = client(Duration.ofSeconds(60));
       calls.add(call(c, "/held/" + i));
       int n = i;
-      await("attempt " + i + " in flight", () -> inFlight.get() == n);
+      await("attempt " + i + " in flight", () -> server.inFlight() == n);
       c.close();
       client(Duration.ofSeconds(60)).close(); // none in flight: its thread ends with close()
       await("one thread for each client closed with an attempt in flight, " + i,
@@ -162,7 +129,7 @@ class DeadlineWatchdogRestartTest {
     }
     assertFalse(DeadlineWatchdog.running());
 
-    released.countDown();
+    server.release();
     for (CompletableFuture<Throwable> c : calls) {
       assertEquals(null, c.get(30, TimeUnit.SECONDS), "an attempt a closed client had sent");
     }
@@ -172,13 +139,5 @@ class DeadlineWatchdogRestartTest {
   private static List<Thread> watchdogs() {
     return Thread.getAllStackTraces().keySet().stream()
         .filter(t -> t.getName().equals("outrigger-deadlines") && t.isAlive()).toList();
-  }
-
-  private static void await(String what, BooleanSupplier condition) {
-    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (!condition.getAsBoolean()) {
-      assertTrue(System.nanoTime() - end < 0, "not within 30 s: " + what);
-      LockSupport.parkNanos(1_000_000L);
-    }
   }
 }

@@ -1,4 +1,4 @@
-package dev.outrigger.readme;
+package dev.outrigger;
 
 import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
@@ -16,7 +16,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * The JDK's HTTP server on a loopback port, one virtual thread per exchange, that holds every
  * request until {@link #release()} and counts how many it holds at once.
  */
-final class HoldingServer implements AutoCloseable {
+public final class HoldingServer implements AutoCloseable {
   private final HttpServer server;
   private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
   private final CountDownLatch released = new CountDownLatch(1);
@@ -24,7 +24,7 @@ final class HoldingServer implements AutoCloseable {
   private final AtomicInteger maxInFlight = new AtomicInteger();
   private final AtomicInteger requests = new AtomicInteger();
 
-  HoldingServer() throws IOException {
+  public HoldingServer() throws IOException {
     server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 4096);
     server.setExecutor(executor);
     server.createContext("/", exchange -> {
@@ -48,28 +48,28 @@ final class HoldingServer implements AutoCloseable {
     server.start();
   }
 
-  String url() {
+  public String url() {
     return "http://127.0.0.1:" + server.getAddress().getPort();
   }
 
-  int inFlight() {
+  public int inFlight() {
     return inFlight.get();
   }
 
-  int maxInFlight() {
+  public int maxInFlight() {
     return maxInFlight.get();
   }
 
-  int requests() {
+  public int requests() {
     return requests.get();
   }
 
-  void release() {
+  public void release() {
     released.countDown();
   }
 
   /** Waits (at most 30 s) until {@code condition} holds. */
-  static void await(String what, java.util.function.BooleanSupplier condition)
+  public static void await(String what, java.util.function.BooleanSupplier condition)
       throws InterruptedException {
     long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
     while (!condition.getAsBoolean()) {
