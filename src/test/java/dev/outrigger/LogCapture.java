@@ -2,15 +2,30 @@ package dev.outrigger;
 
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.read.ListAppender;
+import ch.qos.logback.core.UnsynchronizedAppenderBase;
 import java.util.List;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.stream.Collectors;
 import org.slf4j.LoggerFactory;
 
-/** Captures everything logged under {@code dev.outrigger} (or another logger) while open. */
+/**
+ * Captures everything logged under {@code dev.outrigger} (or another logger) while open. Safe to
+ * read while other threads log (the tests poll it while Lettuce's and the library's own threads
+ * write): logback's {@code ListAppender} holds an {@code ArrayList} that its writers fill under
+ * the appender's lock and a reader would stream without it (a
+ * {@code ConcurrentModificationException}, or an entry not yet visible).
+ */
 public final class LogCapture implements AutoCloseable {
   private final Logger logger;
-  private final ListAppender<ILoggingEvent> appender = new ListAppender<>();
+  private final Queue<ILoggingEvent> events = new ConcurrentLinkedQueue<>();
+  private final UnsynchronizedAppenderBase<ILoggingEvent> appender =
+      new UnsynchronizedAppenderBase<>() {
+        @Override
+        protected void append(ILoggingEvent e) {
+          events.add(e);
+        }
+      };
 
   public LogCapture() {
     this("dev.outrigger");
@@ -23,9 +38,9 @@ public final class LogCapture implements AutoCloseable {
     logger.addAppender(appender);
   }
 
-  /** Every formatted message so far, with the stack traces' messages. */
+  /** Every formatted message so far, in the order logged, with the stack traces' messages. */
   public List<String> lines() {
-    return appender.list.stream()
+    return events.stream()
         .map(e -> e.getLevel() + " " + e.getFormattedMessage()
             + (e.getThrowableProxy() == null ? "" : " " + e.getThrowableProxy().getMessage()))
         .collect(Collectors.toList());
@@ -38,5 +53,6 @@ public final class LogCapture implements AutoCloseable {
   @Override
   public void close() {
     logger.detachAppender(appender);
+    appender.stop();
   }
 }
