@@ -1,30 +1,23 @@
 package dev.outrigger.redis;
 
 import dev.outrigger.LogCapture;
-import java.util.ConcurrentModificationException;
 import java.util.List;
 
 /**
  * What a {@link LogCapture} holds, read while another thread (a Sentinel watch's) may still
- * log: LogCapture reads logback's list of events unguarded, so a read that meets an append
- * fails with {@link ConcurrentModificationException}, and is made again here.
+ * log. LogCapture itself is safe to read then (it once streamed logback's list unguarded, and a
+ * read that met an append failed: this class read again); these are shorthands.
  */
 final class Logged {
   private Logged() {
   }
 
   static List<String> lines(LogCapture logs) {
-    for (;;) {
-      try {
-        return logs.lines();
-      } catch (ConcurrentModificationException appendedMeanwhile) {
-        // read again
-      }
-    }
+    return logs.lines();
   }
 
   static String all(LogCapture logs) {
-    return String.join("\n", lines(logs));
+    return logs.all();
   }
 
   static long count(LogCapture logs, String level, String text) {
