@@ -83,12 +83,6 @@ class SoakTest {
     return new FaultServer.Reply(200, "{\"ok\":true}");
   }
 
-  private static boolean isJdkVirtualThreadMachinery(Thread t) {
-    ThreadGroup g = t.getThreadGroup();
-    String group = g == null ? "" : g.getName();
-    return group.equals("CarrierThreads") || group.equals("InnocuousThreadGroup");
-  }
-
   private static long usedHeap() {
     for (int i = 0; i < 3; i++) {
       System.gc();
@@ -255,10 +249,7 @@ class SoakTest {
     assertTrue(faults.sum() > 0);
 
     assertEquals(0, pool.connectionCount(), "close() released every connection");
-    // Not ours either: the JDK's virtual thread scheduler (carriers, pollers) lives as long as
-    // the JVM.
-    Set<Thread> left = LeftThreads.since(threadsBefore,
-        SoakTest::isJdkVirtualThreadMachinery, Duration.ofSeconds(5));
+    Set<Thread> left = LeftThreads.since(threadsBefore, t -> false, Duration.ofSeconds(5));
     assertTrue(left.isEmpty(), "threads left behind: " + left);
     long heapAfter = usedHeap();
     assertTrue(heapAfter - heapBefore < 128L * 1024 * 1024,
