@@ -46,6 +46,11 @@ public final class LogCapture implements AutoCloseable {
         .collect(Collectors.toList());
   }
 
+  /** How many lines are at {@code level} (INFO, WARN...) and contain {@code text}. */
+  public long count(String level, String text) {
+    return lines().stream().filter(l -> l.startsWith(level) && l.contains(text)).count();
+  }
+
   public String all() {
     return String.join("\n", lines());
   }

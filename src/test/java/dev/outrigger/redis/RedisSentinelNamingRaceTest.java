@@ -70,15 +70,15 @@ class RedisSentinelNamingRaceTest {
       RedisFixture.await("Sentinel accepts SENTINEL FAILOVER", GENEROUS,
           () -> sentinel.command("SENTINEL FAILOVER mymaster").equals("+OK"));
       RedisFixture.await("the store follows the announced switch", GENEROUS,
-          () -> Logged.all(logs).contains("to 127.0.0.1:" + promoted.port() + " (announced"));
+          () -> logs.all().contains("to 127.0.0.1:" + promoted.port() + " (announced"));
       // The store closed its connection to the paused master: the check fails.
       RedisFixture.await("the check's end handled", GENEROUS,
-          () -> Logged.lines(logs).stream().anyMatch(l -> l.contains("on subscribing again")
+          () -> logs.lines().stream().anyMatch(l -> l.contains("on subscribing again")
               && l.contains(namedAt)));
 
       assertEquals(0, store.reserve("after", LIMIT, 1, 0));
       assertEquals(":1", promoted.command("EXISTS " + store.redisKey("after")),
-          "a permit after both, from the announced master's bucket; logs:\n" + Logged.all(logs));
+          "a permit after both, from the announced master's bucket; logs:\n" + logs.all());
       assertEquals(":0", named.command("EXISTS " + store.redisKey("after")),
           "not from the bucket of the master named before the switch");
       assertFalse(store.degraded());

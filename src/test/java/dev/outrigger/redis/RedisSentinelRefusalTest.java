@@ -74,7 +74,7 @@ class RedisSentinelRefusalTest {
   }
 
   private static long warnings(LogCapture logs) {
-    return Logged.count(logs, "WARN", "");
+    return logs.count("WARN", "");
   }
 
   /** A Sentinel that refuses the subscription is passed for the next, with no WARN. */
@@ -92,7 +92,7 @@ class RedisSentinelRefusalTest {
                 && sentinel.subscribers(NAME) == 1);
         assertEquals(0, refusing.subscribers(NAME), "no subscription on the refusing Sentinel");
         assertEquals(0, store.reserve("k", LIMIT, 1, 0));
-        assertEquals(0, warnings(logs), Logged.all(logs));
+        assertEquals(0, warnings(logs), logs.all());
       }
       return true;
     });
@@ -124,8 +124,8 @@ class RedisSentinelRefusalTest {
 
         assertEquals(0, store.reserve("k", LIMIT, 1, 0), "a call while no Sentinel subscribes");
         assertFalse(store.degraded(), "the master answers: a refusing Sentinel is no outage");
-        assertEquals(1, warnings(logs), Logged.all(logs));
-        String warn = Logged.lines(logs).stream().filter(l -> l.startsWith("WARN")).findFirst()
+        assertEquals(1, warnings(logs), logs.all());
+        String warn = logs.lines().stream().filter(l -> l.startsWith("WARN")).findFirst()
             .orElseThrow();
         assertTrue(warn.contains("cannot follow Sentinel's master switches")
             && warn.contains("127.0.0.1:" + refusing.port() + ": NOPERM"), warn);
@@ -151,10 +151,10 @@ class RedisSentinelRefusalTest {
       RedisFixture.await("subscribed on the Sentinel that knows the master again", GENEROUS,
           () -> sentinel.subscribers(NAME) == 1);
       assertEquals(0, stranger.subscribers(NAME), "no subscription on the stranger");
-      assertTrue(Logged.all(logs).contains("cannot subscribe on Sentinel 127.0.0.1:"
-          + stranger.port() + " (it does not know master 'mymaster')"), Logged.all(logs));
+      assertTrue(logs.all().contains("cannot subscribe on Sentinel 127.0.0.1:"
+          + stranger.port() + " (it does not know master 'mymaster')"), logs.all());
       assertEquals(0, store.reserve("k", LIMIT, 1, 0));
-      assertEquals(0, warnings(logs), Logged.all(logs));
+      assertEquals(0, warnings(logs), logs.all());
     }
   }
 
@@ -173,8 +173,8 @@ class RedisSentinelRefusalTest {
       try {
         assertEquals(":1", sentinel.command("CLIENT KILL TYPE pubsub"));
         RedisFixture.await("a WARN that no Sentinel knows the master", GENEROUS,
-            () -> Logged.count(logs, "WARN", "cannot follow Sentinel's master switches") == 1);
-        String warn = Logged.lines(logs).stream().filter(l -> l.startsWith("WARN"))
+            () -> logs.count("WARN", "cannot follow Sentinel's master switches") == 1);
+        String warn = logs.lines().stream().filter(l -> l.startsWith("WARN"))
             .findFirst().orElseThrow();
         for (RedisFixture s : new RedisFixture[] {sentinel, stranger}) {
           assertTrue(warn.contains("127.0.0.1:" + s.port() + ": it does not know master "
@@ -191,8 +191,8 @@ class RedisSentinelRefusalTest {
       RedisFixture.await("subscribed again once the Sentinel knows the master", GENEROUS,
           () -> sentinel.subscribers(NAME) == 1);
       RedisFixture.await("an INFO saying switches are followed again", GENEROUS,
-          () -> Logged.all(logs).contains("following Sentinel's master switches again"));
-      assertEquals(1, warnings(logs), Logged.all(logs));
+          () -> logs.all().contains("following Sentinel's master switches again"));
+      assertEquals(1, warnings(logs), logs.all());
     }
   }
 
@@ -210,7 +210,7 @@ class RedisSentinelRefusalTest {
       assertTrue(e.getMessage().contains("master 'mymaster', which Sentinel 127.0.0.1:"
           + stranger.port() + " does not know"), e.getMessage());
       assertFalse(e.getMessage().contains(Integer.toString(sentinel.port())), e.getMessage());
-      assertEquals(0, warnings(logs), Logged.all(logs));
+      assertEquals(0, warnings(logs), logs.all());
     }
     RedisFixture.await("no connection of the failed build left", GENEROUS,
         () -> master.clientsNamed(NAME) + sentinel.clientsNamed(NAME)

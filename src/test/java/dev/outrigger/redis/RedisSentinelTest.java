@@ -113,7 +113,7 @@ class RedisSentinelTest {
       e = assertThrows(IllegalArgumentException.class,
           () -> RedisRateLimitStore.builder("redis-sentinel://127.0.0.1:" + sentinel.port()
               + "?clientName=" + NAME + "#nosuch").build());
-      assertEquals(0, Logged.count(logs, "WARN", ""), Logged.all(logs));
+      assertEquals(0, logs.count("WARN", ""), logs.all());
     }
     assertTrue(e.getMessage().contains("master 'nosuch'"), e.getMessage());
     assertTrue(e.getMessage().contains("127.0.0.1:" + sentinel.port()), e.getMessage());

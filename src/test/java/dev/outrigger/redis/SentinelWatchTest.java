@@ -73,27 +73,27 @@ class SentinelWatchTest {
           + other.port() + " 1"));
       assertEquals(":1", sentinel.command("CLIENT KILL TYPE pubsub"));
       RedisFixture.await("the watch's failure warned of", GENEROUS,
-          () -> Logged.all(logs).contains("following Sentinel's master switches failed"));
+          () -> logs.all().contains("following Sentinel's master switches failed"));
       // Subscribed again (the listener fails again): that is no end of an episode without a
       // subscription, which was never warned of.
       assertEquals(":1", sentinel.command("CLIENT KILL TYPE pubsub"));
       sentinel.awaitSubscribedAndPinged(NAME, GENEROUS);
-      assertEquals(0, Logged.count(logs, "INFO", "following Sentinel's master switches again"),
-          Logged.all(logs));
+      assertEquals(0, logs.count("INFO", "following Sentinel's master switches again"),
+          logs.all());
 
       sentinel.stop();
       try {
         RedisFixture.await("a WARN that no Sentinel takes the subscription", GENEROUS,
-            () -> Logged.all(logs).contains("cannot follow Sentinel's master switches"));
+            () -> logs.all().contains("cannot follow Sentinel's master switches"));
       } finally {
         sentinel.start(); // monitoring the test's master again
       }
       RedisFixture.await("an INFO that switches are followed again", GENEROUS,
-          () -> Logged.all(logs).contains("following Sentinel's master switches again"));
-      assertEquals(2, Logged.count(logs, "WARN", ""),
-          "one WARN for the watch's failure, one for the Sentinel lost: " + Logged.all(logs));
-      assertEquals(1, Logged.count(logs, "WARN", "following Sentinel's master switches failed"),
-          Logged.all(logs));
+          () -> logs.all().contains("following Sentinel's master switches again"));
+      assertEquals(2, logs.count("WARN", ""),
+          "one WARN for the watch's failure, one for the Sentinel lost: " + logs.all());
+      assertEquals(1, logs.count("WARN", "following Sentinel's master switches failed"),
+          logs.all());
     } finally {
       client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
     }
@@ -137,8 +137,8 @@ class SentinelWatchTest {
       // The only Sentinel: every PING it refuses is the watch's.
       RedisFixture.await("three PINGs refused", GENEROUS, () -> sentinel.refusals("ping") >= 3);
       assertEquals(id, subscriberId(), "the same subscription after PINGs refused; logs:\n"
-          + Logged.all(logs));
-      assertEquals(0, Logged.count(logs, "WARN", ""), Logged.all(logs));
+          + logs.all());
+      assertEquals(0, logs.count("WARN", ""), logs.all());
     } finally {
       sentinel.command("ACL SETUSER default +ping");
       sentinel.command("ACL LOG RESET");
@@ -162,7 +162,7 @@ class SentinelWatchTest {
       SentinelWatch.Listener listener = new SentinelWatch.Listener() {
         @Override
         public void masterSwitched(String host, int port) {
-          loggedWhenActing.complete(Logged.lines(logs).stream()
+          loggedWhenActing.complete(logs.lines().stream()
               .filter(l -> l.contains("the master moved")).findFirst().orElse(""));
         }
 
@@ -182,7 +182,7 @@ class SentinelWatchTest {
         assertEquals("", loggedWhenActing.get(GENEROUS.toSeconds(), TimeUnit.SECONDS),
             "logged before the store was told");
         RedisFixture.await("the switch logged", GENEROUS,
-            () -> Logged.all(logs).contains("the master moved from 127.0.0.1:" + master.port()
+            () -> logs.all().contains("the master moved from 127.0.0.1:" + master.port()
                 + " to 127.0.0.1:" + other.port()));
       }
     } finally {
