@@ -39,6 +39,12 @@ class RedisSentinelTest {
 
   /** The client name of the tests' stores, which marks their connections in CLIENT LIST. */
   private static final String NAME = "outrigger-sentinel-test";
+  /**
+   * How long build() may wait for the first subscription (its connectTimeout): the first store
+   * of a JVM on a loaded machine can take longer than the default second, which the tests that
+   * find the subscription right after build() must not depend on.
+   */
+  private static final Duration BUILD_WAITS = Duration.ofSeconds(10);
   private static final Duration GENEROUS = Duration.ofSeconds(10);
   private static final RateLimit LIMIT = RateLimit.perSecond(1000).burst(1000);
 
@@ -149,7 +155,8 @@ class RedisSentinelTest {
   void aLostSentinelSubscriptionMovesToTheNextSentinel() throws Exception {
     try (LogCapture logs = new LogCapture();
         RedisRateLimitStore store = RedisRateLimitStore.builder(uri(sentinel, otherSentinel))
-            .timeout(Duration.ofSeconds(1)).probeInterval(Duration.ofMillis(50)).build()) {
+            .timeout(Duration.ofSeconds(1)).connectTimeout(BUILD_WAITS)
+            .probeInterval(Duration.ofMillis(50)).build()) {
       // build() waits for the first subscription.
       assertEquals(1, sentinel.subscribers(NAME), "subscribed on the first Sentinel");
       assertEquals(0, otherSentinel.subscribers(NAME), "and on no other");
@@ -177,7 +184,8 @@ class RedisSentinelTest {
   void aSentinelThatRestartsIsSubscribedOnAgainWithOneWarning() throws Exception {
     try (LogCapture logs = new LogCapture();
         RedisRateLimitStore store = RedisRateLimitStore.builder(uri(sentinel))
-            .timeout(Duration.ofSeconds(1)).probeInterval(Duration.ofMillis(50)).build()) {
+            .timeout(Duration.ofSeconds(1)).connectTimeout(BUILD_WAITS)
+            .probeInterval(Duration.ofMillis(50)).build()) {
       assertEquals(1, sentinel.subscribers(NAME), "subscribed on the Sentinel");
       sentinel.stop();
       try {
@@ -208,7 +216,7 @@ class RedisSentinelTest {
     try {
       Set<Thread> before = watchThreads();
       RedisRateLimitStore store = RedisRateLimitStore.builder(uri(sentinel))
-          .clientResources(shared).build();
+          .clientResources(shared).connectTimeout(BUILD_WAITS).build();
       Set<Thread> started = watchThreads();
       started.removeAll(before);
       assertEquals(1, started.size(), "the store's watch thread: " + started);
