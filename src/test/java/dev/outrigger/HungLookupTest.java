@@ -120,14 +120,7 @@ class HungLookupTest {
     public List<InetAddress> lookup(String hostname) {
       resolver = Thread.currentThread();
       entered.countDown();
-      while (true) {
-        try {
-          release.await();
-          break;
-        } catch (InterruptedException deaf) {
-          // as getaddrinfo: an interrupt does not end it
-        }
-      }
+      awaitDeafly(release);
       returned.countDown();
       return List.of(InetAddress.getLoopbackAddress());
     }
@@ -174,14 +167,8 @@ class HungLookupTest {
     CountDownLatch release = new CountDownLatch(1);
     Dns counting = hostname -> {
       lookups.incrementAndGet();
-      while (true) {
-        try {
-          release.await();
-          return List.of(InetAddress.getLoopbackAddress());
-        } catch (InterruptedException deaf) {
-          // as getaddrinfo
-        }
-      }
+      awaitDeafly(release);
+      return List.of(InetAddress.getLoopbackAddress());
     };
     ApiClient client = client(counting, CUT);
     List<CompletableFuture<Ended>> calls = new ArrayList<>();
@@ -293,14 +280,7 @@ class HungLookupTest {
     Dns failsOnceReleased = hostname -> {
       lookups.incrementAndGet();
       entered.countDown();
-      while (true) {
-        try {
-          release.await();
-          break;
-        } catch (InterruptedException deaf) {
-          // as getaddrinfo
-        }
-      }
+      awaitDeafly(release);
       throw HungLookupTest.<RuntimeException>sneaky(failure.apply(hostname));
     };
     ApiClient client = client(okhttp.dns(failsOnceReleased).fastFallback(false),
@@ -354,14 +334,7 @@ class HungLookupTest {
     Dns losesTheFirst = hostname -> {
       if (lookups.incrementAndGet() == 1) {
         entered.countDown();
-        while (true) {
-          try {
-            release.await();
-            break;
-          } catch (InterruptedException deaf) {
-            // as getaddrinfo
-          }
-        }
+        awaitDeafly(release);
       }
       return List.of(InetAddress.getLoopbackAddress());
     };
@@ -873,6 +846,18 @@ class HungLookupTest {
     @Override
     public void followUpDecision(Call call, Response networkResponse, Request nextRequest) {
       events.add("followUpDecision");
+    }
+  }
+
+  /** Waits for {@code latch} as getaddrinfo waits for its answer: an interrupt does not end it. */
+  private static void awaitDeafly(CountDownLatch latch) {
+    while (true) {
+      try {
+        latch.await();
+        return;
+      } catch (InterruptedException deaf) {
+        // goes on waiting
+      }
     }
   }
 }
