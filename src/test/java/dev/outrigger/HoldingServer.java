@@ -73,7 +73,7 @@ public final class HoldingServer implements AutoCloseable {
       throws InterruptedException {
     long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
     while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > end) {
+      if (System.nanoTime() - end > 0) {
         throw new AssertionError("not within 30 s: " + what);
       }
       Thread.onSpinWait();

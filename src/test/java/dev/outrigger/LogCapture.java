@@ -23,6 +23,7 @@ public final class LogCapture implements AutoCloseable {
       new UnsynchronizedAppenderBase<>() {
         @Override
         protected void append(ILoggingEvent e) {
+          e.prepareForDeferredProcessing(); // formatted now, not when a test reads it
           events.add(e);
         }
       };

@@ -502,8 +502,12 @@ final class SentinelWatch implements AutoCloseable {
     switches++;
     // Acted on before it is logged: whoever reads the line finds the store asking the new master.
     listener.masterSwitched(now.host(), now.port());
+    // A switch to the master last heard of: the store may have moved since through Sentinel's
+    // lookup, which the watch does not hear.
+    String from = before == null ? "?" : before.equals(now)
+        ? "where Sentinel's lookup took it" : before.toString();
     log.info("shared rate limit in Redis at {}: the master moved from {} to {} ({}): asking "
-        + "the new master from now on", where, before == null ? "?" : before, now, how);
+        + "the new master from now on", where, from, now, how);
   }
 
   /** The address in a Sentinel's answer to get-master-addr-by-name; null when it names none. */
