@@ -123,9 +123,7 @@ public final class RealRateLimiter {
     for (;;) {
       int r = b.tryAcquire(nowNanos, n);
       if (r >= 0) {
-        if (b.pause == overflowPause) {
-          usedOverflow(key);
-        }
+        noteUse(b.pause, key);
         return r > 0;
       }
       b = next(key, b, nowNanos);
@@ -166,9 +164,7 @@ public final class RealRateLimiter {
     TokenBucket b = key == null ? unkeyed : bucket(key, start);
     int fast = b.tryAcquire(start, n);
     if (fast > 0) {
-      if (b.pause == overflowPause) {
-        usedOverflow(key);
-      }
+      noteUse(b.pause, key);
       return 0;
     }
     Reservation res = new Reservation();
@@ -180,9 +176,7 @@ public final class RealRateLimiter {
       }
       b = next(key, b, start);
     }
-    if (b.pause == overflowPause) {
-      usedOverflow(key);
-    }
+    noteUse(b.pause, key);
     if (w <= 0) {
       return w;
     }
@@ -240,17 +234,13 @@ public final class RealRateLimiter {
       PauseState ps = b.pause;
       long ext = ps.extendTo(nowNanos, until);
       if (ext == 0) {
-        if (ps == overflowPause) {
-          usedOverflow(key);
-        }
+        noteUse(ps, key);
         return 0;
       }
       for (;;) {
         if (b.shiftForPause(nowNanos, until, ext)) {
           ps.addShift(ext);
-          if (ps == overflowPause) {
-            usedOverflow(key);
-          }
+          noteUse(ps, key);
           return ext;
         }
         b = next(key, b, nowNanos);
@@ -529,9 +519,18 @@ public final class RealRateLimiter {
   }
 
   /**
-   * Records that {@code key} used the overflow bucket (took from it, asked it, or paused it).
-   * Called after the use, never before: see maybeSweep.
+   * {@code key} used the bucket whose pause state is {@code bucketPause} (took from it, asked
+   * it, or paused it): recorded when that is the overflow bucket. Called after the use, never
+   * before: see maybeSweep.
    */
+  private void noteUse(PauseState bucketPause, String key) {
+    // The overflow bucket, and each that replaces it, has this pause state; no other has.
+    if (bucketPause == overflowPause) {
+      usedOverflow(key);
+    }
+  }
+
+  /** Records that {@code key} used the overflow bucket: see {@link #noteUse}. */
   private void usedOverflow(String key) {
     long epoch = overflowEpoch.get();
     Long recorded = inOverflow.get(key);
