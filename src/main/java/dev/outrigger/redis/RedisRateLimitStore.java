@@ -290,7 +290,7 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
    * Whether {@code e} or one of its causes is an error Redis answered a command with, whose
    * message {@code message} accepts.
    */
-  private static boolean causedBy(Throwable e, Predicate<String> message) {
+  static boolean causedBy(Throwable e, Predicate<String> message) {
     for (Throwable t = e; t != null; t = t.getCause()) {
       if (t instanceof RedisCommandExecutionException && t.getMessage() != null
           && message.test(t.getMessage())) {

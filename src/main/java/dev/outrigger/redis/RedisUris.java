@@ -49,6 +49,8 @@ final class RedisUris {
   private static final Pattern HOST = Pattern.compile(
       "[A-Za-z0-9_][A-Za-z0-9._-]*|\\[[0-9A-Fa-f:.]+]");
   private static final Pattern DIGITS = Pattern.compile("[0-9]{1,10}");
+  /** What separates a query's parameters, for the parser and Lettuce alike. */
+  private static final Pattern PARAM_SEPARATOR = Pattern.compile("[&;]");
   private static final String EXAMPLE = "redis://host:6379/0";
   private static final String ENCODE = "percent-encode any '/', '?', '#' or '@' in the user "
       + "name or password (as %2F, %3F, %23, %40)";
@@ -343,7 +345,7 @@ final class RedisUris {
     String query = hash < 0 ? s.substring(q + 1) : s.substring(q + 1, hash);
     StringBuilder sb = new StringBuilder(s.length()).append(s, 0, q + 1);
     // Split at '&' and ';' as the parser (and Lettuce) do, on the text as written.
-    java.util.regex.Matcher m = Pattern.compile("[&;]").matcher(query);
+    java.util.regex.Matcher m = PARAM_SEPARATOR.matcher(query);
     int from = 0;
     while (true) {
       boolean more = m.find();

@@ -2,7 +2,6 @@ package dev.outrigger.redis;
 
 import io.lettuce.core.RedisChannelHandler;
 import io.lettuce.core.RedisClient;
-import io.lettuce.core.RedisCommandExecutionException;
 import io.lettuce.core.RedisConnectionStateListener;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.codec.StringCodec;
@@ -14,7 +13,6 @@ import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.RejectedExecutionException;
@@ -285,9 +283,7 @@ final class SentinelWatch implements AutoCloseable {
     pinging = true;
     c.async().ping().whenComplete((pong, e) -> onWatch(() -> {
       pinging = false;
-      Throwable cause = e instanceof CompletionException && e.getCause() != null
-          ? e.getCause() : e;
-      if (e != null && c == current && !(cause instanceof RedisCommandExecutionException)) {
+      if (e != null && c == current && !RedisRateLimitStore.causedBy(e, error -> true)) {
         lost(c, "no answer to PING: " + RedisRateLimitStore.reason(e));
       }
     }));
