@@ -32,7 +32,8 @@ import java.util.function.Predicate;
  *
  * <p>What counts as a failure, by default: a {@link TransportException} of kind CONNECT, TLS,
  * TIMEOUT, IO or PROTOCOL (a malformed answer, a redirect loop), a
- * {@link DeadlineExceededException} that cut an attempt that was sent, and any 5xx status. A 4xx (429 included) counts as a success: the server is answering.
+ * {@link DeadlineExceededException} that cut an attempt that was sent, and any 5xx status. A
+ * 4xx (429 included) counts as a success: the server is answering.
  * {@link Builder#failureStatus} and {@link Builder#failureException} replace these rules. Never
  * counted, whatever the predicates say: a call cancelled by its caller (interrupted thread) and an
  * attempt that never reached the network (for example refused by the rate limiter).

@@ -209,28 +209,19 @@ public final class NetworkInterceptor implements Interceptor {
    */
   private Request withoutCredentials(Request request, Headers asked) {
     Headers headers = request.headers();
-    List<String> dropped = null;
-    Headers.Builder kept = null;
+    List<String> dropped = new ArrayList<>();
+    Headers.Builder kept = new Headers.Builder();
     for (int i = 0; i < headers.size(); i++) {
       String name = headers.name(i);
-      boolean carried =
-          redactor.isSecretHeader(name) && asked.values(name).contains(headers.value(i));
-      if (carried && dropped == null) {
-        dropped = new ArrayList<>();
-        kept = new Headers.Builder();
-        for (int j = 0; j < i; j++) {
-          kept.addUnsafeNonAscii(headers.name(j), headers.value(j));
-        }
-      }
-      if (carried) {
+      if (redactor.isSecretHeader(name) && asked.values(name).contains(headers.value(i))) {
         if (!dropped.contains(name)) {
           dropped.add(name);
         }
-      } else if (kept != null) {
+      } else {
         kept.addUnsafeNonAscii(name, headers.value(i));
       }
     }
-    if (dropped == null) {
+    if (dropped.isEmpty()) {
       return request;
     }
     Request.Builder b = request.newBuilder().headers(kept.build());

@@ -171,10 +171,8 @@ public final class Transport implements CallInterceptor, KeepsClock {
         }
       }
       response = buffer(received, ctx, call);
-      if (response.code() == 503) {
-        // Put back the Retry-After: 0 the network interceptor hid from OkHttp (FollowUpGuard).
-        response = FollowUpGuard.unguard(response);
-      }
+      // Put back a 503's Retry-After: 0 the network interceptor hid from OkHttp (FollowUpGuard).
+      response = FollowUpGuard.unguard(response);
     } catch (IOException e) {
       ApiException failure = translate(e, ctx, capped, timeout, timer.timedOut(e));
       endFailed(ctx, start, -1, failure);

@@ -20,8 +20,9 @@ import okhttp3.Response;
  * zero, but not a number OkHttp acts on), and one too large for an {@code int} is clamped to
  * {@code Integer.MAX_VALUE} seconds (the policy caps it at {@code maxRetryAfter} anyway). Every
  * other response passes untouched. Once OkHttp has let the response through, {@link #unguard}
- * puts the {@code 0} back for the code above it. OkHttp's other silent re-sends are off in Outrigger's client:
- * {@code retryOnConnectionFailure(false)} covers connection failures and {@code 408}.
+ * puts the {@code 0} back for the code above it. OkHttp's other silent re-sends are off in
+ * Outrigger's client: {@code retryOnConnectionFailure(false)} covers connection failures and
+ * {@code 408}.
  *
  * <p>Install it with {@code OkHttpClient.Builder.addNetworkInterceptor(FollowUpGuard.INSTANCE)}
  * (a network interceptor runs below {@code RetryAndFollowUpInterceptor}, so its response is the
