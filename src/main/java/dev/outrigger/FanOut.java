@@ -52,7 +52,8 @@ import java.util.stream.StreamSupport;
  * Outrigger call in it inherits the tighter of the two. A batch built inside a scope takes that
  * scope as (or into) its batch deadline, as Go's {@code errgroup.WithContext} derives from its
  * parent context: a task submitted later, even outside the scope, is still bound by it. When the batch deadline passes, a task
- * that has not started never starts (it fails with {@link DeadlineExceededException}), Outrigger
+ * that has not started never starts (it fails with a {@link DeadlineExceededException} without a
+ * stack trace; so does a task whose own submit scope ran out before it could start), Outrigger
  * calls still running end on their own with a {@code DeadlineExceededException}, and 100 ms later
  * {@link #join()} (or the {@link #completions()} stream) interrupts whatever still runs, such as
  * code that ignores deadlines.
