@@ -51,10 +51,11 @@ import java.util.stream.StreamSupport;
  * was submitted, tightened by the batch's own {@link Builder#deadline(Duration) deadline}, so every
  * Outrigger call in it inherits the tighter of the two. A batch built inside a scope takes that
  * scope as (or into) its batch deadline, as Go's {@code errgroup.WithContext} derives from its
- * parent context: a task submitted later, even outside the scope, is still bound by it. When the batch deadline passes, a task
- * that has not started never starts (it fails with a {@link DeadlineExceededException} without a
- * stack trace; so does a task whose own submit scope ran out before it could start), Outrigger
- * calls still running end on their own with a {@code DeadlineExceededException}, and 100 ms later
+ * parent context: a task submitted later, even outside the scope, is still bound by it. When
+ * the batch deadline passes, a task that has not started never starts (it fails with a
+ * {@link DeadlineExceededException} without a stack trace; so does a task whose own submit scope
+ * ran out before it could start), Outrigger calls still running end on their own with a
+ * {@code DeadlineExceededException}, and 100 ms later
  * {@link #join()} (or the {@link #completions()} stream) interrupts whatever still runs, such as
  * code that ignores deadlines.
  *
@@ -246,8 +247,8 @@ public final class FanOut<T> implements AutoCloseable {
    * that ignores interrupts keeps {@code close()} waiting. Called from one of this FanOut's own
    * tasks or its progress listener (the first answer wins, say), it cancels the others (not the
    * calling task, which goes on uninterrupted until the owner's {@code close()}, or the batch
-   * deadline as the owner's {@code join()} enforces it) and returns at once, without waiting: the owner's {@link #join()} or
-   * {@code close()} waits.
+   * deadline as the owner's {@code join()} enforces it) and returns at once, without waiting:
+   * the owner's {@link #join()} or {@code close()} waits.
    */
   @Override
   public void close() {

@@ -61,6 +61,8 @@ class FanOutNotStartedTest {
         fan.submit(() -> get(url));
       }
       results = fan.join();
+      // The three queued tasks left the queue when the deadline cancelled them.
+      assertTrue(fan.toString().contains(", queued=0,"), fan.toString());
     }
     assertTrue(server.awaitDisconnects(1), "the stalled call was not cancelled");
     assertEquals(1, server.requestCount(), "a queued task was started after the deadline");

@@ -308,6 +308,7 @@ class FanOutTest {
       for (int i = 0; i < 1000; i++) {
         assertEquals(i, results.get(i).value());
       }
+      assertTrue(fan.toString().contains("queued=0,"), fan.toString());
     }
   }
 

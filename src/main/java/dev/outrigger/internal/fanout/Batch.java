@@ -82,6 +82,11 @@ public final class Batch<T> {
   private volatile int submitted;
 
   private final ConcurrentLinkedQueue<Task<T>> pending = new ConcurrentLinkedQueue<>();
+  /**
+   * How many tasks {@link #pending} holds, counted up before each add and down after each poll
+   * (so never below the truth for long, and never negative): the queue's own size() walks it.
+   */
+  private final AtomicInteger queuedCount = new AtomicInteger();
   private final AtomicInteger running = new AtomicInteger();
   private final Set<Task<T>> active = ConcurrentHashMap.newKeySet();
   private final AtomicReference<Cancel> cancel = new AtomicReference<>();
@@ -130,6 +135,7 @@ public final class Batch<T> {
     if (c != null) {
       complete(task, Result.failure(c.notStarted(task.index)));
     } else {
+      queuedCount.incrementAndGet();
       pending.add(task);
       drain();
     }
@@ -152,6 +158,7 @@ public final class Batch<T> {
         running.decrementAndGet();
         continue;
       }
+      queuedCount.decrementAndGet();
       try {
         Thread.ofVirtual().name("outrigger-fanout-" + task.index).start(() -> run(task));
       } catch (Throwable e) {
@@ -290,6 +297,7 @@ public final class Batch<T> {
       noneSpared = true;
     }
     for (Task<T> t; (t = pending.poll()) != null; ) {
+      queuedCount.decrementAndGet();
       complete(t, Result.failure(reason.notStarted(t.index)));
     }
   }
@@ -442,7 +450,7 @@ public final class Batch<T> {
   }
 
   public int queued() {
-    return pending.size();
+    return queuedCount.get();
   }
 
   public boolean cancelled() {
@@ -452,8 +460,8 @@ public final class Batch<T> {
   @Override
   public String toString() {
     long c = counts.get();
-    return "submitted=" + submitted + ", running=" + active.size() + ", queued=" + pending.size()
-        + ", completed=" + (c >>> 32) + ", failed=" + (int) c
+    return "submitted=" + submitted + ", running=" + active.size()
+        + ", queued=" + queuedCount.get() + ", completed=" + (c >>> 32) + ", failed=" + (int) c
         + ", maxConcurrency=" + (maxConcurrency == Integer.MAX_VALUE ? "unbounded" : maxConcurrency)
         + ", failFast=" + failFast + (deadline == null ? "" : ", " + deadline)
         + (cancel.get() == null ? "" : ", cancelled");
