@@ -62,7 +62,7 @@ class FanOutNotStartedTest {
       }
       results = fan.join();
       // The three queued tasks left the queue when the deadline cancelled them.
-      assertTrue(fan.toString().contains(", queued=0,"), fan.toString());
+      assertTrue(fan.toString().contains("running=0, queued=0,"), fan.toString());
     }
     assertTrue(server.awaitDisconnects(1), "the stalled call was not cancelled");
     assertEquals(1, server.requestCount(), "a queued task was started after the deadline");

@@ -285,6 +285,23 @@ class FanOutTest {
   }
 
   @Test
+  void joinReturnsOnceEveryTaskThreadHasDoneItsPart() throws Exception {
+    // A task's thread gives back its slot and starts the next task after its result is in:
+    // join() waits for that too, so the FanOut it leaves has nothing running.
+    for (int round = 0; round < 300; round++) {
+      try (FanOut<Integer> fan = FanOut.<Integer>builder().maxConcurrency(2).build()) {
+        for (int i = 0; i < 4; i++) {
+          int id = i;
+          fan.submit(() -> id);
+        }
+        List<Result<Integer>> results = fan.join();
+        assertEquals(List.of(0, 1, 2, 3), results.stream().map(Result::value).toList());
+        assertTrue(fan.toString().contains("running=0, queued=0,"), "round " + round + ": " + fan);
+      }
+    }
+  }
+
+  @Test
   void queuedTasksWaitAsObjectsNotAsStartedThreads() throws Exception {
     CountDownLatch release = new CountDownLatch(1);
     AtomicInteger started = new AtomicInteger();

@@ -187,7 +187,7 @@ public final class Batch<T> {
         result = call(task);
       }
       task.finishRunning();
-      complete(task, result);
+      complete(task, result, false);
     } finally {
       task.finishRunning();
       // Finished: nothing interrupts it any more, and a batch of 100,000 tasks must not keep
@@ -196,7 +196,15 @@ public final class Batch<T> {
       INSIDE.remove();
       active.remove(task);
       running.decrementAndGet();
-      drain();
+      try {
+        drain();
+      } finally {
+        // Counted last, so join() and close() return once this thread has done its part (its
+        // slot given back, the next task started), not while it still runs the batch's code.
+        if (task.endsUncounted) {
+          ended();
+        }
+      }
     }
   }
 
@@ -211,9 +219,19 @@ public final class Batch<T> {
   }
 
   private void complete(Task<T> task, Result<T> result) {
+    complete(task, result, true);
+  }
+
+  /**
+   * Completes {@code task} with {@code result} unless it has completed already, and calls the
+   * progress listener. With {@code countEnded} false the task's own thread counts it as ended
+   * later, if this set {@link Task#endsUncounted} (even if the listener then threw).
+   */
+  private void complete(Task<T> task, Result<T> result, boolean countEnded) {
     if (!task.complete(result)) {
       return;
     }
+    task.endsUncounted = !countEnded;
     boolean failure = !result.isSuccess();
     long c = counts.addAndGet(failure ? ONE_COMPLETED + 1 : ONE_COMPLETED);
     completionOrder.add(task);
@@ -239,13 +257,20 @@ public final class Batch<T> {
         }
       }
       // Counted even if the listener threw an Error, or join() and close() would wait forever.
-      if (ended.incrementAndGet() == submitted) {
-        lock.lock();
-        try {
-          allEnded.signalAll();
-        } finally {
-          lock.unlock();
-        }
+      if (countEnded) {
+        ended();
+      }
+    }
+  }
+
+  /** Counts one task as ended, waking join() and close() at the last. */
+  private void ended() {
+    if (ended.incrementAndGet() == submitted) {
+      lock.lock();
+      try {
+        allEnded.signalAll();
+      } finally {
+        lock.unlock();
       }
     }
   }
@@ -484,6 +509,11 @@ public final class Batch<T> {
     final Deadline deadline;
     volatile Callable<? extends T> body;
     volatile Thread thread;
+    /**
+     * Completed by its own thread, which counts it as ended only after its bookkeeping: read
+     * and written by that thread alone.
+     */
+    boolean endsUncounted;
     final AtomicInteger state = new AtomicInteger(NEW);
     private final AtomicReference<Result<T>> result = new AtomicReference<>();
 
