@@ -189,7 +189,8 @@ public final class Retry {
   /**
    * The longest wait a server's {@code Retry-After} (on 429 and 503) can impose (default 60 s),
    * independent of {@link #maxDelay()}. A longer hint is cut to this; the call's deadline still
-   * bounds every wait.
+   * bounds every wait. {@link Duration#ZERO} ignores the header: the backoff applies, as for an
+   * answer without one.
    *
    * @throws IllegalArgumentException if {@code max} is negative
    */

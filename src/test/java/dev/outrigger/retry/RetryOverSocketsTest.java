@@ -108,6 +108,29 @@ class RetryOverSocketsTest {
   }
 
   @Test
+  void maxRetryAfterZeroIgnoresTheHeaderAndWaitsTheBackoff() {
+    // Zero reads as "ignore the server's Retry-After", as RateLimit.maxPause(ZERO) does; it used
+    // to cut every hint to nothing, retrying each 503 carrying one at once.
+    List<Duration> delays = new CopyOnWriteArrayList<>();
+    retry = Retry.exponential(Duration.ofMillis(40), Duration.ofMillis(40)).maxAttempts(2)
+        .jitter(Jitter.NONE).maxRetryAfter(Duration.ZERO);
+    server.enqueue(new MockResponse.Builder().code(503).addHeader("Retry-After", "5")
+        .body("later").build());
+    server.enqueue(status(200));
+
+    String body = client(b -> b.addListener(new CallListener() {
+      @Override
+      public void retryScheduled(CallContext call, Duration delay, String reason) {
+        delays.add(delay);
+      }
+    })).get("/things").execute(String.class);
+
+    assertEquals("status 200", body);
+    assertEquals(List.of(Duration.ofMillis(40)), delays, "the backoff, not the hint cut to 0");
+    assertEquals(List.of("HTTP 503"), scheduled, "no Retry-After in the reason: it was ignored");
+  }
+
+  @Test
   void exhaustedAttemptsThrowTheLastStatusWithTheCountAndTheEarlierFailures() {
     for (int i = 0; i < 3; i++) {
       server.enqueue(status(i == 1 ? 502 : 503));

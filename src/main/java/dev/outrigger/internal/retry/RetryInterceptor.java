@@ -140,7 +140,10 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
       }
 
       // The failure is retryable in kind; now whether this call may, and when.
-      Duration hint = response != null ? retryAfterHint(response) : null;
+      // A maxRetryAfter of zero ignores the server's hint (as RateLimit.maxPause does): the
+      // backoff applies, not a hint cut to nothing.
+      Duration hint =
+          response != null && maxRetryAfterNanos > 0 ? retryAfterHint(response) : null;
       String stop = null;
       long delay = 0;
       long withdrawn = RetryBudget.REFUSED;
