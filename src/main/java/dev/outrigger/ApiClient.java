@@ -337,7 +337,8 @@ public final class ApiClient implements AutoCloseable {
   /**
    * The circuit breaker for {@code key} (with the default key function, the target's
    * {@code host:port}, for example {@code "api.example.com:443"}), to inspect it or to force it
-   * open, disable it or reset it by hand. Created on first use.
+   * open, disable it or reset it by hand. Looking creates nothing: a key with no breaker yet reads
+   * as closed with an empty window; forcing it open or disabling it creates its breaker.
    */
   public CircuitBreaker.Handle breaker(String key) {
     return breakers.breaker(Objects.requireNonNull(key, "key"));

@@ -164,8 +164,14 @@ public final class RateLimit {
 
   /**
    * This limit and {@code other}'s bandwidths at once: a permit is granted only when every
-   * bandwidth has one, and it is taken from all of them (all or nothing). Only {@code other}'s
-   * bandwidths are used; the key function and other settings are this limit's.
+   * bandwidth has one, and it is taken from all of them (all or nothing). The key function, key
+   * bound, pause cap and store are this limit's: set them on this limit or on the combined one
+   * ({@code a.and(b).store(s)}).
+   *
+   * @throws IllegalArgumentException if {@code other} has a key function, key bound, pause cap
+   *     or store of its own (not the default, and not the same as this limit's), which the
+   *     combined limit would drop
+   * @throws IllegalStateException if either limit is {@linkplain #adaptive() adaptive}
    */
   public RateLimit and(RateLimit other) {
     Objects.requireNonNull(other, "other");
@@ -175,7 +181,20 @@ public final class RateLimit {
       throw new IllegalStateException("adaptive applies to one bandwidth: combine the "
           + "bandwidths without it");
     }
+    dropped("keyedBy", other.keyedBy, keyedBy, null);
+    dropped("maxKeys", other.maxKeys, maxKeys, DEFAULT_MAX_KEYS);
+    dropped("maxPause", other.maxPause, maxPause, DEFAULT_MAX_PAUSE);
+    dropped("store", other.store, store, null);
     return new RateLimit(List.copyOf(all), keyedBy, maxKeys, maxPause, store, adaptive);
+  }
+
+  /** Refuses {@link #and} an argument whose {@code setting} would be lost. */
+  private static void dropped(String setting, Object theirs, Object ours, Object byDefault) {
+    if (!Objects.equals(theirs, byDefault) && !Objects.equals(theirs, ours)) {
+      throw new IllegalArgumentException("and() keeps only the other limit's bandwidths, so its "
+          + setting + " (" + theirs + ") would be dropped: set " + setting
+          + " on the first limit or on the combined one, a.and(b)." + setting + "(...)");
+    }
   }
 
   /**

@@ -73,9 +73,15 @@ public final class RateLimiter {
     this.clock = clock;
   }
 
-  /** A limiter on {@link System#nanoTime()}, every bucket starting full. */
+  /**
+   * A limiter on {@link System#nanoTime()}, every bucket starting full.
+   *
+   * @throws IllegalArgumentException if {@code limit} has a {@linkplain RateLimit#store store}:
+   *     this limiter keeps its buckets in this JVM's memory (a shared store serves an
+   *     {@link ApiClient}'s limit)
+   */
   public static RateLimiter of(RateLimit limit) {
-    Objects.requireNonNull(limit, "limit");
+    inMemory(limit);
     return new RateLimiter(new RealRateLimiter(limit, System.nanoTime()), NanoClock.SYSTEM);
   }
 
@@ -83,12 +89,24 @@ public final class RateLimiter {
    * A limiter on {@code nanos}, a supplier of monotonic nanoseconds (for tests: a clock moved by
    * hand). Waits park in slices of at most 10 ms and re-read {@code nanos} after each, so they
    * follow a clock that does not move with real time.
+   *
+   * @throws IllegalArgumentException if {@code limit} has a {@linkplain RateLimit#store store}
    */
   public static RateLimiter of(RateLimit limit, LongSupplier nanos) {
-    Objects.requireNonNull(limit, "limit");
+    inMemory(limit);
     Objects.requireNonNull(nanos, "nanos");
     return new RateLimiter(
         new RealRateLimiter(limit, nanos.getAsLong()), RateLimiterAccess.clockOf(nanos));
+  }
+
+  /** Refuses a limit this limiter would not keep where it says. */
+  private static void inMemory(RateLimit limit) {
+    Objects.requireNonNull(limit, "limit");
+    if (limit.store() != null) {
+      throw new IllegalArgumentException("a RateLimiter keeps its buckets in this JVM's memory, "
+          + "so the limit's store (" + limit.store() + ") would be ignored: a shared store "
+          + "serves an ApiClient's rateLimit(...); give RateLimiter.of the limit without store");
+    }
   }
 
   /** Takes one permit if one is available now; see {@link #tryAcquire(int)}. */
@@ -215,8 +233,12 @@ public final class RateLimiter {
    * permits they owe to waiters, and the waiters' order (nobody new is served before them). On a
    * client's {@linkplain RateLimit#adaptive() adaptive} limiter, a key the server made adapt
    * down keeps its adapted rate under the new limit (capped by it at once).
+   *
+   * @throws IllegalArgumentException if {@code limit} has a {@linkplain RateLimit#store store},
+   *     which this limiter, kept in memory, would ignore
    */
   public void reconfigure(RateLimit limit) {
+    inMemory(limit);
     engine.reconfigure(limit, clock.nanoTime());
   }
 
