@@ -689,7 +689,10 @@ public final class ApiClient implements AutoCloseable {
       return this;
     }
 
-    /** A token-bucket limit on attempts per host (default none: no quota is universal). */
+    /**
+     * A token-bucket limit on attempts per host (default none: no quota is universal); null
+     * removes one set before.
+     */
     public Builder rateLimit(RateLimit rateLimit) {
       this.rateLimit = rateLimit;
       return this;

@@ -56,6 +56,8 @@ class ReadmeLoggingTest {
       for (int i = 2; i < 5; i++) {
         assertTrue(lines.get(i).matches("GET http://127\\.0\\.0\\.1:" + closed
             + "/y -> .*connect.* in \\d+ ms \\(attempt " + (i - 1) + "\\)"), lines.get(i));
+        // The method and URL once: the failure's own message starts with them.
+        assertEquals(1, lines.get(i).split("/y", -1).length - 1, lines.get(i));
       }
       appender.list.clear();
       ApiClient.builder().baseUrl(server.url()).deadline(Duration.ofMillis(100))

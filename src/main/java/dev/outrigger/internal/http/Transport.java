@@ -222,6 +222,12 @@ public final class Transport implements CallInterceptor, KeepsClock {
     return response;
   }
 
+  /** {@code message} without a leading {@code call} (an ApiException's names it first). */
+  private static String withoutPrefix(String message, String call) {
+    return message != null && message.startsWith(call + " ")
+        ? message.substring(call.length() + 1) : message;
+  }
+
   /**
    * Ends an attempt that failed, begun at {@code start}: its DEBUG line and the listener's
    * {@code attemptEnd}. {@code status} is the status that arrived (a body then refused), or -1.
@@ -229,10 +235,10 @@ public final class Transport implements CallInterceptor, KeepsClock {
   private static void endFailed(RealCallContext ctx, long start, int status, Throwable failure) {
     long nanos = ctx.readClock() - start;
     if (log.isDebugEnabled()) {
+      String call = ctx.describe();
       Object what = status >= 0 ? status + ", body refused: " + failure.getMessage()
-          : failure instanceof ApiException ? failure.getMessage() : failure;
-      log.debug("{} -> {} in {} ms (attempt {})", ctx.describe(), what, nanos / 1_000_000,
-          ctx.attempt());
+          : failure instanceof ApiException ? withoutPrefix(failure.getMessage(), call) : failure;
+      log.debug("{} -> {} in {} ms (attempt {})", call, what, nanos / 1_000_000, ctx.attempt());
     }
     ctx.listener().attemptEnd(ctx, status, failure, elapsed(ctx, nanos));
   }
