@@ -298,8 +298,9 @@ public final class FanOut<T> implements AutoCloseable {
   }
 
   /**
-   * Told after each task ends, for a progress bar. Called on the thread of the task that ended
-   * (or the one that cancelled it), possibly from several threads at once, so calls may arrive
+   * Told after each task ends, for a progress bar. Called on the thread of the task that ended,
+   * or, for a task that never started, on the thread that cancelled the batch or that submitted
+   * the task after the cancellation; possibly from several threads at once, so calls may arrive
    * slightly out of order: keep the largest {@code completed}. Must be fast and must not throw
    * (an exception is logged and ignored).
    */
