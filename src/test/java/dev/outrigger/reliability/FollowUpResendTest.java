@@ -180,4 +180,29 @@ class FollowUpResendTest {
     assertEquals("ok", c.get("/page").execute(String.class));
     assertEquals(4, received.size());
   }
+
+  @Test
+  void aWriteTurnedIntoAGetBySeeOtherMayReadAUrlAgain() throws IOException {
+    // POST, then 303 to a page that bounces through another and back (a cookie set on the way,
+    // say): the POST went once, and what follows are GETs, which the write's send-once rule
+    // refused as "not idempotent".
+    AtomicInteger pages = new AtomicInteger();
+    ApiClient c = client(r -> {
+      if (r.method().equals("POST")) {
+        return status(303, Map.of("Location", "/receipt"));
+      }
+      if (r.target().equals("/receipt")) {
+        return pages.getAndIncrement() == 0 ? status(302, Map.of("Location", "/session"))
+            : new FaultServer.Reply(200, "receipt");
+      }
+      return status(302, Map.of("Location", "/receipt"));
+    }, b -> b);
+    ApiResponse<String> r = c.post("/orders").body(BODY.getBytes(), "application/json")
+        .send(String.class);
+    assertEquals("receipt", r.body());
+    assertEquals(1, r.attempts());
+    assertEquals(1, posts());
+    assertEquals(List.of("POST /orders", "GET /receipt", "GET /session", "GET /receipt"),
+        received.stream().map(q -> q.method() + " " + q.target()).toList());
+  }
 }

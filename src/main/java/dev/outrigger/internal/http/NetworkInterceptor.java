@@ -47,7 +47,8 @@ import org.slf4j.LoggerFactory;
  *       the answer to a {@code 401}, {@code 407} or {@code 421}, go (the server said it did not
  *       act on the request); a request to a method and URL already sent fails instead, as a
  *       {@link ProtocolException}, before it is written: a redirect loop, or a re-send after a
- *       failure or any other status.
+ *       failure or any other status. A {@code GET} that OkHttp made of the write on a
+ *       {@code 301}, {@code 302} or {@code 303} is a read, and goes wherever it is sent.
  *   <li>It logs each request OkHttp writes after the first within an attempt (DEBUG): the
  *       client's log line for the attempt names the request it began with.
  * </ul>
@@ -159,7 +160,9 @@ public final class NetworkInterceptor implements Interceptor {
         request = withoutCredentials(request, call.request().headers());
       }
       sent = call.tag(SENT_TAG);
-      if (sent != null) {
+      // A 301, 302 or 303 turned the write into a GET: reading a URL again is not writing
+      // twice (OkHttp's own limit of 20 follow-ups ends a loop of them).
+      if (sent != null && !isRead(request.method())) {
         refuseSendingAgain(sent, request);
       }
       if (log.isDebugEnabled()) {
@@ -194,6 +197,10 @@ public final class NetworkInterceptor implements Interceptor {
         + (sent.lastStatus == 0 ? "a failure" : "status " + sent.lastStatus)
         + ", by a redirect loop, OkHttp or an OkHttp interceptor): it is not idempotent; give it "
         + "an idempotencyKey(...) or retryable() if it may be sent more than once");
+  }
+
+  private static boolean isRead(String method) {
+    return method.equals("GET") || method.equals("HEAD");
   }
 
   private static boolean sameOrigin(HttpUrl a, HttpUrl b) {
