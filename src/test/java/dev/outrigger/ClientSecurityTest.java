@@ -207,6 +207,40 @@ class ClientSecurityTest {
   }
 
   @Test
+  void theCallsAuthorizationGoesAgainWithARedirectBackToTheFirstOrigin() throws Exception {
+    // OkHttp drops Authorization when a redirect changes host, and builds the next hop from that
+    // request: back home, the call's own credentials were missing, a 401 the call did not earn.
+    AtomicInteger refreshes = new AtomicInteger();
+    try (MockWebServer other = new MockWebServer()) {
+      other.start();
+      other.enqueue(new MockResponse.Builder().code(302)
+          .addHeader("Location", server.url("/back").toString()).build());
+      // Same machine, different host name: 127.0.0.1 versus localhost.
+      String target = other.url("/landing").newBuilder().host("127.0.0.1").build().toString();
+      server.enqueue(new MockResponse.Builder().code(302).addHeader("Location", target).build());
+      server.enqueue(new MockResponse.Builder().body("back home").build());
+      try (ApiClient client = ApiClient.builder().baseUrl(server.url("/").toString())
+          .auth(refresh -> {
+            if (refresh) {
+              refreshes.incrementAndGet();
+            }
+            return "Bearer " + TOKEN;
+          }).build()) {
+        ApiResponse<String> r = client.get("/start").send(String.class);
+        assertEquals("back home", r.body());
+        assertEquals(1, r.attempts());
+      }
+      assertEquals("Bearer " + TOKEN, server.takeRequest().getHeaders().get("Authorization"));
+      assertNull(other.takeRequest().getHeaders().get("Authorization"), "sent to another origin");
+      RecordedRequest back = server.takeRequest();
+      assertEquals("/back", back.getTarget());
+      assertEquals("Bearer " + TOKEN, back.getHeaders().get("Authorization"),
+          "the first origin's credentials go again with a redirect back to it");
+      assertEquals(0, refreshes.get());
+    }
+  }
+
+  @Test
   void aSecretQueryParameterStaysHiddenInEveryUrlMessage() {
     String secret = "s3cr3t-value";
     try (ApiClient client = ApiClient.builder().redactQueryParameter("session").build()) {

@@ -35,7 +35,8 @@ import org.slf4j.LoggerFactory;
  *       every header the client treats as secret: those four, and the names given to
  *       {@code redactHeader} (as Go's {@code net/http} drops {@code Cookie} and
  *       {@code Authorization} on a redirect to another domain). A redirect back to the first
- *       origin carries them again.
+ *       origin carries them again, the call's {@code Authorization} included, which OkHttp
+ *       itself removed on the way out.
  *   <li>It keeps OkHttp from re-sending the request on its own after a {@code 503}
  *       ({@link FollowUpGuard#guard}).
  *   <li>It keeps a request that must be sent once ({@link #SEND_ONCE}: not idempotent, and the
@@ -94,6 +95,18 @@ public final class NetworkInterceptor implements Interceptor {
   }
 
   private static final KClass<Origin> ORIGIN_TAG = JvmClassMappingKt.getKotlinClass(Origin.class);
+
+  /** The tag of a call that followed a redirect to another origin than its first request's. */
+  private static final class Left implements Function0<Left> {
+    static final Left INSTANCE = new Left();
+
+    @Override
+    public Left invoke() {
+      return this;
+    }
+  }
+
+  private static final KClass<Left> LEFT_TAG = JvmClassMappingKt.getKotlinClass(Left.class);
 
   /** The tag of a request that must reach the server once: see {@link #SEND_ONCE}. */
   public static final class SendOnce {
@@ -157,7 +170,12 @@ public final class NetworkInterceptor implements Interceptor {
       Origin moved = call.tag(ORIGIN_TAG);
       HttpUrl first = moved != null ? moved.url : call.request().url();
       if (!sameOrigin(request.url(), first)) {
+        call.tag(LEFT_TAG, Left.INSTANCE);
         request = withoutCredentials(request, call.request().headers());
+      } else if (moved == null && call.tag(LEFT_TAG) != null) {
+        // Home again. (Not when an OkHttp interceptor of the user's sent the call elsewhere:
+        // the call's own headers were not made for this origin.)
+        request = withOwnAuthorization(request, call.request());
       }
       sent = call.tag(SENT_TAG);
       // A 301, 302 or 303 turned the write into a GET: reading a URL again is not writing
@@ -201,6 +219,21 @@ public final class NetworkInterceptor implements Interceptor {
 
   private static boolean isRead(String method) {
     return method.equals("GET") || method.equals("HEAD");
+  }
+
+  /**
+   * {@code request}, back on the call's first origin after a redirect to another, with the
+   * call's own {@code Authorization} if it has none: OkHttp removed it on the way out (it drops
+   * {@code Authorization} whenever a redirect changes scheme, host or port, and builds each
+   * follow-up from the one before), while the headers this interceptor leaves out stay in the
+   * request OkHttp builds the next follow-up from.
+   */
+  private static Request withOwnAuthorization(Request request, Request asked) {
+    String own = asked.header("Authorization");
+    if (own == null || request.header("Authorization") != null) {
+      return request;
+    }
+    return request.newBuilder().header("Authorization", own).build();
   }
 
   private static boolean sameOrigin(HttpUrl a, HttpUrl b) {
