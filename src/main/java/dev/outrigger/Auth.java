@@ -8,12 +8,19 @@ import java.util.function.Supplier;
  * client asks once for a fresh value ({@code refresh = true}) and sends the attempt again; a
  * second 401 is returned to the caller. The value is never logged and never appears in exception
  * messages; it is not sent on a redirect to another origin (scheme, host or port).
+ *
+ * <p>Each call asks for itself: calls that meet a 401 at the same time each ask for a fresh
+ * value, once per call, and a call's attempts after its refresh carry the value it got. When
+ * fetching a fresh value is costly (a token endpoint), let concurrent refreshes share one fetch
+ * inside the implementation. Called on the calling thread; must be thread-safe.
  */
 @FunctionalInterface
 public interface Auth {
 
   /**
-   * Returns the header value, for example {@code "Bearer abc"}.
+   * Returns the header value, for example {@code "Bearer abc"}, or null for none: the attempt
+   * is sent without {@code Authorization}, and on a refresh the 401 is returned to the caller
+   * without another attempt.
    *
    * @param refresh true after the server rejected the previous value with 401: fetch a new one
    */
@@ -21,10 +28,14 @@ public interface Auth {
 
   /**
    * A bearer token from {@code token}, asked again on every attempt (cache inside the supplier
-   * if fetching is expensive).
+   * if fetching is expensive). A null token sends no {@code Authorization} (not
+   * {@code "Bearer null"}), and on a 401 means there is no fresh one.
    */
   static Auth bearer(Supplier<String> token) {
     Objects.requireNonNull(token, "token");
-    return refresh -> "Bearer " + token.get();
+    return refresh -> {
+      String t = token.get();
+      return t == null ? null : "Bearer " + t;
+    };
   }
 }
