@@ -228,8 +228,21 @@ public final class BreakerStateMachine {
     }
     String why = exceeded(k);
     if (why != null) {
-      transition(c, open(now, 1, k, why));
+      trip(c, open(now, 1, k, why), now);
     }
+  }
+
+  /**
+   * Opens the breaker from {@code seen} at {@code now}. The opening is a use, noted before the
+   * state is installed: the call that opens it may have begun (and last noted a use) long
+   * before, and a breaker that just opened must not look unused for its whole wait to the
+   * table that evicts idle breakers ({@link Breakers}, which reads the state first).
+   */
+  private void trip(BreakerState seen, Open next, long now) {
+    if (now - lastUsedNanos > 0) {
+      lastUsedNanos = now;
+    }
+    transition(seen, next);
   }
 
   private void onProbeResult(HalfOpen h, int outcome, long now) {
@@ -249,7 +262,7 @@ public final class BreakerStateMachine {
     Window.Counts k = HalfOpen.counts(packed);
     String why = exceeded(k);
     if (why != null) {
-      transition(h, open(now, h.openings + 1, k, "probes: " + why));
+      trip(h, open(now, h.openings + 1, k, "probes: " + why), now);
     } else {
       transition(h, new Closed(Window.create(config, now), String.format(Locale.ROOT,
           "probes: failure rate %s, slow-call rate %s over %d probes",
@@ -360,9 +373,17 @@ public final class BreakerStateMachine {
         k.calls(), k.failed(), k.slow(), Duration.ofNanos(retry));
   }
 
-  /** Notes a use at {@code nowNanos}, for evicting idle breakers; writes at most once a second. */
+  /**
+   * Notes a use at {@code nowNanos}, for evicting idle breakers. A closed breaker writes at most
+   * once a second, keeping its hot path free of writes; an open or half-open one notes every
+   * use, since how long it sat unused decides whether its table may drop it (and forget that its
+   * key is failing).
+   */
   public void touch(long nowNanos) {
-    if (nowNanos - lastUsedNanos > TOUCH_NANOS) {
+    long last = lastUsedNanos;
+    if (nowNanos - last > TOUCH_NANOS) {
+      lastUsedNanos = nowNanos;
+    } else if (nowNanos - last > 0 && (state instanceof Open || state instanceof HalfOpen)) {
       lastUsedNanos = nowNanos;
     }
   }

@@ -18,8 +18,8 @@ import org.slf4j.LoggerFactory;
  * <p>Breakers are created on first use. When a new key arrives and the map is full, the thread
  * that gets there first drops the least recently used eighth of the breakers: an O(n log n) pass
  * once every n/8 new keys, no background thread. Never dropped: a breaker forced open or
- * disabled by hand (kept even beyond the maximum), and one open or half-open that was used
- * within its {@code waitInOpenState} (dropping it would let a failing host's calls through
+ * disabled by hand (kept even beyond the maximum), and one open or half-open that was opened or
+ * used within its {@code waitInOpenState} (dropping it would let a failing host's calls through
  * before its wait is over). A dropped breaker's in-flight calls still record into it; its next
  * call starts a fresh one. If no breaker can be dropped, a new key gets a breaker that is not
  * kept.
@@ -148,8 +148,10 @@ public final class Breakers {
       List<Candidate> candidates = new ArrayList<>();
       for (Map.Entry<String, BreakerStateMachine> e : map.entrySet()) {
         BreakerStateMachine b = e.getValue();
-        long lastUsed = b.lastUsedNanos();
+        // The state first: a breaker that trips notes the use before it installs the state, so
+        // a tripped state is never paired with a last use from before its opening.
         CircuitBreaker.State state = b.state();
+        long lastUsed = b.lastUsedNanos();
         if (state == CircuitBreaker.State.FORCED_OPEN || state == CircuitBreaker.State.DISABLED) {
           continue;
         }
