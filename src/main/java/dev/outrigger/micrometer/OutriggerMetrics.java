@@ -92,7 +92,7 @@ public final class OutriggerMetrics implements CallListener, AutoCloseable {
       Set.of("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT");
   private static final int MAX_REASONS = 32;
   private static final int MAX_REASON_CHARS = 40;
-  private static final String ACTIVE_SAMPLE = OutriggerMetrics.class.getName() + ".active";
+  private static final AtomicLong INSTANCES = new AtomicLong();
 
   private final MeterRegistry registry;
   private final Tags tags;
@@ -109,6 +109,12 @@ public final class OutriggerMetrics implements CallListener, AutoCloseable {
   private final ConcurrentHashMap<RequestKey, Timer> callTimers = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<RequestKey, Timer> attemptTimers = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, LongTaskTimer> activeTimers = new ConcurrentHashMap<>();
+  /**
+   * The call attribute that holds this instance's in-progress sample: one name per instance, so
+   * that two instances on one client (one per registry, say) each stop their own.
+   */
+  private final String activeSample =
+      OutriggerMetrics.class.getName() + ".active." + INSTANCES.incrementAndGet();
 
   private record RequestKey(String host, String method, String status, String outcome) {}
 
@@ -192,14 +198,14 @@ public final class OutriggerMetrics implements CallListener, AutoCloseable {
       LongTaskTimer prev = activeTimers.putIfAbsent(host, t);
       t = prev != null ? prev : t;
     }
-    call.attribute(ACTIVE_SAMPLE, t.start());
+    call.attribute(activeSample, t.start());
   }
 
   @Override
   public void callEnd(CallContext call, int status, Throwable error, Duration elapsed) {
-    if (call.attribute(ACTIVE_SAMPLE) instanceof LongTaskTimer.Sample sample) {
+    if (call.attribute(activeSample) instanceof LongTaskTimer.Sample sample) {
       sample.stop();
-      call.attribute(ACTIVE_SAMPLE, null);
+      call.attribute(activeSample, null);
     }
     timer(callTimers, calls, call, status, error).record(elapsed);
   }

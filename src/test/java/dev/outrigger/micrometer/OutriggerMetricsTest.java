@@ -205,6 +205,22 @@ class OutriggerMetricsTest {
   }
 
   @Test
+  void twoInstancesOnOneClientEachEndTheCallsTheyCountInProgress() throws Exception {
+    // One client reporting to two registries (say, Prometheus and a push registry): each
+    // instance counts the call in progress and ends its own count when the call ends.
+    server.enqueue(new MockResponse.Builder().code(200).body("ok").build());
+    SimpleMeterRegistry second = new SimpleMeterRegistry();
+    client = ApiClient.builder().baseUrl(server.url("/v1").toString()).retry(Retry.none())
+        .addListener(OutriggerMetrics.of(registry)).addListener(OutriggerMetrics.of(second))
+        .build();
+    assertEquals("ok", client.get("/x").execute(String.class));
+
+    assertEquals(0, registry.find("outrigger.calls.active").longTaskTimer().activeTasks(),
+        "the first registry still counts the call in progress");
+    assertEquals(0, second.find("outrigger.calls.active").longTaskTimer().activeTasks());
+  }
+
+  @Test
   void countsRetriesByNormalisedReasonAndTimesTheirBackoff() {
     client(OutriggerMetrics.of(registry), emitting(ctx -> {
       ctx.listener().retryScheduled(ctx, Duration.ofMillis(40), "status 503");
