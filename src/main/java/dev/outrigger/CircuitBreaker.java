@@ -573,7 +573,7 @@ public final class CircuitBreaker {
     /**
      * The most breakers a client keeps (default 1,000). Past it, the least recently used
      * breakers are dropped; never one forced open or disabled by hand (kept even beyond the
-     * maximum), nor one open or half-open that was used within its open wait.
+     * maximum), nor one open or half-open that was opened or used within its open wait.
      *
      * @throws IllegalArgumentException if {@code max < 1}
      */
