@@ -191,6 +191,11 @@ public final class OutriggerMetrics implements CallListener, AutoCloseable {
 
   @Override
   public void callStart(CallContext call) {
+    if (call.attribute(activeSample) != null) {
+      // Listed twice on this client (a derived client keeps its parent's listeners): one sample
+      // per call, which the first callEnd stops.
+      return;
+    }
     String host = host(call);
     LongTaskTimer t = activeTimers.get(host);
     if (t == null) {

@@ -221,6 +221,20 @@ class OutriggerMetricsTest {
   }
 
   @Test
+  void anInstanceAddedTwiceToOneClientStillEndsTheCallItCountsInProgress() throws Exception {
+    // A derived client keeps its parent's listeners: adding the instance again lists it twice.
+    server.enqueue(new MockResponse.Builder().code(200).body("ok").build());
+    OutriggerMetrics metrics = OutriggerMetrics.of(registry);
+    ApiClient parent = ApiClient.builder().baseUrl(server.url("/v1").toString())
+        .retry(Retry.none()).addListener(metrics).build();
+    client = parent.newBuilder().addListener(metrics).build();
+    parent.close();
+    assertEquals("ok", client.get("/x").execute(String.class));
+
+    assertEquals(0, registry.find("outrigger.calls.active").longTaskTimer().activeTasks());
+  }
+
+  @Test
   void countsRetriesByNormalisedReasonAndTimesTheirBackoff() {
     client(OutriggerMetrics.of(registry), emitting(ctx -> {
       ctx.listener().retryScheduled(ctx, Duration.ofMillis(40), "status 503");
