@@ -586,6 +586,13 @@ public final class ApiClient implements AutoCloseable {
         throw new DeserializationException(ctx.describe() + " -> " + response.code()
             + ": empty body cannot be mapped to " + type.toCanonical(), null, ctx.attemptsSent());
       }
+      Charset declared = whole != null || inPlace != null ? Charsets.of(response)
+          : Charsets.of(body);
+      if (!Charsets.isUnicode(declared)) {
+        // Jackson reads bytes as UTF-8, -16 or -32 (it tells them apart itself): a body in
+        // another charset its Content-Type names (ISO-8859-1, say) is decoded to text first.
+        return mapper.readValue(Charsets.text(bytes, bytes.length, declared), type);
+      }
       return mapper.readValue(bytes, type);
     } catch (IOException e) {
       String why = e instanceof com.fasterxml.jackson.core.JacksonException je
@@ -594,8 +601,8 @@ public final class ApiClient implements AutoCloseable {
         why = why.substring(0, Failures.SNIPPET_CHARS) + "...";
       }
       throw new DeserializationException(ctx.describe() + " -> " + response.code()
-          + ": cannot map the body to " + type.toCanonical() + ": " + why, e,
-          ctx.attemptsSent());
+          + ": cannot map the body to " + type.toCanonical() + ": " + why
+          + Failures.jsonPath(e), e, ctx.attemptsSent());
     }
   }
 

@@ -587,6 +587,37 @@ class ApiClientTest {
     assertEquals(1, e.attempts());
   }
 
+  record Topic(String subject, java.util.List<Post> posts) {}
+
+  @Test
+  void aMappingFailureSaysWhereInTheDocumentItFailed() {
+    server.enqueue(json("{\"subject\":\"s\",\"posts\":[{\"id\":1,\"title\":\"a\"},"
+        + "{\"id\":\"two\",\"title\":\"b\"}]}"));
+
+    DeserializationException e = assertThrows(DeserializationException.class,
+        () -> client.get("/threads/1").execute(Topic.class));
+
+    assertTrue(e.getMessage().endsWith(" (at $.posts[1].id)"), e.getMessage());
+    assertTrue(e.getMessage().contains("Cannot deserialize value of type `int`"), e.getMessage());
+  }
+
+  @Test
+  void jsonIsReadInTheCharsetItsContentTypeNames() throws Exception {
+    byte[] latin1 = "{\"id\":1,\"title\":\"caf\u00e9 cr\u00e8me\"}"
+        .getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+    server.enqueue(new MockResponse.Builder().code(200)
+        .addHeader("Content-Type", "application/json; charset=ISO-8859-1")
+        .body(new okio.Buffer().write(latin1)).build());
+    byte[] utf16 = "{\"id\":2,\"title\":\"\u00e9t\u00e9\"}"
+        .getBytes(java.nio.charset.StandardCharsets.UTF_16BE);
+    server.enqueue(new MockResponse.Builder().code(200)
+        .addHeader("Content-Type", "application/json; charset=UTF-16BE")
+        .body(new okio.Buffer().write(utf16)).build());
+
+    assertEquals(new Post(1, "caf\u00e9 cr\u00e8me"), client.get("/posts/1").execute(Post.class));
+    assertEquals(new Post(2, "\u00e9t\u00e9"), client.get("/posts/2").execute(Post.class));
+  }
+
   @Test
   void deeplyNestedJsonFailsCleanlyWithoutStackOverflow() {
     server.enqueue(json("[".repeat(100_000) + "]".repeat(100_000)));

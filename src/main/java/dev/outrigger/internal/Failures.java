@@ -15,6 +15,31 @@ public final class Failures {
   /** How much of an error body goes into an exception message. */
   public static final int SNIPPET_CHARS = 512;
 
+  /**
+   * Where in the JSON a mapping failed, as {@code " (at $.items[1].id)"}, or "" when {@code e}
+   * does not say (a syntax error, whose message gives the position, or not Jackson's). Jackson's
+   * own path names the Java classes on the way; this names the document's fields and indexes.
+   */
+  public static String jsonPath(IOException e) {
+    if (!(e instanceof com.fasterxml.jackson.databind.JsonMappingException m)
+        || m.getPath().isEmpty()) {
+      return "";
+    }
+    StringBuilder at = new StringBuilder(" (at $");
+    for (com.fasterxml.jackson.databind.JsonMappingException.Reference r : m.getPath()) {
+      if (at.length() > SNIPPET_CHARS) {
+        at.append("...");
+        break;
+      }
+      if (r.getFieldName() != null) {
+        at.append('.').append(r.getFieldName());
+      } else if (r.getIndex() >= 0) {
+        at.append('[').append(r.getIndex()).append(']');
+      }
+    }
+    return at.append(')').toString();
+  }
+
   private Failures() {}
 
   /** Whether {@code status} is a success (2xx). */

@@ -41,6 +41,11 @@ public final class Charsets {
     return cs;
   }
 
+  /** Whether {@code cs} is UTF-8, UTF-16 or UTF-32, any byte order: what JSON may be in. */
+  public static boolean isUnicode(Charset cs) {
+    return cs == StandardCharsets.UTF_8 || cs.name().startsWith("UTF-");
+  }
+
   /** The charset of a body an interceptor made (its content type may not be the header's). */
   public static Charset of(ResponseBody body) {
     MediaType ct = body.contentType();
