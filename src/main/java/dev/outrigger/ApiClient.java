@@ -148,7 +148,7 @@ public final class ApiClient implements AutoCloseable {
     list.add(new DeadlineInterceptor(b.deadline));
     list.addAll(b.callInterceptors);
     if (b.auth != null) {
-      list.add(AuthInterceptors.refresh(b.auth));
+      list.add(AuthInterceptors.refresh(b.auth, baseUrl));
     }
     list.add(new RetryInterceptor(b.retry, clock));
     this.breakers = new BreakerInterceptor(b.circuitBreaker, clock, listener);
@@ -171,7 +171,7 @@ public final class ApiClient implements AutoCloseable {
         ? new InFlightLimiter(b.adaptiveConcurrency, clock)
         : new InFlightLimiter(b.maxInFlightPerHost, clock));
     if (b.auth != null) {
-      list.add(AuthInterceptors.stamp(b.auth));
+      list.add(AuthInterceptors.stamp(b.auth, baseUrl));
     }
     list.addAll(b.attemptInterceptors);
     // With no user code anywhere between the client and the transport (no listener, no
@@ -866,7 +866,12 @@ public final class ApiClient implements AutoCloseable {
       return this;
     }
 
-    /** Supplies {@code Authorization} per attempt and refreshes it once on 401. */
+    /**
+     * Supplies {@code Authorization} per attempt and refreshes it once on 401. With a
+     * {@link #baseUrl base URL}, only calls to its origin (scheme, host and port) carry it: a
+     * call to an absolute URL elsewhere (a pre-signed link from a response) goes without, and
+     * its 401 is not answered with a refresh. Without a base URL, every call carries it.
+     */
     public Builder auth(Auth auth) {
       this.auth = Objects.requireNonNull(auth, "auth");
       return this;

@@ -3,23 +3,39 @@ package dev.outrigger.internal.http;
 import dev.outrigger.Auth;
 import dev.outrigger.CallInterceptor;
 import dev.outrigger.internal.RealCallContext;
+import okhttp3.HttpUrl;
 import okhttp3.Response;
 
 /**
  * The auth hook in two parts: {@link #stamp} (per attempt) sets {@code Authorization};
  * {@link #refresh} (per call, outside retry) answers a 401 once by asking the hook for a fresh
  * value and sending the call again through the whole chain, so the extra request is counted,
- * rate limited and breaker-checked like any attempt.
+ * rate limited and breaker-checked like any attempt. With a base URL, both act only on requests
+ * to its origin (scheme, host and port): a call to an absolute URL elsewhere (a pre-signed link
+ * from a response, another API) carries no credentials of this client's.
  */
 public final class AuthInterceptors {
   private static final String FRESH = "outrigger.auth.fresh";
 
   private AuthInterceptors() {}
 
-  public static CallInterceptor stamp(Auth auth) {
+  /**
+   * Whether {@code url} is on {@code base}'s origin, or there is no base URL (a client that
+   * calls absolute URLs only: its auth is for every call).
+   */
+  static boolean ours(HttpUrl base, HttpUrl url) {
+    return base == null || base.port() == url.port() && base.host().equals(url.host())
+        && base.scheme().equals(url.scheme());
+  }
+
+  /** Sets {@code Authorization} on each attempt to {@code base}'s origin (null: every one). */
+  public static CallInterceptor stamp(Auth auth, HttpUrl base) {
     return new CallInterceptor() {
       @Override
       public Response intercept(Chain chain) {
+        if (!ours(base, chain.request().url())) {
+          return chain.proceed(chain.request());
+        }
         Object fresh = chain.context().attribute(FRESH);
         String value = fresh != null ? (String) fresh : auth.authorization(false);
         if (value == null) {
@@ -35,13 +51,15 @@ public final class AuthInterceptors {
     };
   }
 
-  public static CallInterceptor refresh(Auth auth) {
+  /** Answers a 401 from {@code base}'s origin (null: any) once with a fresh value. */
+  public static CallInterceptor refresh(Auth auth, HttpUrl base) {
     return new CallInterceptor() {
       @Override
       public Response intercept(Chain chain) {
         Response response = chain.proceed(chain.request());
         RealCallContext ctx = (RealCallContext) chain.context();
-        if (response.code() != 401 || ctx.attribute(FRESH) != null) {
+        if (response.code() != 401 || ctx.attribute(FRESH) != null
+            || !ours(base, chain.request().url())) {
           return response;
         }
         String fresh = auth.authorization(true);
