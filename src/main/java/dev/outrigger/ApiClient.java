@@ -481,7 +481,9 @@ public final class ApiClient implements AutoCloseable {
       }
       listener.callEnd(ctx, status, e, timedListener ? elapsed(ctx) : null);
       throw e;
-    } catch (RuntimeException | Error e) {
+    } catch (Throwable e) {
+      // Unchecked, or a checked exception an interceptor of the user's threw undeclared (Kotlin,
+      // a sneaky throw): the call ends in every account all the same.
       listener.callEnd(ctx, status, e, timedListener ? elapsed(ctx) : null);
       throw e;
     }

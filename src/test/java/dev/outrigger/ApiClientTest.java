@@ -618,6 +618,37 @@ class ApiClientTest {
     assertEquals(new Post(2, "\u00e9t\u00e9"), client.get("/posts/2").execute(Post.class));
   }
 
+  @SuppressWarnings("unchecked")
+  private static <T extends Throwable> T undeclared(Throwable t) throws T {
+    throw (T) t;
+  }
+
+  @Test
+  void aCheckedExceptionAnInterceptorThrowsUndeclaredStillEndsTheCall() throws Exception {
+    // As Kotlin code may, or a sneaky throw: listeners (metrics' calls in progress) must still
+    // hear the call end.
+    java.util.List<String> events = new java.util.concurrent.CopyOnWriteArrayList<>();
+    try (ApiClient c = ApiClient.builder().baseUrl(server.url("/v1").toString())
+        .addCallInterceptor(chain -> {
+          throw ApiClientTest.<RuntimeException>undeclared(new java.io.IOException("from Kotlin"));
+        })
+        .addListener(new CallListener() {
+          @Override
+          public void callStart(CallContext call) {
+            events.add("start");
+          }
+
+          @Override
+          public void callEnd(CallContext call, int status, Throwable error, Duration elapsed) {
+            events.add("end " + status + " " + error);
+          }
+        }).build()) {
+      assertThrows(java.io.IOException.class, () -> c.get("/x").execute(String.class));
+    }
+    assertEquals(java.util.List.of("start", "end -1 java.io.IOException: from Kotlin"), events);
+    assertEquals(0, server.getRequestCount());
+  }
+
   @Test
   void deeplyNestedJsonFailsCleanlyWithoutStackOverflow() {
     server.enqueue(json("[".repeat(100_000) + "]".repeat(100_000)));
