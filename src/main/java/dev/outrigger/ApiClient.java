@@ -455,6 +455,7 @@ public final class ApiClient implements AutoCloseable {
       ctx.staleClock();
     }
     int status = -1;
+    boolean ended = false;
     try {
       Response response = chain.proceed(ctx, request);
       try (response) {
@@ -464,6 +465,8 @@ public final class ApiClient implements AutoCloseable {
         }
         Object value = decode(response, type, ctx);
         Duration elapsed = full || timedListener ? elapsed(ctx) : null;
+        // Ended: a listener that throws past its isolation (an Error) is not told twice.
+        ended = true;
         listener.callEnd(ctx, status, null, elapsed);
         return full
             ? (R) new ApiResponse<>(status, response.headers(), value, ctx.attemptsSent(), elapsed)
@@ -484,7 +487,9 @@ public final class ApiClient implements AutoCloseable {
     } catch (Throwable e) {
       // Unchecked, or a checked exception an interceptor of the user's threw undeclared (Kotlin,
       // a sneaky throw): the call ends in every account all the same.
-      listener.callEnd(ctx, status, e, timedListener ? elapsed(ctx) : null);
+      if (!ended) {
+        listener.callEnd(ctx, status, e, timedListener ? elapsed(ctx) : null);
+      }
       throw e;
     }
   }
@@ -590,9 +595,10 @@ public final class ApiClient implements AutoCloseable {
       }
       Charset declared = whole != null || inPlace != null ? Charsets.of(response)
           : Charsets.of(body);
-      if (!Charsets.isUnicode(declared)) {
-        // Jackson reads bytes as UTF-8, -16 or -32 (it tells them apart itself): a body in
-        // another charset its Content-Type names (ISO-8859-1, say) is decoded to text first.
+      if (!Charsets.isUnicode(declared) && !Charsets.isUtf8(bytes)) {
+        // JSON is UTF-8 (RFC 8259; Jackson also tells UTF-16 and -32 apart itself), whatever a
+        // charset parameter says: a mislabelled UTF-8 body is read as UTF-8. Only a body that
+        // is not UTF-8 is read in the other charset its Content-Type names (ISO-8859-1, say).
         return mapper.readValue(Charsets.text(bytes, bytes.length, declared), type);
       }
       return mapper.readValue(bytes, type);

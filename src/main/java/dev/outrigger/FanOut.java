@@ -298,9 +298,10 @@ public final class FanOut<T> implements AutoCloseable {
   }
 
   /**
-   * Told after each task ends, for a progress bar. Called on the thread of the task that ended,
-   * or, for a task that never started, on the thread that cancelled the batch or that submitted
-   * the task after the cancellation; possibly from several threads at once, so calls may arrive
+   * Told after each task ends, for a progress bar. Called on the task's own thread, or, for a
+   * task that never got one, on the thread that gave up on it: the one that cancelled the
+   * batch, that submitted the task after the cancellation, or that failed to start its thread;
+   * possibly from several threads at once, so calls may arrive
    * slightly out of order: keep the largest {@code completed}. Must be fast and must not throw
    * (an exception is logged and ignored).
    */

@@ -181,7 +181,9 @@ public final class RateLimit {
       throw new IllegalStateException("adaptive applies to one bandwidth: combine the "
           + "bandwidths without it");
     }
-    dropped("keyedBy", other.keyedBy, keyedBy, null);
+    if (other.keyedBy != null && other.keyedBy != keyedBy) {
+      throw droppedSetting("keyedBy", "key function");
+    }
     dropped("maxKeys", other.maxKeys, maxKeys, DEFAULT_MAX_KEYS);
     dropped("maxPause", other.maxPause, maxPause, DEFAULT_MAX_PAUSE);
     dropped("store", other.store, store, null);
@@ -191,10 +193,14 @@ public final class RateLimit {
   /** Refuses {@link #and} an argument whose {@code setting} would be lost. */
   private static void dropped(String setting, Object theirs, Object ours, Object byDefault) {
     if (!Objects.equals(theirs, byDefault) && !Objects.equals(theirs, ours)) {
-      throw new IllegalArgumentException("and() keeps only the other limit's bandwidths, so its "
-          + setting + " (" + theirs + ") would be dropped: set " + setting
-          + " on the first limit or on the combined one, a.and(b)." + setting + "(...)");
+      throw droppedSetting(setting, setting + " (" + theirs + ")");
     }
+  }
+
+  private static IllegalArgumentException droppedSetting(String setting, String what) {
+    return new IllegalArgumentException("and() keeps only the other limit's bandwidths, so its "
+        + what + " would be dropped: set " + setting
+        + " on the first limit or on the combined one, a.and(b)." + setting + "(...)");
   }
 
   /**

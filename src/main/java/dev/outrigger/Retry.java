@@ -426,7 +426,8 @@ public final class Retry {
         .append(initialDelay).append("..").append(maxDelay)
         .append(" x").append(multiplier)
         .append(", jitter ").append(jitter)
-        .append(", Retry-After up to ").append(maxRetryAfter);
+        .append(maxRetryAfter.isZero() ? ", Retry-After ignored"
+            : ", Retry-After up to " + maxRetryAfter);
     if (budgetEnabled) {
       sb.append(", budget ").append(budgetRatio).append(" of calls per ").append(budgetWindow)
           .append(" + ").append(budgetMinRetriesPerSecond).append("/s per host");

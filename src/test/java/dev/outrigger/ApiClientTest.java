@@ -599,6 +599,14 @@ class ApiClientTest {
 
     assertTrue(e.getMessage().endsWith(" (at $.posts[1].id)"), e.getMessage());
     assertTrue(e.getMessage().contains("Cannot deserialize value of type `int`"), e.getMessage());
+
+    // A key that is not a plain name is quoted, so a dot or a line break in it cannot mislead.
+    server.enqueue(json("{\"a.b\":{\"it's\\nhere\":\"x\"}}"));
+    DeserializationException odd = assertThrows(DeserializationException.class,
+        () -> client.get("/odd").execute(
+            new com.fasterxml.jackson.core.type.TypeReference<
+                java.util.Map<String, java.util.Map<String, Integer>>>() {}));
+    assertTrue(odd.getMessage().endsWith(" (at $['a.b']['it\\'s\\nhere'])"), odd.getMessage());
   }
 
   @Test
@@ -616,6 +624,12 @@ class ApiClientTest {
 
     assertEquals(new Post(1, "caf\u00e9 cr\u00e8me"), client.get("/posts/1").execute(Post.class));
     assertEquals(new Post(2, "\u00e9t\u00e9"), client.get("/posts/2").execute(Post.class));
+
+    // JSON is UTF-8 (RFC 8259): a UTF-8 body a server mislabels is still read as UTF-8.
+    server.enqueue(new MockResponse.Builder().code(200)
+        .addHeader("Content-Type", "application/json; charset=ISO-8859-1")
+        .body("{\"id\":3,\"title\":\"caf\u00e9\"}").build());
+    assertEquals(new Post(3, "caf\u00e9"), client.get("/posts/3").execute(Post.class));
   }
 
   @SuppressWarnings("unchecked")

@@ -27,18 +27,31 @@ public final class Failures {
     }
     StringBuilder at = new StringBuilder(" (at $");
     for (com.fasterxml.jackson.databind.JsonMappingException.Reference r : m.getPath()) {
-      if (at.length() > SNIPPET_CHARS) {
-        at.append("...");
-        break;
-      }
-      if (r.getFieldName() != null) {
-        at.append('.').append(r.getFieldName());
+      String name = r.getFieldName();
+      if (name != null) {
+        if (PLAIN_NAME.matcher(name).matches()) {
+          at.append('.').append(name);
+        } else {
+          // Quoted, so a key with a dot or a bracket reads as one key; no line breaks, and not
+          // longer than a line.
+          String shown = name.length() > 64 ? name.substring(0, 64) + "..." : name;
+          at.append("['").append(shown.replace("\\", "\\\\").replace("'", "\\'")
+              .replace("\r", "\\r").replace("\n", "\\n")).append("']");
+        }
       } else if (r.getIndex() >= 0) {
         at.append('[').append(r.getIndex()).append(']');
+      }
+      if (at.length() > SNIPPET_CHARS) {
+        at.setLength(SNIPPET_CHARS);
+        at.append("...");
+        break;
       }
     }
     return at.append(')').toString();
   }
+
+  private static final java.util.regex.Pattern PLAIN_NAME =
+      java.util.regex.Pattern.compile("[A-Za-z_$][A-Za-z0-9_$-]{0,63}");
 
   private Failures() {}
 

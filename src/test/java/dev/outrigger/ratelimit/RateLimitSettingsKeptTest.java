@@ -67,7 +67,7 @@ class RateLimitSettingsKeptTest {
     Function<CallContext, String> perTenant = call -> (String) call.attribute("tenant");
     CountingStore store = new CountingStore();
 
-    refused("its keyedBy", () -> perSecond.and(perMinute.keyedBy(perTenant)));
+    refused("its key function would be dropped: set keyedBy", () -> perSecond.and(perMinute.keyedBy(perTenant)));
     refused("its maxKeys (5)", () -> perSecond.and(perMinute.maxKeys(5)));
     refused("its maxPause (PT0S)", () -> perSecond.and(perMinute.maxPause(Duration.ZERO)));
     refused("its store (CountingStore) would be dropped: set store on the first limit or on the "

@@ -114,6 +114,7 @@ class RetryOverSocketsTest {
     List<Duration> delays = new CopyOnWriteArrayList<>();
     retry = Retry.exponential(Duration.ofMillis(40), Duration.ofMillis(40)).maxAttempts(2)
         .jitter(Jitter.NONE).maxRetryAfter(Duration.ZERO);
+    assertTrue(retry.toString().contains(", Retry-After ignored,"), retry.toString());
     server.enqueue(new MockResponse.Builder().code(503).addHeader("Retry-After", "5")
         .body("later").build());
     server.enqueue(status(200));

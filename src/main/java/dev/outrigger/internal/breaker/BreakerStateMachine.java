@@ -57,12 +57,16 @@ public final class BreakerStateMachine {
   private static final Logger LOG = LoggerFactory.getLogger(CircuitBreaker.class);
   private static final VarHandle STATE;
   private static final VarHandle PUBLISHING;
+  private static final VarHandle LAST_USED;
+  /** How often an open or half-open breaker notes its uses (a closed one: {@link #TOUCH_NANOS}). */
+  private static final long OPEN_TOUCH_NANOS = 1_000_000L;
 
   static {
     try {
       MethodHandles.Lookup lookup = MethodHandles.lookup();
       STATE = lookup.findVarHandle(BreakerStateMachine.class, "state", BreakerState.class);
       PUBLISHING = lookup.findVarHandle(BreakerStateMachine.class, "publishing", boolean.class);
+      LAST_USED = lookup.findVarHandle(BreakerStateMachine.class, "lastUsedNanos", long.class);
     } catch (ReflectiveOperationException e) {
       throw new ExceptionInInitializerError(e);
     }
@@ -239,10 +243,20 @@ public final class BreakerStateMachine {
    * table that evicts idle breakers ({@link Breakers}, which reads the state first).
    */
   private void trip(BreakerState seen, Open next, long now) {
-    if (now - lastUsedNanos > 0) {
-      lastUsedNanos = now;
-    }
+    noteUse(now);
     transition(seen, next);
+  }
+
+  /**
+   * Moves the last use forward to {@code nowNanos}, never back: a thread that read an old value
+   * and was descheduled must not undo a later note (the opening's, say).
+   */
+  private void noteUse(long nowNanos) {
+    for (long last = lastUsedNanos; nowNanos - last > 0; last = lastUsedNanos) {
+      if (LAST_USED.compareAndSet(this, last, nowNanos)) {
+        return;
+      }
+    }
   }
 
   private void onProbeResult(HalfOpen h, int outcome, long now) {
@@ -375,16 +389,15 @@ public final class BreakerStateMachine {
 
   /**
    * Notes a use at {@code nowNanos}, for evicting idle breakers. A closed breaker writes at most
-   * once a second, keeping its hot path free of writes; an open or half-open one notes every
-   * use, since how long it sat unused decides whether its table may drop it (and forget that its
-   * key is failing).
+   * once a second, keeping its hot path free of writes; an open or half-open one at most once a
+   * millisecond, since how long it sat unused decides whether its table may drop it (and forget
+   * that its key is failing).
    */
   public void touch(long nowNanos) {
-    long last = lastUsedNanos;
-    if (nowNanos - last > TOUCH_NANOS) {
-      lastUsedNanos = nowNanos;
-    } else if (nowNanos - last > 0 && (state instanceof Open || state instanceof HalfOpen)) {
-      lastUsedNanos = nowNanos;
+    long since = nowNanos - lastUsedNanos;
+    if (since > TOUCH_NANOS
+        || since > OPEN_TOUCH_NANOS && (state instanceof Open || state instanceof HalfOpen)) {
+      noteUse(nowNanos);
     }
   }
 

@@ -46,6 +46,19 @@ public final class Charsets {
     return cs == StandardCharsets.UTF_8 || cs.name().startsWith("UTF-");
   }
 
+  /** Whether {@code bytes} are well-formed UTF-8. */
+  public static boolean isUtf8(byte[] bytes) {
+    try {
+      StandardCharsets.UTF_8.newDecoder()
+          .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
+          .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT)
+          .decode(java.nio.ByteBuffer.wrap(bytes));
+      return true;
+    } catch (java.nio.charset.CharacterCodingException e) {
+      return false;
+    }
+  }
+
   /** The charset of a body an interceptor made (its content type may not be the header's). */
   public static Charset of(ResponseBody body) {
     MediaType ct = body.contentType();
