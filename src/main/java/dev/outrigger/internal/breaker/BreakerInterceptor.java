@@ -69,8 +69,9 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
     }
     long start = RealCallContext.recentNanos(ctx, clock);
     int reports = breakers.reports();
-    BreakerStateMachine breaker = breakers.get(key, start);
+    BreakerStateMachine breaker = breakers.untouched(key, start);
     BreakerState seen = breaker.current();
+    breaker.touch(start, seen);
     BreakerState token = breaker.acquire(seen, start);
     if (token == null) {
       throw refuse(ctx, breaker, start);

@@ -394,9 +394,14 @@ public final class BreakerStateMachine {
    * that its key is failing).
    */
   public void touch(long nowNanos) {
+    touch(nowNanos, state);
+  }
+
+  /** {@link #touch(long)} with the state the caller has just read ({@link #current()}). */
+  void touch(long nowNanos, BreakerState seen) {
     long since = nowNanos - lastUsedNanos;
     if (since > TOUCH_NANOS
-        || since > OPEN_TOUCH_NANOS && (state instanceof Open || state instanceof HalfOpen)) {
+        || since > OPEN_TOUCH_NANOS && (seen instanceof Open || seen instanceof HalfOpen)) {
       noteUse(nowNanos);
     }
   }

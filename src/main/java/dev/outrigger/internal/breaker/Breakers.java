@@ -67,12 +67,19 @@ public final class Breakers {
 
   /** The breaker of {@code key}, created if needed, marked as used at {@code nowNanos}. */
   public BreakerStateMachine get(String key, long nowNanos) {
-    BreakerStateMachine b = map.get(key);
-    if (b == null) {
-      b = create(key, nowNanos);
-    }
+    BreakerStateMachine b = untouched(key, nowNanos);
     b.touch(nowNanos);
     return b;
+  }
+
+  /**
+   * The breaker of {@code key}, created if needed (at {@code nowNanos}), not yet marked as used:
+   * the caller marks it with the state it reads ({@link BreakerStateMachine#touch(long,
+   * BreakerState)}), so a call reads the state once.
+   */
+  BreakerStateMachine untouched(String key, long nowNanos) {
+    BreakerStateMachine b = map.get(key);
+    return b != null ? b : create(key, nowNanos);
   }
 
   /**
