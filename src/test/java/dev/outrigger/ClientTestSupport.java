@@ -94,6 +94,15 @@ public final class ClientTestSupport {
     }
   }
 
+  /**
+   * {@code b} on {@code clock}, through the builder's package-private setter: the client offers
+   * no public way to replace time.
+   */
+  public static ApiClient.Builder withClock(
+      ApiClient.Builder b, dev.outrigger.internal.NanoClock clock) {
+    return b.clock(clock);
+  }
+
   /** The base URL of a server from {@link #jdkServer}. */
   public static String url(HttpServer server) {
     return "http://127.0.0.1:" + server.getAddress().getPort();

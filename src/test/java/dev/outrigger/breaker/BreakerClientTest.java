@@ -14,7 +14,6 @@ import dev.outrigger.HttpStatusException;
 import dev.outrigger.Retry;
 import dev.outrigger.internal.FakeClock;
 import dev.outrigger.internal.NanoClock;
-import java.lang.reflect.Method;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -74,22 +73,11 @@ class BreakerClientTest {
     }
   }
 
-  /**
-   * Gives the builder a fake clock through its package-private {@code clock} setter (the client
-   * offers no public way to replace time).
-   */
-  private static ApiClient.Builder withClock(ApiClient.Builder b, NanoClock clock)
-      throws ReflectiveOperationException {
-    Method m = ApiClient.Builder.class.getDeclaredMethod("clock", NanoClock.class);
-    m.setAccessible(true);
-    m.invoke(b, clock);
-    return b;
-  }
 
   private ApiClient client(CircuitBreaker breaker) throws ReflectiveOperationException {
     failing.setDispatcher(failingAnswer);
     healthy.setDispatcher(new Answer(200));
-    return withClock(ApiClient.builder().baseUrl(failing.url("/v1").toString())
+    return ClientTestSupport.withClock(ApiClient.builder().baseUrl(failing.url("/v1").toString())
         .retry(Retry.none()).circuitBreaker(breaker).addListener(events), clock).build();
   }
 
@@ -195,7 +183,7 @@ class BreakerClientTest {
     failing.setDispatcher(failingAnswer);
     CircuitBreaker breaker = CircuitBreaker.builder().slowCallDuration(Duration.ofMillis(500))
         .slowCallRateThreshold(0.5).minimumNumberOfCalls(2).slidingWindowSize(4).build();
-    client = withClock(ApiClient.builder().baseUrl(failing.url("/v1").toString())
+    client = ClientTestSupport.withClock(ApiClient.builder().baseUrl(failing.url("/v1").toString())
         .retry(Retry.none()).circuitBreaker(breaker)
         .rateLimit(dev.outrigger.RateLimit.perSecond(1).burst(1)).addListener(events), clock)
         .build();
@@ -227,7 +215,7 @@ class BreakerClientTest {
     failing.setDispatcher(failingAnswer);
     CircuitBreaker breaker = CircuitBreaker.builder().slowCallDuration(Duration.ofMillis(500))
         .build();
-    client = withClock(ApiClient.builder().baseUrl(failing.url("/v1").toString())
+    client = ClientTestSupport.withClock(ApiClient.builder().baseUrl(failing.url("/v1").toString())
         .retry(Retry.none()).circuitBreaker(breaker).addAttemptInterceptor(chain -> {
           chain.proceed(chain.request()).close();
           clock.advance(S);

@@ -13,7 +13,6 @@ import dev.outrigger.HttpStatusException;
 import dev.outrigger.Retry;
 import dev.outrigger.internal.FakeClock;
 import dev.outrigger.internal.NanoClock;
-import java.lang.reflect.Method;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -45,13 +44,6 @@ class OpenBreakerKeptTest {
     }
   }
 
-  private static ApiClient.Builder withClock(ApiClient.Builder b, NanoClock clock)
-      throws ReflectiveOperationException {
-    Method m = ApiClient.Builder.class.getDeclaredMethod("clock", NanoClock.class);
-    m.setAccessible(true);
-    m.invoke(b, clock);
-    return b;
-  }
 
   /**
    * A client with one breaker per path, at most two kept, one probe; /dead answers 503, the
@@ -74,7 +66,7 @@ class OpenBreakerKeptTest {
         .keyedBy(ctx -> ctx.url().encodedPath())
         .slidingWindowSize(2).minimumNumberOfCalls(2).failureRateThreshold(0.5)
         .waitInOpenState(wait).permittedCallsInHalfOpen(1).maxBreakers(2).build();
-    return withClock(ApiClient.builder().baseUrl(server.url("/v1").toString())
+    return ClientTestSupport.withClock(ApiClient.builder().baseUrl(server.url("/v1").toString())
         .retry(Retry.none()).circuitBreaker(breaker).addAttemptInterceptor(attempt)
         .addListener(new CallListener() {
           @Override
