@@ -19,9 +19,11 @@ import java.util.Objects;
  * share of the step ({@code 1/limit}), so the speed is per round trip whatever the concurrency.
  * When an attempt is dropped (a {@code 503}, a {@code 429}, an attempt timeout or a deadline
  * that cut an attempt) the limit is multiplied by {@link #backoffRatio()}, at most once per round
- * trip (drops of attempts sent before the last cut do not cut again). The limit always stays
- * within {@link #min()} and {@link #max()}. While fewer than half the slots are used, the limit
- * does not move: an idle client learns nothing about the host's capacity.
+ * trip (drops of attempts sent before the last cut do not cut again). A {@code 4xx} other than
+ * {@code 429} is the caller's own error and moves nothing; a server error's latency is timed but
+ * never taken as the latency without queueing (a host failing fast did not do the work). The
+ * limit always stays within {@link #min()} and {@link #max()}. While fewer than half the slots
+ * are used, the limit does not move: an idle client learns nothing about the host's capacity.
  *
  * <p>Attempts beyond the limit wait for a slot within their deadline, first come first served,
  * exactly as with the static limit (and fail with {@link DeadlineExceededException} when it runs

@@ -60,8 +60,10 @@ import org.slf4j.LoggerFactory;
  * attempt's latency and outcome: a response with {@code 503} or {@code 429}, a
  * {@link TransportException} of kind {@code TIMEOUT} or a {@link DeadlineExceededException}
  * during an attempt that had twice the no-load latency to run is a drop; any other response the
- * host sent is a latency sample (one an attempt interceptor made itself is not); other failures
- * (connect errors, cancellation) teach nothing. The semaphore is resized as the limit moves
+ * host sent is a latency sample (one an attempt interceptor made itself is not), except a 4xx,
+ * the caller's own error, which teaches nothing; a server error's latency never stands for the
+ * host's no-load latency (a host failing fast did not do the work); other failures (connect
+ * errors, cancellation) teach nothing. The semaphore is resized as the limit moves
  * (shrinking lets the attempts in flight finish; new ones wait until the count is below the new
  * limit). Each change goes to {@link CallListener#adaptiveLimitChanged} (on the thread whose
  * attempt caused it), and a change of 10% or more since the last logged value is logged at
@@ -155,8 +157,7 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
       // Only an answer from the host says anything of it: not one an attempt interceptor made
       // itself (a cache, a stub), whose latency would pass for the host's no-load latency.
       if (ctx.attemptsSent() > sentBefore) {
-        int code = response.code();
-        sample(host, ctx, start, inFlight, code == 503 || code == 429);
+        answered(host, ctx, start, inFlight, response.code());
       }
       return response;
     } catch (DeadlineExceededException e) {
@@ -165,24 +166,41 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
       // answer (a caller's own tight deadline, or time spent waiting here): counting it would
       // let one hurried caller, or the queue itself, cut the limit for every caller.
       if (ctx.attemptsSent() > sentBefore && hadTime(host, ctx, start)) {
-        sample(host, ctx, start, inFlight, true);
+        sample(host, ctx, start, inFlight, true, false);
       }
       throw e;
     } catch (HttpStatusException e) {
       // A status an attempt interceptor threw rather than returned.
       if (ctx.attemptsSent() > sentBefore) {
-        sample(host, ctx, start, inFlight, e.status() == 503 || e.status() == 429);
+        answered(host, ctx, start, inFlight, e.status());
       }
       throw e;
     } catch (TransportException e) {
       if (e.kind() == TransportException.Kind.TIMEOUT) {
-        sample(host, ctx, start, inFlight, true);
+        sample(host, ctx, start, inFlight, true, false);
       }
       throw e;
     } finally {
       host.inFlight.decrementAndGet();
       host.slots.release();
       leave(key, host, start, ctx);
+    }
+  }
+
+  /**
+   * Feeds an answer with {@code code} to the host's estimator: 503 and 429 are drops; any other
+   * 4xx is the caller's own error (a 404, a 401) and says nothing of the host's load; a server
+   * error is timed but never taken as the no-load latency, since it may be fast because the
+   * host did not do the work. A fast 404 taken as the no-load latency made every answer after
+   * it look queued, and held the limit at its minimum for up to two {@code rttWindow}s.
+   */
+  private void answered(Host host, CallContext ctx, long start, int inFlight, int code) {
+    if (code == 503 || code == 429) {
+      sample(host, ctx, start, inFlight, true, false);
+    } else if (code < 400) {
+      sample(host, ctx, start, inFlight, false, true);
+    } else if (code >= 500) {
+      sample(host, ctx, start, inFlight, false, false);
     }
   }
 
@@ -199,9 +217,14 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
     return noLoad > 0 && real.remainingNanos(start) >= 2 * noLoad;
   }
 
-  /** Feeds one attempt to the host's estimator, resizes its slots and reports the change. */
-  private void sample(Host host, CallContext ctx, long start, int inFlight, boolean dropped) {
-    host.vegas.onSample(start, inFlight, dropped);
+  /**
+   * Feeds one attempt to the host's estimator, resizes its slots and reports the change;
+   * {@code noLoad}: whether its latency may be taken as the host's no-load latency.
+   */
+  private void sample(
+      Host host, CallContext ctx, long start, int inFlight, boolean dropped, boolean noLoad) {
+    // The end of the attempt as the transport read it (or a reading now).
+    host.vegas.onSample(RealCallContext.recentNanos(ctx, clock), start, inFlight, dropped, noLoad);
     int[] change = host.apply();
     if (change == null) {
       return;

@@ -38,7 +38,9 @@ public final class VegasLimit {
    * an attempt sent before the last cut is the old limit's fault and does not cut again, so a
    * burst of 503s from one overloaded moment costs one cut, as TCP's once-per-window rule.
    * A sample taken while fewer than half the slots were used changes nothing but rttMin: an
-   * app-limited client tells nothing about capacity. The new value is
+   * app-limited client tells nothing about capacity. A server error's latency is a sample but
+   * never rttMin (it may be fast because nothing was done); the limiter feeds no sample at all
+   * for a 4xx other than 429, the caller's own error. The new value is
    * L + smoothing x (estimate - L), clamped to [min, max].
    */
 
@@ -105,10 +107,24 @@ public final class VegasLimit {
    * @return the limit after this sample
    */
   public int onSample(long startNanos, int inFlight, boolean dropped) {
-    long now = nanoTime.getAsLong();
+    return onSample(nanoTime.getAsLong(), startNanos, inFlight, dropped, true);
+  }
+
+  /**
+   * Records one finished attempt, at {@code nowNanos} (a reading of this limit's clock).
+   *
+   * @param startNanos when the attempt was sent, on the same clock
+   * @param inFlight attempts in flight to the host when it was sent, itself included
+   * @param dropped whether the host shed it (503, 429, timeout)
+   * @param noLoad whether its latency may be taken as the host's no-load latency: not that of
+   *     an error answer (a server error), which can be fast because the work was not done
+   * @return the limit after this sample
+   */
+  public int onSample(
+      long nowNanos, long startNanos, int inFlight, boolean dropped, boolean noLoad) {
     while (true) {
       State s = state.get();
-      State n = next(s, now, startNanos, inFlight, dropped);
+      State n = next(s, nowNanos, startNanos, inFlight, dropped, noLoad);
       if (n == s || state.compareAndSet(s, n)) {
         return round(n.limit);
       }
@@ -116,6 +132,11 @@ public final class VegasLimit {
   }
 
   State next(State s, long now, long start, int inFlight, boolean dropped) {
+    return next(s, now, start, inFlight, dropped, true);
+  }
+
+  State next(
+      State s, long now, long start, int inFlight, boolean dropped, boolean teachesNoLoad) {
     long rtt = Math.max(1, now - start);
     // Rotate the latency floor's window; a dropped attempt's latency says nothing about it.
     long rttMin = s.rttMin;
@@ -127,7 +148,10 @@ public final class VegasLimit {
       rttMin = Long.MAX_VALUE;
       windowStart = now;
     }
-    if (!dropped) {
+    // Nor does an error's: a host that fails fast did not do the work (a 502 from a gateway
+    // with no backend comes back at once), and a floor that low would make every later answer
+    // look queued, holding the limit at its minimum for up to two windows after an outage.
+    if (!dropped && teachesNoLoad) {
       rttMin = Math.min(rttMin, rtt);
     }
     long noLoad = Math.min(rttMin, rttMinPrevious);
