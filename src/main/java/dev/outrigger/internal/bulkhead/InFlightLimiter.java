@@ -183,7 +183,10 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
     } finally {
       host.inFlight.decrementAndGet();
       host.slots.release();
-      leave(key, host, start, ctx);
+      // Dated at its end, not its start: a host whose long attempt ended a moment ago was not
+      // idle all that time, and must not be dropped as the one idle the longest. The reading
+      // the transport (or a sample) made at the attempt's end, when there is one.
+      leave(key, host, RealCallContext.recentNanos(ctx, clock), ctx);
     }
   }
 
@@ -223,7 +226,8 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
    */
   private void sample(
       Host host, CallContext ctx, long start, int inFlight, boolean dropped, boolean noLoad) {
-    // The end of the attempt as the transport read it (or a reading now).
+    // The end of the attempt as the transport read it (or a reading now): one clock reading
+    // serves this sample and the host's date of last use.
     host.vegas.onSample(RealCallContext.recentNanos(ctx, clock), start, inFlight, dropped, noLoad);
     int[] change = host.apply();
     if (change == null) {
@@ -434,8 +438,7 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
    * limit goes to {@code ctx}'s listener.
    */
   private void leave(String key, Host h, long usedNanos, CallContext ctx) {
-    // Dated before it can look idle, so a scan never takes it for the oldest on a stale date;
-    // by the attempt's own start reading, not a clock reading more per attempt.
+    // Dated before it can look idle, so a scan never takes it for the oldest on a stale date.
     h.lastUsedNanos = usedNanos;
     if (!h.leave()) {
       return;
