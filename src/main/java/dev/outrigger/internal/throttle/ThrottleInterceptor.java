@@ -37,8 +37,8 @@ import org.slf4j.LoggerFactory;
  * <p>An attempt counts as accepted unless its answer was {@code 429} or {@code 503} or it
  * failed in transport ({@link TransportException} other than a cancellation, or a
  * {@link DeadlineExceededException} that cut a sent attempt, unless that attempt was sent with
- * less than twice the backend's fastest accepted answer left, once 4 are known: such a cut is
- * not counted at all).
+ * less than twice the backend's fastest successful answer (below 400) left, once 4 are known:
+ * such a cut is not counted at all).
  * An attempt that was never sent
  * (refused further in, for example by a rate limit) or was cancelled by its caller is not
  * counted. A refused attempt throws {@link RateLimitedException} ({@code wouldWait} null,
@@ -158,16 +158,19 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
       int code = response.code();
       boolean accepted = code != 429 && code != 503;
       host.window.record(accepted);
-      if (accepted) {
-        learnLatency(host, ctx, sentBefore); // an instant refusal is no answer's latency
+      if (code < 400) {
+        // Not a refusal, nor an error (a 404, a 500): either may come at once, the work not
+        // done, and a fastest answer that low would call every caller's cut the backend's.
+        learnLatency(host, ctx, sentBefore);
       }
     }
     return response;
   }
 
   /**
-   * Keeps the backend's fastest accepted answer (a 429 or 503 may come at once, and says
-   * nothing of how fast the backend answers), from each of its first {@link #LATENCY_SAMPLE}
+   * Keeps the backend's fastest successful answer (a 429 or 503, a 404 or a 500 may come at
+   * once, and says nothing of how fast the backend does its work), from each of its first
+   * {@link #LATENCY_SAMPLE}
    * answers, then from about one in {@link #LATENCY_SAMPLE}: a clock reading at an attempt's
    * end costs ~30 ns, and the fastest answer moves rarely.
    */
@@ -292,7 +295,7 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
   private static final class Host {
     final AcceptWindow window;
     final AtomicLong reported = new AtomicLong(Double.doubleToLongBits(0));
-    /** The backend's fastest accepted answer seen, in nanoseconds (MAX_VALUE: none yet). */
+    /** The backend's fastest successful answer seen, in nanoseconds (MAX_VALUE: none yet). */
     final AtomicLong fastestNanos = new AtomicLong(Long.MAX_VALUE);
     /**
      * Latencies learnt, counted up to {@link #LATENCY_SAMPLE} (racy on purpose: a lost count is

@@ -279,6 +279,31 @@ class ThrottleInterceptorTest {
   }
 
   @Test
+  void aCallersOwnFastErrorsTeachNoLatency() {
+    ThrottleInterceptor throttle =
+        new ThrottleInterceptor(1, Duration.ofMinutes(2), clock, () -> -1L);
+    PolicyChain chain = slowBackendChain(throttle);
+    enqueue(404, 5);
+    for (int i = 0; i < 5; i++) {
+      try (Response r = call(chain)) {
+        assertEquals(404, r.code()); // at once: accepted, but no answer's latency
+      }
+    }
+    enqueue(200, 5);
+    for (int i = 0; i < ThrottleInterceptor.MIN_ANSWERS; i++) {
+      callWithin(chain, Duration.ofSeconds(10), false); // 100 ms each
+    }
+    // Forty calls whose 150 ms deadline is under twice the backend's 100 ms: their cuts are
+    // theirs, however fast the backend says "not found".
+    for (int i = 0; i < 40; i++) {
+      callWithin(chain, Duration.ofMillis(150), true);
+    }
+    AcceptWindow.Counts counts = throttle.counts(server.getHostName() + ":" + server.getPort());
+    assertEquals(9, counts.requests(), "hurried cuts counted: " + counts);
+    assertEquals(9, counts.accepts(), String.valueOf(counts));
+  }
+
+  @Test
   void oneColdAnswerAloneIsNotTrusted() {
     ThrottleInterceptor throttle =
         new ThrottleInterceptor(1, Duration.ofMinutes(2), clock, () -> -1L);
