@@ -198,8 +198,9 @@ public final class ApiClient implements AutoCloseable {
 
   /**
    * A builder holding this client's settings whose {@code build()} makes a client that shares
-   * this one's connection pool and dispatcher. Policy state (rate-limit buckets, breakers, retry
-   * budgets) is not shared: the derived client starts its own.
+   * this one's connection pool and dispatcher (unless it is given another
+   * {@link Builder#okHttpClient}, which it then sends with). Policy state (rate-limit buckets,
+   * breakers, retry budgets) is not shared: the derived client starts its own.
    */
   public Builder newBuilder() {
     Builder b = settings.copy();
@@ -848,9 +849,17 @@ public final class ApiClient implements AutoCloseable {
      * still hears every event). OkHttp reuses a pooled connection only for the same {@code Dns}:
      * raw calls on {@code client} itself do not share connections with this client's calls; raw
      * calls on {@link ApiClient#okHttpClient()} do.
+     *
+     * <p>On a builder from {@link ApiClient#newBuilder()}, another client than the parent's own
+     * replaces the parent's transport: the derived client sends with {@code client}, and shares
+     * no pool or dispatcher with its parent.
      */
     public Builder okHttpClient(OkHttpClient client) {
       this.okHttpClient = Objects.requireNonNull(client, "okHttpClient");
+      if (parentTransport != null && parentTransport.base() != client) {
+        // build() would otherwise take the parent's transport and never send with this one.
+        parentTransport = null;
+      }
       return this;
     }
 

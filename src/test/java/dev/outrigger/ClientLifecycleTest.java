@@ -148,6 +148,28 @@ class ClientLifecycleTest {
   }
 
   @Test
+  void aDerivedClientGivenAnotherOkHttpClientSendsWithIt() {
+    OkHttpClient mine = new OkHttpClient();
+    server.enqueue(new MockResponse.Builder().body("a").build());
+    try (ApiClient parent = ApiClient.builder().baseUrl(server.url("/").toString()).build()) {
+      try (ApiClient child = parent.newBuilder().okHttpClient(mine).build()) {
+        assertSame(mine.connectionPool(), child.okHttpClient().connectionPool());
+        child.get("/").execute(String.class);
+      }
+      assertEquals(1, mine.connectionPool().connectionCount(), "sent on the given client");
+      assertEquals(0, parent.okHttpClient().connectionPool().connectionCount());
+      assertFalse(parent.okHttpClient().dispatcher().executorService().isShutdown());
+      // The parent's own supplied client, given again, still means the parent's transport.
+      try (ApiClient same = ApiClient.builder().okHttpClient(mine).build();
+          ApiClient derived = same.newBuilder().okHttpClient(mine).build()) {
+        assertSame(mine.connectionPool(), derived.okHttpClient().connectionPool());
+      }
+    } finally {
+      mine.connectionPool().evictAll();
+    }
+  }
+
+  @Test
   void aSuppliedOkHttpClientKeepsItsTimeoutsUnlessOutriggersAreSet() {
     OkHttpClient mine = new OkHttpClient.Builder()
         .connectTimeout(java.time.Duration.ofSeconds(3))
