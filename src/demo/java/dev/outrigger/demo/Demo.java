@@ -109,7 +109,7 @@ public final class Demo {
     try (ApiClient client = ApiClient.builder()
         .baseUrl(base)
         .deadline(Duration.ofSeconds(5))
-        .rateLimit(RateLimit.perSecond(o.rate).burst(Math.max(1, (int) (o.rate / 10))))
+        .rateLimit(RateLimit.perSecond(o.rate).burst(o.burst()))
         .retry(Retry.exponential(Duration.ofMillis(50), Duration.ofSeconds(1))
             .maxAttempts(4).jitter(Jitter.FULL))
         .circuitBreaker(breaker)
@@ -138,6 +138,8 @@ public final class Demo {
       run.execute(o, i -> {
         String url = o.url != null ? o.url : base + pathFor(i, o);
         run.attempts.increment();
+        run.firstAttempts.increment();
+        run.sendTimes.record();
         Request request = new Request.Builder().url(url).header("X-Api-Key", "demo-key").build();
         try (Response r = okhttp.newCall(request).execute()) {
           r.body().bytes();
@@ -173,6 +175,10 @@ public final class Demo {
   /** Everything one run counted. */
   private static final class Run {
     final LongAdder attempts = new LongAdder();
+    /** Attempts that were their call's first on the network: the calls that sent anything. */
+    final LongAdder firstAttempts = new LongAdder();
+    /** Attempts as the client sent them, to set beside the server's arrivals. */
+    final BusiestSecond sendTimes = new BusiestSecond();
     final Map<String, LongAdder> retriesByReason = new ConcurrentHashMap<>();
     final LongAdder rateLimitWaits = new LongAdder();
     final LongAdder rateLimitWaitNanos = new LongAdder();
@@ -194,6 +200,11 @@ public final class Demo {
         @Override
         public void attemptStart(CallContext call) {
           attempts.increment();
+          sendTimes.record();
+          // Counted already, this attempt included.
+          if (call.attemptsSent() == 1) {
+            firstAttempts.increment();
+          }
         }
 
         @Override
@@ -267,11 +278,13 @@ public final class Demo {
       if (e instanceof TransportException t) {
         return "transport " + t.kind();
       }
-      if (e instanceof CircuitOpenException) {
-        return "circuit open (not sent)";
+      // A refusal may come on a retry, after the call has sent attempts: only one that came
+      // before the first attempt means the call sent nothing.
+      if (e instanceof CircuitOpenException c) {
+        return "circuit open " + refused(c);
       }
-      if (e instanceof RateLimitedException) {
-        return "rate limited (not sent)";
+      if (e instanceof RateLimitedException r) {
+        return "rate limited " + refused(r);
       }
       if (e instanceof DeadlineExceededException) {
         return "deadline exceeded";
@@ -280,6 +293,10 @@ public final class Demo {
         return e.getClass().getSimpleName();
       }
       return "transport (" + e.getClass().getSimpleName() + ")";
+    }
+
+    private static String refused(ApiException e) {
+      return e.attempts() == 0 ? "(not sent)" : "(retry refused)";
     }
 
     private void progressLoop(Options o) {
@@ -340,12 +357,30 @@ public final class Demo {
           wall, total, total / wall);
       out.println("outcomes");
       new TreeMap<>(outcomes).forEach((k, v) ->
-          out.printf(Locale.ROOT, "  %-26s %6d  (%.1f%%)%n", k, v.sum(), 100.0 * v.sum() / total));
+          out.printf(Locale.ROOT, "  %-29s %6d  (%.1f%%)%n", k, v.sum(), 100.0 * v.sum() / total));
       long retries = retriesByReason.values().stream().mapToLong(LongAdder::sum).sum();
-      out.printf(Locale.ROOT, "attempts sent      %d (%.2f per call), retries %d%n",
-          attempts.sum(), (double) attempts.sum() / total, retries);
+      long sent = attempts.sum();
+      long first = firstAttempts.sum();
+      // attempts = first attempts (one per call that sent anything) + retries sent; a retry
+      // is scheduled before the policies let it through, so an open breaker or the rate limit
+      // may still refuse it.
+      out.printf(Locale.ROOT, "attempts sent      %d (%.2f per call) = %d first attempts + %d "
+          + "retries%n", sent, (double) sent / total, first, sent - first);
+      if (first < total) {
+        out.printf(Locale.ROOT, "  calls that sent nothing  %d (refused before their first "
+            + "attempt)%n", total - first);
+      }
+      out.printf(Locale.ROOT, "retries scheduled  %d%s%n", retries, retries == sent - first ? ""
+          : String.format(Locale.ROOT, " (%d refused before sending)", retries - (sent - first)));
       new TreeMap<>(retriesByReason).forEach((k, v) ->
           out.printf(Locale.ROOT, "  retry reason %-24s %6d%n", k, v.sum()));
+      // The limiter grants at most burst + rate permits in any second; a thread wakes a little
+      // late for its permit, so the attempts it sends can bunch a few above that.
+      out.printf(Locale.ROOT, "rate sent          busiest second %d attempts, average %.0f/s; "
+          + "configured %s/s%s%n", sendTimes.busiest(), sent / wall, Options.number(o.rate),
+          o.noPolicies ? " (not enforced: no policies)"
+              : String.format(Locale.ROOT, " + burst %d (at most %d permits in any second)",
+                  o.burst(), o.burst() + (long) Math.floor(o.rate)));
       if (!o.noPolicies) {
         out.printf(Locale.ROOT, "rate-limit waits   %d, %.1f s waited in total%n",
             rateLimitWaits.sum(), rateLimitWaitNanos.sum() / 1e9);
@@ -362,10 +397,12 @@ public final class Demo {
         out.printf(Locale.ROOT, "answers            200: %d  429: %d  503: %d  500 (outage): %d  "
             + "resets: %d  slow: %d%n", api.ok.get(), api.throttled.get(), api.unavailable.get(),
             api.outage.get(), api.resets.get(), api.slow.get());
-        out.printf(Locale.ROOT, "rate observed      busiest second %d req, average %.0f req/s; "
-            + "client configured %s/s%s, server quota %.0f/s%n",
-            api.busiestSecond(), api.requests.get() / wall, Options.number(o.rate),
-            o.noPolicies ? " (not enforced: no policies)" : "", api.quotaPerSecond());
+        // Arrivals reach the server a little later and unevenly than the client sent them, so
+        // the server's busiest second may read a few above the client's.
+        out.printf(Locale.ROOT, "rate observed      busiest second %d req, average %.0f req/s "
+            + "(client sent at most %d in a second); server quota %.0f/s%n",
+            api.busiestSecond(), api.requests.get() / wall, sendTimes.busiest(),
+            api.quotaPerSecond());
       }
     }
 
@@ -480,6 +517,11 @@ public final class Demo {
       }
       return u.newBuilder().username("").password("").query(null).fragment(null).build()
           + (u.query() != null ? "?(query hidden)" : "");
+    }
+
+    /** The rate limit's burst: a tenth of a second's worth, at least one. */
+    int burst() {
+      return Math.max(1, (int) (rate / 10));
     }
 
     /** A rate as written: 150, or 0.5. */

@@ -14,7 +14,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -39,8 +38,6 @@ final class FlakyPartnerApi implements AutoCloseable {
   private final HttpServer server;
   private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
   private final double quotaPerSecond;
-  /** When the first request arrived (0 until then): the outage window is timed from it. */
-  private final AtomicLong firstNanos = new AtomicLong();
   private final long outageStartMs;
   private final long outageEndMs;
   private final long seed;
@@ -55,8 +52,8 @@ final class FlakyPartnerApi implements AutoCloseable {
   final AtomicLong outage = new AtomicLong();
   final AtomicLong resets = new AtomicLong();
   final AtomicLong slow = new AtomicLong();
-  /** Requests per 100 ms slot since start, to find the busiest one-second window. */
-  private final AtomicLongArray perTenth = new AtomicLongArray(36_000);
+  /** Arrivals, timed from the first: the outage window and the busiest second. */
+  private final BusiestSecond arrivals = new BusiestSecond();
 
   FlakyPartnerApi(double quotaPerSecond, long seed, long outageStartMs, long outageEndMs)
       throws IOException {
@@ -74,11 +71,6 @@ final class FlakyPartnerApi implements AutoCloseable {
     return "http://127.0.0.1:" + server.getAddress().getPort();
   }
 
-  /** Milliseconds since the first request (0 before it). */
-  long elapsedMs() {
-    long first = firstNanos.get();
-    return first == 0 ? 0 : (System.nanoTime() - first) / 1_000_000;
-  }
 
   double quotaPerSecond() {
     return quotaPerSecond;
@@ -86,17 +78,7 @@ final class FlakyPartnerApi implements AutoCloseable {
 
   /** The most requests the server saw in any one-second window (ten consecutive 100 ms slots). */
   long busiestSecond() {
-    long best = 0;
-    int last = (int) Math.min(perTenth.length() - 1, elapsedMs() / 100);
-    long window = 0;
-    for (int i = 0; i <= last; i++) {
-      window += perTenth.get(i);
-      if (i >= 10) {
-        window -= perTenth.get(i - 10);
-      }
-      best = Math.max(best, window);
-    }
-    return best;
+    return arrivals.busiest();
   }
 
   /** The draws for the k-th admitted request of {@code path}: the same for one seed. */
@@ -107,10 +89,9 @@ final class FlakyPartnerApi implements AutoCloseable {
 
   private void handle(HttpExchange ex) throws IOException {
     try (ex) {
-      firstNanos.compareAndSet(0, System.nanoTime());
-      long now = elapsedMs();
+      arrivals.record();
+      long now = arrivals.elapsedMs();
       requests.incrementAndGet();
-      perTenth.incrementAndGet((int) Math.min(perTenth.length() - 1, now / 100));
       ex.getRequestBody().readAllBytes();
 
       String key = ex.getRequestHeaders().getFirst("X-Api-Key");
