@@ -13,8 +13,10 @@ import okhttp3.Call;
 import okhttp3.Headers;
 import okhttp3.HttpUrl;
 import okhttp3.Interceptor;
+import okhttp3.Protocol;
 import okhttp3.Request;
 import okhttp3.Response;
+import okhttp3.internal.connection.RealConnection;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -196,7 +198,27 @@ public final class NetworkInterceptor implements Interceptor {
     if (sent != null) {
       sent.lastStatus = response.code();
     }
+    if (response.protocol() == Protocol.HTTP_1_0 && !keepsAlive(response)
+        && chain.connection() instanceof RealConnection real) {
+      // An HTTP/1.0 server closes the connection after its answer unless it says
+      // "Connection: keep-alive" (RFC 9112, 9.3). OkHttp pools it all the same, and the next
+      // request written on it meets the end of the stream: a failed attempt (OkHttp's own silent
+      // re-send is off), every other call to such a server.
+      real.noNewExchanges();
+    }
     return response;
+  }
+
+  /** Whether {@code response}'s {@code Connection} header lists {@code keep-alive}. */
+  private static boolean keepsAlive(Response response) {
+    for (String value : response.headers("Connection")) {
+      for (String token : value.split(",")) {
+        if (token.trim().equalsIgnoreCase("keep-alive")) {
+          return true;
+        }
+      }
+    }
+    return false;
   }
 
   /**
