@@ -45,12 +45,18 @@ public final class Demo {
   record Order(String id, String status, int items) {}
 
   private static final PrintStream out = System.out;
+  /** Set when the server counted another number of requests than the client's attempts. */
+  private static volatile boolean mismatch;
 
   private Demo() {}
 
   public static void main(String[] rawArgs) throws Exception {
     try {
       run(Options.parse(rawArgs));
+      if (mismatch) {
+        // An attempt not accounted for is what the demo exists to rule out: fail the run.
+        System.exit(1);
+      }
     } catch (IllegalArgumentException e) {
       // A bad flag, or a setting the client refused at build(): a message, not a stack trace.
       System.err.println("demo: " + e.getMessage());
@@ -391,9 +397,9 @@ public final class Demo {
           ms(sorted, 0.50), ms(sorted, 0.95), ms(sorted, 0.99), ms(sorted, 1.0));
       if (api != null) {
         out.println("== What the server saw");
+        mismatch = api.requests.get() != attempts.sum();
         out.printf(Locale.ROOT, "requests           %d (client counted %d attempts: %s)%n",
-            api.requests.get(), attempts.sum(),
-            api.requests.get() == attempts.sum() ? "they agree" : "MISMATCH");
+            api.requests.get(), attempts.sum(), mismatch ? "MISMATCH" : "they agree");
         out.printf(Locale.ROOT, "answers            200: %d  429: %d  503: %d  500 (outage): %d  "
             + "resets: %d  slow: %d%n", api.ok.get(), api.throttled.get(), api.unavailable.get(),
             api.outage.get(), api.resets.get(), api.slow.get());
