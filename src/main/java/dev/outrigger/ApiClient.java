@@ -205,6 +205,7 @@ public final class ApiClient implements AutoCloseable {
   public Builder newBuilder() {
     Builder b = settings.copy();
     b.parentTransport = transport;
+    b.parentClient = okhttp;
     b.poolSet = false;
     return b;
   }
@@ -662,6 +663,8 @@ public final class ApiClient implements AutoCloseable {
     private String deadlineHeader;
     private NanoClock clock = NanoClock.SYSTEM;
     private SharedTransport parentTransport;
+    /** The finished OkHttp client of the client this builder derives from, if any. */
+    private OkHttpClient parentClient;
 
     private Builder() {}
 
@@ -850,13 +853,13 @@ public final class ApiClient implements AutoCloseable {
      * raw calls on {@code client} itself do not share connections with this client's calls; raw
      * calls on {@link ApiClient#okHttpClient()} do.
      *
-     * <p>On a builder from {@link ApiClient#newBuilder()}, another client than the parent's own
-     * replaces the parent's transport: the derived client sends with {@code client}, and shares
-     * no pool or dispatcher with its parent.
+     * <p>On a builder from {@link ApiClient#newBuilder()}, a client other than the parent's (the
+     * one it was given, or its {@link ApiClient#okHttpClient()}) replaces the parent's transport:
+     * the derived client sends with {@code client}, sharing what {@code client} shares.
      */
     public Builder okHttpClient(OkHttpClient client) {
       this.okHttpClient = Objects.requireNonNull(client, "okHttpClient");
-      if (parentTransport != null && parentTransport.base() != client) {
+      if (parentTransport != null && parentTransport.base() != client && parentClient != client) {
         // build() would otherwise take the parent's transport and never send with this one.
         parentTransport = null;
       }
@@ -1087,7 +1090,12 @@ public final class ApiClient implements AutoCloseable {
             ob.proxyAuthenticator(proxyAuthenticator);
           }
         }
-        okHttpInterceptors.forEach(ob::addInterceptor);
+        for (okhttp3.Interceptor i : okHttpInterceptors) {
+          // A client built from another ApiClient's okHttpClient() has that one's already.
+          if (ob.interceptors().stream().noneMatch(x -> x == i)) {
+            ob.addInterceptor(i);
+          }
+        }
         // It also keeps every re-send the retry policy's decision: OkHttp re-sends any request
         // by itself on "503 Retry-After: 0" (see FollowUpGuard), and keeps this client's secret
         // headers on their origin. One per client (a supplied OkHttp client may be another
@@ -1176,6 +1184,7 @@ public final class ApiClient implements AutoCloseable {
       b.deadlineHeader = deadlineHeader;
       b.clock = clock;
       b.parentTransport = parentTransport;
+      b.parentClient = parentClient;
       return b;
     }
 

@@ -170,6 +170,34 @@ class ClientLifecycleTest {
   }
 
   @Test
+  void aDerivedClientGivenItsParentsOkHttpClientSharesItAndRunsEachInterceptorOnce()
+      throws Exception {
+    java.util.concurrent.atomic.AtomicInteger ran = new java.util.concurrent.atomic.AtomicInteger();
+    okhttp3.Interceptor counting = chain -> {
+      ran.incrementAndGet();
+      return chain.proceed(chain.request());
+    };
+    server.enqueue(new MockResponse.Builder().body("a").build());
+    server.enqueue(new MockResponse.Builder().body("b").build());
+    try (ApiClient parent = ApiClient.builder().baseUrl(server.url("/").toString())
+        .addOkHttpInterceptor(counting).build()) {
+      // What okHttpClient()'s javadoc offers for sharing: the parent's transport stays.
+      try (ApiClient child = parent.newBuilder().okHttpClient(parent.okHttpClient()).build()) {
+        assertSame(parent.okHttpClient().connectionPool(), child.okHttpClient().connectionPool());
+        assertEquals("a", child.get("/").execute(String.class));
+      }
+      assertEquals(1, ran.get(), "the parent's interceptor, run once");
+      // A client made from the parent's (with one more interceptor) sends with that one, and
+      // the interceptor it already holds is not added twice.
+      OkHttpClient built = parent.okHttpClient().newBuilder().build();
+      try (ApiClient other = parent.newBuilder().okHttpClient(built).build()) {
+        assertEquals("b", other.get("/").execute(String.class));
+      }
+      assertEquals(2, ran.get(), "once more, not twice");
+    }
+  }
+
+  @Test
   void aSuppliedOkHttpClientKeepsItsTimeoutsUnlessOutriggersAreSet() {
     OkHttpClient mine = new OkHttpClient.Builder()
         .connectTimeout(java.time.Duration.ofSeconds(3))
