@@ -192,17 +192,17 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
 
   /**
    * Feeds an answer with {@code code} to the host's estimator: 503 and 429 are drops; any other
-   * 4xx is the caller's own error (a 404, a 401) and says nothing of the host's load; a server
-   * error is timed but never taken as the no-load latency, since it may be fast because the
-   * host did not do the work. A fast 404 taken as the no-load latency made every answer after
+   * 4xx is the caller's own error (a 404, a 401) and says nothing of the host's load; only a
+   * 2xx may set the no-load latency: a server error, or a 304 to a conditional GET, is timed
+   * but may be fast because the host did not do the work. A fast 404 taken as the no-load latency made every answer after
    * it look queued, and held the limit at its minimum for up to two {@code rttWindow}s.
    */
   private void answered(Host host, CallContext ctx, long start, int inFlight, int code) {
     if (code == 503 || code == 429) {
       sample(host, ctx, start, inFlight, true, false);
-    } else if (code < 400) {
+    } else if (code >= 200 && code < 300) {
       sample(host, ctx, start, inFlight, false, true);
-    } else if (code >= 500) {
+    } else if (code < 400 || code >= 500) {
       sample(host, ctx, start, inFlight, false, false);
     }
   }

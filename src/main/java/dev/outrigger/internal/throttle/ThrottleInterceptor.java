@@ -37,7 +37,7 @@ import org.slf4j.LoggerFactory;
  * <p>An attempt counts as accepted unless its answer was {@code 429} or {@code 503} or it
  * failed in transport ({@link TransportException} other than a cancellation, or a
  * {@link DeadlineExceededException} that cut a sent attempt, unless that attempt was sent with
- * less than twice the backend's fastest successful answer (below 400) left, once 4 are known:
+ * less than twice the backend's fastest successful answer (a 2xx) left, once 4 are known:
  * such a cut is not counted at all).
  * An attempt that was never sent
  * (refused further in, for example by a rate limit) or was cancelled by its caller is not
@@ -158,8 +158,8 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
       int code = response.code();
       boolean accepted = code != 429 && code != 503;
       host.window.record(accepted);
-      if (code < 400) {
-        // Not a refusal, nor an error (a 404, a 500): either may come at once, the work not
+      if (code >= 200 && code < 300) {
+        // Not a refusal, an error (a 404, a 500) or a 304: each may come at once, the work not
         // done, and a fastest answer that low would call every caller's cut the backend's.
         learnLatency(host, ctx, sentBefore);
       }

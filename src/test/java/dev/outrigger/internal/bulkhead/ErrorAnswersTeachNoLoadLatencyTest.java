@@ -123,6 +123,17 @@ class ErrorAnswersTeachNoLoadLatencyTest {
   }
 
   @Test
+  void aFastNotModifiedTeachesNoNoLoadLatency() throws Exception {
+    // A conditional GET's 304 comes at once, the body not made: timed, but no floor.
+    serve();
+    assertEquals(304, call("/304"));
+
+    roundOfWork();
+    assertTrue(limiter.limit(host()) > ROUND, "limit " + limiter.limit(host()));
+    assertEquals(100_000_000L, limiter.noLoadRttNanos(host()));
+  }
+
+  @Test
   void aGatewaysFastErrorsDuringAnOutageDoNotHoldTheLimitDownAfterIt() throws Exception {
     serve();
     for (int i = 0; i < 5; i++) {
