@@ -181,7 +181,7 @@ public final class RateLimit {
       throw new IllegalStateException("adaptive applies to one bandwidth: combine the "
           + "bandwidths without it");
     }
-    if (other.keyedBy != null && other.keyedBy != keyedBy) {
+    if (other.keyedBy != null && !Objects.equals(other.keyedBy, keyedBy)) {
       throw droppedSetting("keyedBy", "key function");
     }
     dropped("maxKeys", other.maxKeys, maxKeys, DEFAULT_MAX_KEYS);

@@ -606,7 +606,16 @@ class ApiClientTest {
         () -> client.get("/odd").execute(
             new com.fasterxml.jackson.core.type.TypeReference<
                 java.util.Map<String, java.util.Map<String, Integer>>>() {}));
-    assertTrue(odd.getMessage().endsWith(" (at $['a.b']['it\\'s\\nhere'])"), odd.getMessage());
+    assertTrue(odd.getMessage().endsWith(" (at $['a.b']['it\\'s\\u000ahere'])"),
+        odd.getMessage());
+    // A long key is cut outside its quotes.
+    server.enqueue(json("{\"" + "k".repeat(70) + " \":\"x\"}"));
+    DeserializationException cut = assertThrows(DeserializationException.class,
+        () -> client.get("/cut").execute(
+            new com.fasterxml.jackson.core.type.TypeReference<
+                java.util.Map<String, Integer>>() {}));
+    assertTrue(cut.getMessage().endsWith(" (at $['" + "k".repeat(64) + "'...])"),
+        cut.getMessage());
   }
 
   @Test

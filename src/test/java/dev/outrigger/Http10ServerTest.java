@@ -9,6 +9,8 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
@@ -23,6 +25,8 @@ class Http10ServerTest {
     final AtomicInteger connections = new AtomicInteger();
     final AtomicInteger requests = new AtomicInteger();
     private final Thread acceptor;
+    private final Queue<Thread> served = new ConcurrentLinkedQueue<>();
+    private final Queue<Socket> open = new ConcurrentLinkedQueue<>();
 
     Http10Server(String extraHeader, boolean keepAlive) throws IOException {
       acceptor = Thread.ofVirtual().start(() -> {
@@ -30,7 +34,8 @@ class Http10ServerTest {
           try {
             Socket s = server.accept();
             connections.incrementAndGet();
-            Thread.ofVirtual().start(() -> serve(s, extraHeader, keepAlive));
+            open.add(s);
+            served.add(Thread.ofVirtual().start(() -> serve(s, extraHeader, keepAlive)));
           } catch (IOException e) {
             return;
           }
@@ -77,8 +82,14 @@ class Http10ServerTest {
     @Override
     public void close() throws IOException {
       server.close();
+      for (Socket s : open) {
+        s.close();
+      }
       try {
         acceptor.join();
+        for (Thread t : served) {
+          t.join();
+        }
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }

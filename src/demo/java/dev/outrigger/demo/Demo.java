@@ -376,8 +376,9 @@ public final class Demo {
         out.printf(Locale.ROOT, "  calls that sent nothing  %d (refused before their first "
             + "attempt)%n", total - first);
       }
-      out.printf(Locale.ROOT, "retries scheduled  %d%s%n", retries, retries == sent - first ? ""
-          : String.format(Locale.ROOT, " (%d refused before sending)", retries - (sent - first)));
+      long refusedRetries = retries - (sent - first);
+      out.printf(Locale.ROOT, "retries scheduled  %d%s%n", retries, refusedRetries <= 0 ? ""
+          : String.format(Locale.ROOT, " (%d refused before sending)", refusedRetries));
       new TreeMap<>(retriesByReason).forEach((k, v) ->
           out.printf(Locale.ROOT, "  retry reason %-24s %6d%n", k, v.sum()));
       // The limiter grants at most burst + rate permits in any second; a thread wakes a little

@@ -32,22 +32,45 @@ public final class Failures {
         if (PLAIN_NAME.matcher(name).matches()) {
           at.append('.').append(name);
         } else {
-          // Quoted, so a key with a dot or a bracket reads as one key; no line breaks, and not
-          // longer than a line.
-          String shown = name.length() > 64 ? name.substring(0, 64) + "..." : name;
-          at.append("['").append(shown.replace("\\", "\\\\").replace("'", "\\'")
-              .replace("\r", "\\r").replace("\n", "\\n")).append("']");
+          // Quoted, so a key with a dot or a bracket reads as one key; control characters
+          // escaped, and not longer than a line.
+          at.append("['");
+          // A cut name ends its quote before the "...", so it cannot read as a whole key.
+          at.append(quote(at, name) ? "'...]" : "']");
         }
       } else if (r.getIndex() >= 0) {
         at.append('[').append(r.getIndex()).append(']');
       }
       if (at.length() > SNIPPET_CHARS) {
-        at.setLength(SNIPPET_CHARS);
         at.append("...");
         break;
       }
     }
     return at.append(')').toString();
+  }
+
+  /**
+   * Appends {@code name} escaped (a quote or a backslash after a backslash, a control or
+   * line-separating character as a backslash-u escape), at most its first 64 code points;
+   * returns whether it was cut.
+   */
+  private static boolean quote(StringBuilder at, String name) {
+    int shown = 0;
+    for (int i = 0; i < name.length(); ) {
+      int cp = name.codePointAt(i);
+      i += Character.charCount(cp);
+      if (++shown > 64) {
+        return true;
+      }
+      if (cp == '\'' || cp == '\\') {
+        at.append('\\').appendCodePoint(cp);
+      } else if (Character.isISOControl(cp) || cp == 0x2028 || cp == 0x2029) {
+        at.append(String.format(java.util.Locale.ROOT, "\\u%04x", cp));
+      } else {
+        at.appendCodePoint(cp);
+      }
+    }
+    return false;
   }
 
   private static final java.util.regex.Pattern PLAIN_NAME =

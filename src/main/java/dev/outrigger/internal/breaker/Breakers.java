@@ -19,8 +19,8 @@ import org.slf4j.LoggerFactory;
  * that gets there first drops the least recently used eighth of the breakers: an O(n log n) pass
  * once every n/8 new keys, no background thread. Never dropped: a breaker forced open or
  * disabled by hand (kept even beyond the maximum), and one open or half-open that was opened or
- * used within its {@code waitInOpenState} (dropping it would let a failing host's calls through
- * before its wait is over). A dropped breaker's in-flight calls still record into it; its next
+ * used within its {@code waitInOpenState} (its uses noted to the millisecond; dropping it would
+ * let a failing host's calls through before its wait is over). A dropped breaker's in-flight calls still record into it; its next
  * call starts a fresh one. If no breaker can be dropped, a new key gets a breaker that is not
  * kept.
  *

@@ -46,17 +46,53 @@ public final class Charsets {
     return cs == StandardCharsets.UTF_8 || cs.name().startsWith("UTF-");
   }
 
-  /** Whether {@code bytes} are well-formed UTF-8. */
+  /**
+   * Whether {@code bytes} are well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates,
+   * nothing above U+10FFFF), read in place.
+   */
   public static boolean isUtf8(byte[] bytes) {
-    try {
-      StandardCharsets.UTF_8.newDecoder()
-          .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
-          .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT)
-          .decode(java.nio.ByteBuffer.wrap(bytes));
-      return true;
-    } catch (java.nio.charset.CharacterCodingException e) {
-      return false;
+    int i = 0;
+    int n = bytes.length;
+    while (i < n) {
+      int b = bytes[i] & 0xFF;
+      if (b < 0x80) {
+        i++;
+        continue;
+      }
+      int more;
+      int min;
+      int max = 0xBF;
+      if (b >= 0xC2 && b <= 0xDF) {
+        more = 1;
+        min = 0x80;
+      } else if (b >= 0xE0 && b <= 0xEF) {
+        more = 2;
+        min = b == 0xE0 ? 0xA0 : 0x80;
+        max = b == 0xED ? 0x9F : 0xBF;
+      } else if (b >= 0xF0 && b <= 0xF4) {
+        more = 3;
+        min = b == 0xF0 ? 0x90 : 0x80;
+        max = b == 0xF4 ? 0x8F : 0xBF;
+      } else {
+        return false;
+      }
+      if (i + more >= n) {
+        // Cut short at the end.
+        return false;
+      }
+      int second = bytes[i + 1] & 0xFF;
+      if (second < min || second > max) {
+        return false;
+      }
+      for (int k = 2; k <= more; k++) {
+        int c = bytes[i + k] & 0xFF;
+        if (c < 0x80 || c > 0xBF) {
+          return false;
+        }
+      }
+      i += more + 1;
     }
+    return true;
   }
 
   /** The charset of a body an interceptor made (its content type may not be the header's). */
