@@ -1100,11 +1100,11 @@ public final class ApiClient implements AutoCloseable {
         // by itself on "503 Retry-After: 0" (see FollowUpGuard), and keeps this client's secret
         // headers on their origin. One per client (a supplied OkHttp client may be another
         // client's, with that one's).
+        Closing closed = new Closing();
         ob.networkInterceptors().removeIf(i -> i instanceof NetworkInterceptor);
-        ob.addNetworkInterceptor(new NetworkInterceptor(redactor));
+        ob.addNetworkInterceptor(new NetworkInterceptor(redactor, closed));
         // Name lookups end with the call (its deadline, an interrupt, this client's close()),
         // though OkHttp cannot interrupt a resolver: see CancellableDns.
-        Closing closed = new Closing();
         CancellableDns.install(ob, base0, closed);
         return new ApiClient(this, base, shared, ob.build(), redactor, closed);
       } catch (RuntimeException | Error e) {

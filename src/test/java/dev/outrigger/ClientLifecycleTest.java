@@ -198,6 +198,41 @@ class ClientLifecycleTest {
   }
 
   @Test
+  void anAttemptConnectingWhenTheClientClosesWritesNothing() {
+    // close() comes while the attempt's TCP connect is under way (here, from the connect's own
+    // event): the attempt connected, but no attempt starts after close(), and it sends nothing.
+    java.util.concurrent.atomic.AtomicReference<ApiClient> client =
+        new java.util.concurrent.atomic.AtomicReference<>();
+    OkHttpClient closingOnConnect = new OkHttpClient.Builder()
+        .eventListener(new okhttp3.EventListener() {
+          @Override
+          public void connectStart(okhttp3.Call call, java.net.InetSocketAddress address,
+              java.net.Proxy proxy) {
+            client.get().close();
+          }
+        }).build();
+    server.enqueue(new MockResponse.Builder().body("never").build());
+    try (ApiClient c = ApiClient.builder().baseUrl(server.url("/").toString())
+        .okHttpClient(closingOnConnect).build()) {
+      client.set(c);
+      TransportException e = org.junit.jupiter.api.Assertions.assertThrows(
+          TransportException.class, () -> c.get("/x").execute(String.class));
+      assertEquals(TransportException.Kind.CANCELLED, e.kind());
+      assertTrue(e.getMessage().endsWith(": attempt 1 not sent: the ApiClient was closed"),
+          e.getMessage());
+      // A raw call on the closed client's OkHttp client writes nothing either.
+      java.io.IOException raw = org.junit.jupiter.api.Assertions.assertThrows(
+          java.io.IOException.class, () -> c.okHttpClient().newCall(
+              new okhttp3.Request.Builder().url(server.url("/raw")).build()).execute());
+      assertTrue(raw.getMessage().contains("closed before the request was written"),
+          raw.getMessage());
+    } finally {
+      closingOnConnect.connectionPool().evictAll();
+    }
+    assertEquals(0, server.getRequestCount(), "a request written after close()");
+  }
+
+  @Test
   void aSuppliedOkHttpClientKeepsItsTimeoutsUnlessOutriggersAreSet() {
     OkHttpClient mine = new OkHttpClient.Builder()
         .connectTimeout(java.time.Duration.ofSeconds(3))

@@ -29,7 +29,9 @@ import org.slf4j.LoggerFactory;
  *   <li>It tags the OkHttp {@code Call} before its first request is written (a failure before
  *       this point left the server untouched; the transport reads the tag, {@link #written}),
  *       after checking that a pooled connection the server closed while idle is not used
- *       ({@link IdleConnectionCheck}). Only a call that reaches the network pays for the tag.
+ *       ({@link IdleConnectionCheck}), and that the client was not closed meanwhile (an
+ *       attempt still connecting when {@code close()} came writes nothing: {@link
+ *       ClosedBeforeWriting}). Only a call that reaches the network pays for the tag.
  *   <li>It keeps credentials on their origin. OkHttp drops {@code Authorization} when it follows
  *       a redirect to another host, and forwards every other header: a {@code Cookie}, a
  *       {@code Proxy-Authorization} set by hand, an API key in a header. A request OkHttp sends
@@ -141,10 +143,33 @@ public final class NetworkInterceptor implements Interceptor {
   private static final KClass<Sent> SENT_TAG = JvmClassMappingKt.getKotlinClass(Sent.class);
 
   private final Redactor redactor;
+  /** The client's closed flag, or null for none. */
+  private final dev.outrigger.internal.Closing clientClosed;
 
   /** An interceptor that treats the headers {@code redactor} masks as credentials. */
   public NetworkInterceptor(Redactor redactor) {
+    this(redactor, null);
+  }
+
+  /**
+   * An interceptor that treats the headers {@code redactor} masks as credentials, and writes no
+   * call's first request once {@code clientClosed} is closed.
+   */
+  public NetworkInterceptor(Redactor redactor, dev.outrigger.internal.Closing clientClosed) {
     this.redactor = redactor;
+    this.clientClosed = clientClosed;
+  }
+
+  /**
+   * An attempt's first request not written because its client was closed while the attempt
+   * connected. Not an interrupt of the caller's; OkHttp does not retry it.
+   */
+  public static final class ClosedBeforeWriting extends java.io.InterruptedIOException {
+    private static final long serialVersionUID = 1L;
+
+    ClosedBeforeWriting() {
+      super("the ApiClient was closed before the request was written");
+    }
   }
 
   /** Whether {@code call} got as far as writing its request. */
@@ -158,6 +183,11 @@ public final class NetworkInterceptor implements Interceptor {
     Request request = chain.request();
     Sent sent;
     if (call.tag(WRITTEN_TAG) == null) {
+      if (clientClosed != null && clientClosed.isClosed()) {
+        // close() came while this attempt connected (a TCP connect, a TLS handshake): no
+        // attempt starts after close(), and this one has written nothing yet.
+        throw new ClosedBeforeWriting();
+      }
       // The call's first request (not a redirect's): if its pooled connection was closed by the
       // server while idle, fail before writing, so the transport can send it again at once.
       IdleConnectionCheck.check(chain.connection());

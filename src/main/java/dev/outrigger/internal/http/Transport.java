@@ -387,6 +387,12 @@ public final class Transport implements CallInterceptor, KeepsClock {
 
   private static ApiException translate(
       IOException e, RealCallContext ctx, boolean capped, long timeoutNanos, boolean timedOut) {
+    if (e instanceof NetworkInterceptor.ClosedBeforeWriting) {
+      // close() came while the attempt connected: as the check before an attempt says it.
+      return new TransportException(ctx.describe() + ": attempt " + ctx.attempt()
+          + " not sent: the ApiClient was closed", e, ctx.attemptsSent(),
+          TransportException.Kind.CANCELLED);
+    }
     Closing.ClosedException closed = CancellableDns.closedBy(e);
     if (closed != null) {
       // close() ended the attempt's name lookup: as it ends a wait in a policy.
