@@ -205,6 +205,7 @@ public final class ApiClient implements AutoCloseable {
   public Builder newBuilder() {
     Builder b = settings.copy();
     b.parentTransport = transport;
+    b.derivedFrom = transport;
     b.parentClient = okhttp;
     b.poolSet = false;
     return b;
@@ -360,7 +361,12 @@ public final class ApiClient implements AutoCloseable {
     return breakers.snapshots();
   }
 
-  /** The OkHttp client this client sends with (for sharing its pool with other code). */
+  /**
+   * The OkHttp client this client sends with (for sharing its pool with other code). It holds
+   * this client's network interceptor: once this client is closed, it (and any client built
+   * from it with {@code newBuilder()}) writes no new call's request. For raw calls that outlive
+   * this client, build on the {@code OkHttpClient} you supplied instead.
+   */
   public OkHttpClient okHttpClient() {
     return okhttp;
   }
@@ -665,6 +671,8 @@ public final class ApiClient implements AutoCloseable {
     private SharedTransport parentTransport;
     /** The finished OkHttp client of the client this builder derives from, if any. */
     private OkHttpClient parentClient;
+    /** The transport of the client this builder derives from, if any (kept when replaced). */
+    private SharedTransport derivedFrom;
 
     private Builder() {}
 
@@ -859,9 +867,11 @@ public final class ApiClient implements AutoCloseable {
      */
     public Builder okHttpClient(OkHttpClient client) {
       this.okHttpClient = Objects.requireNonNull(client, "okHttpClient");
-      if (parentTransport != null && parentTransport.base() != client && parentClient != client) {
-        // build() would otherwise take the parent's transport and never send with this one.
-        parentTransport = null;
+      if (derivedFrom != null) {
+        // The parent's client (as given to it, or as it sends) means the parent's transport;
+        // any other replaces it, or build() would never send with this one.
+        parentTransport =
+            derivedFrom.base() == client || parentClient == client ? derivedFrom : null;
       }
       return this;
     }
@@ -1090,9 +1100,11 @@ public final class ApiClient implements AutoCloseable {
             ob.proxyAuthenticator(proxyAuthenticator);
           }
         }
+        List<okhttp3.Interceptor> inherited = List.copyOf(ob.interceptors());
         for (okhttp3.Interceptor i : okHttpInterceptors) {
-          // A client built from another ApiClient's okHttpClient() has that one's already.
-          if (ob.interceptors().stream().noneMatch(x -> x == i)) {
+          // A client built from another ApiClient's okHttpClient() has that one's already; one
+          // added here twice on purpose goes in twice.
+          if (inherited.stream().noneMatch(x -> x == i)) {
             ob.addInterceptor(i);
           }
         }
@@ -1185,6 +1197,7 @@ public final class ApiClient implements AutoCloseable {
       b.clock = clock;
       b.parentTransport = parentTransport;
       b.parentClient = parentClient;
+      b.derivedFrom = derivedFrom;
       return b;
     }
 

@@ -179,22 +179,36 @@ class ClientLifecycleTest {
     };
     server.enqueue(new MockResponse.Builder().body("a").build());
     server.enqueue(new MockResponse.Builder().body("b").build());
-    try (ApiClient parent = ApiClient.builder().baseUrl(server.url("/").toString())
-        .addOkHttpInterceptor(counting).build()) {
-      // What okHttpClient()'s javadoc offers for sharing: the parent's transport stays.
-      try (ApiClient child = parent.newBuilder().okHttpClient(parent.okHttpClient()).build()) {
-        assertSame(parent.okHttpClient().connectionPool(), child.okHttpClient().connectionPool());
-        assertEquals("a", child.get("/").execute(String.class));
-      }
-      assertEquals(1, ran.get(), "the parent's interceptor, run once");
-      // A client made from the parent's (with one more interceptor) sends with that one, and
-      // the interceptor it already holds is not added twice.
-      OkHttpClient built = parent.okHttpClient().newBuilder().build();
-      try (ApiClient other = parent.newBuilder().okHttpClient(built).build()) {
-        assertEquals("b", other.get("/").execute(String.class));
-      }
-      assertEquals(2, ran.get(), "once more, not twice");
+    ApiClient parent = ApiClient.builder().baseUrl(server.url("/").toString())
+        .addOkHttpInterceptor(counting).build();
+    // What okHttpClient()'s javadoc offers for sharing: the parent's transport, held by the
+    // child too, so closing the parent first leaves its dispatcher running for the child.
+    ApiClient child = parent.newBuilder().okHttpClient(parent.okHttpClient()).build();
+    assertSame(parent.okHttpClient().connectionPool(), child.okHttpClient().connectionPool());
+    parent.close();
+    assertFalse(child.okHttpClient().dispatcher().executorService().isShutdown(),
+        "the parent's close() released a transport its child holds");
+    assertEquals("a", child.get("/").execute(String.class));
+    assertEquals(1, ran.get(), "the parent's interceptor, run once");
+    // A client made from the child's sends with that one, and the interceptor it already holds
+    // is not added twice.
+    OkHttpClient built = child.okHttpClient().newBuilder().build();
+    try (ApiClient other = child.newBuilder().okHttpClient(built).build()) {
+      assertEquals("b", other.get("/").execute(String.class));
     }
+    assertEquals(2, ran.get(), "once more, not twice");
+    child.close();
+    assertTrue(child.okHttpClient().dispatcher().executorService().isShutdown(),
+        "the last client's close() stops the dispatcher");
+
+    // An interceptor added twice on purpose (to see a request before and after another) runs
+    // twice: only one the client starts from holds already is left out.
+    server.enqueue(new MockResponse.Builder().body("c").build());
+    try (ApiClient twice = ApiClient.builder().baseUrl(server.url("/").toString())
+        .addOkHttpInterceptor(counting).addOkHttpInterceptor(counting).build()) {
+      assertEquals("c", twice.get("/").execute(String.class));
+    }
+    assertEquals(4, ran.get());
   }
 
   @Test

@@ -82,11 +82,11 @@ class Http10ServerTest {
     @Override
     public void close() throws IOException {
       server.close();
-      for (Socket s : open) {
-        s.close();
-      }
       try {
         acceptor.join();
+        for (Socket s : open) {
+          s.close();
+        }
         for (Thread t : served) {
           t.join();
         }
