@@ -363,9 +363,9 @@ public final class ApiClient implements AutoCloseable {
 
   /**
    * The OkHttp client this client sends with (for sharing its pool with other code). It holds
-   * this client's network interceptor: once this client is closed, it (and any client built
-   * from it with {@code newBuilder()}) writes no new call's request. For raw calls that outlive
-   * this client, build on the {@code OkHttpClient} you supplied instead.
+   * this client's network interceptor: once this client is closed, it (and any OkHttp client
+   * made from it with OkHttp's own {@code newBuilder()}) writes no new call's request. For raw
+   * calls that outlive this client, build on the {@code OkHttpClient} you supplied instead.
    */
   public OkHttpClient okHttpClient() {
     return okhttp;
@@ -1108,11 +1108,11 @@ public final class ApiClient implements AutoCloseable {
             ob.addInterceptor(i);
           }
         }
-        // It also keeps every re-send the retry policy's decision: OkHttp re-sends any request
-        // by itself on "503 Retry-After: 0" (see FollowUpGuard), and keeps this client's secret
-        // headers on their origin. One per client (a supplied OkHttp client may be another
-        // client's, with that one's).
         Closing closed = new Closing();
+        // It also keeps every re-send the retry policy's decision: OkHttp re-sends any request
+        // by itself on "503 Retry-After: 0" (see FollowUpGuard), keeps this client's secret
+        // headers on their origin, and writes nothing once this client is closed. One per client
+        // (a supplied OkHttp client may be another client's, with that one's).
         ob.networkInterceptors().removeIf(i -> i instanceof NetworkInterceptor);
         ob.addNetworkInterceptor(new NetworkInterceptor(redactor, closed));
         // Name lookups end with the call (its deadline, an interrupt, this client's close()),

@@ -1,5 +1,6 @@
 package dev.outrigger.internal.http;
 
+import dev.outrigger.internal.Closing;
 import dev.outrigger.internal.Redactor;
 import dev.outrigger.internal.retry.FollowUpGuard;
 import java.io.IOException;
@@ -144,7 +145,7 @@ public final class NetworkInterceptor implements Interceptor {
 
   private final Redactor redactor;
   /** The client's closed flag, or null for none. */
-  private final dev.outrigger.internal.Closing clientClosed;
+  private final Closing clientClosed;
 
   /** An interceptor that treats the headers {@code redactor} masks as credentials. */
   public NetworkInterceptor(Redactor redactor) {
@@ -155,7 +156,7 @@ public final class NetworkInterceptor implements Interceptor {
    * An interceptor that treats the headers {@code redactor} masks as credentials, and writes no
    * call's first request once {@code clientClosed} is closed.
    */
-  public NetworkInterceptor(Redactor redactor, dev.outrigger.internal.Closing clientClosed) {
+  public NetworkInterceptor(Redactor redactor, Closing clientClosed) {
     this.redactor = redactor;
     this.clientClosed = clientClosed;
   }
