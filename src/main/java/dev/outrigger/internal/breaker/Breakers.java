@@ -65,8 +65,11 @@ public final class Breakers {
     this.maxOpenWaitNanos = BreakerStateMachine.saturatedNanos(config.maxWaitInOpenState());
   }
 
-  /** The breaker of {@code key}, created if needed, marked as used at {@code nowNanos}. */
-  public BreakerStateMachine get(String key, long nowNanos) {
+  /**
+   * The breaker of {@code key}, created if needed, marked as used at {@code nowNanos} (for tests:
+   * a call marks the use with the state it reads, {@link #untouched}).
+   */
+  BreakerStateMachine get(String key, long nowNanos) {
     BreakerStateMachine b = untouched(key, nowNanos);
     b.touch(nowNanos);
     return b;

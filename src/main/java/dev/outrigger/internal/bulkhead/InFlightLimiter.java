@@ -60,10 +60,10 @@ import org.slf4j.LoggerFactory;
  * attempt's latency and outcome: a response with {@code 503} or {@code 429}, a
  * {@link TransportException} of kind {@code TIMEOUT} or a {@link DeadlineExceededException}
  * during an attempt that had twice the no-load latency to run is a drop; any other response the
- * host sent is a latency sample (one an attempt interceptor made itself is not), except a 4xx,
- * the caller's own error, which teaches nothing; a server error's latency never stands for the
- * host's no-load latency (a host failing fast did not do the work); other failures (connect
- * errors, cancellation) teach nothing. The semaphore is resized as the limit moves
+ * host sent is a latency sample (one an attempt interceptor made itself is not), except a 4xx
+ * other than 429, the caller's own error, which teaches nothing; only a 2xx's latency may stand
+ * for the host's no-load latency (a server error or a 304 may come fast because the host did not
+ * do the work); other failures (connect errors, cancellation) teach nothing. The semaphore is resized as the limit moves
  * (shrinking lets the attempts in flight finish; new ones wait until the count is below the new
  * limit). Each change goes to {@link CallListener#adaptiveLimitChanged} (on the thread whose
  * attempt caused it), and a change of 10% or more since the last logged value is logged at
@@ -194,13 +194,14 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
    * Feeds an answer with {@code code} to the host's estimator: 503 and 429 are drops; any other
    * 4xx is the caller's own error (a 404, a 401) and says nothing of the host's load; only a
    * 2xx may set the no-load latency: a server error, or a 304 to a conditional GET, is timed
-   * but may be fast because the host did not do the work. A fast 404 taken as the no-load latency made every answer after
-   * it look queued, and held the limit at its minimum for up to two {@code rttWindow}s.
+   * but may be fast because the host did not do the work. A fast 404 taken as the no-load
+   * latency made every answer after it look queued, and held the limit at its minimum for up to
+   * two {@code rttWindow}s.
    */
   private void answered(Host host, CallContext ctx, long start, int inFlight, int code) {
     if (code == 503 || code == 429) {
       sample(host, ctx, start, inFlight, true, false);
-    } else if (code >= 200 && code < 300) {
+    } else if (Failures.isSuccess(code)) {
       sample(host, ctx, start, inFlight, false, true);
     } else if (code < 400 || code >= 500) {
       sample(host, ctx, start, inFlight, false, false);

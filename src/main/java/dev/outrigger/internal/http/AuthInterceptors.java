@@ -24,8 +24,7 @@ public final class AuthInterceptors {
    * calls absolute URLs only: its auth is for every call).
    */
   static boolean ours(HttpUrl base, HttpUrl url) {
-    return base == null || base.port() == url.port() && base.host().equals(url.host())
-        && base.scheme().equals(url.scheme());
+    return base == null || NetworkInterceptor.sameOrigin(base, url);
   }
 
   /** Sets {@code Authorization} on each attempt to {@code base}'s origin (null: every one). */

@@ -289,7 +289,8 @@ public final class NetworkInterceptor implements Interceptor {
     return request.newBuilder().header("Authorization", own).build();
   }
 
-  private static boolean sameOrigin(HttpUrl a, HttpUrl b) {
+  /** Whether {@code a} and {@code b} have the same scheme, host and port. */
+  static boolean sameOrigin(HttpUrl a, HttpUrl b) {
     return a.port() == b.port() && a.host().equals(b.host()) && a.scheme().equals(b.scheme());
   }
 

@@ -123,9 +123,7 @@ public final class Transport implements CallInterceptor, KeepsClock {
     if (clientClosed.isClosed()) {
       // Closed while this call was under way (in a backoff, a wait for a permit): the attempts
       // already sent finish, no new one starts.
-      throw new TransportException(ctx.describe() + ": attempt " + ctx.attempt()
-          + " not sent: the ApiClient was closed", null, ctx.attemptsSent(),
-          TransportException.Kind.CANCELLED);
+      throw closedBeforeSending(ctx, null);
     }
     boolean capped = attemptTimeoutNanos > 0 && attemptTimeoutNanos < remaining;
     long timeout = capped ? attemptTimeoutNanos : remaining;
@@ -376,6 +374,13 @@ public final class Transport implements CallInterceptor, KeepsClock {
         ctx.attemptsSent(), TransportException.Kind.CANCELLED);
   }
 
+  /** The attempt refused because the client was closed before it sent anything. */
+  private static TransportException closedBeforeSending(RealCallContext ctx, Exception cause) {
+    return new TransportException(ctx.describe() + ": attempt " + ctx.attempt()
+        + " not sent: the ApiClient was closed", cause, ctx.attemptsSent(),
+        TransportException.Kind.CANCELLED);
+  }
+
   /** The attempt's own failure, {@code kind}, with {@code cause}'s message as the reason. */
   private static TransportException failed(
       RealCallContext ctx, Exception cause, TransportException.Kind kind) {
@@ -389,9 +394,7 @@ public final class Transport implements CallInterceptor, KeepsClock {
       IOException e, RealCallContext ctx, boolean capped, long timeoutNanos, boolean timedOut) {
     if (e instanceof NetworkInterceptor.ClosedBeforeWriting) {
       // close() came while the attempt connected: as the check before an attempt says it.
-      return new TransportException(ctx.describe() + ": attempt " + ctx.attempt()
-          + " not sent: the ApiClient was closed", e, ctx.attemptsSent(),
-          TransportException.Kind.CANCELLED);
+      return closedBeforeSending(ctx, e);
     }
     Closing.ClosedException closed = CancellableDns.closedBy(e);
     if (closed != null) {

@@ -158,7 +158,7 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
       int code = response.code();
       boolean accepted = code != 429 && code != 503;
       host.window.record(accepted);
-      if (code >= 200 && code < 300) {
+      if (Failures.isSuccess(code)) {
         // Not a refusal, an error (a 404, a 500) or a 304: each may come at once, the work not
         // done, and a fastest answer that low would call every caller's cut the backend's.
         learnLatency(host, ctx, sentBefore);
@@ -168,11 +168,10 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
   }
 
   /**
-   * Keeps the backend's fastest successful answer (a 429 or 503, a 404 or a 500 may come at
-   * once, and says nothing of how fast the backend does its work), from each of its first
-   * {@link #LATENCY_SAMPLE}
-   * answers, then from about one in {@link #LATENCY_SAMPLE}: a clock reading at an attempt's
-   * end costs ~30 ns, and the fastest answer moves rarely.
+   * Keeps the backend's fastest successful answer (a 429 or 503, a 404, a 500 or a 304 may come
+   * at once, and says nothing of how fast the backend does its work), from each of its first
+   * {@link #LATENCY_SAMPLE} answers, then from about one in {@link #LATENCY_SAMPLE}: a clock
+   * reading at an attempt's end costs ~30 ns, and the fastest answer moves rarely.
    */
   private void learnLatency(Host host, CallContext ctx, int sentBefore) {
     if (!(ctx instanceof RealCallContext)) {
