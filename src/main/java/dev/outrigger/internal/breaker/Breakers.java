@@ -66,10 +66,11 @@ public final class Breakers {
   }
 
   /**
-   * The breaker of {@code key}, created if needed, marked as used at {@code nowNanos} (for tests:
-   * a call marks the use with the state it reads, {@link #untouched}).
+   * The breaker of {@code key}, created if needed, marked as used at {@code nowNanos}. For tests
+   * and the benchmarks in {@code src/bench} (another package): a call marks the use with the
+   * state it reads, {@link #untouched}.
    */
-  BreakerStateMachine get(String key, long nowNanos) {
+  public BreakerStateMachine get(String key, long nowNanos) {
     BreakerStateMachine b = untouched(key, nowNanos);
     b.touch(nowNanos);
     return b;
