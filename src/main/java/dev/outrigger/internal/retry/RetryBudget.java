@@ -157,6 +157,10 @@ public final class RetryBudget {
     long now = nanos.getAsLong();
     long epoch = epochAt(now);
     Window w = window(key, epoch);
+    // As in deposit: a reading older than the window's last use (a thread descheduled after
+    // reading the clock) would sum a window without the newer slots, and miss the retries they
+    // withdrew already. Read it at the newest epoch, which must not move back either.
+    epoch = Math.max(epoch, w.lastUsedEpoch);
     w.touch(epoch);
     if (w.sum(epoch) >= UNIT) {
       w.add(epoch, -UNIT);

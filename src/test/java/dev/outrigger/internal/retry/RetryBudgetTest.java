@@ -67,6 +67,20 @@ class RetryBudgetTest {
   }
 
   @Test
+  void aWithdrawalStampedBeforeANewerSlotGrantsNoRetryTheBudgetNoLongerHolds() {
+    RetryBudget b = budget(0.1, 0); // no floor: only the calls' deposits
+    for (int i = 0; i < 10; i++) {
+      b.deposit("h:1"); // one retry's worth, in this slot
+    }
+    clock.advance(SECOND);
+    assertTrue(b.tryWithdraw("h:1"), "the one retry, taken in the next slot");
+    // A thread that read the clock in the first slot, then was descheduled until now: the
+    // newer slot's withdrawal must count against it, as the deposits' stale readings do.
+    clock.advance(-SECOND);
+    assertFalse(b.tryWithdraw("h:1"), "ten calls at 10% earn one retry, not two");
+  }
+
+  @Test
   void aRefundGoesBackIntoItsSlotAndLastsNoLongerThanTheWithdrawal() {
     RetryBudget b = budget(0.2, 0); // no floor: only the calls' deposits
     for (int i = 0; i < 50; i++) {
