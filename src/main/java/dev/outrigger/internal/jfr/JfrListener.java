@@ -203,8 +203,9 @@ public final class JfrListener implements CallListener {
     if (e.shouldCommit()) {
       e.host = call.host();
       e.method = call.method();
-      // A refusal may not know how long the wait would have been.
-      e.wait = wait == null ? -1 : wait.toNanos();
+      // A refusal may not know how long the wait would have been: Long.MIN_VALUE is JFR's
+      // "no value" for a timespan (read back as N/A), where -1 read as a wait of -1 ns.
+      e.wait = wait == null ? Long.MIN_VALUE : wait.toNanos();
       e.rejected = rejected;
       e.commit();
     }

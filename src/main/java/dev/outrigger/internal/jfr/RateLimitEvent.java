@@ -27,7 +27,9 @@ public final class RateLimitEvent extends Event {
   String method;
 
   @Label("Wait")
-  @Description("How long the call waited, or would have waited when rejected")
+  @Description("How long the call waited, or would have waited when rejected; N/A for a"
+      + " rejection with no known wait (the client-side throttle's, more permits than the"
+      + " burst)")
   @Timespan(Timespan.NANOSECONDS)
   long wait;
 

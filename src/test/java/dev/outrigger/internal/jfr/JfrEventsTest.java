@@ -163,6 +163,45 @@ class JfrEventsTest {
   }
 
   @Test
+  void aRefusalWithNoKnownWaitRecordsItsWaitAsNotAvailable() throws Exception {
+    client = ApiClient.builder().baseUrl(server.url("/v1").toString())
+        .retry(Retry.none())
+        .circuitBreaker(dev.outrigger.CircuitBreaker.none())
+        .clientThrottling(1)
+        .build();
+    server.setDispatcher(new mockwebserver3.Dispatcher() {
+      @Override
+      public MockResponse dispatch(mockwebserver3.RecordedRequest request) {
+        return new MockResponse.Builder().code(503).build();
+      }
+    });
+    try (Recording r = new Recording()) {
+      r.enable("dev.outrigger.RateLimit");
+      r.start();
+
+      // Every answer a 503: with K = 1 the client-side throttle soon refuses, with no wait.
+      boolean refused = false;
+      for (int i = 0; i < 200 && !refused; i++) {
+        try {
+          client.get("/busy").execute(String.class);
+        } catch (HttpStatusException e) {
+          assertEquals(503, e.status());
+        } catch (dev.outrigger.RateLimitedException e) {
+          refused = true;
+        }
+      }
+      assertTrue(refused, "the throttle never refused");
+
+      List<RecordedEvent> limits = read(r, "dev.outrigger.RateLimit");
+      assertEquals(1, limits.size(), limits::toString);
+      assertTrue(limits.get(0).getBoolean("rejected"));
+      // JFR's "no value" for a timespan (the jfr tool prints N/A), not a wait of -1 ns.
+      assertEquals(Long.MIN_VALUE, limits.get(0).getLong("wait"));
+      assertTrue(limits.get(0).toString().contains("wait = N/A"), limits.get(0).toString());
+    }
+  }
+
+  @Test
   void recordsTheRetryPolicysBackoffsBetweenAttempts() throws Exception {
     client = ApiClient.builder().baseUrl(server.url("/v1").toString())
         .retry(Retry.exponential(Duration.ofMillis(1), Duration.ofMillis(2)).maxAttempts(2))
