@@ -6,7 +6,9 @@ import java.time.Duration;
  * Observes what the client does: calls, attempts, retries, rate-limit waits and breaker
  * transitions. Every method has an empty default, so implement only what you need. Methods are
  * called on the calling thread, outside any lock, and must be fast and must not throw (an
- * exception is logged and ignored). {@link #NONE} does nothing.
+ * exception, or an {@link Error} such as an {@code AssertionError}, is logged and ignored, and
+ * the other listeners still hear the event; a {@link VirtualMachineError}, out of memory or a
+ * stack overflow, is thrown on to the caller). {@link #NONE} does nothing.
  */
 public interface CallListener {
 

@@ -6,7 +6,13 @@ import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** Fans events out to several listeners, isolating the client from a listener that throws. */
+/**
+ * Fans events out to several listeners, isolating the client from a listener that throws: an
+ * exception or an {@link Error} (an {@code AssertionError}, a {@code NoClassDefFoundError} of a
+ * listener's missing dependency) is logged and ignored, and the other listeners still hear the
+ * event. A {@link VirtualMachineError} (out of memory, stack overflow) is the JVM's, not the
+ * listener's, and is thrown on at once.
+ */
 final class Listeners implements CallListener {
   private static final Logger log = LoggerFactory.getLogger(CallListener.class);
   private final CallListener[] all;
@@ -31,14 +37,18 @@ final class Listeners implements CallListener {
     for (CallListener l : all) {
       try {
         e.send(l);
-      } catch (RuntimeException ex) {
-        threw(l, ex);
+      } catch (Throwable t) {
+        threw(l, t);
       }
     }
   }
 
-  private static void threw(CallListener l, RuntimeException ex) {
-    log.warn("listener {} threw; ignored", l, ex);
+  /** Logs what {@code l} threw, or throws it on if it is the JVM's own trouble. */
+  private static void threw(CallListener l, Throwable t) {
+    if (t instanceof VirtualMachineError e) {
+      throw e;
+    }
+    log.warn("listener {} threw; ignored", l, t);
   }
 
   @Override
@@ -47,8 +57,8 @@ final class Listeners implements CallListener {
     for (CallListener l : all) {
       try {
         l.callStart(call);
-      } catch (RuntimeException ex) {
-        threw(l, ex);
+      } catch (Throwable t) {
+        threw(l, t);
       }
     }
   }
@@ -58,8 +68,8 @@ final class Listeners implements CallListener {
     for (CallListener l : all) {
       try {
         l.callEnd(call, status, error, elapsed);
-      } catch (RuntimeException ex) {
-        threw(l, ex);
+      } catch (Throwable t) {
+        threw(l, t);
       }
     }
   }
@@ -69,8 +79,8 @@ final class Listeners implements CallListener {
     for (CallListener l : all) {
       try {
         l.attemptStart(call);
-      } catch (RuntimeException ex) {
-        threw(l, ex);
+      } catch (Throwable t) {
+        threw(l, t);
       }
     }
   }
@@ -80,8 +90,8 @@ final class Listeners implements CallListener {
     for (CallListener l : all) {
       try {
         l.attemptEnd(call, status, error, elapsed);
-      } catch (RuntimeException ex) {
-        threw(l, ex);
+      } catch (Throwable t) {
+        threw(l, t);
       }
     }
   }
