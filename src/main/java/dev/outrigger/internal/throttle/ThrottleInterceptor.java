@@ -13,6 +13,7 @@ import dev.outrigger.internal.NanoClock;
 import dev.outrigger.internal.RealCallContext;
 import java.time.Duration;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
@@ -50,13 +51,20 @@ import org.slf4j.LoggerFactory;
  * {@link CallListener#throttleProbability} (on the thread of the attempt that found it, before
  * that attempt goes on; the time the listener takes is not the attempt's latency); a move by 0.1
  * or more, or to or from 0, is logged at DEBUG. Thread-safe and lock-free.
+ *
+ * <p>Beyond {@value #MAX_IDLE_HOSTS} hosts, a new host's arrival drops those whose window is
+ * empty, looked for at most once a bucket; one whose only attempt is in flight comes back with
+ * its answer. Busy hosts are all kept.
  */
 public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
   /** The default sliding window. */
   public static final Duration DEFAULT_WINDOW = Duration.ofMinutes(2);
   /** Buckets in the window. */
   public static final int BUCKETS = 12;
-  /** Beyond this many hosts, idle ones are dropped when a new one arrives. */
+  /**
+   * Beyond this many hosts, a new one's arrival drops the idle ones (nothing counted in their
+   * window), at most once a bucket: a window empties only as a bucket leaves it.
+   */
   static final int MAX_IDLE_HOSTS = 1024;
 
   private static final Logger LOG = LoggerFactory.getLogger(ThrottleInterceptor.class);
@@ -67,6 +75,10 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
   private final NanoClock clock;
   private final RandomGenerator random;
   private final ConcurrentHashMap<String, Host> hosts = new ConcurrentHashMap<>();
+  private final long bucketNanos;
+  private final long origin;
+  /** The bucket of the last look for idle hosts (see {@link #dropIdle}). */
+  private final AtomicLong lastSweep = new AtomicLong(-1);
 
   /**
    * With the default window and a thread-local random source.
@@ -92,6 +104,8 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
     this.windowNanos = window.toNanos();
     this.clock = clock;
     this.random = random;
+    this.bucketNanos = Math.max(1, windowNanos / BUCKETS);
+    this.origin = clock.nanoTime();
   }
 
   /**
@@ -120,7 +134,7 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
     double p = probability(counts.requests(), counts.accepts(), k);
     report(host, ctx, p, counts);
     if (p > 0 && random.nextDouble() < p) {
-      host.window.record(false);
+      record(ctx.host(), host, false);
       if (ctx instanceof RealCallContext real) {
         // Seen like a rate limit's refusal (the same exception), with no wait that could fit.
         real.staleClock();
@@ -150,14 +164,14 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
         boolean rejected = e instanceof TransportException
             || e instanceof DeadlineExceededException
             || e instanceof HttpStatusException h && (h.status() == 429 || h.status() == 503);
-        host.window.record(!rejected);
+        record(ctx.host(), host, !rejected);
       }
       throw e;
     }
     if (ctx.attemptsSent() > sentBefore) {
       int code = response.code();
       boolean accepted = code != 429 && code != 503;
-      host.window.record(accepted);
+      record(ctx.host(), host, accepted);
       if (Failures.isSuccess(code)) {
         // Not a refusal, an error (a 404, a 500) or a 304: each may come at once, the work not
         // done, and a fastest answer that low would call every caller's cut the backend's.
@@ -250,11 +264,62 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
       return h;
     }
     if (hosts.size() >= MAX_IDLE_HOSTS) {
-      // Lazy eviction: hosts with an empty window have nothing to remember.
-      hosts.entrySet().removeIf(e -> e.getValue().window.idle());
+      dropIdle();
     }
     return hosts.computeIfAbsent(key, x -> new Host(new AcceptWindow(
         windowNanos, BUCKETS, clock::nanoTime)));
+  }
+
+  /**
+   * Counts an attempt of {@code key}'s in {@code host}. If {@link #dropIdle} dropped the host
+   * while the attempt was in flight (its window held nothing yet), the host goes back into the
+   * table, or the count also goes to the host that took its place: an attempt's answer is never
+   * lost with its host. The drop marks the host before it checks the window a second time, and
+   * this reads the mark after counting: one of the two sees the other.
+   */
+  private void record(String key, Host host, boolean accepted) {
+    host.window.record(accepted);
+    if (host.dropped) {
+      Host now = hosts.putIfAbsent(key, host);
+      if (now == null || now == host) {
+        host.dropped = false;
+      } else {
+        now.window.record(accepted);
+      }
+    }
+  }
+
+  /**
+   * Drops the hosts with an empty window, which have nothing to remember, at most once a bucket
+   * (a window empties only as a bucket leaves it): a table full of busy hosts is not looked over
+   * again for each new one. A host whose attempt is in flight may go; {@link #record} puts it
+   * back when its answer comes.
+   */
+  private void dropIdle() {
+    long bucket = Math.floorDiv(clock.nanoTime() - origin, bucketNanos);
+    long last = lastSweep.get();
+    if (bucket <= last || !lastSweep.compareAndSet(last, bucket)) {
+      return;
+    }
+    for (Map.Entry<String, Host> e : hosts.entrySet()) {
+      Host h = e.getValue();
+      if (!h.window.idle()) {
+        continue;
+      }
+      h.dropped = true;
+      // Checked again once marked: an attempt counted before the mark shows here, one counted
+      // after it sees the mark (see record).
+      if (h.window.idle()) {
+        hosts.remove(e.getKey(), h);
+      } else {
+        h.dropped = false;
+      }
+    }
+  }
+
+  /** How many hosts the table holds (for tests). */
+  int hostCount() {
+    return hosts.size();
   }
 
   /** The attempts and accepts counted for {@code host} now (for tests). */
@@ -301,6 +366,8 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
      * free): the fastest is trusted from {@link #MIN_ANSWERS} on.
      */
     int learnt;
+    /** Set by {@link #dropIdle} as it drops this host: an attempt in flight puts it back. */
+    volatile boolean dropped;
 
     Host(AcceptWindow window) {
       this.window = window;
