@@ -97,24 +97,34 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
       int outcome = BreakerStateMachine.IGNORED;
       long end = start;
       try {
-        // The attempt is timed from when it went to the network: a wait for a rate permit or an
-        // in-flight slot is the client's own, not the server's slowness.
-        long sent = RealCallContext.sentNanos(ctx, clock, sentBefore, start);
-        if (RealCallContext.deadlineBoundsAttempt(ctx, clock)
-            && !breaker.canBeSlow(RealCallContext.remainingNanos(ctx, clock, sent),
-                DEADLINE_LATE)) {
-          // Nothing of the user's ran around the attempt, and the deadline ended it (or would
-          // have) before it could be slow: its length does not matter, and a fast success need
-          // not read the clock at all (see needsTime).
-          outcome = outcome(breaker, ctx, sentBefore, response, failure, 0);
-          end = breaker.needsTime(token, outcome) ? RealCallContext.recentNanos(ctx, clock) : sent;
-        } else {
-          // The transport's reading at the attempt's end, when nothing slow ran after it.
-          end = RealCallContext.recentNanos(ctx, clock);
-          outcome = outcome(breaker, ctx, sentBefore, response, failure, end - sent);
+        try {
+          // The attempt is timed from when it went to the network: a wait for a rate permit or
+          // an in-flight slot is the client's own, not the server's slowness.
+          long sent = RealCallContext.sentNanos(ctx, clock, sentBefore, start);
+          if (RealCallContext.deadlineBoundsAttempt(ctx, clock)
+              && !breaker.canBeSlow(RealCallContext.remainingNanos(ctx, clock, sent),
+                  DEADLINE_LATE)) {
+            // Nothing of the user's ran around the attempt, and the deadline ended it (or would
+            // have) before it could be slow: its length does not matter, and a fast success
+            // need not read the clock at all (see needsTime).
+            outcome = outcome(breaker, ctx, sentBefore, response, failure, 0);
+            end = breaker.needsTime(token, outcome)
+                ? RealCallContext.recentNanos(ctx, clock) : sent;
+          } else {
+            // The transport's reading at the attempt's end, when nothing slow ran after it.
+            end = RealCallContext.recentNanos(ctx, clock);
+            outcome = outcome(breaker, ctx, sentBefore, response, failure, end - sent);
+          }
+        } finally {
+          breaker.onResult(token, outcome, end);
         }
-      } finally {
-        breaker.onResult(token, outcome, end);
+      } catch (Throwable t) {
+        // A user's clock threw, or a transition's listener threw what Listeners passes on (out
+        // of memory): the answer goes nowhere, so its body is closed here.
+        if (response != null) {
+          response.close();
+        }
+        throw t;
       }
     }
   }

@@ -157,7 +157,14 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
       // Only an answer from the host says anything of it: not one an attempt interceptor made
       // itself (a cache, a stub), whose latency would pass for the host's no-load latency.
       if (ctx.attemptsSent() > sentBefore) {
-        answered(host, ctx, start, inFlight, response.code());
+        try {
+          answered(host, ctx, start, inFlight, response.code());
+        } catch (Throwable t) {
+          // A listener of the limit's change threw what Listeners passes on (out of memory):
+          // the answer goes nowhere, so its body is closed here.
+          response.close();
+          throw t;
+        }
       }
       return response;
     } catch (DeadlineExceededException e) {
