@@ -332,7 +332,9 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
       return 0;
     }
     if (mayAskRedis(now)) {
-      int want = permits == 1 ? prefetch : permits;
+      // A key beyond the table has nowhere to keep pre-fetched permits: they would be dropped,
+      // taken from the quota of every store sharing the key.
+      int want = permits == 1 && !ks.overflow ? prefetch : permits;
       String[] args = args(ks, limit, "r", Integer.toString(permits), Integer.toString(want),
           Long.toString(Math.max(0, maxWaitNanos) / 1000), ks.register(now) ? clientId : "");
       List<Object> r;
@@ -813,6 +815,8 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     private record Bands(RateLimit limit, String[] args) {}
 
     final String[] redisKeys;
+    /** Whether this state lives for one call only (the table was full): it keeps no stock. */
+    final boolean overflow;
     final AtomicReference<LocalBucket> fallback;
     final AtomicReference<Stock> stock = new AtomicReference<>();
     final AtomicLong nextRegister;
@@ -822,6 +826,7 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
 
     KeyState(String[] redisKeys, AtomicReference<LocalBucket> sharedFallback, long now) {
       this.redisKeys = redisKeys;
+      this.overflow = sharedFallback != null;
       this.fallback = sharedFallback != null ? sharedFallback : new AtomicReference<>();
       this.nextRegister = new AtomicLong(now);
       this.lastUsedNanos = now;
@@ -1008,7 +1013,9 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     /**
      * The most permits one round trip takes when they are available now; the extra ones serve
      * the next calls of this JVM for up to one second (default 1: no pre-fetching). Raises the
-     * bound on what the server can see by {@code N * (prefetch - 1)} for {@code N} stores.
+     * bound on what the server can see by {@code N * (prefetch - 1)} for {@code N} stores. A key
+     * beyond the limit's {@link RateLimit#maxKeys(int)}, with no local state to keep them in,
+     * takes only the permit it uses.
      *
      * @throws IllegalArgumentException if {@code prefetch} is not between 1 and 1000
      */
