@@ -3,6 +3,7 @@ package dev.outrigger.redis;
 import dev.outrigger.RateLimit;
 import dev.outrigger.RateLimitStore;
 import dev.outrigger.RateLimitedException;
+import dev.outrigger.internal.ratelimit.SharedRateLimitInterceptor;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisCommandExecutionException;
@@ -377,6 +378,15 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     return fallback(ks, limit, permits, maxWaitNanos, now);
   }
 
+  /**
+   * {@inheritDoc}
+   *
+   * <p>Redis is asked for at most the store's {@code timeout}, and, for a pause an
+   * {@code ApiClient}'s call asks, never longer than what is left of that call's deadline. A
+   * pause Redis has not answered by the end of the call's deadline is still sent, and Redis
+   * applies it when it runs it; the call does not wait for it, and this returns 0 (not known to
+   * have grown). That says nothing of Redis: it makes no fallback bucket.
+   */
   @Override
   public long pause(String key, RateLimit limit, long pauseNanos) {
     if (pauseNanos <= 0 || closed.get()) {
@@ -387,12 +397,21 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     ks.clearStock();
     if (mayAskRedis(now)) {
       String[] args = args(ks, limit, "p", Long.toString((pauseNanos + 999) / 1000), "0", "0", "");
+      // Never wait for Redis longer than the call asking for the pause has left.
+      long left = SharedRateLimitInterceptor.pauseWaitNanos();
+      boolean cut = left < timeoutNanos;
       try {
-        List<Object> r = eval(ks, args, now + timeoutNanos);
+        // Cut short, the question is not cancelled: the server's pause still reaches Redis.
+        List<Object> r = eval(ks, args, now + (cut ? Math.max(0, left) : timeoutNanos), !cut);
         recovered();
         return (Long) r.get(0) * 1000;
       } catch (StoreFailure e) {
-        failed(e, now);
+        if (cut && e.slow && !down.get()) {
+          return 0; // the call's deadline ended first: that says nothing of Redis
+        }
+        if (!(cut && e.slow)) { // a cut during an outage: the fallback pauses, as for any call
+          failed(e, now);
+        }
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
@@ -503,9 +522,18 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
 
   private List<Object> eval(KeyState ks, String[] args, long deadline)
       throws StoreFailure, InterruptedException {
+    return eval(ks, args, deadline, true);
+  }
+
+  /**
+   * Runs the script with {@code args} for {@code ks}, waiting until {@code deadline}; a question
+   * given up on is cancelled (never sent if it was not yet) only when {@code cancel}.
+   */
+  private List<Object> eval(KeyState ks, String[] args, long deadline, boolean cancel)
+      throws StoreFailure, InterruptedException {
     long switches = masterSwitches.get();
     try {
-      return eval(connection(deadline), ks, args, deadline);
+      return eval(connection(deadline), ks, args, deadline, cancel);
     } catch (StoreFailure e) {
       if (e.slow || masterSwitches.get() == switches) {
         throw e;
@@ -513,23 +541,23 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
       // Failed as Sentinel switched masters (the store closes the old master's connection with
       // the question in flight): what the old master counted no longer matters, the new
       // master's answer does. Asked once more, within the same deadline.
-      return eval(connection(deadline), ks, args, deadline);
+      return eval(connection(deadline), ks, args, deadline, cancel);
     }
   }
 
   private List<Object> eval(StatefulRedisConnection<String, String> c, KeyState ks,
-      String[] args, long deadline) throws StoreFailure, InterruptedException {
+      String[] args, long deadline, boolean cancel) throws StoreFailure, InterruptedException {
     try {
       try {
         return await(c.async().evalsha(BucketScript.SHA1, ScriptOutputType.MULTI, ks.redisKeys,
-            args), deadline);
+            args), deadline, cancel);
       } catch (StoreFailure e) {
         if (!(e.getCause() instanceof RedisNoScriptException)) {
           throw e;
         }
         // Redis restarted or its script cache was flushed: EVAL loads the script again.
         return await(c.async().eval(BucketScript.SOURCE, ScriptOutputType.MULTI, ks.redisKeys,
-            args), deadline);
+            args), deadline, cancel);
       }
     } catch (StoreFailure e) {
       dropIfNotWritable(c, e);

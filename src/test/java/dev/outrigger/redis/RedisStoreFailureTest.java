@@ -227,6 +227,42 @@ class RedisStoreFailureTest {
   }
 
   /**
+   * The same bound on the way back: a 429 asking the key to pause is told to Redis, and a
+   * stalled Redis held the call there for up to the store's whole timeout (2 s here), past its
+   * 200 ms deadline.
+   */
+  @Test
+  void aSlowRedisDoesNotHoldAServerPausePastTheCallsDeadline() throws Exception {
+    RedisRateLimitStore store = store(RedisRateLimitStore.builder(redis.uri())
+        .timeout(Duration.ofSeconds(2)));
+    ApiClient client = warmClient(store);
+    server.setDispatcher(new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest request) {
+        try {
+          // Redis stalls once the permit is taken, before the answer asks for a pause.
+          redis.command("CLIENT PAUSE 1500 ALL");
+        } catch (java.io.IOException e) {
+          throw new java.io.UncheckedIOException(e);
+        }
+        return new MockResponse.Builder().code(429).addHeader("Retry-After", "30").build();
+      }
+    });
+
+    long start = System.nanoTime();
+    try {
+      client.get("/slow-down").deadline(Duration.ofMillis(200)).execute(String.class);
+    } catch (ApiException expected) {
+      // the 429, or the deadline: either is fine, as long as it is on time
+    }
+    long tookMillis = (System.nanoTime() - start) / 1_000_000;
+    redis.command("PING"); // held by Redis until its pause is over
+
+    assertTrue(tookMillis < 1000, "a call with a 200 ms deadline took " + tookMillis + " ms");
+    assertFalse(store.degraded(), "a pause cut short by the deadline says nothing of Redis");
+  }
+
+  /**
    * Through a client: a call whose deadline ends while Redis is stalled ends with
    * {@link DeadlineExceededException}, its cause saying Redis did not answer in time, not that a
    * permit's wait would not fit (a wait that a fresh, empty fallback bucket made up).
