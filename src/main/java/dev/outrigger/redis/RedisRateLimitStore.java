@@ -467,6 +467,11 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
   }
 
   private void failed(StoreFailure e, long now) {
+    if (closed.get()) {
+      // close() ended the connection under the question: the application stops, Redis may
+      // be fine. No outage to warn of (the caller still gets the fallback's answer).
+      return;
+    }
     if (e.slow && !down.get()) {
       long end = slowStallEnd.get();
       if (slowAnswers.get() > 0 && now - end < 0) {
@@ -812,8 +817,8 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
   /**
    * Closes the Redis connection, the Sentinel subscription and its thread (Sentinel URIs), and
    * the Lettuce resources this store created. Calls to
-   * {@link #reserve} after close fail with {@link IllegalStateException}. Closing twice is
-   * harmless.
+   * {@link #reserve} after close fail with {@link IllegalStateException}; one still waiting for
+   * Redis is answered by the fallback, and logs no outage. Closing twice is harmless.
    */
   @Override
   public void close() {
