@@ -71,8 +71,12 @@ public final class SharedRateLimitInterceptor implements CallInterceptor {
     try {
       // As the local limit: a wait taking all the time left is refused at once.
       r = store.reserve(key, limit, 1, Math.max(0, left - 1));
-      if (r > 0 && r > ctx.deadline().remainingNanos()) {
-        r = -r; // the store's round trip ate the time the wait needed: the permit is lost
+      long leftNow = r > 0 ? ctx.deadline().remainingNanos() : left;
+      if (r > leftNow) {
+        // The store's round trip ate the time the wait needed: the permit is lost, and the
+        // refusal says what was left after the round trip, which the wait did not fit.
+        left = leftNow;
+        r = -r;
       } else if (r > 0) {
         // Only the sleep: a store's own I/O is never interrupted by close().
         long sleep = clock.nanoTime();
