@@ -45,4 +45,19 @@ public interface RateLimitStore {
    * @return how much the pause grew, in nanoseconds (0 when an earlier pause already covered it)
    */
   long pause(String key, RateLimit limit, long pauseNanos);
+
+  /**
+   * {@link #pause(String, RateLimit, long)} for a call with {@code maxWaitNanos} left of its
+   * deadline: a store that asks a backing service must not hold the call longer than that. The
+   * chain's rate-limit step calls this one. By default it ignores {@code maxWaitNanos} and calls
+   * {@link #pause(String, RateLimit, long)}, for stores that never block.
+   *
+   * @param maxWaitNanos the longest the caller accepts to wait for the store (what is left of
+   *     its deadline)
+   * @return how much the pause grew, in nanoseconds (0 when an earlier pause already covered it,
+   *     or when that is not known in time)
+   */
+  default long pause(String key, RateLimit limit, long pauseNanos, long maxWaitNanos) {
+    return pause(key, limit, pauseNanos);
+  }
 }

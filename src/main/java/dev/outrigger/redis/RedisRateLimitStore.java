@@ -3,7 +3,6 @@ package dev.outrigger.redis;
 import dev.outrigger.RateLimit;
 import dev.outrigger.RateLimitStore;
 import dev.outrigger.RateLimitedException;
-import dev.outrigger.internal.ratelimit.SharedRateLimitInterceptor;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisCommandExecutionException;
@@ -381,14 +380,23 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
   /**
    * {@inheritDoc}
    *
-   * <p>Redis is asked for at most the store's {@code timeout}, and, for a pause an
-   * {@code ApiClient}'s call asks, never longer than what is left of that call's deadline. A
-   * pause Redis has not answered by the end of the call's deadline is still sent, and Redis
-   * applies it when it runs it; the call does not wait for it, and this returns 0 (not known to
-   * have grown). That says nothing of Redis: it makes no fallback bucket.
+   * <p>Redis is asked for at most the store's {@code timeout}.
    */
   @Override
   public long pause(String key, RateLimit limit, long pauseNanos) {
+    return pause(key, limit, pauseNanos, Long.MAX_VALUE);
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>Redis is asked for at most the store's {@code timeout}, and never longer than
+   * {@code maxWaitNanos}. A pause Redis has not answered by then is still sent, and Redis applies
+   * it when it runs it; the call does not wait for it, and this returns 0 (not known to have
+   * grown). That says nothing of Redis: it makes no fallback bucket.
+   */
+  @Override
+  public long pause(String key, RateLimit limit, long pauseNanos, long maxWaitNanos) {
     if (pauseNanos <= 0 || closed.get()) {
       return 0;
     }
@@ -398,7 +406,7 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     if (mayAskRedis(now)) {
       String[] args = args(ks, limit, "p", Long.toString((pauseNanos + 999) / 1000), "0", "0", "");
       // Never wait for Redis longer than the call asking for the pause has left.
-      long left = SharedRateLimitInterceptor.pauseWaitNanos();
+      long left = maxWaitNanos;
       boolean cut = left < timeoutNanos;
       try {
         // Cut short, the question is not cancelled: the server's pause still reaches Redis.

@@ -39,6 +39,11 @@ final class SharedQuota {
       }
 
       @Override
+      public long pause(String key, RateLimit l, long pauseNanos, long maxWaitNanos) {
+        return store.pause(key, l, pauseNanos, maxWaitNanos);
+      }
+
+      @Override
       public String toString() {
         return store.toString();
       }

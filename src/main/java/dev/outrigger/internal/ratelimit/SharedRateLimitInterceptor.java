@@ -3,7 +3,6 @@ package dev.outrigger.internal.ratelimit;
 import dev.outrigger.CallContext;
 import dev.outrigger.CallInterceptor;
 import dev.outrigger.CallListener;
-import dev.outrigger.Deadline;
 import dev.outrigger.RateLimit;
 import dev.outrigger.RateLimitStore;
 import dev.outrigger.RateLimitedException;
@@ -29,14 +28,6 @@ import okhttp3.Response;
  * <p>Thread-safe; one instance serves every call of a client.
  */
 public final class SharedRateLimitInterceptor implements CallInterceptor {
-  /**
-   * The deadline of the call telling the store of a server's pause, on this thread while it
-   * does: {@link RateLimitStore#pause} takes no deadline, and a store must not hold the call
-   * past it waiting for its backend (see {@link #pauseWaitNanos()}). Set on the pause path
-   * only, never on a call's way out.
-   */
-  private static final ThreadLocal<Deadline> PAUSING = new ThreadLocal<>();
-
   private final RateLimit limit;
   private final RateLimitStore store;
   private final NanoClock clock;
@@ -121,29 +112,13 @@ public final class SharedRateLimitInterceptor implements CallInterceptor {
     return response;
   }
 
-  /**
-   * How long a store may wait for its backend while telling it of a server's pause: what is
-   * left of the deadline of the call that asks for the pause, on its thread, or
-   * {@link Long#MAX_VALUE} outside such a call (the store's own timeout then bounds it).
-   */
-  public static long pauseWaitNanos() {
-    Deadline d = PAUSING.get();
-    return d == null ? Long.MAX_VALUE : d.remainingNanos();
-  }
-
   private void pauseIfAsked(CallContext ctx, String key, Response response) {
     Duration pause = RateLimitInterceptor.serverPause(limit, response, wallMillis);
     if (pause == null) {
       return;
     }
-    long grew;
-    PAUSING.set(ctx.deadline());
-    try {
-      grew = store.pause(key, limit, pause.toNanos());
-    } finally {
-      PAUSING.remove();
-    }
-    if (grew > 0) {
+    // A store asking its backend waits no longer than the call has left.
+    if (store.pause(key, limit, pause.toNanos(), ctx.deadline().remainingNanos()) > 0) {
       try {
         ((RealCallContext) ctx).listener().rateLimitPaused(ctx, key, pause);
       } catch (RuntimeException e) {
