@@ -1,6 +1,7 @@
 package dev.outrigger.internal.retry;
 
 import java.io.IOException;
+import java.util.List;
 import okhttp3.Interceptor;
 import okhttp3.Response;
 
@@ -17,10 +18,11 @@ import okhttp3.Response;
  *
  * <p>What: on a {@code 503} only, an all-digit {@code Retry-After} equal to zero is rewritten as
  * an HTTP-date in the past (same meaning: retry now, which {@code RetryAfter.parse} reads as
- * zero, but not a number OkHttp acts on), and one too large for an {@code int} is clamped to
- * {@code Integer.MAX_VALUE} seconds (the policy caps it at {@code maxRetryAfter} anyway). Every
- * other response passes untouched. Once OkHttp has let the response through, {@link #unguard}
- * puts the {@code 0} back for the code above it. OkHttp's other silent re-sends are off in
+ * zero, but not a number OkHttp acts on), and one too large for an {@code int} gets a second
+ * value after it, an HTTP-date in the year 9999 (OkHttp reads only the last value: a wait
+ * longer than any, which it does not act on). Every other response passes untouched. Once
+ * OkHttp has let the response through, {@link #unguard} puts the server's value back for the
+ * code above it. OkHttp's other silent re-sends are off in
  * Outrigger's client: {@code retryOnConnectionFailure(false)} covers connection failures and
  * {@code 408}.
  *
@@ -35,6 +37,8 @@ public final class FollowUpGuard implements Interceptor {
 
   /** The epoch as an RFC 1123 date: a moment certainly past. */
   static final String PAST = "Thu, 01 Jan 1970 00:00:00 GMT";
+  /** The last RFC 1123 date: a wait longer than any, as a value OkHttp does not parse. */
+  static final String FAR = "Fri, 31 Dec 9999 23:59:59 GMT";
 
   private FollowUpGuard() {}
 
@@ -57,24 +61,44 @@ public final class FollowUpGuard implements Interceptor {
     if (safe == null) {
       return response;
     }
+    if (safe == FAR) {
+      // The server's digits stay, for unguard to put back: OkHttp reads only the last value.
+      return response.newBuilder().header("Retry-After", value.trim())
+          .addHeader("Retry-After", FAR).build();
+    }
     return response.newBuilder().header("Retry-After", safe).build();
   }
 
   /**
    * {@code response} as the server sent it, once OkHttp has decided not to follow it up: a
    * {@code 503}'s {@code Retry-After} that {@link #guard} rewrote as {@link #PAST} reads
-   * {@code 0} again (the same meaning), so that retry predicates, interceptors, listeners and
-   * messages above OkHttp see the server's value, not a date in 1970. For the code that called
-   * OkHttp; any other response is returned as it is.
+   * {@code 0} again (the same meaning), and one too large for an {@code int} reads the server's
+   * digits alone again, so that retry predicates, interceptors, listeners and messages above
+   * OkHttp see the server's value, not a date in 1970 or 9999. For the code that called OkHttp;
+   * any other response is returned as it is.
    */
   public static Response unguard(Response response) {
-    if (response.code() != 503 || !PAST.equals(response.header("Retry-After"))) {
+    if (response.code() != 503) {
       return response;
     }
-    return response.newBuilder().header("Retry-After", "0").build();
+    String value = response.header("Retry-After");
+    if (PAST.equals(value)) {
+      return response.newBuilder().header("Retry-After", "0").build();
+    }
+    if (FAR.equals(value)) {
+      List<String> values = response.headers("Retry-After");
+      if (values.size() >= 2) {
+        return response.newBuilder()
+            .header("Retry-After", values.get(values.size() - 2)).build();
+      }
+    }
+    return response;
   }
 
-  /** The value to send up instead of {@code value}, or null to keep it. */
+  /**
+   * The value to send up instead of {@code value}: {@link #PAST} for zero, {@link #FAR} (after
+   * the server's own) for more seconds than an {@code int} holds, or null to keep it.
+   */
   static String safeValue(String value) {
     if (value.isEmpty()) {
       return null;
@@ -94,7 +118,7 @@ public final class FollowUpGuard implements Interceptor {
       return PAST;
     }
     if (digits.length() > 10 || Long.parseLong(digits) > Integer.MAX_VALUE) {
-      return String.valueOf(Integer.MAX_VALUE);
+      return FAR;
     }
     return null;
   }

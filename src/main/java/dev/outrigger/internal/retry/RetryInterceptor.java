@@ -361,10 +361,15 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
         + format(Math.max(0, leftNanos)) + " left of the deadline";
   }
 
-  /** A short human duration: {@code 250ms}, {@code 1.5s}, {@code 120s}. */
+  /**
+   * A short human duration: {@code 250ms}, {@code 1.5s}, {@code 120s}; from
+   * {@link RetryAfter#LONGEST} on (where a server's {@code Retry-After} saturates),
+   * {@code more than 4611686018s}.
+   */
   static String format(long nanos) {
     if (nanos >= Long.MAX_VALUE / 2) {
-      return "forever";
+      // Not "forever": a server's 99999999999 seconds is long, but not that.
+      return "more than " + (Long.MAX_VALUE / 2 / 1_000_000_000L) + "s";
     }
     if (nanos < 1_000_000_000L) {
       long micros = nanos / 1000;

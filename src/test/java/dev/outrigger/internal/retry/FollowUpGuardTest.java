@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.outrigger.internal.RetryAfter;
 import java.time.Duration;
+import java.util.List;
 import mockwebserver3.MockResponse;
 import mockwebserver3.MockWebServer;
 import mockwebserver3.junit5.StartStop;
@@ -69,11 +70,13 @@ class FollowUpGuardTest {
   }
 
   @Test
-  void theGuardClampsARetryAfterBeyondAnInt() throws Exception {
+  void theGuardHidesARetryAfterBeyondAnIntAndUnguardPutsItBack() throws Exception {
     server.enqueue(unavailable("99999999999"));
     try (Response r = guarded.newCall(post()).execute()) {
       assertEquals(503, r.code());
-      assertEquals("2147483647", r.header("Retry-After"));
+      assertEquals(FollowUpGuard.FAR, r.header("Retry-After"), "what OkHttp reads: no int");
+      Response back = FollowUpGuard.unguard(r);
+      assertEquals(List.of("99999999999"), back.headers("Retry-After"), "the server's value");
     }
     assertEquals(1, server.getRequestCount());
   }
@@ -94,8 +97,8 @@ class FollowUpGuardTest {
   void onlyAllDigitZeroOrOverflowingValuesAreRewritten() {
     assertEquals(FollowUpGuard.PAST, FollowUpGuard.safeValue("0"));
     assertEquals(FollowUpGuard.PAST, FollowUpGuard.safeValue("000"));
-    assertEquals("2147483647", FollowUpGuard.safeValue("2147483648"));
-    assertEquals("2147483647", FollowUpGuard.safeValue("00000000000000000000099999999999"));
+    assertEquals(FollowUpGuard.FAR, FollowUpGuard.safeValue("2147483648"));
+    assertEquals(FollowUpGuard.FAR, FollowUpGuard.safeValue("00000000000000000000099999999999"));
     assertNull(FollowUpGuard.safeValue("2147483647"));
     assertNull(FollowUpGuard.safeValue("007"));
     assertNull(FollowUpGuard.safeValue("120"));
