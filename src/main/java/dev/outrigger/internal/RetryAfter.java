@@ -40,8 +40,10 @@ public final class RetryAfter {
       return null;
     }
     if (isDigits(v)) {
-      // Absurdly long digit strings saturate instead of overflowing; callers cap the result.
-      return v.length() > 12 ? LONGEST : atMost(Duration.ofSeconds(Long.parseLong(v)));
+      // Leading zeros mean nothing (1*DIGIT); absurdly long digit strings saturate instead of
+      // overflowing, and callers cap the result.
+      String digits = withoutLeadingZeros(v);
+      return digits.length() > 12 ? LONGEST : atMost(Duration.ofSeconds(Long.parseLong(digits)));
     }
     Long at = httpDate(v, wallMillis);
     return at == null ? null : until(at, wallMillis);
@@ -127,6 +129,9 @@ public final class RetryAfter {
       return null;
     }
     String r = reset.trim();
+    if (isDigits(r)) {
+      r = withoutLeadingZeros(r);
+    }
     if (!isDigits(r) || r.length() > 12) {
       return parse(r, wallMillis.getAsLong());
     }
@@ -145,6 +150,15 @@ public final class RetryAfter {
       }
     }
     return null;
+  }
+
+  /** {@code digits} without its leading zeros; {@code "0"} if it is all zeros. */
+  private static String withoutLeadingZeros(String digits) {
+    int i = 0;
+    while (i < digits.length() - 1 && digits.charAt(i) == '0') {
+      i++;
+    }
+    return digits.substring(i);
   }
 
   private static boolean isDigits(String s) {

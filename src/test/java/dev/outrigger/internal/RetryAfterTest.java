@@ -47,6 +47,24 @@ class RetryAfterTest {
     assertNull(RetryAfter.parse("-5", BEFORE_2026));
   }
 
+  @Test
+  void leadingZerosMeanNothing() {
+    assertEquals(Duration.ofSeconds(2), RetryAfter.parse("00000000000002", BEFORE_2026));
+    assertEquals(Duration.ZERO, RetryAfter.parse("0000000000000000", BEFORE_2026));
+    assertEquals(RetryAfter.LONGEST, RetryAfter.parse("0000099999999999", BEFORE_2026));
+    assertEquals(Duration.ofSeconds(5), RetryAfter.quotaReset(usedUp("00000000000005"),
+        () -> BEFORE_2026), "a delta");
+    assertEquals(Duration.ofSeconds(30), RetryAfter.quotaReset(
+        usedUp("0000" + (BEFORE_2026 / 1000 + 30)), () -> BEFORE_2026), "epoch seconds");
+  }
+
+  private static okhttp3.Response usedUp(String reset) {
+    return new okhttp3.Response.Builder()
+        .request(new okhttp3.Request.Builder().url("http://api.test/").build())
+        .protocol(okhttp3.Protocol.HTTP_1_1).code(429).message("Too Many Requests")
+        .header("RateLimit-Remaining", "0").header("RateLimit-Reset", reset).build();
+  }
+
   /** An asctime HTTP-date in year 300,000,000: it parses, but no epoch millisecond holds it. */
   static String farAsctime() {
     String day = java.time.LocalDate.of(300_000_000, 11, 6).getDayOfWeek()
