@@ -47,6 +47,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class RetryInterceptor implements CallInterceptor, KeepsClock {
   private static final Logger log = LoggerFactory.getLogger(RetryInterceptor.class);
+  /** The largest budget ratio given to the budget: as good as unlimited (see the constructor). */
+  static final double MAX_BUDGET_RATIO = 1_000_000;
 
   private final Retry retry;
   private final NanoClock clock;
@@ -70,8 +72,11 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
     this.backoff = new Backoff(
         saturatedNanos(retry.initialDelay()), saturatedNanos(retry.maxDelay()),
         retry.multiplier(), retry.jitter());
+    // The budget counts in fixed point: a far larger ratio (Double.MAX_VALUE, for "no limit")
+    // would overflow its sums, and a million retries a call is no limit already.
     this.budget = retry.maxAttempts() > 1 && retry.budgetEnabled()
-        ? new RetryBudget(retry.budgetRatio(), saturatedNanos(retry.budgetWindow()),
+        ? new RetryBudget(Math.min(retry.budgetRatio(), MAX_BUDGET_RATIO),
+            saturatedNanos(retry.budgetWindow()),
             retry.budgetMinRetriesPerSecond(), RetryBudget.DEFAULT_MAX_KEYS, clock::nanoTime)
         : null;
     this.maxRetryAfterNanos = saturatedNanos(retry.maxRetryAfter());
