@@ -53,6 +53,25 @@ class HugeRetryAfterTest {
   }
 
   @Test
+  void aRequestTimeoutWithAHugeRetryAfterIsAnAnswerNotANumberFormatException() throws Exception {
+    // OkHttp reads a 408's Retry-After too, once an interceptor turns its own re-send back on
+    // for the call (which it may, README: within one attempt).
+    server.enqueue(new MockResponse.Builder().code(408).addHeader("Retry-After", HUGE)
+        .body("too slow").build());
+    try (ApiClient client = ApiClient.builder().baseUrl(server.url("/").toString())
+        .retry(Retry.none())
+        .addOkHttpInterceptor(chain ->
+            chain.withRetryOnConnectionFailure(true).proceed(chain.request()))
+        .build()) {
+      HttpStatusException e = assertThrows(HttpStatusException.class,
+          () -> client.get("/x").execute(String.class));
+      assertEquals(408, e.status());
+      ClientTestSupport.assertNoLeaks(client);
+    }
+    assertEquals(1, server.getRequestCount());
+  }
+
+  @Test
   void predicatesAndListenersSeeTheServersValue() throws Exception {
     server.enqueue(unavailable());
     server.enqueue(new MockResponse.Builder().body("ok").build());

@@ -14,17 +14,18 @@ import okhttp3.Response;
  * even with {@code retryOnConnectionFailure(false)}: an unkeyed POST would reach the server
  * twice, and the policy would neither count the attempt nor consult the budget. The same code
  * parses an all-digit {@code Retry-After} with {@code Integer.valueOf}, so a value beyond
- * {@code Integer.MAX_VALUE} makes the call throw {@link NumberFormatException}.
+ * {@code Integer.MAX_VALUE} makes the call throw {@link NumberFormatException}, on a {@code 503}
+ * and on a {@code 408} of a call whose {@code retryOnConnectionFailure} is on.
  *
- * <p>What: on a {@code 503} only, an all-digit {@code Retry-After} equal to zero is rewritten as
- * an HTTP-date in the past (same meaning: retry now, which {@code RetryAfter.parse} reads as
- * zero, but not a number OkHttp acts on), and one too large for an {@code int} gets a second
- * value after it, an HTTP-date in the year 9999 (OkHttp reads only the last value: a wait
- * longer than any, which it does not act on). Every other response passes untouched. Once
- * OkHttp has let the response through, {@link #unguard} puts the server's value back for the
- * code above it. OkHttp's other silent re-sends are off in
+ * <p>What: on a {@code 503}, an all-digit {@code Retry-After} equal to zero is rewritten as an
+ * HTTP-date in the past (same meaning: retry now, which {@code RetryAfter.parse} reads as zero,
+ * but not a number OkHttp acts on); on a {@code 503} or a {@code 408}, one too large for an
+ * {@code int} gets a second value after it, an HTTP-date in the year 9999 (OkHttp reads only
+ * the last value: a wait longer than any, which it does not act on). Every other response
+ * passes untouched. Once OkHttp has let the response through, {@link #unguard} puts the
+ * server's value back for the code above it. OkHttp's other silent re-sends are off in
  * Outrigger's client: {@code retryOnConnectionFailure(false)} covers connection failures and
- * {@code 408}.
+ * {@code 408} (an interceptor that turns it back on for its call asks for them).
  *
  * <p>Install it with {@code OkHttpClient.Builder.addNetworkInterceptor(FollowUpGuard.INSTANCE)}
  * (a network interceptor runs below {@code RetryAndFollowUpInterceptor}, so its response is the
@@ -48,12 +49,13 @@ public final class FollowUpGuard implements Interceptor {
   }
 
   /**
-   * {@code response}, or on a {@code 503} with a {@code Retry-After} OkHttp would act on, a copy
-   * with a value it does not act on (see the class comment). For a network interceptor that
-   * does this among other things.
+   * {@code response}, or on a {@code 503} (or {@code 408}) with a {@code Retry-After} OkHttp
+   * would act on (or throw on), a copy with a value it does not act on (see the class comment).
+   * For a network interceptor that does this among other things.
    */
   public static Response guard(Response response) {
-    if (response.code() != 503) {
+    int code = response.code();
+    if (code != 503 && code != 408) {
       return response;
     }
     String value = response.header("Retry-After");
@@ -66,23 +68,30 @@ public final class FollowUpGuard implements Interceptor {
       return response.newBuilder().header("Retry-After", value.trim())
           .addHeader("Retry-After", FAR).build();
     }
+    if (code == 408) {
+      // OkHttp re-sends a 408 only for a call that turned retryOnConnectionFailure back on:
+      // it asked for that re-send, and a 0 must not stop it.
+      return response;
+    }
     return response.newBuilder().header("Retry-After", safe).build();
   }
 
   /**
    * {@code response} as the server sent it, once OkHttp has decided not to follow it up: a
    * {@code 503}'s {@code Retry-After} that {@link #guard} rewrote as {@link #PAST} reads
-   * {@code 0} again (the same meaning), and one too large for an {@code int} reads the server's
+   * {@code 0} again (the same meaning), and one too large for an {@code int} (on a {@code 503}
+   * or a {@code 408}) reads the server's
    * digits alone again, so that retry predicates, interceptors, listeners and messages above
    * OkHttp see the server's value, not a date in 1970 or 9999. For the code that called OkHttp;
    * any other response is returned as it is.
    */
   public static Response unguard(Response response) {
-    if (response.code() != 503) {
+    int code = response.code();
+    if (code != 503 && code != 408) {
       return response;
     }
     String value = response.header("Retry-After");
-    if (PAST.equals(value)) {
+    if (code == 503 && PAST.equals(value)) {
       return response.newBuilder().header("Retry-After", "0").build();
     }
     if (FAR.equals(value)) {

@@ -82,6 +82,20 @@ class FollowUpGuardTest {
   }
 
   @Test
+  void aRequestTimeoutKeepsItsZeroAndHidesOnlyAValueBeyondAnInt() throws Exception {
+    server.enqueue(new MockResponse.Builder().code(408).addHeader("Retry-After", "0").build());
+    server.enqueue(new MockResponse.Builder().code(408).addHeader("Retry-After", "99999999999")
+        .build());
+    try (Response r = guarded.newCall(post()).execute()) {
+      assertEquals("0", r.header("Retry-After"), "OkHttp's re-send is retryOnConnectionFailure's");
+    }
+    try (Response r = guarded.newCall(post()).execute()) {
+      assertEquals(FollowUpGuard.FAR, r.header("Retry-After"));
+      assertEquals(List.of("99999999999"), FollowUpGuard.unguard(r).headers("Retry-After"));
+    }
+  }
+
+  @Test
   void otherResponsesPassUntouched() throws Exception {
     server.enqueue(new MockResponse.Builder().code(429).addHeader("Retry-After", "0").build());
     server.enqueue(unavailable("5"));
