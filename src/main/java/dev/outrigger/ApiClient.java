@@ -469,7 +469,8 @@ public final class ApiClient implements AutoCloseable {
       try (response) {
         status = response.code();
         if (!Failures.isSuccess(status)) {
-          throw Failures.statusException(response, ctx);
+          // After retried failures (a 503, then a 404 not worth retrying), they go with it.
+          throw RetryInterceptor.endedAfterRetries(Failures.statusException(response, ctx), ctx);
         }
         Object value = decode(response, type, ctx);
         Duration elapsed = full || timedListener ? elapsed(ctx) : null;

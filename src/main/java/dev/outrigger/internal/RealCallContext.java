@@ -63,6 +63,8 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
   private int refusedStatus = -1;
   /** The latest failed attempt's failure that the retry policy went past, or null. */
   private ApiException lastFailure;
+  /** Every failure the retry policy went past, in order (its own list), or null. */
+  private java.util.List<ApiException> retriedFailures;
 
   public RealCallContext(
       String method,
@@ -252,6 +254,19 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
    */
   public void failed(ApiException failure) {
     lastFailure = failure;
+  }
+
+  /**
+   * Called by the retry policy with its list of the failures it went past ({@link #failed}), so
+   * that an answer the call ends with after them (a 404 after a retried 503) can carry them.
+   */
+  public void retriedPast(java.util.List<ApiException> failures) {
+    retriedFailures = failures;
+  }
+
+  /** The failures the retry policy went past ({@link #retriedPast}), or null. */
+  public java.util.List<ApiException> retriedFailures() {
+    return retriedFailures;
   }
 
   /** The latest failure the retry policy went past ({@link #failed}), or null. */

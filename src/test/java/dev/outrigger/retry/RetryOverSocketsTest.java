@@ -148,6 +148,21 @@ class RetryOverSocketsTest {
   }
 
   @Test
+  void aStatusNotRetriedAfterARetriedOneCarriesItAndTheCount() {
+    server.enqueue(status(503));
+    server.enqueue(status(404));
+
+    HttpStatusException e = assertThrows(HttpStatusException.class,
+        () -> client().get("/things").execute(String.class));
+
+    assertEquals(404, e.status());
+    assertEquals(2, e.attempts());
+    assertTrue(e.getMessage().contains("after 2 attempts"), e.getMessage());
+    assertEquals(1, e.getSuppressed().length, "the retried 503 goes with the 404");
+    assertEquals(503, ((HttpStatusException) e.getSuppressed()[0]).status());
+  }
+
+  @Test
   void aPostWithoutKeyAgainstAFailingServerIsSentExactlyOnce() throws Exception {
     for (int i = 0; i < 3; i++) {
       server.enqueue(status(503));

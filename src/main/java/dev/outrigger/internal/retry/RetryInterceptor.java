@@ -202,6 +202,7 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
       }
       if (earlier.isEmpty()) {
         earlier = new ArrayList<>();
+        ctx.retriedPast(earlier);
       }
       earlier.add(last);
       ctx.failed(last);
@@ -300,6 +301,16 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
 
   private static boolean isOneShot(RequestBody body) {
     return body != null && body.isOneShot();
+  }
+
+  /**
+   * {@code e}, the status a call ended with after the retry policy went past other failures (a
+   * 404 after a retried 503, which the policy returns as an answer), noting the attempts made and
+   * carrying those failures as a failure the policy gave up on does.
+   */
+  public static ApiException endedAfterRetries(ApiException e, RealCallContext ctx) {
+    List<ApiException> earlier = ctx.retriedFailures();
+    return earlier == null || earlier.isEmpty() ? e : finish(e, earlier, ctx.attempt(), ctx, null);
   }
 
   /**
