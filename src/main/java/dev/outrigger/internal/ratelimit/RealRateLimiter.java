@@ -83,6 +83,8 @@ public final class RealRateLimiter {
   private volatile TokenBucket overflow;
   /** Tests only: run by a sweep between finding the overflow bucket full and its clearing. */
   Runnable afterOverflowCheck;
+  /** Tests only: run by {@link #create} between building a key's bucket and publishing it. */
+  Runnable beforeInsert;
 
   /** Every bucket starts full at {@code nowNanos}. */
   public RealRateLimiter(RateLimit limit, long nowNanos) {
@@ -438,7 +440,8 @@ public final class RealRateLimiter {
     // still paused if the server paused it there (even if it has a rate of its own by now).
     // Any other key starts full: what other keys did in the shared bucket is not its own.
     TokenBucket fresh;
-    if (inOverflow.remove(key) != null | overflowUntracked.get() != NONE) {
+    Long record = inOverflow.get(key);
+    if (record != null | overflowUntracked.get() != NONE) {
       TokenBucket shared = overflow;
       while (shared.successor != null) {
         shared = shared.successor;
@@ -447,9 +450,19 @@ public final class RealRateLimiter {
     } else {
       fresh = TokenBucket.full(shape, new PauseState(nowNanos), nowNanos);
     }
+    Runnable hook = beforeInsert;
+    if (hook != null) {
+      hook.run();
+    }
     TokenBucket prev = buckets.putIfAbsent(key, fresh);
     if (prev != null) {
       return prev;
+    }
+    if (record != null) {
+      // Forgotten only now that the key's bucket is published: a first use racing this one
+      // reads the record until then, so it too builds a bucket where the shared one stands,
+      // never a full one that could win the race. (A use recorded since stays: conditional.)
+      inOverflow.remove(key, record);
     }
     if (version.get() != v) {
       // A reconfiguration ran while we built the bucket and may have missed it.
