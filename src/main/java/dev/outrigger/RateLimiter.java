@@ -286,7 +286,12 @@ public final class RateLimiter {
     return engine.available(null, clock.nanoTime());
   }
 
-  /** {@link #availablePermits()} of {@code key}'s bucket (a key never used is full). */
+  /**
+   * {@link #availablePermits()} of {@code key}'s bucket, or of the bucket its next use would
+   * take from: a key never used is full, unless the key table is full, when it would share the
+   * overflow bucket and has what that one has; a key that used the overflow bucket has what it
+   * left there.
+   */
   public long availablePermits(String key) {
     Objects.requireNonNull(key, "key");
     return engine.available(key, clock.nanoTime());

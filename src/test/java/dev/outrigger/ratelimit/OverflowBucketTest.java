@@ -1,5 +1,6 @@
 package dev.outrigger.ratelimit;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -66,5 +67,25 @@ class OverflowBucketTest {
     l.reconfigure("abuser", RateLimit.perSecond(1).burst(1)); // operator throttles one tenant
     int got = drain(l, "abuser");
     assertTrue(got <= 1, "a key overridden to burst 1 was granted " + got + " at once");
+  }
+
+  /**
+   * availablePermits(key) tells what the key's next use would find: a key in the overflow bucket
+   * (or one that would land there) has what the shared bucket has, not a full bucket of its own.
+   */
+  @Test
+  void availablePermitsOfAKeyInTheOverflowBucketAreTheSharedBucketsOnes() {
+    RateLimiter l = RateLimiter.of(RateLimit.perSecond(1).burst(2).maxKeys(1), nanos::get);
+    assertTrue(l.tryAcquire("a", 1));             // "a" takes the only slot
+    assertTrue(l.tryAcquire("b", 2));             // "b" empties the shared bucket
+    assertEquals(0, l.availablePermits("b"), "b's permits after it emptied the shared bucket");
+    assertFalse(l.tryAcquire("c", 1));
+    assertEquals(0, l.availablePermits("c"), "c's permits, which would come from the shared one");
+    nanos.addAndGet(1_001 * MS);                  // sweep due: "a" is full again, dropped
+    assertEquals(1, l.availablePermits("b"), "b starts where the shared bucket stands");
+    assertEquals(1, l.availablePermits("c"), "c asked the shared bucket: starts where it stands");
+    assertEquals(2, l.availablePermits("d"), "d never used it: a bucket of its own, full");
+    assertTrue(l.tryAcquire("b", 1));
+    assertFalse(l.tryAcquire("b", 1));
   }
 }

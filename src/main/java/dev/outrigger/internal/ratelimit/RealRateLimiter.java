@@ -265,20 +265,54 @@ public final class RealRateLimiter {
 
   /**
    * Permits {@code key} could take now; negative when that many are already promised to
-   * waiters. A key without a bucket is full.
+   * waiters. A key without a bucket has what its first use would find: the overflow bucket's
+   * permits while the table is full, the permits of a bucket starting where the overflow bucket
+   * stands for a key that used it, else a full bucket.
    */
   public long available(String key, long nowNanos) {
-    TokenBucket b = key == null ? unkeyed : buckets.get(key);
     for (;;) {
+      TokenBucket b = key == null ? unkeyed : buckets.get(key);
       if (b == null) {
-        return shapeFor(key).maxPermits;
+        b = firstUse(key, nowNanos);
+        if (b == null) {
+          return shapeFor(key).maxPermits;
+        }
       }
       Long v = b.available(nowNanos);
       if (v != null) {
         return v;
       }
-      b = next(key, b, nowNanos);
+      // Retired: read again where it stands now (without creating a bucket, as next() would).
+      unlink(key, b);
     }
+  }
+
+  /**
+   * The bucket a first use of {@code key} (which has none) would take from now, without
+   * creating one, as {@link #create} decides: the overflow bucket while the table is full
+   * (after the sweep a new key would run), a bucket starting where it stands for a key that used
+   * it; null when the key would start full.
+   */
+  private TokenBucket firstUse(String key, long nowNanos) {
+    Bands shape = shapeFor(key);
+    if (shape == defaults && buckets.size() >= defaults.limit.maxKeys()) {
+      maybeSweep(nowNanos);
+      if (buckets.size() >= defaults.limit.maxKeys()) {
+        return latest(overflow);
+      }
+    }
+    if (inOverflow.containsKey(key) || overflowUntracked.get() != NONE) {
+      return latest(overflow).startingLikeThis(shape, nowNanos);
+    }
+    return null;
+  }
+
+  /** {@code b}, or the bucket that replaced it last. */
+  private static TokenBucket latest(TokenBucket b) {
+    while (b.successor != null) {
+      b = b.successor;
+    }
+    return b;
   }
 
   /**
@@ -442,11 +476,7 @@ public final class RealRateLimiter {
     TokenBucket fresh;
     Long record = inOverflow.get(key);
     if (record != null | overflowUntracked.get() != NONE) {
-      TokenBucket shared = overflow;
-      while (shared.successor != null) {
-        shared = shared.successor;
-      }
-      fresh = shared.startingLikeThis(shape, nowNanos);
+      fresh = latest(overflow).startingLikeThis(shape, nowNanos);
     } else {
       fresh = TokenBucket.full(shape, new PauseState(nowNanos), nowNanos);
     }
@@ -562,6 +592,15 @@ public final class RealRateLimiter {
 
   /** The bucket that replaces {@code retired} for {@code key}, helping publish it. */
   private TokenBucket next(String key, TokenBucket retired, long nowNanos) {
+    unlink(key, retired);
+    if (key == null) {
+      return unkeyed;
+    }
+    return bucket(key, nowNanos);
+  }
+
+  /** Puts the bucket that replaces {@code retired} in its place, or drops a swept one. */
+  private void unlink(String key, TokenBucket retired) {
     TokenBucket s = retired.successor;
     if (s != null) {
       UNKEYED.compareAndSet(this, retired, s);
@@ -573,10 +612,6 @@ public final class RealRateLimiter {
       // Retired by a sweep: dead, and full when it died, so a new bucket is the same.
       buckets.remove(key, retired);
     }
-    if (key == null) {
-      return unkeyed;
-    }
-    return bucket(key, nowNanos);
   }
 
   private void refresh(String key, long nowNanos) {
