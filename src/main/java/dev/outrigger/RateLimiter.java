@@ -199,8 +199,11 @@ public final class RateLimiter {
           + ": no wait could ever grant them", null, 0);
     }
     Duration wouldWait = Duration.ofNanos(-r);
+    // A wait within the timeout was refused for the cap on every wait, not for the timeout.
+    String beyond = -r > Durations.saturatedNanos(timeout)
+        ? "the timeout of " + timeout : "the longest wait a RateLimiter allows (30 days)";
     throw new RateLimitedException("waiting for " + permits + " permit(s) of " + limit
-        + " would take " + wouldWait + ", more than the timeout of " + timeout, wouldWait, 0);
+        + " would take " + wouldWait + ", more than " + beyond, wouldWait, 0);
   }
 
   /** {@link #pause(String, Duration)} for the unkeyed bucket. */

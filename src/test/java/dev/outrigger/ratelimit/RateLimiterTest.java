@@ -59,6 +59,26 @@ class RateLimiterTest {
     assertEquals(3, limiter.availablePermits());
   }
 
+  /**
+   * No wait is longer than 30 days, whatever the timeout: the refusal says so, not that the wait
+   * was longer than a timeout it was not longer than.
+   */
+  @Test
+  void aWaitRefusedForTheThirtyDayCapSaysSoWhateverTheTimeout() {
+    RateLimiter limiter =
+        RateLimiter.of(RateLimit.per(1, Duration.ofDays(365)).burst(1), nanos::get);
+    assertTrue(limiter.tryAcquire());
+    RateLimitedException e = assertThrows(RateLimitedException.class,
+        () -> limiter.acquire(Duration.ofDays(400)));
+    assertEquals(Duration.ofDays(365), e.wouldWait());
+    assertEquals("waiting for 1 permit(s) of " + limiter.limit() + " would take PT8760H, more "
+        + "than the longest wait a RateLimiter allows (30 days)", e.getMessage());
+    RateLimitedException shorter = assertThrows(RateLimitedException.class,
+        () -> limiter.acquire(Duration.ofDays(2)));
+    assertTrue(shorter.getMessage().endsWith("more than the timeout of PT48H"),
+        shorter.getMessage());
+  }
+
   @Test
   void permitsBelowOneAreRejectedNamingThem() {
     RateLimiter limiter = RateLimiter.of(RateLimit.perSecond(10));

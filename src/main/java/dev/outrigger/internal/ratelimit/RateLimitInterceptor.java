@@ -96,10 +96,12 @@ public final class RateLimitInterceptor implements CallInterceptor, KeepsClock {
     if (!RealRateLimiter.acquired(r)) {
       Duration wouldWait = RealRateLimiter.never(r) ? null : Duration.ofNanos(-r);
       safely(() -> listener.rateLimitRejected(ctx, key, wouldWait));
+      // A wait that fits in the deadline was refused for the cap on every wait.
+      String why = -r < left ? "be longer than the longest wait a rate limit allows (30 days)"
+          : "not fit in the " + Duration.ofNanos(Math.max(0, left)) + " left before the deadline";
       throw new RateLimitedException(describe(ctx) + " was refused by the rate limit "
           + limitOf(key) + " of " + keyName(limit, key) + ": the wait for a permit ("
-          + wouldWait + ") would not fit in the " + Duration.ofNanos(Math.max(0, left))
-          + " left before the deadline", wouldWait, ctx.attemptsSent());
+          + wouldWait + ") would " + why, wouldWait, ctx.attemptsSent());
     }
     if (r > 0) {
       RealCallContext.staleClock(ctx);

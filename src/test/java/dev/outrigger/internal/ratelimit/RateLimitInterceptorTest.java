@@ -138,6 +138,20 @@ class RateLimitInterceptorTest {
     assertEquals(1, server.getRequestCount());
   }
 
+  /** A wait within the deadline refused for the 30-day cap on every wait says so. */
+  @Test
+  void aWaitRefusedForTheThirtyDayCapDoesNotBlameTheDeadline() {
+    RateLimitInterceptor rl = interceptor(RateLimit.per(1, Duration.ofDays(365)).burst(1));
+    server.enqueue(ok());
+    call(rl, Duration.ofSeconds(5)).close();
+    RateLimitedException e = assertThrows(RateLimitedException.class,
+        () -> call(rl, Duration.ofDays(400)));
+    assertEquals(Duration.ofDays(365), e.wouldWait());
+    assertTrue(e.getMessage().endsWith(": the wait for a permit (PT8760H) would be longer "
+        + "than the longest wait a rate limit allows (30 days)"), e.getMessage());
+    assertEquals(1, server.getRequestCount());
+  }
+
   @Test
   void aRejectedRetryCountsTheAttemptsAlreadySent() {
     RateLimitInterceptor rl = interceptor(RateLimit.perSecond(1).burst(1));
