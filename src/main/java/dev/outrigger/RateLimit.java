@@ -1,6 +1,5 @@
 package dev.outrigger;
 
-import dev.outrigger.internal.Durations;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -47,6 +46,7 @@ public final class RateLimit {
   /** The longest time a full bucket may take to refill; keeps the internal fixed-point in range. */
   private static final double MAX_REFILL_NANOS = 50 * 365.25 * 86_400 * 1e9;
   private static final Duration MAX_MAX_PAUSE = Duration.ofDays(1);
+  private static final Duration MAX_PERIOD = Duration.ofNanos(Long.MAX_VALUE);
 
   private final List<Band> bands;
   private final Function<CallContext, String> keyedBy;
@@ -102,8 +102,9 @@ public final class RateLimit {
    * (for a period over 50 years, what refills in 50 years).
    *
    * @throws IllegalArgumentException if {@code permits} is not a positive finite number, if
-   *     {@code period} is not positive, or if the rate is above 10^9 per second or below one
-   *     permit per 50 years
+   *     {@code period} is not positive or is longer than a {@code long} of nanoseconds holds
+   *     (about 292 years), or if the rate is above 10^9 per second or below one permit per 50
+   *     years
    */
   public static RateLimit per(double permits, Duration period) {
     Objects.requireNonNull(period, "period");
@@ -114,7 +115,12 @@ public final class RateLimit {
     if (period.isNegative() || period.isZero()) {
       throw new IllegalArgumentException("period must be positive, but was " + period);
     }
-    long periodNanos = Durations.saturatedNanos(period);
+    if (period.compareTo(MAX_PERIOD) > 0) {
+      // Held in nanoseconds: a longer period would silently become 292 years, a faster rate.
+      throw new IllegalArgumentException(
+          "period must be at most " + MAX_PERIOD + " (about 292 years), but was " + period);
+    }
+    long periodNanos = period.toNanos();
     Band band = new Band(permits, periodNanos, defaultBurst(permits));
     if (band.perSecond() > MAX_RATE) {
       throw new IllegalArgumentException(

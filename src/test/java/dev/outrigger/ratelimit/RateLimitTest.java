@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.outrigger.CallContext;
 import dev.outrigger.RateLimit;
 import java.time.Duration;
+import java.time.temporal.ChronoUnit;
 import java.util.List;
 import java.util.function.Function;
 import org.junit.jupiter.api.Test;
@@ -45,6 +46,22 @@ class RateLimitTest {
     assertEquals("period must be positive, but was PT-1S",
         assertThrows(IllegalArgumentException.class,
             () -> RateLimit.per(5, Duration.ofSeconds(-1))).getMessage());
+  }
+
+  /**
+   * A period is held in nanoseconds: a longer one is refused, where it became 292 years and so a
+   * faster rate than asked (1,000 per 1,000 years ran at 1,000 per 292 years).
+   */
+  @Test
+  void aPeriodLongerThanNanosecondsHoldIsRejectedNotShortened() {
+    String message = assertThrows(IllegalArgumentException.class,
+        () -> RateLimit.per(1000, Duration.ofDays(365L * 1000))).getMessage();
+    assertTrue(message.startsWith("period must be at most PT2562047H47M16.854775807S (about 292 "
+        + "years), but was PT8760000H"), message);
+    assertThrows(IllegalArgumentException.class,
+        () -> RateLimit.per(1000, ChronoUnit.FOREVER.getDuration()));
+    assertEquals(Duration.ofDays(365L * 200), RateLimit.per(1000, Duration.ofDays(365L * 200))
+        .period());
   }
 
   @Test
