@@ -238,10 +238,21 @@ public final class RateLimiter {
    * down keeps its adapted rate under the new limit (capped by it at once).
    *
    * @throws IllegalArgumentException if {@code limit} has a {@linkplain RateLimit#store store},
-   *     which this limiter, kept in memory, would ignore
+   *     which this limiter, kept in memory, would ignore, or if it is
+   *     {@linkplain RateLimit#adaptive() adaptive} and this limiter's limit is not (or the other
+   *     way round): adaptation is chosen when the limiter is built, and would be silently kept
+   *     or left off
    */
   public void reconfigure(RateLimit limit) {
     inMemory(limit);
+    boolean adaptive = engine.limit().isAdaptive();
+    if (limit.isAdaptive() != adaptive) {
+      String is = adaptive ? "is" : "is not";
+      throw new IllegalArgumentException("adaptive() cannot be turned " + (adaptive ? "off" : "on")
+          + " at run time: this limiter's limit " + is + " adaptive, and keeps that; give "
+          + "reconfigure a limit that " + is + " adaptive too, or build a new client with "
+          + limit);
+    }
     engine.reconfigure(limit, clock.nanoTime());
   }
 

@@ -49,6 +49,30 @@ class AdaptiveRateTest {
     }
   }
 
+  /**
+   * Adaptation is chosen when the client is built: the live limiter refuses a limit that would
+   * turn it on or off, which it silently ignored (the client went on adapting, or never did).
+   */
+  @Test
+  void theLiveLimiterRefusesToTurnAdaptationOnOrOff() {
+    try (ApiClient plain = ApiClient.builder().baseUrl(server.url("/").toString())
+        .rateLimit(RateLimit.perSecond(100)).build();
+        ApiClient adaptive = ApiClient.builder().baseUrl(server.url("/").toString())
+            .rateLimit(RateLimit.perSecond(100).adaptive()).build()) {
+      IllegalArgumentException on = assertThrows(IllegalArgumentException.class,
+          () -> plain.rateLimiter().orElseThrow().reconfigure(RateLimit.perSecond(50).adaptive()));
+      assertTrue(on.getMessage().startsWith("adaptive() cannot be turned on at run time"),
+          on.getMessage());
+      IllegalArgumentException off = assertThrows(IllegalArgumentException.class,
+          () -> adaptive.rateLimiter().orElseThrow().reconfigure(RateLimit.perSecond(50)));
+      assertTrue(off.getMessage().startsWith("adaptive() cannot be turned off at run time"),
+          off.getMessage());
+      assertEquals(RateLimit.perSecond(100), plain.rateLimiter().orElseThrow().limit());
+      adaptive.rateLimiter().orElseThrow().reconfigure(RateLimit.perSecond(50).adaptive());
+      assertEquals(50, adaptive.rateLimiter().orElseThrow().limit().permitsPerSecond(), 1e-9);
+    }
+  }
+
   @Test
   void adaptiveAppliesToOneBandwidth() {
     IllegalStateException e = assertThrows(IllegalStateException.class,
