@@ -78,10 +78,11 @@ public final class RateLimiter {
    *
    * @throws IllegalArgumentException if {@code limit} has a {@linkplain RateLimit#store store}:
    *     this limiter keeps its buckets in this JVM's memory (a shared store serves an
-   *     {@link ApiClient}'s limit)
+   *     {@link ApiClient}'s limit); or if it is {@linkplain RateLimit#adaptive() adaptive}: a
+   *     limiter of your own sees no answers to adapt to (an {@link ApiClient}'s limit does)
    */
   public static RateLimiter of(RateLimit limit) {
-    inMemory(limit);
+    standalone(limit);
     return new RateLimiter(new RealRateLimiter(limit, System.nanoTime()), NanoClock.SYSTEM);
   }
 
@@ -90,13 +91,25 @@ public final class RateLimiter {
    * hand). Waits park in slices of at most 10 ms and re-read {@code nanos} after each, so they
    * follow a clock that does not move with real time.
    *
-   * @throws IllegalArgumentException if {@code limit} has a {@linkplain RateLimit#store store}
+   * @throws IllegalArgumentException if {@code limit} has a {@linkplain RateLimit#store store},
+   *     or is {@linkplain RateLimit#adaptive() adaptive}, as {@link #of(RateLimit)}
    */
   public static RateLimiter of(RateLimit limit, LongSupplier nanos) {
-    inMemory(limit);
+    standalone(limit);
     Objects.requireNonNull(nanos, "nanos");
     return new RateLimiter(
         new RealRateLimiter(limit, nanos.getAsLong()), RateLimiterAccess.clockOf(nanos));
+  }
+
+  /** Refuses a limit a limiter of the caller's own would not follow as it says. */
+  private static void standalone(RateLimit limit) {
+    inMemory(limit);
+    if (limit.isAdaptive()) {
+      throw new IllegalArgumentException("a RateLimiter of your own sees no server answers, so "
+          + "adaptive() would never adapt its rate: adaptive() serves an ApiClient's "
+          + "rateLimit(...); give RateLimiter.of the limit without adaptive(), and tell it of "
+          + "a server's pause with pause(key, duration)");
+    }
   }
 
   /** Refuses a limit this limiter would not keep where it says. */

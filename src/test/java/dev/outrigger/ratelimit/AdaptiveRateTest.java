@@ -9,6 +9,7 @@ import dev.outrigger.CallContext;
 import dev.outrigger.CallListener;
 import dev.outrigger.HttpStatusException;
 import dev.outrigger.RateLimit;
+import dev.outrigger.RateLimiter;
 import dev.outrigger.RateLimitStore;
 import dev.outrigger.Retry;
 import java.time.Duration;
@@ -71,6 +72,16 @@ class AdaptiveRateTest {
       adaptive.rateLimiter().orElseThrow().reconfigure(RateLimit.perSecond(50).adaptive());
       assertEquals(50, adaptive.rateLimiter().orElseThrow().limit().permitsPerSecond(), 1e-9);
     }
+  }
+
+  @Test
+  void aLimiterOfOnesOwnRefusesAnAdaptiveLimitItCouldNeverAdapt() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> RateLimiter.of(RateLimit.perSecond(10).adaptive()));
+    assertTrue(e.getMessage().contains("without adaptive()"), e.getMessage());
+    assertThrows(IllegalArgumentException.class,
+        () -> RateLimiter.of(RateLimit.perSecond(10).adaptive(), System::nanoTime));
+    assertEquals(10, RateLimiter.of(RateLimit.perSecond(10)).limit().permitsPerSecond(), 1e-9);
   }
 
   @Test
