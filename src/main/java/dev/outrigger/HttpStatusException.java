@@ -2,7 +2,9 @@ package dev.outrigger;
 
 /**
  * The server answered with a status outside 2xx. The message names the status, the method and
- * the redacted URL, and includes a bounded snippet of the error body.
+ * the redacted URL, and includes a bounded snippet of the error body, in which the secrets the
+ * request carried (secret headers' values, secret query parameters' values) are masked where
+ * the server quotes them.
  */
 public class HttpStatusException extends ApiException {
   private static final long serialVersionUID = 1L;
@@ -53,7 +55,10 @@ public class HttpStatusException extends ApiException {
     return url;
   }
 
-  /** The start of the error body, bounded in size; empty when the server sent none. */
+  /**
+   * The start of the error body, bounded in size, the request's secrets masked; empty when the
+   * server sent none.
+   */
   public String bodySnippet() {
     return bodySnippet;
   }

@@ -241,6 +241,46 @@ class ClientSecurityTest {
   }
 
   @Test
+  void anErrorBodyThatQuotesTheRequestsSecretsShowsThemRedacted() {
+    String key = "k3y-v4lue-0042";
+    String apiKey = "x-api-k3y-777";
+    String session = "c00kie-sess-9";
+    String spaced = "s3cret with space";
+    // A server that quotes what it refused, as many do in a 401, a 403 or a 400.
+    server.enqueue(new MockResponse.Builder().code(403).body("{\"error\":\"invalid token "
+        + TOKEN + "\",\"api_key\":\"" + key + "\",\"header\":\"" + apiKey
+        + "\",\"cookie\":\"sid=" + session + "\",\"query\":\"password=s3cret%20with%20space\","
+        + "\"decoded\":\"" + spaced + "\"}").build());
+    // A secret the 512-character cut would split: not even its start may show.
+    server.enqueue(new MockResponse.Builder().code(400)
+        .body("x".repeat(505) + " " + TOKEN + " was refused").build());
+    try (ApiClient client = ApiClient.builder()
+        .baseUrl(server.url("/api").toString())
+        .retry(Retry.none())
+        .auth(Auth.bearer(() -> TOKEN))
+        .redactHeader("X-Api-Key")
+        .build()) {
+      HttpStatusException e = assertThrows(HttpStatusException.class,
+          () -> client.get("/things").query("api_key", key).query("password", spaced)
+              .query("page", 2).header("X-Api-Key", apiKey).header("Cookie", "sid=" + session)
+              .execute(String.class));
+      for (String shown : new String[] {e.getMessage(), e.bodySnippet()}) {
+        for (String secret : new String[] {TOKEN, key, apiKey, session, spaced, "s3cret%20with"}) {
+          assertFalse(shown.contains(secret), "secret " + secret + " leaked into: " + shown);
+        }
+      }
+      assertTrue(e.bodySnippet().startsWith("{\"error\":\"invalid token REDACTED\","
+          + "\"api_key\":\"REDACTED\""), e.bodySnippet());
+      assertTrue(e.bodySnippet().contains("\"header\":\"REDACTED\""), e.bodySnippet());
+
+      HttpStatusException cut = assertThrows(HttpStatusException.class,
+          () -> client.get("/other").execute(String.class));
+      assertFalse(cut.bodySnippet().contains(TOKEN.substring(0, 4)), cut.bodySnippet());
+      assertTrue(cut.bodySnippet().endsWith("x REDACT..."), cut.bodySnippet());
+    }
+  }
+
+  @Test
   void aSecretQueryParameterStaysHiddenInEveryUrlMessage() {
     String secret = "s3cr3t-value";
     try (ApiClient client = ApiClient.builder().redactQueryParameter("session").build()) {

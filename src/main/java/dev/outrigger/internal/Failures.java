@@ -85,7 +85,8 @@ public final class Failures {
 
   /**
    * The exception for a response whose status is not 2xx. Reads (buffered) body text for the
-   * snippet and closes the response.
+   * snippet, with the secrets the request carried masked ({@link Redactor#scrub}), and closes
+   * the response.
    */
   public static HttpStatusException statusException(Response response, RealCallContext ctx) {
     // The transport's copy of the body, whole even if an interceptor read or closed it.
@@ -93,11 +94,13 @@ public final class Failures {
     okio.Buffer inPlace = whole == null ? ctx.bufferInPlace(response.body()) : null;
     // From the transport's bytes: a peek would share Okio's segments, which then never go back
     // to its pool.
-    String snippet = whole != null ? snippet(whole, Charsets.of(response))
+    String text = whole != null ? text(whole, Charsets.of(response))
         : inPlace != null
-            ? snippet(Transport.copyOf(inPlace, SNIPPET_CHARS * 4L), Charsets.of(response))
-            : snippet(response);
+            ? text(Transport.copyOf(inPlace, SNIPPET_CHARS * 4L), Charsets.of(response))
+            : text(response);
     response.close();
+    // Masked before the cut, so a secret the cut would split is not shown in part.
+    String snippet = flatten(ctx.redactor().scrub(text, response.request()));
     return new HttpStatusException(
         response.code(),
         response.request().method(),
@@ -106,26 +109,27 @@ public final class Failures {
         ctx.attemptsSent());
   }
 
-  /** The first {@link #SNIPPET_CHARS} characters of the body, control characters flattened. */
-  public static String snippet(Response response) {
+  /** The start of the body as text: as many bytes as the snippet's characters may take. */
+  private static String text(Response response) {
     ResponseBody body = response.body();
     try {
       // Bodies reaching the policies are buffered; peeking does not consume them.
-      return flatten(response.peekBody(SNIPPET_CHARS * 4L).string());
+      return response.peekBody(SNIPPET_CHARS * 4L).string();
     } catch (IOException | IllegalStateException e) {
       return body == null ? "" : "<unreadable body>";
     }
   }
 
   /**
-   * {@link #snippet(Response)} of a body already in memory, in {@code charset} unless it starts
-   * with a byte-order mark (as the decoder reads it).
+   * The start of a body already in memory as text, in {@code charset} unless it starts with a
+   * byte-order mark (as the decoder reads it).
    */
-  static String snippet(byte[] body, Charset charset) {
+  private static String text(byte[] body, Charset charset) {
     int n = (int) Math.min(body.length, SNIPPET_CHARS * 4L);
-    return flatten(Charsets.text(body, n, charset));
+    return Charsets.text(body, n, charset);
   }
 
+  /** The first {@link #SNIPPET_CHARS} characters of {@code text}, control characters flattened. */
   private static String flatten(String text) {
     if (text.length() > SNIPPET_CHARS) {
       text = text.substring(0, SNIPPET_CHARS) + "...";

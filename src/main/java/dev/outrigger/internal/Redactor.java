@@ -2,11 +2,15 @@ package dev.outrigger.internal;
 
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 import java.util.TreeSet;
 import okhttp3.Headers;
 import okhttp3.HttpUrl;
+import okhttp3.Request;
 
 /**
  * Removes secrets from what Outrigger logs or puts in messages: the values of sensitive headers
@@ -131,6 +135,60 @@ public final class Redactor {
     int start = scheme < 0 ? 0 : scheme + 3;
     int at = url.lastIndexOf('@');
     return at < start ? url : url.substring(0, start) + url.substring(at + 1);
+  }
+
+  /** A secret shorter than this is not looked for in text: it would mask ordinary words. */
+  private static final int MIN_SECRET = 4;
+  /** A word of a secret header's value this long is looked for on its own (a Bearer token). */
+  private static final int MIN_SECRET_WORD = 8;
+
+  /**
+   * {@code text} that a server wrote (the start of an error body) with every secret
+   * {@code request} carried masked, since a server may quote what it was sent (a 401 naming the
+   * token it refused, a 400 echoing its query): each value of a secret header, and each word of
+   * it of {@value #MIN_SECRET_WORD} characters or more (the token after {@code Bearer}, a
+   * cookie's value); each value of a secret query parameter, as sent and decoded. Values shorter
+   * than {@value #MIN_SECRET} characters are left alone. Called on the error path only.
+   */
+  public String scrub(String text, Request request) {
+    if (text.isEmpty()) {
+      return text;
+    }
+    List<String> secrets = new ArrayList<>();
+    Headers h = request.headers();
+    for (int i = 0; i < h.size(); i++) {
+      if (isSecretHeader(h.name(i))) {
+        String value = h.value(i);
+        secrets.add(value);
+        for (String word : value.split("[\\s;,=]+")) {
+          if (word.length() >= MIN_SECRET_WORD) {
+            secrets.add(word);
+          }
+        }
+      }
+    }
+    String query = request.url().encodedQuery();
+    if (query != null) {
+      for (String p : query.split("&")) {
+        int eq = p.indexOf('=');
+        if (eq >= 0 && isSecretQuery(decoded(p.substring(0, eq)))) {
+          String value = p.substring(eq + 1);
+          secrets.add(value);
+          secrets.add(decoded(value));
+        }
+      }
+    }
+    if (secrets.isEmpty()) {
+      return text;
+    }
+    // Longest first: a whole value goes before a word of it.
+    secrets.sort(Comparator.comparingInt(String::length).reversed());
+    for (String secret : secrets) {
+      if (secret.length() >= MIN_SECRET) {
+        text = text.replace(secret, MASK);
+      }
+    }
+    return text;
   }
 
   /** Headers as text, one per line, secret values masked. */
