@@ -468,6 +468,23 @@ class ApiClientTest {
   }
 
   @Test
+  void anAbsoluteUrlOfAnotherSchemeIsRefusedNotSentToTheBaseUrlsHost() throws Exception {
+    for (String url : new String[] {"ws://example.com/socket", "ftp://svc:pw-s3cr3t@example.com/f",
+        "wss://example.com/x?token=t0k3n"}) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> client.get(url), url);
+      assertTrue(e.getMessage().contains("scheme other than http or https"), e.getMessage());
+      assertFalse(e.getMessage().contains("s3cr3t") || e.getMessage().contains("t0k3n"),
+          e.getMessage());
+    }
+    assertEquals(0, server.getRequestCount());
+    // A colon in a relative path's first segment is a path (Google's "items:batchGet").
+    server.enqueue(json("{}"));
+    client.post("items:batchGet").execute();
+    assertEquals("/v1/items:batchGet", server.takeRequest().getUrl().encodedPath());
+  }
+
+  @Test
   void rejectsAnInvalidBaseUrlAtBuild() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> ApiClient.builder().baseUrl("not a url").build());

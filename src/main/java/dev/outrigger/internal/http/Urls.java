@@ -92,6 +92,33 @@ public final class Urls {
     return s.regionMatches(true, 0, "http://", 0, 7) || s.regionMatches(true, 0, "https://", 0, 8);
   }
 
+  /**
+   * Whether {@code s} starts with a URL scheme and {@code ://} (RFC 3986: a letter, then letters,
+   * digits, {@code +}, {@code -} or {@code .}): an absolute URL, of a scheme other than http(s)
+   * when {@link #isAbsolute} said no. A path's first segment may hold a colon ({@code a:b}), not
+   * {@code ://}.
+   */
+  private static boolean hasOtherScheme(String s) {
+    int n = s.length();
+    if (n == 0 || !isAsciiLetter(s.charAt(0))) {
+      return false;
+    }
+    for (int i = 1; i < n; i++) {
+      char c = s.charAt(i);
+      if (c == ':') {
+        return s.startsWith("//", i + 1);
+      }
+      if (!isAsciiLetter(c) && !(c >= '0' && c <= '9') && c != '+' && c != '-' && c != '.') {
+        return false;
+      }
+    }
+    return false;
+  }
+
+  private static boolean isAsciiLetter(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+  }
+
   /** Parsed origins ({@code scheme://authority}) of absolute URLs: hosts canonicalised once. */
   private static final ConcurrentHashMap<String, HttpUrl> ORIGINS = new ConcurrentHashMap<>();
   private static final int MAX_ORIGINS = 1024;
@@ -102,8 +129,9 @@ public final class Urls {
    * used as is.
    *
    * @param redactor what the messages hide of {@code path}
-   * @throws IllegalArgumentException when the result is not a valid http(s) URL or a relative
-   *     path is used without a base URL
+   * @throws IllegalArgumentException when the result is not a valid http(s) URL, {@code path} is
+   *     an absolute URL of another scheme ({@code ws://}, {@code ftp://}), or a relative path is
+   *     used without a base URL
    */
   public static HttpUrl resolve(HttpUrl base, String path, Redactor redactor) {
     if (isAbsolute(path)) {
@@ -131,6 +159,11 @@ public final class Urls {
         ORIGINS.put(origin, parsed);
       }
       return append(parsed, path.substring(end));
+    }
+    if (hasOtherScheme(path)) {
+      // Appended to the base URL, it would go to the base's host as a path ("/v1/ws://...").
+      throw new IllegalArgumentException("'" + redactor.text(path) + "' is an absolute URL of "
+          + "a scheme other than http or https, which this client cannot call");
     }
     if (base == null) {
       throw new IllegalArgumentException("'" + redactor.text(path)
