@@ -128,9 +128,11 @@ public final class ApiRequest {
    * client's mapper.
    *
    * @throws IllegalArgumentException if {@code body} is null (to send the JSON literal
-   *     {@code null}, use {@link #body(byte[], String)}) or cannot be serialized
+   *     {@code null}, use {@link #body(byte[], String)}) or cannot be serialized, or if this is a
+   *     GET or a HEAD, which OkHttp sends without a body
    */
   public ApiRequest json(Object body) {
+    checkBodyAllowed();
     if (body == null) {
       throw new IllegalArgumentException("json body must not be null: to send the JSON literal "
           + "null, use body(\"null\".getBytes(StandardCharsets.UTF_8), \"application/json\")");
@@ -149,10 +151,12 @@ public final class ApiRequest {
    * Sends {@code bytes} with the given content type (for example {@code text/plain}; null for
    * none), unless a {@code Content-Type} {@linkplain #header header} says otherwise.
    *
-   * @throws IllegalArgumentException if {@code contentType} is not a media type
+   * @throws IllegalArgumentException if {@code contentType} is not a media type, or if this is a
+   *     GET or a HEAD, which OkHttp sends without a body
    */
   public ApiRequest body(byte[] bytes, String contentType) {
     Objects.requireNonNull(bytes, "bytes");
+    checkBodyAllowed();
     MediaType type = contentType == null ? null : MediaType.parse(contentType);
     if (contentType != null && type == null) {
       throw new IllegalArgumentException("not a valid content type: '" + contentType + "'");
@@ -160,6 +164,15 @@ public final class ApiRequest {
     this.bodyBytes = bytes;
     this.bodyType = type;
     return this;
+  }
+
+  /** Refuses a body here rather than at execute(), where OkHttp would refuse it. */
+  private void checkBodyAllowed() {
+    if (method.equals("GET") || method.equals("HEAD")) {
+      throw new IllegalArgumentException("a " + method + " request cannot have a body (OkHttp "
+          + "refuses it): send it with post(...), put(...) or request(method, ...), or put the "
+          + "values in query(...)");
+    }
   }
 
   /**

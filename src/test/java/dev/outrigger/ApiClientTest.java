@@ -485,6 +485,22 @@ class ApiClientTest {
   }
 
   @Test
+  void aBodyOnAGetOrAHeadIsRefusedByItsSetterNotWhenSent() throws Exception {
+    for (ApiRequest r : List.of(client.get("/search"), client.request("head", "/search"))) {
+      IllegalArgumentException json = assertThrows(IllegalArgumentException.class,
+          () -> r.json(Map.of("q", "x")));
+      assertTrue(json.getMessage().startsWith("a " + r.method() + " request cannot have a body"),
+          json.getMessage());
+      assertThrows(IllegalArgumentException.class, () -> r.body(new byte[] {1}, "text/plain"));
+    }
+    assertEquals(0, server.getRequestCount());
+    // Any other method may carry one: a DELETE with a body is sent with it.
+    server.enqueue(json("{}"));
+    client.delete("/posts/{id}", 1).json(Map.of("reason", "spam")).execute();
+    assertEquals("{\"reason\":\"spam\"}", server.takeRequest().getBody().utf8());
+  }
+
+  @Test
   void rejectsAnInvalidBaseUrlAtBuild() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> ApiClient.builder().baseUrl("not a url").build());
