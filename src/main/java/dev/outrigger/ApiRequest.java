@@ -312,8 +312,12 @@ public final class ApiRequest {
     for (int i = 0; i < name.length(); i++) {
       char c = name.charAt(i);
       if (c <= ' ' || c >= 0x7f || c == ':') {
-        throw new IllegalArgumentException("header name '" + name.replaceAll("[\\r\\n]", "?")
-            + "' has a character not allowed in a header name at index " + i);
+        // Only the name up to it: what follows may be a value glued on ("Authorization: Bearer
+        // ..."), or control characters meant for a log.
+        throw new IllegalArgumentException("header name '" + name.substring(0, i)
+            + "' is followed by a character not allowed in a header name (code " + (int) c
+            + ") at index " + i + "; the rest is not shown: give the name alone, and the value as"
+            + " the second argument");
       }
     }
     for (int i = 0; i < value.length(); i++) {

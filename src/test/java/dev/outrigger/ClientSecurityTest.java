@@ -281,6 +281,18 @@ class ClientSecurityTest {
   }
 
   @Test
+  void aHeaderNameWithItsValueGluedOnIsRefusedWithoutShowingTheValue() {
+    try (ApiClient client = ApiClient.builder().build()) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> client.get("https://api.example.com/x")
+              .header("Authorization: Bearer " + TOKEN, ""));
+      assertFalse(e.getMessage().contains(TOKEN), e.getMessage());
+      assertTrue(e.getMessage().startsWith("header name 'Authorization' is followed by a "
+          + "character not allowed in a header name (code 58) at index 13"), e.getMessage());
+    }
+  }
+
+  @Test
   void aSecretQueryParameterStaysHiddenInEveryUrlMessage() {
     String secret = "s3cr3t-value";
     try (ApiClient client = ApiClient.builder().redactQueryParameter("session").build()) {
