@@ -531,14 +531,24 @@ public final class ApiClient implements AutoCloseable {
     if (key != null) {
       rb.header("Idempotency-Key", key);
     }
-    if (body == null && (method.equals("POST") || method.equals("PUT")
-        || method.equals("PATCH"))) {
+    if (body == null && requiresBody(method)) {
       body = RequestBody.create(new byte[0], null);
     }
     if (!idempotent) {
       rb.tag(NetworkInterceptor.SEND_ONCE, NetworkInterceptor.SEND_ONCE_VALUE);
     }
     return rb.method(method, body).build();
+  }
+
+  /**
+   * Whether OkHttp refuses {@code method} without a body (its {@code HttpMethod
+   * .requiresRequestBody}): such a request goes with an empty one.
+   */
+  private static boolean requiresBody(String method) {
+    return switch (method) {
+      case "POST", "PUT", "PATCH", "PROPPATCH", "REPORT" -> true;
+      default -> false;
+    };
   }
 
   @SuppressWarnings("unchecked")

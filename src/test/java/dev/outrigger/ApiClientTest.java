@@ -485,6 +485,17 @@ class ApiClientTest {
   }
 
   @Test
+  void aMethodOkHttpWantsABodyForGoesWithAnEmptyOneWhenGivenNone() throws Exception {
+    for (String method : List.of("REPORT", "PROPPATCH", "POST")) {
+      server.enqueue(new MockResponse.Builder().code(200).body("ok").build());
+      assertEquals("ok", client.request(method, "/things").execute(String.class));
+      RecordedRequest r = server.takeRequest();
+      assertEquals(method, r.getMethod());
+      assertEquals(0, r.getBodySize());
+    }
+  }
+
+  @Test
   void aBodyOnAGetOrAHeadIsRefusedByItsSetterNotWhenSent() throws Exception {
     for (ApiRequest r : List.of(client.get("/search"), client.request("head", "/search"))) {
       IllegalArgumentException json = assertThrows(IllegalArgumentException.class,
