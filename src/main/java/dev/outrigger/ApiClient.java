@@ -124,6 +124,9 @@ public final class ApiClient implements AutoCloseable {
   private final BreakerInterceptor breakers;
   private final RateLimitInterceptor rateLimiter;
   private final Closing closed;
+  /** Whether {@link #close()} released the transport and the watchdogs (once). */
+  private final java.util.concurrent.atomic.AtomicBoolean released =
+      new java.util.concurrent.atomic.AtomicBoolean();
   private static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(2);
   private static final Duration DEFAULT_IO_TIMEOUT = Duration.ofSeconds(30);
 
@@ -408,10 +411,15 @@ public final class ApiClient implements AutoCloseable {
    */
   @Override
   public void close() {
-    if (closed.close()) {
-      transport.release();
-      WatchdogKeeper.release();
-      DeadlineWatchdog.release();
+    try {
+      closed.close();
+    } finally {
+      // Released whatever a wait's close hook threw: once, by the close() that closed.
+      if (released.compareAndSet(false, true)) {
+        transport.release();
+        WatchdogKeeper.release();
+        DeadlineWatchdog.release();
+      }
     }
   }
 

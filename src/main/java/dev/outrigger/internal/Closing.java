@@ -48,7 +48,9 @@ public final class Closing {
 
   /**
    * Marks this closed and interrupts every registered wait. Returns false if it was closed
-   * already (nothing is done twice).
+   * already (nothing is done twice). A hook of {@link #onClose} that throws does not keep the
+   * others from running; the first such exception is thrown once they all ran (this is closed
+   * all the same).
    */
   public boolean close() {
     if (!CLOSED.compareAndSet(this, false, true)) {
@@ -60,11 +62,25 @@ public final class Closing {
     for (Waiter w : waiters) {
       w.interruptIfWaiting();
     }
+    RuntimeException first = null;
     for (Runnable hook : hooks) {
       // Removed first: a hook runs once, here or never (see onClose).
       if (hooks.remove(hook)) {
-        hook.run();
+        try {
+          hook.run();
+        } catch (RuntimeException e) {
+          // A hook that throws (a callback of OkHttp's it calls, say) must not keep the others
+          // from running, nor the client from releasing what it holds: thrown after them all.
+          if (first == null) {
+            first = e;
+          } else {
+            first.addSuppressed(e);
+          }
+        }
       }
+    }
+    if (first != null) {
+      throw first;
     }
     return true;
   }

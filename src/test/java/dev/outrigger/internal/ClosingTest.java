@@ -1,5 +1,6 @@
 package dev.outrigger.internal;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertSame;
@@ -32,6 +33,28 @@ class ClosingTest {
     assertFalse(closing.onClose(hook), "closed already: not registered");
     org.junit.jupiter.api.Assertions.assertEquals(1, ran.get(), "and not run");
     assertFalse(Thread.currentThread().isInterrupted(), "a hook interrupts no one");
+  }
+
+  @Test
+  void aHookThatThrowsKeepsNoOtherFromRunningAndIsThrownAfterThem() {
+    Closing c = new Closing();
+    java.util.concurrent.atomic.AtomicInteger ran = new java.util.concurrent.atomic.AtomicInteger();
+    // Two that throw: whatever order the set runs them in, one throws before the last runs.
+    for (int i = 0; i < 2; i++) {
+      c.onClose(() -> {
+        ran.incrementAndGet();
+        throw new IllegalStateException("a callback's bug");
+      });
+    }
+    c.onClose(ran::incrementAndGet);
+
+    IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(
+        IllegalStateException.class, c::close);
+    assertEquals("a callback's bug", e.getMessage());
+    assertEquals(1, e.getSuppressed().length, "the second hook's exception goes with the first");
+    assertEquals(3, ran.get(), "every hook ran");
+    assertTrue(c.isClosed());
+    assertFalse(c.close(), "closed once");
   }
 
   @Test
