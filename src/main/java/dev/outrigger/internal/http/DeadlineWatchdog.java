@@ -43,6 +43,8 @@ public final class DeadlineWatchdog {
   static final int HEADS = Stripes.count(2, 16);
   /** References from one stack's head to the next: 128 bytes or more apart. */
   private static final int HEAD_STRIDE = 32;
+  /** How long {@link Loop#stop()} waits for the thread to end (or to say it drains). */
+  static final long STOP_WAIT_NANOS = TimeUnit.SECONDS.toNanos(1);
   /** Done timers left in the heap are swept out once it holds this many. */
   private static final int SWEEP_AT = 4096;
 
@@ -62,8 +64,9 @@ public final class DeadlineWatchdog {
 
   /**
    * Unregisters a user; the last one stops the thread, which ends once the attempts it watches
-   * have ended. With none in flight this returns once the thread has ended; it does not wait
-   * for an attempt in flight.
+   * have ended. With none in flight this returns once the thread has ended (a thread still
+   * running a second later, held in a cancel that does not return, is left and logged at WARN);
+   * it does not wait for an attempt in flight.
    */
   public static void release() {
     LOOP.release();
@@ -237,32 +240,50 @@ public final class DeadlineWatchdog {
 
     /**
      * Ends the thread once every attempt it watches has ended. With nothing in flight that is at
-     * once, and this returns when the thread has ended (waiting up to a second for it to get
-     * there); an attempt still in flight keeps the thread (enforcing its deadline) until it
-     * ends, and this returns as soon as the thread says so, without waiting for the attempt.
+     * once, and this returns when the thread has ended (waiting up to {@link #STOP_WAIT_NANOS}
+     * for it to get there, even if the calling thread is interrupted: its interrupt status is
+     * kept); an attempt still in flight keeps the thread (enforcing its deadline) until it ends,
+     * and this returns as soon as the thread says so, without waiting for the attempt. A thread
+     * that neither ends nor says so in that time (held in a cancel that does not return: an
+     * {@code EventListener.canceled} of the user's that blocks) is left running, and logged at
+     * WARN with where it is.
      */
     void stop() {
       stopping = true;
       LockSupport.unpark(thread);
-      try {
-        // Not Thread.join: on JDK 21 it waits on the thread's monitor, which would pin the
-        // carrier of a virtual thread closing a client.
-        // Until the thread has ended, or has said it drains attempts still in flight (it then
-        // ends by itself after them), or a second has passed.
-        long giveUp = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
-        boolean over = false;
-        while (!over && !draining && System.nanoTime() - giveUp < 0) {
+      boolean interrupted = false;
+      // Not Thread.join: on JDK 21 it waits on the thread's monitor, which would pin the
+      // carrier of a virtual thread closing a client.
+      // Until the thread has ended, or has said it drains attempts still in flight (it then
+      // ends by itself after them), or a second has passed.
+      long giveUp = System.nanoTime() + STOP_WAIT_NANOS;
+      boolean over = false;
+      while (!over && !draining && System.nanoTime() - giveUp < 0) {
+        try {
           over = ended.await(10, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+          // A closer that was interrupted (a cancelled task closing its client) waits all the
+          // same: close() must not return with this thread still running for no reason.
+          interrupted = true;
         }
-        if (over) {
-          // The loop has ended and the thread is returning from run(): the few instructions
-          // left take microseconds, so that close() leaves no thread of its own behind.
-          long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(100);
-          while (thread.isAlive() && System.nanoTime() - until < 0) {
-            LockSupport.parkNanos(50_000);
-          }
+      }
+      if (over) {
+        // The loop has ended and the thread is returning from run(): the few instructions
+        // left take microseconds, so that close() leaves no thread of its own behind.
+        long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(100);
+        while (thread.isAlive() && System.nanoTime() - until < 0) {
+          LockSupport.parkNanos(50_000);
         }
-      } catch (InterruptedException e) {
+      }
+      if (!draining && thread.isAlive()) {
+        // Left behind, and nothing else would say so: where it is says what holds it.
+        Throwable at = new Throwable(thread.getName() + " is here");
+        at.setStackTrace(thread.getStackTrace());
+        log.warn("the deadline watchdog thread {} did not end within {} ms of the last "
+            + "ApiClient's close(); it is left running and ends once what holds it returns",
+            thread.getName(), TimeUnit.NANOSECONDS.toMillis(STOP_WAIT_NANOS), at);
+      }
+      if (interrupted) {
         Thread.currentThread().interrupt();
       }
     }

@@ -188,6 +188,77 @@ class DeadlineWatchdogTest {
     assertFalse(loop.thread.isAlive(), "the thread ends once nothing it watches is in flight");
   }
 
+  /**
+   * A loop whose thread is held in a call's cancel: the call's listener blocks in
+   * {@code canceled()} (on the watchdog's thread, as OkHttp reports it) until {@code release}.
+   */
+  private DeadlineWatchdog.Loop loopHeldInACancel(CountDownLatch release) throws Exception {
+    CountDownLatch inCancel = new CountDownLatch(1);
+    OkHttpClient holding = okhttp.newBuilder().eventListener(new EventListener() {
+      @Override
+      public void canceled(Call call) {
+        inCancel.countDown();
+        try {
+          release.await();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+    }).build();
+    DeadlineWatchdog.Loop loop = new DeadlineWatchdog.Loop();
+    loop.thread.start();
+    Call call = holding.newCall(new Request.Builder().url(server.url("/unsent")).build());
+    assertTrue(loop.push(new DeadlineWatchdog.Timer(call, System.nanoTime())));
+    assertTrue(inCancel.await(5, TimeUnit.SECONDS), "the watchdog must cancel the call");
+    return loop;
+  }
+
+  @Test
+  void anInterruptedCloserStillWaitsForTheThreadToEnd() throws Exception {
+    CountDownLatch release = new CountDownLatch(1);
+    DeadlineWatchdog.Loop loop = loopHeldInACancel(release);
+    Thread closer = Thread.currentThread();
+    // Lets the watchdog go once the closer waits in stop(), not before.
+    Thread releaser = Thread.ofVirtual().start(() -> {
+      while (closer.getState() != Thread.State.TIMED_WAITING) {
+        Thread.onSpinWait();
+      }
+      release.countDown();
+    });
+    try {
+      closer.interrupt(); // a cancelled task closing its client, say
+
+      loop.stop();
+
+      assertTrue(Thread.interrupted(), "the closer's interrupt status is kept");
+      assertFalse(loop.thread.isAlive(),
+          "stop() returned with the watchdog still running: an interrupted close() did not wait");
+    } finally {
+      Thread.interrupted();
+      release.countDown();
+      releaser.join(5_000);
+      loop.thread.join(5_000);
+    }
+  }
+
+  @Test
+  void aThreadStillRunningWhenStopGivesUpIsReported() throws Exception {
+    CountDownLatch release = new CountDownLatch(1);
+    DeadlineWatchdog.Loop loop = loopHeldInACancel(release);
+    try (dev.outrigger.LogCapture log = new dev.outrigger.LogCapture(
+        DeadlineWatchdog.class.getName())) {
+      loop.stop();
+
+      assertTrue(loop.thread.isAlive(), "held in the cancel, the thread cannot end yet");
+      assertEquals(1, log.count("WARN", "outrigger-deadlines did not end within 1000 ms"),
+          "a thread left running after close() must be reported: " + log.all());
+    } finally {
+      release.countDown();
+      loop.thread.join(5_000);
+    }
+    assertFalse(loop.thread.isAlive(), "it ends once the cancel returns");
+  }
+
   @Test
   void aBusyWatchdogIsNotWokenByEveryAttempt() {
     // Timers pushed before the thread first runs, as when calls start with the first client:
