@@ -290,6 +290,43 @@ class ClientDeadlineTest {
   }
 
   @Test
+  void theMessageSaysWhichDeadlineRanOutAndWhatItGaveTheCall() throws Exception {
+    for (int i = 0; i < 2; i++) {
+      server.enqueue(new MockResponse.Builder().body("late").headersDelay(5, TimeUnit.SECONDS)
+          .build());
+    }
+    try (ApiClient patient = client.newBuilder().deadline(Duration.ofSeconds(30)).build()) {
+      // A scope far shorter than the client's 30 s: the message must not leave the caller
+      // wondering why a 30 s client gave up so soon.
+      DeadlineExceededException scoped = assertThrows(DeadlineExceededException.class,
+          () -> Deadline.within(Duration.ofMillis(200),
+              () -> patient.get(server.url("/scoped").toString()).execute(String.class)));
+      assertTrue(scoped.getMessage().matches(
+              ".*: deadline exceeded after \\d+ ms of the 1\\d\\d ms its Deadline scope left it"
+                  + " \\(1 attempt sent\\)"),
+          scoped.getMessage());
+      ClientTestSupport.assertNoLeaks(patient);
+    }
+
+    DeadlineExceededException own = assertThrows(DeadlineExceededException.class,
+        () -> client.get(server.url("/own").toString()).execute(String.class));
+    assertTrue(own.getMessage().matches(
+            ".*: deadline exceeded after \\d+ ms of its 300 ms deadline \\(1 attempt sent\\)"),
+        own.getMessage());
+
+    // A scope that ran out before the call: nothing sent, and the message says why.
+    Deadline spent = Deadline.after(Duration.ZERO);
+    DeadlineExceededException expired = assertThrows(DeadlineExceededException.class,
+        () -> Deadline.within(spent,
+            () -> client.get(server.url("/x").toString()).execute(String.class)));
+    assertTrue(expired.getMessage().endsWith(": deadline exceeded before the call started: its "
+        + "Deadline scope had run out already (0 attempts sent)")
+        || expired.getMessage().matches(".*: deadline exceeded before the call started: its "
+            + "Deadline scope had run out \\d+ ms earlier \\(0 attempts sent\\)"),
+        expired.getMessage());
+  }
+
+  @Test
   void propagatesTheRemainingBudgetAsAHeaderWhenAsked() throws Exception {
     server.enqueue(new MockResponse.Builder().body("a").build());
     server.enqueue(new MockResponse.Builder().body("b").build());

@@ -1,6 +1,7 @@
 package dev.outrigger.internal.deadline;
 
 import dev.outrigger.ApiException;
+import dev.outrigger.Deadline;
 import dev.outrigger.CallInterceptor;
 import dev.outrigger.DeadlineExceededException;
 import dev.outrigger.internal.ExceptionAccess;
@@ -69,15 +70,38 @@ public final class DeadlineInterceptor implements CallInterceptor, KeepsClock {
   private static DeadlineExceededException build(
       RealCallContext ctx, Throwable cause, Throwable suppressed, String when) {
     long elapsedMs = (ctx.clock().nanoTime() - ctx.startNanos()) / 1_000_000;
+    long budget = ctx.remainingNanos(ctx.startNanos());
     int sent = ctx.attemptsSent();
     String msg = ctx.describe() + ": deadline exceeded "
-        + (when != null ? when : "after " + elapsedMs + " ms")
+        + (when == null ? "" : when + (budget > 0 ? ", " : ": "))
+        + (budget > 0 ? "after " + elapsedMs + " ms of " : "") + which(ctx, budget)
         + " (" + sent + (sent == 1 ? " attempt" : " attempts") + " sent)";
     DeadlineExceededException e = new DeadlineExceededException(msg, cause, sent);
     if (suppressed != null) {
       e.addSuppressed(suppressed);
     }
     return ExceptionAccess.finish(e, sent, null);
+  }
+
+  /**
+   * Which deadline ran out and what it gave the call ({@code budget}, the time left when the
+   * call began): the call's own (the client's default or the request's), or that of a
+   * {@code Deadline.within} scope, which may be far shorter than any the client was given and
+   * would otherwise go unnamed. Looked up only on failure; the scope is the calling thread's,
+   * where the chain runs.
+   */
+  private static String which(RealCallContext ctx, long budget) {
+    boolean scope = ctx.deadline() != null && Deadline.current().orElse(null) == ctx.deadline();
+    if (budget <= 0) {
+      return (scope ? "its Deadline scope" : "its deadline") + " had run out "
+          + (-budget >= 1_000_000 ? millis(-budget) + " earlier" : "already");
+    }
+    return scope ? "the " + millis(budget) + " its Deadline scope left it"
+        : "its " + millis(budget) + " deadline";
+  }
+
+  private static String millis(long nanos) {
+    return nanos > 0 && nanos < 1_000_000 ? "under 1 ms" : nanos / 1_000_000 + " ms";
   }
 
   @Override
