@@ -1,7 +1,9 @@
 package dev.outrigger.internal.http;
 
 import dev.outrigger.internal.Closing;
+import dev.outrigger.internal.NanoClock;
 import dev.outrigger.internal.Redactor;
+import dev.outrigger.internal.deadline.DeadlineHeaders;
 import dev.outrigger.internal.retry.FollowUpGuard;
 import java.io.IOException;
 import java.net.ProtocolException;
@@ -143,6 +145,40 @@ public final class NetworkInterceptor implements Interceptor {
 
   private static final KClass<Sent> SENT_TAG = JvmClassMappingKt.getKotlinClass(Sent.class);
 
+  /**
+   * The tag of a request whose attempt propagates its deadline ({@code propagateDeadline}): the
+   * header, and when the client stops waiting for the attempt. The header the transport set is
+   * written again here with what is left at each write (the first request's, after its connect
+   * and TLS handshake, and each follow-up's, a redirect's), so the server is never told of time
+   * the client will not wait. OkHttp's follow-ups keep the request's tags.
+   */
+  public static final class Budget {
+    final String header;
+    final NanoClock clock;
+    final long endNanos;
+
+    public Budget(String header, NanoClock clock, long endNanos) {
+      this.header = header;
+      this.clock = clock;
+      this.endNanos = endNanos;
+    }
+  }
+
+  /** Its key. */
+  public static final KClass<Budget> BUDGET = JvmClassMappingKt.getKotlinClass(Budget.class);
+
+  /** {@code request} with its {@link Budget}'s header saying what is left now. */
+  private static Request withBudgetLeft(Request request) {
+    Budget b = request.tag(BUDGET);
+    if (b == null || request.header(b.header) == null) {
+      // None, or an interceptor of the user's took the header off: not put back.
+      return request;
+    }
+    String left = DeadlineHeaders.format(b.header, b.endNanos - b.clock.nanoTime());
+    return left.equals(request.header(b.header))
+        ? request : request.newBuilder().header(b.header, left).build();
+  }
+
   private final Redactor redactor;
   /** The client's closed flag, or null for none. */
   private final Closing clientClosed;
@@ -225,6 +261,7 @@ public final class NetworkInterceptor implements Interceptor {
       sent.targets.add(Sent.target(request));
       sent.lastStatus = 0;
     }
+    request = withBudgetLeft(request);
     Response response = FollowUpGuard.guard(chain.proceed(request));
     if (sent != null) {
       sent.lastStatus = response.code();

@@ -130,8 +130,12 @@ public final class Transport implements CallInterceptor, KeepsClock {
 
     Request request = chain.request();
     if (deadlineHeader != null) {
+      // Written again with what is left when the request goes out (NetworkInterceptor.Budget).
       request = request.newBuilder()
-          .header(deadlineHeader, DeadlineHeaders.format(deadlineHeader, timeout)).build();
+          .header(deadlineHeader, DeadlineHeaders.format(deadlineHeader, timeout))
+          .tag(NetworkInterceptor.BUDGET,
+              new NetworkInterceptor.Budget(deadlineHeader, ctx.clock(), start + timeout))
+          .build();
     }
     Call call = okhttp.newCall(request);
 
