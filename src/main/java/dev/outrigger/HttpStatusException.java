@@ -45,12 +45,18 @@ public class HttpStatusException extends ApiException {
     return status;
   }
 
-  /** The request method ({@code GET}, {@code POST}, ...). */
+  /**
+   * The method of the request the server answered ({@code GET}, {@code POST}, ...): after a
+   * redirect, the follow-up's (a POST answered by a 303 and then a 404 says {@code GET}).
+   */
   public String method() {
     return method;
   }
 
-  /** The request URL with secrets redacted. */
+  /**
+   * The URL of the request the server answered, secrets redacted: after a redirect, the URL it
+   * led to.
+   */
   public String url() {
     return url;
   }
