@@ -257,8 +257,10 @@ public final class Retry {
 
   /**
    * Decides from the status alone which responses are retried, replacing the default statuses
-   * (408, 429, 500, 502, 503, 504). Applies to every status, 2xx included; a 2xx response that
-   * runs out of attempts is returned as is. One of this and {@link #retryOnResponse} decides.
+   * (408, 429, 500, 502, 503, 504), and which statuses an attempt interceptor throws as
+   * {@link HttpStatusException} (unless {@link #retryOnException} is set). Applies to every
+   * status, 2xx included; a 2xx response that runs out of attempts is returned as is. One of this
+   * and {@link #retryOnResponse} decides.
    *
    * @throws IllegalArgumentException if {@link #retryOnResponse} is set: it would decide alone
    */
@@ -277,6 +279,11 @@ public final class Retry {
    * Decides from the whole response (status, headers, buffered body) which responses are
    * retried, replacing the status rules. The predicate may read the body with
    * {@link Response#peekBody(long)}; it must not close the response.
+   *
+   * <p>A status an attempt interceptor throws as an {@link HttpStatusException}, rather than
+   * returns, is decided by this predicate too (unless {@link #retryOnException} is set, which
+   * decides every failure): it is shown a response made of the exception, with its status and
+   * {@linkplain HttpStatusException#bodySnippet() body snippet} as the body, and no headers.
    *
    * @throws IllegalArgumentException if {@link #retryOnStatus} is set: this would replace it
    */

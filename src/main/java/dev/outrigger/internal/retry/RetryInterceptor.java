@@ -27,9 +27,11 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Consumer;
 import java.util.function.LongSupplier;
 import java.util.random.RandomGenerator;
+import okhttp3.Protocol;
 import okhttp3.Request;
 import okhttp3.RequestBody;
 import okhttp3.Response;
+import okhttp3.ResponseBody;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -124,7 +126,7 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
         }
       }
 
-      if (response != null ? !retryable(response) : !retryable(failure)) {
+      if (response != null ? !retryable(response) : !retryable(failure, request)) {
         if (response != null) {
           return response;
         }
@@ -256,7 +258,7 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
     }
   }
 
-  private boolean retryable(ApiException e) {
+  private boolean retryable(ApiException e, Request request) {
     if (Failures.isCancellation(e)) {
       return false;
     }
@@ -270,7 +272,11 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
       };
     }
     if (e instanceof HttpStatusException h) {
-      // An attempt interceptor may throw the status rather than return it.
+      // An attempt interceptor may throw the status rather than return it: the rule for
+      // responses decides it as it decides a returned one.
+      if (retry.retryOnResponse() != null) {
+        return retryableThrown(h, request);
+      }
       return retry.retryOnStatus() != null
           ? retry.retryOnStatus().test(h.status())
           : isDefaultRetryableStatus(h.status());
@@ -281,6 +287,27 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
     }
     // RateLimitedException, DeserializationException, DeadlineExceededException and the rest.
     return false;
+  }
+
+  /**
+   * What {@link Retry#retryOnResponse} says of a status an attempt interceptor threw: it is
+   * shown the response the exception keeps, its status and body snippet on {@code request},
+   * without headers (the exception has none). Error path only.
+   */
+  private boolean retryableThrown(HttpStatusException h, Request request) {
+    if (h.status() < 0) {
+      // No response can carry it (OkHttp refuses a negative code): nothing to show the rule.
+      return false;
+    }
+    try (Response shown = new Response.Builder()
+        .request(request)
+        .protocol(Protocol.HTTP_1_1)
+        .code(h.status())
+        .message("")
+        .body(ResponseBody.create(h.bodySnippet(), null))
+        .build()) {
+      return retry.retryOnResponse().test(shown);
+    }
   }
 
   /** 408, 429, 500, 502, 503, 504. */
