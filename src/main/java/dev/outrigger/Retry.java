@@ -259,8 +259,10 @@ public final class Retry {
    * Decides from the status alone which responses are retried, replacing the default statuses
    * (408, 429, 500, 502, 503, 504), and which statuses an attempt interceptor throws as
    * {@link HttpStatusException} (unless {@link #retryOnException} is set). Applies to every
-   * status, 2xx included; a 2xx response that runs out of attempts is returned as is. One of this
-   * and {@link #retryOnResponse} decides.
+   * status, 2xx included: a 2xx it wants retried is an answer all the same, returned as is, body
+   * and all, when the retry is not made (attempts run out, its wait does not fit in the deadline,
+   * the budget refuses it) or is refused before it is sent because its wait for a rate-limit
+   * permit cannot fit. One of this and {@link #retryOnResponse} decides.
    *
    * @throws IllegalArgumentException if {@link #retryOnResponse} is set: it would decide alone
    */
@@ -278,7 +280,8 @@ public final class Retry {
   /**
    * Decides from the whole response (status, headers, buffered body) which responses are
    * retried, replacing the status rules. The predicate may read the body with
-   * {@link Response#peekBody(long)}; it must not close the response.
+   * {@link Response#peekBody(long)}; it must not close the response. A 2xx it wants retried is
+   * returned as is when that retry is not made, as with {@link #retryOnStatus}.
    *
    * <p>A status an attempt interceptor throws as an {@link HttpStatusException}, rather than
    * returns, is decided by this predicate too (unless {@link #retryOnException} is set, which

@@ -19,6 +19,9 @@ import dev.outrigger.internal.KeepsClock;
 import dev.outrigger.internal.NanoClock;
 import dev.outrigger.internal.RealCallContext;
 import dev.outrigger.internal.RetryAfter;
+import dev.outrigger.internal.http.BufferedBody;
+import dev.outrigger.internal.http.Transport;
+import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -27,6 +30,7 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Consumer;
 import java.util.function.LongSupplier;
 import java.util.random.RandomGenerator;
+import okhttp3.MediaType;
 import okhttp3.Protocol;
 import okhttp3.Request;
 import okhttp3.RequestBody;
@@ -108,6 +112,9 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
     long previousDelay = 0;
     // The budget's slot of the retry about to run (RetryBudget.REFUSED: none was taken for it).
     long retryToken = RetryBudget.REFUSED;
+    // The 2xx the previous attempt returned, when the user's predicate wanted it retried (a
+    // copy of it, detached from the connection): the call's answer if that retry is refused.
+    Response answered = null;
     for (int retries = 0; ; retries++) {
       int attempt = ctx.beginAttempt();
       int sentBefore = ctx.attemptsSent();
@@ -139,6 +146,10 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
           // why it stopped; the refusal goes with it. (A refusal of another kind, an
           // interceptor's own quota, say, is the call's failure as it is.)
           ApiException last = earlier.remove(earlier.size() - 1);
+          if (answered != null) {
+            // The retry of a 2xx never went: the 2xx is still the answer, body and all.
+            return answer(answered, earlier, ctx);
+          }
           last.addSuppressed(refused);
           throw finish(last, earlier, attempt, ctx, doesNotFit("the wait for a rate-limit permit",
               saturatedNanos(refused.wouldWait()), left));
@@ -198,6 +209,10 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
         return response;
       }
       String reason = reason(response, failure, hint);
+      // A 2xx goes on as a failure of the policy's (the suppressed list, the deadline's cause),
+      // and as a copy that is the answer if its retry is refused before it is sent.
+      answered = response != null && Failures.isSuccess(response.code())
+          ? detached(response, ctx) : null;
       ApiException last = failure != null ? failure : Failures.statusException(response, ctx);
       if (stop != null) {
         throw finish(last, earlier, attempt, ctx, stop);
@@ -225,6 +240,9 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
         if (budget != null) {
           budget.refund(ctx.host(), withdrawn);
         }
+        if (answered != null) {
+          return answer(answered, earlier, ctx);
+        }
         throw finish(last, earlier, attempt, ctx, doesNotFit("the next wait", delay, leftNow));
       }
       try {
@@ -239,6 +257,40 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
       previousDelay = delay;
       retryToken = withdrawn;
     }
+  }
+
+  /**
+   * A copy of the 2xx {@code response} whose body is its bytes in memory, so it outlives the
+   * response (closed before the next attempt) and the transport's buffer (which the next attempt
+   * refills); null if its body cannot be read, which then ends as before, as a status.
+   */
+  private static Response detached(Response response, RealCallContext ctx) {
+    ResponseBody body = response.body();
+    byte[] bytes;
+    if (body instanceof BufferedBody large) {
+      bytes = large.array();
+    } else if ((bytes = ctx.bufferedBytes(body)) == null) {
+      okio.Buffer inPlace = ctx.bufferInPlace(body);
+      try {
+        // A body an interceptor put in the transport's place is in memory too: peeked whole.
+        bytes = inPlace != null ? Transport.copyOf(inPlace, inPlace.size())
+            : response.peekBody(Long.MAX_VALUE).bytes();
+      } catch (IOException | IllegalStateException e) {
+        return null;
+      }
+    }
+    MediaType type = body.contentType();
+    return response.newBuilder().body(new BufferedBody(bytes, type)).build();
+  }
+
+  /**
+   * {@code answered}, the 2xx the call ends with after all: the policy went past it for a retry
+   * that was refused before it was sent, so the failures before it are the ones it went past.
+   */
+  private static Response answer(
+      Response answered, List<ApiException> earlier, RealCallContext ctx) {
+    ctx.failed(earlier.isEmpty() ? null : earlier.get(earlier.size() - 1));
+    return answered;
   }
 
   private boolean retryable(Response response) {
