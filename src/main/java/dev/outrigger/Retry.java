@@ -28,7 +28,8 @@ import okhttp3.Response;
  * {@link RateLimitedException}, {@link DeserializationException}, {@link DeadlineExceededException}
  * or TLS failure, and a {@link CircuitOpenException} only after {@link #retryWhenCircuitOpen}.
  * {@link #retryOnStatus}, {@link #retryOnResponse} and {@link #retryOnException} replace these
- * rules; a cancelled call (interrupted thread) is never retried.
+ * rules (but for {@code retryWhenCircuitOpen(true)}, which holds beside them); a cancelled call
+ * (interrupted thread) is never retried.
  *
  * <p><b>Safety rules no predicate overrides</b>: a call is sent again only when it is idempotent
  * ({@link CallContext#idempotent()}: GET, HEAD, OPTIONS, PUT, DELETE, TRACE, a request carrying an
@@ -303,8 +304,9 @@ public final class Retry {
 
   /**
    * Decides which failures are retried, replacing the default rules for exceptions (a cancelled
-   * call is still never retried). A retried {@link CircuitOpenException} waits at least its
-   * {@link CircuitOpenException#retryAfter()}.
+   * call is still never retried, and a {@link CircuitOpenException} is always retried after
+   * {@link #retryWhenCircuitOpen retryWhenCircuitOpen(true)}, whatever this says of it). A retried
+   * {@link CircuitOpenException} waits at least its {@link CircuitOpenException#retryAfter()}.
    */
   public Retry retryOnException(Predicate<? super ApiException> retryOnException) {
     Objects.requireNonNull(retryOnException, "retryOnException");
@@ -316,7 +318,8 @@ public final class Retry {
   /**
    * Whether a call refused by an open circuit breaker is tried again once the breaker admits a
    * probe (default false). The retry waits the longer of the backoff and the breaker's
-   * {@link CircuitOpenException#retryAfter()}, and only when that fits in the deadline.
+   * {@link CircuitOpenException#retryAfter()}, and only when that fits in the deadline. True holds
+   * beside a {@link #retryOnException} rule; with false, such a rule may still retry the refusal.
    */
   public Retry retryWhenCircuitOpen(boolean retry) {
     Values v = values();

@@ -314,6 +314,10 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
     if (Failures.isCancellation(e)) {
       return false;
     }
+    if (e instanceof CircuitOpenException && retry.retryWhenCircuitOpen()) {
+      // Asked for by name: a rule for exceptions does not take it back.
+      return true;
+    }
     if (retry.retryOnException() != null) {
       return retry.retryOnException().test(e);
     }

@@ -426,6 +426,20 @@ class RetryInterceptorTest {
   }
 
   @Test
+  void circuitOpenIsRetriedWhenEnabledBesideAnExceptionRuleThatSaysNothingOfIt() {
+    // retryWhenCircuitOpen(true) was silently ignored once retryOnException was set, while
+    // toString() said "retries open circuits".
+    retry = retry.retryOnException(e -> e instanceof TransportException).retryWhenCircuitOpen(true);
+    assertTrue(retry.toString().contains("retries open circuits"), retry.toString());
+    ScriptedChain chain = get()
+        .refused(new CircuitOpenException("open", "api.test:8080", Duration.ofMillis(700), 0))
+        .status(200);
+    run(chain).close();
+    assertEquals(1, chain.ctx.attemptsSent());
+    assertEquals(List.of(700 * MS), clock.sleeps());
+  }
+
+  @Test
   void statusPredicateReplacesTheDefaultStatuses() {
     retry = retry.retryOnStatus(code -> code == 404);
     ScriptedChain notFound = get().status(404).status(200);
