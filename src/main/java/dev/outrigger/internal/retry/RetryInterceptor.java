@@ -181,10 +181,15 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
         RandomGenerator random =
             retry.random() != null ? retry.random() : ThreadLocalRandom.current();
         long backoffDelay = backoff.next(retries + 1, previousDelay, random);
+        String wait = "the next wait";
         if (hint != null) {
           delay = Math.min(saturatedNanos(hint), maxRetryAfterNanos);
         } else if (failure instanceof CircuitOpenException open && open.retryAfter() != null) {
           delay = Math.max(backoffDelay, saturatedNanos(open.retryAfter()));
+          if (delay > backoffDelay) {
+            // The breaker's wait, not the backoff the caller configured, is what did not fit.
+            wait = "the wait for circuit breaker " + open.breaker() + " to admit a probe";
+          }
         } else {
           delay = backoffDelay;
         }
@@ -196,7 +201,7 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
                   + " (Retry-After: " + response.header("Retry-After") + ")"
                   + (delay < saturatedNanos(hint) ? ", capped to " + format(delay) : "")
                   + ", but only " + format(Math.max(0, remaining)) + " of the deadline remain"
-              : doesNotFit("the next wait", delay, remaining);
+              : doesNotFit(wait, delay, remaining);
         } else if (budget != null
             && (withdrawn = budget.withdraw(ctx.host())) == RetryBudget.REFUSED) {
           notify(ctx, l -> l.retryBudgetExhausted(ctx));

@@ -426,6 +426,18 @@ class RetryInterceptorTest {
   }
 
   @Test
+  void aBreakersWaitThatDoesNotFitIsNamedAsTheBreakersNotAsTheNextWait() {
+    // The message read "the next wait (5s) does not fit", 5 s being no backoff of the caller's.
+    retry = retry.retryWhenCircuitOpen(true);
+    deadline = Duration.ofSeconds(1);
+    ScriptedChain chain = get().status(503)
+        .refused(new CircuitOpenException("open", "api.test:8080", Duration.ofSeconds(5), 1));
+    CircuitOpenException e = assertInstanceOf(CircuitOpenException.class, fails(chain));
+    assertTrue(e.getMessage().endsWith("stopped: the wait for circuit breaker api.test:8080 to "
+        + "admit a probe (5s) does not fit in the 900ms left of the deadline)"), e.getMessage());
+  }
+
+  @Test
   void circuitOpenIsRetriedWhenEnabledBesideAnExceptionRuleThatSaysNothingOfIt() {
     // retryWhenCircuitOpen(true) was silently ignored once retryOnException was set, while
     // toString() said "retries open circuits".
