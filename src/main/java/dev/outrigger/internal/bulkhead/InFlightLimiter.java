@@ -57,7 +57,8 @@ import org.slf4j.LoggerFactory;
  * virtual thread.
  *
  * <p>With an {@link AdaptiveLimit} each host's limit is learnt by a {@link VegasLimit} from every
- * attempt's latency and outcome: a response with {@code 503} or {@code 429}, a
+ * attempt's latency (from its send, not from its slot: an {@code Auth} hook or an attempt
+ * interceptor is not the host) and outcome: a response with {@code 503} or {@code 429}, a
  * {@link TransportException} of kind {@code TIMEOUT} or a {@link DeadlineExceededException}
  * during an attempt that had twice the no-load latency to run is a drop; any other response the
  * host sent is a latency sample (one an attempt interceptor made itself is not), except a 4xx
@@ -158,7 +159,7 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
       // itself (a cache, a stub), whose latency would pass for the host's no-load latency.
       if (ctx.attemptsSent() > sentBefore) {
         try {
-          answered(host, ctx, start, inFlight, response.code());
+          answered(host, ctx, sentAt(ctx, sentBefore, start), inFlight, response.code());
         } catch (Throwable t) {
           // A listener of the limit's change threw what Listeners passes on (out of memory):
           // the answer goes nowhere, so its body is closed here.
@@ -169,22 +170,25 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
       return response;
     } catch (DeadlineExceededException e) {
       // Only an attempt that went out was cut; one refused before sending says nothing. Nor
-      // does one whose budget, when it got its slot, was too short for even an unloaded
-      // answer (a caller's own tight deadline, or time spent waiting here): counting it would
-      // let one hurried caller, or the queue itself, cut the limit for every caller.
-      if (ctx.attemptsSent() > sentBefore && hadTime(host, ctx, start)) {
-        sample(host, ctx, start, inFlight, true, false);
+      // does one whose budget, when it was sent, was too short for even an unloaded answer (a
+      // caller's own tight deadline, or time spent waiting here or in an Auth hook): counting
+      // it would let one hurried caller, or the queue itself, cut the limit for every caller.
+      if (ctx.attemptsSent() > sentBefore) {
+        long sent = sentAt(ctx, sentBefore, start);
+        if (hadTime(host, ctx, sent)) {
+          sample(host, ctx, sent, inFlight, true, false);
+        }
       }
       throw e;
     } catch (HttpStatusException e) {
       // A status an attempt interceptor threw rather than returned.
       if (ctx.attemptsSent() > sentBefore) {
-        answered(host, ctx, start, inFlight, e.status());
+        answered(host, ctx, sentAt(ctx, sentBefore, start), inFlight, e.status());
       }
       throw e;
     } catch (TransportException e) {
       if (e.kind() == TransportException.Kind.TIMEOUT) {
-        sample(host, ctx, start, inFlight, true, false);
+        sample(host, ctx, sentAt(ctx, sentBefore, start), inFlight, true, false);
       }
       throw e;
     } finally {
@@ -195,6 +199,17 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
       // the transport (or a sample) made at the attempt's end, when there is one.
       leave(key, host, RealCallContext.recentNanos(ctx, clock), ctx);
     }
+  }
+
+  /**
+   * When the attempt went to the network ({@code slotNanos}, when it got its slot, if the
+   * transport did not say): its latency runs from there. What ran in between (an
+   * {@code Auth} hook fetching a token, an attempt interceptor of the user's) is not the host's
+   * latency; taken for it, it read as queueing and cut the limit, and it made a deadline that
+   * hook had spent look like the host's fault.
+   */
+  private long sentAt(CallContext ctx, int sentBefore, long slotNanos) {
+    return RealCallContext.sentNanos(ctx, clock, sentBefore, slotNanos);
   }
 
   /**
@@ -216,8 +231,8 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
   }
 
   /**
-   * Whether an attempt that started at {@code start} had at least twice the host's no-load
-   * latency left of its deadline: enough that a cut says the host was slow. Before the host
+   * Whether an attempt sent at {@code start} had at least twice the host's no-load latency
+   * left of its deadline: enough that a cut says the host was slow. Before the host
    * has answered once, its no-load latency is unknown and a cut says nothing either.
    */
   private static boolean hadTime(Host host, CallContext ctx, long start) {
