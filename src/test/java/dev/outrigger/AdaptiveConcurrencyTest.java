@@ -119,6 +119,28 @@ class AdaptiveConcurrencyTest {
   }
 
   @Test
+  void aChangeLoggedBeforeAnyNoLoadLatencyIsKnownSaysItIsUnknownNotZero() throws Exception {
+    try (ApiClient c = client(AdaptiveLimit.vegas().initial(20).backoffRatio(0.5)).build();
+        LogCapture logs = new LogCapture()) {
+      // A drop before the host's first 2xx: nothing has been timed as its no-load latency.
+      status.set(503);
+      assertThrows(HttpStatusException.class, () -> c.get("/x").execute(String.class));
+      assertEquals(1, logs.count("DEBUG", "20 -> 10 (drop; no-load latency unknown)"),
+          logs.all());
+      // Once a 2xx is timed, its latency is given in microseconds.
+      status.set(200);
+      delayMillis = 5;
+      c.get("/x").execute(String.class);
+      status.set(503);
+      delayMillis = 0;
+      assertThrows(HttpStatusException.class, () -> c.get("/x").execute(String.class));
+      assertTrue(logs.all()
+              .matches("(?s).*10 -> 5 \\(drop; no-load latency [1-9][0-9]{3,} us\\).*"),
+          logs.all());
+    }
+  }
+
+  @Test
   void callsBeyondTheAdaptiveLimitWaitWithinTheirDeadlineAndAreThenRefused() throws Exception {
     hold = new CountDownLatch(1);
     try (ApiClient c = client(AdaptiveLimit.vegas().min(2).max(2)).build()) {

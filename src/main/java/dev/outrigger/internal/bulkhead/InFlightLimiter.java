@@ -259,10 +259,13 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
     int from = change[0];
     int to = change[1];
     int logged = host.logged.get();
-    if (Math.abs(to - logged) * 10 >= logged && host.logged.compareAndSet(logged, to)) {
-      LOG.debug("adaptive in-flight limit for {}: {} -> {} ({}; no-load latency {} us)",
+    if (Math.abs(to - logged) * 10 >= logged && host.logged.compareAndSet(logged, to)
+        && LOG.isDebugEnabled()) {
+      // Before the host's first timed 2xx (drops only, so far) there is none: not "0 us".
+      long noLoadNanos = host.vegas.noLoadRttNanos();
+      LOG.debug("adaptive in-flight limit for {}: {} -> {} ({}; no-load latency {})",
           ctx.host(), logged, to, dropped ? "drop" : "latency",
-          host.vegas.noLoadRttNanos() / 1000);
+          noLoadNanos < 0 ? "unknown" : noLoadNanos / 1000 + " us");
     }
     reportChange(ctx, ctx.host(), from, to);
   }
