@@ -38,7 +38,7 @@ import java.util.Objects;
  *
  * <p>Defaults: {@code min} 4, {@code max} 1024, {@code initial} 20 (or the nearest bound when
  * that is outside them), back-off ratio 0.9, smoothing 1.0 (each answer moves the limit fully to
- * its new estimate), the latency floor forgotten after 30 s without a lower sample. The
+ * its new estimate), the latency floor kept for one to two 30 s windows ({@link #rttWindow}). The
  * minimum and maximum are checked against each other (and against an explicit initial value)
  * when the limit is given to the client, so withers may be called in any order.
  *

@@ -233,13 +233,15 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
   /**
    * Whether an attempt sent at {@code start} had at least twice the host's no-load latency
    * left of its deadline: enough that a cut says the host was slow. Before the host
-   * has answered once, its no-load latency is unknown and a cut says nothing either.
+   * has answered once, its no-load latency is unknown and a cut says nothing either; nor after
+   * two {@code rttWindow}s without a sample, as the next sample forgets it: a latency from an
+   * hour ago says nothing of what the host needs now.
    */
-  private static boolean hadTime(Host host, CallContext ctx, long start) {
+  private boolean hadTime(Host host, CallContext ctx, long start) {
     if (!(ctx instanceof RealCallContext real)) {
       return true;
     }
-    long noLoad = host.vegas.noLoadRttNanos();
+    long noLoad = host.vegas.noLoadRttNanos(RealCallContext.recentNanos(ctx, clock));
     return noLoad > 0 && real.remainingNanos(start) >= 2 * noLoad;
   }
 

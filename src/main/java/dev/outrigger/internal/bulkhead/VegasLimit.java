@@ -92,9 +92,25 @@ public final class VegasLimit {
     return round(state.get().limit);
   }
 
-  /** The latency taken as the host's without queueing, in nanos; -1 before the first sample. */
+  /**
+   * The latency taken as the host's without queueing now, in nanos; -1 before the first sample
+   * (see {@link #noLoadRttNanos(long)}).
+   */
   public long noLoadRttNanos() {
-    long r = state.get().noLoadRtt();
+    return noLoadRttNanos(nanoTime.getAsLong());
+  }
+
+  /**
+   * The latency taken as the host's without queueing at {@code nowNanos} (a reading of this
+   * limit's clock), in nanos, -1 if none: what the next sample would find, the windows that
+   * ended since the last sample rotated out. A host idle for two {@code rttWindow}s has none,
+   * however fast it was before.
+   */
+  public long noLoadRttNanos(long nowNanos) {
+    State s = state.get();
+    long age = nowNanos - s.windowStart;
+    long r = age >= 2 * windowNanos ? Long.MAX_VALUE
+        : age >= windowNanos ? s.rttMin : s.noLoadRtt();
     return r == Long.MAX_VALUE ? -1 : r;
   }
 
