@@ -25,6 +25,14 @@ final class Bands {
   static final long MAX_WAIT_NANOS = 30L * 86_400 * 1_000_000_000L;
   /** The longest server pause any limit allows ({@link RateLimit#maxPause(java.time.Duration)}). */
   static final long MAX_PAUSE_NANOS = 86_400 * 1_000_000_000L;
+  /**
+   * The longest a full bucket may take to refill, and so the longest interval between two
+   * permits: {@link RateLimit} refuses anything slower (one permit per 50 years), computed as it
+   * computes it.
+   */
+  static final double SLOWEST_INTERVAL_NANOS = 50 * 365.25 * 86_400 * 1e9;
+  /** The slowest rate a {@link RateLimit} holds, in permits per second (about 6.3e-10). */
+  static final double SLOWEST_PER_SECOND = 1e9 / SLOWEST_INTERVAL_NANOS;
   /** Fraction bits of a unit; more would make an idle bucket's time wrap within years. */
   static final int MAX_SHIFT = 4;
 

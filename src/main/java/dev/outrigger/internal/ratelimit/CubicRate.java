@@ -8,7 +8,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * throttling answer cuts the rate to {@link #BETA} of what it was, and the rate then recovers
  * along CUBIC's curve {@code W(t) = C (t - K)^3 + Wmax} with {@code K = cbrt(Wmax (1 - BETA) / C)},
  * so it climbs fast at first, slows near the rate that was last throttled, then probes above it;
- * never above the key's ceiling nor below {@link #MIN_FRACTION} of it.
+ * never above the key's ceiling nor below {@link #MIN_FRACTION} of it (nor below one permit per
+ * 50 years, the slowest rate a limit holds).
  *
  * <p>The ceiling is the rate the key is configured with (the limiter's limit, or an operator's
  * override of the key), passed in with every answer, so that a limit changed at run time bounds
@@ -82,7 +83,7 @@ public final class CubicRate {
       }
       // A key's first throttle puts it in the map already cut: never, even for a moment, as
       // an uncut state that a racing answer could take for one that has recovered.
-      State first = new State(Math.max(ceiling * MIN_FRACTION, ceiling * BETA), ceiling, nowNanos);
+      State first = new State(Math.max(floor(ceiling), ceiling * BETA), ceiling, nowNanos);
       AtomicReference<State> ref =
           keys.computeIfAbsent(key, k -> new AtomicReference<>(first));
       if (ref.get() == first) {
@@ -100,7 +101,7 @@ public final class CubicRate {
         }
         double current = recovered(s, nowNanos, ceiling);
         State next =
-            new State(Math.max(ceiling * MIN_FRACTION, current * BETA), current, nowNanos);
+            new State(Math.max(floor(ceiling), current * BETA), current, nowNanos);
         if (ref.compareAndSet(s, next)) {
           return next.rate();
         }
@@ -143,11 +144,20 @@ public final class CubicRate {
     }
   }
 
+  /**
+   * The lowest rate under {@code ceiling}: {@link #MIN_FRACTION} of it, but never slower than a
+   * rate limit holds (one permit per 50 years), which 1% of a ceiling below one permit per six
+   * months would be.
+   */
+  static double floor(double ceiling) {
+    return Math.max(ceiling * MIN_FRACTION, Bands.SLOWEST_PER_SECOND);
+  }
+
   /** CUBIC's rate {@code t} after the last cut, within the bounds. */
   double recovered(State s, long nowNanos, double ceiling) {
     double t = Math.max(0, (nowNanos - s.cutAtNanos()) / 1e9);
     double k = Math.cbrt(s.lastMax() * (1 - BETA) / C);
     double w = C * Math.pow(t - k, 3) + s.lastMax();
-    return Math.min(ceiling, Math.max(Math.max(ceiling * MIN_FRACTION, s.rate()), w));
+    return Math.min(ceiling, Math.max(Math.max(floor(ceiling), s.rate()), w));
   }
 }

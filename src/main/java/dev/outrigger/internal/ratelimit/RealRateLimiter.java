@@ -35,6 +35,7 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class RealRateLimiter {
   static final long SWEEP_EVERY_NANOS = 1_000_000_000L;
+  private static final long SECOND_NANOS = 1_000_000_000L;
 
   private static final VarHandle UNKEYED;
   private static final VarHandle OVERFLOW;
@@ -436,20 +437,51 @@ public final class RealRateLimiter {
       List<RateLimit> bands = c.bandwidths();
       RateLimit scaled;
       if (bands.size() == 1) {
+        // Never slower than a RateLimit holds: a cut of a ceiling accepted at build must not
+        // throw from inside a call.
+        double r = atLeastSlowest(permitsPerSecond, SECOND_NANOS);
+        if (r >= cap) {
+          return new Adapted(permitsPerSecond, ceiling, ceiling);
+        }
         // The burst shrinks with the rate, to at most a second's worth: a full bucket must not
         // undo the cut at once.
-        int burst = (int) Math.max(1, Math.min(c.burst(), Math.ceil(permitsPerSecond)));
-        scaled = RateLimit.perSecond(permitsPerSecond).burst(burst);
+        int burst = (int) Math.max(1, Math.min(c.burst(), Math.ceil(r)));
+        scaled = RateLimit.perSecond(r).burst(fitBurst(burst, SECOND_NANOS / r));
       } else {
         // A combined ceiling (an operator's override): every bandwidth by the same factor.
         scaled = null;
         for (RateLimit b : bands) {
+          long period = b.period().toNanos();
+          double permits = atLeastSlowest(b.permits() * f, period);
           int burst = (int) Math.max(1, Math.min(b.burst(), Math.ceil(b.burst() * f)));
-          RateLimit one = RateLimit.per(b.permits() * f, b.period()).burst(burst);
+          RateLimit one = RateLimit.per(permits, b.period())
+              .burst(fitBurst(burst, period / permits));
           scaled = scaled == null ? one : scaled.and(one);
         }
       }
       return new Adapted(permitsPerSecond, ceiling, new Bands(scaled));
+    }
+
+    /**
+     * {@code permits} per {@code periodNanos}, raised to the slowest rate a RateLimit holds if
+     * below it (checked as RateLimit checks it, so the rounding agrees).
+     */
+    private static double atLeastSlowest(double permits, long periodNanos) {
+      double p = Math.max(permits, periodNanos / Bands.SLOWEST_INTERVAL_NANOS);
+      while (periodNanos / p > Bands.SLOWEST_INTERVAL_NANOS) {
+        p = Math.nextUp(p);
+      }
+      return p;
+    }
+
+    /** {@code burst}, lowered (not below 1) until it refills in the longest time allowed. */
+    private static int fitBurst(int burst, double intervalNanos) {
+      int b = burst;
+      while (b > 1 && b * intervalNanos > Bands.SLOWEST_INTERVAL_NANOS) {
+        b = (int) Math.max(1, Math.min(b - 1, Math.floor(Bands.SLOWEST_INTERVAL_NANOS
+            / intervalNanos)));
+      }
+      return b;
     }
   }
 
