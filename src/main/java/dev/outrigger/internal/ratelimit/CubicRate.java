@@ -2,6 +2,7 @@ package dev.outrigger.internal.ratelimit;
 
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.IntSupplier;
 
 /**
  * The adaptive send rate of each key, as the AWS SDK's adaptive retry mode computes it: a
@@ -17,9 +18,10 @@ import java.util.concurrent.atomic.AtomicReference;
  * goes on recovering from where it was (the server throttled it there) up to the new ceiling.
  *
  * <p>Pure arithmetic on an immutable state per key, swapped by compare-and-set; time is given by
- * the caller (monotonic nanoseconds). Memory is bounded: about {@code maxKeys} keys adapt at
- * once (first throttles of new keys racing at the bound may pass it by a few; a key leaves when
- * it is back at its ceiling); others keep their ceiling.
+ * the caller (monotonic nanoseconds). Memory is bounded: about {@code maxKeys} keys (the bound
+ * as it is at each new key's first throttle) adapt at once (first throttles of new keys racing
+ * at the bound may pass it by a few; a key leaves when it is back at its ceiling); others keep
+ * their ceiling.
  */
 public final class CubicRate {
   /** The multiplicative decrease. */
@@ -34,10 +36,18 @@ public final class CubicRate {
   /** One key's state: the rate now, the rate last throttled and when. */
   record State(double rate, double lastMax, long cutAtNanos) {}
 
-  private final int maxKeys;
+  private final IntSupplier maxKeys;
   private final ConcurrentHashMap<String, AtomicReference<State>> keys = new ConcurrentHashMap<>();
 
   public CubicRate(int maxKeys) {
+    this(() -> maxKeys);
+  }
+
+  /**
+   * @param maxKeys the key bound as it is now, read at each key's first throttle (the limiter's
+   *     {@code maxKeys}, which a reconfiguration may change)
+   */
+  public CubicRate(IntSupplier maxKeys) {
     this.maxKeys = maxKeys;
   }
 
@@ -76,7 +86,7 @@ public final class CubicRate {
    */
   public double throttled(String key, long nowNanos, double ceiling) {
     for (;;) {
-      if (keys.size() >= maxKeys && !keys.containsKey(key)) {
+      if (keys.size() >= maxKeys.getAsInt() && !keys.containsKey(key)) {
         // Full: a new key is not adapted (it keeps the configured rate). Forgetting a cut key
         // instead would strand its lowered rate in the limiter for good.
         return Double.NaN;

@@ -57,7 +57,8 @@ public final class RateLimitInterceptor implements CallInterceptor, KeepsClock {
     this.clock = clock;
     this.wallMillis = wallMillis;
     this.limiter = RateLimiterAccess.wrap(engine, clock);
-    this.cubic = limit.isAdaptive() ? new CubicRate(limit.maxKeys()) : null;
+    // The key bound as it is now: reconfigure(limit) may change it.
+    this.cubic = limit.isAdaptive() ? new CubicRate(() -> engine.limit().maxKeys()) : null;
   }
 
   /**
