@@ -93,6 +93,13 @@ public final class RateLimitInterceptor implements CallInterceptor, KeepsClock {
       Duration waited = Duration.ofNanos(Math.max(0, clock.nanoTime() - now));
       safely(() -> listener.rateLimitWaited(ctx, key, waited));
       throw cancelled(ctx, e);
+    } catch (RealRateLimiter.PushedPastLimit e) {
+      // A server pause pushed the wait past the deadline after it began: the time already
+      // waited is a wait all the same, then the refusal.
+      RealCallContext.staleClock(ctx);
+      Duration waited = Duration.ofNanos(e.waitedNanos);
+      safely(() -> listener.rateLimitWaited(ctx, key, waited));
+      r = -e.wouldWaitNanos;
     }
     if (!RealRateLimiter.acquired(r)) {
       Duration wouldWait = RealRateLimiter.never(r) ? null : Duration.ofNanos(-r);

@@ -154,16 +154,25 @@ public final class RealRateLimiter {
   /** {@link #acquire(String, int, long, NanoClock)} with {@code start} just read from clock. */
   public long acquire(String key, int n, long maxWaitNanos, NanoClock clock, long start)
       throws InterruptedException {
-    return acquire(key, n, maxWaitNanos, clock, start, null);
+    try {
+      return acquire(key, n, maxWaitNanos, clock, start, null);
+    } catch (PushedPastLimit e) {
+      return -e.wouldWaitNanos;
+    }
   }
 
   /**
    * {@link #acquire(String, int, long, NanoClock, long)} for a call of a client: the wait, if
    * any, registers with the client of {@code call} (null: none), whose {@code close()} cuts it
-   * short with a {@link Closing.ClosedException}. Looked up only when there is a wait.
+   * short with a {@link Closing.ClosedException}. Looked up only when there is a wait. A wait
+   * that a server pause pushes past {@code maxWaitNanos} once it has begun is refused with
+   * {@link PushedPastLimit}, which says how long it had waited.
+   *
+   * @throws PushedPastLimit if a server pause pushed a wait already under way past
+   *     {@code maxWaitNanos}: the permits are given back (when nothing was reserved after them)
    */
   public long acquire(String key, int n, long maxWaitNanos, NanoClock clock, long start,
-      CallContext call) throws InterruptedException {
+      CallContext call) throws InterruptedException, PushedPastLimit {
     TokenBucket b = key == null ? unkeyed : bucket(key, start);
     int fast = b.tryAcquire(start, n);
     if (fast > 0) {
@@ -196,7 +205,7 @@ public final class RealRateLimiter {
         if (wake - limit > 0) {
           // A server pause came in while waiting and the wait no longer fits.
           res.cancel();
-          return -(wake - start);
+          throw new PushedPastLimit(Math.max(0, now - start), wake - start);
         }
         clock.sleepNanos(wake - now);
       }
@@ -205,6 +214,25 @@ public final class RealRateLimiter {
       throw waiter.interrupted(e);
     } finally {
       waiter.leave();
+    }
+  }
+
+  /**
+   * A wait refused after it had begun: a server pause pushed it past its limit. Carries how long
+   * the caller had waited (a wait all the same, to be reported as one) and how long the whole
+   * wait would have been. No stack trace: it is an answer, not a fault.
+   */
+  static final class PushedPastLimit extends Exception {
+    private static final long serialVersionUID = 1L;
+    /** Nanoseconds already waited when the wait was refused. */
+    final long waitedNanos;
+    /** Nanoseconds the whole wait would have taken, from its start. */
+    final long wouldWaitNanos;
+
+    PushedPastLimit(long waitedNanos, long wouldWaitNanos) {
+      super(null, null, false, false);
+      this.waitedNanos = waitedNanos;
+      this.wouldWaitNanos = wouldWaitNanos;
     }
   }
 
