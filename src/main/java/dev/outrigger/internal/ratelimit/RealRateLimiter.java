@@ -86,6 +86,8 @@ public final class RealRateLimiter {
   Runnable afterOverflowCheck;
   /** Tests only: run by {@link #create} between building a key's bucket and publishing it. */
   Runnable beforeInsert;
+  /** Tests only: run by {@link #create} before it hands out the overflow bucket. */
+  Runnable beforeOverflowUse;
 
   /** Every bucket starts full at {@code nowNanos}. */
   public RealRateLimiter(RateLimit limit, long nowNanos) {
@@ -125,9 +127,21 @@ public final class RealRateLimiter {
     TokenBucket b = key == null ? unkeyed : bucket(key, nowNanos);
     for (;;) {
       int r = b.tryAcquire(nowNanos, n);
-      if (r >= 0) {
+      if (r > 0) {
+        if (b.pause != overflowPause) {
+          return true;
+        }
+        TokenBucket own = tookFromOverflow(key);
+        if (own == null) {
+          return true;
+        }
+        // The key's own bucket came in meanwhile: the permits are its, so it must grant them.
+        b = own;
+        continue;
+      }
+      if (r == 0) {
         noteUse(b.pause, key);
-        return r > 0;
+        return false;
       }
       b = next(key, b, nowNanos);
     }
@@ -174,23 +188,44 @@ public final class RealRateLimiter {
   public long acquire(String key, int n, long maxWaitNanos, NanoClock clock, long start,
       CallContext call) throws InterruptedException, PushedPastLimit {
     TokenBucket b = key == null ? unkeyed : bucket(key, start);
-    int fast = b.tryAcquire(start, n);
-    if (fast > 0) {
-      noteUse(b.pause, key);
-      return 0;
-    }
-    Reservation res = new Reservation();
+    Reservation res = null;
     long w;
     for (;;) {
+      int fast = b.tryAcquire(start, n);
+      if (fast > 0) {
+        if (b.pause != overflowPause) {
+          return 0;
+        }
+        TokenBucket own = tookFromOverflow(key);
+        if (own == null) {
+          return 0;
+        }
+        // The key's own bucket came in meanwhile: the permits are its, so it must grant them.
+        b = own;
+        continue;
+      }
+      if (res == null) {
+        res = new Reservation();
+      }
       w = b.reserve(start, n, maxWaitNanos, res);
-      if (w != TokenBucket.RETIRED) {
+      if (w == TokenBucket.RETIRED) {
+        b = next(key, b, start);
+        continue;
+      }
+      if (w < 0) {
+        noteUse(b.pause, key);
+        return w;
+      }
+      TokenBucket own = b.pause == overflowPause ? tookFromOverflow(key) : null;
+      if (own == null) {
         break;
       }
-      b = next(key, b, start);
+      // As above: wait in the key's own bucket instead, giving these permits back if we can.
+      res.cancel();
+      b = own;
     }
-    noteUse(b.pause, key);
-    if (w <= 0) {
-      return w;
+    if (w == 0) {
+      return 0;
     }
     long limit = start + Math.min(Math.max(0, maxWaitNanos), Bands.MAX_WAIT_NANOS);
     Closing.Waiter waiter =
@@ -528,6 +563,10 @@ public final class RealRateLimiter {
     int max = defaults.limit.maxKeys();
     if (!ownRate && buckets.size() >= max) {
       // The caller records the key once it has used the shared bucket: see maybeSweep.
+      Runnable hook = beforeOverflowUse;
+      if (hook != null) {
+        hook.run();
+      }
       return overflow;
     }
     // A key that shared the overflow bucket starts where that bucket stands, never fuller, and
@@ -535,15 +574,23 @@ public final class RealRateLimiter {
     // Any other key starts full: what other keys did in the shared bucket is not its own.
     TokenBucket fresh;
     Long record = inOverflow.get(key);
+    TokenBucket source = null;
+    long[] before = null;
     if (record != null | overflowUntracked.get() != NONE) {
-      fresh = latest(overflow).startingLikeThis(shape, nowNanos);
+      source = latest(overflow);
+      before = source.snapshot();
+      fresh = source.startingLike(before, shape, nowNanos);
     } else {
       fresh = TokenBucket.full(shape, new PauseState(nowNanos), nowNanos);
     }
+    long[] initial = fresh.snapshot();
     Runnable hook = beforeInsert;
     if (hook != null) {
       hook.run();
     }
+    // Takes from the shared bucket since it was read, before anyone can take from this one.
+    Seen seen = catchUp(key, fresh, initial, source == null ? null : new Seen(source, before),
+        nowNanos);
     TokenBucket prev = buckets.putIfAbsent(key, fresh);
     if (prev != null) {
       return prev;
@@ -554,11 +601,93 @@ public final class RealRateLimiter {
       // never a full one that could win the race. (A use recorded since stays: conditional.)
       inOverflow.remove(key, record);
     }
+    // And those between that look and the publishing, which may not have seen it.
+    catchUp(key, fresh, initial, seen, nowNanos);
     if (version.get() != v) {
       // A reconfiguration ran while we built the bucket and may have missed it.
       refresh(key, nowNanos);
     }
     return fresh;
+  }
+
+  /*
+   * Takes racing a key's leaving the overflow bucket. A use of the key may hold the overflow
+   * bucket (handed out while the table was full) and take from it just as another use builds
+   * the key's own bucket from it: a permit the new bucket never saw, so the key could be
+   * granted one more than burst + rate * T per such use. Each side looks after its own write,
+   * so that one of them sees the other (as in Dekker's algorithm):
+   *
+   *  - a take from the overflow bucket is followed by a look for the key's own bucket
+   *    (tookFromOverflow): found, the permits must come from it as well, or the use is refused
+   *    (the shared bucket's permits are not given back: stricter, never looser);
+   *  - the building looks at the overflow bucket before publishing (catchUp) and charges the
+   *    new bucket what was taken from the shared one since it was read, then looks again after
+   *    publishing, for takes in between that may not have found the new bucket. A bucket built
+   *    full is charged too if the key turns out to have used the overflow bucket meanwhile
+   *    (recorded since): what it would have started without, built where the shared one stands.
+   *
+   * A take seen by both is counted twice, and the building's charge may count other keys'
+   * takes from the shared bucket in that short window: stricter, never looser. One gap is left:
+   * a take from the shared bucket in the few instructions between the building's first look
+   * and its publishing is charged after the publishing, as a debt, so a third use that takes
+   * from the new bucket in between is not held back by it. Keys with a bucket of their own pay
+   * one comparison of two final fields, as before.
+   */
+
+  /**
+   * {@code key} took permits from the overflow bucket: records it (see noteUse), and returns
+   * the key's own bucket if it has one by now, else null.
+   */
+  private TokenBucket tookFromOverflow(String key) {
+    usedOverflow(key);
+    return buckets.get(key);
+  }
+
+  /** A bucket's state as read, to tell later what was taken from it since. */
+  private record Seen(TokenBucket bucket, long[] state) {}
+
+  /**
+   * Charges {@code key}'s bucket {@code fresh} (built with state {@code initial}) for what was
+   * taken from the overflow bucket since {@code seen}, or, when null (built full) and the key
+   * used the overflow bucket meanwhile, for what it would have started without. See above.
+   *
+   * @return the overflow bucket's state now, for the next look; null when there was no need
+   */
+  private Seen catchUp(String key, TokenBucket fresh, long[] initial, Seen seen,
+      long nowNanos) {
+    if (seen == null && !inOverflow.containsKey(key) && overflowUntracked.get() == NONE) {
+      return null;
+    }
+    TokenBucket now;
+    long[] after;
+    do {
+      now = latest(overflow);
+      after = now.snapshot();
+    } while (after == null);
+    Bands of;
+    long[] used;
+    if (seen == null) {
+      // Built full: charge what it would have started without, built from the shared bucket.
+      of = fresh.bands;
+      used = TokenBucket.usedSince(of, initial, now.convert(after, of, nowNanos), nowNanos);
+    } else {
+      // Reconfigured since: read where it stands in the bands it was read in.
+      of = seen.bucket.bands;
+      long[] later = now.bands == of ? after : now.convert(after, of, nowNanos);
+      used = TokenBucket.usedSince(of, seen.state, later, nowNanos);
+    }
+    if (used != null) {
+      TokenBucket own = fresh;
+      while (!own.charge(nowNanos, of, used)) {
+        // Replaced since it was published: charge its successor, unless a sweep dropped it.
+        unlink(key, own);
+        own = buckets.get(key);
+        if (own == null) {
+          break;
+        }
+      }
+    }
+    return new Seen(now, after);
   }
 
   /*

@@ -226,7 +226,11 @@ abstract sealed class TokenBucket permits TokenBucket.Single, TokenBucket.Multi 
    * shared one (nor forget a pause the server asked of it there). Full when this is retired.
    */
   final TokenBucket startingLikeThis(Bands next, long nowNanos) {
-    long[] s = snapshot();
+    return startingLike(snapshot(), next, nowNanos);
+  }
+
+  /** {@link #startingLikeThis} from {@code s}, a {@link #snapshot()} of this bucket. */
+  final TokenBucket startingLike(long[] s, Bands next, long nowNanos) {
     if (s == null) {
       return full(next, new PauseState(nowNanos), nowNanos);
     }
@@ -235,7 +239,65 @@ abstract sealed class TokenBucket permits TokenBucket.Single, TokenBucket.Multi 
         convert(s, next, nowNanos));
   }
 
-  private long[] convert(long[] s, Bands next, long nowNanos) {
+  /**
+   * Units of each bandwidth of {@code bands} used in state {@code after} beyond state
+   * {@code before} (two states of those bands) as they stand at {@code nowNanos}, or null when
+   * none: what was taken (or paused) in between.
+   */
+  static long[] usedSince(Bands bands, long[] before, long[] after, long nowNanos) {
+    long now = bands.units(nowNanos);
+    long[] d = null;
+    for (int i = 0; i < before.length; i++) {
+      long more = Math.max(0, after[i] - now) - Math.max(0, before[i] - now);
+      if (more > 0) {
+        if (d == null) {
+          d = new long[before.length];
+        }
+        d[i] = more;
+      }
+    }
+    return d;
+  }
+
+  /**
+   * Takes {@code used} (units of each bandwidth of {@code of}) whatever this bucket holds, as a
+   * debt if need be: for permits the key took from the overflow bucket that this one, built
+   * from it, did not see. In another shape, every bandwidth takes as many permits as the most
+   * of {@code used} comes to, rounded up.
+   *
+   * @return false when this bucket is retired
+   */
+  final boolean charge(long nowNanos, Bands of, long[] used) {
+    long now = bands.units(nowNanos);
+    long[] add = new long[bands.size()];
+    if (of == bands) {
+      System.arraycopy(used, 0, add, 0, add.length);
+    } else {
+      long permits = 0;
+      for (int i = 0; i < used.length; i++) {
+        permits = Math.max(permits, Math.ceilDiv(used[i], of.interval[i]));
+      }
+      for (int i = 0; i < add.length; i++) {
+        add[i] = permits * bands.interval[i];
+      }
+    }
+    for (;;) {
+      long[] s = snapshot();
+      if (s == null) {
+        return false;
+      }
+      long[] t = new long[s.length];
+      for (int i = 0; i < s.length; i++) {
+        t[i] = noMark(max(s[i], now) + add[i]);
+      }
+      if (compareAndSet(s, t)) {
+        return true;
+      }
+    }
+  }
+
+  /** {@code s}, a state of this bucket, as one of {@code next} bandwidths: see retireInto. */
+  long[] convert(long[] s, Bands next, long nowNanos) {
     // A server pause is time, not permits owed: the state is read as it will stand when the
     // pause ends and carried over from there, so the pause ends when it ends whatever the new
     // rate (read as a debt, it would be repaid at the new rate: longer when lowered, as an
