@@ -48,8 +48,10 @@ import java.util.concurrent.atomic.AtomicLong;
  *   <li>{@code outrigger.inflight.waits} (timer; host): waits for an in-flight slot.
  *   <li>{@code outrigger.breaker.rejections} (counter; breaker): calls refused by a breaker.
  *   <li>{@code outrigger.breaker.transitions} (counter; breaker, from, to).
- *   <li>{@code outrigger.breaker.state} (gauge; breaker): the last state reported for the
- *       breaker: 0 closed, 1 half-open, 2 open, 3 forced open, -1 disabled.
+ *   <li>{@code outrigger.breaker.state} (gauge; breaker): the breaker's state: 0 closed,
+ *       1 half-open, 2 open, 3 forced open, -1 disabled. When several clients sharing this
+ *       instance have a breaker of the same key (a derived client has its own), the worst of
+ *       them: the highest value, and -1 only when none but disabled ones has left CLOSED.
  *   <li>{@code outrigger.inflight.limit} (gauge; host): the adaptive in-flight limit last
  *       reported for the host (appears with its first change; back at the initial limit when
  *       the client drops the host's state as idle).
@@ -76,7 +78,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * states are gauges this instance maintains from transition events: two instances with the same
  * tags on one registry would both try to register the same gauge, and only the first would be
  * read, so give each a distinct tag ({@code tags("client", "billing")}) or share the instance.
- * A breaker's gauge appears with its first transition (until then it is closed). Histograms
+ * A breaker's gauge appears with its first transition (until then it is closed), and counts
+ * the key's breakers of every client sharing the instance, so one client's closed breaker does
+ * not hide another's open one. Histograms
  * and percentiles are off; turn them on with a {@code MeterFilter}, as for any Micrometer timer.
  *
  * <p>The gauges (breaker states, adaptive limits and rates, throttle probabilities) show the
@@ -100,7 +104,8 @@ public final class OutriggerMetrics implements CallListener, AutoCloseable {
   private final BoundedValues hosts;
   private final BoundedValues breakers;
   private final BoundedValues reasons = new BoundedValues(MAX_REASONS);
-  private final ConcurrentHashMap<String, AtomicInteger> breakerStates = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, BreakerStates> breakerStates =
+      new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, AtomicInteger> inFlightLimits = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, java.util.concurrent.atomic.AtomicLong> adaptiveRates =
       new ConcurrentHashMap<>();
@@ -281,23 +286,56 @@ public final class OutriggerMetrics implements CallListener, AutoCloseable {
     if (breaker.equals(BoundedValues.OTHER)) {
       return;
     }
-    AtomicInteger state = breakerStates.get(breaker);
-    if (state == null) {
-      AtomicInteger fresh = new AtomicInteger(stateValue(to));
-      state = breakerStates.putIfAbsent(breaker, fresh);
-      if (state == null) {
-        state = fresh;
-        gauge(() -> Gauge.builder("outrigger.breaker.state", fresh, AtomicInteger::get)
+    BreakerStates states = breakerStates.get(breaker);
+    if (states == null) {
+      BreakerStates fresh = new BreakerStates();
+      states = breakerStates.putIfAbsent(breaker, fresh);
+      if (states == null) {
+        states = fresh;
+        gauge(() -> Gauge.builder("outrigger.breaker.state", fresh, BreakerStates::worst)
             .tags(tags).tag("breaker", breaker)
-            .description("Circuit breaker state: 0 closed, 1 half-open, 2 open, "
-                + "3 forced open, -1 disabled")
+            .description("Circuit breaker state, the worst of the key's breakers: 0 closed, "
+                + "1 half-open, 2 open, 3 forced open, -1 disabled")
             .strongReference(true)
             .register(registry));
       }
     }
-    // A breaker reports its transitions one at a time and in order: the gauge is left at the
-    // state of its last one.
-    state.set(stateValue(to));
+    states.moved(from, to);
+  }
+
+  /**
+   * How many breakers of one key (one per client reporting here: a derived client has its own)
+   * are in each state but CLOSED, the state every breaker starts in. Each breaker reports its
+   * transitions one at a time and in order, so its count moves from its last state to its new
+   * one; breakers of several clients move their counts concurrently.
+   */
+  static final class BreakerStates {
+    private final java.util.concurrent.atomic.AtomicIntegerArray counts =
+        new java.util.concurrent.atomic.AtomicIntegerArray(CircuitBreaker.State.values().length);
+
+    void moved(CircuitBreaker.State from, CircuitBreaker.State to) {
+      // The new state first: a gauge read in between sees the breaker in both, never in neither.
+      if (to != CircuitBreaker.State.CLOSED) {
+        counts.incrementAndGet(to.ordinal());
+      }
+      if (from != CircuitBreaker.State.CLOSED) {
+        // Never below zero, whatever a caller reports.
+        counts.getAndUpdate(from.ordinal(), n -> n > 0 ? n - 1 : 0);
+      }
+    }
+
+    /** The gauge's value: the worst state a breaker of the key is in (0 when all are closed). */
+    double worst() {
+      int worst = 0;
+      boolean disabled = false;
+      for (CircuitBreaker.State s : CircuitBreaker.State.values()) {
+        if (s != CircuitBreaker.State.CLOSED && counts.get(s.ordinal()) > 0) {
+          worst = Math.max(worst, stateValue(s));
+          disabled |= s == CircuitBreaker.State.DISABLED;
+        }
+      }
+      return worst == 0 && disabled ? stateValue(CircuitBreaker.State.DISABLED) : worst;
+    }
   }
 
   @Override
