@@ -94,6 +94,9 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class OutriggerMetrics implements CallListener, AutoCloseable {
   private static final Set<String> METHODS =
       Set.of("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT");
+  /** The tag keys the meters set themselves, in the order the meters list them. */
+  private static final java.util.List<String> OWN_TAG_KEYS =
+      java.util.List.of("host", "method", "status", "outcome", "reason", "breaker", "from", "to");
   private static final int MAX_REASONS = 32;
   private static final int MAX_REASON_CHARS = 40;
   private static final AtomicLong INSTANCES = new AtomicLong();
@@ -508,7 +511,10 @@ public final class OutriggerMetrics implements CallListener, AutoCloseable {
      * Tags added to every meter, as key/value pairs, for example {@code "client", "billing"}
      * (default none). Adds to tags set before.
      *
-     * @throws IllegalArgumentException if the count is odd or a key or value is null or blank
+     * @throws IllegalArgumentException if the count is odd, a key or value is null or blank, or
+     *     a key is one the meters set themselves ({@code host}, {@code method}, {@code status},
+     *     {@code outcome}, {@code reason}, {@code breaker}, {@code from}, {@code to}), which
+     *     would replace it on some meters and not on others; nothing is added then
      */
     public Builder tags(String... keyValues) {
       Objects.requireNonNull(keyValues, "keyValues");
@@ -516,13 +522,28 @@ public final class OutriggerMetrics implements CallListener, AutoCloseable {
         throw new IllegalArgumentException(
             "tags must be key/value pairs, but " + keyValues.length + " strings were given");
       }
-      for (String s : keyValues) {
-        if (s == null || s.isBlank()) {
-          throw new IllegalArgumentException("tag keys and values must not be null or blank");
+      for (int i = 0; i < keyValues.length; i += 2) {
+        String key = keyValues[i];
+        if (key == null || key.isBlank()) {
+          throw new IllegalArgumentException(
+              "tag keys must not be null or blank, but key " + i / 2 + " was " + quoted(key));
+        }
+        if (OWN_TAG_KEYS.contains(key)) {
+          throw new IllegalArgumentException("tag key '" + key + "' is one OutriggerMetrics "
+              + "sets itself (" + String.join(", ", OWN_TAG_KEYS) + "): it would be replaced "
+              + "on some meters and not on others; choose another key, such as 'client'");
+        }
+        if (keyValues[i + 1] == null || keyValues[i + 1].isBlank()) {
+          throw new IllegalArgumentException("tag values must not be null or blank, but the "
+              + "value of '" + key + "' was " + quoted(keyValues[i + 1]));
         }
       }
       this.tags = tags.and(keyValues);
       return this;
+    }
+
+    private static String quoted(String s) {
+      return s == null ? "null" : "'" + s + "'";
     }
 
     /**

@@ -405,6 +405,24 @@ class OutriggerMetricsTest {
   }
 
   @Test
+  void aTagKeyTheMetersSetThemselvesIsRefusedNotSilentlyReplaced() {
+    var b = OutriggerMetrics.builder(registry);
+    for (String key : List.of("host", "method", "status", "outcome", "reason", "breaker", "from",
+        "to")) {
+      IllegalArgumentException e =
+          assertThrows(IllegalArgumentException.class, () -> b.tags("client", "billing", key, "x"));
+      assertTrue(e.getMessage().contains("'" + key + "'"), e.getMessage());
+    }
+    // Nothing of a refused call was kept.
+    client(b.build());
+    server.enqueue(new MockResponse.Builder().code(200).build());
+    client.get("/t").execute(String.class);
+    assertEquals(1, timer("outrigger.calls", "host", host(server)).count());
+    assertTrue(registry.getMeters().stream().allMatch(m -> m.getId().getTag("client") == null),
+        meters().toString());
+  }
+
+  @Test
   void coreClassesNeverReferenceMicrometerOrThisPackage() throws IOException {
     Path classes = Path.of("target/classes/dev/outrigger");
     try (Stream<Path> files = Files.walk(classes)) {
