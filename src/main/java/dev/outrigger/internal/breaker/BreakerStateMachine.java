@@ -337,12 +337,28 @@ public final class BreakerStateMachine {
   }
 
   /**
-   * Closes a breaker its table dropped (open, but unused for its whole wait): the key's next
-   * breaker starts closed, and listeners hear of it as a transition to CLOSED.
+   * Readies a breaker its table is dropping. An open or half-open one (unused for its whole
+   * wait) is closed, since the key's next breaker starts closed, and listeners hear of it as a
+   * transition to CLOSED; a closed one is left as it is; one set by hand (forced open or
+   * disabled, perhaps since the table chose it) is left as it is and must stay.
+   *
+   * @return the state it was in: FORCED_OPEN or DISABLED when it must stay, OPEN or HALF_OPEN
+   *     when its closing was reported
    */
-  void dropped(long nowNanos) {
-    set(new Closed(Window.create(config, nowNanos),
-        "dropped after going unused for its whole open wait; the key starts over closed"));
+  State dropped(long nowNanos) {
+    while (true) {
+      BreakerState s = state;
+      if (!(s instanceof Open || s instanceof HalfOpen)) {
+        return s.state();
+      }
+      BreakerState next = new Closed(Window.create(config, nowNanos),
+          "dropped after going unused for its whole open wait; the key starts over closed");
+      // From exactly the state seen: a hand that forces it open meanwhile is not undone.
+      if (STATE.compareAndSet(this, s, next)) {
+        installed(s, next);
+        return s.state();
+      }
+    }
   }
 
   private void set(BreakerState next) {

@@ -52,6 +52,8 @@ public final class Breakers {
   /** Eviction passes run (for tests); written only by the thread holding {@link #evicting}. */
   private int passes;
   private volatile boolean warned;
+  /** Test hook: run by an eviction pass after it chose its candidates, before it drops any. */
+  Runnable beforeDrop;
 
   private record Candidate(String key, BreakerStateMachine breaker, long lastUsedNanos) {}
 
@@ -163,7 +165,7 @@ public final class Breakers {
         // a tripped state is never paired with a last use from before its opening.
         CircuitBreaker.State state = b.state();
         long lastUsed = b.lastUsedNanos();
-        if (state == CircuitBreaker.State.FORCED_OPEN || state == CircuitBreaker.State.DISABLED) {
+        if (setByHand(state)) {
           continue;
         }
         boolean tripped = state == CircuitBreaker.State.OPEN
@@ -177,16 +179,33 @@ public final class Breakers {
       }
       candidates.sort(Comparator.comparingLong(Candidate::lastUsedNanos));
       int drop = Math.min(candidates.size(), Math.max(1, max / 8));
-      for (int i = 0; i < drop; i++) {
-        BreakerStateMachine gone = candidates.get(i).breaker();
-        if (gone.state() != CircuitBreaker.State.CLOSED) {
-          reports++;
-          // Its key starts over with a closed breaker: say so, or a gauge of the state (fed by
-          // the listener) would show it open for good. Before it leaves the table, so that
-          // this report cannot come after one of the key's next breaker.
-          gone.dropped(now);
+      Runnable hook = beforeDrop;
+      if (hook != null) {
+        hook.run();
+      }
+      int dropped = 0;
+      for (int i = 0; i < candidates.size() && dropped < drop; i++) {
+        Candidate c = candidates.get(i);
+        BreakerStateMachine gone = c.breaker();
+        // An open breaker's key starts over with a closed breaker: it is reported, or a gauge of
+        // the state (fed by the listener) would show it open for good; before it leaves the
+        // table, so that this report cannot come after one of the key's next breaker. One set
+        // by hand since it was listed is left as it is, and stays.
+        CircuitBreaker.State left = gone.dropped(now);
+        if (setByHand(left)) {
+          continue;
         }
-        map.remove(candidates.get(i).key(), gone);
+        if (left != CircuitBreaker.State.CLOSED) {
+          reports++;
+        }
+        map.remove(c.key(), gone);
+        dropped++;
+        if (setByHand(gone.state())) {
+          // Set by hand after the look above: setByHand (which puts after it sets) may have
+          // put it before this removal. It goes back, replacing a racing call's breaker.
+          map.put(c.key(), gone);
+          changes.incrementAndGet();
+        }
       }
       if (drop == 0) {
         quiet = new Quiet(seen, now + quietFor);
@@ -199,6 +218,10 @@ public final class Breakers {
     } finally {
       evicting.set(false);
     }
+  }
+
+  private static boolean setByHand(CircuitBreaker.State state) {
+    return state == CircuitBreaker.State.FORCED_OPEN || state == CircuitBreaker.State.DISABLED;
   }
 
   /**

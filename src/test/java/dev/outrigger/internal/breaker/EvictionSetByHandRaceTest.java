@@ -1,0 +1,76 @@
+package dev.outrigger.internal.breaker;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+import dev.outrigger.CallListener;
+import dev.outrigger.CircuitBreaker;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A breaker set by hand while an eviction pass that listed it as a candidate runs (the pass's
+ * hook takes it over between the listing and the drop, as another thread could): the hand wins.
+ * The breaker stays in the table in the state set by hand, and no transition undoes it.
+ */
+class EvictionSetByHandRaceTest {
+  private static final long S = 1_000_000_000L;
+
+  private final List<String> seen = new CopyOnWriteArrayList<>();
+  private final CallListener listener = new CallListener() {
+    @Override
+    public void breakerTransition(String key, CircuitBreaker.State from,
+        CircuitBreaker.State to) {
+      seen.add(key + " " + from + "->" + to);
+    }
+  };
+
+  private Breakers breakers() {
+    // Two breakers at most: a pass drops one, the least recently used.
+    return new Breakers(CircuitBreaker.builder().maxBreakers(2).slidingWindowSize(2)
+        .minimumNumberOfCalls(2).waitInOpenState(Duration.ofSeconds(5)).build(), listener);
+  }
+
+  @Test
+  void aClosedBreakerForcedOpenDuringThePassThatWouldDropItIsKeptForcedOpen() {
+    Breakers breakers = breakers();
+    breakers.get("a:443", 0);
+    breakers.get("b:443", 2 * S);
+    breakers.beforeDrop = () -> {
+      breakers.beforeDrop = null;
+      breakers.setByHand("a:443", 3 * S, BreakerStateMachine::forceOpen);
+    };
+
+    breakers.get("c:443", 4 * S);
+
+    BreakerStateMachine a = breakers.find("a:443");
+    assertNotNull(a, "a breaker forced open by hand is never dropped");
+    assertEquals(CircuitBreaker.State.FORCED_OPEN, a.state());
+    assertEquals(List.of("a:443 CLOSED->FORCED_OPEN"), seen);
+  }
+
+  @Test
+  void anIdleOpenBreakerDisabledDuringThePassThatWouldDropItIsKeptDisabled() {
+    Breakers breakers = breakers();
+    BreakerStateMachine a = breakers.get("a:443", 0);
+    for (int i = 0; i < 2; i++) {
+      a.onResult(a.acquire(0), BreakerStateMachine.FAILED, 0);
+    }
+    breakers.get("b:443", 6 * S);
+    breakers.beforeDrop = () -> {
+      breakers.beforeDrop = null;
+      breakers.setByHand("a:443", 7 * S, BreakerStateMachine::disable);
+    };
+
+    // a sat unused for its whole wait: the pass lists it, then a hand disables it.
+    breakers.get("c:443", 8 * S);
+
+    assertNotNull(breakers.find("a:443"), "a breaker disabled by hand is never dropped");
+    assertEquals(CircuitBreaker.State.DISABLED, breakers.find("a:443").state());
+    assertEquals(List.of("a:443 CLOSED->OPEN", "a:443 OPEN->DISABLED"), seen);
+    assertNull(breakers.find("b:443"), "the pass dropped the next least recently used instead");
+  }
+}
