@@ -325,8 +325,10 @@ public final class CircuitBreaker {
         ? waitInOpenState.toString()
         : waitInOpenState + " x" + waitInOpenStateMultiplier + " up to " + maxWaitInOpenState;
     return "CircuitBreaker[window " + window + ", min " + minimumNumberOfCalls
-        + ", failure rate >= " + failureRateThreshold + " (" + failureStatus + ", "
-        + failureException + "), slow rate >= " + slowCallRateThreshold + " over "
+        + ", failure rate >= " + failureRateThreshold + " ("
+        + (failureStatus == DEFAULT_FAILURE_STATUS ? failureStatus : "custom status rule") + ", "
+        + (failureException == DEFAULT_FAILURE_EXCEPTION ? failureException
+            : "custom exception rule") + "), slow rate >= " + slowCallRateThreshold + " over "
         + slowCallDuration + ", open " + open + ", half-open probes " + permittedCallsInHalfOpen
         + ", " + (keyFunction == PER_HOST ? "per host" : "custom key") + ", max " + maxBreakers
         + " breakers]";

@@ -126,6 +126,14 @@ class CircuitBreakerConfigTest {
   }
 
   @Test
+  void toStringNamesTheUsersFailureRulesAsSuchNotByTheirLambdaClass() {
+    String s = CircuitBreaker.builder().failureStatus(status -> status == 503)
+        .failureException(t -> t instanceof java.io.IOException).build().toString();
+    assertTrue(s.contains("failure rate >= 0.5 (custom status rule, custom exception rule)"), s);
+    assertFalse(s.contains("Lambda"), s);
+  }
+
+  @Test
   void configsWithTheSameSettingsAreEqualAsRetryAndRateLimitAre() {
     assertEquals(CircuitBreaker.defaults(), CircuitBreaker.defaults());
     assertEquals(CircuitBreaker.defaults().hashCode(), CircuitBreaker.defaults().hashCode());
