@@ -253,15 +253,19 @@ public final class FanOut<T> implements AutoCloseable {
   @Override
   public void close() {
     batch.close();
-    if (batch.completed() < batch.submitted()) {
-      batch.cancel(Batch.Cancel.CLOSED);
+    try {
+      if (batch.completed() < batch.submitted()) {
+        batch.cancel(Batch.Cancel.CLOSED);
+      }
+    } finally {
+      // From one of its own tasks, or its progress listener, waiting would wait for this very
+      // task: cancel only; the owner's join() or close() waits for the rest. Otherwise wait, even
+      // when the progress listener threw an Error while the queued tasks were cancelled: the
+      // Error is passed on, but no task outlives close().
+      if (!batch.calledFromInside()) {
+        batch.awaitAllUninterruptibly();
+      }
     }
-    if (batch.calledFromInside()) {
-      // From one of its own tasks, or its progress listener: waiting would wait for this very
-      // task. Cancel only; the owner's join() or close() waits for the rest.
-      return;
-    }
-    batch.awaitAllUninterruptibly();
   }
 
   @Override
@@ -303,7 +307,11 @@ public final class FanOut<T> implements AutoCloseable {
    * batch, that submitted the task after the cancellation, or that failed to start its thread;
    * possibly from several threads at once, so calls may arrive
    * slightly out of order: keep the largest {@code completed}. Must be fast and must not throw
-   * (an exception is logged and ignored).
+   * (an exception is logged and ignored). An {@code Error} is not swallowed: it reaches the
+   * caller of the method that called the listener ({@code submit}, {@code join}, {@code close}),
+   * or on a task's thread that thread's uncaught exception handler; the batch still completes
+   * and reports every queued task a cancellation gives up on, and {@link FanOut#close()} still
+   * waits for every task before it throws the Error.
    */
   @FunctionalInterface
   public interface ProgressListener {

@@ -235,13 +235,14 @@ public final class Batch<T> {
     boolean failure = !result.isSuccess();
     long c = counts.addAndGet(failure ? ONE_COMPLETED + 1 : ONE_COMPLETED);
     completionOrder.add(task);
-    if (failure && failFast && firstFailure.compareAndSet(null, result.error())) {
-      cancel(Cancel.failed(result.error()));
-    }
     // The listener may run on a thread of the caller's (the one that cancelled or submitted):
     // while it runs, that thread too counts as inside this batch.
     Batch<?> outer = progress == null ? null : INSIDE.get();
     try {
+      // In the try: the cancellation may pass on a listener's Error, and the task still counts.
+      if (failure && failFast && firstFailure.compareAndSet(null, result.error())) {
+        cancel(Cancel.failed(result.error()));
+      }
       if (progress != null) {
         INSIDE.set(this);
         progress.progress((int) (c >>> 32), (int) c, submitted);
@@ -321,9 +322,21 @@ public final class Batch<T> {
     if (!calledFromInside()) {
       noneSpared = true;
     }
+    // Every queued task completes, even if the progress listener throws an Error for one: left
+    // in the queue, the rest would wait for a thread, and close() would not wait for them.
+    Error listenerError = null;
     for (Task<T> t; (t = pending.poll()) != null; ) {
       queuedCount.decrementAndGet();
-      complete(t, Result.failure(reason.notStarted(t.index)));
+      try {
+        complete(t, Result.failure(reason.notStarted(t.index)));
+      } catch (Error e) {
+        if (listenerError == null) {
+          listenerError = e;
+        }
+      }
+    }
+    if (listenerError != null) {
+      throw listenerError;
     }
   }
 
