@@ -224,7 +224,12 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
    * (it needs netty's native transport, {@code io.netty:netty-transport-native-epoll} on Linux or
    * {@code -kqueue} on macOS, in the version Lettuce uses).
    *
-   * <p>Query parameters: {@code database} (or {@code db}), {@code clientName},
+   * <p>Through Sentinel, a user name and password go once, before the first Sentinel
+   * ({@code redis-sentinel://:pw@host:26379,host2:26379#mymaster}, any {@code ','} or
+   * {@code '@'} in them percent-encoded); they are the master's (Lettuce asks the Sentinels
+   * without a password).
+   *
+   * <p>Query parameters: {@code database} (or {@code db}, in lower case), {@code clientName},
    * {@code libraryName}, {@code libraryVersion}, and {@code verifyPeer} ({@code NONE}, {@code CA}
    * or {@code FULL}) with TLS, and {@code sentinelMasterId} with Sentinel (or the {@code #});
    * Lettuce reads these and ignores any other name, so the builder refuses any other. Timeouts
@@ -234,8 +239,10 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
    *     names no host or several, has a port that is not a number from 1 to 65535 or a database
    *     that is not a number from 0, would be read as another host (a user name or password
    *     not percent-encoded), or has a query parameter Lettuce would ignore (an unknown name,
-   *     no value, {@code verifyPeer} without TLS) or {@code timeout}, is a Sentinel URI naming no
-   *     master, or is a Unix socket without netty's native transport; the message never shows
+   *     no value, {@code verifyPeer} without TLS, {@code db} not in lower case) or
+   *     {@code timeout}, is a Sentinel URI naming no master or with a user info per Sentinel (or
+   *     an unencoded {@code ','} or {@code '@'} in it), or is a Unix socket without netty's
+   *     native transport; the message never shows
    *     the user name or password
    */
   public static Builder builder(String redisUri) {

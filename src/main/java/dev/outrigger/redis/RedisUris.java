@@ -66,7 +66,9 @@ final class RedisUris {
    *     parameter other than {@code database}, {@code db}, {@code clientName},
    *     {@code libraryName}, {@code libraryVersion}, {@code verifyPeer} (TLS only, {@code NONE},
    *     {@code CA} or {@code FULL}) and {@code sentinelMasterId} (Sentinel only), one with no
-   *     value, a {@code '?'} after the {@code '#'}, or a Sentinel URI naming no master
+   *     value, {@code db} not in lower case, a {@code '?'} after the {@code '#'}, or a
+   *     Sentinel URI naming no master or whose user info holds a {@code ','} or {@code '@'} (one
+   *     per Sentinel, or one after the first)
    */
   static RedisURI parse(String text) {
     if (text == null || text.isBlank()) {
@@ -107,6 +109,17 @@ final class RedisUris {
     String params = query < 0 ? ""
         : rest.substring(query + 1, fragment > query ? fragment : rest.length());
 
+    if (scheme.endsWith("sentinel") && userInfoSplitsSentinels(raw)) {
+      // Lettuce takes all up to the authority's last '@' for the one user info, and only the
+      // Sentinels after it: redis-sentinel://:pw@h1,:pw@h2#m asks h2 alone, with the password
+      // "pw@h1,:pw" (and h1,:pw@h2 makes "h1," a user name).
+      throw bad(shown, "has a user name or password before more than one Sentinel, or a ',' "
+          + "or '@' in one: Lettuce reads a single user info, all up to the last '@', and only "
+          + "the Sentinels after it. Give it once, before the first Sentinel, as in "
+          + "redis-sentinel://:password@host1:26379,host2:26379#mymaster, with any ',' or '@' "
+          + "in it percent-encoded (%2C, %40); it is the master's password (Lettuce asks the "
+          + "Sentinels without one)");
+    }
     if (scheme.contains("socket") && !authority.isEmpty()) {
       // Lettuce takes the socket's path from the first '/' after the authority: it reads
       // redis-socket://var/run/redis.sock as /run/redis.sock.
@@ -160,6 +173,11 @@ final class RedisUris {
         throw bad(shown, "has the parameter '" + name + "' with no value, which Lettuce would "
             + "ignore: give it as " + known + "=value, or leave it out");
       }
+      if (name.equalsIgnoreCase("db") && !name.equals("db")) {
+        // Lettuce reads 'database' in any case, but 'db' only in lower case: DB=1 is database 0.
+        throw bad(shown, "has the parameter '" + name + "', which Lettuce reads only in lower "
+            + "case: write db=" + value + " or database=" + value);
+      }
       if (known.equals("database")) {
         database = database(shown, value);
       }
@@ -195,6 +213,11 @@ final class RedisUris {
       // may quote the URI, password and all.
       throw bad(shown, userInfo ? "cannot be read by Lettuce: " + ENCODE
           : "cannot be read by Lettuce (" + e.getMessage() + ")");
+    }
+    if (database != null && database != uri.getDatabase()) {
+      // Through Sentinel or a socket there is no host to compare below.
+      throw bad(shown, "is read by Lettuce as database " + uri.getDatabase() + ", not "
+          + database + ": " + ENCODE);
     }
     // What Lettuce read must be what the text says once its user info is set aside: a '?', '#'
     // or '/' in a password otherwise moves the host into the user info or the password into the
@@ -247,6 +270,24 @@ final class RedisUris {
           + "netty-transport-native-epoll with the classifier of the platform (linux-x86_64, "
           + "linux-aarch_64) on Linux, or io.netty:netty-transport-native-kqueue on macOS, in "
           + "the version of Lettuce's netty; or reach Redis over TCP with redis://host:port");
+    }
+  }
+
+  /**
+   * Whether the user info of the Sentinel URI {@code raw}, as Lettuce reads it (the authority up
+   * to its last {@code '@'}), holds a {@code ','} or an {@code '@'} as written: a user info per
+   * Sentinel, or one after the first Sentinel, which Lettuce reads as a password holding the
+   * Sentinels before it. Encoded ({@code %2C}, {@code %40}), they are read as part of the
+   * password. A URI {@link URI} cannot read is left to Lettuce, which refuses it too.
+   */
+  private static boolean userInfoSplitsSentinels(String raw) {
+    try {
+      String authority = new URI(raw).getRawAuthority();
+      int at = authority == null ? -1 : authority.lastIndexOf('@');
+      return at > 0
+          && (authority.lastIndexOf(',', at) >= 0 || authority.lastIndexOf('@', at - 1) >= 0);
+    } catch (URISyntaxException e) {
+      return false;
     }
   }
 

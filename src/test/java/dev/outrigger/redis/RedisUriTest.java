@@ -138,6 +138,38 @@ class RedisUriTest {
   }
 
   @Test
+  void aSentinelUriWithAUserInfoPerSentinelIsRefusedSayingHowToWriteIt() {
+    // Lettuce takes all up to the last '@' for the user info and the Sentinels after it alone:
+    // as written, it asks only s2, with the password "s3cret@s1:26379,:s3cret".
+    refused("redis-sentinel://:s3cret@s1:26379,:s3cret@s2:26379#m",
+        "'redis-sentinel://s2:26379#m'", "once, before the first Sentinel",
+        "redis-sentinel://:password@host1:26379,host2:26379#mymaster", "%2C", "%40",
+        "the master's");
+    // Read as the user "s1", and s2 alone.
+    refused("redis-sentinel://s1:26379,:s3cret@s2:26379#m", "once, before the first Sentinel");
+    refused("rediss-sentinel://u:s3cret@s1,u:s3cret@s2/0?clientName=a#m",
+        "once, before the first Sentinel");
+    // Written once, with its ',' and '@' encoded, it is the master's password, and both
+    // Sentinels are asked (without it: Lettuce gives the Sentinels no password).
+    RedisURI once = RedisUris.parse("redis-sentinel://:s3%2Cc%40ret@s1:26379,s2:26380#m");
+    assertEquals(2, once.getSentinels().size());
+    assertEquals("s3,c@ret", new String(once.getCredentialsProvider().resolveCredentials()
+        .block().getPassword()));
+    assertNull(once.getSentinels().get(0).getCredentialsProvider().resolveCredentials()
+        .block().getPassword());
+  }
+
+  @Test
+  void aDatabaseParameterLettuceReadsOnlyInLowerCaseIsRefused() {
+    // Lettuce reads 'database' in any case but 'db' only as written so: DB=1 is database 0,
+    // silently through Sentinel or a socket, where there is no host to compare.
+    refused("redis-sentinel://s1?DB=1#m", "parameter 'DB'", "db=", "database=");
+    refused("redis-socket:///tmp/redis.sock?Db=2", "parameter 'Db'");
+    refused("redis://host?dB=3", "parameter 'dB'");
+    assertEquals(4, RedisUris.parse("redis-sentinel://s1?DataBase=4#m").getDatabase());
+  }
+
+  @Test
   void acceptsTheParametersLettuceReads() {
     RedisURI tls = RedisUris.parse("rediss://host?clientName=orders&libraryName=outrigger"
         + ";libraryVersion=1.2&VerifyPeer=ca&db=4");
