@@ -10,8 +10,17 @@ import java.util.concurrent.atomic.AtomicReference;
  * Lock-free: the state is one immutable {@code long[]} swapped by compare-and-set, the theoretical
  * arrival time of each bandwidth followed by the end of the current server pause. Times are only
  * compared by subtraction.
+ *
+ * <p>Every time kept stays within 200 years of now, so no sum wraps a long of nanoseconds (292
+ * years): an interval between permits, and so a burst's refill, is at most 50 years (the rarest
+ * rate {@link RateLimit} accepts; its share, say one per 400 years for a tenth, would not fit in
+ * a long), a wait longer than 50 years is refused whatever the caller accepts, and a pause is
+ * cut to 50 years. The bucket starts empty, so a permit it gives 50 years on is never given
+ * within any outage.
  */
 final class LocalBucket {
+  /** The longest interval, wait and pause: 50 years (of 365.25 days), in nanoseconds. */
+  static final long MAX_NANOS = java.time.Duration.ofDays(36_525).toNanos() / 2;
   private final long[] interval;
   private final long[] tau;
   private final int maxPermits;
@@ -32,8 +41,10 @@ final class LocalBucket {
     for (int i = 0; i < k; i++) {
       RateLimit b = bands.get(i);
       int burst = (int) Math.max(1, Math.floor(b.burst() * share));
-      // Rounded up: the bucket may be a hair slower than asked, never faster.
-      interval[i] = Math.max(1, (long) Math.ceil(b.period().toNanos() / (b.permits() * share)));
+      // Rounded up: the bucket may be a hair slower than asked, never faster (but for an
+      // interval over 50 years, kept to 50 years: see the class comment).
+      double exact = Math.ceil(b.period().toNanos() / (b.permits() * share));
+      interval[i] = exact >= MAX_NANOS ? MAX_NANOS : Math.max(1, (long) exact);
       tau[i] = interval[i] * burst;
       min = Math.min(min, burst);
       s[i] = nowNanos + tau[i];
@@ -64,7 +75,8 @@ final class LocalBucket {
         wake = later(wake, later(s[i], now) + n * interval[i] - tau[i]);
       }
       long wait = wake - now;
-      if (wait > maxWaitNanos) {
+      // Over 50 years: a queue that long would carry the times kept past a long's range.
+      if (wait > maxWaitNanos || wait > MAX_NANOS) {
         return -Math.max(1, wait);
       }
       long[] t = s.clone();
@@ -80,7 +92,7 @@ final class LocalBucket {
   /** Pauses the bucket until {@code now + pauseNanos}; returns how much the pause grew. */
   long pause(long now, long pauseNanos) {
     int k = interval.length;
-    long until = now + pauseNanos;
+    long until = now + Math.min(pauseNanos, MAX_NANOS);
     for (;;) {
       long[] s = state.get();
       long ext = until - later(s[k], now);

@@ -1,6 +1,7 @@
 package dev.outrigger.redis;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.outrigger.RateLimit;
 import dev.outrigger.RateLimitStore;
@@ -57,5 +58,35 @@ class LocalBucketTest {
     long end = later + 2000 * MS;
     assertEquals(0, b.reserve(end, 1, 0));
     assertEquals(-100 * MS, b.reserve(end, 1, 0));
+  }
+
+  /**
+   * RateLimit accepts a permit per 50 years at most; the fallback's share makes it rarer (one
+   * per 400 years for a tenth), past what a long of nanoseconds holds (292 years). The interval
+   * was saturated and its sums wrapped: once a caller without a deadline had queued for the one
+   * permit, the next call was granted at once.
+   */
+  @Test
+  void aPermitRarerThanNanosecondsHoldAfterTheShareIsNeverGrantedEarly() {
+    long second = 1000 * MS;
+    RateLimit oncePer40Years = RateLimit.per(1, Duration.ofDays(40 * 365));
+
+    LocalBucket queued = new LocalBucket(oncePer40Years, 0.1, T0);
+    for (int i = 1; i <= 10; i++) {
+      long r = queued.reserve(T0 + i * second, 1, Long.MAX_VALUE);
+      assertTrue(r < 0 || r > Duration.ofDays(40 * 365).toNanos(),
+          "call " + i + " without a deadline: " + r);
+    }
+    assertTrue(queued.reserve(T0 + 20 * second, 1, 0) < 0, "granted after the queue");
+
+    // No share: forty years per permit fit, but ten callers queued without a deadline summed
+    // to more than 292 years of nanoseconds.
+    LocalBucket whole = new LocalBucket(oncePer40Years, 1, T0);
+    for (int i = 1; i <= 10; i++) {
+      long r = whole.reserve(T0 + i * second, 1, Long.MAX_VALUE);
+      assertTrue(r < 0 || r >= Duration.ofDays(40 * 365).toNanos() - i * second,
+          "call " + i + " without a deadline: " + r);
+    }
+    assertTrue(whole.reserve(T0 + 20 * second, 1, 0) < 0, "granted after the queue");
   }
 }
