@@ -85,6 +85,9 @@ import org.slf4j.LoggerFactory;
  * stay near the quota. It starts empty, since it cannot know what the others took just before:
  * an outage never begins with a burst. {@link Fallback#localShare(double)} fixes the share;
  * {@link Fallback#failFast()} refuses the calls with {@link RateLimitedException} instead.
+ * An error about one key only ({@code WRONGTYPE}: another application wrote a value of another
+ * type under the name of its bucket) is no outage: only that key's calls use the fallback, and
+ * one WARN names the Redis key and says to change the {@link Builder#keyPrefix}.
  *
  * <p>A call whose deadline ends before Redis answers (what it has left is under the timeout) is
  * refused with {@link RateLimitedException}: it has no time left to use a permit. It makes no
@@ -143,6 +146,8 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
   private final ConcurrentHashMap<String, KeyState> keys = new ConcurrentHashMap<>();
   private final AtomicReference<LocalBucket> overflowFallback = new AtomicReference<>();
   private final AtomicLong nextSweep;
+  /** When a key error of a key beyond the table may next be logged (see keyErrorSeen). */
+  private final AtomicLong nextOverflowKeyWarn = new AtomicLong();
   private final AtomicBoolean closed = new AtomicBoolean();
 
   private RedisRateLimitStore(Builder b) {
@@ -350,6 +355,9 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
       try {
         r = eval(ks, args, now + (cut ? maxWaitNanos : timeoutNanos));
       } catch (StoreFailure e) {
+        if (keyError(e)) {
+          return keyFailed(ks, limit, permits, maxWaitNanos, now, e);
+        }
         if (cut && e.slow && !down.get()) {
           // Cut short by the caller's deadline: that says nothing of Redis, and the caller has
           // no time left to use a permit. A fallback bucket made (or taken from) for it would
@@ -371,7 +379,11 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
       long waitNanos = (Long) r.get(1) * 1000;
       long clients = (Long) r.get(2);
       if (clients > 0) {
+        // Registered (once a second per key): the key's own error, if it had one, is gone.
         ks.activeClients = (int) Math.min(Integer.MAX_VALUE, clients);
+        if (ks.keyError) {
+          keyRecovered(ks);
+        }
       }
       if (taken == 0) {
         return -Math.max(1, waitNanos);
@@ -421,6 +433,12 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
         recovered();
         return (Long) r.get(0) * 1000;
       } catch (StoreFailure e) {
+        if (keyError(e)) {
+          recovered();
+          keyErrorSeen(ks, e);
+          return fallback.failFast ? 0 : ks.fallbackBucket(limit, share(ks), now).pause(now,
+              pauseNanos);
+        }
         if (cut && e.slow && !down.get()) {
           return 0; // the call's deadline ended first: that says nothing of Redis
         }
@@ -455,6 +473,73 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
           null, 0);
     }
     return fallbackBucket(ks, limit, now).reserve(now, permits, maxWaitNanos);
+  }
+
+  /**
+   * Whether Redis answered {@code e} about one key only: a value of another type under the name
+   * of its bucket ({@code WRONGTYPE}), which another application wrote. Redis works, and every
+   * other key's bucket with it.
+   */
+  private static boolean keyError(StoreFailure e) {
+    return causedBy(e, m -> m.contains("WRONGTYPE"));
+  }
+
+  /**
+   * A key whose bucket Redis refuses ({@link #keyError}): Redis answered, so no outage (one in
+   * progress ends); only this key's calls use the fallback, and the store says once which Redis
+   * key is taken and what to change. Its fallback bucket is its own until the key works again
+   * (not dropped as others answer), so it does not start empty at every call.
+   */
+  private long keyFailed(KeyState ks, RateLimit limit, int permits, long maxWaitNanos, long now,
+      StoreFailure e) {
+    recovered();
+    keyErrorSeen(ks, e);
+    fallbacks.increment();
+    if (fallback.failFast) {
+      throw new RateLimitedException("the shared rate limit in Redis at " + where
+          + " cannot use the bucket of this call's key: " + keyTaken(ks) + "; its store is "
+          + "configured to fail fast rather than fall back", null, 0);
+    }
+    long later = nanos.getAsLong();
+    LocalBucket b = ks.overflow ? fallbackBucket(ks, limit, later)
+        : ks.fallbackBucket(limit, share(ks), later);
+    return b.reserve(later, permits, Math.max(0, maxWaitNanos - (later - now)));
+  }
+
+  /** What is wrong with {@code ks}'s Redis keys, and what to change. */
+  private String keyTaken(KeyState ks) {
+    return "Redis holds a value of another type under its Redis key '" + ks.redisKeys[0]
+        + "' or '" + ks.redisKeys[1] + "' (WRONGTYPE), written by something else: give the "
+        + "store a key prefix no other application writes under (RedisRateLimitStore.Builder"
+        + ".keyPrefix, now '" + prefix + "'), or delete that Redis key";
+  }
+
+  /** Logs {@code ks}'s key error once (a key beyond the table: at most once a minute). */
+  private void keyErrorSeen(KeyState ks, StoreFailure e) {
+    boolean first;
+    if (ks.overflow) {
+      long now = nanos.getAsLong();
+      long next = nextOverflowKeyWarn.get();
+      first = now - next >= 0 && nextOverflowKeyWarn.compareAndSet(next, now + IDLE_KEY_NANOS);
+    } else {
+      first = !ks.keyError;
+      ks.keyError = true;
+    }
+    if (first) {
+      String then = fallback.failFast ? "refused (fail fast)" : "answered by the fallback ("
+          + fallback + ")";
+      log.warn("shared rate limit in Redis at {}: one key's calls are {} until its bucket works "
+          + "again, every other key staying on Redis. {}. Redis said: {}", where, then,
+          keyTaken(ks), e.getMessage());
+    }
+  }
+
+  /** {@code ks}'s Redis key works again: its own fallback bucket would outlive the error. */
+  private void keyRecovered(KeyState ks) {
+    ks.keyError = false;
+    ks.dropFallback();
+    log.info("shared rate limit in Redis at {}: the Redis key '{}' is usable again", where,
+        ks.redisKeys[0]);
   }
 
   private LocalBucket fallbackBucket(KeyState ks, RateLimit limit, long now) {
@@ -517,7 +602,12 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     if (localBuckets.get() && localBuckets.compareAndSet(true, false)) {
       // The next hiccup or outage starts from fresh, empty buckets sized with what Redis says
       // then, not from one made long ago that has refilled meanwhile.
-      keys.values().forEach(KeyState::dropFallback);
+      // (A key whose Redis key is taken keeps its own: see keyFailed.)
+      keys.values().forEach(ks -> {
+        if (!ks.keyError) {
+          ks.dropFallback();
+        }
+      });
       overflowFallback.set(null);
     }
     if (wasDown) {
@@ -870,6 +960,8 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     final AtomicLong nextRegister;
     volatile long lastUsedNanos;
     volatile int activeClients;
+    /** Whether Redis refused this key's bucket ({@code WRONGTYPE}) since it last worked. */
+    volatile boolean keyError;
     private volatile Bands bands;
 
     KeyState(String[] redisKeys, AtomicReference<LocalBucket> sharedFallback, long now) {

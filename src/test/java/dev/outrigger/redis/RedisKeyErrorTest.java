@@ -1,0 +1,105 @@
+package dev.outrigger.redis;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.outrigger.LogCapture;
+import dev.outrigger.RateLimit;
+import dev.outrigger.RateLimitedException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * A Redis error confined to one key: another application wrote a value of another type under
+ * the name of a key's bucket, and Redis answers that key's script with {@code WRONGTYPE}. It used
+ * to make the whole store unavailable (every key on its fallback), and then, each probe asking
+ * Redis with whatever key came first, a WARN and an INFO in turn once per probe interval, with
+ * Redis's message and nothing saying which key or what to change.
+ */
+class RedisKeyErrorTest {
+  @RegisterExtension
+  static final RedisFixture redis = new RedisFixture();
+
+  private static final RateLimit LIMIT = RateLimit.perSecond(10).burst(10);
+  private static final long PROBE_NANOS = TimeUnit.SECONDS.toNanos(1);
+
+  private final List<AutoCloseable> closeLast = new ArrayList<>();
+  private final AtomicLong now = new AtomicLong(System.nanoTime());
+
+  @BeforeEach
+  void setUp() throws Exception {
+    redis.start();
+    redis.command("FLUSHALL");
+  }
+
+  @AfterEach
+  void tearDown() throws Exception {
+    for (AutoCloseable c : closeLast) {
+      c.close();
+    }
+  }
+
+  private RedisRateLimitStore store(RedisRateLimitStore.Fallback fallback) {
+    RedisRateLimitStore s = RedisRateLimitStore.builder(redis.uri())
+        .keyPrefix("shared:").timeout(Duration.ofMillis(500))
+        .probeInterval(Duration.ofNanos(PROBE_NANOS)).fallback(fallback).nanos(now::get).build();
+    closeLast.add(s);
+    return s;
+  }
+
+  @Test
+  void aKeyAnotherApplicationWroteTakesOnlyThatKeyOffRedisAndSaysWhatToChange()
+      throws Exception {
+    RedisRateLimitStore store = store(RedisRateLimitStore.Fallback.localShare(1.0));
+    assertEquals(0, store.reserve("good", LIMIT, 1, 0));
+    String taken = store.redisKey("taken");
+    redis.command("SET " + taken + " another-application");
+
+    try (LogCapture logs = new LogCapture()) {
+      for (int i = 0; i < 4; i++) {
+        store.reserve("taken", LIMIT, 1, 0);
+        assertFalse(store.degraded(), "the store counts Redis as unavailable");
+        assertEquals(0, store.reserve("good", LIMIT, 1, 0), "another key, probe " + i);
+        now.addAndGet(PROBE_NANOS + 1);
+      }
+      assertEquals(4, store.fallbacks(), "calls answered by the fallback: the taken key's");
+      assertEquals(1, logs.count("WARN", ""), logs.all());
+      assertEquals(1, logs.count("WARN", "'" + taken + "'"), logs.all());
+      assertEquals(1, logs.count("WARN", "keyPrefix"), logs.all());
+      assertEquals(1, logs.count("WARN", "'shared:'"), logs.all());
+      assertEquals(0, logs.count("INFO", ""), logs.all());
+
+      // Deleted by its owner (or this store given a prefix of its own): back on Redis.
+      redis.command("DEL " + taken);
+      now.addAndGet(PROBE_NANOS + 1);
+      assertEquals(0, store.reserve("taken", LIMIT, 1, 0));
+      assertEquals(4, store.fallbacks(), "answered by Redis");
+      assertEquals(1, logs.count("INFO", "'" + taken + "'"), logs.all());
+      assertEquals(1, logs.count("WARN", ""), logs.all());
+    }
+  }
+
+  @Test
+  void failingFastTheKeysCallsAreRefusedNamingItsRedisKeyAndTheOthersStayOnRedis()
+      throws Exception {
+    RedisRateLimitStore store = store(RedisRateLimitStore.Fallback.failFast());
+    String taken = store.redisKey("taken");
+    redis.command("HSET " + taken + ":clients someone 1");
+
+    RateLimitedException e = assertThrows(RateLimitedException.class,
+        () -> store.reserve("taken", LIMIT, 1, 0));
+    assertTrue(e.getMessage().contains("'" + taken + "'"), e.getMessage());
+    assertTrue(e.getMessage().contains("keyPrefix"), e.getMessage());
+    assertFalse(store.degraded());
+    assertEquals(0, store.reserve("good", LIMIT, 1, 0));
+  }
+}
