@@ -83,7 +83,9 @@ import org.slf4j.LoggerFactory;
  * with a share of each bandwidth: {@code 1 / (stores seen using the key in the last 10 s)},
  * learnt from Redis while it worked (the whole quota when never learnt), so the replicas together
  * stay near the quota. It starts empty, since it cannot know what the others took just before:
- * an outage never begins with a burst. {@link Fallback#localShare(double)} fixes the share;
+ * an outage never begins with a burst. Keys beyond the limit's {@link RateLimit#maxKeys(int)}
+ * share one fallback bucket per limit, with the share of the most stores seen using any of them.
+ * {@link Fallback#localShare(double)} fixes the share;
  * {@link Fallback#failFast()} refuses the calls with {@link RateLimitedException} instead.
  * An error about one key only ({@code WRONGTYPE}: another application wrote a value of another
  * type under the name of its bucket) is no outage: only that key's calls use the fallback, and
@@ -115,6 +117,8 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
   private static final long REGISTER_EVERY_NANOS = SECOND;
   /** Slow answers in a row that make Redis unavailable (one is a hiccup, not an outage). */
   private static final int SLOW_ANSWERS_FOR_OUTAGE = 3;
+  /** The most limits with an overflow fallback of their own (see overflowOf). */
+  private static final int MAX_OVERFLOW_LIMITS = 64;
   /** Local state of a key unused this long is dropped when the table is full. */
   private static final long IDLE_KEY_NANOS = 60 * SECOND;
 
@@ -144,7 +148,11 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
   private final LongAdder fallbacks = new LongAdder();
   private final AtomicLong nextProbe = new AtomicLong();
   private final ConcurrentHashMap<String, KeyState> keys = new ConcurrentHashMap<>();
-  private final AtomicReference<LocalBucket> overflowFallback = new AtomicReference<>();
+  /**
+   * The fallback of keys beyond the table, one per limit: a bucket shared by all such keys of
+   * that limit, and the most stores Redis saw using any of them (see {@link Overflow}).
+   */
+  private final ConcurrentHashMap<RateLimit, Overflow> overflow = new ConcurrentHashMap<>();
   private final AtomicLong nextSweep;
   /** When a key error of a key beyond the table may next be logged (see keyErrorSeen). */
   private final AtomicLong nextOverflowKeyWarn = new AtomicLong();
@@ -381,6 +389,9 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
       if (clients > 0) {
         // Registered (once a second per key): the key's own error, if it had one, is gone.
         ks.activeClients = (int) Math.min(Integer.MAX_VALUE, clients);
+        if (ks.shared != null) {
+          ks.shared.seen(ks.activeClients);
+        }
         if (ks.keyError) {
           keyRecovered(ks);
         }
@@ -553,7 +564,7 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     if (fallback.share > 0) {
       return fallback.share;
     }
-    int clients = ks.activeClients;
+    int clients = ks.shared != null ? ks.shared.clients : ks.activeClients;
     return clients > 1 ? 1.0 / clients : 1.0;
   }
 
@@ -608,7 +619,7 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
           ks.dropFallback();
         }
       });
-      overflowFallback.set(null);
+      overflow.values().forEach(Overflow::reset);
     }
     if (wasDown) {
       log.info("shared rate limit in Redis at {} is answering again", where);
@@ -882,13 +893,53 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
       }
       if (keys.size() >= limit.maxKeys()) {
         // A full table: the key still shares Redis's bucket; only local state is not kept.
-        ks = new KeyState(redisKeys(key), overflowFallback, now);
+        ks = new KeyState(redisKeys(key), overflowOf(limit), now);
       } else {
         ks = keys.computeIfAbsent(key, k -> new KeyState(redisKeys(k), null, now));
       }
     }
     ks.lastUsedNanos = now;
     return ks;
+  }
+
+  /**
+   * The overflow fallback of {@code limit}'s keys beyond the table. One per limit: keys of a
+   * stricter limit (another client's, sharing the store) must not draw from a bucket sized with
+   * a looser one. Bounded: past {@link #MAX_OVERFLOW_LIMITS} limits (a limit reconfigured again
+   * and again) all are dropped, and the next start empty, which is stricter, never looser.
+   */
+  private Overflow overflowOf(RateLimit limit) {
+    Overflow o = overflow.get(limit);
+    if (o != null) {
+      return o;
+    }
+    if (overflow.size() >= MAX_OVERFLOW_LIMITS) {
+      overflow.clear();
+    }
+    return overflow.computeIfAbsent(limit, l -> new Overflow());
+  }
+
+  /**
+   * The fallback shared by a limit's keys beyond the table: its bucket, and the most stores
+   * Redis saw using any of those keys since the last hiccup or outage ended (each of their calls
+   * registers, as they keep no local state). A bucket serving all of them with {@code 1 / that}
+   * of the limit keeps each key's stores together within the key's quota, which the share of
+   * any one key (or the whole quota, never learnt) would not.
+   */
+  private static final class Overflow {
+    final AtomicReference<LocalBucket> bucket = new AtomicReference<>();
+    volatile int clients;
+
+    void seen(int n) {
+      if (n > clients) {
+        clients = n; // a lost race keeps a smaller count until the next call: within a second
+      }
+    }
+
+    void reset() {
+      bucket.set(null);
+      clients = 0;
+    }
   }
 
   /** Drops local state of keys unused for a minute; at most once a second. */
@@ -955,6 +1006,8 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     final String[] redisKeys;
     /** Whether this state lives for one call only (the table was full): it keeps no stock. */
     final boolean overflow;
+    /** The fallback it shares with its limit's other keys beyond the table, or null. */
+    final Overflow shared;
     final AtomicReference<LocalBucket> fallback;
     final AtomicReference<Stock> stock = new AtomicReference<>();
     final AtomicLong nextRegister;
@@ -964,10 +1017,11 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     volatile boolean keyError;
     private volatile Bands bands;
 
-    KeyState(String[] redisKeys, AtomicReference<LocalBucket> sharedFallback, long now) {
+    KeyState(String[] redisKeys, Overflow shared, long now) {
       this.redisKeys = redisKeys;
-      this.overflow = sharedFallback != null;
-      this.fallback = sharedFallback != null ? sharedFallback : new AtomicReference<>();
+      this.overflow = shared != null;
+      this.shared = shared;
+      this.fallback = shared != null ? shared.bucket : new AtomicReference<>();
       this.nextRegister = new AtomicLong(now);
       this.lastUsedNanos = now;
     }

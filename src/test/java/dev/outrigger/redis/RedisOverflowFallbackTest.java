@@ -1,0 +1,113 @@
+package dev.outrigger.redis;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.outrigger.RateLimit;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * During an outage, keys beyond a limit's {@link RateLimit#maxKeys(int)} share one fallback
+ * bucket. It was one for the whole store, sized with the limit and share of the first such key
+ * to fall back: another client's keys with a stricter limit drew from a looser bucket, and the
+ * share was always the whole quota (the count of stores Redis gave each such call was dropped),
+ * so the replicas together sent up to their number times the quota.
+ */
+class RedisOverflowFallbackTest {
+  @RegisterExtension
+  static final RedisFixture redis = new RedisFixture();
+
+  private static final long SECOND = TimeUnit.SECONDS.toNanos(1);
+
+  private final List<AutoCloseable> closeLast = new ArrayList<>();
+  private final AtomicLong now = new AtomicLong(System.nanoTime());
+
+  @BeforeEach
+  void setUp() throws Exception {
+    redis.start();
+    redis.command("FLUSHALL");
+  }
+
+  @AfterEach
+  void tearDown() throws Exception {
+    for (AutoCloseable c : closeLast) {
+      c.close();
+    }
+  }
+
+  private RedisRateLimitStore store(RedisRateLimitStore.Fallback fallback) {
+    RedisRateLimitStore s = RedisRateLimitStore.builder(redis.uri())
+        .timeout(Duration.ofMillis(500)).probeInterval(Duration.ofMinutes(1))
+        .fallback(fallback).nanos(now::get).build();
+    closeLast.add(s);
+    return s;
+  }
+
+  /**
+   * Calls {@code key} until {@code store} counts Redis as unavailable: at once when it sees the
+   * connection closed; on a loaded machine a question may time out first (three in a row, each
+   * after the last one's stall, make an outage).
+   */
+  private void outage(RedisRateLimitStore store, String key, RateLimit limit)
+      throws InterruptedException {
+    for (int i = 0; i < 10 && !store.degraded(); i++) {
+      store.reserve(key, limit, 1, 0);
+      now.addAndGet(TimeUnit.MILLISECONDS.toNanos(501));
+    }
+    assertTrue(store.degraded());
+  }
+
+  private int granted(RedisRateLimitStore store, String prefix, RateLimit limit, int calls)
+      throws InterruptedException {
+    int granted = 0;
+    for (int i = 0; i < calls; i++) {
+      if (store.reserve(prefix + i, limit, 1, 0) >= 0) {
+        granted++;
+      }
+    }
+    return granted;
+  }
+
+  @Test
+  void keysBeyondTheTableOfAStricterLimitNeverDrawFromALooserOnesBucket() throws Exception {
+    RedisRateLimitStore store = store(RedisRateLimitStore.Fallback.localShare(1.0));
+    RateLimit strict = RateLimit.perSecond(1).burst(1).maxKeys(1);
+    RateLimit loose = RateLimit.perSecond(1000).burst(1000).maxKeys(1);
+    assertEquals(0, store.reserve("in-the-table", strict, 1, 0)); // the table is full for both
+
+    redis.stop();
+    outage(store, "loose-beyond", loose); // it begins with the loose limit's key
+    now.addAndGet(SECOND);
+
+    // One a second, starting empty: nothing yet.
+    assertEquals(0, granted(store, "strict-beyond-", strict, 10), "strict keys granted");
+    assertTrue(granted(store, "loose-beyond-", loose, 10) > 0, "loose keys granted");
+  }
+
+  @Test
+  void keysBeyondTheTableFallBackToTheShareOfTheStoresRedisSawUsingThem() throws Exception {
+    RedisRateLimitStore one = store(RedisRateLimitStore.Fallback.localShareOfActiveClients());
+    RedisRateLimitStore two = store(RedisRateLimitStore.Fallback.localShareOfActiveClients());
+    RateLimit limit = RateLimit.perSecond(10).burst(10).maxKeys(1);
+    for (RedisRateLimitStore s : List.of(one, two)) {
+      assertEquals(0, s.reserve("in-the-table", limit, 1, 0));
+      assertEquals(0, s.reserve("beyond", limit, 1, 0));
+    }
+    assertEquals(0, one.reserve("beyond", limit, 1, 0)); // Redis now says: two stores
+
+    redis.stop();
+    outage(one, "beyond-in-the-outage", limit);
+    now.addAndGet(SECOND);
+
+    // Half of 10 a second each, starting empty: 5 in the first second.
+    assertEquals(5, granted(one, "beyond-", limit, 20), "granted by one of two stores");
+  }
+}
