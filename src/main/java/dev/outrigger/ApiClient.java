@@ -655,6 +655,8 @@ public final class ApiClient implements AutoCloseable {
         .maxAttempts(3);
     private CircuitBreaker circuitBreaker = CircuitBreaker.defaults();
     private int maxInFlightPerHost = 1024;
+    /** Whether maxInFlightPerHost was set (an adaptive limit would ignore it). */
+    private boolean maxInFlightSet;
     private AdaptiveLimit adaptiveConcurrency;
     private double clientThrottlingK;
     // Null: not set, so the client Outrigger makes uses the defaults below, and a supplied
@@ -768,13 +770,15 @@ public final class ApiClient implements AutoCloseable {
         throw new IllegalArgumentException("maxInFlightPerHost must be at least 1, but was " + max);
       }
       this.maxInFlightPerHost = max;
+      this.maxInFlightSet = true;
       return this;
     }
 
     /**
      * Learns each host's in-flight limit from latency and drops instead of using the static
      * {@link #maxInFlightPerHost} (default off; null turns it off again). See
-     * {@link AdaptiveLimit}.
+     * {@link AdaptiveLimit}. {@link #build()} refuses a {@link #maxInFlightPerHost} set beside
+     * it, which it would ignore, unless it equals the adaptive limit's {@code max}.
      *
      * @throws IllegalArgumentException if the limit's min is above its max, or its explicit
      *     initial value is outside them
@@ -1056,6 +1060,13 @@ public final class ApiClient implements AutoCloseable {
             + ") is longer than the deadline (" + deadline
             + "), so it could never fire: lower attemptTimeout or raise the deadline");
       }
+      if (maxInFlightSet && adaptiveConcurrency != null
+          && adaptiveConcurrency.max() != maxInFlightPerHost) {
+        throw new IllegalArgumentException("maxInFlightPerHost(" + maxInFlightPerHost
+            + ") would be ignored: adaptiveConcurrency replaces it, and its limit may reach "
+            + adaptiveConcurrency.max() + "; bound the adaptive limit instead with "
+            + "AdaptiveLimit.max(" + maxInFlightPerHost + "), or drop maxInFlightPerHost");
+      }
       warnIfPoliciesCannotWork();
 
       if (poolSet && (okHttpClient != null || parentTransport != null)) {
@@ -1188,6 +1199,7 @@ public final class ApiClient implements AutoCloseable {
       b.retry = retry;
       b.circuitBreaker = circuitBreaker;
       b.maxInFlightPerHost = maxInFlightPerHost;
+      b.maxInFlightSet = maxInFlightSet;
       b.adaptiveConcurrency = adaptiveConcurrency;
       b.clientThrottlingK = clientThrottlingK;
       b.connectTimeout = connectTimeout;

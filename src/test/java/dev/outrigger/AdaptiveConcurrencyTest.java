@@ -228,6 +228,24 @@ class AdaptiveConcurrencyTest {
   }
 
   @Test
+  void aStaticLimitSetBesideAnAdaptiveOneIsRefusedNotIgnored() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> ApiClient.builder().maxInFlightPerHost(16)
+            .adaptiveConcurrency(AdaptiveLimit.vegas()).build());
+    assertEquals("maxInFlightPerHost(16) would be ignored: adaptiveConcurrency replaces it, and "
+        + "its limit may reach 1024; bound the adaptive limit instead with AdaptiveLimit.max(16),"
+        + " or drop maxInFlightPerHost", e.getMessage());
+    // The two agree: nothing is ignored.
+    ApiClient.builder().maxInFlightPerHost(16)
+        .adaptiveConcurrency(AdaptiveLimit.vegas().max(16)).build().close();
+    // A derived builder carries the setting: the same rule holds there.
+    try (ApiClient parent = ApiClient.builder().maxInFlightPerHost(16).build()) {
+      assertThrows(IllegalArgumentException.class,
+          () -> parent.newBuilder().adaptiveConcurrency(AdaptiveLimit.vegas()).build());
+    }
+  }
+
+  @Test
   void contradictorySettingsAreRefusedWhateverTheOrderOfTheWithers() {
     ApiClient.Builder b = ApiClient.builder();
     IllegalArgumentException e1 = assertThrows(IllegalArgumentException.class,

@@ -115,7 +115,8 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
   }
 
   /**
-   * The {@code host:port} key of {@code url}, the default key of every per-host policy. Built
+   * The {@code host:port} key of {@code url}, the default key of every per-host policy (an IPv6
+   * literal in brackets: {@code [::1]:8080}). Built
    * once per host (for the first port seen; other ports of the same host build theirs per call).
    */
   public static String hostKey(HttpUrl url) {
@@ -125,7 +126,8 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
     if (known != null && known.port == port) {
       return known.key;
     }
-    String key = host + ":" + port;
+    // An IPv6 literal in brackets, as in a URL: "[::1]:8080", not the ambiguous "::1:8080".
+    String key = (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port;
     if (known == null && HOST_KEYS.size() < MAX_HOST_KEYS) {
       HOST_KEYS.putIfAbsent(host, new HostKey(port, key));
     }
