@@ -445,7 +445,7 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
         return (Long) r.get(0) * 1000;
       } catch (StoreFailure e) {
         if (keyError(e)) {
-          recovered();
+          answeredWithKeyError();
           keyErrorSeen(ks, e);
           return fallback.failFast ? 0 : ks.fallbackBucket(limit, share(ks), now).pause(now,
               pauseNanos);
@@ -503,7 +503,7 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
    */
   private long keyFailed(KeyState ks, RateLimit limit, int permits, long maxWaitNanos, long now,
       StoreFailure e) {
-    recovered();
+    answeredWithKeyError();
     keyErrorSeen(ks, e);
     fallbacks.increment();
     if (fallback.failFast) {
@@ -512,8 +512,9 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
           + "configured to fail fast rather than fall back", null, 0);
     }
     long later = nanos.getAsLong();
-    LocalBucket b = ks.overflow ? fallbackBucket(ks, limit, later)
-        : ks.fallbackBucket(limit, share(ks), later);
+    // Not fallbackBucket(...): that marks the fallback buckets for a reset at Redis's next
+    // answer, which would hand this key, still in error, a fresh whole-quota bucket each time.
+    LocalBucket b = ks.fallbackBucket(limit, share(ks), later);
     return b.reserve(later, permits, Math.max(0, maxWaitNanos - (later - now)));
   }
 
@@ -602,6 +603,17 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
           : "falling back to local buckets with a share of each limit (1 / the clients seen)";
       log.warn("shared rate limit in Redis at {} unavailable ({}): {} until Redis answers "
           + "again; asking it every {} ms", where, e.getMessage(), then, probeNanos / 1_000_000);
+    }
+  }
+
+  /**
+   * Redis answered, with an error about one key: an outage or a run of slow answers is over. No
+   * more than that: {@link #recovered()} at each such answer would also reset the fallback
+   * buckets a hiccup made (the next successful answer does), on every call of the key.
+   */
+  private void answeredWithKeyError() {
+    if (down.get() || slowAnswers.get() != 0) {
+      recovered();
     }
   }
 

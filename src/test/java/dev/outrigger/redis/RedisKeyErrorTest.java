@@ -102,4 +102,28 @@ class RedisKeyErrorTest {
     assertFalse(store.degraded());
     assertEquals(0, store.reserve("good", LIMIT, 1, 0));
   }
+
+  /**
+   * A key beyond the limit's key table whose Redis key is taken keeps one fallback bucket: its
+   * calls queue in it (each wait longer than the last), not in a fresh bucket made at each call,
+   * which would let every call through after one interval.
+   */
+  @Test
+  void aKeyBeyondTheTableWhoseRedisKeyIsTakenQueuesInOneFallbackBucket() throws Exception {
+    RedisRateLimitStore store = store(RedisRateLimitStore.Fallback.localShare(1.0));
+    RateLimit oneKey = LIMIT.maxKeys(1);
+    assertEquals(0, store.reserve("good", oneKey, 1, 0));
+    String taken = store.redisKey("taken");
+    redis.command("SET " + taken + " another-application");
+
+    long maxWait = TimeUnit.SECONDS.toNanos(10);
+    long last = -1;
+    for (int i = 0; i < 5; i++) {
+      long wait = store.reserve("taken", oneKey, 1, maxWait);
+      assertTrue(wait > last, "call " + i + " waits " + wait + " ns, after " + last);
+      last = wait;
+      assertEquals(0, store.reserve("good", oneKey, 1, 0), "the key in the table stays on Redis");
+    }
+    assertFalse(store.degraded());
+  }
 }
