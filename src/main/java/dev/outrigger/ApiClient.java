@@ -124,9 +124,6 @@ public final class ApiClient implements AutoCloseable {
   private final BreakerInterceptor breakers;
   private final RateLimitInterceptor rateLimiter;
   private final Closing closed;
-  /** Whether {@link #close()} released the transport and the watchdogs (once). */
-  private final java.util.concurrent.atomic.AtomicBoolean released =
-      new java.util.concurrent.atomic.AtomicBoolean();
   private static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(2);
   private static final Duration DEFAULT_IO_TIMEOUT = Duration.ofSeconds(30);
 
@@ -407,21 +404,30 @@ public final class ApiClient implements AutoCloseable {
    * no new one: a call waiting in a backoff, or for a rate-limit permit or an in-flight slot,
    * stops waiting at once and fails with a {@code CANCELLED} {@link TransportException}, its
    * thread's interrupt status left as it was. Once the pool is released each connection is
-   * closed as its attempt ends. Closing twice is harmless.
+   * closed as its attempt ends. Each of this client's circuit breakers that is open or
+   * half-open is closed, and listeners hear of it as a transition to CLOSED (so a metrics gauge
+   * shared with other clients stops showing it). Closing twice is harmless.
    */
   @Override
   public void close() {
+    // Closing.close() is true, or throws (a wait's close hook threw), for the one close() that
+    // closes: that one releases, after every hook ran; another returns at once.
+    boolean closing = true;
     try {
-      closed.close();
+      closing = closed.close();
     } finally {
-      // Released whatever a wait's close hook threw: once, by the close() that closed.
-      if (released.compareAndSet(false, true)) {
-        transport.release();
-        WatchdogKeeper.release();
-        DeadlineWatchdog.release();
+      if (closing) {
+        try {
+          breakers.clientClosed();
+        } finally {
+          transport.release();
+          WatchdogKeeper.release();
+          DeadlineWatchdog.release();
+        }
       }
     }
   }
+
 
   Redactor redactor() {
     return redactor;
@@ -1199,7 +1205,6 @@ public final class ApiClient implements AutoCloseable {
       b.retry = retry;
       b.circuitBreaker = circuitBreaker;
       b.maxInFlightPerHost = maxInFlightPerHost;
-      b.maxInFlightSet = maxInFlightSet;
       b.adaptiveConcurrency = adaptiveConcurrency;
       b.clientThrottlingK = clientThrottlingK;
       b.connectTimeout = connectTimeout;

@@ -76,4 +76,30 @@ class SharedBreakerGaugeTest {
     parent.breaker(key).reset();
     assertEquals(0, state(key));
   }
+
+  @Test
+  void aDerivedClientClosedWithItsBreakerOpenLeavesTheGaugeToItsParent() throws Exception {
+    server.setDispatcher(new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest request) {
+        return new MockResponse.Builder().code(503).body("down").build();
+      }
+    });
+    OutriggerMetrics metrics = OutriggerMetrics.of(registry);
+    parent = ApiClient.builder().baseUrl(server.url("/v1").toString()).retry(Retry.none())
+        .circuitBreaker(CircuitBreaker.builder().slidingWindowSize(2).minimumNumberOfCalls(2)
+            .build())
+        .addListener(metrics).build();
+    ApiClient child = parent.newBuilder().build();
+    String key = server.getHostName() + ":" + server.getPort();
+    for (int i = 0; i < 2; i++) {
+      assertThrows(HttpStatusException.class, () -> child.get("/x").execute(String.class));
+    }
+    assertEquals(2, state(key), "the derived client's breaker is open");
+
+    ClientTestSupport.assertNoLeaks(child);
+    child.close();
+    assertEquals(0, state(key), "closed with its client: the parent's breaker is closed");
+    assertEquals(CircuitBreaker.State.CLOSED, parent.breaker(key).snapshot().state());
+  }
 }

@@ -194,6 +194,22 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
     return new BreakerHandle(breakers, key, clock);
   }
 
+  /**
+   * The client closes: each open or half-open breaker it keeps is closed, and listeners hear of
+   * it as a transition to CLOSED (as of a breaker its table drops), so that a gauge shared with
+   * other clients (a derived client's) does not show this client's breaker open for good. One
+   * set by hand is left as it is.
+   */
+  public void clientClosed() {
+    if (breakers == null) {
+      return;
+    }
+    long now = clock.nanoTime();
+    for (BreakerStateMachine b : breakers.all()) {
+      b.dropped(now, "its client was closed");
+    }
+  }
+
   /** Snapshots of every breaker this client keeps, sorted by key. */
   public List<CircuitBreaker.Snapshot> snapshots() {
     if (breakers == null) {

@@ -346,13 +346,18 @@ public final class BreakerStateMachine {
    *     when its closing was reported
    */
   State dropped(long nowNanos) {
+    return dropped(nowNanos,
+        "dropped after going unused for its whole open wait; the key starts over closed");
+  }
+
+  /** {@link #dropped(long)}, the transition's reason {@code why}. */
+  State dropped(long nowNanos, String why) {
     while (true) {
       BreakerState s = state;
       if (!(s instanceof Open || s instanceof HalfOpen)) {
         return s.state();
       }
-      BreakerState next = new Closed(Window.create(config, nowNanos),
-          "dropped after going unused for its whole open wait; the key starts over closed");
+      BreakerState next = new Closed(Window.create(config, nowNanos), why);
       // From exactly the state seen: a hand that forces it open meanwhile is not undone.
       if (STATE.compareAndSet(this, s, next)) {
         installed(s, next);
