@@ -44,19 +44,26 @@ class SharedBreakerGaugeTest {
     return g == null ? Double.NaN : g.value();
   }
 
-  @Test
-  void aDerivedClientsClosedBreakerDoesNotHideItsParentsOpenOne() {
+  /**
+   * {@link #parent}: a client of a server that answers 503 to everything, whose breaker opens
+   * after two calls, reporting to one {@link OutriggerMetrics} on {@link #registry}.
+   */
+  private void parentOfADownServer() {
     server.setDispatcher(new Dispatcher() {
       @Override
       public MockResponse dispatch(RecordedRequest request) {
         return new MockResponse.Builder().code(503).body("down").build();
       }
     });
-    OutriggerMetrics metrics = OutriggerMetrics.of(registry);
     parent = ApiClient.builder().baseUrl(server.url("/v1").toString()).retry(Retry.none())
         .circuitBreaker(CircuitBreaker.builder().slidingWindowSize(2).minimumNumberOfCalls(2)
             .build())
-        .addListener(metrics).build();
+        .addListener(OutriggerMetrics.of(registry)).build();
+  }
+
+  @Test
+  void aDerivedClientsClosedBreakerDoesNotHideItsParentsOpenOne() {
+    parentOfADownServer();
     derived = parent.newBuilder().build();
     String key = server.getHostName() + ":" + server.getPort();
 
@@ -79,17 +86,7 @@ class SharedBreakerGaugeTest {
 
   @Test
   void aDerivedClientClosedWithItsBreakerOpenLeavesTheGaugeToItsParent() throws Exception {
-    server.setDispatcher(new Dispatcher() {
-      @Override
-      public MockResponse dispatch(RecordedRequest request) {
-        return new MockResponse.Builder().code(503).body("down").build();
-      }
-    });
-    OutriggerMetrics metrics = OutriggerMetrics.of(registry);
-    parent = ApiClient.builder().baseUrl(server.url("/v1").toString()).retry(Retry.none())
-        .circuitBreaker(CircuitBreaker.builder().slidingWindowSize(2).minimumNumberOfCalls(2)
-            .build())
-        .addListener(metrics).build();
+    parentOfADownServer();
     ApiClient child = parent.newBuilder().build();
     String key = server.getHostName() + ":" + server.getPort();
     for (int i = 0; i < 2; i++) {
