@@ -158,6 +158,22 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
     }
   }
 
+  /** "its probe", "all 3 probes" or "1 of its 3 probes": the probes not yet answered. */
+  private String probesOut(BreakerStateMachine breaker) {
+    int permitted = config.permittedCallsInHalfOpen();
+    if (permitted == 1) {
+      return "its probe";
+    }
+    if (breaker.current() instanceof BreakerState.HalfOpen h) {
+      int out = permitted - Math.max(0, h.permits.get())
+          - BreakerState.HalfOpen.done(h.outcomes.get());
+      if (out > 0 && out < permitted) {
+        return out + " of its " + permitted + " probes";
+      }
+    }
+    return "all " + permitted + " probes";
+  }
+
   private CircuitOpenException refuse(CallContext ctx, BreakerStateMachine breaker, long now) {
     CircuitBreaker.State state = breaker.state();
     long retryNanos = breaker.retryAfterNanos(now);
@@ -168,9 +184,7 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
       case OPEN -> "is OPEN: " + what + " was not sent; next probe in "
           + BreakerStateMachine.human(retryNanos);
       case FORCED_OPEN -> "is FORCED_OPEN: " + what + " was not sent; it stays open until reset";
-      case HALF_OPEN -> "is HALF_OPEN with "
-          + (config.permittedCallsInHalfOpen() == 1 ? "its probe"
-              : "all " + config.permittedCallsInHalfOpen() + " probes")
+      case HALF_OPEN -> "is HALF_OPEN with " + probesOut(breaker)
           + " in flight: " + what + " was not sent; the probes decide when they complete";
       // The state changed since permission was refused.
       default -> "was open: " + what + " was not sent; it is " + state + " now";
