@@ -176,7 +176,7 @@ public final class FanOut<T> implements AutoCloseable {
    * tells the task's index and result. The stream waits for each next completion and ends once
    * every task submitted so far has been returned, so submit first, then consume. A completion
    * is delivered once: consume from one stream at a time. {@link #join()} still returns every
-   * result afterwards.
+   * result afterwards (with fail-fast and a failure, it throws that failure, as always).
    *
    * {@snippet :
    * fan.completions().forEach(c -> render(c.index(), c.result()));
