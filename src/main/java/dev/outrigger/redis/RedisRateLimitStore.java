@@ -447,7 +447,7 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
         if (keyError(e)) {
           answeredWithKeyError();
           keyErrorSeen(ks, e);
-          return fallback.failFast ? 0 : ks.fallbackBucket(limit, share(ks), now).pause(now,
+          return fallback.failFast ? 0 : ks.keyErrorBucket(limit, share(ks), now).pause(now,
               pauseNanos);
         }
         if (cut && e.slow && !down.get()) {
@@ -514,7 +514,7 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     long later = nanos.getAsLong();
     // Not fallbackBucket(...): that marks the fallback buckets for a reset at Redis's next
     // answer, which would hand this key, still in error, a fresh whole-quota bucket each time.
-    LocalBucket b = ks.fallbackBucket(limit, share(ks), later);
+    LocalBucket b = ks.keyErrorBucket(limit, share(ks), later);
     return b.reserve(later, permits, Math.max(0, maxWaitNanos - (later - now)));
   }
 
@@ -940,6 +940,11 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
    */
   private static final class Overflow {
     final AtomicReference<LocalBucket> bucket = new AtomicReference<>();
+    /**
+     * The bucket of this limit's keys whose Redis key is taken (a key error), apart from
+     * {@link #bucket}: an outage's bucket is never one a key error made long before.
+     */
+    final AtomicReference<LocalBucket> keyErrorBucket = new AtomicReference<>();
     volatile int clients;
 
     void seen(int n) {
@@ -950,6 +955,7 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
 
     void reset() {
       bucket.set(null);
+      keyErrorBucket.set(null);
       clients = 0;
     }
   }
@@ -1096,6 +1102,20 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
 
     void dropFallback() {
       fallback.set(null);
+    }
+
+    /**
+     * The bucket of a key error (see keyFailed): the key's own fallback bucket, or, for a key
+     * beyond the table, its limit's key-error bucket, not the one an outage uses.
+     */
+    LocalBucket keyErrorBucket(RateLimit limit, double share, long now) {
+      AtomicReference<LocalBucket> ref = shared != null ? shared.keyErrorBucket : fallback;
+      LocalBucket b = ref.get();
+      if (b != null) {
+        return b;
+      }
+      LocalBucket fresh = new LocalBucket(limit, share, now);
+      return ref.compareAndSet(null, fresh) ? fresh : ref.get();
     }
   }
 

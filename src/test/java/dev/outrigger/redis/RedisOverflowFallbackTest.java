@@ -1,6 +1,7 @@
 package dev.outrigger.redis;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.outrigger.RateLimit;
@@ -90,6 +91,27 @@ class RedisOverflowFallbackTest {
     // One a second, starting empty: nothing yet.
     assertEquals(0, granted(store, "strict-beyond-", strict, 10), "strict keys granted");
     assertTrue(granted(store, "loose-beyond-", loose, 10) > 0, "loose keys granted");
+  }
+
+  /**
+   * An outage's bucket for keys beyond the table starts empty even after one such key's Redis
+   * key was taken (a key error) long before: that key's bucket, full again by now, is not it.
+   */
+  @Test
+  void anOutageDoesNotInheritTheBucketOfAnEarlierKeyError() throws Exception {
+    RedisRateLimitStore store = store(RedisRateLimitStore.Fallback.localShare(1.0));
+    RateLimit limit = RateLimit.perSecond(1).burst(5).maxKeys(1);
+    assertEquals(0, store.reserve("in-the-table", limit, 1, 0)); // the table is full
+    redis.command("SET " + store.redisKey("taken") + " another-application");
+    store.reserve("taken", limit, 1, 0); // answered by a fallback bucket of the key error's
+    assertFalse(store.degraded());
+
+    now.addAndGet(100 * SECOND); // long enough for any bucket to be full again
+    redis.stop();
+    outage(store, "beyond-in-the-outage", limit);
+
+    // A fresh bucket starts empty: nothing at once.
+    assertEquals(0, granted(store, "beyond-", limit, 10), "granted at once in the outage");
   }
 
   @Test
