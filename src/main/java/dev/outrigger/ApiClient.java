@@ -406,7 +406,8 @@ public final class ApiClient implements AutoCloseable {
    * thread's interrupt status left as it was. Once the pool is released each connection is
    * closed as its attempt ends. Each of this client's circuit breakers that is open or
    * half-open is closed, and listeners hear of it as a transition to CLOSED (so a metrics gauge
-   * shared with other clients stops showing it). Closing twice is harmless.
+   * shared with other clients stops showing it); an attempt that finishes afterwards counts no
+   * failure. Closing twice is harmless.
    */
   @Override
   public void close() {
@@ -427,7 +428,6 @@ public final class ApiClient implements AutoCloseable {
       }
     }
   }
-
 
   Redactor redactor() {
     return redactor;
@@ -1205,6 +1205,7 @@ public final class ApiClient implements AutoCloseable {
       b.retry = retry;
       b.circuitBreaker = circuitBreaker;
       b.maxInFlightPerHost = maxInFlightPerHost;
+      b.maxInFlightSet = maxInFlightSet;
       b.adaptiveConcurrency = adaptiveConcurrency;
       b.clientThrottlingK = clientThrottlingK;
       b.connectTimeout = connectTimeout;

@@ -15,7 +15,10 @@ public interface CallContext {
   /** The resolved request URL (before attempt interceptors change it). */
   HttpUrl url();
 
-  /** The target as {@code host:port}, the default key of rate limits, breakers and budgets. */
+  /**
+   * The target as {@code host:port} (an IPv6 literal in brackets: {@code [::1]:8080}), the
+   * default key of rate limits, breakers and budgets.
+   */
   String host();
 
   /** The attempt in progress, from 1; 0 before the first attempt starts. */

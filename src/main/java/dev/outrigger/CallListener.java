@@ -59,7 +59,9 @@ public interface CallListener {
   /**
    * The breaker for {@code key} moved from one state to another. A breaker's transitions arrive
    * one at a time, in the order they happened: one made while an earlier one is still being
-   * reported is reported by the thread reporting that one, right after it.
+   * reported is reported by the thread reporting that one, right after it. A move to CLOSED is
+   * not always a recovery: an open or half-open breaker is also closed when the client's table
+   * of breakers drops it and when the client is closed (the INFO log line gives the reason).
    */
   default void breakerTransition(String key, CircuitBreaker.State from, CircuitBreaker.State to) {}
 

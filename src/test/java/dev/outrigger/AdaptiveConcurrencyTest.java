@@ -238,9 +238,11 @@ class AdaptiveConcurrencyTest {
     // The two agree: nothing is ignored.
     ApiClient.builder().maxInFlightPerHost(16)
         .adaptiveConcurrency(AdaptiveLimit.vegas().max(16)).build().close();
-    // A derived builder may replace its parent's static limit (nothing there could undo it).
+    // A derived builder carries the setting: the same rule holds there, and the same way out.
     try (ApiClient parent = ApiClient.builder().maxInFlightPerHost(16).build()) {
-      parent.newBuilder().adaptiveConcurrency(AdaptiveLimit.vegas()).build().close();
+      assertThrows(IllegalArgumentException.class,
+          () -> parent.newBuilder().adaptiveConcurrency(AdaptiveLimit.vegas()).build());
+      parent.newBuilder().adaptiveConcurrency(AdaptiveLimit.vegas().max(16)).build().close();
     }
   }
 

@@ -131,6 +131,7 @@ public final class Demo {
         }
         return null;
       });
+      run.ended = true;
     }
     return run;
   }
@@ -189,6 +190,11 @@ public final class Demo {
     final LongAdder rateLimitWaits = new LongAdder();
     final LongAdder rateLimitWaitNanos = new LongAdder();
     final ConcurrentLinkedQueue<String> transitions = new ConcurrentLinkedQueue<>();
+    /**
+     * Set once the batch is done: the client's close() then closes the breakers still open, and
+     * those transitions are the shutdown's, not the run's.
+     */
+    volatile boolean ended;
     final Map<String, LongAdder> outcomes = new ConcurrentHashMap<>();
     final AtomicInteger done = new AtomicInteger();
     final AtomicInteger failed = new AtomicInteger();
@@ -227,8 +233,10 @@ public final class Demo {
         @Override
         public void breakerTransition(String key, CircuitBreaker.State from,
             CircuitBreaker.State to) {
-          transitions.add(String.format(Locale.ROOT, "%6.1f s  %s: %s -> %s",
-              sinceStartMs() / 1000.0, key, from, to));
+          if (!ended) {
+            transitions.add(String.format(Locale.ROOT, "%6.1f s  %s: %s -> %s",
+                sinceStartMs() / 1000.0, key, from, to));
+          }
         }
       };
     }

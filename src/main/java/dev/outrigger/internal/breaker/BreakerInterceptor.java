@@ -41,6 +41,11 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
   private final NanoClock clock;
   private final CallListener listener;
   private final Breakers breakers;
+  /**
+   * Set by {@link #clientClosed()}: an attempt finishing after it records no failure, which
+   * could open a breaker for good. Read only for a failed or slow outcome.
+   */
+  private volatile boolean clientClosed;
   private final Function<? super CallContext, String> keyFunction;
   /** Whether the key function is the user's, which may take any time (see KeepsClock). */
   private final boolean userKeyFunction;
@@ -116,6 +121,11 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
             outcome = outcome(breaker, ctx, sentBefore, response, failure, end - sent);
           }
         } finally {
+          if (outcome > BreakerStateMachine.SUCCESS && clientClosed) {
+            // An attempt that finishes after its client's close(): it may not open a breaker
+            // that nothing would ever close again.
+            outcome = BreakerStateMachine.IGNORED;
+          }
           breaker.onResult(token, outcome, end);
         }
       } catch (Throwable t) {
@@ -218,9 +228,25 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
     if (breakers == null) {
       return;
     }
+    clientClosed = true;
     long now = clock.nanoTime();
+    Throwable first = null;
     for (BreakerStateMachine b : breakers.all()) {
-      b.dropped(now, "its client was closed");
+      try {
+        b.dropped(now, "its client was closed");
+      } catch (Throwable t) {
+        // A listener's Error (out of memory, say) keeps no other breaker open: thrown after.
+        if (first == null) {
+          first = t;
+        } else {
+          first.addSuppressed(t);
+        }
+      }
+    }
+    if (first instanceof RuntimeException r) {
+      throw r;
+    } else if (first instanceof Error e) {
+      throw e;
     }
   }
 
