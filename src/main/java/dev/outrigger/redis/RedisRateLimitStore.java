@@ -354,7 +354,7 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     if (mayAskRedis(now)) {
       // A key beyond the table has nowhere to keep pre-fetched permits: they would be dropped,
       // taken from the quota of every store sharing the key.
-      int want = permits == 1 && !ks.overflow ? prefetch : permits;
+      int want = permits == 1 && !ks.overflow() ? prefetch : permits;
       String[] args = args(ks, limit, "r", Integer.toString(permits), Integer.toString(want),
           Long.toString(Math.max(0, maxWaitNanos) / 1000), ks.register(now) ? clientId : "");
       List<Object> r;
@@ -529,7 +529,7 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
   /** Logs {@code ks}'s key error once (a key beyond the table: at most once a minute). */
   private void keyErrorSeen(KeyState ks, StoreFailure e) {
     boolean first;
-    if (ks.overflow) {
+    if (ks.overflow()) {
       long now = nanos.getAsLong();
       long next = nextOverflowKeyWarn.get();
       first = now - next >= 0 && nextOverflowKeyWarn.compareAndSet(next, now + IDLE_KEY_NANOS);
@@ -1022,8 +1022,6 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     private record Bands(RateLimit limit, String[] args) {}
 
     final String[] redisKeys;
-    /** Whether this state lives for one call only (the table was full): it keeps no stock. */
-    final boolean overflow;
     /** The fallback it shares with its limit's other keys beyond the table, or null. */
     final Overflow shared;
     final AtomicReference<LocalBucket> fallback;
@@ -1037,7 +1035,6 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
 
     KeyState(String[] redisKeys, Overflow shared, long now) {
       this.redisKeys = redisKeys;
-      this.overflow = shared != null;
       this.shared = shared;
       this.fallback = shared != null ? shared.bucket : new AtomicReference<>();
       this.nextRegister = new AtomicLong(now);
@@ -1092,12 +1089,7 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     }
 
     LocalBucket fallbackBucket(RateLimit limit, double share, long now) {
-      LocalBucket b = fallback.get();
-      if (b != null) {
-        return b;
-      }
-      LocalBucket fresh = new LocalBucket(limit, share, now);
-      return fallback.compareAndSet(null, fresh) ? fresh : fallback.get();
+      return bucketIn(fallback, limit, share, now);
     }
 
     void dropFallback() {
@@ -1109,7 +1101,17 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
      * beyond the table, its limit's key-error bucket, not the one an outage uses.
      */
     LocalBucket keyErrorBucket(RateLimit limit, double share, long now) {
-      AtomicReference<LocalBucket> ref = shared != null ? shared.keyErrorBucket : fallback;
+      return bucketIn(shared != null ? shared.keyErrorBucket : fallback, limit, share, now);
+    }
+
+    /** Whether this state lives for one call only (the table was full): it keeps no stock. */
+    boolean overflow() {
+      return shared != null;
+    }
+
+    /** The bucket {@code ref} holds, or one made now and put there (the first one made wins). */
+    private static LocalBucket bucketIn(
+        AtomicReference<LocalBucket> ref, RateLimit limit, double share, long now) {
       LocalBucket b = ref.get();
       if (b != null) {
         return b;

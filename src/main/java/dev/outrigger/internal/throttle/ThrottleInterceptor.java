@@ -76,9 +76,8 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
   private final RandomGenerator random;
   private final ConcurrentHashMap<String, Host> hosts = new ConcurrentHashMap<>();
   private final long bucketNanos;
-  private final long origin;
-  /** The bucket of the last look for idle hosts (see {@link #dropIdle}). */
-  private final AtomicLong lastSweep = new AtomicLong(-1);
+  /** When the next look for idle hosts may run (see {@link #dropIdle}). */
+  private final AtomicLong nextSweep;
 
   /**
    * With the default window and a thread-local random source.
@@ -105,7 +104,7 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
     this.clock = clock;
     this.random = random;
     this.bucketNanos = Math.max(1, windowNanos / BUCKETS);
-    this.origin = clock.nanoTime();
+    this.nextSweep = new AtomicLong(clock.nanoTime());
   }
 
   /**
@@ -296,9 +295,9 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
    * back when its answer comes.
    */
   private void dropIdle() {
-    long bucket = Math.floorDiv(clock.nanoTime() - origin, bucketNanos);
-    long last = lastSweep.get();
-    if (bucket <= last || !lastSweep.compareAndSet(last, bucket)) {
+    long now = clock.nanoTime();
+    long next = nextSweep.get();
+    if (now - next < 0 || !nextSweep.compareAndSet(next, now + bucketNanos)) {
       return;
     }
     for (Map.Entry<String, Host> e : hosts.entrySet()) {
