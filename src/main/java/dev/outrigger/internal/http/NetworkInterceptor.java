@@ -170,13 +170,13 @@ public final class NetworkInterceptor implements Interceptor {
   /** {@code request} with its {@link Budget}'s header saying what is left now. */
   private static Request withBudgetLeft(Request request) {
     Budget b = request.tag(BUDGET);
-    if (b == null || request.header(b.header) == null) {
+    String sent = b == null ? null : request.header(b.header);
+    if (sent == null) {
       // None, or an interceptor of the user's took the header off: not put back.
       return request;
     }
     String left = DeadlineHeaders.format(b.header, b.endNanos - b.clock.nanoTime());
-    return left.equals(request.header(b.header))
-        ? request : request.newBuilder().header(b.header, left).build();
+    return left.equals(sent) ? request : request.newBuilder().header(b.header, left).build();
   }
 
   private final Redactor redactor;
