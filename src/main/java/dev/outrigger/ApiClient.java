@@ -638,12 +638,26 @@ public final class ApiClient implements AutoCloseable {
     } catch (IOException e) {
       String why = e instanceof com.fasterxml.jackson.core.JacksonException je
           ? je.getOriginalMessage() : e.getMessage();
-      if (why != null && why.length() > Failures.SNIPPET_CHARS) {
-        why = why.substring(0, Failures.SNIPPET_CHARS) + "...";
+      String at = Failures.jsonPath(e);
+      // The decoder quotes the body (a token it could not read, a value of the wrong type), and
+      // a server may echo what it was sent: the request's secrets are masked, as in a status
+      // snippet, before the message is cut (so no half of one shows).
+      String masked = why == null ? null : redactor.scrub(why, response.request());
+      String maskedAt = redactor.scrub(at, response.request());
+      Throwable cause = e;
+      if (!Objects.equals(masked, why) || !maskedAt.equals(at)) {
+        // The decoder's own message would show it again in a stack trace: its type and stack
+        // are kept, its message is not.
+        cause = new IOException(e.getClass().getName() + " (its message quoted a secret the"
+            + " request carried, so it is not kept)");
+        cause.setStackTrace(e.getStackTrace());
+      }
+      if (masked != null && masked.length() > Failures.SNIPPET_CHARS) {
+        masked = masked.substring(0, Failures.SNIPPET_CHARS) + "...";
       }
       throw new DeserializationException(ctx.describe() + " -> " + response.code()
-          + ": cannot map the body to " + type.toCanonical() + ": " + why
-          + Failures.jsonPath(e), e, ctx.attemptsSent());
+          + ": cannot map the body to " + type.toCanonical() + ": " + masked + maskedAt,
+          cause, ctx.attemptsSent());
     }
   }
 

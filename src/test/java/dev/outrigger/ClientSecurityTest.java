@@ -240,6 +240,42 @@ class ClientSecurityTest {
     }
   }
 
+  /** A body the decoder cannot map, whose value it quotes. */
+  record Item(int id) {}
+
+  @Test
+  void aBodyTheDecoderQuotesShowsTheRequestsSecretsRedacted() {
+    // A 200 that echoes the token where a number belongs: Jackson's message quotes the value.
+    server.enqueue(new MockResponse.Builder().body("{\"id\":\"" + TOKEN + "\"}").build());
+    // The same body to a request that carries no secret: nothing to mask, the value shows.
+    server.enqueue(new MockResponse.Builder().body("{\"id\":\"" + TOKEN + "\"}").build());
+    try (ApiClient client = ApiClient.builder()
+        .baseUrl(server.url("/api").toString())
+        .retry(Retry.none())
+        .build()) {
+      DeserializationException e = assertThrows(DeserializationException.class,
+          () -> client.get("/item").header("Authorization", "Bearer " + TOKEN)
+              .execute(Item.class));
+      assertTrue(e.getMessage().contains("\"REDACTED\""), e.getMessage());
+      for (Throwable t = e; t != null; t = t.getCause()) {
+        assertFalse(String.valueOf(t.getMessage()).contains(TOKEN),
+            "secret leaked into " + t.getClass().getName() + ": " + t.getMessage());
+        assertFalse(t.toString().contains(TOKEN), t.toString());
+      }
+      // The decoder's type and stack are still there to read.
+      assertTrue(e.getCause().getMessage().contains("MismatchedInputException")
+          || e.getCause().getMessage().contains("InvalidFormatException"),
+          e.getCause().getMessage());
+      assertTrue(e.getCause().getStackTrace().length > 0);
+
+      DeserializationException plain = assertThrows(DeserializationException.class,
+          () -> client.get("/item").execute(Item.class));
+      assertTrue(plain.getMessage().contains(TOKEN), plain.getMessage());
+      assertTrue(plain.getCause() instanceof com.fasterxml.jackson.core.JacksonException,
+          String.valueOf(plain.getCause()));
+    }
+  }
+
   @Test
   void anErrorBodyThatQuotesTheRequestsSecretsShowsThemRedacted() {
     String key = "k3y-v4lue-0042";
