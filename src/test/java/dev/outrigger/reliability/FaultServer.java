@@ -1,19 +1,14 @@
 package dev.outrigger.reliability;
 
-import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 
 /**
@@ -21,7 +16,7 @@ import java.util.function.Function;
  * connections alive as long as the client wants and lets a test script every answer, faults
  * included: resets, stalls, dripped or truncated bodies. It counts every request it reads.
  */
-final class FaultServer implements AutoCloseable {
+final class FaultServer extends RawSocketServer {
   /** What to do with one request. */
   sealed interface Action {}
 
@@ -46,78 +41,32 @@ final class FaultServer implements AutoCloseable {
     }
   }
 
-  private final ServerSocket server;
-  private final Thread acceptor;
-  private final Set<Socket> open = ConcurrentHashMap.newKeySet();
   private final Function<Request, Action> script;
-  final AtomicLong requests = new AtomicLong();
 
   FaultServer(Function<Request, Action> script) throws IOException {
+    super(InetAddress.getLoopbackAddress(), "fault-server");
     this.script = script;
-    server = new ServerSocket(0, 4096, InetAddress.getLoopbackAddress());
-    acceptor = Thread.ofVirtual().name("fault-server-accept").start(this::acceptLoop);
+    start();
   }
 
-  String url(String path) {
-    return "http://127.0.0.1:" + server.getLocalPort() + path;
-  }
-
-  private void acceptLoop() {
-    while (!server.isClosed()) {
-      try {
-        Socket s = server.accept();
-        s.setTcpNoDelay(true);
-        open.add(s);
-        Thread.ofVirtual().start(() -> serve(s));
-      } catch (IOException e) {
-        return;
-      }
+  @Override
+  boolean answer(Socket s, Request req, OutputStream out)
+      throws IOException, InterruptedException {
+    Action action = script.apply(req);
+    if (action instanceof Reset) {
+      s.setSoLinger(true, 0);
+      return false;
     }
-  }
-
-  private void serve(Socket s) {
-    try (s) {
-      InputStream in = new BufferedInputStream(s.getInputStream());
-      OutputStream out = s.getOutputStream();
-      while (true) {
-        Request req = read(in);
-        if (req == null) {
-          return;
-        }
-        requests.incrementAndGet();
-        Action action = script.apply(req);
-        if (action instanceof Reset) {
-          s.setSoLinger(true, 0);
-          return;
-        }
-        if (action instanceof Truncate t) {
-          out.write(("HTTP/1.1 200 OK\r\nContent-Length: " + t.declared()
-              + "\r\nContent-Type: text/plain\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-          out.write("x".repeat(t.sent()).getBytes(StandardCharsets.US_ASCII));
-          out.flush();
-          return;
-        }
-        Reply r = (Reply) action;
-        if (r.delayMillis() > 0) {
-          Thread.sleep(r.delayMillis());
-        }
-        byte[] body = r.body().getBytes(StandardCharsets.UTF_8);
-        StringBuilder head = new StringBuilder("HTTP/1.1 ").append(r.status()).append(" X\r\n");
-        r.headers().forEach((k, v) -> head.append(k).append(": ").append(v).append("\r\n"));
-        head.append("Content-Type: application/json\r\nContent-Length: ").append(body.length)
-            .append("\r\n\r\n");
-        byte[] h = head.toString().getBytes(StandardCharsets.US_ASCII);
-        byte[] all = new byte[h.length + body.length];
-        System.arraycopy(h, 0, all, 0, h.length);
-        System.arraycopy(body, 0, all, h.length, body.length);
-        out.write(all);
-        out.flush();
-      }
-    } catch (IOException | InterruptedException e) {
-      // the client went away or the server is closing
-    } finally {
-      open.remove(s);
+    if (action instanceof Truncate t) {
+      truncated(out, t.declared(), t.sent());
+      return false;
     }
+    Reply r = (Reply) action;
+    if (r.delayMillis() > 0 && pause(r.delayMillis())) {
+      return false;
+    }
+    reply(out, r.status(), r.headers(), r.body().getBytes(StandardCharsets.UTF_8));
+    return true;
   }
 
   /** Reads one request, or null at end of stream or when the body was cut short. */
@@ -156,26 +105,5 @@ final class FaultServer implements AutoCloseable {
       return null; // cut mid-body: not a request the server could act on
     }
     return new Request(parts[0], parts[1], headers, body);
-  }
-
-  int openConnections() {
-    return open.size();
-  }
-
-  @Override
-  public void close() throws IOException {
-    server.close();
-    for (Socket s : open) {
-      try {
-        s.close();
-      } catch (IOException ignored) {
-        // closing anyway
-      }
-    }
-    try {
-      acceptor.join(5_000);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
   }
 }
