@@ -43,7 +43,8 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
   private final Breakers breakers;
   /**
    * Set by {@link #clientClosed()}: an attempt finishing after it records no failure, which
-   * could open a breaker for good. Read only for a failed or slow outcome.
+   * could open a breaker for good (one the call made after the breakers were taken out of use).
+   * Read only for a failed or slow outcome.
    */
   private volatile boolean clientClosed;
   private final Function<? super CallContext, String> keyFunction;
@@ -219,21 +220,22 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
   }
 
   /**
-   * The client closes: each open or half-open breaker it keeps is closed, and listeners hear of
-   * it as a transition to CLOSED (as of a breaker its table drops), so that a gauge shared with
-   * other clients (a derived client's) does not show this client's breaker open for good. One
-   * set by hand is left as it is.
+   * The client closes: each breaker it keeps is taken out of use, as one its table drops. An open
+   * or half-open one is closed, and listeners hear of it as a transition to CLOSED, so that a
+   * gauge shared with other clients (a derived client's) does not show this client's breaker
+   * open for good; a closed one counts no more outcomes, so an attempt that read
+   * {@link #clientClosed} just before it was set cannot open it afterwards. One set by hand is
+   * left as it is.
    */
   public void clientClosed() {
     if (breakers == null) {
       return;
     }
     clientClosed = true;
-    long now = clock.nanoTime();
     Throwable first = null;
     for (BreakerStateMachine b : breakers.all()) {
       try {
-        b.dropped(now, "its client was closed");
+        b.dropped("its client was closed");
       } catch (Throwable t) {
         // A listener's Error (out of memory, say) keeps no other breaker open: thrown after.
         if (first == null) {

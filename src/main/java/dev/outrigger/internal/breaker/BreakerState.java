@@ -112,6 +112,27 @@ public abstract sealed class BreakerState {
     }
   }
 
+  /**
+   * Out of use: its table dropped the breaker, its client was closed, or no table kept it. Admits
+   * a call (one that found the breaker just before) and records nothing, so the breaker never
+   * moves again by itself and reports nothing more: the key's calls go to its table's next
+   * breaker. Reads as CLOSED, the state the key starts over in. Only a hand can set it again.
+   */
+  static final class Dropped extends BreakerState {
+    /** The window of the closed state it replaced, for snapshots; null if it was not closed. */
+    final Window window;
+
+    Dropped(Window window, String why) {
+      super(why);
+      this.window = window;
+    }
+
+    @Override
+    State state() {
+      return State.CLOSED;
+    }
+  }
+
   /** Set by hand: refuses every call. */
   static final class ForcedOpen extends BreakerState {
     ForcedOpen(String why) {

@@ -6,6 +6,7 @@ import dev.outrigger.CircuitBreaker.State;
 import dev.outrigger.internal.Durations;
 import dev.outrigger.internal.breaker.BreakerState.Closed;
 import dev.outrigger.internal.breaker.BreakerState.Disabled;
+import dev.outrigger.internal.breaker.BreakerState.Dropped;
 import dev.outrigger.internal.breaker.BreakerState.ForcedOpen;
 import dev.outrigger.internal.breaker.BreakerState.HalfOpen;
 import dev.outrigger.internal.breaker.BreakerState.Open;
@@ -158,7 +159,7 @@ public final class BreakerStateMachine {
 
   private BreakerState acquireSlow(BreakerState s, long now) {
     while (true) {
-      if (s instanceof Closed || s instanceof Disabled) {
+      if (s instanceof Closed || s instanceof Disabled || s instanceof Dropped) {
         return s;
       } else if (s instanceof HalfOpen h) {
         return h.tryAcquire() ? h : null;
@@ -331,33 +332,45 @@ public final class BreakerStateMachine {
     set(new Disabled("disabled by hand"));
   }
 
-  /** Back to CLOSED with an empty window. */
+  /**
+   * Back to CLOSED with an empty window; a breaker out of use ({@link #dropped}) is left as it
+   * is: a reset racing its table's drop must not give it back a window that could open it.
+   */
   public void reset(long nowNanos) {
-    set(new Closed(Window.create(config, nowNanos), "reset by hand"));
+    Closed next = new Closed(Window.create(config, nowNanos), "reset by hand");
+    for (BreakerState s = state; !(s instanceof Dropped); s = state) {
+      if (STATE.compareAndSet(this, s, next)) {
+        installed(s, next);
+        return;
+      }
+    }
   }
 
   /**
-   * Readies a breaker its table is dropping. An open or half-open one (unused for its whole
-   * wait) is closed, since the key's next breaker starts closed, and listeners hear of it as a
-   * transition to CLOSED; a closed one is left as it is; one set by hand (forced open or
-   * disabled, perhaps since the table chose it) is left as it is and must stay.
+   * Takes a breaker out of use: its table is dropping it, or never kept it. From then on it
+   * admits a call that still finds it and records nothing, so it can no longer open, and the
+   * outcomes of calls it admitted before go nowhere (a call records into the state that admitted
+   * it, and that state is over; the key's next breaker starts with an empty window). An open or
+   * half-open one (unused for its whole wait) is reported to listeners as a transition to CLOSED,
+   * the state its key starts over in; a closed one reports nothing. One set by hand (forced open
+   * or disabled, perhaps since the table chose it) is left as it is and must stay.
    *
    * @return the state it was in: FORCED_OPEN or DISABLED when it must stay, OPEN or HALF_OPEN
    *     when its closing was reported
    */
-  State dropped(long nowNanos) {
-    return dropped(nowNanos,
+  State dropped() {
+    return dropped(
         "dropped after going unused for its whole open wait; the key starts over closed");
   }
 
-  /** {@link #dropped(long)}, the transition's reason {@code why}. */
-  State dropped(long nowNanos, String why) {
+  /** {@link #dropped()}, an open or half-open one reporting {@code why} as the reason. */
+  State dropped(String why) {
     while (true) {
       BreakerState s = state;
-      if (!(s instanceof Open || s instanceof HalfOpen)) {
+      if (s instanceof ForcedOpen || s instanceof Disabled || s instanceof Dropped) {
         return s.state();
       }
-      BreakerState next = new Closed(Window.create(config, nowNanos), why);
+      BreakerState next = new Dropped(s instanceof Closed c ? c.window : null, why);
       // From exactly the state seen: a hand that forces it open meanwhile is not undone.
       if (STATE.compareAndSet(this, s, next)) {
         installed(s, next);
@@ -394,6 +407,8 @@ public final class BreakerStateMachine {
     Window.Counts k;
     if (s instanceof Closed c) {
       k = c.window.counts(nowNanos);
+    } else if (s instanceof Dropped d && d.window != null) {
+      k = d.window.counts(nowNanos);
     } else if (s instanceof HalfOpen h) {
       k = HalfOpen.counts(h.outcomes.get());
     } else if (s instanceof Open o) {
@@ -459,6 +474,10 @@ public final class BreakerStateMachine {
   }
 
   private void publish(State from, BreakerState to) {
+    if (to instanceof Dropped && from == State.CLOSED) {
+      // A closed breaker taken out of use: nothing a listener or a reader of the log sees moved.
+      return;
+    }
     if (from == to.state()) {
       // Set by hand to the state it was in: logged, but no transition.
       LOG.info("circuit breaker {}: {}, {}", key, to.state(), to.why);

@@ -20,9 +20,11 @@ import org.slf4j.LoggerFactory;
  * once every n/8 new keys, no background thread. Never dropped: a breaker forced open or
  * disabled by hand (kept even beyond the maximum), and one open or half-open that was opened or
  * used within its {@code waitInOpenState} (its uses noted to the millisecond; dropping it would
- * let a failing host's calls through before its wait is over). A dropped breaker's in-flight calls still record into it; its next
- * call starts a fresh one. If no breaker can be dropped, a new key gets a breaker that is not
- * kept.
+ * let a failing host's calls through before its wait is over). A dropped breaker is out of use
+ * ({@link BreakerStateMachine#dropped()}): the outcomes of its calls still in flight go nowhere,
+ * so it never opens after it left; the key's next call starts a fresh breaker. If no breaker can
+ * be dropped, a new key gets a breaker that is not kept, out of use from the start (its call
+ * admitted, its outcome recorded nowhere).
  *
  * <p>A pass that drops nothing (an outage: every breaker open and in use) remembers until when
  * nothing can go: the earliest time a kept open breaker could have sat unused for its whole wait
@@ -129,7 +131,9 @@ public final class Breakers {
     BreakerStateMachine fresh = new BreakerStateMachine(key, config, listener, now, changed);
     if (map.size() >= max && !map.containsKey(key)) {
       // Still full: none could go (set by hand, or open and in use), or other threads just
-      // filled the room.
+      // filled the room. Out of use from the start: a breaker no table keeps could open (and
+      // report it), and nothing would ever report it closing.
+      fresh.dropped("not kept: the table of breakers is full");
       return fresh;
     }
     BreakerStateMachine raced = map.putIfAbsent(key, fresh);
@@ -191,7 +195,7 @@ public final class Breakers {
         // the state (fed by the listener) would show it open for good; before it leaves the
         // table, so that this report cannot come after one of the key's next breaker. One set
         // by hand since it was listed is left as it is, and stays.
-        CircuitBreaker.State left = gone.dropped(now);
+        CircuitBreaker.State left = gone.dropped();
         if (setByHand(left)) {
           continue;
         }
