@@ -5,7 +5,7 @@ import java.time.Duration;
 /**
  * A circuit breaker refused the call without sending it: the breaker for {@link #breaker()} is
  * open (or forced open, or its half-open probes are all taken). {@link #retryAfter()} says when
- * it will let a probe through.
+ * an open breaker will let a probe through; a half-open breaker cannot know (see there).
  */
 public class CircuitOpenException extends ApiException {
   private static final long serialVersionUID = 1L;
@@ -34,7 +34,15 @@ public class CircuitOpenException extends ApiException {
     return breaker;
   }
 
-  /** How long until the breaker admits a probe; {@link Duration#ZERO} if it may do so now. */
+  /**
+   * How long until the breaker admits a probe: for an OPEN breaker, the rest of its open wait.
+   * {@link Duration#ZERO} when it may admit a call now, and also for a refusal by a HALF_OPEN
+   * breaker whose probes are all out: they decide when they answer, which the breaker cannot
+   * foresee (at once if they succeed and it closes; a new, perhaps longer, open wait after the
+   * last answer if they fail), so zero is the only sound bound. Back off by your own delay then,
+   * as {@link Retry#retryWhenCircuitOpen} does (it waits at least its backoff). A breaker forced
+   * open by hand gives {@code Long.MAX_VALUE} nanoseconds: no probe until it is reset.
+   */
   public Duration retryAfter() {
     return retryAfter;
   }
