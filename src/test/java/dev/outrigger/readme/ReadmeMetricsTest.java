@@ -71,6 +71,7 @@ class ReadmeMetricsTest {
       // a breaker set by hand, and a refusal
       limited.breaker(server.host()).forceOpen();
       assertThrows(CircuitOpenException.class, () -> limited.get("/ok").execute(String.class));
+      assertEquals(3.0, registry.get("outrigger.breaker.state").gauge().value(), "3 forced open");
       // a wait for an in-flight slot, while a call is in progress
       Thread first = Thread.ofVirtual().start(() -> single.get("/a").execute(String.class));
       HoldingServer.await("the first call is held", () -> held.inFlight() == 1);
@@ -120,7 +121,8 @@ class ReadmeMetricsTest {
     }
     assertEquals(1.0, registry.get("outrigger.ratelimit.pauses").counter().count());
     assertEquals(0.7, registry.get("outrigger.ratelimit.rate").gauge().value(), 0.01, "70% of 1/s");
-    assertEquals(3.0, registry.get("outrigger.breaker.state").gauge().value(), "3 forced open");
+    assertEquals(0.0, registry.get("outrigger.breaker.state").gauge().value(),
+        "closed with its client");
     metrics.close();
   }
 

@@ -220,12 +220,11 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
   }
 
   /**
-   * The client closes: each breaker it keeps is taken out of use, as one its table drops. An open
-   * or half-open one is closed, and listeners hear of it as a transition to CLOSED, so that a
-   * gauge shared with other clients (a derived client's) does not show this client's breaker
-   * open for good; a closed one counts no more outcomes, so an attempt that read
-   * {@link #clientClosed} just before it was set cannot open it afterwards. One set by hand is
-   * left as it is.
+   * The client closes: each breaker it keeps is taken out of use, as one its table drops. One
+   * open, half-open, forced open or disabled is closed, and listeners hear of it as a transition
+   * to CLOSED, so that a gauge shared with other clients (a derived client's) does not show this
+   * client's breaker for good in a state no call meets; a closed one counts no more outcomes, so
+   * an attempt that read {@link #clientClosed} just before it was set cannot open it afterwards.
    */
   public void clientClosed() {
     if (breakers == null) {
@@ -235,7 +234,7 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
     Throwable first = null;
     for (BreakerStateMachine b : breakers.all()) {
       try {
-        b.dropped("its client was closed");
+        b.clientClosed();
       } catch (Throwable t) {
         // A listener's Error (out of memory, say) keeps no other breaker open: thrown after.
         if (first == null) {

@@ -365,9 +365,23 @@ public final class BreakerStateMachine {
 
   /** {@link #dropped()}, an open or half-open one reporting {@code why} as the reason. */
   State dropped(String why) {
+    return outOfUse(why, false);
+  }
+
+  /**
+   * Takes the breaker out of use as its client closes: as {@link #dropped()}, and one set by
+   * hand too, reported as a transition to CLOSED. Nothing will call through it again, and a
+   * state gauge shared with other clients (a derived client's parent) must not keep showing it.
+   */
+  void clientClosed() {
+    outOfUse("its client was closed", true);
+  }
+
+  private State outOfUse(String why, boolean byHandToo) {
     while (true) {
       BreakerState s = state;
-      if (s instanceof ForcedOpen || s instanceof Disabled || s instanceof Dropped) {
+      if (s instanceof Dropped
+          || !byHandToo && (s instanceof ForcedOpen || s instanceof Disabled)) {
         return s.state();
       }
       BreakerState next = new Dropped(s instanceof Closed c ? c.window : null, why);
