@@ -404,10 +404,10 @@ public final class ApiClient implements AutoCloseable {
    * no new one: a call waiting in a backoff, or for a rate-limit permit or an in-flight slot,
    * stops waiting at once and fails with a {@code CANCELLED} {@link TransportException}, its
    * thread's interrupt status left as it was. Once the pool is released each connection is
-   * closed as its attempt ends. Each of this client's circuit breakers that is open or
-   * half-open is closed, and listeners hear of it as a transition to CLOSED (so a metrics gauge
-   * shared with other clients stops showing it); an attempt that finishes afterwards counts no
-   * failure. Closing twice is harmless.
+   * closed as its attempt ends. Each of this client's circuit breakers that is open,
+   * half-open, forced open or disabled is closed, and listeners hear of it as a transition to
+   * CLOSED (so a metrics gauge shared with other clients stops showing it); an attempt that
+   * finishes afterwards counts no failure. Closing twice is harmless.
    */
   @Override
   public void close() {

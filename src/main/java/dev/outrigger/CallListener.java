@@ -61,7 +61,8 @@ public interface CallListener {
    * one at a time, in the order they happened: one made while an earlier one is still being
    * reported is reported by the thread reporting that one, right after it. A move to CLOSED is
    * not always a recovery: an open or half-open breaker is also closed when the client's table
-   * of breakers drops it and when the client is closed (the INFO log line gives the reason).
+   * of breakers drops it, and one open, half-open, forced open or disabled when the client is
+   * closed (the INFO log line gives the reason).
    */
   default void breakerTransition(String key, CircuitBreaker.State from, CircuitBreaker.State to) {}
 
