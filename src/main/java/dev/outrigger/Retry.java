@@ -35,7 +35,8 @@ import okhttp3.Response;
  * ({@link CallContext#idempotent()}: GET, HEAD, OPTIONS, PUT, DELETE, TRACE, a request carrying an
  * {@code Idempotency-Key}, or the caller's opt-in), except after a failure that happened before
  * any byte of the request was written, which left the server untouched. A request whose body is
- * {@linkplain okhttp3.RequestBody#isOneShot() one-shot} is never sent twice. No retry starts
+ * {@linkplain okhttp3.RequestBody#isOneShot() one-shot} is never sent twice: it is retried only
+ * after a failure before its request was written (which left the body unread). No retry starts
  * when its wait (the backoff, or the server's {@code Retry-After} on 429 and 503, capped by
  * {@link #maxRetryAfter}) cannot fit in the remaining deadline: the call fails at once with its
  * last failure, the message saying why.

@@ -170,7 +170,9 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
       // keep their call-wide numbers.
       if (retries + 1 >= retry.maxAttempts()) {
         stop = "";
-      } else if (isOneShot(request.body())) {
+      } else if (isOneShot(request.body()) && (response != null || ctx.lastRequestWritten())) {
+        // Once OkHttp began writing the request it read the body; an attempt that failed before
+        // (a refused connection, a failed lookup, a refusal on the way) left it unread.
         stop = "not retried: the request body is one-shot and cannot be sent again";
       } else if (!ctx.idempotent() && (response != null || ctx.lastRequestWritten())) {
         // A write that may have reached the server is sent again only with the caller's consent.
