@@ -263,8 +263,10 @@ public final class Retry {
    * {@link HttpStatusException} (unless {@link #retryOnException} is set). Applies to every
    * status, 2xx included: a 2xx it wants retried is an answer all the same, returned as is, body
    * and all, when the retry is not made (attempts run out, its wait does not fit in the deadline,
-   * the budget refuses it) or is refused before it is sent because its wait for a rate-limit
-   * permit cannot fit. One of this and {@link #retryOnResponse} decides.
+   * the budget refuses it, the request may not be sent twice) or is refused before it is sent (an
+   * open circuit breaker, a wait for a rate-limit permit or an in-flight slot that cannot fit, an
+   * attempt interceptor's failure). A retry that was sent ends the call with what it got. One of
+   * this and {@link #retryOnResponse} decides.
    *
    * @throws IllegalArgumentException if {@link #retryOnResponse} is set: it would decide alone
    */

@@ -6,12 +6,14 @@ import dev.outrigger.ApiClient;
 import dev.outrigger.ApiResponse;
 import dev.outrigger.CallContext;
 import dev.outrigger.CallListener;
+import dev.outrigger.CircuitBreaker;
 import dev.outrigger.ClientTestSupport;
 import dev.outrigger.Jitter;
 import dev.outrigger.RateLimit;
 import dev.outrigger.Retry;
 import dev.outrigger.internal.FakeClock;
 import java.time.Duration;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.UnaryOperator;
 import mockwebserver3.MockResponse;
 import mockwebserver3.MockWebServer;
@@ -20,9 +22,10 @@ import org.junit.jupiter.api.Test;
 
 /**
  * A 2xx that {@code retryOnResponse} wanted retried is an answer: when its retry is refused (a
- * rate-limit wait that cannot fit in the deadline, or a deadline a {@code retryScheduled}
- * listener used up), the call returns it, body and all, as it does when attempts run out. It
- * used to end as an {@code HttpStatusException} of status 200, its body gone into a snippet.
+ * rate-limit wait that cannot fit in the deadline, a deadline a {@code retryScheduled} listener
+ * used up, an open breaker), the call returns it, body and all, as it does when attempts run
+ * out. It used to end as an {@code HttpStatusException} of status 200, its body gone into a
+ * snippet (a breaker's refusal: as that {@code CircuitOpenException}).
  */
 class RefusedRetryOfASuccessTest {
   @StartStop
@@ -35,6 +38,9 @@ class RefusedRetryOfASuccessTest {
           .jitter(Jitter.NONE)
           .retryOnResponse(r -> r.header("X-Pending") != null);
 
+  /** The client of the call under way, for a listener that acts on it. */
+  private final AtomicReference<ApiClient> current = new AtomicReference<>();
+
   private ApiResponse<String> call(UnaryOperator<ApiClient.Builder> more) throws Exception {
     server.enqueue(new MockResponse.Builder().addHeader("X-Pending", "1")
         .addHeader("Content-Type", "text/plain").body("partial report").build());
@@ -42,6 +48,7 @@ class RefusedRetryOfASuccessTest {
         .baseUrl(server.url("/").toString())
         .deadline(Duration.ofSeconds(5))
         .retry(PENDING_RETRIED)).build()) {
+      current.set(client);
       ApiResponse<String> r = client.get("/report").send(String.class);
       ClientTestSupport.assertNoLeaks(client);
       return r;
@@ -69,6 +76,40 @@ class RefusedRetryOfASuccessTest {
         clock.advance(Duration.ofMillis(4950).toNanos());
       }
     }));
+
+    assertEquals(200, r.status());
+    assertEquals("partial report", r.body());
+    assertEquals(1, r.attempts());
+    assertEquals(1, server.getRequestCount());
+  }
+
+  /** A listener that forces the host's breaker open while the retry waits (an operator would). */
+  private CallListener breakerForcedOpenInTheBackoff() {
+    return new CallListener() {
+      @Override
+      public void retryScheduled(CallContext call, Duration delay, String reason) {
+        current.get().breaker(call.host()).forceOpen();
+      }
+    };
+  }
+
+  @Test
+  void aSuccessWhoseRetryAnOpenBreakerRefusesIsTheAnswer() throws Exception {
+    ApiResponse<String> r = call(b -> b.circuitBreaker(CircuitBreaker.defaults())
+        .addListener(breakerForcedOpenInTheBackoff()));
+
+    assertEquals(200, r.status());
+    assertEquals("partial report", r.body());
+    assertEquals(1, r.attempts());
+    assertEquals(1, server.getRequestCount());
+  }
+
+  @Test
+  void aSuccessWhoseRetryWaitsForAnOpenBreakerPastTheDeadlineIsTheAnswer() throws Exception {
+    ApiResponse<String> r = call(b -> b.circuitBreaker(CircuitBreaker.defaults())
+        // Refused, retryable, and then the breaker's wait does not fit: the 2xx all the same.
+        .retry(PENDING_RETRIED.retryWhenCircuitOpen(true).maxAttempts(3))
+        .addListener(breakerForcedOpenInTheBackoff()));
 
     assertEquals(200, r.status());
     assertEquals("partial report", r.body());

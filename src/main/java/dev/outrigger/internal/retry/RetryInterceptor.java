@@ -112,9 +112,11 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
     long previousDelay = 0;
     // The budget's slot of the retry about to run (RetryBudget.REFUSED: none was taken for it).
     long retryToken = RetryBudget.REFUSED;
-    // The 2xx the previous attempt returned, when the user's predicate wanted it retried (a
-    // copy of it, detached from the connection): the call's answer if that retry is refused.
+    // The 2xx an attempt returned, when the user's predicate wanted it retried (a copy of it,
+    // detached from the connection), while no attempt was sent after it: the call's answer if
+    // its retry is refused. answeredAt: how many of the failures in earlier came before it.
     Response answered = null;
+    int answeredAt = 0;
     for (int retries = 0; ; retries++) {
       int attempt = ctx.beginAttempt();
       int sentBefore = ctx.attemptsSent();
@@ -137,6 +139,11 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
         if (response != null) {
           return response;
         }
+        if (answered != null && refusedOnItsWay(failure, sentBefore, ctx)) {
+          // The retry of a 2xx never went (an open breaker, a rate limit, the deadline, an
+          // interceptor refused it): the 2xx is still the answer, body and all.
+          return answer(answered, answeredAt, earlier, ctx);
+        }
         long left;
         if (failure instanceof RateLimitedException refused && refused.wouldWait() != null
             && !earlier.isEmpty()
@@ -146,10 +153,6 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
           // why it stopped; the refusal goes with it. (A refusal of another kind, an
           // interceptor's own quota, say, is the call's failure as it is.)
           ApiException last = earlier.remove(earlier.size() - 1);
-          if (answered != null) {
-            // The retry of a 2xx never went: the 2xx is still the answer, body and all.
-            return answer(answered, earlier, ctx);
-          }
           last.addSuppressed(refused);
           throw finish(last, earlier, attempt, ctx, doesNotFit("the wait for a rate-limit permit",
               saturatedNanos(refused.wouldWait()), left));
@@ -215,11 +218,20 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
         // A 2xx the user's predicate wanted retried, out of retries: it is still the answer.
         return response;
       }
+      if (answered != null && response == null && refusedOnItsWay(failure, sentBefore, ctx)) {
+        // The retry of a 2xx was refused before it was sent, a refusal the policy retries (an
+        // open breaker, with retryWhenCircuitOpen): the 2xx stays the answer if no retry goes.
+        if (stop != null) {
+          return answer(answered, answeredAt, earlier, ctx);
+        }
+      } else {
+        // A 2xx goes on as a failure of the policy's (the suppressed list, the deadline's
+        // cause), and as a copy that is the answer if its retry is refused before it is sent.
+        answered = response != null && Failures.isSuccess(response.code())
+            ? detached(response, ctx) : null;
+        answeredAt = earlier.size();
+      }
       String reason = reason(response, failure, hint);
-      // A 2xx goes on as a failure of the policy's (the suppressed list, the deadline's cause),
-      // and as a copy that is the answer if its retry is refused before it is sent.
-      answered = response != null && Failures.isSuccess(response.code())
-          ? detached(response, ctx) : null;
       ApiException last = failure != null ? failure : Failures.statusException(response, ctx);
       if (stop != null) {
         throw finish(last, earlier, attempt, ctx, stop);
@@ -248,7 +260,7 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
           budget.refund(ctx.host(), withdrawn);
         }
         if (answered != null) {
-          return answer(answered, earlier, ctx);
+          return answer(answered, answeredAt, earlier, ctx);
         }
         throw finish(last, earlier, attempt, ctx, doesNotFit("the next wait", delay, leftNow));
       }
@@ -292,12 +304,28 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
 
   /**
    * {@code answered}, the 2xx the call ends with after all: the policy went past it for a retry
-   * that was refused before it was sent, so the failures before it are the ones it went past.
+   * that was refused before it was sent, so the failures it went past are the first
+   * {@code answeredAt} of {@code earlier} (the rest, its own and the refusals, are dropped).
    */
-  private static Response answer(
-      Response answered, List<ApiException> earlier, RealCallContext ctx) {
+  private static Response answer(Response answered, int answeredAt, List<ApiException> earlier,
+      RealCallContext ctx) {
+    if (earlier.size() > answeredAt) {
+      earlier.subList(answeredAt, earlier.size()).clear();
+    }
     ctx.failed(earlier.isEmpty() ? null : earlier.get(earlier.size() - 1));
     return answered;
+  }
+
+  /**
+   * Whether {@code failure}, the end of an attempt that began with {@code sentBefore} attempts
+   * sent, is a refusal on its way to the network (a breaker, a rate limit, the deadline, an
+   * interceptor's failure): nothing was sent, and it is neither a status (an attempt
+   * interceptor's answer) nor a cancellation, which ends the call whatever came before.
+   */
+  private static boolean refusedOnItsWay(
+      ApiException failure, int sentBefore, RealCallContext ctx) {
+    return ctx.attemptsSent() == sentBefore && !(failure instanceof HttpStatusException)
+        && !Failures.isCancellation(failure);
   }
 
   private boolean retryable(Response response) {
