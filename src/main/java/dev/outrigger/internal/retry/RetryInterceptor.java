@@ -496,7 +496,8 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
   }
 
   /**
-   * A short human duration: {@code 250ms}, {@code 1.5s}, {@code 120s}; from
+   * A short human duration: {@code 250ms}, {@code 1.5s}, {@code 120s}; under a twentieth of a
+   * millisecond (which would read {@code 0.0ms}), {@code 40µs} or {@code 999ns}; from
    * {@link RetryAfter#LONGEST} on (where a server's {@code Retry-After} saturates),
    * {@code more than 4611686018s}.
    */
@@ -505,7 +506,11 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
       // Not "forever": a server's 99999999999 seconds is long, but not that.
       return "more than " + (Long.MAX_VALUE / 2 / 1_000_000_000L) + "s";
     }
-    if (nanos < 1_000_000_000L) {
+    if (nanos > 0 && nanos < 50_000) {
+      return nanos < 1000 ? nanos + "ns" : nanos / 1000 + "µs";
+    }
+    // From 999.95 ms, one decimal would read 1000.0ms: that is a second, written below.
+    if (nanos < 999_950_000L) {
       long micros = nanos / 1000;
       return micros % 1000 == 0 ? micros / 1000 + "ms"
           : String.format(Locale.ROOT, "%.1fms", micros / 1000.0);
