@@ -409,9 +409,16 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
     };
   }
 
+  /**
+   * The server's {@code Retry-After} on {@code response}, a response the policy retries: on 429
+   * and 503, and on any status when the user's own rule chose it (GitHub answers its secondary
+   * rate limits with a 403 and a {@code Retry-After}); null if none.
+   */
   private Duration retryAfterHint(Response response) {
     int code = response.code();
-    if (code != 429 && code != 503) {
+    if (code != 429 && code != 503 && retry.retryOnStatus() == null
+        && retry.retryOnResponse() == null) {
+      // The default rules' other statuses (408, 500, 502, 504): the backoff applies.
       return null;
     }
     return RetryAfter.retryAfter(response, wallMillis);
