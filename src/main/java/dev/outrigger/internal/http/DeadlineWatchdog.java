@@ -7,6 +7,8 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.net.SocketTimeoutException;
 import java.util.PriorityQueue;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.concurrent.locks.LockSupport;
@@ -29,9 +31,16 @@ import org.slf4j.LoggerFactory;
  * in a heap of its own and cancels a call whose deadline passed. A timer due sooner than the
  * thread's next wake-up wakes it, so a short deadline is as punctual as a long one.
  *
+ * <p>The thread does not cancel a late call itself: {@code Call.cancel()} runs the call's
+ * {@code EventListener.canceled} (the user's, given with {@code okHttpClient(...)}) on the thread
+ * that cancels, and one listener that blocks there would hold back every other deadline in the
+ * JVM. Each cancel runs on a virtual thread of its own ({@link #CANCEL_THREAD}), started only
+ * when a deadline cuts an attempt: an attempt that ends in time pays nothing for it.
+ *
  * <p>The thread starts with the first client ({@link #acquire()}) and stops when the last one
- * closes ({@link #release()}), once the attempts it watches have ended. An attempt that finds no
- * thread to take it falls back to OkHttp's call timeout.
+ * closes ({@link #release()}), once the attempts it watches have ended; the stop also waits for
+ * the cancels under way. An attempt that finds no thread to take it falls back to OkHttp's call
+ * timeout.
  */
 public final class DeadlineWatchdog {
   /** How often the thread takes new timers while any are pending. */
@@ -45,6 +54,8 @@ public final class DeadlineWatchdog {
   private static final int HEAD_STRIDE = 32;
   /** How long {@link Loop#stop()} waits for the thread to end (or to say it drains). */
   static final long STOP_WAIT_NANOS = TimeUnit.SECONDS.toNanos(1);
+  /** The name of the virtual thread each cancel runs on. */
+  static final String CANCEL_THREAD = "outrigger-deadline-cancel";
   /** Done timers left in the heap are swept out once it holds this many. */
   private static final int SWEEP_AT = 4096;
 
@@ -64,9 +75,10 @@ public final class DeadlineWatchdog {
 
   /**
    * Unregisters a user; the last one stops the thread, which ends once the attempts it watches
-   * have ended. With none in flight this returns once the thread has ended (a thread still
-   * running a second later, held in a cancel that does not return, is left and logged at WARN);
-   * it does not wait for an attempt in flight.
+   * have ended. With none in flight this returns once the thread and the cancels it started have
+   * ended (a cancel still running a second later, held in an {@code EventListener.canceled}
+   * that does not return, is left and logged at WARN); it does not wait for an attempt in
+   * flight.
    */
   public static void release() {
     LOOP.release();
@@ -162,16 +174,15 @@ public final class DeadlineWatchdog {
       return state == ARMED;
     }
 
-    /** Cancels the call unless the attempt ended first; runs on the watchdog's thread. */
-    void fire() {
+    /**
+     * Marks the timer fired unless the attempt ended first, and then has {@code loop} cancel the
+     * call; runs on the watchdog's thread.
+     */
+    void fire(Loop loop) {
       if (STATE.compareAndSet(this, ARMED, FIRED)) {
         Call c = call;
         call = null;
-        try {
-          c.cancel();
-        } catch (RuntimeException e) {
-          log.warn("cancelling a call past its deadline failed", e);
-        }
+        loop.cancel(c);
       }
     }
   }
@@ -204,6 +215,8 @@ public final class DeadlineWatchdog {
     /** Counted down when the thread's loop has ended. */
     private final java.util.concurrent.CountDownLatch ended =
         new java.util.concurrent.CountDownLatch(1);
+    /** The cancels under way, each on its virtual thread ({@link #cancel}). */
+    private final Set<Thread> cancelling = ConcurrentHashMap.newKeySet();
     private int sweepAt = SWEEP_AT;
 
     Loop() {
@@ -233,6 +246,47 @@ public final class DeadlineWatchdog {
       return true;
     }
 
+    /**
+     * Cancels {@code call} on a virtual thread of its own, so that a cancel that blocks (in the
+     * user's {@code EventListener.canceled}, which OkHttp runs on the cancelling thread) holds
+     * back no other call's deadline. Only a deadline that cuts an attempt gets here.
+     */
+    void cancel(Call call) {
+      Thread t = null;
+      try {
+        t = Thread.ofVirtual().name(CANCEL_THREAD).inheritInheritableThreadLocals(false)
+            .unstarted(() -> {
+              try {
+                cancelNow(call);
+              } finally {
+                cancelling.remove(Thread.currentThread());
+              }
+            });
+        // Listed before it starts: stop() must not miss one that is about to run.
+        cancelling.add(t);
+        t.start();
+      } catch (RuntimeException | OutOfMemoryError e) {
+        // No thread to be had: the cancel still happens, here.
+        if (t != null) {
+          cancelling.remove(t);
+        }
+        cancelNow(call);
+      }
+    }
+
+    private static void cancelNow(Call call) {
+      try {
+        call.cancel();
+      } catch (RuntimeException | Error e) {
+        log.warn("cancelling a call past its deadline failed", e);
+      }
+    }
+
+    /** The cancels under way (for tests). */
+    Set<Thread> cancelling() {
+      return cancelling;
+    }
+
     /** How many pushes woke the thread so far. */
     long wakeUps() {
       return wakeUps.sum();
@@ -240,13 +294,13 @@ public final class DeadlineWatchdog {
 
     /**
      * Ends the thread once every attempt it watches has ended. With nothing in flight that is at
-     * once, and this returns when the thread has ended (waiting up to {@link #STOP_WAIT_NANOS}
-     * for it to get there, even if the calling thread is interrupted: its interrupt status is
-     * kept); an attempt still in flight keeps the thread (enforcing its deadline) until it ends,
-     * and this returns as soon as the thread says so, without waiting for the attempt. A thread
-     * that neither ends nor says so in that time (held in a cancel that does not return: an
-     * {@code EventListener.canceled} of the user's that blocks) is left running, and logged at
-     * WARN with where it is.
+     * once, and this returns when the thread and the cancels it started have ended (waiting up
+     * to {@link #STOP_WAIT_NANOS} in all, even if the calling thread is interrupted: its
+     * interrupt status is kept); an attempt still in flight keeps the thread (enforcing its
+     * deadline) until it ends, and this returns as soon as the thread says so and the cancels
+     * started so far have ended, without waiting for the attempt. A cancel that has not returned
+     * by then (held in an {@code EventListener.canceled} of the user's that blocks), or a thread
+     * that neither ended nor said so, is left running, and logged at WARN with where it is.
      */
     void stop() {
       stopping = true;
@@ -275,17 +329,36 @@ public final class DeadlineWatchdog {
           LockSupport.parkNanos(50_000);
         }
       }
+      // The cancels the thread started: each ends when OkHttp's cancel (and the listener's
+      // canceled()) returns, so within the same second, unless a listener blocks.
+      while (!cancelling.isEmpty() && System.nanoTime() - giveUp < 0) {
+        if (Thread.interrupted()) {
+          interrupted = true;
+        }
+        LockSupport.parkNanos(this, TimeUnit.MILLISECONDS.toNanos(1));
+      }
       if (!draining && thread.isAlive()) {
         // Left behind, and nothing else would say so: where it is says what holds it.
-        Throwable at = new Throwable(thread.getName() + " is here");
-        at.setStackTrace(thread.getStackTrace());
         log.warn("the deadline watchdog thread {} did not end within {} ms of the last "
             + "ApiClient's close(); it is left running and ends once what holds it returns",
-            thread.getName(), TimeUnit.NANOSECONDS.toMillis(STOP_WAIT_NANOS), at);
+            thread.getName(), TimeUnit.NANOSECONDS.toMillis(STOP_WAIT_NANOS), where(thread));
+      }
+      for (Thread t : cancelling) {
+        log.warn("a cancel of a call past its deadline ({}) did not return within {} ms of the "
+            + "last ApiClient's close(), held in an EventListener.canceled that blocks, say; it "
+            + "is left running and ends once that returns", t,
+            TimeUnit.NANOSECONDS.toMillis(STOP_WAIT_NANOS), where(t));
       }
       if (interrupted) {
         Thread.currentThread().interrupt();
       }
+    }
+
+    /** Where {@code t} is, as a throwable to log: it says what holds it. */
+    private static Throwable where(Thread t) {
+      Throwable at = new Throwable(t.getName() + " is here");
+      at.setStackTrace(t.getStackTrace());
+      return at;
     }
 
     @Override
@@ -314,7 +387,7 @@ public final class DeadlineWatchdog {
           if (!head.armed()) {
             heap.poll();
           } else if (head.deadlineNanos - now <= 0) {
-            heap.poll().fire();
+            heap.poll().fire(this);
           } else {
             break;
           }

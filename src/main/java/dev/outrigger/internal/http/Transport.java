@@ -154,8 +154,9 @@ public final class Transport implements CallInterceptor, KeepsClock {
           received = call.execute();
           break;
         } catch (IdleConnectionCheck.StaleConnectionException e) {
-          if (resent == MAX_STALE_RESENDS || call.isCanceled()) {
-            // Too many, or the deadline's cut closed the socket during the check.
+          if (resent == MAX_STALE_RESENDS || call.isCanceled() || timer.fired()) {
+            // Too many, or the deadline's cut closed the socket during the check (or is about
+            // to: the watchdog cancels on a thread of its own).
             throw e;
           }
           // Nothing was written: the same request, at once, on another connection (the stale

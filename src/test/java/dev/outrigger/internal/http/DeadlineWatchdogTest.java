@@ -5,10 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.outrigger.HoldingServer;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -189,8 +191,8 @@ class DeadlineWatchdogTest {
   }
 
   /**
-   * A loop whose thread is held in a call's cancel: the call's listener blocks in
-   * {@code canceled()} (on the watchdog's thread, as OkHttp reports it) until {@code release}.
+   * A loop with a cancel held: the call's listener blocks in {@code canceled()} (on the thread
+   * that cancels, as OkHttp reports it) until {@code release}.
    */
   private DeadlineWatchdog.Loop loopHeldInACancel(CountDownLatch release) throws Exception {
     CountDownLatch inCancel = new CountDownLatch(1);
@@ -214,7 +216,7 @@ class DeadlineWatchdogTest {
   }
 
   @Test
-  void anInterruptedCloserStillWaitsForTheThreadToEnd() throws Exception {
+  void anInterruptedCloserStillWaitsForTheCancelsToEnd() throws Exception {
     CountDownLatch release = new CountDownLatch(1);
     DeadlineWatchdog.Loop loop = loopHeldInACancel(release);
     Thread closer = Thread.currentThread();
@@ -231,8 +233,9 @@ class DeadlineWatchdogTest {
       loop.stop();
 
       assertTrue(Thread.interrupted(), "the closer's interrupt status is kept");
-      assertFalse(loop.thread.isAlive(),
-          "stop() returned with the watchdog still running: an interrupted close() did not wait");
+      assertFalse(loop.thread.isAlive(), "stop() returned with the watchdog still running");
+      assertEquals(Set.of(), loop.cancelling(),
+          "stop() returned with a cancel still running: an interrupted close() did not wait");
     } finally {
       Thread.interrupted();
       release.countDown();
@@ -242,21 +245,22 @@ class DeadlineWatchdogTest {
   }
 
   @Test
-  void aThreadStillRunningWhenStopGivesUpIsReported() throws Exception {
+  void aCancelStillRunningWhenStopGivesUpIsReported() throws Exception {
     CountDownLatch release = new CountDownLatch(1);
     DeadlineWatchdog.Loop loop = loopHeldInACancel(release);
     try (dev.outrigger.LogCapture log = new dev.outrigger.LogCapture(
         DeadlineWatchdog.class.getName())) {
       loop.stop();
 
-      assertTrue(loop.thread.isAlive(), "held in the cancel, the thread cannot end yet");
-      assertEquals(1, log.count("WARN", "outrigger-deadlines did not end within 1000 ms"),
-          "a thread left running after close() must be reported: " + log.all());
+      assertFalse(loop.thread.isAlive(), "a cancel held on a thread of its own holds no loop");
+      assertEquals(1, loop.cancelling().size(), "held in the listener, the cancel cannot end");
+      assertEquals(1, log.count("WARN", "did not return within 1000 ms"),
+          "a cancel left running after close() must be reported: " + log.all());
     } finally {
       release.countDown();
-      loop.thread.join(5_000);
     }
-    assertFalse(loop.thread.isAlive(), "it ends once the cancel returns");
+    HoldingServer.await("the cancel ends once the listener returns",
+        () -> loop.cancelling().isEmpty());
   }
 
   @Test
