@@ -2,7 +2,10 @@ package dev.outrigger;
 
 /**
  * The call's deadline ran out: during an attempt (the in-flight exchange is cancelled and its
- * socket closed), a backoff, or a wait for a permit. The cause is the last failure, if any.
+ * socket closed), a backoff, or a wait for a permit. The cause is the last failure, if any. An
+ * attempt the deadline cut is no failure: the message says where it was cut ("while attempt 1
+ * read the response body"), and the exception of the exchange the client cancelled, which says
+ * nothing of the server, is suppressed; the cause is then the failure before it, or none.
  */
 public class DeadlineExceededException extends ApiException {
   private static final long serialVersionUID = 1L;

@@ -2,7 +2,7 @@ package dev.outrigger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -155,7 +155,9 @@ class ClientDeadlineTest {
     DeadlineExceededException e = assertThrows(DeadlineExceededException.class,
         () -> client.get(server.url("/drip").toString()).execute(String.class));
 
-    assertNotNull(e.getCause(), "the cause is the interrupted read");
+    assertTrue(e.getMessage().contains("while attempt 1 read the response body"), e.getMessage());
+    assertNull(e.getCause(), "the client's own cut of the read is no failure of the server's");
+    assertInstanceOf(IOException.class, e.getSuppressed()[0]);
   }
 
   @Test
@@ -302,7 +304,8 @@ class ClientDeadlineTest {
           () -> Deadline.within(Duration.ofMillis(200),
               () -> patient.get(server.url("/scoped").toString()).execute(String.class)));
       assertTrue(scoped.getMessage().matches(
-              ".*: deadline exceeded after \\d+ ms of the 1\\d\\d ms its Deadline scope left it"
+              ".*: deadline exceeded while attempt 1 sent its request or awaited the response, "
+                  + "after \\d+ ms of the 1\\d\\d ms its Deadline scope left it"
                   + " \\(1 attempt sent\\)"),
           scoped.getMessage());
       ClientTestSupport.assertNoLeaks(patient);
@@ -311,7 +314,8 @@ class ClientDeadlineTest {
     DeadlineExceededException own = assertThrows(DeadlineExceededException.class,
         () -> client.get(server.url("/own").toString()).execute(String.class));
     assertTrue(own.getMessage().matches(
-            ".*: deadline exceeded after \\d+ ms of its 300 ms deadline \\(1 attempt sent\\)"),
+            ".*: deadline exceeded while attempt 1 sent its request or awaited the response, "
+                + "after \\d+ ms of its 300 ms deadline \\(1 attempt sent\\)"),
         own.getMessage());
 
     // A scope that ran out before the call: nothing sent, and the message says why.

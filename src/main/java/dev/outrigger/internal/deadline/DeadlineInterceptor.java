@@ -58,13 +58,18 @@ public final class DeadlineInterceptor implements CallInterceptor, KeepsClock {
 
   /**
    * {@link #exceeded} for an attempt the deadline itself cut ({@code cut}: the exception the
-   * cancelled exchange threw, which says nothing of the server): the cause is the latest failed
-   * attempt the retry policy went past, with {@code cut} suppressed; or {@code cut}, when no
-   * attempt failed before.
+   * cancelled exchange threw, which says nothing of the server and would read as if someone
+   * else had cancelled the call): the cause is the latest failed attempt the retry policy went
+   * past, or none when no attempt failed before; {@code cut} is suppressed, and {@code when}
+   * ("while attempt 1 read the response body") says where the attempt was cut.
    */
+  public static DeadlineExceededException cut(RealCallContext ctx, Throwable cut, String when) {
+    return build(ctx, ctx.lastFailure(), cut, when);
+  }
+
+  /** {@link #cut(RealCallContext, Throwable, String)}, not saying where the attempt was. */
   public static DeadlineExceededException cut(RealCallContext ctx, Throwable cut) {
-    ApiException earlier = ctx.lastFailure();
-    return earlier == null ? build(ctx, cut, null, null) : build(ctx, earlier, cut, null);
+    return cut(ctx, cut, null);
   }
 
   private static DeadlineExceededException build(

@@ -31,6 +31,8 @@ import okhttp3.OkHttpClient;
 import okhttp3.Request;
 import okhttp3.Response;
 import okhttp3.ResponseBody;
+import okhttp3.internal.http2.ErrorCode;
+import okhttp3.internal.http2.StreamResetException;
 import okio.Buffer;
 import okio.BufferedSource;
 import org.slf4j.Logger;
@@ -147,8 +149,8 @@ public final class Transport implements CallInterceptor, KeepsClock {
     // On the system clock the reading above dates the deadline (start + remaining is the call's
     // deadline exactly); a test's clock says nothing of System.nanoTime().
     DeadlineWatchdog.Timer timer = watch(call, ctx, start, timeout, start);
+    Response received = null;
     try {
-      Response received;
       for (int resent = 0; ; resent++) {
         try {
           received = call.execute();
@@ -177,7 +179,10 @@ public final class Transport implements CallInterceptor, KeepsClock {
       // Put back a 503's Retry-After: 0 the network interceptor hid from OkHttp (FollowUpGuard).
       response = FollowUpGuard.unguard(response);
     } catch (IOException e) {
-      ApiException failure = translate(e, ctx, capped, timeout, timer.timedOut(e));
+      boolean timedOut = timer.timedOut(e);
+      // Only when the deadline cut the attempt: is e the cut's own doing, and where was it?
+      String cut = timedOut && (timer.fallback || isCut(e)) ? cutWhile(e, ctx, received) : null;
+      ApiException failure = translate(e, ctx, capped, timeout, timedOut, cut);
       endFailed(ctx, start, -1, failure);
       throw failure;
     } catch (DeserializationException e) {
@@ -225,10 +230,19 @@ public final class Transport implements CallInterceptor, KeepsClock {
     return response;
   }
 
-  /** {@code message} without a leading {@code call} (an ApiException's names it first). */
+  /**
+   * {@code message} without a leading {@code call} (an ApiException's names it first, followed
+   * by a space, "failed: ...", or a colon, ": deadline exceeded ...").
+   */
   private static String withoutPrefix(String message, String call) {
-    return message != null && message.startsWith(call + " ")
-        ? message.substring(call.length() + 1) : message;
+    if (message == null || !message.startsWith(call)) {
+      return message;
+    }
+    int at = call.length();
+    if (message.startsWith(": ", at)) {
+      return message.substring(at + 2);
+    }
+    return message.startsWith(" ", at) ? message.substring(at + 1) : message;
   }
 
   /**
@@ -395,8 +409,56 @@ public final class Transport implements CallInterceptor, KeepsClock {
         ctx.attemptsSent(), kind);
   }
 
-  private static ApiException translate(
-      IOException e, RealCallContext ctx, boolean capped, long timeoutNanos, boolean timedOut) {
+  /**
+   * Whether {@code e}, thrown by an attempt the watchdog cancelled, is that cancel's own doing (the
+   * socket it closed, OkHttp's "Canceled", the stream it reset, the name lookup it abandoned,
+   * the idle check it cut short), which says nothing of the server, rather than a failure of the
+   * attempt's own that the cut came upon: OkHttp throws a connect's first failure (a refused
+   * route) with the later ones, the cut's included, attached to it.
+   */
+  static boolean isCut(IOException e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof CancellableDns.LookupCancelled
+          || t instanceof IdleConnectionCheck.StaleConnectionException
+          || (t instanceof StreamResetException reset && reset.errorCode == ErrorCode.CANCEL)
+          || (t instanceof SocketException && isClosedSocket(t.getMessage()))
+          || (t.getClass() == IOException.class && "Canceled".equals(t.getMessage()))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** The JDK's words for a socket closed under a read, a write or a connect. */
+  private static boolean isClosedSocket(String message) {
+    return "Socket closed".equals(message) || "Socket is closed".equals(message);
+  }
+
+  /**
+   * Where the deadline cut attempt {@code ctx.attempt()}, for the message: resolving the host
+   * name, connecting (no request written yet), sending the request or awaiting the response, or
+   * reading the body ({@code received}: the response whose body was being read, or null).
+   */
+  private static String cutWhile(IOException e, RealCallContext ctx, Response received) {
+    String attempt = "while attempt " + ctx.attempt();
+    if (received != null) {
+      return attempt + " read the response body";
+    }
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof CancellableDns.LookupCancelled) {
+        return attempt + " resolved the host name";
+      }
+    }
+    return ctx.lastRequestWritten() ? attempt + " sent its request or awaited the response"
+        : attempt + " connected";
+  }
+
+  /**
+   * The attempt's failure {@code e} as the call's. {@code cut}, when the deadline itself ended
+   * the attempt ({@code e} is then the cancel's own doing), says where it was cut.
+   */
+  private static ApiException translate(IOException e, RealCallContext ctx, boolean capped,
+      long timeoutNanos, boolean timedOut, String cut) {
     if (e instanceof NetworkInterceptor.ClosedBeforeWriting) {
       // close() came while the attempt connected: as the check before an attempt says it.
       return closedBeforeSending(ctx, e);
@@ -415,8 +477,12 @@ public final class Transport implements CallInterceptor, KeepsClock {
     }
     if (timedOut && (!capped || ctx.deadline().isExpired())) {
       // The deadline's own cut (the watchdog cancels on the real clock; a test's clock may not
-      // have reached it yet): the exchange's exception says nothing of the server.
-      return DeadlineInterceptor.cut(ctx, e);
+      // have reached it yet).
+      return cut != null
+          // The exchange's exception says nothing of the server: not the cause.
+          ? DeadlineInterceptor.cut(ctx, e, cut)
+          // A failure of the attempt's own that the cut came upon: the cause, as itself.
+          : DeadlineInterceptor.exceeded(ctx, classify(e, ctx, false, timeoutNanos, false), null);
     }
     TransportException failure = classify(e, ctx, capped, timeoutNanos, timedOut);
     if (ctx.deadline().isExpired()) {
