@@ -4,31 +4,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.outrigger.AdaptiveLimit;
+import dev.outrigger.CallInterceptor;
 import dev.outrigger.CallListener;
-import dev.outrigger.Deadline;
-import dev.outrigger.internal.FakeClock;
-import dev.outrigger.internal.PolicyChain;
-import dev.outrigger.internal.RealCallContext;
-import dev.outrigger.internal.Redactor;
-import dev.outrigger.internal.http.ClientOkHttp;
-import dev.outrigger.internal.http.Transport;
 import dev.outrigger.micrometer.OutriggerMetrics;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import java.net.InetAddress;
 import java.time.Duration;
 import java.util.List;
-import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
-import mockwebserver3.Dispatcher;
-import mockwebserver3.MockResponse;
-import mockwebserver3.MockWebServer;
-import mockwebserver3.RecordedRequest;
-import mockwebserver3.junit5.StartStop;
-import okhttp3.HttpUrl;
-import okhttp3.OkHttpClient;
-import okhttp3.Request;
 import okhttp3.Response;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -37,13 +20,7 @@ import org.junit.jupiter.api.Test;
  * says. The limiter and the client's transport against MockWebServer, every host name resolved
  * to the loopback address.
  */
-class DroppedHostReportTest {
-  @StartStop private final MockWebServer server = new MockWebServer();
-
-  private final FakeClock clock = new FakeClock();
-  private final OkHttpClient okhttp = ClientOkHttp.builder()
-      .dns(host -> List.of(InetAddress.getLoopbackAddress()))
-      .build();
+class DroppedHostReportTest extends LimiterOverServerTest {
   private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
   private final List<String> changes = new CopyOnWriteArrayList<>();
   private final OutriggerMetrics metrics = OutriggerMetrics.of(registry);
@@ -56,28 +33,20 @@ class DroppedHostReportTest {
   };
   private final InFlightLimiter limiter = new InFlightLimiter(
       AdaptiveLimit.vegas().min(2).initial(20).backoffRatio(0.5), clock);
-  private final PolicyChain chain = new PolicyChain(
-      List.of(limiter, new Transport(okhttp, null, 1 << 20, null, false, false)));
 
-  @AfterEach
-  void releaseConnections() {
-    okhttp.connectionPool().evictAll();
-    assertEquals(0, okhttp.connectionPool().connectionCount());
+  @Override
+  List<CallInterceptor> policies() {
+    return List.of(limiter);
   }
 
-  private HttpUrl url(String host, String path) {
-    return new HttpUrl.Builder().scheme("http").host(host).port(server.getPort())
-        .encodedPath(path).build();
+  @Override
+  CallListener listener() {
+    return listener;
   }
 
   private int call(String host, String path) {
     clock.advanceMillis(1); // each host's last use dated after the one before
-    HttpUrl url = url(host, path);
-    RealCallContext ctx = new RealCallContext("GET", url,
-        Deadline.after(Duration.ofSeconds(10), clock::nanoTime), true, clock, listener,
-        new Redactor(Set.of(), Set.of()));
-    ctx.beginAttempt();
-    try (Response r = chain.proceed(ctx, new Request.Builder().url(url).build())) {
+    try (Response r = call(url(host, path), Duration.ofSeconds(10))) {
       return r.code();
     }
   }
@@ -89,13 +58,6 @@ class DroppedHostReportTest {
 
   @Test
   void theHostWhoseStateIsDroppedIsReportedBackAtTheInitialLimit() {
-    server.setDispatcher(new Dispatcher() {
-      @Override
-      public MockResponse dispatch(RecordedRequest request) {
-        return new MockResponse.Builder()
-            .code(request.getUrl().encodedPath().equals("/drop") ? 503 : 200).build();
-      }
-    });
     String api = "api.test";
     assertEquals(503, call(api, "/drop"));
     assertEquals(List.of("api.test 20->10"), changes);

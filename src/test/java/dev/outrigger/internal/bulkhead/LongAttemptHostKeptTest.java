@@ -3,30 +3,15 @@ package dev.outrigger.internal.bulkhead;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.outrigger.AdaptiveLimit;
-import dev.outrigger.CallListener;
-import dev.outrigger.Deadline;
-import dev.outrigger.internal.FakeClock;
-import dev.outrigger.internal.PolicyChain;
-import dev.outrigger.internal.RealCallContext;
-import dev.outrigger.internal.Redactor;
-import dev.outrigger.internal.http.ClientOkHttp;
-import dev.outrigger.internal.http.Transport;
-import java.net.InetAddress;
+import dev.outrigger.CallInterceptor;
 import java.time.Duration;
 import java.util.List;
-import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import mockwebserver3.Dispatcher;
 import mockwebserver3.MockResponse;
-import mockwebserver3.MockWebServer;
 import mockwebserver3.RecordedRequest;
-import mockwebserver3.junit5.StartStop;
-import okhttp3.HttpUrl;
-import okhttp3.OkHttpClient;
-import okhttp3.Request;
 import okhttp3.Response;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -38,32 +23,17 @@ import org.junit.jupiter.api.Timeout;
  * to the loopback address, on a clock moved by hand.
  */
 @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
-class LongAttemptHostKeptTest {
-  @StartStop private final MockWebServer server = new MockWebServer();
-
-  private final FakeClock clock = new FakeClock();
-  private final OkHttpClient okhttp = ClientOkHttp.builder()
-      .dns(host -> List.of(InetAddress.getLoopbackAddress()))
-      .build();
+class LongAttemptHostKeptTest extends LimiterOverServerTest {
   private final InFlightLimiter limiter = new InFlightLimiter(
       AdaptiveLimit.vegas().min(2).initial(20).backoffRatio(0.5), clock);
-  private final PolicyChain chain = new PolicyChain(
-      List.of(limiter, new Transport(okhttp, null, 1 << 20, null, false, false)));
 
-  @AfterEach
-  void releaseConnections() {
-    okhttp.connectionPool().evictAll();
-    assertEquals(0, okhttp.connectionPool().connectionCount());
+  @Override
+  List<CallInterceptor> policies() {
+    return List.of(limiter);
   }
 
   private int call(String host, String path) {
-    HttpUrl url = new HttpUrl.Builder().scheme("http").host(host).port(server.getPort())
-        .encodedPath(path).build();
-    RealCallContext ctx = new RealCallContext("GET", url,
-        Deadline.after(Duration.ofMinutes(10), clock::nanoTime), true, clock, CallListener.NONE,
-        new Redactor(Set.of(), Set.of()));
-    ctx.beginAttempt();
-    try (Response r = chain.proceed(ctx, new Request.Builder().url(url).build())) {
+    try (Response r = call(url(host, path), Duration.ofMinutes(10))) {
       return r.code();
     }
   }
