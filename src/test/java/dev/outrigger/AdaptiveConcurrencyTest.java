@@ -16,6 +16,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import okhttp3.Response;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -216,6 +217,43 @@ class AdaptiveConcurrencyTest {
           () -> c.get("/x").execute(String.class));
       assertEquals(TransportException.Kind.CONNECT, e.kind());
       assertTrue(changes.isEmpty(), "no change on a connect failure");
+    }
+  }
+
+  @Test
+  void aTimeoutThrownByAnAttemptInterceptorWithoutSendingIsNoDrop() throws Exception {
+    // An attempt interceptor that gives up on /stubbed before sending (its own timeout), and
+    // one on /late that lets the server answer and then throws a timeout of its own.
+    CallInterceptor timesOut = chain -> {
+      String path = chain.context().url().encodedPath();
+      if (path.equals("/stubbed")) {
+        throw new TransportException("stubbed attempt timed out", null,
+            chain.context().attemptsSent(), TransportException.Kind.TIMEOUT);
+      }
+      Response r = chain.proceed(chain.request());
+      if (path.equals("/late")) {
+        r.close();
+        throw new TransportException("answer came too late", null,
+            chain.context().attemptsSent(), TransportException.Kind.TIMEOUT);
+      }
+      return r;
+    };
+    try (ApiClient c = client(AdaptiveLimit.vegas().initial(20).backoffRatio(0.5))
+        .addAttemptInterceptor(timesOut).build()) {
+      assertEquals("ok", c.get("/x").execute(String.class));
+      for (int i = 0; i < 3; i++) {
+        TransportException e = assertThrows(TransportException.class,
+            () -> c.get("/stubbed").execute(String.class));
+        assertEquals(TransportException.Kind.TIMEOUT, e.kind());
+        assertEquals(0, e.attempts(), "nothing was sent");
+      }
+      assertTrue(changes.isEmpty(), () -> "the host never saw those attempts, yet the limit moved: "
+          + changes.stream().map(ch -> ch[0] + "->" + ch[1]).toList());
+
+      // One that reached the server is still the host's drop.
+      assertThrows(TransportException.class, () -> c.get("/late").execute(String.class));
+      assertEquals(List.of("20->10"), changes.stream().map(ch -> ch[0] + "->" + ch[1]).toList());
+      ClientTestSupport.assertNoLeaks(c);
     }
   }
 

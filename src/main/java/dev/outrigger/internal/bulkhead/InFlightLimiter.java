@@ -60,18 +60,20 @@ import org.slf4j.LoggerFactory;
  * attempt's latency (from its send, not from its slot: an {@code Auth} hook or an attempt
  * interceptor is not the host) and outcome: a response with {@code 503} or {@code 429}, a
  * {@link TransportException} of kind {@code TIMEOUT} or a {@link DeadlineExceededException}
- * during an attempt that had twice the no-load latency to run is a drop; any other response the
- * host sent is a latency sample (one an attempt interceptor made itself is not), except a 4xx
- * other than 429, the caller's own error, which teaches nothing; only a 2xx's latency may stand
- * for the host's no-load latency (a server error or a 304 may come fast because the host did not
- * do the work); other failures (connect errors, cancellation) teach nothing. The semaphore is resized as the limit moves
- * (shrinking lets the attempts in flight finish; new ones wait until the count is below the new
- * limit). Each change goes to {@link CallListener#adaptiveLimitChanged} (on the thread whose
- * attempt caused it), and a change of 10% or more since the last logged value is logged at
- * DEBUG. Beyond {@link #IDLE_HOSTS_KEPT} idle hosts, the one idle the longest loses its state
- * and starts over from the initial limit when it is used again; unless its limit was the
- * initial one already, that return goes to {@code adaptiveLimitChanged} too (on the thread whose
- * call dropped it), so a gauge of the limit follows.
+ * during an attempt that had twice the no-load latency to run is a drop, if the attempt went to
+ * the network (one an attempt interceptor failed before sending moves nothing); any other
+ * response the host sent is a latency sample (one an attempt interceptor made itself is not),
+ * except a 4xx other than 429, the caller's own error, which teaches nothing; only a 2xx's
+ * latency may stand for the host's no-load latency (a server error or a 304 may come fast
+ * because the host did not do the work); other failures (connect errors, cancellation) teach
+ * nothing. The semaphore is resized as the limit moves (shrinking lets the attempts in flight
+ * finish; new ones wait until the count is below the new limit). Each change goes to
+ * {@link CallListener#adaptiveLimitChanged} (on the thread whose attempt caused it), and a
+ * change of 10% or more since the last logged value is logged at DEBUG. Beyond
+ * {@link #IDLE_HOSTS_KEPT} idle hosts, the one idle the longest loses its state and starts over
+ * from the initial limit when it is used again; unless its limit was the initial one already,
+ * that return goes to {@code adaptiveLimitChanged} too (on the thread whose call dropped it), so
+ * a gauge of the limit follows.
  */
 public final class InFlightLimiter implements CallInterceptor, KeepsClock {
   /** The per-host limit of a client built with defaults. */
@@ -187,7 +189,9 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
       }
       throw e;
     } catch (TransportException e) {
-      if (e.kind() == TransportException.Kind.TIMEOUT) {
+      // A timeout an attempt interceptor threw before sending is its own: the host never saw
+      // the attempt.
+      if (e.kind() == TransportException.Kind.TIMEOUT && ctx.attemptsSent() > sentBefore) {
         sample(host, ctx, sentAt(ctx, sentBefore, start), inFlight, true, false);
       }
       throw e;
