@@ -74,7 +74,10 @@ public interface CallListener {
    * {@link AdaptiveLimit}). Called on the thread whose attempt caused the change. When the
    * client drops the state of a host idle the longest (beyond 64 idle hosts), its limit is the
    * initial one again: that is reported too, {@code to} being the initial limit, on the thread
-   * whose call dropped it.
+   * whose call dropped it. One host's changes arrive one at a time, in order, each {@code from}
+   * the last report's {@code to}: one made while an earlier one is still being reported is
+   * reported by the thread reporting that one, right after it (several made meanwhile arrive as
+   * one), so the last report carries the host's limit in place.
    */
   default void adaptiveLimitChanged(String host, int from, int to) {}
 

@@ -14,11 +14,14 @@ import dev.outrigger.internal.KeepsClock;
 import dev.outrigger.internal.NanoClock;
 import dev.outrigger.internal.RealCallContext;
 import java.io.InterruptedIOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.Map;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntSupplier;
 import okhttp3.Response;
@@ -68,12 +71,15 @@ import org.slf4j.LoggerFactory;
  * because the host did not do the work); other failures (connect errors, cancellation) teach
  * nothing. The semaphore is resized as the limit moves (shrinking lets the attempts in flight
  * finish; new ones wait until the count is below the new limit). Each change goes to
- * {@link CallListener#adaptiveLimitChanged} (on the thread whose attempt caused it), and a
- * change of 10% or more since the last logged value is logged at DEBUG. Beyond
- * {@link #IDLE_HOSTS_KEPT} idle hosts, the one idle the longest loses its state and starts over
- * from the initial limit when it is used again; unless its limit was the initial one already,
- * that return goes to {@code adaptiveLimitChanged} too (on the thread whose call dropped it), so
- * a gauge of the limit follows.
+ * {@link CallListener#adaptiveLimitChanged}, on the thread whose attempt caused it, unless
+ * another thread is reporting that host's limit: that thread then reports it right after its
+ * own, so each host's reports come one at a time and in order, the last carrying the limit in
+ * place (changes made during one report may arrive together as one). A change of 10% or more
+ * since the last logged value is logged at DEBUG. Beyond {@link #IDLE_HOSTS_KEPT} idle hosts,
+ * the one idle the longest loses its state and starts over from the initial limit when it is
+ * used again; unless its limit was the initial one already, that return goes to
+ * {@code adaptiveLimitChanged} too (on the thread whose call dropped it, in order with the
+ * host's other reports), so a gauge of the limit follows.
  */
 public final class InFlightLimiter implements CallInterceptor, KeepsClock {
   /** The per-host limit of a client built with defaults. */
@@ -258,12 +264,10 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
     // The end of the attempt as the transport read it (or a reading now): one clock reading
     // serves this sample and the host's date of last use.
     host.vegas.onSample(RealCallContext.recentNanos(ctx, clock), start, inFlight, dropped, noLoad);
-    int[] change = host.apply();
-    if (change == null) {
+    if (!host.apply()) {
       return;
     }
-    int from = change[0];
-    int to = change[1];
+    int to = host.limitNow();
     int logged = host.logged.get();
     if (Math.abs(to - logged) * 10 >= logged && host.logged.compareAndSet(logged, to)
         && LOG.isDebugEnabled()) {
@@ -273,7 +277,43 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
           ctx.host(), logged, to, dropped ? "drop" : "latency",
           noLoadNanos < 0 ? "unknown" : noLoadNanos / 1000 + " us");
     }
-    reportChange(ctx, ctx.host(), from, to);
+    publish(host, ctx, ctx.host());
+  }
+
+  /**
+   * Reports {@code h}'s key's limit to {@code ctx}'s listener if it moved since the last report,
+   * unless another thread is reporting it: that thread then reports this change too, as it looks
+   * once more after letting go. So one key's reports come one at a time and in order, each
+   * starting from the last one's limit, and the last carries the limit in place: reports made
+   * straight from each thread's own change could cross, and a gauge would keep the older limit.
+   * Runs only after a change; an answer that moves no limit never comes here.
+   */
+  private void publish(Host h, CallContext ctx, String key) {
+    Reports r = h.reports;
+    while (r.reporting.compareAndSet(false, true)) {
+      int now;
+      try {
+        now = current(r);
+        int last = r.reported;
+        if (now != last) {
+          // Moved on before the listener runs: one that throws an Error is not told twice.
+          r.reported = now;
+          reportChange(ctx, key, last, now);
+        }
+      } finally {
+        r.reporting.set(false);
+      }
+      // A change made while this thread held the flag was left to it.
+      if (current(r) == now) {
+        return;
+      }
+    }
+  }
+
+  /** The limit of the state {@code r} reports for: the initial one once that state is retired. */
+  private int current(Reports r) {
+    Host live = r.live;
+    return live.retired() ? adaptive.initial() : live.limitNow();
   }
 
   /** Tells {@code ctx}'s listener that {@code host}'s limit moved; a listener's throw is logged. */
@@ -440,10 +480,11 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
 
   /** Registers the caller as a user of {@code key}'s state, creating it if needed. */
   private Host join(String key) {
+    Host h = hosts.get(key);
     while (true) {
-      Host h = hosts.get(key);
       if (h == null) {
-        Host created = new Host(adaptive.initial(), new VegasLimit(adaptive, clock::nanoTime));
+        Host created = new Host(
+            adaptive.initial(), new VegasLimit(adaptive, clock::nanoTime), (Reports) null);
         h = hosts.putIfAbsent(key, created);
         if (h == null) {
           h = created;
@@ -457,9 +498,33 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
         }
         return h;
       }
-      // h was retired after its last user left: drop it (if still mapped) and use a fresh one.
-      hosts.remove(key, h);
+      // h was retired after its last user left, and the thread that retired it may still be
+      // reporting its return to the initial limit: a fresh state takes its place and its reports,
+      // so that its own changes are reported after that return, never before it.
+      h = succeed(key, h);
     }
+  }
+
+  /**
+   * Puts a fresh state in the place of {@code retired}, reporting through its {@link Reports};
+   * returns the state now mapped to {@code key} (null if none). Only the first successor claims
+   * the reports, and it does before it is mapped: once mapped, its changes are read by any
+   * report, its own or one in progress.
+   */
+  private Host succeed(String key, Host retired) {
+    Reports r = retired.reports;
+    Host next = new Host(adaptive.initial(), new VegasLimit(adaptive, clock::nanoTime), r);
+    if (r.claim(retired, next) && hosts.replace(key, retired, next)) {
+      idleHosts.incrementAndGet(); // in the map with no user yet
+      return next;
+    }
+    // Another successor is taking its place, or the thread that retired it removed it first
+    // (its report was over by then: it removes it after reporting).
+    Host now = hosts.get(key);
+    if (now == retired) {
+      Thread.onSpinWait(); // the successor that claimed the reports is about to be mapped
+    }
+    return now;
   }
 
   /**
@@ -493,9 +558,9 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
     // plus those kept idle, and the idle ones beyond the bound go one per call as hosts leave.
     if (oldest != null && oldest.retire()) {
       idleHosts.decrementAndGet();
-      // Reported before it leaves the map. This narrows, but does not close, the window in
-      // which a caller that finds it retired makes a fresh state and reports a change of that
-      // one first; a gauge then shows the initial limit until the host's next change.
+      // Reported before it leaves the map: a caller that finds it retired in the meantime puts
+      // a fresh state in its place that reports through the same Reports, after this report.
+      // Once it is removed, the report is over, and a fresh state made then reports after it.
       dropped(oldestKey, oldest, ctx);
       hosts.remove(oldestKey, oldest);
     }
@@ -514,7 +579,7 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
       return;
     }
     LOG.debug("adaptive in-flight limit for {}: {} -> {} (idle, state dropped)", key, from, to);
-    reportChange(ctx, key, from, to);
+    publish(h, ctx, key);
   }
 
   private static void reportWait(CallContext ctx, Duration waited) {
@@ -563,7 +628,7 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
       return maxPerHost;
     }
     Host h = hosts.get(host);
-    if (h == null) {
+    if (h == null || h.retired()) {
       return adaptive.initial();
     }
     return h.limitNow();
@@ -621,18 +686,26 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
     private final IntSupplier target;
     final AtomicInteger applied; // the limit the semaphore's permits reflect
     final AtomicInteger logged; // the limit last logged at DEBUG
+    /** The reports of its key's limit: its own, or those of the retired state it replaces. */
+    final Reports reports;
 
-    Host(int max, VegasLimit vegas) {
-      this(max, vegas, vegas::limit);
+    /** A state starting at {@code max}, with reports of its own ({@code reports} null). */
+    Host(int max, VegasLimit vegas, Reports reports) {
+      this(max, vegas, vegas::limit, reports);
     }
 
     /** With the limit to follow read through {@code target} (tests interleave a race there). */
     Host(int max, VegasLimit vegas, IntSupplier target) {
+      this(max, vegas, target, null);
+    }
+
+    private Host(int max, VegasLimit vegas, IntSupplier target, Reports reports) {
       slots = new Slots(max);
       this.vegas = vegas;
       this.target = target;
       applied = new AtomicInteger(max);
       logged = new AtomicInteger(max);
+      this.reports = reports != null ? reports : new Reports(max, this);
     }
 
     int limitNow() {
@@ -645,18 +718,16 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
      * double-count. A caller that moved it looks again, until it reads the limit in place: the
      * target it read may have been overtaken before its CAS by another sample, whose caller
      * applied the newer limit in the meantime, and the stale target's win would otherwise stand
-     * until the host's next sample. Returns {from, to} when this caller's moves changed the
-     * limit (from before its first move to after its last), else null.
+     * until the host's next sample. Returns true if this caller moved the limit at all, even
+     * if it moved it back where it was: a report made meanwhile may carry the value between.
      */
-    int[] apply() {
-      int from = 0;
-      int to = 0;
+    boolean apply() {
       boolean moved = false;
       while (true) {
         int t = target.getAsInt();
         int current = applied.get();
         if (t == current) {
-          return moved && from != to ? new int[] {from, to} : null;
+          return moved;
         }
         if (applied.compareAndSet(current, t)) {
           if (t > current) {
@@ -664,11 +735,7 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
           } else {
             slots.reduce(current - t);
           }
-          if (!moved) {
-            moved = true;
-            from = current;
-          }
-          to = t;
+          moved = true;
         }
       }
     }
@@ -700,6 +767,44 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
 
     boolean idle() {
       return users.get() == 0;
+    }
+
+    boolean retired() {
+      return users.get() < 0;
+    }
+  }
+
+  /**
+   * The reports of one key's limit to listeners: the limit last reported, written only by the
+   * thread holding {@link #reporting}, and the state whose limit a report carries. A state made
+   * to replace a retired one takes its reports over, so one key's reports stay in order across
+   * the drop of its state.
+   */
+  static final class Reports {
+    final AtomicBoolean reporting = new AtomicBoolean();
+    /** The limit last reported (guarded by {@link #reporting}). */
+    int reported;
+    /** The state in use for the key (or retired, and not yet replaced). */
+    volatile Host live;
+
+    Reports(int reported, Host live) {
+      this.reported = reported;
+      this.live = live;
+    }
+
+    private static final VarHandle LIVE;
+
+    static {
+      try {
+        LIVE = MethodHandles.lookup().findVarHandle(Reports.class, "live", Host.class);
+      } catch (ReflectiveOperationException e) {
+        throw new ExceptionInInitializerError(e);
+      }
+    }
+
+    /** Makes {@code next} the state reported for, if {@code retired} still is. */
+    boolean claim(Host retired, Host next) {
+      return LIVE.compareAndSet(this, retired, next);
     }
   }
 

@@ -1,8 +1,7 @@
 package dev.outrigger.internal.bulkhead;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.outrigger.AdaptiveLimit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -19,7 +18,7 @@ class AdaptiveApplyRaceTest {
   void aLimitReadBeforeAnotherSampleAppliedANewerOneDoesNotStand() {
     AtomicInteger estimator = new AtomicInteger(10);
     InFlightLimiter.Host[] host = new InFlightLimiter.Host[1];
-    int[][] second = new int[1][];
+    boolean[] second = new boolean[1];
     boolean[] raced = new boolean[1];
     host[0] = new InFlightLimiter.Host(10,
         new VegasLimit(AdaptiveLimit.vegas().min(2).initial(10), () -> 0L),
@@ -36,12 +35,13 @@ class AdaptiveApplyRaceTest {
         });
 
     estimator.set(11); // the first sample moved the estimator to 11
-    int[] first = host[0].apply();
+    boolean first = host[0].apply();
 
-    assertArrayEquals(new int[] {10, 12}, second[0], "the second caller applied 12");
+    assertTrue(second[0], "the second caller applied 12");
     assertEquals(12, host[0].limitNow(), "the slots follow the latest limit, not the stale 11");
     assertEquals(12, host[0].slots.availablePermits());
-    // The first caller moved it to 11 and back to 12 itself: no change of its own to report.
-    assertNull(first, () -> first[0] + " -> " + first[1]);
+    // The first caller moved it to 11 and back to 12 itself: a report made in between may have
+    // carried its 11, so it must look at what was reported too.
+    assertTrue(first, "the first caller's moves count, though they cancel out");
   }
 }
