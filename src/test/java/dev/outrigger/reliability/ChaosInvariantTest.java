@@ -729,7 +729,10 @@ class ChaosInvariantTest {
               + limiter.waiting(hk) + " after every call ended");
         }
       }
-      if (limiter.hostsTracked() > InFlightLimiter.IDLE_HOSTS_KEPT) {
+      // Adaptive: 64 idle hosts at most. Static: a look for idle gates comes only once 64 new
+      // hosts were first used since the last, so every host of a round may keep its gate.
+      if (limiter.hostsTracked() > (c.adaptiveInFlight ? InFlightLimiter.IDLE_HOSTS_KEPT
+          : Math.max(InFlightLimiter.IDLE_HOSTS_KEPT, c.hosts + 1))) {
         problems.add("in-flight limiter tracks " + limiter.hostsTracked() + " idle hosts");
       }
       if (limiter.inFlight(host) != 0 || limiter.waiting(host) != 0) {

@@ -24,9 +24,17 @@ import java.util.concurrent.atomic.AtomicInteger;
  * handed over for it) takes a permit while still counted, then leaves as a holder does: as if
  * it had taken the slot and given it back.
  *
+ * <p>The count's bit {@link #USED} marks a gate joined since the limiter last looked for gates
+ * to drop ({@link #sweep}); it rides on the compare-and-set that counts the caller in, so it
+ * costs a call nothing. Everything above reads the count without it.
+ *
  * <p>Thread-safe. Waiting parks on the semaphore, which never pins a virtual thread.
  */
 final class Gate {
+  /** Set by every {@link #join}, cleared by a {@link #sweep} that finds the gate idle. */
+  private static final int USED = 1 << 30;
+  private static final int COUNT = USED - 1;
+
   private final int limit;
   private final AtomicInteger count = new AtomicInteger();
   private final Semaphore handoff = new Semaphore(0, true);
@@ -46,8 +54,8 @@ final class Gate {
       if (c < 0) {
         return -1;
       }
-      if (count.compareAndSet(c, c + 1)) {
-        return c;
+      if (count.compareAndSet(c, (c + 1) | USED)) {
+        return c & COUNT;
       }
     }
   }
@@ -71,7 +79,7 @@ final class Gate {
 
   /** The first half of {@link #leave}: counts a holder out; returns the count before. */
   int countOut() {
-    return count.getAndDecrement();
+    return count.getAndDecrement() & COUNT;
   }
 
   /**
@@ -96,7 +104,7 @@ final class Gate {
   boolean giveUp() {
     for (int spins = 0; ; spins++) {
       int c = count.get();
-      if (c > limit) {
+      if ((c & COUNT) > limit) {
         if (count.compareAndSet(c, c - 1)) {
           return false;
         }
@@ -111,14 +119,33 @@ final class Gate {
     }
   }
 
-  /** Retires an idle gate so it can be dropped; false if an arrival got in first. */
-  boolean retire() {
-    return count.compareAndSet(0, -1);
+  /**
+   * One look of the limiter for gates to drop: retires this gate if it is idle and nobody joined
+   * it since the last look (it can then be dropped; an arrival that finds it retired makes a
+   * fresh one), else clears its mark if it is idle, so that the next look retires it unless it
+   * is used by then. A gate in use keeps its mark. True if retired.
+   */
+  boolean sweep() {
+    while (true) {
+      int c = count.get();
+      if (c == 0) {
+        if (count.compareAndSet(0, -1)) {
+          return true;
+        }
+      } else if (c == USED) {
+        if (count.compareAndSet(USED, 0)) {
+          return false;
+        }
+      } else {
+        return false; // in use, or retired already
+      }
+    }
   }
 
   /** Attempts holding a slot, counting slots handed over and not yet taken. */
   int holding() {
-    return Math.max(0, Math.min(count.get(), limit));
+    int c = count.get();
+    return c < 0 ? 0 : Math.min(c & COUNT, limit);
   }
 
   /** Attempts parked waiting for a slot (an estimate). */

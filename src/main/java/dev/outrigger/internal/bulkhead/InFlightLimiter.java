@@ -54,10 +54,13 @@ import org.slf4j.LoggerFactory;
  * (1024): high enough not to throttle normal use of one service, low enough that a runaway
  * fan-out cannot open unbounded connections.
  *
- * <p>Per-host state exists only while the host has attempts in flight or waiting, plus up to
- * {@link #IDLE_HOSTS_KEPT} idle hosts kept to avoid churn, so the number of keys is bounded by the
- * hosts in use. Thread-safe; waiting parks on a fair {@link Semaphore}, which never pins a
- * virtual thread.
+ * <p>Per-host state exists only while the host has attempts in flight or waiting, plus idle
+ * hosts kept to avoid churn, so the number of keys is bounded by the hosts in use. Adaptive: up
+ * to {@link #IDLE_HOSTS_KEPT} idle hosts, beyond which the one idle the longest goes. Static:
+ * when a new host's first call finds the gates grown by 64 since the last look for idle ones
+ * (or by half the gates that look kept, if more), it drops those idle and unused since that
+ * look (see {@link #sweepGatesIfMany}). Thread-safe; waiting parks on a fair
+ * {@link Semaphore}, which never pins a virtual thread.
  *
  * <p>With an {@link AdaptiveLimit} each host's limit is learnt by a {@link VegasLimit} from every
  * attempt's latency (from its send, not from its slot: an {@code Auth} hook or an attempt
@@ -85,7 +88,11 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
   /** The per-host limit of a client built with defaults. */
   public static final int DEFAULT_MAX_PER_HOST = 1024;
 
-  /** How many idle hosts keep their state before idle ones are dropped as they go idle. */
+  /**
+   * Under an adaptive limit, how many idle hosts keep their state before the one idle the
+   * longest is dropped; under the static limit, the fewest gates beyond those the last look kept
+   * that bring on the next look.
+   */
   public static final int IDLE_HOSTS_KEPT = 64;
 
   private static final Logger LOG = LoggerFactory.getLogger(InFlightLimiter.class);
@@ -105,6 +112,8 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
   private final AtomicInteger scans = new AtomicInteger();
   /** Per-host state under the static limit. */
   private final ConcurrentHashMap<String, Gate> gates = new ConcurrentHashMap<>();
+  /** How many gates a new host's first call finds before it looks for idle ones to drop. */
+  private final AtomicInteger sweepGatesAt = new AtomicInteger(IDLE_HOSTS_KEPT);
 
   /**
    * @param maxPerHost attempts allowed in flight to one host at once
@@ -393,27 +402,63 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
     int before;
     while (true) {
       gate = gates.get(key);
+      boolean made = false;
       if (gate == null) {
         Gate created = new Gate(maxPerHost);
         gate = gates.putIfAbsent(key, created);
         if (gate == null) {
           gate = created;
+          made = true;
         }
       }
       before = gate.join();
       if (before >= 0) {
+        if (made) {
+          // A new host's first call (joined first, so the look cannot take its gate).
+          sweepGatesIfMany();
+        }
         break;
       }
-      // Retired after its last user left: drop it (if still mapped) and use a fresh one.
+      // Swept while idle: drop it (if still mapped) and use a fresh one.
       gates.remove(key, gate);
     }
     if (before >= maxPerHost) {
-      awaitSlot(key, gate, ctx);
+      awaitSlot(gate, ctx);
     }
     try {
       return chain.proceed(chain.request());
     } finally {
-      countOut(key, gate, true);
+      countOut(gate, true);
+    }
+  }
+
+  /**
+   * Drops the gates idle and unused since the last look, once the gates outnumber those the
+   * last look kept ({@code k}) by {@code max(64, k / 2)}. Runs only at a new host's first call,
+   * so a known host's calls never pay for it, and a host used between two looks keeps its gate:
+   * dropping each gate as it went idle once more than 64 were tracked, busy ones included, made
+   * a fresh gate at nearly every call of every host whenever a client used more than 64. A look
+   * is a pass over the gates, once per {@code max(64, k / 2)} new hosts, so its cost per new
+   * host stays constant. A busy gate is never dropped, and an idle one holds nothing, so a fresh
+   * gate made in its place rightly starts with every slot free.
+   */
+  private void sweepGatesIfMany() {
+    int at = sweepGatesAt.get();
+    // One look at a time: the others go on.
+    if (gates.size() <= at || !sweepGatesAt.compareAndSet(at, Integer.MAX_VALUE)) {
+      return;
+    }
+    int kept = 0;
+    try {
+      for (Map.Entry<String, Gate> e : gates.entrySet()) {
+        if (e.getValue().sweep()) {
+          gates.remove(e.getKey(), e.getValue());
+        } else {
+          kept++;
+        }
+      }
+    } finally {
+      sweepGatesAt.set(kept + Math.max(IDLE_HOSTS_KEPT, kept / 2));
     }
   }
 
@@ -421,7 +466,7 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
    * Waits for a slot handed over by a leaving attempt, as long as the deadline allows. On any
    * way out but with a slot, the attempt is counted out of {@code gate} first.
    */
-  private void awaitSlot(String key, Gate gate, CallContext ctx) {
+  private void awaitSlot(Gate gate, CallContext ctx) {
     boolean acquired = false;
     boolean counted = true;
     try {
@@ -440,7 +485,7 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
       Duration waited = Duration.ofNanos(Math.max(0, clock.nanoTime() - start));
       if (!acquired) {
         counted = false;
-        countOut(key, gate, false);
+        countOut(gate, false);
       }
       RealCallContext.staleClock(ctx);
       reportWait(ctx, waited);
@@ -458,23 +503,18 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
       // A listener's Error (its exceptions are caught there), or anything else unforeseen:
       // neither a slot nor a place in the count may leak with it.
       if (counted) {
-        countOut(key, gate, acquired);
+        countOut(gate, acquired);
       }
       throw e;
     }
   }
 
   /** Counts the caller out of {@code gate}: a holder leaves, a waiter gives up. */
-  private void countOut(String key, Gate gate, boolean holding) {
-    if (holding ? gate.leave() : gate.giveUp()) {
-      retireIfIdle(key, gate);
-    }
-  }
-
-  /** Drops an idle host's gate when many hosts are tracked; a racing arrival keeps it. */
-  private void retireIfIdle(String key, Gate gate) {
-    if (gates.size() > IDLE_HOSTS_KEPT && gate.retire()) {
-      gates.remove(key, gate);
+  private static void countOut(Gate gate, boolean holding) {
+    if (holding) {
+      gate.leave();
+    } else {
+      gate.giveUp();
     }
   }
 
@@ -609,6 +649,11 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
     return ctx instanceof RealCallContext real ? real.describe() : ctx.method() + " " + ctx.host();
   }
 
+  /** {@code host}'s gate under the static limit, null if it has none (for tests). */
+  Gate gate(String host) {
+    return gates.get(host);
+  }
+
   /** Attempts in flight to {@code host} now (for diagnostics and tests). */
   public int inFlight(String host) {
     if (adaptive == null) {
@@ -658,7 +703,12 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
     return scans.get();
   }
 
-  /** How many hosts have state now: those in use plus at most {@link #IDLE_HOSTS_KEPT} idle. */
+  /**
+   * How many hosts have state now. Adaptive: those in use plus at most {@link #IDLE_HOSTS_KEPT}
+   * idle. Static: at most {@code k + max(IDLE_HOSTS_KEPT, k / 2) + 1} (plus new hosts whose
+   * first calls race a look), {@code k} being the hosts the last look kept: those in use or used
+   * since the look before.
+   */
   public int hostsTracked() {
     return adaptive == null ? gates.size() : hosts.size();
   }

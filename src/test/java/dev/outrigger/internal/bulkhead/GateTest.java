@@ -88,12 +88,17 @@ class GateTest {
   }
 
   @Test
-  void aRetiredGateTurnsArrivalsAwayAndOnlyAnIdleOneRetires() {
+  void onlyAGateIdleAndUnusedSinceTheLastLookRetiresAndThenTurnsArrivalsAway() {
     Gate g = new Gate(1);
     g.join();
-    assertFalse(g.retire(), "in use");
+    assertFalse(g.sweep(), "in use");
     assertTrue(g.leave());
-    assertTrue(g.retire());
+    assertFalse(g.sweep(), "idle, but used since the last look");
+    assertEquals(0, g.join(), "a look leaves the count as it was");
+    assertTrue(g.leave());
+    assertFalse(g.sweep(), "used again since the last look");
+    assertTrue(g.sweep(), "idle and unused since the last look");
     assertEquals(-1, g.join());
+    assertEquals(0, g.holding());
   }
 }

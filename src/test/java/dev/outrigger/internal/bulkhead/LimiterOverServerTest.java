@@ -30,7 +30,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 
 /**
- * The set-up of the tests that run an adaptive {@link InFlightLimiter} (and what a subclass puts
+ * The set-up of the tests that run an {@link InFlightLimiter} (and what a subclass puts
  * after it) in front of the client's transport, against MockWebServer, on a {@link FakeClock}
  * the server moves by 20 ms per answer: {@code /hang} answers after 5 s of real time,
  * {@code /drop} with 503, anything else with 200 (unless a test sets a dispatcher of its own).
