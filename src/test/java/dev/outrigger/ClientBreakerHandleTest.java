@@ -33,4 +33,22 @@ class ClientBreakerHandleTest {
           && s.state() == CircuitBreaker.State.CLOSED), client.breakers().toString());
     }
   }
+
+  @Test
+  void aRetryPastABreakerForcedOpenSaysSoInsteadOfAnEndlessWait() {
+    try (ApiClient client = ApiClient.builder().baseUrl(server.url("/").toString())
+        .retry(Retry.exponential(java.time.Duration.ofMillis(10), java.time.Duration.ofMillis(50))
+            .retryWhenCircuitOpen(true))
+        .build()) {
+      String key = server.getHostName() + ":" + server.getPort();
+      client.breaker(key).forceOpen();
+
+      CircuitOpenException e = assertThrows(CircuitOpenException.class,
+          () -> client.get("/x").execute(String.class));
+      assertTrue(e.getMessage().contains("circuit breaker " + key + " is forced open"),
+          e.getMessage());
+      assertTrue(!e.getMessage().contains("4611686018"), e.getMessage());
+      assertEquals(0, server.getRequestCount(), "nothing reaches the network");
+    }
+  }
 }

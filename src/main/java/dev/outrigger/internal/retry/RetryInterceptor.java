@@ -191,7 +191,10 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
           delay = Math.min(saturatedNanos(hint), maxRetryAfterNanos);
         } else if (failure instanceof CircuitOpenException open && open.retryAfter() != null) {
           delay = Math.max(backoffDelay, saturatedNanos(open.retryAfter()));
-          if (delay > backoffDelay) {
+          if (delay >= Long.MAX_VALUE / 2) {
+            // Forced open by hand: no probe until someone resets it, not a wait that is long.
+            wait = null;
+          } else if (delay > backoffDelay) {
             // The breaker's wait, not the backoff the caller configured, is what did not fit.
             wait = "the wait for circuit breaker " + open.breaker() + " to admit a probe";
           }
@@ -206,7 +209,10 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
                   + " (Retry-After: " + response.header("Retry-After") + ")"
                   + (delay < saturatedNanos(hint) ? ", capped to " + format(delay) : "")
                   + ", but only " + format(Math.max(0, remaining)) + " of the deadline remain"
-              : doesNotFit(wait, delay, remaining);
+              : wait == null
+                  ? "stopped: circuit breaker " + ((CircuitOpenException) failure).breaker()
+                      + " is forced open, and admits nothing until it is reset"
+                  : doesNotFit(wait, delay, remaining);
         } else if (budget != null
             && (withdrawn = budget.withdraw(ctx.host())) == RetryBudget.REFUSED) {
           notify(ctx, l -> l.retryBudgetExhausted(ctx));
