@@ -89,9 +89,10 @@ public interface CallListener {
   default void throttleProbability(String host, double probability, long requests, long accepts) {}
 
   /**
-   * The server asked to slow down ({@code Retry-After} on a 429 or 503, or a rate-limit quota
-   * used up until its reset) in its response to {@code call}: the rate limit grants nothing to
-   * {@code key} for {@code pause} (already cut to {@link RateLimit#maxPause()}).
+   * The server asked to slow down ({@code Retry-After} on a 429, a 503 or a 403, or a
+   * rate-limit quota used up until its reset) in its response to {@code call}: the rate limit
+   * grants nothing to {@code key} for {@code pause} (already cut to
+   * {@link RateLimit#maxPause()}).
    */
   default void rateLimitPaused(CallContext call, String key, Duration pause) {}
 

@@ -321,10 +321,10 @@ public final class RateLimit {
 
   /**
    * Makes the rate adapt to the server, per key, as the AWS SDK's adaptive retry mode does: on a
-   * throttling answer (429, or 503) the key's rate drops to 70% (at most once per 100 ms), and it
-   * recovers along a CUBIC curve, never above the key's ceiling nor below 1% of it (nor below
-   * one permit per 50 years, the slowest rate a limit holds). The ceiling
-   * is this limit's rate, or an operator's override of the key
+   * throttling answer (429, 503, or 403 with {@code Retry-After}) the key's rate drops to 70%
+   * (at most once per 100 ms), and it recovers along a CUBIC curve, never above the key's
+   * ceiling nor below 1% of it (nor below one permit per 50 years, the slowest rate a limit
+   * holds). The ceiling is this limit's rate, or an operator's override of the key
    * ({@link RateLimiter#reconfigure(String, RateLimit)}), as it is at each answer. Off by
    * default. Applies to a single bandwidth.
    *

@@ -28,7 +28,8 @@ import org.slf4j.LoggerFactory;
  * <p>The wait for a permit counts against the call's deadline: when it cannot fit in what is
  * left, the attempt fails at once with {@link RateLimitedException} (saying how long the wait
  * would have been), consuming nothing. After the attempt, the response's rate-limit headers
- * ({@code Retry-After} on a 429 or 503; {@code RateLimit-Remaining: 0} or
+ * ({@code Retry-After} on a 429, a 503 or a 403, as GitHub's secondary rate limits send it;
+ * {@code RateLimit-Remaining: 0} or
  * {@code X-RateLimit-Remaining: 0} with a reset) pause the key's bucket until the server's time,
  * cut to {@link RateLimit#maxPause()}, so the whole client stops sending to it.
  *
@@ -120,7 +121,7 @@ public final class RateLimitInterceptor implements CallInterceptor, KeepsClock {
     try {
       listenToServer(ctx, key, limit, response, listener);
       if (cubic != null) {
-        adapt(ctx, key, limit, response.code(), listener);
+        adapt(ctx, key, limit, response, listener);
       }
     } catch (RuntimeException | Error e) {
       // Nothing after this step would close it.
@@ -131,12 +132,17 @@ public final class RateLimitInterceptor implements CallInterceptor, KeepsClock {
   }
 
   /**
-   * Moves the key's rate down on a throttling answer and back up, CUBIC-like, otherwise, under
-   * the key's ceiling: the limiter's limit or an operator's override of the key, as they are now.
+   * Moves the key's rate down on a throttling answer (a 429, a 503, or a 403 with
+   * {@code Retry-After}) and back up, CUBIC-like, otherwise, under the key's ceiling: the
+   * limiter's limit or an operator's override of the key, as they are now.
    */
   private void adapt(
-      CallContext ctx, String key, RateLimit limit, int code, CallListener listener) {
-    boolean throttling = code == 429 || code == 503;
+      CallContext ctx, String key, RateLimit limit, Response response, CallListener listener) {
+    int code = response.code();
+    // A 403 asks to wait only with Retry-After (GitHub's secondary rate limits); without it, it
+    // is a refusal that says nothing of the rate.
+    boolean throttling = code == 429 || code == 503
+        || (code == 403 && response.header("Retry-After") != null);
     if (!throttling && (code >= 500 || !cubic.adapting(key))) {
       // Nothing to move: not a throttle, and the key is not adapting (or the answer says
       // nothing of the rate).
@@ -184,8 +190,8 @@ public final class RateLimitInterceptor implements CallInterceptor, KeepsClock {
   }
 
   /**
-   * How long the response asks the key to pause ({@code Retry-After} on 429/503, or a used-up
-   * quota's reset, whichever is later), cut to {@code limit.maxPause()}; null when it asks
+   * How long the response asks the key to pause ({@code Retry-After} on 429/503/403, or a
+   * used-up quota's reset, whichever is later), cut to {@code limit.maxPause()}; null when it asks
    * nothing or pauses are off. Shared with {@link SharedRateLimitInterceptor}.
    */
   static Duration serverPause(RateLimit limit, Response response, LongSupplier wallMillis) {
@@ -195,7 +201,9 @@ public final class RateLimitInterceptor implements CallInterceptor, KeepsClock {
     }
     Duration ask = null;
     int code = response.code();
-    if (code == 429 || code == 503) {
+    // GitHub's secondary rate limits answer 403 with Retry-After and ask for nothing before it;
+    // a 403 without it reads null here, a refusal that pauses nothing.
+    if (code == 429 || code == 503 || code == 403) {
       ask = RetryAfter.retryAfter(response, wallMillis);
     }
     Duration reset = RetryAfter.quotaReset(response, wallMillis);

@@ -22,8 +22,8 @@ import okhttp3.Response;
  * contract as {@link RateLimitInterceptor}: once per attempt, one permit from the key's bucket
  * (the host, or the limit's key function), the wait bounded by the call's deadline (refused at
  * once with {@link RateLimitedException} when it cannot fit), and a server's request to slow down
- * ({@code Retry-After} on 429/503, a used-up quota with its reset) pauses the key in the store,
- * for every client sharing it.
+ * ({@code Retry-After} on a 429, a 503 or a 403, a used-up quota with its reset) pauses the key
+ * in the store, for every client sharing it.
  *
  * <p>Thread-safe; one instance serves every call of a client.
  */
