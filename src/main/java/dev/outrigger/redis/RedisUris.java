@@ -18,8 +18,10 @@ import java.util.regex.Pattern;
  * given as {@code ?database=x}, and reads a password holding {@code ?} or {@code #} as part of
  * the host. It also refuses query parameters Lettuce would ignore without a word (an unknown
  * name such as {@code ?databse=1}, a name with no value, {@code sentinelMasterId} without
- * Sentinel, {@code verifyPeer} without TLS) and {@code timeout}, which the store sets itself.
- * Every message names what to change and shows the URI without its user info.
+ * Sentinel, {@code verifyPeer} without TLS), two databases that disagree (Lettuce reads the
+ * path's, then each parameter's over it: {@code redis://host/1?db=2} is database 2) and
+ * {@code timeout}, which the store sets itself. Every message names what to change and shows
+ * the URI without its user info.
  */
 final class RedisUris {
   /** Schemes naming one Redis server by host and port. */
@@ -66,7 +68,8 @@ final class RedisUris {
    *     parameter other than {@code database}, {@code db}, {@code clientName},
    *     {@code libraryName}, {@code libraryVersion}, {@code verifyPeer} (TLS only, {@code NONE},
    *     {@code CA} or {@code FULL}) and {@code sentinelMasterId} (Sentinel only), one with no
-   *     value, {@code db} not in lower case, a {@code '?'} after the {@code '#'}, or a
+   *     value, {@code db} not in lower case, two databases that disagree (the path's and a
+   *     parameter's, or two parameters'), a {@code '?'} after the {@code '#'}, or a
    *     Sentinel URI naming no master or whose user info holds a {@code ','} or {@code '@'} (one
    *     per Sentinel, or one after the first)
    */
@@ -130,6 +133,10 @@ final class RedisUris {
     String host = null;
     int port = RedisURI.DEFAULT_REDIS_PORT;
     Integer database = null;
+    // Where the database was given (the path's /1, db=1), and a second one that disagrees:
+    // refused once every parameter is checked, so that a bad one is named first.
+    String databaseFrom = null;
+    String twoDatabases = null;
     if (HOST_SCHEMES.contains(scheme)) {
       int colon = portColon(authority);
       host = colon < 0 ? authority : authority.substring(0, colon);
@@ -148,6 +155,7 @@ final class RedisUris {
     }
     if (!scheme.contains("socket") && !path.isEmpty() && !path.equals("/")) {
       database = database(shown, path.substring(1));
+      databaseFrom = "the path's " + path;
     }
     // Lettuce splits the decoded query at '&' and ';' and ignores, unsaid, a name it does not
     // know or one without a value: a typo such as ?databse=1 would share database 0.
@@ -179,7 +187,16 @@ final class RedisUris {
             + "case: write db=" + value + " or database=" + value);
       }
       if (known.equals("database")) {
-        database = database(shown, value);
+        int d = database(shown, value);
+        String from = name + "=" + value;
+        if (database != null && database != d && twoDatabases == null) {
+          // Lettuce reads the path, then each parameter over it: the last one wins unsaid.
+          twoDatabases = "gives two databases, " + databaseFrom + " and " + from + ", and "
+              + "Lettuce would use the last without a word: drop " + databaseFrom + " or "
+              + from;
+        }
+        database = d;
+        databaseFrom = from;
       }
       if (known.equals("sentinelMasterId") && !scheme.endsWith("sentinel")) {
         throw bad(shown, "has the parameter '" + name + "', which means nothing without "
@@ -198,6 +215,9 @@ final class RedisUris {
           throw bad(shown, "has verifyPeer '" + value + "': give NONE, CA or FULL");
         }
       }
+    }
+    if (twoDatabases != null) {
+      throw bad(shown, twoDatabases);
     }
     boolean fragmentNamesMaster = fragment >= 0 && fragment < rest.length() - 1;
     if (scheme.endsWith("sentinel") && !masterId && !fragmentNamesMaster) {

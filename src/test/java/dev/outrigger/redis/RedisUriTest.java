@@ -214,7 +214,7 @@ class RedisUriTest {
     RedisURI upper = RedisUris.parse("  REDIS://Cache.Example.com  ");
     assertEquals("Cache.Example.com", upper.getHost());
     assertEquals(6379, upper.getPort());
-    assertEquals(3, RedisUris.parse("rediss://10.0.0.5/0?database=3").getDatabase());
+    assertEquals(3, RedisUris.parse("rediss://10.0.0.5/3?database=3").getDatabase());
     assertEquals("[::1]", RedisUris.parse("redis://[::1]:6379").getHost());
     assertEquals("/tmp/redis.sock",
         RedisUris.parse("redis-socket:///tmp/redis.sock?db=1").getSocket());
@@ -245,6 +245,24 @@ class RedisUriTest {
     RedisURI uri = RedisUris.parse("redis://10.0.0.5:6379?clientName=orders@pod-7");
     assertEquals("10.0.0.5", uri.getHost());
     assertEquals("orders@pod-7", uri.getClientName());
+  }
+
+  @Test
+  void aDatabaseInThePathAndAnotherInTheQueryIsRefusedSayingWhichToDrop() {
+    // Lettuce reads the path's database, then the query's over it, without a word.
+    refused("redis://u:s3cret@host/1?db=2", "'redis://host/1?db=2'", "two databases",
+        "the path's /1", "db=2", "drop the path's /1 or db=2");
+    refused("rediss://host:6380/1?DataBase=2", "the path's /1", "DataBase=2");
+    refused("redis-sentinel://:s3cret@s1:26379,s2:26380/1?db=2#m", "the path's /1", "db=2");
+    refused("redis-sentinel://s1/0?sentinelMasterId=m&database=5", "the path's /0",
+        "database=5");
+    // Two parameters that disagree are the same guess.
+    refused("redis://host?db=1&database=2", "db=1", "database=2", "drop db=1 or database=2");
+    refused("redis-socket:///tmp/redis.sock?db=1;db=3", "db=1", "db=3");
+    // Said twice alike, it is one database.
+    assertEquals(1, RedisUris.parse("redis://host/1?db=1").getDatabase());
+    assertEquals(3, RedisUris.parse("redis-sentinel://s1/3?database=3#m").getDatabase());
+    assertEquals(2, RedisUris.parse("redis://host?db=2&database=2").getDatabase());
   }
 
   @Test
