@@ -79,9 +79,9 @@ final class RedisUris {
           + EXAMPLE);
     }
     String raw = text.trim();
-    // Every message quotes this: everything from the scheme to the last '@' dropped, since a
-    // password may hold any character.
-    // Parsed without its user info; quoted with its query's values masked too (see shown()).
+    // Parsed without its user info (the authority's, or all up to the last '@' of text whose
+    // authority is no host list: see withoutUserInfo); quoted with its query's values masked
+    // too (see shown()).
     String plain = withoutUserInfo(raw);
     String shown = masked(plain);
     boolean userInfo = !plain.equals(raw);
@@ -376,24 +376,61 @@ final class RedisUris {
    * {@code raw} as messages may quote it: without its user info, and with the values of query
    * parameters masked unless they are ones Lettuce reads (none of which is a secret): those that
    * name secrets ({@code password}, {@code token}), and any other the builder refuses. The user
-   * info is what {@link URI} reads as such when it reads the URI as a host and port; only text
-   * it cannot read that way loses everything up to its last {@code @} (a password may hold any
-   * character), so an {@code @} in the query of a well-formed URI is kept.
+   * info is the authority's, up to its last {@code @}, when the rest of the authority reads as a
+   * host and port or a list of them (Sentinels); only text that does not read so loses
+   * everything up to its last {@code @} (a password may hold any character), so an {@code @} in
+   * the query of a well-formed URI is kept.
    */
   static String shown(String raw) {
     return masked(withoutUserInfo(raw));
   }
 
-  /** {@code raw} without its user info, as {@link #shown} takes it out. */
+  /**
+   * {@code raw} without its user info, as {@link #shown} takes it out: the authority up to its
+   * last {@code '@'}, when what follows is one host and port or a list of them (Sentinels), and
+   * nothing when there is no authority (a socket); an {@code '@'} after the authority is then
+   * the query's ({@code ?clientName=a@b}), and the parser checks every parameter. Otherwise all
+   * up to the text's last {@code '@'}, since a password may hold any character
+   * ({@code redis://u:pa?ss@host}).
+   */
   private static String withoutUserInfo(String raw) {
     try {
       URI u = new URI(raw);
-      return u.getHost() == null ? Redactor.withoutUserInfo(raw)
-          : u.getRawUserInfo() == null ? raw
-          : raw.replaceFirst(Pattern.quote(u.getRawUserInfo() + "@"), "");
+      if (u.getHost() != null) {
+        return u.getRawUserInfo() == null ? raw
+            : raw.replaceFirst(Pattern.quote(u.getRawUserInfo() + "@"), "");
+      }
+      int start = raw.indexOf("://") + 3;
+      if (start < 3) {
+        return Redactor.withoutUserInfo(raw);
+      }
+      String authority = u.getRawAuthority();
+      if (authority == null) {
+        // Nothing between the '//' and the path (redis-socket:///path): no user info.
+        return raw.startsWith("/", start) ? raw : Redactor.withoutUserInfo(raw);
+      }
+      // URI reads several hosts as no host: the user info is then the authority's alone.
+      int at = authority.lastIndexOf('@');
+      if (isHostList(authority.substring(at + 1)) && raw.startsWith(authority, start)) {
+        return at < 0 ? raw : raw.substring(0, start) + raw.substring(start + at + 1);
+      }
+      return Redactor.withoutUserInfo(raw);
     } catch (URISyntaxException e) {
       return Redactor.withoutUserInfo(raw);
     }
+  }
+
+  /** Whether {@code hosts} is a ','-separated list of hosts, each with an optional port. */
+  private static boolean isHostList(String hosts) {
+    for (String hostPort : hosts.split(",", -1)) {
+      int colon = portColon(hostPort);
+      String host = colon < 0 ? hostPort : hostPort.substring(0, colon);
+      if (!HOST.matcher(host).matches()
+          || (colon >= 0 && !DIGITS.matcher(hostPort.substring(colon + 1)).matches())) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** {@code s} with its query's values masked as {@link #shown} says. */

@@ -266,6 +266,33 @@ class RedisUriTest {
   }
 
   @Test
+  void anAtSignInASentinelUrisQueryHidesNoParameterAfterIt() {
+    // The '@' is the client name's, in the query: the user info ends in the authority.
+    RedisURI uri = RedisUris.parse(
+        "redis-sentinel://s1:26379,s2:26380?clientName=orders@pod-7&db=3#m");
+    assertEquals(2, uri.getSentinels().size());
+    assertEquals("orders@pod-7", uri.getClientName());
+    assertEquals(3, uri.getDatabase());
+    RedisURI withPassword = RedisUris.parse(
+        "redis-sentinel://:s3cret@s1:26379,s2:26380?clientName=a@b&database=2#m");
+    assertEquals(2, withPassword.getSentinels().size());
+    assertEquals("s3cret", new String(withPassword.getCredentialsProvider()
+        .resolveCredentials().block().getPassword()));
+    assertEquals(2, withPassword.getDatabase());
+    // A bad parameter after (or before) such a value is refused for what it is.
+    refused("redis-sentinel://s1:26379,s2:26380?clientName=a@b&databse=1#m",
+        "'redis-sentinel://s1:26379,s2:26380?clientName=a@b&databse=REDACTED#m'",
+        "parameter 'databse'");
+    refused("redis-sentinel://:s3cret@s1,s2?clientName=a@b&verifyPeer=FULL#m",
+        "'redis-sentinel://s1,s2?clientName=a@b&verifyPeer=FULL#m'", "parameter 'verifyPeer'",
+        "TLS only");
+    refused("redis-sentinel://s1,s2?databse=1&clientName=a@b#m", "parameter 'databse'");
+    // A socket's URI has no authority at all: its query's '@' is the query's too.
+    assertEquals("a@b",
+        RedisUris.parse("redis-socket:///tmp/redis.sock?clientName=a@b").getClientName());
+  }
+
+  @Test
   void aSocketPathLettuceWouldReadAsAnotherPathIsRefused() {
     // Lettuce reads redis-socket://var/run/redis.sock as the socket /run/redis.sock.
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
