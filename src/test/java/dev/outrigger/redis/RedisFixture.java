@@ -246,6 +246,19 @@ public final class RedisFixture implements BeforeAllCallback, AfterAllCallback {
     return dir.resolve("redis.sock");
   }
 
+  /**
+   * {@code redis-sentinel://} through {@code sentinels} (on the loopback, in that order) to the
+   * master they monitor as {@code mymaster}, with {@code clientName}, which marks the store's
+   * connections in {@code CLIENT LIST}.
+   */
+  public static String sentinelUri(String clientName, RedisFixture... sentinels) {
+    StringBuilder sb = new StringBuilder("redis-sentinel://");
+    for (int i = 0; i < sentinels.length; i++) {
+      sb.append(i == 0 ? "" : ",").append("127.0.0.1:").append(sentinels[i].port());
+    }
+    return sb.append("?clientName=").append(clientName).append("#mymaster").toString();
+  }
+
   public int port() {
     return port;
   }

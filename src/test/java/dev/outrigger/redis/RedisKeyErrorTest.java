@@ -9,12 +9,8 @@ import dev.outrigger.LogCapture;
 import dev.outrigger.RateLimit;
 import dev.outrigger.RateLimitedException;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -29,31 +25,18 @@ class RedisKeyErrorTest {
   @RegisterExtension
   static final RedisFixture redis = new RedisFixture();
 
+  @RegisterExtension
+  final RedisStores stores = new RedisStores(redis);
+
   private static final RateLimit LIMIT = RateLimit.perSecond(10).burst(10);
   private static final long PROBE_NANOS = TimeUnit.SECONDS.toNanos(1);
 
-  private final List<AutoCloseable> closeLast = new ArrayList<>();
   private final AtomicLong now = new AtomicLong(System.nanoTime());
 
-  @BeforeEach
-  void setUp() throws Exception {
-    redis.start();
-    redis.command("FLUSHALL");
-  }
-
-  @AfterEach
-  void tearDown() throws Exception {
-    for (AutoCloseable c : closeLast) {
-      c.close();
-    }
-  }
-
   private RedisRateLimitStore store(RedisRateLimitStore.Fallback fallback) {
-    RedisRateLimitStore s = RedisRateLimitStore.builder(redis.uri())
+    return stores.build(RedisRateLimitStore.builder(redis.uri())
         .keyPrefix("shared:").timeout(Duration.ofMillis(500))
-        .probeInterval(Duration.ofNanos(PROBE_NANOS)).fallback(fallback).nanos(now::get).build();
-    closeLast.add(s);
-    return s;
+        .probeInterval(Duration.ofNanos(PROBE_NANOS)).fallback(fallback).nanos(now::get));
   }
 
   @Test

@@ -4,11 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.outrigger.RateLimit;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -17,26 +13,8 @@ class RedisKeyTableTest {
   @RegisterExtension
   static final RedisFixture redis = new RedisFixture();
 
-  private final List<AutoCloseable> closeLast = new ArrayList<>();
-
-  @BeforeEach
-  void setUp() throws Exception {
-    redis.start();
-    redis.command("FLUSHALL");
-  }
-
-  @AfterEach
-  void tearDown() throws Exception {
-    for (AutoCloseable c : closeLast) {
-      c.close();
-    }
-  }
-
-  private RedisRateLimitStore store(RedisRateLimitStore.Builder b) {
-    RedisRateLimitStore s = b.build();
-    closeLast.add(s);
-    return s;
-  }
+  @RegisterExtension
+  final RedisStores stores = new RedisStores(redis);
 
   /**
    * A key beyond the table "still shares Redis's bucket; only local state is not kept". With
@@ -47,7 +25,7 @@ class RedisKeyTableTest {
   @Test
   void aKeyBeyondTheTableTakesOnlyThePermitsItUses() throws Exception {
     AtomicLong frozen = new AtomicLong(System.nanoTime());
-    RedisRateLimitStore store = store(RedisRateLimitStore.builder(redis.uri())
+    RedisRateLimitStore store = stores.build(RedisRateLimitStore.builder(redis.uri())
         .timeout(Duration.ofMillis(500)).prefetch(5).nanos(frozen::get));
     // 1 a minute: nothing refills while the test runs.
     RateLimit limit = RateLimit.per(1, Duration.ofMinutes(1)).burst(5).maxKeys(1);

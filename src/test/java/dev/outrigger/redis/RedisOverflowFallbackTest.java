@@ -6,12 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.outrigger.RateLimit;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -26,30 +23,17 @@ class RedisOverflowFallbackTest {
   @RegisterExtension
   static final RedisFixture redis = new RedisFixture();
 
+  @RegisterExtension
+  final RedisStores stores = new RedisStores(redis);
+
   private static final long SECOND = TimeUnit.SECONDS.toNanos(1);
 
-  private final List<AutoCloseable> closeLast = new ArrayList<>();
   private final AtomicLong now = new AtomicLong(System.nanoTime());
 
-  @BeforeEach
-  void setUp() throws Exception {
-    redis.start();
-    redis.command("FLUSHALL");
-  }
-
-  @AfterEach
-  void tearDown() throws Exception {
-    for (AutoCloseable c : closeLast) {
-      c.close();
-    }
-  }
-
   private RedisRateLimitStore store(RedisRateLimitStore.Fallback fallback) {
-    RedisRateLimitStore s = RedisRateLimitStore.builder(redis.uri())
+    return stores.build(RedisRateLimitStore.builder(redis.uri())
         .timeout(Duration.ofMillis(500)).probeInterval(Duration.ofMinutes(1))
-        .fallback(fallback).nanos(now::get).build();
-    closeLast.add(s);
-    return s;
+        .fallback(fallback).nanos(now::get));
   }
 
   /**

@@ -40,19 +40,20 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 class RedisRateLimitStoreTest {
   @RegisterExtension
   static final RedisFixture redis = new RedisFixture();
+
+  @RegisterExtension
+  final RedisStores stores = new RedisStores(redis);
+
   private static final Duration PATIENT = Duration.ofMillis(500);
 
   @StartStop
   private final MockWebServer server = new MockWebServer();
 
   private final Arrivals arrivals = new Arrivals();
-  private final List<AutoCloseable> closeLast = new ArrayList<>();
   private final List<ApiClient> clients = new ArrayList<>();
 
   @BeforeEach
-  void setUp() throws Exception {
-    redis.start();
-    redis.command("FLUSHALL");
+  void setUp() {
     server.setDispatcher(arrivals);
   }
 
@@ -62,15 +63,6 @@ class RedisRateLimitStoreTest {
       ClientTestSupport.assertNoLeaks(c);
       c.close();
     }
-    for (AutoCloseable c : closeLast) {
-      c.close();
-    }
-  }
-
-  private RedisRateLimitStore store(RedisRateLimitStore.Builder b) {
-    RedisRateLimitStore s = b.build();
-    closeLast.add(s);
-    return s;
   }
 
   /**
@@ -78,7 +70,7 @@ class RedisRateLimitStoreTest {
    * sharing tests are about sharing; the outage tests set their own timeouts.
    */
   private RedisRateLimitStore store() {
-    return store(RedisRateLimitStore.builder(redis.uri()).timeout(PATIENT));
+    return stores.build(RedisRateLimitStore.builder(redis.uri()).timeout(PATIENT));
   }
 
   private ApiClient client(RateLimit limit, RateLimitStore store, String name) {
@@ -118,7 +110,7 @@ class RedisRateLimitStoreTest {
     Process child = JavaProcess.builder(QuotaWorker.class, s -> false, List.of(),
         redis.uri(), server.url("/").toString(), Double.toString(rate), Integer.toString(burst),
         "4", Long.toString(millis), "1", "jvm2", Long.toString(PATIENT.toMillis())).start();
-    closeLast.add(() -> JavaProcess.kill(child));
+    stores.closeLast(() -> JavaProcess.kill(child));
     CountDownLatch ready = new CountDownLatch(1);
     AtomicReference<String> sent = new AtomicReference<>();
     Thread.ofVirtual().start(() -> {
@@ -180,9 +172,9 @@ class RedisRateLimitStoreTest {
     int burst = 5;
     int prefetch = 4;
     RateLimit limit = RateLimit.perSecond(rate).burst(burst);
-    ApiClient a = client(limit, store(RedisRateLimitStore.builder(redis.uri())
+    ApiClient a = client(limit, stores.build(RedisRateLimitStore.builder(redis.uri())
         .timeout(PATIENT).prefetch(prefetch)), "a");
-    ApiClient b = client(limit, store(RedisRateLimitStore.builder(redis.uri())
+    ApiClient b = client(limit, stores.build(RedisRateLimitStore.builder(redis.uri())
         .timeout(PATIENT).prefetch(prefetch)), "b");
 
     Thread ta = Thread.ofVirtual().start(() -> hammer(a, 3, 1500));
@@ -201,7 +193,7 @@ class RedisRateLimitStoreTest {
   @Test
   void preFetchingTakesSeveralPermitsPerRoundTripWhenTheyAreAvailable() throws Exception {
     AtomicLong frozen = new AtomicLong(System.nanoTime());
-    RedisRateLimitStore store = store(RedisRateLimitStore.builder(redis.uri()).timeout(PATIENT)
+    RedisRateLimitStore store = stores.build(RedisRateLimitStore.builder(redis.uri()).timeout(PATIENT)
         .prefetch(4).nanos(frozen::get));
     RateLimit limit = RateLimit.perSecond(1000).burst(100);
     redis.command("CONFIG RESETSTAT");
@@ -228,7 +220,7 @@ class RedisRateLimitStoreTest {
   @Test
   void aRedisThatStopsFallsBackToALocalShareWithOneWarnAndRecoversWhenItReturns()
       throws Exception {
-    RedisRateLimitStore store = store(RedisRateLimitStore.builder(redis.uri())
+    RedisRateLimitStore store = stores.build(RedisRateLimitStore.builder(redis.uri())
         .probeInterval(Duration.ofMillis(100)));
     ApiClient client = client(RateLimit.perSecond(200).burst(20), store, "a");
     client.get("/before").execute(String.class);
@@ -266,7 +258,7 @@ class RedisRateLimitStoreTest {
 
   @Test
   void theFallbackHoldsOnlyItsShareOfTheQuotaAndStartsEmpty() throws Exception {
-    RedisRateLimitStore store = store(RedisRateLimitStore.builder(redis.uri())
+    RedisRateLimitStore store = stores.build(RedisRateLimitStore.builder(redis.uri())
         .fallback(RedisRateLimitStore.Fallback.localShare(0.25))
         .probeInterval(Duration.ofMinutes(1)));
     ApiClient client = client(RateLimit.perSecond(20).burst(8), store, "a");
@@ -288,9 +280,9 @@ class RedisRateLimitStoreTest {
   void theDefaultFallbackShareIsOneOverTheStoresSeenUsingTheKey() throws Exception {
     AtomicLong now = new AtomicLong(System.nanoTime());
     RateLimit limit = RateLimit.perSecond(10).burst(10);
-    RedisRateLimitStore a = store(RedisRateLimitStore.builder(redis.uri()).timeout(PATIENT)
+    RedisRateLimitStore a = stores.build(RedisRateLimitStore.builder(redis.uri()).timeout(PATIENT)
         .nanos(now::get));
-    RedisRateLimitStore b = store(RedisRateLimitStore.builder(redis.uri()).timeout(PATIENT)
+    RedisRateLimitStore b = stores.build(RedisRateLimitStore.builder(redis.uri()).timeout(PATIENT)
         .nanos(now::get));
     a.reserve("shared", limit, 1, 0);
     b.reserve("shared", limit, 1, 0);
@@ -308,7 +300,7 @@ class RedisRateLimitStoreTest {
 
   @Test
   void aSlowRedisTimesOutWithinTheStoreTimeoutAndFallsBack() throws Exception {
-    RedisRateLimitStore store = store(RedisRateLimitStore.builder(redis.uri())
+    RedisRateLimitStore store = stores.build(RedisRateLimitStore.builder(redis.uri())
         .timeout(Duration.ofMillis(20)).probeInterval(Duration.ofMillis(100)));
     ApiClient client = client(RateLimit.perSecond(100).burst(10), store, "a");
     client.get("/warm").execute(String.class);
@@ -337,7 +329,7 @@ class RedisRateLimitStoreTest {
 
   @Test
   void failFastRefusesCallsWhileRedisIsDown() throws Exception {
-    RedisRateLimitStore store = store(RedisRateLimitStore.builder(redis.uri()).timeout(PATIENT)
+    RedisRateLimitStore store = stores.build(RedisRateLimitStore.builder(redis.uri()).timeout(PATIENT)
         .fallback(RedisRateLimitStore.Fallback.failFast()));
     ApiClient client = client(RateLimit.perSecond(100), store, "a");
     client.get("/ok").execute(String.class);
@@ -458,7 +450,7 @@ class RedisRateLimitStoreTest {
   void startsInFallbackWhenRedisIsDownAtStart() throws Exception {
     redis.stop();
     try (LogCapture logs = new LogCapture()) {
-      RedisRateLimitStore store = store(RedisRateLimitStore.builder(redis.uri())
+      RedisRateLimitStore store = stores.build(RedisRateLimitStore.builder(redis.uri())
           .connectTimeout(Duration.ofMillis(300)));
 
       assertTrue(store.degraded());

@@ -39,8 +39,7 @@ class RedisSentinelFailbackTest {
 
   @Test
   void aSwitchBackToTheMasterTheWatchLastKnewMovesTheStore() throws Exception {
-    String uri = "redis-sentinel://127.0.0.1:" + sentinel.port() + "?clientName=" + NAME
-        + "#mymaster";
+    String uri = RedisFixture.sentinelUri(NAME, sentinel);
     try (LogCapture logs = new LogCapture();
         RedisRateLimitStore store = RedisRateLimitStore.builder(uri)
             .timeout(Duration.ofSeconds(1)).connectTimeout(Duration.ofSeconds(5))

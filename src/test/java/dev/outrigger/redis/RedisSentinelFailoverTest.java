@@ -42,8 +42,7 @@ class RedisSentinelFailoverTest {
 
   @Test
   void afterSentinelSwitchesMastersEveryPermitComesFromTheNewMaster() throws Exception {
-    String uri = "redis-sentinel://127.0.0.1:" + sentinel.port() + "?clientName=" + NAME
-        + "#mymaster";
+    String uri = RedisFixture.sentinelUri(NAME, sentinel);
     // build() waits up to connectTimeout for the store's subscription to +switch-master. A
     // question may take 10 s: the one in flight waits for the failover.
     try (RedisRateLimitStore store = RedisRateLimitStore.builder(uri)

@@ -37,8 +37,7 @@ class RedisSentinelMissedSwitchTest {
 
   @Test
   void aSwitchMadeWhileNotSubscribedIsFollowedOnSubscribingAgain() throws Exception {
-    String uri = "redis-sentinel://127.0.0.1:" + sentinel.port() + "?clientName=" + NAME
-        + "#mymaster";
+    String uri = RedisFixture.sentinelUri(NAME, sentinel);
     try (LogCapture logs = new LogCapture();
         RedisRateLimitStore store = RedisRateLimitStore.builder(uri)
             .timeout(Duration.ofSeconds(1)).connectTimeout(Duration.ofSeconds(5))

@@ -44,8 +44,7 @@ class RedisSentinelNamingRaceTest {
 
   @Test
   void aSwitchAnnouncedDuringTheCheckOfANamedMasterWins() throws Exception {
-    String uri = "redis-sentinel://127.0.0.1:" + sentinel.port() + "?clientName=" + NAME
-        + "#mymaster";
+    String uri = RedisFixture.sentinelUri(NAME, sentinel);
     String namedAt = "127.0.0.1:" + named.port();
     try (LogCapture logs = new LogCapture();
         RedisRateLimitStore store = RedisRateLimitStore.builder(uri)

@@ -40,8 +40,7 @@ class RedisSentinelStaleTest {
 
   @Test
   void aLaggingSentinelDoesNotMoveTheStoreBackToTheOldMaster() throws Exception {
-    String uri = "redis-sentinel://127.0.0.1:" + first.port() + ",127.0.0.1:" + lagging.port()
-        + "?clientName=" + NAME + "#mymaster";
+    String uri = RedisFixture.sentinelUri(NAME, first, lagging);
     try (LogCapture logs = new LogCapture();
         RedisRateLimitStore store = RedisRateLimitStore.builder(uri)
             .timeout(Duration.ofSeconds(1)).connectTimeout(Duration.ofSeconds(5))

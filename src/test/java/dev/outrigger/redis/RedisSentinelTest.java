@@ -50,11 +50,7 @@ class RedisSentinelTest {
 
   /** {@code redis-sentinel://} through {@code sentinels}, with the tests' client name. */
   private static String uri(RedisFixture... sentinels) {
-    StringBuilder sb = new StringBuilder("redis-sentinel://");
-    for (int i = 0; i < sentinels.length; i++) {
-      sb.append(i == 0 ? "" : ",").append("127.0.0.1:").append(sentinels[i].port());
-    }
-    return sb.append("?clientName=").append(NAME).append("#mymaster").toString();
+    return RedisFixture.sentinelUri(NAME, sentinels);
   }
 
   /** The live threads of Sentinel watches (every store's, this test's or not). */

@@ -29,8 +29,6 @@ import mockwebserver3.MockResponse;
 import mockwebserver3.MockWebServer;
 import mockwebserver3.RecordedRequest;
 import mockwebserver3.junit5.StartStop;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -39,29 +37,11 @@ class RedisStoreFailureTest {
   @RegisterExtension
   static final RedisFixture redis = new RedisFixture();
 
+  @RegisterExtension
+  final RedisStores stores = new RedisStores(redis);
+
   @StartStop
   private final MockWebServer server = new MockWebServer();
-
-  private final List<AutoCloseable> closeLast = new ArrayList<>();
-
-  @BeforeEach
-  void setUp() throws Exception {
-    redis.start();
-    redis.command("FLUSHALL");
-  }
-
-  @AfterEach
-  void tearDown() throws Exception {
-    for (AutoCloseable c : closeLast) {
-      c.close();
-    }
-  }
-
-  private RedisRateLimitStore store(RedisRateLimitStore.Builder b) {
-    RedisRateLimitStore s = b.build();
-    closeLast.add(s);
-    return s;
-  }
 
   /**
    * README/javadoc: the fallback bucket "starts empty, so an outage never begins with a burst".
@@ -73,7 +53,7 @@ class RedisStoreFailureTest {
   void anOutageLongAfterAHiccupStillStartsWithAnEmptyFallback() throws Exception {
     AtomicLong now = new AtomicLong(System.nanoTime());
     RateLimit limit = RateLimit.perSecond(10).burst(10);
-    RedisRateLimitStore store = store(RedisRateLimitStore.builder(redis.uri())
+    RedisRateLimitStore store = stores.build(RedisRateLimitStore.builder(redis.uri())
         .timeout(Duration.ofMillis(50)).probeInterval(Duration.ofMinutes(1))
         .fallback(RedisRateLimitStore.Fallback.localShare(1.0)).nanos(now::get));
     assertEquals(0, store.reserve("k", limit, 1, 0));
@@ -115,7 +95,7 @@ class RedisStoreFailureTest {
       throws Exception {
     AtomicLong now = new AtomicLong(System.nanoTime());
     RateLimit limit = RateLimit.perSecond(10).burst(10);
-    RedisRateLimitStore store = store(RedisRateLimitStore.builder(redis.uri())
+    RedisRateLimitStore store = stores.build(RedisRateLimitStore.builder(redis.uri())
         .timeout(Duration.ofSeconds(1)).nanos(now::get));
     assertEquals(0, store.reserve("k", limit, 1, 0));
 
@@ -139,7 +119,7 @@ class RedisStoreFailureTest {
   void anOutageAfterADeadlineCutStillStartsWithAnEmptyFallback() throws Exception {
     AtomicLong now = new AtomicLong(System.nanoTime());
     RateLimit limit = RateLimit.perSecond(10).burst(10);
-    RedisRateLimitStore store = store(RedisRateLimitStore.builder(redis.uri())
+    RedisRateLimitStore store = stores.build(RedisRateLimitStore.builder(redis.uri())
         .timeout(Duration.ofSeconds(1)).probeInterval(Duration.ofMinutes(1))
         .fallback(RedisRateLimitStore.Fallback.localShare(1.0)).nanos(now::get));
     assertEquals(0, store.reserve("k", limit, 1, 0));
@@ -163,7 +143,7 @@ class RedisStoreFailureTest {
   @Test
   void oneShortStallSeenByThreeConcurrentCallersIsOneHiccupNotAnOutage() throws Exception {
     RateLimit limit = RateLimit.perSecond(1000).burst(100);
-    RedisRateLimitStore store = store(RedisRateLimitStore.builder(redis.uri())
+    RedisRateLimitStore store = stores.build(RedisRateLimitStore.builder(redis.uri())
         .timeout(Duration.ofMillis(50)).probeInterval(Duration.ofMinutes(1)));
     store.reserve("k", limit, 1, 0);
 
@@ -193,7 +173,7 @@ class RedisStoreFailureTest {
   private ApiClient warmClient(RedisRateLimitStore store) {
     ApiClient client = SharedQuota.client(server.url("/").toString(),
         RateLimit.perSecond(100), store, "a");
-    closeLast.add(0, client);
+    stores.closeFirst(client);
     server.setDispatcher(new Dispatcher() {
       @Override
       public MockResponse dispatch(RecordedRequest request) {
@@ -210,7 +190,7 @@ class RedisStoreFailureTest {
    */
   @Test
   void aSlowRedisDoesNotHoldACallPastItsDeadline() throws Exception {
-    RedisRateLimitStore store = store(RedisRateLimitStore.builder(redis.uri())
+    RedisRateLimitStore store = stores.build(RedisRateLimitStore.builder(redis.uri())
         .timeout(Duration.ofSeconds(2)));
     ApiClient client = warmClient(store);
 
@@ -233,7 +213,7 @@ class RedisStoreFailureTest {
    */
   @Test
   void aSlowRedisDoesNotHoldAServerPausePastTheCallsDeadline() throws Exception {
-    RedisRateLimitStore store = store(RedisRateLimitStore.builder(redis.uri())
+    RedisRateLimitStore store = stores.build(RedisRateLimitStore.builder(redis.uri())
         .timeout(Duration.ofSeconds(2)));
     ApiClient client = warmClient(store);
     server.setDispatcher(new Dispatcher() {
@@ -269,7 +249,7 @@ class RedisStoreFailureTest {
    */
   @Test
   void aCallWhoseDeadlineEndsWhileRedisIsStalledSaysSoInItsCause() throws Exception {
-    RedisRateLimitStore store = store(RedisRateLimitStore.builder(redis.uri())
+    RedisRateLimitStore store = stores.build(RedisRateLimitStore.builder(redis.uri())
         .timeout(Duration.ofSeconds(2)));
     ApiClient client = warmClient(store);
 
@@ -290,7 +270,7 @@ class RedisStoreFailureTest {
    */
   @Test
   void aFailFastRefusalOnARetryCountsTheAttemptSentAndReachesListeners() throws Exception {
-    RedisRateLimitStore store = store(RedisRateLimitStore.builder(redis.uri())
+    RedisRateLimitStore store = stores.build(RedisRateLimitStore.builder(redis.uri())
         .timeout(Duration.ofMillis(500)).fallback(RedisRateLimitStore.Fallback.failFast()));
     AtomicInteger requests = new AtomicInteger();
     server.setDispatcher(new Dispatcher() {
@@ -318,7 +298,7 @@ class RedisStoreFailureTest {
           }
         })
         .build();
-    closeLast.add(0, client);
+    stores.closeFirst(client);
 
     RateLimitedException e = assertThrows(RateLimitedException.class,
         () -> client.get("/x").execute(String.class));
@@ -381,7 +361,7 @@ class RedisStoreFailureTest {
   @Test
   void aRedisClockSteppedBackLeavesTheBucketAsItWas() throws Exception {
     RateLimit limit = RateLimit.perSecond(10).burst(10);
-    RedisRateLimitStore store = store(RedisRateLimitStore.builder(redis.uri())
+    RedisRateLimitStore store = stores.build(RedisRateLimitStore.builder(redis.uri())
         .timeout(Duration.ofSeconds(1)));
     for (int i = 0; i < 10; i++) {
       assertEquals(0, store.reserve("k", limit, 1, 0));

@@ -32,19 +32,20 @@ class SharedForbiddenRetryAfterTest {
   @RegisterExtension
   static final RedisFixture redis = new RedisFixture();
 
+  @RegisterExtension
+  final RedisStores stores = new RedisStores(redis);
+
   @StartStop
   private final MockWebServer server = new MockWebServer();
 
   private final FakeClock clock = new FakeClock();
   private final List<String> paused = new CopyOnWriteArrayList<>();
-  private RedisRateLimitStore store;
   private ApiClient client;
 
   @BeforeEach
-  void setUp() throws Exception {
-    redis.start();
-    redis.command("FLUSHALL");
-    store = RedisRateLimitStore.builder(redis.uri()).timeout(Duration.ofMillis(500)).build();
+  void setUp() {
+    RedisRateLimitStore store = stores.build(
+        RedisRateLimitStore.builder(redis.uri()).timeout(Duration.ofMillis(500)));
     client = ClientTestSupport.withClock(ApiClient.builder(), clock)
         .baseUrl(server.url("/").toString())
         .retry(Retry.none())
@@ -62,7 +63,6 @@ class SharedForbiddenRetryAfterTest {
   void tearDown() throws Exception {
     ClientTestSupport.assertNoLeaks(client);
     client.close();
-    store.close();
   }
 
   @Test
