@@ -306,8 +306,11 @@ public final class FanOut<T> implements AutoCloseable {
    * task that never got one, on the thread that gave up on it: the one that cancelled the
    * batch, that submitted the task after the cancellation, or that failed to start its thread;
    * possibly from several threads at once, so calls may arrive
-   * slightly out of order: keep the largest {@code completed}. Must be fast and must not throw
-   * (an exception is logged and ignored). An {@code Error} is not swallowed: it reaches the
+   * slightly out of order: keep the largest {@code completed}. Must be fast and must not throw:
+   * an exception is ignored, the first logged with its stack trace, later ones counted and
+   * logged in one line (how many, and the last one's message) when a {@link FanOut#join()},
+   * {@link FanOut#close()} or {@link FanOut#completions()} stream ends, so that a listener that
+   * throws for every task cannot flood the log. An {@code Error} is not swallowed: it reaches the
    * caller of the method that called the listener ({@code submit}, {@code join}, {@code close}),
    * or on a task's thread that thread's uncaught exception handler; the batch still completes
    * and reports every queued task a cancellation gives up on, and {@link FanOut#close()} still

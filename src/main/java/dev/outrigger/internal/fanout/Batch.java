@@ -100,6 +100,15 @@ public final class Batch<T> {
   private final LinkedBlockingQueue<Task<T>> completionOrder = new LinkedBlockingQueue<>();
   private final AtomicInteger delivered = new AtomicInteger();
 
+  /*
+   * A listener that throws for every task must not flood the log (10,000 tasks: 10,000 stack
+   * traces): the first is logged with its trace, the others are counted and told in one line,
+   * with the last one's message, when a wait for the batch ends. Touched only when it throws.
+   */
+  private final AtomicInteger listenerFailures = new AtomicInteger();
+  private final AtomicInteger listenerFailuresTold = new AtomicInteger(1);
+  private volatile RuntimeException lastListenerFailure;
+
   /**
    * @param maxConcurrency tasks running at once, at least 1 ({@link Integer#MAX_VALUE}: no bound)
    * @param failFast whether the first failure cancels the rest
@@ -248,7 +257,7 @@ public final class Batch<T> {
         progress.progress((int) (c >>> 32), (int) c, submitted);
       }
     } catch (RuntimeException e) {
-      LOG.warn("FanOut progress listener threw; ignored", e);
+      listenerThrew(e);
     } finally {
       if (progress != null) {
         if (outer == null) {
@@ -261,6 +270,26 @@ public final class Batch<T> {
       if (countEnded) {
         ended();
       }
+    }
+  }
+
+  private void listenerThrew(RuntimeException e) {
+    if (listenerFailures.incrementAndGet() == 1) {
+      LOG.warn("FanOut progress listener threw; ignored (if it throws again, the times are"
+          + " counted and logged in one line when the batch is joined or closed)", e);
+    } else {
+      lastListenerFailure = e;
+    }
+  }
+
+  /** Logs, in one line, how many listener failures went unlogged since the last such line. */
+  private void tellListenerFailures() {
+    int told = listenerFailuresTold.get();
+    int n = listenerFailures.get();
+    if (n > told && listenerFailuresTold.compareAndSet(told, n)) {
+      LOG.warn("FanOut progress listener threw {} more times, ignored and not logged one by one"
+          + " (the first is logged above with its stack trace); the last: {}", n - told,
+          String.valueOf(lastListenerFailure));
     }
   }
 
@@ -369,6 +398,9 @@ public final class Batch<T> {
         lock.unlock();
       }
       if (!expired) {
+        if (progress != null) {
+          tellListenerFailures();
+        }
         return n;
       }
       // Outside the lock: cancelling completes pending tasks, which calls the progress listener.
@@ -445,6 +477,9 @@ public final class Batch<T> {
     do {
       d = delivered.get();
       if (d >= submitted) {
+        if (progress != null) {
+          tellListenerFailures();
+        }
         return null;
       }
     } while (!delivered.compareAndSet(d, d + 1));
