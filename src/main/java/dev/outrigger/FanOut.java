@@ -41,9 +41,11 @@ import java.util.stream.StreamSupport;
  * what it threw. With {@link Builder#failFast(boolean) failFast(true)}, the first failure cancels
  * the rest: tasks not started yet never start, running ones are interrupted (an HTTP call blocked
  * on its socket is aborted and its connection closed), and {@link #join()} throws that failure.
- * The batch's own cancellations are not a task's failure: with fail-fast, when the batch deadline
- * passes before any task failed, {@code join()} throws a {@link DeadlineExceededException}, and
- * after {@link #close()} it returns the results, the cancelled tasks' failures among them.
+ * The batch's own cancellations are not a task's failure (a task that fails once the batch is
+ * cancelled, even in the same instant, is never the first failure): with fail-fast, when the
+ * batch deadline passes before any task failed, {@code join()} throws a
+ * {@link DeadlineExceededException}, and after {@link #close()} it returns the results, the
+ * cancelled tasks' failures among them.
  * Without fail-fast, {@code join()} returns every result, the tasks the deadline cut short
  * holding their failures.
  *

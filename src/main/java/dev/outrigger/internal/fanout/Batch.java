@@ -109,6 +109,9 @@ public final class Batch<T> {
   private final AtomicInteger listenerFailuresTold = new AtomicInteger(1);
   private volatile RuntimeException lastListenerFailure;
 
+  /** Tests only: run by {@link #cancel} once it has published its reason, before anything else. */
+  Runnable afterCancelPublished;
+
   /**
    * @param maxConcurrency tasks running at once, at least 1 ({@link Integer#MAX_VALUE}: no bound)
    * @param failFast whether the first failure cancels the rest
@@ -249,7 +252,12 @@ public final class Batch<T> {
     Batch<?> outer = progress == null ? null : INSIDE.get();
     try {
       // In the try: the cancellation may pass on a listener's Error, and the task still counts.
-      if (failure && failFast && firstFailure.compareAndSet(null, result.error())) {
+      // A failure completing once a cancellation is published is that cancellation's doing (the
+      // task found the batch cancelled, or was interrupted): never the first failure, even in
+      // the instant before the canceller takes the slot for itself (as StructuredTaskScope
+      // ignores what completes after its shutdown). Read on the failure path only.
+      if (failure && failFast && cancel.get() == null
+          && firstFailure.compareAndSet(null, result.error())) {
         cancel(Cancel.failed(result.error()));
       }
       if (progress != null) {
@@ -335,6 +343,10 @@ public final class Batch<T> {
         noneSpared = true;
       }
       return;
+    }
+    Runnable hook = afterCancelPublished;
+    if (hook != null) {
+      hook.run();
     }
     if (failFast && reason.cause() == null) {
       // Not a task's failure: what the cancellation makes tasks throw is not "the first failure".
