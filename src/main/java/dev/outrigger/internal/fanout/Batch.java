@@ -51,7 +51,8 @@ import org.slf4j.LoggerFactory;
  *   <li><b>Deadline.</b> Each task runs inside {@code Deadline.within(d)} where {@code d} is the
  *       tighter of the batch deadline and the scope current at {@code submit}. A waiter
  *       ({@code join}, the completion stream) cancels the batch when the batch deadline passes;
- *       there is no timer thread.
+ *       there is no timer thread. A queued task that finds the deadline passed as it starts
+ *       cancels the queue for it, but leaves the running tasks their grace, for the waiter.
  * </ul>
  *
  * @param <T> the tasks' result type
@@ -194,6 +195,13 @@ public final class Batch<T> {
       } else if (task.deadline != null && task.deadline.isExpired()) {
         // The task's deadline is the tighter of the batch's and its submit scope's: say which.
         Cancel why = deadline != null && deadline.isExpired() ? Cancel.DEADLINE : Cancel.SCOPE;
+        if (why == Cancel.DEADLINE) {
+          // The batch's deadline, found before a waiter's: cancel for it, so that the queue
+          // fails as the deadline's and this task is no failure of its own (with fail-fast it
+          // cancelled the rest as "an earlier task failed" and interrupted the running tasks
+          // before their grace). Running tasks are left to the waiter, as if it had cancelled.
+          cancel(Cancel.DEADLINE);
+        }
         result = Result.failure(why.notStarted(task.index));
       } else {
         result = call(task);
@@ -354,13 +362,18 @@ public final class Batch<T> {
           ? new DeadlineExceededException("the batch deadline ran out", null, 0)
           : NO_FAILURE);
     }
-    Thread self = Thread.currentThread();
-    for (Task<T> t : active) {
-      if (t.thread != self) {
-        t.interrupt();
+    boolean inside = calledFromInside();
+    // The batch deadline found by a task about to start: the tasks running keep their grace
+    // (DEADLINE_GRACE_NANOS), after which a waiter's cancellation interrupts them.
+    if (!(reason.deadline() && inside)) {
+      Thread self = Thread.currentThread();
+      for (Task<T> t : active) {
+        if (t.thread != self) {
+          t.interrupt();
+        }
       }
     }
-    if (!calledFromInside()) {
+    if (!inside) {
       noneSpared = true;
     }
     // Every queued task completes, even if the progress listener throws an Error for one: left
