@@ -69,6 +69,50 @@ class ClientThrottlingTest {
   }
 
   @Test
+  void a403WithRetryAfterIsARejectionAndOneWithoutItIsNot() throws Exception {
+    try (ApiClient c = ApiClient.builder()
+        .baseUrl(server.url("/").toString())
+        .retry(Retry.none())
+        .circuitBreaker(CircuitBreaker.none())
+        .clientThrottling(2)
+        .build()) {
+      // A refusal that says nothing of load: the host accepted the attempt, nothing is shed.
+      for (int i = 0; i < 60; i++) {
+        server.enqueue(new MockResponse.Builder().code(403).build());
+      }
+      for (int i = 0; i < 60; i++) {
+        HttpStatusException e = assertThrows(HttpStatusException.class,
+            () -> c.get("/x").execute(String.class));
+        assertEquals(403, e.status());
+      }
+      assertEquals(60, server.getRequestCount());
+    }
+    try (ApiClient c = ApiClient.builder()
+        .baseUrl(server.url("/").toString())
+        .retry(Retry.none())
+        .circuitBreaker(CircuitBreaker.none())
+        .clientThrottling(2)
+        .build()) {
+      // GitHub's secondary rate limit: the host is refusing load, as with a 429.
+      for (int i = 0; i < 100; i++) {
+        server.enqueue(new MockResponse.Builder().code(403).addHeader("Retry-After", "1").build());
+      }
+      int refused = 0;
+      for (int i = 0; i < 100; i++) {
+        try {
+          c.get("/x").execute(String.class);
+        } catch (HttpStatusException e) {
+          assertEquals(403, e.status());
+        } catch (RateLimitedException e) {
+          refused++;
+        }
+      }
+      assertEquals(60 + 100 - refused, server.getRequestCount());
+      assertTrue(refused > 50, "refused " + refused);
+    }
+  }
+
+  @Test
   void kBelowOneIsRefusedAtTheSetter() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> ApiClient.builder().clientThrottling(0.9));

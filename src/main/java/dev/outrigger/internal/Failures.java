@@ -84,6 +84,17 @@ public final class Failures {
   }
 
   /**
+   * Whether {@code response} asks the client to slow down: a 429, a 503, or a 403 with
+   * {@code Retry-After} (GitHub's secondary rate limits; a 403 without it is a refusal that says
+   * nothing of the rate). The rate limiter's adaptive rate and the client-side throttle read it.
+   */
+  public static boolean asksToSlowDown(Response response) {
+    int code = response.code();
+    return code == 429 || code == 503
+        || (code == 403 && response.header("Retry-After") != null);
+  }
+
+  /**
    * The exception for a response whose status is not 2xx. Reads (buffered) body text for the
    * snippet, with the secrets the request carried masked ({@link Redactor#scrub}), and closes
    * the response.

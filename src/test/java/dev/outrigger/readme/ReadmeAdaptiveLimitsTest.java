@@ -79,7 +79,7 @@ class ReadmeAdaptiveLimitsTest {
   }
 
   /**
-   * Adaptive rate: "a throttling answer (429, or 503) cuts the key's rate to 70%"; "Each change
+   * Adaptive rate: "a throttling answer (429, 503, or a 403 with `Retry-After`) cuts the key's rate to 70%"; "Each change
    * reaches CallListener.rateLimitAdapted ... and a DEBUG line" from
    * dev.outrigger.internal.ratelimit.RateLimitInterceptor ("adaptive rate of host now 70.00/s
    * (ceiling 100.0/s)").

@@ -139,10 +139,7 @@ public final class RateLimitInterceptor implements CallInterceptor, KeepsClock {
   private void adapt(
       CallContext ctx, String key, RateLimit limit, Response response, CallListener listener) {
     int code = response.code();
-    // A 403 asks to wait only with Retry-After (GitHub's secondary rate limits); without it, it
-    // is a refusal that says nothing of the rate.
-    boolean throttling = code == 429 || code == 503
-        || (code == 403 && response.header("Retry-After") != null);
+    boolean throttling = Failures.asksToSlowDown(response);
     if (!throttling && (code >= 500 || !cubic.adapting(key))) {
       // Nothing to move: not a throttle, and the key is not adapting (or the answer says
       // nothing of the rate).

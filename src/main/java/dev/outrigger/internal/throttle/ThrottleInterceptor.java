@@ -35,7 +35,8 @@ import org.slf4j.LoggerFactory;
  * would refuse, yet a fraction still goes through to see when it recovers. {@code K} (default
  * 2) sets the tolerance: the client sends up to K times what the backend accepts.
  *
- * <p>An attempt counts as accepted unless its answer was {@code 429} or {@code 503} or it
+ * <p>An attempt counts as accepted unless its answer was {@code 429}, {@code 503}, or
+ * {@code 403} with {@code Retry-After}, or it
  * failed in transport ({@link TransportException} other than a cancellation, or a
  * {@link DeadlineExceededException} that cut a sent attempt, unless that attempt was sent with
  * less than twice the backend's fastest successful answer (a 2xx) left, once 4 are known:
@@ -169,8 +170,8 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
     }
     if (ctx.attemptsSent() > sentBefore) {
       int code = response.code();
-      boolean accepted = code != 429 && code != 503;
-      record(ctx.host(), host, accepted);
+      // A 403 with Retry-After is a refusal to slow down, as a 429 (GitHub's secondary limits).
+      record(ctx.host(), host, !Failures.asksToSlowDown(response));
       if (Failures.isSuccess(code)) {
         // Not a refusal, an error (a 404, a 500) or a 304: each may come at once, the work not
         // done, and a fastest answer that low would call every caller's cut the backend's.
