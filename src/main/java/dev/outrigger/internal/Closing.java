@@ -62,7 +62,7 @@ public final class Closing {
     for (Waiter w : waiters) {
       w.interruptIfWaiting();
     }
-    RuntimeException first = null;
+    FirstFailure failed = new FirstFailure();
     for (Runnable hook : hooks) {
       // Removed first: a hook runs once, here or never (see onClose).
       if (hooks.remove(hook)) {
@@ -71,17 +71,11 @@ public final class Closing {
         } catch (RuntimeException e) {
           // A hook that throws (a callback of OkHttp's it calls, say) must not keep the others
           // from running, nor the client from releasing what it holds: thrown after them all.
-          if (first == null) {
-            first = e;
-          } else {
-            first.addSuppressed(e);
-          }
+          failed.add(e);
         }
       }
     }
-    if (first != null) {
-      throw first;
-    }
+    failed.rethrow();
     return true;
   }
 

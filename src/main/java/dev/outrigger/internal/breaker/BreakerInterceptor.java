@@ -6,6 +6,7 @@ import dev.outrigger.CallListener;
 import dev.outrigger.CircuitBreaker;
 import dev.outrigger.CircuitOpenException;
 import dev.outrigger.internal.Failures;
+import dev.outrigger.internal.FirstFailure;
 import dev.outrigger.internal.KeepsClock;
 import dev.outrigger.internal.NanoClock;
 import dev.outrigger.internal.RealCallContext;
@@ -231,24 +232,16 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
       return;
     }
     clientClosed = true;
-    Throwable first = null;
+    FirstFailure failed = new FirstFailure();
     for (BreakerStateMachine b : breakers.all()) {
       try {
         b.clientClosed();
-      } catch (Throwable t) {
+      } catch (RuntimeException | Error t) {
         // A listener's Error (out of memory, say) keeps no other breaker open: thrown after.
-        if (first == null) {
-          first = t;
-        } else {
-          first.addSuppressed(t);
-        }
+        failed.add(t);
       }
     }
-    if (first instanceof RuntimeException r) {
-      throw r;
-    } else if (first instanceof Error e) {
-      throw e;
-    }
+    failed.rethrow();
   }
 
   /** Snapshots of every breaker this client keeps, sorted by key. */

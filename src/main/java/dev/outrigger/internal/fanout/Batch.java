@@ -4,6 +4,7 @@ import dev.outrigger.Deadline;
 import dev.outrigger.DeadlineExceededException;
 import dev.outrigger.FanOut;
 import dev.outrigger.Result;
+import dev.outrigger.internal.FirstFailure;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -378,20 +379,16 @@ public final class Batch<T> {
     }
     // Every queued task completes, even if the progress listener throws an Error for one: left
     // in the queue, the rest would wait for a thread, and close() would not wait for them.
-    Error listenerError = null;
+    FirstFailure listenerErrors = new FirstFailure();
     for (Task<T> t; (t = pending.poll()) != null; ) {
       queuedCount.decrementAndGet();
       try {
         complete(t, Result.failure(reason.notStarted(t.index)));
       } catch (Error e) {
-        if (listenerError == null) {
-          listenerError = e;
-        }
+        listenerErrors.add(e);
       }
     }
-    if (listenerError != null) {
-      throw listenerError;
-    }
+    listenerErrors.rethrow();
   }
 
   /**
