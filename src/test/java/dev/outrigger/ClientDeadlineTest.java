@@ -216,7 +216,11 @@ class ClientDeadlineTest {
       assertEquals(2, r.attempts());
       TransportException first = assertInstanceOf(TransportException.class, attemptErrors.get(0));
       assertEquals(TransportException.Kind.TIMEOUT, first.kind());
-      assertTrue(first.getMessage().contains("timed out after 300 ms"), first.getMessage());
+      assertTrue(first.getMessage().contains("timed out after 300 ms while it sent its request"
+          + " or awaited the response"), first.getMessage());
+      // The client's own cancel (a closed socket) says nothing of the server: not the cause.
+      assertEquals(null, first.getCause());
+      assertEquals(1, first.getSuppressed().length, List.of(first.getSuppressed()).toString());
       assertEquals(null, attemptErrors.get(1));
       assertTrue(millisSince(start) < 3_000, "the first attempt was not cut: "
           + millisSince(start) + " ms");

@@ -435,22 +435,21 @@ public final class Transport implements CallInterceptor, KeepsClock {
   }
 
   /**
-   * Where the deadline cut attempt {@code ctx.attempt()}, for the message: resolving the host
-   * name, connecting (no request written yet), sending the request or awaiting the response, or
-   * reading the body ({@code received}: the response whose body was being read, or null).
+   * What the attempt was doing when its deadline or attempt timeout cut it, for the message:
+   * resolving the host name, connecting (no request written yet), sending the request or
+   * awaiting the response, or reading the body ({@code received}: the response whose body was
+   * being read, or null).
    */
   private static String cutWhile(IOException e, RealCallContext ctx, Response received) {
-    String attempt = "while attempt " + ctx.attempt();
     if (received != null) {
-      return attempt + " read the response body";
+      return "read the response body";
     }
     for (Throwable t = e; t != null; t = t.getCause()) {
       if (t instanceof CancellableDns.LookupCancelled) {
-        return attempt + " resolved the host name";
+        return "resolved the host name";
       }
     }
-    return ctx.lastRequestWritten() ? attempt + " sent its request or awaited the response"
-        : attempt + " connected";
+    return ctx.lastRequestWritten() ? "sent its request or awaited the response" : "connected";
   }
 
   /**
@@ -480,11 +479,12 @@ public final class Transport implements CallInterceptor, KeepsClock {
       // have reached it yet).
       return cut != null
           // The exchange's exception says nothing of the server: not the cause.
-          ? DeadlineInterceptor.cut(ctx, e, cut)
+          ? DeadlineInterceptor.cut(ctx, e, "while attempt " + ctx.attempt() + " " + cut)
           // A failure of the attempt's own that the cut came upon: the cause, as itself.
-          : DeadlineInterceptor.exceeded(ctx, classify(e, ctx, false, timeoutNanos, false), null);
+          : DeadlineInterceptor.exceeded(
+              ctx, classify(e, ctx, false, timeoutNanos, false, null), null);
     }
-    TransportException failure = classify(e, ctx, capped, timeoutNanos, timedOut);
+    TransportException failure = classify(e, ctx, capped, timeoutNanos, timedOut, cut);
     if (ctx.deadline().isExpired()) {
       // A failure of its own (a refused connection, a reset) that came after the deadline: the
       // cause, as the same failure a moment earlier would have been.
@@ -494,12 +494,22 @@ public final class Transport implements CallInterceptor, KeepsClock {
   }
 
   /** The attempt's own failure, as what it is: a timeout, a refused connect, TLS, I/O. */
-  private static TransportException classify(
-      IOException e, RealCallContext ctx, boolean capped, long timeoutNanos, boolean timedOut) {
+  private static TransportException classify(IOException e, RealCallContext ctx, boolean capped,
+      long timeoutNanos, boolean timedOut, String cut) {
     if (capped && timedOut) {
-      return new TransportException(ctx.describe() + ": attempt " + ctx.attempt()
-          + " timed out after " + Duration.ofNanos(timeoutNanos).toMillis() + " ms", e,
+      String timedOutAfter = ctx.describe() + ": attempt " + ctx.attempt() + " timed out after "
+          + Duration.ofNanos(timeoutNanos).toMillis() + " ms";
+      if (cut == null) {
+        // A failure of the attempt's own that the cut came upon: the cause.
+        return new TransportException(
+            timedOutAfter, e, ctx.attemptsSent(), TransportException.Kind.TIMEOUT);
+      }
+      // The exchange's exception is the client's own cancel ("Socket closed"), which says
+      // nothing of the server: kept as suppressed, not as the cause.
+      TransportException t = new TransportException(timedOutAfter + " while it " + cut, null,
           ctx.attemptsSent(), TransportException.Kind.TIMEOUT);
+      t.addSuppressed(e);
+      return t;
     }
     TransportException.Kind kind;
     if (e instanceof UnknownHostException || e instanceof ConnectException
