@@ -188,6 +188,10 @@ public final class Batch<T> {
     task.thread = Thread.currentThread();
     active.add(task);
     task.state.set(Task.RUNNING);
+    // An Error the progress listener threw while this task's cancel finished the queue: thrown
+    // once this task is complete, or its end would never be counted and join() would wait
+    // for good.
+    Error listenerError = null;
     try {
       Cancel c = cancel.get();
       Result<T> result;
@@ -201,7 +205,11 @@ public final class Batch<T> {
           // fails as the deadline's and this task is no failure of its own (with fail-fast it
           // cancelled the rest as "an earlier task failed" and interrupted the running tasks
           // before their grace). Running tasks are left to the waiter, as if it had cancelled.
-          cancel(Cancel.DEADLINE);
+          try {
+            cancel(Cancel.DEADLINE);
+          } catch (Error e) {
+            listenerError = e;
+          }
         }
         result = Result.failure(why.notStarted(task.index));
       } else {
@@ -209,6 +217,9 @@ public final class Batch<T> {
       }
       task.finishRunning();
       complete(task, result, false);
+      if (listenerError != null) {
+        throw listenerError;
+      }
     } finally {
       task.finishRunning();
       // Finished: nothing interrupts it any more, and a batch of 100,000 tasks must not keep

@@ -66,8 +66,13 @@ class DeadlinePassedWhileQueuedTest {
     CountDownLatch started = new CountDownLatch(2);
     CountDownLatch releaseFirst = new CountDownLatch(1);
     CountDownLatch releaseSecond = new CountDownLatch(1);
-    Batch<Integer> batch =
-        new Batch<>(2, true, Deadline.after(Duration.ofSeconds(1), now::get), null);
+    CountDownLatch twoEnded = new CountDownLatch(1);
+    Batch<Integer> batch = new Batch<>(2, true, Deadline.after(Duration.ofSeconds(1), now::get),
+        (completed, failed, total) -> {
+          if (completed == 2) {
+            twoEnded.countDown();
+          }
+        });
     batch.submit(() -> {
       started.countDown();
       releaseFirst.await();
@@ -83,14 +88,47 @@ class DeadlinePassedWhileQueuedTest {
     now.set(Duration.ofSeconds(1).toNanos());
     releaseFirst.countDown();
     // The queued task found the deadline passed and ended; the second task keeps running.
-    long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (batch.completed() < 2 && System.nanoTime() < until) {
-      Thread.onSpinWait();
-    }
+    assertTrue(twoEnded.await(10, TimeUnit.SECONDS));
     assertEquals(2, batch.completed());
     releaseSecond.countDown();
     batch.awaitAll();
     assertEquals(1, batch.results().get(1).value(), "interrupted before its grace ran out");
     assertTrue(batch.results().get(2).error() instanceof DeadlineExceededException);
+  }
+
+  @Test
+  void aListenerErrorWhileTheQueueIsCancelledForTheDeadlineStillLetsTheWaitEnd()
+      throws Exception {
+    AtomicLong now = new AtomicLong();
+    CountDownLatch started = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    AtomicLong reports = new AtomicLong();
+    // A listener with a failed assertion in it: it throws for every report after the first.
+    Batch<Integer> batch = new Batch<>(1, true,
+        Deadline.after(Duration.ofSeconds(1), now::get), (completed, failed, total) -> {
+          if (reports.incrementAndGet() > 1) {
+            throw new AssertionError("listener failed at report " + reports.get());
+          }
+        });
+    batch.submit(() -> {
+      started.countDown();
+      release.await();
+      return 0;
+    });
+    for (int i = 1; i <= 3; i++) {
+      batch.submit(() -> 1);
+    }
+    assertTrue(started.await(10, TimeUnit.SECONDS));
+    now.set(Duration.ofSeconds(1).toNanos());
+    // The slot frees: task 1 finds the deadline passed and cancels the queue (tasks 2 and 3),
+    // whose reports throw; every task still ends, and the wait returns (the class's timeout
+    // fails the test if it hangs).
+    release.countDown();
+    batch.awaitAll();
+    assertEquals(4, batch.completed());
+    for (int i = 1; i <= 3; i++) {
+      assertTrue(batch.results().get(i).error() instanceof DeadlineExceededException,
+          String.valueOf(batch.results().get(i).error()));
+    }
   }
 }
