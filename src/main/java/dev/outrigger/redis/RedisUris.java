@@ -132,6 +132,8 @@ final class RedisUris {
     }
     String host = null;
     int port = RedisURI.DEFAULT_REDIS_PORT;
+    // The Sentinels as the text names them once its user info is set aside, as host:port.
+    java.util.List<String> sentinels = new java.util.ArrayList<>();
     Integer database = null;
     // Where the database was given (the path's /1, db=1), and a second one that disagrees:
     // refused once every parameter is checked, so that a bad one is named first.
@@ -147,10 +149,11 @@ final class RedisUris {
     } else if (scheme.endsWith("sentinel")) {
       for (String sentinel : authority.split(",", -1)) {
         int colon = portColon(sentinel);
-        checkHost(shown, colon < 0 ? sentinel : sentinel.substring(0, colon));
-        if (colon >= 0) {
-          port(shown, sentinel.substring(colon + 1));
-        }
+        String sentinelHost = colon < 0 ? sentinel : sentinel.substring(0, colon);
+        checkHost(shown, sentinelHost);
+        int sentinelPort = colon < 0 ? RedisURI.DEFAULT_SENTINEL_PORT
+            : port(shown, sentinel.substring(colon + 1));
+        sentinels.add(hostPort(sentinelHost, sentinelPort).toLowerCase(Locale.ROOT));
       }
     }
     if (!scheme.contains("socket") && !path.isEmpty() && !path.equals("/")) {
@@ -245,6 +248,12 @@ final class RedisUris {
     if (host != null && !(host.equalsIgnoreCase(uri.getHost()) && port == uri.getPort()
         && (database == null || database == uri.getDatabase()))) {
       throw bad(shown, "is read by Lettuce as another host, port or database: " + ENCODE);
+    }
+    if (!sentinels.isEmpty() && !sentinels.equals(uri.getSentinels().stream()
+        .map(sentinel -> hostPort(sentinel.getHost(), sentinel.getPort())
+            .toLowerCase(Locale.ROOT)).toList())) {
+      // redis-sentinel://pw?x@s1,s2#m: Lettuce asks the Sentinel "pw" (and logs its name).
+      throw bad(shown, "is read by Lettuce as other Sentinels: " + ENCODE);
     }
     return uri;
   }
@@ -396,15 +405,22 @@ final class RedisUris {
   private static String withoutUserInfo(String raw) {
     try {
       URI u = new URI(raw);
+      int start = raw.indexOf("://") + 3;
+      String authority = u.getRawAuthority();
+      if (start >= 3 && authority != null && raw.startsWith(authority, start)
+          && !atSignsInValues(raw, start + authority.length())) {
+        // An '@' after what URI read as the authority that is no client name's (or library
+        // name's) may end a password holding a '?', '/' or '#' (redis://my_pw?x@host, or
+        // redis://user:123?x@host, which URI reads as host "user", port 123): all up to it goes.
+        return Redactor.withoutUserInfo(raw);
+      }
       if (u.getHost() != null) {
         return u.getRawUserInfo() == null ? raw
             : raw.replaceFirst(Pattern.quote(u.getRawUserInfo() + "@"), "");
       }
-      int start = raw.indexOf("://") + 3;
       if (start < 3) {
         return Redactor.withoutUserInfo(raw);
       }
-      String authority = u.getRawAuthority();
       if (authority == null) {
         // Nothing between the '//' and the path (redis-socket:///path): no user info.
         return raw.startsWith("/", start) ? raw : Redactor.withoutUserInfo(raw);
@@ -419,6 +435,32 @@ final class RedisUris {
       return Redactor.withoutUserInfo(raw);
     }
   }
+
+  /**
+   * Whether each {@code '@'} of {@code raw} from {@code from} on (after the authority) stands
+   * in the value of a parameter that may hold one: {@code clientName}, {@code libraryName} or
+   * {@code libraryVersion} ({@code ?clientName=orders@pod-7}), with no {@code '/'} or
+   * {@code '#'} before it in that value. Any other may be the end of a password.
+   */
+  private static boolean atSignsInValues(String raw, int from) {
+    for (int at = raw.indexOf('@', from); at >= 0; at = raw.indexOf('@', at + 1)) {
+      int param = Math.max(raw.lastIndexOf('?', at), raw.lastIndexOf('&', at)) + 1;
+      if (param <= from) {
+        return false;
+      }
+      String before = raw.substring(param, at);
+      int eq = before.indexOf('=');
+      if (eq < 0 || !AT_PARAMETERS.contains(before.substring(0, eq).toLowerCase(Locale.ROOT))
+          || before.indexOf('/') >= 0 || before.indexOf('#') >= 0) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Parameters whose value may hold an {@code '@'}: none of them is a secret. */
+  private static final Set<String> AT_PARAMETERS =
+      Set.of("clientname", "libraryname", "libraryversion");
 
   /** Whether {@code hosts} is a ','-separated list of hosts, each with an optional port. */
   private static boolean isHostList(String hosts) {

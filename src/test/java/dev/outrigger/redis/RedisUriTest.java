@@ -293,6 +293,21 @@ class RedisUriTest {
   }
 
   @Test
+  void aPasswordWithAQuestionMarkIsNeverQuotedThoughItsAtSignLooksLikeTheQuerys() {
+    // java.net.URI reads these as a host ("my_s3cret", or "user" with port 12345) and a query
+    // holding the '@': the text up to it may be a password all the same, and never shows.
+    for (String uri : new String[] {"redis://my_s3cret?rest@host:6379",
+        "redis://user:12345?s3cret@host:6379", "redis://u_1:12/s3cret@host",
+        "redis-sentinel://s3cret?x@s1,s2#m", "redis://my_s3cret#rest@host"}) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> RedisRateLimitStore.builder(uri), uri);
+      for (String secret : new String[] {"s3cret", "rest", "12345", "u_1"}) {
+        assertFalse(e.getMessage().contains(secret), uri + " -> " + e.getMessage());
+      }
+    }
+  }
+
+  @Test
   void aSocketPathLettuceWouldReadAsAnotherPathIsRefused() {
     // Lettuce reads redis-socket://var/run/redis.sock as the socket /run/redis.sock.
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
