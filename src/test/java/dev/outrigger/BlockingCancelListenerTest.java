@@ -58,6 +58,31 @@ class BlockingCancelListenerTest {
     }
   }
 
+  @Test
+  void aCutRunsOnAPlatformThreadSoPinnedCarriersCannotHoldItBack() throws Exception {
+    // On JDK 21 a virtual thread blocked in a socket read inside synchronized pins its carrier:
+    // with every carrier pinned by calls that hang, a cut on a virtual thread would never run,
+    // and it is what ends those reads. The cut must run on a platform thread.
+    CompletableFuture<Thread> cancelledOn = new CompletableFuture<>();
+    OkHttpClient okhttp = new OkHttpClient.Builder().eventListener(new EventListener() {
+      @Override
+      public void canceled(Call call) {
+        cancelledOn.complete(Thread.currentThread());
+      }
+    }).build();
+    try (HoldingServer server = new HoldingServer();
+        ApiClient client = ApiClient.builder().baseUrl(server.url()).okHttpClient(okhttp)
+            .retry(Retry.none()).build()) {
+      assertInstanceOf(DeadlineExceededException.class,
+          call(client, "/x").get(10, TimeUnit.SECONDS));
+      Thread t = cancelledOn.get(10, TimeUnit.SECONDS);
+      assertTrue(!t.isVirtual(), "cut on a virtual thread: " + t);
+      assertTrue(t.isDaemon(), t.toString());
+      assertEquals("outrigger-deadline-cancel", t.getName());
+      ClientTestSupport.assertNoLeaks(client);
+    }
+  }
+
   /** Calls {@code path} with a 200 ms deadline on a virtual thread; completes with its failure. */
   private static CompletableFuture<Throwable> call(ApiClient client, String path) {
     CompletableFuture<Throwable> ended = new CompletableFuture<>();

@@ -34,8 +34,13 @@ import org.slf4j.LoggerFactory;
  * <p>The thread does not cancel a late call itself: {@code Call.cancel()} runs the call's
  * {@code EventListener.canceled} (the user's, given with {@code okHttpClient(...)}) on the thread
  * that cancels, and one listener that blocks there would hold back every other deadline in the
- * JVM. Each cancel runs on a virtual thread of its own ({@link #CANCEL_THREAD}), started only
- * when a deadline cuts an attempt: an attempt that ends in time pays nothing for it.
+ * JVM. Each cancel is handed to a platform daemon thread ({@link #CANCEL_THREAD}), taken from
+ * a pool of at most {@link #MAX_CANCELLERS} started only when a deadline cuts an attempt and
+ * ended a second after their last cancel: an attempt that ends in time pays nothing for it.
+ * Platform, not virtual, threads: a cancel must run even when every carrier is pinned (on JDK
+ * 21, by a virtual thread blocked in a socket read inside {@code synchronized}), since it is
+ * what ends those reads. With every pool thread held in a listener, a cancel runs on the
+ * watchdog's own thread, as it did before.
  *
  * <p>The thread starts with the first client ({@link #acquire()}) and stops when the last one
  * closes ({@link #release()}), once the attempts it watches have ended; the stop also waits for
@@ -54,8 +59,10 @@ public final class DeadlineWatchdog {
   private static final int HEAD_STRIDE = 32;
   /** How long {@link Loop#stop()} waits for the thread to end (or to say it drains). */
   static final long STOP_WAIT_NANOS = TimeUnit.SECONDS.toNanos(1);
-  /** The name of the virtual thread each cancel runs on. */
+  /** The name of the threads cancels run on. */
   static final String CANCEL_THREAD = "outrigger-deadline-cancel";
+  /** At most this many cancels run at once off the watchdog's thread. */
+  static final int MAX_CANCELLERS = 8;
   /** Done timers left in the heap are swept out once it holds this many. */
   private static final int SWEEP_AT = 4096;
 
@@ -215,8 +222,24 @@ public final class DeadlineWatchdog {
     /** Counted down when the thread's loop has ended. */
     private final java.util.concurrent.CountDownLatch ended =
         new java.util.concurrent.CountDownLatch(1);
-    /** The cancels under way, each on its virtual thread ({@link #cancel}). */
+    /** The threads running a cancel now ({@link #cancel}). */
     private final Set<Thread> cancelling = ConcurrentHashMap.newKeySet();
+    /** Cancels handed to the pool and not yet ended: stop() waits for them. */
+    private final java.util.concurrent.atomic.AtomicInteger cancelsUnderWay =
+        new java.util.concurrent.atomic.AtomicInteger();
+    /**
+     * The cancels' threads: none until a deadline cuts an attempt, each ended a second after its
+     * last cancel, all by {@link #stop()}. A cancel none of them can take (all held) runs on the
+     * watchdog's thread.
+     */
+    private final java.util.concurrent.ThreadPoolExecutor cancellers =
+        new java.util.concurrent.ThreadPoolExecutor(0, MAX_CANCELLERS, 1, TimeUnit.SECONDS,
+            new java.util.concurrent.SynchronousQueue<>(), r -> {
+              Thread t = Thread.ofPlatform().daemon().name(CANCEL_THREAD)
+                  .inheritInheritableThreadLocals(false).unstarted(r);
+              t.setContextClassLoader(null);
+              return t;
+            });
     private int sweepAt = SWEEP_AT;
 
     Loop() {
@@ -247,29 +270,28 @@ public final class DeadlineWatchdog {
     }
 
     /**
-     * Cancels {@code call} on a virtual thread of its own, so that a cancel that blocks (in the
-     * user's {@code EventListener.canceled}, which OkHttp runs on the cancelling thread) holds
-     * back no other call's deadline. Only a deadline that cuts an attempt gets here.
+     * Cancels {@code call} on a thread of the pool, so that a cancel that blocks (in the user's
+     * {@code EventListener.canceled}, which OkHttp runs on the cancelling thread) holds back no
+     * other call's deadline; here, when every pool thread is held. Only a deadline that cuts an
+     * attempt gets here.
      */
     void cancel(Call call) {
-      Thread t = null;
+      // Counted before it is handed over: stop() must not miss one that is about to run.
+      cancelsUnderWay.incrementAndGet();
       try {
-        t = Thread.ofVirtual().name(CANCEL_THREAD).inheritInheritableThreadLocals(false)
-            .unstarted(() -> {
-              try {
-                cancelNow(call);
-              } finally {
-                cancelling.remove(Thread.currentThread());
-              }
-            });
-        // Listed before it starts: stop() must not miss one that is about to run.
-        cancelling.add(t);
-        t.start();
+        cancellers.execute(() -> {
+          Thread self = Thread.currentThread();
+          cancelling.add(self);
+          try {
+            cancelNow(call);
+          } finally {
+            cancelling.remove(self);
+            cancelsUnderWay.decrementAndGet();
+          }
+        });
       } catch (RuntimeException | OutOfMemoryError e) {
-        // No thread to be had: the cancel still happens, here.
-        if (t != null) {
-          cancelling.remove(t);
-        }
+        // Every pool thread is held (or none can start): the cancel still happens, here.
+        cancelsUnderWay.decrementAndGet();
         cancelNow(call);
       }
     }
@@ -331,7 +353,7 @@ public final class DeadlineWatchdog {
       }
       // The cancels the thread started: each ends when OkHttp's cancel (and the listener's
       // canceled()) returns, so within the same second, unless a listener blocks.
-      while (!cancelling.isEmpty() && System.nanoTime() - giveUp < 0) {
+      while (cancelsUnderWay.get() > 0 && System.nanoTime() - giveUp < 0) {
         if (Thread.interrupted()) {
           interrupted = true;
         }
@@ -349,6 +371,9 @@ public final class DeadlineWatchdog {
             + "is left running and ends once that returns", t,
             TimeUnit.NANOSECONDS.toMillis(STOP_WAIT_NANOS), where(t));
       }
+      // The pool's idle threads end now, a held one once its cancel returns; a cancel the
+      // draining thread still makes runs on that thread.
+      cancellers.shutdown();
       if (interrupted) {
         Thread.currentThread().interrupt();
       }
