@@ -295,11 +295,13 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
    * once more after letting go. So one key's reports come one at a time and in order, each
    * starting from the last one's limit, and the last carries the limit in place: reports made
    * straight from each thread's own change could cross, and a gauge would keep the older limit.
-   * Runs only after a change; an answer that moves no limit never comes here.
+   * Runs only after a change; an answer that moves no limit never comes here. A thread reports
+   * at most {@value #REPORT_PASSES} times before it returns to its own call: under steady
+   * churn the limit keeps moving, and the thread of the next change reports what this one left.
    */
   private void publish(Host h, CallContext ctx, String key) {
     Reports r = h.reports;
-    while (r.reporting.compareAndSet(false, true)) {
+    for (int pass = 0; pass < REPORT_PASSES && r.reporting.compareAndSet(false, true); pass++) {
       int now;
       try {
         now = current(r);
@@ -318,6 +320,9 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
       }
     }
   }
+
+  /** How many reports one thread makes in a row at most ({@link #publish}). */
+  private static final int REPORT_PASSES = 4;
 
   /** The limit of the state {@code r} reports for: the initial one once that state is retired. */
   private int current(Reports r) {
@@ -553,16 +558,22 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
    */
   private Host succeed(String key, Host retired) {
     Reports r = retired.reports;
-    Host next = new Host(adaptive.initial(), new VegasLimit(adaptive, clock::nanoTime), r);
-    if (r.claim(retired, next) && hosts.replace(key, retired, next)) {
-      idleHosts.incrementAndGet(); // in the map with no user yet
-      return next;
+    if (r.live == retired) {
+      // Made only while nobody has claimed the reports yet: a caller that finds them claimed
+      // waits for that successor without building one of its own on every pass.
+      Host next = new Host(adaptive.initial(), new VegasLimit(adaptive, clock::nanoTime), r);
+      if (r.claim(retired, next) && hosts.replace(key, retired, next)) {
+        idleHosts.incrementAndGet(); // in the map with no user yet
+        return next;
+      }
     }
     // Another successor is taking its place, or the thread that retired it removed it first
     // (its report was over by then: it removes it after reporting).
     Host now = hosts.get(key);
     if (now == retired) {
-      Thread.onSpinWait(); // the successor that claimed the reports is about to be mapped
+      // The successor that claimed the reports is about to be mapped: give the carrier up
+      // rather than spin on it (a virtual thread's carrier may be the one it needs).
+      Thread.yield();
     }
     return now;
   }
