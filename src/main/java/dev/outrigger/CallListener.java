@@ -32,7 +32,8 @@ public interface CallListener {
    * An attempt ended.
    *
    * @param status the HTTP status, or -1 when the attempt failed without one (a response whose
-   *     body was refused as too large reports its status, with its {@code DeserializationException})
+   *     body was refused as too large reports its status, with its
+   *     {@code DeserializationException})
    * @param error null when a response arrived
    */
   default void attemptEnd(CallContext call, int status, Throwable error, Duration elapsed) {}

@@ -38,8 +38,8 @@ import okhttp3.Response;
  * {@linkplain okhttp3.RequestBody#isOneShot() one-shot} is never sent twice: it is retried only
  * after a failure before its request was written (which left the body unread). No retry starts
  * when its wait (the backoff, or the server's {@code Retry-After} on 429 and 503 and on any
- * status a rule of the caller's retries, capped by {@link #maxRetryAfter}) cannot fit in the remaining deadline: the call fails at once with its
- * last failure, the message saying why.
+ * status a rule of the caller's retries, capped by {@link #maxRetryAfter}) cannot fit in the
+ * remaining deadline: the call fails at once with its last failure, the message saying why.
  *
  * <p><b>Retry budget</b> (as Finagle's {@code RetryBudget} and gRPC's retry throttling): per
  * host, retries may add at most {@code ratio} of the calls made over the last {@code window},
@@ -193,8 +193,9 @@ public final class Retry {
    * and on any status that {@link #retryOnStatus} or {@link #retryOnResponse} retries (a 403 of
    * GitHub's secondary rate limits, a 202 still pending); on the default rules' 408, 500, 502 and
    * 504 the backoff applies. It is independent of {@link #maxDelay()}. A longer hint is cut to
-   * this; the call's deadline still bounds every wait. {@link Duration#ZERO} ignores the header: the backoff applies, as for an
-   * answer without one.
+   * this; the call's deadline still bounds every wait. {@code Retry-After: 0} retries at once.
+   * {@link Duration#ZERO} ignores the header: the backoff applies, as for an answer without
+   * one.
    *
    * @throws IllegalArgumentException if {@code max} is negative
    */

@@ -191,8 +191,9 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
           delay = Math.min(saturatedNanos(hint), maxRetryAfterNanos);
         } else if (failure instanceof CircuitOpenException open && open.retryAfter() != null) {
           delay = Math.max(backoffDelay, saturatedNanos(open.retryAfter()));
-          if (delay >= Long.MAX_VALUE / 2) {
-            // Forced open by hand: no probe until someone resets it, not a wait that is long.
+          if (saturatedNanos(open.retryAfter()) == Long.MAX_VALUE) {
+            // Forced open by hand (the one refusal that says Long.MAX_VALUE: an open breaker's
+            // wait is capped far below it): no probe until someone resets it, not a long wait.
             wait = null;
           } else if (delay > backoffDelay) {
             // The breaker's wait, not the backoff the caller configured, is what did not fit.
