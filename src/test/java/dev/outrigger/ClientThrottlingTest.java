@@ -70,12 +70,7 @@ class ClientThrottlingTest {
 
   @Test
   void a403WithRetryAfterIsARejectionAndOneWithoutItIsNot() throws Exception {
-    try (ApiClient c = ApiClient.builder()
-        .baseUrl(server.url("/").toString())
-        .retry(Retry.none())
-        .circuitBreaker(CircuitBreaker.none())
-        .clientThrottling(2)
-        .build()) {
+    try (ApiClient c = throttled()) {
       // A refusal that says nothing of load: the host accepted the attempt, nothing is shed.
       for (int i = 0; i < 60; i++) {
         server.enqueue(new MockResponse.Builder().code(403).build());
@@ -87,12 +82,7 @@ class ClientThrottlingTest {
       }
       assertEquals(60, server.getRequestCount());
     }
-    try (ApiClient c = ApiClient.builder()
-        .baseUrl(server.url("/").toString())
-        .retry(Retry.none())
-        .circuitBreaker(CircuitBreaker.none())
-        .clientThrottling(2)
-        .build()) {
+    try (ApiClient c = throttled()) {
       // GitHub's secondary rate limit: the host is refusing load, as with a 429.
       for (int i = 0; i < 100; i++) {
         server.enqueue(new MockResponse.Builder().code(403).addHeader("Retry-After", "1").build());
@@ -110,6 +100,16 @@ class ClientThrottlingTest {
       assertEquals(60 + 100 - refused, server.getRequestCount());
       assertTrue(refused > 50, "refused " + refused);
     }
+  }
+
+  /** A client with only the throttle (K = 2) between it and the server. */
+  private ApiClient throttled() {
+    return ApiClient.builder()
+        .baseUrl(server.url("/").toString())
+        .retry(Retry.none())
+        .circuitBreaker(CircuitBreaker.none())
+        .clientThrottling(2)
+        .build();
   }
 
   @Test
