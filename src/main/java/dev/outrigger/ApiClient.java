@@ -836,8 +836,8 @@ public final class ApiClient implements AutoCloseable {
      * TCP connect timeout (default 2 s; a {@linkplain #okHttpClient supplied OkHttpClient} keeps
      * its own unless this is set).
      *
-     * @throws IllegalArgumentException if not positive, or longer than OkHttp takes (about 24
-     *     days)
+     * @throws IllegalArgumentException if shorter than 1 ms (OkHttp's unit: less would be no
+     *     timeout at all) or longer than OkHttp takes (about 24 days)
      */
     public Builder connectTimeout(Duration timeout) {
       this.connectTimeout = okHttpTimeout(timeout, "connectTimeout");
@@ -848,8 +848,8 @@ public final class ApiClient implements AutoCloseable {
      * Longest silence while reading a response (default 30 s; the deadline usually ends it first;
      * a supplied OkHttpClient keeps its own unless this is set).
      *
-     * @throws IllegalArgumentException if not positive, or longer than OkHttp takes (about 24
-     *     days)
+     * @throws IllegalArgumentException if shorter than 1 ms (OkHttp's unit: less would be no
+     *     timeout at all) or longer than OkHttp takes (about 24 days)
      */
     public Builder readTimeout(Duration timeout) {
       this.readTimeout = okHttpTimeout(timeout, "readTimeout");
@@ -860,8 +860,8 @@ public final class ApiClient implements AutoCloseable {
      * Longest stall while writing a request (default 30 s; a supplied OkHttpClient keeps its own
      * unless this is set).
      *
-     * @throws IllegalArgumentException if not positive, or longer than OkHttp takes (about 24
-     *     days)
+     * @throws IllegalArgumentException if shorter than 1 ms (OkHttp's unit: less would be no
+     *     timeout at all) or longer than OkHttp takes (about 24 days)
      */
     public Builder writeTimeout(Duration timeout) {
       this.writeTimeout = okHttpTimeout(timeout, "writeTimeout");
@@ -1253,11 +1253,17 @@ public final class ApiClient implements AutoCloseable {
     }
 
     /**
-     * {@link #positive}, and at most what OkHttp's timeouts take ({@code Integer.MAX_VALUE}
-     * milliseconds): OkHttp refuses more at {@code build()} saying only "timeout too large".
+     * {@link #positive}, and within what OkHttp's timeouts take: whole milliseconds, from 1 to
+     * {@code Integer.MAX_VALUE}. OkHttp refuses more at {@code build()} saying only "timeout too
+     * large", and truncates less than a millisecond to 0, which it reads as no timeout at all.
      */
     private static Duration okHttpTimeout(Duration d, String name) {
       positive(d, name);
+      if (d.compareTo(Duration.ofMillis(1)) < 0) {
+        // OkHttp's Duration setters take toMillis(): 0, which means "never time out".
+        throw new IllegalArgumentException(name + " must be at least 1 ms (OkHttp counts whole "
+            + "milliseconds, and would read this as 0: no timeout at all), but was " + d);
+      }
       if (d.compareTo(Duration.ofMillis(Integer.MAX_VALUE)) > 0) {
         throw new IllegalArgumentException(name + " must be at most " + Integer.MAX_VALUE
             + " ms (about 24 days, OkHttp's limit), but was " + d + "; the deadline bounds "
