@@ -906,15 +906,25 @@ public final class ApiClient implements AutoCloseable {
      *
      * <p>On a builder from {@link ApiClient#newBuilder()}, a client other than the parent's (the
      * one it was given, or its {@link ApiClient#okHttpClient()}) replaces the parent's transport:
-     * the derived client sends with {@code client}, sharing what {@code client} shares.
+     * the derived client sends with {@code client}, sharing what {@code client} shares. The
+     * parent's own client keeps the parent's transport, as if this were not called: built once
+     * the parent and every client sharing its pool are closed, the derived client gets a pool of
+     * its own (or sends with the client the parent was given), as {@code newBuilder().build()}
+     * does, not the released one, which its {@code close()} would not empty.
      */
     public Builder okHttpClient(OkHttpClient client) {
       this.okHttpClient = Objects.requireNonNull(client, "okHttpClient");
       if (derivedFrom != null) {
         // The parent's client (as given to it, or as it sends) means the parent's transport;
         // any other replaces it, or build() would never send with this one.
-        parentTransport =
-            derivedFrom.base() == client || parentClient == client ? derivedFrom : null;
+        boolean parents = derivedFrom.base() == client || parentClient == client;
+        parentTransport = parents ? derivedFrom : null;
+        if (parents) {
+          // What the parent was given: once the parent's transport is released, build() makes
+          // a pool of its own (the parent's was Outrigger's), or sends with the client the
+          // parent was given, never with a released pool that no close() would empty again.
+          this.okHttpClient = derivedFrom.owned() ? null : derivedFrom.base();
+        }
       }
       return this;
     }
