@@ -23,13 +23,17 @@ final class SharedWhileUsed<T> {
     this.stop = stop;
   }
 
-  /** Registers a user; the first one starts the instance. */
+  /**
+   * Registers a user; the first one starts the instance. A start that throws registers no one:
+   * the next {@code acquire()} tries again (a user that was never counted never releases).
+   */
   void acquire() {
     lock.lock();
     try {
-      if (users++ == 0) {
+      if (users == 0) {
         current = start.get();
       }
+      users++;
     } finally {
       lock.unlock();
     }
