@@ -2,7 +2,11 @@ package dev.outrigger;
 
 import dev.outrigger.internal.jfr.JfrListener;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -11,7 +15,8 @@ import org.slf4j.LoggerFactory;
  * exception or an {@link Error} (an {@code AssertionError}, a {@code NoClassDefFoundError} of a
  * listener's missing dependency) is logged and ignored, and the other listeners still hear the
  * event. A {@link VirtualMachineError} (out of memory, stack overflow) is the JVM's, not the
- * listener's, and is thrown on at once.
+ * listener's, and is thrown on at once. A listener instance added more than once hears each
+ * event once.
  */
 final class Listeners implements CallListener {
   private static final Logger log = LoggerFactory.getLogger(CallListener.class);
@@ -21,12 +26,30 @@ final class Listeners implements CallListener {
     this.all = all.toArray(new CallListener[0]);
   }
 
+  /**
+   * One listener for {@code listeners}, each instance once, in the order first added: one listed
+   * twice (a derived client keeps its parent's listeners, and the same one added again) would
+   * hear every event twice, and a metrics listener count every call twice.
+   */
   static CallListener of(List<CallListener> listeners) {
+    listeners = distinct(listeners);
     if (listeners.size() == 1 && listeners.get(0) == JfrListener.INSTANCE) {
       // Outrigger's own, which never throws: called directly.
       return JfrListener.INSTANCE;
     }
     return listeners.isEmpty() ? NONE : new Listeners(listeners);
+  }
+
+  /** {@code listeners} without the repeats of an instance (by identity), first ones kept. */
+  private static List<CallListener> distinct(List<CallListener> listeners) {
+    Set<CallListener> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+    List<CallListener> once = new ArrayList<>(listeners.size());
+    for (CallListener l : listeners) {
+      if (seen.add(l)) {
+        once.add(l);
+      }
+    }
+    return once;
   }
 
   private interface Event {

@@ -200,8 +200,8 @@ public final class OutriggerMetrics implements CallListener, AutoCloseable {
   @Override
   public void callStart(CallContext call) {
     if (call.attribute(activeSample) != null) {
-      // Listed twice on this client (a derived client keeps its parent's listeners): one sample
-      // per call, which the first callEnd stops.
+      // Told twice of one call (a client lists an instance once, but a listener of the user's
+      // may pass events on to it): one sample per call, which the first callEnd stops.
       return;
     }
     String host = host(call);
