@@ -7,8 +7,9 @@ import java.time.Duration;
  * transitions. Every method has an empty default, so implement only what you need. Methods are
  * called on the calling thread, outside any lock, and must be fast and must not throw (an
  * exception, or an {@link Error} such as an {@code AssertionError}, is logged and ignored, and
- * the other listeners still hear the event; a {@link VirtualMachineError}, out of memory or a
- * stack overflow, is thrown on to the caller). An instance added to a client more than once (a
+ * the other listeners still hear the event; of one listener's throws, the first is logged with
+ * its stack trace, then at most one a minute, with how many went unlogged in between; a
+ * {@link VirtualMachineError}, out of memory or a stack overflow, is thrown on to the caller). An instance added to a client more than once (a
  * derived client keeps its parent's listeners) hears each event once. {@link #NONE} does
  * nothing.
  */

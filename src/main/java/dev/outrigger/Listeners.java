@@ -1,5 +1,6 @@
 package dev.outrigger;
 
+import dev.outrigger.internal.NanoClock;
 import dev.outrigger.internal.jfr.JfrListener;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -7,6 +8,9 @@ import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -17,13 +21,36 @@ import org.slf4j.LoggerFactory;
  * event. A {@link VirtualMachineError} (out of memory, stack overflow) is the JVM's, not the
  * listener's, and is thrown on at once. A listener instance added more than once hears each
  * event once.
+ *
+ * <p>A listener that throws on every call must not flood the log (4 stack traces a call, for
+ * one that throws on each start and end): of one listener's throws, at most one a minute is
+ * logged, with its stack trace, the first one at once; the others are counted, and the next
+ * line logged says how many went unlogged since the one before. Only a throw reads the clock.
  */
 final class Listeners implements CallListener {
   private static final Logger log = LoggerFactory.getLogger(CallListener.class);
-  private final CallListener[] all;
+  /** The least time between two WARN lines of one listener's throws. */
+  static final long QUIET_NANOS = TimeUnit.MINUTES.toNanos(1);
 
-  private Listeners(List<CallListener> all) {
+  private final CallListener[] all;
+  /** What each listener (same index) threw lately, for the log. */
+  private final Throws[] throwsOf;
+  private final NanoClock clock;
+
+  private Listeners(List<CallListener> all, NanoClock clock) {
     this.all = all.toArray(new CallListener[0]);
+    this.throwsOf = new Throws[this.all.length];
+    for (int i = 0; i < throwsOf.length; i++) {
+      throwsOf[i] = new Throws();
+    }
+    this.clock = clock;
+  }
+
+  /** One listener's throws not yet logged, and when the next may be. */
+  private static final class Throws {
+    final AtomicBoolean any = new AtomicBoolean();
+    final AtomicLong nextLogNanos = new AtomicLong();
+    final AtomicLong unlogged = new AtomicLong();
   }
 
   /**
@@ -32,12 +59,17 @@ final class Listeners implements CallListener {
    * hear every event twice, and a metrics listener count every call twice.
    */
   static CallListener of(List<CallListener> listeners) {
+    return of(listeners, NanoClock.SYSTEM);
+  }
+
+  /** As {@link #of(List)}, timing the log of listeners' throws on {@code clock} (tests). */
+  static CallListener of(List<CallListener> listeners, NanoClock clock) {
     listeners = distinct(listeners);
     if (listeners.size() == 1 && listeners.get(0) == JfrListener.INSTANCE) {
       // Outrigger's own, which never throws: called directly.
       return JfrListener.INSTANCE;
     }
-    return listeners.isEmpty() ? NONE : new Listeners(listeners);
+    return listeners.isEmpty() ? NONE : new Listeners(listeners, clock);
   }
 
   /** {@code listeners} without the repeats of an instance (by identity), first ones kept. */
@@ -57,64 +89,90 @@ final class Listeners implements CallListener {
   }
 
   private void each(Event e) {
-    for (CallListener l : all) {
+    for (int i = 0; i < all.length; i++) {
       try {
-        e.send(l);
+        e.send(all[i]);
       } catch (Throwable t) {
-        threw(l, t);
+        threw(i, t);
       }
     }
   }
 
-  /** Logs what {@code l} threw, or throws it on if it is the JVM's own trouble. */
-  private static void threw(CallListener l, Throwable t) {
+  /**
+   * Logs what listener {@code i} threw, unless one of its throws was logged less than a minute
+   * ago (then it is only counted), or throws it on if it is the JVM's own trouble.
+   */
+  private void threw(int i, Throwable t) {
     if (t instanceof VirtualMachineError e) {
       throw e;
     }
-    log.warn("listener {} threw; ignored", l, t);
+    Throws th = throwsOf[i];
+    long now = clock.nanoTime();
+    if (!th.any.get()) {
+      // Set before the flag: a throw racing the first finds the quiet minute begun.
+      th.nextLogNanos.set(now + QUIET_NANOS);
+      if (th.any.compareAndSet(false, true)) {
+        log.warn("listener {} threw; ignored (its later throws are logged at most once a minute)",
+            all[i], t);
+        return;
+      }
+    }
+    long next = th.nextLogNanos.get();
+    // One thread logs once the quiet minute is over; the others count.
+    if (now - next < 0 || !th.nextLogNanos.compareAndSet(next, now + QUIET_NANOS)) {
+      th.unlogged.incrementAndGet();
+      return;
+    }
+    long unlogged = th.unlogged.getAndSet(0);
+    if (unlogged == 0) {
+      log.warn("listener {} threw; ignored", all[i], t);
+    } else {
+      log.warn("listener {} threw; ignored (and {} more {} since the last one logged, not "
+          + "logged one by one)", all[i], unlogged, unlogged == 1 ? "time" : "times", t);
+    }
   }
 
   @Override
   public void callStart(CallContext call) {
     // The per-call events loop by hand: no lambda to allocate on every call.
-    for (CallListener l : all) {
+    for (int i = 0; i < all.length; i++) {
       try {
-        l.callStart(call);
+        all[i].callStart(call);
       } catch (Throwable t) {
-        threw(l, t);
+        threw(i, t);
       }
     }
   }
 
   @Override
   public void callEnd(CallContext call, int status, Throwable error, Duration elapsed) {
-    for (CallListener l : all) {
+    for (int i = 0; i < all.length; i++) {
       try {
-        l.callEnd(call, status, error, elapsed);
+        all[i].callEnd(call, status, error, elapsed);
       } catch (Throwable t) {
-        threw(l, t);
+        threw(i, t);
       }
     }
   }
 
   @Override
   public void attemptStart(CallContext call) {
-    for (CallListener l : all) {
+    for (int i = 0; i < all.length; i++) {
       try {
-        l.attemptStart(call);
+        all[i].attemptStart(call);
       } catch (Throwable t) {
-        threw(l, t);
+        threw(i, t);
       }
     }
   }
 
   @Override
   public void attemptEnd(CallContext call, int status, Throwable error, Duration elapsed) {
-    for (CallListener l : all) {
+    for (int i = 0; i < all.length; i++) {
       try {
-        l.attemptEnd(call, status, error, elapsed);
+        all[i].attemptEnd(call, status, error, elapsed);
       } catch (Throwable t) {
-        threw(l, t);
+        threw(i, t);
       }
     }
   }
