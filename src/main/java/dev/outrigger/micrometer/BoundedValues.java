@@ -6,8 +6,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * Admits at most {@code max} distinct tag values, first come first served, and folds every later
  * one into {@link #OTHER}, so a client that talks to many hosts cannot flood the registry.
- * Thread-safe; a value once admitted stays admitted. Two threads racing to admit the same new
- * value may both take a slot, so a few slots can go unused; the bound holds regardless.
+ * Thread-safe; a value once admitted stays admitted, and a value is either admitted or folded,
+ * never both: threads admitting the same new value at once take one slot, and all get it.
  */
 final class BoundedValues {
   static final String OTHER = "other";
@@ -15,6 +15,8 @@ final class BoundedValues {
   private final int max;
   private final ConcurrentHashMap<String, String> admitted = new ConcurrentHashMap<>();
   private final AtomicInteger slotsTaken = new AtomicInteger();
+  /** The values in the map: reaches {@code max} only once every admitted value is in. */
+  private final AtomicInteger admittedCount = new AtomicInteger();
 
   BoundedValues(int max) {
     this.max = max;
@@ -28,11 +30,25 @@ final class BoundedValues {
     if (known != null) {
       return known;
     }
-    int slot = slotsTaken.getAndUpdate(n -> n < max ? n + 1 : n);
-    if (slot >= max) {
-      return OTHER;
+    if (admittedCount.get() >= max) {
+      // Full: a folded value costs two reads, no write. Every admitted value is in the map by
+      // now (counted once it is in), so a value admitted since the first look is found here.
+      known = admitted.get(value);
+      return known != null ? known : OTHER;
     }
-    admitted.putIfAbsent(value, value);
-    return value;
+    // The slot is taken inside the map's one computation for the value: a thread admitting the
+    // same value meanwhile waits for it and gets the value, not OTHER, and takes no slot.
+    boolean[] took = new boolean[1];
+    known = admitted.computeIfAbsent(value, v -> {
+      if (slotsTaken.getAndUpdate(n -> n < max ? n + 1 : n) < max) {
+        took[0] = true;
+        return v;
+      }
+      return null;
+    });
+    if (took[0]) {
+      admittedCount.incrementAndGet();
+    }
+    return known != null ? known : OTHER;
   }
 }
