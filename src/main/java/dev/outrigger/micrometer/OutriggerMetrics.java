@@ -46,7 +46,8 @@ import java.util.concurrent.atomic.AtomicLong;
  *   <li>{@code outrigger.ratelimit.pauses} (counter; host): times the server paused a bucket
  *       ({@code Retry-After}, quota used up).
  *   <li>{@code outrigger.inflight.waits} (timer; host): waits for an in-flight slot.
- *   <li>{@code outrigger.breaker.rejections} (counter; breaker): calls refused by a breaker.
+ *   <li>{@code outrigger.breaker.rejections} (counter; breaker): attempts refused by a breaker
+ *       (with {@code retryWhenCircuitOpen}, one call may be refused more than once).
  *   <li>{@code outrigger.breaker.transitions} (counter; breaker, from, to).
  *   <li>{@code outrigger.breaker.state} (gauge; breaker): the breaker's state: 0 closed,
  *       1 half-open, 2 open, 3 forced open, -1 disabled. When several clients sharing this
@@ -180,7 +181,7 @@ public final class OutriggerMetrics implements CallListener, AutoCloseable {
         .description("Waits for an in-flight slot to the host")
         .withRegistry(registry);
     this.breakerRejections = Counter.builder("outrigger.breaker.rejections").tags(tags)
-        .description("Calls refused by an open circuit breaker")
+        .description("Attempts refused by a circuit breaker")
         .withRegistry(registry);
     this.breakerTransitions = Counter.builder("outrigger.breaker.transitions").tags(tags)
         .description("Circuit breaker state transitions")
