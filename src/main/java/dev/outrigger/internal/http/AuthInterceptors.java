@@ -27,6 +27,19 @@ public final class AuthInterceptors {
     return base == null || NetworkInterceptor.sameOrigin(base, url);
   }
 
+  /**
+   * Whether {@code response} came from the origin of the attempt's first request, where its
+   * {@code Authorization} went: no redirect OkHttp followed left that origin, or one came back.
+   */
+  static boolean fromFirstOrigin(Response response) {
+    Response first = response;
+    while (first.priorResponse() != null) {
+      first = first.priorResponse();
+    }
+    return first == response
+        || NetworkInterceptor.sameOrigin(first.request().url(), response.request().url());
+  }
+
   /** Sets {@code Authorization} on each attempt to {@code base}'s origin (null: every one). */
   public static CallInterceptor stamp(Auth auth, HttpUrl base) {
     return new CallInterceptor() {
@@ -59,6 +72,11 @@ public final class AuthInterceptors {
         RealCallContext ctx = (RealCallContext) chain.context();
         if (response.code() != 401 || ctx.attribute(FRESH) != null
             || !ours(base, chain.request().url())) {
+          return response;
+        }
+        if (!fromFirstOrigin(response)) {
+          // A redirect OkHttp followed took the attempt to another origin, which the
+          // credentials did not go to: its 401 says nothing of them.
           return response;
         }
         String fresh = auth.authorization(true);

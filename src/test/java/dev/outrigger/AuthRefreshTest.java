@@ -1,0 +1,80 @@
+package dev.outrigger;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import mockwebserver3.MockResponse;
+import mockwebserver3.MockWebServer;
+import mockwebserver3.RecordedRequest;
+import mockwebserver3.junit5.StartStop;
+import org.junit.jupiter.api.Test;
+
+/**
+ * When the refresh on a 401 does not send the call again: the 401 is not an answer to this
+ * client's credentials, the request cannot go again, or there is nothing fresh to send.
+ */
+class AuthRefreshTest {
+  @StartStop
+  private final MockWebServer server = new MockWebServer();
+
+  /** Another origin a redirect leads to. */
+  @StartStop
+  private final MockWebServer other = new MockWebServer();
+
+  /** The refresh flags the Auth was asked with. */
+  private final List<Boolean> asked = new CopyOnWriteArrayList<>();
+
+  private ApiClient client(Auth auth) {
+    return ApiClient.builder().baseUrl(server.url("/").toString())
+        .auth(refresh -> {
+          asked.add(refresh);
+          return auth.authorization(refresh);
+        })
+        .build();
+  }
+
+  @Test
+  void a401FromAnotherOriginARedirectLedToIsReturnedWithoutARefresh() throws Exception {
+    // The credentials never went there (dropped on the redirect): its 401 says nothing of them.
+    // Before, the Auth was asked for a fresh token and the whole call went again, to the same
+    // 401.
+    String target = other.url("/landing").newBuilder().host("127.0.0.1").build().toString();
+    server.enqueue(new MockResponse.Builder().code(302).addHeader("Location", target).build());
+    other.enqueue(new MockResponse.Builder().code(401).build());
+    // The same again, for the call sent again before.
+    server.enqueue(new MockResponse.Builder().code(302).addHeader("Location", target).build());
+    other.enqueue(new MockResponse.Builder().code(401).build());
+    try (ApiClient client = client(refresh -> refresh ? "Bearer fresh" : "Bearer api-token")) {
+      HttpStatusException e = assertThrows(HttpStatusException.class,
+          () -> client.get("/start").execute(String.class));
+      assertEquals(401, e.status());
+      assertEquals(1, e.attempts());
+      ClientTestSupport.assertNoLeaks(client);
+    }
+    assertEquals(List.of(false), asked, "asked once, for the attempt; never for a fresh value");
+    assertEquals(1, server.getRequestCount());
+    assertEquals(1, other.getRequestCount());
+    assertNull(other.takeRequest().getHeaders().get("Authorization"));
+  }
+
+  @Test
+  void a401AfterARedirectWithinTheOriginIsStillRefreshed() throws Exception {
+    server.enqueue(new MockResponse.Builder().code(302)
+        .addHeader("Location", server.url("/moved").toString()).build());
+    server.enqueue(new MockResponse.Builder().code(401).build());
+    server.enqueue(new MockResponse.Builder().body("ok").build());
+    try (ApiClient client = client(refresh -> refresh ? "Bearer fresh" : "Bearer stale")) {
+      ApiResponse<String> r = client.get("/start").send(String.class);
+      assertEquals("ok", r.body());
+      assertEquals(2, r.attempts());
+      ClientTestSupport.assertNoLeaks(client);
+    }
+    assertEquals(List.of(false, true), asked);
+    server.takeRequest();
+    assertEquals("Bearer stale", server.takeRequest().getHeaders().get("Authorization"));
+    assertEquals("Bearer fresh", server.takeRequest().getHeaders().get("Authorization"));
+  }
+}
