@@ -6,9 +6,11 @@ import java.util.function.Supplier;
 /**
  * Supplies the {@code Authorization} header for every attempt. When the server answers 401, the
  * client asks once for a fresh value ({@code refresh = true}) and sends the attempt again; a
- * second 401 is returned to the caller. The value is never logged and never appears in exception
- * messages; it is not sent on a redirect to another origin (scheme, host or port), and that
- * origin's 401 is returned to the caller without asking for a fresh value.
+ * second 401 is returned to the caller, as is the 401 of a request whose body is
+ * {@linkplain okhttp3.RequestBody#isOneShot() one-shot} (it cannot be sent again; the hook is not
+ * asked). The value is never logged and never appears in exception messages; it is not sent on a
+ * redirect to another origin (scheme, host or port), and that origin's 401 is returned to the
+ * caller without asking for a fresh value.
  *
  * <p>Each call asks for itself: calls that meet a 401 at the same time each ask for a fresh
  * value, once per call, and a call's attempts after its refresh carry the value it got. When

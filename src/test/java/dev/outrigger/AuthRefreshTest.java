@@ -4,12 +4,18 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
 import mockwebserver3.MockResponse;
 import mockwebserver3.MockWebServer;
 import mockwebserver3.RecordedRequest;
 import mockwebserver3.junit5.StartStop;
+import okhttp3.MediaType;
+import okhttp3.RequestBody;
+import okio.BufferedSink;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -76,5 +82,58 @@ class AuthRefreshTest {
     server.takeRequest();
     assertEquals("Bearer stale", server.takeRequest().getHeaders().get("Authorization"));
     assertEquals("Bearer fresh", server.takeRequest().getHeaders().get("Authorization"));
+  }
+
+  @Test
+  void aOneShotBodyIsNotSentAgainAfterA401() throws Exception {
+    // README: a one-shot body is never sent twice, whatever the failure. The refresh sent it
+    // again: a body streamed from a socket or a file would go empty, or fail half way.
+    byte[] blob = "a streamed blob".getBytes(StandardCharsets.UTF_8);
+    AtomicInteger reads = new AtomicInteger();
+    RequestBody oneShot = new RequestBody() {
+      @Override
+      public MediaType contentType() {
+        return MediaType.get("application/octet-stream");
+      }
+
+      @Override
+      public long contentLength() {
+        return blob.length;
+      }
+
+      @Override
+      public void writeTo(BufferedSink sink) throws IOException {
+        if (reads.incrementAndGet() > 1) {
+          throw new IllegalStateException("a one-shot body read twice");
+        }
+        sink.write(blob);
+      }
+
+      @Override
+      public boolean isOneShot() {
+        return true;
+      }
+    };
+    server.enqueue(new MockResponse.Builder().code(401).build());
+    server.enqueue(new MockResponse.Builder().body("ok").build());
+    try (ApiClient client = ApiClient.builder().baseUrl(server.url("/").toString())
+        .addCallInterceptor(chain ->
+            chain.proceed(chain.request().newBuilder().put(oneShot).build()))
+        .auth(refresh -> {
+          asked.add(refresh);
+          return refresh ? "Bearer fresh" : "Bearer stale";
+        })
+        .build()) {
+      HttpStatusException e = assertThrows(HttpStatusException.class,
+          () -> client.put("/upload").execute(String.class));
+      assertEquals(401, e.status());
+      assertEquals(1, e.attempts());
+      ClientTestSupport.assertNoLeaks(client);
+    }
+    assertEquals(1, reads.get());
+    assertEquals(1, server.getRequestCount());
+    assertEquals(List.of(false), asked, "no fresh value asked for a request that cannot go");
+    RecordedRequest sent = server.takeRequest();
+    assertEquals("a streamed blob", sent.getBody().utf8());
   }
 }

@@ -4,15 +4,17 @@ import dev.outrigger.Auth;
 import dev.outrigger.CallInterceptor;
 import dev.outrigger.internal.RealCallContext;
 import okhttp3.HttpUrl;
+import okhttp3.RequestBody;
 import okhttp3.Response;
 
 /**
  * The auth hook in two parts: {@link #stamp} (per attempt) sets {@code Authorization};
  * {@link #refresh} (per call, outside retry) answers a 401 once by asking the hook for a fresh
  * value and sending the call again through the whole chain, so the extra request is counted,
- * rate limited and breaker-checked like any attempt. With a base URL, both act only on requests
- * to its origin (scheme, host and port): a call to an absolute URL elsewhere (a pre-signed link
- * from a response, another API) carries no credentials of this client's.
+ * rate limited and breaker-checked like any attempt (never a request whose body is one-shot: the
+ * attempt that met the 401 read it). With a base URL, both act only on requests to its origin
+ * (scheme, host and port): a call to an absolute URL elsewhere (a pre-signed link from a response,
+ * another API) carries no credentials of this client's.
  */
 public final class AuthInterceptors {
   private static final String FRESH = "outrigger.auth.fresh";
@@ -72,6 +74,12 @@ public final class AuthInterceptors {
         RealCallContext ctx = (RealCallContext) chain.context();
         if (response.code() != 401 || ctx.attribute(FRESH) != null
             || !ours(base, chain.request().url())) {
+          return response;
+        }
+        RequestBody body = chain.request().body();
+        if (body != null && body.isOneShot()) {
+          // The attempt that got the 401 read the body: it cannot be sent again (as the retry
+          // policy never sends it twice, and OkHttp sends no follow-up with such a body).
           return response;
         }
         if (!fromFirstOrigin(response)) {
