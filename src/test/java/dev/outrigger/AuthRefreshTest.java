@@ -136,4 +136,50 @@ class AuthRefreshTest {
     RecordedRequest sent = server.takeRequest();
     assertEquals("a streamed blob", sent.getBody().utf8());
   }
+
+  @Test
+  void aFreshValueEqualToTheOneRefusedIsNotSent() throws Exception {
+    // Auth.bearer over a cached token: the refresh gives the same token, which the server just
+    // refused. OkHttp's Authenticator recipe gives up there; sending it again cost a second
+    // request, a permit and an attempt, for the same 401.
+    server.enqueue(new MockResponse.Builder().code(401).build());
+    server.enqueue(new MockResponse.Builder().code(401).build());
+    try (ApiClient client = client(Auth.bearer(() -> "cached-token"))) {
+      HttpStatusException e = assertThrows(HttpStatusException.class,
+          () -> client.get("/me").execute(String.class));
+      assertEquals(401, e.status());
+      assertEquals(1, e.attempts());
+      ClientTestSupport.assertNoLeaks(client);
+    }
+    assertEquals(List.of(false, true), asked, "asked for a fresh value, which was not fresh");
+    assertEquals(1, server.getRequestCount());
+  }
+
+  @Test
+  void aFreshValueEqualToTheOneRefusedBackHomeAfterARedirectIsNotSent() throws Exception {
+    // Back on the call's origin after a redirect away, the request OkHttp built has no
+    // Authorization (it dropped it on the way out); the one written, and refused, had it again.
+    String away = other.url("/away").newBuilder().host("127.0.0.1").build().toString();
+    server.enqueue(new MockResponse.Builder().code(302).addHeader("Location", away).build());
+    other.enqueue(new MockResponse.Builder().code(302)
+        .addHeader("Location", server.url("/back").toString()).build());
+    server.enqueue(new MockResponse.Builder().code(401).build());
+    // The same again, for the call sent again before.
+    server.enqueue(new MockResponse.Builder().code(302).addHeader("Location", away).build());
+    other.enqueue(new MockResponse.Builder().code(302)
+        .addHeader("Location", server.url("/back").toString()).build());
+    server.enqueue(new MockResponse.Builder().code(401).build());
+    try (ApiClient client = client(Auth.bearer(() -> "cached-token"))) {
+      HttpStatusException e = assertThrows(HttpStatusException.class,
+          () -> client.get("/start").execute(String.class));
+      assertEquals(401, e.status());
+      assertEquals(1, e.attempts());
+      ClientTestSupport.assertNoLeaks(client);
+    }
+    assertEquals(List.of(false, true), asked);
+    assertEquals(2, server.getRequestCount());
+    server.takeRequest();
+    assertEquals("Bearer cached-token", server.takeRequest().getHeaders().get("Authorization"),
+        "the refused request carried the value");
+  }
 }

@@ -42,6 +42,15 @@ public final class AuthInterceptors {
         || NetworkInterceptor.sameOrigin(first.request().url(), response.request().url());
   }
 
+  /**
+   * The {@code Authorization} the request that met {@code response} carried as it was written
+   * (the network's request: a redirect back to the call's origin has it again only there).
+   */
+  static String refused(Response response) {
+    Response network = response.networkResponse();
+    return (network != null ? network : response).request().header("Authorization");
+  }
+
   /** Sets {@code Authorization} on each attempt to {@code base}'s origin (null: every one). */
   public static CallInterceptor stamp(Auth auth, HttpUrl base) {
     return new CallInterceptor() {
@@ -88,7 +97,9 @@ public final class AuthInterceptors {
           return response;
         }
         String fresh = auth.authorization(true);
-        if (fresh == null) {
+        if (fresh == null || fresh.equals(refused(response))) {
+          // Nothing fresh: the value the server just refused would be refused again (a cached
+          // token behind Auth.bearer), as OkHttp's Authenticator recipe gives up on it.
           return response;
         }
         response.close();
