@@ -6,7 +6,10 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 
-/** The default JSON mapper: lenient about fields the API adds, strict about size and nesting. */
+/**
+ * The default JSON mapper: lenient about fields the API adds, strict about nesting and about
+ * anything after the document.
+ */
 public final class Json {
   /** Deeper JSON is refused with a clear error instead of a stack overflow. */
   public static final int MAX_NESTING_DEPTH = 500;
@@ -21,6 +24,9 @@ public final class Json {
         .build();
     return JsonMapper.builder(factory)
         .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+        // A second document or an error page glued on after the value ({"id":1}<html>...) is
+        // not the answer asked for: Jackson would map the first value and drop the rest.
+        .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
         .findAndAddModules()
         .build();
   }
