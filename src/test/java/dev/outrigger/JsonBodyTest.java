@@ -55,4 +55,20 @@ class JsonBodyTest {
     assertEquals(new Post(3, "c"), client.get("/posts/3").execute(Post.class),
         "whitespace after the document is no content");
   }
+
+  @Test
+  void aStringAsLongAsMaxResponseBytesAllowsIsRead() {
+    // 21 million characters: over Jackson's own cap on a string (20 million), under the 32 MiB
+    // this client reads. A file sent as base64 in a JSON field, say.
+    String big = "QUJD".repeat(5_250_000);
+    server.enqueue(new MockResponse.Builder().addHeader("Content-Type", "application/json")
+        .body(new okio.Buffer().writeUtf8("{\"id\":1,\"title\":\"").writeUtf8(big)
+            .writeUtf8("\"}"))
+        .build());
+    try (ApiClient large = client.newBuilder().maxResponseBytes(32L * 1024 * 1024).build()) {
+      Post p = large.get("/attachments/1").execute(Post.class);
+      assertEquals(big.length(), p.title().length());
+      assertTrue(p.title().equals(big));
+    }
+  }
 }

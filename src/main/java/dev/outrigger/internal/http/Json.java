@@ -8,7 +8,8 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 
 /**
  * The default JSON mapper: lenient about fields the API adds, strict about nesting and about
- * anything after the document.
+ * anything after the document. A string's length is bounded by the body's
+ * ({@code maxResponseBytes}) alone.
  */
 public final class Json {
   /** Deeper JSON is refused with a clear error instead of a stack overflow. */
@@ -20,6 +21,9 @@ public final class Json {
     JsonFactory factory = JsonFactory.builder()
         .streamReadConstraints(StreamReadConstraints.builder()
             .maxNestingDepth(MAX_NESTING_DEPTH)
+            // A string lies within the body, which maxResponseBytes bounds already: Jackson's
+            // own cap (20 million characters) would refuse one the client was told to read.
+            .maxStringLength(Integer.MAX_VALUE)
             .build())
         .build();
     return JsonMapper.builder(factory)
