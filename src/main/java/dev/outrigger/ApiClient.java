@@ -628,10 +628,12 @@ public final class ApiClient implements AutoCloseable {
       }
       Charset declared = whole != null || inPlace != null ? Charsets.of(response)
           : Charsets.of(body);
-      if (!Charsets.isUnicode(declared) && !Charsets.isUtf8(bytes)) {
-        // JSON is UTF-8 (RFC 8259; Jackson also tells UTF-16 and -32 apart itself), whatever a
-        // charset parameter says: a mislabelled UTF-8 body is read as UTF-8. Only a body that
-        // is not UTF-8 is read in the other charset its Content-Type names (ISO-8859-1, say).
+      if (!Charsets.isUnicode(declared) && !Charsets.startsAsWideUnicode(bytes)
+          && !Charsets.isUtf8(bytes)) {
+        // JSON is UTF-8 (RFC 8259; Jackson also tells UTF-16 and -32 apart itself, by the zeros
+        // they start with), whatever a charset parameter says: a mislabelled UTF-8, UTF-16 or
+        // UTF-32 body is read as what it is. Only a body that is none of them is read in the
+        // other charset its Content-Type names (ISO-8859-1, say).
         return mapper.readValue(Charsets.text(bytes, bytes.length, declared), type);
       }
       return mapper.readValue(bytes, type);

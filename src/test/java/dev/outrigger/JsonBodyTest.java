@@ -71,4 +71,27 @@ class JsonBodyTest {
       assertTrue(p.title().equals(big));
     }
   }
+
+  @Test
+  void utf16Or32WithoutAMarkIsToldApartWhateverTheCharsetParameterSays() {
+    // RFC 4627's rule, which Jackson applies: the zeros among the first bytes tell UTF-16 and
+    // -32 from UTF-8. A label naming an 8-bit charset must not hide them.
+    String doc = "{\"id\":7,\"title\":\"\u00e9t\u00e9 \u20ac\"}";
+    java.nio.charset.Charset[] charsets = {java.nio.charset.StandardCharsets.UTF_16BE,
+        java.nio.charset.StandardCharsets.UTF_16LE, java.nio.charset.Charset.forName("UTF-32BE"),
+        java.nio.charset.Charset.forName("UTF-32LE")};
+    for (java.nio.charset.Charset cs : charsets) {
+      server.enqueue(new MockResponse.Builder()
+          .addHeader("Content-Type", "application/json; charset=ISO-8859-1")
+          .body(new okio.Buffer().writeString(doc, cs)).build());
+      assertEquals(new Post(7, "\u00e9t\u00e9 \u20ac"),
+          client.get("/posts/7").execute(Post.class), cs.name());
+    }
+    // A body that is Latin-1 is still read as the label says.
+    server.enqueue(new MockResponse.Builder()
+        .addHeader("Content-Type", "application/json; charset=ISO-8859-1")
+        .body(new okio.Buffer().writeString("{\"id\":8,\"title\":\"caf\u00e9\"}",
+            java.nio.charset.StandardCharsets.ISO_8859_1)).build());
+    assertEquals(new Post(8, "caf\u00e9"), client.get("/posts/8").execute(Post.class));
+  }
 }

@@ -47,6 +47,15 @@ public final class Charsets {
   }
 
   /**
+   * Whether {@code bytes} start as JSON in UTF-16 or UTF-32 without a byte-order mark does: a zero
+   * among the first two bytes, its first character being ASCII (RFC 4627, section 3, the rule
+   * Jackson detects them by). No JSON in an 8-bit charset starts with a zero byte.
+   */
+  public static boolean startsAsWideUnicode(byte[] bytes) {
+    return bytes.length >= 2 && (bytes[0] == 0 || bytes[1] == 0);
+  }
+
+  /**
    * Whether {@code bytes} are well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates,
    * nothing above U+10FFFF), read in place.
    */
