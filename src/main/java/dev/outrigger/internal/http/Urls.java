@@ -16,17 +16,35 @@ public final class Urls {
    * unreserved characters is encoded, so {@code /}, {@code ?}, {@code #}, CR/LF and non-ASCII can
    * never change the path or reach a header.
    *
-   * @throws IllegalArgumentException for {@code .} and {@code ..}, which every URL parser treats
-   *     as path navigation however they are encoded ({@code %2E%2E} included)
+   * @throws IllegalArgumentException for the empty string, and for {@code .} and {@code ..},
+   *     which every URL parser treats as path navigation however they are encoded
+   *     ({@code %2E%2E} included)
    */
   public static String encodeSegment(String value) {
-    if (value.equals(".") || value.equals("..") || value.isEmpty()) {
-      throw new IllegalArgumentException("path argument '" + value + "' cannot be a path segment: "
-          + (value.isEmpty() ? "it is empty" : "URL parsers treat it as navigation however it is "
-          + "encoded, so it would change the path"));
+    String refused = refusal(value);
+    if (refused != null) {
+      throw new IllegalArgumentException("path argument " + refused);
     }
+    StringBuilder sb = new StringBuilder(value.length() + 8);
+    appendEncoded(sb, value);
+    return sb.toString();
+  }
+
+  /** Why {@code value} cannot be a path segment, to follow "path argument ..."; null if it can. */
+  private static String refusal(String value) {
+    if (value.isEmpty()) {
+      return "is empty, which cannot be a path segment";
+    }
+    if (value.equals(".") || value.equals("..")) {
+      return "is '" + value + "', which URL parsers treat as navigation however it is encoded, so"
+          + " it would change the path";
+    }
+    return null;
+  }
+
+  /** Appends {@code value} with everything but RFC 3986's unreserved characters encoded. */
+  private static void appendEncoded(StringBuilder sb, String value) {
     byte[] bytes = value.getBytes(StandardCharsets.UTF_8);
-    StringBuilder sb = new StringBuilder(bytes.length + 8);
     for (byte b : bytes) {
       int c = b & 0xff;
       if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
@@ -36,7 +54,6 @@ public final class Urls {
         sb.append('%').append(HEX[c >> 4]).append(HEX[c & 0xf]);
       }
     }
-    return sb.toString();
   }
 
   /**
@@ -46,7 +63,7 @@ public final class Urls {
    * @param redactor what the messages hide of {@code template} (it may be a whole URL, with a
    *     secret query parameter or user info)
    * @throws IllegalArgumentException when the placeholders and arguments do not match, or an
-   *     argument is null
+   *     argument is null, empty, {@code .} or {@code ..} (the message names which)
    */
   public static String expand(Redactor redactor, String template, Object... args) {
     if (args.length == 0 && template.indexOf('{') < 0) {
@@ -68,12 +85,15 @@ public final class Urls {
               + "' has more {} placeholders than the " + args.length + " argument(s) given");
         }
         Object arg = args[used++];
-        if (arg == null) {
+        String value = arg == null ? null : String.valueOf(arg);
+        String refused = value == null ? "is null" : refusal(value);
+        if (refused != null) {
+          // Which of the arguments, for which placeholder: a template may take several.
           throw new IllegalArgumentException("path argument " + used + " for '"
-              + template.substring(i, end + 1) + "' in '" + redactor.text(template)
-              + "' is null");
+              + template.substring(i, end + 1) + "' in '" + redactor.text(template) + "' "
+              + refused);
         }
-        sb.append(encodeSegment(String.valueOf(arg)));
+        appendEncoded(sb, value);
         i = end + 1;
       } else {
         sb.append(c);

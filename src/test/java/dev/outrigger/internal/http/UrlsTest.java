@@ -57,4 +57,23 @@ class UrlsTest {
     assertThrows(IllegalArgumentException.class, () -> Urls.encodeSegment(".."));
     assertThrows(IllegalArgumentException.class, () -> Urls.encodeSegment(""));
   }
+
+  @Test
+  void anArgumentThatCannotBeASegmentIsNamedByItsPositionAndPlaceholder() {
+    String template = "/users/{user}/repos/{repo}";
+    IllegalArgumentException empty = assertThrows(IllegalArgumentException.class,
+        () -> Urls.expand(Redactor.DEFAULTS, template, "bob", ""));
+    assertEquals("path argument 2 for '{repo}' in '/users/{user}/repos/{repo}' is empty, which"
+        + " cannot be a path segment", empty.getMessage());
+    IllegalArgumentException dots = assertThrows(IllegalArgumentException.class,
+        () -> Urls.expand(Redactor.DEFAULTS, template, "..", "r"));
+    assertEquals("path argument 1 for '{user}' in '/users/{user}/repos/{repo}' is '..', which URL"
+        + " parsers treat as navigation however it is encoded, so it would change the path",
+        dots.getMessage());
+    IllegalArgumentException nul = assertThrows(IllegalArgumentException.class,
+        () -> Urls.expand(Redactor.DEFAULTS, template, "bob", null));
+    assertEquals("path argument 2 for '{repo}' in '/users/{user}/repos/{repo}' is null",
+        nul.getMessage());
+    assertEquals("/users/a%20b/repos/..x", Urls.expand(Redactor.DEFAULTS, template, "a b", "..x"));
+  }
 }
