@@ -188,7 +188,14 @@ public final class ApiClient implements AutoCloseable {
         noUserCode, noOneReadsBodies, closed, transport));
     this.chain = new PolicyChain(list, closed);
     WatchdogKeeper.acquire();
-    DeadlineWatchdog.acquire();
+    try {
+      DeadlineWatchdog.acquire();
+    } catch (RuntimeException | Error e) {
+      // No client to close it: what this one took is given back here (build() gives back the
+      // transport).
+      WatchdogKeeper.release();
+      throw e;
+    }
   }
 
   /** A builder with every default. */
@@ -382,14 +389,22 @@ public final class ApiClient implements AutoCloseable {
         + chain.interceptors().stream().map(i -> "  -> " + i)
             .collect(Collectors.joining("\n"))
         + "\n  pool: " + (transport.owned()
-            ? settings.maxIdleConnections + " idle connections kept "
-                + settings.keepAlive.toSeconds() + " s"
+            ? settings.maxIdleConnections + " idle connections kept " + keptFor(settings.keepAlive)
             : "the supplied OkHttpClient's")
         + "; connect timeout " + Duration.ofMillis(okhttp.connectTimeoutMillis())
         + ", read " + Duration.ofMillis(okhttp.readTimeoutMillis())
         + ", write " + Duration.ofMillis(okhttp.writeTimeoutMillis())
         + (okhttp.callTimeoutMillis() == 0 ? ""
             : ", OkHttp call timeout " + Duration.ofMillis(okhttp.callTimeoutMillis()));
+  }
+
+  /** {@code keepAlive} as {@link #describe()} shows it: whole seconds, else milliseconds. */
+  private static String keptFor(Duration keepAlive) {
+    if (keepAlive.compareTo(Duration.ofDays(36_500)) > 0) {
+      return "without limit";
+    }
+    long millis = keepAlive.toMillis();
+    return millis % 1000 == 0 ? millis / 1000 + " s" : millis + " ms";
   }
 
   @Override

@@ -870,6 +870,22 @@ class ApiClientTest {
   }
 
   @Test
+  void describeShowsAKeepAliveUnderASecondAsItIs() {
+    try (ApiClient shortLived = ApiClient.builder()
+            .connectionPool(4, Duration.ofMillis(500)).build();
+        ApiClient minute = ApiClient.builder().connectionPool(4, Duration.ofMinutes(1)).build();
+        ApiClient forever = ApiClient.builder()
+            .connectionPool(4, java.time.temporal.ChronoUnit.FOREVER.getDuration()).build()) {
+      assertTrue(shortLived.describe().contains("pool: 4 idle connections kept 500 ms"),
+          shortLived.describe());
+      assertTrue(minute.describe().contains("pool: 4 idle connections kept 60 s"),
+          minute.describe());
+      assertTrue(forever.describe().contains("pool: 4 idle connections kept without limit"),
+          forever.describe());
+    }
+  }
+
+  @Test
   void aContentTypeHeaderIsSentAsItIsWhateverTypeTheBodyWasGiven() throws Exception {
     server.enqueue(json("{}"));
     server.enqueue(json("{}"));
