@@ -19,16 +19,17 @@ import java.util.concurrent.locks.ReentrantLock;
 /**
  * An embedded "partner API" on loopback that misbehaves like real ones: a published quota per
  * API key (429 with {@code Retry-After} and {@code RateLimit-*} headers beyond it), random 503s,
- * a slow tail, occasional connection resets, and an outage window during which
- * {@code /inventory} fails hard. It counts everything it sees, so the demo can print the
- * server's view beside the client's.
+ * a slow tail, occasional connection resets, and an outage during which {@code /inventory}
+ * fails hard. It counts everything it sees, so the demo can print the server's view beside the
+ * client's.
  *
  * <p>What a request meets is decided by the seed: the k-th request of a path that the quota
  * (and the outage) let through gets the fault (reset, 503, slow, none) that a hash of (seed,
  * path, k) picks,
- * whatever order the requests arrive in. The quota and the outage window are about time (the
- * window is measured from the first request), so how many 429s and outage answers a run sees
- * varies a little between runs of one seed.
+ * whatever order the requests arrive in. The quota is about time; the outage covers a stretch
+ * of requests as they arrive (all paths counted, 429s included), not of time, so that a client
+ * that sends faster than planned (bare OkHttp, with no rate limit) meets it too. How many 429s
+ * and outage answers a run sees varies a little between runs of one seed.
  */
 final class FlakyPartnerApi implements AutoCloseable {
   static final double P_503 = 0.04;
@@ -38,8 +39,9 @@ final class FlakyPartnerApi implements AutoCloseable {
   private final HttpServer server;
   private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
   private final double quotaPerSecond;
-  private final long outageStartMs;
-  private final long outageEndMs;
+  /** The outage: requests numbered above the first and up to the second (from 1, as they come). */
+  private final long outageAfter;
+  private final long outageUpTo;
   private final long seed;
   /** How many requests of each path the quota let through, so far. */
   private final Map<String, AtomicInteger> seen = new ConcurrentHashMap<>();
@@ -52,14 +54,18 @@ final class FlakyPartnerApi implements AutoCloseable {
   final AtomicLong outage = new AtomicLong();
   final AtomicLong resets = new AtomicLong();
   final AtomicLong slow = new AtomicLong();
-  /** Arrivals, timed from the first: the outage window and the busiest second. */
+  /** Arrivals, timed from the first: the busiest second. */
   private final BusiestSecond arrivals = new BusiestSecond();
 
-  FlakyPartnerApi(double quotaPerSecond, long seed, long outageStartMs, long outageEndMs)
+  /**
+   * An API whose {@code /inventory} fails hard for the requests numbered above
+   * {@code outageAfter} and up to {@code outageUpTo}, counted from 1 as they arrive.
+   */
+  FlakyPartnerApi(double quotaPerSecond, long seed, long outageAfter, long outageUpTo)
       throws IOException {
     this.quotaPerSecond = quotaPerSecond;
-    this.outageStartMs = outageStartMs;
-    this.outageEndMs = outageEndMs;
+    this.outageAfter = outageAfter;
+    this.outageUpTo = outageUpTo;
     this.seed = seed;
     server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 1024);
     server.setExecutor(executor);
@@ -90,8 +96,7 @@ final class FlakyPartnerApi implements AutoCloseable {
   private void handle(HttpExchange ex) throws IOException {
     try (ex) {
       arrivals.record();
-      long now = arrivals.elapsedMs();
-      requests.incrementAndGet();
+      long n = requests.incrementAndGet();
       ex.getRequestBody().readAllBytes();
 
       String key = ex.getRequestHeaders().getFirst("X-Api-Key");
@@ -109,7 +114,7 @@ final class FlakyPartnerApi implements AutoCloseable {
         return;
       }
       String path = ex.getRequestURI().getPath();
-      if (path.startsWith("/inventory") && now >= outageStartMs && now < outageEndMs) {
+      if (path.startsWith("/inventory") && n > outageAfter && n <= outageUpTo) {
         outage.incrementAndGet();
         send(ex, 500, "{\"error\":\"inventory database unreachable\"}");
         return;

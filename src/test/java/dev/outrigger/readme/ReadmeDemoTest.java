@@ -115,4 +115,18 @@ class ReadmeDemoTest {
     assertTrue(m.find(), out);
     assertEquals(m.group(1), m.group(2));
   }
+
+  /**
+   * "--no-policies runs the same calls on bare OkHttp for comparison": the bare run meets the
+   * /inventory outage too. It sends far faster than the rate limit lets the client, and an outage
+   * timed for the client's pace began after the bare run was over.
+   */
+  @Test
+  void theBareRunMeetsTheInventoryOutage() throws Exception {
+    Run r = demo("--calls", "500", "--no-policies");
+    assertEquals(0, r.status(), r.err());
+    Matcher m = Pattern.compile("500 \\(outage\\): (\\d+)").matcher(r.out());
+    assertTrue(m.find(), r.out());
+    assertTrue(Integer.parseInt(m.group(1)) > 0, "no outage answer in\n" + r.out());
+  }
 }
