@@ -436,7 +436,7 @@ public final class Demo {
     static final String HELP = """
         Outrigger demo: a batch of calls through one ApiClient against an embedded flaky API.
 
-          --calls N          how many calls (default 3000)
+          --calls N          how many calls (default 3000, at most 1000000)
           --concurrency N    calls in flight at most, through FanOut (default 64)
           --rate R           client-side rate limit, calls per second (default 150; the
                              embedded API's quota is 200/s)
@@ -449,6 +449,12 @@ public final class Demo {
 
         Run with: mvn -q -Pdemo compile exec:exec -Ddemo.args="--calls 1000 --rate 100"
         """;
+
+    /**
+     * The most calls: the run keeps each call's latency and queues every call in one FanOut at
+     * the start, so two billion died of an OutOfMemoryError and fifty million crawled in GC.
+     */
+    static final int MAX_CALLS = 1_000_000;
 
     int calls = 3000;
     int concurrency = 64;
@@ -473,8 +479,9 @@ public final class Demo {
         switch (a) {
           case "--help", "-h" -> o.help = true;
           case "--no-policies" -> o.noPolicies = true;
-          case "--calls" -> o.calls = positiveInt(a, value(args, ++i, a));
-          case "--concurrency" -> o.concurrency = positiveInt(a, value(args, ++i, a));
+          case "--calls" -> o.calls = positiveInt(a, value(args, ++i, a), MAX_CALLS);
+          case "--concurrency" -> o.concurrency =
+              positiveInt(a, value(args, ++i, a), Integer.MAX_VALUE);
           case "--rate" -> {
             String v = value(args, ++i, a);
             try {
@@ -546,15 +553,21 @@ public final class Demo {
           ? Long.toString((long) v) : Double.toString(v);
     }
 
-    private static int positiveInt(String flag, String v) {
+    private static int positiveInt(String flag, String v, int max) {
       int n;
       try {
         n = Integer.parseInt(v);
       } catch (NumberFormatException e) {
-        throw new IllegalArgumentException(flag + " takes a whole number, but was '" + v + "'");
+        // A whole number past an int's range is too big, not malformed.
+        throw new IllegalArgumentException(v.matches("\\+?\\d+")
+            ? flag + " must be at most " + max + ", but was " + v
+            : flag + " takes a whole number, but was '" + v + "'");
       }
       if (n < 1) {
         throw new IllegalArgumentException(flag + " must be at least 1, but was " + n);
+      }
+      if (n > max) {
+        throw new IllegalArgumentException(flag + " must be at most " + max + ", but was " + n);
       }
       return n;
     }

@@ -129,4 +129,22 @@ class ReadmeDemoTest {
     assertTrue(m.find(), r.out());
     assertTrue(Integer.parseInt(m.group(1)) > 0, "no outage answer in\n" + r.out());
   }
+
+  /**
+   * "A bad value prints a message that points to --help" and exits with status 2: a number of
+   * calls the demo cannot hold too, refused before anything starts. It was taken, and the run
+   * died of an OutOfMemoryError (exit status 1, a stack trace) or crawled for minutes.
+   */
+  @Test
+  void tooManyCallsAreABadValue() throws Exception {
+    Run r = demo("--calls", "2147483647");
+    assertEquals(2, r.status(), r.out() + r.err());
+    assertTrue(r.err().contains("--calls must be at most 1000000, but was 2147483647"), r.err());
+    assertTrue(r.err().contains("--help"), r.err());
+    assertFalse(r.out().contains("Outrigger demo:"), "nothing started: " + r.out());
+    Run past = demo("--calls", "99999999999");
+    assertEquals(2, past.status(), past.err());
+    assertTrue(past.err().contains("--calls must be at most 1000000, but was 99999999999"),
+        past.err());
+  }
 }
