@@ -4,14 +4,18 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.sun.net.httpserver.HttpServer;
 import dev.outrigger.JavaProcess;
 import java.io.File;
 import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -146,5 +150,35 @@ class ReadmeDemoTest {
     assertEquals(2, past.status(), past.err());
     assertTrue(past.err().contains("--calls must be at most 1000000, but was 99999999999"),
         past.err());
+  }
+
+  /**
+   * "--url URL: call this URL (GET) instead of the embedded API", and "--no-policies runs the
+   * same calls on bare OkHttp": neither sends the embedded API's made-up X-Api-Key to someone
+   * else's server. The bare run sent it on every call; the client did not.
+   */
+  @Test
+  void aUrlOfTheCallersGetsNoApiKeyOfTheDemos() throws Exception {
+    ConcurrentLinkedQueue<String> keys = new ConcurrentLinkedQueue<>();
+    HttpServer server =
+        HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+    server.createContext("/", ex -> {
+      try (ex) {
+        keys.add(String.valueOf(ex.getRequestHeaders().getFirst("X-Api-Key")));
+        ex.sendResponseHeaders(200, 2);
+        ex.getResponseBody().write("ok".getBytes(StandardCharsets.UTF_8));
+      }
+    });
+    server.start();
+    try {
+      String url = "http://127.0.0.1:" + server.getAddress().getPort() + "/ping";
+      Run bare = demo("--url", url, "--calls", "3", "--no-policies");
+      assertEquals(0, bare.status(), bare.err());
+      Run client = demo("--url", url, "--calls", "3");
+      assertEquals(0, client.status(), client.err());
+      assertEquals(List.of("null", "null", "null", "null", "null", "null"), List.copyOf(keys));
+    } finally {
+      server.stop(0);
+    }
   }
 }
