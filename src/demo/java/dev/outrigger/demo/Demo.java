@@ -414,9 +414,10 @@ public final class Demo {
         mismatch = api.requests.get() != attempts.sum();
         out.printf(Locale.ROOT, "requests           %d (client counted %d attempts: %s)%n",
             api.requests.get(), attempts.sum(), mismatch ? "MISMATCH" : "they agree");
-        out.printf(Locale.ROOT, "answers            200: %d  429: %d  503: %d  500 (outage): %d  "
-            + "resets: %d  slow: %d%n", api.ok.get(), api.throttled.get(), api.unavailable.get(),
-            api.outage.get(), api.resets.get(), api.slow.get());
+        // One count per request: the slow answers are among the 200s, a reset is no answer.
+        out.printf(Locale.ROOT, "answers            200: %d (%d of them slow, 1-2 s)  429: %d  "
+            + "503: %d  500 (outage): %d  reset, no answer: %d%n", api.ok.get(), api.slow.get(),
+            api.throttled.get(), api.unavailable.get(), api.outage.get(), api.resets.get());
         // Arrivals reach the server a little later and unevenly than the client sent them, so
         // the server's busiest second may read a few above the client's.
         out.printf(Locale.ROOT, "rate observed      busiest second %d req, average %.0f req/s "

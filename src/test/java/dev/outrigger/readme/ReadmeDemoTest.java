@@ -181,4 +181,26 @@ class ReadmeDemoTest {
       server.stop(0);
     }
   }
+
+  /**
+   * "== What the server saw": each number on its answers line counts answers of its own kind,
+   * so together they are the requests. The slow answers are 200s (late ones) and were listed as
+   * a kind beside them, so the line added up to more than the server's requests.
+   */
+  @Test
+  void theServersAnswersAddUpToItsRequests() throws Exception {
+    Run r = demo("--calls", "500", "--no-policies");
+    assertEquals(0, r.status(), r.err());
+    Matcher requests = Pattern.compile("requests\\s+(\\d+) ").matcher(r.out());
+    Matcher answers = Pattern.compile("answers\\s+(.*)").matcher(r.out());
+    assertTrue(requests.find() && answers.find(), r.out());
+    Matcher count = Pattern.compile(": (\\d+)").matcher(answers.group(1));
+    long sum = 0;
+    while (count.find()) {
+      sum += Long.parseLong(count.group(1));
+    }
+    assertEquals(Long.parseLong(requests.group(1)), sum, answers.group());
+    assertTrue(answers.group(1).matches("200: \\d+ \\(\\d+ of them slow, 1-2 s\\) .*"),
+        answers.group());
+  }
 }
