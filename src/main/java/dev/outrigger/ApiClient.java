@@ -1097,6 +1097,10 @@ public final class ApiClient implements AutoCloseable {
               "baseUrl must be an absolute http or https URL, but was '"
                   + redactor.text(baseUrlText) + "'");
         }
+        if (!base.username().isEmpty() || !base.password().isEmpty()) {
+          throw new IllegalArgumentException("baseUrl '" + redactor.url(base) + "' has a user "
+              + Urls.CREDENTIALS_NOT_SENT);
+        }
         if (base.query() != null || base.fragment() != null) {
           throw new IllegalArgumentException("baseUrl must not have a query or fragment, but was '"
               + redactor.url(base) + "'");

@@ -240,6 +240,28 @@ class ClientSecurityTest {
     }
   }
 
+  @Test
+  void credentialsInAUrlAreRefusedNotSilentlyDropped() {
+    // OkHttp sends no credentials from a URL: the calls would go without them, unsaid.
+    IllegalArgumentException base = assertThrows(IllegalArgumentException.class,
+        () -> ApiClient.builder().baseUrl("https://svc:s3cr3t-pw@api.example.com/v1").build());
+    assertTrue(base.getMessage().startsWith(
+        "baseUrl 'https://api.example.com/v1' has a user name or password, which would not be"
+            + " sent"), base.getMessage());
+    assertTrue(base.getMessage().contains("auth("), base.getMessage());
+    try (ApiClient client = ApiClient.builder().build()) {
+      for (String url : new String[] {"https://svc:s3cr3t-pw@api.example.com/x",
+          "https://svc@api.example.com/x"}) {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+            () -> client.get(url));
+        assertTrue(e.getMessage().startsWith("'https://api.example.com/x' has a user name or"
+            + " password"), e.getMessage());
+        assertFalse(e.getMessage().contains("svc") || e.getMessage().contains("s3cr3t"),
+            e.getMessage());
+      }
+    }
+  }
+
   /** A body the decoder cannot map, whose value it quotes. */
   record Item(int id) {}
 

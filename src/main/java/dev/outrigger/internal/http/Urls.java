@@ -153,6 +153,15 @@ public final class Urls {
    *     an absolute URL of another scheme ({@code ws://}, {@code ftp://}), or a relative path is
    *     used without a base URL
    */
+  /**
+   * The end of the message refusing a URL with user info: OkHttp sends no credentials from a
+   * URL (Go's net/http and curl would send them as Basic auth), so they would be dropped
+   * without a word.
+   */
+  public static final String CREDENTIALS_NOT_SENT = "name or password, which would not be sent"
+      + " (OkHttp sends no credentials from a URL): drop them from the URL and give them with"
+      + " ApiClient.builder().auth(refresh -> \"Basic \" + base64(user + \":\" + password))";
+
   public static HttpUrl resolve(HttpUrl base, String path, Redactor redactor) {
     if (isAbsolute(path)) {
       int authority = path.indexOf("://") + 3;
@@ -170,6 +179,10 @@ public final class Urls {
           if (full == null) {
             throw new IllegalArgumentException("not a valid http(s) URL: '"
                 + redactor.text(path) + "'");
+          }
+          if (!full.username().isEmpty() || !full.password().isEmpty()) {
+            throw new IllegalArgumentException("'" + redactor.url(full) + "' has a user "
+                + CREDENTIALS_NOT_SENT);
           }
           return full;
         }
