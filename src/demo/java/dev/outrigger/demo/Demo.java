@@ -194,6 +194,9 @@ public final class Demo {
     final Map<String, LongAdder> retriesByReason = new ConcurrentHashMap<>();
     final LongAdder rateLimitWaits = new LongAdder();
     final LongAdder rateLimitWaitNanos = new LongAdder();
+    /** The server's requests to slow down (Retry-After, a used-up quota) that paused the key. */
+    final LongAdder rateLimitPauses = new LongAdder();
+    final LongAdder rateLimitPauseNanos = new LongAdder();
     final ConcurrentLinkedQueue<String> transitions = new ConcurrentLinkedQueue<>();
     /**
      * Set once the batch is done: the client's close() then closes the breakers still open, and
@@ -233,6 +236,12 @@ public final class Demo {
         public void rateLimitWaited(CallContext call, String key, Duration waited) {
           rateLimitWaits.increment();
           rateLimitWaitNanos.add(waited.toNanos());
+        }
+
+        @Override
+        public void rateLimitPaused(CallContext call, String key, Duration pause) {
+          rateLimitPauses.increment();
+          rateLimitPauseNanos.add(pause.toNanos());
         }
 
         @Override
@@ -404,6 +413,11 @@ public final class Demo {
       if (!o.noPolicies) {
         out.printf(Locale.ROOT, "rate-limit waits   %d, %.1f s waited in total%n",
             rateLimitWaits.sum(), rateLimitWaitNanos.sum() / 1e9);
+        // The server's Retry-After or used-up quota (overlapping pauses do not add up: the sum
+        // is of what each answer asked, the key paused at most that long).
+        out.printf(Locale.ROOT, "server pauses      %d (Retry-After or a used-up quota paused "
+            + "the key; %.1f s asked in total)%n", rateLimitPauses.sum(),
+            rateLimitPauseNanos.sum() / 1e9);
         out.println("breaker transitions" + (transitions.isEmpty() ? "  none" : ""));
         transitions.forEach(t -> out.println("  " + t));
       }

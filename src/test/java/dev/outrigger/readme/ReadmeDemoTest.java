@@ -203,4 +203,22 @@ class ReadmeDemoTest {
     assertTrue(answers.group(1).matches("200: \\d+ \\(\\d+ of them slow, 1-2 s\\) .*"),
         answers.group());
   }
+
+  /**
+   * "--rate 250 asks for more than the quota: the API answers 429 with Retry-After, the client
+   * pauses the key for as long as told": the summary shows the pauses the server asked for,
+   * at least one whenever the server answered a 429.
+   */
+  @Test
+  void theSummaryShowsThePausesTheServerAskedFor() throws Exception {
+    Run r = demo("--calls", "600", "--rate", "250");
+    assertEquals(0, r.status(), r.err());
+    Matcher pauses = Pattern.compile("server pauses\\s+(\\d+) \\(Retry-After or a used-up "
+        + "quota paused the key; [0-9.]+ s asked in total\\)").matcher(r.out());
+    assertTrue(pauses.find(), r.out());
+    Matcher tooMany = Pattern.compile("answers .* 429: (\\d+)").matcher(r.out());
+    if (tooMany.find() && Long.parseLong(tooMany.group(1)) > 0) {
+      assertTrue(Long.parseLong(pauses.group(1)) >= 1, r.out());
+    }
+  }
 }
