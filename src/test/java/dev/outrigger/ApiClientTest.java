@@ -22,36 +22,10 @@ import java.util.function.Supplier;
 import mockwebserver3.MockResponse;
 import mockwebserver3.MockWebServer;
 import mockwebserver3.RecordedRequest;
-import mockwebserver3.junit5.StartStop;
 import okio.Buffer;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-class ApiClientTest {
-  record Post(int id, String title) {}
-
-  @StartStop
-  private final MockWebServer server = new MockWebServer();
-
-  private ApiClient client;
-
-  @BeforeEach
-  void setUp() {
-    client = ApiClient.builder().baseUrl(server.url("/v1").toString()).retry(Retry.none()).build();
-  }
-
-  @AfterEach
-  void tearDown() throws InterruptedException {
-    ClientTestSupport.assertNoLeaks(client);
-    client.close();
-  }
-
-  private static MockResponse json(String body) {
-    return new MockResponse.Builder().code(200).addHeader("Content-Type", "application/json")
-        .body(body).build();
-  }
-
+class ApiClientTest extends ClientOverServerTest {
   @Test
   void mapsJsonToARecordIgnoringFieldsTheApiAdded() throws Exception {
     server.enqueue(json("{\"id\":42,\"title\":\"hello\",\"addedLater\":true}"));

@@ -6,37 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Map;
 import mockwebserver3.MockResponse;
-import mockwebserver3.MockWebServer;
-import mockwebserver3.junit5.StartStop;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** How the default mapper reads a successful answer's JSON body. */
-class JsonBodyTest {
-  record Post(int id, String title) {}
-
-  @StartStop
-  private final MockWebServer server = new MockWebServer();
-
-  private ApiClient client;
-
-  @BeforeEach
-  void setUp() {
-    client = ApiClient.builder().baseUrl(server.url("/v1").toString()).retry(Retry.none()).build();
-  }
-
-  @AfterEach
-  void tearDown() throws InterruptedException {
-    ClientTestSupport.assertNoLeaks(client);
-    client.close();
-  }
-
-  private static MockResponse json(String body) {
-    return new MockResponse.Builder().addHeader("Content-Type", "application/json").body(body)
-        .build();
-  }
-
+class JsonBodyTest extends ClientOverServerTest {
   @Test
   void anythingButWhitespaceAfterTheDocumentIsRefusedNotDropped() {
     server.enqueue(json("{\"id\":1,\"title\":\"a\"}<html>upstream error</html>"));
