@@ -296,12 +296,13 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
    * starting from the last one's limit, and the last carries the limit in place: reports made
    * straight from each thread's own change could cross, and a gauge would keep the older limit.
    * Runs only after a change; an answer that moves no limit never comes here. A thread reports
-   * at most {@value #REPORT_PASSES} times before it returns to its own call: under steady
-   * churn the limit keeps moving, and the thread of the next change reports what this one left.
+   * as long as changes made while it reported are left to it: each pass is paid for by another
+   * call's change, and a cap would leave the last one unreported when the limit then settles
+   * (or for good, for a dropped host's return to its initial limit).
    */
   private void publish(Host h, CallContext ctx, String key) {
     Reports r = h.reports;
-    for (int pass = 0; pass < REPORT_PASSES && r.reporting.compareAndSet(false, true); pass++) {
+    while (r.reporting.compareAndSet(false, true)) {
       int now;
       try {
         now = current(r);
@@ -320,9 +321,6 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
       }
     }
   }
-
-  /** How many reports one thread makes in a row at most ({@link #publish}). */
-  private static final int REPORT_PASSES = 4;
 
   /** The limit of the state {@code r} reports for: the initial one once that state is retired. */
   private int current(Reports r) {

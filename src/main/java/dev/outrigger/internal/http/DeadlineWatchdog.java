@@ -309,6 +309,11 @@ public final class DeadlineWatchdog {
       return cancelling;
     }
 
+    /** Whether the cuts' pool has ended, every thread of it gone (for tests). */
+    boolean cancellersEnded() {
+      return cancellers.isTerminated();
+    }
+
     /** How many pushes woke the thread so far. */
     long wakeUps() {
       return wakeUps.sum();
@@ -372,8 +377,17 @@ public final class DeadlineWatchdog {
             TimeUnit.NANOSECONDS.toMillis(STOP_WAIT_NANOS), where(t));
       }
       // The pool's idle threads end now, a held one once its cancel returns; a cancel the
-      // draining thread still makes runs on that thread.
+      // draining thread still makes runs on that thread. Waited for within the same second
+      // (a lock's condition, not a monitor: no carrier is pinned), so close() leaves none.
       cancellers.shutdown();
+      while (!cancellers.isTerminated() && System.nanoTime() - giveUp < 0) {
+        try {
+          cancellers.awaitTermination(
+              Math.max(1, giveUp - System.nanoTime()), TimeUnit.NANOSECONDS);
+        } catch (InterruptedException e) {
+          interrupted = true;
+        }
+      }
       if (interrupted) {
         Thread.currentThread().interrupt();
       }

@@ -216,6 +216,20 @@ class DeadlineWatchdogTest {
   }
 
   @Test
+  void stopLeavesNoThreadOfTheCutsPoolBehind() throws Exception {
+    CountDownLatch release = new CountDownLatch(1);
+    release.countDown(); // the cancel returns at once: its thread then idles in the pool
+    DeadlineWatchdog.Loop loop = loopHeldInACancel(release);
+    HoldingServer.await("the cut ends", () -> loop.cancelling().isEmpty());
+    assertFalse(loop.cancellersEnded(), "a thread of the pool idles for a second after a cut");
+
+    loop.stop();
+
+    assertTrue(loop.cancellersEnded(), "stop() returned with a thread of the cuts' pool alive");
+    assertFalse(loop.thread.isAlive());
+  }
+
+  @Test
   void anInterruptedCloserStillWaitsForTheCancelsToEnd() throws Exception {
     CountDownLatch release = new CountDownLatch(1);
     DeadlineWatchdog.Loop loop = loopHeldInACancel(release);
