@@ -133,7 +133,8 @@ public final class ApiClient implements AutoCloseable {
     this.closed = closed;
     this.userAgentHeaders =
         settings.userAgent == null ? null : Headers.of("User-Agent", settings.userAgent);
-    this.baseUrl = baseUrl;
+    this.baseUrl = transport.owned() && baseUrl != null
+        ? Urls.withoutCredentials(baseUrl, "baseUrl ", redactor) : baseUrl;
     this.transport = transport;
     this.okhttp = okhttp;
     this.mapper = b.objectMapper != null ? b.objectMapper : Json.defaultMapper();
@@ -285,7 +286,8 @@ public final class ApiClient implements AutoCloseable {
     if (pathArgs == null || pathArgs.length == 0) {
       Resolved known = constantPaths.get(pathOrUrl);
       if (known == null) {
-        known = new Resolved(Urls.resolve(baseUrl, Urls.expand(redactor, pathOrUrl), redactor));
+        known = new Resolved(credentialsChecked(
+            Urls.resolve(baseUrl, Urls.expand(redactor, pathOrUrl), redactor)));
         if (constantPaths.size() < MAX_CONSTANT_PATHS) {
           Resolved raced = constantPaths.putIfAbsent(pathOrUrl, known);
           known = raced == null ? known : raced;
@@ -294,9 +296,13 @@ public final class ApiClient implements AutoCloseable {
       return new ApiRequest(
           this, m, known.url, known.hostKey, m.equals("GET") ? known.get(this) : null);
     }
-    return new ApiRequest(
-        this, m, Urls.resolve(baseUrl, Urls.expand(redactor, pathOrUrl, pathArgs), redactor),
-        null, null);
+    return new ApiRequest(this, m, credentialsChecked(
+        Urls.resolve(baseUrl, Urls.expand(redactor, pathOrUrl, pathArgs), redactor)), null, null);
+  }
+
+  /** {@code url}, refused when it carries credentials this client would drop. */
+  private HttpUrl credentialsChecked(HttpUrl url) {
+    return transport.owned() ? Urls.withoutCredentials(url, "", redactor) : url;
   }
 
   /**
@@ -1096,10 +1102,6 @@ public final class ApiClient implements AutoCloseable {
           throw new IllegalArgumentException(
               "baseUrl must be an absolute http or https URL, but was '"
                   + redactor.text(baseUrlText) + "'");
-        }
-        if (!base.username().isEmpty() || !base.password().isEmpty()) {
-          throw new IllegalArgumentException("baseUrl '" + redactor.url(base) + "' has a user "
-              + Urls.CREDENTIALS_NOT_SENT);
         }
         if (base.query() != null || base.fragment() != null) {
           throw new IllegalArgumentException("baseUrl must not have a query or fragment, but was '"

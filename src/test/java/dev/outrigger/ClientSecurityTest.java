@@ -262,6 +262,28 @@ class ClientSecurityTest {
     }
   }
 
+  @Test
+  void credentialsInAUrlGoToASuppliedOkHttpClientForItsOwnUse() throws Exception {
+    server.enqueue(new MockResponse.Builder().body("ok").build());
+    // An interceptor of the user's that turns a URL's credentials into Basic auth, as a
+    // supplied client may: the URL reaches it as given.
+    okhttp3.OkHttpClient own = new okhttp3.OkHttpClient.Builder().addInterceptor(chain -> {
+      okhttp3.HttpUrl u = chain.request().url();
+      return chain.proceed(chain.request().newBuilder()
+          .header("Authorization", okhttp3.Credentials.basic(u.username(), u.password()))
+          .build());
+    }).build();
+    try (ApiClient client = ApiClient.builder().okHttpClient(own)
+        .baseUrl(server.url("/v1").toString().replace("://", "://svc:s3cr3t-pw@")).build()) {
+      assertEquals("ok", client.get("/x").execute(String.class));
+      assertEquals(okhttp3.Credentials.basic("svc", "s3cr3t-pw"),
+          server.takeRequest().getHeaders().get("Authorization"));
+    } finally {
+      own.dispatcher().executorService().shutdown();
+      own.connectionPool().evictAll();
+    }
+  }
+
   /** A body the decoder cannot map, whose value it quotes. */
   record Item(int id) {}
 

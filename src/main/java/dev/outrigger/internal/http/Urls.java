@@ -139,6 +139,23 @@ public final class Urls {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
   }
 
+  /**
+   * {@code url} unless it carries a user name or password, which a client on a transport of
+   * its own refuses: OkHttp sends no credentials from a URL (Go's net/http and curl would send
+   * them as Basic auth), so they would be dropped without a word. ({@code what} names the URL in
+   * the message: "baseUrl", or nothing for a call's.) A client given an {@code OkHttpClient}
+   * lets them through, for an interceptor or authenticator of its own to read.
+   */
+  public static HttpUrl withoutCredentials(HttpUrl url, String what, Redactor redactor) {
+    if (url.username().isEmpty() && url.password().isEmpty()) {
+      return url;
+    }
+    throw new IllegalArgumentException(what + "'" + redactor.url(url) + "' has a user name or"
+        + " password, which would not be sent (OkHttp sends no credentials from a URL): drop"
+        + " them from the URL and give them with ApiClient.builder().auth(refresh ->"
+        + " okhttp3.Credentials.basic(user, password))");
+  }
+
   /** Parsed origins ({@code scheme://authority}) of absolute URLs: hosts canonicalised once. */
   private static final ConcurrentHashMap<String, HttpUrl> ORIGINS = new ConcurrentHashMap<>();
   private static final int MAX_ORIGINS = 1024;
@@ -153,15 +170,6 @@ public final class Urls {
    *     an absolute URL of another scheme ({@code ws://}, {@code ftp://}), or a relative path is
    *     used without a base URL
    */
-  /**
-   * The end of the message refusing a URL with user info: OkHttp sends no credentials from a
-   * URL (Go's net/http and curl would send them as Basic auth), so they would be dropped
-   * without a word.
-   */
-  public static final String CREDENTIALS_NOT_SENT = "name or password, which would not be sent"
-      + " (OkHttp sends no credentials from a URL): drop them from the URL and give them with"
-      + " ApiClient.builder().auth(refresh -> \"Basic \" + base64(user + \":\" + password))";
-
   public static HttpUrl resolve(HttpUrl base, String path, Redactor redactor) {
     if (isAbsolute(path)) {
       int authority = path.indexOf("://") + 3;
@@ -179,10 +187,6 @@ public final class Urls {
           if (full == null) {
             throw new IllegalArgumentException("not a valid http(s) URL: '"
                 + redactor.text(path) + "'");
-          }
-          if (!full.username().isEmpty() || !full.password().isEmpty()) {
-            throw new IllegalArgumentException("'" + redactor.url(full) + "' has a user "
-                + CREDENTIALS_NOT_SENT);
           }
           return full;
         }

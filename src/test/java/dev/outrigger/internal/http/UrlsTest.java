@@ -38,9 +38,16 @@ class UrlsTest {
     assertEquals("http://other.example.com:8080/x?y=1",
         resolve(V1, "http://other.example.com:8080/x?y=1"));
     assertEquals("https://other.example.com/", resolve(null, "HTTPS://other.example.com"));
-    // Credentials in a URL would not be sent (OkHttp sends none from a URL): refused.
-    assertThrows(IllegalArgumentException.class,
-        () -> Urls.resolve(null, "https://u:p@other.example.com/a", Redactor.DEFAULTS));
+    assertEquals("https://u:p@other.example.com/a", resolve(null, "https://u:p@other.example.com/a"));
+    // Credentials in a URL would not be sent (OkHttp sends none from a URL): a client on a
+    // transport of its own refuses them, without showing them.
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> Urls.withoutCredentials(okhttp3.HttpUrl.get("https://u:s3cr3t@other.example.com/a"),
+            "", Redactor.DEFAULTS));
+    assertEquals("'https://other.example.com/a' has a user name or password, which would not be"
+        + " sent (OkHttp sends no credentials from a URL): drop them from the URL and give them"
+        + " with ApiClient.builder().auth(refresh -> okhttp3.Credentials.basic(user, password))",
+        e.getMessage());
   }
 
   @Test
