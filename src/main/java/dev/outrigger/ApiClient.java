@@ -384,7 +384,14 @@ public final class ApiClient implements AutoCloseable {
     return okhttp;
   }
 
-  /** The JSON mapper in use. */
+  /**
+   * The JSON mapper in use: the one given with {@code objectMapper(...)}, or the default. The
+   * default is set for response bodies this client has already bounded: it has no limit on a
+   * string's length (the body's {@code maxResponseBytes} bounds it), and it refuses anything but
+   * whitespace after a value ({@code FAIL_ON_TRAILING_TOKENS}, so reading several values from
+   * one parser, as NDJSON, fails). Reusing it for other untrusted input, give that input a bound
+   * of its own, or use a mapper of your own.
+   */
   public ObjectMapper mapper() {
     return mapper;
   }
@@ -404,13 +411,20 @@ public final class ApiClient implements AutoCloseable {
             : ", OkHttp call timeout " + Duration.ofMillis(okhttp.callTimeoutMillis()));
   }
 
-  /** {@code keepAlive} as {@link #describe()} shows it: whole seconds, else milliseconds. */
+  /**
+   * {@code keepAlive} as {@link #describe()} shows it: whole seconds, else milliseconds, else
+   * as {@link Duration#toString()} (under a millisecond).
+   */
   private static String keptFor(Duration keepAlive) {
     if (keepAlive.compareTo(Duration.ofDays(36_500)) > 0) {
       return "without limit";
     }
+    if (keepAlive.compareTo(Duration.ofMillis(1)) < 0) {
+      return keepAlive.toString();
+    }
     long millis = keepAlive.toMillis();
-    return millis % 1000 == 0 ? millis / 1000 + " s" : millis + " ms";
+    return millis % 1000 == 0 ? millis / 1000 + " s"
+        : Duration.ofMillis(millis).equals(keepAlive) ? millis + " ms" : keepAlive.toString();
   }
 
   @Override

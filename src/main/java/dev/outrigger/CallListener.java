@@ -9,9 +9,9 @@ import java.time.Duration;
  * exception, or an {@link Error} such as an {@code AssertionError}, is logged and ignored, and
  * the other listeners still hear the event; of one listener's throws, the first is logged with
  * its stack trace, then at most one a minute, with how many went unlogged in between; a
- * {@link VirtualMachineError}, out of memory or a stack overflow, is thrown on to the caller). An instance added to a client more than once (a
- * derived client keeps its parent's listeners) hears each event once. {@link #NONE} does
- * nothing.
+ * {@link VirtualMachineError}, out of memory or a stack overflow, is thrown on to the caller).
+ * An instance added to a client more than once (a derived client keeps its parent's listeners)
+ * hears each event once. {@link #NONE} does nothing.
  */
 public interface CallListener {
 

@@ -857,6 +857,10 @@ class ApiClientTest extends ClientOverServerTest {
       assertTrue(forever.describe().contains("pool: 4 idle connections kept without limit"),
           forever.describe());
     }
+    try (ApiClient tiny = ApiClient.builder().connectionPool(4, Duration.ofNanos(500)).build()) {
+      assertTrue(tiny.describe().contains("pool: 4 idle connections kept PT0.0000005S"),
+          tiny.describe());
+    }
   }
 
   @Test

@@ -439,8 +439,9 @@ final class RedisUris {
   /**
    * Whether each {@code '@'} of {@code raw} from {@code from} on (after the authority) stands
    * in the value of a parameter that may hold one: {@code clientName}, {@code libraryName} or
-   * {@code libraryVersion} ({@code ?clientName=orders@pod-7}), with no {@code '/'} or
-   * {@code '#'} before it in that value. Any other may be the end of a password.
+   * {@code libraryVersion} ({@code ?clientName=orders@pod-7}, {@code ?clientName=a/b@c}), with
+   * no {@code '#'} (the fragment's start) before it in that value. Any other may be the end of a
+   * password.
    */
   private static boolean atSignsInValues(String raw, int from) {
     for (int at = raw.indexOf('@', from); at >= 0; at = raw.indexOf('@', at + 1)) {
@@ -451,7 +452,7 @@ final class RedisUris {
       String before = raw.substring(param, at);
       int eq = before.indexOf('=');
       if (eq < 0 || !AT_PARAMETERS.contains(before.substring(0, eq).toLowerCase(Locale.ROOT))
-          || before.indexOf('/') >= 0 || before.indexOf('#') >= 0) {
+          || before.indexOf('#') >= 0) {
         return false;
       }
     }

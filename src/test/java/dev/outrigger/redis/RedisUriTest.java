@@ -287,6 +287,9 @@ class RedisUriTest {
         "'redis-sentinel://s1,s2?clientName=a@b&verifyPeer=FULL#m'", "parameter 'verifyPeer'",
         "TLS only");
     refused("redis-sentinel://s1,s2?databse=1&clientName=a@b#m", "parameter 'databse'");
+    // A '/' in such a value is the value's too.
+    assertEquals("team/orders@pod-7", RedisUris.parse(
+        "redis://localhost:6379?clientName=team/orders@pod-7").getClientName());
     // A socket's URI has no authority at all: its query's '@' is the query's too.
     assertEquals("a@b",
         RedisUris.parse("redis-socket:///tmp/redis.sock?clientName=a@b").getClientName());

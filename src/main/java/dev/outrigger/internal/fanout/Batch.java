@@ -216,7 +216,14 @@ public final class Batch<T> {
         result = call(task);
       }
       task.finishRunning();
-      complete(task, result, false);
+      try {
+        complete(task, result, false);
+      } catch (Error e) {
+        if (listenerError != null && listenerError != e) {
+          e.addSuppressed(listenerError);
+        }
+        throw e;
+      }
       if (listenerError != null) {
         throw listenerError;
       }
