@@ -37,7 +37,8 @@ import java.util.concurrent.atomic.AtomicLong;
  *       and waits included.
  *   <li>{@code outrigger.attempts} (timer; host, method, status, outcome): attempts sent.
  *   <li>{@code outrigger.calls.active} (long task timer; host): calls in progress.
- *   <li>{@code outrigger.retries} (counter; host, reason): retries scheduled.
+ *   <li>{@code outrigger.retries} (counter; host, reason): retries scheduled (counted when
+ *       scheduled: one whose wait a slow listener used up is counted, though not sent).
  *   <li>{@code outrigger.retry.backoff} (timer; host): the backoff chosen before each retry.
  *   <li>{@code outrigger.retry.budget.exhausted} (counter; host): retries the budget refused.
  *   <li>{@code outrigger.ratelimit.waits} (timer; host): waits for a rate-limit permit.
