@@ -360,4 +360,56 @@ class RateLimitInterceptorTest {
     }
     assertEquals(0, rl.limiter().availablePermits(host()));
   }
+
+  // GitHub's secondary rate limits answer 403 with Retry-After, and say not to send again before
+  // it: such a 403 pauses the key as a 429 does; a 403 without it is a plain refusal.
+
+  private static MockResponse forbidden(String retryAfter) {
+    MockResponse.Builder b = new MockResponse.Builder().code(403).body("slow down");
+    return (retryAfter == null ? b : b.addHeader("Retry-After", retryAfter)).build();
+  }
+
+  @Test
+  void a403PausesTheKeyOnlyWithRetryAfter() {
+    RateLimitInterceptor rl = interceptor(RateLimit.perSecond(100).burst(10));
+    server.enqueue(forbidden(null));
+    server.enqueue(forbidden("2"));
+    server.enqueue(new MockResponse.Builder().code(200).build());
+    // Without Retry-After, a refusal: the next call goes at once.
+    try (Response r = call(rl, Duration.ofSeconds(5))) {
+      assertEquals(403, r.code());
+    }
+    assertEquals(List.of(), events);
+    try (Response r = call(rl, Duration.ofSeconds(5))) {
+      assertEquals(403, r.code());
+    }
+    assertEquals(List.of(), clock.sleeps());
+    // With it, nothing is sent to the key until then.
+    assertEquals(List.of("paused " + host() + " PT2S"), events);
+    RateLimitedException e = assertThrows(RateLimitedException.class,
+        () -> call(rl, Duration.ofSeconds(1)));
+    assertEquals(Duration.ofSeconds(2), e.wouldWait());
+    call(rl, Duration.ofSeconds(3)).close();
+    assertEquals(List.of(2_000_000_000L), clock.sleeps());
+    assertEquals(3, server.getRequestCount());
+  }
+
+  @Test
+  void a403CutsAnAdaptiveRateOnlyWithRetryAfterAsA429Does() {
+    RateLimit configured = RateLimit.perSecond(10).burst(10).adaptive();
+    RateLimitInterceptor rl = interceptor(configured);
+    server.enqueue(forbidden(null));
+    call(rl, Duration.ofSeconds(5)).close();
+    assertEquals(configured, rl.limiter().limit(host()));
+    server.enqueue(forbidden("1"));
+    call(rl, Duration.ofSeconds(5)).close();
+    // 70% of 10/s, with a burst to match.
+    assertEquals(RateLimit.perSecond(7).burst(7), rl.limiter().limit(host()));
+    // Once the key adapts, a second such 403 cuts again: it never counts as an answer that
+    // lets the rate recover.
+    clock.advance(1_000_000_000L);
+    server.enqueue(forbidden("1"));
+    call(rl, Duration.ofSeconds(5)).close();
+    assertTrue(rl.limiter().limit(host()).permits() < 7, rl.limiter().limit(host())::toString);
+  }
 }
