@@ -568,8 +568,10 @@ public final class Demo {
 
     /** A rate as written: 150, or 0.5. */
     static String number(double v) {
+      // Plain digits, never Double's "1.0E-4".
       return v == Math.rint(v) && Math.abs(v) < 1e15
-          ? Long.toString((long) v) : Double.toString(v);
+          ? Long.toString((long) v)
+          : java.math.BigDecimal.valueOf(v).stripTrailingZeros().toPlainString();
     }
 
     private static int positiveInt(String flag, String v, int max) {

@@ -221,4 +221,12 @@ class ReadmeDemoTest {
       assertTrue(Long.parseLong(pauses.group(1)) >= 1, r.out());
     }
   }
+
+  /** A small rate reads as digits in the summary, not as Double's "1.0E-4". */
+  @Test
+  void aSmallRateReadsAsDigits() throws Exception {
+    Run r = demo("--calls", "1", "--rate", "0.0001");
+    assertEquals(0, r.status(), r.err());
+    assertTrue(r.out().contains("configured 0.0001/s + burst 1"), r.out());
+  }
 }
