@@ -182,6 +182,12 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
         stop = "not retried: " + ctx.method() + " is not idempotent (no Idempotency-Key) and "
             + (response != null ? "the server may have acted on it"
                 : "the request may have reached the server");
+      } else if (failure instanceof CircuitOpenException open && open.retryAfter() != null
+          && saturatedNanos(open.retryAfter()) == Long.MAX_VALUE) {
+        // Forced open by hand (the one refusal that says Long.MAX_VALUE: an open breaker's wait
+        // is capped far below it): no probe until someone resets it, not a wait that is long.
+        stop = "stopped: circuit breaker " + open.breaker()
+            + " is forced open, and admits nothing until it is reset";
       } else {
         RandomGenerator random =
             retry.random() != null ? retry.random() : ThreadLocalRandom.current();
@@ -191,11 +197,7 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
           delay = Math.min(saturatedNanos(hint), maxRetryAfterNanos);
         } else if (failure instanceof CircuitOpenException open && open.retryAfter() != null) {
           delay = Math.max(backoffDelay, saturatedNanos(open.retryAfter()));
-          if (saturatedNanos(open.retryAfter()) == Long.MAX_VALUE) {
-            // Forced open by hand (the one refusal that says Long.MAX_VALUE: an open breaker's
-            // wait is capped far below it): no probe until someone resets it, not a long wait.
-            wait = null;
-          } else if (delay > backoffDelay) {
+          if (delay > backoffDelay) {
             // The breaker's wait, not the backoff the caller configured, is what did not fit.
             wait = "the wait for circuit breaker " + open.breaker() + " to admit a probe";
           }
@@ -210,10 +212,7 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
                   + " (Retry-After: " + response.header("Retry-After") + ")"
                   + (delay < saturatedNanos(hint) ? ", capped to " + format(delay) : "")
                   + ", but only " + format(Math.max(0, remaining)) + " of the deadline remain"
-              : wait == null
-                  ? "stopped: circuit breaker " + ((CircuitOpenException) failure).breaker()
-                      + " is forced open, and admits nothing until it is reset"
-                  : doesNotFit(wait, delay, remaining);
+              : doesNotFit(wait, delay, remaining);
         } else if (budget != null
             && (withdrawn = budget.withdraw(ctx.host())) == RetryBudget.REFUSED) {
           notify(ctx, l -> l.retryBudgetExhausted(ctx));
