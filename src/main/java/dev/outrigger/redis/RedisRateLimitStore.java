@@ -251,8 +251,9 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
    * @throws IllegalArgumentException if {@code redisUri} is blank, has no or an unknown scheme,
    *     names no host or several, has a port that is not a number from 1 to 65535 or a database
    *     that is not a number from 0 (or two that disagree, as {@code /1?db=2}), would be read
-   *     as another host or other Sentinels (a user name or password not percent-encoded), or
-   *     has a query parameter Lettuce would ignore (an unknown name, no value,
+   *     as another host or other Sentinels (a user name or password not percent-encoded, an
+   *     {@code '@'} after a {@code '#'}), has a fragment without Sentinel, or has a query
+   *     parameter Lettuce would ignore (an unknown name, no value,
    *     {@code verifyPeer} without TLS, {@code db} not in lower case) or
    *     {@code timeout}, is a Sentinel URI naming no master or with a user info per Sentinel (or
    *     an unencoded {@code ','} or {@code '@'} in it), or is a Unix socket without netty's

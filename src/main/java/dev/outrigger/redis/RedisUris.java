@@ -16,11 +16,11 @@ import java.util.regex.Pattern;
  * Lettuce would read as something else: Lettuce takes {@code redis://host:notaport} as the host
  * {@code host:notaport}, {@code redis://:6379} as the host {@code :6379}, ignores a database
  * given as {@code ?database=x}, and reads a password holding {@code ?} or {@code #} as part of
- * the host. It also refuses query parameters Lettuce would ignore without a word (an unknown
- * name such as {@code ?databse=1}, a name with no value, {@code sentinelMasterId} without
- * Sentinel, {@code verifyPeer} without TLS), two databases that disagree (Lettuce reads the
- * path's, then each parameter's over it: {@code redis://host/1?db=2} is database 2) and
- * {@code timeout}, which the store sets itself. Every message names what to change and shows
+ * the host. It also refuses a fragment without Sentinel and query parameters Lettuce would
+ * ignore without a word (an unknown name such as {@code ?databse=1}, a name with no value,
+ * {@code sentinelMasterId} without Sentinel, {@code verifyPeer} without TLS), two databases
+ * that disagree (Lettuce reads the path's, then each parameter's over it:
+ * {@code redis://host/1?db=2} is database 2) and {@code timeout}, which the store sets itself. Every message names what to change and shows
  * the URI without its user info.
  */
 final class RedisUris {
@@ -69,9 +69,11 @@ final class RedisUris {
    *     {@code libraryName}, {@code libraryVersion}, {@code verifyPeer} (TLS only, {@code NONE},
    *     {@code CA} or {@code FULL}) and {@code sentinelMasterId} (Sentinel only), one with no
    *     value, {@code db} not in lower case, two databases that disagree (the path's and a
-   *     parameter's, or two parameters'), a {@code '?'} after the {@code '#'}, or a
-   *     Sentinel URI naming no master or whose user info holds a {@code ','} or {@code '@'} (one
-   *     per Sentinel, or one after the first)
+   *     parameter's, or two parameters'), an {@code '@'} after the {@code '#'} (a
+   *     {@code '#'} in the user info, not encoded as {@code %23}), a fragment without Sentinel
+   *     (Lettuce ignores it), a {@code '?'} after the {@code '#'}, or a Sentinel URI naming no
+   *     master or whose user info holds a {@code ','} or {@code '@'} (one per Sentinel, or one
+   *     after the first)
    */
   static RedisURI parse(String text) {
     if (text == null || text.isBlank()) {
@@ -96,6 +98,21 @@ final class RedisUris {
           + "for TLS)");
     }
     raw = scheme + raw.substring(sep); // Lettuce reads lower-case schemes only
+    int hash = raw.indexOf('#');
+    if (hash >= 0 && raw.indexOf('@', hash) >= 0) {
+      // Lettuce reads all after the first '#' as the fragment: a '#' in a password makes the
+      // text before it the host (redis://s3cr#t@host connects to "s3cr"), or through Sentinel
+      // a Sentinel, and "t@host" the master's name. No master name holds an '@'.
+      throw bad(shown, "has an '@' after its '#', which Lettuce would read as part of the "
+          + "fragment, and the text before the '#' as the host: percent-encode a '#' in the "
+          + "user name or password as %23 (any '/', '?' or '@' in them as %2F, %3F, %40)");
+    }
+    if (hash >= 0 && !scheme.endsWith("sentinel")) {
+      // Lettuce reads the fragment only as a Sentinel master's name, and ignores it otherwise.
+      throw bad(shown, "has a fragment (the part from its '#'), which Lettuce ignores without "
+          + "Sentinel: leave it out, or reach a master through Sentinel with "
+          + "redis-sentinel://host:26379#mymaster");
+    }
     String rest = plain.substring(plain.indexOf("://") + 3);
     int end = firstOf(rest, "/?#");
     String authority = rest.substring(0, end);

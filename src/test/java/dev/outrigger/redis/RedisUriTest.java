@@ -134,7 +134,6 @@ class RedisUriTest {
     refused("redis-sentinel://s1:26379#", "names no master");
     // Lettuce would read the master as 'mymaster?db=1', and database 0.
     refused("redis-sentinel://s1#mymaster?db=1", "'?' after its '#'");
-    refused("redis://host#x?db=1", "'?' after its '#'");
   }
 
   @Test
@@ -308,6 +307,39 @@ class RedisUriTest {
         assertFalse(e.getMessage().contains(secret), uri + " -> " + e.getMessage());
       }
     }
+  }
+
+  @Test
+  void anAtSignAfterTheHashIsRefusedAskingToEncodeTheHash() {
+    // Lettuce reads all after the first '#' as the fragment: s3cr becomes the host (or, through
+    // Sentinel, a Sentinel's port) and t@host the fragment. The builder said the Sentinel URI
+    // "names no master", and took a host that happens to match the part before the '#'.
+    for (String uri : new String[] {"redis://s3cr#t@host", "redis://u:s3#cret@host:6379/0",
+        "redis://pw#s3cret@pw", "rediss://:s3#cret@cache.example.com:6380/2",
+        "redis-sentinel://:s3cr#t@s1:26379", "redis-sentinel://:s3cr#t@s1,s2",
+        "redis-sentinel://:s3cr#t@s1:26379#mymaster"}) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> RedisRateLimitStore.builder(uri), uri);
+      assertTrue(e.getMessage().contains("an '@' after its '#'"), e.getMessage());
+      assertTrue(e.getMessage().contains("percent-encode a '#'") && e.getMessage().contains("%23"),
+          e.getMessage());
+      assertFalse(e.getMessage().contains("s3") || e.getMessage().contains("cr"),
+          e.getMessage());
+      assertNull(e.getCause());
+    }
+  }
+
+  @Test
+  void aFragmentOutsideSentinelIsRefusedAsLettuceIgnoresIt() {
+    // Lettuce reads the fragment as the master's name through Sentinel, and ignores it
+    // otherwise: redis://host#x would connect to host as if the '#x' were not there.
+    refused("redis://host:6379/0#x", "'redis://host:6379/0#x'", "fragment", "ignores",
+        "redis-sentinel://");
+    refused("rediss://host#", "fragment");
+    refused("redis-socket:///tmp/redis.sock#x", "fragment");
+    refused("redis://host#x?db=1", "fragment");
+    assertEquals("mymaster",
+        RedisUris.parse("redis-sentinel://s1:26379#mymaster").getSentinelMasterId());
   }
 
   @Test
