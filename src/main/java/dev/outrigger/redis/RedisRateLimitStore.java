@@ -994,7 +994,9 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
    * Closes the Redis connection, the Sentinel subscription and its thread (Sentinel URIs), and
    * the Lettuce resources this store created. Calls to
    * {@link #reserve} after close fail with {@link IllegalStateException}; one still waiting for
-   * Redis is answered by the fallback, and logs no outage. Closing twice is harmless.
+   * Redis is answered by the fallback, and logs no outage. Closing twice is harmless. On a thread
+   * whose interrupt flag is set, close() does all the same (waiting for Lettuce's shutdown up to
+   * a few seconds) and keeps the flag.
    */
   @Override
   public void close() {
@@ -1004,10 +1006,41 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     if (watch != null) {
       watch.close();
     }
-    // Closes every connection of the client, the one being made included.
-    client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
-    if (ownResources) {
-      resources.shutdown(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(3, TimeUnit.SECONDS);
+    try {
+      // Closes every connection of the client, the one being made included. Not
+      // client.shutdown(...): it waits with Future.get(), which throws at once on a thread
+      // whose interrupt flag is set (a cancelled task closing its store), skipping the rest.
+      awaitUninterruptibly(client.shutdownAsync(0, 2, TimeUnit.SECONDS), 3);
+    } finally {
+      if (ownResources) {
+        resources.shutdown(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(3, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  /**
+   * Waits up to {@code seconds} for {@code f}, an interrupt neither ending the wait nor lost
+   * (the flag is set again after it); a failure or a wait that ends first is logged.
+   */
+  private static void awaitUninterruptibly(Future<?> f, long seconds) {
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+    boolean interrupted = false;
+    try {
+      while (true) {
+        try {
+          f.get(Math.max(0, end - System.nanoTime()), TimeUnit.NANOSECONDS);
+          return;
+        } catch (InterruptedException e) {
+          interrupted = true;
+        } catch (ExecutionException | TimeoutException e) {
+          log.warn("closing the shared rate limit's Redis client did not end cleanly", e);
+          return;
+        }
+      }
+    } finally {
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
     }
   }
 

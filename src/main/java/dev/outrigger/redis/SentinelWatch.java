@@ -202,20 +202,32 @@ final class SentinelWatch implements AutoCloseable {
   }
 
   /**
-   * Stops the watch's thread and waits (up to 2 s) until it has ended. The connection is the
-   * client's to close: the store shuts its client down next (closing it here too would make
-   * Lettuce warn that it is already closed).
+   * Stops the watch's thread and waits (up to 2 s) until it has ended, also on a thread whose
+   * interrupt flag is set (kept). The connection is the client's to close: the store shuts its
+   * client down next (closing it here too would make Lettuce warn that it is already closed).
    */
   @Override
   public void close() {
     closed = true;
     thread.shutdownNow();
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+    boolean interrupted = false;
     try {
-      if (!thread.awaitTermination(2, TimeUnit.SECONDS)) {
-        log.debug("the Sentinel watch of {} did not stop within 2 s", where);
+      while (true) {
+        try {
+          if (!thread.awaitTermination(Math.max(0, end - System.nanoTime()),
+              TimeUnit.NANOSECONDS)) {
+            log.debug("the Sentinel watch of {} did not stop within 2 s", where);
+          }
+          return;
+        } catch (InterruptedException e) {
+          interrupted = true; // awaitTermination throws at once on a set flag: wait all the same
+        }
       }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
+    } finally {
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
     }
   }
 

@@ -225,6 +225,36 @@ class RedisSentinelTest {
     }
   }
 
+  /**
+   * close() on a thread whose interrupt flag is set (a cancelled task closing its store) does
+   * all the same, and keeps the flag. It threw RedisCommandInterruptedException from Lettuce's
+   * shutdown, which waits with Future.get().
+   */
+  @Test
+  void closeOnAnInterruptedThreadStopsTheWatchAndClosesItsSubscription() throws Exception {
+    ClientResources shared = ClientResources.create();
+    try {
+      Set<Thread> before = watchThreads();
+      RedisRateLimitStore store = RedisRateLimitStore.builder(uri(sentinel))
+          .clientResources(shared).connectTimeout(BUILD_WAITS).build();
+      Set<Thread> started = watchThreads();
+      started.removeAll(before);
+      assertEquals(1, sentinel.subscribers(NAME), "subscribed on the Sentinel");
+      boolean interrupted;
+      try {
+        Thread.currentThread().interrupt();
+        store.close();
+      } finally {
+        interrupted = Thread.interrupted();
+      }
+      assertTrue(interrupted, "close() cleared the caller's interrupt");
+      assertEnd(started, "the watch's thread after close()");
+      assertNoConnectionLeft("a store closed on an interrupted thread");
+    } finally {
+      shared.shutdown(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(3, TimeUnit.SECONDS);
+    }
+  }
+
   /** Only Sentinel URIs are watched: a store at redis:// starts no thread, subscribes nowhere. */
   @Test
   void aStoreNotThroughSentinelStartsNoWatch() throws Exception {

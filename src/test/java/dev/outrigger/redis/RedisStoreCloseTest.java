@@ -1,11 +1,15 @@
 package dev.outrigger.redis;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.outrigger.LogCapture;
 import dev.outrigger.RateLimit;
 import java.time.Duration;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import java.util.stream.Collectors;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -53,5 +57,47 @@ class RedisStoreCloseTest {
 
       assertEquals(0, logs.count("WARN", "unavailable"), logs.all());
     }
+  }
+
+  /**
+   * close() on a thread whose interrupt flag is set (a task cancelled with
+   * Future.cancel(true), an executor's shutdownNow(), closing its store in a finally) still
+   * closes the connection and stops Lettuce's threads, and keeps the flag. Lettuce's
+   * shutdown waits with Future.get(), which threw at once on the flag: close() threw
+   * RedisCommandInterruptedException before shutting the store's ClientResources down, and
+   * closing again did nothing, so the event-loop threads stayed for good.
+   */
+  @Test
+  void closeOnAnInterruptedThreadStillClosesTheConnectionAndStopsLettucesThreads()
+      throws Exception {
+    Supplier<Set<Thread>> lettuce = () -> Thread.getAllStackTraces().keySet().stream()
+        .filter(t -> t.isAlive() && t.getName().startsWith("lettuce-"))
+        .collect(Collectors.toSet());
+    Set<Thread> before = lettuce.get();
+    RedisRateLimitStore store = RedisRateLimitStore.builder(redis.uri() + "?clientName=closing")
+        .timeout(Duration.ofSeconds(1)).build();
+    boolean interrupted;
+    try {
+      store.reserve("k", RateLimit.perSecond(10), 1, 0);
+      assertEquals(1, redis.clientsNamed("closing"));
+      Thread.currentThread().interrupt();
+      store.close();
+    } finally {
+      interrupted = Thread.interrupted();
+      store.close();
+    }
+
+    assertTrue(interrupted, "close() cleared the caller's interrupt");
+    RedisFixture.await("the store's connection closed", Duration.ofSeconds(5),
+        () -> redis.clientsNamed("closing") == 0);
+    Set<Thread> left = lettuce.get();
+    left.removeAll(before);
+    // An event loop's thread ends a moment after netty says it has terminated (see
+    // RedisStoreFailureTest.aBuildThatFailsLeavesNoLettuceThreadBehind).
+    for (Thread t : left) {
+      t.join(TimeUnit.SECONDS.toMillis(10));
+    }
+    left.removeIf(t -> !t.isAlive());
+    assertTrue(left.isEmpty(), "threads left by close(): " + left);
   }
 }
