@@ -390,7 +390,9 @@ public final class ApiClient implements AutoCloseable {
    * string's length (the body's {@code maxResponseBytes} bounds it), and it refuses anything but
    * whitespace after a value ({@code FAIL_ON_TRAILING_TOKENS}, so reading several values from
    * one parser, as NDJSON, fails). Reusing it for other untrusted input, give that input a bound
-   * of its own, or use a mapper of your own.
+   * of its own, or use a mapper of your own. It reads and writes {@code java.time} values as
+   * ISO-8601 strings ({@code JavaTimeModule}, {@code WRITE_DATES_AS_TIMESTAMPS} and
+   * {@code WRITE_DURATIONS_AS_TIMESTAMPS} off).
    */
   public ObjectMapper mapper() {
     return mapper;
@@ -997,7 +999,10 @@ public final class ApiClient implements AutoCloseable {
       return this;
     }
 
-    /** The mapper for JSON bodies (default: unknown fields ignored, nesting bounded to 500). */
+    /**
+     * The mapper for JSON bodies (default: unknown fields ignored, nesting bounded to 500,
+     * {@code java.time} as ISO-8601 strings; see {@link ApiClient#mapper()}).
+     */
     public Builder objectMapper(ObjectMapper mapper) {
       this.objectMapper = Objects.requireNonNull(mapper, "objectMapper");
       return this;

@@ -4,8 +4,15 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.time.Duration;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
 import java.util.Map;
+import mockwebserver3.Dispatcher;
 import mockwebserver3.MockResponse;
+import mockwebserver3.RecordedRequest;
 import org.junit.jupiter.api.Test;
 
 /** How the default mapper reads a successful answer's JSON body. */
@@ -66,5 +73,33 @@ class JsonBodyTest extends ClientOverServerTest {
         .body(new okio.Buffer().writeString("{\"id\":8,\"title\":\"caf\u00e9\"}",
             java.nio.charset.StandardCharsets.ISO_8859_1)).build());
     assertEquals(new Post(8, "caf\u00e9"), client.get("/posts/8").execute(Post.class));
+  }
+
+  record Event(Instant at, OffsetDateTime local, LocalDate day, Duration took) {}
+
+  @Test
+  void javaTimeValuesGoOutAndComeBackAsIsoStrings() throws Exception {
+    // Without java.time support, the default mapper refused both ways ("Java 8 date/time type
+    // not supported by default"): a user had to bring a mapper of their own for a date.
+    server.setDispatcher(new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest request) {
+        return json(request.getBody().utf8());
+      }
+    });
+    Event sent = new Event(Instant.parse("2024-05-01T10:15:30.123Z"),
+        OffsetDateTime.of(2024, 5, 1, 12, 15, 30, 0, ZoneOffset.ofHours(2)),
+        LocalDate.of(2024, 2, 29), Duration.ofMillis(1500));
+    Event back = client.post("/events").json(sent).execute(Event.class);
+
+    String body = server.takeRequest().getBody().utf8();
+    assertTrue(body.contains("\"at\":\"2024-05-01T10:15:30.123Z\""), body);
+    assertTrue(body.contains("\"local\":\"2024-05-01T12:15:30+02:00\""), body);
+    assertTrue(body.contains("\"day\":\"2024-02-29\""), body);
+    assertTrue(body.contains("\"took\":\"PT1.5S\""), body);
+    assertEquals(sent.at(), back.at());
+    assertTrue(sent.local().isEqual(back.local()), back.local().toString());
+    assertEquals(sent.day(), back.day());
+    assertEquals(sent.took(), back.took());
   }
 }

@@ -4,12 +4,17 @@ import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 
 /**
  * The default JSON mapper: lenient about fields the API adds, strict about nesting and about
  * anything after the document. A string's length is bounded by the body's
- * ({@code maxResponseBytes}) alone.
+ * ({@code maxResponseBytes}) alone. {@code java.time} values ({@code Instant},
+ * {@code OffsetDateTime}, {@code LocalDate}, {@code Duration}, ...) are read and written as
+ * ISO-8601 strings ({@code "2024-05-01T10:15:30Z"}, {@code "PT1.5S"}), as Spring Boot's mapper
+ * writes them.
  */
 public final class Json {
   /** Deeper JSON is refused with a clear error instead of a stack overflow. */
@@ -31,6 +36,13 @@ public final class Json {
         // A second document or an error page glued on after the value ({"id":1}<html>...) is
         // not the answer asked for: Jackson would map the first value and drop the rest.
         .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+        // Registered by name, not left to the class-path scan below: a shaded or repackaged
+        // jar may lose the service file the scan reads.
+        .addModule(new JavaTimeModule())
+        // ISO-8601 strings, what APIs send and Spring Boot writes, not epoch seconds
+        // (1714558530.123) or arrays ([2024,2,29]).
+        .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS)
+        .disable(SerializationFeature.WRITE_DURATIONS_AS_TIMESTAMPS)
         .findAndAddModules()
         .build();
   }
