@@ -393,6 +393,11 @@ public final class ApiClient implements AutoCloseable {
    * of its own, or use a mapper of your own. It reads and writes {@code java.time} values as
    * ISO-8601 strings ({@code JavaTimeModule}, {@code WRITE_DATES_AS_TIMESTAMPS} and
    * {@code WRITE_DURATIONS_AS_TIMESTAMPS} off).
+   *
+   * <p>The default is one instance, shared by every client given no mapper of its own (derived
+   * ones included): do not configure it ({@code registerModule}, {@code configure},
+   * {@code set...}), which would change every such client in the JVM. For other settings, give
+   * a copy: {@code objectMapper(client.mapper().copy().registerModule(...))}.
    */
   public ObjectMapper mapper() {
     return mapper;
@@ -1000,8 +1005,8 @@ public final class ApiClient implements AutoCloseable {
     }
 
     /**
-     * The mapper for JSON bodies (default: unknown fields ignored, nesting bounded to 500,
-     * {@code java.time} as ISO-8601 strings; see {@link ApiClient#mapper()}).
+     * The mapper for JSON bodies (default: one shared instance, unknown fields ignored, nesting
+     * bounded to 500, {@code java.time} as ISO-8601 strings; see {@link ApiClient#mapper()}).
      */
     public Builder objectMapper(ObjectMapper mapper) {
       this.objectMapper = Objects.requireNonNull(mapper, "objectMapper");

@@ -1,6 +1,7 @@
 package dev.outrigger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -101,5 +102,21 @@ class JsonBodyTest extends ClientOverServerTest {
     assertTrue(sent.local().isEqual(back.local()), back.local().toString());
     assertEquals(sent.day(), back.day());
     assertEquals(sent.took(), back.took());
+  }
+
+  @Test
+  void everyClientGivenNoMapperSharesTheDefaultOne() {
+    // Each client, derived ones too, built a mapper of its own: a ServiceLoader scan for
+    // modules, and serializer caches warmed again per client.
+    try (ApiClient derived = client.newBuilder().deadline(Duration.ofSeconds(5)).build();
+        ApiClient other = ApiClient.builder().build()) {
+      assertSame(client.mapper(), derived.mapper());
+      assertSame(client.mapper(), other.mapper());
+    }
+    com.fasterxml.jackson.databind.ObjectMapper own =
+        new com.fasterxml.jackson.databind.ObjectMapper();
+    try (ApiClient given = ApiClient.builder().objectMapper(own).build()) {
+      assertSame(own, given.mapper());
+    }
   }
 }
