@@ -13,10 +13,22 @@ import java.util.function.Supplier;
  * redirect to another origin (scheme, host or port), and that origin's 401 is returned to the
  * caller without asking for a fresh value.
  *
- * <p>Each call asks for itself: calls that meet a 401 at the same time each ask for a fresh
- * value, once per call, and a call's attempts after its refresh carry the value it got. When
- * fetching a fresh value is costly (a token endpoint), let concurrent refreshes share one fetch
- * inside the implementation. Called on the calling thread; must be thread-safe.
+ * <p>A fresh value ({@code refresh = true}) is fetched on a virtual thread of the client's
+ * ({@code outrigger-auth-refresh}), one fetch at a time per client: calls that meet a 401 while
+ * it runs wait for it and share its value (or what it throws: the same exception reaches each
+ * of them), and a call's attempts after its refresh carry the value it got. Each call waits at
+ * most until its own deadline, then fails with {@link DeadlineExceededException} ("deadline
+ * exceeded while waiting for the credentials refresh"; its cause, the 401); a fetch that hangs
+ * so goes on, and the calls that meet a 401 before it ends take its value. Once it has ended,
+ * the next 401 starts another. The client's {@code close()} interrupts a fetch still running
+ * (one that ignores interrupts ends when it returns) and ends the waits with a
+ * {@code CANCELLED} {@link TransportException}. The fetch does not run on the caller's thread,
+ * so it sees none of its thread-locals.
+ *
+ * <p>{@code authorization(false)} runs on the calling thread, on every attempt, and the deadline
+ * cannot cut it: keep it to handing out a value held in memory. A token that expires is best
+ * fetched anew on {@code refresh = true}, which the server's 401 for the expired token asks
+ * for, rather than on the calling thread when the cache finds it stale. Must be thread-safe.
  */
 @FunctionalInterface
 public interface Auth {
@@ -32,9 +44,11 @@ public interface Auth {
 
   /**
    * A bearer token from {@code token}, asked again on every attempt (cache inside the supplier
-   * if fetching is expensive). A null token sends no {@code Authorization} (not
-   * {@code "Bearer null"}), and on a 401 means there is no fresh one, as does the token the
-   * server just refused (a cache that has not yet let it go): the 401 is returned.
+   * if fetching is expensive), on the calling thread, and on the client's refresh thread after a
+   * 401. A null token sends no {@code Authorization} (not {@code "Bearer null"}), and on a 401
+   * means there is no fresh one, as does the token the server just refused (a cache that has not
+   * yet let it go): the 401 is returned. A supplier that fetches when its cache runs out does so
+   * on the calling thread, which the call's deadline cannot cut (see above).
    */
   static Auth bearer(Supplier<String> token) {
     Objects.requireNonNull(token, "token");

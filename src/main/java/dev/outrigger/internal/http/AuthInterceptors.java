@@ -2,7 +2,15 @@ package dev.outrigger.internal.http;
 
 import dev.outrigger.Auth;
 import dev.outrigger.CallInterceptor;
+import dev.outrigger.internal.Closing;
+import dev.outrigger.internal.Failures;
 import dev.outrigger.internal.RealCallContext;
+import dev.outrigger.internal.deadline.DeadlineInterceptor;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicReference;
 import okhttp3.HttpUrl;
 import okhttp3.RequestBody;
 import okhttp3.Response;
@@ -15,6 +23,14 @@ import okhttp3.Response;
  * attempt that met the 401 read it). With a base URL, both act only on requests to its origin
  * (scheme, host and port): a call to an absolute URL elsewhere (a pre-signed link from a response,
  * another API) carries no credentials of this client's.
+ *
+ * <p>The fresh value is fetched off the caller's thread so that each call's deadline bounds its
+ * wait (a token endpoint that hangs would otherwise hold the caller past it): one fetch at a time
+ * per client, on a virtual thread of its own ({@code outrigger-auth-refresh}), which every call
+ * meeting a 401 while it runs waits for, each until its own deadline. A fetch whose waiters all
+ * left goes on, and the calls that meet a 401 before it ends take its value; once it has ended,
+ * the next 401 starts another. The client's {@code close()} interrupts a fetch still running and
+ * ends the waits. Nothing of this runs on a call that meets no 401.
  */
 public final class AuthInterceptors {
   private static final String FRESH = "outrigger.auth.fresh";
@@ -76,6 +92,7 @@ public final class AuthInterceptors {
 
   /** Answers a 401 from {@code base}'s origin (null: any) once with a fresh value. */
   public static CallInterceptor refresh(Auth auth, HttpUrl base) {
+    Refresher refresher = new Refresher(auth);
     return new CallInterceptor() {
       @Override
       public Response intercept(Chain chain) {
@@ -96,7 +113,7 @@ public final class AuthInterceptors {
           // credentials did not go to: its 401 says nothing of them.
           return response;
         }
-        String fresh = auth.authorization(true);
+        String fresh = refresher.fresh(ctx, response);
         if (fresh == null || fresh.equals(refused(response))) {
           // Nothing fresh: the value the server just refused would be refused again (a cached
           // token behind Auth.bearer), as OkHttp's Authenticator recipe gives up on it.
@@ -112,5 +129,135 @@ public final class AuthInterceptors {
         return "AuthRefreshOn401";
       }
     };
+  }
+
+  /**
+   * One client's fetches of a fresh value ({@code authorization(true)}): at most one at a time, on
+   * a virtual thread, shared by the calls that meet a 401 while it runs.
+   */
+  static final class Refresher {
+    private static final String WAITING_FOR = "the credentials refresh";
+
+    private final Auth auth;
+    /** The fetch running, or null; one that has ended is let go (it holds a credential). */
+    private final AtomicReference<CompletableFuture<String>> running = new AtomicReference<>();
+
+    Refresher(Auth auth) {
+      this.auth = auth;
+    }
+
+    /**
+     * The fresh value, waited for until the call's deadline. Throws what the fetch threw (the
+     * same exception to every call that waited for it); {@code DeadlineExceededException} when
+     * the deadline comes first, {@code TransportException} ({@code CANCELLED}) when the caller is
+     * interrupted or the client closed. {@code response} (the 401) is closed when this throws.
+     */
+    String fresh(RealCallContext ctx, Response response) {
+      CompletableFuture<String> fetch;
+      try {
+        fetch = fetch(ctx);
+      } catch (RuntimeException | Error e) {
+        response.close();
+        throw e;
+      }
+      Closing.Waiter waiter = Closing.enter(ctx, WAITING_FOR);
+      try {
+        if (ctx.deadline() == null) {
+          return fetch.get();
+        }
+        // The call's deadline, on the client's clock; the wait itself is in real time, as the
+        // other waits of the chain are.
+        long left = ctx.remainingNanos(ctx.clock().nanoTime());
+        return fetch.get(Math.max(0, left), TimeUnit.NANOSECONDS);
+      } catch (TimeoutException e) {
+        waiter.leave();
+        // The fetch goes on: the next call to meet a 401 takes its value.
+        throw DeadlineInterceptor.exceeded(
+            ctx, Failures.statusException(response, ctx), "while waiting for " + WAITING_FOR);
+      } catch (InterruptedException e) {
+        InterruptedException cut = waiter.interrupted(e);
+        response.close();
+        throw Failures.cancelled(ctx, cut);
+      } catch (ExecutionException e) {
+        waiter.leave();
+        response.close();
+        if (e.getCause() instanceof Closing.ClosedException closed) {
+          // The client was closed before the fetch could start.
+          throw Failures.cancelled(ctx, closed);
+        }
+        // As if the Auth had run on this thread: what it threw, unwrapped.
+        throw Refresher.<RuntimeException>rethrow(e.getCause());
+      } finally {
+        waiter.leave();
+        RealCallContext.staleClock(ctx);
+      }
+    }
+
+    /** The fetch running, or one started now. */
+    private CompletableFuture<String> fetch(RealCallContext ctx) {
+      for (;;) {
+        CompletableFuture<String> current = running.get();
+        if (current != null) {
+          return current;
+        }
+        CompletableFuture<String> mine = new CompletableFuture<>();
+        if (running.compareAndSet(null, mine)) {
+          start(mine, ctx.closing());
+          return mine;
+        }
+      }
+    }
+
+    private void start(CompletableFuture<String> mine, Closing closing) {
+      Runnable fetch = () -> {
+        String value = null;
+        Throwable failed = null;
+        try {
+          value = auth.authorization(true);
+        } catch (Throwable t) {
+          failed = t;
+        }
+        // Let go before the waiters wake: a 401 met from now on asks for a value of its own.
+        running.compareAndSet(mine, null);
+        if (failed != null) {
+          mine.completeExceptionally(failed);
+        } else {
+          mine.complete(value);
+        }
+      };
+      // The fetch is the client's, not the caller's that happened to start it (and may outlive
+      // its call): it takes none of that thread's inheritable thread-locals.
+      Thread thread = Thread.ofVirtual().name("outrigger-auth-refresh")
+          .inheritInheritableThreadLocals(false).unstarted(fetch);
+      Runnable stop = thread::interrupt;
+      mine.whenComplete((v, t) -> {
+        if (closing != null) {
+          closing.removeOnClose(stop);
+        }
+      });
+      if (closing != null && !closing.onClose(stop)) {
+        // Closed already: no fetch starts, and the call ends as a closed client's waits do.
+        running.compareAndSet(mine, null);
+        mine.completeExceptionally(Closing.closedWhileWaitingFor(WAITING_FOR));
+        return;
+      }
+      try {
+        thread.start();
+      } catch (RuntimeException | Error e) {
+        running.compareAndSet(mine, null);
+        mine.completeExceptionally(e);
+        return;
+      }
+      if (closing != null && closing.isClosed()) {
+        // close() may have run the hook before the thread started, when an interrupt may not
+        // stick: again, now that it runs.
+        thread.interrupt();
+      }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <T extends Throwable> T rethrow(Throwable t) throws T {
+      throw (T) t;
+    }
   }
 }
