@@ -97,7 +97,10 @@ public final class CircuitBreaker {
   /**
    * The live breaker of one key: look at it, or take it over by hand. Obtained from the client
    * that owns the breaker; thread-safe. Looking does not create a breaker. A handle stays valid
-   * when the client evicts an idle breaker: it then acts on a fresh one.
+   * when the client evicts an idle breaker: it then acts on a fresh one. Once the client is
+   * closed, its breakers are out of use ({@code ApiClient.close()}): a snapshot still reads
+   * them, and {@link #forceOpen}, {@link #disable} and {@link #reset} throw
+   * {@link IllegalStateException}, as a call on the closed client does.
    *
    * <p>Not meant to be implemented outside Outrigger.
    */
@@ -108,13 +111,25 @@ public final class CircuitBreaker {
     /** The breaker's state and window counts now. */
     Snapshot snapshot();
 
-    /** Refuses every call to this key until {@link #reset()}; transitions are reported. */
+    /**
+     * Refuses every call to this key until {@link #reset()}; transitions are reported.
+     *
+     * @throws IllegalStateException if the client is closed, or circuit breaking is off
+     */
     void forceOpen();
 
-    /** Lets every call to this key through, recording nothing, until {@link #reset()}. */
+    /**
+     * Lets every call to this key through, recording nothing, until {@link #reset()}.
+     *
+     * @throws IllegalStateException if the client is closed, or circuit breaking is off
+     */
     void disable();
 
-    /** Back to CLOSED with an empty window, whatever the state. */
+    /**
+     * Back to CLOSED with an empty window, whatever the state.
+     *
+     * @throws IllegalStateException if the client is closed
+     */
     void reset();
   }
 

@@ -38,17 +38,21 @@ final class BreakerHandle implements CircuitBreaker.Handle {
 
   @Override
   public void forceOpen() {
-    byHand().setByHand(key, clock.nanoTime(), BreakerStateMachine::forceOpen);
+    byHand().setByHand(key, clock.nanoTime(), BreakerStateMachine::forceOpen, "forced open");
   }
 
   @Override
   public void disable() {
-    byHand().setByHand(key, clock.nanoTime(), BreakerStateMachine::disable);
+    byHand().setByHand(key, clock.nanoTime(), BreakerStateMachine::disable, "disabled");
   }
 
   @Override
   public void reset() {
-    BreakerStateMachine b = breakers == null ? null : breakers.find(key);
+    if (breakers == null) {
+      return;
+    }
+    breakers.checkOpen(key, "reset");
+    BreakerStateMachine b = breakers.find(key);
     if (b != null) {
       b.reset(clock.nanoTime());
     }

@@ -233,7 +233,7 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
     }
     clientClosed = true;
     FirstFailure failed = new FirstFailure();
-    for (BreakerStateMachine b : breakers.all()) {
+    for (BreakerStateMachine b : breakers.close()) {
       try {
         b.clientClosed();
       } catch (RuntimeException | Error t) {

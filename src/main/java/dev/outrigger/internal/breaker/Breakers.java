@@ -54,6 +54,8 @@ public final class Breakers {
   /** Eviction passes run (for tests); written only by the thread holding {@link #evicting}. */
   private int passes;
   private volatile boolean warned;
+  /** Set as the client closes: no breaker is set by hand afterwards. */
+  private volatile boolean closed;
   /** Test hook: run by an eviction pass after it chose its candidates, before it drops any. */
   Runnable beforeDrop;
 
@@ -96,6 +98,18 @@ public final class Breakers {
    */
   public void setByHand(String key, long nowNanos,
       java.util.function.Consumer<BreakerStateMachine> op) {
+    setByHand(key, nowNanos, op, "set by hand");
+  }
+
+  /**
+   * {@link #setByHand(String, long, java.util.function.Consumer)}, {@code what} naming the
+   * setting in the refusal of a closed client's.
+   *
+   * @throws IllegalStateException if the client closed, before or while this ran
+   */
+  void setByHand(String key, long nowNanos,
+      java.util.function.Consumer<BreakerStateMachine> op, String what) {
+    checkOpen(key, what);
     BreakerStateMachine b = map.computeIfAbsent(
         key, k -> new BreakerStateMachine(k, config, listener, nowNanos, changed));
     b.touch(nowNanos);
@@ -103,6 +117,34 @@ public final class Breakers {
     // An eviction between the two steps (it was not yet set by hand) must not lose it.
     if (map.put(key, b) != b) {
       changes.incrementAndGet();
+    }
+    if (closed) {
+      // close() came meanwhile, and may have taken the breakers out of use before this one was
+      // set (or put): it goes out of use as they did, its setting reported closed again.
+      b.clientClosed();
+      checkOpen(key, what);
+    }
+  }
+
+  /**
+   * Notes that the client closes, so that no breaker can be set by hand from now on, and returns
+   * the breakers for the caller to take out of use ({@link BreakerStateMachine#clientClosed}).
+   * A hand that set one as this ran takes it out of use itself ({@link #setByHand}).
+   */
+  List<BreakerStateMachine> close() {
+    // Set before the breakers are listed: a hand that sets one after the listing sees it.
+    closed = true;
+    return all();
+  }
+
+  /**
+   * Throws if the client closed: a breaker of a closed client is not taken over by hand ({@code
+   * what}: "forced open", "disabled", "reset"), as a call on the client is not made.
+   */
+  void checkOpen(String key, String what) {
+    if (closed) {
+      throw new IllegalStateException(
+          "this ApiClient is closed: its circuit breaker " + key + " cannot be " + what);
     }
   }
 

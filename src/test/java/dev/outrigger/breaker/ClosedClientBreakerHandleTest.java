@@ -1,0 +1,89 @@
+package dev.outrigger.breaker;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.outrigger.ApiClient;
+import dev.outrigger.CallListener;
+import dev.outrigger.CircuitBreaker;
+import dev.outrigger.Retry;
+import dev.outrigger.micrometer.OutriggerMetrics;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
+import mockwebserver3.MockResponse;
+import mockwebserver3.MockWebServer;
+import mockwebserver3.junit5.StartStop;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A breaker handle of a closed client takes nothing over by hand: forcing open, disabling or
+ * resetting throws {@link IllegalStateException}, as a call on the closed client does, and
+ * leaves the breaker, its listeners and the shared state gauge as {@code close()} left them.
+ * Before, a handle revived a breaker {@code close()} had taken out of use: a transition was
+ * reported, and the gauge showed the key forced open on a client that sends nothing.
+ */
+class ClosedClientBreakerHandleTest {
+  @StartStop private final MockWebServer server = new MockWebServer();
+  private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
+  private final List<String> transitions = new CopyOnWriteArrayList<>();
+
+  private double gauge(String key) {
+    Gauge g = registry.find("outrigger.breaker.state").tag("breaker", key).gauge();
+    return g == null ? Double.NaN : g.value();
+  }
+
+  private ApiClient client() {
+    return ApiClient.builder().baseUrl(server.url("/v1").toString()).retry(Retry.none())
+        .addListener(OutriggerMetrics.of(registry))
+        .addListener(new CallListener() {
+          @Override
+          public void breakerTransition(String key, CircuitBreaker.State from,
+              CircuitBreaker.State to) {
+            transitions.add(key + " " + from + "->" + to);
+          }
+        })
+        .build();
+  }
+
+  private void refusedAfterClose(Consumer<CircuitBreaker.Handle> byHand) {
+    server.enqueue(new MockResponse.Builder().body("ok").build());
+    ApiClient client = client();
+    String used = server.getHostName() + ":" + server.getPort();
+    assertEquals("ok", client.get("/x").execute(String.class));
+    client.breaker(used).forceOpen();
+    client.close();
+    List<String> atClose = List.copyOf(transitions);
+    double gaugeAtClose = gauge(used);
+
+    for (String key : List.of(used, "never.used:443")) {
+      CircuitBreaker.Handle handle = client.breaker(key);
+      IllegalStateException e =
+          assertThrows(IllegalStateException.class, () -> byHand.accept(handle));
+      assertTrue(e.getMessage().contains("ApiClient is closed"), e.getMessage());
+      assertTrue(e.getMessage().contains(key), e.getMessage());
+      assertEquals(CircuitBreaker.State.CLOSED, handle.snapshot().state(), key);
+    }
+    assertEquals(atClose, transitions, "no transition after close()");
+    assertEquals(gaugeAtClose, gauge(used), 0.0, "the gauge as close() left it");
+    assertEquals(0, gauge(used), 0.0, "closed with its client");
+  }
+
+  @Test
+  void aClosedClientsBreakerCannotBeForcedOpen() {
+    refusedAfterClose(CircuitBreaker.Handle::forceOpen);
+  }
+
+  @Test
+  void aClosedClientsBreakerCannotBeDisabled() {
+    refusedAfterClose(CircuitBreaker.Handle::disable);
+  }
+
+  @Test
+  void aClosedClientsBreakerCannotBeReset() {
+    refusedAfterClose(CircuitBreaker.Handle::reset);
+  }
+}
