@@ -78,7 +78,8 @@ import org.slf4j.LoggerFactory;
  * another thread is reporting that host's limit: that thread then reports it right after its
  * own, so each host's reports come one at a time and in order, the last carrying the limit in
  * place (changes made during one report may arrive together as one). A change of 10% or more
- * since the last logged value is logged at DEBUG. Beyond {@link #IDLE_HOSTS_KEPT} idle hosts,
+ * since the last logged value is logged at DEBUG by the thread that reports it, so the lines
+ * follow the same order. Beyond {@link #IDLE_HOSTS_KEPT} idle hosts,
  * the one idle the longest loses its state and starts over from the initial limit when it is
  * used again; unless its limit was the initial one already, that return goes to
  * {@code adaptiveLimitChanged} too (on the thread whose call dropped it, in order with the
@@ -276,16 +277,8 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
     if (!host.apply()) {
       return;
     }
-    int to = host.limitNow();
-    int logged = host.logged.get();
-    if (Math.abs(to - logged) * 10 >= logged && host.logged.compareAndSet(logged, to)
-        && LOG.isDebugEnabled()) {
-      // Before the host's first timed 2xx (drops only, so far) there is none: not "0 us".
-      long noLoadNanos = host.vegas.noLoadRttNanos();
-      LOG.debug("adaptive in-flight limit for {}: {} -> {} ({}; no-load latency {})",
-          ctx.host(), logged, to, dropped ? "drop" : "latency",
-          noLoadNanos < 0 ? "unknown" : noLoadNanos / 1000 + " us");
-    }
+    // Only after a change: the reason the DEBUG line gives (written by whoever reports it).
+    host.reports.cause = dropped ? "drop" : "latency";
     publish(host, ctx, ctx.host());
   }
 
@@ -310,6 +303,10 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
         if (now != last) {
           // Moved on before the listener runs: one that throws an Error is not told twice.
           r.reported = now;
+          if (LOG.isDebugEnabled()) {
+            // Logged here, under the flag, so the log follows the reports' order.
+            log(r, key, now);
+          }
           reportChange(ctx, key, last, now);
         }
       } finally {
@@ -320,6 +317,32 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
         return;
       }
     }
+  }
+
+  /**
+   * Logs at DEBUG that {@code key}'s limit is {@code now}, if it moved 10% or more since the last
+   * line (or back to the initial limit, its state dropped). Called only by the thread reporting
+   * {@code r}, so the lines come in the order of the reports, each from the last one's limit.
+   */
+  private static void log(Reports r, String key, int now) {
+    int logged = r.logged;
+    Host live = r.live;
+    if (live.retired()) {
+      if (now != logged) {
+        r.logged = now;
+        LOG.debug("adaptive in-flight limit for {}: {} -> {} (idle, state dropped)", key, logged,
+            now);
+      }
+      return;
+    }
+    if (Math.abs(now - logged) * 10 < logged) {
+      return;
+    }
+    r.logged = now;
+    // Before the host's first timed 2xx (drops only, so far) there is none: not "0 us".
+    long noLoadNanos = live.vegas.noLoadRttNanos();
+    LOG.debug("adaptive in-flight limit for {}: {} -> {} ({}; no-load latency {})", key, logged,
+        now, r.cause, noLoadNanos < 0 ? "unknown" : noLoadNanos / 1000 + " us");
   }
 
   /** The limit of the state {@code r} reports for: the initial one once that state is retired. */
@@ -627,7 +650,6 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
     if (from == to) {
       return;
     }
-    LOG.debug("adaptive in-flight limit for {}: {} -> {} (idle, state dropped)", key, from, to);
     publish(h, ctx, key);
   }
 
@@ -744,7 +766,6 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
     /** The limit the permits should reflect: the estimator's ({@code vegas::limit}). */
     private final IntSupplier target;
     final AtomicInteger applied; // the limit the semaphore's permits reflect
-    final AtomicInteger logged; // the limit last logged at DEBUG
     /** The reports of its key's limit: its own, or those of the retired state it replaces. */
     final Reports reports;
 
@@ -763,7 +784,6 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
       this.vegas = vegas;
       this.target = target;
       applied = new AtomicInteger(max);
-      logged = new AtomicInteger(max);
       this.reports = reports != null ? reports : new Reports(max, this);
     }
 
@@ -843,11 +863,19 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
     final AtomicBoolean reporting = new AtomicBoolean();
     /** The limit last reported (guarded by {@link #reporting}). */
     int reported;
+    /** The limit last logged at DEBUG (guarded by {@link #reporting}). */
+    int logged;
+    /**
+     * What made the latest change of the limit, "drop" or "latency", for the DEBUG line: written
+     * by the thread that made it, read by the one that logs it (perhaps another).
+     */
+    volatile String cause = "latency";
     /** The state in use for the key (or retired, and not yet replaced). */
     volatile Host live;
 
     Reports(int reported, Host live) {
       this.reported = reported;
+      this.logged = reported;
       this.live = live;
     }
 
