@@ -25,7 +25,11 @@ import okhttp3.internal.connection.RealConnection;
  * a millisecond. The end of the stream (or a reset, or bytes the server sent out of turn) means
  * the connection is not used: it takes no new exchanges, and the call fails with
  * {@link StaleConnectionException} before any byte of its request was written, which the
- * transport answers by sending the request again at once on another connection.
+ * transport answers by sending the request again at once on another connection. A request
+ * OkHttp writes after the call's first (a redirect's, an authenticator's answer), perhaps on
+ * another pooled connection, is checked the same way: the transport then sends the call's own
+ * request again, unless it must be sent once, when the attempt fails instead
+ * ({@code NetworkInterceptor.checkFollowUpConnection}).
  *
  * <p>A healthy connection costs its caller that millisecond, and only after an idle second, when
  * the client is not busy. A connection the server closes while a request is on its way, or one

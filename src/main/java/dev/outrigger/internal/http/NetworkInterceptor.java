@@ -32,7 +32,8 @@ import org.slf4j.LoggerFactory;
  *   <li>It tags the OkHttp {@code Call} before its first request is written (a failure before
  *       this point left the server untouched; the transport reads the tag, {@link #written}),
  *       after checking that a pooled connection the server closed while idle is not used
- *       ({@link IdleConnectionCheck}), and that the client was not closed meanwhile (an
+ *       ({@link IdleConnectionCheck}; a follow-up's connection is checked too, see
+ *       {@link #checkFollowUpConnection}), and that the client was not closed meanwhile (an
  *       attempt still connecting when {@code close()} came writes nothing: {@link
  *       ClosedBeforeWriting}). Only a call that reaches the network pays for the tag.
  *   <li>It keeps credentials on their origin. OkHttp drops {@code Authorization} when it follows
@@ -225,8 +226,9 @@ public final class NetworkInterceptor implements Interceptor {
         // attempt starts after close(), and this one has written nothing yet.
         throw new ClosedBeforeWriting();
       }
-      // The call's first request (not a redirect's): if its pooled connection was closed by the
-      // server while idle, fail before writing, so the transport can send it again at once.
+      // The call's first request: if its pooled connection was closed by the server while
+      // idle, fail before writing, so the transport can send it again at once. (A follow-up's
+      // connection is checked below.)
       IdleConnectionCheck.check(chain.connection());
       HttpUrl url = request.url();
       HttpUrl asked = call.request().url();
@@ -252,6 +254,7 @@ public final class NetworkInterceptor implements Interceptor {
       if (sent != null && !isRead(request.method())) {
         refuseSendingAgain(sent, request);
       }
+      checkFollowUpConnection(chain.connection(), request);
       if (log.isDebugEnabled()) {
         log.debug("{} {}: sent by OkHttp within the attempt (a redirect, an authenticator, an "
             + "OkHttp interceptor)", request.method(), redactor.url(request.url()));
@@ -275,6 +278,36 @@ public final class NetworkInterceptor implements Interceptor {
       real.noNewExchanges();
     }
     return response;
+  }
+
+  /**
+   * Checks the connection a request after the call's first ({@code request}: a redirect's, an
+   * authenticator's answer) is about to be written on, as the first request's was: OkHttp may
+   * take a pooled connection for it (another origin's, or the call's own origin's when the
+   * first connection could not carry more), which its server may have closed while it sat idle.
+   * A stale one fails the call before anything of {@code request} is written: with
+   * {@link IdleConnectionCheck.StaleConnectionException}, on which the transport sends the
+   * call's own request again on other connections (the caller let it go more than once), or,
+   * for a request that must be sent once, which went already, with a plain failure.
+   *
+   * <p>The call's own connection, carrying a same-origin follow-up, reads as idle since before
+   * the call (OkHttp dates idleness when a connection's last call leaves it): after an idle
+   * second, or a first exchange that lasted one, it gets the millisecond's read too. Follow-ups
+   * only: a call's first request is not slowed.
+   */
+  private void checkFollowUpConnection(okhttp3.Connection connection, Request request)
+      throws IOException {
+    try {
+      IdleConnectionCheck.check(connection);
+    } catch (IdleConnectionCheck.StaleConnectionException e) {
+      if (request.tag(SEND_ONCE) == null) {
+        throw e;
+      }
+      throw new IOException(e.getMessage() + "; " + request.method() + " "
+          + redactor.url(request.url()) + ", which OkHttp was to send on it within the attempt "
+          + "(a redirect, an authenticator's answer), was not written. Not sent again: the "
+          + "call's own request went already, and it is not idempotent", e);
+    }
   }
 
   /** Whether {@code response}'s {@code Connection} header lists {@code keep-alive}. */

@@ -161,12 +161,18 @@ public final class Transport implements CallInterceptor, KeepsClock {
             // to: the watchdog cancels on a thread of its own).
             throw e;
           }
-          // Nothing was written: the same request, at once, on another connection (the stale
-          // one takes no more exchanges). Not an attempt: the server never saw it. Logged on a
-          // logger of its own: the client's has one line per attempt.
+          // Nothing was written on the stale connection: the same request, at once, on another
+          // (the stale one takes no more exchanges). Not an attempt: the server never saw it,
+          // or, when the stale connection was a follow-up's (a redirect's), saw the call's own
+          // request, which may go more than once (NetworkInterceptor fails one that may not),
+          // as OkHttp writes more than one request within an attempt. Logged on a logger of its
+          // own: the client's has one line per attempt.
           if (STALE_LOG.isDebugEnabled()) {
-            STALE_LOG.debug("{}: {}; sending on another connection (attempt {})",
-                ctx.describe(), e.getMessage(), ctx.attempt());
+            STALE_LOG.debug("{}: {}; sending {}on another connection (attempt {})",
+                ctx.describe(), e.getMessage(), NetworkInterceptor.written(call)
+                    ? "again from the call's own request (the stale one was for a request "
+                        + "OkHttp sent within the attempt, a redirect's) " : "",
+                ctx.attempt());
           }
           timer.done();
           call = okhttp.newCall(request);

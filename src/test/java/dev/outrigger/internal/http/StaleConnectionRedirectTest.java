@@ -1,0 +1,79 @@
+package dev.outrigger.internal.http;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.outrigger.ApiClient;
+import dev.outrigger.ApiResponse;
+import dev.outrigger.Retry;
+import dev.outrigger.TransportException;
+import java.util.List;
+import java.util.Map;
+import mockwebserver3.MockResponse;
+import mockwebserver3.MockWebServer;
+import mockwebserver3.junit5.StartStop;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A redirect's request, which OkHttp writes within the attempt, gets the idle-connection check
+ * of a call's first request: the pooled connection it would go on, one its server closed while
+ * idle, is found before anything is written on it. Before, only the first request was checked:
+ * the redirect's was written into the closed socket and the attempt failed ("unexpected end of
+ * stream"), a failure for the retry policy and the breaker.
+ */
+class StaleConnectionRedirectTest {
+  @StartStop private final MockWebServer origin = new MockWebServer();
+
+  @AfterEach
+  void restoreTheIdleThreshold() {
+    IdleConnectionCheck.afterNanos = IdleConnectionCheck.AFTER_NANOS;
+  }
+
+  private void redirectTo(String location) {
+    origin.enqueue(new MockResponse.Builder().code(307).setHeader("Location", location).build());
+  }
+
+  @Test
+  void aRedirectsRequestOnAConnectionTheServerClosedWhileIdleGoesOnAnother() throws Exception {
+    // The check's idle threshold (a second) shortened, so that the test need not wait it out.
+    IdleConnectionCheck.afterNanos = 1;
+    try (IdleClosingServer target = new IdleClosingServer(100);
+        ApiClient client = ApiClient.builder().baseUrl(origin.url("/").toString())
+            .retry(Retry.none()).build()) {
+      client.get(target.url() + "/warm").execute(String.class);
+      target.awaitIdleClosed(1);
+      redirectTo(target.url() + "/moved");
+      redirectTo(target.url() + "/moved");
+
+      ApiResponse<String> r = client.get("/go").send(String.class);
+
+      assertEquals("ok", r.body());
+      assertEquals(1, r.attempts());
+      assertEquals(List.of("GET /warm HTTP/1.1", "GET /moved HTTP/1.1"), target.requests);
+      assertEquals(2, origin.getRequestCount(), "the call's own request, sent again at once");
+      assertEquals(0, client.breaker("127.0.0.1:" + target.port()).snapshot().failedCalls());
+    }
+  }
+
+  @Test
+  void aRequestSentOnceIsNotSentAgainWhenItsRedirectMeetsAClosedConnection() throws Exception {
+    IdleConnectionCheck.afterNanos = 1;
+    try (IdleClosingServer target = new IdleClosingServer(100);
+        ApiClient client = ApiClient.builder().baseUrl(origin.url("/").toString()).build()) {
+      client.get(target.url() + "/warm").execute(String.class);
+      target.awaitIdleClosed(1);
+      redirectTo(target.url() + "/orders");
+
+      TransportException e = assertThrows(TransportException.class,
+          () -> client.post("/orders").json(Map.of("item", 1)).execute(String.class));
+
+      assertTrue(e.getMessage().contains("closed this pooled connection"), e.getMessage());
+      assertTrue(e.getMessage().contains("not written"), e.getMessage());
+      assertEquals(1, e.attempts());
+      assertEquals(1, origin.getRequestCount(), "the POST went once");
+      assertEquals(List.of("GET /warm HTTP/1.1"), target.requests);
+    }
+  }
+}
