@@ -212,6 +212,11 @@ public final class ApiClient implements AutoCloseable {
    */
   public Builder newBuilder() {
     Builder b = settings.copy();
+    if (b.objectMapper == null) {
+      // The parent's default mapper, with the serializers it has learnt: a client derived per
+      // tenant or per deadline does not build and warm one of its own.
+      b.objectMapper = mapper;
+    }
     b.parentTransport = transport;
     b.derivedFrom = transport;
     b.parentClient = okhttp;
@@ -394,10 +399,10 @@ public final class ApiClient implements AutoCloseable {
    * ISO-8601 strings ({@code JavaTimeModule}, {@code WRITE_DATES_AS_TIMESTAMPS} and
    * {@code WRITE_DURATIONS_AS_TIMESTAMPS} off).
    *
-   * <p>The default is one instance, shared by every client given no mapper of its own (derived
-   * ones included): do not configure it ({@code registerModule}, {@code configure},
-   * {@code set...}), which would change every such client in the JVM. For other settings, give
-   * a copy: {@code objectMapper(client.mapper().copy().registerModule(...))}.
+   * <p>Each client built with {@link ApiClient#builder()} and no mapper makes a default of its
+   * own; a client derived with {@link #newBuilder()} shares its parent's mapper, whichever it is
+   * (configuring one configures the other). For other settings, give a copy:
+   * {@code objectMapper(client.mapper().copy().registerModule(...))}.
    */
   public ObjectMapper mapper() {
     return mapper;
@@ -509,6 +514,9 @@ public final class ApiClient implements AutoCloseable {
     HttpUrl url = req.url();
     RealCallContext ctx = new RealCallContext(method, url, req.hostKey(), deadline,
         now + remaining, idempotent, clock, now, listener, redactor);
+    if (type.getRawClass() == Void.class) {
+      ctx.discardBody();
+    }
     if (req.attributes() != null) {
       req.attributes().forEach(ctx::attribute);
     }
@@ -1005,8 +1013,9 @@ public final class ApiClient implements AutoCloseable {
     }
 
     /**
-     * The mapper for JSON bodies (default: one shared instance, unknown fields ignored, nesting
-     * bounded to 500, {@code java.time} as ISO-8601 strings; see {@link ApiClient#mapper()}).
+     * The mapper for JSON bodies (default: the client's own, or its parent's for a derived
+     * client; unknown fields ignored, nesting bounded to 500, {@code java.time} as ISO-8601
+     * strings; see {@link ApiClient#mapper()}).
      */
     public Builder objectMapper(ObjectMapper mapper) {
       this.objectMapper = Objects.requireNonNull(mapper, "objectMapper");
@@ -1015,8 +1024,9 @@ public final class ApiClient implements AutoCloseable {
 
     /**
      * The largest response body read (default 16 MiB). A larger body of a successful response
-     * fails with {@link DeserializationException} without being read whole; a larger body of an
-     * error status is cut to this size and its connection closed, so the status stays what the
+     * fails with {@link DeserializationException} without being read whole, unless the caller
+     * discards it ({@code execute()}, {@code Void.class}: the call succeeds, the body unread and
+     * its connection closed); a larger body of an error status is cut to this size and its connection closed, so the status stays what the
      * retry policy and {@link HttpStatusException} see. A body is read into one array, so at
      * most {@code Integer.MAX_VALUE - 8} bytes.
      *

@@ -719,6 +719,26 @@ class ApiClientTest extends ClientOverServerTest {
   }
 
   @Test
+  void aSuccessOverTheLimitWhoseBodyIsDiscardedIsASuccess() throws Exception {
+    try (ApiClient small = client.newBuilder().maxResponseBytes(1024).build()) {
+      server.enqueue(new MockResponse.Builder().body("y".repeat(64 * 1024)).build());
+      server.enqueue(new MockResponse.Builder().chunkedBody("z".repeat(64 * 1024), 512).build());
+      server.enqueue(new MockResponse.Builder().code(201).body("w".repeat(64 * 1024)).build());
+      server.enqueue(new MockResponse.Builder().body("ok").build());
+
+      // execute() reads no body: one over the limit is nothing to refuse.
+      small.get("/declared").execute();
+      small.get("/chunked").execute();
+      ApiResponse<Void> created = small.post("/created").send(Void.class);
+
+      assertEquals(201, created.status());
+      assertEquals(1, created.attempts());
+      assertEquals("ok", small.get("/after").execute(String.class));
+      assertEquals(4, server.getRequestCount());
+    }
+  }
+
+  @Test
   void anErrorWithABodyOverTheLimitStaysAStatusAndIsCutToTheLimit() throws Exception {
     try (ApiClient small = client.newBuilder().maxResponseBytes(1024)
         .retry(Retry.exponential(Duration.ofMillis(1), Duration.ofMillis(2)).maxAttempts(2))

@@ -1,6 +1,7 @@
 package dev.outrigger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -105,13 +106,16 @@ class JsonBodyTest extends ClientOverServerTest {
   }
 
   @Test
-  void everyClientGivenNoMapperSharesTheDefaultOne() {
-    // Each client, derived ones too, built a mapper of its own: a ServiceLoader scan for
-    // modules, and serializer caches warmed again per client.
+  void aDerivedClientSharesItsParentsMapperAndAnotherClientHasItsOwn() {
+    // Each derived client built a mapper of its own: a ServiceLoader scan for modules, and
+    // serializer caches warmed again per client. An unrelated client keeps its own, so that
+    // configuring one client's mapper leaves every other client's alone.
     try (ApiClient derived = client.newBuilder().deadline(Duration.ofSeconds(5)).build();
+        ApiClient grandchild = derived.newBuilder().build();
         ApiClient other = ApiClient.builder().build()) {
       assertSame(client.mapper(), derived.mapper());
-      assertSame(client.mapper(), other.mapper());
+      assertSame(client.mapper(), grandchild.mapper());
+      assertNotSame(client.mapper(), other.mapper());
     }
     com.fasterxml.jackson.databind.ObjectMapper own =
         new com.fasterxml.jackson.databind.ObjectMapper();

@@ -61,6 +61,8 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
   private boolean lastRequestSent;
   /** The status of a response whose body the transport refused as too large, or -1. */
   private int refusedStatus = -1;
+  /** The caller discards a successful response's body ({@code execute()}, {@code Void}). */
+  private boolean bodyDiscarded;
   /** The latest failed attempt's failure that the retry policy went past, or null. */
   private ApiException lastFailure;
   /** Every failure the retry policy went past, in order (its own list), or null. */
@@ -458,6 +460,19 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
   /** The status of the response whose body was refused as too large, or -1 if none was. */
   public int refusedStatus() {
     return refusedStatus;
+  }
+
+  /**
+   * Tells the transport that the caller discards a successful response's body: one over the
+   * size limit is then not refused, as nothing would read it.
+   */
+  public void discardBody() {
+    bodyDiscarded = true;
+  }
+
+  /** Whether the caller discards a successful response's body (see {@link #discardBody()}). */
+  public boolean bodyDiscarded() {
+    return bodyDiscarded;
   }
 
   @Override

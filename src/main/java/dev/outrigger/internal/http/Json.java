@@ -16,10 +16,9 @@ import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
  * ISO-8601 strings ({@code "2024-05-01T10:15:30Z"}, {@code "PT1.5S"}), as Spring Boot's mapper
  * writes them.
  *
- * <p>One instance, built once and shared by every client given no mapper of its own: a mapper
- * is costly to build (it looks for modules on the class path) and caches what it learns of each
- * type, and it is thread-safe once configured. Nothing here configures it after
- * {@link #defaultMapper()} first returns it.
+ * <p>A new instance per call: each client built with no mapper has its own, which its user may
+ * configure through {@code client.mapper()} without changing any other client's (derived
+ * clients share their parent's, see {@code ApiClient.newBuilder()}).
  */
 public final class Json {
   /** Deeper JSON is refused with a clear error instead of a stack overflow. */
@@ -27,17 +26,8 @@ public final class Json {
 
   private Json() {}
 
-  /** Built on first use (the holder idiom): a client given a mapper never builds it. */
-  private static final class Shared {
-    static final ObjectMapper MAPPER = build();
-  }
-
-  /** The shared default mapper. Do not configure it: every client given none uses it. */
+  /** A new default mapper. */
   public static ObjectMapper defaultMapper() {
-    return Shared.MAPPER;
-  }
-
-  private static ObjectMapper build() {
     JsonFactory factory = JsonFactory.builder()
         .streamReadConstraints(StreamReadConstraints.builder()
             .maxNestingDepth(MAX_NESTING_DEPTH)

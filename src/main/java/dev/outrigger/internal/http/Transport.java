@@ -320,6 +320,9 @@ public final class Transport implements CallInterceptor, KeepsClock {
     try {
       long declared = body.contentLength();
       if (declared > maxResponseBytes && !error) {
+        if (ctx.bodyDiscarded()) {
+          return discarded(response, call);
+        }
         throw tooLarge(ctx, response, "declares " + declared + " bytes");
       }
       BufferedSource source = body.source();
@@ -331,6 +334,9 @@ public final class Transport implements CallInterceptor, KeepsClock {
           call.cancel();
           return response.newBuilder().removeHeader("Content-Length")
               .body(new BufferedBody(head, body.contentType())).build();
+        }
+        if (ctx.bodyDiscarded()) {
+          return discarded(response, call);
         }
         throw tooLarge(ctx, response, "is larger than " + maxResponseBytes + " bytes");
       }
@@ -352,6 +358,17 @@ public final class Transport implements CallInterceptor, KeepsClock {
         response.close();
       }
     }
+  }
+
+  /**
+   * A success over the size limit whose caller discards the body ({@code execute()}): nothing
+   * would read it, so it is not refused. The rest is not read: cancelling closes the socket at
+   * once (the caller of {@link #buffer} closes the response); what follows sees an empty body.
+   */
+  private static Response discarded(Response response, Call call) {
+    call.cancel();
+    return response.newBuilder().removeHeader("Content-Length")
+        .body(new BufferedBody(new byte[0], response.body().contentType())).build();
   }
 
   /**
