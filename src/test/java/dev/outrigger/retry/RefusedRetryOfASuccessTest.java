@@ -72,8 +72,9 @@ class RefusedRetryOfASuccessTest {
     ApiResponse<String> r = call(b -> b.addListener(new CallListener() {
       @Override
       public void retryScheduled(CallContext call, Duration delay, String reason) {
-        // The listener takes all but 50 ms of the deadline: the 100 ms backoff no longer fits.
-        clock.advance(Duration.ofMillis(4950).toNanos());
+        // The listener takes the whole deadline: no time is left for the retry. (Its time is
+        // part of the backoff: had it left 50 ms, the retry would have gone at once.)
+        clock.advance(Duration.ofMillis(5000).toNanos());
       }
     }));
 

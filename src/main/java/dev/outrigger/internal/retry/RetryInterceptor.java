@@ -19,6 +19,7 @@ import dev.outrigger.internal.KeepsClock;
 import dev.outrigger.internal.NanoClock;
 import dev.outrigger.internal.RealCallContext;
 import dev.outrigger.internal.RetryAfter;
+import dev.outrigger.internal.deadline.DeadlineInterceptor;
 import dev.outrigger.internal.http.BufferedBody;
 import dev.outrigger.internal.http.Transport;
 import java.io.IOException;
@@ -249,6 +250,9 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
       earlier.add(last);
       ctx.failed(last);
       Duration wait = Duration.ofNanos(delay);
+      // The listeners' time is part of the wait (the retry goes when it was scheduled to), so a
+      // slow one does not cancel a retry it was told of: retryScheduled counts retries sent.
+      long wakeAt = clock.nanoTime() + delay;
       notify(ctx, l -> l.retryScheduled(ctx, wait, reason));
       if (log.isDebugEnabled()) {
         // On a second pass (after an auth refresh, say) the call-wide number runs ahead of
@@ -258,20 +262,28 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
         log.debug("{}: attempt {} failed ({}); retrying in {}", ctx.describe(), which, reason,
             format(delay));
       }
+      long rest = wakeAt - clock.nanoTime();
       long leftNow = remainingNanos(ctx.deadline());
-      if (delay >= leftNow) {
-        // A listener took the time the wait needed: no wait runs past the deadline.
-        earlier.remove(earlier.size() - 1);
+      if (leftNow <= 0 || rest >= leftNow) {
+        // A listener outlasted the deadline (or, on a clock of another pace, left too little for
+        // the rest of the wait): no wait runs past the deadline, and no retry is sent.
         if (budget != null) {
           budget.refund(ctx.host(), withdrawn);
         }
         if (answered != null) {
           return answer(answered, answeredAt, earlier, ctx);
         }
-        throw finish(last, earlier, attempt, ctx, doesNotFit("the next wait", delay, leftNow));
+        if (leftNow <= 0) {
+          // The cause is last, the failure the retry was for; earlier ones are suppressed.
+          throw finish(DeadlineInterceptor.exceeded(ctx, null, "before attempt " + (attempt + 1)),
+              earlier, attempt, ctx, null);
+        }
+        earlier.remove(earlier.size() - 1);
+        throw finish(last, earlier, attempt, ctx, doesNotFit("the next wait", rest, leftNow));
       }
       try {
-        Closing.sleep(ctx, clock, delay, "the backoff before attempt " + (attempt + 1));
+        Closing.sleep(ctx, clock, Math.max(0, rest),
+            "the backoff before attempt " + (attempt + 1));
       } catch (InterruptedException e) {
         // The retry will never be sent: its budget goes back for the calls that remain.
         if (budget != null) {
