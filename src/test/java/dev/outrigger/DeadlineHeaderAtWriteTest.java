@@ -41,6 +41,25 @@ class DeadlineHeaderAtWriteTest {
     assertEquals("700", server.takeRequest().getHeaders().get("X-Deadline-Ms"));
   }
 
+  /**
+   * README: "the server is never told of time the client will not wait". 699.5 ms left is sent
+   * as 699 ms, not rounded up to 700; in gRPC's units, 699,500.001 µs as 699500u, not 699501u.
+   */
+  @Test
+  void whatIsLeftIsRoundedDownNotUp() throws Exception {
+    for (String header : new String[] {"X-Deadline-Ms", "grpc-timeout"}) {
+      server.enqueue(new MockResponse.Builder().body("ok").build());
+      try (ApiClient c = client().propagateDeadline(header).addOkHttpInterceptor(chain -> {
+        time.advance(300_499_999L);
+        return chain.proceed(chain.request());
+      }).build()) {
+        assertEquals("ok", c.get("/").execute(String.class));
+      }
+    }
+    assertEquals("699", server.takeRequest().getHeaders().get("X-Deadline-Ms"));
+    assertEquals("699500u", server.takeRequest().getHeaders().get("grpc-timeout"));
+  }
+
   @Test
   void aRedirectsFollowUpSaysWhatIsLeftWhenItGoesOut() throws Exception {
     server.setDispatcher(new Dispatcher() {

@@ -134,9 +134,15 @@ class DeadlineTest {
     assertEquals("3000000u", DeadlineHeaders.format("grpc-timeout", 3_000_000_000L));
     assertEquals("100000m", DeadlineHeaders.format("grpc-timeout", 100_000_000_000L));
     assertEquals("1n", DeadlineHeaders.format("grpc-timeout", 0));
-    // No budget overflows as it rounds up: the longest is where deadlines saturate (~146 years).
-    assertEquals("4611686018428", DeadlineHeaders.format("X-Deadline-Ms", Long.MAX_VALUE));
-    assertEquals("76861434M", DeadlineHeaders.format("grpc-timeout", Long.MAX_VALUE));
+    // Rounded down, so the receiver is never told of time the client will not wait; less than
+    // a unit is sent as one (gRPC wants a positive value; a 0 reads as "no limit" to many).
+    assertEquals("1", DeadlineHeaders.format("X-Deadline-Ms", 1_999_999L));
+    assertEquals("1", DeadlineHeaders.format("X-Deadline-Ms", -5L));
+    assertEquals("99999999n", DeadlineHeaders.format("grpc-timeout", 99_999_999L));
+    assertEquals("100000u", DeadlineHeaders.format("grpc-timeout", 100_000_999L));
+    // The longest is where deadlines saturate (~146 years).
+    assertEquals("4611686018427", DeadlineHeaders.format("X-Deadline-Ms", Long.MAX_VALUE));
+    assertEquals("76861433M", DeadlineHeaders.format("grpc-timeout", Long.MAX_VALUE));
   }
 
   @Test
@@ -150,7 +156,7 @@ class DeadlineTest {
     for (long nanos : new long[] {1, 999, 1_000_000, 123_456_789, 10_000_000_000L}) {
       String v = DeadlineHeaders.format("grpc-timeout", nanos);
       long back = DeadlineHeaders.parse("grpc-timeout", v);
-      assertTrue(back >= nanos, v + " must not shorten " + nanos);
+      assertTrue(back <= nanos, v + " must not lengthen " + nanos);
     }
   }
 

@@ -10,6 +10,10 @@ import java.util.Locale;
 public final class DeadlineHeaders {
   public static final String GRPC_TIMEOUT = "grpc-timeout";
   private static final long MAX_GRPC_VALUE = 99_999_999L;
+  /** Nanoseconds per gRPC unit, finest first, and the units. */
+  private static final long[] PER_UNIT =
+      {1L, 1_000L, 1_000_000L, 1_000_000_000L, 60_000_000_000L, 3_600_000_000_000L};
+  private static final char[] UNITS = {'n', 'u', 'm', 'S', 'M', 'H'};
 
   private DeadlineHeaders() {}
 
@@ -17,22 +21,23 @@ public final class DeadlineHeaders {
     return GRPC_TIMEOUT.equalsIgnoreCase(headerName);
   }
 
-  /** The header value for {@code nanos} remaining (at least 1 ms / 1 unit). */
+  /**
+   * The header value for {@code nanos} remaining, rounded down: the receiver is never told of
+   * time the client will not wait (grpc-java truncates too). Less than one unit is sent as one
+   * ({@code 1}, {@code 1n}): gRPC requires a positive value, and many receivers read a zero
+   * timeout as none at all.
+   */
   public static String format(String headerName, long nanos) {
-    // At most Long.MAX_VALUE / 2 (~146 years, where deadlines saturate): rounding up adds at
-    // most an hour's nanoseconds, which must not overflow.
+    // At most where deadlines saturate (~146 years).
     long n = Math.min(Math.max(1, nanos), Long.MAX_VALUE / 2);
     if (!isGrpc(headerName)) {
-      return Long.toString(Math.max(1, (n + 999_999) / 1_000_000));
+      return Long.toString(Math.max(1, n / 1_000_000));
     }
-    // The finest unit whose value fits in 8 digits, rounding up so the budget is never shortened
-    // below what the receiver can represent.
-    long[] perUnit = {1L, 1_000L, 1_000_000L, 1_000_000_000L, 60_000_000_000L, 3_600_000_000_000L};
-    char[] units = {'n', 'u', 'm', 'S', 'M', 'H'};
-    for (int i = 0; i < units.length; i++) {
-      long v = (n + perUnit[i] - 1) / perUnit[i];
+    // The finest unit whose value fits in 8 digits.
+    for (int i = 0; i < UNITS.length; i++) {
+      long v = n / PER_UNIT[i];
       if (v <= MAX_GRPC_VALUE) {
-        return v + String.valueOf(units[i]);
+        return "" + v + UNITS[i];
       }
     }
     return MAX_GRPC_VALUE + "H";
