@@ -1253,24 +1253,32 @@ public final class ApiClient implements AutoCloseable {
         return;
       }
       // The smallest sum of backoffs the policy can ask for, however jitter falls.
-      double delay = Durations.saturatedNanos(retry.initialDelay());
+      double cap = Durations.saturatedNanos(retry.maxDelay());
+      double initial = Durations.saturatedNanos(retry.initialDelay());
+      double limit = Durations.saturatedNanos(deadline);
       double total = 0;
-      for (int i = 1; i < retry.maxAttempts(); i++) {
-        total += Math.min(delay, Durations.saturatedNanos(retry.maxDelay()));
-        delay *= retry.multiplier();
-      }
-      if (retry.jitter() == Jitter.FULL) {
-        total = 0;
-      } else if (retry.jitter() == Jitter.EQUAL) {
-        total /= 2;
-      } else if (retry.jitter() == Jitter.DECORRELATED) {
+      if (retry.jitter() == Jitter.DECORRELATED) {
         // Each wait is drawn from [initial, 3 x the previous], capped: at least the initial
         // delay (or the cap), whatever the multiplier.
-        total = (retry.maxAttempts() - 1)
-            * (double) Math.min(Durations.saturatedNanos(retry.initialDelay()), Durations.saturatedNanos(retry.maxDelay()));
+        total = (retry.maxAttempts() - 1) * Math.min(initial, cap);
+      } else if (retry.jitter() != Jitter.FULL) {
+        // FULL may draw 0 each time. EQUAL waits at least half of each backoff.
+        double share = retry.jitter() == Jitter.EQUAL ? 0.5 : 1;
+        double delay = initial;
+        // Up to the first sum past the deadline: maxAttempts(Integer.MAX_VALUE) must not make
+        // build() add two billion terms.
+        for (int i = 1; i < retry.maxAttempts() && total < limit; i++) {
+          if (delay >= cap || retry.multiplier() <= 1) {
+            // Every wait from here on is the same.
+            total += share * Math.min(delay, cap) * (retry.maxAttempts() - i);
+            break;
+          }
+          total += share * delay;
+          delay *= retry.multiplier();
+        }
       }
-      if (total >= Durations.saturatedNanos(deadline)) {
-        log.warn("retry backoffs alone ({} ms for {} attempts) exceed the deadline ({}): "
+      if (total >= limit) {
+        log.warn("retry backoffs alone (at least {} ms for {} attempts) exceed the deadline ({}): "
             + "later attempts will never run; shorten the backoff or raise the deadline",
             (long) (total / 1e6), retry.maxAttempts(), deadline);
       }
