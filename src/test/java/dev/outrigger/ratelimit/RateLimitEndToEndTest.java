@@ -5,10 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.outrigger.ApiClient;
+import dev.outrigger.CallContext;
+import dev.outrigger.CallListener;
 import dev.outrigger.ClientTestSupport;
 import dev.outrigger.RateLimit;
 import dev.outrigger.RateLimitedException;
 import dev.outrigger.Retry;
+import dev.outrigger.internal.NanoClock;
+import dev.outrigger.internal.RealCallContext;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -36,8 +40,12 @@ class RateLimitEndToEndTest {
   private final MockWebServer server = new MockWebServer();
 
   private final ConcurrentLinkedQueue<Long> arrivals = new ConcurrentLinkedQueue<>();
-  /** Each request's time from leaving the policy chain to reaching the server. */
-  private final ConcurrentLinkedQueue<Long> latencies = new ConcurrentLinkedQueue<>();
+  /**
+   * Each request's time from its permit to reaching the server, at most (from the earliest its
+   * permit can have been granted) and at least (from the latest).
+   */
+  private final ConcurrentLinkedQueue<Long> longestLatencies = new ConcurrentLinkedQueue<>();
+  private final ConcurrentLinkedQueue<Long> shortestLatencies = new ConcurrentLinkedQueue<>();
   private ApiClient client;
 
   @AfterEach
@@ -55,9 +63,10 @@ class RateLimitEndToEndTest {
       public MockResponse dispatch(RecordedRequest request) {
         long now = System.nanoTime();
         arrivals.add(now);
-        String sent = request.getHeaders().get("X-Sent-Nanos");
-        if (sent != null) {
-          latencies.add(now - Long.parseLong(sent));
+        String earliest = request.getHeaders().get("X-Granted-From");
+        if (earliest != null) {
+          longestLatencies.add(now - Long.parseLong(earliest));
+          shortestLatencies.add(now - Long.parseLong(request.getHeaders().get("X-Granted-To")));
         }
         return byIndex.apply(n.getAndIncrement());
       }
@@ -94,37 +103,137 @@ class RateLimitEndToEndTest {
     }
   }
 
+  /**
+   * The client's clock: the system's, remembering on each thread its latest reading, how many
+   * it made, and when the rate limiter's latest sleep was to end. The limiter sleeps for its
+   * permit's time minus the reading it has just made, so that end is the permit's time exactly.
+   */
+  private static final class GrantClock implements NanoClock {
+    static final long NONE = Long.MIN_VALUE;
+    /** Per thread: the latest reading, the number of readings, the latest sleep's end. */
+    private final ThreadLocal<long[]> state =
+        ThreadLocal.withInitial(() -> new long[] {0, 0, NONE});
+
+    @Override
+    public long nanoTime() {
+      long t = System.nanoTime();
+      long[] s = state.get();
+      s[0] = t;
+      s[1]++;
+      return t;
+    }
+
+    @Override
+    public void sleepNanos(long nanos) throws InterruptedException {
+      long[] s = state.get();
+      s[2] = s[0] + nanos;
+      NanoClock.SYSTEM.sleepNanos(nanos);
+    }
+
+    long latest() {
+      return state.get()[0];
+    }
+
+    long readings() {
+      return state.get()[1];
+    }
+
+    /** The end of this thread's latest sleep since the last call, or NONE; forgets it. */
+    long takeSleepEnd() {
+      long[] s = state.get();
+      long end = s[2];
+      s[2] = NONE;
+      return end;
+    }
+  }
+
+  /**
+   * When the rate limiter granted this thread's attempt its permit, as the earliest and latest
+   * it can have been ({@code [0]} and {@code [1]}), read on the limiter's own clock: no stamp
+   * taken after the grant, which an OS deschedule between the two would make late.
+   *
+   * <ul>
+   *   <li>A permit granted at once is granted at the reading the limiter took it with: the
+   *       call's latest reading, which the limiter keeps (it waited for nothing) and nothing
+   *       further in reads again before the attempt interceptor runs.
+   *   <li>A permit waited for is granted at its wake time, which the limiter's sleep ends at.
+   *   <li>One waited for without sleeping (the thread was descheduled for longer than the whole
+   *       wait before it looked at the clock) is granted between the limiter's reading and that
+   *       look: the listener hears how long it waited, right after the look.
+   * </ul>
+   */
+  private static long[] grantOf(GrantClock clock, long[] waited, CallContext ctx) {
+    long sleepEnd = clock.takeSleepEnd();
+    if (sleepEnd != GrantClock.NONE) {
+      return new long[] {sleepEnd, sleepEnd};
+    }
+    if (waited[1] != GrantClock.NONE) {
+      return new long[] {waited[0], waited[1]};
+    }
+    long readings = clock.readings();
+    long granted = ((RealCallContext) ctx).recentNanos();
+    // The limiter's reading is the call's latest one only while nothing has read the clock
+    // since: a fresh reading here would be a stamp after the grant.
+    assertEquals(readings, clock.readings(), "the limiter's reading was not kept");
+    return new long[] {granted, granted};
+  }
+
   @Test
   void theServerNeverSeesMoreThanBurstPlusRateTimesTimeInAnyWindow() throws Exception {
     answer(i -> ok());
-    client = ApiClient.builder().baseUrl(server.url("/").toString())
+    GrantClock clock = new GrantClock();
+    // Per thread: the reading a waited-for permit was asked with, and the limiter's look at
+    // the clock after the wait (NONE: no wait this attempt).
+    ThreadLocal<long[]> waited =
+        ThreadLocal.withInitial(() -> new long[] {GrantClock.NONE, GrantClock.NONE});
+    client = ClientTestSupport.withClock(ApiClient.builder(), clock)
+        .baseUrl(server.url("/").toString())
         .rateLimit(RateLimit.perSecond(RATE).burst(BURST))
         .retry(Retry.none())
         .deadline(Duration.ofSeconds(30))
-        // Runs right after the rate limit: stamps when the request leaves for the network.
-        .addAttemptInterceptor(chain -> chain.proceed(chain.request().newBuilder()
-            .header("X-Sent-Nanos", String.valueOf(System.nanoTime())).build()))
+        .addListener(new CallListener() {
+          @Override
+          public void rateLimitWaited(CallContext call, String key, Duration w) {
+            // Right after the limiter's last look at the clock, which is w after its request.
+            long look = clock.latest();
+            waited.get()[0] = look - w.toNanos();
+            waited.get()[1] = look;
+          }
+        })
+        // Runs right after the rate limit (and the in-flight limit, which never waits here):
+        // sends when the permit was granted.
+        .addAttemptInterceptor(chain -> {
+          long[] w = waited.get();
+          long[] granted = grantOf(clock, w, chain.context());
+          w[0] = GrantClock.NONE;
+          w[1] = GrantClock.NONE;
+          return chain.proceed(chain.request().newBuilder()
+              .header("X-Granted-From", String.valueOf(granted[0]))
+              .header("X-Granted-To", String.valueOf(granted[1])).build());
+        })
         .build();
     // Warm up (class loading, the first connections), then measure only what follows.
     hammer(BURST, 2);
     arrivals.clear();
-    latencies.clear();
+    longestLatencies.clear();
+    shortestLatencies.clear();
     hammer(40, 2);
     List<Long> t = new ArrayList<>(arrivals);
     t.sort(null);
     assertEquals(80, t.size());
-    // Requests granted at one moment reach the server after varying delays (a new connection,
-    // scheduling), so arrivals can bunch a little more than grants did: by the spread of the
-    // measured latencies, and by nothing else.
-    long jitter = latencies.stream().mapToLong(Long::longValue).max().orElseThrow()
-        - latencies.stream().mapToLong(Long::longValue).min().orElseThrow();
+    // The limiter grants at most BURST + RATE * T permits in any T of its clock, exactly. The
+    // requests arriving within T were granted within T widened by the spread of their times
+    // from permit to arrival (a new connection, scheduling, an OS deschedule anywhere after
+    // the grant): the bound allows for that spread and for nothing else.
+    long spread = longestLatencies.stream().mapToLong(Long::longValue).max().orElseThrow()
+        - shortestLatencies.stream().mapToLong(Long::longValue).min().orElseThrow();
     for (int i = 0; i < t.size(); i++) {
       for (int j = i; j < t.size(); j++) {
         double seconds = (t.get(j) - t.get(i)) / 1e9;
         int seen = j - i + 1;
-        double bound = BURST + RATE * (seconds + jitter / 1e9);
+        double bound = BURST + RATE * (seconds + spread / 1e9);
         assertTrue(seen <= bound, seen + " requests within " + seconds + " s; at most "
-            + bound + " allowed (latency spread " + jitter / 1e6 + " ms)");
+            + bound + " allowed (spread from permit to arrival " + spread / 1e6 + " ms)");
       }
     }
     // And the limiter let them through at about the rate, not much slower: 80 take 1.6 s.
