@@ -77,6 +77,12 @@ public final class RealRateLimiter {
    */
   private final PauseState overflowPause;
   private final ConcurrentHashMap<String, Adapted> adapted = new ConcurrentHashMap<>();
+  /**
+   * Keys whose bucket {@link #create} is building, each with the number of builds under way:
+   * announced before a build reads anything, withdrawn once it has published (see "Takes racing
+   * a key's leaving the overflow bucket").
+   */
+  private final ConcurrentHashMap<String, Integer> building = new ConcurrentHashMap<>();
   private final AtomicLong version = new AtomicLong();
   private final AtomicLong nextSweep;
   private volatile Bands defaults;
@@ -88,6 +94,10 @@ public final class RealRateLimiter {
   Runnable beforeInsert;
   /** Tests only: run by {@link #create} before it hands out the overflow bucket. */
   Runnable beforeOverflowUse;
+  /** Tests only: run by {@link #create} just before it publishes a key's bucket. */
+  Runnable beforePublish;
+  /** Tests only: run by {@link #create} just after it has published a key's bucket. */
+  Runnable afterPublish;
 
   /** Every bucket starts full at {@code nowNanos}. */
   public RealRateLimiter(RateLimit limit, long nowNanos) {
@@ -131,7 +141,7 @@ public final class RealRateLimiter {
         if (b.pause != overflowPause) {
           return true;
         }
-        TokenBucket own = tookFromOverflow(key);
+        TokenBucket own = tookFromOverflow(key, nowNanos);
         if (own == null) {
           return true;
         }
@@ -196,7 +206,7 @@ public final class RealRateLimiter {
         if (b.pause != overflowPause) {
           return 0;
         }
-        TokenBucket own = tookFromOverflow(key);
+        TokenBucket own = tookFromOverflow(key, start);
         if (own == null) {
           return 0;
         }
@@ -216,7 +226,7 @@ public final class RealRateLimiter {
         noteUse(b.pause, key);
         return w;
       }
-      TokenBucket own = b.pause == overflowPause ? tookFromOverflow(key) : null;
+      TokenBucket own = b.pause == overflowPause ? tookFromOverflow(key, start) : null;
       if (own == null) {
         break;
       }
@@ -569,6 +579,17 @@ public final class RealRateLimiter {
       }
       return overflow;
     }
+    // Announced before anything below is read, withdrawn once published: see tookFromOverflow.
+    building.merge(key, 1, Integer::sum);
+    try {
+      return build(key, shape, v, nowNanos);
+    } finally {
+      building.computeIfPresent(key, (k, n) -> n == 1 ? null : n - 1);
+    }
+  }
+
+  /** {@link #create}'s building and publishing of {@code key}'s bucket, once announced. */
+  private TokenBucket build(String key, Bands shape, long v, long nowNanos) {
     // A key that shared the overflow bucket starts where that bucket stands, never fuller, and
     // still paused if the server paused it there (even if it has a rate of its own by now).
     // Any other key starts full: what other keys did in the shared bucket is not its own.
@@ -577,8 +598,11 @@ public final class RealRateLimiter {
     TokenBucket source = null;
     long[] before = null;
     if (record != null | overflowUntracked.get() != NONE) {
-      source = latest(overflow);
-      before = source.snapshot();
+      do {
+        // Retired in between (a reconfiguration): its successor, read again.
+        source = latest(overflow);
+        before = source.snapshot();
+      } while (before == null);
       fresh = source.startingLike(before, shape, nowNanos);
     } else {
       fresh = TokenBucket.full(shape, new PauseState(nowNanos), nowNanos);
@@ -591,9 +615,17 @@ public final class RealRateLimiter {
     // Takes from the shared bucket since it was read, before anyone can take from this one.
     Seen seen = catchUp(key, fresh, initial, source == null ? null : new Seen(source, before),
         nowNanos);
+    hook = beforePublish;
+    if (hook != null) {
+      hook.run();
+    }
     TokenBucket prev = buckets.putIfAbsent(key, fresh);
     if (prev != null) {
       return prev;
+    }
+    hook = afterPublish;
+    if (hook != null) {
+      hook.run();
     }
     if (record != null) {
       // Forgotten only now that the key's bucket is published: a first use racing this one
@@ -617,30 +649,64 @@ public final class RealRateLimiter {
    * granted one more than burst + rate * T per such use. Each side looks after its own write,
    * so that one of them sees the other (as in Dekker's algorithm):
    *
-   *  - a take from the overflow bucket is followed by a look for the key's own bucket
-   *    (tookFromOverflow): found, the permits must come from it as well, or the use is refused
-   *    (the shared bucket's permits are not given back: stricter, never looser);
-   *  - the building looks at the overflow bucket before publishing (catchUp) and charges the
-   *    new bucket what was taken from the shared one since it was read, then looks again after
-   *    publishing, for takes in between that may not have found the new bucket. A bucket built
-   *    full is charged too if the key turns out to have used the overflow bucket meanwhile
-   *    (recorded since): what it would have started without, built where the shared one stands.
+   *  - a build announces itself (building) before it reads anything, and withdraws once the
+   *    key's bucket is published (by it or by another);
+   *  - a take from the overflow bucket is followed by a look at the announcements, then for
+   *    the key's own bucket (tookFromOverflow). A take the build's reading missed came after
+   *    the announcement, so the look finds it, or finds the bucket published if it was
+   *    withdrawn. Found announced, the take builds the key's bucket itself, from the shared
+   *    bucket as it stands after the take (so counting it), and publishes it unless the build
+   *    published first. A bucket found, or published first by another, must give the permits
+   *    as well, or the use is refused (the shared bucket's permits are not given back:
+   *    stricter, never looser).
    *
-   * A take seen by both is counted twice, and the building's charge may count other keys'
-   * takes from the shared bucket in that short window: stricter, never looser. One gap is left:
-   * a take from the shared bucket in the few instructions between the building's first look
-   * and its publishing is charged after the publishing, as a debt, so a third use that takes
-   * from the new bucket in between is not held back by it. Keys with a bucket of their own pay
-   * one comparison of two final fields, as before.
+   * So the bucket that is published has seen every take from the shared bucket whose use does
+   * not take from it too: nothing is charged after the publishing, for a use of the new bucket
+   * to miss. The building still looks at the overflow bucket before and after publishing
+   * (catchUp) and charges the new bucket what was taken from the shared one since it was read
+   * (a bucket built full, what it would have started without if the key turns out to have used
+   * the shared bucket meanwhile). A take counted twice, and other keys' takes from the shared
+   * bucket in that short window, make it stricter, never looser. The announcement costs a new
+   * key's first use two writes to a map, and a use of the shared bucket one look; keys with a
+   * bucket of their own pay one comparison of two final fields, as before.
    */
 
   /**
    * {@code key} took permits from the overflow bucket: records it (see noteUse), and returns
-   * the key's own bucket if it has one by now, else null.
+   * the key's own bucket if it has one by now, else null. While one is being built, builds it
+   * from the shared bucket as it stands now, which counts the permits just taken: null if this
+   * one is published, else the one published first.
    */
-  private TokenBucket tookFromOverflow(String key) {
+  private TokenBucket tookFromOverflow(String key, long nowNanos) {
     usedOverflow(key);
-    return buckets.get(key);
+    // The announcement first: withdrawn only once the key's bucket is published, so a build
+    // finished since is found by the look after it.
+    if (!building.containsKey(key)) {
+      return buckets.get(key);
+    }
+    // A build under way may have read the shared bucket before this take: make sure the key's
+    // own bucket counts it, by building one from the shared bucket as it stands now.
+    TokenBucket own = buckets.get(key);
+    if (own != null) {
+      return own;
+    }
+    long v = version.get();
+    TokenBucket source;
+    long[] now;
+    do {
+      source = latest(overflow);
+      now = source.snapshot();
+    } while (now == null);
+    TokenBucket fresh = source.startingLike(now, shapeFor(key), nowNanos);
+    TokenBucket prev = buckets.putIfAbsent(key, fresh);
+    if (prev != null) {
+      return prev;
+    }
+    if (version.get() != v) {
+      refresh(key, nowNanos);
+    }
+    // Built after the take: the permits are in it already.
+    return null;
   }
 
   /** A bucket's state as read, to tell later what was taken from it since. */

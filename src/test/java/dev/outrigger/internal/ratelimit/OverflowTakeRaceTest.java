@@ -90,4 +90,27 @@ class OverflowTakeRaceTest {
     assertTrue(other[0], "k's own bucket, built from the shared one");
     assertTheBoundHolds(t0 + 1_000 * MS);
   }
+
+  @Test
+  void aTakeFromTheOverflowBucketJustBeforeTheKeysBucketIsPublishedCountsForAUseRightAfter() {
+    kSharesTheOverflowBucket();
+    long t1 = t0 + 1_000 * MS;
+    boolean[] racer = {false};
+    l.beforePublish = () -> {
+      l.beforePublish = null;
+      // k's own bucket is built and about to be published: "b" fills the table again, and a
+      // use of "k" handed the shared bucket takes from it, finding no bucket of k's yet.
+      assertTrue(take("b", t1));
+      racer[0] = take("k", t1);
+      l.afterPublish = () -> {
+        l.afterPublish = null;
+        // The bucket is out: a third use of "k" takes from it at once.
+        take("k", t1);
+      };
+    };
+    take("k", t1); // the sweep drops a; k gets a bucket of its own
+    l.afterPublish = null;
+    assertTrue(racer[0], "the racing use took from the shared bucket");
+    assertTheBoundHolds(t1);
+  }
 }
