@@ -16,6 +16,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.random.RandomGenerator;
 import okhttp3.Response;
@@ -51,7 +52,10 @@ import org.slf4j.LoggerFactory;
  * <p>Every move of a host's probability by 0.01 or more, or to or from 0, goes to
  * {@link CallListener#throttleProbability} (on the thread of the attempt that found it, before
  * that attempt goes on; the time the listener takes is not the attempt's latency); a move by 0.1
- * or more, or to or from 0, is logged at DEBUG. Thread-safe and lock-free.
+ * or more, or to or from 0, is logged at DEBUG. One host's reports come one at a time and in
+ * order, the last carrying the probability in place: a move found while another thread is
+ * reporting that host is reported by that thread right after its own (several such moves as
+ * one). Thread-safe and lock-free.
  *
  * <p>Beyond {@value #MAX_IDLE_HOSTS} hosts, a new host's arrival drops those whose window is
  * empty, looked for at most once a bucket; one whose only attempt is in flight comes back with
@@ -132,7 +136,7 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
     Host host = host(ctx.host());
     AcceptWindow.Counts counts = host.window.counts();
     double p = probability(counts.requests(), counts.accepts(), k);
-    report(host, ctx, p, counts);
+    report(host, ctx, p);
     if (p > 0 && random.nextDouble() < p) {
       record(ctx.host(), host, false);
       if (ctx instanceof RealCallContext real) {
@@ -232,17 +236,51 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
     return sent != Long.MIN_VALUE && real.remainingNanos(sent) < 2 * Math.max(fastest, 1);
   }
 
-  private void report(Host host, CallContext ctx, double p, AcceptWindow.Counts counts) {
-    long bits = host.reported.get();
-    double last = Double.longBitsToDouble(bits);
-    boolean zeroCrossing = (p == 0) != (last == 0);
-    if (!zeroCrossing && Math.abs(p - last) < 0.01) {
+  /** Whether a probability of {@code p} is worth reporting after {@code last}. */
+  private static boolean moved(double last, double p) {
+    return (p == 0) != (last == 0) || Math.abs(p - last) >= 0.01;
+  }
+
+  /**
+   * Reports the host's probability if it moved since the last report, unless another thread
+   * is reporting it: that thread then reports this move too, as it looks once more after
+   * letting go. The probability is read again while reporting, so one host's reports come one
+   * at a time and in order, and the last carries the probability in place: reports made
+   * straight from each thread's own reading could cross, and a gauge would keep the older one
+   * (as the adaptive in-flight limit's reports once did). The check before is the only cost to
+   * an attempt that finds no move.
+   */
+  private void report(Host host, CallContext ctx, double p) {
+    if (!moved(Double.longBitsToDouble(host.reported.get()), p)) {
       return;
     }
-    if (!host.reported.compareAndSet(bits, Double.doubleToLongBits(p))) {
-      return; // another thread reports the move
+    while (host.reporting.compareAndSet(false, true)) {
+      double now;
+      try {
+        // Read while holding the flag: a reading from before another thread's report would be
+        // older than what it reported.
+        AcceptWindow.Counts c = host.window.counts();
+        now = probability(c.requests(), c.accepts(), k);
+        double last = Double.longBitsToDouble(host.reported.get());
+        if (moved(last, now)) {
+          // Moved on before the listener runs: one that throws an Error is not told twice.
+          host.reported.set(Double.doubleToLongBits(now));
+          tell(ctx, last, now, c);
+        }
+      } finally {
+        host.reporting.set(false);
+      }
+      // A move found while this thread held the flag was left to it.
+      AcceptWindow.Counts c = host.window.counts();
+      if (!moved(Double.longBitsToDouble(host.reported.get()),
+          probability(c.requests(), c.accepts(), k))) {
+        return;
+      }
     }
-    if (zeroCrossing || Math.abs(p - last) >= 0.1) {
+  }
+
+  private void tell(CallContext ctx, double last, double p, AcceptWindow.Counts counts) {
+    if ((p == 0) != (last == 0) || Math.abs(p - last) >= 0.1) {
       LOG.debug("client-side throttle for {}: rejection probability {} -> {} ({} accepted of {})",
           ctx.host(), format(last), format(p), counts.accepts(), counts.requests());
     }
@@ -358,7 +396,10 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
 
   private static final class Host {
     final AcceptWindow window;
+    /** The probability last reported, written only by the thread holding {@link #reporting}. */
     final AtomicLong reported = new AtomicLong(Double.doubleToLongBits(0));
+    /** Held by the thread reporting this host's probability. */
+    final AtomicBoolean reporting = new AtomicBoolean();
     /** The backend's fastest successful answer seen, in nanoseconds (MAX_VALUE: none yet). */
     final AtomicLong fastestNanos = new AtomicLong(Long.MAX_VALUE);
     /**
