@@ -86,7 +86,13 @@ import java.util.concurrent.atomic.AtomicLong;
  * and percentiles are off; turn them on with a {@code MeterFilter}, as for any Micrometer timer.
  *
  * <p>The gauges (breaker states, adaptive limits and rates, throttle probabilities) show the
- * last value reported, and a client reports nothing once closed: {@link #close()} this instance
+ * last value reported. For the per-host ones ({@code outrigger.inflight.limit},
+ * {@code outrigger.ratelimit.rate}, {@code outrigger.throttle.probability}) that is the value of
+ * whichever client sharing this instance reported last for the host (each has its own limit,
+ * rate and throttle window, and listeners are not told which client reports), and for
+ * {@code outrigger.ratelimit.rate} of whichever key of a keyed limit on the host was adapted
+ * last: give each client an instance of its own, with distinct tags, to read them per client.
+ * A client reports nothing once closed: {@link #close()} this instance
  * when the clients reporting to it are closed, and its gauges leave the registry (its counters
  * and timers stay, as history). After that it registers no gauge again.
  *
