@@ -2,7 +2,8 @@ package dev.outrigger;
 
 /**
  * The call's deadline ran out: during an attempt (the in-flight exchange is cancelled and its
- * socket closed), a backoff, or a wait for a permit. The cause is the last failure, if any. An
+ * socket closed), a backoff, a wait for a permit or a slot, or a wait for fresh credentials
+ * after a 401 (the 401 is then the cause). The cause is the last failure, if any. An
  * attempt the deadline cut is no failure: the message says where it was cut ("while attempt 1
  * read the response body"), and the exception of the exchange the client cancelled, which says
  * nothing of the server, is suppressed; the cause is then the failure before it, or none.
