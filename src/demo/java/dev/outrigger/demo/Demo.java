@@ -88,6 +88,11 @@ public final class Demo {
             + "1% resets, /inventory outage window)"));
     try {
       Run run = o.noPolicies ? runBare(o, base) : runWithPolicies(o, base);
+      if (api != null) {
+        // Every call has ended: the server stops and its handlers end, so its counts are final
+        // (an answer is counted once sent, and one it was still waiting to send is dropped).
+        api.close();
+      }
       run.print(api, o);
     } finally {
       if (api != null) {
@@ -428,10 +433,13 @@ public final class Demo {
         mismatch = api.requests.get() != attempts.sum();
         out.printf(Locale.ROOT, "requests           %d (client counted %d attempts: %s)%n",
             api.requests.get(), attempts.sum(), mismatch ? "MISMATCH" : "they agree");
-        // One count per request: the slow answers are among the 200s, a reset is no answer.
+        // One count per request, each answer counted once sent: the slow answers are among the
+        // 200s, a reset is no answer, and a request the client hung up on before its answer was
+        // sent (a slow one its deadline cut) is dropped.
         out.printf(Locale.ROOT, "answers            200: %d (%d of them slow, 1-2 s)  429: %d  "
-            + "503: %d  500 (outage): %d  reset, no answer: %d%n", api.ok.get(), api.slow.get(),
-            api.throttled.get(), api.unavailable.get(), api.outage.get(), api.resets.get());
+            + "503: %d  500 (outage): %d  reset, no answer: %d  dropped, client gone: %d%n",
+            api.ok.get(), api.slow.get(), api.throttled.get(), api.unavailable.get(),
+            api.outage.get(), api.resets.get(), api.dropped.get());
         // Arrivals reach the server a little later and unevenly than the client sent them, so
         // the server's busiest second may read a few above the client's.
         out.printf(Locale.ROOT, "rate observed      busiest second %d req, average %.0f req/s "

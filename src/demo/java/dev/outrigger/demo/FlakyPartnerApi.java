@@ -12,6 +12,8 @@ import java.util.SplittableRandom;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
@@ -46,6 +48,7 @@ final class FlakyPartnerApi implements AutoCloseable {
   /** How many requests of each path the quota let through, so far. */
   private final Map<String, AtomicInteger> seen = new ConcurrentHashMap<>();
   private final Map<String, Quota> quotas = new ConcurrentHashMap<>();
+  private final AtomicBoolean closed = new AtomicBoolean();
 
   final AtomicLong requests = new AtomicLong();
   final AtomicLong ok = new AtomicLong();
@@ -55,6 +58,13 @@ final class FlakyPartnerApi implements AutoCloseable {
   final AtomicLong resets = new AtomicLong();
   /** Of the 200s, those sent late (1-2 s). */
   final AtomicLong slow = new AtomicLong();
+  /**
+   * Requests never answered because the client had hung up first: a slow answer still waiting
+   * when the server stopped (the client's deadline cut its attempt), or an answer whose sending
+   * failed. The other counts are of answers sent, so with the resets they add up to the requests
+   * once the server has stopped.
+   */
+  final AtomicLong dropped = new AtomicLong();
   /** Arrivals, timed from the first: the busiest second. */
   private final BusiestSecond arrivals = new BusiestSecond();
 
@@ -98,7 +108,12 @@ final class FlakyPartnerApi implements AutoCloseable {
     try (ex) {
       arrivals.record();
       long n = requests.incrementAndGet();
-      ex.getRequestBody().readAllBytes();
+      try {
+        ex.getRequestBody().readAllBytes();
+      } catch (IOException e) {
+        dropped.incrementAndGet();
+        throw e;
+      }
 
       String key = ex.getRequestHeaders().getFirst("X-Api-Key");
       Quota q = quotas.computeIfAbsent(key == null ? "anonymous" : key,
@@ -107,17 +122,15 @@ final class FlakyPartnerApi implements AutoCloseable {
       ex.getResponseHeaders().add("RateLimit-Limit", Long.toString((long) quotaPerSecond));
       ex.getResponseHeaders().add("RateLimit-Remaining", Long.toString(q.remaining()));
       if (retryAfterMs > 0) {
-        throttled.incrementAndGet();
         long seconds = Math.max(1, (retryAfterMs + 999) / 1000);
         ex.getResponseHeaders().add("Retry-After", Long.toString(seconds));
         ex.getResponseHeaders().add("RateLimit-Reset", Long.toString(seconds));
-        send(ex, 429, "{\"error\":\"quota exceeded\"}");
+        send(ex, 429, "{\"error\":\"quota exceeded\"}", throttled);
         return;
       }
       String path = ex.getRequestURI().getPath();
       if (path.startsWith("/inventory") && n > outageAfter && n <= outageUpTo) {
-        outage.incrementAndGet();
-        send(ex, 500, "{\"error\":\"inventory database unreachable\"}");
+        send(ex, 500, "{\"error\":\"inventory database unreachable\"}", outage);
         return;
       }
       SplittableRandom draws = draws(path);
@@ -129,40 +142,67 @@ final class FlakyPartnerApi implements AutoCloseable {
         return;
       }
       if (r < P_RESET + P_503) {
-        unavailable.incrementAndGet();
-        send(ex, 503, "{\"error\":\"try again\"}");
+        send(ex, 503, "{\"error\":\"try again\"}", unavailable);
         return;
       }
-      // Counted as the 200 it will be before the wait: a slow answer still waiting when the demo
-      // prints (its attempt cut by the client's deadline) is one of the requests all the same.
-      ok.incrementAndGet();
+      String id = path.substring(path.lastIndexOf('/') + 1);
+      String body = "{\"id\":\"" + id + "\",\"status\":\"shipped\",\"items\":3}";
       if (r < P_RESET + P_503 + P_SLOW) {
-        slow.incrementAndGet();
         try {
           Thread.sleep(1000 + (long) (draws.nextDouble() * 1000));
         } catch (InterruptedException e) {
+          // Stopped while waiting (the demo stops the server once every call has ended): the
+          // client gave up on this one (its deadline cut the attempt), and it was never sent.
+          dropped.incrementAndGet();
           Thread.currentThread().interrupt();
           return;
         }
+        send(ex, 200, body, ok, slow);
+        return;
       }
-      String id = path.substring(path.lastIndexOf('/') + 1);
-      send(ex, 200, "{\"id\":\"" + id + "\",\"status\":\"shipped\",\"items\":3}");
+      send(ex, 200, body, ok);
     }
   }
 
-  private static void send(HttpExchange ex, int status, String body) throws IOException {
+  /**
+   * Sends the answer, then counts it in {@code counts}: an answer is counted once it has been
+   * sent, not when it is decided on. One the client had hung up on by then is {@link #dropped}.
+   */
+  private void send(HttpExchange ex, int status, String body, AtomicLong... counts)
+      throws IOException {
     byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
-    ex.getResponseHeaders().add("Content-Type", "application/json");
-    ex.sendResponseHeaders(status, bytes.length);
-    try (OutputStream out = ex.getResponseBody()) {
-      out.write(bytes);
+    try {
+      ex.getResponseHeaders().add("Content-Type", "application/json");
+      ex.sendResponseHeaders(status, bytes.length);
+      try (OutputStream out = ex.getResponseBody()) {
+        out.write(bytes);
+      }
+    } catch (IOException e) {
+      dropped.incrementAndGet();
+      throw e;
+    }
+    for (AtomicLong count : counts) {
+      count.incrementAndGet();
     }
   }
 
+  /**
+   * Stops the server and waits (a few seconds at most) for its handlers to end, so that its
+   * counts are final: a handler still waiting to send a slow answer is stopped, and counted as
+   * {@link #dropped}. Call it once every call has ended, before reading the counts.
+   */
   @Override
   public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
     server.stop(0);
     executor.shutdownNow();
+    try {
+      executor.awaitTermination(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   /** The server's own quota: a token bucket refilled continuously, burst of one second. */

@@ -229,4 +229,27 @@ class ReadmeDemoTest {
     assertEquals(0, r.status(), r.err());
     assertTrue(r.out().contains("configured 0.0001/s + burst 1"), r.out());
   }
+
+  /**
+   * "== What the server saw": an answer is counted when it is sent. With seed 582, call 1's
+   * request gets a slow answer (1.96 s); at 0.21 calls/s it waits about 4.8 s for its permit, so
+   * its 5 s deadline cuts the attempt long before that answer is due. The server counted that
+   * 200 when it decided on it, before its wait, so the summary said 200: 2 for the client's one.
+   */
+  @Test
+  void aSlowAnswerTheClientGaveUpOnIsNotCountedAsSent() throws Exception {
+    Run r = demo("--calls", "2", "--concurrency", "1", "--rate", "0.21", "--seed", "582");
+    assertEquals(0, r.status(), r.err());
+    Matcher ok = Pattern.compile("\\n  ok\\s+(\\d+) ").matcher(r.out());
+    Matcher cut = Pattern.compile("\\n  deadline exceeded\\s+(\\d+) ").matcher(r.out());
+    assertTrue(ok.find() && cut.find(), r.out());
+    assertEquals("1", ok.group(1), r.out());
+    assertEquals("1", cut.group(1), r.out());
+    Matcher answers = Pattern.compile("answers\\s+200: (\\d+) \\((\\d+) of them slow")
+        .matcher(r.out());
+    assertTrue(answers.find(), r.out());
+    assertEquals("1", answers.group(1), "the 200s sent, in\n" + r.out());
+    assertEquals("0", answers.group(2), "the slow 200s sent, in\n" + r.out());
+    assertTrue(r.out().contains("dropped, client gone: 1"), r.out());
+  }
 }
