@@ -302,34 +302,35 @@ public final class Demo {
     }
 
     private static String kind(Throwable e) {
-      if (e instanceof HttpStatusException h) {
-        return "HTTP " + h.status();
-      }
       if (e instanceof BareStatus b) {
         return "HTTP " + b.status;
       }
-      if (e instanceof TransportException t) {
-        return "transport " + t.kind();
+      if (!(e instanceof ApiException a)) {
+        return "transport (" + e.getClass().getSimpleName() + ")";
       }
-      // A refusal may come on a retry, after the call has sent attempts: only one that came
-      // before the first attempt means the call sent nothing.
-      if (e instanceof CircuitOpenException c) {
-        return "circuit open " + refused(c);
+      String kind;
+      if (e instanceof HttpStatusException h) {
+        kind = "HTTP " + h.status();
+      } else if (e instanceof TransportException t) {
+        kind = "transport " + t.kind();
+      } else if (e instanceof CircuitOpenException) {
+        kind = "circuit open";
+      } else if (e instanceof RateLimitedException) {
+        kind = "rate limited";
+      } else if (e instanceof DeadlineExceededException) {
+        kind = "deadline exceeded";
+      } else {
+        kind = e.getClass().getSimpleName();
       }
-      if (e instanceof RateLimitedException r) {
-        return "rate limited " + refused(r);
+      // Whatever ended it, a call that sent no attempt reads (not sent), so these outcomes add
+      // up to the calls that sent nothing: a deadline can run out right after a wait for a
+      // permit, before the first attempt. A refusal that came on a retry, after the call had
+      // sent attempts, reads (retry refused).
+      if (a.attempts() == 0) {
+        return kind + " (not sent)";
       }
-      if (e instanceof DeadlineExceededException) {
-        return "deadline exceeded";
-      }
-      if (e instanceof ApiException) {
-        return e.getClass().getSimpleName();
-      }
-      return "transport (" + e.getClass().getSimpleName() + ")";
-    }
-
-    private static String refused(ApiException e) {
-      return e.attempts() == 0 ? "(not sent)" : "(retry refused)";
+      return e instanceof CircuitOpenException || e instanceof RateLimitedException
+          ? kind + " (retry refused)" : kind;
     }
 
     private void progressLoop(Options o) {
@@ -400,8 +401,8 @@ public final class Demo {
       out.printf(Locale.ROOT, "attempts sent      %d (%.2f per call) = %d first attempts + %d "
           + "retries%n", sent, (double) sent / total, first, sent - first);
       if (first < total) {
-        out.printf(Locale.ROOT, "  calls that sent nothing  %d (refused before their first "
-            + "attempt)%n", total - first);
+        out.printf(Locale.ROOT, "  calls that sent nothing  %d (the outcomes marked (not sent): "
+            + "refused, or out of time, before their first attempt)%n", total - first);
       }
       long refusedRetries = retries - (sent - first);
       out.printf(Locale.ROOT, "retries scheduled  %d%s%n", retries, refusedRetries <= 0 ? ""

@@ -252,4 +252,26 @@ class ReadmeDemoTest {
     assertEquals("0", answers.group(2), "the slow 200s sent, in\n" + r.out());
     assertTrue(r.out().contains("dropped, client gone: 1"), r.out());
   }
+
+  /**
+   * "a refusal by the open breaker or the rate limit reads (not sent) when the call sent
+   * nothing": every call that sent nothing lands in a (not sent) outcome, so those outcomes add
+   * up to "calls that sent nothing". At 20 calls/s with 150 in flight, calls refused by the rate
+   * limit make way for others so fast that some get a permit whose wait ends just as their 5 s
+   * deadline does: those ran out of time before their first attempt and read "deadline
+   * exceeded", among the calls that had sent one, so the two lines differed. (The exit status
+   * is theServerAgreesWithTheClientWhenDeadlinesCutAttemptsEarly's concern.)
+   */
+  @Test
+  void theOutcomesNotSentAddUpToTheCallsThatSentNothing() throws Exception {
+    Run r = demo("--calls", "5000", "--rate", "20", "--concurrency", "150");
+    Matcher nothing = Pattern.compile("calls that sent nothing\\s+(\\d+)").matcher(r.out());
+    assertTrue(nothing.find(), r.out());
+    Matcher notSent = Pattern.compile("\\n  [^\\n]+ \\(not sent\\)\\s+(\\d+) ").matcher(r.out());
+    long sum = 0;
+    while (notSent.find()) {
+      sum += Long.parseLong(notSent.group(1));
+    }
+    assertEquals(Long.parseLong(nothing.group(1)), sum, r.out());
+  }
 }
