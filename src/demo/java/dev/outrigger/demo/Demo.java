@@ -277,7 +277,11 @@ public final class Demo {
       total = o.calls;
       latencies = new long[o.calls];
       startNanos = System.nanoTime();
-      Thread progress = Thread.ofVirtual().start(() -> progressLoop(o));
+      // On a terminal, one line redrawn in place, which lines written meanwhile (the library's
+      // log lines) do not break; elsewhere (a file, CI), a plain line every 2 s.
+      ProgressLine line = isTerminal() && System.getenv("CI") == null
+          ? new ProgressLine(out) : null;
+      Thread progress = Thread.ofVirtual().start(() -> progressLoop(line));
       try (FanOut<Object> fan = FanOut.<Object>builder().maxConcurrency(o.concurrency)
           .failFast(false).build()) {
         for (int i = 0; i < o.calls; i++) {
@@ -306,7 +310,13 @@ public final class Demo {
       } finally {
         wallNanos = System.nanoTime() - startNanos;
         progress.interrupt();
-        progress.join();
+        try {
+          progress.join();
+        } finally {
+          if (line != null) {
+            line.close();
+          }
+        }
       }
     }
 
@@ -346,21 +356,17 @@ public final class Demo {
           ? kind + " (retry refused)" : kind;
     }
 
-    private void progressLoop(Options o) {
-      boolean tty = isTerminal() && System.getenv("CI") == null;
-      long period = tty ? 200 : 2000;
+    private void progressLoop(ProgressLine line) {
+      long period = line != null ? 200 : 2000;
       try {
         while (!Thread.currentThread().isInterrupted()) {
           TimeUnit.MILLISECONDS.sleep(period);
-          printProgress(tty);
+          printProgress(line);
         }
       } catch (InterruptedException e) {
         // done
       }
-      printProgress(tty);
-      if (tty) {
-        out.println();
-      }
+      printProgress(line);
     }
 
     /**
@@ -379,19 +385,19 @@ public final class Demo {
       }
     }
 
-    private void printProgress(boolean tty) {
+    private void printProgress(ProgressLine bar) {
       int d = done.get();
       int width = 30;
       int filled = total == 0 ? width : (int) ((long) d * width / total);
       double secs = Math.max(0.001, sinceStartMs() / 1000.0);
       String line = String.format(Locale.ROOT, "[%s%s] %d/%d  failed %d  %.0f calls/s  %.1f s",
           "#".repeat(filled), ".".repeat(width - filled), d, total, failed.get(), d / secs, secs);
-      if (tty) {
-        out.print("\r" + line);
+      if (bar != null) {
+        bar.draw(line);
       } else {
         out.println(line);
+        out.flush();
       }
-      out.flush();
     }
 
     void print(FlakyPartnerApi api, Options o) {

@@ -3,6 +3,7 @@ package dev.outrigger.readme;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.sun.net.httpserver.HttpServer;
 import dev.outrigger.JavaProcess;
@@ -293,5 +294,88 @@ class ReadmeDemoTest {
     assertTrue(m.find(), r.out());
     long unwritten = m.group(3) == null ? 0 : Long.parseLong(m.group(3));
     assertEquals(Long.parseLong(m.group(2)) - unwritten, Long.parseLong(m.group(1)), m.group());
+  }
+
+  /**
+   * "A progress line runs while it works": on a terminal it is one line redrawn in place, and
+   * the breaker's log lines (slf4j, on standard error, as the demo profile's slf4j-simple
+   * writes them) do not break it. The demo runs on a pseudo-terminal (util-linux script), with
+   * logback writing the library's INFO lines to standard error. A log line was written after the
+   * bar's text, on its line: "[#####....] 266/1000  failed 0  51 calls/s  5.2 s[outrigger-fanout-243]
+   * INFO ... circuit breaker ...: CLOSED -> OPEN".
+   */
+  @Test
+  void logLinesDoNotBreakTheProgressBarOnATerminal() throws Exception {
+    Path script = Path.of("/usr/bin/script");
+    assumeTrue(Files.isExecutable(script), "needs util-linux script for a pseudo-terminal");
+    Path config = classes.resolve("logback-stderr.xml");
+    Files.writeString(config, """
+        <configuration>
+          <appender name="ERR" class="ch.qos.logback.core.ConsoleAppender">
+            <target>System.err</target>
+            <encoder><pattern>[%thread] %level %logger - %msg%n</pattern></encoder>
+          </appender>
+          <logger name="dev.outrigger" level="INFO"/>
+          <root level="WARN"><appender-ref ref="ERR"/></root>
+        </configuration>
+        """);
+    String cp = Stream.concat(Stream.of(classes.toString()), JavaProcess.testClassPath().stream()
+            .filter(e -> !e.endsWith("test-classes")))
+        .collect(Collectors.joining(File.pathSeparator));
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    String cmd = Stream.of(java, "-Dlogback.configurationFile=" + config, "-cp", cp,
+            "dev.outrigger.demo.Demo", "--calls", "1000")
+        .map(a -> "'" + a.replace("'", "'\\''") + "'")
+        .collect(Collectors.joining(" "));
+    Path out = Files.createTempFile(classes, "tty", ".txt");
+    ProcessBuilder pb = new ProcessBuilder(script.toString(), "-qefc", cmd, "/dev/null")
+        .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+        .redirectOutput(out.toFile()).redirectErrorStream(true);
+    // The demo draws a plain line every 2 s instead when it sees CI set.
+    pb.environment().remove("CI");
+    Process p = pb.start();
+    try {
+      assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the demo did not end");
+      String screen = String.join("\n", screen(Files.readString(out, StandardCharsets.UTF_8)));
+      assertEquals(0, p.exitValue(), screen);
+      List<String> logLines = screen.lines().filter(l -> l.contains("circuit breaker")).toList();
+      assertFalse(logLines.isEmpty(), "no breaker transition logged in\n" + screen);
+      for (String l : logLines) {
+        assertFalse(l.contains("calls/s"), "the bar and a log line on one line:\n" + l);
+      }
+      assertTrue(screen.lines().anyMatch(l -> l.matches("\\[#{30}\\] 1000/1000 .*calls/s.*")),
+          "the finished bar on a line of its own in\n" + screen);
+    } finally {
+      p.descendants().forEach(ProcessHandle::destroyForcibly);
+      JavaProcess.kill(p);
+    }
+  }
+
+  /**
+   * The lines a terminal shows for {@code typescript}: a carriage return goes back to the start
+   * of the line, where the next characters overwrite what was there.
+   */
+  private static List<String> screen(String typescript) {
+    List<String> lines = new ArrayList<>();
+    StringBuilder line = new StringBuilder();
+    int col = 0;
+    for (char c : typescript.toCharArray()) {
+      if (c == '\r') {
+        col = 0;
+      } else if (c == '\n') {
+        lines.add(line.toString().stripTrailing());
+        line.setLength(0);
+        col = 0;
+      } else {
+        if (col < line.length()) {
+          line.setCharAt(col, c);
+        } else {
+          line.append(c);
+        }
+        col++;
+      }
+    }
+    lines.add(line.toString().stripTrailing());
+    return lines;
   }
 }
