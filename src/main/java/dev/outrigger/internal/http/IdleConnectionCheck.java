@@ -28,11 +28,12 @@ import okhttp3.internal.connection.RealConnection;
  * transport answers by sending the request again at once on another connection. A request
  * OkHttp writes after the call's first (a redirect's, an authenticator's answer), perhaps on
  * another pooled connection, is checked the same way: the transport then sends the call's own
- * request again, unless it must be sent once, when the attempt fails instead
- * ({@code NetworkInterceptor.checkFollowUpConnection}).
+ * request again, once per attempt, unless it must be sent once or its body can be read once,
+ * when the attempt fails instead ({@code NetworkInterceptor.checkFollowUpConnection}).
  *
  * <p>A healthy connection costs its caller that millisecond, and only after an idle second, when
- * the client is not busy. A connection the server closes while a request is on its way, or one
+ * the client is not busy (a follow-up on the call's own connection reads as idle since before
+ * the call, so it pays it after an idle second or a first exchange that lasted one). A connection the server closes while a request is on its way, or one
  * closed after less than a second idle, is not caught here: that attempt fails like any
  * other. HTTP/2 connections are left to OkHttp, whose reader sees the server's GOAWAY.
  */

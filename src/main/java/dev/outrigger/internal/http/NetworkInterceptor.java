@@ -287,8 +287,9 @@ public final class NetworkInterceptor implements Interceptor {
    * first connection could not carry more), which its server may have closed while it sat idle.
    * A stale one fails the call before anything of {@code request} is written: with
    * {@link IdleConnectionCheck.StaleConnectionException}, on which the transport sends the
-   * call's own request again on other connections (the caller let it go more than once), or,
-   * for a request that must be sent once, which went already, with a plain failure.
+   * call's own request again on another connection, once per attempt, if it may go twice
+   * (idempotent, its body readable again; the transport decides), or, for a request tagged
+   * {@link #SEND_ONCE}, which went already, with a plain failure.
    *
    * <p>The call's own connection, carrying a same-origin follow-up, reads as idle since before
    * the call (OkHttp dates idleness when a connection's last call leaves it): after an idle

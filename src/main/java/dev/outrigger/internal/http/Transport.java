@@ -150,16 +150,35 @@ public final class Transport implements CallInterceptor, KeepsClock {
     // deadline exactly); a test's clock says nothing of System.nanoTime().
     DeadlineWatchdog.Timer timer = watch(call, ctx, start, timeout, start);
     Response received = null;
+    boolean followUpResent = false;
     try {
       for (int resent = 0; ; resent++) {
         try {
           received = call.execute();
           break;
         } catch (IdleConnectionCheck.StaleConnectionException e) {
+          // The call being set aside may have written the call's own request (the stale
+          // connection was then a follow-up's): noted before the call is replaced.
+          noteWritten(call, ctx);
           if (resent == MAX_STALE_RESENDS || call.isCanceled() || timer.fired()) {
             // Too many, or the deadline's cut closed the socket during the check (or is about
             // to: the watchdog cancels on a thread of its own).
             throw e;
+          }
+          if (NetworkInterceptor.written(call)) {
+            // The server saw the call's own request. It goes again at most once per attempt
+            // (a second stale follow-up ends the attempt, for the retry policy to judge, with
+            // its permit, budget and count), and only if it may go twice: idempotent, and a
+            // body that can be read again.
+            String refused = followUpResent ? "it went twice already in this attempt"
+                : !ctx.idempotent() ? "it is not idempotent"
+                : request.body() != null && request.body().isOneShot()
+                    ? "its body can be read once" : null;
+            if (refused != null) {
+              throw new IOException(e.getMessage() + "; the call's own request, written already"
+                  + ", is not sent again within the attempt: " + refused, e);
+            }
+            followUpResent = true;
           }
           // Nothing was written on the stale connection: the same request, at once, on another
           // (the stale one takes no more exchanges). Not an attempt: the server never saw it,

@@ -76,4 +76,80 @@ class StaleConnectionRedirectTest {
       assertEquals(List.of("GET /warm HTTP/1.1"), target.requests);
     }
   }
+
+  @Test
+  void aOneShotBodyIsNotSentAgainWhenItsRedirectMeetsAClosedConnection() throws Exception {
+    // A PUT may go twice, but not with a body that can be read once: the re-send within the
+    // attempt would read it again.
+    IdleConnectionCheck.afterNanos = 1;
+    java.util.concurrent.atomic.AtomicInteger reads = new java.util.concurrent.atomic.AtomicInteger();
+    okhttp3.RequestBody oneShot = new okhttp3.RequestBody() {
+      @Override
+      public okhttp3.MediaType contentType() {
+        return okhttp3.MediaType.get("application/octet-stream");
+      }
+
+      @Override
+      public void writeTo(okio.BufferedSink sink) throws java.io.IOException {
+        if (reads.incrementAndGet() > 1) {
+          throw new IllegalStateException("a one-shot body read twice");
+        }
+        sink.writeUtf8("blob");
+      }
+
+      @Override
+      public boolean isOneShot() {
+        return true;
+      }
+    };
+    try (IdleClosingServer target = new IdleClosingServer(100);
+        ApiClient client = ApiClient.builder().baseUrl(origin.url("/").toString())
+            .retry(Retry.none())
+            .addCallInterceptor(chain -> chain.proceed(
+                chain.request().url().encodedPath().endsWith("/upload")
+                    ? chain.request().newBuilder().put(oneShot).build() : chain.request()))
+            .build()) {
+      client.get(target.url() + "/warm").execute(String.class);
+      target.awaitIdleClosed(1);
+      // A 303 turns the PUT into a GET of the target (OkHttp follows no 307 of a one-shot body).
+      origin.enqueue(new MockResponse.Builder().code(303)
+          .setHeader("Location", target.url() + "/status").build());
+
+      TransportException e = assertThrows(TransportException.class,
+          () -> client.get("/upload").execute(String.class));
+
+      assertTrue(e.getMessage().contains("its body can be read once"), e.getMessage());
+      assertEquals(1, reads.get());
+      assertEquals(1, origin.getRequestCount(), "the PUT went once");
+    }
+  }
+
+  @Test
+  void aSecondStaleFollowUpInOneAttemptEndsTheAttempt() throws Exception {
+    // The call's own request goes again at most once per attempt for a follow-up: a pool of
+    // closed connections to the redirect's host does not make the origin see it again and again,
+    // uncounted.
+    IdleConnectionCheck.afterNanos = 1;
+    try (IdleClosingServer target = new IdleClosingServer(100);
+        ApiClient client = ApiClient.builder().baseUrl(origin.url("/").toString())
+            .retry(Retry.none()).build()) {
+      // Two calls held together by the target: two pooled connections to it.
+      target.hold = new java.util.concurrent.CountDownLatch(2);
+      List<dev.outrigger.Result<String>> warm = dev.outrigger.FanOut.map(List.of(1, 2),
+          i -> client.get(target.url() + "/warm/" + i).execute(String.class));
+      assertTrue(warm.stream().allMatch(dev.outrigger.Result::isSuccess), warm.toString());
+      target.hold = null;
+      target.awaitIdleClosed(2);
+      for (int i = 0; i < 3; i++) {
+        redirectTo(target.url() + "/moved");
+      }
+
+      TransportException e = assertThrows(TransportException.class,
+          () -> client.get("/go").execute(String.class));
+
+      assertTrue(e.getMessage().contains("went twice already"), e.getMessage());
+      assertEquals(1, e.attempts());
+      assertEquals(2, origin.getRequestCount(), "the first request and one re-send");
+    }
+  }
 }
