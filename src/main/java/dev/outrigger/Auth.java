@@ -13,10 +13,12 @@ import java.util.function.Supplier;
  * redirect to another origin (scheme, host or port), and that origin's 401 is returned to the
  * caller without asking for a fresh value.
  *
- * <p>A fresh value ({@code refresh = true}) is fetched on a virtual thread of the client's
- * ({@code outrigger-auth-refresh}), one fetch at a time per client: calls that meet a 401 while
- * it runs wait for it and share its value (or what it throws: the same exception reaches each
- * of them), and a call's attempts after its refresh carry the value it got. Each call waits at
+ * <p>A fresh value ({@code refresh = true}) is fetched on a platform daemon thread of the
+ * client's ({@code outrigger-auth-refresh}), one fetch at a time per client: calls that meet a
+ * 401 while it runs wait for it and share its value (or what it throws: the same exception
+ * reaches each of them, except an {@link ApiException}, another call's failure, for which each
+ * call gets the {@link HttpStatusException} of its 401, that failure suppressed in it and
+ * named in its message), and a call's attempts after its refresh carry the value it got. Each call waits at
  * most until its own deadline, then fails with {@link DeadlineExceededException} ("deadline
  * exceeded while waiting for the credentials refresh"; its cause, the 401); a fetch that hangs
  * so goes on, and the calls that meet a 401 before it ends take its value. Once it has ended,

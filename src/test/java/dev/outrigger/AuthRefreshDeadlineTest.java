@@ -104,7 +104,9 @@ class AuthRefreshDeadlineTest {
     }
     assertEquals("Bearer fresh", server.takeRequest().getHeaders().get("Authorization"));
     assertEquals("outrigger-auth-refresh", fetchThread.get().getName());
-    assertTrue(fetchThread.get().isVirtual());
+    // A platform thread: a virtual one pins its carrier in a synchronized token cache (JDK 21).
+    assertFalse(fetchThread.get().isVirtual());
+    assertTrue(fetchThread.get().isDaemon());
     ClientTestSupport.assertNoLeaks(client);
   }
 
@@ -145,6 +147,47 @@ class AuthRefreshDeadlineTest {
     assertSame(down, outcome.get());
     assertEquals(1, fetches.get());
     assertEquals(2, server.getRequestCount(), "no request after the failed refresh");
+    ClientTestSupport.assertNoLeaks(client);
+  }
+
+  @Test
+  void aRefreshFailingWithAnotherCallsApiExceptionGivesEachCallItsOwn401() throws Exception {
+    // The Auth's token endpoint, called through a client of its own, is down: that call's
+    // HttpStatusException (503, three attempts) is what the fetch throws.
+    MockWebServer tokens = new MockWebServer();
+    tokens.start();
+    try (ApiClient tokenClient = ApiClient.builder().baseUrl(tokens.url("/").toString())
+        .retry(Retry.exponential(Duration.ofMillis(1), Duration.ofMillis(2)).maxAttempts(3))
+        .build()) {
+      for (int i = 0; i < 3; i++) {
+        tokens.enqueue(new MockResponse.Builder().code(503).build());
+      }
+      server.enqueue(new MockResponse.Builder().code(401).build());
+      AtomicReference<HttpStatusException> endpoint = new AtomicReference<>();
+      answer = () -> {
+        try {
+          return tokenClient.get("/token").execute(String.class);
+        } catch (HttpStatusException e) {
+          endpoint.set(e);
+          throw e;
+        }
+      };
+      release.countDown();
+
+      HttpStatusException e = assertThrows(HttpStatusException.class,
+          () -> client.get("/me").deadline(HANG).execute(String.class));
+
+      // Before, the call got the endpoint's own exception (503), its attempt count then set
+      // to this call's, shared with every call that waited.
+      assertEquals(401, e.status());
+      assertEquals(1, e.attempts());
+      assertTrue(e.getMessage().contains("the credentials refresh failed: HTTP 503"),
+          e.getMessage());
+      assertSame(endpoint.get(), e.getSuppressed()[0]);
+      assertEquals(3, endpoint.get().attempts(), "the endpoint's own count, untouched");
+    } finally {
+      tokens.close();
+    }
     ClientTestSupport.assertNoLeaks(client);
   }
 

@@ -1,8 +1,11 @@
 package dev.outrigger.internal.http;
 
 import dev.outrigger.Auth;
+import dev.outrigger.ApiException;
 import dev.outrigger.CallInterceptor;
+import dev.outrigger.HttpStatusException;
 import dev.outrigger.internal.Closing;
+import dev.outrigger.internal.ExceptionAccess;
 import dev.outrigger.internal.Failures;
 import dev.outrigger.internal.RealCallContext;
 import dev.outrigger.internal.deadline.DeadlineInterceptor;
@@ -26,7 +29,7 @@ import okhttp3.Response;
  *
  * <p>The fresh value is fetched off the caller's thread so that each call's deadline bounds its
  * wait (a token endpoint that hangs would otherwise hold the caller past it): one fetch at a time
- * per client, on a virtual thread of its own ({@code outrigger-auth-refresh}), which every call
+ * per client, on a platform daemon thread of its own ({@code outrigger-auth-refresh}), which every call
  * meeting a 401 while it runs waits for, each until its own deadline. A fetch whose waiters all
  * left goes on, and the calls that meet a 401 before it ends take its value; once it has ended,
  * the next 401 starts another. The client's {@code close()} interrupts a fetch still running and
@@ -133,7 +136,7 @@ public final class AuthInterceptors {
 
   /**
    * One client's fetches of a fresh value ({@code authorization(true)}): at most one at a time, on
-   * a virtual thread, shared by the calls that meet a 401 while it runs.
+   * a platform daemon thread, shared by the calls that meet a 401 while it runs.
    */
   static final class Refresher {
     private static final String WAITING_FOR = "the credentials refresh";
@@ -180,11 +183,28 @@ public final class AuthInterceptors {
         throw Failures.cancelled(ctx, cut);
       } catch (ExecutionException e) {
         waiter.leave();
-        response.close();
+        Closing closing = ctx.closing();
         if (e.getCause() instanceof Closing.ClosedException closed) {
           // The client was closed before the fetch could start.
+          response.close();
           throw Failures.cancelled(ctx, closed);
         }
+        if (closing != null && closing.isClosed()) {
+          // Closed while the fetch ran (close() interrupted it): what it threw then is the
+          // close's doing, and the call ends as a closed client's waits do.
+          response.close();
+          throw Failures.cancelled(ctx, Closing.closedWhileWaitingFor(WAITING_FOR));
+        }
+        if (e.getCause() instanceof ApiException failed) {
+          // Another call's failure (the token endpoint's, through a client): shared by every
+          // call that waited, and the caller's client would set this call's attempt count on
+          // it. Each call gets the 401 it met instead, the refresh's failure named and kept.
+          HttpStatusException refused = Failures.statusException(response, ctx);
+          refused.addSuppressed(failed);
+          throw ExceptionAccess.finish(refused, ctx.attemptsSent(),
+              "the credentials refresh failed: " + failed.getMessage());
+        }
+        response.close();
         // As if the Auth had run on this thread: what it threw, unwrapped.
         throw Refresher.<RuntimeException>rethrow(e.getCause());
       } finally {
@@ -226,8 +246,10 @@ public final class AuthInterceptors {
         }
       };
       // The fetch is the client's, not the caller's that happened to start it (and may outlive
-      // its call): it takes none of that thread's inheritable thread-locals.
-      Thread thread = Thread.ofVirtual().name("outrigger-auth-refresh")
+      // its call): it takes none of that thread's inheritable thread-locals. A platform thread:
+      // refreshes are rare, and an Auth that fetches inside a synchronized token cache would, on
+      // a virtual thread on JDK 21, pin a carrier for as long as its endpoint hangs.
+      Thread thread = Thread.ofPlatform().daemon().name("outrigger-auth-refresh")
           .inheritInheritableThreadLocals(false).unstarted(fetch);
       Runnable stop = thread::interrupt;
       mine.whenComplete((v, t) -> {
