@@ -514,7 +514,7 @@ public final class ApiClient implements AutoCloseable {
     HttpUrl url = req.url();
     RealCallContext ctx = new RealCallContext(method, url, req.hostKey(), deadline,
         now + remaining, idempotent, clock, now, listener, redactor);
-    if (type.getRawClass() == Void.class) {
+    if (type.getRawClass() == Void.class || type.getRawClass() == void.class) {
       ctx.discardBody();
     }
     if (req.attributes() != null) {

@@ -306,6 +306,9 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
           if (LOG.isDebugEnabled()) {
             // Logged here, under the flag, so the log follows the reports' order.
             log(r, key, now);
+          } else {
+            // Kept up while DEBUG is off, so that a line after it is turned on starts from here.
+            r.logged = now;
           }
           reportChange(ctx, key, last, now);
         }

@@ -251,7 +251,8 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
       ctx.failed(last);
       Duration wait = Duration.ofNanos(delay);
       // The listeners' time is part of the wait (the retry goes when it was scheduled to), so a
-      // slow one does not cancel a retry it was told of: retryScheduled counts retries sent.
+      // slow one does not cancel a retry it was told of (only the deadline, close() or a policy
+      // on its way still can).
       long wakeAt = clock.nanoTime() + delay;
       notify(ctx, l -> l.retryScheduled(ctx, wait, reason));
       if (log.isDebugEnabled()) {
