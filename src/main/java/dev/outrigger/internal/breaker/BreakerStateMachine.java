@@ -377,6 +377,16 @@ public final class BreakerStateMachine {
     outOfUse("its client was closed", true);
   }
 
+  /**
+   * Takes the breaker out of use as another breaker of its key takes its place in its table (a
+   * breaker set by hand, put back after an eviction had dropped it): as {@link #clientClosed()},
+   * one set by hand too. No table keeps it any more, so a call it admitted must not open it, and
+   * a state it was set to must not stay in a gauge.
+   */
+  void replaced() {
+    outOfUse("replaced in its table by the key's breaker set by hand", true);
+  }
+
   private State outOfUse(String why, boolean byHandToo) {
     while (true) {
       BreakerState s = state;

@@ -94,7 +94,8 @@ public final class Breakers {
 
   /**
    * Sets {@code key}'s breaker by hand with {@code op} ({@code forceOpen}, {@code disable}): the
-   * breaker is kept, even beyond the maximum, and replaces one a racing call made meanwhile.
+   * breaker is kept, even beyond the maximum, and replaces one a racing call made meanwhile,
+   * which goes out of use as a dropped one does.
    */
   public void setByHand(String key, long nowNanos,
       java.util.function.Consumer<BreakerStateMachine> op) {
@@ -115,8 +116,13 @@ public final class Breakers {
     b.touch(nowNanos);
     op.accept(b);
     // An eviction between the two steps (it was not yet set by hand) must not lose it.
-    if (map.put(key, b) != b) {
+    BreakerStateMachine was = map.put(key, b);
+    if (was != b) {
       changes.incrementAndGet();
+      if (was != null) {
+        // A call made it for the key after the eviction, and may still be in flight in it.
+        was.replaced();
+      }
     }
     if (closed) {
       // close() came meanwhile, and may have taken the breakers out of use before this one was
@@ -248,9 +254,13 @@ public final class Breakers {
         dropped++;
         if (setByHand(gone.state())) {
           // Set by hand after the look above: setByHand (which puts after it sets) may have
-          // put it before this removal. It goes back, replacing a racing call's breaker.
-          map.put(c.key(), gone);
+          // put it before this removal. It goes back, replacing a racing call's breaker,
+          // which is out of use from then on.
+          BreakerStateMachine raced = map.put(c.key(), gone);
           changes.incrementAndGet();
+          if (raced != null && raced != gone) {
+            raced.replaced();
+          }
         }
       }
       if (drop == 0) {
