@@ -1,8 +1,12 @@
 package dev.outrigger.internal.ratelimit;
 
+import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
 import java.util.function.IntSupplier;
+import java.util.function.ToDoubleFunction;
 
 /**
  * The adaptive send rate of each key, as the AWS SDK's adaptive retry mode computes it: a
@@ -20,8 +24,11 @@ import java.util.function.IntSupplier;
  * <p>Pure arithmetic on an immutable state per key, swapped by compare-and-set; time is given by
  * the caller (monotonic nanoseconds). Memory is bounded: about {@code maxKeys} keys (the bound
  * as it is at each new key's first throttle) adapt at once (first throttles of new keys racing
- * at the bound may pass it by a few; a key leaves when it is back at its ceiling); others keep
- * their ceiling.
+ * at the bound may pass it by a few); others keep their ceiling. A key leaves when an answer
+ * finds it back at its ceiling, or, for a key no answer comes back to (a tenant gone, a host
+ * no longer called), when a new key's throttle finds the table full and the key's curve has
+ * reached its ceiling by then: looked for at most once per {@link #SWEEP_EVERY_NANOS}, so keys
+ * that went quiet cannot keep every new key from adapting for good.
  */
 public final class CubicRate {
   /** The multiplicative decrease. */
@@ -32,23 +39,33 @@ public final class CubicRate {
   static final double MIN_FRACTION = 0.01;
   /** A burst of throttling answers to one key cuts its rate once. */
   static final long MIN_CUT_INTERVAL_NANOS = 100_000_000L;
+  /** The least time between two looks for recovered keys in a full table. */
+  static final long SWEEP_EVERY_NANOS = 1_000_000_000L;
 
   /** One key's state: the rate now, the rate last throttled and when. */
   record State(double rate, double lastMax, long cutAtNanos) {}
 
   private final IntSupplier maxKeys;
+  /** A key's ceiling as it is now, for the keys a sweep looks at; null: no sweep. */
+  private final ToDoubleFunction<String> ceilingOf;
   private final ConcurrentHashMap<String, AtomicReference<State>> keys = new ConcurrentHashMap<>();
+  /** When the table was last swept for recovered keys, or {@link Long#MIN_VALUE}: never. */
+  private final AtomicLong sweptAt = new AtomicLong(Long.MIN_VALUE);
 
   public CubicRate(int maxKeys) {
-    this(() -> maxKeys);
+    this(() -> maxKeys, null);
   }
 
   /**
    * @param maxKeys the key bound as it is now, read at each key's first throttle (the limiter's
    *     {@code maxKeys}, which a reconfiguration may change)
+   * @param ceilingOf a key's ceiling as it is now, in permits per second: when a new key's
+   *     throttle finds the table full, the keys whose curve has reached it leave (null: they
+   *     leave only on an answer)
    */
-  public CubicRate(IntSupplier maxKeys) {
+  public CubicRate(IntSupplier maxKeys, ToDoubleFunction<String> ceilingOf) {
     this.maxKeys = maxKeys;
+    this.ceilingOf = ceilingOf;
   }
 
   /**
@@ -82,13 +99,23 @@ public final class CubicRate {
   /**
    * A throttling answer for {@code key} whose ceiling is {@code ceiling} permits per second:
    * returns the new rate, or NaN when nothing changed (a cut already happened within
-   * {@link #MIN_CUT_INTERVAL_NANOS}).
+   * {@link #MIN_CUT_INTERVAL_NANOS}, or the table is full).
    */
   public double throttled(String key, long nowNanos, double ceiling) {
+    return throttled(key, nowNanos, ceiling, k -> {});
+  }
+
+  /**
+   * {@link #throttled(String, long, double)}, telling {@code ended} of each key that left the
+   * full table to make room (its curve had reached its ceiling, but no answer came to say so):
+   * it follows its ceiling again.
+   */
+  public double throttled(String key, long nowNanos, double ceiling, Consumer<String> ended) {
     for (;;) {
-      if (keys.size() >= maxKeys.getAsInt() && !keys.containsKey(key)) {
-        // Full: a new key is not adapted (it keeps the configured rate). Forgetting a cut key
-        // instead would strand its lowered rate in the limiter for good.
+      if (keys.size() >= maxKeys.getAsInt() && !keys.containsKey(key)
+          && !sweep(nowNanos, ended)) {
+        // Full, and no key has recovered: a new key is not adapted (it keeps the configured
+        // rate). Forgetting a cut key instead would strand its lowered rate in the limiter.
         return Double.NaN;
       }
       // A key's first throttle puts it in the map already cut: never, even for a moment, as
@@ -117,6 +144,37 @@ public final class CubicRate {
         }
       }
     }
+  }
+
+  /**
+   * Lets go of the keys whose curve has reached their ceiling by {@code nowNanos}, telling
+   * {@code ended} of each, unless another sweep ran within {@link #SWEEP_EVERY_NANOS}.
+   *
+   * @return whether a key left
+   */
+  private boolean sweep(long nowNanos, Consumer<String> ended) {
+    long last = sweptAt.get();
+    if (ceilingOf == null
+        || (last != Long.MIN_VALUE && nowNanos - last < SWEEP_EVERY_NANOS)
+        || !sweptAt.compareAndSet(last, nowNanos)) {
+      return false;
+    }
+    boolean freed = false;
+    for (Map.Entry<String, AtomicReference<State>> e : keys.entrySet()) {
+      AtomicReference<State> ref = e.getValue();
+      State s = ref.get();
+      if (s == DONE) {
+        continue;
+      }
+      double ceiling = ceilingOf.applyAsDouble(e.getKey());
+      // Marked first, as accepted() does, so that a racing throttle starts afresh.
+      if (recovered(s, nowNanos, ceiling) >= ceiling && ref.compareAndSet(s, DONE)) {
+        keys.remove(e.getKey(), ref);
+        ended.accept(e.getKey());
+        freed = true;
+      }
+    }
+    return freed;
   }
 
   /**

@@ -59,7 +59,8 @@ public final class RateLimitInterceptor implements CallInterceptor, KeepsClock {
     this.wallMillis = wallMillis;
     this.limiter = RateLimiterAccess.wrap(engine, clock);
     // The key bound as it is now: reconfigure(limit) may change it.
-    this.cubic = limit.isAdaptive() ? new CubicRate(() -> engine.limit().maxKeys()) : null;
+    this.cubic = limit.isAdaptive() ? new CubicRate(() -> engine.limit().maxKeys(),
+        key -> engine.ceiling(key).permitsPerSecond()) : null;
   }
 
   /**
@@ -147,28 +148,36 @@ public final class RateLimitInterceptor implements CallInterceptor, KeepsClock {
     }
     long now = clock.nanoTime();
     double ceiling = engine.ceiling(key).permitsPerSecond();
-    double moved = throttling ? cubic.throttled(key, now, ceiling)
+    // A key that went quiet while recovering and leaves a full table to make room follows its
+    // ceiling again. Not reported: a listener's report names this call, not that key's.
+    double moved = throttling ? cubic.throttled(key, now, ceiling, k -> follow(k, now))
         : cubic.accepted(key, now, ceiling);
     if (Double.isNaN(moved)) {
       return;
     }
-    // Another answer may move the rate between our reading and our write: write what the
-    // state says (NaN: not adapting, so the key follows its ceiling, whatever it is now) until
-    // it holds still, so the last write is always the latest state's.
-    double r;
-    for (;;) {
-      r = cubic.rate(key);
-      engine.adapt(key, r, now);
-      if (Double.compare(cubic.rate(key), r) == 0) {
-        break;
-      }
-    }
+    double r = follow(key, now);
     // What the key follows now: its adapted rate, capped by its ceiling as it is now.
     double ceilingNow = engine.ceiling(key).permitsPerSecond();
     double rate = Double.isNaN(r) ? ceilingNow : Math.min(r, ceilingNow);
     log.debug("{}: adaptive rate of {} now {}/s (ceiling {}/s)", describe(ctx),
         keyName(limit, key), String.format(java.util.Locale.ROOT, "%.2f", rate), ceiling);
     safely(() -> listener.rateLimitAdapted(ctx, key, rate));
+  }
+
+  /**
+   * Gives {@code key}'s bucket the rate its adaptation is at now, and returns it (NaN: not
+   * adapting, so the key follows its ceiling, whatever it is now).
+   */
+  private double follow(String key, long now) {
+    // Another answer may move the rate between our reading and our write: write what the
+    // state says until it holds still, so the last write is always the latest state's.
+    for (;;) {
+      double r = cubic.rate(key);
+      engine.adapt(key, r, now);
+      if (Double.compare(cubic.rate(key), r) == 0) {
+        return r;
+      }
+    }
   }
 
   /** Pauses the key when the response asks to slow down. */
