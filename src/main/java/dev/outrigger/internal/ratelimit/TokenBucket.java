@@ -50,10 +50,23 @@ abstract sealed class TokenBucket permits TokenBucket.Single, TokenBucket.Multi 
   /** {@link #reserve} result: more permits than the burst, no wait can ever do. */
   static final long NEVER = Long.MIN_VALUE + 1;
 
+  private static final VarHandle SUCCESSOR;
+
+  static {
+    try {
+      SUCCESSOR = MethodHandles.lookup()
+          .findVarHandle(TokenBucket.class, "successor", TokenBucket.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
+
   final Bands bands;
   final PauseState pause;
   /** Set before this bucket is retired by a reconfiguration: the bucket that replaces it. */
   volatile TokenBucket successor;
+  /** Tests only: run by {@link #retireInto} between reading the state and setting successor. */
+  Runnable beforeSuccessor;
 
   private TokenBucket(Bands bands, PauseState pause) {
     this.bands = bands;
@@ -208,11 +221,27 @@ abstract sealed class TokenBucket permits TokenBucket.Single, TokenBucket.Multi 
    */
   final boolean retireInto(Bands next, long nowNanos) {
     for (;;) {
+      // Read before the state: see below.
+      TokenBucket seen = successor;
       long[] s = snapshot();
       if (s == null) {
         return false;
       }
-      successor = of(next, pause, convert(s, next, nowNanos));
+      TokenBucket candidate = of(next, pause, convert(s, next, nowNanos));
+      Runnable hook = beforeSuccessor;
+      if (hook != null) {
+        hook.run();
+      }
+      // Two retirements racing (two answers adapting one key, a reconfiguration): one that read
+      // the state before the other retired the bucket must not overwrite its successor with
+      // one built from that older state (permits taken in between would be forgotten, and
+      // threads that had read the first successor would use a bucket nobody else sees). The
+      // successor is set only over the one seen before the state was read, so it fails once
+      // another retirement has set its own since; it then reads again and finds the bucket
+      // retired, or retires it itself.
+      if (!SUCCESSOR.compareAndSet(this, seen, candidate)) {
+        continue;
+      }
       if (retire(s)) {
         return true;
       }
