@@ -420,6 +420,16 @@ public final class Batch<T> {
     while (true) {
       boolean expired = false;
       int n;
+      // Nothing to wait for: return what is there, even with an interrupt pending (as
+      // Future.get() on a done future does); lockInterruptibly() would throw it and lose them.
+      // Read ended before submitted, as the loop below does: a task counted there was submitted.
+      int e = ended.get();
+      if (e >= (n = submitted)) {
+        if (progress != null) {
+          tellListenerFailures();
+        }
+        return n;
+      }
       lock.lockInterruptibly();
       try {
         while (ended.get() < (n = submitted)) {
@@ -524,6 +534,12 @@ public final class Batch<T> {
       }
     } while (!delivered.compareAndSet(d, d + 1));
     try {
+      // A completion already there is delivered even with an interrupt pending: take() and
+      // poll(timeout) would throw it before looking.
+      Task<T> ready = completionOrder.poll();
+      if (ready != null) {
+        return ready;
+      }
       while (true) {
         Task<T> t;
         if (deadline == null || noneSpared) {
