@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -44,6 +45,13 @@ public final class Breakers {
   private final long maxOpenWaitNanos;
   private final ConcurrentHashMap<String, BreakerStateMachine> map = new ConcurrentHashMap<>();
   private final AtomicBoolean evicting = new AtomicBoolean();
+  /**
+   * Held while a breaker set by hand is put in the table over another (by a hand, or by the
+   * eviction putting one back): two such puts for one key must not interleave, or each would
+   * take the other's breaker out of use and leave the table's breaker out of use for good.
+   * Never taken by a call.
+   */
+  private final ReentrantLock hands = new ReentrantLock();
   /** Bumped after a breaker of this client closes or one joins the table: one may now go. */
   private final AtomicLong changes = new AtomicLong();
   private final Runnable changed = changes::incrementAndGet;
@@ -111,24 +119,30 @@ public final class Breakers {
   void setByHand(String key, long nowNanos,
       java.util.function.Consumer<BreakerStateMachine> op, String what) {
     checkOpen(key, what);
-    BreakerStateMachine b = map.computeIfAbsent(
-        key, k -> new BreakerStateMachine(k, config, listener, nowNanos, changed));
-    b.touch(nowNanos);
-    op.accept(b);
-    // An eviction between the two steps (it was not yet set by hand) must not lose it.
-    BreakerStateMachine was = map.put(key, b);
-    if (was != b) {
-      changes.incrementAndGet();
-      if (was != null) {
-        // A call made it for the key after the eviction, and may still be in flight in it.
-        was.replaced();
+    hands.lock();
+    try {
+      BreakerStateMachine b = map.computeIfAbsent(
+          key, k -> new BreakerStateMachine(k, config, listener, nowNanos, changed));
+      b.touch(nowNanos);
+      op.accept(b);
+      // An eviction between the two steps (it was not yet set by hand) must not lose it.
+      BreakerStateMachine was = map.put(key, b);
+      if (was != b) {
+        changes.incrementAndGet();
+        if (was != null) {
+          // A call made it for the key after the eviction, and may still be in flight in it
+          // (not another hand's: those hold the lock).
+          was.replaced();
+        }
       }
-    }
-    if (closed) {
-      // close() came meanwhile, and may have taken the breakers out of use before this one was
-      // set (or put): it goes out of use as they did, its setting reported closed again.
-      b.clientClosed();
-      checkOpen(key, what);
+      if (closed) {
+        // close() came meanwhile, and may have taken the breakers out of use before this one
+        // was set (or put): it goes out of use as they did, its setting reported closed again.
+        b.clientClosed();
+        checkOpen(key, what);
+      }
+    } finally {
+      hands.unlock();
     }
   }
 
@@ -255,11 +269,27 @@ public final class Breakers {
         if (setByHand(gone.state())) {
           // Set by hand after the look above: setByHand (which puts after it sets) may have
           // put it before this removal. It goes back, replacing a racing call's breaker,
-          // which is out of use from then on.
-          BreakerStateMachine raced = map.put(c.key(), gone);
-          changes.incrementAndGet();
-          if (raced != null && raced != gone) {
-            raced.replaced();
+          // which is out of use from then on (not another hand's: the lock).
+          hands.lock();
+          try {
+            BreakerStateMachine raced = map.putIfAbsent(c.key(), gone);
+            if (raced == null) {
+              changes.incrementAndGet();
+            } else if (raced != gone) {
+              if (setByHand(raced.state())) {
+                // A later hand made the key a breaker of its own meanwhile: its setting stands.
+                gone.replaced();
+              } else if (map.replace(c.key(), raced, gone)) {
+                // Calls only add breakers, never replace them: a call's breaker is replaced.
+                changes.incrementAndGet();
+                raced.replaced();
+              } else {
+                // Gone from the table meanwhile: out of use, as a breaker the table drops.
+                gone.replaced();
+              }
+            }
+          } finally {
+            hands.unlock();
           }
         }
       }
