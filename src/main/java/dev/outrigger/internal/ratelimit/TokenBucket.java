@@ -67,6 +67,8 @@ abstract sealed class TokenBucket permits TokenBucket.Single, TokenBucket.Multi 
   volatile TokenBucket successor;
   /** Tests only: run by {@link #retireInto} between reading the state and setting successor. */
   Runnable beforeSuccessor;
+  /** Tests only: run by {@link #retireInto} between setting successor and retiring. */
+  Runnable beforeRetire;
 
   private TokenBucket(Bands bands, PauseState pause) {
     this.bands = bands;
@@ -220,12 +222,21 @@ abstract sealed class TokenBucket permits TokenBucket.Single, TokenBucket.Multi 
    * @return false when this bucket was already retired
    */
   final boolean retireInto(Bands next, long nowNanos) {
+    TokenBucket mine = null;
     for (;;) {
       // Read before the state: see below.
       TokenBucket seen = successor;
       long[] s = snapshot();
       if (s == null) {
         return false;
+      }
+      if (seen != null && seen != mine) {
+        // Another retirement is under way (a successor set, the bucket not yet retired): it
+        // either retires the bucket or sets a successor of its own again, so wait for it. Set
+        // over it, this one's successor could replace one that threads already use after that
+        // retirement wins.
+        Thread.onSpinWait();
+        continue;
       }
       TokenBucket candidate = of(next, pause, convert(s, next, nowNanos));
       Runnable hook = beforeSuccessor;
@@ -241,6 +252,11 @@ abstract sealed class TokenBucket permits TokenBucket.Single, TokenBucket.Multi 
       // retired, or retires it itself.
       if (!SUCCESSOR.compareAndSet(this, seen, candidate)) {
         continue;
+      }
+      mine = candidate;
+      Runnable held = beforeRetire;
+      if (held != null) {
+        held.run();
       }
       if (retire(s)) {
         return true;

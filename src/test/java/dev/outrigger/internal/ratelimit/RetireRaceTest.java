@@ -54,4 +54,57 @@ class RetireRaceTest {
     assertSame(successor, bucket.successor, "the successor others may already use");
     assertEquals(2L, bucket.successor.available(NOW), "the 8 permits taken are not forgotten");
   }
+
+  @Test
+  void aRetirementThatReadTheStateAfterAnotherSetItsSuccessorDoesNotReplaceIt() throws Exception {
+    // The winner has set its successor and not yet retired the bucket; the other reads then,
+    // builds its own from the same state, and (before) set it over the winner's once the
+    // winner had retired the bucket and others used its successor.
+    Bands ten = new Bands(RateLimit.perSecond(10).burst(10));
+    Bands five = new Bands(RateLimit.perSecond(5).burst(5));
+    TokenBucket bucket = TokenBucket.full(ten, new PauseState(NOW), NOW);
+    CountDownLatch winnerHeld = new CountDownLatch(1);
+    CountDownLatch releaseWinner = new CountDownLatch(1);
+    CountDownLatch otherHeld = new CountDownLatch(1);
+    CountDownLatch releaseOther = new CountDownLatch(1);
+    boolean[] retired = new boolean[2];
+    Thread winner = Thread.ofPlatform().unstarted(() -> retired[0] = bucket.retireInto(five, NOW));
+    Thread other = Thread.ofPlatform().unstarted(() -> retired[1] = bucket.retireInto(five, NOW));
+    bucket.beforeRetire = () -> {
+      if (Thread.currentThread() == winner && winnerHeld.getCount() > 0) {
+        winnerHeld.countDown();
+        await(releaseWinner);
+      }
+    };
+    bucket.beforeSuccessor = () -> {
+      if (Thread.currentThread() == other && otherHeld.getCount() > 0) {
+        otherHeld.countDown();
+        await(releaseOther);
+      }
+    };
+    winner.start();
+    assertTrue(winnerHeld.await(10, TimeUnit.SECONDS));
+    TokenBucket winners = bucket.successor;
+    other.start();
+    // Before the fix the other reaches its hook at once; now it waits for the winner's
+    // retirement and never gets there (this only bounds how long to look).
+    otherHeld.await(2, TimeUnit.SECONDS);
+    releaseWinner.countDown();
+    winner.join(10_000);
+    releaseOther.countDown();
+    other.join(10_000);
+
+    assertFalse(winner.isAlive() || other.isAlive());
+    assertTrue(retired[0]);
+    assertFalse(retired[1], "the bucket was already retired");
+    assertSame(winners, bucket.successor, "the successor others may already use");
+  }
+
+  private static void await(CountDownLatch latch) {
+    try {
+      assertTrue(latch.await(10, TimeUnit.SECONDS));
+    } catch (InterruptedException e) {
+      throw new AssertionError(e);
+    }
+  }
 }
