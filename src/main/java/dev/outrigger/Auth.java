@@ -28,7 +28,9 @@ import java.util.function.Supplier;
  * so it sees none of its thread-locals.
  *
  * <p>{@code authorization(false)} runs on the calling thread, on every attempt, and the deadline
- * cannot cut it: keep it to handing out a value held in memory. A token that expires is best
+ * cannot cut it: keep it to handing out a value held in memory, without a lock the refresh
+ * holds while it fetches (a {@code synchronized} cache would hold every caller for as long as
+ * the token endpoint takes; keep the value in a volatile field). A token that expires is best
  * fetched anew on {@code refresh = true}, which the server's 401 for the expired token asks
  * for, rather than on the calling thread when the cache finds it stale. Must be thread-safe.
  */

@@ -222,7 +222,7 @@ public final class RateLimit {
   /**
    * The most keys with a bucket of their own (default 10,000), a bound on memory rather than an
    * exact count: keys with a rate of their own (an override, an adapted rate) always get one,
-   * and new keys arriving together as the table fills pass it by their number less one (each
+   * and new keys arriving together as the table fills pass it by at most their number less one (each
    * looks at the size before it takes a place, with no lock: with one place left, {@code n}
    * first uses of new keys under way at once all take one). Buckets that have refilled completely are dropped lazily (a full bucket is
    * the same as a new one); while the table is full, new keys share one overflow bucket, which

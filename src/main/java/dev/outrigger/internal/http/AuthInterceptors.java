@@ -151,7 +151,9 @@ public final class AuthInterceptors {
 
     /**
      * The fresh value, waited for until the call's deadline. Throws what the fetch threw (the
-     * same exception to every call that waited for it); {@code DeadlineExceededException} when
+     * same exception to every call that waited for it), but for an {@code ApiException}, for
+     * which each call gets the {@code HttpStatusException} of its own 401, that failure
+     * suppressed in it; {@code DeadlineExceededException} when
      * the deadline comes first, {@code TransportException} ({@code CANCELLED}) when the caller is
      * interrupted or the client closed. {@code response} (the 401) is closed when this throws.
      */

@@ -48,8 +48,9 @@ public final class Json {
         // (1714558530.123) or arrays ([2024,2,29]).
         .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS)
         .disable(SerializationFeature.WRITE_DURATIONS_AS_TIMESTAMPS)
-        // An OffsetDateTime or ZonedDateTime comes back with the offset it was sent with
-        // (+02:00), not moved to UTC: equal by equals(), not only by isEqual().
+        // An OffsetDateTime comes back with the offset it was sent with (+02:00), not moved to
+        // UTC: equal by equals(), not only by isEqual(). A ZonedDateTime keeps its offset, not
+        // its zone id (Europe/Paris goes out as +02:00).
         .disable(DeserializationFeature.ADJUST_DATES_TO_CONTEXT_TIME_ZONE)
         .findAndAddModules()
         .build();
