@@ -27,30 +27,23 @@ class PolicyCrossCheckTest {
     // two billion terms (~2 s a build here, 7 s for the three below). Capped waits are all the
     // same, so they are counted at once.
     assertTimeoutPreemptively(Duration.ofSeconds(5), () -> {
-      try (LogCapture logs = new LogCapture();
-          ApiClient c = ApiClient.builder().deadline(Duration.ofDays(365))
-              .retry(Retry.exponential(Duration.ofMillis(1), Duration.ofMillis(2))
-                  .maxAttempts(Integer.MAX_VALUE).jitter(Jitter.NONE))
-              .build()) {
-        // 2 ms x ~2^31 waits is ~50 days: within the year.
-        assertFalse(logs.all().contains("WARN retry backoffs alone"), logs.all());
-      }
-      try (LogCapture logs = new LogCapture();
-          ApiClient c = ApiClient.builder().deadline(Duration.ofDays(30))
-              .retry(Retry.exponential(Duration.ofMillis(1), Duration.ofMillis(2))
-                  .maxAttempts(Integer.MAX_VALUE).jitter(Jitter.EQUAL))
-              .build()) {
-        // Half of that, ~25 days: within 30.
-        assertFalse(logs.all().contains("WARN retry backoffs alone"), logs.all());
-      }
-      try (LogCapture logs = new LogCapture();
-          ApiClient c = ApiClient.builder().deadline(Duration.ofDays(20))
-              .retry(Retry.exponential(Duration.ofMillis(1), Duration.ofMillis(2))
-                  .maxAttempts(Integer.MAX_VALUE).jitter(Jitter.EQUAL))
-              .build()) {
-        assertTrue(logs.all().contains("WARN retry backoffs alone"), logs.all());
-      }
+      // 2 ms x ~2^31 waits is ~50 days: within the year; half of that (EQUAL) within 30 days,
+      // not within 20.
+      assertFalse(warnsOfBackoffs(Duration.ofDays(365), Jitter.NONE));
+      assertFalse(warnsOfBackoffs(Duration.ofDays(30), Jitter.EQUAL));
+      assertTrue(warnsOfBackoffs(Duration.ofDays(20), Jitter.EQUAL));
     });
+  }
+
+  /** Whether build() warns of backoffs past {@code deadline}, with ~2^31 waits of 2 ms. */
+  private static boolean warnsOfBackoffs(Duration deadline, Jitter jitter) {
+    try (LogCapture logs = new LogCapture();
+        ApiClient c = ApiClient.builder().deadline(deadline)
+            .retry(Retry.exponential(Duration.ofMillis(1), Duration.ofMillis(2))
+                .maxAttempts(Integer.MAX_VALUE).jitter(jitter))
+            .build()) {
+      return logs.all().contains("WARN retry backoffs alone");
+    }
   }
 
   @Test
