@@ -289,11 +289,17 @@ class ReadmeDemoTest {
     Run r = demo("--calls", "5000", "--rate", "20", "--concurrency", "150");
     assertEquals(0, r.status(), r.out() + r.err());
     Matcher m = Pattern.compile("requests\\s+(\\d+) \\(client counted (\\d+) attempts"
-        + "(?:, (\\d+) of them cut before their request was written)?: they agree\\)")
+        + "(?:, (\\d+) of them cut before their request was written)?"
+        + "(?:, (\\d+) cut by their deadline as they went out, which the server may not have "
+        + "read)?: they agree\\)")
         .matcher(r.out());
     assertTrue(m.find(), r.out());
     long unwritten = m.group(3) == null ? 0 : Long.parseLong(m.group(3));
-    assertEquals(Long.parseLong(m.group(2)) - unwritten, Long.parseLong(m.group(1)), m.group());
+    long maybe = m.group(4) == null ? 0 : Long.parseLong(m.group(4));
+    long most = Long.parseLong(m.group(2)) - unwritten;
+    long seen = Long.parseLong(m.group(1));
+    // A cut as the request went out can close the connection before the server reads it.
+    assertTrue(seen <= most && seen >= most - maybe, m.group());
   }
 
   /**
