@@ -595,15 +595,10 @@ public final class RealRateLimiter {
     // Any other key starts full: what other keys did in the shared bucket is not its own.
     TokenBucket fresh;
     Long record = inOverflow.get(key);
-    TokenBucket source = null;
-    long[] before = null;
+    Seen source = null;
     if (record != null | overflowUntracked.get() != NONE) {
-      do {
-        // Retired in between (a reconfiguration): its successor, read again.
-        source = latest(overflow);
-        before = source.snapshot();
-      } while (before == null);
-      fresh = source.startingLike(before, shape, nowNanos);
+      source = overflowNow();
+      fresh = source.bucket.startingLike(source.state, shape, nowNanos);
     } else {
       fresh = TokenBucket.full(shape, new PauseState(nowNanos), nowNanos);
     }
@@ -613,8 +608,7 @@ public final class RealRateLimiter {
       hook.run();
     }
     // Takes from the shared bucket since it was read, before anyone can take from this one.
-    Seen seen = catchUp(key, fresh, initial, source == null ? null : new Seen(source, before),
-        nowNanos);
+    Seen seen = catchUp(key, fresh, initial, source, nowNanos);
     hook = beforePublish;
     if (hook != null) {
       hook.run();
@@ -691,13 +685,8 @@ public final class RealRateLimiter {
       return own;
     }
     long v = version.get();
-    TokenBucket source;
-    long[] now;
-    do {
-      source = latest(overflow);
-      now = source.snapshot();
-    } while (now == null);
-    TokenBucket fresh = source.startingLike(now, shapeFor(key), nowNanos);
+    Seen now = overflowNow();
+    TokenBucket fresh = now.bucket.startingLike(now.state, shapeFor(key), nowNanos);
     TokenBucket prev = buckets.putIfAbsent(key, fresh);
     if (prev != null) {
       return prev;
@@ -712,6 +701,17 @@ public final class RealRateLimiter {
   /** A bucket's state as read, to tell later what was taken from it since. */
   private record Seen(TokenBucket bucket, long[] state) {}
 
+  /** The overflow bucket in use and its state now (a retired one's successor, read again). */
+  private Seen overflowNow() {
+    for (;;) {
+      TokenBucket b = latest(overflow);
+      long[] state = b.snapshot();
+      if (state != null) {
+        return new Seen(b, state);
+      }
+    }
+  }
+
   /**
    * Charges {@code key}'s bucket {@code fresh} (built with state {@code initial}) for what was
    * taken from the overflow bucket since {@code seen}, or, when null (built full) and the key
@@ -724,12 +724,9 @@ public final class RealRateLimiter {
     if (seen == null && !inOverflow.containsKey(key) && overflowUntracked.get() == NONE) {
       return null;
     }
-    TokenBucket now;
-    long[] after;
-    do {
-      now = latest(overflow);
-      after = now.snapshot();
-    } while (after == null);
+    Seen current = overflowNow();
+    TokenBucket now = current.bucket;
+    long[] after = current.state;
     Bands of;
     long[] used;
     if (seen == null) {
@@ -753,7 +750,7 @@ public final class RealRateLimiter {
         }
       }
     }
-    return new Seen(now, after);
+    return current;
   }
 
   /*
