@@ -633,7 +633,7 @@ public final class ApiClient implements AutoCloseable {
       body.source().getBuffer().clear();
     }
     try {
-      if (raw == Void.class || raw == void.class) {
+      if (ctx.bodyDiscarded()) {
         if (inPlace != null) {
           inPlace.clear();
         }
