@@ -1010,7 +1010,15 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
       // Closes every connection of the client, the one being made included. Not
       // client.shutdown(...): it waits with Future.get(), which throws at once on a thread
       // whose interrupt flag is set (a cancelled task closing its store), skipping the rest.
-      awaitUninterruptibly(client.shutdownAsync(0, 2, TimeUnit.SECONDS), 3);
+      Future<?> shutdown = client.shutdownAsync(0, 2, TimeUnit.SECONDS);
+      awaitUninterruptibly(TimeUnit.SECONDS.toNanos(3), nanos -> {
+        try {
+          shutdown.get(nanos, TimeUnit.NANOSECONDS);
+        } catch (ExecutionException | TimeoutException e) {
+          log.warn("closing the shared rate limit's Redis client did not end cleanly", e);
+        }
+        return true;
+      });
     } finally {
       if (ownResources) {
         resources.shutdown(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(3, TimeUnit.SECONDS);
@@ -1018,23 +1026,26 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     }
   }
 
+  /** A wait of at most the nanoseconds given: true when what it waited for has ended. */
+  interface TimedWait {
+    boolean await(long nanos) throws InterruptedException;
+  }
+
   /**
-   * Waits up to {@code seconds} for {@code f}, an interrupt neither ending the wait nor lost
-   * (the flag is set again after it); a failure or a wait that ends first is logged.
+   * Waits with {@code wait} for up to {@code nanos} in all, an interrupt neither ending the wait
+   * nor lost (the flag is set again after it), and returns what it returned: for a close on a
+   * thread whose interrupt flag is set (a cancelled task closing its store), where the JDK's
+   * and Lettuce's waits throw at once.
    */
-  private static void awaitUninterruptibly(Future<?> f, long seconds) {
-    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+  static boolean awaitUninterruptibly(long nanos, TimedWait wait) {
+    long end = System.nanoTime() + nanos;
     boolean interrupted = false;
     try {
       while (true) {
         try {
-          f.get(Math.max(0, end - System.nanoTime()), TimeUnit.NANOSECONDS);
-          return;
+          return wait.await(Math.max(0, end - System.nanoTime()));
         } catch (InterruptedException e) {
           interrupted = true;
-        } catch (ExecutionException | TimeoutException e) {
-          log.warn("closing the shared rate limit's Redis client did not end cleanly", e);
-          return;
         }
       }
     } finally {

@@ -210,24 +210,10 @@ final class SentinelWatch implements AutoCloseable {
   public void close() {
     closed = true;
     thread.shutdownNow();
-    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
-    boolean interrupted = false;
-    try {
-      while (true) {
-        try {
-          if (!thread.awaitTermination(Math.max(0, end - System.nanoTime()),
-              TimeUnit.NANOSECONDS)) {
-            log.debug("the Sentinel watch of {} did not stop within 2 s", where);
-          }
-          return;
-        } catch (InterruptedException e) {
-          interrupted = true; // awaitTermination throws at once on a set flag: wait all the same
-        }
-      }
-    } finally {
-      if (interrupted) {
-        Thread.currentThread().interrupt();
-      }
+    // awaitTermination throws at once on a set interrupt flag: wait all the same.
+    if (!RedisRateLimitStore.awaitUninterruptibly(TimeUnit.SECONDS.toNanos(2),
+        nanos -> thread.awaitTermination(nanos, TimeUnit.NANOSECONDS))) {
+      log.debug("the Sentinel watch of {} did not stop within 2 s", where);
     }
   }
 
