@@ -186,16 +186,13 @@ public final class AuthInterceptors {
       } catch (ExecutionException e) {
         waiter.leave();
         Closing closing = ctx.closing();
-        if (e.getCause() instanceof Closing.ClosedException closed) {
-          // The client was closed before the fetch could start.
+        if (e.getCause() instanceof Closing.ClosedException
+            || closing != null && closing.isClosed()) {
+          // Closed before the fetch could start, or while it ran (close() interrupted it: what
+          // it threw then is the close's doing): the call ends as a closed client's waits do.
           response.close();
-          throw Failures.cancelled(ctx, closed);
-        }
-        if (closing != null && closing.isClosed()) {
-          // Closed while the fetch ran (close() interrupted it): what it threw then is the
-          // close's doing, and the call ends as a closed client's waits do.
-          response.close();
-          throw Failures.cancelled(ctx, Closing.closedWhileWaitingFor(WAITING_FOR));
+          throw Failures.cancelled(ctx, e.getCause() instanceof Closing.ClosedException closed
+              ? closed : Closing.closedWhileWaitingFor(WAITING_FOR));
         }
         if (e.getCause() instanceof ApiException failed) {
           // Another call's failure (the token endpoint's, through a client): shared by every
