@@ -286,10 +286,9 @@ public final class NetworkInterceptor implements Interceptor {
    * take a pooled connection for it (another origin's, or the call's own origin's when the
    * first connection could not carry more), which its server may have closed while it sat idle.
    * A stale one fails the call before anything of {@code request} is written: with
-   * {@link IdleConnectionCheck.StaleConnectionException}, on which the transport sends the
-   * call's own request again on another connection, once per attempt, if it may go twice
-   * (idempotent, its body readable again; the transport decides), or, for a request tagged
-   * {@link #SEND_ONCE}, which went already, with a plain failure.
+   * {@link IdleConnectionCheck.StaleConnectionException} naming the follow-up, on which the
+   * transport sends the call's own request again on another connection, once per attempt, if it
+   * may go twice (idempotent, its body readable again), or fails the attempt.
    *
    * <p>The call's own connection, carrying a same-origin follow-up, reads as idle since before
    * the call (OkHttp dates idleness when a connection's last call leaves it): after an idle
@@ -301,13 +300,11 @@ public final class NetworkInterceptor implements Interceptor {
     try {
       IdleConnectionCheck.check(connection);
     } catch (IdleConnectionCheck.StaleConnectionException e) {
-      if (request.tag(SEND_ONCE) == null) {
-        throw e;
-      }
-      throw new IOException(e.getMessage() + "; " + request.method() + " "
-          + redactor.url(request.url()) + ", which OkHttp was to send on it within the attempt "
-          + "(a redirect, an authenticator's answer), was not written. Not sent again: the "
-          + "call's own request went already, and it is not idempotent", e);
+      // Named here, where the follow-up is known; whether the call's own request goes again
+      // is the transport's to decide.
+      throw new IdleConnectionCheck.StaleConnectionException(e.getMessage() + "; "
+          + request.method() + " " + redactor.url(request.url()) + ", which OkHttp was to send "
+          + "on it within the attempt (a redirect, an authenticator's answer), was not written");
     }
   }
 

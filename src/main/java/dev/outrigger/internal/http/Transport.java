@@ -175,8 +175,8 @@ public final class Transport implements CallInterceptor, KeepsClock {
                 : request.body() != null && request.body().isOneShot()
                     ? "its body can be read once" : null;
             if (refused != null) {
-              throw new IOException(e.getMessage() + "; the call's own request, written already"
-                  + ", is not sent again within the attempt: " + refused, e);
+              throw new IOException(e.getMessage() + ". The call's own request, written "
+                  + "already, is not sent again within the attempt: " + refused, e);
             }
             followUpResent = true;
           }
