@@ -23,9 +23,11 @@ import org.junit.jupiter.api.Test;
 /**
  * The adaptive rate's key bound is the limiter's {@code maxKeys} as it is now: a
  * {@code reconfigure} that changes it changes how many keys may adapt, as it changes how many
- * keys have a bucket of their own.
+ * keys have a bucket of their own. And a key that went quiet does not hold its place for good.
  */
 class AdaptiveKeyBoundTest {
+  private static final long S = 1_000_000_000L;
+
   @StartStop
   private final MockWebServer server = new MockWebServer();
 
@@ -76,5 +78,36 @@ class AdaptiveKeyBoundTest {
     throttle(rl, "b");
     assertEquals(1, rl.engine().adaptedCount());
     assertEquals(10, rl.limiter().limit("b").permitsPerSecond(), 1e-9);
+  }
+
+  // A key cut by a throttle that is never called again (a tenant gone) has recovered along its
+  // curve long since, though no answer came to say so: it must not hold its place among the
+  // adapting keys for good, or once maxKeys such keys have gone quiet no new key ever
+  // adapts again.
+  @Test
+  void aKeyThatWentQuietAfterItRecoveredMakesRoomForANewOne() {
+    RateLimitInterceptor rl = new RateLimitInterceptor(limit(1), clock, () -> 0L);
+    throttle(rl, "gone");
+    assertEquals(7, rl.limiter().limit("gone").permitsPerSecond(), 1e-9);
+
+    // An hour on, "gone" would be back at its ceiling (K is about 1.96 s at 10/s).
+    clock.advance(3600 * S);
+    throttle(rl, "new");
+    assertEquals(7, rl.limiter().limit("new").permitsPerSecond(), 1e-9, "the new key adapts");
+    assertEquals(10, rl.limiter().limit("gone").permitsPerSecond(), 1e-9,
+        "the quiet key follows its ceiling again");
+    assertEquals(1, rl.engine().adaptedCount());
+  }
+
+  @Test
+  void aKeyStillRecoveringKeepsItsPlace() {
+    RateLimitInterceptor rl = new RateLimitInterceptor(limit(1), clock, () -> 0L);
+    throttle(rl, "a");
+    // Half a second on, "a" is still well under its ceiling: it stays, the new key waits.
+    clock.advance(S / 2);
+    throttle(rl, "b");
+    assertEquals(10, rl.limiter().limit("b").permitsPerSecond(), 1e-9);
+    assertEquals(7, rl.limiter().limit("a").permitsPerSecond(), 1e-9);
+    assertEquals(1, rl.engine().adaptedCount());
   }
 }
