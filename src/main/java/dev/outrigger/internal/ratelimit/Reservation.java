@@ -25,6 +25,9 @@ final class Reservation {
   void single(long prev, long next) {
     this.prevSingle = prev;
     this.nextSingle = next;
+    // Reused when the first bucket it was filled by was left for another: see prev().
+    this.prevMulti = null;
+    this.nextMulti = null;
   }
 
   void multi(long[] prev, long[] next) {
@@ -37,8 +40,21 @@ final class Reservation {
     return wakeAtNanos + (pause.shift() - shift0);
   }
 
-  /** Gives the permits back if nothing was reserved after them; best effort. */
+  /** The bucket's state before the reservation, one time per bandwidth. */
+  long[] prev() {
+    return prevMulti != null ? prevMulti : new long[] {prevSingle};
+  }
+
+  /** The bucket's state the reservation left, one time per bandwidth. */
+  long[] next() {
+    return nextMulti != null ? nextMulti : new long[] {nextSingle};
+  }
+
+  /**
+   * Gives the permits back if nothing was reserved after them; best effort. When the bucket was
+   * replaced since (a change of rate), to the bucket that replaced it.
+   */
   boolean cancel() {
-    return bucket.cancel(this);
+    return bucket.cancel(this) || TokenBucket.cancelRetired(this);
   }
 }

@@ -43,6 +43,11 @@ import java.util.List;
  * state for a terminal {@code RETIRED} mark with a compare-and-set, so an operation that read the
  * old state fails its own compare-and-set and looks up the key again (following
  * {@link #successor} when the bucket was reconfigured). Normal updates never produce the mark.
+ *
+ * <p>A reservation made in a bucket retired since can still be given back (see
+ * {@link #cancelRetired}): each successor records how it was carried over ({@link Carry}), so the
+ * state it would have had without the reservation can be computed, and set when it still holds
+ * exactly the state the reservation led to.
  */
 abstract sealed class TokenBucket permits TokenBucket.Single, TokenBucket.Multi {
   /** {@link #reserve} result: the bucket is retired; look the key up again. */
@@ -63,6 +68,8 @@ abstract sealed class TokenBucket permits TokenBucket.Single, TokenBucket.Multi 
 
   final Bands bands;
   final PauseState pause;
+  /** How this bucket's state was carried over from the one it replaced; null for a new one. */
+  final Carry carry;
   /** Set before this bucket is retired by a reconfiguration: the bucket that replaces it. */
   volatile TokenBucket successor;
   /** Tests only: run by {@link #retireInto} between reading the state and setting successor. */
@@ -70,24 +77,33 @@ abstract sealed class TokenBucket permits TokenBucket.Single, TokenBucket.Multi 
   /** Tests only: run by {@link #retireInto} between setting successor and retiring. */
   Runnable beforeRetire;
 
-  private TokenBucket(Bands bands, PauseState pause) {
+  private TokenBucket(Bands bands, PauseState pause, Carry carry) {
     this.bands = bands;
     this.pause = pause;
+    this.carry = carry;
   }
+
+  /**
+   * A retirement's readings, kept by the successor it built: the time the state was read as
+   * standing at ({@link #convertFrom}), and the key's pause end and pause shift then.
+   */
+  record Carry(long fromNanos, long untilNanos, long shift) {}
 
   /** A full bucket. */
   static TokenBucket full(Bands bands, PauseState pause, long nowNanos) {
     long now = noMark(bands.units(nowNanos));
     if (bands.size() == 1) {
-      return new Single(bands, pause, now);
+      return new Single(bands, pause, now, null);
     }
     long[] s = new long[bands.size()];
     java.util.Arrays.fill(s, now);
-    return new Multi(bands, pause, s);
+    return new Multi(bands, pause, s, null);
   }
 
-  private static TokenBucket of(Bands bands, PauseState pause, long[] state) {
-    return bands.size() == 1 ? new Single(bands, pause, state[0]) : new Multi(bands, pause, state);
+  private static TokenBucket of(Bands bands, PauseState pause, long[] state, Carry carry) {
+    return bands.size() == 1
+        ? new Single(bands, pause, state[0], carry)
+        : new Multi(bands, pause, state, carry);
   }
 
   /**
@@ -133,11 +149,77 @@ abstract sealed class TokenBucket permits TokenBucket.Single, TokenBucket.Multi 
    * one permit stored at the end of the latest pause, when a pause came since.
    */
   final long movedBack(long prev, long moved, int band) {
+    return movedBack(prev, moved, band, pause.until());
+  }
+
+  /** {@link #movedBack(long, long, int)} with the latest pause ending at {@code untilNanos}. */
+  private long movedBack(long prev, long moved, int band, long untilNanos) {
     if (moved == 0) {
       return prev;
     }
-    long oneLeft = bands.units(pause.until()) + bands.tau[band] - bands.interval[band];
+    long oneLeft = bands.units(untilNanos) + bands.tau[band] - bands.interval[band];
     return noMark(max(prev + moved, oneLeft));
+  }
+
+  /** {@link #movedBack(long, long, int, long)} for every bandwidth of state {@code s}. */
+  private long[] movedBack(long[] s, long moved, long untilNanos) {
+    if (moved == 0) {
+      return s;
+    }
+    long[] t = new long[s.length];
+    for (int i = 0; i < s.length; i++) {
+      t[i] = movedBack(s[i], moved, i, untilNanos);
+    }
+    return t;
+  }
+
+  /**
+   * Gives {@code r}'s permits back when the bucket it reserved in was retired since (a
+   * reconfiguration, an adaptive change), to the bucket now in use for the key. Best effort and
+   * never looser, as {@link #cancel}: the state {@code r} led to, and the one it came from, are
+   * carried along every replacement since as each successor's {@link #carry} says (moved by the
+   * pauses between, as cancel moves them), and the bucket in use is set to the second only if it
+   * holds exactly the first, so nothing was reserved after {@code r} (a later reservation leaves
+   * a later state, in every replacement, since carrying a state over keeps its order). It then
+   * holds what it would have held had {@code r} never been made (or later: a pause moves the
+   * state given back whether or not it held a reservation). False when the bucket was not
+   * retired (its own cancel was refused: reserved after it), or was dropped full by a sweep.
+   */
+  static boolean cancelRetired(Reservation r) {
+    TokenBucket b = r.bucket;
+    long[] with = r.next();
+    long[] without = r.prev();
+    long shift = r.shift0;
+    for (;;) {
+      long[] now = b.snapshot();
+      if (now != null) {
+        if (b == r.bucket) {
+          return false;
+        }
+        long moved = b.bands.units(b.pause.shift() - shift);
+        long until = b.pause.until();
+        if (!java.util.Arrays.equals(now, b.movedBack(with, moved, until))) {
+          return false;
+        }
+        if (b.compareAndSet(now, b.movedBack(without, moved, until))) {
+          return true;
+        }
+        // Reserved meanwhile (refused next time round), or retired: then follow it.
+        continue;
+      }
+      // Retired: its successor (set before the retirement, never changed after) carries on.
+      TokenBucket next = b.successor;
+      if (next == null) {
+        return false;
+      }
+      Carry c = next.carry;
+      long moved = b.bands.units(c.shift() - shift);
+      with = b.convertFrom(b.movedBack(with, moved, c.untilNanos()), next.bands, c.fromNanos());
+      without = b.convertFrom(b.movedBack(without, moved, c.untilNanos()), next.bands,
+          c.fromNanos());
+      shift = c.shift();
+      b = next;
+    }
   }
 
   /** Permits available now; negative when that many are owed to waiters; null when retired. */
@@ -238,7 +320,12 @@ abstract sealed class TokenBucket permits TokenBucket.Single, TokenBucket.Multi 
         Thread.onSpinWait();
         continue;
       }
-      TokenBucket candidate = of(next, pause, convert(s, next, nowNanos));
+      // Read once, and kept by the successor: a reservation made here is given back there by
+      // carrying its states over the same way (cancelRetired).
+      long until = pause.until();
+      long from = until - nowNanos > 0 ? until : nowNanos;
+      TokenBucket candidate = of(next, pause, convertFrom(s, next, from),
+          new Carry(from, until, pause.shift()));
       Runnable hook = beforeSuccessor;
       if (hook != null) {
         hook.run();
@@ -281,7 +368,7 @@ abstract sealed class TokenBucket permits TokenBucket.Single, TokenBucket.Multi 
     }
     long until = pause.until();
     return of(next, new PauseState(until - nowNanos > 0 ? until : nowNanos),
-        convert(s, next, nowNanos));
+        convert(s, next, nowNanos), null);
   }
 
   /**
@@ -348,7 +435,11 @@ abstract sealed class TokenBucket permits TokenBucket.Single, TokenBucket.Multi 
     // rate (read as a debt, it would be repaid at the new rate: longer when lowered, as an
     // adaptive cut on the 429 that paused the key does, shorter when raised).
     long until = pause.until();
-    long fromNanos = until - nowNanos > 0 ? until : nowNanos;
+    return convertFrom(s, next, until - nowNanos > 0 ? until : nowNanos);
+  }
+
+  /** {@link #convert} with the state read as it stands at {@code fromNanos}. */
+  private long[] convertFrom(long[] s, Bands next, long fromNanos) {
     long nowOld = bands.units(fromNanos);
     // When the last reservation made so far will be served, if any is still waiting.
     long backlog = 0;
@@ -415,8 +506,8 @@ abstract sealed class TokenBucket permits TokenBucket.Single, TokenBucket.Multi 
     private final int maxPermits;
     private volatile long tat;
 
-    Single(Bands bands, PauseState pause, long tat) {
-      super(bands, pause);
+    Single(Bands bands, PauseState pause, long tat, Carry carry) {
+      super(bands, pause, carry);
       this.shift = bands.shift;
       this.interval = bands.interval[0];
       this.tau = bands.tau[0];
@@ -514,8 +605,8 @@ abstract sealed class TokenBucket permits TokenBucket.Single, TokenBucket.Multi 
 
     private volatile long[] state;
 
-    Multi(Bands bands, PauseState pause, long[] state) {
-      super(bands, pause);
+    Multi(Bands bands, PauseState pause, long[] state, Carry carry) {
+      super(bands, pause, carry);
       this.state = state;
     }
 
