@@ -166,8 +166,9 @@ public final class RateLimiter {
    * @return how long it waited
    * @throws IllegalArgumentException if {@code permits < 1}
    * @throws RateLimitedException if the wait would be longer than {@code timeout} (its
-   *     {@link RateLimitedException#wouldWait()} says how long), or {@code permits} exceeds the
-   *     burst ({@code wouldWait()} is null)
+   *     {@link RateLimitedException#wouldWait()} says how long; for a negative timeout, its
+   *     message says it waits for nothing and names a timeout that would), or {@code permits}
+   *     exceeds the burst ({@code wouldWait()} is null)
    * @throws CancellationException if the thread is interrupted while waiting: the interrupt
    *     status is set again and the permits are given back unless others queued behind them
    */
@@ -215,6 +216,13 @@ public final class RateLimiter {
     // A wait within the timeout was refused for the cap on every wait, not for the timeout.
     String beyond = -r > Durations.saturatedNanos(timeout)
         ? "the timeout of " + timeout : "the longest wait a RateLimiter allows (30 days)";
+    if (timeout.isNegative()) {
+      // Read as zero, which "more than PT-1S" alone does not say; name a timeout that would do.
+      beyond += ": a negative timeout waits for nothing, as zero does; "
+          + (-r <= RealRateLimiter.MAX_WAIT_NANOS
+              ? "pass a timeout of at least " + wouldWait + " to wait for them"
+              : "and no wait may be longer than the longest a RateLimiter allows (30 days)");
+    }
     throw new RateLimitedException("waiting for " + permits + " permit(s) of " + limit
         + " would take " + wouldWait + ", more than " + beyond, wouldWait, 0);
   }

@@ -79,6 +79,32 @@ class RateLimiterTest {
         shorter.getMessage());
   }
 
+  /**
+   * A negative timeout is zero: the refusal says so, and what timeout would have waited, rather
+   * than only that a wait was longer than "PT-1S".
+   */
+  @Test
+  void aWaitRefusedForANegativeTimeoutSaysItWaitsForNothingAndWhatToPass() {
+    RateLimiter limiter = RateLimiter.of(RateLimit.perSecond(2).burst(1), nanos::get);
+    assertTrue(limiter.tryAcquire());
+    RateLimitedException e = assertThrows(RateLimitedException.class,
+        () -> limiter.acquire(Duration.ofSeconds(-1)));
+    assertEquals(Duration.ofMillis(500), e.wouldWait());
+    assertEquals("waiting for 1 permit(s) of " + limiter.limit() + " would take PT0.5S, more "
+        + "than the timeout of PT-1S: a negative timeout waits for nothing, as zero does; pass a "
+        + "timeout of at least PT0.5S to wait for them", e.getMessage());
+    // Beyond the 30-day cap no timeout would do: the message does not offer one.
+    RateLimiter yearly =
+        RateLimiter.of(RateLimit.per(1, Duration.ofDays(365)).burst(1), nanos::get);
+    assertTrue(yearly.tryAcquire());
+    RateLimitedException capped = assertThrows(RateLimitedException.class,
+        () -> yearly.acquire(Duration.ofSeconds(-1)));
+    assertEquals("waiting for 1 permit(s) of " + yearly.limit() + " would take PT8760H, more "
+        + "than the timeout of PT-1S: a negative timeout waits for nothing, as zero does; and "
+        + "no wait may be longer than the longest a RateLimiter allows (30 days)",
+        capped.getMessage());
+  }
+
   @Test
   void permitsBelowOneAreRejectedNamingThem() {
     RateLimiter limiter = RateLimiter.of(RateLimit.perSecond(10));

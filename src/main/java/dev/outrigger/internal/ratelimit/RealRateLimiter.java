@@ -35,6 +35,8 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class RealRateLimiter {
   static final long SWEEP_EVERY_NANOS = 1_000_000_000L;
+  /** The longest wait any limit allows, whatever the caller's limit on it (30 days). */
+  public static final long MAX_WAIT_NANOS = Bands.MAX_WAIT_NANOS;
   private static final long SECOND_NANOS = 1_000_000_000L;
 
   private static final VarHandle UNKEYED;
