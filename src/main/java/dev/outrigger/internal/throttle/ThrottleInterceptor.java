@@ -55,7 +55,8 @@ import org.slf4j.LoggerFactory;
  * or more, or to or from 0, is logged at DEBUG. One host's reports come one at a time and in
  * order, the last carrying the probability in place: a move found while another thread is
  * reporting that host is reported by that thread right after its own (several such moves as
- * one). Thread-safe and lock-free.
+ * one), or, once that thread has made {@value #MAX_REPORTS_IN_A_ROW} reports in a row and gone
+ * on with its attempt, by the host's next attempt. Thread-safe and lock-free.
  *
  * <p>Beyond {@value #MAX_IDLE_HOSTS} hosts, a new host's arrival drops those whose window is
  * empty, looked for at most once a bucket; one whose only attempt is in flight comes back with
@@ -71,6 +72,11 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
    * window), at most once a bucket: a window empties only as a bucket leaves it.
    */
   static final int MAX_IDLE_HOSTS = 1024;
+  /**
+   * Reports a thread makes in a row, its own and those left to it, before it goes on with its
+   * attempt (see {@link #report}).
+   */
+  static final int MAX_REPORTS_IN_A_ROW = 4;
 
   private static final Logger LOG = LoggerFactory.getLogger(ThrottleInterceptor.class);
   private static final RandomGenerator THREAD_LOCAL = () -> ThreadLocalRandom.current().nextLong();
@@ -249,12 +255,20 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
    * straight from each thread's own reading could cross, and a gauge would keep the older one
    * (as the adaptive in-flight limit's reports once did). The check before is the only cost to
    * an attempt that finds no move.
+   *
+   * <p>A thread makes at most {@link #MAX_REPORTS_IN_A_ROW} passes, then goes on with its own
+   * attempt. Without that, the look after letting go, which reads the counts every answer moves
+   * (an answer reports nothing itself), could keep one thread reporting for as long as answers
+   * keep coming, its own attempt held meanwhile. What it leaves is a move with the flag free,
+   * the state any answer leaves: the host's next attempt finds it at its check before and
+   * reports it, as it reports every answer's move (and one no attempt follows is reported by
+   * none, here as there).
    */
   private void report(Host host, CallContext ctx, double p) {
     if (!moved(Double.longBitsToDouble(host.reported.get()), p)) {
       return;
     }
-    while (host.reporting.compareAndSet(false, true)) {
+    for (int pass = 1; host.reporting.compareAndSet(false, true); pass++) {
       double now;
       try {
         // Read while holding the flag: a reading from before another thread's report would be
@@ -269,6 +283,9 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
         }
       } finally {
         host.reporting.set(false);
+      }
+      if (pass == MAX_REPORTS_IN_A_ROW) {
+        return; // enough: a move left now is the next attempt's, as above
       }
       // A move found while this thread held the flag was left to it.
       AcceptWindow.Counts c = host.window.counts();
