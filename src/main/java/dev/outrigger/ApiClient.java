@@ -1006,9 +1006,12 @@ public final class ApiClient implements AutoCloseable {
      * {@link #baseUrl base URL}, only calls to its origin (scheme, host and port) carry it: a
      * call to an absolute URL elsewhere (a pre-signed link from a response) goes without, and
      * its 401 is not answered with a refresh. Without a base URL, every call carries it.
+     * Default none; null removes one set before, as on a builder from
+     * {@link ApiClient#newBuilder()} for a client of another service, which would otherwise
+     * send this one's credentials to its own base URL's origin.
      */
     public Builder auth(Auth auth) {
-      this.auth = Objects.requireNonNull(auth, "auth");
+      this.auth = auth;
       return this;
     }
 
@@ -1107,9 +1110,17 @@ public final class ApiClient implements AutoCloseable {
     /**
      * Sends the remaining budget on every attempt as header {@code headerName}: in gRPC's format
      * for {@code grpc-timeout} ({@code 250m}, {@code 3S}), otherwise as whole milliseconds. Off by
-     * default. {@link Deadline#fromHeader} reads such a header on the receiving side.
+     * default; null turns it off again (on a builder from {@link ApiClient#newBuilder()}, for a
+     * client of a service that should not be told this caller's budget).
+     * {@link Deadline#fromHeader} reads such a header on the receiving side.
+     *
+     * @throws IllegalArgumentException if {@code headerName} is blank or not a header name
      */
     public Builder propagateDeadline(String headerName) {
+      if (headerName == null) {
+        this.deadlineHeader = null;
+        return this;
+      }
       String n = nonBlank(headerName, "propagateDeadline header name");
       ApiRequest.checkHeader(n, "1", false);
       this.deadlineHeader = n;
