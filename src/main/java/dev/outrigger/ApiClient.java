@@ -771,7 +771,10 @@ public final class ApiClient implements AutoCloseable {
 
     /**
      * The URL relative paths are appended to, for example {@code https://api.example.com/v1}.
-     * Optional: without it, every call needs an absolute URL. Checked at {@link #build()}.
+     * Optional: without it, every call needs an absolute URL. Checked at {@link #build()}, which
+     * refuses one that is not an absolute http(s) URL, or has a query, a fragment, a
+     * {@code {placeholder}} (a base URL is not a template) or, on the client Outrigger makes, a
+     * user name or password.
      *
      * @throws IllegalArgumentException if {@code baseUrl} is null (an unset environment
      *     variable, say): leave this setting out for a client of absolute URLs only
@@ -1135,8 +1138,10 @@ public final class ApiClient implements AutoCloseable {
     /**
      * Checks the settings against each other and builds the client.
      *
-     * @throws IllegalArgumentException if the base URL is invalid, or the attempt timeout is
-     *     longer than the deadline
+     * @throws IllegalArgumentException if the base URL is invalid (see {@link #baseUrl}), the
+     *     attempt timeout is longer than the deadline, {@link #maxInFlightPerHost} is set beside a
+     *     different {@link #adaptiveConcurrency} maximum, or {@link #connectionPool} is set on a
+     *     builder given {@link #okHttpClient} or from {@link ApiClient#newBuilder()}
      */
     public ApiClient build() {
       Redactor redactor = new Redactor(redactHeaders, redactQuery);
@@ -1151,6 +1156,14 @@ public final class ApiClient implements AutoCloseable {
         if (base.query() != null || base.fragment() != null) {
           throw new IllegalArgumentException("baseUrl must not have a query or fragment, but was '"
               + redactor.url(base) + "'");
+        }
+        if (baseUrlText.indexOf('{') >= 0 || baseUrlText.indexOf('}') >= 0) {
+          // OkHttp would send the braces percent-encoded, as literal characters: every call
+          // would go to a path no server has, with nothing said until its 404.
+          throw new IllegalArgumentException("baseUrl must not have a {placeholder}: it is not a"
+              + " template, and would be sent as the text '%7B...%7D'; put the placeholder in each"
+              + " call's path (get(\"/orgs/{org}/repos\", org)), or derive a client per value with"
+              + " newBuilder().baseUrl(...), but was '" + redactor.text(baseUrlText.trim()) + "'");
         }
       }
       if (attemptTimeout != null && attemptTimeout.compareTo(deadline) > 0) {

@@ -52,6 +52,19 @@ class BuilderValidationTest {
   }
 
   @Test
+  void aBaseUrlWithAPlaceholderIsRefusedAtBuildSayingWhereItGoes() {
+    // OkHttp would take it and send the braces as %7B and %7D: a 404 on every call.
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> b().baseUrl("https://api.example.com/orgs/{org}").build());
+    assertTrue(e.getMessage().startsWith("baseUrl must not have a {placeholder}"), e.getMessage());
+    assertTrue(e.getMessage().contains("put the placeholder in each call's path"), e.getMessage());
+    assertTrue(e.getMessage().endsWith("but was 'https://api.example.com/orgs/{org}'"),
+        e.getMessage());
+    // Already percent-encoded braces are literal text the caller meant.
+    b().baseUrl("https://api.example.com/orgs/%7Borg%7D").build().close();
+  }
+
+  @Test
   void validationDoesNotDependOnCallOrder() {
     Supplier<ApiClient.Builder> timeoutFirst =
         () -> b().attemptTimeout(Duration.ofSeconds(5)).deadline(Duration.ofSeconds(1));
