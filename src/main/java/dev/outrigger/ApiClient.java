@@ -1102,8 +1102,10 @@ public final class ApiClient implements AutoCloseable {
     }
 
     /**
-     * Gives every POST and PATCH without an {@code Idempotency-Key} a fresh random one, so they
-     * can be retried safely (default off: only servers that honour the key make this safe).
+     * Gives every request whose method is not idempotent (POST, PATCH, or any method other than
+     * GET, HEAD, PUT, DELETE, OPTIONS and TRACE) and that has no {@code Idempotency-Key} a fresh
+     * random one, kept across its retries, so it can be retried safely (default off: only servers
+     * that honour the key make this safe).
      */
     public Builder generateIdempotencyKeys(boolean generate) {
       this.generateIdempotencyKeys = generate;

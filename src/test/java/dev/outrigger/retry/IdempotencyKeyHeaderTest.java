@@ -48,6 +48,27 @@ class IdempotencyKeyHeaderTest {
   }
 
   @Test
+  void anyNonIdempotentMethodGetsAGeneratedKeyKeptAcrossItsRetries() throws Exception {
+    server.enqueue(new MockResponse.Builder().code(503).build());
+    server.enqueue(new MockResponse.Builder().code(200).body("locked").build());
+    try (ApiClient client = client(true)) {
+      assertEquals("locked", client.request("LOCK", "/files/1").execute(String.class));
+    }
+    List<String> first = server.takeRequest().getHeaders().values("Idempotency-Key");
+    assertEquals(1, first.size());
+    assertEquals(first, server.takeRequest().getHeaders().values("Idempotency-Key"));
+  }
+
+  @Test
+  void anIdempotentMethodGetsNoGeneratedKey() throws Exception {
+    server.enqueue(new MockResponse.Builder().code(200).build());
+    try (ApiClient client = client(true)) {
+      client.put("/files/1").json(Map.of("a", 1)).execute();
+    }
+    assertEquals(List.of(), server.takeRequest().getHeaders().values("Idempotency-Key"));
+  }
+
+  @Test
   void aBlankKeyHeaderIsRefusedAtOnce() {
     try (ApiClient client = client(false)) {
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
