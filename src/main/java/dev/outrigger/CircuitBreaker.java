@@ -126,9 +126,10 @@ public final class CircuitBreaker {
     void disable();
 
     /**
-     * Back to CLOSED with an empty window, whatever the state.
+     * Back to CLOSED with an empty window, whatever the state. With circuit breaking off, does
+     * nothing.
      *
-     * @throws IllegalStateException if the client is closed
+     * @throws IllegalStateException if the client is closed (with circuit breaking off too)
      */
     void reset();
   }

@@ -86,4 +86,28 @@ class ClosedClientBreakerHandleTest {
   void aClosedClientsBreakerCannotBeReset() {
     refusedAfterClose(CircuitBreaker.Handle::reset);
   }
+
+  /**
+   * With circuit breaking off ({@link CircuitBreaker#none()}), a closed client's handle refuses
+   * the same three, with the same message as a client with breakers. Before, {@code reset()}
+   * returned silently there while the other two said circuit breaking is off.
+   */
+  @Test
+  void aClosedClientWithoutBreakersRefusesTheSameAndSaysItIsClosed() {
+    ApiClient client = ApiClient.builder().baseUrl(server.url("/v1").toString())
+        .circuitBreaker(CircuitBreaker.none()).build();
+    CircuitBreaker.Handle handle = client.breaker("api.example.com:443");
+    handle.reset();
+    client.close();
+    List<Consumer<CircuitBreaker.Handle>> byHand = List.of(CircuitBreaker.Handle::forceOpen,
+        CircuitBreaker.Handle::disable, CircuitBreaker.Handle::reset);
+    List<String> what = List.of("forced open", "disabled", "reset");
+    for (int i = 0; i < byHand.size(); i++) {
+      Consumer<CircuitBreaker.Handle> op = byHand.get(i);
+      IllegalStateException e = assertThrows(IllegalStateException.class, () -> op.accept(handle));
+      assertEquals("this ApiClient is closed: its circuit breaker api.example.com:443 cannot be "
+          + what.get(i), e.getMessage());
+    }
+    assertEquals(CircuitBreaker.State.DISABLED, handle.snapshot().state());
+  }
 }

@@ -9,11 +9,14 @@ import java.time.Duration;
  * so it survives eviction. Looking does not create a breaker; taking it over by hand does.
  */
 final class BreakerHandle implements CircuitBreaker.Handle {
+  private final BreakerInterceptor owner;
   private final Breakers breakers;
   private final String key;
   private final NanoClock clock;
 
-  BreakerHandle(Breakers breakers, String key, NanoClock clock) {
+  /** {@code breakers} is {@code owner}'s, null when circuit breaking is off. */
+  BreakerHandle(BreakerInterceptor owner, Breakers breakers, String key, NanoClock clock) {
+    this.owner = owner;
     this.breakers = breakers;
     this.key = key;
     this.clock = clock;
@@ -38,17 +41,21 @@ final class BreakerHandle implements CircuitBreaker.Handle {
 
   @Override
   public void forceOpen() {
-    byHand().setByHand(key, clock.nanoTime(), BreakerStateMachine::forceOpen, "forced open");
+    byHand("forced open")
+        .setByHand(key, clock.nanoTime(), BreakerStateMachine::forceOpen, "forced open");
   }
 
   @Override
   public void disable() {
-    byHand().setByHand(key, clock.nanoTime(), BreakerStateMachine::disable, "disabled");
+    byHand("disabled")
+        .setByHand(key, clock.nanoTime(), BreakerStateMachine::disable, "disabled");
   }
 
   @Override
   public void reset() {
     if (breakers == null) {
+      // Nothing to reset, but a closed client's handle refuses as one with breakers does.
+      checkClientOpen("reset");
       return;
     }
     breakers.checkOpen(key, "reset");
@@ -58,12 +65,22 @@ final class BreakerHandle implements CircuitBreaker.Handle {
     }
   }
 
-  private Breakers byHand() {
+  /** The breakers to set {@code what} ("forced open") by hand in; throws when there are none. */
+  private Breakers byHand(String what) {
     if (breakers == null) {
+      // A closed client says so first, whether or not it has breakers.
+      checkClientOpen(what);
       throw new IllegalStateException(
           "circuit breaking is off (CircuitBreaker.none()): there is no breaker for " + key);
     }
     return breakers;
+  }
+
+  /** Throws, as {@link Breakers#checkOpen} does, if the client closed (breaking off). */
+  private void checkClientOpen(String what) {
+    if (owner.isClientClosed()) {
+      throw Breakers.closedClient(key, what);
+    }
   }
 
   @Override

@@ -45,7 +45,8 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
   /**
    * Set by {@link #clientClosed()}: an attempt finishing after it records no failure, which
    * could open a breaker for good (one the call made after the breakers were taken out of use).
-   * Read only for a failed or slow outcome.
+   * Read only for a failed or slow outcome, and by a handle's setting by hand when circuit
+   * breaking is off.
    */
   private volatile boolean clientClosed;
   private final Function<? super CallContext, String> keyFunction;
@@ -217,7 +218,7 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
    */
   public CircuitBreaker.Handle breaker(String key) {
     Objects.requireNonNull(key, "key");
-    return new BreakerHandle(breakers, key, clock);
+    return new BreakerHandle(this, breakers, key, clock);
   }
 
   /**
@@ -228,10 +229,11 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
    * an attempt that read {@link #clientClosed} just before it was set cannot open it afterwards.
    */
   public void clientClosed() {
+    // Set with breaking off too: a handle of the closed client refuses to act by hand.
+    clientClosed = true;
     if (breakers == null) {
       return;
     }
-    clientClosed = true;
     FirstFailure failed = new FirstFailure();
     for (BreakerStateMachine b : breakers.close()) {
       try {
@@ -242,6 +244,11 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
       }
     }
     failed.rethrow();
+  }
+
+  /** Whether {@link #clientClosed()} was called. */
+  boolean isClientClosed() {
+    return clientClosed;
   }
 
   /** Snapshots of every breaker this client keeps, sorted by key. */

@@ -163,9 +163,14 @@ public final class Breakers {
    */
   void checkOpen(String key, String what) {
     if (closed) {
-      throw new IllegalStateException(
-          "this ApiClient is closed: its circuit breaker " + key + " cannot be " + what);
+      throw closedClient(key, what);
     }
+  }
+
+  /** The refusal of a closed client's handle to set {@code key}'s breaker {@code what}. */
+  static IllegalStateException closedClient(String key, String what) {
+    return new IllegalStateException(
+        "this ApiClient is closed: its circuit breaker " + key + " cannot be " + what);
   }
 
   /** The breaker of {@code key} if there is one. */
