@@ -38,6 +38,16 @@ import java.util.function.Predicate;
  * counted, whatever the predicates say: a call cancelled by its caller (interrupted thread) and an
  * attempt that never reached the network (for example refused by the rate limiter).
  *
+ * <p>Time an attempt spends in the client's own queues (the client-side throttle, a rate-limit
+ * permit, an in-flight slot; an attempt interceptor or {@code Auth} hook before it sends) is not
+ * the host's fault. An attempt ended by the deadline, {@code close()} or an interrupt while it
+ * waits there never reached the network, and is not counted. Nor is one the deadline cut on the
+ * network after those waits took more of the time it had when its breaker admitted it than
+ * they left it: the wait used up its deadline, not the host. A half-open probe of either kind
+ * gives its place to another call. An attempt cut after it had most of its time on the network
+ * (resolving, connecting, writing, awaiting the answer) counts as a failure, so a host that
+ * never answers still opens its breaker while the calls queued behind it do not count.
+ *
  * {@snippet :
  * CircuitBreaker cb = CircuitBreaker.builder()
  *     .slidingWindowSize(20).minimumNumberOfCalls(10).failureRateThreshold(0.5)
@@ -567,7 +577,9 @@ public final class CircuitBreaker {
      * Which exceptions count as failures (default: {@link TransportException} of any kind but
      * CANCELLED, so CONNECT, TLS, TIMEOUT, IO and PROTOCOL, and
      * {@link DeadlineExceededException}). Others count as successes. The
-     * predicate only sees attempts that were sent and not cancelled; those never count.
+     * predicate only sees attempts that were sent and not cancelled, and no deadline's cut of an
+     * attempt that the client's own waits left too little time (see the class doc); those
+     * never count.
      *
      * @throws NullPointerException if {@code isFailure} is null
      */

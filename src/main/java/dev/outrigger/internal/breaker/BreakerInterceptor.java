@@ -5,6 +5,7 @@ import dev.outrigger.CallInterceptor;
 import dev.outrigger.CallListener;
 import dev.outrigger.CircuitBreaker;
 import dev.outrigger.CircuitOpenException;
+import dev.outrigger.DeadlineExceededException;
 import dev.outrigger.internal.Failures;
 import dev.outrigger.internal.FirstFailure;
 import dev.outrigger.internal.KeepsClock;
@@ -27,9 +28,11 @@ import org.slf4j.LoggerFactory;
  * and otherwise records the attempt's outcome and duration.
  *
  * <p>Outcomes: an attempt that did not reach the network ({@link CallContext#attemptsSent()}
- * unchanged, for example refused by the rate limiter) or was cancelled by its caller is not
- * counted, and a half-open probe gives its permit back; otherwise the configuration's predicates
- * decide failure or success. Slowness is decided by the attempt's time from when its request
+ * unchanged, for example refused by the rate limiter, or ended by its deadline while it waited
+ * for a permit or a slot), was cancelled by its caller, or was cut by its deadline after the
+ * client's own waits took more of its time than they left it for the network, is not counted,
+ * and a half-open probe gives its permit back; otherwise the configuration's predicates decide
+ * failure or success. Slowness is decided by the attempt's time from when its request
  * first went to the network (an attempt interceptor may send more than once) to when the rest
  * of the chain returned: a wait for a rate permit or an in-flight slot does not count.
  *
@@ -115,13 +118,14 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
             // Nothing of the user's ran around the attempt, and the deadline ended it (or would
             // have) before it could be slow: its length does not matter, and a fast success
             // need not read the clock at all (see needsTime).
-            outcome = outcome(breaker, ctx, sentBefore, response, failure, 0);
+            outcome = outcome(breaker, ctx, sentBefore, response, failure, start, sent, 0);
             end = breaker.needsTime(token, outcome)
                 ? RealCallContext.recentNanos(ctx, clock) : sent;
           } else {
             // The transport's reading at the attempt's end, when nothing slow ran after it.
             end = RealCallContext.recentNanos(ctx, clock);
-            outcome = outcome(breaker, ctx, sentBefore, response, failure, end - sent);
+            outcome =
+                outcome(breaker, ctx, sentBefore, response, failure, start, sent, end - sent);
           }
         } finally {
           if (outcome > BreakerStateMachine.SUCCESS && clientClosed) {
@@ -148,10 +152,19 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
    */
   static final long DEADLINE_LATE = 1_000_000_000L;
 
+  /**
+   * The outcome of an attempt admitted at {@code start} and sent at {@code sent} (both readings
+   * of the clock; {@code sent} is {@code start} when none is known).
+   */
   private int outcome(BreakerStateMachine breaker, CallContext ctx, int sentBefore,
-      Response response, Throwable failure, long durationNanos) {
+      Response response, Throwable failure, long start, long sent, long durationNanos) {
     if (ctx.attemptsSent() == sentBefore) {
       // Nothing reached the server (refused by an inner policy, answered by an interceptor).
+      return BreakerStateMachine.IGNORED;
+    }
+    if (failure instanceof DeadlineExceededException
+        && cutShortByWaits(ctx, failure, start, sent)) {
+      // The client's own waits used up the deadline, not the host: no verdict on the host.
       return BreakerStateMachine.IGNORED;
     }
     try {
@@ -169,6 +182,23 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
       LOG.warn("circuit breaker failure predicate threw; outcome not counted", e);
       return BreakerStateMachine.IGNORED;
     }
+  }
+
+  /**
+   * Whether {@code cut}, a deadline's failure of a sent attempt, is the deadline's own cut of an
+   * attempt that spent more of the time it had when the breaker admitted it waiting inside the
+   * client (the throttle, a rate-limit permit, an in-flight slot, an attempt interceptor) than on
+   * the network: such a cut says the wait was long, not that the host is failing. Not when the
+   * cut came upon a failure of the attempt's own (a refused connect, its cause), which is the
+   * host's. Read on this failure path only.
+   */
+  private boolean cutShortByWaits(CallContext ctx, Throwable cut, long start, long sent) {
+    if (cut.getCause() != RealCallContext.lastFailure(ctx)) {
+      // Its cause is this attempt's own failure, not the last one a retry went past.
+      return false;
+    }
+    long waited = sent - start;
+    return waited > 0 && RealCallContext.remainingNanos(ctx, clock, sent) < waited;
   }
 
   /** "its probe", "all 3 probes" or "1 of its 3 probes": the probes not yet answered. */

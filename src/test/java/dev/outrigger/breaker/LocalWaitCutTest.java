@@ -1,0 +1,183 @@
+package dev.outrigger.breaker;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.outrigger.ApiClient;
+import dev.outrigger.CallListener;
+import dev.outrigger.CircuitBreaker;
+import dev.outrigger.CircuitOpenException;
+import dev.outrigger.ClientTestSupport;
+import dev.outrigger.DeadlineExceededException;
+import dev.outrigger.HttpStatusException;
+import dev.outrigger.RateLimit;
+import dev.outrigger.Retry;
+import dev.outrigger.internal.FakeClock;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import mockwebserver3.Dispatcher;
+import mockwebserver3.MockResponse;
+import mockwebserver3.MockWebServer;
+import mockwebserver3.RecordedRequest;
+import mockwebserver3.junit5.StartStop;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Time an attempt spent in the client's own waits (here a rate-limit permit) is not the host's
+ * fault: an attempt the deadline cut after such a wait had used up most of its time counts
+ * neither as a failure nor as a success, and a half-open probe of that kind gives its place to
+ * another call. Before, the wait left the attempt a sliver of its deadline, the deadline cut it
+ * on the way (a healthy host answering in 300 ms had 5 ms), and the cut counted as the host's
+ * failure: a long local queue opened the breaker against a healthy host. An attempt that had
+ * most of its deadline on the network, and was cut, still counts: a host that never answers
+ * still opens its breaker.
+ *
+ * <p>The client's clock is a fake one, so the permit wait takes no time while the attempt's
+ * remaining deadline is what the fake wait left it, on the real clock the watchdog cuts by.
+ */
+class LocalWaitCutTest {
+  @StartStop private final MockWebServer server = new MockWebServer();
+  private final FakeClock clock = new FakeClock();
+  private final List<String> transitions = new CopyOnWriteArrayList<>();
+  private ApiClient client;
+  private ServerSocket blackhole;
+
+  @AfterEach
+  void tearDown() throws Exception {
+    if (client != null) {
+      ClientTestSupport.assertNoLeaks(client);
+      client.close();
+    }
+    if (blackhole != null) {
+      blackhole.close();
+    }
+  }
+
+  /** A healthy host that answers "/fail" with a 503 and anything else with a 200 in 300 ms. */
+  private void healthyIn300Ms() {
+    server.setDispatcher(new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest request) {
+        if (request.getUrl().encodedPath().equals("/fail")) {
+          return new MockResponse.Builder().code(503).build();
+        }
+        return new MockResponse.Builder().body("ok")
+            .headersDelay(300, TimeUnit.MILLISECONDS).build();
+      }
+    });
+  }
+
+  /**
+   * A client of {@code baseUrl} on the fake clock: no retries, a breaker that one failure opens
+   * (for 5 s, one probe), the rate limit and the deadline given.
+   */
+  private ApiClient client(String baseUrl, RateLimit rate, Duration deadline) {
+    return ClientTestSupport.withClock(ApiClient.builder().baseUrl(baseUrl)
+        .retry(Retry.none()).rateLimit(rate).deadline(deadline)
+        .circuitBreaker(CircuitBreaker.builder().slidingWindowSize(1).minimumNumberOfCalls(1)
+            .waitInOpenState(Duration.ofSeconds(5)).permittedCallsInHalfOpen(1).build())
+        .addListener(new CallListener() {
+          @Override
+          public void breakerTransition(String key, CircuitBreaker.State from,
+              CircuitBreaker.State to) {
+            transitions.add(from + "->" + to);
+          }
+        }), clock).build();
+  }
+
+  /**
+   * Takes the key's only permit now and moves the clock on by {@code millis}: the next attempt
+   * waits for the next permit, all but {@code millis} of the limit's interval.
+   */
+  private void queueBehindAPermit(String key, long millis) {
+    assertTrue(client.rateLimiter().orElseThrow().tryAcquire(key, 1));
+    clock.advanceMillis(millis);
+  }
+
+  private CircuitBreaker.Snapshot breaker(String key) {
+    return client.breaker(key).snapshot();
+  }
+
+  @Test
+  void anAttemptCutAfterALongPermitWaitDoesNotCountAgainstAHealthyHost() {
+    healthyIn300Ms();
+    client = client(server.url("/").toString(), RateLimit.perSecond(1).burst(1),
+        Duration.ofSeconds(1));
+    String key = server.getHostName() + ":" + server.getPort();
+
+    queueBehindAPermit(key, 5);
+    // 995 ms waiting for the permit, 5 ms left for a host that answers in 300 ms.
+    DeadlineExceededException cut = assertThrows(DeadlineExceededException.class,
+        () -> client.get("/x").execute(String.class));
+    assertEquals(1, cut.attempts(), cut.getMessage());
+    CircuitBreaker.Snapshot s = breaker(key);
+    assertEquals(CircuitBreaker.State.CLOSED, s.state(), s.toString());
+    assertEquals(0, s.calls(), "neither a failure nor a success: " + s);
+
+    // The same host, given its deadline: it answers.
+    clock.advanceMillis(1_000);
+    assertEquals("ok", client.get("/x").execute(String.class));
+    s = breaker(key);
+    assertEquals(1, s.calls(), s.toString());
+    assertEquals(0, s.failedCalls(), s.toString());
+    assertEquals(List.of(), transitions);
+  }
+
+  @Test
+  void aHalfOpenProbeCutAfterALongPermitWaitLeavesItsPlaceToTheNextCall() {
+    healthyIn300Ms();
+    client = client(server.url("/").toString(), RateLimit.perSecond(1).burst(1),
+        Duration.ofSeconds(1));
+    String key = server.getHostName() + ":" + server.getPort();
+    assertThrows(HttpStatusException.class, () -> client.get("/fail").execute(String.class));
+    assertEquals(List.of("CLOSED->OPEN"), transitions);
+    clock.advanceMillis(5_000);
+
+    queueBehindAPermit(key, 5);
+    // Admitted as the one probe, then 995 ms waiting for the permit and cut 5 ms after.
+    assertThrows(DeadlineExceededException.class, () -> client.get("/x").execute(String.class));
+    CircuitBreaker.Snapshot s = breaker(key);
+    assertEquals(CircuitBreaker.State.HALF_OPEN, s.state(), s.toString());
+    assertEquals(0, s.calls(), s.toString());
+
+    // The probe's place is free: the next call probes, and closes the breaker.
+    clock.advanceMillis(1_000);
+    assertEquals("ok", client.get("/x").execute(String.class));
+    assertEquals(List.of("CLOSED->OPEN", "OPEN->HALF_OPEN", "HALF_OPEN->CLOSED"), transitions);
+  }
+
+  @Test
+  void aHostThatNeverAnswersStillOpensTheBreakerWhileTheCallsQueuedBehindDoNotCount()
+      throws IOException {
+    // Accepts connections (the kernel's backlog) and never answers: the request is written
+    // and waits for an answer until the deadline.
+    blackhole = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+    client = client("http://127.0.0.1:" + blackhole.getLocalPort() + "/",
+        RateLimit.perSecond(4).burst(1), Duration.ofMillis(300));
+    String key = "127.0.0.1:" + blackhole.getLocalPort();
+
+    queueBehindAPermit(key, 5);
+    // 245 ms of its 300 ms waiting for the permit, then cut 55 ms after it was sent.
+    assertThrows(DeadlineExceededException.class, () -> client.get("/x").execute(String.class));
+    CircuitBreaker.Snapshot s = breaker(key);
+    assertEquals(CircuitBreaker.State.CLOSED, s.state(), s.toString());
+    assertEquals(0, s.calls(), s.toString());
+
+    // Sent at once, with its whole deadline, and cut: the host's failure.
+    clock.advanceMillis(1_000);
+    DeadlineExceededException cut = assertThrows(DeadlineExceededException.class,
+        () -> client.get("/x").execute(String.class));
+    assertEquals(1, cut.attempts(), cut.getMessage());
+    assertEquals(List.of("CLOSED->OPEN"), transitions);
+    CircuitOpenException refused = assertThrows(CircuitOpenException.class,
+        () -> client.get("/x").execute(String.class));
+    assertEquals(0, refused.attempts());
+  }
+}
