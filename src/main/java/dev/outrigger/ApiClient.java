@@ -1119,7 +1119,9 @@ public final class ApiClient implements AutoCloseable {
      * client of a service that should not be told this caller's budget).
      * {@link Deadline#fromHeader} reads such a header on the receiving side.
      *
-     * @throws IllegalArgumentException if {@code headerName} is blank or not a header name
+     * @throws IllegalArgumentException if {@code headerName} is blank, not a header name, or one
+     *     the client or OkHttp sets itself ({@code Authorization}, {@code Idempotency-Key},
+     *     {@code User-Agent}, {@code Host}, {@code Content-Type} and the like)
      */
     public Builder propagateDeadline(String headerName) {
       if (headerName == null) {
@@ -1128,9 +1130,24 @@ public final class ApiClient implements AutoCloseable {
       }
       String n = nonBlank(headerName, "propagateDeadline header name");
       ApiRequest.checkHeader(n, "1", false);
+      for (String owned : OWNED_HEADERS) {
+        if (owned.equalsIgnoreCase(n)) {
+          throw new IllegalArgumentException("propagateDeadline header name must not be '" + n
+              + "', a header the client or OkHttp sets itself (the budget would replace it on"
+              + " every attempt): use a header of its own, such as X-Deadline-Ms or"
+              + " grpc-timeout");
+        }
+      }
       this.deadlineHeader = n;
       return this;
     }
+
+    /** Headers Outrigger or OkHttp set, which the deadline's header must not replace. */
+    private static final String[] OWNED_HEADERS = {
+      "Authorization", "Proxy-Authorization", "Cookie", "Idempotency-Key", "User-Agent", "Host",
+      "Connection", "Content-Length", "Content-Type", "Content-Encoding", "Transfer-Encoding",
+      "Accept-Encoding", "Range"
+    };
 
     Builder clock(NanoClock clock) {
       this.clock = Objects.requireNonNull(clock, "clock");

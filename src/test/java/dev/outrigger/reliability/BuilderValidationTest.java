@@ -52,6 +52,18 @@ class BuilderValidationTest {
   }
 
   @Test
+  void aDeadlineHeaderThatTheClientSetsItselfIsRefusedSayingWhatToUse() {
+    for (String owned : new String[] {"Authorization", "idempotency-key", "User-Agent", "Host"}) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> b().propagateDeadline(owned));
+      assertTrue(e.getMessage().startsWith("propagateDeadline header name must not be '" + owned
+          + "', a header the client or OkHttp sets itself"), e.getMessage());
+      assertTrue(e.getMessage().endsWith("such as X-Deadline-Ms or grpc-timeout"), e.getMessage());
+    }
+    b().propagateDeadline("X-Deadline-Ms").build().close();
+  }
+
+  @Test
   void aBaseUrlWithAPlaceholderIsRefusedAtBuildSayingWhereItGoes() {
     // OkHttp would take it and send the braces as %7B and %7D: a 404 on every call.
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
