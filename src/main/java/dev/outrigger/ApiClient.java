@@ -73,9 +73,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Every call runs through one policy chain, outer to inner:
  * <pre>
- * Deadline( call interceptors( Retry( CircuitBreaker( [ClientThrottle]( RateLimiter(
- *     InFlightLimit( attempt interceptors( OkHttp )))))))))
+ * Deadline( call interceptors( [AuthRefreshOn401]( Retry( CircuitBreaker( [ClientThrottle](
+ *     RateLimiter( InFlightLimit( [Auth]( attempt interceptors( OkHttp )))))))))))
  * </pre>
+ * (The steps in brackets are there only when set; the two auth steps with {@link Builder#auth}.
+ * {@link #describe()} prints the chain a client runs.)
  * The deadline bounds the whole call, waits and retries included; the retry policy re-runs
  * everything inside it once per attempt, so every attempt is checked by the breaker, takes a
  * rate-limit permit and an in-flight slot. An open breaker refuses before a permit is taken.

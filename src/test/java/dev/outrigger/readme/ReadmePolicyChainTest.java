@@ -24,9 +24,10 @@ import org.junit.jupiter.api.Test;
 class ReadmePolicyChainTest {
 
   /**
-   * "Deadline -> call interceptors -> Retry -> CircuitBreaker -> [ClientThrottle] -> RateLimiter
-   * -> InFlightLimit (static or adaptive) -> attempt interceptors -> OkHttp", as describe()
-   * prints it with every step present; describe() is also toString().
+   * "Deadline -> call interceptors -> [AuthRefreshOn401] -> Retry -> CircuitBreaker ->
+   * [ClientThrottle] -> RateLimiter -> InFlightLimit (static or adaptive) -> [Auth] -> attempt
+   * interceptors -> OkHttp", as describe() prints it with every step present; describe() is
+   * also toString().
    */
   @Test
   void describePrintsTheWholeChainInTheReadmesOrder() {
@@ -35,10 +36,12 @@ class ReadmePolicyChainTest {
         .addAttemptInterceptor(new Named("MyAttemptInterceptor"))
         .clientThrottling(2)
         .rateLimit(RateLimit.perSecond(5))
+        .auth(dev.outrigger.Auth.bearer(() -> "t"))
         .build()) {
       String d = c.describe();
-      String[] steps = {"Deadline[", "MyCallInterceptor", "Retry[", "CircuitBreaker[",
-          "ClientThrottle[", "RateLimiter[", "InFlightLimit[", "MyAttemptInterceptor", "OkHttp["};
+      String[] steps = {"Deadline[", "MyCallInterceptor", "AuthRefreshOn401", "Retry[",
+          "CircuitBreaker[", "ClientThrottle[", "RateLimiter[", "InFlightLimit[", "-> Auth\n",
+          "MyAttemptInterceptor", "OkHttp["};
       int at = -1;
       for (String step : steps) {
         int next = d.indexOf(step);
