@@ -45,7 +45,7 @@ import org.slf4j.LoggerFactory;
  * <p>The thread starts with the first client ({@link #acquire()}) and stops when the last one
  * closes ({@link #release()}), once the attempts it watches have ended; the stop also waits for
  * the cancels under way. An attempt that finds no thread to take it falls back to OkHttp's call
- * timeout.
+ * timeout (or to the call timeout its OkHttpClient gave it, when that one is shorter).
  */
 public final class DeadlineWatchdog {
   /** How often the thread takes new timers while any are pending. */
@@ -105,7 +105,8 @@ public final class DeadlineWatchdog {
    * Cancels {@code call} once {@code timeoutNanos} (of {@link System#nanoTime()}) have passed,
    * unless {@link Timer#done()} comes first. Call it before {@code call.execute()}: with no
    * watchdog running (no client open, or the last one closing) it falls back to OkHttp's own
-   * call timeout, so a deadline is enforced either way.
+   * call timeout, so a deadline is enforced either way; a shorter call timeout the call has
+   * already (its OkHttpClient's) is kept, and bounds it first.
    */
   public static Timer watch(Call call, long timeoutNanos) {
     return watch(call, System.nanoTime() + timeoutNanos, timeoutNanos);
@@ -120,8 +121,14 @@ public final class DeadlineWatchdog {
     Timer t = new Timer(call, deadlineNanos);
     Loop l = LOOP.current();
     if (l == null || !l.push(t)) {
-      t.fallback = true;
-      call.timeout().timeout(timeoutNanos, TimeUnit.NANOSECONDS);
+      // The call's own timeout, the call timeout of an OkHttpClient the user supplied, is a
+      // promise too: it stands when it is the shorter, ending the attempt as it would beside the
+      // watchdog (a TIMEOUT, not the deadline's cut).
+      long own = call.timeout().timeoutNanos();
+      if (own == 0 || timeoutNanos <= own) {
+        t.fallback = true;
+        call.timeout().timeout(timeoutNanos, TimeUnit.NANOSECONDS);
+      }
     }
     return t;
   }
@@ -145,7 +152,10 @@ public final class DeadlineWatchdog {
     private Call call;
     final long deadlineNanos;
     Timer next;
-    /** OkHttp's call timeout enforces this one: no watchdog was there to take it. */
+    /**
+     * OkHttp's call timeout enforces this one: no watchdog was there to take it. False when the
+     * call's own call timeout was shorter and was kept: its firing is not this timer's.
+     */
     boolean fallback;
 
     Timer(Call call, long deadlineNanos) {

@@ -42,7 +42,8 @@ import org.slf4j.LoggerFactory;
  * The end of the chain: one attempt on the network through OkHttp. The attempt is bounded by the
  * remaining deadline (or the per-attempt timeout when that is shorter), enforced by
  * {@link DeadlineWatchdog}, which cancels the OkHttp call, closing its socket, whatever it was
- * doing (OkHttp's own call timeout stands in when no watchdog runs). The body is read
+ * doing (OkHttp's own call timeout stands in when no watchdog runs, unless the OkHttp client's
+ * own call timeout is shorter). The body is read
  * into memory here, bounded by {@code maxResponseBytes}, so a failure while reading it is a
  * failure of this attempt (and can be retried) and nothing after the transport can leak a
  * connection. I/O failures are translated here, once, into {@link TransportException}s.
