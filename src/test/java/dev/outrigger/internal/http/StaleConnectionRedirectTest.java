@@ -6,10 +6,20 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.outrigger.ApiClient;
 import dev.outrigger.ApiResponse;
+import dev.outrigger.CallContext;
+import dev.outrigger.CallListener;
 import dev.outrigger.Retry;
 import dev.outrigger.TransportException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
 import mockwebserver3.MockResponse;
 import mockwebserver3.MockWebServer;
 import mockwebserver3.junit5.StartStop;
@@ -150,6 +160,71 @@ class StaleConnectionRedirectTest {
       assertTrue(e.getMessage().contains("went twice already"), e.getMessage());
       assertEquals(1, e.attempts());
       assertEquals(2, origin.getRequestCount(), "the first request and one re-send");
+    }
+  }
+
+  @Test
+  void anAttemptWhoseReSendFailsBeforeWritingStillSaysItsRequestWasWritten() throws Exception {
+    // The call's own request reached its origin, whose redirect then met a stale connection:
+    // the transport sets that OkHttp call aside and sends the request again on a new one, which
+    // fails before writing anything (the origin is gone: its connect is refused). The server
+    // saw the attempt's request all the same, and CallContext.requestWritten() must say so
+    // (a policy or listener reads it to judge whether the server may have acted on it). The
+    // call set aside must be noted as written before it is replaced: noted only as the attempt
+    // ended, the new call was asked, which wrote nothing.
+    IdleConnectionCheck.afterNanos = 1;
+    List<Boolean> written = new CopyOnWriteArrayList<>();
+    CallListener listener = new CallListener() {
+      @Override
+      public void attemptEnd(CallContext call, int status, Throwable error, Duration elapsed) {
+        written.add(call.requestWritten());
+      }
+    };
+    try (IdleClosingServer target = new IdleClosingServer(100);
+        ServerSocket once = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+        ApiClient client = ApiClient.builder()
+            .baseUrl("http://127.0.0.1:" + once.getLocalPort() + "/")
+            .retry(Retry.none()).addListener(listener).build()) {
+      client.get(target.url() + "/warm").execute(String.class);
+      target.awaitIdleClosed(1);
+      written.clear();
+      // An origin that answers one request, a redirect to the target, and is gone by then.
+      Thread origin = Thread.ofVirtual().start(() -> redirectOnceThenStop(once, target.url()));
+
+      TransportException e = assertThrows(TransportException.class,
+          () -> client.get("/go").execute(String.class));
+
+      origin.join(Duration.ofSeconds(10));
+      assertEquals(TransportException.Kind.CONNECT, e.kind(), e.toString());
+      assertEquals(1, e.attempts());
+      assertEquals(List.of(true), written, "the attempt's request was written");
+      assertEquals(List.of("GET /warm HTTP/1.1"), target.requests);
+    }
+  }
+
+  /**
+   * Reads one request on {@code listener}, stops listening, then answers it with a 307 to
+   * {@code target} and closes the connection.
+   */
+  private static void redirectOnceThenStop(ServerSocket listener, String target) {
+    try (Socket s = listener.accept()) {
+      InputStream in = s.getInputStream();
+      int matched = 0;
+      while (matched < 4) {
+        int b = in.read();
+        if (b < 0) {
+          return;
+        }
+        matched = b == "\r\n\r\n".charAt(matched) ? matched + 1 : b == '\r' ? 1 : 0;
+      }
+      listener.close();
+      OutputStream out = s.getOutputStream();
+      out.write(("HTTP/1.1 307 Temporary Redirect\r\nLocation: " + target + "/moved\r\n"
+          + "Content-Length: 0\r\nConnection: close\r\n\r\n")
+          .getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+    } catch (java.io.IOException e) {
+      // The test's assertions say what went wrong.
     }
   }
 }
