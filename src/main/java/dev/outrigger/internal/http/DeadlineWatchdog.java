@@ -114,20 +114,24 @@ public final class DeadlineWatchdog {
 
   /**
    * As {@link #watch(Call, long)}, for a caller that read {@link System#nanoTime()} already:
-   * cancels {@code call} at {@code deadlineNanos} on that clock; {@code timeoutNanos} is the same
-   * time from now, for OkHttp's call timeout if no watchdog takes the timer.
+   * cancels {@code call} at {@code deadlineNanos} on that clock. If no watchdog takes the timer,
+   * OkHttp's call timeout is what is left until {@code deadlineNanos}, read then, and at most
+   * {@code timeoutNanos}.
    */
   public static Timer watch(Call call, long deadlineNanos, long timeoutNanos) {
     Timer t = new Timer(call, deadlineNanos);
     Loop l = LOOP.current();
     if (l == null || !l.push(t)) {
+      // What is left now, not the caller's timeout: a call made again within an attempt (a
+      // stale connection's re-send) gets the rest of the attempt's time, not the whole again.
+      long left = Math.min(timeoutNanos, Math.max(1, deadlineNanos - System.nanoTime()));
       // The call's own timeout, the call timeout of an OkHttpClient the user supplied, is a
       // promise too: it stands when it is the shorter, ending the attempt as it would beside the
       // watchdog (a TIMEOUT, not the deadline's cut).
       long own = call.timeout().timeoutNanos();
-      if (own == 0 || timeoutNanos <= own) {
+      if (own == 0 || left <= own) {
         t.fallback = true;
-        call.timeout().timeout(timeoutNanos, TimeUnit.NANOSECONDS);
+        call.timeout().timeout(left, TimeUnit.NANOSECONDS);
       }
     }
     return t;
