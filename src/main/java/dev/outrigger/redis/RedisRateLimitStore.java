@@ -173,7 +173,13 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     this.fallback = b.fallback;
     this.nanos = b.nanos;
     this.ownResources = b.resources == null;
+    // ClientResources.create() starts netty's HashedWheelTimer, whose start() waits for its
+    // thread with any interrupt swallowed: a build on a cancelled task's thread would lose it.
+    boolean interrupted = Thread.currentThread().isInterrupted();
     this.resources = ownResources ? ClientResources.create() : b.resources;
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
     try {
       this.client = RedisClient.create(resources);
     } catch (RuntimeException | Error e) {
@@ -1327,7 +1333,9 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
 
     /**
      * Connects (waiting up to {@link #connectTimeout}) and loads the script. When Redis cannot
-     * be reached, the store starts unavailable (one WARN) and keeps asking.
+     * be reached, the store starts unavailable (one WARN) and keeps asking. On a thread whose
+     * interrupt flag is set, build() keeps the flag, and the wait for Redis ends at once: the
+     * store starts unavailable the same way ("interrupted while connecting").
      *
      * @throws IllegalArgumentException if Redis answers that it has no database of the URI's
      *     number, or, through Sentinel, the first Sentinel of the URI that answers does not
