@@ -262,7 +262,8 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
    *     parameter Lettuce would ignore (an unknown name, no value,
    *     {@code verifyPeer} without TLS, {@code db} not in lower case) or
    *     {@code timeout}, is a Sentinel URI naming no master or with a user info per Sentinel (or
-   *     an unencoded {@code ','} or {@code '@'} in it), or is a Unix socket without netty's
+   *     an unencoded {@code ','} or {@code '@'} in it) or naming several Sentinels, one by an
+   *     IPv6 address (Lettuce cannot read it), or is a Unix socket without netty's
    *     native transport; the message never shows
    *     the user name or password
    */

@@ -73,7 +73,7 @@ final class RedisUris {
    *     {@code '#'} in the user info, not encoded as {@code %23}), a fragment without Sentinel
    *     (Lettuce ignores it), a {@code '?'} after the {@code '#'}, or a Sentinel URI naming no
    *     master or whose user info holds a {@code ','} or {@code '@'} (one per Sentinel, or one
-   *     after the first)
+   *     after the first), or that names several Sentinels, one by an IPv6 address
    */
   static RedisURI parse(String text) {
     if (text == null || text.isBlank()) {
@@ -171,6 +171,13 @@ final class RedisUris {
         int sentinelPort = colon < 0 ? RedisURI.DEFAULT_SENTINEL_PORT
             : port(shown, sentinel.substring(colon + 1));
         sentinels.add(hostPort(sentinelHost, sentinelPort).toLowerCase(Locale.ROOT));
+      }
+      if (sentinels.size() > 1 && authority.indexOf('[') >= 0) {
+        // Lettuce reads the list with java.net.URI, which refuses an IPv6 address in it: the
+        // message would otherwise be URI's, or, with user info, a false hint to encode it.
+        throw bad(shown, "has an IPv6 address among several Sentinels, which Lettuce cannot "
+            + "read: name the Sentinels by host name (or IPv4 address), or give one Sentinel "
+            + "alone, as in redis-sentinel://[::1]:26379#mymaster");
       }
     }
     if (!scheme.contains("socket") && !path.isEmpty() && !path.equals("/")) {

@@ -159,6 +159,22 @@ class RedisUriTest {
   }
 
   @Test
+  void anIpv6AddressAmongSeveralSentinelsIsRefusedSayingLettuceCannotReadIt() {
+    // Lettuce reads the list with java.net.URI, which refuses it whatever is encoded: with user
+    // info the builder said to percent-encode the password, without it quoted URI's "Illegal
+    // character in port number at index 28".
+    for (String uri : new String[] {"redis-sentinel://:s3cret@s1,[::1]#m",
+        "redis-sentinel://[::1]:26379,s2#m", "redis-sentinel://u:s3cret@[::1]:26379,[::2]#m",
+        "redis-sentinel://[::1],s1#m"}) {
+      refused(uri, "an IPv6 address among several Sentinels", "cannot read",
+          "redis-sentinel://[::1]:26379#mymaster");
+    }
+    // One Sentinel by its IPv6 address is read.
+    assertEquals("[::1]", RedisUris.parse("redis-sentinel://:s3cret@[::1]:26379#m")
+        .getSentinels().get(0).getHost());
+  }
+
+  @Test
   void aDatabaseParameterLettuceReadsOnlyInLowerCaseIsRefused() {
     // Lettuce reads 'database' in any case but 'db' only as written so: DB=1 is database 0,
     // silently through Sentinel or a socket, where there is no host to compare.
