@@ -188,7 +188,7 @@ public final class Deadline implements Comparable<Deadline> {
    *         exchange.getRequestHeaders().getFirst("X-Deadline-Ms"))
    *     .orElse(Deadline.after(Duration.ofSeconds(30)));
    * Deadline.within(d, () -> {
-   *   handle(exchange);          // a void method that may throw IOException: within rethrows it
+   *   serve(exchange);           // your void method that may throw IOException: within rethrows it
    *   return null;
    * });
    * }

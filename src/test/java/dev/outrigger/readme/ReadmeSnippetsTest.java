@@ -11,11 +11,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.core.type.TypeReference;
 import dev.outrigger.AdaptiveLimit;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpHandler;
+import com.sun.net.httpserver.HttpServer;
 import dev.outrigger.ApiClient;
 import dev.outrigger.ApiResponse;
 import dev.outrigger.CallContext;
 import dev.outrigger.CallListener;
 import dev.outrigger.CircuitBreaker;
+import dev.outrigger.ClientTestSupport;
 import dev.outrigger.Deadline;
 import dev.outrigger.FanOut;
 import dev.outrigger.HttpStatusException;
@@ -30,6 +34,8 @@ import dev.outrigger.micrometer.OutriggerMetrics;
 import dev.outrigger.readme.ReadmeServer.Reply;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.io.IOException;
+import java.io.OutputStream;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -321,6 +327,52 @@ class ReadmeSnippetsTest {
         assertEquals("ok /v1/x", s);
       }
       assertTrue(seen.get(0).compareTo(Duration.ofMillis(300)) <= 0, seen.toString());
+    }
+  }
+
+  /**
+   * The receiving side, "In an HttpHandler": the snippet as written, as the body of an
+   * HttpHandler's handle(exchange). A call with propagateDeadline("grpc-timeout") and a 2 s
+   * deadline is served within that budget; a call without the header within the server's own
+   * 30 s.
+   */
+  @Test
+  void deadlinesOnTheReceivingSide() throws Exception {
+    class Handler implements HttpHandler {
+      @Override
+      public void handle(HttpExchange exchange) throws IOException {
+        // In an HttpHandler: the caller's budget, or this server's own 30 s when it sent none.
+        Deadline d = Deadline.fromHeader("grpc-timeout",
+                exchange.getRequestHeaders().getFirst("grpc-timeout"))
+            .orElse(Deadline.after(Duration.ofSeconds(30)));
+        Deadline.within(d, () -> {
+          serve(exchange);           // your void method that may throw IOException: within rethrows it
+          return null;
+        });
+      }
+
+      /** The work: answers with what is left of the scope's deadline, in milliseconds. */
+      void serve(HttpExchange exchange) throws IOException {
+        byte[] left = String.valueOf(Deadline.current().orElseThrow().remaining().toMillis())
+            .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        exchange.sendResponseHeaders(200, left.length);
+        try (exchange; OutputStream out = exchange.getResponseBody()) {
+          out.write(left);
+        }
+      }
+    }
+    HttpServer receiver = ClientTestSupport.jdkServer(new Handler());
+    try (ApiClient client = ApiClient.builder().baseUrl(ClientTestSupport.url(receiver))
+        .propagateDeadline("grpc-timeout").retry(Retry.none()).build();
+        ApiClient plain = ApiClient.builder().baseUrl(ClientTestSupport.url(receiver))
+            .retry(Retry.none()).build()) {
+      long budget = Long.parseLong(
+          client.get("/work").deadline(Duration.ofSeconds(2)).execute(String.class));
+      assertTrue(budget > 0 && budget <= 2_000, budget + " ms");
+      long own = Long.parseLong(plain.get("/work").execute(String.class));
+      assertTrue(own > 2_000 && own <= 30_000, own + " ms");
+    } finally {
+      receiver.stop(0);
     }
   }
 
