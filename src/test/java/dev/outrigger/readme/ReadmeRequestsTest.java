@@ -1,5 +1,6 @@
 package dev.outrigger.readme;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -174,5 +175,45 @@ class ReadmeRequestsTest {
       assertEquals(418, e.status());
       assertEquals("teapot", e.bodySnippet());
     }
+  }
+
+  /**
+   * "Compressed answers are OkHttp's to handle: it asks for gzip and unzips the body (the size
+   * limit counts the unzipped bytes), unless you set Accept-Encoding yourself, which tells OkHttp
+   * you will decode the body: it then reaches you, and the decoder, as the server sent it."
+   */
+  @Test
+  void compressedAnswersAreUnzippedUnlessTheCallAskedForAnEncodingItself() throws Exception {
+    byte[] text = "compressed ".repeat(1_000).getBytes(StandardCharsets.UTF_8);
+    byte[] zipped = gzip(text);
+    byte[] bomb = gzip(new byte[64 * 1024]);
+    try (MockWebServer server = new MockWebServer()) {
+      server.start();
+      for (byte[] body : List.of(zipped, zipped, bomb)) {
+        server.enqueue(new MockResponse.Builder().addHeader("Content-Encoding", "gzip")
+            .body(new okio.Buffer().write(body)).build());
+      }
+      try (ApiClient client = ApiClient.builder().baseUrl(server.url("/").toString())
+          .maxResponseBytes(16 * 1024).retry(Retry.none()).build()) {
+        assertEquals(new String(text, StandardCharsets.UTF_8),
+            client.get("/plain").execute(String.class));
+        assertArrayEquals(zipped,
+            client.get("/raw").header("Accept-Encoding", "gzip").execute(byte[].class));
+        assertTrue(bomb.length < 16 * 1024, bomb.length + " bytes on the wire");
+        DeserializationException e = assertThrows(DeserializationException.class,
+            () -> client.get("/bomb").execute(byte[].class));
+        assertTrue(e.getMessage().contains("larger than 16384 bytes"), e.getMessage());
+      }
+      assertEquals("gzip", server.takeRequest().getHeaders().get("Accept-Encoding"));
+      assertEquals("gzip", server.takeRequest().getHeaders().get("Accept-Encoding"));
+    }
+  }
+
+  private static byte[] gzip(byte[] bytes) throws java.io.IOException {
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    try (java.util.zip.GZIPOutputStream zip = new java.util.zip.GZIPOutputStream(out)) {
+      zip.write(bytes);
+    }
+    return out.toByteArray();
   }
 }
