@@ -3,13 +3,22 @@ package dev.outrigger.readme;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.outrigger.ApiClient;
+import dev.outrigger.CallListener;
+import dev.outrigger.CircuitBreaker;
 import dev.outrigger.DeadlineExceededException;
 import dev.outrigger.HoldingServer;
+import dev.outrigger.HttpStatusException;
+import dev.outrigger.LogCapture;
 import dev.outrigger.Retry;
 import java.time.Duration;
+import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
@@ -71,6 +80,50 @@ class ReadmeLifecycleTest {
       parent.breaker(server.host()).forceOpen();
       assertEquals(dev.outrigger.CircuitBreaker.State.CLOSED,
           derived.breaker(server.host()).snapshot().state());
+    }
+  }
+
+  /**
+   * "The client's circuit breakers that are not closed (open, half-open, or forced open or
+   * disabled by hand) are closed, and listeners hear of it as transitions to CLOSED (logged at
+   * INFO with the reason 'its client was closed')"; "closing twice is harmless"; "A call made
+   * after close() throws IllegalStateException".
+   */
+  @Test
+  void closeClosesTheBreakersThatAreNotClosedAndSaysWhy() throws Exception {
+    List<String> heard = new CopyOnWriteArrayList<>();
+    try (ReadmeServer server = new ReadmeServer((r, n) -> new ReadmeServer.Reply(503, "down"));
+        LogCapture log = new LogCapture("dev.outrigger.CircuitBreaker")) {
+      ApiClient client = ApiClient.builder().baseUrl(server.url()).retry(Retry.none())
+          .circuitBreaker(CircuitBreaker.builder().slidingWindowSize(2).minimumNumberOfCalls(2)
+              .build())
+          .addListener(new CallListener() {
+            @Override
+            public void breakerTransition(String key, CircuitBreaker.State from,
+                CircuitBreaker.State to) {
+              heard.add(key + " " + from + "->" + to);
+            }
+          })
+          .build();
+      for (int i = 0; i < 2; i++) {
+        assertThrows(HttpStatusException.class, () -> client.get("/x").execute(String.class));
+      }
+      client.breaker("forced.example:443").forceOpen();
+      client.breaker("disabled.example:443").disable();
+      client.breaker("closed.example:443").reset();
+      heard.clear();
+      client.close();
+      client.close();
+      assertEquals(Set.of(server.host() + " OPEN->CLOSED",
+          "forced.example:443 FORCED_OPEN->CLOSED", "disabled.example:443 DISABLED->CLOSED"),
+          Set.copyOf(heard));
+      assertEquals(3, heard.size(), heard.toString());
+      for (String key : List.of(server.host(), "forced.example:443", "disabled.example:443")) {
+        assertTrue(log.lines().stream().anyMatch(l -> l.startsWith("INFO")
+            && l.contains("circuit breaker " + key + ": ")
+            && l.contains("-> CLOSED") && l.contains("its client was closed")), log.all());
+      }
+      assertThrows(IllegalStateException.class, () -> client.get("/x").execute(String.class));
     }
   }
 
