@@ -196,6 +196,26 @@ class ReadmeDefaultsTest {
     }
   }
 
+  /**
+   * Row "User-Agent: outrigger/0.1, on a request that sets none": a request's own header wins,
+   * userAgent(...) changes it, userAgent(null) leaves OkHttp's own.
+   */
+  @Test
+  void theUserAgentIsOutriggersUnlessSetOtherwise() throws Exception {
+    try (ReadmeServer server = new ReadmeServer((r, n) -> Reply.ok("ok"));
+        ApiClient client = ApiClient.builder().baseUrl(server.url()).build();
+        ApiClient named = client.newBuilder().userAgent("billing/2").build();
+        ApiClient bare = client.newBuilder().userAgent(null).build()) {
+      client.get("/a").execute(String.class);
+      client.get("/b").header("User-Agent", "mine/1").execute(String.class);
+      named.get("/c").execute(String.class);
+      bare.get("/d").execute(String.class);
+      List<String> agents = server.seen.stream().map(s -> s.header("User-Agent")).toList();
+      assertEquals(List.of("outrigger/0.1", "mine/1", "billing/2"), agents.subList(0, 3));
+      assertTrue(agents.get(3).startsWith("okhttp/"), agents.get(3));
+    }
+  }
+
   /** Row "max response body: 16 MiB": a body of exactly 16 MiB is read, one byte more refused. */
   @Test
   void theLargestBodyReadIs16MiB() throws Exception {
