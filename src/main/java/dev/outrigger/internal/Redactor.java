@@ -20,10 +20,15 @@ public final class Redactor {
   /** Always redacted, whatever the configuration. */
   public static final Set<String> ALWAYS_HEADERS =
       Set.of("authorization", "proxy-authorization", "cookie", "set-cookie");
-  /** Query parameters redacted by default; more can be configured. */
+  /**
+   * Query parameters redacted by default; more can be configured. Besides the usual names, a
+   * pre-signed link's credentials (AWS SigV4's and Google Cloud Storage's query authentication),
+   * which let anyone holding the link use it until it expires.
+   */
   public static final Set<String> DEFAULT_QUERY = Set.of(
       "access_token", "api_key", "apikey", "client_secret", "password", "secret", "signature",
-      "sig", "token");
+      "sig", "token", "x-amz-signature", "x-amz-credential", "x-amz-security-token",
+      "x-goog-signature", "x-goog-credential");
   public static final String MASK = "REDACTED";
   /** The default names only, for messages made where no client's configuration is at hand. */
   public static final Redactor DEFAULTS = new Redactor(Set.of(), Set.of());

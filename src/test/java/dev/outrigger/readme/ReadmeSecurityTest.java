@@ -51,6 +51,38 @@ class ReadmeSecurityTest {
   }
 
   /**
+   * "an absolute URL elsewhere (a pre-signed download link an API hands out ...)": the link's
+   * own credentials, which make it work for anyone who has it until it expires, show as
+   * REDACTED like the parameters listed: AWS's X-Amz-Signature, X-Amz-Credential and
+   * X-Amz-Security-Token (an STS session token), and Google Cloud Storage's X-Goog-Signature
+   * and X-Goog-Credential. The link's other parameters (date, expiry) still show.
+   */
+  @Test
+  void aPreSignedLinksCredentialsShowAsRedacted() throws Exception {
+    try (ReadmeServer server = new ReadmeServer((r, n) -> new Reply(403, "expired"));
+        LogCapture log = new LogCapture();
+        ApiClient client = ApiClient.builder().retry(Retry.none()).build()) {
+      String s3 = server.url() + "/bucket/report.csv?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+          + "&X-Amz-Credential=AKIAHUSHHUSH%2F20240501%2Fus-east-1%2Fs3%2Faws4_request"
+          + "&X-Amz-Date=20240501T101530Z&X-Amz-Expires=900&X-Amz-SignedHeaders=host"
+          + "&X-Amz-Security-Token=hushsessionhush&X-Amz-Signature=hushsignaturehush";
+      String gcs = server.url() + "/bucket/photo.jpg?X-Goog-Algorithm=GOOG4-RSA-SHA256"
+          + "&X-Goog-Credential=svc%40hushproject.iam.gserviceaccount.com%2F20240501"
+          + "&X-Goog-Date=20240501T101530Z&X-Goog-Expires=900&X-Goog-SignedHeaders=host"
+          + "&X-Goog-Signature=hushgooglesignaturehush";
+      for (String link : List.of(s3, gcs)) {
+        HttpStatusException e = assertThrows(HttpStatusException.class,
+            () -> client.get(link).execute(byte[].class));
+        String everything = e.getMessage() + "\n" + e.url() + "\n" + log.all();
+        assertFalse(everything.contains("hush"), everything);
+        assertTrue(e.url().contains("Date=20240501T101530Z"), e.url());
+      }
+      assertTrue(server.seen.get(0).target().contains("X-Amz-Signature=hushsignaturehush"),
+          "the server got the real values");
+    }
+  }
+
+  /**
    * "A base URL or a call's URL with a user name or password is refused ... OkHttp sends no
    * credentials from a URL"; "User info in URLs is dropped" from what logs and messages show.
    */
