@@ -1086,7 +1086,10 @@ public final class ApiClient implements AutoCloseable {
     /**
      * Names query parameters whose values are masked in logs and messages, beyond the default
      * {@code access_token}, {@code api_key}, {@code apikey}, {@code client_secret},
-     * {@code password}, {@code secret}, {@code signature}, {@code sig} and {@code token}.
+     * {@code password}, {@code secret}, {@code signature}, {@code sig}, {@code token}, and the
+     * credentials of pre-signed links: {@code X-Amz-Signature}, {@code X-Amz-Credential},
+     * {@code X-Amz-Security-Token}, {@code X-Goog-Signature} and {@code X-Goog-Credential}
+     * (names compared in any case).
      */
     public Builder redactQueryParameter(String name) {
       redactQuery.add(nonBlank(name, "redactQueryParameter name"));
