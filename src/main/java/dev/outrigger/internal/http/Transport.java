@@ -279,9 +279,16 @@ public final class Transport implements CallInterceptor, KeepsClock {
     long nanos = ctx.readClock() - start;
     if (log.isDebugEnabled()) {
       String call = ctx.describe();
-      Object what = status >= 0 ? status + ", body refused: " + failure.getMessage()
-          : failure instanceof ApiException ? withoutPrefix(failure.getMessage(), call) : failure;
-      log.debug("{} -> {} in {} ms (attempt {})", call, what, nanos / 1_000_000, ctx.attempt());
+      if (status >= 0) {
+        // The refusal's message names the call and status first ("GET url -> 200: ...").
+        log.debug("{} -> {} in {} ms (attempt {}), body refused: {}", call, status,
+            nanos / 1_000_000, ctx.attempt(),
+            withoutPrefix(failure.getMessage(), call + " -> " + status));
+      } else {
+        Object what =
+            failure instanceof ApiException ? withoutPrefix(failure.getMessage(), call) : failure;
+        log.debug("{} -> {} in {} ms (attempt {})", call, what, nanos / 1_000_000, ctx.attempt());
+      }
     }
     ctx.listener().attemptEnd(ctx, status, failure, elapsed(ctx, nanos));
   }

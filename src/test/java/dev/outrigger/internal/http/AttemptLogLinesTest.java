@@ -92,7 +92,11 @@ class AttemptLogLinesTest {
     }
     assertEquals(List.of("attemptStart 1", "attemptEnd 1 200 DeserializationException"), events);
     assertEquals(1, attemptLines().size(), lines.list.toString());
-    assertTrue(attemptLines().get(0).contains("-> 200, body refused"), attemptLines().get(0));
+    String line = attemptLines().get(0);
+    assertTrue(line.matches(".*-> 200 in \\d+ ms \\(attempt 1\\), body refused: the response"
+        + " body .*if this is expected"), line);
+    // The call and its status once, not again from the refusal's own message.
+    assertEquals(line.indexOf("-> 200"), line.lastIndexOf("-> 200"), line);
   }
 
   @Test
