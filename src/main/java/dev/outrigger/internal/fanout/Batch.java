@@ -32,12 +32,14 @@ import org.slf4j.LoggerFactory;
  * <p>How it works:
  *
  * <ul>
- *   <li><b>Bound without parked threads.</b> {@code submit} appends the task to a FIFO
- *       {@code pending} queue and calls {@link #drain()}, which starts a virtual thread per task
- *       while {@code running < maxConcurrency}. A task's thread, when it ends, gives its slot
- *       back and drains again. Both sides write first (queue / counter) and check the other
- *       second, so one of them always sees the other: no task is stranded in the queue, and a
- *       queued task costs a small object, not a parked thread.
+ *   <li><b>Bound without parked threads.</b> {@code submit} makes the task's virtual thread
+ *       (there, so that it inherits from the submitter) and starts it at once if a slot is free
+ *       and no task is queued; otherwise it appends the task to a FIFO {@code pending} queue and
+ *       calls {@link #drain()}, which starts queued tasks' threads while
+ *       {@code running < maxConcurrency}. A task's thread, when it ends, gives its slot back and
+ *       drains again. Both sides write first (queue / counter) and check the other second, so
+ *       one of them always sees the other: no task is stranded in the queue, and a queued task
+ *       costs a small object and an unstarted thread (no stack), not a parked thread.
  *   <li><b>Completion.</b> Each task completes exactly once (CAS on its result), either on its
  *       own thread or, when it never started, on the thread that cancelled the batch. Completing
  *       publishes the result, appends the task to the completion-order queue, calls the progress
@@ -148,6 +150,22 @@ public final class Batch<T> {
     Cancel c = cancel.get();
     if (c != null) {
       complete(task, Result.failure(c.notStarted(task.index)));
+      return task.index;
+    }
+    try {
+      // Made here, on the submitting thread, even for a task that waits for a slot: a thread
+      // inherits as it is made, so the task sees the submitter's inheritable thread-locals and
+      // context class loader, not those of whichever thread starts it (the task whose end freed
+      // the slot, or another submitter). Named as it starts: a queued task holds no name.
+      task.thread = Thread.ofVirtual().unstarted(() -> run(task));
+    } catch (Throwable e) {
+      // No thread (out of memory): the task fails with the reason.
+      complete(task, Result.failure(e));
+      return task.index;
+    }
+    if (pending.isEmpty() && takeSlot()) {
+      // A free slot and nobody queued ahead: start it here, past the queue.
+      start(task);
     } else {
       queuedCount.incrementAndGet();
       pending.add(task);
@@ -156,16 +174,22 @@ public final class Batch<T> {
     return task.index;
   }
 
-  /** Starts pending tasks while slots are free. */
-  private void drain() {
-    while (!pending.isEmpty()) {
+  /** Takes a running slot if one is free. */
+  private boolean takeSlot() {
+    while (true) {
       int r = running.get();
       if (r >= maxConcurrency) {
-        return;
+        return false;
       }
-      if (!running.compareAndSet(r, r + 1)) {
-        continue;
+      if (running.compareAndSet(r, r + 1)) {
+        return true;
       }
+    }
+  }
+
+  /** Starts pending tasks while slots are free. */
+  private void drain() {
+    while (!pending.isEmpty() && takeSlot()) {
       Task<T> task = pending.poll();
       if (task == null) {
         // Someone else took the last one; give the slot back and look again.
@@ -173,19 +197,26 @@ public final class Batch<T> {
         continue;
       }
       queuedCount.decrementAndGet();
-      try {
-        Thread.ofVirtual().name("outrigger-fanout-" + task.index).start(() -> run(task));
-      } catch (Throwable e) {
-        // No thread (out of memory, VM shutting down): the task fails with the reason.
-        running.decrementAndGet();
-        complete(task, Result.failure(e));
-      }
+      start(task);
+    }
+  }
+
+  /** Starts the thread made for {@code task} at submit, in a slot taken for it. */
+  private void start(Task<T> task) {
+    Thread t = task.thread;
+    try {
+      t.setName("outrigger-fanout-" + task.index);
+      t.start();
+    } catch (Throwable e) {
+      // Not started (out of memory, VM shutting down): the task fails with the reason.
+      task.thread = null;
+      running.decrementAndGet();
+      complete(task, Result.failure(e));
     }
   }
 
   private void run(Task<T> task) {
     INSIDE.set(this);
-    task.thread = Thread.currentThread();
     active.add(task);
     task.state.set(Task.RUNNING);
     // An Error the progress listener threw while this task's cancel finished the queue: thrown
@@ -400,6 +431,7 @@ public final class Batch<T> {
     FirstFailure listenerErrors = new FirstFailure();
     for (Task<T> t; (t = pending.poll()) != null; ) {
       queuedCount.decrementAndGet();
+      t.thread = null; // never to start: let the unstarted thread go
       try {
         complete(t, Result.failure(reason.notStarted(t.index)));
       } catch (Error e) {
