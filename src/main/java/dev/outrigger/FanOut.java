@@ -48,7 +48,10 @@ import java.util.stream.StreamSupport;
  * cancelled, even in the same instant, is never the first failure): with fail-fast, when the
  * batch deadline passes before any task failed, {@code join()} throws a
  * {@link DeadlineExceededException}, and after {@link #close()} it returns the results, the
- * cancelled tasks' failures among them.
+ * cancelled tasks' failures among them. A first failure that comes once the batch deadline has
+ * passed (a call ending on it, or a failure racing it) is still what {@code join()} throws, but
+ * the rest are cut as by the deadline: tasks not started fail with a
+ * {@code DeadlineExceededException}, and running ones keep their grace (below).
  * Without fail-fast, {@code join()} returns every result, the tasks the deadline cut short
  * holding their failures.
  *

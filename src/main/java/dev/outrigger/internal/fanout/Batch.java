@@ -316,7 +316,12 @@ public final class Batch<T> {
       // ignores what completes after its shutdown). Read on the failure path only.
       if (failure && failFast && cancel.get() == null
           && firstFailure.compareAndSet(null, result.error())) {
-        cancel(Cancel.failed(result.error()));
+        // Once the batch deadline has passed, the deadline cuts the rest, not this failure (a
+        // call ending on that deadline, or a failure racing it): the queue fails as the
+        // deadline's, and the tasks running keep their grace to end on it by themselves. This
+        // failure stays join()'s. A clock reading on the first failure only.
+        cancel(deadline != null && deadline.isExpired()
+            ? Cancel.DEADLINE : Cancel.failed(result.error()));
       }
       if (progress != null) {
         INSIDE.set(this);
