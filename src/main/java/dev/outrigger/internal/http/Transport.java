@@ -522,7 +522,15 @@ public final class Transport implements CallInterceptor, KeepsClock {
         || (e instanceof SocketException && String.valueOf(e.getMessage()).contains("interrupt"));
     if (interrupted) {
       // Okio clears the flag when it notices an interrupt; the caller must still see it.
-      return interrupted(ctx, e);
+      TransportException cancelled = interrupted(ctx, e);
+      if (!timedOut && ctx.deadline().isExpired()) {
+        // The interrupt ended an attempt whose deadline had passed before the deadline's own
+        // cut came (FanOut interrupts what still runs 100 ms after its batch deadline; a loaded
+        // machine can make the watchdog later still): the deadline, the interrupt status kept.
+        // One the cut woke (a platform thread blocked in a read) stays the caller's cancel.
+        return DeadlineInterceptor.exceeded(ctx, cancelled, null);
+      }
+      return cancelled;
     }
     if (timedOut && (!capped || ctx.deadline().isExpired())) {
       // The deadline's own cut (the watchdog cancels on the real clock; a test's clock may not
