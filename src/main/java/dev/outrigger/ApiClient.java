@@ -264,8 +264,8 @@ public final class ApiClient implements AutoCloseable {
    * which is used as is. Each {@code {name}} placeholder takes the next argument, percent-encoded
    * as exactly one path segment.
    *
-   * @throws IllegalArgumentException if {@code method} is not a method name (letters only; it is
-   *     sent upper-cased), {@code pathOrUrl} is null, placeholders and arguments do not match, an
+   * @throws IllegalArgumentException if {@code method} is not a method name (an HTTP token:
+   *     letters, digits and {@code !#$%&'*+-.^_`|~}; it is sent upper-cased), {@code pathOrUrl} is null, placeholders and arguments do not match, an
    *     argument is null, the result is not a valid URL, or a relative path is used without a
    *     base URL
    * @throws NullPointerException if {@code method} is null
@@ -276,7 +276,9 @@ public final class ApiClient implements AutoCloseable {
     if (!isUpperCaseToken(m)) {
       m = method.toUpperCase(Locale.ROOT);
       if (!isUpperCaseToken(m)) {
-        throw new IllegalArgumentException("not an HTTP method: '" + method + "'");
+        throw new IllegalArgumentException("not an HTTP method: '" + method + "'"
+            + (method.isEmpty() ? "" : ": a method is one token of letters, digits and"
+                + " !#$%&'*+-.^_`|~, with no space"));
       }
     }
     return build(m, pathOrUrl, pathArgs);
@@ -344,13 +346,17 @@ public final class ApiClient implements AutoCloseable {
   }
 
   /** Whether {@code s} is a method name as sent: one or more of {@code A} to {@code Z}. */
+  /**
+   * Whether {@code s} is an HTTP token (RFC 9110: letters, digits and
+   * {@code !#$%&'*+-.^_`|~}, as in WebDAV's {@code VERSION-CONTROL}) with no lower-case letter.
+   */
   private static boolean isUpperCaseToken(String s) {
     if (s.isEmpty()) {
       return false;
     }
     for (int i = 0; i < s.length(); i++) {
       char c = s.charAt(i);
-      if (c < 'A' || c > 'Z') {
+      if ((c < 'A' || c > 'Z') && (c < '0' || c > '9') && "!#$%&'*+-.^_`|~".indexOf(c) < 0) {
         return false;
       }
     }

@@ -166,7 +166,12 @@ class ApiClientTest extends ClientOverServerTest {
 
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> client.request("GET /x", "/items"));
-    assertTrue(e.getMessage().contains("not an HTTP method: 'GET /x'"), e.getMessage());
+    assertTrue(e.getMessage().contains("not an HTTP method: 'GET /x': a method is one token"),
+        e.getMessage());
+    // A token's other characters make a method too (WebDAV's VERSION-CONTROL).
+    server.enqueue(json("{}"));
+    client.request("version-control", "/items").execute();
+    assertEquals("VERSION-CONTROL", server.takeRequest().getMethod());
     IllegalArgumentException empty = assertThrows(IllegalArgumentException.class,
         () -> client.request("", "/items"));
     assertEquals("not an HTTP method: ''", empty.getMessage());
@@ -180,7 +185,7 @@ class ApiClientTest extends ClientOverServerTest {
     IllegalArgumentException both = assertThrows(IllegalArgumentException.class,
         () -> client.request("bad x", null));
     assertTrue(both.getMessage().startsWith("not an HTTP method"), both.getMessage());
-    assertEquals(2, server.getRequestCount());
+    assertEquals(3, server.getRequestCount());
   }
 
   @Test
