@@ -1102,7 +1102,10 @@ public final class ApiClient implements AutoCloseable {
       return this;
     }
 
-    /** The {@code User-Agent} sent when a request sets none (default {@code outrigger/0.1}). */
+    /**
+     * The {@code User-Agent} sent when a request sets none (default {@code outrigger/0.1}); null
+     * leaves it to OkHttp, which sends {@code okhttp/} and its version.
+     */
     public Builder userAgent(String userAgent) {
       if (userAgent != null) {
         // (ASCII only, no control characters: OkHttp sends nothing else in a header.)
