@@ -1,6 +1,7 @@
 package dev.outrigger.breaker;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -19,7 +20,9 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import mockwebserver3.Dispatcher;
 import mockwebserver3.MockResponse;
@@ -33,11 +36,11 @@ import org.junit.jupiter.api.Test;
  * Time an attempt spent in the client's own waits (here a rate-limit permit) is not the host's
  * fault: an attempt the deadline cut after such a wait had used up most of its time counts
  * neither as a failure nor as a success, and a half-open probe of that kind gives its place to
- * another call. Before, the wait left the attempt a sliver of its deadline, the deadline cut it
+ * another call, once per success of the host's: a second such cut with no success between
+ * counts, so a host that stopped answering cannot hide behind a saturated local queue. Before, the wait left the attempt a sliver of its deadline, the deadline cut it
  * on the way (a healthy host answering in 300 ms had 5 ms), and the cut counted as the host's
  * failure: a long local queue opened the breaker against a healthy host. An attempt that had
- * most of its deadline on the network, and was cut, still counts: a host that never answers
- * still opens its breaker.
+ * most of its deadline on the network, and was cut, still counts.
  *
  * <p>The client's clock is a fake one, so the permit wait takes no time while the attempt's
  * remaining deadline is what the fake wait left it, on the real clock the watchdog cuts by.
@@ -48,6 +51,7 @@ class LocalWaitCutTest {
   private final List<String> transitions = new CopyOnWriteArrayList<>();
   private ApiClient client;
   private ServerSocket blackhole;
+  private final CountDownLatch held = new CountDownLatch(1);
 
   @AfterEach
   void tearDown() throws Exception {
@@ -60,13 +64,21 @@ class LocalWaitCutTest {
     }
   }
 
-  /** A healthy host that answers "/fail" with a 503 and anything else with a 200 in 300 ms. */
+  /**
+   * A healthy host that answers "/fail" with a 503, "/hold" after 30 s, and anything else with a
+   * 200 in 300 ms.
+   */
   private void healthyIn300Ms() {
     server.setDispatcher(new Dispatcher() {
       @Override
       public MockResponse dispatch(RecordedRequest request) {
         if (request.getUrl().encodedPath().equals("/fail")) {
           return new MockResponse.Builder().code(503).build();
+        }
+        if (request.getUrl().encodedPath().equals("/hold")) {
+          held.countDown();
+          return new MockResponse.Builder().body("late")
+              .headersDelay(30, TimeUnit.SECONDS).build();
         }
         return new MockResponse.Builder().body("ok")
             .headersDelay(300, TimeUnit.MILLISECONDS).build();
@@ -106,11 +118,13 @@ class LocalWaitCutTest {
   }
 
   @Test
-  void anAttemptCutAfterALongPermitWaitDoesNotCountAgainstAHealthyHost() {
+  void anAttemptCutAfterALongPermitWaitIsLetOffOncePerSuccessOfTheHost() {
     healthyIn300Ms();
     client = client(server.url("/").toString(), RateLimit.perSecond(1).burst(1),
         Duration.ofSeconds(1));
     String key = server.getHostName() + ":" + server.getPort();
+    assertEquals("ok", client.get("/x").execute(String.class));
+    clock.advanceMillis(1_000);
 
     queueBehindAPermit(key, 5);
     // 995 ms waiting for the permit, 5 ms left for a host that answers in 300 ms.
@@ -119,15 +133,23 @@ class LocalWaitCutTest {
     assertEquals(1, cut.attempts(), cut.getMessage());
     CircuitBreaker.Snapshot s = breaker(key);
     assertEquals(CircuitBreaker.State.CLOSED, s.state(), s.toString());
-    assertEquals(0, s.calls(), "neither a failure nor a success: " + s);
+    assertEquals(1, s.calls(), "the success alone: " + s);
+    assertEquals(0, s.failedCalls(), "the cut neither a failure nor a success: " + s);
 
-    // The same host, given its deadline: it answers.
+    // The same host, given its deadline: it answers, and earns the next cut its pass.
     clock.advanceMillis(1_000);
     assertEquals("ok", client.get("/x").execute(String.class));
-    s = breaker(key);
-    assertEquals(1, s.calls(), s.toString());
-    assertEquals(0, s.failedCalls(), s.toString());
+    clock.advanceMillis(1_000);
+    queueBehindAPermit(key, 5);
+    assertThrows(DeadlineExceededException.class, () -> client.get("/x").execute(String.class));
     assertEquals(List.of(), transitions);
+
+    // A second cut with no success between counts: a host that stopped answering cannot hide
+    // behind a long local queue.
+    clock.advanceMillis(1_000);
+    queueBehindAPermit(key, 5);
+    assertThrows(DeadlineExceededException.class, () -> client.get("/x").execute(String.class));
+    assertEquals(List.of("CLOSED->OPEN"), transitions);
   }
 
   @Test
@@ -136,12 +158,15 @@ class LocalWaitCutTest {
     client = client(server.url("/").toString(), RateLimit.perSecond(1).burst(1),
         Duration.ofSeconds(1));
     String key = server.getHostName() + ":" + server.getPort();
+    assertEquals("ok", client.get("/x").execute(String.class));
+    clock.advanceMillis(1_000);
     assertThrows(HttpStatusException.class, () -> client.get("/fail").execute(String.class));
     assertEquals(List.of("CLOSED->OPEN"), transitions);
     clock.advanceMillis(5_000);
 
     queueBehindAPermit(key, 5);
-    // Admitted as the one probe, then 995 ms waiting for the permit and cut 5 ms after.
+    // Admitted as the one probe, then 995 ms waiting for the permit and cut 5 ms after: let off
+    // on the pass the host's earlier success gave.
     assertThrows(DeadlineExceededException.class, () -> client.get("/x").execute(String.class));
     CircuitBreaker.Snapshot s = breaker(key);
     assertEquals(CircuitBreaker.State.HALF_OPEN, s.state(), s.toString());
@@ -154,7 +179,7 @@ class LocalWaitCutTest {
   }
 
   @Test
-  void aHostThatNeverAnswersStillOpensTheBreakerWhileTheCallsQueuedBehindDoNotCount()
+  void aHostThatNeverAnsweredOpensTheBreakerEvenWithEveryCallQueuedBehindThePermits()
       throws IOException {
     // Accepts connections (the kernel's backlog) and never answers: the request is written
     // and waits for an answer until the deadline.
@@ -164,14 +189,9 @@ class LocalWaitCutTest {
     String key = "127.0.0.1:" + blackhole.getLocalPort();
 
     queueBehindAPermit(key, 5);
-    // 245 ms of its 300 ms waiting for the permit, then cut 55 ms after it was sent.
-    assertThrows(DeadlineExceededException.class, () -> client.get("/x").execute(String.class));
-    CircuitBreaker.Snapshot s = breaker(key);
-    assertEquals(CircuitBreaker.State.CLOSED, s.state(), s.toString());
-    assertEquals(0, s.calls(), s.toString());
-
-    // Sent at once, with its whole deadline, and cut: the host's failure.
-    clock.advanceMillis(1_000);
+    // 245 ms of its 300 ms waiting for the permit, then cut 55 ms after it was sent, as every
+    // call behind a saturated limit would be: with no success of the host's to let it off, the
+    // cut counts.
     DeadlineExceededException cut = assertThrows(DeadlineExceededException.class,
         () -> client.get("/x").execute(String.class));
     assertEquals(1, cut.attempts(), cut.getMessage());
@@ -179,5 +199,40 @@ class LocalWaitCutTest {
     CircuitOpenException refused = assertThrows(CircuitOpenException.class,
         () -> client.get("/x").execute(String.class));
     assertEquals(0, refused.attempts());
+  }
+
+  @Test
+  void anInterruptThatEndsTheCutShortAttemptAfterItsDeadlineIsLetOffAsTheDeadlinesCut()
+      throws Exception {
+    healthyIn300Ms();
+    client = client(server.url("/").toString(), RateLimit.perSecond(0.1).burst(1),
+        Duration.ofSeconds(10));
+    String key = server.getHostName() + ":" + server.getPort();
+    assertEquals("ok", client.get("/x").execute(String.class));
+    clock.advanceMillis(10_000);
+
+    queueBehindAPermit(key, 4_000);
+    // 6 s of its 10 s waiting for the permit, then sent with 4 s left (on the real clock the
+    // watchdog cuts by); the deadline passes on the client's clock and an interrupt (FanOut's,
+    // after its grace) ends the attempt before the watchdog's cut.
+    CompletableFuture<Throwable> thrown = new CompletableFuture<>();
+    Thread caller = Thread.ofVirtual().start(() -> {
+      try {
+        client.get("/hold").execute(String.class);
+        thrown.complete(null);
+      } catch (Throwable t) {
+        thrown.complete(t);
+      }
+    });
+    assertTrue(held.await(30, TimeUnit.SECONDS), "the attempt never reached the host");
+    clock.advanceMillis(4_001);
+    caller.interrupt();
+    Throwable t = thrown.get(30, TimeUnit.SECONDS);
+    DeadlineExceededException cut = assertInstanceOf(DeadlineExceededException.class, t);
+    assertInstanceOf(dev.outrigger.TransportException.class, cut.getCause());
+    CircuitBreaker.Snapshot s = breaker(key);
+    assertEquals(CircuitBreaker.State.CLOSED, s.state(), s.toString());
+    assertEquals(0, s.failedCalls(), "let off, as the watchdog's cut would be: " + s);
+    assertEquals(List.of(), transitions);
   }
 }

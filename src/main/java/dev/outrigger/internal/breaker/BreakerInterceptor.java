@@ -163,8 +163,9 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
       return BreakerStateMachine.IGNORED;
     }
     if (failure instanceof DeadlineExceededException
-        && cutShortByWaits(ctx, failure, start, sent)) {
-      // The client's own waits used up the deadline, not the host: no verdict on the host.
+        && cutShortByWaits(ctx, failure, start, sent) && breaker.letOffCutShort()) {
+      // The client's own waits used up the deadline, not the host, and the host has answered
+      // since the last such cut was let off: no verdict on the host.
       return BreakerStateMachine.IGNORED;
     }
     try {
@@ -188,12 +189,15 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
    * Whether {@code cut}, a deadline's failure of a sent attempt, is the deadline's own cut of an
    * attempt that spent more of the time it had when the breaker admitted it waiting inside the
    * client (the throttle, a rate-limit permit, an in-flight slot, an attempt interceptor) than on
-   * the network: such a cut says the wait was long, not that the host is failing. Not when the
-   * cut came upon a failure of the attempt's own (a refused connect, its cause), which is the
-   * host's. Read on this failure path only.
+   * the network: such a cut says the wait was long, not that the host is failing (it is let off
+   * only with the breaker's pass, {@link BreakerStateMachine#letOffCutShort}, one per success).
+   * Not when the cut came upon a failure of the attempt's own (a refused connect, its cause),
+   * which is the host's; an interrupt that ended the attempt after its deadline (the cause a
+   * cancellation) is taken as the deadline's own cut. Read on this failure path only.
    */
   private boolean cutShortByWaits(CallContext ctx, Throwable cut, long start, long sent) {
-    if (cut.getCause() != RealCallContext.lastFailure(ctx)) {
+    if (cut.getCause() != RealCallContext.lastFailure(ctx)
+        && !Failures.isCancellation(cut.getCause())) {
       // Its cause is this attempt's own failure, not the last one a retry went past.
       return false;
     }

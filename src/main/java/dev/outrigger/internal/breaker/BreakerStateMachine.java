@@ -59,6 +59,7 @@ public final class BreakerStateMachine {
   private static final VarHandle STATE;
   private static final VarHandle PUBLISHING;
   private static final VarHandle LAST_USED;
+  private static final VarHandle CUT_SHORT_PASS;
   /** How often an open or half-open breaker notes its uses (a closed one: {@link #TOUCH_NANOS}). */
   private static final long OPEN_TOUCH_NANOS = 1_000_000L;
 
@@ -68,6 +69,8 @@ public final class BreakerStateMachine {
       STATE = lookup.findVarHandle(BreakerStateMachine.class, "state", BreakerState.class);
       PUBLISHING = lookup.findVarHandle(BreakerStateMachine.class, "publishing", boolean.class);
       LAST_USED = lookup.findVarHandle(BreakerStateMachine.class, "lastUsedNanos", long.class);
+      CUT_SHORT_PASS =
+          lookup.findVarHandle(BreakerStateMachine.class, "cutShortPass", boolean.class);
     } catch (ReflectiveOperationException e) {
       throw new ExceptionInInitializerError(e);
     }
@@ -89,6 +92,13 @@ public final class BreakerStateMachine {
   private final Runnable onClosed;
   private volatile BreakerState state;
   private volatile long lastUsedNanos;
+  /**
+   * Whether the host has answered well since an attempt cut short by the client's own waits was
+   * last let off: such a cut is let off (not counted) only by taking this pass, which only a
+   * success gives back, so at most one such cut is let off per success and a host that never
+   * answers cannot hide behind a long local queue.
+   */
+  private volatile boolean cutShortPass;
   /** Whether a thread is publishing transitions; it alone uses {@link #published}. */
   private volatile boolean publishing;
   /** The last state whose arrival was published. */
@@ -223,7 +233,20 @@ public final class BreakerStateMachine {
 
   /** The outcome bits of a counted call. */
   public int outcome(boolean failed, long durationNanos) {
-    return (failed ? FAILED : SUCCESS) | (durationNanos > slowCallNanos ? SLOW : SUCCESS);
+    int outcome = (failed ? FAILED : SUCCESS) | (durationNanos > slowCallNanos ? SLOW : SUCCESS);
+    if (outcome == SUCCESS && !cutShortPass) {
+      // Written only when it changes: a steady stream of successes reads it and writes nothing.
+      cutShortPass = true;
+    }
+    return outcome;
+  }
+
+  /**
+   * Takes the pass that lets one attempt cut short by the client's own waits go uncounted; false
+   * when no success came since the last one let off (the cut is then counted as any other).
+   */
+  public boolean letOffCutShort() {
+    return cutShortPass && CUT_SHORT_PASS.compareAndSet(this, true, false);
   }
 
   private void evaluate(Closed c, long now) {
