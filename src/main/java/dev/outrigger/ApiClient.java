@@ -265,9 +265,9 @@ public final class ApiClient implements AutoCloseable {
    * as exactly one path segment.
    *
    * @throws IllegalArgumentException if {@code method} is not a method name (an HTTP token:
-   *     letters, digits and {@code !#$%&'*+-.^_`|~}; it is sent upper-cased), {@code pathOrUrl} is null, placeholders and arguments do not match, an
-   *     argument is null, the result is not a valid URL, or a relative path is used without a
-   *     base URL
+   *     letters, digits and {@code !#$%&'*+-.^_`|~}; it is sent upper-cased), {@code pathOrUrl}
+   *     is null, placeholders and arguments do not match, an argument is null, the result is not
+   *     a valid URL, or a relative path is used without a base URL
    * @throws NullPointerException if {@code method} is null
    */
   public ApiRequest request(String method, String pathOrUrl, Object... pathArgs) {
@@ -345,7 +345,6 @@ public final class ApiClient implements AutoCloseable {
     }
   }
 
-  /** Whether {@code s} is a method name as sent: one or more of {@code A} to {@code Z}. */
   /**
    * Whether {@code s} is an HTTP token (RFC 9110: letters, digits and
    * {@code !#$%&'*+-.^_`|~}, as in WebDAV's {@code VERSION-CONTROL}) with no lower-case letter.
@@ -1190,13 +1189,17 @@ public final class ApiClient implements AutoCloseable {
           throw new IllegalArgumentException("baseUrl must not have a query or fragment, but was '"
               + redactor.url(base) + "'");
         }
-        if (baseUrlText.indexOf('{') >= 0 || baseUrlText.indexOf('}') >= 0) {
+        String text = baseUrlText.trim();
+        int authority = text.indexOf("://") + 3;
+        int path = text.indexOf('/', authority);
+        // The path only: a password in the user info may hold a brace.
+        if (path >= 0 && (text.indexOf('{', path) >= 0 || text.indexOf('}', path) >= 0)) {
           // OkHttp would send the braces percent-encoded, as literal characters: every call
           // would go to a path no server has, with nothing said until its 404.
           throw new IllegalArgumentException("baseUrl must not have a {placeholder}: it is not a"
               + " template, and would be sent as the text '%7B...%7D'; put the placeholder in each"
               + " call's path (get(\"/orgs/{org}/repos\", org)), or derive a client per value with"
-              + " newBuilder().baseUrl(...), but was '" + redactor.text(baseUrlText.trim()) + "'");
+              + " newBuilder().baseUrl(...), but was '" + redactor.text(text) + "'");
         }
       }
       if (attemptTimeout != null && attemptTimeout.compareTo(deadline) > 0) {

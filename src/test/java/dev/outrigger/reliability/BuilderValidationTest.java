@@ -74,6 +74,9 @@ class BuilderValidationTest {
         e.getMessage());
     // Already percent-encoded braces are literal text the caller meant.
     b().baseUrl("https://api.example.com/orgs/%7Borg%7D").build().close();
+    // A brace in a password (user info, allowed beside a client of the caller's) is no path.
+    b().okHttpClient(new okhttp3.OkHttpClient()).baseUrl("https://u:p{w}@api.example.com/v1")
+        .build().close();
   }
 
   @Test
