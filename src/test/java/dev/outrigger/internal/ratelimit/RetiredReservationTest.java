@@ -170,4 +170,50 @@ class RetiredReservationTest {
     assertTrue(l.tryAcquire("k", 1, t0 + 500 * MS), "the permits were not given back");
     assertFalse(l.tryAcquire("k", 1, t0 + 1000 * MS - 1));
   }
+
+  /**
+   * The first waiter books at t0+1s and the second behind it at t0+2s, both in the first bucket;
+   * the key then goes to 2/s (the second waiter's sleep does it) and the second is served. The
+   * first gives up when {@code firstGivesUp}, else is served too. Returns the first time from t0,
+   * in ms, a newcomer gets a permit.
+   */
+  private static long firstPermitAfterTwoWaiters(boolean firstGivesUp) throws Exception {
+    HookClock first = new HookClock();
+    RealRateLimiter l = new RealRateLimiter(RateLimit.perSecond(1).burst(1), first.now);
+    long t0 = first.now;
+    assertTrue(l.tryAcquire("k", 1, t0));
+    HookClock second = new HookClock();
+    second.now = t0;
+    first.onSleep = () -> {
+      second.onSleep = () -> l.reconfigure("k", RateLimit.perSecond(2).burst(1), second.now);
+      try {
+        assertTrue(RealRateLimiter.acquired(l.acquire("k", 1, 10 * S, second)));
+      } catch (InterruptedException e) {
+        throw new AssertionError(e);
+      }
+    };
+    first.interruptOnSleep = firstGivesUp;
+    if (firstGivesUp) {
+      assertThrows(InterruptedException.class, () -> l.acquire("k", 1, 10 * S, first));
+    } else {
+      assertTrue(RealRateLimiter.acquired(l.acquire("k", 1, 10 * S, first)));
+    }
+    for (long ms = 0; ms <= 10_000; ms++) {
+      if (l.tryAcquire("k", 1, t0 + ms * MS)) {
+        return ms;
+      }
+    }
+    throw new AssertionError("no permit within 10 s");
+  }
+
+  @Test
+  void aWaiterWithAnotherBookedBehindItInTheOldBucketGivesNothingBack() throws Exception {
+    // The second waiter booked after the first, in the bucket since retired, and is still
+    // booked when the first gives up: giving the first one's permit back would wipe the
+    // second's. The newcomer waits exactly as long as when the first waiter stayed and was
+    // served.
+    long stayed = firstPermitAfterTwoWaiters(false);
+    assertEquals(stayed, firstPermitAfterTwoWaiters(true));
+    assertTrue(stayed > 1_000, "both waiters' permits were booked: " + stayed + " ms");
+  }
 }
