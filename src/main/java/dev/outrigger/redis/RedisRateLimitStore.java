@@ -201,6 +201,11 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
               Duration.ofNanos(Math.max(SECOND, 10 * timeoutNanos))))
           .build());
       this.conn = new AtomicReference<>(connect(uri));
+      // connectTimeout bounds the network part of the connect, counted from here: connectAsync
+      // first sets the connection up on this thread (in a cold JVM, Lettuce's and netty's class
+      // loading and a reflective scan of Lettuce's command API, once per JVM: 0.5 s or more,
+      // which left a healthy Redis no time to answer), and only then starts connecting.
+      long connecting = nanos.getAsLong();
       // Started after the first lookup, so a switch it follows always has a connection to
       // replace. (A switch between that lookup and the watch's first question to Sentinel, a
       // few milliseconds at most, is noticed the old way: the old master refuses writes.)
@@ -220,11 +225,11 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
       if (watch != null) {
         watch.start();
       }
-      warmUp(b.connectTimeout.toNanos(), now);
+      warmUp(b.connectTimeout.toNanos(), connecting);
       if (watch != null) {
         // A store built is following switches, unless no Sentinel took the subscription in
         // time (then one WARN, and it keeps trying).
-        watch.awaitFirstRound(now + b.connectTimeout.toNanos() - nanos.getAsLong());
+        watch.awaitFirstRound(b.connectTimeout.toNanos());
       }
     } catch (RuntimeException | Error e) {
       // A build that fails (a URI Lettuce refuses as it connects, a database Redis does not
@@ -273,13 +278,15 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
 
   /**
    * Connects, loads the script and runs it once (a pause of nothing, which writes nothing), so
-   * that the first calls do not pay for connecting or class loading.
+   * that the first calls do not pay for connecting or class loading. The connect is waited for
+   * until {@code waitNanos} after {@code connecting}, when it started.
    */
-  private void warmUp(long waitNanos, long now) {
+  private void warmUp(long waitNanos, long connecting) {
     try {
-      StatefulRedisConnection<String, String> c = await(conn.get(), now + waitNanos, false);
+      StatefulRedisConnection<String, String> c =
+          await(conn.get(), connecting + waitNanos, false);
       await(c.async().scriptLoad(BucketScript.SOURCE), nanos.getAsLong() + waitNanos);
-      KeyState warm = new KeyState(redisKeys(""), null, now);
+      KeyState warm = new KeyState(redisKeys(""), null, connecting);
       await(c.async().evalsha(BucketScript.SHA1, ScriptOutputType.MULTI, warm.redisKeys,
           "p", "0", "0", "0", "", "1", "1"), nanos.getAsLong() + waitNanos);
     } catch (StoreFailure e) {
@@ -295,7 +302,7 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
       // the lookup's order, rather than by Lettuce's message ("Cannot provide redisAddress
       // ..."), whose text and wrapping are Lettuce's to change.
       String unknownTo = watch == null ? null
-          : watch.unknownTo(now + waitNanos - nanos.getAsLong());
+          : watch.unknownTo(waitNanos);
       if (unknownTo != null) {
         close();
         throw new IllegalArgumentException("redisUri names the master '"
@@ -1268,7 +1275,10 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
      * the subscription to its master switches), and a reconnection may take (default 1 s): the
      * TCP connect, and Lettuce's handshake (and Sentinel lookup) after it, which Lettuce would
      * otherwise give 60 s. A store whose Redis is down at start starts in fallback; it does not
-     * fail.
+     * fail. It bounds the network part only: build() counts it from when Lettuce starts
+     * connecting, not while Lettuce first sets a connection up in the JVM (class loading and a
+     * scan of its command API, once per JVM, local work that can take longer than the timeout
+     * on a cold JVM).
      *
      * @throws IllegalArgumentException if {@code connectTimeout} is not positive or over 1 min
      */
@@ -1333,7 +1343,8 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     }
 
     /**
-     * Connects (waiting up to {@link #connectTimeout}) and loads the script. When Redis cannot
+     * Connects (waiting up to {@link #connectTimeout} once Lettuce has set the connection up and
+     * starts connecting) and loads the script. When Redis cannot
      * be reached, the store starts unavailable (one WARN) and keeps asking. On a thread whose
      * interrupt flag is set, build() keeps the flag, and the wait for Redis ends at once: the
      * store starts unavailable the same way ("interrupted while connecting").

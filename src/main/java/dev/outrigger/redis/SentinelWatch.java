@@ -57,6 +57,12 @@ final class SentinelWatch implements AutoCloseable {
    * outage is subscribed on again within 30 s.
    */
   static final long MAX_BACK_OFF_NANOS = TimeUnit.SECONDS.toNanos(30);
+  /**
+   * The longest a build waits for the watch's thread to set up its first connect before it
+   * counts the connect timeout: local work, about a second at most in a cold JVM on a slow
+   * machine (the bound is for a thread that never gets there).
+   */
+  private static final long MAX_SET_UP_NANOS = TimeUnit.SECONDS.toNanos(10);
 
   /** Told, on the watch's thread, where the master is now; must not block. */
   interface Listener {
@@ -87,6 +93,11 @@ final class SentinelWatch implements AutoCloseable {
   private final ScheduledThreadPoolExecutor thread;
   /** Completed when the first round of subscribing ends, subscribed or not. */
   private final CompletableFuture<Void> firstRound = new CompletableFuture<>();
+  /**
+   * Completed with the time the first connect to a Sentinel started, once Lettuce had set it up
+   * on the watch's thread (see awaitFirstRound).
+   */
+  private final CompletableFuture<Long> firstConnect = new CompletableFuture<>();
   /** The first Sentinel connected to, when it answered that it does not know the master. */
   private volatile String unknownTo;
   private volatile boolean closed;
@@ -176,12 +187,17 @@ final class SentinelWatch implements AutoCloseable {
   }
 
   /**
-   * Waits at most {@code waitNanos} until the first round of subscribing has ended; an interrupt
-   * ends the wait and is kept.
+   * Waits until the first round of subscribing has ended, at most {@code waitNanos} after its
+   * first connect started; an interrupt ends the wait and is kept. The time Lettuce takes to set
+   * that connect up on the watch's thread before it starts is not counted: in a cold JVM its
+   * pub/sub connection's first set-up (a reflective scan of its command API, once per JVM) can
+   * take longer than the whole connect timeout. That wait has a bound of its own,
+   * {@link #MAX_SET_UP_NANOS}, in case the watch's thread never starts the connect.
    */
   void awaitFirstRound(long waitNanos) {
     try {
-      firstRound.get(Math.max(0, waitNanos), TimeUnit.NANOSECONDS);
+      long started = firstConnect.get(MAX_SET_UP_NANOS, TimeUnit.NANOSECONDS);
+      firstRound.get(Math.max(0, started + waitNanos - nanos.getAsLong()), TimeUnit.NANOSECONDS);
     } catch (TimeoutException | ExecutionException e) {
       // Still trying: the store works without it meanwhile.
     } catch (InterruptedException e) {
@@ -190,11 +206,11 @@ final class SentinelWatch implements AutoCloseable {
   }
 
   /**
-   * Waits at most {@code waitNanos} until the first round of subscribing has ended, then tells
-   * whether the first Sentinel it connected to answered that it does not know the master: its
-   * {@code host:port}, or null. Lettuce's lookup asks the first Sentinel of the URI that takes
-   * a connection, as the watch's first round does: a master that one does not know fails the
-   * lookup for good, whatever the next ones know.
+   * Waits as {@link #awaitFirstRound} does until the first round of subscribing has ended, then
+   * tells whether the first Sentinel it connected to answered that it does not know the master:
+   * its {@code host:port}, or null. Lettuce's lookup asks the first Sentinel of the URI that
+   * takes a connection, as the watch's first round does: a master that one does not know fails
+   * the lookup for good, whatever the next ones know.
    */
   String unknownTo(long waitNanos) {
     awaitFirstRound(waitNanos);
@@ -306,8 +322,15 @@ final class SentinelWatch implements AutoCloseable {
     try {
       f = client.connectPubSubAsync(StringCodec.UTF8, sentinel).toCompletableFuture();
     } catch (RuntimeException e) {
+      if (!firstConnect.isDone()) {
+        firstConnect.complete(nanos.getAsLong());
+      }
       failed(sentinel, RedisRateLimitStore.reason(e));
       return;
+    }
+    if (!firstConnect.isDone()) {
+      // Set up: connecting from now on (see awaitFirstRound).
+      firstConnect.complete(nanos.getAsLong());
     }
     f.whenComplete((c, e) -> {
       if (!onWatch(() -> connected(sentinel, c, e)) && c != null) {

@@ -1,0 +1,113 @@
+package dev.outrigger.redis;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.outrigger.JavaProcess;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * The first store built in a JVM reaches a healthy Redis with the default connectTimeout (1 s),
+ * however long Lettuce and netty take to set themselves up in that JVM: the timeout bounds the
+ * network part of the connect only.
+ *
+ * <p>Each test builds its store in a child JVM run interpreted ({@code -Xint}), which stands in
+ * for a slow machine: Lettuce's set-up there takes longer than connectTimeout every time (about
+ * 1.5 s, against 0.5 s with the JIT on this machine, where the old code passed).
+ */
+class RedisColdStartTest {
+  @RegisterExtension
+  @Order(1)
+  static final RedisFixture redis = new RedisFixture();
+
+  @RegisterExtension
+  @Order(2)
+  static final RedisFixture sentinel = RedisFixture.sentinelOf(redis, "mymaster");
+
+  private static final String NAME = "outrigger-cold-start";
+
+  /**
+   * In a cold JVM, Lettuce's connectAsync sets the connection up on the caller's thread before
+   * anything goes to the network (classes loaded, and a reflective scan of the hundreds of
+   * methods of its synchronous command API, once per JVM). The build counted that against
+   * connectTimeout and gave up on the connection it had not yet waited for; the first calls,
+   * waiting 10 ms each for the connect still under way, took the fallback and logged Redis as
+   * unavailable ("no answer within 10000 µs").
+   */
+  @Test
+  void theFirstStoreOfAColdJvmReachesAHealthyRedisWithTheDefaultTimeouts() throws Exception {
+    Process child = JavaProcess.builder(ColdStartWorker.class, s -> false, List.of("-Xint"),
+        redis.uri()).start();
+    try {
+      List<String> lines = untilStore(child);
+      assertReachedAtOnce(lines);
+      finish(child, lines);
+    } finally {
+      JavaProcess.kill(child);
+    }
+  }
+
+  /**
+   * Through Sentinel, build() also waits up to connectTimeout for the subscription to master
+   * switches; the watch sets its pub/sub connection up on its own thread (another scan of
+   * another command API, once per JVM), and that was counted too: the store was built before
+   * it subscribed.
+   */
+  @Test
+  void theFirstStoreOfAColdJvmFollowsSentinelsSwitchesOnceBuilt() throws Exception {
+    Process child = JavaProcess.builder(ColdStartWorker.class, s -> false, List.of("-Xint"),
+        RedisFixture.sentinelUri(NAME, sentinel)).start();
+    try {
+      List<String> lines = untilStore(child);
+      assertReachedAtOnce(lines);
+      // Read at once, while the child's store is still open: subscribed within build().
+      assertTrue(sentinel.command("CLIENT LIST").lines().anyMatch(l ->
+              l.contains(" name=" + NAME + " ") && !l.contains(" sub=0 ")),
+          "not subscribed to master switches when build() returned: " + String.join("\n", lines));
+      finish(child, lines);
+    } finally {
+      JavaProcess.kill(child);
+    }
+  }
+
+  /** The child's output up to its STORE line (all of it, if it ends before one). */
+  private static List<String> untilStore(Process child) throws Exception {
+    List<String> lines = new ArrayList<>();
+    BufferedReader out = new BufferedReader(
+        new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8));
+    for (String line = out.readLine(); line != null; line = out.readLine()) {
+      lines.add(line);
+      if (line.startsWith("STORE ")) {
+        break;
+      }
+    }
+    return lines;
+  }
+
+  private static void assertReachedAtOnce(List<String> lines) {
+    String all = String.join("\n", lines);
+    String store = lines.isEmpty() ? "" : lines.get(lines.size() - 1);
+    assertTrue(store.startsWith("STORE degraded=false fallbacks=0 "),
+        "the first calls were not answered by Redis: " + all);
+    assertTrue(lines.stream().noneMatch(l -> l.contains(" WARN ")), "a WARN: " + all);
+  }
+
+  /** Lets the child close its store and end, and checks that it did. */
+  private static void finish(Process child, List<String> lines) throws Exception {
+    OutputStream in = child.getOutputStream();
+    in.write("done\n".getBytes(StandardCharsets.UTF_8));
+    in.flush();
+    child.getInputStream().transferTo(OutputStream.nullOutputStream());
+    assertTrue(child.waitFor(60, TimeUnit.SECONDS), "the child JVM did not finish");
+    assertEquals(0, child.exitValue(), String.join("\n", lines));
+  }
+}
