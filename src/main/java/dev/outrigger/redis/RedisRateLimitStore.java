@@ -282,13 +282,17 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
    * until {@code waitNanos} after {@code connecting}, when it started.
    */
   private void warmUp(long waitNanos, long connecting) {
+    String within = " within the connectTimeout, " + Duration.ofNanos(waitNanos).toMillis() + " ms";
     try {
       StatefulRedisConnection<String, String> c =
-          await(conn.get(), connecting + waitNanos, false);
-      await(c.async().scriptLoad(BucketScript.SOURCE), nanos.getAsLong() + waitNanos);
+          unanswered(() -> await(conn.get(), connecting + waitNanos, false), "no connection"
+              + within);
+      unanswered(() -> await(c.async().scriptLoad(BucketScript.SOURCE),
+          nanos.getAsLong() + waitNanos), "no answer to SCRIPT LOAD" + within);
       KeyState warm = new KeyState(redisKeys(""), null, connecting);
-      await(c.async().evalsha(BucketScript.SHA1, ScriptOutputType.MULTI, warm.redisKeys,
-          "p", "0", "0", "0", "", "1", "1"), nanos.getAsLong() + waitNanos);
+      unanswered(() -> await(c.async().evalsha(BucketScript.SHA1, ScriptOutputType.MULTI,
+          warm.redisKeys, "p", "0", "0", "0", "", "1", "1"), nanos.getAsLong() + waitNanos),
+          "no answer to the script" + within);
     } catch (StoreFailure e) {
       if (databaseOutOfRange(e)) {
         // Not an outage: every reconnection would be refused the same way, forever.
@@ -314,6 +318,25 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       failed(new StoreFailure("interrupted while connecting", e), nanos.getAsLong());
+    }
+  }
+
+  /** A wait of the warm-up (see unanswered). */
+  private interface WarmUpStep<T> {
+    T run() throws StoreFailure, InterruptedException;
+  }
+
+  /**
+   * Runs {@code step}; one that timed out is an outage saying {@code why}, not one slow answer:
+   * a Redis that gave no connection or answer in the whole connectTimeout cannot be reached (a
+   * hiccup would leave the store counting it available, and its first calls waiting for it).
+   */
+  private static <T> T unanswered(WarmUpStep<T> step, String why)
+      throws StoreFailure, InterruptedException {
+    try {
+      return step.run();
+    } catch (StoreFailure e) {
+      throw e.slow ? new StoreFailure(why, null) : e;
     }
   }
 
@@ -1344,8 +1367,9 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
 
     /**
      * Connects (waiting up to {@link #connectTimeout} once Lettuce has set the connection up and
-     * starts connecting) and loads the script. When Redis cannot
-     * be reached, the store starts unavailable (one WARN) and keeps asking. On a thread whose
+     * starts connecting) and loads the script. When Redis cannot be reached (or gives no
+     * connection or answer within that time), the store starts unavailable (one WARN) and keeps
+     * asking. On a thread whose
      * interrupt flag is set, build() keeps the flag, and the wait for Redis ends at once: the
      * store starts unavailable the same way ("interrupted while connecting").
      *
