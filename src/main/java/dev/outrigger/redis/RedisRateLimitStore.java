@@ -176,9 +176,12 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     // ClientResources.create() starts netty's HashedWheelTimer, whose start() waits for its
     // thread with any interrupt swallowed: a build on a cancelled task's thread would lose it.
     boolean interrupted = Thread.currentThread().isInterrupted();
-    this.resources = ownResources ? ClientResources.create() : b.resources;
-    if (interrupted) {
-      Thread.currentThread().interrupt();
+    try {
+      this.resources = ownResources ? ClientResources.create() : b.resources;
+    } finally {
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
     }
     try {
       this.client = RedisClient.create(resources);
