@@ -31,6 +31,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.IntStream;
 import okhttp3.Call;
 import okhttp3.Callback;
@@ -111,6 +112,8 @@ public final class FanOutHarness {
         Runtime.getRuntime().availableProcessors());
     String java = ProcessHandle.current().info().command().orElse("java");
     List<String> report = new ArrayList<>();
+    // Modes whose child did not finish cleanly: a crash, no result, or calls that failed.
+    List<String> failed = new ArrayList<>();
     try {
       for (String mode : modes) {
         List<String> cmd = new ArrayList<>();
@@ -124,16 +127,24 @@ public final class FanOutHarness {
             FanOutHarness.class.getName(), "child", mode, String.valueOf(server.port()),
             String.valueOf(calls), String.valueOf(rounds)));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String result = null;
         try (BufferedReader r = new BufferedReader(
             new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
           for (String line; (line = r.readLine()) != null; ) {
             System.out.println("  [" + mode + "] " + line);
             if (line.startsWith("RESULT ")) {
-              report.add(line.substring("RESULT ".length()));
+              result = line.substring("RESULT ".length());
+              report.add(result);
             }
           }
         }
-        p.waitFor();
+        int exit = p.waitFor();
+        if (exit != 0 || result == null) {
+          failed.add(mode + " (child exited with " + exit
+              + (result == null ? ", no result" : "") + ")");
+        } else if (!result.endsWith("| 0 |")) {
+          failed.add(mode + " (calls failed: see its failures column)");
+        }
         // Let TIME_WAIT sockets and the server's closing connections settle between modes.
         Thread.sleep(2000);
       }
@@ -147,6 +158,12 @@ public final class FanOutHarness {
     System.out.println("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (String line : report) {
       System.out.println(line);
+    }
+    if (!failed.isEmpty()) {
+      // The table holds only what finished: a run with a failed mode must not pass for a result.
+      System.out.println();
+      System.out.println("FAILED: " + String.join("; ", failed));
+      System.exit(1);
     }
   }
 
@@ -372,7 +389,7 @@ public final class FanOutHarness {
               i -> {
                 long t0 = System.nanoTime();
                 try (Response resp = raw.newCall(request).execute()) {
-                  return resp.body().string();
+                  return ok(resp);
                 } finally {
                   latencies[i] = System.nanoTime() - t0;
                 }
@@ -396,15 +413,17 @@ public final class FanOutHarness {
         @Override
         public int run(int n, long[] latencies) throws InterruptedException {
           AtomicInteger failed = new AtomicInteger();
+          AtomicReference<Exception> first = new AtomicReference<>();
           CountDownLatch done = new CountDownLatch(n);
           for (int i = 0; i < n; i++) {
             int id = i;
             threads.execute(() -> {
               long t0 = System.nanoTime();
               try (Response resp = raw.newCall(request).execute()) {
-                resp.body().string();
+                ok(resp);
               } catch (IOException | RuntimeException e) {
                 failed.incrementAndGet();
+                first.compareAndSet(null, e);
               } finally {
                 latencies[id] = System.nanoTime() - t0;
                 done.countDown();
@@ -412,7 +431,7 @@ public final class FanOutHarness {
             });
           }
           done.await();
-          return failed.get();
+          return failures(failed.get(), first.get());
         }
 
         @Override
@@ -436,6 +455,7 @@ public final class FanOutHarness {
           @Override
           public int run(int n, long[] latencies) throws InterruptedException {
             AtomicInteger failed = new AtomicInteger();
+            AtomicReference<Exception> first = new AtomicReference<>();
             CountDownLatch done = new CountDownLatch(n);
             for (int i = 0; i < n; i++) {
               int id = i;
@@ -444,6 +464,7 @@ public final class FanOutHarness {
                 @Override
                 public void onFailure(Call call, IOException e) {
                   failed.incrementAndGet();
+                  first.compareAndSet(null, e);
                   latencies[id] = System.nanoTime() - t0;
                   done.countDown();
                 }
@@ -451,9 +472,10 @@ public final class FanOutHarness {
                 @Override
                 public void onResponse(Call call, Response resp) {
                   try (resp) {
-                    resp.body().string();
+                    ok(resp);
                   } catch (IOException e) {
                     failed.incrementAndGet();
+                    first.compareAndSet(null, e);
                   } finally {
                     latencies[id] = System.nanoTime() - t0;
                     done.countDown();
@@ -462,7 +484,7 @@ public final class FanOutHarness {
               });
             }
             done.await();
-            return failed.get();
+            return failures(failed.get(), first.get());
           }
 
           @Override
@@ -502,6 +524,27 @@ public final class FanOutHarness {
     if (failed > 0) {
       kinds.entrySet().stream().limit(3).forEach(e ->
           System.out.println("  failure x" + e.getValue() + ": " + e.getKey()));
+    }
+    return failed;
+  }
+
+  /**
+   * The body of a 2xx answer; any other status is a failure, as the client modes' execute()
+   * makes it, so that raw OkHttp does not count an error page as a call done.
+   */
+  static String ok(Response resp) throws IOException {
+    String body = resp.body().string();
+    if (!resp.isSuccessful()) {
+      throw new IOException("HTTP " + resp.code() + " from " + resp.request().url());
+    }
+    return body;
+  }
+
+  /** {@code failed}, after printing the first failure's kind when there was one. */
+  static int failures(int failed, Exception first) {
+    if (failed > 0) {
+      System.out.println("  failure x" + failed + ", the first: "
+          + first.getClass().getSimpleName() + ": " + first.getMessage());
     }
     return failed;
   }
