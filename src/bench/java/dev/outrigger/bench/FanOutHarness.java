@@ -328,10 +328,13 @@ public final class FanOutHarness {
       case "fanout-client", "fanout-client-default", "fanout-client-bounded" -> {
         ApiClient.Builder b = ApiClient.builder().baseUrl(base)
             .deadline(Duration.ofSeconds(60))
-            .retry(Retry.none())
-            .connectionPool(calls, Duration.ofMinutes(1));
+            .retry(Retry.none());
         if (sequential) {
+          // raw's pool already keeps every connection; the builder refuses connectionPool(...)
+          // beside okHttpClient(...), whose pool it would not size.
           b.okHttpClient(raw);
+        } else {
+          b.connectionPool(calls, Duration.ofMinutes(1));
         }
         if (mode.equals("fanout-client")) {
           b.maxInFlightPerHost(calls);
