@@ -15,11 +15,13 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Deadline precision: how late a call with a 100 ms deadline returns from a server that accepts,
  * reads the request and never answers. 1,000 calls, 16 at a time on virtual threads; prints
- * lateness (return time minus 100 ms) at p50, p99 and max. Arguments: {@code [calls]
+ * lateness (return time minus 100 ms) at p50, p99 and max. A call that ends any other way fails
+ * the run (exit status 1), the first such ending printed. Arguments: {@code [calls]
  * [concurrency]}.
  */
 public final class DeadlinePrecisionHarness {
@@ -30,6 +32,7 @@ public final class DeadlinePrecisionHarness {
     int calls = args.size() > 0 ? Integer.parseInt(args.get(0)) : 1000;
     int concurrency = args.size() > 1 ? Integer.parseInt(args.get(1)) : 16;
     long deadlineNanos = 100_000_000L;
+    int exit = 0;
 
     ConcurrentLinkedQueue<Socket> held = new ConcurrentLinkedQueue<>();
     try (ServerSocket server = new ServerSocket(0, 1024, InetAddress.getLoopbackAddress());
@@ -52,6 +55,8 @@ public final class DeadlinePrecisionHarness {
       long[] late = new long[calls];
       AtomicInteger next = new AtomicInteger();
       AtomicInteger wrong = new AtomicInteger();
+      // The first call that did not end on its deadline, and how it ended.
+      AtomicReference<String> firstWrong = new AtomicReference<>();
       Thread[] workers = new Thread[concurrency];
       for (int w = 0; w < concurrency; w++) {
         workers[w] = Thread.ofVirtual().start(() -> {
@@ -59,12 +64,15 @@ public final class DeadlinePrecisionHarness {
           while ((i = next.getAndIncrement()) < calls) {
             long start = System.nanoTime();
             try {
-              client.get(url).execute(String.class);
+              String body = client.get(url).execute(String.class);
               wrong.incrementAndGet();
+              firstWrong.compareAndSet(null, "answered " + body);
             } catch (DeadlineExceededException e) {
               // expected
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | Error e) {
+              // An Error too: a worker it ended would leave its call's lateness at 0.
               wrong.incrementAndGet();
+              firstWrong.compareAndSet(null, e.toString());
             }
             late[i] = System.nanoTime() - start - deadlineNanos;
           }
@@ -81,6 +89,12 @@ public final class DeadlinePrecisionHarness {
           + "%d calls did not end in DeadlineExceededException%n", calls, concurrency,
           late[calls / 2] / 1e6, late[(int) Math.ceil(calls * 0.99) - 1] / 1e6,
           late[calls - 1] / 1e6, late[0] / 1e6, wrong.get());
+      if (wrong.get() > 0) {
+        // Their times are in the figures above: not a measurement of the deadline.
+        System.out.println("FAILED: " + wrong.get() + " calls did not end on their deadline; "
+            + "the first: " + firstWrong.get());
+        exit = 1;
+      }
     } finally {
       for (Socket s : held) {
         try {
@@ -89,6 +103,9 @@ public final class DeadlinePrecisionHarness {
           // closing
         }
       }
+    }
+    if (exit != 0) {
+      System.exit(exit);
     }
   }
 
