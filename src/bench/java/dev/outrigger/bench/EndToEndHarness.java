@@ -18,6 +18,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
 import okhttp3.Call;
 import okhttp3.ConnectionPool;
@@ -33,8 +34,9 @@ import okhttp3.Response;
  * ({@link SameWork}). Repetitions are interleaved (each starting with
  * the next stack in turn) and each stack's throughput is reported as a ratio to raw OkHttp in the
  * same repetition (median, min, max).
- * The harness checks its own sanity: nginx's request count must equal the calls made, with no
- * errors. Besides throughput it reports the client's CPU time per call (this JVM's, read from
+ * The harness checks its own sanity: every call must answer nginx's {@code ok} (an error page
+ * read by a stack that checks no status counts as an error), nginx's request count must equal
+ * the calls made, with no errors; a run that fails that ends the harness with the first error. Besides throughput it reports the client's CPU time per call (this JVM's, read from
  * the OS): client and nginx share the machine's cores, so throughput moves with anything else
  * that runs, while the CPU a call costs the client is steadier. The JIT compiler threads' CPU
  * during a run (from {@code /proc/self/task}) is reported apart and left out of that CPU: a
@@ -46,7 +48,8 @@ public final class EndToEndHarness {
   private EndToEndHarness() {}
 
   interface Stack extends AutoCloseable {
-    void call() throws Exception;
+    /** One call: the body of its answer. */
+    String call() throws Exception;
 
     @Override
     default void close() {}
@@ -90,11 +93,19 @@ public final class EndToEndHarness {
             AtomicLong opened = new AtomicLong();
             try (Stack stack = stack(n, url, opened)) {
               long before = requestsSeen(nginx);
-              Result res = run(stack, c, seconds);
+              Result res;
+              try {
+                res = run(stack, c, seconds);
+              } catch (Exception e) {
+                throw new IllegalStateException(n + " at concurrency " + c + ": a warm-up call "
+                    + "failed", e);
+              }
               long seen = requestsSeen(nginx) - before - 1; // minus the status request itself
               if (res.errors > 0 || seen != res.calls + res.warmup) {
-                throw new IllegalStateException(n + ": " + res.errors + " errors, nginx saw "
-                    + seen + " requests for " + (res.calls + res.warmup) + " calls");
+                throw new IllegalStateException(n + " at concurrency " + c + ": " + res.errors
+                    + " errors, nginx saw " + seen + " requests for " + (res.calls + res.warmup)
+                    + " calls" + (res.firstError == null ? "" : "; the first error is the cause"),
+                    res.firstError);
               }
               rates.get(n)[r] = res.calls / res.seconds;
               cpus.get(n)[r] = res.cpuMicrosPerCall();
@@ -132,8 +143,8 @@ public final class EndToEndHarness {
    * One run: calls made (and warm-up calls before them), errors, wall time, the client's CPU
    * time and, of it, the JIT compiler's.
    */
-  record Result(
-      long calls, long warmup, long errors, double seconds, long cpuNanos, long jitNanos) {
+  record Result(long calls, long warmup, long errors, Throwable firstError, double seconds,
+      long cpuNanos, long jitNanos) {
     /** The client's CPU per call, the JIT compiler's time left out. */
     double cpuMicrosPerCall() {
       return (cpuNanos - jitNanos) / 1e3 / calls;
@@ -197,13 +208,29 @@ public final class EndToEndHarness {
       (com.sun.management.OperatingSystemMXBean)
           java.lang.management.ManagementFactory.getOperatingSystemMXBean();
 
+  /** What every call must answer: nginx's {@code return 200 "ok\n"}. */
+  static final String BODY = "ok\n";
+
+  /**
+   * {@code stack}'s call, its answer checked: one that is not nginx's 200 (an error page that a
+   * stack without a status check would read as any body) is an error.
+   */
+  static void call(Stack stack) throws Exception {
+    String body = stack.call();
+    if (!BODY.equals(body)) {
+      throw new IllegalStateException("answered " + (body == null ? "null"
+          : "'" + body.substring(0, Math.min(body.length(), 80)) + "'") + ", not nginx's ok");
+    }
+  }
+
   static Result run(Stack stack, int concurrency, double seconds) throws Exception {
     // Warm up connections and JIT a little.
     for (int i = 0; i < 200; i++) {
-      stack.call();
+      call(stack);
     }
     LongAdder calls = new LongAdder();
     LongAdder errors = new LongAdder();
+    AtomicReference<Throwable> firstError = new AtomicReference<>();
     long warmupCalls = 200;
     long end = System.nanoTime() + (long) (seconds * 1e9);
     long start = System.nanoTime();
@@ -214,10 +241,12 @@ public final class EndToEndHarness {
       threads[t] = Thread.ofVirtual().start(() -> {
         while (System.nanoTime() < end) {
           try {
-            stack.call();
+            call(stack);
             calls.increment();
-          } catch (Exception e) {
+          } catch (Exception | Error e) {
+            // An Error too: it would end this thread, and the run would go on with fewer.
             errors.increment();
+            firstError.compareAndSet(null, e);
           }
         }
       });
@@ -228,7 +257,7 @@ public final class EndToEndHarness {
     double took = (System.nanoTime() - start) / 1e9;
     long cpu = OS.getProcessCpuTime() - cpuStart;
     long jit = jitNanos() - jitStart;
-    return new Result(calls.sum(), warmupCalls, errors.sum(), took, cpu, jit);
+    return new Result(calls.sum(), warmupCalls, errors.sum(), firstError.get(), took, cpu, jit);
   }
 
   static long requestsSeen(Nginx nginx) throws IOException {
@@ -258,18 +287,18 @@ public final class EndToEndHarness {
     return b.build();
   }
 
-  /** One call, for {@link #over}. */
+  /** One call, for {@link #over}: the body of its answer. */
   interface Body {
-    void call() throws Throwable;
+    String call() throws Throwable;
   }
 
   /** A stack that calls {@code body} and empties {@code ok}'s pool when closed. */
   static Stack over(OkHttpClient ok, Body body) {
     return new Stack() {
       @Override
-      public void call() throws Exception {
+      public String call() throws Exception {
         try {
-          body.call();
+          return body.call();
         } catch (Exception | Error e) {
           throw e;
         } catch (Throwable t) {
@@ -291,7 +320,7 @@ public final class EndToEndHarness {
         OkHttpClient ok = okhttp(opened, name.contains("default"));
         return over(ok, () -> {
           try (Response r = ok.newCall(request).execute()) {
-            r.body().string();
+            return r.body().string();
           }
         });
       }
@@ -305,8 +334,8 @@ public final class EndToEndHarness {
             .build();
         return new Stack() {
           @Override
-          public void call() {
-            client.get(url).execute(String.class);
+          public String call() {
+            return client.get(url).execute(String.class);
           }
 
           @Override
@@ -341,7 +370,7 @@ public final class EndToEndHarness {
         return over(ok, () -> {
           try (Response r = FailsafeCall.with(rp, cb, rl).compose(ok.newCall(request))
               .execute()) {
-            r.body().string();
+            return r.body().string();
           }
         });
       }
