@@ -8,6 +8,7 @@ import dev.outrigger.Retry;
 import dev.outrigger.redis.RedisRateLimitStore;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.lang.reflect.Method;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
@@ -21,6 +22,7 @@ import java.util.Locale;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -40,10 +42,16 @@ import java.util.concurrent.atomic.LongAdder;
  *       what it shows beyond the burst is the machine's scheduling jitter, not the store's.
  * </ol>
  *
- * Arguments: {@code [seconds per run] [repetitions]} (default 3 and 3).
+ * The harness checks its own sanity: a permit of part 1 not granted at once, a call of part 2
+ * that failed or that the server did not see, or any reservation the stores' local fallback
+ * answered instead of Redis is reported after the tables, and the harness exits with status 1.
+ *
+ * <p>Arguments: {@code [seconds per run] [repetitions]} (default 3 and 3).
  */
 public final class RedisQuotaHarness {
   private static final int THREADS = 16;
+  /** What made a run not measure what it says: reported after the tables, and exit status 1. */
+  private static final List<String> PROBLEMS = new ArrayList<>();
 
   private RedisQuotaHarness() {}
 
@@ -106,6 +114,12 @@ public final class RedisQuotaHarness {
       redis.destroy();
       redis.waitFor(10, TimeUnit.SECONDS);
     }
+    if (!PROBLEMS.isEmpty()) {
+      System.out.println();
+      System.out.println("FAILED: these runs did not measure what their rows say:");
+      PROBLEMS.forEach(p -> System.out.println("  " + p));
+      System.exit(1);
+    }
   }
 
   /** Permits per second through {@code stores} stores from 16 threads in all. */
@@ -119,15 +133,42 @@ public final class RedisQuotaHarness {
     }
     try {
       // Warm up: let the JIT see the path before measuring.
-      run(all, limit, 0.5);
-      return run(all, limit, seconds) / seconds;
+      LongAdder notNow = new LongAdder();
+      run(all, limit, 0.5, notNow);
+      double rate = run(all, limit, seconds, notNow) / seconds;
+      String run = "part 1, " + stores + " stores, prefetch " + prefetch + ": ";
+      if (notNow.sum() > 0) {
+        PROBLEMS.add(run + notNow.sum() + " reservations not granted at once by a limit that "
+            + "never blocks");
+      }
+      checkNoFallback(run, all);
+      return rate;
     } finally {
       all.forEach(RedisRateLimitStore::close);
     }
   }
 
-  private static long run(List<RedisRateLimitStore> stores, RateLimit limit, double seconds)
-      throws InterruptedException {
+  /**
+   * Notes a problem if any of {@code stores} answered from its local fallback (Redis slow or
+   * unavailable) instead of Redis: those answers were counted as Redis's, and the store's WARN
+   * goes nowhere here (the bench profile logs through slf4j-nop).
+   */
+  private static void checkNoFallback(String run, List<RedisRateLimitStore> stores)
+      throws ReflectiveOperationException {
+    Method fallbacks = RedisRateLimitStore.class.getDeclaredMethod("fallbacks");
+    fallbacks.setAccessible(true);
+    long n = 0;
+    for (RedisRateLimitStore store : stores) {
+      n += (long) fallbacks.invoke(store);
+    }
+    if (n > 0) {
+      PROBLEMS.add(run + n + " reservations answered by the stores' local fallback, not Redis");
+    }
+  }
+
+  /** Permits granted at once in {@code seconds}; {@code notNow} counts the others. */
+  private static long run(List<RedisRateLimitStore> stores, RateLimit limit, double seconds,
+      LongAdder notNow) throws InterruptedException {
     LongAdder permits = new LongAdder();
     long end = System.nanoTime() + (long) (seconds * 1e9);
     List<Thread> ts = new ArrayList<>();
@@ -138,6 +179,8 @@ public final class RedisQuotaHarness {
           while (System.nanoTime() - end < 0) {
             if (store.reserve("bench", limit, 1, 0) == 0) {
               permits.increment();
+            } else {
+              notNow.increment();
             }
           }
         } catch (InterruptedException e) {
@@ -205,17 +248,35 @@ public final class RedisQuotaHarness {
       sends.clear();
       long end = System.nanoTime() + (long) (seconds * 1e9);
       List<Thread> ts = new ArrayList<>();
+      LongAdder errors = new LongAdder();
+      AtomicReference<Throwable> firstError = new AtomicReference<>();
       for (int i = 0; i < THREADS; i++) {
         ApiClient api = apis.get(i % apis.size());
         ts.add(Thread.ofVirtual().start(() -> {
           while (System.nanoTime() - end < 0) {
-            api.get("/q").execute(String.class);
+            try {
+              api.get("/q").execute(String.class);
+            } catch (RuntimeException | Error e) {
+              // Counted, not left to end this thread: the run would go on with fewer.
+              errors.increment();
+              firstError.compareAndSet(null, e);
+            }
           }
         }));
       }
       for (Thread t : ts) {
         t.join();
       }
+      String run = "part 2, " + (uri == null ? "memory" : "redis") + ", " + clients
+          + " clients, prefetch " + prefetch + ": ";
+      if (errors.sum() > 0) {
+        PROBLEMS.add(run + errors.sum() + " calls failed, the first: " + firstError.get());
+      }
+      if (arrivals.size() != sends.size()) {
+        PROBLEMS.add(run + "the server saw " + arrivals.size() + " requests for " + sends.size()
+            + " sent");
+      }
+      checkNoFallback(run, stores);
       long[] times = arrivals.stream().mapToLong(Long::longValue).sorted().toArray();
       long[] sent = sends.stream().mapToLong(Long::longValue).sorted().toArray();
       double span = (times[times.length - 1] - times[0]) / 1e9;
