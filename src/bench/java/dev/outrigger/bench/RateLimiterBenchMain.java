@@ -65,6 +65,8 @@ public final class RateLimiterBenchMain {
             .threads(threads)
             .param("regime", regimes)
             .addProfiler(GCProfiler.class)
+            // A benchmark that throws ends the run, rather than leave its cell out of the table.
+            .shouldFailOnError(true)
             .build();
         Collection<RunResult> results = new Runner(opts).run();
         for (RunResult r : results) {
