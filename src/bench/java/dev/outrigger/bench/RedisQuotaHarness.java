@@ -72,6 +72,10 @@ public final class RedisQuotaHarness {
     Process redis = new ProcessBuilder("redis-server", "--bind", "127.0.0.1", "--port",
         Integer.toString(port), "--save", "", "--appendonly", "no")
         .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+    // A harness stopped by a signal (Ctrl-C) must not leave redis-server running on its port,
+    // as Nginx does for the end-to-end harness.
+    Thread stopOnExit = new Thread(redis::destroy, "redis-stop");
+    Runtime.getRuntime().addShutdownHook(stopOnExit);
     try {
       awaitPing(port);
       String uri = "redis://127.0.0.1:" + port;
@@ -113,6 +117,7 @@ public final class RedisQuotaHarness {
     } finally {
       redis.destroy();
       redis.waitFor(10, TimeUnit.SECONDS);
+      Runtime.getRuntime().removeShutdownHook(stopOnExit);
     }
     if (!PROBLEMS.isEmpty()) {
       System.out.println();
