@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.outrigger.RateLimit;
-import dev.outrigger.internal.NanoClock;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 
@@ -19,31 +18,6 @@ import org.junit.jupiter.api.Test;
 class RetiredReservationTest {
   private static final long MS = 1_000_000L;
   private static final long S = 1_000_000_000L;
-
-  /** A clock moved by hand; its first sleep runs {@code onSleep} (once), then throws or moves. */
-  private static final class HookClock implements NanoClock {
-    long now = 7 * S;
-    Runnable onSleep;
-    boolean interruptOnSleep;
-
-    @Override
-    public long nanoTime() {
-      return now;
-    }
-
-    @Override
-    public void sleepNanos(long nanos) throws InterruptedException {
-      Runnable r = onSleep;
-      onSleep = null;
-      if (r != null) {
-        r.run();
-      }
-      if (interruptOnSleep) {
-        throw new InterruptedException();
-      }
-      now += Math.max(0, nanos);
-    }
-  }
 
   private final HookClock clock = new HookClock();
 
