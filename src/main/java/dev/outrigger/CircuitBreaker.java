@@ -43,9 +43,10 @@ import java.util.function.Predicate;
  * the host's fault. An attempt ended by the deadline, {@code close()} or an interrupt while it
  * waits there never reached the network, and is not counted. Nor is one the deadline cut on the
  * network after those waits took more of the time it had when its breaker admitted it than
- * they left it: the wait used up its deadline, not the host. Such a cut is let off at most
- * once per success of the host's (a second with no success between counts), so a host that
- * stopped answering cannot hide behind a saturated local queue. A half-open probe that is not
+ * they left it: the wait used up its deadline, not the host. Such a cut is let off only on a
+ * pass a success of the host's gave (one per success, at most {@link #minimumNumberOfCalls()}
+ * kept; once spent, such cuts count), so a host that never answered hides none behind a
+ * saturated local queue, and one that stopped answering at most that many. A half-open probe that is not
  * counted gives its place to another call. An attempt cut after it had most of its time on the
  * network (resolving, connecting, writing, awaiting the answer) counts as a failure, so a host
  * that never answers still opens its breaker.

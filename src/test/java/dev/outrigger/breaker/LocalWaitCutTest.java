@@ -36,8 +36,9 @@ import org.junit.jupiter.api.Test;
  * Time an attempt spent in the client's own waits (here a rate-limit permit) is not the host's
  * fault: an attempt the deadline cut after such a wait had used up most of its time counts
  * neither as a failure nor as a success, and a half-open probe of that kind gives its place to
- * another call, once per success of the host's: a second such cut with no success between
- * counts, so a host that stopped answering cannot hide behind a saturated local queue. Before, the wait left the attempt a sliver of its deadline, the deadline cut it
+ * another call, on a pass a success of the host's gave (one per success; here, with a minimum
+ * of one call, one kept): a second such cut with no success between counts, so a host that
+ * stopped answering cannot hide behind a saturated local queue. Before, the wait left the attempt a sliver of its deadline, the deadline cut it
  * on the way (a healthy host answering in 300 ms had 5 ms), and the cut counted as the host's
  * failure: a long local queue opened the breaker against a healthy host. An attempt that had
  * most of its deadline on the network, and was cut, still counts.
@@ -52,6 +53,7 @@ class LocalWaitCutTest {
   private ApiClient client;
   private ServerSocket blackhole;
   private final CountDownLatch held = new CountDownLatch(1);
+  private final CountDownLatch heldTwice = new CountDownLatch(2);
 
   @AfterEach
   void tearDown() throws Exception {
@@ -77,6 +79,7 @@ class LocalWaitCutTest {
         }
         if (request.getUrl().encodedPath().equals("/hold")) {
           held.countDown();
+          heldTwice.countDown();
           return new MockResponse.Builder().body("late")
               .headersDelay(30, TimeUnit.SECONDS).build();
         }
@@ -234,5 +237,45 @@ class LocalWaitCutTest {
     assertEquals(CircuitBreaker.State.CLOSED, s.state(), s.toString());
     assertEquals(0, s.failedCalls(), "let off, as the watchdog's cut would be: " + s);
     assertEquals(List.of(), transitions);
+  }
+
+  @Test
+  void aPassIsNotSpentOnACutThatNoLongerCountsAndServesTheHalfOpenProbe() throws Exception {
+    healthyIn300Ms();
+    client = client(server.url("/").toString(), RateLimit.perSecond(0.1).burst(1),
+        Duration.ofSeconds(10));
+    String key = server.getHostName() + ":" + server.getPort();
+    assertEquals("ok", client.get("/x").execute(String.class));
+    clock.advanceMillis(10_000);
+
+    // Admitted while the breaker is closed, cut short (6 s of its 10 s waiting for a permit,
+    // then 4 s on the real clock on the way to an answer that takes 30 s)...
+    queueBehindAPermit(key, 4_000);
+    CompletableFuture<Throwable> thrown = new CompletableFuture<>();
+    Thread.ofVirtual().start(() -> {
+      try {
+        client.get("/hold").execute(String.class);
+        thrown.complete(null);
+      } catch (Throwable t) {
+        thrown.complete(t);
+      }
+    });
+    assertTrue(held.await(30, TimeUnit.SECONDS), "the attempt never reached the host");
+    // ...while a failure opens the breaker: the cut, when it comes, counts nowhere, and must
+    // not spend the pass the success gave.
+    assertThrows(HttpStatusException.class,
+        () -> client.get("/fail").deadline(Duration.ofSeconds(30)).execute(String.class));
+    assertEquals(List.of("CLOSED->OPEN"), transitions);
+    assertInstanceOf(DeadlineExceededException.class, thrown.get(30, TimeUnit.SECONDS));
+
+    // The half-open probe is cut short the same way: let off on the pass.
+    clock.advanceMillis(10_000);
+    queueBehindAPermit(key, 4_000);
+    assertThrows(DeadlineExceededException.class,
+        () -> client.get("/hold").execute(String.class));
+    assertTrue(heldTwice.await(30, TimeUnit.SECONDS));
+    CircuitBreaker.Snapshot s = breaker(key);
+    assertEquals(CircuitBreaker.State.HALF_OPEN, s.state(), s.toString());
+    assertEquals(List.of("CLOSED->OPEN", "OPEN->HALF_OPEN"), transitions);
   }
 }

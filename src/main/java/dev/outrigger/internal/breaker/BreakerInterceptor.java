@@ -30,8 +30,9 @@ import org.slf4j.LoggerFactory;
  * <p>Outcomes: an attempt that did not reach the network ({@link CallContext#attemptsSent()}
  * unchanged, for example refused by the rate limiter, or ended by its deadline while it waited
  * for a permit or a slot), was cancelled by its caller, or was cut by its deadline after the
- * client's own waits took more of its time than they left it for the network, is not counted,
- * and a half-open probe gives its permit back; otherwise the configuration's predicates decide
+ * client's own waits took more of its time than they left it for the network (with a pass a
+ * success gave: {@link BreakerStateMachine#letOffCutShort}), is not counted, and a half-open
+ * probe gives its permit back; otherwise the configuration's predicates decide
  * failure or success. Slowness is decided by the attempt's time from when its request
  * first went to the network (an attempt interceptor may send more than once) to when the rest
  * of the chain returned: a wait for a rate permit or an in-flight slot does not count.
@@ -118,14 +119,15 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
             // Nothing of the user's ran around the attempt, and the deadline ended it (or would
             // have) before it could be slow: its length does not matter, and a fast success
             // need not read the clock at all (see needsTime).
-            outcome = outcome(breaker, ctx, sentBefore, response, failure, start, sent, 0);
+            outcome =
+                outcome(breaker, token, ctx, sentBefore, response, failure, start, sent, 0);
             end = breaker.needsTime(token, outcome)
                 ? RealCallContext.recentNanos(ctx, clock) : sent;
           } else {
             // The transport's reading at the attempt's end, when nothing slow ran after it.
             end = RealCallContext.recentNanos(ctx, clock);
-            outcome =
-                outcome(breaker, ctx, sentBefore, response, failure, start, sent, end - sent);
+            outcome = outcome(breaker, token, ctx, sentBefore, response, failure, start, sent,
+                end - sent);
           }
         } finally {
           if (outcome > BreakerStateMachine.SUCCESS && clientClosed) {
@@ -156,16 +158,18 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
    * The outcome of an attempt admitted at {@code start} and sent at {@code sent} (both readings
    * of the clock; {@code sent} is {@code start} when none is known).
    */
-  private int outcome(BreakerStateMachine breaker, CallContext ctx, int sentBefore,
-      Response response, Throwable failure, long start, long sent, long durationNanos) {
+  private int outcome(BreakerStateMachine breaker, BreakerState token, CallContext ctx,
+      int sentBefore, Response response, Throwable failure, long start, long sent,
+      long durationNanos) {
     if (ctx.attemptsSent() == sentBefore) {
       // Nothing reached the server (refused by an inner policy, answered by an interceptor).
       return BreakerStateMachine.IGNORED;
     }
     if (failure instanceof DeadlineExceededException
-        && cutShortByWaits(ctx, failure, start, sent) && breaker.letOffCutShort()) {
-      // The client's own waits used up the deadline, not the host, and the host has answered
-      // since the last such cut was let off: no verdict on the host.
+        && cutShortByWaits(ctx, failure, start, sent) && canCount(breaker, token)
+        && breaker.letOffCutShort()) {
+      // The client's own waits used up the deadline, not the host, and a success of the
+      // host's gave a pass for it: no verdict on the host.
       return BreakerStateMachine.IGNORED;
     }
     try {
@@ -203,6 +207,16 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
     }
     long waited = sent - start;
     return waited > 0 && RealCallContext.remainingNanos(ctx, clock, sent) < waited;
+  }
+
+  /**
+   * Whether an outcome given with {@code token} can still move the breaker: a half-open probe's,
+   * or a closed breaker's that is still in place (not one replaced since, forced open, disabled
+   * or dropped, nor after the client's close()), so no pass is spent where nothing would count.
+   */
+  private boolean canCount(BreakerStateMachine breaker, BreakerState token) {
+    return !clientClosed
+        && (token instanceof BreakerState.HalfOpen || token == breaker.current());
   }
 
   /** "its probe", "all 3 probes" or "1 of its 3 probes": the probes not yet answered. */

@@ -36,7 +36,8 @@ import org.slf4j.LoggerFactory;
  * another thread, never reaches listeners first.
  *
  * <p>The hot path of a closed breaker, {@link #acquire} then {@link #onResult} with a fast
- * success, is one volatile read, one atomic add and one array read.
+ * success, is one volatile read, one atomic add and one array read (and, when the success came
+ * through {@link #outcome}, a read of the passes, written only while they are below their cap).
  *
  * <p>Thread-safe.
  */
@@ -59,7 +60,7 @@ public final class BreakerStateMachine {
   private static final VarHandle STATE;
   private static final VarHandle PUBLISHING;
   private static final VarHandle LAST_USED;
-  private static final VarHandle CUT_SHORT_PASS;
+  private static final VarHandle CUT_SHORT_PASSES;
   /** How often an open or half-open breaker notes its uses (a closed one: {@link #TOUCH_NANOS}). */
   private static final long OPEN_TOUCH_NANOS = 1_000_000L;
 
@@ -69,8 +70,8 @@ public final class BreakerStateMachine {
       STATE = lookup.findVarHandle(BreakerStateMachine.class, "state", BreakerState.class);
       PUBLISHING = lookup.findVarHandle(BreakerStateMachine.class, "publishing", boolean.class);
       LAST_USED = lookup.findVarHandle(BreakerStateMachine.class, "lastUsedNanos", long.class);
-      CUT_SHORT_PASS =
-          lookup.findVarHandle(BreakerStateMachine.class, "cutShortPass", boolean.class);
+      CUT_SHORT_PASSES =
+          lookup.findVarHandle(BreakerStateMachine.class, "cutShortPasses", int.class);
     } catch (ReflectiveOperationException e) {
       throw new ExceptionInInitializerError(e);
     }
@@ -93,12 +94,14 @@ public final class BreakerStateMachine {
   private volatile BreakerState state;
   private volatile long lastUsedNanos;
   /**
-   * Whether the host has answered well since an attempt cut short by the client's own waits was
-   * last let off: such a cut is let off (not counted) only by taking this pass, which only a
-   * success gives back, so at most one such cut is let off per success and a host that never
-   * answers cannot hide behind a long local queue.
+   * Passes for attempts cut short by the client's own waits: such a cut is let off (not
+   * counted) only by taking one, and only a success gives one, up to {@link #maxPasses}; so at
+   * most one such cut is let off per success, a host that never answered hides none, and one
+   * that stopped answering hides at most {@code maxPasses} behind a long local queue.
    */
-  private volatile boolean cutShortPass;
+  private volatile int cutShortPasses;
+  /** The most passes kept: the window's minimum number of calls. */
+  private final int maxPasses;
   /** Whether a thread is publishing transitions; it alone uses {@link #published}. */
   private volatile boolean publishing;
   /** The last state whose arrival was published. */
@@ -117,6 +120,7 @@ public final class BreakerStateMachine {
     this.config = config;
     this.listener = listener;
     this.minimumCalls = config.minimumNumberOfCalls();
+    this.maxPasses = minimumCalls;
     this.failureRateThreshold = config.failureRateThreshold();
     this.slowCallRateThreshold = config.slowCallRateThreshold();
     this.slowCallNanos = saturatedNanos(config.slowCallDuration());
@@ -234,19 +238,28 @@ public final class BreakerStateMachine {
   /** The outcome bits of a counted call. */
   public int outcome(boolean failed, long durationNanos) {
     int outcome = (failed ? FAILED : SUCCESS) | (durationNanos > slowCallNanos ? SLOW : SUCCESS);
-    if (outcome == SUCCESS && !cutShortPass) {
-      // Written only when it changes: a steady stream of successes reads it and writes nothing.
-      cutShortPass = true;
+    if (outcome == SUCCESS) {
+      int passes = cutShortPasses;
+      if (passes < maxPasses) {
+        // Written only below the cap: a steady stream of successes reads it and writes nothing.
+        // One try: a success that loses the race gives no pass, which errs towards counting.
+        CUT_SHORT_PASSES.compareAndSet(this, passes, passes + 1);
+      }
     }
     return outcome;
   }
 
   /**
-   * Takes the pass that lets one attempt cut short by the client's own waits go uncounted; false
-   * when no success came since the last one let off (the cut is then counted as any other).
+   * Takes a pass that lets one attempt cut short by the client's own waits go uncounted; false
+   * when every pass the successes gave was taken (the cut is then counted as any other).
    */
   public boolean letOffCutShort() {
-    return cutShortPass && CUT_SHORT_PASS.compareAndSet(this, true, false);
+    for (int passes = cutShortPasses; passes > 0; passes = cutShortPasses) {
+      if (CUT_SHORT_PASSES.compareAndSet(this, passes, passes - 1)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private void evaluate(Closed c, long now) {

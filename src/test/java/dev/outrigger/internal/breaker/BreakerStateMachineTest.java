@@ -10,6 +10,7 @@ import static dev.outrigger.internal.breaker.BreakerStateMachine.IGNORED;
 import static dev.outrigger.internal.breaker.BreakerStateMachine.SLOW;
 import static dev.outrigger.internal.breaker.BreakerStateMachine.SUCCESS;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
@@ -489,5 +490,25 @@ class BreakerStateMachineTest {
     assertEquals(1.0, b.snapshot(now).failureRate(), "looking moves the window on");
     call(b, SUCCESS);
     assertEquals(OPEN, b.state(), b.snapshot(now).toString());
+  }
+
+  @Test
+  void eachSuccessGivesOnePassForACutShortAttemptUpToTheMinimumNumberOfCalls() {
+    BreakerStateMachine b = breaker(count(10, 3));
+    assertFalse(b.letOffCutShort(), "no success yet: no pass");
+    for (int i = 0; i < 5; i++) {
+      assertEquals(SUCCESS, b.outcome(false, 0));
+    }
+    // Five successes, but at most three passes kept.
+    assertTrue(b.letOffCutShort());
+    assertTrue(b.letOffCutShort());
+    assertTrue(b.letOffCutShort());
+    assertFalse(b.letOffCutShort(), "a fourth cut with no success between counts");
+    // A failure or a slow success gives none.
+    b.outcome(true, 0);
+    b.outcome(false, Long.MAX_VALUE);
+    assertFalse(b.letOffCutShort());
+    b.outcome(false, 0);
+    assertTrue(b.letOffCutShort());
   }
 }
