@@ -1190,9 +1190,9 @@ public final class ApiClient implements AutoCloseable {
               + redactor.url(base) + "'");
         }
         String text = baseUrlText.trim();
-        int authority = text.indexOf("://") + 3;
-        int path = text.indexOf('/', authority);
-        // The path only: a password in the user info may hold a brace.
+        // The path only, from the first '/' or '\\' (OkHttp reads one as the other) after the
+        // authority: a password in the user info may hold a brace.
+        int path = Urls.pathStart(text);
         if (path >= 0 && (text.indexOf('{', path) >= 0 || text.indexOf('}', path) >= 0)) {
           // OkHttp would send the braces percent-encoded, as literal characters: every call
           // would go to a path no server has, with nothing said until its 404.

@@ -1,5 +1,6 @@
 package dev.outrigger.reliability;
 
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -77,6 +78,16 @@ class BuilderValidationTest {
     // A brace in a password (user info, allowed beside a client of the caller's) is no path.
     b().okHttpClient(new okhttp3.OkHttpClient()).baseUrl("https://u:p{w}@api.example.com/v1")
         .build().close();
+    // A path written with backslashes, as OkHttp reads them, and one beside such a password,
+    // are still refused, and the message shows no password.
+    assertThrows(IllegalArgumentException.class,
+        () -> b().baseUrl("https://api.example.com\\orgs\\{org}").build());
+    IllegalArgumentException both = assertThrows(IllegalArgumentException.class,
+        () -> b().okHttpClient(new okhttp3.OkHttpClient())
+            .baseUrl("https://u:s3cr{t@api.example.com/orgs/{org}").build());
+    assertTrue(both.getMessage().startsWith("baseUrl must not have a {placeholder}"),
+        both.getMessage());
+    assertFalse(both.getMessage().contains("s3cr"), both.getMessage());
   }
 
   @Test

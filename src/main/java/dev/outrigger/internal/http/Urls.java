@@ -236,4 +236,20 @@ public final class Urls {
     }
     return b.build();
   }
+
+  /**
+   * Where the path of the absolute URL {@code text} starts: its first '/' or '\\' (which OkHttp
+   * reads as '/') after the scheme's "://"; -1 when it has none.
+   */
+  public static int pathStart(String text) {
+    int authority = text.indexOf("://");
+    authority = authority < 0 ? 0 : authority + 3;
+    for (int i = authority; i < text.length(); i++) {
+      char c = text.charAt(i);
+      if (c == '/' || c == '\\') {
+        return i;
+      }
+    }
+    return -1;
+  }
 }
