@@ -281,20 +281,22 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
 
   /**
    * Connects, loads the script and runs it once (a pause of nothing, which writes nothing), so
-   * that the first calls do not pay for connecting or class loading. The connect is waited for
-   * until {@code waitNanos} after {@code connecting}, when it started.
+   * that the first calls do not pay for connecting or class loading. The three steps share one
+   * budget: each is waited for until {@code waitNanos} after {@code connecting}, when the connect
+   * started, not {@code waitNanos} each (a Redis answering each step just in time would hold the
+   * build three times as long as the connectTimeout it promises).
    */
   private void warmUp(long waitNanos, long connecting) {
     String within = " within the connectTimeout, " + Duration.ofNanos(waitNanos).toMillis() + " ms";
+    long deadline = connecting + waitNanos;
     try {
       StatefulRedisConnection<String, String> c =
-          unanswered(() -> await(conn.get(), connecting + waitNanos, false), "no connection"
-              + within);
-      unanswered(() -> await(c.async().scriptLoad(BucketScript.SOURCE),
-          nanos.getAsLong() + waitNanos), "no answer to SCRIPT LOAD" + within);
+          unanswered(() -> await(conn.get(), deadline, false), "no connection" + within);
+      unanswered(() -> await(c.async().scriptLoad(BucketScript.SOURCE), deadline),
+          "no answer to SCRIPT LOAD" + within);
       KeyState warm = new KeyState(redisKeys(""), null, connecting);
       unanswered(() -> await(c.async().evalsha(BucketScript.SHA1, ScriptOutputType.MULTI,
-          warm.redisKeys, "p", "0", "0", "0", "", "1", "1"), nanos.getAsLong() + waitNanos),
+          warm.redisKeys, "p", "0", "0", "0", "", "1", "1"), deadline),
           "no answer to the script" + within);
     } catch (StoreFailure e) {
       if (databaseOutOfRange(e)) {
@@ -1300,7 +1302,10 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
      * The longest {@link #build()} waits for the first connection (and, through Sentinel, for
      * the subscription to its master switches), and a reconnection may take (default 1 s): the
      * TCP connect, and Lettuce's handshake (and Sentinel lookup) after it, which Lettuce would
-     * otherwise give 60 s. A store whose Redis is down at start starts in fallback; it does not
+     * otherwise give 60 s. For build(), one budget for all its network steps: the connect, the
+     * script's loading and a first run of it (and, through Sentinel, the first subscription,
+     * made beside them) are done within it in all, not within it each. A store whose Redis is
+     * down at start (or does not answer all that in time) starts in fallback; it does not
      * fail. It bounds the network part only: build() counts it from when Lettuce starts
      * connecting, not while Lettuce first sets a connection up in the JVM (class loading and a
      * scan of its command API, once per JVM, local work that can take longer than the timeout
@@ -1369,10 +1374,10 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     }
 
     /**
-     * Connects (waiting up to {@link #connectTimeout} once Lettuce has set the connection up and
-     * starts connecting) and loads the script. When Redis cannot be reached (or gives no
-     * connection or answer within that time), the store starts unavailable (one WARN) and keeps
-     * asking. On a thread whose
+     * Connects and loads the script, waiting up to {@link #connectTimeout} in all (not per
+     * step) once Lettuce has set the connection up and starts connecting. When Redis cannot be
+     * reached (or gives no connection or answer within that time), the store starts unavailable
+     * (one WARN naming the step it was at) and keeps asking. On a thread whose
      * interrupt flag is set, build() keeps the flag, and the wait for Redis ends at once: the
      * store starts unavailable the same way ("interrupted while connecting").
      *
