@@ -41,20 +41,24 @@ class ReadmeFanOutTest {
         return "slow";
       });
       CompletableFuture<Object[]> ended = new CompletableFuture<>();
+      java.util.concurrent.atomic.AtomicInteger delivered =
+          new java.util.concurrent.atomic.AtomicInteger();
       Thread consumer = Thread.ofVirtual().start(() -> {
         int seen = 0;
         try {
           for (var it = fan.completions().iterator(); it.hasNext(); it.next()) {
             seen++;
+            delivered.set(seen);
           }
           ended.complete(new Object[] {null, seen, Thread.currentThread().isInterrupted()});
         } catch (Throwable e) {
           ended.complete(new Object[] {e, seen, Thread.currentThread().isInterrupted()});
         }
       });
+      // Once the fast task was delivered (before, the consumer may wait for it instead).
       HoldingServer.await("the consumer waits for the slow task",
-          () -> consumer.getState() == Thread.State.WAITING
-              || consumer.getState() == Thread.State.TIMED_WAITING);
+          () -> delivered.get() == 1 && (consumer.getState() == Thread.State.WAITING
+              || consumer.getState() == Thread.State.TIMED_WAITING));
       consumer.interrupt();
       Object[] end = ended.get(20, TimeUnit.SECONDS);
       assertInstanceOf(CancellationException.class, end[0]);
