@@ -228,11 +228,15 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
       if (watch != null) {
         watch.start();
       }
-      warmUp(b.connectTimeout.toNanos(), connecting);
+      // Through Sentinel, Lettuce asks the Sentinels one after another, each for up to
+      // connectTimeout, before it connects to the master: a Sentinel that is down (a host gone,
+      // whose connect hangs) must not make a healthy set-up start unavailable.
+      int sentinels = uri.getSentinels().size();
+      warmUp(b.connectTimeout.toNanos(), sentinels, connecting);
       if (watch != null) {
         // A store built is following switches, unless no Sentinel took the subscription in
-        // time (then one WARN, and it keeps trying).
-        watch.awaitFirstRound(b.connectTimeout.toNanos());
+        // time (then one WARN, and it keeps trying). The watch asks them in turn as well.
+        watch.awaitFirstRound(b.connectTimeout.toNanos() * sentinels);
       }
     } catch (RuntimeException | Error e) {
       // A build that fails (a URI Lettuce refuses as it connects, a database Redis does not
@@ -282,12 +286,18 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
   /**
    * Connects, loads the script and runs it once (a pause of nothing, which writes nothing), so
    * that the first calls do not pay for connecting or class loading. The three steps share one
-   * budget: each is waited for until {@code waitNanos} after {@code connecting}, when the connect
-   * started, not {@code waitNanos} each (a Redis answering each step just in time would hold the
-   * build three times as long as the connectTimeout it promises).
+   * budget: each is waited for until the connectTimeout after {@code connecting}, when the
+   * connect started, not a connectTimeout each (a Redis answering each step just in time would
+   * hold the build three times as long as the connectTimeout it promises); through Sentinel, one
+   * connectTimeout more for each Sentinel Lettuce may have to ask first, in turn.
    */
-  private void warmUp(long waitNanos, long connecting) {
-    String within = " within the connectTimeout, " + Duration.ofNanos(waitNanos).toMillis() + " ms";
+  private void warmUp(long connectTimeoutNanos, int sentinels, long connecting) {
+    long waitNanos = connectTimeoutNanos * (sentinels + 1);
+    String within = sentinels == 0
+        ? " within the connectTimeout, " + Duration.ofNanos(waitNanos).toMillis() + " ms"
+        : " within " + Duration.ofNanos(waitNanos).toMillis() + " ms (the connectTimeout for"
+            + " each of the " + sentinels + (sentinels == 1 ? " Sentinel" : " Sentinels")
+            + " and the master)";
     long deadline = connecting + waitNanos;
     try {
       StatefulRedisConnection<String, String> c =
@@ -1304,12 +1314,13 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
      * TCP connect, and Lettuce's handshake (and Sentinel lookup) after it, which Lettuce would
      * otherwise give 60 s. For build(), one budget for all its network steps: the connect, the
      * script's loading and a first run of it (and, through Sentinel, the first subscription,
-     * made beside them) are done within it in all, not within it each. A store whose Redis is
-     * down at start (or does not answer all that in time) starts in fallback; it does not
-     * fail. It bounds the network part only: build() counts it from when Lettuce starts
-     * connecting, not while Lettuce first sets a connection up in the JVM (class loading and a
-     * scan of its command API, once per JVM, local work that can take longer than the timeout
-     * on a cold JVM).
+     * made beside them) are done within it in all, not within it each; through Sentinel, with
+     * one more for each Sentinel of the URI, which Lettuce asks in turn, each for up to this
+     * long. A store whose Redis is down at start (or does not answer all that in time) starts
+     * in fallback; it does not fail. It bounds the network part only: build() counts it from
+     * when Lettuce starts connecting, not while Lettuce first sets a connection up in the JVM
+     * (class loading and a scan of its command API, once per JVM, local work that can take
+     * longer than the timeout on a cold JVM; a TLS context, set up after that, does count).
      *
      * @throws IllegalArgumentException if {@code connectTimeout} is not positive or over 1 min
      */
