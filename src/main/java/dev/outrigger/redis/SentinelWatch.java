@@ -327,6 +327,12 @@ final class SentinelWatch implements AutoCloseable {
       }
       failed(sentinel, RedisRateLimitStore.reason(e));
       return;
+    } catch (Error e) {
+      // (Out of memory, a class that failed to initialise.) Not swallowed, but build() is not
+      // left waiting for a set-up that will not come, nor a later round shut out.
+      connecting = false;
+      firstConnect.complete(nanos.getAsLong());
+      throw e;
     }
     if (!firstConnect.isDone()) {
       // Set up: connecting from now on (see awaitFirstRound).
