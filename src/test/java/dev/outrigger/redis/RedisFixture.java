@@ -183,37 +183,21 @@ public final class RedisFixture implements BeforeAllCallback, AfterAllCallback {
    */
   static void assertGivesUpASilentHandshake(java.util.function.IntFunction<String> uriOf,
       Duration within, int atStart) throws Exception {
-    try (ServerSocket silent = new ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
-      List<Socket> accepted = new java.util.concurrent.CopyOnWriteArrayList<>();
-      Thread.ofVirtual().start(() -> {
-        try {
-          while (true) {
-            accepted.add(silent.accept());
-          }
-        } catch (IOException closed) {
-          // done
-        }
-      });
-      try (RedisRateLimitStore store = RedisRateLimitStore.builder(
-              uriOf.apply(silent.getLocalPort()))
-          .timeout(Duration.ofMillis(20)).probeInterval(Duration.ofMillis(50))
-          .connectTimeout(Duration.ofMillis(300)).build()) {
-        // Lettuce gives a handshake the URI's timeout (60 s unless the store sets it): until
-        // the first connect fails, every call waits for it and none connects again.
-        long end = System.nanoTime() + within.toNanos();
-        RateLimit limit = RateLimit.perSecond(1000).burst(1000);
-        while (accepted.size() <= atStart && System.nanoTime() - end < 0) {
-          store.reserve("k", limit, 1, 0);
-          TimeUnit.MILLISECONDS.sleep(10);
-        }
-        assertEquals(atStart + 1, Math.min(atStart + 1, accepted.size()), "connections tried "
-            + "within " + within + " (connectTimeout 300 ms) when the first handshake is never "
-            + "answered");
-      } finally {
-        for (Socket s : accepted) {
-          s.close();
-        }
+    try (SilentServer silent = new SilentServer();
+        RedisRateLimitStore store = RedisRateLimitStore.builder(uriOf.apply(silent.port()))
+            .timeout(Duration.ofMillis(20)).probeInterval(Duration.ofMillis(50))
+            .connectTimeout(Duration.ofMillis(300)).build()) {
+      // Lettuce gives a handshake the URI's timeout (60 s unless the store sets it): until
+      // the first connect fails, every call waits for it and none connects again.
+      long end = System.nanoTime() + within.toNanos();
+      RateLimit limit = RateLimit.perSecond(1000).burst(1000);
+      while (silent.accepted() <= atStart && System.nanoTime() - end < 0) {
+        store.reserve("k", limit, 1, 0);
+        TimeUnit.MILLISECONDS.sleep(10);
       }
+      assertEquals(atStart + 1, Math.min(atStart + 1, silent.accepted()), "connections tried "
+          + "within " + within + " (connectTimeout 300 ms) when the first handshake is never "
+          + "answered");
     }
   }
 

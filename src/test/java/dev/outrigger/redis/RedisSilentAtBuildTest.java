@@ -4,13 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.outrigger.LogCapture;
-import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.time.Duration;
-import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -27,29 +21,14 @@ class RedisSilentAtBuildTest {
    */
   @Test
   void aRedisThatNeverAnswersAtBuildLeavesTheStoreUnavailableWithOneWarn() throws Exception {
-    try (ServerSocket silent = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
-        LogCapture logs = new LogCapture()) {
-      List<Socket> accepted = new CopyOnWriteArrayList<>();
-      Thread.ofVirtual().start(() -> {
-        try {
-          while (true) {
-            accepted.add(silent.accept());
-          }
-        } catch (IOException closed) {
-          // done
-        }
-      });
+    try (SilentServer silent = new SilentServer(); LogCapture logs = new LogCapture()) {
       try (RedisRateLimitStore store = RedisRateLimitStore.builder(
-              "redis://127.0.0.1:" + silent.getLocalPort())
+              "redis://127.0.0.1:" + silent.port())
           .connectTimeout(Duration.ofMillis(300)).build()) {
         assertTrue(store.degraded(), "built as available; logs:\n" + logs.all());
         // Saying "no connection within the connectTimeout, 300 ms", or Lettuce's own handshake
         // timeout when that ends first.
         assertEquals(1, logs.count("WARN", "unavailable ("), logs.all());
-      } finally {
-        for (Socket s : accepted) {
-          s.close();
-        }
       }
     }
   }
