@@ -116,6 +116,32 @@ class LocalWaitCutTest {
     clock.advanceMillis(millis);
   }
 
+  /**
+   * A client of the healthy host at one call per 10 s, with a 10 s deadline, that has had one
+   * answer (its breaker holds one success, and so one pass) and a full bucket again. Returns the
+   * host's key.
+   */
+  private String answeredOnceAtOneCallPerTenSeconds() {
+    healthyIn300Ms();
+    client = client(server.url("/").toString(), RateLimit.perSecond(0.1).burst(1),
+        Duration.ofSeconds(10));
+    assertEquals("ok", client.get("/x").execute(String.class));
+    clock.advanceMillis(10_000);
+    return server.getHostName() + ":" + server.getPort();
+  }
+
+  /** Calls "/hold" on a virtual thread, which it returns; {@code thrown} gets what it threw. */
+  private Thread holdInTheBackground(CompletableFuture<Throwable> thrown) {
+    return Thread.ofVirtual().start(() -> {
+      try {
+        client.get("/hold").execute(String.class);
+        thrown.complete(null);
+      } catch (Throwable t) {
+        thrown.complete(t);
+      }
+    });
+  }
+
   private CircuitBreaker.Snapshot breaker(String key) {
     return client.breaker(key).snapshot();
   }
@@ -207,26 +233,14 @@ class LocalWaitCutTest {
   @Test
   void anInterruptThatEndsTheCutShortAttemptAfterItsDeadlineIsLetOffAsTheDeadlinesCut()
       throws Exception {
-    healthyIn300Ms();
-    client = client(server.url("/").toString(), RateLimit.perSecond(0.1).burst(1),
-        Duration.ofSeconds(10));
-    String key = server.getHostName() + ":" + server.getPort();
-    assertEquals("ok", client.get("/x").execute(String.class));
-    clock.advanceMillis(10_000);
+    String key = answeredOnceAtOneCallPerTenSeconds();
 
     queueBehindAPermit(key, 4_000);
     // 6 s of its 10 s waiting for the permit, then sent with 4 s left (on the real clock the
     // watchdog cuts by); the deadline passes on the client's clock and an interrupt (FanOut's,
     // after its grace) ends the attempt before the watchdog's cut.
     CompletableFuture<Throwable> thrown = new CompletableFuture<>();
-    Thread caller = Thread.ofVirtual().start(() -> {
-      try {
-        client.get("/hold").execute(String.class);
-        thrown.complete(null);
-      } catch (Throwable t) {
-        thrown.complete(t);
-      }
-    });
+    Thread caller = holdInTheBackground(thrown);
     assertTrue(held.await(30, TimeUnit.SECONDS), "the attempt never reached the host");
     clock.advanceMillis(4_001);
     caller.interrupt();
@@ -241,25 +255,13 @@ class LocalWaitCutTest {
 
   @Test
   void aPassIsNotSpentOnACutThatNoLongerCountsAndServesTheHalfOpenProbe() throws Exception {
-    healthyIn300Ms();
-    client = client(server.url("/").toString(), RateLimit.perSecond(0.1).burst(1),
-        Duration.ofSeconds(10));
-    String key = server.getHostName() + ":" + server.getPort();
-    assertEquals("ok", client.get("/x").execute(String.class));
-    clock.advanceMillis(10_000);
+    String key = answeredOnceAtOneCallPerTenSeconds();
 
     // Admitted while the breaker is closed, cut short (6 s of its 10 s waiting for a permit,
     // then 4 s on the real clock on the way to an answer that takes 30 s)...
     queueBehindAPermit(key, 4_000);
     CompletableFuture<Throwable> thrown = new CompletableFuture<>();
-    Thread.ofVirtual().start(() -> {
-      try {
-        client.get("/hold").execute(String.class);
-        thrown.complete(null);
-      } catch (Throwable t) {
-        thrown.complete(t);
-      }
-    });
+    holdInTheBackground(thrown);
     assertTrue(held.await(30, TimeUnit.SECONDS), "the attempt never reached the host");
     // ...while a failure opens the breaker: the cut, when it comes, counts nowhere, and must
     // not spend the pass the success gave.
