@@ -57,11 +57,7 @@ class ThrottleInterceptorTest {
   }
 
   private Response call(PolicyChain chain) {
-    RealCallContext ctx = new RealCallContext("GET", server.url("/x"),
-        Deadline.after(Duration.ofSeconds(10), clock::nanoTime), true, clock, listener,
-        new Redactor(Set.of(), Set.of()));
-    ctx.beginAttempt();
-    return chain.proceed(ctx, new Request.Builder().url(server.url("/x")).build());
+    return ThrottleCalls.call(chain, server.url("/x"), clock, listener);
   }
 
   private PolicyChain chain(ThrottleInterceptor throttle) {

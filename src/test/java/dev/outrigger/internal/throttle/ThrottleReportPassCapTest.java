@@ -6,18 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.outrigger.CallListener;
-import dev.outrigger.Deadline;
-import dev.outrigger.RateLimitedException;
 import dev.outrigger.internal.FakeClock;
 import dev.outrigger.internal.PolicyChain;
-import dev.outrigger.internal.RealCallContext;
-import dev.outrigger.internal.Redactor;
 import dev.outrigger.internal.http.ClientOkHttp;
 import dev.outrigger.internal.http.Transport;
 import java.time.Duration;
 import java.util.List;
 import java.util.Random;
-import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -26,7 +21,6 @@ import mockwebserver3.MockResponse;
 import mockwebserver3.MockWebServer;
 import mockwebserver3.junit5.StartStop;
 import okhttp3.OkHttpClient;
-import okhttp3.Request;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -80,15 +74,7 @@ class ThrottleReportPassCapTest {
   }
 
   private void call(PolicyChain chain) {
-    RealCallContext ctx = new RealCallContext("GET", server.url("/x"),
-        Deadline.after(Duration.ofSeconds(10), clock::nanoTime), true, clock, listener,
-        new Redactor(Set.of(), Set.of()));
-    ctx.beginAttempt();
-    try {
-      chain.proceed(ctx, new Request.Builder().url(server.url("/x")).build()).close();
-    } catch (RateLimitedException refusedLocally) {
-      // Counted as a rejection all the same.
-    }
+    ThrottleCalls.callAndClose(chain, server.url("/x"), clock, listener);
   }
 
   @Test
