@@ -43,11 +43,15 @@ import java.util.function.Predicate;
  * the host's fault. An attempt ended by the deadline, {@code close()} or an interrupt while it
  * waits there never reached the network, and is not counted. Nor is one the deadline cut on the
  * network after those waits took more of the time it had when its breaker admitted it than
- * they left it: the wait used up its deadline, not the host. Such a cut is let off only on a
- * pass a success of the host's gave (one per success, at most {@link #minimumNumberOfCalls()}
- * kept; once spent, such cuts count), so a host that never answered hides none behind a
- * saturated local queue, and one that stopped answering at most that many. A half-open probe that is not
- * counted gives its place to another call. An attempt cut after it had most of its time on the
+ * they left it: the wait used up its deadline, not the host. For a retry, the {@link Retry}
+ * policy's wait before it (its backoff, or the server's {@code Retry-After}) is such a wait too,
+ * and the time it had is counted from when that wait began: a retry sent with 5 ms of a 1 s
+ * deadline left after a 995 ms backoff, and cut, is let off the same way. Such a cut is let off
+ * only on a pass a success of the host's gave (one per success, at most
+ * {@link #minimumNumberOfCalls()} kept; once spent, such cuts count), so a host that never
+ * answered hides none behind a saturated local queue or its retries' backoffs, and one that
+ * stopped answering at most that many. A half-open probe that is not counted gives its place to
+ * another call. An attempt cut after it had most of its time on the
  * network (resolving, connecting, writing, awaiting the answer) counts as a failure, so a host
  * that never answers still opens its breaker.
  *

@@ -67,6 +67,10 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
   private ApiException lastFailure;
   /** Every failure the retry policy went past, in order (its own list), or null. */
   private java.util.List<ApiException> retriedFailures;
+  /** When the retry policy's wait before attempt {@link #backoffBefore} began, on the clock. */
+  private long backoffNanos;
+  /** The attempt the retry policy's last wait came before (0: none yet). */
+  private int backoffBefore;
 
   public RealCallContext(
       String method,
@@ -281,6 +285,28 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
   /** {@code ctx}'s {@link #lastFailure()}, or null when it is not this kind of context. */
   public static ApiException lastFailure(CallContext ctx) {
     return ctx instanceof RealCallContext r ? r.lastFailure : null;
+  }
+
+  /**
+   * Called by the retry policy as it begins its wait (a backoff, a {@code Retry-After}) before
+   * the next attempt, at {@code nanos} on {@link #clock()}: that wait is the client's own, as a
+   * wait for a rate-limit permit is ({@link #waitsBegan}). Retry path only.
+   */
+  public void backoffBegan(long nanos) {
+    backoffNanos = nanos;
+    backoffBefore = attempt + 1;
+  }
+
+  /**
+   * When the client's own waits before {@code ctx}'s current attempt reached the network began,
+   * on {@code clock}: when the retry policy began its wait before this attempt, if it did (and
+   * {@code ctx} is a real context on that clock), else {@code admitted}, the reading at which a
+   * policy let the attempt through. Read on a failure path only.
+   */
+  public static long waitsBegan(CallContext ctx, NanoClock clock, long admitted) {
+    RealCallContext real = onClock(ctx, clock);
+    return real != null && real.backoffBefore == real.attempt && real.backoffNanos - admitted < 0
+        ? real.backoffNanos : admitted;
   }
 
   /** Called by the retry policy before each attempt; returns the new attempt number. */

@@ -192,12 +192,14 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
   /**
    * Whether {@code cut}, a deadline's failure of a sent attempt, is the deadline's own cut of an
    * attempt that spent more of the time it had when the breaker admitted it waiting inside the
-   * client (the throttle, a rate-limit permit, an in-flight slot, an attempt interceptor) than on
-   * the network: such a cut says the wait was long, not that the host is failing (it is let off
-   * only with the breaker's pass, {@link BreakerStateMachine#letOffCutShort}, one per success).
-   * Not when the cut came upon a failure of the attempt's own (a refused connect, its cause),
-   * which is the host's; an interrupt that ended the attempt after its deadline (the cause a
-   * cancellation) is taken as the deadline's own cut. Read on this failure path only.
+   * client (the throttle, a rate-limit permit, an in-flight slot, an attempt interceptor; for a
+   * retry, the retry policy's backoff before it too, the time it had then counted from when the
+   * backoff began) than on the network: such a cut says the wait was long, not that the host is
+   * failing (it is let off only with the breaker's pass,
+   * {@link BreakerStateMachine#letOffCutShort}, one per success). Not when the cut came upon a
+   * failure of the attempt's own (a refused connect, its cause), which is the host's; an
+   * interrupt that ended the attempt after its deadline (the cause a cancellation) is taken as
+   * the deadline's own cut. Read on this failure path only.
    */
   private boolean cutShortByWaits(CallContext ctx, Throwable cut, long start, long sent) {
     if (cut.getCause() != RealCallContext.lastFailure(ctx)
@@ -205,7 +207,8 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
       // Its cause is this attempt's own failure, not the last one a retry went past.
       return false;
     }
-    long waited = sent - start;
+    // A retry's waits began with the retry policy's backoff before it, outside this step.
+    long waited = sent - RealCallContext.waitsBegan(ctx, clock, start);
     return waited > 0 && RealCallContext.remainingNanos(ctx, clock, sent) < waited;
   }
 

@@ -253,7 +253,12 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
       // The listeners' time is part of the wait (the retry goes when it was scheduled to), so a
       // slow one does not cancel a retry it was told of (only the deadline, close() or a policy
       // on its way still can).
-      long wakeAt = clock.nanoTime() + delay;
+      long began = clock.nanoTime();
+      long wakeAt = began + delay;
+      if (ctx.clock() == clock) {
+        // The breaker takes the wait as the client's own, if the deadline cuts the retry after.
+        ctx.backoffBegan(began);
+      }
       notify(ctx, l -> l.retryScheduled(ctx, wait, reason));
       if (log.isDebugEnabled()) {
         // On a second pass (after an auth refresh, say) the call-wide number runs ahead of
