@@ -139,7 +139,8 @@ public final class ApiClient implements AutoCloseable {
         ? Urls.withoutCredentials(baseUrl, "baseUrl ", redactor) : baseUrl;
     this.transport = transport;
     this.okhttp = okhttp;
-    this.mapper = b.objectMapper != null ? b.objectMapper : Json.defaultMapper();
+    this.mapper = b.objectMapper != null ? b.objectMapper
+        : b.defaultMapper != null ? b.defaultMapper : Json.defaultMapper();
     this.redactor = redactor;
     this.listener = Listeners.of(JfrListener.appendTo(b.listeners));
     this.userListeners = !b.listeners.isEmpty();
@@ -214,11 +215,11 @@ public final class ApiClient implements AutoCloseable {
    */
   public Builder newBuilder() {
     Builder b = settings.copy();
-    if (b.objectMapper == null) {
-      // The parent's default mapper, with the serializers it has learnt: a client derived per
-      // tenant or per deadline does not build and warm one of its own.
-      b.objectMapper = mapper;
-    }
+    // The parent's default mapper, with the serializers it has learnt: a client derived per
+    // tenant or per deadline does not build and warm one of its own. Kept apart from
+    // objectMapper, so that objectMapper(null) on a child of a parent given a mapper of its own
+    // goes back to a default one.
+    b.defaultMapper = settings.objectMapper == null ? mapper : null;
     b.parentTransport = transport;
     b.derivedFrom = transport;
     b.parentClient = okhttp;
@@ -408,7 +409,9 @@ public final class ApiClient implements AutoCloseable {
    *
    * <p>Each client built with {@link ApiClient#builder()} and no mapper makes a default of its
    * own; a client derived with {@link #newBuilder()} shares its parent's mapper, whichever it is
-   * (configuring one configures the other). For other settings, give a copy:
+   * (configuring one configures the other), unless its builder is given another, or null: the
+   * default, which is the parent's when the parent has the default, else a new one. For other
+   * settings, give a copy:
    * {@code objectMapper(client.mapper().copy().registerModule(...))}.
    */
   public ObjectMapper mapper() {
@@ -755,6 +758,8 @@ public final class ApiClient implements AutoCloseable {
     private okhttp3.Authenticator proxyAuthenticator;
     private Auth auth;
     private ObjectMapper objectMapper;
+    /** The default mapper of the client this builder derives from, shared unless one is set. */
+    private ObjectMapper defaultMapper;
     private long maxResponseBytes = 16L * 1024 * 1024;
     /** A body is read into one array: the largest the JVM allocates. */
     private static final long MAX_BODY_BYTES = Integer.MAX_VALUE - 8;
@@ -991,10 +996,25 @@ public final class ApiClient implements AutoCloseable {
       return this;
     }
 
-    /** Custom TLS: trust material (and key material, for mutual TLS, in the socket factory). */
+    /**
+     * Custom TLS: trust material (and key material, for mutual TLS, in the socket factory).
+     * Default none: the platform's trust, or a {@linkplain #okHttpClient supplied} client's own
+     * TLS. Null for both goes back to that default, as on a builder from
+     * {@link ApiClient#newBuilder()} for a client of another service, which would otherwise
+     * trust what this one trusts and present this one's client certificate to it.
+     *
+     * @throws NullPointerException if one of the two is null and the other is not
+     */
     public Builder tls(SSLSocketFactory socketFactory, X509TrustManager trustManager) {
-      this.sslSocketFactory = Objects.requireNonNull(socketFactory, "socketFactory");
-      this.trustManager = Objects.requireNonNull(trustManager, "trustManager");
+      if (socketFactory == null && trustManager == null) {
+        this.sslSocketFactory = null;
+        this.trustManager = null;
+        return this;
+      }
+      this.sslSocketFactory = Objects.requireNonNull(socketFactory,
+          "socketFactory (null for both socketFactory and trustManager: the default TLS)");
+      this.trustManager = Objects.requireNonNull(trustManager,
+          "trustManager (null for both socketFactory and trustManager: the default TLS)");
       return this;
     }
 
@@ -1026,12 +1046,13 @@ public final class ApiClient implements AutoCloseable {
     }
 
     /**
-     * The mapper for JSON bodies (default: the client's own, or its parent's for a derived
-     * client; unknown fields ignored, nesting bounded to 500, {@code java.time} as ISO-8601
-     * strings; see {@link ApiClient#mapper()}).
+     * The mapper for JSON bodies (default: the client's own, or its parent's default one for a
+     * derived client; unknown fields ignored, nesting bounded to 500, {@code java.time} as
+     * ISO-8601 strings; see {@link ApiClient#mapper()}). Null goes back to that default, as on a
+     * builder from {@link ApiClient#newBuilder()} of a client given a mapper of its own.
      */
     public Builder objectMapper(ObjectMapper mapper) {
-      this.objectMapper = Objects.requireNonNull(mapper, "objectMapper");
+      this.objectMapper = mapper;
       return this;
     }
 
@@ -1370,6 +1391,7 @@ public final class ApiClient implements AutoCloseable {
       b.proxyAuthenticator = proxyAuthenticator;
       b.auth = auth;
       b.objectMapper = objectMapper;
+      b.defaultMapper = defaultMapper;
       b.maxResponseBytes = maxResponseBytes;
       b.callInterceptors = new ArrayList<>(callInterceptors);
       b.attemptInterceptors = new ArrayList<>(attemptInterceptors);

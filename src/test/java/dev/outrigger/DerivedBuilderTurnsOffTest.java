@@ -2,19 +2,26 @@ package dev.outrigger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import mockwebserver3.MockResponse;
 import mockwebserver3.MockWebServer;
 import mockwebserver3.RecordedRequest;
 import mockwebserver3.junit5.StartStop;
+import okhttp3.tls.HandshakeCertificates;
+import okhttp3.tls.HeldCertificate;
 import org.junit.jupiter.api.Test;
 
 /**
  * A builder from {@code newBuilder()} holds every setting of its parent, so each setting a
  * client of another service must not keep has a way back to its default there: here the
  * credentials and the deadline header, which such a client would otherwise send to its own base
- * URL's origin.
+ * URL's origin, the parent's TLS trust and key material, and its mapper.
  */
 class DerivedBuilderTurnsOffTest {
   @StartStop
@@ -41,5 +48,63 @@ class DerivedBuilderTurnsOffTest {
     assertEquals("/partner/b", fromOther.getUrl().encodedPath());
     assertNull(fromOther.getHeaders().get("Authorization"));
     assertNull(fromOther.getHeaders().get("X-Deadline-Ms"));
+  }
+
+  /** A body of one field: a mapper refusing unknown fields refuses {"id":1,"added":2}. */
+  static final class Item {
+    public int id;
+  }
+
+  @Test
+  void aDerivedClientCanGoBackToTheDefaultTls() throws Exception {
+    HeldCertificate root = new HeldCertificate.Builder().certificateAuthority(0).build();
+    HeldCertificate cert = new HeldCertificate.Builder().signedBy(root)
+        .addSubjectAlternativeName("localhost").build();
+    server.useHttps(new HandshakeCertificates.Builder().heldCertificate(cert).build()
+        .sslSocketFactory());
+    server.enqueue(new MockResponse.Builder().body("trusted").build());
+    HandshakeCertificates trustingRoot = new HandshakeCertificates.Builder()
+        .addTrustedCertificate(root.certificate()).build();
+    try (ApiClient parent = ApiClient.builder().baseUrl(server.url("/").toString())
+            .tls(trustingRoot.sslSocketFactory(), trustingRoot.trustManager()).build();
+        ApiClient other = parent.newBuilder().tls(null, null).build()) {
+      assertEquals("trusted", parent.get("/").execute(String.class));
+      // The platform's trust, which has never heard of this private root.
+      TransportException e = assertThrows(TransportException.class,
+          () -> other.get("/").execute(String.class));
+      assertEquals(TransportException.Kind.TLS, e.kind(), e.toString());
+      ClientTestSupport.assertNoLeaks(parent);
+      ClientTestSupport.assertNoLeaks(other);
+    }
+    // Half a TLS setting is still refused.
+    assertThrows(NullPointerException.class,
+        () -> ApiClient.builder().tls(null, trustingRoot.trustManager()));
+    assertThrows(NullPointerException.class,
+        () -> ApiClient.builder().tls(trustingRoot.sslSocketFactory(), null));
+  }
+
+  @Test
+  void aDerivedClientCanGoBackToTheDefaultMapper() throws Exception {
+    for (int i = 0; i < 3; i++) {
+      server.enqueue(new MockResponse.Builder().body("{\"id\":1,\"added\":2}").build());
+    }
+    JsonMapper strict =
+        JsonMapper.builder().enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES).build();
+    try (ApiClient parent = ApiClient.builder().baseUrl(server.url("/").toString())
+            .objectMapper(strict).build();
+        ApiClient other = parent.newBuilder().objectMapper(null).build();
+        ApiClient grandchild = other.newBuilder().build();
+        ApiClient plain = ApiClient.builder().build();
+        ApiClient plainChild = plain.newBuilder().objectMapper(null).build()) {
+      assertThrows(DeserializationException.class, () -> parent.get("/").execute(Item.class));
+      assertEquals(1, other.get("/").execute(Item.class).id, "the default ignores unknown fields");
+      assertNotSame(strict, other.mapper());
+      assertEquals(1, grandchild.get("/").execute(Item.class).id);
+      assertSame(other.mapper(), grandchild.mapper(), "a default mapper is shared down the line");
+      assertSame(plain.mapper(), plainChild.mapper(),
+          "the default of a parent with no mapper of its own is still the parent's");
+      ClientTestSupport.assertNoLeaks(parent);
+      ClientTestSupport.assertNoLeaks(other);
+    }
   }
 }
