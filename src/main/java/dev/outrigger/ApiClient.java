@@ -142,10 +142,12 @@ public final class ApiClient implements AutoCloseable {
     this.mapper = b.objectMapper != null ? b.objectMapper
         : b.defaultMapper != null ? b.defaultMapper : Json.defaultMapper();
     this.redactor = redactor;
-    this.listener = Listeners.of(JfrListener.appendTo(b.listeners));
+    this.clock = b.clock;
+    // The quiet minute between logs of a listener's throws, on the client's clock like all its
+    // other time (read on a throw only).
+    this.listener = Listeners.of(JfrListener.appendTo(b.listeners), clock);
     this.userListeners = !b.listeners.isEmpty();
     this.timedListener = !JfrListener.ignoresElapsed(listener);
-    this.clock = b.clock;
     this.nanos = clock::nanoTime;
 
     List<CallInterceptor> list = new ArrayList<>();

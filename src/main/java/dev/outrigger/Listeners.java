@@ -56,13 +56,9 @@ final class Listeners implements CallListener {
   /**
    * One listener for {@code listeners}, each instance once, in the order first added: one listed
    * twice (a derived client keeps its parent's listeners, and the same one added again) would
-   * hear every event twice, and a metrics listener count every call twice.
+   * hear every event twice, and a metrics listener count every call twice. The log of their
+   * throws is timed on {@code clock}, the client's.
    */
-  static CallListener of(List<CallListener> listeners) {
-    return of(listeners, NanoClock.SYSTEM);
-  }
-
-  /** As {@link #of(List)}, timing the log of listeners' throws on {@code clock} (tests). */
   static CallListener of(List<CallListener> listeners, NanoClock clock) {
     listeners = distinct(listeners);
     if (listeners.size() == 1 && listeners.get(0) == JfrListener.INSTANCE) {

@@ -88,6 +88,30 @@ class ListenerFloodTest {
   }
 
   @Test
+  void theClientTimesTheQuietMinuteOnItsOwnClock() throws Exception {
+    server.setDispatcher(new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest request) {
+        return new MockResponse.Builder().code(200).body("ok").build();
+      }
+    });
+    FakeClock clock = new FakeClock();
+    try (LogCapture logs = new LogCapture("dev.outrigger.CallListener");
+        ApiClient client = ApiClient.builder().baseUrl(server.url("/").toString())
+            .addListener(new Broken()).clock(clock).build()) {
+      assertEquals("ok", client.get("/x").execute(String.class));
+      assertEquals(1, logs.count("WARN", "threw; ignored"), logs.all());
+
+      clock.advance(TimeUnit.MINUTES.toNanos(1));
+      assertEquals("ok", client.get("/x").execute(String.class));
+      assertEquals(2, logs.count("WARN", "threw; ignored"), logs.all());
+      assertTrue(logs.lines().get(1).contains("and 3 more times since the last one logged"),
+          logs.all());
+      ClientTestSupport.assertNoLeaks(client);
+    }
+  }
+
+  @Test
   void laterThrowsAreLoggedAtMostOnceAMinuteWithHowManyWentUnlogged() {
     FakeClock clock = new FakeClock();
     CallListener listeners = Listeners.of(List.of(new Broken()), clock);
