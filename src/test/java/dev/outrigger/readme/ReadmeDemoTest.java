@@ -358,6 +358,63 @@ class ReadmeDemoTest {
   }
 
   /**
+   * "A progress line runs while it works: on a terminal, one line redrawn in place", through
+   * README's own command. exec:exec piped the demo's output through Maven, so the demo never saw
+   * a terminal there and printed a plain line every 2 s. Maven runs offline here, on a copy of
+   * the pom whose target/classes holds the library and the demo compiled above (the project's
+   * own target/classes is not touched while the tests run); validate selects the JDK 21+ as
+   * compile does.
+   */
+  @Test
+  void theReadmeCommandDrawsTheBarInPlaceOnATerminal() throws Exception {
+    Path script = Path.of("/usr/bin/script");
+    assumeTrue(Files.isExecutable(script), "needs util-linux script for a pseudo-terminal");
+    Path mvn = Stream.of(System.getenv().getOrDefault("PATH", "").split(File.pathSeparator))
+        .filter(d -> !d.isEmpty()).map(d -> Path.of(d, "mvn")).filter(Files::isExecutable)
+        .findFirst().orElse(null);
+    assumeTrue(mvn != null, "needs mvn on the PATH");
+    Path project = Files.createTempDirectory(classes, "project");
+    Files.copy(Path.of("pom.xml"), project.resolve("pom.xml"));
+    Path target = project.resolve("target").resolve("classes");
+    Path main = JavaProcess.testClassPath().stream().map(Path::of)
+        .filter(e -> e.endsWith(Path.of("target", "classes"))).findFirst().orElseThrow();
+    for (Path tree : List.of(main, classes)) {
+      try (Stream<Path> files = Files.walk(tree)) {
+        for (Path f : files.filter(f -> f.toString().endsWith(".class")).toList()) {
+          Path to = target.resolve(tree.relativize(f).toString());
+          Files.createDirectories(to.getParent());
+          Files.copy(f, to);
+        }
+      }
+    }
+    String cmd = Stream.of(mvn.toString(), "-o", "-q", "-B", "-Pdemo", "validate", "exec:exec",
+            "-Ddemo.args=--calls 30")
+        .map(a -> "'" + a.replace("'", "'\\''") + "'")
+        .collect(Collectors.joining(" "));
+    Path out = Files.createTempFile(classes, "mvn-tty", ".txt");
+    ProcessBuilder pb = new ProcessBuilder(script.toString(), "-qefc", cmd, "/dev/null")
+        .directory(project.toFile())
+        .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+        .redirectOutput(out.toFile()).redirectErrorStream(true);
+    pb.environment().remove("CI");
+    Process p = pb.start();
+    try {
+      assertTrue(p.waitFor(120, TimeUnit.SECONDS), "maven and the demo did not end");
+      String typescript = Files.readString(out, StandardCharsets.UTF_8);
+      // A local repository without the plugins cannot run offline: nothing to judge here.
+      assumeTrue(p.exitValue() == 0 || !typescript.contains("offline"), typescript);
+      assertEquals(0, p.exitValue(), typescript);
+      assertTrue(typescript.contains("== Summary (Outrigger)"), typescript);
+      // Drawn in place: a carriage return, then the bar, where a plain line ends with a newline.
+      assertTrue(Pattern.compile("\\r\\[[#.]{30}\\] ").matcher(typescript).find(),
+          "the bar printed as plain lines:\n" + typescript);
+    } finally {
+      p.descendants().forEach(ProcessHandle::destroyForcibly);
+      JavaProcess.kill(p);
+    }
+  }
+
+  /**
    * The lines a terminal shows for {@code typescript}: a carriage return goes back to the start
    * of the line, where the next characters overwrite what was there.
    */
