@@ -128,10 +128,14 @@ public final class Demo {
         .addListener(run.listener())
         .build()) {
       out.println(client.describe());
+      if (o.url != null) {
+        // A URL the client refuses is refused here, once, not counted as every call's failure.
+        client.get(o.target);
+      }
       run.execute(o, i -> {
         String path = pathFor(i, o);
         if (o.url != null) {
-          client.get(o.url).execute(String.class);
+          client.get(o.target).execute(String.class);
         } else {
           client.get(path).header("X-Api-Key", "demo-key").execute(Order.class);
         }
@@ -149,7 +153,7 @@ public final class Demo {
     OkHttpClient okhttp = new OkHttpClient.Builder().retryOnConnectionFailure(false).build();
     try {
       run.execute(o, i -> {
-        String url = o.url != null ? o.url : base + pathFor(i, o);
+        String url = o.url != null ? o.target : base + pathFor(i, o);
         run.attempts.increment();
         run.firstAttempts.increment();
         run.sendTimes.record();
@@ -510,7 +514,7 @@ public final class Demo {
                              (default 42): one seed, the same fault for each request
           --no-policies      the same batch on bare OkHttp, to compare
           --url URL          call this URL (GET) instead of the embedded API (printed
-                             without user info or query)
+                             without its query; no user name or password)
           --help             this text
 
         Run with: mvn -q -Pdemo compile exec:exec -Ddemo.args="--calls 1000 --rate 100"
@@ -528,7 +532,10 @@ public final class Demo {
     long seed = 42;
     boolean noPolicies;
     boolean help;
+    /** The URL as given, or null: printed through {@link #shown}. */
     String url;
+    /** What both runs send for {@link #url}: see {@link #target}. */
+    String target;
 
     static Options parse(String[] raw) {
       List<String> args = new ArrayList<>();
@@ -571,7 +578,7 @@ public final class Demo {
           }
           case "--url" -> {
             o.url = value(args, ++i, a);
-            origin(o.url); // checked now, before anything starts
+            o.target = target(o.url); // checked now, before anything starts
           }
           default -> throw new IllegalArgumentException("unknown flag " + a + "\n\n" + HELP);
         }
@@ -597,7 +604,28 @@ public final class Demo {
           .fragment(null).build().toString();
     }
 
-    /** {@code url} as it may be printed: no user info, no query or fragment. */
+    /**
+   * {@code url} as both runs send it: a brace percent-encoded, as OkHttp already does in the
+   * path, since the client reads {@code {name}} as a placeholder and bare OkHttp sends it as
+   * text; no fragment.
+   *
+   * @throws IllegalArgumentException if {@code url} is not an http(s) URL, or has a user name or
+   *     password, which neither run would send (OkHttp sends no credentials from a URL, and the
+   *     client refuses such a URL)
+   */
+  static String target(String url) {
+    origin(url);
+    HttpUrl u = HttpUrl.parse(url);
+    if (!u.username().isEmpty() || !u.password().isEmpty()) {
+      throw new IllegalArgumentException("--url must not have a user name or password, which "
+          + "neither run would send (OkHttp sends no credentials from a URL), but was '"
+          + shown(url) + "' with them");
+    }
+    return u.newBuilder().fragment(null).build().toString()
+        .replace("{", "%7B").replace("}", "%7D");
+  }
+
+  /** {@code url} as it may be printed: no user info, no query or fragment. */
     static String shown(String url) {
       HttpUrl u = HttpUrl.parse(url);
       if (u == null) {

@@ -184,6 +184,72 @@ class ReadmeDemoTest {
   }
 
   /**
+   * "--url URL: call this URL (GET)", and "--no-policies runs the same calls on bare OkHttp": a
+   * brace in the URL (a JSON filter in a query, say) is text to send, not a placeholder. The
+   * client read it as a {name} to fill, and every call failed before sending with an
+   * IllegalArgumentException, counted as "transport (IllegalArgumentException)" (and not as
+   * sending nothing), while the bare run sent the URL.
+   */
+  @Test
+  void aUrlWithBracesIsSentAsIsByBothRuns() throws Exception {
+    ConcurrentLinkedQueue<String> seen = new ConcurrentLinkedQueue<>();
+    HttpServer server = recordingServer(seen);
+    try {
+      String url = "http://127.0.0.1:" + server.getAddress().getPort() + "/p{a}?q={x}&r=1";
+      Run client = demo("--url", url, "--calls", "2");
+      assertEquals(0, client.status(), client.err());
+      assertTrue(client.out().contains("\n  ok                                 2 "),
+          client.out());
+      Run bare = demo("--url", url, "--calls", "2", "--no-policies");
+      assertEquals(0, bare.status(), bare.err());
+      assertEquals(List.of("/p%7Ba%7D?q=%7Bx%7D&r=1", "/p%7Ba%7D?q=%7Bx%7D&r=1",
+          "/p%7Ba%7D?q=%7Bx%7D&r=1", "/p%7Ba%7D?q=%7Bx%7D&r=1"), List.copyOf(seen));
+    } finally {
+      server.stop(0);
+    }
+  }
+
+  /**
+   * A bad value exits with status 2 before anything starts: a --url with a user name or
+   * password, which neither run would send. The client refused such a URL on every call (each
+   * read "transport (IllegalArgumentException)") while bare OkHttp sent it without them.
+   */
+  @Test
+  void aUrlWithCredentialsIsABadValue() throws Exception {
+    ConcurrentLinkedQueue<String> seen = new ConcurrentLinkedQueue<>();
+    HttpServer server = recordingServer(seen);
+    try {
+      String url = "http://user:s3cret@127.0.0.1:" + server.getAddress().getPort() + "/ping";
+      Run r = demo("--url", url, "--calls", "2");
+      assertEquals(2, r.status(), r.out() + r.err());
+      assertTrue(r.err().contains("--url must not have a user name or password"), r.err());
+      assertTrue(r.err().contains("--help"), r.err());
+      assertFalse((r.out() + r.err()).contains("s3cret"), r.out() + r.err());
+      assertFalse(r.out().contains("Outrigger demo:"), "nothing started: " + r.out());
+      assertEquals(List.of(), List.copyOf(seen));
+    } finally {
+      server.stop(0);
+    }
+  }
+
+  /** A server on loopback answering 200 "ok", recording each request's raw path and query. */
+  private static HttpServer recordingServer(ConcurrentLinkedQueue<String> seen)
+      throws IOException {
+    HttpServer server =
+        HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+    server.createContext("/", ex -> {
+      try (ex) {
+        seen.add(ex.getRequestURI().getRawPath() + (ex.getRequestURI().getRawQuery() == null
+            ? "" : "?" + ex.getRequestURI().getRawQuery()));
+        ex.sendResponseHeaders(200, 2);
+        ex.getResponseBody().write("ok".getBytes(StandardCharsets.UTF_8));
+      }
+    });
+    server.start();
+    return server;
+  }
+
+  /**
    * "== What the server saw": each number on its answers line counts answers of its own kind,
    * so together they are the requests. The slow answers are 200s (late ones) and were listed as
    * a kind beside them, so the line added up to more than the server's requests.
