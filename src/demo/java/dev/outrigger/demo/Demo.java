@@ -489,6 +489,11 @@ public final class Demo {
             + "(client sent at most %d in a second); server quota %.0f/s%n",
             api.busiestSecond(), api.requests.get() / wall, sendTimes.busiest(),
             api.quotaPerSecond());
+      } else {
+        // Someone else's server: say its counts are not known rather than leave them out.
+        out.println("== What the server saw");
+        out.println("unknown            --url: the server is not the embedded API, and the demo "
+            + "cannot read its counts; the numbers above are the client's alone");
       }
     }
 

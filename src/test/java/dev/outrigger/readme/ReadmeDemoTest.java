@@ -232,6 +232,29 @@ class ReadmeDemoTest {
     }
   }
 
+  /**
+   * "== What the server saw" with --url: the demo cannot read another server's counts, and says
+   * so, in both runs, instead of leaving the section out without a word.
+   */
+  @Test
+  void aUrlRunSaysTheServersCountsAreUnknown() throws Exception {
+    ConcurrentLinkedQueue<String> seen = new ConcurrentLinkedQueue<>();
+    HttpServer server = recordingServer(seen);
+    try {
+      String url = "http://127.0.0.1:" + server.getAddress().getPort() + "/ping";
+      for (Run r : List.of(demo("--url", url, "--calls", "3"),
+          demo("--url", url, "--calls", "3", "--no-policies"))) {
+        assertEquals(0, r.status(), r.err());
+        assertTrue(r.out().contains("== What the server saw\nunknown            --url: the "
+            + "server is not the embedded API"), r.out());
+        assertFalse(r.out().contains("client counted"), r.out());
+      }
+      assertEquals(6, seen.size());
+    } finally {
+      server.stop(0);
+    }
+  }
+
   /** A server on loopback answering 200 "ok", recording each request's raw path and query. */
   private static HttpServer recordingServer(ConcurrentLinkedQueue<String> seen)
       throws IOException {
