@@ -571,6 +571,13 @@ public final class Demo {
               throw new IllegalArgumentException(
                   "--rate must be above 0 and at most 1e9 calls per second, but was " + v);
             }
+            try {
+              // The rate limit's own bounds (at least one call per 50 years), checked now:
+              // build() refused it only after the banner and the embedded API had started.
+              RateLimit.perSecond(o.rate).burst(o.burst());
+            } catch (IllegalArgumentException e) {
+              throw new IllegalArgumentException("--rate " + v + ": " + e.getMessage());
+            }
           }
           case "--seed" -> {
             String v = value(args, ++i, a);

@@ -321,6 +321,22 @@ class ReadmeDemoTest {
   }
 
   /**
+   * A bad value exits with status 2 before anything starts: a --rate below what the rate limit
+   * takes (one call per 50 years). It passed the flag's check (above 0), and the client's build()
+   * refused it after the banner, with the rate printed as 300 digits, and the embedded API, had
+   * started.
+   */
+  @Test
+  void aRateTheRateLimitRefusesIsABadValue() throws Exception {
+    Run r = demo("--calls", "1", "--rate", "1e-300");
+    assertEquals(2, r.status(), r.out() + r.err());
+    assertTrue(r.err().contains("--rate 1e-300: rate must be at least one permit per 50 years"),
+        r.err());
+    assertTrue(r.err().contains("--help"), r.err());
+    assertFalse(r.out().contains("Outrigger demo:"), "nothing started: " + r.out());
+  }
+
+  /**
    * "== What the server saw": an answer is counted when it is sent. With seed 582, call 1's
    * request gets a slow answer (1.96 s); at 0.21 calls/s it waits about 4.8 s for its permit, so
    * its 5 s deadline cuts the attempt long before that answer is due. The server counted that
