@@ -6,10 +6,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import dev.outrigger.LogCapture;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
+import io.lettuce.core.resource.ClientResources;
+import io.lettuce.core.resource.SocketAddressResolver;
+import java.net.InetAddress;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -45,6 +49,18 @@ class SentinelWatchTest {
     @Override
     public CompletionStage<String> whyNotMaster() {
       throw new IllegalStateException("a bug in the listener");
+    }
+  };
+
+  /** A listener for tests that never see another master named. */
+  private static final SentinelWatch.Listener QUIET = new SentinelWatch.Listener() {
+    @Override
+    public void masterSwitched(String host, int port) {
+    }
+
+    @Override
+    public CompletionStage<String> whyNotMaster() {
+      return CompletableFuture.completedFuture(null);
     }
   };
 
@@ -190,6 +206,46 @@ class SentinelWatchTest {
       sentinel.command("SENTINEL MONITOR mymaster 127.0.0.1 " + master.port() + " 1");
       sentinel.command("SENTINEL SET mymaster down-after-milliseconds 2000");
       client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+    }
+  }
+
+  /**
+   * An Error (here the JVM's for a class that failed to initialise) thrown by the first
+   * connect, out of Lettuce's connectPubSubAsync on the watch's thread: a user's DnsResolver
+   * runs there, and Reactor rethrows a LinkageError rather than failing the connect's future.
+   * The watch's set-up must still count as done, so that build() does not wait its 10 s cap
+   * for it, and the watch must not stay 'connecting' for ever: the next check starts a round,
+   * which subscribes.
+   */
+  @Test
+  void anErrorFromTheFirstConnectNeitherHoldsTheBuildNorStopsLaterRounds() throws Exception {
+    RedisURI uri = RedisUris.parse("redis-sentinel://127.0.0.1:" + sentinel.port()
+        + "?clientName=" + NAME + "#mymaster");
+    AtomicBoolean first = new AtomicBoolean(true);
+    ClientResources resources = ClientResources.builder().socketAddressResolver(
+        SocketAddressResolver.create(host -> {
+          if (first.compareAndSet(true, false)) {
+            throw new NoClassDefFoundError("Could not initialize class the.Test's");
+          }
+          return InetAddress.getAllByName(host);
+        })).build();
+    RedisClient client = RedisClient.create(resources);
+    try (LogCapture logs = new LogCapture();
+        SentinelWatch watch = new SentinelWatch(client, uri, "the test's master", CHECK_NANOS,
+            System::nanoTime, QUIET)) {
+      watch.start();
+      // Waits for the set-up (up to its 10 s cap), then not at all for the round.
+      CompletableFuture<Void> awaited =
+          CompletableFuture.runAsync(() -> watch.awaitFirstRound(0));
+      awaited.get(5, TimeUnit.SECONDS);
+      sentinel.awaitSubscribedAndPinged(NAME, GENEROUS);
+      assertEquals(1, logs.count("WARN", "following Sentinel's master switches failed"),
+          logs.all());
+      assertEquals(1, logs.lines().stream()
+          .filter(l -> l.contains("Could not initialize class")).count(), logs.all());
+    } finally {
+      client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+      resources.shutdown(0, 2, TimeUnit.SECONDS).get();
     }
   }
 
