@@ -15,6 +15,7 @@ import io.lettuce.core.TimeoutOptions;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.codec.StringCodec;
 import io.lettuce.core.resource.ClientResources;
+import java.net.SocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -22,6 +23,7 @@ import java.time.Duration;
 import java.util.Base64;
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -40,6 +42,7 @@ import java.util.function.LongSupplier;
 import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import reactor.core.publisher.Mono;
 
 /**
  * A {@link RateLimitStore} in Redis: every client using the same Redis (and key prefix) shares
@@ -132,7 +135,7 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
   private final LongSupplier nanos;
   private final ClientResources resources;
   private final boolean ownResources;
-  private final RedisClient client;
+  private final ResolvingClient client;
   private final String clientId = UUID.randomUUID().toString();
   private final AtomicReference<CompletableFuture<StatefulRedisConnection<String, String>>> conn;
   /** Follows Sentinel's master switches (Sentinel URIs only, else null). */
@@ -184,7 +187,7 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
       }
     }
     try {
-      this.client = RedisClient.create(resources);
+      this.client = new ResolvingClient(resources);
     } catch (RuntimeException | Error e) {
       if (ownResources) {
         resources.shutdown(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(3, TimeUnit.SECONDS);
@@ -207,7 +210,8 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
       // connectTimeout bounds the network part of the connect, counted from here: connectAsync
       // first sets the connection up on this thread (in a cold JVM, Lettuce's and netty's class
       // loading and a reflective scan of Lettuce's command API, once per JVM: 0.5 s or more,
-      // which left a healthy Redis no time to answer), and only then starts connecting.
+      // which left a healthy Redis no time to answer), and only then starts connecting, its
+      // address resolved off this thread (see ResolvingClient).
       long connecting = nanos.getAsLong();
       // Started after the first lookup, so a switch it follows always has a connection to
       // replace. (A switch between that lookup and the watch's first question to Sentinel, a
@@ -1058,6 +1062,7 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     if (watch != null) {
       watch.close();
     }
+    client.stopResolving();
     try {
       // Closes every connection of the client, the one being made included. Not
       // client.shutdown(...): it waits with Future.get(), which throws at once on a thread
@@ -1219,6 +1224,60 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     }
   }
 
+  /** The name of the virtual threads that resolve Redis's addresses (see ResolvingClient). */
+  static final String RESOLVER_THREAD = "outrigger-redis-resolve";
+
+  /**
+   * Lettuce's client, asking the resources' address resolver on a virtual thread of its own
+   * rather than on the thread that connects. Lettuce calls it inside {@code connectAsync()}, on
+   * that thread: a user's synchronous {@code DnsResolver} that hangs (a DNS server gone) held
+   * build() past its connectTimeout, a call that reconnected past the store's timeout, and the
+   * Sentinel watch's thread, for as long as it hung. Off that thread it is part of the connect,
+   * which every caller waits for within its own bound. Each connect, rare, starts one virtual
+   * thread; a call on a connection it has starts none. {@link #stopResolving()} interrupts the
+   * resolutions under way, for close().
+   */
+  private static final class ResolvingClient extends RedisClient {
+    private final Set<Thread> resolving = ConcurrentHashMap.newKeySet();
+    private volatile boolean stopped;
+
+    ResolvingClient(ClientResources resources) {
+      super(resources, new RedisURI());
+    }
+
+    @Override
+    protected Mono<SocketAddress> getSocketAddress(RedisURI target) {
+      if (target.getSentinelMasterId() != null && !target.getSentinels().isEmpty()) {
+        // Lettuce's lookup through the Sentinels, each of which it connects to through here.
+        return super.getSocketAddress(target);
+      }
+      return Mono.defer(() -> {
+        CompletableFuture<SocketAddress> resolved = new CompletableFuture<>();
+        Thread t = Thread.ofVirtual().name(RESOLVER_THREAD).unstarted(() -> {
+          try {
+            resolved.complete(getResources().socketAddressResolver().resolve(target));
+          } catch (Throwable e) { // an Error too: it fails this connect, as any failure
+            resolved.completeExceptionally(e);
+          } finally {
+            resolving.remove(Thread.currentThread());
+          }
+        });
+        resolving.add(t);
+        t.start();
+        if (stopped) {
+          t.interrupt(); // started as close() went by
+        }
+        return Mono.fromFuture(resolved);
+      });
+    }
+
+    /** Interrupts the resolutions under way and any started from now on. */
+    void stopResolving() {
+      stopped = true;
+      resolving.forEach(Thread::interrupt);
+    }
+  }
+
   /**
    * What a store does while Redis cannot be reached. Immutable.
    *
@@ -1320,7 +1379,8 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
      * in fallback; it does not fail. It bounds the network part only: build() counts it from
      * when Lettuce starts connecting, not while Lettuce first sets a connection up in the JVM
      * (class loading and a scan of its command API, once per JVM, local work that can take
-     * longer than the timeout on a cold JVM; a TLS context, set up after that, does count).
+     * longer than the timeout on a cold JVM; a TLS context, set up after that, does count, and
+     * so does the resolution of an address by the {@link #clientResources} resolver).
      *
      * @throws IllegalArgumentException if {@code connectTimeout} is not positive or over 1 min
      */
@@ -1372,7 +1432,13 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
 
     /**
      * Lettuce resources (event loops) to share with other Redis clients of the application
-     * (default: the store creates its own and shuts them down on close).
+     * (default: the store creates its own and shuts them down on close). Their address resolver
+     * (a synchronous {@code DnsResolver}, say) is asked on a virtual thread of the store's
+     * ({@code outrigger-redis-resolve}, one per connect), not on the thread that connects: one
+     * that hangs holds build() no longer than its connectTimeout, and a call no longer than its
+     * timeout, the store being unavailable meanwhile as for a Redis that does not answer.
+     * {@link RedisRateLimitStore#close()} interrupts a resolution under way. (The master's address
+     * that a Sentinel names is resolved by Lettuce on its own threads.)
      */
     public Builder clientResources(ClientResources resources) {
       this.resources = Objects.requireNonNull(resources, "resources");
