@@ -52,11 +52,12 @@ import org.slf4j.LoggerFactory;
  * <p>Every move of a host's probability by 0.01 or more, or to or from 0, goes to
  * {@link CallListener#throttleProbability} (on the thread of the attempt that found it, before
  * that attempt goes on; the time the listener takes is not the attempt's latency); a move by 0.1
- * or more, or to or from 0, is logged at DEBUG. One host's reports come one at a time and in
- * order, the last carrying the probability in place: a move found while another thread is
- * reporting that host is reported by that thread right after its own (several such moves as
- * one), or, once that thread has made {@value #MAX_REPORTS_IN_A_ROW} reports in a row and gone
- * on with its attempt, by the host's next attempt. Thread-safe and lock-free.
+ * or more since the last line logged, or to or from 0, is logged at DEBUG. One host's reports
+ * come one at a time and in order, the last carrying the probability in place: a move found
+ * while another thread is reporting that host is reported by that thread right after its own
+ * (several such moves as one), or, once that thread has made {@value #MAX_REPORTS_IN_A_ROW}
+ * reports in a row and gone on with its attempt, by the host's next attempt. Thread-safe and
+ * lock-free.
  *
  * <p>Beyond {@value #MAX_IDLE_HOSTS} hosts, a new host's arrival drops those whose window is
  * empty, looked for at most once a bucket; one whose only attempt is in flight comes back with
@@ -279,7 +280,7 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
         if (moved(last, now)) {
           // Moved on before the listener runs: one that throws an Error is not told twice.
           host.reported.set(Double.doubleToLongBits(now));
-          tell(ctx, last, now, c);
+          tell(host, ctx, now, c);
         }
       } finally {
         host.reporting.set(false);
@@ -296,10 +297,18 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
     }
   }
 
-  private void tell(CallContext ctx, double last, double p, AcceptWindow.Counts counts) {
-    if ((p == 0) != (last == 0) || Math.abs(p - last) >= 0.1) {
+  /**
+   * Reports {@code p} for {@code host} (its reporting flag held): to the listener, and at DEBUG
+   * when it moved by 0.1 or more, or to or from 0, since the last line logged (not since the
+   * last report: once the window holds a few dozen requests, each answer moves it by a few
+   * hundredths, and a climb from 0.1 to 0.8 would log no line).
+   */
+  private void tell(Host host, CallContext ctx, double p, AcceptWindow.Counts counts) {
+    double logged = host.logged;
+    if ((p == 0) != (logged == 0) || Math.abs(p - logged) >= 0.1) {
+      host.logged = p;
       LOG.debug("client-side throttle for {}: rejection probability {} -> {} ({} accepted of {})",
-          ctx.host(), format(last), format(p), counts.accepts(), counts.requests());
+          ctx.host(), format(logged), format(p), counts.accepts(), counts.requests());
     }
     if (ctx instanceof RealCallContext real) {
       // The listener may take any time, before the attempt: the policies further in (the
@@ -417,6 +426,8 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
     final AtomicLong reported = new AtomicLong(Double.doubleToLongBits(0));
     /** Held by the thread reporting this host's probability. */
     final AtomicBoolean reporting = new AtomicBoolean();
+    /** The probability last logged at DEBUG (guarded by {@link #reporting}). */
+    double logged;
     /** The backend's fastest successful answer seen, in nanoseconds (MAX_VALUE: none yet). */
     final AtomicLong fastestNanos = new AtomicLong(Long.MAX_VALUE);
     /**
