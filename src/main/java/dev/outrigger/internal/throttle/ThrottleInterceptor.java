@@ -61,7 +61,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Beyond {@value #MAX_IDLE_HOSTS} hosts, a new host's arrival drops those whose window is
  * empty, looked for at most once a bucket; one whose only attempt is in flight comes back with
- * its answer. Busy hosts are all kept.
+ * its answer. Busy hosts are all kept. A host dropped with a probability above 0 last reported
+ * has its 0 reported first, on the thread of the attempt whose arrival dropped it, so the last
+ * report for a host is never one from before it went quiet.
  */
 public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
   /** The default sliding window. */
@@ -140,7 +142,7 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
   @Override
   public Response intercept(Chain chain) {
     CallContext ctx = chain.context();
-    Host host = host(ctx.host());
+    Host host = host(ctx.host(), ctx);
     AcceptWindow.Counts counts = host.window.counts();
     double p = probability(counts.requests(), counts.accepts(), k);
     report(host, ctx, p);
@@ -280,7 +282,7 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
         if (moved(last, now)) {
           // Moved on before the listener runs: one that throws an Error is not told twice.
           host.reported.set(Double.doubleToLongBits(now));
-          tell(host, ctx, now, c);
+          tell(ctx.host(), host, ctx, now, c);
         }
       } finally {
         host.reporting.set(false);
@@ -303,32 +305,33 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
    * last report: once the window holds a few dozen requests, each answer moves it by a few
    * hundredths, and a climb from 0.1 to 0.8 would log no line).
    */
-  private void tell(Host host, CallContext ctx, double p, AcceptWindow.Counts counts) {
+  private void tell(
+      String key, Host host, CallContext ctx, double p, AcceptWindow.Counts counts) {
     double logged = host.logged;
     if ((p == 0) != (logged == 0) || Math.abs(p - logged) >= 0.1) {
       host.logged = p;
       LOG.debug("client-side throttle for {}: rejection probability {} -> {} ({} accepted of {})",
-          ctx.host(), format(logged), format(p), counts.accepts(), counts.requests());
+          key, format(logged), format(p), counts.accepts(), counts.requests());
     }
     if (ctx instanceof RealCallContext real) {
       // The listener may take any time, before the attempt: the policies further in (the
       // adaptive limit's latency sample, the rate limit, the deadline) read the clock afresh.
       real.staleClock();
       try {
-        real.listener().throttleProbability(ctx.host(), p, counts.requests(), counts.accepts());
+        real.listener().throttleProbability(key, p, counts.requests(), counts.accepts());
       } catch (RuntimeException e) {
         LOG.warn("CallListener.throttleProbability threw; ignored", e);
       }
     }
   }
 
-  private Host host(String key) {
+  private Host host(String key, CallContext ctx) {
     Host h = hosts.get(key);
     if (h != null) {
       return h;
     }
     if (hosts.size() >= MAX_IDLE_HOSTS) {
-      dropIdle();
+      dropIdle(ctx);
     }
     return hosts.computeIfAbsent(key, x -> new Host(new AcceptWindow(
         windowNanos, BUCKETS, clock::nanoTime)));
@@ -357,9 +360,10 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
    * Drops the hosts with an empty window, which have nothing to remember, at most once a bucket
    * (a window empties only as a bucket leaves it): a table full of busy hosts is not looked over
    * again for each new one. A host whose attempt is in flight may go; {@link #record} puts it
-   * back when its answer comes.
+   * back when its answer comes. A host last reported above 0 has its 0 reported first, to
+   * {@code ctx}'s listener, while it is still in the table (see {@link #reportIdle}).
    */
-  private void dropIdle() {
+  private void dropIdle(CallContext ctx) {
     long now = clock.nanoTime();
     long next = nextSweep.get();
     if (now - next < 0 || !nextSweep.compareAndSet(next, now + bucketNanos)) {
@@ -370,6 +374,9 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
       if (!h.window.idle()) {
         continue;
       }
+      if (h.reported.get() != ZERO_BITS && !reportIdle(e.getKey(), h, ctx)) {
+        continue; // an attempt of its own is reporting it: in use, kept
+      }
       h.dropped = true;
       // Checked again once marked: an attempt counted before the mark shows here, one counted
       // after it sees the mark (see record).
@@ -379,6 +386,33 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
         h.dropped = false;
       }
     }
+  }
+
+  private static final long ZERO_BITS = Double.doubleToLongBits(0);
+
+  /**
+   * Reports the probability of {@code h}, an idle host about to be dropped: 0, its window being
+   * empty. A host kept reports it at its next attempt; one dropped starts over at 0 reported
+   * and would report nothing, leaving its last report (and a gauge fed by it) above 0 for
+   * good. Made while the host is in the table, so a fresh state for its key, made once it has
+   * gone, reports after this. False, and nothing reported, when another thread is reporting the
+   * host (an attempt of its own).
+   */
+  private boolean reportIdle(String key, Host h, CallContext ctx) {
+    if (!h.reporting.compareAndSet(false, true)) {
+      return false;
+    }
+    try {
+      AcceptWindow.Counts c = h.window.counts();
+      double now = probability(c.requests(), c.accepts(), k);
+      if (moved(Double.longBitsToDouble(h.reported.get()), now)) {
+        h.reported.set(Double.doubleToLongBits(now));
+        tell(key, h, ctx, now, c);
+      }
+    } finally {
+      h.reporting.set(false);
+    }
+    return true;
   }
 
   /** How many hosts the table holds (for tests). */
