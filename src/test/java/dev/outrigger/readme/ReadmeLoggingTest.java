@@ -13,7 +13,14 @@ import dev.outrigger.Jitter;
 import dev.outrigger.Retry;
 import dev.outrigger.TransportException;
 import dev.outrigger.readme.ReadmeServer.Reply;
+import java.io.IOException;
 import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -69,6 +76,54 @@ class ReadmeLoggingTest {
           appender.list.toString());
     } finally {
       logger.detachAppender(appender);
+    }
+  }
+
+  /**
+   * "The other loggers, all under dev.outrigger": every logger the library's code asks slf4j
+   * for (a class's name, or a name given as a string) is named in README's Logging section, so a
+   * user can find what logs and at which level.
+   */
+  @Test
+  void everyLoggerTheCodeUsesIsNamedInTheLoggingSection() throws IOException {
+    String readme = Files.readString(Path.of("README.md"));
+    int start = readme.indexOf("## Logging");
+    assertTrue(start >= 0, "README has a Logging section");
+    int end = readme.indexOf("\n## ", start + 1);
+    String section = readme.substring(start, end < 0 ? readme.length() : end);
+    Path main = Path.of("src/main/java");
+    Pattern byClass = Pattern.compile("getLogger\\((\\w+)\\.class\\)");
+    Pattern byName = Pattern.compile("getLogger\\(\"([\\w.]+)\"\\)");
+    List<String> used = new ArrayList<>();
+    List<String> missing = new ArrayList<>();
+    try (Stream<Path> files = Files.walk(main)) {
+      for (Path file : files.filter(f -> f.toString().endsWith(".java")).toList()) {
+        String code = Files.readString(file);
+        Matcher m = byClass.matcher(code);
+        while (m.find()) {
+          used.add(qualified(main, m.group(1)));
+        }
+        m = byName.matcher(code);
+        while (m.find()) {
+          used.add(m.group(1));
+        }
+      }
+    }
+    for (String logger : used) {
+      if (!section.contains("`" + logger + "`")) {
+        missing.add(logger);
+      }
+    }
+    assertTrue(used.size() >= 10, "the scan found the library's loggers: " + used);
+    assertEquals(List.of(), missing, "loggers the code uses that README's Logging section omits");
+  }
+
+  /** The fully qualified name of the main class {@code simpleName} (its file's package). */
+  private static String qualified(Path main, String simpleName) throws IOException {
+    try (Stream<Path> files = Files.walk(main)) {
+      Path file = files.filter(f -> f.getFileName().toString().equals(simpleName + ".java"))
+          .findFirst().orElseThrow(() -> new AssertionError("no source for " + simpleName));
+      return main.relativize(file).toString().replace('/', '.').replaceAll("\\.java$", "");
     }
   }
 }
