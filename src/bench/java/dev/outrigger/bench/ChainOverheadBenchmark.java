@@ -236,7 +236,7 @@ public class ChainOverheadBenchmark {
 
   /** Failsafe wired by hand for the work the {@link #outrigger} row does ({@link SameWork}). */
   @Benchmark
-  public String failsafeSameWork() {
+  public String failsafeSameWork() throws IOException {
     return failsafeSameWork.call(request);
   }
 

@@ -33,10 +33,16 @@ import okhttp3.Response;
  * per host, composed once per host and found with one map lookup per call; and the call's
  * deadline (10 s, spanning its retries) put on each attempt as OkHttp's own call timeout, the
  * way an OkHttp user bounds a call, with one clock reading per call (and one more per retry).
- * Neither library has a retry budget, and neither resolves a URL or decodes the body. It also
- * holds the settings every Resilience4j and Failsafe stack of the benchmarks uses, plain or
- * wired for the same work: three attempts with 100 ms backoff, a breaker judging at least 20
- * calls, a rate limit of 1e9/s that never blocks.
+ * The retry and the breaker judge answers as Outrigger's defaults do, not only exceptions: the
+ * retry repeats an attempt that threw or answered 408, 429, 500, 502, 503 or 504 (closing the
+ * answer it discards), the breaker counts an exception or a 5xx answer as a failure; each attempt
+ * reads the whole body, so a reset mid-body fails the attempt, as in Outrigger. On a 200 that is
+ * one status check more for each (an {@code int} comparison through a predicate). Neither library
+ * has a retry budget, and neither resolves a URL or decodes the body. It also holds the settings
+ * every Resilience4j and Failsafe stack of the benchmarks uses, plain or wired for the same work:
+ * three attempts with 100 ms backoff, a breaker judging at least 20 calls, a rate limit of 1e9/s
+ * that never blocks. The plain stacks (three decorators, three policies) keep the libraries'
+ * defaults, which judge exceptions only.
  */
 final class SameWork {
   private SameWork() {}
@@ -54,6 +60,21 @@ final class SameWork {
     return RetryConfig.custom().maxAttempts(3).waitDuration(Duration.ofMillis(100)).build();
   }
 
+  /** {@link #r4jRetry()} that also retries the statuses Outrigger's default retry does. */
+  static RetryConfig r4jSameWorkRetry() {
+    return RetryConfig.<Response>custom().maxAttempts(3).waitDuration(Duration.ofMillis(100))
+        .retryOnResult(SameWork::retryable)
+        // The answer a retry discards is closed, as Outrigger's retry closes it.
+        .consumeResultBeforeRetryAttempt((attempt, discarded) -> discarded.close())
+        .build();
+  }
+
+  /** {@link #r4jBreaker()} that also counts a 5xx answer as a failure, as Outrigger's does. */
+  static CircuitBreakerConfig r4jSameWorkBreaker() {
+    return CircuitBreakerConfig.from(r4jBreaker())
+        .recordResult(r -> r instanceof Response answer && failed(answer)).build();
+  }
+
   static <R> RetryPolicy<R> failsafeRetry() {
     return RetryPolicy.<R>builder().withMaxAttempts(3)
         .withBackoff(Duration.ofMillis(100), Duration.ofSeconds(2)).build();
@@ -62,6 +83,42 @@ final class SameWork {
   static <R> CircuitBreaker<R> failsafeBreaker() {
     return CircuitBreaker.<R>builder().withFailureRateThreshold(50, 20, Duration.ofMinutes(1))
         .build();
+  }
+
+  /** {@link #failsafeRetry()} that also retries the statuses Outrigger's default retry does. */
+  static RetryPolicy<Response> failsafeSameWorkRetry() {
+    return RetryPolicy.<Response>builder().withMaxAttempts(3)
+        .withBackoff(Duration.ofMillis(100), Duration.ofSeconds(2))
+        .handleResultIf(SameWork::retryable)
+        // Exceptions stay handled: Failsafe handles any exception while no handle(...) is given.
+        .onRetry(e -> {
+          // The answer a retry discards is closed, as Outrigger's retry closes it.
+          Response discarded = e.getLastResult();
+          if (discarded != null) {
+            discarded.close();
+          }
+        })
+        .build();
+  }
+
+  /** {@link #failsafeBreaker()} that also counts a 5xx answer as a failure. */
+  static CircuitBreaker<Response> failsafeSameWorkBreaker() {
+    return CircuitBreaker.<Response>builder()
+        .withFailureRateThreshold(50, 20, Duration.ofMinutes(1))
+        .handleResultIf(SameWork::failed).build();
+  }
+
+  /** Whether Outrigger's default retry repeats an attempt that answered {@code r}. */
+  static boolean retryable(Response r) {
+    return switch (r.code()) {
+      case 408, 429, 500, 502, 503, 504 -> true;
+      default -> false;
+    };
+  }
+
+  /** Whether Outrigger's default breaker counts an answer {@code r} as a failure: a 5xx. */
+  static boolean failed(Response r) {
+    return r.code() >= 500 && r.code() <= 599;
   }
 
   static <R> dev.failsafe.RateLimiter<R> failsafeLimiter() {
@@ -97,11 +154,27 @@ final class SameWork {
     }
   }
 
-  /** One attempt of {@code call} through {@code okhttp}: its body as text. */
-  static String attempt(OkHttpClient okhttp, CallDeadline call) throws IOException {
+  /**
+   * One attempt of {@code call} through {@code okhttp}: its answer, the whole body read into the
+   * body's buffer (the connection is back in the pool), for the caller to close.
+   */
+  static Response attempt(OkHttpClient okhttp, CallDeadline call) throws IOException {
     Call c = okhttp.newCall(call.request);
     c.timeout().timeout(call.timeoutNanos(), TimeUnit.NANOSECONDS);
-    try (Response r = c.execute()) {
+    Response r = c.execute();
+    try {
+      // Read inside the attempt, as Outrigger reads it: a reset mid-body fails this attempt.
+      r.body().source().request(Long.MAX_VALUE);
+      return r;
+    } catch (IOException | RuntimeException | Error e) {
+      r.close();
+      throw e;
+    }
+  }
+
+  /** The body of the call's last answer, as text; closes it. */
+  static String body(Response r) throws IOException {
+    try (r) {
       return r.body().string();
     }
   }
@@ -112,20 +185,21 @@ final class SameWork {
    */
   static final class R4jStack {
     private final OkHttpClient okhttp;
-    private final CircuitBreakerRegistry breakers = CircuitBreakerRegistry.of(r4jBreaker());
+    private final CircuitBreakerRegistry breakers =
+        CircuitBreakerRegistry.of(r4jSameWorkBreaker());
     private final RateLimiterRegistry limiters = RateLimiterRegistry.of(r4jLimiter());
-    private final RetryRegistry retries = RetryRegistry.of(r4jRetry());
+    private final RetryRegistry retries = RetryRegistry.of(r4jSameWorkRetry());
     private final BulkheadRegistry bulkheads = BulkheadRegistry.of(BulkheadConfig.custom()
         .maxConcurrentCalls(1024).maxWaitDuration(Duration.ofSeconds(10)).build());
-    private final ConcurrentHashMap<String, CheckedFunction<CallDeadline, String>> byHost =
+    private final ConcurrentHashMap<String, CheckedFunction<CallDeadline, Response>> byHost =
         new ConcurrentHashMap<>();
 
     R4jStack(OkHttpClient okhttp) {
       this.okhttp = okhttp;
     }
 
-    private CheckedFunction<CallDeadline, String> decorated(String host) {
-      CheckedFunction<CallDeadline, String> attempt = call -> attempt(okhttp, call);
+    private CheckedFunction<CallDeadline, Response> decorated(String host) {
+      CheckedFunction<CallDeadline, Response> attempt = call -> attempt(okhttp, call);
       return Retry.decorateCheckedFunction(retries.retry(host),
           io.github.resilience4j.circuitbreaker.CircuitBreaker.decorateCheckedFunction(
               breakers.circuitBreaker(host),
@@ -134,33 +208,34 @@ final class SameWork {
                       bulkheads.bulkhead(host), attempt))));
     }
 
-    /** One call of {@code request}: its body as text. */
+    /** One call of {@code request}: the body of its last answer, as text. */
     String call(Request request) throws Throwable {
-      return byHost.computeIfAbsent(request.url().host(), this::decorated)
-          .apply(new CallDeadline(request, System.nanoTime()));
+      return body(byHost.computeIfAbsent(request.url().host(), this::decorated)
+          .apply(new CallDeadline(request, System.nanoTime())));
     }
   }
 
   /** Failsafe: one executor of each host's policies, in a map (Failsafe has no registry). */
   static final class FailsafeStack {
     private final OkHttpClient okhttp;
-    private final ConcurrentHashMap<String, FailsafeExecutor<String>> byHost =
+    private final ConcurrentHashMap<String, FailsafeExecutor<Response>> byHost =
         new ConcurrentHashMap<>();
 
     FailsafeStack(OkHttpClient okhttp) {
       this.okhttp = okhttp;
     }
 
-    private static FailsafeExecutor<String> executor(String host) {
-      return Failsafe.with(SameWork.<String>failsafeRetry(), failsafeBreaker(), failsafeLimiter(),
-          Bulkhead.<String>builder(1024).withMaxWaitTime(Duration.ofSeconds(10)).build());
+    private static FailsafeExecutor<Response> executor(String host) {
+      return Failsafe.with(failsafeSameWorkRetry(), failsafeSameWorkBreaker(),
+          SameWork.<Response>failsafeLimiter(),
+          Bulkhead.<Response>builder(1024).withMaxWaitTime(Duration.ofSeconds(10)).build());
     }
 
-    /** One call of {@code request}: its body as text. */
-    String call(Request request) {
+    /** One call of {@code request}: the body of its last answer, as text. */
+    String call(Request request) throws IOException {
       CallDeadline call = new CallDeadline(request, System.nanoTime());
-      return byHost.computeIfAbsent(request.url().host(), FailsafeStack::executor)
-          .get(() -> attempt(okhttp, call));
+      return body(byHost.computeIfAbsent(request.url().host(), FailsafeStack::executor)
+          .get(() -> attempt(okhttp, call)));
     }
   }
 }
