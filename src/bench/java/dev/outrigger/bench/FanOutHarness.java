@@ -32,6 +32,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.stream.IntStream;
 import okhttp3.Call;
 import okhttp3.Callback;
@@ -71,6 +72,13 @@ import okhttp3.Response;
  * handler (the arrival span): when the wall time is about arrival span + 100 ms, what bounds the
  * batch is getting N requests to the server, not waiting for answers.
  *
+ * <p>The harness checks its own sanity: in every round the server must have seen exactly the
+ * requests the client counted sending (one per attempt, counted as it goes to OkHttp), and every
+ * call must have ended, each a success or a failure; with no failure, the client must have sent
+ * one attempt per call. The table shows the server's and the client's counts over all rounds; a
+ * mode whose counts disagree, whose calls failed, or whose child did not finish is named after
+ * the table and the harness exits with status 1.
+ *
  * <p>Arguments: {@code [calls] [rounds] [modes,comma,separated]}; environment variable
  * {@code FANOUT_CHILD_JVM_ARGS} adds JVM options to the children ({@code {mode}} is replaced by
  * the mode). Run: {@code mvn -q -ntp -Pbench compile exec:exec
@@ -78,6 +86,12 @@ import okhttp3.Response;
  */
 public final class FanOutHarness {
   static final long SERVER_DELAY_MS = 100;
+  /** A child's line saying a round's counts disagree; the parent fails the run with it. */
+  static final String MISMATCH = "MISMATCH ";
+  /** Attempts the child's calls sent, one per request handed to OkHttp, this round. */
+  static final LongAdder ATTEMPTS = new LongAdder();
+  /** Calls that ended with their answer, this round. */
+  static final LongAdder SUCCEEDED = new LongAdder();
   static final List<String> MODES = List.of("fanout-client-seq", "fanout-client-default-seq",
       "fanout-client-bounded-seq", "fanout-okhttp-seq", "fanout-client-default", "pool-200",
       "okhttp-async");
@@ -128,6 +142,7 @@ public final class FanOutHarness {
             String.valueOf(calls), String.valueOf(rounds)));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         String result = null;
+        List<String> mismatches = new ArrayList<>();
         try (BufferedReader r = new BufferedReader(
             new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
           for (String line; (line = r.readLine()) != null; ) {
@@ -135,6 +150,8 @@ public final class FanOutHarness {
             if (line.startsWith("RESULT ")) {
               result = line.substring("RESULT ".length());
               report.add(result);
+            } else if (line.startsWith(MISMATCH)) {
+              mismatches.add(line.substring(MISMATCH.length()));
             }
           }
         }
@@ -145,6 +162,9 @@ public final class FanOutHarness {
         } else if (!result.endsWith("| 0 |")) {
           failed.add(mode + " (calls failed: see its failures column)");
         }
+        for (String m : mismatches) {
+          failed.add(mode + " (" + m + ")");
+        }
         // Let TIME_WAIT sockets and the server's closing connections settle between modes.
         Thread.sleep(2000);
       }
@@ -154,8 +174,8 @@ public final class FanOutHarness {
     System.out.println();
     System.out.println("| mode | wall, round 1 (cold JVM) | wall, best later round | arrival "
         + "span | p50 / p99 latency | client CPU | server CPU | peak platform threads | "
-        + "peak RSS | failures |");
-    System.out.println("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        + "peak RSS | requests at server / attempts sent, all rounds | failures |");
+    System.out.println("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (String line : report) {
       System.out.println(line);
     }
@@ -269,16 +289,40 @@ public final class FanOutHarness {
     long[] clientCpu = new long[rounds];
     long[] serverCpu = new long[rounds];
     int failures = 0;
+    long seenInAll = 0;
+    long sentInAll = 0;
+    boolean agree = true;
     try (Batch batch = batch(mode, base, calls)) {
       for (int r = 0; r < rounds; r++) {
         batch.evictConnections();
         get(control, base + "/reset");
+        ATTEMPTS.reset();
+        SUCCEEDED.reset();
         long cpu0 = processCpuNanos();
         long start = System.nanoTime();
-        failures += batch.run(calls, latencies[r]);
+        int failed = batch.run(calls, latencies[r]);
+        failures += failed;
         walls[r] = System.nanoTime() - start;
         long cpu = processCpuNanos() - cpu0;
         String[] stats = get(control, base + "/stats").split(" ");
+        long seen = Long.parseLong(stats[0]);
+        long sent = ATTEMPTS.sum();
+        long succeeded = SUCCEEDED.sum();
+        seenInAll += seen;
+        sentInAll += sent;
+        // The server must have seen what the client sent, and every call must have ended; with
+        // no failure, each call sent its one attempt (no retries here).
+        String mismatch = seen != sent
+            ? "the server saw " + seen + " requests, the client sent " + sent + " attempts"
+            : succeeded + failed != calls
+            ? (calls - succeeded - failed) + " of " + calls + " calls neither succeeded nor failed"
+            : failed == 0 && sent != calls
+            ? sent + " attempts sent for " + calls + " calls, none failed"
+            : null;
+        if (mismatch != null) {
+          agree = false;
+          System.out.println(MISMATCH + "round " + (r + 1) + ": " + mismatch);
+        }
         spans[r] = Long.parseLong(stats[1]);
         clientCpu[r] = cpu;
         serverCpu[r] = Long.parseLong(stats[3]);
@@ -305,11 +349,12 @@ public final class FanOutHarness {
     Arrays.sort(lat);
     System.out.printf(Locale.ROOT,
         "RESULT | %s | %.2f s | %.2f s | %.2f s | %d / %d ms | %.2f s | %.2f s | %d | %d MiB "
-            + "| %d |%n",
+            + "| %d / %d%s | %d |%n",
         mode, walls[0] / 1e9, walls[best] / 1e9, spans[best] / 1e9,
         lat[lat.length / 2] / 1_000_000, lat[(int) (lat.length * 0.99)] / 1_000_000,
         clientCpu[best] / 1e9, serverCpu[best] / 1e9,
-        threads.getPeakThreadCount(), peakRssKib() / 1024, failures);
+        threads.getPeakThreadCount(), peakRssKib() / 1024, seenInAll, sentInAll,
+        agree ? "" : " (MISMATCH)", failures);
     control.connectionPool().evictAll();
     System.exit(0);
   }
@@ -328,7 +373,11 @@ public final class FanOutHarness {
       case "fanout-client", "fanout-client-default", "fanout-client-bounded" -> {
         ApiClient.Builder b = ApiClient.builder().baseUrl(base)
             .deadline(Duration.ofSeconds(60))
-            .retry(Retry.none());
+            .retry(Retry.none())
+            .addAttemptInterceptor(chain -> {
+              ATTEMPTS.increment();
+              return chain.proceed(chain.request());
+            });
         if (sequential) {
           // raw's pool already keeps every connection; the builder refuses connectionPool(...)
           // beside okHttpClient(...), whose pool it would not size.
@@ -353,7 +402,9 @@ public final class FanOutHarness {
                   fan.submit(() -> {
                     long t0 = System.nanoTime();
                     try {
-                      return client.get("/work").execute(String.class);
+                      String body = client.get("/work").execute(String.class);
+                      SUCCEEDED.increment();
+                      return body;
                     } finally {
                       latencies[id] = System.nanoTime() - t0;
                     }
@@ -366,7 +417,9 @@ public final class FanOutHarness {
                 i -> {
                   long t0 = System.nanoTime();
                   try {
-                    return client.get("/work").execute(String.class);
+                    String body = client.get("/work").execute(String.class);
+                    SUCCEEDED.increment();
+                    return body;
                   } finally {
                     latencies[i] = System.nanoTime() - t0;
                   }
@@ -391,8 +444,11 @@ public final class FanOutHarness {
           List<Result<String>> results = FanOut.map(IntStream.range(0, n).boxed().toList(),
               i -> {
                 long t0 = System.nanoTime();
+                ATTEMPTS.increment();
                 try (Response resp = raw.newCall(request).execute()) {
-                  return ok(resp);
+                  String body = ok(resp);
+                  SUCCEEDED.increment();
+                  return body;
                 } finally {
                   latencies[i] = System.nanoTime() - t0;
                 }
@@ -422,8 +478,10 @@ public final class FanOutHarness {
             int id = i;
             threads.execute(() -> {
               long t0 = System.nanoTime();
+              ATTEMPTS.increment();
               try (Response resp = raw.newCall(request).execute()) {
                 ok(resp);
+                SUCCEEDED.increment();
               } catch (IOException | RuntimeException e) {
                 failed.incrementAndGet();
                 first.compareAndSet(null, e);
@@ -463,6 +521,7 @@ public final class FanOutHarness {
             for (int i = 0; i < n; i++) {
               int id = i;
               long t0 = System.nanoTime();
+              ATTEMPTS.increment();
               async.newCall(request).enqueue(new Callback() {
                 @Override
                 public void onFailure(Call call, IOException e) {
@@ -476,6 +535,7 @@ public final class FanOutHarness {
                 public void onResponse(Call call, Response resp) {
                   try (resp) {
                     ok(resp);
+                    SUCCEEDED.increment();
                   } catch (IOException e) {
                     failed.incrementAndGet();
                     first.compareAndSet(null, e);
