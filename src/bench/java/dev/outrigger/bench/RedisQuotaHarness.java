@@ -22,6 +22,7 @@ import java.util.Locale;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
 
@@ -40,11 +41,18 @@ import java.util.concurrent.atomic.LongAdder;
  *       server and at the clients (noted right after the rate-limit step, before OkHttp). A
  *       control row runs the same load through an in-memory bucket (the same GCRA, no Redis):
  *       what it shows beyond the burst is the machine's scheduling jitter, not the store's.
+ *       The bound holds for the permits, when the limiter made each usable; a send is noted
+ *       later, after the store's answer came back and the thread woke from its wait, by a delay
+ *       that varies, and a window of sends can hold one request more for each 5 ms (one
+ *       interval at 200/s) by which the delays within it differ. So the rows also show the
+ *       worst window of the permits, each noted as the store's answer plus its wait, and the
+ *       longest a send came after its permit.
  * </ol>
  *
  * The harness checks its own sanity: a permit of part 1 not granted at once, a call of part 2
- * that failed or that the server did not see, or any reservation the stores' local fallback
- * answered instead of Redis is reported after the tables, and the harness exits with status 1.
+ * that failed or that the server did not see, a count of part 2's permits other than its sends,
+ * or any reservation the stores' local fallback answered instead of Redis is reported after the
+ * tables, and the harness exits with status 1.
  *
  * <p>Arguments: {@code [seconds per run] [repetitions]} (default 3 and 3).
  */
@@ -99,18 +107,20 @@ public final class RedisQuotaHarness {
       System.out.println();
       System.out.println("2. Overshoot at the server (quota 200/s, burst 20, 16 threads in all)");
       System.out.println("store   clients  prefetch  requests/s  worst beyond rate x T: "
-          + "at server  at send  bound");
+          + "at server  at send  at permit  bound  send after permit, max");
       for (int r = 0; r < reps; r++) {
         double[] o = overshoot(null, 1, 1, seconds);
-        System.out.printf(Locale.ROOT, "memory  %7d  %8d  %10.1f  %32.2f  %7.2f  %5d%n",
-            1, 1, o[0], o[1], o[2], 20);
+        System.out.printf(Locale.ROOT,
+            "memory  %7d  %8d  %10.1f  %32.2f  %7.2f  %9.2f  %5d  %19.1f ms%n",
+            1, 1, o[0], o[1], o[2], o[3], 20, o[4]);
       }
       for (int prefetch : new int[] {1, 8}) {
         for (int clients : new int[] {1, 4}) {
           for (int r = 0; r < reps; r++) {
             double[] o = overshoot(uri, clients, prefetch, seconds);
-            System.out.printf(Locale.ROOT, "redis   %7d  %8d  %10.1f  %32.2f  %7.2f  %5d%n",
-                clients, prefetch, o[0], o[1], o[2], 20 + clients * (prefetch - 1));
+            System.out.printf(Locale.ROOT,
+                "redis   %7d  %8d  %10.1f  %32.2f  %7.2f  %9.2f  %5d  %19.1f ms%n",
+                clients, prefetch, o[0], o[1], o[2], o[3], 20 + clients * (prefetch - 1), o[4]);
           }
         }
       }
@@ -201,7 +211,8 @@ public final class RedisQuotaHarness {
 
   /**
    * Returns {requests per second, worst window beyond rate x T at the server, the same at the
-   * clients' send}. A null {@code uri} runs one client on an in-memory bucket instead.
+   * clients' send, the same of the permits, the longest a send came after its permit in ms}. A
+   * null {@code uri} runs one client on an in-memory bucket instead.
    */
   private static double[] overshoot(String uri, int clients, int prefetch, double seconds)
       throws Exception {
@@ -210,6 +221,10 @@ public final class RedisQuotaHarness {
     RateLimit limit = RateLimit.perSecond(rate).burst(burst);
     ConcurrentLinkedQueue<Long> arrivals = new ConcurrentLinkedQueue<>();
     ConcurrentLinkedQueue<Long> sends = new ConcurrentLinkedQueue<>();
+    ConcurrentLinkedQueue<Long> permits = new ConcurrentLinkedQueue<>();
+    // The permit of the call this thread is making: a call's attempt runs on its caller's thread.
+    ThreadLocal<long[]> permitOfThisCall = ThreadLocal.withInitial(() -> new long[1]);
+    AtomicLong latestSend = new AtomicLong();
     HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 256);
     server.setExecutor(Executors.newVirtualThreadPerTaskExecutor());
     server.createContext("/", ex -> {
@@ -239,9 +254,11 @@ public final class RedisQuotaHarness {
           store = redis;
         }
         apis.add(ApiClient.builder().baseUrl(base).retry(Retry.none())
-            .rateLimit(limit.store(store))
+            .rateLimit(limit.store(new Noting(store, permits, permitOfThisCall)))
             .addAttemptInterceptor(chain -> {
-              sends.add(System.nanoTime());
+              long now = System.nanoTime();
+              sends.add(now);
+              latestSend.accumulateAndGet(now - permitOfThisCall.get()[0], Math::max);
               return chain.proceed(chain.request());
             })
             .build());
@@ -251,6 +268,8 @@ public final class RedisQuotaHarness {
       }
       arrivals.clear();
       sends.clear();
+      permits.clear();
+      latestSend.set(0);
       long end = System.nanoTime() + (long) (seconds * 1e9);
       List<Thread> ts = new ArrayList<>();
       LongAdder errors = new LongAdder();
@@ -277,6 +296,9 @@ public final class RedisQuotaHarness {
       if (errors.sum() > 0) {
         PROBLEMS.add(run + errors.sum() + " calls failed, the first: " + firstError.get());
       }
+      if (permits.size() != sends.size()) {
+        PROBLEMS.add(run + permits.size() + " permits granted for " + sends.size() + " sends");
+      }
       if (arrivals.size() != sends.size()) {
         PROBLEMS.add(run + "the server saw " + arrivals.size() + " requests for " + sends.size()
             + " sent");
@@ -284,8 +306,10 @@ public final class RedisQuotaHarness {
       checkNoFallback(run, stores);
       long[] times = arrivals.stream().mapToLong(Long::longValue).sorted().toArray();
       long[] sent = sends.stream().mapToLong(Long::longValue).sorted().toArray();
+      long[] usable = permits.stream().mapToLong(Long::longValue).sorted().toArray();
       double span = (times[times.length - 1] - times[0]) / 1e9;
-      return new double[] {times.length / span, worst(times, rate), worst(sent, rate)};
+      return new double[] {times.length / span, worst(times, rate), worst(sent, rate),
+          worst(usable, rate), latestSend.get() / 1e6};
     } finally {
       apis.forEach(ApiClient::close);
       stores.forEach(RedisRateLimitStore::close);
@@ -302,6 +326,47 @@ public final class RedisQuotaHarness {
       }
     }
     return worst;
+  }
+
+  /**
+   * A store that notes, for each permit it grants, when the permit became usable on this JVM's
+   * clock: when the store's answer came back plus the wait it gave. For the in-memory control
+   * that is within a clock reading of the limiter's own decision; for Redis, which decides on its
+   * own clock, it is later by the answer's trip back, which varies too.
+   */
+  private static final class Noting implements RateLimitStore {
+    private final RateLimitStore store;
+    private final ConcurrentLinkedQueue<Long> permits;
+    private final ThreadLocal<long[]> permitOfThisCall;
+
+    Noting(RateLimitStore store, ConcurrentLinkedQueue<Long> permits,
+        ThreadLocal<long[]> permitOfThisCall) {
+      this.store = store;
+      this.permits = permits;
+      this.permitOfThisCall = permitOfThisCall;
+    }
+
+    @Override
+    public long reserve(String key, RateLimit limit, int permits, long maxWaitNanos)
+        throws InterruptedException {
+      long r = store.reserve(key, limit, permits, maxWaitNanos);
+      if (r >= 0) {
+        long usable = System.nanoTime() + r;
+        this.permits.add(usable);
+        permitOfThisCall.get()[0] = usable;
+      }
+      return r;
+    }
+
+    @Override
+    public long pause(String key, RateLimit limit, long pauseNanos) {
+      return store.pause(key, limit, pauseNanos);
+    }
+
+    @Override
+    public long pause(String key, RateLimit limit, long pauseNanos, long maxWaitNanos) {
+      return store.pause(key, limit, pauseNanos, maxWaitNanos);
+    }
   }
 
   /**
