@@ -7,6 +7,7 @@ import dev.outrigger.ApiException;
 import dev.outrigger.CallContext;
 import dev.outrigger.CallListener;
 import dev.outrigger.CircuitBreaker;
+import dev.outrigger.HttpStatusException;
 import dev.outrigger.Retry;
 import java.awt.BasicStroke;
 import java.awt.Color;
@@ -27,6 +28,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
 import javax.imageio.ImageIO;
 import org.HdrHistogram.ConcurrentHistogram;
@@ -47,6 +49,12 @@ import org.HdrHistogram.ConcurrentHistogram;
  * 4N, then the adaptive limit ({@code AdaptiveLimit.vegas()} with its defaults), then the
  * adaptive limit while the server's capacity halves and comes back (recovery). Prints Markdown
  * and writes {@code docs/bench/adaptive.png} (java.awt, headless).
+ *
+ * <p>The harness checks its own sanity: a call that fails other than by the server's 503 while
+ * a mode runs (a deadline, a refused connection, an exception that would have ended its thread)
+ * is counted, with the first kept; the run prints them after the tables and exits with status
+ * 1, for those calls' threads spent 20 ms backing off as if shed, and the figures would be
+ * wrong.
  *
  * <p>Run: {@code mvn -q -ntp -Pbench compile exec:exec
  * -Dexec.mainClass=dev.outrigger.bench.AdaptiveSimulation -Dexec.appArgs='32 40 5'}
@@ -115,7 +123,8 @@ public final class AdaptiveSimulation {
 
   /** One run's figures over its measured part. */
   record Run(String mode, double goodput, double serverErrorRate, double meanMs, double p99Ms,
-      double attemptMs, double meanLimit, int finalLimit, List<Tick> ticks) {}
+      double attemptMs, double meanLimit, int finalLimit, List<Tick> ticks, long unexpected,
+      Throwable firstUnexpected) {}
 
   private Run run(String mode, Integer staticLimit, double seconds, boolean step)
       throws Exception {
@@ -167,6 +176,8 @@ public final class AdaptiveSimulation {
     long start = System.nanoTime();
     long requestsBefore = 0;
     long errorsBefore = 0;
+    LongAdder unexpected = new LongAdder();
+    AtomicReference<Throwable> firstUnexpected = new AtomicReference<>();
     try (ApiClient client = b.build();
         ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
       for (int t = 0; t < threads; t++) {
@@ -182,11 +193,25 @@ public final class AdaptiveSimulation {
                 ok.increment();
                 latency.recordValue(d / 1000);
               }
-            } catch (ApiException e) {
+            } catch (ApiException | Error e) {
+              // Only the server's 503 is the load shed this simulates; anything else, before the
+              // run ends and closes the client, is a call the figures must not silently absorb.
+              if (!(e instanceof HttpStatusException h && h.status() == 503)
+                  && measuring.get() < 2) {
+                unexpected.increment();
+                firstUnexpected.compareAndSet(null, e);
+              }
               try {
                 Thread.sleep(20);
               } catch (InterruptedException ie) {
                 return;
+              }
+            } catch (RuntimeException e) {
+              // Not left to end this thread quietly (the executor keeps it in a Future nobody
+              // reads), which would leave the mode running with fewer threads.
+              if (measuring.get() < 2) {
+                unexpected.increment();
+                firstUnexpected.compareAndSet(null, e);
               }
             }
           }
@@ -232,7 +257,8 @@ public final class AdaptiveSimulation {
       return new Run(mode, ok.sum() / seconds, requests == 0 ? 0 : (double) errors / requests,
           latency.getMean() / 1000, latency.getValueAtPercentile(99) / 1000.0,
           attemptSum.sum() / 1e6 / Math.max(1, attemptCount.sum()),
-          limitSum / Math.max(1, limitSamples), limit.get(), ticks);
+          limitSum / Math.max(1, limitSamples), limit.get(), ticks, unexpected.sum(),
+          firstUnexpected.get());
     }
   }
 
@@ -247,6 +273,8 @@ public final class AdaptiveSimulation {
     double seconds = args.length > 2 ? Double.parseDouble(args[2]) : 5;
     AdaptiveSimulation sim = new AdaptiveSimulation(n, serviceMs);
     List<Run> runs = new ArrayList<>();
+    // Modes whose calls failed other than by the server's 503.
+    List<String> failed = new ArrayList<>();
     try {
       for (int mult2 : new int[] {1, 2, 3, 4, 8}) {
         int limit = n * mult2 / 2;
@@ -261,8 +289,21 @@ public final class AdaptiveSimulation {
       print(n, serviceMs, seconds, runs, step);
       Run static4n = runs.get(4);
       plot(new File("docs/bench/adaptive.png"), n, adaptive, static4n, step);
+      runs.add(step);
+      for (Run r : runs) {
+        if (r.unexpected() > 0) {
+          failed.add(r.mode() + ": " + r.unexpected() + " calls failed other than by a 503, "
+              + "the first: " + r.firstUnexpected());
+        }
+      }
     } finally {
       sim.server.stop(0);
+    }
+    if (!failed.isEmpty()) {
+      System.out.println();
+      System.out.println("FAILED: these modes did not measure what their rows say:");
+      failed.forEach(f -> System.out.println("  " + f));
+      System.exit(1);
     }
   }
 
