@@ -617,27 +617,27 @@ public final class Demo {
     }
 
     /**
-   * {@code url} as both runs send it: a brace percent-encoded, as OkHttp already does in the
-   * path, since the client reads {@code {name}} as a placeholder and bare OkHttp sends it as
-   * text; no fragment.
-   *
-   * @throws IllegalArgumentException if {@code url} is not an http(s) URL, or has a user name or
-   *     password, which neither run would send (OkHttp sends no credentials from a URL, and the
-   *     client refuses such a URL)
-   */
-  static String target(String url) {
-    origin(url);
-    HttpUrl u = HttpUrl.parse(url);
-    if (!u.username().isEmpty() || !u.password().isEmpty()) {
-      throw new IllegalArgumentException("--url must not have a user name or password, which "
-          + "neither run would send (OkHttp sends no credentials from a URL), but was '"
-          + shown(url) + "' with them");
+     * {@code url} as both runs send it: a brace percent-encoded, as OkHttp already does in the
+     * path, since the client reads {@code {name}} as a placeholder and bare OkHttp sends it as
+     * text; no fragment.
+     *
+     * @throws IllegalArgumentException if {@code url} is not an http(s) URL, or has a user name or
+     *     password, which neither run would send (OkHttp sends no credentials from a URL, and the
+     *     client refuses such a URL)
+     */
+    static String target(String url) {
+      origin(url);
+      HttpUrl u = HttpUrl.parse(url);
+      if (!u.username().isEmpty() || !u.password().isEmpty()) {
+        throw new IllegalArgumentException("--url must not have a user name or password, which "
+            + "neither run would send (OkHttp sends no credentials from a URL), but was '"
+            + shown(url) + "' with them");
+      }
+      return u.newBuilder().fragment(null).build().toString()
+          .replace("{", "%7B").replace("}", "%7D");
     }
-    return u.newBuilder().fragment(null).build().toString()
-        .replace("{", "%7B").replace("}", "%7D");
-  }
 
-  /** {@code url} as it may be printed: no user info, no query or fragment. */
+    /** {@code url} as it may be printed: no user info, no query or fragment. */
     static String shown(String url) {
       HttpUrl u = HttpUrl.parse(url);
       if (u == null) {
