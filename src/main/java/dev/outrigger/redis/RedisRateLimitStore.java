@@ -6,6 +6,7 @@ import dev.outrigger.RateLimitedException;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisCommandExecutionException;
+import io.lettuce.core.RedisConnectionException;
 import io.lettuce.core.RedisFuture;
 import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.RedisURI;
@@ -1224,18 +1225,24 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     }
   }
 
-  /** The name of the virtual threads that resolve Redis's addresses (see ResolvingClient). */
+  /** The name of the threads that resolve Redis's addresses (see ResolvingClient). */
   static final String RESOLVER_THREAD = "outrigger-redis-resolve";
 
   /**
-   * Lettuce's client, asking the resources' address resolver on a virtual thread of its own
-   * rather than on the thread that connects. Lettuce calls it inside {@code connectAsync()}, on
-   * that thread: a user's synchronous {@code DnsResolver} that hangs (a DNS server gone) held
-   * build() past its connectTimeout, a call that reconnected past the store's timeout, and the
-   * Sentinel watch's thread, for as long as it hung. Off that thread it is part of the connect,
-   * which every caller waits for within its own bound. Each connect, rare, starts one virtual
-   * thread; a call on a connection it has starts none. {@link #stopResolving()} interrupts the
-   * resolutions under way, for close().
+   * Lettuce's client, asking the resources' address resolver on a thread of its own rather than
+   * on the thread that connects. Lettuce calls it inside {@code connectAsync()}, on that thread:
+   * a user's synchronous {@code DnsResolver} that hangs (a DNS server gone) held build() past its
+   * connectTimeout, a call that reconnected past the store's timeout, and the Sentinel watch's
+   * thread, for as long as it hung. Off that thread it is part of the connect, which every caller
+   * waits for within its own bound, and it is itself bounded by the connectTimeout: a resolution
+   * that never returns fails its connect then (and its thread is interrupted and forgotten), so
+   * the next connect tries again rather than waiting on it forever.
+   *
+   * <p>The thread is a platform daemon thread, not a virtual one: a resolver may block in native
+   * code or inside {@code synchronized} ({@code InetAddress}'s own lookups do both), which would
+   * pin a carrier thread that the application's virtual threads need. Each connect, rare, starts
+   * one; a call on a connection it has starts none, nor does a connect to a Unix socket (nothing
+   * to resolve). {@link #stopResolving()} interrupts the resolutions under way, for close().
    */
   private static final class ResolvingClient extends RedisClient {
     private final Set<Thread> resolving = ConcurrentHashMap.newKeySet();
@@ -1247,13 +1254,15 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
 
     @Override
     protected Mono<SocketAddress> getSocketAddress(RedisURI target) {
-      if (target.getSentinelMasterId() != null && !target.getSentinels().isEmpty()) {
-        // Lettuce's lookup through the Sentinels, each of which it connects to through here.
+      if (target.getSocket() != null
+          || (target.getSentinelMasterId() != null && !target.getSentinels().isEmpty())) {
+        // A Unix socket: nothing to resolve. Through Sentinel: Lettuce's lookup through the
+        // Sentinels, each of which it connects to through here.
         return super.getSocketAddress(target);
       }
       return Mono.defer(() -> {
         CompletableFuture<SocketAddress> resolved = new CompletableFuture<>();
-        Thread t = Thread.ofVirtual().name(RESOLVER_THREAD).unstarted(() -> {
+        Thread t = Thread.ofPlatform().daemon().name(RESOLVER_THREAD).unstarted(() -> {
           try {
             resolved.complete(getResources().socketAddressResolver().resolve(target));
           } catch (Throwable e) { // an Error too: it fails this connect, as any failure
@@ -1267,7 +1276,18 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
         if (stopped) {
           t.interrupt(); // started as close() went by
         }
-        return Mono.fromFuture(resolved);
+        Duration bound = getOptions().getSocketOptions().getConnectTimeout();
+        resolved.orTimeout(bound.toNanos(), TimeUnit.NANOSECONDS).whenComplete((a, e) -> {
+          if (e instanceof TimeoutException) {
+            resolving.remove(t);
+            t.interrupt();
+          }
+        });
+        return Mono.fromFuture(resolved).onErrorMap(TimeoutException.class,
+            e -> new RedisConnectionException("Resolving " + target.getHost()
+                + " took more than the connectTimeout, " + bound.toMillis() + " ms: the"
+                + " address resolver (ClientResources' socketAddressResolver or its DnsResolver)"
+                + " did not answer", e));
       });
     }
 
@@ -1433,12 +1453,17 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     /**
      * Lettuce resources (event loops) to share with other Redis clients of the application
      * (default: the store creates its own and shuts them down on close). Their address resolver
-     * (a synchronous {@code DnsResolver}, say) is asked on a virtual thread of the store's
-     * ({@code outrigger-redis-resolve}, one per connect), not on the thread that connects: one
-     * that hangs holds build() no longer than its connectTimeout, and a call no longer than its
-     * timeout, the store being unavailable meanwhile as for a Redis that does not answer.
-     * {@link RedisRateLimitStore#close()} interrupts a resolution under way. (The master's address
-     * that a Sentinel names is resolved by Lettuce on its own threads.)
+     * (a synchronous {@code DnsResolver}, say) is asked on a platform daemon thread of the
+     * store's ({@code outrigger-redis-resolve}, one per connect), not on the thread that
+     * connects: one that hangs holds build() no longer than its connectTimeout, and a call no
+     * longer than its timeout, the store being unavailable meanwhile as for a Redis that does not
+     * answer. A resolution unanswered after the connectTimeout fails its connect and is
+     * interrupted, and {@link RedisRateLimitStore#close()} interrupts one under way.
+     *
+     * <p>Through Sentinel, the master's address that a Sentinel names is resolved by Lettuce
+     * itself, on one of its netty event-loop threads: a resolver that hangs there blocks that
+     * event loop, and the connections it serves, for as long as it hangs. With Sentinel, give a
+     * resolver that cannot hang.
      */
     public Builder clientResources(ClientResources resources) {
       this.resources = Objects.requireNonNull(resources, "resources");

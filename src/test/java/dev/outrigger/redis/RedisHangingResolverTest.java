@@ -41,9 +41,11 @@ class RedisHangingResolverTest {
     final CountDownLatch entered = new CountDownLatch(1);
     final CountDownLatch release = new CountDownLatch(1);
     final CountDownLatch interrupted = new CountDownLatch(1);
+    volatile boolean askedOnAVirtualThread;
 
     @Override
     public InetAddress[] resolve(String host) throws UnknownHostException {
+      askedOnAVirtualThread |= Thread.currentThread().isVirtual();
       if (hang) {
         entered.countDown();
         try {
@@ -80,16 +82,55 @@ class RedisHangingResolverTest {
         }
       });
       try (RedisRateLimitStore store = building.get(BOUND_SECONDS, TimeUnit.SECONDS)) {
-        assertTrue(resolver.entered.await(0, TimeUnit.SECONDS), "the resolver was not asked");
+        assertTrue(resolver.entered.await(GENEROUS.toSeconds(), TimeUnit.SECONDS),
+            "the resolver was not asked");
+        // A resolver may block in native code or synchronized: on a virtual thread it would
+        // pin a carrier the application's virtual threads need.
+        assertFalse(resolver.askedOnAVirtualThread, "resolved on a virtual thread");
         assertTrue(store.degraded(), "built as available; logs:\n" + logs.all());
-        assertEquals(1, logs.count("WARN", "unavailable (no connection within the "
-            + "connectTimeout, 300 ms)"), logs.all());
+        // One WARN, naming the connectTimeout: the connect's own bound, or the resolution's,
+        // whichever fires first.
+        assertEquals(1, logs.count("WARN", "unavailable ("), logs.all());
+        assertEquals(1, logs.count("WARN", "connectTimeout, 300 ms"), logs.all());
       }
       assertTrue(resolver.interrupted.await(GENEROUS.toSeconds(), TimeUnit.SECONDS),
           "close() left the resolution hanging");
     } finally {
       resolver.release.countDown();
       building.thenAccept(RedisRateLimitStore::close);
+      resources.shutdown(0, 2, TimeUnit.SECONDS).get();
+    }
+  }
+
+  /**
+   * A resolution that hangs past the connectTimeout fails its connect then, with no close():
+   * its thread is interrupted and the store's next connect asks the resolver again, so the store
+   * comes back once the resolver answers. The connect waited on the hung resolution forever, and
+   * the store never reconnected.
+   */
+  @Test
+  void aResolutionThatNeverReturnsIsGivenUpAtTheConnectTimeoutAndTheStoreReconnects()
+      throws Exception {
+    HangingResolver resolver = new HangingResolver();
+    resolver.hang = true;
+    ClientResources resources = ClientResources.builder()
+        .socketAddressResolver(SocketAddressResolver.create(resolver)).build();
+    try (LogCapture logs = new LogCapture();
+        RedisRateLimitStore store = RedisRateLimitStore.builder(redis.uri())
+            .connectTimeout(Duration.ofMillis(300)).probeInterval(Duration.ofMillis(50))
+            .clientResources(resources).build()) {
+      assertTrue(store.degraded(), "built as available; logs:\n" + logs.all());
+      assertTrue(resolver.interrupted.await(GENEROUS.toSeconds(), TimeUnit.SECONDS),
+          "the hung resolution was not given up at the connectTimeout");
+      resolver.hang = false;
+      // A call asks Redis again once the probeInterval has passed, and reconnects.
+      RateLimit limit = RateLimit.perSecond(1000).burst(1000);
+      RedisFixture.await("the store reconnected", GENEROUS, () -> {
+        store.reserve("k", limit, 1, 0);
+        return !store.degraded();
+      });
+    } finally {
+      resolver.release.countDown();
       resources.shutdown(0, 2, TimeUnit.SECONDS).get();
     }
   }
