@@ -67,10 +67,6 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
   private ApiException lastFailure;
   /** Every failure the retry policy went past, in order (its own list), or null. */
   private java.util.List<ApiException> retriedFailures;
-  /** When the retry policy's wait before attempt {@link #backoffBefore} began, on the clock. */
-  private long backoffNanos;
-  /** The attempt the retry policy's last wait came before (0: none yet). */
-  private int backoffBefore;
 
   public RealCallContext(
       String method,
@@ -288,13 +284,30 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
   }
 
   /**
-   * Called by the retry policy as it begins its wait (a backoff, a {@code Retry-After}) before
-   * the next attempt, at {@code nanos} on {@link #clock()}: that wait is the client's own, as a
-   * wait for a rate-limit permit is ({@link #waitsBegan}). Retry path only.
+   * The list of failures the retry policy went past ({@link #retriedPast}), which also keeps
+   * when its last wait began: on the retry path's own allocation, so a call that is never
+   * retried carries no field for it.
+   */
+  public static final class RetriedFailures extends java.util.ArrayList<ApiException> {
+    private static final long serialVersionUID = 1L;
+    /** When the retry policy's wait before attempt {@link #backoffBefore} began, on the clock. */
+    private transient long backoffNanos;
+    /** The attempt the retry policy's last wait came before (0: none yet). */
+    private transient int backoffBefore;
+  }
+
+  /**
+   * Called by the retry policy once its wait (a backoff, a {@code Retry-After}) before the next
+   * attempt has run, with {@code nanos}, when the wait began on {@link #clock()}: that wait is
+   * the client's own, as a wait for a rate-limit permit is ({@link #waitsBegan}). Kept only when
+   * the policy's list of failures ({@link #retriedPast}) is a {@link RetriedFailures}, which it
+   * always is on a retry. Retry path only.
    */
   public void backoffBegan(long nanos) {
-    backoffNanos = nanos;
-    backoffBefore = attempt + 1;
+    if (retriedFailures instanceof RetriedFailures r) {
+      r.backoffNanos = nanos;
+      r.backoffBefore = attempt + 1;
+    }
   }
 
   /**
@@ -305,8 +318,9 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
    */
   public static long waitsBegan(CallContext ctx, NanoClock clock, long admitted) {
     RealCallContext real = onClock(ctx, clock);
-    return real != null && real.backoffBefore == real.attempt && real.backoffNanos - admitted < 0
-        ? real.backoffNanos : admitted;
+    return real != null && real.retriedFailures instanceof RetriedFailures r
+        && r.backoffBefore == real.attempt && r.backoffNanos - admitted < 0
+        ? r.backoffNanos : admitted;
   }
 
   /** Called by the retry policy before each attempt; returns the new attempt number. */

@@ -24,7 +24,6 @@ import dev.outrigger.internal.http.BufferedBody;
 import dev.outrigger.internal.http.Transport;
 import java.io.IOException;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.ThreadLocalRandom;
@@ -244,7 +243,7 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
         throw finish(last, earlier, attempt, ctx, stop);
       }
       if (earlier.isEmpty()) {
-        earlier = new ArrayList<>();
+        earlier = new RealCallContext.RetriedFailures();
         ctx.retriedPast(earlier);
       }
       earlier.add(last);
@@ -255,10 +254,6 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
       // on its way still can).
       long began = clock.nanoTime();
       long wakeAt = began + delay;
-      if (ctx.clock() == clock) {
-        // The breaker takes the wait as the client's own, if the deadline cuts the retry after.
-        ctx.backoffBegan(began);
-      }
       notify(ctx, l -> l.retryScheduled(ctx, wait, reason));
       if (log.isDebugEnabled()) {
         // On a second pass (after an auth refresh, say) the call-wide number runs ahead of
@@ -296,6 +291,10 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
           budget.refund(ctx.host(), withdrawn);
         }
         throw finish(Failures.cancelled(ctx, e), earlier, attempt, ctx, null);
+      }
+      if (ctx.clock() == clock) {
+        // The breaker takes the wait as the client's own, if the deadline cuts the retry after.
+        ctx.backoffBegan(began);
       }
       previousDelay = delay;
       retryToken = withdrawn;
