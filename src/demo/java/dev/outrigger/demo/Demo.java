@@ -519,7 +519,9 @@ public final class Demo {
                              (default 42): one seed, the same fault for each request
           --no-policies      the same batch on bare OkHttp, to compare
           --url URL          call this URL (GET) instead of the embedded API (printed
-                             without its query; no user name or password)
+                             without its query; no user name or password; a { or } in it,
+                             path or query, is sent percent-encoded, %7B and %7D, by both
+                             runs alike)
           --help             this text
 
         Run with: mvn -q -Pdemo compile exec:exec -Ddemo.args="--calls 1000 --rate 100"
@@ -617,9 +619,9 @@ public final class Demo {
     }
 
     /**
-     * {@code url} as both runs send it: a brace percent-encoded, as OkHttp already does in the
-     * path, since the client reads {@code {name}} as a placeholder and bare OkHttp sends it as
-     * text; no fragment.
+     * {@code url} as both runs send it: a brace percent-encoded, in the path (as OkHttp already
+     * does) and in the query alike, since the client reads {@code {name}} as a placeholder and
+     * bare OkHttp sends it as text; no fragment.
      *
      * @throws IllegalArgumentException if {@code url} is not an http(s) URL, or has a user name or
      *     password, which neither run would send (OkHttp sends no credentials from a URL, and the
