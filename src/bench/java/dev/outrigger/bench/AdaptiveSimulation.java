@@ -213,6 +213,11 @@ public final class AdaptiveSimulation {
                 unexpected.increment();
                 firstUnexpected.compareAndSet(null, e);
               }
+              try {
+                Thread.sleep(20); // as above: a failure that repeats is not a busy loop
+              } catch (InterruptedException ie) {
+                return;
+              }
             }
           }
         });

@@ -211,11 +211,13 @@ class SentinelWatchTest {
 
   /**
    * An Error (here the JVM's for a class that failed to initialise) thrown by the first
-   * connect, out of Lettuce's connectPubSubAsync on the watch's thread: a user's DnsResolver
-   * runs there, and Reactor rethrows a LinkageError rather than failing the connect's future.
-   * The watch's set-up must still count as done, so that build() does not wait its 10 s cap
-   * for it, and the watch must not stay 'connecting' for ever: the next check starts a round,
-   * which subscribes.
+   * connect, out of Lettuce's connectPubSubAsync on the watch's thread. The store's own client
+   * asks a user's DnsResolver on a thread of its own, where any Throwable fails the connect's
+   * future instead; a plain RedisClient, as here, asks it on the connecting thread, and Reactor
+   * rethrows a LinkageError rather than failing the future, so the watch guards against it
+   * whatever client it is given. The watch's set-up must still count as done, so that build()
+   * does not wait its 10 s cap for it, and the watch must not stay 'connecting' for ever: the
+   * next check starts a round, which subscribes.
    */
   @Test
   void anErrorFromTheFirstConnectNeitherHoldsTheBuildNorStopsLaterRounds() throws Exception {
