@@ -523,6 +523,7 @@ public final class Demo {
                              path or query, is sent percent-encoded, %7B and %7D, by both
                              runs alike)
           --help             this text
+        A flag's value may also follow an equals sign: --calls=500.
 
         Run with: mvn -q -Pdemo compile exec:exec -Ddemo.args="--calls 1000 --rate 100"
         """;
@@ -548,7 +549,12 @@ public final class Demo {
       List<String> args = new ArrayList<>();
       for (String a : raw) {
         for (String part : a.trim().split("\\s+")) {
-          if (!part.isEmpty()) {
+          int eq = part.indexOf('=');
+          if (part.startsWith("--") && eq > 2) {
+            // --calls=500, as GNU tools and most CLIs take it, beside --calls 500.
+            args.add(part.substring(0, eq));
+            args.add(part.substring(eq + 1));
+          } else if (!part.isEmpty()) {
             args.add(part);
           }
         }

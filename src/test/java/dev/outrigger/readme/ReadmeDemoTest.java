@@ -148,7 +148,8 @@ class ReadmeDemoTest {
     assertTrue(r.err().contains("--calls must be at most 1000000, but was 2147483647"), r.err());
     assertTrue(r.err().contains("--help"), r.err());
     assertFalse(r.out().contains("Outrigger demo:"), "nothing started: " + r.out());
-    Run past = demo("--calls", "99999999999");
+    // The same value after an equals sign, as most command lines take it.
+    Run past = demo("--calls=99999999999");
     assertEquals(2, past.status(), past.err());
     assertTrue(past.err().contains("--calls must be at most 1000000, but was 99999999999"),
         past.err());
