@@ -101,10 +101,16 @@ public final class RateLimiterAccuracy {
     CountDownLatch go = new CountDownLatch(1);
     long[] start = new long[1];
     List<Thread> threads = new ArrayList<>();
+    // A worker that throws would leave the run with fewer threads and a table that looks
+    // complete: the first throw fails the run instead.
+    java.util.concurrent.atomic.AtomicReference<Throwable> threw =
+        new java.util.concurrent.atomic.AtomicReference<>();
     for (int i = 0; i < THREADS; i++) {
       long[] mine = new long[20_000];
       stamps.add(mine);
-      threads.add(Thread.ofPlatform().start(() -> {
+      threads.add(Thread.ofPlatform().uncaughtExceptionHandler((t, e) -> {
+        threw.compareAndSet(null, e);
+      }).start(() -> {
         ready.countDown();
         try {
           go.await();
@@ -131,6 +137,10 @@ public final class RateLimiterAccuracy {
     go.countDown();
     for (Thread t : threads) {
       t.join();
+    }
+    if (threw.get() != null) {
+      throw new IllegalStateException("a worker threw; the run's figures would be wrong",
+          threw.get());
     }
     List<Long> all = new ArrayList<>();
     for (long[] m : stamps) {
