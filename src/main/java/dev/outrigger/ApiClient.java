@@ -1020,15 +1020,32 @@ public final class ApiClient implements AutoCloseable {
       return this;
     }
 
-    /** Pins certificates (see OkHttp's {@link CertificatePinner}). */
+    /**
+     * Pins certificates (see OkHttp's {@link CertificatePinner}). Default none (a
+     * {@linkplain #okHttpClient supplied} client's own pins). Null goes back to that default, as
+     * on a builder from {@link ApiClient#newBuilder()} for a client of another service, whose
+     * certificates the parent's pins would refuse.
+     */
     public Builder certificatePinner(CertificatePinner pinner) {
-      this.certificatePinner = Objects.requireNonNull(pinner, "certificatePinner");
+      this.certificatePinner = pinner;
       return this;
     }
 
-    /** Sends through {@code proxy}, with an optional authenticator for {@code 407}. */
+    /**
+     * Sends through {@code proxy}, with an optional authenticator for {@code 407}. Default none:
+     * the JVM's {@code ProxySelector} (or a {@linkplain #okHttpClient supplied} client's own
+     * proxy). Null for both goes back to that default, as on a builder from
+     * {@link ApiClient#newBuilder()} for a client of another service, which would otherwise send
+     * through this one's proxy and answer its {@code 407} with this one's proxy credentials.
+     *
+     * @throws NullPointerException if {@code proxy} is null and {@code proxyAuthenticator} is not
+     */
     public Builder proxy(Proxy proxy, okhttp3.Authenticator proxyAuthenticator) {
-      this.proxy = Objects.requireNonNull(proxy, "proxy");
+      if (proxy == null && proxyAuthenticator != null) {
+        throw new NullPointerException("proxy (null for both proxy and proxyAuthenticator: no "
+            + "proxy of the client's own)");
+      }
+      this.proxy = proxy;
       this.proxyAuthenticator = proxyAuthenticator;
       return this;
     }

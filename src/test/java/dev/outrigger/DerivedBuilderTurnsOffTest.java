@@ -9,10 +9,13 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import java.net.InetSocketAddress;
+import java.net.Proxy;
 import mockwebserver3.MockResponse;
 import mockwebserver3.MockWebServer;
 import mockwebserver3.RecordedRequest;
 import mockwebserver3.junit5.StartStop;
+import okhttp3.CertificatePinner;
 import okhttp3.tls.HandshakeCertificates;
 import okhttp3.tls.HeldCertificate;
 import org.junit.jupiter.api.Test;
@@ -21,7 +24,8 @@ import org.junit.jupiter.api.Test;
  * A builder from {@code newBuilder()} holds every setting of its parent, so each setting a
  * client of another service must not keep has a way back to its default there: here the
  * credentials and the deadline header, which such a client would otherwise send to its own base
- * URL's origin, the parent's TLS trust and key material, and its mapper.
+ * URL's origin, the parent's TLS trust and key material, its certificate pins, its proxy, and
+ * its mapper.
  */
 class DerivedBuilderTurnsOffTest {
   @StartStop
@@ -81,6 +85,59 @@ class DerivedBuilderTurnsOffTest {
         () -> ApiClient.builder().tls(null, trustingRoot.trustManager()));
     assertThrows(NullPointerException.class,
         () -> ApiClient.builder().tls(trustingRoot.sslSocketFactory(), null));
+  }
+
+  /** Pins that no certificate of this server matches: the parent refuses it, the child not. */
+  @Test
+  void aDerivedClientCanDropItsParentsCertificatePins() throws Exception {
+    HeldCertificate root = new HeldCertificate.Builder().certificateAuthority(0).build();
+    HeldCertificate cert = new HeldCertificate.Builder().signedBy(root)
+        .addSubjectAlternativeName("localhost").build();
+    server.useHttps(new HandshakeCertificates.Builder().heldCertificate(cert).build()
+        .sslSocketFactory());
+    server.enqueue(new MockResponse.Builder().body("unpinned").build());
+    HandshakeCertificates trustingRoot = new HandshakeCertificates.Builder()
+        .addTrustedCertificate(root.certificate()).build();
+    CertificatePinner elsewhere = new CertificatePinner.Builder()
+        .add("localhost", "sha256/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").build();
+    try (ApiClient parent = ApiClient.builder().baseUrl(server.url("/").toString())
+            .tls(trustingRoot.sslSocketFactory(), trustingRoot.trustManager())
+            .certificatePinner(elsewhere).build();
+        ApiClient other = parent.newBuilder().certificatePinner(null).build()) {
+      TransportException e = assertThrows(TransportException.class,
+          () -> parent.get("/").execute(String.class));
+      assertEquals(TransportException.Kind.TLS, e.kind(), e.toString());
+      assertEquals("unpinned", other.get("/").execute(String.class));
+      ClientTestSupport.assertNoLeaks(parent);
+      ClientTestSupport.assertNoLeaks(other);
+    }
+  }
+
+  /** The parent sends through a proxy (a second server); the child goes straight to the API. */
+  @Test
+  void aDerivedClientCanDropItsParentsProxy() throws Exception {
+    try (MockWebServer proxyServer = new MockWebServer()) {
+      proxyServer.start();
+      proxyServer.enqueue(new MockResponse.Builder().body("via proxy").build());
+      server.enqueue(new MockResponse.Builder().body("direct").build());
+      Proxy proxy = new Proxy(Proxy.Type.HTTP,
+          new InetSocketAddress(proxyServer.getHostName(), proxyServer.getPort()));
+      try (ApiClient parent = ApiClient.builder().baseUrl(server.url("/v1").toString())
+              .proxy(proxy, (route, response) -> null).build();
+          ApiClient other = parent.newBuilder().proxy(null, null).build()) {
+        assertEquals("via proxy", parent.get("/a").execute(String.class));
+        assertEquals("direct", other.get("/b").execute(String.class));
+        ClientTestSupport.assertNoLeaks(parent);
+        ClientTestSupport.assertNoLeaks(other);
+      }
+      // The proxy got the parent's request in absolute form, for the API's address.
+      assertEquals(server.url("/v1/a"), proxyServer.takeRequest().getUrl());
+      assertEquals(1, proxyServer.getRequestCount());
+      assertEquals("/v1/b", server.takeRequest().getUrl().encodedPath());
+    }
+    // An authenticator without a proxy is still refused.
+    assertThrows(NullPointerException.class,
+        () -> ApiClient.builder().proxy(null, (route, response) -> null));
   }
 
   @Test
