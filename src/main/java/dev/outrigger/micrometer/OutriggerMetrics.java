@@ -179,7 +179,8 @@ public final class OutriggerMetrics implements CallListener, AutoCloseable {
         .description("Waits for a rate-limit permit")
         .withRegistry(registry);
     this.rateLimitRejections = Counter.builder("outrigger.ratelimit.rejections").tags(tags)
-        .description("Calls refused because the wait for a permit could not fit")
+        .description("Calls refused with RateLimitedException: by a rate limit (the wait for a "
+            + "permit could not fit) or by the client-side throttle")
         .withRegistry(registry);
     this.rateLimitPauses = Counter.builder("outrigger.ratelimit.pauses").tags(tags)
         .description("Times the server paused a rate-limit bucket (Retry-After, quota used up)")

@@ -9,9 +9,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.outrigger.ApiClient;
 import dev.outrigger.CallInterceptor;
 import dev.outrigger.CallListener;
+import dev.outrigger.CircuitBreaker;
 import dev.outrigger.CircuitBreaker.State;
 import dev.outrigger.ClientTestSupport;
 import dev.outrigger.HttpStatusException;
+import dev.outrigger.RateLimitedException;
 import dev.outrigger.Retry;
 import dev.outrigger.TransportException;
 import dev.outrigger.internal.RealCallContext;
@@ -275,6 +277,36 @@ class OutriggerMetricsTest {
         .totalTime(TimeUnit.MILLISECONDS), 0.001);
     assertTrue(meters().stream().noneMatch(m -> m.contains("secret-api-key")), meters()
         .toString());
+  }
+
+  @Test
+  void theRejectionsMeterCountsAndDescribesTheClientSideThrottlesRefusals() {
+    // The throttle's refusals are RateLimitedExceptions with no wait: the counter takes them,
+    // and its description (Prometheus HELP, a dashboard's tooltip) must not say that only a
+    // wait that could not fit is counted.
+    client = ApiClient.builder().baseUrl(server.url("/v1").toString()).retry(Retry.none())
+        .circuitBreaker(CircuitBreaker.none()).clientThrottling(1)
+        .addListener(OutriggerMetrics.of(registry)).build();
+    for (int i = 0; i < 40; i++) {
+      server.enqueue(new MockResponse.Builder().code(503).build());
+    }
+    int refused = 0;
+    for (int i = 0; i < 40; i++) {
+      try {
+        client.get("/busy").execute(String.class);
+      } catch (HttpStatusException e) {
+        assertEquals(503, e.status());
+      } catch (RateLimitedException e) {
+        refused++;
+      }
+    }
+
+    assertTrue(refused > 0, "the throttle refused nothing");
+    String h = host(server);
+    assertEquals(refused, count("outrigger.ratelimit.rejections", "host", h));
+    String description = registry.find("outrigger.ratelimit.rejections").counter().getId()
+        .getDescription();
+    assertTrue(description.contains("client-side throttle"), description);
   }
 
   @Test
