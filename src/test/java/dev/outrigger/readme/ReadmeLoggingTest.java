@@ -80,6 +80,40 @@ class ReadmeLoggingTest {
   }
 
   /**
+   * "... and one more for each request OkHttp sends within an attempt (a redirect it follows, an
+   * authenticator's answer to a 401), which says so": the attempt's own line stays one, with
+   * the call's URL, and the follow-up has its own, with its URL.
+   */
+  @Test
+  void aRequestOkHttpSendsWithinAnAttemptHasADebugLineOfItsOwn() throws Exception {
+    String readme = Files.readString(Path.of("README.md"));
+    int start = readme.indexOf("## Logging");
+    String intro = readme.substring(start, readme.indexOf("The other loggers", start))
+        .replaceAll("\\s+", " ");
+    assertTrue(intro.contains("one more for each request OkHttp sends within an attempt"),
+        "README's Logging section says what the follow-up lines are");
+    Logger logger = (Logger) LoggerFactory.getLogger("dev.outrigger.ApiClient");
+    ListAppender<ILoggingEvent> appender = new ListAppender<>();
+    appender.start();
+    logger.addAppender(appender);
+    try (ReadmeServer server = new ReadmeServer((r, n) -> r.target().startsWith("/old")
+            ? new Reply(302, "", "Location", "/new?token=s3cr3t") : Reply.ok("moved"));
+        ApiClient client = ApiClient.builder().baseUrl(server.url()).build()) {
+      assertEquals("moved", client.get("/old").execute(String.class));
+      List<String> lines = appender.list.stream()
+          .filter(e -> e.getLevel() == Level.DEBUG)
+          .map(ILoggingEvent::getFormattedMessage).toList();
+      assertEquals(2, lines.size(), lines.toString());
+      assertEquals("GET " + server.url() + "/new?token=REDACTED: sent by OkHttp within the "
+          + "attempt (a redirect, an authenticator, an OkHttp interceptor)", lines.get(0));
+      assertTrue(lines.get(1).matches(
+          "GET \\Q" + server.url() + "/old\\E -> 200 in \\d+ ms \\(attempt 1\\)"), lines.get(1));
+    } finally {
+      logger.detachAppender(appender);
+    }
+  }
+
+  /**
    * "The other loggers, all under dev.outrigger": every logger the library's code asks slf4j
    * for (a class's name, or a name given as a string) is named in README's Logging section, so a
    * user can find what logs and at which level.
