@@ -23,7 +23,8 @@ import java.util.Objects;
  * {@code 429} is the caller's own error and moves nothing; a server error's latency is timed but
  * never taken as the latency without queueing (a host failing fast did not do the work). The
  * limit always stays within {@link #min()} and {@link #max()}. While fewer than half the slots
- * are used, the limit does not move: an idle client learns nothing about the host's capacity.
+ * are used, only a drop moves the limit: latency then says nothing about the host's capacity,
+ * but a drop still says the host is overloaded.
  *
  * <p>Attempts beyond the limit wait for a slot within their deadline, first come first served,
  * exactly as with the static limit (and fail with {@link DeadlineExceededException} when it runs

@@ -79,6 +79,40 @@ class ReadmeAdaptiveLimitsTest {
   }
 
   /**
+   * "while fewer than half the slots are in use, only a drop moves the limit": one call at a
+   * time against a limit of 20 leaves it where it is however its answers are timed, and a 503
+   * still cuts it. README said that below half the slots the limit did not move at all, which a
+   * user with light traffic reading a cut in the gauge took for a fault.
+   */
+  @Test
+  void belowHalfTheSlotsOnlyADropMovesTheLimit() throws Exception {
+    String readme = java.nio.file.Files.readString(java.nio.file.Path.of("README.md"));
+    assertTrue(readme.replaceAll("\\s+", " ").contains(
+            "while fewer than half the slots are in use, only a drop moves the limit"),
+        "README states what moves the limit below half the slots");
+    List<String> changes = new CopyOnWriteArrayList<>();
+    try (ReadmeServer server = new ReadmeServer(
+            (r, n) -> r.target().startsWith("/busy") ? new Reply(503, "busy") : Reply.ok("ok"));
+        ApiClient client = ApiClient.builder().baseUrl(server.url())
+            .retry(Retry.none())
+            .adaptiveConcurrency(AdaptiveLimit.vegas().initial(20))
+            .addListener(new CallListener() {
+              @Override
+              public void adaptiveLimitChanged(String host, int from, int to) {
+                changes.add(from + "->" + to);
+              }
+            })
+            .build()) {
+      for (int i = 0; i < 20; i++) {
+        client.get("/x").execute(String.class);
+      }
+      assertEquals(List.of(), changes, "answers at 1 in flight of 20 move nothing");
+      assertThrows(HttpStatusException.class, () -> client.get("/busy").execute(String.class));
+      assertEquals(List.of("20->18"), changes, "a drop moves it all the same");
+    }
+  }
+
+  /**
    * Adaptive rate: "a throttling answer (429, 503, or a 403 with `Retry-After`) cuts the key's rate to 70%"; "Each change
    * reaches CallListener.rateLimitAdapted ... and a DEBUG line" from
    * dev.outrigger.internal.ratelimit.RateLimitInterceptor ("adaptive rate of host now 70.00/s

@@ -37,8 +37,9 @@ public final class VegasLimit {
    * A drop (503, 429, timeout) multiplies L by the back-off ratio, once per round trip: a drop of
    * an attempt sent before the last cut is the old limit's fault and does not cut again, so a
    * burst of 503s from one overloaded moment costs one cut, as TCP's once-per-window rule.
-   * A sample taken while fewer than half the slots were used changes nothing but rttMin: an
-   * app-limited client tells nothing about capacity. A server error's latency is a sample but
+   * A sample taken while fewer than half the slots were used changes nothing but rttMin, unless
+   * it is a drop: an app-limited client's latency tells nothing about capacity, but a 503 still
+   * says the host is overloaded (as in Netflix's VegasLimit, a drop is checked first). A server error's latency is a sample but
    * never rttMin (it may be fast because nothing was done); the limiter feeds no sample at all
    * for a 4xx other than 429, the caller's own error. The new value is
    * L + smoothing x (estimate - L), clamped to [min, max].
