@@ -122,6 +122,13 @@ public final class ApiClient implements AutoCloseable {
   private final NanoClock clock;
   /** {@link #clock} as the supplier deadlines read, made once rather than per call. */
   private final java.util.function.LongSupplier nanos;
+  /** The default deadline's length in nanoseconds, saturated as {@link Deadline} does. */
+  private final long defaultDeadlineNanos;
+  /**
+   * Makes a call's own deadline, at an instant of {@link #nanos}, when its context is first
+   * asked for it: most calls never are.
+   */
+  private final java.util.function.LongFunction<Deadline> ownDeadline;
   private final PolicyChain chain;
   private final BreakerInterceptor breakers;
   private final RateLimitInterceptor rateLimiter;
@@ -149,6 +156,8 @@ public final class ApiClient implements AutoCloseable {
     this.userListeners = !b.listeners.isEmpty();
     this.timedListener = !JfrListener.ignoresElapsed(listener);
     this.nanos = clock::nanoTime;
+    this.defaultDeadlineNanos = Deadline.saturatedNanos(settings.deadline);
+    this.ownDeadline = at -> Deadline.at(at, nanos);
 
     List<CallInterceptor> list = new ArrayList<>();
     list.add(new DeadlineInterceptor(b.deadline));
@@ -502,9 +511,13 @@ public final class ApiClient implements AutoCloseable {
       throw new IllegalStateException("this ApiClient is closed");
     }
     long now = clock.nanoTime();
-    Deadline deadline = Deadline.after(
-        req.deadline() != null ? req.deadline() : settings.deadline, nanos, now);
-    long remaining = deadline.remainingNanosAt(now);
+    // The call's own deadline, on the client's clock, as Deadline.after(timeout, nanos, now)
+    // would date it; the Deadline object itself is made only if something asks for it
+    // (CallContext.deadline(): a failure, a wait, an interceptor of the user's), from this
+    // very instant and clock (RealCallContext).
+    long remaining = req.deadline() != null
+        ? Deadline.saturatedNanos(req.deadline()) : defaultDeadlineNanos;
+    Deadline deadline = null;
     Deadline scope = Deadline.currentOrNull();
     if (scope != null) {
       // The caller's scope may run on another clock than the client's: compare what each has
@@ -525,7 +538,8 @@ public final class ApiClient implements AutoCloseable {
     boolean idempotent = idempotentMethod || key != null || req.isRetryable();
     HttpUrl url = req.url();
     RealCallContext ctx = new RealCallContext(method, url, req.hostKey(), deadline,
-        now + remaining, idempotent, clock, now, listener, redactor);
+        now + remaining, idempotent, clock, now, listener, redactor,
+        deadline == null ? ownDeadline : null);
     if (type.getRawClass() == Void.class || type.getRawClass() == void.class) {
       ctx.discardBody();
     }

@@ -80,6 +80,11 @@ public final class Deadline implements Comparable<Deadline> {
     return new Deadline(now + saturatedNanos(timeout), nanoClock);
   }
 
+  /** The deadline at {@code deadlineNanos}, an instant of {@code nanoClock}. */
+  static Deadline at(long deadlineNanos, LongSupplier nanoClock) {
+    return new Deadline(deadlineNanos, nanoClock);
+  }
+
   /** The deadline in scope on this thread, or null. */
   static Deadline currentOrNull() {
     return everScoped ? SCOPE.get() : null;
@@ -93,11 +98,6 @@ public final class Deadline implements Comparable<Deadline> {
   /** Nanoseconds left; zero or negative once expired. */
   public long remainingNanos() {
     return deadlineNanos - clock.getAsLong();
-  }
-
-  /** Nanoseconds left at {@code now}, a reading of this deadline's own clock. */
-  long remainingNanosAt(long now) {
-    return deadlineNanos - now;
   }
 
   /** Whether the deadline has passed: no time is left. */

@@ -25,7 +25,13 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
   private final String method;
   private final HttpUrl url;
   private final String host;
-  private final Deadline deadline;
+  /**
+   * The call's deadline; null with {@link #deadlineMaker} set until someone asks for it
+   * ({@link #deadline()}), then made from {@link #deadlineNanos}.
+   */
+  private Deadline deadline;
+  /** Makes the call's own deadline at {@link #deadlineNanos}, or null: {@link #deadline} is it. */
+  private final java.util.function.LongFunction<Deadline> deadlineMaker;
   private final boolean idempotent;
   private final NanoClock clock;
   private final CallListener listener;
@@ -40,10 +46,13 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
   /** The JFR events in progress, kept in fields so recording costs no map per call. */
   private Object jfrCall;
   private Object jfrAttempt;
-  /** The body the transport read last, and its bytes as read (see {@link #bufferedBytes}). */
+  /**
+   * The body the transport read last, and its bytes as read (a {@code byte[]}, see
+   * {@link #bufferedBytes}) or the buffer it left them in (a {@link Buffer}, see
+   * {@link #bufferInPlace}): one field, as the transport sets one or the other.
+   */
   private ResponseBody bufferedBody;
-  private byte[] bufferedBytes;
-  private Buffer bufferedWhole;
+  private Object bufferedContent;
   /** The latest reading of {@link #clock}, and whether it still stands for "now" (below). */
   private long recentNanos;
   private boolean recentFresh;
@@ -97,10 +106,33 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
       long startNanos,
       CallListener listener,
       Redactor redactor) {
+    this(method, url, hostKey, deadline, deadlineNanos, idempotent, clock, startNanos, listener,
+        redactor, null);
+  }
+
+  /**
+   * As above; with {@code deadline} null and {@code deadlineMaker} given, the call's deadline is
+   * {@code deadlineMaker.apply(deadlineNanos)}, made only when {@link #deadline()} is first
+   * called (a call that succeeds at once seldom asks for it).
+   */
+  public RealCallContext(
+      String method,
+      HttpUrl url,
+      String hostKey,
+      Deadline deadline,
+      long deadlineNanos,
+      boolean idempotent,
+      NanoClock clock,
+      long startNanos,
+      CallListener listener,
+      Redactor redactor,
+      java.util.function.LongFunction<Deadline> deadlineMaker) {
     this.method = method;
     this.url = url;
     this.host = hostKey != null ? hostKey : hostKey(url);
     this.deadline = deadline;
+    this.deadlineMaker =
+        deadline == null && deadlineNanos != Long.MIN_VALUE ? deadlineMaker : null;
     if (deadlineNanos != Long.MIN_VALUE) {
       this.deadlineNanos = deadlineNanos;
     } else {
@@ -170,7 +202,12 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
 
   @Override
   public Deadline deadline() {
-    return deadline;
+    Deadline d = deadline;
+    if (d == null && deadlineMaker != null) {
+      d = deadlineMaker.apply(deadlineNanos);
+      deadline = d;
+    }
+    return d;
   }
 
   @Override
@@ -399,8 +436,7 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
   /** Called by the transport once it has read {@code body} whole: {@code bytes} is all of it. */
   public void buffered(ResponseBody body, byte[] bytes) {
     this.bufferedBody = body;
-    this.bufferedBytes = bytes;
-    this.bufferedWhole = null;
+    this.bufferedContent = bytes;
   }
 
   /**
@@ -409,8 +445,7 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
    */
   public void bufferedInPlace(ResponseBody body, Buffer whole) {
     this.bufferedBody = body;
-    this.bufferedBytes = null;
-    this.bufferedWhole = whole;
+    this.bufferedContent = whole;
   }
 
   /**
@@ -418,7 +453,8 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
    * ({@link #bufferedInPlace}) and {@code body} is the one it read last; else null.
    */
   public Buffer bufferInPlace(ResponseBody body) {
-    return body != null && body == bufferedBody ? bufferedWhole : null;
+    return body != null && body == bufferedBody && bufferedContent instanceof Buffer whole
+        ? whole : null;
   }
 
   /**
@@ -427,7 +463,8 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
    * replaced it), which must then be read itself.
    */
   public byte[] bufferedBytes(ResponseBody body) {
-    return body != null && body == bufferedBody ? bufferedBytes : null;
+    return body != null && body == bufferedBody && bufferedContent instanceof byte[] bytes
+        ? bytes : null;
   }
 
   /** An attempt goes to the network now (for tests; see {@link #markSent(long, boolean)}). */
@@ -551,6 +588,6 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
 
   @Override
   public String toString() {
-    return "Call[" + describe() + ", attempt " + attempt + ", " + deadline + "]";
+    return "Call[" + describe() + ", attempt " + attempt + ", " + deadline() + "]";
   }
 }
