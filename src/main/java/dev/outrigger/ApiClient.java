@@ -108,6 +108,8 @@ public final class ApiClient implements AutoCloseable {
    */
   private final ConcurrentHashMap<String, Resolved> constantPaths = new ConcurrentHashMap<>();
   private static final int MAX_CONSTANT_PATHS = 256;
+  /** The path arguments of a verb helper called without any. */
+  private static final Object[] NO_ARGS = new Object[0];
   /** The User-Agent header alone, built once; null when no User-Agent is set. */
   private final Headers userAgentHeaders;
   private final SharedTransport transport;
@@ -243,9 +245,27 @@ public final class ApiClient implements AutoCloseable {
     return build("GET", pathOrUrl, pathArgs);
   }
 
+  /**
+   * A GET of {@code pathOrUrl} with no path arguments: the same as
+   * {@link #get(String, Object...)} given none, without the empty array that each call of
+   * it makes.
+   */
+  public ApiRequest get(String pathOrUrl) {
+    return build("GET", pathOrUrl, NO_ARGS);
+  }
+
   /** A POST of {@code pathOrUrl}, its {@code {name}} placeholders filled with {@code pathArgs}. */
   public ApiRequest post(String pathOrUrl, Object... pathArgs) {
     return build("POST", pathOrUrl, pathArgs);
+  }
+
+  /**
+   * A POST of {@code pathOrUrl} with no path arguments: the same as
+   * {@link #post(String, Object...)} given none, without the empty array that each call of
+   * it makes.
+   */
+  public ApiRequest post(String pathOrUrl) {
+    return build("POST", pathOrUrl, NO_ARGS);
   }
 
   /** A PUT of {@code pathOrUrl}, its {@code {name}} placeholders filled with {@code pathArgs}. */
@@ -253,9 +273,27 @@ public final class ApiClient implements AutoCloseable {
     return build("PUT", pathOrUrl, pathArgs);
   }
 
+  /**
+   * A PUT of {@code pathOrUrl} with no path arguments: the same as
+   * {@link #put(String, Object...)} given none, without the empty array that each call of
+   * it makes.
+   */
+  public ApiRequest put(String pathOrUrl) {
+    return build("PUT", pathOrUrl, NO_ARGS);
+  }
+
   /** A PATCH of {@code pathOrUrl}, its {@code {name}} placeholders filled with {@code pathArgs}. */
   public ApiRequest patch(String pathOrUrl, Object... pathArgs) {
     return build("PATCH", pathOrUrl, pathArgs);
+  }
+
+  /**
+   * A PATCH of {@code pathOrUrl} with no path arguments: the same as
+   * {@link #patch(String, Object...)} given none, without the empty array that each call of
+   * it makes.
+   */
+  public ApiRequest patch(String pathOrUrl) {
+    return build("PATCH", pathOrUrl, NO_ARGS);
   }
 
   /**
@@ -265,9 +303,27 @@ public final class ApiClient implements AutoCloseable {
     return build("DELETE", pathOrUrl, pathArgs);
   }
 
+  /**
+   * A DELETE of {@code pathOrUrl} with no path arguments: the same as
+   * {@link #delete(String, Object...)} given none, without the empty array that each call of
+   * it makes.
+   */
+  public ApiRequest delete(String pathOrUrl) {
+    return build("DELETE", pathOrUrl, NO_ARGS);
+  }
+
   /** A HEAD of {@code pathOrUrl}, its {@code {name}} placeholders filled with {@code pathArgs}. */
   public ApiRequest head(String pathOrUrl, Object... pathArgs) {
     return build("HEAD", pathOrUrl, pathArgs);
+  }
+
+  /**
+   * A HEAD of {@code pathOrUrl} with no path arguments: the same as
+   * {@link #head(String, Object...)} given none, without the empty array that each call of
+   * it makes.
+   */
+  public ApiRequest head(String pathOrUrl) {
+    return build("HEAD", pathOrUrl, NO_ARGS);
   }
 
   /**
@@ -294,6 +350,18 @@ public final class ApiClient implements AutoCloseable {
       }
     }
     return build(m, pathOrUrl, pathArgs);
+  }
+
+  /**
+   * A request with any method, of {@code pathOrUrl} with no path arguments: the same as
+   * {@link #request(String, String, Object...)} given none, without the empty array that each
+   * call of it makes.
+   *
+   * @throws IllegalArgumentException as {@link #request(String, String, Object...)} does
+   * @throws NullPointerException if {@code method} is null
+   */
+  public ApiRequest request(String method, String pathOrUrl) {
+    return request(method, pathOrUrl, NO_ARGS);
   }
 
   /**
