@@ -382,11 +382,10 @@ public final class ApiClient implements AutoCloseable {
           known = raced == null ? known : raced;
         }
       }
-      return new ApiRequest(
-          this, m, known.url, known.hostKey, m.equals("GET") ? known.get(this) : null);
+      return new ApiRequest(this, m, known);
     }
     return new ApiRequest(this, m, credentialsChecked(
-        Urls.resolve(baseUrl, Urls.expand(redactor, pathOrUrl, pathArgs), redactor)), null, null);
+        Urls.resolve(baseUrl, Urls.expand(redactor, pathOrUrl, pathArgs), redactor)));
   }
 
   /** {@code url}, refused when it carries credentials this client would drop. */
@@ -399,7 +398,7 @@ public final class ApiClient implements AutoCloseable {
    * header, query, body or key sends that very {@code Request} (OkHttp's requests are immutable,
    * and nothing of the call's rides on them).
    */
-  private static final class Resolved {
+  static final class Resolved {
     final HttpUrl url;
     /** The URL's {@code host:port} key, the default key of every per-host policy. */
     final String hostKey;

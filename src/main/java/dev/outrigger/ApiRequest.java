@@ -38,7 +38,12 @@ public final class ApiRequest {
 
   private final ApiClient client;
   private final String method;
-  private final HttpUrl resolved;
+  /**
+   * Where it goes: the client's {@link ApiClient.Resolved} entry for an argument-free path (its
+   * URL, {@code host:port} key and plain GET), else the URL resolved for this request. One
+   * field rather than three: a request object per call, kept small.
+   */
+  private final Object target;
   /** Created only when a query parameter is added: most calls never need to rebuild the URL. */
   private HttpUrl.Builder url;
   private Headers.Builder headers;
@@ -50,17 +55,16 @@ public final class ApiRequest {
   private Duration deadline;
   private Map<String, Object> attributes;
 
-  /** The client's prebuilt plain request for this method and URL, or null. */
-  private final Request template;
-  /** The URL's {@code host:port} key when the client knows it already, or null. */
-  private final String hostKey;
-
-  ApiRequest(ApiClient client, String method, HttpUrl url, String hostKey, Request template) {
+  /** A request to {@code target}: an {@link ApiClient.Resolved} entry, or an {@link HttpUrl}. */
+  ApiRequest(ApiClient client, String method, Object target) {
     this.client = client;
     this.method = method;
-    this.resolved = url;
-    this.hostKey = hostKey;
-    this.template = template;
+    this.target = target;
+  }
+
+  /** The URL as resolved, before any query parameter added here. */
+  private HttpUrl resolved() {
+    return target instanceof ApiClient.Resolved known ? known.url : (HttpUrl) target;
   }
 
   /**
@@ -76,7 +80,7 @@ public final class ApiRequest {
       throw new IllegalArgumentException("query parameter name must not be null or empty");
     }
     if (url == null) {
-      url = resolved.newBuilder();
+      url = resolved().newBuilder();
     }
     if (value instanceof Iterable<?> values) {
       values.forEach(v -> addQuery(name, v));
@@ -259,16 +263,17 @@ public final class ApiRequest {
 
   /** The prebuilt request to send when nothing was added to the URL; null otherwise. */
   Request template() {
-    return url == null ? template : null;
+    return url == null && target instanceof ApiClient.Resolved known && method.equals("GET")
+        ? known.get(client) : null;
   }
 
   /** The URL's {@code host:port} key, or null to work it out (query parameters keep it). */
   String hostKey() {
-    return hostKey;
+    return target instanceof ApiClient.Resolved known ? known.hostKey : null;
   }
 
   HttpUrl url() {
-    return url == null ? resolved : url.build();
+    return url == null ? resolved() : url.build();
   }
 
   /** The headers set on this request, or null when none were. */
