@@ -17,11 +17,19 @@ import dev.outrigger.HttpStatusException;
 import dev.outrigger.Result;
 import dev.outrigger.Retry;
 import dev.outrigger.TransportException;
+import dev.outrigger.internal.PolicyChain;
+import dev.outrigger.internal.RealCallContext;
+import dev.outrigger.internal.bulkhead.InFlightLimiter;
 import java.io.IOException;
+import java.lang.reflect.Field;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -139,8 +147,24 @@ class FanOutClientTest {
   void theClientsPerHostLimitBoundsAFanOutWithoutItsOwnBound() throws Exception {
     int limit = 4;
     int calls = 24;
+    AtomicReference<InFlightLimiter> limiter = new AtomicReference<>();
+    AtomicInteger arrived = new AtomicInteger();
+    AtomicBoolean othersQueued = new AtomicBoolean();
     TestServer server = server(ex -> {
-      ex.server().holdUntilInFlight(limit, calls);
+      // The first `limit` requests are held until all of them reached the server and every
+      // other call is parked at the client's limiter: then each of those waited for a slot,
+      // however the virtual threads were scheduled (a task starting late would otherwise find a
+      // slot already free).
+      if (arrived.incrementAndGet() <= limit) {
+        String key = RealCallContext.hostKey(ex.server().url("/"));
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!othersQueued.get() && System.nanoTime() - end < 0) {
+          if (arrived.get() >= limit && limiter.get().waiting(key) == calls - limit) {
+            othersQueued.set(true);
+          }
+          LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
+        }
+      }
       return TestServer.Reply.ok("ok");
     });
     AtomicInteger waited = new AtomicInteger();
@@ -152,11 +176,22 @@ class FanOutClientTest {
             waited.incrementAndGet();
           }
         }));
+    limiter.set(inFlightLimiter(client));
     List<Result<String>> results = FanOut.map(IntStream.range(0, calls).boxed().toList(),
         i -> client.get("/x").execute(String.class));
     assertTrue(results.stream().allMatch(Result::isSuccess), results.toString());
+    assertTrue(othersQueued.get(), "the held calls never all reached the server with the others"
+        + " waiting; requests " + arrived.get() + ", max in flight " + server.maxInFlight());
     assertEquals(limit, server.maxInFlight());
-    assertTrue(waited.get() >= calls - limit, "waits reported: " + waited.get());
+    assertEquals(calls - limit, waited.get(), "waits reported");
+  }
+
+  /** The client's own limiter, to see how many calls wait at it. */
+  private static InFlightLimiter inFlightLimiter(ApiClient client) throws Exception {
+    Field f = ApiClient.class.getDeclaredField("chain");
+    f.setAccessible(true);
+    return (InFlightLimiter) ((PolicyChain) f.get(client)).interceptors().stream()
+        .filter(i -> i instanceof InFlightLimiter).findFirst().orElseThrow();
   }
 
   @Test
