@@ -57,11 +57,29 @@ public final class Demo {
         // An attempt not accounted for is what the demo exists to rule out: fail the run.
         System.exit(1);
       }
-    } catch (IllegalArgumentException e) {
+    } catch (BadSetting e) {
       // A bad flag, or a setting the client refused at build(): a message, not a stack trace.
+      // Anything else thrown during the run is a failure, with its stack trace (exit 1), not
+      // a bad flag.
       System.err.println("demo: " + e.getMessage());
       System.err.println("(see --help)");
       System.exit(2);
+    }
+  }
+
+  /** A flag or a setting the demo or the client refused before any call was made. */
+  static final class BadSetting extends RuntimeException {
+    BadSetting(String message) {
+      super(message, null, false, false);
+    }
+  }
+
+  /** Runs {@code setUp}, reporting what it refuses as a {@link BadSetting}. */
+  private static <T> T setting(java.util.function.Supplier<T> setUp) {
+    try {
+      return setUp.get();
+    } catch (IllegalArgumentException e) {
+      throw new BadSetting(e.getMessage());
     }
   }
 
@@ -118,7 +136,7 @@ public final class Demo {
         // One breaker per endpoint: the /inventory outage must not stop /orders.
         .keyedBy(ctx -> ctx.host() + "/" + ctx.url().pathSegments().get(0))
         .build();
-    try (ApiClient client = ApiClient.builder()
+    try (ApiClient client = setting(() -> ApiClient.builder()
         .baseUrl(base)
         .deadline(Duration.ofSeconds(5))
         .rateLimit(RateLimit.perSecond(o.rate).burst(o.burst()))
@@ -126,11 +144,11 @@ public final class Demo {
             .maxAttempts(4).jitter(Jitter.FULL))
         .circuitBreaker(breaker)
         .addListener(run.listener())
-        .build()) {
+        .build())) {
       out.println(client.describe());
       if (o.url != null) {
         // A URL the client refuses is refused here, once, not counted as every call's failure.
-        client.get(o.target);
+        setting(() -> client.get(o.target));
       }
       run.execute(o, i -> {
         String path = pathFor(i, o);
@@ -545,7 +563,21 @@ public final class Demo {
     /** What both runs send for {@link #url}: see {@link #target}. */
     String target;
 
+    /**
+     * The options in {@code raw}; {@code --help} anywhere wins over every other flag, as in
+     * most command-line tools, so "--bogus --help" prints the help rather than an error.
+     *
+     * @throws BadSetting for an unknown flag or a bad value
+     */
     static Options parse(String[] raw) {
+      try {
+        return parseOrThrow(raw);
+      } catch (IllegalArgumentException e) {
+        throw new BadSetting(e.getMessage());
+      }
+    }
+
+    private static Options parseOrThrow(String[] raw) {
       List<String> args = new ArrayList<>();
       for (String a : raw) {
         for (String part : a.trim().split("\\s+")) {
@@ -560,6 +592,10 @@ public final class Demo {
         }
       }
       Options o = new Options();
+      if (args.contains("--help") || args.contains("-h")) {
+        o.help = true;
+        return o;
+      }
       for (int i = 0; i < args.size(); i++) {
         String a = args.get(i);
         switch (a) {

@@ -82,6 +82,23 @@ class ReadmeDemoTest {
     }
   }
 
+  /** "`--help` anywhere among the flags prints the help and exits 0, whatever else is there". */
+  @Test
+  void helpWinsOverABadFlagBesideIt() throws Exception {
+    String readme = Files.readString(Path.of("README.md"), StandardCharsets.UTF_8)
+        .replaceAll("\\s+", " ");
+    assertTrue(readme.contains("`--help` anywhere among the flags prints the help and exits 0,"
+        + " whatever else is there"), "the README sentence this test checks");
+    for (String[] flags : List.of(new String[] {"--bogus", "--help"},
+        new String[] {"--calls", "abc", "-h"}, new String[] {"--help", "--rate"})) {
+      Run r = demo(flags);
+      assertEquals(0, r.status(), List.of(flags) + ": " + r.err());
+      assertTrue(r.out().contains("--concurrency"), "the help for " + List.of(flags) + ":\n"
+          + r.out());
+      assertEquals("", r.err(), "no error for " + List.of(flags));
+    }
+  }
+
   /**
    * "An unknown flag prints a message and the usage; a bad value (--calls abc) prints a message
    * that points to --help. Either way the demo exits with status 2".
