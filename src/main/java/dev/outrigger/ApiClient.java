@@ -822,6 +822,8 @@ public final class ApiClient implements AutoCloseable {
     private int maxInFlightPerHost = 1024;
     /** Whether maxInFlightPerHost was set (an adaptive limit would ignore it). */
     private boolean maxInFlightSet;
+    /** Whether the client this builder was derived from set maxInFlightPerHost (kept here). */
+    private boolean maxInFlightInherited;
     private AdaptiveLimit adaptiveConcurrency;
     private double clientThrottlingK;
     // Null: not set, so the client Outrigger makes uses the defaults below, and a supplied
@@ -1330,10 +1332,15 @@ public final class ApiClient implements AutoCloseable {
       }
       if (maxInFlightSet && adaptiveConcurrency != null
           && adaptiveConcurrency.max() != maxInFlightPerHost) {
+        // A derived builder cannot drop what its parent set: only the adaptive max can agree.
         throw new IllegalArgumentException("maxInFlightPerHost(" + maxInFlightPerHost
             + ") would be ignored: adaptiveConcurrency replaces it, and its limit may reach "
             + adaptiveConcurrency.max() + "; bound the adaptive limit instead with "
-            + "AdaptiveLimit.max(" + maxInFlightPerHost + "), or drop maxInFlightPerHost");
+            + "AdaptiveLimit.max(" + maxInFlightPerHost + ")"
+            + (maxInFlightInherited
+                ? " (this builder is derived from a client that set maxInFlightPerHost, which"
+                    + " it keeps)"
+                : ", or drop maxInFlightPerHost"));
       }
       warnIfPoliciesCannotWork();
 
@@ -1476,6 +1483,7 @@ public final class ApiClient implements AutoCloseable {
       b.circuitBreaker = circuitBreaker;
       b.maxInFlightPerHost = maxInFlightPerHost;
       b.maxInFlightSet = maxInFlightSet;
+      b.maxInFlightInherited = maxInFlightSet;
       b.adaptiveConcurrency = adaptiveConcurrency;
       b.clientThrottlingK = clientThrottlingK;
       b.connectTimeout = connectTimeout;

@@ -278,8 +278,20 @@ class AdaptiveConcurrencyTest {
         .adaptiveConcurrency(AdaptiveLimit.vegas().max(16)).build().close();
     // A derived builder carries the setting: the same rule holds there, and the same way out.
     try (ApiClient parent = ApiClient.builder().maxInFlightPerHost(16).build()) {
-      assertThrows(IllegalArgumentException.class,
-          () -> parent.newBuilder().adaptiveConcurrency(AdaptiveLimit.vegas()).build());
+      // It says so, and offers no way out that is not there: nothing drops the parent's value,
+      // whether left as it was or set again on the derived builder.
+      String inherited = " (this builder is derived from a client that set maxInFlightPerHost,"
+          + " which it keeps)";
+      assertEquals("maxInFlightPerHost(16) would be ignored: adaptiveConcurrency replaces it, and"
+          + " its limit may reach 1024; bound the adaptive limit instead with"
+          + " AdaptiveLimit.max(16)" + inherited,
+          assertThrows(IllegalArgumentException.class,
+              () -> parent.newBuilder().adaptiveConcurrency(AdaptiveLimit.vegas()).build())
+              .getMessage());
+      assertTrue(assertThrows(IllegalArgumentException.class,
+          () -> parent.newBuilder().maxInFlightPerHost(8)
+              .adaptiveConcurrency(AdaptiveLimit.vegas()).build())
+          .getMessage().endsWith("AdaptiveLimit.max(8)" + inherited));
       parent.newBuilder().adaptiveConcurrency(AdaptiveLimit.vegas().max(16)).build().close();
     }
   }
