@@ -42,8 +42,10 @@ import java.util.concurrent.atomic.AtomicLong;
  *   <li>{@code outrigger.retry.backoff} (timer; host): the backoff chosen before each retry.
  *   <li>{@code outrigger.retry.budget.exhausted} (counter; host): retries the budget refused.
  *   <li>{@code outrigger.ratelimit.waits} (timer; host): waits for a rate-limit permit.
- *   <li>{@code outrigger.ratelimit.rejections} (counter; host): calls refused with a
- *       {@code RateLimitedException}: by a rate limit, or by the client-side throttle.
+ *   <li>{@code outrigger.ratelimit.rejections} (counter; host): attempts refused with a
+ *       {@code RateLimitedException}: by a rate limit, or by the client-side throttle. A
+ *       call's first attempt, or a retry: a retry refused for want of time ends its call with
+ *       the failure it was retrying (the refusal suppressed on it), still counted here.
  *   <li>{@code outrigger.ratelimit.pauses} (counter; host): times the server paused a bucket
  *       ({@code Retry-After}, quota used up).
  *   <li>{@code outrigger.inflight.waits} (timer; host): waits for an in-flight slot.
@@ -179,8 +181,9 @@ public final class OutriggerMetrics implements CallListener, AutoCloseable {
         .description("Waits for a rate-limit permit")
         .withRegistry(registry);
     this.rateLimitRejections = Counter.builder("outrigger.ratelimit.rejections").tags(tags)
-        .description("Calls refused with RateLimitedException: by a rate limit (the wait for a "
-            + "permit could not fit) or by the client-side throttle")
+        .description("Attempts refused with RateLimitedException: by a rate limit (the wait for"
+            + " a permit could not fit) or by the client-side throttle; a refused retry counts"
+            + " too, though its call ends with the failure it was retrying")
         .withRegistry(registry);
     this.rateLimitPauses = Counter.builder("outrigger.ratelimit.pauses").tags(tags)
         .description("Times the server paused a rate-limit bucket (Retry-After, quota used up)")

@@ -310,6 +310,34 @@ class OutriggerMetricsTest {
   }
 
   @Test
+  void theRejectionsMeterCountsARetryTheRateLimitRefusedThoughTheCallEndsWithTheServersFailure() {
+    // One permit a minute: the first attempt takes it and meets a 503; its retry would wait
+    // about a minute for the next, which cannot fit the 2 s deadline. The call ends with the
+    // 503 it was retrying, the refusal suppressed on it, and the meter counts the refusal: an
+    // attempt refused, not a call that ended with RateLimitedException.
+    client = ApiClient.builder().baseUrl(server.url("/v1").toString())
+        .deadline(Duration.ofSeconds(2))
+        .rateLimit(dev.outrigger.RateLimit.per(1, Duration.ofMinutes(1)).burst(1))
+        .retry(Retry.exponential(Duration.ofMillis(1), Duration.ofMillis(1)).maxAttempts(3))
+        .circuitBreaker(CircuitBreaker.none())
+        .addListener(OutriggerMetrics.of(registry)).build();
+    server.enqueue(new MockResponse.Builder().code(503).build());
+
+    HttpStatusException e = assertThrows(HttpStatusException.class,
+        () -> client.get("/once").execute(String.class));
+
+    assertEquals(503, e.status());
+    assertTrue(Stream.of(e.getSuppressed()).anyMatch(RateLimitedException.class::isInstance),
+        List.of(e.getSuppressed()).toString());
+    assertEquals(1, server.getRequestCount());
+    assertEquals(1, count("outrigger.ratelimit.rejections", "host", host(server)));
+    String description = registry.find("outrigger.ratelimit.rejections").counter().getId()
+        .getDescription();
+    assertTrue(description.startsWith("Attempts refused with RateLimitedException"),
+        description);
+  }
+
+  @Test
   void keepsOneStateGaugePerBreakerFromItsTransitions() {
     OutriggerMetrics metrics = OutriggerMetrics.of(registry);
     client(metrics, emitting(ctx -> ctx.listener().breakerRejected(ctx, ctx.host())));
