@@ -24,7 +24,6 @@ import java.time.Duration;
 import java.util.Base64;
 import java.util.List;
 import java.util.Objects;
-import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -1234,19 +1233,35 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
    * a user's synchronous {@code DnsResolver} that hangs (a DNS server gone) held build() past its
    * connectTimeout, a call that reconnected past the store's timeout, and the Sentinel watch's
    * thread, for as long as it hung. Off that thread it is part of the connect, which every caller
-   * waits for within its own bound, and it is itself bounded by the connectTimeout: a resolution
-   * that never returns fails its connect then (and its thread is interrupted and forgotten), so
-   * the next connect tries again rather than waiting on it forever.
+   * waits for within its own bound, and each connect waits for it at most the connectTimeout:
+   * one that gets no address by then fails, and the resolution's thread is interrupted.
+   *
+   * <p>One resolution per address at a time: a connect made while one is under way (a
+   * resolver that ignored its interrupt, say) waits for that one, within its own connectTimeout,
+   * rather than starting another. Starting one per connect left one thread behind per connect
+   * while the resolver hung, about one a second with the probes, and each was forgotten at its
+   * timeout, out of close()'s reach. A resolution that ends, answered or not, is forgotten, so
+   * the next connect asks the resolver again: nothing is cached here.
    *
    * <p>The thread is a platform daemon thread, not a virtual one: a resolver may block in native
    * code or inside {@code synchronized} ({@code InetAddress}'s own lookups do both), which would
-   * pin a carrier thread that the application's virtual threads need. Each connect, rare, starts
-   * one; a call on a connection it has starts none, nor does a connect to a Unix socket (nothing
-   * to resolve). {@link #stopResolving()} interrupts the resolutions under way, for close().
+   * pin a carrier thread that the application's virtual threads need. A connect that finds no
+   * resolution under way starts one; a call on a connection it has starts none, nor does a
+   * connect to a Unix socket (nothing to resolve). {@link #stopResolving()} interrupts the
+   * resolutions under way, for close(); one whose resolver ignores that lives on as a daemon
+   * thread until the resolver returns, as nothing else can end it.
    */
   private static final class ResolvingClient extends RedisClient {
-    private final Set<Thread> resolving = ConcurrentHashMap.newKeySet();
+    /** The resolutions under way, by host and port. */
+    private final ConcurrentHashMap<String, Resolution> pending = new ConcurrentHashMap<>();
     private volatile boolean stopped;
+
+    /** One resolution: its thread (set before it is started) and its answer. */
+    private static final class Resolution {
+      final CompletableFuture<SocketAddress> answer = new CompletableFuture<>();
+      final long startedNanos = System.nanoTime();
+      volatile Thread thread;
+    }
 
     ResolvingClient(ClientResources resources) {
       super(resources, new RedisURI());
@@ -1261,40 +1276,64 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
         return super.getSocketAddress(target);
       }
       return Mono.defer(() -> {
-        CompletableFuture<SocketAddress> resolved = new CompletableFuture<>();
-        Thread t = Thread.ofPlatform().daemon().name(RESOLVER_THREAD).unstarted(() -> {
-          try {
-            resolved.complete(getResources().socketAddressResolver().resolve(target));
-          } catch (Throwable e) { // an Error too: it fails this connect, as any failure
-            resolved.completeExceptionally(e);
-          } finally {
-            resolving.remove(Thread.currentThread());
-          }
-        });
-        resolving.add(t);
-        t.start();
-        if (stopped) {
-          t.interrupt(); // started as close() went by
+        String key = target.getHost() + ":" + target.getPort();
+        Resolution mine = new Resolution();
+        Resolution r = pending.putIfAbsent(key, mine);
+        boolean joined = r != null;
+        if (!joined) {
+          r = mine;
+          start(target, key, mine);
         }
+        Resolution resolution = r;
         Duration bound = getOptions().getSocketOptions().getConnectTimeout();
-        resolved.orTimeout(bound.toNanos(), TimeUnit.NANOSECONDS).whenComplete((a, e) -> {
-          if (e instanceof TimeoutException) {
-            resolving.remove(t);
-            t.interrupt();
+        // This connect's own wait: its timeout, or Lettuce's cancelling it, leaves the shared
+        // answer to the connects that still wait for it.
+        CompletableFuture<SocketAddress> waited =
+            resolution.answer.copy().orTimeout(bound.toNanos(), TimeUnit.NANOSECONDS);
+        waited.whenComplete((a, e) -> {
+          if (e != null && !resolution.answer.isDone()) {
+            Thread t = resolution.thread;
+            if (t != null) {
+              t.interrupt(); // again at each connect it failed: a resolver may heed a later one
+            }
           }
         });
-        return Mono.fromFuture(resolved).onErrorMap(TimeoutException.class,
+        return Mono.fromFuture(waited).onErrorMap(TimeoutException.class,
             e -> new RedisConnectionException("Resolving " + target.getHost()
                 + " took more than the connectTimeout, " + bound.toMillis() + " ms: the"
                 + " address resolver (ClientResources' socketAddressResolver or its DnsResolver)"
-                + " did not answer", e));
+                + " did not answer" + (joined ? " (this connect waited for a resolution started "
+                + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - resolution.startedNanos)
+                + " ms ago; one at a time per address)" : ""), e));
       });
+    }
+
+    private void start(RedisURI target, String key, Resolution r) {
+      Thread t = Thread.ofPlatform().daemon().name(RESOLVER_THREAD).unstarted(() -> {
+        try {
+          r.answer.complete(getResources().socketAddressResolver().resolve(target));
+        } catch (Throwable e) { // an Error too: it fails the connects waiting, as any failure
+          r.answer.completeExceptionally(e);
+        } finally {
+          pending.remove(key, r);
+        }
+      });
+      r.thread = t;
+      t.start();
+      if (stopped) {
+        t.interrupt(); // started as close() went by
+      }
     }
 
     /** Interrupts the resolutions under way and any started from now on. */
     void stopResolving() {
       stopped = true;
-      resolving.forEach(Thread::interrupt);
+      for (Resolution r : pending.values()) {
+        Thread t = r.thread;
+        if (t != null) {
+          t.interrupt();
+        }
+      }
     }
   }
 
@@ -1454,11 +1493,14 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
      * Lettuce resources (event loops) to share with other Redis clients of the application
      * (default: the store creates its own and shuts them down on close). Their address resolver
      * (a synchronous {@code DnsResolver}, say) is asked on a platform daemon thread of the
-     * store's ({@code outrigger-redis-resolve}, one per connect), not on the thread that
-     * connects: one that hangs holds build() no longer than its connectTimeout, and a call no
-     * longer than its timeout, the store being unavailable meanwhile as for a Redis that does not
-     * answer. A resolution unanswered after the connectTimeout fails its connect and is
-     * interrupted, and {@link RedisRateLimitStore#close()} interrupts one under way.
+     * store's ({@code outrigger-redis-resolve}, one at a time per address), not on the thread
+     * that connects: one that hangs holds build() no longer than its connectTimeout, and a call
+     * no longer than its timeout, the store being unavailable meanwhile as for a Redis that does
+     * not answer. A resolution unanswered after the connectTimeout fails its connect and is
+     * interrupted; while it is still under way (a resolver that ignores interrupts), the next
+     * connects wait for it, each within its connectTimeout, rather than start another thread, so
+     * a hung resolver holds one thread, not one per connect. {@link RedisRateLimitStore#close()}
+     * interrupts one under way.
      *
      * <p>Through Sentinel, the master's address that a Sentinel names is resolved by Lettuce
      * itself, on one of its netty event-loop threads: a resolver that hangs there blocks that

@@ -18,6 +18,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -167,6 +168,83 @@ class RedisHangingResolverTest {
     } finally {
       resolver.release.countDown();
       callers.close();
+      resources.shutdown(0, 2, TimeUnit.SECONDS).get();
+    }
+  }
+
+  /** Hangs while {@link #hang} is set and goes on hanging when interrupted, counting interrupts. */
+  private static final class DeafResolver implements DnsResolver {
+    volatile boolean hang = true;
+    final AtomicInteger hung = new AtomicInteger();
+    final AtomicInteger interrupts = new AtomicInteger();
+    final CountDownLatch release = new CountDownLatch(1);
+
+    @Override
+    public InetAddress[] resolve(String host) throws UnknownHostException {
+      if (hang) {
+        hung.incrementAndGet();
+        while (true) {
+          try {
+            release.await();
+            break;
+          } catch (InterruptedException e) {
+            interrupts.incrementAndGet(); // and hangs on
+          }
+        }
+      }
+      return InetAddress.getAllByName(host);
+    }
+  }
+
+  private static long resolverThreads() {
+    return Thread.getAllStackTraces().keySet().stream()
+        .filter(t -> t.isAlive() && t.getName().equals(RedisRateLimitStore.RESOLVER_THREAD))
+        .count();
+  }
+
+  /**
+   * A resolver that ignores the interrupt at the connectTimeout hangs on: the store's next
+   * connects wait for that one resolution (interrupting it again at each timeout) rather than
+   * start a thread each, and close() interrupts it once more. Each connect started a thread of
+   * its own and forgot it at its timeout: one thread left behind per connect, about one a second
+   * with the probes, out of close()'s reach.
+   */
+  @Test
+  void aResolverThatIgnoresInterruptsHoldsOneThreadHoweverManyConnectsWaitForIt()
+      throws Exception {
+    DeafResolver resolver = new DeafResolver();
+    ClientResources resources = ClientResources.builder()
+        .socketAddressResolver(SocketAddressResolver.create(resolver)).build();
+    RateLimit limit = RateLimit.perSecond(1000).burst(1000);
+    long before = resolverThreads();
+    try (LogCapture logs = new LogCapture()) {
+      RedisRateLimitStore store = RedisRateLimitStore.builder(redis.uri())
+          .connectTimeout(Duration.ofMillis(100)).probeInterval(Duration.ofMillis(20))
+          .clientResources(resources).build();
+      try {
+        assertTrue(store.degraded(), "built as available; logs:\n" + logs.all());
+        // Calls past the probeInterval reconnect; each connect gives up at its timeout and
+        // interrupts the resolution it waited for.
+        RedisFixture.await("five connects given up", GENEROUS, () -> {
+          store.reserve("k", limit, 1, 0);
+          Thread.sleep(30);
+          return resolver.interrupts.get() >= 5;
+        });
+        assertEquals(1, resolver.hung.get(), "the resolver was asked again while it hung");
+        assertEquals(before + 1, resolverThreads(), "threads left resolving");
+      } finally {
+        int heard = resolver.interrupts.get();
+        store.close();
+        RedisFixture.await("close() interrupting the resolution", GENEROUS,
+            () -> resolver.interrupts.get() > heard);
+      }
+      // Once the resolver returns, its one thread ends.
+      resolver.hang = false;
+      resolver.release.countDown();
+      RedisFixture.await("the resolver's thread ended", GENEROUS,
+          () -> resolverThreads() == before);
+    } finally {
+      resolver.release.countDown();
       resources.shutdown(0, 2, TimeUnit.SECONDS).get();
     }
   }
