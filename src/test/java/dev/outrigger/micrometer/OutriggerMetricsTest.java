@@ -338,6 +338,44 @@ class OutriggerMetricsTest {
   }
 
   @Test
+  void aRetryTheThrottleRefusesEndsItsCallAsTheRefusalAndIsCounted() {
+    // The throttle's refusal has no wait that could fit: unlike a rate limit's refusal for want
+    // of time, a retry it refuses ends the call as the RateLimitedException itself, after the
+    // 503 that was sent. The description must not say every refused retry ends with the failure
+    // it was retrying.
+    client = ApiClient.builder().baseUrl(server.url("/v1").toString()).clientThrottling(1)
+        .retry(Retry.exponential(Duration.ofMillis(1), Duration.ofMillis(1)).maxAttempts(2))
+        .circuitBreaker(CircuitBreaker.none())
+        .addListener(OutriggerMetrics.of(registry)).build();
+    for (int i = 0; i < 80; i++) {
+      server.enqueue(new MockResponse.Builder().code(503).build());
+    }
+    int refused = 0;
+    int refusedRetries = 0;
+    for (int i = 0; i < 40; i++) {
+      try {
+        client.get("/busy").execute(String.class);
+      } catch (HttpStatusException e) {
+        assertEquals(503, e.status());
+        refused += (int) Stream.of(e.getSuppressed())
+            .filter(RateLimitedException.class::isInstance).count();
+      } catch (RateLimitedException e) {
+        refused++;
+        if (e.attempts() > 0) {
+          refusedRetries++;
+        }
+      }
+    }
+
+    assertTrue(refusedRetries > 0, "the throttle refused no retry");
+    assertEquals(refused, count("outrigger.ratelimit.rejections", "host", host(server)));
+    String description = registry.find("outrigger.ratelimit.rejections").counter().getId()
+        .getDescription();
+    assertTrue(description.contains("a retry refused by a rate limit for want of time"),
+        description);
+  }
+
+  @Test
   void keepsOneStateGaugePerBreakerFromItsTransitions() {
     OutriggerMetrics metrics = OutriggerMetrics.of(registry);
     client(metrics, emitting(ctx -> ctx.listener().breakerRejected(ctx, ctx.host())));
