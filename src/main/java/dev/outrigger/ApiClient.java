@@ -822,8 +822,13 @@ public final class ApiClient implements AutoCloseable {
     private int maxInFlightPerHost = 1024;
     /** Whether maxInFlightPerHost was set (an adaptive limit would ignore it). */
     private boolean maxInFlightSet;
-    /** Whether the client this builder was derived from set maxInFlightPerHost (kept here). */
-    private boolean maxInFlightInherited;
+    /**
+     * The maxInFlightPerHost the client this builder was derived from set (kept here unless set
+     * again), 0 if it set none.
+     */
+    private int parentMaxInFlight;
+    /** Whether maxInFlightPerHost was set on this builder itself, not only kept from a parent. */
+    private boolean maxInFlightSetHere;
     private AdaptiveLimit adaptiveConcurrency;
     private double clientThrottlingK;
     // Null: not set, so the client Outrigger makes uses the defaults below, and a supplied
@@ -943,6 +948,7 @@ public final class ApiClient implements AutoCloseable {
       }
       this.maxInFlightPerHost = max;
       this.maxInFlightSet = true;
+      this.maxInFlightSetHere = true;
       return this;
     }
 
@@ -1337,10 +1343,7 @@ public final class ApiClient implements AutoCloseable {
             + ") would be ignored: adaptiveConcurrency replaces it, and its limit may reach "
             + adaptiveConcurrency.max() + "; bound the adaptive limit instead with "
             + "AdaptiveLimit.max(" + maxInFlightPerHost + ")"
-            + (maxInFlightInherited
-                ? " (this builder is derived from a client that set maxInFlightPerHost, which"
-                    + " it keeps)"
-                : ", or drop maxInFlightPerHost"));
+            + maxInFlightWayOut());
       }
       warnIfPoliciesCannotWork();
 
@@ -1430,6 +1433,28 @@ public final class ApiClient implements AutoCloseable {
       }
     }
 
+    /**
+     * The end of build()'s refusal of a maxInFlightPerHost beside an adaptive limit whose max
+     * differs: whether dropping it is a way out, which it is not for the value a derived builder
+     * keeps from its parent.
+     */
+    private String maxInFlightWayOut() {
+      if (parentMaxInFlight == 0) {
+        return ", or drop maxInFlightPerHost";
+      }
+      if (!maxInFlightSetHere) {
+        return " (this builder is derived from a client that set maxInFlightPerHost, which it"
+            + " keeps)";
+      }
+      if (parentMaxInFlight == adaptiveConcurrency.max()) {
+        return ", or drop this builder's maxInFlightPerHost(" + maxInFlightPerHost + "): it"
+            + " would keep the maxInFlightPerHost(" + parentMaxInFlight + ") of the client it is"
+            + " derived from, which agrees";
+      }
+      return " (set here, over the maxInFlightPerHost(" + parentMaxInFlight + ") of the client"
+          + " this builder is derived from, which it would keep without it)";
+    }
+
     private void warnIfPoliciesCannotWork() {
       if (circuitBreaker.enabled() && circuitBreaker.slowCallRateThreshold() < 1.0
           && circuitBreaker.slowCallDuration().compareTo(deadline) >= 0) {
@@ -1483,7 +1508,7 @@ public final class ApiClient implements AutoCloseable {
       b.circuitBreaker = circuitBreaker;
       b.maxInFlightPerHost = maxInFlightPerHost;
       b.maxInFlightSet = maxInFlightSet;
-      b.maxInFlightInherited = maxInFlightSet;
+      b.parentMaxInFlight = maxInFlightSet ? maxInFlightPerHost : 0;
       b.adaptiveConcurrency = adaptiveConcurrency;
       b.clientThrottlingK = clientThrottlingK;
       b.connectTimeout = connectTimeout;

@@ -288,11 +288,28 @@ class AdaptiveConcurrencyTest {
           assertThrows(IllegalArgumentException.class,
               () -> parent.newBuilder().adaptiveConcurrency(AdaptiveLimit.vegas()).build())
               .getMessage());
+      // Set again here, to a value the adaptive max does not agree with either: dropping this
+      // builder's call would leave the parent's 16, still refused, so it is not offered.
       assertTrue(assertThrows(IllegalArgumentException.class,
           () -> parent.newBuilder().maxInFlightPerHost(8)
               .adaptiveConcurrency(AdaptiveLimit.vegas()).build())
-          .getMessage().endsWith("AdaptiveLimit.max(8)" + inherited));
+          .getMessage().endsWith("AdaptiveLimit.max(8) (set here, over the"
+              + " maxInFlightPerHost(16) of the client this builder is derived from, which it"
+              + " would keep without it)"));
       parent.newBuilder().adaptiveConcurrency(AdaptiveLimit.vegas().max(16)).build().close();
+    }
+    // A parent whose static and adaptive limits agree: a derived builder that sets its own
+    // static limit is told that dropping that call is a way out, as it is.
+    try (ApiClient parent = ApiClient.builder().maxInFlightPerHost(100)
+        .adaptiveConcurrency(AdaptiveLimit.vegas().max(100)).build()) {
+      assertEquals("maxInFlightPerHost(200) would be ignored: adaptiveConcurrency replaces it, and"
+          + " its limit may reach 100; bound the adaptive limit instead with"
+          + " AdaptiveLimit.max(200), or drop this builder's maxInFlightPerHost(200): it would"
+          + " keep the maxInFlightPerHost(100) of the client it is derived from, which agrees",
+          assertThrows(IllegalArgumentException.class,
+              () -> parent.newBuilder().maxInFlightPerHost(200).build()).getMessage());
+      // The way out it offers works.
+      parent.newBuilder().build().close();
     }
   }
 
