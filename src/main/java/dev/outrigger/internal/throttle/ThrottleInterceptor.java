@@ -342,7 +342,9 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
    * while the attempt was in flight (its window held nothing yet), the host goes back into the
    * table, or the count also goes to the host that took its place: an attempt's answer is never
    * lost with its host. The drop marks the host before it checks the window a second time, and
-   * this reads the mark after counting: one of the two sees the other.
+   * this reads the mark after counting: one of the two sees the other. A host found still
+   * mapped is kept for good: the drop checks and removes in one step, so it either removed the
+   * host before this looked (and this puts it back) or saw this count and kept it.
    */
   private void record(String key, Host host, boolean accepted) {
     host.window.record(accepted);
@@ -379,11 +381,14 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
       }
       h.dropped = true;
       // Checked again once marked: an attempt counted before the mark shows here, one counted
-      // after it sees the mark (see record).
-      if (h.window.idle()) {
-        hosts.remove(e.getKey(), h);
-      } else {
-        h.dropped = false;
+      // after it sees the mark (see record). The check and the removal are one step, under the
+      // table's lock for the key: a record that finds the host still mapped then comes after a
+      // check that saw its count. Checked and then removed apart, a record landing between the
+      // two found the host still mapped, took it as kept, and lost its count with it.
+      Host after = hosts.computeIfPresent(e.getKey(),
+          (k, v) -> v == h && v.window.idle() ? null : v);
+      if (after == h) {
+        h.dropped = false; // counted meanwhile: kept
       }
     }
   }
