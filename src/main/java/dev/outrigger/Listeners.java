@@ -1,6 +1,7 @@
 package dev.outrigger;
 
 import dev.outrigger.internal.NanoClock;
+import dev.outrigger.internal.QuietWarn;
 import dev.outrigger.internal.jfr.JfrListener;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -8,9 +9,6 @@ import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -30,27 +28,18 @@ import org.slf4j.LoggerFactory;
 final class Listeners implements CallListener {
   private static final Logger log = LoggerFactory.getLogger(CallListener.class);
   /** The least time between two WARN lines of one listener's throws. */
-  static final long QUIET_NANOS = TimeUnit.MINUTES.toNanos(1);
+  static final long QUIET_NANOS = QuietWarn.QUIET_NANOS;
 
   private final CallListener[] all;
-  /** What each listener (same index) threw lately, for the log. */
-  private final Throws[] throwsOf;
-  private final NanoClock clock;
+  /** The log of each listener's throws (same index). */
+  private final QuietWarn[] quiet;
 
   private Listeners(List<CallListener> all, NanoClock clock) {
     this.all = all.toArray(new CallListener[0]);
-    this.throwsOf = new Throws[this.all.length];
-    for (int i = 0; i < throwsOf.length; i++) {
-      throwsOf[i] = new Throws();
+    this.quiet = new QuietWarn[this.all.length];
+    for (int i = 0; i < quiet.length; i++) {
+      quiet[i] = new QuietWarn(log, clock, "its later throws");
     }
-    this.clock = clock;
-  }
-
-  /** One listener's throws not yet logged, and when the next may be. */
-  private static final class Throws {
-    final AtomicBoolean any = new AtomicBoolean();
-    final AtomicLong nextLogNanos = new AtomicLong();
-    final AtomicLong unlogged = new AtomicLong();
   }
 
   /**
@@ -102,30 +91,7 @@ final class Listeners implements CallListener {
     if (t instanceof VirtualMachineError e) {
       throw e;
     }
-    Throws th = throwsOf[i];
-    long now = clock.nanoTime();
-    if (!th.any.get()) {
-      // Set before the flag: a throw racing the first finds the quiet minute begun.
-      th.nextLogNanos.set(now + QUIET_NANOS);
-      if (th.any.compareAndSet(false, true)) {
-        log.warn("listener {} threw; ignored (its later throws are logged at most once a minute)",
-            all[i], t);
-        return;
-      }
-    }
-    long next = th.nextLogNanos.get();
-    // One thread logs once the quiet minute is over; the others count.
-    if (now - next < 0 || !th.nextLogNanos.compareAndSet(next, now + QUIET_NANOS)) {
-      th.unlogged.incrementAndGet();
-      return;
-    }
-    long unlogged = th.unlogged.getAndSet(0);
-    if (unlogged == 0) {
-      log.warn("listener {} threw; ignored", all[i], t);
-    } else {
-      log.warn("listener {} threw; ignored (and {} more {} since the last one logged, not "
-          + "logged one by one)", all[i], unlogged, unlogged == 1 ? "time" : "times", t);
-    }
+    quiet[i].warn("listener " + all[i] + " threw; ignored", t);
   }
 
   @Override

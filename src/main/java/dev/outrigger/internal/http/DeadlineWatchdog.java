@@ -1,5 +1,7 @@
 package dev.outrigger.internal.http;
 
+import dev.outrigger.internal.NanoClock;
+import dev.outrigger.internal.QuietWarn;
 import dev.outrigger.internal.Stripes;
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -255,8 +257,16 @@ public final class DeadlineWatchdog {
               return t;
             });
     private int sweepAt = SWEEP_AT;
+    /** The log of cancels that threw: the first at once, then at most one a minute. */
+    final QuietWarn cancelFailures;
 
     Loop() {
+      this(NanoClock.SYSTEM);
+    }
+
+    /** A loop whose log of failed cancels is timed on {@code logClock} (a test's). */
+    Loop(NanoClock logClock) {
+      cancelFailures = new QuietWarn(log, logClock, "later failures");
       thread = Thread.ofPlatform().daemon().name("outrigger-deadlines")
           .inheritInheritableThreadLocals(false).unstarted(this);
       // Not the starting thread's class loader: an application server may unload that one.
@@ -310,11 +320,13 @@ public final class DeadlineWatchdog {
       }
     }
 
-    private static void cancelNow(Call call) {
+    private void cancelNow(Call call) {
       try {
         call.cancel();
       } catch (RuntimeException | Error e) {
-        log.warn("cancelling a call past its deadline failed", e);
+        // A hook that throws on every cancel (an EventListener.canceled of the user's) must not
+        // log a stack trace for every deadline that cuts an attempt.
+        cancelFailures.warn("cancelling a call past its deadline failed", e);
       }
     }
 

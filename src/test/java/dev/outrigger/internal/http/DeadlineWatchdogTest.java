@@ -277,6 +277,53 @@ class DeadlineWatchdogTest {
         () -> loop.cancelling().isEmpty());
   }
 
+  /**
+   * A cancel that throws on every cut (an {@code EventListener.canceled} of the user's): the
+   * first is logged at WARN with its stack trace, the next ones within the minute only counted,
+   * and the first after it says how many went unlogged. Each one was a WARN with a stack trace,
+   * one per deadline that cut an attempt.
+   */
+  @Test
+  void cancelsThatThrowAreLoggedAtMostOnceAMinute() throws Exception {
+    dev.outrigger.internal.FakeClock logClock = new dev.outrigger.internal.FakeClock();
+    java.util.concurrent.atomic.AtomicInteger cancels =
+        new java.util.concurrent.atomic.AtomicInteger();
+    OkHttpClient throwing = okhttp.newBuilder().eventListener(new EventListener() {
+      @Override
+      public void canceled(Call call) {
+        cancels.incrementAndGet();
+        throw new IllegalStateException("canceled() broke");
+      }
+    }).build();
+    DeadlineWatchdog.Loop loop = new DeadlineWatchdog.Loop(logClock);
+    loop.thread.start();
+    try (dev.outrigger.LogCapture log = new dev.outrigger.LogCapture(
+        DeadlineWatchdog.class.getName())) {
+      for (int i = 1; i <= 3; i++) {
+        Call call = throwing.newCall(new Request.Builder().url(server.url("/unsent")).build());
+        assertTrue(loop.push(new DeadlineWatchdog.Timer(call, System.nanoTime())));
+        int n = i;
+        HoldingServer.await("cancel " + n, () -> cancels.get() == n
+            && loop.cancelling().isEmpty());
+      }
+      assertEquals(1, log.count("WARN", "cancelling a call past its deadline failed"),
+          log.all());
+      assertEquals(1, log.count("WARN", "later failures are logged at most once a minute"),
+          log.all());
+
+      logClock.advance(TimeUnit.MINUTES.toNanos(1));
+      Call call = throwing.newCall(new Request.Builder().url(server.url("/unsent")).build());
+      assertTrue(loop.push(new DeadlineWatchdog.Timer(call, System.nanoTime())));
+      HoldingServer.await("cancel 4", () -> cancels.get() == 4 && loop.cancelling().isEmpty());
+      assertEquals(2, log.count("WARN", "cancelling a call past its deadline failed"),
+          log.all());
+      assertEquals(1, log.count("WARN", "and 2 more times since the last one logged"),
+          log.all());
+    } finally {
+      loop.stop();
+    }
+  }
+
   @Test
   void aBusyWatchdogIsNotWokenByEveryAttempt() {
     // Timers pushed before the thread first runs, as when calls start with the first client:
