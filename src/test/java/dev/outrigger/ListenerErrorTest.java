@@ -142,4 +142,45 @@ class ListenerErrorTest {
       ClientTestSupport.assertNoLeaks(c);
     }
   }
+
+  /**
+   * A {@link VirtualMachineError} from {@code retryScheduled} ends the call before its retry
+   * is sent: the retry's withdrawal from the budget goes back, as for any retry that is never
+   * sent. It was kept, so each such call spent a retry of the host's budget for nothing.
+   */
+  @Test
+  void aVirtualMachineErrorFromRetryScheduledGivesTheRetryBudgetBack() throws Exception {
+    CallListener dying = new CallListener() {
+      @Override
+      public void retryScheduled(CallContext call, java.time.Duration wait, String reason) {
+        if (call.url().encodedPath().endsWith("/die")) {
+          throw new StackOverflowError("the JVM's, in a listener");
+        }
+      }
+    };
+    // Time stands still: the budget's floor (10 retries a second, 10 at first) never refills,
+    // and a ratio of 0 earns nothing back from the calls.
+    dev.outrigger.internal.FakeClock time = new dev.outrigger.internal.FakeClock();
+    try (ApiClient c = ApiClient.builder()
+        .baseUrl(server.url("/").toString())
+        .retry(Retry.exponential(java.time.Duration.ofMillis(1), java.time.Duration.ofMillis(1))
+            .maxAttempts(2).budget(0, java.time.Duration.ofSeconds(1), 10))
+        .circuitBreaker(CircuitBreaker.none())
+        .addListener(dying)
+        .clock(time)
+        .build()) {
+      for (int i = 0; i < 10; i++) {
+        server.enqueue(new MockResponse.Builder().code(503).body("busy").build());
+        assertThrows(StackOverflowError.class, () -> c.get("/die").execute(String.class));
+      }
+      assertEquals(10, server.getRequestCount(), "no retry was sent");
+      // Had those ten kept their withdrawal, the budget would be spent: this 503 would end
+      // its call, not be retried.
+      server.enqueue(new MockResponse.Builder().code(503).body("busy").build());
+      server.enqueue(new MockResponse.Builder().code(200).body("ok").build());
+      assertEquals("ok", c.get("/live").execute(String.class));
+      assertEquals(12, server.getRequestCount());
+      ClientTestSupport.assertNoLeaks(c);
+    }
+  }
 }

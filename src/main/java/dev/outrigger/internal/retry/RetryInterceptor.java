@@ -254,7 +254,16 @@ public final class RetryInterceptor implements CallInterceptor, KeepsClock {
       // on its way still can).
       long began = clock.nanoTime();
       long wakeAt = began + delay;
-      notify(ctx, l -> l.retryScheduled(ctx, wait, reason));
+      try {
+        notify(ctx, l -> l.retryScheduled(ctx, wait, reason));
+      } catch (Error e) {
+        // The JVM's own trouble (out of memory), which Listeners passes on: the retry will
+        // never be sent, so its budget goes back for the calls that remain.
+        if (budget != null) {
+          budget.refund(ctx.host(), withdrawn);
+        }
+        throw e;
+      }
       if (log.isDebugEnabled()) {
         // On a second pass (after an auth refresh, say) the call-wide number runs ahead of
         // this pass's count, which is what maxAttempts bounds.
