@@ -74,10 +74,12 @@ import org.slf4j.LoggerFactory;
  * because the host did not do the work); other failures (connect errors, cancellation) teach
  * nothing. The semaphore is resized as the limit moves (shrinking lets the attempts in flight
  * finish; new ones wait until the count is below the new limit). Each change goes to
- * {@link CallListener#adaptiveLimitChanged}, on the thread whose attempt caused it, unless
- * another thread is reporting that host's limit: that thread then reports it right after its
- * own, so each host's reports come one at a time and in order, the last carrying the limit in
- * place (changes made during one report may arrive together as one). A change of 10% or more
+ * {@link CallListener#adaptiveLimitChanged}, on the thread whose attempt caused it, once that
+ * attempt has given its slot back (a slow listener holds up its own caller, not the host's other
+ * calls), unless another thread is reporting that host's limit: that thread then reports it
+ * right after its own, so each host's reports come one at a time and in order, the last
+ * carrying the limit in place (changes made during one report may arrive together as one). A
+ * change of 10% or more
  * since the last logged value is logged at DEBUG by the thread that reports it, so the lines
  * follow the same order. Beyond {@link #IDLE_HOSTS_KEPT} idle hosts,
  * the one idle the longest loses its state and starts over from the initial limit when it is
@@ -154,6 +156,12 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
     return maxPerHost;
   }
 
+  /**
+   * Runs one attempt under the host's limit. Under an adaptive limit the attempt's sample moves
+   * the limit while the attempt still holds its slot, but the change is reported only once the
+   * slot is given back ({@link #ended}): a slow listener holds up its own caller, not the host's
+   * other calls.
+   */
   @Override
   public Response intercept(Chain chain) {
     CallContext ctx = chain.context();
@@ -169,6 +177,22 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
       throw e;
     }
     int inFlight = host.inFlight.incrementAndGet();
+    Response response;
+    try {
+      response = attempt(chain, host, ctx, inFlight);
+    } catch (Throwable t) {
+      ended(key, host, ctx, null, t);
+      throw t;
+    }
+    ended(key, host, ctx, response, null);
+    return response;
+  }
+
+  /**
+   * The attempt itself, holding a slot of {@code host}: sends it and feeds its outcome to the
+   * host's estimator, which may move the limit (reported later, by {@link #ended}).
+   */
+  private Response attempt(Chain chain, Host host, CallContext ctx, int inFlight) {
     long start = RealCallContext.recentNanos(ctx, clock);
     int sentBefore = ctx.attemptsSent();
     try {
@@ -179,8 +203,8 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
         try {
           answered(host, ctx, sentAt(ctx, sentBefore, start), inFlight, response.code());
         } catch (Throwable t) {
-          // A listener of the limit's change threw what Listeners passes on (out of memory):
-          // the answer goes nowhere, so its body is closed here.
+          // The estimator failed (nothing of a listener's runs here any more): the answer goes
+          // nowhere, so its body is closed here.
           response.close();
           throw t;
         }
@@ -211,13 +235,50 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
         sample(host, ctx, sentAt(ctx, sentBefore, start), inFlight, true, false);
       }
       throw e;
-    } finally {
-      host.inFlight.decrementAndGet();
-      host.slots.release();
-      // Dated at its end, not its start: a host whose long attempt ended a moment ago was not
-      // idle all that time, and must not be dropped as the one idle the longest. The reading
-      // the transport (or a sample) made at the attempt's end, when there is one.
-      leave(key, host, RealCallContext.recentNanos(ctx, clock), ctx);
+    }
+  }
+
+  /**
+   * The end of an attempt on {@code host}, however it ended ({@code response} its answer, or
+   * {@code failure} what it threw): gives its slot back, then reports the host's limit if it
+   * differs from the last one reported ({@link #unreported}: the attempt's own change, or one
+   * another attempt made meanwhile), then unregisters the
+   * caller ({@link #leave}, which may drop another idle host and report that). The report comes
+   * after the slot is released, so a slow listener keeps no slot from the host's other calls,
+   * and before {@code leave}, so the caller is still a user of {@code host} and it cannot be
+   * retired while the caller reports it.
+   *
+   * <p>A listener's exceptions are logged and ignored ({@link #reportChange}); what gets through
+   * (an {@link Error} that {@code Listeners} passes on, say out of memory) goes to the caller,
+   * the slot already given back and the caller unregistered all the same, and {@code response},
+   * which then goes nowhere, closed; the attempt's own {@code failure}, if any, is kept as
+   * suppressed.
+   */
+  private void ended(
+      String key, Host host, CallContext ctx, Response response, Throwable failure) {
+    host.inFlight.decrementAndGet();
+    host.slots.release();
+    // Dated at its end, not its start: a host whose long attempt ended a moment ago was not
+    // idle all that time, and must not be dropped as the one idle the longest. The reading
+    // the transport (or a sample) made at the attempt's end, when there is one, taken before
+    // any listener runs.
+    long endedAt = RealCallContext.recentNanos(ctx, clock);
+    try {
+      try {
+        if (unreported(host)) {
+          publish(host, ctx, key);
+        }
+      } finally {
+        leave(key, host, endedAt, ctx);
+      }
+    } catch (Throwable t) {
+      if (response != null) {
+        response.close();
+      }
+      if (failure != null && failure != t) {
+        t.addSuppressed(failure);
+      }
+      throw t;
     }
   }
 
@@ -266,8 +327,10 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
   }
 
   /**
-   * Feeds one attempt to the host's estimator, resizes its slots and reports the change;
-   * {@code noLoad}: whether its latency may be taken as the host's no-load latency.
+   * Feeds one attempt to the host's estimator and resizes its slots; {@code noLoad}: whether its
+   * latency may be taken as the host's no-load latency. A change is not reported here, while the
+   * attempt holds its slot, but at the attempt's end ({@link #ended}); what made it is kept for
+   * the DEBUG line of whoever reports it.
    */
   private void sample(
       Host host, CallContext ctx, long start, int inFlight, boolean dropped, boolean noLoad) {
@@ -279,7 +342,16 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
     }
     // Only after a change: the reason the DEBUG line gives (written by whoever reports it).
     host.reports.cause = dropped ? "drop" : "latency";
-    publish(host, ctx, ctx.host());
+  }
+
+  /**
+   * Whether {@code host}'s limit differs from the last one reported for its key: a change not
+   * reported yet. The check every attempt makes at its end, so two volatile reads and a
+   * compare, nothing more. {@code host} is a state in use (the caller is one of its users), so
+   * its limit is the one its reports carry.
+   */
+  private static boolean unreported(Host host) {
+    return host.limitNow() != host.reports.reported;
   }
 
   /**
@@ -288,10 +360,9 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
    * once more after letting go. So one key's reports come one at a time and in order, each
    * starting from the last one's limit, and the last carries the limit in place: reports made
    * straight from each thread's own change could cross, and a gauge would keep the older limit.
-   * Runs only after a change; an answer that moves no limit never comes here. A thread reports
-   * as long as changes made while it reported are left to it: each pass is paid for by another
-   * call's change, and a cap would leave the last one unreported when the limit then settles
-   * (or for good, for a dropped host's return to its initial limit).
+   * Called at the end of an attempt, after its slot is released ({@link #ended}), or for a state
+   * just dropped ({@link #dropped}). A thread reports as long as changes made while it reported
+   * are left to it.
    */
   private void publish(Host h, CallContext ctx, String key) {
     Reports r = h.reports;
@@ -860,12 +931,17 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
    * The reports of one key's limit to listeners: the limit last reported, written only by the
    * thread holding {@link #reporting}, and the state whose limit a report carries. A state made
    * to replace a retired one takes its reports over, so one key's reports stay in order across
-   * the drop of its state.
+   * the drop of its state. Reports are made after the attempt's slot is released (see
+   * {@link InFlightLimiter#publish}).
    */
   static final class Reports {
     final AtomicBoolean reporting = new AtomicBoolean();
-    /** The limit last reported (guarded by {@link #reporting}). */
-    int reported;
+    /**
+     * The limit last reported: written only by the thread holding {@link #reporting}; volatile so
+     * that the end of every attempt can tell, without the flag, whether a change is unreported
+     * ({@link InFlightLimiter#unreported}).
+     */
+    volatile int reported;
     /** The limit last logged at DEBUG (guarded by {@link #reporting}). */
     int logged;
     /**
