@@ -79,7 +79,8 @@ import org.slf4j.LoggerFactory;
  * calls), unless another thread is reporting that host's limit: that thread then reports it
  * right after its own, so each host's reports come one at a time and in order, the last
  * carrying the limit in place (changes made during one report may arrive together as one). A
- * change of 10% or more
+ * thread makes at most {@value #MAX_REPORTS_IN_A_ROW} reports in a row; a change it leaves is
+ * reported at the end of the host's next attempt. A change of 10% or more
  * since the last logged value is logged at DEBUG by the thread that reports it, so the lines
  * follow the same order. Beyond {@link #IDLE_HOSTS_KEPT} idle hosts,
  * the one idle the longest loses its state and starts over from the initial limit when it is
@@ -97,6 +98,12 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
    * that bring on the next look.
    */
   public static final int IDLE_HOSTS_KEPT = 64;
+
+  /**
+   * Reports a thread makes in a row, its own and those left to it, before it goes on with its
+   * call (see {@link #publish}); a retired state's report is not capped.
+   */
+  static final int MAX_REPORTS_IN_A_ROW = 4;
 
   private static final Logger LOG = LoggerFactory.getLogger(InFlightLimiter.class);
 
@@ -241,8 +248,8 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
   /**
    * The end of an attempt on {@code host}, however it ended ({@code response} its answer, or
    * {@code failure} what it threw): gives its slot back, then reports the host's limit if it
-   * differs from the last one reported ({@link #unreported}: the attempt's own change, or one
-   * another attempt made meanwhile), then unregisters the
+   * differs from the last one reported ({@link #unreported}: the attempt's own change, one
+   * another attempt made meanwhile, or one a reporter left at its cap), then unregisters the
    * caller ({@link #leave}, which may drop another idle host and report that). The report comes
    * after the slot is released, so a slow listener keeps no slot from the host's other calls,
    * and before {@code leave}, so the caller is still a user of {@code host} and it cannot be
@@ -361,12 +368,20 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
    * starting from the last one's limit, and the last carries the limit in place: reports made
    * straight from each thread's own change could cross, and a gauge would keep the older limit.
    * Called at the end of an attempt, after its slot is released ({@link #ended}), or for a state
-   * just dropped ({@link #dropped}). A thread reports as long as changes made while it reported
-   * are left to it.
+   * just dropped ({@link #dropped}).
+   *
+   * <p>While the key's state is in use, a thread makes at most {@link #MAX_REPORTS_IN_A_ROW}
+   * passes, then goes on with its call: without that, changes other calls made while it
+   * reported could keep it reporting for as long as they kept coming, its own call held
+   * meanwhile. What it leaves is a change with the flag free, which the end of the host's next
+   * attempt finds ({@link #unreported}) and reports (a change no attempt follows is reported by
+   * none, unless the state is dropped: see {@link #dropped}). The report of a retired state, its
+   * return to the initial limit, is not capped: no attempt of that state will come to report
+   * it.
    */
   private void publish(Host h, CallContext ctx, String key) {
     Reports r = h.reports;
-    while (r.reporting.compareAndSet(false, true)) {
+    for (int pass = 1; r.reporting.compareAndSet(false, true); pass++) {
       int now;
       try {
         now = current(r);
@@ -389,6 +404,9 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
       // A change made while this thread held the flag was left to it.
       if (current(r) == now) {
         return;
+      }
+      if (pass >= MAX_REPORTS_IN_A_ROW && !r.live.retired()) {
+        return; // enough: the change left now is the next attempt's, as above
       }
     }
   }
@@ -716,12 +734,13 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
    * Reports that {@code key}'s state {@code h} was dropped: its limit is the initial one again,
    * as {@link #limit} now says and as it starts over when used again. Without this a gauge fed
    * by {@link CallListener#adaptiveLimitChanged} would show the dropped state's limit for ever.
-   * Nothing is reported when that limit was the initial one already.
+   * Nothing is reported when the limit last reported was the initial one already: compared with
+   * that, not with the state's limit, as a change a reporter left at its cap may still be
+   * unreported when the host goes idle, its limit back at the initial one while the last report
+   * says otherwise. Not capped ({@link #publish}).
    */
   private void dropped(String key, Host h, CallContext ctx) {
-    int from = h.limitNow();
-    int to = adaptive.initial();
-    if (from == to) {
+    if (h.reports.reported == adaptive.initial()) {
       return;
     }
     publish(h, ctx, key);
@@ -931,7 +950,8 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
    * The reports of one key's limit to listeners: the limit last reported, written only by the
    * thread holding {@link #reporting}, and the state whose limit a report carries. A state made
    * to replace a retired one takes its reports over, so one key's reports stay in order across
-   * the drop of its state. Reports are made after the attempt's slot is released (see
+   * the drop of its state. Reports are made after the attempt's slot is released, at most
+   * {@link #MAX_REPORTS_IN_A_ROW} in a row by one thread while the state is in use (see
    * {@link InFlightLimiter#publish}).
    */
   static final class Reports {
