@@ -343,13 +343,16 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
    * table, or the count also goes to the host that took its place: an attempt's answer is never
    * lost with its host. The drop marks the host before it checks the window a second time, and
    * this reads the mark after counting: one of the two sees the other. A host found still
-   * mapped is kept for good: the drop checks and removes in one step, so it either removed the
-   * host before this looked (and this puts it back) or saw this count and kept it.
+   * mapped is kept for good: the drop checks and removes in one step under the table's lock for
+   * the key, and this looks under that lock too ({@code compute}, not {@code putIfAbsent}, which
+   * reads a mapped key without the lock and so could look in the middle of the drop's step), so
+   * the drop either removed the host before this looked (and this puts it back) or saw this
+   * count and kept it.
    */
   private void record(String key, Host host, boolean accepted) {
     host.window.record(accepted);
     if (host.dropped) {
-      Host now = hosts.putIfAbsent(key, host);
+      Host now = hosts.compute(key, (k, v) -> v == null ? host : v);
       if (now == null || now == host) {
         host.dropped = false;
       } else {
