@@ -1291,7 +1291,10 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
         CompletableFuture<SocketAddress> waited =
             resolution.answer.copy().orTimeout(bound.toNanos(), TimeUnit.NANOSECONDS);
         waited.whenComplete((a, e) -> {
-          if (e != null && !resolution.answer.isDone()) {
+          // At this connect's timeout, or its cancel by Lettuce once the resolution has had a
+          // connectTimeout: a connect cancelled sooner leaves the others' resolution alone.
+          if (e != null && !resolution.answer.isDone()
+              && System.nanoTime() - resolution.startedNanos >= bound.toNanos()) {
             Thread t = resolution.thread;
             if (t != null) {
               t.interrupt(); // again at each connect it failed: a resolver may heed a later one
@@ -1319,7 +1322,13 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
         }
       });
       r.thread = t;
-      t.start();
+      try {
+        t.start();
+      } catch (Throwable e) { // no thread to be had (out of memory): only this connect fails
+        pending.remove(key, r);
+        r.answer.completeExceptionally(e);
+        throw e;
+      }
       if (stopped) {
         t.interrupt(); // started as close() went by
       }
