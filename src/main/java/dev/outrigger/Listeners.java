@@ -91,7 +91,7 @@ final class Listeners implements CallListener {
     if (t instanceof VirtualMachineError e) {
       throw e;
     }
-    quiet[i].warn("listener " + all[i] + " threw; ignored", t);
+    quiet[i].warn("listener {} threw; ignored", all[i], t);
   }
 
   @Override

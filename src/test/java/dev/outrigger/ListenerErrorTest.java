@@ -183,4 +183,42 @@ class ListenerErrorTest {
       ClientTestSupport.assertNoLeaks(c);
     }
   }
+
+  /**
+   * A listener that throws, and whose {@code toString()} throws too: the WARN names it as SLF4J
+   * names such an object, and the call and the other listeners go on. The name was built for
+   * every throw, counted or logged, outside any guard: the second throw broke the call.
+   */
+  @Test
+  void aThrowingListenerWhoseToStringThrowsStillLeavesTheCallAndTheOthersAlone()
+      throws Exception {
+    CallListener broken = new CallListener() {
+      @Override
+      public void callStart(CallContext call) {
+        throw new IllegalStateException("a listener's bug");
+      }
+
+      @Override
+      public String toString() {
+        throw new IllegalStateException("toString() broke too");
+      }
+    };
+    AtomicInteger heard = new AtomicInteger();
+    CallListener counting = new CallListener() {
+      @Override
+      public void callStart(CallContext call) {
+        heard.incrementAndGet();
+      }
+    };
+    try (LogCapture logs = new LogCapture();
+        ApiClient c = ApiClient.builder().baseUrl(server.url("/").toString())
+            .addListener(broken).addListener(counting).build()) {
+      for (int i = 0; i < 3; i++) {
+        server.enqueue(new MockResponse.Builder().code(200).body("ok").build());
+        assertEquals("ok", c.get("/x").execute(String.class));
+      }
+      assertEquals(3, heard.get());
+      assertEquals(1, logs.count("WARN", "threw; ignored"), logs.all());
+    }
+  }
 }

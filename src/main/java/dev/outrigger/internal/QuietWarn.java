@@ -35,12 +35,25 @@ public final class QuietWarn {
 
   /** Logs {@code what} with {@code t}, or only counts it if a line went out less than a minute ago. */
   public void warn(String what, Throwable t) {
+    warn(what, null, false, t);
+  }
+
+  /**
+   * As {@link #warn(String, Throwable)}, {@code what} being a pattern with one {@code {}} that
+   * {@code arg} fills, formatted only when a line is logged (a throw only counted does not call
+   * {@code arg}'s {@code toString()}, and one that throws is logged as SLF4J does).
+   */
+  public void warn(String what, Object arg, Throwable t) {
+    warn(what, arg, true, t);
+  }
+
+  private void warn(String what, Object arg, boolean hasArg, Throwable t) {
     long now = clock.nanoTime();
     if (!any.get()) {
       // Set before the flag: one racing the first finds the quiet minute begun.
       nextLogNanos.set(now + QUIET_NANOS);
       if (any.compareAndSet(false, true)) {
-        log.warn("{} ({} are logged at most once a minute)", what, later, t);
+        log(what + " ({} are logged at most once a minute)", arg, hasArg, t, later);
         return;
       }
     }
@@ -52,10 +65,24 @@ public final class QuietWarn {
     }
     long n = unlogged.getAndSet(0);
     if (n == 0) {
-      log.warn("{}", what, t);
+      log(what, arg, hasArg, t);
     } else {
-      log.warn("{} (and {} more {} since the last one logged, not logged one by one)", what, n,
-          n == 1 ? "time" : "times", t);
+      log(what + " (and {} more {} since the last one logged, not logged one by one)", arg,
+          hasArg, t, n, n == 1 ? "time" : "times");
     }
+  }
+
+  /** Logs {@code pattern} with {@code arg} first (if it has one), then {@code more}, then t. */
+  private void log(String pattern, Object arg, boolean hasArg, Throwable t, Object... more) {
+    Object[] args = new Object[(hasArg ? 1 : 0) + more.length + 1];
+    int i = 0;
+    if (hasArg) {
+      args[i++] = arg;
+    }
+    for (Object m : more) {
+      args[i++] = m;
+    }
+    args[i] = t;
+    log.warn(pattern, args);
   }
 }
