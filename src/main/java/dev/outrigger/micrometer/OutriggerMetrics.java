@@ -44,11 +44,13 @@ import java.util.concurrent.atomic.AtomicLong;
  *   <li>{@code outrigger.ratelimit.waits} (timer; host): waits for a rate-limit permit.
  *   <li>{@code outrigger.ratelimit.rejections} (counter; host): attempts refused with a
  *       {@code RateLimitedException}: by a rate limit, or by the client-side throttle. A
- *       call's first attempt, or a retry. A retry that a rate limit refused because its wait
- *       for a permit could not fit in the deadline ends its call with the failure it was
- *       retrying (the refusal suppressed on it), still counted here; any other refusal (the
- *       throttle's, or more permits than the burst) ends the call as that
- *       {@code RateLimitedException}.
+ *       call's first attempt, or a retry. A retry refused with a wait
+ *       ({@code RateLimitedException.wouldWait()}) longer than the time left before the
+ *       deadline ends its call with the failure it was retrying (the refusal suppressed on it),
+ *       still counted here; any other refusal ends the call as that
+ *       {@code RateLimitedException}: one with no wait to give (the throttle's, more permits
+ *       than the burst, a shared store that cannot answer in time) or with a wait that would
+ *       have fit.
  *   <li>{@code outrigger.ratelimit.pauses} (counter; host): times the server paused a bucket
  *       ({@code Retry-After}, quota used up).
  *   <li>{@code outrigger.inflight.waits} (timer; host): waits for an in-flight slot.
@@ -185,9 +187,9 @@ public final class OutriggerMetrics implements CallListener, AutoCloseable {
         .withRegistry(registry);
     this.rateLimitRejections = Counter.builder("outrigger.ratelimit.rejections").tags(tags)
         .description("Attempts refused with RateLimitedException: by a rate limit (the wait for"
-            + " a permit could not fit) or by the client-side throttle; a retry refused by a rate"
-            + " limit for want of time counts too, though its call ends with the failure it was"
-            + " retrying")
+            + " a permit could not fit) or by the client-side throttle; a retry refused with a"
+            + " wait longer than its deadline allows counts too, though its call ends with the"
+            + " failure it was retrying")
         .withRegistry(registry);
     this.rateLimitPauses = Counter.builder("outrigger.ratelimit.pauses").tags(tags)
         .description("Times the server paused a rate-limit bucket (Retry-After, quota used up)")

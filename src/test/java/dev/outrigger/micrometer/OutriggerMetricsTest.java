@@ -339,31 +339,38 @@ class OutriggerMetricsTest {
 
   @Test
   void aRetryTheThrottleRefusesEndsItsCallAsTheRefusalAndIsCounted() {
-    // The throttle's refusal has no wait that could fit: unlike a rate limit's refusal for want
-    // of time, a retry it refuses ends the call as the RateLimitedException itself, after the
-    // 503 that was sent. The description must not say every refused retry ends with the failure
-    // it was retrying.
-    client = ApiClient.builder().baseUrl(server.url("/v1").toString()).clientThrottling(1)
-        .retry(Retry.exponential(Duration.ofMillis(1), Duration.ofMillis(1)).maxAttempts(2))
-        .circuitBreaker(CircuitBreaker.none())
-        .addListener(OutriggerMetrics.of(registry)).build();
-    for (int i = 0; i < 80; i++) {
-      server.enqueue(new MockResponse.Builder().code(503).build());
-    }
+    // The throttle's refusal has no wait that could fit: unlike a rate limit's refusal with a
+    // wait the deadline cannot hold, a retry it refuses ends the call as the RateLimitedException
+    // itself, after the 503 that was sent. The description must not say every refused retry
+    // ends with the failure it was retrying.
+    // Each round starts a whole window later, the throttle's window empty: the first attempt
+    // goes (probability 0) and meets a 503, and its retry is refused with probability 1/2
+    // (one request, none accepted, K = 1). Sixty rounds all without a refused retry: 2^-60.
+    dev.outrigger.internal.FakeClock time = new dev.outrigger.internal.FakeClock();
+    client = ClientTestSupport.withClock(ApiClient.builder()
+            .baseUrl(server.url("/v1").toString()).clientThrottling(1)
+            .retry(Retry.exponential(Duration.ofMillis(1), Duration.ofMillis(1)).maxAttempts(2))
+            .circuitBreaker(CircuitBreaker.none())
+            .addListener(OutriggerMetrics.of(registry)), time).build();
+    server.setDispatcher(new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest request) {
+        return new MockResponse.Builder().code(503).build();
+      }
+    });
     int refused = 0;
     int refusedRetries = 0;
-    for (int i = 0; i < 40; i++) {
+    for (int i = 0; i < 60; i++) {
+      time.advance(TimeUnit.MINUTES.toNanos(3));
       try {
         client.get("/busy").execute(String.class);
       } catch (HttpStatusException e) {
         assertEquals(503, e.status());
-        refused += (int) Stream.of(e.getSuppressed())
-            .filter(RateLimitedException.class::isInstance).count();
+        assertEquals(2, e.attempts(), "a retry the throttle let through");
       } catch (RateLimitedException e) {
         refused++;
-        if (e.attempts() > 0) {
-          refusedRetries++;
-        }
+        assertEquals(1, e.attempts(), "the first attempt goes: nothing in the window yet");
+        refusedRetries++;
       }
     }
 
@@ -371,7 +378,7 @@ class OutriggerMetricsTest {
     assertEquals(refused, count("outrigger.ratelimit.rejections", "host", host(server)));
     String description = registry.find("outrigger.ratelimit.rejections").counter().getId()
         .getDescription();
-    assertTrue(description.contains("a retry refused by a rate limit for want of time"),
+    assertTrue(description.contains("a retry refused with a wait longer than its deadline"),
         description);
   }
 
