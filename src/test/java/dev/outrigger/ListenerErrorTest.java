@@ -6,10 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
-import okhttp3.MediaType;
 import okhttp3.Response;
-import okhttp3.ResponseBody;
-import okio.BufferedSource;
 import mockwebserver3.MockResponse;
 import mockwebserver3.MockWebServer;
 import mockwebserver3.junit5.StartStop;
@@ -100,30 +97,8 @@ class ListenerErrorTest {
     // Sees every answer on its way up, with a body that counts its close().
     CallInterceptor counting = chain -> {
       Response r = chain.proceed(chain.request());
-      ResponseBody body = r.body();
       opened.incrementAndGet();
-      return r.newBuilder().body(new ResponseBody() {
-        @Override
-        public MediaType contentType() {
-          return body.contentType();
-        }
-
-        @Override
-        public long contentLength() {
-          return body.contentLength();
-        }
-
-        @Override
-        public BufferedSource source() {
-          return body.source();
-        }
-
-        @Override
-        public void close() {
-          closed.incrementAndGet();
-          body.close();
-        }
-      }).build();
+      return CloseCountingBody.wrap(r, closed);
     };
     try (ApiClient c = ApiClient.builder()
         .baseUrl(server.url("/").toString())

@@ -7,14 +7,12 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import dev.outrigger.AdaptiveLimit;
 import dev.outrigger.CallInterceptor;
 import dev.outrigger.CallListener;
+import dev.outrigger.CloseCountingBody;
 import dev.outrigger.HttpStatusException;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
-import okhttp3.MediaType;
 import okhttp3.Response;
-import okhttp3.ResponseBody;
-import okio.BufferedSource;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -51,30 +49,8 @@ class LimitListenerErrorTest extends LimiterOverServerTest {
       r.close();
       throw new HttpStatusException(r.code(), "GET", chain.request().url().toString(), "", 1);
     }
-    ResponseBody body = r.body();
     opened.incrementAndGet();
-    return r.newBuilder().body(new ResponseBody() {
-      @Override
-      public MediaType contentType() {
-        return body.contentType();
-      }
-
-      @Override
-      public long contentLength() {
-        return body.contentLength();
-      }
-
-      @Override
-      public BufferedSource source() {
-        return body.source();
-      }
-
-      @Override
-      public void close() {
-        closed.incrementAndGet();
-        body.close();
-      }
-    }).build();
+    return CloseCountingBody.wrap(r, closed);
   };
 
   @Override
