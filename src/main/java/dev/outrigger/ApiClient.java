@@ -820,8 +820,6 @@ public final class ApiClient implements AutoCloseable {
         .maxAttempts(3);
     private CircuitBreaker circuitBreaker = CircuitBreaker.defaults();
     private int maxInFlightPerHost = 1024;
-    /** Whether maxInFlightPerHost was set (an adaptive limit would ignore it). */
-    private boolean maxInFlightSet;
     /**
      * The maxInFlightPerHost the client this builder was derived from set (kept here unless set
      * again), 0 if it set none.
@@ -947,7 +945,6 @@ public final class ApiClient implements AutoCloseable {
         throw new IllegalArgumentException("maxInFlightPerHost must be at least 1, but was " + max);
       }
       this.maxInFlightPerHost = max;
-      this.maxInFlightSet = true;
       this.maxInFlightSetHere = true;
       return this;
     }
@@ -1336,7 +1333,7 @@ public final class ApiClient implements AutoCloseable {
             + ") is longer than the deadline (" + deadline
             + "), so it could never fire: lower attemptTimeout or raise the deadline");
       }
-      if (maxInFlightSet && adaptiveConcurrency != null
+      if (maxInFlightSet() && adaptiveConcurrency != null
           && adaptiveConcurrency.max() != maxInFlightPerHost) {
         // A derived builder cannot drop what its parent set: only the adaptive max can agree.
         throw new IllegalArgumentException("maxInFlightPerHost(" + maxInFlightPerHost
@@ -1434,6 +1431,14 @@ public final class ApiClient implements AutoCloseable {
     }
 
     /**
+     * Whether maxInFlightPerHost was set, here or by the client this builder was derived from
+     * (an adaptive limit would ignore it).
+     */
+    private boolean maxInFlightSet() {
+      return maxInFlightSetHere || parentMaxInFlight != 0;
+    }
+
+    /**
      * The end of build()'s refusal of a maxInFlightPerHost beside an adaptive limit whose max
      * differs: whether dropping it is a way out, which it is not for the value a derived builder
      * keeps from its parent.
@@ -1507,8 +1512,7 @@ public final class ApiClient implements AutoCloseable {
       b.retry = retry;
       b.circuitBreaker = circuitBreaker;
       b.maxInFlightPerHost = maxInFlightPerHost;
-      b.maxInFlightSet = maxInFlightSet;
-      b.parentMaxInFlight = maxInFlightSet ? maxInFlightPerHost : 0;
+      b.parentMaxInFlight = maxInFlightSet() ? maxInFlightPerHost : 0;
       b.adaptiveConcurrency = adaptiveConcurrency;
       b.clientThrottlingK = clientThrottlingK;
       b.connectTimeout = connectTimeout;

@@ -27,8 +27,6 @@ import org.slf4j.LoggerFactory;
  */
 final class Listeners implements CallListener {
   private static final Logger log = LoggerFactory.getLogger(CallListener.class);
-  /** The least time between two WARN lines of one listener's throws. */
-  static final long QUIET_NANOS = QuietWarn.QUIET_NANOS;
 
   private final CallListener[] all;
   /** The log of each listener's throws (same index). */

@@ -353,7 +353,7 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
     host.window.record(accepted);
     if (host.dropped) {
       Host now = hosts.compute(key, (k, v) -> v == null ? host : v);
-      if (now == null || now == host) {
+      if (now == host) {
         host.dropped = false;
       } else {
         now.window.record(accepted);
