@@ -231,8 +231,7 @@ class RedisHangingResolverTest {
         // Calls past the probeInterval reconnect; each connect gives up at its timeout and
         // interrupts the resolution it waited for.
         RedisFixture.await("five connects given up", GENEROUS, () -> {
-          store.reserve("k", limit, 1, 0);
-          Thread.sleep(30);
+          store.reserve("k", limit, 1, 0); // the await's own 20 ms pause spaces the calls
           return resolver.interrupts.get() >= 5;
         });
         assertEquals(1, resolver.hung.get(), "the resolver was asked again while it hung");
