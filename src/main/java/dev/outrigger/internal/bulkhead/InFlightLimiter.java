@@ -368,14 +368,20 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
    * starting from the last one's limit, and the last carries the limit in place: reports made
    * straight from each thread's own change could cross, and a gauge would keep the older limit.
    * Called at the end of an attempt, after its slot is released ({@link #ended}), or for a state
-   * just dropped ({@link #dropped}).
+   * just dropped ({@link #leave}): its limit is the initial one again, as {@link #limit} now says
+   * and as it starts over when used again (without that report, a gauge fed by
+   * {@link CallListener#adaptiveLimitChanged} would show the dropped state's limit for ever).
+   * Nothing is reported when the limit last reported was the initial one already: compared with
+   * that, not with the state's limit, as a change a reporter left at its cap may still be
+   * unreported when the host goes idle. The thread that reports a dropped state, with nothing
+   * left to report, removes it from the map ({@link #removeIfRetired}).
    *
    * <p>While the key's state is in use, a thread makes at most {@link #MAX_REPORTS_IN_A_ROW}
    * passes, then goes on with its call: without that, changes other calls made while it
    * reported could keep it reporting for as long as they kept coming, its own call held
    * meanwhile. What it leaves is a change with the flag free, which the end of the host's next
    * attempt finds ({@link #unreported}) and reports (a change no attempt follows is reported by
-   * none, unless the state is dropped: see {@link #dropped}). The report of a retired state, its
+   * none, unless the state is dropped: see {@link #leave}). The report of a retired state, its
    * return to the initial limit, is not capped: no attempt of that state will come to report
    * it.
    */
@@ -398,16 +404,39 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
           }
           reportChange(ctx, key, last, now);
         }
-      } finally {
+      } catch (Throwable t) {
+        // A listener's Error (out of memory, say): this thread reports no more, so a dropped
+        // state it was reporting leaves the map now, its successor starting afresh.
         r.reporting.set(false);
+        removeIfRetired(r, key);
+        throw t;
       }
+      r.reporting.set(false);
       // A change made while this thread held the flag was left to it.
       if (current(r) == now) {
+        removeIfRetired(r, key);
         return;
       }
       if (pass >= MAX_REPORTS_IN_A_ROW && !r.live.retired()) {
         return; // enough: the change left now is the next attempt's, as above
       }
+    }
+  }
+
+  /**
+   * Removes the state {@code r} reports for from the map if it is retired: called by the thread
+   * that has just reported it, with nothing left to report. Only then: a state retired while
+   * another thread reported its key (a slow listener still busy with the return of an earlier
+   * state, say) stays mapped until that thread is done, as removed at once it would let a state
+   * made afresh, with reports of its own, report its changes before that thread's. A state
+   * retired after this thread let the flag go is the retiring thread's to report and remove;
+   * one retired while this thread held the flag is seen retired here (the retire came before
+   * the retiring thread failed to take the flag, so before this thread let it go).
+   */
+  private void removeIfRetired(Reports r, String key) {
+    Host live = r.live;
+    if (live.retired()) {
+      hosts.remove(key, live);
     }
   }
 
@@ -722,28 +751,13 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
     // plus those kept idle, and the idle ones beyond the bound go one per call as hosts leave.
     if (oldest != null && oldest.retire()) {
       idleHosts.decrementAndGet();
-      // Reported before it leaves the map: a caller that finds it retired in the meantime puts
-      // a fresh state in its place that reports through the same Reports, after this report.
-      // Once it is removed, the report is over, and a fresh state made then reports after it.
-      dropped(oldestKey, oldest, ctx);
-      hosts.remove(oldestKey, oldest);
+      // Reported before it leaves the map, and removed by whoever reports it (this thread, or
+      // one already reporting the key: see publish): a caller that finds it retired in the
+      // meantime puts a fresh state in its place that reports through the same Reports, after
+      // this report. Once it is removed, the key's reports are over, and a fresh state made then
+      // reports after them.
+      publish(oldest, ctx, oldestKey);
     }
-  }
-
-  /**
-   * Reports that {@code key}'s state {@code h} was dropped: its limit is the initial one again,
-   * as {@link #limit} now says and as it starts over when used again. Without this a gauge fed
-   * by {@link CallListener#adaptiveLimitChanged} would show the dropped state's limit for ever.
-   * Nothing is reported when the limit last reported was the initial one already: compared with
-   * that, not with the state's limit, as a change a reporter left at its cap may still be
-   * unreported when the host goes idle, its limit back at the initial one while the last report
-   * says otherwise. Not capped ({@link #publish}).
-   */
-  private void dropped(String key, Host h, CallContext ctx) {
-    if (h.reports.reported == adaptive.initial()) {
-      return;
-    }
-    publish(h, ctx, key);
   }
 
   private static void reportWait(CallContext ctx, Duration waited) {

@@ -103,4 +103,68 @@ class LimitReportOrderTest extends LimiterOverServerTest {
     assertEquals(List.of("api.test 20->10", "api.test 10->20", "api.test 20->10"), reports,
         "in order, the last report carrying the limit in place");
   }
+
+  /**
+   * While a report of api's dropped state dwells in the listener, api gets a successor state,
+   * which is used, goes idle and is dropped in turn: that second drop must leave the successor
+   * mapped for the dwelling thread to remove, or a third state made afresh would report its cut
+   * before the dwelling report of the first drop is over.
+   */
+  @Test
+  void aStateMadeAfterTheSuccessorIsDroppedReportsAfterTheFirstDropsReport() throws Exception {
+    Thread dropper = dropApiWhileTheReportDwells();
+    dropTheSuccessor();
+    assertEquals(503, call("api.test", "/drop"));
+    assertEquals(10, limiter.limit(api()), "a third state, cut from 20 to 10");
+
+    finish.countDown();
+    dropper.join();
+    assertEquals(List.of("api.test 20->10", "api.test 10->20", "api.test 20->10"), reports,
+        "in order, the last report carrying the limit in place");
+  }
+
+  /** The successor dropped while the report dwells is removed once the report is over. */
+  @Test
+  void aSuccessorDroppedWhileAReportDwellsLeavesTheMapWhenTheReportIsOver() throws Exception {
+    Thread dropper = dropApiWhileTheReportDwells();
+    dropTheSuccessor();
+    int tracked = limiter.hostsTracked();
+
+    finish.countDown();
+    dropper.join();
+    assertEquals(tracked - 1, limiter.hostsTracked(), "the retired successor left the map");
+    assertEquals(List.of("api.test 20->10", "api.test 10->20"), reports,
+        "the successor's cut, dropped with it, is never reported: the limit is the initial one");
+    assertEquals(20, limiter.limit(api()));
+  }
+
+  /**
+   * Cuts api's limit, then drops its state by using {@code IDLE_HOSTS_KEPT} other hosts; returns
+   * the thread whose call dropped it, its report of api's return to 20 dwelling in the listener.
+   */
+  private Thread dropApiWhileTheReportDwells() throws InterruptedException {
+    assertEquals(503, call("api.test", "/drop"));
+    for (int i = 0; i < InFlightLimiter.IDLE_HOSTS_KEPT - 1; i++) {
+      assertEquals(200, call("h" + i + ".test", "/"));
+    }
+    dwellOn = "api.test 10->20";
+    Thread dropper = Thread.ofVirtual().start(() -> assertEquals(200, call("last.test", "/")));
+    assertTrue(dwelling.await(30, TimeUnit.SECONDS), "api's state was dropped");
+    return dropper;
+  }
+
+  /**
+   * Gives api a successor state (cut to 10, its report left to the dwelling thread), then makes
+   * it the host idle the longest and drops it with one more new host's call.
+   */
+  private void dropTheSuccessor() {
+    assertEquals(503, call("api.test", "/drop")); // the successor: its report waits
+    // h0 went to make room for the successor; every other host used after it.
+    for (int i = 1; i < InFlightLimiter.IDLE_HOSTS_KEPT - 1; i++) {
+      assertEquals(200, call("h" + i + ".test", "/"));
+    }
+    assertEquals(200, call("last.test", "/"));
+    assertEquals(200, call("next.test", "/")); // 65 idle: api, idle the longest, goes again
+    assertEquals(20, limiter.limit(api()), "the successor was dropped");
+  }
 }
