@@ -82,7 +82,11 @@ public final class Batch<T> {
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition allEnded = lock.newCondition();
   private final ArrayList<Task<T>> tasks = new ArrayList<>();
-  private boolean closed;
+  /**
+   * Written under {@link #lock}; volatile so that a failure completing can tell, without it,
+   * that close() has begun ({@link #complete}).
+   */
+  private volatile boolean closed;
   private volatile int submitted;
 
   private final ConcurrentLinkedQueue<Task<T>> pending = new ConcurrentLinkedQueue<>();
@@ -313,8 +317,11 @@ public final class Batch<T> {
       // A failure completing once a cancellation is published is that cancellation's doing (the
       // task found the batch cancelled, or was interrupted): never the first failure, even in
       // the instant before the canceller takes the slot for itself (as StructuredTaskScope
-      // ignores what completes after its shutdown). Read on the failure path only.
-      if (failure && failFast && cancel.get() == null
+      // ignores what completes after its shutdown). Nor once close() has begun: it marks the
+      // batch closed before it publishes its cancellation, and a failure in between is its doing
+      // too (a task's submit it refused, a call its caller's close() cut), not one to throw from
+      // join() after close(). Read on the failure path only.
+      if (failure && failFast && cancel.get() == null && !closed
           && firstFailure.compareAndSet(null, result.error())) {
         // Once the batch deadline has passed, the deadline cuts the rest, not this failure (a
         // call ending on that deadline, or a failure racing it): the queue fails as the
