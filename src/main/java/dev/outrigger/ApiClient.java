@@ -97,7 +97,7 @@ import org.slf4j.LoggerFactory;
 public final class ApiClient implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ApiClient.class);
   private static final Set<String> IDEMPOTENT_METHODS =
-      Set.of("GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE");
+      Set.of("GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE", "QUERY");
 
   private final Builder settings;
   private final HttpUrl baseUrl;
@@ -699,11 +699,12 @@ public final class ApiClient implements AutoCloseable {
 
   /**
    * Whether OkHttp refuses {@code method} without a body (its {@code HttpMethod
-   * .requiresRequestBody}): such a request goes with an empty one.
+   * .requiresRequestBody}, as of OkHttp 5.5: {@code QUERY} too): such a request goes with an
+   * empty one.
    */
   private static boolean requiresBody(String method) {
     return switch (method) {
-      case "POST", "PUT", "PATCH", "PROPPATCH", "REPORT" -> true;
+      case "POST", "PUT", "PATCH", "PROPPATCH", "REPORT", "QUERY" -> true;
       default -> false;
     };
   }
@@ -1242,9 +1243,9 @@ public final class ApiClient implements AutoCloseable {
 
     /**
      * Gives every request whose method is not idempotent (POST, PATCH, or any method other than
-     * GET, HEAD, PUT, DELETE, OPTIONS and TRACE) and that has no {@code Idempotency-Key} a fresh
-     * random one, kept across its retries, so it can be retried safely (default off: only servers
-     * that honour the key make this safe).
+     * GET, HEAD, PUT, DELETE, OPTIONS, TRACE and QUERY) and that has no {@code Idempotency-Key} a
+     * fresh random one, kept across its retries, so it can be retried safely (default off: only
+     * servers that honour the key make this safe).
      */
     public Builder generateIdempotencyKeys(boolean generate) {
       this.generateIdempotencyKeys = generate;
