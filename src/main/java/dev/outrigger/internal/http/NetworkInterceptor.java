@@ -139,8 +139,11 @@ public final class NetworkInterceptor implements Interceptor {
       return this;
     }
 
+    /** The method and URL as sent: without the fragment, which never leaves the client. */
     private static String target(Request r) {
-      return r.method() + " " + r.url();
+      HttpUrl url = r.url();
+      return r.method() + " "
+          + (url.encodedFragment() == null ? url : url.newBuilder().fragment(null).build());
     }
   }
 
