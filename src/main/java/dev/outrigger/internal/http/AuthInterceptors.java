@@ -111,6 +111,13 @@ public final class AuthInterceptors {
           // policy never sends it twice, and OkHttp sends no follow-up with such a body).
           return response;
         }
+        if (!ctx.idempotent()
+            && !response.request().method().equals(chain.request().method())) {
+          // A write the server answered with a redirect to a read (a 303, or a 301 or 302 that
+          // OkHttp follows with a GET): the server acted on it, and only the read met the 401.
+          // Sending the call again would write it twice.
+          return response;
+        }
         if (!fromFirstOrigin(response)) {
           // A redirect OkHttp followed took the attempt to another origin, which the
           // credentials did not go to: its 401 says nothing of them.
