@@ -67,10 +67,15 @@ public final class NetworkInterceptor implements Interceptor {
 
   /**
    * The tag put on a {@code Call} whose first request is about to be written: the value and its
-   * own supplier, one object for every call.
+   * own supplier. It keeps that request's headers, as the caller's OkHttp interceptors left them:
+   * a redirect to another origin drops the secret ones ({@link #withoutCredentials}).
    */
   private static final class Written implements Function0<Written> {
-    static final Written INSTANCE = new Written();
+    final Headers firstHeaders;
+
+    Written(Headers firstHeaders) {
+      this.firstHeaders = firstHeaders;
+    }
 
     @Override
     public Written invoke() {
@@ -239,13 +244,14 @@ public final class NetworkInterceptor implements Interceptor {
         call.tag(ORIGIN_TAG, new Origin(url));
       }
       sent = request.tag(SEND_ONCE) != null ? call.tag(SENT_TAG, new Sent()) : null;
-      call.tag(WRITTEN_TAG, Written.INSTANCE);
+      call.tag(WRITTEN_TAG, new Written(request.headers()));
     } else {
       Origin moved = call.tag(ORIGIN_TAG);
       HttpUrl first = moved != null ? moved.url : call.request().url();
       if (!sameOrigin(request.url(), first)) {
         call.tag(LEFT_TAG, Left.INSTANCE);
-        request = withoutCredentials(request, call.request().headers());
+        request = withoutCredentials(
+            request, call.request().headers(), call.tag(WRITTEN_TAG).firstHeaders);
       } else if (moved == null && call.tag(LEFT_TAG) != null) {
         // Home again. (Not when an OkHttp interceptor of the user's sent the call elsewhere:
         // the call's own headers were not made for this origin.)
@@ -366,24 +372,30 @@ public final class NetworkInterceptor implements Interceptor {
   }
 
   /**
-   * {@code request} without the secret headers it carries from the call's own request
-   * ({@code asked}): a header of a secret name with a value the caller sent to the first origin.
-   * What OkHttp adds for the new target itself stays: the proxy authenticator's answer to a 407
-   * (for the proxy, whatever the origin), a cookie jar's cookies for the new URL, an
-   * authenticator's answer to the new origin's 401.
+   * {@code request} without the secret headers it carries from the first origin: a header of a
+   * secret name with a value the call's own request ({@code asked}) had, or the call's first
+   * request as written ({@code first}: with what the caller's OkHttp interceptors set on the
+   * call, an API key, say, which OkHttp copies into every follow-up). What OkHttp adds for the new
+   * target itself stays: the proxy authenticator's answer to a 407 (for the proxy, whatever the
+   * origin), a cookie jar's cookies for the new URL, an authenticator's answer to the new
+   * origin's 401. So {@code Cookie} is compared with the call's own request only: the first
+   * request's were the jar's for the first URL, and one of a domain both origins share may be
+   * the jar's for the new URL too.
    */
-  private Request withoutCredentials(Request request, Headers asked) {
+  private Request withoutCredentials(Request request, Headers asked, Headers first) {
     Headers headers = request.headers();
     List<String> dropped = new ArrayList<>();
     Headers.Builder kept = new Headers.Builder();
     for (int i = 0; i < headers.size(); i++) {
       String name = headers.name(i);
-      if (redactor.isSecretHeader(name) && asked.values(name).contains(headers.value(i))) {
+      String value = headers.value(i);
+      if (redactor.isSecretHeader(name) && (asked.values(name).contains(value)
+          || (!name.equalsIgnoreCase("Cookie") && first.values(name).contains(value)))) {
         if (!dropped.contains(name)) {
           dropped.add(name);
         }
       } else {
-        kept.addUnsafeNonAscii(name, headers.value(i));
+        kept.addUnsafeNonAscii(name, value);
       }
     }
     if (dropped.isEmpty()) {
