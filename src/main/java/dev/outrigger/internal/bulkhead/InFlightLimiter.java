@@ -85,8 +85,9 @@ import org.slf4j.LoggerFactory;
  * follow the same order. Beyond {@link #IDLE_HOSTS_KEPT} idle hosts,
  * the one idle the longest loses its state and starts over from the initial limit when it is
  * used again; unless its limit was the initial one already, that return goes to
- * {@code adaptiveLimitChanged} too (on the thread whose call dropped it, in order with the
- * host's other reports), so a gauge of the limit follows.
+ * {@code adaptiveLimitChanged} too (on the thread whose call dropped it, or on the one already
+ * reporting the host's limit, in order with the host's other reports), so a gauge of the limit
+ * follows.
  */
 public final class InFlightLimiter implements CallInterceptor, KeepsClock {
   /** The per-host limit of a client built with defaults. */
@@ -118,6 +119,11 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
    * whenever more hosts than that are tracked (busy ones cannot go, and the scan is O(hosts)).
    */
   private final AtomicInteger idleHosts = new AtomicInteger();
+  /**
+   * Run by a reporting thread each time it has let the flag go, before it looks for a change
+   * left to it (for tests: they hold a thread there). Null in use.
+   */
+  volatile Runnable afterReportReleased;
   /** Scans for a host to drop (for tests). */
   private final AtomicInteger scans = new AtomicInteger();
   /** Per-host state under the static limit. */
@@ -373,8 +379,16 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
    * {@link CallListener#adaptiveLimitChanged} would show the dropped state's limit for ever).
    * Nothing is reported when the limit last reported was the initial one already: compared with
    * that, not with the state's limit, as a change a reporter left at its cap may still be
-   * unreported when the host goes idle. The thread that reports a dropped state, with nothing
-   * left to report, removes it from the map ({@link #removeIfRetired}).
+   * unreported when the host goes idle.
+   *
+   * <p>A dropped state leaves the map when the thread holding the flag has read it retired under
+   * the flag, reported it, and finds nothing left to report once it lets go: the thread that
+   * dropped it, or the one already reporting the key (a slow listener still busy with an earlier
+   * drop), which then reports this one too. Removed any sooner, it would let a state made
+   * afresh, with reports of its own, report its changes before that thread's. A thread that reads
+   * the state retired only after letting go looks again, under the flag, or leaves it to the
+   * thread that took the flag: no state is left retired in the map, and none leaves it while
+   * its report runs.
    *
    * <p>While the key's state is in use, a thread makes at most {@link #MAX_REPORTS_IN_A_ROW}
    * passes, then goes on with its call: without that, changes other calls made while it
@@ -388,16 +402,18 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
   private void publish(Host h, CallContext ctx, String key) {
     Reports r = h.reports;
     for (int pass = 1; r.reporting.compareAndSet(false, true); pass++) {
-      int now;
+      // The state reported for, and whether it was retired, as read under the flag.
+      Host seen = r.live;
+      boolean retired = seen.retired();
+      int now = retired ? adaptive.initial() : seen.limitNow();
       try {
-        now = current(r);
         int last = r.reported;
         if (now != last) {
           // Moved on before the listener runs: one that throws an Error is not told twice.
           r.reported = now;
           if (LOG.isDebugEnabled()) {
             // Logged here, under the flag, so the log follows the reports' order.
-            log(r, key, now);
+            log(r, key, seen, retired, now);
           } else {
             // Kept up while DEBUG is off, so that a line after it is turned on starts from here.
             r.logged = now;
@@ -405,38 +421,32 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
           reportChange(ctx, key, last, now);
         }
       } catch (Throwable t) {
-        // A listener's Error (out of memory, say): this thread reports no more, so a dropped
-        // state it was reporting leaves the map now, its successor starting afresh.
+        // A listener's Error (out of memory, say): this thread reports no more. A dropped state
+        // it has reported leaves the map now, its successor starting afresh.
         r.reporting.set(false);
-        removeIfRetired(r, key);
+        if (retired) {
+          hosts.remove(key, seen);
+        }
         throw t;
       }
       r.reporting.set(false);
-      // A change made while this thread held the flag was left to it.
-      if (current(r) == now) {
-        removeIfRetired(r, key);
+      Runnable hook = afterReportReleased;
+      if (hook != null) {
+        hook.run();
+      }
+      // A change made while this thread held the flag was left to it: a new limit, a successor
+      // in the state's place, or the state retired.
+      Host live = r.live;
+      if (live == seen && live.retired() == retired && (retired || live.limitNow() == now)) {
+        if (retired) {
+          // Reported, with nothing left to report: it leaves the map (see leave).
+          hosts.remove(key, seen);
+        }
         return;
       }
-      if (pass >= MAX_REPORTS_IN_A_ROW && !r.live.retired()) {
+      if (pass >= MAX_REPORTS_IN_A_ROW && !live.retired()) {
         return; // enough: the change left now is the next attempt's, as above
       }
-    }
-  }
-
-  /**
-   * Removes the state {@code r} reports for from the map if it is retired: called by the thread
-   * that has just reported it, with nothing left to report. Only then: a state retired while
-   * another thread reported its key (a slow listener still busy with the return of an earlier
-   * state, say) stays mapped until that thread is done, as removed at once it would let a state
-   * made afresh, with reports of its own, report its changes before that thread's. A state
-   * retired after this thread let the flag go is the retiring thread's to report and remove;
-   * one retired while this thread held the flag is seen retired here (the retire came before
-   * the retiring thread failed to take the flag, so before this thread let it go).
-   */
-  private void removeIfRetired(Reports r, String key) {
-    Host live = r.live;
-    if (live.retired()) {
-      hosts.remove(key, live);
     }
   }
 
@@ -445,10 +455,9 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
    * line (or back to the initial limit, its state dropped). Called only by the thread reporting
    * {@code r}, so the lines come in the order of the reports, each from the last one's limit.
    */
-  private static void log(Reports r, String key, int now) {
+  private static void log(Reports r, String key, Host live, boolean retired, int now) {
     int logged = r.logged;
-    Host live = r.live;
-    if (live.retired()) {
+    if (retired) {
       if (now != logged) {
         r.logged = now;
         LOG.debug("adaptive in-flight limit for {}: {} -> {} (idle, state dropped)", key, logged,
@@ -464,12 +473,6 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
     long noLoadNanos = live.vegas.noLoadRttNanos();
     LOG.debug("adaptive in-flight limit for {}: {} -> {} ({}; no-load latency {})", key, logged,
         now, r.cause, noLoadNanos < 0 ? "unknown" : noLoadNanos / 1000 + " us");
-  }
-
-  /** The limit of the state {@code r} reports for: the initial one once that state is retired. */
-  private int current(Reports r) {
-    Host live = r.live;
-    return live.retired() ? adaptive.initial() : live.limitNow();
   }
 
   /** Tells {@code ctx}'s listener that {@code host}'s limit moved; a listener's throw is logged. */
@@ -685,9 +688,10 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
         }
         return h;
       }
-      // h was retired after its last user left, and the thread that retired it may still be
-      // reporting its return to the initial limit: a fresh state takes its place and its reports,
-      // so that its own changes are reported after that return, never before it.
+      // h was retired after its last user left, and a thread (the one that retired it, or one
+      // already reporting the key) may still be reporting its return to the initial limit: a
+      // fresh state takes its place and its reports, so that its own changes are reported
+      // after that return, never before it.
       h = succeed(key, h);
     }
   }
@@ -709,8 +713,8 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
         return next;
       }
     }
-    // Another successor is taking its place, or the thread that retired it removed it first
-    // (its report was over by then: it removes it after reporting).
+    // Another successor is taking its place, or the thread that reported its drop removed it
+    // first (that report was over by then: it is removed only after it, see publish).
     Host now = hosts.get(key);
     if (now == retired) {
       // The successor that claimed the reports is about to be mapped: give the carrier up
@@ -843,7 +847,7 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
 
   /**
    * How many hosts have state now. Adaptive: those in use plus at most {@link #IDLE_HOSTS_KEPT}
-   * idle. Static: at most {@code k + max(IDLE_HOSTS_KEPT, k / 2) + 1} (plus new hosts whose
+   * idle, plus dropped ones whose report a slow listener still holds up (see {@link #publish}). Static: at most {@code k + max(IDLE_HOSTS_KEPT, k / 2) + 1} (plus new hosts whose
    * first calls race a look), {@code k} being the hosts the last look kept: those in use or used
    * since the look before.
    */
