@@ -599,8 +599,9 @@ public final class Batch<T> {
           return t;
         }
       }
-    } catch (InterruptedException e) {
-      // Not delivered after all: give the reservation back.
+    } catch (InterruptedException | RuntimeException | Error e) {
+      // Not delivered after all (an interrupt, or the progress listener's Error passed on by the
+      // deadline's cancellation): give the reservation back, or the stream would end one early.
       delivered.decrementAndGet();
       throw e;
     }
