@@ -1420,11 +1420,16 @@ public final class ApiClient implements AutoCloseable {
         // headers on their origin, and writes nothing once this client is closed. One per client
         // (a supplied OkHttp client may be another client's, with that one's).
         ob.networkInterceptors().removeIf(i -> i instanceof NetworkInterceptor);
-        ob.addNetworkInterceptor(new NetworkInterceptor(redactor, closed));
+        NetworkInterceptor network = new NetworkInterceptor(redactor, closed);
+        ob.addNetworkInterceptor(network);
         // Name lookups end with the call (its deadline, an interrupt, this client's close()),
         // though OkHttp cannot interrupt a resolver: see CancellableDns.
         CancellableDns.install(ob, base0, closed);
-        return new ApiClient(this, base, shared, ob.build(), redactor, closed);
+        OkHttpClient built = ob.build();
+        if (built.cookieJar() == okhttp3.CookieJar.NO_COOKIES) {
+          network.noCookieJar();
+        }
+        return new ApiClient(this, base, shared, built, redactor, closed);
       } catch (RuntimeException | Error e) {
         shared.release();
         throw e;

@@ -307,6 +307,10 @@ public final class Batch<T> {
     }
     task.endsUncounted = !countEnded;
     boolean failure = !result.isSuccess();
+    // Read before the task counts as completed: a close() that begins after the count may find
+    // every task completed and cancel nothing, and this failure, which close() did not cause,
+    // must then still be the first (below).
+    boolean closing = failure && failFast && closed;
     long c = counts.addAndGet(failure ? ONE_COMPLETED + 1 : ONE_COMPLETED);
     completionOrder.add(task);
     // The listener may run on a thread of the caller's (the one that cancelled or submitted):
@@ -321,7 +325,7 @@ public final class Batch<T> {
       // batch closed before it publishes its cancellation, and a failure in between is its doing
       // too (a task's submit it refused, a call its caller's close() cut), not one to throw from
       // join() after close(). Read on the failure path only.
-      if (failure && failFast && cancel.get() == null && !closed
+      if (failure && failFast && cancel.get() == null && !closing
           && firstFailure.compareAndSet(null, result.error())) {
         // Once the batch deadline has passed, the deadline cuts the rest, not this failure (a
         // call ending on that deadline, or a failure racing it): the queue fails as the

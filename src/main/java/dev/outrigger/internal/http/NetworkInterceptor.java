@@ -191,6 +191,12 @@ public final class NetworkInterceptor implements Interceptor {
   private final Redactor redactor;
   /** The client's closed flag, or null for none. */
   private final Closing clientClosed;
+  /**
+   * Whether the OkHttp client this runs in has no cookie jar ({@link #noCookieJar()}): then a
+   * {@code Cookie} of the call's first request was set by the caller, not given by a jar for
+   * that URL. Set once, before the client's first call.
+   */
+  private volatile boolean withoutCookieJar;
 
   /** An interceptor that treats the headers {@code redactor} masks as credentials. */
   public NetworkInterceptor(Redactor redactor) {
@@ -204,6 +210,15 @@ public final class NetworkInterceptor implements Interceptor {
   public NetworkInterceptor(Redactor redactor, Closing clientClosed) {
     this.redactor = redactor;
     this.clientClosed = clientClosed;
+  }
+
+  /**
+   * Tells this interceptor that the OkHttp client it was added to has no cookie jar
+   * ({@code CookieJar.NO_COOKIES}): a {@code Cookie} the call's first request carried is then
+   * the caller's own (an OkHttp interceptor's), which a redirect to another origin drops.
+   */
+  public void noCookieJar() {
+    withoutCookieJar = true;
   }
 
   /**
@@ -373,14 +388,17 @@ public final class NetworkInterceptor implements Interceptor {
 
   /**
    * {@code request} without the secret headers it carries from the first origin: a header of a
-   * secret name with a value the call's own request ({@code asked}) had, or the call's first
-   * request as written ({@code first}: with what the caller's OkHttp interceptors set on the
-   * call, an API key, say, which OkHttp copies into every follow-up). What OkHttp adds for the new
-   * target itself stays: the proxy authenticator's answer to a 407 (for the proxy, whatever the
-   * origin), a cookie jar's cookies for the new URL, an authenticator's answer to the new
-   * origin's 401. So {@code Cookie} is compared with the call's own request only: the first
+   * secret name with a value the call's own request ({@code asked}) had, or, for a name of the
+   * caller's ({@code redactHeader}), the call's first request as written ({@code first}: with
+   * what the caller's OkHttp interceptors set on the call, an API key, say, which OkHttp copies
+   * into every follow-up). What OkHttp adds for the new target itself stays: the proxy
+   * authenticator's answer to a 407 (for the proxy, whatever the origin), a cookie jar's cookies
+   * for the new URL, an authenticator's answer to the new origin's 401. So {@code Authorization}
+   * and {@code Proxy-Authorization} are compared with the call's own request only (OkHttp drops
+   * the first on a change of origin itself: one here is an authenticator's), and {@code Cookie}
+   * with the first request too only when the client has no cookie jar (with one, the first
    * request's were the jar's for the first URL, and one of a domain both origins share may be
-   * the jar's for the new URL too.
+   * the jar's for the new URL too).
    */
   private Request withoutCredentials(Request request, Headers asked, Headers first) {
     Headers headers = request.headers();
@@ -390,7 +408,7 @@ public final class NetworkInterceptor implements Interceptor {
       String name = headers.name(i);
       String value = headers.value(i);
       if (redactor.isSecretHeader(name) && (asked.values(name).contains(value)
-          || (!name.equalsIgnoreCase("Cookie") && first.values(name).contains(value)))) {
+          || (comparedWithFirst(name) && first.values(name).contains(value)))) {
         if (!dropped.contains(name)) {
           dropped.add(name);
         }
@@ -405,5 +423,13 @@ public final class NetworkInterceptor implements Interceptor {
     log.debug("{} {}: a redirect to another origin, sent without {}", request.method(),
         redactor.url(request.url()), dropped);
     return b.build();
+  }
+
+  /** Whether a secret header {@code name} is compared with the call's first request as written. */
+  private boolean comparedWithFirst(String name) {
+    if (name.equalsIgnoreCase("Cookie")) {
+      return withoutCookieJar;
+    }
+    return !name.equalsIgnoreCase("Authorization") && !name.equalsIgnoreCase("Proxy-Authorization");
   }
 }
