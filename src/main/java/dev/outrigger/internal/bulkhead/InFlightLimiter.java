@@ -421,12 +421,9 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
           reportChange(ctx, key, last, now);
         }
       } catch (Throwable t) {
-        // A listener's Error (out of memory, say): this thread reports no more. A dropped state
-        // it has reported leaves the map now, its successor starting afresh.
+        // A listener's Error (out of memory, say): this thread reports no more.
         r.reporting.set(false);
-        if (retired) {
-          hosts.remove(key, seen);
-        }
+        removeRetiredAfterError(r, key);
         throw t;
       }
       r.reporting.set(false);
@@ -447,6 +444,29 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
       if (pass >= MAX_REPORTS_IN_A_ROW && !live.retired()) {
         return; // enough: the change left now is the next attempt's, as above
       }
+    }
+  }
+
+  /**
+   * After a listener's Error stopped this thread's reports of {@code r}: a state retired while it
+   * held the flag was left to it, and would otherwise stay in the map for ever (a retired state is
+   * never idle, so no scan takes it). Under the flag, so that no other thread is reporting the key
+   * meanwhile, the state in place leaves the map if it is retired; its return to the initial limit
+   * goes unreported, the listener having failed. A change of a state in use is left to the end of
+   * that state's next attempt ({@link #unreported}). If another thread has taken the flag, it
+   * looks after what is left once it lets go, as always.
+   */
+  private void removeRetiredAfterError(Reports r, String key) {
+    if (!r.reporting.compareAndSet(false, true)) {
+      return;
+    }
+    try {
+      Host live = r.live;
+      if (live.retired()) {
+        hosts.remove(key, live);
+      }
+    } finally {
+      r.reporting.set(false);
     }
   }
 
