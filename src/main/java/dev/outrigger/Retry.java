@@ -33,8 +33,8 @@ import okhttp3.Response;
  *
  * <p><b>Safety rules no predicate overrides</b>: a call is sent again only when it is idempotent
  * ({@link CallContext#idempotent()}: GET, HEAD, OPTIONS, PUT, DELETE, TRACE, QUERY, a request
- * carrying an {@code Idempotency-Key}, or the caller's opt-in), except after a failure that happened before
- * any byte of the request was written, which left the server untouched. A request whose body is
+ * carrying an {@code Idempotency-Key}, or the caller's opt-in), except after a failure that
+ * happened before any byte of the request was written, which left the server untouched. A request whose body is
  * {@linkplain okhttp3.RequestBody#isOneShot() one-shot} is never sent twice: it is retried only
  * after a failure before its request was written (which left the body unread). No retry starts
  * when its wait (the backoff, or the server's {@code Retry-After} on 429 and 503 and on any

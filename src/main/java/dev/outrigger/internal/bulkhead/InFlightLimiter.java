@@ -867,8 +867,9 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
 
   /**
    * How many hosts have state now. Adaptive: those in use plus at most {@link #IDLE_HOSTS_KEPT}
-   * idle, plus dropped ones whose report a slow listener still holds up (see {@link #publish}). Static: at most {@code k + max(IDLE_HOSTS_KEPT, k / 2) + 1} (plus new hosts whose
-   * first calls race a look), {@code k} being the hosts the last look kept: those in use or used
+   * idle, plus dropped ones whose report a slow listener still holds up (see {@link #publish}).
+   * Static: at most {@code k + max(IDLE_HOSTS_KEPT, k / 2) + 1} (plus new hosts whose first calls
+   * race a look), {@code k} being the hosts the last look kept: those in use or used
    * since the look before.
    */
   public int hostsTracked() {
