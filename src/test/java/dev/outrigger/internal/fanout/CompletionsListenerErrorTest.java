@@ -12,6 +12,7 @@ import java.time.Duration;
 import java.util.HashSet;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -35,21 +36,31 @@ class CompletionsListenerErrorTest {
   void aListenerErrorDuringTheDeadlinesCancelLosesNoCompletion() throws Exception {
     FakeClock clock = new FakeClock();
     AtomicBoolean thrown = new AtomicBoolean();
+    Thread waiter = Thread.currentThread();
+    // Thrown only on the waiter's thread, where its cancellation completes the queued task. The
+    // interrupted task ends only after that: ended first, it would start the queued task itself.
+    CountDownLatch queueDone = new CountDownLatch(1);
     Batch<Integer> batch = new Batch<>(1,
         false, Deadline.after(Duration.ofSeconds(1), clock::nanoTime),
         (completed, failed, total) -> {
-          if (thrown.compareAndSet(false, true)) {
+          if (Thread.currentThread() == waiter && thrown.compareAndSet(false, true)) {
+            queueDone.countDown();
             throw new ListenerError();
           }
         });
     CountDownLatch started = new CountDownLatch(1);
     batch.submit(() -> {
       started.countDown();
-      new CountDownLatch(1).await(); // only the cancellation's interrupt ends it
+      try {
+        new CountDownLatch(1).await(); // only the cancellation's interrupt ends it
+      } catch (InterruptedException e) {
+        queueDone.await(10, TimeUnit.SECONDS);
+        throw e;
+      }
       return 0;
     });
     batch.submit(() -> 1); // queued behind the first: the cancellation completes it unstarted
-    assertTrue(started.await(10, java.util.concurrent.TimeUnit.SECONDS));
+    assertTrue(started.await(10, TimeUnit.SECONDS));
 
     clock.advance(Duration.ofSeconds(2).toNanos()); // past the deadline and its grace
     assertThrows(ListenerError.class, batch::nextCompleted);
