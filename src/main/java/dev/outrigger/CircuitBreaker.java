@@ -32,8 +32,9 @@ import java.util.function.Predicate;
  *
  * <p>What counts as a failure, by default: a {@link TransportException} of kind CONNECT, TLS,
  * TIMEOUT, IO or PROTOCOL (a malformed answer, a redirect loop), a
- * {@link DeadlineExceededException} that cut an attempt that was sent, and any 5xx status. A
- * 4xx (429 included) counts as a success: the server is answering.
+ * {@link DeadlineExceededException} that cut an attempt that was sent, and any 5xx status (also
+ * one an attempt interceptor throws as an {@link HttpStatusException}). A 4xx (429 included)
+ * counts as a success: the server is answering.
  * {@link Builder#failureStatus} and {@link Builder#failureException} replace these rules. Never
  * counted, whatever the predicates say: a call cancelled by its caller (interrupted thread) and an
  * attempt that never reached the network (for example refused by the rate limiter).
@@ -571,7 +572,8 @@ public final class CircuitBreaker {
 
     /**
      * Which response statuses count as failures (default: 500 to 599). Others count as
-     * successes.
+     * successes. Also asked about a {@link HttpStatusException} an attempt interceptor throws
+     * instead of returning the response: its status, not {@link #failureException}, decides.
      *
      * @throws NullPointerException if {@code isFailure} is null
      */
@@ -583,7 +585,8 @@ public final class CircuitBreaker {
     /**
      * Which exceptions count as failures (default: {@link TransportException} of any kind but
      * CANCELLED, so CONNECT, TLS, TIMEOUT, IO and PROTOCOL, and
-     * {@link DeadlineExceededException}). Others count as successes. The
+     * {@link DeadlineExceededException}). Others count as successes. An
+     * {@link HttpStatusException} never reaches it: {@link #failureStatus} judges its status. The
      * predicate only sees attempts that were sent and not cancelled, and no deadline's cut of an
      * attempt that the client's own waits left too little time (see the class doc); those
      * never count.

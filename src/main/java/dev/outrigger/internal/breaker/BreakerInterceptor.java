@@ -6,6 +6,7 @@ import dev.outrigger.CallListener;
 import dev.outrigger.CircuitBreaker;
 import dev.outrigger.CircuitOpenException;
 import dev.outrigger.DeadlineExceededException;
+import dev.outrigger.HttpStatusException;
 import dev.outrigger.internal.Failures;
 import dev.outrigger.internal.FirstFailure;
 import dev.outrigger.internal.KeepsClock;
@@ -176,6 +177,10 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
       boolean failed;
       if (response != null) {
         failed = config.failureStatus().test(response.code());
+      } else if (failure instanceof HttpStatusException h) {
+        // A status an attempt interceptor threw rather than returned: judged as a status, as the
+        // retry policy, the throttle and the in-flight limit judge it.
+        failed = config.failureStatus().test(h.status());
       } else if (failure instanceof Exception && !Failures.isCancellation(failure)) {
         failed = config.failureException().test(failure);
       } else {
