@@ -340,12 +340,26 @@ public final class BreakerStateMachine {
    * because of {@code why}.
    */
   private Open open(long now, int openings, Window.Counts counts, String why) {
-    long wait = waitNanos;
-    if (waitMultiplier != 1.0 && openings > 1) {
-      double grown = waitNanos * Math.pow(waitMultiplier, openings - 1);
-      wait = grown >= maxWaitNanos ? maxWaitNanos : (long) grown;
-    }
+    long wait = waitNanos(openings);
     return new Open(now + wait, openings, counts, why + "; next probe in " + human(wait));
+  }
+
+  /** The wait in OPEN of the {@code openings}-th opening since the breaker was last closed. */
+  private long waitNanos(int openings) {
+    if (waitMultiplier == 1.0 || openings <= 1) {
+      return waitNanos;
+    }
+    double grown = waitNanos * Math.pow(waitMultiplier, openings - 1);
+    return grown >= maxWaitNanos ? maxWaitNanos : (long) grown;
+  }
+
+  /**
+   * The wait in OPEN of the opening {@code s} comes from when it is OPEN or HALF_OPEN (the
+   * half-open probes follow that wait), else -1: how long its table keeps it unused.
+   */
+  long openWaitNanos(BreakerState s) {
+    return s instanceof Open o ? waitNanos(o.openings)
+        : s instanceof HalfOpen h ? waitNanos(h.openings) : -1;
   }
 
   /**

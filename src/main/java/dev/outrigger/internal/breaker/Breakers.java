@@ -20,8 +20,9 @@ import org.slf4j.LoggerFactory;
  * that gets there first drops the least recently used eighth of the breakers: an O(n log n) pass
  * once every n/8 new keys, no background thread. Never dropped: a breaker forced open or
  * disabled by hand (kept even beyond the maximum), and one open or half-open that was opened or
- * used within its {@code waitInOpenState} (its uses noted to the millisecond; dropping it would
- * let a failing host's calls through before its wait is over). A dropped breaker is out of use
+ * used within its own wait in OPEN (grown for that opening, if it grows; its uses noted to the
+ * millisecond; dropping it would let a failing host's calls through before its wait is over).
+ * A dropped breaker is out of use
  * ({@link BreakerStateMachine#dropped()}): the outcomes of its calls still in flight go nowhere,
  * so it never opens after it left; the key's next call starts a fresh breaker. If no breaker can
  * be dropped, a new key gets a breaker that is not kept, out of use from the start (its call
@@ -225,24 +226,23 @@ public final class Breakers {
       passes++;
       // Read before the breakers: a change after this read voids what the pass learns.
       long seen = changes.get();
-      long wait = maxOpenWaitNanos;
-      // Until the first kept open breaker may go; a wait at most: using them only delays that.
-      long quietFor = wait;
+      // Until the first kept open breaker may go; its wait at most: using it only delays that.
+      long quietFor = maxOpenWaitNanos;
       // Last-use times are copied first: they move while we sort.
       List<Candidate> candidates = new ArrayList<>();
       for (Map.Entry<String, BreakerStateMachine> e : map.entrySet()) {
         BreakerStateMachine b = e.getValue();
         // The state first: a breaker that trips notes the use before it installs the state, so
         // a tripped state is never paired with a last use from before its opening.
-        CircuitBreaker.State state = b.state();
+        BreakerState state = b.current();
         long lastUsed = b.lastUsedNanos();
-        if (setByHand(state)) {
+        if (setByHand(state.state())) {
           continue;
         }
-        boolean tripped = state == CircuitBreaker.State.OPEN
-            || state == CircuitBreaker.State.HALF_OPEN;
+        // Its own wait, which may have grown (not the growth's maximum): OPEN or HALF_OPEN.
+        long wait = b.openWaitNanos(state);
         long unused = now - lastUsed;
-        if (tripped && unused < wait) {
+        if (wait >= 0 && unused < wait) {
           quietFor = Math.min(quietFor, wait - unused);
         } else {
           candidates.add(new Candidate(e.getKey(), b, lastUsed));
