@@ -84,6 +84,16 @@ final class Bands {
     return interval.length;
   }
 
+  /**
+   * The furthest ahead of now band {@code i}'s state may stand, in units: a full bucket's refill
+   * and the longest wait and pause. A debt carried over to a much slower rate is capped here,
+   * which still refuses everyone new for longer than any waiter may wait; beyond it, the span
+   * the shift is sized for would overflow.
+   */
+  long maxAhead(int i) {
+    return tau[i] + units(MAX_WAIT_NANOS + MAX_PAUSE_NANOS);
+  }
+
   /** Nanoseconds to units. */
   long units(long nanos) {
     return nanos << shift;

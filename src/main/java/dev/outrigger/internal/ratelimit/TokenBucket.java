@@ -410,7 +410,8 @@ abstract sealed class TokenBucket permits TokenBucket.Single, TokenBucket.Multi 
         permits = Math.max(permits, Math.ceilDiv(used[i], of.interval[i]));
       }
       for (int i = 0; i < add.length; i++) {
-        add[i] = permits * bands.interval[i];
+        long iv = bands.interval[i];
+        add[i] = permits > Long.MAX_VALUE / iv ? Long.MAX_VALUE : permits * iv;
       }
     }
     for (;;) {
@@ -420,7 +421,9 @@ abstract sealed class TokenBucket permits TokenBucket.Single, TokenBucket.Multi 
       }
       long[] t = new long[s.length];
       for (int i = 0; i < s.length; i++) {
-        t[i] = noMark(max(s[i], now) + add[i]);
+        // Capped as a carried debt is (convertFrom): permits at a much slower rate may not fit.
+        long from = max(s[i], now);
+        t[i] = noMark(from + Math.min(add[i], Math.max(0, now + bands.maxAhead(i) - from)));
       }
       if (compareAndSet(s, t)) {
         return true;
@@ -465,7 +468,9 @@ abstract sealed class TokenBucket permits TokenBucket.Single, TokenBucket.Multi 
           tokens = Math.min(tokens, (double) (bands.tau[i] - used) / bands.interval[i]);
         }
       }
-      t[j] = now + (long) Math.ceil(next.tau[j] - tokens * next.interval[j]);
+      // A debt at a much slower rate may not fit in a long of units: capped (Bands.maxAhead).
+      t[j] = now + (long) Math.min(Math.ceil(next.tau[j] - tokens * next.interval[j]),
+          next.maxAhead(j));
     }
     if (backlog > 0) {
       // Keep first come, first served: nobody new may be served before the last waiter.
