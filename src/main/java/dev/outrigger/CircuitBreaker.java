@@ -34,10 +34,11 @@ import java.util.function.Predicate;
  * TIMEOUT, IO or PROTOCOL (a malformed answer, a redirect loop), a
  * {@link DeadlineExceededException} that cut an attempt that was sent, and any 5xx status (also
  * one an attempt interceptor throws as an {@link HttpStatusException}). A 4xx (429 included)
- * counts as a success: the server is answering.
- * {@link Builder#failureStatus} and {@link Builder#failureException} replace these rules. Never
- * counted, whatever the predicates say: a call cancelled by its caller (interrupted thread) and an
- * attempt that never reached the network (for example refused by the rate limiter).
+ * counts as a success: the server is answering. {@link Builder#failureStatus} and
+ * {@link Builder#failureException} replace these rules (a set failureException decides thrown
+ * statuses too). Never counted, whatever the predicates say: a call cancelled by its caller
+ * (interrupted thread) and an attempt that never reached the network (for example refused by
+ * the rate limiter).
  *
  * <p>Time an attempt spends in the client's own queues (the client-side throttle, a rate-limit
  * permit, an in-flight slot; an attempt interceptor or {@code Auth} hook before it sends) is not
@@ -573,7 +574,8 @@ public final class CircuitBreaker {
     /**
      * Which response statuses count as failures (default: 500 to 599). Others count as
      * successes. Also asked about a {@link HttpStatusException} an attempt interceptor throws
-     * instead of returning the response: its status, not {@link #failureException}, decides.
+     * instead of returning the response, unless {@link #failureException} is set: then that rule
+     * decides it.
      *
      * @throws NullPointerException if {@code isFailure} is null
      */
@@ -585,11 +587,11 @@ public final class CircuitBreaker {
     /**
      * Which exceptions count as failures (default: {@link TransportException} of any kind but
      * CANCELLED, so CONNECT, TLS, TIMEOUT, IO and PROTOCOL, and
-     * {@link DeadlineExceededException}). Others count as successes. An
-     * {@link HttpStatusException} never reaches it: {@link #failureStatus} judges its status. The
-     * predicate only sees attempts that were sent and not cancelled, and no deadline's cut of an
-     * attempt that the client's own waits left too little time (see the class doc); those
-     * never count.
+     * {@link DeadlineExceededException}); an {@link HttpStatusException} an attempt interceptor
+     * throws is judged by {@link #failureStatus}. Others count as successes. Once set, this rule
+     * decides thrown statuses too. The predicate only sees attempts that were sent and not
+     * cancelled, and no deadline's cut of an attempt that the client's own waits left too
+     * little time (see the class doc); those never count.
      *
      * @throws NullPointerException if {@code isFailure} is null
      */

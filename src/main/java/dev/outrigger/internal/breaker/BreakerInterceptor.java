@@ -57,6 +57,11 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
   private final Function<? super CallContext, String> keyFunction;
   /** Whether the key function is the user's, which may take any time (see KeepsClock). */
   private final boolean userKeyFunction;
+  /**
+   * Whether a status an attempt interceptor throws is judged by its status: unless the user set
+   * a failureException rule, which then decides it (as a set retryOnException does for retries).
+   */
+  private final boolean statusJudgesThrown;
 
   public BreakerInterceptor(CircuitBreaker config, NanoClock clock, CallListener listener) {
     this.config = Objects.requireNonNull(config, "config");
@@ -65,6 +70,8 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
     this.breakers = config.enabled() ? new Breakers(config, this.listener) : null;
     this.keyFunction = config.keyFunction();
     this.userKeyFunction = keyFunction != CircuitBreaker.defaults().keyFunction();
+    this.statusJudgesThrown =
+        config.failureException() == CircuitBreaker.defaults().failureException();
   }
 
   @Override
@@ -177,7 +184,7 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
       boolean failed;
       if (response != null) {
         failed = config.failureStatus().test(response.code());
-      } else if (failure instanceof HttpStatusException h) {
+      } else if (statusJudgesThrown && failure instanceof HttpStatusException h) {
         // A status an attempt interceptor threw rather than returned: judged as a status, as the
         // retry policy, the throttle and the in-flight limit judge it.
         failed = config.failureStatus().test(h.status());

@@ -1,0 +1,116 @@
+package dev.outrigger.breaker;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.outrigger.ApiClient;
+import dev.outrigger.CallListener;
+import dev.outrigger.CircuitBreaker;
+import dev.outrigger.CircuitOpenException;
+import dev.outrigger.ClientTestSupport;
+import dev.outrigger.HttpStatusException;
+import dev.outrigger.Retry;
+import dev.outrigger.internal.FakeClock;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import mockwebserver3.Dispatcher;
+import mockwebserver3.MockResponse;
+import mockwebserver3.MockWebServer;
+import mockwebserver3.RecordedRequest;
+import mockwebserver3.junit5.StartStop;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A half-open breaker whose probe is still out is in use: dropping it for a new key throws the
+ * probe's verdict away (its outcome goes to a state no table keeps) and lets the failing key's
+ * calls through a fresh closed breaker. Since 93274e2 the table measures a half-open breaker
+ * against the first opening's wait only, so a probe that takes longer than waitInOpenState (a
+ * host that hangs up to the deadline) loses its breaker, where the growth's maximum kept it.
+ * Over real sockets, on a fake clock.
+ */
+class HalfOpenProbeEvictionTest {
+  private static final long MS = 1_000_000L;
+
+  @StartStop private final MockWebServer server = new MockWebServer();
+  private final FakeClock clock = new FakeClock();
+  private final List<String> transitions = new CopyOnWriteArrayList<>();
+  private final CountDownLatch probeArrived = new CountDownLatch(1);
+  private final CountDownLatch releaseProbe = new CountDownLatch(1);
+  private ApiClient client;
+
+  @AfterEach
+  void tearDown() throws InterruptedException {
+    releaseProbe.countDown();
+    if (client != null) {
+      ClientTestSupport.assertNoLeaks(client);
+      client.close();
+    }
+  }
+
+  @Test
+  void aHalfOpenBreakerWithItsProbeOutIsNotDroppedForANewKey() throws Exception {
+    AtomicInteger deadCalls = new AtomicInteger();
+    server.setDispatcher(new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest request) throws InterruptedException {
+        if (!request.getUrl().encodedPath().endsWith("/dead")) {
+          return new MockResponse.Builder().code(200).body("x").build();
+        }
+        if (deadCalls.incrementAndGet() == 3) {
+          // The probe: the host hangs, then fails.
+          probeArrived.countDown();
+          releaseProbe.await(10, TimeUnit.SECONDS);
+        }
+        return new MockResponse.Builder().code(503).body("down").build();
+      }
+    });
+    CircuitBreaker breaker = CircuitBreaker.builder()
+        .keyedBy(ctx -> ctx.url().encodedPath())
+        .slidingWindowSize(2).minimumNumberOfCalls(2).failureRateThreshold(0.5)
+        .waitInOpenState(Duration.ofMillis(500))
+        .waitInOpenStateGrowth(2.0, Duration.ofMinutes(1))
+        .permittedCallsInHalfOpen(1).maxBreakers(1).build();
+    client = ClientTestSupport.withClock(ApiClient.builder().baseUrl(server.url("/v1").toString())
+        .retry(Retry.none()).circuitBreaker(breaker)
+        .addListener(new CallListener() {
+          @Override
+          public void breakerTransition(String key, CircuitBreaker.State from,
+              CircuitBreaker.State to) {
+            transitions.add(key + " " + from + "->" + to);
+          }
+        }), clock).build();
+
+    assertThrows(HttpStatusException.class, () -> client.get("/dead").execute(String.class));
+    assertThrows(HttpStatusException.class, () -> client.get("/dead").execute(String.class));
+    // After its 500 ms wait, /dead's probe goes out; the host holds it.
+    clock.advance(500 * MS);
+    CompletableFuture<String> probe =
+        CompletableFuture.supplyAsync(() -> client.get("/dead").execute(String.class));
+    assertTrue(probeArrived.await(10, TimeUnit.SECONDS), "the probe reached the server");
+    assertEquals(List.of("/v1/dead CLOSED->OPEN", "/v1/dead OPEN->HALF_OPEN"), transitions);
+
+    // The probe has been out for a second (well within the 10 s deadline) when a new key needs
+    // room in the full table: /dead is half-open, its probe in flight, and must stay.
+    clock.advance(1_000 * MS);
+    assertEquals("x", client.get("/new").execute(String.class));
+    assertEquals(List.of("/v1/dead"),
+        client.breakers().stream().map(CircuitBreaker.Snapshot::key).toList(),
+        "the half-open breaker of /dead was dropped while its probe was out");
+
+    // The probe fails: the breaker opens again (for 1 s), and /dead is refused, not sent.
+    releaseProbe.countDown();
+    ExecutionException e =
+        assertThrows(ExecutionException.class, () -> probe.get(10, TimeUnit.SECONDS));
+    assertEquals(503, ((HttpStatusException) e.getCause()).status());
+    assertThrows(CircuitOpenException.class, () -> client.get("/dead").execute(String.class));
+    assertEquals(3, deadCalls.get());
+  }
+}
