@@ -616,7 +616,7 @@ public final class CircuitBreaker {
      * The most breakers a client keeps (default 1,000). Past it, the least recently used
      * breakers are dropped; never one forced open or disabled by hand (kept even beyond the
      * maximum), nor one open or half-open that was opened or used within its own open wait
-     * (as grown for that opening, not the growth's maximum). A
+     * (as grown for that opening, not the growth's maximum) or has a probe still out. A
      * dropped breaker counts nothing more (a call it admitted that ends later is not counted),
      * so it never opens once dropped; the key's next call starts a fresh one.
      *

@@ -24,12 +24,12 @@ import org.junit.jupiter.api.Test;
 
 /**
  * README (Keys): a full table never drops "an open or half-open breaker opened or used within its
- * open wait", and an open breaker "unused for its whole wait" may go, so a new key gets a kept
- * breaker. With {@code waitInOpenStateGrowth} the table measures every open breaker against the
- * growth's maximum instead of its own wait: a breaker that opened for 500 ms and then sat unused
- * for a second is kept for up to the maximum (a minute here), and meanwhile every new key's
- * breaker is not kept, so a new failing endpoint's outcomes are not counted and its breaker never
- * opens. Over real sockets, on a fake clock.
+ * own open wait", and an open breaker unused for its whole wait may go, so a new key gets a kept
+ * breaker. With {@code waitInOpenStateGrowth} that wait is the one grown for the opening, not
+ * the growth's maximum: a breaker that opened for 500 ms and then sat unused for a second makes
+ * room, and a new failing endpoint's breaker is kept and opens. (Measured against the maximum,
+ * a minute here, the new key's breaker was not kept and never opened.) Over real sockets, on a
+ * fake clock.
  */
 class GrownWaitEvictionTest {
   private static final long MS = 1_000_000L;
@@ -88,5 +88,7 @@ class GrownWaitEvictionTest {
     // /b failed twice: its breaker is open, and the next call is refused, not sent.
     assertThrows(CircuitOpenException.class, () -> client.get("/b").execute(String.class));
     assertEquals(4, server.getRequestCount());
+    assertEquals(List.of("/v1/a CLOSED->OPEN", "/v1/a OPEN->CLOSED", "/v1/b CLOSED->OPEN"),
+        transitions, "/a reported closed as it was dropped, then /b opened");
   }
 }

@@ -363,6 +363,16 @@ public final class BreakerStateMachine {
   }
 
   /**
+   * Whether {@code s} is HALF_OPEN with a probe let through that has not ended: the breaker is
+   * in use however long ago that probe began, and dropped, would lose its verdict. (Two reads:
+   * a probe that begins or ends between them may be missed, at that instant only.)
+   */
+  boolean probing(BreakerState s) {
+    return s instanceof HalfOpen h
+        && permittedInHalfOpen - h.permits.get() - HalfOpen.done(h.outcomes.get()) > 0;
+  }
+
+  /**
    * Installs {@code next} if the state is still {@code seen}, and then (only then) publishes the
    * transition; a thread that loses the race does nothing.
    */

@@ -21,8 +21,8 @@ import org.slf4j.LoggerFactory;
  * once every n/8 new keys, no background thread. Never dropped: a breaker forced open or
  * disabled by hand (kept even beyond the maximum), and one open or half-open that was opened or
  * used within its own wait in OPEN (grown for that opening, if it grows; its uses noted to the
- * millisecond; dropping it would let a failing host's calls through before its wait is over).
- * A dropped breaker is out of use
+ * millisecond; dropping it would let a failing host's calls through before its wait is over),
+ * or half-open with a probe still out. A dropped breaker is out of use
  * ({@link BreakerStateMachine#dropped()}): the outcomes of its calls still in flight go nowhere,
  * so it never opens after it left; the key's next call starts a fresh breaker. If no breaker can
  * be dropped, a new key gets a breaker that is not kept, out of use from the start (its call
@@ -241,7 +241,8 @@ public final class Breakers {
         }
         // Its own wait, which may have grown (not the growth's maximum): OPEN or HALF_OPEN.
         long wait = b.openWaitNanos(state);
-        long unused = now - lastUsed;
+        // A half-open probe still out is a use going on, however long it takes.
+        long unused = b.probing(state) ? 0 : now - lastUsed;
         if (wait >= 0 && unused < wait) {
           quietFor = Math.min(quietFor, wait - unused);
         } else {
