@@ -407,29 +407,41 @@ public final class BreakerStateMachine {
   }
 
   /**
-   * Takes a breaker out of use: its table is dropping it, or never kept it. From then on it
-   * admits a call that still finds it and records nothing, so it can no longer open, and the
-   * outcomes of calls it admitted before go nowhere (a call records into the state that admitted
-   * it, and that state is over; the key's next breaker starts with an empty window). An open or
-   * half-open one (unused for its whole wait) is reported to listeners as a transition to CLOSED,
-   * the state its key starts over in; a closed one reports nothing. One set by hand (forced open
-   * or disabled, perhaps since the table chose it) is left as it is and must stay.
+   * Takes a breaker out of use as its table drops it, only from {@code seen}, the state the
+   * table listed it in (one that tripped, moved on to half-open or was set by hand since is in
+   * use, and stays). From then on it admits a call that still finds it and records nothing, so
+   * it can no longer open, and the outcomes of calls it admitted before go nowhere (a call
+   * records into the state that admitted it, and that state is over; the key's next breaker
+   * starts with an empty window). An open or half-open one (unused for its whole wait) is
+   * reported to listeners as a transition to CLOSED, the state its key starts over in; a closed
+   * one reports nothing.
    *
-   * @return the state it was in: FORCED_OPEN or DISABLED when it must stay, OPEN or HALF_OPEN
-   *     when its closing was reported
+   * @return the state it was in (OPEN or HALF_OPEN when its closing was reported), or null,
+   *     with nothing done, when the state has moved since {@code seen}
    */
-  State dropped() {
-    return dropped(
+  State dropped(BreakerState seen) {
+    if (seen instanceof Dropped || seen instanceof ForcedOpen || seen instanceof Disabled) {
+      return seen.state(); // out of use already, or set by hand: left as it is
+    }
+    BreakerState next = new Dropped(seen instanceof Closed c ? c.window : null,
         "dropped after going unused for its whole open wait; the key starts over closed");
+    if (STATE.compareAndSet(this, seen, next)) {
+      installed(seen, next);
+      return seen.state();
+    }
+    return null;
   }
 
-  /** {@link #dropped()}, an open or half-open one reporting {@code why} as the reason. */
+  /**
+   * Takes a breaker no table keeps out of use, as {@link #dropped(BreakerState)} does from any
+   * state, an open or half-open one reporting {@code why}. One set by hand is left as it is.
+   */
   State dropped(String why) {
     return outOfUse(why, false);
   }
 
   /**
-   * Takes the breaker out of use as its client closes: as {@link #dropped()}, and one set by
+   * Takes the breaker out of use as its client closes: as {@link #dropped(String)}, and one set by
    * hand too, reported as a transition to CLOSED. Nothing will call through it again, and a
    * state gauge shared with other clients (a derived client's parent) must not keep showing it.
    */

@@ -22,11 +22,11 @@ import org.slf4j.LoggerFactory;
  * disabled by hand (kept even beyond the maximum), and one open or half-open that was opened or
  * used within its own wait in OPEN (grown for that opening, if it grows; its uses noted to the
  * millisecond; dropping it would let a failing host's calls through before its wait is over),
- * or half-open with a probe still out. A dropped breaker is out of use
- * ({@link BreakerStateMachine#dropped()}): the outcomes of its calls still in flight go nowhere,
- * so it never opens after it left; the key's next call starts a fresh breaker. If no breaker can
- * be dropped, a new key gets a breaker that is not kept, out of use from the start (its call
- * admitted, its outcome recorded nowhere).
+ * or half-open with a probe still out; nor one whose state moved since the pass listed it. A
+ * dropped breaker is out of use ({@link BreakerStateMachine#dropped(BreakerState)}): the outcomes
+ * of its calls still in flight go nowhere, so it never opens after it left; the key's next call
+ * starts a fresh breaker. If no breaker can be dropped, a new key gets a breaker that is not
+ * kept, out of use from the start (its call admitted, its outcome recorded nowhere).
  *
  * <p>A pass that drops nothing (an outage: every breaker open and in use) remembers until when
  * nothing can go: the earliest time a kept open breaker could have sat unused for its whole wait
@@ -68,7 +68,8 @@ public final class Breakers {
   /** Test hook: run by an eviction pass after it chose its candidates, before it drops any. */
   Runnable beforeDrop;
 
-  private record Candidate(String key, BreakerStateMachine breaker, long lastUsedNanos) {}
+  private record Candidate(String key, BreakerStateMachine breaker, BreakerState seen,
+      long lastUsedNanos) {}
 
   /** Nothing can go before {@code untilNanos} while {@link #changes} still is {@code changes}. */
   private record Quiet(long changes, long untilNanos) {}
@@ -246,7 +247,7 @@ public final class Breakers {
         if (wait >= 0 && unused < wait) {
           quietFor = Math.min(quietFor, wait - unused);
         } else {
-          candidates.add(new Candidate(e.getKey(), b, lastUsed));
+          candidates.add(new Candidate(e.getKey(), b, state, lastUsed));
         }
       }
       candidates.sort(Comparator.comparingLong(Candidate::lastUsedNanos));
@@ -261,10 +262,11 @@ public final class Breakers {
         BreakerStateMachine gone = c.breaker();
         // An open breaker's key starts over with a closed breaker: it is reported, or a gauge of
         // the state (fed by the listener) would show it open for good; before it leaves the
-        // table, so that this report cannot come after one of the key's next breaker. One set
-        // by hand since it was listed is left as it is, and stays.
-        CircuitBreaker.State left = gone.dropped();
-        if (setByHand(left)) {
+        // table, so that this report cannot come after one of the key's next breaker. Only from
+        // the state it was listed in: one that tripped, moved on to half-open or was set by hand
+        // since is in use, and stays.
+        CircuitBreaker.State left = gone.dropped(c.seen());
+        if (left == null || setByHand(left)) {
           continue;
         }
         if (left != CircuitBreaker.State.CLOSED) {

@@ -76,6 +76,30 @@ class EvictionSetByHandRaceTest {
     assertNull(breakers.find("b:443"), "the pass dropped the next least recently used instead");
   }
 
+  // Not only a hand: a closed breaker the pass listed may trip before the pass drops it (its
+  // calls fail meanwhile on other threads). Dropped then, the key would start over closed right
+  // after it opened, and its failing host would get calls again: the pass drops a breaker only
+  // from the state it listed it in, and drops the next least recently used instead.
+  @Test
+  void aClosedBreakerThatOpensDuringThePassThatWouldDropItIsKeptOpen() {
+    Breakers breakers = breakers();
+    BreakerStateMachine a = breakers.get("a:443", 0);
+    breakers.get("b:443", 2 * S);
+    breakers.beforeDrop = () -> {
+      breakers.beforeDrop = null;
+      for (int i = 0; i < 2; i++) {
+        a.onResult(a.acquire(3 * S), BreakerStateMachine.FAILED, 3 * S);
+      }
+    };
+
+    breakers.get("c:443", 4 * S);
+
+    assertSame(a, breakers.find("a:443"), "the breaker that opened is kept");
+    assertEquals(CircuitBreaker.State.OPEN, a.state());
+    assertEquals(List.of("a:443 CLOSED->OPEN"), seen);
+    assertNull(breakers.find("b:443"), "the pass dropped the next least recently used instead");
+  }
+
   // The other way round: a hand that found a key's breaker puts it back in the table,
   // replacing one a call made for the key after an eviction dropped the one the hand had found.
   // The breaker it replaces is out of use from then on, as a dropped one is: the call it
