@@ -245,6 +245,15 @@ public final class RealRateLimiter {
     try {
       for (;;) {
         long wake = res.wakeAt();
+        if (res.pause == overflowPause && key != null) {
+          // Reserved in the shared bucket: a pause of the key's own bucket, built since, holds
+          // it too (the pause shifts only the key's own waiters).
+          TokenBucket own = buckets.get(key);
+          if (own != null && own.pause != overflowPause) {
+            long until = own.pause.until();
+            wake = until - wake > 0 ? until : wake;
+          }
+        }
         long now = clock.nanoTime();
         if (wake - now <= 0) {
           return Math.max(0, now - start);

@@ -35,9 +35,15 @@ final class Reservation {
     this.nextMulti = next;
   }
 
-  /** When the waiter may go, with every pause since it reserved. */
+  /**
+   * When the waiter may go, with every pause since it reserved, and never before the latest
+   * pause ends: a waiter whose permit came due before a pause but that has not gone yet (its
+   * thread woke late) is held through it, not pushed back from its due time into it.
+   */
   long wakeAt() {
-    return wakeAtNanos + (pause.shift() - shift0);
+    long shifted = wakeAtNanos + (pause.shift() - shift0);
+    long until = pause.until();
+    return until - shifted > 0 ? until : shifted;
   }
 
   /** The bucket's state before the reservation, one time per bandwidth. */
