@@ -16,9 +16,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.BrokenBarrierException;
+import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.TimeoutException;
 import mockwebserver3.Dispatcher;
 import mockwebserver3.MockResponse;
 import mockwebserver3.MockWebServer;
@@ -51,8 +52,7 @@ class ErrorAnswersTeachNoLoadLatencyTest {
       AdaptiveLimit.vegas().min(2).initial(ROUND), clock);
   private final PolicyChain chain = new PolicyChain(
       List.of(limiter, new Transport(okhttp, null, 1 << 20, null, false, false)));
-  private volatile CountDownLatch arrived = new CountDownLatch(ROUND);
-  private volatile AtomicBoolean advanced = new AtomicBoolean();
+  private volatile CyclicBarrier round = round();
 
   @AfterEach
   void releaseConnections() {
@@ -69,12 +69,11 @@ class ErrorAnswersTeachNoLoadLatencyTest {
           clock.advanceMillis(1);
           return new MockResponse.Builder().code(Integer.parseInt(path.substring(1))).build();
         }
-        // A round of concurrent attempts, all answered after 100 ms of the clock.
-        CountDownLatch all = arrived;
-        all.countDown();
-        all.await(30, TimeUnit.SECONDS);
-        if (advanced.compareAndSet(false, true)) {
-          clock.advanceMillis(100);
+        // A round of concurrent attempts, all answered after 100 ms of the clock (see round()).
+        try {
+          round.await(30, TimeUnit.SECONDS);
+        } catch (BrokenBarrierException | TimeoutException e) {
+          throw new AssertionError("the round's attempts did not all arrive", e);
         }
         return new MockResponse.Builder().code(200).build();
       }
@@ -92,10 +91,18 @@ class ErrorAnswersTeachNoLoadLatencyTest {
     }
   }
 
+  /**
+   * The meeting of a round's {@link #ROUND} attempts at the server: the last to arrive moves the
+   * clock by 100 ms before any of them is let go. (Moved by the first to leave, the others could
+   * answer before it had: on a loaded machine one read 0 ms, and the floor was 1 ns.)
+   */
+  private CyclicBarrier round() {
+    return new CyclicBarrier(ROUND, () -> clock.advanceMillis(100));
+  }
+
   /** {@link #ROUND} attempts at once, each answered in 100 ms: no queueing at the host. */
   private void roundOfWork() throws InterruptedException {
-    arrived = new CountDownLatch(ROUND);
-    advanced = new AtomicBoolean();
+    round = round();
     List<Thread> threads = new ArrayList<>();
     for (int i = 0; i < ROUND; i++) {
       threads.add(Thread.ofVirtual().start(() -> assertEquals(200, call("/work"))));
