@@ -13,6 +13,7 @@ import dev.outrigger.Deadline;
 import dev.outrigger.DeadlineExceededException;
 import dev.outrigger.FanOut;
 import dev.outrigger.Result;
+import dev.outrigger.internal.FakeClock;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -26,6 +27,7 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.IntStream;
@@ -626,15 +628,22 @@ class FanOutTest {
   @Test
   @Timeout(20) // unbound by the scope, the task would wait for ever
   void aBatchBuiltInsideAScopeBindsTasksSubmittedAfterIt() throws Exception {
-    FanOut<String> fan = Deadline.within(Duration.ofMillis(100),
+    // The scope's time is a fake clock's, moved only once the task runs: on the real clock, a
+    // task that a loaded machine started after 100 ms found the deadline passed and never ran.
+    FakeClock clock = new FakeClock();
+    FanOut<String> fan = Deadline.within(Deadline.after(Duration.ofMillis(100), clock::nanoTime),
         () -> FanOut.<String>builder().build());
     try (fan) {
       assertTrue(Deadline.current().isEmpty(), "submitted outside the scope");
+      CountDownLatch started = new CountDownLatch(1);
       CountDownLatch never = new CountDownLatch(1);
       fan.submit(() -> {
+        started.countDown();
         never.await();
         return "unbounded";
       });
+      assertTrue(started.await(10, TimeUnit.SECONDS));
+      clock.advance(Duration.ofSeconds(1).toNanos()); // past the deadline and join()'s grace
       Result<String> r = fan.join().get(0);
       assertFalse(r.isSuccess(), "the scope the batch was built in cut the task");
       assertInstanceOf(InterruptedException.class, r.error());
