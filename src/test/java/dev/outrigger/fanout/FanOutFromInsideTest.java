@@ -5,9 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.outrigger.Deadline;
 import dev.outrigger.DeadlineExceededException;
 import dev.outrigger.FanOut;
 import dev.outrigger.Result;
+import dev.outrigger.internal.FakeClock;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -191,11 +193,20 @@ class FanOutFromInsideTest {
 
   @Test
   void theBatchDeadlineStillEndsATaskThatClosedTheBatchFromInside() throws Exception {
-    FanOut<String> fan = FanOut.<String>builder().deadline(Duration.ofMillis(200)).build();
+    // The batch deadline (that of the scope it is built in) runs on a fake clock, moved past it
+    // once the task has closed the batch: on the real clock, a task a loaded machine started
+    // after the deadline found it passed and failed as not started, never closing the batch.
+    FakeClock clock = new FakeClock();
+    FanOut<String> fan = Deadline.within(Deadline.after(Duration.ofMillis(200), clock::nanoTime),
+        () -> FanOut.<String>builder().build());
+    CountDownLatch closedInside = new CountDownLatch(1);
     fan.submit(() -> {
       fan.close();
+      closedInside.countDown();
       return waitForInterrupt();
     });
+    assertTrue(closedInside.await(10, TimeUnit.SECONDS));
+    clock.advance(Duration.ofSeconds(1).toNanos()); // past the deadline and join()'s grace
     List<Result<String>> results = fan.join(); // the deadline's cut ends the spared task
     assertInstanceOf(InterruptedException.class, results.get(0).error());
     fan.close();
