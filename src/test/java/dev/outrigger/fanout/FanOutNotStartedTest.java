@@ -9,6 +9,7 @@ import dev.outrigger.Deadline;
 import dev.outrigger.DeadlineExceededException;
 import dev.outrigger.FanOut;
 import dev.outrigger.Result;
+import dev.outrigger.internal.FakeClock;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
@@ -53,13 +54,20 @@ class FanOutNotStartedTest {
   @Test
   void tasksTheBatchDeadlineKeptFromStartingFailWithoutTheCancellersStackTrace() throws Exception {
     server = new TestServer(TestServer.Exchange::stallUntilClientCloses);
+    // The batch deadline (that of the scope it is built in) runs on a fake clock, moved past it
+    // once the first task's call has reached the server: on the real clock's 200 ms, a JVM
+    // still loading OkHttp's classes sent nothing in time, and the first task failed unstarted.
+    FakeClock clock = new FakeClock();
     List<Result<String>> results;
-    try (FanOut<String> fan = FanOut.<String>builder()
-        .maxConcurrency(1).deadline(Duration.ofMillis(200)).build()) {
+    try (FanOut<String> fan = Deadline.within(
+        Deadline.after(Duration.ofMillis(200), clock::nanoTime),
+        () -> FanOut.<String>builder().maxConcurrency(1).build())) {
       for (int i = 0; i < 4; i++) {
         HttpUrl url = server.url("/stall/" + i);
         fan.submit(() -> get(url));
       }
+      assertTrue(server.awaitStalled(1), "the first task's call never reached the server");
+      clock.advance(Duration.ofSeconds(1).toNanos()); // past the deadline and join()'s grace
       results = fan.join();
       // The three queued tasks left the queue when the deadline cancelled them.
       assertTrue(fan.toString().contains("running=0, queued=0,"), fan.toString());
