@@ -438,15 +438,22 @@ class FanOutTest {
       throws Exception {
     TestServer server = server(TestServer.Exchange::stallUntilClientCloses);
     AtomicInteger started = new AtomicInteger();
+    // The batch deadline (that of the scope it is built in) runs on a fake clock, moved past it
+    // once the two running calls have reached the server: on the real clock's 300 ms, a fresh
+    // JVM under load started no task in time, and every task failed unstarted.
+    FakeClock clock = new FakeClock();
     List<Result<String>> results;
-    try (FanOut<String> fan = FanOut.<String>builder()
-        .maxConcurrency(2).deadline(Duration.ofMillis(300)).build()) {
+    try (FanOut<String> fan = Deadline.within(
+        Deadline.after(Duration.ofMillis(300), clock::nanoTime),
+        () -> FanOut.<String>builder().maxConcurrency(2).build())) {
       for (int i = 0; i < 5; i++) {
         fan.submit(() -> {
           started.incrementAndGet();
           return get(server.url("/stall"));
         });
       }
+      assertTrue(server.awaitStalled(2), "the running calls never reached the server");
+      clock.advance(Duration.ofSeconds(1).toNanos()); // past the deadline and join()'s grace
       results = fan.join();
     }
     assertEquals(2, started.get());
