@@ -17,6 +17,7 @@ import dev.outrigger.HttpStatusException;
 import dev.outrigger.Result;
 import dev.outrigger.Retry;
 import dev.outrigger.TransportException;
+import dev.outrigger.internal.FakeClock;
 import dev.outrigger.internal.PolicyChain;
 import dev.outrigger.internal.RealCallContext;
 import dev.outrigger.internal.bulkhead.InFlightLimiter;
@@ -94,9 +95,15 @@ class FanOutClientTest {
   void theBatchDeadlineEndsTheCallsOfEveryTask() throws Exception {
     TestServer server = server(TestServer.Exchange::stallUntilClientCloses);
     ApiClient client = client(server, ApiClient.builder());
+    // The batch deadline (that of the scope it is built in) runs on a fake clock that never
+    // moves: each call is cut by its own 300 ms, and join() never cuts first. On the real clock
+    // join() interrupts the tasks 100 ms past the deadline, and a call a loaded machine had not
+    // yet ended by its deadline then failed as cancelled.
+    FakeClock clock = new FakeClock();
     List<Result<String>> results;
-    try (FanOut<String> fan =
-        FanOut.<String>builder().deadline(Duration.ofMillis(300)).build()) {
+    try (FanOut<String> fan = Deadline.within(
+        Deadline.after(Duration.ofMillis(300), clock::nanoTime),
+        () -> FanOut.<String>builder().build())) {
       for (int i = 0; i < 3; i++) {
         fan.submit(() -> client.get("/stall").execute(String.class));
       }
