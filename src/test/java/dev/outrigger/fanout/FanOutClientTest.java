@@ -77,7 +77,11 @@ class FanOutClientTest {
   void theEnclosingDeadlineScopeEndsTheCallsOfEveryTask() throws Exception {
     TestServer server = server(TestServer.Exchange::stallUntilClientCloses);
     ApiClient client = client(server, ApiClient.builder());
-    List<Result<String>> results = Deadline.within(Duration.ofMillis(300), () -> {
+    // The scope's deadline runs on a fake clock that never moves: each call is cut by its own
+    // 300 ms, and join() never cuts first (see theBatchDeadlineEndsTheCallsOfEveryTask).
+    FakeClock clock = new FakeClock();
+    Deadline scope = Deadline.after(Duration.ofMillis(300), clock::nanoTime);
+    List<Result<String>> results = Deadline.within(scope, () -> {
       try (FanOut<String> fan = FanOut.<String>builder().build()) {
         for (int i = 0; i < 3; i++) {
           fan.submit(() -> client.get("/stall").execute(String.class));
