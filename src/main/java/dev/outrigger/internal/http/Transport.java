@@ -350,6 +350,8 @@ public final class Transport implements CallInterceptor, KeepsClock {
         if (ctx.bodyDiscarded()) {
           return discarded(response, call);
         }
+        // Refused unread: cancelled, so that closing it does not read on to keep the connection.
+        call.cancel();
         throw tooLarge(ctx, response, "declares " + declared + " bytes");
       }
       BufferedSource source = body.source();
@@ -365,6 +367,7 @@ public final class Transport implements CallInterceptor, KeepsClock {
         if (ctx.bodyDiscarded()) {
           return discarded(response, call);
         }
+        call.cancel(); // as above
         throw tooLarge(ctx, response, "is larger than " + maxResponseBytes + " bytes");
       }
       // request() stopped at the end of the body: the whole of it is in the buffer.
