@@ -629,7 +629,13 @@ public final class ApiClient implements AutoCloseable {
           // After retried failures (a 503, then a 404 not worth retrying), they go with it.
           throw RetryInterceptor.endedAfterRetries(Failures.statusException(response, ctx), ctx);
         }
-        Object value = decode(response, type, ctx);
+        Object value;
+        try {
+          value = decode(response, type, ctx);
+        } catch (DeserializationException e) {
+          // After retried failures (a 503, then a body that cannot be mapped), as a status is.
+          throw RetryInterceptor.endedAfterRetries(e, ctx);
+        }
         Duration elapsed = full || timedListener ? elapsed(ctx) : null;
         // Ended: a listener that throws past its isolation (an Error) is not told twice.
         ended = true;
