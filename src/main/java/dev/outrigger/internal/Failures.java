@@ -2,6 +2,7 @@ package dev.outrigger.internal;
 
 import dev.outrigger.HttpStatusException;
 import dev.outrigger.TransportException;
+import dev.outrigger.internal.http.BufferedBody;
 import dev.outrigger.internal.http.Charsets;
 import dev.outrigger.internal.http.Transport;
 import java.io.IOException;
@@ -100,9 +101,11 @@ public final class Failures {
    * the response.
    */
   public static HttpStatusException statusException(Response response, RealCallContext ctx) {
-    // The transport's copy of the body, whole even if an interceptor read or closed it.
-    byte[] whole = ctx.bufferedBytes(response.body());
-    okio.Buffer inPlace = whole == null ? ctx.bufferInPlace(response.body()) : null;
+    // The transport's copy of the body, whole even if an interceptor read or closed it; one
+    // over 64 KiB, or cut to the limit, is its own array (as the decoder reads it).
+    ResponseBody body = response.body();
+    byte[] whole = body instanceof BufferedBody b ? b.array() : ctx.bufferedBytes(body);
+    okio.Buffer inPlace = whole == null ? ctx.bufferInPlace(body) : null;
     // From the transport's bytes: a peek would share Okio's segments, which then never go back
     // to its pool.
     String text = whole != null ? text(whole, Charsets.of(response))
