@@ -804,8 +804,10 @@ public final class ApiClient implements AutoCloseable {
             + " request carried, so it is not kept)");
         cause.setStackTrace(e.getStackTrace());
       }
-      if (masked != null && masked.length() > Failures.SNIPPET_CHARS) {
-        masked = masked.substring(0, Failures.SNIPPET_CHARS) + "...";
+      if (masked != null) {
+        // Cut, and the server's line breaks and other control characters flattened, as in a
+        // status snippet: they would forge a log line.
+        masked = Failures.flatten(masked);
       }
       throw new DeserializationException(ctx.describe() + " -> " + response.code()
           + ": cannot map the body to " + type.toCanonical() + ": " + masked + maskedAt,

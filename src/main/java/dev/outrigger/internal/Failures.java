@@ -144,7 +144,7 @@ public final class Failures {
   }
 
   /** The first {@link #SNIPPET_CHARS} characters of {@code text}, control characters flattened. */
-  private static String flatten(String text) {
+  public static String flatten(String text) {
     if (text.length() > SNIPPET_CHARS) {
       text = text.substring(0, SNIPPET_CHARS) + "...";
     }
