@@ -794,8 +794,8 @@ public final class ApiClient implements AutoCloseable {
       // The decoder quotes the body (a token it could not read, a value of the wrong type), and
       // a server may echo what it was sent: the request's secrets are masked, as in a status
       // snippet, before the message is cut (so no half of one shows).
-      String masked = why == null ? null : redactor.scrub(why, response.request());
-      String maskedAt = redactor.scrub(at, response.request());
+      String masked = why == null ? null : redactor.scrub(why, response);
+      String maskedAt = redactor.scrub(at, response);
       Throwable cause = e;
       if (!Objects.equals(masked, why) || !maskedAt.equals(at)) {
         // The decoder's own message would show it again in a stack trace: its type and stack

@@ -114,11 +114,12 @@ public final class Failures {
             : text(response);
     response.close();
     // Masked before the cut, so a secret the cut would split is not shown in part.
-    String snippet = flatten(ctx.redactor().scrub(text, response.request()));
+    // With the secrets of every request of the call's redirects: a page may quote the call's own.
+    String snippet = flatten(ctx.redactor().scrub(text, response));
     return new HttpStatusException(
         response.code(),
         response.request().method(),
-        ctx.redactor().url(response.request().url()),
+        ctx.redactor().url(response),
         snippet,
         ctx.attemptsSent());
   }

@@ -1,6 +1,7 @@
 package dev.outrigger.internal;
 
 import java.net.URLDecoder;
+import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -11,6 +12,7 @@ import java.util.TreeSet;
 import okhttp3.Headers;
 import okhttp3.HttpUrl;
 import okhttp3.Request;
+import okhttp3.Response;
 
 /**
  * Removes secrets from what Outrigger logs or puts in messages: the values of sensitive headers
@@ -160,6 +162,38 @@ public final class Redactor {
       return text;
     }
     List<String> secrets = new ArrayList<>();
+    secrets(request, secrets);
+    return masked(text, secrets);
+  }
+
+  /**
+   * {@link #scrub(String, Request)} with the secrets of every request that led to
+   * {@code response}: after a redirect, the call's own request too, whose URL the next one may
+   * quote (a login page's {@code ?next=}) and whose page may quote again.
+   */
+  public String scrub(String text, Response response) {
+    if (text.isEmpty()) {
+      return text;
+    }
+    List<String> secrets = new ArrayList<>();
+    for (Response r = response; r != null; r = r.priorResponse()) {
+      secrets(r.request(), secrets);
+    }
+    return masked(text, secrets);
+  }
+
+  /**
+   * {@link #url(HttpUrl)} of the request {@code response} answers, with the secrets of every
+   * request that led to it masked too ({@link #scrub(String, Response)}): a redirect's URL may
+   * quote the call's own, secret query values and all, in a parameter of its own.
+   */
+  public String url(Response response) {
+    String url = url(response.request().url());
+    return response.priorResponse() == null ? url : scrub(url, response);
+  }
+
+  /** Adds the secrets {@code request} carries to {@code secrets}: see {@link #scrub}. */
+  private void secrets(Request request, List<String> secrets) {
     Headers h = request.headers();
     for (int i = 0; i < h.size(); i++) {
       if (isSecretHeader(h.name(i))) {
@@ -180,9 +214,15 @@ public final class Redactor {
           String value = p.substring(eq + 1);
           secrets.add(value);
           secrets.add(decoded(value));
+          // As quoted in another URL's parameter (escaped once more).
+          secrets.add(URLEncoder.encode(value, StandardCharsets.UTF_8));
         }
       }
     }
+  }
+
+  /** {@code text} with each of {@code secrets} masked, longest first. */
+  private static String masked(String text, List<String> secrets) {
     if (secrets.isEmpty()) {
       return text;
     }
