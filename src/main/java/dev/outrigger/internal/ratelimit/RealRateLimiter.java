@@ -199,77 +199,109 @@ public final class RealRateLimiter {
    */
   public long acquire(String key, int n, long maxWaitNanos, NanoClock clock, long start,
       CallContext call) throws InterruptedException, PushedPastLimit {
-    TokenBucket b = key == null ? unkeyed : bucket(key, start);
-    Reservation res = null;
-    long w;
-    for (;;) {
-      int fast = b.tryAcquire(start, n);
-      if (fast > 0) {
-        if (b.pause != overflowPause) {
-          return 0;
-        }
-        TokenBucket own = tookFromOverflow(key, start);
-        if (own == null) {
-          return 0;
-        }
-        // The key's own bucket came in meanwhile: the permits are its, so it must grant them.
-        b = own;
-        continue;
-      }
-      if (res == null) {
-        res = new Reservation();
-      }
-      w = b.reserve(start, n, maxWaitNanos, res);
-      if (w == TokenBucket.RETIRED) {
-        b = next(key, b, start);
-        continue;
-      }
-      if (w < 0) {
-        noteUse(b.pause, key);
-        return w;
-      }
-      TokenBucket own = b.pause == overflowPause ? tookFromOverflow(key, start) : null;
-      if (own == null) {
-        break;
-      }
-      // As above: wait in the key's own bucket instead, giving these permits back if we can.
-      res.cancel();
-      b = own;
-    }
-    if (w == 0) {
-      return 0;
-    }
     long limit = start + Math.min(Math.max(0, maxWaitNanos), Bands.MAX_WAIT_NANOS);
-    Closing.Waiter waiter =
-        call == null ? Closing.Waiter.NONE : Closing.enter(call, "a rate-limit permit");
+    Closing.Waiter waiter = null;
+    Reservation res = null;
+    // From start; again from the end of a pause that caught the waiter late (below).
+    long from = start;
     try {
       for (;;) {
-        long wake = res.wakeAt();
-        if (res.pause == overflowPause && key != null) {
-          // Reserved in the shared bucket: a pause of the key's own bucket, built since, holds
-          // it too (the pause shifts only the key's own waiters).
-          TokenBucket own = buckets.get(key);
-          if (own != null && own.pause != overflowPause) {
-            long until = own.pause.until();
-            wake = until - wake > 0 ? until : wake;
+        TokenBucket b = key == null ? unkeyed : bucket(key, from);
+        long w;
+        for (;;) {
+          int fast = b.tryAcquire(from, n);
+          if (fast > 0) {
+            if (b.pause != overflowPause) {
+              return from - start;
+            }
+            TokenBucket own = tookFromOverflow(key, from);
+            if (own == null) {
+              return from - start;
+            }
+            // The key's own bucket came in meanwhile: the permits are its, so it must grant them.
+            b = own;
+            continue;
           }
-        }
-        long now = clock.nanoTime();
-        if (wake - now <= 0) {
-          return Math.max(0, now - start);
-        }
-        if (wake - limit > 0) {
-          // A server pause came in while waiting and the wait no longer fits.
+          if (res == null) {
+            res = new Reservation();
+          }
+          w = b.reserve(from, n, from == start ? maxWaitNanos : limit - from, res);
+          if (w == TokenBucket.RETIRED) {
+            b = next(key, b, from);
+            continue;
+          }
+          if (w < 0) {
+            noteUse(b.pause, key);
+            if (from == start) {
+              return w;
+            }
+            // Booked again after a pause and refused: waited all the same.
+            throw new PushedPastLimit(from - start,
+                w == TokenBucket.NEVER ? -TokenBucket.NEVER : from - start - w);
+          }
+          TokenBucket own = b.pause == overflowPause ? tookFromOverflow(key, from) : null;
+          if (own == null) {
+            break;
+          }
+          // As above: wait in the key's own bucket instead, giving these permits back if we can.
           res.cancel();
-          throw new PushedPastLimit(Math.max(0, now - start), wake - start);
+          b = own;
         }
-        clock.sleepNanos(wake - now);
+        if (w == 0) {
+          return from - start;
+        }
+        if (waiter == null) {
+          waiter = call == null ? Closing.Waiter.NONE : Closing.enter(call, "a rate-limit permit");
+        }
+        long now;
+        for (;;) {
+          long wake = res.wakeAt();
+          long hold = res.pause.until();
+          if (res.pause == overflowPause && key != null) {
+            // Reserved in the shared bucket: the key's own bucket, built since, carries the
+            // reservation and has moved it for its pauses since (its shift starts at 0).
+            TokenBucket own = buckets.get(key);
+            if (own != null && own.pause != overflowPause) {
+              wake += own.pause.shift();
+              long until = own.pause.until();
+              hold = until - hold > 0 ? until : hold;
+            }
+          }
+          // Due before a pause ends: it came due before the pause began, but had not gone yet
+          // (its thread woke late), so the pause left its permit in the bucket's past. Held
+          // until the pause ends, it then books again, in line: not as well as the permit the
+          // pause leaves ready, which would make two calls at once where the burst allows one.
+          boolean late = hold - wake > 0;
+          if (late) {
+            wake = hold;
+          }
+          now = clock.nanoTime();
+          if (wake - now <= 0) {
+            if (!late) {
+              return Math.max(0, now - start);
+            }
+            break;
+          }
+          if (wake - limit > 0) {
+            // A server pause came in while waiting and the wait no longer fits.
+            res.cancel();
+            throw new PushedPastLimit(Math.max(0, now - start), wake - start);
+          }
+          clock.sleepNanos(wake - now);
+        }
+        // Its old reservation is spent (the pause absorbed it): not given back.
+        res = null;
+        from = now - start > 0 ? now : start;
       }
     } catch (InterruptedException e) {
-      res.cancel();
+      if (res != null) {
+        res.cancel();
+      }
       throw waiter.interrupted(e);
     } finally {
-      waiter.leave();
+      if (waiter != null) {
+        waiter.leave();
+      }
     }
   }
 

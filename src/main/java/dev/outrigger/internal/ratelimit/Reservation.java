@@ -36,14 +36,12 @@ final class Reservation {
   }
 
   /**
-   * When the waiter may go, with every pause since it reserved, and never before the latest
-   * pause ends: a waiter whose permit came due before a pause but that has not gone yet (its
-   * thread woke late) is held through it, not pushed back from its due time into it.
+   * When the waiter may go, with every pause since it reserved. Before the latest pause ends
+   * only for a waiter whose permit came due before that pause began (its thread woke late):
+   * the waiter holds it until the end (see RealRateLimiter.acquire).
    */
   long wakeAt() {
-    long shifted = wakeAtNanos + (pause.shift() - shift0);
-    long until = pause.until();
-    return until - shifted > 0 ? until : shifted;
+    return wakeAtNanos + (pause.shift() - shift0);
   }
 
   /** The bucket's state before the reservation, one time per bandwidth. */

@@ -215,6 +215,11 @@ abstract sealed class TokenBucket permits TokenBucket.Single, TokenBucket.Multi 
       Carry c = next.carry;
       long moved = b.bands.units(c.shift() - shift);
       with = b.convertFrom(b.movedBack(with, moved, c.untilNanos()), next.bands, c.fromNanos());
+      if (capped(with, next.bands, c.fromNanos())) {
+        // Carried over to a much slower rate and capped (convertFrom): a later reservation's
+        // state converts to the same value, so holding it proves nothing was reserved after.
+        return false;
+      }
       without = b.convertFrom(b.movedBack(without, moved, c.untilNanos()), next.bands,
           c.fromNanos());
       shift = c.shift();
@@ -439,6 +444,17 @@ abstract sealed class TokenBucket permits TokenBucket.Single, TokenBucket.Multi 
     // adaptive cut on the 429 that paused the key does, shorter when raised).
     long until = pause.until();
     return convertFrom(s, next, until - nowNanos > 0 ? until : nowNanos);
+  }
+
+  /** Whether {@code t}, a state converted at {@code fromNanos}, was capped in some band. */
+  private static boolean capped(long[] t, Bands bands, long fromNanos) {
+    long now = bands.units(fromNanos);
+    for (int j = 0; j < t.length; j++) {
+      if (t[j] - now >= bands.maxAhead(j)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** {@link #convert} with the state read as it stands at {@code fromNanos}. */
