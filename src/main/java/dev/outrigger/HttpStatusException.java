@@ -4,7 +4,8 @@ package dev.outrigger;
  * The server answered with a status outside 2xx. The message names the status, the method and
  * the redacted URL, and includes a bounded snippet of the error body, in which the secrets the
  * request carried (secret headers' values, secret query parameters' values) are masked where
- * the server quotes them.
+ * the server quotes them; after a redirect, those of every request of the call, in the URL too
+ * (a login page's {@code ?next=} quoting the call's own).
  */
 public class HttpStatusException extends ApiException {
   private static final long serialVersionUID = 1L;

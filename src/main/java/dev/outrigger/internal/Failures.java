@@ -144,7 +144,10 @@ public final class Failures {
     return Charsets.text(body, n, charset);
   }
 
-  /** The first {@link #SNIPPET_CHARS} characters of {@code text}, control characters flattened. */
+  /**
+   * The first {@link #SNIPPET_CHARS} characters of {@code text}, control characters and line
+   * separators flattened to spaces.
+   */
   public static String flatten(String text) {
     if (text.length() > SNIPPET_CHARS) {
       text = text.substring(0, SNIPPET_CHARS) + "...";
@@ -152,7 +155,8 @@ public final class Failures {
     StringBuilder sb = new StringBuilder(text.length());
     for (int i = 0; i < text.length(); i++) {
       char c = text.charAt(i);
-      sb.append(Character.isISOControl(c) ? ' ' : c);
+      // The line and paragraph separators too: some log viewers break lines at them.
+      sb.append(Character.isISOControl(c) || c == '\u2028' || c == '\u2029' ? ' ' : c);
     }
     return sb.toString().strip();
   }

@@ -423,6 +423,15 @@ public final class BreakerStateMachine {
     if (seen instanceof Dropped || seen instanceof ForcedOpen || seen instanceof Disabled) {
       return seen.state(); // out of use already, or set by hand: left as it is
     }
+    if (seen instanceof HalfOpen h) {
+      // Taking a probe does not replace the state: the permits are claimed first, so that no
+      // probe can go out between the look and the drop (one given back after stays claimed).
+      int p = h.permits.get();
+      if (permittedInHalfOpen - p - HalfOpen.done(h.outcomes.get()) > 0
+          || !h.permits.compareAndSet(p, Integer.MIN_VALUE / 2)) {
+        return null;
+      }
+    }
     BreakerState next = new Dropped(seen instanceof Closed c ? c.window : null,
         "dropped after going unused for its whole open wait; the key starts over closed");
     if (STATE.compareAndSet(this, seen, next)) {

@@ -276,12 +276,12 @@ public final class NetworkInterceptor implements Interceptor {
       // A 301, 302 or 303 turned the write into a GET: reading a URL again is not writing
       // twice (OkHttp's own limit of 20 follow-ups ends a loop of them).
       if (sent != null && !isRead(request.method())) {
-        refuseSendingAgain(sent, request);
+        refuseSendingAgain(sent, request, call.request());
       }
-      checkFollowUpConnection(chain.connection(), request);
+      checkFollowUpConnection(chain.connection(), request, call.request());
       if (log.isDebugEnabled()) {
         log.debug("{} {}: sent by OkHttp within the attempt (a redirect, an authenticator, an "
-            + "OkHttp interceptor)", request.method(), redactor.url(request.url()));
+            + "OkHttp interceptor)", request.method(), followUpUrl(request, call.request()));
       }
     }
     if (sent != null) {
@@ -319,17 +319,25 @@ public final class NetworkInterceptor implements Interceptor {
    * second, or a first exchange that lasted one, it gets the millisecond's read too. Follow-ups
    * only: a call's first request is not slowed.
    */
-  private void checkFollowUpConnection(okhttp3.Connection connection, Request request)
-      throws IOException {
+  private void checkFollowUpConnection(okhttp3.Connection connection, Request request,
+      Request first) throws IOException {
     try {
       IdleConnectionCheck.check(connection);
     } catch (IdleConnectionCheck.StaleConnectionException e) {
       // Named here, where the follow-up is known; whether the call's own request goes again
       // is the transport's to decide.
       throw new IdleConnectionCheck.StaleConnectionException(e.getMessage() + "; "
-          + request.method() + " " + redactor.url(request.url()) + ", which OkHttp was to send "
+          + request.method() + " " + followUpUrl(request, first) + ", which OkHttp was to send "
           + "on it within the attempt (a redirect, an authenticator's answer), was not written");
     }
+  }
+
+  /**
+   * A follow-up's URL as shown: masked by name ({@link Redactor#url}), and the secrets of the
+   * call's {@code first} request masked where it quotes them (a login page's {@code ?next=}).
+   */
+  private String followUpUrl(Request request, Request first) {
+    return redactor.scrub(redactor.url(request.url()), first);
   }
 
   /** Whether {@code response}'s {@code Connection} header lists {@code keep-alive}. */
@@ -350,12 +358,13 @@ public final class NetworkInterceptor implements Interceptor {
    * {@code 401}, a {@code 407} or (on another connection) a {@code 421}: statuses that say the
    * server did not act on the request.
    */
-  private void refuseSendingAgain(Sent sent, Request request) throws ProtocolException {
+  private void refuseSendingAgain(Sent sent, Request request, Request first)
+      throws ProtocolException {
     int last = sent.lastStatus;
     if (last == 401 || last == 407 || last == 421 || !sent.targets.contains(Sent.target(request))) {
       return;
     }
-    throw new ProtocolException(request.method() + " " + redactor.url(request.url())
+    throw new ProtocolException(request.method() + " " + followUpUrl(request, first)
         + " not sent again within the attempt (after "
         + (sent.lastStatus == 0 ? "a failure" : "status " + sent.lastStatus)
         + ", by a redirect loop, OkHttp or an OkHttp interceptor): it is not idempotent; give it "

@@ -1,0 +1,75 @@
+package dev.outrigger.internal.breaker;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+
+import dev.outrigger.CallListener;
+import dev.outrigger.CircuitBreaker;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Review of b081f71 and 4841499: "a pass drops a breaker only from the state it listed it in;
+ * one that tripped (or moved on) since is kept", and "a half-open breaker with a probe still out
+ * is in use ... and is not dropped". A half-open breaker the pass listed as idle (its last probe
+ * gave its permit back, and no call came for its whole wait) can let a probe through between
+ * the listing and the drop, as another thread's call could: taking a probe does not replace the
+ * HalfOpen state, so dropped(seen) still finds the state it listed and drops the breaker with
+ * its probe out. The probe's verdict goes nowhere and the failing key starts over closed.
+ */
+class EvictionHalfOpenProbeRaceTest {
+  private static final long S = 1_000_000_000L;
+
+  private final List<String> seen = new CopyOnWriteArrayList<>();
+  private final CallListener listener = new CallListener() {
+    @Override
+    public void breakerTransition(String key, CircuitBreaker.State from,
+        CircuitBreaker.State to) {
+      seen.add(key + " " + from + "->" + to);
+    }
+  };
+
+  @Test
+  void aHalfOpenBreakerWhoseProbeGoesOutDuringThePassThatListedItIsKept() {
+    // Two breakers at most, opened by two failures, one probe.
+    Breakers breakers = new Breakers(CircuitBreaker.builder().maxBreakers(2)
+        .slidingWindowSize(2).minimumNumberOfCalls(2).permittedCallsInHalfOpen(1)
+        .waitInOpenState(Duration.ofSeconds(5)).build(), listener);
+    BreakerStateMachine a = breakers.get("a:443", 0);
+    for (int i = 0; i < 2; i++) {
+      a.onResult(a.acquire(0), BreakerStateMachine.FAILED, 0);
+    }
+    // Its wait over, a probe goes through, and says nothing (cancelled): the permit goes back.
+    breakers.get("a:443", 5 * S);
+    BreakerState cancelled = a.acquire(5 * S);
+    assertNotNull(cancelled);
+    a.onResult(cancelled, BreakerStateMachine.IGNORED, 5 * S);
+    assertEquals(CircuitBreaker.State.HALF_OPEN, a.state());
+    breakers.get("b:443", 11 * S);
+
+    BreakerState[] probe = new BreakerState[1];
+    breakers.beforeDrop = () -> {
+      breakers.beforeDrop = null;
+      // The pass listed a (half-open, unused for its whole 5 s wait, no probe out). A call on
+      // another thread finds it now and its probe goes out.
+      a.touch(12 * S);
+      probe[0] = a.acquire(12 * S);
+    };
+
+    breakers.get("c:443", 12 * S);
+    assertNotNull(probe[0], "the call got a's probe");
+
+    assertSame(a, breakers.find("a:443"),
+        "a half-open breaker with its probe out was dropped: " + seen);
+    assertNull(breakers.find("b:443"), "the pass dropped the next least recently used instead");
+    // The probe fails: the breaker opens again, and the key's calls are refused.
+    a.onResult(probe[0], BreakerStateMachine.FAILED, 13 * S);
+    assertEquals(CircuitBreaker.State.OPEN, a.state());
+    assertEquals(List.of("a:443 CLOSED->OPEN", "a:443 OPEN->HALF_OPEN",
+        "a:443 HALF_OPEN->OPEN"), seen);
+  }
+}
