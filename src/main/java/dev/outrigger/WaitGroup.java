@@ -154,18 +154,15 @@ public final class WaitGroup {
   }
 
   /**
-   * Blocks until the count is zero or {@code timeout} has passed.
+   * Blocks until the count is zero or {@code timeout} has passed. A zero or negative timeout
+   * does not wait (as {@code CountDownLatch.await} takes it): it tells whether the count is zero.
    *
    * @return true if the count reached zero, false if the time ran out first
    * @throws NullPointerException if {@code timeout} is null
-   * @throws IllegalArgumentException if {@code timeout} is negative
    * @throws InterruptedException if the thread is interrupted while waiting
    */
   public boolean await(Duration timeout) throws InterruptedException {
     Objects.requireNonNull(timeout, "timeout");
-    if (timeout.isNegative()) {
-      throw new IllegalArgumentException("await timeout must not be negative, but was " + timeout);
-    }
     long s = state.get();
     if ((s & COUNT_MASK) == 0) {
       return true;

@@ -50,11 +50,22 @@ class WaitGroupTest {
   }
 
   @Test
-  void awaitRejectsANegativeOrMissingTimeout() {
+  void awaitRejectsAMissingTimeout() {
     WaitGroup wg = new WaitGroup();
-    assertThrows(IllegalArgumentException.class, () -> wg.await(Duration.ofMillis(-1)));
     assertThrows(NullPointerException.class, () -> wg.await(null));
     assertThrows(NullPointerException.class, () -> wg.go(null));
+  }
+
+  // As CountDownLatch.await and RateLimiter.acquire take it: await(Duration.between(now, end))
+  // just past the end must not throw.
+  @Test
+  void aNegativeTimeoutIsZero() throws InterruptedException {
+    WaitGroup wg = new WaitGroup();
+    assertTrue(wg.await(Duration.ofMillis(-1)), "nothing to wait for");
+    wg.add(1);
+    assertFalse(wg.await(Duration.ofMillis(-1)), "no time to wait");
+    wg.done();
+    assertTrue(wg.await(Duration.ofSeconds(-5)));
   }
 
   @Test
