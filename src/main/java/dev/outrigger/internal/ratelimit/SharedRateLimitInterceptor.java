@@ -60,8 +60,10 @@ public final class SharedRateLimitInterceptor implements CallInterceptor {
     CallListener listener = ctx.listener();
     long r;
     try {
-      // As the local limit: a wait taking all the time left is refused at once.
-      r = store.reserve(key, limit, 1, Math.max(0, left - 1));
+      // As the local limit: a wait taking all the time left is refused at once, and so is one
+      // longer than any rate-limit wait may be (30 days), whatever the deadline.
+      r = store.reserve(key, limit, 1,
+          Math.min(Math.max(0, left - 1), RealRateLimiter.MAX_WAIT_NANOS));
       long leftNow = r > 0 ? ctx.deadline().remainingNanos() : left;
       if (r > leftNow) {
         // The store's round trip ate the time the wait needed: the permit is lost, and the
@@ -93,10 +95,12 @@ public final class SharedRateLimitInterceptor implements CallInterceptor {
     if (r < 0) {
       Duration wouldWait = r == RateLimitStore.NEVER ? null : Duration.ofNanos(-r);
       listener.rateLimitRejected(ctx, key, wouldWait);
+      // A wait that fits in the deadline was refused for the cap on every wait.
+      String why = -r < left ? "be longer than the longest wait a rate limit allows (30 days)"
+          : "not fit in the " + Duration.ofNanos(Math.max(0, left)) + " left before the deadline";
       throw new RateLimitedException(ctx.describe() + " was refused by the shared rate limit "
           + limit + " of " + keyName(key) + ": the wait for a permit (" + wouldWait
-          + ") would not fit in the " + Duration.ofNanos(Math.max(0, left))
-          + " left before the deadline", wouldWait, ctx.attemptsSent());
+          + ") would " + why, wouldWait, ctx.attemptsSent());
     }
     if (r > 0) {
       listener.rateLimitWaited(ctx, key, Duration.ofNanos(r));
