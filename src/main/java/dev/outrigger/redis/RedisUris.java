@@ -187,6 +187,10 @@ final class RedisUris {
     // Lettuce splits the decoded query at '&' and ';' and ignores, unsaid, a name it does not
     // know or one without a value: a typo such as ?databse=1 would share database 0.
     boolean masterId = false;
+    // The master named by a parameter, where, and a second name that disagrees (as databases).
+    String masterName = null;
+    String masterFrom = null;
+    String twoMasters = null;
     StringTokenizer tokens = new StringTokenizer(decoded(params), "&;");
     while (tokens.hasMoreTokens()) {
       String param = tokens.nextToken();
@@ -230,7 +234,18 @@ final class RedisUris {
             + "Sentinel: leave it out, or reach the master through Sentinel with "
             + "redis-sentinel://host:26379#mymaster");
       }
-      masterId |= known.equals("sentinelMasterId");
+      if (known.equals("sentinelMasterId")) {
+        String from = name + "=" + value;
+        if (masterFrom != null && !masterName.equals(value) && twoMasters == null) {
+          // As two databases: the last one read wins unsaid, and another master is another
+          // Redis.
+          twoMasters = "names two masters, " + masterFrom + " and " + from + ", and Lettuce "
+              + "would use the last without a word: drop " + masterFrom + " or " + from;
+        }
+        masterName = value;
+        masterFrom = from;
+        masterId = true;
+      }
       if (known.equals("verifyPeer")) {
         if (!TLS_SCHEMES.contains(scheme)) {
           // Lettuce ignores it without TLS: ?verifyPeer=FULL would talk in plain text.
@@ -247,6 +262,17 @@ final class RedisUris {
       throw bad(shown, twoDatabases);
     }
     boolean fragmentNamesMaster = fragment >= 0 && fragment < rest.length() - 1;
+    if (twoMasters == null && masterFrom != null && fragmentNamesMaster) {
+      String named = decoded(rest.substring(fragment + 1));
+      if (!named.equals(masterName)) {
+        // Lettuce takes the parameter's name over the '#': the fragment's is dropped unsaid.
+        twoMasters = "names two masters, #" + named + " and " + masterFrom + ", and Lettuce "
+            + "would use " + masterFrom + " without a word: drop one of them";
+      }
+    }
+    if (twoMasters != null) {
+      throw bad(shown, twoMasters);
+    }
     if (scheme.endsWith("sentinel") && !masterId && !fragmentNamesMaster) {
       throw bad(shown, "names no master for Sentinel to find: end it with the name Sentinel "
           + "monitors it under, as in redis-sentinel://host:26379#mymaster");
@@ -272,6 +298,12 @@ final class RedisUris {
     if (host != null && !(host.equalsIgnoreCase(uri.getHost()) && port == uri.getPort()
         && (database == null || database == uri.getDatabase()))) {
       throw bad(shown, "is read by Lettuce as another host, port or database: " + ENCODE);
+    }
+    if (uri.getSocket() != null && !uri.getSocket().equals(path)
+        && !uri.getSocket().equals(decoded(path))) {
+      // redis-socket://:pw/x@/run/redis.sock: Lettuce reads no password, and the socket
+      // "/x@/run/redis.sock" (which it then shows in log lines).
+      throw bad(shown, "is read by Lettuce as another socket path: " + ENCODE);
     }
     if (!sentinels.isEmpty() && !sentinels.equals(uri.getSentinels().stream()
         .map(sentinel -> hostPort(sentinel.getHost(), sentinel.getPort())
