@@ -27,6 +27,15 @@ final class PauseState {
 
   private volatile long until;
   private volatile long shift;
+  /**
+   * The shift when the latest stretch of pauses began (a pause of a key that was not paused):
+   * a waiter that booked before it, and that the stretch moved, tells its due time was then.
+   */
+  private volatile long periodShift;
+
+  long periodShift() {
+    return periodShift;
+  }
 
   PauseState(long nowNanos) {
     this.until = nowNanos;
@@ -54,6 +63,9 @@ final class PauseState {
         return 0;
       }
       if (UNTIL.compareAndSet(this, u, untilNanos)) {
+        if (u - nowNanos <= 0) {
+          periodShift = shift;
+        }
         return ext;
       }
     }

@@ -262,16 +262,24 @@ public final class RealRateLimiter {
             // reservation and has moved it for its pauses since (its shift starts at 0).
             TokenBucket own = buckets.get(key);
             if (own != null && own.pause != overflowPause) {
-              wake += own.pause.shift();
-              long until = own.pause.until();
-              hold = until - hold > 0 ? until : hold;
+              // Its pause's end holds the waiter only once it was paused: built, it reads the
+              // build time (or the shared bucket's pause end), which is no pause of its own.
+              long sh = own.pause.shift();
+              wake += sh;
+              if (sh != 0) {
+                long until = own.pause.until();
+                hold = until - hold > 0 ? until : hold;
+              }
             }
           }
           // Due before a pause ends: it came due before the pause began, but had not gone yet
           // (its thread woke late), so the pause left its permit in the bucket's past. Held
           // until the pause ends, it then books again, in line: not as well as the permit the
           // pause leaves ready, which would make two calls at once where the burst allows one.
-          boolean late = hold - wake > 0;
+          // (Shifted to the pause's very end only when due at the instant it began, if it
+          // booked before that stretch of pauses and a pause moved it since.)
+          boolean late = hold - wake > 0 || hold == wake && res.pause.shift() != res.shift0
+              && res.shift0 - res.pause.periodShift() <= 0;
           if (late) {
             wake = hold;
           }
