@@ -265,8 +265,7 @@ public final class NetworkInterceptor implements Interceptor {
       HttpUrl first = moved != null ? moved.url : call.request().url();
       if (!sameOrigin(request.url(), first)) {
         call.tag(LEFT_TAG, Left.INSTANCE);
-        request = withoutCredentials(
-            request, call.request().headers(), call.tag(WRITTEN_TAG).firstHeaders);
+        request = withoutCredentials(request, call.request(), call.tag(WRITTEN_TAG).firstHeaders);
       } else if (moved == null && call.tag(LEFT_TAG) != null) {
         // Home again. (Not when an OkHttp interceptor of the user's sent the call elsewhere:
         // the call's own headers were not made for this origin.)
@@ -397,8 +396,8 @@ public final class NetworkInterceptor implements Interceptor {
 
   /**
    * {@code request} without the secret headers it carries from the first origin: a header of a
-   * secret name with a value the call's own request ({@code asked}) had, or, for a name of the
-   * caller's ({@code redactHeader}), the call's first request as written ({@code first}: with
+   * secret name with a value the call's own request ({@code callRequest}) had, or, for a name of
+   * the caller's ({@code redactHeader}), the call's first request as written ({@code first}: with
    * what the caller's OkHttp interceptors set on the call, an API key, say, which OkHttp copies
    * into every follow-up). What OkHttp adds for the new target itself stays: the proxy
    * authenticator's answer to a 407 (for the proxy, whatever the origin), a cookie jar's cookies
@@ -409,7 +408,8 @@ public final class NetworkInterceptor implements Interceptor {
    * request's were the jar's for the first URL, and one of a domain both origins share may be
    * the jar's for the new URL too).
    */
-  private Request withoutCredentials(Request request, Headers asked, Headers first) {
+  private Request withoutCredentials(Request request, Request callRequest, Headers first) {
+    Headers asked = callRequest.headers();
     Headers headers = request.headers();
     List<String> dropped = new ArrayList<>();
     Headers.Builder kept = new Headers.Builder();
@@ -430,7 +430,7 @@ public final class NetworkInterceptor implements Interceptor {
     }
     Request.Builder b = request.newBuilder().headers(kept.build());
     log.debug("{} {}: a redirect to another origin, sent without {}", request.method(),
-        redactor.url(request.url()), dropped);
+        followUpUrl(request, callRequest), dropped);
     return b.build();
   }
 
