@@ -913,24 +913,38 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
    * What went wrong, for a log line: the first message down the cause chain (Lettuce wraps a
    * Sentinel's "no such master" in an exception of its own with none), else the class's name.
    * A future's wrapper is skipped: its message is its cause's class and message, and the class
-   * named is that of the first exception that is not a wrapper.
+   * named is that of the first exception that is not a wrapper. An error Redis answered with,
+   * deeper down, is added ("Redis answered: ..."): Lettuce wraps one refusing the handshake
+   * (WRONGPASS, NOAUTH: credentials Redis refuses) in its own "Unable to connect to ...", which
+   * alone reads as a network outage.
    */
   static String reason(Throwable failure) {
     Throwable named = null;
+    Throwable first = null;
+    Throwable answered = null;
     for (Throwable t = failure; t != null; t = t.getCause()) {
       boolean wrapper = (t instanceof CompletionException || t instanceof ExecutionException)
           && t.getCause() != null;
       if (wrapper) {
         continue;
       }
-      if (t.getMessage() != null && !t.getMessage().isBlank()) {
-        return t.getMessage();
+      boolean hasMessage = t.getMessage() != null && !t.getMessage().isBlank();
+      if (first == null && hasMessage) {
+        first = t;
+      }
+      if (t instanceof RedisCommandExecutionException && hasMessage) {
+        answered = t; // the deepest one: Redis's own words
       }
       if (named == null) {
         named = t;
       }
     }
-    return (named == null ? failure : named).getClass().getSimpleName();
+    if (first == null) {
+      return (named == null ? failure : named).getClass().getSimpleName();
+    }
+    return answered == null || answered == first || first.getMessage()
+        .contains(answered.getMessage()) ? first.getMessage()
+        : first.getMessage() + "; Redis answered: " + answered.getMessage();
   }
 
   private <T> T timedOut(Future<T> f, boolean cancel) throws StoreFailure {

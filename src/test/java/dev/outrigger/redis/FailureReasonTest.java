@@ -2,6 +2,8 @@ package dev.outrigger.redis;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import io.lettuce.core.RedisCommandExecutionException;
+import io.lettuce.core.RedisConnectionException;
 import java.nio.channels.ClosedChannelException;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletionException;
@@ -28,5 +30,19 @@ class FailureReasonTest {
         new ExecutionException(new CompletionException(new CancellationException()))));
     assertEquals("ClosedChannelException",
         RedisRateLimitStore.reason(new ClosedChannelException()));
+  }
+
+  /**
+   * Redis's own answer under Lettuce's wrapper (a handshake Redis refused) is kept: the wrapper's
+   * "Unable to connect" alone reads as a network outage.
+   */
+  @Test
+  void anErrorRedisAnsweredWithUnderAWrapperIsKept() {
+    assertEquals("Unable to connect to h:1; Redis answered: WRONGPASS invalid pair",
+        RedisRateLimitStore.reason(new CompletionException(new RedisConnectionException(
+            "Unable to connect to h:1",
+            new RedisCommandExecutionException("WRONGPASS invalid pair")))));
+    assertEquals("WRONGTYPE wrong kind", RedisRateLimitStore.reason(
+        new ExecutionException(new RedisCommandExecutionException("WRONGTYPE wrong kind"))));
   }
 }
