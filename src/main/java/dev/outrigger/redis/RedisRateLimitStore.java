@@ -87,6 +87,7 @@ import reactor.core.publisher.Mono;
  * learnt from Redis while it worked (the whole quota when never learnt), so the replicas together
  * stay near the quota. It starts empty, since it cannot know what the others took just before:
  * an outage never begins with a burst. Keys beyond the limit's {@link RateLimit#maxKeys(int)}
+ * (counted per limit: one client's keys never count against another's, sharing the store)
  * share one fallback bucket per limit, with the share of the most stores seen using any of them.
  * {@link Fallback#localShare(double)} fixes the share;
  * {@link Fallback#failFast()} refuses the calls with {@link RateLimitedException} instead.
@@ -151,6 +152,8 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
   private final LongAdder fallbacks = new LongAdder();
   private final AtomicLong nextProbe = new AtomicLong();
   private final ConcurrentHashMap<String, KeyState> keys = new ConcurrentHashMap<>();
+  /** How many keys of each limit {@link #keys} holds (see keyState). */
+  private final ConcurrentHashMap<RateLimit, Integer> tableKeys = new ConcurrentHashMap<>();
   /**
    * The fallback of keys beyond the table, one per limit: a bucket shared by all such keys of
    * that limit, and the most stores Redis saw using any of them (see {@link Overflow}).
@@ -308,7 +311,7 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
           unanswered(() -> await(conn.get(), deadline, false), "no connection" + within);
       unanswered(() -> await(c.async().scriptLoad(BucketScript.SOURCE), deadline),
           "no answer to SCRIPT LOAD" + within);
-      KeyState warm = new KeyState(redisKeys(""), null, connecting);
+      KeyState warm = new KeyState(redisKeys(""), null, null, connecting);
       unanswered(() -> await(c.async().evalsha(BucketScript.SHA1, ScriptOutputType.MULTI,
           warm.redisKeys, "p", "0", "0", "0", "", "1", "1"), deadline),
           "no answer to the script" + within);
@@ -969,21 +972,54 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     return out;
   }
 
+  /**
+   * {@code key}'s state: kept in the table while {@code limit} has fewer than its
+   * {@link RateLimit#maxKeys(int)} keys there. Counted per limit (limits equal as values count
+   * as one): a store shared by clients keeps each client's keys against its own limit's bound,
+   * so one client's keys never push another's beyond its table.
+   */
   private KeyState keyState(String key, RateLimit limit, long now) {
     KeyState ks = keys.get(key);
     if (ks == null) {
-      if (keys.size() >= limit.maxKeys()) {
+      boolean room = takeRoom(limit);
+      if (!room) {
         sweep(now);
+        room = takeRoom(limit);
       }
-      if (keys.size() >= limit.maxKeys()) {
+      if (!room) {
         // A full table: the key still shares Redis's bucket; only local state is not kept.
-        ks = new KeyState(redisKeys(key), overflowOf(limit), now);
+        ks = new KeyState(redisKeys(key), overflowOf(limit), null, now);
       } else {
-        ks = keys.computeIfAbsent(key, k -> new KeyState(redisKeys(k), null, now));
+        KeyState mine = new KeyState(redisKeys(key), null, limit, now);
+        ks = keys.putIfAbsent(key, mine);
+        if (ks == null) {
+          ks = mine;
+        } else {
+          freeRoom(limit); // another call put the key first, counted then
+        }
       }
     }
     ks.lastUsedNanos = now;
     return ks;
+  }
+
+  /** Counts one more key of {@code limit} in the table, unless it has its maxKeys already. */
+  private boolean takeRoom(RateLimit limit) {
+    boolean[] room = new boolean[1];
+    tableKeys.compute(limit, (l, n) -> {
+      int had = n == null ? 0 : n;
+      if (had >= l.maxKeys()) {
+        return n;
+      }
+      room[0] = true;
+      return had + 1;
+    });
+    return room[0];
+  }
+
+  /** Counts one key of {@code limit} less (its count dropped at none: a limit gone leaves none). */
+  private void freeRoom(RateLimit limit) {
+    tableKeys.computeIfPresent(limit, (l, n) -> n <= 1 ? null : n - 1);
   }
 
   /**
@@ -1038,7 +1074,11 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     if (now - next < 0 || !nextSweep.compareAndSet(next, now + SECOND)) {
       return;
     }
-    keys.values().removeIf(ks -> now - ks.lastUsedNanos > IDLE_KEY_NANOS);
+    keys.forEach((key, ks) -> {
+      if (now - ks.lastUsedNanos > IDLE_KEY_NANOS && keys.remove(key, ks)) {
+        freeRoom(ks.tableLimit);
+      }
+    });
   }
 
   private String[] redisKeys(String key) {
@@ -1142,6 +1182,8 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     /** The fallback it shares with its limit's other keys beyond the table, or null. */
     final Overflow shared;
     final AtomicReference<LocalBucket> fallback;
+    /** The limit it is counted under in the table (see keyState), or null beyond the table. */
+    final RateLimit tableLimit;
     final AtomicReference<Stock> stock = new AtomicReference<>();
     final AtomicLong nextRegister;
     volatile long lastUsedNanos;
@@ -1150,9 +1192,10 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     volatile boolean keyError;
     private volatile Bands bands;
 
-    KeyState(String[] redisKeys, Overflow shared, long now) {
+    KeyState(String[] redisKeys, Overflow shared, RateLimit tableLimit, long now) {
       this.redisKeys = redisKeys;
       this.shared = shared;
+      this.tableLimit = tableLimit;
       this.fallback = shared != null ? shared.bucket : new AtomicReference<>();
       this.nextRegister = new AtomicLong(now);
       this.lastUsedNanos = now;

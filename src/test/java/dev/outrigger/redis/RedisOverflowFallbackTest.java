@@ -66,7 +66,9 @@ class RedisOverflowFallbackTest {
     RedisRateLimitStore store = store(RedisRateLimitStore.Fallback.localShare(1.0));
     RateLimit strict = RateLimit.perSecond(1).burst(1).maxKeys(1);
     RateLimit loose = RateLimit.perSecond(1000).burst(1000).maxKeys(1);
-    assertEquals(0, store.reserve("in-the-table", strict, 1, 0)); // the table is full for both
+    // Each limit's table is full (each counts its own keys).
+    assertEquals(0, store.reserve("in-the-table", strict, 1, 0));
+    assertEquals(0, store.reserve("loose-in-the-table", loose, 1, 0));
 
     redis.stop();
     outage(store, "loose-beyond", loose); // it begins with the loose limit's key
