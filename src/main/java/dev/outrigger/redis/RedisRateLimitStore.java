@@ -163,6 +163,8 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
   /** When a key error of a key beyond the table may next be logged (see keyErrorSeen). */
   private final AtomicLong nextOverflowKeyWarn = new AtomicLong();
   private final AtomicBoolean closed = new AtomicBoolean();
+  /** Tests only: run by fallbackBucket between marking that buckets exist and making one. */
+  Runnable betweenFallbackSteps;
 
   private RedisRateLimitStore(Builder b) {
     // A copy for this store, whose connectTimeout also bounds what Lettuce times with the URI's
@@ -618,6 +620,10 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
   private LocalBucket fallbackBucket(KeyState ks, RateLimit limit, long now) {
     if (!localBuckets.get()) {
       localBuckets.set(true);
+    }
+    Runnable hook = betweenFallbackSteps;
+    if (hook != null) {
+      hook.run();
     }
     return ks.fallbackBucket(limit, share(ks), now);
   }
