@@ -147,7 +147,10 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
   private final AtomicInteger slowAnswers = new AtomicInteger();
   /** When the last slow question counted timed out: questions asked before then met its stall. */
   private final AtomicLong slowStallEnd = new AtomicLong();
-  /** Whether a fallback bucket may exist (made in a hiccup or an outage) since Redis answered. */
+  /**
+   * Whether a fallback bucket may exist (made in a hiccup or an outage) since Redis answered:
+   * set once the bucket is made (see fallbackBucket).
+   */
   private final AtomicBoolean localBuckets = new AtomicBoolean();
   private final LongAdder fallbacks = new LongAdder();
   private final AtomicLong nextProbe = new AtomicLong();
@@ -163,7 +166,7 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
   /** When a key error of a key beyond the table may next be logged (see keyErrorSeen). */
   private final AtomicLong nextOverflowKeyWarn = new AtomicLong();
   private final AtomicBoolean closed = new AtomicBoolean();
-  /** Tests only: run by fallbackBucket between marking that buckets exist and making one. */
+  /** Tests only: run by fallbackBucket between making a bucket and marking that one exists. */
   Runnable betweenFallbackSteps;
 
   private RedisRateLimitStore(Builder b) {
@@ -617,15 +620,23 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
         ks.redisKeys[0]);
   }
 
+  /**
+   * {@code ks}'s fallback bucket, made first and marked after ({@link #localBuckets}): a
+   * {@link #recovered()} in between either drops it (made before its reset) or leaves the mark
+   * set for the next answer to drop it. Marked first, a reset in between cleared the mark before
+   * the bucket was made, which then outlived every later answer, refilling, and began the key's
+   * next hiccup or outage with a burst.
+   */
   private LocalBucket fallbackBucket(KeyState ks, RateLimit limit, long now) {
-    if (!localBuckets.get()) {
-      localBuckets.set(true);
-    }
+    LocalBucket b = ks.fallbackBucket(limit, share(ks), now);
     Runnable hook = betweenFallbackSteps;
     if (hook != null) {
       hook.run();
     }
-    return ks.fallbackBucket(limit, share(ks), now);
+    if (!localBuckets.get()) {
+      localBuckets.set(true);
+    }
+    return b;
   }
 
   private double share(KeyState ks) {
