@@ -82,7 +82,8 @@ import reactor.core.publisher.Mono;
  * fallback. A lost connection, an error, or three slow answers in a row (one is a hiccup, not an
  * outage) make Redis unavailable: the store logs one WARN and stops asking it, except for one
  * call per {@link Builder#probeInterval} (default 1 s), which reconnects when needed; the first
- * answer ends the outage, with an INFO log. The fallback, by default, is a bucket in this JVM
+ * answer ends the outage, with an INFO log (a server pause told meanwhile is told to Redis
+ * before the key's next question). The fallback, by default, is a bucket in this JVM
  * with a share of each bandwidth: {@code 1 / (stores seen using the key in the last 10 s)},
  * learnt from Redis while it worked (the whole quota when never learnt), so the replicas together
  * stay near the quota. It starts empty, since it cannot know what the others took just before:
@@ -426,8 +427,10 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
       List<Object> r;
       // Never wait for Redis longer than the caller has left (its deadline).
       boolean cut = maxWaitNanos > 0 && maxWaitNanos < timeoutNanos;
+      long deadline = now + (cut ? maxWaitNanos : timeoutNanos);
       try {
-        r = eval(ks, args, now + (cut ? maxWaitNanos : timeoutNanos));
+        tellUnsentPause(ks, limit, now, deadline);
+        r = eval(ks, args, deadline);
       } catch (StoreFailure e) {
         if (keyError(e)) {
           return keyFailed(ks, limit, permits, maxWaitNanos, now, e);
@@ -526,10 +529,31 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
         Thread.currentThread().interrupt();
       }
     }
-    if (fallback.failFast) {
-      return 0;
+    // Redis did not hear of it: kept for Redis's next answer about the key (see
+    // tellUnsentPause), as the fallback bucket holding it is dropped at Redis's first answer.
+    long grew = fallback.failFast ? 0 : fallbackBucket(ks, limit, now).pause(now, pauseNanos);
+    ks.pauseUnsent(now + Math.min(pauseNanos, LocalBucket.MAX_NANOS));
+    return grew;
+  }
+
+  /**
+   * Tells Redis the rest of {@code ks}'s server pause that arrived while Redis could not be
+   * asked (see pause), before the key's next question: else Redis, which never heard of it,
+   * would grant the key's calls in the middle of it once it answers again, the fallback bucket
+   * that held it dropped. Within the question's own deadline; one that fails is told again at
+   * the next question, the key's fallback buckets holding it meanwhile (see fallbackBucket).
+   */
+  private void tellUnsentPause(KeyState ks, RateLimit limit, long now, long deadline)
+      throws StoreFailure, InterruptedException {
+    Long end = ks.unsentPauseEnd.get();
+    if (end == null) {
+      return;
     }
-    return fallbackBucket(ks, limit, now).pause(now, pauseNanos);
+    long left = end - now;
+    if (left > 0) {
+      eval(ks, args(ks, limit, "p", Long.toString((left + 999) / 1000), "0", "0", ""), deadline);
+    }
+    ks.unsentPauseEnd.compareAndSet(end, null); // unless a later one came meanwhile
   }
 
   /** Whether the store is using its fallback because Redis did not answer. */
@@ -629,6 +653,12 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
    */
   private LocalBucket fallbackBucket(KeyState ks, RateLimit limit, long now) {
     LocalBucket b = ks.fallbackBucket(limit, share(ks), now);
+    Long pauseEnd = ks.unsentPauseEnd.get();
+    if (pauseEnd != null && pauseEnd - now > 0) {
+      // A bucket made after its key's pause was dropped with an earlier one (Redis answered
+      // another key, then failed again before hearing of this key's pause) still holds it.
+      b.pause(now, pauseEnd - now);
+    }
     Runnable hook = betweenFallbackSteps;
     if (hook != null) {
       hook.run();
@@ -1202,6 +1232,8 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     /** The limit it is counted under in the table (see keyState), or null beyond the table. */
     final RateLimit tableLimit;
     final AtomicReference<Stock> stock = new AtomicReference<>();
+    /** The end of a server pause Redis has not heard of (see tellUnsentPause), or null. */
+    final AtomicReference<Long> unsentPauseEnd = new AtomicReference<>();
     final AtomicLong nextRegister;
     volatile long lastUsedNanos;
     volatile int activeClients;
@@ -1263,6 +1295,16 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
 
     void clearStock() {
       stock.set(null);
+    }
+
+    /** A server pause until {@code end} that Redis did not hear of: the later end is kept. */
+    void pauseUnsent(long end) {
+      for (;;) {
+        Long had = unsentPauseEnd.get();
+        if ((had != null && had - end >= 0) || unsentPauseEnd.compareAndSet(had, end)) {
+          return;
+        }
+      }
     }
 
     LocalBucket fallbackBucket(RateLimit limit, double share, long now) {
