@@ -81,7 +81,9 @@ import reactor.core.publisher.Mono;
  * (default 10 ms), so a call never hangs on Redis; a call whose question fails uses the
  * fallback. A lost connection, an error, or three slow answers in a row (one is a hiccup, not an
  * outage) make Redis unavailable: the store logs one WARN and stops asking it, except for one
- * call per {@link Builder#probeInterval} (default 1 s), which reconnects when needed; the first
+ * call per {@link Builder#probeInterval} (default 1 s), which reconnects when needed (the
+ * connection that left unanswered the question beginning the outage, or a probe's, is closed:
+ * a peer that vanished without a word leaves it open for minutes); the first
  * answer ends the outage, with an INFO log (a server pause told meanwhile is told to Redis
  * before the key's next question). The fallback, by default, is a bucket in this JVM
  * with a share of each bandwidth: {@code 1 / (stores seen using the key in the last 10 s)},
@@ -313,14 +315,14 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
             + " and the master)";
     long deadline = connecting + waitNanos;
     try {
-      StatefulRedisConnection<String, String> c =
-          unanswered(() -> await(conn.get(), deadline, false), "no connection" + within);
+      StatefulRedisConnection<String, String> c = unanswered(
+          () -> await(conn.get(), deadline, false), "no connection" + within, null);
       unanswered(() -> await(c.async().scriptLoad(BucketScript.SOURCE), deadline),
-          "no answer to SCRIPT LOAD" + within);
+          "no answer to SCRIPT LOAD" + within, c);
       KeyState warm = new KeyState(redisKeys(""), null, null, connecting);
       unanswered(() -> await(c.async().evalsha(BucketScript.SHA1, ScriptOutputType.MULTI,
           warm.redisKeys, "p", "0", "0", "0", "", "1", "1"), deadline),
-          "no answer to the script" + within);
+          "no answer to the script" + within, c);
     } catch (StoreFailure e) {
       if (databaseOutOfRange(e)) {
         // Not an outage: every reconnection would be refused the same way, forever.
@@ -358,13 +360,20 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
    * Runs {@code step}; one that timed out is an outage saying {@code why}, not one slow answer:
    * a Redis that gave no connection or answer in the whole connectTimeout cannot be reached (a
    * hiccup would leave the store counting it available, and its first calls waiting for it).
+   * A step on connection {@code c} (null: the connect) that timed out has it closed by failed,
+   * as a probe's would be.
    */
-  private static <T> T unanswered(WarmUpStep<T> step, String why)
-      throws StoreFailure, InterruptedException {
+  private static <T> T unanswered(WarmUpStep<T> step, String why,
+      StatefulRedisConnection<String, String> c) throws StoreFailure, InterruptedException {
     try {
       return step.run();
     } catch (StoreFailure e) {
-      throw e.slow ? new StoreFailure(why, null) : e;
+      if (!e.slow) {
+        throw e;
+      }
+      StoreFailure outage = new StoreFailure(why, null);
+      outage.unanswered = c;
+      throw outage;
     }
   }
 
@@ -712,6 +721,14 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
       log.warn("shared rate limit in Redis at {} unavailable ({}): {} until Redis answers "
           + "again; asking it every {} ms", where, e.getMessage(), then, probeNanos / 1_000_000);
     }
+    if (e.unanswered != null) {
+      // Unanswered at an outage's start, or at a probe: a connection whose peer vanished
+      // without a word (a host gone, an endpoint's address moved) stays open until TCP gives
+      // up, about 15 minutes, and every probe would ask it again. Closed, the next probe
+      // connects anew, its address resolved again. (Not at a hiccup's slow answer: a GC
+      // pause or a busy Redis is no reason to reconnect.)
+      e.unanswered.closeAsync();
+    }
   }
 
   /**
@@ -750,6 +767,8 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
   private static final class StoreFailure extends Exception {
     private static final long serialVersionUID = 1L;
     final boolean slow;
+    /** The connection a question got no answer on in time (see failed), or null. */
+    transient StatefulRedisConnection<String, String> unanswered;
 
     StoreFailure(String message, Throwable cause) {
       this(message, cause, false);
@@ -758,6 +777,14 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     StoreFailure(String message, Throwable cause, boolean slow) {
       super(message, cause, false, false);
       this.slow = slow;
+    }
+
+    /** This failure, a question on {@code c} having got no answer in time when it is slow. */
+    StoreFailure on(StatefulRedisConnection<String, String> c) {
+      if (slow) {
+        unanswered = c;
+      }
+      return this;
     }
   }
 
@@ -802,7 +829,7 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
       }
     } catch (StoreFailure e) {
       dropIfNotWritable(c, e);
-      throw e;
+      throw e.on(c);
     }
   }
 
