@@ -284,8 +284,9 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
    * @throws IllegalArgumentException if {@code redisUri} is blank, has no or an unknown scheme,
    *     names no host or several, has a port that is not a number from 1 to 65535 or a database
    *     that is not a number from 0 (or two that disagree, as {@code /1?db=2}), would be read
-   *     as another host or other Sentinels (a user name or password not percent-encoded, an
-   *     {@code '@'} after a {@code '#'}), has a fragment without Sentinel, or has a query
+   *     as another host, other Sentinels or another socket path (a user name or password not
+   *     percent-encoded, an {@code '@'} after a {@code '#'}), names two Sentinel masters that
+   *     disagree ({@code ?sentinelMasterId=a#b}), has a fragment without Sentinel, or has a query
    *     parameter Lettuce would ignore (an unknown name, no value,
    *     {@code verifyPeer} without TLS, {@code db} not in lower case) or
    *     {@code timeout}, is a Sentinel URI naming no master or with a user info per Sentinel (or
@@ -1142,14 +1143,20 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     }
   }
 
-  /** Drops local state of keys unused for a minute; at most once a second. */
+  /**
+   * Drops local state of keys unused for a minute, but for one holding a pause not yet told to
+   * Redis; at most once a second.
+   */
   private void sweep(long now) {
     long next = nextSweep.get();
     if (now - next < 0 || !nextSweep.compareAndSet(next, now + SECOND)) {
       return;
     }
     keys.forEach((key, ks) -> {
-      if (now - ks.lastUsedNanos > IDLE_KEY_NANOS && keys.remove(key, ks)) {
+      // Not a key holding a pause Redis has not heard of yet: it would be lost with it.
+      Long pauseEnd = ks.unsentPauseEnd.get();
+      if (now - ks.lastUsedNanos > IDLE_KEY_NANOS && (pauseEnd == null || pauseEnd - now <= 0)
+          && keys.remove(key, ks)) {
         freeRoom(ks.tableLimit);
       }
     });

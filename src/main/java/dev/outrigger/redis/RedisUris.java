@@ -20,8 +20,10 @@ import java.util.regex.Pattern;
  * ignore without a word (an unknown name such as {@code ?databse=1}, a name with no value,
  * {@code sentinelMasterId} without Sentinel, {@code verifyPeer} without TLS), two databases
  * that disagree (Lettuce reads the path's, then each parameter's over it:
- * {@code redis://host/1?db=2} is database 2) and {@code timeout}, which the store sets itself. Every message names what to change and shows
- * the URI without its user info.
+ * {@code redis://host/1?db=2} is database 2), two Sentinel masters that disagree (the
+ * parameter's wins over the {@code #}), a socket path Lettuce would read otherwise (a password
+ * holding {@code /}) and {@code timeout}, which the store sets itself. Every message names what
+ * to change and shows the URI without its user info.
  */
 final class RedisUris {
   /** Schemes naming one Redis server by host and port. */

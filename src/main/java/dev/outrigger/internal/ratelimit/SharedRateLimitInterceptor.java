@@ -64,8 +64,11 @@ public final class SharedRateLimitInterceptor implements CallInterceptor {
       // longer than any rate-limit wait may be (30 days), whatever the deadline.
       r = store.reserve(key, limit, 1,
           Math.min(Math.max(0, left - 1), RealRateLimiter.MAX_WAIT_NANOS));
-      long leftNow = r > 0 ? ctx.deadline().remainingNanos() : left;
-      if (r > leftNow) {
+      long leftNow = r != 0 ? ctx.deadline().remainingNanos() : left;
+      if (r < 0) {
+        // A refusal says what was left after the round trip, as the store measured it.
+        left = leftNow;
+      } else if (r > leftNow) {
         // The store's round trip ate the time the wait needed: the permit is lost, and the
         // refusal says what was left after the round trip, which the wait did not fit.
         left = leftNow;
@@ -95,8 +98,10 @@ public final class SharedRateLimitInterceptor implements CallInterceptor {
     if (r < 0) {
       Duration wouldWait = r == RateLimitStore.NEVER ? null : Duration.ofNanos(-r);
       listener.rateLimitRejected(ctx, key, wouldWait);
-      // A wait that fits in the deadline was refused for the cap on every wait.
-      String why = -r < left ? "be longer than the longest wait a rate limit allows (30 days)"
+      // Refused for the cap on every wait, or for the deadline (the store may have measured
+      // what was left after a slow question: not the time left here).
+      String why = r != RateLimitStore.NEVER && -r > RealRateLimiter.MAX_WAIT_NANOS
+          ? "be longer than the longest wait a rate limit allows (30 days)"
           : "not fit in the " + Duration.ofNanos(Math.max(0, left)) + " left before the deadline";
       throw new RateLimitedException(ctx.describe() + " was refused by the shared rate limit "
           + limit + " of " + keyName(key) + ": the wait for a permit (" + wouldWait
