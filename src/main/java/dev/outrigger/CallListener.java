@@ -38,6 +38,8 @@ public interface CallListener {
    *     body was refused as too large reports its status, with its
    *     {@code DeserializationException})
    * @param error null when a response arrived
+   * @param elapsed from when the attempt went out, after the listeners' {@code attemptStart}, to
+   *     its end (null when the client has no listener of its own)
    */
   default void attemptEnd(CallContext call, int status, Throwable error, Duration elapsed) {}
 

@@ -144,6 +144,9 @@ public final class Transport implements CallInterceptor, KeepsClock {
 
     ctx.markSent(start, trustRecent);
     ctx.listener().attemptStart(ctx);
+    // The attempt's length is timed from here, not from start: a user's attemptStart may take
+    // any time, which is no time on the network (the deadline's budget still pays for it).
+    long sentAt = trustRecent ? start : ctx.readClock();
     Response response;
     // The deadline (or the attempt timeout) cancels the call through the shared watchdog, not
     // OkHttp's call timeout, whose single lock every attempt would queue on (DeadlineWatchdog).
@@ -209,17 +212,17 @@ public final class Transport implements CallInterceptor, KeepsClock {
       // Only when the deadline cut the attempt: is e the cut's own doing, and where was it?
       String cut = timedOut && (timer.fallback || isCut(e)) ? cutWhile(e, ctx, received) : null;
       ApiException failure = translate(e, ctx, capped, timeout, timedOut, cut);
-      endFailed(ctx, start, -1, failure);
+      endFailed(ctx, sentAt, -1, failure);
       throw failure;
     } catch (DeserializationException e) {
       // A body refused as too large: its status arrived.
-      endFailed(ctx, start, ctx.refusedStatus(), e);
+      endFailed(ctx, sentAt, ctx.refusedStatus(), e);
       throw e;
     } catch (RuntimeException | Error e) {
       // From inside OkHttp's call: an OkHttp interceptor of the user's, a Dns or a socket
       // factory that threw. The attempt started, so it ends in every account, then the
       // exception goes on as it is.
-      endFailed(ctx, start, -1, e);
+      endFailed(ctx, sentAt, -1, e);
       throw e;
     } catch (Exception e) {
       // A checked exception OkHttp's Kotlin code let through undeclared: in 5.5.1, an interrupt
@@ -228,7 +231,7 @@ public final class Transport implements CallInterceptor, KeepsClock {
       // without ending it, and the Dns's own lookup is cancelled with it (CancellableDns).
       call.cancel();
       ApiException failure = undeclared(e, ctx);
-      endFailed(ctx, start, -1, failure);
+      endFailed(ctx, sentAt, -1, failure);
       throw failure;
     } finally {
       timer.done();
@@ -240,7 +243,7 @@ public final class Transport implements CallInterceptor, KeepsClock {
     boolean debug = log.isDebugEnabled();
     Duration elapsed = null;
     if (!trustRecent || timed || debug) {
-      long nanos = ctx.readClock() - start;
+      long nanos = ctx.readClock() - sentAt;
       if (debug) {
         log.debug("{} -> {} in {} ms (attempt {})", ctx.describe(), response.code(),
             nanos / 1_000_000, ctx.attempt());
@@ -272,7 +275,7 @@ public final class Transport implements CallInterceptor, KeepsClock {
   }
 
   /**
-   * Ends an attempt that failed, begun at {@code start}: its DEBUG line and the listener's
+   * Ends an attempt that failed, timed from {@code start}: its DEBUG line and the listener's
    * {@code attemptEnd}. {@code status} is the status that arrived (a body then refused), or -1.
    */
   private static void endFailed(RealCallContext ctx, long start, int status, Throwable failure) {
