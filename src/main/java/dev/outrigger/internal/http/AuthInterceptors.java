@@ -123,8 +123,18 @@ public final class AuthInterceptors {
           // credentials did not go to: its 401 says nothing of them.
           return response;
         }
+        String refused = refused(response);
+        String held = auth.authorization(false);
+        if (held != null && !held.equals(refused)) {
+          // Refreshed since this attempt went out (another call's 401 fetched a new value, the
+          // fetch over by now): sent again with it, without another fetch. Late 401s for an
+          // expired token share one refresh, and a rotating refresh token is not spent twice.
+          response.close();
+          ctx.attribute(FRESH, held);
+          return chain.proceed(chain.request());
+        }
         String fresh = refresher.fresh(ctx, response);
-        if (fresh == null || fresh.equals(refused(response))) {
+        if (fresh == null || fresh.equals(refused)) {
           // Nothing fresh: the value the server just refused would be refused again (a cached
           // token behind Auth.bearer), as OkHttp's Authenticator recipe gives up on it.
           return response;
