@@ -1174,9 +1174,10 @@ public final class ApiClient implements AutoCloseable {
      * The largest response body read (default 16 MiB). A larger body of a successful response
      * fails with {@link DeserializationException} without being read whole, unless the caller
      * discards it ({@code execute()}, {@code Void.class}: the call succeeds, the body unread and
-     * its connection closed); a larger body of an error status is cut to this size and its connection closed, so the status stays what the
-     * retry policy and {@link HttpStatusException} see. A body is read into one array, so at
-     * most {@code Integer.MAX_VALUE - 8} bytes.
+     * its connection closed); a larger body of an error status is cut to this size and its
+     * connection closed, so the status stays what the retry policy and
+     * {@link HttpStatusException} see. A body is read into one array, so at most
+     * {@code Integer.MAX_VALUE - 8} bytes.
      *
      * @throws IllegalArgumentException if below 1 or above {@code Integer.MAX_VALUE - 8}
      */

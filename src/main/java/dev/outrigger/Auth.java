@@ -18,10 +18,10 @@ import java.util.function.Supplier;
  * 401 while it runs wait for it and share its value (or what it throws: the same exception
  * reaches each of them, except an {@link ApiException}, another call's failure, for which each
  * call gets the {@link HttpStatusException} of its 401, that failure suppressed in it and
- * named in its message), and a call's attempts after its refresh carry the value it got. Each call waits at
- * most until its own deadline, then fails with {@link DeadlineExceededException} ("deadline
- * exceeded while waiting for the credentials refresh"; its cause, the 401); a fetch that hangs
- * so goes on, and the calls that meet a 401 before it ends take its value. Once it has ended,
+ * named in its message), and a call's attempts after its refresh carry the value it got. Each
+ * call waits at most until its own deadline, then fails with
+ * {@link DeadlineExceededException} ("deadline exceeded while waiting for the credentials
+ * refresh"; its cause, the 401); a fetch that hangs so goes on, and the calls that meet a 401 before it ends take its value. Once it has ended,
  * a 401 for a value other than the one now held ({@code authorization(false)}, asked first) is
  * answered by sending the attempt again with the held value, without another fetch; a 401 for
  * the held value starts another. The client's {@code close()} interrupts a fetch still running

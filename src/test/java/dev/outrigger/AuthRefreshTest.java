@@ -153,7 +153,8 @@ class AuthRefreshTest {
       assertEquals(1, e.attempts());
       ClientTestSupport.assertNoLeaks(client);
     }
-    assertEquals(List.of(false, false, true), asked, "asked for a fresh value, which was not fresh");
+    assertEquals(List.of(false, false, true), asked,
+        "asked for a fresh value, which was not fresh");
     assertEquals(1, server.getRequestCount());
   }
 

@@ -29,11 +29,13 @@ import okhttp3.Response;
  *
  * <p>The fresh value is fetched off the caller's thread so that each call's deadline bounds its
  * wait (a token endpoint that hangs would otherwise hold the caller past it): one fetch at a time
- * per client, on a platform daemon thread of its own ({@code outrigger-auth-refresh}), which every call
- * meeting a 401 while it runs waits for, each until its own deadline. A fetch whose waiters all
- * left goes on, and the calls that meet a 401 before it ends take its value; once it has ended,
- * the next 401 starts another. The client's {@code close()} interrupts a fetch still running and
- * ends the waits. Nothing of this runs on a call that meets no 401.
+ * per client, on a platform daemon thread of its own ({@code outrigger-auth-refresh}), which
+ * every call meeting a 401 while it runs waits for, each until its own deadline. A fetch whose
+ * waiters all left goes on, and the calls that meet a 401 before it ends take its value; once it
+ * has ended, a 401 for a value other than the one the {@code Auth} holds is sent again with the
+ * held value, and a 401 for the held value starts another fetch. The client's {@code close()}
+ * interrupts a fetch still running and ends the waits. Nothing of this runs on a call that meets
+ * no 401.
  */
 public final class AuthInterceptors {
   private static final String FRESH = "outrigger.auth.fresh";

@@ -329,10 +329,11 @@ public final class Transport implements CallInterceptor, KeepsClock {
 
   /**
    * Reads the body into memory, refusing one over the limit without reading it all (its call
-   * cancelled, so that closing it closes the connection rather than read on; an error's body is
-   * cut to the limit the same way). A body kept whole is read to its end, so OkHttp has released
-   * the connection, and interceptors read the bytes like any body's; the client's decoder gets them whole, whatever an interceptor read
-   * of them ({@link RealCallContext#bufferedBytes}, {@link BufferedBody#array()}).
+   * cancelled, so that closing it closes the connection rather than read on; an error's body is cut
+   * to the limit the same way). A body kept whole is read to its end, so OkHttp has released the
+   * connection, and interceptors read the bytes like any body's; the client's decoder gets them
+   * whole, whatever an interceptor read of them ({@link RealCallContext#bufferedBytes},
+   * {@link BufferedBody#array()}).
    *
    * <p>A body of up to {@link #IN_PLACE_MAX_BYTES} stays in the response OkHttp made (no second
    * {@code Response} is built, ~85 ns and 432 B per call). When user code that sees responses
