@@ -24,10 +24,10 @@ import java.util.function.Supplier;
  * refresh"; its cause, the 401); a fetch that hangs so goes on, and the calls that meet a 401
  * before it ends take its value. Once it has ended, a 401 for a value other than the one now
  * held ({@code authorization(false)}, asked first) is answered by sending the attempt again
- * with the held value, without another fetch; a 401 for the held value starts another. The client's {@code close()} interrupts a fetch still running
- * (one that ignores interrupts ends when it returns) and ends the waits with a
- * {@code CANCELLED} {@link TransportException}. The fetch does not run on the caller's thread,
- * so it sees none of its thread-locals.
+ * with the held value, without another fetch; a 401 for the held value starts another. The
+ * client's {@code close()} interrupts a fetch still running (one that ignores interrupts ends
+ * when it returns) and ends the waits with a {@code CANCELLED} {@link TransportException}. The
+ * fetch does not run on the caller's thread, so it sees none of its thread-locals.
  *
  * <p>{@code authorization(false)} runs on the calling thread, on every attempt, and the deadline
  * cannot cut it: keep it to handing out a value held in memory, without a lock the refresh
