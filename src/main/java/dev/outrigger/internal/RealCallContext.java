@@ -467,6 +467,9 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
         ? bytes : null;
   }
 
+  /** Whether the latest {@link #markSent(long, boolean)} was its attempt's first send. */
+  private boolean firstSendNow;
+
   /** An attempt goes to the network now (for tests; see {@link #markSent(long, boolean)}). */
   public void markSent() {
     markSent(recentNanos(), false);
@@ -482,8 +485,20 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
   public void markSent(long nanos, boolean deadlineBounds) {
     deadlineBoundsAttempt = deadlineBounds;
     attemptsSent++;
+    firstSendNow = !sentThisAttempt;
     if (!sentThisAttempt) {
       sentThisAttempt = true;
+      sentNanos = nanos;
+    }
+  }
+
+  /**
+   * The send {@link #markSent(long, boolean)} just marked went out at {@code nanos} after all
+   * (after the listeners' {@code attemptStart}, which may take any time): the attempt is dated
+   * from it when that send was its first, so every policy times the attempt as its listeners do.
+   */
+  public void redateSent(long nanos) {
+    if (firstSendNow) {
       sentNanos = nanos;
     }
   }

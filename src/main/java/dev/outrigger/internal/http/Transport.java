@@ -147,6 +147,7 @@ public final class Transport implements CallInterceptor, KeepsClock {
     // The attempt's length is timed from here, not from start: a user's attemptStart may take
     // any time, which is no time on the network (the deadline's budget still pays for it).
     long sentAt = trustRecent ? start : ctx.readClock();
+    ctx.redateSent(sentAt);
     Response response;
     // The deadline (or the attempt timeout) cancels the call through the shared watchdog, not
     // OkHttp's call timeout, whose single lock every attempt would queue on (DeadlineWatchdog).

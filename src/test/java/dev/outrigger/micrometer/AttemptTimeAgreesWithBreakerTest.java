@@ -1,0 +1,64 @@
+package dev.outrigger.micrometer;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.outrigger.ApiClient;
+import dev.outrigger.CallContext;
+import dev.outrigger.CallListener;
+import dev.outrigger.CircuitBreaker;
+import dev.outrigger.ClientTestSupport;
+import dev.outrigger.Retry;
+import dev.outrigger.internal.FakeClock;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import mockwebserver3.MockResponse;
+import mockwebserver3.MockWebServer;
+import mockwebserver3.junit5.StartStop;
+import org.junit.jupiter.api.Test;
+
+/**
+ * ceed5ad times outrigger.attempts (and attemptEnd's elapsed) from after the listeners'
+ * attemptStart, but the transport still dates the attempt for the policies (markSent(start))
+ * from before it: the breaker's slow-call duration (and the adaptive limit's latency sample, the
+ * throttle's fastest answer) still count a slow attemptStart as time on the network. The same
+ * attempt is then 0 ms in the metrics and a 2 s slow call in the breaker.
+ */
+class AttemptTimeAgreesWithBreakerTest {
+  @StartStop
+  private final MockWebServer server = new MockWebServer();
+
+  @Test
+  void aSlowAttemptStartIsNeitherNetworkTimeInTheMetricsNorASlowCallInTheBreaker() {
+    FakeClock time = new FakeClock();
+    SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    server.enqueue(new MockResponse.Builder().code(200).body("ok").build());
+    CircuitBreaker breaker = CircuitBreaker.builder().slowCallDuration(Duration.ofMillis(500))
+        .build();
+    try (ApiClient client = ClientTestSupport.withClock(ApiClient.builder(), time)
+        .baseUrl(server.url("/").toString())
+        .deadline(Duration.ofSeconds(10))
+        .retry(Retry.none())
+        .circuitBreaker(breaker)
+        .addListener(new CallListener() {
+          @Override
+          public void attemptStart(CallContext call) {
+            time.advanceMillis(2_000); // a listener that blocked, say on an exporter
+          }
+        })
+        .addListener(OutriggerMetrics.of(registry))
+        .build()) {
+      client.get("/a").execute(String.class);
+      Timer attempts = registry.find("outrigger.attempts").timer();
+      assertEquals(1, attempts.count());
+      assertEquals(0, attempts.totalTime(TimeUnit.MILLISECONDS), 1.0,
+          "outrigger.attempts: the attempt took no time on the network");
+      CircuitBreaker.Snapshot s =
+          client.breaker(server.getHostName() + ":" + server.getPort()).snapshot();
+      assertEquals(1, s.calls());
+      assertEquals(0, s.slowCalls(), "the breaker counted the listener's attemptStart as a "
+          + "2 s slow call, which outrigger.attempts times as 0 ms: " + s);
+    }
+  }
+}
