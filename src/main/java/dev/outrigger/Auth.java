@@ -5,8 +5,7 @@ import java.util.function.Supplier;
 
 /**
  * Supplies the {@code Authorization} header for every attempt. When the server answers 401, the
- * client asks once for a fresh value ({@code refresh = true}; or takes the value another call's
- * refresh left, below) and sends the attempt again; a
+ * client asks once for a fresh value ({@code refresh = true}) and sends the attempt again; a
  * second 401 is returned to the caller, as is the first when the fresh value is null or the same
  * as the one the server refused, and the 401 of a request whose body is
  * {@linkplain okhttp3.RequestBody#isOneShot() one-shot} (it cannot be sent again; the hook is not
@@ -23,13 +22,11 @@ import java.util.function.Supplier;
  * call waits at most until its own deadline, then fails with
  * {@link DeadlineExceededException} ("deadline exceeded while waiting for the credentials
  * refresh"; its cause, the 401); a fetch that hangs so goes on, and the calls that meet a 401
- * before it ends take its value. A 401 for an attempt sent before a fetch that has ended since
- * (none running) asks {@code authorization(false)} first: when that value is not the one
- * refused, the attempt is sent again with it, without another fetch; otherwise (the held value
- * refused, or no fetch ended since the attempt went out) another fetch starts. The
- * client's {@code close()} interrupts a fetch still running (one that ignores interrupts ends
- * when it returns) and ends the waits with a {@code CANCELLED} {@link TransportException}. The
- * fetch does not run on the caller's thread, so it sees none of its thread-locals.
+ * before it ends take its value. Once it has ended, the next 401 starts another. The client's
+ * {@code close()} interrupts a fetch still running (one that ignores interrupts ends when it
+ * returns) and ends the waits with a
+ * {@code CANCELLED} {@link TransportException}. The fetch does not run on the caller's thread,
+ * so it sees none of its thread-locals.
  *
  * <p>{@code authorization(false)} runs on the calling thread, on every attempt, and the deadline
  * cannot cut it: keep it to handing out a value held in memory, without a lock the refresh

@@ -32,11 +32,8 @@ import okhttp3.Response;
  * per client, on a platform daemon thread of its own ({@code outrigger-auth-refresh}), which
  * every call meeting a 401 while it runs waits for, each until its own deadline. A fetch whose
  * waiters all left goes on, and the calls that meet a 401 before it ends take its value; once it
- * has ended, a 401 for an attempt sent before it, for a value other than the one the
- * {@code Auth} now holds, is sent again with the held value; any other 401 starts another
- * fetch. The client's {@code close()}
- * interrupts a fetch still running and ends the waits. Nothing of this runs on a call that meets
- * no 401.
+ * has ended, the next 401 starts another. The client's {@code close()} interrupts a fetch still
+ * running and ends the waits. Nothing of this runs on a call that meets no 401.
  */
 public final class AuthInterceptors {
   private static final String FRESH = "outrigger.auth.fresh";
@@ -102,7 +99,6 @@ public final class AuthInterceptors {
     return new CallInterceptor() {
       @Override
       public Response intercept(Chain chain) {
-        long fetchedBefore = refresher.fetched;
         Response response = chain.proceed(chain.request());
         RealCallContext ctx = (RealCallContext) chain.context();
         if (response.code() != 401 || ctx.attribute(FRESH) != null
@@ -127,22 +123,8 @@ public final class AuthInterceptors {
           // credentials did not go to: its 401 says nothing of them.
           return response;
         }
-        String refused = refused(response);
-        // Only when a fetch ended since this attempt went out and none runs now: a running one
-        // replaces the value held (joined below), and an Auth that signs each attempt anew (a
-        // nonce, a timestamp) holds a value other than the refused one with no fetch at all.
-        String held = refresher.running.get() != null || refresher.fetched == fetchedBefore
-            ? null : auth.authorization(false);
-        if (held != null && !held.equals(refused)) {
-          // Refreshed since this attempt went out (another call's 401 fetched a new value):
-          // sent again with it, without another fetch. Late 401s for an expired token share one
-          // refresh, and a rotating refresh token is not spent twice.
-          response.close();
-          ctx.attribute(FRESH, held);
-          return chain.proceed(chain.request());
-        }
         String fresh = refresher.fresh(ctx, response);
-        if (fresh == null || fresh.equals(refused)) {
+        if (fresh == null || fresh.equals(refused(response))) {
           // Nothing fresh: the value the server just refused would be refused again (a cached
           // token behind Auth.bearer), as OkHttp's Authenticator recipe gives up on it.
           return response;
@@ -168,9 +150,7 @@ public final class AuthInterceptors {
 
     private final Auth auth;
     /** The fetch running, or null; one that has ended is let go (it holds a credential). */
-    final AtomicReference<CompletableFuture<String>> running = new AtomicReference<>();
-    /** Fetches that ended with a value, so far; written by the one fetch running. */
-    volatile long fetched;
+    private final AtomicReference<CompletableFuture<String>> running = new AtomicReference<>();
 
     Refresher(Auth auth) {
       this.auth = auth;
@@ -262,9 +242,6 @@ public final class AuthInterceptors {
           value = auth.authorization(true);
         } catch (Throwable t) {
           failed = t;
-        }
-        if (failed == null) {
-          fetched++; // before the let-go: a 401 that finds none running sees it
         }
         // Let go before the waiters wake: a 401 met from now on asks for a value of its own.
         running.compareAndSet(mine, null);
