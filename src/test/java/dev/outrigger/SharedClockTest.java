@@ -204,15 +204,16 @@ class SharedClockTest {
 
   @Test
   void aUserListenerMakesTheTransportReadTheClockItself() {
-    // A listener is user code the transport cannot see past: its own reading, and one more
-    // after callStart, and the call's end for the listener's elapsed time.
+    // A listener is user code the transport cannot see past: its own reading, one more after
+    // callStart, one after attemptStart (the attempt is timed from there), and the call's end
+    // for the listener's elapsed time.
     try (ApiClient client = everyPolicy().addListener(new CallListener() {}).build()) {
       client.get("/a").execute(String.class);
       reads.set(0);
 
       client.get("/a").execute(String.class);
 
-      assertEquals(5, reads.get(), "clock readings for one call");
+      assertEquals(6, reads.get(), "clock readings for one call");
     }
   }
 
