@@ -159,7 +159,8 @@ public final class WaitGroup {
    *
    * @return true if the count reached zero, false if the time ran out first
    * @throws NullPointerException if {@code timeout} is null
-   * @throws InterruptedException if the thread is interrupted while waiting
+   * @throws InterruptedException if the thread is interrupted, before or while waiting, and the
+   *     count is not zero
    */
   public boolean await(Duration timeout) throws InterruptedException {
     Objects.requireNonNull(timeout, "timeout");

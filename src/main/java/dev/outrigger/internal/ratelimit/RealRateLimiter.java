@@ -257,6 +257,8 @@ public final class RealRateLimiter {
         for (;;) {
           long wake = res.wakeAt();
           long hold = res.pause.until();
+          // Whether the key's own bucket, built since the waiter booked, was paused since.
+          boolean ownMoved = false;
           if (res.pause == overflowPause && key != null) {
             // Reserved in the shared bucket: the key's own bucket, built since, carries the
             // reservation and has moved it for its pauses since (its shift starts at 0).
@@ -267,6 +269,7 @@ public final class RealRateLimiter {
               long sh = own.pause.shift();
               wake += sh;
               if (sh != 0) {
+                ownMoved = true;
                 long until = own.pause.until();
                 hold = until - hold > 0 ? until : hold;
               }
@@ -278,8 +281,8 @@ public final class RealRateLimiter {
           // pause leaves ready, which would make two calls at once where the burst allows one.
           // (Shifted to the pause's very end only when due at the instant it began, if it
           // booked before that stretch of pauses and a pause moved it since.)
-          boolean late = hold - wake > 0 || hold == wake && res.pause.shift() != res.shift0
-              && res.shift0 - res.pause.periodShift() <= 0;
+          boolean late = hold - wake > 0 || hold == wake && (ownMoved
+              || res.pause.shift() != res.shift0 && res.shift0 - res.pause.periodShift() <= 0);
           if (late) {
             wake = hold;
           }

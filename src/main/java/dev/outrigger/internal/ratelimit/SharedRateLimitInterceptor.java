@@ -98,9 +98,9 @@ public final class SharedRateLimitInterceptor implements CallInterceptor {
     if (r < 0) {
       Duration wouldWait = r == RateLimitStore.NEVER ? null : Duration.ofNanos(-r);
       listener.rateLimitRejected(ctx, key, wouldWait);
-      // Refused for the cap on every wait, or for the deadline (the store may have measured
-      // what was left after a slow question: not the time left here).
-      String why = r != RateLimitStore.NEVER && -r > RealRateLimiter.MAX_WAIT_NANOS
+      // Refused for the cap on every wait (a wait that fits in the time left, just read again,
+      // as the store measured it after its round trip), or for the deadline.
+      String why = r != RateLimitStore.NEVER && -r < left
           ? "be longer than the longest wait a rate limit allows (30 days)"
           : "not fit in the " + Duration.ofNanos(Math.max(0, left)) + " left before the deadline";
       throw new RateLimitedException(ctx.describe() + " was refused by the shared rate limit "
