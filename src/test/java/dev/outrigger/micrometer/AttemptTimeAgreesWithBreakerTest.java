@@ -19,11 +19,12 @@ import mockwebserver3.junit5.StartStop;
 import org.junit.jupiter.api.Test;
 
 /**
- * ceed5ad times outrigger.attempts (and attemptEnd's elapsed) from after the listeners'
- * attemptStart, but the transport still dates the attempt for the policies (markSent(start))
- * from before it: the breaker's slow-call duration (and the adaptive limit's latency sample, the
- * throttle's fastest answer) still count a slow attemptStart as time on the network. The same
- * attempt is then 0 ms in the metrics and a 2 s slow call in the breaker.
+ * An attempt is timed from when it goes out, after the listeners' attemptStart, which runs on the
+ * calling thread and may take any time (a listener blocked on an exporter): outrigger.attempts
+ * ("attempts sent to the network") and attemptEnd's elapsed leave that time out, as the JFR
+ * Attempt event does, and so do the policies that time the attempt (the breaker's slow-call
+ * duration here; the adaptive limit's latency and the throttle's fastest answer read the same
+ * date). The same attempt must not be 0 ms in the metrics and a 2 s slow call in the breaker.
  */
 class AttemptTimeAgreesWithBreakerTest {
   @StartStop
