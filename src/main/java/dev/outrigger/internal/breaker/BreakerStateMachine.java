@@ -426,10 +426,10 @@ public final class BreakerStateMachine {
     if (seen instanceof HalfOpen h) {
       // Taking a probe does not replace the state: the permits are claimed first, so that no
       // probe can go out between the look and the drop (one given back after stays claimed).
-      // Nor one whose probes are all done, its verdict about to be installed.
+      // Nor one whose probes are all done, its verdict about to be installed. (A probe taken
+      // after p was read fails the claim.)
       int p = h.permits.get();
-      int done = HalfOpen.done(h.outcomes.get());
-      if (done >= permittedInHalfOpen || permittedInHalfOpen - p - done > 0
+      if (HalfOpen.done(h.outcomes.get()) >= permittedInHalfOpen || probing(h)
           || !h.permits.compareAndSet(p, Integer.MIN_VALUE / 2)) {
         return null;
       }

@@ -428,10 +428,12 @@ public final class NetworkInterceptor implements Interceptor {
     if (dropped.isEmpty()) {
       return request;
     }
-    Request.Builder b = request.newBuilder().headers(kept.build());
-    log.debug("{} {}: a redirect to another origin, sent without {}", request.method(),
-        followUpUrl(request, callRequest), dropped);
-    return b.build();
+    if (log.isDebugEnabled()) {
+      // Masked only when logged: the scrub reads every secret of the call's request.
+      log.debug("{} {}: a redirect to another origin, sent without {}", request.method(),
+          followUpUrl(request, callRequest), dropped);
+    }
+    return request.newBuilder().headers(kept.build()).build();
   }
 
   /** Whether a secret header {@code name} is compared with the call's first request as written. */
