@@ -8,12 +8,15 @@ import dev.outrigger.RateLimit;
 import org.junit.jupiter.api.Test;
 
 /**
- * A call of a key waiting in the shared overflow bucket when the key gets a bucket of its own
- * and the server then pauses the key. README (Listening to the server): the pause stops the
- * whole client sending to that key, and calls already waiting are pushed back. Single thread,
- * hand-moved clock: the waiter's first sleep runs the other calls.
+ * A call of a key waiting in the shared overflow bucket when the key gets a bucket of its own,
+ * which then carries the call's reservation. README (Listening to the server): a pause of the key
+ * stops the whole client sending to it and pushes calls already waiting back; only a waiter whose
+ * permit came due just before a pause books again when it ends, so that it does not go at once
+ * with the permit the pause leaves ready. Single thread, hand-moved clock: the waiter's first
+ * sleep runs the other calls.
  */
 class OverflowWaiterPauseTest {
+  private static final long MS = 1_000_000L;
   private static final long S = 1_000_000_000L;
 
   private final HookClock clock = new HookClock();
@@ -44,5 +47,63 @@ class OverflowWaiterPauseTest {
     assertFalse(l.tryAcquire("k", 1, wentAt), "the key is paused for everyone else");
     assertTrue(wentAt - pausedUntil[0] >= 0, "a call of \"k\" went at t0 + "
         + (wentAt - t0) / 1e9 + " s, inside the server's pause of the key (until t0 + 11 s)");
+  }
+
+  // The key's own bucket starts with a pause state whose end is its build time, which is no
+  // pause: a waiter whose permit came due just before the key got its own bucket, and whose
+  // thread woke a moment after, is not taken for late and booked again (charged twice, a whole
+  // extra interval behind).
+  @Test
+  void aSharedBucketWaiterIsNotBookedAgainBecauseItsKeyGotABucketOfItsOwn() throws Exception {
+    // One key of its own at most; 1/s, burst 1.
+    RealRateLimiter l =
+        new RealRateLimiter(RateLimit.perSecond(1).burst(1).maxKeys(1), clock.now);
+    long t0 = clock.now;
+    assertTrue(l.tryAcquire("a", 1, t0));   // "a" fills the table (full again at t0 + 1 s)
+    assertTrue(l.tryAcquire("k", 1, t0));   // "k" shares the overflow bucket and empties it
+    clock.onSleep = () -> {
+      // The waiter of "k" is due at t0 + 1 s; its thread wakes 1 ms late (as a parked thread
+      // may). Meanwhile, at t0 + 1.0005 s, another call of "k" finds room ("a" is swept, full
+      // again) and builds "k" its own bucket, where the shared one stands (the waiter owed).
+      clock.now += MS;
+      assertFalse(l.tryAcquire("k", 1, t0 + S + MS / 2));
+      assertEquals(1, l.keyCount());
+    };
+    long w = l.acquire("k", 1, 10 * S, clock);
+    assertTrue(RealRateLimiter.acquired(w), "refused: " + w);
+    // No pause: it goes when its thread wakes, t0 + 1.001 s, with the permit it booked.
+    assertEquals(1_001 * MS, w, "the waiter went at t0 + " + w / 1e9 + " s: booked again "
+        + "(charged twice) although no pause came, only its key's own bucket");
+    // And the permit after it is there at its time (1/s): t0 + 2 s.
+    assertTrue(l.tryAcquire("k", 1, t0 + 2 * S), "the next permit was taken by the waiter");
+  }
+
+  // Due at the very instant its key's own pause begins, the waiter wakes exactly at the pause's
+  // end: it books again then, or it would go with the permit the pause leaves ready, two calls
+  // at one instant with a burst of 1.
+  @Test
+  void aSharedBucketWaiterDueWhenItsKeysOwnPauseBeginsDoesNotGoWithTheStoredPermit()
+      throws Exception {
+    RealRateLimiter l =
+        new RealRateLimiter(RateLimit.perSecond(1).burst(1).maxKeys(1), clock.now);
+    long t0 = clock.now;
+    assertTrue(l.tryAcquire("a", 1, t0));   // "a" fills the table (full again at t0 + 1 s)
+    assertTrue(l.tryAcquire("k", 1, t0));   // "k" shares the overflow bucket and empties it
+    long until = t0 + 3 * S;
+    clock.onSleep = () -> {
+      // The waiter of "k" is due at t0 + 1 s. At that instant, before its thread runs, another
+      // call of "k" finds room ("a" is swept) and builds "k" its own bucket, and a 429 with
+      // Retry-After: 2 pauses "k" until t0 + 3 s.
+      assertFalse(l.tryAcquire("k", 1, t0 + S));
+      assertEquals(1, l.keyCount());
+      assertEquals(2 * S, l.pause("k", t0 + S, 2 * S));
+    };
+    long w = l.acquire("k", 1, 10 * S, clock);
+    assertTrue(RealRateLimiter.acquired(w), "refused: " + w);
+    long went = t0 + w;
+    assertTrue(went - until >= 0, "the waiter went inside the pause");
+    int atTheEnd = (went == until ? 1 : 0) + (l.tryAcquire("k", 1, until) ? 1 : 0);
+    assertEquals(1, atTheEnd, "calls granted at the pause's end with a burst of 1 (the waiter"
+        + " at t0 + " + w / 1e6 + " ms, and a newcomer)");
   }
 }
