@@ -47,14 +47,17 @@ public final class Demo {
   private static final PrintStream out = System.out;
   /** Set when the server counted another number of requests than the client's attempts. */
   private static volatile boolean mismatch;
+  /** Set when more attempts were sent than the rate limit lets through from the start. */
+  private static volatile boolean overLimit;
 
   private Demo() {}
 
   public static void main(String[] rawArgs) throws Exception {
     try {
       run(Options.parse(rawArgs));
-      if (mismatch) {
-        // An attempt not accounted for is what the demo exists to rule out: fail the run.
+      if (mismatch || overLimit) {
+        // An attempt not accounted for, or one past the rate limit, is what the demo exists to
+        // rule out: fail the run.
         System.exit(1);
       }
     } catch (BadSetting e) {
@@ -174,7 +177,6 @@ public final class Demo {
         String url = o.url != null ? o.target : base + pathFor(i, o);
         run.attempts.increment();
         run.firstAttempts.increment();
-        run.sendTimes.record();
         Request.Builder request = new Request.Builder().url(url);
         if (o.url == null) {
           // The embedded API's quota key; someone else's server gets none, as with policies.
@@ -227,8 +229,8 @@ public final class Demo {
      * the server may or may not count them.
      */
     final LongAdder cutGoingOut = new LongAdder();
-    /** Attempts as the client sent them, to set beside the server's arrivals. */
-    final BusiestSecond sendTimes = new BusiestSecond();
+    /** The attempts sent, checked against the rate limit (null: none, no policies). */
+    PermitBound bound;
     final Map<String, LongAdder> retriesByReason = new ConcurrentHashMap<>();
     final LongAdder rateLimitWaits = new LongAdder();
     final LongAdder rateLimitWaitNanos = new LongAdder();
@@ -258,7 +260,7 @@ public final class Demo {
         @Override
         public void attemptStart(CallContext call) {
           attempts.increment();
-          sendTimes.record();
+          bound.sent();
           // Counted already, this attempt included.
           if (call.attemptsSent() == 1) {
             firstAttempts.increment();
@@ -307,6 +309,7 @@ public final class Demo {
       total = o.calls;
       latencies = new long[o.calls];
       startNanos = System.nanoTime();
+      bound = o.noPolicies ? null : new PermitBound(o.rate, o.burst(), startNanos);
       // On a terminal, one line redrawn in place, which lines written meanwhile (the library's
       // log lines) do not break; elsewhere (a file, CI), a plain line every 2 s.
       ProgressLine line = isTerminal() && System.getenv("CI") == null
@@ -458,14 +461,11 @@ public final class Demo {
           : String.format(Locale.ROOT, " (%d refused before sending)", refusedRetries));
       new TreeMap<>(retriesByReason).forEach((k, v) ->
           out.printf(Locale.ROOT, "  retry reason %-24s %6d%n", k, v.sum()));
-      // The limiter grants at most burst + rate permits in any second; a thread wakes a little
-      // late for its permit, so the attempts it sends can bunch a few above that.
-      out.printf(Locale.ROOT, "rate sent          busiest second %d attempts, average %.0f/s; "
-          + "configured %s/s%s%n", sendTimes.busiest(), sent / wall, Options.number(o.rate),
-          o.noPolicies ? " (not enforced: no policies)"
-              : String.format(Locale.ROOT, " + burst %d (at most %d permits in any second)",
-                  o.burst(), o.burst() + (long) Math.floor(o.rate)));
-      if (!o.noPolicies) {
+      if (o.noPolicies) {
+        out.printf(Locale.ROOT, "rate limit         none (no policies); %.0f attempts/s on "
+            + "average%n", sent / wall);
+      } else {
+        printRateLimit(o, sent / wall);
         out.printf(Locale.ROOT, "rate-limit waits   %d, %.1f s waited in total%n",
             rateLimitWaits.sum(), rateLimitWaitNanos.sum() / 1e9);
         // The server's Retry-After or used-up quota (overlapping pauses do not add up: the sum
@@ -501,17 +501,42 @@ public final class Demo {
             + "503: %d  500 (outage): %d  reset, no answer: %d  dropped, client gone: %d%n",
             api.ok.get(), api.slow.get(), api.throttled.get(), api.unavailable.get(),
             api.outage.get(), api.resets.get(), api.dropped.get());
-        // Arrivals reach the server a little later and unevenly than the client sent them, so
-        // the server's busiest second may read a few above the client's.
-        out.printf(Locale.ROOT, "rate observed      busiest second %d req, average %.0f req/s "
-            + "(client sent at most %d in a second); server quota %.0f/s%n",
-            api.busiestSecond(), api.requests.get() / wall, sendTimes.busiest(),
+        out.printf(Locale.ROOT, "rate observed      busiest second %d req, average %.0f req/s; "
+            + "server quota %.0f/s%n", api.busiestSecond(), api.requests.get() / wall,
             api.quotaPerSecond());
+        if (!o.noPolicies) {
+          out.printf(Locale.ROOT, "                   (timed as they arrived: after their "
+              + "permits, by as long as their threads waited for a CPU, so on a busy machine "
+              + "a second may hold more than the %d permits any second allows)%n",
+              o.perSecond());
+        }
       } else {
         // Someone else's server: say its counts are not known rather than leave them out.
         out.println("== What the server saw");
         out.println("unknown            --url: the server is not the embedded API, and the demo "
             + "cannot read its counts; the numbers above are the client's alone");
+      }
+    }
+
+    /**
+     * The rate limit's bound and whether the attempts sent kept within it. The bound is on
+     * permits, and is checked on what it bounds: the attempts sent from the start, each after its
+     * permit, never a second of sends, which threads that woke late for their permits bunch.
+     */
+    private void printRateLimit(Options o, double average) {
+      String rate = Options.number(o.rate);
+      out.printf(Locale.ROOT, "rate limit         %s/s + burst %d: at most %d + %s * T permits "
+          + "in any T seconds (%d in one)%n", rate, o.burst(), o.burst(), rate, o.perSecond());
+      PermitBound.Excess over = bound.excess();
+      overLimit = over != null;
+      if (over == null) {
+        out.printf(Locale.ROOT, "  kept             yes: t seconds into the run, at most %d + %s "
+            + "* t attempts had been sent (%.0f/s on average)%n", o.burst(), rate, average);
+      } else {
+        double t = over.elapsedNanos() / 1e9;
+        out.printf(Locale.ROOT, "  kept             NO: %.3f s into the run, %d attempts had been "
+            + "sent, over %d + %s * %.3f = %d%n", t, over.sent(), o.burst(), rate, t,
+            bound.allowed(over.elapsedNanos()));
       }
     }
 
@@ -695,6 +720,11 @@ public final class Demo {
     /** The rate limit's burst: a tenth of a second's worth, at least one. */
     int burst() {
       return Math.max(1, (int) (rate / 10));
+    }
+
+    /** The most permits the rate limit grants in any one second: burst + rate, rounded down. */
+    long perSecond() {
+      return burst() + (long) Math.floor(rate);
     }
 
     /** A rate as written: 150, or 0.5. */

@@ -336,7 +336,31 @@ class ReadmeDemoTest {
   void aSmallRateReadsAsDigits() throws Exception {
     Run r = demo("--calls", "1", "--rate", "0.0001");
     assertEquals(0, r.status(), r.err());
-    assertTrue(r.out().contains("configured 0.0001/s + burst 1"), r.out());
+    assertTrue(r.out().contains("rate limit         0.0001/s + burst 1: at most 1 + 0.0001 * T"),
+        r.out());
+  }
+
+  /**
+   * "The bound is on permits, and the demo checks it on what it bounds": the attempts sent in
+   * the run's first t seconds, set against burst + rate × t, with no second of sends beside the
+   * limit; the server's busiest second is labelled as arrivals, with why it may read higher. The
+   * summary set the busiest second of sends beside "at most 165 permits in any second", and
+   * threads that woke late for their permits sent together: 173 read as the limit exceeded.
+   */
+  @Test
+  void theRateLimitIsCheckedOnTheAttemptsSentSinceTheStart() throws Exception {
+    Run r = demo("--calls", "60");
+    assertEquals(0, r.status(), r.out() + r.err());
+    String out = r.out();
+    assertTrue(out.contains("\nrate limit         150/s + burst 15: at most 15 + 150 * T "
+        + "permits in any T seconds (165 in one)\n  kept             yes: t seconds into the "
+        + "run, at most 15 + 150 * t attempts had been sent ("), out);
+    int server = out.indexOf("== What the server saw");
+    assertTrue(server > 0, out);
+    assertFalse(out.substring(0, server).contains("busiest"), "a second of sends: " + out);
+    assertTrue(Pattern.compile("\\nrate observed      busiest second \\d+ req, average \\d+ "
+        + "req/s; server quota 200/s\\n {19}\\(timed as they arrived: after their permits, ")
+        .matcher(out).find(), out);
   }
 
   /**
