@@ -569,6 +569,8 @@ public final class Demo {
         A flag's value may also follow an equals sign: --calls=500.
 
         Run with: mvn -q -Pdemo compile exec:exec -Ddemo.args="--calls 1000 --rate 100"
+        Maven splits demo.args at spaces, as a shell would: quote a value that holds one,
+        -Ddemo.args="--url 'http://localhost:8080/a b'" (no backslash escapes).
         """;
 
     /**
@@ -603,17 +605,17 @@ public final class Demo {
     }
 
     private static Options parseOrThrow(String[] raw) {
+      // Each argument is one flag or value, spaces and all: the pom has Maven split demo.args
+      // as a shell would, quotes grouping.
       List<String> args = new ArrayList<>();
       for (String a : raw) {
-        for (String part : a.trim().split("\\s+")) {
-          int eq = part.indexOf('=');
-          if (part.startsWith("--") && eq > 2) {
-            // --calls=500, as GNU tools and most CLIs take it, beside --calls 500.
-            args.add(part.substring(0, eq));
-            args.add(part.substring(eq + 1));
-          } else if (!part.isEmpty()) {
-            args.add(part);
-          }
+        int eq = a.indexOf('=');
+        if (a.startsWith("--") && eq > 2) {
+          // --calls=500, as GNU tools and most CLIs take it, beside --calls 500.
+          args.add(a.substring(0, eq));
+          args.add(a.substring(eq + 1));
+        } else {
+          args.add(a);
         }
       }
       Options o = new Options();

@@ -508,15 +508,70 @@ class ReadmeDemoTest {
   /**
    * "A progress line runs while it works: on a terminal, one line redrawn in place", through
    * README's own command. exec:exec piped the demo's output through Maven, so the demo never saw
-   * a terminal there and printed a plain line every 2 s. Maven runs offline here, on a copy of
-   * the pom whose target/classes holds the library and the demo compiled above (the project's
-   * own target/classes is not touched while the tests run); validate selects the JDK 21+ as
-   * compile does.
+   * a terminal there and printed a plain line every 2 s.
    */
   @Test
   void theReadmeCommandDrawsTheBarInPlaceOnATerminal() throws Exception {
+    Run r = readmeCommand("--calls 30", true);
+    assertEquals(0, r.status(), r.out());
+    assertTrue(r.out().contains("== Summary (Outrigger)"), r.out());
+    // Drawn in place: a carriage return, then the bar, where a plain line ends with a newline.
+    assertTrue(Pattern.compile("\\r\\[[#.]{30}\\] ").matcher(r.out()).find(),
+        "the bar printed as plain lines:\n" + r.out());
+  }
+
+  /**
+   * "Maven splits demo.args at spaces as a shell would, quotes grouping, so a value with a space
+   * in it is quoted inside": a --url whose path has a space, through README's own command. The
+   * pom passed demo.args as one argument, which the demo split at every space, quotes and all:
+   * "--url", "'http://127.0.0.1:port/a", "b'", refused as a bad URL.
+   */
+  @Test
+  void aQuotedValueInDemoArgsKeepsItsSpace() throws Exception {
+    ConcurrentLinkedQueue<String> seen = new ConcurrentLinkedQueue<>();
+    HttpServer server = recordingServer(seen);
+    try {
+      String url = "http://127.0.0.1:" + server.getAddress().getPort() + "/a b";
+      Run r = readmeCommand("--url '" + url + "' --calls 2", false);
+      assertEquals(0, r.status(), r.out());
+      assertEquals(List.of("/a%20b", "/a%20b"), List.copyOf(seen), r.out());
+    } finally {
+      server.stop(0);
+    }
+  }
+
+  /**
+   * A flag's value that holds a space, given to the demo as one argument (as a shell passes a
+   * quoted one), is one value. The demo split every argument at its spaces: "--url
+   * http://host/a b" read as the URL http://host/a and the unknown flag "b", status 2.
+   */
+  @Test
+  void anArgumentWithASpaceIsOneValue() throws Exception {
+    ConcurrentLinkedQueue<String> seen = new ConcurrentLinkedQueue<>();
+    HttpServer server = recordingServer(seen);
+    try {
+      String url = "http://127.0.0.1:" + server.getAddress().getPort() + "/a b";
+      Run r = demo("--url", url, "--calls", "1");
+      assertEquals(0, r.status(), r.out() + r.err());
+      assertEquals(List.of("/a%20b"), List.copyOf(seen));
+    } finally {
+      server.stop(0);
+    }
+  }
+
+  /**
+   * README's command, {@code mvn -q -Pdemo compile exec:exec -Ddemo.args=...}, with
+   * {@code demoArgs}; on a pseudo-terminal (util-linux script) when {@code onATerminal}. Its
+   * output is both streams together. Maven runs offline, on a copy of the pom whose
+   * target/classes holds the library and the demo compiled above (the project's own
+   * target/classes is not touched while the tests run); validate selects the JDK 21+ as compile
+   * does. Skipped without mvn (or script), or when the demo's plugins are not in the local
+   * repository, unless OUTRIGGER_REQUIRE_DEMO_TTY=1.
+   */
+  private static Run readmeCommand(String demoArgs, boolean onATerminal) throws Exception {
     Path script = Path.of("/usr/bin/script");
-    assumeTrue(Files.isExecutable(script), "needs util-linux script for a pseudo-terminal");
+    assumeTrue(!onATerminal || Files.isExecutable(script),
+        "needs util-linux script for a pseudo-terminal");
     Path mvn = Stream.of(System.getenv().getOrDefault("PATH", "").split(File.pathSeparator))
         .filter(d -> !d.isEmpty()).map(d -> Path.of(d, "mvn")).filter(Files::isExecutable)
         .findFirst().orElse(null);
@@ -535,34 +590,31 @@ class ReadmeDemoTest {
         }
       }
     }
-    String cmd = Stream.of(mvn.toString(), "-o", "-q", "-B", "-Pdemo", "validate", "exec:exec",
-            "-Ddemo.args=--calls 30")
-        .map(a -> "'" + a.replace("'", "'\\''") + "'")
-        .collect(Collectors.joining(" "));
-    Path out = Files.createTempFile(classes, "mvn-tty", ".txt");
-    ProcessBuilder pb = new ProcessBuilder(script.toString(), "-qefc", cmd, "/dev/null")
+    List<String> cmd = List.of(mvn.toString(), "-o", "-q", "-B", "-Pdemo", "validate",
+        "exec:exec", "-Ddemo.args=" + demoArgs);
+    Path out = Files.createTempFile(classes, "mvn", ".txt");
+    ProcessBuilder pb = new ProcessBuilder(!onATerminal ? cmd : List.of(script.toString(),
+            "-qefc", cmd.stream().map(a -> "'" + a.replace("'", "'\\''") + "'")
+                .collect(Collectors.joining(" ")), "/dev/null"))
         .directory(project.toFile())
         .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
         .redirectOutput(out.toFile()).redirectErrorStream(true);
+    // The demo draws a plain line every 2 s instead when it sees CI set.
     pb.environment().remove("CI");
     Process p = pb.start();
     try {
       assertTrue(p.waitFor(120, TimeUnit.SECONDS), "maven and the demo did not end");
-      String typescript = Files.readString(out, StandardCharsets.UTF_8);
+      String output = Files.readString(out, StandardCharsets.UTF_8);
       // A local repository without the demo's plugins cannot run offline: nothing to judge
       // here, but for CI, whose .ci/run fetched them first and asks for this test to run.
-      boolean missing = p.exitValue() != 0 && (typescript.contains("offline")
-          || typescript.contains("No plugin found for prefix"));
+      boolean missing = p.exitValue() != 0 && (output.contains("offline")
+          || output.contains("No plugin found for prefix"));
       if (missing && "1".equals(System.getenv("OUTRIGGER_REQUIRE_DEMO_TTY"))) {
         fail("OUTRIGGER_REQUIRE_DEMO_TTY=1, but the demo's plugins are not in the local"
-            + " repository (run `mvn -Pdemo compile exec:exec` once online):\n" + typescript);
+            + " repository (run `mvn -Pdemo compile exec:exec` once online):\n" + output);
       }
-      assumeTrue(!missing, typescript);
-      assertEquals(0, p.exitValue(), typescript);
-      assertTrue(typescript.contains("== Summary (Outrigger)"), typescript);
-      // Drawn in place: a carriage return, then the bar, where a plain line ends with a newline.
-      assertTrue(Pattern.compile("\\r\\[[#.]{30}\\] ").matcher(typescript).find(),
-          "the bar printed as plain lines:\n" + typescript);
+      assumeTrue(!missing, output);
+      return new Run(p.exitValue(), output, "");
     } finally {
       p.descendants().forEach(ProcessHandle::destroyForcibly);
       JavaProcess.kill(p);
