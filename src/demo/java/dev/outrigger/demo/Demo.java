@@ -100,10 +100,11 @@ public final class Demo {
       api = new FlakyPartnerApi(200, o.seed, o.calls / 4, (long) o.calls * 45 / 100);
       base = api.baseUrl();
     }
-    out.printf(Locale.ROOT,
-        "Outrigger demo: %d calls, concurrency %d, client rate %s/s, seed %d%s%n",
-        o.calls, o.concurrency, Options.number(o.rate), o.seed,
-        o.noPolicies ? ", NO POLICIES (bare OkHttp)" : "");
+    // The bare run has no rate limit: --rate does not apply to it, and is not shown as if it did.
+    out.printf(Locale.ROOT, "Outrigger demo: %d calls, concurrency %d, %s, seed %d%n",
+        o.calls, o.concurrency, o.noPolicies
+            ? "NO POLICIES (bare OkHttp: no rate limit, retries, deadline or breaker)"
+            : "client rate " + Options.number(o.rate) + "/s, burst " + o.burst(), o.seed);
     out.println("target: " + (api == null ? Options.shown(o.url)
         : base + " (embedded flaky partner API: quota 200/s per key, 4% 503, 2% slow 1-2 s, "
             + "1% resets, /inventory outage window)"));
@@ -466,8 +467,9 @@ public final class Demo {
             + "average%n", sent / wall);
       } else {
         printRateLimit(o, sent / wall);
-        out.printf(Locale.ROOT, "rate-limit waits   %d, %.1f s waited in total%n",
-            rateLimitWaits.sum(), rateLimitWaitNanos.sum() / 1e9);
+        // Calls wait side by side: the sum of their waits may be many times the wall time.
+        out.printf(Locale.ROOT, "rate-limit waits   %d attempts waited for a permit, %.1f s "
+            + "summed over them%n", rateLimitWaits.sum(), rateLimitWaitNanos.sum() / 1e9);
         // The server's Retry-After or used-up quota (overlapping pauses do not add up: the sum
         // is of what each answer asked, the key paused at most that long).
         out.printf(Locale.ROOT, "server pauses      %d (Retry-After or a used-up quota paused "
@@ -476,8 +478,9 @@ public final class Demo {
         out.println("breaker transitions" + (transitions.isEmpty() ? "  none" : ""));
         transitions.forEach(t -> out.println("  " + t));
       }
-      out.printf(Locale.ROOT, "latency            p50 %s  p95 %s  p99 %s  max %s%n",
-          ms(sorted, 0.50), ms(sorted, 0.95), ms(sorted, 0.99), ms(sorted, 1.0));
+      out.printf(Locale.ROOT, "latency            p50 %s  p95 %s  p99 %s  max %s (of each "
+          + "call%s)%n", ms(sorted, 0.50), ms(sorted, 0.95), ms(sorted, 0.99), ms(sorted, 1.0),
+          o.noPolicies ? "" : ", with its waits and retries");
       if (api != null) {
         out.println("== What the server saw");
         // An attempt the deadline cut before its request was written never reached the server.
@@ -501,9 +504,10 @@ public final class Demo {
             + "503: %d  500 (outage): %d  reset, no answer: %d  dropped, client gone: %d%n",
             api.ok.get(), api.slow.get(), api.throttled.get(), api.unavailable.get(),
             api.outage.get(), api.resets.get(), api.dropped.get());
+        // The quota's bucket holds a second's worth: a second may take twice the quota unrefused.
         out.printf(Locale.ROOT, "rate observed      busiest second %d req, average %.0f req/s; "
-            + "server quota %.0f/s%n", api.busiestSecond(), api.requests.get() / wall,
-            api.quotaPerSecond());
+            + "server quota %.0f/s, burst %.0f%n", api.busiestSecond(), api.requests.get() / wall,
+            api.quotaPerSecond(), api.quotaPerSecond());
         if (!o.noPolicies) {
           out.printf(Locale.ROOT, "                   (timed as they arrived: after their "
               + "permits, by as long as their threads waited for a CPU, so on a busy machine "
@@ -556,8 +560,9 @@ public final class Demo {
 
           --calls N          how many calls (default 3000, at most 1000000)
           --concurrency N    calls in flight at most, through FanOut (default 64)
-          --rate R           client-side rate limit, calls per second (default 150; the
-                             embedded API's quota is 200/s)
+          --rate R           client-side rate limit, calls per second, with a burst of a
+                             tenth of a second's worth, at least 1 (default 150, burst 15;
+                             the embedded API's quota is 200/s)
           --seed S           seed of the embedded API's faults and of the calls' paths
                              (default 42): one seed, the same fault for each request
           --no-policies      the same batch on bare OkHttp, to compare
@@ -565,7 +570,7 @@ public final class Demo {
                              without its query; no user name or password; a { or } in it,
                              path or query, is sent percent-encoded, %7B and %7D, by both
                              runs alike)
-          --help             this text
+          -h, --help         this text
         A flag's value may also follow an equals sign: --calls=500.
 
         Run with: mvn -q -Pdemo compile exec:exec -Ddemo.args="--calls 1000 --rate 100"

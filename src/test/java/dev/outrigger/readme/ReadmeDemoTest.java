@@ -82,6 +82,20 @@ class ReadmeDemoTest {
     }
   }
 
+  /**
+   * --help names every flag the demo takes, and what the summary shows of them: -h (taken, and
+   * not listed) and the rate limit's burst (a tenth of the rate, shown in the summary beside
+   * it, and said nowhere).
+   */
+  @Test
+  void helpNamesTheShortFlagAndTheBurst() throws Exception {
+    Run r = demo("-h");
+    assertEquals(0, r.status(), r.err());
+    assertTrue(r.out().contains("  -h, --help "), r.out());
+    assertTrue(r.out().replaceAll("\\s+", " ").contains("with a burst of a tenth of a second's "
+        + "worth, at least 1 (default 150, burst 15;"), r.out());
+  }
+
   /** "`--help` anywhere among the flags prints the help and exits 0, whatever else is there". */
   @Test
   void helpWinsOverABadFlagBesideIt() throws Exception {
@@ -331,6 +345,38 @@ class ReadmeDemoTest {
     }
   }
 
+  /**
+   * "--no-policies runs the same calls on bare OkHttp": its banner and summary claim no rate
+   * limit. The banner read "client rate 50/s" for a run with none. (Nor do its latencies hold
+   * waits for permits or retries.)
+   */
+  @Test
+  void theBareRunClaimsNoRateLimit() throws Exception {
+    Run r = demo("--calls", "20", "--rate", "50", "--no-policies");
+    assertEquals(0, r.status(), r.err());
+    assertTrue(r.out().startsWith("Outrigger demo: 20 calls, concurrency 64, NO POLICIES (bare "
+        + "OkHttp: no rate limit, retries, deadline or breaker), seed 42\n"), r.out());
+    assertFalse(r.out().contains("50/s"), r.out());
+    assertTrue(r.out().contains("\nrate limit         none (no policies); "), r.out());
+    assertTrue(Pattern.compile("\\nlatency .* \\(of each call\\)\\n").matcher(r.out()).find(),
+        r.out());
+  }
+
+  /**
+   * The summary says what its sums and latencies are of: the rate-limit waits are summed over
+   * attempts that wait side by side (a run of 21 s read "1096.8 s waited in total"), and a
+   * call's latency holds its waits for permits and its retries.
+   */
+  @Test
+  void theSummarySaysWhatItsWaitsAndLatenciesAreOf() throws Exception {
+    Run r = demo("--calls", "60");
+    assertEquals(0, r.status(), r.err());
+    assertTrue(Pattern.compile("\\nrate-limit waits   \\d+ attempts waited for a permit, [0-9.]+ s "
+        + "summed over them\\n").matcher(r.out()).find(), r.out());
+    assertTrue(Pattern.compile("\\nlatency            p50 .* max \\d+ ms \\(of each call, with "
+        + "its waits and retries\\)\\n").matcher(r.out()).find(), r.out());
+  }
+
   /** A small rate reads as digits in the summary, not as Double's "1.0E-4". */
   @Test
   void aSmallRateReadsAsDigits() throws Exception {
@@ -346,6 +392,8 @@ class ReadmeDemoTest {
    * limit; the server's busiest second is labelled as arrivals, with why it may read higher. The
    * summary set the busiest second of sends beside "at most 165 permits in any second", and
    * threads that woke late for their permits sent together: 173 read as the limit exceeded.
+   * (The server's quota reads with its burst, a second's worth: a busiest second of 203
+   * arrivals read against "server quota 200/s", with no 429.)
    */
   @Test
   void theRateLimitIsCheckedOnTheAttemptsSentSinceTheStart() throws Exception {
@@ -359,7 +407,8 @@ class ReadmeDemoTest {
     assertTrue(server > 0, out);
     assertFalse(out.substring(0, server).contains("busiest"), "a second of sends: " + out);
     assertTrue(Pattern.compile("\\nrate observed      busiest second \\d+ req, average \\d+ "
-        + "req/s; server quota 200/s\\n {19}\\(timed as they arrived: after their permits, ")
+        + "req/s; server quota 200/s, burst 200\\n {19}\\(timed as they arrived: after their "
+        + "permits, ")
         .matcher(out).find(), out);
   }
 
