@@ -133,11 +133,18 @@ public final class WaitGroup {
   }
 
   /**
-   * Blocks until the count is zero (returns at once if it is).
+   * Blocks until the count is zero (returns at once if it is). Interrupts are handled as
+   * {@code CountDownLatch.await} handles them: an interrupt status already set on entry throws,
+   * even when the count is zero.
    *
-   * @throws InterruptedException if the thread is interrupted while waiting
+   * @throws InterruptedException if the thread's interrupt status is set on entry, or it is
+   *     interrupted while waiting; the interrupt status is then cleared
    */
   public void await() throws InterruptedException {
+    // Checked first, as CountDownLatch does: a thread told to stop learns it even at zero.
+    if (Thread.interrupted()) {
+      throw new InterruptedException();
+    }
     long s = state.get();
     if ((s & COUNT_MASK) == 0) {
       return;
@@ -156,14 +163,20 @@ public final class WaitGroup {
   /**
    * Blocks until the count is zero or {@code timeout} has passed. A zero or negative timeout
    * does not wait (as {@code CountDownLatch.await} takes it): it tells whether the count is zero.
+   * Interrupts are handled as {@code CountDownLatch.await} handles them: an interrupt status
+   * already set on entry throws, whatever the count and the timeout.
    *
    * @return true if the count reached zero, false if the time ran out first
    * @throws NullPointerException if {@code timeout} is null
-   * @throws InterruptedException if the thread is interrupted, before or while waiting, and the
-   *     count is not zero
+   * @throws InterruptedException if the thread's interrupt status is set on entry, or it is
+   *     interrupted while waiting; the interrupt status is then cleared
    */
   public boolean await(Duration timeout) throws InterruptedException {
     Objects.requireNonNull(timeout, "timeout");
+    // Checked first, as CountDownLatch does: before the count, and before a timeout of zero.
+    if (Thread.interrupted()) {
+      throw new InterruptedException();
+    }
     long s = state.get();
     if ((s & COUNT_MASK) == 0) {
       return true;

@@ -205,6 +205,29 @@ class WaitGroupTest {
     wg.done();
   }
 
+  // Go users expect the Java convention: a thread told to stop learns it at its next await,
+  // even one with nothing to wait for, as CountDownLatch.await checks the flag on entry.
+  @Test
+  void anInterruptPendingOnEntryThrowsAsCountDownLatchDoesEvenAtZero() {
+    for (int count = 0; count <= 1; count++) {
+      WaitGroup wg = new WaitGroup();
+      wg.add(count);
+      CountDownLatch latch = new CountDownLatch(count);
+      for (Duration timeout : new Duration[] {null, Duration.ofSeconds(10), Duration.ZERO,
+          Duration.ofMillis(-1)}) {
+        String what = "count " + count + ", timeout " + timeout;
+        Thread.currentThread().interrupt();
+        assertThrows(InterruptedException.class, timeout == null ? latch::await
+            : () -> latch.await(timeout.toNanos(), TimeUnit.NANOSECONDS), "latch, " + what);
+        assertFalse(Thread.interrupted(), "the latch left the interrupt set, " + what);
+        Thread.currentThread().interrupt();
+        assertThrows(InterruptedException.class,
+            timeout == null ? wg::await : () -> wg.await(timeout), what);
+        assertFalse(Thread.interrupted(), "the interrupt status was not cleared, " + what);
+      }
+    }
+  }
+
   @Test
   void concurrentAddAndDoneBalanceToZero() throws InterruptedException {
     WaitGroup wg = new WaitGroup();
