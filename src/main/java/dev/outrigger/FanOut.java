@@ -183,8 +183,10 @@ public final class FanOut<T> implements AutoCloseable {
   /**
    * The tasks as they complete, fastest first (the channel Go code reads from): each element
    * tells the task's index and result. The stream waits for each next completion and ends once
-   * every task submitted so far has been returned, so submit first, then consume. A completion
-   * is delivered once: consume from one stream at a time. {@link #join()} still returns every
+   * every task submitted so far has been returned and has ended, so submit first, then consume.
+   * As with {@link #join()}, the end comes after the progress listener has been told of every
+   * task (a completion itself may come before the listener is told of it). A completion is
+   * delivered once: consume from one stream at a time. {@link #join()} still returns every
    * result afterwards (with fail-fast and a failure, it throws that failure, as always).
    *
    * {@snippet :

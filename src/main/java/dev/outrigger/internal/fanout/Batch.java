@@ -43,8 +43,9 @@ import org.slf4j.LoggerFactory;
  *   <li><b>Completion.</b> Each task completes exactly once (CAS on its result), either on its
  *       own thread or, when it never started, on the thread that cancelled the batch. Completing
  *       publishes the result, appends the task to the completion-order queue, calls the progress
- *       listener, and only then counts the task as ended, so that {@code join()} and
- *       {@code close()} happen after every side effect of every task.
+ *       listener, and only then counts the task as ended, so that {@code join()},
+ *       {@code close()} and the end of the completion stream happen after every side effect of
+ *       every task.
  *   <li><b>Cancellation</b> (first failure with fail-fast, {@code close()}, the batch deadline, an
  *       interrupted {@code map}): the first reason wins; running threads are interrupted (which
  *       closes the socket of a blocked HTTP call), pending tasks complete as "not started". A
@@ -568,19 +569,25 @@ public final class Batch<T> {
 
   /**
    * The next task in completion order, waiting for it if needed; null once every task submitted
-   * so far has been returned. When the batch deadline passes while waiting, cancels the batch.
+   * so far has been returned and has ended (as {@link #awaitAll()} waits), so that the end comes
+   * after every progress listener call. When the batch deadline passes while waiting, cancels
+   * the batch.
    */
   public Task<T> nextCompleted() throws InterruptedException {
-    int d;
-    do {
-      d = delivered.get();
+    while (true) {
+      int d = delivered.get();
       if (d >= submitted) {
-        if (progress != null) {
-          tellListenerFailures();
+        // A task is handed over before the listener is told of it: end only once every task
+        // has ended, after its listener call, or a caller that reads what the listener recorded
+        // once the stream ends could miss the last report. awaitAll() tells listener failures.
+        if (d >= awaitAll()) {
+          return null;
         }
-        return null;
+        // Tasks submitted meanwhile (by a task): deliver them too.
+      } else if (delivered.compareAndSet(d, d + 1)) {
+        break;
       }
-    } while (!delivered.compareAndSet(d, d + 1));
+    }
     try {
       // A completion already there is delivered even with an interrupt pending: take() and
       // poll(timeout) would throw it before looking.
