@@ -10,9 +10,11 @@ import dev.outrigger.FanOut;
 import dev.outrigger.Result;
 import java.util.List;
 import java.util.concurrent.CancellationException;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -75,5 +77,48 @@ class FanOutListenerErrorTest {
     assertInstanceOf(CancellationException.class, results.get(1).error());
     assertInstanceOf(CancellationException.class, results.get(2).error());
     assertTrue(fan.toString().contains("running=0"), fan.toString());
+  }
+
+  // With fail-fast, the first failure's cancellation completes the queued tasks before the
+  // listener is told of that failure. An Error from the listener for one of them skipped the
+  // failing task's own report: the listener was told of 1 of 2 tasks.
+  @Test
+  void theFirstFailureIsReportedEvenWhenTheListenerThrowsForATaskItCancelled() throws Exception {
+    List<Integer> reports = new CopyOnWriteArrayList<>();
+    ListenerBug bug = new ListenerBug();
+    AtomicReference<Throwable> uncaught = new AtomicReference<>();
+    CountDownLatch handled = new CountDownLatch(1);
+    CountDownLatch bothSubmitted = new CountDownLatch(1);
+    IllegalStateException failure = new IllegalStateException("task 0 failed");
+    Thread.UncaughtExceptionHandler previous = Thread.getDefaultUncaughtExceptionHandler();
+    Thread.setDefaultUncaughtExceptionHandler((t, e) -> {
+      uncaught.set(e);
+      handled.countDown();
+    });
+    try (FanOut<Integer> fan = FanOut.<Integer>builder()
+        .maxConcurrency(1)
+        .failFast(true)
+        .progress((completed, failed, total) -> {
+          reports.add(completed);
+          if (completed == 2) { // the queued task, completed by task 0's cancellation
+            throw bug;
+          }
+        })
+        .build()) {
+      fan.submit(() -> {
+        bothSubmitted.await();
+        throw failure;
+      });
+      fan.submit(() -> 1); // queued: task 0 holds the only slot
+      bothSubmitted.countDown();
+      assertSame(failure, assertThrows(IllegalStateException.class, fan::join));
+      // The Error still reaches the failing task's thread's handler.
+      assertTrue(handled.await(10, TimeUnit.SECONDS));
+      assertSame(bug, uncaught.get());
+    } finally {
+      Thread.setDefaultUncaughtExceptionHandler(previous);
+    }
+    assertEquals(List.of(1, 2), reports.stream().sorted().toList(),
+        "the listener was not told of every task");
   }
 }

@@ -317,6 +317,9 @@ public final class Batch<T> {
     // The listener may run on a thread of the caller's (the one that cancelled or submitted):
     // while it runs, that thread too counts as inside this batch.
     Batch<?> outer = progress == null ? null : INSIDE.get();
+    // An Error the listener threw for a queued task this failure's cancellation gave up on:
+    // passed on once the listener has been told of this task too.
+    Error cancelError = null;
     try {
       // In the try: the cancellation may pass on a listener's Error, and the task still counts.
       // A failure completing once a cancellation is published is that cancellation's doing (the
@@ -332,8 +335,12 @@ public final class Batch<T> {
         // call ending on that deadline, or a failure racing it): the queue fails as the
         // deadline's, and the tasks running keep their grace to end on it by themselves. This
         // failure stays join()'s. A clock reading on the first failure only.
-        cancel(deadline != null && deadline.isExpired()
-            ? Cancel.DEADLINE : Cancel.failed(result.error()));
+        try {
+          cancel(deadline != null && deadline.isExpired()
+              ? Cancel.DEADLINE : Cancel.failed(result.error()));
+        } catch (Error e) {
+          cancelError = e;
+        }
       }
       if (progress != null) {
         INSIDE.set(this);
@@ -341,6 +348,11 @@ public final class Batch<T> {
       }
     } catch (RuntimeException e) {
       listenerThrew(e);
+    } catch (Error e) {
+      if (cancelError != null && cancelError != e) {
+        e.addSuppressed(cancelError);
+      }
+      throw e;
     } finally {
       if (progress != null) {
         if (outer == null) {
@@ -353,6 +365,9 @@ public final class Batch<T> {
       if (countEnded) {
         ended();
       }
+    }
+    if (cancelError != null) {
+      throw cancelError;
     }
   }
 
