@@ -474,8 +474,9 @@ public final class Batch<T> {
   }
 
   /**
-   * Waits until every submitted task has ended; when the batch deadline passes first, cancels the
-   * batch and keeps waiting for the interrupted tasks to end.
+   * Waits until every submitted task has ended; when the batch deadline (and its grace) passes
+   * first with a task not yet completed, cancels the batch and keeps waiting for the interrupted
+   * tasks to end.
    *
    * @return how many tasks had been submitted (and had all ended) when the wait ended: what
    *     {@link #results(int)} may return, whatever is submitted meanwhile
@@ -497,15 +498,21 @@ public final class Batch<T> {
       lock.lockInterruptibly();
       try {
         while (ended.get() < (n = submitted)) {
+          long left;
           if (deadline == null || noneSpared) {
             allEnded.await();
-          } else {
-            long left = leftWithGrace();
-            if (left <= 0) {
-              expired = true;
-              break;
-            }
+          } else if ((left = leftWithGrace()) > 0) {
             allEnded.awaitNanos(left);
+          } else if (completed() < submitted) {
+            // Read completed before submitted: a task counted there was submitted.
+            expired = true;
+            break;
+          } else {
+            // Every task has completed, and one submitted from now on finds the deadline passed
+            // and never runs: what is left is their threads' last steps (the progress listener's
+            // call among them), which the cut has nothing to interrupt in. Cancelling would only
+            // make a fail-fast join() throw the deadline for a batch whose every task beat it.
+            allEnded.await();
           }
         }
       } finally {
