@@ -379,10 +379,14 @@ class FanOutTest {
 
   @Test
   void tasksInheritTheDeadlineScopeCurrentAtSubmit() throws Exception {
+    // The scope runs on a fake clock that never moves: on the real clock, a task a loaded
+    // machine started late could find the scope's deadline passed and never run.
+    FakeClock clock = new FakeClock();
     AtomicReference<Deadline> inScope = new AtomicReference<>();
     AtomicReference<Deadline> outOfScope = new AtomicReference<>(Deadline.after(Duration.ZERO));
     try (FanOut<Integer> fan = FanOut.<Integer>builder().build()) {
-      Deadline.within(Duration.ofSeconds(20), () -> fan.submit(() -> {
+      Deadline scope = Deadline.after(Duration.ofSeconds(20), clock::nanoTime);
+      Deadline.within(scope, () -> fan.submit(() -> {
         inScope.set(Deadline.current().orElse(null));
         return 1;
       }));
@@ -399,20 +403,25 @@ class FanOutTest {
 
   @Test
   void theBatchDeadlineAndTheEnclosingScopeBoundEveryTaskWhicheverIsTighter() throws Exception {
+    // The scopes run on a fake clock that never moves, and the batch's own deadline is an hour
+    // away: on the real clock's 5 s and 3 s, a task a loaded machine started late found its
+    // deadline passed and never ran.
+    FakeClock clock = new FakeClock();
     List<Deadline> seen = new CopyOnWriteArrayList<>();
-    try (FanOut<Integer> fan = FanOut.<Integer>builder().deadline(Duration.ofSeconds(20)).build()) {
+    try (FanOut<Integer> fan = FanOut.<Integer>builder().deadline(Duration.ofHours(1)).build()) {
       fan.submit(() -> {
         seen.add(Deadline.current().orElseThrow());
         return 1;
       });
-      Deadline.within(Duration.ofSeconds(5), () -> fan.submit(() -> {
+      Deadline scope = Deadline.after(Duration.ofSeconds(5), clock::nanoTime);
+      Deadline.within(scope, () -> fan.submit(() -> {
         seen.add(Deadline.current().orElseThrow());
         return 2;
       }));
       List<Result<Integer>> results = fan.join();
       assertTrue(results.stream().allMatch(Result::isSuccess), results.toString());
     }
-    long max = Duration.ofSeconds(20).toNanos();
+    long max = Duration.ofHours(1).toNanos();
     long tight = Duration.ofSeconds(5).toNanos();
     List<Long> remaining = seen.stream().map(Deadline::remainingNanos).sorted().toList();
     assertEquals(2, remaining.size());
@@ -421,8 +430,8 @@ class FanOutTest {
 
     // A scope around build() bounds the whole batch, tighter than its own deadline.
     AtomicReference<Deadline> inner = new AtomicReference<>();
-    FanOut<Integer> fan = Deadline.within(Duration.ofSeconds(3),
-        () -> FanOut.<Integer>builder().deadline(Duration.ofSeconds(20)).build());
+    FanOut<Integer> fan = Deadline.within(Deadline.after(Duration.ofSeconds(3), clock::nanoTime),
+        () -> FanOut.<Integer>builder().deadline(Duration.ofHours(1)).build());
     try (fan) {
       fan.submit(() -> {
         inner.set(Deadline.current().orElseThrow());
