@@ -53,6 +53,12 @@ public final class BreakerStateMachine {
 
   /** Duration reported by a forced-open breaker: no probe until a reset. */
   static final long FOREVER_NANOS = Long.MAX_VALUE;
+  /**
+   * The token of a call admitted by a half-open breaker whose table claimed its permits to drop
+   * it ({@link #dropped(BreakerState, Runnable)}): it records nothing, as the Dropped state's.
+   */
+  private static final Dropped LEAVING =
+      new Dropped(null, "being dropped by its table; admits calls, records nothing");
   /** Last-use times are written at most this often, to keep the hot path free of writes. */
   private static final long TOUCH_NANOS = 1_000_000_000L;
 
@@ -176,7 +182,12 @@ public final class BreakerStateMachine {
       if (s instanceof Closed || s instanceof Disabled || s instanceof Dropped) {
         return s;
       } else if (s instanceof HalfOpen h) {
-        return h.tryAcquire() ? h : null;
+        if (h.tryAcquire()) {
+          return h;
+        }
+        // Permits claimed by its table, which is dropping it (no probe is out): out of use, as
+        // the Dropped it is about to become, and such a breaker refuses no one.
+        return h.permits.get() < 0 ? LEAVING : null;
       } else if (s instanceof Open o) {
         if (now - o.untilNanos < 0) {
           return null;
@@ -416,10 +427,15 @@ public final class BreakerStateMachine {
    * reported to listeners as a transition to CLOSED, the state its key starts over in; a closed
    * one reports nothing.
    *
+   * <p>A half-open one has its probe permits claimed first; a call that finds it then, before
+   * it is out of use, is admitted and records nothing, as it would be a moment later.
+   *
+   * @param claimed a test hook run (if not null) once a half-open breaker's permits are claimed,
+   *     before it is taken out of use
    * @return the state it was in (OPEN or HALF_OPEN when its closing was reported), or null,
    *     with nothing done, when the state has moved since {@code seen}
    */
-  State dropped(BreakerState seen) {
+  State dropped(BreakerState seen, Runnable claimed) {
     if (seen instanceof Dropped || seen instanceof ForcedOpen || seen instanceof Disabled) {
       return seen.state(); // out of use already, or set by hand: left as it is
     }
@@ -433,6 +449,9 @@ public final class BreakerStateMachine {
           || !h.permits.compareAndSet(p, Integer.MIN_VALUE / 2)) {
         return null;
       }
+      if (claimed != null) {
+        claimed.run();
+      }
     }
     BreakerState next = new Dropped(seen instanceof Closed c ? c.window : null,
         "dropped after going unused for its whole open wait; the key starts over closed");
@@ -444,8 +463,9 @@ public final class BreakerStateMachine {
   }
 
   /**
-   * Takes a breaker no table keeps out of use, as {@link #dropped(BreakerState)} does from any
-   * state, an open or half-open one reporting {@code why}. One set by hand is left as it is.
+   * Takes a breaker no table keeps out of use, as {@link #dropped(BreakerState, Runnable)} does
+   * from any state, an open or half-open one reporting {@code why}. One set by hand is left as it
+   * is.
    */
   State dropped(String why) {
     return outOfUse(why, false);

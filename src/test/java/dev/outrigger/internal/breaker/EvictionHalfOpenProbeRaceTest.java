@@ -1,7 +1,9 @@
 package dev.outrigger.internal.breaker;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 
@@ -71,5 +73,47 @@ class EvictionHalfOpenProbeRaceTest {
     assertEquals(CircuitBreaker.State.OPEN, a.state());
     assertEquals(List.of("a:443 CLOSED->OPEN", "a:443 OPEN->HALF_OPEN",
         "a:443 HALF_OPEN->OPEN"), seen);
+  }
+
+  /**
+   * The drop of a half-open breaker claims its probe permits, then takes it out of use. A call
+   * that finds it in between was refused as if its probes were in flight ("HALF_OPEN with its
+   * probe in flight") though none was out: the breaker is out of use an instant later, and a
+   * dropped breaker refuses no one. It goes through, and its outcome is counted nowhere.
+   */
+  @Test
+  void aCallThatFindsAHalfOpenBreakerBeingDroppedGoesThroughUncounted() {
+    Breakers breakers = new Breakers(CircuitBreaker.builder().maxBreakers(2)
+        .slidingWindowSize(2).minimumNumberOfCalls(2).permittedCallsInHalfOpen(1)
+        .waitInOpenState(Duration.ofSeconds(5)).build(), listener);
+    BreakerStateMachine a = breakers.get("a:443", 0);
+    for (int i = 0; i < 2; i++) {
+      a.onResult(a.acquire(0), BreakerStateMachine.FAILED, 0);
+    }
+    // Half-open, its only probe given back: no probe out, unused for its whole wait by 12 s.
+    breakers.get("a:443", 5 * S);
+    a.onResult(a.acquire(5 * S), BreakerStateMachine.IGNORED, 5 * S);
+    breakers.get("b:443", 11 * S);
+
+    BreakerState[] call = new BreakerState[1];
+    breakers.afterClaim = () -> {
+      breakers.afterClaim = null;
+      // The pass claimed a's permits and is about to drop it. A call on another thread finds it.
+      a.touch(12 * S);
+      call[0] = a.acquire(12 * S);
+    };
+    breakers.get("c:443", 12 * S);
+
+    assertNotNull(call[0], "a call was refused by a half-open breaker with no probe out");
+    assertFalse(a.needsTime(call[0], BreakerStateMachine.FAILED), "its outcome is counted");
+    a.onResult(call[0], BreakerStateMachine.FAILED, 12 * S);
+    assertNull(breakers.find("a:443"), "the idle half-open breaker was dropped");
+    assertEquals(List.of("a:443 CLOSED->OPEN", "a:443 OPEN->HALF_OPEN",
+        "a:443 HALF_OPEN->CLOSED"), seen);
+    // The key's next call starts over with a fresh, closed breaker.
+    BreakerStateMachine fresh = breakers.get("a:443", 13 * S);
+    assertNotSame(a, fresh);
+    assertEquals(CircuitBreaker.State.CLOSED, fresh.state());
+    assertEquals(0, fresh.snapshot(13 * S).calls());
   }
 }
