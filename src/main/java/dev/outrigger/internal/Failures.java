@@ -1,5 +1,6 @@
 package dev.outrigger.internal;
 
+import dev.outrigger.CallContext;
 import dev.outrigger.HttpStatusException;
 import dev.outrigger.TransportException;
 import dev.outrigger.internal.http.BufferedBody;
@@ -8,6 +9,7 @@ import dev.outrigger.internal.http.Transport;
 import java.io.IOException;
 import java.nio.charset.Charset;
 import java.nio.charset.StandardCharsets;
+import okhttp3.HttpUrl;
 import okhttp3.Response;
 import okhttp3.ResponseBody;
 
@@ -93,6 +95,23 @@ public final class Failures {
     int code = response.code();
     return code == 429 || code == 503
         || (code == 403 && response.header("Retry-After") != null);
+  }
+
+  /**
+   * {@code failure} as a status of the host {@code ctx} calls, or null: an
+   * {@link HttpStatusException} an attempt interceptor threw whose URL is on that host ({@link
+   * RealCallContext#hostKey}, as {@link CallContext#host()} keys it: an IPv6 literal in brackets,
+   * a default port made explicit). A status of another host (a user interceptor that calls
+   * another API and lets its exception escape), or whose URL cannot be read, says nothing of
+   * this one; the breaker, the throttle and the in-flight limit judge it as any other exception.
+   * Error path only: parses the URL.
+   */
+  public static HttpStatusException hostStatus(Throwable failure, CallContext ctx) {
+    if (!(failure instanceof HttpStatusException h)) {
+      return null;
+    }
+    HttpUrl url = HttpUrl.parse(h.url());
+    return url != null && RealCallContext.hostKey(url).equals(ctx.host()) ? h : null;
   }
 
   /**

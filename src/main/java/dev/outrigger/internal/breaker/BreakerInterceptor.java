@@ -184,9 +184,10 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
       boolean failed;
       if (response != null) {
         failed = config.failureStatus().test(response.code());
-      } else if (statusJudgesThrown && failure instanceof HttpStatusException h) {
-        // A status an attempt interceptor threw rather than returned: judged as a status, as the
-        // retry policy, the throttle and the in-flight limit judge it.
+      } else if (statusJudgesThrown
+          && Failures.hostStatus(failure, ctx) instanceof HttpStatusException h) {
+        // A status of this host an attempt interceptor threw rather than returned: judged as a
+        // status, as the throttle and the in-flight limit judge it. (Another host's is not.)
         failed = config.failureStatus().test(h.status());
       } else if (failure instanceof Exception && !Failures.isCancellation(failure)) {
         failed = config.failureException().test(failure);

@@ -236,8 +236,9 @@ public final class InFlightLimiter implements CallInterceptor, KeepsClock {
       }
       throw e;
     } catch (HttpStatusException e) {
-      // A status an attempt interceptor threw rather than returned.
-      if (ctx.attemptsSent() > sentBefore) {
+      // A status an attempt interceptor threw rather than returned; one of another host's (a
+      // user interceptor calling another API) says nothing of this one.
+      if (ctx.attemptsSent() > sentBefore && Failures.hostStatus(e, ctx) != null) {
         answered(host, ctx, sentAt(ctx, sentBefore, start), inFlight, e.status());
       }
       throw e;

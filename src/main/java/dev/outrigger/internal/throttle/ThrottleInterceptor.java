@@ -176,7 +176,8 @@ public final class ThrottleInterceptor implements CallInterceptor, KeepsClock {
           && !(e instanceof DeadlineExceededException && hurried(host, ctx, sentBefore))) {
         boolean rejected = e instanceof TransportException
             || e instanceof DeadlineExceededException
-            || e instanceof HttpStatusException h && (h.status() == 429 || h.status() == 503);
+            || Failures.hostStatus(e, ctx) instanceof HttpStatusException h
+                && (h.status() == 429 || h.status() == 503);
         record(ctx.host(), host, !rejected);
       }
       throw e;

@@ -1,0 +1,128 @@
+package dev.outrigger;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import mockwebserver3.Dispatcher;
+import mockwebserver3.MockResponse;
+import mockwebserver3.MockWebServer;
+import mockwebserver3.RecordedRequest;
+import mockwebserver3.junit5.StartStop;
+import okhttp3.Response;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * An attempt interceptor of the user's that calls another API after its attempt (an audit
+ * service, through a client of its own) and lets that API's {@link HttpStatusException} escape:
+ * the 503 is the other host's, not the call's. The breaker, the client-side throttle and the
+ * adaptive in-flight limit judged it as the call's host's status (its breaker opened, its
+ * throttle shed load, its limit was cut) though that host answered every attempt with a 200.
+ * Each now counts a thrown status only when its URL is on the call's {@code host:port}.
+ */
+class OtherHostThrownStatusTest {
+  @StartStop private final MockWebServer server = new MockWebServer();
+  @StartStop private final MockWebServer audit = new MockWebServer();
+  private ApiClient auditApi;
+
+  @BeforeEach
+  void setUp() {
+    Dispatcher answer = new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest request) {
+        return new MockResponse.Builder().code(200).body("ok").build();
+      }
+    };
+    server.setDispatcher(answer);
+    audit.setDispatcher(new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest request) {
+        return new MockResponse.Builder().code(503).body("audit down").build();
+      }
+    });
+    auditApi = ApiClient.builder().baseUrl(audit.url("/").toString()).retry(Retry.none())
+        .circuitBreaker(CircuitBreaker.none()).build();
+  }
+
+  @AfterEach
+  void tearDown() throws InterruptedException {
+    ClientTestSupport.assertNoLeaks(auditApi);
+    auditApi.close();
+  }
+
+  /** A client whose attempts are audited: the audit's failure escapes the attempt. */
+  private ApiClient.Builder audited() {
+    return ApiClient.builder().baseUrl(server.url("/").toString()).retry(Retry.none())
+        .addAttemptInterceptor(chain -> {
+          Response r = chain.proceed(chain.request());
+          try {
+            auditApi.post("/audit").json(List.of(r.code())).execute(String.class);
+          } catch (HttpStatusException e) {
+            r.close();
+            throw e;
+          }
+          return r;
+        });
+  }
+
+  /** Calls {@code c} {@code n} times, each failing with the audit's 503. */
+  private static void callsFailingOnTheAudit(ApiClient c, int n) {
+    for (int i = 0; i < n; i++) {
+      HttpStatusException e =
+          assertThrows(HttpStatusException.class, () -> c.get("/x").execute(String.class));
+      assertEquals(503, e.status());
+    }
+  }
+
+  @Test
+  void theBreakerDoesNotCountAnotherHostsThrownStatus() throws Exception {
+    try (ApiClient c = audited().circuitBreaker(CircuitBreaker.builder()
+        .slidingWindowSize(2).minimumNumberOfCalls(2).build()).build()) {
+      callsFailingOnTheAudit(c, 3);
+      CircuitBreaker.Snapshot s =
+          c.breaker(server.getHostName() + ":" + server.getPort()).snapshot();
+      assertEquals(CircuitBreaker.State.CLOSED, s.state(), s.toString());
+      assertEquals(2, s.calls(), s.toString());
+      assertEquals(0, s.failedCalls(), s.toString());
+      assertEquals(3, server.getRequestCount(), "every attempt reached the host");
+      ClientTestSupport.assertNoLeaks(c);
+    }
+  }
+
+  @Test
+  void theThrottleTakesAnotherHostsThrown503ForNoRejection() throws Exception {
+    List<Double> probabilities = new CopyOnWriteArrayList<>();
+    try (ApiClient c = audited().circuitBreaker(CircuitBreaker.none()).clientThrottling(1)
+        .addListener(new CallListener() {
+          @Override
+          public void throttleProbability(String host, double p, long requests, long accepts) {
+            probabilities.add(p);
+          }
+        }).build()) {
+      callsFailingOnTheAudit(c, 4);
+      assertEquals(0.0, probabilities.stream().mapToDouble(p -> p).max().orElse(0),
+          "rejection probabilities " + probabilities);
+      ClientTestSupport.assertNoLeaks(c);
+    }
+  }
+
+  @Test
+  void theAdaptiveLimitIsNotCutByAnotherHostsThrown503() throws Exception {
+    List<String> changes = new CopyOnWriteArrayList<>();
+    try (ApiClient c = audited().circuitBreaker(CircuitBreaker.none())
+        .adaptiveConcurrency(AdaptiveLimit.vegas().initial(20).backoffRatio(0.5))
+        .addListener(new CallListener() {
+          @Override
+          public void adaptiveLimitChanged(String host, int from, int to) {
+            changes.add(host + " " + from + "->" + to);
+          }
+        }).build()) {
+      callsFailingOnTheAudit(c, 2);
+      assertEquals(List.of(), changes);
+      ClientTestSupport.assertNoLeaks(c);
+    }
+  }
+}
