@@ -14,6 +14,7 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.Locale;
+import java.util.function.IntConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -55,7 +56,7 @@ public final class BreakerStateMachine {
   static final long FOREVER_NANOS = Long.MAX_VALUE;
   /**
    * The token of a call admitted by a half-open breaker whose table claimed its permits to drop
-   * it ({@link #dropped(BreakerState, Runnable)}): it records nothing, as the Dropped state's.
+   * it ({@link #dropped(BreakerState, IntConsumer)}): it records nothing, as the Dropped state's.
    */
   private static final Dropped LEAVING =
       new Dropped(null, "being dropped by its table; admits calls, records nothing");
@@ -379,8 +380,15 @@ public final class BreakerStateMachine {
    * a probe that begins or ends between them may be missed, at that instant only.)
    */
   boolean probing(BreakerState s) {
-    return s instanceof HalfOpen h
-        && permittedInHalfOpen - h.permits.get() - HalfOpen.done(h.outcomes.get()) > 0;
+    return s instanceof HalfOpen h && probesOut(h.permits.get(), h) > 0;
+  }
+
+  /**
+   * The probes of {@code h} let through and not ended, its permits read as {@code permits}
+   * before its outcomes are read here (probes end after they were let through).
+   */
+  private int probesOut(int permits, HalfOpen h) {
+    return permittedInHalfOpen - permits - HalfOpen.done(h.outcomes.get());
   }
 
   /**
@@ -430,28 +438,32 @@ public final class BreakerStateMachine {
    * <p>A half-open one has its probe permits claimed first; a call that finds it then, before
    * it is out of use, is admitted and records nothing, as it would be a moment later.
    *
-   * @param claimed a test hook run (if not null) once a half-open breaker's permits are claimed,
-   *     before it is taken out of use
+   * @param steps a test hook (if not null) told each step of a half-open breaker's claim:
+   *     {@link #PERMITS_READ}, {@link #LOOKED}, {@link #CLAIMED}
    * @return the state it was in (OPEN or HALF_OPEN when its closing was reported), or null,
    *     with nothing done, when the state has moved since {@code seen}
    */
-  State dropped(BreakerState seen, Runnable claimed) {
+  State dropped(BreakerState seen, IntConsumer steps) {
     if (seen instanceof Dropped || seen instanceof ForcedOpen || seen instanceof Disabled) {
       return seen.state(); // out of use already, or set by hand: left as it is
     }
     if (seen instanceof HalfOpen h) {
       // Taking a probe does not replace the state: the permits are claimed first, so that no
       // probe can go out between the look and the drop (one given back after stays claimed).
-      // Nor one whose probes are all done, its verdict about to be installed. (A probe taken
-      // after p was read fails the claim.)
+      // Nor one whose probes are all done, its verdict about to be installed. The probes out
+      // are counted from the permits the claim expects, p: a probe taken after p was read
+      // fails the claim, even once another probe gave its permit back (the same count, with a
+      // probe out, which a second read of the permits would take for none out).
       int p = h.permits.get();
-      if (HalfOpen.done(h.outcomes.get()) >= permittedInHalfOpen || probing(h)
-          || !h.permits.compareAndSet(p, Integer.MIN_VALUE / 2)) {
+      step(steps, PERMITS_READ);
+      if (HalfOpen.done(h.outcomes.get()) >= permittedInHalfOpen || probesOut(p, h) > 0) {
         return null;
       }
-      if (claimed != null) {
-        claimed.run();
+      step(steps, LOOKED);
+      if (!h.permits.compareAndSet(p, Integer.MIN_VALUE / 2)) {
+        return null;
       }
+      step(steps, CLAIMED);
     }
     BreakerState next = new Dropped(seen instanceof Closed c ? c.window : null,
         "dropped after going unused for its whole open wait; the key starts over closed");
@@ -462,8 +474,21 @@ public final class BreakerStateMachine {
     return null;
   }
 
+  /** A step of {@link #dropped(BreakerState, IntConsumer)}: a half-open breaker's permits read. */
+  static final int PERMITS_READ = 1;
+  /** A step of a drop: no probe out nor verdict coming, as far as the permits read tell. */
+  static final int LOOKED = 2;
+  /** A step of a drop: the half-open breaker's permits claimed, the breaker not yet dropped. */
+  static final int CLAIMED = 3;
+
+  private static void step(IntConsumer steps, int step) {
+    if (steps != null) {
+      steps.accept(step);
+    }
+  }
+
   /**
-   * Takes a breaker no table keeps out of use, as {@link #dropped(BreakerState, Runnable)} does
+   * Takes a breaker no table keeps out of use, as {@link #dropped(BreakerState, IntConsumer)} does
    * from any state, an open or half-open one reporting {@code why}. One set by hand is left as it
    * is.
    */

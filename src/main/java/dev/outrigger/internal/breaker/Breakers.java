@@ -10,6 +10,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.IntConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -23,10 +24,11 @@ import org.slf4j.LoggerFactory;
  * used within its own wait in OPEN (grown for that opening, if it grows; its uses noted to the
  * millisecond; dropping it would let a failing host's calls through before its wait is over),
  * or half-open with a probe still out; nor one whose state moved since the pass listed it. A
- * dropped breaker is out of use ({@link BreakerStateMachine#dropped(BreakerState, Runnable)}):
- * the outcomes of its calls still in flight go nowhere, so it never opens after it left; the
- * key's next call starts a fresh breaker. If no breaker can be dropped, a new key gets a breaker
- * that is not kept, out of use from the start (its call admitted, its outcome recorded nowhere).
+ * dropped breaker is out of use ({@link BreakerStateMachine#dropped(BreakerState,
+ * IntConsumer)}): the outcomes of its calls still in flight go nowhere, so it never opens after
+ * it left; the key's next call starts a fresh breaker. If no breaker can be dropped, a new key
+ * gets a breaker that is not kept, out of use from the start (its call admitted, its outcome
+ * recorded nowhere).
  *
  * <p>A pass that drops nothing (an outage: every breaker open and in use) remembers until when
  * nothing can go: the earliest time a kept open breaker could have sat unused for its whole wait
@@ -68,10 +70,10 @@ public final class Breakers {
   /** Test hook: run by an eviction pass after it chose its candidates, before it drops any. */
   Runnable beforeDrop;
   /**
-   * Test hook: run by an eviction pass once it claimed a half-open breaker's probe permits,
-   * before it takes that breaker out of use.
+   * Test hook: told each step of an eviction pass's claim of a half-open breaker's probe
+   * permits, before it takes that breaker out of use ({@link BreakerStateMachine#CLAIMED}...).
    */
-  Runnable afterClaim;
+  IntConsumer claimSteps;
 
   private record Candidate(String key, BreakerStateMachine breaker, BreakerState seen,
       long lastUsedNanos) {}
@@ -270,7 +272,7 @@ public final class Breakers {
         // table, so that this report cannot come after one of the key's next breaker. Only from
         // the state it was listed in: one that tripped, moved on to half-open or was set by hand
         // since is in use, and stays.
-        CircuitBreaker.State left = gone.dropped(c.seen(), afterClaim);
+        CircuitBreaker.State left = gone.dropped(c.seen(), claimSteps);
         if (left == null || setByHand(left)) {
           continue;
         }

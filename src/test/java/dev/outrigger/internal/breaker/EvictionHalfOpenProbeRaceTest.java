@@ -96,11 +96,13 @@ class EvictionHalfOpenProbeRaceTest {
     breakers.get("b:443", 11 * S);
 
     BreakerState[] call = new BreakerState[1];
-    breakers.afterClaim = () -> {
-      breakers.afterClaim = null;
-      // The pass claimed a's permits and is about to drop it. A call on another thread finds it.
-      a.touch(12 * S);
-      call[0] = a.acquire(12 * S);
+    breakers.claimSteps = step -> {
+      if (step == BreakerStateMachine.CLAIMED) {
+        // The pass claimed a's permits and is about to drop it. A call on another thread finds
+        // it.
+        a.touch(12 * S);
+        call[0] = a.acquire(12 * S);
+      }
     };
     breakers.get("c:443", 12 * S);
 
@@ -115,5 +117,54 @@ class EvictionHalfOpenProbeRaceTest {
     assertNotSame(a, fresh);
     assertEquals(CircuitBreaker.State.CLOSED, fresh.state());
     assertEquals(0, fresh.snapshot(13 * S).calls());
+  }
+
+  /**
+   * The drop's look at a half-open breaker counted its probes out from a second read of the
+   * permits, not from the value its claim then expects: a probe out when the permits were read
+   * that gives its permit back, and another call's probe taken after the look, leave the permits
+   * as read (one out), and the claim succeeded. The breaker was dropped with that probe out, its
+   * verdict lost, and the failing key started over closed.
+   */
+  @Test
+  void aProbeGivenBackAndAnotherTakenDuringTheLookDoNotLetThePassDropTheBreaker() {
+    Breakers breakers = new Breakers(CircuitBreaker.builder().maxBreakers(2)
+        .slidingWindowSize(2).minimumNumberOfCalls(2).permittedCallsInHalfOpen(1)
+        .waitInOpenState(Duration.ofSeconds(5)).build(), listener);
+    BreakerStateMachine a = breakers.get("a:443", 0);
+    for (int i = 0; i < 2; i++) {
+      a.onResult(a.acquire(0), BreakerStateMachine.FAILED, 0);
+    }
+    breakers.get("a:443", 5 * S);
+    a.onResult(a.acquire(5 * S), BreakerStateMachine.IGNORED, 5 * S);
+    breakers.get("b:443", 11 * S);
+
+    BreakerState[] first = new BreakerState[1];
+    BreakerState[] second = new BreakerState[1];
+    breakers.beforeDrop = () -> {
+      breakers.beforeDrop = null;
+      // Listed as idle; a call's probe goes out before the pass reads the permits.
+      first[0] = a.acquire(12 * S);
+    };
+    breakers.claimSteps = step -> {
+      if (step == BreakerStateMachine.PERMITS_READ) {
+        // The first probe says nothing (cancelled) and gives its permit back.
+        a.onResult(first[0], BreakerStateMachine.IGNORED, 12 * S);
+      } else if (step == BreakerStateMachine.LOOKED) {
+        // Another call's probe goes out: the permits are back where they were read.
+        second[0] = a.acquire(12 * S);
+      }
+    };
+    breakers.get("c:443", 12 * S);
+
+    assertNotNull(first[0], "the first call got a's probe");
+    assertSame(a, breakers.find("a:443"),
+        "a half-open breaker with its probe out was dropped: " + seen);
+    BreakerState probe = second[0] != null ? second[0] : a.acquire(13 * S);
+    assertNotNull(probe, "a call got a's probe after the pass");
+    a.onResult(probe, BreakerStateMachine.FAILED, 13 * S);
+    assertEquals(CircuitBreaker.State.OPEN, a.state());
+    assertEquals(List.of("a:443 CLOSED->OPEN", "a:443 OPEN->HALF_OPEN",
+        "a:443 HALF_OPEN->OPEN"), seen);
   }
 }
