@@ -182,6 +182,29 @@ class LocalWaitCutTest {
   }
 
   @Test
+  void aPassIsNotSpentOnACutThroughADisabledBreaker() {
+    healthyIn300Ms();
+    client = client(server.url("/").toString(), RateLimit.perSecond(1).burst(1),
+        Duration.ofSeconds(1));
+    String key = server.getHostName() + ":" + server.getPort();
+    assertEquals("ok", client.get("/x").execute(String.class));
+    clock.advanceMillis(1_000);
+
+    // Disabled by hand, the breaker records nothing: a cut short then could not count, and
+    // must not spend the pass the success gave.
+    client.breaker(key).disable();
+    queueBehindAPermit(key, 5);
+    assertThrows(DeadlineExceededException.class, () -> client.get("/x").execute(String.class));
+
+    // Reset, the breaker has its pass: the next cut short is let off.
+    client.breaker(key).reset();
+    clock.advanceMillis(1_000);
+    queueBehindAPermit(key, 5);
+    assertThrows(DeadlineExceededException.class, () -> client.get("/x").execute(String.class));
+    assertEquals(List.of("CLOSED->DISABLED", "DISABLED->CLOSED"), transitions);
+  }
+
+  @Test
   void aHalfOpenProbeCutAfterALongPermitWaitLeavesItsPlaceToTheNextCall() {
     healthyIn300Ms();
     client = client(server.url("/").toString(), RateLimit.perSecond(1).burst(1),

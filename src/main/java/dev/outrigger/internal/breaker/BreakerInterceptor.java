@@ -231,8 +231,9 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
    * or dropped, nor after the client's close()), so no pass is spent where nothing would count.
    */
   private boolean canCount(BreakerStateMachine breaker, BreakerState token) {
-    return !clientClosed
-        && (token instanceof BreakerState.HalfOpen || token == breaker.current());
+    // A disabled or dropped breaker's token is its state too, and may still be the current one.
+    return !clientClosed && (token instanceof BreakerState.HalfOpen
+        || token instanceof BreakerState.Closed && token == breaker.current());
   }
 
   /** "its probe", "all 3 probes" or "1 of its 3 probes": the probes not yet answered. */
