@@ -33,9 +33,9 @@ import java.util.function.Predicate;
  * <p>What counts as a failure, by default: a {@link TransportException} of kind CONNECT, TLS,
  * TIMEOUT, IO or PROTOCOL (a malformed answer, a redirect loop), a
  * {@link DeadlineExceededException} that cut an attempt that was sent, and any 5xx status (also
- * one an attempt interceptor throws as an {@link HttpStatusException} whose URL is on the call's
- * {@code host:port}; another host's is judged as any other exception). A 4xx (429 included)
- * counts as a success: the server is answering. {@link Builder#failureStatus} and
+ * one an attempt interceptor throws as an {@link HttpStatusException}, unless its URL names
+ * another {@code host:port} than the call's: that one is judged as any other exception). A 4xx
+ * (429 included) counts as a success: the server is answering. {@link Builder#failureStatus} and
  * {@link Builder#failureException} replace these rules (a set failureException decides thrown
  * statuses too). Never counted, whatever the predicates say: a call cancelled by its caller
  * (interrupted thread) and an attempt that never reached the network (for example refused by
@@ -575,9 +575,9 @@ public final class CircuitBreaker {
     /**
      * Which response statuses count as failures (default: 500 to 599). Others count as
      * successes. Also asked about a {@link HttpStatusException} an attempt interceptor throws
-     * instead of returning the response, when its URL is on the call's {@code host:port} (another
-     * host's goes to {@link #failureException}), unless {@link #failureException} is set: then
-     * that rule decides it.
+     * instead of returning the response, unless its URL names another {@code host:port} than the
+     * call's (that one goes to {@link #failureException}), or {@link #failureException} is set:
+     * then that rule decides it.
      *
      * @throws NullPointerException if {@code isFailure} is null
      */
@@ -590,7 +590,7 @@ public final class CircuitBreaker {
      * Which exceptions count as failures (default: {@link TransportException} of any kind but
      * CANCELLED, so CONNECT, TLS, TIMEOUT, IO and PROTOCOL, and
      * {@link DeadlineExceededException}); an {@link HttpStatusException} an attempt interceptor
-     * throws is judged by {@link #failureStatus} when its URL is on the call's {@code host:port}.
+     * throws is judged by {@link #failureStatus} unless its URL names another {@code host:port}.
      * Others count as successes. Once set, this rule decides thrown statuses too. The predicate
      * only sees attempts that were sent and not cancelled, and no deadline's cut of an attempt
      * that the client's own waits left too little time (see the class doc); those never count.

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Function;
 import mockwebserver3.Dispatcher;
 import mockwebserver3.MockResponse;
 import mockwebserver3.MockWebServer;
@@ -33,7 +34,9 @@ class OtherHostThrownStatusTest {
     Dispatcher answer = new Dispatcher() {
       @Override
       public MockResponse dispatch(RecordedRequest request) {
-        return new MockResponse.Builder().code(200).body("ok").build();
+        return request.getUrl().encodedPath().equals("/down")
+            ? new MockResponse.Builder().code(503).body("down").build()
+            : new MockResponse.Builder().code(200).body("ok").build();
       }
     };
     server.setDispatcher(answer);
@@ -77,13 +80,56 @@ class OtherHostThrownStatusTest {
     }
   }
 
+  /**
+   * A client whose attempt interceptor throws each answer outside 2xx as an
+   * {@link HttpStatusException} naming the URL {@code urlOf} gives.
+   */
+  private ApiClient.Builder throwing(Function<Response, String> urlOf) {
+    return ApiClient.builder().baseUrl(server.url("/").toString()).retry(Retry.none())
+        .addAttemptInterceptor(chain -> {
+          Response r = chain.proceed(chain.request());
+          if (r.isSuccessful()) {
+            return r;
+          }
+          r.close();
+          throw new HttpStatusException(r.code(), r.request().method(), urlOf.apply(r), "",
+              chain.context().attemptsSent());
+        });
+  }
+
+  /** The snapshot of the breaker of {@code server}'s key. */
+  private CircuitBreaker.Snapshot breakerOf(ApiClient c, MockWebServer server) {
+    return c.breaker(server.getHostName() + ":" + server.getPort()).snapshot();
+  }
+
+  /**
+   * An exception naming the path alone names no host, so it cannot be another host's: it was
+   * taken for one, and the host's 503s counted as successes (the breaker's rule for
+   * exceptions), its breaker never opening.
+   */
+  @Test
+  void aThrownStatusWhoseUrlNamesNoHostIsTheCallsHosts() throws Exception {
+    try (ApiClient c = throwing(r -> r.request().url().encodedPath()).circuitBreaker(
+        CircuitBreaker.builder().slidingWindowSize(2).minimumNumberOfCalls(2).build()).build()) {
+      for (int i = 0; i < 2; i++) {
+        HttpStatusException e =
+            assertThrows(HttpStatusException.class, () -> c.get("/down").execute(String.class));
+        assertEquals(503, e.status());
+      }
+      CircuitBreaker.Snapshot s = breakerOf(c, server);
+      assertEquals(CircuitBreaker.State.OPEN, s.state(), s.toString());
+      assertThrows(CircuitOpenException.class, () -> c.get("/down").execute(String.class));
+      assertEquals(2, server.getRequestCount());
+      ClientTestSupport.assertNoLeaks(c);
+    }
+  }
+
   @Test
   void theBreakerDoesNotCountAnotherHostsThrownStatus() throws Exception {
     try (ApiClient c = audited().circuitBreaker(CircuitBreaker.builder()
         .slidingWindowSize(2).minimumNumberOfCalls(2).build()).build()) {
       callsFailingOnTheAudit(c, 3);
-      CircuitBreaker.Snapshot s =
-          c.breaker(server.getHostName() + ":" + server.getPort()).snapshot();
+      CircuitBreaker.Snapshot s = breakerOf(c, server);
       assertEquals(CircuitBreaker.State.CLOSED, s.state(), s.toString());
       assertEquals(2, s.calls(), s.toString());
       assertEquals(0, s.failedCalls(), s.toString());

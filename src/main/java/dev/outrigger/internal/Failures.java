@@ -99,19 +99,21 @@ public final class Failures {
 
   /**
    * {@code failure} as a status of the host {@code ctx} calls, or null: an
-   * {@link HttpStatusException} an attempt interceptor threw whose URL is on that host ({@link
-   * RealCallContext#hostKey}, as {@link CallContext#host()} keys it: an IPv6 literal in brackets,
-   * a default port made explicit). A status of another host (a user interceptor that calls
-   * another API and lets its exception escape), or whose URL cannot be read, says nothing of
-   * this one; the breaker, the throttle and the in-flight limit judge it as any other exception.
-   * Error path only: parses the URL.
+   * {@link HttpStatusException} an attempt interceptor threw, unless its URL names another
+   * {@code host:port} than the call's ({@link RealCallContext#hostKey}, as {@link
+   * CallContext#host()} keys it: an IPv6 literal in brackets, a default port made explicit). A
+   * status of another host (a user interceptor that calls another API and lets its exception
+   * escape) says nothing of this one; the breaker, the throttle and the in-flight limit judge it
+   * as any other exception. A URL that names no host (a path, a redacted text that does not
+   * parse) cannot say it is another's: the status is taken as this host's. Error path only:
+   * parses the URL.
    */
   public static HttpStatusException hostStatus(Throwable failure, CallContext ctx) {
     if (!(failure instanceof HttpStatusException h)) {
       return null;
     }
     HttpUrl url = HttpUrl.parse(h.url());
-    return url != null && RealCallContext.hostKey(url).equals(ctx.host()) ? h : null;
+    return url == null || RealCallContext.hostKey(url).equals(ctx.host()) ? h : null;
   }
 
   /**

@@ -13,8 +13,9 @@ import org.junit.jupiter.api.Test;
 /**
  * {@link Failures#hostStatus}: a thrown status is the call's host's when its URL is on the same
  * {@code host:port} as the policies key it, however the URL spells it (a default port left out
- * or written, an IPv6 literal's long form, the host's case); another host or port, or a URL that
- * cannot be read, is not.
+ * or written, an IPv6 literal's long form, the host's case), or when its URL names no host (a
+ * path, a text that does not parse) and so cannot say it is another's; another host or port is
+ * not.
  */
 class HostStatusTest {
   private static RealCallContext call(String url) {
@@ -39,11 +40,26 @@ class HostStatusTest {
     assertSame(longForm, Failures.hostStatus(longForm, v6));
   }
 
+  /**
+   * A URL that does not parse was taken for another host's, so the status counted nowhere (and,
+   * by the breaker's default rule for exceptions, as a success): a user's exception that gives
+   * the path alone, or a redacted URL whose port a secret of the same digits masked
+   * ({@link Redactor#scrub} masks every secret of four characters or more, after a redirect).
+   */
   @Test
-  void anotherHostOrPortOrAnUnreadableUrlIsNotTheCallsHosts() {
+  void aStatusWhoseUrlNamesNoHostIsTheCallsHosts() {
+    RealCallContext ctx = call("https://api.example.com:8443/v1/x");
+    for (String url : new String[] {"/v1/x", "", "https://api.example.com:REDACTED/v1/x"}) {
+      HttpStatusException e = status(url);
+      assertSame(e, Failures.hostStatus(e, ctx), url);
+    }
+  }
+
+  @Test
+  void anotherHostOrPortIsNotTheCallsHosts() {
     RealCallContext ctx = call("https://api.example.com/v1/x");
     for (String url : new String[] {"https://audit.example.com/v1/x",
-        "http://api.example.com/v1/x", "https://api.example.com:8443/v1/x", "/v1/x", ""}) {
+        "http://api.example.com/v1/x", "https://api.example.com:8443/v1/x"}) {
       assertNull(Failures.hostStatus(status(url), ctx), url);
     }
     assertNull(Failures.hostStatus(status("http://[::1]/x"), call("http://[::1]:8080/x")));
