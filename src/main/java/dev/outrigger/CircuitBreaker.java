@@ -34,8 +34,9 @@ import java.util.function.Predicate;
  * TIMEOUT, IO or PROTOCOL (a malformed answer, a redirect loop), a
  * {@link DeadlineExceededException} that cut an attempt that was sent, and any 5xx status (also
  * one an attempt interceptor throws as an {@link HttpStatusException}, unless its URL names
- * another {@code host:port} than the call's: that one is judged as any other exception). A 4xx
- * (429 included) counts as a success: the server is answering. {@link Builder#failureStatus} and
+ * another {@code host:port} than the call's and than the one a redirect the attempt followed
+ * led to: that one is judged as any other exception). A 4xx (429 included) counts as a success:
+ * the server is answering. {@link Builder#failureStatus} and
  * {@link Builder#failureException} replace these rules (a set failureException decides thrown
  * statuses too). Never counted, whatever the predicates say: a call cancelled by its caller
  * (interrupted thread) and an attempt that never reached the network (for example refused by

@@ -34,9 +34,12 @@ class OtherHostThrownStatusTest {
     Dispatcher answer = new Dispatcher() {
       @Override
       public MockResponse dispatch(RecordedRequest request) {
-        return request.getUrl().encodedPath().equals("/down")
-            ? new MockResponse.Builder().code(503).body("down").build()
-            : new MockResponse.Builder().code(200).body("ok").build();
+        return switch (request.getUrl().encodedPath()) {
+          case "/down" -> new MockResponse.Builder().code(503).body("down").build();
+          case "/moved" -> new MockResponse.Builder().code(307)
+              .addHeader("Location", audit.url("/moved-here")).build();
+          default -> new MockResponse.Builder().code(200).body("ok").build();
+        };
       }
     };
     server.setDispatcher(answer);
@@ -120,6 +123,30 @@ class OtherHostThrownStatusTest {
       assertEquals(CircuitBreaker.State.OPEN, s.state(), s.toString());
       assertThrows(CircuitOpenException.class, () -> c.get("/down").execute(String.class));
       assertEquals(2, server.getRequestCount());
+      ClientTestSupport.assertNoLeaks(c);
+    }
+  }
+
+  /**
+   * The call's host redirects to another origin (as http to https moves the port), which OkHttp
+   * follows within the attempt; the answer there is a 503, which the attempt interceptor throws
+   * with the URL it came from. Returned, that 503 counts against the call's host; thrown, it was
+   * taken for another host's and counted as a success, so a host that answered every call with
+   * a redirect to a 503 never opened its breaker.
+   */
+  @Test
+  void aStatusThrownFromWhereARedirectLedIsTheCallsHosts() throws Exception {
+    try (ApiClient c = throwing(r -> r.request().url().toString()).circuitBreaker(
+        CircuitBreaker.builder().slidingWindowSize(2).minimumNumberOfCalls(2).build()).build()) {
+      for (int i = 0; i < 2; i++) {
+        HttpStatusException e =
+            assertThrows(HttpStatusException.class, () -> c.get("/moved").execute(String.class));
+        assertEquals(audit.url("/moved-here").toString(), e.url());
+      }
+      CircuitBreaker.Snapshot s = breakerOf(c, server);
+      assertEquals(CircuitBreaker.State.OPEN, s.state(), s.toString());
+      assertEquals(2, s.failedCalls(), s.toString());
+      assertEquals(2, audit.getRequestCount());
       ClientTestSupport.assertNoLeaks(c);
     }
   }

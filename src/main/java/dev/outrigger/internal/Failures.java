@@ -100,20 +100,28 @@ public final class Failures {
   /**
    * {@code failure} as a status of the host {@code ctx} calls, or null: an
    * {@link HttpStatusException} an attempt interceptor threw, unless its URL names another
-   * {@code host:port} than the call's ({@link RealCallContext#hostKey}, as {@link
-   * CallContext#host()} keys it: an IPv6 literal in brackets, a default port made explicit). A
-   * status of another host (a user interceptor that calls another API and lets its exception
-   * escape) says nothing of this one; the breaker, the throttle and the in-flight limit judge it
-   * as any other exception. A URL that names no host (a path, a redacted text that does not
-   * parse) cannot say it is another's: the status is taken as this host's. Error path only:
-   * parses the URL.
+   * {@code host:port} ({@link RealCallContext#hostKey}, as {@link CallContext#host()} keys it: an
+   * IPv6 literal in brackets, a default port made explicit) than the call's and than the one the
+   * attempt's answer came from ({@link RealCallContext#answeredUrl}: after a redirect OkHttp
+   * followed to another origin, http to https say, a status thrown from that answer is the
+   * call's host's, as that answer returned is). A status of another host (a user interceptor
+   * that calls another API and lets its exception escape) says nothing of this one; the breaker,
+   * the throttle and the in-flight limit judge it as any other exception. A URL that names no
+   * host (a path, a redacted text that does not parse) cannot say it is another's: the status is
+   * taken as this host's. Error path only: parses the URL.
    */
   public static HttpStatusException hostStatus(Throwable failure, CallContext ctx) {
     if (!(failure instanceof HttpStatusException h)) {
       return null;
     }
     HttpUrl url = HttpUrl.parse(h.url());
-    return url == null || RealCallContext.hostKey(url).equals(ctx.host()) ? h : null;
+    if (url == null) {
+      return h;
+    }
+    String key = RealCallContext.hostKey(url);
+    HttpUrl answered = RealCallContext.answeredUrl(ctx);
+    return key.equals(ctx.host())
+        || answered != null && key.equals(RealCallContext.hostKey(answered)) ? h : null;
   }
 
   /**

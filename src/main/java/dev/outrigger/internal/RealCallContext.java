@@ -70,6 +70,11 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
   private boolean lastRequestSent;
   /** The status of a response whose body the transport refused as too large, or -1. */
   private int refusedStatus = -1;
+  /**
+   * The URL of the request the transport's latest answer came from (after the redirects OkHttp
+   * followed, and an attempt interceptor's rewrite), or null before one came.
+   */
+  private HttpUrl answeredUrl;
   /** The caller discards a successful response's body ({@code execute()}, {@code Void}). */
   private boolean bodyDiscarded;
   /** The latest failed attempt's failure that the retry policy went past, or null. */
@@ -552,6 +557,22 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
   /** The status of the response whose body was refused as too large, or -1 if none was. */
   public int refusedStatus() {
     return refusedStatus;
+  }
+
+  /**
+   * Called by the transport with the URL of the request its answer came from: the call's own,
+   * another an attempt interceptor sent it to, or where a redirect OkHttp followed led.
+   */
+  public void answered(HttpUrl url) {
+    answeredUrl = url;
+  }
+
+  /**
+   * The URL of the request the transport's latest answer in {@code ctx}'s call came from
+   * ({@link #answered}), or null when none came or {@code ctx} is not this kind of context.
+   */
+  public static HttpUrl answeredUrl(CallContext ctx) {
+    return ctx instanceof RealCallContext r ? r.answeredUrl : null;
   }
 
   /**

@@ -55,6 +55,17 @@ class HostStatusTest {
     }
   }
 
+  /** After a redirect to another origin, a status of where the attempt's answer came from. */
+  @Test
+  void aStatusOfWhereTheAttemptsAnswerCameFromIsTheCallsHosts() {
+    RealCallContext ctx = call("http://api.example.com/v1/x");
+    HttpStatusException e = status("https://api.example.com/v1/x");
+    assertNull(Failures.hostStatus(e, ctx), "before the answer came");
+    ctx.answered(HttpUrl.get("https://api.example.com:443/v1/x?page=2"));
+    assertSame(e, Failures.hostStatus(e, ctx));
+    assertNull(Failures.hostStatus(status("https://audit.example.com/v1/x"), ctx));
+  }
+
   @Test
   void anotherHostOrPortIsNotTheCallsHosts() {
     RealCallContext ctx = call("https://api.example.com/v1/x");

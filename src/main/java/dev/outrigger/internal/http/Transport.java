@@ -208,6 +208,9 @@ public final class Transport implements CallInterceptor, KeepsClock {
       response = buffer(received, ctx, call);
       // Put back a 503's Retry-After: 0 the network interceptor hid from OkHttp (FollowUpGuard).
       response = FollowUpGuard.unguard(response);
+      // Where the answer came from, for a status an attempt interceptor throws from it
+      // (Failures.hostStatus): a field written, nothing made.
+      ctx.answered(response.request().url());
     } catch (IOException e) {
       boolean timedOut = timer.timedOut(e);
       // Only when the deadline cut the attempt: is e the cut's own doing, and where was it?
