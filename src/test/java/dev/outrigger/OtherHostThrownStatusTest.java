@@ -165,6 +165,28 @@ class OtherHostThrownStatusTest {
     }
   }
 
+  /**
+   * The retry policy still retries another host's thrown 503: the attempt failed with it, and
+   * its retry (the audit's too) is sent again to the call's host, as any retry is; the breaker
+   * counts each attempt the host answered as a success.
+   */
+  @Test
+  void theRetryPolicyRetriesAnotherHostsThrownStatus() throws Exception {
+    try (ApiClient c = audited().retry(Retry.none().maxAttempts(2)).circuitBreaker(
+        CircuitBreaker.builder().slidingWindowSize(2).minimumNumberOfCalls(2).build()).build()) {
+      HttpStatusException e =
+          assertThrows(HttpStatusException.class, () -> c.get("/x").execute(String.class));
+      assertEquals(503, e.status());
+      assertEquals(2, e.attempts());
+      assertEquals(2, server.getRequestCount());
+      assertEquals(2, audit.getRequestCount());
+      CircuitBreaker.Snapshot s = breakerOf(c, server);
+      assertEquals(CircuitBreaker.State.CLOSED, s.state(), s.toString());
+      assertEquals(0, s.failedCalls(), s.toString());
+      ClientTestSupport.assertNoLeaks(c);
+    }
+  }
+
   @Test
   void theThrottleTakesAnotherHostsThrown503ForNoRejection() throws Exception {
     List<Double> probabilities = new CopyOnWriteArrayList<>();
