@@ -165,7 +165,7 @@ public final class ApiClient implements AutoCloseable {
     list.add(new DeadlineInterceptor(b.deadline));
     list.addAll(b.callInterceptors);
     if (b.auth != null) {
-      list.add(AuthInterceptors.refresh(b.auth, baseUrl));
+      list.add(AuthInterceptors.refresh(b.refresher, baseUrl));
     }
     list.add(new RetryInterceptor(b.retry, clock));
     this.breakers = new BreakerInterceptor(b.circuitBreaker, clock, listener);
@@ -188,7 +188,7 @@ public final class ApiClient implements AutoCloseable {
         ? new InFlightLimiter(b.adaptiveConcurrency, clock)
         : new InFlightLimiter(b.maxInFlightPerHost, clock));
     if (b.auth != null) {
-      list.add(AuthInterceptors.stamp(b.auth, baseUrl));
+      list.add(AuthInterceptors.stamp(b.refresher, baseUrl));
     }
     list.addAll(b.attemptInterceptors);
     // With no user code anywhere between the client and the transport (no listener, no
@@ -224,7 +224,8 @@ public final class ApiClient implements AutoCloseable {
    * A builder holding this client's settings whose {@code build()} makes a client that shares
    * this one's connection pool and dispatcher (unless it is given another
    * {@link Builder#okHttpClient}, which it then sends with). Policy state (rate-limit buckets,
-   * breakers, retry budgets) is not shared: the derived client starts its own.
+   * breakers, retry budgets) is not shared: the derived client starts its own. The fetches of
+   * fresh credentials are, while it keeps this one's {@link Builder#auth Auth} (see there).
    */
   public Builder newBuilder() {
     Builder b = settings.copy();
@@ -854,6 +855,8 @@ public final class ApiClient implements AutoCloseable {
     private Proxy proxy;
     private okhttp3.Authenticator proxyAuthenticator;
     private Auth auth;
+    /** {@link #auth}'s fetches of fresh values, shared by the clients built or derived with it. */
+    private AuthInterceptors.Refresher refresher;
     private ObjectMapper objectMapper;
     /** The default mapper of the client this builder derives from, shared unless one is set. */
     private ObjectMapper defaultMapper;
@@ -1153,8 +1156,17 @@ public final class ApiClient implements AutoCloseable {
      * Default none; null removes one set before, as on a builder from
      * {@link ApiClient#newBuilder()} for a client of another service, which would otherwise
      * send this one's credentials to its own base URL's origin.
+     *
+     * <p>The clients built from this builder, and those derived from them with
+     * {@link ApiClient#newBuilder()} that keep this {@code Auth} (given it again or not), share
+     * its refresh: one fetch of a fresh value at a time, and a 401 for an attempt signed before
+     * the latest fetch is signed again rather than fetched for (see {@link Auth}). Another
+     * {@code Auth}, or this one on another builder, starts its own.
      */
     public Builder auth(Auth auth) {
+      if (auth != this.auth) {
+        refresher = auth == null ? null : new AuthInterceptors.Refresher(auth);
+      }
       this.auth = auth;
       return this;
     }
@@ -1542,6 +1554,7 @@ public final class ApiClient implements AutoCloseable {
       b.proxy = proxy;
       b.proxyAuthenticator = proxyAuthenticator;
       b.auth = auth;
+      b.refresher = refresher;
       b.objectMapper = objectMapper;
       b.defaultMapper = defaultMapper;
       b.maxResponseBytes = maxResponseBytes;

@@ -5,28 +5,38 @@ import java.util.function.Supplier;
 
 /**
  * Supplies the {@code Authorization} header for every attempt. When the server answers 401, the
- * client asks once for a fresh value ({@code refresh = true}) and sends the attempt again; a
- * second 401 is returned to the caller, as is the first when the fresh value is null or the same
- * as the one the server refused, and the 401 of a request whose body is
- * {@linkplain okhttp3.RequestBody#isOneShot() one-shot} (it cannot be sent again; the hook is not
- * asked). The value is never logged and never appears in exception messages; it is not sent on a
- * redirect to another origin (scheme, host or port), and that origin's 401 is returned to the
- * caller without asking for a fresh value.
+ * client asks once for a fresh value ({@code refresh = true}; or signs again when another call
+ * refreshed since, below) and sends the attempt again; a second 401 is returned to the caller,
+ * as is the first when the fresh value is null or the same as the one the server refused, and
+ * the 401 of a request whose body is {@linkplain okhttp3.RequestBody#isOneShot() one-shot} (it
+ * cannot be sent again; the hook is not asked). The value is never logged and never appears in
+ * exception messages; it is not sent on a redirect to another origin (scheme, host or port), and
+ * that origin's 401 is returned to the caller without asking for a fresh value.
  *
- * <p>A fresh value ({@code refresh = true}) is fetched on a platform daemon thread of the
- * client's ({@code outrigger-auth-refresh}), one fetch at a time per client: calls that meet a
- * 401 while it runs wait for it and share its value (or what it throws: the same exception
- * reaches each of them, except an {@link ApiException}, another call's failure, for which each
- * call gets the {@link HttpStatusException} of its 401, that failure suppressed in it and
- * named in its message), and a call's attempts after its refresh carry the value it got. Each
- * call waits at most until its own deadline, then fails with
- * {@link DeadlineExceededException} ("deadline exceeded while waiting for the credentials
- * refresh"; its cause, the 401); a fetch that hangs so goes on, and the calls that meet a 401
- * before it ends take its value. Once it has ended, the next 401 starts another. The client's
- * {@code close()} interrupts a fetch still running (one that ignores interrupts ends when it
- * returns) and ends the waits with a
- * {@code CANCELLED} {@link TransportException}. The fetch does not run on the caller's thread,
- * so it sees none of its thread-locals.
+ * <p>A fresh value ({@code refresh = true}) is fetched on a platform daemon thread
+ * ({@code outrigger-auth-refresh}), one fetch at a time for all the clients that share this
+ * {@code Auth} (built from the builder it was set on, or derived from them with
+ * {@link ApiClient#newBuilder()}): calls that meet a 401 while it runs wait for it and share its
+ * value (or what it throws: the same exception reaches each of them, except an
+ * {@link ApiException}, another call's failure, for which each call gets the
+ * {@link HttpStatusException} of its 401, that failure suppressed in it and named in its
+ * message), and a call's attempts after its refresh carry the value it got. Each call waits at
+ * most until its own deadline, then fails with {@link DeadlineExceededException} ("deadline
+ * exceeded while waiting for the credentials refresh"; its cause, the 401); a fetch that hangs
+ * so goes on, and the calls that meet a 401 before it ends take its value.
+ *
+ * <p>Once a fetch has ended, a 401 for an attempt signed before it ended (a call sent with the
+ * expired token while another call's refresh ran, its 401 late) starts no other: the call is
+ * sent again, its attempts signed anew ({@code refresh = false}) as they go out, and a second
+ * 401 is returned to it. So the late 401s of one expired token share one fetch, and a rotating
+ * refresh token (each fetch spends the one the last handed out) is not spent twice. A 401 for
+ * an attempt signed since the fetch ended (a token the server revoked) starts another fetch, as
+ * does one whose refused value is still the one {@code authorization(false)} gives (asked once
+ * more to tell). The {@code close()} of the client whose call started a fetch interrupts it
+ * (one that ignores interrupts ends when it returns) and ends that client's waits with a
+ * {@code CANCELLED} {@link TransportException}; a call of another client sharing the fetch
+ * starts one of its own. The fetch does not run on the caller's thread, so it sees none of its
+ * thread-locals.
  *
  * <p>{@code authorization(false)} runs on the calling thread, on every attempt, and the deadline
  * cannot cut it: keep it to handing out a value held in memory, without a lock the refresh

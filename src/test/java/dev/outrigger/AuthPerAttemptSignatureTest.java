@@ -1,8 +1,16 @@
 package dev.outrigger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import mockwebserver3.Dispatcher;
 import mockwebserver3.MockResponse;
@@ -55,6 +63,55 @@ class AuthPerAttemptSignatureTest {
       }
       assertEquals(1, fetches.get(), "a 401 never asked for a fresh key");
       assertEquals("ok", result);
+    }
+  }
+
+  @Test
+  void anAttemptSignedAfterAnotherCallsFetchStillFetchesWhenItsKeyIsRefused() throws Exception {
+    // The generation an attempt is judged by is the one it was signed in, as it goes out, not
+    // the one when its call began: the retry of /c is signed with k1, which another call's
+    // fetch left while /c's first attempt was out, and when k1 is refused in turn, /c fetches.
+    CountDownLatch firstCSent = new CountDownLatch(1);
+    CountDownLatch answerFirstC = new CountDownLatch(1);
+    AtomicInteger validKey = new AtomicInteger(1);
+    List<String> sentC = new CopyOnWriteArrayList<>();
+    server.setDispatcher(new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest request) throws InterruptedException {
+        String authz = request.getHeaders().get("Authorization");
+        if (request.getUrl().encodedPath().equals("/c")) {
+          sentC.add(authz.substring(0, authz.indexOf(',')));
+          if (sentC.size() == 1) {
+            firstCSent.countDown();
+            answerFirstC.await(10, TimeUnit.SECONDS);
+            return new MockResponse.Builder().code(503).build();
+          }
+        }
+        return authz.startsWith("Sig key=k" + validKey.get() + ",")
+            ? new MockResponse.Builder().code(200).body("ok").build()
+            : new MockResponse.Builder().code(401).body("key rotated").build();
+      }
+    });
+    ExecutorService pool = Executors.newSingleThreadExecutor();
+    try (ApiClient client = ApiClient.builder().baseUrl(server.url("/").toString())
+        .deadline(Duration.ofSeconds(10)).auth(auth)
+        .retry(Retry.exponential(Duration.ofMillis(1), Duration.ofMillis(2)).maxAttempts(2))
+        .build()) {
+      Future<String> c = pool.submit(() -> client.get("/c").execute(String.class));
+      assertTrue(firstCSent.await(10, TimeUnit.SECONDS));
+      // Another call's 401 for k0 fetches k1; then the server rotates again.
+      assertEquals("ok", client.get("/a").execute(String.class));
+      assertEquals(1, fetches.get());
+      validKey.set(2);
+
+      answerFirstC.countDown();
+
+      assertEquals("ok", c.get(10, TimeUnit.SECONDS));
+      assertEquals(2, fetches.get(), "k1, refused, was never refreshed");
+      assertEquals(List.of("Sig key=k0", "Sig key=k1", "Sig key=k2"), sentC);
+    } finally {
+      answerFirstC.countDown();
+      pool.shutdownNow();
     }
   }
 }

@@ -43,6 +43,8 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
    */
   private final long deadlineNanos;
   private Map<String, Object> attributes;
+  /** The generation of the credentials the auth step signed the latest attempt with. */
+  private long authGeneration;
   /** The JFR events in progress, kept in fields so recording costs no map per call. */
   private Object jfrCall;
   private Object jfrAttempt;
@@ -231,6 +233,18 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
       attributes = new HashMap<>();
     }
     attributes.put(name, value);
+  }
+
+  /**
+   * The generation of the credentials the latest attempt was signed with (0 before any), as the
+   * auth step read it from the fetches it shares.
+   */
+  public long authGeneration() {
+    return authGeneration;
+  }
+
+  public void authGeneration(long generation) {
+    this.authGeneration = generation;
   }
 
   /** The JFR call event in progress (internal: the JFR listener's slot). */

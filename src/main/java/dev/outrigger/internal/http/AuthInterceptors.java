@@ -29,14 +29,33 @@ import okhttp3.Response;
  *
  * <p>The fresh value is fetched off the caller's thread so that each call's deadline bounds its
  * wait (a token endpoint that hangs would otherwise hold the caller past it): one fetch at a time
- * per client, on a platform daemon thread of its own ({@code outrigger-auth-refresh}), which
- * every call meeting a 401 while it runs waits for, each until its own deadline. A fetch whose
- * waiters all left goes on, and the calls that meet a 401 before it ends take its value; once it
- * has ended, the next 401 starts another. The client's {@code close()} interrupts a fetch still
- * running and ends the waits. Nothing of this runs on a call that meets no 401.
+ * per {@link Refresher} (one per {@code Auth} set on a builder, shared by the clients built or
+ * derived from it), on a platform daemon thread of its own ({@code outrigger-auth-refresh}),
+ * which every call meeting a 401 while it runs waits for, each until its own deadline. A fetch
+ * whose waiters all left goes on, and the calls that meet a 401 before it ends take its value.
+ *
+ * <p>Each fetch that returns moves the credentials on a generation, and each attempt records
+ * the generation it was signed in (as it goes out, after the policies' waits). Once a fetch has
+ * ended, a 401 for an attempt signed before it (a call sent with the expired token while another
+ * call's refresh ran) fetches nothing: the attempt is signed again with the credentials held now
+ * and sent, as one that got a fresh value is, so the late 401s of one expired token share one
+ * fetch (a rotating refresh token is spent once). A 401 for an attempt signed in the current
+ * generation, or for the very value the {@code Auth} still holds, starts another fetch. The
+ * {@code close()} of the client whose call started a fetch interrupts it and ends its waits; a
+ * call of another client sharing it goes on to a fetch of its own. Nothing of this runs on a
+ * call that meets no 401; an attempt's signing reads the generation, one volatile read.
  */
 public final class AuthInterceptors {
+  /**
+   * The call's answer to its 401: the fresh value its attempts carry from then on, or
+   * {@link #SIGN_AGAIN}. Set, it also means the call will return its next 401.
+   */
   private static final String FRESH = "outrigger.auth.fresh";
+  /**
+   * Signs each attempt anew: the credentials were refreshed since the one that met the 401 was
+   * signed. Compared by identity (no {@code Auth} hands out this instance).
+   */
+  private static final String SIGN_AGAIN = new String("sign again");
 
   private AuthInterceptors() {}
 
@@ -70,16 +89,30 @@ public final class AuthInterceptors {
     return (network != null ? network : response).request().header("Authorization");
   }
 
-  /** Sets {@code Authorization} on each attempt to {@code base}'s origin (null: every one). */
-  public static CallInterceptor stamp(Auth auth, HttpUrl base) {
+  /**
+   * Sets {@code Authorization} from {@code refresher}'s {@code Auth} on each attempt to
+   * {@code base}'s origin (null: every one), and records the generation it was signed in.
+   */
+  public static CallInterceptor stamp(Refresher refresher, HttpUrl base) {
+    Auth auth = refresher.auth;
     return new CallInterceptor() {
       @Override
       public Response intercept(Chain chain) {
         if (!ours(base, chain.request().url())) {
           return chain.proceed(chain.request());
         }
-        Object fresh = chain.context().attribute(FRESH);
-        String value = fresh != null ? (String) fresh : auth.authorization(false);
+        RealCallContext ctx = (RealCallContext) chain.context();
+        Object fresh = ctx.attribute(FRESH);
+        String value;
+        if (fresh == null || fresh == SIGN_AGAIN) {
+          // Read before the value: a fetch that ends in between leaves the attempt dated before
+          // the value it carries, whose 401 then finds that value still held and fetches. Read
+          // after, an expired value could pass for the current one and fetch a second time.
+          ctx.authGeneration(refresher.generation());
+          value = auth.authorization(false);
+        } else {
+          value = (String) fresh;
+        }
         if (value == null) {
           return chain.proceed(chain.request());
         }
@@ -93,9 +126,11 @@ public final class AuthInterceptors {
     };
   }
 
-  /** Answers a 401 from {@code base}'s origin (null: any) once with a fresh value. */
-  public static CallInterceptor refresh(Auth auth, HttpUrl base) {
-    Refresher refresher = new Refresher(auth);
+  /**
+   * Answers a 401 from {@code base}'s origin (null: any) once: with a fresh value from
+   * {@code refresher}, or signed again when the credentials were refreshed since.
+   */
+  public static CallInterceptor refresh(Refresher refresher, HttpUrl base) {
     return new CallInterceptor() {
       @Override
       public Response intercept(Chain chain) {
@@ -123,12 +158,15 @@ public final class AuthInterceptors {
           // credentials did not go to: its 401 says nothing of them.
           return response;
         }
-        String fresh = refresher.fresh(ctx, response);
-        if (fresh == null || fresh.equals(refused(response))) {
+        String fresh = refresher.fresh(ctx, response, ctx.authGeneration());
+        if (fresh == null || fresh != SIGN_AGAIN && fresh.equals(refused(response))) {
           // Nothing fresh: the value the server just refused would be refused again (a cached
           // token behind Auth.bearer), as OkHttp's Authenticator recipe gives up on it.
           return response;
         }
+        // Sent again with the fresh value; or signed again as it goes out (SIGN_AGAIN): a fetch
+        // that has ended refreshed the credentials since this attempt was signed, and another
+        // would spend a rotating refresh token a second time.
         response.close();
         ctx.attribute(FRESH, fresh);
         return chain.proceed(chain.request());
@@ -142,99 +180,144 @@ public final class AuthInterceptors {
   }
 
   /**
-   * One client's fetches of a fresh value ({@code authorization(true)}): at most one at a time, on
-   * a platform daemon thread, shared by the calls that meet a 401 while it runs.
+   * The fetches of a fresh value ({@code authorization(true)}) for one {@code Auth}, shared by
+   * every client built or derived with it: at most one at a time, on a platform daemon thread,
+   * shared by the calls that meet a 401 while it runs; and the generation of the credentials,
+   * which each fetch that returns moves on.
    */
-  static final class Refresher {
+  public static final class Refresher {
     private static final String WAITING_FOR = "the credentials refresh";
 
     private final Auth auth;
-    /** The fetch running, or null; one that has ended is let go (it holds a credential). */
-    private final AtomicReference<CompletableFuture<String>> running = new AtomicReference<>();
+    /**
+     * The generation, and the fetch running (null: none) with the client whose call started it;
+     * a fetch that has ended is let go (it holds a credential).
+     */
+    private final AtomicReference<State> state = new AtomicReference<>(new State(0, null, null));
 
-    Refresher(Auth auth) {
+    private record State(long generation, CompletableFuture<String> running, Closing owner) {}
+
+    /** The fetches of {@code auth}'s fresh values, for the clients to share that it is set on. */
+    public Refresher(Auth auth) {
       this.auth = auth;
     }
 
+    long generation() {
+      return state.get().generation();
+    }
+
     /**
-     * The fresh value, waited for until the call's deadline. Throws what the fetch threw (the
-     * same exception to every call that waited for it), but for an {@code ApiException}, for
-     * which each call gets the {@code HttpStatusException} of its own 401, that failure
-     * suppressed in it; {@code DeadlineExceededException} when
-     * the deadline comes first, {@code TransportException} ({@code CANCELLED}) when the caller is
+     * The fresh value for {@code response}, a 401 for an attempt signed in generation
+     * {@code signed}, waited for until the call's deadline; or {@link #SIGN_AGAIN} when a fetch
+     * has ended since and none runs, unless the {@code Auth} still holds the value refused (or
+     * none). Throws what the fetch threw (the same exception to every call that waited for it),
+     * but for an {@code ApiException}, for which each call gets the {@code HttpStatusException}
+     * of its own 401, that failure suppressed in it; {@code DeadlineExceededException} when the
+     * deadline comes first, {@code TransportException} ({@code CANCELLED}) when the caller is
      * interrupted or the client closed. {@code response} (the 401) is closed when this throws.
      */
-    String fresh(RealCallContext ctx, Response response) {
-      CompletableFuture<String> fetch;
-      try {
-        fetch = fetch(ctx);
-      } catch (RuntimeException | Error e) {
-        response.close();
-        throw e;
-      }
-      Closing.Waiter waiter = Closing.enter(ctx, WAITING_FOR);
-      try {
-        if (ctx.deadline() == null) {
-          return fetch.get();
-        }
-        // The call's deadline, on the client's clock; the wait itself is in real time, as the
-        // other waits of the chain are.
-        long left = ctx.remainingNanos(ctx.clock().nanoTime());
-        return fetch.get(Math.max(0, left), TimeUnit.NANOSECONDS);
-      } catch (TimeoutException e) {
-        waiter.leave();
-        // The fetch goes on: the next call to meet a 401 takes its value.
-        throw DeadlineInterceptor.exceeded(
-            ctx, Failures.statusException(response, ctx), "while waiting for " + WAITING_FOR);
-      } catch (InterruptedException e) {
-        InterruptedException cut = waiter.interrupted(e);
-        response.close();
-        throw Failures.cancelled(ctx, cut);
-      } catch (ExecutionException e) {
-        waiter.leave();
-        Closing closing = ctx.closing();
-        if (e.getCause() instanceof Closing.ClosedException
-            || closing != null && closing.isClosed()) {
-          // Closed before the fetch could start, or while it ran (close() interrupted it: what
-          // it threw then is the close's doing): the call ends as a closed client's waits do.
+    String fresh(RealCallContext ctx, Response response, long signed) {
+      for (;;) {
+        State fetch;
+        try {
+          fetch = fetch(ctx, signed);
+          if (fetch == null) {
+            long now = generation();
+            String held = auth.authorization(false);
+            if (held != null && !held.equals(refused(response))) {
+              return SIGN_AGAIN;
+            }
+            // The value refused is the one held (or there is none): the attempt carried the
+            // current credentials after all. As for one signed now, a fetch, unless yet another
+            // one ended meanwhile.
+            signed = now;
+            continue;
+          }
+        } catch (RuntimeException | Error e) {
           response.close();
-          throw Failures.cancelled(ctx, e.getCause() instanceof Closing.ClosedException closed
-              ? closed : Closing.closedWhileWaitingFor(WAITING_FOR));
+          throw e;
         }
-        if (e.getCause() instanceof ApiException failed) {
-          // Another call's failure (the token endpoint's, through a client): shared by every
-          // call that waited, and the caller's client would set this call's attempt count on
-          // it. Each call gets the 401 it met instead, the refresh's failure named and kept.
-          HttpStatusException refused = Failures.statusException(response, ctx);
-          refused.addSuppressed(failed);
-          throw ExceptionAccess.finish(refused, ctx.attemptsSent(),
-              "the credentials refresh failed: " + failed.getMessage());
+        Closing.Waiter waiter = Closing.enter(ctx, WAITING_FOR);
+        try {
+          if (ctx.deadline() == null) {
+            return fetch.running().get();
+          }
+          // The call's deadline, on the client's clock; the wait itself is in real time, as the
+          // other waits of the chain are.
+          long left = ctx.remainingNanos(ctx.clock().nanoTime());
+          return fetch.running().get(Math.max(0, left), TimeUnit.NANOSECONDS);
+        } catch (TimeoutException e) {
+          waiter.leave();
+          // The fetch goes on: the next call to meet a 401 takes its value.
+          throw DeadlineInterceptor.exceeded(
+              ctx, Failures.statusException(response, ctx), "while waiting for " + WAITING_FOR);
+        } catch (InterruptedException e) {
+          InterruptedException cut = waiter.interrupted(e);
+          response.close();
+          throw Failures.cancelled(ctx, cut);
+        } catch (ExecutionException e) {
+          waiter.leave();
+          Closing closing = ctx.closing();
+          boolean closed = closing != null && closing.isClosed();
+          Closing owner = fetch.owner();
+          if (!closed && owner != null && owner != closing && owner.isClosed()) {
+            // Another client sharing the Auth was closed, and with it the fetch its call had
+            // started: this client stands, and its call goes round again (a fetch of its own,
+            // or signed again if another one ended meanwhile).
+            continue;
+          }
+          if (e.getCause() instanceof Closing.ClosedException || closed) {
+            // Closed before the fetch could start, or while it ran (close() interrupted it:
+            // what it threw then is the close's doing): the call ends as a closed client's
+            // waits do.
+            response.close();
+            throw Failures.cancelled(ctx, e.getCause() instanceof Closing.ClosedException cut
+                ? cut : Closing.closedWhileWaitingFor(WAITING_FOR));
+          }
+          if (e.getCause() instanceof ApiException failed) {
+            // Another call's failure (the token endpoint's, through a client): shared by every
+            // call that waited, and the caller's client would set this call's attempt count on
+            // it. Each call gets the 401 it met instead, the refresh's failure named and kept.
+            HttpStatusException refused = Failures.statusException(response, ctx);
+            refused.addSuppressed(failed);
+            throw ExceptionAccess.finish(refused, ctx.attemptsSent(),
+                "the credentials refresh failed: " + failed.getMessage());
+          }
+          response.close();
+          // As if the Auth had run on this thread: what it threw, unwrapped.
+          throw Refresher.<RuntimeException>rethrow(e.getCause());
+        } finally {
+          waiter.leave();
+          RealCallContext.staleClock(ctx);
         }
-        response.close();
-        // As if the Auth had run on this thread: what it threw, unwrapped.
-        throw Refresher.<RuntimeException>rethrow(e.getCause());
-      } finally {
-        waiter.leave();
-        RealCallContext.staleClock(ctx);
       }
     }
 
-    /** The fetch running, or one started now. */
-    private CompletableFuture<String> fetch(RealCallContext ctx) {
+    /**
+     * The fetch running, or one started now by {@code ctx}'s call; null when a fetch has ended
+     * since generation {@code signed} (the credentials are newer than those it names).
+     */
+    private State fetch(RealCallContext ctx, long signed) {
       for (;;) {
-        CompletableFuture<String> current = running.get();
-        if (current != null) {
+        State current = state.get();
+        if (current.running() != null) {
           return current;
         }
-        CompletableFuture<String> mine = new CompletableFuture<>();
-        if (running.compareAndSet(null, mine)) {
-          start(mine, ctx.closing());
+        if (current.generation() != signed) {
+          return null;
+        }
+        State mine = new State(signed, new CompletableFuture<>(), ctx.closing());
+        if (state.compareAndSet(current, mine)) {
+          start(mine);
           return mine;
         }
       }
     }
 
-    private void start(CompletableFuture<String> mine, Closing closing) {
+    /** Runs {@code mine}'s fetch, which moves the generation on if it returns. */
+    private void start(State mine) {
+      CompletableFuture<String> done = mine.running();
+      Closing closing = mine.owner();
       Runnable fetch = () -> {
         String value = null;
         Throwable failed = null;
@@ -243,12 +326,13 @@ public final class AuthInterceptors {
         } catch (Throwable t) {
           failed = t;
         }
-        // Let go before the waiters wake: a 401 met from now on asks for a value of its own.
-        running.compareAndSet(mine, null);
+        // Let go before the waiters wake: a 401 met from now on asks for a value of its own,
+        // or, for an attempt signed before, is signed again.
+        letGo(mine, failed == null);
         if (failed != null) {
-          mine.completeExceptionally(failed);
+          done.completeExceptionally(failed);
         } else {
-          mine.complete(value);
+          done.complete(value);
         }
       };
       // The fetch is the client's, not the caller's that happened to start it (and may outlive
@@ -258,22 +342,22 @@ public final class AuthInterceptors {
       Thread thread = Thread.ofPlatform().daemon().name("outrigger-auth-refresh")
           .inheritInheritableThreadLocals(false).unstarted(fetch);
       Runnable stop = thread::interrupt;
-      mine.whenComplete((v, t) -> {
+      done.whenComplete((v, t) -> {
         if (closing != null) {
           closing.removeOnClose(stop);
         }
       });
       if (closing != null && !closing.onClose(stop)) {
         // Closed already: no fetch starts, and the call ends as a closed client's waits do.
-        running.compareAndSet(mine, null);
-        mine.completeExceptionally(Closing.closedWhileWaitingFor(WAITING_FOR));
+        letGo(mine, false);
+        done.completeExceptionally(Closing.closedWhileWaitingFor(WAITING_FOR));
         return;
       }
       try {
         thread.start();
       } catch (RuntimeException | Error e) {
-        running.compareAndSet(mine, null);
-        mine.completeExceptionally(e);
+        letGo(mine, false);
+        done.completeExceptionally(e);
         return;
       }
       if (closing != null && closing.isClosed()) {
@@ -281,6 +365,12 @@ public final class AuthInterceptors {
         // stick: again, now that it runs.
         thread.interrupt();
       }
+    }
+
+    /** Ends {@code mine}, the fetch running, moving the generation on if it gave a value. */
+    private void letGo(State mine, boolean gave) {
+      state.compareAndSet(mine,
+          new State(gave ? mine.generation() + 1 : mine.generation(), null, null));
     }
 
     @SuppressWarnings("unchecked")

@@ -32,7 +32,7 @@ class AuthTimeNotLatencyTest extends LimiterOverServerTest {
 
   @Override
   List<CallInterceptor> policies() {
-    return List.of(limiter, AuthInterceptors.stamp(auth, null));
+    return List.of(limiter, AuthInterceptors.stamp(new AuthInterceptors.Refresher(auth), null));
   }
 
   @Test

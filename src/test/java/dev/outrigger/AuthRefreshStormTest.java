@@ -1,0 +1,256 @@
+package dev.outrigger;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
+import mockwebserver3.Dispatcher;
+import mockwebserver3.MockResponse;
+import mockwebserver3.MockWebServer;
+import mockwebserver3.RecordedRequest;
+import mockwebserver3.junit5.StartStop;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Calls sent with one token that expires meet a 401 each. The first starts a fetch of a fresh
+ * token, and with a rotating refresh token (each fetch spends the one the last handed out) a
+ * second fetch for the same expired token spends the fresh one's: the user is logged out. A 401
+ * that arrives after that fetch ended, for a call that went out with the expired token, is
+ * signed again with the token the fetch left, without another fetch, on whichever client sharing
+ * the Auth (derived with newBuilder()) it comes. Before, it started a fetch of its own. A 401 for
+ * the token the last fetch left still fetches: the server revoked it. The clients share the
+ * running fetch too, and the close of the one whose call started it leaves the other's call to
+ * fetch anew.
+ */
+class AuthRefreshStormTest {
+  private static final Duration LONG = Duration.ofSeconds(30);
+
+  @StartStop
+  private final MockWebServer server = new MockWebServer();
+
+  /** The server accepts "Bearer t" + valid. */
+  private volatile int valid = 1;
+  private volatile String token = "t0";
+  private final AtomicInteger fetches = new AtomicInteger();
+  /** The fetch the number of which is {@link #gated} waits for this, and throws if interrupted. */
+  private final CountDownLatch gate = new CountDownLatch(1);
+  private volatile int gated;
+  private final CountDownLatch gatedFetchStarted = new CountDownLatch(1);
+  /** Each fetch presents the refresh token the previous one handed out: rt0, rt1, ... */
+  private final Auth auth = refresh -> {
+    if (refresh) {
+      int n = fetches.incrementAndGet();
+      if (n == gated) {
+        gatedFetchStarted.countDown();
+        try {
+          gate.await();
+        } catch (InterruptedException e) {
+          throw new IllegalStateException("the token endpoint call was interrupted", e);
+        }
+      }
+      token = "t" + n;
+    }
+    return "Bearer " + token;
+  };
+
+  /** A call to /late sent with t0 is answered once this opens. */
+  private final CountDownLatch answerLate = new CountDownLatch(1);
+  private final CountDownLatch lateSent = new CountDownLatch(1);
+  /** The Authorization each request to a path carried, in order. */
+  private final Map<String, List<String>> sent = new ConcurrentHashMap<>();
+  private final ExecutorService pool = Executors.newFixedThreadPool(2);
+
+  {
+    server.setDispatcher(new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest request) throws InterruptedException {
+        String authz = request.getHeaders().get("Authorization");
+        String path = request.getUrl().encodedPath();
+        sent.computeIfAbsent(path, p -> new CopyOnWriteArrayList<>()).add(authz);
+        if (path.equals("/late") && "Bearer t0".equals(authz)) {
+          lateSent.countDown();
+          answerLate.await(LONG.toMillis(), TimeUnit.MILLISECONDS);
+        }
+        return ("Bearer t" + valid).equals(authz)
+            ? new MockResponse.Builder().body("ok").build()
+            : new MockResponse.Builder().code(401).body("expired").build();
+      }
+    });
+  }
+
+  @AfterEach
+  void tearDown() {
+    answerLate.countDown();
+    gate.countDown();
+    pool.shutdownNow();
+  }
+
+  private ApiClient client() {
+    return client(auth);
+  }
+
+  private ApiClient client(Auth auth) {
+    return ApiClient.builder().baseUrl(server.url("/").toString())
+        .deadline(LONG).retry(Retry.none()).auth(auth).build();
+  }
+
+  @Test
+  void aLate401AfterTheFetchEndedIsSignedAgainWithoutAnotherFetch() throws Exception {
+    try (ApiClient client = client()) {
+      lateCallTakesTheTokenTheFetchLeft(client, client);
+      ClientTestSupport.assertNoLeaks(client);
+    }
+  }
+
+  @Test
+  void aLate401OnADerivedClientIsSignedAgainWithoutAnotherFetch() throws Exception {
+    try (ApiClient client = client();
+        ApiClient derived = client.newBuilder().deadline(LONG.plusSeconds(1)).build()) {
+      lateCallTakesTheTokenTheFetchLeft(client, derived);
+      ClientTestSupport.assertNoLeaks(derived);
+    }
+  }
+
+  /** {@code late} sends /late with t0; {@code first} meets a 401 and fetches; then /late's 401. */
+  private void lateCallTakesTheTokenTheFetchLeft(ApiClient first, ApiClient late)
+      throws Exception {
+    Future<String> lateCall = pool.submit(() -> late.get("/late").execute(String.class));
+    assertTrue(lateSent.await(LONG.toMillis(), TimeUnit.MILLISECONDS));
+    // A meets a 401 for t0, fetches t1 (spending rt0), and is sent again with it. Its call
+    // returns once the fetch has ended.
+    assertEquals("ok", first.get("/a").execute(String.class));
+    assertEquals(1, fetches.get());
+
+    answerLate.countDown();
+
+    assertEquals("ok", lateCall.get(LONG.toMillis(), TimeUnit.MILLISECONDS));
+    assertEquals(1, fetches.get(), "the late 401 for t0 fetched again, spending rt1");
+    assertEquals(List.of("Bearer t0", "Bearer t1"), sent.get("/late"));
+  }
+
+  @Test
+  void a401ForTheTokenTheLastFetchLeftFetchesAgain() throws Exception {
+    try (ApiClient client = client();
+        ApiClient derived = client.newBuilder().deadline(LONG.plusSeconds(1)).build()) {
+      assertEquals("ok", client.get("/a").execute(String.class));
+      assertEquals(1, fetches.get());
+      // The server revokes t1: a call on either client signed with it meets a 401.
+      valid = 2;
+      assertEquals("ok", derived.get("/b").execute(String.class));
+      assertEquals(2, fetches.get(), "a 401 for the current token must fetch a new one");
+      assertEquals(List.of("Bearer t1", "Bearer t2"), sent.get("/b"));
+      ClientTestSupport.assertNoLeaks(derived);
+    }
+  }
+
+  @Test
+  void aLate401ForTheValueTheAuthStillHoldsFetches() throws Exception {
+    // An Auth that hands a fresh value to the call that asked and keeps none: the late call's
+    // t0 is still what it holds, so signing again would only meet the same 401.
+    try (ApiClient client = client(refresh -> refresh
+        ? "Bearer t" + fetches.incrementAndGet() : "Bearer t0")) {
+      Future<String> lateCall = pool.submit(() -> client.get("/late").execute(String.class));
+      assertTrue(lateSent.await(LONG.toMillis(), TimeUnit.MILLISECONDS));
+      assertEquals("ok", client.get("/a").execute(String.class));
+      valid = 2;
+
+      answerLate.countDown();
+
+      assertEquals("ok", lateCall.get(LONG.toMillis(), TimeUnit.MILLISECONDS));
+      assertEquals(2, fetches.get());
+      assertEquals(List.of("Bearer t0", "Bearer t2"), sent.get("/late"));
+      ClientTestSupport.assertNoLeaks(client);
+    }
+  }
+
+  @Test
+  void a401OnADerivedClientWhileTheFetchRunsWaitsForIt() throws Exception {
+    gated = 1;
+    try (ApiClient client = client();
+        ApiClient derived = client.newBuilder().deadline(LONG.plusSeconds(1)).build()) {
+      AtomicReference<Thread> lateThread = new AtomicReference<>();
+      Future<String> lateCall = pool.submit(() -> {
+        lateThread.set(Thread.currentThread());
+        return derived.get("/late").execute(String.class);
+      });
+      assertTrue(lateSent.await(LONG.toMillis(), TimeUnit.MILLISECONDS));
+      Future<String> firstCall = pool.submit(() -> client.get("/a").execute(String.class));
+      assertTrue(gatedFetchStarted.await(LONG.toMillis(), TimeUnit.MILLISECONDS));
+      answerLate.countDown();
+      awaitWaitingForTheRefresh(lateThread.get());
+
+      gate.countDown();
+
+      assertEquals("ok", firstCall.get(LONG.toMillis(), TimeUnit.MILLISECONDS));
+      assertEquals("ok", lateCall.get(LONG.toMillis(), TimeUnit.MILLISECONDS));
+      assertEquals(1, fetches.get(), "the derived client's 401 started a fetch of its own");
+      ClientTestSupport.assertNoLeaks(derived);
+    }
+  }
+
+  @Test
+  void closingTheClientWhoseCallStartedTheFetchLeavesAnotherClientsCallToFetchAnew()
+      throws Exception {
+    gated = 1;
+    valid = 2;
+    ApiClient client = client();
+    try (ApiClient derived = client.newBuilder().deadline(LONG.plusSeconds(1)).build()) {
+      AtomicReference<Thread> lateThread = new AtomicReference<>();
+      Future<String> lateCall = pool.submit(() -> {
+        lateThread.set(Thread.currentThread());
+        return derived.get("/late").execute(String.class);
+      });
+      try {
+        assertTrue(lateSent.await(LONG.toMillis(), TimeUnit.MILLISECONDS));
+        pool.submit(() -> client.get("/a").execute(String.class));
+        assertTrue(gatedFetchStarted.await(LONG.toMillis(), TimeUnit.MILLISECONDS));
+        answerLate.countDown();
+        awaitWaitingForTheRefresh(lateThread.get());
+      } finally {
+        // Interrupts the fetch its call started, which throws.
+        client.close();
+      }
+
+      assertEquals("ok", lateCall.get(LONG.toMillis(), TimeUnit.MILLISECONDS));
+      assertEquals(2, fetches.get(), "the late call fetched anew");
+      assertEquals(List.of("Bearer t0", "Bearer t2"), sent.get("/late"));
+      ClientTestSupport.assertNoLeaks(derived);
+    }
+  }
+
+  /** Waits until {@code t} waits for a fetch of fresh credentials. */
+  private static void awaitWaitingForTheRefresh(Thread t) {
+    long end = System.nanoTime() + LONG.toNanos();
+    while (!waitsForTheRefresh(t)) {
+      if (!t.isAlive() || System.nanoTime() - end > 0) {
+        fail("the call never waited for the refresh");
+      }
+      LockSupport.parkNanos(10_000_000L);
+    }
+  }
+
+  private static boolean waitsForTheRefresh(Thread t) {
+    boolean inRefresh = false;
+    boolean onTheFetch = false;
+    for (StackTraceElement f : t.getStackTrace()) {
+      inRefresh |= f.getClassName().endsWith("AuthInterceptors$Refresher")
+          && f.getMethodName().equals("fresh");
+      onTheFetch |= f.getClassName().equals("java.util.concurrent.CompletableFuture");
+    }
+    return inRefresh && onTheFetch;
+  }
+}
