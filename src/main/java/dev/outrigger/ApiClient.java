@@ -92,7 +92,8 @@ import org.slf4j.LoggerFactory;
  * 60 s; 2 s connect timeout; bodies up to 16 MiB. README lists them all with the reasons.
  *
  * <p>Thread-safe and immutable. {@link #close()} releases the pool (when no derived client still
- * uses it) and stops every thread the client started; it is harmless to call twice.
+ * uses it) and stops every thread the client started (a fetch of fresh credentials, when no
+ * other client shares its {@link Builder#auth Auth}); it is harmless to call twice.
  */
 public final class ApiClient implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ApiClient.class);
@@ -212,6 +213,9 @@ public final class ApiClient implements AutoCloseable {
       // transport).
       WatchdogKeeper.release();
       throw e;
+    }
+    if (b.refresher != null) {
+      b.refresher.acquire();
     }
   }
 
@@ -560,6 +564,9 @@ public final class ApiClient implements AutoCloseable {
           transport.release();
           WatchdogKeeper.release();
           DeadlineWatchdog.release();
+          if (settings.refresher != null) {
+            settings.refresher.release();
+          }
         }
       }
     }

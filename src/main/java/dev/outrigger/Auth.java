@@ -32,11 +32,12 @@ import java.util.function.Supplier;
  * refresh token (each fetch spends the one the last handed out) is not spent twice. A 401 for
  * an attempt signed since the fetch ended (a token the server revoked) starts another fetch, as
  * does one whose refused value is still the one {@code authorization(false)} gives (asked once
- * more to tell). The {@code close()} of the client whose call started a fetch interrupts it
- * (one that ignores interrupts ends when it returns) and ends that client's waits with a
- * {@code CANCELLED} {@link TransportException}; a call of another client sharing the fetch
- * starts one of its own. The fetch does not run on the caller's thread, so it sees none of its
- * thread-locals.
+ * more to tell). A client's {@code close()} ends its calls' waits with a {@code CANCELLED}
+ * {@link TransportException}; the {@code close()} of the last client sharing the fetch
+ * interrupts it (one that ignores interrupts ends when it returns), and that of an earlier one
+ * leaves it to the others, even if its call started it (cut short, it might have spent a
+ * rotating refresh token for nothing). The fetch does not run on the caller's thread, so it sees
+ * none of its thread-locals.
  *
  * <p>{@code authorization(false)} runs on the calling thread, on every attempt, and the deadline
  * cannot cut it: keep it to handing out a value held in memory, without a lock the refresh

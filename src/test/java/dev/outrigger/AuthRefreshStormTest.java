@@ -1,6 +1,8 @@
 package dev.outrigger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -10,6 +12,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -33,8 +36,8 @@ import org.junit.jupiter.api.Test;
  * signed again with the token the fetch left, without another fetch, on whichever client sharing
  * the Auth (derived with newBuilder()) it comes. Before, it started a fetch of its own. A 401 for
  * the token the last fetch left still fetches: the server revoked it. The clients share the
- * running fetch too, and the close of the one whose call started it leaves the other's call to
- * fetch anew.
+ * running fetch too, which the close of the one whose call started it leaves running for the
+ * others: only the last one's close interrupts it.
  */
 class AuthRefreshStormTest {
   private static final Duration LONG = Duration.ofSeconds(30);
@@ -50,6 +53,7 @@ class AuthRefreshStormTest {
   private final CountDownLatch gate = new CountDownLatch(1);
   private volatile int gated;
   private final CountDownLatch gatedFetchStarted = new CountDownLatch(1);
+  private final CountDownLatch fetchInterrupted = new CountDownLatch(1);
   /** Each fetch presents the refresh token the previous one handed out: rt0, rt1, ... */
   private final Auth auth = refresh -> {
     if (refresh) {
@@ -59,6 +63,7 @@ class AuthRefreshStormTest {
         try {
           gate.await();
         } catch (InterruptedException e) {
+          fetchInterrupted.countDown();
           throw new IllegalStateException("the token endpoint call was interrupted", e);
         }
       }
@@ -203,10 +208,11 @@ class AuthRefreshStormTest {
   }
 
   @Test
-  void closingTheClientWhoseCallStartedTheFetchLeavesAnotherClientsCallToFetchAnew()
+  void closingTheClientWhoseCallStartedTheFetchLeavesItToAnotherClientsWaitingCall()
       throws Exception {
+    // Interrupted by that close, the fetch would be cut after the token endpoint may have spent
+    // the rotating refresh token, and the other client's call would fetch again with it.
     gated = 1;
-    valid = 2;
     ApiClient client = client();
     try (ApiClient derived = client.newBuilder().deadline(LONG.plusSeconds(1)).build()) {
       AtomicReference<Thread> lateThread = new AtomicReference<>();
@@ -214,21 +220,70 @@ class AuthRefreshStormTest {
         lateThread.set(Thread.currentThread());
         return derived.get("/late").execute(String.class);
       });
+      Future<String> firstCall;
       try {
         assertTrue(lateSent.await(LONG.toMillis(), TimeUnit.MILLISECONDS));
-        pool.submit(() -> client.get("/a").execute(String.class));
+        firstCall = pool.submit(() -> client.get("/a").execute(String.class));
         assertTrue(gatedFetchStarted.await(LONG.toMillis(), TimeUnit.MILLISECONDS));
         answerLate.countDown();
         awaitWaitingForTheRefresh(lateThread.get());
       } finally {
-        // Interrupts the fetch its call started, which throws.
         client.close();
       }
+      ExecutionException closed = assertThrows(ExecutionException.class,
+          () -> firstCall.get(LONG.toMillis(), TimeUnit.MILLISECONDS));
+      assertEquals(TransportException.Kind.CANCELLED,
+          assertInstanceOf(TransportException.class, closed.getCause()).kind());
+
+      gate.countDown();
 
       assertEquals("ok", lateCall.get(LONG.toMillis(), TimeUnit.MILLISECONDS));
-      assertEquals(2, fetches.get(), "the late call fetched anew");
-      assertEquals(List.of("Bearer t0", "Bearer t2"), sent.get("/late"));
+      assertEquals(1, fetches.get(), "the close cut the fetch, and the late call fetched again");
+      assertEquals(List.of("Bearer t0", "Bearer t1"), sent.get("/late"));
       ClientTestSupport.assertNoLeaks(derived);
+    }
+  }
+
+  @Test
+  void closingADerivedClientWhoseCallStartedTheFetchLeavesItToTheParentsNextCall()
+      throws Exception {
+    // A short-lived client derived per request, closed once its call ends, here at its
+    // deadline while its fetch still runs: the parent's next 401 takes that fetch's token.
+    gated = 1;
+    try (ApiClient client = client()) {
+      ApiClient derived = client.newBuilder().deadline(Duration.ofSeconds(2)).build();
+      try {
+        assertThrows(DeadlineExceededException.class,
+            () -> derived.get("/a").execute(String.class));
+      } finally {
+        derived.close();
+      }
+      assertTrue(gatedFetchStarted.await(LONG.toMillis(), TimeUnit.MILLISECONDS));
+
+      gate.countDown();
+
+      assertEquals("ok", client.get("/b").execute(String.class));
+      assertEquals(1, fetches.get(), "the close cut the fetch, and the parent fetched again");
+      ClientTestSupport.assertNoLeaks(client);
+    }
+  }
+
+  @Test
+  void theCloseOfTheLastClientSharingTheAuthInterruptsTheFetch() throws Exception {
+    gated = 1;
+    ApiClient client = client();
+    ApiClient derived = client.newBuilder().build();
+    try {
+      pool.submit(() -> derived.get("/a").execute(String.class));
+      assertTrue(gatedFetchStarted.await(LONG.toMillis(), TimeUnit.MILLISECONDS));
+      derived.close();
+
+      client.close();
+
+      assertTrue(fetchInterrupted.await(LONG.toMillis(), TimeUnit.MILLISECONDS));
+    } finally {
+      derived.close();
+      client.close();
     }
   }
 

@@ -13,6 +13,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import okhttp3.HttpUrl;
 import okhttp3.RequestBody;
@@ -40,10 +41,11 @@ import okhttp3.Response;
  * call's refresh ran) fetches nothing: the attempt is signed again with the credentials held now
  * and sent, as one that got a fresh value is, so the late 401s of one expired token share one
  * fetch (a rotating refresh token is spent once). A 401 for an attempt signed in the current
- * generation, or for the very value the {@code Auth} still holds, starts another fetch. The
- * {@code close()} of the client whose call started a fetch interrupts it and ends its waits; a
- * call of another client sharing it goes on to a fetch of its own. Nothing of this runs on a
- * call that meets no 401; an attempt's signing reads the generation, one volatile read.
+ * generation, or for the very value the {@code Auth} still holds, starts another fetch. A
+ * client's {@code close()} ends its own calls' waits; a fetch still running is interrupted by
+ * the {@code close()} of the last client sharing it, whichever client's call started it. Nothing
+ * of this runs on a call that meets no 401; an attempt's signing reads the generation, one
+ * volatile read.
  */
 public final class AuthInterceptors {
   /**
@@ -183,19 +185,23 @@ public final class AuthInterceptors {
    * The fetches of a fresh value ({@code authorization(true)}) for one {@code Auth}, shared by
    * every client built or derived with it: at most one at a time, on a platform daemon thread,
    * shared by the calls that meet a 401 while it runs; and the generation of the credentials,
-   * which each fetch that returns moves on.
+   * which each fetch that returns moves on. The clients count themselves in ({@link #acquire})
+   * and out ({@link #release}): a fetch still running when the last of them closes is
+   * interrupted, and none before.
    */
   public static final class Refresher {
     private static final String WAITING_FOR = "the credentials refresh";
 
     private final Auth auth;
     /**
-     * The generation, and the fetch running (null: none) with the client whose call started it;
-     * a fetch that has ended is let go (it holds a credential).
+     * The generation, and the fetch running (null: none); a fetch that has ended is let go (it
+     * holds a credential).
      */
-    private final AtomicReference<State> state = new AtomicReference<>(new State(0, null, null));
+    private final AtomicReference<State> state = new AtomicReference<>(new State(0, null));
+    /** The clients built with this that are not closed. */
+    private final AtomicInteger clients = new AtomicInteger();
 
-    private record State(long generation, CompletableFuture<String> running, Closing owner) {}
+    private record State(long generation, Fetch running) {}
 
     /** The fetches of {@code auth}'s fresh values, for the clients to share that it is set on. */
     public Refresher(Auth auth) {
@@ -204,6 +210,29 @@ public final class AuthInterceptors {
 
     long generation() {
       return state.get().generation();
+    }
+
+    /** Counts in a client built with this (see {@link #release}). */
+    public void acquire() {
+      clients.incrementAndGet();
+    }
+
+    /**
+     * Counts out a client built with this, as it closes. The last one interrupts a fetch still
+     * running: no call is left to wait for it. An earlier one does not, though its call may
+     * have started the fetch: the other clients' calls take its value, where an interrupted
+     * fetch (a token request cut after the endpoint spent a rotating refresh token) would leave
+     * them to fetch again.
+     */
+    public void release() {
+      // Counted out, then the fetch read: start() writes the fetch, then reads the count; one of
+      // the two sees the other.
+      if (clients.decrementAndGet() == 0) {
+        Fetch running = state.get().running();
+        if (running != null) {
+          running.stop();
+        }
+      }
     }
 
     /**
@@ -240,12 +269,12 @@ public final class AuthInterceptors {
         Closing.Waiter waiter = Closing.enter(ctx, WAITING_FOR);
         try {
           if (ctx.deadline() == null) {
-            return fetch.running().get();
+            return fetch.running().done.get();
           }
           // The call's deadline, on the client's clock; the wait itself is in real time, as the
           // other waits of the chain are.
           long left = ctx.remainingNanos(ctx.clock().nanoTime());
-          return fetch.running().get(Math.max(0, left), TimeUnit.NANOSECONDS);
+          return fetch.running().done.get(Math.max(0, left), TimeUnit.NANOSECONDS);
         } catch (TimeoutException e) {
           waiter.leave();
           // The fetch goes on: the next call to meet a 401 takes its value.
@@ -258,21 +287,16 @@ public final class AuthInterceptors {
         } catch (ExecutionException e) {
           waiter.leave();
           Closing closing = ctx.closing();
-          boolean closed = closing != null && closing.isClosed();
-          Closing owner = fetch.owner();
-          if (!closed && owner != null && owner != closing && owner.isClosed()) {
-            // Another client sharing the Auth was closed, and with it the fetch its call had
-            // started: this client stands, and its call goes round again (a fetch of its own,
-            // or signed again if another one ended meanwhile).
-            continue;
-          }
-          if (e.getCause() instanceof Closing.ClosedException || closed) {
-            // Closed before the fetch could start, or while it ran (close() interrupted it:
-            // what it threw then is the close's doing): the call ends as a closed client's
-            // waits do.
+          if (closing != null && closing.isClosed()) {
+            // Closed while the fetch ran (the last client's close interrupted it: what it threw
+            // then is the close's doing): the call ends as a closed client's waits do.
             response.close();
-            throw Failures.cancelled(ctx, e.getCause() instanceof Closing.ClosedException cut
-                ? cut : Closing.closedWhileWaitingFor(WAITING_FOR));
+            throw Failures.cancelled(ctx, Closing.closedWhileWaitingFor(WAITING_FOR));
+          }
+          if (fetch.running().stopped) {
+            // Interrupted as the last client sharing it closed, and this call's client built
+            // since: it goes round again (a fetch of its own, or signed again).
+            continue;
           }
           if (e.getCause() instanceof ApiException failed) {
             // Another call's failure (the token endpoint's, through a client): shared by every
@@ -306,19 +330,60 @@ public final class AuthInterceptors {
         if (current.generation() != signed) {
           return null;
         }
-        State mine = new State(signed, new CompletableFuture<>(), ctx.closing());
+        Closing closing = ctx.closing();
+        if (closing != null && closing.isClosed()) {
+          // A 401 that came after its client closed: the call ends as a closed client's waits
+          // do, and spends no refresh token on a fetch (the last client's close would cut it).
+          throw Failures.cancelled(ctx, Closing.closedWhileWaitingFor(WAITING_FOR));
+        }
+        State mine = new State(signed, new Fetch());
         if (state.compareAndSet(current, mine)) {
-          start(mine);
+          start(mine.running());
           return mine;
         }
       }
     }
 
-    /** Runs {@code mine}'s fetch, which moves the generation on if it returns. */
-    private void start(State mine) {
-      CompletableFuture<String> done = mine.running();
-      Closing closing = mine.owner();
-      Runnable fetch = () -> {
+    /** Starts {@code mine}, the fetch running. */
+    private void start(Fetch mine) {
+      try {
+        mine.thread.start();
+      } catch (RuntimeException | Error e) {
+        letGo(mine, false);
+        mine.done.completeExceptionally(e);
+        return;
+      }
+      if (clients.get() == 0) {
+        // The last client closed as this started (see release), when an interrupt of the
+        // thread may not stick: again, now that it runs.
+        mine.stop();
+      }
+    }
+
+    /** Ends {@code mine}, the fetch running, moving the generation on if it gave a value. */
+    private void letGo(Fetch mine, boolean gave) {
+      State current = state.get();
+      // Only the fetch's own end replaces the state it runs in.
+      if (current.running() == mine) {
+        state.compareAndSet(current,
+            new State(gave ? current.generation() + 1 : current.generation(), null));
+      }
+    }
+
+    /** One fetch: its outcome, which its waiters share, and the thread it runs on. */
+    private final class Fetch implements Runnable {
+      final CompletableFuture<String> done = new CompletableFuture<>();
+      // The fetch is the clients', not the caller's that happened to start it (and may outlive
+      // its call): it takes none of that thread's inheritable thread-locals. A platform thread:
+      // refreshes are rare, and an Auth that fetches inside a synchronized token cache would,
+      // on a virtual thread on JDK 21, pin a carrier for as long as its endpoint hangs.
+      final Thread thread = Thread.ofPlatform().daemon().name("outrigger-auth-refresh")
+          .inheritInheritableThreadLocals(false).unstarted(this);
+      /** Whether the last client's close interrupted it. */
+      volatile boolean stopped;
+
+      @Override
+      public void run() {
         String value = null;
         Throwable failed = null;
         try {
@@ -328,49 +393,18 @@ public final class AuthInterceptors {
         }
         // Let go before the waiters wake: a 401 met from now on asks for a value of its own,
         // or, for an attempt signed before, is signed again.
-        letGo(mine, failed == null);
+        letGo(this, failed == null);
         if (failed != null) {
           done.completeExceptionally(failed);
         } else {
           done.complete(value);
         }
-      };
-      // The fetch is the client's, not the caller's that happened to start it (and may outlive
-      // its call): it takes none of that thread's inheritable thread-locals. A platform thread:
-      // refreshes are rare, and an Auth that fetches inside a synchronized token cache would, on
-      // a virtual thread on JDK 21, pin a carrier for as long as its endpoint hangs.
-      Thread thread = Thread.ofPlatform().daemon().name("outrigger-auth-refresh")
-          .inheritInheritableThreadLocals(false).unstarted(fetch);
-      Runnable stop = thread::interrupt;
-      done.whenComplete((v, t) -> {
-        if (closing != null) {
-          closing.removeOnClose(stop);
-        }
-      });
-      if (closing != null && !closing.onClose(stop)) {
-        // Closed already: no fetch starts, and the call ends as a closed client's waits do.
-        letGo(mine, false);
-        done.completeExceptionally(Closing.closedWhileWaitingFor(WAITING_FOR));
-        return;
       }
-      try {
-        thread.start();
-      } catch (RuntimeException | Error e) {
-        letGo(mine, false);
-        done.completeExceptionally(e);
-        return;
-      }
-      if (closing != null && closing.isClosed()) {
-        // close() may have run the hook before the thread started, when an interrupt may not
-        // stick: again, now that it runs.
+
+      void stop() {
+        stopped = true;
         thread.interrupt();
       }
-    }
-
-    /** Ends {@code mine}, the fetch running, moving the generation on if it gave a value. */
-    private void letGo(State mine, boolean gave) {
-      state.compareAndSet(mine,
-          new State(gave ? mine.generation() + 1 : mine.generation(), null, null));
     }
 
     @SuppressWarnings("unchecked")
