@@ -5,11 +5,12 @@ import java.util.function.Supplier;
 
 /**
  * Supplies the {@code Authorization} header for every attempt. When the server answers 401, the
- * client asks once for a fresh value ({@code refresh = true}; or signs again when another call
- * refreshed since, below) and sends the attempt again; a second 401 is returned to the caller,
- * as is the first when the fresh value is null or the same as the one the server refused, and
- * the 401 of a request whose body is {@linkplain okhttp3.RequestBody#isOneShot() one-shot} (it
- * cannot be sent again; the hook is not asked). The value is never logged and never appears in
+ * client asks once for a fresh value ({@code refresh = true}; first signing again when another
+ * call refreshed since, below) and sends the attempt again; the 401 of the attempt with the
+ * fresh value is returned to the caller, as is the first when the fresh value is null or the
+ * same as the one the server refused, and the 401 of a request whose body is
+ * {@linkplain okhttp3.RequestBody#isOneShot() one-shot} (it cannot be sent again; the hook is
+ * not asked). The value is never logged and never appears in
  * exception messages; it is not sent on a redirect to another origin (scheme, host or port), and
  * that origin's 401 is returned to the caller without asking for a fresh value.
  *
@@ -27,12 +28,13 @@ import java.util.function.Supplier;
  *
  * <p>Once a fetch has ended, a 401 for an attempt signed before it ended (a call sent with the
  * expired token while another call's refresh ran, its 401 late) starts no other: the call is
- * sent again, its attempts signed anew ({@code refresh = false}) as they go out, and a second
- * 401 is returned to it. So the late 401s of one expired token share one fetch, and a rotating
- * refresh token (each fetch spends the one the last handed out) is not spent twice. A 401 for
- * an attempt signed since the fetch ended (a token the server revoked) starts another fetch, as
- * does one whose refused value is still the one {@code authorization(false)} gives (asked once
- * more to tell). A client's {@code close()} ends its calls' waits with a {@code CANCELLED}
+ * sent again, its attempts signed anew ({@code refresh = false}) as they go out. So the late
+ * 401s of one expired token share one fetch, and a rotating refresh token (each fetch spends the
+ * one the last handed out) is not spent twice. A 401 for an attempt signed since the fetch ended
+ * (a token the server revoked) starts another fetch, whether the call was signed again or not,
+ * as does one whose refused value is still the one {@code authorization(false)} gives (asked
+ * once more to tell); a call signed again whose 401 finds yet another fetch ended since gets
+ * that 401. A client's {@code close()} ends its calls' waits with a {@code CANCELLED}
  * {@link TransportException}; the {@code close()} of the last client sharing the fetch
  * interrupts it (one that ignores interrupts ends when it returns), and that of an earlier one
  * leaves it to the others, even if its call started it (cut short, it might have spent a

@@ -12,6 +12,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import mockwebserver3.Dispatcher;
 import mockwebserver3.MockResponse;
 import mockwebserver3.MockWebServer;
@@ -111,6 +112,67 @@ class AuthPerAttemptSignatureTest {
       assertEquals(List.of("Sig key=k0", "Sig key=k1", "Sig key=k2"), sentC);
     } finally {
       answerFirstC.countDown();
+      pool.shutdownNow();
+    }
+  }
+
+  @Test
+  void anAttemptDatedBeforeTheKeyItCarriesFetchesWhenThatKeyIsRefused() throws Exception {
+    // /c reads the generation, then another call's fetch moves the key on to k1 before /c's
+    // Auth signs: /c carries k1 dated before it, which the server has rotated out too. Its 401
+    // finds a signature other than the refused one (a new nonce) and signs again, with k1,
+    // dated now; that 401 fetches k2. Before, it was returned to the caller.
+    CountDownLatch cSigning = new CountDownLatch(1);
+    CountDownLatch keyMovedOn = new CountDownLatch(1);
+    AtomicInteger validKey = new AtomicInteger(1);
+    AtomicReference<Thread> cThread = new AtomicReference<>();
+    List<String> sentC = new CopyOnWriteArrayList<>();
+    Auth signing = refresh -> {
+      if (refresh) {
+        fetches.incrementAndGet();
+        key++;
+      } else if (Thread.currentThread() == cThread.get() && cSigning.getCount() > 0) {
+        cSigning.countDown();
+        try {
+          keyMovedOn.await(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+          throw new IllegalStateException(e);
+        }
+      }
+      return "Sig key=k" + key + ",nonce=" + nonce.incrementAndGet();
+    };
+    server.setDispatcher(new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest request) {
+        String authz = request.getHeaders().get("Authorization");
+        if (request.getUrl().encodedPath().equals("/c")) {
+          sentC.add(authz.substring(0, authz.indexOf(',')));
+        }
+        return authz.startsWith("Sig key=k" + validKey.get() + ",")
+            ? new MockResponse.Builder().code(200).body("ok").build()
+            : new MockResponse.Builder().code(401).body("key rotated").build();
+      }
+    });
+    ExecutorService pool = Executors.newSingleThreadExecutor();
+    try (ApiClient client = ApiClient.builder().baseUrl(server.url("/").toString())
+        .deadline(Duration.ofSeconds(10)).retry(Retry.none()).auth(signing).build()) {
+      Future<String> c = pool.submit(() -> {
+        cThread.set(Thread.currentThread());
+        return client.get("/c").execute(String.class);
+      });
+      assertTrue(cSigning.await(10, TimeUnit.SECONDS));
+      // Another call's 401 for k0 fetches k1; then the server rotates again.
+      assertEquals("ok", client.get("/a").execute(String.class));
+      assertEquals(1, fetches.get());
+      validKey.set(2);
+
+      keyMovedOn.countDown();
+
+      assertEquals("ok", c.get(10, TimeUnit.SECONDS));
+      assertEquals(2, fetches.get(), "k1, refused, was never refreshed");
+      assertEquals(List.of("Sig key=k1", "Sig key=k1", "Sig key=k2"), sentC);
+    } finally {
+      keyMovedOn.countDown();
       pool.shutdownNow();
     }
   }

@@ -163,6 +163,25 @@ class AuthRefreshStormTest {
   }
 
   @Test
+  void aLate401SignedAgainWithATokenRevokedSinceFetches() throws Exception {
+    // /late's 401 for t0 is signed again with t1, which the server revoked after /a's fetch:
+    // its 401 is one any call signed now would meet, and fetches. Before, it was returned.
+    try (ApiClient client = client()) {
+      Future<String> lateCall = pool.submit(() -> client.get("/late").execute(String.class));
+      assertTrue(lateSent.await(LONG.toMillis(), TimeUnit.MILLISECONDS));
+      assertEquals("ok", client.get("/a").execute(String.class));
+      valid = 2;
+
+      answerLate.countDown();
+
+      assertEquals("ok", lateCall.get(LONG.toMillis(), TimeUnit.MILLISECONDS));
+      assertEquals(2, fetches.get());
+      assertEquals(List.of("Bearer t0", "Bearer t1", "Bearer t2"), sent.get("/late"));
+      ClientTestSupport.assertNoLeaks(client);
+    }
+  }
+
+  @Test
   void aLate401ForTheValueTheAuthStillHoldsFetches() throws Exception {
     // An Auth that hands a fresh value to the call that asked and keeps none: the late call's
     // t0 is still what it holds, so signing again would only meet the same 401.

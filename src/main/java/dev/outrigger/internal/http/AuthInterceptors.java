@@ -21,12 +21,12 @@ import okhttp3.Response;
 
 /**
  * The auth hook in two parts: {@link #stamp} (per attempt) sets {@code Authorization};
- * {@link #refresh} (per call, outside retry) answers a 401 once by asking the hook for a fresh
- * value and sending the call again through the whole chain, so the extra request is counted,
- * rate limited and breaker-checked like any attempt (never a request whose body is one-shot: the
- * attempt that met the 401 read it). With a base URL, both act only on requests to its origin
- * (scheme, host and port): a call to an absolute URL elsewhere (a pre-signed link from a response,
- * another API) carries no credentials of this client's.
+ * {@link #refresh} (per call, outside retry) answers a 401 by asking the hook for a fresh value
+ * (once a call) and sending the call again through the whole chain, so the extra request is
+ * counted, rate limited and breaker-checked like any attempt (never a request whose body is
+ * one-shot: the attempt that met the 401 read it). With a base URL, both act only on requests to
+ * its origin (scheme, host and port): a call to an absolute URL elsewhere (a pre-signed link from
+ * a response, another API) carries no credentials of this client's.
  *
  * <p>The fresh value is fetched off the caller's thread so that each call's deadline bounds its
  * wait (a token endpoint that hangs would otherwise hold the caller past it): one fetch at a time
@@ -39,18 +39,20 @@ import okhttp3.Response;
  * the generation it was signed in (as it goes out, after the policies' waits). Once a fetch has
  * ended, a 401 for an attempt signed before it (a call sent with the expired token while another
  * call's refresh ran) fetches nothing: the attempt is signed again with the credentials held now
- * and sent, as one that got a fresh value is, so the late 401s of one expired token share one
- * fetch (a rotating refresh token is spent once). A 401 for an attempt signed in the current
- * generation, or for the very value the {@code Auth} still holds, starts another fetch. A
- * client's {@code close()} ends its own calls' waits; a fetch still running is interrupted by
- * the {@code close()} of the last client sharing it, whichever client's call started it. Nothing
- * of this runs on a call that meets no 401; an attempt's signing reads the generation, one
- * volatile read.
+ * and sent, so the late 401s of one expired token share one fetch (a rotating refresh token is
+ * spent once); a 401 for an attempt so signed is answered with a fresh value, as one for the
+ * current credentials is (and returned if yet another fetch ended since). A 401 for an attempt
+ * signed in the current generation, or for the very value the {@code Auth} still holds, starts
+ * another fetch. A client's {@code close()} ends its own calls' waits; a fetch still running is
+ * interrupted by the {@code close()} of the last client sharing it, whichever client's call
+ * started it. Nothing of this runs on a call that meets no 401; an attempt's signing reads the
+ * generation, one volatile read.
  */
 public final class AuthInterceptors {
   /**
-   * The call's answer to its 401: the fresh value its attempts carry from then on, or
-   * {@link #SIGN_AGAIN}. Set, it also means the call will return its next 401.
+   * The call's answer to its 401: the fresh value its attempts carry from then on, after which
+   * it returns its next 401; or {@link #SIGN_AGAIN}, after which its next 401 may still fetch,
+   * but not be signed again.
    */
   private static final String FRESH = "outrigger.auth.fresh";
   /**
@@ -108,8 +110,10 @@ public final class AuthInterceptors {
         String value;
         if (fresh == null || fresh == SIGN_AGAIN) {
           // Read before the value: a fetch that ends in between leaves the attempt dated before
-          // the value it carries, whose 401 then finds that value still held and fetches. Read
-          // after, an expired value could pass for the current one and fetch a second time.
+          // the value it carries, whose 401 then finds that value still held and fetches (or,
+          // for an Auth that signs each attempt, is signed again, dated now, and fetches on its
+          // next 401). Read after, an expired value could pass for the current one and fetch a
+          // second time.
           ctx.authGeneration(refresher.generation());
           value = auth.authorization(false);
         } else {
@@ -129,8 +133,9 @@ public final class AuthInterceptors {
   }
 
   /**
-   * Answers a 401 from {@code base}'s origin (null: any) once: with a fresh value from
-   * {@code refresher}, or signed again when the credentials were refreshed since.
+   * Answers a 401 from {@code base}'s origin (null: any) once with a fresh value from
+   * {@code refresher}; before that, once signed again when the credentials were refreshed since
+   * the attempt was signed.
    */
   public static CallInterceptor refresh(Refresher refresher, HttpUrl base) {
     return new CallInterceptor() {
@@ -138,40 +143,60 @@ public final class AuthInterceptors {
       public Response intercept(Chain chain) {
         Response response = chain.proceed(chain.request());
         RealCallContext ctx = (RealCallContext) chain.context();
-        if (response.code() != 401 || ctx.attribute(FRESH) != null
-            || !ours(base, chain.request().url())) {
-          return response;
+        // Twice at most: signed again, then with a fresh value (see FRESH).
+        while (sendAgain(chain, ctx, response)) {
+          response = chain.proceed(chain.request());
+        }
+        return response;
+      }
+
+      /**
+       * Whether the call is sent again after {@code response} (then closed), with the answer set
+       * on {@code ctx}.
+       */
+      private boolean sendAgain(Chain chain, RealCallContext ctx, Response response) {
+        if (response.code() != 401 || !ours(base, chain.request().url())) {
+          return false;
+        }
+        Object answered = ctx.attribute(FRESH);
+        if (answered != null && answered != SIGN_AGAIN) {
+          // Sent again with a fresh value: its 401 is the caller's.
+          return false;
         }
         RequestBody body = chain.request().body();
         if (body != null && body.isOneShot()) {
           // The attempt that got the 401 read the body: it cannot be sent again (as the retry
           // policy never sends it twice, and OkHttp sends no follow-up with such a body).
-          return response;
+          return false;
         }
         if (!ctx.idempotent()
             && !response.request().method().equals(chain.request().method())) {
           // A write the server answered with a redirect to a read (a 303, or a 301 or 302 that
           // OkHttp follows with a GET): the server acted on it, and only the read met the 401.
           // Sending the call again would write it twice.
-          return response;
+          return false;
         }
         if (!fromFirstOrigin(response)) {
           // A redirect OkHttp followed took the attempt to another origin, which the
           // credentials did not go to: its 401 says nothing of them.
-          return response;
+          return false;
         }
         String fresh = refresher.fresh(ctx, response, ctx.authGeneration());
-        if (fresh == null || fresh != SIGN_AGAIN && fresh.equals(refused(response))) {
+        if (fresh == null
+            || (fresh == SIGN_AGAIN ? answered != null : fresh.equals(refused(response)))) {
           // Nothing fresh: the value the server just refused would be refused again (a cached
-          // token behind Auth.bearer), as OkHttp's Authenticator recipe gives up on it.
-          return response;
+          // token behind Auth.bearer), as OkHttp's Authenticator recipe gives up on it. Or
+          // signed again already, and yet another fetch ended since: the call has had its try.
+          return false;
         }
         // Sent again with the fresh value; or signed again as it goes out (SIGN_AGAIN): a fetch
         // that has ended refreshed the credentials since this attempt was signed, and another
-        // would spend a rotating refresh token a second time.
+        // would spend a rotating refresh token a second time. The 401 of an attempt signed
+        // again is answered as any other's: it carried the credentials held then, and with them
+        // refused (revoked since the fetch, or a key rotated again), a fetch is no storm.
         response.close();
         ctx.attribute(FRESH, fresh);
-        return chain.proceed(chain.request());
+        return true;
       }
 
       @Override
