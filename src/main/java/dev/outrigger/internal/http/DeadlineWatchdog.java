@@ -29,7 +29,8 @@ import org.slf4j.LoggerFactory;
  * {@link #HEADS} such stacks, each on cache lines of its own, and a thread pushes onto the one
  * its id picks, so attempts on different cores rarely write the same line. One daemon
  * thread, shared by every client, takes the pushed timers every {@link #TICK_NANOS} while any
- * are pending, ignores those already done (most calls end well within a tick), keeps the rest
+ * are pending or were pushed in the last tick (it parks until woken only after a tick with no
+ * push), ignores those already done (most calls end well within a tick), keeps the rest
  * in a heap of its own and cancels a call whose deadline passed. A timer due sooner than the
  * thread's next wake-up wakes it, so a short deadline is as punctual as a long one.
  *
@@ -445,7 +446,7 @@ public final class DeadlineWatchdog {
 
     private void watch() {
       while (true) {
-        takePushed();
+        boolean took = takePushed();
         long now = System.nanoTime();
         while (!heap.isEmpty()) {
           Timer head = heap.peek();
@@ -472,27 +473,32 @@ public final class DeadlineWatchdog {
             exited = false;
             continue;
           }
-          // Nothing to watch: sleep until a push wakes us (a push after this check sees idle).
-          idle = true;
-          if (nothingPushed() && !stopping) {
-            LockSupport.park(this);
+          if (!took) {
+            // Nothing pushed for a whole tick: sleep until a push wakes us (a push after this
+            // check sees idle).
+            idle = true;
+            if (nothingPushed() && !stopping) {
+              LockSupport.park(this);
+            }
+            idle = false;
+            continue;
           }
-          idle = false;
-          continue;
-        }
-        if (stopping && !draining) {
+          // Attempts come and go, each done before we saw it: look again in a tick rather than
+          // idle. Idling at once had the next push wake us, a system call on the attempt's
+          // thread, as often as every tenth attempt of a thread calling without pause.
+        } else if (stopping && !draining) {
           // Told to stop with attempts still in flight: stop() need not wait for them.
           draining = true;
         }
         long wake = now + TICK_NANOS;
-        if (heap.peek().deadlineNanos - wake < 0) {
+        if (!heap.isEmpty() && heap.peek().deadlineNanos - wake < 0) {
           wake = heap.peek().deadlineNanos;
         }
         nextWakeNanos = wake;
         // A timer pushed before its pusher could see the new wake-up time did not wake us:
         // take it now, and look again at once if it is due sooner.
         takePushed();
-        if (heap.peek().deadlineNanos - wake < 0) {
+        if (!heap.isEmpty() && heap.peek().deadlineNanos - wake < 0) {
           continue;
         }
         long sleep = wake - System.nanoTime();
@@ -502,11 +508,14 @@ public final class DeadlineWatchdog {
       }
     }
 
-    private void takePushed() {
+    /** Moves the pushed timers still armed into the heap; whether any timer was pushed. */
+    private boolean takePushed() {
+      boolean took = false;
       for (int at = 0; at < HEADS * HEAD_STRIDE; at += HEAD_STRIDE) {
         if (pushed.get(at) == null) {
           continue;
         }
+        took = true;
         for (Timer t = pushed.getAndSet(at, null); t != null; ) {
           Timer next = t.next;
           t.next = null;
@@ -516,6 +525,7 @@ public final class DeadlineWatchdog {
           t = next;
         }
       }
+      return took;
     }
 
     /**
@@ -523,7 +533,7 @@ public final class DeadlineWatchdog {
      * ({@link #idle}, {@link #exited}), and a pusher reads that flag after its compare-and-set,
      * so either this sees the push or the pusher sees the flag.
      */
-    private boolean nothingPushed() {
+    boolean nothingPushed() {
       for (int at = 0; at < HEADS * HEAD_STRIDE; at += HEAD_STRIDE) {
         if (pushed.get(at) != null) {
           return false;

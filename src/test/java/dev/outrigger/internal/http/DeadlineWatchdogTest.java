@@ -353,6 +353,34 @@ class DeadlineWatchdogTest {
   }
 
   @Test
+  void attemptsEndingBeforeTheWatchdogLooksDoNotWakeItOneByOne() throws Exception {
+    // One thread calling without pause: each attempt ends before the watchdog takes its timer,
+    // so the watchdog finds nothing armed each time it looks. It must not idle then (the next
+    // push would have to wake it, a system call on the attempt's thread), but look again a
+    // tick later: only a tick with no push at all lets it idle. Each push below comes once the
+    // watchdog has taken the one before and sleeps again (within a tick, unless this thread
+    // stalls for longer, which the bound allows for a few times).
+    DeadlineWatchdog.Loop loop = new DeadlineWatchdog.Loop();
+    loop.thread.start();
+    try {
+      for (int i = 0; i < 20; i++) {
+        DeadlineWatchdog.Timer quick =
+            new DeadlineWatchdog.Timer(unsentCall(), System.nanoTime() + 60_000_000_000L);
+        assertTrue(loop.push(quick));
+        quick.done();
+        HoldingServer.await("the watchdog took the timer and sleeps", () -> loop.nothingPushed()
+            && (loop.thread.getState() == Thread.State.WAITING
+                || loop.thread.getState() == Thread.State.TIMED_WAITING));
+      }
+
+      assertTrue(loop.wakeUps() <= 5,
+          "20 attempts, one after another, woke the watchdog " + loop.wakeUps() + " times");
+    } finally {
+      loop.stop();
+    }
+  }
+
+  @Test
   void afterItsThreadEndedAnAttemptFallsBackToOkHttpsCallTimeout() {
     DeadlineWatchdog.Loop loop = new DeadlineWatchdog.Loop();
     loop.thread.start();
