@@ -212,6 +212,16 @@ public final class DeadlineWatchdog {
   }
 
   static final class Loop implements Runnable {
+    private static final VarHandle IDLE;
+
+    static {
+      try {
+        IDLE = MethodHandles.lookup().findVarHandle(Loop.class, "idle", boolean.class);
+      } catch (ReflectiveOperationException e) {
+        throw new ExceptionInInitializerError(e);
+      }
+    }
+
     final Thread thread;
     /** The stacks' heads, stack {@code k} at {@code k * HEAD_STRIDE}. */
     private final AtomicReferenceArray<Timer> pushed =
@@ -224,9 +234,11 @@ public final class DeadlineWatchdog {
      * Parked with nothing to watch: the next push must wake it. False until the thread first
      * parks so: before then it is starting and takes what was pushed without being woken. (A
      * {@code true} start here once left a thread that never idled being woken by every push:
-     * ~10 µs of CPU per call at concurrency 64.)
+     * ~10 µs of CPU per call at concurrency 64.) The push that wakes it clears it, so the
+     * pushes that follow before the thread runs again do not wake it too. Package-private for
+     * tests.
      */
-    private volatile boolean idle;
+    volatile boolean idle;
     /** Pushes that woke the thread (for tests). */
     private final java.util.concurrent.atomic.LongAdder wakeUps =
         new java.util.concurrent.atomic.LongAdder();
@@ -287,7 +299,11 @@ public final class DeadlineWatchdog {
         // harmless, the first to fire wins.
         return false;
       }
-      if (idle || t.deadlineNanos - nextWakeNanos < 0) {
+      // One push wakes an idle thread: the pushes that find it idle before it runs again (it
+      // may take milliseconds on a busy machine, a burst of attempts meanwhile) would each make
+      // a system call for nothing.
+      if ((idle && IDLE.compareAndSet(this, true, false))
+          || t.deadlineNanos - nextWakeNanos < 0) {
         wakeUps.increment();
         LockSupport.unpark(thread);
       }

@@ -381,6 +381,21 @@ class DeadlineWatchdogTest {
   }
 
   @Test
+  void pushesFindingTheWatchdogIdleWakeItOnce() {
+    // Pushes that find the thread idle before it has run again (a burst of attempts while it is
+    // being scheduled): the first wakes it, the others need not. Its thread is never started
+    // here, so none of them can find it awake.
+    DeadlineWatchdog.Loop loop = new DeadlineWatchdog.Loop();
+    loop.idle = true;
+    for (int i = 0; i < 3; i++) {
+      assertTrue(loop.push(
+          new DeadlineWatchdog.Timer(unsentCall(), System.nanoTime() + 60_000_000_000L)));
+    }
+
+    assertEquals(1, loop.wakeUps());
+  }
+
+  @Test
   void afterItsThreadEndedAnAttemptFallsBackToOkHttpsCallTimeout() {
     DeadlineWatchdog.Loop loop = new DeadlineWatchdog.Loop();
     loop.thread.start();
