@@ -25,13 +25,14 @@ import org.slf4j.LoggerFactory;
  * leaves a single priority queue under a single lock, twice per attempt, and callers on different
  * cores queue on it (measured: ~1 µs per call with two threads, and most of the gap to raw OkHttp
  * at concurrency 64; docs/benchmarks.md). Here an attempt pushes its {@link Timer} onto a
- * lock-free stack (one compare-and-set) and marks it done when it ends (another). There are
- * {@link #HEADS} such stacks, each on cache lines of its own, and a thread pushes onto the one
- * its id picks, so attempts on different cores rarely write the same line. One daemon
- * thread, shared by every client, takes the pushed timers every {@link #TICK_NANOS} while any
- * are pending or were pushed in the last tick (it parks until woken only after a tick with no
- * push), ignores those already done (most calls end well within a tick), keeps the rest
- * in a heap of its own and cancels a call whose deadline passed. A timer due sooner than the
+ * lock-free stack (one compare-and-set) and, when it ends, takes it off again if it is still on
+ * top, or else marks it done (another). There are {@link #HEADS} such stacks, each on cache
+ * lines of its own, and a thread pushes onto the one its id picks, so attempts on different
+ * cores rarely write the same line. One daemon thread, shared by every client, takes the pushed
+ * timers every {@link #TICK_NANOS} while any are pending or were pushed in the last tick (it
+ * parks until woken only after a tick with no push), ignores those already done (most calls end
+ * well within a tick), keeps the rest in a heap of its own and cancels a call whose deadline
+ * passed. A timer due sooner than the
  * thread's next wake-up wakes it, so a short deadline is as punctual as a long one.
  *
  * <p>The thread does not cancel a late call itself: {@code Call.cancel()} runs the call's
@@ -104,6 +105,11 @@ public final class DeadlineWatchdog {
     return LOOP.current() != null;
   }
 
+  /** The running loop, or null (for tests). */
+  static Loop loop() {
+    return LOOP.current();
+  }
+
   /**
    * Cancels {@code call} once {@code timeoutNanos} (of {@link System#nanoTime()}) have passed,
    * unless {@link Timer#done()} comes first. Call it before {@code call.execute()}: with no
@@ -159,6 +165,8 @@ public final class DeadlineWatchdog {
     private Call call;
     final long deadlineNanos;
     Timer next;
+    /** Where the stack it was pushed onto has its head ({@link Loop#push}). */
+    int at;
     /**
      * OkHttp's call timeout enforces this one: no watchdog was there to take it. False when the
      * call's own call timeout was shorter and was kept: its firing is not this timer's.
@@ -170,8 +178,18 @@ public final class DeadlineWatchdog {
       this.deadlineNanos = deadlineNanos;
     }
 
-    /** The attempt ended: never cancel it. False if the watchdog already did. */
+    /**
+     * The attempt ended: never cancel it. False if the watchdog already did. A timer still on
+     * top of the stack it was pushed onto is taken off again, so the watchdog never walks it.
+     */
     public boolean done() {
+      Loop l = LOOP.current();
+      if (l != null && l.unpush(this)) {
+        // The watchdog never took it, so it cannot fire it: no compare-and-set needed.
+        STATE.setRelease(this, DONE);
+        call = null;
+        return true;
+      }
       if (STATE.compareAndSet(this, ARMED, DONE)) {
         call = null;
         return true;
@@ -222,8 +240,15 @@ public final class DeadlineWatchdog {
       }
     }
 
+    /** The mark of a stack pushed onto since the thread last looked. */
+    private static final Timer PUSHED = new Timer(null, 0);
+
     final Thread thread;
-    /** The stacks' heads, stack {@code k} at {@code k * HEAD_STRIDE}. */
+    /**
+     * The stacks' heads, stack {@code k} at {@code k * HEAD_STRIDE}; next to each, at
+     * {@code k * HEAD_STRIDE + 1}, {@link #PUSHED} once a timer was pushed onto it since the
+     * thread last looked (the timer may have been taken off again, {@link #unpush}).
+     */
     private final AtomicReferenceArray<Timer> pushed =
         new AtomicReferenceArray<>(HEADS * HEAD_STRIDE);
     private final PriorityQueue<Timer> heap =
@@ -239,6 +264,9 @@ public final class DeadlineWatchdog {
      * tests.
      */
     volatile boolean idle;
+    /** Timers the thread took off the stacks, done or not (for tests). */
+    private final java.util.concurrent.atomic.LongAdder taken =
+        new java.util.concurrent.atomic.LongAdder();
     /** Pushes that woke the thread (for tests). */
     private final java.util.concurrent.atomic.LongAdder wakeUps =
         new java.util.concurrent.atomic.LongAdder();
@@ -289,11 +317,16 @@ public final class DeadlineWatchdog {
     /** Takes {@code t}; false if the thread has ended, so the caller must bound the call itself. */
     boolean push(Timer t) {
       int at = headOfCurrentThread() * HEAD_STRIDE;
+      t.at = at;
       Timer head;
       do {
         head = pushed.get(at);
         t.next = head;
       } while (!pushed.compareAndSet(at, head, t));
+      if (pushed.getPlain(at + 1) == null) {
+        // On the head's cache line, written once per look of the thread.
+        pushed.setRelease(at + 1, PUSHED);
+      }
       if (exited) {
         // The thread may have gone without seeing t. If it did see it, t is watched twice:
         // harmless, the first to fire wins.
@@ -355,6 +388,11 @@ public final class DeadlineWatchdog {
     /** Whether the cuts' pool has ended, every thread of it gone (for tests). */
     boolean cancellersEnded() {
       return cancellers.isTerminated();
+    }
+
+    /** How many timers the thread took off the stacks so far. */
+    long taken() {
+      return taken.sum();
     }
 
     /** How many pushes woke the thread so far. */
@@ -524,15 +562,33 @@ public final class DeadlineWatchdog {
       }
     }
 
-    /** Moves the pushed timers still armed into the heap; whether any timer was pushed. */
+    /**
+     * Takes {@code t}, whose attempt ended, off its stack if it is still on top, as it is when
+     * the attempt ends before the thread looks and no other attempt pushed onto that stack
+     * since (a thread calling alone): the thread then never walks it, which cost it a cache miss
+     * for each attempt (~100 ns of its CPU per call, measured). Whether it was taken off.
+     */
+    boolean unpush(Timer t) {
+      return pushed.get(t.at) == t && pushed.compareAndSet(t.at, t, t.next);
+    }
+
+    /**
+     * Moves the pushed timers still armed into the heap; whether any timer was pushed since the
+     * last look (even one taken off again).
+     */
     private boolean takePushed() {
       boolean took = false;
       for (int at = 0; at < HEADS * HEAD_STRIDE; at += HEAD_STRIDE) {
+        if (pushed.get(at + 1) != null) {
+          pushed.set(at + 1, null);
+          took = true;
+        }
         if (pushed.get(at) == null) {
           continue;
         }
         took = true;
-        for (Timer t = pushed.getAndSet(at, null); t != null; ) {
+        int n = 0;
+        for (Timer t = pushed.getAndSet(at, null); t != null; n++) {
           Timer next = t.next;
           t.next = null;
           if (t.armed()) {
@@ -540,6 +596,7 @@ public final class DeadlineWatchdog {
           }
           t = next;
         }
+        taken.add(n);
       }
       return took;
     }

@@ -396,6 +396,25 @@ class DeadlineWatchdogTest {
   }
 
   @Test
+  void attemptsEndingBeforeTheWatchdogLooksAreNotWalkedByIt() throws Exception {
+    // A thread calling alone: each attempt's timer is still on top of its stack when the
+    // attempt ends, and comes off it there, so the watchdog's thread never reads it (a cache
+    // miss on another core for each attempt). Only a look falling between a push and its done
+    // takes one.
+    DeadlineWatchdog.Loop loop = DeadlineWatchdog.loop();
+    long before = loop.taken();
+    for (int i = 0; i < 1_000; i++) {
+      DeadlineWatchdog.Timer quick = DeadlineWatchdog.watch(unsentCall(), 60_000_000_000L);
+      assertTrue(quick.done());
+      assertFalse(quick.fired());
+    }
+    HoldingServer.await("the watchdog took what was left", loop::nothingPushed);
+
+    long taken = loop.taken() - before;
+    assertTrue(taken < 100, "the watchdog took " + taken + " of 1,000 timers done at once");
+  }
+
+  @Test
   void afterItsThreadEndedAnAttemptFallsBackToOkHttpsCallTimeout() {
     DeadlineWatchdog.Loop loop = new DeadlineWatchdog.Loop();
     loop.thread.start();
