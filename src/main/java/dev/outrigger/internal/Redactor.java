@@ -150,90 +150,125 @@ public final class Redactor {
   private static final int MIN_SECRET_WORD = 8;
 
   /**
-   * {@code text} that a server wrote (the start of an error body) with every secret
-   * {@code request} carried masked, since a server may quote what it was sent (a 401 naming the
-   * token it refused, a 400 echoing its query): each value of a secret header, and each word of
-   * it of {@value #MIN_SECRET_WORD} characters or more (the token after {@code Bearer}, a
-   * cookie's value); each value of a secret query parameter, as sent and decoded. Values shorter
-   * than {@value #MIN_SECRET} characters are left alone. Called on the error path only.
-   */
-  public String scrub(String text, Request request) {
-    if (text.isEmpty()) {
-      return text;
-    }
-    List<String> secrets = new ArrayList<>();
-    secrets(request, secrets);
-    return masked(text, secrets);
-  }
-
-  /**
-   * {@link #scrub(String, Request)} with the secrets of every request that led to
-   * {@code response}: after a redirect, the call's own request too, whose URL the next one may
-   * quote (a login page's {@code ?next=}) and whose page may quote again.
+   * {@code text} that a server wrote (the start of an error body, a decoder's message quoting
+   * it) with the secrets of every request that led to {@code response} masked, since a server
+   * may quote what it was sent (a 401 naming the token it refused, a 400 echoing its query), and
+   * after a redirect what an earlier hop sent or handed out (a login page quoting the call's
+   * URL, a cookie the redirect set): see {@link Secrets}. Called on the error path only.
    */
   public String scrub(String text, Response response) {
-    if (text.isEmpty()) {
-      return text;
-    }
-    List<String> secrets = new ArrayList<>();
-    for (Response r = response; r != null; r = r.priorResponse()) {
-      secrets(r.request(), secrets);
-    }
-    return masked(text, secrets);
+    return text.isEmpty() ? text : secretsOf(response).scrub(text);
   }
 
   /**
-   * {@link #url(HttpUrl)} of the request {@code response} answers, with the secrets of every
-   * request that led to it masked too ({@link #scrub(String, Response)}): a redirect's URL may
-   * quote the call's own, secret query values and all, in a parameter of its own.
+   * {@link #url(HttpUrl)} of the request {@code response} answers, and after a redirect with
+   * the secrets of every request that led to it masked too ({@link #scrub(String, Response)}):
+   * a redirect's URL may quote the call's own, secret query values and all, in a parameter of
+   * its own.
    */
   public String url(Response response) {
-    String url = url(response.request().url());
-    return response.priorResponse() == null ? url : scrub(url, response);
+    HttpUrl url = response.request().url();
+    return response.priorResponse() == null ? url(url) : secretsOf(response).url(url);
   }
 
-  /** Adds the secrets {@code request} carries to {@code secrets}: see {@link #scrub}. */
-  private void secrets(Request request, List<String> secrets) {
-    Headers h = request.headers();
-    for (int i = 0; i < h.size(); i++) {
-      if (isSecretHeader(h.name(i))) {
-        String value = h.value(i);
-        secrets.add(value);
-        for (String word : value.split("[\\s;,=]+")) {
-          if (word.length() >= MIN_SECRET_WORD) {
-            secrets.add(word);
+  /** A new, empty {@link Secrets} that masks with this redactor's names. */
+  public Secrets secrets() {
+    return new Secrets();
+  }
+
+  /** The secrets of {@code response} and of every response before it in its call. */
+  private Secrets secretsOf(Response response) {
+    Secrets secrets = new Secrets();
+    for (Response r = response; r != null; r = r.priorResponse()) {
+      secrets.add(r);
+    }
+    return secrets;
+  }
+
+  /**
+   * The secret values gathered from a call's requests and answers, to mask where text quotes
+   * them: each value of a secret header and each word of it of {@value #MIN_SECRET_WORD}
+   * characters or more (the token after {@code Bearer}, a cookie's value), of a
+   * {@code Set-Cookie} the cookie it sets (not its attributes); each value of a secret query
+   * parameter, as sent, decoded, and escaped once more (as quoted in another URL's parameter).
+   * Values shorter than {@value #MIN_SECRET} characters are left alone. Made on the error path,
+   * and for a DEBUG line only when DEBUG is on. Not thread-safe.
+   */
+  public final class Secrets {
+    private final List<String> values = new ArrayList<>();
+
+    /**
+     * Adds the secrets of {@code response}'s exchange: its request's, the request as written on
+     * the network if OkHttp added to it there (a cookie jar's {@code Cookie}), and the secret
+     * headers {@code response} hands out (a {@code Set-Cookie}).
+     */
+    public Secrets add(Response response) {
+      add(response.request());
+      Response network = response.networkResponse();
+      if (network != null && network.request() != response.request()) {
+        add(network.request());
+      }
+      headers(response.headers());
+      return this;
+    }
+
+    /** Adds the secrets {@code request} carries. */
+    public Secrets add(Request request) {
+      headers(request.headers());
+      String query = request.url().encodedQuery();
+      if (query != null) {
+        for (String p : query.split("&")) {
+          int eq = p.indexOf('=');
+          if (eq >= 0 && isSecretQuery(decoded(p.substring(0, eq)))) {
+            String value = p.substring(eq + 1);
+            values.add(value);
+            values.add(decoded(value));
+            values.add(URLEncoder.encode(value, StandardCharsets.UTF_8));
+          }
+        }
+      }
+      return this;
+    }
+
+    private void headers(Headers h) {
+      for (int i = 0; i < h.size(); i++) {
+        if (isSecretHeader(h.name(i))) {
+          String value = h.value(i);
+          if (h.name(i).equalsIgnoreCase("Set-Cookie")) {
+            // The cookie, not the attributes after it (HttpOnly, a date): those are no secret.
+            int semicolon = value.indexOf(';');
+            value = semicolon < 0 ? value : value.substring(0, semicolon);
+          }
+          values.add(value);
+          for (String word : value.split("[\\s;,=]+")) {
+            if (word.length() >= MIN_SECRET_WORD) {
+              values.add(word);
+            }
           }
         }
       }
     }
-    String query = request.url().encodedQuery();
-    if (query != null) {
-      for (String p : query.split("&")) {
-        int eq = p.indexOf('=');
-        if (eq >= 0 && isSecretQuery(decoded(p.substring(0, eq)))) {
-          String value = p.substring(eq + 1);
-          secrets.add(value);
-          secrets.add(decoded(value));
-          // As quoted in another URL's parameter (escaped once more).
-          secrets.add(URLEncoder.encode(value, StandardCharsets.UTF_8));
+
+    /** {@link #url(HttpUrl)} of {@code url}, with each secret masked where it quotes it. */
+    public String url(HttpUrl url) {
+      return scrub(Redactor.this.url(url));
+    }
+
+    /** {@code text} with each secret masked. */
+    public String scrub(String text) {
+      // Longest first: a whole value goes before a word of it. Each once.
+      Set<String> secrets = new TreeSet<>(
+          Comparator.comparingInt(String::length).reversed().thenComparing(s -> s));
+      for (String v : values) {
+        if (v.length() >= MIN_SECRET) {
+          secrets.add(v);
         }
       }
-    }
-  }
-
-  /** {@code text} with each of {@code secrets} masked, longest first. */
-  private static String masked(String text, List<String> secrets) {
-    if (secrets.isEmpty()) {
-      return text;
-    }
-    // Longest first: a whole value goes before a word of it.
-    secrets.sort(Comparator.comparingInt(String::length).reversed());
-    for (String secret : secrets) {
-      if (secret.length() >= MIN_SECRET) {
+      for (String secret : secrets) {
         text = text.replace(secret, MASK);
       }
+      return text;
     }
-    return text;
   }
 
   /** Headers as text, one per line, secret values masked. */

@@ -67,11 +67,17 @@ public final class NetworkInterceptor implements Interceptor {
 
   /**
    * The tag put on a {@code Call} whose first request is about to be written: the value and its
-   * own supplier. It keeps that request's headers, as the caller's OkHttp interceptors left them:
-   * a redirect to another origin drops the secret ones ({@link #withoutCredentials}).
+   * own supplier. It keeps that request's headers, as the caller's OkHttp interceptors left them
+   * (a redirect to another origin drops the secret ones, {@link #withoutCredentials}), and the
+   * answers the call has had, whose secrets a later request's URL may quote
+   * ({@link #followUpUrl}).
    */
   private static final class Written implements Function0<Written> {
     final Headers firstHeaders;
+    /** The first request's answer: a field, so a call with no follow-up makes no list. */
+    private Response firstAnswer;
+    /** The answers of the requests after it, once there are any. */
+    private List<Response> laterAnswers;
 
     Written(Headers firstHeaders) {
       this.firstHeaders = firstHeaders;
@@ -80,6 +86,17 @@ public final class NetworkInterceptor implements Interceptor {
     @Override
     public Written invoke() {
       return this;
+    }
+
+    void answered(Response response) {
+      if (firstAnswer == null) {
+        firstAnswer = response;
+      } else {
+        if (laterAnswers == null) {
+          laterAnswers = new ArrayList<>(2);
+        }
+        laterAnswers.add(response);
+      }
     }
   }
 
@@ -243,7 +260,8 @@ public final class NetworkInterceptor implements Interceptor {
     Call call = chain.call();
     Request request = chain.request();
     Sent sent;
-    if (call.tag(WRITTEN_TAG) == null) {
+    Written written = call.tag(WRITTEN_TAG);
+    if (written == null) {
       if (clientClosed != null && clientClosed.isClosed()) {
         // close() came while this attempt connected (a TCP connect, a TLS handshake): no
         // attempt starts after close(), and this one has written nothing yet.
@@ -259,13 +277,13 @@ public final class NetworkInterceptor implements Interceptor {
         call.tag(ORIGIN_TAG, new Origin(url));
       }
       sent = request.tag(SEND_ONCE) != null ? call.tag(SENT_TAG, new Sent()) : null;
-      call.tag(WRITTEN_TAG, new Written(request.headers()));
+      written = call.tag(WRITTEN_TAG, new Written(request.headers()));
     } else {
       Origin moved = call.tag(ORIGIN_TAG);
       HttpUrl first = moved != null ? moved.url : call.request().url();
       if (!sameOrigin(request.url(), first)) {
         call.tag(LEFT_TAG, Left.INSTANCE);
-        request = withoutCredentials(request, call.request(), call.tag(WRITTEN_TAG).firstHeaders);
+        request = withoutCredentials(request, call.request(), written);
       } else if (moved == null && call.tag(LEFT_TAG) != null) {
         // Home again. (Not when an OkHttp interceptor of the user's sent the call elsewhere:
         // the call's own headers were not made for this origin.)
@@ -275,12 +293,13 @@ public final class NetworkInterceptor implements Interceptor {
       // A 301, 302 or 303 turned the write into a GET: reading a URL again is not writing
       // twice (OkHttp's own limit of 20 follow-ups ends a loop of them).
       if (sent != null && !isRead(request.method())) {
-        refuseSendingAgain(sent, request, call.request());
+        refuseSendingAgain(sent, request, call.request(), written);
       }
-      checkFollowUpConnection(chain.connection(), request, call.request());
+      checkFollowUpConnection(chain.connection(), request, call.request(), written);
       if (log.isDebugEnabled()) {
         log.debug("{} {}: sent by OkHttp within the attempt (a redirect, an authenticator, an "
-            + "OkHttp interceptor)", request.method(), followUpUrl(request, call.request()));
+            + "OkHttp interceptor)", request.method(),
+            followUpUrl(request, call.request(), written));
       }
     }
     if (sent != null) {
@@ -289,6 +308,7 @@ public final class NetworkInterceptor implements Interceptor {
     }
     request = withBudgetLeft(request);
     Response response = FollowUpGuard.guard(chain.proceed(request));
+    written.answered(response);
     if (sent != null) {
       sent.lastStatus = response.code();
     }
@@ -319,24 +339,36 @@ public final class NetworkInterceptor implements Interceptor {
    * only: a call's first request is not slowed.
    */
   private void checkFollowUpConnection(okhttp3.Connection connection, Request request,
-      Request first) throws IOException {
+      Request first, Written written) throws IOException {
     try {
       IdleConnectionCheck.check(connection);
     } catch (IdleConnectionCheck.StaleConnectionException e) {
       // Named here, where the follow-up is known; whether the call's own request goes again
       // is the transport's to decide.
       throw new IdleConnectionCheck.StaleConnectionException(e.getMessage() + "; "
-          + request.method() + " " + followUpUrl(request, first) + ", which OkHttp was to send "
-          + "on it within the attempt (a redirect, an authenticator's answer), was not written");
+          + request.method() + " " + followUpUrl(request, first, written)
+          + ", which OkHttp was to send on it within the attempt (a redirect, an authenticator's"
+          + " answer), was not written");
     }
   }
 
   /**
-   * A follow-up's URL as shown: masked by name ({@link Redactor#url}), and the secrets of the
-   * call's {@code first} request masked where it quotes them (a login page's {@code ?next=}).
+   * A follow-up's URL as shown: masked by name ({@link Redactor#url}), and where it quotes them,
+   * the secrets of the call's {@code first} request, of each request the call wrote before (as
+   * written: a token an earlier redirect's URL carried, an OkHttp interceptor's API key, a
+   * cookie jar's cookie) and what their answers handed out (a {@code Set-Cookie}), and of
+   * {@code request} itself (a login page's {@code ?next=} quoting any of them).
    */
-  private String followUpUrl(Request request, Request first) {
-    return redactor.scrub(redactor.url(request.url()), first);
+  private String followUpUrl(Request request, Request first, Written written) {
+    Redactor.Secrets secrets = redactor.secrets().add(first).add(request);
+    if (written.firstAnswer != null) {
+      // None when the first request failed and OkHttp sends it again.
+      secrets.add(written.firstAnswer);
+    }
+    if (written.laterAnswers != null) {
+      written.laterAnswers.forEach(secrets::add);
+    }
+    return secrets.url(request.url());
   }
 
   /** Whether {@code response}'s {@code Connection} header lists {@code keep-alive}. */
@@ -357,13 +389,13 @@ public final class NetworkInterceptor implements Interceptor {
    * {@code 401}, a {@code 407} or (on another connection) a {@code 421}: statuses that say the
    * server did not act on the request.
    */
-  private void refuseSendingAgain(Sent sent, Request request, Request first)
+  private void refuseSendingAgain(Sent sent, Request request, Request first, Written written)
       throws ProtocolException {
     int last = sent.lastStatus;
     if (last == 401 || last == 407 || last == 421 || !sent.targets.contains(Sent.target(request))) {
       return;
     }
-    throw new ProtocolException(request.method() + " " + followUpUrl(request, first)
+    throw new ProtocolException(request.method() + " " + followUpUrl(request, first, written)
         + " not sent again within the attempt (after "
         + (sent.lastStatus == 0 ? "a failure" : "status " + sent.lastStatus)
         + ", by a redirect loop, OkHttp or an OkHttp interceptor): it is not idempotent; give it "
@@ -408,8 +440,9 @@ public final class NetworkInterceptor implements Interceptor {
    * request's were the jar's for the first URL, and one of a domain both origins share may be
    * the jar's for the new URL too).
    */
-  private Request withoutCredentials(Request request, Request callRequest, Headers first) {
+  private Request withoutCredentials(Request request, Request callRequest, Written written) {
     Headers asked = callRequest.headers();
+    Headers first = written.firstHeaders;
     Headers headers = request.headers();
     List<String> dropped = new ArrayList<>();
     Headers.Builder kept = new Headers.Builder();
@@ -431,7 +464,7 @@ public final class NetworkInterceptor implements Interceptor {
     if (log.isDebugEnabled()) {
       // Masked only when logged: the scrub reads every secret of the call's request.
       log.debug("{} {}: a redirect to another origin, sent without {}", request.method(),
-          followUpUrl(request, callRequest), dropped);
+          followUpUrl(request, callRequest, written), dropped);
     }
     return request.newBuilder().headers(kept.build()).build();
   }
