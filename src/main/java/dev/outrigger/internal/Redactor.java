@@ -146,8 +146,12 @@ public final class Redactor {
 
   /** A secret shorter than this is not looked for in text: it would mask ordinary words. */
   private static final int MIN_SECRET = 4;
-  /** A word of a secret header's value this long is looked for on its own (a Bearer token). */
-  private static final int MIN_SECRET_WORD = 8;
+  /**
+   * A secret this long is no ordinary word: it is masked wherever it appears, inside a longer
+   * word too, and a word of a secret header's value this long is looked for on its own (the
+   * token after {@code Bearer}). A shorter secret is masked only as a whole word.
+   */
+  private static final int LONG_SECRET = 8;
 
   /**
    * {@code text} that a server wrote (the start of an error body, a decoder's message quoting
@@ -187,12 +191,17 @@ public final class Redactor {
 
   /**
    * The secret values gathered from a call's requests and answers, to mask where text quotes
-   * them: each value of a secret header and each word of it of {@value #MIN_SECRET_WORD}
+   * them: each value of a secret header and each word of it of {@value #LONG_SECRET}
    * characters or more (the token after {@code Bearer}, a cookie's value), of a
    * {@code Set-Cookie} the cookie it sets (not its attributes); each value of a secret query
    * parameter, as sent, decoded, and escaped once more (as quoted in another URL's parameter).
-   * Values shorter than {@value #MIN_SECRET} characters are left alone. Made on the error path,
-   * and for a DEBUG line only when DEBUG is on. Not thread-safe.
+   *
+   * <p>A value of {@value #LONG_SECRET} characters or more is masked wherever it appears; a
+   * shorter one only as a whole word, where no letter or digit touches it (an API key
+   * {@code demo} is masked in {@code key=demo refused}, not in {@code /v1/demos}); one shorter
+   * than {@value #MIN_SECRET} is left alone. A URL's scheme, host and port are never masked: a
+   * key that is also a word of the host name would leave no telling where the call went. Made
+   * on the error path, and for a DEBUG line only when DEBUG is on. Not thread-safe.
    */
   public final class Secrets {
     private final List<String> values = new ArrayList<>();
@@ -241,7 +250,7 @@ public final class Redactor {
           }
           values.add(value);
           for (String word : value.split("[\\s;,=]+")) {
-            if (word.length() >= MIN_SECRET_WORD) {
+            if (word.length() >= LONG_SECRET) {
               values.add(word);
             }
           }
@@ -249,13 +258,23 @@ public final class Redactor {
       }
     }
 
-    /** {@link #url(HttpUrl)} of {@code url}, with each secret masked where it quotes it. */
+    /**
+     * {@link #url(HttpUrl)} of {@code url}, with each secret masked where its path, query or
+     * fragment quotes it (a login page's {@code ?next=}), its scheme, host and port as they are.
+     */
     public String url(HttpUrl url) {
-      return scrub(Redactor.this.url(url));
+      String shown = Redactor.this.url(url);
+      // The path starts at the first '/' after "scheme://": a host holds none.
+      return masked(shown, shown.indexOf('/', url.scheme().length() + 3));
     }
 
     /** {@code text} with each secret masked. */
     public String scrub(String text) {
+      return masked(text, 0);
+    }
+
+    /** {@code text} with each secret masked from {@code from} on. */
+    private String masked(String text, int from) {
       // Longest first: a whole value goes before a word of it. Each once.
       Set<String> secrets = new TreeSet<>(
           Comparator.comparingInt(String::length).reversed().thenComparing(s -> s));
@@ -264,11 +283,50 @@ public final class Redactor {
           secrets.add(v);
         }
       }
+      String rest = text.substring(from);
       for (String secret : secrets) {
-        text = text.replace(secret, MASK);
+        rest = secret.length() >= LONG_SECRET
+            ? rest.replace(secret, MASK) : wholeWordsMasked(rest, secret);
       }
-      return text;
+      return text.substring(0, from) + rest;
     }
+  }
+
+  /** {@code text} with each occurrence of {@code secret} that no letter or digit touches masked. */
+  private static String wholeWordsMasked(String text, String secret) {
+    StringBuilder sb = null;
+    int copied = 0;
+    for (int i = text.indexOf(secret); i >= 0; ) {
+      int end = i + secret.length();
+      if (!wordEndsAt(text, i - 1)
+          && (end == text.length() || !Character.isLetterOrDigit(text.charAt(end)))) {
+        if (sb == null) {
+          sb = new StringBuilder(text.length());
+        }
+        sb.append(text, copied, i).append(MASK);
+        copied = end;
+        i = text.indexOf(secret, end);
+      } else {
+        i = text.indexOf(secret, i + 1);
+      }
+    }
+    return sb == null ? text : sb.append(text, copied, text.length()).toString();
+  }
+
+  /**
+   * Whether {@code text} has a letter or digit at {@code i} that does not end a percent escape:
+   * in a URL, {@code %3Ddemo} quotes {@code =demo}.
+   */
+  private static boolean wordEndsAt(String text, int i) {
+    if (i < 0 || !Character.isLetterOrDigit(text.charAt(i))) {
+      return false;
+    }
+    return i < 2 || text.charAt(i - 2) != '%' || !isHex(text.charAt(i - 1))
+        || !isHex(text.charAt(i));
+  }
+
+  private static boolean isHex(char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
   }
 
   /** Headers as text, one per line, secret values masked. */

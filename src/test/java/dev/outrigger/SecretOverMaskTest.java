@@ -1,0 +1,87 @@
+package dev.outrigger;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.net.InetSocketAddress;
+import java.net.Proxy;
+import mockwebserver3.Dispatcher;
+import mockwebserver3.MockResponse;
+import mockwebserver3.MockWebServer;
+import mockwebserver3.RecordedRequest;
+import mockwebserver3.junit5.StartStop;
+import org.junit.jupiter.api.Test;
+
+/**
+ * README (Security): after a redirect, a secret the call carried is masked where the URL it
+ * led to, or the error page, quotes it. The scrub replaced every occurrence of the value, so a
+ * short API key that is also a word of the API's own ({@code example}, the host's
+ * {@code api.example.test} and the path's {@code /v1/examples}) masked the host and the path
+ * ({@code http://api.REDACTED.test/v1/REDACTEDs/2}), and a cookie naming the tenant whose
+ * subdomain the API serves masked the host: the message no longer said where the call went.
+ * The host and port are now never masked, and a secret under 8 characters only as a whole word.
+ * The server is an HTTP proxy (MockWebServer), so the calls can name any host.
+ */
+class SecretOverMaskTest {
+  @StartStop
+  private final MockWebServer proxy = new MockWebServer();
+
+  @Test
+  void aShortSecretIsMaskedAsAWholeWordOnlyAndNeverInTheHost() {
+    String key = "example";
+    proxy.setDispatcher(new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest request) {
+        return request.getUrl().encodedPath().endsWith("/1")
+            ? new MockResponse.Builder().code(302).addHeader("Location",
+                "/v1/examples/2?ref=" + key + "&from=%2Fv1%3Fkey%3D" + key).build()
+            : new MockResponse.Builder().code(404)
+                .body("no " + key + " here; key " + key + " refused; examples moved").build();
+      }
+    });
+    try (LogCapture logs = new LogCapture();
+        ApiClient client = client()) {
+      HttpStatusException e = assertThrows(HttpStatusException.class,
+          () -> client.get("http://api.example.test/v1/examples/1").header("X-Api-Key", key)
+              .execute(String.class));
+
+      String shown =
+          "http://api.example.test/v1/examples/2?ref=REDACTED&from=%2Fv1%3Fkey%3DREDACTED";
+      assertEquals(shown, e.url());
+      assertEquals("no REDACTED here; key REDACTED refused; examples moved", e.bodySnippet());
+      assertTrue(logs.all().contains(shown + ": sent by OkHttp within the attempt"), logs.all());
+    }
+  }
+
+  @Test
+  void aLongSecretThatIsAlsoTheHostsNameLeavesTheHostShown() {
+    String tenant = "acme-corp-eu";
+    proxy.setDispatcher(new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest request) {
+        return request.getUrl().encodedPath().equals("/start")
+            ? new MockResponse.Builder().code(302)
+                .addHeader("Location", "/signin?org=" + tenant).build()
+            : new MockResponse.Builder().code(401).body("sign in to " + tenant).build();
+      }
+    });
+    try (ApiClient client = client()) {
+      HttpStatusException e = assertThrows(HttpStatusException.class,
+          () -> client.get("http://" + tenant + ".example.test/start")
+              .header("Cookie", "tenant=" + tenant).execute(String.class));
+
+      assertEquals("http://" + tenant + ".example.test/signin?org=REDACTED", e.url());
+      assertEquals("sign in to REDACTED", e.bodySnippet());
+      assertFalse(e.getMessage().contains("REDACTED.example.test"), e.getMessage());
+    }
+  }
+
+  private ApiClient client() {
+    Proxy p = new Proxy(Proxy.Type.HTTP,
+        new InetSocketAddress(proxy.getHostName(), proxy.getPort()));
+    return ApiClient.builder().proxy(p, null).redactHeader("X-Api-Key").retry(Retry.none())
+        .build();
+  }
+}
