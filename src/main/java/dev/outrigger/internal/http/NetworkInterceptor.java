@@ -69,15 +69,16 @@ public final class NetworkInterceptor implements Interceptor {
    * The tag put on a {@code Call} whose first request is about to be written: the value and its
    * own supplier. It keeps that request's headers, as the caller's OkHttp interceptors left them
    * (a redirect to another origin drops the secret ones, {@link #withoutCredentials}), and the
-   * answers the call has had, whose secrets a later request's URL may quote
-   * ({@link #followUpUrl}).
+   * answers the call has had: their secrets a later request's URL may quote
+   * ({@link #followUpUrl}), and their {@code 401}s tell an authenticator's answer
+   * ({@link #challengedAt}).
    */
   private static final class Written implements Function0<Written> {
     final Headers firstHeaders;
-    /** The first request's answer: a field, so a call with no follow-up makes no list. */
-    private Response firstAnswer;
-    /** The answers of the requests after it, once there are any. */
-    private List<Response> laterAnswers;
+    /** The call's only answer so far, until a second comes: a call with one makes no list. */
+    private Response onlyAnswer;
+    /** Every answer, in order, once there are two or more. */
+    private List<Response> answers;
 
     Written(Headers firstHeaders) {
       this.firstHeaders = firstHeaders;
@@ -89,14 +90,20 @@ public final class NetworkInterceptor implements Interceptor {
     }
 
     void answered(Response response) {
-      if (firstAnswer == null) {
-        firstAnswer = response;
-      } else {
-        if (laterAnswers == null) {
-          laterAnswers = new ArrayList<>(2);
-        }
-        laterAnswers.add(response);
+      if (onlyAnswer == null && answers == null) {
+        onlyAnswer = response;
+        return;
       }
+      if (answers == null) {
+        answers = new ArrayList<>(4);
+        answers.add(onlyAnswer);
+      }
+      answers.add(response);
+    }
+
+    /** The answers the call had so far, in order. */
+    List<Response> answers() {
+      return answers != null ? answers : onlyAnswer != null ? List.of(onlyAnswer) : List.of();
     }
   }
 
@@ -361,13 +368,7 @@ public final class NetworkInterceptor implements Interceptor {
    */
   private String followUpUrl(Request request, Request first, Written written) {
     Redactor.Secrets secrets = redactor.secrets().add(first).add(request);
-    if (written.firstAnswer != null) {
-      // None when the first request failed and OkHttp sends it again.
-      secrets.add(written.firstAnswer);
-    }
-    if (written.laterAnswers != null) {
-      written.laterAnswers.forEach(secrets::add);
-    }
+    written.answers().forEach(secrets::add);
     return secrets.url(request.url());
   }
 
@@ -429,13 +430,14 @@ public final class NetworkInterceptor implements Interceptor {
   /**
    * {@code request} without the secret headers it carries from the first origin: a header of a
    * secret name with a value the call's own request ({@code callRequest}) had, or, for a name of
-   * the caller's ({@code redactHeader}), the call's first request as written ({@code first}: with
-   * what the caller's OkHttp interceptors set on the call, an API key, say, which OkHttp copies
-   * into every follow-up). What OkHttp adds for the new target itself stays: the proxy
-   * authenticator's answer to a 407 (for the proxy, whatever the origin), a cookie jar's cookies
-   * for the new URL, an authenticator's answer to the new origin's 401. So {@code Authorization}
-   * and {@code Proxy-Authorization} are compared with the call's own request only (OkHttp drops
-   * the first on a change of origin itself: one here is an authenticator's), and {@code Cookie}
+   * the caller's ({@code redactHeader}), the call's first request as written (with what the
+   * caller's OkHttp interceptors set on the call, an API key, say, which OkHttp copies into every
+   * follow-up). What OkHttp adds for the new target itself stays: the proxy authenticator's
+   * answer to a 407 (for the proxy, whatever the origin), a cookie jar's cookies for the new URL,
+   * an authenticator's answer to the new origin's 401. So {@code Authorization} and
+   * {@code Proxy-Authorization} are compared with the call's own request only (OkHttp drops the
+   * first on a change of origin itself), an {@code Authorization} after the new origin's 401
+   * stays even when it equals the call's own ({@link #challengedAt}), and {@code Cookie}
    * with the first request too only when the client has no cookie jar (with one, the first
    * request's were the jar's for the first URL, and one of a domain both origins share may be
    * the jar's for the new URL too).
@@ -450,7 +452,8 @@ public final class NetworkInterceptor implements Interceptor {
       String name = headers.name(i);
       String value = headers.value(i);
       if (redactor.isSecretHeader(name) && (asked.values(name).contains(value)
-          || (comparedWithFirst(name) && first.values(name).contains(value)))) {
+          || (comparedWithFirst(name) && first.values(name).contains(value)))
+          && !(name.equalsIgnoreCase("Authorization") && challengedAt(written, request.url()))) {
         if (!dropped.contains(name)) {
           dropped.add(name);
         }
@@ -467,6 +470,23 @@ public final class NetworkInterceptor implements Interceptor {
           followUpUrl(request, callRequest, written), dropped);
     }
     return request.newBuilder().headers(kept.build()).build();
+  }
+
+  /**
+   * Whether the call had a {@code 401} from {@code url}'s origin. OkHttp drops
+   * {@code Authorization} itself on each redirect that changes scheme, host or port, so one on a
+   * request to that origin after its {@code 401} is an authenticator's answer (or OkHttp's copy of
+   * it on a later hop within the origin), even when it equals the call's own (one token for the
+   * API's hosts): it stays. Without that {@code 401} it is the call's carried over (an OkHttp
+   * interceptor of the user's that followed a redirect itself), and goes.
+   */
+  private static boolean challengedAt(Written written, HttpUrl url) {
+    for (Response answer : written.answers()) {
+      if (answer.code() == 401 && sameOrigin(answer.request().url(), url)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Whether a secret header {@code name} is compared with the call's first request as written. */

@@ -1,0 +1,105 @@
+package dev.outrigger;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+import mockwebserver3.Dispatcher;
+import mockwebserver3.MockResponse;
+import mockwebserver3.MockWebServer;
+import mockwebserver3.RecordedRequest;
+import mockwebserver3.junit5.StartStop;
+import okhttp3.OkHttpClient;
+import okhttp3.Response;
+import org.junit.jupiter.api.Test;
+
+/**
+ * README (Security): "What OkHttp adds for the new target stays: ... an authenticator's answer
+ * to the new origin's 401". A redirect to another origin dropped every Authorization equal to
+ * the call's own, so an OkHttp Authenticator that answers the new origin's 401 with the token
+ * the call carried (one token for the API's hosts) had its answer stripped: the origin answered
+ * 401 again, the Authenticator saw its token refused and gave up, and the call failed with the
+ * 401. OkHttp drops Authorization itself on a redirect that changes host, port or scheme, so
+ * one equal to the call's own reaching another origin after that origin's 401 is an
+ * authenticator's answer; anywhere else it is the call's carried over, and still dropped.
+ */
+class AuthenticatorAnswerAfterRedirectTest {
+  private static final String TOKEN = "Bearer t-0123456789";
+
+  @StartStop
+  private final MockWebServer a = new MockWebServer();
+
+  @StartStop
+  private final MockWebServer b = new MockWebServer();
+
+  @Test
+  void anAuthenticatorsAnswerEqualToTheCallsOwnAuthorizationIsSentToTheNewOrigin()
+      throws Exception {
+    a.enqueue(new MockResponse.Builder().code(302).addHeader("Location", b.url("/landing"))
+        .build());
+    b.setDispatcher(new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest request) {
+        return TOKEN.equals(request.getHeaders().get("Authorization"))
+            ? new MockResponse.Builder().body("landed").build()
+            : new MockResponse.Builder().code(401)
+                .addHeader("WWW-Authenticate", "Bearer realm=\"api\"").build();
+      }
+    });
+    OkHttpClient ok = new OkHttpClient.Builder()
+        .authenticator((route, response) -> TOKEN.equals(response.request().header("Authorization"))
+            ? null // refused with it already: give up, as OkHttp's recipe does
+            : response.request().newBuilder().header("Authorization", TOKEN).build())
+        .build();
+    String body;
+    try (ApiClient client = ApiClient.builder().okHttpClient(ok).retry(Retry.none()).build()) {
+      body = client.get(a.url("/start").toString()).header("Authorization", TOKEN)
+          .execute(String.class);
+    } finally {
+      ok.dispatcher().executorService().shutdown();
+      ok.connectionPool().evictAll();
+    }
+    assertEquals("landed", body);
+    assertEquals(TOKEN, a.takeRequest().getHeaders().get("Authorization"));
+    assertNull(b.takeRequest().getHeaders().get("Authorization"),
+        "the call's token went to the other origin unasked");
+    assertEquals(TOKEN, b.takeRequest().getHeaders().get("Authorization"),
+        "the Authenticator's answer to the other origin's 401 was stripped");
+  }
+
+  /**
+   * The rule's other side: an OkHttp interceptor of the caller's that follows a redirect itself,
+   * keeping the call's headers, sends the call's Authorization to the other origin unasked (no
+   * 401 from it came first): it is dropped, as before.
+   */
+  @Test
+  void theCallsAuthorizationAnInterceptorCarriesToAnotherOriginUnaskedIsDropped()
+      throws Exception {
+    a.enqueue(new MockResponse.Builder().code(302).addHeader("Location", b.url("/landing"))
+        .build());
+    b.enqueue(new MockResponse.Builder().body("landed").build());
+    OkHttpClient ok = new OkHttpClient.Builder().followRedirects(false).build();
+    String body;
+    try (ApiClient client = ApiClient.builder().okHttpClient(ok).retry(Retry.none())
+        .addOkHttpInterceptor(chain -> {
+          Response first = chain.proceed(chain.request());
+          String location = first.header("Location");
+          if (location == null) {
+            return first;
+          }
+          first.close();
+          return chain.proceed(chain.request().newBuilder()
+              .url(chain.request().url().resolve(location)).build());
+        })
+        .build()) {
+      body = client.get(a.url("/start").toString()).header("Authorization", TOKEN)
+          .execute(String.class);
+    } finally {
+      ok.dispatcher().executorService().shutdown();
+      ok.connectionPool().evictAll();
+    }
+    assertEquals("landed", body);
+    assertEquals(TOKEN, a.takeRequest().getHeaders().get("Authorization"));
+    assertNull(b.takeRequest().getHeaders().get("Authorization"),
+        "the call's token went to the other origin unasked");
+  }
+}
