@@ -194,7 +194,7 @@ public final class Redactor {
    * them: each value of a secret header and each word of it of {@value #LONG_SECRET}
    * characters or more (the token after {@code Bearer}, a cookie's value), of a
    * {@code Set-Cookie} the cookie it sets (not its attributes); each value of a secret query
-   * parameter, as sent, decoded, and escaped once more (as quoted in another URL's parameter).
+   * parameter, as sent and decoded. Each also escaped, as another URL's parameter quotes it.
    *
    * <p>A value of {@value #LONG_SECRET} characters or more is masked wherever it appears; a
    * shorter one only as a whole word, where no letter or digit touches it (an API key
@@ -230,9 +230,8 @@ public final class Redactor {
           int eq = p.indexOf('=');
           if (eq >= 0 && isSecretQuery(decoded(p.substring(0, eq)))) {
             String value = p.substring(eq + 1);
-            values.add(value);
+            quotable(value);
             values.add(decoded(value));
-            values.add(URLEncoder.encode(value, StandardCharsets.UTF_8));
           }
         }
       }
@@ -248,14 +247,23 @@ public final class Redactor {
             int semicolon = value.indexOf(';');
             value = semicolon < 0 ? value : value.substring(0, semicolon);
           }
-          values.add(value);
+          quotable(value);
           for (String word : value.split("[\\s;,=]+")) {
             if (word.length() >= LONG_SECRET) {
-              values.add(word);
+              quotable(word);
             }
           }
         }
       }
+    }
+
+    /**
+     * Adds {@code value}, and {@code value} as a URL's parameter quotes it, escaped (a base64
+     * key's {@code +}, {@code /} and {@code =} as {@code %2B}, {@code %2F} and {@code %3D}).
+     */
+    private void quotable(String value) {
+      values.add(value);
+      values.add(URLEncoder.encode(value, StandardCharsets.UTF_8));
     }
 
     /**

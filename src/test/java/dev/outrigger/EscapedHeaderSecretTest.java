@@ -1,0 +1,46 @@
+package dev.outrigger;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import mockwebserver3.MockResponse;
+import mockwebserver3.MockWebServer;
+import mockwebserver3.junit5.StartStop;
+import org.junit.jupiter.api.Test;
+
+/**
+ * README (Security): a secret header's value is masked where a redirect's URL quotes it. A URL
+ * quotes it percent-escaped: a base64 API key's {@code +}, {@code /} and {@code =} come as
+ * {@code %2B}, {@code %2F} and {@code %3D}, so the value as sent matched nothing, and the
+ * follow-up's DEBUG line, {@code url()} and the message showed the key. A secret query value was
+ * already looked for escaped once more; a header's value is now too.
+ */
+class EscapedHeaderSecretTest {
+  private static final String KEY = "QWxhZGRpbj+vcGVu/c2VzYW1l==";
+  private static final String ESCAPED = "QWxhZGRpbj%2BvcGVu%2Fc2VzYW1l%3D%3D";
+
+  @StartStop
+  private final MockWebServer server = new MockWebServer();
+
+  @Test
+  void aSecretHeadersValueARedirectQuotesEscapedStaysHidden() {
+    server.enqueue(new MockResponse.Builder().code(302)
+        .addHeader("Location", "/denied?key=" + ESCAPED).build());
+    server.enqueue(new MockResponse.Builder().code(403).body("refused").build());
+    try (LogCapture logs = new LogCapture();
+        ApiClient client = ApiClient.builder().baseUrl(server.url("/").toString())
+            .retry(Retry.none()).redactHeader("X-Api-Key").build()) {
+      HttpStatusException e = assertThrows(HttpStatusException.class,
+          () -> client.get("/start").header("X-Api-Key", KEY).execute(String.class));
+
+      assertEquals(403, e.status());
+      assertTrue(e.url().endsWith("/denied?key=REDACTED"), e.url());
+      assertFalse(e.getMessage().contains(ESCAPED), e.getMessage());
+      String all = logs.all();
+      assertTrue(all.contains("/denied?key=REDACTED: sent by OkHttp within the attempt"), all);
+      assertFalse(all.contains(ESCAPED), all);
+    }
+  }
+}
