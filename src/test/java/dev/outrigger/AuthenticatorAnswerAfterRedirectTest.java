@@ -8,6 +8,7 @@ import mockwebserver3.MockResponse;
 import mockwebserver3.MockWebServer;
 import mockwebserver3.RecordedRequest;
 import mockwebserver3.junit5.StartStop;
+import okhttp3.HttpUrl;
 import okhttp3.OkHttpClient;
 import okhttp3.Response;
 import org.junit.jupiter.api.Test;
@@ -19,8 +20,9 @@ import org.junit.jupiter.api.Test;
  * the call carried (one token for the API's hosts) had its answer stripped: the origin answered
  * 401 again, the Authenticator saw its token refused and gave up, and the call failed with the
  * 401. OkHttp drops Authorization itself on a redirect that changes host, port or scheme, so
- * one equal to the call's own reaching another origin after that origin's 401 is an
- * authenticator's answer; anywhere else it is the call's carried over, and still dropped.
+ * one equal to the call's own reaching another origin after that origin's 401, which the request
+ * that met it did not carry, is an authenticator's answer (and OkHttp's copies of it within that
+ * origin); anywhere else it is the call's carried over, and still dropped.
  */
 class AuthenticatorAnswerAfterRedirectTest {
   private static final String TOKEN = "Bearer t-0123456789";
@@ -101,5 +103,105 @@ class AuthenticatorAnswerAfterRedirectTest {
     assertEquals(TOKEN, a.takeRequest().getHeaders().get("Authorization"));
     assertNull(b.takeRequest().getHeaders().get("Authorization"),
         "the call's token went to the other origin unasked");
+  }
+
+  /**
+   * The authenticator's answer goes on with OkHttp's redirects within the origin it was given
+   * for: OkHttp copies it into each follow-up on the same host, and it stays.
+   */
+  @Test
+  void anAuthenticatorsAnswerFollowsARedirectWithinTheNewOrigin() throws Exception {
+    a.enqueue(new MockResponse.Builder().code(302).addHeader("Location", b.url("/landing"))
+        .build());
+    b.setDispatcher(new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest request) {
+        if (!TOKEN.equals(request.getHeaders().get("Authorization"))) {
+          return new MockResponse.Builder().code(401)
+              .addHeader("WWW-Authenticate", "Bearer realm=\"api\"").build();
+        }
+        return request.getUrl().encodedPath().equals("/landing")
+            ? new MockResponse.Builder().code(302).addHeader("Location", "/next").build()
+            : new MockResponse.Builder().body("next").build();
+      }
+    });
+    OkHttpClient ok = new OkHttpClient.Builder()
+        .authenticator((route, response) -> TOKEN.equals(response.request().header("Authorization"))
+            ? null
+            : response.request().newBuilder().header("Authorization", TOKEN).build())
+        .build();
+    String body;
+    try (ApiClient client = ApiClient.builder().okHttpClient(ok).retry(Retry.none()).build()) {
+      body = client.get(a.url("/start").toString()).header("Authorization", TOKEN)
+          .execute(String.class);
+    } finally {
+      ok.dispatcher().executorService().shutdown();
+      ok.connectionPool().evictAll();
+    }
+    assertEquals("next", body);
+    a.takeRequest();
+    assertNull(b.takeRequest().getHeaders().get("Authorization"));
+    assertEquals(TOKEN, b.takeRequest().getHeaders().get("Authorization"));
+    RecordedRequest next = b.takeRequest();
+    assertEquals("/next", next.getUrl().encodedPath());
+    assertEquals(TOKEN, next.getHeaders().get("Authorization"));
+  }
+
+  /**
+   * A 401 from the other origin does not make every later request there an authenticator's
+   * answer. An OkHttp interceptor of the caller's follows redirects itself, copying the call's
+   * headers onto each hop; the other origin's 401 is answered by an authenticator with that
+   * origin's own token, and redirects within it. The interceptor's next hop there carries the
+   * call's Authorization again, which no authenticator gave: it is dropped, as on the first hop.
+   */
+  @Test
+  void theCallsAuthorizationAnInterceptorCarriesToAnOriginThatAnsweredA401IsDropped()
+      throws Exception {
+    String other = "Bearer b-9876543210";
+    a.enqueue(new MockResponse.Builder().code(302).addHeader("Location", b.url("/landing"))
+        .build());
+    b.setDispatcher(new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest request) {
+        if (!request.getUrl().encodedPath().equals("/landing")) {
+          return new MockResponse.Builder().body("next").build();
+        }
+        return other.equals(request.getHeaders().get("Authorization"))
+            ? new MockResponse.Builder().code(302).addHeader("Location", "/next").build()
+            : new MockResponse.Builder().code(401)
+                .addHeader("WWW-Authenticate", "Bearer realm=\"b\"").build();
+      }
+    });
+    OkHttpClient ok = new OkHttpClient.Builder().followRedirects(false)
+        .authenticator((route, response) -> other.equals(response.request().header("Authorization"))
+            ? null
+            : response.request().newBuilder().header("Authorization", other).build())
+        .build();
+    String body;
+    try (ApiClient client = ApiClient.builder().okHttpClient(ok).retry(Retry.none())
+        .addOkHttpInterceptor(chain -> {
+          Response r = chain.proceed(chain.request());
+          while (r.isRedirect()) {
+            HttpUrl to = r.request().url().resolve(r.header("Location"));
+            r.close();
+            r = chain.proceed(chain.request().newBuilder().url(to).build());
+          }
+          return r;
+        })
+        .build()) {
+      body = client.get(a.url("/start").toString()).header("Authorization", TOKEN)
+          .execute(String.class);
+    } finally {
+      ok.dispatcher().executorService().shutdown();
+      ok.connectionPool().evictAll();
+    }
+    assertEquals("next", body);
+    assertEquals(TOKEN, a.takeRequest().getHeaders().get("Authorization"));
+    assertNull(b.takeRequest().getHeaders().get("Authorization"));
+    assertEquals(other, b.takeRequest().getHeaders().get("Authorization"));
+    RecordedRequest next = b.takeRequest();
+    assertEquals("/next", next.getUrl().encodedPath());
+    assertNull(next.getHeaders().get("Authorization"),
+        "the call's token went to the other origin, which never asked for it");
   }
 }

@@ -70,8 +70,8 @@ public final class NetworkInterceptor implements Interceptor {
    * own supplier. It keeps that request's headers, as the caller's OkHttp interceptors left them
    * (a redirect to another origin drops the secret ones, {@link #withoutCredentials}), and the
    * answers the call has had: their secrets a later request's URL may quote
-   * ({@link #followUpUrl}), and their {@code 401}s tell an authenticator's answer
-   * ({@link #challengedAt}).
+   * ({@link #followUpUrl}), and the latest, with the headers its request had as OkHttp built it,
+   * tells an authenticator's answer ({@link #givenThere}).
    */
   private static final class Written implements Function0<Written> {
     final Headers firstHeaders;
@@ -79,6 +79,11 @@ public final class NetworkInterceptor implements Interceptor {
     private Response onlyAnswer;
     /** Every answer, in order, once there are two or more. */
     private List<Response> answers;
+    /**
+     * The headers of the request the latest answer met, as OkHttp built it: before
+     * {@link #withoutCredentials} took any off.
+     */
+    private Headers lastBuilt;
 
     Written(Headers firstHeaders) {
       this.firstHeaders = firstHeaders;
@@ -89,7 +94,8 @@ public final class NetworkInterceptor implements Interceptor {
       return this;
     }
 
-    void answered(Response response) {
+    void answered(Response response, Headers built) {
+      lastBuilt = built;
       if (onlyAnswer == null && answers == null) {
         onlyAnswer = response;
         return;
@@ -104,6 +110,11 @@ public final class NetworkInterceptor implements Interceptor {
     /** The answers the call had so far, in order. */
     List<Response> answers() {
       return answers != null ? answers : onlyAnswer != null ? List.of(onlyAnswer) : List.of();
+    }
+
+    /** The latest answer, or null for none yet. */
+    Response lastAnswer() {
+      return answers != null ? answers.get(answers.size() - 1) : onlyAnswer;
     }
   }
 
@@ -266,6 +277,7 @@ public final class NetworkInterceptor implements Interceptor {
   public Response intercept(Chain chain) throws IOException {
     Call call = chain.call();
     Request request = chain.request();
+    Headers built = request.headers();
     Sent sent;
     Written written = call.tag(WRITTEN_TAG);
     if (written == null) {
@@ -315,7 +327,7 @@ public final class NetworkInterceptor implements Interceptor {
     }
     request = withBudgetLeft(request);
     Response response = FollowUpGuard.guard(chain.proceed(request));
-    written.answered(response);
+    written.answered(response, built);
     if (sent != null) {
       sent.lastStatus = response.code();
     }
@@ -436,8 +448,8 @@ public final class NetworkInterceptor implements Interceptor {
    * answer to a 407 (for the proxy, whatever the origin), a cookie jar's cookies for the new URL,
    * an authenticator's answer to the new origin's 401. So {@code Authorization} and
    * {@code Proxy-Authorization} are compared with the call's own request only (OkHttp drops the
-   * first on a change of origin itself), an {@code Authorization} after the new origin's 401
-   * stays even when it equals the call's own ({@link #challengedAt}), and {@code Cookie}
+   * first on a change of origin itself), an {@code Authorization} an authenticator gave the new
+   * origin stays even when it equals the call's own ({@link #givenThere}), and {@code Cookie}
    * with the first request too only when the client has no cookie jar (with one, the first
    * request's were the jar's for the first URL, and one of a domain both origins share may be
    * the jar's for the new URL too).
@@ -453,7 +465,8 @@ public final class NetworkInterceptor implements Interceptor {
       String value = headers.value(i);
       if (redactor.isSecretHeader(name) && (asked.values(name).contains(value)
           || (comparedWithFirst(name) && first.values(name).contains(value)))
-          && !(name.equalsIgnoreCase("Authorization") && challengedAt(written, request.url()))) {
+          && !(name.equalsIgnoreCase("Authorization")
+              && givenThere(written, request.url(), value))) {
         if (!dropped.contains(name)) {
           dropped.add(name);
         }
@@ -473,20 +486,23 @@ public final class NetworkInterceptor implements Interceptor {
   }
 
   /**
-   * Whether the call had a {@code 401} from {@code url}'s origin. OkHttp drops
-   * {@code Authorization} itself on each redirect that changes scheme, host or port, so one on a
-   * request to that origin after its {@code 401} is an authenticator's answer (or OkHttp's copy of
-   * it on a later hop within the origin), even when it equals the call's own (one token for the
-   * API's hosts): it stays. Without that {@code 401} it is the call's carried over (an OkHttp
-   * interceptor of the user's that followed a redirect itself), and goes.
+   * Whether {@code value}, an {@code Authorization} equal to the call's own on a request to
+   * {@code url}, an origin other than the call's first, was given for that origin: by an
+   * authenticator answering its {@code 401} (the request that met the 401, as OkHttp built it,
+   * did not carry it: OkHttp drops {@code Authorization} itself on each redirect that changes
+   * scheme, host or port, so the authenticator put it there), or kept so before and copied by
+   * OkHttp into the follow-up of a request written there with it (a redirect within that
+   * origin). It stays. Otherwise it is the call's carried over, unasked, by an OkHttp interceptor
+   * of the user's that follows a redirect itself (even to an origin that answered a 401 before,
+   * or whose 401 an authenticator answered by keeping what that request carried), and goes.
    */
-  private static boolean challengedAt(Written written, HttpUrl url) {
-    for (Response answer : written.answers()) {
-      if (answer.code() == 401 && sameOrigin(answer.request().url(), url)) {
-        return true;
-      }
+  private static boolean givenThere(Written written, HttpUrl url, String value) {
+    Response last = written.lastAnswer();
+    if (last == null || !sameOrigin(last.request().url(), url)) {
+      return false;
     }
-    return false;
+    return value.equals(last.request().header("Authorization"))
+        || (last.code() == 401 && !written.lastBuilt.values("Authorization").contains(value));
   }
 
   /** Whether a secret header {@code name} is compared with the call's first request as written. */
