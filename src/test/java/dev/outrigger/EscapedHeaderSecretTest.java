@@ -43,4 +43,30 @@ class EscapedHeaderSecretTest {
       assertFalse(all.contains(ESCAPED), all);
     }
   }
+
+  /**
+   * The same where the server's encoder writes the escapes' hex digits in lower case, as .NET's
+   * {@code HttpUtility.UrlEncode} does (an ASP.NET login page's {@code ReturnUrl}): RFC 3986 makes
+   * {@code %2b} and {@code %2B} the same, and OkHttp keeps them as the server wrote them.
+   */
+  @Test
+  void aSecretHeadersValueQuotedWithLowerCaseEscapesStaysHidden() {
+    String lower = "QWxhZGRpbj%2bvcGVu%2fc2VzYW1l%3d%3d";
+    server.enqueue(new MockResponse.Builder().code(302)
+        .addHeader("Location", "/denied?key=" + lower).build());
+    server.enqueue(new MockResponse.Builder().code(403).body("refused " + lower).build());
+    try (LogCapture logs = new LogCapture();
+        ApiClient client = ApiClient.builder().baseUrl(server.url("/").toString())
+            .retry(Retry.none()).redactHeader("X-Api-Key").build()) {
+      HttpStatusException e = assertThrows(HttpStatusException.class,
+          () -> client.get("/start").header("X-Api-Key", KEY).execute(String.class));
+
+      assertTrue(e.url().endsWith("/denied?key=REDACTED"), e.url());
+      assertEquals("refused REDACTED", e.bodySnippet());
+      assertFalse(e.getMessage().contains(lower), e.getMessage());
+      String all = logs.all();
+      assertTrue(all.contains("/denied?key=REDACTED: sent by OkHttp within the attempt"), all);
+      assertFalse(all.contains(lower), all);
+    }
+  }
 }

@@ -259,11 +259,15 @@ public final class Redactor {
 
     /**
      * Adds {@code value}, and {@code value} as a URL's parameter quotes it, escaped (a base64
-     * key's {@code +}, {@code /} and {@code =} as {@code %2B}, {@code %2F} and {@code %3D}).
+     * key's {@code +}, {@code /} and {@code =} as {@code %2B}, {@code %2F} and {@code %3D}), with
+     * the escapes' hex digits in upper case and in lower case: some encoders write {@code %2b}
+     * (.NET's {@code HttpUtility.UrlEncode}), which OkHttp keeps as the server wrote it.
      */
     private void quotable(String value) {
+      String escaped = URLEncoder.encode(value, StandardCharsets.UTF_8);
       values.add(value);
-      values.add(URLEncoder.encode(value, StandardCharsets.UTF_8));
+      values.add(escaped);
+      values.add(withLowerCaseEscapes(escaped));
     }
 
     /**
@@ -331,6 +335,22 @@ public final class Redactor {
     }
     return i < 2 || text.charAt(i - 2) != '%' || !isHex(text.charAt(i - 1))
         || !isHex(text.charAt(i));
+  }
+
+  /** {@code s} with the hex digits of its percent escapes in lower case. */
+  private static String withLowerCaseEscapes(String s) {
+    int i = s.indexOf('%');
+    if (i < 0) {
+      return s;
+    }
+    char[] c = s.toCharArray();
+    for (; i >= 0 && i + 2 < c.length; i = s.indexOf('%', i + 1)) {
+      if (isHex(c[i + 1]) && isHex(c[i + 2])) {
+        c[i + 1] = Character.toLowerCase(c[i + 1]);
+        c[i + 2] = Character.toLowerCase(c[i + 2]);
+      }
+    }
+    return new String(c);
   }
 
   private static boolean isHex(char c) {
