@@ -78,6 +78,33 @@ class SecretOverMaskTest {
     }
   }
 
+  /**
+   * A cookie a redirect clears ({@code session=; Max-Age=0}, the answer of an expired session)
+   * hands out no secret, yet its {@code session=} was taken for one: 8 characters, masked
+   * wherever it appeared, the login URL the redirect named showed as
+   * {@code /login?REDACTEDexpired}.
+   */
+  @Test
+  void aCookieARedirectClearsIsNoSecret() {
+    proxy.setDispatcher(new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest request) {
+        return request.getUrl().encodedPath().equals("/account")
+            ? new MockResponse.Builder().code(302)
+                .addHeader("Set-Cookie", "session=; Max-Age=0; Path=/")
+                .addHeader("Location", "/login?session=expired").build()
+            : new MockResponse.Builder().code(401).body("no session=expired here").build();
+      }
+    });
+    try (ApiClient client = client()) {
+      HttpStatusException e = assertThrows(HttpStatusException.class,
+          () -> client.get("http://api.example.test/account").execute(String.class));
+
+      assertEquals("http://api.example.test/login?session=expired", e.url());
+      assertEquals("no session=expired here", e.bodySnippet());
+    }
+  }
+
   private ApiClient client() {
     Proxy p = new Proxy(Proxy.Type.HTTP,
         new InetSocketAddress(proxy.getHostName(), proxy.getPort()));

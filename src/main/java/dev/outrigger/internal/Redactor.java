@@ -193,8 +193,9 @@ public final class Redactor {
    * The secret values gathered from a call's requests and answers, to mask where text quotes
    * them: each value of a secret header and each word of it of {@value #LONG_SECRET}
    * characters or more (the token after {@code Bearer}, a cookie's value), of a
-   * {@code Set-Cookie} the cookie it sets (not its attributes); each value of a secret query
-   * parameter, as sent and decoded. Each also escaped, as another URL's parameter quotes it.
+   * {@code Set-Cookie} the cookie it sets (not its attributes, nor one it clears); each value of
+   * a secret query parameter, as sent and decoded. Each also escaped, as another URL's parameter
+   * quotes it.
    *
    * <p>A value of {@value #LONG_SECRET} characters or more is masked wherever it appears; a
    * shorter one only as a whole word, where no letter or digit touches it (an API key
@@ -246,6 +247,10 @@ public final class Redactor {
             // The cookie, not the attributes after it (HttpOnly, a date): those are no secret.
             int semicolon = value.indexOf(';');
             value = semicolon < 0 ? value : value.substring(0, semicolon);
+            if (value.substring(value.indexOf('=') + 1).isBlank()) {
+              // A cookie cleared ("session=; Max-Age=0"): its name alone is no secret.
+              continue;
+            }
           }
           quotable(value);
           for (String word : value.split("[\\s;,=]+")) {
