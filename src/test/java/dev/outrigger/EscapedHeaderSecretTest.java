@@ -69,4 +69,28 @@ class EscapedHeaderSecretTest {
       assertFalse(all.contains(lower), all);
     }
   }
+
+  /**
+   * The same key quoted as it is, unescaped, beside a parameter masked by name (a
+   * {@code token}): to mask that one, the URL's query is written anew, OkHttp's way, and the
+   * key's {@code +} came out as {@code %20} (a {@code +} in a query is a space), its {@code /}
+   * and {@code =} escaped, a form neither the key as sent nor as escaped matched.
+   */
+  @Test
+  void aSecretHeadersValueQuotedAsItIsBesideASecretParameterStaysHidden() {
+    server.enqueue(new MockResponse.Builder().code(302)
+        .addHeader("Location", "/denied?key=" + KEY + "&token=t0k3n-t0k3n").build());
+    server.enqueue(new MockResponse.Builder().code(403).body("refused").build());
+    try (LogCapture logs = new LogCapture();
+        ApiClient client = ApiClient.builder().baseUrl(server.url("/").toString())
+            .retry(Retry.none()).redactHeader("X-Api-Key").build()) {
+      HttpStatusException e = assertThrows(HttpStatusException.class,
+          () -> client.get("/start").header("X-Api-Key", KEY).execute(String.class));
+
+      assertTrue(e.url().endsWith("/denied?key=REDACTED&token=REDACTED"), e.url());
+      String all = logs.all();
+      assertTrue(all.contains("/denied?key=REDACTED&token=REDACTED: sent by OkHttp"), all);
+      assertFalse(all.contains("QWxhZGRpbj"), all);
+    }
+  }
 }

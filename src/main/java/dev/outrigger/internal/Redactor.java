@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
+import java.util.Objects;
 import java.util.Set;
 import java.util.TreeSet;
 import okhttp3.Headers;
@@ -55,31 +56,27 @@ public final class Redactor {
     return query.contains(name.toLowerCase(Locale.ROOT));
   }
 
-  /** The URL with user info removed, secret query values and any fragment masked. */
+  /**
+   * The URL with user info removed, secret query values and any fragment masked. The rest of the
+   * query stays as written (not escaped anew, OkHttp's way): a secret another parameter quotes
+   * as it is still reads as it did, for {@link Secrets#url} to find.
+   */
   public String url(HttpUrl url) {
     if (url == null) {
       return "null";
     }
-    HttpUrl.Builder b = url.newBuilder().username("").password("");
-    boolean changed = !url.username().isEmpty() || !url.password().isEmpty();
+    String query = url.encodedQuery();
+    String maskedQuery = query == null ? null : maskedQuery(query);
+    if (url.username().isEmpty() && url.password().isEmpty() && url.encodedFragment() == null
+        && Objects.equals(query, maskedQuery)) {
+      return url.toString();
+    }
+    HttpUrl.Builder b = url.newBuilder().username("").password("").encodedQuery(maskedQuery);
     if (url.encodedFragment() != null) {
       // Never sent to a server, and where OAuth's implicit flow puts its access token.
       b.fragment(MASK);
-      changed = true;
     }
-    if (url.querySize() > 0) {
-      b.query(null);
-      for (int i = 0; i < url.querySize(); i++) {
-        String name = url.queryParameterName(i);
-        String value = url.queryParameterValue(i);
-        if (value != null && isSecretQuery(name)) {
-          value = MASK;
-          changed = true;
-        }
-        b.addQueryParameter(name, value);
-      }
-    }
-    return changed ? b.build().toString() : url.toString();
+    return b.build().toString();
   }
 
   /**
@@ -102,8 +99,13 @@ public final class Redactor {
     if (q < 0) {
       return s + fragment;
     }
-    StringBuilder sb = new StringBuilder(s.length()).append(s, 0, q + 1);
-    String[] params = s.substring(q + 1).split("&", -1);
+    return s.substring(0, q + 1) + maskedQuery(s.substring(q + 1)) + fragment;
+  }
+
+  /** {@code query}, a URL's query as written, with the value of each secret parameter masked. */
+  private String maskedQuery(String query) {
+    StringBuilder sb = new StringBuilder(query.length());
+    String[] params = query.split("&", -1);
     for (int i = 0; i < params.length; i++) {
       String p = params[i];
       int eq = p.indexOf('=');
@@ -113,7 +115,7 @@ public final class Redactor {
       sb.append(eq >= 0 && isSecretQuery(decoded(p.substring(0, eq)))
           ? p.substring(0, eq + 1) + MASK : p);
     }
-    return sb.append(fragment).toString();
+    return sb.toString();
   }
 
   /**
