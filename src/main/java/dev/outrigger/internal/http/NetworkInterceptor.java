@@ -449,10 +449,10 @@ public final class NetworkInterceptor implements Interceptor {
    * an authenticator's answer to the new origin's 401. So {@code Authorization} and
    * {@code Proxy-Authorization} are compared with the call's own request only (OkHttp drops the
    * first on a change of origin itself), an {@code Authorization} an authenticator gave the new
-   * origin stays even when it equals the call's own ({@link #givenThere}), and {@code Cookie}
-   * with the first request too only when the client has no cookie jar (with one, the first
-   * request's were the jar's for the first URL, and one of a domain both origins share may be
-   * the jar's for the new URL too).
+   * origin stays even when it equals the call's own, on the call's site ({@link #givenThere}),
+   * and {@code Cookie} with the first request too only when the client has no cookie jar (with
+   * one, the first request's were the jar's for the first URL, and one of a domain both origins
+   * share may be the jar's for the new URL too).
    */
   private Request withoutCredentials(Request request, Request callRequest, Written written) {
     Headers asked = callRequest.headers();
@@ -466,7 +466,7 @@ public final class NetworkInterceptor implements Interceptor {
       if (redactor.isSecretHeader(name) && (asked.values(name).contains(value)
           || (comparedWithFirst(name) && first.values(name).contains(value)))
           && !(name.equalsIgnoreCase("Authorization")
-              && givenThere(written, request.url(), value))) {
+              && givenThere(written, request.url(), value, callRequest.url()))) {
         if (!dropped.contains(name)) {
           dropped.add(name);
         }
@@ -495,14 +495,28 @@ public final class NetworkInterceptor implements Interceptor {
    * origin). It stays. Otherwise it is the call's carried over, unasked, by an OkHttp interceptor
    * of the user's that follows a redirect itself (even to an origin that answered a 401 before,
    * or whose 401 an authenticator answered by keeping what that request carried), and goes.
+   *
+   * <p>Only on the site of the call's own URL ({@code asked}): an authenticator that hands out
+   * the current token to any request without it, whatever the host (another call may have
+   * refreshed it meanwhile), would give it to any host a redirect names that answers 401.
    */
-  private static boolean givenThere(Written written, HttpUrl url, String value) {
+  private static boolean givenThere(Written written, HttpUrl url, String value, HttpUrl asked) {
     Response last = written.lastAnswer();
-    if (last == null || !sameOrigin(last.request().url(), url)) {
+    if (last == null || !sameOrigin(last.request().url(), url) || !sameSite(url, asked)) {
       return false;
     }
     return value.equals(last.request().header("Authorization"))
         || (last.code() == 401 && !written.lastBuilt.values("Authorization").contains(value));
+  }
+
+  /**
+   * Whether {@code a} and {@code b} are on one site: the same registrable domain
+   * ({@code api.example.com} and {@code auth.example.com}), or for a host without one (an IP
+   * address, {@code localhost}) the same host.
+   */
+  private static boolean sameSite(HttpUrl a, HttpUrl b) {
+    String site = a.topPrivateDomain();
+    return site != null ? site.equals(b.topPrivateDomain()) : a.host().equals(b.host());
   }
 
   /** Whether a secret header {@code name} is compared with the call's first request as written. */

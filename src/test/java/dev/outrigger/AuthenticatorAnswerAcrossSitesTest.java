@@ -1,0 +1,99 @@
+package dev.outrigger;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.net.InetSocketAddress;
+import java.net.Proxy;
+import mockwebserver3.Dispatcher;
+import mockwebserver3.MockResponse;
+import mockwebserver3.MockWebServer;
+import mockwebserver3.RecordedRequest;
+import mockwebserver3.junit5.StartStop;
+import okhttp3.OkHttpClient;
+import org.junit.jupiter.api.Test;
+
+/**
+ * README (Security): an authenticator's answer to the 401 of another origin a redirect led to
+ * stays, even one equal to the call's own Authorization, only on the call's site. A common
+ * token authenticator hands out the current token to any request that does not carry it yet
+ * (another call may have refreshed it meanwhile), whatever the host: when a redirect named a
+ * host of another site that answered 401, the call's token went there. Before the rule for one
+ * token across the API's hosts, that was dropped as the call's own; on another site it still
+ * is, and the 401 is returned. The server is an HTTP proxy (MockWebServer), so the calls can
+ * name any host.
+ */
+class AuthenticatorAnswerAcrossSitesTest {
+  private static final String TOKEN = "Bearer t-0123456789";
+
+  @StartStop
+  private final MockWebServer proxy = new MockWebServer();
+
+  @Test
+  void theCallsTokenAnAuthenticatorHandsToAnotherSiteIsDropped() throws Exception {
+    proxy.setDispatcher(new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest request) {
+        return request.getUrl().host().equals("api.example.test")
+            ? new MockResponse.Builder().code(302)
+                .addHeader("Location", "http://harvest.other.test/landing").build()
+            : new MockResponse.Builder().code(401)
+                .addHeader("WWW-Authenticate", "Bearer realm=\"api\"").build();
+      }
+    });
+    OkHttpClient ok = client();
+    try (ApiClient client = ApiClient.builder().okHttpClient(ok).retry(Retry.none()).build()) {
+      HttpStatusException e = assertThrows(HttpStatusException.class,
+          () -> client.get("http://api.example.test/start").header("Authorization", TOKEN)
+              .execute(String.class));
+
+      assertEquals(401, e.status());
+    } finally {
+      ok.dispatcher().executorService().shutdown();
+      ok.connectionPool().evictAll();
+    }
+    assertEquals(TOKEN, proxy.takeRequest().getHeaders().get("Authorization"));
+    for (int i = 0; i < 2; i++) {
+      RecordedRequest r = proxy.takeRequest();
+      assertEquals("harvest.other.test", r.getUrl().host());
+      assertNull(r.getHeaders().get("Authorization"), "the call's token went to another site");
+    }
+  }
+
+  @Test
+  void theCallsTokenAnAuthenticatorHandsToAnotherHostOfTheSiteIsSent() {
+    proxy.setDispatcher(new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest request) {
+        if (request.getUrl().host().equals("api.example.test")) {
+          return new MockResponse.Builder().code(302)
+              .addHeader("Location", "http://files.example.test/landing").build();
+        }
+        return TOKEN.equals(request.getHeaders().get("Authorization"))
+            ? new MockResponse.Builder().body("landed").build()
+            : new MockResponse.Builder().code(401)
+                .addHeader("WWW-Authenticate", "Bearer realm=\"api\"").build();
+      }
+    });
+    OkHttpClient ok = client();
+    try (ApiClient client = ApiClient.builder().okHttpClient(ok).retry(Retry.none()).build()) {
+      assertEquals("landed", client.get("http://api.example.test/start")
+          .header("Authorization", TOKEN).execute(String.class));
+    } finally {
+      ok.dispatcher().executorService().shutdown();
+      ok.connectionPool().evictAll();
+    }
+  }
+
+  /** Answers a 401 with the current token unless the request carried it already. */
+  private OkHttpClient client() {
+    return new OkHttpClient.Builder()
+        .proxy(new Proxy(Proxy.Type.HTTP,
+            new InetSocketAddress(proxy.getHostName(), proxy.getPort())))
+        .authenticator((route, response) -> TOKEN.equals(response.request().header("Authorization"))
+            ? null
+            : response.request().newBuilder().header("Authorization", TOKEN).build())
+        .build();
+  }
+}
