@@ -108,7 +108,10 @@ public final class RetryBudget {
     this.ratio = ratio;
     this.windowNanos = windowNanos;
     this.minPerSecond = minPerSecond;
-    this.depositPerCall = Math.round(ratio * UNIT);
+    // At most what one slot holds (a slot clamps to it anyway): a deposit near Long.MAX_VALUE
+    // (a ratio above about 9e15, Double.MAX_VALUE say, which Retry.budget takes as finite)
+    // overflowed the slot's sum to a negative one, clamped to the deepest debt.
+    this.depositPerCall = Math.min(AMOUNT_MAX, Math.round(ratio * UNIT));
     this.reserve = Math.round(minPerSecond * (windowNanos / 1e9) * UNIT);
     this.floorIntervalNanos = minPerSecond == 0 ? 0 : Math.max(1, 1_000_000_000L / minPerSecond);
     // At least one retry's worth, so a short window still lets the floor's retries through.

@@ -49,6 +49,18 @@ class RetryBudgetTest {
   }
 
   @Test
+  void aHugeRatioKeepsEveryCallsDepositRatherThanWrappingToADebt() {
+    // Double.MAX_VALUE is finite, so Retry.budget takes it, as "as many retries as calls allow".
+    // Each deposit then overflowed the slot's sum to a negative one, which the clamp turned into
+    // the deepest debt: the second call's deposit left no retry at all.
+    RetryBudget b = budget(Double.MAX_VALUE, 0);
+    b.deposit("h:1");
+    b.deposit("h:1");
+    assertTrue(b.tryWithdraw("h:1"), "two calls at any ratio earn a retry");
+    assertTrue(b.available("h:1") > 1_000_000, "available: " + b.available("h:1"));
+  }
+
+  @Test
   void aDepositStampedBeforeTheWindowDoesNotWipeANewerSlot() {
     RetryBudget b = budget(0.2, 0);
     long callStart = clock.nanoTime();
