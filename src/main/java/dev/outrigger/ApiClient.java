@@ -1259,9 +1259,19 @@ public final class ApiClient implements AutoCloseable {
     /**
      * The {@code User-Agent} sent when a request sets none (default {@code outrigger/0.1}); null
      * leaves it to OkHttp, which sends {@code okhttp/} and its version.
+     *
+     * @throws IllegalArgumentException if {@code userAgent} is empty or blank (it would be sent
+     *     as a header with no product token), or has a character a header value may not hold
      */
     public Builder userAgent(String userAgent) {
       if (userAgent != null) {
+        if (userAgent.isBlank()) {
+          // An unset environment variable read as "": sent as "User-Agent: ", which servers
+          // that require a product token refuse on every call.
+          throw new IllegalArgumentException("userAgent must not be empty or blank, but was '"
+              + userAgent + "': give a product token such as myapp/1.2, or userAgent(null) to"
+              + " leave it to OkHttp (okhttp/ and its version)");
+        }
         // (ASCII only, no control characters: OkHttp sends nothing else in a header.)
         ApiRequest.checkHeader("User-Agent", userAgent, false);
       }

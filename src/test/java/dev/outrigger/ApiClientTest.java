@@ -210,6 +210,19 @@ class ApiClientTest extends ClientOverServerTest {
   }
 
   @Test
+  void aBlankUserAgentFailsAtTheSetterNamingNullAsTheWayToOkHttpsOwn() {
+    // An empty value (an unset environment variable read as "") was sent as "User-Agent: ", a
+    // header with no product token, which servers that require one refuse on every call.
+    for (String blank : new String[] {"", "  ", "\t"}) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> ApiClient.builder().userAgent(blank));
+      assertTrue(e.getMessage().startsWith("userAgent must not be empty or blank"),
+          e.getMessage());
+      assertTrue(e.getMessage().contains("userAgent(null)"), e.getMessage());
+    }
+  }
+
+  @Test
   void aRepeatedPathSendsWhatEachCallAdded() throws Exception {
     // The plain GET of a constant path is built once and reused: what a call adds must still
     // reach the server, and must not stick to the next call.
