@@ -32,8 +32,8 @@ import org.slf4j.LoggerFactory;
  * timers every {@link #TICK_NANOS} while any are pending or were pushed in the last tick (it
  * parks until woken only after a tick with no push), ignores those already done (most calls end
  * well within a tick), keeps the rest in a heap of its own and cancels a call whose deadline
- * passed. A timer due sooner than the
- * thread's next wake-up wakes it, so a short deadline is as punctual as a long one.
+ * passed. A timer due sooner than the thread's next wake-up wakes it, so a short deadline is as
+ * punctual as a long one.
  *
  * <p>The thread does not cancel a late call itself: {@code Call.cancel()} runs the call's
  * {@code EventListener.canceled} (the user's, given with {@code okHttpClient(...)}) on the thread
@@ -337,8 +337,10 @@ public final class DeadlineWatchdog {
       // a system call for nothing.
       if ((idle && IDLE.compareAndSet(this, true, false))
           || t.deadlineNanos - nextWakeNanos < 0) {
-        wakeUps.increment();
+        // The wake first: with the flag cleared, nothing else would wake the thread, so a
+        // throw from the count (an OutOfMemoryError as its cells grow) must not come between.
         LockSupport.unpark(thread);
+        wakeUps.increment();
       }
       return true;
     }
