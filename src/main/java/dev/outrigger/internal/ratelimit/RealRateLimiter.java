@@ -254,7 +254,18 @@ public final class RealRateLimiter {
           waiter = call == null ? Closing.Waiter.NONE : Closing.enter(call, "a rate-limit permit");
         }
         long now;
+        // Booked in the shared bucket: the first bucket of the key's own found since.
+        TokenBucket ownSeen = null;
         for (;;) {
+          if (swept(res.pause == overflowPause ? ownSeen : res.bucket)) {
+            // The bucket that held the reservation was dropped by a sweep, full: the permit's
+            // time is past (the thread woke late), and what the key uses now (a new bucket, or
+            // the shared one) knows nothing of it, nor tells this reservation of its pauses.
+            // Going now could go beside the permits that one has, or inside its pause: it
+            // books again there, in line.
+            now = clock.nanoTime();
+            break;
+          }
           long wake = res.wakeAt();
           long hold = res.pause.until();
           // Whether the key's own bucket, built since the waiter booked, was paused since.
@@ -264,6 +275,9 @@ public final class RealRateLimiter {
             // reservation and has moved it for its pauses since (its shift starts at 0).
             TokenBucket own = buckets.get(key);
             if (own != null && own.pause != overflowPause) {
+              if (ownSeen == null) {
+                ownSeen = own;
+              }
               // Its pause's end holds the waiter only once it was paused: built, it reads the
               // build time (or the shared bucket's pause end), which is no pause of its own.
               long sh = own.pause.shift();
@@ -300,7 +314,7 @@ public final class RealRateLimiter {
           }
           clock.sleepNanos(wake - now);
         }
-        // Its old reservation is spent (the pause absorbed it): not given back.
+        // Its old reservation is spent (the pause absorbed it, or the sweep): not given back.
         res = null;
         from = now - start > 0 ? now : start;
       }
@@ -433,6 +447,18 @@ public final class RealRateLimiter {
       return latest(overflow).startingLikeThis(shape, nowNanos);
     }
     return null;
+  }
+
+  /**
+   * Whether {@code b} (null: none), or the bucket that replaced it last, was dropped by a sweep:
+   * retired with no successor (a reconfiguration sets one before it retires a bucket).
+   */
+  private static boolean swept(TokenBucket b) {
+    if (b == null) {
+      return false;
+    }
+    TokenBucket last = latest(b);
+    return last.snapshot() == null && last.successor == null;
   }
 
   /** {@code b}, or the bucket that replaced it last. */
