@@ -38,6 +38,34 @@ public interface RateLimitStore {
       throws InterruptedException;
 
   /**
+   * For a caller that {@link #reserve} told to wait, once it has waited: whether a server pause
+   * of {@code key} told meanwhile ({@link #pause}, by this client or another sharing the store)
+   * holds its permits still. They are held when the key's latest pause ends after they came due:
+   * the caller waits until it ends, then books again, in line, with {@link #reserve} (so that it
+   * neither goes inside the pause nor at once with the permit the pause leaves ready), as a
+   * waiter of an in-memory bucket caught by a pause does. A pause that ended before they came
+   * due holds nothing. The chain's rate-limit step asks this only after a wait, never on the
+   * fast path.
+   *
+   * <p>By default nothing is held, for stores that cannot tell: the caller uses its permits when
+   * its wait ends, even inside a pause told while it waited.
+   *
+   * @param key the bucket's key, as given to {@link #reserve}
+   * @param lateNanos how long ago the permits came due (the caller's wait ended that long before
+   *     it asks; 0 when it asks on time)
+   * @param maxWaitNanos the longest the caller accepts to wait for the store's answer (what is
+   *     left of its deadline)
+   * @return the nanoseconds until the pause holding the permits ends (0 when it has just ended),
+   *     after which the caller books again; negative when no pause holds them (use them now),
+   *     also when the store cannot tell in time
+   * @throws InterruptedException if the calling thread is interrupted while the store answers
+   */
+  default long heldFor(String key, RateLimit limit, long lateNanos, long maxWaitNanos)
+      throws InterruptedException {
+    return -1;
+  }
+
+  /**
    * The server asked {@code key} to slow down ({@code Retry-After}, a quota reset): grant
    * nothing for {@code pauseNanos} (already cut to {@link RateLimit#maxPause()}), then start
    * again with one permit. Overlapping pauses do not add up; only a later end moves anything.

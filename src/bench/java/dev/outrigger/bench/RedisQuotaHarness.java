@@ -359,6 +359,12 @@ public final class RedisQuotaHarness {
     }
 
     @Override
+    public long heldFor(String key, RateLimit limit, long lateNanos, long maxWaitNanos)
+        throws InterruptedException {
+      return store.heldFor(key, limit, lateNanos, maxWaitNanos);
+    }
+
+    @Override
     public long pause(String key, RateLimit limit, long pauseNanos) {
       return store.pause(key, limit, pauseNanos);
     }

@@ -42,15 +42,21 @@ import java.util.List;
  * is how much the pause grew, so nothing is granted before {@code until} and one permit is
  * stored then, exactly as the in-memory limiter does.
  *
+ * <p>Held ({@code op = 'h'}), read only: whether the key's latest pause ends after a waiter's
+ * permits came due ({@code late} ago), as a pause told while it waited does (see
+ * {@link dev.outrigger.RateLimitStore#heldFor}); a missing key holds nothing.
+ *
  * <p>The script also registers the caller in a sorted set of clients seen in the last 10 s when
  * asked (at most once a second per client and key), and returns their number: the fallback's
  * share of the quota when Redis becomes unreachable.
  *
  * <p>Layout: {@code KEYS = [bucket, clients]}; {@code ARGV = [op, a, b, c, clientId, I1, burst1,
  * I2, burst2, ...]} with, for {@code r}: {@code a = n}, {@code b = want}, {@code c = max wait};
- * for {@code p}: {@code a = pause}. Returns {@code [taken, wait, clients]}: {@code taken = 0}
- * means refused and {@code wait} is then the wait that would have been needed; for a pause,
- * {@code taken} is how much it grew. Times in whole microseconds, rounded up.
+ * for {@code p}: {@code a = pause}; for {@code h}: {@code a = late}. Returns
+ * {@code [taken, wait, clients]}: {@code taken = 0} means refused and {@code wait} is then the
+ * wait that would have been needed; for a pause, {@code taken} is how much it grew; for
+ * {@code h}, {@code taken} is 1 when held and {@code wait} how long the pause still lasts. Times
+ * in whole microseconds, rounded up.
  */
 final class BucketScript {
   static final String SOURCE = """
@@ -80,6 +86,12 @@ final class BucketScript {
       end
       local p0 = tonumber(stored[k + 1])
       local paused = p0 and (p0 - back) or now
+      if op == 'h' then
+        if p0 and paused > now - tonumber(ARGV[2]) then
+          return {1, math.ceil(math.max(0, paused - now)), -1}
+        end
+        return {0, 0, -1}
+      end
       local clients = -1
       if ARGV[5] ~= '' then
         redis.call('ZADD', KEYS[2], now, ARGV[5])

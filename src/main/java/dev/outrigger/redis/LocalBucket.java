@@ -49,7 +49,8 @@ final class LocalBucket {
       min = Math.min(min, burst);
       s[i] = nowNanos + tau[i];
     }
-    s[k] = nowNanos;
+    // No pause yet: as one that ended long before anything this bucket grants (see heldFor).
+    s[k] = nowNanos - MAX_NANOS;
     this.maxPermits = min;
     this.state = new AtomicReference<>(s);
   }
@@ -108,6 +109,16 @@ final class LocalBucket {
         return ext;
       }
     }
+  }
+
+  /**
+   * As {@link dev.outrigger.RateLimitStore#heldFor} answers, for permits that came due at
+   * {@code dueNanos}: how long the pause holding them still lasts at {@code now} (0 when it has
+   * just ended), or -1 when the bucket's latest pause ended before they came due.
+   */
+  long heldFor(long now, long dueNanos) {
+    long until = state.get()[interval.length];
+    return until - dueNanos > 0 ? Math.max(0, until - now) : -1;
   }
 
   private static long later(long a, long b) {

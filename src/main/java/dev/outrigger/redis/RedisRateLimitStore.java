@@ -62,8 +62,9 @@ import reactor.core.publisher.Mono;
  * refill, waits in line, server pauses), computed by one atomic Lua script per acquire on Redis's
  * own clock ({@code TIME}), so no JVM's clock matters; a step back of that clock is undone, a
  * step forward of {@code S} lets each key through up to {@code min(burst, rate * S)} more calls
- * (see the README). One round trip per permit at most
- * ({@code EVALSHA}; after a Redis restart one {@code EVAL} reloads the script). Every JVM using
+ * (see the README). One round trip per permit ({@code EVALSHA}; after a Redis restart one
+ * {@code EVAL} reloads the script), and one more for a call that waited, to learn whether a
+ * server pause told meanwhile holds it ({@link #heldFor}). Every JVM using
  * the same key must configure the same limit. Keys are stored hashed ({@code outrigger:ratelimit:
  * {sha256}}), so a key that is an API token never appears in Redis; a bucket's key expires once
  * it has refilled.
@@ -484,6 +485,49 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
       return waitNanos;
     }
     return fallback(ks, limit, permits, maxWaitNanos, now);
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>Redis is asked (one round trip, for at most the store's {@code timeout} and never longer
+   * than {@code maxWaitNanos}) unless it counts as unavailable; a pause this store could not tell
+   * Redis (an outage) is known here, in the key's fallback bucket. A question Redis does not
+   * answer counts as any question does (three slow answers in a row make it unavailable), and
+   * holds the permits only for a pause known here.
+   */
+  @Override
+  public long heldFor(String key, RateLimit limit, long lateNanos, long maxWaitNanos)
+      throws InterruptedException {
+    long now = nanos.getAsLong();
+    long due = now - Math.max(0, lateNanos);
+    KeyState ks = keyState(key, limit, now);
+    // Told while Redis could not be asked: in the key's fallback bucket, and not yet in Redis.
+    Long unsent = ks.unsentPauseEnd.get();
+    long held = unsent != null && unsent - due > 0 ? Math.max(0, unsent - now) : -1;
+    LocalBucket b = ks.fallback.get();
+    if (b != null) {
+      held = Math.max(held, b.heldFor(now, due));
+    }
+    if (down.get() || closed.get()) {
+      return held;
+    }
+    String[] args = args(ks, limit, "h", Long.toString(Math.max(0, lateNanos) / 1000), "0",
+        "0", "");
+    boolean cut = maxWaitNanos < timeoutNanos;
+    try {
+      List<Object> r = eval(ks, args, now + (cut ? Math.max(0, maxWaitNanos) : timeoutNanos));
+      recovered();
+      return (Long) r.get(0) != 0 ? Math.max(held, (Long) r.get(1) * 1000) : held;
+    } catch (StoreFailure e) {
+      if (keyError(e)) {
+        answeredWithKeyError();
+        keyErrorSeen(ks, e);
+      } else if (!(cut && e.slow)) { // cut short by the caller's deadline: says nothing of Redis
+        failed(e, now);
+      }
+      return held;
+    }
   }
 
   /**

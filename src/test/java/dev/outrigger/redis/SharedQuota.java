@@ -34,6 +34,12 @@ final class SharedQuota {
       }
 
       @Override
+      public long heldFor(String key, RateLimit l, long lateNanos, long maxWaitNanos)
+          throws InterruptedException {
+        return store.heldFor(key, l, lateNanos, maxWaitNanos);
+      }
+
+      @Override
       public long pause(String key, RateLimit l, long pauseNanos) {
         return store.pause(key, l, pauseNanos);
       }

@@ -59,43 +59,77 @@ public final class SharedRateLimitInterceptor implements CallInterceptor {
     }
     CallListener listener = ctx.listener();
     long r;
+    // When the wait began, and how long it had lasted when the call last booked: a pause told
+    // while it waited can hold it, and it then books again (see below).
+    long waitStart = 0;
+    long before = 0;
     try {
-      // As the local limit: a wait taking all the time left is refused at once, and so is one
-      // longer than any rate-limit wait may be (30 days), whatever the deadline.
-      r = store.reserve(key, limit, 1,
-          Math.min(Math.max(0, left - 1), RealRateLimiter.MAX_WAIT_NANOS));
-      long leftNow = r != 0 ? ctx.deadline().remainingNanos() : left;
-      if (r < 0) {
-        // A refusal says what was left after the round trip, as the store measured it.
-        left = leftNow;
-      } else if (r > leftNow) {
-        // The store's round trip ate the time the wait needed: the permit is lost, and the
-        // refusal says what was left after the round trip, which the wait did not fit.
-        left = leftNow;
-        r = -r;
-      } else if (r > 0) {
-        // Only the sleep: a store's own I/O is never interrupted by close().
-        long sleep = clock.nanoTime();
-        try {
-          Closing.sleep(ctx, clock, r, "a shared rate-limit permit");
-        } catch (InterruptedException e) {
-          // A wait cut short (the caller's interrupt, or close()) is a wait all the same.
-          long waited = Math.max(0, clock.nanoTime() - sleep);
-          try {
-            listener.rateLimitWaited(ctx, key, Duration.ofNanos(waited));
-          } catch (RuntimeException ignored) {
-            // A listener must not break the call.
+      for (;;) {
+        // As the local limit: a wait taking all the time left is refused at once, and so is one
+        // longer than any rate-limit wait may be (30 days), whatever the deadline.
+        r = store.reserve(key, limit, 1,
+            Math.min(Math.max(0, left - 1), RealRateLimiter.MAX_WAIT_NANOS));
+        long leftNow = r != 0 ? ctx.deadline().remainingNanos() : left;
+        if (r < 0) {
+          // A refusal says what was left after the round trip, as the store measured it.
+          left = leftNow;
+        } else if (r > leftNow) {
+          // The store's round trip ate the time the wait needed: the permit is lost, and the
+          // refusal says what was left after the round trip, which the wait did not fit.
+          left = leftNow;
+          r = -r;
+        } else if (r > 0) {
+          // Only the sleeps: a store's own I/O is never interrupted by close().
+          long sleep = clock.nanoTime();
+          if (before == 0) {
+            waitStart = sleep;
           }
-          throw e;
+          sleep(ctx, key, waitStart, r);
+          long woke = clock.nanoTime();
+          // Another client of the store may have paused the key meanwhile: one round trip,
+          // paid only by a call that waited. Held, it waits until the pause ends, then books
+          // again, in line (as a waiter of the local limit does).
+          long hold;
+          try {
+            hold = store.heldFor(key, limit, Math.max(0, woke - sleep - r),
+                ctx.deadline().remainingNanos());
+          } catch (InterruptedException e) {
+            waited(ctx, key, waitStart);
+            throw e;
+          }
+          if (hold >= 0) {
+            left = ctx.deadline().remainingNanos();
+            if (hold >= left) {
+              // Pushed past the deadline: refused, having waited.
+              before = Math.max(1, clock.nanoTime() - waitStart);
+              r = -hold;
+              break;
+            }
+            sleep(ctx, key, waitStart, hold);
+            left = ctx.deadline().remainingNanos();
+            before = Math.max(1, clock.nanoTime() - waitStart);
+            continue;
+          }
         }
+        break;
       }
     } catch (RateLimitedException e) {
+      if (before > 0) {
+        listener.rateLimitWaited(ctx, key, Duration.ofNanos(before));
+      }
       listener.rateLimitRejected(ctx, key, e.wouldWait()); // the store refuses (fail-fast)
       throw e;
     } catch (InterruptedException e) {
       throw Failures.cancelled(ctx, e);
     }
     if (r < 0) {
+      if (before > 0) {
+        // Booked again after a pause held it, and refused: a wait all the same, then the
+        // refusal, which counts the whole wait against the time there was for it.
+        listener.rateLimitWaited(ctx, key, Duration.ofNanos(before));
+        r = r == RateLimitStore.NEVER ? r : r - before;
+        left += before;
+      }
       Duration wouldWait = r == RateLimitStore.NEVER ? null : Duration.ofNanos(-r);
       listener.rateLimitRejected(ctx, key, wouldWait);
       // Refused for the cap on every wait (a wait that fits in the time left, just read again,
@@ -107,8 +141,8 @@ public final class SharedRateLimitInterceptor implements CallInterceptor {
           + limit + " of " + keyName(key) + ": the wait for a permit (" + wouldWait
           + ") would " + why, wouldWait, ctx.attemptsSent());
     }
-    if (r > 0) {
-      listener.rateLimitWaited(ctx, key, Duration.ofNanos(r));
+    if (r + before > 0) {
+      listener.rateLimitWaited(ctx, key, Duration.ofNanos(r + before));
     }
     Response response = chain.proceed(chain.request());
     try {
@@ -119,6 +153,30 @@ public final class SharedRateLimitInterceptor implements CallInterceptor {
       throw e;
     }
     return response;
+  }
+
+  /**
+   * Sleeps {@code nanos} for a permit; a wait cut short (the caller's interrupt, or close()) is
+   * a wait all the same, reported for as long as it lasted since {@code waitStart}.
+   */
+  private void sleep(RealCallContext ctx, String key, long waitStart, long nanos)
+      throws InterruptedException {
+    try {
+      Closing.sleep(ctx, clock, nanos, "a shared rate-limit permit");
+    } catch (InterruptedException e) {
+      waited(ctx, key, waitStart);
+      throw e;
+    }
+  }
+
+  /** Reports a wait cut short by an interrupt (or close()), as long as it lasted. */
+  private void waited(RealCallContext ctx, String key, long waitStart) {
+    long waited = Math.max(0, clock.nanoTime() - waitStart);
+    try {
+      ctx.listener().rateLimitWaited(ctx, key, Duration.ofNanos(waited));
+    } catch (RuntimeException ignored) {
+      // A listener must not break the call.
+    }
   }
 
   private void pauseIfAsked(CallContext ctx, String key, Response response) {
