@@ -32,13 +32,25 @@ final class PauseState {
    * a waiter that booked before it, and that the stretch moved, tells its due time was then.
    */
   private volatile long periodShift;
+  /**
+   * For a key's bucket built from the shared overflow bucket: that bucket's shift, read before
+   * its state was. A reservation carried over sits where that bucket's pauses had moved it by
+   * then, and this key's own pauses move it from there. 0 for any other bucket.
+   */
+  final long shiftAtStart;
 
   long periodShift() {
     return periodShift;
   }
 
   PauseState(long nowNanos) {
-    this.until = nowNanos;
+    this(nowNanos, 0);
+  }
+
+  /** Unpaused before {@code untilNanos}; {@code shiftAtStart}: see {@link #shiftAtStart}. */
+  PauseState(long untilNanos, long shiftAtStart) {
+    this.until = untilNanos;
+    this.shiftAtStart = shiftAtStart;
   }
 
   /** Nanoseconds of pauses so far; only differences of two readings mean anything. */

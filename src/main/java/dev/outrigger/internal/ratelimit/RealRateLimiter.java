@@ -268,35 +268,37 @@ public final class RealRateLimiter {
           }
           long wake = res.wakeAt();
           long hold = res.pause.until();
-          // Whether the key's own bucket, built since the waiter booked, was paused since.
-          boolean ownMoved = false;
-          if (res.pause == overflowPause && key != null) {
-            // Reserved in the shared bucket: the key's own bucket, built since, carries the
-            // reservation and has moved it for its pauses since (its shift starts at 0).
-            TokenBucket own = buckets.get(key);
-            if (own != null && own.pause != overflowPause) {
-              if (ownSeen == null) {
-                ownSeen = own;
-              }
-              // Its pause's end holds the waiter only once it was paused: built, it reads the
-              // build time (or the shared bucket's pause end), which is no pause of its own.
-              long sh = own.pause.shift();
-              wake += sh;
-              if (sh != 0) {
-                ownMoved = true;
-                long until = own.pause.until();
-                hold = until - hold > 0 ? until : hold;
-              }
-            }
-          }
           // Due before a pause ends: it came due before the pause began, but had not gone yet
           // (its thread woke late), so the pause left its permit in the bucket's past. Held
           // until the pause ends, it then books again, in line: not as well as the permit the
           // pause leaves ready, which would make two calls at once where the burst allows one.
           // (Shifted to the pause's very end only when due at the instant it began, if it
           // booked before that stretch of pauses and a pause moved it since.)
-          boolean late = hold - wake > 0 || hold == wake && (ownMoved
-              || res.pause.shift() != res.shift0 && res.shift0 - res.pause.periodShift() <= 0);
+          boolean late = hold - wake > 0 || hold == wake && res.pause.shift() != res.shift0
+              && res.shift0 - res.pause.periodShift() <= 0;
+          if (res.pause == overflowPause && key != null) {
+            TokenBucket own = buckets.get(key);
+            if (own != null && own.pause != overflowPause) {
+              if (ownSeen == null) {
+                ownSeen = own;
+              }
+              // Reserved in the shared bucket: the key's own bucket, built from it since,
+              // carries the reservation where the shared bucket's pauses had moved it by then,
+              // and has moved it for its own pauses since (its shift starts at 0). The shared
+              // bucket's later pauses are other keys': the waiter goes at its time there.
+              long sh = own.pause.shift();
+              long moved = own.pause.shiftAtStart - res.shift0;
+              wake = res.wakeAtNanos + (moved > 0 ? moved : 0) + sh;
+              // Its pause's end holds the waiter only once it was paused: built, it reads the
+              // build time (or the shared bucket's pause end), which is no pause of its own.
+              // Paused, it left behind a waiter due when the pause began (or before).
+              if (sh != 0) {
+                long until = own.pause.until();
+                late |= until - wake >= 0;
+                hold = until - hold > 0 ? until : hold;
+              }
+            }
+          }
           if (late) {
             wake = hold;
           }
@@ -678,7 +680,7 @@ public final class RealRateLimiter {
     Seen source = null;
     if (record != null | overflowUntracked.get() != NONE) {
       source = overflowNow();
-      fresh = source.bucket.startingLike(source.state, shape, nowNanos);
+      fresh = source.bucket.startingLike(source.state, source.shift, shape, nowNanos);
     } else {
       fresh = TokenBucket.full(shape, new PauseState(nowNanos), nowNanos);
     }
@@ -766,7 +768,7 @@ public final class RealRateLimiter {
     }
     long v = version.get();
     Seen now = overflowNow();
-    TokenBucket fresh = now.bucket.startingLike(now.state, shapeFor(key), nowNanos);
+    TokenBucket fresh = now.bucket.startingLike(now.state, now.shift, shapeFor(key), nowNanos);
     TokenBucket prev = buckets.putIfAbsent(key, fresh);
     if (prev != null) {
       return prev;
@@ -778,16 +780,21 @@ public final class RealRateLimiter {
     return null;
   }
 
-  /** A bucket's state as read, to tell later what was taken from it since. */
-  private record Seen(TokenBucket bucket, long[] state) {}
+  /**
+   * A bucket's state as read, to tell later what was taken from it since, and its pause shift
+   * read just before.
+   */
+  private record Seen(TokenBucket bucket, long[] state, long shift) {}
 
   /** The overflow bucket in use and its state now (a retired one's successor, read again). */
   private Seen overflowNow() {
     for (;;) {
       TokenBucket b = latest(overflow);
+      // Before the state: see PauseState.shiftAtStart.
+      long shift = b.pause.shift();
       long[] state = b.snapshot();
       if (state != null) {
-        return new Seen(b, state);
+        return new Seen(b, state, shift);
       }
     }
   }

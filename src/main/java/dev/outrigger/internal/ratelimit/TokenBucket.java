@@ -363,16 +363,20 @@ abstract sealed class TokenBucket permits TokenBucket.Single, TokenBucket.Multi 
    * shared one (nor forget a pause the server asked of it there). Full when this is retired.
    */
   final TokenBucket startingLikeThis(Bands next, long nowNanos) {
-    return startingLike(snapshot(), next, nowNanos);
+    long shift = pause.shift();
+    return startingLike(snapshot(), shift, next, nowNanos);
   }
 
-  /** {@link #startingLikeThis} from {@code s}, a {@link #snapshot()} of this bucket. */
-  final TokenBucket startingLike(long[] s, Bands next, long nowNanos) {
+  /**
+   * {@link #startingLikeThis} from {@code s}, a {@link #snapshot()} of this bucket, with
+   * {@code shift} its pause shift read before it (see {@link PauseState#shiftAtStart}).
+   */
+  final TokenBucket startingLike(long[] s, long shift, Bands next, long nowNanos) {
     if (s == null) {
       return full(next, new PauseState(nowNanos), nowNanos);
     }
     long until = pause.until();
-    return of(next, new PauseState(until - nowNanos > 0 ? until : nowNanos),
+    return of(next, new PauseState(until - nowNanos > 0 ? until : nowNanos, shift),
         convert(s, next, nowNanos), null);
   }
 

@@ -106,4 +106,64 @@ class OverflowWaiterPauseTest {
     assertEquals(1, atTheEnd, "calls granted at the pause's end with a burst of 1 (the waiter"
         + " at t0 + " + w / 1e6 + " ms, and a newcomer)");
   }
+
+  // Due at the instant its key's own pause begins, the waiter's permit is left in the past of
+  // the key's own bucket: it books again at the pause's end, even when a pause of the shared
+  // bucket (another key's 429) has since moved its booking there past that end. Going then with
+  // its old permit, it would go beside the ones the key's own bucket grants meanwhile.
+  @Test
+  void aSharedBucketWaiterCaughtByItsKeysPauseBooksAgainThoughTheSharedBucketWasPausedToo()
+      throws Exception {
+    RealRateLimiter l =
+        new RealRateLimiter(RateLimit.perSecond(1).burst(1).maxKeys(1), clock.now);
+    long t0 = clock.now;
+    assertTrue(l.tryAcquire("a", 1, t0));   // "a" fills the table (full again at t0 + 1 s)
+    assertTrue(l.tryAcquire("k", 1, t0));   // "k" shares the overflow bucket and empties it
+    clock.onSleep = () -> {
+      // The waiter of "k" is due at t0 + 1 s. At that instant, before its thread runs, another
+      // call of "k" finds room ("a" is swept) and builds "k" its own bucket; a 429 with
+      // Retry-After: 3 pauses "k" until t0 + 4 s, and one with Retry-After: 2 for "j", which
+      // shares the overflow bucket, pauses that one until t0 + 3 s.
+      assertFalse(l.tryAcquire("k", 1, t0 + S));
+      assertEquals(1, l.keyCount());
+      assertEquals(3 * S, l.pause("k", t0 + S, 3 * S));
+      assertEquals(2 * S, l.pause("j", t0 + S, 2 * S));
+    };
+    long w = l.acquire("k", 1, 10 * S, clock);
+    assertTrue(RealRateLimiter.acquired(w), "refused: " + w);
+    long went = t0 + w;
+    assertTrue(went - (t0 + 4 * S) >= 0, "the waiter went inside the pause of its key");
+    assertFalse(l.tryAcquire("k", 1, went), "the waiter went at t0 + " + w / 1e9 + " s with a "
+        + "permit its key's own bucket no longer held, and another call of \"k\" got one too "
+        + "(burst 1)");
+  }
+
+  // Once its key has a bucket of its own, carrying its booking, the waiter goes at its time
+  // there: a pause of the shared bucket since (another key's 429) is no pause of its key. Held
+  // by it (as it was), it went after its key's own bucket had refilled, beside the permits that
+  // one granted meanwhile.
+  @Test
+  void aSharedBucketWaiterGoesAtItsTimeInItsKeysOwnBucketNotAfterAnotherKeysPause()
+      throws Exception {
+    // One key of its own at most; 1/s, burst 2.
+    RealRateLimiter l =
+        new RealRateLimiter(RateLimit.perSecond(1).burst(2).maxKeys(1), clock.now);
+    long t0 = clock.now;
+    assertTrue(l.tryAcquire("a", 1, t0));   // "a" fills the table (full again at t0 + 1 s)
+    assertTrue(l.tryAcquire("k", 2, t0));   // "k" shares the overflow bucket and empties it
+    clock.onSleep = () -> {
+      // The waiter of "k" books the next 2 permits, due at t0 + 2 s. At t0 + 1 s another call
+      // of "k" finds room ("a" is swept) and builds "k" its own bucket, behind the waiter; then
+      // a 429 with Retry-After: 3 for "j", which shares the overflow bucket, pauses that one
+      // until t0 + 4 s.
+      assertFalse(l.tryAcquire("k", 1, t0 + S));
+      assertEquals(1, l.keyCount());
+      assertEquals(3 * S, l.pause("j", t0 + S, 3 * S));
+    };
+    long w = l.acquire("k", 2, 10 * S, clock);
+    assertTrue(RealRateLimiter.acquired(w), "refused: " + w);
+    assertFalse(l.tryAcquire("k", 1, t0 + w), "the waiter went at t0 + " + w / 1e9 + " s, "
+        + "when its key's own bucket had a permit for another call of \"k\" too (burst 2)");
+    assertEquals(2 * S, w, "the waiter of \"k\" was held by the pause of \"j\"");
+  }
 }
