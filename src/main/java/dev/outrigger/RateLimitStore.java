@@ -69,6 +69,9 @@ public interface RateLimitStore {
    * The server asked {@code key} to slow down ({@code Retry-After}, a quota reset): grant
    * nothing for {@code pauseNanos} (already cut to {@link RateLimit#maxPause()}), then start
    * again with one permit. Overlapping pauses do not add up; only a later end moves anything.
+   * A store that answers {@link #heldFor} leaves the permits already reserved at their times:
+   * a caller they were due to before the pause ends is held and books again after it, so
+   * moving its first booking back as well would charge it twice.
    *
    * @return how much the pause grew, in nanoseconds (0 when an earlier pause already covered it)
    */

@@ -38,9 +38,13 @@ import java.util.List;
  * pre-fetched.
  *
  * <p>Pause ({@code op = 'p'}): the server asked to slow down until {@code until = now + pause}:
- * each {@code tat} moves to {@code max(max(tat, now) + ext, until + tau - I)} where {@code ext}
- * is how much the pause grew, so nothing is granted before {@code until} and one permit is
- * stored then, exactly as the in-memory limiter does.
+ * each {@code tat} moves to {@code max(tat, until + tau - I)}, so nothing is granted before
+ * {@code until} and one permit is stored then (unless callers already in line are due after it).
+ * Their bookings keep their times, unlike the in-memory limiter's, which pushes its waiters back
+ * with the pause: a caller here cannot see its booking move, so one due before {@code until} is
+ * held by the pause and books again after it ({@code op = 'h'}). Its first booking lapses inside
+ * the pause; pushed back, it would stay in line ahead of the second, each held caller charged
+ * twice. {@code taken} is how much the pause grew.
  *
  * <p>Held ({@code op = 'h'}), read only: whether the key's latest pause ends after a waiter's
  * permits came due ({@code late} ago), as a pause told while it waited does (see
@@ -130,7 +134,7 @@ final class BucketScript {
         local ext = untilT - math.max(paused, now)
         if ext <= 0 then return {0, 0, clients} end
         for i = 1, k do
-          tat[i] = math.max(math.max(tat[i], now) + ext, untilT + tau[i] - iv[i])
+          tat[i] = math.max(tat[i], untilT + tau[i] - iv[i])
         end
         paused = untilT
         result = math.ceil(ext)

@@ -90,7 +90,10 @@ final class LocalBucket {
     }
   }
 
-  /** Pauses the bucket until {@code now + pauseNanos}; returns how much the pause grew. */
+  /**
+   * Pauses the bucket until {@code now + pauseNanos}, leaving one permit then, and returns how
+   * much the pause grew. Bookings already made keep their times, as in {@link BucketScript}.
+   */
   long pause(long now, long pauseNanos) {
     int k = interval.length;
     long until = now + Math.min(pauseNanos, MAX_NANOS);
@@ -102,7 +105,7 @@ final class LocalBucket {
       }
       long[] t = new long[k + 1];
       for (int i = 0; i < k; i++) {
-        t[i] = later(later(s[i], now) + ext, until + tau[i] - interval[i]);
+        t[i] = later(s[i], until + tau[i] - interval[i]);
       }
       t[k] = until;
       if (state.compareAndSet(s, t)) {

@@ -61,6 +61,33 @@ class LocalBucketTest {
   }
 
   /**
+   * Callers in line when a pause comes (RateLimitStore#heldFor): those due before it ends are
+   * held until then and book again; one due after it goes at its time. The first bookings of
+   * the held ones lapse inside the pause: pushed back with it, they would be charged twice, a
+   * permit of the rate lost for each, after every pause that holds callers.
+   */
+  @Test
+  void callersAPauseHoldsAreChargedOnceWhenTheyBookAgain() {
+    // 10/s, burst 1, empty at T0: three callers in line, due at T0 + 100, 200 and 300 ms.
+    LocalBucket b = new LocalBucket(RateLimit.perSecond(10).burst(1), 1, T0);
+    for (int i = 1; i <= 3; i++) {
+      assertEquals(i * 100 * MS, b.reserve(T0, 1, Long.MAX_VALUE));
+    }
+    // A 429 with Retry-After: 0.2 at T0 + 50 ms: the first two are held until T0 + 250 ms.
+    assertEquals(200 * MS, b.pause(T0 + 50 * MS, 200 * MS));
+    assertEquals(150 * MS, b.heldFor(T0 + 100 * MS, T0 + 100 * MS));
+    assertEquals(50 * MS, b.heldFor(T0 + 200 * MS, T0 + 200 * MS));
+    assertEquals(-1, b.heldFor(T0 + 300 * MS, T0 + 300 * MS), "due after the pause ends");
+
+    // They book again at its end, behind the third (which goes at T0 + 300 ms), at the rate,
+    // and a new caller comes after them: four calls from T0 + 300 ms, 100 ms apart.
+    long end = T0 + 250 * MS;
+    assertEquals(150 * MS, b.reserve(end, 1, Long.MAX_VALUE), "charged twice");
+    assertEquals(250 * MS, b.reserve(end, 1, Long.MAX_VALUE), "charged twice");
+    assertEquals(350 * MS, b.reserve(end, 1, Long.MAX_VALUE), "a new caller");
+  }
+
+  /**
    * RateLimit accepts a permit per 50 years at most; the fallback's share makes it rarer (one
    * per 400 years for a tenth), past what a long of nanoseconds holds (292 years). The interval
    * was saturated and its sums wrapped: once a caller without a deadline had queued for the one

@@ -151,6 +151,42 @@ class SharedPauseWhileWaitingTest {
         + " pause of its key was told to the fallback: inside it");
   }
 
+  /**
+   * Held by a pause, a waiter books again when it ends (heldFor): its first booking lapses
+   * inside the pause. Pushed back with the pause instead, it stayed in line ahead of the new
+   * one, and every held waiter was charged twice: after a pause holding {@code n} waiters, the
+   * key sent nothing for {@code n} more intervals (a pause at saturation cost twice its length).
+   */
+  @Test
+  void waitersHeldByAPauseAreChargedOnceWhenTheyBookAgain() throws Exception {
+    // 5/s, burst 1 (200 ms apart): replica B empties the bucket, and three calls of replica A
+    // book the next permits, due about 200, 400 and 600 ms later.
+    RateLimit fivePerSecond = RateLimit.perSecond(5).burst(1);
+    long interval = S / 5;
+    RedisRateLimitStore replicaA = store();
+    RedisRateLimitStore replicaB = store();
+    assertEquals(0, replicaB.reserve(key(), fivePerSecond, 1, 0));
+    for (int i = 1; i <= 3; i++) {
+      assertTrue(replicaA.reserve(key(), fivePerSecond, 1, 10 * S) > 0, "waiter " + i);
+    }
+    // B gets a 429 with Retry-After: 1 before the first is due: it holds all three.
+    assertTrue(replicaB.pause(key(), fivePerSecond, S) > 0);
+    long hold = replicaA.heldFor(key(), fivePerSecond, 0, 10 * S);
+    assertTrue(hold > 0, "not held: " + hold);
+    NanoClock.SYSTEM.sleepNanos(hold);
+
+    // At its end they book again: the first takes the permit the pause leaves, and a new call
+    // comes three intervals later, after the other two (at most: time has passed since).
+    long first = replicaA.reserve(key(), fivePerSecond, 1, 10 * S);
+    assertTrue(first < interval / 2, "the first held waiter waits " + first / 1e6 + " ms "
+        + "after the pause: behind the bookings it made before it");
+    assertTrue(replicaA.reserve(key(), fivePerSecond, 1, 10 * S) >= 0);
+    assertTrue(replicaA.reserve(key(), fivePerSecond, 1, 10 * S) >= 0);
+    long next = replicaB.reserve(key(), fivePerSecond, 1, 10 * S);
+    assertTrue(next < 3 * interval + interval / 2, "a new call waits " + next / 1e6 + " ms "
+        + "after the pause, behind three waiters charged twice");
+  }
+
   /** {@link NanoClock#SYSTEM}, running {@link #onFirstSleep} when a sleep first begins. */
   private static final class HookClock implements NanoClock {
     volatile Runnable onFirstSleep;
