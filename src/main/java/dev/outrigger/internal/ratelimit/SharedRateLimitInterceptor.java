@@ -63,6 +63,9 @@ public final class SharedRateLimitInterceptor implements CallInterceptor {
     // while it waited can hold it, and it then books again (see below).
     long waitStart = 0;
     long before = 0;
+    // Whether a wait began: one cut short by an interrupt (or close()), in a sleep or in a
+    // question to the store after it, is a wait all the same, reported for as long as it lasted.
+    boolean waiting = false;
     try {
       for (;;) {
         // As the local limit: a wait taking all the time left is refused at once, and so is one
@@ -81,22 +84,17 @@ public final class SharedRateLimitInterceptor implements CallInterceptor {
         } else if (r > 0) {
           // Only the sleeps: a store's own I/O is never interrupted by close().
           long sleep = clock.nanoTime();
-          if (before == 0) {
+          if (!waiting) {
             waitStart = sleep;
+            waiting = true;
           }
-          sleep(ctx, key, waitStart, r);
+          Closing.sleep(ctx, clock, r, "a shared rate-limit permit");
           long woke = clock.nanoTime();
           // Another client of the store may have paused the key meanwhile: one round trip,
           // paid only by a call that waited. Held, it waits until the pause ends, then books
           // again, in line (as a waiter of the local limit does).
-          long hold;
-          try {
-            hold = store.heldFor(key, limit, Math.max(0, woke - sleep - r),
-                ctx.deadline().remainingNanos());
-          } catch (InterruptedException e) {
-            waited(ctx, key, waitStart);
-            throw e;
-          }
+          long hold = store.heldFor(key, limit, Math.max(0, woke - sleep - r),
+              ctx.deadline().remainingNanos());
           if (hold >= 0) {
             left = ctx.deadline().remainingNanos();
             if (hold >= left) {
@@ -105,7 +103,7 @@ public final class SharedRateLimitInterceptor implements CallInterceptor {
               r = -hold;
               break;
             }
-            sleep(ctx, key, waitStart, hold);
+            Closing.sleep(ctx, clock, hold, "a shared rate-limit permit");
             left = ctx.deadline().remainingNanos();
             before = Math.max(1, clock.nanoTime() - waitStart);
             continue;
@@ -120,6 +118,9 @@ public final class SharedRateLimitInterceptor implements CallInterceptor {
       listener.rateLimitRejected(ctx, key, e.wouldWait()); // the store refuses (fail-fast)
       throw e;
     } catch (InterruptedException e) {
+      if (waiting) {
+        waited(ctx, key, waitStart);
+      }
       throw Failures.cancelled(ctx, e);
     }
     if (r < 0) {
@@ -153,20 +154,6 @@ public final class SharedRateLimitInterceptor implements CallInterceptor {
       throw e;
     }
     return response;
-  }
-
-  /**
-   * Sleeps {@code nanos} for a permit; a wait cut short (the caller's interrupt, or close()) is
-   * a wait all the same, reported for as long as it lasted since {@code waitStart}.
-   */
-  private void sleep(RealCallContext ctx, String key, long waitStart, long nanos)
-      throws InterruptedException {
-    try {
-      Closing.sleep(ctx, clock, nanos, "a shared rate-limit permit");
-    } catch (InterruptedException e) {
-      waited(ctx, key, waitStart);
-      throw e;
-    }
   }
 
   /** Reports a wait cut short by an interrupt (or close()), as long as it lasted. */
