@@ -2,6 +2,7 @@ package dev.outrigger.redis;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.outrigger.JavaProcess;
 import java.io.BufferedReader;
@@ -11,6 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.IntFunction;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -25,6 +27,15 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * 1.5 s, against 0.5 s with the JIT on this machine, where the old code passed). The margin
  * is thin on a fast machine; {@link RedisSetUpClockTest} checks the same rule in this JVM on the
  * store's clock, whatever the machine.
+ *
+ * <p>The network part runs interpreted too (about 0.2 s here: the connection's first classes,
+ * the handshake, the script loaded and run once), and no margin keeps it within the real 1 s
+ * on a machine loaded enough to slow the child five times more: the store then rightly starts
+ * unavailable (or Lettuce's own 1 s timeout on its question to the Sentinel fires). So a test
+ * runs up to {@link #ATTEMPTS} cold children, each asserting all of it, and passes on the first
+ * that starts available. That weakens nothing it guards: counted in the timeout, the set-up
+ * alone spends it in every child (interpreted, it takes longer than the timeout on any
+ * machine, and longer still on a loaded one), while load makes a child late only by chance.
  */
 class RedisColdStartTest {
   @RegisterExtension
@@ -35,7 +46,9 @@ class RedisColdStartTest {
   @Order(2)
   static final RedisFixture sentinel = RedisFixture.sentinelOf(redis, "mymaster");
 
-  private static final String NAME = "outrigger-cold-start";
+  private static final String NAME = "outrigger-cold-start-";
+  /** Cold children a test runs at most (see the class comment). */
+  private static final int ATTEMPTS = 3;
 
   /**
    * In a cold JVM, Lettuce's connectAsync sets the connection up on the caller's thread before
@@ -47,15 +60,7 @@ class RedisColdStartTest {
    */
   @Test
   void theFirstStoreOfAColdJvmReachesAHealthyRedisWithTheDefaultTimeouts() throws Exception {
-    Process child = JavaProcess.builder(ColdStartWorker.class, s -> false, List.of("-Xint"),
-        redis.uri()).start();
-    try {
-      List<String> lines = untilStore(child);
-      assertReachedAtOnce(lines);
-      finish(child, lines);
-    } finally {
-      JavaProcess.kill(child);
-    }
+    assertAColdJvmReachesRedis(attempt -> redis.uri(), attempt -> null);
   }
 
   /**
@@ -66,19 +71,48 @@ class RedisColdStartTest {
    */
   @Test
   void theFirstStoreOfAColdJvmFollowsSentinelsSwitchesOnceBuilt() throws Exception {
-    Process child = JavaProcess.builder(ColdStartWorker.class, s -> false, List.of("-Xint"),
-        RedisFixture.sentinelUri(NAME, sentinel)).start();
-    try {
-      List<String> lines = untilStore(child);
-      assertReachedAtOnce(lines);
-      // Read at once, while the child's store is still open: subscribed within build().
-      assertTrue(sentinel.command("CLIENT LIST").lines().anyMatch(l ->
-              l.contains(" name=" + NAME + " ") && !l.contains(" sub=0 ")),
-          "not subscribed to master switches when build() returned: " + String.join("\n", lines));
-      finish(child, lines);
-    } finally {
-      JavaProcess.kill(child);
+    // A name per child: the Sentinel may still list the connections of one killed before.
+    assertAColdJvmReachesRedis(attempt -> RedisFixture.sentinelUri(NAME + attempt, sentinel),
+        attempt -> {
+          // Read at once, while the child's store is still open: subscribed within build().
+          boolean subscribed = sentinel.command("CLIENT LIST").lines().anyMatch(l ->
+              l.contains(" name=" + NAME + attempt + " ") && !l.contains(" sub=0 "));
+          return subscribed ? null : "not subscribed to master switches when build() returned";
+        });
+  }
+
+  /** What is wrong with a child attempt's store while it is open, or null. */
+  private interface Check {
+    String whyNot(int attempt) throws Exception;
+  }
+
+  /**
+   * Starts up to {@link #ATTEMPTS} cold child JVMs on {@code uri} (of the attempt), one after
+   * another, until one's store starts available and {@code check} finds nothing wrong while it
+   * is open; fails with every attempt's output otherwise.
+   */
+  private static void assertAColdJvmReachesRedis(IntFunction<String> uri, Check check)
+      throws Exception {
+    List<String> failed = new ArrayList<>();
+    for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
+      Process child = JavaProcess.builder(ColdStartWorker.class, s -> false, List.of("-Xint"),
+          uri.apply(attempt)).start();
+      try {
+        List<String> lines = untilStore(child);
+        String why = startFailure(lines);
+        if (why == null) {
+          why = check.whyNot(attempt);
+        }
+        if (why == null) {
+          finish(child, lines);
+          return;
+        }
+        failed.add("child " + attempt + ": " + why + ":\n" + String.join("\n", lines));
+      } finally {
+        JavaProcess.kill(child);
+      }
     }
+    fail("no cold JVM of " + ATTEMPTS + " reached Redis at once:\n" + String.join("\n", failed));
   }
 
   /** The child's output up to its STORE line (all of it, if it ends before one). */
@@ -95,16 +129,19 @@ class RedisColdStartTest {
     return lines;
   }
 
-  private static void assertReachedAtOnce(List<String> lines) {
-    String all = String.join("\n", lines);
+  /** Why the child's store did not start available, or null. */
+  private static String startFailure(List<String> lines) {
     String store = lines.isEmpty() ? "" : lines.get(lines.size() - 1);
     // Not degraded, and no WARN that Redis is unavailable: the start-up's failure. (A first
     // answer slower than the 10 ms timeout, interpreted on a loaded machine, is a hiccup the
     // store answers locally, and is allowed.)
-    assertTrue(store.startsWith("STORE degraded=false "),
-        "the store started unavailable: " + all);
-    assertTrue(lines.stream().noneMatch(l -> l.contains(" WARN ") && l.contains("unavailable")),
-        "a WARN that Redis is unavailable: " + all);
+    if (!store.startsWith("STORE degraded=false ")) {
+      return "the store started unavailable";
+    }
+    if (lines.stream().anyMatch(l -> l.contains(" WARN ") && l.contains("unavailable"))) {
+      return "a WARN that Redis is unavailable";
+    }
+    return null;
   }
 
   /** Lets the child close its store and end, and checks that it did. */
