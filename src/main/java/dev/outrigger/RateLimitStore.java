@@ -25,6 +25,7 @@ public interface RateLimitStore {
    * in {@code maxWaitNanos}. A wait that does not fit takes nothing.
    *
    * @param key the bucket's key: the target {@code host:port}, or the limit's custom key
+   * @param limit the rate and burst the bucket grants at
    * @param permits how many permits, at least 1
    * @param maxWaitNanos the longest wait the caller accepts (what is left of its deadline)
    * @return when the permits were taken: the nanoseconds to wait before using them, 0 when they
@@ -51,6 +52,7 @@ public interface RateLimitStore {
    * its wait ends, even inside a pause told while it waited.
    *
    * @param key the bucket's key, as given to {@link #reserve}
+   * @param limit the limit, as given to {@link #reserve}
    * @param lateNanos how long ago the permits came due (the caller's wait ended that long before
    *     it asks; 0 when it asks on time)
    * @param maxWaitNanos the longest the caller accepts to wait for the store's answer (what is
