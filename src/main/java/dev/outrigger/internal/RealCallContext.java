@@ -43,8 +43,11 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
    */
   private final long deadlineNanos;
   private Map<String, Object> attributes;
-  /** The generation of the credentials the auth step signed the latest attempt with. */
-  private long authGeneration;
+  /**
+   * The generation of the credentials the auth step signed the latest attempt with. An int, as
+   * the auth step counts them: compared only for equality, it may wrap (2^32 fetches apart).
+   */
+  private int authGeneration;
   /** The JFR events in progress, kept in fields so recording costs no map per call. */
   private Object jfrCall;
   private Object jfrAttempt;
@@ -72,11 +75,6 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
   private boolean lastRequestSent;
   /** The status of a response whose body the transport refused as too large, or -1. */
   private int refusedStatus = -1;
-  /**
-   * The URL of the request the transport's latest answer came from (after the redirects OkHttp
-   * followed, and an attempt interceptor's rewrite), or null before one came.
-   */
-  private HttpUrl answeredUrl;
   /** The caller discards a successful response's body ({@code execute()}, {@code Void}). */
   private boolean bodyDiscarded;
   /** The latest failed attempt's failure that the retry policy went past, or null. */
@@ -239,11 +237,11 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
    * The generation of the credentials the latest attempt was signed with (0 before any), as the
    * auth step read it from the fetches it shares.
    */
-  public long authGeneration() {
+  public int authGeneration() {
     return authGeneration;
   }
 
-  public void authGeneration(long generation) {
+  public void authGeneration(int generation) {
     this.authGeneration = generation;
   }
 
@@ -574,19 +572,33 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
   }
 
   /**
-   * Called by the transport with the URL of the request its answer came from: the call's own,
-   * another an attempt interceptor sent it to, or where a redirect OkHttp followed led.
+   * The attribute holding the URL of the request the transport's latest answer came from, when
+   * that is not the call's own: kept in the attribute map, not a field, as only a redirect OkHttp
+   * followed or an attempt interceptor's rewrite needs it (a field costs every call 8 bytes).
    */
-  public void answered(HttpUrl url) {
-    answeredUrl = url;
+  private static final String ANSWERED = "outrigger.answered";
+
+  /**
+   * Called by the transport with the URL of the request its answer came from: the call's own,
+   * another an attempt interceptor sent it to, or where a redirect OkHttp followed led. The
+   * call's own (the same instance, the common case) costs one comparison and keeps nothing.
+   */
+  public void answered(HttpUrl answered) {
+    if (answered != url) {
+      attribute(ANSWERED, answered);
+    } else if (attributes != null) {
+      attributes.remove(ANSWERED);
+    }
   }
 
   /**
    * The URL of the request the transport's latest answer in {@code ctx}'s call came from
-   * ({@link #answered}), or null when none came or {@code ctx} is not this kind of context.
+   * ({@link #answered}) when it was not the call's own, or null (the call's own, none came yet,
+   * or {@code ctx} is not this kind of context).
    */
   public static HttpUrl answeredUrl(CallContext ctx) {
-    return ctx instanceof RealCallContext r ? r.answeredUrl : null;
+    return ctx instanceof RealCallContext r && r.attribute(ANSWERED) instanceof HttpUrl u
+        ? u : null;
   }
 
   /**

@@ -226,14 +226,18 @@ public final class AuthInterceptors {
     /** The clients built with this that are not closed. */
     private final AtomicInteger clients = new AtomicInteger();
 
-    private record State(long generation, Fetch running) {}
+    /**
+     * The fetches that gave a value so far, as an int that wraps (only ever compared for
+     * equality, so 2^32 fetches apart would have to meet), and the fetch running, or null.
+     */
+    private record State(int generation, Fetch running) {}
 
     /** The fetches of {@code auth}'s fresh values, for the clients to share that it is set on. */
     public Refresher(Auth auth) {
       this.auth = auth;
     }
 
-    long generation() {
+    int generation() {
       return state.get().generation();
     }
 
@@ -270,13 +274,13 @@ public final class AuthInterceptors {
      * deadline comes first, {@code TransportException} ({@code CANCELLED}) when the caller is
      * interrupted or the client closed. {@code response} (the 401) is closed when this throws.
      */
-    String fresh(RealCallContext ctx, Response response, long signed) {
+    String fresh(RealCallContext ctx, Response response, int signed) {
       for (;;) {
         State fetch;
         try {
           fetch = fetch(ctx, signed);
           if (fetch == null) {
-            long now = generation();
+            int now = generation();
             String held = auth.authorization(false);
             if (held != null && !held.equals(refused(response))) {
               return SIGN_AGAIN;
@@ -346,7 +350,7 @@ public final class AuthInterceptors {
      * The fetch running, or one started now by {@code ctx}'s call; null when a fetch has ended
      * since generation {@code signed} (the credentials are newer than those it names).
      */
-    private State fetch(RealCallContext ctx, long signed) {
+    private State fetch(RealCallContext ctx, int signed) {
       for (;;) {
         State current = state.get();
         if (current.running() != null) {

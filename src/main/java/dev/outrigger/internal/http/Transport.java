@@ -209,7 +209,7 @@ public final class Transport implements CallInterceptor, KeepsClock {
       // Put back a 503's Retry-After: 0 the network interceptor hid from OkHttp (FollowUpGuard).
       response = FollowUpGuard.unguard(response);
       // Where the answer came from, for a status an attempt interceptor throws from it
-      // (Failures.hostStatus): a field written, nothing made.
+      // (Failures.hostStatus): nothing kept when it is the call's own URL.
       ctx.answered(response.request().url());
     } catch (IOException e) {
       boolean timedOut = timer.timedOut(e);
