@@ -12,6 +12,8 @@ import mockwebserver3.MockWebServer;
 import mockwebserver3.RecordedRequest;
 import mockwebserver3.junit5.StartStop;
 import okhttp3.OkHttpClient;
+import okhttp3.tls.HandshakeCertificates;
+import okhttp3.tls.HeldCertificate;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -22,7 +24,8 @@ import org.junit.jupiter.api.Test;
  * host of another site that answered 401, the call's token went there. Before the rule for one
  * token across the API's hosts, that was dropped as the call's own; on another site it still
  * is, and the 401 is returned. The server is an HTTP proxy (MockWebServer), so the calls can
- * name any host.
+ * name any host. Nor does it stay on a redirect from https to plain http, even on the same host:
+ * anyone on the network would read it there.
  */
 class AuthenticatorAnswerAcrossSitesTest {
   private static final String TOKEN = "Bearer t-0123456789";
@@ -86,14 +89,63 @@ class AuthenticatorAnswerAcrossSitesTest {
     }
   }
 
+  @Test
+  void theCallsTokenAnAuthenticatorHandsToPlainHttpOnTheSameHostIsDropped() throws Exception {
+    HeldCertificate root = new HeldCertificate.Builder().certificateAuthority(0).build();
+    HeldCertificate cert = new HeldCertificate.Builder().signedBy(root)
+        .addSubjectAlternativeName("localhost").build();
+    HandshakeCertificates clientCerts = new HandshakeCertificates.Builder()
+        .addTrustedCertificate(root.certificate()).build();
+    try (MockWebServer api = new MockWebServer(); MockWebServer plain = new MockWebServer()) {
+      api.useHttps(new HandshakeCertificates.Builder().heldCertificate(cert).build()
+          .sslSocketFactory());
+      api.start();
+      plain.start();
+      api.enqueue(new MockResponse.Builder().code(302)
+          .addHeader("Location", plain.url("/landing")).build());
+      plain.setDispatcher(new Dispatcher() {
+        @Override
+        public MockResponse dispatch(RecordedRequest request) {
+          return TOKEN.equals(request.getHeaders().get("Authorization"))
+              ? new MockResponse.Builder().body("landed").build()
+              : new MockResponse.Builder().code(401)
+                  .addHeader("WWW-Authenticate", "Bearer realm=\"api\"").build();
+        }
+      });
+      OkHttpClient ok = new OkHttpClient.Builder()
+          .sslSocketFactory(clientCerts.sslSocketFactory(), clientCerts.trustManager())
+          .authenticator(ANSWERS_WITH_THE_TOKEN)
+          .build();
+      try (ApiClient client = ApiClient.builder().okHttpClient(ok).retry(Retry.none()).build()) {
+        HttpStatusException e = assertThrows(HttpStatusException.class,
+            () -> client.get(api.url("/start").toString()).header("Authorization", TOKEN)
+                .execute(String.class));
+
+        assertEquals(401, e.status());
+      } finally {
+        ok.dispatcher().executorService().shutdown();
+        ok.connectionPool().evictAll();
+      }
+      assertEquals(TOKEN, api.takeRequest().getHeaders().get("Authorization"));
+      for (int i = 0; i < 2; i++) {
+        assertNull(plain.takeRequest().getHeaders().get("Authorization"),
+            "the call's token went out over plain http");
+      }
+    }
+  }
+
   /** Answers a 401 with the current token unless the request carried it already. */
+  private static final okhttp3.Authenticator ANSWERS_WITH_THE_TOKEN = (route, response) ->
+      TOKEN.equals(response.request().header("Authorization"))
+          ? null
+          : response.request().newBuilder().header("Authorization", TOKEN).build();
+
+  /** Sends through the proxy, answering a 401 as {@link #ANSWERS_WITH_THE_TOKEN}. */
   private OkHttpClient client() {
     return new OkHttpClient.Builder()
         .proxy(new Proxy(Proxy.Type.HTTP,
             new InetSocketAddress(proxy.getHostName(), proxy.getPort())))
-        .authenticator((route, response) -> TOKEN.equals(response.request().header("Authorization"))
-            ? null
-            : response.request().newBuilder().header("Authorization", TOKEN).build())
+        .authenticator(ANSWERS_WITH_THE_TOKEN)
         .build();
   }
 }

@@ -449,10 +449,10 @@ public final class NetworkInterceptor implements Interceptor {
    * an authenticator's answer to the new origin's 401. So {@code Authorization} and
    * {@code Proxy-Authorization} are compared with the call's own request only (OkHttp drops the
    * first on a change of origin itself), an {@code Authorization} an authenticator gave the new
-   * origin stays even when it equals the call's own, on the call's site ({@link #givenThere}),
-   * and {@code Cookie} with the first request too only when the client has no cookie jar (with
-   * one, the first request's were the jar's for the first URL, and one of a domain both origins
-   * share may be the jar's for the new URL too).
+   * origin stays even when it equals the call's own, on the call's site and, for an https call,
+   * over https ({@link #givenThere}), and {@code Cookie} with the first request too only when the
+   * client has no cookie jar (with one, the first request's were the jar's for the first URL, and
+   * one of a domain both origins share may be the jar's for the new URL too).
    */
   private Request withoutCredentials(Request request, Request callRequest, Written written) {
     Headers asked = callRequest.headers();
@@ -496,13 +496,15 @@ public final class NetworkInterceptor implements Interceptor {
    * of the user's that follows a redirect itself (even to an origin that answered a 401 before,
    * or whose 401 an authenticator answered by keeping what that request carried), and goes.
    *
-   * <p>Only on the site of the call's own URL ({@code asked}): an authenticator that hands out
-   * the current token to any request without it, whatever the host (another call may have
-   * refreshed it meanwhile), would give it to any host a redirect names that answers 401.
+   * <p>Only on the site of the call's own URL ({@code asked}), and not over plain http when that
+   * URL is https: an authenticator that hands out the current token to any request without it,
+   * whatever the host (another call may have refreshed it meanwhile), would give it to any host
+   * a redirect names that answers 401, and on a redirect to http, to anyone on the network.
    */
   private static boolean givenThere(Written written, HttpUrl url, String value, HttpUrl asked) {
     Response last = written.lastAnswer();
-    if (last == null || !sameOrigin(last.request().url(), url) || !sameSite(url, asked)) {
+    if (last == null || !sameOrigin(last.request().url(), url) || !sameSite(url, asked)
+        || asked.isHttps() && !url.isHttps()) {
       return false;
     }
     return value.equals(last.request().header("Authorization"))
