@@ -1,5 +1,12 @@
 package dev.outrigger;
 
+import static dev.outrigger.AuthenticatorAnswerSupport.TOKEN;
+import static dev.outrigger.AuthenticatorAnswerSupport.answersWith;
+import static dev.outrigger.AuthenticatorAnswerSupport.challenge;
+import static dev.outrigger.AuthenticatorAnswerSupport.getWithToken;
+import static dev.outrigger.AuthenticatorAnswerSupport.landedWithTheToken;
+import static dev.outrigger.AuthenticatorAnswerSupport.landsWithTheToken;
+import static dev.outrigger.AuthenticatorAnswerSupport.redirectTo;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -28,8 +35,6 @@ import org.junit.jupiter.api.Test;
  * anyone on the network would read it there.
  */
 class AuthenticatorAnswerAcrossSitesTest {
-  private static final String TOKEN = "Bearer t-0123456789";
-
   @StartStop
   private final MockWebServer proxy = new MockWebServer();
 
@@ -39,23 +44,14 @@ class AuthenticatorAnswerAcrossSitesTest {
       @Override
       public MockResponse dispatch(RecordedRequest request) {
         return request.getUrl().host().equals("api.example.test")
-            ? new MockResponse.Builder().code(302)
-                .addHeader("Location", "http://harvest.other.test/landing").build()
-            : new MockResponse.Builder().code(401)
-                .addHeader("WWW-Authenticate", "Bearer realm=\"api\"").build();
+            ? redirectTo("http://harvest.other.test/landing")
+            : challenge("api");
       }
     });
-    OkHttpClient ok = client();
-    try (ApiClient client = ApiClient.builder().okHttpClient(ok).retry(Retry.none()).build()) {
-      HttpStatusException e = assertThrows(HttpStatusException.class,
-          () -> client.get("http://api.example.test/start").header("Authorization", TOKEN)
-              .execute(String.class));
+    HttpStatusException e = assertThrows(HttpStatusException.class,
+        () -> getWithToken(client(), ApiClient.builder(), "http://api.example.test/start"));
 
-      assertEquals(401, e.status());
-    } finally {
-      ok.dispatcher().executorService().shutdown();
-      ok.connectionPool().evictAll();
-    }
+    assertEquals(401, e.status());
     assertEquals(TOKEN, proxy.takeRequest().getHeaders().get("Authorization"));
     for (int i = 0; i < 2; i++) {
       RecordedRequest r = proxy.takeRequest();
@@ -69,24 +65,13 @@ class AuthenticatorAnswerAcrossSitesTest {
     proxy.setDispatcher(new Dispatcher() {
       @Override
       public MockResponse dispatch(RecordedRequest request) {
-        if (request.getUrl().host().equals("api.example.test")) {
-          return new MockResponse.Builder().code(302)
-              .addHeader("Location", "http://files.example.test/landing").build();
-        }
-        return TOKEN.equals(request.getHeaders().get("Authorization"))
-            ? new MockResponse.Builder().body("landed").build()
-            : new MockResponse.Builder().code(401)
-                .addHeader("WWW-Authenticate", "Bearer realm=\"api\"").build();
+        return request.getUrl().host().equals("api.example.test")
+            ? redirectTo("http://files.example.test/landing")
+            : landedWithTheToken(request);
       }
     });
-    OkHttpClient ok = client();
-    try (ApiClient client = ApiClient.builder().okHttpClient(ok).retry(Retry.none()).build()) {
-      assertEquals("landed", client.get("http://api.example.test/start")
-          .header("Authorization", TOKEN).execute(String.class));
-    } finally {
-      ok.dispatcher().executorService().shutdown();
-      ok.connectionPool().evictAll();
-    }
+    assertEquals("landed",
+        getWithToken(client(), ApiClient.builder(), "http://api.example.test/start"));
   }
 
   @Test
@@ -101,31 +86,16 @@ class AuthenticatorAnswerAcrossSitesTest {
           .sslSocketFactory());
       api.start();
       plain.start();
-      api.enqueue(new MockResponse.Builder().code(302)
-          .addHeader("Location", plain.url("/landing")).build());
-      plain.setDispatcher(new Dispatcher() {
-        @Override
-        public MockResponse dispatch(RecordedRequest request) {
-          return TOKEN.equals(request.getHeaders().get("Authorization"))
-              ? new MockResponse.Builder().body("landed").build()
-              : new MockResponse.Builder().code(401)
-                  .addHeader("WWW-Authenticate", "Bearer realm=\"api\"").build();
-        }
-      });
+      api.enqueue(redirectTo(plain.url("/landing").toString()));
+      plain.setDispatcher(landsWithTheToken());
       OkHttpClient ok = new OkHttpClient.Builder()
           .sslSocketFactory(clientCerts.sslSocketFactory(), clientCerts.trustManager())
-          .authenticator(ANSWERS_WITH_THE_TOKEN)
+          .authenticator(answersWith(TOKEN))
           .build();
-      try (ApiClient client = ApiClient.builder().okHttpClient(ok).retry(Retry.none()).build()) {
-        HttpStatusException e = assertThrows(HttpStatusException.class,
-            () -> client.get(api.url("/start").toString()).header("Authorization", TOKEN)
-                .execute(String.class));
+      HttpStatusException e = assertThrows(HttpStatusException.class,
+          () -> getWithToken(ok, ApiClient.builder(), api.url("/start").toString()));
 
-        assertEquals(401, e.status());
-      } finally {
-        ok.dispatcher().executorService().shutdown();
-        ok.connectionPool().evictAll();
-      }
+      assertEquals(401, e.status());
       assertEquals(TOKEN, api.takeRequest().getHeaders().get("Authorization"));
       for (int i = 0; i < 2; i++) {
         assertNull(plain.takeRequest().getHeaders().get("Authorization"),
@@ -134,18 +104,12 @@ class AuthenticatorAnswerAcrossSitesTest {
     }
   }
 
-  /** Answers a 401 with the current token unless the request carried it already. */
-  private static final okhttp3.Authenticator ANSWERS_WITH_THE_TOKEN = (route, response) ->
-      TOKEN.equals(response.request().header("Authorization"))
-          ? null
-          : response.request().newBuilder().header("Authorization", TOKEN).build();
-
-  /** Sends through the proxy, answering a 401 as {@link #ANSWERS_WITH_THE_TOKEN}. */
+  /** Sends through the proxy, answering a 401 with the token it did not carry. */
   private OkHttpClient client() {
     return new OkHttpClient.Builder()
         .proxy(new Proxy(Proxy.Type.HTTP,
             new InetSocketAddress(proxy.getHostName(), proxy.getPort())))
-        .authenticator(ANSWERS_WITH_THE_TOKEN)
+        .authenticator(answersWith(TOKEN))
         .build();
   }
 }

@@ -1,5 +1,11 @@
 package dev.outrigger;
 
+import static dev.outrigger.AuthenticatorAnswerSupport.TOKEN;
+import static dev.outrigger.AuthenticatorAnswerSupport.answersWith;
+import static dev.outrigger.AuthenticatorAnswerSupport.challenge;
+import static dev.outrigger.AuthenticatorAnswerSupport.getWithToken;
+import static dev.outrigger.AuthenticatorAnswerSupport.landsWithTheToken;
+import static dev.outrigger.AuthenticatorAnswerSupport.redirectTo;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
@@ -25,8 +31,6 @@ import org.junit.jupiter.api.Test;
  * origin); anywhere else it is the call's carried over, and still dropped.
  */
 class AuthenticatorAnswerAfterRedirectTest {
-  private static final String TOKEN = "Bearer t-0123456789";
-
   @StartStop
   private final MockWebServer a = new MockWebServer();
 
@@ -36,30 +40,10 @@ class AuthenticatorAnswerAfterRedirectTest {
   @Test
   void anAuthenticatorsAnswerEqualToTheCallsOwnAuthorizationIsSentToTheNewOrigin()
       throws Exception {
-    a.enqueue(new MockResponse.Builder().code(302).addHeader("Location", b.url("/landing"))
-        .build());
-    b.setDispatcher(new Dispatcher() {
-      @Override
-      public MockResponse dispatch(RecordedRequest request) {
-        return TOKEN.equals(request.getHeaders().get("Authorization"))
-            ? new MockResponse.Builder().body("landed").build()
-            : new MockResponse.Builder().code(401)
-                .addHeader("WWW-Authenticate", "Bearer realm=\"api\"").build();
-      }
-    });
-    OkHttpClient ok = new OkHttpClient.Builder()
-        .authenticator((route, response) -> TOKEN.equals(response.request().header("Authorization"))
-            ? null // refused with it already: give up, as OkHttp's recipe does
-            : response.request().newBuilder().header("Authorization", TOKEN).build())
-        .build();
-    String body;
-    try (ApiClient client = ApiClient.builder().okHttpClient(ok).retry(Retry.none()).build()) {
-      body = client.get(a.url("/start").toString()).header("Authorization", TOKEN)
-          .execute(String.class);
-    } finally {
-      ok.dispatcher().executorService().shutdown();
-      ok.connectionPool().evictAll();
-    }
+    a.enqueue(redirectTo(b.url("/landing").toString()));
+    b.setDispatcher(landsWithTheToken());
+    OkHttpClient ok = new OkHttpClient.Builder().authenticator(answersWith(TOKEN)).build();
+    String body = getWithToken(ok, ApiClient.builder(), a.url("/start").toString());
     assertEquals("landed", body);
     assertEquals(TOKEN, a.takeRequest().getHeaders().get("Authorization"));
     assertNull(b.takeRequest().getHeaders().get("Authorization"),
@@ -76,12 +60,10 @@ class AuthenticatorAnswerAfterRedirectTest {
   @Test
   void theCallsAuthorizationAnInterceptorCarriesToAnotherOriginUnaskedIsDropped()
       throws Exception {
-    a.enqueue(new MockResponse.Builder().code(302).addHeader("Location", b.url("/landing"))
-        .build());
+    a.enqueue(redirectTo(b.url("/landing").toString()));
     b.enqueue(new MockResponse.Builder().body("landed").build());
     OkHttpClient ok = new OkHttpClient.Builder().followRedirects(false).build();
-    String body;
-    try (ApiClient client = ApiClient.builder().okHttpClient(ok).retry(Retry.none())
+    String body = getWithToken(ok, ApiClient.builder()
         .addOkHttpInterceptor(chain -> {
           Response first = chain.proceed(chain.request());
           String location = first.header("Location");
@@ -91,14 +73,7 @@ class AuthenticatorAnswerAfterRedirectTest {
           first.close();
           return chain.proceed(chain.request().newBuilder()
               .url(chain.request().url().resolve(location)).build());
-        })
-        .build()) {
-      body = client.get(a.url("/start").toString()).header("Authorization", TOKEN)
-          .execute(String.class);
-    } finally {
-      ok.dispatcher().executorService().shutdown();
-      ok.connectionPool().evictAll();
-    }
+        }), a.url("/start").toString());
     assertEquals("landed", body);
     assertEquals(TOKEN, a.takeRequest().getHeaders().get("Authorization"));
     assertNull(b.takeRequest().getHeaders().get("Authorization"),
@@ -111,33 +86,20 @@ class AuthenticatorAnswerAfterRedirectTest {
    */
   @Test
   void anAuthenticatorsAnswerFollowsARedirectWithinTheNewOrigin() throws Exception {
-    a.enqueue(new MockResponse.Builder().code(302).addHeader("Location", b.url("/landing"))
-        .build());
+    a.enqueue(redirectTo(b.url("/landing").toString()));
     b.setDispatcher(new Dispatcher() {
       @Override
       public MockResponse dispatch(RecordedRequest request) {
         if (!TOKEN.equals(request.getHeaders().get("Authorization"))) {
-          return new MockResponse.Builder().code(401)
-              .addHeader("WWW-Authenticate", "Bearer realm=\"api\"").build();
+          return challenge("api");
         }
         return request.getUrl().encodedPath().equals("/landing")
-            ? new MockResponse.Builder().code(302).addHeader("Location", "/next").build()
+            ? redirectTo("/next")
             : new MockResponse.Builder().body("next").build();
       }
     });
-    OkHttpClient ok = new OkHttpClient.Builder()
-        .authenticator((route, response) -> TOKEN.equals(response.request().header("Authorization"))
-            ? null
-            : response.request().newBuilder().header("Authorization", TOKEN).build())
-        .build();
-    String body;
-    try (ApiClient client = ApiClient.builder().okHttpClient(ok).retry(Retry.none()).build()) {
-      body = client.get(a.url("/start").toString()).header("Authorization", TOKEN)
-          .execute(String.class);
-    } finally {
-      ok.dispatcher().executorService().shutdown();
-      ok.connectionPool().evictAll();
-    }
+    OkHttpClient ok = new OkHttpClient.Builder().authenticator(answersWith(TOKEN)).build();
+    String body = getWithToken(ok, ApiClient.builder(), a.url("/start").toString());
     assertEquals("next", body);
     a.takeRequest();
     assertNull(b.takeRequest().getHeaders().get("Authorization"));
@@ -158,8 +120,7 @@ class AuthenticatorAnswerAfterRedirectTest {
   void theCallsAuthorizationAnInterceptorCarriesToAnOriginThatAnsweredA401IsDropped()
       throws Exception {
     String other = "Bearer b-9876543210";
-    a.enqueue(new MockResponse.Builder().code(302).addHeader("Location", b.url("/landing"))
-        .build());
+    a.enqueue(redirectTo(b.url("/landing").toString()));
     b.setDispatcher(new Dispatcher() {
       @Override
       public MockResponse dispatch(RecordedRequest request) {
@@ -167,18 +128,13 @@ class AuthenticatorAnswerAfterRedirectTest {
           return new MockResponse.Builder().body("next").build();
         }
         return other.equals(request.getHeaders().get("Authorization"))
-            ? new MockResponse.Builder().code(302).addHeader("Location", "/next").build()
-            : new MockResponse.Builder().code(401)
-                .addHeader("WWW-Authenticate", "Bearer realm=\"b\"").build();
+            ? redirectTo("/next")
+            : challenge("b");
       }
     });
     OkHttpClient ok = new OkHttpClient.Builder().followRedirects(false)
-        .authenticator((route, response) -> other.equals(response.request().header("Authorization"))
-            ? null
-            : response.request().newBuilder().header("Authorization", other).build())
-        .build();
-    String body;
-    try (ApiClient client = ApiClient.builder().okHttpClient(ok).retry(Retry.none())
+        .authenticator(answersWith(other)).build();
+    String body = getWithToken(ok, ApiClient.builder()
         .addOkHttpInterceptor(chain -> {
           Response r = chain.proceed(chain.request());
           while (r.isRedirect()) {
@@ -187,14 +143,7 @@ class AuthenticatorAnswerAfterRedirectTest {
             r = chain.proceed(chain.request().newBuilder().url(to).build());
           }
           return r;
-        })
-        .build()) {
-      body = client.get(a.url("/start").toString()).header("Authorization", TOKEN)
-          .execute(String.class);
-    } finally {
-      ok.dispatcher().executorService().shutdown();
-      ok.connectionPool().evictAll();
-    }
+        }), a.url("/start").toString());
     assertEquals("next", body);
     assertEquals(TOKEN, a.takeRequest().getHeaders().get("Authorization"));
     assertNull(b.takeRequest().getHeaders().get("Authorization"));

@@ -1,5 +1,10 @@
 package dev.outrigger;
 
+import static dev.outrigger.AuthenticatorAnswerSupport.TOKEN;
+import static dev.outrigger.AuthenticatorAnswerSupport.answersWith;
+import static dev.outrigger.AuthenticatorAnswerSupport.get;
+import static dev.outrigger.AuthenticatorAnswerSupport.landsWithTheToken;
+import static dev.outrigger.AuthenticatorAnswerSupport.redirectTo;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
@@ -21,8 +26,6 @@ import org.junit.jupiter.api.Test;
  * answers; it also left an interceptor's Cookie to a client without a cookie jar.
  */
 class InterceptorSecretRedirectGapsTest {
-  private static final String TOKEN = "Bearer t-0123456789";
-
   @StartStop
   private final MockWebServer a = new MockWebServer();
 
@@ -44,32 +47,13 @@ class InterceptorSecretRedirectGapsTest {
   @Test
   void anAuthenticatorsAnswerToTheNewOriginsChallengeIsSentWhenItEqualsTheInterceptorsToken()
       throws Exception {
-    a.enqueue(new MockResponse.Builder().code(302).addHeader("Location", b.url("/landing"))
-        .build());
-    b.setDispatcher(new Dispatcher() {
-      @Override
-      public MockResponse dispatch(RecordedRequest request) {
-        return TOKEN.equals(request.getHeaders().get("Authorization"))
-            ? new MockResponse.Builder().body("landed").build()
-            : new MockResponse.Builder().code(401)
-                .addHeader("WWW-Authenticate", "Bearer realm=\"api\"").build();
-      }
-    });
-    OkHttpClient ok = new OkHttpClient.Builder()
-        .authenticator((route, response) -> TOKEN.equals(response.request().header("Authorization"))
-            ? null // refused with it already: give up, as OkHttp's recipe does
-            : response.request().newBuilder().header("Authorization", TOKEN).build())
-        .build();
-    String body;
-    try (ApiClient client = ApiClient.builder().okHttpClient(ok).retry(Retry.none())
+    a.enqueue(redirectTo(b.url("/landing").toString()));
+    b.setDispatcher(landsWithTheToken());
+    OkHttpClient ok = new OkHttpClient.Builder().authenticator(answersWith(TOKEN)).build();
+    String body = get(ok, ApiClient.builder()
         .addOkHttpInterceptor(chain -> chain.proceed(
-            chain.request().newBuilder().header("Authorization", TOKEN).build()))
-        .build()) {
-      body = client.get(a.url("/start").toString()).execute(String.class);
-    } finally {
-      ok.dispatcher().executorService().shutdown();
-      ok.connectionPool().evictAll();
-    }
+            chain.request().newBuilder().header("Authorization", TOKEN).build())),
+        c -> c.get(a.url("/start").toString()));
     assertEquals("landed", body);
     assertEquals(TOKEN, a.takeRequest().getHeaders().get("Authorization"));
     assertNull(b.takeRequest().getHeaders().get("Authorization"),
@@ -87,8 +71,7 @@ class InterceptorSecretRedirectGapsTest {
    */
   @Test
   void aCookieAnOkHttpInterceptorSetsDoesNotFollowARedirectToAnotherOrigin() throws Exception {
-    a.enqueue(new MockResponse.Builder().code(302).addHeader("Location", b.url("/landing"))
-        .build());
+    a.enqueue(redirectTo(b.url("/landing").toString()));
     b.enqueue(new MockResponse.Builder().body("landed").build());
     try (ApiClient client = ApiClient.builder().baseUrl(a.url("/").toString())
         .retry(Retry.none())
