@@ -1,10 +1,11 @@
 package dev.outrigger.internal.ratelimit;
 
+import static dev.outrigger.internal.ratelimit.OverflowWaiters.kGetsItsOwnBucket;
+import static dev.outrigger.internal.ratelimit.OverflowWaiters.tableFullOverflowEmpty;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.outrigger.RateLimit;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -23,19 +24,14 @@ class OverflowWaiterPauseTest {
 
   @Test
   void aWaiterOfAKeyInTheOverflowBucketIsHeldByAPauseOfTheKeysOwnBucket() throws Exception {
-    // One key of its own at most; 1/s, burst 5.
-    RealRateLimiter l =
-        new RealRateLimiter(RateLimit.perSecond(1).burst(5).maxKeys(1), clock.now);
     long t0 = clock.now;
-    assertTrue(l.tryAcquire("a", 1, t0));          // "a" fills the table (full again at t0 + 1 s)
-    assertTrue(l.tryAcquire("k", 5, t0));          // "k" shares the overflow bucket and empties it
+    RealRateLimiter l = tableFullOverflowEmpty(5, t0);
     long[] pausedUntil = {0};
     clock.onSleep = () -> {
       // At t0 + 1 s a new call of "k" finds room ("a" refilled and is swept) and builds "k" a
       // bucket of its own, where the shared one stands: behind the waiter, so it is refused.
       clock.now = t0 + S;
-      assertFalse(l.tryAcquire("k", 1, clock.now));
-      assertEquals(1, l.keyCount());
+      kGetsItsOwnBucket(l, clock.now);
       // Its answer is a 429 with Retry-After: 10: the key is paused until t0 + 11 s.
       assertEquals(10 * S, l.pause("k", clock.now, 10 * S));
       pausedUntil[0] = clock.now + 10 * S;
@@ -55,19 +51,14 @@ class OverflowWaiterPauseTest {
   // extra interval behind).
   @Test
   void aSharedBucketWaiterIsNotBookedAgainBecauseItsKeyGotABucketOfItsOwn() throws Exception {
-    // One key of its own at most; 1/s, burst 1.
-    RealRateLimiter l =
-        new RealRateLimiter(RateLimit.perSecond(1).burst(1).maxKeys(1), clock.now);
     long t0 = clock.now;
-    assertTrue(l.tryAcquire("a", 1, t0));   // "a" fills the table (full again at t0 + 1 s)
-    assertTrue(l.tryAcquire("k", 1, t0));   // "k" shares the overflow bucket and empties it
+    RealRateLimiter l = tableFullOverflowEmpty(1, t0);
     clock.onSleep = () -> {
       // The waiter of "k" is due at t0 + 1 s; its thread wakes 1 ms late (as a parked thread
       // may). Meanwhile, at t0 + 1.0005 s, another call of "k" finds room ("a" is swept, full
       // again) and builds "k" its own bucket, where the shared one stands (the waiter owed).
       clock.now += MS;
-      assertFalse(l.tryAcquire("k", 1, t0 + S + MS / 2));
-      assertEquals(1, l.keyCount());
+      kGetsItsOwnBucket(l, t0 + S + MS / 2);
     };
     long w = l.acquire("k", 1, 10 * S, clock);
     assertTrue(RealRateLimiter.acquired(w), "refused: " + w);
@@ -84,18 +75,14 @@ class OverflowWaiterPauseTest {
   @Test
   void aSharedBucketWaiterDueWhenItsKeysOwnPauseBeginsDoesNotGoWithTheStoredPermit()
       throws Exception {
-    RealRateLimiter l =
-        new RealRateLimiter(RateLimit.perSecond(1).burst(1).maxKeys(1), clock.now);
     long t0 = clock.now;
-    assertTrue(l.tryAcquire("a", 1, t0));   // "a" fills the table (full again at t0 + 1 s)
-    assertTrue(l.tryAcquire("k", 1, t0));   // "k" shares the overflow bucket and empties it
+    RealRateLimiter l = tableFullOverflowEmpty(1, t0);
     long until = t0 + 3 * S;
     clock.onSleep = () -> {
       // The waiter of "k" is due at t0 + 1 s. At that instant, before its thread runs, another
       // call of "k" finds room ("a" is swept) and builds "k" its own bucket, and a 429 with
       // Retry-After: 2 pauses "k" until t0 + 3 s.
-      assertFalse(l.tryAcquire("k", 1, t0 + S));
-      assertEquals(1, l.keyCount());
+      kGetsItsOwnBucket(l, t0 + S);
       assertEquals(2 * S, l.pause("k", t0 + S, 2 * S));
     };
     long w = l.acquire("k", 1, 10 * S, clock);
@@ -114,18 +101,14 @@ class OverflowWaiterPauseTest {
   @Test
   void aSharedBucketWaiterCaughtByItsKeysPauseBooksAgainThoughTheSharedBucketWasPausedToo()
       throws Exception {
-    RealRateLimiter l =
-        new RealRateLimiter(RateLimit.perSecond(1).burst(1).maxKeys(1), clock.now);
     long t0 = clock.now;
-    assertTrue(l.tryAcquire("a", 1, t0));   // "a" fills the table (full again at t0 + 1 s)
-    assertTrue(l.tryAcquire("k", 1, t0));   // "k" shares the overflow bucket and empties it
+    RealRateLimiter l = tableFullOverflowEmpty(1, t0);
     clock.onSleep = () -> {
       // The waiter of "k" is due at t0 + 1 s. At that instant, before its thread runs, another
       // call of "k" finds room ("a" is swept) and builds "k" its own bucket; a 429 with
       // Retry-After: 3 pauses "k" until t0 + 4 s, and one with Retry-After: 2 for "j", which
       // shares the overflow bucket, pauses that one until t0 + 3 s.
-      assertFalse(l.tryAcquire("k", 1, t0 + S));
-      assertEquals(1, l.keyCount());
+      kGetsItsOwnBucket(l, t0 + S);
       assertEquals(3 * S, l.pause("k", t0 + S, 3 * S));
       assertEquals(2 * S, l.pause("j", t0 + S, 2 * S));
     };
@@ -145,19 +128,14 @@ class OverflowWaiterPauseTest {
   @Test
   void aSharedBucketWaiterGoesAtItsTimeInItsKeysOwnBucketNotAfterAnotherKeysPause()
       throws Exception {
-    // One key of its own at most; 1/s, burst 2.
-    RealRateLimiter l =
-        new RealRateLimiter(RateLimit.perSecond(1).burst(2).maxKeys(1), clock.now);
     long t0 = clock.now;
-    assertTrue(l.tryAcquire("a", 1, t0));   // "a" fills the table (full again at t0 + 1 s)
-    assertTrue(l.tryAcquire("k", 2, t0));   // "k" shares the overflow bucket and empties it
+    RealRateLimiter l = tableFullOverflowEmpty(2, t0);
     clock.onSleep = () -> {
       // The waiter of "k" books the next 2 permits, due at t0 + 2 s. At t0 + 1 s another call
       // of "k" finds room ("a" is swept) and builds "k" its own bucket, behind the waiter; then
       // a 429 with Retry-After: 3 for "j", which shares the overflow bucket, pauses that one
       // until t0 + 4 s.
-      assertFalse(l.tryAcquire("k", 1, t0 + S));
-      assertEquals(1, l.keyCount());
+      kGetsItsOwnBucket(l, t0 + S);
       assertEquals(3 * S, l.pause("j", t0 + S, 3 * S));
     };
     long w = l.acquire("k", 2, 10 * S, clock);

@@ -58,12 +58,8 @@ class PauseEndBunchingTest {
   @Test
   void twoOverflowWaitersHeldByTheirKeysOwnPauseArePushedBackByItNotBunchedAtItsEnd()
       throws Exception {
-    // One key of its own at most; 1/s, burst 1.
-    RealRateLimiter l =
-        new RealRateLimiter(RateLimit.perSecond(1).burst(1).maxKeys(1), clock.now);
     long t0 = clock.now;
-    assertTrue(l.tryAcquire("a", 1, t0));          // "a" fills the table (full again at t0 + 1 s)
-    assertTrue(l.tryAcquire("k", 1, t0));          // "k" shares the overflow bucket and empties it
+    RealRateLimiter l = OverflowWaiters.tableFullOverflowEmpty(1, t0);
     HookClock second = new HookClock();
     second.now = t0;
     long[] secondWent = {0};

@@ -1,5 +1,7 @@
 package dev.outrigger.internal.ratelimit;
 
+import static dev.outrigger.internal.ratelimit.OverflowWaiters.kGetsItsOwnBucket;
+import static dev.outrigger.internal.ratelimit.OverflowWaiters.tableFullOverflowEmpty;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -52,12 +54,8 @@ class SweptWaiterTest {
   @Test
   void aSharedBucketWaiterHeldByItsKeysPauseBooksAgainWhenItsKeysBucketIsSweptAtTheEnd()
       throws Exception {
-    // One key of its own at most; 1/s, burst 1.
-    RealRateLimiter l =
-        new RealRateLimiter(RateLimit.perSecond(1).burst(1).maxKeys(1), clock.now);
     long t0 = clock.now;
-    assertTrue(l.tryAcquire("a", 1, t0));   // "a" fills the table (full again at t0 + 1 s)
-    assertTrue(l.tryAcquire("k", 1, t0));   // "k" shares the overflow bucket and empties it
+    RealRateLimiter l = tableFullOverflowEmpty(1, t0);
     long[] other = {0};
     clock.hooks.add(() -> {
       // The waiter of "k" is due at t0 + 1 s; its thread runs only at t0 + 1.5 s. Meanwhile
@@ -65,8 +63,7 @@ class SweptWaiterTest {
       // shared one stands (behind the waiter), and a 429 with Retry-After: 2 pauses "k" until
       // t0 + 3.5 s: the waiter, due before the pause, is held until its end.
       clock.now = t0 + 1_500 * MS;
-      assertFalse(l.tryAcquire("k", 1, clock.now));
-      assertEquals(1, l.keyCount());
+      kGetsItsOwnBucket(l, clock.now);
       assertEquals(2 * S, l.pause("k", clock.now, 2 * S));
     });
     clock.hooks.add(() -> {
