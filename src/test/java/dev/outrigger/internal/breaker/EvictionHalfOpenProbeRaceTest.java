@@ -37,21 +37,8 @@ class EvictionHalfOpenProbeRaceTest {
 
   @Test
   void aHalfOpenBreakerWhoseProbeGoesOutDuringThePassThatListedItIsKept() {
-    // Two breakers at most, opened by two failures, one probe.
-    Breakers breakers = new Breakers(CircuitBreaker.builder().maxBreakers(2)
-        .slidingWindowSize(2).minimumNumberOfCalls(2).permittedCallsInHalfOpen(1)
-        .waitInOpenState(Duration.ofSeconds(5)).build(), listener);
-    BreakerStateMachine a = breakers.get("a:443", 0);
-    for (int i = 0; i < 2; i++) {
-      a.onResult(a.acquire(0), BreakerStateMachine.FAILED, 0);
-    }
-    // Its wait over, a probe goes through, and says nothing (cancelled): the permit goes back.
-    breakers.get("a:443", 5 * S);
-    BreakerState cancelled = a.acquire(5 * S);
-    assertNotNull(cancelled);
-    a.onResult(cancelled, BreakerStateMachine.IGNORED, 5 * S);
-    assertEquals(CircuitBreaker.State.HALF_OPEN, a.state());
-    breakers.get("b:443", 11 * S);
+    Breakers breakers = breakers();
+    BreakerStateMachine a = idleHalfOpenA(breakers);
 
     BreakerState[] probe = new BreakerState[1];
     breakers.beforeDrop = () -> {
@@ -83,17 +70,9 @@ class EvictionHalfOpenProbeRaceTest {
    */
   @Test
   void aCallThatFindsAHalfOpenBreakerBeingDroppedGoesThroughUncounted() {
-    Breakers breakers = new Breakers(CircuitBreaker.builder().maxBreakers(2)
-        .slidingWindowSize(2).minimumNumberOfCalls(2).permittedCallsInHalfOpen(1)
-        .waitInOpenState(Duration.ofSeconds(5)).build(), listener);
-    BreakerStateMachine a = breakers.get("a:443", 0);
-    for (int i = 0; i < 2; i++) {
-      a.onResult(a.acquire(0), BreakerStateMachine.FAILED, 0);
-    }
+    Breakers breakers = breakers();
     // Half-open, its only probe given back: no probe out, unused for its whole wait by 12 s.
-    breakers.get("a:443", 5 * S);
-    a.onResult(a.acquire(5 * S), BreakerStateMachine.IGNORED, 5 * S);
-    breakers.get("b:443", 11 * S);
+    BreakerStateMachine a = idleHalfOpenA(breakers);
 
     BreakerState[] call = new BreakerState[1];
     breakers.claimSteps = step -> {
@@ -128,16 +107,8 @@ class EvictionHalfOpenProbeRaceTest {
    */
   @Test
   void aProbeGivenBackAndAnotherTakenDuringTheLookDoNotLetThePassDropTheBreaker() {
-    Breakers breakers = new Breakers(CircuitBreaker.builder().maxBreakers(2)
-        .slidingWindowSize(2).minimumNumberOfCalls(2).permittedCallsInHalfOpen(1)
-        .waitInOpenState(Duration.ofSeconds(5)).build(), listener);
-    BreakerStateMachine a = breakers.get("a:443", 0);
-    for (int i = 0; i < 2; i++) {
-      a.onResult(a.acquire(0), BreakerStateMachine.FAILED, 0);
-    }
-    breakers.get("a:443", 5 * S);
-    a.onResult(a.acquire(5 * S), BreakerStateMachine.IGNORED, 5 * S);
-    breakers.get("b:443", 11 * S);
+    Breakers breakers = breakers();
+    BreakerStateMachine a = idleHalfOpenA(breakers);
 
     BreakerState[] first = new BreakerState[1];
     BreakerState[] second = new BreakerState[1];
@@ -166,5 +137,30 @@ class EvictionHalfOpenProbeRaceTest {
     assertEquals(CircuitBreaker.State.OPEN, a.state());
     assertEquals(List.of("a:443 CLOSED->OPEN", "a:443 OPEN->HALF_OPEN",
         "a:443 HALF_OPEN->OPEN"), seen);
+  }
+
+  /** Two breakers at most, opened by two failures, one probe, a wait of 5 s. */
+  private Breakers breakers() {
+    return new Breakers(CircuitBreaker.builder().maxBreakers(2)
+        .slidingWindowSize(2).minimumNumberOfCalls(2).permittedCallsInHalfOpen(1)
+        .waitInOpenState(Duration.ofSeconds(5)).build(), listener);
+  }
+
+  /**
+   * Breaker "a", opened at 0; its wait over, a probe goes through at 5 s and says nothing
+   * (cancelled): the permit goes back, and it stays half-open. Then "b" is used at 11 s.
+   */
+  private static BreakerStateMachine idleHalfOpenA(Breakers breakers) {
+    BreakerStateMachine a = breakers.get("a:443", 0);
+    for (int i = 0; i < 2; i++) {
+      a.onResult(a.acquire(0), BreakerStateMachine.FAILED, 0);
+    }
+    breakers.get("a:443", 5 * S);
+    BreakerState cancelled = a.acquire(5 * S);
+    assertNotNull(cancelled);
+    a.onResult(cancelled, BreakerStateMachine.IGNORED, 5 * S);
+    assertEquals(CircuitBreaker.State.HALF_OPEN, a.state());
+    breakers.get("b:443", 11 * S);
+    return a;
   }
 }
