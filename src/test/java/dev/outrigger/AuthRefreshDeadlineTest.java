@@ -7,14 +7,12 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.concurrent.locks.LockSupport;
 import java.util.function.Supplier;
 import mockwebserver3.MockResponse;
 import mockwebserver3.MockWebServer;
@@ -120,7 +118,7 @@ class AuthRefreshDeadlineTest {
     AtomicReference<Object> outcome = new AtomicReference<>();
     Thread patient = Thread.ofPlatform().start(() -> outcome.set(outcomeOf(
         () -> client.get("/me").deadline(HANG).execute(String.class))));
-    awaitWaitingForTheRefresh(patient);
+    ClientTestSupport.awaitWaitingForTheRefresh(patient, HANG);
     release.countDown();
     patient.join(HANG.toMillis());
     assertEquals("ok", outcome.get());
@@ -140,7 +138,7 @@ class AuthRefreshDeadlineTest {
     AtomicReference<Object> outcome = new AtomicReference<>();
     Thread patient = Thread.ofPlatform().start(() -> outcome.set(outcomeOf(
         () -> client.get("/me").deadline(HANG).execute(String.class))));
-    awaitWaitingForTheRefresh(patient);
+    ClientTestSupport.awaitWaitingForTheRefresh(patient, HANG);
     release.countDown();
     patient.join(HANG.toMillis());
     // What the Auth threw, as when it ran on the caller's thread.
@@ -199,7 +197,7 @@ class AuthRefreshDeadlineTest {
     AtomicReference<Object> outcome = new AtomicReference<>();
     Thread patient = Thread.ofPlatform().start(() -> outcome.set(outcomeOf(
         () -> client.get("/me").deadline(HANG).execute(String.class))));
-    awaitWaitingForTheRefresh(patient);
+    ClientTestSupport.awaitWaitingForTheRefresh(patient, HANG);
     ClientTestSupport.assertNoLeaks(client);
 
     client.close();
@@ -229,26 +227,5 @@ class AuthRefreshDeadlineTest {
     } catch (RuntimeException e) {
       return e;
     }
-  }
-
-  /** Waits until {@code t} waits for the client's fetch of fresh credentials. */
-  private static void awaitWaitingForTheRefresh(Thread t) {
-    long end = System.nanoTime() + HANG.toNanos();
-    while (!waitsForTheRefresh(t)) {
-      if (!t.isAlive() || System.nanoTime() - end > 0) {
-        fail("the call never waited for the refresh");
-      }
-      LockSupport.parkNanos(10_000_000L);
-    }
-  }
-
-  private static boolean waitsForTheRefresh(Thread t) {
-    boolean inRefresh = false;
-    boolean onTheFetch = false;
-    for (StackTraceElement f : t.getStackTrace()) {
-      inRefresh |= f.getClassName().startsWith("dev.outrigger.internal.http.AuthInterceptors");
-      onTheFetch |= f.getClassName().equals("java.util.concurrent.CompletableFuture");
-    }
-    return inRefresh && onTheFetch;
   }
 }

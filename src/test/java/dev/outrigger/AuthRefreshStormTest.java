@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import java.time.Duration;
 import java.util.List;
@@ -19,7 +18,6 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.concurrent.locks.LockSupport;
 import mockwebserver3.Dispatcher;
 import mockwebserver3.MockResponse;
 import mockwebserver3.MockWebServer;
@@ -167,15 +165,7 @@ class AuthRefreshStormTest {
     // /late's 401 for t0 is signed again with t1, which the server revoked after /a's fetch:
     // its 401 is one any call signed now would meet, and fetches. Before, it was returned.
     try (ApiClient client = client()) {
-      Future<String> lateCall = pool.submit(() -> client.get("/late").execute(String.class));
-      assertTrue(lateSent.await(LONG.toMillis(), TimeUnit.MILLISECONDS));
-      assertEquals("ok", client.get("/a").execute(String.class));
-      valid = 2;
-
-      answerLate.countDown();
-
-      assertEquals("ok", lateCall.get(LONG.toMillis(), TimeUnit.MILLISECONDS));
-      assertEquals(2, fetches.get());
+      lateCallAfterTheFetchedTokenIsRevoked(client);
       assertEquals(List.of("Bearer t0", "Bearer t1", "Bearer t2"), sent.get("/late"));
       ClientTestSupport.assertNoLeaks(client);
     }
@@ -187,18 +177,26 @@ class AuthRefreshStormTest {
     // t0 is still what it holds, so signing again would only meet the same 401.
     try (ApiClient client = client(refresh -> refresh
         ? "Bearer t" + fetches.incrementAndGet() : "Bearer t0")) {
-      Future<String> lateCall = pool.submit(() -> client.get("/late").execute(String.class));
-      assertTrue(lateSent.await(LONG.toMillis(), TimeUnit.MILLISECONDS));
-      assertEquals("ok", client.get("/a").execute(String.class));
-      valid = 2;
-
-      answerLate.countDown();
-
-      assertEquals("ok", lateCall.get(LONG.toMillis(), TimeUnit.MILLISECONDS));
-      assertEquals(2, fetches.get());
+      lateCallAfterTheFetchedTokenIsRevoked(client);
       assertEquals(List.of("Bearer t0", "Bearer t2"), sent.get("/late"));
       ClientTestSupport.assertNoLeaks(client);
     }
+  }
+
+  /**
+   * /late is sent with t0; /a meets a 401 and fetches t1, which the server then revokes; then
+   * /late's 401 comes. /late succeeds, after two fetches in all.
+   */
+  private void lateCallAfterTheFetchedTokenIsRevoked(ApiClient client) throws Exception {
+    Future<String> lateCall = pool.submit(() -> client.get("/late").execute(String.class));
+    assertTrue(lateSent.await(LONG.toMillis(), TimeUnit.MILLISECONDS));
+    assertEquals("ok", client.get("/a").execute(String.class));
+    valid = 2;
+
+    answerLate.countDown();
+
+    assertEquals("ok", lateCall.get(LONG.toMillis(), TimeUnit.MILLISECONDS));
+    assertEquals(2, fetches.get());
   }
 
   @Test
@@ -215,7 +213,7 @@ class AuthRefreshStormTest {
       Future<String> firstCall = pool.submit(() -> client.get("/a").execute(String.class));
       assertTrue(gatedFetchStarted.await(LONG.toMillis(), TimeUnit.MILLISECONDS));
       answerLate.countDown();
-      awaitWaitingForTheRefresh(lateThread.get());
+      ClientTestSupport.awaitWaitingForTheRefresh(lateThread.get(), LONG);
 
       gate.countDown();
 
@@ -245,7 +243,7 @@ class AuthRefreshStormTest {
         firstCall = pool.submit(() -> client.get("/a").execute(String.class));
         assertTrue(gatedFetchStarted.await(LONG.toMillis(), TimeUnit.MILLISECONDS));
         answerLate.countDown();
-        awaitWaitingForTheRefresh(lateThread.get());
+        ClientTestSupport.awaitWaitingForTheRefresh(lateThread.get(), LONG);
       } finally {
         client.close();
       }
@@ -304,27 +302,5 @@ class AuthRefreshStormTest {
       derived.close();
       client.close();
     }
-  }
-
-  /** Waits until {@code t} waits for a fetch of fresh credentials. */
-  private static void awaitWaitingForTheRefresh(Thread t) {
-    long end = System.nanoTime() + LONG.toNanos();
-    while (!waitsForTheRefresh(t)) {
-      if (!t.isAlive() || System.nanoTime() - end > 0) {
-        fail("the call never waited for the refresh");
-      }
-      LockSupport.parkNanos(10_000_000L);
-    }
-  }
-
-  private static boolean waitsForTheRefresh(Thread t) {
-    boolean inRefresh = false;
-    boolean onTheFetch = false;
-    for (StackTraceElement f : t.getStackTrace()) {
-      inRefresh |= f.getClassName().endsWith("AuthInterceptors$Refresher")
-          && f.getMethodName().equals("fresh");
-      onTheFetch |= f.getClassName().equals("java.util.concurrent.CompletableFuture");
-    }
-    return inRefresh && onTheFetch;
   }
 }

@@ -2,6 +2,7 @@ package dev.outrigger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
@@ -106,6 +107,31 @@ public final class ClientTestSupport {
   /** The base URL of a server from {@link #jdkServer}. */
   public static String url(HttpServer server) {
     return "http://127.0.0.1:" + server.getAddress().getPort();
+  }
+
+  /**
+   * Waits until {@code t} waits for a fetch of fresh credentials (in the auth refresher, on the
+   * fetch's future); fails if {@code t} ends, or does not within {@code within}.
+   */
+  public static void awaitWaitingForTheRefresh(Thread t, java.time.Duration within) {
+    long end = System.nanoTime() + within.toNanos();
+    while (!waitsForTheRefresh(t)) {
+      if (!t.isAlive() || System.nanoTime() - end > 0) {
+        fail("the call never waited for the refresh");
+      }
+      java.util.concurrent.locks.LockSupport.parkNanos(10_000_000L);
+    }
+  }
+
+  private static boolean waitsForTheRefresh(Thread t) {
+    boolean inRefresh = false;
+    boolean onTheFetch = false;
+    for (StackTraceElement f : t.getStackTrace()) {
+      inRefresh |= f.getClassName().endsWith("AuthInterceptors$Refresher")
+          && f.getMethodName().equals("fresh");
+      onTheFetch |= f.getClassName().equals("java.util.concurrent.CompletableFuture");
+    }
+    return inRefresh && onTheFetch;
   }
 
   /** Asserts no response body leaked and every connection of {@code client} is back idle. */
