@@ -26,14 +26,8 @@ class EscapedHeaderSecretTest {
 
   @Test
   void aSecretHeadersValueARedirectQuotesEscapedStaysHidden() {
-    server.enqueue(new MockResponse.Builder().code(302)
-        .addHeader("Location", "/denied?key=" + ESCAPED).build());
-    server.enqueue(new MockResponse.Builder().code(403).body("refused").build());
-    try (LogCapture logs = new LogCapture();
-        ApiClient client = ApiClient.builder().baseUrl(server.url("/").toString())
-            .retry(Retry.none()).redactHeader("X-Api-Key").build()) {
-      HttpStatusException e = assertThrows(HttpStatusException.class,
-          () -> client.get("/start").header("X-Api-Key", KEY).execute(String.class));
+    try (LogCapture logs = new LogCapture()) {
+      HttpStatusException e = refusedAfterARedirectTo("/denied?key=" + ESCAPED, "refused");
 
       assertEquals(403, e.status());
       assertTrue(e.url().endsWith("/denied?key=REDACTED"), e.url());
@@ -52,14 +46,9 @@ class EscapedHeaderSecretTest {
   @Test
   void aSecretHeadersValueQuotedWithLowerCaseEscapesStaysHidden() {
     String lower = "QWxhZGRpbj%2bvcGVu%2fc2VzYW1l%3d%3d";
-    server.enqueue(new MockResponse.Builder().code(302)
-        .addHeader("Location", "/denied?key=" + lower).build());
-    server.enqueue(new MockResponse.Builder().code(403).body("refused " + lower).build());
-    try (LogCapture logs = new LogCapture();
-        ApiClient client = ApiClient.builder().baseUrl(server.url("/").toString())
-            .retry(Retry.none()).redactHeader("X-Api-Key").build()) {
-      HttpStatusException e = assertThrows(HttpStatusException.class,
-          () -> client.get("/start").header("X-Api-Key", KEY).execute(String.class));
+    try (LogCapture logs = new LogCapture()) {
+      HttpStatusException e =
+          refusedAfterARedirectTo("/denied?key=" + lower, "refused " + lower);
 
       assertTrue(e.url().endsWith("/denied?key=REDACTED"), e.url());
       assertEquals("refused REDACTED", e.bodySnippet());
@@ -78,19 +67,28 @@ class EscapedHeaderSecretTest {
    */
   @Test
   void aSecretHeadersValueQuotedAsItIsBesideASecretParameterStaysHidden() {
-    server.enqueue(new MockResponse.Builder().code(302)
-        .addHeader("Location", "/denied?key=" + KEY + "&token=t0k3n-t0k3n").build());
-    server.enqueue(new MockResponse.Builder().code(403).body("refused").build());
-    try (LogCapture logs = new LogCapture();
-        ApiClient client = ApiClient.builder().baseUrl(server.url("/").toString())
-            .retry(Retry.none()).redactHeader("X-Api-Key").build()) {
-      HttpStatusException e = assertThrows(HttpStatusException.class,
-          () -> client.get("/start").header("X-Api-Key", KEY).execute(String.class));
+    try (LogCapture logs = new LogCapture()) {
+      HttpStatusException e =
+          refusedAfterARedirectTo("/denied?key=" + KEY + "&token=t0k3n-t0k3n", "refused");
 
       assertTrue(e.url().endsWith("/denied?key=REDACTED&token=REDACTED"), e.url());
       String all = logs.all();
       assertTrue(all.contains("/denied?key=REDACTED&token=REDACTED: sent by OkHttp"), all);
       assertFalse(all.contains("QWxhZGRpbj"), all);
+    }
+  }
+
+  /**
+   * Sends /start with the key in X-Api-Key (a secret header), redirected to {@code location}
+   * and refused there, 403, with {@code body}: returns what the call threw.
+   */
+  private HttpStatusException refusedAfterARedirectTo(String location, String body) {
+    server.enqueue(new MockResponse.Builder().code(302).addHeader("Location", location).build());
+    server.enqueue(new MockResponse.Builder().code(403).body(body).build());
+    try (ApiClient client = ApiClient.builder().baseUrl(server.url("/").toString())
+        .retry(Retry.none()).redactHeader("X-Api-Key").build()) {
+      return assertThrows(HttpStatusException.class,
+          () -> client.get("/start").header("X-Api-Key", KEY).execute(String.class));
     }
   }
 }
