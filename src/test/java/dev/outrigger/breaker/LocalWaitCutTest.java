@@ -117,16 +117,16 @@ class LocalWaitCutTest {
   }
 
   /**
-   * A client of the healthy host at one call per 10 s, with a 10 s deadline, that has had one
-   * answer (its breaker holds one success, and so one pass) and a full bucket again. Returns the
-   * host's key.
+   * A client of the healthy host at one call per {@code every} (burst 1), with {@code every} as
+   * its deadline, that has had one answer (its breaker holds one success, and so one pass) and a
+   * full bucket again. Returns the host's key.
    */
-  private String answeredOnceAtOneCallPerTenSeconds() {
+  private String answeredOnceAtOneCallPer(Duration every) {
     healthyIn300Ms();
-    client = client(server.url("/").toString(), RateLimit.perSecond(0.1).burst(1),
-        Duration.ofSeconds(10));
+    client = client(server.url("/").toString(),
+        RateLimit.perSecond(1.0 / every.toSeconds()).burst(1), every);
     assertEquals("ok", client.get("/x").execute(String.class));
-    clock.advanceMillis(10_000);
+    clock.advanceMillis(every.toMillis());
     return server.getHostName() + ":" + server.getPort();
   }
 
@@ -148,12 +148,7 @@ class LocalWaitCutTest {
 
   @Test
   void anAttemptCutAfterALongPermitWaitIsLetOffOncePerSuccessOfTheHost() {
-    healthyIn300Ms();
-    client = client(server.url("/").toString(), RateLimit.perSecond(1).burst(1),
-        Duration.ofSeconds(1));
-    String key = server.getHostName() + ":" + server.getPort();
-    assertEquals("ok", client.get("/x").execute(String.class));
-    clock.advanceMillis(1_000);
+    String key = answeredOnceAtOneCallPer(Duration.ofSeconds(1));
 
     queueBehindAPermit(key, 5);
     // 995 ms waiting for the permit, 5 ms left for a host that answers in 300 ms.
@@ -183,12 +178,7 @@ class LocalWaitCutTest {
 
   @Test
   void aPassIsNotSpentOnACutThroughADisabledBreaker() {
-    healthyIn300Ms();
-    client = client(server.url("/").toString(), RateLimit.perSecond(1).burst(1),
-        Duration.ofSeconds(1));
-    String key = server.getHostName() + ":" + server.getPort();
-    assertEquals("ok", client.get("/x").execute(String.class));
-    clock.advanceMillis(1_000);
+    String key = answeredOnceAtOneCallPer(Duration.ofSeconds(1));
 
     // Disabled by hand, the breaker records nothing: a cut short then could not count, and
     // must not spend the pass the success gave.
@@ -206,12 +196,7 @@ class LocalWaitCutTest {
 
   @Test
   void aHalfOpenProbeCutAfterALongPermitWaitLeavesItsPlaceToTheNextCall() {
-    healthyIn300Ms();
-    client = client(server.url("/").toString(), RateLimit.perSecond(1).burst(1),
-        Duration.ofSeconds(1));
-    String key = server.getHostName() + ":" + server.getPort();
-    assertEquals("ok", client.get("/x").execute(String.class));
-    clock.advanceMillis(1_000);
+    String key = answeredOnceAtOneCallPer(Duration.ofSeconds(1));
     assertThrows(HttpStatusException.class, () -> client.get("/fail").execute(String.class));
     assertEquals(List.of("CLOSED->OPEN"), transitions);
     clock.advanceMillis(5_000);
@@ -256,7 +241,7 @@ class LocalWaitCutTest {
   @Test
   void anInterruptThatEndsTheCutShortAttemptAfterItsDeadlineIsLetOffAsTheDeadlinesCut()
       throws Exception {
-    String key = answeredOnceAtOneCallPerTenSeconds();
+    String key = answeredOnceAtOneCallPer(Duration.ofSeconds(10));
 
     queueBehindAPermit(key, 4_000);
     // 6 s of its 10 s waiting for the permit, then sent with 4 s left (on the real clock the
@@ -278,7 +263,7 @@ class LocalWaitCutTest {
 
   @Test
   void aPassIsNotSpentOnACutThatNoLongerCountsAndServesTheHalfOpenProbe() throws Exception {
-    String key = answeredOnceAtOneCallPerTenSeconds();
+    String key = answeredOnceAtOneCallPer(Duration.ofSeconds(10));
 
     // Admitted while the breaker is closed, cut short (6 s of its 10 s waiting for a permit,
     // then 4 s on the real clock on the way to an answer that takes 30 s)...
