@@ -22,6 +22,7 @@ import okhttp3.Request;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
 
 /**
  * The shared watchdog under many threads' attempts at once, with random deadlines and random
@@ -96,26 +97,11 @@ class DeadlineWatchdogStressTest {
     int threads = 64;
     int attempts = 150;
     ConcurrentLinkedQueue<Attempt> ended = new ConcurrentLinkedQueue<>();
-    ConcurrentLinkedQueue<Throwable> failures = new ConcurrentLinkedQueue<>();
-    CountDownLatch go = new CountDownLatch(1);
-    List<Thread> running = new ArrayList<>();
-    for (int i = 0; i < threads; i++) {
-      running.add(Thread.ofVirtual().start(() -> {
-        try {
-          go.await();
-          for (int a = 0; a < attempts; a++) {
-            ended.add(attempt(call()));
-          }
-        } catch (Throwable e) {
-          failures.add(e);
-        }
-      }));
-    }
-    go.countDown();
-    for (Thread t : running) {
-      t.join();
-    }
-    assertTrue(failures.isEmpty(), () -> failures.peek().toString());
+    startTogether(threads, () -> {
+      for (int a = 0; a < attempts; a++) {
+        ended.add(attempt(call()));
+      }
+    });
     assertEquals(threads * attempts, ended.size());
 
     int cut = (int) ended.stream().filter(a -> !a.endedFirst()).count();
@@ -157,25 +143,35 @@ class DeadlineWatchdogStressTest {
       ThreadLocalRandom r = ThreadLocalRandom.current();
       LockSupport.parkNanos(r.nextLong(tick / 2, 5 * tick / 2));
       int n = r.nextInt(1, 4);
-      CountDownLatch go = new CountDownLatch(1);
-      List<Thread> running = new ArrayList<>();
-      ConcurrentLinkedQueue<Throwable> failures = new ConcurrentLinkedQueue<>();
-      for (int i = 0; i < n; i++) {
-        running.add(Thread.ofVirtual().start(() -> {
-          try {
-            go.await();
-            Attempt a = attempt(call(), ThreadLocalRandom.current().nextInt(2, 4));
-            assertFalse(a.endedFirst(), "done() took an attempt the watchdog had cut");
-          } catch (Throwable e) {
-            failures.add(e);
-          }
-        }));
-      }
-      go.countDown();
-      for (Thread t : running) {
-        t.join();
-      }
-      assertTrue(failures.isEmpty(), () -> failures.peek().toString());
+      startTogether(n, () -> {
+        Attempt a = attempt(call(), ThreadLocalRandom.current().nextInt(2, 4));
+        assertFalse(a.endedFirst(), "done() took an attempt the watchdog had cut");
+      });
     }
+  }
+
+  /**
+   * Runs {@code body} on {@code threads} virtual threads released at once, waits for them all,
+   * and fails with the first thing one threw.
+   */
+  private static void startTogether(int threads, Executable body) throws InterruptedException {
+    CountDownLatch go = new CountDownLatch(1);
+    List<Thread> running = new ArrayList<>();
+    ConcurrentLinkedQueue<Throwable> failures = new ConcurrentLinkedQueue<>();
+    for (int i = 0; i < threads; i++) {
+      running.add(Thread.ofVirtual().start(() -> {
+        try {
+          go.await();
+          body.execute();
+        } catch (Throwable e) {
+          failures.add(e);
+        }
+      }));
+    }
+    go.countDown();
+    for (Thread t : running) {
+      t.join();
+    }
+    assertTrue(failures.isEmpty(), () -> failures.peek().toString());
   }
 }
