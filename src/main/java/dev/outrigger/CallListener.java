@@ -83,7 +83,10 @@ public interface CallListener {
    * whose call dropped it. One host's changes arrive one at a time, in order, each {@code from}
    * the last report's {@code to}: one made while an earlier one is still being reported is
    * reported by the thread reporting that one, right after it (several made meanwhile arrive as
-   * one), so the last report carries the host's limit in place.
+   * one), so the last report carries the host's limit in place, with one exception: a thread
+   * makes at most four reports in a row, and a change it leaves is reported at the end of the
+   * host's next attempt, or, if none comes, when the host's state is dropped; until then the
+   * last report shows the limit before that change.
    */
   default void adaptiveLimitChanged(String host, int from, int to) {}
 
