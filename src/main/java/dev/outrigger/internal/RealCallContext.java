@@ -484,9 +484,6 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
         ? bytes : null;
   }
 
-  /** Whether the latest {@link #markSent(long, boolean)} was its attempt's first send. */
-  private boolean firstSendNow;
-
   /** An attempt goes to the network now (for tests; see {@link #markSent(long, boolean)}). */
   public void markSent() {
     markSent(recentNanos(), false);
@@ -498,26 +495,27 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
    * {@code deadlineBounds} says that no code of the user's (interceptor, listener) runs around
    * this send, so nothing but the deadline's own cut-off ends it later than the network does
    * ({@link #deadlineBoundsAttempt}).
+   *
+   * @return whether this send was its attempt's first, the one that dates it
    */
-  public void markSent(long nanos, boolean deadlineBounds) {
+  public boolean markSent(long nanos, boolean deadlineBounds) {
     deadlineBoundsAttempt = deadlineBounds;
     attemptsSent++;
-    firstSendNow = !sentThisAttempt;
-    if (!sentThisAttempt) {
-      sentThisAttempt = true;
-      sentNanos = nanos;
+    if (sentThisAttempt) {
+      return false;
     }
+    sentThisAttempt = true;
+    sentNanos = nanos;
+    return true;
   }
 
   /**
-   * The send {@link #markSent(long, boolean)} just marked went out at {@code nanos} after all
-   * (after the listeners' {@code attemptStart}, which may take any time): the attempt is dated
-   * from it when that send was its first, so every policy times the attempt as its listeners do.
+   * The attempt's first send, which {@link #markSent(long, boolean)} marked, went out at
+   * {@code nanos} after all (after the listeners' {@code attemptStart}, which may take any
+   * time): the attempt is dated from it, so every policy times the attempt as its listeners do.
    */
   public void redateSent(long nanos) {
-    if (firstSendNow) {
-      sentNanos = nanos;
-    }
+    sentNanos = nanos;
   }
 
   /**

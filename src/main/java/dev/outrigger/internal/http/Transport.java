@@ -142,12 +142,14 @@ public final class Transport implements CallInterceptor, KeepsClock {
     }
     Call call = okhttp.newCall(request);
 
-    ctx.markSent(start, trustRecent);
+    boolean firstSend = ctx.markSent(start, trustRecent);
     ctx.listener().attemptStart(ctx);
     // The attempt's length is timed from here, not from start: a user's attemptStart may take
     // any time, which is no time on the network (the deadline's budget still pays for it).
     long sentAt = trustRecent ? start : ctx.readClock();
-    ctx.redateSent(sentAt);
+    if (firstSend) {
+      ctx.redateSent(sentAt);
+    }
     Response response;
     // The deadline (or the attempt timeout) cancels the call through the shared watchdog, not
     // OkHttp's call timeout, whose single lock every attempt would queue on (DeadlineWatchdog).
