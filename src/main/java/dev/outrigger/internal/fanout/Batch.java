@@ -22,6 +22,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -37,9 +38,10 @@ import org.slf4j.LoggerFactory;
  *       and no task is queued; otherwise it appends the task to a FIFO {@code pending} queue and
  *       calls {@link #drain()}, which starts queued tasks' threads while
  *       {@code running < maxConcurrency}. A task's thread, when it ends, gives its slot back and
- *       drains again. Both sides write first (queue / counter) and check the other second, so
- *       one of them always sees the other: no task is stranded in the queue, and a queued task
- *       costs a small object and an unstarted thread (no stack), not a parked thread.
+ *       drains again; so does the starter of a thread that fails to start (out of memory), whose
+ *       task fails with the reason. Both sides write first (queue / counter) and check the other
+ *       second, so one of them always sees the other: no task is stranded in the queue, and a
+ *       queued task costs a small object and an unstarted thread (no stack), not a parked thread.
  *   <li><b>Completion.</b> Each task completes exactly once (CAS on its result), either on its
  *       own thread or, when it never started, on the thread that cancelled the batch. Completing
  *       publishes the result, appends the task to the completion-order queue, calls the progress
@@ -120,6 +122,8 @@ public final class Batch<T> {
 
   /** Tests only: run by {@link #cancel} once it has published its reason, before anything else. */
   Runnable afterCancelPublished;
+  /** Starts a task's thread; tests replace it, to throw as Thread.start does out of memory. */
+  Consumer<Thread> starter = Thread::start;
 
   /**
    * @param maxConcurrency tasks running at once, at least 1 ({@link Integer#MAX_VALUE}: no bound)
@@ -170,7 +174,16 @@ public final class Batch<T> {
     }
     if (pending.isEmpty() && takeSlot()) {
       // A free slot and nobody queued ahead: start it here, past the queue.
-      start(task);
+      Throwable notStarted = start(task);
+      if (notStarted != null) {
+        // Its slot is free again, and a task queued meanwhile found none: drain for it, even if
+        // the progress listener throws an Error for this one.
+        try {
+          complete(task, Result.failure(notStarted));
+        } finally {
+          drain();
+        }
+      }
     } else {
       queuedCount.incrementAndGet();
       pending.add(task);
@@ -192,8 +205,13 @@ public final class Batch<T> {
     }
   }
 
-  /** Starts pending tasks while slots are free. */
+  /**
+   * Starts pending tasks while slots are free. A task whose thread fails to start fails with the
+   * reason and the loop goes on, even if the progress listener throws an Error for it (thrown once
+   * the loop is done): left in the queue, the rest would wait for a slot nobody hands on.
+   */
   private void drain() {
+    FirstFailure listenerErrors = null; // made only if the listener throws
     while (!pending.isEmpty() && takeSlot()) {
       Task<T> task = pending.poll();
       if (task == null) {
@@ -202,21 +220,38 @@ public final class Batch<T> {
         continue;
       }
       queuedCount.decrementAndGet();
-      start(task);
+      Throwable notStarted = start(task);
+      if (notStarted != null) {
+        try {
+          complete(task, Result.failure(notStarted));
+        } catch (Error e) {
+          if (listenerErrors == null) {
+            listenerErrors = new FirstFailure();
+          }
+          listenerErrors.add(e);
+        }
+      }
+    }
+    if (listenerErrors != null) {
+      listenerErrors.rethrow();
     }
   }
 
-  /** Starts the thread made for {@code task} at submit, in a slot taken for it. */
-  private void start(Task<T> task) {
+  /**
+   * Starts the thread made for {@code task} at submit, in a slot taken for it. When the thread
+   * cannot start (out of memory, VM shutting down), gives the slot back and returns the reason,
+   * for the caller to fail the task with and to drain the queue for the slot; otherwise null.
+   */
+  private Throwable start(Task<T> task) {
     Thread t = task.thread;
     try {
       t.setName("outrigger-fanout-" + task.index);
-      t.start();
+      starter.accept(t);
+      return null;
     } catch (Throwable e) {
-      // Not started (out of memory, VM shutting down): the task fails with the reason.
       task.thread = null;
       running.decrementAndGet();
-      complete(task, Result.failure(e));
+      return e;
     }
   }
 
