@@ -151,8 +151,9 @@ public final class FanOut<T> implements AutoCloseable {
    *
    * @return one result per task, in submission order; unmodifiable
    * @throws InterruptedException if the calling thread is interrupted while waiting; the tasks
-   *     keep running until {@link #close()}. Once every task has ended there is no wait: the
-   *     results are returned even with an interrupt pending, which is left set
+   *     keep running until {@link #close()}. Once every task has ended (with no progress
+   *     listener, once every task has returned or thrown) the results are returned even with an
+   *     interrupt pending, which is left set
    * @throws IllegalStateException if called from one of this FanOut's own tasks or its progress
    *     listener, where it would wait for itself
    * @throws RuntimeException with fail-fast, the first failure if it is unchecked, thrown as is
@@ -197,7 +198,9 @@ public final class FanOut<T> implements AutoCloseable {
    * cancelled, and the stream goes on with their (failed) results. If the consuming thread is
    * interrupted while waiting, the stream throws {@link CancellationException} (its cause the
    * {@link InterruptedException}) with the interrupt status restored; the batch is not cancelled.
-   * A completion already there is delivered without a wait, even with an interrupt pending.
+   * A completion already there is delivered without a wait, even with an interrupt pending, and
+   * so is the end once every task has ended (with no progress listener, once every task has
+   * returned or thrown), the interrupt left set.
    *
    * @throws IllegalStateException if called from one of this FanOut's own tasks or its progress
    *     listener, where it would wait for itself

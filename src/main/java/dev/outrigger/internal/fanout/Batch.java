@@ -513,10 +513,34 @@ public final class Batch<T> {
    * first with a task not yet completed, cancels the batch and keeps waiting for the interrupted
    * tasks to end.
    *
+   * <p>An interrupt (pending, or while waiting) throws, unless there is no progress listener and
+   * every task has completed: what their threads have left then is the batch's own last steps
+   * (a slot given back), no wait for the caller's code, so the wait goes on and the interrupt
+   * status is restored on return, as when every task has ended.
+   *
    * @return how many tasks had been submitted (and had all ended) when the wait ended: what
    *     {@link #results(int)} may return, whatever is submitted meanwhile
    */
   public int awaitAll() throws InterruptedException {
+    boolean interrupted = false;
+    while (true) {
+      try {
+        int n = awaitEnded();
+        if (interrupted) {
+          Thread.currentThread().interrupt();
+        }
+        return n;
+      } catch (InterruptedException e) {
+        // Read completed before submitted: a task counted there was submitted.
+        if (progress != null || completed() < submitted) {
+          throw e;
+        }
+        interrupted = true;
+      }
+    }
+  }
+
+  private int awaitEnded() throws InterruptedException {
     while (true) {
       boolean expired = false;
       int n;
