@@ -186,9 +186,11 @@ public final class FanOut<T> implements AutoCloseable {
    * tells the task's index and result. The stream waits for each next completion and ends once
    * every task submitted so far has been returned and has ended, so submit first, then consume.
    * As with {@link #join()}, the end comes after the progress listener has been told of every
-   * task (a completion itself may come before the listener is told of it). A completion is
-   * delivered once: consume from one stream at a time. {@link #join()} still returns every
-   * result afterwards (with fail-fast and a failure, it throws that failure, as always).
+   * task (a completion itself may come before the listener is told of it), so a listener that
+   * waits for what the consumer does after the end deadlocks ({@link ProgressListener}). A
+   * completion is delivered once: consume from one stream at a time. {@link #join()} still
+   * returns every result afterwards (with fail-fast and a failure, it throws that failure, as
+   * always).
    *
    * {@snippet :
    * fan.completions().forEach(c -> render(c.index(), c.result()));
@@ -330,6 +332,12 @@ public final class FanOut<T> implements AutoCloseable {
    * or on a task's thread that thread's uncaught exception handler; the batch still completes
    * and reports every queued task a cancellation gives up on, and {@link FanOut#close()} still
    * waits for every task before it throws the Error.
+   *
+   * <p>It must not wait for what the caller of {@link FanOut#join()}, {@link FanOut#close()} or
+   * a {@link FanOut#completions()} stream does once that returns or ends (a latch counted down
+   * after the stream's last element, say): they return, and the stream ends, only after the
+   * listener has returned for every task, so such a wait never ends. Hand slow work to another
+   * thread instead.
    */
   @FunctionalInterface
   public interface ProgressListener {
