@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import okhttp3.Response;
 import org.slf4j.Logger;
@@ -63,6 +64,9 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
    */
   private final boolean statusJudgesThrown;
 
+  /** Test hook: given the breaker that refused a call, before the refusal is built. */
+  Consumer<BreakerStateMachine> beforeRefusal;
+
   public BreakerInterceptor(CircuitBreaker config, NanoClock clock, CallListener listener) {
     this.config = Objects.requireNonNull(config, "config");
     this.clock = Objects.requireNonNull(clock, "clock");
@@ -93,8 +97,8 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
     BreakerState seen = breaker.current();
     breaker.touch(start, seen);
     BreakerState token = breaker.acquire(seen, start);
-    if (token == null) {
-      throw refuse(ctx, breaker, start);
+    if (token instanceof BreakerState.Refused refused) {
+      throw refuse(ctx, breaker, refused, start);
     }
     if (token != seen || breakers.reports() != reports) {
       // Listeners may have run on this thread, for any time: the step to HALF_OPEN while this
@@ -236,36 +240,39 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
         || token instanceof BreakerState.Closed && token == breaker.current());
   }
 
-  /** "its probe", "all 3 probes" or "1 of its 3 probes": the probes not yet answered. */
-  private String probesOut(BreakerStateMachine breaker) {
+  /** "its probe", "all 3 probes" or "1 of its 3 probes": the {@code out} probes not answered. */
+  private String probesOut(int out) {
     int permitted = config.permittedCallsInHalfOpen();
     if (permitted == 1) {
       return "its probe";
     }
-    if (breaker.current() instanceof BreakerState.HalfOpen h) {
-      int out = permitted - Math.max(0, h.permits.get())
-          - BreakerState.HalfOpen.done(h.outcomes.get());
-      if (out > 0 && out < permitted) {
-        return out + " of its " + permitted + " probes";
-      }
-    }
-    return "all " + permitted + " probes";
+    return out > 0 && out < permitted
+        ? out + " of its " + permitted + " probes"
+        : "all " + permitted + " probes";
   }
 
-  private CircuitOpenException refuse(CallContext ctx, BreakerStateMachine breaker, long now) {
-    CircuitBreaker.State state = breaker.state();
-    long retryNanos = breaker.retryAfterNanos(now);
+  /**
+   * The refusal of a call {@code refused} at {@code now}: it describes the state that refused
+   * the call, not the breaker's state now, which another thread may have moved meanwhile (a call
+   * the OPEN state refused is not told of probes in flight that a later call let through).
+   */
+  private CircuitOpenException refuse(CallContext ctx, BreakerStateMachine breaker,
+      BreakerState.Refused refused, long now) {
+    Consumer<BreakerStateMachine> hook = beforeRefusal;
+    if (hook != null) {
+      hook.accept(breaker);
+    }
+    long retryNanos = BreakerStateMachine.retryAfterNanos(refused.by, now);
     String what = ctx instanceof RealCallContext rc
         ? rc.describe()
         : ctx.method() + " to " + ctx.host();
-    String why = switch (state) {
+    String why = switch (refused.state()) {
       case OPEN -> "is OPEN: " + what + " was not sent; next probe in "
           + BreakerStateMachine.human(retryNanos);
       case FORCED_OPEN -> "is FORCED_OPEN: " + what + " was not sent; it stays open until reset";
-      case HALF_OPEN -> "is HALF_OPEN with " + probesOut(breaker)
+      // HALF_OPEN, the only other state that refuses.
+      default -> "is HALF_OPEN with " + probesOut(refused.probesOut)
           + " in flight: " + what + " was not sent; the probes decide when they complete";
-      // The state changed since permission was refused.
-      default -> "was open: " + what + " was not sent; it is " + state + " now";
     };
     CallListener l = ctx instanceof RealCallContext rc ? rc.listener() : listener;
     try {

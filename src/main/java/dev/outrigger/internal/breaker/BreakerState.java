@@ -145,6 +145,29 @@ public abstract sealed class BreakerState {
     }
   }
 
+  /**
+   * Not a state of a breaker: what {@link BreakerStateMachine#acquire(BreakerState, long)} gives
+   * a call it refuses, naming the state that refused it ({@link #by}: OPEN, FORCED_OPEN, or
+   * HALF_OPEN with {@link #probesOut} probes out then), so that the refusal describes that state
+   * and not one the breaker moved to since. Made on the refusal path only.
+   */
+  static final class Refused extends BreakerState {
+    final BreakerState by;
+    /** For a half-open breaker, its probes let through and not ended when it refused. */
+    final int probesOut;
+
+    Refused(BreakerState by, int probesOut) {
+      super(null);
+      this.by = by;
+      this.probesOut = probesOut;
+    }
+
+    @Override
+    State state() {
+      return by.state();
+    }
+  }
+
   /** Set by hand: admits every call, records nothing. */
   static final class Disabled extends BreakerState {
     Disabled(String why) {

@@ -10,6 +10,7 @@ import dev.outrigger.internal.breaker.BreakerState.Dropped;
 import dev.outrigger.internal.breaker.BreakerState.ForcedOpen;
 import dev.outrigger.internal.breaker.BreakerState.HalfOpen;
 import dev.outrigger.internal.breaker.BreakerState.Open;
+import dev.outrigger.internal.breaker.BreakerState.Refused;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.time.Duration;
@@ -161,7 +162,8 @@ public final class BreakerStateMachine {
     if (s instanceof Closed) {
       return s;
     }
-    return acquireSlow(s, nowNanos);
+    BreakerState token = acquireSlow(s, nowNanos);
+    return token instanceof Refused ? null : token;
   }
 
   /** The state now: what {@link #acquire(BreakerState, long)} starts from. */
@@ -170,9 +172,10 @@ public final class BreakerStateMachine {
   }
 
   /**
-   * {@link #acquire(long)} from {@code seen}, a state just read with {@link #current()}. A
-   * token other than {@code seen} means the state moved meanwhile (on this thread, perhaps with
-   * listeners run, or on another).
+   * {@link #acquire(long)} from {@code seen}, a state just read with {@link #current()}, giving a
+   * refused call a {@link Refused} that names the state that refused it. A token other than
+   * {@code seen} means the state moved meanwhile (on this thread, perhaps with listeners run, or
+   * on another).
    */
   BreakerState acquire(BreakerState seen, long nowNanos) {
     return seen instanceof Closed ? seen : acquireSlow(seen, nowNanos);
@@ -188,15 +191,16 @@ public final class BreakerStateMachine {
         }
         // Permits claimed by its table, which is dropping it (no probe is out): out of use, as
         // the Dropped it is about to become, and such a breaker refuses no one.
-        return h.permits.get() < 0 ? LEAVING : null;
+        int permits = h.permits.get();
+        return permits < 0 ? LEAVING : new Refused(h, probesOut(Math.max(0, permits), h));
       } else if (s instanceof Open o) {
         if (now - o.untilNanos < 0) {
-          return null;
+          return new Refused(o, 0);
         }
         transition(o, new HalfOpen(permittedInHalfOpen, o.openings, halfOpenWhy));
         s = state;
       } else {
-        return null;
+        return new Refused(s, 0);
       }
     }
   }
@@ -546,7 +550,11 @@ public final class BreakerStateMachine {
 
   /** How long until the breaker may admit a probe, as seen at {@code nowNanos}. */
   public long retryAfterNanos(long nowNanos) {
-    BreakerState s = state;
+    return retryAfterNanos(state, nowNanos);
+  }
+
+  /** How long until a breaker in state {@code s} may admit a probe, as seen at {@code nowNanos}. */
+  static long retryAfterNanos(BreakerState s, long nowNanos) {
     if (s instanceof Open o) {
       return Math.max(0, o.untilNanos - nowNanos);
     }
@@ -568,11 +576,8 @@ public final class BreakerStateMachine {
     } else {
       k = Window.Counts.EMPTY;
     }
-    long retry = s instanceof Open o
-        ? Math.max(0, o.untilNanos - nowNanos)
-        : s instanceof ForcedOpen ? FOREVER_NANOS : 0;
     return new CircuitBreaker.Snapshot(key, s.state(), k.failureRate(), k.slowCallRate(),
-        k.calls(), k.failed(), k.slow(), Duration.ofNanos(retry));
+        k.calls(), k.failed(), k.slow(), Duration.ofNanos(retryAfterNanos(s, nowNanos)));
   }
 
   /**

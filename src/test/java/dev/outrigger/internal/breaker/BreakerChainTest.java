@@ -172,6 +172,34 @@ class BreakerChainTest {
     assertEquals(1, listener.rejections());
   }
 
+  /**
+   * The refusal of a call the OPEN state refused read the breaker's state again to describe it:
+   * if another call had half-opened it meanwhile and taken its probes, the call was told "is
+   * HALF_OPEN with all 2 probes in flight" and to retry at once, though no probe was out when
+   * it asked and the open wait had 3 s to go on its clock. It describes the refusing state now.
+   */
+  @Test
+  void aRefusalDescribesTheStateThatRefusedNotOneTheBreakerMovedToSince() {
+    build(config().build());
+    for (int i = 0; i < 4; i++) {
+      send(failing);
+    }
+    clock.advance(2 * S);
+    breaker.beforeRefusal = b -> {
+      breaker.beforeRefusal = null;
+      // Other calls, at 6 s on their clock, half-open the breaker and take both probes.
+      assertTrue(b.acquire(6 * S) != null && b.acquire(6 * S) != null);
+    };
+
+    CircuitOpenException e = assertThrows(CircuitOpenException.class, () -> send(failing));
+    assertTrue(e.getMessage().contains("circuit breaker " + key(failing) + " is OPEN"),
+        e.getMessage());
+    assertTrue(e.getMessage().contains("next probe in 3.000 s"), e.getMessage());
+    assertEquals(Duration.ofSeconds(3), e.retryAfter());
+    assertEquals(List.of(key(failing) + " CLOSED->OPEN", key(failing) + " OPEN->HALF_OPEN"),
+        listener.transitions());
+  }
+
   @Test
   void recoveryClosesTheBreakerAfterTheProbesSucceed() {
     build(config().build());
