@@ -464,11 +464,28 @@ public final class BreakerStateMachine {
         return null;
       }
       step(steps, LOOKED);
-      if (!h.permits.compareAndSet(p, Integer.MIN_VALUE / 2)) {
+      if (!h.permits.compareAndSet(p, CLAIMED_PERMITS)) {
         return null;
       }
-      step(steps, CLAIMED);
+      try {
+        step(steps, CLAIMED);
+        return drop(seen);
+      } finally {
+        if (state == seen) {
+          // Not taken out of use: an Error came first (out of memory, say). Its permits go
+          // back, or it would stay half-open for good, admitting calls that record nothing.
+          h.permits.compareAndSet(CLAIMED_PERMITS, p);
+        }
+      }
     }
+    return drop(seen);
+  }
+
+  /** The permits of a half-open breaker whose table claimed them to drop it. */
+  private static final int CLAIMED_PERMITS = Integer.MIN_VALUE / 2;
+
+  /** The end of {@link #dropped(BreakerState, IntConsumer)}: out of use if still {@code seen}. */
+  private State drop(BreakerState seen) {
     BreakerState next = new Dropped(seen instanceof Closed c ? c.window : null,
         "dropped after going unused for its whole open wait; the key starts over closed");
     if (STATE.compareAndSet(this, seen, next)) {

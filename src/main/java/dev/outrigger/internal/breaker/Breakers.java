@@ -2,6 +2,7 @@ package dev.outrigger.internal.breaker;
 
 import dev.outrigger.CallListener;
 import dev.outrigger.CircuitBreaker;
+import dev.outrigger.internal.FirstFailure;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -264,6 +265,7 @@ public final class Breakers {
         hook.run();
       }
       int dropped = 0;
+      FirstFailure failed = new FirstFailure();
       for (int i = 0; i < candidates.size() && dropped < drop; i++) {
         Candidate c = candidates.get(i);
         BreakerStateMachine gone = c.breaker();
@@ -272,7 +274,17 @@ public final class Breakers {
         // table, so that this report cannot come after one of the key's next breaker. Only from
         // the state it was listed in: one that tripped, moved on to half-open or was set by hand
         // since is in use, and stays.
-        CircuitBreaker.State left = gone.dropped(c.seen(), claimSteps);
+        CircuitBreaker.State left;
+        try {
+          left = gone.dropped(c.seen(), claimSteps);
+        } catch (RuntimeException | Error t) {
+          // A listener's Error as the drop was reported (out of memory, say), thrown once the
+          // pass is done: the breaker is out of use, and leaves the table all the same, or the
+          // key's calls would go through it uncounted for good. (One not dropped, its claim
+          // given back, stays.)
+          failed.add(t);
+          left = gone.current() instanceof BreakerState.Dropped ? c.seen().state() : null;
+        }
         if (left == null || setByHand(left)) {
           continue;
         }
@@ -316,6 +328,7 @@ public final class Breakers {
               + "not kept until one can go (raise CircuitBreaker maxBreakers)", map.size());
         }
       }
+      failed.rethrow();
     } finally {
       evicting.set(false);
     }

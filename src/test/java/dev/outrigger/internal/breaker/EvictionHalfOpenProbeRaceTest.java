@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.outrigger.CallListener;
 import dev.outrigger.CircuitBreaker;
@@ -27,11 +29,18 @@ class EvictionHalfOpenProbeRaceTest {
   private static final long S = 1_000_000_000L;
 
   private final List<String> seen = new CopyOnWriteArrayList<>();
+  /** Thrown by the listener after it notes a transition, when set. */
+  private volatile Error listenerThrows;
   private final CallListener listener = new CallListener() {
     @Override
     public void breakerTransition(String key, CircuitBreaker.State from,
         CircuitBreaker.State to) {
       seen.add(key + " " + from + "->" + to);
+      Error e = listenerThrows;
+      if (e != null) {
+        listenerThrows = null;
+        throw e;
+      }
     }
   };
 
@@ -137,6 +146,62 @@ class EvictionHalfOpenProbeRaceTest {
     assertEquals(CircuitBreaker.State.OPEN, a.state());
     assertEquals(List.of("a:443 CLOSED->OPEN", "a:443 OPEN->HALF_OPEN",
         "a:443 HALF_OPEN->OPEN"), seen);
+  }
+
+  /**
+   * An Error between the drop's claim of a half-open breaker's permits and its taking the
+   * breaker out of use (out of memory as it made the Dropped state; here the test hook) left the
+   * permits claimed and the breaker half-open in its table for good: every call was admitted as
+   * one about to be dropped and recorded nothing, so a failing key never opened again. The
+   * claim is given back: the breaker stays, and its next probe counts.
+   */
+  @Test
+  void anErrorBetweenTheClaimAndTheDropGivesThePermitsBack() {
+    Breakers breakers = breakers();
+    BreakerStateMachine a = idleHalfOpenA(breakers);
+    OutOfMemoryError oom = new OutOfMemoryError("as the Dropped state was made");
+    breakers.claimSteps = step -> {
+      if (step == BreakerStateMachine.CLAIMED) {
+        throw oom;
+      }
+    };
+
+    assertSame(oom, assertThrows(OutOfMemoryError.class, () -> breakers.get("c:443", 12 * S)));
+
+    assertSame(a, breakers.find("a:443"));
+    assertEquals(CircuitBreaker.State.HALF_OPEN, a.state());
+    BreakerState probe = a.acquire(13 * S);
+    assertTrue(a.needsTime(probe, BreakerStateMachine.FAILED), "the probe is not counted");
+    a.onResult(probe, BreakerStateMachine.FAILED, 13 * S);
+    assertEquals(CircuitBreaker.State.OPEN, a.state());
+    assertEquals(List.of("a:443 CLOSED->OPEN", "a:443 OPEN->HALF_OPEN",
+        "a:443 HALF_OPEN->OPEN"), seen);
+  }
+
+  /**
+   * A listener's Error as the drop of a half-open breaker was reported (HALF_OPEN to CLOSED)
+   * left the pass before it took the breaker out of its table: the key's calls went on through
+   * the dropped breaker, admitted and recorded nowhere, for good. It leaves the table all the
+   * same, the Error thrown once the pass is done, and the key's next call gets a breaker that
+   * counts.
+   */
+  @Test
+  void aListenersErrorAsTheDropIsReportedStillTakesTheBreakerOutOfTheTable() {
+    Breakers breakers = breakers();
+    BreakerStateMachine a = idleHalfOpenA(breakers);
+    Error thrown = new OutOfMemoryError("in the listener");
+    listenerThrows = thrown;
+
+    assertSame(thrown, assertThrows(OutOfMemoryError.class,
+        () -> breakers.get("c:443", 12 * S)));
+
+    assertNull(breakers.find("a:443"), "the dropped breaker stayed in the table");
+    BreakerStateMachine fresh = breakers.get("a:443", 13 * S);
+    assertNotSame(a, fresh);
+    for (int i = 0; i < 2; i++) {
+      fresh.onResult(fresh.acquire(13 * S), BreakerStateMachine.FAILED, 13 * S);
+    }
+    assertEquals(CircuitBreaker.State.OPEN, fresh.state());
   }
 
   /** Two breakers at most, opened by two failures, one probe, a wait of 5 s. */
