@@ -52,7 +52,8 @@ import java.util.function.Predicate;
  * and the time it had is counted from when that wait began: a retry sent with 5 ms of a 1 s
  * deadline left after a 995 ms backoff, and cut, is let off the same way. Such a cut is let off
  * only on a pass a success of the host's gave (one per success, at most
- * {@link #minimumNumberOfCalls()} kept; once spent, such cuts count), so a host that never
+ * {@link #minimumNumberOfCalls()} kept; once spent, such cuts count; none for a success a
+ * breaker disabled by hand let through, as it records nothing), so a host that never
  * answered hides none behind a saturated local queue or its retries' backoffs, and one that
  * stopped answering at most that many. A half-open probe that is not counted gives its place to
  * another call. An attempt cut after it had most of its time on the

@@ -194,6 +194,28 @@ class LocalWaitCutTest {
     assertEquals(List.of("CLOSED->DISABLED", "DISABLED->CLOSED"), transitions);
   }
 
+  /**
+   * A success through a breaker disabled by hand gave a pass, though a disabled breaker records
+   * nothing (as Resilience4j's DISABLED): after a reset, the first cut short by the client's own
+   * waits was let off on it, with no success of the host's counted since.
+   */
+  @Test
+  void aSuccessThroughADisabledBreakerEarnsNoPass() {
+    healthyIn300Ms();
+    client = client(server.url("/").toString(), RateLimit.perSecond(1).burst(1),
+        Duration.ofSeconds(1));
+    String key = server.getHostName() + ":" + server.getPort();
+    client.breaker(key).disable();
+    assertEquals("ok", client.get("/x").execute(String.class));
+    client.breaker(key).reset();
+
+    // No success counted since the reset: the cut short counts, and opens the breaker.
+    clock.advanceMillis(1_000);
+    queueBehindAPermit(key, 5);
+    assertThrows(DeadlineExceededException.class, () -> client.get("/x").execute(String.class));
+    assertEquals(List.of("CLOSED->DISABLED", "DISABLED->CLOSED", "CLOSED->OPEN"), transitions);
+  }
+
   @Test
   void aHalfOpenProbeCutAfterALongPermitWaitLeavesItsPlaceToTheNextCall() {
     String key = answeredOnceAtOneCallPer(Duration.ofSeconds(1));

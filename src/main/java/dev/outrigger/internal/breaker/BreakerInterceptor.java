@@ -199,7 +199,7 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
         // A cancellation, or an Error of this JVM: says nothing about the server.
         return BreakerStateMachine.IGNORED;
       }
-      return breaker.outcome(failed, durationNanos);
+      return breaker.outcome(token, failed, durationNanos);
     } catch (RuntimeException e) {
       LOG.warn("circuit breaker failure predicate threw; outcome not counted", e);
       return BreakerStateMachine.IGNORED;
@@ -230,14 +230,12 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
   }
 
   /**
-   * Whether an outcome given with {@code token} can still move the breaker: a half-open probe's,
-   * or a closed breaker's that is still in place (not one replaced since, forced open, disabled
-   * or dropped, nor after the client's close()), so no pass is spent where nothing would count.
+   * Whether an outcome given with {@code token} can still move the breaker
+   * ({@link BreakerStateMachine#counts}), not after the client's close(): no pass is spent where
+   * nothing would count.
    */
   private boolean canCount(BreakerStateMachine breaker, BreakerState token) {
-    // A disabled or dropped breaker's token is its state too, and may still be the current one.
-    return !clientClosed && (token instanceof BreakerState.HalfOpen
-        || token instanceof BreakerState.Closed && token == breaker.current());
+    return !clientClosed && breaker.counts(token);
   }
 
   /** "its probe", "all 3 probes" or "1 of its 3 probes": the {@code out} probes not answered. */

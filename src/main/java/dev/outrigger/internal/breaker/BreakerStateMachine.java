@@ -251,18 +251,32 @@ public final class BreakerStateMachine {
     onResult(token, durationNanos > slowCallNanos ? SLOW : SUCCESS, nowNanos);
   }
 
-  /** The outcome bits of a counted call. */
-  public int outcome(boolean failed, long durationNanos) {
+  /**
+   * The outcome bits of a counted call admitted with {@code token}. A fast success gives a pass
+   * ({@link #letOffCutShort}) only where it counts ({@link #counts}): a success through a breaker
+   * disabled by hand, as Resilience4j's DISABLED records nothing, earns none.
+   */
+  public int outcome(BreakerState token, boolean failed, long durationNanos) {
     int outcome = (failed ? FAILED : SUCCESS) | (durationNanos > slowCallNanos ? SLOW : SUCCESS);
     if (outcome == SUCCESS) {
       int passes = cutShortPasses;
-      if (passes < maxPasses) {
+      if (passes < maxPasses && counts(token)) {
         // Written only below the cap: a steady stream of successes reads it and writes nothing.
         // One try: a success that loses the race gives no pass, which errs towards counting.
         CUT_SHORT_PASSES.compareAndSet(this, passes, passes + 1);
       }
     }
     return outcome;
+  }
+
+  /**
+   * Whether an outcome given with {@code token} can still move the breaker: a half-open probe's,
+   * or a closed breaker's that is still in place (not one replaced since, forced open, disabled
+   * or dropped). A disabled or dropped breaker's token is its state too, and may still be the
+   * current one.
+   */
+  boolean counts(BreakerState token) {
+    return token instanceof HalfOpen || token instanceof Closed && token == state;
   }
 
   /**

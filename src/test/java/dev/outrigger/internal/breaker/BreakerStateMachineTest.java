@@ -126,14 +126,15 @@ class BreakerStateMachineTest {
     BreakerStateMachine b = breaker(count(4, 4)
         .slowCallDuration(Duration.ofSeconds(1)).slowCallRateThreshold(0.5));
     long exactlyOneSecond = 1 * S;
-    assertEquals(SUCCESS, b.outcome(false, exactlyOneSecond)); // not slower than the limit
-    assertEquals(SLOW, b.outcome(false, exactlyOneSecond + 1));
-    assertEquals(FAILED | SLOW, b.outcome(true, 2 * S));
+    // Not slower than the limit.
+    assertEquals(SUCCESS, b.outcome(b.current(), false, exactlyOneSecond));
+    assertEquals(SLOW, b.outcome(b.current(), false, exactlyOneSecond + 1));
+    assertEquals(FAILED | SLOW, b.outcome(b.current(), true, 2 * S));
 
     calls(b, SUCCESS, 2);
-    call(b, b.outcome(false, 2 * S));
+    call(b, b.outcome(b.current(), false, 2 * S));
     assertEquals(CLOSED, b.state());
-    call(b, b.outcome(false, 2 * S));
+    call(b, b.outcome(b.current(), false, 2 * S));
     assertEquals(OPEN, b.state());
     CircuitBreaker.Snapshot s = b.snapshot(now);
     assertEquals(0.5, s.slowCallRate());
@@ -198,8 +199,8 @@ class BreakerStateMachineTest {
         .slowCallDuration(Duration.ofMillis(100)).slowCallRateThreshold(1.0));
     calls(b, FAILED, 2);
     now += 5 * S;
-    call(b, b.outcome(false, 200 * MS));
-    call(b, b.outcome(false, 200 * MS));
+    call(b, b.outcome(b.current(), false, 200 * MS));
+    call(b, b.outcome(b.current(), false, 200 * MS));
     assertEquals(OPEN, b.state());
   }
 
@@ -448,7 +449,7 @@ class BreakerStateMachineTest {
         .slowCallDuration(Duration.ofSeconds(1)).slowCallRateThreshold(0.5));
     call(b, SUCCESS);
     now += S;
-    call(b, b.outcome(false, 3 * S));
+    call(b, b.outcome(b.current(), false, 3 * S));
     assertEquals(OPEN, b.state());
   }
 
@@ -497,7 +498,7 @@ class BreakerStateMachineTest {
     BreakerStateMachine b = breaker(count(10, 3));
     assertFalse(b.letOffCutShort(), "no success yet: no pass");
     for (int i = 0; i < 5; i++) {
-      assertEquals(SUCCESS, b.outcome(false, 0));
+      assertEquals(SUCCESS, b.outcome(b.current(), false, 0));
     }
     // Five successes, but at most three passes kept.
     assertTrue(b.letOffCutShort());
@@ -505,10 +506,10 @@ class BreakerStateMachineTest {
     assertTrue(b.letOffCutShort());
     assertFalse(b.letOffCutShort(), "a fourth cut with no success between counts");
     // A failure or a slow success gives none.
-    b.outcome(true, 0);
-    b.outcome(false, Long.MAX_VALUE);
+    b.outcome(b.current(), true, 0);
+    b.outcome(b.current(), false, Long.MAX_VALUE);
     assertFalse(b.letOffCutShort());
-    b.outcome(false, 0);
+    b.outcome(b.current(), false, 0);
     assertTrue(b.letOffCutShort());
   }
 }
