@@ -165,7 +165,7 @@ public final class ApiClient implements AutoCloseable {
     List<CallInterceptor> list = new ArrayList<>();
     list.add(new DeadlineInterceptor(b.deadline));
     list.addAll(b.callInterceptors);
-    if (b.auth != null) {
+    if (b.refresher != null) {
       list.add(AuthInterceptors.refresh(b.refresher, baseUrl));
     }
     list.add(new RetryInterceptor(b.retry, clock));
@@ -188,7 +188,7 @@ public final class ApiClient implements AutoCloseable {
     list.add(b.adaptiveConcurrency != null
         ? new InFlightLimiter(b.adaptiveConcurrency, clock)
         : new InFlightLimiter(b.maxInFlightPerHost, clock));
-    if (b.auth != null) {
+    if (b.refresher != null) {
       list.add(AuthInterceptors.stamp(b.refresher, baseUrl));
     }
     list.addAll(b.attemptInterceptors);
@@ -201,7 +201,7 @@ public final class ApiClient implements AutoCloseable {
     // auth refresh), nothing reads a body between the transport and the decoder: the transport
     // need not copy it (listeners never see bodies).
     boolean noOneReadsBodies = b.callInterceptors.isEmpty() && b.attemptInterceptors.isEmpty()
-        && b.retry.retryOnResponse() == null && b.auth == null;
+        && b.retry.retryOnResponse() == null && b.refresher == null;
     list.add(new Transport(okhttp, b.attemptTimeout, b.maxResponseBytes, b.deadlineHeader,
         noUserCode, noOneReadsBodies, closed, transport));
     this.chain = new PolicyChain(list, closed);
@@ -239,6 +239,7 @@ public final class ApiClient implements AutoCloseable {
     // goes back to a default one.
     b.defaultMapper = settings.objectMapper == null ? mapper : null;
     b.parentTransport = transport;
+    b.parentRefresher = settings.refresher;
     b.derivedFrom = transport;
     b.parentClient = okhttp;
     b.poolSet = false;
@@ -861,9 +862,13 @@ public final class ApiClient implements AutoCloseable {
     private CertificatePinner certificatePinner;
     private Proxy proxy;
     private okhttp3.Authenticator proxyAuthenticator;
-    private Auth auth;
-    /** {@link #auth}'s fetches of fresh values, shared by the clients built or derived with it. */
+    /**
+     * The fetches of fresh values for the {@link #auth} set (it holds it; null: none), shared by
+     * the clients built or derived with it.
+     */
     private AuthInterceptors.Refresher refresher;
+    /** The refresher of the client this builder derives from, for its Auth given again. */
+    private AuthInterceptors.Refresher parentRefresher;
     private ObjectMapper objectMapper;
     /** The default mapper of the client this builder derives from, shared unless one is set. */
     private ObjectMapper defaultMapper;
@@ -1165,16 +1170,18 @@ public final class ApiClient implements AutoCloseable {
      * send this one's credentials to its own base URL's origin.
      *
      * <p>The clients built from this builder, and those derived from them with
-     * {@link ApiClient#newBuilder()} that keep this {@code Auth} (given it again or not), share
-     * its refresh: one fetch of a fresh value at a time, and a 401 for an attempt signed before
-     * the latest fetch is signed again rather than fetched for (see {@link Auth}). Another
-     * {@code Auth}, or this one on another builder, starts its own.
+     * {@link ApiClient#newBuilder()} that keep this {@code Auth} (given it again or not, even
+     * after another or null), share its refresh: one fetch of a fresh value at a time, and a 401
+     * for an attempt signed before the latest fetch is signed again rather than fetched for (see
+     * {@link Auth}). Another {@code Auth}, or this one on another builder, starts its own.
      */
     public Builder auth(Auth auth) {
-      if (auth != this.auth) {
-        refresher = auth == null ? null : new AuthInterceptors.Refresher(auth);
+      if (auth == null) {
+        refresher = null;
+      } else if (refresher == null || refresher.auth() != auth) {
+        refresher = parentRefresher != null && parentRefresher.auth() == auth
+            ? parentRefresher : new AuthInterceptors.Refresher(auth);
       }
-      this.auth = auth;
       return this;
     }
 
@@ -1570,7 +1577,6 @@ public final class ApiClient implements AutoCloseable {
       b.certificatePinner = certificatePinner;
       b.proxy = proxy;
       b.proxyAuthenticator = proxyAuthenticator;
-      b.auth = auth;
       b.refresher = refresher;
       b.objectMapper = objectMapper;
       b.defaultMapper = defaultMapper;

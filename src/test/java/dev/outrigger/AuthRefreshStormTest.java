@@ -201,27 +201,45 @@ class AuthRefreshStormTest {
 
   @Test
   void a401OnADerivedClientWhileTheFetchRunsWaitsForIt() throws Exception {
-    gated = 1;
     try (ApiClient client = client();
         ApiClient derived = client.newBuilder().deadline(LONG.plusSeconds(1)).build()) {
-      AtomicReference<Thread> lateThread = new AtomicReference<>();
-      Future<String> lateCall = pool.submit(() -> {
-        lateThread.set(Thread.currentThread());
-        return derived.get("/late").execute(String.class);
-      });
-      assertTrue(lateSent.await(LONG.toMillis(), TimeUnit.MILLISECONDS));
-      Future<String> firstCall = pool.submit(() -> client.get("/a").execute(String.class));
-      assertTrue(gatedFetchStarted.await(LONG.toMillis(), TimeUnit.MILLISECONDS));
-      answerLate.countDown();
-      ClientTestSupport.awaitWaitingForTheRefresh(lateThread.get(), LONG);
-
-      gate.countDown();
-
-      assertEquals("ok", firstCall.get(LONG.toMillis(), TimeUnit.MILLISECONDS));
-      assertEquals("ok", lateCall.get(LONG.toMillis(), TimeUnit.MILLISECONDS));
-      assertEquals(1, fetches.get(), "the derived client's 401 started a fetch of its own");
-      ClientTestSupport.assertNoLeaks(derived);
+      derivedCallWaitsForTheParentsFetch(client, derived);
     }
+  }
+
+  /**
+   * The same on a client derived with the Auth removed and given again: the builder made a
+   * refresher of its own for it, and the derived client's 401 fetched a second time.
+   */
+  @Test
+  void aDerivedClientGivenTheSameAuthAgainSharesTheFetch() throws Exception {
+    try (ApiClient client = client();
+        ApiClient derived = client.newBuilder().auth(null).auth(auth)
+            .deadline(LONG.plusSeconds(1)).build()) {
+      derivedCallWaitsForTheParentsFetch(client, derived);
+    }
+  }
+
+  private void derivedCallWaitsForTheParentsFetch(ApiClient client, ApiClient derived)
+      throws Exception {
+    gated = 1;
+    AtomicReference<Thread> lateThread = new AtomicReference<>();
+    Future<String> lateCall = pool.submit(() -> {
+      lateThread.set(Thread.currentThread());
+      return derived.get("/late").execute(String.class);
+    });
+    assertTrue(lateSent.await(LONG.toMillis(), TimeUnit.MILLISECONDS));
+    Future<String> firstCall = pool.submit(() -> client.get("/a").execute(String.class));
+    assertTrue(gatedFetchStarted.await(LONG.toMillis(), TimeUnit.MILLISECONDS));
+    answerLate.countDown();
+    ClientTestSupport.awaitWaitingForTheRefresh(lateThread.get(), LONG);
+
+    gate.countDown();
+
+    assertEquals("ok", firstCall.get(LONG.toMillis(), TimeUnit.MILLISECONDS));
+    assertEquals("ok", lateCall.get(LONG.toMillis(), TimeUnit.MILLISECONDS));
+    assertEquals(1, fetches.get(), "the derived client's 401 started a fetch of its own");
+    ClientTestSupport.assertNoLeaks(derived);
   }
 
   @Test

@@ -237,6 +237,11 @@ public final class AuthInterceptors {
       this.auth = auth;
     }
 
+    /** The {@code Auth} whose fresh values this fetches. */
+    public Auth auth() {
+      return auth;
+    }
+
     int generation() {
       return state.get().generation();
     }
