@@ -17,7 +17,8 @@ import okhttp3.Response;
 
 /**
  * Removes secrets from what Outrigger logs or puts in messages: the values of sensitive headers
- * and of configured query parameters, and any user info in URLs.
+ * and of configured query parameters (and of path parameters of those names, a servlet's
+ * {@code ;jsessionid=}), and any user info in URLs.
  */
 public final class Redactor {
   /** Always redacted, whatever the configuration. */
@@ -26,11 +27,14 @@ public final class Redactor {
   /**
    * Query parameters redacted by default; more can be configured. Besides the usual names, a
    * pre-signed link's credentials (AWS SigV4's and Google Cloud Storage's query authentication),
-   * which let anyone holding the link use it until it expires.
+   * which let anyone holding the link use it until it expires, and a servlet container's session
+   * id, which it writes into a URL as a path parameter ({@code /cart;jsessionid=...}) for a
+   * client without cookies. A path parameter ({@code ;name=value} in a path segment) of any of
+   * these names is redacted as the query parameter is.
    */
   public static final Set<String> DEFAULT_QUERY = Set.of(
-      "access_token", "api_key", "apikey", "client_secret", "password", "secret", "signature",
-      "sig", "token", "x-amz-signature", "x-amz-credential", "x-amz-security-token",
+      "access_token", "api_key", "apikey", "client_secret", "jsessionid", "password", "secret",
+      "signature", "sig", "token", "x-amz-signature", "x-amz-credential", "x-amz-security-token",
       "x-goog-signature", "x-goog-credential");
   public static final String MASK = "REDACTED";
   /** The default names only, for messages made where no client's configuration is at hand. */
@@ -57,9 +61,9 @@ public final class Redactor {
   }
 
   /**
-   * The URL with user info removed, secret query values and any fragment masked. The rest of the
-   * query stays as written (not escaped anew, OkHttp's way): a secret another parameter quotes
-   * as it is still reads as it did, for {@link Secrets#url} to find.
+   * The URL with user info removed, secret query and path parameter values and any fragment
+   * masked. The rest of the query stays as written (not escaped anew, OkHttp's way): a secret
+   * another parameter quotes as it is still reads as it did, for {@link Secrets#url} to find.
    */
   public String url(HttpUrl url) {
     if (url == null) {
@@ -67,11 +71,14 @@ public final class Redactor {
     }
     String query = url.encodedQuery();
     String maskedQuery = query == null ? null : maskedQuery(query);
+    String path = url.encodedPath();
+    String maskedPath = maskedPath(path);
     if (url.username().isEmpty() && url.password().isEmpty() && url.encodedFragment() == null
-        && Objects.equals(query, maskedQuery)) {
+        && Objects.equals(query, maskedQuery) && path == maskedPath) {
       return url.toString();
     }
-    HttpUrl.Builder b = url.newBuilder().username("").password("").encodedQuery(maskedQuery);
+    HttpUrl.Builder b = url.newBuilder().username("").password("").encodedPath(maskedPath)
+        .encodedQuery(maskedQuery);
     if (url.encodedFragment() != null) {
       // Never sent to a server, and where OAuth's implicit flow puts its access token.
       b.fragment(MASK);
@@ -81,7 +88,8 @@ public final class Redactor {
 
   /**
    * {@link #url(HttpUrl)} for text that is not a valid URL (for the message that says so): user
-   * info dropped, secret query values and any fragment masked, as far as the text's shape tells.
+   * info dropped, secret query and path parameter values and any fragment masked, as far as the
+   * text's shape tells.
    */
   public String text(String url) {
     if (url == null) {
@@ -97,9 +105,46 @@ public final class Redactor {
     }
     int q = s.indexOf('?');
     if (q < 0) {
-      return s + fragment;
+      return maskedPath(s) + fragment;
     }
-    return s.substring(0, q + 1) + maskedQuery(s.substring(q + 1)) + fragment;
+    return maskedPath(s.substring(0, q)) + "?" + maskedQuery(s.substring(q + 1)) + fragment;
+  }
+
+  /**
+   * {@code path}, a URL's path as written, with the value of each path parameter of a secret
+   * name masked ({@code /cart;jsessionid=1A2B} is {@code /cart;jsessionid=REDACTED}); the same
+   * instance when there is none.
+   */
+  private String maskedPath(String path) {
+    int semicolon = path.indexOf(';');
+    if (semicolon < 0) {
+      return path;
+    }
+    StringBuilder sb = null;
+    int copied = 0;
+    for (int i = semicolon; i >= 0; i = path.indexOf(';', i + 1)) {
+      int end = parameterEnd(path, i + 1);
+      int eq = path.indexOf('=', i + 1);
+      if (eq >= 0 && eq < end && isSecretQuery(decoded(path.substring(i + 1, eq)))) {
+        if (sb == null) {
+          sb = new StringBuilder(path.length());
+        }
+        sb.append(path, copied, eq + 1).append(MASK);
+        copied = end;
+      }
+    }
+    return sb == null ? path : sb.append(path, copied, path.length()).toString();
+  }
+
+  /** Where the path parameter that starts at {@code from} in {@code path} ends. */
+  private static int parameterEnd(String path, int from) {
+    for (int i = from; i < path.length(); i++) {
+      char c = path.charAt(i);
+      if (c == ';' || c == '/') {
+        return i;
+      }
+    }
+    return path.length();
   }
 
   /** {@code query}, a URL's query as written, with the value of each secret parameter masked. */
@@ -229,16 +274,29 @@ public final class Redactor {
       headers(request.headers());
       String query = request.url().encodedQuery();
       if (query != null) {
-        for (String p : query.split("&")) {
-          int eq = p.indexOf('=');
-          if (eq >= 0 && isSecretQuery(decoded(p.substring(0, eq)))) {
-            String value = p.substring(eq + 1);
-            quotable(value);
-            values.add(decoded(value));
-          }
+        parameters(query.split("&"), 0);
+      }
+      String path = request.url().encodedPath();
+      if (path.indexOf(';') >= 0) {
+        for (String segment : path.split("/")) {
+          // The first is the segment itself, no parameter.
+          parameters(segment.split(";"), 1);
         }
       }
       return this;
+    }
+
+    /** Adds the value of each of {@code params} from {@code from} on that has a secret name. */
+    private void parameters(String[] params, int from) {
+      for (int i = from; i < params.length; i++) {
+        String p = params[i];
+        int eq = p.indexOf('=');
+        if (eq >= 0 && isSecretQuery(decoded(p.substring(0, eq)))) {
+          String value = p.substring(eq + 1);
+          quotable(value);
+          values.add(decoded(value));
+        }
+      }
     }
 
     private void headers(Headers h) {
