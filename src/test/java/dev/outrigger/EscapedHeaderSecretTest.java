@@ -60,6 +60,28 @@ class EscapedHeaderSecretTest {
   }
 
   /**
+   * The same where the key is escaped twice ({@code %252B}): a login page's {@code ?next=} quotes
+   * a URL that carried the key in a parameter of its own, escaping that URL's escapes again. The
+   * key escaped once matched nothing in it, and the message and DEBUG line showed the key.
+   */
+  @Test
+  void aSecretHeadersValueQuotedEscapedTwiceStaysHidden() {
+    String twice = "QWxhZGRpbj%252BvcGVu%252Fc2VzYW1l%253D%253D";
+    String twiceLower = "QWxhZGRpbj%252bvcGVu%252fc2VzYW1l%253d%253d";
+    try (LogCapture logs = new LogCapture()) {
+      HttpStatusException e = refusedAfterARedirectTo(
+          "/denied?next=%2Fapi%3Fkey%3D" + twice, "refused " + twiceLower);
+
+      assertTrue(e.url().endsWith("/denied?next=%2Fapi%3Fkey%3DREDACTED"), e.url());
+      assertEquals("refused REDACTED", e.bodySnippet());
+      assertFalse(e.getMessage().contains("QWxhZGRpbj"), e.getMessage());
+      String all = logs.all();
+      assertTrue(all.contains("/denied?next=%2Fapi%3Fkey%3DREDACTED: sent by OkHttp"), all);
+      assertFalse(all.contains("QWxhZGRpbj"), all);
+    }
+  }
+
+  /**
    * The same key quoted as it is, unescaped, beside a parameter masked by name (a
    * {@code token}): to mask that one, the URL's query is written anew, OkHttp's way, and the
    * key's {@code +} came out as {@code %20} (a {@code +} in a query is a space), its {@code /}

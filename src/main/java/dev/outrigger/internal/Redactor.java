@@ -326,13 +326,21 @@ public final class Redactor {
      * Adds {@code value}, and {@code value} as a URL's parameter quotes it, escaped (a base64
      * key's {@code +}, {@code /} and {@code =} as {@code %2B}, {@code %2F} and {@code %3D}), with
      * the escapes' hex digits in upper case and in lower case: some encoders write {@code %2b}
-     * (.NET's {@code HttpUtility.UrlEncode}), which OkHttp keeps as the server wrote it.
+     * (.NET's {@code HttpUtility.UrlEncode}), which OkHttp keeps as the server wrote it. And
+     * escaped twice ({@code %252B}), as a URL quoted in another's parameter quotes it (a login
+     * page's {@code ?next=} of a URL whose own parameter carried the value): only a value that
+     * escaping changes, so a plain token adds nothing more to look for.
      */
     private void quotable(String value) {
       String escaped = URLEncoder.encode(value, StandardCharsets.UTF_8);
+      String lower = withLowerCaseEscapes(escaped);
       values.add(value);
       values.add(escaped);
-      values.add(withLowerCaseEscapes(escaped));
+      values.add(lower);
+      if (!escaped.equals(value)) {
+        values.add(URLEncoder.encode(escaped, StandardCharsets.UTF_8));
+        values.add(URLEncoder.encode(lower, StandardCharsets.UTF_8));
+      }
     }
 
     /**
