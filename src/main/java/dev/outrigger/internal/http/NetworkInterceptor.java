@@ -7,6 +7,7 @@ import dev.outrigger.internal.deadline.DeadlineHeaders;
 import dev.outrigger.internal.retry.FollowUpGuard;
 import java.io.IOException;
 import java.net.ProtocolException;
+import java.net.Proxy;
 import java.util.ArrayList;
 import java.util.List;
 import kotlin.jvm.JvmClassMappingKt;
@@ -42,7 +43,9 @@ import org.slf4j.LoggerFactory;
  *       to another origin (scheme, host or port) than the call's first request goes without
  *       every header the client treats as secret: those four, and the names given to
  *       {@code redactHeader} (as Go's {@code net/http} drops {@code Cookie} and
- *       {@code Authorization} on a redirect to another domain). A redirect back to the first
+ *       {@code Authorization} on a redirect to another domain), but a
+ *       {@code Proxy-Authorization} written in the clear to the HTTP proxy the first request
+ *       was, which reads it. A redirect back to the first
  *       origin carries them again, the call's {@code Authorization} included, which OkHttp
  *       itself removed on the way out.
  *   <li>It keeps OkHttp from re-sending the request on its own after a {@code 503}
@@ -75,6 +78,11 @@ public final class NetworkInterceptor implements Interceptor {
    */
   private static final class Written implements Function0<Written> {
     final Headers firstHeaders;
+    /**
+     * The HTTP proxy the first request was written to in the clear (a plain http URL, no
+     * tunnel), which its {@code Proxy-Authorization} was for; null for none.
+     */
+    final Proxy clearProxy;
     /** The call's only answer so far, until a second comes: a call with one makes no list. */
     private Response onlyAnswer;
     /** Every answer, in order, once there are two or more. */
@@ -85,8 +93,9 @@ public final class NetworkInterceptor implements Interceptor {
      */
     private Headers lastBuilt;
 
-    Written(Headers firstHeaders) {
+    Written(Headers firstHeaders, Proxy clearProxy) {
       this.firstHeaders = firstHeaders;
+      this.clearProxy = clearProxy;
     }
 
     @Override
@@ -296,13 +305,15 @@ public final class NetworkInterceptor implements Interceptor {
         call.tag(ORIGIN_TAG, new Origin(url));
       }
       sent = request.tag(SEND_ONCE) != null ? call.tag(SENT_TAG, new Sent()) : null;
-      written = call.tag(WRITTEN_TAG, new Written(request.headers()));
+      written = call.tag(WRITTEN_TAG,
+          new Written(request.headers(), clearProxy(chain.connection(), url)));
     } else {
       Origin moved = call.tag(ORIGIN_TAG);
       HttpUrl first = moved != null ? moved.url : call.request().url();
       if (!sameOrigin(request.url(), first)) {
         call.tag(LEFT_TAG, Left.INSTANCE);
-        request = withoutCredentials(request, call.request(), written);
+        request = withoutCredentials(request, call.request(), written,
+            clearProxy(chain.connection(), request.url()));
       } else if (moved == null && call.tag(LEFT_TAG) != null) {
         // Home again. (Not when an OkHttp interceptor of the user's sent the call elsewhere:
         // the call's own headers were not made for this origin.)
@@ -434,6 +445,16 @@ public final class NetworkInterceptor implements Interceptor {
     return request.newBuilder().header("Authorization", own).build();
   }
 
+  /**
+   * The HTTP proxy a request to {@code url} on {@code connection} is written to in the clear,
+   * headers and all; null when it goes to the origin itself or through a tunnel (https), where
+   * the origin reads its headers.
+   */
+  private static Proxy clearProxy(okhttp3.Connection connection, HttpUrl url) {
+    Proxy proxy = connection.route().proxy();
+    return proxy.type() == Proxy.Type.HTTP && !url.isHttps() ? proxy : null;
+  }
+
   /** Whether {@code a} and {@code b} have the same scheme, host and port. */
   static boolean sameOrigin(HttpUrl a, HttpUrl b) {
     return a.port() == b.port() && a.host().equals(b.host()) && a.scheme().equals(b.scheme());
@@ -446,15 +467,20 @@ public final class NetworkInterceptor implements Interceptor {
    * caller's OkHttp interceptors set on the call, an API key, say, which OkHttp copies into every
    * follow-up). What OkHttp adds for the new target itself stays: the proxy authenticator's
    * answer to a 407 (for the proxy, whatever the origin), a cookie jar's cookies for the new URL,
-   * an authenticator's answer to the new origin's 401. So {@code Authorization} and
-   * {@code Proxy-Authorization} are compared with the call's own request only (OkHttp drops the
-   * first on a change of origin itself), an {@code Authorization} an authenticator gave the new
-   * origin stays even when it equals the call's own, on the call's site and, for an https call,
-   * over https ({@link #givenThere}), and {@code Cookie} with the first request too only when the
-   * client has no cookie jar (with one, the first request's were the jar's for the first URL, and
-   * one of a domain both origins share may be the jar's for the new URL too).
+   * an authenticator's answer to the new origin's 401. So {@code Authorization} is compared with
+   * the call's own request only (OkHttp drops it on a change of origin itself), and one an
+   * authenticator gave the new origin stays even when it equals the call's own, on the call's
+   * site and, for an https call, over https ({@link #givenThere}); {@code Proxy-Authorization}
+   * stays, whatever its value, when {@code request} is written in the clear ({@code proxy},
+   * else null) to the HTTP proxy the call's first request was: the proxy reads it, not the
+   * origin (and a proxy authenticator's answer to a 407 is only ever written so); {@code Cookie}
+   * is compared with the first request too only when the client has no cookie jar (with one,
+   * the first request's were the jar's for the first URL, and one of a domain both origins
+   * share may be the jar's for the new URL too).
    */
-  private Request withoutCredentials(Request request, Request callRequest, Written written) {
+  private Request withoutCredentials(Request request, Request callRequest, Written written,
+      Proxy proxy) {
+    boolean toFirstProxy = proxy != null && proxy.equals(written.clearProxy);
     Headers asked = callRequest.headers();
     Headers first = written.firstHeaders;
     Headers headers = request.headers();
@@ -466,7 +492,8 @@ public final class NetworkInterceptor implements Interceptor {
       if (redactor.isSecretHeader(name) && (asked.values(name).contains(value)
           || (comparedWithFirst(name) && first.values(name).contains(value)))
           && !(name.equalsIgnoreCase("Authorization")
-              && givenThere(written, request.url(), value, callRequest.url()))) {
+              && givenThere(written, request.url(), value, callRequest.url()))
+          && !(toFirstProxy && name.equalsIgnoreCase("Proxy-Authorization"))) {
         if (!dropped.contains(name)) {
           dropped.add(name);
         }
@@ -526,6 +553,6 @@ public final class NetworkInterceptor implements Interceptor {
     if (name.equalsIgnoreCase("Cookie")) {
       return withoutCookieJar;
     }
-    return !name.equalsIgnoreCase("Authorization") && !name.equalsIgnoreCase("Proxy-Authorization");
+    return !name.equalsIgnoreCase("Authorization");
   }
 }
