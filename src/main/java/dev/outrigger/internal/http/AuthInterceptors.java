@@ -378,18 +378,28 @@ public final class AuthInterceptors {
       }
     }
 
-    /** Starts {@code mine}, the fetch running. */
+    /**
+     * Starts {@code mine}, the fetch running, on a thread made now: a fetch whose CAS lost (one
+     * started by another call meanwhile) makes none.
+     */
     private void start(Fetch mine) {
       try {
-        mine.thread.start();
+        // The fetch is the clients', not the caller's that happened to start it (and may
+        // outlive its call): it takes none of that thread's inheritable thread-locals. A platform
+        // thread: refreshes are rare, and an Auth that fetches inside a synchronized token cache
+        // would, on a virtual thread on JDK 21, pin a carrier for as long as its endpoint hangs.
+        Thread thread = Thread.ofPlatform().daemon().name("outrigger-auth-refresh")
+            .inheritInheritableThreadLocals(false).unstarted(mine);
+        mine.thread = thread;
+        thread.start();
       } catch (RuntimeException | Error e) {
         letGo(mine, false);
         mine.done.completeExceptionally(e);
         return;
       }
       if (clients.get() == 0) {
-        // The last client closed as this started (see release), when an interrupt of the
-        // thread may not stick: again, now that it runs.
+        // The last client closed as this started (see release), before the thread was made or
+        // when an interrupt of it may not stick: again, now that it runs.
         mine.stop();
       }
     }
@@ -407,12 +417,8 @@ public final class AuthInterceptors {
     /** One fetch: its outcome, which its waiters share, and the thread it runs on. */
     private final class Fetch implements Runnable {
       final CompletableFuture<String> done = new CompletableFuture<>();
-      // The fetch is the clients', not the caller's that happened to start it (and may outlive
-      // its call): it takes none of that thread's inheritable thread-locals. A platform thread:
-      // refreshes are rare, and an Auth that fetches inside a synchronized token cache would,
-      // on a virtual thread on JDK 21, pin a carrier for as long as its endpoint hangs.
-      final Thread thread = Thread.ofPlatform().daemon().name("outrigger-auth-refresh")
-          .inheritInheritableThreadLocals(false).unstarted(this);
+      /** The thread it runs on, made by {@link #start} once its CAS won; null before. */
+      volatile Thread thread;
       /** Whether the last client's close interrupted it. */
       volatile boolean stopped;
 
@@ -437,7 +443,10 @@ public final class AuthInterceptors {
 
       void stop() {
         stopped = true;
-        thread.interrupt();
+        Thread t = thread;
+        if (t != null) {
+          t.interrupt();
+        }
       }
     }
 
