@@ -505,12 +505,14 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     // Told while Redis could not be asked: in the key's fallback bucket, and not yet in Redis.
     Long unsent = ks.unsentPauseEnd.get();
     long held = unsent != null && unsent - due > 0 ? Math.max(0, unsent - now) : -1;
-    LocalBucket b = ks.fallback.get();
-    if (b != null) {
-      held = Math.max(held, b.heldFor(now, due));
-    }
+    // Read before Redis answers, which may drop them (see recovered). A key beyond the table
+    // books a key error in its limit's key-error bucket, apart from the outage's (keyFailed):
+    // the pause holding it is the one told to the bucket it booked in.
+    long heldByFallback = heldIn(ks.fallback.get(), now, due);
+    long heldByKeyError = ks.overflow() ? heldIn(ks.shared.keyErrorBucket.get(), now, due)
+        : heldByFallback;
     if (down.get() || closed.get()) {
-      return held;
+      return Math.max(held, heldByFallback);
     }
     String[] args = args(ks, limit, "h", Long.toString(Math.max(0, lateNanos) / 1000), "0",
         "0", "");
@@ -518,16 +520,24 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     try {
       List<Object> r = eval(ks, args, now + (cut ? Math.max(0, maxWaitNanos) : timeoutNanos));
       recovered();
+      held = Math.max(held, heldByFallback);
       return (Long) r.get(0) != 0 ? Math.max(held, (Long) r.get(1) * 1000) : held;
     } catch (StoreFailure e) {
       if (keyError(e)) {
         answeredWithKeyError();
         keyErrorSeen(ks, e);
-      } else if (!(cut && e.slow)) { // cut short by the caller's deadline: says nothing of Redis
+        return Math.max(held, heldByKeyError);
+      }
+      if (!(cut && e.slow)) { // cut short by the caller's deadline: says nothing of Redis
         failed(e, now);
       }
-      return held;
+      return Math.max(held, heldByFallback);
     }
+  }
+
+  /** How long {@code b}'s pause holds permits due at {@code due} ({@link LocalBucket#heldFor}). */
+  private static long heldIn(LocalBucket b, long now, long due) {
+    return b == null ? -1 : b.heldFor(now, due);
   }
 
   /**

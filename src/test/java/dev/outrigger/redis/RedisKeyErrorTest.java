@@ -109,4 +109,28 @@ class RedisKeyErrorTest {
     }
     assertFalse(store.degraded());
   }
+
+  /**
+   * A key beyond the table whose Redis key is taken books in its limit's key-error bucket, and
+   * a server pause of the key is told to that bucket: its waiter is held by it. heldFor read the
+   * outage's bucket instead, and let the waiter go inside the pause.
+   */
+  @Test
+  void aWaiterOfAKeyBeyondTheTableWhoseRedisKeyIsTakenIsHeldByItsBucketsPause() throws Exception {
+    RedisRateLimitStore store = store(RedisRateLimitStore.Fallback.localShare(1.0));
+    RateLimit oneKey = LIMIT.maxKeys(1);
+    assertEquals(0, store.reserve("good", oneKey, 1, 0));
+    redis.command("SET " + store.redisKey("taken") + " another-application");
+
+    long maxWait = TimeUnit.SECONDS.toNanos(10);
+    long wait = store.reserve("taken", oneKey, 1, maxWait);
+    assertTrue(wait > 0, "the key-error bucket starts empty: waits " + wait + " ns");
+    long pause = TimeUnit.SECONDS.toNanos(5);
+    assertEquals(pause, store.pause("taken", oneKey, pause));
+    now.addAndGet(wait);
+
+    assertEquals(pause - wait, store.heldFor("taken", oneKey, 0, maxWait),
+        "held until the end of the pause told to the bucket it booked in");
+    assertFalse(store.degraded());
+  }
 }
