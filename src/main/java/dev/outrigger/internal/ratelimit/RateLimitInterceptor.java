@@ -262,7 +262,11 @@ public final class RateLimitInterceptor implements CallInterceptor, KeepsClock {
         ctx.attemptsSent(), TransportException.Kind.CANCELLED);
   }
 
-  private static void safely(Runnable notification) {
+  /**
+   * Tells a listener something, logging what it throws (a listener must not break the call);
+   * the shared step's as well.
+   */
+  static void safely(Runnable notification) {
     try {
       notification.run();
     } catch (RuntimeException e) {

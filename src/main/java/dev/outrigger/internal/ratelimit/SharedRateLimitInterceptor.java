@@ -113,9 +113,11 @@ public final class SharedRateLimitInterceptor implements CallInterceptor {
       }
     } catch (RateLimitedException e) {
       if (before > 0) {
-        listener.rateLimitWaited(ctx, key, Duration.ofNanos(before));
+        Duration waited = Duration.ofNanos(before);
+        RateLimitInterceptor.safely(() -> listener.rateLimitWaited(ctx, key, waited));
       }
-      listener.rateLimitRejected(ctx, key, e.wouldWait()); // the store refuses (fail-fast)
+      // The store refuses (fail-fast).
+      RateLimitInterceptor.safely(() -> listener.rateLimitRejected(ctx, key, e.wouldWait()));
       throw e;
     } catch (InterruptedException e) {
       if (waiting) {
@@ -127,12 +129,13 @@ public final class SharedRateLimitInterceptor implements CallInterceptor {
       if (before > 0) {
         // Booked again after a pause held it, and refused: a wait all the same, then the
         // refusal, which counts the whole wait against the time there was for it.
-        listener.rateLimitWaited(ctx, key, Duration.ofNanos(before));
+        Duration waited = Duration.ofNanos(before);
+        RateLimitInterceptor.safely(() -> listener.rateLimitWaited(ctx, key, waited));
         r = r == RateLimitStore.NEVER ? r : r - before;
         left += before;
       }
       Duration wouldWait = r == RateLimitStore.NEVER ? null : Duration.ofNanos(-r);
-      listener.rateLimitRejected(ctx, key, wouldWait);
+      RateLimitInterceptor.safely(() -> listener.rateLimitRejected(ctx, key, wouldWait));
       // Refused for the cap on every wait (a wait that fits in the time left, just read again,
       // as the store measured it after its round trip), or for the deadline.
       String why = r != RateLimitStore.NEVER && -r < left
@@ -143,7 +146,8 @@ public final class SharedRateLimitInterceptor implements CallInterceptor {
           + ") would " + why, wouldWait, ctx.attemptsSent());
     }
     if (r + before > 0) {
-      listener.rateLimitWaited(ctx, key, Duration.ofNanos(r + before));
+      Duration waited = Duration.ofNanos(r + before);
+      RateLimitInterceptor.safely(() -> listener.rateLimitWaited(ctx, key, waited));
     }
     Response response = chain.proceed(chain.request());
     try {
@@ -158,12 +162,8 @@ public final class SharedRateLimitInterceptor implements CallInterceptor {
 
   /** Reports a wait cut short by an interrupt (or close()), as long as it lasted. */
   private void waited(RealCallContext ctx, String key, long waitStart) {
-    long waited = Math.max(0, clock.nanoTime() - waitStart);
-    try {
-      ctx.listener().rateLimitWaited(ctx, key, Duration.ofNanos(waited));
-    } catch (RuntimeException ignored) {
-      // A listener must not break the call.
-    }
+    Duration waited = Duration.ofNanos(Math.max(0, clock.nanoTime() - waitStart));
+    RateLimitInterceptor.safely(() -> ctx.listener().rateLimitWaited(ctx, key, waited));
   }
 
   private void pauseIfAsked(CallContext ctx, String key, Response response) {
@@ -173,11 +173,8 @@ public final class SharedRateLimitInterceptor implements CallInterceptor {
     }
     // A store asking its backend waits no longer than the call has left.
     if (store.pause(key, limit, pause.toNanos(), ctx.deadline().remainingNanos()) > 0) {
-      try {
-        ((RealCallContext) ctx).listener().rateLimitPaused(ctx, key, pause);
-      } catch (RuntimeException e) {
-        // A listener must not break the call.
-      }
+      RateLimitInterceptor.safely(
+          () -> ((RealCallContext) ctx).listener().rateLimitPaused(ctx, key, pause));
     }
   }
 
