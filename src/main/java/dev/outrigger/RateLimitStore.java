@@ -68,6 +68,23 @@ public interface RateLimitStore {
   }
 
   /**
+   * For a caller that {@link #reserve} told to wait {@code waitNanos} and that will not use its
+   * permits (the wait no longer fits what the store's answer left of its deadline): gives them
+   * back when nothing was reserved after them, as an in-memory bucket gives back such a
+   * reservation; best effort. The chain's rate-limit step calls this on the thread that
+   * reserved, right after the answer, and does not wait for it: a store must not block here.
+   *
+   * <p>By default nothing is given back: the permits stay booked, unused, which makes the limit
+   * stricter, never looser.
+   *
+   * @param key the bucket's key, as given to {@link #reserve}
+   * @param limit the limit, as given to {@link #reserve}
+   * @param permits how many permits were reserved
+   * @param waitNanos the wait {@link #reserve} answered
+   */
+  default void giveBack(String key, RateLimit limit, int permits, long waitNanos) {}
+
+  /**
    * The server asked {@code key} to slow down ({@code Retry-After}, a quota reset): grant
    * nothing for {@code pauseNanos} (already cut to {@link RateLimit#maxPause()}), then start
    * again with one permit. Overlapping pauses do not add up; only a later end moves anything.

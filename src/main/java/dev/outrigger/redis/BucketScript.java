@@ -46,6 +46,16 @@ import java.util.List;
  * the pause; pushed back, it would stay in line ahead of the second, each held caller charged
  * twice. {@code taken} is how much the pause grew.
  *
+ * <p>Give back ({@code op = 'g'}): a caller that booked {@code n} permits in line and will not
+ * use them (its deadline no longer fits the wait once the answer reached it) hands back the
+ * times its booking wrote, which a waiting {@code r} returns as a fourth element ({@code token},
+ * each {@code tat} as stored, joined by commas). Only while the key still holds exactly those
+ * (nothing booked, paused or expired since, by any client) does each {@code tat} move back by
+ * {@code n * I}, never before what the key's latest pause leaves ({@code p + tau - I}); that is
+ * where the booking found it or later (a bandwidth that was not the slowest may keep part of the
+ * wait), so giving back never makes the bucket looser than before the booking. {@code taken} is
+ * {@code n} when given back, else 0.
+ *
  * <p>Held ({@code op = 'h'}), read only: whether the key's latest pause ends after a waiter's
  * permits came due ({@code late} ago), as a pause told while it waited does (see
  * {@link dev.outrigger.RateLimitStore#heldFor}); a missing key holds nothing.
@@ -56,11 +66,12 @@ import java.util.List;
  *
  * <p>Layout: {@code KEYS = [bucket, clients]}; {@code ARGV = [op, a, b, c, clientId, I1, burst1,
  * I2, burst2, ...]} with, for {@code r}: {@code a = n}, {@code b = want}, {@code c = max wait};
- * for {@code p}: {@code a = pause}; for {@code h}: {@code a = late}. Returns
- * {@code [taken, wait, clients]}: {@code taken = 0} means refused and {@code wait} is then the
- * wait that would have been needed; for a pause, {@code taken} is how much it grew; for
- * {@code h}, {@code taken} is 1 when held and {@code wait} how long the pause still lasts. Times
- * in whole microseconds, rounded up.
+ * for {@code p}: {@code a = pause}; for {@code h}: {@code a = late}; for {@code g}:
+ * {@code a = n}, {@code b = token}. Returns {@code [taken, wait, clients]} (an {@code r} that
+ * books in line: {@code [taken, wait, clients, token]}): {@code taken = 0} means refused and
+ * {@code wait} is then the wait that would have been needed; for a pause, {@code taken} is how
+ * much it grew; for {@code h}, {@code taken} is 1 when held and {@code wait} how long the pause
+ * still lasts. Times in whole microseconds, rounded up.
  */
 final class BucketScript {
   static final String SOURCE = """
@@ -129,6 +140,22 @@ final class BucketScript {
           result = n
           for i = 1, k do tat[i] = math.max(tat[i], wake) + n * iv[i] end
         end
+      elseif op == 'g' then
+        -- Only while the times stored are the ones the booking wrote: nothing booked after it.
+        local i = 0
+        for v in string.gmatch(ARGV[3], '[^,]+') do
+          i = i + 1
+          if i > k or stored[i] ~= v then return {0, 0, clients} end
+        end
+        if i ~= k then return {0, 0, clients} end
+        local n = tonumber(ARGV[2])
+        for j = 1, k do
+          tat[j] = tat[j] - n * iv[j]
+          -- Never before what the key's latest pause leaves: one permit at its end.
+          if p0 then tat[j] = math.max(tat[j], paused + tau[j] - iv[j]) end
+        end
+        result = n
+        wait = 0
       else
         local untilT = now + tonumber(ARGV[2])
         local ext = untilT - math.max(paused, now)
@@ -140,10 +167,11 @@ final class BucketScript {
         result = math.ceil(ext)
         wait = 0
       end
-      local args, last = {}, paused
+      local args, last, written = {}, paused, {}
       for i = 1, k do
+        written[i] = string.format('%.17g', tat[i])
         args[#args + 1] = tostring(i)
-        args[#args + 1] = string.format('%.17g', tat[i])
+        args[#args + 1] = written[i]
         if tat[i] > last then last = tat[i] end
       end
       args[#args + 1] = 'p'
@@ -152,6 +180,9 @@ final class BucketScript {
       args[#args + 1] = string.format('%.17g', now)
       redis.call('HSET', KEYS[1], unpack(args))
       redis.call('PEXPIRE', KEYS[1], math.ceil((last - now) / 1000) + 1000)
+      if op == 'r' and wait > 0 then
+        return {result, math.ceil(wait), clients, table.concat(written, ',')}
+      end
       return {result, math.ceil(wait), clients}
       """;
 

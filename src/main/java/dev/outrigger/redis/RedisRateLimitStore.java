@@ -64,7 +64,8 @@ import reactor.core.publisher.Mono;
  * step forward of {@code S} lets each key through up to {@code min(burst, rate * S)} more calls
  * (see the README). One round trip per permit ({@code EVALSHA}; after a Redis restart one
  * {@code EVAL} reloads the script), and one more for a call that waited, to learn whether a
- * server pause told meanwhile holds it ({@link #heldFor}). Every JVM using
+ * server pause told meanwhile holds it ({@link #heldFor}), or that was refused once Redis had
+ * booked its wait, to give the permit back ({@link #giveBack}, not waited for). Every JVM using
  * the same key must configure the same limit. Keys are stored hashed ({@code outrigger:ratelimit:
  * {sha256}}), so a key that is an API token never appears in Redis; a bucket's key expires once
  * it has refilled.
@@ -426,6 +427,11 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     }
     long now = nanos.getAsLong();
     KeyState ks = keyState(key, limit, now);
+    // This thread's booking from an earlier call (used since): giveBack must never find it.
+    KeyState.Booking earlier = ks.booking.get();
+    if (earlier != null && earlier.threadId() == Thread.currentThread().threadId()) {
+      ks.booking.compareAndSet(earlier, null);
+    }
     if (permits == 1 && ks.takeStocked(now)) {
       return 0;
     }
@@ -481,6 +487,11 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
       }
       if (taken > permits) {
         ks.addStock((int) (taken - permits), nanos.getAsLong(), prefetch - 1);
+      }
+      if (r.size() > 3 && !ks.overflow()) {
+        // Booked in line: kept for giveBack, should the caller not use it.
+        ks.booking.set(new KeyState.Booking(
+            Thread.currentThread().threadId(), waitNanos, (String) r.get(3)));
       }
       return waitNanos;
     }
@@ -538,6 +549,35 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
   /** How long {@code b}'s pause holds permits due at {@code due} ({@link LocalBucket#heldFor}). */
   private static long heldIn(LocalBucket b, long now, long due) {
     return b == null ? -1 : b.heldFor(now, due);
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>Only the key's latest booking in line that Redis answered this store, when it was this
+   * thread's (a booking another thread's answer replaced is not given back), never one of the
+   * fallback or of a key beyond {@link RateLimit#maxKeys(int)}. The question is sent to Redis
+   * and not waited for; Redis gives the permits back only while the key holds exactly what the
+   * booking wrote: nothing booked or paused after it, by any client of the key.
+   */
+  @Override
+  public void giveBack(String key, RateLimit limit, int permits, long waitNanos) {
+    KeyState ks = keys.get(key);
+    KeyState.Booking b = ks == null ? null : ks.booking.get();
+    if (b == null || b.threadId() != Thread.currentThread().threadId()
+        || b.waitNanos() != waitNanos || !ks.booking.compareAndSet(b, null)
+        || down.get() || closed.get()) {
+      return;
+    }
+    CompletableFuture<StatefulRedisConnection<String, String>> f = conn.get();
+    StatefulRedisConnection<String, String> c =
+        f.isDone() && !f.isCompletedExceptionally() ? f.getNow(null) : null;
+    if (c != null && c.isOpen()) {
+      // Not waited for: the caller is refused at once. One that fails (NOSCRIPT after a
+      // restart, a lost connection) leaves the permits booked, which is only stricter.
+      c.async().evalsha(BucketScript.SHA1, ScriptOutputType.MULTI, ks.redisKeys,
+          args(ks, limit, "g", Integer.toString(permits), b.token(), "0", ""));
+    }
   }
 
   /**
@@ -1313,6 +1353,9 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
 
     private record Bands(RateLimit limit, String[] args) {}
 
+    /** A booking in line Redis answered, for giveBack: by whom, its wait, its script token. */
+    record Booking(long threadId, long waitNanos, String token) {}
+
     final String[] redisKeys;
     /** The fallback it shares with its limit's other keys beyond the table, or null. */
     final Overflow shared;
@@ -1322,6 +1365,8 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     final AtomicReference<Stock> stock = new AtomicReference<>();
     /** The end of a server pause Redis has not heard of (see tellUnsentPause), or null. */
     final AtomicReference<Long> unsentPauseEnd = new AtomicReference<>();
+    /** The latest booking in line Redis answered for the key (see giveBack), or null. */
+    final AtomicReference<Booking> booking = new AtomicReference<>();
     final AtomicLong nextRegister;
     volatile long lastUsedNanos;
     volatile int activeClients;

@@ -77,8 +77,10 @@ public final class SharedRateLimitInterceptor implements CallInterceptor {
           // A refusal says what was left after the round trip, as the store measured it.
           left = leftNow;
         } else if (r > leftNow) {
-          // The store's round trip ate the time the wait needed: the permit is lost, and the
-          // refusal says what was left after the round trip, which the wait did not fit.
+          // The store's round trip ate the time the wait needed: the permit goes back to the
+          // store if it can take it, and the refusal says what was left after the round trip,
+          // which the wait did not fit.
+          store.giveBack(key, limit, 1, r);
           left = leftNow;
           r = -r;
         } else if (r > 0) {
