@@ -69,10 +69,11 @@ public interface RateLimitStore {
 
   /**
    * For a caller that {@link #reserve} told to wait {@code waitNanos} and that will not use its
-   * permits (the wait no longer fits what the store's answer left of its deadline): gives them
-   * back when nothing was reserved after them, as an in-memory bucket gives back such a
-   * reservation; best effort. The chain's rate-limit step calls this on the thread that
-   * reserved, right after the answer, and does not wait for it: a store must not block here.
+   * permits (the wait no longer fits what the store's answer left of its deadline, or was cut
+   * short by an interrupt): gives them back when nothing was reserved after them, as an
+   * in-memory bucket gives back such a reservation; best effort. The chain's rate-limit step
+   * calls this on the thread that reserved, before it reserves again, and does not wait for it:
+   * a store must not block here.
    *
    * <p>By default nothing is given back: the permits stay booked, unused, which makes the limit
    * stricter, never looser.

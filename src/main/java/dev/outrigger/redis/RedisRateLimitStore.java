@@ -64,8 +64,9 @@ import reactor.core.publisher.Mono;
  * step forward of {@code S} lets each key through up to {@code min(burst, rate * S)} more calls
  * (see the README). One round trip per permit ({@code EVALSHA}; after a Redis restart one
  * {@code EVAL} reloads the script), and one more for a call that waited, to learn whether a
- * server pause told meanwhile holds it ({@link #heldFor}), or that was refused once Redis had
- * booked its wait, to give the permit back ({@link #giveBack}, not waited for). Every JVM using
+ * server pause told meanwhile holds it ({@link #heldFor}), or that was refused or interrupted
+ * once Redis had booked its wait, to give the permit back ({@link #giveBack}, not waited for).
+ * Every JVM using
  * the same key must configure the same limit. Keys are stored hashed ({@code outrigger:ratelimit:
  * {sha256}}), so a key that is an API token never appears in Redis; a bucket's key expires once
  * it has refilled.

@@ -66,6 +66,8 @@ public final class SharedRateLimitInterceptor implements CallInterceptor {
     // Whether a wait began: one cut short by an interrupt (or close()), in a sleep or in a
     // question to the store after it, is a wait all the same, reported for as long as it lasted.
     boolean waiting = false;
+    // The wait of the booking being slept for: given back to the store when cut short.
+    long booked = 0;
     try {
       for (;;) {
         // As the local limit: a wait taking all the time left is refused at once, and so is one
@@ -90,7 +92,9 @@ public final class SharedRateLimitInterceptor implements CallInterceptor {
             waitStart = sleep;
             waiting = true;
           }
+          booked = r;
           Closing.sleep(ctx, clock, r, "a shared rate-limit permit");
+          booked = 0;
           long woke = clock.nanoTime();
           // Another client of the store may have paused the key meanwhile: one round trip,
           // paid only by a call that waited. Held, it waits until the pause ends, then books
@@ -122,6 +126,10 @@ public final class SharedRateLimitInterceptor implements CallInterceptor {
       RateLimitInterceptor.safely(() -> listener.rateLimitRejected(ctx, key, e.wouldWait()));
       throw e;
     } catch (InterruptedException e) {
+      if (booked > 0) {
+        // Cut short in its sleep, the call will not use the permit (the store does not block).
+        store.giveBack(key, limit, 1, booked);
+      }
       if (waiting) {
         waited(ctx, key, waitStart);
       }

@@ -10,7 +10,9 @@ import dev.outrigger.RateLimit;
 import dev.outrigger.RateLimitStore;
 import dev.outrigger.RateLimitedException;
 import dev.outrigger.Retry;
+import dev.outrigger.TransportException;
 import dev.outrigger.internal.FakeClock;
+import dev.outrigger.internal.NanoClock;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import mockwebserver3.MockWebServer;
@@ -19,12 +21,13 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
- * A call whose shared wait Redis booked, refused once the answer arrived (the round trip left
- * less of its deadline than the wait), gives the booking back when nothing was booked after it,
- * as the local bucket gives back a reservation; it used to stay in line, and the key lost that
- * permit for nobody. The round trip is made slow on the client's clock, moved by hand.
+ * A call whose shared wait Redis booked and that will not use it, refused once the answer
+ * arrived (the round trip left less of its deadline than the wait) or interrupted in its sleep,
+ * gives the booking back when nothing was booked after it, as the local bucket gives back a
+ * reservation; it used to stay in line, and the key lost that permit for nobody. The round trip
+ * is made slow on the client's clock, moved by hand.
  */
-class SharedRefusedWaitGiveBackTest {
+class SharedUnusedBookingGiveBackTest {
   private static final long S = TimeUnit.SECONDS.toNanos(1);
 
   @RegisterExtension
@@ -97,6 +100,37 @@ class SharedRefusedWaitGiveBackTest {
     long next = store.reserve(key(), limit, 1, 60 * S);
     assertTrue(next > 0 && next <= 10 * S, "the next call waits " + next / 1e9 + " s: "
         + "behind the refused call's booking");
+  }
+
+  @Test
+  void aWaitInterruptedInItsSleepGivesItsPermitBack() throws Exception {
+    RedisRateLimitStore store = store();
+    assertEquals(0, store.reserve(key(), limit, 1, 0));
+    NanoClock interrupting = new NanoClock() {
+      @Override
+      public long nanoTime() {
+        return System.nanoTime();
+      }
+
+      @Override
+      public void sleepNanos(long nanos) throws InterruptedException {
+        throw new InterruptedException(); // interrupted as soon as it sleeps for its permit
+      }
+    };
+    try (ApiClient client = ClientTestSupport.withClock(ApiClient.builder(), interrupting)
+        .baseUrl(server.url("/").toString())
+        .retry(Retry.none())
+        .rateLimit(limit.store(store))
+        .build()) {
+      assertThrows(TransportException.class,
+          () -> client.get("/x").deadline(Duration.ofSeconds(15)).execute(String.class));
+      Thread.interrupted();
+    }
+
+    long next = store.reserve(key(), limit, 1, 60 * S);
+    assertTrue(next > 0 && next <= 10 * S, "the next call waits " + next / 1e9 + " s: "
+        + "behind the interrupted call's booking");
+    assertEquals(0, server.getRequestCount());
   }
 
   @Test
