@@ -537,11 +537,12 @@ public final class CircuitBreaker {
      * Lets the open period grow while the service keeps failing its probes: each time HALF_OPEN
      * goes back to OPEN, the wait is {@code multiplier} times the previous one, at most
      * {@code max}. Closing the breaker starts again from {@link #waitInOpenState}. Default: no
-     * growth (multiplier 1).
+     * growth (multiplier 1). A multiplier of 1 means a constant wait: {@code max} is then
+     * unused, and not checked against {@link #waitInOpenState}.
      *
      * @throws IllegalArgumentException if {@code multiplier} is below 1, NaN or infinite, or
      *     {@code max} is not positive; {@link #build()} also rejects a {@code max} shorter than
-     *     {@link #waitInOpenState}
+     *     {@link #waitInOpenState} when {@code multiplier} is above 1
      */
     public Builder waitInOpenStateGrowth(double multiplier, Duration max) {
       Objects.requireNonNull(max, "max");
@@ -639,8 +640,8 @@ public final class CircuitBreaker {
      *
      * @throws IllegalArgumentException if a count window is smaller than
      *     {@code minimumNumberOfCalls} (the breaker could never open), a time window is longer
-     *     than {@link #MAX_WINDOW_SECONDS}, or the growth's maximum is shorter than
-     *     {@code waitInOpenState}
+     *     than {@link #MAX_WINDOW_SECONDS}, or the open wait grows (multiplier above 1) and the
+     *     growth's maximum is shorter than {@code waitInOpenState}
      */
     public CircuitBreaker build() {
       if (slidingWindowType == WindowType.COUNT_BASED
@@ -656,9 +657,12 @@ public final class CircuitBreaker {
         throw new IllegalArgumentException("a TIME_BASED slidingWindowSize must be at most "
             + MAX_WINDOW_SECONDS + " seconds, but was " + slidingWindowSize);
       }
-      if (maxWaitInOpenState != null && maxWaitInOpenState.compareTo(waitInOpenState) < 0) {
+      // At multiplier 1 the wait never grows, so the maximum is never used.
+      if (waitInOpenStateMultiplier > 1.0 && maxWaitInOpenState != null
+          && maxWaitInOpenState.compareTo(waitInOpenState) < 0) {
         throw new IllegalArgumentException("waitInOpenStateGrowth max (" + maxWaitInOpenState
-            + ") must be at least waitInOpenState (" + waitInOpenState + ")");
+            + ") must be at least waitInOpenState (" + waitInOpenState
+            + "): raise the max or shorten waitInOpenState");
       }
       return new CircuitBreaker(this, true);
     }

@@ -95,11 +95,21 @@ class CircuitBreakerConfigTest {
     rejects("a TIME_BASED slidingWindowSize must be at most 3600 seconds, but was 3601",
         () -> CircuitBreaker.builder().slidingWindowType(WindowType.TIME_BASED)
             .slidingWindowSize(3601).build());
-    rejects("waitInOpenStateGrowth max (PT2S) must be at least waitInOpenState (PT5S)",
+    rejects("waitInOpenStateGrowth max (PT2S) must be at least waitInOpenState (PT5S): raise",
         () -> CircuitBreaker.builder().waitInOpenStateGrowth(2, Duration.ofSeconds(2)).build());
     assertEquals(Duration.ofSeconds(20), CircuitBreaker.builder()
         .waitInOpenStateGrowth(2, Duration.ofSeconds(20)).waitInOpenState(Duration.ofSeconds(1))
         .build().maxWaitInOpenState());
+  }
+
+  @Test
+  void growthOfOneIsAConstantWaitWhateverItsMax() {
+    // The max is never reached at multiplier 1, so a max below the 5 s default is no error.
+    CircuitBreaker constant = CircuitBreaker.builder()
+        .waitInOpenStateGrowth(1.0, Duration.ofSeconds(1)).build();
+    assertEquals(1.0, constant.waitInOpenStateMultiplier());
+    assertEquals(Duration.ofSeconds(5), constant.maxWaitInOpenState());
+    assertEquals(CircuitBreaker.defaults(), constant);
   }
 
   @Test
