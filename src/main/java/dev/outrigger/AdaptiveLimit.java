@@ -52,6 +52,8 @@ public final class AdaptiveLimit {
   public static final int DEFAULT_MAX = 1024;
   /** The default {@link #initial(int)}. */
   public static final int DEFAULT_INITIAL = 20;
+  /** The shortest {@link #rttWindow(Duration)}: 1 second. */
+  public static final Duration MIN_RTT_WINDOW = Duration.ofSeconds(1);
 
   private final int min;
   private final int max;
@@ -142,15 +144,20 @@ public final class AdaptiveLimit {
   /**
    * How long the lowest latency seen stays the host's no-queueing latency (default 30 s): the
    * floor is the lowest sample of the current and the previous window, so a host that got
-   * slower for good is re-learnt within two windows.
+   * slower for good is re-learnt within two windows. The window must span many round trips:
+   * one holding only a sample or two makes each answer its own floor, so no answer ever looks
+   * queued and the limit only grows. Hence the minimum, {@link #MIN_RTT_WINDOW} (1 s); make it
+   * many times the host's latency.
    *
-   * @throws IllegalArgumentException if not positive
+   * @throws IllegalArgumentException if shorter than {@link #MIN_RTT_WINDOW}
    */
   public AdaptiveLimit rttWindow(Duration window) {
     Objects.requireNonNull(window, "rttWindow");
-    if (window.isNegative() || window.isZero()) {
-      throw new IllegalArgumentException(
-          "AdaptiveLimit rttWindow must be positive, but was " + window);
+    if (window.compareTo(MIN_RTT_WINDOW) < 0) {
+      throw new IllegalArgumentException("AdaptiveLimit rttWindow must be at least "
+          + MIN_RTT_WINDOW + ", but was " + window
+          + ": the latency floor must outlast many round trips; use a window of 1 s or more,"
+          + " many times the host's latency");
     }
     return new AdaptiveLimit(min, max, initial, backoffRatio, smoothing, window);
   }

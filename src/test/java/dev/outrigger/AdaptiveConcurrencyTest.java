@@ -350,7 +350,19 @@ class AdaptiveConcurrencyTest {
     assertTrue(assertThrows(IllegalArgumentException.class, () -> v.smoothing(0))
         .getMessage().contains("smoothing must be greater than 0 and at most 1, but was 0.0"));
     assertTrue(assertThrows(IllegalArgumentException.class, () -> v.rttWindow(Duration.ZERO))
-        .getMessage().contains("rttWindow must be positive, but was PT0S"));
+        .getMessage().contains("rttWindow must be at least PT1S, but was PT0S"));
     assertEquals(v.min(8), AdaptiveLimit.vegas().min(8));
+  }
+
+  @Test
+  void rttWindowTooShortToHoldALatencyFloorIsRefusedSayingWhatToSet() {
+    // A 1 ns window makes every answer its own floor: nothing looks queued, the limit only grows.
+    AdaptiveLimit v = AdaptiveLimit.vegas();
+    String m = assertThrows(IllegalArgumentException.class,
+        () -> v.rttWindow(Duration.ofNanos(1))).getMessage();
+    assertTrue(m.startsWith("AdaptiveLimit rttWindow must be at least PT1S, but was PT0.000000001S:"
+        + " the latency floor must outlast many round trips; use a window of 1 s or more"), m);
+    assertThrows(IllegalArgumentException.class, () -> v.rttWindow(Duration.ofMillis(999)));
+    assertEquals(Duration.ofSeconds(1), v.rttWindow(Duration.ofSeconds(1)).rttWindow());
   }
 }
