@@ -167,7 +167,7 @@ class DeadlineTest {
     for (String g : garbage) {
       assertTrue(Deadline.fromHeader("grpc-timeout", g).isEmpty(), "grpc-timeout " + g);
     }
-    for (String g : new String[] {null, "", "abc", "-1", "1.5", "9999999999999999999"}) {
+    for (String g : new String[] {null, "", "abc", "-1", "1.5", "9999999999999999999m"}) {
       assertTrue(Deadline.fromHeader("X-Deadline-Ms", g).isEmpty(), "ms " + g);
     }
     Deadline d = Deadline.fromHeader("X-Deadline-Ms", "2000").orElseThrow();
@@ -185,6 +185,22 @@ class DeadlineTest {
       assertTrue(d.remaining().toDays() > 365 * 100, h[0] + ": " + h[1] + " gave "
           + d.remaining());
     }
+  }
+
+  @Test
+  void millisecondsOfSixteenDigitsOrMoreAreCappedAsGrpcTimeoutHoursAre() {
+    // Such a caller offers centuries, as one sending 99999999H does: no deadline to speak of,
+    // not a malformed header to drop.
+    for (String ms : new String[] {"1000000000000000", "9999999999999999999",
+        "123456789012345678901234567890"}) {
+      assertEquals(Long.MAX_VALUE / 2, DeadlineHeaders.parse("X-Deadline-Ms", ms), ms);
+      Deadline d = Deadline.fromHeader("X-Deadline-Ms", ms).orElseThrow();
+      assertTrue(d.remaining().toDays() > 365 * 100, ms + " gave " + d.remaining());
+    }
+    assertEquals(Long.MAX_VALUE / 2, DeadlineHeaders.parse("grpc-timeout", "99999999H"));
+    // Leading zeros are not magnitude.
+    assertEquals(1500L * 1_000_000L,
+        DeadlineHeaders.parse("X-Deadline-Ms", "00000000000000001500"));
   }
 
   @Test

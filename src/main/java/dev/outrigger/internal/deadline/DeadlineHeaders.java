@@ -44,7 +44,10 @@ public final class DeadlineHeaders {
   }
 
   /**
-   * Nanoseconds a header value grants, or -1 when the value is missing or malformed.
+   * Nanoseconds a header value grants, or -1 when the value is missing or malformed. A value too
+   * large for a deadline (any number of milliseconds past about 146 years, or 8 digits of hours)
+   * is capped there, not refused; a {@code grpc-timeout} of more than 8 digits is malformed, as
+   * gRPC's format allows at most 8.
    */
   public static long parse(String headerName, String value) {
     if (value == null) {
@@ -55,11 +58,19 @@ public final class DeadlineHeaders {
       return -1;
     }
     if (!isGrpc(headerName)) {
-      if (v.length() > 15 || !digits(v, v.length())) {
+      if (!digits(v, v.length())) {
         return -1;
       }
-      long ms = Long.parseLong(v);
-      // 15 digits of milliseconds overflow a long in nanoseconds: cap (centuries either way).
+      int first = 0;
+      while (first < v.length() - 1 && v.charAt(first) == '0') {
+        first++;
+      }
+      // 14 digits of ms are past the cap (~146 years) already, and a long holds no more than
+      // 18: cap a longer number unparsed, as grpc-timeout's hours are, rather than drop it.
+      if (v.length() - first > 15) {
+        return Long.MAX_VALUE / 2;
+      }
+      long ms = Long.parseLong(v, first, v.length(), 10);
       return ms > (Long.MAX_VALUE / 2) / 1_000_000L ? Long.MAX_VALUE / 2 : ms * 1_000_000L;
     }
     int len = v.length();
