@@ -111,6 +111,7 @@ public final class ApiRequest {
    * @throws IllegalArgumentException if the name is empty or either contains a character not
    *     allowed in a header (CR and LF included, which would let a value inject headers), or if
    *     an {@code Idempotency-Key} is blank
+   * @throws NullPointerException if {@code name} or {@code value} is null
    */
   public ApiRequest header(String name, String value) {
     Objects.requireNonNull(name, "header name");
@@ -157,6 +158,7 @@ public final class ApiRequest {
    *
    * @throws IllegalArgumentException if {@code contentType} is not a media type, or if this is a
    *     GET or a HEAD, which OkHttp sends without a body
+   * @throws NullPointerException if {@code bytes} is null
    */
   public ApiRequest body(byte[] bytes, String contentType) {
     Objects.requireNonNull(bytes, "bytes");
@@ -208,6 +210,7 @@ public final class ApiRequest {
    * can only tighten it.
    *
    * @throws IllegalArgumentException if not positive
+   * @throws NullPointerException if {@code deadline} is null
    */
   public ApiRequest deadline(Duration deadline) {
     Objects.requireNonNull(deadline, "deadline");
@@ -218,7 +221,11 @@ public final class ApiRequest {
     return this;
   }
 
-  /** An attribute the client's interceptors can read from {@link CallContext#attribute}. */
+  /**
+   * An attribute the client's interceptors can read from {@link CallContext#attribute}.
+   *
+   * @throws NullPointerException if {@code name} is null
+   */
   public ApiRequest attribute(String name, Object value) {
     Objects.requireNonNull(name, "attribute name");
     if (attributes == null) {

@@ -2,6 +2,7 @@ package dev.outrigger;
 
 import java.time.Duration;
 import java.util.List;
+import java.util.Objects;
 import okhttp3.Headers;
 
 /**
@@ -43,8 +44,11 @@ public final class ApiResponse<T> {
   /**
    * The first value of header {@code name} (case-insensitive), or null. (OkHttp's
    * {@code Headers.get} gives the last one; {@link #headers(String)} gives all of them.)
+   *
+   * @throws NullPointerException if {@code name} is null
    */
   public String header(String name) {
+    Objects.requireNonNull(name, "header name");
     for (int i = 0, n = headers.size(); i < n; i++) {
       if (headers.name(i).equalsIgnoreCase(name)) {
         return headers.value(i);
@@ -53,8 +57,13 @@ public final class ApiResponse<T> {
     return null;
   }
 
-  /** Every value of header {@code name} (case-insensitive). */
+  /**
+   * Every value of header {@code name} (case-insensitive).
+   *
+   * @throws NullPointerException if {@code name} is null
+   */
   public List<String> headers(String name) {
+    Objects.requireNonNull(name, "header name");
     return headers.values(name);
   }
 

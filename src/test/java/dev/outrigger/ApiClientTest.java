@@ -547,6 +547,18 @@ class ApiClientTest extends ClientOverServerTest {
   }
 
   @Test
+  void responseHeaderLookupsRefuseANullNameNamingIt() {
+    server.enqueue(new MockResponse.Builder().addHeader("X-Request-Id", "r-1").build());
+    ApiResponse<String> r = client.get("/posts").send(String.class);
+
+    // header(null) quietly answered null, headers(null) threw OkHttp's Kotlin null check.
+    assertEquals("header name",
+        assertThrows(NullPointerException.class, () -> r.header(null)).getMessage());
+    assertEquals("header name",
+        assertThrows(NullPointerException.class, () -> r.headers(null)).getMessage());
+  }
+
+  @Test
   void sendsAJsonBodyAndTheIdempotencyKey() throws Exception {
     server.enqueue(json("{\"id\":1,\"title\":\"x\"}"));
 
