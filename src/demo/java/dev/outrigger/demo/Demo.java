@@ -100,11 +100,13 @@ public final class Demo {
       api = new FlakyPartnerApi(200, o.seed, o.calls / 4, (long) o.calls * 45 / 100);
       base = api.baseUrl();
     }
-    // The bare run has no rate limit: --rate does not apply to it, and is not shown as if it did.
-    out.printf(Locale.ROOT, "Outrigger demo: %d calls, concurrency %d, %s, seed %d%n",
+    // The bare run has no rate limit, and a --url run no embedded API to seed: neither shows
+    // the setting as if it applied.
+    out.printf(Locale.ROOT, "Outrigger demo: %d calls, concurrency %d, %s%s%n",
         o.calls, o.concurrency, o.noPolicies
             ? "NO POLICIES (bare OkHttp: no rate limit, retries, deadline or breaker)"
-            : "client rate " + Options.number(o.rate) + "/s, burst " + o.burst(), o.seed);
+            : "client rate " + Options.number(o.rate) + "/s, burst " + o.burst(),
+        o.url == null ? ", seed " + o.seed : "");
     out.println("target: " + (api == null ? Options.shown(o.url)
         : base + " (embedded flaky partner API: quota 200/s per key, 4% 503, 2% slow 1-2 s, "
             + "1% resets, /inventory outage window)"));
@@ -562,16 +564,19 @@ public final class Demo {
           --concurrency N    calls in flight at most, through FanOut (default 64)
           --rate R           client-side rate limit, calls per second, with a burst of a
                              tenth of a second's worth, at least 1 (default 150, burst 15;
-                             the embedded API's quota is 200/s)
+                             the embedded API's quota is 200/s); not with --no-policies
           --seed S           seed of the embedded API's faults and of the calls' paths
-                             (default 42): one seed, the same fault for each request
+                             (default 42): one seed, the same fault for each request; not
+                             with --url
           --no-policies      the same batch on bare OkHttp, to compare
           --url URL          call this URL (GET) instead of the embedded API (printed
                              without its query; no user name or password; a { or } in it,
                              path or query, is sent percent-encoded, %7B and %7D, by both
                              runs alike)
           -h, --help         this text
-        A flag's value may also follow an equals sign: --calls=500.
+        A flag's value may also follow an equals sign: --calls=500. A flag the run would
+        not use is refused, not ignored: --rate with --no-policies (no rate limit), --seed
+        with --url (no embedded API); both exit with status 2, as a bad value does.
 
         Run with: mvn -q -Pdemo compile exec:exec -Ddemo.args="--calls 1000 --rate 100"
         Maven splits demo.args at spaces, as a shell would: quote a value that holds one,
@@ -590,6 +595,10 @@ public final class Demo {
     long seed = 42;
     boolean noPolicies;
     boolean help;
+    /** --rate was given: refused beside --no-policies, which has no rate limit. */
+    boolean rateGiven;
+    /** --seed was given: refused beside --url, which has no embedded API to seed. */
+    boolean seedGiven;
     /** The URL as given, or null: printed through {@link #shown}. */
     String url;
     /** What both runs send for {@link #url}: see {@link #target}. */
@@ -637,6 +646,7 @@ public final class Demo {
           case "--concurrency" -> o.concurrency =
               positiveInt(a, value(args, ++i, a), Integer.MAX_VALUE);
           case "--rate" -> {
+            o.rateGiven = true;
             String v = value(args, ++i, a);
             try {
               o.rate = Double.parseDouble(v);
@@ -656,6 +666,7 @@ public final class Demo {
             }
           }
           case "--seed" -> {
+            o.seedGiven = true;
             String v = value(args, ++i, a);
             try {
               o.seed = Long.parseLong(v);
@@ -670,6 +681,16 @@ public final class Demo {
           }
           default -> throw new IllegalArgumentException("unknown flag " + a + "\n\n" + HELP);
         }
+      }
+      // Refused rather than ignored: a run that silently dropped a flag would be read as if
+      // the flag had shaped it.
+      if (o.noPolicies && o.rateGiven) {
+        throw new IllegalArgumentException("--rate sets the client's rate limit, and "
+            + "--no-policies runs without one: drop --rate, or --no-policies");
+      }
+      if (o.url != null && o.seedGiven) {
+        throw new IllegalArgumentException("--seed seeds the embedded API's faults and paths, "
+            + "and --url calls another server instead: drop --seed, or --url");
       }
       return o;
     }

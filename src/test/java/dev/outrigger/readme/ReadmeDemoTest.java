@@ -281,6 +281,7 @@ class ReadmeDemoTest {
         assertTrue(r.out().contains("== What the server saw\nunknown            --url: the "
             + "server is not the embedded API"), r.out());
         assertFalse(r.out().contains("client counted"), r.out());
+        assertFalse(r.out().contains("seed"), "no embedded API to seed: " + r.out());
       }
       assertEquals(6, seen.size());
     } finally {
@@ -347,16 +348,16 @@ class ReadmeDemoTest {
 
   /**
    * "--no-policies runs the same calls on bare OkHttp": its banner and summary claim no rate
-   * limit. The banner read "client rate 50/s" for a run with none. (Nor do its latencies hold
+   * limit. The banner read "client rate 150/s" for a run with none. (Nor do its latencies hold
    * waits for permits or retries.)
    */
   @Test
   void theBareRunClaimsNoRateLimit() throws Exception {
-    Run r = demo("--calls", "20", "--rate", "50", "--no-policies");
+    Run r = demo("--calls", "20", "--no-policies");
     assertEquals(0, r.status(), r.err());
     assertTrue(r.out().startsWith("Outrigger demo: 20 calls, concurrency 64, NO POLICIES (bare "
         + "OkHttp: no rate limit, retries, deadline or breaker), seed 42\n"), r.out());
-    assertFalse(r.out().contains("50/s"), r.out());
+    assertFalse(r.out().contains("150/s"), r.out());
     assertTrue(r.out().contains("\nrate limit         none (no policies); "), r.out());
     assertTrue(Pattern.compile("\\nlatency .* \\(of each call\\)\\n").matcher(r.out()).find(),
         r.out());
@@ -375,6 +376,34 @@ class ReadmeDemoTest {
         + "summed over them\\n").matcher(r.out()).find(), r.out());
     assertTrue(Pattern.compile("\\nlatency            p50 .* max \\d+ ms \\(of each call, with "
         + "its waits and retries\\)\\n").matcher(r.out()).find(), r.out());
+  }
+
+  /**
+   * "A flag the run would not use is refused, not ignored": --rate with --no-policies and --seed
+   * with --url exit with status 2 before anything starts, saying which flag to drop. Both were
+   * taken and silently ignored, so a bare run "at --rate 50" ran at full speed.
+   */
+  @Test
+  void aFlagTheRunWouldNotUseIsAUsageError() throws Exception {
+    String readme = Files.readString(Path.of("README.md"), StandardCharsets.UTF_8)
+        .replaceAll("\\s+", " ");
+    assertTrue(readme.contains("A flag the run would not use is refused, not ignored"),
+        "the README sentence this test checks");
+    Run rate = demo("--calls", "20", "--rate", "50", "--no-policies");
+    assertEquals(2, rate.status(), rate.out() + rate.err());
+    assertTrue(rate.err().contains("--rate sets the client's rate limit, and --no-policies runs "
+        + "without one: drop --rate, or --no-policies"), rate.err());
+    assertTrue(rate.err().contains("--help"), rate.err());
+    assertFalse(rate.out().contains("Outrigger demo:"), "nothing started: " + rate.out());
+    Run seed = demo("--seed=7", "--url", "http://127.0.0.1:9/ping", "--calls", "1");
+    assertEquals(2, seed.status(), seed.out() + seed.err());
+    assertTrue(seed.err().contains("--seed seeds the embedded API's faults and paths, and --url "
+        + "calls another server instead: drop --seed, or --url"), seed.err());
+    assertFalse(seed.out().contains("Outrigger demo:"), "nothing started: " + seed.out());
+    Run help = demo("-h");
+    assertTrue(help.out().replaceAll("\\s+", " ").contains("A flag the run would not use is "
+        + "refused, not ignored: --rate with --no-policies (no rate limit), --seed with --url "
+        + "(no embedded API); both exit with status 2"), help.out());
   }
 
   /** A small rate reads as digits in the summary, not as Double's "1.0E-4". */
