@@ -422,12 +422,8 @@ public final class Demo {
     }
 
     private void printProgress(ProgressLine bar) {
-      int d = done.get();
-      int width = 30;
-      int filled = total == 0 ? width : (int) ((long) d * width / total);
       double secs = Math.max(0.001, sinceStartMs() / 1000.0);
-      String line = String.format(Locale.ROOT, "[%s%s] %d/%d  failed %d  %.0f calls/s  %.1f s",
-          "#".repeat(filled), ".".repeat(width - filled), d, total, failed.get(), d / secs, secs);
+      String line = ProgressLine.format(done.get(), total, failed.get(), secs);
       if (bar != null) {
         bar.draw(line);
       } else {

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.charset.Charset;
+import java.util.Locale;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -15,6 +16,11 @@ import java.util.concurrent.locks.ReentrantLock;
  * {@code synchronized}, as the lines come from virtual threads.
  */
 final class ProgressLine implements AutoCloseable {
+  /** The widest line {@link #format} gives: a terminal's 80 columns, which it must not wrap. */
+  static final int MAX_WIDTH = 80;
+  /** The bar's width when the counts leave room for it. */
+  private static final int BAR_WIDTH = 30;
+
   private final ReentrantLock lock = new ReentrantLock();
   private final PrintStream terminal;
   private final PrintStream oldOut = System.out;
@@ -25,6 +31,25 @@ final class ProgressLine implements AutoCloseable {
   private boolean shown;
   /** Another writer left its line unfinished: the bar waits for the end of it. */
   private boolean othersMidLine;
+
+  /**
+   * The progress line for {@code done} of {@code total} calls, {@code failed} of them failed,
+   * {@code seconds} into the run: a bar, then the counts. Never wider than {@link #MAX_WIDTH}:
+   * a wrapped line is not redrawn in place, but scrolls a new line at every redraw. The bar is
+   * 30 columns, narrower when long counts need the room (at a million calls), and left out
+   * when the counts alone fill the line, which are then cut at its end.
+   */
+  static String format(int done, int total, int failed, double seconds) {
+    String counts = String.format(Locale.ROOT, "%d/%d  failed %d  %.0f calls/s  %.1f s",
+        done, total, failed, done / seconds, seconds);
+    // "[", "] " around the bar.
+    int width = Math.min(BAR_WIDTH, MAX_WIDTH - 3 - counts.length());
+    if (width < 1) {
+      return counts.length() > MAX_WIDTH ? counts.substring(0, MAX_WIDTH) : counts;
+    }
+    int filled = total == 0 ? width : (int) Math.min(width, (long) done * width / total);
+    return "[" + "#".repeat(filled) + ".".repeat(width - filled) + "] " + counts;
+  }
 
   /** Draws on {@code terminal} (standard output as it was), and takes over System.out/err. */
   ProgressLine(PrintStream terminal) {

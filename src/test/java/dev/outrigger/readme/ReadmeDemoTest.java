@@ -10,8 +10,11 @@ import com.sun.net.httpserver.HttpServer;
 import dev.outrigger.JavaProcess;
 import java.io.File;
 import java.io.IOException;
+import java.lang.reflect.Method;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.URL;
+import java.net.URLClassLoader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -404,6 +407,39 @@ class ReadmeDemoTest {
     assertTrue(help.out().replaceAll("\\s+", " ").contains("A flag the run would not use is "
         + "refused, not ignored: --rate with --no-policies (no rate limit), --seed with --url "
         + "(no embedded API); both exit with status 2"), help.out());
+  }
+
+  /**
+   * The progress line fits a terminal's 80 columns at any count: a wider one wraps, and each
+   * redraw in place then scrolls a new line. At a million calls it took 89 columns (a 30-column
+   * bar beside 1000000/1000000, failed 1000000, the calls per second and the seconds).
+   */
+  @Test
+  void theProgressLineFitsEightyColumnsAtAnyCount() throws Exception {
+    // ProgressLine uses the JDK alone: load it from the demo compiled above, not from a stale
+    // copy a -Pdemo build may have left in target/classes.
+    try (URLClassLoader loader = new URLClassLoader(new URL[] {classes.toUri().toURL()},
+        ClassLoader.getPlatformClassLoader())) {
+      Method format = loader.loadClass("dev.outrigger.demo.ProgressLine")
+          .getDeclaredMethod("format", int.class, int.class, int.class, double.class);
+      format.setAccessible(true);
+      // A default run's line is as it was: the full 30-column bar.
+      assertEquals("[###############...............] 1500/3000  failed 3  150 calls/s  10.0 s",
+          format.invoke(null, 1500, 3000, 3, 10.0));
+      String million = (String) format.invoke(null, 1_000_000, 1_000_000, 1_000_000, 300.0);
+      assertTrue(million.length() <= 80, million.length() + ": " + million);
+      assertTrue(million.matches("\\[#+\\] 1000000/1000000  failed 1000000  3333 calls/s  "
+          + "300.0 s"), million);
+      String half = (String) format.invoke(null, 500_000, 1_000_000, 7, 150.0);
+      assertTrue(half.length() <= 80 && half.matches("\\[#+\\.+\\] 500000/1000000 .*"), half);
+      // Past what the demo takes: an int's counts, a rate of millions, years of seconds.
+      for (Object[] a : List.of(new Object[] {Integer.MAX_VALUE, Integer.MAX_VALUE, 12, 0.001},
+          new Object[] {Integer.MAX_VALUE, Integer.MAX_VALUE, Integer.MAX_VALUE, 1e12},
+          new Object[] {0, 0, 0, 0.001})) {
+        String line = (String) format.invoke(null, a);
+        assertTrue(line.length() <= 80, line.length() + ": " + line);
+      }
+    }
   }
 
   /** A small rate reads as digits in the summary, not as Double's "1.0E-4". */
