@@ -269,10 +269,6 @@ public final class AdaptiveSimulation {
 
   public static void main(String[] args) throws Exception {
     System.setProperty("java.awt.headless", "true");
-    // exec:exec passes exec.appArgs as one argument.
-    if (args.length == 1) {
-      args = args[0].trim().isEmpty() ? new String[0] : args[0].trim().split("\\s+");
-    }
     int n = args.length > 0 ? Integer.parseInt(args[0]) : 32;
     long serviceMs = args.length > 1 ? Long.parseLong(args[1]) : 40;
     double seconds = args.length > 2 ? Double.parseDouble(args[2]) : 5;

@@ -28,7 +28,7 @@ public final class DeadlinePrecisionHarness {
   private DeadlinePrecisionHarness() {}
 
   public static void main(String[] rawArgs) throws Exception {
-    List<String> args = JmhMain.words(rawArgs);
+    List<String> args = List.of(rawArgs);
     int calls = args.size() > 0 ? Integer.parseInt(args.get(0)) : 1000;
     int concurrency = args.size() > 1 ? Integer.parseInt(args.get(1)) : 16;
     long deadlineNanos = 100_000_000L;

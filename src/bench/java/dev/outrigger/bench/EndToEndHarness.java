@@ -56,7 +56,7 @@ public final class EndToEndHarness {
   }
 
   public static void main(String[] rawArgs) throws Exception {
-    List<String> args = JmhMain.words(rawArgs);
+    List<String> args = List.of(rawArgs);
     double seconds = args.size() > 0 ? Double.parseDouble(args.get(0)) : 3;
     int reps = args.size() > 1 ? Integer.parseInt(args.get(1)) : 5;
     int[] concurrencies = {1, 16, 64};

@@ -102,14 +102,7 @@ public final class FanOutHarness {
   private FanOutHarness() {}
 
   public static void main(String[] rawArgs) throws Exception {
-    List<String> args = new ArrayList<>();
-    for (String a : rawArgs) {
-      for (String p : a.trim().split("\\s+")) {
-        if (!p.isEmpty()) {
-          args.add(p);
-        }
-      }
-    }
+    List<String> args = List.of(rawArgs);
     if (!args.isEmpty() && args.get(0).equals("child")) {
       child(args.get(1), Integer.parseInt(args.get(2)), Integer.parseInt(args.get(3)),
           Integer.parseInt(args.get(4)));

@@ -30,10 +30,11 @@ import org.openjdk.jmh.runner.options.TimeValue;
  * spread every library's iterations over the whole run; the table gives the median and the best
  * (least disturbed) iteration of each.
  *
- * <p>Optional arguments, in order (the pom passes {@code -Dexec.appArgs} as one string, split
- * here on spaces): a regex of benchmark methods (default all, e.g. {@code outrigger|guava}), the
- * thread counts (default {@code 1,2}), the regimes (default {@code open,saturated}), the number
- * of rounds (default 3), and {@code noaccuracy} to skip the accuracy check.
+ * <p>Optional arguments, in order (words of {@code -Dexec.appArgs}, which the bench profile
+ * has Maven split as a shell would): a regex of benchmark methods (default all, e.g.
+ * {@code outrigger|guava}), the thread counts (default {@code 1,2}), the regimes (default
+ * {@code open,saturated}), the number of rounds (default 3), and {@code noaccuracy} to skip the
+ * accuracy check.
  */
 public final class RateLimiterBenchMain {
   private RateLimiterBenchMain() {}
@@ -42,9 +43,6 @@ public final class RateLimiterBenchMain {
   private record Cell(List<Double> scores, List<Double> alloc) {}
 
   public static void main(String[] args) throws Exception {
-    if (args.length == 1) {
-      args = args[0].trim().split("\\s+");
-    }
     String methods = args.length > 0 && !args[0].isBlank() ? args[0] : ".*";
     String[] threadCounts = (args.length > 1 ? args[1] : "1,2").split(",");
     String[] regimes = (args.length > 2 ? args[2] : "open,saturated").split(",");

@@ -64,10 +64,7 @@ public final class RedisQuotaHarness {
   private RedisQuotaHarness() {}
 
   public static void main(String[] rawArgs) throws Exception {
-    List<String> args = new ArrayList<>();
-    for (String a : rawArgs) {
-      args.addAll(Arrays.stream(a.trim().split("\\s+")).filter(s -> !s.isEmpty()).toList());
-    }
+    List<String> args = List.of(rawArgs);
     double seconds = args.size() > 0 ? Double.parseDouble(args.get(0)) : 3;
     int reps = args.size() > 1 ? Integer.parseInt(args.get(1)) : 3;
     System.out.printf(Locale.ROOT, "JDK %s, %d CPUs, %.1f s per run, %d repetitions%n",

@@ -674,15 +674,51 @@ class ReadmeDemoTest {
   }
 
   /**
+   * docs/benchmarks.md: "The profile has Maven split exec.appArgs into words as a shell would,
+   * as the demo's demo.args", so a quoted value keeps its space. The bench profile passed
+   * exec.appArgs as one argument, which each bench program split at every space itself: a
+   * quoted value (a JMH {@code -jvmArgsAppend '-Xmx1g -Xms1g'}) came apart. Run here with the
+   * demo as the main class, which says what it got.
+   */
+  @Test
+  void theBenchProfileSplitsAppArgsAsTheDemoProfileSplitsDemoArgs() throws Exception {
+    String docs = Files.readString(Path.of("docs/benchmarks.md"), StandardCharsets.UTF_8)
+        .replaceAll("\\s+", " ");
+    assertTrue(docs.contains("The profile has Maven split `exec.appArgs` into words as a shell "
+        + "would, as the demo's `demo.args`"), "the docs sentence this test checks");
+    ConcurrentLinkedQueue<String> seen = new ConcurrentLinkedQueue<>();
+    HttpServer server = recordingServer(seen);
+    try {
+      String url = "http://127.0.0.1:" + server.getAddress().getPort() + "/a b";
+      // Skipped offline without the bench profile's dependencies, which .ci/run never fetches.
+      Run r = maven(false, false, "-Pbench", "-Dexec.mainClass=dev.outrigger.demo.Demo",
+          "-Dexec.appArgs=--url '" + url + "' --calls 2");
+      assertEquals(0, r.status(), r.out());
+      assertEquals(List.of("/a%20b", "/a%20b"), List.copyOf(seen), r.out());
+    } finally {
+      server.stop(0);
+    }
+  }
+
+  /**
    * README's command, {@code mvn -q -Pdemo compile exec:exec -Ddemo.args=...}, with
-   * {@code demoArgs}; on a pseudo-terminal (util-linux script) when {@code onATerminal}. Its
-   * output is both streams together. Maven runs offline, on a copy of the pom whose
-   * target/classes holds the library and the demo compiled above (the project's own
-   * target/classes is not touched while the tests run); validate selects the JDK 21+ as compile
-   * does. Skipped without mvn (or script), or when the demo's plugins are not in the local
-   * repository, unless OUTRIGGER_REQUIRE_DEMO_TTY=1.
+   * {@code demoArgs}; on a pseudo-terminal (util-linux script) when {@code onATerminal}.
    */
   private static Run readmeCommand(String demoArgs, boolean onATerminal) throws Exception {
+    return maven(onATerminal, true, "-Pdemo", "-Ddemo.args=" + demoArgs);
+  }
+
+  /**
+   * {@code mvn -o -q -B validate exec:exec} with {@code options} (a profile, properties); on a
+   * pseudo-terminal (util-linux script) when {@code onATerminal}. Its output is both streams
+   * together. Maven runs offline, on a copy of the pom whose target/classes holds the library
+   * and the demo compiled above (the project's own target/classes is not touched while the
+   * tests run); validate selects the JDK 21+ as compile does. Skipped without mvn (or script),
+   * or when the profile's plugins or dependencies are not in the local repository, unless
+   * {@code required} and OUTRIGGER_REQUIRE_DEMO_TTY=1.
+   */
+  private static Run maven(boolean onATerminal, boolean required, String... options)
+      throws Exception {
     Path script = Path.of("/usr/bin/script");
     assumeTrue(!onATerminal || Files.isExecutable(script),
         "needs util-linux script for a pseudo-terminal");
@@ -704,8 +740,9 @@ class ReadmeDemoTest {
         }
       }
     }
-    List<String> cmd = List.of(mvn.toString(), "-o", "-q", "-B", "-Pdemo", "validate",
-        "exec:exec", "-Ddemo.args=" + demoArgs);
+    List<String> cmd = new ArrayList<>(List.of(mvn.toString(), "-o", "-q", "-B", "validate",
+        "exec:exec"));
+    cmd.addAll(List.of(options));
     Path out = Files.createTempFile(classes, "mvn", ".txt");
     ProcessBuilder pb = new ProcessBuilder(!onATerminal ? cmd : List.of(script.toString(),
             "-qefc", cmd.stream().map(a -> "'" + a.replace("'", "'\\''") + "'")
@@ -723,7 +760,7 @@ class ReadmeDemoTest {
       // here, but for CI, whose .ci/run fetched them first and asks for this test to run.
       boolean missing = p.exitValue() != 0 && (output.contains("offline")
           || output.contains("No plugin found for prefix"));
-      if (missing && "1".equals(System.getenv("OUTRIGGER_REQUIRE_DEMO_TTY"))) {
+      if (missing && required && "1".equals(System.getenv("OUTRIGGER_REQUIRE_DEMO_TTY"))) {
         fail("OUTRIGGER_REQUIRE_DEMO_TTY=1, but the demo's plugins are not in the local"
             + " repository (run `mvn -Pdemo compile exec:exec` once online):\n" + output);
       }
