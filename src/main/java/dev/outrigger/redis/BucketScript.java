@@ -47,14 +47,13 @@ import java.util.List;
  * twice. {@code taken} is how much the pause grew.
  *
  * <p>Give back ({@code op = 'g'}): a caller that booked {@code n} permits in line and will not
- * use them (its deadline no longer fits the wait once the answer reached it) hands back the
- * times its booking wrote, which a waiting {@code r} returns as a fourth element ({@code token},
- * each {@code tat} as stored, joined by commas). Only while the key still holds exactly those
- * (nothing booked, paused or expired since, by any client) does each {@code tat} move back by
- * {@code n * I}, never before what the key's latest pause leaves ({@code p + tau - I}); that is
- * where the booking found it or later (a bandwidth that was not the slowest may keep part of the
- * wait), so giving back never makes the bucket looser than before the booking. {@code taken} is
- * {@code n} when given back, else 0.
+ * use them (its deadline no longer fits the wait once the answer reached it, or it was cut short)
+ * hands back the times its booking wrote, which a waiting {@code r} returns as a fourth element
+ * ({@code token}: each {@code tat}, then {@code p}, as stored, joined by commas). Only while the
+ * key still holds exactly those (nothing booked, paused or expired since, by any client) does
+ * each {@code tat} move back by {@code n * I}: where the booking found it or later (a bandwidth
+ * that was not the slowest may keep part of the wait), so giving back never makes the bucket
+ * looser than before the booking. {@code taken} is {@code n} when given back, else 0.
  *
  * <p>Held ({@code op = 'h'}), read only: whether the key's latest pause ends after a waiter's
  * permits came due ({@code late} ago), as a pause told while it waited does (see
@@ -141,19 +140,16 @@ final class BucketScript {
           for i = 1, k do tat[i] = math.max(tat[i], wake) + n * iv[i] end
         end
       elseif op == 'g' then
-        -- Only while the times stored are the ones the booking wrote: nothing booked after it.
+        -- Only while the times and pause stored are the ones the booking wrote: nothing booked
+        -- or paused after it.
         local i = 0
         for v in string.gmatch(ARGV[3], '[^,]+') do
           i = i + 1
-          if i > k or stored[i] ~= v then return {0, 0, clients} end
+          if i > k + 1 or stored[i] ~= v then return {0, 0, clients} end
         end
-        if i ~= k then return {0, 0, clients} end
+        if i ~= k + 1 then return {0, 0, clients} end
         local n = tonumber(ARGV[2])
-        for j = 1, k do
-          tat[j] = tat[j] - n * iv[j]
-          -- Never before what the key's latest pause leaves: one permit at its end.
-          if p0 then tat[j] = math.max(tat[j], paused + tau[j] - iv[j]) end
-        end
+        for j = 1, k do tat[j] = tat[j] - n * iv[j] end
         result = n
         wait = 0
       else
@@ -174,8 +170,9 @@ final class BucketScript {
         args[#args + 1] = written[i]
         if tat[i] > last then last = tat[i] end
       end
+      written[k + 1] = string.format('%.17g', paused)
       args[#args + 1] = 'p'
-      args[#args + 1] = string.format('%.17g', paused)
+      args[#args + 1] = written[k + 1]
       args[#args + 1] = 'n'
       args[#args + 1] = string.format('%.17g', now)
       redis.call('HSET', KEYS[1], unpack(args))

@@ -170,4 +170,23 @@ class SharedUnusedBookingGiveBackTest {
     assertTrue(next > 14 * S, "the next call waits " + next / 1e9 + " s: granted inside the "
         + "pause, with the permit given back");
   }
+  @Test
+  void aGiveBackLeavesABandwidthThatDidNotWaitAsItFoundIt() throws Exception {
+    // Two permits per 20 s, and a slower bandwidth with a large burst (1 per 60 s, 100 stored)
+    // that the first never empties here: only the first makes a call wait.
+    RateLimit twoBands = RateLimit.per(1, Duration.ofSeconds(10)).burst(2)
+        .and(RateLimit.per(1, Duration.ofSeconds(60)).burst(100));
+    RedisRateLimitStore store = store();
+    assertEquals(0, store.reserve(key(), twoBands, 2, 0)); // empties the first bandwidth
+    long booked = store.reserve(key(), twoBands, 1, 60 * S);
+    assertTrue(booked > 0, "booked in line: " + booked);
+
+    store.giveBack(key(), twoBands, 1, booked);
+
+    // As before the booking: two permits once the first bandwidth refilled (20 s), the slower
+    // one with 98 left. The give-back used to raise the slower one to a single permit at the
+    // key's first use (read as a pause's end), so two permits waited a whole 60 s interval.
+    long two = store.reserve(key(), twoBands, 2, 0);
+    assertTrue(two < 0 && -two <= 20 * S, "two permits would wait " + -two / 1e9 + " s");
+  }
 }
