@@ -66,10 +66,9 @@ import reactor.core.publisher.Mono;
  * {@code EVAL} reloads the script), and one more for a call that waited, to learn whether a
  * server pause told meanwhile holds it ({@link #heldFor}), or that was refused or interrupted
  * once Redis had booked its wait, to give the permit back ({@link #giveBack}, not waited for).
- * Every JVM using
- * the same key must configure the same limit. Keys are stored hashed ({@code outrigger:ratelimit:
- * {sha256}}), so a key that is an API token never appears in Redis; a bucket's key expires once
- * it has refilled.
+ * Every JVM using the same key must configure the same limit. Keys are stored hashed
+ * ({@code outrigger:ratelimit:{sha256}}), so a key that is an API token never appears in Redis;
+ * a bucket's key expires once it has refilled.
  *
  * <p><b>Pre-fetching</b> ({@link Builder#prefetch(int)}, default 1 = off): when permits are
  * available now, one round trip takes up to {@code prefetch} of them and the extra ones are kept

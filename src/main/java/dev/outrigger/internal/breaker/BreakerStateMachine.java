@@ -579,11 +579,6 @@ public final class BreakerStateMachine {
     publishLinked();
   }
 
-  /** How long until the breaker may admit a probe, as seen at {@code nowNanos}. */
-  public long retryAfterNanos(long nowNanos) {
-    return retryAfterNanos(state, nowNanos);
-  }
-
   /** How long until a breaker in state {@code s} may admit a probe, as seen at {@code nowNanos}. */
   static long retryAfterNanos(BreakerState s, long nowNanos) {
     if (s instanceof Open o) {

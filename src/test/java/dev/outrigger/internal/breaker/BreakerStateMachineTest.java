@@ -147,11 +147,11 @@ class BreakerStateMachineTest {
     BreakerStateMachine b = breaker(count(2, 2));
     calls(b, FAILED, 2);
     assertEquals(OPEN, b.state());
-    assertEquals(5 * S, b.retryAfterNanos(now));
+    assertEquals(5 * S, BreakerStateMachine.retryAfterNanos(b.current(), now));
 
     now += 5 * S - 1;
     assertNull(b.acquire(now));
-    assertEquals(1, b.retryAfterNanos(now));
+    assertEquals(1, BreakerStateMachine.retryAfterNanos(b.current(), now));
     assertEquals(OPEN, b.state());
 
     now += 1;
@@ -227,7 +227,7 @@ class BreakerStateMachineTest {
     long[] expected = {1, 2, 4, 5, 5};
     for (long wait : expected) {
       assertEquals(OPEN, b.state());
-      assertEquals(wait * S, b.retryAfterNanos(now), "wait");
+      assertEquals(wait * S, BreakerStateMachine.retryAfterNanos(b.current(), now), "wait");
       now += wait * S - 1;
       assertNull(b.acquire(now));
       now += 1;
@@ -238,7 +238,7 @@ class BreakerStateMachineTest {
     assertEquals(CLOSED, b.state());
 
     calls(b, FAILED, 2);
-    assertEquals(1 * S, b.retryAfterNanos(now));
+    assertEquals(1 * S, BreakerStateMachine.retryAfterNanos(b.current(), now));
   }
 
   @Test
