@@ -515,28 +515,46 @@ public final class Batch<T> {
    *
    * <p>An interrupt (pending, or while waiting) throws, unless there is no progress listener and
    * every task has completed: what their threads have left then is the batch's own last steps
-   * (a slot given back), no wait for the caller's code, so the wait goes on and the interrupt
-   * status is restored on return, as when every task has ended.
+   * (a slot given back), no wait for the caller's code, so the wait goes on for those tasks
+   * (not for one another thread submits meanwhile) and the interrupt status is restored on
+   * return, as when every task has ended.
    *
    * @return how many tasks had been submitted (and had all ended) when the wait ended: what
    *     {@link #results(int)} may return, whatever is submitted meanwhile
    */
   public int awaitAll() throws InterruptedException {
-    boolean interrupted = false;
-    while (true) {
-      try {
-        int n = awaitEnded();
-        if (interrupted) {
-          Thread.currentThread().interrupt();
-        }
-        return n;
-      } catch (InterruptedException e) {
-        // Read completed before submitted: a task counted there was submitted.
-        if (progress != null || completed() < submitted) {
-          throw e;
-        }
-        interrupted = true;
+    try {
+      return awaitEnded();
+    } catch (InterruptedException e) {
+      // Read completed before submitted: a task counted there was submitted.
+      int n;
+      if (progress != null || completed() < (n = submitted)) {
+        throw e;
       }
+      awaitLastSteps(n);
+      Thread.currentThread().interrupt();
+      return n;
+    }
+  }
+
+  /**
+   * Waits, ignoring interrupts, until {@code n} tasks, all completed, have ended: their threads'
+   * last steps, never a task submitted since (by another thread), whose code may run for long.
+   * {@link #ended()} signals only once every task submitted has ended, so with such a task the
+   * wait looks again every millisecond. The caller restores the interrupt status.
+   */
+  private void awaitLastSteps(int n) {
+    lock.lock();
+    try {
+      while (ended.get() < n) {
+        try {
+          allEnded.awaitNanos(1_000_000L);
+        } catch (InterruptedException again) {
+          // The caller restores the interrupt status once this returns.
+        }
+      }
+    } finally {
+      lock.unlock();
     }
   }
 

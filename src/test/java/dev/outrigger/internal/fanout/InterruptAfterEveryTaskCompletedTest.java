@@ -76,7 +76,8 @@ class InterruptAfterEveryTaskCompletedTest {
       } catch (InterruptedException e) {
         throw new AssertionError(e);
       }
-      while (waiter.getState() != Thread.State.WAITING) {
+      while (waiter.getState() != Thread.State.WAITING
+          && waiter.getState() != Thread.State.TIMED_WAITING) {
         Thread.yield();
       }
     };

@@ -1,0 +1,77 @@
+package dev.outrigger.internal.fanout;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.concurrent.CountDownLatch;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * A waiter interrupted once every task has completed waits, uninterruptibly, for their threads'
+ * last steps only: not for a task another thread submits meanwhile, whose code may run for good.
+ * It returns the tasks it waited for, its interrupt status set.
+ *
+ * <p>The starter holds task 0's thread in its last steps (it has just started task 1) until the
+ * waiter has swallowed its interrupt and waits, and another thread has submitted task 2, which
+ * blocks until the test ends.
+ */
+@Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+class InterruptThenSubmitTest {
+
+  @Test
+  void theWaitDoesNotTakeInATaskSubmittedMeanwhile() throws Exception {
+    Thread waiter = Thread.currentThread();
+    CountDownLatch queued = new CountDownLatch(1);
+    CountDownLatch waiting = new CountDownLatch(1);
+    CountDownLatch taskTwoRunning = new CountDownLatch(1);
+    CountDownLatch never = new CountDownLatch(1);
+    Batch<Integer> batch = new Batch<>(1, false, null, null);
+    batch.submit(() -> {
+      queued.await();
+      return 0;
+    });
+    batch.starter = t -> {
+      t.start();
+      if (t.getName().equals("outrigger-fanout-1")) {
+        try {
+          waiting.await();
+          taskTwoRunning.await();
+        } catch (InterruptedException e) {
+          throw new AssertionError(e);
+        }
+      }
+    };
+    batch.submit(() -> 1);
+    queued.countDown();
+    Thread submitter = Thread.ofPlatform().start(() -> {
+      try {
+        waiting.await();
+      } catch (InterruptedException e) {
+        throw new AssertionError(e);
+      }
+      while (waiter.getState() != Thread.State.WAITING
+          && waiter.getState() != Thread.State.TIMED_WAITING) {
+        Thread.yield();
+      }
+      batch.submit(() -> {
+        taskTwoRunning.countDown();
+        never.await();
+        return 2;
+      });
+    });
+    try {
+      batch.nextCompleted(); // both completed, whatever the order
+      batch.nextCompleted();
+      waiting.countDown();
+      Thread.currentThread().interrupt();
+      assertEquals(2, batch.awaitAll(), "the tasks there when interrupted, every one ended");
+      assertTrue(Thread.interrupted(), "the interrupt status is kept");
+      assertEquals(1, batch.results(2).get(1).value());
+    } finally {
+      never.countDown();
+      submitter.join();
+      Thread.interrupted();
+    }
+  }
+}
