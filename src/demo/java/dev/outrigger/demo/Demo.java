@@ -554,29 +554,31 @@ public final class Demo {
   /** Command-line flags. */
   static final class Options {
     static final String HELP = """
-        Outrigger demo: a batch of calls through one ApiClient against an embedded flaky API.
+        Outrigger demo: a batch of calls through one ApiClient to an embedded flaky API.
 
           --calls N          how many calls (default 3000, at most 1000000)
           --concurrency N    calls in flight at most, through FanOut (default 64)
           --rate R           client-side rate limit, calls per second, with a burst of a
-                             tenth of a second's worth, at least 1 (default 150, burst 15;
-                             the embedded API's quota is 200/s); not with --no-policies
+                             tenth of a second's worth, at least 1 (default 150, burst
+                             15; the embedded API's quota is 200/s); not with
+                             --no-policies
           --seed S           seed of the embedded API's faults and of the calls' paths
-                             (default 42): one seed, the same fault for each request; not
-                             with --url
+                             (default 42): one seed, the same fault for each request;
+                             not with --url
           --no-policies      the same batch on bare OkHttp, to compare
           --url URL          call this URL (GET) instead of the embedded API (printed
-                             without its query; no user name or password; a { or } in it,
-                             path or query, is sent percent-encoded, %7B and %7D, by both
-                             runs alike)
+                             without its query; no user name or password; a { or } in
+                             it, path or query, is sent percent-encoded, %7B and %7D, by
+                             both runs alike)
           -h, --help         this text
-        A flag's value may also follow an equals sign: --calls=500. A flag the run would
-        not use is refused, not ignored: --rate with --no-policies (no rate limit), --seed
-        with --url (no embedded API); both exit with status 2, as a bad value does.
+        A flag's value may also follow an equals sign: --calls=500. A flag the run
+        would not use is refused, not ignored: --rate with --no-policies (no rate
+        limit), --seed with --url (no embedded API); both exit with status 2, as a bad
+        value does.
 
         Run with: mvn -q -Pdemo compile exec:exec -Ddemo.args="--calls 1000 --rate 100"
-        Maven splits demo.args at spaces, as a shell would: quote a value that holds one,
-        -Ddemo.args="--url 'http://localhost:8080/a b'" (no backslash escapes).
+        Maven splits demo.args at spaces, as a shell would: quote a value that holds
+        one, -Ddemo.args="--url 'http://localhost:8080/a b'" (no backslash escapes).
         """;
 
     /**

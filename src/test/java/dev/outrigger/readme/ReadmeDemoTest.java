@@ -99,6 +99,19 @@ class ReadmeDemoTest {
         + "worth, at least 1 (default 150, burst 15;"), r.out());
   }
 
+  /**
+   * The help fits a terminal's 80 columns, as the progress line does: a wider line wraps in the
+   * middle of the flag column. Its title took 85 columns, and six other lines 81 or 82.
+   */
+  @Test
+  void helpFitsEightyColumns() throws Exception {
+    Run r = demo("--help");
+    assertEquals(0, r.status(), r.err());
+    for (String line : r.out().split("\n")) {
+      assertTrue(line.length() <= 80, line.length() + ": " + line);
+    }
+  }
+
   /** "`--help` anywhere among the flags prints the help and exits 0, whatever else is there". */
   @Test
   void helpWinsOverABadFlagBesideIt() throws Exception {
