@@ -662,7 +662,7 @@ public final class CircuitBreaker {
           && maxWaitInOpenState.compareTo(waitInOpenState) < 0) {
         throw new IllegalArgumentException("waitInOpenStateGrowth max (" + maxWaitInOpenState
             + ") must be at least waitInOpenState (" + waitInOpenState
-            + "): raise the max or shorten waitInOpenState");
+            + "): raise the max, shorten waitInOpenState, or grow by 1.0 (a constant wait)");
       }
       return new CircuitBreaker(this, true);
     }

@@ -181,8 +181,8 @@ public final class Deadline implements Comparable<Deadline> {
    * ({@code 250m}, {@code 3S}) when {@code headerName} is {@code grpc-timeout}, otherwise whole
    * milliseconds. A missing or malformed value gives an empty result (logged at DEBUG), never an
    * exception: a bad header from a caller must not fail the request it came with. A budget past
-   * about 146 years (such as {@code 99999999H}, or milliseconds of any number of digits) is
-   * capped there, as {@link #after} caps a long timeout: effectively no deadline. A
+   * about 146 years (such as {@code 99999999H}, or a millisecond value that long, however many
+   * digits) is capped there, as {@link #after} caps a long timeout: effectively no deadline. A
    * {@code grpc-timeout} of more than 8 digits is malformed, as gRPC's format allows at most 8.
    *
    * {@snippet :
