@@ -26,9 +26,11 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
   private final HttpUrl url;
   private final String host;
   /**
-   * Makes the call's own deadline at {@link #deadlineNanos}, or null: {@link Rare#deadline} is
-   * it.
+   * The call's deadline; null with {@link #deadlineMaker} set until someone asks for it
+   * ({@link #deadline()}), then made from {@link #deadlineNanos}.
    */
+  private Deadline deadline;
+  /** Makes the call's own deadline at {@link #deadlineNanos}, or null: {@link #deadline} is it. */
   private final java.util.function.LongFunction<Deadline> deadlineMaker;
   private final boolean idempotent;
   private final NanoClock clock;
@@ -40,8 +42,15 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
    * read.
    */
   private final long deadlineNanos;
-  /** What only some calls use, made on the first write of it: null on a plain success. */
-  private Rare rare;
+  private Map<String, Object> attributes;
+  /**
+   * The generation of the credentials the auth step signed the latest attempt with. An int, as
+   * the auth step counts them: compared only for equality, it may wrap (2^32 fetches apart).
+   */
+  private int authGeneration;
+  /** The JFR events in progress, kept in fields so recording costs no map per call. */
+  private Object jfrCall;
+  private Object jfrAttempt;
   /**
    * The body the transport read last, and its bytes as read (a {@code byte[]}, see
    * {@link #bufferedBytes}) or the buffer it left them in (a {@link Buffer}, see
@@ -64,47 +73,14 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
   /** The last send had nothing of the user's around it: its deadline bounds its length. */
   private boolean deadlineBoundsAttempt;
   private boolean lastRequestSent;
+  /** The status of a response whose body the transport refused as too large, or -1. */
+  private int refusedStatus = -1;
   /** The caller discards a successful response's body ({@code execute()}, {@code Void}). */
   private boolean bodyDiscarded;
-
-  /**
-   * The call's state that a call answered at once, with no attribute, auth, JFR recording,
-   * retry or caller's deadline scope, never writes: kept aside so that such a call (the common
-   * one) carries one field for it, not eight (32 bytes less per call).
-   */
-  private static final class Rare {
-    /**
-     * The call's deadline; null with {@link RealCallContext#deadlineMaker} set until someone
-     * asks for it ({@link RealCallContext#deadline()}: a failure, a wait, an interceptor of the
-     * user's), then made from {@link RealCallContext#deadlineNanos}.
-     */
-    Deadline deadline;
-    Map<String, Object> attributes;
-    /**
-     * The generation of the credentials the auth step signed the latest attempt with. An int,
-     * as the auth step counts them: compared only for equality, it may wrap (2^32 fetches
-     * apart).
-     */
-    int authGeneration;
-    /** The JFR events in progress, kept in fields so recording costs no map per call. */
-    Object jfrCall;
-    Object jfrAttempt;
-    /** The status of a response whose body the transport refused as too large, or -1. */
-    int refusedStatus = -1;
-    /** The latest failed attempt's failure that the retry policy went past, or null. */
-    ApiException lastFailure;
-    /** Every failure the retry policy went past, in order (its own list), or null. */
-    java.util.List<ApiException> retriedFailures;
-  }
-
-  private Rare rare() {
-    Rare r = rare;
-    if (r == null) {
-      r = new Rare();
-      rare = r;
-    }
-    return r;
-  }
+  /** The latest failed attempt's failure that the retry policy went past, or null. */
+  private ApiException lastFailure;
+  /** Every failure the retry policy went past, in order (its own list), or null. */
+  private java.util.List<ApiException> retriedFailures;
 
   public RealCallContext(
       String method,
@@ -159,9 +135,7 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
     this.method = method;
     this.url = url;
     this.host = hostKey != null ? hostKey : hostKey(url);
-    if (deadline != null) {
-      rare().deadline = deadline;
-    }
+    this.deadline = deadline;
     this.deadlineMaker =
         deadline == null && deadlineNanos != Long.MIN_VALUE ? deadlineMaker : null;
     if (deadlineNanos != Long.MIN_VALUE) {
@@ -233,10 +207,10 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
 
   @Override
   public Deadline deadline() {
-    Deadline d = rare == null ? null : rare.deadline;
+    Deadline d = deadline;
     if (d == null && deadlineMaker != null) {
       d = deadlineMaker.apply(deadlineNanos);
-      rare().deadline = d;
+      deadline = d;
     }
     return d;
   }
@@ -248,17 +222,15 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
 
   @Override
   public Object attribute(String name) {
-    Map<String, Object> attributes = rare == null ? null : rare.attributes;
     return attributes == null ? null : attributes.get(name);
   }
 
   @Override
   public void attribute(String name, Object value) {
-    Rare r = rare();
-    if (r.attributes == null) {
-      r.attributes = new HashMap<>();
+    if (attributes == null) {
+      attributes = new HashMap<>();
     }
-    r.attributes.put(name, value);
+    attributes.put(name, value);
   }
 
   /**
@@ -266,29 +238,29 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
    * auth step read it from the fetches it shares.
    */
   public int authGeneration() {
-    return rare == null ? 0 : rare.authGeneration;
+    return authGeneration;
   }
 
   public void authGeneration(int generation) {
-    rare().authGeneration = generation;
+    this.authGeneration = generation;
   }
 
   /** The JFR call event in progress (internal: the JFR listener's slot). */
   public Object jfrCall() {
-    return rare == null ? null : rare.jfrCall;
+    return jfrCall;
   }
 
   public void jfrCall(Object event) {
-    rare().jfrCall = event;
+    this.jfrCall = event;
   }
 
   /** The JFR attempt event in progress (internal: the JFR listener's slot). */
   public Object jfrAttempt() {
-    return rare == null ? null : rare.jfrAttempt;
+    return jfrAttempt;
   }
 
   public void jfrAttempt(Object event) {
-    rare().jfrAttempt = event;
+    this.jfrAttempt = event;
   }
 
   /** The closed flag, and waits, of the client whose chain this call walks (null before). */
@@ -339,7 +311,7 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
    * that runs out later names as its cause.
    */
   public void failed(ApiException failure) {
-    rare().lastFailure = failure;
+    lastFailure = failure;
   }
 
   /**
@@ -347,22 +319,22 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
    * that an answer the call ends with after them (a 404 after a retried 503) can carry them.
    */
   public void retriedPast(java.util.List<ApiException> failures) {
-    rare().retriedFailures = failures;
+    retriedFailures = failures;
   }
 
   /** The failures the retry policy went past ({@link #retriedPast}), or null. */
   public java.util.List<ApiException> retriedFailures() {
-    return rare == null ? null : rare.retriedFailures;
+    return retriedFailures;
   }
 
   /** The latest failure the retry policy went past ({@link #failed}), or null. */
   public ApiException lastFailure() {
-    return rare == null ? null : rare.lastFailure;
+    return lastFailure;
   }
 
   /** {@code ctx}'s {@link #lastFailure()}, or null when it is not this kind of context. */
   public static ApiException lastFailure(CallContext ctx) {
-    return ctx instanceof RealCallContext r ? r.lastFailure() : null;
+    return ctx instanceof RealCallContext r ? r.lastFailure : null;
   }
 
   /**
@@ -386,7 +358,7 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
    * always is on a retry. Retry path only.
    */
   public void backoffBegan(long nanos) {
-    if (retriedFailures() instanceof RetriedFailures r) {
+    if (retriedFailures instanceof RetriedFailures r) {
       r.backoffNanos = nanos;
       r.backoffBefore = attempt + 1;
     }
@@ -400,7 +372,7 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
    */
   public static long waitsBegan(CallContext ctx, NanoClock clock, long admitted) {
     RealCallContext real = onClock(ctx, clock);
-    return real != null && real.retriedFailures() instanceof RetriedFailures r
+    return real != null && real.retriedFailures instanceof RetriedFailures r
         && r.backoffBefore == real.attempt && r.backoffNanos - admitted < 0
         ? r.backoffNanos : admitted;
   }
@@ -589,12 +561,12 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
    * {@code DeserializationException}, which carries none).
    */
   public void refusedStatus(int status) {
-    rare().refusedStatus = status;
+    refusedStatus = status;
   }
 
   /** The status of the response whose body was refused as too large, or -1 if none was. */
   public int refusedStatus() {
-    return rare == null ? -1 : rare.refusedStatus;
+    return refusedStatus;
   }
 
   /**
@@ -612,8 +584,8 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
   public void answered(HttpUrl answered) {
     if (answered != url) {
       attribute(ANSWERED, answered);
-    } else if (rare != null && rare.attributes != null) {
-      rare.attributes.remove(ANSWERED);
+    } else if (attributes != null) {
+      attributes.remove(ANSWERED);
     }
   }
 
