@@ -6,12 +6,20 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.Proxy;
+import java.net.ProxySelector;
+import java.net.SocketAddress;
+import java.net.URI;
+import java.util.List;
+import mockwebserver3.Dispatcher;
 import mockwebserver3.MockResponse;
 import mockwebserver3.MockWebServer;
 import mockwebserver3.RecordedRequest;
 import mockwebserver3.junit5.StartStop;
+import okhttp3.Authenticator;
+import okhttp3.OkHttpClient;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -35,8 +43,9 @@ class ProxyAuthRedirectTest {
    * a redirect named, like any header of the call's: it was compared with the call's own
    * request only, as the proxy authenticator's answer must stay. It is now dropped on the way to
    * another origin unless the follow-up is written in the clear to the proxy the call's first
-   * request went to (see the tests below, which keep it), and it stays masked in the message,
-   * the snippet quoting it and the DEBUG lines.
+   * request went to (InterceptorSecretRedirectGapsTest keeps it there) or is a proxy
+   * authenticator's answer (below), and it stays masked in the message, the snippet quoting it
+   * and the DEBUG lines.
    */
   @Test
   void anInterceptorsProxyAuthorizationDoesNotFollowARedirectToAnotherOrigin() throws Exception {
@@ -85,5 +94,96 @@ class ProxyAuthRedirectTest {
     RecordedRequest answer = proxy.takeRequest(); // the authenticator's answer to the 407
     assertEquals("Basic cHJveHk6cHc=", answer.getHeaders().get("Proxy-Authorization"),
         "the proxy authenticator's credentials were stripped on the way to the proxy");
+  }
+
+  /**
+   * An OkHttp interceptor's preemptive Proxy-Authorization for proxy A, and a redirect to an
+   * origin the ProxySelector sends through proxy B: OkHttp's copy of it does not reach B, but
+   * the proxy authenticator's answer to B's 407, the same credentials (one login for both
+   * proxies), does. It was stripped as the first request's value written to another proxy than
+   * the first request's, so B answered 407 to each answer until OkHttp gave up ("Too many
+   * follow-up requests"). A redirect to a third origin B proxies too carries the answer on
+   * (B has it already) with no second 407.
+   */
+  @Test
+  void theProxyAuthenticatorsAnswerEqualToThePreemptiveValueReachesTheOtherProxy()
+      throws Exception {
+    proxy.enqueue(new MockResponse.Builder().code(302)
+        .addHeader("Location", "http://b.example.test/landing").build());
+    other.setDispatcher(new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest request) {
+        if (!CREDS.equals(request.getHeaders().get("Proxy-Authorization"))) {
+          return new MockResponse.Builder().code(407)
+              .addHeader("Proxy-Authenticate", "Basic realm=\"proxy\"").build();
+        }
+        return request.getUrl().host().equals("b.example.test")
+            ? new MockResponse.Builder().code(302)
+                .addHeader("Location", "http://c.example.test/end").build()
+            : new MockResponse.Builder().body("ok").build();
+      }
+    });
+    try (ApiClient client = twoProxies((route, response) ->
+        response.request().newBuilder().header("Proxy-Authorization", CREDS).build())) {
+      assertEquals("ok", client.get("http://a.example.test/start").execute(String.class));
+    }
+    assertEquals(CREDS, proxy.takeRequest().getHeaders().get("Proxy-Authorization"));
+    RecordedRequest carried = other.takeRequest(); // GET http://b.example.test/landing -> 407
+    assertEquals("b.example.test", carried.getUrl().host());
+    assertNull(carried.getHeaders().get("Proxy-Authorization"),
+        "the interceptor's credentials for proxy A were sent to proxy B");
+    RecordedRequest answer = other.takeRequest(); // the proxy authenticator's answer -> 302
+    assertEquals(CREDS, answer.getHeaders().get("Proxy-Authorization"),
+        "the proxy authenticator's answer to proxy B's 407 was stripped");
+    RecordedRequest onward = other.takeRequest(); // GET http://c.example.test/end -> 200
+    assertEquals("c.example.test", onward.getUrl().host());
+    assertEquals(3, other.getRequestCount());
+  }
+
+  /**
+   * With no proxy authenticator answering B's 407, the interceptor's credentials for proxy A
+   * never reach B: the call ends with the 407.
+   */
+  @Test
+  void withoutAProxyAuthenticatorThePreemptiveValueDoesNotReachTheOtherProxy() throws Exception {
+    proxy.enqueue(new MockResponse.Builder().code(302)
+        .addHeader("Location", "http://b.example.test/landing").build());
+    other.enqueue(new MockResponse.Builder().code(407)
+        .addHeader("Proxy-Authenticate", "Basic realm=\"proxy\"").build());
+    try (ApiClient client = twoProxies(Authenticator.NONE)) {
+      HttpStatusException e = assertThrows(HttpStatusException.class,
+          () -> client.get("http://a.example.test/start").execute(String.class));
+      assertEquals(407, e.status());
+    }
+    assertEquals(CREDS, proxy.takeRequest().getHeaders().get("Proxy-Authorization"));
+    assertNull(other.takeRequest().getHeaders().get("Proxy-Authorization"),
+        "the interceptor's credentials for proxy A were sent to proxy B");
+    assertEquals(1, other.getRequestCount());
+  }
+
+  /**
+   * A client whose OkHttp interceptor sets {@link #CREDS} preemptively, sending a.example.test
+   * through {@code proxy} and every other host through {@code other}, both HTTP proxies.
+   */
+  private ApiClient twoProxies(Authenticator proxyAuthenticator) {
+    Proxy a = new Proxy(Proxy.Type.HTTP,
+        new InetSocketAddress(proxy.getHostName(), proxy.getPort()));
+    Proxy b = new Proxy(Proxy.Type.HTTP,
+        new InetSocketAddress(other.getHostName(), other.getPort()));
+    ProxySelector byHost = new ProxySelector() {
+      @Override
+      public List<Proxy> select(URI uri) {
+        return List.of(uri.getHost().equals("a.example.test") ? a : b);
+      }
+
+      @Override
+      public void connectFailed(URI uri, SocketAddress address, IOException e) {}
+    };
+    OkHttpClient ok = new OkHttpClient.Builder().proxySelector(byHost)
+        .proxyAuthenticator(proxyAuthenticator).build();
+    return ApiClient.builder().okHttpClient(ok).retry(Retry.none())
+        .addOkHttpInterceptor(chain -> chain.proceed(
+            chain.request().newBuilder().header("Proxy-Authorization", CREDS).build()))
+        .build();
   }
 }

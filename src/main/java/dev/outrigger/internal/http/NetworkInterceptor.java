@@ -44,8 +44,9 @@ import org.slf4j.LoggerFactory;
  *       every header the client treats as secret: those four, and the names given to
  *       {@code redactHeader} (as Go's {@code net/http} drops {@code Cookie} and
  *       {@code Authorization} on a redirect to another domain), but a
- *       {@code Proxy-Authorization} written in the clear to the HTTP proxy the first request
- *       was, which reads it. A redirect back to the first
+ *       {@code Proxy-Authorization} written in the clear to an HTTP proxy, which reads it, that
+ *       the first request was written to or whose {@code 407} the proxy authenticator answered
+ *       with it. A redirect back to the first
  *       origin carries them again, the call's {@code Authorization} included, which OkHttp
  *       itself removed on the way out.
  *   <li>It keeps OkHttp from re-sending the request on its own after a {@code 503}
@@ -73,8 +74,9 @@ public final class NetworkInterceptor implements Interceptor {
    * own supplier. It keeps that request's headers, as the caller's OkHttp interceptors left them
    * (a redirect to another origin drops the secret ones, {@link #withoutCredentials}), and the
    * answers the call has had: their secrets a later request's URL may quote
-   * ({@link #followUpUrl}), and the latest, with the headers its request had as OkHttp built it,
-   * tells an authenticator's answer ({@link #givenThere}).
+   * ({@link #followUpUrl}), and the latest, with the headers its request had as OkHttp built it
+   * and the proxy it was written to, tells an authenticator's answer ({@link #givenThere},
+   * {@link #forTheProxy}).
    */
   private static final class Written implements Function0<Written> {
     final Headers firstHeaders;
@@ -92,6 +94,11 @@ public final class NetworkInterceptor implements Interceptor {
      * {@link #withoutCredentials} took any off.
      */
     private Headers lastBuilt;
+    /**
+     * The HTTP proxy the request the latest answer met was written to in the clear; null for
+     * none.
+     */
+    private Proxy lastProxy;
 
     Written(Headers firstHeaders, Proxy clearProxy) {
       this.firstHeaders = firstHeaders;
@@ -103,8 +110,9 @@ public final class NetworkInterceptor implements Interceptor {
       return this;
     }
 
-    void answered(Response response, Headers built) {
+    void answered(Response response, Headers built, Proxy proxy) {
       lastBuilt = built;
+      lastProxy = proxy;
       if (onlyAnswer == null && answers == null) {
         onlyAnswer = response;
         return;
@@ -288,6 +296,7 @@ public final class NetworkInterceptor implements Interceptor {
     Request request = chain.request();
     Headers built = request.headers();
     Sent sent;
+    Proxy proxy;
     Written written = call.tag(WRITTEN_TAG);
     if (written == null) {
       if (clientClosed != null && clientClosed.isClosed()) {
@@ -305,15 +314,15 @@ public final class NetworkInterceptor implements Interceptor {
         call.tag(ORIGIN_TAG, new Origin(url));
       }
       sent = request.tag(SEND_ONCE) != null ? call.tag(SENT_TAG, new Sent()) : null;
-      written = call.tag(WRITTEN_TAG,
-          new Written(request.headers(), clearProxy(chain.connection(), url)));
+      proxy = clearProxy(chain.connection(), url);
+      written = call.tag(WRITTEN_TAG, new Written(request.headers(), proxy));
     } else {
+      proxy = clearProxy(chain.connection(), request.url());
       Origin moved = call.tag(ORIGIN_TAG);
       HttpUrl first = moved != null ? moved.url : call.request().url();
       if (!sameOrigin(request.url(), first)) {
         call.tag(LEFT_TAG, Left.INSTANCE);
-        request = withoutCredentials(request, call.request(), written,
-            clearProxy(chain.connection(), request.url()));
+        request = withoutCredentials(request, call.request(), written, proxy);
       } else if (moved == null && call.tag(LEFT_TAG) != null) {
         // Home again. (Not when an OkHttp interceptor of the user's sent the call elsewhere:
         // the call's own headers were not made for this origin.)
@@ -338,7 +347,7 @@ public final class NetworkInterceptor implements Interceptor {
     }
     request = withBudgetLeft(request);
     Response response = FollowUpGuard.guard(chain.proceed(request));
-    written.answered(response, built);
+    written.answered(response, built, proxy);
     if (sent != null) {
       sent.lastStatus = response.code();
     }
@@ -471,16 +480,15 @@ public final class NetworkInterceptor implements Interceptor {
    * the call's own request only (OkHttp drops it on a change of origin itself), and one an
    * authenticator gave the new origin stays even when it equals the call's own, on the call's
    * site and, for an https call, over https ({@link #givenThere}); {@code Proxy-Authorization}
-   * stays, whatever its value, when {@code request} is written in the clear ({@code proxy},
-   * else null) to the HTTP proxy the call's first request was: the proxy reads it, not the
-   * origin (and a proxy authenticator's answer to a 407 is only ever written so); {@code Cookie}
-   * is compared with the first request too only when the client has no cookie jar (with one,
-   * the first request's were the jar's for the first URL, and one of a domain both origins
-   * share may be the jar's for the new URL too).
+   * is compared with the first request too, and one equal to either stays when {@code request}
+   * is written in the clear ({@code proxy}, else null) to a proxy it is for
+   * ({@link #forTheProxy});
+   * {@code Cookie} is compared with the first request too only when the client has no cookie
+   * jar (with one, the first request's were the jar's for the first URL, and one of a domain
+   * both origins share may be the jar's for the new URL too).
    */
   private Request withoutCredentials(Request request, Request callRequest, Written written,
       Proxy proxy) {
-    boolean toFirstProxy = proxy != null && proxy.equals(written.clearProxy);
     Headers asked = callRequest.headers();
     Headers first = written.firstHeaders;
     Headers headers = request.headers();
@@ -493,7 +501,8 @@ public final class NetworkInterceptor implements Interceptor {
           || (comparedWithFirst(name) && first.values(name).contains(value)))
           && !(name.equalsIgnoreCase("Authorization")
               && givenThere(written, request.url(), value, callRequest.url()))
-          && !(toFirstProxy && name.equalsIgnoreCase("Proxy-Authorization"))) {
+          && !(name.equalsIgnoreCase("Proxy-Authorization")
+              && forTheProxy(written, proxy, value))) {
         if (!dropped.contains(name)) {
           dropped.add(name);
         }
@@ -536,6 +545,30 @@ public final class NetworkInterceptor implements Interceptor {
     }
     return value.equals(last.request().header("Authorization"))
         || (last.code() == 401 && !written.lastBuilt.values("Authorization").contains(value));
+  }
+
+  /**
+   * Whether {@code value}, a {@code Proxy-Authorization} equal to the call's own or its first
+   * request's on a request to another origin, is for {@code proxy}: the HTTP proxy that request
+   * is written to in the clear, which reads it, not the origin (null when the origin reads it:
+   * no proxy, or a tunnel). It is when {@code proxy} is the one the call's first request was
+   * written to so (whatever the value), or the one the latest answer came from, when that
+   * answer was a {@code 407} (OkHttp writes a follow-up to a 407 only with the proxy
+   * authenticator's answer to it, which may be the first request's credentials: one login for
+   * two proxies) or the request that met it carried {@code value} (kept so before, and copied by
+   * OkHttp into a redirect's follow-up). Otherwise it is OkHttp's copy of the first request's,
+   * an OkHttp interceptor's preemptive credentials for another proxy or origin, and goes.
+   */
+  private static boolean forTheProxy(Written written, Proxy proxy, String value) {
+    if (proxy == null) {
+      return false;
+    }
+    if (proxy.equals(written.clearProxy)) {
+      return true;
+    }
+    Response last = written.lastAnswer();
+    return proxy.equals(written.lastProxy) && (last.code() == 407
+        || value.equals(last.request().header("Proxy-Authorization")));
   }
 
   /**
