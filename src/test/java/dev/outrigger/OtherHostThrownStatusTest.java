@@ -151,6 +151,75 @@ class OtherHostThrownStatusTest {
     }
   }
 
+  /** The name the client kept where an answer came from under, in the call's attributes. */
+  private static final String ANSWERED = "outrigger.answered";
+
+  /**
+   * The client kept where an attempt's answer came from in the call's attributes, under a name
+   * any interceptor could use: one that wrote another host's URL there after its attempt (here,
+   * the audit's) made the audit's thrown 503 the call's host's, so its breaker opened though the
+   * host answered every attempt with a 200.
+   */
+  @Test
+  void anAttributeOfTheClientsOldNameCannotMakeAnotherHostsStatusTheCalls() throws Exception {
+    try (ApiClient c = ApiClient.builder().baseUrl(server.url("/").toString())
+        .retry(Retry.none()).circuitBreaker(CircuitBreaker.builder().slidingWindowSize(2)
+            .minimumNumberOfCalls(2).build())
+        .addAttemptInterceptor(chain -> {
+          Response r = chain.proceed(chain.request());
+          chain.context().attribute(ANSWERED, audit.url("/audit"));
+          try {
+            auditApi.post("/audit").json(List.of(r.code())).execute(String.class);
+          } catch (HttpStatusException e) {
+            r.close();
+            throw e;
+          }
+          return r;
+        }).build()) {
+      callsFailingOnTheAudit(c, 3);
+      CircuitBreaker.Snapshot s = breakerOf(c, server);
+      assertEquals(CircuitBreaker.State.CLOSED, s.state(), s.toString());
+      assertEquals(0, s.failedCalls(), s.toString());
+      ClientTestSupport.assertNoLeaks(c);
+    }
+  }
+
+  /**
+   * After a redirect to another origin, an interceptor that read that name saw the client's
+   * state (the URL the answer came from), and one that wrote it (here a text of its own)
+   * replaced that state, so the 503 thrown from the redirect's answer was taken for another
+   * host's and the breaker never opened. Nor did the name keep the caller's own value: after an
+   * answer from the call's own URL, the transport removed it.
+   */
+  @Test
+  void anAttributeOfTheClientsOldNameIsTheUsersAlone() throws Exception {
+    List<Object> seen = new CopyOnWriteArrayList<>();
+    try (ApiClient c = ApiClient.builder().baseUrl(server.url("/").toString())
+        .retry(Retry.none()).circuitBreaker(CircuitBreaker.builder().slidingWindowSize(3)
+            .minimumNumberOfCalls(3).build())
+        .addAttemptInterceptor(chain -> {
+          Response r = chain.proceed(chain.request());
+          seen.add(String.valueOf(chain.context().attribute(ANSWERED)));
+          if (r.isSuccessful()) {
+            return r;
+          }
+          chain.context().attribute(ANSWERED, "mine");
+          r.close();
+          throw new HttpStatusException(r.code(), r.request().method(),
+              r.request().url().toString(), "", chain.context().attemptsSent());
+        }).build()) {
+      assertEquals("ok", c.get("/x").attribute(ANSWERED, "the caller's").execute(String.class));
+      for (int i = 0; i < 2; i++) {
+        assertThrows(HttpStatusException.class, () -> c.get("/moved").execute(String.class));
+      }
+      assertEquals(List.of("the caller's", "null", "null"), seen);
+      CircuitBreaker.Snapshot s = breakerOf(c, server);
+      assertEquals(CircuitBreaker.State.OPEN, s.state(), s.toString());
+      assertEquals(2, s.failedCalls(), s.toString());
+      ClientTestSupport.assertNoLeaks(c);
+    }
+  }
+
   @Test
   void theBreakerDoesNotCountAnotherHostsThrownStatus() throws Exception {
     try (ApiClient c = audited().circuitBreaker(CircuitBreaker.builder()

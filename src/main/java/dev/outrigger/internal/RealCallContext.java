@@ -42,7 +42,12 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
    * read.
    */
   private final long deadlineNanos;
-  private Map<String, Object> attributes;
+  /**
+   * The call's attributes, by the names the caller and interceptors give them (strings), and the
+   * client's own state that only some calls need (a key object of this class's, such as
+   * {@link #ANSWERED}, that no name equals): user code can neither read nor replace it.
+   */
+  private Map<Object, Object> attributes;
   /**
    * The generation of the credentials the auth step signed the latest attempt with. An int, as
    * the auth step counts them: compared only for equality, it may wrap (2^32 fetches apart).
@@ -227,10 +232,15 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
 
   @Override
   public void attribute(String name, Object value) {
+    attributes().put(name, value);
+  }
+
+  /** The attribute map, made when first written. */
+  private Map<Object, Object> attributes() {
     if (attributes == null) {
       attributes = new HashMap<>();
     }
-    attributes.put(name, value);
+    return attributes;
   }
 
   /**
@@ -570,11 +580,14 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
   }
 
   /**
-   * The attribute holding the URL of the request the transport's latest answer came from, when
-   * that is not the call's own: kept in the attribute map, not a field, as only a redirect OkHttp
-   * followed or an attempt interceptor's rewrite needs it (a field costs every call 8 bytes).
+   * The key of the URL of the request the transport's latest answer came from, when that is not
+   * the call's own: kept in the attribute map, not a field, as only a redirect OkHttp followed or
+   * an attempt interceptor's rewrite needs it (a field would take the last 4 bytes of alignment
+   * gap the 144-byte object has, after which the next field costs every call 8). An object, not
+   * a name: an interceptor's attribute of any name neither reads nor replaces it, nor is
+   * replaced or removed by it.
    */
-  private static final String ANSWERED = "outrigger.answered";
+  private static final Object ANSWERED = new Object();
 
   /**
    * Called by the transport with the URL of the request its answer came from: the call's own,
@@ -583,7 +596,7 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
    */
   public void answered(HttpUrl answered) {
     if (answered != url) {
-      attribute(ANSWERED, answered);
+      attributes().put(ANSWERED, answered);
     } else if (attributes != null) {
       attributes.remove(ANSWERED);
     }
@@ -595,8 +608,8 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
    * or {@code ctx} is not this kind of context).
    */
   public static HttpUrl answeredUrl(CallContext ctx) {
-    return ctx instanceof RealCallContext r && r.attribute(ANSWERED) instanceof HttpUrl u
-        ? u : null;
+    return ctx instanceof RealCallContext r && r.attributes != null
+        && r.attributes.get(ANSWERED) instanceof HttpUrl u ? u : null;
   }
 
   /**
