@@ -5,11 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import mockwebserver3.Dispatcher;
 import mockwebserver3.MockResponse;
 import mockwebserver3.MockWebServer;
 import mockwebserver3.RecordedRequest;
+import mockwebserver3.SocketEffect;
 import mockwebserver3.junit5.StartStop;
 import okhttp3.Response;
 import org.junit.jupiter.api.AfterEach;
@@ -28,6 +30,7 @@ class OtherHostThrownStatusTest {
   @StartStop private final MockWebServer server = new MockWebServer();
   @StartStop private final MockWebServer audit = new MockWebServer();
   private ApiClient auditApi;
+  private final AtomicInteger movedThenGone = new AtomicInteger();
 
   @BeforeEach
   void setUp() {
@@ -38,6 +41,12 @@ class OtherHostThrownStatusTest {
           case "/down" -> new MockResponse.Builder().code(503).body("down").build();
           case "/moved" -> new MockResponse.Builder().code(307)
               .addHeader("Location", audit.url("/moved-here")).build();
+          // Moved once; then no answer: the connection closes once the request is read.
+          case "/moved-then-gone" -> movedThenGone.getAndIncrement() == 0
+              ? new MockResponse.Builder().code(307)
+                  .addHeader("Location", audit.url("/moved-here")).build()
+              : new MockResponse.Builder()
+                  .onResponseStart(new SocketEffect.CloseSocket(true, false, false)).build();
           default -> new MockResponse.Builder().code(200).body("ok").build();
         };
       }
@@ -216,6 +225,41 @@ class OtherHostThrownStatusTest {
       CircuitBreaker.Snapshot s = breakerOf(c, server);
       assertEquals(CircuitBreaker.State.OPEN, s.state(), s.toString());
       assertEquals(2, s.failedCalls(), s.toString());
+      ClientTestSupport.assertNoLeaks(c);
+    }
+  }
+
+  /**
+   * Attempt 1 is redirected to the audit's host, whose 503 counts against the call's host and is
+   * retried; attempt 2 gets no answer (its connection closes), and the attempt interceptor throws
+   * a 503 naming the audit's host, as one that knows of that host's trouble might. Where attempt
+   * 1's answer came from was still kept, so that 503 counted against the call's host too (its
+   * breaker counted 2 failures); without attempt 1 it is another host's, and so it is now.
+   */
+  @Test
+  void whereAnEarlierAttemptsAnswerCameFromSaysNothingOfALaterAttempt() throws Exception {
+    String elsewhere = audit.url("/moved-here").toString();
+    try (ApiClient c = ApiClient.builder().baseUrl(server.url("/").toString())
+        .retry(Retry.none().maxAttempts(2)).circuitBreaker(CircuitBreaker.builder()
+            .slidingWindowSize(10).minimumNumberOfCalls(10).build())
+        .addAttemptInterceptor(chain -> {
+          Response r;
+          try {
+            r = chain.proceed(chain.request());
+          } catch (TransportException e) {
+            throw new HttpStatusException(503, "GET", elsewhere, "", e.attempts());
+          }
+          r.close();
+          throw new HttpStatusException(r.code(), r.request().method(),
+              r.request().url().toString(), "", chain.context().attemptsSent());
+        }).build()) {
+      HttpStatusException e = assertThrows(HttpStatusException.class,
+          () -> c.get("/moved-then-gone").execute(String.class));
+      assertEquals(2, e.attempts());
+      assertEquals(1, audit.getRequestCount());
+      CircuitBreaker.Snapshot s = breakerOf(c, server);
+      assertEquals(2, s.calls(), s.toString());
+      assertEquals(1, s.failedCalls(), s.toString());
       ClientTestSupport.assertNoLeaks(c);
     }
   }

@@ -389,6 +389,10 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
 
   /** Called by the retry policy before each attempt; returns the new attempt number. */
   public int beginAttempt() {
+    if (attributes != null) {
+      // Where an earlier attempt's answer came from says nothing of this one's.
+      attributes.remove(ANSWERED);
+    }
     lastRequestSent = false;
     sentThisAttempt = false;
     deadlineBoundsAttempt = false;
@@ -603,9 +607,11 @@ public final class RealCallContext implements CallContext, CallInterceptor.Chain
   }
 
   /**
-   * The URL of the request the transport's latest answer in {@code ctx}'s call came from
-   * ({@link #answered}) when it was not the call's own, or null (the call's own, none came yet,
-   * or {@code ctx} is not this kind of context).
+   * The URL of the request the transport's latest answer in {@code ctx}'s current attempt came
+   * from ({@link #answered}) when it was not the call's own, or null (the call's own, none came
+   * yet in this attempt, or {@code ctx} is not this kind of context). {@link #beginAttempt}
+   * forgets an earlier attempt's: a status thrown in an attempt that got no answer (a connect
+   * failure, a deadline's cut) is judged as if no redirect had led anywhere.
    */
   public static HttpUrl answeredUrl(CallContext ctx) {
     return ctx instanceof RealCallContext r && r.attributes != null

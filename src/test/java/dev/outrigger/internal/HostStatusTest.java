@@ -64,6 +64,8 @@ class HostStatusTest {
     ctx.answered(HttpUrl.get("https://api.example.com:443/v1/x?page=2"));
     assertSame(e, Failures.hostStatus(e, ctx));
     assertNull(Failures.hostStatus(status("https://audit.example.com/v1/x"), ctx));
+    ctx.beginAttempt();
+    assertNull(Failures.hostStatus(e, ctx), "an earlier attempt's answer");
   }
 
   @Test
