@@ -48,9 +48,13 @@ public interface CallContext {
    */
   boolean idempotent();
 
-  /** An attribute set by the caller or an interceptor, or null. */
+  /**
+   * An attribute set by the caller or an interceptor, or null. Names that begin with
+   * {@code outrigger.} or {@code dev.outrigger.} are the library's own (its auth step and
+   * Micrometer binder keep a call's state under them): do not set those.
+   */
   Object attribute(String name);
 
-  /** Sets an attribute visible to later interceptors of this call. */
+  /** Sets an attribute visible to later interceptors of this call (see {@link #attribute}). */
   void attribute(String name, Object value);
 }
