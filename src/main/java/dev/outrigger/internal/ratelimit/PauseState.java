@@ -14,12 +14,14 @@ import java.lang.invoke.VarHandle;
 final class PauseState {
   private static final VarHandle UNTIL;
   private static final VarHandle SHIFT;
+  private static final VarHandle SHIFT_BEGUN;
 
   static {
     try {
       MethodHandles.Lookup l = MethodHandles.lookup();
       UNTIL = l.findVarHandle(PauseState.class, "until", long.class);
       SHIFT = l.findVarHandle(PauseState.class, "shift", long.class);
+      SHIFT_BEGUN = l.findVarHandle(PauseState.class, "shiftBegun", long.class);
     } catch (ReflectiveOperationException e) {
       throw new ExceptionInInitializerError(e);
     }
@@ -28,14 +30,23 @@ final class PauseState {
   private volatile long until;
   private volatile long shift;
   /**
+   * {@link #shift} plus the extensions of the pauses under way: added when a pause grows, before
+   * it shifts the bucket's state, where {@code shift} grows only after. Read after a state, it
+   * counts every pause that state carries (and perhaps one it does not yet: stricter).
+   */
+  private volatile long shiftBegun;
+  /**
    * The shift when the latest stretch of pauses began (a pause of a key that was not paused):
    * a waiter that booked before it, and that the stretch moved, tells its due time was then.
    */
   private volatile long periodShift;
   /**
-   * For a key's bucket built from the shared overflow bucket: that bucket's shift, read before
-   * its state was. A reservation carried over sits where that bucket's pauses had moved it by
-   * then, and this key's own pauses move it from there. 0 for any other bucket.
+   * For a key's bucket built from the shared overflow bucket: that bucket's
+   * {@link #shiftBegun()}, read after its state was. A reservation carried over sits where that
+   * bucket's pauses had moved it by then, and this key's own pauses move it from there. 0 for
+   * any other bucket. (Its {@link #shift()}, read before the state, would miss a pause that
+   * shifted the state between the two reads; read after, one that had shifted the state but
+   * not yet added its shift: the waiter would go before its place by that pause.)
    */
   final long shiftAtStart;
 
@@ -58,13 +69,20 @@ final class PauseState {
     return shift;
   }
 
+  /** {@link #shift()} with the pauses under way: see {@link #shiftBegun}. */
+  long shiftBegun() {
+    return shiftBegun;
+  }
+
   long until() {
     return until;
   }
 
   /**
    * Moves the end of the pause to {@code untilNanos} if that is later, and returns by how much
-   * the pause grew from {@code nowNanos} on (0 when it did not).
+   * the pause grew from {@code nowNanos} on (0 when it did not), counted at once in
+   * {@link #shiftBegun()}: the caller then shifts the bucket's state and calls
+   * {@link #addShift}, or {@link #withdrawShift} if it shifts none.
    */
   long extendTo(long nowNanos, long untilNanos) {
     for (;;) {
@@ -78,6 +96,7 @@ final class PauseState {
         if (u - nowNanos <= 0) {
           periodShift = shift;
         }
+        SHIFT_BEGUN.getAndAdd(this, ext);
         return ext;
       }
     }
@@ -86,5 +105,10 @@ final class PauseState {
   /** Called once the bucket's state carries the extension. */
   void addShift(long nanos) {
     SHIFT.getAndAdd(this, nanos);
+  }
+
+  /** Called instead of {@link #addShift} when the bucket of this state was left unshifted. */
+  void withdrawShift(long nanos) {
+    SHIFT_BEGUN.getAndAdd(this, -nanos);
   }
 }

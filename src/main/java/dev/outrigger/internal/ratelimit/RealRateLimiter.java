@@ -100,6 +100,8 @@ public final class RealRateLimiter {
   Runnable beforePublish;
   /** Tests only: run by {@link #create} just after it has published a key's bucket. */
   Runnable afterPublish;
+  /** Tests only: run by {@link #pause} between shifting a bucket's state and adding the shift. */
+  Runnable afterPauseShift;
 
   /** Every bucket starts full at {@code nowNanos}. */
   public RealRateLimiter(RateLimit limit, long nowNanos) {
@@ -385,6 +387,10 @@ public final class RealRateLimiter {
       }
       for (;;) {
         if (b.shiftForPause(nowNanos, until, ext)) {
+          Runnable hook = afterPauseShift;
+          if (hook != null) {
+            hook.run();
+          }
           ps.addShift(ext);
           noteUse(ps, key);
           return ext;
@@ -392,6 +398,7 @@ public final class RealRateLimiter {
         b = next(key, b, nowNanos);
         if (b.pause != ps) {
           // Evicted and created anew in between: pause the new bucket from scratch.
+          ps.withdrawShift(ext);
           break;
         }
       }
@@ -782,7 +789,7 @@ public final class RealRateLimiter {
 
   /**
    * A bucket's state as read, to tell later what was taken from it since, and its pause shift
-   * read just before.
+   * with the pauses under way read just after (see PauseState.shiftAtStart).
    */
   private record Seen(TokenBucket bucket, long[] state, long shift) {}
 
@@ -790,11 +797,10 @@ public final class RealRateLimiter {
   private Seen overflowNow() {
     for (;;) {
       TokenBucket b = latest(overflow);
-      // Before the state: see PauseState.shiftAtStart.
-      long shift = b.pause.shift();
       long[] state = b.snapshot();
       if (state != null) {
-        return new Seen(b, state, shift);
+        // After the state: see PauseState.shiftAtStart.
+        return new Seen(b, state, b.pause.shiftBegun());
       }
     }
   }

@@ -363,13 +363,15 @@ abstract sealed class TokenBucket permits TokenBucket.Single, TokenBucket.Multi 
    * shared one (nor forget a pause the server asked of it there). Full when this is retired.
    */
   final TokenBucket startingLikeThis(Bands next, long nowNanos) {
-    long shift = pause.shift();
-    return startingLike(snapshot(), shift, next, nowNanos);
+    long[] s = snapshot();
+    // After the state: see PauseState.shiftAtStart.
+    return startingLike(s, pause.shiftBegun(), next, nowNanos);
   }
 
   /**
    * {@link #startingLikeThis} from {@code s}, a {@link #snapshot()} of this bucket, with
-   * {@code shift} its pause shift read before it (see {@link PauseState#shiftAtStart}).
+   * {@code shift} its {@link PauseState#shiftBegun()} read after it (see
+   * {@link PauseState#shiftAtStart}).
    */
   final TokenBucket startingLike(long[] s, long shift, Bands next, long nowNanos) {
     if (s == null) {

@@ -144,4 +144,30 @@ class OverflowWaiterPauseTest {
         + "when its key's own bucket had a permit for another call of \"k\" too (burst 2)");
     assertEquals(2 * S, w, "the waiter of \"k\" was held by the pause of \"j\"");
   }
+
+  // A pause of the shared bucket shifts its state (the waiter's booking) before it adds to its
+  // pause shift. A key's own bucket built from the shared one in between carries the booking
+  // where the pause moved it: the waiter must be moved by that pause too, or it goes before its
+  // place there. The hook runs the build at that point of the pause (one thread, no timing).
+  @Test
+  void aSharedBucketWaiterIsMovedByAPauseCaughtHalfwayByItsKeysNewBucket() throws Exception {
+    long t0 = clock.now;
+    RealRateLimiter l = tableFullOverflowEmpty(5, t0);
+    l.afterPauseShift = () -> {
+      l.afterPauseShift = null;
+      // At t0 + 1 s another call of "k" finds room ("a" is swept) and builds "k" its own
+      // bucket from the shared one, which holds the waiter's booking moved by the pause.
+      kGetsItsOwnBucket(l, t0 + S);
+    };
+    clock.onSleep = () -> {
+      // The waiter of "k" books the next 5 permits, due at t0 + 5 s. At t0 + 0.5 s a 429 with
+      // Retry-After: 2 for "j", which shares the overflow bucket, pauses that one until
+      // t0 + 2.5 s and moves the waiter's booking to t0 + 7 s.
+      assertEquals(2 * S, l.pause("j", t0 + S / 2, 2 * S));
+    };
+    long w = l.acquire("k", 5, 30 * S, clock);
+    assertTrue(RealRateLimiter.acquired(w), "refused: " + w);
+    assertEquals(7 * S, w, "the waiter of \"k\" went at t0 + " + w / 1e9 + " s, not at its "
+        + "place in its key's own bucket (t0 + 7 s), which the shared bucket's pause had moved");
+  }
 }
