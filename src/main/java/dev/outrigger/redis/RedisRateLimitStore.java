@@ -845,7 +845,8 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     if (localBuckets.get() && localBuckets.compareAndSet(true, false)) {
       // The next hiccup or outage starts from fresh, empty buckets sized with what Redis says
       // then, not from one made long ago that has refilled meanwhile.
-      // (A key whose Redis key is taken keeps its own: see keyFailed.)
+      // (A key whose Redis key is taken keeps its own, as do the keys beyond the table their
+      // limit's: see keyFailed, Overflow.keyErrorBucket.)
       keys.values().forEach(ks -> {
         if (!ks.keyError) {
           ks.dropFallback();
@@ -1219,7 +1220,9 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     final AtomicReference<LocalBucket> bucket = new AtomicReference<>();
     /**
      * The bucket of this limit's keys whose Redis key is taken (a key error), apart from
-     * {@link #bucket}: an outage's bucket is never one a key error made long before.
+     * {@link #bucket}: an outage's bucket is never one a key error made long before. Not dropped
+     * when an outage or hiccup ends ({@link #reset}), as a key's own key-error bucket is not: the
+     * server pauses told to it, and its queue, are the keys', which Redis never heard of.
      */
     final AtomicReference<LocalBucket> keyErrorBucket = new AtomicReference<>();
     volatile int clients;
@@ -1232,7 +1235,6 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
 
     void reset() {
       bucket.set(null);
-      keyErrorBucket.set(null);
       clients = 0;
     }
   }

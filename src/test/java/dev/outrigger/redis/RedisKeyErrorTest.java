@@ -133,4 +133,39 @@ class RedisKeyErrorTest {
         "held until the end of the pause told to the bucket it booked in");
     assertFalse(store.degraded());
   }
+
+  /**
+   * The key-error bucket of the keys beyond the table is not the outage's: an outage ending
+   * (Redis answering again) drops the outage's buckets, and dropped this one too, with the
+   * server pause told to it, which Redis (refusing the key) never heard of. The key's waiter then
+   * went, and its next call was granted after one interval, inside the pause.
+   */
+  @Test
+  void aPauseOfAKeyBeyondTheTableWhoseRedisKeyIsTakenOutlastsAnOutageEnding() throws Exception {
+    RedisRateLimitStore store = store(RedisRateLimitStore.Fallback.localShare(1.0));
+    RateLimit oneKey = LIMIT.maxKeys(1);
+    assertEquals(0, store.reserve("good", oneKey, 1, 0));
+    redis.command("SET " + store.redisKey("taken") + " another-application");
+    long maxWait = TimeUnit.SECONDS.toNanos(10);
+    long wait = store.reserve("taken", oneKey, 1, maxWait);
+    assertTrue(wait > 0, "the key-error bucket starts empty: waits " + wait + " ns");
+    long pause = TimeUnit.SECONDS.toNanos(5);
+    assertEquals(pause, store.pause("taken", oneKey, pause));
+
+    // An outage: the next call of "good" finds Redis gone and uses the fallback.
+    redis.stop();
+    store.reserve("good", oneKey, 1, 0);
+    assertTrue(store.degraded());
+    redis.start();
+    redis.command("SET " + store.redisKey("taken") + " another-application");
+    now.addAndGet(PROBE_NANOS + 1); // the next call is a probe: Redis answers it
+    assertEquals(0, store.reserve("good", oneKey, 1, 0));
+    assertFalse(store.degraded(), "Redis did not answer the probe");
+
+    assertEquals(pause - PROBE_NANOS - 1, store.heldFor("taken", oneKey, 0, maxWait),
+        "the waiter of \"taken\" is no longer held by the pause told to its bucket");
+    long next = store.reserve("taken", oneKey, 1, maxWait);
+    assertTrue(next >= pause - PROBE_NANOS - 1, "a call of \"taken\" waits " + next
+        + " ns, going inside the server's pause");
+  }
 }
