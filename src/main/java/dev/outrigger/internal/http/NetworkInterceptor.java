@@ -85,10 +85,12 @@ public final class NetworkInterceptor implements Interceptor {
      * tunnel), which its {@code Proxy-Authorization} was for; null for none.
      */
     final Proxy clearProxy;
-    /** The call's only answer so far, until a second comes: a call with one makes no list. */
-    private Response onlyAnswer;
-    /** Every answer, in order, once there are two or more. */
-    private List<Response> answers;
+    /**
+     * The call's answers: null for none, the {@code Response} while it has one (a call with one
+     * makes no list), then a {@code List<Response>} of every answer in order. One field, not
+     * two, keeps this object, made on every attempt, at 32 bytes.
+     */
+    private Object answers;
     /**
      * The headers of the request the latest answer met, as OkHttp built it: before
      * {@link #withoutCredentials} took any off.
@@ -113,25 +115,34 @@ public final class NetworkInterceptor implements Interceptor {
     void answered(Response response, Headers built, Proxy proxy) {
       lastBuilt = built;
       lastProxy = proxy;
-      if (onlyAnswer == null && answers == null) {
-        onlyAnswer = response;
+      if (answers == null) {
+        answers = response;
         return;
       }
-      if (answers == null) {
-        answers = new ArrayList<>(4);
-        answers.add(onlyAnswer);
+      List<Response> list = list();
+      if (list == null) {
+        list = new ArrayList<>(4);
+        list.add((Response) answers);
+        answers = list;
       }
-      answers.add(response);
+      list.add(response);
+    }
+
+    @SuppressWarnings("unchecked")
+    private List<Response> list() {
+      return answers instanceof List<?> l ? (List<Response>) l : null;
     }
 
     /** The answers the call had so far, in order. */
     List<Response> answers() {
-      return answers != null ? answers : onlyAnswer != null ? List.of(onlyAnswer) : List.of();
+      List<Response> list = list();
+      return list != null ? list : answers != null ? List.of((Response) answers) : List.of();
     }
 
     /** The latest answer, or null for none yet. */
     Response lastAnswer() {
-      return answers != null ? answers.get(answers.size() - 1) : onlyAnswer;
+      List<Response> list = list();
+      return list != null ? list.get(list.size() - 1) : (Response) answers;
     }
   }
 
