@@ -382,8 +382,7 @@ public final class RealRateLimiter {
       PauseState ps = b.pause;
       long ext = ps.extendTo(nowNanos, until);
       if (ext == 0) {
-        noteUse(ps, key);
-        return 0;
+        return pausedIn(ps, key, nowNanos, pauseNanos, 0);
       }
       for (;;) {
         if (b.shiftForPause(nowNanos, until, ext)) {
@@ -392,8 +391,7 @@ public final class RealRateLimiter {
             hook.run();
           }
           ps.addShift(ext);
-          noteUse(ps, key);
-          return ext;
+          return pausedIn(ps, key, nowNanos, pauseNanos, ext);
         }
         b = next(key, b, nowNanos);
         if (b.pause != ps) {
@@ -403,6 +401,20 @@ public final class RealRateLimiter {
         }
       }
     }
+  }
+
+  /**
+   * {@code grew}, once {@link #pause} told {@code key}'s pause to the bucket of
+   * {@code bucketPause}; records a use of the shared one (see noteUse). A key that got a bucket
+   * of its own meanwhile (see tookFromOverflow) has that one paused too: built before the
+   * pause reached the shared bucket, it does not carry it, and the key's calls would go inside.
+   */
+  private long pausedIn(PauseState bucketPause, String key, long nowNanos, long pauseNanos,
+      long grew) {
+    if (bucketPause == overflowPause && tookFromOverflow(key, nowNanos) != null) {
+      return Math.max(grew, pause(key, nowNanos, pauseNanos));
+    }
+    return grew;
   }
 
   /** When the key's current pause ends, if it is paused at {@code nowNanos}; else 0. */

@@ -170,4 +170,42 @@ class OverflowWaiterPauseTest {
     assertEquals(7 * S, w, "the waiter of \"k\" went at t0 + " + w / 1e9 + " s, not at its "
         + "place in its key's own bucket (t0 + 7 s), which the shared bucket's pause had moved");
   }
+
+  // A 429 of "k" is told to the shared bucket that a use of "k" was handed while the table was
+  // full; meanwhile another call of "k" finds room and publishes the key's own bucket, built
+  // before the pause. The pause must reach that bucket, which "k" uses from then on.
+  @Test
+  void aPauseToldToTheSharedBucketAsItsKeyGetsItsOwnBucketPausesThatBucket() {
+    long t0 = clock.now;
+    RealRateLimiter l = tableFullOverflowEmpty(5, t0);
+    l.beforeOverflowUse = () -> {
+      l.beforeOverflowUse = null;
+      // At t0 + 1 s (the sweep due) a call of "k" for 2 permits finds room ("a" is swept)
+      // and a bucket of its own, built from the shared one: 1 permit refilled, so refused.
+      assertFalse(l.tryAcquire("k", 2, t0 + S));
+      assertEquals(1, l.keyCount());
+    };
+    // The 429 of a call of "k" handed the shared bucket at t0 + 0.95 s: Retry-After: 10.
+    assertEquals(10 * S, l.pause("k", t0 + 950 * MS, 10 * S));
+    assertEquals(9_950 * MS, l.pausedForNanos("k", t0 + S), "k's own bucket is not paused");
+    assertFalse(l.tryAcquire("k", 1, t0 + 6 * S), "a call of \"k\" went inside its pause");
+    assertTrue(l.tryAcquire("k", 1, t0 + 10_950 * MS), "no permit when the pause ends");
+  }
+
+  // The same with the shared bucket already paused longer (a 429 of "j"), after the key's own
+  // bucket was built: the pause of "k" grows nothing there, but must still reach k's bucket.
+  @Test
+  void aPauseTheSharedBucketAlreadyCoversStillPausesItsKeysNewBucket() {
+    long t0 = clock.now;
+    RealRateLimiter l = tableFullOverflowEmpty(5, t0);
+    l.beforeOverflowUse = () -> {
+      l.beforeOverflowUse = null;
+      assertFalse(l.tryAcquire("k", 2, t0 + S));
+      assertEquals(1, l.keyCount());
+      assertEquals(20 * S, l.pause("j", t0 + S, 20 * S));
+    };
+    // It grows in k's bucket only, from that bucket's start (t0 + 1 s) on.
+    assertEquals(9_950 * MS, l.pause("k", t0 + 950 * MS, 10 * S));
+    assertEquals(9_950 * MS, l.pausedForNanos("k", t0 + S), "k's own bucket is not paused");
+  }
 }
