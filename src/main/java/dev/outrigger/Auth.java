@@ -33,7 +33,8 @@ import java.util.function.Supplier;
  * one the last handed out) is not spent twice. A 401 for an attempt signed since the fetch ended
  * (a token the server revoked) starts another fetch, whether the call was signed again or not,
  * as does one whose refused value is still the one {@code authorization(false)} gives (asked
- * once more to tell); a call signed again whose 401 finds yet another fetch ended since gets
+ * once more to tell: an {@code Auth} that signs each attempt anew, with a nonce say, spends one
+ * value on that question); a call signed again whose 401 finds yet another fetch ended since gets
  * that 401. A client's {@code close()} ends its calls' waits with a {@code CANCELLED}
  * {@link TransportException}; the {@code close()} of the last client sharing the fetch
  * interrupts it (one that ignores interrupts ends when it returns), and that of an earlier one
