@@ -108,6 +108,11 @@ public final class Batch<T> {
   /* completed in the high 32 bits, failed in the low 32: one consistent snapshot for progress. */
   private final AtomicLong counts = new AtomicLong();
   private final AtomicInteger ended = new AtomicInteger();
+  /**
+   * Waiters in {@link #awaitLastSteps}, which {@link #ended()} wakes at every end, not only at
+   * the last. Read by each task's end but the last; written only by an interrupted wait.
+   */
+  private final AtomicInteger lastStepsWaiters = new AtomicInteger();
   private final LinkedBlockingQueue<Task<T>> completionOrder = new LinkedBlockingQueue<>();
   private final AtomicInteger delivered = new AtomicInteger();
 
@@ -426,9 +431,14 @@ public final class Batch<T> {
     }
   }
 
-  /** Counts one task as ended, waking join() and close() at the last. */
+  /**
+   * Counts one task as ended, waking join() and close() at the last, and every end while a
+   * waiter waits for the last steps of fewer tasks than were submitted. The waiter counts itself
+   * in before it reads {@link #ended}, and this reads the waiters after counting the end: one of
+   * the two sees the other, so no wake-up is lost.
+   */
   private void ended() {
-    if (ended.incrementAndGet() == submitted) {
+    if (ended.incrementAndGet() == submitted || lastStepsWaiters.get() > 0) {
       lock.lock();
       try {
         allEnded.signalAll();
@@ -540,21 +550,19 @@ public final class Batch<T> {
   /**
    * Waits, ignoring interrupts, until {@code n} tasks, all completed, have ended: their threads'
    * last steps, never a task submitted since (by another thread), whose code may run for long.
-   * {@link #ended()} signals only once every task submitted has ended, so with such a task the
-   * wait looks again every millisecond. The caller restores the interrupt status.
+   * While it waits, {@link #ended()} signals at every end, not only once every task submitted
+   * has ended. The caller restores the interrupt status.
    */
   private void awaitLastSteps(int n) {
+    lastStepsWaiters.incrementAndGet();
     lock.lock();
     try {
       while (ended.get() < n) {
-        try {
-          allEnded.awaitNanos(1_000_000L);
-        } catch (InterruptedException again) {
-          // The caller restores the interrupt status once this returns.
-        }
+        allEnded.awaitUninterruptibly();
       }
     } finally {
       lock.unlock();
+      lastStepsWaiters.decrementAndGet();
     }
   }
 

@@ -4,17 +4,19 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
  * A waiter interrupted once every task has completed waits, uninterruptibly, for their threads'
  * last steps only: not for a task another thread submits meanwhile, whose code may run for good.
- * It returns the tasks it waited for, its interrupt status set.
+ * It returns the tasks it waited for, its interrupt status set. Meanwhile it sleeps until those
+ * last steps end and wake it: parked without a timeout, not waking on a timer to look again.
  *
  * <p>The starter holds task 0's thread in its last steps (it has just started task 1) until the
  * waiter has swallowed its interrupt and waits, and another thread has submitted task 2, which
- * blocks until the test ends.
+ * blocks until the test ends; it then notes how the waiter is parked, and lets task 0 end.
  */
 @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class InterruptThenSubmitTest {
@@ -26,6 +28,7 @@ class InterruptThenSubmitTest {
     CountDownLatch waiting = new CountDownLatch(1);
     CountDownLatch taskTwoRunning = new CountDownLatch(1);
     CountDownLatch never = new CountDownLatch(1);
+    AtomicReference<Thread.State> parkedAs = new AtomicReference<>();
     Batch<Integer> batch = new Batch<>(1, false, null, null);
     batch.submit(() -> {
       queued.await();
@@ -40,6 +43,7 @@ class InterruptThenSubmitTest {
         } catch (InterruptedException e) {
           throw new AssertionError(e);
         }
+        parkedAs.set(parked(waiter));
       }
     };
     batch.submit(() -> 1);
@@ -50,10 +54,7 @@ class InterruptThenSubmitTest {
       } catch (InterruptedException e) {
         throw new AssertionError(e);
       }
-      while (waiter.getState() != Thread.State.WAITING
-          && waiter.getState() != Thread.State.TIMED_WAITING) {
-        Thread.yield();
-      }
+      parked(waiter);
       batch.submit(() -> {
         taskTwoRunning.countDown();
         never.await();
@@ -68,10 +69,23 @@ class InterruptThenSubmitTest {
       assertEquals(2, batch.awaitAll(), "the tasks there when interrupted, every one ended");
       assertTrue(Thread.interrupted(), "the interrupt status is kept");
       assertEquals(1, batch.results(2).get(1).value());
+      assertEquals(Thread.State.WAITING, parkedAs.get(),
+          "the waiter for the last steps woke on a timer to look again");
     } finally {
       never.countDown();
       submitter.join();
       Thread.interrupted();
+    }
+  }
+
+  /** Waits until {@code t} is parked, and returns how (with a timeout or without). */
+  private static Thread.State parked(Thread t) {
+    while (true) {
+      Thread.State s = t.getState();
+      if (s == Thread.State.WAITING || s == Thread.State.TIMED_WAITING) {
+        return s;
+      }
+      Thread.yield();
     }
   }
 }
