@@ -329,9 +329,10 @@ public final class FanOut<T> implements AutoCloseable {
    * {@link FanOut#close()} or {@link FanOut#completions()} stream ends, so that a listener that
    * throws for every task cannot flood the log. An {@code Error} is not swallowed: it reaches the
    * caller of the method that called the listener ({@code submit}, {@code join}, {@code close}),
-   * or on a task's thread that thread's uncaught exception handler; the batch still completes
-   * and reports every queued task a cancellation gives up on, and {@link FanOut#close()} still
-   * waits for every task before it throws the Error.
+   * or on a task's thread that thread's uncaught exception handler (several in one call: one of
+   * them, the others suppressed into it); the batch still completes and reports every queued
+   * task a cancellation gives up on, and {@link FanOut#close()} still waits for every task
+   * before it throws the Error.
    *
    * <p>It must not wait for what the caller of {@link FanOut#join()}, {@link FanOut#close()} or
    * a {@link FanOut#completions()} stream does once that returns or ends (a latch counted down

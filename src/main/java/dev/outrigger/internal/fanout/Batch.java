@@ -182,12 +182,20 @@ public final class Batch<T> {
       Throwable notStarted = start(task);
       if (notStarted != null) {
         // Its slot is free again, and a task queued meanwhile found none: drain for it, even if
-        // the progress listener throws an Error for this one.
+        // the progress listener throws an Error for this one (thrown first, the drain's
+        // suppressed into it).
+        FirstFailure listenerErrors = new FirstFailure();
         try {
           complete(task, Result.failure(notStarted));
-        } finally {
-          drain();
+        } catch (Error e) {
+          listenerErrors.add(e);
         }
+        try {
+          drain();
+        } catch (Error e) {
+          listenerErrors.add(e);
+        }
+        listenerErrors.rethrow();
       }
     } else {
       queuedCount.incrementAndGet();
@@ -268,6 +276,9 @@ public final class Batch<T> {
     // once this task is complete, or its end would never be counted and join() would wait
     // for good.
     Error listenerError = null;
+    // The Error this task's thread passes on, if any: an Error the drain below throws (the
+    // listener's, for a queued task whose thread failed to start) is suppressed into it.
+    Error thrown = null;
     try {
       Cancel c = cancel.get();
       Result<T> result;
@@ -303,6 +314,9 @@ public final class Batch<T> {
       if (listenerError != null) {
         throw listenerError;
       }
+    } catch (Error e) {
+      thrown = e;
+      throw e;
     } finally {
       task.finishRunning();
       // Finished: nothing interrupts it any more, and a batch of 100,000 tasks must not keep
@@ -313,6 +327,13 @@ public final class Batch<T> {
       running.decrementAndGet();
       try {
         drain();
+      } catch (Error e) {
+        if (thrown == null) {
+          throw e;
+        }
+        if (thrown != e) {
+          thrown.addSuppressed(e);
+        }
       } finally {
         // Counted last, so join() and close() return once this thread has done its part (its
         // slot given back, the next task started), not while it still runs the batch's code.
