@@ -135,10 +135,13 @@ public final class WaitGroup {
   /**
    * Blocks until the count is zero (returns at once if it is). Interrupts are handled as
    * {@code CountDownLatch.await} handles them: an interrupt status already set on entry throws,
-   * even when the count is zero.
+   * even when the count is zero. An interrupt that comes as the count reaches zero may lose that
+   * race: the wait then returns normally, leaving the interrupt status set. An interrupt is never
+   * lost: either this throws, or the status is still set when it returns.
    *
    * @throws InterruptedException if the thread's interrupt status is set on entry, or it is
-   *     interrupted while waiting; the interrupt status is then cleared
+   *     interrupted while waiting (before the count reached zero); the interrupt status is then
+   *     cleared
    */
   public void await() throws InterruptedException {
     // Checked first, as CountDownLatch does: a thread told to stop learns it even at zero.
@@ -164,12 +167,16 @@ public final class WaitGroup {
    * Blocks until the count is zero or {@code timeout} has passed. A zero or negative timeout
    * does not wait (as {@code CountDownLatch.await} takes it): it tells whether the count is zero.
    * Interrupts are handled as {@code CountDownLatch.await} handles them: an interrupt status
-   * already set on entry throws, whatever the count and the timeout.
+   * already set on entry throws, whatever the count and the timeout. An interrupt that comes as
+   * the count reaches zero (or as the time runs out) may lose that race: the wait then returns
+   * normally, leaving the interrupt status set. An interrupt is never lost: either this throws,
+   * or the status is still set when it returns.
    *
    * @return true if the count reached zero, false if the time ran out first
    * @throws NullPointerException if {@code timeout} is null
    * @throws InterruptedException if the thread's interrupt status is set on entry, or it is
-   *     interrupted while waiting; the interrupt status is then cleared
+   *     interrupted while waiting (before the count reached zero and the time ran out); the
+   *     interrupt status is then cleared
    */
   public boolean await(Duration timeout) throws InterruptedException {
     Objects.requireNonNull(timeout, "timeout");

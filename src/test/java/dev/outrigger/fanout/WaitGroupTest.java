@@ -8,12 +8,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.outrigger.Deadline;
 import dev.outrigger.WaitGroup;
+import java.lang.reflect.Field;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.ReentrantLock;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -196,13 +198,52 @@ class WaitGroupTest {
       try {
         wg.await();
       } catch (InterruptedException e) {
-        thrown.set(e);
+        thrown.set(Thread.currentThread().isInterrupted() ? new AssertionError("still set") : e);
       }
     });
     waiter.interrupt();
     waiter.join(Duration.ofSeconds(10));
     assertTrue(thrown.get() instanceof InterruptedException, String.valueOf(thrown.get()));
     wg.done();
+  }
+
+  // The release and the interrupt race: the waiter is signalled (the count reached zero) while
+  // the test holds the group's lock, then interrupted before it can take the lock back. It has
+  // been released, so it returns normally, and the interrupt is not lost: its status is set.
+  @Test
+  void anInterruptThatLosesTheRaceToTheReleaseIsLeftSet() throws Exception {
+    for (Duration timeout : new Duration[] {null, Duration.ofSeconds(30)}) {
+      WaitGroup wg = new WaitGroup();
+      wg.add(1);
+      AtomicReference<Object> outcome = new AtomicReference<>();
+      AtomicBoolean interruptedAfter = new AtomicBoolean();
+      Thread waiter = Thread.ofVirtual().start(() -> {
+        try {
+          if (timeout == null) {
+            wg.await();
+            outcome.set("returned");
+          } else {
+            outcome.set(wg.await(timeout));
+          }
+        } catch (InterruptedException e) {
+          outcome.set(e);
+        }
+        interruptedAfter.set(Thread.currentThread().isInterrupted());
+      });
+      awaitParked(waiter);
+      ReentrantLock lock = lockOf(wg);
+      lock.lock();
+      try {
+        wg.done(); // signals the waiter under the lock this thread holds (re-entered)
+        waiter.interrupt();
+      } finally {
+        lock.unlock();
+      }
+      waiter.join();
+      assertEquals(timeout == null ? "returned" : Boolean.TRUE, outcome.get(),
+          "timeout " + timeout);
+      assertTrue(interruptedAfter.get(), "the interrupt was lost, timeout " + timeout);
+    }
   }
 
   // Go users expect the Java convention: a thread told to stop learns it at its next await,
@@ -253,6 +294,12 @@ class WaitGroupTest {
       }
       Thread.yield();
     }
+  }
+
+  private static ReentrantLock lockOf(WaitGroup wg) throws ReflectiveOperationException {
+    Field f = WaitGroup.class.getDeclaredField("lock");
+    f.setAccessible(true);
+    return (ReentrantLock) f.get(wg);
   }
 
   private static void awaitUninterruptibly(CountDownLatch latch) {
