@@ -124,6 +124,24 @@ final class LocalBucket {
     return until - dueNanos > 0 ? Math.max(0, until - now) : -1;
   }
 
+  /**
+   * Whether this bucket holds nothing that one made empty at {@code now} (of the same share)
+   * would not: no pause ahead, and no call in line past an empty bucket.
+   */
+  boolean settled(long now) {
+    long[] s = state.get();
+    int k = interval.length;
+    if (s[k] - now > 0) {
+      return false;
+    }
+    for (int i = 0; i < k; i++) {
+      if (s[i] - (now + tau[i]) > 0) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   private static long later(long a, long b) {
     return a - b > 0 ? a : b;
   }

@@ -126,9 +126,9 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
   private static final long REGISTER_EVERY_NANOS = SECOND;
   /** Slow answers in a row that make Redis unavailable (one is a hiccup, not an outage). */
   private static final int SLOW_ANSWERS_FOR_OUTAGE = 3;
-  /** The most limits with an overflow fallback of their own (see overflowOf). */
+  /** Limits with an overflow fallback of their own past which idle ones are dropped. */
   private static final int MAX_OVERFLOW_LIMITS = 64;
-  /** Local state of a key unused this long is dropped when the table is full. */
+  /** Local state of a key (or a limit's beyond the table) unused this long may be dropped. */
   private static final long IDLE_KEY_NANOS = 60 * SECOND;
 
   private final RedisURI uri;
@@ -670,6 +670,11 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     return fallbacks.sum();
   }
 
+  /** How many limits have a fallback of their keys beyond the table (for tests). */
+  int overflowLimits() {
+    return overflow.size();
+  }
+
   private long fallback(KeyState ks, RateLimit limit, int permits, long maxWaitNanos, long now) {
     fallbacks.increment();
     if (fallback.failFast) {
@@ -1158,7 +1163,7 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
       }
       if (!room) {
         // A full table: the key still shares Redis's bucket; only local state is not kept.
-        ks = new KeyState(redisKeys(key), overflowOf(limit), null, now);
+        ks = new KeyState(redisKeys(key), overflowOf(limit, now), null, now);
       } else {
         KeyState mine = new KeyState(redisKeys(key), null, limit, now);
         ks = keys.putIfAbsent(key, mine);
@@ -1195,18 +1200,30 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
   /**
    * The overflow fallback of {@code limit}'s keys beyond the table. One per limit: keys of a
    * stricter limit (another client's, sharing the store) must not draw from a bucket sized with
-   * a looser one. Bounded: past {@link #MAX_OVERFLOW_LIMITS} limits (a limit reconfigured again
-   * and again) all are dropped, and the next start empty, which is stricter, never looser.
+   * a looser one. Bounded by the limits in use: past {@link #MAX_OVERFLOW_LIMITS} limits (a
+   * limit reconfigured again and again), a new one first drops those unused for a minute whose
+   * buckets hold nothing a new one would not (see {@link Overflow#drop}). One in use is kept,
+   * with its pauses, queues and stores seen: a new one, empty but holding none of these, would
+   * let calls through inside a pause or ahead of the calls in line.
    */
-  private Overflow overflowOf(RateLimit limit) {
-    Overflow o = overflow.get(limit);
-    if (o != null) {
-      return o;
+  private Overflow overflowOf(RateLimit limit, long now) {
+    for (;;) {
+      Overflow o = overflow.get(limit);
+      if (o == null) {
+        if (overflow.size() >= MAX_OVERFLOW_LIMITS) {
+          overflow.forEach((l, idle) -> {
+            if (idle.drop(now)) {
+              overflow.remove(l, idle);
+            }
+          });
+        }
+        o = overflow.computeIfAbsent(limit, l -> new Overflow(now));
+      }
+      if (o.use(now)) {
+        return o;
+      }
+      overflow.remove(limit, o); // dropped as this call found it: a new one is made
     }
-    if (overflow.size() >= MAX_OVERFLOW_LIMITS) {
-      overflow.clear();
-    }
-    return overflow.computeIfAbsent(limit, l -> new Overflow());
   }
 
   /**
@@ -1217,6 +1234,8 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
    * any one key (or the whole quota, never learnt) would not.
    */
   private static final class Overflow {
+    /** {@link #lastUsed} once dropped: no call may use it any more. */
+    private static final long DROPPED = Long.MIN_VALUE;
     final AtomicReference<LocalBucket> bucket = new AtomicReference<>();
     /**
      * The bucket of this limit's keys whose Redis key is taken (a key error), apart from
@@ -1226,6 +1245,45 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
      */
     final AtomicReference<LocalBucket> keyErrorBucket = new AtomicReference<>();
     volatile int clients;
+    /** When a call of the limit last used it, or {@link #DROPPED}. */
+    private final AtomicLong lastUsed = new AtomicLong();
+
+    Overflow(long now) {
+      use(now);
+    }
+
+    /**
+     * Marks it used at {@code now}, unless it was dropped: then false, and the call makes a new
+     * one. (Marked by compare-and-set, a call that found it just before a drop either sees the
+     * drop or stops it.)
+     */
+    boolean use(long now) {
+      long t = now == DROPPED ? now + 1 : now; // never read as dropped
+      for (;;) {
+        long had = lastUsed.get();
+        if (had == DROPPED) {
+          return false;
+        }
+        if (lastUsed.compareAndSet(had, t)) {
+          return true;
+        }
+      }
+    }
+
+    /**
+     * Drops it when unused for {@code IDLE_KEY_NANOS} and its buckets hold no pause ahead and
+     * no call in line past an empty bucket, which a new one (empty) would not hold.
+     */
+    boolean drop(long now) {
+      long had = lastUsed.get();
+      return had != DROPPED && now - had > IDLE_KEY_NANOS && settled(bucket, now)
+          && settled(keyErrorBucket, now) && lastUsed.compareAndSet(had, DROPPED);
+    }
+
+    private static boolean settled(AtomicReference<LocalBucket> ref, long now) {
+      LocalBucket b = ref.get();
+      return b == null || b.settled(now);
+    }
 
     void seen(int n) {
       if (n > clients) {

@@ -1,6 +1,7 @@
 package dev.outrigger.redis;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.outrigger.RateLimit;
@@ -85,6 +86,21 @@ class LocalBucketTest {
     assertEquals(150 * MS, b.reserve(end, 1, Long.MAX_VALUE), "charged twice");
     assertEquals(250 * MS, b.reserve(end, 1, Long.MAX_VALUE), "charged twice");
     assertEquals(350 * MS, b.reserve(end, 1, Long.MAX_VALUE), "a new caller");
+  }
+
+  /** Settled: holding nothing a bucket made empty then would not, so it may be dropped. */
+  @Test
+  void isSettledWithNoPauseAheadAndNoCallInLinePastEmpty() {
+    LocalBucket b = new LocalBucket(RateLimit.perSecond(10).burst(2), 1, T0);
+    assertTrue(b.settled(T0), "empty, as made");
+
+    assertEquals(100 * MS, b.reserve(T0, 1, Long.MAX_VALUE));
+    assertFalse(b.settled(T0), "a call in line");
+    assertTrue(b.settled(T0 + 100 * MS), "its turn came");
+
+    assertEquals(500 * MS, b.pause(T0 + 100 * MS, 500 * MS));
+    assertFalse(b.settled(T0 + 599 * MS), "a pause ahead");
+    assertTrue(b.settled(T0 + 600 * MS), "the pause ended, one permit stored");
   }
 
   /**
