@@ -125,6 +125,29 @@ final class LocalBucket {
   }
 
   /**
+   * Leaves no permit stored at {@code now}, as in a bucket made then: each bandwidth's
+   * theoretical arrival time moves to {@code now + tau} when it is earlier. A pause and the
+   * calls in line keep their times.
+   */
+  void empty(long now) {
+    int k = interval.length;
+    for (;;) {
+      long[] s = state.get();
+      long[] t = s.clone();
+      boolean moved = false;
+      for (int i = 0; i < k; i++) {
+        if (now + tau[i] - s[i] > 0) {
+          t[i] = now + tau[i];
+          moved = true;
+        }
+      }
+      if (!moved || state.compareAndSet(s, t)) {
+        return;
+      }
+    }
+  }
+
+  /**
    * Whether this bucket holds nothing that one made empty at {@code now} (of the same share)
    * would not: no pause ahead, and no call in line past an empty bucket.
    */

@@ -477,6 +477,7 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
         ks.activeClients = (int) Math.min(Integer.MAX_VALUE, clients);
         if (ks.shared != null) {
           ks.shared.seen(ks.activeClients);
+          ks.shared.answered(ks.redisKeys[0]);
         }
         if (ks.keyError) {
           keyRecovered(ks);
@@ -714,6 +715,9 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     // Not fallbackBucket(...): that marks the fallback buckets for a reset at Redis's next
     // answer, which would hand this key, still in error, a fresh whole-quota bucket each time.
     LocalBucket b = ks.keyErrorBucket(limit, share(ks), later);
+    if (ks.overflow()) {
+      ks.shared.keyErrorOf(ks.redisKeys[0], b, later);
+    }
     return b.reserve(later, permits, Math.max(0, maxWaitNanos - (later - now)));
   }
 
@@ -1244,6 +1248,11 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
      * server pauses told to it, and its queue, are the keys', which Redis never heard of.
      */
     final AtomicReference<LocalBucket> keyErrorBucket = new AtomicReference<>();
+    /**
+     * The Redis key of the latest key error {@link #keyErrorBucket} served, until Redis answers
+     * that key again or an outage or hiccup ends (null then).
+     */
+    private volatile String keyErrorKey;
     volatile int clients;
     /** When a call of the limit last used it, or {@link #DROPPED}. */
     private final AtomicLong lastUsed = new AtomicLong();
@@ -1291,9 +1300,31 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
       }
     }
 
+    /**
+     * Before {@code b}, this limit's key-error bucket, serves a key error of {@code redisKey}:
+     * empties it (its pause and queue kept) unless the latest key error it served was that
+     * key's, still going on. The permits it stored meanwhile, refilling, are not this key's: its
+     * calls were granted by Redis (or by an outage's bucket) until now, as many as the limit
+     * allows, so a key error must not begin with a burst, as an outage does not.
+     */
+    void keyErrorOf(String redisKey, LocalBucket b, long now) {
+      if (!redisKey.equals(keyErrorKey)) {
+        b.empty(now);
+        keyErrorKey = redisKey;
+      }
+    }
+
+    /** Redis answered {@code redisKey}: a key error of it from now on is a new one. */
+    void answered(String redisKey) {
+      if (redisKey.equals(keyErrorKey)) {
+        keyErrorKey = null;
+      }
+    }
+
     void reset() {
       bucket.set(null);
       clients = 0;
+      keyErrorKey = null; // the outage's bucket may have served a key in error meanwhile
     }
   }
 

@@ -103,6 +103,21 @@ class LocalBucketTest {
     assertTrue(b.settled(T0 + 600 * MS), "the pause ended, one permit stored");
   }
 
+  @Test
+  void emptyingLeavesNoPermitStoredAndKeepsThePauseAndTheCallsInLine() {
+    LocalBucket b = new LocalBucket(RateLimit.perSecond(10).burst(5), 1, T0);
+    long full = T0 + 1000 * MS;
+    b.empty(full);
+    assertEquals(-100 * MS, b.reserve(full, 1, 0), "as a bucket made empty then");
+
+    assertEquals(300 * MS, b.reserve(full, 3, Long.MAX_VALUE));
+    b.empty(full);
+    assertEquals(400 * MS, b.reserve(full, 1, Long.MAX_VALUE), "behind the calls in line");
+    assertEquals(1000 * MS, b.pause(full, 1000 * MS));
+    b.empty(full + 500 * MS);
+    assertEquals(-500 * MS, b.reserve(full + 500 * MS, 1, 0), "until the pause ends");
+  }
+
   /**
    * RateLimit accepts a permit per 50 years at most; the fallback's share makes it rarer (one
    * per 400 years for a tenth), past what a long of nanoseconds holds (292 years). The interval

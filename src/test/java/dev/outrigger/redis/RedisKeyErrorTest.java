@@ -135,6 +135,34 @@ class RedisKeyErrorTest {
   }
 
   /**
+   * The key-error bucket of the keys beyond the table outlives the key error that made it, and
+   * refills meanwhile. A later key error of another such key, whose calls Redis had granted up to
+   * the limit just before, began with the permits it stored: a second burst at once.
+   */
+  @Test
+  void aLaterKeyErrorOfAnotherKeyBeyondTheTableBeginsWithNoBurst() throws Exception {
+    RedisRateLimitStore store = store(RedisRateLimitStore.Fallback.localShare(1.0));
+    RateLimit oneKey = LIMIT.maxKeys(1);
+    assertEquals(0, store.reserve("good", oneKey, 1, 0));
+    redis.command("SET " + store.redisKey("taken") + " another-application");
+    long maxWait = TimeUnit.SECONDS.toNanos(10);
+    assertTrue(store.reserve("taken", oneKey, 1, maxWait) > 0, "the bucket starts empty");
+    now.addAndGet(TimeUnit.SECONDS.toNanos(10)); // full again
+    assertEquals(0, store.reserve("taken", oneKey, 1, 0),
+        "the same key's error, going on, uses what its bucket stored");
+
+    // Another key beyond the table: Redis grants it a burst, then its Redis key is taken.
+    for (int i = 0; i < LIMIT.burst(); i++) {
+      assertEquals(0, store.reserve("later", oneKey, 1, 0), "call " + i + " on Redis");
+    }
+    redis.command("SET " + store.redisKey("later") + " another-application");
+
+    long next = store.reserve("later", oneKey, 1, 0);
+    assertTrue(next < 0, "granted at once after a burst on Redis: " + next);
+    assertFalse(store.degraded());
+  }
+
+  /**
    * The key-error bucket of the keys beyond the table is not the outage's: an outage ending
    * (Redis answering again) drops the outage's buckets, and dropped this one too, with the
    * server pause told to it, which Redis (refusing the key) never heard of. The key's waiter then
