@@ -574,9 +574,10 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     StatefulRedisConnection<String, String> c =
         f.isDone() && !f.isCompletedExceptionally() ? f.getNow(null) : null;
     if (c != null && c.isOpen()) {
-      // Not waited for: the caller is refused at once. One that fails (NOSCRIPT after a
-      // restart, a lost connection) leaves the permits booked, which is only stricter.
-      c.async().evalsha(BucketScript.SHA1, ScriptOutputType.MULTI, ks.redisKeys,
+      // Not waited for: the caller is refused at once. With the script itself, not its SHA:
+      // a NOSCRIPT (a flushed script cache) would go unseen, the permits lost. One that fails
+      // (a lost connection) leaves the permits booked, which is only stricter.
+      c.async().eval(BucketScript.SOURCE, ScriptOutputType.MULTI, ks.redisKeys,
           args(ks, limit, "g", Integer.toString(permits), b.token(), "0", ""));
     }
   }

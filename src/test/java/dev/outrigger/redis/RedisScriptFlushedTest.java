@@ -49,4 +49,23 @@ class RedisScriptFlushedTest {
     assertFalse(store.degraded() || replicaB.degraded());
     assertEquals(0, store.fallbacks() + replicaB.fallbacks(), "answered by the fallback");
   }
+
+  /** A give-back, not waited for, was sent with EVALSHA alone: after a flush it was lost. */
+  @Test
+  void aPermitGivenBackAfterAFlushIsGivenBack() throws Exception {
+    RedisRateLimitStore store = stores.build(RedisRateLimitStore.builder(redis.uri())
+        .timeout(Duration.ofSeconds(1)).probeInterval(Duration.ofMinutes(1)));
+    RateLimit slow = RateLimit.per(1, Duration.ofSeconds(10)).burst(1);
+    assertEquals(0, store.reserve("k", slow, 1, 0));
+    long booked = store.reserve("k", slow, 1, 60 * S);
+    assertTrue(booked > 0, "booked in line: " + booked);
+
+    redis.command("SCRIPT FLUSH");
+    store.giveBack("k", slow, 1, booked);
+
+    // Asked on the same connection, after the give-back: the next permit is the one given back.
+    long next = store.reserve("k", slow, 1, 60 * S);
+    assertTrue(next > 0 && next <= 10 * S, "the next call waits " + next / 1e9 + " s: "
+        + "behind the booking given back");
+  }
 }
