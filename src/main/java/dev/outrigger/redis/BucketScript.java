@@ -57,7 +57,12 @@ import java.util.List;
  *
  * <p>Held ({@code op = 'h'}), read only: whether the key's latest pause ends after a waiter's
  * permits came due ({@code late} ago), as a pause told while it waited does (see
- * {@link dev.outrigger.RateLimitStore#heldFor}); a missing key holds nothing.
+ * {@link dev.outrigger.RateLimitStore#heldFor}); a missing key holds nothing. The key outlives
+ * its latest time (a pause's end included) by a second, so a waiter that finds it gone after its
+ * own booking wrote it woke over a second late, after any pause told since has ended and its
+ * bucket has refilled: it goes, as a waiter late with no pause does. Its permits were granted at
+ * their time, which is what the limit bounds; only its thread's lateness puts its call beside
+ * the bucket's next burst, as for any waiter whose thread wakes late.
  *
  * <p>The script also registers the caller in a sorted set of clients seen in the last 10 s when
  * asked (at most once a second per client and key), and returns their number: the fallback's
