@@ -62,8 +62,11 @@ public final class Redactor {
 
   /**
    * The URL with user info removed, secret query and path parameter values and any fragment
-   * masked. The rest of the query stays as written (not escaped anew, OkHttp's way): a secret
-   * another parameter quotes as it is still reads as it did, for {@link Secrets#url} to find.
+   * masked, and those values masked too where the rest of the path or query quotes them (a
+   * {@code callback} parameter carrying the call's own {@code token}), as {@link Secrets}
+   * masks them. The rest of the query stays as written (not escaped anew, OkHttp's way): a
+   * secret another parameter quotes as it is still reads as it did, for {@link Secrets#url} to
+   * find.
    */
   public String url(HttpUrl url) {
     if (url == null) {
@@ -73,8 +76,9 @@ public final class Redactor {
     String maskedQuery = query == null ? null : maskedQuery(query);
     String path = url.encodedPath();
     String maskedPath = maskedPath(path);
+    boolean secretParameters = !Objects.equals(query, maskedQuery) || path != maskedPath;
     if (url.username().isEmpty() && url.password().isEmpty() && url.encodedFragment() == null
-        && Objects.equals(query, maskedQuery) && path == maskedPath) {
+        && !secretParameters) {
       return url.toString();
     }
     HttpUrl.Builder b = url.newBuilder().username("").password("").encodedPath(maskedPath)
@@ -83,7 +87,19 @@ public final class Redactor {
       // Never sent to a server, and where OAuth's implicit flow puts its access token.
       b.fragment(MASK);
     }
-    return b.build().toString();
+    String shown = b.build().toString();
+    if (!secretParameters) {
+      return shown;
+    }
+    Secrets own = new Secrets();
+    own.parameters(url);
+    return own.masked(shown, pathStart(shown, url));
+  }
+
+  /** Where the path starts in {@code shown}, {@code url} as shown: after its host and port. */
+  private static int pathStart(String shown, HttpUrl url) {
+    // The first '/' after "scheme://": a host holds none.
+    return shown.indexOf('/', url.scheme().length() + 3);
   }
 
   /**
@@ -249,7 +265,8 @@ public final class Redactor {
    * {@code demo} is masked in {@code key=demo refused}, not in {@code /v1/demos}); one shorter
    * than {@value #MIN_SECRET} is left alone. A URL's scheme, host and port are never masked: a
    * key that is also a word of the host name would leave no telling where the call went. Made
-   * on the error path, and for a DEBUG line only when DEBUG is on. Not thread-safe.
+   * on the error path, for a DEBUG line only when DEBUG is on, and to show a URL that has a
+   * secret parameter ({@link #url(HttpUrl)}). Not thread-safe.
    */
   public final class Secrets {
     private final List<String> values = new ArrayList<>();
@@ -272,18 +289,23 @@ public final class Redactor {
     /** Adds the secrets {@code request} carries. */
     public Secrets add(Request request) {
       headers(request.headers());
-      String query = request.url().encodedQuery();
+      parameters(request.url());
+      return this;
+    }
+
+    /** Adds the value of each secret query and path parameter of {@code url}. */
+    private void parameters(HttpUrl url) {
+      String query = url.encodedQuery();
       if (query != null) {
         parameters(query.split("&"), 0);
       }
-      String path = request.url().encodedPath();
+      String path = url.encodedPath();
       if (path.indexOf(';') >= 0) {
         for (String segment : path.split("/")) {
           // The first is the segment itself, no parameter.
           parameters(segment.split(";"), 1);
         }
       }
-      return this;
     }
 
     /** Adds the value of each of {@code params} from {@code from} on that has a secret name. */
@@ -349,8 +371,7 @@ public final class Redactor {
      */
     public String url(HttpUrl url) {
       String shown = Redactor.this.url(url);
-      // The path starts at the first '/' after "scheme://": a host holds none.
-      return masked(shown, shown.indexOf('/', url.scheme().length() + 3));
+      return masked(shown, pathStart(shown, url));
     }
 
     /** {@code text} with each secret masked. */
