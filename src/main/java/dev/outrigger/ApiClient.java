@@ -1253,11 +1253,14 @@ public final class ApiClient implements AutoCloseable {
     /**
      * Names query parameters whose values are masked in logs and messages, beyond the default
      * {@code access_token}, {@code api_key}, {@code apikey}, {@code client_secret},
-     * {@code jsessionid}, {@code password}, {@code secret}, {@code signature}, {@code sig},
-     * {@code token}, and the credentials of pre-signed links: {@code X-Amz-Signature},
-     * {@code X-Amz-Credential}, {@code X-Amz-Security-Token}, {@code X-Goog-Signature} and
-     * {@code X-Goog-Credential} (names compared in any case). A path parameter of one of these
-     * names ({@code /cart;jsessionid=...}) is masked too.
+     * {@code jsessionid}, {@code password}, {@code refresh_token}, {@code secret},
+     * {@code signature}, {@code sig}, {@code token}, and the credentials of pre-signed links:
+     * {@code X-Amz-Signature}, {@code X-Amz-Credential}, {@code X-Amz-Security-Token},
+     * {@code X-Goog-Signature} and {@code X-Goog-Credential} (names compared in any case). A
+     * path parameter of one of these names ({@code /cart;jsessionid=...}) is masked too, and so
+     * is a field of one of these names of a form body the request sends
+     * ({@code application/x-www-form-urlencoded}, from {@code ApiRequest.body(...)} or OkHttp's
+     * {@code FormBody}) where an error body quotes it.
      */
     public Builder redactQueryParameter(String name) {
       redactQuery.add(nonBlank(name, "redactQueryParameter name"));

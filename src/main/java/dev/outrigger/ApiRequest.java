@@ -3,6 +3,7 @@ package dev.outrigger;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JavaType;
+import dev.outrigger.internal.http.BytesBody;
 import dev.outrigger.internal.http.Urls;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -298,7 +299,7 @@ public final class ApiRequest {
       return null;
     }
     boolean typed = headers != null && headers.get("Content-Type") != null;
-    return RequestBody.create(bodyBytes, typed ? null : bodyType);
+    return new BytesBody(bodyBytes, typed ? null : bodyType);
   }
 
   String idempotencyKey() {

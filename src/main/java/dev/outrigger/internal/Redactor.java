@@ -1,5 +1,6 @@
 package dev.outrigger.internal;
 
+import dev.outrigger.internal.http.BytesBody;
 import java.net.URLDecoder;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
@@ -10,15 +11,19 @@ import java.util.Locale;
 import java.util.Objects;
 import java.util.Set;
 import java.util.TreeSet;
+import okhttp3.FormBody;
 import okhttp3.Headers;
 import okhttp3.HttpUrl;
+import okhttp3.MediaType;
 import okhttp3.Request;
+import okhttp3.RequestBody;
 import okhttp3.Response;
 
 /**
  * Removes secrets from what Outrigger logs or puts in messages: the values of sensitive headers
- * and of configured query parameters (and of path parameters of those names, a servlet's
- * {@code ;jsessionid=}), and any user info in URLs.
+ * and of configured query parameters (and of path parameters and form fields of those names, a
+ * servlet's {@code ;jsessionid=}, an OAuth token request's {@code client_secret}), and any user
+ * info in URLs.
  */
 public final class Redactor {
   /** Always redacted, whatever the configuration. */
@@ -30,12 +35,13 @@ public final class Redactor {
    * which let anyone holding the link use it until it expires, and a servlet container's session
    * id, which it writes into a URL as a path parameter ({@code /cart;jsessionid=...}) for a
    * client without cookies. A path parameter ({@code ;name=value} in a path segment) of any of
-   * these names is redacted as the query parameter is.
+   * these names is redacted as the query parameter is, and so is a form body's field where an
+   * error body quotes it (OAuth's {@code refresh_token} is sent in one).
    */
   public static final Set<String> DEFAULT_QUERY = Set.of(
-      "access_token", "api_key", "apikey", "client_secret", "jsessionid", "password", "secret",
-      "signature", "sig", "token", "x-amz-signature", "x-amz-credential", "x-amz-security-token",
-      "x-goog-signature", "x-goog-credential");
+      "access_token", "api_key", "apikey", "client_secret", "jsessionid", "password",
+      "refresh_token", "secret", "signature", "sig", "token", "x-amz-signature",
+      "x-amz-credential", "x-amz-security-token", "x-goog-signature", "x-goog-credential");
   public static final String MASK = "REDACTED";
   /** The default names only, for messages made where no client's configuration is at hand. */
   public static final Redactor DEFAULTS = new Redactor(Set.of(), Set.of());
@@ -286,11 +292,47 @@ public final class Redactor {
       return this;
     }
 
-    /** Adds the secrets {@code request} carries. */
+    /** Adds the secrets {@code request} carries, in its URL, its headers and a form body. */
     public Secrets add(Request request) {
       headers(request.headers());
       parameters(request.url());
+      RequestBody body = request.body();
+      if (body != null) {
+        form(body, request.header("Content-Type"));
+      }
       return this;
+    }
+
+    /**
+     * Adds the value of each field of a secret name of {@code body}, if it is a form
+     * ({@code application/x-www-form-urlencoded}, by its own type or else
+     * {@code contentType}, the request's header) held in memory: OkHttp's {@code FormBody}, or
+     * the bytes the client sends ({@link BytesBody}). A server may echo a form it refuses (an
+     * OAuth token endpoint's 400 quoting {@code client_secret=...}). Any other body is not read:
+     * it may stream (from a file, say), and writing it again here would read it twice.
+     */
+    private void form(RequestBody body, String contentType) {
+      if (body instanceof FormBody form) {
+        for (int i = 0; i < form.size(); i++) {
+          if (isSecretQuery(form.name(i))) {
+            quotable(form.encodedValue(i));
+            values.add(form.value(i));
+          }
+        }
+        return;
+      }
+      if (!(body instanceof BytesBody bytes)) {
+        return;
+      }
+      MediaType type = bytes.contentType();
+      if (type == null && contentType != null) {
+        type = MediaType.parse(contentType);
+      }
+      if (type != null && type.type().equals("application")
+          && type.subtype().equals("x-www-form-urlencoded")) {
+        String text = new String(bytes.array(), type.charset(StandardCharsets.UTF_8));
+        parameters(text.split("&"), 0);
+      }
     }
 
     /** Adds the value of each secret query and path parameter of {@code url}. */

@@ -20,13 +20,13 @@ class ReadmeSecurityTest {
 
   /**
    * "query parameters named access_token, api_key, apikey, client_secret, jsessionid, password,
-   * secret, signature, sig, token, or named with redactQueryParameter, show as REDACTED" in logs
-   * and exception messages.
+   * refresh_token, secret, signature, sig, token, or named with redactQueryParameter, show as
+   * REDACTED" in logs and exception messages.
    */
   @Test
   void everyListedQueryParameterShowsAsRedacted() throws Exception {
     List<String> names = List.of("access_token", "api_key", "apikey", "client_secret",
-        "jsessionid", "password", "secret", "signature", "sig", "token", "mine");
+        "jsessionid", "password", "refresh_token", "secret", "signature", "sig", "token", "mine");
     try (ReadmeServer server = new ReadmeServer((r, n) -> new Reply(404, "nope"));
         LogCapture log = new LogCapture();
         ApiClient client = ApiClient.builder().baseUrl(server.url())
@@ -46,7 +46,7 @@ class ReadmeSecurityTest {
       assertFalse(everything.contains("hush"), everything);
       assertTrue(log.all().contains("sig=REDACTED"), log.all());
       // The server got the real values.
-      assertTrue(server.seen.get(0).target().contains("sig=hush8hush"));
+      assertTrue(server.seen.get(0).target().contains("sig=hush9hush"));
     }
   }
 
