@@ -105,6 +105,60 @@ class SecretOverMaskTest {
     }
   }
 
+  /**
+   * A cookie's name is no secret. The names of a {@code Set-Cookie} and of the call's
+   * {@code Cookie} of 8 characters or more ({@code sessionid}, {@code preferences}) were taken
+   * for secrets, as words of a secret header, and masked wherever they appeared: the page read
+   * "no valid REDACTED" and the login URL {@code ?reason=REDACTED-expired}. The values stay
+   * masked.
+   */
+  @Test
+  void aCookiesNameIsNoSecretItsValueIs() {
+    String session = "9f8e7d6c5b4a39281706";
+    proxy.setDispatcher(new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest request) {
+        return request.getUrl().encodedPath().equals("/account")
+            ? new MockResponse.Builder().code(302)
+                .addHeader("Set-Cookie", "sessionid=" + session + "; Path=/; HttpOnly")
+                .addHeader("Location", "/login?reason=sessionid-expired").build()
+            : new MockResponse.Builder().code(401)
+                .body("no valid sessionid (" + session + "); preferences kept").build();
+      }
+    });
+    try (ApiClient client = client()) {
+      HttpStatusException e = assertThrows(HttpStatusException.class,
+          () -> client.get("http://api.example.test/account")
+              .header("Cookie", "preferences=compact-view").execute(String.class));
+
+      assertEquals("http://api.example.test/login?reason=sessionid-expired", e.url());
+      assertEquals("no valid sessionid (REDACTED); preferences kept", e.bodySnippet());
+    }
+  }
+
+  /**
+   * A cookie's value may come in double quotes ({@code sid="..."}, RFC 6265): the value was
+   * looked for with its quotes, so a page quoting it bare showed it.
+   */
+  @Test
+  void aCookieValueInQuotesIsMaskedWhereItIsQuotedBare() {
+    String session = "9f8e7d6c5b4a39281706";
+    proxy.setDispatcher(new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest request) {
+        return new MockResponse.Builder().code(401)
+            .addHeader("Set-Cookie", "sid=\"" + session + "\"; Path=/")
+            .body("session " + session + " expired").build();
+      }
+    });
+    try (ApiClient client = client()) {
+      HttpStatusException e = assertThrows(HttpStatusException.class,
+          () -> client.get("http://api.example.test/account").execute(String.class));
+
+      assertEquals("session REDACTED expired", e.bodySnippet());
+    }
+  }
+
   private ApiClient client() {
     Proxy p = new Proxy(Proxy.Type.HTTP,
         new InetSocketAddress(proxy.getHostName(), proxy.getPort()));

@@ -261,8 +261,9 @@ public final class Redactor {
   /**
    * The secret values gathered from a call's requests and answers, to mask where text quotes
    * them: each value of a secret header and each word of it of {@value #LONG_SECRET}
-   * characters or more (the token after {@code Bearer}, a cookie's value), of a
-   * {@code Set-Cookie} the cookie it sets (not its attributes, nor one it clears); each value of
+   * characters or more (the token after {@code Bearer}; of a {@code Cookie}, the words of its
+   * cookies' values, not their names), of a {@code Set-Cookie} the cookie it sets (not its
+   * attributes, nor its name, nor one it clears); each value of
    * a secret query parameter, as sent and decoded. Each also escaped, as another URL's parameter
    * quotes it.
    *
@@ -365,23 +366,43 @@ public final class Redactor {
 
     private void headers(Headers h) {
       for (int i = 0; i < h.size(); i++) {
-        if (isSecretHeader(h.name(i))) {
-          String value = h.value(i);
-          if (h.name(i).equalsIgnoreCase("Set-Cookie")) {
-            // The cookie, not the attributes after it (HttpOnly, a date): those are no secret.
-            int semicolon = value.indexOf(';');
-            value = semicolon < 0 ? value : value.substring(0, semicolon);
-            if (value.substring(value.indexOf('=') + 1).isBlank()) {
-              // A cookie cleared ("session=; Max-Age=0"): its name alone is no secret.
-              continue;
-            }
+        String name = h.name(i);
+        if (!isSecretHeader(name)) {
+          continue;
+        }
+        String value = h.value(i);
+        boolean setCookie = name.equalsIgnoreCase("Set-Cookie");
+        if (setCookie) {
+          // The cookie, not the attributes after it (HttpOnly, a date): those are no secret.
+          int semicolon = value.indexOf(';');
+          value = semicolon < 0 ? value : value.substring(0, semicolon);
+          if (value.substring(value.indexOf('=') + 1).isBlank()) {
+            // A cookie cleared ("session=; Max-Age=0"): its name alone is no secret.
+            continue;
           }
-          quotable(value);
-          for (String word : value.split("[\\s;,=]+")) {
-            if (word.length() >= LONG_SECRET) {
-              quotable(word);
-            }
+        }
+        quotable(value);
+        if (setCookie || name.equalsIgnoreCase("Cookie")) {
+          // Its name=value pairs: a cookie's value is a secret, its name (sessionid,
+          // preferences) an ordinary word that would be masked wherever text used it.
+          for (String pair : value.split(";")) {
+            longWords(pair.substring(pair.indexOf('=') + 1));
           }
+        } else {
+          longWords(value);
+        }
+      }
+    }
+
+    /**
+     * Adds each word of {@code text} of {@value #LONG_SECRET} characters or more: a word ends at
+     * a space, {@code ;}, {@code ,}, {@code =} or a double quote (a cookie's value may come in
+     * quotes, and a page quote it bare).
+     */
+    private void longWords(String text) {
+      for (String word : text.split("[\\s;,=\"]+")) {
+        if (word.length() >= LONG_SECRET) {
+          quotable(word);
         }
       }
     }
