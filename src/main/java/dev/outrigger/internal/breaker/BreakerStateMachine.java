@@ -57,7 +57,7 @@ public final class BreakerStateMachine {
   static final long FOREVER_NANOS = Long.MAX_VALUE;
   /**
    * The token of a call admitted by a half-open breaker whose table claimed its permits to drop
-   * it ({@link #dropped(BreakerState, IntConsumer)}): it records nothing, as the Dropped state's.
+   * it ({@link #dropped(BreakerState, long, IntConsumer)}): it records nothing, as Dropped's.
    */
   private static final Dropped LEAVING =
       new Dropped(null, "being dropped by its table; admits calls, records nothing");
@@ -192,7 +192,8 @@ public final class BreakerStateMachine {
         // Permits claimed by its table, which is dropping it (no probe is out): out of use, as
         // the Dropped it is about to become, and such a breaker refuses no one.
         int permits = h.permits.get();
-        return permits < 0 ? LEAVING : new Refused(h, probesOut(Math.max(0, permits), h));
+        return permits < 0 ? LEAVING
+            : new Refused(h, probesOut(Math.max(0, permits), h.outcomes.get()));
       } else if (s instanceof Open o) {
         if (now - o.untilNanos < 0) {
           return new Refused(o, 0);
@@ -398,15 +399,24 @@ public final class BreakerStateMachine {
    * a probe that begins or ends between them may be missed, at that instant only.)
    */
   boolean probing(BreakerState s) {
-    return s instanceof HalfOpen h && probesOut(h.permits.get(), h) > 0;
+    return s instanceof HalfOpen h && probesOut(h.permits.get(), h.outcomes.get()) > 0;
   }
 
   /**
-   * The probes of {@code h} let through and not ended, its permits read as {@code permits}
-   * before its outcomes are read here (probes end after they were let through).
+   * The probes let through and not ended of a half-open state whose permits read
+   * {@code permits} before its outcomes read {@code packed} (probes end after they were let
+   * through).
    */
-  private int probesOut(int permits, HalfOpen h) {
-    return permittedInHalfOpen - permits - HalfOpen.done(h.outcomes.get());
+  private int probesOut(int permits, long packed) {
+    return permittedInHalfOpen - permits - HalfOpen.done(packed);
+  }
+
+  /**
+   * What {@code s} has recorded so far, for {@link #dropped(BreakerState, long, IntConsumer)} to
+   * tell whether a probe answered since: the packed outcomes of a half-open state, else 0.
+   */
+  static long recorded(BreakerState s) {
+    return s instanceof HalfOpen h ? h.outcomes.get() : 0;
   }
 
   /**
@@ -453,15 +463,20 @@ public final class BreakerStateMachine {
    * reported to listeners as a transition to CLOSED, the state its key starts over in; a closed
    * one reports nothing.
    *
-   * <p>A half-open one has its probe permits claimed first; a call that finds it then, before
-   * it is out of use, is admitted and records nothing, as it would be a moment later.
+   * <p>A half-open one is not dropped with a probe out, nor with a probe's answer recorded
+   * since the table listed it (its state is the same: taking a probe does not replace it), nor
+   * with every probe answered (its verdict about to be installed). Its probe permits are claimed
+   * first, so that no probe goes out between the look and the drop; a call that finds it then,
+   * before it is out of use, is admitted and records nothing, as it would be a moment later.
    *
+   * @param recorded what {@code seen} had recorded when the table listed it ({@link #recorded})
    * @param steps a test hook (if not null) told each step of a half-open breaker's claim:
    *     {@link #PERMITS_READ}, {@link #LOOKED}, {@link #CLAIMED}
    * @return the state it was in (OPEN or HALF_OPEN when its closing was reported), or null,
-   *     with nothing done, when the state has moved since {@code seen}
+   *     with nothing done, when the state has moved since {@code seen}, or a half-open one is in
+   *     use
    */
-  State dropped(BreakerState seen, IntConsumer steps) {
+  State dropped(BreakerState seen, long recorded, IntConsumer steps) {
     if (seen instanceof Dropped || seen instanceof ForcedOpen || seen instanceof Disabled) {
       return seen.state(); // out of use already, or set by hand: left as it is
     }
@@ -471,10 +486,15 @@ public final class BreakerStateMachine {
       // Nor one whose probes are all done, its verdict about to be installed. The probes out
       // are counted from the permits the claim expects, p: a probe taken after p was read
       // fails the claim, even once another probe gave its permit back (the same count, with a
-      // probe out, which a second read of the permits would take for none out).
+      // probe out, which a second read of the permits would take for none out). A probe that
+      // went out and answered since the listing changed the outcomes: its answer would go with
+      // the breaker. With the outcomes as listed, none out when p was read and the permits
+      // still p at the claim, no probe went out in between that is still out or answered.
       int p = h.permits.get();
       step(steps, PERMITS_READ);
-      if (HalfOpen.done(h.outcomes.get()) >= permittedInHalfOpen || probesOut(p, h) > 0) {
+      long packed = h.outcomes.get();
+      if (packed != recorded || HalfOpen.done(packed) >= permittedInHalfOpen
+          || probesOut(p, packed) > 0) {
         return null;
       }
       step(steps, LOOKED);
@@ -498,7 +518,7 @@ public final class BreakerStateMachine {
   /** The permits of a half-open breaker whose table claimed them to drop it. */
   private static final int CLAIMED_PERMITS = Integer.MIN_VALUE / 2;
 
-  /** The end of {@link #dropped(BreakerState, IntConsumer)}: out of use if still {@code seen}. */
+  /** The end of a drop: out of use if still {@code seen}. */
   private State drop(BreakerState seen) {
     BreakerState next = new Dropped(seen instanceof Closed c ? c.window : null,
         "dropped after going unused for its whole open wait; the key starts over closed");
@@ -509,9 +529,12 @@ public final class BreakerStateMachine {
     return null;
   }
 
-  /** A step of {@link #dropped(BreakerState, IntConsumer)}: a half-open breaker's permits read. */
+  /**
+   * A step of {@link #dropped(BreakerState, long, IntConsumer)}: a half-open breaker's permits
+   * read.
+   */
   static final int PERMITS_READ = 1;
-  /** A step of a drop: no probe out nor verdict coming, as far as the permits read tell. */
+  /** A step of a drop: no probe out, answered since the listing, nor verdict coming. */
   static final int LOOKED = 2;
   /** A step of a drop: the half-open breaker's permits claimed, the breaker not yet dropped. */
   static final int CLAIMED = 3;
@@ -523,9 +546,9 @@ public final class BreakerStateMachine {
   }
 
   /**
-   * Takes a breaker no table keeps out of use, as {@link #dropped(BreakerState, IntConsumer)} does
-   * from any state, an open or half-open one reporting {@code why}. One set by hand is left as it
-   * is.
+   * Takes a breaker no table keeps out of use, as {@link #dropped(BreakerState, long,
+   * IntConsumer)} does from any state, an open or half-open one reporting {@code why}. One set by
+   * hand is left as it is.
    */
   State dropped(String why) {
     return outOfUse(why, false);

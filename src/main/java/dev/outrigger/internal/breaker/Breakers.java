@@ -24,10 +24,11 @@ import org.slf4j.LoggerFactory;
  * disabled by hand (kept even beyond the maximum), and one open or half-open that was opened or
  * used within its own wait in OPEN (grown for that opening, if it grows; its uses noted to the
  * millisecond; dropping it would let a failing host's calls through before its wait is over),
- * or half-open with a probe still out; nor one whose state moved since the pass listed it. A
- * dropped breaker is out of use ({@link BreakerStateMachine#dropped(BreakerState,
- * IntConsumer)}): the outcomes of its calls still in flight go nowhere, so it never opens after
- * it left; the key's next call starts a fresh breaker. If no breaker can be dropped, a new key
+ * or half-open with a probe still out; nor one whose state moved since the pass listed it, nor a
+ * half-open one whose probe answered since. A dropped breaker is out of use ({@link
+ * BreakerStateMachine#dropped(BreakerState, long, IntConsumer)}): the outcomes of its calls still
+ * in flight go nowhere, so it never opens after it left; the key's next call starts a fresh
+ * breaker. If no breaker can be dropped, a new key
  * gets a breaker that is not kept, out of use from the start (its call admitted, its outcome
  * recorded nowhere).
  *
@@ -76,8 +77,9 @@ public final class Breakers {
    */
   IntConsumer claimSteps;
 
+  /** A breaker listed in {@code seen}, which had then {@code recorded} what it had recorded. */
   private record Candidate(String key, BreakerStateMachine breaker, BreakerState seen,
-      long lastUsedNanos) {}
+      long recorded, long lastUsedNanos) {}
 
   /** Nothing can go before {@code untilNanos} while {@link #changes} still is {@code changes}. */
   private record Quiet(long changes, long untilNanos) {}
@@ -244,6 +246,8 @@ public final class Breakers {
         // The state first: a breaker that trips notes the use before it installs the state, so
         // a tripped state is never paired with a last use from before its opening.
         BreakerState state = b.current();
+        // Then what it recorded: a half-open probe's answer after this read keeps it.
+        long recorded = BreakerStateMachine.recorded(state);
         long lastUsed = b.lastUsedNanos();
         if (setByHand(state.state())) {
           continue;
@@ -255,7 +259,7 @@ public final class Breakers {
         if (wait >= 0 && unused < wait) {
           quietFor = Math.min(quietFor, wait - unused);
         } else {
-          candidates.add(new Candidate(e.getKey(), b, state, lastUsed));
+          candidates.add(new Candidate(e.getKey(), b, state, recorded, lastUsed));
         }
       }
       candidates.sort(Comparator.comparingLong(Candidate::lastUsedNanos));
@@ -276,7 +280,7 @@ public final class Breakers {
         // since is in use, and stays.
         CircuitBreaker.State left;
         try {
-          left = gone.dropped(c.seen(), claimSteps);
+          left = gone.dropped(c.seen(), c.recorded(), claimSteps);
         } catch (RuntimeException | Error t) {
           // A listener's Error as the drop was reported (out of memory, say), thrown once the
           // pass is done: the breaker is out of use, and leaves the table all the same, or the

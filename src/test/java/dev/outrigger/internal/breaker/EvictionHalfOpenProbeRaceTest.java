@@ -108,6 +108,65 @@ class EvictionHalfOpenProbeRaceTest {
   }
 
   /**
+   * With two probes: a probe that went out and failed between the pass's listing and its claim
+   * left no probe out and one permit free, as the claim expects, and the breaker was dropped with
+   * that failure (reported closed; the key started over closed). It is kept: a probe answered
+   * since the listing, and the next failure opens it.
+   */
+  @Test
+  void aProbeAnsweredBetweenTheListingAndTheClaimKeepsTheBreaker() {
+    Breakers breakers = breakers(2);
+    BreakerStateMachine a = idleHalfOpenA(breakers);
+    breakers.beforeDrop = () -> {
+      breakers.beforeDrop = null;
+      // Listed as idle; a call's probe goes out and fails before the pass looks again.
+      a.touch(12 * S);
+      a.onResult(a.acquire(12 * S), BreakerStateMachine.FAILED, 12 * S);
+    };
+    breakers.get("c:443", 12 * S);
+
+    assertSame(a, breakers.find("a:443"), "dropped with a probe's failure: " + seen);
+    assertNull(breakers.find("b:443"), "the pass dropped the next least recently used instead");
+    a.onResult(a.acquire(13 * S), BreakerStateMachine.FAILED, 13 * S);
+    assertEquals(CircuitBreaker.State.OPEN, a.state());
+    assertEquals(List.of("a:443 CLOSED->OPEN", "a:443 OPEN->HALF_OPEN",
+        "a:443 HALF_OPEN->OPEN"), seen);
+  }
+
+  /**
+   * With three probes, the same inside the claim: a probe out when the permits were read, then
+   * another that goes out and fails, and the first gives its permit back (it said nothing). The
+   * permits are back where they were read, and the failure, counted as done, made the probes out
+   * look none: the claim succeeded and dropped the failure. It fails: the outcomes moved since
+   * the listing.
+   */
+  @Test
+  void aProbeAnsweredDuringTheClaimWithThePermitsAsReadKeepsTheBreaker() {
+    Breakers breakers = breakers(3);
+    BreakerStateMachine a = idleHalfOpenA(breakers);
+    BreakerState[] first = new BreakerState[1];
+    breakers.beforeDrop = () -> {
+      breakers.beforeDrop = null;
+      first[0] = a.acquire(12 * S);
+    };
+    breakers.claimSteps = step -> {
+      if (step == BreakerStateMachine.PERMITS_READ) {
+        a.onResult(a.acquire(12 * S), BreakerStateMachine.FAILED, 12 * S);
+        a.onResult(first[0], BreakerStateMachine.IGNORED, 12 * S);
+      }
+    };
+    breakers.get("c:443", 12 * S);
+
+    assertSame(a, breakers.find("a:443"), "dropped with a probe's failure: " + seen);
+    for (int i = 0; i < 2; i++) {
+      a.onResult(a.acquire(13 * S), BreakerStateMachine.FAILED, 13 * S);
+    }
+    assertEquals(CircuitBreaker.State.OPEN, a.state());
+    assertEquals(List.of("a:443 CLOSED->OPEN", "a:443 OPEN->HALF_OPEN",
+        "a:443 HALF_OPEN->OPEN"), seen);
+  }
+
+  /**
    * The drop's look at a half-open breaker counted its probes out from a second read of the
    * permits, not from the value its claim then expects: a probe out when the permits were read
    * that gives its permit back, and another call's probe taken after the look, leave the permits
@@ -206,8 +265,13 @@ class EvictionHalfOpenProbeRaceTest {
 
   /** Two breakers at most, opened by two failures, one probe, a wait of 5 s. */
   private Breakers breakers() {
+    return breakers(1);
+  }
+
+  /** {@link #breakers()} with {@code probes} probes. */
+  private Breakers breakers(int probes) {
     return new Breakers(CircuitBreaker.builder().maxBreakers(2)
-        .slidingWindowSize(2).minimumNumberOfCalls(2).permittedCallsInHalfOpen(1)
+        .slidingWindowSize(2).minimumNumberOfCalls(2).permittedCallsInHalfOpen(probes)
         .waitInOpenState(Duration.ofSeconds(5)).build(), listener);
   }
 
