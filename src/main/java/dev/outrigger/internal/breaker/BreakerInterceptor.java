@@ -244,7 +244,7 @@ public final class BreakerInterceptor implements CallInterceptor, KeepsClock {
     if (permitted == 1) {
       return "its probe";
     }
-    return out > 0 && out < permitted
+    return out < permitted
         ? out + " of its " + permitted + " probes"
         : "all " + permitted + " probes";
   }

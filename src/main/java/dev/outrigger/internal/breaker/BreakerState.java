@@ -153,7 +153,10 @@ public abstract sealed class BreakerState {
    */
   static final class Refused extends BreakerState {
     final BreakerState by;
-    /** For a half-open breaker, its probes let through and not ended when it refused. */
+    /**
+     * For a half-open breaker, its probes let through and not ended when it refused (at least
+     * one: a breaker whose probes have all ended installs their verdict rather than refuse).
+     */
     final int probesOut;
 
     Refused(BreakerState by, int probesOut) {

@@ -114,6 +114,11 @@ public final class BreakerStateMachine {
   private volatile boolean publishing;
   /** The last state whose arrival was published. */
   private BreakerState published;
+  /**
+   * Test hook: run by the thread of the half-open probe that answered last, its outcome added,
+   * before it installs the probes' verdict.
+   */
+  Runnable probesAnswered;
 
   public BreakerStateMachine(
       String key, CircuitBreaker config, CallListener listener, long nowNanos) {
@@ -189,11 +194,22 @@ public final class BreakerStateMachine {
         if (h.tryAcquire()) {
           return h;
         }
-        // Permits claimed by its table, which is dropping it (no probe is out): out of use, as
-        // the Dropped it is about to become, and such a breaker refuses no one.
         int permits = h.permits.get();
-        return permits < 0 ? LEAVING
-            : new Refused(h, probesOut(Math.max(0, permits), h.outcomes.get()));
+        long packed = h.outcomes.get();
+        if (permits < 0) {
+          // Permits claimed by its table, which is dropping it (no probe is out): out of use, as
+          // the Dropped it is about to become, and such a breaker refuses no one.
+          return LEAVING;
+        } else if (HalfOpen.done(packed) == permittedInHalfOpen) {
+          // Every probe answered, and the thread of the last has not yet installed their
+          // verdict: installed here, so that no call is refused for probes no longer out.
+          decide(h, packed, now);
+        } else if (permits == 0) {
+          // Each permit taken (then read, outcomes after): the probes out are those not done.
+          return new Refused(h, permittedInHalfOpen - HalfOpen.done(packed));
+        }
+        // Otherwise a probe gave its permit back meanwhile (it said nothing): take it.
+        s = state;
       } else if (s instanceof Open o) {
         if (now - o.untilNanos < 0) {
           return new Refused(o, 0);
@@ -337,10 +353,23 @@ public final class BreakerStateMachine {
         + ((outcome & FAILED) != 0 ? HalfOpen.ONE_FAILED : 0)
         + ((outcome & SLOW) != 0 ? HalfOpen.ONE_SLOW : 0);
     long packed = h.outcomes.addAndGet(add);
-    // Exactly one thread completes the round and decides.
     if (HalfOpen.done(packed) != permittedInHalfOpen) {
       return;
     }
+    Runnable hook = probesAnswered;
+    if (hook != null) {
+      hook.run();
+    }
+    decide(h, packed, now);
+  }
+
+  /**
+   * Installs at {@code now} the verdict of {@code h}'s probes, all answered with {@code packed},
+   * unless another thread did: the thread of the last probe to answer, or a call that found them
+   * all answered before that thread moved the breaker ({@link #acquireSlow}). The verdict is the
+   * same whichever installs it (the outcomes no longer change); one of them only does.
+   */
+  private void decide(HalfOpen h, long packed, long now) {
     Window.Counts k = HalfOpen.counts(packed);
     String why = exceeded(k);
     if (why != null) {

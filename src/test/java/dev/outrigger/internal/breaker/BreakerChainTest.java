@@ -232,6 +232,76 @@ class BreakerChainTest {
     assertEquals(6, failing.getRequestCount());
   }
 
+  /**
+   * A call that found every probe answered, before the thread of the last had moved the breaker
+   * on, was refused as "HALF_OPEN with all 2 probes in flight" (and a retryAfter of zero) though
+   * none was out. The probes' verdict is now installed by whichever of the two gets there first:
+   * here they succeeded, so the call goes through the closed breaker, reported closed once.
+   */
+  @Test
+  void aCallThatFindsTheProbesAllAnsweredBeforeTheBreakerMovedGoesByTheirVerdict() {
+    BreakerStateMachine b = openedAndFound();
+    failingAnswer.status = 200;
+    clock.advance(3 * S);
+    assertEquals(200, send(failing)); // the first probe
+
+    int[] third = new int[1];
+    b.probesAnswered = () -> {
+      b.probesAnswered = null;
+      // The second probe answered, its outcome added; its thread has not installed the verdict.
+      third[0] = send(failing);
+    };
+    assertEquals(200, send(failing)); // the second probe
+    assertEquals(200, third[0], "the call was refused for probes no longer out");
+    assertEquals(CLOSED, state(failing));
+    assertEquals(List.of(key(failing) + " CLOSED->OPEN", key(failing) + " OPEN->HALF_OPEN",
+        key(failing) + " HALF_OPEN->CLOSED"), listener.transitions());
+    assertEquals(1, listener.rejections(), "only the call refused while open");
+  }
+
+  /** As above, the probes failing: the call is refused by the OPEN state they led to. */
+  @Test
+  void aCallThatFindsTheProbesAllFailedBeforeTheBreakerMovedIsRefusedAsOpen() {
+    BreakerStateMachine b = openedAndFound();
+    clock.advance(3 * S);
+    assertEquals(500, send(failing));
+
+    CircuitOpenException[] refused = new CircuitOpenException[1];
+    b.probesAnswered = () -> {
+      b.probesAnswered = null;
+      refused[0] = assertThrows(CircuitOpenException.class, () -> send(failing));
+    };
+    assertEquals(500, send(failing));
+    assertTrue(refused[0].getMessage().contains("circuit breaker " + key(failing) + " is OPEN"),
+        refused[0].getMessage());
+    assertTrue(refused[0].getMessage().contains("next probe in 5.000 s"),
+        refused[0].getMessage());
+    assertEquals(Duration.ofSeconds(5), refused[0].retryAfter());
+    assertEquals(OPEN, state(failing));
+    assertEquals(List.of(key(failing) + " CLOSED->OPEN", key(failing) + " OPEN->HALF_OPEN",
+        key(failing) + " HALF_OPEN->OPEN"), listener.transitions());
+    assertEquals(6, failing.getRequestCount());
+  }
+
+  /**
+   * The failing host's breaker, opened at 0 by four failures, found by a call refused at 2 s
+   * ({@link BreakerInterceptor#beforeRefusal}).
+   */
+  private BreakerStateMachine openedAndFound() {
+    build(config().build());
+    for (int i = 0; i < 4; i++) {
+      send(failing);
+    }
+    clock.advance(2 * S);
+    BreakerStateMachine[] found = new BreakerStateMachine[1];
+    breaker.beforeRefusal = b -> {
+      breaker.beforeRefusal = null;
+      found[0] = b;
+    };
+    assertThrows(CircuitOpenException.class, () -> send(failing));
+    return found[0];
+  }
+
   @Test
   void atTheHalfOpenMomentExactlyThePermittedProbesReachTheServer() throws Exception {
     build(config().permittedCallsInHalfOpen(3).build());
