@@ -77,12 +77,18 @@ public abstract sealed class BreakerState {
 
     final int openings;
     final AtomicInteger permits;
-    final AtomicLong outcomes = new AtomicLong();
+    final AtomicLong outcomes;
 
     HalfOpen(int permits, int openings, String why) {
+      this(permits, openings, 0, why);
+    }
+
+    /** One with {@code outcomes} (packed) recorded already: a copy that takes another's place. */
+    HalfOpen(int permits, int openings, long outcomes, String why) {
       super(why);
       this.permits = new AtomicInteger(permits);
       this.openings = openings;
+      this.outcomes = new AtomicLong(outcomes);
     }
 
     /** Takes one probe permit; exact under any contention. */

@@ -55,12 +55,6 @@ public final class BreakerStateMachine {
 
   /** Duration reported by a forced-open breaker: no probe until a reset. */
   static final long FOREVER_NANOS = Long.MAX_VALUE;
-  /**
-   * The token of a call admitted by a half-open breaker whose table claimed its permits to drop
-   * it ({@link #dropped(BreakerState, long, IntConsumer)}): it records nothing, as Dropped's.
-   */
-  private static final Dropped LEAVING =
-      new Dropped(null, "being dropped by its table; admits calls, records nothing");
   /** Last-use times are written at most this often, to keep the hot path free of writes. */
   private static final long TOUCH_NANOS = 1_000_000_000L;
 
@@ -197,9 +191,10 @@ public final class BreakerStateMachine {
         int permits = h.permits.get();
         long packed = h.outcomes.get();
         if (permits < 0) {
-          // Permits claimed by its table, which is dropping it (no probe is out): out of use, as
-          // the Dropped it is about to become, and such a breaker refuses no one.
-          return LEAVING;
+          // Its permits claimed by its table, which is dropping it as unused: this call uses
+          // it, so it stays, and the drop fails. Unless the drop came first: then it is out of
+          // use, and admits the call, recording nothing.
+          keep(h);
         } else if (HalfOpen.done(packed) == permittedInHalfOpen) {
           // Every probe answered, and the thread of the last has not yet installed their
           // verdict: installed here, so that no call is refused for probes no longer out.
@@ -495,8 +490,9 @@ public final class BreakerStateMachine {
    * <p>A half-open one is not dropped with a probe out, nor with a probe's answer recorded
    * since the table listed it (its state is the same: taking a probe does not replace it), nor
    * with every probe answered (its verdict about to be installed). Its probe permits are claimed
-   * first, so that no probe goes out between the look and the drop; a call that finds it then,
-   * before it is out of use, is admitted and records nothing, as it would be a moment later.
+   * first, so that no probe goes out between the look and the drop; a call that finds them
+   * claimed keeps the breaker (it is in use), as a state that moved since the listing does, by
+   * putting a copy of the half-open state in its place (see {@link #acquireSlow}).
    *
    * @param recorded what {@code seen} had recorded when the table listed it ({@link #recorded})
    * @param steps a test hook (if not null) told each step of a half-open breaker's claim:
@@ -535,13 +531,27 @@ public final class BreakerStateMachine {
         return drop(seen);
       } finally {
         if (state == seen) {
-          // Not taken out of use: an Error came first (out of memory, say). Its permits go
-          // back, or it would stay half-open for good, admitting calls that record nothing.
-          h.permits.compareAndSet(CLAIMED_PERMITS, p);
+          // Not taken out of use: an Error came first (out of memory, say). Kept, as a call
+          // that finds its permits claimed keeps it (and will, if this too fails).
+          keep(h);
         }
       }
     }
     return drop(seen);
+  }
+
+  /**
+   * Keeps a half-open breaker whose permits its table claimed to drop it: puts in the place of
+   * {@code h}, if it is still the state, a copy with the same outcomes and its permits free
+   * again; the drop, from {@code h}, then fails. No probe of {@code h} was out at the claim and
+   * none can go out after it, so its outcomes are final, and its free permits were the probes
+   * not done. Replacing the state, not giving the permits back, leaves no instant when a probe
+   * of {@code h} could go out (its answer lost) as the drop or another call replaces it.
+   */
+  private void keep(HalfOpen h) {
+    long packed = h.outcomes.get();
+    transition(h, new HalfOpen(permittedInHalfOpen - HalfOpen.done(packed), h.openings, packed,
+        halfOpenWhy));
   }
 
   /** The permits of a half-open breaker whose table claimed them to drop it. */
@@ -711,6 +721,11 @@ public final class BreakerStateMachine {
   private void publish(State from, BreakerState to) {
     if (to instanceof Dropped && from == State.CLOSED) {
       // A closed breaker taken out of use: nothing a listener or a reader of the log sees moved.
+      return;
+    }
+    if (to instanceof HalfOpen && from == State.HALF_OPEN) {
+      // A call kept the breaker its table was dropping, putting a copy of its half-open state
+      // in its place (see acquireSlow): nothing a listener or a reader of the log sees moved.
       return;
     }
     if (from == to.state()) {

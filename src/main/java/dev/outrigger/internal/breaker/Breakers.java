@@ -25,12 +25,11 @@ import org.slf4j.LoggerFactory;
  * used within its own wait in OPEN (grown for that opening, if it grows; its uses noted to the
  * millisecond; dropping it would let a failing host's calls through before its wait is over),
  * or half-open with a probe still out; nor one whose state moved since the pass listed it, nor a
- * half-open one whose probe answered since. A dropped breaker is out of use ({@link
- * BreakerStateMachine#dropped(BreakerState, long, IntConsumer)}): the outcomes of its calls still
- * in flight go nowhere, so it never opens after it left; the key's next call starts a fresh
- * breaker. If no breaker can be dropped, a new key
- * gets a breaker that is not kept, out of use from the start (its call admitted, its outcome
- * recorded nowhere).
+ * half-open one whose probe answered or that a call found since. A dropped breaker is out of use
+ * ({@link BreakerStateMachine#dropped(BreakerState, long, IntConsumer)}): the outcomes of its
+ * calls still in flight go nowhere, so it never opens after it left; the key's next call starts
+ * a fresh breaker. If no breaker can be dropped, a new key gets a breaker that is not kept, out
+ * of use from the start (its call admitted, its outcome recorded nowhere).
  *
  * <p>A pass that drops nothing (an outage: every breaker open and in use) remembers until when
  * nothing can go: the earliest time a kept open breaker could have sat unused for its whole wait

@@ -1,7 +1,6 @@
 package dev.outrigger.internal.breaker;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -73,12 +72,13 @@ class EvictionHalfOpenProbeRaceTest {
 
   /**
    * The drop of a half-open breaker claims its probe permits, then takes it out of use. A call
-   * that finds it in between was refused as if its probes were in flight ("HALF_OPEN with its
-   * probe in flight") though none was out: the breaker is out of use an instant later, and a
-   * dropped breaker refuses no one. It goes through, and its outcome is counted nowhere.
+   * that found it in between was admitted and recorded nothing: its failure was lost, and the
+   * failing key started over closed. The call uses the breaker, so it is kept (the drop fails),
+   * as one whose state moved since the listing is, and the call is its probe: its failure opens
+   * it again.
    */
   @Test
-  void aCallThatFindsAHalfOpenBreakerBeingDroppedGoesThroughUncounted() {
+  void aCallThatFindsAHalfOpenBreakerBeingDroppedKeepsItAndCounts() {
     Breakers breakers = breakers();
     // Half-open, its only probe given back: no probe out, unused for its whole wait by 12 s.
     BreakerStateMachine a = idleHalfOpenA(breakers);
@@ -95,16 +95,14 @@ class EvictionHalfOpenProbeRaceTest {
     breakers.get("c:443", 12 * S);
 
     assertNotNull(call[0], "a call was refused by a half-open breaker with no probe out");
-    assertFalse(a.needsTime(call[0], BreakerStateMachine.FAILED), "its outcome is counted");
+    assertTrue(a.needsTime(call[0], BreakerStateMachine.FAILED), "its outcome is not counted");
+    assertSame(a, breakers.find("a:443"), "the breaker the call used was dropped: " + seen);
+    assertNull(breakers.find("b:443"), "the pass dropped the next least recently used instead");
+    assertNull(a.acquire(12 * S), "a second probe went out");
     a.onResult(call[0], BreakerStateMachine.FAILED, 12 * S);
-    assertNull(breakers.find("a:443"), "the idle half-open breaker was dropped");
+    assertEquals(CircuitBreaker.State.OPEN, a.state());
     assertEquals(List.of("a:443 CLOSED->OPEN", "a:443 OPEN->HALF_OPEN",
-        "a:443 HALF_OPEN->CLOSED"), seen);
-    // The key's next call starts over with a fresh, closed breaker.
-    BreakerStateMachine fresh = breakers.get("a:443", 13 * S);
-    assertNotSame(a, fresh);
-    assertEquals(CircuitBreaker.State.CLOSED, fresh.state());
-    assertEquals(0, fresh.snapshot(13 * S).calls());
+        "a:443 HALF_OPEN->OPEN"), seen);
   }
 
   /**
@@ -212,7 +210,8 @@ class EvictionHalfOpenProbeRaceTest {
    * breaker out of use (out of memory as it made the Dropped state; here the test hook) left the
    * permits claimed and the breaker half-open in its table for good: every call was admitted as
    * one about to be dropped and recorded nothing, so a failing key never opened again. The
-   * claim is given back: the breaker stays, and its next probe counts.
+   * breaker stays, its permits free again (a copy of its state in its place), and its next
+   * probe counts.
    */
   @Test
   void anErrorBetweenTheClaimAndTheDropGivesThePermitsBack() {
