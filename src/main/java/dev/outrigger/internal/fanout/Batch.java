@@ -319,9 +319,6 @@ public final class Batch<T> {
       throw e;
     } finally {
       task.finishRunning();
-      // Finished: nothing interrupts it any more, and a batch of 100,000 tasks must not keep
-      // 100,000 dead threads reachable.
-      task.thread = null;
       INSIDE.remove();
       active.remove(task);
       running.decrementAndGet();
@@ -335,6 +332,10 @@ public final class Batch<T> {
           thrown.addSuppressed(e);
         }
       } finally {
+        // Finished: nothing interrupts it any more, and a batch of 100,000 tasks must not keep
+        // 100,000 dead threads reachable. Cleared here, just before the end is counted, for an
+        // interrupted wait to tell this task's end from another's (awaitLastSteps).
+        task.thread = null;
         // Counted last, so join() and close() return once this thread has done its part (its
         // slot given back, the next task started), not while it still runs the batch's code.
         if (task.endsUncounted) {
@@ -455,8 +456,9 @@ public final class Batch<T> {
   /**
    * Counts one task as ended, waking join() and close() at the last, and every end while a
    * waiter waits for the last steps of fewer tasks than were submitted. The waiter counts itself
-   * in before it reads {@link #ended}, and this reads the waiters after counting the end: one of
-   * the two sees the other, so no wake-up is lost.
+   * in before it reads {@link #ended} and the tasks' threads, and this reads the waiters after
+   * counting the end (a task's own thread clears its {@link Task#thread} before): one of the two
+   * sees the other, so no wake-up is lost.
    */
   private void ended() {
     if (ended.incrementAndGet() == submitted || lastStepsWaiters.get() > 0) {
@@ -569,15 +571,23 @@ public final class Batch<T> {
   }
 
   /**
-   * Waits, ignoring interrupts, until {@code n} tasks, all completed, have ended: their threads'
-   * last steps, never a task submitted since (by another thread), whose code may run for long.
-   * While it waits, {@link #ended()} signals at every end, not only once every task submitted
-   * has ended. The caller restores the interrupt status.
+   * Waits, ignoring interrupts, until the first {@code n} tasks, all completed, have ended: their
+   * threads' last steps, never a task submitted since (by another thread), whose code may run for
+   * long. Not only until {@code n} ends are counted: a task submitted since may end first, so it
+   * also waits for each of those tasks' own threads to clear {@link Task#thread}, just before
+   * they count their ends. While it waits, {@link #ended()} signals at every end, not only once
+   * every task submitted has ended. The caller restores the interrupt status.
    */
   private void awaitLastSteps(int n) {
     lastStepsWaiters.incrementAndGet();
     lock.lock();
     try {
+      for (int i = 0; i < n; i++) {
+        Task<T> t = tasks.get(i);
+        while (t.thread != null) {
+          allEnded.awaitUninterruptibly();
+        }
+      }
       while (ended.get() < n) {
         allEnded.awaitUninterruptibly();
       }
