@@ -105,16 +105,41 @@ public final class FanOut<T> implements AutoCloseable {
    * are interrupted, the others never start), {@code map} waits for the tasks to end, restores the
    * interrupt status and returns: unfinished items then hold a failure (what the interrupted task
    * threw, or a {@link CancellationException} for a task that never started). Check
-   * {@link Thread#isInterrupted()} if that matters to you. For a bound, fail-fast or a deadline,
-   * use {@link #builder()}.
+   * {@link Thread#isInterrupted()} if that matters to you. For a bound, see
+   * {@link #map(Collection, int, Mapper)}; for fail-fast or a deadline, use {@link #builder()}.
    *
    * @throws NullPointerException if {@code items} or {@code fn} is null
    */
   public static <E, R> List<Result<R>> map(
       Collection<? extends E> items, Mapper<? super E, ? extends R> fn) {
+    return map(items, FanOut.<R>builder(), fn);
+  }
+
+  /**
+   * As {@link #map(Collection, Mapper)}, with at most {@code maxConcurrency} items running at once:
+   * the rest wait, in the collection's order, without a thread (and outside their calls'
+   * deadlines, which start when a call does). Bound a batch through a rate-limited client this
+   * way, near the rate times one call's latency, so that no call spends its deadline in line
+   * for a permit.
+   *
+   * {@snippet :
+   * List<Result<Post>> posts =
+   *     FanOut.map(ids, 20, id -> client.get("/posts/{id}", id).execute(Post.class));
+   * }
+   *
+   * @throws IllegalArgumentException if {@code maxConcurrency} is less than 1
+   * @throws NullPointerException if {@code items} or {@code fn} is null
+   */
+  public static <E, R> List<Result<R>> map(
+      Collection<? extends E> items, int maxConcurrency, Mapper<? super E, ? extends R> fn) {
+    return map(items, FanOut.<R>builder().maxConcurrency(maxConcurrency), fn);
+  }
+
+  private static <E, R> List<Result<R>> map(
+      Collection<? extends E> items, Builder<R> builder, Mapper<? super E, ? extends R> fn) {
     Objects.requireNonNull(items, "items");
     Objects.requireNonNull(fn, "fn");
-    FanOut<R> fan = FanOut.<R>builder().build();
+    FanOut<R> fan = builder.build();
     try {
       for (E item : items) {
         fan.submit(() -> fn.apply(item));

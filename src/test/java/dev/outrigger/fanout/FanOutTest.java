@@ -509,6 +509,30 @@ class FanOutTest {
   }
 
   @Test
+  void mapWithABoundRunsAtMostThatManyAtOnceAndKeepsTheOrder() {
+    AtomicInteger running = new AtomicInteger();
+    AtomicInteger maxRunning = new AtomicInteger();
+    CountDownLatch threeRunning = new CountDownLatch(3);
+    List<Integer> ids = IntStream.range(0, 200).boxed().toList();
+    List<Result<String>> results = FanOut.map(ids, 3, id -> {
+      maxRunning.accumulateAndGet(running.incrementAndGet(), Math::max);
+      threeRunning.countDown();
+      // The first three hold their slots until all three run: the bound is then reached.
+      assertTrue(threeRunning.await(10, TimeUnit.SECONDS), "three never ran at once");
+      Thread.yield();
+      running.decrementAndGet();
+      return "v" + id;
+    });
+    assertEquals(3, maxRunning.get(), "most items running at once");
+    assertEquals(ids.stream().map(id -> "v" + id).toList(),
+        results.stream().map(Result::value).toList());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> FanOut.map(ids, 0, id -> id));
+    assertTrue(e.getMessage().contains("maxConcurrency"), e.getMessage());
+    assertThrows(NullPointerException.class, () -> FanOut.map(null, 2, x -> x));
+  }
+
+  @Test
   void mapInterruptedCancelsTheRestRestoresTheFlagAndReturnsFailures() throws Exception {
     TestServer server = server(TestServer.Exchange::stallUntilClientCloses);
     AtomicReference<List<Result<String>>> out = new AtomicReference<>();
