@@ -30,9 +30,10 @@ final class PauseState {
   private volatile long until;
   private volatile long shift;
   /**
-   * {@link #shift} plus the extensions of the pauses under way: added when a pause grows, before
-   * it shifts the bucket's state, where {@code shift} grows only after. Read after a state, it
-   * counts every pause that state carries (and perhaps one it does not yet: stricter).
+   * {@link #shift} plus the extensions of the pauses under way: added before a pause's new end
+   * shows (taken back if it does not), so before it shifts the bucket's state, where
+   * {@code shift} grows only after. Read after a state, it counts every pause that state carries
+   * (and perhaps one it does not yet: stricter); equal to {@code shift}, no pause is under way.
    */
   private volatile long shiftBegun;
   /**
@@ -80,9 +81,9 @@ final class PauseState {
 
   /**
    * Moves the end of the pause to {@code untilNanos} if that is later, and returns by how much
-   * the pause grew from {@code nowNanos} on (0 when it did not), counted at once in
-   * {@link #shiftBegun()}: the caller then shifts the bucket's state and calls
-   * {@link #addShift}, or {@link #withdrawShift} if it shifts none.
+   * the pause grew from {@code nowNanos} on (0 when it did not), counted in
+   * {@link #shiftBegun()} before the new end shows: the caller then shifts the bucket's state
+   * and calls {@link #addShift}, or {@link #withdrawShift} if it shifts none.
    */
   long extendTo(long nowNanos, long untilNanos) {
     for (;;) {
@@ -92,13 +93,15 @@ final class PauseState {
       if (ext <= 0) {
         return 0;
       }
+      // Under way before its end shows: see TokenBucket.retireInto.
+      SHIFT_BEGUN.getAndAdd(this, ext);
       if (UNTIL.compareAndSet(this, u, untilNanos)) {
         if (u - nowNanos <= 0) {
           periodShift = shift;
         }
-        SHIFT_BEGUN.getAndAdd(this, ext);
         return ext;
       }
+      SHIFT_BEGUN.getAndAdd(this, -ext);
     }
   }
 

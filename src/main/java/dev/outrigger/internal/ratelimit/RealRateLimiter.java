@@ -102,6 +102,8 @@ public final class RealRateLimiter {
   Runnable afterPublish;
   /** Tests only: run by {@link #pause} between shifting a bucket's state and adding the shift. */
   Runnable afterPauseShift;
+  /** Tests only: run by {@link #pause} between extending the pause and shifting a state. */
+  Runnable afterPauseBegun;
 
   /** Every bucket starts full at {@code nowNanos}. */
   public RealRateLimiter(RateLimit limit, long nowNanos) {
@@ -383,6 +385,10 @@ public final class RealRateLimiter {
       long ext = ps.extendTo(nowNanos, until);
       if (ext == 0) {
         return pausedIn(ps, key, nowNanos, pauseNanos, 0);
+      }
+      Runnable begun = afterPauseBegun;
+      if (begun != null) {
+        begun.run();
       }
       for (;;) {
         if (b.shiftForPause(nowNanos, until, ext)) {

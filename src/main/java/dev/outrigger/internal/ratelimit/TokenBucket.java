@@ -43,6 +43,8 @@ import java.util.List;
  * state for a terminal {@code RETIRED} mark with a compare-and-set, so an operation that read the
  * old state fails its own compare-and-set and looks up the key again (following
  * {@link #successor} when the bucket was reconfigured). Normal updates never produce the mark.
+ * A retirement waits while a server pause is under way ({@link PauseState#shiftBegun()}), so
+ * that the state it carries over holds every pause whose end it reads, and no other.
  *
  * <p>A reservation made in a bucket retired since can still be given back (see
  * {@link #cancelRetired}): each successor records how it was carried over ({@link Carry}), so the
@@ -76,6 +78,8 @@ abstract sealed class TokenBucket permits TokenBucket.Single, TokenBucket.Multi 
   Runnable beforeSuccessor;
   /** Tests only: run by {@link #retireInto} between setting successor and retiring. */
   Runnable beforeRetire;
+  /** Tests only: run by {@link #retireInto} each time it waits for a server pause under way. */
+  Runnable whilePauseUnderWay;
 
   private TokenBucket(Bands bands, PauseState pause, Carry carry) {
     this.bands = bands;
@@ -328,9 +332,27 @@ abstract sealed class TokenBucket permits TokenBucket.Single, TokenBucket.Multi 
       // Read once, and kept by the successor: a reservation made here is given back there by
       // carrying its states over the same way (cancelRetired).
       long until = pause.until();
+      long shift = pause.shift();
+      if (pause.shiftBegun() != shift) {
+        // A server pause is under way: its end may show before the state carries it, or the
+        // state carry it before the shift does. Carried over as it stands at that end, a
+        // reservation due before it would pass for permits used by then: the pause, reaching
+        // the successor, would not move it as it moves its waiter, and a newcomer would go at
+        // the pause's end beside the waiter; with the shift missing, the waiter could not give
+        // its permits back (cancelRetired). Wait for it (a pause never waits for a
+        // retirement), yielding: it may need this carrier. With none under way (shiftBegun,
+        // read after shift, equal to it), a pause whose end or shift was read had shifted the
+        // state before it was read, or shifted it after, and then retire(s) fails.
+        Runnable hook = whilePauseUnderWay;
+        if (hook != null) {
+          hook.run();
+        }
+        Thread.yield();
+        continue;
+      }
       long from = until - nowNanos > 0 ? until : nowNanos;
       TokenBucket candidate = of(next, pause, convertFrom(s, next, from),
-          new Carry(from, until, pause.shift()));
+          new Carry(from, until, shift));
       Runnable hook = beforeSuccessor;
       if (hook != null) {
         hook.run();
