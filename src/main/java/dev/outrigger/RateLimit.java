@@ -222,12 +222,14 @@ public final class RateLimit {
   /**
    * The most keys with a bucket of their own (default 10,000), a bound on memory rather than an
    * exact count: keys with a rate of their own (an override, an adapted rate) always get one,
-   * and new keys arriving together as the table fills pass it by at most their number less one (each
-   * looks at the size before it takes a place, with no lock: with one place left, {@code n}
-   * first uses of new keys under way at once all take one). Buckets that have refilled completely are dropped lazily (a full bucket is
-   * the same as a new one); while the table is full, new keys share one overflow bucket, which
-   * is stricter, never looser (a key leaving it starts where it stands; a key with an override
-   * never shares it).
+   * and new keys arriving together as the table fills pass it by at most their number less one
+   * (each looks at the size before it takes a place, with no lock: with one place left,
+   * {@code n} first uses of new keys under way at once all take one). That excess does not add
+   * up: a first use that finds {@code maxKeys} or more takes no place, so the table grows again
+   * only once sweeps have brought it below. Buckets that have refilled completely are dropped
+   * lazily (a full bucket is the same as a new one); while the table is full, new keys share one
+   * overflow bucket, which is stricter, never looser (a key leaving it starts where it stands; a
+   * key with an override never shares it).
    *
    * @throws IllegalArgumentException if {@code maxKeys < 1}
    */

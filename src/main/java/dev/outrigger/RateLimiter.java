@@ -41,8 +41,10 @@ import java.util.function.LongSupplier;
  *
  * <p>Keys: the methods without a key use one bucket; those with a key give each key a bucket of
  * its own, created full on first use, dropped once it has refilled completely (a full bucket is
- * the same as a new one), at most {@link RateLimit#maxKeys()} of them (keys beyond share one
- * overflow bucket until room is made). The limit's {@link RateLimit#keyedBy() key function} is
+ * the same as a new one), about {@link RateLimit#maxKeys()} of them (keys beyond share one
+ * overflow bucket until room is made; a bound passed only by keys with a rate of their own, and
+ * by new keys arriving together as the table fills, by at most their number less one: see
+ * {@link RateLimit#maxKeys(int)}). The limit's {@link RateLimit#keyedBy() key function} is
  * used only by {@code ApiClient}.
  *
  * <p>Thread-safe and lock-free: a permit check reads the clock once and the bucket's one-word

@@ -27,7 +27,8 @@ class RetireRaceTest {
     CountDownLatch inside = new CountDownLatch(1);
     CountDownLatch go = new CountDownLatch(1);
     boolean[] slowRetired = new boolean[1];
-    Thread slow = Thread.ofPlatform().unstarted(() -> slowRetired[0] = bucket.retireInto(five, NOW));
+    Thread slow = Thread.ofPlatform()
+        .unstarted(() -> slowRetired[0] = bucket.retireInto(five, NOW));
     bucket.beforeSuccessor = () -> {
       if (Thread.currentThread() == slow && inside.getCount() > 0) {
         // Read the state (full) and built its successor from it; held here.
