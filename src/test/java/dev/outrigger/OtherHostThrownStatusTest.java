@@ -3,7 +3,11 @@ package dev.outrigger;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import dev.outrigger.internal.RealCallContext;
+import java.lang.reflect.Field;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
@@ -13,6 +17,7 @@ import mockwebserver3.MockWebServer;
 import mockwebserver3.RecordedRequest;
 import mockwebserver3.SocketEffect;
 import mockwebserver3.junit5.StartStop;
+import okhttp3.HttpUrl;
 import okhttp3.Response;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -160,17 +165,18 @@ class OtherHostThrownStatusTest {
     }
   }
 
-  /** The name the client kept where an answer came from under, in the call's attributes. */
-  private static final String ANSWERED = "outrigger.answered";
+  /** An attribute name of the user's (no {@code outrigger.} prefix, which is the library's). */
+  private static final String ANSWERED = "answered";
 
   /**
-   * The client kept where an attempt's answer came from in the call's attributes, under a name
-   * any interceptor could use: one that wrote another host's URL there after its attempt (here,
-   * the audit's) made the audit's thrown 503 the call's host's, so its breaker opened though the
-   * host answered every attempt with a 200.
+   * The client keeps where an attempt's answer came from (after a redirect) in the call's
+   * attributes; under a name, any interceptor could write there. One that wrote another host's
+   * URL under a name of its own (here, the audit's, under the name the client once used without
+   * a prefix) must not make the audit's thrown 503 the call's host's: its breaker stays closed,
+   * the host having answered every attempt with a 200.
    */
   @Test
-  void anAttributeOfTheClientsOldNameCannotMakeAnotherHostsStatusTheCalls() throws Exception {
+  void anotherHostsUrlInAnAttributeOfTheUsersCannotMakeItsStatusTheCalls() throws Exception {
     try (ApiClient c = ApiClient.builder().baseUrl(server.url("/").toString())
         .retry(Retry.none()).circuitBreaker(CircuitBreaker.builder().slidingWindowSize(2)
             .minimumNumberOfCalls(2).build())
@@ -194,21 +200,28 @@ class OtherHostThrownStatusTest {
   }
 
   /**
-   * After a redirect to another origin, an interceptor that read that name saw the client's
-   * state (the URL the answer came from), and one that wrote it (here a text of its own)
-   * replaced that state, so the 503 thrown from the redirect's answer was taken for another
-   * host's and the breaker never opened. Nor did the name keep the caller's own value: after an
-   * answer from the call's own URL, the transport removed it.
+   * A caller's attribute keeps its value through the call, and one an interceptor writes after
+   * a redirect to another origin (here a text) does not hide the 503 thrown from the redirect's
+   * answer, which counts against the call's host: its breaker opens. The client's record of
+   * where that answer came from is under no attribute name at all (looked for in the context's
+   * map, by its value), so no interceptor can read, replace or forge it (it was under
+   * "outrigger.answered": an interceptor that wrote there hid the 503, or, writing another
+   * host's URL, made that host's 503 the call's).
    */
   @Test
-  void anAttributeOfTheClientsOldNameIsTheUsersAlone() throws Exception {
+  void anAttributeOfTheUsersIsLeftAloneAndTheRedirectRecordIsUnderNoName() throws Exception {
     List<Object> seen = new CopyOnWriteArrayList<>();
+    List<Object> recorded = new CopyOnWriteArrayList<>();
     try (ApiClient c = ApiClient.builder().baseUrl(server.url("/").toString())
         .retry(Retry.none()).circuitBreaker(CircuitBreaker.builder().slidingWindowSize(3)
             .minimumNumberOfCalls(3).build())
         .addAttemptInterceptor(chain -> {
           Response r = chain.proceed(chain.request());
           seen.add(String.valueOf(chain.context().attribute(ANSWERED)));
+          HttpUrl from = RealCallContext.answeredUrl(chain.context());
+          if (from != null) {
+            recorded.add(from + " " + namesHolding(chain.context(), from));
+          }
           if (r.isSuccessful()) {
             return r;
           }
@@ -222,11 +235,37 @@ class OtherHostThrownStatusTest {
         assertThrows(HttpStatusException.class, () -> c.get("/moved").execute(String.class));
       }
       assertEquals(List.of("the caller's", "null", "null"), seen);
+      String elsewhere = audit.url("/moved-here") + " []";
+      assertEquals(List.of(elsewhere, elsewhere), recorded,
+          "where each redirect's answer came from, and the attribute names that read it");
       CircuitBreaker.Snapshot s = breakerOf(c, server);
       assertEquals(CircuitBreaker.State.OPEN, s.state(), s.toString());
       assertEquals(2, s.failedCalls(), s.toString());
       ClientTestSupport.assertNoLeaks(c);
     }
+  }
+
+  /**
+   * The attribute names under which {@code ctx} holds {@code value}: those an interceptor could
+   * read it by, or replace it under. Read from the context's attribute map, which
+   * {@link CallContext} does not list.
+   */
+  private static List<String> namesHolding(CallContext ctx, Object value) {
+    Map<?, ?> attributes;
+    try {
+      Field f = RealCallContext.class.getDeclaredField("attributes");
+      f.setAccessible(true);
+      attributes = (Map<?, ?>) f.get(ctx);
+    } catch (ReflectiveOperationException e) {
+      throw new AssertionError(e);
+    }
+    List<String> names = new ArrayList<>();
+    for (Map.Entry<?, ?> e : attributes.entrySet()) {
+      if (e.getValue() == value && e.getKey() instanceof String name) {
+        names.add(name);
+      }
+    }
+    return names;
   }
 
   /**
