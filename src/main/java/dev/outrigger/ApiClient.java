@@ -229,7 +229,9 @@ public final class ApiClient implements AutoCloseable {
    * this one's connection pool and dispatcher (unless it is given another
    * {@link Builder#okHttpClient}, which it then sends with). Policy state (rate-limit buckets,
    * breakers, retry budgets) is not shared: the derived client starts its own. The fetches of
-   * fresh credentials are, while it keeps this one's {@link Builder#auth Auth} (see there).
+   * fresh credentials are, while it keeps this one's {@link Builder#auth Auth} (see there). The
+   * settings include this client's interceptors and listeners, which
+   * {@link Builder#clearInterceptors()} and {@link Builder#clearListeners()} drop.
    */
   public Builder newBuilder() {
     Builder b = settings.copy();
@@ -1237,6 +1239,31 @@ public final class ApiClient implements AutoCloseable {
     /** Adds a listener for calls, attempts, retries, waits and breaker transitions. */
     public Builder addListener(CallListener listener) {
       listeners.add(Objects.requireNonNull(listener, "listener"));
+      return this;
+    }
+
+    /**
+     * Removes every interceptor added so far with {@link #addCallInterceptor},
+     * {@link #addAttemptInterceptor} and {@link #addOkHttpInterceptor}; those added after it
+     * are kept. For a builder from {@link ApiClient#newBuilder()}, which otherwise keeps its
+     * parent's (a client of another service may not want them). The interceptors of an OkHttp
+     * client given with {@link #okHttpClient} are that client's, and stay. A new builder has
+     * none.
+     */
+    public Builder clearInterceptors() {
+      callInterceptors.clear();
+      attemptInterceptors.clear();
+      okHttpInterceptors.clear();
+      return this;
+    }
+
+    /**
+     * Removes every listener added so far with {@link #addListener} (a Micrometer binder
+     * included); those added after it are kept. For a builder from
+     * {@link ApiClient#newBuilder()}, which otherwise keeps its parent's. A new builder has none.
+     */
+    public Builder clearListeners() {
+      listeners.clear();
       return this;
     }
 

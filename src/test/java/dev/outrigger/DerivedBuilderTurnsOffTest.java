@@ -11,6 +11,8 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import java.net.InetSocketAddress;
 import java.net.Proxy;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import mockwebserver3.MockResponse;
 import mockwebserver3.MockWebServer;
 import mockwebserver3.RecordedRequest;
@@ -163,5 +165,69 @@ class DerivedBuilderTurnsOffTest {
       ClientTestSupport.assertNoLeaks(parent);
       ClientTestSupport.assertNoLeaks(other);
     }
+  }
+
+  /**
+   * The parent stamps every request with a header from each kind of interceptor; the child,
+   * for another service, drops them all and adds one of its own (kept: added after the clear).
+   * The parent keeps its own.
+   */
+  @Test
+  void aDerivedClientCanDropItsParentsInterceptors() throws Exception {
+    server.enqueue(new MockResponse.Builder().body("parent").build());
+    server.enqueue(new MockResponse.Builder().body("child").build());
+    try (ApiClient parent = ApiClient.builder().baseUrl(server.url("/").toString())
+            .addCallInterceptor(chain -> chain.proceed(
+                chain.request().newBuilder().header("X-Call", "parent").build()))
+            .addAttemptInterceptor(chain -> chain.proceed(
+                chain.request().newBuilder().header("X-Attempt", "parent").build()))
+            .addOkHttpInterceptor(chain -> chain.proceed(
+                chain.request().newBuilder().header("X-OkHttp", "parent").build()))
+            .build();
+        ApiClient other = parent.newBuilder().clearInterceptors()
+            .addAttemptInterceptor(chain -> chain.proceed(
+                chain.request().newBuilder().header("X-Attempt", "child").build()))
+            .build()) {
+      assertEquals("parent", parent.get("/a").execute(String.class));
+      assertEquals("child", other.get("/b").execute(String.class));
+      ClientTestSupport.assertNoLeaks(parent);
+      ClientTestSupport.assertNoLeaks(other);
+    }
+    RecordedRequest fromParent = server.takeRequest();
+    assertEquals("parent", fromParent.getHeaders().get("X-Call"));
+    assertEquals("parent", fromParent.getHeaders().get("X-Attempt"));
+    assertEquals("parent", fromParent.getHeaders().get("X-OkHttp"));
+    RecordedRequest fromOther = server.takeRequest();
+    assertNull(fromOther.getHeaders().get("X-Call"));
+    assertEquals("child", fromOther.getHeaders().get("X-Attempt"));
+    assertNull(fromOther.getHeaders().get("X-OkHttp"));
+  }
+
+  /** Each client's calls reach its own listeners only: the child dropped the parent's. */
+  @Test
+  void aDerivedClientCanDropItsParentsListeners() throws Exception {
+    server.enqueue(new MockResponse.Builder().body("parent").build());
+    server.enqueue(new MockResponse.Builder().body("child").build());
+    List<String> heard = new CopyOnWriteArrayList<>();
+    try (ApiClient parent = ApiClient.builder().baseUrl(server.url("/").toString())
+            .addListener(new CallListener() {
+              @Override
+              public void callStart(CallContext call) {
+                heard.add("parent's listener: " + call.url().encodedPath());
+              }
+            }).build();
+        ApiClient other = parent.newBuilder().clearListeners()
+            .addListener(new CallListener() {
+              @Override
+              public void callStart(CallContext call) {
+                heard.add("child's listener: " + call.url().encodedPath());
+              }
+            }).build()) {
+      assertEquals("parent", parent.get("/a").execute(String.class));
+      assertEquals("child", other.get("/b").execute(String.class));
+      ClientTestSupport.assertNoLeaks(parent);
+      ClientTestSupport.assertNoLeaks(other);
+    }
+    assertEquals(List.of("parent's listener: /a", "child's listener: /b"), heard);
   }
 }
