@@ -63,4 +63,27 @@ class OwnParameterQuotesSecretTest {
           "/cart;jsessionid=REDACTED?return_to=%2Fcart%3Bjsessionid%3DREDACTED"), e.url());
     }
   }
+
+  /**
+   * A URL the client refuses before sending (a relative path without a base URL, a scheme it
+   * cannot call) is shown as text in the message: there too, the secret parameter's value was
+   * masked by name only, and a {@code callback} quoting it showed it.
+   */
+  @Test
+  void aRefusedUrlsMessageMasksTheValueAnotherParameterQuotes() {
+    String callback = "&callback=https%3A%2F%2Fme.example%2Fhook%3Ftoken%3D" + TOKEN;
+    try (ApiClient client = ApiClient.builder().build()) {
+      IllegalArgumentException relative = assertThrows(IllegalArgumentException.class,
+          () -> client.get("/hooks?token=" + TOKEN + callback));
+      IllegalArgumentException socket = assertThrows(IllegalArgumentException.class,
+          () -> client.get("wss://" + TOKEN + ".example?token=" + TOKEN + callback));
+
+      assertTrue(relative.getMessage().startsWith("'/hooks?token=REDACTED&callback=https%3A%2F"
+          + "%2Fme.example%2Fhook%3Ftoken%3DREDACTED' is a relative path"), relative.getMessage());
+      // The host is shown as it is, as a URL's always is.
+      assertTrue(socket.getMessage().startsWith("'wss://" + TOKEN + ".example?token=REDACTED"
+          + "&callback=https%3A%2F%2Fme.example%2Fhook%3Ftoken%3DREDACTED' is an absolute URL"),
+          socket.getMessage());
+    }
+  }
 }

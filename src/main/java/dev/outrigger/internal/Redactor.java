@@ -94,24 +94,44 @@ public final class Redactor {
       b.fragment(MASK);
     }
     String shown = b.build().toString();
-    if (!secretParameters) {
-      return shown;
-    }
-    Secrets own = new Secrets();
-    own.parameters(url);
-    return own.masked(shown, pathStart(shown, url));
+    return secretParameters ? ownQuotesMasked(shown, path, query) : shown;
   }
 
-  /** Where the path starts in {@code shown}, {@code url} as shown: after its host and port. */
-  private static int pathStart(String shown, HttpUrl url) {
-    // The first '/' after "scheme://": a host holds none.
-    return shown.indexOf('/', url.scheme().length() + 3);
+  /**
+   * {@code shown}, a URL as shown, with the values of the secret parameters of its
+   * {@code path} and {@code query} (null for none), as written, masked where the rest of its
+   * path and query quotes them, as {@link Secrets} masks them.
+   */
+  private String ownQuotesMasked(String shown, String path, String query) {
+    Secrets own = new Secrets();
+    own.parameters(path, query);
+    return own.masked(shown, pathStart(shown));
+  }
+
+  /**
+   * Where the path starts in {@code text}, a URL as shown or written: after "scheme://" and the
+   * host and port, which hold no '/', '?' or '#' (up to the query when there is no path); 0 for
+   * text that starts with no scheme (a path, which may quote a URL in its query).
+   */
+  private static int pathStart(String text) {
+    int i = partEnd(text, 0);
+    boolean scheme = i > 0 && text.charAt(i - 1) == ':' && text.startsWith("//", i);
+    return scheme ? partEnd(text, i + 2) : 0;
+  }
+
+  /** The first '/', '?' or '#' of {@code text} from {@code from} on, or its length. */
+  private static int partEnd(String text, int from) {
+    int i = from;
+    while (i < text.length() && "/?#".indexOf(text.charAt(i)) < 0) {
+      i++;
+    }
+    return i;
   }
 
   /**
    * {@link #url(HttpUrl)} for text that is not a valid URL (for the message that says so): user
-   * info dropped, secret query and path parameter values and any fragment masked, as far as the
-   * text's shape tells.
+   * info dropped, secret query and path parameter values and any fragment masked, and those
+   * values where the rest of the path or query quotes them, as far as the text's shape tells.
    */
   public String text(String url) {
     if (url == null) {
@@ -126,10 +146,13 @@ public final class Redactor {
       fragment = "#" + MASK;
     }
     int q = s.indexOf('?');
-    if (q < 0) {
-      return maskedPath(s) + fragment;
-    }
-    return maskedPath(s.substring(0, q)) + "?" + maskedQuery(s.substring(q + 1)) + fragment;
+    String path = q < 0 ? s : s.substring(0, q);
+    String query = q < 0 ? null : s.substring(q + 1);
+    String maskedPath = maskedPath(path);
+    String maskedQuery = query == null ? null : maskedQuery(query);
+    String shown = maskedPath + (query == null ? "" : "?" + maskedQuery) + fragment;
+    return path == maskedPath && Objects.equals(query, maskedQuery)
+        ? shown : ownQuotesMasked(shown, path, query);
   }
 
   /**
@@ -296,7 +319,7 @@ public final class Redactor {
     /** Adds the secrets {@code request} carries, in its URL, its headers and a form body. */
     public Secrets add(Request request) {
       headers(request.headers());
-      parameters(request.url());
+      parameters(request.url().encodedPath(), request.url().encodedQuery());
       RequestBody body = request.body();
       if (body != null) {
         form(body, request.header("Content-Type"));
@@ -336,13 +359,14 @@ public final class Redactor {
       }
     }
 
-    /** Adds the value of each secret query and path parameter of {@code url}. */
-    private void parameters(HttpUrl url) {
-      String query = url.encodedQuery();
+    /**
+     * Adds the value of each secret parameter of a URL's {@code path} and {@code query} (null
+     * for none), as written.
+     */
+    private void parameters(String path, String query) {
       if (query != null) {
         parameters(query.split("&"), 0);
       }
-      String path = url.encodedPath();
       if (path.indexOf(';') >= 0) {
         for (String segment : path.split("/")) {
           // The first is the segment itself, no parameter.
@@ -434,7 +458,7 @@ public final class Redactor {
      */
     public String url(HttpUrl url) {
       String shown = Redactor.this.url(url);
-      return masked(shown, pathStart(shown, url));
+      return masked(shown, pathStart(shown));
     }
 
     /** {@code text} with each secret masked. */
