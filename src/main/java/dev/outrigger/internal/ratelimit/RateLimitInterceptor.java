@@ -159,8 +159,10 @@ public final class RateLimitInterceptor implements CallInterceptor, KeepsClock {
     // What the key follows now: its adapted rate, capped by its ceiling as it is now.
     double ceilingNow = engine.ceiling(key).permitsPerSecond();
     double rate = Double.isNaN(r) ? ceilingNow : Math.min(r, ceilingNow);
-    log.debug("{}: adaptive rate of {} now {}/s (ceiling {}/s)", describe(ctx),
-        keyName(limit, key), String.format(java.util.Locale.ROOT, "%.2f", rate), ceiling);
+    if (log.isDebugEnabled()) {
+      log.debug("{}: adaptive rate of {} now {}/s (ceiling {}/s)", describe(ctx),
+          keyName(limit, key), String.format(java.util.Locale.ROOT, "%.2f", rate), ceiling);
+    }
     safely(() -> listener.rateLimitAdapted(ctx, key, rate));
   }
 
@@ -189,8 +191,10 @@ public final class RateLimitInterceptor implements CallInterceptor, KeepsClock {
     }
     long grew = engine.pause(key, clock.nanoTime(), pause.toNanos());
     if (grew > 0) {
-      log.debug("{} asked to slow down: no requests to {} for {}",
-          describe(ctx), keyName(limit, key), pause);
+      if (log.isDebugEnabled()) {
+        log.debug("{} asked to slow down: no requests to {} for {}",
+            describe(ctx), keyName(limit, key), pause);
+      }
       safely(() -> listener.rateLimitPaused(ctx, key, pause));
     }
   }
