@@ -386,25 +386,38 @@ public final class RealRateLimiter {
       if (ext == 0) {
         return pausedIn(ps, key, nowNanos, pauseNanos, 0);
       }
-      Runnable begun = afterPauseBegun;
-      if (begun != null) {
-        begun.run();
-      }
-      for (;;) {
-        if (b.shiftForPause(nowNanos, until, ext)) {
-          Runnable hook = afterPauseShift;
-          if (hook != null) {
-            hook.run();
+      boolean shifted = false;
+      try {
+        Runnable begun = afterPauseBegun;
+        if (begun != null) {
+          begun.run();
+        }
+        for (;;) {
+          if (b.shiftForPause(nowNanos, until, ext)) {
+            shifted = true;
+            Runnable hook = afterPauseShift;
+            if (hook != null) {
+              hook.run();
+            }
+            break;
           }
+          b = next(key, b, nowNanos);
+          if (b.pause != ps) {
+            // Evicted and created anew in between: pause the new bucket from scratch.
+            break;
+          }
+        }
+      } finally {
+        // Whatever is thrown in between (a StackOverflowError, an OutOfMemoryError): a pause
+        // left under way would hold every retirement of the key's bucket for ever.
+        if (shifted) {
           ps.addShift(ext);
-          return pausedIn(ps, key, nowNanos, pauseNanos, ext);
-        }
-        b = next(key, b, nowNanos);
-        if (b.pause != ps) {
-          // Evicted and created anew in between: pause the new bucket from scratch.
+        } else {
           ps.withdrawShift(ext);
-          break;
         }
+      }
+      if (shifted) {
+        return pausedIn(ps, key, nowNanos, pauseNanos, ext);
       }
     }
   }

@@ -3,6 +3,7 @@ package dev.outrigger.internal.ratelimit;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.outrigger.RateLimit;
@@ -19,7 +20,8 @@ import org.junit.jupiter.api.Test;
  * which replaces the bucket). The pause moves the waiters already booked, and the bucket that
  * replaces the old one must carry them where the pause put them. A hook of the pause runs the
  * retirement on another thread at the point named, and the pause goes on once the retirement
- * has finished or waits for the pause (latches; the clock moved by hand).
+ * has finished or waits for the pause (latches; the clock moved by hand). A pause that throws
+ * partway must not leave retirements waiting for it.
  */
 class PauseRetireRaceTest {
   private static final long MS = 1_000_000L;
@@ -80,6 +82,45 @@ class PauseRetireRaceTest {
     // that had one permit of 10/s left to refill then, gives the next permit at t0 + 2.5 s.
     assertFalse(l.tryAcquire("k", 1, t0 + 2_499 * MS));
     assertTrue(l.tryAcquire("k", 1, t0 + 2_500 * MS), "the refused waiter's permit was kept");
+  }
+
+  // An Error between moving the pause's end and adding its shift (a StackOverflowError, an
+  // OutOfMemoryError allocating the shifted state) left the pause counted as under way for
+  // ever: every later retirement of the key's bucket (a rate cut on each 429 of the key, a
+  // reconfiguration) spun, waiting for it, on the caller's thread.
+  @Test
+  void aPauseThatThrowsLeavesNoPauseUnderWay() {
+    RealRateLimiter l = new RealRateLimiter(RateLimit.perSecond(10).burst(1), t0);
+    assertTrue(l.tryAcquire("k", 1, t0));
+    l.afterPauseBegun = () -> {
+      throw new StackOverflowError();
+    };
+    assertThrows(StackOverflowError.class, () -> l.pause("k", t0, 500 * MS));
+    l.afterPauseBegun = null;
+    bucketOf(l, "k").whilePauseUnderWay = () -> {
+      throw new AssertionError("waits for a pause that threw");
+    };
+    l.adapt("k", 0.5, t0);
+    assertEquals(0.5, l.limit("k").permitsPerSecond());
+  }
+
+  // Thrown once the state carries the pause: its shift is added all the same (a waiter the
+  // pause moved is looked for where it moved it), and no retirement waits for it either.
+  @Test
+  void aPauseThatThrowsOnceTheStateCarriesItCountsItsShift() {
+    RealRateLimiter l = new RealRateLimiter(RateLimit.perSecond(10).burst(1), t0);
+    assertTrue(l.tryAcquire("k", 1, t0));
+    l.afterPauseShift = () -> {
+      throw new StackOverflowError();
+    };
+    assertThrows(StackOverflowError.class, () -> l.pause("k", t0, 500 * MS));
+    l.afterPauseShift = null;
+    TokenBucket b = bucketOf(l, "k");
+    b.whilePauseUnderWay = () -> {
+      throw new AssertionError("waits for a pause that threw");
+    };
+    l.adapt("k", 0.5, t0);
+    assertEquals(500 * MS, b.pause.shift(), "the shift of the pause the state carries");
   }
 
   /**
