@@ -159,6 +159,43 @@ class SecretOverMaskTest {
     }
   }
 
+  /**
+   * Of an {@code Authorization} header, every word of 8 characters or more was masked wherever
+   * text used it: a Digest's parameter names ({@code username}, {@code response}) and an AWS
+   * signature's scheme and names ({@code AWS4-HMAC-SHA256}, {@code Credential},
+   * {@code Signature}), so a 401 saying "invalid response" read "invalid REDACTED". Only the
+   * credentials are secrets: the parameters' values, a token after the scheme.
+   */
+  @Test
+  void anAuthorizationsSchemeAndParameterNamesAreNoSecretTheirValuesAre() {
+    String user = "mufasa-of-pride-rock";
+    String hash = "6629fae49393a05397450978507c4ef1";
+    String signature = "fe5f80f77d5fa3beca038a248ff027d0445342fe2855ddc963176630326f1024";
+    proxy.setDispatcher(new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest request) {
+        return new MockResponse.Builder().code(401)
+            .body("invalid response " + hash + " for username " + user + " (Signature "
+                + signature + " of AWS4-HMAC-SHA256 Credential scope)").build();
+      }
+    });
+    try (ApiClient client = client()) {
+      HttpStatusException digest = assertThrows(HttpStatusException.class,
+          () -> client.get("http://api.example.test/dir").header("Authorization",
+              "Digest username=\"" + user + "\", realm=\"a\", qop=\"auth,auth-int\", "
+                  + "response=\"" + hash + "\"").execute(String.class));
+      HttpStatusException aws = assertThrows(HttpStatusException.class,
+          () -> client.get("http://api.example.test/dir").header("Authorization",
+              "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261129/us-east-1/s3/aws4_request, "
+                  + "SignedHeaders=host, Signature=" + signature).execute(String.class));
+
+      assertEquals("invalid response REDACTED for username REDACTED (Signature " + signature
+          + " of AWS4-HMAC-SHA256 Credential scope)", digest.bodySnippet());
+      assertEquals("invalid response " + hash + " for username " + user + " (Signature "
+          + "REDACTED of AWS4-HMAC-SHA256 Credential scope)", aws.bodySnippet());
+    }
+  }
+
   private ApiClient client() {
     Proxy p = new Proxy(Proxy.Type.HTTP,
         new InetSocketAddress(proxy.getHostName(), proxy.getPort()));

@@ -11,6 +11,8 @@ import java.util.Locale;
 import java.util.Objects;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import okhttp3.FormBody;
 import okhttp3.Headers;
 import okhttp3.HttpUrl;
@@ -244,6 +246,12 @@ public final class Redactor {
    * token after {@code Bearer}). A shorter secret is masked only as a whole word.
    */
   private static final int LONG_SECRET = 8;
+  /**
+   * An auth parameter ({@code name=value}, the value perhaps quoted); a token68 (base64, its
+   * padding {@code =} after it) is not one.
+   */
+  private static final Pattern AUTH_PARAM =
+      Pattern.compile("\\s*[!#$%&'*+.^_`|~0-9A-Za-z-]+\\s*=\\s*([^=\\s].*)", Pattern.DOTALL);
 
   /**
    * {@code text} that a server wrote (the start of an error body, a decoder's message quoting
@@ -412,8 +420,41 @@ public final class Redactor {
           for (String pair : value.split(";")) {
             longWords(pair.substring(pair.indexOf('=') + 1));
           }
+        } else if (name.equalsIgnoreCase("Authorization")
+            || name.equalsIgnoreCase("Proxy-Authorization")) {
+          credentials(value);
         } else {
           longWords(value);
+        }
+      }
+    }
+
+    /**
+     * Adds the long words of an {@code Authorization} value's credentials (RFC 9110, 11.4): a
+     * token after the scheme whole (Bearer's, Basic's), or its parameters' values, not the
+     * scheme ({@code AWS4-HMAC-SHA256}) nor the parameters' names ({@code username},
+     * {@code response}, {@code Credential}, {@code Signature}): ordinary words, which would be
+     * masked wherever text used them. A value without a scheme is a token of its own.
+     */
+    private void credentials(String value) {
+      String v = value.strip();
+      int space = v.indexOf(' ');
+      if (space < 0) {
+        longWords(v);
+        return;
+      }
+      // Parameters are separated by commas outside quoted strings (qop="auth,auth-int").
+      boolean quoted = false;
+      int from = space + 1;
+      for (int i = from; i <= v.length(); i++) {
+        char c = i < v.length() ? v.charAt(i) : ',';
+        if (c == '"') {
+          quoted = !quoted;
+        } else if (c == ',' && !quoted) {
+          String part = v.substring(from, i);
+          Matcher param = AUTH_PARAM.matcher(part);
+          longWords(param.matches() ? param.group(1) : part);
+          from = i + 1;
         }
       }
     }
