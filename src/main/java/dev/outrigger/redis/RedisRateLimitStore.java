@@ -1290,11 +1290,6 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
           && settled(keyErrorBucket, now) && lastUsed.compareAndSet(had, DROPPED);
     }
 
-    private static boolean settled(AtomicReference<LocalBucket> ref, long now) {
-      LocalBucket b = ref.get();
-      return b == null || b.settled(now);
-    }
-
     void seen(int n) {
       if (n > clients) {
         clients = n; // a lost race keeps a smaller count until the next call: within a second
@@ -1331,7 +1326,8 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
 
   /**
    * Drops local state of keys unused for a minute, but for one holding a pause not yet told to
-   * Redis; at most once a second.
+   * Redis, or whose fallback bucket holds a pause ahead or a call in line (a key error's, whose
+   * pauses Redis never hears of, see {@link Overflow#drop}); at most once a second.
    */
   private void sweep(long now) {
     long next = nextSweep.get();
@@ -1342,10 +1338,16 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
       // Not a key holding a pause Redis has not heard of yet: it would be lost with it.
       Long pauseEnd = ks.unsentPauseEnd.get();
       if (now - ks.lastUsedNanos > IDLE_KEY_NANOS && (pauseEnd == null || pauseEnd - now <= 0)
-          && keys.remove(key, ks)) {
+          && settled(ks.fallback, now) && keys.remove(key, ks)) {
         freeRoom(ks.tableLimit);
       }
     });
+  }
+
+  /** Whether {@code ref}'s bucket, if any, holds nothing a new one would not. */
+  private static boolean settled(AtomicReference<LocalBucket> ref, long now) {
+    LocalBucket b = ref.get();
+    return b == null || b.settled(now);
   }
 
   private String[] redisKeys(String key) {

@@ -199,4 +199,31 @@ class RedisKeyErrorTest {
     assertTrue(next >= pause - PROBE_NANOS - 1, "a call of \"taken\" waits " + next
         + " ns, going inside the server's pause");
   }
+
+  /**
+   * A key in the table whose Redis key is taken keeps a server pause in its own key-error bucket
+   * (Redis refuses the key, so never hears of it). The sweep, looking only for a pause not yet
+   * told to Redis, dropped the state of such a key left alone for a minute, its bucket and pause
+   * with it, when another key needed the table's place: the key's next call, on a new bucket,
+   * was granted inside the pause.
+   */
+  @Test
+  void aPauseOfAKeyWhoseRedisKeyIsTakenOutlastsTheTableSweptForAnotherKey() throws Exception {
+    RedisRateLimitStore store = store(RedisRateLimitStore.Fallback.localShare(1.0));
+    RateLimit oneKey = LIMIT.maxKeys(1);
+    redis.command("SET " + store.redisKey("taken") + " another-application");
+    store.reserve("taken", oneKey, 1, 0); // the table's one key, on its key-error bucket
+    long pause = TimeUnit.MINUTES.toNanos(10);
+    assertEquals(pause, store.pause("taken", oneKey, pause));
+
+    // Its callers leave it alone for a minute; another key of the limit comes.
+    long idle = TimeUnit.SECONDS.toNanos(61);
+    now.addAndGet(idle);
+    assertEquals(0, store.reserve("other", oneKey, 1, 0));
+
+    long next = store.reserve("taken", oneKey, 1, 0);
+    assertTrue(next < 0 && -next >= pause - idle, "a call of \"taken\" would wait " + -next
+        + " ns: granted inside the server's pause");
+    assertFalse(store.degraded());
+  }
 }
