@@ -1207,9 +1207,9 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
    * stricter limit (another client's, sharing the store) must not draw from a bucket sized with
    * a looser one. Bounded by the limits in use: past {@link #MAX_OVERFLOW_LIMITS} limits (a
    * limit reconfigured again and again), a new one first drops those unused for a minute whose
-   * buckets hold nothing a new one would not (see {@link Overflow#drop}). One in use is kept,
-   * with its pauses, queues and stores seen: a new one, empty but holding none of these, would
-   * let calls through inside a pause or ahead of the calls in line.
+   * buckets hold nothing a new one would not (see {@link Overflow#drop}, {@link #forgettable}).
+   * One in use is kept, with its pauses, queues and stores seen: a new one, empty but holding
+   * none of these, would let calls through inside a pause or ahead of the calls in line.
    */
   private Overflow overflowOf(RateLimit limit, long now) {
     for (;;) {
@@ -1217,7 +1217,7 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
       if (o == null) {
         if (overflow.size() >= MAX_OVERFLOW_LIMITS) {
           overflow.forEach((l, idle) -> {
-            if (idle.drop(now)) {
+            if (forgettable(idle.clients) && idle.drop(now)) {
               overflow.remove(l, idle);
             }
           });
@@ -1327,7 +1327,8 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
   /**
    * Drops local state of keys unused for a minute, but for one holding a pause not yet told to
    * Redis, or whose fallback bucket holds a pause ahead or a call in line (a key error's, whose
-   * pauses Redis never hears of, see {@link Overflow#drop}); at most once a second.
+   * pauses Redis never hears of, see {@link Overflow#drop}), or whose stores seen still count
+   * ({@link #forgettable}); at most once a second.
    */
   private void sweep(long now) {
     long next = nextSweep.get();
@@ -1338,10 +1339,21 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
       // Not a key holding a pause Redis has not heard of yet: it would be lost with it.
       Long pauseEnd = ks.unsentPauseEnd.get();
       if (now - ks.lastUsedNanos > IDLE_KEY_NANOS && (pauseEnd == null || pauseEnd - now <= 0)
-          && settled(ks.fallback, now) && keys.remove(key, ks)) {
+          && settled(ks.fallback, now) && forgettable(ks.activeClients)
+          && keys.remove(key, ks)) {
         freeRoom(ks.tableLimit);
       }
     });
+  }
+
+  /**
+   * Whether local state that saw {@code clients} stores using it may be dropped: not during an
+   * outage when they are several and the fallback's share is theirs. State made anew has seen
+   * none until Redis answers, so each store's calls would have the whole quota for the rest of
+   * the outage. Out of one, the next answer tells them again.
+   */
+  private boolean forgettable(int clients) {
+    return clients <= 1 || fallback.share > 0 || !down.get();
   }
 
   /** Whether {@code ref}'s bucket, if any, holds nothing a new one would not. */

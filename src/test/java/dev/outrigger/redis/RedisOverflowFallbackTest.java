@@ -120,4 +120,77 @@ class RedisOverflowFallbackTest {
     // Half of 10 a second each, starting empty: 5 in the first second.
     assertEquals(5, granted(one, "beyond-", limit, 20), "granted by one of two stores");
   }
+
+  /** How many of {@code calls} calls of {@code key} at once {@code store} grants. */
+  private static int grantedOf(RedisRateLimitStore store, String key, RateLimit limit,
+      int calls) throws InterruptedException {
+    int granted = 0;
+    for (int i = 0; i < calls; i++) {
+      if (store.reserve(key, limit, 1, 0) >= 0) {
+        granted++;
+      }
+    }
+    return granted;
+  }
+
+  /**
+   * A key's state in the table holds the stores Redis saw using it, its outage bucket's share.
+   * The sweep dropped it for another key once the key was left alone for a minute, in an outage
+   * too: the key's next calls in that outage, on state that had seen no store, had the whole
+   * quota in each store.
+   */
+  @Test
+  void aKeyLeftAloneInAnOutageKeepsTheShareOfTheStoresRedisSawUsingIt() throws Exception {
+    RedisRateLimitStore one = store(RedisRateLimitStore.Fallback.localShareOfActiveClients());
+    RedisRateLimitStore two = store(RedisRateLimitStore.Fallback.localShareOfActiveClients());
+    RateLimit limit = RateLimit.perSecond(10).burst(10).maxKeys(1);
+    assertEquals(0, one.reserve("k", limit, 1, 0));
+    assertEquals(0, two.reserve("k", limit, 1, 0));
+    now.addAndGet(SECOND); // registered again (once a second): Redis now says two stores
+    assertEquals(0, one.reserve("k", limit, 1, 0));
+
+    redis.stop();
+    outage(one, "k", limit);
+    now.addAndGet(61 * SECOND); // "k" left alone for a minute
+    one.reserve("other", limit, 1, 0); // the table (maxKeys 1) is swept for it
+    one.reserve("k", limit, 1, 0);
+    now.addAndGet(2 * SECOND); // long enough for any bucket to be full
+
+    assertEquals(5, grantedOf(one, "k", limit, 20), "a full bucket of half of 10 a second");
+  }
+
+  /**
+   * As the keys in the table, the state of a limit's keys beyond it: past 64 limits with such
+   * state, a new one dropped that of a limit left alone for a minute in an outage, stores seen
+   * and all, and the limit's keys then had the whole quota in each store.
+   */
+  @Test
+  void aLimitLeftAloneInAnOutageKeepsTheShareOfTheStoresRedisSawBeyondTheTable()
+      throws Exception {
+    RedisRateLimitStore one = store(RedisRateLimitStore.Fallback.localShareOfActiveClients());
+    RedisRateLimitStore two = store(RedisRateLimitStore.Fallback.localShareOfActiveClients());
+    RateLimit limit = RateLimit.perSecond(10).burst(10).maxKeys(1);
+    for (RedisRateLimitStore s : List.of(one, two)) {
+      assertEquals(0, s.reserve("in-the-table", limit, 1, 0));
+      assertEquals(0, s.reserve("beyond", limit, 1, 0));
+    }
+    assertEquals(0, one.reserve("beyond", limit, 1, 0)); // Redis now says: two stores
+    for (int i = 1; i < 64; i++) { // 63 more limits with keys beyond their table
+      RateLimit other = RateLimit.perSecond(10).burst(11 + i).maxKeys(1);
+      assertEquals(0, one.reserve("in-the-table-" + i, other, 1, 0));
+      assertEquals(0, one.reserve("beyond-" + i, other, 1, 0));
+    }
+
+    redis.stop();
+    outage(one, "beyond", limit);
+    now.addAndGet(61 * SECOND); // the limit's keys beyond the table left alone for a minute
+    one.reserve("in-the-table", limit, 1, 0); // its table stays full
+    RateLimit sixtyFifth = RateLimit.perSecond(10).burst(100).maxKeys(1);
+    one.reserve("in-the-table-65", sixtyFifth, 1, 0);
+    one.reserve("beyond-65", sixtyFifth, 1, 0);
+    one.reserve("beyond", limit, 1, 0);
+    now.addAndGet(2 * SECOND); // long enough for any bucket to be full
+
+    assertEquals(5, granted(one, "beyond-", limit, 20), "a full bucket of half of 10 a second");
+  }
 }
