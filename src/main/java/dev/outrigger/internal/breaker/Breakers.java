@@ -283,8 +283,8 @@ public final class Breakers {
         } catch (RuntimeException | Error t) {
           // A listener's Error as the drop was reported (out of memory, say), thrown once the
           // pass is done: the breaker is out of use, and leaves the table all the same, or the
-          // key's calls would go through it uncounted for good. (One not dropped, its claim
-          // given back, stays.)
+          // key's calls would go through it uncounted for good. (One not dropped stays: a
+          // half-open one whose permits were claimed has a copy of its state in its place.)
           failed.add(t);
           left = gone.current() instanceof BreakerState.Dropped ? c.seen().state() : null;
         }
