@@ -10,6 +10,7 @@ import dev.outrigger.CallContext;
 import dev.outrigger.CallListener;
 import dev.outrigger.CircuitBreaker;
 import dev.outrigger.LeftThreads;
+import dev.outrigger.LogCapture;
 import dev.outrigger.RateLimit;
 import dev.outrigger.Retry;
 import java.lang.management.ManagementFactory;
@@ -32,7 +33,9 @@ import org.junit.jupiter.api.Test;
  * The soak: many calls through one client with every policy on, from many virtual threads,
  * against a local server injecting ~10% mixed faults. Then the invariants: every call ended in
  * time, no unkeyed POST reached the server twice, the client's attempts equal the server's
- * requests, nothing leaked (connections, threads, heap).
+ * requests (but for a request sent again within its attempt after the server reset its pooled
+ * connection before answering, which the client logs), nothing leaked (connections, threads,
+ * heap).
  *
  * <p>Short by default (CI): 10,000 calls from 200 threads. {@code mvn -B test -Dsoak=full
  * -Dtest=SoakTest}: 100,000 calls from 1,000 threads.
@@ -130,7 +133,9 @@ class SoakTest {
     ConnectionPool pool;
     long wallStart;
     long wallNanos;
-    try (FaultServer server = new FaultServer(this::script)) {
+    long resentWithin;
+    try (FaultServer server = new FaultServer(this::script);
+        LogCapture resends = new LogCapture("dev.outrigger.internal.http.IdleConnectionCheck")) {
       ApiClient.Builder builder = ApiClient.builder()
           .baseUrl(server.url("/api"))
           .deadline(DEADLINE)
@@ -202,6 +207,10 @@ class SoakTest {
       }
       wallNanos = System.nanoTime() - wallStart;
       serverRequests = server.requests.get();
+      // A reset before any byte of the answer, on a connection that carried an exchange before,
+      // is taken for a server closing it as the request went out: an idempotent request goes
+      // again at once within the attempt, which the server counts and the listener does not.
+      resentWithin = resends.count("DEBUG", "written already, again");
 
       // Connections: every one back idle, within the pool's bound.
       long settle = System.nanoTime() + 5_000_000_000L;
@@ -219,11 +228,12 @@ class SoakTest {
     Arrays.sort(sorted);
     String figures = String.format(Locale.ROOT,
         "soak %s (in-flight limit %s): %d calls from %d virtual threads in %.1f s; faults injected %d (%.1f%% of "
-            + "requests); attempts written %d (server saw %d), cut before writing %d; retries %d; breaker openings %d; "
+            + "requests); attempts written %d (server saw %d, %d sent again within their "
+            + "attempt), cut before writing %d; retries %d; breaker openings %d; "
             + "latency p50 %d ms, p99 %d ms, max %d ms; outcomes %s",
         FULL ? "full" : "short", IN_FLIGHT, CALLS, THREADS, wallNanos / 1e9, faults.sum(),
         100.0 * faults.sum() / Math.max(1, serverRequests), attempts.sum(), serverRequests,
-        unwritten.sum(),
+        resentWithin, unwritten.sum(),
         retries.sum(), breakerOpenings.sum(), sorted[CALLS / 2] / 1_000_000,
         sorted[(int) (CALLS * 0.99)] / 1_000_000, sorted[CALLS - 1] / 1_000_000,
         new java.util.TreeMap<>(outcomes));
@@ -245,7 +255,11 @@ class SoakTest {
     List<String> twice = unkeyedPosts.entrySet().stream().filter(e -> e.getValue().get() > 1)
         .map(Map.Entry::getKey).toList();
     assertTrue(twice.isEmpty(), "unkeyed POSTs the server saw twice: " + twice);
-    assertEquals(serverRequests, attempts.sum(), "attempts counted by the client vs the server");
+    // A request sent again within its attempt reached the server unless the deadline cut it as
+    // it connected.
+    assertTrue(serverRequests >= attempts.sum()
+        && serverRequests <= attempts.sum() + resentWithin,
+        "attempts counted by the client vs the server: " + figures);
     assertTrue(faults.sum() > 0);
 
     assertEquals(0, pool.connectionCount(), "close() released every connection");

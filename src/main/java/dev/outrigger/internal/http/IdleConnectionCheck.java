@@ -1,11 +1,19 @@
 package dev.outrigger.internal.http;
 
+import java.io.EOFException;
 import java.io.IOException;
 import java.io.InterruptedIOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.net.Socket;
 import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import kotlin.jvm.JvmClassMappingKt;
+import kotlin.jvm.functions.Function0;
+import kotlin.reflect.KClass;
+import okhttp3.Call;
 import okhttp3.Connection;
 import okhttp3.Protocol;
 import okhttp3.internal.connection.RealConnection;
@@ -33,9 +41,16 @@ import okhttp3.internal.connection.RealConnection;
  *
  * <p>A healthy connection costs its caller that millisecond, and only after an idle second, when
  * the client is not busy (a follow-up on the call's own connection reads as idle since before
- * the call, so it pays it after an idle second or a first exchange that lasted one). A connection the server closes while a request is on its way, or one
- * closed after less than a second idle, is not caught here: that attempt fails like any
- * other. HTTP/2 connections are left to OkHttp, whose reader sees the server's GOAWAY.
+ * the call, so it pays it after an idle second or a first exchange that lasted one). A
+ * connection closed after less than a second idle, or as the request goes out, is not caught
+ * by the check: its request is written, and meets the end of the stream (or a reset) where the
+ * answer was to begin. On a reused connection (one that carried an earlier exchange) that is
+ * the same race, lost later, and {@link #closedAsSent} makes it a
+ * {@link StaleConnectionException} too, for the transport to send the request again at once if
+ * it may go twice (Go's {@code net/http}: {@code errServerClosedIdle},
+ * {@code shouldRetryRequest}); on a connection made for the request, it is the server's own
+ * failure, and the attempt's. HTTP/2 connections are left to OkHttp, whose reader sees the
+ * server's GOAWAY.
  */
 public final class IdleConnectionCheck {
   /** Connections idle at least this long are checked before a request is written on them. */
@@ -44,15 +59,62 @@ public final class IdleConnectionCheck {
   /** Tests shorten the idle time that triggers the check; never changed otherwise. */
   static volatile long afterNanos = AFTER_NANOS;
 
+  /**
+   * How many attempts are sending their request again once written ({@link #probing}). While
+   * none is, a connection idle for less than {@link #afterNanos} costs the check a read of this
+   * field, no more.
+   */
+  private static final AtomicInteger probingAttempts = new AtomicInteger();
+
+  /** The tag of a call whose every reused connection is checked, however briefly idle. */
+  private static final class Probe implements Function0<Probe> {
+    static final Probe INSTANCE = new Probe();
+
+    @Override
+    public Probe invoke() {
+      return this;
+    }
+  }
+
+  private static final KClass<Probe> PROBE_TAG = JvmClassMappingKt.getKotlinClass(Probe.class);
+
   private IdleConnectionCheck() {}
 
   /**
-   * Returns if {@code connection} can carry a request; throws if its server closed it.
+   * Starts an attempt's sending again of its request once written (its server closed a pooled
+   * connection as the request went out, or a follow-up's connection was found closed): each call
+   * it then makes is tagged with {@link #probeEvery}. The attempt calls {@link #probed} once it
+   * has ended.
+   */
+  static void probing() {
+    probingAttempts.incrementAndGet();
+  }
+
+  /** An attempt that called {@link #probing} has ended. */
+  static void probed() {
+    probingAttempts.decrementAndGet();
+  }
+
+  /**
+   * Has every connection {@code call} is given that carried an exchange before checked before a
+   * request is written on it, however briefly idle: {@code call} sends again a request written
+   * once already, on a pooled connection its server closed, and a server that closes connections
+   * (one that closes them just after answering) may have closed others in the pool the same
+   * way, whose end of stream has arrived since. A healthy one costs the call the check's
+   * millisecond. Only between {@link #probing} and {@link #probed}.
+   */
+  static void probeEvery(Call call) {
+    call.tag(PROBE_TAG, Probe.INSTANCE);
+  }
+
+  /**
+   * Returns if {@code connection} can carry a request of {@code call}; throws if its server
+   * closed it.
    *
    * @throws StaleConnectionException the server closed the connection (nothing was written)
    * @throws InterruptedIOException the calling thread was interrupted during the check
    */
-  static void check(Connection connection) throws IOException {
+  static void check(Connection connection, Call call) throws IOException {
     if (!(connection instanceof RealConnection real)) {
       return;
     }
@@ -63,13 +125,14 @@ public final class IdleConnectionCheck {
     // OkHttp dates a connection's idleness when its last exchange ends, and when it is made:
     // a connection made for this very call reads as idle for no time at all.
     long idle = System.nanoTime() - real.getIdleAtNs();
-    if (idle < afterNanos) {
+    if (idle < afterNanos
+        && (probingAttempts.get() == 0 || call.tag(PROBE_TAG) == null || !reused(real))) {
       return;
     }
     if (serverClosed(connection.socket())) {
       real.noNewExchanges();
       throw new StaleConnectionException("the server closed this pooled connection after "
-          + TimeUnit.NANOSECONDS.toMillis(idle) + " ms idle (its keep-alive timeout)");
+          + TimeUnit.NANOSECONDS.toMillis(idle) + " ms idle");
     }
   }
 
@@ -107,14 +170,97 @@ public final class IdleConnectionCheck {
   }
 
   /**
-   * A pooled connection's server closed it while it was idle; nothing of the request was
-   * written, so it may be sent again, whatever its method.
+   * Whether {@code failure}, thrown by an exchange on {@code connection}, says the server closed
+   * the connection as the request went out: the connection had carried an earlier exchange (a
+   * fresh one's server has no idle connection to close), and the exchange failed with the end of
+   * the stream or a reset before any byte of the answer arrived. Asked on failures only: a
+   * success costs nothing.
+   */
+  static boolean closedAsSent(Connection connection, IOException failure) {
+    if (!(connection instanceof RealConnection real)
+        || Thread.currentThread().isInterrupted() || !noAnswer(failure)) {
+      return false;
+    }
+    Protocol protocol = connection.protocol();
+    return protocol != Protocol.HTTP_2 && protocol != Protocol.H2_PRIOR_KNOWLEDGE
+        && reused(real);
+  }
+
+  /**
+   * The failure of an exchange its server {@link #closedAsSent}, for the transport: {@code about}
+   * (a follow-up's name), or null, is added to the message.
+   */
+  static StaleConnectionException closedAsSent(IOException failure, String about) {
+    return new StaleConnectionException("the server closed this pooled connection as the request"
+        + " went out (" + failure.getMessage() + ", before any byte of the answer, on a"
+        + " connection that had carried an earlier exchange)"
+        + (about == null ? "" : "; " + about), failure);
+  }
+
+  /**
+   * Whether {@code connection} completed an exchange before: OkHttp's own count, which it keeps
+   * to tell a route that never served a call. An exchange that failed on it is not counted yet
+   * when its failure reaches the network interceptor (OkHttp counts an exchange once its
+   * response body is done).
+   */
+  private static boolean reused(RealConnection connection) {
+    VarHandle count = Reuse.SUCCESS_COUNT;
+    return count != null && (int) count.getOpaque(connection) > 0;
+  }
+
+  /**
+   * OkHttp's private count of a connection's completed exchanges, looked up when the first
+   * exchange fails. Null if this OkHttp has no such field or keeps it from us (a module that
+   * does not open it): then no failure is taken for a pooled connection closed as it was used,
+   * and each fails its attempt, as before.
+   */
+  private static final class Reuse {
+    static final VarHandle SUCCESS_COUNT = lookUp();
+
+    private static VarHandle lookUp() {
+      try {
+        return MethodHandles.privateLookupIn(RealConnection.class, MethodHandles.lookup())
+            .findVarHandle(RealConnection.class, "successCount", int.class);
+      } catch (ReflectiveOperationException | RuntimeException e) {
+        return null;
+      }
+    }
+  }
+
+  /**
+   * Whether {@code failure} came before any byte of the answer: OkHttp's "unexpected end of
+   * stream" where the status line was to begin (Okio found no byte: "limit=0"), or a reset of
+   * the connection (any {@code SocketException} but the client's own close, a cancel's or an
+   * interrupt's). A failed write carries the read OkHttp went on to as suppressed: that decides.
+   */
+  private static boolean noAnswer(IOException failure) {
+    Throwable[] suppressed = failure.getSuppressed();
+    Throwable read = suppressed.length > 0 ? suppressed[suppressed.length - 1] : failure;
+    if (read instanceof SocketException reset) {
+      String message = String.valueOf(reset.getMessage());
+      return !Transport.isClosedSocket(message) && !message.contains("interrupt");
+    }
+    return read.getClass() == IOException.class
+        && String.valueOf(read.getMessage()).startsWith("unexpected end of stream on ")
+        && read.getCause() instanceof EOFException eof
+        && String.valueOf(eof.getMessage()).startsWith("\\n not found: limit=0 ");
+  }
+
+  /**
+   * A pooled connection its server closed: found before anything of the request was written on
+   * it (the check), when the request may go again whatever its method, or as the request went
+   * out ({@link #closedAsSent}), when it may go again only if it may go twice; the transport
+   * tells the two apart by whether the call wrote its request ({@code NetworkInterceptor.written}).
    */
   public static final class StaleConnectionException extends IOException {
     private static final long serialVersionUID = 1L;
 
     StaleConnectionException(String message) {
       super(message);
+    }
+
+    StaleConnectionException(String message, IOException cause) {
+      super(message, cause);
     }
   }
 }

@@ -36,7 +36,12 @@ import org.slf4j.LoggerFactory;
  *       ({@link IdleConnectionCheck}; a follow-up's connection is checked too, see
  *       {@link #checkFollowUpConnection}), and that the client was not closed meanwhile (an
  *       attempt still connecting when {@code close()} came writes nothing: {@link
- *       ClosedBeforeWriting}). Only a call that reaches the network pays for the tag.
+ *       ClosedBeforeWriting}). Only a call that reaches the network pays for the tag. An
+ *       exchange that fails on a reused connection before any byte of its answer, the server
+ *       having closed the connection as the request went out, fails with
+ *       {@link IdleConnectionCheck.StaleConnectionException} too
+ *       ({@link IdleConnectionCheck#closedAsSent}), for the transport to send the request again
+ *       if it may go twice.
  *   <li>It keeps credentials on their origin. OkHttp drops {@code Authorization} when it follows
  *       a redirect to another host, and forwards every other header: a {@code Cookie}, a
  *       {@code Proxy-Authorization} set by hand, an API key in a header. A request OkHttp sends
@@ -309,7 +314,8 @@ public final class NetworkInterceptor implements Interceptor {
     Sent sent;
     Proxy proxy;
     Written written = call.tag(WRITTEN_TAG);
-    if (written == null) {
+    boolean firstRequest = written == null;
+    if (firstRequest) {
       if (clientClosed != null && clientClosed.isClosed()) {
         // close() came while this attempt connected (a TCP connect, a TLS handshake): no
         // attempt starts after close(), and this one has written nothing yet.
@@ -318,7 +324,7 @@ public final class NetworkInterceptor implements Interceptor {
       // The call's first request: if its pooled connection was closed by the server while
       // idle, fail before writing, so the transport can send it again at once. (A follow-up's
       // connection is checked below.)
-      IdleConnectionCheck.check(chain.connection());
+      IdleConnectionCheck.check(chain.connection(), call);
       HttpUrl url = request.url();
       HttpUrl asked = call.request().url();
       if (url != asked && !sameOrigin(url, asked)) {
@@ -345,7 +351,7 @@ public final class NetworkInterceptor implements Interceptor {
       if (sent != null && !isRead(request.method())) {
         refuseSendingAgain(sent, request, call.request(), written);
       }
-      checkFollowUpConnection(chain.connection(), request, call.request(), written);
+      checkFollowUpConnection(chain.connection(), call, request, written);
       if (log.isDebugEnabled()) {
         log.debug("{} {}: sent by OkHttp within the attempt (a redirect, an authenticator, an "
             + "OkHttp interceptor)", request.method(),
@@ -357,7 +363,21 @@ public final class NetworkInterceptor implements Interceptor {
       sent.lastStatus = 0;
     }
     request = withBudgetLeft(request);
-    Response response = FollowUpGuard.guard(chain.proceed(request));
+    Response response;
+    try {
+      response = chain.proceed(request);
+    } catch (IOException e) {
+      if (!IdleConnectionCheck.closedAsSent(chain.connection(), e)) {
+        throw e;
+      }
+      // A pooled connection its server closed as the request went out: the transport's to send
+      // again, if it may go twice.
+      throw IdleConnectionCheck.closedAsSent(e, firstRequest ? null
+          : request.method() + " " + followUpUrl(request, call.request(), written)
+              + ", which OkHttp sent on it within the attempt (a redirect, an authenticator's"
+              + " answer), got no answer");
+    }
+    response = FollowUpGuard.guard(response);
     written.answered(response, built, proxy);
     if (sent != null) {
       sent.lastStatus = response.code();
@@ -388,15 +408,15 @@ public final class NetworkInterceptor implements Interceptor {
    * second, or a first exchange that lasted one, it gets the millisecond's read too. Follow-ups
    * only: a call's first request is not slowed.
    */
-  private void checkFollowUpConnection(okhttp3.Connection connection, Request request,
-      Request first, Written written) throws IOException {
+  private void checkFollowUpConnection(okhttp3.Connection connection, Call call,
+      Request request, Written written) throws IOException {
     try {
-      IdleConnectionCheck.check(connection);
+      IdleConnectionCheck.check(connection, call);
     } catch (IdleConnectionCheck.StaleConnectionException e) {
       // Named here, where the follow-up is known; whether the call's own request goes again
       // is the transport's to decide.
       throw new IdleConnectionCheck.StaleConnectionException(e.getMessage() + "; "
-          + request.method() + " " + followUpUrl(request, first, written)
+          + request.method() + " " + followUpUrl(request, call.request(), written)
           + ", which OkHttp was to send on it within the attempt (a redirect, an authenticator's"
           + " answer), was not written");
     }

@@ -157,7 +157,7 @@ public final class Transport implements CallInterceptor, KeepsClock {
     // deadline exactly); a test's clock says nothing of System.nanoTime().
     DeadlineWatchdog.Timer timer = watch(call, ctx, start, timeout, start);
     Response received = null;
-    boolean followUpResent = false;
+    boolean writtenResent = false;
     try {
       for (int resent = 0; ; resent++) {
         try {
@@ -165,43 +165,53 @@ public final class Transport implements CallInterceptor, KeepsClock {
           break;
         } catch (IdleConnectionCheck.StaleConnectionException e) {
           // The call being set aside may have written the call's own request (the stale
-          // connection was then a follow-up's): noted before the call is replaced.
+          // connection was then a follow-up's, or its server closed it as the request went
+          // out): noted before the call is replaced.
           noteWritten(call, ctx);
           if (resent == MAX_STALE_RESENDS || call.isCanceled() || timer.fired()) {
             // Too many, or the deadline's cut closed the socket during the check (or is about
             // to: the watchdog cancels on a thread of its own).
             throw e;
           }
-          if (NetworkInterceptor.written(call)) {
-            // The server saw the call's own request. It goes again at most once per attempt
-            // (a second stale follow-up ends the attempt, for the retry policy to judge, with
-            // its permit, budget and count), and only if it may go twice: idempotent, and a
-            // body that can be read again.
-            String refused = followUpResent ? "it went twice already in this attempt"
-                : !ctx.idempotent() ? "it is not idempotent"
+          boolean written = NetworkInterceptor.written(call);
+          if (written) {
+            // The server may have seen the call's own request. It goes again at most once per
+            // attempt (a second such failure ends the attempt, for the retry policy to judge,
+            // with its permit, budget and count), and only if it may go twice: idempotent, and
+            // a body that can be read again.
+            String refused = writtenResent ? "it went twice already in this attempt"
+                : !ctx.idempotent() ? "it is not idempotent (give it an idempotencyKey(...) or "
+                    + "retryable() if it may be sent more than once)"
                 : request.body() != null && request.body().isOneShot()
                     ? "its body can be read once" : null;
             if (refused != null) {
               throw new IOException(e.getMessage() + ". The call's own request, written "
-                  + "already, is not sent again within the attempt: " + refused, e);
+                  + "already, was not sent again on another connection: " + refused, e);
             }
-            followUpResent = true;
+            writtenResent = true;
+            IdleConnectionCheck.probing();
           }
-          // Nothing was written on the stale connection: the same request, at once, on another
-          // (the stale one takes no more exchanges). Not an attempt: the server never saw it,
-          // or, when the stale connection was a follow-up's (a redirect's), saw the call's own
-          // request, which may go more than once (NetworkInterceptor fails one that may not),
-          // as OkHttp writes more than one request within an attempt. Logged on a logger of its
-          // own: the client's has one line per attempt.
+          // The same request, at once, on another connection (the stale one takes no more
+          // exchanges). Not an attempt: the server never saw it; or the stale connection was a
+          // follow-up's (a redirect's), and the server saw the call's own request, which may go
+          // more than once (NetworkInterceptor fails one that may not), as OkHttp writes more
+          // than one request within an attempt; or the server closed the connection as the
+          // request went out, before answering, as it closes idle ones (Go's net/http sends such
+          // a request again too, if it may go twice). Logged on a logger of its own: the
+          // client's has one line per attempt.
           if (STALE_LOG.isDebugEnabled()) {
             STALE_LOG.debug("{}: {}; sending {}on another connection (attempt {})",
-                ctx.describe(), e.getMessage(), NetworkInterceptor.written(call)
-                    ? "again from the call's own request (the stale one was for a request "
-                        + "OkHttp sent within the attempt, a redirect's) " : "",
-                ctx.attempt());
+                ctx.describe(), e.getMessage(),
+                written ? "the call's own request, written already, again " : "", ctx.attempt());
           }
           timer.done();
           call = okhttp.newCall(request);
+          if (writtenResent) {
+            // A server closed a connection of this call's that was in use: the pool may hold
+            // more it closed so, whose end of stream has arrived since (checked, however briefly
+            // idle).
+            IdleConnectionCheck.probeEvery(call);
+          }
           timer = watch(call, ctx, start, timeout, ctx.readClock());
         } finally {
           noteWritten(call, ctx);
@@ -241,6 +251,9 @@ public final class Transport implements CallInterceptor, KeepsClock {
       throw failure;
     } finally {
       timer.done();
+      if (writtenResent) {
+        IdleConnectionCheck.probed();
+      }
       if (shared != null) {
         shared.attemptEnded();
       }
@@ -327,9 +340,10 @@ public final class Transport implements CallInterceptor, KeepsClock {
   static final long IN_PLACE_MAX_BYTES = 64 * 1024;
 
   /**
-   * How many stale pooled connections one attempt sets aside before it fails (each is found
-   * before its request is written; see {@link IdleConnectionCheck}). Every one found takes no
-   * more exchanges, so a pool the server emptied while idle is worked through by a few calls.
+   * How many stale pooled connections one attempt sets aside before it fails (all but one of
+   * them found before its request was written; see {@link IdleConnectionCheck}). Every one
+   * found takes no more exchanges, so a pool the server emptied while idle is worked through by
+   * a few calls.
    */
   static final int MAX_STALE_RESENDS = 32;
 
@@ -494,7 +508,7 @@ public final class Transport implements CallInterceptor, KeepsClock {
   }
 
   /** The JDK's words for a socket closed under a read, a write or a connect. */
-  private static boolean isClosedSocket(String message) {
+  static boolean isClosedSocket(String message) {
     return "Socket closed".equals(message) || "Socket is closed".equals(message);
   }
 

@@ -13,12 +13,16 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A keep-alive HTTP/1.1 server over raw sockets that closes a connection once it has been idle
- * for {@code idleMillis} after an answer, as Node.js, Apache httpd or uvicorn (5 s) and gunicorn (2 s) do by
- * default. Answers every request {@code 200 ok}, records each request line, and counts the
- * connections it closed for idleness.
+ * for {@code idleMillis} after an answer, as Node.js, Apache httpd or uvicorn (5 s) and gunicorn
+ * (2 s) do by default. Answers every request {@code 200 ok}, records each request line, and
+ * counts the connections it accepted and those it closed for idleness. It can also close each
+ * connection right after its first answer ({@link #closeAfterAnswer}), or read a connection's
+ * request after its {@link #answersBeforeDrop}th and close without answering it, never saying
+ * {@code Connection: close}.
  */
 final class IdleClosingServer implements AutoCloseable {
   final List<String> requests = new CopyOnWriteArrayList<>();
@@ -27,6 +31,18 @@ final class IdleClosingServer implements AutoCloseable {
   private final Semaphore closedIdle = new Semaphore(0);
   /** When set, each request waits for it before being answered (to open several connections). */
   volatile java.util.concurrent.CountDownLatch hold;
+  /**
+   * When set, each connection is closed right after its answer (as the JDK's HttpServer closes
+   * those beyond its idle limit), counted for {@link #awaitClosedAfterAnswer}.
+   */
+  volatile boolean closeAfterAnswer;
+  /**
+   * When not negative, a connection that answered this many requests reads the next one,
+   * records it, and closes without answering it.
+   */
+  volatile int answersBeforeDrop = -1;
+  private final Semaphore closedAfterAnswer = new Semaphore(0);
+  private final AtomicInteger accepted = new AtomicInteger();
 
   IdleClosingServer(int idleMillis) throws IOException {
     this.idleMillis = idleMillis;
@@ -49,10 +65,23 @@ final class IdleClosingServer implements AutoCloseable {
     }
   }
 
+  /** Waits until the server has closed {@code n} more connections right after answering. */
+  void awaitClosedAfterAnswer(int n) throws InterruptedException {
+    if (!closedAfterAnswer.tryAcquire(n, 10, TimeUnit.SECONDS)) {
+      throw new AssertionError("the server did not close " + n + " answered connections");
+    }
+  }
+
+  /** How many connections the server accepted. */
+  int accepted() {
+    return accepted.get();
+  }
+
   private void acceptLoop() {
     while (!listener.isClosed()) {
       try {
         Socket s = listener.accept();
+        accepted.incrementAndGet();
         Thread.ofVirtual().start(() -> serve(s));
       } catch (IOException e) {
         return;
@@ -69,7 +98,7 @@ final class IdleClosingServer implements AutoCloseable {
       s.setSoTimeout(Math.max(idleMillis, 10_000));
       InputStream in = s.getInputStream();
       OutputStream out = s.getOutputStream();
-      while (true) {
+      for (int answered = 0; ; answered++) {
         String head;
         try {
           head = readHead(in);
@@ -88,6 +117,9 @@ final class IdleClosingServer implements AutoCloseable {
           }
         }
         in.readNBytes(length);
+        if (answered == answersBeforeDrop) {
+          return;
+        }
         java.util.concurrent.CountDownLatch h = hold;
         if (h != null) {
           h.countDown();
@@ -100,6 +132,11 @@ final class IdleClosingServer implements AutoCloseable {
         out.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
             .getBytes(StandardCharsets.US_ASCII));
         out.flush();
+        if (closeAfterAnswer) {
+          s.close();
+          closedAfterAnswer.release();
+          return;
+        }
         s.setSoTimeout(idleMillis);
       }
     } catch (IOException ignored) {
