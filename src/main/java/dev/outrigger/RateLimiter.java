@@ -217,16 +217,18 @@ public final class RateLimiter {
     Duration wouldWait = Duration.ofNanos(-r);
     // A wait within the timeout was refused for the cap on every wait, not for the timeout.
     String beyond = -r > Durations.saturatedNanos(timeout)
-        ? "the timeout of " + timeout : "the longest wait a RateLimiter allows (30 days)";
+        ? "the timeout of " + Durations.text(Durations.saturatedNanos(timeout))
+        : "the longest wait a RateLimiter allows (30 days)";
     if (timeout.isNegative()) {
-      // Read as zero, which "more than PT-1S" alone does not say; name a timeout that would do.
+      // Read as zero, which "more than -1000 ms" alone does not say; name a timeout that would
+      // do (the wait rounded up to the millisecond, which the text would cut).
       beyond += ": a negative timeout waits for nothing, as zero does; "
           + (-r <= RealRateLimiter.MAX_WAIT_NANOS
-              ? "pass a timeout of at least " + wouldWait + " to wait for them"
+              ? "pass a timeout of at least " + Durations.text(-r + 999_999) + " to wait for them"
               : "and no wait may be longer than the longest a RateLimiter allows (30 days)");
     }
     throw new RateLimitedException("waiting for " + permits + " permit(s) of " + limit
-        + " would take " + wouldWait + ", more than " + beyond, wouldWait, 0);
+        + " would take " + Durations.text(-r) + ", more than " + beyond, wouldWait, 0);
   }
 
   /** {@link #pause(String, Duration)} for the unkeyed bucket. */

@@ -72,17 +72,17 @@ class RateLimiterTest {
     RateLimitedException e = assertThrows(RateLimitedException.class,
         () -> limiter.acquire(Duration.ofDays(400)));
     assertEquals(Duration.ofDays(365), e.wouldWait());
-    assertEquals("waiting for 1 permit(s) of " + limiter.limit() + " would take PT8760H, more "
-        + "than the longest wait a RateLimiter allows (30 days)", e.getMessage());
+    assertEquals("waiting for 1 permit(s) of " + limiter.limit() + " would take 31536000 s, "
+        + "more than the longest wait a RateLimiter allows (30 days)", e.getMessage());
     RateLimitedException shorter = assertThrows(RateLimitedException.class,
         () -> limiter.acquire(Duration.ofDays(2)));
-    assertTrue(shorter.getMessage().endsWith("more than the timeout of PT48H"),
+    assertTrue(shorter.getMessage().endsWith("more than the timeout of 172800 s"),
         shorter.getMessage());
   }
 
   /**
    * A negative timeout is zero: the refusal says so, and what timeout would have waited, rather
-   * than only that a wait was longer than "PT-1S".
+   * than only that a wait was longer than "-1000 ms".
    */
   @Test
   void aWaitRefusedForANegativeTimeoutSaysItWaitsForNothingAndWhatToPass() {
@@ -91,19 +91,36 @@ class RateLimiterTest {
     RateLimitedException e = assertThrows(RateLimitedException.class,
         () -> limiter.acquire(Duration.ofSeconds(-1)));
     assertEquals(Duration.ofMillis(500), e.wouldWait());
-    assertEquals("waiting for 1 permit(s) of " + limiter.limit() + " would take PT0.5S, more "
-        + "than the timeout of PT-1S: a negative timeout waits for nothing, as zero does; pass a "
-        + "timeout of at least PT0.5S to wait for them", e.getMessage());
+    assertEquals("waiting for 1 permit(s) of " + limiter.limit() + " would take 500 ms, more "
+        + "than the timeout of -1000 ms: a negative timeout waits for nothing, as zero does; pass "
+        + "a timeout of at least 500 ms to wait for them", e.getMessage());
     // Beyond the 30-day cap no timeout would do: the message does not offer one.
     RateLimiter yearly =
         RateLimiter.of(RateLimit.per(1, Duration.ofDays(365)).burst(1), nanos::get);
     assertTrue(yearly.tryAcquire());
     RateLimitedException capped = assertThrows(RateLimitedException.class,
         () -> yearly.acquire(Duration.ofSeconds(-1)));
-    assertEquals("waiting for 1 permit(s) of " + yearly.limit() + " would take PT8760H, more "
-        + "than the timeout of PT-1S: a negative timeout waits for nothing, as zero does; and "
+    assertEquals("waiting for 1 permit(s) of " + yearly.limit() + " would take 31536000 s, more "
+        + "than the timeout of -1000 ms: a negative timeout waits for nothing, as zero does; and "
         + "no wait may be longer than the longest a RateLimiter allows (30 days)",
         capped.getMessage());
+  }
+
+  /**
+   * The wait is written as other messages write time, cut to the millisecond; the timeout it
+   * offers is rounded up, so that it is enough.
+   */
+  @Test
+  void aRefusalWritesItsWaitInMillisecondsAndOffersATimeoutThatIsEnough() {
+    RateLimiter limiter = RateLimiter.of(RateLimit.perSecond(10).burst(1), nanos::get);
+    assertTrue(limiter.tryAcquire());
+    nanos.addAndGet(300_000);
+    RateLimitedException e = assertThrows(RateLimitedException.class,
+        () -> limiter.acquire(Duration.ofMillis(-1)));
+    assertEquals(Duration.ofNanos(99_700_000), e.wouldWait());
+    assertEquals("waiting for 1 permit(s) of " + limiter.limit() + " would take 99 ms, more "
+        + "than the timeout of -1 ms: a negative timeout waits for nothing, as zero does; pass a "
+        + "timeout of at least 100 ms to wait for them", e.getMessage());
   }
 
   @Test

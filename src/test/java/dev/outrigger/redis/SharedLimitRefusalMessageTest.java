@@ -23,8 +23,8 @@ class SharedLimitRefusalMessageTest {
   /**
    * The store's round trip took 20 of the call's 60 ms, and it answered with a 50 ms wait,
    * which fitted when asked but no longer does: the refusal must say the 40 ms left, not the
-   * 60 ms left before the round trip ("the wait for a permit (PT0.05S) would not fit in the
-   * PT0.06S left", which contradicts itself).
+   * 60 ms left before the round trip ("the wait for a permit (50 ms) would not fit in the
+   * 60 ms left", which contradicts itself).
    */
   @Test
   void aWaitTheStoresRoundTripMadeTooLongIsRefusedSayingTheTimeLeftAfterIt() {
@@ -50,7 +50,7 @@ class SharedLimitRefusalMessageTest {
           () -> client.get("/x").deadline(Duration.ofMillis(60)).execute(String.class));
 
       assertEquals(Duration.ofMillis(50), e.wouldWait());
-      assertTrue(e.getMessage().contains("would not fit in the PT0.04S left"), e.getMessage());
+      assertTrue(e.getMessage().contains("the wait for a permit (50 ms) would not fit in the 40 ms left"), e.getMessage());
     }
     assertEquals(0, server.getRequestCount());
   }

@@ -4,6 +4,7 @@ import dev.outrigger.ApiException;
 import dev.outrigger.Deadline;
 import dev.outrigger.CallInterceptor;
 import dev.outrigger.DeadlineExceededException;
+import dev.outrigger.internal.Durations;
 import dev.outrigger.internal.ExceptionAccess;
 import dev.outrigger.internal.Failures;
 import dev.outrigger.internal.KeepsClock;
@@ -74,12 +75,12 @@ public final class DeadlineInterceptor implements CallInterceptor, KeepsClock {
 
   private static DeadlineExceededException build(
       RealCallContext ctx, Throwable cause, Throwable suppressed, String when) {
-    long elapsedMs = (ctx.clock().nanoTime() - ctx.startNanos()) / 1_000_000;
+    long elapsed = ctx.clock().nanoTime() - ctx.startNanos();
     long budget = ctx.remainingNanos(ctx.startNanos());
     int sent = ctx.attemptsSent();
     String msg = ctx.describe() + ": deadline exceeded "
         + (when == null ? "" : when + (budget > 0 ? ", " : ": "))
-        + (budget > 0 ? "after " + elapsedMs + " ms of " : "") + which(ctx, budget)
+        + (budget > 0 ? "after " + Durations.text(elapsed) + " of " : "") + which(ctx, budget)
         + " (" + sent + (sent == 1 ? " attempt" : " attempts") + " sent)";
     DeadlineExceededException e = new DeadlineExceededException(msg, cause, sent);
     if (suppressed != null) {
@@ -99,14 +100,10 @@ public final class DeadlineInterceptor implements CallInterceptor, KeepsClock {
     boolean scope = ctx.deadline() != null && Deadline.current().orElse(null) == ctx.deadline();
     if (budget <= 0) {
       return (scope ? "its Deadline scope" : "its deadline") + " had run out "
-          + (-budget >= 1_000_000 ? millis(-budget) + " earlier" : "already");
+          + (-budget >= 1_000_000 ? Durations.text(-budget) + " earlier" : "already");
     }
-    return scope ? "the " + millis(budget) + " its Deadline scope left it"
-        : "its " + millis(budget) + " deadline";
-  }
-
-  private static String millis(long nanos) {
-    return nanos > 0 && nanos < 1_000_000 ? "under 1 ms" : nanos / 1_000_000 + " ms";
+    return scope ? "the " + Durations.text(budget) + " its Deadline scope left it"
+        : "its " + Durations.text(budget) + " deadline";
   }
 
   @Override

@@ -7,6 +7,7 @@ import dev.outrigger.RateLimit;
 import dev.outrigger.RateLimitedException;
 import dev.outrigger.RateLimiter;
 import dev.outrigger.TransportException;
+import dev.outrigger.internal.Durations;
 import dev.outrigger.internal.Failures;
 import dev.outrigger.internal.KeepsClock;
 import dev.outrigger.internal.NanoClock;
@@ -108,10 +109,10 @@ public final class RateLimitInterceptor implements CallInterceptor, KeepsClock {
       safely(() -> listener.rateLimitRejected(ctx, key, wouldWait));
       // A wait that fits in the deadline was refused for the cap on every wait.
       String why = -r < left ? "be longer than the longest wait a rate limit allows (30 days)"
-          : "not fit in the " + Duration.ofNanos(Math.max(0, left)) + " left before the deadline";
+          : "not fit in the " + Durations.text(Math.max(0, left)) + " left before the deadline";
       throw new RateLimitedException(describe(ctx) + " was refused by the rate limit "
           + limitOf(key) + " of " + keyName(limit, key) + ": the wait for a permit ("
-          + wouldWait + ") would " + why, wouldWait, ctx.attemptsSent());
+          + Durations.text(-r) + ") would " + why, wouldWait, ctx.attemptsSent());
     }
     if (r > 0) {
       RealCallContext.staleClock(ctx);

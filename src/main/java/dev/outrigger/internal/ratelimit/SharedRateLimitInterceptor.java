@@ -7,6 +7,7 @@ import dev.outrigger.RateLimit;
 import dev.outrigger.RateLimitStore;
 import dev.outrigger.RateLimitedException;
 import dev.outrigger.internal.Closing;
+import dev.outrigger.internal.Durations;
 import dev.outrigger.internal.Failures;
 import dev.outrigger.internal.NanoClock;
 import dev.outrigger.internal.RealCallContext;
@@ -150,10 +151,11 @@ public final class SharedRateLimitInterceptor implements CallInterceptor {
       // as the store measured it after its round trip), or for the deadline.
       String why = r != RateLimitStore.NEVER && -r < left
           ? "be longer than the longest wait a rate limit allows (30 days)"
-          : "not fit in the " + Duration.ofNanos(Math.max(0, left)) + " left before the deadline";
+          : "not fit in the " + Durations.text(Math.max(0, left)) + " left before the deadline";
       throw new RateLimitedException(ctx.describe() + " was refused by the shared rate limit "
-          + limit + " of " + keyName(key) + ": the wait for a permit (" + wouldWait
-          + ") would " + why, wouldWait, ctx.attemptsSent());
+          + limit + " of " + keyName(key) + ": the wait for a permit ("
+          + (wouldWait == null ? "no wait would do" : Durations.text(-r)) + ") would " + why,
+          wouldWait, ctx.attemptsSent());
     }
     if (r + before > 0) {
       Duration waited = Duration.ofNanos(r + before);

@@ -130,12 +130,31 @@ class RateLimitInterceptorTest {
     assertEquals(0, e.attempts());
     assertTrue(e.getMessage().startsWith("GET " + server.url("/x")
         + " was refused by the rate limit RateLimit[1.0/s, burst 1] of " + host()
-        + ": the wait for a permit (PT1S) would not fit in the PT0.5S left before the deadline"),
+        + ": the wait for a permit (1000 ms) would not fit in the 500 ms left before the "
+        + "deadline"),
         e.getMessage());
     assertEquals(List.of("rejected " + host() + " PT1S"), events);
     assertEquals(List.of(), clock.sleeps());
     assertEquals(0, rl.limiter().availablePermits(host()));
     assertEquals(1, server.getRequestCount());
+  }
+
+  /**
+   * The refusal writes its wait and the time left as the deadline's messages do ("302 ms"), not
+   * as a {@code Duration} ("the wait for a permit (PT0.095185103S) would not fit in the
+   * PT0.001S left").
+   */
+  @Test
+  void aRefusalSaysItsWaitAndTheTimeLeftInMilliseconds() {
+    RateLimitInterceptor rl = interceptor(RateLimit.perSecond(10).burst(1));
+    server.enqueue(ok());
+    call(rl, Duration.ofSeconds(5)).close();
+    clock.advance(4_814_897);
+    RateLimitedException e = assertThrows(RateLimitedException.class,
+        () -> call(rl, Duration.ofMillis(1)));
+    assertEquals(Duration.ofNanos(95_185_103), e.wouldWait());
+    assertTrue(e.getMessage().endsWith(": the wait for a permit (95 ms) would not fit in the "
+        + "1 ms left before the deadline"), e.getMessage());
   }
 
   /** A wait within the deadline refused for the 30-day cap on every wait says so. */
@@ -147,7 +166,7 @@ class RateLimitInterceptorTest {
     RateLimitedException e = assertThrows(RateLimitedException.class,
         () -> call(rl, Duration.ofDays(400)));
     assertEquals(Duration.ofDays(365), e.wouldWait());
-    assertTrue(e.getMessage().endsWith(": the wait for a permit (PT8760H) would be longer "
+    assertTrue(e.getMessage().endsWith(": the wait for a permit (31536000 s) would be longer "
         + "than the longest wait a rate limit allows (30 days)"), e.getMessage());
     assertEquals(1, server.getRequestCount());
   }
