@@ -1,5 +1,6 @@
 package dev.outrigger;
 
+import dev.outrigger.internal.Durations;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.function.Function;
@@ -105,6 +106,8 @@ public final class CircuitBreaker {
    * or probes that opened it; in HALF_OPEN: the probes completed so far; none in FORCED_OPEN and
    * DISABLED). {@code retryAfter} is how long until an OPEN breaker lets a probe through
    * ({@link Duration#ZERO} in other states, {@code Long.MAX_VALUE} nanoseconds when FORCED_OPEN).
+   * {@link #toString()} writes it as other messages write time ({@code retryAfter=4999 ms}), and
+   * that of a FORCED_OPEN breaker as {@code retryAfter=until reset}.
    */
   public record Snapshot(
       String key,
@@ -114,7 +117,19 @@ public final class CircuitBreaker {
       int calls,
       int failedCalls,
       int slowCalls,
-      Duration retryAfter) {}
+      Duration retryAfter) {
+    @Override
+    public String toString() {
+      // A forced-open breaker admits no probe until it is reset: its Long.MAX_VALUE nanoseconds
+      // are no wait ("PT2562047H47M16.854775807S" would read as one).
+      return "Snapshot[key=" + key + ", state=" + state + ", failureRate=" + failureRate
+          + ", slowCallRate=" + slowCallRate + ", calls=" + calls + ", failedCalls=" + failedCalls
+          + ", slowCalls=" + slowCalls + ", retryAfter="
+          + (state == State.FORCED_OPEN ? "until reset"
+              : retryAfter == null ? "null"
+              : Durations.text(Durations.saturatedNanos(retryAfter))) + "]";
+    }
+  }
 
   /**
    * The live breaker of one key: look at it, or take it over by hand. Obtained from the client

@@ -34,6 +34,39 @@ class ClientBreakerHandleTest {
     }
   }
 
+  /**
+   * A breaker forced open admits nothing until it is reset: its snapshot and its refusal say
+   * so, not that a probe comes in {@code PT2562047H47M16.854775807S} (Long.MAX_VALUE
+   * nanoseconds, what {@code retryAfter()} holds).
+   */
+  @Test
+  void aBreakerForcedOpenReadsUntilResetNotASaturatedDuration() {
+    try (ApiClient client = ApiClient.builder().baseUrl(server.url("/").toString()).build()) {
+      String key = server.getHostName() + ":" + server.getPort();
+      client.breaker(key).forceOpen();
+
+      String snapshot = client.breaker(key).snapshot().toString();
+      assertTrue(snapshot.endsWith(", retryAfter=until reset]"), snapshot);
+      String all = client.breakers().toString();
+      assertTrue(all.contains("retryAfter=until reset") && !all.contains("PT"), all);
+      CircuitOpenException e = assertThrows(CircuitOpenException.class,
+          () -> client.get("/x").execute(String.class));
+      assertTrue(e.toString().endsWith("it stays open until reset"), e.toString());
+      assertTrue(!e.toString().contains("PT"), e.toString());
+    }
+  }
+
+  /** Other states write their retryAfter as other messages write time. */
+  @Test
+  void aSnapshotWritesItsRetryAfterInMilliseconds() {
+    CircuitBreaker.Snapshot open = new CircuitBreaker.Snapshot(
+        "api.example.com:443", CircuitBreaker.State.OPEN, 1.0, 0, 20, 20, 0,
+        java.time.Duration.ofMillis(4999));
+    assertEquals("Snapshot[key=api.example.com:443, state=OPEN, failureRate=1.0, "
+        + "slowCallRate=0.0, calls=20, failedCalls=20, slowCalls=0, retryAfter=4999 ms]",
+        open.toString());
+  }
+
   @Test
   void aRetryPastABreakerForcedOpenSaysSoInsteadOfAnEndlessWait() {
     try (ApiClient client = ApiClient.builder().baseUrl(server.url("/").toString())
