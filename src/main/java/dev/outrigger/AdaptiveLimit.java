@@ -115,28 +115,28 @@ public final class AdaptiveLimit {
   }
 
   /**
-   * What a drop multiplies the limit by (default 0.9).
+   * What a drop multiplies the limit by (default 0.9), a fraction: 0.9 keeps 90%.
    *
    * @throws IllegalArgumentException if not strictly between 0 and 1
    */
   public AdaptiveLimit backoffRatio(double ratio) {
     if (!(ratio > 0 && ratio < 1)) {
-      throw new IllegalArgumentException(
-          "AdaptiveLimit backoffRatio must be greater than 0 and lower than 1, but was " + ratio);
+      throw new IllegalArgumentException("AdaptiveLimit backoffRatio must be greater than 0 and "
+          + "lower than 1 (a fraction: 0.9 keeps 90%), but was " + ratio);
     }
     return new AdaptiveLimit(min, max, initial, ratio, smoothing, rttWindow);
   }
 
   /**
-   * How much of each answer's adjustment is applied, from just above 0 (slowly) to 1 (fully,
-   * the default).
+   * How much of each answer's adjustment is applied, a fraction from just above 0 (slowly) to 1
+   * (fully, the default): 0.2 for 20%.
    *
    * @throws IllegalArgumentException if not greater than 0 and at most 1
    */
   public AdaptiveLimit smoothing(double smoothing) {
     if (!(smoothing > 0 && smoothing <= 1)) {
-      throw new IllegalArgumentException(
-          "AdaptiveLimit smoothing must be greater than 0 and at most 1, but was " + smoothing);
+      throw new IllegalArgumentException("AdaptiveLimit smoothing must be greater than 0 and at "
+          + "most 1 (a fraction: 0.2 for 20%), but was " + smoothing);
     }
     return new AdaptiveLimit(min, max, initial, backoffRatio, smoothing, rttWindow);
   }

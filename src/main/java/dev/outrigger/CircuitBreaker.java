@@ -485,14 +485,15 @@ public final class CircuitBreaker {
     }
 
     /**
-     * The failure rate, in {@code (0, 1]}, at or above which the breaker opens (default 0.5).
+     * The failure rate, in {@code (0, 1]}, at or above which the breaker opens (default 0.5). A
+     * fraction, not a percentage: 0.5 for 50% (where Resilience4j takes 50).
      *
      * @throws IllegalArgumentException if outside {@code (0, 1]} or NaN
      */
     public Builder failureRateThreshold(double rate) {
       if (!(rate > 0 && rate <= 1)) {
-        throw new IllegalArgumentException(
-            "failureRateThreshold must be greater than 0 and at most 1, but was " + rate);
+        throw new IllegalArgumentException("failureRateThreshold must be greater than 0 and at "
+            + "most 1 (a fraction: 0.5 for 50%), but was " + rate);
       }
       this.failureRateThreshold = rate;
       return this;
@@ -500,14 +501,15 @@ public final class CircuitBreaker {
 
     /**
      * The rate of slow calls, in {@code (0, 1]}, at or above which the breaker opens (default
-     * 1.0: every call in the window slow).
+     * 1.0: every call in the window slow). A fraction, not a percentage: 0.8 for 80% (where
+     * Resilience4j takes 80).
      *
      * @throws IllegalArgumentException if outside {@code (0, 1]} or NaN
      */
     public Builder slowCallRateThreshold(double rate) {
       if (!(rate > 0 && rate <= 1)) {
-        throw new IllegalArgumentException(
-            "slowCallRateThreshold must be greater than 0 and at most 1, but was " + rate);
+        throw new IllegalArgumentException("slowCallRateThreshold must be greater than 0 and at "
+            + "most 1 (a fraction: 0.8 for 80%), but was " + rate);
       }
       this.slowCallRateThreshold = rate;
       return this;

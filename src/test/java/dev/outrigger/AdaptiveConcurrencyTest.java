@@ -346,9 +346,11 @@ class AdaptiveConcurrencyTest {
         assertThrows(IllegalArgumentException.class, () -> v.initial(0)).getMessage());
     assertTrue(assertThrows(IllegalArgumentException.class, () -> v.backoffRatio(1.0))
         .getMessage()
-        .contains("backoffRatio must be greater than 0 and lower than 1, but was 1.0"));
-    assertTrue(assertThrows(IllegalArgumentException.class, () -> v.smoothing(0))
-        .getMessage().contains("smoothing must be greater than 0 and at most 1, but was 0.0"));
+        .contains("backoffRatio must be greater than 0 and lower than 1 (a fraction: 0.9 keeps "
+            + "90%), but was 1.0"));
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> v.smoothing(20))
+        .getMessage().contains("smoothing must be greater than 0 and at most 1 (a fraction: 0.2 "
+            + "for 20%), but was 20.0"));
     assertTrue(assertThrows(IllegalArgumentException.class, () -> v.rttWindow(Duration.ZERO))
         .getMessage().contains("rttWindow must be at least PT1S, but was PT0S"));
     assertEquals(v.min(8), AdaptiveLimit.vegas().min(8));

@@ -1730,7 +1730,8 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     public static Fallback localShare(double share) {
       if (!(share > 0 && share <= 1)) {
         throw new IllegalArgumentException(
-            "localShare must be greater than 0 and at most 1, but was " + share);
+            "localShare must be greater than 0 and at most 1 (a fraction: 0.25 for 25%), but was "
+                + share);
       }
       return new Fallback(false, share);
     }

@@ -61,12 +61,13 @@ class CircuitBreakerConfigTest {
         () -> b.slidingWindowSize(0));
     rejects("minimumNumberOfCalls must be at least 1, but was -3",
         () -> b.minimumNumberOfCalls(-3));
-    rejects("failureRateThreshold must be greater than 0 and at most 1, but was 50.0",
-        () -> b.failureRateThreshold(50));
-    rejects("failureRateThreshold must be greater than 0 and at most 1, but was NaN",
-        () -> b.failureRateThreshold(Double.NaN));
-    rejects("slowCallRateThreshold must be greater than 0 and at most 1, but was 0.0",
-        () -> b.slowCallRateThreshold(0));
+    // Resilience4j takes percentages: the message says this one is a fraction.
+    rejects("failureRateThreshold must be greater than 0 and at most 1 (a fraction: 0.5 for "
+        + "50%), but was 50.0", () -> b.failureRateThreshold(50));
+    rejects("failureRateThreshold must be greater than 0 and at most 1 (a fraction: 0.5 for "
+        + "50%), but was NaN", () -> b.failureRateThreshold(Double.NaN));
+    rejects("slowCallRateThreshold must be greater than 0 and at most 1 (a fraction: 0.8 for "
+        + "80%), but was 80.0", () -> b.slowCallRateThreshold(80));
     rejects("slowCallDuration must be positive, but was PT0S",
         () -> b.slowCallDuration(Duration.ZERO));
     rejects("waitInOpenState must be positive, but was PT-1S",

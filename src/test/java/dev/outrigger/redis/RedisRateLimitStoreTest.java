@@ -472,7 +472,8 @@ class RedisRateLimitStoreTest {
     assertEquals("timeout must be positive and at most PT10S, but was PT0S",
         assertThrows(IllegalArgumentException.class, () -> b.timeout(Duration.ZERO))
             .getMessage());
-    assertEquals("localShare must be greater than 0 and at most 1, but was 1.5",
+    assertEquals("localShare must be greater than 0 and at most 1 (a fraction: 0.25 for 25%), "
+        + "but was 1.5",
         assertThrows(IllegalArgumentException.class,
             () -> RedisRateLimitStore.Fallback.localShare(1.5)).getMessage());
     IllegalArgumentException bad = assertThrows(IllegalArgumentException.class,
