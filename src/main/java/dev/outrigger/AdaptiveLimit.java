@@ -152,7 +152,8 @@ public final class AdaptiveLimit {
    * @throws IllegalArgumentException if shorter than {@link #MIN_RTT_WINDOW}
    */
   public AdaptiveLimit rttWindow(Duration window) {
-    Objects.requireNonNull(window, "rttWindow");
+    Objects.requireNonNull(window, "AdaptiveLimit rttWindow must not be null: give a Duration of "
+        + "at least 1 s (default 30 s)");
     if (window.compareTo(MIN_RTT_WINDOW) < 0) {
       throw new IllegalArgumentException("AdaptiveLimit rttWindow must be at least "
           + MIN_RTT_WINDOW + ", but was " + window

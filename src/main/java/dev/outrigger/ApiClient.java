@@ -920,8 +920,14 @@ public final class ApiClient implements AutoCloseable {
      * every attempt's time on the wire all draw from it.
      *
      * @throws IllegalArgumentException if not positive
+     * @throws NullPointerException if null (for no limit, {@code ChronoUnit.FOREVER.getDuration()})
      */
     public Builder deadline(Duration deadline) {
+      if (deadline == null) {
+        // Every call has a deadline: say how to make it as good as none.
+        throw new NullPointerException("deadline must not be null: give a positive Duration "
+            + "(default 10 s; ChronoUnit.FOREVER.getDuration() for no limit)");
+      }
       this.deadline = positive(deadline, "deadline");
       return this;
     }
@@ -949,13 +955,16 @@ public final class ApiClient implements AutoCloseable {
 
     /** The retry policy (default 3 attempts, full jitter, 100 ms to 2 s); {@link Retry#none()}. */
     public Builder retry(Retry retry) {
-      this.retry = Objects.requireNonNull(retry, "retry (use Retry.none() to turn retries off)");
+      this.retry = Objects.requireNonNull(retry,
+          "retry must not be null: give a Retry, or Retry.none() to turn retries off");
       return this;
     }
 
     /** The per-host circuit breaker's configuration (default {@link CircuitBreaker#defaults()}). */
     public Builder circuitBreaker(CircuitBreaker circuitBreaker) {
-      this.circuitBreaker = Objects.requireNonNull(circuitBreaker, "circuitBreaker");
+      this.circuitBreaker = Objects.requireNonNull(circuitBreaker, "circuitBreaker must not be "
+          + "null: give a CircuitBreaker (default CircuitBreaker.defaults()), or "
+          + "CircuitBreaker.none() to turn circuit breaking off");
       return this;
     }
 
@@ -1094,7 +1103,8 @@ public final class ApiClient implements AutoCloseable {
      * does, not the released one, which its {@code close()} would not empty.
      */
     public Builder okHttpClient(OkHttpClient client) {
-      this.okHttpClient = Objects.requireNonNull(client, "okHttpClient");
+      this.okHttpClient = Objects.requireNonNull(client, "okHttpClient must not be null: leave "
+          + "okHttpClient(...) out to send with a client Outrigger makes");
       if (derivedFrom != null) {
         // The parent's client (as given to it, or as it sends) means the parent's transport;
         // any other replaces it, or build() would never send with this one.
@@ -1125,10 +1135,10 @@ public final class ApiClient implements AutoCloseable {
         this.trustManager = null;
         return this;
       }
-      this.sslSocketFactory = Objects.requireNonNull(socketFactory,
-          "socketFactory (null for both socketFactory and trustManager: the default TLS)");
-      this.trustManager = Objects.requireNonNull(trustManager,
-          "trustManager (null for both socketFactory and trustManager: the default TLS)");
+      this.sslSocketFactory = Objects.requireNonNull(socketFactory, "socketFactory must not be "
+          + "null when trustManager is not: give both, or null for both (the default TLS)");
+      this.trustManager = Objects.requireNonNull(trustManager, "trustManager must not be null "
+          + "when socketFactory is not: give both, or null for both (the default TLS)");
       return this;
     }
 
@@ -1220,25 +1230,29 @@ public final class ApiClient implements AutoCloseable {
 
     /** Adds an interceptor run once per logical call, inside the deadline, outside retry. */
     public Builder addCallInterceptor(CallInterceptor interceptor) {
-      callInterceptors.add(Objects.requireNonNull(interceptor, "interceptor"));
+      callInterceptors.add(Objects.requireNonNull(interceptor,
+          "interceptor must not be null: give the CallInterceptor to add"));
       return this;
     }
 
     /** Adds an interceptor run once per attempt, after every policy, before OkHttp. */
     public Builder addAttemptInterceptor(CallInterceptor interceptor) {
-      attemptInterceptors.add(Objects.requireNonNull(interceptor, "interceptor"));
+      attemptInterceptors.add(Objects.requireNonNull(interceptor,
+          "interceptor must not be null: give the CallInterceptor to add"));
       return this;
     }
 
     /** Adds an OkHttp application interceptor (runs per attempt, inside OkHttp). */
     public Builder addOkHttpInterceptor(Interceptor interceptor) {
-      okHttpInterceptors.add(Objects.requireNonNull(interceptor, "interceptor"));
+      okHttpInterceptors.add(Objects.requireNonNull(interceptor,
+          "interceptor must not be null: give the OkHttp Interceptor to add"));
       return this;
     }
 
     /** Adds a listener for calls, attempts, retries, waits and breaker transitions. */
     public Builder addListener(CallListener listener) {
-      listeners.add(Objects.requireNonNull(listener, "listener"));
+      listeners.add(Objects.requireNonNull(listener,
+          "listener must not be null: give the CallListener to add"));
       return this;
     }
 
@@ -1649,7 +1663,9 @@ public final class ApiClient implements AutoCloseable {
     }
 
     private static Duration positive(Duration d, String name) {
-      Objects.requireNonNull(d, name);
+      if (d == null) {
+        throw new NullPointerException(name + " must not be null: give a positive Duration");
+      }
       if (d.isNegative() || d.isZero()) {
         throw new IllegalArgumentException(name + " must be positive, but was " + d);
       }

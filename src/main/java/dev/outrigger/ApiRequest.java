@@ -36,6 +36,8 @@ import okhttp3.RequestBody;
  */
 public final class ApiRequest {
   private static final MediaType JSON = MediaType.get("application/json; charset=utf-8");
+  private static final String TYPE_NULL = "type must not be null: give the type to map the body "
+      + "to (String.class for its text), or call execute() to discard it";
 
   private final ApiClient client;
   private final String method;
@@ -115,8 +117,11 @@ public final class ApiRequest {
    * @throws NullPointerException if {@code name} or {@code value} is null
    */
   public ApiRequest header(String name, String value) {
-    Objects.requireNonNull(name, "header name");
-    Objects.requireNonNull(value, "header value for " + name);
+    Objects.requireNonNull(name, "header name must not be null");
+    if (value == null) {
+      throw new NullPointerException("header value for " + name + " must not be null: leave the "
+          + "header out to send none, or give \"\" for an empty one");
+    }
     if (name.equalsIgnoreCase("Idempotency-Key")) {
       return idempotencyKey(value);
     }
@@ -162,7 +167,7 @@ public final class ApiRequest {
    * @throws NullPointerException if {@code bytes} is null
    */
   public ApiRequest body(byte[] bytes, String contentType) {
-    Objects.requireNonNull(bytes, "bytes");
+    Objects.requireNonNull(bytes, "bytes must not be null: give new byte[0] for an empty body");
     checkBodyAllowed();
     MediaType type = contentType == null ? null : MediaType.parse(contentType);
     if (contentType != null && type == null) {
@@ -211,10 +216,11 @@ public final class ApiRequest {
    * can only tighten it.
    *
    * @throws IllegalArgumentException if not positive
-   * @throws NullPointerException if {@code deadline} is null
+   * @throws NullPointerException if {@code deadline} is null (leave this out for the client's)
    */
   public ApiRequest deadline(Duration deadline) {
-    Objects.requireNonNull(deadline, "deadline");
+    Objects.requireNonNull(deadline, "deadline must not be null: give a positive Duration, or "
+        + "leave deadline(...) out for the client's default");
     if (deadline.isNegative() || deadline.isZero()) {
       throw new IllegalArgumentException("deadline must be positive, but was " + deadline);
     }
@@ -228,7 +234,7 @@ public final class ApiRequest {
    * @throws NullPointerException if {@code name} is null
    */
   public ApiRequest attribute(String name, Object value) {
-    Objects.requireNonNull(name, "attribute name");
+    Objects.requireNonNull(name, "attribute name must not be null");
     if (attributes == null) {
       attributes = new LinkedHashMap<>();
     }
@@ -238,13 +244,13 @@ public final class ApiRequest {
 
   /** Sends the request and returns the body as {@code type}. */
   public <T> T execute(Class<T> type) {
-    Objects.requireNonNull(type, "type");
+    Objects.requireNonNull(type, TYPE_NULL);
     return client.run(this, client.mapper().constructType(type), false);
   }
 
   /** Sends the request and returns the body as {@code type}, for generic types. */
   public <T> T execute(TypeReference<T> type) {
-    Objects.requireNonNull(type, "type");
+    Objects.requireNonNull(type, TYPE_NULL);
     return client.run(this, client.mapper().constructType(type), false);
   }
 
@@ -255,13 +261,13 @@ public final class ApiRequest {
 
   /** Sends the request and returns status, headers, body, attempts and elapsed time. */
   public <T> ApiResponse<T> send(Class<T> type) {
-    Objects.requireNonNull(type, "type");
+    Objects.requireNonNull(type, TYPE_NULL);
     return client.run(this, client.mapper().constructType(type), true);
   }
 
   /** Sends the request and returns status, headers, body, attempts and elapsed time. */
   public <T> ApiResponse<T> send(TypeReference<T> type) {
-    Objects.requireNonNull(type, "type");
+    Objects.requireNonNull(type, TYPE_NULL);
     return client.run(this, client.mapper().constructType(type), true);
   }
 

@@ -450,7 +450,8 @@ public final class CircuitBreaker {
      * @throws NullPointerException if {@code type} is null
      */
     public Builder slidingWindowType(WindowType type) {
-      this.slidingWindowType = Objects.requireNonNull(type, "slidingWindowType");
+      this.slidingWindowType = Objects.requireNonNull(type,
+          "slidingWindowType must not be null: give COUNT_BASED (the default) or TIME_BASED");
       return this;
     }
 
@@ -527,7 +528,8 @@ public final class CircuitBreaker {
      * @throws IllegalArgumentException if not positive
      */
     public Builder slowCallDuration(Duration duration) {
-      Objects.requireNonNull(duration, "slowCallDuration");
+      Objects.requireNonNull(duration, "slowCallDuration must not be null: give a positive "
+          + "Duration (ChronoUnit.FOREVER.getDuration() for no call to count as slow)");
       if (duration.isNegative() || duration.isZero()) {
         throw new IllegalArgumentException(
             "slowCallDuration must be positive, but was " + duration);
@@ -542,7 +544,8 @@ public final class CircuitBreaker {
      * @throws IllegalArgumentException if not positive
      */
     public Builder waitInOpenState(Duration wait) {
-      Objects.requireNonNull(wait, "waitInOpenState");
+      Objects.requireNonNull(wait,
+          "waitInOpenState must not be null: give a positive Duration (default 5 s)");
       if (wait.isNegative() || wait.isZero()) {
         throw new IllegalArgumentException("waitInOpenState must be positive, but was " + wait);
       }
@@ -562,7 +565,8 @@ public final class CircuitBreaker {
      *     {@link #waitInOpenState} when {@code multiplier} is above 1
      */
     public Builder waitInOpenStateGrowth(double multiplier, Duration max) {
-      Objects.requireNonNull(max, "max");
+      Objects.requireNonNull(max, "waitInOpenStateGrowth max must not be null: give the "
+          + "longest open wait, at least waitInOpenState");
       if (!(multiplier >= 1) || Double.isInfinite(multiplier)) {
         throw new IllegalArgumentException(
             "waitInOpenStateGrowth multiplier must be a finite number >= 1, but was "
@@ -602,7 +606,8 @@ public final class CircuitBreaker {
      * @throws NullPointerException if {@code isFailure} is null
      */
     public Builder failureStatus(IntPredicate isFailure) {
-      this.failureStatus = Objects.requireNonNull(isFailure, "failureStatus");
+      this.failureStatus = Objects.requireNonNull(isFailure, "failureStatus must not be null: "
+          + "give a predicate of the statuses that count as failures (default: 5xx)");
       return this;
     }
 
@@ -618,7 +623,8 @@ public final class CircuitBreaker {
      * @throws NullPointerException if {@code isFailure} is null
      */
     public Builder failureException(Predicate<? super Throwable> isFailure) {
-      this.failureException = Objects.requireNonNull(isFailure, "failureException");
+      this.failureException = Objects.requireNonNull(isFailure, "failureException must not be "
+          + "null: give a predicate of the exceptions that count as failures");
       return this;
     }
 
@@ -630,7 +636,8 @@ public final class CircuitBreaker {
      * @throws NullPointerException if {@code key} is null
      */
     public Builder keyedBy(Function<? super CallContext, String> key) {
-      this.keyFunction = Objects.requireNonNull(key, "keyedBy");
+      this.keyFunction = Objects.requireNonNull(key, "keyedBy must not be null: give a function "
+          + "of the call to its breaker's key (default CallContext::host)");
       return this;
     }
 

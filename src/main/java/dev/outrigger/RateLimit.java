@@ -107,7 +107,8 @@ public final class RateLimit {
    *     years
    */
   public static RateLimit per(double permits, Duration period) {
-    Objects.requireNonNull(period, "period");
+    Objects.requireNonNull(period,
+        "period must not be null: give a positive Duration (perSecond(n) for one of a second)");
     if (!(permits > 0) || Double.isInfinite(permits)) {
       throw new IllegalArgumentException(
           "permits must be a positive finite number, but was " + permits);
@@ -180,7 +181,7 @@ public final class RateLimit {
    * @throws IllegalStateException if either limit is {@linkplain #adaptive() adaptive}
    */
   public RateLimit and(RateLimit other) {
-    Objects.requireNonNull(other, "other");
+    Objects.requireNonNull(other, "other must not be null: give the RateLimit to combine");
     List<Band> all = new ArrayList<>(bands);
     all.addAll(other.bands);
     if (adaptive || other.adaptive) {
@@ -215,7 +216,8 @@ public final class RateLimit {
    * host's bucket. The function runs on every attempt and must be fast and side-effect free.
    */
   public RateLimit keyedBy(Function<CallContext, String> key) {
-    Objects.requireNonNull(key, "key");
+    Objects.requireNonNull(key, "keyedBy must not be null: give a function of the call to its "
+        + "bucket's key (default CallContext::host)");
     return new RateLimit(bands, key, maxKeys, maxPause, store, adaptive);
   }
 
@@ -248,7 +250,8 @@ public final class RateLimit {
    * @throws IllegalArgumentException if {@code maxPause} is negative or longer than a day
    */
   public RateLimit maxPause(Duration maxPause) {
-    Objects.requireNonNull(maxPause, "maxPause");
+    Objects.requireNonNull(maxPause, "maxPause must not be null: give a Duration of at most a "
+        + "day (default 60 s), or Duration.ZERO to ignore the server's rate-limit headers");
     if (maxPause.isNegative() || maxPause.compareTo(MAX_MAX_PAUSE) > 0) {
       throw new IllegalArgumentException(
           "maxPause must be between 0 and 1 day, but was " + maxPause);
@@ -315,7 +318,8 @@ public final class RateLimit {
    *     rate lives in one JVM, so a shared quota cannot follow it
    */
   public RateLimit store(RateLimitStore store) {
-    Objects.requireNonNull(store, "store");
+    Objects.requireNonNull(store,
+        "store must not be null: leave store(...) out to keep the limit in this JVM's memory");
     if (adaptive) {
       throw new IllegalStateException(NOT_BOTH);
     }

@@ -101,8 +101,10 @@ public final class Retry {
    *     is smaller than it
    */
   public static Retry exponential(Duration initialDelay, Duration maxDelay) {
-    Objects.requireNonNull(initialDelay, "initialDelay");
-    Objects.requireNonNull(maxDelay, "maxDelay");
+    Objects.requireNonNull(initialDelay,
+        "initialDelay must not be null: give a positive Duration (the client's default: 100 ms)");
+    Objects.requireNonNull(maxDelay, "maxDelay must not be null: give a Duration of at least "
+        + "initialDelay (the client's default: 2 s)");
     if (initialDelay.isNegative() || initialDelay.isZero()) {
       throw new IllegalArgumentException("initialDelay must be positive, but was " + initialDelay);
     }
@@ -169,7 +171,8 @@ public final class Retry {
 
   /** How delays are randomised (default {@link Jitter#FULL}). */
   public Retry jitter(Jitter jitter) {
-    Objects.requireNonNull(jitter, "jitter");
+    Objects.requireNonNull(jitter,
+        "jitter must not be null: give Jitter.FULL (the default), EQUAL, DECORRELATED or NONE");
     Values v = values();
     v.jitter = jitter;
     return new Retry(v);
@@ -182,7 +185,8 @@ public final class Retry {
    * ({@code new java.util.Random(seed)} is; {@code SplittableRandom} is not).
    */
   public Retry random(RandomGenerator random) {
-    Objects.requireNonNull(random, "random");
+    Objects.requireNonNull(random, "random must not be null: leave random(...) out for the "
+        + "calling thread's ThreadLocalRandom");
     Values v = values();
     v.random = random;
     return new Retry(v);
@@ -200,7 +204,8 @@ public final class Retry {
    * @throws IllegalArgumentException if {@code max} is negative
    */
   public Retry maxRetryAfter(Duration max) {
-    Objects.requireNonNull(max, "maxRetryAfter");
+    Objects.requireNonNull(max, "maxRetryAfter must not be null: give a Duration (default 60 s), "
+        + "or Duration.ZERO to ignore Retry-After");
     if (max.isNegative()) {
       throw new IllegalArgumentException("maxRetryAfter must not be negative, but was " + max);
     }
@@ -228,7 +233,8 @@ public final class Retry {
    *     {@code window} is outside 1 to 60 seconds, or if {@code minRetriesPerSecond < 10}
    */
   public Retry budget(double ratio, Duration window, int minRetriesPerSecond) {
-    Objects.requireNonNull(window, "window");
+    Objects.requireNonNull(window,
+        "budget window must not be null: give a Duration from 1 to 60 seconds (default 10 s)");
     if (!(ratio >= 0) || Double.isInfinite(ratio)) {
       throw new IllegalArgumentException(
           "budget ratio must be a finite number >= 0, but was " + ratio);
@@ -274,7 +280,8 @@ public final class Retry {
    * @throws IllegalArgumentException if {@link #retryOnResponse} is set: it would decide alone
    */
   public Retry retryOnStatus(IntPredicate retryOnStatus) {
-    Objects.requireNonNull(retryOnStatus, "retryOnStatus");
+    Objects.requireNonNull(retryOnStatus,
+        "retryOnStatus must not be null: give a predicate of the statuses to retry");
     if (this.retryOnResponse != null) {
       throw new IllegalArgumentException("retryOnStatus cannot be set beside retryOnResponse, "
           + "which decides from the whole response alone: test the status in retryOnResponse");
@@ -298,7 +305,8 @@ public final class Retry {
    * @throws IllegalArgumentException if {@link #retryOnStatus} is set: this would replace it
    */
   public Retry retryOnResponse(Predicate<? super Response> retryOnResponse) {
-    Objects.requireNonNull(retryOnResponse, "retryOnResponse");
+    Objects.requireNonNull(retryOnResponse,
+        "retryOnResponse must not be null: give a predicate of the responses to retry");
     if (this.retryOnStatus != null) {
       throw new IllegalArgumentException("retryOnResponse cannot be set beside retryOnStatus, "
           + "which it would replace: test the status in retryOnResponse (r.code()) instead");
@@ -315,7 +323,8 @@ public final class Retry {
    * {@link CircuitOpenException} waits at least its {@link CircuitOpenException#retryAfter()}.
    */
   public Retry retryOnException(Predicate<? super ApiException> retryOnException) {
-    Objects.requireNonNull(retryOnException, "retryOnException");
+    Objects.requireNonNull(retryOnException,
+        "retryOnException must not be null: give a predicate of the failures to retry");
     Values v = values();
     v.retryOnException = retryOnException;
     return new Retry(v);

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.outrigger.AdaptiveLimit;
 import dev.outrigger.ApiClient;
 import dev.outrigger.CircuitBreaker;
 import dev.outrigger.RateLimit;
@@ -50,6 +51,73 @@ class BuilderValidationTest {
     rejects("redactHeader", () -> b().redactHeader(" "));
     rejects("redactQueryParameter", () -> b().redactQueryParameter(""));
     rejects("propagateDeadline", () -> b().propagateDeadline(""));
+  }
+
+  /**
+   * A null setting fails at once saying what to pass, in one form ("deadline must not be null:
+   * give a positive Duration ..."), not with a bare NullPointerException("deadline").
+   */
+  private static void refusesNull(String start, Executable bad) {
+    NullPointerException e = assertThrows(NullPointerException.class, bad, start);
+    assertTrue(e.getMessage() != null && e.getMessage().startsWith(start + " must not be null")
+        && e.getMessage().length() > (start + " must not be null: give").length(),
+        "'" + start + "' should say what to pass: " + e.getMessage());
+  }
+
+  @Test
+  void aNullSettingSaysWhatToPass() {
+    refusesNull("deadline", () -> b().deadline(null));
+    assertTrue(assertThrows(NullPointerException.class, () -> b().deadline(null)).getMessage()
+        .endsWith("(default 10 s; ChronoUnit.FOREVER.getDuration() for no limit)"));
+    refusesNull("connectTimeout", () -> b().connectTimeout(null));
+    refusesNull("readTimeout", () -> b().readTimeout(null));
+    refusesNull("writeTimeout", () -> b().writeTimeout(null));
+    refusesNull("keepAlive", () -> b().connectionPool(5, null));
+    refusesNull("retry", () -> b().retry(null));
+    refusesNull("circuitBreaker", () -> b().circuitBreaker(null));
+    refusesNull("okHttpClient", () -> b().okHttpClient(null));
+    refusesNull("trustManager", () -> b().tls(
+        (javax.net.ssl.SSLSocketFactory) javax.net.ssl.SSLSocketFactory.getDefault(), null));
+    refusesNull("interceptor", () -> b().addCallInterceptor(null));
+    refusesNull("interceptor", () -> b().addAttemptInterceptor(null));
+    refusesNull("interceptor", () -> b().addOkHttpInterceptor(null));
+    refusesNull("listener", () -> b().addListener(null));
+
+    CircuitBreaker.Builder cb = CircuitBreaker.builder();
+    refusesNull("slidingWindowType", () -> cb.slidingWindowType(null));
+    refusesNull("slowCallDuration", () -> cb.slowCallDuration(null));
+    refusesNull("waitInOpenState", () -> cb.waitInOpenState(null));
+    refusesNull("waitInOpenStateGrowth max", () -> cb.waitInOpenStateGrowth(2, null));
+    refusesNull("failureStatus", () -> cb.failureStatus(null));
+    refusesNull("failureException", () -> cb.failureException(null));
+    refusesNull("keyedBy", () -> cb.keyedBy(null));
+
+    Retry r = Retry.none();
+    refusesNull("initialDelay", () -> Retry.exponential(null, Duration.ofSeconds(1)));
+    refusesNull("maxDelay", () -> Retry.exponential(Duration.ofSeconds(1), null));
+    refusesNull("jitter", () -> r.jitter(null));
+    refusesNull("random", () -> r.random(null));
+    refusesNull("maxRetryAfter", () -> r.maxRetryAfter(null));
+    refusesNull("budget window", () -> r.budget(0.2, null, 10));
+    refusesNull("retryOnStatus", () -> r.retryOnStatus(null));
+    refusesNull("retryOnResponse", () -> r.retryOnResponse(null));
+    refusesNull("retryOnException", () -> r.retryOnException(null));
+
+    RateLimit limit = RateLimit.perSecond(10);
+    refusesNull("period", () -> RateLimit.per(10, null));
+    refusesNull("other", () -> limit.and(null));
+    refusesNull("keyedBy", () -> limit.keyedBy(null));
+    refusesNull("maxPause", () -> limit.maxPause(null));
+    refusesNull("store", () -> limit.store(null));
+    refusesNull("AdaptiveLimit rttWindow", () -> AdaptiveLimit.vegas().rttWindow(null));
+
+    try (ApiClient client = b().baseUrl("http://localhost/").build()) {
+      refusesNull("deadline", () -> client.get("/x").deadline(null));
+      refusesNull("header value for X-Trace", () -> client.get("/x").header("X-Trace", null));
+      refusesNull("bytes", () -> client.post("/x").body(null, "text/plain"));
+      refusesNull("type", () -> client.get("/x").execute((Class<?>) null));
+      refusesNull("type", () -> client.get("/x").send((Class<?>) null));
+    }
   }
 
   @Test
