@@ -18,22 +18,39 @@ public interface CallListener {
   /** Does nothing. */
   CallListener NONE = new CallListener() {};
 
-  /** A logical call is starting, before any policy runs and before its first attempt. */
+  /**
+   * A logical call is starting, before any policy runs and before its first attempt.
+   *
+   * @param call the call; {@link CallContext#attempt()} is 0
+   */
   default void callStart(CallContext call) {}
 
   /**
    * The logical call ended.
    *
+   * @param call the call; {@link CallContext#attemptsSent()} says how many attempts were sent
+   * @param status the status of the answer the call ended with: the 2xx it returned (also when
+   *     its body then failed to decode), the status its {@link HttpStatusException} names (after
+   *     retries, the last attempt's), or that of a body refused as too large; -1 when it ended
+   *     without an answer: a refused connect or another {@link TransportException}, an open
+   *     breaker, a rate-limit refusal, a deadline that ran out (even after an earlier attempt's
+   *     status, which is then in the exception's cause)
    * @param error null on success, otherwise what the caller receives
+   * @param elapsed from the call's start to its end, waits and retries included
    */
   default void callEnd(CallContext call, int status, Throwable error, Duration elapsed) {}
 
-  /** An attempt is about to be sent ({@link CallContext#attempt()} tells which). */
+  /**
+   * An attempt is about to be sent.
+   *
+   * @param call the call; {@link CallContext#attempt()} says which attempt, from 1
+   */
   default void attemptStart(CallContext call) {}
 
   /**
    * An attempt ended.
    *
+   * @param call the call; {@link CallContext#attempt()} says which attempt
    * @param status the HTTP status, or -1 when the attempt failed without one (a response whose
    *     body was refused as too large reports its status, with its
    *     {@code DeserializationException})
@@ -43,23 +60,54 @@ public interface CallListener {
    */
   default void attemptEnd(CallContext call, int status, Throwable error, Duration elapsed) {}
 
-  /** The retry policy will sleep {@code delay} and try again, because of {@code reason}. */
+  /**
+   * The retry policy will sleep {@code delay} and try again, because of {@code reason}.
+   *
+   * @param call the call; {@link CallContext#attempt()} is the attempt that failed
+   * @param delay the wait before the next attempt: the backoff, or the server's
+   *     {@code Retry-After}, or an open breaker's {@code retryAfter}
+   * @param reason what failed, for logs: {@code "HTTP 503"}, {@code "HTTP 503, Retry-After 2s"},
+   *     {@code "connect failure"}, {@code "circuit open (api.example.com:443)"}, or the
+   *     exception's simple class name
+   */
   default void retryScheduled(CallContext call, Duration delay, String reason) {}
 
-  /** The retry budget refused a retry for the call's host. */
+  /**
+   * The retry budget refused a retry for the call's host.
+   *
+   * @param call the call; it ends with its last failure
+   */
   default void retryBudgetExhausted(CallContext call) {}
 
-  /** A rate limit made the call wait {@code waited} for a permit. */
+  /**
+   * A rate limit made the call wait {@code waited} for a permit.
+   *
+   * @param call the call
+   * @param key the key whose bucket gave the permit: the call's {@code host:port}, or what the
+   *     limit's {@link RateLimit#keyedBy key function} returned
+   * @param waited how long the attempt waited for it
+   */
   default void rateLimitWaited(CallContext call, String key, Duration waited) {}
 
   /**
    * A rate limit refused the call: the wait ({@code wouldWait}) could not fit, or no wait could
    * ever do ({@code wouldWait} null: more permits than the burst). The client-side throttle's
    * refusals come here too, with the host as {@code key} and {@code wouldWait} null.
+   *
+   * @param call the call; it fails with {@link RateLimitedException}
+   * @param key the key whose bucket refused, as for {@link #rateLimitWaited}
+   * @param wouldWait how long the wait would have been; null when no wait would do (more
+   *     permits than the burst, the throttle, a shared store that could not answer in time or
+   *     fails fast)
    */
   default void rateLimitRejected(CallContext call, String key, Duration wouldWait) {}
 
-  /** A circuit breaker refused the call. */
+  /**
+   * A circuit breaker refused the call.
+   *
+   * @param call the call; it fails with {@link CircuitOpenException}, nothing sent
+   * @param key the refusing breaker's key (by default the call's {@code host:port})
+   */
   default void breakerRejected(CallContext call, String key) {}
 
   /**
@@ -69,10 +117,19 @@ public interface CallListener {
    * not always a recovery: an open or half-open breaker is also closed when the client's table
    * of breakers drops it, and one open, half-open, forced open or disabled when the client is
    * closed (the INFO log line gives the reason).
+   *
+   * @param key the breaker's key (by default a {@code host:port})
+   * @param from the state it left
+   * @param to the state it is in now
    */
   default void breakerTransition(String key, CircuitBreaker.State from, CircuitBreaker.State to) {}
 
-  /** The call waited {@code waited} for an in-flight slot to its host. */
+  /**
+   * The call waited {@code waited} for an in-flight slot to its host.
+   *
+   * @param call the call; its host is {@link CallContext#host()}
+   * @param waited how long the attempt waited for the slot
+   */
   default void inFlightWaited(CallContext call, Duration waited) {}
 
   /**
@@ -87,6 +144,10 @@ public interface CallListener {
    * makes at most four reports in a row, and a change it leaves is reported at the end of the
    * host's next attempt, or, if none comes, when the host's state is dropped; until then the
    * last report shows the limit before that change.
+   *
+   * @param host the host, as {@code host:port}
+   * @param from the limit before, in attempts in flight
+   * @param to the limit now
    */
   default void adaptiveLimitChanged(String host, int from, int to) {}
 
@@ -94,6 +155,12 @@ public interface CallListener {
    * The client-side throttle for {@code host} now rejects attempts with {@code probability}
    * (0 to 1), computed from the {@code requests} and {@code accepts} of its window. Called when
    * the probability moves by at least 0.01, or to or from 0.
+   *
+   * @param host the host, as {@code host:port}
+   * @param probability the chance, from 0 to 1, that its next attempt is refused locally
+   * @param requests the attempts to it in the window, refused ones included
+   * @param accepts those of them it did not reject (no 429, no 503, no 403 with
+   *     {@code Retry-After}, no transport failure)
    */
   default void throttleProbability(String host, double probability, long requests, long accepts) {}
 
@@ -102,12 +169,20 @@ public interface CallListener {
    * rate-limit quota used up until its reset) in its response to {@code call}: the rate limit
    * grants nothing to {@code key} for {@code pause} (already cut to
    * {@link RateLimit#maxPause()}).
+   *
+   * @param call the call whose answer asked for it
+   * @param key the paused key, as for {@link #rateLimitWaited}
+   * @param pause how long the key gets no permit
    */
   default void rateLimitPaused(CallContext call, String key, Duration pause) {}
 
   /**
    * An adaptive rate limit ({@link RateLimit#adaptive()}) moved {@code key}'s rate to
    * {@code permitsPerSecond}: down after a throttling answer to {@code call}, or back up.
+   *
+   * @param call the call whose answer moved it
+   * @param key the key, as for {@link #rateLimitWaited}
+   * @param permitsPerSecond the key's rate now
    */
   default void rateLimitAdapted(CallContext call, String key, double permitsPerSecond) {}
 }
