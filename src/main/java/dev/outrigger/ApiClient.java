@@ -836,8 +836,7 @@ public final class ApiClient implements AutoCloseable {
     private Duration deadline = Duration.ofSeconds(10);
     private Duration attemptTimeout;
     private RateLimit rateLimit;
-    private Retry retry = Retry.exponential(Duration.ofMillis(100), Duration.ofSeconds(2))
-        .maxAttempts(3);
+    private Retry retry = Retry.defaults();
     private CircuitBreaker circuitBreaker = CircuitBreaker.defaults();
     private int maxInFlightPerHost = 1024;
     /**
@@ -953,10 +952,14 @@ public final class ApiClient implements AutoCloseable {
       return this;
     }
 
-    /** The retry policy (default 3 attempts, full jitter, 100 ms to 2 s); {@link Retry#none()}. */
+    /**
+     * The retry policy (default {@link Retry#defaults()}: 3 attempts, full jitter, 100 ms to
+     * 2 s); {@link Retry#none()} turns retries off, and {@code Retry.defaults().maxAttempts(5)}
+     * changes one setting only.
+     */
     public Builder retry(Retry retry) {
-      this.retry = Objects.requireNonNull(retry,
-          "retry must not be null: give a Retry, or Retry.none() to turn retries off");
+      this.retry = Objects.requireNonNull(retry, "retry must not be null: give a Retry "
+          + "(default Retry.defaults()), or Retry.none() to turn retries off");
       return this;
     }
 

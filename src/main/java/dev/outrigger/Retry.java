@@ -18,8 +18,9 @@ import okhttp3.Response;
  *
  * <p><b>Defaults</b> for {@link #exponential}: 3 attempts, multiplier 2, {@link Jitter#FULL},
  * {@code Retry-After} honoured up to 60 s, a retry budget of 20% of the calls to a host over the
- * last 10 s plus 10 retries per second, circuit-open rejections not retried. {@link #none()}
- * sends every call once.
+ * last 10 s plus 10 retries per second, circuit-open rejections not retried. {@link #defaults()}
+ * is the policy a client uses when given none, these with backoff from 100 ms to 2 s;
+ * {@link #none()} sends every call once.
  *
  * <p><b>What is retried by default</b>: a {@link TransportException} of kind
  * {@link TransportException.Kind#CONNECT CONNECT}, {@link TransportException.Kind#TIMEOUT TIMEOUT}
@@ -57,7 +58,9 @@ public final class Retry {
   /** The contract's floor: a lightly used client can always make its attempts. */
   private static final int MIN_RETRIES_PER_SECOND_FLOOR = 10;
 
-  private static final Retry NONE = new Retry(defaults(Duration.ZERO, Duration.ZERO, 1));
+  private static final Retry NONE = new Retry(initialValues(Duration.ZERO, Duration.ZERO, 1));
+  private static final Retry DEFAULTS =
+      new Retry(initialValues(Duration.ofMillis(100), Duration.ofSeconds(2), 3));
 
   private final Duration initialDelay;
   private final Duration maxDelay;
@@ -112,7 +115,7 @@ public final class Retry {
       throw new IllegalArgumentException(
           "maxDelay must be at least initialDelay (" + initialDelay + "), but was " + maxDelay);
     }
-    return new Retry(defaults(initialDelay, maxDelay, 3));
+    return new Retry(initialValues(initialDelay, maxDelay, 3));
   }
 
   /**
@@ -124,7 +127,17 @@ public final class Retry {
     return NONE;
   }
 
-  private static Values defaults(Duration initialDelay, Duration maxDelay, int maxAttempts) {
+  /**
+   * The policy a client uses when none is given ({@code ApiClient.Builder.retry}): backoff from
+   * 100 ms to 2 s, with the defaults listed above (3 attempts, multiplier 2, full jitter,
+   * {@code Retry-After} up to 60 s, the default budget). Change one setting with a wither, the
+   * rest staying the client's defaults: {@code Retry.defaults().maxAttempts(5)}.
+   */
+  public static Retry defaults() {
+    return DEFAULTS;
+  }
+
+  private static Values initialValues(Duration initialDelay, Duration maxDelay, int maxAttempts) {
     Values v = new Values();
     v.initialDelay = initialDelay;
     v.maxDelay = maxDelay;

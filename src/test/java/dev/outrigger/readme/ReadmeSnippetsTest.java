@@ -280,6 +280,21 @@ class ReadmeSnippetsTest {
     assertEquals(4, server.requests());
   }
 
+  /** "to change one setting only, start from it": the client's defaults, five attempts. */
+  @Test
+  void retryDefaults() {
+    failFirst.set(4);
+    ApiClient client = ApiClient.builder().baseUrl(url)
+        .retry(Retry.defaults().maxAttempts(5))      // still 100 ms to 2 s, full jitter, the budget
+        .build();
+    try (client) {
+      assertEquals("ok /v1/things", client.get("/things").execute(String.class));
+    }
+    assertEquals(5, server.requests());
+    assertEquals(Retry.exponential(Duration.ofMillis(100), Duration.ofSeconds(2)).maxAttempts(5),
+        Retry.defaults().maxAttempts(5));
+  }
+
   @Test
   void retryRules() {
     Retry byStatus = Retry.exponential(Duration.ofMillis(50), Duration.ofSeconds(2))

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.outrigger.ApiClient;
 import dev.outrigger.Jitter;
 import dev.outrigger.Retry;
 import java.time.Duration;
@@ -115,6 +116,25 @@ class RetryConfigTest {
         both.getMessage());
     assertThrows(IllegalArgumentException.class,
         () -> base.retryOnResponse(r -> true).retryOnStatus(st -> st == 503));
+  }
+
+  /**
+   * Retry.defaults() is what a client given no retry policy uses, as CircuitBreaker.defaults()
+   * is for breakers: changing one setting keeps the others, without restating 100 ms and 2 s.
+   */
+  @Test
+  void defaultsAreThePolicyAClientUsesWhenGivenNone() {
+    Retry d = Retry.defaults();
+    assertEquals(Retry.exponential(Duration.ofMillis(100), Duration.ofSeconds(2)), d);
+    assertEquals(3, d.maxAttempts());
+    Retry five = d.maxAttempts(5);
+    assertEquals(5, five.maxAttempts());
+    assertEquals(Duration.ofMillis(100), five.initialDelay());
+    assertEquals(Duration.ofSeconds(2), five.maxDelay());
+    assertEquals(3, Retry.defaults().maxAttempts(), "the wither left the defaults alone");
+    try (ApiClient plain = ApiClient.builder().baseUrl("http://localhost/").build()) {
+      assertTrue(plain.describe().contains("  -> " + d + "\n"), plain.describe());
+    }
   }
 
   @Test
