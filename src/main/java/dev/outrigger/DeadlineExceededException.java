@@ -6,7 +6,9 @@ package dev.outrigger;
  * after a 401 (the 401 is then the cause). The cause is the last failure, if any. An
  * attempt the deadline cut is no failure: the message says where it was cut ("while attempt 1
  * read the response body"), and the exception of the exchange the client cancelled, which says
- * nothing of the server, is suppressed; the cause is then the failure before it, or none.
+ * nothing of the server, is suppressed; the cause is then the failure before it, or none. A
+ * permit a rate limit refused as the deadline ran out is named too ("while waiting for a
+ * rate-limit permit"), the {@link RateLimitedException} its cause.
  */
 public class DeadlineExceededException extends ApiException {
   private static final long serialVersionUID = 1L;

@@ -76,6 +76,38 @@ class DeadlineWaitsTest {
   }
 
   /**
+   * A call with a 1 ms deadline is refused a permit whose wait cannot fit, and the deadline runs
+   * out before the refusal reaches the caller (here: while the listener hears of it): the
+   * DeadlineExceededException says the call was waiting for a permit, not only "after 4 ms of
+   * its 1 ms deadline" with the RateLimitedException left in its cause.
+   */
+  @Test
+  void aDeadlineThatRanOutAsAPermitWasRefusedSaysTheCallWaitedForOne() {
+    try (ApiClient client = ApiClient.builder()
+        .clock(time)
+        .retry(Retry.none())
+        .rateLimit(RateLimit.perSecond(10).burst(1))
+        .addListener(new CallListener() {
+          @Override
+          public void rateLimitRejected(CallContext call, String key, Duration wouldWait) {
+            time.advanceMillis(4);
+          }
+        })
+        .build()) {
+      assertEquals("ok", client.get(url("/ok")).execute(String.class)); // takes the one permit
+
+      DeadlineExceededException e = assertThrows(DeadlineExceededException.class,
+          () -> client.get(url("/ok")).deadline(Duration.ofMillis(1)).execute(String.class));
+
+      assertInstanceOf(RateLimitedException.class, e.getCause());
+      assertEquals("GET " + url("/ok") + ": deadline exceeded while waiting for a rate-limit "
+          + "permit, whose wait could not fit (RateLimitedException, the cause), after 4 ms of "
+          + "its 1 ms deadline (0 attempts sent)", e.getMessage());
+      assertEquals(1, requests.get());
+    }
+  }
+
+  /**
    * README: "No wait runs past the call's deadline." The fit check runs before the
    * retryScheduled listener (user code), whose time is part of the wait: a listener that took
    * more than the backoff has the retry sent at once, still within the deadline (the wait once

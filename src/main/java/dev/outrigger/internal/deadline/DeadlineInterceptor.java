@@ -4,6 +4,7 @@ import dev.outrigger.ApiException;
 import dev.outrigger.Deadline;
 import dev.outrigger.CallInterceptor;
 import dev.outrigger.DeadlineExceededException;
+import dev.outrigger.RateLimitedException;
 import dev.outrigger.internal.Durations;
 import dev.outrigger.internal.ExceptionAccess;
 import dev.outrigger.internal.Failures;
@@ -41,10 +42,20 @@ public final class DeadlineInterceptor implements CallInterceptor, KeepsClock {
       // A failure that surfaces after the deadline passed is reported as the deadline: the
       // caller asked for an answer by then, and whatever broke is the cause.
       if (ctx.deadline().isExpired() && !Failures.isCancellation(e)) {
-        throw exceeded(ctx, e, null);
+        // A refused permit is the cause, but "deadline exceeded after 4 ms of its 1 ms" alone
+        // does not say the call was waiting for one.
+        throw exceeded(ctx, e, e instanceof RateLimitedException r ? refusedPermit(r) : null);
       }
       throw e;
     }
+  }
+
+  /** Where a call was when a rate limit refused it, its deadline running out meanwhile. */
+  private static String refusedPermit(RateLimitedException refused) {
+    return refused.wouldWait() != null
+        ? "while waiting for a rate-limit permit, whose wait could not fit (RateLimitedException, "
+            + "the cause)"
+        : "as a rate limit refused the attempt (RateLimitedException, the cause)";
   }
 
   /**
