@@ -454,9 +454,47 @@ public final class ApiClient implements AutoCloseable {
    * {@code host:port}, for example {@code "api.example.com:443"}), to inspect it or to force it
    * open, disable it or reset it by hand. Looking creates nothing: a key with no breaker yet reads
    * as closed with an empty window; forcing it open or disabling it creates its breaker.
+   *
+   * @throws IllegalArgumentException when breakers are keyed by host (no
+   *     {@link CircuitBreaker.Builder#keyedBy}), for a key no call can have: one without its port
+   *     ({@code "api.example.com"}), a URL, or a host not written as {@link CallContext#host()}
+   *     writes it (lower case, an IPv6 literal in brackets); with a key function of your own, any
+   *     key is taken
+   * @throws NullPointerException if {@code key} is null
    */
   public CircuitBreaker.Handle breaker(String key) {
-    return breakers.breaker(Objects.requireNonNull(key, "key"));
+    Objects.requireNonNull(key, "key must not be null: give the breaker's key (by default "
+        + "host:port, e.g. api.example.com:443)");
+    if (settings.circuitBreaker.keyedByHost()) {
+      checkHostKey(key);
+    }
+    return breakers.breaker(key);
+  }
+
+  /**
+   * Refuses {@code key} unless it is a {@code host:port} as calls' keys are written
+   * ({@link RealCallContext#hostKey}): a handle of any other key would look at, or force open, a
+   * breaker no call ever uses (forcing it open would stop nothing).
+   */
+  private void checkHostKey(String key) {
+    HttpUrl asHost = HttpUrl.parse("http://" + key + "/");
+    String canonical = asHost == null ? null : RealCallContext.hostKey(asHost);
+    if (key.equals(canonical)) {
+      return;
+    }
+    HttpUrl asUrl = HttpUrl.parse(key);
+    String authority = key.split("[/?#]", 2)[0];
+    // The host:port the caller meant, when the key says it: a URL's, or the key written
+    // otherwise than calls write it (upper case, a path after it). Without a port, any guess
+    // (80? 443?) could name the wrong breaker.
+    String meant = asUrl != null ? RealCallContext.hostKey(asUrl)
+        : canonical != null && authority.matches(".*:[0-9]+") ? canonical : null;
+    throw new IllegalArgumentException("breaker key '" + redactor.text(key) + "' is not one a "
+        + "call can have: this client keys its breakers by host, and keys are host:port, e.g. "
+        + "127.0.0.1:8080 or api.example.com:443 (the port always written, an IPv6 host in "
+        + "brackets: [::1]:8080), as CallContext.host() gives them; from a URL, take "
+        + "HttpUrl.get(url) and its host() + \":\" + port()"
+        + (meant == null ? "" : "; for this one, " + meant));
   }
 
   /**

@@ -361,6 +361,11 @@ public final class CircuitBreaker {
     return keyFunction;
   }
 
+  /** Whether calls are keyed by their {@code host:port} (no {@link Builder#keyedBy} given). */
+  boolean keyedByHost() {
+    return keyFunction == PER_HOST;
+  }
+
   /** The most breakers a client keeps. */
   public int maxBreakers() {
     return maxBreakers;

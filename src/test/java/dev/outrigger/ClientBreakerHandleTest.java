@@ -56,6 +56,56 @@ class ClientBreakerHandleTest {
     }
   }
 
+  /**
+   * Breakers keyed by host have keys of one form, host:port: a handle of "127.0.0.1" (no port)
+   * or of a URL was a breaker no call uses, and forcing it open logged a transition and stopped
+   * nothing. Such a key is refused, saying the form and how to get it from a URL.
+   */
+  @Test
+  void aKeyNoCallCanHaveIsRefusedSayingTheForm() {
+    try (ApiClient client = ApiClient.builder().baseUrl(server.url("/").toString()).build()) {
+      IllegalArgumentException noPort = assertThrows(IllegalArgumentException.class,
+          () -> client.breaker("127.0.0.1"));
+      assertTrue(noPort.getMessage().startsWith("breaker key '127.0.0.1' is not one a call can "
+          + "have: this client keys its breakers by host, and keys are host:port, e.g. "
+          + "127.0.0.1:8080"), noPort.getMessage());
+      assertTrue(noPort.getMessage().endsWith("from a URL, take HttpUrl.get(url) and its host() "
+          + "+ \":\" + port()"), noPort.getMessage());
+      // Where the key says which host:port was meant, the message gives it.
+      refused(client, "https://api.example.com/v1?token=s3cret", "api.example.com:443");
+      refused(client, "API.example.com:443", "api.example.com:443");
+      refused(client, "api.example.com:443/v1", "api.example.com:443");
+      refused(client, "[0:0::1]:8080", "[::1]:8080");
+      assertThrows(IllegalArgumentException.class, () -> client.breaker("::1:8080"));
+      assertThrows(IllegalArgumentException.class, () -> client.breaker(""));
+
+      for (String key : new String[] {"api.example.com:443", "127.0.0.1:8080", "[::1]:8080"}) {
+        assertEquals(key, client.breaker(key).key());
+      }
+    }
+  }
+
+  private static void refused(ApiClient client, String key, String meant) {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> client.breaker(key));
+    assertTrue(e.getMessage().endsWith("; for this one, " + meant), e.getMessage());
+    assertTrue(!e.getMessage().contains("s3cret"), e.getMessage());
+  }
+
+  /** With a key function of the user's, any key may be one its calls have. */
+  @Test
+  void aCustomKeyFunctionTakesAnyKey() {
+    try (ApiClient client = ApiClient.builder().baseUrl(server.url("/").toString())
+        .circuitBreaker(CircuitBreaker.builder()
+            .keyedBy(call -> call.url().encodedPath()).build())
+        .build()) {
+      client.breaker("/x").forceOpen();
+      assertThrows(CircuitOpenException.class, () -> client.get("/x").execute(String.class));
+      assertEquals(0, server.getRequestCount());
+      assertEquals("127.0.0.1", client.breaker("127.0.0.1").key());
+    }
+  }
+
   /** Other states write their retryAfter as other messages write time. */
   @Test
   void aSnapshotWritesItsRetryAfterInMilliseconds() {
