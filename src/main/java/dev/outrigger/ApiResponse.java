@@ -48,6 +48,11 @@ public final class ApiResponse<T> {
    * @throws NullPointerException if {@code name} is null
    */
   public String header(String name) {
+    return firstValue(headers, name);
+  }
+
+  /** The first value of header {@code name} (case-insensitive) in {@code headers}, or null. */
+  static String firstValue(Headers headers, String name) {
     Objects.requireNonNull(name, "header name");
     for (int i = 0, n = headers.size(); i < n; i++) {
       if (headers.name(i).equalsIgnoreCase(name)) {

@@ -1,11 +1,17 @@
 package dev.outrigger;
 
+import java.util.List;
+import java.util.Objects;
+import okhttp3.Headers;
+
 /**
  * The server answered with a status outside 2xx. The message names the status, the method and
  * the redacted URL, and includes a bounded snippet of the error body, in which the secrets the
  * request carried (secret headers' values, secret query parameters' values) are masked where
  * the server quotes them; after a redirect, those of every request of the call, in the URL too
- * (a login page's {@code ?next=} quoting the call's own).
+ * (a login page's {@code ?next=} quoting the call's own). The response's {@linkplain #headers()
+ * headers} are kept ({@code Retry-After}, {@code Content-Type}, a problem's own), the values of
+ * secret ones masked as the client's logs mask them.
  */
 public class HttpStatusException extends ApiException {
   private static final long serialVersionUID = 1L;
@@ -18,9 +24,11 @@ public class HttpStatusException extends ApiException {
   private final String url;
   /** The start of the error body, bounded; empty when none. */
   private final String bodySnippet;
+  /** The response's headers, secret values masked; null once deserialized (not serializable). */
+  private final transient Headers headers;
 
   /**
-   * Creates the exception for a response outside 2xx.
+   * Creates the exception for a response outside 2xx, without its headers.
    *
    * @param status the HTTP status
    * @param method the request method
@@ -30,6 +38,22 @@ public class HttpStatusException extends ApiException {
    */
   public HttpStatusException(
       int status, String method, String url, String bodySnippet, int attempts) {
+    this(status, method, url, bodySnippet, Headers.EMPTY, attempts);
+  }
+
+  /**
+   * Creates the exception for a response outside 2xx.
+   *
+   * @param status the HTTP status
+   * @param method the request method
+   * @param url the request URL, already redacted
+   * @param bodySnippet the start of the error body (bounded), or an empty string
+   * @param headers the response's headers, the values of secret ones already masked
+   * @param attempts attempts sent so far
+   * @throws NullPointerException if {@code headers} is null
+   */
+  public HttpStatusException(int status, String method, String url, String bodySnippet,
+      Headers headers, int attempts) {
     super(
         "HTTP " + status + " from " + method + " " + url
             + (bodySnippet == null || bodySnippet.isEmpty() ? "" : ": " + bodySnippet),
@@ -39,6 +63,8 @@ public class HttpStatusException extends ApiException {
     this.method = method;
     this.url = url;
     this.bodySnippet = bodySnippet == null ? "" : bodySnippet;
+    this.headers = Objects.requireNonNull(headers,
+        "headers must not be null: give Headers.EMPTY for none");
   }
 
   /** The HTTP status the server answered with, outside 2xx. */
@@ -68,5 +94,38 @@ public class HttpStatusException extends ApiException {
    */
   public String bodySnippet() {
     return bodySnippet;
+  }
+
+  /**
+   * The first value of the response's header {@code name} (case-insensitive), or null, as
+   * {@link ApiResponse#header(String)}: {@code Retry-After}, or the {@code Content-Type} of an
+   * error body to decode. A secret header's value reads {@code REDACTED}.
+   *
+   * @throws NullPointerException if {@code name} is null
+   */
+  public String header(String name) {
+    return ApiResponse.firstValue(headers(), name);
+  }
+
+  /**
+   * Every value of the response's header {@code name} (case-insensitive).
+   *
+   * @throws NullPointerException if {@code name} is null
+   */
+  public List<String> headers(String name) {
+    Objects.requireNonNull(name, "header name");
+    return headers().values(name);
+  }
+
+  /**
+   * The headers of the response the server answered (after a redirect, the last one's), as
+   * OkHttp's {@link Headers}. The values of the headers the client's logs mask are masked here
+   * too ({@code REDACTED}): {@code Set-Cookie}, {@code Authorization},
+   * {@code Proxy-Authorization}, {@code Cookie}, and those named by
+   * {@link ApiClient.Builder#redactHeader}. Empty for an exception made without them (by an
+   * interceptor of yours), and once this exception has been serialized.
+   */
+  public Headers headers() {
+    return headers == null ? Headers.EMPTY : headers;
   }
 }
