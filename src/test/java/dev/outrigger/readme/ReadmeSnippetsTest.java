@@ -23,7 +23,9 @@ import dev.outrigger.ClientTestSupport;
 import dev.outrigger.Deadline;
 import dev.outrigger.FanOut;
 import dev.outrigger.HttpStatusException;
+import dev.outrigger.JavaProcess;
 import dev.outrigger.Jitter;
+import dev.outrigger.LogCapture;
 import dev.outrigger.RateLimit;
 import dev.outrigger.RateLimiter;
 import dev.outrigger.Result;
@@ -34,8 +36,14 @@ import dev.outrigger.micrometer.OutriggerMetrics;
 import dev.outrigger.readme.ReadmeServer.Reply;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.io.File;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.net.URL;
+import java.net.URLClassLoader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -44,17 +52,23 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.regex.Pattern;
+import javax.tools.JavaCompiler;
+import javax.tools.ToolProvider;
 import okhttp3.Response;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Every Java snippet of README.md, compiled as written (only the base URL points at a local
  * server instead of api.example.com) and run, with what the README says each line does checked.
- * The Redis snippet is in {@link ReadmeSharedQuotaTest}, which needs a redis-server.
+ * The quick start, whose star import has no place in this file, is also compiled from README's
+ * own text by the JDK's compiler. The Redis snippet is in {@link ReadmeSharedQuotaTest}, which
+ * needs a redis-server.
  */
 class ReadmeSnippetsTest {
   record Post(int id, String title) {}
@@ -121,6 +135,43 @@ class ReadmeSnippetsTest {
     }
     assertEquals(new Post(42, "post 42"), p);
     assertEquals("/v1/posts/42", server.seen.get(0).target());
+  }
+
+  /**
+   * The quick start as README writes it, its import and record lines included: compiled with
+   * the JDK's compiler as a class of its own (a star import has no place in this file), the
+   * lines after the record as the body of a method, the base URL this server's. The server
+   * answers with a field the record lacks ("unknown JSON fields are ignored").
+   */
+  @Test
+  void quickStartCompilesAndRunsAsWritten(@TempDir Path dir) throws Exception {
+    String readme = Files.readString(Path.of("README.md"), StandardCharsets.UTF_8);
+    int start = readme.indexOf("```java\nimport dev.outrigger.*;");
+    assertTrue(start >= 0, "README's quick start begins with its import");
+    String snippet = readme.substring(start + "```java\n".length(),
+        readme.indexOf("```", start + 3));
+    StringBuilder imports = new StringBuilder();
+    StringBuilder members = new StringBuilder();
+    StringBuilder body = new StringBuilder();
+    for (String line : snippet.split("\n")) {
+      StringBuilder to = line.startsWith("import ") ? imports
+          : line.startsWith("record ") ? members : body;
+      to.append(line).append('\n');
+    }
+    assertTrue(members.toString().startsWith("record Post("), snippet);
+    String source = imports + "public class QuickStart {\n" + members
+        + "public static void run(String url) throws Exception {\n"
+        + body.toString().replace("\"https://api.example.com/v1\"", "url") + "}\n}\n";
+    Files.writeString(dir.resolve("QuickStart.java"), source);
+    JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
+    assertEquals(0, javac.run(null, null, null, "-d", dir.toString(), "-cp",
+        String.join(File.pathSeparator, JavaProcess.testClassPath()), "--release", "21",
+        "-proc:none", dir.resolve("QuickStart.java").toString()), source);
+    try (URLClassLoader loader = new URLClassLoader(new URL[] {dir.toUri().toURL()},
+        ReadmeSnippetsTest.class.getClassLoader())) {
+      loader.loadClass("QuickStart").getMethod("run", String.class).invoke(null, url);
+    }
+    assertEquals("/v1/posts/42", server.seen.get(0).target());   // GET .../v1/posts/42
   }
 
   // ### Your own interceptors
@@ -540,6 +591,38 @@ class ReadmeSnippetsTest {
         .build()) {
       assertTrue(client.rateLimiter().orElseThrow().limit().isAdaptive());
       assertEquals("ok /v1/x", client.get("/x").execute(String.class));
+    }
+  }
+
+  // ### Logging: a CallListener of your own
+  @Test
+  void aCallListenerOfYourOwn() {
+    LogCapture logged = new LogCapture(ReadmeSnippetsTest.class.getName());
+    ApiClient client = // README's line, as written
+    ApiClient.builder().baseUrl(url).addListener(new CallListener() {
+      @Override
+      public void callEnd(CallContext call, int status, Throwable error, Duration elapsed) {
+        // status: the one the call ended with, -1 when none (a refused connect, an open breaker);
+        // error: null on success, else what the caller gets
+        log.info("{} {} -> {} in {} ({} attempts)", call.method(), call.host(), status, elapsed,
+            call.attemptsSent());                 // call.url() may hold a secret query parameter
+      }
+    }).build();
+    try (logged; client) {
+      assertEquals("ok /v1/x", client.get("/x").execute(String.class));
+      assertThrows(TransportException.class,
+          () -> client.get("http://127.0.0.1:1/x").execute(String.class));   // a refused connect
+      client.breaker(server.host()).forceOpen();
+      assertThrows(dev.outrigger.CircuitOpenException.class,
+          () -> client.get("/x").execute(String.class));                       // an open breaker
+      List<String> lines = logged.lines();
+      assertEquals(3, lines.size(), lines.toString());
+      assertTrue(lines.get(0).matches("INFO GET " + Pattern.quote(server.host())
+          + " -> 200 in PT.*S \\(1 attempts\\)"), lines.get(0));
+      assertTrue(lines.get(1).matches(
+          "INFO GET 127\\.0\\.0\\.1:1 -> -1 in PT.*S \\(\\d attempts\\)"), lines.get(1));
+      assertTrue(lines.get(2).matches("INFO GET " + Pattern.quote(server.host())
+          + " -> -1 in PT.*S \\(0 attempts\\)"), lines.get(2));
     }
   }
 
