@@ -7,9 +7,11 @@ import okhttp3.Headers;
 /**
  * The server answered with a status outside 2xx. The message names the status, the method and
  * the redacted URL, and includes a bounded snippet of the error body, in which the secrets the
- * request carried (secret headers' values, secret query parameters' values) are masked where
- * the server quotes them; after a redirect, those of every request of the call, in the URL too
- * (a login page's {@code ?next=} quoting the call's own). The response's {@linkplain #headers()
+ * request carried (secret headers' values, secret query parameters' values, a form body's
+ * secret fields) are masked where the server quotes them. In the URL, secret parameters' values
+ * are masked, also where another of its parameters quotes them (a {@code callback} URL); after
+ * a redirect, the secrets of every request of the call, in the URL too (a login page's
+ * {@code ?next=} quoting the call's own). The response's {@linkplain #headers()
  * headers} are kept ({@code Retry-After}, {@code Content-Type}, a problem's own), the values of
  * secret ones masked as the client's logs mask them.
  */
