@@ -485,7 +485,10 @@ public final class BreakerStateMachine {
    * records into the state that admitted it, and that state is over; the key's next breaker
    * starts with an empty window). An open or half-open one (unused for its whole wait) is
    * reported to listeners as a transition to CLOSED, the state its key starts over in; a closed
-   * one reports nothing.
+   * one reports nothing. The report is made on this thread before this returns, so before the
+   * breaker leaves its table and the key's next breaker reports anything: a breaker whose
+   * transitions another thread is publishing (a slow listener, say) is not dropped, as that
+   * thread would report the drop at any time after.
    *
    * <p>A half-open one is not dropped with a probe out, nor with a probe's answer recorded
    * since the table listed it (its state is the same: taking a probe does not replace it), nor
@@ -498,8 +501,8 @@ public final class BreakerStateMachine {
    * @param steps a test hook (if not null) told each step of a half-open breaker's claim:
    *     {@link #PERMITS_READ}, {@link #LOOKED}, {@link #CLAIMED}
    * @return the state it was in (OPEN or HALF_OPEN when its closing was reported), or null,
-   *     with nothing done, when the state has moved since {@code seen}, or a half-open one is in
-   *     use
+   *     not dropped, when the state has moved since {@code seen}, a half-open one is in use, or
+   *     another thread is publishing its transitions
    */
   State dropped(BreakerState seen, long recorded, IntConsumer steps) {
     if (seen instanceof Dropped || seen instanceof ForcedOpen || seen instanceof Disabled) {
@@ -507,7 +510,8 @@ public final class BreakerStateMachine {
     }
     if (seen instanceof HalfOpen h) {
       // Taking a probe does not replace the state: the permits are claimed first, so that no
-      // probe can go out between the look and the drop (one given back after stays claimed).
+      // probe can go out between the look and the drop (none is out at the claim, so none can
+      // give its permit back after it).
       // Nor one whose probes are all done, its verdict about to be installed. The probes out
       // are counted from the permits the claim expects, p: a probe taken after p was read
       // fails the claim, even once another probe gave its permit back (the same count, with a
@@ -531,8 +535,9 @@ public final class BreakerStateMachine {
         return drop(seen);
       } finally {
         if (state == seen) {
-          // Not taken out of use: an Error came first (out of memory, say). Kept, as a call
-          // that finds its permits claimed keeps it (and will, if this too fails).
+          // Not taken out of use: another thread is publishing its transitions, or an Error
+          // came first (out of memory, say). Kept, as a call that finds its permits claimed
+          // keeps it (and will, if this too fails).
           keep(h);
         }
       }
@@ -557,15 +562,34 @@ public final class BreakerStateMachine {
   /** The permits of a half-open breaker whose table claimed them to drop it. */
   private static final int CLAIMED_PERMITS = Integer.MIN_VALUE / 2;
 
-  /** The end of a drop: out of use if still {@code seen}. */
+  /**
+   * The end of a drop: out of use if still {@code seen}, and reported on this thread, with every
+   * transition before it, before it returns; so before the breaker leaves its table, and before
+   * the key's next breaker can report anything. It holds the publishing flag throughout: a
+   * breaker whose flag another thread holds (a slow listener), or whose last transition is not
+   * yet linked, is not dropped, since that thread would report the drop at any time after.
+   */
   private State drop(BreakerState seen) {
-    BreakerState next = new Dropped(seen instanceof Closed c ? c.window : null,
-        "dropped after going unused for its whole open wait; the key starts over closed");
-    if (STATE.compareAndSet(this, seen, next)) {
-      installed(seen, next);
-      return seen.state();
+    if (!PUBLISHING.compareAndSet(this, false, true)) {
+      return null;
     }
-    return null;
+    State left = null;
+    try {
+      if (publishHeld() == seen) {
+        BreakerState next = new Dropped(seen instanceof Closed c ? c.window : null,
+            "dropped after going unused for its whole open wait; the key starts over closed");
+        if (STATE.compareAndSet(this, seen, next)) {
+          seen.next = next;
+          left = seen.state();
+          publishHeld();
+        }
+      }
+    } finally {
+      publishing = false;
+    }
+    // A transition linked while the flag was held (a hand's since the drop) is published here.
+    publishLinked();
+    return left;
   }
 
   /**
@@ -699,16 +723,9 @@ public final class BreakerStateMachine {
    */
   private void publishLinked() {
     while (PUBLISHING.compareAndSet(this, false, true)) {
-      BreakerState last = published;
+      BreakerState last;
       try {
-        for (BreakerState n = last.next; n != null; n = last.next) {
-          // Moved past before the listener runs, so one that throws an Error does not see it
-          // twice; unlinked, so a token a long call keeps holds no chain of later states.
-          last.next = null;
-          published = n;
-          publish(last.state(), n);
-          last = n;
-        }
+        last = publishHeld();
       } finally {
         publishing = false;
       }
@@ -716,6 +733,23 @@ public final class BreakerStateMachine {
         return;
       }
     }
+  }
+
+  /**
+   * Publishes, by the thread that holds the publishing flag, every transition linked after
+   * {@link #published}, oldest first; returns the last published.
+   */
+  private BreakerState publishHeld() {
+    BreakerState last = published;
+    for (BreakerState n = last.next; n != null; n = last.next) {
+      // Moved past before the listener runs, so one that throws an Error does not see it
+      // twice; unlinked, so a token a long call keeps holds no chain of later states.
+      last.next = null;
+      published = n;
+      publish(last.state(), n);
+      last = n;
+    }
+    return last;
   }
 
   private void publish(State from, BreakerState to) {

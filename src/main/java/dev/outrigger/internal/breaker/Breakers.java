@@ -25,11 +25,13 @@ import org.slf4j.LoggerFactory;
  * used within its own wait in OPEN (grown for that opening, if it grows; its uses noted to the
  * millisecond; dropping it would let a failing host's calls through before its wait is over),
  * or half-open with a probe still out; nor one whose state moved since the pass listed it, nor a
- * half-open one whose probe answered or that a call found since. A dropped breaker is out of use
- * ({@link BreakerStateMachine#dropped(BreakerState, long, IntConsumer)}): the outcomes of its
- * calls still in flight go nowhere, so it never opens after it left; the key's next call starts
- * a fresh breaker. If no breaker can be dropped, a new key gets a breaker that is not kept, out
- * of use from the start (its call admitted, its outcome recorded nowhere).
+ * half-open one whose probe answered or that a call found since, nor one whose transitions
+ * another thread is still publishing (a slow listener: a later pass drops it). A dropped breaker
+ * is out of use ({@link BreakerStateMachine#dropped(BreakerState, long, IntConsumer)}): the
+ * outcomes of its calls still in flight go nowhere, so it never opens after it left; the key's
+ * next call starts a fresh breaker, whose transitions reach listeners after the dropped one's.
+ * If no breaker can be dropped, a new key gets a breaker that is not kept, out of use from the
+ * start (its call admitted, its outcome recorded nowhere).
  *
  * <p>A pass that drops nothing (an outage: every breaker open and in use) remembers until when
  * nothing can go: the earliest time a kept open breaker could have sat unused for its whole wait
@@ -273,10 +275,11 @@ public final class Breakers {
         Candidate c = candidates.get(i);
         BreakerStateMachine gone = c.breaker();
         // An open breaker's key starts over with a closed breaker: it is reported, or a gauge of
-        // the state (fed by the listener) would show it open for good; before it leaves the
-        // table, so that this report cannot come after one of the key's next breaker. Only from
-        // the state it was listed in: one that tripped, moved on to half-open or was set by hand
-        // since is in use, and stays.
+        // the state (fed by the listener) would show it open for good; on this thread before it
+        // leaves the table, so that this report cannot come after one of the key's next breaker
+        // (one whose transitions another thread is publishing stays, for a later pass). Only
+        // from the state it was listed in: one that tripped, moved on to half-open or was set by
+        // hand since is in use, and stays.
         CircuitBreaker.State left;
         try {
           left = gone.dropped(c.seen(), c.recorded(), claimSteps);

@@ -214,7 +214,7 @@ class EvictionHalfOpenProbeRaceTest {
    * probe counts.
    */
   @Test
-  void anErrorBetweenTheClaimAndTheDropGivesThePermitsBack() {
+  void anErrorBetweenTheClaimAndTheDropKeepsTheBreakerByACopyOfItsState() {
     Breakers breakers = breakers();
     BreakerStateMachine a = idleHalfOpenA(breakers);
     OutOfMemoryError oom = new OutOfMemoryError("as the Dropped state was made");
