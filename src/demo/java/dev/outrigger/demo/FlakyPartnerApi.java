@@ -37,6 +37,8 @@ final class FlakyPartnerApi implements AutoCloseable {
   static final double P_503 = 0.04;
   static final double P_SLOW = 0.02;
   static final double P_RESET = 0.01;
+  /** The JDK server's bound on idle connections (jdk.httpserver's module documentation). */
+  private static final String MAX_IDLE_PROPERTY = "sun.net.httpserver.maxIdleConnections";
 
   private final HttpServer server;
   private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
@@ -78,6 +80,13 @@ final class FlakyPartnerApi implements AutoCloseable {
     this.outageAfter = outageAfter;
     this.outageUpTo = outageUpTo;
     this.seed = seed;
+    // The JDK's server closes a connection as its answer ends when 200 are idle already (its
+    // default), unread: a client with more open (a concurrency of 1,000) then writes its next
+    // request into a closed connection, and counts an attempt this server never sees. Read once,
+    // by the JVM's first HttpServer: this one, in the demo's JVM.
+    if (System.getProperty(MAX_IDLE_PROPERTY) == null) {
+      System.setProperty(MAX_IDLE_PROPERTY, Integer.toString(Integer.MAX_VALUE));
+    }
     server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 1024);
     server.setExecutor(executor);
     server.createContext("/", this::handle);
