@@ -16,6 +16,12 @@ import io.lettuce.core.TimeoutOptions;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.codec.StringCodec;
 import io.lettuce.core.resource.ClientResources;
+import io.lettuce.core.resource.Transports;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.resolver.dns.DefaultDnsCache;
+import io.netty.resolver.dns.DefaultDnsCnameCache;
+import io.netty.resolver.dns.DnsAddressResolverGroup;
+import io.netty.resolver.dns.DnsNameResolverBuilder;
 import java.net.SocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -141,6 +147,14 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
   private final LongSupplier nanos;
   private final ClientResources resources;
   private final boolean ownResources;
+  /**
+   * The address resolver of the resources this store made (null with the caller's): netty's DNS
+   * resolver, as Lettuce's default, but this store's own, which close() closes while the event
+   * loops still run. Lettuce's default is one for the whole JVM, which closes the UDP socket it
+   * opened on an event loop only once that loop has terminated, when the close can no longer run
+   * there: the socket stayed open for good, after many stores' close().
+   */
+  private final DnsAddressResolverGroup resolvers;
   private final ResolvingClient client;
   private final String clientId = UUID.randomUUID().toString();
   private final AtomicReference<CompletableFuture<StatefulRedisConnection<String, String>>> conn;
@@ -193,7 +207,9 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     // thread with any interrupt swallowed: a build on a cancelled task's thread would lose it.
     boolean interrupted = Thread.currentThread().isInterrupted();
     try {
-      this.resources = ownResources ? ClientResources.create() : b.resources;
+      this.resolvers = ownResources ? dnsResolvers() : null;
+      this.resources = ownResources
+          ? ClientResources.builder().addressResolverGroup(resolvers).build() : b.resources;
     } finally {
       if (interrupted) {
         Thread.currentThread().interrupt();
@@ -1398,6 +1414,10 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
       watch.close();
     }
     client.stopResolving();
+    if (resolvers != null) {
+      // Before the event loops stop: the close of each resolver's UDP socket runs on its loop.
+      resolvers.close();
+    }
     try {
       // Closes every connection of the client, the one being made included. Not
       // client.shutdown(...): it waits with Future.get(), which throws at once on a thread
@@ -1416,6 +1436,14 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
         resources.shutdown(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(3, TimeUnit.SECONDS);
       }
     }
+  }
+
+  /** Netty's DNS resolver as Lettuce's ClientResources make it by default. */
+  private static DnsAddressResolverGroup dnsResolvers() {
+    return new DnsAddressResolverGroup(new DnsNameResolverBuilder()
+        .datagramChannelType(Transports.datagramChannelClass())
+        .socketChannelType(Transports.socketChannelClass().asSubclass(SocketChannel.class))
+        .cnameCache(new DefaultDnsCnameCache()).resolveCache(new DefaultDnsCache()));
   }
 
   /** A wait of at most the nanoseconds given: true when what it waited for has ended. */
