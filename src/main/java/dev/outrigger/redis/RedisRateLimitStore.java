@@ -22,6 +22,8 @@ import io.netty.resolver.dns.DefaultDnsCache;
 import io.netty.resolver.dns.DefaultDnsCnameCache;
 import io.netty.resolver.dns.DnsAddressResolverGroup;
 import io.netty.resolver.dns.DnsNameResolverBuilder;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.net.SocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -187,6 +189,8 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
   private final AtomicBoolean closed = new AtomicBoolean();
   /** Tests only: run by fallbackBucket between making a bucket and marking that one exists. */
   Runnable betweenFallbackSteps;
+  /** Tests only: run by sweep between finding a key idle and dropping its state. */
+  Runnable betweenSweepSteps;
 
   private RedisRateLimitStore(Builder b) {
     // A copy for this store, whose connectTimeout also bounds what Lettuce times with the URI's
@@ -1175,28 +1179,33 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
    * so one client's keys never push another's beyond its table.
    */
   private KeyState keyState(String key, RateLimit limit, long now) {
-    KeyState ks = keys.get(key);
-    if (ks == null) {
-      boolean room = takeRoom(limit);
-      if (!room) {
-        sweep(now);
-        room = takeRoom(limit);
-      }
-      if (!room) {
-        // A full table: the key still shares Redis's bucket; only local state is not kept.
-        ks = new KeyState(redisKeys(key), overflowOf(limit, now), null, now);
-      } else {
+    for (;;) {
+      KeyState ks = keys.get(key);
+      if (ks == null) {
+        boolean room = takeRoom(limit);
+        if (!room) {
+          sweep(now);
+          room = takeRoom(limit);
+        }
+        if (!room) {
+          // A full table: the key still shares Redis's bucket; only local state is not kept.
+          return new KeyState(redisKeys(key), overflowOf(limit, now), null, now);
+        }
         KeyState mine = new KeyState(redisKeys(key), null, limit, now);
         ks = keys.putIfAbsent(key, mine);
         if (ks == null) {
-          ks = mine;
-        } else {
-          freeRoom(limit); // another call put the key first, counted then
+          return mine;
         }
+        freeRoom(limit); // another call put the key first, counted then
+      }
+      if (ks.use(now)) {
+        return ks;
+      }
+      // Dropped by the sweep as this call found it: made anew.
+      if (keys.remove(key, ks)) {
+        freeRoom(ks.tableLimit);
       }
     }
-    ks.lastUsedNanos = now;
-    return ks;
   }
 
   /** Counts one more key of {@code limit} in the table, unless it has its maxKeys already. */
@@ -1254,9 +1263,7 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
    * of the limit keeps each key's stores together within the key's quota, which the share of
    * any one key (or the whole quota, never learnt) would not.
    */
-  private static final class Overflow {
-    /** {@link #lastUsed} once dropped: no call may use it any more. */
-    private static final long DROPPED = Long.MIN_VALUE;
+  private static final class Overflow extends Droppable {
     final AtomicReference<LocalBucket> bucket = new AtomicReference<>();
     /**
      * The bucket of this limit's keys whose Redis key is taken (a key error), apart from
@@ -1271,29 +1278,9 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
      */
     private volatile String keyErrorKey;
     volatile int clients;
-    /** When a call of the limit last used it, or {@link #DROPPED}. */
-    private final AtomicLong lastUsed = new AtomicLong();
 
     Overflow(long now) {
-      use(now);
-    }
-
-    /**
-     * Marks it used at {@code now}, unless it was dropped: then false, and the call makes a new
-     * one. (Marked by compare-and-set, a call that found it just before a drop either sees the
-     * drop or stops it.)
-     */
-    boolean use(long now) {
-      long t = now == DROPPED ? now + 1 : now; // never read as dropped
-      for (;;) {
-        long had = lastUsed.get();
-        if (had == DROPPED) {
-          return false;
-        }
-        if (lastUsed.compareAndSet(had, t)) {
-          return true;
-        }
-      }
+      super(now);
     }
 
     /**
@@ -1301,9 +1288,9 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
      * no call in line past an empty bucket, which a new one (empty) would not hold.
      */
     boolean drop(long now) {
-      long had = lastUsed.get();
-      return had != DROPPED && now - had > IDLE_KEY_NANOS && settled(bucket, now)
-          && settled(keyErrorBucket, now) && lastUsed.compareAndSet(had, DROPPED);
+      long idle = idleSince(now);
+      return idle != DROPPED && settled(bucket, now) && settled(keyErrorBucket, now)
+          && dropUnusedSince(idle);
     }
 
     void seen(int n) {
@@ -1344,7 +1331,8 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
    * Drops local state of keys unused for a minute, but for one holding a pause not yet told to
    * Redis, or whose fallback bucket holds a pause ahead or a call in line (a key error's, whose
    * pauses Redis never hears of, see {@link Overflow#drop}), or whose stores seen still count
-   * ({@link #forgettable}); at most once a second.
+   * ({@link #forgettable}), or that a call took meanwhile ({@link Droppable}); at most once a
+   * second.
    */
   private void sweep(long now) {
     long next = nextSweep.get();
@@ -1352,14 +1340,88 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
       return;
     }
     keys.forEach((key, ks) -> {
+      long idle = ks.idleSince(now);
+      if (idle == Droppable.DROPPED) {
+        return;
+      }
       // Not a key holding a pause Redis has not heard of yet: it would be lost with it.
       Long pauseEnd = ks.unsentPauseEnd.get();
-      if (now - ks.lastUsedNanos > IDLE_KEY_NANOS && (pauseEnd == null || pauseEnd - now <= 0)
-          && settled(ks.fallback, now) && forgettable(ks.activeClients)
-          && keys.remove(key, ks)) {
-        freeRoom(ks.tableLimit);
+      if ((pauseEnd == null || pauseEnd - now <= 0) && settled(ks.fallback, now)
+          && forgettable(ks.activeClients)) {
+        Runnable hook = betweenSweepSteps;
+        if (hook != null) {
+          hook.run();
+        }
+        // Unless a call took it since its last use was read: what that call adds is kept.
+        if (ks.dropUnusedSince(idle) && keys.remove(key, ks)) {
+          freeRoom(ks.tableLimit);
+        }
       }
     });
+  }
+
+  /**
+   * Local state that may be dropped when idle (a key's in the table, a limit's beyond it): when
+   * a call last used it, or {@link #DROPPED} once dropped, each set by compare-and-set, so a
+   * call that found it just before its drop either sees the drop (and makes it anew) or stops
+   * it. Else what that call adds (a pause, a call in line, the stores Redis saw) would go with
+   * state no longer kept, and the next calls be granted on state made anew.
+   */
+  private abstract static class Droppable {
+    /** The last use once dropped: no call may use it any more. */
+    static final long DROPPED = Long.MIN_VALUE;
+    private static final VarHandle LAST_USED;
+
+    static {
+      try {
+        LAST_USED = MethodHandles.lookup()
+            .findVarHandle(Droppable.class, "lastUsed", long.class);
+      } catch (ReflectiveOperationException e) {
+        throw new ExceptionInInitializerError(e);
+      }
+    }
+
+    /** When a call last used it, or {@link #DROPPED}. */
+    private volatile long lastUsed;
+
+    Droppable(long now) {
+      lastUsed = usable(now);
+    }
+
+    private static long usable(long now) {
+      return now == DROPPED ? now + 1 : now; // never read as dropped
+    }
+
+    /**
+     * Marks it used at {@code now}, unless it was dropped: then false, and the call makes it
+     * anew.
+     */
+    final boolean use(long now) {
+      long t = usable(now);
+      for (;;) {
+        long had = lastUsed;
+        if (had == DROPPED) {
+          return false;
+        }
+        if (LAST_USED.compareAndSet(this, had, t)) {
+          return true;
+        }
+      }
+    }
+
+    /**
+     * Its last use when that is over {@code IDLE_KEY_NANOS} before {@code now}, else
+     * {@link #DROPPED}: read before what else decides the drop ({@link #dropUnusedSince}).
+     */
+    final long idleSince(long now) {
+      long had = lastUsed;
+      return had != DROPPED && now - had > IDLE_KEY_NANOS ? had : DROPPED;
+    }
+
+    /** Drops it unless a call used it since {@link #idleSince} answered {@code idle}. */
+    final boolean dropUnusedSince(long idle) {
+      return idle != DROPPED && LAST_USED.compareAndSet(this, idle, DROPPED);
+    }
   }
 
   /**
@@ -1482,7 +1544,7 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
   }
 
   /** What a key needs in this JVM: its Redis keys, pre-fetched permits, fallback bucket. */
-  private static final class KeyState {
+  private static final class KeyState extends Droppable {
     private record Stock(int permits, long expiresAtNanos) {}
 
     private record Bands(RateLimit limit, String[] args) {}
@@ -1502,19 +1564,18 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     /** The latest booking in line Redis answered for the key (see giveBack), or null. */
     final AtomicReference<Booking> booking = new AtomicReference<>();
     final AtomicLong nextRegister;
-    volatile long lastUsedNanos;
     volatile int activeClients;
     /** Whether Redis refused this key's bucket ({@code WRONGTYPE}) since it last worked. */
     volatile boolean keyError;
     private volatile Bands bands;
 
     KeyState(String[] redisKeys, Overflow shared, RateLimit tableLimit, long now) {
+      super(now);
       this.redisKeys = redisKeys;
       this.shared = shared;
       this.tableLimit = tableLimit;
       this.fallback = shared != null ? shared.bucket : new AtomicReference<>();
       this.nextRegister = new AtomicLong(now);
-      this.lastUsedNanos = now;
     }
 
     /** Whether this call should register the store as a user of the key (once a second). */

@@ -2,6 +2,7 @@ package dev.outrigger.redis;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -223,6 +224,36 @@ class RedisKeyErrorTest {
 
     long next = store.reserve("taken", oneKey, 1, 0);
     assertTrue(next < 0 && -next >= pause - idle, "a call of \"taken\" would wait " + -next
+        + " ns: granted inside the server's pause");
+    assertFalse(store.degraded());
+  }
+
+  /**
+   * The sweep read a key's last use, then dropped its state: a call that took the key in
+   * between (here the server pause of a key whose Redis key is taken, come as the sweep found
+   * the key idle) paused state no longer kept, and the key's next call, on state made anew, was
+   * granted inside the pause. A pause Redis has not heard of, in an outage, went the same way.
+   */
+  @Test
+  void aPauseToldAsTheSweepDropsTheKeyIsKept() throws Exception {
+    RedisRateLimitStore store = store(RedisRateLimitStore.Fallback.localShare(1.0));
+    RateLimit oneKey = LIMIT.maxKeys(1);
+    redis.command("SET " + store.redisKey("taken") + " another-application");
+    store.reserve("taken", oneKey, 1, 0); // the table's one key, on its key-error bucket
+    now.addAndGet(TimeUnit.SECONDS.toNanos(61)); // left alone for a minute, nothing held
+
+    // Another key of the limit needs the table's place: as the sweep finds "taken" idle, the
+    // server's answer to a call of "taken" made over a minute ago pauses it.
+    long pause = TimeUnit.MINUTES.toNanos(10);
+    store.betweenSweepSteps = () -> {
+      store.betweenSweepSteps = null;
+      assertEquals(pause, store.pause("taken", oneKey, pause));
+    };
+    assertEquals(0, store.reserve("other", oneKey, 1, 0));
+    assertNull(store.betweenSweepSteps, "the sweep did not find \"taken\" idle");
+
+    long next = store.reserve("taken", oneKey, 1, 0);
+    assertTrue(next < 0 && -next >= pause, "a call of \"taken\" would wait " + -next
         + " ns: granted inside the server's pause");
     assertFalse(store.degraded());
   }
