@@ -21,14 +21,17 @@ class ReadmeSharedQuotaTest {
   @RegisterExtension static final RedisFixture redisServer = new RedisFixture();
 
   /**
-   * The snippet as written (the Redis URI and base URL local), used by two clients: the key's
-   * bucket is in Redis, and the key itself never appears there ("Keys are stored hashed").
-   * (That clients share the bucket is RedisRateLimitStoreTest's.)
+   * The snippet as written (the Redis URI and base URL local, and timeouts for a loaded
+   * machine), used by two clients: the key's bucket is in Redis, and the key itself never
+   * appears there ("Keys are stored hashed"). (That clients share the bucket is
+   * RedisRateLimitStoreTest's.)
    */
   @Test
   void theSnippetSharesOneBucketAndNeverWritesTheKey() throws Exception {
     try (ReadmeServer server = new ReadmeServer((r, n) -> Reply.ok("ok"))) {
-      RedisRateLimitStore redis = RedisRateLimitStore.builder(redisServer.uri()).build();
+      RedisRateLimitStore redis = RedisRateLimitStore.builder(redisServer.uri())
+          .connectTimeout(RedisFixture.GENEROUS_TIMEOUT)
+          .timeout(RedisFixture.GENEROUS_TIMEOUT).build();
       ApiClient client = ApiClient.builder()
           .baseUrl(server.url())
           .rateLimit(RateLimit.per(1000, Duration.ofMinutes(1)).burst(50)
@@ -68,26 +71,28 @@ class ReadmeSharedQuotaTest {
    * time, so a key's bucket that was not full gains up to min(burst, rate x S) permits at once
    * ..., and never more than one burst per step." Simulated as RedisStoreFailureTest simulates a
    * step back: the bucket's stored times are rewritten S earlier, as if TIME had jumped by S.
+   * A permit a minute, so that the test's own steps, however slow, gain at most one more.
    */
   @Test
   void aForwardStepOfRedisClockGainsAtMostMinOfBurstAndRateTimesTheStep() throws Exception {
-    RateLimit limit = RateLimit.perSecond(1).burst(10);
+    RateLimit limit = RateLimit.per(1, Duration.ofMinutes(1)).burst(10);
     try (RedisRateLimitStore store = RedisRateLimitStore.builder(redisServer.uri())
-        .timeout(Duration.ofSeconds(1)).build()) {
-      for (long stepSeconds : new long[] {5, 3_600}) {
-        String key = "step-" + stepSeconds;
+        .connectTimeout(RedisFixture.GENEROUS_TIMEOUT)
+        .timeout(RedisFixture.GENEROUS_TIMEOUT).build()) {
+      for (long stepMinutes : new long[] {5, 3_600}) {
+        String key = "step-" + stepMinutes;
         while (store.reserve(key, limit, 1, 0) == 0) {
           // empties the bucket
         }
-        stepForward(store.redisKey(key), stepSeconds);
+        stepForward(store.redisKey(key), stepMinutes * 60);
         int gained = 0;
         while (store.reserve(key, limit, 1, 0) == 0) {
           gained++;
         }
-        long expected = Math.min(10, stepSeconds);
-        // (A real second passing meanwhile would add one permit at 1/s.)
+        long expected = Math.min(10, stepMinutes);
+        // (A real minute passing meanwhile would add one permit.)
         assertTrue(gained == expected || gained == expected + 1 && expected < 10,
-            "a step of " + stepSeconds + " s gained " + gained);
+            "a step of " + stepMinutes + " min gained " + gained);
       }
     }
   }

@@ -29,8 +29,10 @@ public final class QuotaWorker {
     int prefetch = Integer.parseInt(args[6]);
     String name = args[7];
     Duration timeout = Duration.ofMillis(Long.parseLong(args[8]));
+    // A JVM of its own, started cold: its store's first connection is the slowest.
     try (RedisRateLimitStore store = RedisRateLimitStore.builder(redisUri)
-            .prefetch(prefetch).timeout(timeout).build();
+            .prefetch(prefetch).timeout(timeout)
+            .connectTimeout(RedisFixture.GENEROUS_TIMEOUT).build();
          ApiClient client = SharedQuota.client(baseUrl, limit, store, name)) {
       client.get("/warm").execute(String.class);
       System.out.println("READY");

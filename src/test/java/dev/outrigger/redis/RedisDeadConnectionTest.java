@@ -112,6 +112,7 @@ class RedisDeadConnectionTest {
     AtomicLong now = new AtomicLong(System.nanoTime());
     RateLimit limit = RateLimit.perSecond(100);
     RedisRateLimitStore store = stores.closeFirst(RedisRateLimitStore.builder(proxy.uri())
+        .connectTimeout(RedisFixture.GENEROUS_TIMEOUT)
         .timeout(Duration.ofMillis(200)).probeInterval(Duration.ofSeconds(1))
         .nanos(now::get).build());
     assertEquals(0, store.reserve("k", limit, 1, 0));

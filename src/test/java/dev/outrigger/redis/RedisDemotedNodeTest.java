@@ -56,6 +56,7 @@ class RedisDemotedNodeTest {
   @Test
   void aNodeThatStopsTakingWritesIsConnectedToAgain() throws Exception {
     try (RedisRateLimitStore store = RedisRateLimitStore.builder(node.uri())
+        .connectTimeout(RedisFixture.GENEROUS_TIMEOUT)
         .timeout(Duration.ofSeconds(1)).probeInterval(Duration.ofMillis(50)).build()) {
       assertEquals(0, store.reserve("k", LIMIT, 1, 0));
       Set<String> before = clients();

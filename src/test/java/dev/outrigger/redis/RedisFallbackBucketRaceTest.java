@@ -34,6 +34,7 @@ class RedisFallbackBucketRaceTest {
     AtomicLong now = new AtomicLong(System.nanoTime());
     RateLimit limit = RateLimit.perSecond(10).burst(10);
     RedisRateLimitStore store = stores.build(RedisRateLimitStore.builder(redis.uri())
+        .connectTimeout(RedisFixture.GENEROUS_TIMEOUT)
         .timeout(Duration.ofMillis(200)).fallback(RedisRateLimitStore.Fallback.localShare(1.0))
         .nanos(now::get));
     assertEquals(0, store.reserve("k", limit, 1, 0));

@@ -152,7 +152,8 @@ class RedisHangingResolverTest {
     ExecutorService callers = Executors.newVirtualThreadPerTaskExecutor();
     try (LogCapture logs = new LogCapture();
         RedisRateLimitStore store = RedisRateLimitStore.builder(redis.uri())
-            .probeInterval(Duration.ofMillis(50)).clientResources(resources).build()) {
+            .connectTimeout(GENEROUS).probeInterval(Duration.ofMillis(50))
+            .clientResources(resources).build()) {
       assertFalse(store.degraded(), logs.all());
       resolver.hang = true;
       assertEquals(":1", redis.command("CLIENT KILL TYPE normal"), "the store's connection cut");

@@ -35,11 +35,9 @@ class RedisKeyErrorTest {
   private final AtomicLong now = new AtomicLong(System.nanoTime());
 
   private RedisRateLimitStore store(RedisRateLimitStore.Fallback fallback) {
-    // A connectTimeout over the default second: the JVM's first connection (Lettuce and netty
-    // loaded) on a loaded machine, past it, would start the store on its fallback.
     return stores.build(RedisRateLimitStore.builder(redis.uri())
         .keyPrefix("shared:").timeout(Duration.ofMillis(500))
-        .connectTimeout(Duration.ofSeconds(10))
+        .connectTimeout(RedisFixture.GENEROUS_TIMEOUT)
         .probeInterval(Duration.ofNanos(PROBE_NANOS)).fallback(fallback).nanos(now::get));
   }
 

@@ -29,6 +29,7 @@ class RedisKeyTableSharedByLimitsTest {
   void anotherLimitsKeysDoNotPushALimitsOwnKeysBeyondItsTable() throws Exception {
     AtomicLong now = new AtomicLong(System.nanoTime());
     RedisRateLimitStore store = stores.build(RedisRateLimitStore.builder(redis.uri())
+        .connectTimeout(RedisFixture.GENEROUS_TIMEOUT)
         .timeout(Duration.ofMillis(500)).probeInterval(Duration.ofMinutes(1))
         .fallback(RedisRateLimitStore.Fallback.localShare(1.0)).nanos(now::get));
     // Client A: keyed per host, the default bound of 10,000 keys; two hosts so far.

@@ -26,7 +26,8 @@ class RedisKeyTableTest {
   void aKeyBeyondTheTableTakesOnlyThePermitsItUses() throws Exception {
     AtomicLong frozen = new AtomicLong(System.nanoTime());
     RedisRateLimitStore store = stores.build(RedisRateLimitStore.builder(redis.uri())
-        .timeout(Duration.ofMillis(500)).prefetch(5).nanos(frozen::get));
+        .connectTimeout(RedisFixture.GENEROUS_TIMEOUT).timeout(RedisFixture.GENEROUS_TIMEOUT)
+        .prefetch(5).nanos(frozen::get));
     // 1 a minute: nothing refills while the test runs.
     RateLimit limit = RateLimit.per(1, Duration.ofMinutes(1)).burst(5).maxKeys(1);
     assertEquals(0, store.reserve("in-the-table", limit, 1, 0));

@@ -31,10 +31,8 @@ class RedisOverflowFallbackTest {
   private final AtomicLong now = new AtomicLong(System.nanoTime());
 
   private RedisRateLimitStore store(RedisRateLimitStore.Fallback fallback) {
-    // A connectTimeout over the default second: the JVM's first connection (Lettuce and netty
-    // loaded) on a loaded machine, past it, would start the store on its fallback.
     return stores.build(RedisRateLimitStore.builder(redis.uri())
-        .timeout(Duration.ofMillis(500)).connectTimeout(Duration.ofSeconds(10))
+        .timeout(Duration.ofMillis(500)).connectTimeout(RedisFixture.GENEROUS_TIMEOUT)
         .probeInterval(Duration.ofMinutes(1)).fallback(fallback).nanos(now::get));
   }
 

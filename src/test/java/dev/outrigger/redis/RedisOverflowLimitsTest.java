@@ -32,10 +32,8 @@ class RedisOverflowLimitsTest {
   private final AtomicLong now = new AtomicLong(System.nanoTime());
 
   private RedisRateLimitStore store() {
-    // A connectTimeout over the default second: the JVM's first connection (Lettuce and netty
-    // loaded) on a loaded machine, past it, would start the store on its fallback.
     return stores.build(RedisRateLimitStore.builder(redis.uri())
-        .timeout(Duration.ofSeconds(5)).connectTimeout(Duration.ofSeconds(10))
+        .timeout(Duration.ofSeconds(5)).connectTimeout(RedisFixture.GENEROUS_TIMEOUT)
         .probeInterval(Duration.ofMinutes(1))
         .fallback(RedisRateLimitStore.Fallback.localShare(1.0)).nanos(now::get));
   }

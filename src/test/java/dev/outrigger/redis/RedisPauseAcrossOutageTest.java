@@ -29,7 +29,8 @@ class RedisPauseAcrossOutageTest {
     AtomicLong now = new AtomicLong(System.nanoTime());
     RateLimit limit = RateLimit.perSecond(10).burst(10);
     RedisRateLimitStore store = stores.build(RedisRateLimitStore.builder(redis.uri())
-        .timeout(Duration.ofSeconds(1)).probeInterval(Duration.ofSeconds(1))
+        .connectTimeout(RedisFixture.GENEROUS_TIMEOUT).timeout(RedisFixture.GENEROUS_TIMEOUT)
+        .probeInterval(Duration.ofSeconds(1))
         .nanos(now::get));
     assertTrue(store.reserve("k", limit, 1, 0) >= 0);
 

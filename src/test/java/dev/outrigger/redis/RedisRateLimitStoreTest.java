@@ -70,7 +70,13 @@ class RedisRateLimitStoreTest {
    * sharing tests are about sharing; the outage tests set their own timeouts.
    */
   private RedisRateLimitStore store() {
-    return stores.build(RedisRateLimitStore.builder(redis.uri()).timeout(PATIENT));
+    return stores.build(patient());
+  }
+
+  /** A builder with {@link #PATIENT} and a connectTimeout for a loaded machine. */
+  private static RedisRateLimitStore.Builder patient() {
+    return RedisRateLimitStore.builder(redis.uri()).timeout(PATIENT)
+        .connectTimeout(RedisFixture.GENEROUS_TIMEOUT);
   }
 
   private ApiClient client(RateLimit limit, RateLimitStore store, String name) {
@@ -172,10 +178,8 @@ class RedisRateLimitStoreTest {
     int burst = 5;
     int prefetch = 4;
     RateLimit limit = RateLimit.perSecond(rate).burst(burst);
-    ApiClient a = client(limit, stores.build(RedisRateLimitStore.builder(redis.uri())
-        .timeout(PATIENT).prefetch(prefetch)), "a");
-    ApiClient b = client(limit, stores.build(RedisRateLimitStore.builder(redis.uri())
-        .timeout(PATIENT).prefetch(prefetch)), "b");
+    ApiClient a = client(limit, stores.build(patient().prefetch(prefetch)), "a");
+    ApiClient b = client(limit, stores.build(patient().prefetch(prefetch)), "b");
 
     Thread ta = Thread.ofVirtual().start(() -> hammer(a, 3, 1500));
     Thread tb = Thread.ofVirtual().start(() -> hammer(b, 3, 1500));
@@ -193,8 +197,7 @@ class RedisRateLimitStoreTest {
   @Test
   void preFetchingTakesSeveralPermitsPerRoundTripWhenTheyAreAvailable() throws Exception {
     AtomicLong frozen = new AtomicLong(System.nanoTime());
-    RedisRateLimitStore store = stores.build(RedisRateLimitStore.builder(redis.uri()).timeout(PATIENT)
-        .prefetch(4).nanos(frozen::get));
+    RedisRateLimitStore store = stores.build(patient().prefetch(4).nanos(frozen::get));
     RateLimit limit = RateLimit.perSecond(1000).burst(100);
     redis.command("CONFIG RESETSTAT");
 
@@ -221,6 +224,7 @@ class RedisRateLimitStoreTest {
   void aRedisThatStopsFallsBackToALocalShareWithOneWarnAndRecoversWhenItReturns()
       throws Exception {
     RedisRateLimitStore store = stores.build(RedisRateLimitStore.builder(redis.uri())
+        .connectTimeout(RedisFixture.GENEROUS_TIMEOUT).timeout(RedisFixture.GENEROUS_TIMEOUT)
         .probeInterval(Duration.ofMillis(100)));
     ApiClient client = client(RateLimit.perSecond(200).burst(20), store, "a");
     client.get("/before").execute(String.class);
@@ -259,6 +263,7 @@ class RedisRateLimitStoreTest {
   @Test
   void theFallbackHoldsOnlyItsShareOfTheQuotaAndStartsEmpty() throws Exception {
     RedisRateLimitStore store = stores.build(RedisRateLimitStore.builder(redis.uri())
+        .connectTimeout(RedisFixture.GENEROUS_TIMEOUT).timeout(RedisFixture.GENEROUS_TIMEOUT)
         .fallback(RedisRateLimitStore.Fallback.localShare(0.25))
         .probeInterval(Duration.ofMinutes(1)));
     ApiClient client = client(RateLimit.perSecond(20).burst(8), store, "a");
@@ -280,10 +285,8 @@ class RedisRateLimitStoreTest {
   void theDefaultFallbackShareIsOneOverTheStoresSeenUsingTheKey() throws Exception {
     AtomicLong now = new AtomicLong(System.nanoTime());
     RateLimit limit = RateLimit.perSecond(10).burst(10);
-    RedisRateLimitStore a = stores.build(RedisRateLimitStore.builder(redis.uri()).timeout(PATIENT)
-        .nanos(now::get));
-    RedisRateLimitStore b = stores.build(RedisRateLimitStore.builder(redis.uri()).timeout(PATIENT)
-        .nanos(now::get));
+    RedisRateLimitStore a = stores.build(patient().nanos(now::get));
+    RedisRateLimitStore b = stores.build(patient().nanos(now::get));
     a.reserve("shared", limit, 1, 0);
     b.reserve("shared", limit, 1, 0);
     // Stores register at most once a second: a learns about b the next time.
@@ -301,6 +304,7 @@ class RedisRateLimitStoreTest {
   @Test
   void aSlowRedisTimesOutWithinTheStoreTimeoutAndFallsBack() throws Exception {
     RedisRateLimitStore store = stores.build(RedisRateLimitStore.builder(redis.uri())
+        .connectTimeout(RedisFixture.GENEROUS_TIMEOUT)
         .timeout(Duration.ofMillis(20)).probeInterval(Duration.ofMillis(100)));
     ApiClient client = client(RateLimit.perSecond(100).burst(10), store, "a");
     client.get("/warm").execute(String.class);
@@ -329,8 +333,8 @@ class RedisRateLimitStoreTest {
 
   @Test
   void failFastRefusesCallsWhileRedisIsDown() throws Exception {
-    RedisRateLimitStore store = stores.build(RedisRateLimitStore.builder(redis.uri()).timeout(PATIENT)
-        .fallback(RedisRateLimitStore.Fallback.failFast()));
+    RedisRateLimitStore store = stores.build(
+        patient().fallback(RedisRateLimitStore.Fallback.failFast()));
     ApiClient client = client(RateLimit.perSecond(100), store, "a");
     client.get("/ok").execute(String.class);
     redis.stop();
@@ -346,30 +350,31 @@ class RedisRateLimitStoreTest {
 
   @Test
   void aWaitThatCannotFitTheDeadlineIsRefusedAndTakesNothing() throws Exception {
-    RateLimit limit = RateLimit.perSecond(1).burst(1);
+    // A permit a minute: the second call comes well within it, however slow the first.
+    RateLimit limit = RateLimit.per(1, Duration.ofMinutes(1)).burst(1);
     RedisRateLimitStore store = store();
     ApiClient client = client(limit, store, "a");
     client.get("/first").execute(String.class);
 
     RateLimitedException e = assertThrows(RateLimitedException.class,
-        () -> client.get("/second").deadline(Duration.ofMillis(200)).execute(String.class));
+        () -> client.get("/second").deadline(Duration.ofSeconds(10)).execute(String.class));
 
-    assertTrue(e.wouldWait().compareTo(Duration.ofMillis(500)) > 0, e.getMessage());
+    assertTrue(e.wouldWait().compareTo(Duration.ofSeconds(30)) > 0, e.getMessage());
     assertTrue(e.getMessage().contains("shared rate limit"), e.getMessage());
     assertEquals(0, e.attempts());
     assertEquals(1, arrivals.size());
     // Nothing was consumed: a caller ready to wait gets the next permit, not the one after.
     long r = store.reserve(server.getHostName() + ":" + server.getPort(), limit, 1,
-        TimeUnit.SECONDS.toNanos(5));
-    assertTrue(r > 0 && r <= TimeUnit.SECONDS.toNanos(1), "waited " + r + " ns");
+        TimeUnit.MINUTES.toNanos(2));
+    assertTrue(r > 0 && r <= TimeUnit.MINUTES.toNanos(1), "waited " + r + " ns");
   }
 
   @Test
   void aWaitInLineIsReportedToListeners() throws Exception {
     List<Duration> waits = new CopyOnWriteArrayList<>();
-    // 1/s, not faster: a second call sent 100 ms after the first (a cold JVM's first call, a
-    // loaded machine) must still wait.
-    RateLimit limit = RateLimit.perSecond(1).burst(1);
+    // One per 2 s, not faster: a second call sent a second after the first (a cold JVM's first
+    // call, a loaded machine) must still wait.
+    RateLimit limit = RateLimit.per(1, Duration.ofSeconds(2)).burst(1);
     RedisRateLimitStore store = store();
     ApiClient client = ApiClient.builder().baseUrl(server.url("/").toString())
         .retry(Retry.none())
@@ -387,7 +392,7 @@ class RedisRateLimitStoreTest {
     client.get("/2").execute(String.class);
 
     assertEquals(1, waits.size(), waits::toString);
-    assertTrue(waits.get(0).compareTo(Duration.ofSeconds(1)) <= 0, waits::toString);
+    assertTrue(waits.get(0).compareTo(Duration.ofSeconds(2)) <= 0, waits::toString);
   }
 
   @Test
@@ -395,15 +400,16 @@ class RedisRateLimitStoreTest {
     RateLimit limit = RateLimit.perSecond(100).burst(10);
     ApiClient a = client(limit, store(), "a");
     ApiClient b = client(limit, store(), "b");
-    arrivals.respondWith(new MockResponse.Builder().code(429).addHeader("Retry-After", "2")
+    // A minute's pause: the other client's call comes well within it, however slow the first.
+    arrivals.respondWith(new MockResponse.Builder().code(429).addHeader("Retry-After", "60")
         .body("slow down").build());
     assertThrows(HttpStatusException.class, () -> a.get("/limited").execute(String.class));
     arrivals.respondWith(new MockResponse.Builder().code(200).build());
 
     RateLimitedException e = assertThrows(RateLimitedException.class,
-        () -> b.get("/other-client").deadline(Duration.ofMillis(500)).execute(String.class));
+        () -> b.get("/other-client").deadline(Duration.ofSeconds(10)).execute(String.class));
 
-    assertTrue(e.wouldWait().compareTo(Duration.ofSeconds(1)) > 0, e.getMessage());
+    assertTrue(e.wouldWait().compareTo(Duration.ofSeconds(30)) > 0, e.getMessage());
     assertEquals(1, arrivals.size());
   }
 

@@ -28,14 +28,10 @@ class RedisScriptFlushedTest {
   /** A permit a minute: the test's steps, however slow, all fall within one permit's time. */
   private final RateLimit limit = RateLimit.per(1, Duration.ofMinutes(1)).burst(1);
 
-  /**
-   * A store that answers from Redis on a loaded machine: its first connection (the JVM's first,
-   * loading Lettuce and netty) and each question may take over the default second, and either
-   * would put it on the fallback, which these tests count as a failure.
-   */
+  /** A store that answers from Redis on a loaded machine (the fallback fails these tests). */
   private RedisRateLimitStore store() {
     return stores.build(RedisRateLimitStore.builder(redis.uri())
-        .connectTimeout(Duration.ofSeconds(10)).timeout(Duration.ofSeconds(10))
+        .connectTimeout(RedisFixture.GENEROUS_TIMEOUT).timeout(RedisFixture.GENEROUS_TIMEOUT)
         .probeInterval(Duration.ofMinutes(1)));
   }
 

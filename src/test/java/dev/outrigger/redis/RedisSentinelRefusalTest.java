@@ -79,7 +79,8 @@ class RedisSentinelRefusalTest {
     refusingSubscribe(() -> {
       try (LogCapture logs = new LogCapture();
           RedisRateLimitStore store = RedisRateLimitStore.builder(uri(sentinel, refusing))
-              .timeout(Duration.ofSeconds(1)).probeInterval(Duration.ofMillis(50)).build()) {
+              .connectTimeout(GENEROUS).timeout(GENEROUS)
+              .probeInterval(Duration.ofMillis(50)).build()) {
         awaitSubscribedOnTheFirst();
         // Lost: the next Sentinel (the refusing one) is tried first, then the first again.
         assertEquals(":1", sentinel.command("CLIENT KILL TYPE pubsub"));
@@ -109,7 +110,8 @@ class RedisSentinelRefusalTest {
       long start = System.nanoTime();
       try (LogCapture logs = new LogCapture();
           RedisRateLimitStore store = RedisRateLimitStore.builder(uri(refusing))
-              .timeout(Duration.ofSeconds(1)).probeInterval(Duration.ofNanos(probe)).build()) {
+              .connectTimeout(GENEROUS).timeout(GENEROUS)
+              .probeInterval(Duration.ofNanos(probe)).build()) {
         RedisFixture.await("the subscription refused " + times + " times",
             Duration.ofSeconds(30), () -> refusing.refusals("subscribe") >= times);
         long took = System.nanoTime() - start;
@@ -140,7 +142,8 @@ class RedisSentinelRefusalTest {
   void aSentinelThatDoesNotKnowTheMasterIsPassedForTheNext() throws Exception {
     try (LogCapture logs = new LogCapture();
         RedisRateLimitStore store = RedisRateLimitStore.builder(uri(sentinel, stranger))
-            .timeout(Duration.ofSeconds(1)).probeInterval(Duration.ofMillis(50)).build()) {
+            .connectTimeout(GENEROUS).timeout(GENEROUS).probeInterval(Duration.ofMillis(50))
+            .build()) {
       awaitSubscribedOnTheFirst();
       // Lost: the next Sentinel (the stranger) is tried first, then the first again.
       assertEquals(":1", sentinel.command("CLIENT KILL TYPE pubsub"));
@@ -163,7 +166,8 @@ class RedisSentinelRefusalTest {
   void whenNoSentinelKnowsTheMasterOneWarningSaysSoAndTheStoreKeepsTrying() throws Exception {
     try (LogCapture logs = new LogCapture();
         RedisRateLimitStore store = RedisRateLimitStore.builder(uri(sentinel, stranger))
-            .timeout(Duration.ofSeconds(1)).probeInterval(Duration.ofMillis(50)).build()) {
+            .connectTimeout(GENEROUS).timeout(GENEROUS).probeInterval(Duration.ofMillis(50))
+            .build()) {
       awaitSubscribedOnTheFirst();
       assertEquals("+OK", sentinel.command("SENTINEL REMOVE mymaster"));
       try {
@@ -201,8 +205,11 @@ class RedisSentinelRefusalTest {
   @Test
   void aMasterTheFirstSentinelDoesNotKnowFailsTheBuildNamingThatSentinel() throws Exception {
     try (LogCapture logs = new LogCapture()) {
+      // What is left of the connectTimeout after connecting is the watch's time to hear that
+      // the Sentinel does not know the master (see RedisSentinelTest).
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-          () -> RedisRateLimitStore.builder(uri(stranger, sentinel)).build());
+          () -> RedisRateLimitStore.builder(uri(stranger, sentinel)).connectTimeout(GENEROUS)
+              .build());
       assertTrue(e.getMessage().contains("master 'mymaster', which Sentinel 127.0.0.1:"
           + stranger.port() + " does not know"), e.getMessage());
       assertFalse(e.getMessage().contains(Integer.toString(sentinel.port())), e.getMessage());

@@ -79,9 +79,9 @@ class RedisSentinelTest {
   void aStoreReachesTheMasterThroughSentinelAndNamesBoth() throws Exception {
     String uri = "redis-sentinel://127.0.0.1:" + sentinel.port() + "#mymaster";
     try (RedisRateLimitStore store = RedisRateLimitStore.builder(uri)
-            .timeout(Duration.ofSeconds(1)).build();
+            .connectTimeout(BUILD_WAITS).timeout(GENEROUS).build();
         RedisRateLimitStore direct = RedisRateLimitStore.builder(master.uri())
-            .timeout(Duration.ofSeconds(1)).build()) {
+            .connectTimeout(BUILD_WAITS).timeout(GENEROUS).build()) {
       master.assertSharesBuckets(store, direct, "through Sentinel");
       assertTrue(store.toString().startsWith("RedisRateLimitStore[master 'mymaster' via "
           + "Sentinel 127.0.0.1:" + sentinel.port() + ","), store.toString());
@@ -263,10 +263,10 @@ class RedisSentinelTest {
   @Test
   void aStoreNotThroughSentinelStartsNoWatch() throws Exception {
     Set<Thread> before = watchThreads();
-    // A second for Redis to answer, as the other stores here: with the default 10 ms, a loaded
-    // machine's slower answer went to the fallback, which starts empty and refused the permit.
+    // Time for Redis to answer: with the default 10 ms, a loaded machine's slower answer went
+    // to the fallback, which starts empty and refused the permit.
     try (RedisRateLimitStore store = RedisRateLimitStore.builder(master.uri() + "?clientName="
-        + NAME).timeout(Duration.ofSeconds(1)).build()) {
+        + NAME).connectTimeout(BUILD_WAITS).timeout(GENEROUS).build()) {
       assertEquals(0, store.reserve("plain", LIMIT, 1, 0));
       Set<Thread> started = watchThreads();
       started.removeAll(before);

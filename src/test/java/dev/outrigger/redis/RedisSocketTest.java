@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.outrigger.LogCapture;
 import io.lettuce.core.resource.Transports;
-import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
 import org.junit.jupiter.api.Assumptions;
@@ -44,9 +43,11 @@ class RedisSocketTest {
     String path = redis.socket().toString();
     try (LogCapture netty = new LogCapture("io.netty");
         RedisRateLimitStore socket = RedisRateLimitStore.builder("redis-socket://" + path)
-            .timeout(Duration.ofSeconds(1)).build();
+            .connectTimeout(RedisFixture.GENEROUS_TIMEOUT)
+            .timeout(RedisFixture.GENEROUS_TIMEOUT).build();
         RedisRateLimitStore tcp = RedisRateLimitStore.builder(redis.uri())
-            .timeout(Duration.ofSeconds(1)).build()) {
+            .connectTimeout(RedisFixture.GENEROUS_TIMEOUT)
+            .timeout(RedisFixture.GENEROUS_TIMEOUT).build()) {
       redis.assertSharesBuckets(socket, tcp, "through the socket");
       assertTrue(socket.toString().startsWith("RedisRateLimitStore[" + path + ","),
           socket.toString());

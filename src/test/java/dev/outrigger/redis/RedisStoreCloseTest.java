@@ -42,7 +42,7 @@ class RedisStoreCloseTest {
     RateLimit limit = RateLimit.perSecond(10);
     try (LogCapture logs = new LogCapture()) {
       RedisRateLimitStore store = RedisRateLimitStore.builder(redis.uri())
-          .timeout(Duration.ofSeconds(5)).build();
+          .connectTimeout(RedisFixture.GENEROUS_TIMEOUT).timeout(Duration.ofSeconds(5)).build();
       try {
         store.reserve("k", limit, 1, 0);
         redis.command("CLIENT PAUSE 2000 ALL");
@@ -81,7 +81,7 @@ class RedisStoreCloseTest {
         .collect(Collectors.toSet());
     Set<Thread> before = lettuce.get();
     RedisRateLimitStore store = RedisRateLimitStore.builder(redis.uri() + "?clientName=closing")
-        .timeout(Duration.ofSeconds(1)).build();
+        .connectTimeout(RedisFixture.GENEROUS_TIMEOUT).timeout(Duration.ofSeconds(1)).build();
     boolean interrupted;
     try {
       store.reserve("k", RateLimit.perSecond(10), 1, 0);

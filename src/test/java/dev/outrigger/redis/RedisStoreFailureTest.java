@@ -54,6 +54,7 @@ class RedisStoreFailureTest {
     AtomicLong now = new AtomicLong(System.nanoTime());
     RateLimit limit = RateLimit.perSecond(10).burst(10);
     RedisRateLimitStore store = stores.build(RedisRateLimitStore.builder(redis.uri())
+        .connectTimeout(RedisFixture.GENEROUS_TIMEOUT)
         .timeout(Duration.ofMillis(50)).probeInterval(Duration.ofMinutes(1))
         .fallback(RedisRateLimitStore.Fallback.localShare(1.0)).nanos(now::get));
     assertEquals(0, store.reserve("k", limit, 1, 0));
@@ -96,6 +97,7 @@ class RedisStoreFailureTest {
     AtomicLong now = new AtomicLong(System.nanoTime());
     RateLimit limit = RateLimit.perSecond(10).burst(10);
     RedisRateLimitStore store = stores.build(RedisRateLimitStore.builder(redis.uri())
+        .connectTimeout(RedisFixture.GENEROUS_TIMEOUT)
         .timeout(Duration.ofSeconds(1)).nanos(now::get));
     assertEquals(0, store.reserve("k", limit, 1, 0));
 
@@ -120,6 +122,7 @@ class RedisStoreFailureTest {
     AtomicLong now = new AtomicLong(System.nanoTime());
     RateLimit limit = RateLimit.perSecond(10).burst(10);
     RedisRateLimitStore store = stores.build(RedisRateLimitStore.builder(redis.uri())
+        .connectTimeout(RedisFixture.GENEROUS_TIMEOUT)
         .timeout(Duration.ofSeconds(1)).probeInterval(Duration.ofMinutes(1))
         .fallback(RedisRateLimitStore.Fallback.localShare(1.0)).nanos(now::get));
     assertEquals(0, store.reserve("k", limit, 1, 0));
@@ -144,6 +147,7 @@ class RedisStoreFailureTest {
   void oneShortStallSeenByThreeConcurrentCallersIsOneHiccupNotAnOutage() throws Exception {
     RateLimit limit = RateLimit.perSecond(1000).burst(100);
     RedisRateLimitStore store = stores.build(RedisRateLimitStore.builder(redis.uri())
+        .connectTimeout(RedisFixture.GENEROUS_TIMEOUT)
         .timeout(Duration.ofMillis(50)).probeInterval(Duration.ofMinutes(1)));
     store.reserve("k", limit, 1, 0);
 
@@ -191,6 +195,7 @@ class RedisStoreFailureTest {
   @Test
   void aSlowRedisDoesNotHoldACallPastItsDeadline() throws Exception {
     RedisRateLimitStore store = stores.build(RedisRateLimitStore.builder(redis.uri())
+        .connectTimeout(RedisFixture.GENEROUS_TIMEOUT)
         .timeout(Duration.ofSeconds(2)));
     ApiClient client = warmClient(store);
 
@@ -214,6 +219,7 @@ class RedisStoreFailureTest {
   @Test
   void aSlowRedisDoesNotHoldAServerPausePastTheCallsDeadline() throws Exception {
     RedisRateLimitStore store = stores.build(RedisRateLimitStore.builder(redis.uri())
+        .connectTimeout(RedisFixture.GENEROUS_TIMEOUT)
         .timeout(Duration.ofSeconds(2)));
     ApiClient client = warmClient(store);
     server.setDispatcher(new Dispatcher() {
@@ -250,6 +256,7 @@ class RedisStoreFailureTest {
   @Test
   void aCallWhoseDeadlineEndsWhileRedisIsStalledSaysSoInItsCause() throws Exception {
     RedisRateLimitStore store = stores.build(RedisRateLimitStore.builder(redis.uri())
+        .connectTimeout(RedisFixture.GENEROUS_TIMEOUT)
         .timeout(Duration.ofSeconds(2)));
     ApiClient client = warmClient(store);
 
@@ -271,6 +278,7 @@ class RedisStoreFailureTest {
   @Test
   void aFailFastRefusalOnARetryCountsTheAttemptSentAndReachesListeners() throws Exception {
     RedisRateLimitStore store = stores.build(RedisRateLimitStore.builder(redis.uri())
+        .connectTimeout(RedisFixture.GENEROUS_TIMEOUT)
         .timeout(Duration.ofMillis(500)).fallback(RedisRateLimitStore.Fallback.failFast()));
     AtomicInteger requests = new AtomicInteger();
     server.setDispatcher(new Dispatcher() {
@@ -314,7 +322,9 @@ class RedisStoreFailureTest {
    */
   @Test
   void aDatabaseRedisDoesNotHaveFailsTheBuildNamingIt() {
-    RedisRateLimitStore.Builder b = RedisRateLimitStore.builder(redis.uri() + "/16");
+    // Redis's refusal must come within the connectTimeout, or the store starts on its fallback.
+    RedisRateLimitStore.Builder b = RedisRateLimitStore.builder(redis.uri() + "/16")
+        .connectTimeout(RedisFixture.GENEROUS_TIMEOUT);
 
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, b::build);
 
@@ -330,7 +340,8 @@ class RedisStoreFailureTest {
     Set<Thread> before = lettuce.get();
     // Refused by Redis as the store warms up, after the store made its client and resources.
     RuntimeException e = assertThrows(RuntimeException.class,
-        () -> RedisRateLimitStore.builder(redis.uri() + "/16").build());
+        () -> RedisRateLimitStore.builder(redis.uri() + "/16")
+            .connectTimeout(RedisFixture.GENEROUS_TIMEOUT).build());
     Set<Thread> left = lettuce.get();
     left.removeAll(before);
     // build() returns once netty says each event loop has terminated, which it says as its
@@ -362,7 +373,8 @@ class RedisStoreFailureTest {
   void aRedisClockSteppedBackLeavesTheBucketAsItWas() throws Exception {
     RateLimit limit = RateLimit.perSecond(10).burst(10);
     RedisRateLimitStore store = stores.build(RedisRateLimitStore.builder(redis.uri())
-        .timeout(Duration.ofSeconds(1)));
+        .connectTimeout(RedisFixture.GENEROUS_TIMEOUT)
+        .timeout(RedisFixture.GENEROUS_TIMEOUT));
     for (int i = 0; i < 10; i++) {
       assertEquals(0, store.reserve("k", limit, 1, 0));
     }

@@ -32,7 +32,8 @@ class RedisUnsentPauseSweptTest {
     AtomicLong now = new AtomicLong(System.nanoTime());
     RateLimit limit = RateLimit.perSecond(10).burst(10).maxKeys(1);
     RedisRateLimitStore store = stores.build(RedisRateLimitStore.builder(redis.uri())
-        .timeout(Duration.ofSeconds(1)).probeInterval(Duration.ofSeconds(1))
+        .connectTimeout(RedisFixture.GENEROUS_TIMEOUT).timeout(RedisFixture.GENEROUS_TIMEOUT)
+        .probeInterval(Duration.ofSeconds(1))
         .nanos(now::get));
     assertTrue(store.reserve("k", limit, 1, 0) >= 0);
 

@@ -44,8 +44,8 @@ class SharedForbiddenRetryAfterTest {
 
   @BeforeEach
   void setUp() {
-    RedisRateLimitStore store = stores.build(
-        RedisRateLimitStore.builder(redis.uri()).timeout(Duration.ofMillis(500)));
+    RedisRateLimitStore store = stores.build(RedisRateLimitStore.builder(redis.uri())
+        .connectTimeout(RedisFixture.GENEROUS_TIMEOUT).timeout(RedisFixture.GENEROUS_TIMEOUT));
     client = ClientTestSupport.withClock(ApiClient.builder(), clock)
         .baseUrl(server.url("/").toString())
         .retry(Retry.none())
@@ -73,7 +73,7 @@ class SharedForbiddenRetryAfterTest {
         .body("secondary rate limit").build());
     // Without Retry-After, a refusal: the next call goes at once.
     assertThrows(HttpStatusException.class, () -> client.get("/x").execute(String.class));
-    assertEquals("ok", client.get("/x").deadline(Duration.ofSeconds(1)).execute(String.class));
+    assertEquals("ok", client.get("/x").deadline(Duration.ofSeconds(10)).execute(String.class));
     assertEquals(List.of(), paused);
 
     HttpStatusException forbidden = assertThrows(HttpStatusException.class,
@@ -81,7 +81,7 @@ class SharedForbiddenRetryAfterTest {
     assertEquals(403, forbidden.status());
     assertEquals(List.of("PT30S"), paused);
     RateLimitedException e = assertThrows(RateLimitedException.class,
-        () -> client.get("/x").deadline(Duration.ofSeconds(1)).execute(String.class));
+        () -> client.get("/x").deadline(Duration.ofSeconds(10)).execute(String.class));
     // Redis keeps its own time: most of the 30 s are still ahead, however slow this machine.
     assertTrue(e.wouldWait().compareTo(Duration.ofSeconds(20)) > 0, e.getMessage());
     assertEquals(3, server.getRequestCount());

@@ -42,8 +42,8 @@ class SharedLongestWaitTest {
     for (int i = 0; i < 2; i++) {
       server.enqueue(new MockResponse.Builder().code(200).body("ok").build());
     }
-    RedisRateLimitStore store = stores.build(
-        RedisRateLimitStore.builder(redis.uri()).timeout(Duration.ofMillis(500)));
+    RedisRateLimitStore store = stores.build(RedisRateLimitStore.builder(redis.uri())
+        .connectTimeout(RedisFixture.GENEROUS_TIMEOUT).timeout(RedisFixture.GENEROUS_TIMEOUT));
     ApiClient client = stores.closeFirst(ApiClient.builder()
         .baseUrl(server.url("/").toString())
         .retry(Retry.none())

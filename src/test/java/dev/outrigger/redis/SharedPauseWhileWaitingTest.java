@@ -46,8 +46,9 @@ class SharedPauseWhileWaitingTest {
   private final Arrivals arrivals = new Arrivals();
   private final HookClock clock = new HookClock();
   private final List<String> events = new CopyOnWriteArrayList<>();
-  // 1/s, burst 1: a call after one that emptied the bucket waits about a second.
-  private final RateLimit limit = RateLimit.perSecond(1).burst(1);
+  // One per 2 s, burst 1: a call after one that emptied the bucket waits up to 2 s, which the
+  // steps between them (on a loaded machine) must not use up.
+  private final RateLimit limit = RateLimit.per(1, Duration.ofSeconds(2)).burst(1);
   private ApiClient client;
 
   @BeforeEach
@@ -65,7 +66,8 @@ class SharedPauseWhileWaitingTest {
 
   private RedisRateLimitStore store() {
     return stores.build(RedisRateLimitStore.builder(redis.uri())
-        .timeout(Duration.ofMillis(500)).probeInterval(Duration.ofMinutes(1)));
+        .connectTimeout(RedisFixture.GENEROUS_TIMEOUT).timeout(RedisFixture.GENEROUS_TIMEOUT)
+        .probeInterval(Duration.ofMinutes(1)));
   }
 
   private ApiClient client(RedisRateLimitStore store) {
@@ -99,16 +101,16 @@ class SharedPauseWhileWaitingTest {
     assertEquals(0, replicaB.reserve(key(), limit, 1, 0)); // replica B empties the bucket
     long[] told = new long[1];
     clock.onFirstSleep = () -> {
-      // While A's call sleeps for its permit, replica B gets a 429 with Retry-After: 2.
+      // While A's call sleeps for its permit, replica B gets a 429 with Retry-After: 3.
       told[0] = System.nanoTime();
-      assertTrue(replicaB.pause(key(), limit, 2 * S) > 0);
+      assertTrue(replicaB.pause(key(), limit, 3 * S) > 0);
     };
 
     assertEquals("ok", a.get("/a").deadline(Duration.ofSeconds(20)).execute(String.class));
 
     long sentAfter = arrivals.sorted().get(0).nanos() - told[0];
-    assertTrue(sentAfter >= 2 * S, "the waiter was sent " + sentAfter / 1e6 + " ms after the "
-        + "other replica told Redis of a 2 s pause of its key: inside it");
+    assertTrue(sentAfter >= 3 * S, "the waiter was sent " + sentAfter / 1e6 + " ms after the "
+        + "other replica told Redis of a 3 s pause of its key: inside it");
     assertEquals(List.of("waited"), events);
   }
 
@@ -123,7 +125,7 @@ class SharedPauseWhileWaitingTest {
         () -> a.get("/a").deadline(Duration.ofSeconds(3)).execute(String.class));
 
     assertEquals(0, e.attempts());
-    // The whole wait: the second it slept, then the pause's end (about 5 s after it began).
+    // The whole wait: what it slept, then the pause's end (about 5 s after it began).
     assertTrue(e.wouldWait().compareTo(Duration.ofSeconds(4)) > 0, e.getMessage());
     assertTrue(e.getMessage().contains("left before the deadline"), e.getMessage());
     assertEquals(0, arrivals.size());
@@ -137,17 +139,17 @@ class SharedPauseWhileWaitingTest {
     ApiClient a = client(store);
     long[] told = new long[1];
     clock.onFirstSleep = () -> {
-      // The fallback starts empty: the first call waits a second. Meanwhile another call of this
-      // client gets a 429 with Retry-After: 2, which only the fallback can hold.
+      // The fallback starts empty: the first call waits 2 s. Meanwhile another call of this
+      // client gets a 429 with Retry-After: 3, which only the fallback can hold.
       told[0] = System.nanoTime();
-      assertTrue(store.pause(key(), limit, 2 * S) > 0);
+      assertTrue(store.pause(key(), limit, 3 * S) > 0);
       assertTrue(store.degraded());
     };
 
     assertEquals("ok", a.get("/only").deadline(Duration.ofSeconds(20)).execute(String.class));
 
     long sentAfter = arrivals.sorted().get(0).nanos() - told[0];
-    assertTrue(sentAfter >= 2 * S, "the waiter was sent " + sentAfter / 1e6 + " ms after a 2 s"
+    assertTrue(sentAfter >= 3 * S, "the waiter was sent " + sentAfter / 1e6 + " ms after a 3 s"
         + " pause of its key was told to the fallback: inside it");
   }
 
@@ -159,30 +161,31 @@ class SharedPauseWhileWaitingTest {
    */
   @Test
   void waitersHeldByAPauseAreChargedOnceWhenTheyBookAgain() throws Exception {
-    // 5/s, burst 1 (200 ms apart): replica B empties the bucket, and three calls of replica A
-    // book the next permits, due about 200, 400 and 600 ms later.
-    RateLimit fivePerSecond = RateLimit.perSecond(5).burst(1);
-    long interval = S / 5;
+    // 1/s, burst 1 (a second apart, which the steps between must not use up): replica B
+    // empties the bucket, and three calls of replica A book the next permits, due about 1, 2
+    // and 3 s later.
+    RateLimit onePerSecond = RateLimit.perSecond(1).burst(1);
+    long interval = S;
     RedisRateLimitStore replicaA = store();
     RedisRateLimitStore replicaB = store();
-    assertEquals(0, replicaB.reserve(key(), fivePerSecond, 1, 0));
+    assertEquals(0, replicaB.reserve(key(), onePerSecond, 1, 0));
     for (int i = 1; i <= 3; i++) {
-      assertTrue(replicaA.reserve(key(), fivePerSecond, 1, 10 * S) > 0, "waiter " + i);
+      assertTrue(replicaA.reserve(key(), onePerSecond, 1, 10 * S) > 0, "waiter " + i);
     }
-    // B gets a 429 with Retry-After: 1 before the first is due: it holds all three.
-    assertTrue(replicaB.pause(key(), fivePerSecond, S) > 0);
-    long hold = replicaA.heldFor(key(), fivePerSecond, 0, 10 * S);
+    // B gets a 429 with Retry-After: 4 before the first is due: it holds all three.
+    assertTrue(replicaB.pause(key(), onePerSecond, 4 * S) > 0);
+    long hold = replicaA.heldFor(key(), onePerSecond, 0, 10 * S);
     assertTrue(hold > 0, "not held: " + hold);
     NanoClock.SYSTEM.sleepNanos(hold);
 
     // At its end they book again: the first takes the permit the pause leaves, and a new call
     // comes three intervals later, after the other two (at most: time has passed since).
-    long first = replicaA.reserve(key(), fivePerSecond, 1, 10 * S);
+    long first = replicaA.reserve(key(), onePerSecond, 1, 10 * S);
     assertTrue(first < interval / 2, "the first held waiter waits " + first / 1e6 + " ms "
         + "after the pause: behind the bookings it made before it");
-    assertTrue(replicaA.reserve(key(), fivePerSecond, 1, 10 * S) >= 0);
-    assertTrue(replicaA.reserve(key(), fivePerSecond, 1, 10 * S) >= 0);
-    long next = replicaB.reserve(key(), fivePerSecond, 1, 10 * S);
+    assertTrue(replicaA.reserve(key(), onePerSecond, 1, 10 * S) >= 0);
+    assertTrue(replicaA.reserve(key(), onePerSecond, 1, 10 * S) >= 0);
+    long next = replicaB.reserve(key(), onePerSecond, 1, 10 * S);
     assertTrue(next < 3 * interval + interval / 2, "a new call waits " + next / 1e6 + " ms "
         + "after the pause, behind three waiters charged twice");
   }

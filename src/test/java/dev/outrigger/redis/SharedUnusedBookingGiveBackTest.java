@@ -28,7 +28,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * is made slow on the client's clock, moved by hand.
  */
 class SharedUnusedBookingGiveBackTest {
-  private static final long S = TimeUnit.SECONDS.toNanos(1);
+  private static final long M = TimeUnit.MINUTES.toNanos(1);
 
   @RegisterExtension
   static final RedisFixture redis = new RedisFixture();
@@ -39,14 +39,16 @@ class SharedUnusedBookingGiveBackTest {
   @StartStop
   private final MockWebServer server = new MockWebServer();
 
-  // One per 10 s, burst 1: a call after one that emptied the bucket waits about 10 s (less the
-  // real time between them, which building a client takes some of).
-  private final RateLimit limit = RateLimit.per(1, Duration.ofSeconds(10)).burst(1);
+  // One per 10 minutes, burst 1: a call after one that emptied the bucket waits about 10 minutes
+  // (less the real time between them, which building a client takes some of); minutes, so that
+  // no step of the test, however slow, moves a wait across a bound asserted.
+  private final RateLimit limit = RateLimit.per(1, Duration.ofMinutes(10)).burst(1);
   private final FakeClock clock = new FakeClock();
 
   private RedisRateLimitStore store() {
     return stores.build(RedisRateLimitStore.builder(redis.uri())
-        .timeout(Duration.ofSeconds(1)).probeInterval(Duration.ofMinutes(1)));
+        .connectTimeout(RedisFixture.GENEROUS_TIMEOUT).timeout(RedisFixture.GENEROUS_TIMEOUT)
+        .probeInterval(Duration.ofMinutes(1)));
   }
 
   private String key() {
@@ -54,8 +56,9 @@ class SharedUnusedBookingGiveBackTest {
   }
 
   /**
-   * Refuses a call of a client on {@code store} whose round trip takes 10 of its 15 s, after
-   * {@code meanwhile} ran as Redis answered: the wait it booked (about 10 s) no longer fits.
+   * Refuses a call of a client on {@code store} whose round trip takes 10 of its 15 minutes,
+   * after {@code meanwhile} ran as Redis answered: the wait it booked (about 10 minutes) no
+   * longer fits.
    */
   private void refused(RedisRateLimitStore store, Runnable meanwhile) {
     RateLimitStore slow = new RateLimitStore() {
@@ -64,7 +67,7 @@ class SharedUnusedBookingGiveBackTest {
           throws InterruptedException {
         long r = store.reserve(key, l, permits, maxWaitNanos);
         meanwhile.run();
-        clock.advanceMillis(10_000);
+        clock.advanceMillis(TimeUnit.MINUTES.toMillis(10));
         return r;
       }
 
@@ -84,7 +87,7 @@ class SharedUnusedBookingGiveBackTest {
         .rateLimit(limit.store(slow))
         .build()) {
       assertThrows(RateLimitedException.class,
-          () -> client.get("/x").deadline(Duration.ofSeconds(15)).execute(String.class));
+          () -> client.get("/x").deadline(Duration.ofMinutes(15)).execute(String.class));
     }
     assertEquals(0, server.getRequestCount());
   }
@@ -97,8 +100,8 @@ class SharedUnusedBookingGiveBackTest {
     refused(store, () -> { });
 
     // Asked on the same connection, after the give-back: the next permit is the refused one.
-    long next = store.reserve(key(), limit, 1, 60 * S);
-    assertTrue(next > 0 && next <= 10 * S, "the next call waits " + next / 1e9 + " s: "
+    long next = store.reserve(key(), limit, 1, 60 * M);
+    assertTrue(next > 0 && next <= 10 * M, "the next call waits " + next / 1e9 + " s: "
         + "behind the refused call's booking");
   }
 
@@ -123,12 +126,12 @@ class SharedUnusedBookingGiveBackTest {
         .rateLimit(limit.store(store))
         .build()) {
       assertThrows(TransportException.class,
-          () -> client.get("/x").deadline(Duration.ofSeconds(15)).execute(String.class));
+          () -> client.get("/x").deadline(Duration.ofMinutes(15)).execute(String.class));
       Thread.interrupted();
     }
 
-    long next = store.reserve(key(), limit, 1, 60 * S);
-    assertTrue(next > 0 && next <= 10 * S, "the next call waits " + next / 1e9 + " s: "
+    long next = store.reserve(key(), limit, 1, 60 * M);
+    assertTrue(next > 0 && next <= 10 * M, "the next call waits " + next / 1e9 + " s: "
         + "behind the interrupted call's booking");
     assertEquals(0, server.getRequestCount());
   }
@@ -142,16 +145,16 @@ class SharedUnusedBookingGiveBackTest {
 
     refused(store, () -> {
       try {
-        bWaits[0] = replicaB.reserve(key(), limit, 1, 60 * S);
+        bWaits[0] = replicaB.reserve(key(), limit, 1, 60 * M);
       } catch (InterruptedException e) {
         throw new AssertionError(e);
       }
     });
 
-    assertTrue(bWaits[0] > 15 * S, "B booked behind the call: " + bWaits[0] / 1e9 + " s");
+    assertTrue(bWaits[0] > 15 * M, "B booked behind the call: " + bWaits[0] / 1e9 + " s");
     // Given back under B's booking, it would make room for a third call beside B's.
-    long next = store.reserve(key(), limit, 1, 60 * S);
-    assertTrue(next > 25 * S, "the next call waits " + next / 1e9 + " s: beside the "
+    long next = store.reserve(key(), limit, 1, 60 * M);
+    assertTrue(next > 25 * M, "the next call waits " + next / 1e9 + " s: beside the "
         + "booking of the other replica, which the give-back undid");
   }
 
@@ -161,32 +164,32 @@ class SharedUnusedBookingGiveBackTest {
     RedisRateLimitStore replicaB = store();
     assertEquals(0, store.reserve(key(), limit, 1, 0));
 
-    // A 15 s pause, told as Redis answers the call, ends before the call's booking does (due
-    // in 10 s, its bucket full again in 20 s): the booking stays where it is, and the pause
+    // A 15 minute pause, told as Redis answers the call, ends before the call's booking does
+    // (due in 10, its bucket full again in 20): the booking stays where it is, and the pause
     // leaves one permit at its end.
-    refused(store, () -> assertTrue(replicaB.pause(key(), limit, 15 * S) > 0));
+    refused(store, () -> assertTrue(replicaB.pause(key(), limit, 15 * M) > 0));
 
-    long next = store.reserve(key(), limit, 1, 60 * S);
-    assertTrue(next > 14 * S, "the next call waits " + next / 1e9 + " s: granted inside the "
+    long next = store.reserve(key(), limit, 1, 60 * M);
+    assertTrue(next > 14 * M, "the next call waits " + next / 1e9 + " s: granted inside the "
         + "pause, with the permit given back");
   }
   @Test
   void aGiveBackLeavesABandwidthThatDidNotWaitAsItFoundIt() throws Exception {
-    // Two permits per 20 s, and a slower bandwidth with a large burst (1 per 60 s, 100 stored)
+    // Two permits per 20 min, and a slower bandwidth with a large burst (1 an hour, 100 stored)
     // that the first never empties here: only the first makes a call wait.
-    RateLimit twoBands = RateLimit.per(1, Duration.ofSeconds(10)).burst(2)
-        .and(RateLimit.per(1, Duration.ofSeconds(60)).burst(100));
+    RateLimit twoBands = RateLimit.per(1, Duration.ofMinutes(10)).burst(2)
+        .and(RateLimit.per(1, Duration.ofMinutes(60)).burst(100));
     RedisRateLimitStore store = store();
     assertEquals(0, store.reserve(key(), twoBands, 2, 0)); // empties the first bandwidth
-    long booked = store.reserve(key(), twoBands, 1, 60 * S);
+    long booked = store.reserve(key(), twoBands, 1, 60 * M);
     assertTrue(booked > 0, "booked in line: " + booked);
 
     store.giveBack(key(), twoBands, 1, booked);
 
-    // As before the booking: two permits once the first bandwidth refilled (20 s), the slower
+    // As before the booking: two permits once the first bandwidth refilled (20 min), the slower
     // one with 98 left. The give-back used to raise the slower one to a single permit at the
-    // key's first use (read as a pause's end), so two permits waited a whole 60 s interval.
+    // key's first use (read as a pause's end), so two permits waited a whole hour's interval.
     long two = store.reserve(key(), twoBands, 2, 0);
-    assertTrue(two < 0 && -two <= 20 * S, "two permits would wait " + -two / 1e9 + " s");
+    assertTrue(two < 0 && -two <= 20 * M, "two permits would wait " + -two / 1e9 + " s");
   }
 }
