@@ -13,7 +13,8 @@ import okhttp3.Headers;
  * a redirect, the secrets of every request of the call, in the URL too (a login page's
  * {@code ?next=} quoting the call's own). The response's {@linkplain #headers()
  * headers} are kept ({@code Retry-After}, {@code Content-Type}, a problem's own), the values of
- * secret ones masked as the client's logs mask them.
+ * secret ones masked, and the request's secrets masked where the others quote them, as in the
+ * snippet.
  */
 public class HttpStatusException extends ApiException {
   private static final long serialVersionUID = 1L;
@@ -121,11 +122,14 @@ public class HttpStatusException extends ApiException {
 
   /**
    * The headers of the response the server answered (after a redirect, the last one's), as
-   * OkHttp's {@link Headers}. The values of the headers the client's logs mask are masked here
-   * too ({@code REDACTED}): {@code Set-Cookie}, {@code Authorization},
-   * {@code Proxy-Authorization}, {@code Cookie}, and those named by
-   * {@link ApiClient.Builder#redactHeader}. Empty for an exception made without them (by an
-   * interceptor of yours), and once this exception has been serialized.
+   * OkHttp's {@link Headers}. The values of secret headers read {@code REDACTED}:
+   * {@code Set-Cookie}, {@code Authorization}, {@code Proxy-Authorization}, {@code Cookie}, and
+   * those named by {@link ApiClient.Builder#redactHeader}. In the others, the secrets of the
+   * call's requests are masked where the server quotes them, as in {@link #bodySnippet()} (a
+   * {@code WWW-Authenticate} naming the token it refused, a {@code Location} quoting the call's
+   * URL), and a {@code Location}'s or {@code Content-Location}'s secret parameters as in
+   * {@link #url()}. Empty for an exception made without them (by an interceptor of yours), and
+   * once this exception has been serialized.
    */
   public Headers headers() {
     return headers == null ? Headers.EMPTY : headers;

@@ -9,7 +9,6 @@ import dev.outrigger.internal.http.Transport;
 import java.io.IOException;
 import java.nio.charset.Charset;
 import java.nio.charset.StandardCharsets;
-import okhttp3.Headers;
 import okhttp3.HttpUrl;
 import okhttp3.Response;
 import okhttp3.ResponseBody;
@@ -151,29 +150,8 @@ public final class Failures {
         response.request().method(),
         ctx.redactor().url(response),
         snippet,
-        masked(response.headers(), ctx.redactor()),
+        ctx.redactor().headers(response),
         ctx.attemptsSent());
-  }
-
-  /**
-   * {@code headers} with the values of secret headers masked, as the client's logs mask them
-   * ({@link Redactor#isSecretHeader}: {@code Set-Cookie} and the rest); {@code headers} itself
-   * when none is secret.
-   */
-  private static Headers masked(Headers headers, Redactor redactor) {
-    for (int i = 0, n = headers.size(); i < n; i++) {
-      if (redactor.isSecretHeader(headers.name(i))) {
-        Headers.Builder b = new Headers.Builder();
-        for (int j = 0; j < n; j++) {
-          String name = headers.name(j);
-          // As received: a value OkHttp took from the server, checked already.
-          b.addUnsafeNonAscii(name, j >= i && redactor.isSecretHeader(name)
-              ? Redactor.MASK : headers.value(j));
-        }
-        return b.build();
-      }
-    }
-    return headers;
   }
 
   /** The start of the body as text: as many bytes as the snippet's characters may take. */

@@ -275,6 +275,46 @@ public final class Redactor {
     return response.priorResponse() == null ? url(url) : secretsOf(response).url(url);
   }
 
+  /**
+   * The headers of {@code response} as an error shows them: a secret header's values masked
+   * whole, and in the others the secrets of every request that led to it masked where they are
+   * quoted, as {@link #scrub(String, Response)} masks an error body (a {@code WWW-Authenticate}
+   * naming the token it refused, a {@code Location} quoting the call's URL); a
+   * {@code Location} or {@code Content-Location} also as a URL is shown ({@link #text}: a
+   * pre-signed link's own credentials). {@code response.headers()} itself when nothing is
+   * masked. Called on the error path only.
+   */
+  public Headers headers(Response response) {
+    Headers headers = response.headers();
+    Secrets secrets = secretsOf(response);
+    Headers.Builder masked = null;
+    for (int i = 0, n = headers.size(); i < n; i++) {
+      String name = headers.name(i);
+      String value = headers.value(i);
+      String shown;
+      if (isSecretHeader(name)) {
+        shown = MASK;
+      } else if (name.equalsIgnoreCase("Location")
+          || name.equalsIgnoreCase("Content-Location")) {
+        String url = text(value);
+        shown = secrets.masked(url, pathStart(url));
+      } else {
+        shown = secrets.scrub(value);
+      }
+      if (masked == null && !shown.equals(value)) {
+        masked = new Headers.Builder();
+        for (int j = 0; j < i; j++) {
+          masked.addUnsafeNonAscii(headers.name(j), headers.value(j));
+        }
+      }
+      if (masked != null) {
+        // As received, or masked: a value OkHttp took from the server, checked already.
+        masked.addUnsafeNonAscii(name, shown);
+      }
+    }
+    return masked == null ? headers : masked.build();
+  }
+
   /** A new, empty {@link Secrets} that masks with this redactor's names. */
   public Secrets secrets() {
     return new Secrets();
