@@ -619,16 +619,6 @@ public final class Redactor {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
   }
 
-  /** Headers as text, one per line, secret values masked. */
-  public String headers(Headers h) {
-    StringBuilder sb = new StringBuilder();
-    for (int i = 0; i < h.size(); i++) {
-      sb.append(h.name(i)).append(": ")
-          .append(isSecretHeader(h.name(i)) ? MASK : h.value(i)).append('\n');
-    }
-    return sb.toString();
-  }
-
   public Set<String> headerNames() {
     return headers;
   }
