@@ -168,9 +168,12 @@ public final class Transport implements CallInterceptor, KeepsClock {
           // connection was then a follow-up's, or its server closed it as the request went
           // out): noted before the call is replaced.
           noteWritten(call, ctx);
-          if (resent == MAX_STALE_RESENDS || call.isCanceled() || timer.fired()) {
+          long now = ctx.readClock();
+          if (resent == MAX_STALE_RESENDS || call.isCanceled() || timer.fired()
+              || now - start >= timeout) {
             // Too many, or the deadline's cut closed the socket during the check (or is about
-            // to: the watchdog cancels on a thread of its own).
+            // to: the watchdog cancels on a thread of its own), or the attempt's time is up,
+            // though the watchdog has not cut it yet: nothing is sent after it.
             throw e;
           }
           boolean written = NetworkInterceptor.written(call);
@@ -212,7 +215,7 @@ public final class Transport implements CallInterceptor, KeepsClock {
             // idle).
             IdleConnectionCheck.probeEvery(call);
           }
-          timer = watch(call, ctx, start, timeout, ctx.readClock());
+          timer = watch(call, ctx, start, timeout, now);
         } finally {
           noteWritten(call, ctx);
         }

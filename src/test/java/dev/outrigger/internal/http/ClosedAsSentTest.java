@@ -8,10 +8,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.outrigger.ApiClient;
 import dev.outrigger.ApiResponse;
 import dev.outrigger.CircuitBreaker;
+import dev.outrigger.ClientTestSupport;
+import dev.outrigger.DeadlineExceededException;
 import dev.outrigger.FanOut;
+import dev.outrigger.LogCapture;
 import dev.outrigger.Result;
 import dev.outrigger.Retry;
 import dev.outrigger.TransportException;
+import dev.outrigger.internal.FakeClock;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
@@ -176,6 +181,36 @@ class ClosedAsSentTest {
       assertEquals(2, origin.getRequestCount(), "the call's own request, sent again at once");
       assertEquals(List.of("GET /warm HTTP/1.1", "GET /moved HTTP/1.1"), target.requests);
       assertEquals(0, client.breaker("127.0.0.1:" + target.port()).snapshot().failedCalls());
+    }
+  }
+
+  @Test
+  void aRequestWhoseDeadlinePassedAsItWentOutIsNotSentAgain() throws Exception {
+    // The deadline passes while the request is on its way (the client's clock moved on past it)
+    // and the server closes the pooled connection unanswered; the watchdog, on a thread of its
+    // own (here, on the real clock), has not cut the call yet. Nothing goes out after the
+    // deadline: the attempt fails with the server's close, not sent again on another connection.
+    FakeClock time = new FakeClock();
+    try (IdleClosingServer server = new IdleClosingServer(10_000);
+        LogCapture log = new LogCapture(IdleConnectionCheck.class.getName());
+        ApiClient client = ClientTestSupport.withClock(ApiClient.builder(), time)
+            .baseUrl(server.url()).deadline(Duration.ofSeconds(10)).retry(Retry.none())
+            .addOkHttpInterceptor(chain -> {
+              if (chain.request().url().encodedPath().equals("/next")) {
+                time.advanceMillis(20_000);
+              }
+              return chain.proceed(chain.request());
+            }).build()) {
+      server.answersBeforeDrop = 1;
+      client.get("/warm").execute(String.class);
+
+      DeadlineExceededException e = assertThrows(DeadlineExceededException.class,
+          () -> client.get("/next").execute(String.class));
+
+      assertEquals(0, log.count("DEBUG", "again"), log.all());
+      assertTrue(String.valueOf(e.getCause()).contains("as the request went out"),
+          String.valueOf(e.getCause()));
+      assertEquals(List.of("GET /warm HTTP/1.1", "GET /next HTTP/1.1"), server.requests);
     }
   }
 }
