@@ -54,12 +54,21 @@ class ReadmeDemoTest {
   }
 
   private static Run demo(String... flags) throws Exception {
+    return demo(null, flags);
+  }
+
+  /** As {@link #demo(String...)}, logging through logback as {@code logback} says, if not null. */
+  private static Run demo(Path logback, String... flags) throws Exception {
     String cp = Stream.concat(Stream.of(classes.toString()), JavaProcess.testClassPath().stream()
-            .filter(e -> !e.contains("logback") && !e.endsWith("test-classes")))
+            .filter(e -> (logback != null || !e.contains("logback"))
+                && !e.endsWith("test-classes")))
         .collect(Collectors.joining(File.pathSeparator));
-    List<String> cmd = new ArrayList<>(List.of(
-        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-cp", cp, "dev.outrigger.demo.Demo"));
+    List<String> cmd = new ArrayList<>(
+        List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+    if (logback != null) {
+      cmd.add("-Dlogback.configurationFile=" + logback);
+    }
+    cmd.addAll(List.of("-cp", cp, "dev.outrigger.demo.Demo"));
     cmd.addAll(List.of(flags));
     Path out = Files.createTempFile(classes, "out", ".txt");
     Path err = Files.createTempFile(classes, "err", ".txt");
@@ -590,7 +599,20 @@ class ReadmeDemoTest {
    */
   @Test
   void theServerAgreesWithTheClientWhenDeadlinesCutAttemptsEarly() throws Exception {
-    Run r = demo("--calls", "5000", "--rate", "20", "--concurrency", "150");
+    // The library's DEBUG line for each request it sends again within its attempt, on standard
+    // error: the count the demo's own line can only bound by the server's resets.
+    Path config = classes.resolve("logback-resends.xml");
+    Files.writeString(config, """
+        <configuration>
+          <appender name="ERR" class="ch.qos.logback.core.ConsoleAppender">
+            <target>System.err</target>
+            <encoder><pattern>%level %logger - %msg%n</pattern></encoder>
+          </appender>
+          <logger name="dev.outrigger.internal.http.IdleConnectionCheck" level="DEBUG"/>
+          <root level="WARN"><appender-ref ref="ERR"/></root>
+        </configuration>
+        """);
+    Run r = demo(config, "--calls", "5000", "--rate", "20", "--concurrency", "150");
     assertEquals(0, r.status(), r.out() + r.err());
     Matcher m = Pattern.compile("requests\\s+(\\d+) \\(client counted (\\d+) attempts"
         + "(?:, (\\d+) of them cut before their request was written)?"
@@ -606,11 +628,15 @@ class ReadmeDemoTest {
     // A cut as the request went out can close the connection before the server reads it.
     assertTrue(seen >= most - maybe, m.group());
     // A request whose pooled connection the server reset unanswered goes again within its
-    // attempt, once at most: never more of those than resets.
+    // attempt, once at most: never more of those than resets. The demo names the requests the
+    // server saw beyond the attempts so; each must be one the client sent again, and said so.
     assertEquals(Math.max(0, seen - most), again, m.group());
     Matcher resets = Pattern.compile("reset, no answer: (\\d+)").matcher(r.out());
     assertTrue(resets.find(), r.out());
     assertTrue(again <= Long.parseLong(resets.group(1)), r.out());
+    long resent = r.err().lines().filter(l -> l.contains("written already, again")).count();
+    assertTrue(again <= resent, again + " more requests at the server, " + resent
+        + " sent again by the client:\n" + r.out() + r.err());
   }
 
   /**
