@@ -173,8 +173,8 @@ public final class IdleConnectionCheck {
    * Whether {@code failure}, thrown by an exchange on {@code connection}, says the server closed
    * the connection as the request went out: the connection had carried an earlier exchange (a
    * fresh one's server has no idle connection to close), and the exchange failed with the end of
-   * the stream or a reset before any byte of the answer arrived. Asked on failures only: a
-   * success costs nothing.
+   * the stream or a reset before an answer was read ({@link #noAnswer}: an answer cut short
+   * within its head reads the same). Asked on failures only: a success costs nothing.
    */
   static boolean closedAsSent(Connection connection, IOException failure) {
     if (!(connection instanceof RealConnection real)
@@ -192,8 +192,8 @@ public final class IdleConnectionCheck {
    */
   static StaleConnectionException closedAsSent(IOException failure, String about) {
     return new StaleConnectionException("the server closed this pooled connection as the request"
-        + " went out (" + failure.getMessage() + ", before any byte of the answer, on a"
-        + " connection that had carried an earlier exchange)"
+        + " went out (" + failure.getMessage() + ", no answer read, on a connection that had"
+        + " carried an earlier exchange)"
         + (about == null ? "" : "; " + about), failure);
   }
 
@@ -228,10 +228,14 @@ public final class IdleConnectionCheck {
   }
 
   /**
-   * Whether {@code failure} came before any byte of the answer: OkHttp's "unexpected end of
-   * stream" where the status line was to begin (Okio found no byte: "limit=0"), or a reset of
-   * the connection (any {@code SocketException} but the client's own close, a cancel's or an
+   * Whether {@code failure} came before an answer was read: OkHttp's "unexpected end of stream"
+   * where a line of the answer's head was to begin (Okio found no byte: "limit=0"), or a reset
+   * of the connection (any {@code SocketException} but the client's own close, a cancel's or an
    * interrupt's). A failed write carries the read OkHttp went on to as suppressed: that decides.
+   * Neither tells an answer's head cut short from none: the end of the stream after a status
+   * line, whole header lines or an interim {@code 1xx} answer, or a reset anywhere in the head,
+   * reads the same (Go's {@code net/http} peeks for a first byte; OkHttp shows none), so the
+   * server may have begun to answer a request that is sent again, which may go twice.
    */
   private static boolean noAnswer(IOException failure) {
     Throwable[] suppressed = failure.getSuppressed();

@@ -37,7 +37,7 @@ import org.slf4j.LoggerFactory;
  *       {@link #checkFollowUpConnection}), and that the client was not closed meanwhile (an
  *       attempt still connecting when {@code close()} came writes nothing: {@link
  *       ClosedBeforeWriting}). Only a call that reaches the network pays for the tag. An
- *       exchange that fails on a reused connection before any byte of its answer, the server
+ *       exchange that fails on a reused connection before its answer was read, the server
  *       having closed the connection as the request went out, fails with
  *       {@link IdleConnectionCheck.StaleConnectionException} too
  *       ({@link IdleConnectionCheck#closedAsSent}), for the transport to send the request again

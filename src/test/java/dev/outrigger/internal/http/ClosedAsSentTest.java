@@ -213,4 +213,32 @@ class ClosedAsSentTest {
       assertEquals(List.of("GET /warm HTTP/1.1", "GET /next HTTP/1.1"), server.requests);
     }
   }
+
+  @Test
+  void anAnswerCutShortAfterItsStatusLineReadsAsNone() throws Exception {
+    // OkHttp shows the end of the stream after a status line as it shows one before any byte:
+    // the server began to answer and went away, and a request that may go twice goes again
+    // within the attempt (README says so); one that may not is not sent again.
+    try (IdleClosingServer server = new IdleClosingServer(10_000);
+        ApiClient client = ApiClient.builder().baseUrl(server.url()).build()) {
+      server.answersBeforeDrop = 1;
+      server.cutAnswer = "HTTP/1.1 200 OK\r\n";
+      client.get("/warm").execute(String.class);
+
+      ApiResponse<String> r = client.get("/next").send(String.class);
+
+      assertEquals("ok", r.body());
+      assertEquals(1, r.attempts());
+      assertEquals(List.of("GET /warm HTTP/1.1", "GET /next HTTP/1.1", "GET /next HTTP/1.1"),
+          server.requests);
+
+      // The connection /next went again on answered it: the next request on it is cut short.
+      TransportException e = assertThrows(TransportException.class,
+          () -> client.post("/orders").json(Map.of("item", 1)).execute(String.class));
+
+      assertTrue(e.getMessage().contains("no answer read"), e.getMessage());
+      assertTrue(e.getMessage().contains("it is not idempotent"), e.getMessage());
+      assertEquals(1, server.requests.stream().filter(l -> l.startsWith("POST")).count());
+    }
+  }
 }

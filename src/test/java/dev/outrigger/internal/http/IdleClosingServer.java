@@ -41,6 +41,8 @@ final class IdleClosingServer implements AutoCloseable {
    * records it, and closes without answering it.
    */
   volatile int answersBeforeDrop = -1;
+  /** What a connection dropped so writes first, the start of an answer (none when empty). */
+  volatile String cutAnswer = "";
   private final Semaphore closedAfterAnswer = new Semaphore(0);
   private final AtomicInteger accepted = new AtomicInteger();
 
@@ -118,6 +120,8 @@ final class IdleClosingServer implements AutoCloseable {
         }
         in.readNBytes(length);
         if (answered == answersBeforeDrop) {
+          out.write(cutAnswer.getBytes(StandardCharsets.US_ASCII));
+          out.flush();
           return;
         }
         java.util.concurrent.CountDownLatch h = hold;
