@@ -50,7 +50,8 @@ class SharedLimitRefusalMessageTest {
           () -> client.get("/x").deadline(Duration.ofMillis(60)).execute(String.class));
 
       assertEquals(Duration.ofMillis(50), e.wouldWait());
-      assertTrue(e.getMessage().contains("the wait for a permit (50 ms) would not fit in the 40 ms left"), e.getMessage());
+      assertTrue(e.getMessage().contains(
+          "the wait for a permit (50 ms) would not fit in the 40 ms left"), e.getMessage());
     }
     assertEquals(0, server.getRequestCount());
   }
