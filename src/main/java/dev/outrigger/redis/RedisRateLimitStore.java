@@ -17,13 +17,19 @@ import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.codec.StringCodec;
 import io.lettuce.core.resource.ClientResources;
 import io.lettuce.core.resource.Transports;
+import io.netty.channel.ChannelFactory;
+import io.netty.channel.EventLoop;
+import io.netty.channel.socket.DatagramChannel;
 import io.netty.channel.socket.SocketChannel;
+import io.netty.resolver.AddressResolver;
 import io.netty.resolver.dns.DefaultDnsCache;
 import io.netty.resolver.dns.DefaultDnsCnameCache;
 import io.netty.resolver.dns.DnsAddressResolverGroup;
 import io.netty.resolver.dns.DnsNameResolverBuilder;
+import io.netty.resolver.dns.DnsServerAddressStreamProvider;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -156,7 +162,7 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
    * opened on an event loop only once that loop has terminated, when the close can no longer run
    * there: the socket stayed open for good, after many stores' close().
    */
-  private final DnsAddressResolverGroup resolvers;
+  private final DnsResolverGroup resolvers;
   private final ResolvingClient client;
   private final String clientId = UUID.randomUUID().toString();
   private final AtomicReference<CompletableFuture<StatefulRedisConnection<String, String>>> conn;
@@ -211,7 +217,7 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     // thread with any interrupt swallowed: a build on a cancelled task's thread would lose it.
     boolean interrupted = Thread.currentThread().isInterrupted();
     try {
-      this.resolvers = ownResources ? dnsResolvers() : null;
+      this.resolvers = ownResources ? new DnsResolverGroup() : null;
       this.resources = ownResources
           ? ClientResources.builder().addressResolverGroup(resolvers).build() : b.resources;
     } finally {
@@ -1477,7 +1483,9 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     }
     client.stopResolving();
     if (resolvers != null) {
-      // Before the event loops stop: the close of each resolver's UDP socket runs on its loop.
+      // Before the event loops stop, which the client's shutdown does (Lettuce lets go of its
+      // event loops there), not only the resources': the close of each resolver's UDP socket
+      // runs on its loop.
       resolvers.close();
     }
     try {
@@ -1500,12 +1508,41 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
     }
   }
 
-  /** Netty's DNS resolver as Lettuce's ClientResources make it by default. */
-  private static DnsAddressResolverGroup dnsResolvers() {
-    return new DnsAddressResolverGroup(new DnsNameResolverBuilder()
-        .datagramChannelType(Transports.datagramChannelClass())
-        .socketChannelType(Transports.socketChannelClass().asSubclass(SocketChannel.class))
-        .cnameCache(new DefaultDnsCnameCache()).resolveCache(new DefaultDnsCache()));
+  /**
+   * Netty's DNS resolver as Lettuce's ClientResources make it by default, one per event loop,
+   * but none made once closed. A connect still under way as close() goes by (a call that
+   * reconnects) asks for a resolver on its loop after close() has closed them all: netty's group
+   * would make one, opening a UDP socket that only the loop's termination would close, never.
+   */
+  static final class DnsResolverGroup extends DnsAddressResolverGroup {
+    private volatile boolean closed;
+
+    DnsResolverGroup() {
+      super(new DnsNameResolverBuilder()
+          .datagramChannelType(Transports.datagramChannelClass())
+          .socketChannelType(Transports.socketChannelClass().asSubclass(SocketChannel.class))
+          .cnameCache(new DefaultDnsCnameCache()).resolveCache(new DefaultDnsCache()));
+    }
+
+    /**
+     * Called under the group's lock, which close() takes after setting the flag: a resolver is
+     * either refused here (the connect fails, as the store is closed) or among those it closes.
+     */
+    @Override
+    protected AddressResolver<InetSocketAddress> newResolver(EventLoop loop,
+        ChannelFactory<? extends DatagramChannel> channels, DnsServerAddressStreamProvider servers)
+        throws Exception {
+      if (closed) {
+        throw new IllegalStateException("the RedisRateLimitStore is closed");
+      }
+      return super.newResolver(loop, channels, servers);
+    }
+
+    @Override
+    public void close() {
+      closed = true;
+      super.close();
+    }
   }
 
   /** A wait of at most the nanoseconds given: true when what it waited for has ended. */
