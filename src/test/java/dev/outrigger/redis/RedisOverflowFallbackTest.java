@@ -9,6 +9,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.IntFunction;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -50,11 +51,12 @@ class RedisOverflowFallbackTest {
     assertTrue(store.degraded());
   }
 
-  private int granted(RedisRateLimitStore store, String prefix, RateLimit limit, int calls)
-      throws InterruptedException {
+  /** How many of {@code calls} calls at once {@code store} grants, the i-th of {@code key(i)}. */
+  private static int granted(RedisRateLimitStore store, IntFunction<String> key, RateLimit limit,
+      int calls) throws InterruptedException {
     int granted = 0;
     for (int i = 0; i < calls; i++) {
-      if (store.reserve(prefix + i, limit, 1, 0) >= 0) {
+      if (store.reserve(key.apply(i), limit, 1, 0) >= 0) {
         granted++;
       }
     }
@@ -75,8 +77,8 @@ class RedisOverflowFallbackTest {
     now.addAndGet(SECOND);
 
     // One a second, starting empty: nothing yet.
-    assertEquals(0, granted(store, "strict-beyond-", strict, 10), "strict keys granted");
-    assertTrue(granted(store, "loose-beyond-", loose, 10) > 0, "loose keys granted");
+    assertEquals(0, granted(store, i -> "strict-beyond-" + i, strict, 10), "strict keys granted");
+    assertTrue(granted(store, i -> "loose-beyond-" + i, loose, 10) > 0, "loose keys granted");
   }
 
   /**
@@ -97,7 +99,8 @@ class RedisOverflowFallbackTest {
     outage(store, "beyond-in-the-outage", limit);
 
     // A fresh bucket starts empty: nothing at once.
-    assertEquals(0, granted(store, "beyond-", limit, 10), "granted at once in the outage");
+    assertEquals(0, granted(store, i -> "beyond-" + i, limit, 10),
+        "granted at once in the outage");
   }
 
   @Test
@@ -116,19 +119,7 @@ class RedisOverflowFallbackTest {
     now.addAndGet(SECOND);
 
     // Half of 10 a second each, starting empty: 5 in the first second.
-    assertEquals(5, granted(one, "beyond-", limit, 20), "granted by one of two stores");
-  }
-
-  /** How many of {@code calls} calls of {@code key} at once {@code store} grants. */
-  private static int grantedOf(RedisRateLimitStore store, String key, RateLimit limit,
-      int calls) throws InterruptedException {
-    int granted = 0;
-    for (int i = 0; i < calls; i++) {
-      if (store.reserve(key, limit, 1, 0) >= 0) {
-        granted++;
-      }
-    }
-    return granted;
+    assertEquals(5, granted(one, i -> "beyond-" + i, limit, 20), "granted by one of two stores");
   }
 
   /**
@@ -154,7 +145,7 @@ class RedisOverflowFallbackTest {
     one.reserve("k", limit, 1, 0);
     now.addAndGet(2 * SECOND); // long enough for any bucket to be full
 
-    assertEquals(5, grantedOf(one, "k", limit, 20), "a full bucket of half of 10 a second");
+    assertEquals(5, granted(one, i -> "k", limit, 20), "a full bucket of half of 10 a second");
   }
 
   /**
@@ -189,6 +180,7 @@ class RedisOverflowFallbackTest {
     one.reserve("beyond", limit, 1, 0);
     now.addAndGet(2 * SECOND); // long enough for any bucket to be full
 
-    assertEquals(5, granted(one, "beyond-", limit, 20), "a full bucket of half of 10 a second");
+    assertEquals(5, granted(one, i -> "beyond-" + i, limit, 20),
+        "a full bucket of half of 10 a second");
   }
 }
